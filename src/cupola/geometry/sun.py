@@ -1,0 +1,67 @@
+"""Sun position (elevation, azimuth) anywhere on Earth, and the day / twilight / night class.
+
+Computed with skyfield from the JPL DE421 ephemeris shipped by ``skyfield-data`` (no download):
+apparent geocentric direction, then the topocentric horizon frame of a WGS84 observer.
+Refraction is not applied (geometric elevation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cupola.errors import InputError
+
+
+@dataclass(frozen=True)
+class SunPosition:
+    elevation_deg: float
+    azimuth_deg: float  # clockwise from true north
+
+    @property
+    def illumination(self) -> str:
+        return illumination(self.elevation_deg)
+
+
+def illumination(elevation_deg: float) -> str:
+    """'day' (sun above the horizon), 'civil/nautical/astronomical twilight' or 'night'."""
+    e = float(elevation_deg)
+    if e > -0.833:  # upper limb at the horizon with standard refraction
+        return "day"
+    if e > -6.0:
+        return "civil twilight"
+    if e > -12.0:
+        return "nautical twilight"
+    if e > -18.0:
+        return "astronomical twilight"
+    return "night"
+
+
+@lru_cache(maxsize=1)
+def _ephemeris():
+    from skyfield.api import load_file
+
+    from cupola.geometry.orbit import _skyfield_data_file
+
+    return load_file(_skyfield_data_file("de421.bsp"))
+
+
+def sun_position(time: dt.datetime, *, lon: float, lat: float, height_m: float = 0.0) -> SunPosition:
+    """Geometric (unrefracted) apparent sun elevation and azimuth for a WGS84 observer.
+
+    ``lon``, ``lat`` in degrees. DE421 covers 1900-2050.
+    """
+    from skyfield.api import wgs84
+
+    from cupola.geometry.orbit import skyfield_time
+
+    if not (-90.0 <= lat <= 90.0):
+        raise InputError(f"latitude {lat} is outside -90..90 degrees")
+    if time.year < 1900 or time.year >= 2050:
+        raise InputError(f"time {time.isoformat()} is outside the DE421 ephemeris (1900-2050)")
+    eph = _ephemeris()
+    earth, sun = eph["earth"], eph["sun"]
+    observer = earth + wgs84.latlon(lat, lon, elevation_m=height_m)
+    alt, az, _ = observer.at(skyfield_time(time)).observe(sun).apparent().altaz()
+    return SunPosition(float(alt.degrees), float(az.degrees))
