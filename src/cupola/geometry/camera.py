@@ -1,0 +1,190 @@
+"""Pinhole camera intrinsics with optional Brown-Conrady (OpenCV) distortion, and ISS cameras.
+
+Camera frame (OpenCV): +z out of the lens along the boresight, +x towards increasing column,
++y towards increasing row. Pixels are (col, row) with (0, 0) the centre of the top-left pixel,
+so the image centre is ((width - 1) / 2, (height - 1) / 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cupola.errors import InputError
+
+
+@dataclass(frozen=True)
+class Distortion:
+    """Radial (k1, k2, k3) and tangential (p1, p2) coefficients on normalized coordinates (OpenCV)."""
+
+    k1: float = 0.0
+    k2: float = 0.0
+    p1: float = 0.0
+    p2: float = 0.0
+    k3: float = 0.0
+
+    @property
+    def is_zero(self) -> bool:
+        return not any((self.k1, self.k2, self.p1, self.p2, self.k3))
+
+    def apply(self, x, y):
+        """Distort ideal normalized coordinates (x, y) -> (xd, yd)."""
+        r2 = x * x + y * y
+        radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
+        xd = x * radial + 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x)
+        yd = y * radial + self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y
+        return xd, yd
+
+    def remove(self, xd, yd, iterations: int = 20):
+        """Invert :meth:`apply` by fixed-point iteration (converges for realistic lenses)."""
+        x, y = xd, yd
+        for _ in range(iterations):
+            r2 = x * x + y * y
+            radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
+            dx = 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x)
+            dy = self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y
+            x = (xd - dx) / radial
+            y = (yd - dy) / radial
+        return x, y
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Pinhole intrinsics in pixels. ``focal_x_px``/``focal_y_px`` differ only for non-square pixels."""
+
+    width_px: int
+    height_px: int
+    focal_x_px: float
+    focal_y_px: float
+    cx_px: float
+    cy_px: float
+    distortion: Distortion = Distortion()
+
+    def __post_init__(self):
+        if self.width_px <= 0 or self.height_px <= 0:
+            raise InputError(f"camera: image size must be positive, got {self.width_px}x{self.height_px} px")
+        if not (self.focal_x_px > 0 and self.focal_y_px > 0):
+            raise InputError(f"camera: focal length must be positive, got {self.focal_x_px:g} px")
+
+    @property
+    def focal_px(self) -> float:
+        return 0.5 * (self.focal_x_px + self.focal_y_px)
+
+    @classmethod
+    def from_focal_sensor(cls, *, focal_mm: float, sensor_width_mm: float, sensor_height_mm: float,
+                          width_px: int, height_px: int, cx_px: float | None = None,
+                          cy_px: float | None = None, distortion: Distortion | None = None) -> Camera:
+        """Camera whose focal plane of ``sensor_width_mm`` x ``sensor_height_mm`` spans the image."""
+        if not focal_mm > 0:
+            raise InputError(f"focal length must be positive, got {focal_mm:g} mm")
+        if not (sensor_width_mm > 0 and sensor_height_mm > 0):
+            raise InputError(f"sensor size must be positive, got {sensor_width_mm:g} x {sensor_height_mm:g} mm")
+        return cls(
+            width_px=int(width_px), height_px=int(height_px),
+            focal_x_px=focal_mm * width_px / sensor_width_mm,
+            focal_y_px=focal_mm * height_px / sensor_height_mm,
+            cx_px=(width_px - 1) / 2.0 if cx_px is None else float(cx_px),
+            cy_px=(height_px - 1) / 2.0 if cy_px is None else float(cy_px),
+            distortion=distortion or Distortion(),
+        )
+
+    @classmethod
+    def from_pixel_pitch(cls, *, focal_mm: float, pixel_pitch_um: float, width_px: int, height_px: int,
+                         **kw) -> Camera:
+        """Camera from focal length and square pixel pitch (micrometres)."""
+        if not pixel_pitch_um > 0:
+            raise InputError(f"pixel pitch must be positive, got {pixel_pitch_um:g} um")
+        w = width_px * pixel_pitch_um * 1e-3
+        h = height_px * pixel_pitch_um * 1e-3
+        return cls.from_focal_sensor(focal_mm=focal_mm, sensor_width_mm=w, sensor_height_mm=h,
+                                     width_px=width_px, height_px=height_px, **kw)
+
+    def with_focal_scale(self, scale: float) -> Camera:
+        return replace(self, focal_x_px=self.focal_x_px * scale, focal_y_px=self.focal_y_px * scale)
+
+    # -- pixel <-> ray -------------------------------------------------------------------------
+    def normalized(self, col, row):
+        """Pixel -> ideal (undistorted) normalized image coordinates x = X/Z, y = Y/Z."""
+        xd = (np.asarray(col, dtype=float) - self.cx_px) / self.focal_x_px
+        yd = (np.asarray(row, dtype=float) - self.cy_px) / self.focal_y_px
+        if self.distortion.is_zero:
+            return xd, yd
+        return self.distortion.remove(xd, yd)
+
+    def pixel_to_ray(self, col, row) -> np.ndarray:
+        """Unnormalized ray directions (x, y, 1) in the camera frame, shape (..., 3)."""
+        x, y = self.normalized(col, row)
+        x, y = np.broadcast_arrays(x, y)
+        return np.stack([x, y, np.ones_like(x)], axis=-1)
+
+    def ray_to_pixel(self, rays_cam) -> tuple[np.ndarray, np.ndarray]:
+        """Camera-frame directions (..., 3) -> (col, row); NaN for rays behind the camera."""
+        r = np.asarray(rays_cam, dtype=float)
+        z = r[..., 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(z > 0, r[..., 0] / z, np.nan)
+            y = np.where(z > 0, r[..., 1] / z, np.nan)
+        if not self.distortion.is_zero:
+            x, y = self.distortion.apply(x, y)
+        return x * self.focal_x_px + self.cx_px, y * self.focal_y_px + self.cy_px
+
+    def to_dict(self) -> dict:
+        return {
+            "width_px": self.width_px, "height_px": self.height_px,
+            "focal_x_px": self.focal_x_px, "focal_y_px": self.focal_y_px,
+            "cx_px": self.cx_px, "cy_px": self.cy_px,
+            "distortion": {k: getattr(self.distortion, k) for k in ("k1", "k2", "p1", "p2", "k3")},
+        }
+
+
+@dataclass(frozen=True)
+class CameraBody:
+    """A camera body: full-resolution image size and sensor size."""
+
+    model: str
+    width_px: int
+    height_px: int
+    sensor_width_mm: float
+    sensor_height_mm: float
+
+
+#: Cameras flown on the ISS for Earth photography (manufacturer specifications).
+ISS_CAMERAS: dict[str, CameraBody] = {
+    body.model: body
+    for body in (
+        CameraBody("NIKON D3S", 4256, 2832, 36.0, 23.9),
+        CameraBody("NIKON D4", 4928, 3280, 36.0, 23.9),
+        CameraBody("NIKON D5", 5568, 3712, 35.9, 23.9),
+        CameraBody("NIKON D850", 8256, 5504, 35.9, 23.9),
+        CameraBody("NIKON Z 9", 8256, 5504, 35.9, 23.9),
+    )
+}
+
+
+def camera_body(model: str) -> CameraBody:
+    """Look up an ISS camera by its EXIF model string (case and spacing tolerant)."""
+    key = " ".join(str(model).upper().replace("NIKON CORPORATION", "").split())
+    if not key.startswith("NIKON"):
+        key = "NIKON " + key
+    compact = {k.replace(" ", ""): v for k, v in ISS_CAMERAS.items()}
+    body = compact.get(key.replace(" ", ""))
+    if body is None:
+        known = ", ".join(ISS_CAMERAS)
+        raise InputError(f"unknown camera model {model!r}: known are {known}; give --sensor-mm WIDTH HEIGHT")
+    return body
+
+
+def camera_for_body(body: CameraBody, *, focal_mm: float, width_px: int, height_px: int,
+                    distortion: Distortion | None = None) -> Camera:
+    """Camera for a (possibly downsampled) image of a known body, keeping the sensor's field of view."""
+    if abs(width_px / height_px - body.width_px / body.height_px) > 0.02 and \
+            abs(height_px / width_px - body.width_px / body.height_px) > 0.02:
+        raise InputError(
+            f"image of {width_px}x{height_px} px does not have the aspect ratio of a {body.model} "
+            f"({body.width_px}x{body.height_px}); was it cropped? give --sensor-mm for the crop")
+    sw, sh = body.sensor_width_mm, body.sensor_height_mm
+    if height_px > width_px:  # portrait frame
+        sw, sh = sh, sw
+    return Camera.from_focal_sensor(focal_mm=focal_mm, sensor_width_mm=sw, sensor_height_mm=sh,
+                                    width_px=width_px, height_px=height_px, distortion=distortion)
