@@ -1,0 +1,51 @@
+"""``cupola geolocate``: georeference one photo (thin wrapper over :mod:`cupola.georef`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("geolocate")(geolocate_command)
+
+
+def geolocate_command(
+    photo: Path = typer.Argument(..., help="The photo (JPEG, TIFF, PNG)."),
+    time: str = typer.Option(..., "--time", help="Exposure time, ISO 8601 with zone, e.g. 2017-05-17T05:44:09.526Z."),
+    tle: Path = typer.Option(..., "--tle", help="File of two-line element sets (2- or 3-line format)."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Focal length in mm (default: EXIF)."),
+    sensor_mm: Optional[tuple[float, float]] = typer.Option(
+        None, "--sensor-mm", help="Focal-plane width and height in mm (default: from the EXIF camera model)."),
+    attitude: Optional[tuple[float, float, float]] = typer.Option(
+        None, "--attitude", help="Camera roll, pitch, yaw in degrees in the LVLH frame."),
+    look_at: Optional[tuple[float, float]] = typer.Option(None, "--look-at", help="Target LAT LON the boresight points at."),
+    rotation: float = typer.Option(0.0, "--rotation", help="With --look-at: rotation about the boresight, degrees."),
+    tie_points: Optional[Path] = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m]."),
+    solve_focal: bool = typer.Option(False, "--solve-focal", help="With >= 4 tie points: solve the focal length too."),
+    pixels: Optional[Path] = typer.Option(None, "--pixels", help="CSV col,row of pixels to locate (writes pixels.csv)."),
+    height_m: float = typer.Option(0.0, "--height-m", help="Surface height above the WGS84 ellipsoid (m)."),
+    landmark: list[str] = typer.Option([], "--landmark", help="NAME:LAT:LON to mark on the quicklook (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days from the photo time."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary."),
+) -> None:
+    """Georeference PHOTO: every pixel on the ground, footprint, GeoTIFF, KML and a quicklook."""
+    from cupola.cli.progress import progress_bar
+    from cupola.cli.report import print_geolocate_summary
+    from cupola.georef import GeolocateRequest, geolocate, write_products
+    from cupola.georef.job import parse_landmark
+    from cupola.geometry.orbit import parse_time
+
+    request = GeolocateRequest(
+        photo=photo, time=parse_time(time, "--time"), tle_path=tle, focal_mm=focal_mm, sensor_mm=sensor_mm,
+        attitude_rpy_deg=attitude, look_at=look_at, look_at_rotation_deg=rotation, tie_points=tie_points,
+        solve_focal=solve_focal, pixels=pixels, height_m=height_m, force_tle=force,
+        landmarks=[parse_landmark(s) for s in landmark])
+    result = geolocate(request)
+    with progress_bar(disable=quiet) as advance:
+        written = write_products(result, out, progress=advance)
+    if not quiet:
+        print_geolocate_summary(result, written)

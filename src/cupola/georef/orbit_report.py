@@ -1,0 +1,37 @@
+"""Where a satellite was at a time: the data behind ``cupola orbit``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+from cupola.geometry import orbit
+from cupola.geometry.sun import sun_position
+
+
+def orbit_report(tle_path: Path, time: dt.datetime, *, force: bool = False) -> dict:
+    """Sub-point, altitude, ground speed, element set used and the sun at the sub-point."""
+    from cupola.io.tle import read_tle_file
+
+    sets = read_tle_file(tle_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", orbit.StaleElementsWarning)
+        el = orbit.select_element_set(sets, time, force=force, source=str(tle_path))
+    st = orbit.state_at(el, time)
+    lon, lat = st.subpoint
+    sun = sun_position(time, lon=lon, lat=lat)
+    return {
+        "name": el.name,
+        "time_utc": orbit.iso_z(time),
+        "tle_epoch": orbit.iso_z(el.epoch),
+        "tle_age_days": (time - el.epoch).total_seconds() / 86400.0,
+        "subpoint_lat_deg": lat,
+        "subpoint_lon_deg": lon,
+        "altitude_m": st.altitude_m,
+        "ground_speed_m_s": st.ground_speed_m_s,
+        "sun_elevation_deg": sun.elevation_deg,
+        "sun_azimuth_deg": sun.azimuth_deg,
+        "illumination": sun.illumination,
+        "warnings": "; ".join(str(w.message) for w in caught) or "none",
+    }
