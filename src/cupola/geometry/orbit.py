@@ -8,6 +8,7 @@ Time is always timezone-aware UTC.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,6 +94,9 @@ def parse_time(text: str, field: str = "time") -> dt.datetime:
     s = text.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
+    # Python 3.10's fromisoformat wants 3 or 6 fraction digits and a colon in the offset
+    s = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", s)
+    s = re.sub(r"(\d{2}:\d{2}:\d{2})\.(\d+)", lambda m: f"{m.group(1)}.{(m.group(2) + '000000')[:6]}", s)
     try:
         t = dt.datetime.fromisoformat(s)
     except ValueError:
@@ -143,14 +147,19 @@ def parse_tle(text: str, source: str = "TLE") -> list[ElementSet]:
             raise InputError(f"{source}: line {no}: TLE line 1 has no line 2 after it")
         no2, ln2 = lines[k + 1]
         for n_, l_, want in ((no, ln, "1"), (no2, ln2, "2")):
-            if len(l_) < 69 or l_[0] != want:
-                raise InputError(f"{source}: line {n_}: expected a 69-character TLE line {want}")
-            if l_[68].isdigit() and int(l_[68]) != _checksum(l_):
+            if len(l_.rstrip()) != 69 or l_[0] != want:
+                raise InputError(f"{source}: line {n_}: expected a 69-character TLE line {want}, "
+                                 f"got {len(l_.rstrip())} characters")
+            if not l_[68].isdigit():
+                raise InputError(f"{source}: line {n_}: TLE checksum (column 69) is not a digit")
+            if int(l_[68]) != _checksum(l_):
                 raise InputError(f"{source}: line {n_}: TLE checksum mismatch (expected {_checksum(l_)}, found {l_[68]})")
         if ln[2:7] != ln2[2:7]:
             raise InputError(f"{source}: lines {no}-{no2}: satellite numbers differ ({ln[2:7]} vs {ln2[2:7]})")
         try:
-            Satrec.twoline2rv(ln[:69], ln2[:69])
+            sat = Satrec.twoline2rv(ln[:69], ln2[:69])
+            if sat.error != 0:
+                raise ValueError(f"sgp4 rejects the elements (error code {sat.error})")
             epoch = _epoch_from_line1(ln)
             norad = int(ln[2:7])
         except Exception as exc:  # sgp4 raises ValueError with column details
@@ -171,6 +180,8 @@ def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool
     """
     if not sets:
         raise InputError(f"{source}: no element sets to choose from")
+    if time.tzinfo is None:
+        raise InputError(f"time {time.isoformat()} has no time zone; cupola works in UTC")
     ages = [abs((s.epoch - time).total_seconds()) / 86400.0 for s in sets]
     best = sets[int(np.argmin(ages))]
     age = min(ages)
@@ -179,7 +190,7 @@ def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool
         last = max(s.epoch for s in sets)
         raise InputError(
             f"{source}: time {iso_z(time)} is {age:.1f} days from the nearest element set "
-            f"(file covers {iso_z(first)} to {iso_z(last)}); more than {MAX_AGE_DAYS:.0f} days, use --force to accept"
+            f"(file covers {iso_z(first)} to {iso_z(last)}); more than {MAX_AGE_DAYS:.0f} days (use --force, or force=True, to accept)"
         )
     if age > WARN_AGE_DAYS:
         warnings.warn(f"{source}: nearest element set is {age:.1f} days from {iso_z(time)}; "
