@@ -1,0 +1,290 @@
+"""Georeferenced cloud-optimized GeoTIFF of a photograph on a north-up EPSG:4326 grid.
+
+The caller supplies the photograph and a vectorized mapping from ground (lon, lat) to photo
+pixel (col, row); this module builds a regular lon/lat grid, resamples the photograph onto it
+bilinearly in row blocks (bounded memory) and writes a COG (GDAL "COG" driver, DEFLATE, internal
+overviews) atomically.
+
+Example
+-------
+>>> import numpy as np
+>>> from cupola.io.geotiff import write_georeferenced_cog
+>>> photo = np.zeros((400, 600, 3), np.uint8)
+>>> def to_colrow(lon, lat):            # a toy affine mapping: 0.01 deg per pixel
+...     return (lon + 101.0) / 0.01, (30.0 - lat) / 0.01
+>>> info = write_georeferenced_cog("georef.tif", photo, to_colrow,
+...                                (-101.0, 26.0, -95.0, 30.0), 0.01)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.io.atomic import atomic_write
+
+__all__ = ["write_georeferenced_cog", "MAX_PIXELS"]
+
+#: Default cap on the output size (pixels); larger grids are coarsened with a warning.
+MAX_PIXELS = 50_000_000
+
+#: Tile size of the COG (pixels).
+TILE = 512
+
+#: Points resampled per block at most, to bound memory whatever the grid width.
+_MAX_BLOCK_POINTS = 1_000_000
+
+LonLatToColRow = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _grid_shape(west: float, south: float, east: float, north: float, res: float) -> tuple[int, int]:
+    width = max(1, math.ceil((east - west) / res - 1e-9))
+    height = max(1, math.ceil((north - south) / res - 1e-9))
+    return width, height
+
+
+def _bilinear(image: np.ndarray, col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image`` (H, W, B) at pixel positions, shape (N, B) float32.
+
+    Positions are clamped to the pixel-centre range [0, W-1] x [0, H-1], i.e. the half pixel at
+    the border repeats the edge value.
+    """
+    h, w = image.shape[:2]
+    c = np.clip(col, 0.0, w - 1.0)
+    r = np.clip(row, 0.0, h - 1.0)
+    c0 = np.minimum(np.floor(c).astype(np.intp), max(w - 2, 0))
+    r0 = np.minimum(np.floor(r).astype(np.intp), max(h - 2, 0))
+    c1 = np.minimum(c0 + 1, w - 1)
+    r1 = np.minimum(r0 + 1, h - 1)
+    fc = (c - c0).astype(np.float32)[:, None]
+    fr = (r - r0).astype(np.float32)[:, None]
+    top = image[r0, c0].astype(np.float32) * (1.0 - fc) + image[r0, c1].astype(np.float32) * fc
+    bottom = image[r1, c0].astype(np.float32) * (1.0 - fc) + image[r1, c1].astype(np.float32) * fc
+    return top * (1.0 - fr) + bottom * fr
+
+
+def write_georeferenced_cog(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    lonlat_to_colrow: LonLatToColRow,
+    bounds_lonlat: tuple[float, float, float, float],
+    resolution_deg: float,
+    *,
+    block_rows: int = 512,
+    progress: Callable[[int, int], Any] | None = None,
+    max_pixels: int = MAX_PIXELS,
+    tags: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Resample a photograph onto a north-up lon/lat grid and write it as a cloud-optimized GeoTIFF.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output ``.tif``; written atomically.
+    image : numpy.ndarray
+        The photograph, (H, W) or (H, W, bands), dtype uint8, uint16 or floating point.
+    lonlat_to_colrow : callable
+        ``f(lon_deg, lat_deg) -> (col, row)`` on 1-D float arrays of equal length: the photo pixel
+        seeing each ground point, (0, 0) the centre of the top-left pixel; NaN where the point is
+        not seen. It is called once per row block with the grid-cell centres; longitudes are the
+        grid's own numbers (above 180 when the bounds are unwrapped across the antimeridian).
+    bounds_lonlat : (west, south, east, north), degrees
+        Area to cover. ``east`` may exceed 180 (or ``west`` be below -180) for an area across the
+        antimeridian; the numbers are used as given. The grid starts at (west, north) and
+        covers at least up to east and down to south.
+    resolution_deg : float
+        Pixel size in degrees (square pixels in lon/lat).
+    block_rows : int
+        Grid rows resampled per block (bounded further so one block has at most ~1 million cells).
+    progress : callable, optional
+        Called as ``progress(done_rows, total_rows)`` after each block.
+    max_pixels : int
+        Cap on width x height; a finer request is coarsened (with a ``UserWarning``).
+    tags : dict, optional
+        Extra GDAL metadata items (strings) stored in the file.
+
+    Returns
+    -------
+    dict
+        ``width``, ``height`` (pixels), ``transform`` (the affine coefficients a, b, c, d, e, f:
+        lon = c + a*col, lat = f + e*row at pixel corners), ``resolution_deg``,
+        ``bounds_lonlat`` (west, south, east, north of the written grid) and
+        ``valid_fraction`` (share of cells that see the photograph).
+
+    Notes
+    -----
+    Integer images get an extra alpha band (0 = not seen, full scale = seen) so QGIS and GDAL
+    show uncovered cells transparent; floating-point images are written as float32 with NaN as
+    nodata. Sampling is bilinear between pixel centres; a ground point is inside the photo when
+    -0.5 <= col <= W - 0.5 and -0.5 <= row <= H - 0.5.
+    """
+    import rasterio
+    import rasterio.shutil
+    from rasterio.enums import ColorInterp
+    from rasterio.transform import Affine
+    from rasterio.windows import Window
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: cannot write, directory {path.parent} does not exist")
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.shape[0] < 1 or img.shape[1] < 1 or img.shape[2] < 1:
+        raise InputError(f"{path}: image must have shape (H, W) or (H, W, bands), got {np.shape(image)}")
+    if img.dtype in (np.uint8, np.uint16):
+        out_dtype = img.dtype
+        full = float(np.iinfo(img.dtype).max)
+        use_alpha = True
+    elif np.issubdtype(img.dtype, np.floating):
+        out_dtype = np.dtype(np.float32)
+        full = 1.0
+        use_alpha = False
+    else:
+        raise InputError(f"{path}: image dtype must be uint8, uint16 or float, got {img.dtype}")
+    h_img, w_img, n_bands = img.shape
+
+    try:
+        west, south, east, north = (float(v) for v in bounds_lonlat)
+        res = float(resolution_deg)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{path}: bounds_lonlat must be (west, south, east, north) in degrees and "
+            f"resolution_deg a number, got {bounds_lonlat!r}, {resolution_deg!r}"
+        ) from None
+    if not all(map(math.isfinite, (west, south, east, north, res))) or res <= 0:
+        raise InputError(f"{path}: bounds and resolution must be finite, resolution > 0 (got {res})")
+    if not (west < east and -90.0 <= south < north <= 90.0):
+        raise InputError(
+            f"{path}: bounds_lonlat must have west < east and -90 <= south < north <= 90, "
+            f"got {(west, south, east, north)}"
+        )
+    if east - west > 720.0:
+        raise InputError(f"{path}: bounds_lonlat span more than 720 deg of longitude")
+    if block_rows < 1:
+        raise InputError(f"{path}: block_rows must be >= 1, got {block_rows}")
+
+    width, height = _grid_shape(west, south, east, north, res)
+    if width * height > max_pixels:
+        requested = res
+        while width * height > max_pixels:
+            res *= math.sqrt(width * height / max_pixels) * 1.0001
+            width, height = _grid_shape(west, south, east, north, res)
+        warnings.warn(
+            f"{path}: a {requested:.3g} deg grid over {east - west:.3g} x {north - south:.3g} deg "
+            f"exceeds {max_pixels} pixels; coarsened to {res:.3g} deg ({width} x {height})",
+            UserWarning,
+            stacklevel=2,
+        )
+    transform = Affine(res, 0.0, west, 0.0, -res, north)
+    rows_per_block = max(1, min(block_rows, _MAX_BLOCK_POINTS // width))
+    count = n_bands + (1 if use_alpha else 0)
+    lon_centres = west + (np.arange(width) + 0.5) * res
+
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": out_dtype.name,
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "tiled": True,
+        "blockxsize": TILE,
+        "blockysize": TILE,
+        "compress": "deflate",
+        "zlevel": 1,
+        "bigtiff": "IF_SAFER",
+        "interleave": "pixel",
+    }
+    if not use_alpha:
+        profile["nodata"] = float("nan")
+    if use_alpha and n_bands == 3 and out_dtype == np.uint8:
+        profile["photometric"] = "RGB"
+    if use_alpha:
+        profile["alpha"] = "YES"  # GTiff creation option: last band is (unassociated) alpha
+
+    n_valid = 0
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as scratch:
+        stage = Path(scratch) / "stage.tif"
+        with rasterio.open(stage, "w", **profile) as dst:
+            if use_alpha:
+                interp = (
+                    [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+                    if n_bands == 3
+                    else [ColorInterp.gray] + [ColorInterp.undefined] * (n_bands - 1)
+                )
+                dst.colorinterp = interp + [ColorInterp.alpha]
+            meta = {"TIFFTAG_SOFTWARE": "cupola"}
+            meta.update({str(k): str(v) for k, v in (tags or {}).items()})
+            dst.update_tags(**meta)
+            for r0 in range(0, height, rows_per_block):
+                nr = min(rows_per_block, height - r0)
+                lat_centres = north - (r0 + np.arange(nr) + 0.5) * res
+                lon = np.broadcast_to(lon_centres, (nr, width)).ravel()
+                lat = np.repeat(lat_centres, width)
+                col, row = lonlat_to_colrow(lon, lat)
+                col = np.asarray(col, dtype=float).reshape(-1)
+                row = np.asarray(row, dtype=float).reshape(-1)
+                if col.size != lon.size or row.size != lon.size:
+                    raise ValueError(
+                        f"lonlat_to_colrow returned {col.size} cols and {row.size} rows for "
+                        f"{lon.size} points"
+                    )
+                with np.errstate(invalid="ignore"):
+                    ok = (
+                        np.isfinite(col)
+                        & np.isfinite(row)
+                        & (col >= -0.5)
+                        & (col <= w_img - 0.5)
+                        & (row >= -0.5)
+                        & (row <= h_img - 0.5)
+                    )
+                n_valid += int(ok.sum())
+                if use_alpha:
+                    block = np.zeros((lon.size, count), dtype=out_dtype)
+                else:
+                    block = np.full((lon.size, count), np.nan, dtype=out_dtype)
+                if ok.any():
+                    values = _bilinear(img, col[ok], row[ok])
+                    if use_alpha:
+                        values = np.clip(np.rint(values), 0.0, full)
+                        block[ok, :n_bands] = values.astype(out_dtype)
+                        block[ok, n_bands] = full
+                    else:
+                        block[ok] = values
+                data = block.reshape(nr, width, count).transpose(2, 0, 1)
+                dst.write(data, window=Window(0, r0, width, nr))
+                if progress is not None:
+                    progress(r0 + nr, height)
+
+        cog_options = {
+            "driver": "COG",
+            "compress": "DEFLATE",
+            "predictor": "YES",
+            "blocksize": TILE,
+            "overviews": "AUTO",
+            "resampling": "AVERAGE",
+            "bigtiff": "IF_SAFER",
+            "num_threads": "ALL_CPUS",
+        }
+        with atomic_write(path) as tmp:
+            rasterio.shutil.copy(stage, tmp, **cog_options)
+
+    a, b, c, d, e, f = tuple(transform)[:6]
+    return {
+        "width": width,
+        "height": height,
+        "transform": (a, b, c, d, e, f),
+        "resolution_deg": res,
+        "bounds_lonlat": (west, north - height * res, west + width * res, north),
+        "valid_fraction": n_valid / float(width * height),
+    }
