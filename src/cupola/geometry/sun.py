@@ -16,8 +16,16 @@ from cupola.errors import InputError
 
 @dataclass(frozen=True)
 class SunPosition:
+    """Apparent topocentric sun position (no refraction)."""
+
     elevation_deg: float
     azimuth_deg: float  # clockwise from true north
+    #: local hour angle, positive west (afternoon); 0 at apparent solar noon
+    hour_angle_deg: float = float("nan")
+    #: apparent topocentric declination
+    declination_deg: float = float("nan")
+    #: equation of time: apparent minus mean local solar time, minutes
+    equation_of_time_min: float = float("nan")
 
     @property
     def illumination(self) -> str:
@@ -63,5 +71,12 @@ def sun_position(time: dt.datetime, *, lon: float, lat: float, height_m: float =
     eph = _ephemeris()
     earth, sun = eph["earth"], eph["sun"]
     observer = earth + wgs84.latlon(lat, lon, elevation_m=height_m)
-    alt, az, _ = observer.at(skyfield_time(time)).observe(sun).apparent().altaz()
-    return SunPosition(float(alt.degrees), float(az.degrees))
+    apparent = observer.at(skyfield_time(time)).observe(sun).apparent()
+    alt, az, _ = apparent.altaz()
+    ha, dec, _ = apparent.hadec()
+    ha_deg = float(ha.hours) * 15.0
+    # mean local solar time = UTC + lon/15 h; apparent = 12 h + HA/15 h
+    utc_h = time.hour + time.minute / 60 + (time.second + time.microsecond * 1e-6) / 3600
+    mean_h = utc_h + lon / 15.0
+    eot_h = ((12.0 + ha_deg / 15.0 - mean_h + 12.0) % 24.0) - 12.0
+    return SunPosition(float(alt.degrees), float(az.degrees), ha_deg, float(dec.degrees), eot_h * 60.0)

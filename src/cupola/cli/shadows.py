@@ -1,0 +1,196 @@
+"""``cupola shadows``: landmark heights from shadows and side-sway angles (thin wrapper over
+:mod:`cupola.shadows`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+shadows_app = typer.Typer(help="Heights from shadows and satellite side-sway (roll) angle from relief displacement.",
+                          no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(shadows_app, name="shadows")
+
+
+def _measurement(shadow_m, shadow_vec, displacement_m, disp_vec, known_height_m, base_px, top_px, shadow_tip_px,
+                 gsd_m, up_azimuth_deg, geotiff, sigma_px, sigma_m, sigma_time_s):
+    from cupola.errors import InputError
+    from cupola.shadows import Measurement
+    from cupola.shadows.measure import PixelFrame
+
+    pixel_mode = any(x is not None for x in (base_px, top_px, shadow_tip_px))
+    if pixel_mode:
+        if base_px is None:
+            raise InputError("pixel measurements need --base-px COL ROW")
+        if any(x is not None for x in (shadow_m, shadow_vec, displacement_m, disp_vec)):
+            raise InputError("give measurements either in pixels (--base-px ...) or in metres, not both")
+        frame = PixelFrame(tuple(base_px), gsd_m=gsd_m, up_azimuth_deg=up_azimuth_deg, geotiff=geotiff)
+        shadow_vec = frame.to_en_m(shadow_tip_px) if shadow_tip_px is not None else None
+        disp_vec = frame.to_en_m(top_px) if top_px is not None else None
+        # a length between two points each known to +-sigma_px: sqrt(2) sigma_px
+        sigma_m = (2 ** 0.5) * sigma_px * frame.pixel_size_m() if sigma_px else (sigma_m or 0.0)
+    elif sigma_px:
+        raise InputError("--sigma-px applies to pixel measurements; use --sigma-m for lengths in metres")
+    for name, v in (("--shadow-m", shadow_m), ("--displacement-m", displacement_m), ("--height-m", known_height_m)):
+        if v is not None and v < 0:
+            raise InputError(f"{name} must not be negative, got {v:g}")
+    return Measurement(shadow_m=shadow_m, displacement_m=displacement_m,
+                       shadow_en_m=tuple(shadow_vec) if shadow_vec is not None else None,
+                       displacement_en_m=tuple(disp_vec) if disp_vec is not None else None,
+                       known_height_m=known_height_m, sigma_shadow_m=sigma_m or 0.0,
+                       sigma_displacement_m=sigma_m or 0.0, sigma_time_s=sigma_time_s)
+
+
+def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
+    from cupola.geometry.orbit import parse_time, select_element_set
+    from cupola.shadows import solve
+
+    t = parse_time(time, "--time")
+    elements = None
+    if tle is not None:
+        from cupola.io.tle import read_tle_file
+
+        elements = select_element_set(read_tle_file(tle), t, force=force, source=str(tle))
+    return solve(t, lat=lat, lon=lon, measurement=measurement, method=method,
+                 satellite_altitude_m=None if sat_altitude_km is None else sat_altitude_km * 1000.0,
+                 tle_elements=elements)
+
+
+def _emit(result, *, as_json: bool, out: Optional[Path], plot: Optional[Path], keys: list[str]) -> None:
+    from cupola.io.atomic import atomic_write
+
+    d = result.to_dict()
+    if plot is not None:
+        from cupola.io.shadow_diagram import write_shadow_diagram
+
+        write_shadow_diagram(plot, d)
+    if out is not None:
+        with atomic_write(out) as tmp:
+            Path(tmp).write_text(json.dumps(d, indent=2) + "\n")
+    if as_json:
+        print(json.dumps(d, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{result.method} method, {result.time_utc}, {result.lat_deg:.4f}, {result.lon_deg:.4f}",
+              show_header=False)
+    sigmas = {"height_m": "sigma_height_m", "side_sway_deg": "sigma_side_sway_deg",
+              "solar_elevation_deg": "sigma_solar_elevation_deg"}
+    for k in keys:
+        v = d.get(k)
+        if v is None:
+            continue
+        text = f"{v:.4f}" if isinstance(v, float) else str(v)
+        if k in sigmas and d.get(sigmas[k]):
+            text += f"  ± {d[sigmas[k]]:.4f}"
+        t.add_row(k, text)
+    if d.get("orbit"):
+        for k, v in d["orbit"].items():
+            t.add_row(f"orbit: {k}", f"{v:.4f}" if isinstance(v, float) else str(v))
+    for w in d["warnings"]:
+        t.add_row("[yellow]warning[/]", w)
+    if plot is not None:
+        t.add_row("plot", str(plot))
+    if out is not None:
+        t.add_row("wrote", str(out))
+    Console().print(t)
+
+
+SUN_KEYS = ["day_of_year", "local_solar_time_h", "hour_angle_deg", "declination_deg", "equation_of_time_min",
+            "solar_elevation_deg", "solar_azimuth_deg"]
+
+
+@shadows_app.command("sideway")
+def sideway_command(
+    time: str = typer.Option(..., "--time", help="Imaging time, ISO 8601 with zone (UTC)."),
+    lat: float = typer.Option(..., "--lat", help="Landmark latitude, degrees."),
+    lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
+    shadow_m: Optional[float] = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
+    shadow_vector_m: Optional[tuple[float, float]] = typer.Option(
+        None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."),
+    displacement_m: Optional[float] = typer.Option(None, "--displacement-m", help="Relief displacement, metres."),
+    displacement_vector_m: Optional[tuple[float, float]] = typer.Option(
+        None, "--displacement-vector-m", help="Displacement from base to top, EAST NORTH metres."),
+    height_m: Optional[float] = typer.Option(None, "--height-m", help="Known height (no shadow needed), metres."),
+    base_px: Optional[tuple[float, float]] = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
+    top_px: Optional[tuple[float, float]] = typer.Option(None, "--top-px", help="Landmark top pixel COL ROW."),
+    shadow_tip_px: Optional[tuple[float, float]] = typer.Option(None, "--shadow-tip-px", help="Shadow tip COL ROW."),
+    gsd_m: Optional[float] = typer.Option(None, "--gsd-m", help="Ground sample distance, metres per pixel."),
+    up_azimuth_deg: float = typer.Option(0.0, "--up-azimuth-deg", help="Azimuth of the image's up direction."),
+    geotiff: Optional[Path] = typer.Option(None, "--geotiff", help="Georeferenced image the pixels refer to."),
+    sigma_px: float = typer.Option(0.0, "--sigma-px", help="1-sigma error of each pixel position."),
+    sigma_m: float = typer.Option(0.0, "--sigma-m", help="1-sigma error of each length, metres."),
+    sigma_time_s: float = typer.Option(0.0, "--sigma-time-s", help="1-sigma error of the time, seconds."),
+    method: str = typer.Option("precise", "--method", help="precise (default) or simple (the published steps)."),
+    tle: Optional[Path] = typer.Option(None, "--tle", help="TLE of the satellite, to compare with the orbit."),
+    sat_altitude_km: Optional[float] = typer.Option(None, "--sat-altitude-km", help="Satellite altitude, km."),
+    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON to this file."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
+) -> None:
+    """Height from the shadow (or given) and the side-sway (view zenith) angle from the displacement."""
+    m = _measurement(shadow_m, shadow_vector_m, displacement_m, displacement_vector_m, height_m, base_px, top_px,
+                     shadow_tip_px, gsd_m, up_azimuth_deg, geotiff, sigma_px, sigma_m, sigma_time_s)
+    if not m.has_displacement:
+        from cupola.errors import InputError
+
+        raise InputError("sideway needs the relief displacement (--displacement-m, --displacement-vector-m or --top-px)")
+    result = _run(time, lat, lon, m, method, tle, sat_altitude_km, force)
+    _emit(result, as_json=as_json, out=out, plot=plot,
+          keys=SUN_KEYS + ["shadow_length_m", "shadow_direction_misfit_deg", "height_m", "height_source",
+                           "displacement_m", "side_sway_deg", "view_azimuth_deg", "off_nadir_deg"])
+
+
+@shadows_app.command("height")
+def height_command(
+    time: str = typer.Option(..., "--time", help="Imaging time, ISO 8601 with zone (UTC)."),
+    lat: float = typer.Option(..., "--lat", help="Landmark latitude, degrees."),
+    lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
+    shadow_m: Optional[float] = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
+    shadow_vector_m: Optional[tuple[float, float]] = typer.Option(
+        None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."),
+    base_px: Optional[tuple[float, float]] = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
+    shadow_tip_px: Optional[tuple[float, float]] = typer.Option(None, "--shadow-tip-px", help="Shadow tip COL ROW."),
+    gsd_m: Optional[float] = typer.Option(None, "--gsd-m", help="Ground sample distance, metres per pixel."),
+    up_azimuth_deg: float = typer.Option(0.0, "--up-azimuth-deg", help="Azimuth of the image's up direction."),
+    geotiff: Optional[Path] = typer.Option(None, "--geotiff", help="Georeferenced image the pixels refer to."),
+    sigma_px: float = typer.Option(0.0, "--sigma-px", help="1-sigma error of each pixel position."),
+    sigma_m: float = typer.Option(0.0, "--sigma-m", help="1-sigma error of the shadow length, metres."),
+    sigma_time_s: float = typer.Option(0.0, "--sigma-time-s", help="1-sigma error of the time, seconds."),
+    method: str = typer.Option("precise", "--method", help="precise (default) or simple."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON to this file."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
+) -> None:
+    """Height of a landmark from its shadow."""
+    m = _measurement(shadow_m, shadow_vector_m, None, None, None, base_px, None, shadow_tip_px, gsd_m,
+                     up_azimuth_deg, geotiff, sigma_px, sigma_m, sigma_time_s)
+    if not m.has_shadow:
+        from cupola.errors import InputError
+
+        raise InputError("height needs the shadow (--shadow-m, --shadow-vector-m or --shadow-tip-px)")
+    result = _run(time, lat, lon, m, method, None, None, False)
+    _emit(result, as_json=as_json, out=out, plot=plot,
+          keys=SUN_KEYS + ["shadow_length_m", "shadow_direction_misfit_deg", "height_m"])
+
+
+@shadows_app.command("batch")
+def batch_command(
+    table: Path = typer.Argument(..., help="CSV of landmarks and measurements (see cupola.shadows.batch)."),
+    out: Path = typer.Option(..., "--out", help="CSV of results."),
+    method: str = typer.Option("precise", "--method", help="Default method for rows without a method column."),
+) -> None:
+    """Solve every row of a CSV; failed rows are recorded in an 'error' column."""
+    from cupola.cli.progress import progress_bar
+    from cupola.shadows.batch import run_batch
+
+    with progress_bar() as advance:
+        ok, failed = run_batch(table, out, default_method=method, progress=lambda d, t: advance("rows", d, t))
+    print(f"{ok} rows solved, {failed} failed; wrote {out}")
