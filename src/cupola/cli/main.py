@@ -13,6 +13,18 @@ import typer
 
 from cupola.errors import InputError, NoSolutionError
 
+# Typer >= 0.20 vendors its own copy of click (typer._click) whose exceptions are not click's:
+# catch both, or usage errors would be reported as internal errors with exit code 1.
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+_USAGE = (click.ClickException,)
+try:
+    from typer._click import exceptions as _typer_click_exceptions
+except ImportError:  # older Typer on plain click
+    pass
+else:
+    _USAGE += (_typer_click_exceptions.ClickException,)
+
 app = typer.Typer(
     name="cupola",
     help="Analyse imagery taken from the ISS and other low orbits.",
@@ -30,10 +42,11 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks of 
 
 
 def _register() -> None:
-    from cupola.cli import geolocate, orbit
+    from cupola.cli import geolocate, orbit, shadows
 
     geolocate.register(app)
     orbit.register(app)
+    shadows.register(app)
 
 
 def _say_error(message: str) -> None:
@@ -48,12 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         app(args=argv, prog_name="cupola", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         code = exc.exit_code
-    except click.ClickException as exc:  # usage errors: exit code 2
-        exc.show()
+    except _USAGE as exc:  # usage errors: exit code 2, one line
         code = exc.exit_code
-    except click.exceptions.Abort:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _say_error(exc.format_message() + hint)
+    except _ABORT:
         _say_error("aborted")
         code = 1
     except InputError as exc:

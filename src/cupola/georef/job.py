@@ -167,8 +167,11 @@ def _camera(req: GeolocateRequest, width: int, height: int, info) -> tuple[Camer
         return cam, f"focal {focal:g} mm, sensor {w_mm:g} x {h_mm:g} mm (given)"
     if not info.camera_model:
         raise InputError(f"{req.photo}: no camera model in EXIF; give --sensor-mm WIDTH HEIGHT")
-    body = camera_body(info.camera_model)
-    cam = camera_for_body(body, focal_mm=focal, width_px=width, height_px=height)
+    try:
+        body = camera_body(info.camera_model)
+        cam = camera_for_body(body, focal_mm=focal, width_px=width, height_px=height)
+    except InputError as exc:  # name the photo whose EXIF camera does not fit
+        raise InputError(f"{req.photo}: {exc}") from None
     return cam, f"{body.model} ({body.sensor_width_mm} x {body.sensor_height_mm} mm), focal {focal:g} mm (EXIF)"
 
 
@@ -205,9 +208,12 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
         if not inside.all():
             bad = ", ".join(str(i + 1) for i in np.flatnonzero(~inside))
             raise InputError(f"{req.tie_points}: tie point(s) {bad} lie outside the {width}x{height} image")
-        solution = att.solve_attitude(cam, state.position_m, col_px=tp.col_px, row_px=tp.row_px,
-                                      lon_deg=tp.lon_deg, lat_deg=tp.lat_deg, height_m=tp.height_m,
-                                      solve_focal=req.solve_focal)
+        try:
+            solution = att.solve_attitude(cam, state.position_m, col_px=tp.col_px, row_px=tp.row_px,
+                                          lon_deg=tp.lon_deg, lat_deg=tp.lat_deg, height_m=tp.height_m,
+                                          solve_focal=req.solve_focal)
+        except InputError as exc:  # name the tie-point file
+            raise InputError(f"{req.tie_points}: {exc}") from None
         pose, cam = solution.pose, solution.camera
         pose_source = f"solved from {len(tp.col_px)} tie points" + (" (focal length free)" if req.solve_focal else "")
         if solution.rms_px > 10.0:
@@ -234,9 +240,19 @@ def write_products(result: GeolocateResult, out_dir: Path,
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: exists and is not a folder")
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".cupola-", dir=out_dir))
+    # the outermost folder this call creates, removed again on failure
+    created = None
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            break
+        created = folder
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".cupola-", dir=out_dir))
+    except OSError as exc:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise InputError(f"--out {out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
     try:
         summary = result.to_dict()
         geo, st = result.georef, result.state
@@ -288,8 +304,8 @@ def write_products(result: GeolocateResult, out_dir: Path,
             written.append(target)
         return written
     except BaseException:
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
