@@ -9,9 +9,6 @@ succeeded, so a failure leaves no partial output.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +24,7 @@ from cupola.geometry import orbit
 from cupola.geometry.camera import Camera, camera_body, camera_for_body
 from cupola.geometry.projection import Georeference
 from cupola.geometry.sun import sun_position
+from cupola.io.staging import staged_output, write_json
 
 RESULT_SCHEMA = "cupola.geolocate/1"
 
@@ -133,21 +131,6 @@ class GeolocateResult:
         return d
 
 
-def _json_safe(obj):
-    """NaN/inf -> None (JSON has no NaN), numpy scalars -> Python numbers, recursively."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 def _camera(req: GeolocateRequest, width: int, height: int, info) -> tuple[Camera, str]:
     focal = req.focal_mm
     if focal is not None and not focal > 0:
@@ -237,23 +220,7 @@ def write_products(result: GeolocateResult, out_dir: Path,
     from cupola.io.tables import write_pixels_csv
     from cupola.io.vector import write_footprint_geojson, write_footprint_kml
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir}: exists and is not a folder")
-    # the outermost folder this call creates, removed again on failure
-    created = None
-    for folder in (out_dir, *out_dir.parents):
-        if folder.exists():
-            break
-        created = folder
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".cupola-", dir=out_dir))
-    except OSError as exc:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise InputError(f"--out {out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
-    try:
+    with staged_output(out_dir) as stage:
         summary = result.to_dict()
         geo, st = result.georef, result.state
         props = {"time_utc": summary["time_utc"], "photo": Path(result.request.photo).name,
@@ -294,21 +261,8 @@ def write_products(result: GeolocateResult, out_dir: Path,
             col, row = result.pixels
             lon, lat = geo.pixels_to_ground(col, row)
             write_pixels_csv(stage / "pixels.csv", col, row, lon, lat)
-        (stage / "result.json").write_text(json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n")
-        written = []
-        for f in sorted(stage.iterdir()):
-            if f.name.startswith("."):
-                continue
-            target = out_dir / f.name
-            f.replace(target)
-            written.append(target)
-        return written
-    except BaseException:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        write_json(stage / "result.json", summary)
+    return stage.written
 
 
 def parse_landmark(text: str) -> tuple[str, float, float]:

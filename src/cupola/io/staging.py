@@ -1,0 +1,89 @@
+"""All-or-nothing output folders: products are written into a hidden staging folder inside
+``--out`` and moved into place only when every one succeeded; on failure nothing is left (not
+even ``--out`` itself, or the parents, when this run created them)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+
+
+class StagedOutput:
+    """The staging folder of one run; ``written`` lists the final paths after a successful run."""
+
+    def __init__(self, stage: Path, out_dir: Path):
+        self.path = stage
+        self.out_dir = out_dir
+        self.written: list[Path] = []
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+
+@contextlib.contextmanager
+def staged_output(out_dir, option: str = "--out") -> Iterator[StagedOutput]:
+    """Yield a :class:`StagedOutput`; on success its files move into ``out_dir``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{option} {out_dir}: exists and is not a folder")
+    created = None  # the outermost folder this call creates, removed again on failure
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            break
+        created = folder
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".cupola-", dir=out_dir))
+    except OSError as exc:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise InputError(f"{option} {out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
+    staged = StagedOutput(stage, out_dir)
+    try:
+        yield staged
+        for f in sorted(stage.iterdir()):
+            if f.name.startswith("."):
+                continue
+            target = out_dir / f.name
+            f.replace(target)
+            staged.written.append(target)
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def json_safe(obj):
+    """NaN/inf -> None (JSON has no NaN), numpy scalars/arrays -> Python, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path, obj) -> Path:
+    """Strict JSON (no NaN tokens), indented, newline-terminated."""
+    path = Path(path)
+    path.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
+    return path
