@@ -1,0 +1,109 @@
+"""Evaluation on labelled cases in the ``apl`` format: one folder per case with ``case.json``,
+``photo.jpg`` and ``reference.jpg`` (reference bounds, metadata known before localization and the
+hand-labelled footprint)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.locate.localize import LocateOptions, Localizer
+
+
+@dataclass
+class CaseOutcome:
+    case: str
+    expected_match: bool
+    matched: bool
+    confidence: float
+    center_error_km: float | None
+    truth_center_inside: bool | None
+    footprint_iou: float | None
+    seconds: float
+    reason: str
+
+    @property
+    def correct(self) -> bool:
+        if not self.expected_match:
+            return not self.matched
+        return self.matched and self.center_error_km is not None and self.center_error_km <= 2.0
+
+
+def read_case(folder: Path) -> dict:
+    path = Path(folder) / "case.json"
+    if not path.is_file():
+        raise InputError(f"{folder}: no case.json")
+    try:
+        case = json.loads(path.read_text())
+        b = case["reference_bounds"]
+        case["_bounds"] = (b["west"], b["south"], b["east"], b["north"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a case file ({exc})") from None
+    return case
+
+
+def find_cases(cases_dir) -> list[Path]:
+    cases_dir = Path(cases_dir)
+    if not cases_dir.is_dir():
+        raise InputError(f"{cases_dir}: not a folder of cases")
+    folders = sorted(p for p in cases_dir.iterdir() if (p / "case.json").is_file())
+    if not folders:
+        raise InputError(f"{cases_dir}: holds no case folders (each needs a case.json)")
+    return folders
+
+
+def evaluate_case(folder: Path, *, matcher: str = "aliked", use_prior: bool = True,
+                  localizer_cache: dict | None = None) -> CaseOutcome:
+    from pyproj import Geod
+    from shapely.geometry import Point, Polygon
+
+    from cupola.locate.job import read_photo_rgb
+    from cupola.locate.reference import load_reference
+
+    case = read_case(folder)
+    meta = case.get("metadata", {})
+    opts = LocateOptions(matcher=matcher, focal_mm=meta.get("lens_focal_length_mm"))
+    if use_prior and meta.get("nadir_point_lat_lon"):
+        lat, lon = meta["nadir_point_lat_lon"]
+        opts.nadir_lonlat = (lon, lat)
+    photo = read_photo_rgb(Path(folder) / case.get("photo", "photo.jpg"))
+    ref = load_reference(Path(folder) / case.get("reference", "reference.jpg"), bounds=case["_bounds"])
+    loc = Localizer(opts)
+    t0 = time.perf_counter()
+    res = loc.locate(photo, [ref])
+    seconds = time.perf_counter() - t0
+    truth = case.get("truth") or {}
+    expected = bool(case.get("expected", {}).get("photo_inside_reference", bool(truth)))
+    err = inside = iou = None
+    if res.matched and truth.get("footprint_center_lat_lon"):
+        tlat, tlon = truth["footprint_center_lat_lon"]
+        err = Geod(ellps="WGS84").inv(res.center_lonlat[0], res.center_lonlat[1], tlon, tlat)[2] / 1000.0
+        pred = Polygon(res.footprint_lonlat)
+        inside = bool(pred.contains(Point(tlon, tlat)))
+        if truth.get("footprint_lat_lon"):
+            lab = Polygon([(lo, la) for la, lo in truth["footprint_lat_lon"]])
+            if pred.is_valid and lab.is_valid:
+                iou = float(pred.intersection(lab).area / pred.union(lab).area)
+    return CaseOutcome(Path(folder).name, expected, res.matched, res.confidence, err, inside, iou, seconds, res.reason)
+
+
+def summarise(outcomes: list[CaseOutcome]) -> dict:
+    true_cases = [o for o in outcomes if o.expected_match]
+    wrong_cases = [o for o in outcomes if not o.expected_match]
+    errors = [o.center_error_km for o in true_cases if o.center_error_km is not None]
+    return {
+        "cases": len(outcomes),
+        "true_candidates": len(true_cases),
+        "localized_within_2km": sum(o.correct for o in true_cases),
+        "wrong_candidates": len(wrong_cases),
+        "false_accepts": sum(o.matched for o in wrong_cases),
+        "median_center_error_km": float(np.median(errors)) if errors else None,
+        "truth_center_inside": sum(bool(o.truth_center_inside) for o in true_cases),
+        "seconds_per_case": float(np.mean([o.seconds for o in outcomes])) if outcomes else None,
+        "max_seconds": float(np.max([o.seconds for o in outcomes])) if outcomes else None,
+    }

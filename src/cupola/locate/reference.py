@@ -1,0 +1,143 @@
+"""Reference imagery: a georeferenced raster, or a plain north-up image with lat/lon bounds.
+
+A :class:`Reference` holds the image and maps its pixels (col, row; (0, 0) the centre of the
+top-left pixel) to lon/lat degrees and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".vrt", ".jp2"}
+
+
+@dataclass
+class Reference:
+    image: np.ndarray  # (H, W, 3) uint8 RGB or (H, W) uint8
+    name: str
+    bounds: tuple[float, float, float, float] | None = None  # west, south, east north (linear mapping)
+    transform: object = None  # affine.Affine (pixel corner -> CRS)
+    crs: object = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[:2]
+
+    def pixel_to_lonlat(self, col, row) -> tuple[np.ndarray, np.ndarray]:
+        col = np.asarray(col, dtype=float)
+        row = np.asarray(row, dtype=float)
+        h, w = self.shape
+        if self.bounds is not None:
+            west, south, east, north = self.bounds
+            return west + (col + 0.5) / w * (east - west), north - (row + 0.5) / h * (north - south)
+        x, y = self.transform * (col + 0.5, row + 0.5)
+        if self.crs is not None and not self.crs.is_geographic:
+            from pyproj import Transformer
+
+            x, y = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True).transform(x, y)
+        return np.asarray(x, float), np.asarray(y, float)
+
+    def lonlat_to_pixel(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        h, w = self.shape
+        if self.bounds is not None:
+            west, south, east, north = self.bounds
+            return (lon - west) / (east - west) * w - 0.5, (north - lat) / (north - south) * h - 0.5
+        x, y = lon, lat
+        if self.crs is not None and not self.crs.is_geographic:
+            from pyproj import Transformer
+
+            x, y = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True).transform(lon, lat)
+        c, r = ~self.transform * (x, y)
+        return np.asarray(c, float) - 0.5, np.asarray(r, float) - 0.5
+
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        h, w = self.shape
+        cols = np.array([-0.5, w - 0.5, w - 0.5, -0.5])
+        rows = np.array([-0.5, -0.5, h - 0.5, h - 0.5])
+        lon, lat = self.pixel_to_lonlat(cols - 0.0, rows - 0.0)
+        return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+    def ground_size_m(self) -> tuple[float, float]:
+        """Ground width and height of the reference (m) through its centre."""
+        from pyproj import Geod
+
+        h, w = self.shape
+        g = Geod(ellps="WGS84")
+        lon, lat = self.pixel_to_lonlat([-0.5, w - 0.5, (w - 1) / 2, (w - 1) / 2], [(h - 1) / 2, (h - 1) / 2, -0.5, h - 0.5])
+        width = g.inv(lon[0], lat[0], lon[1], lat[1])[2]
+        height = g.inv(lon[2], lat[2], lon[3], lat[3])[2]
+        return float(width), float(height)
+
+    def center_lonlat(self) -> tuple[float, float]:
+        h, w = self.shape
+        lon, lat = self.pixel_to_lonlat((w - 1) / 2, (h - 1) / 2)
+        return float(lon), float(lat)
+
+
+def check_bounds(bounds) -> tuple[float, float, float, float]:
+    """Validate WEST SOUTH EAST NORTH degrees (a box)."""
+    try:
+        west, south, east, north = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise InputError(f"bounds must be four numbers WEST SOUTH EAST NORTH, got {bounds!r}") from None
+    if not all(np.isfinite([west, south, east, north])):
+        raise InputError("bounds must be finite numbers")
+    if not (-90 <= south < north <= 90):
+        raise InputError(f"bounds are not a box: south {south} must be below north {north}, both within -90..90")
+    if not (-180 <= west < east <= 540) or east - west > 360:
+        raise InputError(f"bounds are not a box: west {west} must be below east {east} (degrees)")
+    return west, south, east, north
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from cupola.io.images import read_photo
+
+    img, _ = read_photo(path)
+    if img.dtype != np.uint8:
+        img = (img / max(1, int(img.max())) * 255).astype(np.uint8)
+    return img
+
+
+def load_reference(path, bounds=None) -> Reference:
+    """A reference from a georeferenced raster (GeoTIFF/VRT) or a plain image plus ``bounds``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such reference file")
+    if bounds is not None:
+        return Reference(_read_rgb(path), path.name, bounds=check_bounds(bounds))
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None or ds.transform.is_identity:
+                raise InputError(f"{path}: reference has no georeferencing; give --bounds WEST SOUTH EAST NORTH")
+            data = ds.read()
+            transform, crs = ds.transform, ds.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"{path}: cannot read the reference ({exc})") from None
+    if data.shape[0] >= 3:
+        img = np.moveaxis(data[:3], 0, -1)
+    else:
+        img = data[0]
+    if img.dtype != np.uint8:
+        lo, hi = np.nanpercentile(img, [1, 99])
+        img = np.clip((img - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
+    return Reference(np.ascontiguousarray(img), path.name, transform=transform, crs=crs)
+
+
+def load_references(path, bounds=None) -> list[Reference]:
+    """One reference, or every georeferenced image in a folder (tiles)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(f"{path}: folder holds no reference images")
+        return [load_reference(p) for p in files]
+    return [load_reference(path, bounds)]
