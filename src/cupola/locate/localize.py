@@ -161,8 +161,8 @@ def slant_range_m(ground_m: float, altitude_m: float) -> float:
 def expected_widths_m(opts: LocateOptions, ref: Reference) -> list[float]:
     """Hypotheses for the ground width the photo covers."""
     if opts.focal_mm is None:
-        # no lens: a geometric ladder of widths from 5 km to 250 km
-        return [float(w) for w in np.geomspace(8e3, 200e3, 6)]
+        # no lens: a geometric ladder of widths (about 25 mm to 800 mm lenses from the ISS)
+        return [float(w) for w in np.geomspace(15e3, 240e3, 4)]
     fov = opts.sensor_width_mm / opts.focal_mm
     if opts.nadir_lonlat is not None:
         d = ground_distance_m(*opts.nadir_lonlat, *ref.center_lonlat())
@@ -201,7 +201,8 @@ class Localizer:
         ref_w_m, ref_h_m = ref.ground_size_m()
         if max(ref_w_m, ref_h_m) <= 5.0 * width_m:
             return [(0, 0, w, h)]
-        tile_px = int(round(3.0 * width_m / ref_w_m * w))
+        # tiles ~3 footprints wide, but never more than 5 x 5 of them (coarser tiles for tiny footprints)
+        tile_px = max(int(round(3.0 * width_m / ref_w_m * w)), int(np.ceil(max(w, h) / 3.0)))
         step = max(1, tile_px // 2)
         tiles = []
         for r0 in range(0, max(1, h - tile_px + step), step):

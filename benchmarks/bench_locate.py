@@ -1,0 +1,86 @@
+"""Astronaut-photo localization on the four real sample cases (three true candidates, one wrong),
+with and without the nadir prior, against a plain-SIFT baseline measured in the same run.
+
+Plain SIFT = OpenCV SIFT on the full-resolution photo and reference, Lowe ratio 0.8, RANSAC
+homography, accepted when it has >= 15 inliers: the usual script-level approach.
+"""
+
+from __future__ import annotations
+
+import time
+
+from common import ROOT, bench_line
+
+CASES = ROOT / "src" / "cupola" / "data" / "samples" / "apl"
+
+
+def plain_sift(folder):
+    """(matched, centre lon/lat) from plain SIFT + RANSAC."""
+    import cv2
+    import numpy as np
+
+    from cupola.locate.evaluate import read_case
+    from cupola.locate.reference import load_reference
+
+    case = read_case(folder)
+    ref = load_reference(folder / "reference.jpg", bounds=case["_bounds"])
+    p = cv2.imread(str(folder / "photo.jpg"), cv2.IMREAD_GRAYSCALE)
+    r = cv2.cvtColor(ref.image, cv2.COLOR_RGB2GRAY)
+    sift = cv2.SIFT_create()
+    kp, dp = sift.detectAndCompute(p, None)
+    kr, dr = sift.detectAndCompute(r, None)
+    good = [a for a, b in cv2.BFMatcher().knnMatch(dp, dr, k=2) if a.distance < 0.8 * b.distance]
+    if len(good) < 4:
+        return False, None
+    src = np.float32([kp[g.queryIdx].pt for g in good])
+    dst = np.float32([kr[g.trainIdx].pt for g in good])
+    h, mask = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
+    if h is None or mask.sum() < 15:
+        return False, None
+    c = h @ np.array([(p.shape[1] - 1) / 2, (p.shape[0] - 1) / 2, 1.0])
+    lon, lat = ref.pixel_to_lonlat(c[0] / c[2], c[1] / c[2])
+    return True, (float(lon), float(lat))
+
+
+def samples():
+    from pyproj import Geod
+
+    from cupola.locate.evaluate import evaluate_case, find_cases, read_case, summarise
+
+    folders = find_cases(CASES)
+    # plain SIFT baseline
+    sift_ok = sift_false = 0
+    for f in folders:
+        case = read_case(f)
+        matched, centre = plain_sift(f)
+        truth = (case.get("truth") or {}).get("footprint_center_lat_lon")
+        if not case["expected"]["photo_inside_reference"]:
+            sift_false += int(matched)
+        elif matched and truth:
+            err = Geod(ellps="WGS84").inv(centre[0], centre[1], truth[1], truth[0])[2] / 1000
+            sift_ok += int(err <= 2.0)
+    results = {}
+    for prior in (True, False):
+        t0 = time.perf_counter()
+        outcomes = [evaluate_case(f, use_prior=prior) for f in folders]
+        s = summarise(outcomes)
+        results[prior] = s
+        tag = "with" if prior else "without"
+        for o in outcomes:
+            err = "" if o.center_error_km is None else f", centre error {o.center_error_km:.2f} km"
+            iou = "" if o.footprint_iou is None else f", footprint IoU {o.footprint_iou:.2f}"
+            print(f"# {tag} prior: {o.case}: {'localized' if o.matched else 'rejected'}{err}{iou}, "
+                  f"{o.seconds:.1f} s ({o.reason[:90]})", flush=True)
+        print(f"# {tag} prior: {time.perf_counter() - t0:.1f} s for {len(folders)} cases", flush=True)
+    s, n = results[True], results[False]
+    bench_line("locate_samples_localized", s["localized_within_2km"], "cases", baseline=sift_ok)
+    bench_line("locate_samples_localized_no_prior", n["localized_within_2km"], "cases", baseline=sift_ok)
+    bench_line("locate_samples_false_accepts", s["false_accepts"] + n["false_accepts"], "cases", baseline=sift_false)
+    bench_line("locate_seconds_per_case", s["seconds_per_case"], "s", baseline=5.0)
+    bench_line("locate_seconds_per_case_no_prior", n["seconds_per_case"], "s", baseline=5.0)
+    bench_line("locate_median_center_error", s["median_center_error_km"], "km", baseline=2.0)
+    bench_line("locate_sift_baseline_localized", sift_ok, "cases", baseline=s["true_candidates"])
+    bench_line("locate_sift_baseline_false_accepts", sift_false, "cases")
+
+
+BENCHMARKS = {"locate_samples": samples}

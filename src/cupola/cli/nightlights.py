@@ -1,0 +1,98 @@
+"""``cupola nightlights``: calibrate DSLR night images into radiance and colour indices (thin
+wrapper over :mod:`cupola.nightlights`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+nightlights_app = typer.Typer(help="Calibrate DSLR night images from the ISS into radiance, colour ratios and "
+                                   "lamp classes.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(nightlights_app, name="nightlights")
+
+
+def _bands(text: Optional[str], flag: str) -> Optional[dict]:
+    if text is None:
+        return None
+    from cupola.errors import InputError
+
+    parts = [p for p in text.replace(",", " ").split() if p]
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"{flag} takes three numbers R,G,B, got {text!r}") from None
+    if len(vals) != 3:
+        raise InputError(f"{flag} takes three numbers R,G,B, got {text!r}")
+    return dict(zip("RGB", vals))
+
+
+@nightlights_app.command("calibrate")
+def calibrate_command(
+    raws: list[Path] = typer.Argument(..., help="RAW files (NEF, DNG, ...) of one sequence: same camera, lens, "
+                                                "settings."),
+    out: Path = typer.Option(..., "--out", help="Output folder: one subfolder per RAW plus calibration.json."),
+    dark: Optional[Path] = typer.Option(None, "--dark", help="Dark frame (RAW, same exposure and ISO, lens capped)."),
+    flat: Optional[Path] = typer.Option(None, "--flat", help="Flat-field frame (RAW of a uniform source); replaces "
+                                                            "lensfun's vignetting."),
+    stars: str = typer.Option("auto", "--stars", help="'auto' (calibrate on the stars in the frames) or a "
+                                                      "calibration.json from an earlier run."),
+    tie_points: Optional[Path] = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m] of the "
+                                                                        "first RAW (sensor pixels)."),
+    tle: Optional[Path] = typer.Option(None, "--tle", help="TLE file of the ISS (for georeferencing)."),
+    time: Optional[str] = typer.Option(None, "--time", help="Mid-exposure time of the first RAW, ISO 8601 UTC "
+                                                           "(default: EXIF)."),
+    exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure time if EXIF lacks it."),
+    iso: Optional[float] = typer.Option(None, "--iso", help="ISO speed if EXIF lacks it."),
+    f_number: Optional[float] = typer.Option(None, "--f-number", help="f-number if EXIF lacks it."),
+    sensor_mm: Optional[tuple[float, float]] = typer.Option(None, "--sensor-mm", help="Sensor WIDTH HEIGHT (mm) "
+                                                                                     "for cameras not known."),
+    extinction: Optional[str] = typer.Option(None, "--extinction", help="Atmospheric extinction R,G,B in mag per "
+                                                                       "airmass (default 0.10,0.15,0.25)."),
+    window: Optional[str] = typer.Option(None, "--window", help="Window transmission R,G,B, applied to constants "
+                                                               "measured without the window."),
+    no_atmosphere: bool = typer.Option(False, "--no-atmosphere", help="Radiance at the top of the atmosphere."),
+    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
+) -> None:
+    """Decode, flat-field, calibrate on stars, and write radiance, G/R and B/G, lamp classes and report.png."""
+    from cupola.cli.progress import progress_bar
+    from cupola.geometry.orbit import parse_time
+    from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products
+    from cupola.nightlights.radiance import RadianceSettings
+
+    settings = RadianceSettings()
+    ext = _bands(extinction, "--extinction")
+    win = _bands(window, "--window")
+    if ext is not None:
+        settings = RadianceSettings(extinction_mag=ext, window_transmission=settings.window_transmission)
+    if win is not None:
+        settings = RadianceSettings(extinction_mag=settings.extinction_mag, window_transmission=win)
+    if no_atmosphere:
+        settings = RadianceSettings(settings.extinction_mag, settings.window_transmission, atmosphere=False)
+    opts = CalibrateOptions(dark=dark, flat=flat, stars=stars, tie_points=tie_points, tle=tle,
+                            time=parse_time(time, "--time") if time else None, exposure_s=exposure_s, iso=iso,
+                            f_number=f_number, sensor_mm=tuple(sensor_mm) if sensor_mm else None,
+                            radiance=settings, force_tle=force)
+    with progress_bar() as advance:
+        seq = calibrate(raws, opts, progress=advance)
+        write_products(seq, out, progress=advance)
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"nightlights: {len(seq.frames)} frame(s) -> {out}")
+    for col in ("RAW", "stars", "calibration", "lens", "median radiance R,G,B (nW cm-2 sr-1)"):
+        t.add_column(col)
+    import numpy as np
+
+    for fr in seq.frames:
+        med = ", ".join(f"{np.nanmedian(fr.radiance[k]):.3g}" if np.isfinite(fr.radiance[k]).any() else "-"
+                        for k in range(3))
+        t.add_row(fr.path.name, fr.star_note or "-", fr.calibration_from, fr.lens.vignetting, med)
+    if seq.calibration is not None:
+        c = seq.calibration
+        t.caption = "zero points " + ", ".join(f"{k} {c.zero_points[k]:.3f}±{c.zero_point_err[k]:.3f}" for k in "RGB")
+    Console().print(t)
