@@ -44,7 +44,7 @@ class LocateOptions:
     altitude_m: float = ISS_ALTITUDE_M
     coarse_photo_px: int = 320  # the photo's size in the coarse search (the reference follows)
     min_ref_px: int = 384
-    max_ref_px: int = 1024
+    max_ref_px: int = 768
     photo_px: int = 384  # photo size for coregistration
     max_keypoints: int = 1024
     max_iterations: int = 3
@@ -227,6 +227,10 @@ class Localizer:
         fr, ref_scale = self._ref_features(ref, tile, work_px)
         gsd_work = tile_w_m / ((c1 - c0) / ref_scale)
         n_px = int(np.clip(width_m / gsd_work, 96, 1.5 * opts.coarse_photo_px))
+        seen = self._coarse_sizes.setdefault((id(ref), tile), set())
+        if any(abs(n_px - m) <= 0.1 * m for m in seen):
+            return []  # this photo size (clamped) was already tried on this tile
+        seen.add(n_px)
         s = n_px / pw
         small = normalise(resize(photo_gray, n_px, max(8, round(ph * s))))
         small_mask = None if photo_mask is None else \
@@ -337,6 +341,7 @@ class Localizer:
                                     matcher=self.matcher.name)
         gray = to_gray(photo)
         mask = cloud_mask(photo)
+        self._coarse_sizes: dict = {}
         best_fail: LocateResult | None = None
         best_coarse = 0
         verified = 0

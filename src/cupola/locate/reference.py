@@ -35,7 +35,9 @@ class Reference:
         if self.bounds is not None:
             west, south, east, north = self.bounds
             return west + (col + 0.5) / w * (east - west), north - (row + 0.5) / h * (north - south)
-        x, y = self.transform * (col + 0.5, row + 0.5)
+        t = self.transform
+        x = t.a * (col + 0.5) + t.b * (row + 0.5) + t.c
+        y = t.d * (col + 0.5) + t.e * (row + 0.5) + t.f
         if self.crs is not None and not self.crs.is_geographic:
             from pyproj import Transformer
 
@@ -54,7 +56,9 @@ class Reference:
             from pyproj import Transformer
 
             x, y = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True).transform(lon, lat)
-        c, r = ~self.transform * (x, y)
+        t = ~self.transform
+        c = t.a * x + t.b * y + t.c
+        r = t.d * x + t.e * y + t.f
         return np.asarray(c, float) - 0.5, np.asarray(r, float) - 0.5
 
     def lonlat_bounds(self) -> tuple[float, float, float, float]:

@@ -1,0 +1,230 @@
+"""Localization: synthetic homographies of a real reference (known answers), right-angle and
+arbitrary rotations, rejection of other places, blank and cloudy photos, bad inputs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cupola.errors import InputError
+from cupola.locate import homography as hg
+from cupola.locate.localize import LocateOptions, Localizer, photo_quality
+from cupola.locate.reference import check_bounds, load_reference
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
+CHILE = SAMPLES / "ISS064-E-358"
+CHILE_BOUNDS = (-71.01562, -20.30615, -68.90626, -18.31547)
+NEW_MEXICO = SAMPLES / "ISS064-E-46242"
+NEW_MEXICO_BOUNDS = (-105.4248, 34.05273, -105.16113, 34.27089)
+
+
+@pytest.fixture(scope="module")
+def chile_ref():
+    return load_reference(CHILE / "reference.jpg", bounds=CHILE_BOUNDS)
+
+
+@pytest.fixture(scope="module")
+def localizer():
+    # the synthetic photos span ~73 km: what a 207 mm lens sees from 420 km; no nadir prior
+    return Localizer(LocateOptions(matcher="aliked", focal_mm=207.0))
+
+
+def synthetic_photo(ref, theta_deg, centre=(600.0, 430.0), half=170.0, tilt=0.0, size=768):
+    """A 'photo' cut from the reference: a rotated (and optionally keystoned) square around
+    ``centre``, resampled to ``size`` px. Returns the photo and its centre's true lon/lat."""
+    import cv2
+
+    a = np.radians(theta_deg)
+    sq = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
+    sq[:2] *= 1.0 - tilt  # far edge shorter: an oblique view
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    src = sq @ rot.T + centre
+    dst = np.array([[0, 0], [size - 1, 0], [size - 1, size - 1], [0, size - 1]], float)
+    h = cv2.getPerspectiveTransform(src.astype(np.float32), dst.astype(np.float32))
+    photo = cv2.warpPerspective(ref.image, h, (size, size), flags=cv2.INTER_CUBIC)
+    c = hg.apply_h(np.linalg.inv(h), np.array([[(size - 1) / 2, (size - 1) / 2]]))[0]
+    lon, lat = ref.pixel_to_lonlat(c[0], c[1])
+    return photo, (float(lon), float(lat))
+
+
+def _error_m(result, truth):
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84").inv(*result.center_lonlat, *truth)[2]
+
+
+@pytest.mark.parametrize("theta", [0, 90, 180, 270])
+def test_right_angle_rotations_known_answer(chile_ref, localizer, theta):
+    photo, truth = synthetic_photo(chile_ref, theta + 3.0)
+    res = localizer.locate(photo, [chile_ref])
+    assert res.matched, res.reason
+    assert _error_m(res, truth) < 500.0  # the reference pixel is ~215 m
+    assert res.rotation_deg is not None
+
+
+@pytest.mark.parametrize("theta,tilt", [(35.0, 0.0), (-25.0, 0.25)])
+def test_arbitrary_rotation_and_obliquity(chile_ref, localizer, theta, tilt):
+    photo, truth = synthetic_photo(chile_ref, theta, tilt=tilt)
+    res = localizer.locate(photo, [chile_ref])
+    assert res.matched, res.reason
+    assert _error_m(res, truth) < 500.0
+
+
+def test_other_place_is_rejected(localizer):
+    # the Chilean coast looked for on a New Mexico mosaic
+    photo, _ = synthetic_photo(load_reference(CHILE / "reference.jpg", bounds=CHILE_BOUNDS), 0.0)
+    res = localizer.locate(photo, [load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS)])
+    assert not res.matched
+    assert res.reason and res.confidence == 0.0
+
+
+def test_blank_and_cloud_photos_are_rejected_with_reason(chile_ref, localizer):
+    blank = np.full((512, 512, 3), 90, np.uint8)
+    ok, why = photo_quality(blank)
+    assert not ok and "blank" in why
+    res = localizer.locate(blank, [chile_ref])
+    assert not res.matched and "blank" in res.reason
+    rng = np.random.default_rng(0)
+    cloud = np.clip(235 + rng.normal(0, 8, (512, 512, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    res = localizer.locate(cloud, [chile_ref])
+    assert not res.matched and "cloud" in res.reason
+
+
+def test_prior_discards_candidates_beyond_the_horizon(chile_ref):
+    loc = Localizer(LocateOptions(matcher="sift", focal_mm=240, nadir_lonlat=(35.4, -4.2)))
+    res = loc.locate(np.zeros((64, 64, 3), np.uint8) + np.arange(64, dtype=np.uint8)[:, None, None], [chile_ref])
+    assert not res.matched and "horizon" in res.reason
+
+
+def test_reference_mapping_round_trip(chile_ref):
+    lon, lat = chile_ref.pixel_to_lonlat([-0.5, 1023.5], [-0.5, 1023.5])
+    assert lon[0] == pytest.approx(CHILE_BOUNDS[0]) and lat[0] == pytest.approx(CHILE_BOUNDS[3])
+    assert lon[1] == pytest.approx(CHILE_BOUNDS[2]) and lat[1] == pytest.approx(CHILE_BOUNDS[1])
+    c, r = chile_ref.lonlat_to_pixel(lon, lat)
+    assert np.allclose(c, [-0.5, 1023.5]) and np.allclose(r, [-0.5, 1023.5])
+
+
+def test_geotiff_reference(tmp_path, chile_ref):
+    import rasterio
+    from rasterio.transform import from_bounds
+    import warnings
+
+    warnings.simplefilter("ignore", PendingDeprecationWarning)  # affine's own message inside from_bounds
+
+    path = tmp_path / "ref.tif"
+    h, w = chile_ref.shape
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:4326",
+                       transform=from_bounds(*CHILE_BOUNDS, w, h)) as ds:
+        ds.write(np.moveaxis(chile_ref.image, -1, 0))
+    ref = load_reference(path)
+    assert np.allclose(ref.pixel_to_lonlat(100.0, 200.0), chile_ref.pixel_to_lonlat(100.0, 200.0))
+
+
+@pytest.mark.parametrize("bounds,match", [
+    ((10, 5, 0, 6), "not a box"),
+    ((0, 6, 1, 5), "not a box"),
+    ((0, -95, 1, 5), "not a box"),
+    (("a", 1, 2, 3), "four numbers"),
+])
+def test_bounds_must_be_a_box(bounds, match):
+    with pytest.raises(InputError, match=match):
+        check_bounds(bounds)
+
+
+def test_homography_helpers():
+    for k in range(4):
+        m = np.arange(12.0).reshape(3, 4)
+        rot = np.rot90(m, k)
+        h = hg.rot90_h(k, 4, 3)
+        for r in range(rot.shape[0]):
+            for c in range(rot.shape[1]):
+                x, y = hg.apply_h(h, np.array([[c, r]], float))[0]
+                assert m[int(round(y)), int(round(x))] == rot[r, c]
+    ok, _ = hg.quad_is_sane(np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float))
+    assert ok
+    bad, why = hg.quad_is_sane(np.array([[0, 0], [10, 10], [10, 0], [0, 10]], float))
+    assert not bad and "self-intersecting" in why
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "cupola", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_locate_real_case_and_products(tmp_path):
+    out = tmp_path / "out"
+    p = _cli("locate", str(CHILE / "photo.jpg"), "--reference", str(CHILE / "reference.jpg"),
+             "--bounds", *map(str, CHILE_BOUNDS), "--focal-mm", "240", "--nadir", "-20.6", "-73.3",
+             "--out", str(out), "--quiet")
+    assert p.returncode == 0, p.stderr
+    d = json.loads((out / "result.json").read_text())
+    assert d["matched"] and d["confidence"] > 0.5
+    truth = json.loads((CHILE / "case.json").read_text())["truth"]["footprint_center_lat_lon"]
+    from pyproj import Geod
+
+    assert Geod(ellps="WGS84").inv(d["center"]["lon_deg"], d["center"]["lat_deg"], truth[1], truth[0])[2] < 2000
+    for name in ("footprint.geojson", "georef.tif", "matches.png"):
+        assert (out / name).is_file()
+    import rasterio
+
+    with rasterio.open(out / "georef.tif") as ds:
+        assert ds.crs.to_epsg() == 4326
+
+
+def test_cli_locate_wrong_candidate_exit_3(tmp_path):
+    out = tmp_path / "out"
+    p = _cli("locate", str(NEW_MEXICO / "photo.jpg"), "--reference", str(NEW_MEXICO / "reference.jpg"),
+             "--bounds", *map(str, NEW_MEXICO_BOUNDS), "--focal-mm", "420", "--nadir", "-4.2", "35.4",
+             "--out", str(out), "--quiet")
+    assert p.returncode == 3
+    assert json.loads((out / "result.json").read_text())["matched"] is False
+    assert not (out / "footprint.geojson").exists()
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["--bounds", "10", "5", "0", "6"], "not a box"),
+    (["--bounds", "1", "2", "3", "4", "--focal-mm", "-5"], "--focal-mm"),
+])
+def test_cli_locate_bad_input(tmp_path, extra, match):
+    out = tmp_path / "out"
+    p = _cli("locate", str(CHILE / "photo.jpg"), "--reference", str(CHILE / "reference.jpg"), *extra, "--out", str(out))
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1 and match in p.stderr
+    assert not out.exists()
+
+
+def test_cli_locate_unreadable_files(tmp_path):
+    junk = tmp_path / "photo.jpg"
+    junk.write_text("not an image")
+    p = _cli("locate", str(junk), "--reference", str(CHILE / "reference.jpg"), "--bounds", *map(str, CHILE_BOUNDS),
+             "--out", str(tmp_path / "o"))
+    assert p.returncode == 2 and "photo.jpg" in p.stderr
+    p = _cli("locate", str(CHILE / "photo.jpg"), "--reference", str(junk), "--out", str(tmp_path / "o"))
+    assert p.returncode == 2 and "photo.jpg" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_batch_on_dask_writes_skips_and_records_failures(tmp_path):
+    from cupola.locate.batch import run_batch
+
+    b = CHILE_BOUNDS
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "id,photo,reference,west,south,east,north,nadir_lat,nadir_lon,focal_mm\n"
+        f"chile,{CHILE / 'photo.jpg'},{CHILE / 'reference.jpg'},{b[0]},{b[1]},{b[2]},{b[3]},-20.6,-73.3,240\n"
+        f"missing,{tmp_path / 'nope.jpg'},{CHILE / 'reference.jpg'},{b[0]},{b[1]},{b[2]},{b[3]},,,\n")
+    out = tmp_path / "out"
+    counts = run_batch(catalog, out, matcher="sift", workers=1)
+    assert counts["matched"] == 1 and counts["failed"] == 1
+    assert json.loads((out / "chile" / "result.json").read_text())["matched"] is True
+    assert "nope.jpg" in json.loads((out / "missing" / "failed.json").read_text())["error"]
+    again = run_batch(catalog, out, matcher="sift", workers=1)
+    assert again["skipped"] == 1 and again["failed"] == 1  # the finished photo is not redone
+
+
+def test_evaluate_cli_on_bundled_cases_sift():
+    p = _cli("locate", "evaluate", str(SAMPLES), "--matcher", "sift", "--no-prior")
+    assert p.returncode == 0, p.stderr
+    assert "false accepts 0/1" in p.stdout
