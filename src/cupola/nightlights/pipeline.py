@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from cupola.io.staging import json_safe as _json_safe
 from cupola import __version__
 from cupola.errors import InputError, NoSolutionError
 from cupola.geometry import attitude as att
@@ -506,21 +507,6 @@ def calibrate(raw_paths, options: CalibrateOptions | None = None,
 
 
 # -- products ---------------------------------------------------------------------------------
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return _json_safe(obj.tolist())
-    return obj
 
 
 def frame_summary(fr: FrameResult) -> dict:
