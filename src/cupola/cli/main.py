@@ -47,6 +47,9 @@ def _register() -> None:
     geolocate.register(app)
     orbit.register(app)
     shadows.register(app)
+    __import__("cupola.cli.locate", fromlist=["register"]).register(app)
+    __import__("cupola.cli.nightlights", fromlist=["register"]).register(app)
+    __import__("cupola.cli.lightning", fromlist=["register"]).register(app)
 
 
 def _say_error(message: str) -> None:

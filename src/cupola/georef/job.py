@@ -220,7 +220,8 @@ def write_products(result: GeolocateResult, out_dir: Path,
     from cupola.io.tables import write_pixels_csv
     from cupola.io.vector import write_footprint_geojson, write_footprint_kml
 
-    with staged_output(out_dir) as stage:
+    written: list[Path] = []
+    with staged_output(out_dir, written=written) as stage:
         summary = result.to_dict()
         geo, st = result.georef, result.state
         props = {"time_utc": summary["time_utc"], "photo": Path(result.request.photo).name,
@@ -262,7 +263,7 @@ def write_products(result: GeolocateResult, out_dir: Path,
             lon, lat = geo.pixels_to_ground(col, row)
             write_pixels_csv(stage / "pixels.csv", col, row, lon, lat)
         write_json(stage / "result.json", summary)
-    return stage.written
+    return written
 
 
 def parse_landmark(text: str) -> tuple[str, float, float]:

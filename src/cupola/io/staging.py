@@ -16,21 +16,10 @@ import numpy as np
 from cupola.errors import InputError
 
 
-class StagedOutput:
-    """The staging folder of one run; ``written`` lists the final paths after a successful run."""
-
-    def __init__(self, stage: Path, out_dir: Path):
-        self.path = stage
-        self.out_dir = out_dir
-        self.written: list[Path] = []
-
-    def __truediv__(self, name: str) -> Path:
-        return self.path / name
-
-
 @contextlib.contextmanager
-def staged_output(out_dir, option: str = "--out") -> Iterator[StagedOutput]:
-    """Yield a :class:`StagedOutput`; on success its files move into ``out_dir``."""
+def staged_output(out_dir, option: str = "--out", written: list | None = None) -> Iterator[Path]:
+    """Yield the staging folder; on success everything in it (but hidden names) moves into
+    ``out_dir``, replacing what was there, and the final paths are appended to ``written``."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{option} {out_dir}: exists and is not a folder")
@@ -46,15 +35,17 @@ def staged_output(out_dir, option: str = "--out") -> Iterator[StagedOutput]:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
         raise InputError(f"{option} {out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
-    staged = StagedOutput(stage, out_dir)
     try:
-        yield staged
+        yield stage
         for f in sorted(stage.iterdir()):
             if f.name.startswith("."):
                 continue
             target = out_dir / f.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
             f.replace(target)
-            staged.written.append(target)
+            if written is not None:
+                written.append(target)
     except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)

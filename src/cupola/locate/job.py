@@ -53,7 +53,8 @@ def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Re
 
     ref = next((r for r in refs if r.name == result.reference), refs[0])
     ph, pw = photo.shape[:2]
-    with staged_output(out_dir) as stage:
+    written: list[Path] = []
+    with staged_output(out_dir, written=written) as stage:
         d = summary(result, photo_path, reference_path)
         k = int((result.rotation_deg or 0) // 90)
         shown = np.ascontiguousarray(np.rot90(photo, k))
@@ -89,7 +90,7 @@ def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Re
                                           progress=progress)
             d["georef_tif"] = {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in tif.items()}
         write_json(stage / "result.json", d)
-    return stage.written
+    return written
 
 
 def options_from(*, matcher: str = "aliked", focal_mm=None, nadir=None, sensor_width_mm=None) -> LocateOptions:

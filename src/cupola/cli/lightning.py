@@ -1,0 +1,172 @@
+"""``cupola lightning``: orient and locate ISS photos and video from lightning detections
+(thin wrapper over :mod:`cupola.lightning`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+lightning_app = typer.Typer(help="Orient and locate ISS photos and video from lightning-network detections.",
+                            no_args_is_help=True)
+
+CAMERAS = {
+    # name: (focal_mm, sensor_w_mm, sensor_h_mm, width_px, height_px)
+    "d5-50mm": (50.0, 35.9, 23.9, 5568, 3712),
+    "meteor": (10.5, 8.7, 4.89375, 1280, 738),
+}
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lightning_app, name="lightning")
+
+
+@lightning_app.command("solve")
+def solve_command(
+    photo: Optional[Path] = typer.Argument(None, help="A single photo (with --time and --exposure-s)."),
+    video: Optional[Path] = typer.Option(None, "--video", help="A video file (with --time of its first frame)."),
+    frames: Optional[Path] = typer.Option(None, "--frames", help="Folder of frames (with --frame-times)."),
+    frame_times: Optional[Path] = typer.Option(None, "--frame-times", help="CSV file,time_utc[,exposure_s]."),
+    time: Optional[str] = typer.Option(None, "--time", help="Start of the exposure (photo) or of the first frame "
+                                                            "(video), camera clock, ISO 8601."),
+    exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure time in seconds."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Video frame rate (default: from the file)."),
+    events: list[Path] = typer.Option([], "--events", help="Network events CSV time_utc,lat,lon[,height_m]"
+                                                            "[,peak_current_ka][,type] or mapper groups "
+                                                            "time_utc,lat,lon,energy (repeatable)."),
+    tle: Path = typer.Option(..., "--tle", help="File of two-line element sets."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Focal length in mm (default: EXIF)."),
+    sensor_mm: Optional[tuple[float, float]] = typer.Option(None, "--sensor-mm", help="Focal-plane width and height "
+                                                                                       "in mm (default: EXIF model)."),
+    attitude_guess: Optional[tuple[float, float, float]] = typer.Option(
+        None, "--attitude-guess", help="Approximate LVLH roll, pitch, yaw in degrees (narrows the search)."),
+    guess_radius_deg: float = typer.Option(10.0, "--guess-radius-deg", help="How far off the guess may be, deg."),
+    solve_focal: bool = typer.Option(False, "--solve-focal", help="Solve the focal length too."),
+    emission_height_m: float = typer.Option(10_000.0, "--emission-height-m", help="Cloud-top emission height, m."),
+    emission_height_sigma_m: float = typer.Option(2_000.0, "--emission-height-sigma-m",
+                                                  help="Scatter of emission heights between flashes, m."),
+    height_mode: str = typer.Option("auto", "--solve-height", help="auto (solved when the data constrain it), "
+                                                                   "yes (free) or no (fixed)."),
+    clock_offset_s: float = typer.Option(0.0, "--clock-offset-s", help="Expected network - camera time, s."),
+    max_clock_offset_s: float = typer.Option(10.0, "--max-clock-offset-s", help="Search +- this around it, s."),
+    event_sigma_m: Optional[float] = typer.Option(None, "--event-sigma-m", help="Location error (1 sigma per axis) "
+                                                  "of the events, m (default 150 network, 4000 mapper)."),
+    centroid_sigma_px: float = typer.Option(1.0, "--centroid-sigma-px", help="Flash centroid error, px."),
+    background: Optional[Path] = typer.Option(None, "--background", help="Pre-flash frame or night stack "
+                                                                         "(stills)."),
+    flashes: Optional[Path] = typer.Option(None, "--flashes", help="Skip detection: CSV col,row,time_start_utc,"
+                                                                   "time_end_utc[,brightness]."),
+    pixels: Optional[Path] = typer.Option(None, "--pixels", help="CSV col,row[,height_m] to locate (pixels.csv)."),
+    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
+    quiet: bool = typer.Option(False, "--quiet", help="No summary."),
+) -> None:
+    """Match flashes in the images to lightning events, solve the camera pose, write the products."""
+    from cupola.errors import InputError
+    from cupola.geometry.orbit import parse_time
+    from cupola.lightning.job import LightningRequest, run
+    from cupola.lightning.products import write_products
+    from cupola.lightning.solve import SolveOptions
+
+    modes = {"yes": "free", "no": "fixed", "auto": "auto", "free": "free", "fixed": "fixed"}
+    if height_mode not in modes:
+        raise InputError(f"--solve-height must be auto, yes or no, got {height_mode!r}")
+    options = SolveOptions(
+        emission_height_m=emission_height_m, emission_height_sigma_m=emission_height_sigma_m,
+        height_mode=modes[height_mode], solve_focal=solve_focal, centroid_sigma_px=centroid_sigma_px,
+        clock_offset_s=clock_offset_s, max_clock_offset_s=max_clock_offset_s,
+        attitude_guess_deg=attitude_guess, guess_radius_deg=guess_radius_deg)
+    req = LightningRequest(
+        events=list(events), tle_path=tle, photo=photo, time=parse_time(time, "--time") if time else None,
+        exposure_s=exposure_s, frames_dir=frames, frame_times=frame_times, video=video, fps=fps,
+        background=background, flashes=flashes, focal_mm=focal_mm, sensor_mm=sensor_mm, options=options,
+        event_sigma_m=event_sigma_m, pixels=pixels, force_tle=force)
+    result = run(req)
+    written = write_products(result, out)
+    if quiet:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    s = result.solution
+    roll, pitch, yaw = s.rpy_deg
+    sr, sp, sy = s.rpy_sigma_deg
+    t = Table(title=f"lightning solve: {result.image_name}", show_header=False)
+    t.add_row("pairs", f"{s.flash_index.size} of {len(result.flashes)} flashes matched "
+                       f"({s.n_events_in_window} events in time and view)")
+    t.add_row("attitude (LVLH)", f"roll {roll:.4f} ± {sr:.4f}, pitch {pitch:.4f} ± {sp:.4f}, "
+                                 f"yaw {yaw:.4f} ± {sy:.4f} deg")
+    lo, hi = s.clock_window_s
+    t.add_row("clock offset", f"{s.clock_offset_s:+.4f} s (network - camera; window {lo:+.4f} .. {hi:+.4f} s)")
+    t.add_row("emission height", f"{s.emission_height_m / 1000:.2f} ± {s.emission_height_sigma_m / 1000:.2f} km "
+                                 f"({s.emission_height_source})")
+    t.add_row("fit", f"chi2/dof {s.chi2 / max(s.dof, 1):.2f}, solve {s.seconds:.2f} s")
+    for w in result.warnings:
+        t.add_row("[yellow]warning[/]", w)
+    t.add_row("wrote", ", ".join(p.name for p in written))
+    Console().print(t)
+
+
+@lightning_app.command("simulate")
+def simulate_command(
+    tle: Path = typer.Option(..., "--tle", help="File of two-line element sets (the real orbit)."),
+    time: str = typer.Option(..., "--time", help="Start of the first exposure, camera clock, ISO 8601."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    attitude: tuple[float, float, float] = typer.Option((0.0, 0.0, 0.0), "--attitude",
+                                                        help="LVLH roll, pitch, yaw in degrees."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Preset: d5-50mm or meteor (default meteor unless "
+                                                                "--focal-mm/--sensor-mm/--size are given)."),
+    focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Focal length, mm."),
+    sensor_mm: Optional[tuple[float, float]] = typer.Option(None, "--sensor-mm", help="Focal plane, mm."),
+    size: Optional[tuple[int, int]] = typer.Option(None, "--size", help="Image width and height, px."),
+    n_flashes: int = typer.Option(50, "--flashes", help="Flashes in view during the exposures."),
+    n_frames: int = typer.Option(10, "--frames", help="Number of frames."),
+    interval_s: float = typer.Option(1.0, "--interval-s", help="Time between frame starts, s."),
+    exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure, s (default half the interval "
+                                                                          "for stills, the interval for video)."),
+    video: bool = typer.Option(False, "--video", help="Write video.avi instead of frames (interval < 0.1 s)."),
+    clock_offset_s: float = typer.Option(0.0, "--clock-offset-s", help="Network - camera time, s."),
+    network_sigma_m: float = typer.Option(150.0, "--network-sigma-m", help="Network location error, m."),
+    cloud_top_m: float = typer.Option(10_000.0, "--cloud-top-m", help="Mean cloud-top height, m."),
+    cloud_top_sigma_m: float = typer.Option(2_000.0, "--cloud-top-sigma-m", help="Its scatter, m."),
+    false_rate: float = typer.Option(0.1, "--false-rate", help="False detections per flash."),
+    miss_rate: float = typer.Option(0.1, "--miss-rate", help="Fraction of flashes the camera misses."),
+    storms: int = typer.Option(0, "--storms", help="Cluster flashes in this many storm cells (0: uniform)."),
+    mapper: bool = typer.Option(False, "--mapper", help="Also write GLM-like mapper groups (mapper.csv)."),
+    no_images: bool = typer.Option(False, "--no-images", help="Only the CSV files and the truth."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Simulate a scene (real orbit, simulated lightning and network) as files `lightning solve` reads."""
+    from cupola.errors import InputError
+    from cupola.geometry.camera import Camera
+    from cupola.geometry.orbit import parse_time, select_element_set
+    from cupola.io.tle import read_tle_file
+    from cupola.lightning.simulate import SceneSpec, simulate_scene, write_scene
+
+    if camera is not None and any(v is not None for v in (focal_mm, sensor_mm, size)):
+        raise InputError("give either --camera or --focal-mm/--sensor-mm/--size, not both")
+    if camera is None and all(v is None for v in (focal_mm, sensor_mm, size)):
+        camera = "meteor"
+    if camera is not None:
+        if camera not in CAMERAS:
+            raise InputError(f"--camera {camera!r}: known are {', '.join(CAMERAS)}")
+        f, sw, sh, w, h = CAMERAS[camera]
+    else:
+        if focal_mm is None or sensor_mm is None or size is None:
+            raise InputError("a custom camera needs --focal-mm, --sensor-mm and --size")
+        f, (sw, sh), (w, h) = focal_mm, sensor_mm, size
+    cam = Camera.from_focal_sensor(focal_mm=f, sensor_width_mm=sw, sensor_height_mm=sh, width_px=w, height_px=h)
+    if video and interval_s >= 0.1:
+        raise InputError(f"--video needs a frame interval below 0.1 s, got --interval-s {interval_s:g}")
+    exp = exposure_s if exposure_s is not None else (interval_s if interval_s < 0.1 else interval_s / 2)
+    spec = SceneSpec(n_flashes=n_flashes, n_frames=n_frames, frame_interval_s=interval_s, exposure_s=exp,
+                     clock_offset_s=clock_offset_s, network_sigma_m=network_sigma_m, cloud_top_m=cloud_top_m,
+                     cloud_top_sigma_m=cloud_top_sigma_m, false_rate=false_rate, miss_rate=miss_rate, storms=storms,
+                     mapper=mapper)
+    t = parse_time(time, "--time")
+    el = select_element_set(read_tle_file(tle), t, source=str(tle))
+    scene = simulate_scene(el, t, cam, attitude, spec, seed=seed)
+    written = write_scene(scene, out, t, images=not no_images, video=video, tle_source=str(tle))
+    print(f"simulated {len(scene.flashes)} detections and {len(scene.events)} network events; wrote "
+          + ", ".join(p.name for p in written))

@@ -1,0 +1,289 @@
+"""Lightning detections from networks: reading event files, error models, time windows.
+
+Two CSV formats are read (UTF-8, header line, columns in any order and letter case, blank lines and
+``#`` comments skipped, other columns ignored):
+
+* ground-based lightning location networks (VLF/LF: NLDN, ENTLN, GLD360, WWLLN, EUCLID, ...)::
+
+      time_utc,lat,lon[,height_m][,peak_current_ka][,type]
+      2017-05-17T05:44:09.731245Z,29.9012,-101.3378,,-23.4,CG
+
+* space-based optical mapper groups (GOES GLM, ISS LIS, FY-4 LMI, MTG LI)::
+
+      time_utc,lat,lon,energy
+      2017-05-17T05:44:09.732Z,29.91,-101.33,2.1e-14
+
+``time_utc`` is ISO 8601 (``T`` or a space between date and time, up to nanoseconds); a trailing
+``Z`` or a UTC offset is honoured, a time without one is read as UTC (the column says so).
+``lat``/``lon`` are WGS84 degrees. ``height_m`` is the height (m above the ellipsoid) from which the
+flash's light is seen to leave the cloud, where known (e.g. from a cloud-top height product); where
+absent the solver's emission-height model is used (see :mod:`cupola.lightning.solve`).
+
+Error models (defaults; override per file with ``sigma_m``)
+--------------------------------------------------------
+Each event's horizontal position is taken as Gaussian about the truth with ``sigma_m`` per axis:
+
+* ground VLF/LF networks, :data:`NETWORK_SIGMA_M` = 150 m. Published median location errors:
+  U.S. NLDN about 250 m after its 2002-2003 upgrade (Cummins & Murphy 2009, IEEE Trans. EMC 51,
+  499-518) and ~0.3 km against rocket-triggered lightning (Nag et al. 2011, JGR 116, D02123);
+  ENTLN 215 m median in Florida (Zhu et al. 2017, JGR Atmos. 122). Long-range networks are far
+  coarser: GLD360 about 2 km median (Said et al. 2013, JGR Atmos. 118; Mallick et al. 2014),
+  WWLLN about 5 km (Abarca et al. 2010, JGR 115, D18206) -- give ``--event-sigma-m`` for those.
+  Timing: microseconds (GPS-synchronised), :data:`NETWORK_TIME_SIGMA_S`.
+* optical mapper groups, :data:`MAPPER_SIGMA_M` = 4 km: GLM pixels are about 8 km at the
+  sub-satellite point and 14 km at the edge of the field (Goodman et al. 2013, Atmos. Res. 125-126,
+  34-49); ISS LIS pixels about 4-6 km (Blakeslee et al. 2020, JGR Atmos. 125); group centroids
+  land within a few km of ground-network strokes (Rudlosky et al. 2019, GRL 46). Timing: the 2 ms
+  integration frame, :data:`MAPPER_TIME_SIGMA_S`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+
+__all__ = ["Events", "read_events", "parse_utc", "NETWORK_SIGMA_M", "MAPPER_SIGMA_M"]
+
+#: default 1-sigma horizontal location error (per axis) of a ground VLF/LF network event, metres
+NETWORK_SIGMA_M = 150.0
+#: default 1-sigma horizontal location error (per axis) of a space-based mapper group, metres
+MAPPER_SIGMA_M = 4000.0
+#: timing error of a GPS-synchronised ground network event, seconds
+NETWORK_TIME_SIGMA_S = 1e-6
+#: timing resolution of an optical mapper group (the 2 ms GLM/LIS integration frame), seconds
+MAPPER_TIME_SIGMA_S = 2e-3
+
+#: heights outside this range (metres above the WGS84 ellipsoid) are refused as a unit mistake
+EMISSION_HEIGHT_RANGE_M = (-500.0, 25_000.0)
+
+_UNITLESS = {"height": "height_m", "alt": "height_m", "altitude": "height_m", "h": "height_m",
+             "peak_current": "peak_current_ka", "current": "peak_current_ka", "peakcurrent": "peak_current_ka",
+             "time": "time_utc", "timestamp": "time_utc", "datetime": "time_utc", "latitude": "lat",
+             "longitude": "lon"}
+
+_TIME_RE = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}:?\d{2})?\s*$")
+
+
+@dataclass(frozen=True, eq=False)
+class Events:
+    """Lightning events (flashes, strokes, pulses or mapper groups) from one or more files.
+
+    Arrays are 1-D and of equal length. ``time`` is ``datetime64[ns]`` UTC in the network's clock.
+    ``height_m``, ``peak_current_ka`` and ``energy`` are NaN where not given; ``type`` is '' where not
+    given; ``kind`` is 'network' or 'mapper'; ``sigma_m`` the 1-sigma horizontal error per axis and
+    ``time_sigma_s`` the timing error; ``source``/``line`` say where each event came from.
+    """
+
+    time: np.ndarray
+    lon_deg: np.ndarray
+    lat_deg: np.ndarray
+    height_m: np.ndarray
+    peak_current_ka: np.ndarray
+    energy: np.ndarray
+    type: np.ndarray
+    kind: np.ndarray
+    sigma_m: np.ndarray
+    time_sigma_s: np.ndarray
+    source: np.ndarray
+    line: np.ndarray
+    sources: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return int(self.time.shape[0])
+
+    def offsets_s(self, epoch: dt.datetime) -> np.ndarray:
+        """Seconds of each event after ``epoch`` (float64, exact to ~1 ns near the epoch)."""
+        ref = np.datetime64(epoch.astimezone(dt.timezone.utc).replace(tzinfo=None), "ns")
+        return (self.time - ref).astype(np.int64) * 1e-9
+
+    def subset(self, index) -> Events:
+        idx = np.asarray(index)
+        names = ("time", "lon_deg", "lat_deg", "height_m", "peak_current_ka", "energy", "type", "kind",
+                 "sigma_m", "time_sigma_s", "source", "line")
+        return Events(**{n: getattr(self, n)[idx] for n in names}, sources=self.sources)
+
+    def between(self, start: dt.datetime, end: dt.datetime) -> Events:
+        """The events with ``start <= time <= end``."""
+        t = self.offsets_s(start)
+        return self.subset(np.flatnonzero((t >= 0.0) & (t <= (end - start).total_seconds())))
+
+    def where(self, i: int) -> str:
+        """'file:line' of event ``i``, for messages and products."""
+        return f"{self.sources[int(self.source[i])]}:{int(self.line[i])}"
+
+    def time_utc(self, i: int) -> str:
+        s = np.datetime_as_string(self.time[i], unit="us")
+        return s + "Z"
+
+    @staticmethod
+    def concat(parts: list[Events]) -> Events:
+        if not parts:
+            raise InputError("no event files given")
+        sources: list[str] = []
+        arrays: dict[str, list] = {}
+        for p in parts:
+            shift = len(sources)
+            sources.extend(p.sources)
+            for n in ("time", "lon_deg", "lat_deg", "height_m", "peak_current_ka", "energy", "type", "kind",
+                      "sigma_m", "time_sigma_s", "line"):
+                arrays.setdefault(n, []).append(getattr(p, n))
+            arrays.setdefault("source", []).append(p.source + shift)
+        merged = {n: np.concatenate(v) for n, v in arrays.items()}
+        order = np.argsort(merged["time"], kind="stable")
+        return Events(**{n: v[order] for n, v in merged.items()}, sources=tuple(sources))
+
+    @staticmethod
+    def from_arrays(time, lon_deg, lat_deg, *, height_m=None, peak_current_ka=None, energy=None, type=None,
+                    kind="network", sigma_m=None, time_sigma_s=None, source_name="(memory)") -> Events:
+        """Events built in memory (simulations, tests); ``time`` as datetime64 or ISO strings."""
+        t = np.asarray(time)
+        if t.dtype.kind != "M":
+            t = np.array([parse_utc(str(s)) for s in t], dtype="datetime64[ns]")
+        t = t.astype("datetime64[ns]")
+        n = t.shape[0]
+
+        def full(v, fill, dtype=float):
+            if v is None:
+                return np.full(n, fill, dtype=dtype)
+            return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
+
+        kinds = full(kind, kind, dtype=object)
+        mapper = kinds == "mapper"
+        sig = full(sigma_m, np.nan)
+        sig = np.where(np.isnan(sig), np.where(mapper, MAPPER_SIGMA_M, NETWORK_SIGMA_M), sig)
+        tsig = full(time_sigma_s, np.nan)
+        tsig = np.where(np.isnan(tsig), np.where(mapper, MAPPER_TIME_SIGMA_S, NETWORK_TIME_SIGMA_S), tsig)
+        lon = np.asarray(lon_deg, dtype=float)
+        return Events(time=t, lon_deg=np.where(lon >= 180.0, lon - 360.0, lon), lat_deg=np.asarray(lat_deg, float),
+                      height_m=full(height_m, np.nan), peak_current_ka=full(peak_current_ka, np.nan),
+                      energy=full(energy, np.nan), type=full(type, "", dtype=object), kind=kinds, sigma_m=sig,
+                      time_sigma_s=tsig, source=np.zeros(n, dtype=np.int64), line=np.arange(n, dtype=np.int64) + 2,
+                      sources=(source_name,))
+
+
+def parse_utc(text: str, *, where: str = "time") -> np.datetime64:
+    """ISO 8601 date-time -> ``datetime64[ns]`` UTC; a missing zone means UTC. Raises InputError."""
+    m = _TIME_RE.match(text)
+    if not m:
+        raise InputError(f"{where}: {text.strip()[:40]!r} is not an ISO 8601 UTC time "
+                         "(e.g. 2017-05-17T05:44:09.731245Z)")
+    y, mo, d, hh, mm, ss, frac, zone = m.groups()
+    try:
+        base = dt.datetime(int(y), int(mo), int(d), int(hh), int(mm), min(int(ss), 59))
+    except ValueError as exc:
+        raise InputError(f"{where}: {text.strip()!r} is not a valid date-time ({exc})") from None
+    ns = int((frac or "").ljust(9, "0")) + (1_000_000_000 if int(ss) == 60 else 0)  # leap second -> next
+    if zone and zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        base -= sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return np.datetime64(base, "ns") + np.timedelta64(ns, "ns")
+
+
+def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Events:
+    """Read one event file (network or mapper format, told apart by the ``energy`` column).
+
+    Args:
+        path: the CSV file.
+        sigma_m: 1-sigma horizontal location error per axis for every event of the file (metres);
+            default :data:`NETWORK_SIGMA_M` or :data:`MAPPER_SIGMA_M` by format.
+
+    Raises:
+        InputError: missing/unreadable/binary file, missing or unit-less column, bad time, number or
+            range, or no rows; the message names the file, line and column.
+    """
+    from cupola.io.tables import _csv_rows, _read_text
+
+    p = Path(path)
+    what = "lightning events (time_utc,lat,lon[,height_m][,peak_current_ka][,type] or time_utc,lat,lon,energy)"
+    text = _read_text(p, what)
+    rows = [(no, r) for no, r in _csv_rows(p, text) if r]
+    if not rows:
+        raise InputError(f"{p}: file is empty; expected a CSV header and rows of {what}")
+    header_line, header = rows[0]
+    names = [h.strip().lower() for h in header]
+    if len(names) == 1 and ";" in names[0]:
+        raise InputError(f"{p}: line {header_line}: fields are separated by ';'; expected commas")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name and name in seen:
+            raise InputError(f"{p}: line {header_line}: column {name!r} appears twice")
+        seen[name] = i
+    for name in names:
+        if name in _UNITLESS and _UNITLESS[name] not in seen:
+            raise InputError(f"{p}: line {header_line}: column {name!r} is not understood; "
+                             f"expected {_UNITLESS[name]!r}")
+    missing = [c for c in ("time_utc", "lat", "lon") if c not in seen]
+    if missing:
+        raise InputError(f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)}; expected header time_utc,lat,lon[,height_m][,peak_current_ka][,type] "
+                         f"or time_utc,lat,lon,energy, found {','.join(names)}")
+    mapper = "energy" in seen
+    data = rows[1:]
+    if not data:
+        raise InputError(f"{p}: no data rows after the header; expected at least one event")
+    n = len(data)
+    t = np.empty(n, dtype="datetime64[ns]")
+    lat = np.empty(n)
+    lon = np.empty(n)
+    height = np.full(n, np.nan)
+    current = np.full(n, np.nan)
+    energy = np.full(n, np.nan)
+    kinds = np.empty(n, dtype=object)
+    lines = np.empty(n, dtype=np.int64)
+    has_h, has_i, has_t = "height_m" in seen, "peak_current_ka" in seen, "type" in seen
+    for k, (no, f) in enumerate(data):
+        if len(f) != len(names):
+            raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
+        lines[k] = no
+        t[k] = parse_utc(f[seen["time_utc"]], where=f"{p}: line {no}, column time_utc")
+        lat[k] = _number(p, no, "lat", f[seen["lat"]], -90.0, 90.0, "latitude in degrees in [-90, 90]")
+        lon[k] = _number(p, no, "lon", f[seen["lon"]], -180.0, 360.0, "longitude in degrees in [-180, 360)",
+                         upper_open=True)
+        if has_h:
+            lo, hi = EMISSION_HEIGHT_RANGE_M
+            height[k] = _number(p, no, "height_m", f[seen["height_m"]], lo, hi,
+                                f"emission height in metres above the WGS84 ellipsoid in [{lo:g}, {hi:g}]",
+                                optional=True)
+        if has_i:
+            current[k] = _number(p, no, "peak_current_ka", f[seen["peak_current_ka"]], -2000.0, 2000.0,
+                                 "peak current in kA in [-2000, 2000]", optional=True)
+        if mapper:
+            energy[k] = _number(p, no, "energy", f[seen["energy"]], 0.0, math.inf, "a non-negative energy")
+        kinds[k] = f[seen["type"]].strip() if has_t else ""
+    if sigma_m is not None and not (sigma_m > 0 and math.isfinite(sigma_m)):
+        raise InputError(f"{p}: location error must be a positive number of metres, got {sigma_m!r}")
+    kind = "mapper" if mapper else "network"
+    default_sigma = MAPPER_SIGMA_M if mapper else NETWORK_SIGMA_M
+    ev = Events(time=t, lon_deg=np.where(lon >= 180.0, lon - 360.0, lon), lat_deg=lat, height_m=height,
+                peak_current_ka=current, energy=energy, type=kinds, kind=np.full(n, kind, dtype=object),
+                sigma_m=np.full(n, float(sigma_m or default_sigma)),
+                time_sigma_s=np.full(n, MAPPER_TIME_SIGMA_S if mapper else NETWORK_TIME_SIGMA_S),
+                source=np.zeros(n, dtype=np.int64), line=lines, sources=(str(p),))
+    order = np.argsort(ev.time, kind="stable")
+    return ev.subset(order)
+
+
+def _number(p: Path, line: int, column: str, text: str, lo: float, hi: float, expected: str, *,
+            upper_open: bool = False, optional: bool = False) -> float:
+    s = text.strip()
+    if not s:
+        if optional:
+            return math.nan
+        raise InputError(f"{p}: line {line}, column {column}: empty value; expected {expected}")
+    try:
+        v = float(s)
+    except ValueError:
+        raise InputError(f"{p}: line {line}, column {column}: {s[:40]!r} is not a number; expected {expected}") from None
+    if not math.isfinite(v) or v < lo or (v >= hi if upper_open else v > hi):
+        raise InputError(f"{p}: line {line}, column {column}: {s[:40]} is out of range; expected {expected}")
+    return v

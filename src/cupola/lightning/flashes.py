@@ -1,0 +1,228 @@
+"""Optical flashes and the frames they were seen in, in the camera's clock.
+
+A :class:`Frames` is the exposure timing of a photo, a sequence of stills or a video: the start of
+each exposure (camera clock, seconds after ``epoch``) and its length. A :class:`Flashes` is what the
+detector found: one sub-pixel centroid per flash with the frames it was lit in, so the flash
+happened (camera clock) between the start of its first exposure and the end of its last; in a
+video the centroid also has a time (the brightness-weighted mean of its frames' mid-exposure
+times), since the station moves the image of the cloud across the frame while the flash lasts.
+
+Frame-time files are CSV ``file,time_utc[,exposure_s]`` (``file`` a name inside the frames folder,
+``time_utc`` the start of the exposure, ISO 8601). Flash lists (to skip detection) are CSV
+``col,row,time_start_utc,time_end_utc[,brightness][,time_utc]`` in the camera's clock (``time_utc``:
+the instant the centroid refers to, for video flashes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.lightning.events import parse_utc
+
+__all__ = ["Frames", "Flashes", "read_frame_times", "read_flashes", "to_datetime"]
+
+
+def to_datetime(t64: np.datetime64) -> dt.datetime:
+    """datetime64[ns] (UTC) -> timezone-aware datetime (microseconds)."""
+    us = np.datetime64(t64, "us").astype(np.int64)
+    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=int(us))
+
+
+@dataclass(frozen=True, eq=False)
+class Frames:
+    """Exposure timing of one or more frames, camera clock."""
+
+    epoch: dt.datetime
+    start_s: np.ndarray  # (F,) start of each exposure, seconds after epoch
+    exposure_s: np.ndarray  # (F,)
+    names: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.start_s.shape[0])
+
+    @property
+    def is_video(self) -> bool:
+        """True when frames follow each other closely enough (< 0.1 s) for flashes to span several."""
+        return len(self) > 1 and float(np.median(np.diff(self.start_s))) < 0.1
+
+    def time(self, i: int) -> dt.datetime:
+        return self.epoch + dt.timedelta(seconds=float(self.start_s[i]))
+
+    @staticmethod
+    def regular(epoch: dt.datetime, count: int, interval_s: float, exposure_s: float | None = None,
+                names: tuple[str, ...] = ()) -> Frames:
+        exp = interval_s if exposure_s is None else exposure_s
+        return Frames(epoch, np.arange(count) * float(interval_s), np.full(count, float(exp)), names)
+
+
+@dataclass(frozen=True, eq=False)
+class Flashes:
+    """Detected optical flashes (arrays over flashes), camera clock."""
+
+    col_px: np.ndarray
+    row_px: np.ndarray
+    t_start_s: np.ndarray  # earliest camera time the flash can have happened (start of first exposure)
+    t_end_s: np.ndarray  # latest (end of last exposure)
+    frame_start: np.ndarray
+    frame_end: np.ndarray
+    brightness: np.ndarray
+    epoch: dt.datetime
+    area_px: np.ndarray = field(default=None)
+    #: camera time the centroid refers to (video: brightness-weighted mean of the lit frames'
+    #: mid-exposure times); NaN where unknown (a still: the flash is somewhere in the exposure)
+    t_centroid_s: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        if self.t_centroid_s is None:
+            object.__setattr__(self, "t_centroid_s", np.full(len(self.col_px), np.nan))
+
+    def __len__(self) -> int:
+        return int(self.col_px.shape[0])
+
+    def subset(self, idx) -> Flashes:
+        i = np.asarray(idx)
+        area = None if self.area_px is None else self.area_px[i]
+        return Flashes(self.col_px[i], self.row_px[i], self.t_start_s[i], self.t_end_s[i], self.frame_start[i],
+                       self.frame_end[i], self.brightness[i], self.epoch, area, self.t_centroid_s[i])
+
+    @staticmethod
+    def from_frames(frames: Frames, col_px, row_px, frame_start, frame_end=None, brightness=None,
+                    area_px=None, t_centroid_s=None) -> Flashes:
+        col = np.asarray(col_px, dtype=float)
+        fs = np.asarray(frame_start, dtype=np.int64)
+        fe = fs.copy() if frame_end is None else np.asarray(frame_end, dtype=np.int64)
+        b = np.ones_like(col) if brightness is None else np.asarray(brightness, dtype=float)
+        return Flashes(col, np.asarray(row_px, dtype=float), frames.start_s[fs],
+                       frames.start_s[fe] + frames.exposure_s[fe], fs, fe, b, frames.epoch,
+                       None if area_px is None else np.asarray(area_px, dtype=float),
+                       None if t_centroid_s is None else np.asarray(t_centroid_s, dtype=float))
+
+
+def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None = None,
+                     exposure_s: float | None = None) -> Frames:
+    """Read ``file,time_utc[,exposure_s]``; frames are returned in time order.
+
+    The exposure is the column's value, else ``exposure_s``, else the shortest frame interval (for a
+    video, the frame period). Files must exist in ``folder`` when it is given.
+    """
+    from cupola.io.tables import _csv_rows, _read_text
+
+    p = Path(path)
+    text = _read_text(p, "frame times (file,time_utc[,exposure_s])")
+    rows = [(no, r) for no, r in _csv_rows(p, text) if r]
+    if not rows:
+        raise InputError(f"{p}: file is empty; expected a CSV header file,time_utc[,exposure_s] and one row per frame")
+    hl, header = rows[0]
+    names = [h.strip().lower() for h in header]
+    for need in ("file", "time_utc"):
+        if need not in names:
+            raise InputError(f"{p}: line {hl}: missing column {need}; expected header file,time_utc[,exposure_s], "
+                             f"found {','.join(names)}")
+    if "exposure" in names and "exposure_s" not in names:
+        raise InputError(f"{p}: line {hl}: column 'exposure' has no unit; expected 'exposure_s' (seconds)")
+    i_file, i_time = names.index("file"), names.index("time_utc")
+    i_exp = names.index("exposure_s") if "exposure_s" in names else None
+    files, times, exps = [], [], []
+    for no, f in rows[1:]:
+        if len(f) != len(names):
+            raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
+        name = f[i_file].strip()
+        if not name:
+            raise InputError(f"{p}: line {no}, column file: empty file name")
+        if folder is not None and not (Path(folder) / name).is_file():
+            raise InputError(f"{p}: line {no}, column file: {name!r} not found in {folder}")
+        files.append(name)
+        times.append(parse_utc(f[i_time], where=f"{p}: line {no}, column time_utc"))
+        if i_exp is not None:
+            s = f[i_exp].strip()
+            try:
+                v = float(s)
+            except ValueError:
+                raise InputError(f"{p}: line {no}, column exposure_s: {s[:30]!r} is not a number") from None
+            if not (v > 0 and math.isfinite(v) and v <= 3600):
+                raise InputError(f"{p}: line {no}, column exposure_s: {s} is out of range; expected seconds in (0, 3600]")
+            exps.append(v)
+    if not files:
+        raise InputError(f"{p}: no data rows after the header; expected one row per frame")
+    t = np.array(times, dtype="datetime64[ns]")
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    if np.any(np.diff(t) == np.timedelta64(0, "ns")):
+        k = int(np.flatnonzero(np.diff(t) == np.timedelta64(0, "ns"))[0])
+        raise InputError(f"{p}: two frames have the same time ({np.datetime_as_string(t[k])}Z)")
+    epoch = to_datetime(t[0])
+    start = (t - np.datetime64(epoch.replace(tzinfo=None), "ns")).astype(np.int64) * 1e-9
+    if exps:
+        exp = np.array(exps)[order]
+    elif exposure_s is not None:
+        if not exposure_s > 0:
+            raise InputError(f"--exposure-s must be positive, got {exposure_s:g}")
+        exp = np.full(len(files), float(exposure_s))
+    elif len(files) > 1:
+        exp = np.full(len(files), float(np.min(np.diff(start))))
+    else:
+        raise InputError(f"{p}: one frame and no exposure_s column; give the exposure (--exposure-s)")
+    if len(files) > 1 and np.any(start[:-1] + exp[:-1] > start[1:] + 1e-6):
+        k = int(np.flatnonzero(start[:-1] + exp[:-1] > start[1:] + 1e-6)[0])
+        raise InputError(f"{p}: the exposure of {files[order[k]]!r} ({exp[k]:g} s) overlaps the next frame")
+    return Frames(epoch, start, exp, tuple(files[i] for i in order))
+
+
+def read_flashes(path: str | os.PathLike, epoch: dt.datetime | None = None) -> Flashes:
+    """Read a flash list ``col,row,time_start_utc,time_end_utc[,brightness][,time_utc]`` (camera clock)."""
+    from cupola.io.tables import _csv_rows, _read_text
+
+    p = Path(path)
+    text = _read_text(p, "flashes (col,row,time_start_utc,time_end_utc[,brightness])")
+    rows = [(no, r) for no, r in _csv_rows(p, text) if r]
+    if len(rows) < 2:
+        raise InputError(f"{p}: expected a header col,row,time_start_utc,time_end_utc[,brightness] and rows")
+    hl, header = rows[0]
+    names = [h.strip().lower() for h in header]
+    for need in ("col", "row", "time_start_utc", "time_end_utc"):
+        if need not in names:
+            raise InputError(f"{p}: line {hl}: missing column {need}; expected header "
+                             f"col,row,time_start_utc,time_end_utc[,brightness], found {','.join(names)}")
+    ix = {n: names.index(n) for n in names}
+    col, row, t0, t1, br, tc = [], [], [], [], [], []
+    for no, f in rows[1:]:
+        if len(f) != len(names):
+            raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
+        vals = []
+        for n in ("col", "row") + (("brightness",) if "brightness" in ix else ()):
+            s = f[ix[n]].strip()
+            try:
+                v = float(s)
+            except ValueError:
+                raise InputError(f"{p}: line {no}, column {n}: {s[:30]!r} is not a number") from None
+            if not math.isfinite(v):
+                raise InputError(f"{p}: line {no}, column {n}: {s!r} is not a finite number")
+            vals.append(v)
+        col.append(vals[0])
+        row.append(vals[1])
+        br.append(vals[2] if len(vals) > 2 else 1.0)
+        a = parse_utc(f[ix["time_start_utc"]], where=f"{p}: line {no}, column time_start_utc")
+        b = parse_utc(f[ix["time_end_utc"]], where=f"{p}: line {no}, column time_end_utc")
+        if b < a:
+            raise InputError(f"{p}: line {no}: time_end_utc is before time_start_utc")
+        t0.append(a)
+        t1.append(b)
+        if "time_utc" in ix:
+            c = parse_utc(f[ix["time_utc"]], where=f"{p}: line {no}, column time_utc")
+            if not a <= c <= b:
+                raise InputError(f"{p}: line {no}: time_utc lies outside time_start_utc .. time_end_utc")
+            tc.append(c)
+    t0a, t1a = np.array(t0, dtype="datetime64[ns]"), np.array(t1, dtype="datetime64[ns]")
+    ep = epoch or to_datetime(t0a.min())
+    ref = np.datetime64(ep.astimezone(dt.timezone.utc).replace(tzinfo=None), "ns")
+    n = len(col)
+    tcen = (np.array(tc, dtype="datetime64[ns]") - ref).astype(np.int64) * 1e-9 if tc else None
+    return Flashes(np.array(col), np.array(row), (t0a - ref).astype(np.int64) * 1e-9, (t1a - ref).astype(np.int64) * 1e-9,
+                   np.full(n, -1), np.full(n, -1), np.array(br), ep, None, tcen)

@@ -1,0 +1,204 @@
+"""The ``cupola lightning solve`` job: inputs -> detection -> association and pose -> products.
+
+``run`` validates and computes everything without writing; :func:`cupola.lightning.products.write_products`
+then writes the products all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.geometry import orbit
+from cupola.geometry.camera import Camera
+from cupola.lightning.detect import DetectOptions, detect_flashes
+from cupola.lightning.events import Events, read_events
+from cupola.lightning.flashes import Flashes, Frames, read_flashes, read_frame_times
+from cupola.lightning.solve import Solution, SolveOptions, solve
+
+__all__ = ["LightningRequest", "LightningResult", "run", "open_video"]
+
+
+@dataclass
+class LightningRequest:
+    """Everything ``lightning solve`` needs. Exactly one input: ``photo`` (+ ``time``, ``exposure_s``),
+    ``frames_dir`` + ``frame_times``, or ``video`` (+ ``time`` of its first frame)."""
+
+    events: list[Path]
+    tle_path: Path
+    photo: Path | None = None
+    time: dt.datetime | None = None
+    exposure_s: float | None = None
+    frames_dir: Path | None = None
+    frame_times: Path | None = None
+    video: Path | None = None
+    fps: float | None = None
+    background: Path | None = None
+    flashes: Path | None = None  # skip detection: a flash list
+    focal_mm: float | None = None
+    sensor_mm: tuple[float, float] | None = None
+    options: SolveOptions = field(default_factory=SolveOptions)
+    detect: DetectOptions = field(default_factory=DetectOptions)
+    event_sigma_m: float | None = None
+    pixels: Path | None = None
+    force_tle: bool = False
+
+
+@dataclass
+class LightningResult:
+    request: LightningRequest
+    mode: str
+    frames: Frames
+    image: np.ndarray  # the first frame, for the georeferenced products
+    image_name: str
+    camera_source: str
+    flashes: Flashes
+    events: Events
+    elements: orbit.ElementSet
+    solution: Solution
+    warnings: list[str]
+
+
+def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterator[np.ndarray]]:
+    """(frame count, frames per second, iterator of grey frames) of a video file (OpenCV/FFmpeg)."""
+    try:
+        import cv2
+    except ImportError:
+        raise InputError(f"{path}: reading video needs OpenCV (pip install opencv-python-headless); "
+                         "or extract the frames and use --frames DIR --frame-times FILE.csv") from None
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: video file not found")
+    cap = cv2.VideoCapture(str(p))
+    if not cap.isOpened():
+        raise InputError(f"{p}: cannot be opened as a video (unknown format or codec)")
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    rate = float(fps) if fps else float(cap.get(cv2.CAP_PROP_FPS))
+    if not (rate > 0 and np.isfinite(rate)):
+        cap.release()
+        raise InputError(f"{p}: the video does not state its frame rate; give --fps")
+    cap.release()
+
+    def frames() -> Iterator[np.ndarray]:
+        c = cv2.VideoCapture(str(p))
+        try:
+            while True:
+                ok, img = c.read()
+                if not ok:
+                    break
+                yield cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+        finally:
+            c.release()
+
+    if n <= 0:  # some containers do not say; count
+        n = sum(1 for _ in frames())
+    if n <= 0:
+        raise InputError(f"{p}: the video has no frames")
+    return n, rate, frames()
+
+
+def _camera(req: LightningRequest, source: Path, width: int, height: int, info) -> tuple[Camera, str]:
+    from cupola.georef.job import GeolocateRequest, _camera as geolocate_camera
+
+    g = GeolocateRequest(photo=source, time=req.time or dt.datetime.now(dt.timezone.utc), tle_path=req.tle_path,
+                         focal_mm=req.focal_mm, sensor_mm=req.sensor_mm)
+    return geolocate_camera(g, width, height, info)
+
+
+def _no_exif():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(focal_length_mm=None, camera_model=None)
+
+
+def run(req: LightningRequest) -> LightningResult:
+    """Detect, associate, solve; raises InputError (bad input) or NoSolutionError; writes nothing."""
+    from cupola.io.images import read_photo
+    from cupola.io.tle import read_tle_file
+
+    modes = [m for m, on in (("photo", req.photo is not None), ("frames", req.frames_dir is not None or
+                                                                   req.frame_times is not None),
+                             ("video", req.video is not None)) if on]
+    if len(modes) != 1:
+        raise InputError("give exactly one input: --video FILE, --frames DIR --frame-times FILE.csv, "
+                         "or PHOTO --time ISO8601 --exposure-s S")
+    mode = modes[0]
+    if not req.events:
+        raise InputError("give the lightning events: --events FILE.csv (repeatable)")
+    notes: list[str] = []
+    if mode == "photo":
+        if req.time is None or req.exposure_s is None:
+            raise InputError("a photo needs --time (start of the exposure, camera clock) and --exposure-s")
+        if not req.exposure_s > 0:
+            raise InputError(f"--exposure-s must be positive, got {req.exposure_s:g}")
+        image, info = read_photo(req.photo)
+        frames = Frames(req.time, np.array([0.0]), np.array([float(req.exposure_s)]), (Path(req.photo).name,))
+        images = iter([image])
+        source, name = Path(req.photo), Path(req.photo).name
+    elif mode == "frames":
+        if req.frames_dir is None or req.frame_times is None:
+            raise InputError("a frame sequence needs both --frames DIR and --frame-times FILE.csv")
+        if not Path(req.frames_dir).is_dir():
+            raise InputError(f"--frames {req.frames_dir}: not a folder")
+        frames = read_frame_times(req.frame_times, req.frames_dir, req.exposure_s)
+        image, info = read_photo(Path(req.frames_dir) / frames.names[0])
+
+        def gen():
+            yield image
+            for nm in frames.names[1:]:
+                img, _ = read_photo(Path(req.frames_dir) / nm)
+                if img.shape[:2] != image.shape[:2]:
+                    raise InputError(f"{Path(req.frames_dir) / nm}: {img.shape[1]}x{img.shape[0]} px, but the first "
+                                     f"frame is {image.shape[1]}x{image.shape[0]}")
+                yield img
+
+        images = gen()
+        source, name = Path(req.frames_dir) / frames.names[0], frames.names[0]
+    else:
+        if req.time is None:
+            raise InputError("a video needs --time: the start of its first frame (camera clock, ISO 8601)")
+        n, rate, it = open_video(req.video, req.fps)
+        frames = Frames.regular(req.time, n, 1.0 / rate, req.exposure_s)
+        image = next(it)
+        info = _no_exif()
+
+        def gen():
+            yield image
+            yield from it
+
+        images = gen()
+        source, name = Path(req.video), f"{Path(req.video).name} (frame 0)"
+        notes.append(f"video: {n} frames at {rate:g} frames/s, frame times from the frame rate")
+    height, width = image.shape[:2]
+    camera, cam_source = _camera(req, source, width, height, info)
+    background = None
+    if req.background is not None:
+        background, _ = read_photo(req.background)
+        if background.shape[:2] != image.shape[:2]:
+            raise InputError(f"--background {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
+                             f"the frames are {width}x{height}")
+    if req.flashes is not None:
+        flashes = read_flashes(req.flashes, frames.epoch)
+        inside = (flashes.col_px >= -0.5) & (flashes.col_px <= width - 0.5) & (flashes.row_px >= -0.5) & \
+            (flashes.row_px <= height - 0.5)
+        if not inside.all():
+            k = int(np.flatnonzero(~inside)[0])
+            raise InputError(f"{req.flashes}: flash {k + 1} ({flashes.col_px[k]:g}, {flashes.row_px[k]:g}) lies outside "
+                             f"the {width}x{height} image")
+    else:
+        flashes = detect_flashes(images, frames, background=background, options=req.detect)
+    events = Events.concat([read_events(p, sigma_m=req.event_sigma_m) for p in req.events])
+    sets = read_tle_file(req.tle_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", orbit.StaleElementsWarning)
+        elements = orbit.select_element_set(sets, frames.epoch, force=req.force_tle, source=str(req.tle_path))
+    notes += [str(w.message) for w in caught]
+    solution = solve(flashes, events, elements, camera, req.options)
+    notes += solution.notes
+    return LightningResult(req, mode, frames, image, name, cam_source, flashes, events, elements, solution, notes)
