@@ -383,3 +383,20 @@ def test_internal_error_is_one_line_without_debug(debug):
     else:
         line = _one_error_line(proc)
         assert "RuntimeError" in line and "--debug" in line
+
+
+def test_distortion_is_applied_and_recorded(tmp_path):
+    """With barrel distortion (k1 < 0) a corner pixel sees further out than a pinhole would: the
+    footprint grows."""
+    areas = {}
+    for k1 in ("0", "-0.08"):
+        out = tmp_path / f"k1_{k1}"
+        proc = cupola("geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, "--attitude", "-5.66", "0.71",
+                      "84.5", "--distortion", k1, "0", "0", "0", "0", "--out", out, "--quiet")
+        _ok(proc)
+        r = _strict_json((out / "result.json").read_text())
+        assert r["camera"]["distortion"]["k1"] == pytest.approx(float(k1))
+        from shapely.geometry import shape
+
+        areas[k1] = shape(r["footprint"]).area
+    assert areas["-0.08"] > areas["0"]

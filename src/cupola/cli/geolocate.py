@@ -20,6 +20,8 @@ def geolocate_command(
     focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Focal length in mm (default: EXIF)."),
     sensor_mm: Optional[tuple[float, float]] = typer.Option(
         None, "--sensor-mm", help="Focal-plane width and height in mm (default: from the EXIF camera model)."),
+    distortion: Optional[tuple[float, float, float, float, float]] = typer.Option(
+        None, "--distortion", help="Lens distortion K1 K2 P1 P2 K3 (OpenCV/Brown-Conrady, normalized coordinates)."),
     attitude: Optional[tuple[float, float, float]] = typer.Option(
         None, "--attitude", help="Camera roll, pitch, yaw in degrees in the LVLH frame."),
     look_at: Optional[tuple[float, float]] = typer.Option(None, "--look-at", help="Target LAT LON the boresight points at."),
@@ -40,7 +42,7 @@ def geolocate_command(
     from cupola.geometry.orbit import parse_time
 
     request = GeolocateRequest(
-        photo=photo, time=parse_time(time, "--time"), tle_path=tle, focal_mm=focal_mm, sensor_mm=sensor_mm,
+        photo=photo, time=parse_time(time, "--time"), tle_path=tle, focal_mm=focal_mm, sensor_mm=sensor_mm, distortion=distortion,
         attitude_rpy_deg=attitude, look_at=look_at, look_at_rotation_deg=rotation, tie_points=tie_points,
         solve_focal=solve_focal, pixels=pixels, height_m=height_m, force_tle=force,
         landmarks=[parse_landmark(s) for s in landmark])

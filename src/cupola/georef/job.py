@@ -8,6 +8,7 @@ succeeded, so a failure leaves no partial output.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import warnings
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from cupola import __version__
 from cupola.errors import InputError
 from cupola.geometry import attitude as att
 from cupola.geometry import orbit
-from cupola.geometry.camera import Camera, camera_body, camera_for_body
+from cupola.geometry.camera import Camera, Distortion, camera_body, camera_for_body
 from cupola.geometry.projection import Georeference
 from cupola.geometry.sun import sun_position
 from cupola.io.staging import staged_output, write_json
@@ -39,6 +40,7 @@ class GeolocateRequest:
     tle_path: Path
     focal_mm: float | None = None
     sensor_mm: tuple[float, float] | None = None
+    distortion: tuple[float, float, float, float, float] | None = None  # k1, k2, p1, p2, k3 (OpenCV)
     attitude_rpy_deg: tuple[float, float, float] | None = None
     look_at: tuple[float, float] | None = None  # (lat, lon) degrees
     look_at_rotation_deg: float = 0.0
@@ -171,6 +173,11 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
     image, info = read_photo(req.photo)
     height, width = image.shape[:2]
     cam, cam_source = _camera(req, width, height, info)
+    if req.distortion is not None:
+        if not all(np.isfinite(req.distortion)):
+            raise InputError("--distortion: coefficients must be finite numbers")
+        cam = dataclasses.replace(cam, distortion=Distortion(*map(float, req.distortion)))
+        cam_source += ", distortion k1 k2 p1 p2 k3 = " + " ".join(f"{x:g}" for x in req.distortion)
     sets = read_tle_file(req.tle_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", orbit.StaleElementsWarning)
