@@ -228,3 +228,33 @@ def test_evaluate_cli_on_bundled_cases_sift():
     p = _cli("locate", "evaluate", str(SAMPLES), "--matcher", "sift", "--no-prior")
     assert p.returncode == 0, p.stderr
     assert "false accepts 0/1" in p.stdout
+
+
+def test_folder_of_tiles_picks_the_right_one(tmp_path, chile_ref, localizer):
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    from cupola.locate.reference import load_references
+
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    for name, folder, bounds in (("a_new_mexico.tif", NEW_MEXICO, NEW_MEXICO_BOUNDS), ("b_chile.tif", CHILE, CHILE_BOUNDS)):
+        img = load_reference(folder / "reference.jpg", bounds=bounds).image
+        h, w = img.shape[:2]
+        with rasterio.open(tiles / name, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8",
+                           crs="EPSG:4326", transform=from_bounds(*bounds, w, h)) as ds:
+            ds.write(np.moveaxis(img, -1, 0))
+    refs = load_references(tiles)
+    assert [r.name for r in refs] == ["a_new_mexico.tif", "b_chile.tif"]
+    photo, truth = synthetic_photo(chile_ref, 10.0)
+    res = localizer.locate(photo, refs)
+    assert res.matched and res.reference == "b_chile.tif"
+    assert _error_m(res, truth) < 500.0
+
+
+def test_tle_and_time_give_the_nadir_prior():
+    from cupola.locate.job import nadir_from_tle
+
+    tle = SAMPLES.parent / "iss-meteor-2017" / "iss_tle_25544_20170101-20170630.txt"
+    lat, lon = nadir_from_tle(tle, "2017-05-17T05:44:09.526Z")
+    assert lat == pytest.approx(30.174, abs=0.01) and lon == pytest.approx(-101.365, abs=0.01)

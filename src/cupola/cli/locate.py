@@ -35,6 +35,8 @@ def photo_command(
     bounds: Optional[tuple[float, float, float, float]] = typer.Option(
         None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."),
     nadir: Optional[tuple[float, float]] = typer.Option(None, "--nadir", help="ISS nadir point LAT LON (prior)."),
+    tle: Optional[Path] = typer.Option(None, "--tle", help="ISS element sets: with --time, the nadir prior."),
+    time: Optional[str] = typer.Option(None, "--time", help="Exposure time (ISO 8601 with zone), with --tle."),
     focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Lens focal length (mm)."),
     sensor_width_mm: Optional[float] = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
     matcher: str = typer.Option("aliked", "--matcher", help="aliked (ALIKED+LightGlue, default) or sift."),
@@ -45,6 +47,18 @@ def photo_command(
     from cupola.errors import NoSolutionError
     from cupola.locate.job import options_from, run_locate, write_locate_products
 
+    from cupola.locate.job import nadir_from_tle
+
+    if (tle is None) != (time is None):
+        from cupola.errors import InputError
+
+        raise InputError("--tle and --time go together (they give the ISS nadir point)")
+    if tle is not None:
+        if nadir is not None:
+            from cupola.errors import InputError
+
+            raise InputError("give the prior either as --nadir or as --tle with --time, not both")
+        nadir = nadir_from_tle(tle, time)
     opts = options_from(matcher=matcher, focal_mm=focal_mm, nadir=nadir, sensor_width_mm=sensor_width_mm)
     result, image, refs = run_locate(photo, reference, bounds=bounds, options=opts)
     with progress_bar(disable=quiet) as advance:

@@ -93,6 +93,17 @@ def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Re
     return written
 
 
+def nadir_from_tle(tle_path, time_text: str) -> tuple[float, float]:
+    """(lat, lon) of the ISS sub-satellite point at a time, from a TLE file."""
+    from cupola.geometry import orbit
+    from cupola.io.tle import read_tle_file
+
+    t = orbit.parse_time(time_text, "--time")
+    state = orbit.state_at(orbit.select_element_set(read_tle_file(tle_path), t, source=str(tle_path)), t)
+    lon, lat = state.subpoint
+    return lat, lon
+
+
 def options_from(*, matcher: str = "aliked", focal_mm=None, nadir=None, sensor_width_mm=None) -> LocateOptions:
     """LocateOptions from CLI-style values (``nadir`` is (lat, lon))."""
     if focal_mm is not None and not focal_mm > 0:
