@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import PHOTO, SAMPLE, TIE_POINTS, TLE_FILE, haversine_m
+from conftest import PHOTO, TIE_POINTS, TLE_FILE, haversine_m
 
 TIME = "2017-05-17T05:44:09.526Z"
 CAMERA = ["--focal-mm", "10.5", "--sensor-mm", "8.7", "4.89375"]

@@ -1,10 +1,8 @@
-import datetime as dt
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.spatial.transform import Rotation
 
 from conftest import FRAME_TIME, haversine_m
 from cupola.errors import InputError, NoSolutionError

@@ -249,7 +249,8 @@ def _csv_rows(p: Path, text: str):
         raise InputError(f"{p}: line {reader.line_num}: not valid CSV ({exc})") from None
 
 
-def _number(p: Path, line: int, column: str, text: str) -> float:
+def parse_number(p: Path, line: int, column: str, text: str) -> float:
+    """A finite number from a CSV field; :class:`InputError` naming file, line and column."""
     s = text.strip()
     if not s:
         raise InputError(f"{p}: line {line}, column {column}: empty value; expected a number")
@@ -289,3 +290,6 @@ def _write_text_atomic(p: Path, text: str) -> None:
                 os.fsync(f.fileno())
     except OSError as exc:
         raise InputError(f"{p}: cannot be written ({' '.join(str(exc).split())})") from None
+
+
+_number = parse_number

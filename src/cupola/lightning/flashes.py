@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cupola.io.tables import parse_number
 from cupola.errors import InputError
 from cupola.lightning.events import parse_utc
 
@@ -197,14 +198,7 @@ def read_flashes(path: str | os.PathLike, epoch: dt.datetime | None = None) -> F
             raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
         vals = []
         for n in ("col", "row") + (("brightness",) if "brightness" in ix else ()):
-            s = f[ix[n]].strip()
-            try:
-                v = float(s)
-            except ValueError:
-                raise InputError(f"{p}: line {no}, column {n}: {s[:30]!r} is not a number") from None
-            if not math.isfinite(v):
-                raise InputError(f"{p}: line {no}, column {n}: {s!r} is not a finite number")
-            vals.append(v)
+            vals.append(parse_number(p, no, n, f[ix[n]]))
         col.append(vals[0])
         row.append(vals[1])
         br.append(vals[2] if len(vals) > 2 else 1.0)

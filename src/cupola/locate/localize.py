@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cupola.errors import InputError
 from cupola.locate import homography as hg
 from cupola.locate.features import Features, make_matcher
 from cupola.locate.reference import Reference

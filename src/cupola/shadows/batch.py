@@ -10,11 +10,11 @@ some of ``shadow_m``, ``displacement_m``, ``shadow_east_m``/``shadow_north_m``,
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 from cupola.errors import InputError
 from cupola.geometry.orbit import parse_time
+from cupola.io.tables import parse_number
 from cupola.shadows.method import Measurement, ShadowResult, solve
 
 OUTPUT_FIELDS = [
@@ -27,15 +27,7 @@ OUTPUT_FIELDS = [
 
 def _num(row: dict, key: str, line: int, path: Path) -> float | None:
     text = (row.get(key) or "").strip()
-    if not text:
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise InputError(f"{path}: line {line}: column {key!r}: {text!r} is not a number") from None
-    if not math.isfinite(v):
-        raise InputError(f"{path}: line {line}: column {key!r} is not finite")
-    return v
+    return parse_number(path, line, key, text) if text else None
 
 
 def _pair(row, a, b, line, path):
