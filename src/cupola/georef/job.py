@@ -133,7 +133,7 @@ class GeolocateResult:
         return d
 
 
-def _camera(req: GeolocateRequest, width: int, height: int, info) -> tuple[Camera, str]:
+def camera_from_request(req: GeolocateRequest, width: int, height: int, info) -> tuple[Camera, str]:
     focal = req.focal_mm
     if focal is not None and not focal > 0:
         raise InputError(f"--focal-mm must be positive, got {focal:g}")
@@ -172,7 +172,7 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
     notes: list[str] = []
     image, info = read_photo(req.photo)
     height, width = image.shape[:2]
-    cam, cam_source = _camera(req, width, height, info)
+    cam, cam_source = camera_from_request(req, width, height, info)
     if req.distortion is not None:
         if not all(np.isfinite(req.distortion)):
             raise InputError("--distortion: coefficients must be finite numbers")

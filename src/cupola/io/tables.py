@@ -86,20 +86,20 @@ def read_tie_points(path: str | os.PathLike, *, image_size_px: tuple[int, int] |
             the message names the file, line and column.
     """
     p = Path(path)
-    cols = _read_columns(p, ("col", "row", "lat", "lon"), ("height_m",), what="tie points")
+    cols = read_columns(p, ("col", "row", "lat", "lon"), ("height_m",), what="tie points")
     col, row, lat, lon = cols["col"], cols["row"], cols["lat"], cols["lon"]
     height = cols.get("height_m")
     lines = cols["_line"]
-    _check_range(p, lines, lat, "lat", -90.0, 90.0, "latitude in degrees in [-90, 90]", upper_open=False)
-    _check_range(p, lines, lon, "lon", -180.0, 360.0, "longitude in degrees in [-180, 360)", upper_open=True)
+    check_range(p, lines, lat, "lat", -90.0, 90.0, "latitude in degrees in [-90, 90]", upper_open=False)
+    check_range(p, lines, lon, "lon", -180.0, 360.0, "longitude in degrees in [-180, 360)", upper_open=True)
     if height is None:
         height = np.zeros_like(col)
     else:
         lo, hi = HEIGHT_RANGE_M
-        _check_range(p, lines, height, "height_m", lo, hi,
+        check_range(p, lines, height, "height_m", lo, hi,
                      f"height above the WGS84 ellipsoid in metres in [{lo:g}, {hi:g}]", upper_open=False)
     if image_size_px is not None:
-        _check_on_image(p, lines, col, row, image_size_px)
+        check_on_image(p, lines, col, row, image_size_px)
     lon = np.where(lon >= 180.0, lon - 360.0, lon)
     return TiePoints(col_px=_frozen(col), row_px=_frozen(row), lon_deg=_frozen(lon),
                      lat_deg=_frozen(lat), height_m=_frozen(height))
@@ -122,9 +122,9 @@ def read_pixels(path: str | os.PathLike, *, image_size_px: tuple[int, int] | Non
             non-finite value, or no data rows; the message names the file, line and column.
     """
     p = Path(path)
-    cols = _read_columns(p, ("col", "row"), (), what="pixels")
+    cols = read_columns(p, ("col", "row"), (), what="pixels")
     if image_size_px is not None:
-        _check_on_image(p, cols["_line"], cols["col"], cols["row"], image_size_px)
+        check_on_image(p, cols["_line"], cols["col"], cols["row"], image_size_px)
     return cols["col"], cols["row"]
 
 
@@ -175,7 +175,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _read_text(p: Path, what: str) -> str:
+def read_text(p: Path, what: str) -> str:
     if not p.exists():
         raise InputError(f"{p}: file not found; expected a CSV file of {what}")
     if p.is_dir():
@@ -194,11 +194,11 @@ def _read_text(p: Path, what: str) -> str:
                          f"expected a CSV file of {what}") from None
 
 
-def _read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict:
+def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict:
     """Numeric columns by name (float64 arrays) plus ``_line``: the file line of each row."""
-    text = _read_text(p, what)
+    text = read_text(p, what)
     wanted = ",".join(required) + "".join(f"[,{o}]" for o in optional)
-    rows = [(no, r) for no, r in _csv_rows(p, text) if r]
+    rows = [(no, r) for no, r in csv_rows(p, text) if r]
     if not rows:
         raise InputError(f"{p}: file is empty; expected a CSV header {wanted} and rows of {what}")
     header_line, header = rows[0]
@@ -235,7 +235,7 @@ def _read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...],
     return values
 
 
-def _csv_rows(p: Path, text: str):
+def csv_rows(p: Path, text: str):
     """(line number, fields) for each CSV record, skipping blank and '#' comment lines."""
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
     try:
@@ -263,7 +263,7 @@ def parse_number(p: Path, line: int, column: str, text: str) -> float:
     return v
 
 
-def _check_range(p: Path, lines: np.ndarray, values: np.ndarray, column: str, lo: float, hi: float,
+def check_range(p: Path, lines: np.ndarray, values: np.ndarray, column: str, lo: float, hi: float,
                  expected: str, *, upper_open: bool) -> None:
     bad = (values < lo) | ((values >= hi) if upper_open else (values > hi))
     if bad.any():
@@ -272,11 +272,11 @@ def _check_range(p: Path, lines: np.ndarray, values: np.ndarray, column: str, lo
                          f"expected {expected}")
 
 
-def _check_on_image(p: Path, lines: np.ndarray, col: np.ndarray, row: np.ndarray,
+def check_on_image(p: Path, lines: np.ndarray, col: np.ndarray, row: np.ndarray,
                     image_size_px: tuple[int, int]) -> None:
     width, height = image_size_px
     for name, v, size in (("col", col, width), ("row", row, height)):
-        _check_range(p, lines, v, name, -0.5, size - 0.5,
+        check_range(p, lines, v, name, -0.5, size - 0.5,
                      f"a pixel on the {width}x{height} image, {name} in [-0.5, {size - 0.5:g}]",
                      upper_open=False)
 

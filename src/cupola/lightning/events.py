@@ -201,12 +201,12 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
         InputError: missing/unreadable/binary file, missing or unit-less column, bad time, number or
             range, or no rows; the message names the file, line and column.
     """
-    from cupola.io.tables import _csv_rows, _read_text
+    from cupola.io.tables import csv_rows, read_text
 
     p = Path(path)
     what = "lightning events (time_utc,lat,lon[,height_m][,peak_current_ka][,type] or time_utc,lat,lon,energy)"
-    text = _read_text(p, what)
-    rows = [(no, r) for no, r in _csv_rows(p, text) if r]
+    text = read_text(p, what)
+    rows = [(no, r) for no, r in csv_rows(p, text) if r]
     if not rows:
         raise InputError(f"{p}: file is empty; expected a CSV header and rows of {what}")
     header_line, header = rows[0]

@@ -113,11 +113,11 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
     The exposure is the column's value, else ``exposure_s``, else the shortest frame interval (for a
     video, the frame period). Files must exist in ``folder`` when it is given.
     """
-    from cupola.io.tables import _csv_rows, _read_text
+    from cupola.io.tables import csv_rows, read_text
 
     p = Path(path)
-    text = _read_text(p, "frame times (file,time_utc[,exposure_s])")
-    rows = [(no, r) for no, r in _csv_rows(p, text) if r]
+    text = read_text(p, "frame times (file,time_utc[,exposure_s])")
+    rows = [(no, r) for no, r in csv_rows(p, text) if r]
     if not rows:
         raise InputError(f"{p}: file is empty; expected a CSV header file,time_utc[,exposure_s] and one row per frame")
     hl, header = rows[0]
@@ -178,11 +178,11 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
 
 def read_flashes(path: str | os.PathLike, epoch: dt.datetime | None = None) -> Flashes:
     """Read a flash list ``col,row,time_start_utc,time_end_utc[,brightness][,time_utc]`` (camera clock)."""
-    from cupola.io.tables import _csv_rows, _read_text
+    from cupola.io.tables import csv_rows, read_text
 
     p = Path(path)
-    text = _read_text(p, "flashes (col,row,time_start_utc,time_end_utc[,brightness])")
-    rows = [(no, r) for no, r in _csv_rows(p, text) if r]
+    text = read_text(p, "flashes (col,row,time_start_utc,time_end_utc[,brightness])")
+    rows = [(no, r) for no, r in csv_rows(p, text) if r]
     if len(rows) < 2:
         raise InputError(f"{p}: expected a header col,row,time_start_utc,time_end_utc[,brightness] and rows")
     hl, header = rows[0]

@@ -104,7 +104,7 @@ def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterat
 
 
 def _camera(req: LightningRequest, source: Path, width: int, height: int, info) -> tuple[Camera, str]:
-    from cupola.georef.job import GeolocateRequest, _camera as geolocate_camera
+    from cupola.georef.job import GeolocateRequest, camera_from_request as geolocate_camera
 
     g = GeolocateRequest(photo=source, time=req.time or dt.datetime.now(dt.timezone.utc), tle_path=req.tle_path,
                          focal_mm=req.focal_mm, sensor_mm=req.sensor_mm)
