@@ -41,7 +41,7 @@ def test_del_rio_quicklook(tmp_path):
     )
     fmt, size, rgb = _open(out)
     assert fmt == "PNG"
-    assert size == (1200, 900)  # 8 x 6 in at 150 dpi
+    assert size == (1650, 900)  # 11 x 6 in at 150 dpi: main map and close-up
     colours = {tuple(c) for c in rgb[::7, ::7].reshape(-1, 3)}
     assert len(colours) > 50, "a map, not a blank image"
     # the footprint fill (orange) and the ground track (blue) are drawn
@@ -55,9 +55,13 @@ def test_antimeridian_quicklook(tmp_path):
     out = tmp_path / "am.png"
     lon = (np.linspace(176.0, 184.0, 50) + 180.0) % 360.0 - 180.0
     track = np.column_stack([lon, np.linspace(-21.0, -12.0, 50)])
-    ql.write_quicklook_png(out, FIJI, track, iss_lonlat=(178.0, -18.6), title="Fiji")
+    layout = ql.write_quicklook_png(out, FIJI, track, iss_lonlat=(178.0, -18.6), title="Fiji")
     fmt, size, _ = _open(out)
-    assert fmt == "PNG" and size == (1200, 900)
+    assert fmt == "PNG" and size == layout.size_px == (1650, 900)
+    # the close-up straddles the antimeridian in one piece, around the unwrapped footprint
+    x0, y0, x1, y1 = layout.inset_bounds
+    assert x0 < 179.0 and 180.5 < x1 < 181.5 and x1 - x0 < 3.0
+    assert y0 < -17.5 and -15.9 < y1
 
 
 def test_antimeridian_footprint_is_merged():
@@ -116,3 +120,77 @@ def test_bad_input(tmp_path, kwargs, match):
     with pytest.raises(InputError, match=match):
         ql.write_quicklook_png(out, args.pop("footprint"), args.pop("ground_track_lonlat"), **args)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- close-up panel
+
+
+def test_inset_bounds_and_layout(tmp_path):
+    out = tmp_path / "q.png"
+    layout = ql.write_quicklook_png(
+        out, DEL_RIO_FOOTPRINT, TRACK, iss_lonlat=(-103.0, 27.6), center_lonlat=(-101.05, 29.8)
+    )
+    assert layout.inset_bounds is not None and layout.inset_resolution == "i"
+    assert layout.footprint_fraction < ql.INSET_MAX_FRACTION
+    fx0, fy0, fx1, fy1 = DEL_RIO_FOOTPRINT.bounds
+    x0, y0, x1, y1 = layout.inset_bounds
+    # the footprint with margins on every side, much smaller than the main map
+    assert x0 < fx0 and fy1 < y1 and y0 < fy0 and fx1 < x1
+    pad_y = min(fy0 - y0, y1 - fy1)
+    assert pad_y == pytest.approx(ql.INSET_PAD * (fy1 - fy0), rel=0.05)
+    mx0, _, mx1, _ = layout.map_bounds
+    assert (x1 - x0) < 0.5 * (mx1 - mx0)
+
+
+def test_tiny_footprint_gets_close_up(tmp_path):
+    out = tmp_path / "tiny.png"
+    # ~10 km footprint (a long lens) seen from a track ~4000 km long
+    c = (-100.8968, 29.3627)
+    tiny = box(c[0] - 0.05, c[1] - 0.045, c[0] + 0.05, c[1] + 0.045)
+    track = np.column_stack([np.linspace(-115.0, -88.0, 61), np.linspace(18.0, 40.0, 61)])
+    layout = ql.write_quicklook_png(
+        out, tiny, track, iss_lonlat=(-101.4, 29.9), center_lonlat=c,
+        points_lonlat=[c, (-95.37, 29.76)], points_labels=["Del Rio, TX", "Houston, TX"],
+    )  # fmt: skip
+    x0, y0, x1, y1 = layout.inset_bounds
+    assert 0.1 < x1 - x0 < 0.3 and 0.09 < y1 - y0 < 0.3
+    assert layout.inset_resolution == "i"
+    _, size, rgb = _open(out)
+    assert size == (1650, 900)
+    # the footprint fill is visible in the close-up, the right third of the image
+    r, g, b = (rgb[:, 1100:, i].astype(int) for i in range(3))
+    assert ((r > 200) & (g > 150) & (g < 210) & (b < 190)).sum() > 20000
+
+
+def test_large_footprint_has_no_close_up(tmp_path):
+    out = tmp_path / "big.png"
+    fp = Polygon([(-10.0, 40.0), (2.0, 38.0), (4.0, 47.0), (-8.0, 49.0)])
+    track = np.column_stack([np.linspace(-9.0, -1.0, 20), np.linspace(41.0, 46.0, 20)])
+    layout = ql.write_quicklook_png(out, fp, track, iss_lonlat=(-5.0, 43.5))
+    assert layout.inset_bounds is None and layout.inset_resolution is None
+    assert layout.footprint_fraction > ql.INSET_MAX_FRACTION
+    assert _open(out)[1] == layout.size_px == (1200, 900)  # 8 x 6 in, as without a close-up
+
+
+def test_close_up_can_be_turned_off(tmp_path):
+    out = tmp_path / "q.png"
+    layout = ql.write_quicklook_png(out, DEL_RIO_FOOTPRINT, TRACK, iss_lonlat=(-103.0, 27.6), inset=False)
+    assert layout.inset_bounds is None
+    assert _open(out)[1] == (1200, 900)
+
+
+def test_inset_extent_fits_box_and_tiny_minimum():
+    # the extent is widened to the panel's shape (aspect 1/cos(lat))
+    box_ratio = 1.5
+    x0, y0, x1, y1, aspect, lat = ql._inset_extent((10.0, 45.0, 10.001, 45.001), box_ratio)
+    assert (y1 - y0) / ((x1 - x0) / aspect) == pytest.approx(box_ratio)
+    km_x = ql._KM_PER_DEG * np.cos(np.radians(lat))
+    assert (x1 - x0) * km_x >= ql.INSET_MIN_SPAN_KM  # at least a few km across
+
+
+def test_legend_avoids_the_track():
+    bounds = (0.0, 0.0, 10.0, 10.0)
+    track = np.column_stack([np.linspace(0.0, 10.0, 100), np.linspace(0.0, 10.0, 100)])  # SW to NE
+    assert ql._legend_loc((6.0, 5.0), bounds, 6, track, np.zeros((0, 2))) == "upper left"
+    heavy = np.array([[1.0, 9.0]])
+    assert ql._legend_loc((6.0, 5.0), bounds, 6, track, heavy) == "lower right"

