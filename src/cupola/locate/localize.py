@@ -210,9 +210,10 @@ class Localizer:
         return tiles
 
     def coarse_candidates(self, photo_gray: np.ndarray, photo_mask, ref: Reference, width_m: float,
-                          tile) -> list[Candidate]:
+                          tile, on_candidate=None) -> list[Candidate]:
         """Coarse matches of the photo at one ground-width hypothesis against one reference tile,
-        at the four right-angle rotations (best first)."""
+        at the four right-angle rotations (best first). ``on_candidate(c)`` is called as each is
+        found; returning True stops the search (the candidate was verified and accepted)."""
         opts = self.opts
         ph, pw = photo_gray.shape
         c0, r0, c1, r1 = tile
@@ -250,6 +251,8 @@ class Localizer:
             # full-res photo -> small -> rotated small -> tile (work) -> reference (full)
             rot = np.linalg.inv(hg.rot90_h(k, small.shape[1], small.shape[0]))
             out.append(Candidate(ref, s, k, int(inl.sum()), tile_to_ref @ h @ rot @ to_small, tile))
+            if on_candidate is not None and on_candidate(out[-1]):
+                break
             if inl.sum() >= opts.early_accept_inliers:
                 break
         return sorted(out, key=lambda c: -c.inliers)
@@ -341,27 +344,42 @@ class Localizer:
         gray = to_gray(photo)
         mask = cloud_mask(photo)
         self._coarse_sizes: dict = {}
-        best_fail: LocateResult | None = None
-        best_coarse = 0
-        verified = 0
+        state = {"best_fail": None, "best_coarse": 0, "verified": 0, "accepted": None, "tried": set()}
+
+        def verify(cand: Candidate) -> bool:
+            """Coregister and decide one candidate (within the verification budget)."""
+            state["best_coarse"] = max(state["best_coarse"], cand.inliers)
+            if (cand.inliers < opts.min_coarse_inliers or state["verified"] >= opts.max_verifications
+                    or id(cand) in state["tried"]):
+                return False
+            state["verified"] += 1
+            state["tried"].add(id(cand))
+            res = self._verify(photo, gray, mask, cand)
+            if res.matched:
+                state["accepted"] = res
+                return True
+            if state["best_fail"] is None or res.inliers > state["best_fail"].inliers:
+                state["best_fail"] = res
+            return False
+
         for ref in refs:
             for width_m in expected_widths_m(opts, ref):
                 tiles = self._tiles(ref, width_m)
+                # one tile: verify a plausible rotation at once (the prior orders them, most
+                # likely first); many tiles: rank all first, so the budget goes to the best
+                eager = verify if len(tiles) == 1 else None
                 cands = []
                 for tile in tiles:
-                    cands.extend(self.coarse_candidates(gray, mask, ref, width_m, tile))
+                    cands.extend(self.coarse_candidates(gray, mask, ref, width_m, tile, on_candidate=eager))
+                    if state["accepted"] is not None:
+                        state["accepted"].seconds = time.perf_counter() - t0
+                        return state["accepted"]
                 cands.sort(key=lambda c: -c.inliers)
                 for cand in cands[:2]:
-                    best_coarse = max(best_coarse, cand.inliers)
-                    if cand.inliers < opts.min_coarse_inliers or verified >= opts.max_verifications:
-                        continue
-                    verified += 1
-                    res = self._verify(photo, gray, mask, cand)
-                    res.seconds = time.perf_counter() - t0
-                    if res.matched:
-                        return res
-                    if best_fail is None or res.inliers > best_fail.inliers:
-                        best_fail = res
+                    if verify(cand):
+                        state["accepted"].seconds = time.perf_counter() - t0
+                        return state["accepted"]
+        best_fail, best_coarse = state["best_fail"], state["best_coarse"]
         if best_fail is None:
             return LocateResult(False, f"no consistent matches with any candidate (best first pass: {best_coarse} "
                                 "inliers)", inliers_first_pass=best_coarse, seconds=time.perf_counter() - t0,
