@@ -1,8 +1,12 @@
-"""``make demo``: georeference the bundled real ISS frame (Meteor camera, 2017-05-17, Texas).
+"""``make demo``: the main jobs on the bundled real samples.
 
-Time and camera come from the sample's ``frame.json``, the orbit from the real 2017 TLEs, the
-attitude is solved from ``tie_points.csv``; Del Rio, Texas is marked and must fall on the city
-lights near the top edge of the frame.
+1. Georeference the real ISS frame (Meteor camera, 2017-05-17, Texas): time and camera from the
+   sample's ``frame.json``, orbit from the real 2017 TLEs, attitude solved from ``tie_points.csv``;
+   Del Rio, Texas is marked and must fall on the city lights near the top edge of the frame.
+2. Localize a real astronaut photo (ISS064-E-358, Chilean coast) on its Sentinel-2 mosaic and
+   reject the wrong candidate (ISS064-E-46242), with the nadir point and focal length known
+   beforehand.
+3. The published Gaofen-1 shadow worked example (Oriental Pearl TV Tower), with its diagram.
 """
 
 from __future__ import annotations
@@ -42,15 +46,49 @@ def main(argv: list[str] | None = None) -> int:
         "--landmark", f"{mark['name']}:{mark['lat']}:{mark['lon']}",
         "--out", str(args.out / SAMPLE),
     ]
-    print("$ cupola " + " ".join(f"'{a}'" if " " in a else a for a in argv_geo))
-    code = cupola_main(argv_geo)
-    if code == 0:
-        result = json.loads((args.out / SAMPLE / "result.json").read_text())
-        for m in result.get("landmarks", []):
-            where = f"pixel ({m['col_px']:.0f}, {m['row_px']:.0f})" if m["in_frame"] else "OUTSIDE the frame"
-            print(f"{m['name']} falls at {where} of the {cam and frame['image_size_px'][0]}x{frame['image_size_px'][1]} frame")
-        print(f"\nOutputs are in {(args.out / SAMPLE).resolve()}/")
-    return code
+    code = _run(cupola_main, argv_geo)
+    if code != 0:
+        return code
+    result = json.loads((args.out / SAMPLE / "result.json").read_text())
+    for m in result.get("landmarks", []):
+        where = f"pixel ({m['col_px']:.0f}, {m['row_px']:.0f})" if m["in_frame"] else "OUTSIDE the frame"
+        print(f"{m['name']} falls at {where} of the {frame['image_size_px'][0]}x{frame['image_size_px'][1]} frame")
+    outputs = [args.out / SAMPLE]
+
+    # astronaut-photo localization: a true and a wrong candidate (exit code 3 = "not here")
+    for case, expect in (("ISS064-E-358", 0), ("ISS064-E-46242", 3)):
+        folder_c = sample_dir().parent / "apl" / case
+        info = json.loads((folder_c / "case.json").read_text())
+        b, meta = info["reference_bounds"], info["metadata"]
+        argv_loc = ["locate", str(folder_c / "photo.jpg"), "--reference", str(folder_c / "reference.jpg"),
+                    "--bounds", *(str(b[k]) for k in ("west", "south", "east", "north")),
+                    "--focal-mm", str(meta["lens_focal_length_mm"]),
+                    "--nadir", *(str(x) for x in meta["nadir_point_lat_lon"]),
+                    "--out", str(args.out / "locate" / case)]
+        got = _run(cupola_main, argv_loc)
+        if got != expect:
+            print(f"locate {case}: exit code {got}, expected {expect}", file=sys.stderr)
+            return 1
+        outputs.append(args.out / "locate" / case)
+
+    # heights from shadows: the published worked example
+    argv_sh = ["shadows", "sideway", "--time", "2013-08-05T02:56:39Z", "--lat", "31.23", "--lon", "121.5",
+               "--shadow-m", "168", "--displacement-m", "125.5", "--sigma-m", "2.83", "--sat-altitude-km", "645",
+               "--plot", str(args.out / "shadows" / "oriental_pearl.png")]
+    (args.out / "shadows").mkdir(parents=True, exist_ok=True)
+    code = _run(cupola_main, argv_sh)
+    if code != 0:
+        return code
+    outputs.append(args.out / "shadows")
+    print("\nOutputs are in:")
+    for o in outputs:
+        print(f"  {o.resolve()}/")
+    return 0
+
+
+def _run(cupola_main, argv: list[str]) -> int:
+    print("\n$ cupola " + " ".join(f"'{a}'" if " " in a else a for a in argv), flush=True)
+    return cupola_main(argv)
 
 
 if __name__ == "__main__":

@@ -42,14 +42,10 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks of 
 
 
 def _register() -> None:
-    from cupola.cli import geolocate, orbit, shadows
+    from cupola.cli import geolocate, lightning, locate, nightlights, orbit, shadows
 
-    geolocate.register(app)
-    orbit.register(app)
-    shadows.register(app)
-    __import__("cupola.cli.locate", fromlist=["register"]).register(app)
-    __import__("cupola.cli.nightlights", fromlist=["register"]).register(app)
-    __import__("cupola.cli.lightning", fromlist=["register"]).register(app)
+    for group in (geolocate, orbit, shadows, locate, nightlights, lightning):
+        group.register(app)
 
 
 def _say_error(message: str) -> None:

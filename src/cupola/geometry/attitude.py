@@ -158,6 +158,35 @@ def _collinear(col, row, tol_px: float = 1.0) -> bool:
     return len(s) < 2 or s[1] / np.sqrt(len(pts)) < tol_px
 
 
+def fit_rotation(camera: Camera, rotation0: Rotation, world_vectors, col_px, row_px, *, solve_focal: bool = False,
+                 loss: str = "soft_l1", f_scale_px: float = 3.0) -> tuple[Rotation, Camera, np.ndarray]:
+    """Refine a camera -> world rotation (and optionally the focal length) so that world direction
+    vectors (N, 3; need not be unit) project onto the observed pixels.
+
+    Robust non-linear least squares on the reprojection error (scipy ``least_squares``, a small
+    rotation vector applied to ``rotation0`` plus the log of a focal scale). Returns the rotation,
+    the camera and the residuals (projected - observed, pixels, shape (N, 2)).
+    """
+    vec = np.asarray(world_vectors, dtype=float)
+    observed = np.column_stack([np.ravel(col_px), np.ravel(row_px)]).astype(float)
+
+    def unpack(x):
+        rot = Rotation.from_rotvec(x[:3]) * rotation0
+        cam = camera.with_focal_scale(float(np.exp(x[3]))) if solve_focal else camera
+        return rot, cam
+
+    def residuals(x):
+        rot, cam = unpack(x)
+        c, r = cam.ray_to_pixel(rot.inv().apply(vec))
+        return np.nan_to_num(np.column_stack([c, r]) - observed, nan=1e6).ravel()
+
+    x0 = np.zeros(4 if solve_focal else 3)
+    fit = least_squares(residuals, x0, loss=loss, f_scale=f_scale_px, x_scale=1e-3, xtol=1e-15,
+                        ftol=1e-15, gtol=1e-15, max_nfev=2000)
+    rot, cam = unpack(fit.x)
+    return rot, cam, residuals(fit.x).reshape(-1, 2)
+
+
 def solve_attitude(camera: Camera, position_m, *, col_px, row_px, lon_deg, lat_deg, height_m=0.0,
                    solve_focal: bool = False, loss: str = "soft_l1", f_scale_px: float = 3.0) -> AttitudeSolution:
     """Camera orientation (and optionally focal length) from pixel <-> ground tie points.
@@ -197,24 +226,8 @@ def solve_attitude(camera: Camera, position_m, *, col_px, row_px, lon_deg, lat_d
     if np.linalg.norm(np.cross(world[0], world[1:]), axis=1).max() < 1e-9:
         raise InputError("tie points: ground points are all on one line of sight")
     r0, _ = Rotation.align_vectors(world, rays)
-    observed = np.column_stack([col, row])
-
-    def unpack(x):
-        rot = Rotation.from_rotvec(x[:3]) * r0
-        cam = camera.with_focal_scale(float(np.exp(x[3]))) if solve_focal else camera
-        return rot, cam
-
-    def residuals(x):
-        rot, cam = unpack(x)
-        c, r = cam.ray_to_pixel(rot.inv().apply(g - p))
-        res = np.column_stack([c, r]) - observed
-        return np.nan_to_num(res, nan=1e6).ravel()
-
-    x0 = np.zeros(4 if solve_focal else 3)
-    fit = least_squares(residuals, x0, loss=loss, f_scale=f_scale_px, x_scale=1e-3, xtol=1e-15,
-                        ftol=1e-15, gtol=1e-15, max_nfev=2000)
-    rot, cam = unpack(fit.x)
-    res_px = residuals(fit.x).reshape(-1, 2)
+    rot, cam, res_px = fit_rotation(camera, r0, g - p, col, row, solve_focal=solve_focal, loss=loss,
+                                    f_scale_px=f_scale_px)
     pose = Pose(p, rot)
     # ground residuals: where the observed pixel's ray meets the surface at the tie point's height
     res_m = np.full(n, np.nan)

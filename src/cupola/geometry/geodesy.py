@@ -106,12 +106,23 @@ def ray_ellipsoid_intersection(origin_m, directions, height_m=0.0) -> np.ndarray
     t = np.where(bad, np.nan, t)
     point = o + t[..., None] * d
     if h != 0.0:
-        # the inflated ellipsoid is not the constant-height surface: refine t along the ray
-        for _ in range(3):
-            lon, lat, hp = ecef_to_geodetic(point)
-            up = enu_basis(lon, lat)[..., 2, :]
-            rate = np.einsum("...i,...i->...", d, up)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = t - (hp - h) / rate
-            point = o + t[..., None] * d
+        point = refine_to_height(o, d, t, h)
+    return point
+
+
+def refine_to_height(origin_m, directions, t, height_m: float, iterations: int = 3) -> np.ndarray:
+    """Points ``origin + t * directions`` moved along their rays onto the surface of geodetic
+    height ``height_m`` by Newton steps on the height (the inflated ellipsoid a+h, b+h that gives
+    the starting ``t`` is not that surface)."""
+    o = np.asarray(origin_m, dtype=float).reshape(3)
+    d = np.asarray(directions, dtype=float)
+    t = np.asarray(t, dtype=float)
+    point = o + t[..., None] * d
+    for _ in range(iterations):
+        lon, lat, hp = ecef_to_geodetic(point)
+        up = enu_basis(lon, lat)[..., 2, :]
+        rate = np.einsum("...i,...i->...", d, up)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = t - (hp - height_m) / rate
+        point = o + t[..., None] * d
     return point

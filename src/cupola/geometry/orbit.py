@@ -173,10 +173,11 @@ def parse_tle(text: str, source: str = "TLE") -> list[ElementSet]:
 
 
 def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool = False,
-                       source: str = "TLE") -> ElementSet:
+                       source: str = "TLE", notes: list[str] | None = None) -> ElementSet:
     """The element set whose epoch is nearest ``time``.
 
-    Warns (:class:`StaleElementsWarning`) beyond 3 days; refuses beyond 30 days unless ``force``.
+    Beyond 3 days it warns (:class:`StaleElementsWarning`), or, when a ``notes`` list is given,
+    appends the message to it instead; beyond 30 days it refuses unless ``force``.
     """
     if not sets:
         raise InputError(f"{source}: no element sets to choose from")
@@ -193,8 +194,12 @@ def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool
             f"(file covers {iso_z(first)} to {iso_z(last)}); more than {MAX_AGE_DAYS:.0f} days (use --force, or force=True, to accept)"
         )
     if age > WARN_AGE_DAYS:
-        warnings.warn(f"{source}: nearest element set is {age:.1f} days from {iso_z(time)}; "
-                      "expect kilometres of along-track error", StaleElementsWarning, stacklevel=2)
+        message = (f"{source}: nearest element set is {age:.1f} days from {iso_z(time)}; "
+                   "expect kilometres of along-track error")
+        if notes is not None:
+            notes.append(message)
+        else:
+            warnings.warn(message, StaleElementsWarning, stacklevel=2)
     return best
 
 

@@ -88,16 +88,18 @@ class Georeference:
                 t -= disc
                 t /= qa
                 t[t <= 0] = np.nan  # intersection behind the camera
-            # back to metres: point = o + t * M(x, y, 1); in scaled space p_s = os + t * ds
-            px = (os_[0] + t * d[0]) * (geodesy.A_M + h)
-            py = (os_[1] + t * d[1]) * (geodesy.A_M + h)
-            pz = (os_[2] + t * d[2]) * (geodesy.B_M + h)
             if h == 0.0:
+                # back to metres: point = o + t * M(x, y, 1); in scaled space p_s = os + t * ds
+                px = (os_[0] + t * d[0]) * geodesy.A_M
+                py = (os_[1] + t * d[1]) * geodesy.A_M
+                pz = (os_[2] + t * d[2]) * geodesy.B_M
                 lon = np.arctan2(py, px)
                 lat = np.arctan2(pz, (1.0 - geodesy.E2) * np.hypot(px, py))
             else:
-                pts = self.pixels_to_ecef(*np.meshgrid(cols, r), height_m=h)
-                lon, lat, _ = geodesy.ecef_to_geodetic(pts)
+                # the same t on the metre-space rays, then onto the constant-height surface
+                dirs = np.stack([d[0] * (geodesy.A_M + h), d[1] * (geodesy.A_M + h), d[2] * (geodesy.B_M + h)],
+                                axis=-1)
+                lon, lat, _ = geodesy.ecef_to_geodetic(geodesy.refine_to_height(o, dirs, t, h))
             yield (slice(start, start + r.size), np.degrees(lon).astype(dtype, copy=False),
                    np.degrees(lat).astype(dtype, copy=False))
 

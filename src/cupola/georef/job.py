@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,8 +66,15 @@ class GeolocateResult:
     footprint_ring: np.ndarray
     warnings: list[str]
     pixels: tuple[np.ndarray, np.ndarray] | None = None
+    _summary: dict | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
+        """The result.json summary (computed once; a new top-level dict on every call)."""
+        if self._summary is None:
+            self._summary = self._summarise()
+        return dict(self._summary)
+
+    def _summarise(self) -> dict:
         st, geo = self.state, self.georef
         sub_lon, sub_lat = st.subpoint
         c_lon, c_lat = geo.center()
@@ -179,10 +185,7 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
         cam = dataclasses.replace(cam, distortion=Distortion(*map(float, req.distortion)))
         cam_source += ", distortion k1 k2 p1 p2 k3 = " + " ".join(f"{x:g}" for x in req.distortion)
     sets = read_tle_file(req.tle_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", orbit.StaleElementsWarning)
-        elements = orbit.select_element_set(sets, req.time, force=req.force_tle, source=str(req.tle_path))
-    notes += [str(w.message) for w in caught]
+    elements = orbit.select_element_set(sets, req.time, force=req.force_tle, source=str(req.tle_path), notes=notes)
     state = orbit.state_at(elements, req.time)
     solution = None
     if req.attitude_rpy_deg is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from pathlib import Path
 
 from cupola.geometry import orbit
@@ -15,9 +14,8 @@ def orbit_report(tle_path: Path, time: dt.datetime, *, force: bool = False) -> d
     from cupola.io.tle import read_tle_file
 
     sets = read_tle_file(tle_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", orbit.StaleElementsWarning)
-        el = orbit.select_element_set(sets, time, force=force, source=str(tle_path))
+    notes: list[str] = []
+    el = orbit.select_element_set(sets, time, force=force, source=str(tle_path), notes=notes)
     st = orbit.state_at(el, time)
     lon, lat = st.subpoint
     sun = sun_position(time, lon=lon, lat=lat)
@@ -33,5 +31,5 @@ def orbit_report(tle_path: Path, time: dt.datetime, *, force: bool = False) -> d
         "sun_elevation_deg": sun.elevation_deg,
         "sun_azimuth_deg": sun.azimuth_deg,
         "illumination": sun.illumination,
-        "warnings": "; ".join(str(w.message) for w in caught) or "none",
+        "warnings": "; ".join(notes) or "none",
     }

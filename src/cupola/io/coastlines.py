@@ -183,6 +183,13 @@ def _normalise_bounds(bounds_lonlat: Bounds | None) -> Bounds:
     return (west, max(south, -90.0), east, min(north, 90.0))
 
 
+def _lines_in_window(data, line_ok: np.ndarray, shift: float, bounds) -> np.ndarray:
+    """Lines (bool per line) whose lon/lat extent, shifted by ``shift`` degrees, meets the window."""
+    west, south, east, north = bounds
+    return (line_ok & (data.lon_min + shift < east) & (data.lon_max + shift > west)
+            & (data.lat_min <= north) & (data.lat_max >= south))
+
+
 def _shifts(lon_lo: float, lon_hi: float, west: float, east: float) -> list[float]:
     """Multiples of 360 deg that move the longitude interval [lon_lo, lon_hi] onto [west, east]."""
     k_min = int(np.floor((west - lon_hi) / 360.0))
@@ -204,13 +211,7 @@ def _query(
     seg_lat_ok = (np.minimum(lat0, lat1) <= north) & (np.maximum(lat0, lat1) >= south)
     for shift in _shifts(-180.0, 180.0, west, east):
         # fast filter on whole lines first
-        lines = (
-            line_ok
-            & (data.lon_min + shift < east)
-            & (data.lon_max + shift > west)
-            & (data.lat_min <= north)
-            & (data.lat_max >= south)
-        )
+        lines = _lines_in_window(data, line_ok, shift, (west, south, east, north))
         if not lines.any():
             continue
         keep = (
@@ -335,13 +336,7 @@ def land_polygons(
     line_ok = data.area_km2 >= min_area_km2
     out: list[tuple[int, np.ndarray]] = []
     for shift in _shifts(-180.0, 180.0, west, east):
-        lines = (
-            line_ok
-            & (data.lon_min + shift < east)
-            & (data.lon_max + shift > west)
-            & (data.lat_min <= north)
-            & (data.lat_max >= south)
-        )
+        lines = _lines_in_window(data, line_ok, shift, (west, south, east, north))
         for k in np.flatnonzero(lines):
             s, e = data.starts[k], data.starts[k + 1]
             ring = np.column_stack([data.lon[s:e] + shift, data.lat[s:e]])

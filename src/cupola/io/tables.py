@@ -194,23 +194,34 @@ def read_text(p: Path, what: str) -> str:
                          f"expected a CSV file of {what}") from None
 
 
-def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict:
-    """Numeric columns by name (float64 arrays) plus ``_line``: the file line of each row."""
+def read_header(p: Path, what: str, wanted: str = "") -> tuple[int, list[str], dict[str, int], list]:
+    """Read a CSV file's header: (header line number, lower-case names, name -> index, data rows
+    as (line number, fields)). Refuses an empty file, ';' separators, a column named twice and a
+    header without data rows, naming the file and the line."""
     text = read_text(p, what)
-    wanted = ",".join(required) + "".join(f"[,{o}]" for o in optional)
     rows = [(no, r) for no, r in csv_rows(p, text) if r]
+    expected = f" (header {wanted})" if wanted else ""
     if not rows:
-        raise InputError(f"{p}: file is empty; expected a CSV header {wanted} and rows of {what}")
+        raise InputError(f"{p}: file is empty; expected a CSV header{' ' + wanted if wanted else ''} "
+                         f"and rows of {what}")
     header_line, header = rows[0]
     names = [h.strip().lower() for h in header]
     if len(names) == 1 and ";" in names[0]:
-        raise InputError(f"{p}: line {header_line}: fields are separated by ';'; expected commas "
-                         f"(header {wanted})")
+        raise InputError(f"{p}: line {header_line}: fields are separated by ';'; expected commas{expected}")
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in seen and name:
             raise InputError(f"{p}: line {header_line}: column {name!r} appears twice")
         seen[name] = i
+    if len(rows) < 2:
+        raise InputError(f"{p}: no data rows after the header; expected at least one row of {what}")
+    return header_line, names, seen, rows[1:]
+
+
+def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict:
+    """Numeric columns by name (float64 arrays) plus ``_line``: the file line of each row."""
+    wanted = ",".join(required) + "".join(f"[,{o}]" for o in optional)
+    header_line, names, seen, data = read_header(p, what, wanted)
     for name in names:
         if name in _UNITLESS and _UNITLESS[name] in optional + required and _UNITLESS[name] not in seen:
             raise InputError(f"{p}: line {header_line}: column {name!r} has no unit; "
@@ -219,9 +230,6 @@ def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], 
     if missing:
         raise InputError(f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(missing)}; expected header {wanted}, found {','.join(names)}")
-    data = rows[1:]
-    if not data:
-        raise InputError(f"{p}: no data rows after the header; expected at least one row of {what}")
     use = [n for n in required + optional if n in seen]
     values = {n: np.empty(len(data)) for n in use}
     line_numbers = np.empty(len(data), dtype=np.int64)

@@ -201,23 +201,11 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
         InputError: missing/unreadable/binary file, missing or unit-less column, bad time, number or
             range, or no rows; the message names the file, line and column.
     """
-    from cupola.io.tables import csv_rows, read_text
+    from cupola.io.tables import read_header
 
     p = Path(path)
     what = "lightning events (time_utc,lat,lon[,height_m][,peak_current_ka][,type] or time_utc,lat,lon,energy)"
-    text = read_text(p, what)
-    rows = [(no, r) for no, r in csv_rows(p, text) if r]
-    if not rows:
-        raise InputError(f"{p}: file is empty; expected a CSV header and rows of {what}")
-    header_line, header = rows[0]
-    names = [h.strip().lower() for h in header]
-    if len(names) == 1 and ";" in names[0]:
-        raise InputError(f"{p}: line {header_line}: fields are separated by ';'; expected commas")
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name and name in seen:
-            raise InputError(f"{p}: line {header_line}: column {name!r} appears twice")
-        seen[name] = i
+    header_line, names, seen, data = read_header(p, what)
     for name in names:
         if name in _UNITLESS and _UNITLESS[name] not in seen:
             raise InputError(f"{p}: line {header_line}: column {name!r} is not understood; "
@@ -228,9 +216,6 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
                          f"{', '.join(missing)}; expected header time_utc,lat,lon[,height_m][,peak_current_ka][,type] "
                          f"or time_utc,lat,lon,energy, found {','.join(names)}")
     mapper = "energy" in seen
-    data = rows[1:]
-    if not data:
-        raise InputError(f"{p}: no data rows after the header; expected at least one event")
     n = len(data)
     t = np.empty(n, dtype="datetime64[ns]")
     lat = np.empty(n)

@@ -113,15 +113,10 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
     The exposure is the column's value, else ``exposure_s``, else the shortest frame interval (for a
     video, the frame period). Files must exist in ``folder`` when it is given.
     """
-    from cupola.io.tables import csv_rows, read_text
+    from cupola.io.tables import read_header
 
     p = Path(path)
-    text = read_text(p, "frame times (file,time_utc[,exposure_s])")
-    rows = [(no, r) for no, r in csv_rows(p, text) if r]
-    if not rows:
-        raise InputError(f"{p}: file is empty; expected a CSV header file,time_utc[,exposure_s] and one row per frame")
-    hl, header = rows[0]
-    names = [h.strip().lower() for h in header]
+    hl, names, _, data = read_header(p, "frame times, one row per frame", "file,time_utc[,exposure_s]")
     for need in ("file", "time_utc"):
         if need not in names:
             raise InputError(f"{p}: line {hl}: missing column {need}; expected header file,time_utc[,exposure_s], "
@@ -131,7 +126,7 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
     i_file, i_time = names.index("file"), names.index("time_utc")
     i_exp = names.index("exposure_s") if "exposure_s" in names else None
     files, times, exps = [], [], []
-    for no, f in rows[1:]:
+    for no, f in data:
         if len(f) != len(names):
             raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
         name = f[i_file].strip()
@@ -178,22 +173,17 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
 
 def read_flashes(path: str | os.PathLike, epoch: dt.datetime | None = None) -> Flashes:
     """Read a flash list ``col,row,time_start_utc,time_end_utc[,brightness][,time_utc]`` (camera clock)."""
-    from cupola.io.tables import csv_rows, read_text
+    from cupola.io.tables import read_header
 
     p = Path(path)
-    text = read_text(p, "flashes (col,row,time_start_utc,time_end_utc[,brightness])")
-    rows = [(no, r) for no, r in csv_rows(p, text) if r]
-    if len(rows) < 2:
-        raise InputError(f"{p}: expected a header col,row,time_start_utc,time_end_utc[,brightness] and rows")
-    hl, header = rows[0]
-    names = [h.strip().lower() for h in header]
+    hl, names, _, data = read_header(p, "flashes", "col,row,time_start_utc,time_end_utc[,brightness]")
     for need in ("col", "row", "time_start_utc", "time_end_utc"):
         if need not in names:
             raise InputError(f"{p}: line {hl}: missing column {need}; expected header "
                              f"col,row,time_start_utc,time_end_utc[,brightness], found {','.join(names)}")
     ix = {n: names.index(n) for n in names}
     col, row, t0, t1, br, tc = [], [], [], [], [], []
-    for no, f in rows[1:]:
+    for no, f in data:
         if len(f) != len(names):
             raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
         vals = []

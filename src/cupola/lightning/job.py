@@ -7,7 +7,6 @@ then writes the products all-or-nothing.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,10 +194,8 @@ def run(req: LightningRequest) -> LightningResult:
         flashes = detect_flashes(images, frames, background=background, options=req.detect)
     events = Events.concat([read_events(p, sigma_m=req.event_sigma_m) for p in req.events])
     sets = read_tle_file(req.tle_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", orbit.StaleElementsWarning)
-        elements = orbit.select_element_set(sets, frames.epoch, force=req.force_tle, source=str(req.tle_path))
-    notes += [str(w.message) for w in caught]
+    elements = orbit.select_element_set(sets, frames.epoch, force=req.force_tle, source=str(req.tle_path),
+                                        notes=notes)
     solution = solve(flashes, events, elements, camera, req.options)
     notes += solution.notes
     return LightningResult(req, mode, frames, image, name, cam_source, flashes, events, elements, solution, notes)

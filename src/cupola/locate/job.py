@@ -10,18 +10,12 @@ from cupola import __version__
 from cupola.errors import InputError
 from cupola.locate import homography as hg
 from cupola.locate.localize import LocateOptions, LocateResult, Localizer
-from cupola.locate.reference import Reference, load_references
+from cupola.locate.reference import Reference, load_references, read_rgb8
 
 RESULT_SCHEMA = "cupola.locate/1"
 
 
-def read_photo_rgb(path) -> np.ndarray:
-    from cupola.io.images import read_photo
-
-    img, _ = read_photo(Path(path))
-    if img.dtype != np.uint8:
-        img = (img.astype(np.float64) / max(1, int(img.max())) * 255).astype(np.uint8)
-    return img
+read_photo_rgb = read_rgb8  # the photo is read like a plain reference image
 
 
 def run_locate(photo_path, reference_path, *, bounds=None, options: LocateOptions | None = None,

@@ -100,12 +100,13 @@ def check_bounds(bounds) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def read_rgb8(path) -> np.ndarray:
+    """An image file as 8-bit (grey or RGB), 16-bit images scaled by their maximum."""
     from cupola.io.images import read_photo
 
-    img, _ = read_photo(path)
+    img, _ = read_photo(Path(path))
     if img.dtype != np.uint8:
-        img = (img / max(1, int(img.max())) * 255).astype(np.uint8)
+        img = (img.astype(np.float64) / max(1, int(img.max())) * 255).astype(np.uint8)
     return img
 
 
@@ -115,7 +116,7 @@ def load_reference(path, bounds=None) -> Reference:
     if not path.exists():
         raise InputError(f"{path}: no such reference file")
     if bounds is not None:
-        return Reference(_read_rgb(path), path.name, bounds=check_bounds(bounds))
+        return Reference(read_rgb8(path), path.name, bounds=check_bounds(bounds))
     import rasterio
 
     try:

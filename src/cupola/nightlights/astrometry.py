@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import least_squares
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
+from cupola.geometry.attitude import fit_rotation
 from cupola.geometry.camera import Camera
 
 __all__ = ["AstrometricSolution", "solve_astrometry", "wcs_header"]
@@ -101,22 +101,7 @@ def _match(pc, pr, col, row, radius_px):
 
 
 def _refine(rotation, camera, vec, col, row, *, fit_focal=True, loss="soft_l1", f_scale=1.0):
-    obs = np.column_stack([col, row])
-
-    def unpack(x):
-        rot = Rotation.from_rotvec(x[:3]) * rotation
-        cam = camera.with_focal_scale(float(np.exp(x[3]))) if fit_focal else camera
-        return rot, cam
-
-    def res(x):
-        rot, cam = unpack(x)
-        c, r = _project(rot, cam, vec)
-        return np.nan_to_num(np.column_stack([c, r]) - obs, nan=1e4).ravel()
-
-    x0 = np.zeros(4 if fit_focal else 3)
-    fit = least_squares(res, x0, loss=loss, f_scale=f_scale, x_scale=np.r_[1e-3, 1e-3, 1e-3, 1e-3][:x0.size])
-    rot, cam = unpack(fit.x)
-    return rot, cam, res(fit.x).reshape(-1, 2)
+    return fit_rotation(camera, rotation, vec, col, row, solve_focal=fit_focal, loss=loss, f_scale_px=f_scale)
 
 
 def _fit_and_clip(rotation, camera, vec_cat, col, row, *, fit_focal, clip_sigma=3.0, min_stars=5):

@@ -275,10 +275,8 @@ def _geometry(fr: FrameResult, k: int, first: FrameResult | None, opts: Calibrat
         if elements_all is not None and fr.time is None:
             fr.notes.append("no time (give --time): not georeferenced")
         return
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", orbit.StaleElementsWarning)
-        fr.elements = orbit.select_element_set(elements_all, fr.time, force=opts.force_tle, source=str(opts.tle))
-    fr.notes += [str(w.message) for w in caught]
+    fr.elements = orbit.select_element_set(elements_all, fr.time, force=opts.force_tle, source=str(opts.tle),
+                                           notes=fr.notes)
     fr.state = orbit.state_at(fr.elements, fr.time)
     if tie is not None and k == 0:
         cu, ru = fr.lens.undistort(tie.col_px, tie.row_px)
