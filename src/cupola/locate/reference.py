@@ -23,6 +23,7 @@ class Reference:
     bounds: tuple[float, float, float, float] | None = None  # west, south, east north (linear mapping)
     transform: object = None  # affine.Affine (pixel corner -> CRS)
     crs: object = None
+    content_id: str | None = None  # sha256 hex of the file's bytes (cache key), set by load_reference
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -110,13 +111,24 @@ def read_rgb8(path) -> np.ndarray:
     return img
 
 
+def file_sha256(path, chunk_bytes: int = 1 << 20) -> str:
+    """sha256 hex digest of a file's bytes, read in chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_reference(path, bounds=None) -> Reference:
     """A reference from a georeferenced raster (GeoTIFF/VRT) or a plain image plus ``bounds``."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such reference file")
     if bounds is not None:
-        return Reference(read_rgb8(path), path.name, bounds=check_bounds(bounds))
+        return Reference(read_rgb8(path), path.name, bounds=check_bounds(bounds), content_id=_content_id(path))
     import rasterio
 
     try:
@@ -134,7 +146,15 @@ def load_reference(path, bounds=None) -> Reference:
     if img.dtype != np.uint8:
         lo, hi = np.nanpercentile(img, [1, 99])
         img = np.clip((img - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-    return Reference(np.ascontiguousarray(img), path.name, transform=transform, crs=crs)
+    return Reference(np.ascontiguousarray(img), path.name, transform=transform, crs=crs, content_id=_content_id(path))
+
+
+def _content_id(path: Path) -> str | None:
+    """The file's sha256; None for a VRT (its pixels live in other files, the hash would not see them)."""
+    try:
+        return file_sha256(path) if path.is_file() and path.suffix.lower() != ".vrt" else None
+    except OSError:
+        return None
 
 
 def load_references(path, bounds=None) -> list[Reference]:
