@@ -79,10 +79,15 @@ class Flashes:
     #: camera time the centroid refers to (video: brightness-weighted mean of the lit frames'
     #: mid-exposure times); NaN where unknown (a still: the flash is somewhere in the exposure)
     t_centroid_s: np.ndarray = field(default=None)
+    #: detection score: peak of the flash's brightening over its motion-compensated background in units
+    #: of the difference image's noise (NaN for flash lists read from a file)
+    score: np.ndarray = field(default=None)
 
     def __post_init__(self):
         if self.t_centroid_s is None:
             object.__setattr__(self, "t_centroid_s", np.full(len(self.col_px), np.nan))
+        if self.score is None:
+            object.__setattr__(self, "score", np.full(len(self.col_px), np.nan))
 
     def __len__(self) -> int:
         return int(self.col_px.shape[0])
@@ -91,11 +96,11 @@ class Flashes:
         i = np.asarray(idx)
         area = None if self.area_px is None else self.area_px[i]
         return Flashes(self.col_px[i], self.row_px[i], self.t_start_s[i], self.t_end_s[i], self.frame_start[i],
-                       self.frame_end[i], self.brightness[i], self.epoch, area, self.t_centroid_s[i])
+                       self.frame_end[i], self.brightness[i], self.epoch, area, self.t_centroid_s[i], self.score[i])
 
     @staticmethod
     def from_frames(frames: Frames, col_px, row_px, frame_start, frame_end=None, brightness=None,
-                    area_px=None, t_centroid_s=None) -> Flashes:
+                    area_px=None, t_centroid_s=None, score=None) -> Flashes:
         col = np.asarray(col_px, dtype=float)
         fs = np.asarray(frame_start, dtype=np.int64)
         fe = fs.copy() if frame_end is None else np.asarray(frame_end, dtype=np.int64)
@@ -103,7 +108,8 @@ class Flashes:
         return Flashes(col, np.asarray(row_px, dtype=float), frames.start_s[fs],
                        frames.start_s[fe] + frames.exposure_s[fe], fs, fe, b, frames.epoch,
                        None if area_px is None else np.asarray(area_px, dtype=float),
-                       None if t_centroid_s is None else np.asarray(t_centroid_s, dtype=float))
+                       None if t_centroid_s is None else np.asarray(t_centroid_s, dtype=float),
+                       None if score is None else np.asarray(score, dtype=float))
 
 
 def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None = None,

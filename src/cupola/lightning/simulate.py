@@ -49,7 +49,8 @@ from cupola.geometry.trajectory import trajectory
 from cupola.lightning.events import MAPPER_SIGMA_M, Events
 from cupola.lightning.flashes import Flashes, Frames
 
-__all__ = ["SceneSpec", "Scene", "simulate_scene", "render_frames", "VIDEO", "STILLS"]
+__all__ = ["SceneSpec", "Scene", "simulate_scene", "render_frames", "drawn_flashes", "flash_patch_px", "VIDEO",
+           "STILLS"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ class SceneSpec:
     mapper_detection: float = 0.7
     patch_radius_m: float = 3_000.0
     n_cities: int = 60
+    #: city lights as extended urban areas (0.3-4 km glows of lamps, as bright as flashes or more) that
+    #: move across the frame with the ground, rather than isolated point lamps; ``n_cities`` is then
+    #: the mean number of towns in one frame
+    urban_lights: bool = False
 
     def validate(self) -> None:
         if self.n_flashes < 0 or self.n_frames < 1:
@@ -373,6 +378,9 @@ def render_frames(scene: Scene, time: dt.datetime, *, seed: int = 1, sky_dn: flo
     off = scene.clock_offset_s
     r = scene.render
     tr_mid = trajectory(scene.elements, time, np.array([spec.n_frames * spec.frame_interval_s / 2 + off]))
+    if spec.urban_lights:
+        yield from _render_urban(scene, time, rng, sky_dn, read_noise_dn, flash_peak_dn, city_dn, false_detections)
+        return
     # city lights: ground points over the area the sequence sees
     nc = spec.n_cities
     cc = rng.uniform(-0.3, 1.3, nc) * (W - 1)
@@ -421,6 +429,111 @@ def render_frames(scene: Scene, time: dt.datetime, *, seed: int = 1, sky_dn: flo
                     _blob(img, r["false_px"][k], sig_patch, 0.5 * flash_peak_dn)
         noise = rng.normal(0, 1, img.shape) * np.sqrt(read_noise_dn**2 + np.maximum(img, 0) / 4.0)
         yield i, np.clip(np.round(img + noise), 0, 65535).astype(np.uint16)
+
+
+def _town_points(scene: Scene, time: dt.datetime, rng: np.random.Generator):
+    """Towns on the ground over the whole area the sequence sweeps: (centres (N, 3) ECEF, per town a
+    list of (east, north, sigma_m, weight) glows); ``n_cities`` towns per frame area on average."""
+    spec, cam = scene.spec, scene.camera
+    W, H = cam.width_px, cam.height_px
+    mm = scene.mount.as_matrix()
+    T = (spec.n_frames - 1) * spec.frame_interval_s + spec.exposure_s
+    # how far the ground moves across the frame during the sequence, in frame sizes
+    tr = trajectory(scene.elements, time, np.array([0.0, T]) + scene.clock_offset_s)
+    c0 = _pixels_to_points(cam, mm, tr.position_m[:1], tr.lvlh_to_itrs[:1], np.array([W / 2]), np.array([H / 2]),
+                           np.zeros(1))
+    p1 = _project(cam, mm, tr.position_m[1:], tr.lvlh_to_itrs[1:], c0)[0]
+    sweep = float(np.hypot(p1[0] - W / 2, p1[1] - H / 2)) if np.all(np.isfinite(p1)) else 0.0
+    n = int(rng.poisson(spec.n_cities * (1.0 + 1.4 * sweep / min(W, H)))) + 1
+    tau = rng.uniform(-0.1 * T, 1.1 * T, n)
+    trn = trajectory(scene.elements, time, tau + scene.clock_offset_s)
+    cols = rng.uniform(-0.2, 1.2, n) * (W - 1)
+    rows = rng.uniform(-0.2, 1.2, n) * (H - 1)
+    centres = _pixels_to_points(cam, mm, trn.position_m, trn.lvlh_to_itrs, cols, rows, np.zeros(n))
+    centres = centres[np.all(np.isfinite(centres), axis=1)]
+    towns = []
+    for _ in range(len(centres)):
+        radius = float(np.exp(rng.uniform(np.log(300.0), np.log(4000.0))))  # town size, m
+        k = int(rng.integers(1, 6))
+        de, dn = rng.normal(0, radius, (2, k))
+        sig = radius * rng.uniform(0.2, 0.6, k)
+        w = rng.uniform(0.3, 1.0, k)
+        towns.append((de, dn, sig, w / w.max()))
+    return centres, towns
+
+
+def _render_urban(scene: Scene, time: dt.datetime, rng, sky_dn, read_noise_dn, flash_peak_dn, city_dn,
+                  false_detections):
+    """Frames with extended towns moving with the ground (``SceneSpec.urban_lights``)."""
+    spec, cam = scene.spec, scene.camera
+    W, H = cam.width_px, cam.height_px
+    mm = scene.mount.as_matrix()
+    off = scene.clock_offset_s
+    r = scene.render
+    centres, towns = _town_points(scene, time, rng)
+    # glows of each town: ground points and peak surface brightness (log-normal around ``city_dn``/3)
+    pts, sig_m, amp = [], [], []
+    for c, (de, dn, sig, w) in zip(centres, towns):
+        lon, lat, _ = geodesy.ecef_to_geodetic(c[None])
+        enu = geodesy.enu_basis(lon, lat).reshape(3, 3)
+        pts.append(c[None] + de[:, None] * enu[0] + dn[:, None] * enu[1])
+        sig_m.append(sig)
+        amp.append(w * (city_dn / 3.0) * float(np.exp(rng.normal(0, 0.8))))
+    pts_a = np.concatenate(pts) if pts else np.zeros((0, 3))
+    sig_a = np.concatenate(sig_m) if sig_m else np.zeros(0)
+    amp_a = np.concatenate(amp) if amp else np.zeros(0)
+    tr_mid = trajectory(scene.elements, time, np.array([spec.n_frames * spec.frame_interval_s / 2 + off]))
+    gsd = float(np.linalg.norm(tr_mid.position_m[0]) - geodesy.A_M) / cam.focal_px
+    sig_px = np.maximum(sig_a / gsd, 1.0)
+    sig_patch = max(spec.patch_radius_m / gsd, 1.5)
+    for i in range(spec.n_frames):
+        t0 = i * spec.frame_interval_s
+        img = np.full((H, W), sky_dn, dtype=np.float64)
+        nsub = 1 if spec.is_video else 8
+        tt = t0 + (np.arange(nsub) + 0.5) / nsub * spec.exposure_s + off
+        tr = trajectory(scene.elements, time, tt)
+        n = len(pts_a)
+        for s in range(nsub):
+            px = _project(cam, mm, np.repeat(tr.position_m[s:s + 1], n, 0), np.repeat(tr.lvlh_to_itrs[s:s + 1], n, 0),
+                          pts_a) if n else np.zeros((0, 2))
+            for k in np.flatnonzero(np.all(np.isfinite(px), axis=1)):
+                _blob(img, px[k], sig_px[k], amp_a[k] / nsub)
+        for k, (js, px, w) in enumerate(r["tracks"]):
+            if not r["detected"][k]:
+                continue
+            hit = np.flatnonzero(js == i)
+            if hit.size == 0:
+                continue
+            j = int(hit[0])
+            a = flash_peak_dn * r["bright"][k] * (min(1.0, 1.6 * float(w[j])) if spec.is_video else 1.0)
+            _blob(img, px[j], sig_patch, a)
+        if false_detections:
+            for k in range(len(r["false_px"])):
+                if r["false_f0"][k] <= i <= r["false_f1"][k]:
+                    _blob(img, r["false_px"][k], sig_patch, 0.5 * flash_peak_dn)
+        noise = rng.normal(0, 1, img.shape) * np.sqrt(read_noise_dn**2 + np.maximum(img, 0) / 4.0)
+        yield i, np.clip(np.round(img + noise), 0, 65535).astype(np.uint16)
+
+
+def drawn_flashes(scene: Scene, margin_px: float = 0.0) -> list[tuple[int, float, float]]:
+    """The flashes :func:`render_frames` draws, as (frame, col, row) of each lit frame, with their centre
+    at least ``margin_px`` inside the frame (the truth for detection precision and recall)."""
+    W, H = scene.camera.width_px, scene.camera.height_px
+    out = []
+    for k, (js, px, _) in enumerate(scene.render["tracks"]):
+        if not scene.render["detected"][k]:
+            continue
+        for j, (c, rw) in zip(js, px):
+            if margin_px <= c <= W - 1 - margin_px and margin_px <= rw <= H - 1 - margin_px:
+                out.append((int(j), float(c), float(rw)))
+    return out
+
+
+def flash_patch_px(scene: Scene) -> float:
+    """The 1-sigma radius in pixels of a drawn flash patch at the frame's centre."""
+    tr = trajectory(scene.elements, scene.frames.epoch, np.array([scene.clock_offset_s]))
+    gsd = float(np.linalg.norm(tr.position_m[0]) - geodesy.A_M) / scene.camera.focal_px
+    return max(scene.spec.patch_radius_m / gsd, 1.5)
 
 
 def _blob(img, centre, sigma, amp):
