@@ -82,7 +82,7 @@ def tie_run(tmp_path_factory):
 
 def test_tie_points_run_writes_all_products(tie_run):
     out, _, _, proc = tie_run
-    assert {p.name for p in out.iterdir()} == PRODUCTS | {"pixels.csv"}  # no staging left over
+    assert {p.name for p in out.iterdir()} == PRODUCTS | {"pixels.csv", ".cupola-products.json"}  # no staging left over
     assert proc.stderr == ""
 
 

@@ -425,7 +425,7 @@ def test_cli_simulate_then_solve_frames(simulated_sequence, tmp_path):
     proc = cupola("lightning", "solve", "--frames", scene / "frames", "--frame-times", scene / "frame_times.csv",
                   "--events", scene / "events.csv", "--tle", TLE_FILE, *METEOR_CAMERA, "--pixels", pixels, "--out", out)
     assert proc.returncode == 0, proc.stderr
-    names = {p.name for p in out.iterdir()}
+    names = {p.name for p in out.iterdir()} - {".cupola-products.json"}  # the product manifest
     assert names == {"result.json", "flashes.csv", "flashes.geojson", "footprint.geojson", "footprint.kml", "georef.tif",
                      "quicklook.png", "lightning.png", "pixels.csv"}
     res = json.loads((out / "result.json").read_text())

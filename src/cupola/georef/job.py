@@ -231,7 +231,9 @@ def write_products(result: GeolocateResult, out_dir: Path,
     from cupola.io.vector import write_footprint_geojson, write_footprint_kml
 
     written: list[Path] = []
-    with staged_output(out_dir, written=written) as stage:
+    req = result.request
+    inputs = [req.photo, req.tle_path, req.tie_points, req.pixels]
+    with staged_output(out_dir, written=written, inputs=inputs) as stage:
         summary = result.to_dict()
         geo, st = result.georef, result.state
         props = {"time_utc": summary["time_utc"], "photo": Path(result.request.photo).name,

@@ -26,8 +26,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import shutil
-import tempfile
 import time as _time
 import warnings
 from collections.abc import Callable
@@ -613,15 +611,16 @@ def write_products(seq: SequenceResult, out_dir: str | Path,
     from cupola.io.geotiff import write_georeferenced_cog
     from cupola.nightlights.report import write_report
 
+    from cupola.io.staging import staged_output
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda label, done, total: None)
-    written = []
+    written: list[Path] = []
     stems = [fr.path.stem for fr in seq.frames]
     if len(set(stems)) != len(stems):
         raise InputError("two RAW files have the same name; their products would collide")
-    with tempfile.TemporaryDirectory(dir=out, prefix=".nightlights.") as scratch:
-        stage = Path(scratch)
+    inputs = [fr.path for fr in seq.frames]
+    with staged_output(out, written=written, inputs=inputs) as stage:
         if seq.calibration is not None:
             (stage / "calibration.json").write_text(json.dumps(_json_safe(seq.calibration.to_dict()), indent=2) + "\n")
         for k, fr in enumerate(seq.frames):
@@ -684,15 +683,6 @@ def write_products(seq: SequenceResult, out_dir: str | Path,
             summary["timings_s"]["products"] = _time.perf_counter() - t0
             (fdir / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
             say("products", k + 1, len(seq.frames))
-        # move into place
-        for item in sorted(stage.iterdir()):
-            target = out / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            shutil.move(str(item), str(target))
-            written.append(target)
     return written
 
 
