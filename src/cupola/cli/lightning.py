@@ -108,6 +108,23 @@ def solve_command(
     Console().print(t)
 
 
+@lightning_app.command("lis")
+def lis_command(
+    science: Path = typer.Argument(..., help="ISS LIS science file (ISS_LIS_SC_*.nc)."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    background: Optional[Path] = typer.Option(None, "--background", help="ISS LIS background file "
+                                                                         "(ISS_LIS_BG_*.nc): georeference its images."),
+    height_m: float = typer.Option(0.0, "--height-m", help="Height of the corners' surface, m."),
+    quiet: bool = typer.Option(False, "--quiet", help="No summary."),
+) -> None:
+    """ISS LIS flashes as CSV/GeoJSON and a map; background images georeferenced against the file."""
+    from cupola.lightning.lis_products import write_lis_products
+
+    written = write_lis_products(science, out, background_path=background, height_m=height_m)
+    if not quiet:
+        print("wrote " + ", ".join(p.name for p in written))
+
+
 @lightning_app.command("simulate")
 def simulate_command(
     tle: Path = typer.Option(..., "--tle", help="File of two-line element sets (the real orbit)."),

@@ -202,8 +202,11 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
             range, or no rows; the message names the file, line and column.
     """
     from cupola.io.tables import read_header
+    from cupola.lightning.lis import is_lis_file, lis_events
 
     p = Path(path)
+    if p.suffix.lower() in (".nc", ".h5", ".hdf5") or is_lis_file(p):
+        return lis_events(p, sigma_m=sigma_m)  # an ISS LIS science file: its groups
     what = "lightning events (time_utc,lat,lon[,height_m][,peak_current_ka][,type] or time_utc,lat,lon,energy)"
     header_line, names, seen, data = read_header(p, what)
     for name in names:
