@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(nightlights_app, name="nightlights")
 
 
-def _bands(text: Optional[str], flag: str) -> Optional[dict]:
+def _bands(text: Optional[str], flag: str, lo: float, hi: float, low_open: bool = False) -> Optional[dict]:
     if text is None:
         return None
     from cupola.errors import InputError
@@ -28,6 +28,10 @@ def _bands(text: Optional[str], flag: str) -> Optional[dict]:
         raise InputError(f"{flag} takes three numbers R,G,B, got {text!r}") from None
     if len(vals) != 3:
         raise InputError(f"{flag} takes three numbers R,G,B, got {text!r}")
+    for v in vals:
+        if not (lo < v <= hi if low_open else lo <= v <= hi):  # NaN fails both
+            raise InputError(f"{flag}: {v:g} is out of range; expected three numbers R,G,B in "
+                             f"{'(' if low_open else '['}{lo:g}, {hi:g}]")
     return dict(zip("RGB", vals))
 
 
@@ -65,8 +69,8 @@ def calibrate_command(
     from cupola.nightlights.radiance import RadianceSettings
 
     settings = RadianceSettings()
-    ext = _bands(extinction, "--extinction")
-    win = _bands(window, "--window")
+    ext = _bands(extinction, "--extinction", 0.0, 5.0)  # magnitudes per airmass
+    win = _bands(window, "--window", 0.0, 1.0, low_open=True)  # transmission
     if ext is not None:
         settings = RadianceSettings(extinction_mag=ext, window_transmission=settings.window_transmission)
     if win is not None:

@@ -179,7 +179,7 @@ def write_georeferenced_cog(
             res *= math.sqrt(width * height / max_pixels) * 1.0001
             width, height = _grid_shape(west, south, east, north, res)
         warnings.warn(
-            f"{path}: a {requested:.3g} deg grid over {east - west:.3g} x {north - south:.3g} deg "
+            f"{Path(path).name}: a {requested:.3g} deg grid over {east - west:.3g} x {north - south:.3g} deg "
             f"exceeds {max_pixels} pixels; coarsened to {res:.3g} deg ({width} x {height})",
             UserWarning,
             stacklevel=2,

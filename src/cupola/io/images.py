@@ -141,16 +141,60 @@ def read_photo(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInfo]:
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise InputError(f"{p}: image data is truncated or corrupt ({_one_line(exc)}); "
                              "expected a complete image file") from None
+        if img.format == "PNG":
+            _check_png_complete(p)
         pixels = _to_array(p, img)
     return pixels, info
 
 
+def _check_png_complete(p: Path) -> None:
+    """Refuse a PNG whose image data holds fewer rows than its header says (Pillow fills them
+    with zeros when the compressed stream ends early). Non-interlaced PNGs only; the data is
+    decompressed in pieces, never held whole."""
+    import struct
+    import zlib
+
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+    got = 0
+    inflate = zlib.decompressobj()
+    with open(p, "rb") as f:
+        f.read(8)
+        head = f.read(8)
+        if len(head) < 8 or head[4:] != b"IHDR":
+            return
+        ihdr = f.read(struct.unpack(">I", head[:4])[0] + 4)
+        width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr[:13])
+        if interlace or colour not in channels:
+            return
+        expected = height * (1 + (width * channels[colour] * depth + 7) // 8)
+        while got < expected:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            size, kind = struct.unpack(">I", head[:4])[0], head[4:]
+            if kind == b"IEND":
+                break
+            if kind != b"IDAT":
+                f.seek(size + 4, 1)
+                continue
+            data = f.read(size)
+            f.read(4)
+            try:
+                while data and got < expected:
+                    got += len(inflate.decompress(data, 1 << 22))
+                    data = inflate.unconsumed_tail
+            except zlib.error:
+                break
+    if got < expected:
+        rows = got // max(1, expected // max(1, height))
+        raise InputError(f"{p}: image data is truncated: the header says {width}x{height} pixels but the file "
+                         f"holds about {rows} rows; expected a complete image file")
+
+
 def _check_file(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: file not found; expected an image file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder; expected an image file")
+    from cupola.io.limits import regular_file
+
+    p = regular_file(path, "an image file")
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -164,7 +208,7 @@ def _open(p: Path):
     from PIL import Image, UnidentifiedImageError
 
     try:
-        return Image.open(p)
+        img = Image.open(p)
     except UnidentifiedImageError:
         raise InputError(f"{p}: not an image file Pillow can read; expected JPEG, PNG or TIFF") from None
     except Image.DecompressionBombError as exc:
@@ -173,6 +217,14 @@ def _open(p: Path):
         raise InputError(f"{p}: permission denied; expected a readable image file") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"{p}: image header is corrupt ({_one_line(exc)}); expected a valid image file") from None
+    try:
+        from cupola.io.limits import check_pixel_budget
+
+        check_pixel_budget(img.size[0], img.size[1], str(p))
+    except InputError:
+        img.close()
+        raise
+    return img
 
 
 def _info(p: Path, img) -> PhotoInfo:

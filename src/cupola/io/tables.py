@@ -176,14 +176,9 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 def read_text(p: Path, what: str) -> str:
-    if not p.exists():
-        raise InputError(f"{p}: file not found; expected a CSV file of {what}")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder; expected a CSV file of {what}")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot be read ({' '.join(str(exc).split())})") from None
+    from cupola.io.limits import read_bytes_bounded
+
+    data = read_bytes_bounded(p, f"a CSV file of {what}")
     if b"\x00" in data:
         raise InputError(f"{p}: binary file (contains NUL bytes); expected a CSV file of {what}")
     try:

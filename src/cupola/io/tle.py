@@ -40,18 +40,9 @@ def read_tle_file(path: str | os.PathLike) -> list[ElementSet]:
             malformed element set (the message gives the line number).
     """
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: file not found; expected a TLE file (two-line element sets)")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder; expected a TLE file (two-line element sets)")
-    try:
-        size = p.stat().st_size
-        if size > MAX_TLE_FILE_BYTES:
-            raise InputError(f"{p}: file is {size} bytes, too large for a TLE file "
-                             f"(at most {MAX_TLE_FILE_BYTES} bytes expected)")
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot be read ({' '.join(str(exc).split())})") from None
+    from cupola.io.limits import read_bytes_bounded
+
+    data = read_bytes_bounded(p, "a TLE file (two-line element sets)", MAX_TLE_FILE_BYTES)
     if not data.strip():
         raise InputError(f"{p}: file is empty; expected two-line element sets")
     if b"\x00" in data:

@@ -39,12 +39,13 @@ def _pair(row, a, b, line, path):
 
 def run_batch(in_csv: Path, out_csv: Path, *, default_method: str = "precise", progress=None) -> tuple[int, int]:
     """Solve every row of ``in_csv`` and write ``out_csv``; returns (rows ok, rows failed)."""
+    import io
+
     from cupola.io.atomic import atomic_write
+    from cupola.io.tables import read_text
 
     in_csv = Path(in_csv)
-    if not in_csv.is_file():
-        raise InputError(f"{in_csv}: no such file")
-    with in_csv.open(newline="") as f:
+    with io.StringIO(read_text(in_csv, "landmarks and measurements"), newline="") as f:  # bounded, UTF-8
         reader = csv.DictReader(f)
         if reader.fieldnames is None:
             raise InputError(f"{in_csv}: empty file, expected a header row")
@@ -52,13 +53,19 @@ def run_batch(in_csv: Path, out_csv: Path, *, default_method: str = "precise", p
         missing = {"time", "lat", "lon"} - fields
         if missing:
             raise InputError(f"{in_csv}: missing column(s) {', '.join(sorted(missing))}")
-        rows = [{(k or "").strip(): v for k, v in r.items()} for r in reader]
+        try:
+            rows, lines = [], []
+            for r in reader:
+                rows.append({(k or "").strip(): v for k, v in r.items()})
+                lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise InputError(f"{in_csv}: line {reader.line_num}: not valid CSV ({exc})") from None
     if not rows:
         raise InputError(f"{in_csv}: no rows")
     ok = failed = 0
     out_rows = []
     for i, row in enumerate(rows):
-        line = i + 2
+        line = lines[i]
         rec = {"id": row.get("id") or row.get("name") or str(i + 1)}
         try:
             time = parse_time(row.get("time") or "", f"{in_csv}: line {line}: time")
@@ -83,7 +90,8 @@ def run_batch(in_csv: Path, out_csv: Path, *, default_method: str = "precise", p
             rec["warnings"] = "; ".join(res.warnings)
             ok += 1
         except InputError as exc:
-            rec["error"] = str(exc)
+            text = str(exc)
+            rec["error"] = text if f"line {line}" in text else f"{in_csv}: line {line}: {text}"
             failed += 1
         out_rows.append(rec)
         if progress is not None:
