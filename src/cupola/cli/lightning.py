@@ -61,10 +61,15 @@ def solve_command(
     pixels: Optional[Path] = typer.Option(None, "--pixels", help="CSV col,row[,height_m] to locate (pixels.csv)."),
     force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
     quiet: bool = typer.Option(False, "--quiet", help="No summary."),
+    detect_threshold: float = typer.Option(6.0, "--detect-threshold", help="Detection threshold: a flash's "
+                                           "brightening in noise sigmas (its score in flashes.csv)."),
+    no_motion_compensation: bool = typer.Option(False, "--no-motion-compensation",
+                                                help="Stills: compare with the sequence median instead."),
 ) -> None:
     """Match flashes in the images to lightning events, solve the camera pose, write the products."""
     from cupola.errors import InputError
     from cupola.geometry.orbit import parse_time
+    from cupola.lightning.detect import DetectOptions
     from cupola.lightning.job import LightningRequest, run
     from cupola.lightning.products import write_products
     from cupola.lightning.solve import SolveOptions
@@ -81,7 +86,10 @@ def solve_command(
         events=list(events), tle_path=tle, photo=photo, time=parse_time(time, "--time") if time else None,
         exposure_s=exposure_s, frames_dir=frames, frame_times=frame_times, video=video, fps=fps,
         background=background, flashes=flashes, focal_mm=focal_mm, sensor_mm=sensor_mm, options=options,
-        event_sigma_m=event_sigma_m, pixels=pixels, force_tle=force)
+        event_sigma_m=event_sigma_m, pixels=pixels, force_tle=force,
+        detect=DetectOptions(threshold_sigma=detect_threshold, motion_compensation=not no_motion_compensation))
+    if not (detect_threshold > 0):
+        raise InputError(f"--detect-threshold must be positive, got {detect_threshold:g}")
     result = run(req)
     written = write_products(result, out)
     if quiet:
@@ -152,6 +160,9 @@ def simulate_command(
     storms: int = typer.Option(0, "--storms", help="Cluster flashes in this many storm cells (0: uniform)."),
     mapper: bool = typer.Option(False, "--mapper", help="Also write GLM-like mapper groups (mapper.csv)."),
     no_images: bool = typer.Option(False, "--no-images", help="Only the CSV files and the truth."),
+    urban_lights: bool = typer.Option(False, "--urban-lights", help="Towns as extended lights moving with the "
+                                                                   "ground (rather than point lamps)."),
+    cities: int = typer.Option(60, "--cities", help="Towns (point lamps) in one frame, on average."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Simulate a scene (real orbit, simulated lightning and network) as files `lightning solve` reads."""
@@ -180,7 +191,7 @@ def simulate_command(
     spec = SceneSpec(n_flashes=n_flashes, n_frames=n_frames, frame_interval_s=interval_s, exposure_s=exp,
                      clock_offset_s=clock_offset_s, network_sigma_m=network_sigma_m, cloud_top_m=cloud_top_m,
                      cloud_top_sigma_m=cloud_top_sigma_m, false_rate=false_rate, miss_rate=miss_rate, storms=storms,
-                     mapper=mapper)
+                     mapper=mapper, urban_lights=urban_lights, n_cities=cities)
     t = parse_time(time, "--time")
     el = select_element_set(read_tle_file(tle), t, source=str(tle))
     scene = simulate_scene(el, t, cam, attitude, spec, seed=seed)

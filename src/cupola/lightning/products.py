@@ -174,7 +174,7 @@ def summary(result: LightningResult, loc: FlashLocations) -> dict:
 
 
 FLASH_COLUMNS = ["flash_id", "frame_start", "frame_end", "time_utc", "window_start_utc", "window_end_utc", "col", "row",
-                 "lat", "lon", "height_m", "sigma_m", "brightness", "event", "event_time_utc", "event_lat",
+                 "lat", "lon", "height_m", "sigma_m", "brightness", "score", "event", "event_time_utc", "event_lat",
                  "event_lon", "residual_px", "residual_m"]
 
 
@@ -191,6 +191,7 @@ def _flash_rows(result: LightningResult, loc: FlashLocations):
             "lat": round(float(loc.lat_deg[k]), 7), "lon": round(float(loc.lon_deg[k]), 7),
             "height_m": round(float(loc.height_m[k]), 1), "sigma_m": round(float(loc.sigma_m[k]), 1),
             "brightness": float(fl.brightness[k]),
+            "score": round(float(fl.score[k]), 2) if np.isfinite(fl.score[k]) else "",
             "event": ev.where(m) if m >= 0 else "", "event_time_utc": ev.time_utc(m) if m >= 0 else "",
             "event_lat": round(float(ev.lat_deg[m]), 7) if m >= 0 else "",
             "event_lon": round(float(ev.lon_deg[m]), 7) if m >= 0 else "",
