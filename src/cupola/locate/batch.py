@@ -9,6 +9,7 @@ relative to the catalog's folder.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -23,7 +24,9 @@ def read_catalog(path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such catalog")
-    with path.open(newline="") as f:
+    from cupola.io.tables import read_text
+
+    with io.StringIO(read_text(path, "catalog rows"), newline="") as f:  # bounded, UTF-8 (BOM allowed)
         reader = csv.DictReader(f)
         if not reader.fieldnames or not {"photo", "reference"} <= {c.strip() for c in reader.fieldnames}:
             raise InputError(f"{path}: catalog needs columns photo and reference")
@@ -34,7 +37,7 @@ def read_catalog(path) -> list[dict]:
                 p = Path(row[key])
                 row[key] = str(p if p.is_absolute() else path.parent / p)
             row["id"] = row.get("id") or Path(row["photo"]).stem
-            row["_line"] = i + 2
+            row["_line"], row["_catalog"] = reader.line_num, str(path)
             rows.append(row)
     if not rows:
         raise InputError(f"{path}: catalog has no rows")
@@ -42,6 +45,12 @@ def read_catalog(path) -> list[dict]:
     dup = {x for x in ids if ids.count(x) > 1}
     if dup:
         raise InputError(f"{path}: duplicate ids {sorted(dup)[:3]}; add an id column")
+    from cupola.io.names import safe_names
+
+    names, notes = safe_names(ids)  # one folder inside --out per row: no '..', no clashes
+    for row, name in zip(rows, names):
+        row["_dir"] = name
+    rows[0]["_notes"] = notes
     return rows
 
 
@@ -53,10 +62,9 @@ def run_one(row: dict, out_dir: str, matcher: str) -> dict:
     """Worker task: localize one catalog row and write its products; never raises."""
     import traceback
 
-    from cupola.io.staging import write_json
     from cupola.locate.job import options_from, run_locate, write_locate_products
 
-    target = Path(out_dir) / _safe(row["id"])
+    target = Path(out_dir) / (row.get("_dir") or _safe(row["id"]))
     try:
         torch_threads()
         bounds = None
@@ -70,10 +78,20 @@ def run_one(row: dict, out_dir: str, matcher: str) -> dict:
         return {"id": row["id"], "status": "matched" if res.matched else "rejected", "reason": res.reason,
                 "seconds": res.seconds}
     except Exception as exc:  # noqa: BLE001 - a failure of one photo is recorded, not fatal
-        target.mkdir(parents=True, exist_ok=True)
-        write_json(target / FAILED_FILE, {"id": row["id"], "error": f"{type(exc).__name__}: {exc}",
-                                          "traceback": traceback.format_exc()})
-        return {"id": row["id"], "status": "failed", "reason": str(exc), "seconds": None}
+        return record_failure(row, out_dir, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def record_failure(row: dict, out_dir, error: str, trace: str | None = None) -> dict:
+    """Write the row's failed.json (as its product set: a later success replaces it) and return
+    its log record."""
+    from cupola.io.staging import staged_output, write_json
+
+    target = Path(out_dir) / (row.get("_dir") or _safe(row["id"]))
+    where = f"{row.get('_catalog', 'catalog')}: line {row.get('_line', '?')}: "
+    with staged_output(target, option="--out") as stage:
+        write_json(stage / FAILED_FILE, {"id": row["id"], "line": row.get("_line"), "error": where + error,
+                                         "traceback": trace})
+    return {"id": row["id"], "line": row.get("_line"), "status": "failed", "reason": where + error, "seconds": None}
 
 
 def torch_threads() -> None:
@@ -86,20 +104,27 @@ def torch_threads() -> None:
 
 
 def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | None = None, workers: int | None = None,
-              progress=None) -> dict:
-    """Run every catalog row not finished yet; returns counts by status."""
-    from dask.distributed import Client, LocalCluster, as_completed
+              progress=None, task=None) -> dict:
+    """Run every catalog row not finished yet; returns counts by status.
+    ``task``: what runs one row (default :func:`run_one`, same arguments). A row whose worker
+    dies (or that kills its worker again and again) becomes a failed row with the reason."""
+    from dask.distributed import Client, LocalCluster, as_completed, wait
 
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
     rows = read_catalog(catalog)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    todo = [r for r in rows if not (out / _safe(r["id"]) / DONE_FILE).is_file()]
+    todo = [r for r in rows if not (out / r["_dir"] / DONE_FILE).is_file()]
     counts = {"skipped": len(rows) - len(todo), "matched": 0, "rejected": 0, "failed": 0}
     if not todo:
         return counts
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, ValueError, TypeError) as exc:
+            raise InputError(f"scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())[:200]})") from None
     else:
         import os
 
@@ -107,18 +132,45 @@ def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | Non
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     log = out / "batch_log.jsonl"
+    for note in rows[0].get("_notes", []):
+        with log.open("a") as f:
+            f.write(json.dumps({"note": note}) + "\n")
     try:
-        futures = [client.submit(run_one, r, str(out), matcher, key=f"locate-{_safe(r['id'])}", pure=False)
-                   for r in todo]
-        done = 0
-        for fut in as_completed(futures):
-            rec = fut.result()
+        futures = {client.submit(task or run_one, r, str(out), matcher, key=f"locate-{r['_dir']}",
+                                 pure=False): r for r in todo}
+        logged: set = set()
+        suspects: list = []  # rows whose worker died: maybe theirs, maybe a neighbour's fault
+
+        def finish(fut, retried: bool = False) -> None:
+            try:
+                rec = fut.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: a row killed its worker
+                if not retried:
+                    suspects.append(futures[fut])
+                    return
+                rec = record_failure(futures[fut], out, f"the worker running this photo died again and again "
+                                     f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})")
+            logged.add(fut)
             counts[rec["status"]] += 1
             with log.open("a") as f:
                 f.write(json.dumps(rec) + "\n")
-            done += 1
             if progress is not None:
-                progress(done, len(todo))
+                progress(len(logged), len(todo))
+
+        try:
+            for fut in as_completed(futures):
+                finish(fut)
+            for row in suspects:  # again, alone: only a row that kills its own worker fails
+                fut = client.submit(task or run_one, row, str(out), matcher,
+                                    key=f"locate-{row['_dir']}-alone", pure=False)
+                futures[fut] = row
+                wait([fut])
+                finish(fut, retried=True)
+        except KeyboardInterrupt:  # log every row that finished before leaving
+            for fut in list(futures):
+                if fut not in logged and fut.done() and fut.status == "finished":
+                    finish(fut)
+            raise
     finally:
         client.close()
         if cluster is not None:

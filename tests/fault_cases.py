@@ -1,0 +1,294 @@
+"""The fault suite's cases: every command x bad inputs and options, each expected to end with
+exit code 2 (or the given one), exactly one line on stderr that names the file or option, no
+Python traceback, the inputs untouched and ``--out`` untouched (a folder that held a user's file
+keeps exactly that; one that did not exist is not created).
+
+Shared by ``tests/test_faults.py`` and ``benchmarks/bench_reliability.py``. Commands run
+in-process through :func:`cupola.cli.main.main` (the real entry point's code path), which keeps
+the ~100 cases to seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "iss-meteor-2017"
+TIME = "2017-05-17T05:44:09.526Z"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: tuple[str, ...]  # "{name}" items are replaced by the fixture paths (see make_inputs)
+    token: str  # must appear in the error line (the option or file named), case-insensitive
+    code: int = 2
+
+
+def _png(path: Path, width: int, height: int, rows: int) -> None:
+    """An 8-bit grey PNG whose header says width x height but holds only ``rows`` rows."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes(width) for _ in range(rows))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def make_inputs(root: Path) -> dict[str, str]:
+    """Create the bad (and good) input files under ``root``; returns the placeholder map."""
+    root.mkdir(parents=True, exist_ok=True)
+    d = root / "in"
+    d.mkdir(exist_ok=True)
+    (d / "empty.txt").write_bytes(b"")
+    (d / "binary.bin").write_bytes(bytes(range(256)) * 4)
+    (d / "a_folder").mkdir(exist_ok=True)
+    (d / "text.txt").write_text("this is not a video\n")
+    (d / "events.csv").write_text(f"time_utc,lat,lon\n{TIME},29.3,-100.9\n")
+    (d / "frames").mkdir(exist_ok=True)
+    (d / "user_file").write_text("mine\n")
+    (d / "latin1.csv").write_bytes("col,row\n1,2 \xe9\n".encode("latin-1"))
+    (d / "semicolon.csv").write_text("col;row\n1;2\n")
+    (d / "nan_tie.csv").write_text("col,row,lat,lon\n1,2,nan,3\n")
+    big = d / "huge.csv"  # sparse: 300 MB said, no disk used
+    with open(big, "wb") as f:
+        f.truncate(300 * 1024 * 1024)
+    _png(d / "bomb.png", 60000, 60000, 1)
+    _png(d / "truncated.png", 6000, 6000, 2)
+    fifo = d / "fifo"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    out = root / "out"
+    out.mkdir(exist_ok=True)
+    return {
+        "photo": str(SAMPLE / "meteor_20170517T054409.526Z.jpg"),
+        "tle": str(SAMPLE / "iss_tle_25544_20170101-20170630.txt"),
+        "tie": str(SAMPLE / "tie_points.csv"),
+        "zero": "/dev/zero", "fifo": str(fifo), "empty": str(d / "empty.txt"), "binary": str(d / "binary.bin"),
+        "folder": str(d / "a_folder"), "missing": str(d / "no_such_file.csv"), "text": str(d / "text.txt"),
+        "events": str(d / "events.csv"), "frames": str(d / "frames"), "huge": str(big),
+        "bomb": str(d / "bomb.png"), "truncated": str(d / "truncated.png"), "latin1": str(d / "latin1.csv"),
+        "semicolon": str(d / "semicolon.csv"), "nan_tie": str(d / "nan_tie.csv"),
+        "userfile": str(d / "user_file"), "under_file": str(d / "user_file" / "sub"),
+    }
+
+
+def _geo(*extra: str, attitude=("--attitude", "0", "0", "0"), photo="{photo}", tle="{tle}") -> tuple[str, ...]:
+    return ("geolocate", photo, "--time", TIME, "--tle", tle, "--focal-mm", "10.5", "--sensor-mm", "8.7",
+            "4.89375", *attitude, "--quiet", "--out", "{out}", *extra)
+
+
+def _sideway(*extra: str, lat="31.23", lon="121.5", shadow="168") -> tuple[str, ...]:
+    return ("shadows", "sideway", "--time", "2013-08-05T02:56:39Z", f"--lat={lat}", f"--lon={lon}",
+            f"--shadow-m={shadow}", "--displacement-m", "125.5", *extra)
+
+
+def _locate(*extra: str, ref="{photo}") -> tuple[str, ...]:
+    return ("locate", "{photo}", "--reference", ref, "--bounds", "-101", "29", "-100", "30", "--quiet",
+            "--out", "{out}", *extra)
+
+
+def _sim(*extra: str, tle="{tle}") -> tuple[str, ...]:
+    return ("lightning", "simulate", "--tle", tle, "--time", TIME, "--out", "{out}", *extra)
+
+
+def _solve(*extra: str, video="{text}", events="{events}") -> tuple[str, ...]:
+    return ("lightning", "solve", "--video", video, "--time", TIME, "--events", events, "--tle", "{tle}",
+            "--focal-mm", "10.5", "--sensor-mm", "8.7", "4.89375", "--quiet", "--out", "{out}", *extra)
+
+
+def _night(*extra: str, raw="{photo}") -> tuple[str, ...]:
+    return ("nightlights", "calibrate", raw, "--out", "{out}", *extra)
+
+
+CASES: list[Case] = [
+    # geolocate: options
+    Case("geolocate-height-1e9", _geo("--height-m", "1e9"), "--height-m"),
+    Case("geolocate-height-nan", _geo("--height-m", "nan"), "--height-m"),
+    Case("geolocate-height-inf", _geo("--height-m", "inf"), "--height-m"),
+    Case("geolocate-attitude-nan", _geo(attitude=("--attitude", "nan", "0", "0")), "--attitude"),
+    Case("geolocate-attitude-inf", _geo(attitude=("--attitude", "0", "inf", "0")), "--attitude"),
+    Case("geolocate-attitude-big", _geo(attitude=("--attitude", "0", "0", "1e6")), "--attitude"),
+    Case("geolocate-focal-inf", _geo("--focal-mm", "inf"), "--focal-mm"),
+    Case("geolocate-focal-zero", _geo("--focal-mm", "0"), "--focal-mm"),
+    Case("geolocate-sensor-zero", _geo("--sensor-mm", "0", "4.9"), "--sensor-mm"),
+    Case("geolocate-look-at-lat", _geo(attitude=("--look-at", "95", "0")), "--look-at"),
+    Case("geolocate-look-at-nan", _geo(attitude=("--look-at", "29", "nan")), "--look-at"),
+    Case("geolocate-rotation-nan", _geo("--rotation", "nan"), "--rotation"),
+    Case("geolocate-distortion-inf", _geo("--distortion", "inf", "0", "0", "0", "0"), "--distortion"),
+    Case("geolocate-time-bad", _geo("--time", "yesterday"), "--time"),
+    # geolocate: files
+    Case("geolocate-tle-dev-zero", _geo(tle="{zero}"), "/dev/zero"),
+    Case("geolocate-tle-fifo", _geo(tle="{fifo}"), "fifo"),
+    Case("geolocate-tle-folder", _geo(tle="{folder}"), "a_folder"),
+    Case("geolocate-tle-missing", _geo(tle="{missing}"), "no_such_file"),
+    Case("geolocate-tle-empty", _geo(tle="{empty}"), "empty.txt"),
+    Case("geolocate-tle-binary", _geo(tle="{binary}"), "binary.bin"),
+    Case("geolocate-tle-jpeg", _geo(tle="{photo}"), "meteor_"),
+    Case("geolocate-tle-huge", _geo(tle="{huge}"), "huge.csv"),
+    Case("geolocate-tie-dev-zero", _geo(attitude=("--tie-points", "{zero}")), "/dev/zero"),
+    Case("geolocate-tie-fifo", _geo(attitude=("--tie-points", "{fifo}")), "fifo"),
+    Case("geolocate-tie-jpeg", _geo(attitude=("--tie-points", "{photo}")), "meteor_"),
+    Case("geolocate-tie-huge", _geo(attitude=("--tie-points", "{huge}")), "huge.csv"),
+    Case("geolocate-tie-latin1", _geo(attitude=("--tie-points", "{latin1}")), "latin1.csv"),
+    Case("geolocate-tie-semicolon", _geo(attitude=("--tie-points", "{semicolon}")), "semicolon.csv"),
+    Case("geolocate-tie-nan", _geo(attitude=("--tie-points", "{nan_tie}")), "nan_tie.csv"),
+    Case("geolocate-pixels-dev-zero", _geo("--pixels", "{zero}"), "/dev/zero"),
+    Case("geolocate-pixels-fifo", _geo("--pixels", "{fifo}"), "fifo"),
+    Case("geolocate-pixels-jpeg", _geo("--pixels", "{photo}"), "meteor_"),
+    Case("geolocate-photo-csv", _geo(photo="{tie}"), "tie_points.csv"),
+    Case("geolocate-photo-dev-zero", _geo(photo="{zero}"), "/dev/zero"),
+    Case("geolocate-photo-fifo", _geo(photo="{fifo}"), "fifo"),
+    Case("geolocate-photo-empty", _geo(photo="{empty}"), "empty.txt"),
+    Case("geolocate-photo-bomb", _geo(photo="{bomb}"), "bomb.png"),
+    Case("geolocate-photo-truncated", _geo(photo="{truncated}"), "truncated.png"),
+    Case("geolocate-out-is-file", _geo("--out", "{userfile}"), "--out"),
+    Case("geolocate-out-under-file", _geo("--out", "{under_file}"), "--out"),
+    # orbit
+    Case("orbit-tle-dev-zero", ("orbit", "--tle", "{zero}", "--time", TIME), "/dev/zero"),
+    Case("orbit-tle-fifo", ("orbit", "--tle", "{fifo}", "--time", TIME), "fifo"),
+    Case("orbit-time-bad", ("orbit", "--tle", "{tle}", "--time", "2017-13-40"), "--time"),
+    # shadows
+    Case("sideway-lon-400", _sideway(lon="400"), "--lon"),
+    Case("sideway-lon-nan", _sideway(lon="nan"), "--lon"),
+    Case("sideway-lat-91", _sideway(lat="91"), "--lat"),
+    Case("sideway-shadow-zero", _sideway(shadow="0"), "--shadow-m"),
+    Case("sideway-shadow-negative", _sideway(shadow="-5"), "--shadow-m"),
+    Case("sideway-shadow-inf", _sideway(shadow="inf"), "--shadow-m"),
+    Case("sideway-displacement-nan", _sideway("--displacement-m", "nan"), "--displacement-m"),
+    Case("sideway-method-bogus", _sideway("--method", "bogus"), "--method"),
+    Case("sideway-sat-altitude-zero", _sideway("--sat-altitude-km", "0"), "--sat-altitude-km"),
+    Case("sideway-out-is-folder", _sideway("--out", "{folder}"), "--out"),
+    Case("sideway-out-missing-folder", _sideway("--out", "{missing}/x.json"), "--out"),
+    Case("sideway-out-under-file", _sideway("--out", "{under_file}"), "--out"),
+    Case("sideway-plot-is-folder", _sideway("--plot", "{folder}"), "--plot"),
+    Case("sideway-tle-dev-zero", _sideway("--tle", "{zero}"), "/dev/zero"),
+    Case("height-shadow-zero", ("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "31.2",
+                                "--lon", "121.5", "--shadow-m", "0"), "--shadow-m"),
+    Case("height-lat-nan", ("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "nan",
+                            "--lon", "121.5", "--shadow-m", "10"), "--lat"),
+    Case("shadows-batch-dev-zero", ("shadows", "batch", "{zero}", "--out", "{out}/r.csv"), "/dev/zero"),
+    Case("shadows-batch-fifo", ("shadows", "batch", "{fifo}", "--out", "{out}/r.csv"), "fifo"),
+    Case("shadows-batch-jpeg", ("shadows", "batch", "{photo}", "--out", "{out}/r.csv"), "meteor_"),
+    Case("shadows-batch-huge", ("shadows", "batch", "{huge}", "--out", "{out}/r.csv"), "huge.csv"),
+    Case("shadows-batch-out-folder", ("shadows", "batch", "{tie}", "--out", "{folder}"), "--out"),
+    Case("shadows-batch-out-missing", ("shadows", "batch", "{tie}", "--out", "{missing}/r.csv"), "--out"),
+    Case("shadows-batch-method-bogus", ("shadows", "batch", "{tie}", "--out", "{out}/r.csv", "--method", "x"),
+         "--method"),
+    # locate
+    Case("locate-focal-inf", _locate("--focal-mm", "inf"), "--focal-mm"),
+    Case("locate-matcher-bogus", _locate("--matcher", "bogus"), "--matcher"),
+    Case("locate-nadir-lat", _locate("--nadir", "100", "0"), "--nadir"),
+    Case("locate-top-k-zero", _locate("--top-k", "0"), "--top-k"),
+    Case("locate-bounds-nan", ("locate", "{photo}", "--reference", "{photo}", "--bounds", "nan", "29", "-100",
+                               "30", "--out", "{out}"), "--bounds"),
+    Case("locate-out-is-file", _locate("--out", "{userfile}"), "--out"),
+    Case("locate-reference-dev-zero", _locate(ref="{zero}"), "/dev/zero"),
+    Case("locate-reference-fifo", _locate(ref="{fifo}"), "fifo"),
+    Case("locate-photo-bomb", ("locate", "{bomb}", "--reference", "{photo}", "--bounds", "-101", "29", "-100",
+                               "30", "--out", "{out}"), "bomb.png"),
+    Case("locate-batch-workers-zero", ("locate", "batch", "{tie}", "--out", "{out}", "--workers", "0"), "--workers"),
+    Case("locate-batch-workers-negative", ("locate", "batch", "{tie}", "--out", "{out}", "--workers=-3"),
+         "--workers"),
+    Case("locate-batch-matcher-bogus", ("locate", "batch", "{tie}", "--out", "{out}", "--matcher", "bogus"),
+         "--matcher"),
+    Case("locate-batch-catalog-dev-zero", ("locate", "batch", "{zero}", "--out", "{out}"), "/dev/zero"),
+    Case("locate-batch-catalog-fifo", ("locate", "batch", "{fifo}", "--out", "{out}"), "fifo"),
+    Case("locate-batch-catalog-jpeg", ("locate", "batch", "{photo}", "--out", "{out}"), "meteor_"),
+    Case("locate-batch-catalog-missing", ("locate", "batch", "{missing}", "--out", "{out}"), "no_such_file"),
+    Case("locate-batch-catalog-columns", ("locate", "batch", "{tie}", "--out", "{out}"), "tie_points.csv"),
+    Case("locate-batch-out-is-file", ("locate", "batch", "{tie}", "--out", "{userfile}"), "--out"),
+    Case("locate-evaluate-matcher-bogus", ("locate", "evaluate", "{folder}", "--matcher", "bogus"), "--matcher"),
+    # nightlights
+    Case("nightlights-extinction-nan", _night("--extinction", "nan,0.1,0.2"), "--extinction"),
+    Case("nightlights-extinction-negative", _night("--extinction=-1,0.1,0.2"), "--extinction"),
+    Case("nightlights-window-negative", _night("--window=-1,1,1"), "--window"),
+    Case("nightlights-window-zero", _night("--window", "0,1,1"), "--window"),
+    Case("nightlights-exposure-zero", _night("--exposure-s", "0"), "--exposure-s"),
+    Case("nightlights-iso-nan", _night("--iso", "nan"), "--iso"),
+    Case("nightlights-raw-dev-zero", _night(raw="{zero}"), "/dev/zero"),
+    Case("nightlights-raw-fifo", _night(raw="{fifo}"), "fifo"),
+    Case("nightlights-out-is-file", _night("--out", "{userfile}"), "--out"),
+    # lightning
+    Case("lightning-solve-focal-inf", _solve("--focal-mm", "inf"), "--focal-mm"),
+    Case("lightning-solve-fps-zero", _solve("--fps", "0"), "--fps"),
+    Case("lightning-solve-height-nan", _solve("--emission-height-m", "nan"), "--emission-height-m"),
+    Case("lightning-solve-video-text", _solve(), "text.txt"),
+    Case("lightning-solve-video-dev-zero", _solve(video="{zero}"), "/dev/zero"),
+    Case("lightning-solve-events-dev-zero", _solve(events="{zero}"), "/dev/zero"),
+    Case("lightning-solve-events-fifo", _solve(events="{fifo}"), "fifo"),
+    Case("lightning-solve-frame-times-dev-zero",
+         ("lightning", "solve", "--frames", "{frames}", "--frame-times", "{zero}", "--events", "{events}",
+          "--tle", "{tle}", "--out", "{out}"), "/dev/zero"),
+    Case("lightning-solve-out-is-file", _solve("--out", "{userfile}"), "--out"),
+    Case("lightning-simulate-size-huge", _sim("--size", "100000", "100000"), "--size"),
+    Case("lightning-simulate-size-zero", _sim("--size", "0", "10"), "--size"),
+    Case("lightning-simulate-size-budget", _sim("--size", "20000", "20000"), "--size"),
+    Case("lightning-simulate-frames-zero", _sim("--frames", "0"), "--frames"),
+    Case("lightning-simulate-miss-rate", _sim("--miss-rate", "2"), "--miss-rate"),
+    Case("lightning-simulate-attitude-nan", _sim("--attitude", "nan", "0", "0"), "--attitude"),
+    Case("lightning-simulate-interval-zero", _sim("--interval-s", "0"), "--interval-s"),
+    Case("lightning-simulate-tle-dev-zero", _sim(tle="{zero}"), "/dev/zero"),
+    Case("lightning-simulate-out-is-file", _sim("--out", "{userfile}"), "--out"),
+]
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every entry under ``root``: kind, size and a hash of regular files (special files are not
+    opened)."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            rel = str(p.relative_to(root))
+            if p.is_dir() and not p.is_symlink():
+                state[rel] = ("dir",)
+            elif p.is_file() and not p.is_symlink():
+                h = hashlib.sha256()
+                with open(p, "rb") as f:
+                    h.update(f.read(1 << 20))  # the sparse 300 MB file: its first MiB
+                state[rel] = ("file", st.st_size, h.hexdigest())
+            else:
+                state[rel] = ("other", st.st_mode)
+    return state
+
+
+def run_case(case: Case, root: Path, inputs: dict[str, str]) -> tuple[bool, str]:
+    """Run one case in-process; (passed, what went wrong)."""
+    from cupola.cli.main import main
+
+    out = root / "out" / case.id
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "notes.txt").write_text("the user's notes\n")
+    fill = {**inputs, "out": str(out)}
+    argv = [a.format(**fill) if "{" in a else a for a in case.argv]
+    before = snapshot(root)
+    err, std = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(std):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # main never exits; count it as a failure
+            code = f"SystemExit({exc.code})"
+    after = snapshot(root)
+    lines = [line for line in err.getvalue().splitlines() if line.strip()]
+    problems = []
+    if code != case.code:
+        problems.append(f"exit {code}, expected {case.code}")
+    if len(lines) != 1:
+        problems.append(f"{len(lines)} lines on stderr")
+    if "Traceback" in err.getvalue():
+        problems.append("a traceback")
+    if lines and case.token.lower() not in lines[0].lower():
+        problems.append(f"{case.token!r} not named")
+    if lines and ".cupola-" in lines[0]:
+        problems.append("names an internal .cupola- path")
+    if before != after:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        problems.append(f"files changed: {changed[:5]}")
+    return (not problems), f"{case.id}: {'; '.join(problems)} | {lines[:2]}"

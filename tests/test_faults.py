@@ -1,0 +1,302 @@
+"""The fault suite: bad inputs and faults across every command (tests/fault_cases.py), plus the
+output rules (a run never deletes what it did not write, never writes outside --out, replaces
+its product set as one), interrupts, killed runs and batch rows that kill their worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import fault_cases
+from cupola.errors import InputError
+from cupola.io import staging
+from cupola.io.names import safe_names
+
+SAMPLE = fault_cases.SAMPLE
+TLE = SAMPLE / "iss_tle_25544_20170101-20170630.txt"
+
+
+@pytest.fixture(scope="module")
+def fault_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults")
+    return root, fault_cases.make_inputs(root)
+
+
+@pytest.mark.parametrize("case", fault_cases.CASES, ids=[c.id for c in fault_cases.CASES])
+def test_fault_case(case, fault_root):
+    ok, detail = fault_cases.run_case(case, *fault_root)
+    assert ok, detail
+
+
+def test_fault_case_checker_can_fail(fault_root):
+    """The checker itself: a run that succeeds, or names the wrong thing, is reported."""
+    good = fault_cases.Case("orbit-fine", ("orbit", "--tle", "{tle}", "--time", fault_cases.TIME), "--tle")
+    ok, detail = fault_cases.run_case(good, *fault_root)
+    assert not ok and "exit 0" in detail
+    wrong = fault_cases.Case("wrong-token", ("orbit", "--tle", "{zero}", "--time", fault_cases.TIME), "--time")
+    ok, detail = fault_cases.run_case(wrong, *fault_root)
+    assert not ok and "not named" in detail
+
+
+# --- outputs: never delete what the run did not write ------------------------------------------
+
+
+def _stage_products(out, names, **kw):
+    with staging.staged_output(out, **kw) as stage:
+        for n in names:
+            if n.endswith("/"):
+                (stage / n).mkdir()
+                (stage / n / "x.txt").write_text("ours")
+            else:
+                (stage / n).write_text(f"new {n}")
+
+
+def test_user_folder_of_a_product_name_is_not_deleted(tmp_path):
+    out = tmp_path / "out"
+    (out / "frames").mkdir(parents=True)
+    (out / "frames" / "mine.png").write_text("user data")
+    with pytest.raises(InputError, match="frames.*not written by cupola"):
+        _stage_products(out, ["result.json", "frames/"])
+    assert (out / "frames" / "mine.png").read_text() == "user data"
+    assert sorted(p.name for p in out.iterdir()) == ["frames"]  # nothing moved in, no staging left
+
+
+def test_user_file_of_a_product_name_is_not_replaced(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "matches.png").write_text("user picture")
+    with pytest.raises(InputError, match="matches.png"):
+        _stage_products(out, ["result.json", "matches.png"])
+    assert (out / "matches.png").read_text() == "user picture"
+    assert not (out / "result.json").exists()
+
+
+def test_input_inside_out_is_never_replaced_even_if_cupola_wrote_it(tmp_path):
+    out = tmp_path / "out"
+    _stage_products(out, ["photo/", "result.json"])
+    inp = out / "photo" / "x.txt"
+    with pytest.raises(InputError, match="input"):
+        _stage_products(out, ["photo/", "result.json"], inputs=[inp])
+    assert inp.read_text() == "ours"
+
+
+def test_product_set_is_replaced_as_one(tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / "out").mkdir()
+    (out / "notes.txt").write_text("user")
+    _stage_products(out, ["result.json", "georef.tif", "pixels.csv", "frames/"])
+    _stage_products(out, ["result.json", "frames/"])  # e.g. a rejected match, a run without --pixels
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["frames", "notes.txt",
+                                                                                   "result.json"]
+    assert (out / "result.json").read_text() == "new result.json"
+    assert staging.read_manifest(out) == {"products": ["frames", "result.json"]}
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_staging_folders_of_killed_runs_are_cleaned(tmp_path):
+    out = tmp_path / "out"
+    dead = out / f"{staging.STAGE_PREFIX}{_dead_pid()}-abc"
+    live = out / f"{staging.STAGE_PREFIX}{os.getpid()}-def"  # a run still going: left alone
+    for d in (dead, live):
+        d.mkdir(parents=True)
+        (d / "stage.tif").write_bytes(b"")
+    _stage_products(out, ["result.json"])
+    assert not dead.exists() and live.exists()
+
+
+def test_failed_run_leaves_out_as_it_was(tmp_path):
+    out = tmp_path / "out"
+    _stage_products(out, ["result.json", "georef.tif"])
+    before = fault_cases.snapshot(out)
+    with pytest.raises(KeyboardInterrupt):
+        with staging.staged_output(out) as stage:
+            (stage / "result.json").write_text("half")
+            raise KeyboardInterrupt
+    assert fault_cases.snapshot(out) == before
+
+
+# --- ids: safe, unique, inside --out -------------------------------------------------------------
+
+
+def test_safe_names_rename_dots_empties_and_clashes():
+    names, notes = safe_names(["..", ".", "", "a b", "a_b", "A_B", "../x", ".hidden", "ok"])
+    assert names == ["row-1", "row-2", "row-3", "a_b", "a_b-2", "A_B-3", "_x", "hidden", "ok"]
+    assert len(set(n.lower() for n in names)) == len(names)
+    assert all("/" not in n and not n.startswith(".") for n in names)
+    assert len(notes) == 8 and "'..'" in notes[0]
+
+
+def _catalog(tmp_path, ids, photo="missing.jpg"):
+    cat = tmp_path / "cat" / "catalog.csv"
+    cat.parent.mkdir(parents=True, exist_ok=True)
+    cat.write_text("\ufeffid,photo,reference\n" + "".join(f"{i},{photo},ref.tif\n" for i in ids))  # with a BOM
+    return cat
+
+
+def _log(out):
+    return [json.loads(line) for line in (out / "batch_log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def dask_quiet():
+    import cloudpickle
+    import dask
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this module
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.logging.distributed": "error"}):
+        yield
+
+
+def _fake_success(row, out_dir, *args):
+    """A row that succeeds without matching: writes a result.json product set."""
+    from cupola.io.staging import staged_output, write_json
+
+    with staged_output(Path(out_dir) / row["_dir"]) as stage:
+        write_json(stage / "result.json", {"id": row["id"], "matched": True})
+    return {"id": row["id"], "status": "matched", "reason": "", "seconds": 0.0}
+
+
+def _kill_bad_row(row, out_dir, *args):
+    if row["id"] == "killer":
+        os._exit(1)  # the worker process dies
+    return _fake_success(row, out_dir, *args)
+
+
+def test_batch_ids_stay_inside_out_and_every_row_runs_once(tmp_path, dask_quiet):
+    from cupola.locate.batch import run_batch
+
+    ids = ["..", ".", "a b", "a_b"]
+    cat = _catalog(tmp_path, ids)
+    out = tmp_path / "cat" / "out"
+    (tmp_path / "cat" / "result.json").write_text("user's")  # in the parent of --out: must not skip a row
+    before_parent = sorted(p.name for p in (tmp_path / "cat").iterdir())
+    counts = run_batch(cat, out, workers=1, matcher="sift")
+    assert counts == {"skipped": 0, "matched": 0, "rejected": 0, "failed": 4}
+    assert sorted(p.name for p in (tmp_path / "cat").iterdir()) == sorted(before_parent + ["out"])
+    assert (tmp_path / "cat" / "result.json").read_text() == "user's"
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert folders == ["a_b", "a_b-2", "row-1", "row-2"]
+    log = _log(out)
+    rows = [r for r in log if "status" in r]
+    assert sorted(r["id"] for r in rows) == sorted(ids)  # each row once
+    assert all("catalog.csv: line" in r["reason"] for r in rows)  # failures name the catalog line
+    assert sum("note" in r for r in log) == 4  # .., ., "a b" renamed, a_b clashes
+    for f in folders:
+        failed = json.loads((out / f / "failed.json").read_text())
+        assert failed["id"] in ids and failed["line"] >= 2
+
+
+def test_fixed_row_drops_its_old_failure_and_killer_row_is_recorded(tmp_path, dask_quiet):
+    from cupola.locate.batch import run_batch
+
+    cat = _catalog(tmp_path, ["good", "killer", "other"])
+    out = tmp_path / "out"
+    run_batch(cat, out, workers=1, matcher="sift")  # every photo missing: three failed rows
+    assert (out / "good" / "failed.json").is_file()
+    counts = run_batch(cat, out, workers=1, matcher="sift", task=_kill_bad_row)
+    assert counts["matched"] == 2 and counts["failed"] == 1  # the batch went on past the killer
+    assert (out / "good" / "result.json").is_file() and not (out / "good" / "failed.json").exists()
+    assert (out / "other" / "result.json").is_file()
+    reason = json.loads((out / "killer" / "failed.json").read_text())["error"]
+    assert "worker" in reason and "died" in reason
+    last = [r for r in _log(out) if r.get("id") == "killer"][-1]
+    assert last["status"] == "failed" and "worker" in last["reason"]
+
+
+def test_batch_ctrl_c_logs_every_finished_row(tmp_path, dask_quiet):
+    from cupola.locate.batch import run_batch
+
+    cat = _catalog(tmp_path, ["r1", "r2", "r3"])
+    out = tmp_path / "out"
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        if done == 1:
+            time.sleep(1.0)  # let the other rows finish too
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(cat, out, workers=1, matcher="sift", task=_fake_success, progress=progress)
+    finished = {p.parent.name for p in out.glob("*/result.json")}
+    logged = {r["id"] for r in _log(out) if "status" in r}
+    assert finished and finished == logged  # every row that finished is in the log
+    counts = run_batch(cat, out, workers=1, matcher="sift", task=_fake_success)  # resume
+    assert counts["skipped"] == len(finished) and counts["matched"] == 3 - len(finished)
+
+
+# --- the real entry point: Ctrl-C and SIGKILL ----------------------------------------------------
+
+
+def _cupola(*args):
+    exe = Path(sys.executable).with_name("cupola")
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def _simulate_args(out):
+    return ["lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, "--frames", "40", "--flashes",
+            "200", "--out", out]
+
+
+def _wait_for_stage(out: Path, proc, timeout=60.0) -> bool:
+    t0 = time.time()
+    while time.time() - t0 < timeout and proc.poll() is None:
+        if out.is_dir() and any(p.name.startswith(staging.STAGE_PREFIX) for p in out.iterdir()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_exits_130_and_leaves_out_as_it_was(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("user")
+    proc = _cupola(*_simulate_args(out))
+    assert _wait_for_stage(out, proc), "the run never started writing"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["cupola: error: interrupted"]
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_killed_run_is_cleaned_and_resumed_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    proc = _cupola(*_simulate_args(out))
+    assert _wait_for_stage(out, proc), "the run never started writing"
+    proc.kill()
+    proc.wait(timeout=30)
+    left = [p for p in out.iterdir() if p.name.startswith(staging.STAGE_PREFIX)]
+    assert left  # SIGKILL leaves its staging folder...
+    rerun = _cupola("lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, "--frames", "2",
+                    "--flashes", "5", "--out", out)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert not any(p.exists() for p in left)  # ...and the next run cleans it
+    assert (out / "frames").is_dir() and (out / "truth.json").is_file()
+
+
+def test_simulate_refuses_to_replace_a_users_frames_folder(tmp_path):
+    out = tmp_path / "D"
+    (out / "frames").mkdir(parents=True)
+    (out / "frames" / "mine.png").write_text("user data")
+    proc = _cupola("lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, "--frames", "2",
+                   "--flashes", "5", "--out", out)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "frames" in err
+    assert (out / "frames" / "mine.png").read_text() == "user data"
+    assert sorted(p.name for p in out.iterdir()) == ["frames"]
