@@ -60,6 +60,14 @@ def make_inputs(root: Path) -> dict[str, str]:
         f.truncate(300 * 1024 * 1024)
     _png(d / "bomb.png", 60000, 60000, 1)
     _png(d / "truncated.png", 6000, 6000, 2)
+    if not (d / "huge_ref.tif").exists():  # a georeferenced 60000x60000 header, sparse: ~0.5 MB
+        import rasterio
+        from rasterio.transform import from_bounds
+
+        with rasterio.open(d / "huge_ref.tif", "w", driver="GTiff", width=60000, height=60000, count=1,
+                           dtype="uint8", crs="EPSG:4326", transform=from_bounds(-101, 29, -100, 30, 60000, 60000),
+                           tiled=True, sparse_ok=True):
+            pass
     fifo = d / "fifo"
     if not fifo.exists():
         os.mkfifo(fifo)
@@ -74,7 +82,7 @@ def make_inputs(root: Path) -> dict[str, str]:
         "events": str(d / "events.csv"), "frames": str(d / "frames"), "huge": str(big),
         "bomb": str(d / "bomb.png"), "truncated": str(d / "truncated.png"), "latin1": str(d / "latin1.csv"),
         "semicolon": str(d / "semicolon.csv"), "nan_tie": str(d / "nan_tie.csv"),
-        "userfile": str(d / "user_file"), "under_file": str(d / "user_file" / "sub"),
+        "huge_ref": str(d / "huge_ref.tif"), "userfile": str(d / "user_file"), "under_file": str(d / "user_file" / "sub"),
     }
 
 
@@ -190,6 +198,8 @@ CASES: list[Case] = [
     Case("locate-out-is-file", _locate("--out", "{userfile}"), "--out"),
     Case("locate-reference-dev-zero", _locate(ref="{zero}"), "/dev/zero"),
     Case("locate-reference-fifo", _locate(ref="{fifo}"), "fifo"),
+    Case("locate-reference-huge", ("locate", "{photo}", "--reference", "{huge_ref}", "--quiet", "--out", "{out}"),
+         "huge_ref.tif"),
     Case("locate-photo-bomb", ("locate", "{bomb}", "--reference", "{photo}", "--bounds", "-101", "29", "-100",
                                "30", "--out", "{out}"), "bomb.png"),
     Case("locate-batch-workers-zero", ("locate", "batch", "{tie}", "--out", "{out}", "--workers", "0"), "--workers"),
@@ -292,3 +302,80 @@ def run_case(case: Case, root: Path, inputs: dict[str, str]) -> tuple[bool, str]
         changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         problems.append(f"files changed: {changed[:5]}")
     return (not problems), f"{case.id}: {'; '.join(problems)} | {lines[:2]}"
+
+
+# --- scenarios: the output rules end to end (in-process, no dask), each returns a problem or None ---
+
+
+def _geo_run(root: Path, out: Path, *extra: str) -> tuple[int, str]:
+    from cupola.cli.main import main
+
+    argv = [a.format(photo=str(SAMPLE / "meteor_20170517T054409.526Z.jpg"),
+                     tle=str(SAMPLE / "iss_tle_25544_20170101-20170630.txt"), out=str(out))
+            for a in _geo(*extra, attitude=("--attitude", "-5.66", "0.71", "84.52"))]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+def scenario_input_inside_out_is_kept(root: Path) -> str | None:
+    """`cd d && cupola ... d/PHOTO_DIR/photo --out .`: a product folder named like the input's
+    folder must not delete it."""
+    from cupola.io.staging import staged_output
+
+    out = root / "d"
+    (out / "ISS_nadir").mkdir(parents=True)
+    raw = out / "ISS_nadir" / "ISS_nadir.dng"
+    raw.write_bytes(b"raw bytes")
+    try:
+        with staged_output(out, inputs=[raw]) as stage:
+            (stage / "ISS_nadir").mkdir()
+            (stage / "ISS_nadir" / "result.json").write_text("{}")
+            (stage / "calibration.json").write_text("{}")
+    except Exception as exc:  # noqa: BLE001 - an InputError is the right answer
+        if type(exc).__name__ != "InputError":
+            return f"{type(exc).__name__}: {exc}"
+    if not raw.is_file() or raw.read_bytes() != b"raw bytes":
+        return "the input RAW was deleted"
+    return None
+
+
+def scenario_stale_pixels_removed(root: Path) -> str | None:
+    """A geolocate run without --pixels into a folder that held pixels.csv of an earlier run."""
+    out = root / "geo"
+    pixels = root / "pixels_in.csv"
+    pixels.write_text("col,row\n639.5,368.5\n")
+    code, err = _geo_run(root, out, "--pixels", str(pixels))
+    if code != 0 or not (out / "pixels.csv").is_file():
+        return f"first run: exit {code} {err.strip()}"
+    (out / "notes.txt").write_text("user")
+    code, err = _geo_run(root, out)
+    if code != 0:
+        return f"second run: exit {code} {err.strip()}"
+    if (out / "pixels.csv").exists():
+        return "a stale pixels.csv of the earlier run is still there"
+    if not (out / "notes.txt").is_file():
+        return "the user's notes.txt was removed"
+    return None
+
+
+def scenario_ids_inside_out(root: Path) -> str | None:
+    from cupola.io.names import safe_names
+
+    names, _ = safe_names(["..", ".", "", "a b", "a_b", "../../etc", "/abs"])
+    out = (root / "o").resolve()
+    for n in names:
+        target = (out / n).resolve()
+        if target.parent != out or n.startswith("."):
+            return f"{n!r} is not a folder of its own inside --out"
+    if len(set(names)) != len(names):
+        return f"names collide: {names}"
+    return None
+
+
+SCENARIOS = {
+    "input-inside-out-kept": scenario_input_inside_out_is_kept,
+    "stale-pixels-removed": scenario_stale_pixels_removed,
+    "ids-inside-out": scenario_ids_inside_out,
+}

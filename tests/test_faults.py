@@ -300,3 +300,9 @@ def test_simulate_refuses_to_replace_a_users_frames_folder(tmp_path):
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "frames" in err
     assert (out / "frames" / "mine.png").read_text() == "user data"
     assert sorted(p.name for p in out.iterdir()) == ["frames"]
+
+
+@pytest.mark.parametrize("name", sorted(fault_cases.SCENARIOS))
+def test_scenario(name, tmp_path):
+    problem = fault_cases.SCENARIOS[name](tmp_path)
+    assert problem is None, problem
