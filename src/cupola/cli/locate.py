@@ -30,8 +30,14 @@ def register(app: typer.Typer) -> None:
 @locate_app.command("photo")
 def photo_command(
     photo: Path = typer.Argument(..., help="The astronaut photo."),
-    reference: Path = typer.Option(..., "--reference", help="GeoTIFF/VRT, plain image (with --bounds) or folder of tiles."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="GeoTIFF/VRT, plain image (with --bounds) or folder of tiles."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
+    reference_dir: Optional[Path] = typer.Option(
+        None, "--reference-dir", help="Pool of georeferenced tiles (GeoTIFF, or image + NAME.bounds.json) with no "
+        "hint which holds the photo: ranked by global descriptor, the best verified."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Folder for the tiles' cached descriptors and features "
+                                         "(with --reference-dir; nothing is cached on disk without it)."),
+    top_k: int = typer.Option(4, "--top-k", help="With --reference-dir: tiles verified by matching, best-ranked first."),
     bounds: Optional[tuple[float, float, float, float]] = typer.Option(
         None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."),
     nadir: Optional[tuple[float, float]] = typer.Option(None, "--nadir", help="ISS nadir point LAT LON (prior)."),
@@ -59,11 +65,32 @@ def photo_command(
 
             raise InputError("give the prior either as --nadir or as --tle with --time, not both")
         nadir = nadir_from_tle(tle, time)
+    if (reference is None) == (reference_dir is None):
+        from cupola.errors import InputError
+
+        raise InputError("give the reference either as --reference or as --reference-dir (a pool of tiles), one of them")
+    if reference_dir is not None and bounds is not None:
+        from cupola.errors import InputError
+
+        raise InputError("--bounds is for a single --reference image; tiles of --reference-dir carry their own bounds")
+    if cache is not None and reference_dir is None:
+        from cupola.errors import InputError
+
+        raise InputError("--cache goes with --reference-dir")
     opts = options_from(matcher=matcher, focal_mm=focal_mm, nadir=nadir, sensor_width_mm=sensor_width_mm)
-    result, image, refs = run_locate(photo, reference, bounds=bounds, options=opts)
+    pool = None
+    if reference_dir is not None:
+        from cupola.locate.job import run_locate_pool
+
+        with progress_bar(disable=quiet) as advance:
+            pool, image, refs = run_locate_pool(photo, reference_dir, options=opts, cache_dir=cache, top_k=top_k,
+                                                progress=lambda d, t: advance("tile index", d, t))
+        result, reference = pool.result, reference_dir
+    else:
+        result, image, refs = run_locate(photo, reference, bounds=bounds, options=opts)
     with progress_bar(disable=quiet) as advance:
         written = write_locate_products(result, image, refs, out, photo_path=photo, reference_path=reference,
-                                        progress=lambda d, t: advance("georef.tif", d, t))
+                                        progress=lambda d, t: advance("georef.tif", d, t), pool=pool)
     if not quiet:
         from rich.console import Console
 
@@ -72,6 +99,8 @@ def photo_command(
             lon, lat = result.center_lonlat
             c.print(f"[green]matched[/] {photo.name} on {result.reference}: centre {lat:.5f}, {lon:.5f}; "
                     f"{result.inliers} inliers, confidence {result.confidence:.2f}, {result.seconds:.1f} s")
+        elif pool is not None:
+            c.print(f"[yellow]{result.reason}[/] ({result.seconds:.1f} s)")
         else:
             c.print(f"[yellow]not here[/]: {result.reason} ({result.seconds:.1f} s)")
         for p in written:
@@ -85,27 +114,51 @@ def evaluate_command(
     cases_dir: Path = typer.Argument(..., help="Folder of case folders (case.json + photo + reference)."),
     matcher: str = typer.Option("aliked", "--matcher", help="aliked, xfeat or sift."),
     prior: bool = typer.Option(True, "--prior/--no-prior", help="Use the nadir point in case.json."),
+    pool_mode: bool = typer.Option(False, "--pool", help="Each photo against every case's reference as one pool "
+                                   "of tiles (no hint which); a wrong-candidate case must get 'not here'."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="With --pool: folder for the cached tile descriptors."),
+    top_k: int = typer.Option(4, "--top-k", help="With --pool: tiles verified by matching, best-ranked first."),
 ) -> None:
     """Localize every case and report accuracy, rejections and time."""
     from rich.console import Console
     from rich.table import Table
 
-    from cupola.locate.evaluate import evaluate_case, find_cases, summarise
+    from cupola.locate.evaluate import evaluate_case, evaluate_case_pool, find_cases, summarise
 
     folders = find_cases(cases_dir)
     outcomes = []
-    t = Table(title=f"cupola locate evaluate ({matcher}, {'with' if prior else 'without'} prior)")
+    pool = localizer = None
+    if pool_mode:
+        from cupola.locate.cache import FeatureCache
+        from cupola.locate.localize import LocateOptions
+        from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
+
+        store = FeatureCache(cache)
+        pool = TilePool(cases_dir, PoolOptions(top_k=top_k), cache=store)
+        localizer = localizer_with_cache(LocateOptions(matcher=matcher), store)
+    elif cache is not None or top_k != 4:
+        from cupola.errors import InputError
+
+        raise InputError("--cache and --top-k go with --pool")
+    mode = ", pool of all references" if pool_mode else ""
+    t = Table(title=f"cupola locate evaluate ({matcher}, {'with' if prior else 'without'} prior{mode})")
     for col in ("case", "expected", "result", "centre error km", "label centre inside", "IoU", "confidence", "s"):
         t.add_column(col)
+    if pool_mode:
+        t.add_column("chosen tile (own reference's rank)")
     for folder in folders:
-        o = evaluate_case(folder, matcher=matcher, use_prior=prior)
+        if pool_mode:
+            o = evaluate_case_pool(folder, pool, matcher=matcher, use_prior=prior, localizer=localizer)
+        else:
+            o = evaluate_case(folder, matcher=matcher, use_prior=prior)
         outcomes.append(o)
         t.add_row(o.case, "match" if o.expected_match else "wrong candidate",
                   ("localized" if o.matched else "rejected") + ("" if o.correct else " [red]✗[/]"),
                   "" if o.center_error_km is None else f"{o.center_error_km:.2f}",
                   "" if o.truth_center_inside is None else str(o.truth_center_inside),
                   "" if o.footprint_iou is None else f"{o.footprint_iou:.2f}",
-                  f"{o.confidence:.2f}", f"{o.seconds:.1f}")
+                  f"{o.confidence:.2f}", f"{o.seconds:.1f}",
+                  *([f"{o.chosen or '-'} ({o.own_rank})"] if pool_mode else []))
     Console().print(t)
     s = summarise(outcomes)
     print(f"localized {s['localized_within_2km']}/{s['true_candidates']} true candidates within 2 km; "
@@ -116,11 +169,15 @@ def evaluate_command(
 
 @locate_app.command("batch")
 def batch_command(
-    catalog: Path = typer.Argument(..., help="CSV: photo, reference[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm]."),
+    catalog: Path = typer.Argument(..., help="CSV: photo, reference (or reference_dir)[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm]."),
     out: Path = typer.Option(..., "--out", help="Output folder (one subfolder per photo)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler ADDRESS (default: a LocalCluster)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes."),
     matcher: str = typer.Option("aliked", "--matcher", help="aliked, xfeat or sift."),
+    reference_dir: Optional[Path] = typer.Option(None, "--reference-dir", help="Pool of georeferenced tiles for the "
+                                                 "rows without a reference (or a reference_dir column)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Folder for the pool's cached tile descriptors."),
+    top_k: int = typer.Option(4, "--top-k", help="Pool rows: tiles verified by matching, best-ranked first."),
 ) -> None:
     """Localize a catalog of photos on dask.distributed; reruns skip finished photos."""
     from cupola.cli.progress import progress_bar
@@ -128,5 +185,6 @@ def batch_command(
 
     with progress_bar() as advance:
         counts = run_batch(catalog, out, matcher=matcher, scheduler=scheduler, workers=workers,
-                           progress=lambda d, t: advance("photos", d, t))
+                           progress=lambda d, t: advance("photos", d, t), reference_dir=reference_dir,
+                           cache_dir=cache, top_k=top_k)
     print(", ".join(f"{k} {v}" for k, v in counts.items()) + f"; results in {out}")

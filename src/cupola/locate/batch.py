@@ -2,8 +2,11 @@
 photos skipped on rerun, failures recorded per photo.
 
 Catalog CSV columns: ``photo``, ``reference`` and optionally ``id``, ``west,south,east,north``
-(a plain reference image's bounds), ``nadir_lat,nadir_lon``, ``focal_mm``. Relative paths are
-relative to the catalog's folder.
+(a plain reference image's bounds), ``nadir_lat,nadir_lon``, ``focal_mm``. Instead of
+``reference``, a ``reference_dir`` column (or ``run_batch(reference_dir=...)`` for every row)
+names a pool of georeferenced tiles searched with no hint which holds the photo
+(:mod:`cupola.locate.pool`); give a ``cache_dir`` so the tiles are indexed once for all workers.
+Relative paths are relative to the catalog's folder.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ DONE_FILE = "result.json"
 FAILED_FILE = "failed.json"
 
 
-def read_catalog(path) -> list[dict]:
+def read_catalog(path, reference_dir=None) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such catalog")
@@ -28,12 +31,19 @@ def read_catalog(path) -> list[dict]:
 
     with io.StringIO(read_text(path, "catalog rows"), newline="") as f:  # bounded, UTF-8 (BOM allowed)
         reader = csv.DictReader(f)
-        if not reader.fieldnames or not {"photo", "reference"} <= {c.strip() for c in reader.fieldnames}:
-            raise InputError(f"{path}: catalog needs columns photo and reference")
+        cols = {c.strip() for c in reader.fieldnames or []}
+        if "photo" not in cols or not ({"reference", "reference_dir"} & cols or reference_dir is not None):
+            raise InputError(f"{path}: catalog needs columns photo and reference (or reference_dir, a pool of tiles)")
         rows = []
         for i, raw in enumerate(reader):
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            for key in ("photo", "reference"):
+            if not row.get("reference") and not row.get("reference_dir") and reference_dir is not None:
+                row["reference_dir"] = str(reference_dir)
+            if not row.get("reference") and not row.get("reference_dir"):
+                raise InputError(f"{path}: line {i + 2} has neither a reference nor a reference_dir")
+            for key in ("photo", "reference", "reference_dir"):
+                if not row.get(key):
+                    continue
                 p = Path(row[key])
                 row[key] = str(p if p.is_absolute() else path.parent / p)
             row["id"] = row.get("id") or Path(row["photo"]).stem
@@ -58,7 +68,20 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def run_one(row: dict, out_dir: str, matcher: str) -> dict:
+_POOLS: dict = {}  # per worker process: pools already indexed, reused by the next photos
+
+
+def _pool_for(reference_dir: str, cache_dir: str | None, top_k: int):
+    from cupola.locate.cache import FeatureCache
+    from cupola.locate.pool import PoolOptions, TilePool
+
+    key = (reference_dir, cache_dir, top_k)
+    if key not in _POOLS:
+        _POOLS[key] = TilePool(reference_dir, PoolOptions(top_k=top_k), cache=FeatureCache(cache_dir))
+    return _POOLS[key]
+
+
+def run_one(row: dict, out_dir: str, matcher: str, cache_dir: str | None = None, top_k: int = 4) -> dict:
     """Worker task: localize one catalog row and write its products; never raises."""
     import traceback
 
@@ -73,8 +96,20 @@ def run_one(row: dict, out_dir: str, matcher: str) -> dict:
         nadir = (float(row["nadir_lat"]), float(row["nadir_lon"])) if row.get("nadir_lat") else None
         focal = float(row["focal_mm"]) if row.get("focal_mm") else None
         opts = options_from(matcher=matcher, focal_mm=focal, nadir=nadir)
-        res, photo, refs = run_locate(row["photo"], row["reference"], bounds=bounds, options=opts)
-        write_locate_products(res, photo, refs, target, photo_path=row["photo"], reference_path=row["reference"])
+        if row.get("reference_dir") and not row.get("reference"):
+            from cupola.locate.job import read_photo_rgb
+
+            pool = _pool_for(row["reference_dir"], cache_dir, top_k)
+            photo = read_photo_rgb(row["photo"])
+            pres = pool.locate(photo, opts)
+            res = pres.result
+            refs = [pres.reference] if pres.reference is not None else \
+                [next(t for t in pool.tiles if t.name == pres.ranking[0]["tile"]).load()] if pres.ranking else []
+            write_locate_products(res, photo, refs, target, photo_path=row["photo"],
+                                  reference_path=row["reference_dir"], pool=pres)
+        else:
+            res, photo, refs = run_locate(row["photo"], row["reference"], bounds=bounds, options=opts)
+            write_locate_products(res, photo, refs, target, photo_path=row["photo"], reference_path=row["reference"])
         return {"id": row["id"], "status": "matched" if res.matched else "rejected", "reason": res.reason,
                 "seconds": res.seconds}
     except Exception as exc:  # noqa: BLE001 - a failure of one photo is recorded, not fatal
@@ -104,15 +139,24 @@ def torch_threads() -> None:
 
 
 def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | None = None, workers: int | None = None,
-              progress=None, task=None) -> dict:
-    """Run every catalog row not finished yet; returns counts by status.
+              progress=None, reference_dir=None, cache_dir=None, top_k: int = 4, task=None) -> dict:
+    """Run every catalog row not finished yet; returns counts by status. ``reference_dir``: a pool
+    of tiles for the rows without a reference; ``cache_dir``: where the pool's index is kept;
     ``task``: what runs one row (default :func:`run_one`, same arguments). A row whose worker
     dies (or that kills its worker again and again) becomes a failed row with the reason."""
     from dask.distributed import Client, LocalCluster, as_completed, wait
 
     if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
-    rows = read_catalog(catalog)
+    rows = read_catalog(catalog, reference_dir)
+    cache_dir = None if cache_dir is None else str(Path(cache_dir).resolve())
+    if cache_dir is not None and any(r.get("reference_dir") for r in rows):
+        # index every pool once here, so the workers find the descriptors in the cache
+        from cupola.locate.cache import FeatureCache
+        from cupola.locate.pool import PoolOptions, TilePool
+
+        for folder in sorted({r["reference_dir"] for r in rows if r.get("reference_dir") and not r.get("reference")}):
+            TilePool(folder, PoolOptions(top_k=top_k), cache=FeatureCache(cache_dir)).build_index()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     todo = [r for r in rows if not (out / r["_dir"] / DONE_FILE).is_file()]
@@ -136,7 +180,7 @@ def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | Non
         with log.open("a") as f:
             f.write(json.dumps({"note": note}) + "\n")
     try:
-        futures = {client.submit(task or run_one, r, str(out), matcher, key=f"locate-{r['_dir']}",
+        futures = {client.submit(task or run_one, r, str(out), matcher, cache_dir, top_k, key=f"locate-{r['_dir']}",
                                  pure=False): r for r in todo}
         logged: set = set()
         suspects: list = []  # rows whose worker died: maybe theirs, maybe a neighbour's fault
@@ -161,7 +205,7 @@ def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | Non
             for fut in as_completed(futures):
                 finish(fut)
             for row in suspects:  # again, alone: only a row that kills its own worker fails
-                fut = client.submit(task or run_one, row, str(out), matcher,
+                fut = client.submit(task or run_one, row, str(out), matcher, cache_dir, top_k,
                                     key=f"locate-{row['_dir']}-alone", pure=False)
                 futures[fut] = row
                 wait([fut])

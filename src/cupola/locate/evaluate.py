@@ -26,6 +26,8 @@ class CaseOutcome:
     footprint_iou: float | None
     seconds: float
     reason: str
+    chosen: str | None = None  # pool mode: the tile accepted
+    own_rank: int | None = None  # pool mode: where the case's own reference ranked
 
     @property
     def correct(self) -> bool:
@@ -90,6 +92,43 @@ def evaluate_case(folder: Path, *, matcher: str = "aliked", use_prior: bool = Tr
             if pred.is_valid and lab.is_valid:
                 iou = float(pred.intersection(lab).area / pred.union(lab).area)
     return CaseOutcome(Path(folder).name, expected, res.matched, res.confidence, err, inside, iou, seconds, res.reason)
+
+
+def evaluate_case_pool(folder: Path, pool, *, matcher: str = "aliked", use_prior: bool = True,
+                       localizer: Localizer | None = None) -> CaseOutcome:
+    """One case's photo against a pool of tiles (:class:`~cupola.locate.pool.TilePool`), e.g. every
+    case's reference. A true case is correct when the accepted tile puts the photo's centre within
+    2 km of the label; a wrong-candidate case (its own reference is wrong) when nothing is accepted."""
+    from pyproj import Geod
+
+    from cupola.locate.job import read_photo_rgb
+
+    case = read_case(folder)
+    meta = case.get("metadata", {})
+    opts = LocateOptions(matcher=matcher, focal_mm=meta.get("lens_focal_length_mm"))
+    if use_prior and meta.get("nadir_point_lat_lon"):
+        lat, lon = meta["nadir_point_lat_lon"]
+        opts.nadir_lonlat = (lon, lat)
+    if localizer is not None:
+        localizer.opts = opts
+    photo = read_photo_rgb(Path(folder) / case.get("photo", "photo.jpg"))
+    t0 = time.perf_counter()
+    pres = pool.locate(photo, opts, localizer=localizer)
+    seconds = time.perf_counter() - t0
+    res = pres.result
+    truth = case.get("truth") or {}
+    expected = bool(case.get("expected", {}).get("photo_inside_reference", bool(truth)))
+    own = f"{Path(folder).name}/{case.get('reference', 'reference.jpg')}"
+    own_rank = next((r["rank"] for r in pres.ranking if r["tile"] == own), None)
+    err = inside = None
+    if res.matched and truth.get("footprint_center_lat_lon"):
+        from shapely.geometry import Point, Polygon
+
+        tlat, tlon = truth["footprint_center_lat_lon"]
+        err = Geod(ellps="WGS84").inv(res.center_lonlat[0], res.center_lonlat[1], tlon, tlat)[2] / 1000.0
+        inside = bool(Polygon(res.footprint_lonlat).contains(Point(tlon, tlat)))
+    return CaseOutcome(Path(folder).name, expected, res.matched, res.confidence, err, inside, None, seconds,
+                       res.reason, chosen=None if pres.tile is None else pres.tile.name, own_rank=own_rank)
 
 
 def summarise(outcomes: list[CaseOutcome]) -> dict:

@@ -27,17 +27,42 @@ def run_locate(photo_path, reference_path, *, bounds=None, options: LocateOption
     return loc.locate(photo, refs), photo, refs
 
 
-def summary(result: LocateResult, photo_path, reference_path) -> dict:
+def run_locate_pool(photo_path, reference_dir, *, options: LocateOptions | None = None, cache_dir=None,
+                    top_k: int = 4, localizer: Localizer | None = None, progress=None):
+    """Localize one photo against a folder of georeferenced tiles (:mod:`cupola.locate.pool`).
+
+    Returns the :class:`~cupola.locate.pool.PoolResult`, the photo, and the references to draw
+    (the accepted tile, or the best-ranked one for a "not here")."""
+    from cupola.locate.cache import FeatureCache
+    from cupola.locate.pool import PoolOptions, TilePool
+
+    photo = read_photo_rgb(photo_path)
+    cache = FeatureCache(cache_dir)
+    pool = TilePool(reference_dir, PoolOptions(top_k=top_k), cache=cache)
+    res = pool.locate(photo, options, localizer=localizer, progress=progress)
+    if res.reference is not None:
+        refs = [res.reference]
+    elif res.ranking:
+        refs = [next(t for t in pool.tiles if t.name == res.ranking[0]["tile"]).load()]
+    else:
+        refs = []
+    return res, photo, refs
+
+
+def summary(result: LocateResult, photo_path, reference_path, pool=None) -> dict:
     d = {"schema": RESULT_SCHEMA, "cupola_version": __version__, "photo": str(photo_path),
          "reference": str(reference_path), **result.to_dict()}
+    if pool is not None:
+        d["pool"] = pool.to_dict()
     if result.center_lonlat is not None:
         d["center"] = {"lon_deg": result.center_lonlat[0], "lat_deg": result.center_lonlat[1]}
     return d
 
 
 def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Reference], out_dir, *,
-                          photo_path, reference_path, progress=None) -> list[Path]:
-    """result.json always; with a match also footprint.geojson, georef.tif; matches.png always."""
+                          photo_path, reference_path, progress=None, pool=None) -> list[Path]:
+    """result.json always; with a match also footprint.geojson, georef.tif; matches.png always.
+    ``pool``: the :class:`~cupola.locate.pool.PoolResult` of a pool search, summarised in result.json."""
     from shapely.geometry import Polygon
 
     from cupola.io.geotiff import write_georeferenced_cog
@@ -45,11 +70,13 @@ def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Re
     from cupola.io.staging import staged_output, write_json
     from cupola.io.vector import write_footprint_geojson
 
-    ref = next((r for r in refs if r.name == result.reference), refs[0])
+    ref = next((r for r in refs if r.name == result.reference), refs[0] if refs else None)
+    if ref is None:  # a pool search that ranked nothing (every tile beyond the horizon)
+        ref = Reference(np.zeros((16, 16, 3), np.uint8), "no tile", bounds=(0.0, 0.0, 1.0, 1.0))
     ph, pw = photo.shape[:2]
     written: list[Path] = []
     with staged_output(out_dir, written=written) as stage:
-        d = summary(result, photo_path, reference_path)
+        d = summary(result, photo_path, reference_path, pool=pool)
         k = int((result.rotation_deg or 0) // 90)
         shown = np.ascontiguousarray(np.rot90(photo, k))
         pts_p = pts_r = outline = None

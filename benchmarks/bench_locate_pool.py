@@ -1,0 +1,206 @@
+"""Pool mode of ``cupola locate``: each bundled photo against all bundled references plus
+distractor tiles, with no hint which tile holds it.
+
+Distractors are crops cut from the bundled references away from the labelled footprints (so they
+do not hold the right answer), turned by right angles, rescaled and given a different tone curve,
+written as GeoTIFFs with the crop's own lon/lat bounds. ``locate_pool_top1`` counts the true
+photos localized on the right place (centre within 2 km of the label) through the pool;
+``locate_pool_false_accepts`` counts photos accepted anywhere when no bundled tile holds them.
+The seconds are query times (photo descriptor, ranking, verification) once the cache exists; the
+one-off index time is printed as a comment. The 1000-tile figure uses 900 extra small (256-px)
+distractors; it runs only with ``CUPOLA_BENCH_POOL_1000=1`` when the descriptor is ALIKED (about
+1 s per tile to index on 2 cores).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import ROOT, bench_line
+
+CASES = ROOT / "src" / "cupola" / "data" / "samples" / "apl"
+
+
+def write_geotiff(path: Path, img: np.ndarray, bounds) -> None:
+    import warnings
+
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    h, w = img.shape[:2]
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:4326",
+                       transform=from_bounds(*bounds, w, h), compress="deflate") as ds:
+        ds.write(np.moveaxis(img, -1, 0))
+
+
+def load_cases():
+    from cupola.locate.evaluate import find_cases, read_case
+    from cupola.locate.reference import load_reference
+
+    out = []
+    for folder in find_cases(CASES):
+        case = read_case(folder)
+        ref = load_reference(folder / case.get("reference", "reference.jpg"), bounds=case["_bounds"])
+        truth = (case.get("truth") or {}).get("footprint_lat_lon")
+        box = None
+        if truth:
+            lat, lon = np.array(truth).T
+            c, r = ref.lonlat_to_pixel(lon, lat)
+            box = (c.min(), r.min(), c.max(), r.max())
+        out.append({"folder": folder, "case": case, "ref": ref, "truth_box_px": box})
+    return out
+
+
+def distractors(cases, n: int, size_px: int | None, seed: int):
+    """``n`` (image, bounds) crops from the references, away from each labelled footprint."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    made = 0
+    while made < n:
+        c = cases[int(rng.integers(len(cases)))]
+        ref = c["ref"]
+        h, w = ref.shape
+        side = int(rng.uniform(0.3, 0.6) * min(h, w))
+        c0, r0 = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
+        box = c["truth_box_px"]
+        if box is not None:
+            ix = max(0.0, min(c0 + side, box[2]) - max(c0, box[0]))
+            iy = max(0.0, min(r0 + side, box[3]) - max(r0, box[1]))
+            if ix * iy > 0.1 * (box[2] - box[0]) * (box[3] - box[1]):
+                continue
+        img = ref.image[r0:r0 + side, c0:c0 + side]
+        lon, lat = ref.pixel_to_lonlat(np.array([c0 - 0.5, c0 + side - 0.5]), np.array([r0 - 0.5, r0 + side - 0.5]))
+        bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+        img = np.rot90(img, int(rng.integers(4)))
+        out = size_px or int(side * rng.uniform(0.6, 1.0))
+        img = cv2.resize(np.ascontiguousarray(img), (out, out), interpolation=cv2.INTER_AREA)
+        gamma = rng.uniform(0.7, 1.4)
+        img = (255.0 * (img / 255.0) ** gamma).astype(np.uint8)
+        yield np.ascontiguousarray(img), bounds
+        made += 1
+
+
+def make_pools(tmp: Path, cases, big: bool):
+    """Folders pool10 (4 references + 6 distractors), pool100 (+ 90 more) and optionally pool1000
+    (+ 900 small); the files are hard links of one set, so each tile is indexed once."""
+    allf = tmp / "all"
+    allf.mkdir()
+    names = []
+    for c in cases:
+        name = f"ref_{c['folder'].name}.tif"
+        write_geotiff(allf / name, c["ref"].image, c["ref"].lonlat_bounds())
+        names.append(name)
+    for i, (img, b) in enumerate(distractors(cases, 96, None, seed=1)):
+        name = f"d{i:04d}.tif"
+        write_geotiff(allf / name, img, b)
+        names.append(name)
+    if big:
+        for i, (img, b) in enumerate(distractors(cases, 900, 256, seed=2)):
+            name = f"s{i:04d}.tif"
+            write_geotiff(allf / name, img, b)
+            names.append(name)
+    pools = {10: names[:10], 100: names[:100]}
+    if big:
+        pools[1000] = names
+    folders = {}
+    for n, files in pools.items():
+        f = tmp / f"pool{n}"
+        f.mkdir()
+        for name in files:
+            os.link(allf / name, f / name)
+        folders[n] = f
+    return folders
+
+
+def run_pool(folder, cases, cache, descriptor: str, top_k: int):
+    from cupola.locate.job import read_photo_rgb
+    from cupola.locate.localize import LocateOptions
+    from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
+
+    pool = TilePool(folder, PoolOptions(descriptor=descriptor, top_k=top_k), cache=cache)
+    t0 = time.perf_counter()
+    pool.build_index()
+    index_s = time.perf_counter() - t0
+    rows = []
+    loc = None
+    for c in cases:
+        meta = c["case"].get("metadata", {})
+        opts = LocateOptions(focal_mm=meta.get("lens_focal_length_mm"))  # no nadir: every tile competes
+        if loc is None or loc.opts.focal_mm != opts.focal_mm:
+            loc = localizer_with_cache(opts, cache)
+            loc.opts = opts
+        photo = read_photo_rgb(c["folder"] / c["case"].get("photo", "photo.jpg"))
+        t0 = time.perf_counter()
+        res = pool.locate(photo, opts, localizer=loc)
+        rows.append((c, res, time.perf_counter() - t0))
+    return pool, index_s, rows
+
+
+def outcome(c, res) -> tuple[bool, str]:
+    from pyproj import Geod
+
+    expected = c["case"]["expected"]["photo_inside_reference"]
+    own = f"ref_{c['folder'].name}.tif"
+    rank = next((r["rank"] for r in res.ranking if r["tile"] == own), None)
+    if not expected:
+        return not res.matched, f"own (wrong) reference ranked {rank}"
+    if not res.matched:
+        return False, f"own reference ranked {rank}"
+    tlat, tlon = c["case"]["truth"]["footprint_center_lat_lon"]
+    err = Geod(ellps="WGS84").inv(*res.result.center_lonlat, tlon, tlat)[2] / 1000
+    return err <= 2.0, f"own reference ranked {rank}, accepted {res.tile.name}, centre error {err:.2f} km"
+
+
+def pool_bench():
+    from cupola.locate.cache import FeatureCache
+
+    descriptor = os.environ.get("CUPOLA_BENCH_POOL_DESCRIPTOR", "aliked")
+    top_k = int(os.environ.get("CUPOLA_BENCH_POOL_TOP_K", "4"))
+    big = descriptor == "sift" or os.environ.get("CUPOLA_BENCH_POOL_1000") == "1"
+    cases = load_cases()
+    tmp = Path(tempfile.mkdtemp(prefix="cupola-pool-bench-"))
+    try:
+        folders = make_pools(tmp, cases, big)
+        cache = FeatureCache(tmp / "cache")
+        seconds = {}
+        for n in sorted(folders, key=lambda k: (k != 100, k)):  # pool100 first: it learns the vocabulary
+            pool, index_s, rows = run_pool(folders[n], cases, cache, descriptor, top_k)
+            true_rows = [(c, r, s) for c, r, s in rows if c["case"]["expected"]["photo_inside_reference"]]
+            seconds[n] = float(np.mean([s for _, _, s in true_rows]))
+            print(f"# pool of {n} tiles ({descriptor}, top {top_k}): index {index_s:.1f} s "
+                  f"({pool.index_computed} tiles computed), query {seconds[n]:.1f} s per true photo "
+                  f"(all: {', '.join(f'{s:.1f}' for _, _, s in rows)} s)", flush=True)
+            if n == 100:
+                top1 = false_acc = 0
+                for c, res, s in rows:
+                    ok, note = outcome(c, res)
+                    exp = c["case"]["expected"]["photo_inside_reference"]
+                    top1 += int(exp and ok)
+                    false_acc += int(not exp and res.matched)
+                    print(f"#   {c['folder'].name}: {'matched' if res.matched else 'not here'}, {note}; tried "
+                          f"{[t['tile'] + ':' + str(t['inliers']) for t in res.tried]}; {s:.1f} s", flush=True)
+                n_true = sum(c["case"]["expected"]["photo_inside_reference"] for c in cases)
+                n_wrong = len(cases) - n_true
+        bench_line("locate_pool_top1", top1, "cases", baseline=n_true)
+        bench_line("locate_pool_false_accepts", false_acc, "cases", baseline=n_wrong)
+        bench_line("locate_pool_seconds_10", seconds[10], "s", baseline=10.0)
+        bench_line("locate_pool_seconds_100", seconds[100], "s", baseline=10.0)
+        if 1000 in seconds:
+            print("# the 1000-tile pool adds 900 small (256-px) distractors", flush=True)
+            bench_line("locate_pool_seconds_1000", seconds[1000], "s", baseline=seconds[100])
+        else:
+            print("# locate_pool_seconds_1000 skipped: set CUPOLA_BENCH_POOL_1000=1 (indexes 900 more tiles)",
+                  flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+BENCHMARKS = {"locate_pool": pool_bench}

@@ -1,0 +1,517 @@
+"""Localize a photo against a pool of georeferenced tiles, with no hint which one holds it.
+
+1. **Index.** The tiles of a folder are listed with their lon/lat bounds read cheaply: GeoTIFF (or
+   any raster with georeferencing rasterio reads) from its metadata, a plain image from a sidecar
+   ``NAME.bounds.json`` (``{"west": .., "south": .., "east": .., "north": ..}``, degrees, EPSG:4326,
+   north-up and linear like ``--bounds``), and sub-folders in the apl case layout (``case.json``
+   with ``reference`` and ``reference_bounds``). No pixels are read at this stage.
+2. **Horizon.** With the ISS nadir point, tiles wholly beyond the ISS horizon are dropped.
+3. **Global descriptors.** Each tile gets a VLAD descriptor (Jegou et al. 2010; intra-normalised,
+   Arandjelovic & Zisserman 2013; signed square root and L2 normalisation) of its local features
+   (ALIKED by default, or RootSIFT) at ``tile_px`` on its long side, for the whole tile and five
+   sub-regions (four quadrants and the centre half), since a photo often covers a small part of a
+   tile. They are computed once per tile content and kept in the :class:`FeatureCache`.
+   The vocabulary (``words`` k-means centres) is learnt from descriptors sampled from the pool's
+   own tiles when the index is first built, then frozen in the cache: it needs no shipped data,
+   matches the imagery the user searches (sensor, season, resolution), and is never fitted to the
+   photos being localized.
+4. **Ranking.** The photo's descriptor at the four right-angle turns (ALIKED is not rotation
+   invariant; one turn for RootSIFT, which is) is compared with every tile region by cosine
+   similarity; a tile scores its best region and turn.
+5. **Verification.** Only the ``top_k`` best tiles are read in full, one at a time, and handed to
+   the single-pair :class:`~cupola.locate.localize.Localizer`; the first accepted is the answer,
+   otherwise "not here" with the tiles tried and why each was refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.locate.cache import FeatureCache, feature_key
+from cupola.locate.localize import (LocateOptions, LocateResult, Localizer, cloud_mask, ground_distance_m,
+                                    horizon_distance_m, normalise, resize, to_gray)
+from cupola.locate.reference import IMAGE_SUFFIXES, Reference, check_bounds, file_sha256, load_reference
+
+SIDECAR_SUFFIX = ".bounds.json"
+DESCRIPTORS = ("aliked", "sift")
+POOL_FORMAT = "pool-vlad-1"  # bump when the descriptor computation changes
+
+
+@dataclass
+class PoolOptions:
+    top_k: int = 4  # tiles verified by matching, best-ranked first
+    descriptor: str = "sift"  # local features aggregated into the global descriptor: sift (RootSIFT) | aliked
+    tile_px: int = 768  # a tile's long side when its descriptor is computed (<= 1024)
+    photo_px: int = 512  # the photo's long side for its descriptor (without a lens prior)
+    max_keypoints: int = 1024
+    words: int = 64  # VLAD vocabulary size
+    vocab_tiles: int = 40  # tiles sampled to learn the vocabulary
+    vocab_descriptors: int = 40000
+    seed: int = 0
+
+
+@dataclass
+class Tile:
+    """One tile of a pool: where it is, its lon/lat box, and the bounds to read it with."""
+
+    path: Path
+    name: str
+    bounds_lonlat: tuple[float, float, float, float]  # west, south, east, north (degrees)
+    sidecar_bounds: tuple[float, float, float, float] | None = None  # plain image: its --bounds
+    size_px: tuple[int, int] | None = None  # (rows, cols) when known from metadata
+    ground_width_m: float | None = None
+
+    def load(self) -> Reference:
+        ref = load_reference(self.path, bounds=self.sidecar_bounds)
+        ref.name = self.name
+        return ref
+
+
+@dataclass
+class PoolResult:
+    """The answer of a pool search: the single-pair result of the accepted tile (or a "not here"
+    result), the tile and its loaded reference when accepted, the ranking and what was tried."""
+
+    result: LocateResult
+    tile: Tile | None = None
+    reference: Reference | None = None
+    ranking: list = field(default_factory=list)  # [{"rank", "tile", "score", "rotation_deg"}] best first
+    tried: list = field(default_factory=list)  # [{"rank", "tile", "matched", "reason", "seconds"}]
+    tiles_total: int = 0
+    tiles_beyond_horizon: int = 0
+    timings_s: dict = field(default_factory=dict)
+
+    @property
+    def matched(self) -> bool:
+        return self.result.matched
+
+    def to_dict(self) -> dict:
+        return {"tiles_total": self.tiles_total, "tiles_beyond_horizon": self.tiles_beyond_horizon,
+                "tiles_ranked": len(self.ranking), "matched_tile": None if self.tile is None else self.tile.name,
+                "matched_rank": next((t["rank"] for t in self.tried if t["matched"]), None),
+                "ranking": self.ranking[:20], "tried": self.tried,
+                "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}}
+
+
+# -- listing tiles ---------------------------------------------------------------------------------
+
+def _bounds_from_json(d: dict, path: Path) -> tuple[float, float, float, float]:
+    b = d.get("reference_bounds", d) if isinstance(d, dict) else None
+    try:
+        return check_bounds((b["west"], b["south"], b["east"], b["north"]))
+    except (KeyError, TypeError):
+        raise InputError(f"{path}: bounds need west, south, east and north (degrees)") from None
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _ground_width_m(bounds) -> float:
+    west, south, east, north = bounds
+    lat = (south + north) / 2
+    return ground_distance_m(west, lat, east, lat)
+
+
+def read_tile(path: Path, name: str | None = None) -> Tile | None:
+    """A tile from an image file: bounds from its sidecar, else from its georeferencing; None when
+    it has neither."""
+    path = Path(path)
+    name = name or path.name
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    if sidecar.is_file():
+        try:
+            bounds = _bounds_from_json(json.loads(sidecar.read_text()), sidecar)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{sidecar}: not a bounds file ({exc})") from None
+        return Tile(path, name, bounds, sidecar_bounds=bounds, ground_width_m=_ground_width_m(bounds))
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            ds = rasterio.open(path)
+        with ds:
+            if ds.crs is None or ds.transform.is_identity:
+                return None
+            bounds = tuple(float(v) for v in transform_bounds(ds.crs, "EPSG:4326", *ds.bounds))
+            size = (ds.height, ds.width)
+    except rasterio.errors.RasterioIOError:
+        return None
+    return Tile(path, name, bounds, size_px=size, ground_width_m=_ground_width_m(bounds))
+
+
+def scan_tiles(folder) -> tuple[list[Tile], list[str]]:
+    """The georeferenced tiles of a folder (and of apl case sub-folders), and the files skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder of reference tiles")
+    tiles: list[Tile] = []
+    skipped: list[str] = []
+    for p in sorted(folder.iterdir()):
+        if p.is_dir() and (p / "case.json").is_file():
+            case_file = p / "case.json"
+            try:
+                case = json.loads(case_file.read_text())
+                ref = p / case.get("reference", "reference.jpg")
+                bounds = _bounds_from_json(case, case_file)
+            except (OSError, ValueError):
+                skipped.append(f"{case_file.name} in {p.name} (unreadable)")
+                continue
+            if ref.is_file():
+                tiles.append(Tile(ref, f"{p.name}/{ref.name}", bounds, sidecar_bounds=bounds,
+                                  ground_width_m=_ground_width_m(bounds)))
+            continue
+        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        tile = read_tile(p)
+        if tile is None:
+            skipped.append(p.name)
+        else:
+            tiles.append(tile)
+    if not tiles:
+        what = f" ({len(skipped)} images without georeferencing or a {SIDECAR_SUFFIX} sidecar)" if skipped else ""
+        raise InputError(f"{folder}: folder holds no georeferenced tiles{what}; give GeoTIFFs, or images "
+                         f"with a NAME{SIDECAR_SUFFIX} file holding west, south, east, north")
+    return tiles, skipped
+
+
+def within_horizon(tiles: list[Tile], nadir_lonlat: tuple[float, float], altitude_m: float) -> list[Tile]:
+    """Tiles with some point within the ISS horizon seen from ``nadir_lonlat`` (lon, lat degrees)."""
+    limit = horizon_distance_m(altitude_m)
+    lon0, lat0 = nadir_lonlat
+    keep = []
+    for t in tiles:
+        west, south, east, north = t.bounds_lonlat
+        best = math.inf
+        for shift in (-360.0, 0.0, 360.0):  # boxes given in 0..360 or across the antimeridian
+            lon = lon0 + shift
+            near = (min(max(lon, west), east), min(max(lat0, south), north))
+            best = min(best, ground_distance_m(lon, lat0, *near))
+        if best <= limit:
+            keep.append(t)
+    return keep
+
+
+# -- VLAD ------------------------------------------------------------------------------------------
+
+# x0, y0, x1, y1 as fractions: the whole tile, its quadrants, its centre half and a 3 x 3 grid
+_REGIONS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.5, 0.5), (0.5, 0.0, 1.0, 0.5), (0.0, 0.5, 0.5, 1.0),
+            (0.5, 0.5, 1.0, 1.0), (0.25, 0.25, 0.75, 0.75),
+            *((i / 3, j / 3, (i + 1) / 3, (j + 1) / 3) for j in range(3) for i in range(3)))
+
+
+def vlad(desc: np.ndarray, centres: np.ndarray, assign: np.ndarray | None = None) -> np.ndarray:
+    """VLAD of local descriptors (N, D) against centres (K, D): residual sums per word, signed
+    square root, per-word (intra) L2 normalisation, then global L2. Returns (K * D,) float32."""
+    k, d = centres.shape
+    out = np.zeros((k, d), np.float32)
+    if len(desc):
+        if assign is None:
+            assign = nearest_word(desc, centres)
+        np.add.at(out, assign, desc - centres[assign])
+    out = np.sign(out) * np.sqrt(np.abs(out))
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    flat = out.ravel()
+    return flat / max(float(np.linalg.norm(flat)), 1e-12)
+
+
+def nearest_word(desc: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    d2 = (desc**2).sum(1)[:, None] - 2 * desc @ centres.T + (centres**2).sum(1)[None]
+    return np.argmin(d2, axis=1)
+
+
+def regional_vlads(keypoints: np.ndarray, desc: np.ndarray, shape: tuple[int, int], centres: np.ndarray) -> np.ndarray:
+    """VLADs of the whole image and of its sub-regions, (len(_REGIONS), K * D) float16."""
+    h, w = shape
+    assign = nearest_word(desc, centres) if len(desc) else np.zeros(0, int)
+    x = keypoints[:, 0] / max(w, 1) if len(desc) else np.zeros(0)
+    y = keypoints[:, 1] / max(h, 1) if len(desc) else np.zeros(0)
+    rows = []
+    for x0, y0, x1, y1 in _REGIONS:
+        m = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        rows.append(vlad(desc[m], centres, assign[m]))
+    return np.stack(rows).astype(np.float16)
+
+
+def kmeans(data: np.ndarray, k: int, seed: int = 0, iterations: int = 25) -> np.ndarray:
+    """k-means++ centres (OpenCV), deterministic for a seed."""
+    import cv2
+
+    cv2.setRNGSeed(seed)
+    k = min(k, len(data))
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, iterations, 1e-4)
+    _, _, centres = cv2.kmeans(np.ascontiguousarray(data, np.float32), k, None, crit, 1, cv2.KMEANS_PP_CENTERS)
+    return centres.astype(np.float32)
+
+
+# -- the pool --------------------------------------------------------------------------------------
+
+class TilePool:
+    """A folder of georeferenced tiles searched by global descriptor, verified by matching.
+
+    >>> pool = TilePool("tiles/", cache=FeatureCache("cache/"))        # doctest: +SKIP
+    >>> res = pool.locate(photo_rgb, LocateOptions(focal_mm=400))       # doctest: +SKIP
+    >>> res.matched, res.tile.name, res.result.center_lonlat            # doctest: +SKIP
+    """
+
+    def __init__(self, folder, options: PoolOptions | None = None, cache: FeatureCache | None = None):
+        self.folder = Path(folder)
+        self.opts = options or PoolOptions()
+        if self.opts.descriptor not in DESCRIPTORS:
+            raise InputError(f"unknown pool descriptor {self.opts.descriptor!r}: choose from {', '.join(DESCRIPTORS)}")
+        if not 1 <= self.opts.top_k <= 100:
+            raise InputError(f"the number of tiles verified must be 1..100, got {self.opts.top_k}")
+        self.cache = cache if cache is not None else FeatureCache(None)
+        self.tiles, self.skipped = scan_tiles(self.folder)
+        self._extractor = None
+        self._centres: np.ndarray | None = None
+        self._vocab_id: str | None = None
+        self._content: dict[Path, str] = {}
+        self._sampled: dict[Path, tuple] = {}
+        self._descriptors: dict[Path, np.ndarray] = {}  # the tiles' regional VLADs, kept for every query
+        self.index_seconds = 0.0
+        self.index_computed = 0
+
+    # -- content ids (with a manifest of file stats in the cache, so unchanged files are not re-hashed)
+
+    def _manifest_key(self) -> str:
+        return feature_key(hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest(), "manifest")
+
+    def content_ids(self, tiles: list[Tile]) -> dict[Path, str]:
+        todo = [t for t in tiles if t.path not in self._content]
+        if not todo:
+            return self._content
+        manifest = (self.cache.get_json(self._manifest_key()) if self.cache.folder is not None else None) or {}
+        changed = False
+        for t in todo:
+            st = os.stat(t.path)
+            stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+            rec = manifest.get(str(t.path.resolve()))
+            if rec and rec[:3] == stamp:
+                self._content[t.path] = rec[3]
+                continue
+            digest = file_sha256(t.path)
+            self._content[t.path] = digest
+            manifest[str(t.path.resolve())] = [*stamp, digest]
+            changed = True
+        if changed and self.cache.folder is not None:
+            self.cache.put_json(self._manifest_key(), manifest)
+        return self._content
+
+    # -- local features for the global descriptor ---------------------------------------------------
+
+    def _extract(self, img: np.ndarray, size_px: int, k: int = 0, mask_clouds: bool = False):
+        """(keypoints, descriptors numpy float32, shape) of an image at ``size_px`` (long side),
+        turned by ``k`` right angles."""
+        if self._extractor is None:
+            from cupola.locate.features import make_matcher
+
+            self._extractor = make_matcher(self.opts.descriptor, max_keypoints=self.opts.max_keypoints)
+        gray = to_gray(img)
+        h, w = gray.shape
+        s = min(1.0, size_px / max(h, w))
+        sw, sh = max(8, round(w * s)), max(8, round(h * s))
+        small = normalise(resize(gray, sw, sh)) if s < 1.0 else normalise(gray)
+        mask = None
+        if mask_clouds:
+            mask = ~(resize(cloud_mask(img).astype(np.uint8), sw, sh) > 0)
+            mask = np.ascontiguousarray(np.rot90(mask, k))
+        f = self._extractor.extract(np.ascontiguousarray(np.rot90(small, k)), mask)
+        desc = f.descriptors
+        desc = desc.detach().cpu().numpy() if not isinstance(desc, np.ndarray) else desc
+        return np.asarray(f.keypoints, np.float32), np.asarray(desc, np.float32), f.shape
+
+    def _settings(self) -> tuple:
+        o = self.opts
+        return (POOL_FORMAT, o.descriptor, o.tile_px, o.max_keypoints)
+
+    def _tile_features(self, tile: Tile):
+        """Local features of a tile for its descriptor (kept in memory only while the vocabulary
+        is learnt, so the sampled tiles are not read twice)."""
+        if tile.path in self._sampled:
+            return self._sampled.pop(tile.path)
+        return self._extract(tile.load().image, self.opts.tile_px)
+
+    def _vocabulary(self, tiles: list[Tile]) -> np.ndarray:
+        if self._centres is not None:
+            return self._centres
+        o = self.opts
+        # one vocabulary per cache and settings: learnt from the first pool indexed, then kept
+        vkey = feature_key("vocabulary", "pool-vocabulary", *self._settings(), o.words, o.seed)
+        centres = self.cache.get_array(vkey)
+        if centres is None or centres.ndim != 2:
+            rng = np.random.default_rng(o.seed)
+            pick = sorted(rng.choice(len(tiles), size=min(o.vocab_tiles, len(tiles)), replace=False))
+            per = max(64, o.vocab_descriptors // max(len(pick), 1))
+            sample = []
+            for i in pick:
+                feats = self._tile_features(tiles[i])
+                self._sampled[tiles[i].path] = feats
+                desc = feats[1]
+                if len(desc) > per:
+                    desc = desc[rng.choice(len(desc), per, replace=False)]
+                sample.append(desc)
+            data = np.concatenate(sample) if sample else np.zeros((0, 1), np.float32)
+            if len(data) < o.words:
+                raise InputError(f"{self.folder}: too few features in the tiles to build a vocabulary "
+                                 f"({len(data)} descriptors)")
+            centres = kmeans(data, o.words, o.seed)
+            self.cache.put_array(vkey, centres)
+        self._centres = np.asarray(centres, np.float32)
+        self._vocab_id = hashlib.sha256(self._centres.tobytes()).hexdigest()[:16]
+        return self._centres
+
+    def build_index(self, tiles: list[Tile] | None = None, progress=None) -> int:
+        """Global descriptors of ``tiles`` (all by default) not yet in the cache; returns how many
+        were computed."""
+        tiles = self.tiles if tiles is None else tiles
+        t0 = time.perf_counter()
+        self.content_ids(tiles)
+        centres = self._vocabulary(tiles)
+        n = 0
+        for i, t in enumerate(tiles):
+            if t.path in self._descriptors:
+                continue
+            d = self.cache.get_array(self._descriptor_key(t))
+            if d is None or d.ndim != 2 or d.shape[1] != centres.size:
+                kp, desc, shape = self._tile_features(t)
+                d = regional_vlads(kp, desc, shape, centres)
+                self.cache.put_array(self._descriptor_key(t), d)
+                n += 1
+            self._descriptors[t.path] = d
+            if progress is not None:
+                progress(i + 1, len(tiles))
+        self._sampled.clear()
+        self.index_seconds += time.perf_counter() - t0
+        self.index_computed += n
+        return n
+
+    def _descriptor_key(self, tile: Tile) -> str:
+        return feature_key(self._content[tile.path], "pool-vlad", *self._settings(), self.opts.words, self._vocab_id)
+
+    # -- ranking -----------------------------------------------------------------------------------
+
+    def photo_descriptors(self, photo: np.ndarray, photo_px: int) -> np.ndarray:
+        """The photo's VLAD at each right-angle turn (one turn for rotation-invariant RootSIFT)."""
+        turns = (0,) if self.opts.descriptor == "sift" else (0, 1, 2, 3)
+        rows = []
+        for k in turns:
+            kp, desc, _ = self._extract(photo, photo_px, k, mask_clouds=True)
+            rows.append(vlad(desc, self._centres))
+        return np.stack(rows)
+
+    def _photo_px(self, tiles: list[Tile], locate_options: LocateOptions | None) -> int:
+        """Photo size at about the ground resolution of the tiles' descriptors, when the lens is known."""
+        o = locate_options
+        if o is None or not o.focal_mm:
+            return self.opts.photo_px
+        widths = [t.ground_width_m for t in tiles if t.ground_width_m]
+        if not widths:
+            return self.opts.photo_px
+        tile_res = float(np.median(widths)) / self.opts.tile_px
+        photo_w = o.altitude_m * 1.3 * o.sensor_width_mm / o.focal_mm
+        return int(np.clip(photo_w / tile_res, 256, 1024))
+
+    def rank(self, photo: np.ndarray, tiles: list[Tile], locate_options: LocateOptions | None = None) -> list[dict]:
+        """Tiles ranked by global similarity with the photo, best first.
+
+        Descriptors are centred on the pool's mean tile-region descriptor before the cosine: what
+        every tile shares (the look of the sensor, generic texture) then no longer makes a few
+        tiles similar to every photo ("hubs")."""
+        q = self.photo_descriptors(photo, self._photo_px(tiles, locate_options)).astype(np.float32)
+        d = np.stack([self._descriptors[t.path] for t in tiles])  # (tiles, regions, dim) float16
+        n, r, dim = d.shape
+        flat = d.reshape(n * r, dim)
+        mean = flat.astype(np.float32).mean(axis=0)
+        qc = q - mean
+        qc /= np.maximum(np.linalg.norm(qc, axis=1, keepdims=True), 1e-12)
+        sims = np.empty((n * r, len(q)), np.float32)
+        norms = np.empty(n * r, np.float32)
+        for i in range(0, n * r, 4096):  # blocks: bounded memory for big pools
+            block = flat[i:i + 4096].astype(np.float32) - mean
+            norms[i:i + 4096] = np.linalg.norm(block, axis=1)
+            sims[i:i + 4096] = block @ qc.T
+        sims /= np.maximum(norms, 1e-12)[:, None]
+        sims = sims.reshape(n, r * len(q))
+        best = np.argmax(sims, axis=1)
+        scores = sims[np.arange(n), best]
+        turns = best % len(q)
+        order = np.argsort(-scores, kind="stable")
+        step = 90 if len(q) > 1 else 0
+        return [{"rank": k + 1, "tile": tiles[i].name, "score": float(scores[i]), "rotation_deg": int(turns[i] * step),
+                 "_tile": tiles[i]} for k, i in enumerate(order)]
+
+    # -- the whole search --------------------------------------------------------------------------
+
+    def locate(self, photo: np.ndarray, locate_options: LocateOptions | None = None,
+               localizer: Localizer | None = None, progress=None) -> PoolResult:
+        t_start = time.perf_counter()
+        lopts = locate_options or (localizer.opts if localizer is not None else LocateOptions())
+        timings: dict[str, float] = {}
+        tiles = self.tiles
+        if lopts.nadir_lonlat is not None:
+            tiles = within_horizon(tiles, lopts.nadir_lonlat, lopts.altitude_m)
+        beyond = len(self.tiles) - len(tiles)
+        if not tiles:
+            res = LocateResult(False, f"not here: all {len(self.tiles)} tiles lie beyond the ISS horizon from the "
+                               f"given nadir point ({horizon_distance_m(lopts.altitude_m) / 1000:.0f} km)")
+            return PoolResult(res, tiles_total=len(self.tiles), tiles_beyond_horizon=beyond,
+                              timings_s={"total": time.perf_counter() - t_start})
+        t0 = time.perf_counter()
+        self.build_index(tiles, progress=progress)
+        timings["index"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ranking = self.rank(photo, tiles, lopts)
+        timings["rank"] = time.perf_counter() - t0
+        if localizer is None:
+            localizer = localizer_with_cache(lopts, self.cache)
+        tried = []
+        found = None
+        t0 = time.perf_counter()
+        for entry in ranking[: self.opts.top_k]:
+            tile = entry["_tile"]
+            ref = tile.load()
+            tv = time.perf_counter()
+            res = localizer.locate(photo, [ref])
+            tried.append({"rank": entry["rank"], "tile": tile.name, "score": entry["score"], "matched": res.matched,
+                          "reason": res.reason, "inliers": res.inliers, "seconds": round(time.perf_counter() - tv, 3)})
+            if res.matched:
+                found = (res, tile, ref)
+                break
+            del ref
+        timings["verify"] = time.perf_counter() - t0
+        public = [{k: v for k, v in e.items() if k != "_tile"} for e in ranking]
+        if found is not None:
+            res, tile, ref = found
+            out = PoolResult(res, tile, ref, public, tried, len(self.tiles), beyond)
+        else:
+            why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in tried)
+            res = LocateResult(False, f"not here: none of the {len(tried)} best-ranked of {len(tiles)} tiles "
+                               f"was accepted ({why})", matcher=localizer.matcher.name)
+            res.inliers = max((t["inliers"] for t in tried), default=0)
+            out = PoolResult(res, None, None, public, tried, len(self.tiles), beyond)
+        timings["total"] = time.perf_counter() - t_start
+        out.timings_s = timings
+        out.result.seconds = timings["total"]
+        return out
+
+
+def localizer_with_cache(opts: LocateOptions, cache: FeatureCache | None) -> Localizer:
+    """A Localizer that shares the cache (for reference features) when its version accepts one."""
+    import inspect
+
+    if cache is not None and "cache" in inspect.signature(Localizer.__init__).parameters:
+        return Localizer(opts, cache=cache)
+    return Localizer(opts)

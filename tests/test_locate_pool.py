@@ -1,0 +1,326 @@
+"""Pool mode of locate: a folder of GeoTIFF tiles written here (one holds the photo, the others are
+other places and other parts of the same mosaic), the horizon filter, the feature cache (versions,
+corruption, nothing written without a folder) and the CLI through its real entry point."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cupola.errors import InputError
+from cupola.locate.cache import CACHE_FORMAT_VERSION, FeatureCache, feature_key
+from cupola.locate.features import Features
+from cupola.locate.localize import LocateOptions
+from cupola.locate.pool import PoolOptions, TilePool, scan_tiles, within_horizon
+from cupola.locate.reference import load_reference
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
+CHILE = SAMPLES / "ISS064-E-358"
+CHILE_BOUNDS = (-71.01562, -20.30615, -68.90626, -18.31547)
+NEW_MEXICO = SAMPLES / "ISS064-E-46242"
+NEW_MEXICO_BOUNDS = (-105.4248, 34.05273, -105.16113, 34.27089)
+SYRIA = SAMPLES / "ISS050-E-70536"
+SYRIA_BOUNDS = (38.05664, 36.27978, 38.32031, 36.49203)
+
+FAST = PoolOptions(descriptor="sift", words=16, tile_px=512, top_k=3, vocab_tiles=8)
+
+
+def write_geotiff(path, img, bounds):
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    h, w = img.shape[:2]
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:4326",
+                       transform=from_bounds(*bounds, w, h)) as ds:
+        ds.write(np.moveaxis(img, -1, 0))
+
+
+def half(img):
+    import cv2
+
+    return cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+
+
+def sub_bounds(bounds, shape, c0, r0, c1, r1):
+    west, south, east, north = bounds
+    h, w = shape
+    return (west + c0 / w * (east - west), north - r1 / h * (north - south),
+            west + c1 / w * (east - west), north - r0 / h * (north - south))
+
+
+@pytest.fixture(scope="module")
+def refs():
+    return {"chile": load_reference(CHILE / "reference.jpg", bounds=CHILE_BOUNDS),
+            "new_mexico": load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS),
+            "syria": load_reference(SYRIA / "reference.jpg", bounds=SYRIA_BOUNDS)}
+
+
+@pytest.fixture(scope="module")
+def photo(refs):
+    """A 'photo' cut from the Chilean mosaic, turned 93 deg (see test_locate.synthetic_photo)."""
+    import cv2
+
+    from cupola.locate import homography as hg
+
+    ref = refs["chile"]
+    a = np.radians(93.0)
+    sq = np.array([[-170, -170], [170, -170], [170, 170], [-170, 170]], float)
+    src = sq @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + (600.0, 430.0)
+    dst = np.array([[0, 0], [511, 0], [511, 511], [0, 511]], float)
+    h = cv2.getPerspectiveTransform(src.astype(np.float32), dst.astype(np.float32))
+    img = cv2.warpPerspective(ref.image, h, (512, 512), flags=cv2.INTER_AREA)
+    c = hg.apply_h(np.linalg.inv(h), np.array([[255.5, 255.5]]))[0]
+    return img, tuple(float(v) for v in ref.pixel_to_lonlat(c[0], c[1]))
+
+
+@pytest.fixture(scope="module")
+def tiles(tmp_path_factory, refs):
+    """Folders of 512-px GeoTIFF tiles: 'with' holds the Chilean tile among seven distractors
+    (New Mexico, Syria, their quadrants, and a part of the Chilean mosaic away from the photo);
+    'without' holds only the distractors."""
+    root = tmp_path_factory.mktemp("pool")
+    with_true, without = root / "with", root / "without"
+    with_true.mkdir()
+    without.mkdir()
+    chile = refs["chile"]
+    write_geotiff(with_true / "chile.tif", half(chile.image), CHILE_BOUNDS)
+    distract = {"new_mexico.tif": (half(refs["new_mexico"].image), NEW_MEXICO_BOUNDS),
+                "syria.tif": (half(refs["syria"].image), SYRIA_BOUNDS),
+                # the Chilean mosaic's south-east corner, outside the photo's footprint (~rows 190-670)
+                "chile_se.tif": (chile.image[700:1024, 700:1024], sub_bounds(CHILE_BOUNDS, chile.shape, 700, 700, 1024, 1024))}
+    for name, r, b in (("nm", refs["new_mexico"], NEW_MEXICO_BOUNDS), ("sy", refs["syria"], SYRIA_BOUNDS)):
+        for q, (c0, r0) in enumerate(((0, 0), (512, 0), (0, 512), (512, 512))):
+            if q < 2:
+                distract[f"{name}_q{q}.tif"] = (r.image[r0:r0 + 512, c0:c0 + 512],
+                                                sub_bounds(b, r.shape, c0, r0, c0 + 512, r0 + 512))
+    for name, (img, b) in distract.items():
+        write_geotiff(with_true / name, img, b)
+        write_geotiff(without / name, img, b)
+    (with_true / "notes.txt").write_text("not a tile")
+    return with_true, without
+
+
+@pytest.fixture(scope="module")
+def localizer():
+    from cupola.locate.localize import Localizer
+
+    return Localizer(LocateOptions(matcher="sift", focal_mm=207.0))
+
+
+def test_pool_chooses_the_true_tile_among_distractors(tiles, photo, localizer, tmp_path):
+    from pyproj import Geod
+
+    img, truth = photo
+    cache = FeatureCache(tmp_path / "cache")
+    pool = TilePool(tiles[0], FAST, cache=cache)
+    assert len(pool.tiles) == 8 and not pool.skipped  # notes.txt is not an image: not listed
+    res = pool.locate(img, LocateOptions(matcher="sift", focal_mm=207.0), localizer=localizer)
+    assert res.matched, res.result.reason
+    assert res.tile.name == "chile.tif" and res.result.reference == "chile.tif"
+    assert Geod(ellps="WGS84").inv(*res.result.center_lonlat, *truth)[2] < 1000.0
+    assert [r["rank"] for r in res.ranking] == list(range(1, 9))
+    assert res.tried[-1]["tile"] == "chile.tif" and res.tried[-1]["rank"] <= FAST.top_k
+    d = res.to_dict()
+    assert d["matched_tile"] == "chile.tif" and d["matched_rank"] == res.tried[-1]["rank"]
+    json.dumps(d)
+    # the index is on disk now: a new pool over the same folder computes nothing
+    again = TilePool(tiles[0], FAST, cache=FeatureCache(tmp_path / "cache"))
+    assert again.build_index() == 0
+
+
+def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
+    img, _ = photo
+    from dataclasses import replace
+
+    pool = TilePool(tiles[1], replace(FAST, top_k=2))  # memory-only cache
+    res = pool.locate(img, LocateOptions(matcher="sift"))
+    assert not res.matched
+    assert res.result.reason.startswith("not here") and len(res.tried) == 2
+    for t in res.tried:
+        assert t["tile"] in res.result.reason
+
+
+def test_horizon_filter_drops_far_tiles(tiles, photo, localizer):
+    all_tiles, _ = scan_tiles(tiles[0])
+    near_chile = within_horizon(all_tiles, (-73.3, -20.6), 420e3)
+    assert sorted(t.name for t in near_chile) == ["chile.tif", "chile_se.tif"]
+    img, _ = photo
+    pool = TilePool(tiles[0], FAST)
+    res = pool.locate(img, LocateOptions(matcher="sift", focal_mm=207.0, nadir_lonlat=(-73.3, -20.6)),
+                      localizer=localizer)
+    assert res.tiles_beyond_horizon == 6 and len(res.ranking) == 2
+    assert res.matched and res.tile.name == "chile.tif"
+    # from over the Indian Ocean no tile is in view
+    far = pool.locate(img, LocateOptions(matcher="sift", nadir_lonlat=(80.0, -40.0)))
+    assert not far.matched and "horizon" in far.result.reason and far.tiles_beyond_horizon == 8
+
+
+def _entry_versions(path):
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"][()]))
+    return meta["cupola_version"], meta["format_version"]
+
+
+def test_cache_from_another_version_is_rebuilt_not_trusted(tiles, tmp_path, monkeypatch):
+    import cupola
+
+    folder = tmp_path / "cache"
+    pool = TilePool(tiles[1], FAST, cache=FeatureCache(folder))
+    assert pool.build_index() == 7
+    files = sorted(folder.rglob("*.npz"))
+    assert files and not list(folder.rglob(".tmp-*"))
+    assert {_entry_versions(f) for f in files} == {(cupola.__version__, CACHE_FORMAT_VERSION)}
+    # a later cupola reads the same folder: nothing is trusted, every entry is recomputed in place
+    monkeypatch.setattr(cupola, "__version__", "99.0.0")
+    newer = TilePool(tiles[1], FAST, cache=FeatureCache(folder))
+    assert newer.build_index() == 7 and newer.cache.rebuilt >= 7
+    assert sorted(folder.rglob("*.npz")) == files  # same files, overwritten
+    assert {_entry_versions(f) for f in files} == {("99.0.0", CACHE_FORMAT_VERSION)}
+    assert TilePool(tiles[1], FAST, cache=FeatureCache(folder)).build_index() == 0
+
+
+def test_corrupt_cache_entry_is_rebuilt(tmp_path):
+    import torch
+
+    cache = FeatureCache(tmp_path / "c")
+    key = feature_key("0" * 64, "tile", 0, 0, 64, 64, 512, "aliked", 1024)
+    f = Features(np.arange(8, dtype=np.float32).reshape(4, 2), torch.ones(4, 128), (64, 64))
+    cache.put(key, f)
+    path = cache.path_for(key)
+    back = FeatureCache(tmp_path / "c").get(key)
+    assert isinstance(back.descriptors, torch.Tensor) and np.array_equal(back.keypoints, f.keypoints)
+    assert back.shape == (64, 64)
+    sift = Features(np.zeros((2, 2), np.float32), np.ones((2, 128), np.float32), (5, 5))
+    cache.put(key + "x", sift)
+    assert isinstance(FeatureCache(tmp_path / "c").get(key + "x").descriptors, np.ndarray)
+    # truncated file: a miss, then overwritten by the next put
+    path.write_bytes(path.read_bytes()[:100])
+    fresh = FeatureCache(tmp_path / "c")
+    assert fresh.get(key) is None and fresh.rebuilt == 1
+    fresh.put(key, f)
+    assert FeatureCache(tmp_path / "c").get(key) is not None
+    # garbage where an array should be
+    akey = feature_key("1" * 64, "pool-vlad")
+    fresh.put_array(akey, np.ones((2, 3), np.float16))
+    fresh.path_for(akey).write_bytes(b"garbage")
+    assert FeatureCache(tmp_path / "c").get_array(akey) is None
+
+
+def test_corrupt_descriptor_in_a_pool_cache_is_recomputed(tiles, tmp_path):
+    folder = tmp_path / "cache"
+    TilePool(tiles[1], FAST, cache=FeatureCache(folder)).build_index()
+    victim = max(folder.rglob("*.npz"), key=lambda p: p.stat().st_size)  # a tile's descriptor
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    pool = TilePool(tiles[1], FAST, cache=FeatureCache(folder))
+    assert pool.build_index() == 1
+    with np.load(victim) as z:
+        assert "array" in z.files
+
+
+def test_cache_keys_carry_the_versions_and_memory_only_writes_nothing(tmp_path, monkeypatch):
+    import cupola
+
+    k1 = feature_key("abc", "x", 1)
+    assert f"format={CACHE_FORMAT_VERSION}" in k1 and f"cupola={cupola.__version__}" in k1
+    monkeypatch.setattr(cupola, "__version__", "99.0.0")
+    k2 = feature_key("abc", "x", 1)
+    assert k1 != k2
+    monkeypatch.chdir(tmp_path)
+    c = FeatureCache(None)
+    assert c.path_for(k2) is None
+    c.put_array(k2, np.ones(3))
+    assert c.get_array(k2) is not None and not any(tmp_path.iterdir())
+    with pytest.raises(ValueError):
+        feature_key("", "x")
+
+
+def test_sidecar_and_case_folders_are_tiles(tmp_path, refs):
+    import cv2
+
+    (tmp_path / "a.jpg").write_bytes(cv2.imencode(".jpg", half(refs["syria"].image))[1].tobytes())
+    (tmp_path / "a.bounds.json").write_text(json.dumps(dict(zip(("west", "south", "east", "north"), SYRIA_BOUNDS))))
+    (tmp_path / "b.jpg").write_bytes((tmp_path / "a.jpg").read_bytes())  # no bounds: skipped
+    case = tmp_path / "case1"
+    case.mkdir()
+    (case / "reference.jpg").write_bytes((tmp_path / "a.jpg").read_bytes())
+    (case / "case.json").write_text(json.dumps({"reference": "reference.jpg", "reference_bounds": dict(
+        zip(("west", "south", "east", "north"), SYRIA_BOUNDS))}))
+    found, skipped = scan_tiles(tmp_path)
+    assert [t.name for t in found] == ["a.jpg", "case1/reference.jpg"] and skipped == ["b.jpg"]
+    assert found[0].bounds_lonlat == pytest.approx(SYRIA_BOUNDS)
+    ref = found[1].load()
+    assert ref.name == "case1/reference.jpg" and ref.content_id
+    (tmp_path / "a.bounds.json").write_text('{"west": 5, "south": 1, "east": 4, "north": 2}')
+    with pytest.raises(InputError, match="a.bounds.json"):
+        scan_tiles(tmp_path)
+
+
+@pytest.mark.parametrize("setup,match", [
+    (lambda d: None, "no georeferenced tiles"),
+    (lambda d: (d / "plain.jpg").write_bytes(b"\xff\xd8 not really"), "no georeferenced tiles"),
+])
+def test_pool_bad_folders(tmp_path, setup, match):
+    d = tmp_path / "tiles"
+    d.mkdir()
+    setup(d)
+    with pytest.raises(InputError, match=match):
+        TilePool(d)
+    with pytest.raises(InputError, match="not a folder"):
+        TilePool(tmp_path / "nope")
+
+
+def _cli(capsys, *args):
+    from cupola.cli.main import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_reference_dir(tiles, tmp_path, capsys, refs, photo):
+    import cv2
+
+    img, truth = photo
+    photo_path = tmp_path / "photo.png"
+    cv2.imwrite(str(photo_path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    code, _, err = _cli(capsys, "locate", photo_path, "--reference-dir", tiles[0], "--cache", cache, "--top-k", "3",
+                        "--matcher", "sift", "--focal-mm", "207", "--out", out, "--quiet")
+    assert code == 0, err
+    d = json.loads((out / "result.json").read_text())
+    assert d["matched"] and d["reference"] == "chile.tif" and d["pool"]["matched_tile"] == "chile.tif"
+    assert d["pool"]["tiles_total"] == 8 and d["pool"]["ranking"][0]["rank"] == 1
+    assert (out / "footprint.geojson").is_file() and (out / "georef.tif").is_file()
+    assert any(cache.rglob("*.npz"))
+    # no true tile: "not here", exit 3, result.json kept
+    out2 = tmp_path / "out2"
+    code, _, err = _cli(capsys, "locate", photo_path, "--reference-dir", tiles[1], "--top-k", "1",
+                        "--matcher", "sift", "--out", out2, "--quiet")
+    assert code == 3 and "not here" in err
+    d = json.loads((out2 / "result.json").read_text())
+    assert not d["matched"] and len(d["pool"]["tried"]) == 1 and (out2 / "matches.png").is_file()
+
+
+@pytest.mark.parametrize("args,match", [
+    (lambda t, e: ["--reference-dir", e], "no georeferenced tiles"),
+    (lambda t, e: ["--reference-dir", e / "missing"], "not a folder"),
+    (lambda t, e: ["--reference-dir", t, "--reference", t / "chile.tif"], "either as --reference or as --reference-dir"),
+    (lambda t, e: [], "either as --reference or as --reference-dir"),
+    (lambda t, e: ["--reference-dir", t, "--top-k", "0"], "--top-k"),
+    (lambda t, e: ["--reference-dir", t, "--bounds", "1", "2", "3", "4"], "--bounds"),
+])
+def test_cli_reference_dir_bad_input(tiles, tmp_path, capsys, args, match):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "plain.png").write_bytes(b"\x89PNG nothing")
+    out = tmp_path / "out"
+    code, _, err = _cli(capsys, "locate", CHILE / "photo.jpg", *args(tiles[0], empty), "--matcher", "sift",
+                        "--out", out)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and match in err
+    assert not out.exists()
