@@ -65,6 +65,8 @@ def solve_command(
                                            "brightening in noise sigmas (its score in flashes.csv)."),
     no_motion_compensation: bool = typer.Option(False, "--no-motion-compensation",
                                                 help="Stills: compare with the sequence median instead."),
+    no_stroke_grouping: bool = typer.Option(False, "--no-stroke-grouping", help="Keep a network's strokes "
+                                            "separate (default: strokes of one flash become one event)."),
 ) -> None:
     """Match flashes in the images to lightning events, solve the camera pose, write the products."""
     from cupola.errors import InputError
@@ -86,7 +88,7 @@ def solve_command(
         events=list(events), tle_path=tle, photo=photo, time=parse_time(time, "--time") if time else None,
         exposure_s=exposure_s, frames_dir=frames, frame_times=frame_times, video=video, fps=fps,
         background=background, flashes=flashes, focal_mm=focal_mm, sensor_mm=sensor_mm, options=options,
-        event_sigma_m=event_sigma_m, pixels=pixels, force_tle=force,
+        event_sigma_m=event_sigma_m, pixels=pixels, force_tle=force, group_strokes=not no_stroke_grouping,
         detect=DetectOptions(threshold_sigma=detect_threshold, motion_compensation=not no_motion_compensation))
     if not (detect_threshold > 0):
         raise InputError(f"--detect-threshold must be positive, got {detect_threshold:g}")

@@ -17,7 +17,7 @@ from cupola.errors import InputError
 from cupola.geometry import orbit
 from cupola.geometry.camera import Camera
 from cupola.lightning.detect import DetectOptions, detect_flashes
-from cupola.lightning.events import Events, read_events
+from cupola.lightning.events import Events, group_strokes, read_events
 from cupola.lightning.flashes import Flashes, Frames, read_flashes, read_frame_times
 from cupola.lightning.solve import Solution, SolveOptions, solve
 
@@ -47,6 +47,7 @@ class LightningRequest:
     event_sigma_m: float | None = None
     pixels: Path | None = None
     force_tle: bool = False
+    group_strokes: bool = True  # network strokes of one flash -> one event (events.group_strokes)
 
 
 @dataclass
@@ -193,6 +194,12 @@ def run(req: LightningRequest) -> LightningResult:
     else:
         flashes = detect_flashes(images, frames, background=background, options=req.detect)
     events = Events.concat([read_events(p, sigma_m=req.event_sigma_m) for p in req.events])
+    if req.group_strokes:
+        n_before = len(events)
+        events, _ = group_strokes(events)
+        if len(events) < n_before:
+            notes.append(f"{n_before - len(events)} subsequent strokes grouped with their flashes' first strokes "
+                         f"({len(events)} events)")
     sets = read_tle_file(req.tle_path)
     elements = orbit.select_element_set(sets, frames.epoch, force=req.force_tle, source=str(req.tle_path),
                                         notes=notes)

@@ -85,6 +85,10 @@ class SceneSpec:
     #: move across the frame with the ground, rather than isolated point lamps; ``n_cities`` is then
     #: the mean number of towns in one frame
     urban_lights: bool = False
+    #: mean number of strokes the network reports per flash (1: one; CG flashes average 3-5 strokes,
+    #: Rakov & Uman 2003): subsequent strokes 60 ms apart on average (exponential), within 1 s of the
+    #: first and 1 km of it (1 sigma), each with its own network error
+    strokes_per_flash: float = 1.0
 
     def validate(self) -> None:
         if self.n_flashes < 0 or self.n_frames < 1:
@@ -268,6 +272,24 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
     ev_t = stroke + off + rng.normal(0, spec.network_time_sigma_s, n_all)
     reported = rng.random(n_all) >= spec.network_miss_rate
     ev_height = h_all.copy()
+    if spec.strokes_per_flash > 1:
+        extra = rng.poisson(spec.strokes_per_flash - 1.0, n_all)
+        k_idx = np.repeat(np.arange(n_all), extra)
+        if k_idx.size:
+            gaps = rng.exponential(0.06, k_idx.size)
+            starts = np.r_[0, np.cumsum(extra)[:-1]]
+            # time of each subsequent stroke after its flash's first: cumulative gaps within the flash
+            within = np.concatenate([np.cumsum(gaps[s0:s0 + e]) for s0, e in zip(starts, extra) if e]) \
+                if extra.sum() else np.zeros(0)
+            keep_s = within <= 1.0
+            k_idx, within = k_idx[keep_s], within[keep_s]
+            se, sn = rng.normal(0, 1000.0, (2, k_idx.size)) + rng.normal(0, spec.network_sigma_m, (2, k_idx.size))
+            slon, slat = _displace(ground[k_idx], enu[k_idx], se, sn)
+            ev_lon = np.r_[ev_lon, slon]
+            ev_lat = np.r_[ev_lat, slat]
+            ev_t = np.r_[ev_t, ev_t[k_idx] + within]
+            reported = np.r_[reported, reported[k_idx]]
+            ev_height = np.r_[ev_height, ev_height[k_idx]]
     # network false alarms: random places around the scene, random times
     n_false_net = int(round(spec.network_false_rate * n_all))
     if n_false_net:
