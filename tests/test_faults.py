@@ -261,16 +261,17 @@ def _wait_for_stage(out: Path, proc, timeout=60.0) -> bool:
     return False
 
 
-def test_ctrl_c_exits_130_and_leaves_out_as_it_was(tmp_path):
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_interrupt_exits_with_its_code_and_leaves_out_as_it_was(tmp_path, sig, code, word):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("user")
     proc = _cupola(*_simulate_args(out))
     assert _wait_for_stage(out, proc), "the run never started writing"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert err.strip().splitlines() == ["cupola: error: interrupted"]
+    assert proc.returncode == code
+    assert err.strip().splitlines() == [f"cupola: error: {word}"]
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 

@@ -100,9 +100,31 @@ def _say_error(message: str) -> None:
     print(f"cupola: error: {line}", file=sys.stderr)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every staging folder is cleaned on the way out."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns (and exits with) the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    import signal
+    import threading
+
+    previous_term = None
+    if threading.current_thread() is threading.main_thread():
+        previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _main(argv: list[str]) -> int:
     _state["debug"] = "--debug" in argv
     if not _state["debug"]:  # libraries' log records (GDAL via rasterio, dask) stay off stderr
         import logging
@@ -119,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     except KeyboardInterrupt:
         code = 130
+    except _Terminated:
+        _say_error("terminated")
+        code = 143
     except _USAGE as exc:  # usage errors: exit code 2, one line
         code = exc.exit_code
         if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already

@@ -161,7 +161,41 @@ def staged_output(out_dir, option: str = "--out", written: list | None = None, *
         shutil.rmtree(stage, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the products move into place (a few renames), so an
+    interrupt never leaves half a product set; the signal is delivered right after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list = []
+    names = [n for n in ("SIGINT", "SIGTERM") if hasattr(signal, n)]
+    old = {}
+    for n in names:
+        sig = getattr(signal, n)
+        old[sig] = signal.signal(sig, lambda num, frame: caught.append((num, frame)))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for num, frame in caught[:1]:
+            handler = old.get(num)
+            if callable(handler):
+                handler(num, frame)
+            elif num == signal.SIGINT:
+                raise KeyboardInterrupt
+
+
 def _commit(stage: Path, out_dir: Path, option: str, kind: str, inputs: list[Path], written: list | None) -> None:
+    with _signals_deferred():
+        _move_in(stage, out_dir, option, kind, inputs, written)
+
+
+def _move_in(stage: Path, out_dir: Path, option: str, kind: str, inputs: list[Path], written: list | None) -> None:
     sets = read_manifest(out_dir)
     ours = {n for names in sets.values() for n in names}
     new = sorted(f.name for f in stage.iterdir() if not f.name.startswith("."))
