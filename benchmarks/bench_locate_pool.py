@@ -8,8 +8,9 @@ photos localized on the right place (centre within 2 km of the label) through th
 ``locate_pool_false_accepts`` counts photos accepted anywhere when no bundled tile holds them.
 The seconds are query times (photo descriptor, ranking, verification) once the cache exists; the
 one-off index time is printed as a comment. The 1000-tile figure uses 900 extra small (256-px)
-distractors; it runs only with ``CUPOLA_BENCH_POOL_1000=1`` when the descriptor is ALIKED (about
-1 s per tile to index on 2 cores).
+distractors. With ``CUPOLA_BENCH_POOL_DESCRIPTOR=aliked`` (ALIKED instead of RootSIFT for the global
+descriptor; 1-5 s per tile to index on 2 cores) the 1000-tile pool is built only with
+``CUPOLA_BENCH_POOL_1000=1``.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def outcome(c, res) -> tuple[bool, str]:
 def pool_bench():
     from cupola.locate.cache import FeatureCache
 
-    descriptor = os.environ.get("CUPOLA_BENCH_POOL_DESCRIPTOR", "aliked")
+    descriptor = os.environ.get("CUPOLA_BENCH_POOL_DESCRIPTOR", "sift")
     top_k = int(os.environ.get("CUPOLA_BENCH_POOL_TOP_K", "4"))
     big = descriptor == "sift" or os.environ.get("CUPOLA_BENCH_POOL_1000") == "1"
     cases = load_cases()

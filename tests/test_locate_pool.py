@@ -324,3 +324,27 @@ def test_cli_reference_dir_bad_input(tiles, tmp_path, capsys, args, match):
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and match in err
     assert not out.exists()
+
+
+def test_cli_tle_with_exif_time_drops_tiles_beyond_the_horizon(tiles, tmp_path, capsys, photo):
+    """--tle without --time takes the photo's EXIF time: on 2017-05-17 05:44:09 UTC the ISS was over
+    Texas, so only the New Mexico tiles are in view; the Chilean photo is not there."""
+    from PIL import Image
+
+    img, _ = photo
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2017:05:17 05:44:09"
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(img).save(path, exif=exif.tobytes())
+    tle = SAMPLES.parent / "iss-meteor-2017" / "iss_tle_25544_20170101-20170630.txt"
+    out = tmp_path / "out"
+    code, _, err = _cli(capsys, "locate", path, "--reference-dir", tiles[0], "--tle", tle, "--top-k", "1",
+                        "--matcher", "sift", "--out", out, "--quiet")
+    assert code == 3, err
+    d = json.loads((out / "result.json").read_text())
+    assert d["pool"]["tiles_beyond_horizon"] == 5 and d["pool"]["tiles_ranked"] == 3
+    assert {r["tile"] for r in d["pool"]["ranking"]} == {"new_mexico.tif", "nm_q0.tif", "nm_q1.tif"}
+    # a photo without EXIF time cannot stand in for --time
+    code, _, err = _cli(capsys, "locate", CHILE / "photo.jpg", "--reference-dir", tiles[0], "--tle", tle,
+                        "--out", tmp_path / "o2")
+    assert code == 2 and "DateTimeOriginal" in err

@@ -42,7 +42,8 @@ def photo_command(
         None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."),
     nadir: Optional[tuple[float, float]] = typer.Option(None, "--nadir", help="ISS nadir point LAT LON (prior)."),
     tle: Optional[Path] = typer.Option(None, "--tle", help="ISS element sets: with --time, the nadir prior."),
-    time: Optional[str] = typer.Option(None, "--time", help="Exposure time (ISO 8601 with zone), with --tle."),
+    time: Optional[str] = typer.Option(None, "--time", help="Exposure time (ISO 8601 with zone), with --tle "
+                                       "(default: the photo's EXIF DateTimeOriginal, taken as UTC)."),
     focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Lens focal length (mm)."),
     sensor_width_mm: Optional[float] = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
     matcher: str = typer.Option("aliked", "--matcher", help="aliked (ALIKED+LightGlue, default), xfeat (XFeat+LighterGlue, faster) or sift."),
@@ -55,6 +56,10 @@ def photo_command(
 
     from cupola.locate.job import nadir_from_tle
 
+    if tle is not None and time is None:  # the photo's EXIF DateTimeOriginal, ISS cameras keep UTC
+        from cupola.locate.job import exif_time_utc
+
+        time = exif_time_utc(photo)
     if (tle is None) != (time is None):
         from cupola.errors import InputError
 

@@ -125,6 +125,22 @@ def nadir_from_tle(tle_path, time_text: str) -> tuple[float, float]:
     return lat, lon
 
 
+def exif_time_utc(photo_path) -> str:
+    """The photo's EXIF DateTimeOriginal (+ SubSecTimeOriginal) as ISO 8601 UTC: the ISS cameras'
+    clocks are kept on GMT. Raises :class:`InputError` when the photo has none."""
+    from cupola.io.images import read_photo_info
+
+    info = read_photo_info(photo_path)
+    raw = (info.datetime_original or "").strip()
+    try:
+        date, clock = raw.split(" ")
+        text = date.replace(":", "-") + "T" + clock + (f".{info.subsec.strip()}" if info.subsec and info.subsec.strip().isdigit() else "") + "Z"
+    except ValueError:
+        raise InputError(f"{photo_path}: --tle needs --time: the photo has no usable EXIF DateTimeOriginal "
+                         f"({raw or 'absent'})") from None
+    return text
+
+
 def options_from(*, matcher: str = "aliked", focal_mm=None, nadir=None, sensor_width_mm=None) -> LocateOptions:
     """LocateOptions from CLI-style values (``nadir`` is (lat, lon))."""
     if focal_mm is not None and not focal_mm > 0:
