@@ -163,8 +163,22 @@ def run(req: LightningRequest) -> LightningResult:
     else:
         if req.time is None:
             raise InputError("a video needs --time: the start of its first frame (camera clock, ISO 8601)")
-        n, rate, it = open_video(req.video, req.fps)
-        frames = Frames.regular(req.time, n, 1.0 / rate, req.exposure_s)
+        from cupola.lightning.video import iter_video_frames, video_frame_times
+
+        if req.fps is not None:
+            if not req.fps > 0:
+                raise InputError(f"--fps must be positive, got {req.fps:g}")
+            n, rate = len(video_frame_times(req.video)), float(req.fps)
+            frames = Frames.regular(req.time, n, 1.0 / rate, req.exposure_s)
+        else:
+            # frame times from the container's timestamps (a variable frame rate is honoured)
+            t_s = video_frame_times(req.video)
+            n = len(t_s)
+            period = float(np.median(np.diff(t_s))) if n > 1 else 1.0 / 30.0
+            rate = 1.0 / period
+            exp = np.full(n, float(req.exposure_s) if req.exposure_s else period)
+            frames = Frames(req.time, t_s, exp)
+        it = iter_video_frames(req.video)
         image = next(it)
         info = _no_exif()
 
@@ -174,7 +188,8 @@ def run(req: LightningRequest) -> LightningResult:
 
         images = gen()
         source, name = Path(req.video), f"{Path(req.video).name} (frame 0)"
-        notes.append(f"video: {n} frames at {rate:g} frames/s, frame times from the frame rate")
+        notes.append(f"video: {n} frames at {rate:g} frames/s, frame times from "
+                     + ("--fps" if req.fps is not None else "the container's timestamps"))
     height, width = image.shape[:2]
     camera, cam_source = _camera(req, source, width, height, info)
     background = None
