@@ -259,8 +259,156 @@ def sweeps():
     print(f"# wrote {path.relative_to(ROOT)}", flush=True)
 
 
+def detection():
+    """Detection precision and recall, per scene, on a spread of simulated scenes with towns moving
+    with the ground: a D5 + 50 mm at a quarter of its resolution (same field of view), 6 stills 1 or 2 s
+    apart, 45 flashes, 10/25/50 towns per frame, flash peaks 800/1500/3000 DN, read noise 4/6/12 DN,
+    any yaw, within 5 deg of nadir, scene times over +-40 min. A detection is true when it lies within
+    2 patch sigmas of a drawn flash in its frame (one-to-one); recall counts the flashes at least
+    2 patch sigmas inside the frame. Baseline: the old route (each frame against the sequence median)."""
+    import datetime as dt
+
+    from cupola.geometry import orbit
+    from cupola.geometry.camera import Camera
+    from cupola.lightning.detect import DetectOptions, detect_flashes
+    from cupola.lightning.evaluate import match_detections
+    from cupola.lightning.simulate import SceneSpec, drawn_flashes, flash_patch_px, render_frames, simulate_scene
+
+    sets, _ = _setup()
+    cam = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392,
+                                   height_px=928)
+    rng = np.random.default_rng(2026)
+    new, old = [], []
+    for k in range(16):
+        rpy = (rng.uniform(-5, 5), rng.uniform(-5, 5), rng.uniform(0, 360))
+        cities = int(rng.choice([10, 25, 50]))
+        peak = float(rng.choice([800.0, 1500.0, 3000.0]))
+        noise = float(rng.choice([4.0, 6.0, 12.0]))
+        interval = float(rng.choice([1.0, 2.0]))
+        t = T0 + dt.timedelta(seconds=float(rng.uniform(-2400, 2400)))
+        el = orbit.select_element_set(sets, t)
+        spec = SceneSpec(n_flashes=45, n_frames=6, frame_interval_s=interval, exposure_s=0.5, urban_lights=True,
+                         n_cities=cities)
+        sc = simulate_scene(el, t, cam, rpy, spec, seed=100 + k)
+        imgs = [im for _, im in render_frames(sc, t, seed=200 + k, flash_peak_dn=peak, read_noise_dn=noise)]
+        truth, p = drawn_flashes(sc), flash_patch_px(sc)
+        m = match_detections(detect_flashes(imgs, sc.frames), truth, 2 * p, 1392, 928, 2 * p)
+        b = match_detections(detect_flashes(imgs, sc.frames, options=DetectOptions(motion_compensation=False)),
+                             truth, 2 * p, 1392, 928, 2 * p)
+        new.append((m["precision"], m["recall"]))
+        old.append((b["precision"], b["recall"]))
+        print(f"  scene {k:2d}: yaw {rpy[2]:5.1f} towns {cities:2d} peak {peak:4.0f} noise {noise:4.1f} "
+              f"interval {interval:.0f} s: precision {m['precision']:.3f} recall {m['recall']:.3f} "
+              f"({m['true_positives']}/{m['detections']} detections, {m['drawn']} flashes); old route "
+              f"precision {b['precision']:.3f} recall {b['recall']:.3f}", flush=True)
+    new_a, old_a = np.array(new), np.array(old)
+    print(f"  per-scene minimum: precision {new_a[:, 0].min():.3f}, recall {new_a[:, 1].min():.3f}; scenes with both "
+          f">= 0.95: {int(np.sum((new_a >= 0.95).all(axis=1)))} of {len(new_a)}")
+    bench_line("lightning_detection_precision", float(new_a[:, 0].mean()), "fraction",
+               baseline=float(old_a[:, 0].mean()))
+    bench_line("lightning_detection_recall", float(new_a[:, 1].mean()), "fraction", baseline=float(old_a[:, 1].mean()))
+
+
+def _d5_sequence(folder):
+    """60 D5 frames (5568 x 3712 JPEG, 50 mm, 1 s apart, 0.5 s exposures) with moving towns, the network
+    events and frame times, written once into ``folder`` (kept between runs)."""
+    from PIL import Image
+
+    from cupola.geometry import orbit
+    from cupola.lightning.simulate import SceneSpec, render_frames, simulate_scene, write_events_csv
+
+    sets, d5 = _setup()
+    el = orbit.select_element_set(sets, T0)
+    spec = SceneSpec(n_flashes=135, n_frames=60, urban_lights=True, n_cities=25, network_false_rate=0.1,
+                     network_miss_rate=0.1)
+    sc = simulate_scene(el, T0, d5, (1.5, -2.0, 35.0), spec, seed=7)
+    done = folder / "frame_times.csv"
+    if done.is_file():
+        return sc
+    (folder / "frames").mkdir(parents=True, exist_ok=True)
+    epoch64 = np.datetime64(T0.replace(tzinfo=None), "ns")
+    rows = ["file,time_utc,exposure_s"]
+    for i, img in render_frames(sc, T0, seed=8):
+        name = sc.frames.names[i].replace(".png", ".jpg")
+        Image.fromarray(np.clip(img / 8.0, 0, 255).astype(np.uint8)).save(folder / "frames" / name, quality=92)
+        t = epoch64 + np.int64(round(sc.frames.start_s[i] * 1e9)).astype("timedelta64[ns]")
+        rows.append(f"{name},{np.datetime_as_string(t, unit='us')}Z,{sc.frames.exposure_s[i]:.9g}")
+    write_events_csv(folder / "events.csv", sc.events)
+    done.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return sc
+
+
+def sequence():
+    """60 D5 frames end to end (decode, detect, associate, solve, write every product), on the CPUs
+    this machine has (2 in CI), against the old route (sequential full decodes, each frame against the
+    sequence median) in the same run."""
+    import os
+    import shutil
+    import time as _time
+
+    from cupola.lightning.detect import DetectOptions
+    from cupola.lightning.evaluate import match_detections
+    from cupola.lightning.job import LightningRequest, run
+    from cupola.lightning.products import write_products
+    from cupola.lightning.simulate import drawn_flashes, flash_patch_px
+
+    folder = OUT / "d5_sequence"
+    sc = _d5_sequence(folder)
+    tle = SAMPLE / "iss_tle_25544_20170101-20170630.txt"
+    figures = {}
+    for label, fast in (("new", True), ("old", False)):
+        req = LightningRequest(events=[folder / "events.csv"], tle_path=tle, frames_dir=folder / "frames",
+                               frame_times=folder / "frame_times.csv", focal_mm=50.0, sensor_mm=(35.9, 23.9),
+                               fast_decode=fast, workers=None if fast else 1,
+                               detect=DetectOptions() if fast else DetectOptions(motion_compensation=False))
+        out = OUT / f"d5_sequence_out_{label}"
+        shutil.rmtree(out, ignore_errors=True)
+        t0, c0 = _time.perf_counter(), os.times()
+        res = run(req)
+        write_products(res, out)
+        secs = _time.perf_counter() - t0
+        c1 = os.times()
+        cpu = (c1.user - c0.user) + (c1.system - c0.system)
+        truth, p = drawn_flashes(sc), flash_patch_px(sc)
+        m = match_detections(res.flashes, truth, 2 * p, 5568, 3712, 2 * p)
+        rpy_err = np.abs(np.array(res.solution.rpy_deg) - np.array(sc.rpy_deg))
+        figures[label] = secs
+        print(f"  {label} route: {secs:.1f} s wall, {cpu:.1f} s CPU, load average {os.getloadavg()[0]:.1f}; "
+              f"{len(res.flashes)} flashes reported ({m['true_positives']} true of "
+              f"{m['drawn']}), precision {m['precision']:.3f} recall {m['recall']:.3f}, "
+              f"{res.solution.flash_index.size} pairs, attitude error {np.round(rpy_err, 4).tolist()} deg", flush=True)
+    print(f"  CPUs: {os.cpu_count()}")
+    bench_line("lightning_sequence_seconds", figures["new"], "s", baseline=figures["old"],
+               ratio=figures["old"] / figures["new"])
+
+
+def lis():
+    """ISS LIS background images (orbit 20683) georeferenced by cupola's own geometry from the file's
+    state and transform matrix, against the file's corners: median over the 104 images x 4 corners;
+    and with the alignment and field of view fitted on this same orbit (in-sample)."""
+    from cupola.lightning.lis import (FITTED_ALIGNMENT_ROTVEC_DEG, FITTED_FOV_DEG, georeference_backgrounds,
+                                      read_lis_background)
+
+    path = ROOT.parent / "shared" / "data" / "iss-lis-2020" / "ISS_LIS_BG_V1.0_20200823_NQC_20683.nc"
+    if not path.is_file():
+        print(f"  skipped: {path} not found")
+        return
+    bg = read_lis_background(path)
+    nom = georeference_backgrounds(bg)
+    fit = georeference_backgrounds(bg, fov_deg=FITTED_FOV_DEG, alignment_rotvec_deg=FITTED_ALIGNMENT_ROTVEC_DEG)
+    print(f"  nominal: median corner {np.median(nom['corner_error_km']):.2f} km (per corner "
+          f"{np.round(np.median(nom['corner_error_km'], axis=0), 2).tolist()}), boresight "
+          f"{np.median(nom['boresight_error_km']):.2f} km; fitted alignment: corner "
+          f"{np.median(fit['corner_error_km']):.2f} km, boresight {np.median(fit['boresight_error_km']):.2f} km")
+    bench_line("lightning_lis_corner_error_km", float(np.median(nom["corner_error_km"])), "km")
+    bench_line("lightning_lis_corner_error_fitted_km", float(np.median(fit["corner_error_km"])), "km")
+
+
 BENCHMARKS = {
     "lightning_d5": d5,
     "lightning_meteor": meteor,
     "lightning_sweeps": sweeps,
+    "lightning_detection": detection,
+    "lightning_sequence": sequence,
+    "lightning_lis": lis,
 }

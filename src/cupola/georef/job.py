@@ -223,8 +223,11 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
 
 
 def write_products(result: GeolocateResult, out_dir: Path,
-                   progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
-    """Write every product into ``out_dir`` (all or nothing). Returns the written paths."""
+                   progress: Callable[[str, int, int], None] | None = None, georef_scale: int = 1) -> list[Path]:
+    """Write every product into ``out_dir`` (all or nothing). Returns the written paths.
+
+    ``georef_scale`` > 1 writes ``georef.tif`` from the photo block-averaged by that factor, on a grid
+    that much coarser (a quick product of a large frame; positions stay exact)."""
     from cupola.io.geotiff import write_georeferenced_cog
     from cupola.io.quicklook import write_quicklook_png
     from cupola.io.tables import write_pixels_csv
@@ -252,13 +255,21 @@ def write_products(result: GeolocateResult, out_dir: Path,
         west, east = float(ring[:, 0].min()), float(ring[:, 0].max())
         south, north = float(ring[:, 1].min()), float(ring[:, 1].max())
         gsd = min(geo.gsd_m()) if center else 1000.0
-        res_deg = gsd / 111320.0
+        s = max(int(georef_scale), 1)
+        res_deg = gsd * s / 111320.0
+        image = result.image
+        if s > 1:
+            import cv2
+
+            h_, w_ = (image.shape[0] // s) * s, (image.shape[1] // s) * s
+            image = cv2.resize(np.ascontiguousarray(image[:h_, :w_]), (w_ // s, h_ // s), interpolation=cv2.INTER_AREA)
 
         def to_pixels(lon, lat):
-            return geo.ground_to_pixels(lon, lat, geo.height_m)
+            col, row = geo.ground_to_pixels(lon, lat, geo.height_m)
+            return ((col - (s - 1) / 2.0) / s, (row - (s - 1) / 2.0) / s) if s > 1 else (col, row)
 
         tif = write_georeferenced_cog(
-            stage / "georef.tif", result.image, to_pixels, (west, south, east, north), res_deg,
+            stage / "georef.tif", image, to_pixels, (west, south, east, north), res_deg,
             progress=(lambda done, total: progress("georef.tif", done, total)) if progress else None)
         summary["georef_tif"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in tif.items()}
         # ISS ground track +- 5 minutes

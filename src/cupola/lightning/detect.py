@@ -25,6 +25,7 @@ pixels).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,6 +58,11 @@ class DetectOptions:
     #: between frames (a fraction), both counted in the noise of the motion-compensated difference
     registration_px: float = 2.0
     town_variation: float = 0.1
+    #: threads for the per-frame work (default: the CPUs, at most 8)
+    workers: int | None = None
+    #: the images are given binned by this factor (e.g. JPEGs decoded at reduced scale): positions
+    #: and sizes are still in full-resolution pixels
+    input_scale: int = 1
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -193,15 +199,26 @@ def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: 
     stack: list[np.ndarray] = []
     bg = None
     count = 0
+    pending: list[np.ndarray] = []
+    n_workers = options.workers if options.workers else min(os.cpu_count() or 1, 8)
     for i, img in enumerate(images):
         count += 1
         if bin_factor is None:
-            bin_factor = binning_for(np.shape(img), options.max_pixels)
+            s_in = max(int(options.input_scale), 1)
+            bin_factor = binning_for(np.shape(img), max(options.max_pixels // (s_in * s_in), 1))
+            full_factor = bin_factor * s_in  # binned pixel -> full-resolution pixels
+            city_px = options.city_light_px / s_in
             # integer images are quantised to 1 DN: noise estimates below a third of that are artefacts
             floor = 1.0 / 3.0 if np.issubdtype(np.asarray(img).dtype, np.integer) else 1e-3
             if background is not None:
-                bg = broad_light(background, bin_factor, options.city_light_px)
-        lit = broad_light(img, bin_factor, options.city_light_px)
+                bg = broad_light(background, bin_factor, city_px)
+        if not video:  # stills: broad-light images made on the thread pool, a few frames at a time
+            pending.append(img)
+            if len(pending) >= 2 * n_workers:
+                stack.extend(_pool_map(lambda im: broad_light(im, bin_factor, city_px), pending, n_workers))
+                pending = []
+            continue
+        lit = broad_light(img, bin_factor, city_px)
         if video:
             if bg_run is None:
                 bg_run = lit
@@ -209,7 +226,7 @@ def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: 
             diff = lit - bg_run
             sig = _noise(diff, floor)
             thr = options.threshold_sigma * sig
-            found = _scored(blobs(diff, thr, options.min_area_px, bin_factor), sig)
+            found = _scored(blobs(diff, thr, options.min_area_px, full_factor), sig)
             dets.append((i, found))
             # the background follows slow changes, but not where a flash is lit: a flash stays
             # detected for as long as it shines, not only while it brightens
@@ -219,9 +236,11 @@ def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: 
             stack.append(lit)
     if count != len(frames):
         raise InputError(f"got {count} images for {len(frames)} frame times")
+    if pending:
+        stack.extend(_pool_map(lambda im: broad_light(im, bin_factor, city_px), pending, n_workers))
     if not video:
         if bg is None and len(stack) >= 2 and options.motion_compensation:
-            return _single_frame_flashes(_motion_compensated(stack, options, floor, bin_factor), frames)
+            return _single_frame_flashes(_motion_compensated(stack, options, floor, full_factor), frames)
         if bg is None:
             if len(stack) >= 3:
                 bg = np.median(np.stack(stack), axis=0)
@@ -235,7 +254,8 @@ def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: 
                                  f"frames ({lit.shape[1]}x{lit.shape[0]})")
             diff = lit - bg
             sig = _noise(diff, floor)
-            dets.append((i, _scored(blobs(diff, options.threshold_sigma * sig, options.min_area_px, bin_factor), sig)))
+            dets.append((i, _scored(blobs(diff, options.threshold_sigma * sig, options.min_area_px, full_factor),
+                                    sig)))
         return _single_frame_flashes(dets, frames)
     return _link(dets, frames, options)
 
@@ -271,7 +291,7 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
 
     n = len(stack)
     shape = stack[0].shape
-    step, _ = sequence_motion(stack)
+    step, _ = sequence_motion(stack, workers=options.workers)
 
     def onto(j: int, i: int) -> np.ndarray:
         m = np.eye(3)
@@ -284,9 +304,9 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
         return m
 
     kernel = np.ones((3, 3), np.uint8)
-    dets = []
     h, w = shape
-    for i in range(n):
+
+    def one(i: int):
         layers = []
         for j in range(i - options.neighbours, i + options.neighbours + 1):
             if j == i or not 0 <= j < n:
@@ -296,15 +316,8 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
             wj = cv2.dilate(wj, kernel)
             wj[wj < -1e20] = np.nan  # outside, or blended with outside
             layers.append(wj)
-        cube = np.stack(layers)
-        valid = np.isfinite(cube)
-        count = valid.sum(axis=0)
+        bg, count = _nan_median(layers)
         seen = count > 0
-        # per-pixel median over the neighbours that saw the pixel (NaN sorts last)
-        cube.sort(axis=0)
-        lo = np.take_along_axis(cube, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
-        hi = np.take_along_axis(cube, np.maximum(count // 2, 0)[None], axis=0)[0]
-        bg = 0.5 * (lo + hi)
         diff = np.where(seen, stack[i] - bg, 0.0).astype(np.float32)
         sample = diff[seen][::7] if seen.any() else diff.ravel()[::7]
         med = float(np.median(sample))
@@ -320,9 +333,49 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
         noise = np.sqrt(sig**2 + (options.registration_px / bin_factor * np.hypot(gx, gy)) ** 2
                         + (options.town_variation * level) ** 2)
         z = diff / noise
-        found = split_blobs(diff, z, options.threshold_sigma, options.min_area_px, bin_factor)
-        dets.append((i, found))
-    return dets
+        return i, split_blobs(diff, z, options.threshold_sigma, options.min_area_px, bin_factor)
+
+    return list(_pool_map(one, range(n), options.workers))
+
+
+def _pool_map(fn, items, workers: int | None):
+    """``map`` on a thread pool (NumPy and OpenCV release the GIL), in order."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    k = workers if workers else min(os.cpu_count() or 1, 8)
+    if k <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(k) as ex:
+        return list(ex.map(fn, items))
+
+
+def _nan_median(layers: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel median over the finite values of up to 4 layers (a sorting network), and their count."""
+    if len(layers) > 4:
+        cube = np.stack(layers)
+        count = np.isfinite(cube).sum(axis=0)
+        with np.errstate(all="ignore"):
+            return np.nanmedian(cube, axis=0), count
+    count = np.zeros(layers[0].shape, np.int8)
+    v = []
+    for a in layers:
+        ok = np.isfinite(a)
+        count += ok
+        v.append(np.where(ok, a, np.inf).astype(np.float32))
+    while len(v) < 4:
+        v.append(np.full(layers[0].shape, np.inf, np.float32))
+    a, b, c, d = v
+    a, b = np.minimum(a, b), np.maximum(a, b)
+    c, d = np.minimum(c, d), np.maximum(c, d)
+    a, c = np.minimum(a, c), np.maximum(a, c)
+    b, d = np.minimum(b, d), np.maximum(b, d)
+    b, c = np.minimum(b, c), np.maximum(b, c)
+    # sorted a <= b <= c <= d, invalid values (inf) last: the median of the first ``count``
+    with np.errstate(invalid="ignore"):
+        med = np.where(count >= 3, np.where(count == 4, 0.5 * (b + c), b), np.where(count == 2, 0.5 * (a + b), a))
+    med[count == 0] = np.nan
+    return med, count
 
 
 def _link(dets, frames: Frames, options: DetectOptions) -> Flashes:

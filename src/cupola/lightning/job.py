@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,10 @@ class LightningRequest:
     pixels: Path | None = None
     force_tle: bool = False
     group_strokes: bool = True  # network strokes of one flash -> one event (events.group_strokes)
+    fast_decode: bool = True  # frames: parallel decoding at reduced scale for detection (frames_io)
+    workers: int | None = None  # threads (default: the CPUs)
+    progress: object = None  # callable(done, total) while frames are decoded
+    full_georef: bool = False  # georef.tif at full resolution even for large frames
 
 
 @dataclass
@@ -63,6 +67,7 @@ class LightningResult:
     elements: orbit.ElementSet
     solution: Solution
     warnings: list[str]
+    georef_scale: int = 1  # georef.tif written at this reduction (the detection's, for large frames)
 
 
 def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterator[np.ndarray]]:
@@ -132,6 +137,7 @@ def run(req: LightningRequest) -> LightningResult:
     if not req.events:
         raise InputError("give the lightning events: --events FILE.csv (repeatable)")
     notes: list[str] = []
+    detect_opts = req.detect
     if mode == "photo":
         if req.time is None or req.exposure_s is None:
             raise InputError("a photo needs --time (start of the exposure, camera clock) and --exposure-s")
@@ -148,17 +154,29 @@ def run(req: LightningRequest) -> LightningResult:
             raise InputError(f"--frames {req.frames_dir}: not a folder")
         frames = read_frame_times(req.frame_times, req.frames_dir, req.exposure_s)
         image, info = read_photo(Path(req.frames_dir) / frames.names[0])
+        if req.fast_decode and req.flashes is None:
+            from cupola.lightning.frames_io import detection_scale, read_sequence_reduced, reduce
 
-        def gen():
-            yield image
-            for nm in frames.names[1:]:
-                img, _ = read_photo(Path(req.frames_dir) / nm)
-                if img.shape[:2] != image.shape[:2]:
-                    raise InputError(f"{Path(req.frames_dir) / nm}: {img.shape[1]}x{img.shape[0]} px, but the first "
-                                     f"frame is {image.shape[1]}x{image.shape[0]}")
-                yield img
+            # detection on frames reduced by `scale`, decoded in parallel, each file once
+            scale = detection_scale(image.shape[1], image.shape[0])
+            rest = read_sequence_reduced([Path(req.frames_dir) / nm for nm in frames.names[1:]], scale,
+                                         (image.shape[1], image.shape[0]), workers=req.workers,
+                                         progress=req.progress)
+            images = iter([reduce(image, scale)] + rest)
+            detect_opts = replace(req.detect, input_scale=scale, workers=req.workers)
+            if scale > 1:
+                notes.append(f"detection on frames reduced {scale}x (flash patches are tens of pixels across)")
+        else:
+            def gen():
+                yield image
+                for nm in frames.names[1:]:
+                    img, _ = read_photo(Path(req.frames_dir) / nm)
+                    if img.shape[:2] != image.shape[:2]:
+                        raise InputError(f"{Path(req.frames_dir) / nm}: {img.shape[1]}x{img.shape[0]} px, but the "
+                                         f"first frame is {image.shape[1]}x{image.shape[0]}")
+                    yield img
 
-        images = gen()
+            images = gen()
         source, name = Path(req.frames_dir) / frames.names[0], frames.names[0]
     else:
         if req.time is None:
@@ -198,6 +216,10 @@ def run(req: LightningRequest) -> LightningResult:
         if background.shape[:2] != image.shape[:2]:
             raise InputError(f"--background {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
                              f"the frames are {width}x{height}")
+        if detect_opts.input_scale > 1:
+            from cupola.lightning.frames_io import reduce
+
+            background = reduce(background, detect_opts.input_scale)
     if req.flashes is not None:
         flashes = read_flashes(req.flashes, frames.epoch)
         inside = (flashes.col_px >= -0.5) & (flashes.col_px <= width - 0.5) & (flashes.row_px >= -0.5) & \
@@ -207,7 +229,7 @@ def run(req: LightningRequest) -> LightningResult:
             raise InputError(f"{req.flashes}: flash {k + 1} ({flashes.col_px[k]:g}, {flashes.row_px[k]:g}) lies outside "
                              f"the {width}x{height} image")
     else:
-        flashes = detect_flashes(images, frames, background=background, options=req.detect)
+        flashes = detect_flashes(images, frames, background=background, options=detect_opts)
     events = Events.concat([read_events(p, sigma_m=req.event_sigma_m) for p in req.events])
     if req.group_strokes:
         n_before = len(events)
@@ -220,4 +242,5 @@ def run(req: LightningRequest) -> LightningResult:
                                         notes=notes)
     solution = solve(flashes, events, elements, camera, req.options)
     notes += solution.notes
-    return LightningResult(req, mode, frames, image, name, cam_source, flashes, events, elements, solution, notes)
+    return LightningResult(req, mode, frames, image, name, cam_source, flashes, events, elements, solution, notes,
+                           georef_scale=detect_opts.input_scale)

@@ -88,7 +88,19 @@ def _corners(m: np.ndarray, w: int, h: int) -> np.ndarray:
     return (p[:2] / p[2]).T
 
 
-def sequence_motion(images: list[np.ndarray], *, max_pixels: int = 400_000) -> tuple[list[np.ndarray], list[str]]:
+def _pool_map(fn, items, workers):
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    k = workers if workers else min(os.cpu_count() or 1, 8)
+    if k <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(k) as ex:
+        return list(ex.map(fn, items))
+
+
+def sequence_motion(images: list[np.ndarray], *, max_pixels: int = 400_000,
+                    workers: int | None = None) -> tuple[list[np.ndarray], list[str]]:
     """Maps between consecutive frames (``maps[i]``: frame i -> frame i+1, pixels of ``images``) and
     how each was found, estimated on copies binned to at most ``max_pixels``.
 
@@ -111,7 +123,7 @@ def sequence_motion(images: list[np.ndarray], *, max_pixels: int = 400_000) -> t
     # maps in the small images' pixels, then scaled: x_full = b * x_small + (b - 1) / 2
     S = np.array([[b, 0, (b - 1) / 2], [0, b, (b - 1) / 2], [0, 0, 1.0]])
     Si = np.linalg.inv(S)
-    pairs = [pair_tiles(sm[i], sm[i + 1]) for i in range(len(sm) - 1)]
+    pairs = _pool_map(lambda i: pair_tiles(sm[i], sm[i + 1]), range(len(sm) - 1), workers)
     src = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros((0, 2))
     dst = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros((0, 2))
     common, kind = None, "none"

@@ -272,7 +272,8 @@ def write_products(result: LightningResult, out_dir: Path) -> list[Path]:
                                f"lightning: solved from {sol.flash_index.size} flash-event pairs", None, footprint,
                                ring, list(result.warnings))
         sub = stage / "georef"
-        write_georef_products(gres, sub)
+        # a large frame's georef.tif at the detection scale (a D5: a quarter); --full-georef for all of it
+        write_georef_products(gres, sub, georef_scale=1 if result.request.full_georef else result.georef_scale)
         doc["georeference"] = json.loads((sub / "result.json").read_text())
         for f in ("footprint.geojson", "footprint.kml", "georef.tif", "quicklook.png"):
             (sub / f).replace(stage / f)
