@@ -245,6 +245,23 @@ CASES: list[Case] = [
     Case("lightning-simulate-interval-zero", _sim("--interval-s", "0"), "--interval-s"),
     Case("lightning-simulate-tle-dev-zero", _sim(tle="{zero}"), "/dev/zero"),
     Case("lightning-simulate-out-is-file", _sim("--out", "{userfile}"), "--out"),
+    # siblings
+    Case("geolocate-landmark-lat", _geo("--landmark", "X:95:0"), "95"),
+    Case("orbit-tle-empty", ("orbit", "--tle", "{empty}", "--time", TIME), "empty.txt"),
+    Case("sideway-time-bad", ("shadows", "sideway", "--time", "noon", "--lat", "31", "--lon", "121",
+                              "--shadow-m", "168", "--displacement-m", "125"), "--time"),
+    Case("sideway-gsd-zero", ("shadows", "sideway", "--time", "2013-08-05T02:56:39Z", "--lat", "31", "--lon", "121",
+                              "--base-px", "10", "10", "--shadow-tip-px", "20", "20", "--top-px", "5", "5",
+                              "--gsd-m", "0"), "--gsd-m"),
+    Case("locate-sensor-zero", _locate("--sensor-width-mm", "0"), "--sensor-width-mm"),
+    Case("lightning-solve-guess-radius-zero", _solve("--guess-radius-deg", "0"), "--guess-radius-deg"),
+    Case("lightning-solve-centroid-sigma-zero", _solve("--centroid-sigma-px", "0"), "--centroid-sigma-px"),
+    Case("lightning-solve-clock-offset-huge", _solve("--clock-offset-s", "1e9"), "--clock-offset-s"),
+    Case("lightning-simulate-storms-negative", _sim("--storms=-1"), "--storms"),
+    Case("lightning-simulate-flashes-negative", _sim("--flashes=-1"), "--flashes"),
+    Case("lightning-simulate-false-rate-nan", _sim("--false-rate", "nan"), "--false-rate"),
+    Case("nightlights-f-number-zero", _night("--f-number", "0"), "--f-number"),
+    Case("nightlights-sensor-zero", _night("--sensor-mm", "0", "0"), "--sensor-mm"),
 ]
 
 

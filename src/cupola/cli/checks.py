@@ -7,7 +7,9 @@ file, in a place that exists and can be written). A failed check is an
 :class:`~cupola.errors.InputError` naming the option: exit code 2, one line, nothing written.
 
 The checks wrap each command's callback (:func:`install`), so they run after parsing and before
-the command body, for the real entry point and for :class:`typer.testing.CliRunner` alike.
+the command body; :func:`cupola.cli.main.command` returns the app's click command with them
+installed (what the real entry point runs; give it to ``click.testing.CliRunner`` to test the
+same way).
 """
 
 from __future__ import annotations

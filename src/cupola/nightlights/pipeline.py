@@ -616,16 +616,23 @@ def write_products(seq: SequenceResult, out_dir: str | Path,
     out = Path(out_dir)
     say = progress or (lambda label, done, total: None)
     written: list[Path] = []
-    stems = [fr.path.stem for fr in seq.frames]
+    from cupola.io.names import safe_name
+
+    # a RAW named '...dng' or '.x.nef' must not name the output folder itself or a hidden one
+    stems = [s if s and not s.startswith(".") else (safe_name(s) or "frame") for s in
+             (fr.path.stem for fr in seq.frames)]
     if len(set(stems)) != len(stems):
-        raise InputError("two RAW files have the same name; their products would collide")
+        dup = next(s for s in stems if stems.count(s) > 1)
+        same = [str(fr.path) for fr, s in zip(seq.frames, stems) if s == dup]
+        raise InputError(f"{same[0]} and {same[1]}: RAW files with the same name {dup!r}; their product folders "
+                         "would collide")
     inputs = [fr.path for fr in seq.frames]
     with staged_output(out, written=written, inputs=inputs) as stage:
         if seq.calibration is not None:
             (stage / "calibration.json").write_text(json.dumps(_json_safe(seq.calibration.to_dict()), indent=2) + "\n")
         for k, fr in enumerate(seq.frames):
             t0 = _time.perf_counter()
-            fdir = stage / fr.path.stem
+            fdir = stage / stems[k]
             fdir.mkdir()
             summary = frame_summary(fr)
             products = {}
