@@ -92,8 +92,19 @@ def solve_command(
         detect=DetectOptions(threshold_sigma=detect_threshold, motion_compensation=not no_motion_compensation))
     if not (detect_threshold > 0):
         raise InputError(f"--detect-threshold must be positive, got {detect_threshold:g}")
-    result = run(req)
-    written = write_products(result, out)
+    import sys
+
+    from rich.console import Console as _Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), transient=True, console=_Console(stderr=True),
+                  disable=quiet or not sys.stderr.isatty()) as prog:
+        task = prog.add_task("decoding frames", total=None)
+        req.progress = lambda done, total: prog.update(task, completed=done, total=total)
+        result = run(req)
+        prog.update(task, description="writing products")
+        written = write_products(result, out)
     if quiet:
         return
     from rich.console import Console
