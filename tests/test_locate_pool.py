@@ -112,7 +112,7 @@ def localizer():
     return Localizer(LocateOptions(matcher="sift", focal_mm=207.0))
 
 
-def test_pool_chooses_the_true_tile_among_distractors(tiles, photo, localizer, tmp_path):
+def test_pool_chooses_the_true_tile_among_distractors(tiles, photo, localizer, tmp_path, monkeypatch):
     from pyproj import Geod
 
     img, truth = photo
@@ -128,8 +128,16 @@ def test_pool_chooses_the_true_tile_among_distractors(tiles, photo, localizer, t
     d = res.to_dict()
     assert d["matched_tile"] == "chile.tif" and d["matched_rank"] == res.tried[-1]["rank"]
     json.dumps(d)
-    # the index is on disk now: a new pool over the same folder computes nothing
+    # the index is on disk now: a new pool over the same folder computes nothing, and lists the
+    # tiles from the cache without opening them
+    import cupola.locate.pool as pool_module
+
+    def no_open(*a, **k):
+        raise AssertionError("a listed tile was opened again")
+
+    monkeypatch.setattr(pool_module, "read_tile", no_open)
     again = TilePool(tiles[0], FAST, cache=FeatureCache(tmp_path / "cache"))
+    assert [t.bounds_lonlat for t in again.tiles] == [t.bounds_lonlat for t in pool.tiles]
     assert again.build_index() == 0
 
 

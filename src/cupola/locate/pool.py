@@ -155,8 +155,17 @@ def read_tile(path: Path, name: str | None = None) -> Tile | None:
     return Tile(path, name, bounds, size_px=size, ground_width_m=_ground_width_m(bounds))
 
 
-def scan_tiles(folder) -> tuple[list[Tile], list[str]]:
-    """The georeferenced tiles of a folder (and of apl case sub-folders), and the files skipped."""
+def _stamp(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[str]]:
+    """The georeferenced tiles of a folder (and of apl case sub-folders), and the files skipped.
+
+    ``listing``: georeferenced rasters read before, ``{path: [size, mtime_ns, inode, bounds,
+    size_px]}``; a file whose size, mtime and inode are unchanged is not opened again. New and
+    changed files are added to it."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder of reference tiles")
@@ -178,11 +187,18 @@ def scan_tiles(folder) -> tuple[list[Tile], list[str]]:
             continue
         if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
+        known = None if listing is None else listing.get(str(p.resolve()))
+        if known is not None and known[:3] == _stamp(p) and not p.with_name(p.stem + SIDECAR_SUFFIX).exists():
+            bounds = tuple(known[3])
+            tiles.append(Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=_ground_width_m(bounds)))
+            continue
         tile = read_tile(p)
         if tile is None:
             skipped.append(p.name)
         else:
             tiles.append(tile)
+            if listing is not None and tile.sidecar_bounds is None:
+                listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
     if not tiles:
         what = f" ({len(skipped)} images without georeferencing or a {SIDECAR_SUFFIX} sidecar)" if skipped else ""
         raise InputError(f"{folder}: folder holds no georeferenced tiles{what}; give GeoTIFFs, or images "
@@ -277,7 +293,14 @@ class TilePool:
         if not 1 <= self.opts.top_k <= 100:
             raise InputError(f"the number of tiles verified must be 1..100, got {self.opts.top_k}")
         self.cache = cache if cache is not None else FeatureCache(None)
-        self.tiles, self.skipped = scan_tiles(self.folder)
+        listing = None
+        if self.cache.folder is not None and self.folder.is_dir():  # rasters listed before are not reopened
+            lkey = feature_key(hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest(), "listing")
+            listing = self.cache.get_json(lkey) or {}
+            before = json.dumps(listing, sort_keys=True)
+        self.tiles, self.skipped = scan_tiles(self.folder, listing)
+        if listing is not None and json.dumps(listing, sort_keys=True) != before:
+            self.cache.put_json(lkey, listing)
         self._extractor = None
         self._centres: np.ndarray | None = None
         self._vocab_id: str | None = None
