@@ -145,48 +145,53 @@ def blobs(diff: np.ndarray, threshold: float, min_area: float, bin_factor: int, 
     return np.column_stack(cols)[keep]
 
 
-def split_blobs(diff: np.ndarray, significance: np.ndarray, threshold: float, min_area: float, bin_factor: int,
-                core: float = 0.5) -> np.ndarray:
-    """Like :func:`blobs` with ``significance``, but each region's cores (the connected parts above
-    ``core`` times the region's peak) are separate flashes: two flashes lit close together in one
-    exposure join above the threshold, not at half their peaks (two equal Gaussian patches 4 sigma
-    apart drop to 27 % of the peak between them). Rows (col, row, sum, peak, area, score); the area
-    is the region's, the sum, peak and score the core's."""
+def seeded_blobs(diff: np.ndarray, significance: np.ndarray, threshold: float, min_area: float, bin_factor: int,
+                 core: float = 0.5, seed_px: int = 7, prominence: float = 0.15) -> np.ndarray:
+    """Like :func:`blobs` with ``significance``, but a region holds as many flashes as it has separate
+    peaks (two flashes lit close together in one exposure join above the threshold): the local
+    maxima of the lightly smoothed difference (within ``seed_px`` binned pixels, at least
+    ``prominence`` times the region's highest) share the region (each pixel to its nearest peak),
+    and each flash's centroid is taken over its own core (above ``core`` times its own peak). A faint
+    flash beside a bright one (below half its peak) is kept. Rows (col, row, sum, peak, area, score).
+    """
     mask = significance > threshold
     if not mask.any():
         return np.zeros((0, 6))
+    sm = ndimage.gaussian_filter(diff.astype(np.float32), 1.5)
     lab, n = ndimage.label(mask)
-    flat = np.flatnonzero(mask)
-    ids = lab.ravel()[flat]
+    rmax = np.asarray(ndimage.maximum(sm, lab, np.arange(1, n + 1)), dtype=np.float64).reshape(-1)
+    rmax = np.r_[0.0, rmax]
+    seeds = (sm == ndimage.maximum_filter(sm, size=seed_px)) & mask & (sm >= prominence * rmax[lab])
+    markers, m = ndimage.label(seeds, structure=np.ones((3, 3)))
+    if m == 0:
+        return np.zeros((0, 6))
+    # each pixel of a region goes to the nearest peak of the same region (the cell of a faint flash
+    # beside a bright one then holds little of the bright one's light above half the faint one's peak)
+    _, (iy, ix) = ndimage.distance_transform_edt(markers == 0, return_indices=True)
+    ws = markers[iy, ix]
+    ws[~mask | (lab != lab[iy, ix])] = 0
+    flat = np.flatnonzero(ws > 0)
+    ids = ws.ravel()[flat]
     v = diff.ravel()[flat].astype(np.float64)
-    area = np.bincount(ids, minlength=n + 1).astype(float)
-    peak = np.full(n + 1, -np.inf)
+    zi_all = significance.ravel()[flat].astype(np.float64)
+    area = np.bincount(ids, minlength=m + 1).astype(float)
+    peak = np.full(m + 1, -np.inf)
     np.maximum.at(peak, ids, v)
+    score = np.full(m + 1, -np.inf)
+    np.maximum.at(score, ids, zi_all)
     inner = v >= core * peak[ids]
-    cmask = np.zeros(mask.size, bool)
-    cmask[flat[inner]] = True
-    clab, m = ndimage.label(cmask.reshape(mask.shape))
-    fc = flat[inner]
-    ci = clab.ravel()[fc]
-    vi = v[inner]
-    zi = significance.ravel()[fc].astype(np.float64)
-    ri, ki = np.divmod(fc, diff.shape[1])
+    ci, vi = ids[inner], v[inner]
+    ri, ki = np.divmod(flat[inner], diff.shape[1])
     wsum = np.bincount(ci, weights=vi, minlength=m + 1)[1:]
     cr = np.bincount(ci, weights=vi * ri, minlength=m + 1)[1:] / np.maximum(wsum, 1e-12)
     cc = np.bincount(ci, weights=vi * ki, minlength=m + 1)[1:] / np.maximum(wsum, 1e-12)
-    cpeak = np.full(m + 1, -np.inf)
-    np.maximum.at(cpeak, ci, vi)
-    cscore = np.full(m + 1, -np.inf)
-    np.maximum.at(cscore, ci, zi)
-    carea = np.zeros(m + 1)
-    carea[ci] = area[ids[inner]]
     h, w = diff.shape
     edge = np.zeros(m + 1, dtype=bool)
     edge[np.unique(ci[(ri == 0) | (ri == h - 1) | (ki == 0) | (ki == w - 1)])] = True
     b = bin_factor
-    keep = (carea[1:] * b * b >= min_area) & ~edge[1:]
-    return np.column_stack([cc * b + (b - 1) / 2.0, cr * b + (b - 1) / 2.0, wsum, cpeak[1:], carea[1:] * b * b,
-                            cscore[1:]])[keep]
+    keep = (area[1:] * b * b >= min_area) & ~edge[1:] & (wsum > 0)
+    return np.column_stack([cc * b + (b - 1) / 2.0, cr * b + (b - 1) / 2.0, wsum, peak[1:], area[1:] * b * b,
+                            score[1:]])[keep]
 
 
 def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: np.ndarray | None = None,
@@ -333,7 +338,7 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
         noise = np.sqrt(sig**2 + (options.registration_px / bin_factor * np.hypot(gx, gy)) ** 2
                         + (options.town_variation * level) ** 2)
         z = diff / noise
-        return i, split_blobs(diff, z, options.threshold_sigma, options.min_area_px, bin_factor)
+        return i, seeded_blobs(diff, z, options.threshold_sigma, options.min_area_px, bin_factor)
 
     return list(_pool_map(one, range(n), options.workers))
 
