@@ -67,6 +67,8 @@ def solve_command(
                                                 help="Stills: compare with the sequence median instead."),
     no_stroke_grouping: bool = typer.Option(False, "--no-stroke-grouping", help="Keep a network's strokes "
                                             "separate (default: strokes of one flash become one event)."),
+    full_georef: bool = typer.Option(False, "--full-georef", help="georef.tif at full resolution (default for "
+                                     "large frames: at the detection scale)."),
 ) -> None:
     """Match flashes in the images to lightning events, solve the camera pose, write the products."""
     from cupola.errors import InputError
@@ -89,6 +91,7 @@ def solve_command(
         exposure_s=exposure_s, frames_dir=frames, frame_times=frame_times, video=video, fps=fps,
         background=background, flashes=flashes, focal_mm=focal_mm, sensor_mm=sensor_mm, options=options,
         event_sigma_m=event_sigma_m, pixels=pixels, force_tle=force, group_strokes=not no_stroke_grouping,
+        full_georef=full_georef,
         detect=DetectOptions(threshold_sigma=detect_threshold, motion_compensation=not no_motion_compensation))
     if not (detect_threshold > 0):
         raise InputError(f"--detect-threshold must be positive, got {detect_threshold:g}")
