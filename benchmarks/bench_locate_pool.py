@@ -173,14 +173,17 @@ def pool_bench():
     try:
         folders = make_pools(tmp, cases, big)
         cache = FeatureCache(tmp / "cache")
-        seconds = {}
+        seconds, rank_s = {}, {}
         for n in sorted(folders, key=lambda k: (k != 100, k)):  # pool100 first: it learns the vocabulary
             pool, index_s, rows = run_pool(folders[n], cases, cache, descriptor, top_k)
             true_rows = [(c, r, s) for c, r, s in rows if c["case"]["expected"]["photo_inside_reference"]]
             seconds[n] = float(np.mean([s for _, _, s in true_rows]))
+            rank_s[n] = float(np.mean([r.timings_s.get("rank", 0.0) for _, r, _ in rows]))
+            verify_s = float(np.mean([r.timings_s.get("verify", 0.0) for _, r, _ in rows]))
             print(f"# pool of {n} tiles ({descriptor}, top {top_k}): index {index_s:.1f} s "
                   f"({pool.index_computed} tiles computed), query {seconds[n]:.1f} s per true photo "
-                  f"(all: {', '.join(f'{s:.1f}' for _, _, s in rows)} s)", flush=True)
+                  f"(all: {', '.join(f'{s:.1f}' for _, _, s in rows)} s); of which ranking {rank_s[n]:.2f} s and "
+                  f"verification {verify_s:.1f} s per photo on average", flush=True)
             if n == 100:
                 top1 = false_acc = 0
                 for c, res, s in rows:
@@ -199,6 +202,7 @@ def pool_bench():
         if 1000 in seconds:
             print("# the 1000-tile pool adds 900 small (256-px) distractors", flush=True)
             bench_line("locate_pool_seconds_1000", seconds[1000], "s", baseline=seconds[100])
+            bench_line("locate_pool_rank_seconds_1000", rank_s[1000], "s", baseline=rank_s[10])
         else:
             print("# locate_pool_seconds_1000 skipped: set CUPOLA_BENCH_POOL_1000=1 (indexes 900 more tiles)",
                   flush=True)
