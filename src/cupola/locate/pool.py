@@ -12,7 +12,7 @@
    a 3 x 3 grid), since a photo often covers a small part of a tile. They are computed once per
    tile content and kept in the :class:`FeatureCache`. The local features are RootSIFT by
    default: on the bundled references with 96 distractors, ALIKED ranked the right reference about
-   as well (Syria 1-2 against 1-3, Crimea 7-13 against 7-15 over crops and turns of the photos)
+   as well (Syria 1-2 against 2-3, Crimea 7-13 against 7-15 over crops and turns of the photos)
    at ~100x the cost (1-5 s per tile and four photo turns against 0.05 s and one turn, RootSIFT
    being rotation invariant); ``descriptor="aliked"`` remains. The vocabulary (``words`` k-means
    centres) is learnt from descriptors sampled from the tiles of the first pool indexed with a
