@@ -122,7 +122,11 @@ class AlikedLightGlueMatcher:
 
     def __init__(self, max_keypoints: int = 1024, threads: int = 2, weights: str = "aliked-n16"):
         self.max_keypoints = max_keypoints
-        self._aliked, self._glue = _aliked_models(weights, max_keypoints, threads)
+        from cupola.locate.aliked_fast import FastAliked
+
+        aliked, self._glue = _aliked_models(weights, max_keypoints, threads)
+        # the same keypoints and descriptors as kornia's ALIKED without its full-size feature map
+        self._aliked = FastAliked(aliked)
 
     def extract(self, gray: np.ndarray, mask: np.ndarray | None = None) -> Features:
         import torch

