@@ -1,0 +1,230 @@
+"""Robustness suite for photo localization, built from real labelled cases.
+
+Each real case (an astronaut photo, a north-up reference mosaic with linear lat/lon bounds and the
+hand-labelled footprint) is varied along the factors that change in real use:
+
+- framing: the reference re-cut so that the photo's footprint fills 1/2 to 1/8 of its width and
+  sits off-centre (the missing surroundings are filled with imagery of an unrelated place);
+- photo scale: the photo resampled by 0.25x to 2x (fewer or more pixels over the same ground);
+- rotation: the photo turned by a right angle, or by +-20 degrees (cropped to the inscribed
+  square, so no black corners);
+- haze (a veil towards a bluish grey) and JPEG loss (quality 12);
+- with and without the lens focal length (the held-out photos come without one).
+
+Independent of the localizer on purpose: the transforms use plain OpenCV resampling and the labels
+(``truth_center_lonlat``) come from the hand-drawn footprint, never from cupola's own output.
+The references keep a linear lon/lat mapping, like the source mosaics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cupola.locate.reference import Reference, read_rgb8
+
+REFERENCE_PX = 1024  # the mosaics of the held-out cases are 1024 px, like the bundled ones
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One point of the suite: which factor is varied and how."""
+
+    factor: str
+    label: str
+    fill: float = 1 / 3  # footprint width / reference width
+    offset: tuple[float, float] = (0.4, 0.6)  # footprint centre as a fraction of the reference (x, y)
+    photo_scale: float = 1.0
+    rotation_deg: float = 0.0
+    haze: float = 0.0
+    jpeg_quality: int | None = None
+    with_focal: bool = False
+
+
+@dataclass
+class BaseCase:
+    """A real labelled case: the photo, its reference and the labelled footprint."""
+
+    name: str
+    photo: np.ndarray
+    reference: np.ndarray
+    bounds: tuple[float, float, float, float]
+    focal_mm: float | None
+    nadir_lonlat: tuple[float, float] | None
+    footprint_lonlat: np.ndarray | None  # (4, 2) or None for a wrong candidate
+    inside: bool
+
+    @property
+    def center_lonlat(self) -> tuple[float, float]:
+        lon, lat = self.footprint_lonlat.mean(axis=0)
+        return float(lon), float(lat)
+
+
+@dataclass
+class SuiteCase:
+    name: str
+    variant: Variant
+    photo: np.ndarray
+    reference: Reference
+    focal_mm: float | None
+    truth_center_lonlat: tuple[float, float] | None
+    truth_width_m: float | None
+
+
+def read_base_case(folder: Path) -> BaseCase:
+    folder = Path(folder)
+    case = json.loads((folder / "case.json").read_text())
+    b = case["reference_bounds"]
+    meta = case.get("metadata", {})
+    truth = case.get("truth") or {}
+    fp = truth.get("footprint_lat_lon")
+    nadir = meta.get("nadir_point_lat_lon")
+    return BaseCase(
+        name=folder.name,
+        photo=read_rgb8(folder / case.get("photo", "photo.jpg")),
+        reference=read_rgb8(folder / case.get("reference", "reference.jpg")),
+        bounds=(b["west"], b["south"], b["east"], b["north"]),
+        focal_mm=meta.get("lens_focal_length_mm"),
+        nadir_lonlat=None if not nadir else (nadir[1], nadir[0]),
+        footprint_lonlat=None if not fp else np.array([(lon, lat) for lat, lon in fp], float),
+        inside=bool(case.get("expected", {}).get("photo_inside_reference", bool(fp))),
+    )
+
+
+def suite_variants() -> list[Variant]:
+    """The factors and their levels (every level on every real case)."""
+    v = [Variant("base", "fill 1/3, off-centre")]
+    for fill, off in ((1 / 2, (0.35, 0.6)), (1 / 4, (0.65, 0.35)), (1 / 6, (0.3, 0.7)), (1 / 8, (0.6, 0.4))):
+        v.append(Variant("framing", f"fill 1/{round(1 / fill)}", fill=fill, offset=off))
+    for s in (0.25, 0.5, 2.0):
+        v.append(Variant("scale", f"photo x{s:g}", photo_scale=s))
+    for r in (90.0, 180.0, 270.0, 20.0, -20.0):
+        v.append(Variant("rotation", f"rotated {r:+g} deg", rotation_deg=r))
+    v.append(Variant("haze", "haze 0.45", haze=0.45))
+    v.append(Variant("jpeg", "JPEG q12", jpeg_quality=12))
+    for fill in (1 / 3, 1 / 8):
+        v.append(Variant("focal", f"focal length given, fill 1/{round(1 / fill)}", fill=fill, with_focal=True))
+    return v
+
+
+def _linear_pixels(lonlat: np.ndarray, bounds, shape) -> np.ndarray:
+    west, south, east, north = bounds
+    h, w = shape[:2]
+    col = (lonlat[:, 0] - west) / (east - west) * w - 0.5
+    row = (north - lonlat[:, 1]) / (north - south) * h - 0.5
+    return np.column_stack([col, row])
+
+
+def reframe_reference(base: BaseCase, fill: float, offset: tuple[float, float], filler: np.ndarray,
+                      out_px: int = REFERENCE_PX) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The base reference re-cut (and padded with ``filler`` imagery) so that the labelled footprint
+    spans ``fill`` of the new reference's width with its centre at ``offset``; resampled to
+    ``out_px`` on the long side. Returns the image and its (linear) bounds."""
+    import cv2
+
+    ref = base.reference
+    h, w = ref.shape[:2]
+    px = _linear_pixels(base.footprint_lonlat, base.bounds, ref.shape)
+    fp_px = float(max(np.ptp(px[:, 0]), np.ptp(px[:, 1])))
+    side = int(round(fp_px / fill))
+    cc, rc = px.mean(axis=0)
+    c0 = int(round(cc - offset[0] * side))
+    r0 = int(round(rc - offset[1] * side))
+    # filler: the unrelated imagery tiled (mirrored tiles, so no hard seams) over the canvas
+    fh, fw = filler.shape[:2]
+    reps = (math.ceil(side / fh) + 1, math.ceil(side / fw) + 1)
+    tile = np.concatenate([filler, filler[:, ::-1]], axis=1)
+    tile = np.concatenate([tile, tile[::-1]], axis=0)
+    canvas = np.tile(tile, (reps[0], reps[1], 1) if tile.ndim == 3 else reps)[:side, :side].copy()
+    # paste the overlap of the real reference
+    a0, b0 = max(0, c0), max(0, r0)
+    a1, b1 = min(w, c0 + side), min(h, r0 + side)
+    if a1 > a0 and b1 > b0:
+        canvas[b0 - r0:b1 - r0, a0 - c0:a1 - c0] = ref[b0:b1, a0:a1]
+    west, south, east, north = base.bounds
+    dx, dy = (east - west) / w, (north - south) / h
+    new_west, new_north = west + c0 * dx, north - r0 * dy
+    bounds = (new_west, new_north - side * dy, new_west + side * dx, new_north)
+    if side != out_px:
+        interp = cv2.INTER_AREA if side > out_px else cv2.INTER_CUBIC
+        canvas = cv2.resize(canvas, (out_px, out_px), interpolation=interp)
+    return np.ascontiguousarray(canvas), bounds
+
+
+def transform_photo(photo: np.ndarray, v: Variant) -> np.ndarray:
+    """The photo resampled, turned, hazed and JPEG-compressed as the variant says."""
+    import cv2
+
+    img = photo
+    if v.photo_scale != 1.0:
+        h, w = img.shape[:2]
+        interp = cv2.INTER_AREA if v.photo_scale < 1 else cv2.INTER_CUBIC
+        img = cv2.resize(img, (round(w * v.photo_scale), round(h * v.photo_scale)), interpolation=interp)
+    r = v.rotation_deg % 360.0
+    if r in (90.0, 180.0, 270.0):
+        img = np.rot90(img, int(r // 90))
+    elif r:
+        h, w = img.shape[:2]
+        m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), v.rotation_deg, 1.0)
+        img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR)
+        # crop to the largest axis-aligned square inside the turned frame
+        t = math.radians(abs(v.rotation_deg))
+        side = int(min(w, h) / (math.cos(t) + math.sin(t)))
+        r0, c0 = (h - side) // 2, (w - side) // 2
+        img = img[r0:r0 + side, c0:c0 + side]
+    if v.haze:
+        veil = np.array([200, 206, 218], np.float32)
+        img = (img.astype(np.float32) * (1 - v.haze) + veil * v.haze).clip(0, 255).astype(np.uint8)
+    if v.jpeg_quality is not None:
+        ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, v.jpeg_quality])
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(img)
+
+
+def make_case(base: BaseCase, v: Variant, filler: np.ndarray, reference_px: int = REFERENCE_PX) -> SuiteCase:
+    """One suite case: the varied photo against the re-framed reference of its own place."""
+    from pyproj import Geod
+
+    image, bounds = reframe_reference(base, v.fill, v.offset, filler, out_px=reference_px)
+    ref = Reference(image, f"{base.name}-{v.factor}", bounds=bounds)
+    fp = base.footprint_lonlat
+    g = Geod(ellps="WGS84")
+    width = max(g.inv(*fp[i], *fp[(i + 1) % 4])[2] for i in range(4))
+    return SuiteCase(f"{base.name} / {v.label}", v, transform_photo(base.photo, v), ref,
+                     base.focal_mm if v.with_focal else None, base.center_lonlat, float(width))
+
+
+def wrong_pairs(bases: list[BaseCase], *, with_focal: bool) -> list[SuiteCase]:
+    """Every bundled reference against every other case's photo: all must be rejected."""
+    out = []
+    for b_ref in bases:
+        for b_photo in bases:
+            if b_ref is b_photo:
+                continue
+            ref = Reference(b_ref.reference, b_ref.name, bounds=b_ref.bounds)
+            v = Variant("wrong", f"photo of {b_photo.name}" + (" + focal" if with_focal else ""),
+                        with_focal=with_focal)
+            out.append(SuiteCase(f"{b_photo.name} on {b_ref.name}'s reference", v, b_photo.photo, ref,
+                                 b_photo.focal_mm if with_focal else None, None, None))
+    return out
+
+
+def build_suite(cases_dir: Path, variants: list[Variant] | None = None):
+    """(true cases, wrong pairs) from a folder of apl-format cases. The filler imagery for
+    re-framing is the reference of a wrong candidate (a place none of the photos shows)."""
+    folders = sorted(p for p in Path(cases_dir).iterdir() if (p / "case.json").is_file())
+    bases = [read_base_case(f) for f in folders]
+    true_bases = [b for b in bases if b.inside and b.footprint_lonlat is not None]
+    fillers = [b.reference for b in bases if not b.inside] or [np.full((256, 256, 3), 128, np.uint8)]
+    variants = variants if variants is not None else suite_variants()
+    true_cases = [make_case(b, v, fillers[0]) for b in true_bases for v in variants]
+    wrong = wrong_pairs(bases, with_focal=False) + wrong_pairs(bases, with_focal=True)
+    return true_cases, wrong
+
+
+__all__ = ["Variant", "BaseCase", "SuiteCase", "suite_variants", "build_suite", "make_case", "reframe_reference",
+           "transform_photo", "read_base_case", "wrong_pairs"]

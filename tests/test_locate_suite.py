@@ -1,0 +1,121 @@
+"""The robustness suite's factors as tests, on small versions of the real cases: the reference
+re-framed at 512 px (footprint 1/2 to 1/4 of it, off-centre), the photo rescaled, turned, hazed and
+JPEG-compressed, with and without the focal length; and real photos against other places'
+references, which must be rejected."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cupola.locate import homography as hg
+from cupola.locate.localize import LocateOptions, Localizer, remove_haze
+from cupola.locate.reference import Reference
+from cupola.simulate.locate_cases import (Variant, make_case, read_base_case, reframe_reference, suite_variants,
+                                          transform_photo)
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
+SMALL = dict(ref_px=512, photo_ladder_px=(256,), photo_px=384, max_keypoints=1024)
+
+
+@pytest.fixture(scope="module")
+def bases():
+    return {p.name: read_base_case(p) for p in sorted(SAMPLES.iterdir()) if (p / "case.json").is_file()}
+
+
+@pytest.fixture(scope="module")
+def filler(bases):
+    return bases["ISS064-E-46242"].reference  # New Mexico: a place none of the true photos shows
+
+
+def _error_km(res, truth):
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84").inv(*res.center_lonlat, *truth)[2] / 1000.0
+
+
+VARIANTS = [
+    Variant("framing", "fill 1/2", fill=1 / 2, offset=(0.35, 0.6)),
+    Variant("framing", "fill 1/4", fill=1 / 4, offset=(0.65, 0.35)),
+    Variant("scale", "photo x0.25", photo_scale=0.25),
+    Variant("scale", "photo x2", photo_scale=2.0),
+    Variant("rotation", "90", rotation_deg=90.0),
+    Variant("rotation", "270", rotation_deg=270.0),
+    Variant("rotation", "-20", rotation_deg=-20.0),
+    Variant("haze", "haze", haze=0.45),
+    Variant("jpeg", "jpeg", jpeg_quality=12),
+    Variant("focal", "focal", with_focal=True),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[f"{v.factor}-{v.label}" for v in VARIANTS])
+def test_factor_localized(bases, filler, variant):
+    # a photo turned off the right angles needs a finer reference than 512 px (the suite uses 1024)
+    ref_px = 768 if variant.rotation_deg % 90 else 512
+    case = make_case(bases["ISS064-E-358"], variant, filler, reference_px=ref_px)
+    res = Localizer(LocateOptions(focal_mm=case.focal_mm, **{**SMALL, "ref_px": ref_px})).locate(
+        case.photo, [case.reference])
+    assert res.matched, res.reason
+    # the reference pixel is ~0.9 km here; the label itself is hand-drawn
+    assert _error_km(res, case.truth_center_lonlat) < 3.0
+
+
+@pytest.mark.parametrize("photo_case,ref_case", [("ISS064-E-358", "ISS050-E-70536"),
+                                                 ("ISS050-E-70536", "ISS064-E-358"),
+                                                 ("ISS064-E-46242", "ISS062-E-150758")])
+def test_other_places_reference_rejected(bases, photo_case, ref_case):
+    b = bases[ref_case]
+    ref = Reference(b.reference, b.name, bounds=b.bounds)
+    res = Localizer(LocateOptions(**SMALL)).locate(bases[photo_case].photo, [ref])
+    assert not res.matched, res.reason
+
+
+def test_reframed_reference_places_the_footprint_where_asked(bases, filler):
+    b = bases["ISS050-E-70536"]
+    for fill, off in ((1 / 2, (0.35, 0.6)), (1 / 8, (0.6, 0.4))):
+        img, bounds = reframe_reference(b, fill, off, filler, out_px=400)
+        west, south, east, north = bounds
+        lon, lat = b.center_lonlat
+        # the labelled centre sits at the asked fraction of the new reference (linear mapping)
+        assert (lon - west) / (east - west) == pytest.approx(off[0], abs=0.02)
+        assert (north - lat) / (north - south) == pytest.approx(off[1], abs=0.02)
+        # and the footprint spans the asked fraction of its width
+        fp = b.footprint_lonlat
+        span = max(np.ptp(fp[:, 0]) / (east - west), np.ptp(fp[:, 1]) / (north - south))
+        assert span == pytest.approx(fill, rel=0.05)
+        assert img.shape[:2] == (400, 400)
+
+
+def test_suite_covers_the_factors():
+    factors = {v.factor for v in suite_variants()}
+    assert {"framing", "scale", "rotation", "haze", "jpeg", "focal"} <= factors
+    fills = [v.fill for v in suite_variants() if v.factor == "framing"]
+    assert min(fills) <= 1 / 8 and max(fills) >= 1 / 2
+
+
+def test_photo_transforms(bases):
+    p = bases["ISS064-E-358"].photo
+    assert transform_photo(p, Variant("s", "", photo_scale=0.25)).shape[:2] == (256, 256)
+    turned = transform_photo(p, Variant("r", "", rotation_deg=90.0))
+    assert np.array_equal(turned, np.rot90(p))
+    tilted = transform_photo(p, Variant("r", "", rotation_deg=20.0))
+    assert tilted.shape[0] < p.shape[0] and tilted.min(axis=2).mean() > 5  # no black corners left
+    hazy = transform_photo(p, Variant("h", "", haze=0.45))
+    assert hazy.std() < p.std()
+
+
+def test_remove_haze_restores_contrast(bases):
+    p = bases["ISS064-E-358"].photo
+    hazy = transform_photo(p, Variant("h", "", haze=0.45))
+    clear = remove_haze(hazy)
+    assert clear.std() > 1.5 * hazy.std()
+    assert np.percentile(clear, 1) < 10
+
+
+def test_mirrored_footprint_refused():
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
+    assert hg.quad_is_sane(square, allow_mirror=False)[0]
+    mirrored = square[:, ::-1].copy()  # x and y swapped: a reflection
+    ok, why = hg.quad_is_sane(mirrored, allow_mirror=False)
+    assert not ok and "mirrored" in why
+    assert hg.quad_is_sane(mirrored)[0]  # allowed by default
