@@ -83,8 +83,8 @@ def samples():
     bench_line("locate_samples_localized", s["localized_within_2km"], "cases", baseline=sift_ok)
     bench_line("locate_samples_localized_no_prior", n["localized_within_2km"], "cases", baseline=sift_ok)
     bench_line("locate_samples_false_accepts", s["false_accepts"] + n["false_accepts"], "cases", baseline=sift_false)
-    bench_line("locate_seconds_per_case", s["seconds_per_case"], "s", baseline=5.0)
-    bench_line("locate_seconds_per_case_no_prior", n["seconds_per_case"], "s", baseline=5.0)
+    bench_line("locate_samples_seconds_per_case", s["seconds_per_case"], "s", baseline=5.0)
+    bench_line("locate_samples_seconds_per_case_no_prior", n["seconds_per_case"], "s", baseline=5.0)
     bench_line("locate_median_center_error", s["median_center_error_km"], "km", baseline=2.0)
     bench_line("locate_xfeat_localized", xfeat[True]["localized_within_2km"], "cases", baseline=s["localized_within_2km"])
     bench_line("locate_xfeat_localized_no_prior", xfeat[False]["localized_within_2km"], "cases",
@@ -95,4 +95,55 @@ def samples():
     bench_line("locate_sift_baseline_false_accepts", sift_false, "cases")
 
 
-BENCHMARKS = {"locate_samples": samples}
+def plain_sift_pair(photo, ref):
+    """(matched, centre lon/lat) of plain SIFT + RANSAC (>= 15 inliers) on in-memory images."""
+    import cv2
+    import numpy as np
+
+    p = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    r = cv2.cvtColor(ref.image, cv2.COLOR_RGB2GRAY)
+    sift = cv2.SIFT_create()
+    kp, dp = sift.detectAndCompute(p, None)
+    kr, dr = sift.detectAndCompute(r, None)
+    if dp is None or dr is None or len(kp) < 2 or len(kr) < 2:
+        return False, None
+    good = [m[0] for m in cv2.BFMatcher().knnMatch(dp, dr, k=2) if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
+    if len(good) < 4:
+        return False, None
+    h, mask = cv2.findHomography(np.float32([kp[g.queryIdx].pt for g in good]),
+                                 np.float32([kr[g.trainIdx].pt for g in good]), cv2.RANSAC, 5.0)
+    if h is None or mask.sum() < 15:
+        return False, None
+    c = h @ np.array([(p.shape[1] - 1) / 2, (p.shape[0] - 1) / 2, 1.0])
+    lon, lat = ref.pixel_to_lonlat(c[0] / c[2], c[1] / c[2])
+    return True, (float(lon), float(lat))
+
+
+def robustness():
+    """The robustness suite (cupola.simulate.locate_cases): success per factor, false accepts on
+    every reference against every other case's photo, seconds per photo-candidate pair; plain
+    SIFT on the same suite as the baseline."""
+    from pyproj import Geod
+
+    import locate_suite
+    from cupola.simulate.locate_cases import build_suite
+
+    rows = locate_suite.run(verbose=True)
+    s = locate_suite.summary(rows)
+    true_cases, wrong = build_suite(locate_suite.CASES)
+    g = Geod(ellps="WGS84")
+    sift_ok = sift_false = 0
+    for c in true_cases:
+        m, centre = plain_sift_pair(c.photo, c.reference)
+        sift_ok += int(m and g.inv(*centre, *c.truth_center_lonlat)[2] / 1000 <= locate_suite.SUCCESS_KM)
+    for c in wrong:
+        sift_false += int(plain_sift_pair(c.photo, c.reference)[0])
+    for factor, (n, m) in s["per_factor"].items():
+        print(f"# robustness factor {factor}: {n}/{m} localized within {locate_suite.SUCCESS_KM:g} km", flush=True)
+    bench_line("locate_robustness_success", s["success_pct"], "%", baseline=100.0 * sift_ok / max(1, len(true_cases)))
+    bench_line("locate_robustness_false_accepts", s["false_accepts"], "cases", baseline=sift_false)
+    bench_line("locate_seconds_per_case", s["median_s"], "s", baseline=5.0)
+    bench_line("locate_seconds_per_case_max", s["max_s"], "s", baseline=15.0)
+
+
+BENCHMARKS = {"locate_robustness": robustness, "locate_samples": samples}

@@ -58,9 +58,12 @@ def border_points(width: int, height: int, per_edge: int = 16) -> np.ndarray:
     return np.vstack([top, right, bottom, left])
 
 
-def quad_is_sane(corners: np.ndarray) -> tuple[bool, str]:
+def quad_is_sane(corners: np.ndarray, allow_mirror: bool = True) -> tuple[bool, str]:
     """A mapped image outline must be a convex, simple quadrilateral with the orientation kept or
-    mirrored consistently (no bow ties, no points at infinity)."""
+    mirrored consistently (no bow ties, no points at infinity). ``corners`` are the images of the
+    top-left, top-right, bottom-right and bottom-left corners, in pixels (rows down). With
+    ``allow_mirror=False`` a mirrored outline is refused too: a photo looking down on the Earth and
+    a north-up map both show the ground from above, so a true mapping never mirrors."""
     if not np.isfinite(corners).all():
         return False, "footprint goes through infinity"
     poly = Polygon(corners)
@@ -73,6 +76,8 @@ def quad_is_sane(corners: np.ndarray) -> tuple[bool, str]:
     cross = np.sign(cross)
     if not (np.all(cross > 0) or np.all(cross < 0)):
         return False, "footprint is not convex"
+    if not allow_mirror and np.all(cross < 0):
+        return False, "footprint is mirrored"
     return True, "ok"
 
 

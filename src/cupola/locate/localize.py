@@ -4,17 +4,21 @@ Pipeline
 --------
 1. Photo checks: a blank or cloud-covered photo is rejected with a reason before any matching.
 2. Prior (optional): with the ISS nadir point, references beyond the ISS horizon are discarded and
-   the slant range gives the expected ground size of the photo.
-3. Coarse search at comparable ground resolution: the photo is scaled to the reference's working
-   resolution (from lens focal length, sensor width and range; several scales when the range is
-   unknown), tried at 0/90/180/270 deg, matched, and a homography fitted with MAGSAC++. A large
-   reference is searched tile by tile.
-4. Iterative coregistration: the reference is warped into the photo's frame around the current
-   estimate and matched again at the photo's resolution, until the outline moves < 1 px.
-5. Decision: accepted only if the re-match after warping has enough, well-spread inliers, the
-   footprint is a convex quadrilateral, its ground size is plausible for the focal length and the
-   range, and the last iterations agree. First-pass inlier counts alone do not separate true from
-   wrong candidates.
+   the most likely right-angle rotation (far side up) is tried first.
+3. First pass: the photo (``photo_px`` on its long side) is matched against the whole reference
+   (``ref_px``) at 0/90/180/270 deg with ALIKED + LightGlue (or SIFT), and a homography fitted
+   with MAGSAC++. A reference much larger than the photo's footprint (known from the focal length,
+   or a ladder of widths without one) is also searched tile by tile when the whole pass finds
+   nothing.
+4. Coregistration: the reference is warped into the photo's frame with the first homography and
+   matched again (now with the same orientation and scale), and the homography refined.
+5. Decision: accepted when the re-match has enough inliers, spread over the photo, and the refined
+   footprint is a convex, unmirrored quadrilateral of plausible size. First-pass inlier counts
+   alone do not separate true from wrong candidates.
+
+The defaults were chosen on the robustness suite of :mod:`cupola.simulate.locate_cases` (the
+bundled real cases varied in framing, scale, rotation, haze, compression and focal length, and
+every reference against every other case's photo); ``make bench ONLY=locate`` prints its rates.
 """
 
 from __future__ import annotations
@@ -41,26 +45,29 @@ class LocateOptions:
     sensor_width_mm: float = FULL_FRAME_WIDTH_MM
     nadir_lonlat: tuple[float, float] | None = None
     altitude_m: float = ISS_ALTITUDE_M
-    coarse_photo_px: int = 320  # the photo's size in the coarse search (the reference follows)
-    min_ref_px: int = 384
-    max_ref_px: int = 768
-    photo_px: int = 384  # photo size for coregistration
-    max_keypoints: int = 1024
-    max_iterations: int = 3
-    min_inliers: int = 30  # after coregistration
-    min_inlier_ratio: float = 0.3
-    min_spread: float = 0.08
-    size_tolerance: float = 2.5  # accepted ratio between measured and expected ground size
-    early_accept_inliers: int = 25  # coarse: stop trying rotations once one reaches this
-    min_coarse_inliers: int = 8  # coarse: worth a coregistration
-    max_verifications: int = 3
+    photo_ladder_px: tuple[int, ...] = (256, 512)  # the photo's long side in the first pass, in order
+    photo_px: int = 512  # the photo's largest long side in the coregistration
+    ref_px: int = 1024  # the reference's (or a tile's) long side
+    max_keypoints: int = 2048
+    ransac_px: float = 6.0  # MAGSAC++ threshold, first pass
+    refine_ransac_px: float = 6.0  # MAGSAC++ threshold after coregistration
+    min_coarse_inliers: int = 5  # first pass: worth a coregistration
+    eager_inliers: int = 25  # first pass: coregister at once, before trying the other rotations
+    max_verifications: int = 4  # coregistrations tried per candidate reference (tiles get two more)
+    coregistrations: int = 1
+    min_inliers: int = 25  # after coregistration
+    min_inlier_ratio: float = 0.3  # inliers / LightGlue matches after coregistration
+    min_spread: float = 0.03  # convex hull of the inliers / photo area
+    size_tolerance: float = 2.5  # accepted ratio between measured and expected ground width
+    tile_below_fill: float = 0.3  # tiles when the footprint may span less than this of the reference
+    max_tiles: int = 9
+    diagonal_turns: bool = True  # when the right angles fail, try the photo turned by 45, 135, ...
 
 
 @dataclass
 class Candidate:
     reference: Reference
-    scale: float
-    rotation_k: int
+    rotation_deg: float  # the photo was turned counter-clockwise by this for the first pass
     inliers: int
     h_photo_to_ref: np.ndarray  # full-resolution photo pixels -> reference pixels
     tile: tuple[int, int, int, int] | None = None
@@ -84,6 +91,7 @@ class LocateResult:
     expected_width_m: float | None = None
     iterations: list = field(default_factory=list)
     seconds: float = 0.0
+    timings_s: dict = field(default_factory=dict)
     matcher: str = ""
     h_photo_to_ref: np.ndarray | None = None
     match_points: tuple | None = None  # (photo pts full-res, reference pts) of final inliers
@@ -108,6 +116,18 @@ def normalise(gray: np.ndarray) -> np.ndarray:
     import cv2
 
     return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
+
+
+def remove_haze(img: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
+    """Dark-object subtraction (Chavez 1988): per band, the darkest pixels (water, shadow) should be
+    near black, so the level under them is atmospheric path radiance (haze) and is subtracted; the
+    band is then stretched to its bright end. Restores contrast and colour of hazy photos, so the
+    cloud test and the matcher see the ground."""
+    f = img.astype(np.float32)
+    flat = f.reshape(-1, f.shape[2]) if f.ndim == 3 else f.reshape(-1, 1)
+    lo, hi = np.percentile(flat[:: max(1, len(flat) // 200_000)], [low_pct, high_pct], axis=0)
+    out = (f - lo) / np.maximum(hi - lo, 1.0) * 255.0
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def cloud_mask(img: np.ndarray) -> np.ndarray:
@@ -158,242 +178,221 @@ def slant_range_m(ground_m: float, altitude_m: float) -> float:
 
 
 def expected_widths_m(opts: LocateOptions, ref: Reference) -> list[float]:
-    """Hypotheses for the ground width the photo covers."""
+    """Hypotheses for the ground width the photo covers (m)."""
     if opts.focal_mm is None:
-        # no lens: a geometric ladder of widths (about 25 mm to 800 mm lenses from the ISS)
-        return [float(w) for w in np.geomspace(15e3, 240e3, 4)]
+        # no lens: a geometric ladder of widths (about 25 mm to 1600 mm lenses from the ISS)
+        return [float(w) for w in np.geomspace(10e3, 240e3, 5)]
     fov = opts.sensor_width_mm / opts.focal_mm
     if opts.nadir_lonlat is not None:
         d = ground_distance_m(*opts.nadir_lonlat, *ref.center_lonlat())
         rng = slant_range_m(d, opts.altitude_m)
-        # the obliquity widens the far side; keep one scale, plus a wider one for strong obliquity
         # obliquity stretches the far side of the frame: one wider hypothesis too
         return [rng * fov, rng * fov * 1.35]
     return [opts.altitude_m * fov * k for k in (1.0, 1.6, 2.6)]
 
 
+class _Clock:
+    """Seconds spent per stage, for ``--verbose``."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, t0: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+
+
 # -- the search ------------------------------------------------------------------------------------
 
 class Localizer:
-    """Reusable localizer (keeps the matcher and cached reference features)."""
+    """Reusable localizer: keeps the matcher, and reference features in memory (and in a
+    :class:`~cupola.locate.cache.FeatureCache` when one is given, keyed by the file's content)."""
 
-    def __init__(self, options: LocateOptions | None = None):
+    def __init__(self, options: LocateOptions | None = None, cache=None):
         self.opts = options or LocateOptions()
         self.matcher = make_matcher(self.opts.matcher, max_keypoints=self.opts.max_keypoints) \
             if self.opts.matcher in ("aliked", "xfeat") else make_matcher(self.opts.matcher)
+        self.cache = cache
         self._ref_cache: dict = {}
+        self._clock = _Clock()
 
-    # reference features at the working resolution, per tile
+    # -- features ----------------------------------------------------------------------------------
+
     def _ref_features(self, ref: Reference, tile, size_px: int) -> tuple[Features, float]:
-        key = (id(ref), tile, size_px)
-        if key not in self._ref_cache:
-            c0, r0, c1, r1 = tile
-            crop = to_gray(ref.image[r0:r1, c0:c1])
-            s = size_px / max(crop.shape)
-            small = normalise(resize(crop, max(8, round(crop.shape[1] * s)), max(8, round(crop.shape[0] * s))))
-            self._ref_cache[key] = (self.matcher.extract(small), crop.shape[1] / small.shape[1])
+        """Features of a reference tile resampled to ``size_px`` on its long side, and the
+        resampling factor (reference pixels per work pixel)."""
+        content = getattr(ref, "content_id", None)
+        key = (content or id(ref), tile, size_px)
+        if key in self._ref_cache:
+            return self._ref_cache[key]
+        c0, r0, c1, r1 = tile
+        scale = max(c1 - c0, r1 - r0) / size_px
+        sw, sh = max(8, round((c1 - c0) / scale)), max(8, round((r1 - r0) / scale))
+        ratio = (c1 - c0) / sw  # reference pixels per work pixel
+        disk_key = None
+        if self.cache is not None and content:
+            from cupola.locate.cache import feature_key
+
+            disk_key = feature_key(content, "tile", *tile, size_px, self.matcher.name,
+                                   getattr(self.matcher, "max_keypoints", 0))
+            f = self.cache.get(disk_key)
+            if f is not None:
+                self._ref_cache[key] = (f, ratio)
+                return self._ref_cache[key]
+        t0 = time.perf_counter()
+        crop = to_gray(ref.image[r0:r1, c0:c1])
+        f = self.matcher.extract(normalise(resize(crop, sw, sh)))
+        self._clock.add("reference features", t0)
+        if disk_key is not None:
+            self.cache.put(disk_key, f)
+        self._ref_cache[key] = (f, ratio)
         return self._ref_cache[key]
 
-    def _tiles(self, ref: Reference, width_m: float) -> list[tuple[int, int, int, int]]:
-        """The whole reference, or overlapping tiles ~3x the photo's footprint when it is far bigger."""
+    def _photo_features(self, size_px: int, angle_deg: float) -> tuple[Features, np.ndarray, tuple[int, int]]:
+        """Photo features at ``size_px`` (long side), turned counter-clockwise by ``angle_deg``;
+        with the homography from the turned small photo to full-resolution photo pixels."""
+        import cv2
+
+        key = (size_px, angle_deg)
+        if key not in self._photo_cache:
+            t0 = time.perf_counter()
+            gray, mask = self._photo
+            ph, pw = gray.shape
+            s = size_px / max(ph, pw)
+            sw, sh = max(8, round(pw * s)), max(8, round(ph * s))
+            small = normalise(resize(gray, sw, sh))
+            m = ~(resize(mask.astype(np.uint8), sw, sh) > 0)
+            if angle_deg % 90 == 0:
+                k = int(angle_deg // 90) % 4
+                img, valid = np.rot90(small, k), np.rot90(m, k)
+                turned_to_small = hg.rot90_h(k, sw, sh)
+            else:  # on a canvas that holds the whole turned photo; the empty corners are masked
+                a = math.radians(angle_deg)
+                cw = int(math.ceil(abs(sw * math.cos(a)) + abs(sh * math.sin(a))))
+                ch = int(math.ceil(abs(sw * math.sin(a)) + abs(sh * math.cos(a))))
+                rot = cv2.getRotationMatrix2D(((sw - 1) / 2, (sh - 1) / 2), angle_deg, 1.0)
+                rot[:, 2] += [(cw - sw) / 2, (ch - sh) / 2]
+                img = cv2.warpAffine(small, rot, (cw, ch), flags=cv2.INTER_LINEAR)
+                inside = cv2.warpAffine(np.full((sh, sw), 255, np.uint8), rot, (cw, ch), flags=cv2.INTER_NEAREST)
+                valid = cv2.warpAffine(m.astype(np.uint8), rot, (cw, ch), flags=cv2.INTER_NEAREST) > 0
+                valid &= cv2.erode(inside, np.ones((7, 7), np.uint8)) > 0
+                turned_to_small = np.linalg.inv(np.vstack([rot, [0.0, 0.0, 1.0]]))
+            f = self.matcher.extract(np.ascontiguousarray(img), np.ascontiguousarray(valid))
+            to_full = hg.scale_h(pw / sw, ph / sh) @ turned_to_small
+            self._photo_cache[key] = (f, to_full, (sw, sh))
+            self._clock.add("photo features", t0)
+        return self._photo_cache[key]
+
+    # -- first pass --------------------------------------------------------------------------------
+
+    def _first_pass(self, ref: Reference, tile, photo_px: int, angle_deg: float) -> Candidate | None:
+        opts = self.opts
+        c0, r0, c1, r1 = tile
+        ref_px = min(opts.ref_px, max(c1 - c0, r1 - r0))
+        fr, ref_scale = self._ref_features(ref, tile, ref_px)
+        fp, to_full, _ = self._photo_features(photo_px, angle_deg)
+        t0 = time.perf_counter()
+        i0, i1 = self.matcher.match(fp, fr)
+        self._clock.add("matching", t0)
+        if len(i0) < opts.min_coarse_inliers:
+            return None
+        h, inl = hg.estimate_homography(fp.keypoints[i0], fr.keypoints[i1], opts.ransac_px)
+        if h is None or inl.sum() < opts.min_coarse_inliers:
+            return None
+        tile_to_ref = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1]], float) @ hg.scale_h(ref_scale)
+        h_full = tile_to_ref @ h @ np.linalg.inv(to_full)
+        return Candidate(ref, angle_deg, int(inl.sum()), h_full, tile)
+
+    def _rotation_order(self, ref: Reference, offset_deg: float = 0.0) -> list[float]:
+        """Turns of the photo to try (degrees counter-clockwise), most likely first. With a nadir
+        point, an oblique photo is usually framed with its far side (away from the nadir) at the
+        top."""
+        if self.opts.nadir_lonlat is None:
+            ks = [0, 1, 2, 3]
+        else:
+            from pyproj import Geod
+
+            az = Geod(ellps="WGS84").inv(*self.opts.nadir_lonlat, *ref.center_lonlat())[0]
+            k = int(round(-az / 90.0)) % 4
+            ks = [k, (k + 1) % 4, (k + 3) % 4, (k + 2) % 4]
+        return [90.0 * k + offset_deg for k in ks]
+
+    def _tiles(self, ref: Reference) -> list[tuple[int, int, int, int]]:
+        """Overlapping tiles ~3 footprints wide, for footprints that may span less than
+        ``tile_below_fill`` of the reference (from the focal length)."""
         h, w = ref.shape
-        ref_w_m, ref_h_m = ref.ground_size_m()
-        if max(ref_w_m, ref_h_m) <= 5.0 * width_m:
-            return [(0, 0, w, h)]
-        # tiles ~3 footprints wide, but never more than 5 x 5 of them (coarser tiles for tiny footprints)
-        tile_px = max(int(round(3.0 * width_m / ref_w_m * w)), int(np.ceil(max(w, h) / 3.0)))
-        step = max(1, tile_px // 2)
-        tiles = []
-        for r0 in range(0, max(1, h - tile_px + step), step):
-            for c0 in range(0, max(1, w - tile_px + step), step):
-                tiles.append((c0, r0, min(w, c0 + tile_px), min(h, r0 + tile_px)))
+        ref_w_m = max(ref.ground_size_m())
+        tiles: list[tuple[int, int, int, int]] = []
+        for width_m in sorted(set(expected_widths_m(self.opts, ref))):
+            if width_m / ref_w_m >= self.opts.tile_below_fill:
+                continue
+            side = int(round(min(1.0, 3.0 * width_m / ref_w_m) * max(w, h)))
+            side = max(side, 64)
+            step = max(1, side // 2)
+            for r0 in range(0, max(1, h - side + step), step):
+                for c0 in range(0, max(1, w - side + step), step):
+                    t = (c0, r0, min(w, c0 + side), min(h, r0 + side))
+                    if t not in tiles:
+                        tiles.append(t)
         return tiles
 
-    def coarse_candidates(self, photo_gray: np.ndarray, photo_mask, ref: Reference, width_m: float,
-                          tile, on_candidate=None) -> list[Candidate]:
-        """Coarse matches of the photo at one ground-width hypothesis against one reference tile,
-        at the four right-angle rotations (best first). ``on_candidate(c)`` is called as each is
-        found; returning True stops the search (the candidate was verified and accepted)."""
-        opts = self.opts
-        ph, pw = photo_gray.shape
-        c0, r0, c1, r1 = tile
-        tile_w_m = ref.ground_size_m()[0] * (c1 - c0) / ref.shape[1]
-        # the reference at a resolution where the photo spans ~coarse_photo_px pixels (one resolution
-        # for all width hypotheses, so the reference's features are computed once)
-        widths = expected_widths_m(opts, ref)
-        typical = float(np.exp(np.mean(np.log(widths))))
-        work_px = int(np.clip(opts.coarse_photo_px * tile_w_m / typical, opts.min_ref_px, opts.max_ref_px))
-        work_px = min(work_px, max(c1 - c0, r1 - r0))
-        fr, ref_scale = self._ref_features(ref, tile, work_px)
-        gsd_work = tile_w_m / ((c1 - c0) / ref_scale)
-        n_px = int(np.clip(width_m / gsd_work, 96, 1.5 * opts.coarse_photo_px))
-        seen = self._coarse_sizes.setdefault((id(ref), tile), set())
-        if any(abs(n_px - m) <= 0.1 * m for m in seen):
-            return []  # this photo size (clamped) was already tried on this tile
-        seen.add(n_px)
-        s = n_px / pw
-        small = normalise(resize(photo_gray, n_px, max(8, round(ph * s))))
-        small_mask = None if photo_mask is None else \
-            resize(photo_mask.astype(np.uint8), small.shape[1], small.shape[0]) > 0
-        to_small = hg.scale_h(small.shape[1] / pw, small.shape[0] / ph)
-        tile_to_ref = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1]], float) @ hg.scale_h(ref_scale)
-        out: list[Candidate] = []
-        for k in self._rotation_order(ref):
-            img = np.ascontiguousarray(np.rot90(small, k))
-            m = None if small_mask is None else ~np.rot90(small_mask, k)
-            fp = self.matcher.extract(img, m)
-            i0, i1 = self.matcher.match(fp, fr)
-            if len(i0) < 8:
-                continue
-            h, inl = hg.estimate_homography(fp.keypoints[i0], fr.keypoints[i1], 4.0)
-            if h is None or inl.sum() < 8:
-                continue
-            # full-res photo -> small -> rotated small -> tile (work) -> reference (full)
-            rot = np.linalg.inv(hg.rot90_h(k, small.shape[1], small.shape[0]))
-            out.append(Candidate(ref, s, k, int(inl.sum()), tile_to_ref @ h @ rot @ to_small, tile))
-            if on_candidate is not None and on_candidate(out[-1]):
-                break
-            if inl.sum() >= opts.early_accept_inliers:
-                break
-        return sorted(out, key=lambda c: -c.inliers)
+    # -- coregistration and decision ----------------------------------------------------------------
 
-    def _rotation_order(self, ref: Reference) -> list[int]:
-        """Right-angle rotations to try, most likely first. With a nadir point, an oblique photo is
-        usually framed with its far side (away from the nadir) at the top."""
-        if self.opts.nadir_lonlat is None:
-            return [0, 1, 2, 3]
-        from pyproj import Geod
-
-        az = Geod(ellps="WGS84").inv(*self.opts.nadir_lonlat, *ref.center_lonlat())[0]
-        k = int(round(-az / 90.0)) % 4
-        return [k, (k + 1) % 4, (k + 3) % 4, (k + 2) % 4]
-
-    def coregister(self, photo_gray: np.ndarray, photo_mask, cand: Candidate):
-        """Warp the reference into the photo's frame around the estimate and match again."""
+    def coregister(self, cand: Candidate):
+        """Warp the reference into the photo's frame with the current estimate and match again."""
         import cv2
 
         opts = self.opts
-        ph, pw = photo_gray.shape
-        k = cand.rotation_k
-        s = opts.photo_px / max(ph, pw)
-        pb = normalise(resize(photo_gray, round(pw * s), round(ph * s)))
-        pb = np.ascontiguousarray(np.rot90(pb, k))
-        mb = None if photo_mask is None else ~np.ascontiguousarray(
-            np.rot90(resize(photo_mask.astype(np.uint8), round(pw * s), round(ph * s)) > 0, k))
-        bh, bw = pb.shape
-        # photo_b pixels -> full-res photo pixels
-        b_to_full = hg.scale_h(pw / round(pw * s), ph / round(ph * s)) @ hg.rot90_h(k, round(pw * s), round(ph * s))
-        h_b = cand.h_photo_to_ref @ b_to_full  # photo_b -> reference
-        fp = self.matcher.extract(pb, mb)
+        gray, _ = self._photo
+        ph, pw = gray.shape
+        # the photo at the coregistration size: as fine as the reference allows, at most photo_px
+        corners = hg.apply_h(cand.h_photo_to_ref, hg.border_points(pw, ph, 1))
+        ref_span = float(np.nanmax(np.ptp(corners, axis=0))) if np.isfinite(corners).all() else opts.photo_px
+        size = int(np.clip(1.25 * ref_span, 256, opts.photo_px))
+        fp, to_full, (bw, bh) = self._photo_features(size, 0.0)
+        h_b = cand.h_photo_to_ref @ to_full  # small photo -> reference
         ref_gray = to_gray(cand.reference.image)
         history = []
         last = None
-        for it in range(opts.max_iterations):
-            warped = cv2.warpPerspective(ref_gray, h_b, (bw, bh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        for it in range(opts.coregistrations):
+            t0 = time.perf_counter()
+            warped = cv2.warpPerspective(ref_gray, h_b, (bw, bh), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             valid = cv2.warpPerspective(np.full(ref_gray.shape, 255, np.uint8), h_b, (bw, bh),
                                         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
             if valid.mean() < 0.05:
                 history.append({"iteration": it + 1, "inliers": 0, "note": "estimate falls outside the reference"})
                 break
-            fw = self.matcher.extract(normalise(warped), valid)
+            fw = self.matcher.extract(normalise(warped), cv2.erode(valid.astype(np.uint8), np.ones((5, 5))) > 0)
+            self._clock.add("coregistration features", t0)
+            t0 = time.perf_counter()
             i0, i1 = self.matcher.match(fp, fw)
-            h_delta, inl = hg.estimate_homography(fp.keypoints[i0], fw.keypoints[i1], 3.0) if len(i0) >= 8 else (None, [])
+            self._clock.add("matching", t0)
+            h_delta, inl = hg.estimate_homography(fp.keypoints[i0], fw.keypoints[i1], opts.refine_ransac_px) \
+                if len(i0) >= 8 else (None, [])
             n = int(np.sum(inl)) if h_delta is not None else 0
             ratio = n / max(len(i0), 1)
             if h_delta is None or n < 8:
                 history.append({"iteration": it + 1, "inliers": n, "matches": int(len(i0)), "note": "re-match failed"})
                 break
             h_new = h_b @ h_delta
-            corners = hg.border_points(bw, bh, 1)
-            move = float(np.nanmax(np.linalg.norm(hg.apply_h(h_new, corners) - hg.apply_h(h_b, corners), axis=1)))
+            c = hg.border_points(bw, bh, 1)
+            move = float(np.nanmax(np.linalg.norm(hg.apply_h(h_new, c) - hg.apply_h(h_b, c), axis=1)))
             spread = hg.hull_fraction(fp.keypoints[i0][inl], bw, bh)
             history.append({"iteration": it + 1, "inliers": n, "matches": int(len(i0)), "inlier_ratio": ratio,
-                            "spread": spread, "outline_shift_ref_px": move})
+                            "spread": spread, "outline_shift_ref_px": move, "photo_px": size})
             h_b = h_new
-            last = (n, ratio, spread, fp.keypoints[i0][inl], hg.apply_h(h_b, fp.keypoints[i0][inl]))
+            last = (n, ratio, spread, hg.apply_h(to_full, fp.keypoints[i0][inl]), hg.apply_h(h_b, fp.keypoints[i0][inl]))
             if move < 1.0:
                 break
-        h_full = h_b @ np.linalg.inv(b_to_full)
-        if last is not None:
-            pts_full = hg.apply_h(b_to_full, last[3])
-            last = last[:3] + (pts_full, last[4])
-        return h_full, history, last
+        return h_b @ np.linalg.inv(to_full), history, last
 
-    def locate(self, photo: np.ndarray, references: list[Reference]) -> LocateResult:
-        t0 = time.perf_counter()
-        opts = self.opts
-        ok, why = photo_quality(photo)
-        if not ok:
-            return LocateResult(False, why, seconds=time.perf_counter() - t0, matcher=self.matcher.name)
-        refs = references
-        if opts.nadir_lonlat is not None:
-            limit = horizon_distance_m(opts.altitude_m)
-            refs = []
-            for r in references:
-                w, s, e, n = r.lonlat_bounds()
-                lon0, lat0 = opts.nadir_lonlat
-                near_lon = min(max(lon0, w), e)
-                near_lat = min(max(lat0, s), n)
-                if ground_distance_m(lon0, lat0, near_lon, near_lat) <= limit:
-                    refs.append(r)
-            if not refs:
-                return LocateResult(False, "every candidate lies beyond the ISS horizon from the given nadir point "
-                                    f"({limit / 1000:.0f} km)", seconds=time.perf_counter() - t0,
-                                    matcher=self.matcher.name)
-        gray = to_gray(photo)
-        mask = cloud_mask(photo)
-        self._coarse_sizes: dict = {}
-        state = {"best_fail": None, "best_coarse": 0, "verified": 0, "accepted": None, "tried": set()}
-
-        def verify(cand: Candidate) -> bool:
-            """Coregister and decide one candidate (within the verification budget)."""
-            state["best_coarse"] = max(state["best_coarse"], cand.inliers)
-            if (cand.inliers < opts.min_coarse_inliers or state["verified"] >= opts.max_verifications
-                    or id(cand) in state["tried"]):
-                return False
-            state["verified"] += 1
-            state["tried"].add(id(cand))
-            res = self._verify(photo, gray, mask, cand)
-            if res.matched:
-                state["accepted"] = res
-                return True
-            if state["best_fail"] is None or res.inliers > state["best_fail"].inliers:
-                state["best_fail"] = res
-            return False
-
-        for ref in refs:
-            for width_m in expected_widths_m(opts, ref):
-                tiles = self._tiles(ref, width_m)
-                # one tile: verify a plausible rotation at once (the prior orders them, most
-                # likely first); many tiles: rank all first, so the budget goes to the best
-                eager = verify if len(tiles) == 1 else None
-                cands = []
-                for tile in tiles:
-                    cands.extend(self.coarse_candidates(gray, mask, ref, width_m, tile, on_candidate=eager))
-                    if state["accepted"] is not None:
-                        state["accepted"].seconds = time.perf_counter() - t0
-                        return state["accepted"]
-                cands.sort(key=lambda c: -c.inliers)
-                for cand in cands[:2]:
-                    if verify(cand):
-                        state["accepted"].seconds = time.perf_counter() - t0
-                        return state["accepted"]
-        best_fail, best_coarse = state["best_fail"], state["best_coarse"]
-        if best_fail is None:
-            return LocateResult(False, f"no consistent matches with any candidate (best first pass: {best_coarse} "
-                                "inliers)", inliers_first_pass=best_coarse, seconds=time.perf_counter() - t0,
-                                matcher=self.matcher.name)
-        best_fail.seconds = time.perf_counter() - t0
-        return best_fail
-
-    def _verify(self, photo, gray, mask, cand: Candidate) -> LocateResult:
+    def _verify(self, cand: Candidate) -> LocateResult:
         opts = self.opts
         ref = cand.reference
-        ph, pw = gray.shape
-        h_full, history, last = self.coregister(gray, mask, cand)
+        ph, pw = self._photo[0].shape
+        h_full, history, last = self.coregister(cand)
         res = LocateResult(False, "", reference=ref.name, inliers_first_pass=cand.inliers, iterations=history,
-                           rotation_deg=90.0 * cand.rotation_k, matcher=self.matcher.name)
+                           rotation_deg=float(cand.rotation_deg), matcher=self.matcher.name)
         if last is None:
             res.reason = "the re-match after warping the reference into the photo's frame failed"
             return res
@@ -402,7 +401,7 @@ class Localizer:
         res.h_photo_to_ref = h_full
         res.match_points = (pts_photo, pts_ref)
         corners_px = hg.apply_h(h_full, np.array([[-0.5, -0.5], [pw - 0.5, -0.5], [pw - 0.5, ph - 0.5], [-0.5, ph - 0.5]]))
-        sane, why = hg.quad_is_sane(corners_px)
+        sane, why = hg.quad_is_sane(corners_px, allow_mirror=False)
         ring_px = hg.apply_h(h_full, hg.border_points(pw, ph, 8))
         lon, lat = ref.pixel_to_lonlat(ring_px[:, 0], ring_px[:, 1])
         clon, clat = ref.pixel_to_lonlat(*hg.apply_h(h_full, np.array([[(pw - 1) / 2, (ph - 1) / 2]]))[0])
@@ -410,7 +409,6 @@ class Localizer:
         res.footprint_lonlat = [[float(a), float(b)] for a, b in zip(lon, lat)]
         clon4, clat4 = ref.pixel_to_lonlat(corners_px[:, 0], corners_px[:, 1])
         res.corners_lonlat = [[float(a), float(b)] for a, b in zip(clon4, clat4)]
-        # the ground width (long side of the outline, in metres)
         if sane:
             sides = [ground_distance_m(clon4[i], clat4[i], clon4[(i + 1) % 4], clat4[(i + 1) % 4]) for i in range(4)]
             res.ground_width_m = float(max(sides))
@@ -430,15 +428,103 @@ class Localizer:
             if not lo <= res.ground_width_m <= hi:
                 checks.append(f"footprint {res.ground_width_m / 1000:.1f} km wide is implausible for a "
                               f"{opts.focal_mm:g} mm lens (expected {lo / 1000:.1f}-{hi / 1000:.1f} km)")
-        if len(history) >= 2 and history[-1].get("outline_shift_ref_px", 0) > 20:
-            checks.append("the estimate did not settle between iterations")
         if checks:
             res.reason = "; ".join(checks)
-            res.confidence = 0.0
             return res
         res.matched = True
         res.reason = "accepted: re-match after coregistration is consistent"
-        # confidence: grows with inliers beyond the threshold and with their spread
+        # confidence: grows with the inliers beyond the threshold and with their spread
         res.confidence = float(1.0 - math.exp(-(n - opts.min_inliers + 10) / 25.0) * (1.0 - min(spread, 1.0) * 0.5))
         res.confidence = float(min(max(res.confidence, 0.5), 0.999))
         return res
+
+    # -- the whole search --------------------------------------------------------------------------
+
+    def _within_horizon(self, references: list[Reference]) -> list[Reference]:
+        limit = horizon_distance_m(self.opts.altitude_m)
+        lon0, lat0 = self.opts.nadir_lonlat
+        keep = []
+        for r in references:
+            w, s, e, n = r.lonlat_bounds()
+            near = (min(max(lon0, w), e), min(max(lat0, s), n))
+            if ground_distance_m(lon0, lat0, *near) <= limit:
+                keep.append(r)
+        return keep
+
+    def locate(self, photo: np.ndarray, references: list[Reference]) -> LocateResult:
+        t_start = time.perf_counter()
+        opts = self.opts
+        self._clock = _Clock()
+
+        def done(res: LocateResult) -> LocateResult:
+            res.seconds = time.perf_counter() - t_start
+            res.timings_s = {k: round(v, 3) for k, v in self._clock.seconds.items()}
+            res.matcher = self.matcher.name
+            return res
+
+        ok, why = photo_quality(photo)
+        if not ok:
+            return done(LocateResult(False, why))
+        refs = references
+        if opts.nadir_lonlat is not None:
+            refs = self._within_horizon(references)
+            if not refs:
+                return done(LocateResult(False, "every candidate lies beyond the ISS horizon from the given nadir "
+                                         f"point ({horizon_distance_m(opts.altitude_m) / 1000:.0f} km)"))
+        clear = remove_haze(photo)
+        self._photo = (to_gray(clear), cloud_mask(clear))
+        self._photo_cache: dict = {}
+        state = {"best_fail": None, "best_coarse": 0, "verified": 0}
+
+        def verify(cand: Candidate) -> LocateResult | None:
+            if state["verified"] >= opts.max_verifications:
+                return None
+            state["verified"] += 1
+            res = self._verify(cand)
+            if res.matched:
+                return res
+            if state["best_fail"] is None or res.inliers > state["best_fail"].inliers:
+                state["best_fail"] = res
+            return None
+
+        def search(ref: Reference, tiles: list, ladder, offset_deg: float = 0.0) -> LocateResult | None:
+            for photo_px in ladder:
+                pending: list[Candidate] = []
+                for angle in self._rotation_order(ref, offset_deg):
+                    for tile in tiles:
+                        cand = self._first_pass(ref, tile, photo_px, angle)
+                        if cand is None:
+                            continue
+                        state["best_coarse"] = max(state["best_coarse"], cand.inliers)
+                        if cand.inliers >= opts.eager_inliers:
+                            res = verify(cand)
+                            if res is not None:
+                                return res
+                        else:
+                            pending.append(cand)
+                for cand in sorted(pending, key=lambda c: -c.inliers)[:2]:
+                    res = verify(cand)
+                    if res is not None:
+                        return res
+            return None
+
+        for ref in refs:
+            state["verified"] = 0  # the verification budget holds per candidate reference
+            h, w = ref.shape
+            res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px)
+            if res is None and opts.diagonal_turns:
+                # a photo turned ~45 deg from every right angle: the diagonals, at the first size
+                res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px[:1], offset_deg=45.0)
+            # tiles add detail only where the reference is finer than its whole-pass resampling
+            if res is None and opts.focal_mm is not None and max(h, w) > 1.5 * opts.ref_px:
+                tiles = self._tiles(ref)[: opts.max_tiles]
+                if tiles:
+                    state["verified"] = min(state["verified"], opts.max_verifications - 2)
+                    res = search(ref, tiles, [min(opts.photo_ladder_px)])
+            if res is not None:
+                return done(res)
+        best_fail, best_coarse = state["best_fail"], state["best_coarse"]
+        if best_fail is None:
+            return done(LocateResult(False, f"no consistent matches with any candidate (best first pass: {best_coarse} "
+                                     "inliers)", inliers_first_pass=best_coarse))
+        return done(best_fail)
