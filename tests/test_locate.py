@@ -266,3 +266,16 @@ def test_xfeat_matcher_known_answer(chile_ref):
     res = loc.locate(photo, [chile_ref])
     assert res.matched and res.matcher == "xfeat", res.reason
     assert _error_m(res, truth) < 500.0
+
+
+def test_unlabelled_case_is_not_scored_as_a_false_accept():
+    from cupola.locate.evaluate import CaseOutcome, expected_match, summarise
+
+    assert expected_match({"truth": {"footprint_center_lat_lon": [1, 2]}}) is True
+    assert expected_match({"expected": {"photo_inside_reference": False}, "truth": {}}) is False
+    assert expected_match({"metadata": {}}) is None
+    outcomes = [CaseOutcome("a", None, True, 0.9, None, None, None, 1.0, ""),
+                CaseOutcome("b", False, False, 0.0, None, None, None, 1.0, "")]
+    s = summarise(outcomes)
+    assert (s["false_accepts"], s["wrong_candidates"], s["unlabelled"]) == (0, 1, 1)
+    assert outcomes[0].correct is None and outcomes[1].correct is True

@@ -157,8 +157,8 @@ def evaluate_command(
         else:
             o = evaluate_case(folder, matcher=matcher, use_prior=prior)
         outcomes.append(o)
-        t.add_row(o.case, "match" if o.expected_match else "wrong candidate",
-                  ("localized" if o.matched else "rejected") + ("" if o.correct else " [red]✗[/]"),
+        label = {True: "match", False: "wrong candidate", None: "unlabelled"}[o.expected_match]
+        t.add_row(o.case, label, ("localized" if o.matched else "rejected") + (" [red]✗[/]" if o.correct is False else ""),
                   "" if o.center_error_km is None else f"{o.center_error_km:.2f}",
                   "" if o.truth_center_inside is None else str(o.truth_center_inside),
                   "" if o.footprint_iou is None else f"{o.footprint_iou:.2f}",
@@ -169,7 +169,8 @@ def evaluate_command(
     print(f"localized {s['localized_within_2km']}/{s['true_candidates']} true candidates within 2 km; "
           f"false accepts {s['false_accepts']}/{s['wrong_candidates']}; "
           f"median centre error {s['median_center_error_km'] if s['median_center_error_km'] is None else round(s['median_center_error_km'], 3)} km; "
-          f"{s['seconds_per_case']:.1f} s per case (max {s['max_seconds']:.1f} s)")
+          f"{s['seconds_per_case']:.1f} s per case (max {s['max_seconds']:.1f} s)"
+          + (f"; {s['unlabelled']} unlabelled case(s) not scored" if s["unlabelled"] else ""))
 
 
 @locate_app.command("batch")

@@ -18,7 +18,7 @@ from cupola.locate.localize import LocateOptions, Localizer
 @dataclass
 class CaseOutcome:
     case: str
-    expected_match: bool
+    expected_match: bool | None  # None: the case says neither where the photo is nor that it is absent
     matched: bool
     confidence: float
     center_error_km: float | None
@@ -30,7 +30,9 @@ class CaseOutcome:
     own_rank: int | None = None  # pool mode: where the case's own reference ranked
 
     @property
-    def correct(self) -> bool:
+    def correct(self) -> bool | None:
+        if self.expected_match is None:
+            return None
         if not self.expected_match:
             return not self.matched
         return self.matched and self.center_error_km is not None and self.center_error_km <= 2.0
@@ -47,6 +49,15 @@ def read_case(folder: Path) -> dict:
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a case file ({exc})") from None
     return case
+
+
+def expected_match(case: dict) -> bool | None:
+    """Whether the case's photo lies in its reference: the ``expected.photo_inside_reference`` flag,
+    else True when a truth footprint is given; None (unlabelled) when the case says neither."""
+    flag = (case.get("expected") or {}).get("photo_inside_reference")
+    if flag is not None:
+        return bool(flag)
+    return True if case.get("truth") else None
 
 
 def find_cases(cases_dir) -> list[Path]:
@@ -80,7 +91,7 @@ def evaluate_case(folder: Path, *, matcher: str = "aliked", use_prior: bool = Tr
     res = loc.locate(photo, [ref])
     seconds = time.perf_counter() - t0
     truth = case.get("truth") or {}
-    expected = bool(case.get("expected", {}).get("photo_inside_reference", bool(truth)))
+    expected = expected_match(case)
     err = inside = iou = None
     if res.matched and truth.get("footprint_center_lat_lon"):
         tlat, tlon = truth["footprint_center_lat_lon"]
@@ -117,7 +128,7 @@ def evaluate_case_pool(folder: Path, pool, *, matcher: str = "aliked", use_prior
     seconds = time.perf_counter() - t0
     res = pres.result
     truth = case.get("truth") or {}
-    expected = bool(case.get("expected", {}).get("photo_inside_reference", bool(truth)))
+    expected = expected_match(case)
     own = f"{Path(folder).name}/{case.get('reference', 'reference.jpg')}"
     own_rank = next((r["rank"] for r in pres.ranking if r["tile"] == own), None)
     err = inside = None
@@ -132,8 +143,8 @@ def evaluate_case_pool(folder: Path, pool, *, matcher: str = "aliked", use_prior
 
 
 def summarise(outcomes: list[CaseOutcome]) -> dict:
-    true_cases = [o for o in outcomes if o.expected_match]
-    wrong_cases = [o for o in outcomes if not o.expected_match]
+    true_cases = [o for o in outcomes if o.expected_match is True]
+    wrong_cases = [o for o in outcomes if o.expected_match is False]
     errors = [o.center_error_km for o in true_cases if o.center_error_km is not None]
     return {
         "cases": len(outcomes),
@@ -141,6 +152,7 @@ def summarise(outcomes: list[CaseOutcome]) -> dict:
         "localized_within_2km": sum(o.correct for o in true_cases),
         "wrong_candidates": len(wrong_cases),
         "false_accepts": sum(o.matched for o in wrong_cases),
+        "unlabelled": sum(o.expected_match is None for o in outcomes),
         "median_center_error_km": float(np.median(errors)) if errors else None,
         "truth_center_inside": sum(bool(o.truth_center_inside) for o in true_cases),
         "seconds_per_case": float(np.mean([o.seconds for o in outcomes])) if outcomes else None,
