@@ -243,6 +243,12 @@ CASES: list[Case] = [
     Case("lightning-simulate-miss-rate", _sim("--miss-rate", "2"), "--miss-rate"),
     Case("lightning-simulate-attitude-nan", _sim("--attitude", "nan", "0", "0"), "--attitude"),
     Case("lightning-simulate-interval-zero", _sim("--interval-s", "0"), "--interval-s"),
+    Case("lightning-solve-detect-threshold-zero", _solve("--detect-threshold", "0"), "--detect-threshold"),
+    Case("lightning-solve-detect-threshold-nan", _solve("--detect-threshold", "nan"), "--detect-threshold"),
+    Case("lightning-simulate-cities-negative", _sim("--cities", "-5"), "--cities"),
+    Case("lightning-lis-height-nan", ("lightning", "lis", "{binary}", "--out", "{out}", "--height-m", "nan"),
+         "--height-m"),
+    Case("lightning-lis-not-netcdf", ("lightning", "lis", "{binary}", "--out", "{out}"), "binary.bin"),
     Case("lightning-simulate-tle-dev-zero", _sim(tle="{zero}"), "/dev/zero"),
     Case("lightning-simulate-out-is-file", _sim("--out", "{userfile}"), "--out"),
     # siblings

@@ -95,7 +95,9 @@ RULES: dict[tuple[str, ...], dict] = {
         "guess_radius_deg": Range(0.0, 180.0, lo_open=True, what="a positive angle in degrees"),
         "emission_height_m": Range(0.0, 100_000.0, what="metres"), "emission_height_sigma_m": SIGMA,
         "clock_offset_s": CLOCK_S, "max_clock_offset_s": Range(0.0, 86_400.0, what="seconds"),
-        "event_sigma_m": POSITIVE, "centroid_sigma_px": POSITIVE},
+        "event_sigma_m": POSITIVE, "centroid_sigma_px": POSITIVE,
+        "detect_threshold": Range(0.0, 1000.0, lo_open=True, what="a positive threshold (noise sigmas)")},
+    ("lightning", "lis"): {"height_m": Range(-500.0, 100_000.0, what="a height in metres")},
     ("lightning", "simulate"): {
         "attitude": (ANGLE, ANGLE, ANGLE), "focal_mm": FOCAL_MM, "sensor_mm": (SENSOR_MM, SENSOR_MM),
         "size": (SIZE_PX, SIZE_PX), "n_flashes": Range(0, 100_000, what="flashes"),
@@ -103,7 +105,7 @@ RULES: dict[tuple[str, ...], dict] = {
         "exposure_s": EXPOSURE_S, "clock_offset_s": CLOCK_S, "network_sigma_m": Range(0.0, 100_000.0, what="metres"),
         "cloud_top_m": Range(0.0, 30_000.0, what="metres"), "cloud_top_sigma_m": Range(0.0, 10_000.0, what="metres"),
         "false_rate": Range(0.0, 100.0, what="false detections per flash"), "miss_rate": FRACTION,
-        "storms": Range(0, 10_000, what="storm cells")},
+        "storms": Range(0, 10_000, what="storm cells"), "cities": Range(0, 100_000, what="towns")},
 }
 
 #: options that name an output (not read, so not checked as input files); value: "folder" or "file"
@@ -118,6 +120,7 @@ OUTPUTS: dict[tuple[str, ...], dict[str, str]] = {
     ("nightlights", "calibrate"): {"out": "folder"},
     ("lightning", "solve"): {"out": "folder"},
     ("lightning", "simulate"): {"out": "folder"},
+    ("lightning", "lis"): {"out": "folder"},
 }
 
 #: total pixels a simulated scene may have (width x height)
