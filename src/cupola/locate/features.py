@@ -40,7 +40,7 @@ class SiftMatcher:
         self._sift = cv2.SIFT_create(nfeatures=max_keypoints, contrastThreshold=0.01)
         self.ratio = ratio
 
-    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None) -> Features:
+    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None, max_keypoints: int | None = None) -> Features:
         kps, desc = self._sift.detectAndCompute(gray, None if mask is None else mask.astype(np.uint8) * 255)
         if desc is None or len(kps) == 0:
             return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), gray.shape[:2])
@@ -128,12 +128,21 @@ class AlikedLightGlueMatcher:
         # the same keypoints and descriptors as kornia's ALIKED without its full-size feature map
         self._aliked = FastAliked(aliked)
 
-    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None) -> Features:
+    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None, max_keypoints: int | None = None) -> Features:
+        """Keypoints (at most ``max_keypoints``, default the matcher's, the highest-scoring
+        maxima) and descriptors; those outside ``mask`` are dropped afterwards."""
         import torch
 
         t = torch.from_numpy(np.ascontiguousarray(gray)).float()[None, None] / 255.0
-        with torch.inference_mode():
-            f = self._aliked(t)[0]
+        dkd = self._aliked.dkd
+        top_k = dkd.top_k
+        if max_keypoints is not None and top_k > 0:
+            dkd.top_k = min(top_k, int(max_keypoints))
+        try:
+            with torch.inference_mode():
+                f = self._aliked(t)[0]
+        finally:
+            dkd.top_k = top_k
         return _masked(f.keypoints.numpy().astype(np.float32), f.descriptors, gray.shape[:2], mask)
 
     def match(self, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray]:
@@ -194,11 +203,11 @@ class XFeatLighterGlueMatcher(AlikedLightGlueMatcher):
         self.max_keypoints = max_keypoints
         self._xfeat, self._glue = _xfeat_models(max_keypoints, threads)
 
-    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None) -> Features:
+    def extract(self, gray: np.ndarray, mask: np.ndarray | None = None, max_keypoints: int | None = None) -> Features:
         import torch
 
         t = torch.from_numpy(np.ascontiguousarray(gray)).float()[None, None] / 255.0
-        f = self._xfeat.detectAndCompute(t, top_k=self.max_keypoints)[0]
+        f = self._xfeat.detectAndCompute(t, top_k=min(self.max_keypoints, max_keypoints or self.max_keypoints))[0]
         return _masked(f["keypoints"].numpy().astype(np.float32), f["descriptors"], gray.shape[:2], mask)
 
 

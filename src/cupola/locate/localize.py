@@ -49,6 +49,7 @@ class LocateOptions:
     photo_px: int = 512  # the photo's largest long side in the coregistration
     ref_px: int = 1024  # the reference's (or a tile's) long side
     max_keypoints: int = 2048
+    coarse_keypoints: int = 1024  # the photo's keypoints in first passes below photo_px
     ransac_px: float = 6.0  # MAGSAC++ threshold, first pass
     refine_ransac_px: float = 6.0  # MAGSAC++ threshold after coregistration
     min_coarse_inliers: int = 5  # first pass: worth a coregistration
@@ -247,12 +248,13 @@ class Localizer:
         self._ref_cache[key] = (f, ratio)
         return self._ref_cache[key]
 
-    def _photo_features(self, size_px: int, angle_deg: float) -> tuple[Features, np.ndarray, tuple[int, int]]:
+    def _photo_features(self, size_px: int, angle_deg: float,
+                        max_keypoints: int | None = None) -> tuple[Features, np.ndarray, tuple[int, int]]:
         """Photo features at ``size_px`` (long side), turned counter-clockwise by ``angle_deg``;
         with the homography from the turned small photo to full-resolution photo pixels."""
         import cv2
 
-        key = (size_px, angle_deg)
+        key = (size_px, angle_deg, max_keypoints)
         if key not in self._photo_cache:
             t0 = time.perf_counter()
             gray, mask = self._photo
@@ -276,7 +278,7 @@ class Localizer:
                 valid = cv2.warpAffine(m.astype(np.uint8), rot, (cw, ch), flags=cv2.INTER_NEAREST) > 0
                 valid &= cv2.erode(inside, np.ones((7, 7), np.uint8)) > 0
                 turned_to_small = np.linalg.inv(np.vstack([rot, [0.0, 0.0, 1.0]]))
-            f = self.matcher.extract(np.ascontiguousarray(img), np.ascontiguousarray(valid))
+            f = self.matcher.extract(np.ascontiguousarray(img), np.ascontiguousarray(valid), max_keypoints=max_keypoints)
             to_full = hg.scale_h(pw / sw, ph / sh) @ turned_to_small
             self._photo_cache[key] = (f, to_full, (sw, sh))
             self._clock.add("photo features", t0)
@@ -289,7 +291,8 @@ class Localizer:
         c0, r0, c1, r1 = tile
         ref_px = min(opts.ref_px, max(c1 - c0, r1 - r0))
         fr, ref_scale = self._ref_features(ref, tile, ref_px)
-        fp, to_full, _ = self._photo_features(photo_px, angle_deg)
+        coarse = opts.coarse_keypoints if photo_px < opts.photo_px else None
+        fp, to_full, _ = self._photo_features(photo_px, angle_deg, coarse)
         t0 = time.perf_counter()
         i0, i1 = self.matcher.match(fp, fr)
         self._clock.add("matching", t0)
