@@ -157,8 +157,11 @@ def test_cli_locate_real_case_and_products(tmp_path):
     out = tmp_path / "out"
     p = _cli("locate", str(CHILE / "photo.jpg"), "--reference", str(CHILE / "reference.jpg"),
              "--bounds", *map(str, CHILE_BOUNDS), "--focal-mm", "240", "--nadir", "-20.6", "-73.3",
-             "--out", str(out), "--quiet")
+             "--out", str(out), "--quiet", "--verbose")
     assert p.returncode == 0, p.stderr
+    times = dict(line[5:].rsplit(": ", 1) for line in p.stdout.splitlines() if line.startswith("time "))
+    assert {"reference features", "matching", "writing products", "total"} <= set(times)
+    assert sum(float(v[:-2]) for k, v in times.items() if k != "total") == pytest.approx(float(times["total"][:-2]), abs=0.1)
     d = json.loads((out / "result.json").read_text())
     assert d["matched"] and d["confidence"] > 0.5
     truth = json.loads((CHILE / "case.json").read_text())["truth"]["footprint_center_lat_lon"]

@@ -48,6 +48,7 @@ def photo_command(
     sensor_width_mm: Optional[float] = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
     matcher: str = typer.Option("aliked", "--matcher", help="aliked (ALIKED+LightGlue, default), xfeat (XFeat+LighterGlue, faster) or sift."),
     quiet: bool = typer.Option(False, "--quiet"),
+    verbose: bool = typer.Option(False, "--verbose", help="Also print where the time went, stage by stage."),
 ) -> None:
     """Find where PHOTO is on the reference, or say it is not there (exit code 3)."""
     from cupola.cli.progress import progress_bar
@@ -83,6 +84,9 @@ def photo_command(
 
         raise InputError("--cache goes with --reference-dir")
     opts = options_from(matcher=matcher, focal_mm=focal_mm, nadir=nadir, sensor_width_mm=sensor_width_mm)
+    import time as _time
+
+    t_start = _time.perf_counter()
     pool = None
     if reference_dir is not None:
         from cupola.locate.job import run_locate_pool
@@ -93,9 +97,22 @@ def photo_command(
         result, reference = pool.result, reference_dir
     else:
         result, image, refs = run_locate(photo, reference, bounds=bounds, options=opts)
+    t_search = _time.perf_counter()
     with progress_bar(disable=quiet) as advance:
         written = write_locate_products(result, image, refs, out, photo_path=photo, reference_path=reference,
                                         progress=lambda d, t: advance("georef.tif", d, t), pool=pool)
+    if verbose:
+        stages = {"reading photo and references, models": t_search - t_start - result.seconds}
+        if pool is not None:  # the tile index, the ranking, the verifications; the last one's stages
+            stages.update({f"tiles {k}": v for k, v in pool.timings_s.items() if k != "total"})
+            stages.update({f"  last verification, {k}": v for k, v in result.timings_s.items()})
+        else:
+            stages.update(result.timings_s)
+            stages["search, other"] = result.seconds - sum(result.timings_s.values())
+        stages["writing products"] = _time.perf_counter() - t_search
+        for name, sec in stages.items():
+            print(f"time {name}: {max(sec, 0.0):.2f} s")
+        print(f"time total: {_time.perf_counter() - t_start:.2f} s")
     if not quiet:
         from rich.console import Console
 
