@@ -196,9 +196,9 @@ def meteor():
 
 def sweeps():
     """Error vs number of flashes, network error and off-nadir angle (D5 50 mm), with the bound."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.ticker import ScalarFormatter
+
+    from cupola.plot import new_figure, save_figure
 
     sets, cam = _setup()
     n = 24
@@ -224,8 +224,7 @@ def sweeps():
             print(f"# sweep {key}={x:g}: median error {e:.1f} m, bound {c:.1f} m, unweighted {u:.1f} m, failed {f}/{n}",
                   flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(15, 4.6), dpi=110)
-    FigureCanvasAgg(fig)
+    fig = new_figure((15, 4.6), dpi=110)
     labels = {"flashes": ("flashes in view (the camera misses 10 %, adds 10 % false)", "log"),
               "network": ("network location error, 1 sigma per axis (m)", "log"),
               "off_nadir": ("off-nadir angle of the boresight (deg)", "linear")}
@@ -255,7 +254,7 @@ def sweeps():
                  "150 m network error, near nadir unless varied)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     path = OUT / "lightning_error.png"
-    fig.savefig(str(path))
+    save_figure(fig, path)
     print(f"# wrote {path.relative_to(ROOT)}", flush=True)
 
 

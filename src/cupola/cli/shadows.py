@@ -66,7 +66,7 @@ def _emit(result, *, as_json: bool, out: Optional[Path], plot: Optional[Path], k
 
     d = result.to_dict()
     if plot is not None:
-        from cupola.io.shadow_diagram import write_shadow_diagram
+        from cupola.plot.shadow_diagram import write_shadow_diagram
 
         write_shadow_diagram(plot, d)
     if out is not None:

@@ -229,7 +229,7 @@ def write_products(result: GeolocateResult, out_dir: Path,
     ``georef_scale`` > 1 writes ``georef.tif`` from the photo block-averaged by that factor, on a grid
     that much coarser (a quick product of a large frame; positions stay exact)."""
     from cupola.io.geotiff import write_georeferenced_cog
-    from cupola.io.quicklook import write_quicklook_png
+    from cupola.plot.quicklook import write_quicklook_png
     from cupola.io.tables import write_pixels_csv
     from cupola.io.vector import write_footprint_geojson, write_footprint_kml
 

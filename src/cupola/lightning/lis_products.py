@@ -13,6 +13,7 @@ import numpy as np
 from cupola.io.staging import json_safe, staged_output
 from cupola.lightning.lis import (FITTED_ALIGNMENT_ROTVEC_DEG, FITTED_FOV_DEG, LIS_FOV_DEG, LisScience,
                                   georeference_backgrounds, read_lis_background, read_lis_science)
+from cupola.plot.lightning import write_lis_map
 
 __all__ = ["write_lis_products"]
 
@@ -32,45 +33,6 @@ def _flash_rows(sc: LisScience):
                "footprint_km2": float(f.footprint_km2[k]),
                "duration_s": float(f.duration_s[k]) if f.duration_s is not None else "",
                "groups": int(f.child_count[k]) if f.child_count is not None else ""}
-
-
-def _map(path: Path, sc: LisScience, title: str) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from cupola.io import coastlines
-    from cupola.io.atomic import atomic_write
-
-    f = sc.flashes
-    fig = Figure(figsize=(11, 6), dpi=110)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.07, 0.1, 0.78, 0.8))
-    lon, lat = sc.view_lon_deg, sc.view_lat_deg
-    west, east = float(np.min(lon)) - 1, float(np.max(lon)) + 1
-    south, north = float(np.min(lat)) - 1, float(np.max(lat)) + 1
-    ax.set_facecolor("#e8eef3")
-    try:
-        for line in coastlines.coastlines((west, south, east, north), resolution="l"):
-            ax.plot(line[:, 0], line[:, 1], color="#5a6670", lw=0.5)
-    except Exception:  # noqa: BLE001 - decoration only
-        pass
-    sc_v = ax.scatter(lon, lat, c=sc.view_seconds, s=2, cmap="Greys", alpha=0.4, lw=0)
-    if len(f):
-        rad = np.log10(np.maximum(f.radiance, 1.0))
-        s = ax.scatter(f.lon_deg, f.lat_deg, c=rad, s=14, cmap="plasma", edgecolors="k", linewidths=0.3,
-                       label=f"flashes ({len(f)})")
-        cb = fig.colorbar(s, ax=ax, fraction=0.04, pad=0.02)
-        cb.set_label("log10 flash radiance (uJ/sr/m2/um)")
-        ax.legend(loc="lower left", fontsize=8)
-    del sc_v
-    ax.set_xlim(west, east)
-    ax.set_ylim(south, north)
-    ax.set_aspect(1.0 / max(np.cos(np.radians(0.5 * (south + north))), 0.2))
-    ax.set_xlabel("longitude (deg)")
-    ax.set_ylabel("latitude (deg)")
-    ax.set_title(title, fontsize=10)
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png")
 
 
 def write_lis_products(science_path, out_dir, *, background_path=None, height_m: float = 0.0) -> list[Path]:
@@ -96,8 +58,12 @@ def write_lis_products(science_path, out_dir, *, background_path=None, height_m:
                   "properties": json_safe({k: v for k, v in r.items() if k not in ("lat", "lon")})} for r in rows]
         (stage / "flashes.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats},
                                                           separators=(",", ":")) + "\n", encoding="utf-8")
-        _map(stage / "lis_map.png", sc, f"ISS LIS orbit {sc.orbit}: {len(sc.flashes)} flashes "
-                                        f"({len(sc.groups)} groups, {len(sc.events)} events)")
+        write_lis_map(stage / "lis_map.png", view_lonlat=np.column_stack([sc.view_lon_deg, sc.view_lat_deg]),
+                      view_seconds=sc.view_seconds,
+                      flash_lonlat=np.column_stack([sc.flashes.lon_deg, sc.flashes.lat_deg]),
+                      flash_radiance=sc.flashes.radiance,
+                      title=f"ISS LIS orbit {sc.orbit}: {len(sc.flashes)} flashes "
+                            f"({len(sc.groups)} groups, {len(sc.events)} events)")
         if bg is not None:
             nominal = georeference_backgrounds(bg, height_m=height_m, fov_deg=LIS_FOV_DEG)
             fitted = georeference_backgrounds(bg, height_m=height_m, fov_deg=FITTED_FOV_DEG,

@@ -242,7 +242,7 @@ def write_products(result: LightningResult, out_dir: Path) -> list[Path]:
     """Write every product into ``out_dir`` (all or nothing); returns the written paths."""
     from cupola.georef.job import GeolocateRequest, GeolocateResult
     from cupola.georef.job import write_products as write_georef_products
-    from cupola.lightning.plot import write_lightning_plot
+    from cupola.plot.lightning import write_lightning_plot
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

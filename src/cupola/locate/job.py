@@ -66,7 +66,7 @@ def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Re
     from shapely.geometry import Polygon
 
     from cupola.io.geotiff import write_georeferenced_cog
-    from cupola.io.match_plot import write_matches_png
+    from cupola.plot.match_plot import write_matches_png
     from cupola.io.staging import staged_output, write_json
     from cupola.io.vector import write_footprint_geojson
 

@@ -609,7 +609,7 @@ def write_products(seq: SequenceResult, out_dir: str | Path,
     """Write every frame's products into ``out_dir/<raw stem>/`` and ``out_dir/calibration.json``;
     staged in a hidden folder and moved into place only when all succeeded."""
     from cupola.io.geotiff import write_georeferenced_cog
-    from cupola.nightlights.report import write_report
+    from cupola.plot.nightlights import write_report
 
     from cupola.io.staging import staged_output
 
@@ -641,7 +641,7 @@ def write_products(seq: SequenceResult, out_dir: str | Path,
             from concurrent.futures import ThreadPoolExecutor
 
             pool = ThreadPoolExecutor(max_workers=2)
-            futures = [pool.submit(write_report, fdir / "report.png", fr),
+            futures = [pool.submit(write_report, fdir / "report.png", fr, colour_mod.LAMP_CLASSES),
                        pool.submit(_write_stars_csv, fdir / "stars.csv", fr)]
             jobs = []
             caught: list = []

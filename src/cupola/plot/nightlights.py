@@ -3,6 +3,10 @@
 Panels: the RAW signal before calibration; ground radiance after it; the vignetting profile that
 was corrected; the astrometric residuals of the identified stars; the photometric zero-point fit
 per channel; histograms of the colour ratios G/R and B/G with the lamp-class boundaries.
+
+The frame is read by attribute (``path``, ``frame``, ``radiance``, ``astrometry``, ...: a
+:class:`cupola.nightlights.pipeline.FrameResult`) and the lamp classes are passed in, so this
+layer imports nothing from the capability.
 """
 
 from __future__ import annotations
@@ -11,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cupola.io.atomic import atomic_write
+from cupola.plot.figure import new_figure, save_figure
+from cupola.plot.palette import CHANNEL as _COL
 
 __all__ = ["write_report"]
-
-_COL = {"R": "#d62728", "G": "#2ca02c", "B": "#1f77b4"}
 
 
 def _stretch(rgb: np.ndarray) -> np.ndarray:
@@ -41,15 +44,14 @@ def _bin4(a: np.ndarray) -> np.ndarray:
         return np.nanmean(v, axis=(2, 4))
 
 
-def write_report(path: str | Path, fr) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def write_report(path: str | Path, fr, lamp_classes) -> Path:
+    """Draw the report page of one calibrated frame ``fr`` into ``path`` (PNG, 1280 x 760 px).
 
-    from cupola.nightlights.colour import LAMP_CLASSES
-
+    ``lamp_classes`` are the lamp classes of the colour ratios (objects with ``name``, ``code``,
+    ``g_r`` and ``b_g``), as :data:`cupola.nightlights.colour.LAMP_CLASSES`.
+    """
     # the object-oriented API (no pyplot state): safe to draw from a worker thread
-    fig = Figure(figsize=(16, 9.5))
-    FigureCanvasAgg(fig)
+    fig = new_figure((16, 9.5))
     axes = fig.subplots(2, 3)
     (a_before, a_after, a_vig), (a_res, a_zp, a_hist) = axes
     name = fr.path.name
@@ -147,13 +149,13 @@ def write_report(path: str | Path, fr) -> Path:
     if gr.size:
         a_hist.hist(np.clip(gr, 0, 2), bins=bins, histtype="step", color="tab:green", label=f"G/R ({gr.size} px)")
         a_hist.hist(np.clip(bg, 0, 2), bins=bins, histtype="step", color="tab:blue", label="B/G")
-        edges_gr = sorted({e for cl in LAMP_CLASSES for e in cl.g_r if 0 < e < 2})
-        edges_bg = sorted({e for cl in LAMP_CLASSES for e in cl.b_g if 0 < e < 2})
+        edges_gr = sorted({e for cl in lamp_classes for e in cl.g_r if 0 < e < 2})
+        edges_bg = sorted({e for cl in lamp_classes for e in cl.b_g if 0 < e < 2})
         for e in edges_gr:
             a_hist.axvline(e, color="tab:green", ls=":", lw=1)
         for e in edges_bg:
             a_hist.axvline(e, color="tab:blue", ls="--", lw=0.8)
-        counts = {cl.name: int(np.count_nonzero(fr.classes == cl.code)) for cl in LAMP_CLASSES}
+        counts = {cl.name: int(np.count_nonzero(fr.classes == cl.code)) for cl in lamp_classes}
         tot = max(1, sum(counts.values()) + int(np.count_nonzero(fr.classes == 0)))
         a_hist.text(0.98, 0.97, "\n".join(f"{n}: {100 * c / tot:.1f}%" for n, c in counts.items()),
                     transform=a_hist.transAxes, ha="right", va="top", fontsize=7)
@@ -169,10 +171,7 @@ def write_report(path: str | Path, fr) -> Path:
                  f"{t_text}, ISO {fr.exposure.iso:g}, f/{fr.exposure.f_number:g}; "
                  f"calibration: {fr.calibration_from}", fontsize=11)
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.07, top=0.91, wspace=0.22, hspace=0.25)
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    return path
+    return save_figure(fig, path, dpi=80)
 
 
 def _wrap(text: str, width: int) -> list[str]:

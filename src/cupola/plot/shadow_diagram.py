@@ -1,12 +1,12 @@
 """The picture behind ``cupola shadows ... --plot``: sun, line of sight, landmark, shadow and
-relief displacement, annotated with the numbers (matplotlib, Agg backend)."""
+relief displacement, annotated with the numbers (matplotlib's Agg canvas, no pyplot)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from cupola.io.atomic import atomic_write
+from cupola.plot.figure import new_figure, save_figure
 
 
 def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
@@ -14,10 +14,6 @@ def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
 
     ``result`` is :meth:`cupola.shadows.ShadowResult.to_dict`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
 
     h = result.get("height_m") or 0.0
@@ -28,7 +24,8 @@ def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
     sway = result.get("side_sway_deg")
     view_az = result.get("view_azimuth_deg")
 
-    fig, (ax_map, ax_side) = plt.subplots(1, 2, figsize=(12, 5.6), gridspec_kw={"width_ratios": [1, 1.35]})
+    fig = new_figure((12, 5.6))
+    ax_map, ax_side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.35]})
     # -- map view ---------------------------------------------------------------------------------
     scale = max(v for v in (shadow or 0, disp or 0, h * 0.3, 1.0))
     ax_map.plot(0, 0, "s", color="#333", ms=10, zorder=5, label="landmark base")
@@ -104,8 +101,4 @@ def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
             bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#ccc"})
     fig.suptitle(title or "Height from shadow and side-sway from relief displacement", fontsize=13, weight="bold")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=130)

