@@ -188,3 +188,51 @@ def camera_for_body(body: CameraBody, *, focal_mm: float, width_px: int, height_
         sw, sh = sh, sw
     return Camera.from_focal_sensor(focal_mm=focal_mm, sensor_width_mm=sw, sensor_height_mm=sh,
                                     width_px=width_px, height_px=height_px, distortion=distortion)
+
+
+def camera_from_photo(width_px: int, height_px: int, *, focal_mm: float | None = None,
+                      sensor_mm: tuple[float, float] | None = None, exif_focal_mm: float | None = None,
+                      exif_model: str | None = None, photo: object = "photo") -> tuple[Camera, str]:
+    """The camera of a ``width_px`` x ``height_px`` photo from what was given, else from its EXIF.
+
+    The focal length is ``focal_mm`` when given, else the EXIF focal length ``exif_focal_mm``. The
+    sensor is ``sensor_mm`` (width, height in millimetres) when given, else the sensor of the ISS
+    camera body named by the EXIF model ``exif_model`` (:func:`camera_body`), scaled to the image
+    (:func:`camera_for_body`: a downsampled or portrait frame keeps the sensor's field of view).
+    ``photo`` names the image in messages. Pure computation: the caller reads the EXIF.
+
+    Returns:
+        (camera, source): the camera and a line saying where its focal length and sensor came from.
+
+    Raises:
+        InputError: a focal length or sensor size that is not positive, or one that is missing
+            from both the arguments and the EXIF, or an EXIF camera model that is not known.
+
+    >>> cam, source = camera_from_photo(1280, 720, focal_mm=10.5, sensor_mm=(8.7, 4.89375))
+    >>> round(cam.focal_x_px, 1), source
+    (1544.8, 'focal 10.5 mm, sensor 8.7 x 4.89375 mm (given)')
+    """
+    focal = focal_mm
+    if focal is not None and not focal > 0:
+        raise InputError(f"--focal-mm must be positive, got {focal:g}")
+    if focal is None:
+        focal = exif_focal_mm
+        if focal is None:
+            raise InputError(f"{photo}: no focal length in EXIF; give --focal-mm")
+        if not focal > 0:
+            raise InputError(f"{photo}: EXIF focal length {focal!r} is not positive; give --focal-mm")
+    if sensor_mm is not None:
+        w_mm, h_mm = sensor_mm
+        if not (w_mm > 0 and h_mm > 0):
+            raise InputError(f"--sensor-mm must be positive, got {w_mm:g} {h_mm:g}")
+        cam = Camera.from_focal_sensor(focal_mm=focal, sensor_width_mm=w_mm, sensor_height_mm=h_mm,
+                                       width_px=width_px, height_px=height_px)
+        return cam, f"focal {focal:g} mm, sensor {w_mm:g} x {h_mm:g} mm (given)"
+    if not exif_model:
+        raise InputError(f"{photo}: no camera model in EXIF; give --sensor-mm WIDTH HEIGHT")
+    try:
+        body = camera_body(exif_model)
+        cam = camera_for_body(body, focal_mm=focal, width_px=width_px, height_px=height_px)
+    except InputError as exc:  # name the photo whose EXIF camera does not fit
+        raise InputError(f"{photo}: {exc}") from None
+    return cam, f"{body.model} ({body.sensor_width_mm} x {body.sensor_height_mm} mm), focal {focal:g} mm (EXIF)"

@@ -15,18 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import shapely
 
-from cupola import __version__
 from cupola.errors import InputError
 from cupola.geometry import attitude as att
 from cupola.geometry import orbit
-from cupola.geometry.camera import Camera, Distortion, camera_body, camera_for_body
+from cupola.geometry.camera import Camera, Distortion, camera_from_photo
 from cupola.geometry.projection import Georeference
-from cupola.geometry.sun import sun_position
 from cupola.io.staging import staged_output, write_json
+from cupola.products import GEOREF_SCHEMA, GeorefFrame, georef_summary, write_georef_bundle, write_located_pixels
 
-RESULT_SCHEMA = "cupola.geolocate/1"
+RESULT_SCHEMA = GEOREF_SCHEMA
 
 
 @dataclass
@@ -74,48 +72,17 @@ class GeolocateResult:
             self._summary = self._summarise()
         return dict(self._summary)
 
+    @property
+    def frame(self) -> GeorefFrame:
+        """The georeferenced frame, as the shared product writers take it."""
+        return GeorefFrame(photo=self.request.photo, image=self.image, georef=self.georef, state=self.state,
+                           elements=self.elements, tle_source=str(self.request.tle_path),
+                           camera_source=self.camera_source, pose_source=self.pose_source,
+                           footprint=self.footprint, footprint_ring=self.footprint_ring, warnings=self.warnings)
+
     def _summarise(self) -> dict:
-        st, geo = self.state, self.georef
-        sub_lon, sub_lat = st.subpoint
-        c_lon, c_lat = geo.center()
-        sun_c = sun_position(st.time, lon=c_lon, lat=c_lat) if np.isfinite(c_lon) else None
-        sun_s = sun_position(st.time, lon=sub_lon, lat=sub_lat)
-        roll, pitch, yaw = att.rpy_from_pose(st, geo.pose)
-        gsd = geo.gsd_m() if np.isfinite(c_lon) else (float("nan"), float("nan"))
-        d = {
-            "schema": RESULT_SCHEMA,
-            "cupola_version": __version__,
-            "photo": str(self.request.photo),
-            "time_utc": orbit.iso_z(st.time),
-            "tle": {**self.elements.to_dict(), "source": str(self.request.tle_path),
-                    "age_days": (st.time - self.elements.epoch).total_seconds() / 86400.0},
-            "iss": {
-                "subpoint_lon_deg": sub_lon, "subpoint_lat_deg": sub_lat,
-                "altitude_m": st.altitude_m, "ground_speed_m_s": st.ground_speed_m_s,
-                "position_itrs_m": st.position_m.tolist(), "velocity_itrs_m_s": st.velocity_m_s.tolist(),
-            },
-            "sun": {
-                "at_center": None if sun_c is None else {
-                    "elevation_deg": sun_c.elevation_deg, "azimuth_deg": sun_c.azimuth_deg,
-                    "illumination": sun_c.illumination},
-                "at_subpoint": {"elevation_deg": sun_s.elevation_deg, "azimuth_deg": sun_s.azimuth_deg,
-                                "illumination": sun_s.illumination},
-            },
-            "camera": {**self.camera.to_dict(), "source": self.camera_source},
-            "pose": {
-                "source": self.pose_source,
-                "lvlh_roll_deg": roll, "lvlh_pitch_deg": pitch, "lvlh_yaw_deg": yaw,
-                "off_nadir_deg": att.off_nadir_deg(st, geo.pose),
-                "rotation_camera_to_itrs": geo.pose.matrix.tolist(),
-                "quaternion_camera_to_itrs_xyzw": geo.pose.rotation.as_quat().tolist(),
-                "convention": "see cupola.geometry.attitude: R(cam->LVLH) = Rz(yaw) Ry(pitch) Rx(roll) C0",
-            },
-            "surface_height_m": geo.height_m,
-            "center": {"lon_deg": c_lon, "lat_deg": c_lat},
-            "gsd_at_center_m": {"along_columns": gsd[0], "along_rows": gsd[1]},
-            "footprint": shapely.geometry.mapping(self.footprint),
-            "warnings": self.warnings,
-        }
+        d = georef_summary(self.frame)
+        geo = self.georef
         if self.solution is not None:
             s = self.solution
             d["tie_points"] = {
@@ -140,30 +107,9 @@ class GeolocateResult:
 
 
 def camera_from_request(req: GeolocateRequest, width: int, height: int, info) -> tuple[Camera, str]:
-    focal = req.focal_mm
-    if focal is not None and not focal > 0:
-        raise InputError(f"--focal-mm must be positive, got {focal:g}")
-    if focal is None:
-        focal = info.focal_length_mm
-        if focal is None:
-            raise InputError(f"{req.photo}: no focal length in EXIF; give --focal-mm")
-        if not focal > 0:
-            raise InputError(f"{req.photo}: EXIF focal length {focal!r} is not positive; give --focal-mm")
-    if req.sensor_mm is not None:
-        w_mm, h_mm = req.sensor_mm
-        if not (w_mm > 0 and h_mm > 0):
-            raise InputError(f"--sensor-mm must be positive, got {w_mm:g} {h_mm:g}")
-        cam = Camera.from_focal_sensor(focal_mm=focal, sensor_width_mm=w_mm, sensor_height_mm=h_mm,
-                                       width_px=width, height_px=height)
-        return cam, f"focal {focal:g} mm, sensor {w_mm:g} x {h_mm:g} mm (given)"
-    if not info.camera_model:
-        raise InputError(f"{req.photo}: no camera model in EXIF; give --sensor-mm WIDTH HEIGHT")
-    try:
-        body = camera_body(info.camera_model)
-        cam = camera_for_body(body, focal_mm=focal, width_px=width, height_px=height)
-    except InputError as exc:  # name the photo whose EXIF camera does not fit
-        raise InputError(f"{req.photo}: {exc}") from None
-    return cam, f"{body.model} ({body.sensor_width_mm} x {body.sensor_height_mm} mm), focal {focal:g} mm (EXIF)"
+    """The photo's camera from the request's focal length and sensor, else from its EXIF ``info``."""
+    return camera_from_photo(width, height, focal_mm=req.focal_mm, sensor_mm=req.sensor_mm,
+                             exif_focal_mm=info.focal_length_mm, exif_model=info.camera_model, photo=req.photo)
 
 
 def geolocate(req: GeolocateRequest) -> GeolocateResult:
@@ -228,63 +174,15 @@ def write_products(result: GeolocateResult, out_dir: Path,
 
     ``georef_scale`` > 1 writes ``georef.tif`` from the photo block-averaged by that factor, on a grid
     that much coarser (a quick product of a large frame; positions stay exact)."""
-    from cupola.io.geotiff import write_georeferenced_cog
-    from cupola.plot.quicklook import write_quicklook_png
-    from cupola.io.tables import write_pixels_csv
-    from cupola.io.vector import write_footprint_geojson, write_footprint_kml
-
     written: list[Path] = []
     req = result.request
     inputs = [req.photo, req.tle_path, req.tie_points, req.pixels]
     with staged_output(out_dir, written=written, inputs=inputs) as stage:
         summary = result.to_dict()
-        geo, st = result.georef, result.state
-        props = {"time_utc": summary["time_utc"], "photo": Path(result.request.photo).name,
-                 "center_lon_deg": summary["center"]["lon_deg"], "center_lat_deg": summary["center"]["lat_deg"],
-                 "iss_altitude_km": st.altitude_m / 1000.0,
-                 "sun_elevation_deg": (summary["sun"]["at_center"] or summary["sun"]["at_subpoint"])["elevation_deg"],
-                 "pose": result.pose_source}
-        c_lon, c_lat = geo.center()
-        center = (c_lon, c_lat) if np.isfinite(c_lon) else None
-        write_footprint_geojson(stage / "footprint.geojson", result.footprint, props)
-        write_footprint_kml(stage / "footprint.kml", result.footprint, name=Path(result.request.photo).name,
-                            description=f"Footprint of {Path(result.request.photo).name} at {summary['time_utc']}",
-                            properties=props, center_lonlat=center)
-        # GeoTIFF on a lat/lon grid at the centre's ground sample distance
-        ring = result.footprint_ring
-        west, east = float(ring[:, 0].min()), float(ring[:, 0].max())
-        south, north = float(ring[:, 1].min()), float(ring[:, 1].max())
-        gsd = min(geo.gsd_m()) if center else 1000.0
-        s = max(int(georef_scale), 1)
-        res_deg = gsd * s / 111320.0
-        image = result.image
-        if s > 1:
-            import cv2
-
-            h_, w_ = (image.shape[0] // s) * s, (image.shape[1] // s) * s
-            image = cv2.resize(np.ascontiguousarray(image[:h_, :w_]), (w_ // s, h_ // s), interpolation=cv2.INTER_AREA)
-
-        def to_pixels(lon, lat):
-            col, row = geo.ground_to_pixels(lon, lat, geo.height_m)
-            return ((col - (s - 1) / 2.0) / s, (row - (s - 1) / 2.0) / s) if s > 1 else (col, row)
-
-        tif = write_georeferenced_cog(
-            stage / "georef.tif", image, to_pixels, (west, south, east, north), res_deg,
-            progress=(lambda done, total: progress("georef.tif", done, total)) if progress else None)
-        summary["georef_tif"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in tif.items()}
-        # ISS ground track +- 5 minutes
-        times = [st.time + dt.timedelta(seconds=s) for s in range(-300, 301, 10)]
-        track = orbit.ground_track(result.elements, times)
-        marks = [(m[0], m[2], m[1]) for m in result.request.landmarks]
-        write_quicklook_png(stage / "quicklook.png", result.footprint, track, iss_lonlat=st.subpoint,
-                            center_lonlat=center,
-                            title=f"{Path(result.request.photo).name}  {summary['time_utc']}",
-                            points_lonlat=[(lon, lat) for _, lon, lat in marks] or None,
-                            points_labels=[n for n, _, _ in marks] or None)
+        summary["georef_tif"] = write_georef_bundle(stage, result.frame, summary, landmarks=req.landmarks,
+                                                    georef_scale=georef_scale, progress=progress)
         if result.pixels is not None:
-            col, row = result.pixels
-            lon, lat = geo.pixels_to_ground(col, row)
-            write_pixels_csv(stage / "pixels.csv", col, row, lon, lat)
+            write_located_pixels(stage / "pixels.csv", result.georef, *result.pixels)
         write_json(stage / "result.json", summary)
     return written
 

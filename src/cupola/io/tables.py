@@ -128,8 +128,8 @@ def read_pixels(path: str | os.PathLike, *, image_size_px: tuple[int, int] | Non
     return cols["col"], cols["row"]
 
 
-def write_pixels_csv(path: str | os.PathLike, col, row, lon_deg, lat_deg) -> Path:
-    """Write pixels with their ground coordinates as CSV ``col,row,lat,lon``.
+def write_pixels_csv(path: str | os.PathLike, col, row, lon_deg, lat_deg, height_m=None) -> Path:
+    """Write pixels with their ground coordinates as CSV ``col,row,lat,lon`` (and ``height_m``).
 
     Pixels are written with 4 decimals (1e-4 px), latitude and longitude with 9 decimals of a
     degree (~0.1 mm); a NaN or infinite value (e.g. a pixel that sees no ground) is written as
@@ -141,6 +141,8 @@ def write_pixels_csv(path: str | os.PathLike, col, row, lon_deg, lat_deg) -> Pat
         path: the CSV file to create or replace.
         col, row: pixel coordinates, (0, 0) the centre of the top-left pixel.
         lon_deg, lat_deg: WGS84 longitude and latitude in degrees.
+        height_m: when given, the height above the WGS84 ellipsoid each pixel was located at,
+            written as a fifth column ``height_m`` in the shortest form (``{:g}``).
 
     Returns:
         The path written.
@@ -150,13 +152,15 @@ def write_pixels_csv(path: str | os.PathLike, col, row, lon_deg, lat_deg) -> Pat
         InputError: the folder does not exist or cannot be written.
     """
     p = Path(path)
-    arrays = [np.asarray(a, dtype=float).ravel() for a in (col, row, lat_deg, lon_deg)]
+    columns = [col, row, lat_deg, lon_deg] + ([] if height_m is None else [height_m])
+    arrays = [np.asarray(a, dtype=float).ravel() for a in columns]
     n = {a.shape[0] for a in arrays}
     if len(n) != 1:
-        raise ValueError(f"write_pixels_csv: col, row, lon_deg, lat_deg have different lengths "
+        names = "col, row, lon_deg, lat_deg" + ("" if height_m is None else ", height_m")
+        raise ValueError(f"write_pixels_csv: {names} have different lengths "
                          f"{[a.shape[0] for a in arrays]}")
-    out_lines = ["col,row,lat,lon"]
-    formats = ("{:.4f}", "{:.4f}", "{:.9f}", "{:.9f}")
+    out_lines = ["col,row,lat,lon" + ("" if height_m is None else ",height_m")]
+    formats = ("{:.4f}", "{:.4f}", "{:.9f}", "{:.9f}", "{:g}")[:len(arrays)]
     cells = []
     for a, fmt in zip(arrays, formats):
         finite = np.isfinite(a)

@@ -15,7 +15,7 @@ import numpy as np
 
 from cupola.errors import InputError
 from cupola.geometry import orbit
-from cupola.geometry.camera import Camera
+from cupola.geometry.camera import Camera, camera_from_photo
 from cupola.lightning.detect import DetectOptions, detect_flashes
 from cupola.lightning.events import Events, group_strokes, read_events
 from cupola.lightning.flashes import Flashes, Frames, read_flashes, read_frame_times
@@ -109,17 +109,11 @@ def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterat
 
 
 def _camera(req: LightningRequest, source: Path, width: int, height: int, info) -> tuple[Camera, str]:
-    from cupola.georef.job import GeolocateRequest, camera_from_request as geolocate_camera
-
-    g = GeolocateRequest(photo=source, time=req.time or dt.datetime.now(dt.timezone.utc), tle_path=req.tle_path,
-                         focal_mm=req.focal_mm, sensor_mm=req.sensor_mm)
-    return geolocate_camera(g, width, height, info)
-
-
-def _no_exif():
-    from types import SimpleNamespace
-
-    return SimpleNamespace(focal_length_mm=None, camera_model=None)
+    """The frames' camera from the request's focal length and sensor, else from ``info`` (EXIF; None
+    for a video, which has none)."""
+    return camera_from_photo(width, height, focal_mm=req.focal_mm, sensor_mm=req.sensor_mm,
+                             exif_focal_mm=info.focal_length_mm if info is not None else None,
+                             exif_model=info.camera_model if info is not None else None, photo=source)
 
 
 def run(req: LightningRequest) -> LightningResult:
@@ -198,7 +192,7 @@ def run(req: LightningRequest) -> LightningResult:
             frames = Frames(req.time, t_s, exp)
         it = iter_video_frames(req.video)
         image = next(it)
-        info = _no_exif()
+        info = None  # a video has no EXIF
 
         def gen():
             yield image

@@ -6,10 +6,10 @@
   ``cupola geolocate`` for the solved pose;
 * ``flashes.csv`` and ``flashes.geojson``: every optical flash with its time, pixel, position,
   uncertainty and matched event (or none);
-* ``footprint.geojson``, ``footprint.kml``, ``georef.tif``, ``quicklook.png``: the products of
-  ``cupola geolocate`` for the first frame at the solved pose (written by
-  :func:`cupola.georef.write_products`), at the reference time: the start of the first frame in the
-  camera's clock plus the solved clock offset;
+* ``footprint.geojson``, ``footprint.kml``, ``georef.tif``, ``quicklook.png``: the georeferenced
+  bundle of the first frame at the solved pose (the shared writer
+  :func:`cupola.products.write_georef_bundle`, as ``cupola geolocate`` writes it), at the reference
+  time: the start of the first frame in the camera's clock plus the solved clock offset;
 * ``lightning.png``: flashes and events over the footprint with residual vectors;
 * ``pixels.csv`` with ``--pixels``: ``col,row,lat,lon,height_m`` at the reference time, on the
   ground (height 0) unless the pixel file has a ``height_m`` column.
@@ -21,13 +21,11 @@ import csv
 import datetime as dt
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from cupola.io.staging import json_safe, staged_output, write_json
 from cupola import __version__
 from cupola.errors import InputError
 from cupola.geometry import attitude as att
@@ -36,7 +34,9 @@ from cupola.geometry.projection import Georeference
 from cupola.geometry.trajectory import trajectory
 from cupola.lightning.crb import checkpoint_grid
 from cupola.lightning.job import LightningResult
+from cupola.io.staging import json_safe, staged_output, write_json
 from cupola.lightning.positions import FlashLocations, ground_uncertainty, locate_flashes
+from cupola.products import GeorefFrame, georef_summary, write_georef_bundle, write_located_pixels
 
 __all__ = ["write_products", "summary", "RESULT_SCHEMA"]
 
@@ -238,10 +238,24 @@ def _read_pixels_with_heights(path: Path, width: int, height: int):
     return cols["col"], cols["row"], h
 
 
+def georef_frame(result: LightningResult) -> GeorefFrame:
+    """The first frame georeferenced for the solved pose at the reference time (the start of the
+    first frame in the camera's clock plus the solved clock offset), on the ground (height 0)."""
+    sol, req = result.solution, result.request
+    t_ref = sol.epoch + dt.timedelta(seconds=reference_offset_s(result))
+    state = orbit.state_at(sol.elements, t_ref)
+    pose = att.Pose(state.position_m, Rotation.from_matrix(att.lvlh_to_itrs(state)) * sol.mount)
+    geo = Georeference(sol.camera, pose, t_ref, 0.0)
+    image_path = Path(req.photo or req.video or Path(req.frames_dir) / result.frames.names[0])
+    return GeorefFrame(photo=image_path, image=result.image, georef=geo, state=state, elements=sol.elements,
+                       tle_source=str(req.tle_path), camera_source=result.camera_source,
+                       pose_source=f"lightning: solved from {sol.flash_index.size} flash-event pairs",
+                       footprint=geo.footprint(), footprint_ring=geo.footprint_lonlat(),
+                       warnings=list(result.warnings))
+
+
 def write_products(result: LightningResult, out_dir: Path) -> list[Path]:
     """Write every product into ``out_dir`` (all or nothing); returns the written paths."""
-    from cupola.georef.job import GeolocateRequest, GeolocateResult
-    from cupola.georef.job import write_products as write_georef_products
     from cupola.plot.lightning import write_lightning_plot
 
     out_dir = Path(out_dir)
@@ -257,40 +271,19 @@ def write_products(result: LightningResult, out_dir: Path) -> list[Path]:
         opts = result.request.options
         loc = locate_flashes(sol, result.flashes, result.events, opts.centroid_sigma_px, opts.emission_height_sigma_m)
         doc = summary(result, loc)
-        # the georeferenced products of `cupola geolocate` for the solved pose at the reference time
-        t_ref = sol.epoch + dt.timedelta(seconds=reference_offset_s(result))
-        state = orbit.state_at(sol.elements, t_ref)
-        pose = att.Pose(state.position_m, Rotation.from_matrix(att.lvlh_to_itrs(state)) * sol.mount)
-        geo = Georeference(sol.camera, pose, t_ref, 0.0)
-        ring = geo.footprint_lonlat()
-        footprint = geo.footprint()
-        image_path = Path(result.request.photo or result.request.video or
-                          Path(result.request.frames_dir) / result.frames.names[0])
-        greq = GeolocateRequest(photo=image_path, time=t_ref, tle_path=result.request.tle_path,
-                                force_tle=result.request.force_tle)
-        gres = GeolocateResult(greq, result.image, sol.camera, result.camera_source, sol.elements, state, geo,
-                               f"lightning: solved from {sol.flash_index.size} flash-event pairs", None, footprint,
-                               ring, list(result.warnings))
-        sub = stage / "georef"
+        # the georeferenced products of the first frame for the solved pose at the reference time
+        frame = georef_frame(result)
+        t_ref, geo, ring = frame.georef.time, frame.georef, frame.footprint_ring
+        georeference = georef_summary(frame)
         # a large frame's georef.tif at the detection scale (a D5: a quarter); --full-georef for all of it
-        write_georef_products(gres, sub, georef_scale=1 if result.request.full_georef else result.georef_scale)
-        doc["georeference"] = json.loads((sub / "result.json").read_text())
-        for f in ("footprint.geojson", "footprint.kml", "georef.tif", "quicklook.png"):
-            (sub / f).replace(stage / f)
-        shutil.rmtree(sub, ignore_errors=True)
+        georeference["georef_tif"] = write_georef_bundle(
+            stage, frame, georeference, georef_scale=1 if result.request.full_georef else result.georef_scale)
+        doc["georeference"] = json_safe(georeference)
         rows = list(_flash_rows(result, loc))
         _write_flashes_csv(stage / "flashes.csv", rows)
         _write_flashes_geojson(stage / "flashes.geojson", rows)
         if pixels is not None:
-            col, row, h = pixels
-            lon, lat, hh = np.full(col.size, np.nan), np.full(col.size, np.nan), h
-            for hv in np.unique(h):
-                sel = h == hv
-                lon[sel], lat[sel] = geo.pixels_to_ground(col[sel], row[sel], float(hv))
-            lines = ["col,row,lat,lon,height_m"]
-            for c, r, la, lo_, hv in zip(col, row, lat, lon, hh):
-                lines.append(f"{c:.4f},{r:.4f}," + (f"{la:.9f},{lo_:.9f}" if np.isfinite(la) else ",") + f",{hv:g}")
-            (stage / "pixels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            write_located_pixels(stage / "pixels.csv", geo, *pixels)
         # the plot
         t_ev = result.events.offsets_s(sol.epoch)
         span = (float(result.flashes.t_start_s.min()) + sol.clock_window_s[0] - 1.0,
