@@ -53,7 +53,7 @@ def run_scene(sets, cam, rpy, spec, seed, t=T0, options=None, baseline=True, crb
     from cupola.geometry import orbit
     from cupola.geometry.trajectory import trajectory
     from cupola.lightning import crb, observe
-    from cupola.lightning.simulate import simulate_scene
+    from cupola.simulate.lightning import simulate_scene
     from cupola.lightning.solve import SolveOptions, fit_pairs, flash_trajectory, pair_geometry, solve
 
     options = options or SolveOptions()
@@ -100,7 +100,7 @@ def run_scene(sets, cam, rpy, spec, seed, t=T0, options=None, baseline=True, crb
 
 
 def _d5_scenes(n_flashes, n_scenes, seed0, sets, cam, spec_kw=None, rpy_fn=None):
-    from cupola.lightning.simulate import SceneSpec
+    from cupola.simulate.lightning import SceneSpec
 
     results = []
     for i in range(n_scenes):
@@ -170,7 +170,7 @@ def meteor():
     """The Meteor video camera on its real orbit, time and attitude (the demo's solution); simulated events."""
     import sys
 
-    from cupola.lightning.simulate import SceneSpec
+    from cupola.simulate.lightning import SceneSpec
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from common import meteor_georeference
@@ -271,7 +271,7 @@ def detection():
     from cupola.geometry.camera import Camera
     from cupola.lightning.detect import DetectOptions, detect_flashes
     from cupola.lightning.evaluate import match_detections
-    from cupola.lightning.simulate import SceneSpec, drawn_flashes, flash_patch_px, render_frames, simulate_scene
+    from cupola.simulate.lightning import SceneSpec, drawn_flashes, flash_patch_px, render_frames, simulate_scene
 
     sets, _ = _setup()
     cam = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392,
@@ -314,7 +314,8 @@ def _d5_sequence(folder):
     from PIL import Image
 
     from cupola.geometry import orbit
-    from cupola.lightning.simulate import SceneSpec, render_frames, simulate_scene, write_events_csv
+    from cupola.lightning.events import write_events_csv
+    from cupola.simulate.lightning import SceneSpec, render_frames, simulate_scene
 
     sets, d5 = _setup()
     el = orbit.select_element_set(sets, T0)
@@ -349,7 +350,7 @@ def sequence():
     from cupola.lightning.evaluate import match_detections
     from cupola.lightning.job import LightningRequest, run
     from cupola.lightning.products import write_products
-    from cupola.lightning.simulate import drawn_flashes, flash_patch_px
+    from cupola.simulate.lightning import drawn_flashes, flash_patch_px
 
     folder = OUT / "d5_sequence"
     sc = _d5_sequence(folder)

@@ -1,6 +1,6 @@
 """Night-lights calibration accuracy and speed on generated 16-megapixel Nikon D5 frames (issue 7).
 
-Frames are rendered by :mod:`cupola.nightlights.synthetic` (DNG, decoded by LibRaw like a real
+Frames are rendered by :mod:`cupola.simulate.nightlights` (DNG, decoded by LibRaw like a real
 RAW): Hipparcos stars trailing with the station's rotation (1 s at 50 mm: ~9 px), city lights,
 lensfun vignetting evaluated by ``lensfunpy.Modifier`` itself, dark signal with hot pixels, photon
 and read noise, 14-bit clipping.
@@ -42,7 +42,7 @@ def _frame():
     if "seq" in _STATE:
         return _STATE
     from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products
-    from cupola.nightlights.synthetic import NIGHT_TIME, City, LAMP_RADIANCE_RATIOS, make_frame
+    from cupola.simulate.nightlights import NIGHT_TIME, City, LAMP_RADIANCE_RATIOS, make_frame
 
     tmp = _scratch("bench_nightlights_")
     t0 = time.perf_counter()
@@ -108,7 +108,7 @@ def flat_residual():
 
     from cupola.nightlights.lens import flat_field_gain, lens_from_lensfun
     from cupola.nightlights.raw import read_raw
-    from cupola.nightlights.synthetic import make_frame
+    from cupola.simulate.nightlights import make_frame
 
     tmp = _scratch("bench_flat_")
     kw = dict(flat_field=True, exposure_s=1.0, iso=100, flat_e=20000.0)

@@ -21,7 +21,7 @@ from cupola.geometry.trajectory import trajectory
 from cupola.lightning import crb, observe
 from cupola.lightning.events import Events, parse_utc, read_events
 from cupola.lightning.flashes import Frames, read_frame_times
-from cupola.lightning.simulate import SceneSpec, simulate_scene
+from cupola.simulate.lightning import SceneSpec, simulate_scene
 from cupola.lightning.solve import SolveOptions, solve
 
 UTC = dt.timezone.utc
@@ -349,7 +349,7 @@ def _match_truth(scene, flashes):
 
 def test_detect_stills_against_city_lights(elements, meteor):
     from cupola.lightning.detect import detect_flashes
-    from cupola.lightning.simulate import render_frames
+    from cupola.simulate.lightning import render_frames
 
     sc = simulate_scene(elements, FRAME_TIME, meteor, METEOR_RPY, SceneSpec(n_flashes=24, n_frames=5), seed=3)
     imgs = [im for _, im in render_frames(sc, FRAME_TIME)]
@@ -367,7 +367,7 @@ def test_detect_stills_against_city_lights(elements, meteor):
 
 def test_detect_video_links_frames(elements):
     from cupola.lightning.detect import detect_flashes
-    from cupola.lightning.simulate import render_frames
+    from cupola.simulate.lightning import render_frames
 
     cam = Camera.from_focal_sensor(focal_mm=5.25, sensor_width_mm=8.7, sensor_height_mm=4.89375, width_px=640,
                                    height_px=369)

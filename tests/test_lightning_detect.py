@@ -19,7 +19,7 @@ def elements():
 
 def _scene(elements, rpy, seed, **kw):
     from cupola.geometry.camera import Camera
-    from cupola.lightning.simulate import SceneSpec, render_frames, simulate_scene
+    from cupola.simulate.lightning import SceneSpec, render_frames, simulate_scene
 
     # a D5 with a 50 mm lens at a quarter of its resolution (same field of view, faster)
     cam = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392,
@@ -37,7 +37,7 @@ def _scene(elements, rpy, seed, **kw):
 def test_motion_compensation_rejects_moving_towns(elements, rpy, seed, kw):
     from cupola.lightning.detect import DetectOptions, detect_flashes
     from cupola.lightning.evaluate import match_detections
-    from cupola.lightning.simulate import drawn_flashes, flash_patch_px
+    from cupola.simulate.lightning import drawn_flashes, flash_patch_px
 
     sc, imgs = _scene(elements, rpy, seed, **kw)
     truth = drawn_flashes(sc)
@@ -59,7 +59,7 @@ def test_sequence_motion_matches_the_orbit(elements):
     from cupola.geometry.trajectory import trajectory
     from cupola.lightning.detect import broad_light
     from cupola.lightning.motion import sequence_motion
-    from cupola.lightning.simulate import _pixels_to_points, _project
+    from cupola.simulate.lightning import _pixels_to_points, _project
 
     sc, imgs = _scene(elements, (3.0, 2.0, 75.0), 3)
     maps, how = sequence_motion([broad_light(im, 1, 9.0) for im in imgs])

@@ -32,7 +32,7 @@ def test_grouped_strokes_are_paired_not_dropped():
     from cupola.geometry import orbit
     from cupola.geometry.camera import Camera
     from cupola.lightning.events import group_strokes
-    from cupola.lightning.simulate import SceneSpec, simulate_scene
+    from cupola.simulate.lightning import SceneSpec, simulate_scene
     from cupola.lightning.solve import SolveOptions, solve
 
     el = orbit.select_element_set(orbit.parse_tle(TLE_FILE.read_text()), FRAME_TIME)

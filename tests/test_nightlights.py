@@ -80,7 +80,7 @@ def test_truncated_dng_is_refused(tmp_path):
 
 
 def test_dark_frame_subtraction_removes_dark_signal_and_hot_pixels(tmp_path):
-    from cupola.nightlights.synthetic import make_frame
+    from cupola.simulate.nightlights import make_frame
 
     kw = dict(width_px=240, height_px=160, exposure_s=30.0, dark_only=True, hot_pixel_fraction=5e-3,
               lens_model=None)
@@ -185,7 +185,7 @@ def test_radiance_is_linear_and_saturation_is_nan():
 
 
 def test_lamp_classes_from_ratios():
-    from cupola.nightlights.synthetic import LAMP_RADIANCE_RATIOS
+    from cupola.simulate.nightlights import LAMP_RADIANCE_RATIOS
 
     codes = {"hps": 1, "led": 2, "metal_halide": 3, "fluorescent": 4, "mercury": 5}
     gr = np.array([LAMP_RADIANCE_RATIOS[k][0] for k in codes] + [np.nan, 0.7])

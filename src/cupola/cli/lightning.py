@@ -186,7 +186,7 @@ def simulate_command(
     from cupola.geometry.camera import Camera
     from cupola.geometry.orbit import parse_time, select_element_set
     from cupola.io.tle import read_tle_file
-    from cupola.lightning.simulate import SceneSpec, simulate_scene, write_scene
+    from cupola.simulate.lightning import SceneSpec, simulate_scene, write_scene
 
     if camera is not None and any(v is not None for v in (focal_mm, sensor_mm, size)):
         raise InputError("give either --camera or --focal-mm/--sensor-mm/--size, not both")

@@ -6,7 +6,7 @@ coincidence and spatial consistency (:mod:`~cupola.lightning.associate`); the ca
 the LVLH frame, the camera-to-network clock offset and, when the data allow, the cloud-top emission
 height and the focal length follow by robust, then weighted, least squares
 (:mod:`~cupola.lightning.solve`), with the Cramer-Rao bound for comparison
-(:mod:`~cupola.lightning.crb`). :mod:`~cupola.lightning.simulate` draws realistic test scenes.
+(:mod:`~cupola.lightning.crb`). :mod:`cupola.simulate.lightning` draws realistic test scenes.
 
 >>> from cupola.lightning import solve, SolveOptions                      # doctest: +SKIP
 >>> sol = solve(flashes, events, elements, camera, SolveOptions())       # doctest: +SKIP

@@ -50,7 +50,8 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["Events", "read_events", "parse_utc", "NETWORK_SIGMA_M", "MAPPER_SIGMA_M"]
+__all__ = ["Events", "read_events", "write_events_csv", "parse_utc", "format_utc", "NETWORK_SIGMA_M",
+           "MAPPER_SIGMA_M"]
 
 #: default 1-sigma horizontal location error (per axis) of a ground VLF/LF network event, metres
 NETWORK_SIGMA_M = 150.0
@@ -189,6 +190,12 @@ def parse_utc(text: str, *, where: str = "time") -> np.datetime64:
     return np.datetime64(base, "ns") + np.timedelta64(ns, "ns")
 
 
+def format_utc(t64) -> str:
+    """A UTC instant (``numpy.datetime64``) as ISO 8601 to the microsecond with ``Z``, as
+    :func:`parse_utc` reads it back: ``2017-05-17T05:44:09.731245Z``."""
+    return np.datetime_as_string(np.datetime64(t64, "ns"), unit="us") + "Z"
+
+
 def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Events:
     """Read one event file (network or mapper format, told apart by the ``energy`` column).
 
@@ -259,6 +266,23 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
                 source=np.zeros(n, dtype=np.int64), line=lines, sources=(str(p),))
     order = np.argsort(ev.time, kind="stable")
     return ev.subset(order)
+
+
+def write_events_csv(path: str | os.PathLike, events: Events) -> None:
+    """Write events as CSV that :func:`read_events` reads back: the network format
+    ``time_utc,lat,lon,height_m,peak_current_ka,type``, or the mapper format
+    ``time_utc,lat,lon,energy`` when every event is a mapper group. Times to the microsecond."""
+    mapper = len(events) > 0 and bool(np.all(events.kind == "mapper"))
+    lines = ["time_utc,lat,lon,energy" if mapper else "time_utc,lat,lon,height_m,peak_current_ka,type"]
+    for i in range(len(events)):
+        t = format_utc(events.time[i])
+        if mapper:
+            lines.append(f"{t},{events.lat_deg[i]:.7f},{events.lon_deg[i]:.7f},{events.energy[i]:.4g}")
+        else:
+            h = "" if np.isnan(events.height_m[i]) else f"{events.height_m[i]:.0f}"
+            pc = "" if np.isnan(events.peak_current_ka[i]) else f"{events.peak_current_ka[i]:.1f}"
+            lines.append(f"{t},{events.lat_deg[i]:.7f},{events.lon_deg[i]:.7f},{h},{pc},{events.type[i]}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _number(p: Path, line: int, column: str, text: str, lo: float, hi: float, expected: str, *,

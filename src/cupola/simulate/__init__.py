@@ -2,4 +2,9 @@
 
 Each generator says in its docstring whether it reuses cupola's forward model or is an independent
 one kept on purpose as a check.
+
+* :mod:`cupola.simulate.lightning`: lightning scenes seen from the ISS (flashes, network and mapper
+  events, detections, rendered frames or video);
+* :mod:`cupola.simulate.nightlights`: DSLR night frames as DNG (stars, city lights, sensor effects);
+* :mod:`cupola.simulate.locate_cases`: photo-localization cases cut from reference imagery.
 """

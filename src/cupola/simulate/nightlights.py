@@ -20,6 +20,15 @@ settings. A frame is made from:
   pixels, read noise, black level, 14-bit quantisation and clipping at the white level.
 
 Truth (positions, fluxes, zero points, radiances) comes back as :class:`SyntheticTruth`.
+
+Forward model: partly reused, partly independent on purpose. Reused from cupola: the geometry
+(:mod:`cupola.geometry`: orbit, LVLH pose, camera, WGS84), the star catalog the pipeline solves
+against, the lens distortion model (:class:`~cupola.nightlights.lens.LensModel`), the airmass
+formula and the band irradiances of Vega. Independent, as checks: the radiometric chain from
+ground radiance to DN (zero points, colour terms, extinction, exposure, gain) written forwards
+here while the pipeline inverts it, the star trails (the LVLH rotation applied to the catalog
+directly), and vignetting evaluated by ``lensfunpy.Modifier`` rather than by
+:mod:`cupola.nightlights.lens`.
 """
 
 from __future__ import annotations

@@ -29,6 +29,15 @@ sequence of exposures. Every error the solver has to live with is drawn from a s
 :func:`render_frames` draws the images: dark sky, city lights (point sources on the ground, smeared
 by the station's motion during the exposure), and each flash as a Gaussian patch of lit cloud top
 (``patch_radius_m``, 3 km by default) with shot and read noise.
+
+Forward model: an independent one, kept on purpose as a check. The scene is projected with its own
+few lines (:func:`_project`, :func:`_pixels_to_points`: ray from the pixel, LVLH at each instant,
+intersection with the ellipsoid at the flash's own height), not with the solver's observation model
+(:mod:`cupola.lightning.observe`), so a mistake there shows up as a pose error in the tests and
+benchmarks. What both share is the geometry layer (:mod:`cupola.geometry`: orbit and LVLH frame,
+pinhole camera, WGS84), which is tested against independent references on its own. The event
+records are written by :func:`cupola.lightning.events.write_events_csv`, the writer beside
+:func:`~cupola.lightning.events.read_events`.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ from cupola.geometry.attitude import rotation_from_rpy
 from cupola.geometry.camera import Camera
 from cupola.geometry.orbit import ElementSet
 from cupola.geometry.trajectory import trajectory
-from cupola.lightning.events import MAPPER_SIGMA_M, Events
+from cupola.lightning.events import MAPPER_SIGMA_M, Events, format_utc, write_events_csv
 from cupola.lightning.flashes import Flashes, Frames
 
 __all__ = ["SceneSpec", "Scene", "simulate_scene", "render_frames", "drawn_flashes", "flash_patch_px", "VIDEO",
@@ -571,27 +580,6 @@ def _blob(img, centre, sigma, amp):
     img[r0:r1, c0:c1] += amp * np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2) / sigma**2)
 
 
-def _iso_ns(t64) -> str:
-    return np.datetime_as_string(np.datetime64(t64, "ns"), unit="us") + "Z"
-
-
-def write_events_csv(path, events: Events) -> None:
-    """Write events as CSV in the network format (or the mapper format for mapper events)."""
-    from pathlib import Path
-
-    mapper = len(events) > 0 and bool(np.all(events.kind == "mapper"))
-    lines = ["time_utc,lat,lon,energy" if mapper else "time_utc,lat,lon,height_m,peak_current_ka,type"]
-    for i in range(len(events)):
-        t = _iso_ns(events.time[i])
-        if mapper:
-            lines.append(f"{t},{events.lat_deg[i]:.7f},{events.lon_deg[i]:.7f},{events.energy[i]:.4g}")
-        else:
-            h = "" if np.isnan(events.height_m[i]) else f"{events.height_m[i]:.0f}"
-            pc = "" if np.isnan(events.peak_current_ka[i]) else f"{events.peak_current_ka[i]:.1f}"
-            lines.append(f"{t},{events.lat_deg[i]:.7f},{events.lon_deg[i]:.7f},{h},{pc},{events.type[i]}")
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True, video: bool = False,
                 tle_source: str = "") -> list:
     """Write a scene as the files ``lightning solve`` reads, plus the truth (all or nothing).
@@ -632,7 +620,7 @@ def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True
             rows = ["file,time_utc,exposure_s"]
             for i in range(len(fr)):
                 t = epoch64 + np.int64(round(fr.start_s[i] * 1e9)).astype("timedelta64[ns]")
-                rows.append(f"{fr.names[i]},{_iso_ns(t)},{fr.exposure_s[i]:.9g}")
+                rows.append(f"{fr.names[i]},{format_utc(t)},{fr.exposure_s[i]:.9g}")
             (stage / "frame_times.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
         write_events_csv(stage / "events.csv", scene.events)
         if scene.mapper is not None:
@@ -643,10 +631,10 @@ def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True
         for k in range(len(fl)):
             a = epoch64 + np.int64(round(fl.t_start_s[k] * 1e9)).astype("timedelta64[ns]")
             b = epoch64 + np.int64(round(fl.t_end_s[k] * 1e9)).astype("timedelta64[ns]")
-            line = f"{fl.col_px[k]:.4f},{fl.row_px[k]:.4f},{_iso_ns(a)},{_iso_ns(b)},{fl.brightness[k]:.4g}"
+            line = f"{fl.col_px[k]:.4f},{fl.row_px[k]:.4f},{format_utc(a)},{format_utc(b)},{fl.brightness[k]:.4g}"
             if timed:
                 c = epoch64 + np.int64(round(fl.t_centroid_s[k] * 1e9)).astype("timedelta64[ns]")
-                line += f",{_iso_ns(c)}"
+                line += f",{format_utc(c)}"
             rows.append(line)
         (stage / "detections.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
         from dataclasses import asdict
@@ -656,7 +644,7 @@ def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True
             "note": "simulated scene: the flashes, network events and images are synthetic; the orbit is real",
             "tle": {**scene.elements.to_dict(), "source": tle_source},
             "camera": scene.camera.to_dict(),
-            "first_frame_camera_time_utc": _iso_ns(epoch64),
+            "first_frame_camera_time_utc": format_utc(epoch64),
             "attitude_lvlh_roll_pitch_yaw_deg": list(scene.rpy_deg),
             "clock_offset_s": scene.clock_offset_s,
             "clock_offset_definition": "network time minus camera time",
