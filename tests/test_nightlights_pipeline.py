@@ -287,15 +287,16 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
 
 
 def test_interpolated_grid_projection_matches_exact(star_run):
-    from cupola.nightlights.pipeline import _Memo, _grid_for
+    from cupola.nightlights.products import ground_grid
+    from cupola.nightlights.view import GridProjection
 
     fr = star_run[0].frames[0]
-    (west, south, east, north), res = _grid_for(fr)
+    (west, south, east, north), res = ground_grid(fr)
     lon_c = west + (np.arange(int((east - west) / res)) + 0.5) * res
     lat_c = north - (np.arange(200) + 0.5) * res
     lon = np.broadcast_to(lon_c, (lat_c.size, lon_c.size)).ravel()
     lat = np.repeat(lat_c, lon_c.size)
-    j, i = _Memo(fr.lonlat_to_plane)(lon, lat)
+    j, i = GridProjection(fr.lonlat_to_plane)(lon, lat)
     je, ie = fr.lonlat_to_plane(lon, lat)
     both = np.isfinite(je) & np.isfinite(ie)
     assert both.sum() > 1000

@@ -31,7 +31,7 @@ import numpy as np
 from cupola.errors import InputError
 from cupola.io.atomic import atomic_write
 
-__all__ = ["write_georeferenced_cog", "MAX_PIXELS"]
+__all__ = ["write_georeferenced_cog", "write_image_tiff", "MAX_PIXELS"]
 
 #: Default cap on the output size (pixels); larger grids are coarsened with a warning.
 MAX_PIXELS = 50_000_000
@@ -288,3 +288,24 @@ def write_georeferenced_cog(
         "bounds_lonlat": (west, north - height * res, west + width * res, north),
         "valid_fraction": n_valid / float(width * height),
     }
+
+
+def write_image_tiff(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write a (bands, h, w) array as a plain image-space TIFF (no CRS, deflate, tiled; NaN as
+    nodata for floats), atomically: the product of an image that cannot be georeferenced."""
+    import rasterio
+
+    a = np.asarray(array)
+    if a.ndim != 3:
+        raise InputError(f"{path}: write_image_tiff needs a (bands, height, width) array, got shape {a.shape}")
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: NotGeoreferencedWarning
+        with atomic_write(path) as tmp:
+            profile = {"driver": "GTiff", "width": a.shape[2], "height": a.shape[1], "count": a.shape[0],
+                       "dtype": a.dtype.name, "compress": "deflate", "tiled": True}
+            if np.issubdtype(a.dtype, np.floating):
+                profile["nodata"] = float("nan")
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(a)
+    return path
