@@ -287,21 +287,117 @@ def _flash_rays(camera: Camera, flashes: Flashes) -> np.ndarray:
     return r / np.linalg.norm(r, axis=1, keepdims=True)
 
 
-def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera,
-          options: SolveOptions = SolveOptions()) -> Solution:
-    """Associate flashes with events and solve the camera pose.
+@dataclass(eq=False)
+class _Problem:
+    """What every stage of :func:`solve` reads: the flashes, and the events that fall in time with
+    the frames and in view of the station, with their geometry."""
 
-    Raises:
-        NoSolutionError: too few flashes, no event in time with the frames, none in view, or too
-            few consistent pairs; the message says which.
-    """
-    options.validate()
-    t_start = _time.perf_counter()
-    K = len(flashes)
-    min_pairs = max(options.min_pairs, 5 if options.solve_focal else 4)
-    if K < 3:
-        raise NoSolutionError(f"only {K} optical flash{'es' if K != 1 else ''} detected; at least 3 are needed "
-                              f"(and {min_pairs} matched to network events)")
+    flashes: Flashes
+    camera: Camera
+    elements: ElementSet
+    options: SolveOptions
+    min_pairs: int
+    events: Events  # the events in time and in view
+    event_index: np.ndarray  # ... as indices into the events given to solve()
+    t_s: np.ndarray  # their network times, seconds after the flashes' epoch
+    tol_s: np.ndarray  # their time tolerances
+    geom: observe.EventGeometry
+    # emission points at the model height of the events in time (before the in-view cut) for the
+    # first orientation search, as solve() has always had them
+    search_points_m: np.ndarray
+    observed_px: np.ndarray  # (K, 2) flash centroids
+    tree: cKDTree  # over observed_px
+    video: bool  # flashes have centroid times (seen over several frames)
+    drift_px: float  # how far a video flash's image may drift during its frames
+
+    @property
+    def epoch(self) -> dt.datetime:
+        return self.flashes.epoch
+
+    @property
+    def offset_range_s(self) -> tuple[float, float]:
+        """Clock offsets (network - camera) searched."""
+        o0, w = self.options.clock_offset_s, self.options.max_clock_offset_s
+        return o0 - w, o0 + w
+
+    def pair_interval(self, flash: np.ndarray, event: np.ndarray):
+        """Clock-offset interval (lo, hi) each (flash, event) pair allows."""
+        return assoc.pair_interval(self.t_s[event], self.flashes.t_start_s[flash], self.flashes.t_end_s[flash],
+                                   self.tol_s[event])
+
+    def flash_trajectory(self, offset_s: float):
+        """Station states at the video flashes' centroid times (None for stills)."""
+        return flash_trajectory(self.flashes, self.elements, offset_s) if self.video else None
+
+    def pair_model(self, flash: np.ndarray, event: np.ndarray, flash_traj, mount0: Rotation) -> PairModel:
+        """The model of matched (flash, event) pairs."""
+        return PairModel(self.camera, pair_geometry(self.geom, self.flashes, flash, event, flash_traj),
+                         self.observed_px[flash], self.options, mount0)
+
+    def events_model(self, mount0: Rotation) -> PairModel:
+        """The model of every event in view (predictions only: no observations)."""
+        return PairModel(self.camera, self.geom, np.zeros((len(self.events), 2)), self.options, mount0)
+
+    def gated(self, full: PairModel, xf, gate: float, ftr) -> tuple[assoc.CandidatePairs, np.ndarray, np.ndarray]:
+        """Time-compatible (flash, event) pairs inside the chi-square gate at parameters ``xf`` of
+        ``full`` (:meth:`events_model`), with their Mahalanobis distances and the log-determinants of
+        their covariances."""
+        o_lo, o_hi = self.offset_range_s
+        pred = full.predict(xf)
+        cov = full.covariance(xf)
+        radius = np.sqrt(gate * np.linalg.eigvalsh(cov)[:, -1]) + self.drift_px
+        ev_ok = np.flatnonzero(np.all(np.isfinite(pred), axis=1))
+        hits = self.tree.query_ball_point(pred[ev_ok], radius[ev_ok]) if ev_ok.size else []
+        sizes = np.array([len(h) for h in hits], dtype=np.int64)
+        ce = np.repeat(ev_ok, sizes).astype(np.int64)
+        cf = np.fromiter((k for h in hits for k in h), dtype=np.int64, count=int(sizes.sum()))
+        if cf.size == 0:
+            return assoc.CandidatePairs(cf, ce, np.zeros(0), np.zeros(0)), np.zeros(0), np.zeros(0)
+        if self.video:
+            cm = self.pair_model(cf, ce, ftr, full.mount0)
+            r = self.observed_px[cf] - cm.predict(xf)
+            ccov = cm.covariance(xf)
+        else:
+            r = self.observed_px[cf] - pred[ce]
+            ccov = cov[ce]
+        fin = np.all(np.isfinite(r), axis=1)
+        cf, ce, r, ccov = cf[fin], ce[fin], r[fin], ccov[fin]
+        d2 = np.einsum("pi,pij,pj->p", r, np.linalg.inv(ccov), r)
+        logdet = np.linalg.slogdet(ccov)[1]
+        lo, hi = self.pair_interval(cf, ce)
+        g = (d2 <= gate) & (hi >= o_lo) & (lo <= o_hi)
+        return (assoc.CandidatePairs(cf[g], ce[g], np.maximum(lo[g], o_lo), np.minimum(hi[g], o_hi)), d2[g],
+                logdet[g])
+
+
+@dataclass(eq=False)
+class _Fit:
+    """The state the fitting stages hand on: parameters ``x`` of ``model``, the orientation they
+    are relative to, and the matched pairs."""
+
+    x: np.ndarray | None
+    model: PairModel | None
+    mount0: Rotation
+    flash: np.ndarray
+    event: np.ndarray
+    iterations: int = 0
+    flash_traj: object = None
+
+
+def _min_pairs(options: SolveOptions) -> int:
+    return max(options.min_pairs, 5 if options.solve_focal else 4)
+
+
+def _check_flash_count(flashes: Flashes, options: SolveOptions) -> None:
+    k = len(flashes)
+    if k < 3:
+        raise NoSolutionError(f"only {k} optical flash{'es' if k != 1 else ''} detected; at least 3 are needed "
+                              f"(and {_min_pairs(options)} matched to network events)")
+
+
+def _events_in_time(flashes: Flashes, events: Events, options: SolveOptions):
+    """Indices of the events that can fall in a frame's exposure for some searched clock offset,
+    with every event's time (s after the flashes' epoch) and tolerance."""
     epoch = flashes.epoch
     o0, W = options.clock_offset_s, options.max_clock_offset_s
     t_all = events.offsets_s(epoch)
@@ -318,35 +414,67 @@ def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera
             f"no time overlap: none of the {len(events)} network events ({ev_first} to {ev_last}) falls within the "
             f"frames ({f0} to {f1}, camera clock) shifted by {o0:+g} +- {W:g} s; check the times or widen "
             f"--max-clock-offset-s")
+    return in_time, t_all, tol_all
+
+
+def _in_view(geom: observe.EventGeometry, points_m: np.ndarray, max_view_angle_deg: float) -> np.ndarray:
+    """Events whose emission point is above the station's horizon and within the view angle of nadir."""
+    los = points_m - geom.position_m
+    nadir = geom.lvlh[:, :, 2]
+    cos_nadir = np.einsum("mi,mi->m", los, nadir) / np.linalg.norm(los, axis=1)
+    visible = np.einsum("mi,mi->m", geom.position_m - points_m, geom.enu[:, 2, :]) > 0
+    return visible & (cos_nadir >= np.cos(np.radians(max_view_angle_deg)))
+
+
+def _video_drift_px(flashes: Flashes, geom: observe.EventGeometry, points_m: np.ndarray, focal_px: float,
+                    options: SolveOptions) -> float:
+    """A video flash is seen over its frames while the image drifts with the ground: how far, to
+    allow for when looking for candidates around the events' own-instant predictions."""
+    rng_m = float(np.median(np.linalg.norm(points_m - geom.position_m, axis=1)))
+    span = float(np.max(flashes.t_end_s - flashes.t_start_s)) + 2 * options.time_tolerance_s
+    return 8.0e3 * focal_px / rng_m * span  # 8 km/s bounds the station's speed
+
+
+def _problem(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera,
+             options: SolveOptions) -> _Problem:
+    """The events in time with the frames and in view of the station, and their geometry."""
+    in_time, t_all, tol_all = _events_in_time(flashes, events, options)
     ev = events.subset(in_time)
     t_ev = t_all[in_time]
     tol_ev = tol_all[in_time]
-    geom = observe.event_geometry(elements, epoch, t_ev, ev.lon_deg, ev.lat_deg, ev.height_m, ev.sigma_m)
-    h0 = options.emission_height_m
-    pts = geom.points(h0)
-    los = pts - geom.position_m
-    nadir = geom.lvlh[:, :, 2]
-    cos_nadir = np.einsum("mi,mi->m", los, nadir) / np.linalg.norm(los, axis=1)
-    visible = np.einsum("mi,mi->m", geom.position_m - pts, geom.enu[:, 2, :]) > 0
-    in_view = visible & (cos_nadir >= np.cos(np.radians(options.max_view_angle_deg)))
+    geom = observe.event_geometry(elements, flashes.epoch, t_ev, ev.lon_deg, ev.lat_deg, ev.height_m, ev.sigma_m)
+    pts = geom.points(options.emission_height_m)
+    in_view = _in_view(geom, pts, options.max_view_angle_deg)
     if not in_view.any():
         raise NoSolutionError(f"none of the {in_time.size} network events within the time window is in view of the "
                               f"station (all beyond {options.max_view_angle_deg:g} deg from nadir or below the horizon)")
     keep = np.flatnonzero(in_view)
     ev, t_ev, tol_ev, geom, in_time = ev.subset(keep), t_ev[keep], tol_ev[keep], geom.subset(keep), in_time[keep]
-    M = len(ev)
+    obs_all = np.column_stack([flashes.col_px, flashes.row_px])
+    video = bool(np.isfinite(flashes.t_centroid_s).any())
+    drift_px = _video_drift_px(flashes, geom, pts, camera.focal_px, options) if video else 0.0
+    return _Problem(flashes=flashes, camera=camera, elements=elements, options=options,
+                    min_pairs=_min_pairs(options), events=ev, event_index=in_time, t_s=t_ev, tol_s=tol_ev, geom=geom,
+                    search_points_m=pts, observed_px=obs_all, tree=cKDTree(obs_all), video=video, drift_px=drift_px)
 
+
+def _first_orientation(p: _Problem) -> assoc.Hypothesis:
+    """The first orientation and clock offset: triangles of time-compatible pairs
+    (:func:`cupola.lightning.associate.triangle_search`), near the attitude guess if one is given."""
+    flashes, camera, options = p.flashes, p.camera, p.options
+    o_lo, o_hi = p.offset_range_s
+    o0, W = options.clock_offset_s, options.max_clock_offset_s
+    h0 = options.emission_height_m
     rays = _flash_rays(camera, flashes)
-    w = geom.lvlh_directions(h0)
-    sig_ang = observe.angular_sigma(geom, h0, options.emission_height_sigma_m)
+    w = p.geom.lvlh_directions(h0)
+    sig_ang = observe.angular_sigma(p.geom, h0, options.emission_height_sigma_m)
     focal = camera.focal_px
     spx_rad = options.centroid_sigma_px / focal
     focal_tol = 0.05 if options.solve_focal else 0.005
-    pairs = assoc.candidate_pairs(flashes.t_start_s, flashes.t_end_s, t_ev, o0 - W, o0 + W, tol_ev)
+    pairs = assoc.candidate_pairs(flashes.t_start_s, flashes.t_end_s, p.t_s, o_lo, o_hi, p.tol_s)
     if len(pairs) == 0:
-        raise NoSolutionError(f"no network event fits the exposure window of any of the {K} flashes within "
+        raise NoSolutionError(f"no network event fits the exposure window of any of the {len(flashes)} flashes within "
                               f"{o0:+g} +- {W:g} s of clock offset")
-    notes: list[str] = []
     if options.attitude_guess_deg is not None:
         guess = rotation_from_rpy(*options.attitude_guess_deg)
         v = guess.apply(rays[pairs.flash])
@@ -358,84 +486,43 @@ def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera
 
     pix_sigma = np.sqrt(options.centroid_sigma_px**2 + (focal * sig_ang) ** 2)
     gate_px = 5.0 * pix_sigma + focal_tol * 0.5 * np.hypot(camera.width_px, camera.height_px)
-    pos, lvlh = geom.position_m, geom.lvlh
+    pos, lvlh, pts = p.geom.position_m, p.geom.lvlh, p.search_points_m
 
     def predict(mount_m, sel):
         c = observe.camera_vectors(mount_m, pos[sel], lvlh[sel], pts[sel])
         return observe.project(camera, c)
 
-    score = assoc.make_scorer(np.column_stack([flashes.col_px, flashes.row_px]), flashes.t_start_s,
-                              flashes.t_end_s, t_ev, tol_ev, predict, gate_px)
-    precise = ev.sigma_m <= 1000.0
+    score = assoc.make_scorer(p.observed_px, flashes.t_start_s, flashes.t_end_s, p.t_s, p.tol_s, predict, gate_px)
+    precise = p.events.sigma_m <= 1000.0
     anchor = precise if precise.sum() >= 3 else None
-    enough = max(min_pairs + 2, int(np.ceil(0.4 * K)))
+    enough = max(p.min_pairs + 2, int(np.ceil(0.4 * len(flashes))))
     hyp = assoc.triangle_search(rays, w, sig_ang, pairs, flashes.brightness, score, sigma_px_rad=spx_rad,
                                 focal_tolerance=focal_tol, max_triplets=options.max_triplets,
-                                min_support=min_pairs, enough=enough, anchor=anchor)
+                                min_support=p.min_pairs, enough=enough, anchor=anchor)
     if hyp is None:
-        raise NoSolutionError(f"no consistent set of at least {min_pairs} flash-event pairs: the {K} flashes and "
-                              f"{M} events in view do not agree on one camera orientation and clock offset")
+        raise NoSolutionError(f"no consistent set of at least {p.min_pairs} flash-event pairs: the {len(flashes)} "
+                              f"flashes and {len(p.events)} events in view do not agree on one camera orientation "
+                              "and clock offset")
+    return hyp
 
-    # --- refine: gated association at the current pose, fit, repeat -----------------------------------
-    x = None
-    mount0 = hyp.mount
-    chosen_f, chosen_e = hyp.flash, hyp.event
-    obs_all = np.column_stack([flashes.col_px, flashes.row_px])
-    tree = cKDTree(obs_all)
+
+def _settle_association(p: _Problem, hyp: assoc.Hypothesis) -> _Fit:
+    """Gated association at the current pose, fit, repeat until the pairs stop changing (robust
+    loss for the first two rounds, a wider gate for the first)."""
+    fit = _Fit(x=None, model=None, mount0=hyp.mount, flash=hyp.flash, event=hyp.event)
     prev = None
-    prev_model = None
-    it = 0
     offset = 0.5 * (hyp.offset_lo_s + hyp.offset_hi_s)
-    video = bool(np.isfinite(flashes.t_centroid_s).any())
-    # a video flash is seen over its frames while the image drifts with the ground: allow for that
-    # drift when looking for candidates around the events' own-instant predictions
-    drift_px = 0.0
-    if video:
-        rng_m = float(np.median(np.linalg.norm(pts - geom.position_m, axis=1)))
-        span = float(np.max(flashes.t_end_s - flashes.t_start_s)) + 2 * options.time_tolerance_s
-        drift_px = 8.0e3 * focal / rng_m * span  # 8 km/s bounds the station's speed
-
-    def gated(full: PairModel, xf, gate: float, ftr) -> tuple[assoc.CandidatePairs, np.ndarray, np.ndarray]:
-        """Time-compatible (flash, event) pairs inside the chi-square gate at parameters ``xf``, with
-        their Mahalanobis distances and the log-determinants of their covariances."""
-        pred = full.predict(xf)
-        cov = full.covariance(xf)
-        radius = np.sqrt(gate * np.linalg.eigvalsh(cov)[:, -1]) + drift_px
-        ev_ok = np.flatnonzero(np.all(np.isfinite(pred), axis=1))
-        hits = tree.query_ball_point(pred[ev_ok], radius[ev_ok]) if ev_ok.size else []
-        sizes = np.array([len(h) for h in hits], dtype=np.int64)
-        ce = np.repeat(ev_ok, sizes).astype(np.int64)
-        cf = np.fromiter((k for h in hits for k in h), dtype=np.int64, count=int(sizes.sum()))
-        if cf.size == 0:
-            return assoc.CandidatePairs(cf, ce, np.zeros(0), np.zeros(0)), np.zeros(0), np.zeros(0)
-        if video:
-            cm = PairModel(camera, pair_geometry(geom, flashes, cf, ce, ftr), obs_all[cf], options, full.mount0)
-            r = obs_all[cf] - cm.predict(xf)
-            ccov = cm.covariance(xf)
-        else:
-            r = obs_all[cf] - pred[ce]
-            ccov = cov[ce]
-        fin = np.all(np.isfinite(r), axis=1)
-        cf, ce, r, ccov = cf[fin], ce[fin], r[fin], ccov[fin]
-        d2 = np.einsum("pi,pij,pj->p", r, np.linalg.inv(ccov), r)
-        logdet = np.linalg.slogdet(ccov)[1]
-        lo, hi = assoc.pair_interval(t_ev[ce], flashes.t_start_s[cf], flashes.t_end_s[cf], tol_ev[ce])
-        g = (d2 <= gate) & (hi >= o0 - W) & (lo <= o0 + W)
-        return (assoc.CandidatePairs(cf[g], ce[g], np.maximum(lo[g], o0 - W), np.minimum(hi[g], o0 + W)), d2[g],
-                logdet[g])
-
     for it in range(1, 13):
-        ftr = flash_trajectory(flashes, elements, offset) if video else None
-        model = PairModel(camera, pair_geometry(geom, flashes, chosen_f, chosen_e, ftr), obs_all[chosen_f], options,
-                          mount0)
-        x0 = np.zeros(model.n_params) if x is None else _carry(x, prev_model, model)
-        x = _fit(model, x0, robust=it <= 2)
-        prev_model = model
+        fit.iterations = it
+        ftr = p.flash_trajectory(offset)
+        model = p.pair_model(fit.flash, fit.event, ftr, fit.mount0)
+        x0 = np.zeros(model.n_params) if fit.x is None else _carry(fit.x, fit.model, model)
+        fit.x, fit.model = _fit(model, x0, robust=it <= 2), model
         # gated association with the full model over all events in view
-        full = PairModel(camera, geom, np.zeros((M, 2)), options, mount0)
-        xf = _carry(x, model, full)
-        gate = options.gate_chi2 * (4.0 if it == 1 else 1.0)
-        cand, d2, logdet = gated(full, xf, gate, ftr)
+        full = p.events_model(fit.mount0)
+        xf = _carry(fit.x, model, full)
+        gate = p.options.gate_chi2 * (4.0 if it == 1 else 1.0)
+        cand, d2, logdet = p.gated(full, xf, gate, ftr)
         if len(cand) == 0:
             break
         offset, comp = assoc.best_offset(cand, weight=gate - d2)
@@ -443,47 +530,51 @@ def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera
         pick = assoc.assign(cand.flash, cand.event, _pair_cost(cand.flash, d2, logdet), gate)
         new_f, new_e = cand.flash[pick], cand.event[pick]
         key = (tuple(new_f), tuple(new_e))
-        mount0 = full.unpack(xf)[0]
-        x = _carry(xf, full, full, reset_rotation=True)
-        prev_model = full
-        chosen_f, chosen_e = new_f, new_e
+        fit.mount0 = full.unpack(xf)[0]
+        fit.x, fit.model = _carry(xf, full, full, reset_rotation=True), full
+        fit.flash, fit.event = new_f, new_e
         if key == prev and it > 2:
             break
         prev = key
-    if chosen_f.size < min_pairs:
-        raise NoSolutionError(f"only {chosen_f.size} flash{'es' if chosen_f.size != 1 else ''} match network events "
-                              f"consistently; at least {min_pairs} are needed")
-    # final fit on the settled pairs, Gaussian likelihood; drop pairs outside the gate after the fit
+    if fit.flash.size < p.min_pairs:
+        raise NoSolutionError(f"only {fit.flash.size} flash{'es' if fit.flash.size != 1 else ''} match network events "
+                              f"consistently; at least {p.min_pairs} are needed")
+    return fit
+
+
+def _final_fit(p: _Problem, fit: _Fit) -> None:
+    """Final fit on the settled pairs, Gaussian likelihood; drop pairs outside the gate after the fit."""
     for _ in range(3):
-        lo, hi = assoc.pair_interval(t_ev[chosen_e], flashes.t_start_s[chosen_f], flashes.t_end_s[chosen_f],
-                                     tol_ev[chosen_e])
+        lo, hi = p.pair_interval(fit.flash, fit.event)
         offset = 0.5 * (float(np.max(lo)) + float(np.min(hi)))
-        ftr = flash_trajectory(flashes, elements, offset) if video else None
-        model = PairModel(camera, pair_geometry(geom, flashes, chosen_f, chosen_e, ftr), obs_all[chosen_f], options,
-                          mount0)
-        x = _fit(model, _carry(x, prev_model, model), robust=False)
-        prev_model = model
-        d2 = model.mahalanobis2(x)
-        bad = d2 > options.gate_chi2
+        fit.flash_traj = p.flash_trajectory(offset)
+        model = p.pair_model(fit.flash, fit.event, fit.flash_traj, fit.mount0)
+        fit.x, fit.model = _fit(model, _carry(fit.x, fit.model, model), robust=False), model
+        bad = model.mahalanobis2(fit.x) > p.options.gate_chi2
         if not bad.any():
             break
-        chosen_f, chosen_e = chosen_f[~bad], chosen_e[~bad]
-        if chosen_f.size < min_pairs:
-            raise NoSolutionError(f"only {chosen_f.size} flash-event pairs survive the fit; at least {min_pairs} "
+        fit.flash, fit.event = fit.flash[~bad], fit.event[~bad]
+        if fit.flash.size < p.min_pairs:
+            raise NoSolutionError(f"only {fit.flash.size} flash-event pairs survive the fit; at least {p.min_pairs} "
                                   "are needed")
-    # ambiguous pairs: a flash with a second event, or an event with a second flash, nearly as
-    # likely (likelihood ratio below AMBIGUITY_RATIO) and compatible with the same clock offset. Two
-    # flashes a few hundred metres apart in one exposure cannot be told apart: keep neither.
-    full = PairModel(camera, geom, np.zeros((M, 2)), options, model.mount0)
-    xf = _carry(x, model, full)
-    lo, hi = assoc.pair_interval(t_ev[chosen_e], flashes.t_start_s[chosen_f], flashes.t_end_s[chosen_f],
-                                 tol_ev[chosen_e])
+
+
+def _drop_ambiguous(p: _Problem, fit: _Fit) -> list[str]:
+    """Leave out ambiguous pairs and refit; returns the note saying so, if any.
+
+    A pair is ambiguous when its flash has a second event, or its event a second flash, nearly as
+    likely (likelihood ratio below AMBIGUITY_RATIO) and compatible with the same clock offset. Two
+    flashes a few hundred metres apart in one exposure cannot be told apart: keep neither."""
+    model = fit.model
+    full = p.events_model(model.mount0)
+    xf = _carry(fit.x, model, full)
+    lo, hi = p.pair_interval(fit.flash, fit.event)
     win_lo, win_hi = float(np.max(lo)), float(np.min(hi))
-    cand, cd2, cld = gated(full, xf, options.gate_chi2, ftr)
+    cand, cd2, cld = p.gated(full, xf, p.options.gate_chi2, fit.flash_traj)
     same = (cand.hi_s >= win_lo) & (cand.lo_s <= win_hi)
     cand, cost = cand.subset(same), (cd2 + cld)[same]  # -2 log likelihood, up to a constant
     own = {(int(f), int(e)): float(c) for f, e, c in zip(cand.flash, cand.event, cost)}
-    own = {(int(f), int(e)): own.get((int(f), int(e)), np.inf) for f, e in zip(chosen_f, chosen_e)}
+    own = {(int(f), int(e)): own.get((int(f), int(e)), np.inf) for f, e in zip(fit.flash, fit.event)}
     best_f = {int(f): d for (f, _), d in own.items()}
     best_e = {int(e): d for (_, e), d in own.items()}
     margin = 2.0 * np.log(AMBIGUITY_RATIO)
@@ -495,33 +586,22 @@ def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera
         if f in best_f and d < best_f[f] + margin:
             ambiguous.add(f)
         if e in best_e and d < best_e[e] + margin:
-            ambiguous.update(int(k) for k, ee in zip(chosen_f, chosen_e) if int(ee) == e)
-    if ambiguous:
-        keep = np.array([int(f) not in ambiguous for f in chosen_f])
-        notes.append(f"{int((~keep).sum())} flash-event pair(s) left out as ambiguous (another flash or event "
-                     "nearly as likely)")
-        chosen_f, chosen_e = chosen_f[keep], chosen_e[keep]
-        if chosen_f.size < min_pairs:
-            raise NoSolutionError(f"only {chosen_f.size} unambiguous flash-event pairs; at least {min_pairs} are needed")
-        model = PairModel(camera, pair_geometry(geom, flashes, chosen_f, chosen_e, ftr), obs_all[chosen_f], options,
-                          model.mount0)
-        x = _fit(model, _carry(x, prev_model, model), robust=False)
-    jac = model.jacobian(x)
-    try:
-        covariance = np.linalg.inv(jac.T @ jac)
-    except np.linalg.LinAlgError:
-        covariance = np.linalg.pinv(jac.T @ jac)
-    mount, cam, h = model.unpack(x)
-    res_px = model.predict(x) - model.obs
-    d2 = model.mahalanobis2(x)
-    chi2 = float(np.sum(model.residuals(x) ** 2))
-    dof = 2 * chosen_f.size - model.n_params + (1 if (model.solve_height and model.prior) else 0)
-    # offset window: intersection of the chosen pairs' intervals
-    lo, hi = assoc.pair_interval(t_ev[chosen_e], flashes.t_start_s[chosen_f], flashes.t_end_s[chosen_f],
-                                 tol_ev[chosen_e])
-    win = (float(np.max(lo)), float(np.min(hi)))
-    if win[0] > win[1]:  # cannot happen after best_offset, but keep the report sane
-        win = (min(win), max(win))
+            ambiguous.update(int(k) for k, ee in zip(fit.flash, fit.event) if int(ee) == e)
+    if not ambiguous:
+        return []
+    keep = np.array([int(f) not in ambiguous for f in fit.flash])
+    note = (f"{int((~keep).sum())} flash-event pair(s) left out as ambiguous (another flash or event "
+            "nearly as likely)")
+    fit.flash, fit.event = fit.flash[keep], fit.event[keep]
+    if fit.flash.size < p.min_pairs:
+        raise NoSolutionError(f"only {fit.flash.size} unambiguous flash-event pairs; at least {p.min_pairs} are needed")
+    refit = p.pair_model(fit.flash, fit.event, fit.flash_traj, model.mount0)
+    fit.x, fit.model = _fit(refit, _carry(fit.x, model, refit), robust=False), refit
+    return [note]
+
+
+def _emission_height_report(model: PairModel, covariance: np.ndarray, options: SolveOptions) -> tuple[float, str]:
+    """1-sigma of the emission height and where its value comes from."""
     h_sigma, h_source = options.emission_height_sigma_m, "model (fixed)"
     if model.solve_height:
         i = model.names.index("emission_height_km")
@@ -532,16 +612,44 @@ def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera
             h_source = "model (the flashes' view angles do not constrain it; prior kept)"
     elif options.height_mode != "fixed":
         h_source = "from the event file"
-    # ground residuals: the observed pixel's ray at the event instant, to the emission-height surface
+    return h_sigma, h_source
+
+
+def _ground_residuals_en(model: PairModel, cam: Camera, mount: Rotation, h: float) -> np.ndarray:
+    """(P, 2) east/north offset from each event of its flash: the observed pixel's ray at the
+    event instant, to the emission-height surface."""
     g = model.geom
     rays_obs = cam.pixel_to_ray(model.obs[:, 0], model.obs[:, 1])
     d = np.einsum("mij,mj->mi", g.lvlh, rays_obs @ mount.as_matrix().T)
     heights = g.heights(h)
-    res_en = np.full((chosen_f.size, 2), np.nan)
-    for i in range(chosen_f.size):
+    res_en = np.full((len(model.obs), 2), np.nan)
+    for i in range(len(model.obs)):
         hit = geodesy.ray_ellipsoid_intersection(g.position_m[i], d[i], float(heights[i]))
         diff = hit - (g.ground_m[i] + heights[i] * g.enu[i, 2])
         res_en[i] = [diff @ g.enu[i, 0], diff @ g.enu[i, 1]]
+    return res_en
+
+
+def _solution(p: _Problem, fit: _Fit, hyp: assoc.Hypothesis, notes: list[str], t_start: float) -> Solution:
+    """The solution at the fitted parameters: covariance, residuals, clock window, emission height."""
+    model, x = fit.model, fit.x
+    jac = model.jacobian(x)
+    try:
+        covariance = np.linalg.inv(jac.T @ jac)
+    except np.linalg.LinAlgError:
+        covariance = np.linalg.pinv(jac.T @ jac)
+    mount, cam, h = model.unpack(x)
+    res_px = model.predict(x) - model.obs
+    d2 = model.mahalanobis2(x)
+    chi2 = float(np.sum(model.residuals(x) ** 2))
+    dof = 2 * fit.flash.size - model.n_params + (1 if (model.solve_height and model.prior) else 0)
+    # offset window: intersection of the chosen pairs' intervals
+    lo, hi = p.pair_interval(fit.flash, fit.event)
+    win = (float(np.max(lo)), float(np.min(hi)))
+    if win[0] > win[1]:  # cannot happen after best_offset, but keep the report sane
+        win = (min(win), max(win))
+    h_sigma, h_source = _emission_height_report(model, covariance, p.options)
+    res_en = _ground_residuals_en(model, cam, mount, h)
     if chi2 / max(dof, 1) > 3.0:
         notes.append(f"the fit is worse than the error model predicts (chi2/dof = {chi2 / max(dof, 1):.1f}); "
                      "the network or centroid errors may be larger than assumed")
@@ -549,10 +657,35 @@ def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera
         camera=cam, mount=mount, emission_height_m=h, emission_height_sigma_m=h_sigma,
         emission_height_source=h_source, param_names=model.names, x=x, covariance=covariance,
         clock_offset_s=0.5 * (win[0] + win[1]), clock_window_s=win,
-        flash_index=chosen_f, event_index=in_time[chosen_e], residual_px=res_px, residual_en_m=res_en,
-        mahalanobis2=d2, chi2=chi2, dof=dof, elements=elements, epoch=epoch, n_flashes=K,
-        n_events_in_window=int(M), hypotheses_tried=hyp.tried, iterations=it,
+        flash_index=fit.flash, event_index=p.event_index[fit.event], residual_px=res_px, residual_en_m=res_en,
+        mahalanobis2=d2, chi2=chi2, dof=dof, elements=p.elements, epoch=p.epoch, n_flashes=len(p.flashes),
+        n_events_in_window=len(p.events), hypotheses_tried=hyp.tried, iterations=fit.iterations,
         seconds=_time.perf_counter() - t_start, notes=notes)
+
+
+def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera,
+          options: SolveOptions = SolveOptions()) -> Solution:
+    """Associate flashes with events and solve the camera pose.
+
+    The stages: the events in time with the frames and in view of the station (:func:`_problem`);
+    a first orientation and clock offset from triangles of pairs (:func:`_first_orientation`); the
+    association settled by gating and refitting (:func:`_settle_association`); a final Gaussian fit
+    on the settled pairs (:func:`_final_fit`); ambiguous pairs left out (:func:`_drop_ambiguous`);
+    the solution with its covariance and residuals (:func:`_solution`).
+
+    Raises:
+        NoSolutionError: too few flashes, no event in time with the frames, none in view, or too
+            few consistent pairs; the message says which.
+    """
+    options.validate()
+    t_start = _time.perf_counter()
+    _check_flash_count(flashes, options)
+    problem = _problem(flashes, events, elements, camera, options)
+    hyp = _first_orientation(problem)
+    fit = _settle_association(problem, hyp)
+    _final_fit(problem, fit)
+    notes = _drop_ambiguous(problem, fit)
+    return _solution(problem, fit, hyp, notes, t_start)
 
 
 def fit_pairs(solution: Solution, flashes: Flashes, events: Events, camera: Camera, options: SolveOptions,
