@@ -56,23 +56,60 @@ def test_read_science_file_matches_its_own_summary():
 
 @needs_data
 def test_background_corners_by_cupola_geometry():
-    from cupola.lightning.lis import (FITTED_ALIGNMENT_ROTVEC_DEG, FITTED_FOV_DEG, georeference_backgrounds,
-                                      read_lis_background)
+    from cupola.lightning.lis import georeference_backgrounds, read_lis_background
 
     bg = read_lis_background(BG)
     assert bg.images.shape == (104, 128, 128)
     # the transform is a rotation
     assert np.allclose(np.einsum("nij,nkj->nik", bg.transform, bg.transform), np.eye(3), atol=1e-6)
-    nominal = georeference_backgrounds(bg)
-    fitted = georeference_backgrounds(bg, fov_deg=FITTED_FOV_DEG, alignment_rotvec_deg=FITTED_ALIGNMENT_ROTVEC_DEG)
-    med_nom = float(np.median(nominal["corner_error_km"]))
-    med_fit = float(np.median(fitted["corner_error_km"]))
-    # the nominal 80 deg pinhole with the file's matrix lands within ~3 pixels; the alignment fitted
-    # on this orbit within one pixel (~4-5 km)
-    assert 5.0 < med_nom < 20.0
-    assert med_fit < 4.5
-    # boresight: a constant ~0.8 deg offset (~6 km) without the fitted alignment
-    assert 4.0 < float(np.median(nominal["boresight_error_km"])) < 8.0
+    new = georeference_backgrounds(bg)
+    err = new["corner_error_km"]
+    # NASA's lens and mounting, cupola's inertial LVLH, the file's 13.5 km surface: within one LIS
+    # pixel (~4 km) at every corner of every image, ~1.7 km median
+    assert float(np.median(err)) < 2.5 and float(err.max()) < 5.5
+    assert float(np.median(new["boresight_error_km"])) < 1.5
+    # the files' own convention (LVLH of the Earth-fixed velocity, v_z terms) reproduces them to ~0.4 km
+    nasa = georeference_backgrounds(bg, frame="nasa")
+    assert float(np.median(nasa["corner_error_km"])) < 0.7 and float(nasa["corner_error_km"].max()) < 1.5
+    # what is left in cupola's frame grows with |v_z|: NASA's linear yaw for the Earth-fixed LVLH
+    assert np.corrcoef(err.mean(axis=1), np.abs(bg.velocity_m_s[:, 2]))[0, 1] > 0.8
+    # each part matters: the first model (80 deg pinhole, no mounting, height 0) is ~13 km off; at
+    # height 0 the corners move ~19 km; without the mounting the boresight is ~6 km off
+    first = georeference_backgrounds(bg, lens="pinhole", mount=False, height_m=0.0)
+    assert 10.0 < float(np.median(first["corner_error_km"])) < 16.0
+    assert float(np.median(georeference_backgrounds(bg, height_m=0.0)["corner_error_km"])) > 10.0
+    assert float(np.median(georeference_backgrounds(bg, mount=False)["boresight_error_km"])) > 4.0
+
+
+@needs_data
+def test_events_by_cupola_geometry():
+    """Thousands of points, not four corners: every event's pixel, located from the science file's own
+    one-second records, lands within a fraction of a pixel of the file's event location."""
+    from cupola.lightning.lis import georeference_events, read_lis_science
+
+    sc = read_lis_science(SC)
+    assert sc.events.col is not None and sc.events.col.max() == 127
+    e = georeference_events(sc)["error_km"]
+    assert e.shape == (7602,) and np.isfinite(e).all()
+    assert float(np.median(e)) < 1.5 and float(np.percentile(e, 90)) < 3.0
+    nasa = georeference_events(sc, frame="nasa")["error_km"]
+    assert float(np.median(nasa)) < 0.5 and float(nasa.max()) < 1.5
+    # the pinhole without mounting at height 0 is off by several pixels
+    assert float(np.median(georeference_events(sc, lens="pinhole", mount=False, height_m=0.0)["error_km"])) > 10
+
+
+def test_lens_model_facts():
+    from cupola.lightning.lis import lis_look_vectors, mount_matrix
+
+    v = lis_look_vectors([63.5, 64.5, 0, 127, 63.5], [63.5, 63.5, 0, 127, 127])
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0)
+    assert np.allclose(v[0], [0, 0, 1])
+    # ~0.67 deg per pixel at the centre; the corners ~50 deg off the boresight; +x with col, +y against row
+    assert 0.6 < np.degrees(np.arccos(v[1, 2])) < 0.75
+    assert 49.0 < np.degrees(np.arccos(v[2, 2])) < 51.0 and v[2, 0] < 0 < v[2, 1]
+    assert v[4, 1] < 0
+    m = mount_matrix()
+    assert np.allclose(m @ m.T, np.eye(3)) and 0.6 < np.degrees(np.arccos(m[2, 2])) < 0.9
 
 
 @needs_data
@@ -89,6 +126,8 @@ def test_lis_product_cli(tmp_path):
     assert len(gj["features"]) == 203
     assert (out / "lis_map.png").stat().st_size > 10_000
     assert len((out / "backgrounds.csv").read_text().splitlines()) == 1 + 104 * 4
+    assert res["background"]["median_corner_error_km"] < 2.5
+    assert res["events_check"]["median_error_km"] < 1.5
     bad = subprocess.run([sys.executable, "-m", "cupola", "lightning", "lis", str(tmp_path / "none.nc"), "--out",
                           str(tmp_path / "o2")], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

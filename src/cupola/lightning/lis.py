@@ -15,16 +15,17 @@ files are netCDF-4 (HDF5), read here with h5py:
 Times are TAI93, SI seconds since 1993-01-01 00:00:00 UTC *counting leap seconds*; they are turned
 into UTC with astropy (2020: UTC = 1993-01-01 + TAI93 - 10 s; the file's own ``UTC_start`` agrees).
 
-The transform matrix (row-major 3 x 3) takes instrument directions (boresight +z) into the LVLH
-frame of DESIGN.md built from the *inertial* state (z to the Earth's centre, y against the orbit
-normal). This was found from the files, not from a document: with an LVLH frame built from the
-Earth-fixed velocity instead, the corners of images taken at different latitudes swing by up to 3 deg
-about the boresight, with the inertial one they do not (``tests/test_lightning_lis.py``).
+The transform matrix (row-major 3 x 3) takes directions in the station's frame into the LVLH frame
+(z to the Earth's centre, y against the orbit normal): not into ECR, whatever its netCDF comment says
+(it stays within ~2 deg of a fixed 94 deg yaw all orbit long). cupola builds that LVLH from the
+*inertial* state (DESIGN.md); NASA's own processing builds it from the Earth-fixed velocity and
+corrects with an empirical yaw proportional to v_z (``frame="nasa"`` in :func:`locate_pixels`).
 
-:func:`georeference_backgrounds` projects each background image's corner pixels with cupola's own
-geometry (a pinhole 128 x 128 camera with the nominal 80 deg field of view, the file's state turned
-into GCRS with skyfield, :func:`cupola.geometry.attitude.lvlh_to_itrs`, ray-ellipsoid intersection)
-and measures how far they fall from the file's corners.
+:func:`locate_pixels` projects pixels with NASA's laboratory lens model and instrument mounting
+(constants from NASA's public geolocation code, see below; not fitted here), the file's state and
+matrix interpolated to the pixel's time, and cupola's LVLH and ellipsoid.
+:func:`georeference_backgrounds` compares the corners of each background image with the file's,
+:func:`georeference_events` every event's pixel with the file's event location (docs/lightning.md).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["LisScience", "LisBackground", "read_lis_science", "read_lis_background", "lis_events",
-           "tai93_to_datetime64", "lis_camera", "georeference_backgrounds", "is_lis_file", "LIS_FOV_DEG"]
+__all__ = ["LisScience", "LisBackground", "LisPlatform", "read_lis_science", "read_lis_background", "lis_events",
+           "tai93_to_datetime64", "lis_look_vectors", "mount_matrix", "locate_pixels", "georeference_backgrounds",
+           "georeference_events", "is_lis_file", "LIS_FOV_DEG", "LIS_FILE_HEIGHT_M"]
 
 #: nominal full field of view of ISS LIS (deg, square)
 LIS_FOV_DEG = 80.0
@@ -103,9 +105,35 @@ class LisTable:
     parent_address: np.ndarray
     child_count: np.ndarray | None = None
     duration_s: np.ndarray | None = None  # flashes: delta_time
+    col: np.ndarray | None = None  # events: CCD pixel column (x_pixel)
+    row: np.ndarray | None = None  # events: CCD pixel row (y_pixel)
 
     def __len__(self) -> int:
         return int(self.time.shape[0])
+
+
+@dataclass(frozen=True)
+class LisPlatform:
+    """The one-second platform records of a LIS file, sorted by time, valid rows only."""
+
+    path: Path
+    tai93_s: np.ndarray  # (M,)
+    position_m: np.ndarray  # (M, 3) ECR (ITRS)
+    velocity_m_s: np.ndarray  # (M, 3) ECR
+    transform: np.ndarray  # (M, 3, 3) row-major: the station's frame -> LVLH (see module notes)
+
+
+def _platform(h, prefix: str, p: Path) -> LisPlatform:
+    ti = np.asarray(h[f"{prefix}_TAI93_time"][...], float)
+    pos = np.asarray(h[f"{prefix}_position_vector"][...], float)
+    vel = np.asarray(h[f"{prefix}_velocity_vector"][...], float)
+    mat = np.asarray(h[f"{prefix}_transform_matrix"][...], float)
+    ok = (np.isfinite(ti) & np.all(np.isfinite(pos), axis=1) & np.all(np.isfinite(vel), axis=1)
+          & np.all(np.isfinite(mat), axis=1) & (np.linalg.norm(pos, axis=1) > 6.0e6))
+    if ok.sum() < 2:
+        raise InputError(f"{p}: no valid one-second platform records")
+    o = np.argsort(ti[ok], kind="stable")
+    return LisPlatform(p, ti[ok][o], pos[ok][o], vel[ok][o], mat[ok][o].reshape(-1, 3, 3))
 
 
 @dataclass(frozen=True)
@@ -120,6 +148,10 @@ class LisScience:
     view_lon_deg: np.ndarray
     view_seconds: np.ndarray
     view_start: np.ndarray  # datetime64[ns]
+    #: the one-second platform records (None where the file lacks them)
+    platform: LisPlatform | None = None
+    #: event times as TAI93 seconds (the platform records' time scale)
+    event_tai93_s: np.ndarray | None = None
 
 
 def _table(h, prefix: str, parent: bool = True, extra: bool = False) -> LisTable:
@@ -146,13 +178,17 @@ def read_lis_science(path: str | os.PathLike) -> LisScience:
             vlon = np.asarray(h["viewtime_lon"][...], float)
             vsec = np.asarray(h["viewtime_effective_obs"][...], float)
             vstart = tai93_to_datetime64(np.asarray(h["viewtime_TAI93_start"][...], float))
+            ev = LisTable(**{**ev.__dict__, "col": np.asarray(h["lightning_event_x_pixel"][...], float),
+                             "row": np.asarray(h["lightning_event_y_pixel"][...], float)})
+            ev_t = np.asarray(h["lightning_event_TAI93_time"][...], float)
+            plat = _platform(h, "one_second", p) if "one_second_transform_matrix" in h else None
         except KeyError as e:
             raise InputError(f"{p}: variable {e.args[0]!r} missing; not an ISS LIS science file") from None
     for name, t in (("flash", fl), ("group", gr), ("event", ev)):
         bad = ~(np.isfinite(t.lat_deg) & np.isfinite(t.lon_deg)) | (np.abs(t.lat_deg) > 90) | (np.abs(t.lon_deg) > 180)
         if bad.any():
             raise InputError(f"{p}: lightning_{name} {int(np.flatnonzero(bad)[0])}: latitude/longitude out of range")
-    return LisScience(p, orbit, fl, gr, ev, vlat, vlon, vsec, vstart)
+    return LisScience(p, orbit, fl, gr, ev, vlat, vlon, vsec, vstart, plat, ev_t)
 
 
 def lis_events(path: str | os.PathLike, *, level: str = "group", sigma_m: float | None = None):
@@ -176,12 +212,13 @@ class LisBackground:
     path: Path
     time: np.ndarray  # (N,) datetime64[ns] image times
     tai93_s: np.ndarray  # (N,)
-    images: np.ndarray  # (N, 128, 128)
+    images: np.ndarray  # (N, 128, 128), [row = y_pixel, col = x_pixel]
     corners_lat_lon_deg: np.ndarray  # (N, 4, 2)
     boresight_lat_lon_deg: np.ndarray  # (N, 2)
     position_m: np.ndarray  # (N, 3) ECR (ITRS), interpolated to the image times
     velocity_m_s: np.ndarray  # (N, 3)
-    transform: np.ndarray  # (N, 3, 3) instrument -> LVLH
+    transform: np.ndarray  # (N, 3, 3) the station's frame -> LVLH, interpolated and re-orthonormalised
+    platform: LisPlatform  # the one-second records themselves
 
 
 def read_lis_background(path: str | os.PathLike) -> LisBackground:
@@ -195,97 +232,201 @@ def read_lis_background(path: str | os.PathLike) -> LisBackground:
             imgs = np.asarray(h["bg_data"][...])
             corners = np.asarray(h["bg_data_summary_corners"][...], float).reshape(-1, 4, 2)
             bore = np.asarray(h["bg_data_summary_boresight"][...], float)
-            ti = np.asarray(h["bg_info_TAI93_time"][...], float)
-            pos = np.asarray(h["bg_info_position_vector"][...], float)
-            vel = np.asarray(h["bg_info_velocity_vector"][...], float)
-            mat = np.asarray(h["bg_info_transform_matrix"][...], float)
+            plat = _platform(h, "bg_info", p)
         except KeyError as e:
             raise InputError(f"{p}: variable {e.args[0]!r} missing; not an ISS LIS background file") from None
-    ok = np.isfinite(ti) & np.all(np.isfinite(pos), axis=1) & (np.linalg.norm(pos, axis=1) > 6.0e6)
-    if ok.sum() < 2:
-        raise InputError(f"{p}: no valid one-second platform records")
-    ti, pos, vel, mat = ti[ok], pos[ok], vel[ok], mat[ok]
-    o = np.argsort(ti)
-    ti, pos, vel, mat = ti[o], pos[o], vel[o], mat[o]
+    ti = plat.tai93_s
     inside = (t >= ti[0]) & (t <= ti[-1])
     if not inside.all():
         raise InputError(f"{p}: background image {int(np.flatnonzero(~inside)[0])} lies outside the platform records")
-
-    def interp(a):
-        return np.column_stack([np.interp(t, ti, a[:, j]) for j in range(a.shape[1])])
-
-    m = interp(mat).reshape(-1, 3, 3)
+    pos, vel, mat = _interp_records(t, ti, plat.position_m, plat.velocity_m_s, plat.transform.reshape(-1, 9))
     # re-orthonormalise the interpolated matrices (polar decomposition)
-    u, _, vt = np.linalg.svd(m)
-    m = u @ vt
-    return LisBackground(p, tai93_to_datetime64(t), t, imgs, corners, bore, interp(pos), interp(vel), m)
+    u, _, vt = np.linalg.svd(mat.reshape(-1, 3, 3))
+    return LisBackground(p, tai93_to_datetime64(t), t, imgs, corners, bore, pos, vel, u @ vt, plat)
 
 
-def lis_camera(fov_deg: float = LIS_FOV_DEG):
-    """The ISS LIS as a 128 x 128 pinhole camera with a square ``fov_deg`` field of view (edge to edge)."""
-    from cupola.geometry.camera import Camera
+# --- geometry: ISS LIS pixel -> ground ------------------------------------------------------------
+#
+# The files' own geolocation (events, background corners and boresights) is NASA MSFC's: a lens
+# model from laboratory measurements, a fixed mounting of the instrument in the frame of the file's
+# transform matrix, the transform matrix into the station's LVLH and a surface 13.5 km above the
+# WGS84 ellipsoid ("cloud top"). The constants are those of NASA's public ISS LIS geolocation code
+# (T. Lang, nasa/ISS_Camera_Geolocate, iss_lis_background_geolocate.py; the same in P. Bitzer's
+# pyltg, pyltg/core/lis.py), where they are called "empirically derived values specific to the ISS
+# LIS optics and integration on the space station". None of them is fitted here.
 
-    f = 64.0 / np.tan(np.radians(fov_deg / 2))
-    return Camera(128, 128, f, f, 63.5, 63.5)
+#: lens: the sine of a pixel's angle off the boresight is ``r * (c0 + c1 r + c2 r^2 + c3 r^3) * 1.01``,
+#: with ``r`` the pixel's distance from the array centre (63.5, 63.5) in units of 127 pixels
+#: (a polynomial fit of laboratory measurements, NASA MSFC); ~0.67 deg/pixel at the centre, 0.55 at
+#: the edge: neither a pinhole nor an f-theta lens
+LENS_COEFFS = (1.4754537, -0.36224695, -0.088939824, -0.28203806)
+LENS_MAGNIFICATION = 1.01
+#: mounting of LIS in the frame of the file's transform matrix: yaw, pitch, roll (rad; matrix
+#: Rz(yaw) Ry(pitch) Rx(roll)): turned 180 deg about the boresight and tilted by -0.41 deg (pitch)
+#: and -0.60 deg (roll), 0.73 deg in all: the "systematic ~0.8 deg boresight offset". NASA's code
+#: adds to the yaw 0.0485 rad * v_z / 6000 m/s and to the pitch -0.0042 rad * v_z / 6000 m/s (v_z
+#: the Earth-fixed velocity's z): the yaw term stands in for the turn between an LVLH built from the
+#: Earth-fixed velocity (NASA's) and one from the inertial velocity (cupola's, DESIGN.md; up to
+#: 0.046 rad at the equator); the pitch term has no stated cause and is left out (see docs).
+MOUNT_YPR_RAD = (3.182 - 0.0485, -0.020 + 0.015 - 0.0022, 0.020 - 0.051 + 0.0205)
+NASA_VZ_YAW_RAD = 0.0485
+NASA_VZ_PITCH_RAD = -0.0042
+#: height above the WGS84 ellipsoid of the surface on which the LIS files place events and corners (m)
+LIS_FILE_HEIGHT_M = 13_500.0
+#: the file's four corners as pixels (col = x_pixel, row = y_pixel), in the file's order, and the
+#: pixel of its "boresight" (the file: "lat/lon location of center pixel (63,64)")
+CORNER_PIXELS = np.array([[0, 0], [0, 127], [127, 0], [127, 127]], dtype=float)
+BORESIGHT_PIXEL = (63.0, 64.0)
 
 
-#: instrument-frame signs (x, y) of the file's four corners, in the file's order (the same in every
-#: image of the bundled orbit: found by expressing the corners' directions in the instrument frame)
-CORNER_SIGNS = np.array([[1, -1], [1, 1], [-1, -1], [-1, 1]])
+def lis_look_vectors(col, row, *, lens: str = "lis") -> np.ndarray:
+    """Unit directions (N, 3) of pixels in the LIS instrument frame: +x towards increasing ``col``
+    (the files' ``x_pixel``), +y towards *decreasing* ``row`` (``y_pixel``), +z the boresight.
+
+    The frame is right-handed, so a background image drawn with row 0 at the top is the scene seen
+    mirror-reversed. ``lens="lis"``: NASA's laboratory lens model (:data:`LENS_COEFFS`);
+    ``lens="pinhole"``: the nominal 80 deg pinhole (cupola's first model, kept for comparison).
+    """
+    c = np.atleast_1d(np.asarray(col, dtype=float))
+    r = np.atleast_1d(np.asarray(row, dtype=float))
+    if lens == "lis":
+        x = (c - 63.5) / 127.0
+        y = -(r - 63.5) / 127.0
+        rad = np.hypot(x, y)
+        c0, c1, c2, c3 = LENS_COEFFS
+        k = (c0 + rad * (c1 + rad * (c2 + rad * c3))) * LENS_MAGNIFICATION
+        lx, ly = x * k, y * k
+        return np.column_stack([lx, ly, np.sqrt(np.clip(1.0 - lx * lx - ly * ly, 0.0, None))])
+    if lens == "pinhole":
+        t = np.tan(np.radians(LIS_FOV_DEG / 2)) / 64.0
+        v = np.column_stack([(c - 63.5) * t, -(r - 63.5) * t, np.ones_like(c)])
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    raise InputError(f"ISS LIS lens model must be 'lis' or 'pinhole', got {lens!r}")
 
 
-def _state(position_m, velocity_m_s, time64):
-    """A StateVector from an Earth-fixed position and velocity, with its GCRS form from skyfield."""
+def mount_matrix(mount: bool = True, *, velocity_z_m_s: float | None = None) -> np.ndarray:
+    """Instrument frame -> the frame of the file's transform matrix: :data:`MOUNT_YPR_RAD`, or with
+    ``mount=False`` only the 180 deg turn about the boresight (no alignment). With
+    ``velocity_z_m_s`` (the Earth-fixed v_z), NASA's v_z terms are added (only for ``frame="nasa"``)."""
+    from scipy.spatial.transform import Rotation
+
+    if not mount:
+        return np.diag([-1.0, -1.0, 1.0])
+    yaw, pitch, roll = MOUNT_YPR_RAD
+    if velocity_z_m_s is not None:
+        yaw += NASA_VZ_YAW_RAD * velocity_z_m_s / 6000.0
+        pitch += NASA_VZ_PITCH_RAD * velocity_z_m_s / 6000.0
+    return Rotation.from_euler("ZYX", [yaw, pitch, roll]).as_matrix()
+
+
+def _lvlh_nasa(r, v) -> np.ndarray:
+    """NASA's LVLH (columns x, y, z in ITRS) from the Earth-fixed state: x along v, z to the centre."""
+    x = v / np.linalg.norm(v)
+    z = -r / np.linalg.norm(r)
+    y = np.cross(r, v) / (-np.linalg.norm(r) * np.linalg.norm(v))
+    return np.column_stack([x, y, z])
+
+
+def _interp_records(t, ti, *arrays):
+    return [np.column_stack([np.interp(t, ti, a[:, j]) for j in range(a.shape[1])]) for a in arrays]
+
+
+def _gcrs_to_itrs(times64: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) GCRS -> ITRS rotations from skyfield, one call for all times."""
     from skyfield.framelib import itrs
 
-    from cupola.geometry.orbit import StateVector, skyfield_time
+    from cupola.geometry.orbit import skyfield_time
     from cupola.lightning.flashes import to_datetime
 
-    when = to_datetime(time64)
-    t = skyfield_time(when)
-    R = np.asarray(itrs.rotation_at(t), dtype=float)  # GCRS -> ITRS
-    omega = np.array([0.0, 0.0, 7.292115e-5])  # Earth's rotation rate (IERS), rad/s
-    r = np.asarray(position_m, float)
-    v_in = np.asarray(velocity_m_s, float) + np.cross(omega, r)
-    return StateVector(when, r, np.asarray(velocity_m_s, float), R.T @ r, R.T @ v_in, R)
+    when = [to_datetime(t) for t in times64]
+    R = np.asarray(itrs.rotation_at(skyfield_time(when)), dtype=float)
+    return np.moveaxis(R.reshape(3, 3, -1), -1, 0)
 
 
-#: an alignment of the instrument in its transform matrix's frame (rotation vector, deg) and a field of
-#: view, fitted by least squares to the corners and boresights of the 104 background images of orbit
-#: 20683 (2020-08-23) at height 0 (in-sample: see docs/lightning.md)
-FITTED_ALIGNMENT_ROTVEC_DEG = (0.504, 0.498, -0.480)
-FITTED_FOV_DEG = 79.21
+def locate_pixels(platform: LisPlatform, tai93_s, col, row, *, height_m: float = LIS_FILE_HEIGHT_M,
+                  lens: str = "lis", mount: bool = True, frame: str = "inertial") -> tuple[np.ndarray, np.ndarray]:
+    """Ground (lat_deg, lon_deg) of LIS pixels seen at TAI93 times, by cupola's geometry.
 
+    The one-second records are interpolated (linearly, re-orthonormalised) to each time; the pixel's
+    direction (:func:`lis_look_vectors`) goes through :func:`mount_matrix`, the file's transform
+    matrix (into LVLH), :func:`cupola.geometry.attitude.lvlh_to_itrs` (LVLH of the *inertial* state,
+    GCRS from skyfield) and meets the surface ``height_m`` above the WGS84 ellipsoid.
 
-def georeference_backgrounds(bg: LisBackground, *, height_m: float = 0.0, fov_deg: float = LIS_FOV_DEG,
-                             alignment_rotvec_deg=None) -> dict:
-    """Corners of every background image by cupola's geometry, and their distances to the file's.
-
-    Returns ``corners_lat_lon_deg`` (N, 4, 2), ``corner_error_km`` (N, 4), ``boresight_error_km`` (N,),
-    ``alignment_rotvec_deg``: an extra instrument rotation (e.g. :data:`FITTED_ALIGNMENT_ROTVEC_DEG`).
+    ``frame="nasa"`` reproduces the files' own convention instead: an LVLH from the Earth-fixed
+    velocity and NASA's v_z-dependent yaw and pitch of the mounting (:data:`NASA_VZ_YAW_RAD`).
     """
     from cupola.geometry import geodesy
     from cupola.geometry.attitude import lvlh_to_itrs
+    from cupola.geometry.orbit import StateVector
+    from cupola.lightning.flashes import to_datetime
 
-    cam = lis_camera(fov_deg)
-    px = np.array([[63.5 + 63.5 * sx, 63.5 + 63.5 * sy] for sx, sy in CORNER_SIGNS] + [[63.5, 63.5]])
-    rays = cam.pixel_to_ray(px[:, 0], px[:, 1])
-    if alignment_rotvec_deg is not None:
-        from scipy.spatial.transform import Rotation
+    t = np.atleast_1d(np.asarray(tai93_s, dtype=float))
+    col = np.broadcast_to(np.asarray(col, dtype=float), t.shape)
+    row = np.broadcast_to(np.asarray(row, dtype=float), t.shape)
+    if t.size and ((t < platform.tai93_s[0]) | (t > platform.tai93_s[-1])).any():
+        raise InputError(f"{platform.path}: a time lies outside the one-second platform records")
+    if frame not in ("inertial", "nasa"):
+        raise InputError(f"ISS LIS frame must be 'inertial' or 'nasa', got {frame!r}")
+    look0 = lis_look_vectors(col, row, lens=lens)
+    look = look0 @ mount_matrix(mount).T
+    frames, inverse = np.unique(t, return_inverse=True)
+    pos, vel, mat = _interp_records(frames, platform.tai93_s, platform.position_m, platform.velocity_m_s,
+                                    platform.transform.reshape(-1, 9))
+    u, _, vt = np.linalg.svd(mat.reshape(-1, 3, 3))
+    mat = u @ vt
+    times64 = tai93_to_datetime64(frames)
+    R = _gcrs_to_itrs(times64)
+    omega = np.array([0.0, 0.0, 7.292115e-5])  # Earth's rotation rate (IERS), rad/s
+    lat = np.full(t.shape, np.nan)
+    lon = np.full(t.shape, np.nan)
+    for k in range(len(frames)):
+        sel = np.flatnonzero(inverse.ravel() == k)
+        r, v = pos[k], vel[k]
+        if frame == "nasa":
+            m = mount_matrix(mount, velocity_z_m_s=float(v[2])) if mount else mount_matrix(False)
+            d = look0[sel] @ (_lvlh_nasa(r, v) @ mat[k] @ m).T
+        else:
+            st = StateVector(to_datetime(times64[k]), r, v, R[k].T @ r, R[k].T @ (v + np.cross(omega, r)), R[k])
+            d = look[sel] @ (lvlh_to_itrs(st) @ mat[k]).T
+        g = geodesy.ray_ellipsoid_intersection(r, d, height_m)
+        lo, la, _ = geodesy.ecef_to_geodetic(g)
+        lat[sel], lon[sel] = np.degrees(la), np.degrees(lo)
+    return lat, lon
 
-        rays = Rotation.from_rotvec(np.radians(alignment_rotvec_deg)).apply(rays)
+
+def georeference_backgrounds(bg: LisBackground, *, height_m: float = LIS_FILE_HEIGHT_M, lens: str = "lis",
+                             mount: bool = True, frame: str = "inertial") -> dict:
+    """Corners and boresight of every background image by cupola's geometry (:func:`locate_pixels`),
+    and their distances to the file's.
+
+    Returns ``corners_lat_lon_deg`` (N, 4, 2), ``boresight_lat_lon_deg`` (N, 2), ``corner_error_km``
+    (N, 4), ``boresight_error_km`` (N,). The file's points lie :data:`LIS_FILE_HEIGHT_M` above the
+    ellipsoid: compare at that height (the default); ``lens="pinhole", mount=False, height_m=0`` is
+    cupola's first model (12.9 km median on orbit 20683).
+    """
     n = len(bg.time)
-    out = np.full((n, 5, 2), np.nan)
-    for i in range(n):
-        st = _state(bg.position_m[i], bg.velocity_m_s[i], bg.time[i])
-        d = rays @ (lvlh_to_itrs(st) @ bg.transform[i]).T
-        g = geodesy.ray_ellipsoid_intersection(bg.position_m[i], d, height_m)
-        lon, lat, _ = geodesy.ecef_to_geodetic(g)
-        out[i, :, 0], out[i, :, 1] = np.degrees(lat), np.degrees(lon)
+    px = np.vstack([CORNER_PIXELS, [BORESIGHT_PIXEL]])
+    t = np.repeat(bg.tai93_s, len(px))
+    lat, lon = locate_pixels(bg.platform, t, np.tile(px[:, 0], n), np.tile(px[:, 1], n), height_m=height_m,
+                             lens=lens, mount=mount, frame=frame)
+    out = np.stack([lat, lon], axis=-1).reshape(n, len(px), 2)
     file_pts = np.concatenate([bg.corners_lat_lon_deg, bg.boresight_lat_lon_deg[:, None]], axis=1)
     err = _distance_km(out, file_pts)
     return {"corners_lat_lon_deg": out[:, :4], "boresight_lat_lon_deg": out[:, 4],
             "corner_error_km": err[:, :4], "boresight_error_km": err[:, 4]}
+
+
+def georeference_events(sc: LisScience, *, height_m: float = LIS_FILE_HEIGHT_M, lens: str = "lis",
+                        mount: bool = True, frame: str = "inertial") -> dict:
+    """Every event's pixel located by cupola's geometry from the science file's own one-second
+    records, against the file's event latitude/longitude: ``lat_lon_deg`` (N, 2), ``error_km`` (N,)."""
+    ev = sc.events
+    if sc.platform is None or ev.col is None:
+        raise InputError(f"{sc.path}: no one-second platform records or event pixels to locate the events with")
+    lat, lon = locate_pixels(sc.platform, sc.event_tai93_s, ev.col, ev.row, height_m=height_m, lens=lens,
+                             mount=mount, frame=frame)
+    out = np.stack([lat, lon], axis=-1)
+    return {"lat_lon_deg": out, "error_km": _distance_km(out, np.stack([ev.lat_deg, ev.lon_deg], axis=-1))}
 
 
 def _distance_km(a, b) -> np.ndarray:

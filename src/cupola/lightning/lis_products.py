@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from cupola.io.staging import json_safe, staged_output
-from cupola.lightning.lis import (FITTED_ALIGNMENT_ROTVEC_DEG, FITTED_FOV_DEG, LIS_FOV_DEG, LisScience,
-                                  georeference_backgrounds, read_lis_background, read_lis_science)
+from cupola.lightning.lis import (LIS_FILE_HEIGHT_M, LisScience, georeference_backgrounds, georeference_events,
+                                  read_lis_background, read_lis_science)
 from cupola.plot.lightning import write_lis_map
 
 __all__ = ["write_lis_products"]
@@ -37,7 +37,11 @@ def _flash_rows(sc: LisScience):
 
 def write_lis_products(science_path, out_dir, *, background_path=None, height_m: float = 0.0) -> list[Path]:
     """Write ``flashes.csv``, ``flashes.geojson``, ``lis_map.png``, ``result.json`` and, with a background
-    file, ``backgrounds.csv`` (file and cupola corners, distances) into ``out_dir`` (all or nothing)."""
+    file, ``backgrounds.csv`` (file and cupola corners, distances) into ``out_dir`` (all or nothing).
+
+    The distances compare cupola's corners with the file's on the file's own surface
+    (:data:`~cupola.lightning.lis.LIS_FILE_HEIGHT_M` above the ellipsoid); ``height_m`` is the surface
+    of the ``surface_lat``/``surface_lon`` columns."""
     sc = read_lis_science(science_path)
     bg = read_lis_background(background_path) if background_path is not None else None
     rows = list(_flash_rows(sc))
@@ -64,26 +68,42 @@ def write_lis_products(science_path, out_dir, *, background_path=None, height_m:
                       flash_radiance=sc.flashes.radiance,
                       title=f"ISS LIS orbit {sc.orbit}: {len(sc.flashes)} flashes "
                             f"({len(sc.groups)} groups, {len(sc.events)} events)")
+        if sc.platform is not None:
+            ev = georeference_events(sc)["error_km"]
+            summary["events_check"] = {
+                "model": "each event's pixel located by cupola from the science file's one-second records, "
+                         f"at the file's {LIS_FILE_HEIGHT_M / 1000:g} km surface",
+                "median_error_km": float(np.nanmedian(ev)), "p90_error_km": float(np.nanpercentile(ev, 90)),
+                "max_error_km": float(np.nanmax(ev))}
         if bg is not None:
-            nominal = georeference_backgrounds(bg, height_m=height_m, fov_deg=LIS_FOV_DEG)
-            fitted = georeference_backgrounds(bg, height_m=height_m, fov_deg=FITTED_FOV_DEG,
-                                              alignment_rotvec_deg=FITTED_ALIGNMENT_ROTVEC_DEG)
-            lines = ["image,time_utc,corner,file_lat,file_lon,cupola_lat,cupola_lon,error_km,fitted_error_km"]
+            # like with like: the file's corners lie LIS_FILE_HEIGHT_M above the ellipsoid; the
+            # corners on the user's surface (height_m) are written beside them
+            cmp_ = georeference_backgrounds(bg)
+            nasa = georeference_backgrounds(bg, frame="nasa")
+            surf = georeference_backgrounds(bg, height_m=height_m)
+            lines = ["image,time_utc,corner,file_lat,file_lon,cupola_lat,cupola_lon,error_km,nasa_frame_error_km,"
+                     "surface_lat,surface_lon"]
             for i in range(len(bg.time)):
                 for c in range(4):
                     fl_, fo_ = bg.corners_lat_lon_deg[i, c]
-                    cl, co = nominal["corners_lat_lon_deg"][i, c]
+                    cl, co = cmp_["corners_lat_lon_deg"][i, c]
+                    sl, so = surf["corners_lat_lon_deg"][i, c]
                     lines.append(f"{i},{_iso(bg.time[i])},{c + 1},{fl_:.5f},{fo_:.5f},{cl:.5f},{co:.5f},"
-                                 f"{nominal['corner_error_km'][i, c]:.3f},{fitted['corner_error_km'][i, c]:.3f}")
+                                 f"{cmp_['corner_error_km'][i, c]:.3f},{nasa['corner_error_km'][i, c]:.3f},"
+                                 f"{sl:.5f},{so:.5f}")
             (stage / "backgrounds.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            per_image = np.nanmedian(cmp_["corner_error_km"], axis=1)
             summary["background"] = {
                 "file": str(background_path), "images": int(len(bg.time)), "height_m": height_m,
-                "model": f"pinhole 128x128, {LIS_FOV_DEG:g} deg field of view, the file's transform matrix "
-                         "(instrument -> LVLH of the inertial state), cupola's LVLH and ellipsoid",
-                "median_corner_error_km": float(np.nanmedian(nominal["corner_error_km"])),
-                "median_boresight_error_km": float(np.nanmedian(nominal["boresight_error_km"])),
-                "fitted_alignment_rotvec_deg": list(FITTED_ALIGNMENT_ROTVEC_DEG), "fitted_fov_deg": FITTED_FOV_DEG,
-                "fitted_median_corner_error_km": float(np.nanmedian(fitted["corner_error_km"])),
+                "file_corner_height_m": LIS_FILE_HEIGHT_M,
+                "model": "NASA's ISS LIS lens (laboratory polynomial) and mounting, the file's transform matrix "
+                         "(station -> LVLH), cupola's LVLH of the inertial state and WGS84 surface; compared at "
+                         "the file's corner height",
+                "median_corner_error_km": float(np.nanmedian(cmp_["corner_error_km"])),
+                "per_image_corner_error_km_p10_p50_p90": [float(v) for v in np.nanpercentile(per_image, [10, 50, 90])],
+                "max_corner_error_km": float(np.nanmax(cmp_["corner_error_km"])),
+                "median_boresight_error_km": float(np.nanmedian(cmp_["boresight_error_km"])),
+                "nasa_frame_median_corner_error_km": float(np.nanmedian(nasa["corner_error_km"])),
             }
         (stage / "result.json").write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False) + "\n",
                                            encoding="utf-8")
