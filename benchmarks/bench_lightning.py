@@ -384,24 +384,40 @@ def sequence():
 
 def lis():
     """ISS LIS background images (orbit 20683) georeferenced by cupola's own geometry from the file's
-    state and transform matrix, against the file's corners: median over the 104 images x 4 corners;
-    and with the alignment and field of view fitted on this same orbit (in-sample)."""
-    from cupola.lightning.lis import (FITTED_ALIGNMENT_ROTVEC_DEG, FITTED_FOV_DEG, georeference_backgrounds,
-                                      read_lis_background)
+    state and transform matrix (NASA's lens and mounting, cupola's inertial LVLH, the file's 13.5 km
+    surface), against the file's corners: median over the 104 images x 4 corners; baseline: the first
+    model (80 deg pinhole, no mounting, height 0), measured in the same run. Also every event of the
+    science file against the file's event location."""
+    from cupola.lightning.lis import (georeference_backgrounds, georeference_events, read_lis_background,
+                                      read_lis_science)
 
-    path = ROOT.parent / "shared" / "data" / "iss-lis-2020" / "ISS_LIS_BG_V1.0_20200823_NQC_20683.nc"
+    folder = ROOT.parent / "shared" / "data" / "iss-lis-2020"
+    path = folder / "ISS_LIS_BG_V1.0_20200823_NQC_20683.nc"
     if not path.is_file():
         print(f"  skipped: {path} not found")
         return
     bg = read_lis_background(path)
-    nom = georeference_backgrounds(bg)
-    fit = georeference_backgrounds(bg, fov_deg=FITTED_FOV_DEG, alignment_rotvec_deg=FITTED_ALIGNMENT_ROTVEC_DEG)
-    print(f"  nominal: median corner {np.median(nom['corner_error_km']):.2f} km (per corner "
-          f"{np.round(np.median(nom['corner_error_km'], axis=0), 2).tolist()}), boresight "
-          f"{np.median(nom['boresight_error_km']):.2f} km; fitted alignment: corner "
-          f"{np.median(fit['corner_error_km']):.2f} km, boresight {np.median(fit['boresight_error_km']):.2f} km")
-    bench_line("lightning_lis_corner_error_km", float(np.median(nom["corner_error_km"])), "km")
-    bench_line("lightning_lis_corner_error_fitted_km", float(np.median(fit["corner_error_km"])), "km")
+    new = georeference_backgrounds(bg)
+    old = georeference_backgrounds(bg, lens="pinhole", mount=False, height_m=0.0)
+    nasa = georeference_backgrounds(bg, frame="nasa")
+    per_image = np.median(new["corner_error_km"], axis=1)
+    print(f"  cupola: median corner {np.median(new['corner_error_km']):.2f} km (per corner "
+          f"{np.round(np.median(new['corner_error_km'], axis=0), 2).tolist()}; per image p10/p50/p90 "
+          f"{np.round(np.percentile(per_image, [10, 50, 90]), 2).tolist()}, max "
+          f"{new['corner_error_km'].max():.2f}), boresight {np.median(new['boresight_error_km']):.2f} km")
+    print(f"  first model (pinhole 80 deg, no mounting, height 0): corner {np.median(old['corner_error_km']):.2f} km; "
+          f"the files' own frame (frame='nasa'): corner {np.median(nasa['corner_error_km']):.2f} km")
+    sc_path = folder / "ISS_LIS_SC_V1.0_20200823_FIN_20683.nc"
+    if sc_path.is_file():
+        sc = read_lis_science(sc_path)
+        ev = georeference_events(sc)["error_km"]
+        ev_nasa = georeference_events(sc, frame="nasa")["error_km"]
+        print(f"  {ev.size} events: median {np.median(ev):.2f} km, p90 {np.percentile(ev, 90):.2f}, max "
+              f"{ev.max():.2f} (files' frame: median {np.median(ev_nasa):.2f}, max {ev_nasa.max():.2f})")
+        bench_line("lightning_lis_event_error_km", float(np.median(ev)), "km")
+    bench_line("lightning_lis_corner_error_km", float(np.median(new["corner_error_km"])), "km",
+               baseline=float(np.median(old["corner_error_km"])),
+               ratio=float(np.median(old["corner_error_km"]) / np.median(new["corner_error_km"])))
 
 
 BENCHMARKS = {
