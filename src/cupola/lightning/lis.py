@@ -30,7 +30,6 @@ matrix interpolated to the pixel's time, and cupola's LVLH and ellipsoid.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
