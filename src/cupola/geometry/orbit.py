@@ -8,7 +8,6 @@ Time is always timezone-aware UTC.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +16,7 @@ import numpy as np
 
 from cupola.errors import InputError
 from cupola.geometry import geodesy
+from cupola.geometry.times import iso_z, parse_time  # noqa: F401 - the one ISO 8601 parser, re-exported
 
 #: an element set further than this from the photo time triggers a warning
 WARN_AGE_DAYS = 3.0
@@ -82,28 +82,6 @@ class StateVector:
         n = geodesy.A_M / np.sqrt(1.0 - geodesy.E2 * sl * sl)
         # horizontal motion scaled down from orbit height to the surface (local sphere radius)
         return float(np.linalg.norm(horizontal) * n / (n + h))
-
-
-def iso_z(time: dt.datetime) -> str:
-    """ISO 8601 UTC with a trailing Z and milliseconds."""
-    return time.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str, field: str = "time") -> dt.datetime:
-    """Parse an ISO 8601 time; naive times are refused (say Z or an offset)."""
-    s = text.strip()
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    # Python 3.10's fromisoformat wants 3 or 6 fraction digits and a colon in the offset
-    s = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", s)
-    s = re.sub(r"(\d{2}:\d{2}:\d{2})\.(\d+)", lambda m: f"{m.group(1)}.{(m.group(2) + '000000')[:6]}", s)
-    try:
-        t = dt.datetime.fromisoformat(s)
-    except ValueError:
-        raise InputError(f"{field}: {text!r} is not an ISO 8601 time (e.g. 2017-05-17T05:44:09.526Z)") from None
-    if t.tzinfo is None:
-        raise InputError(f"{field}: {text!r} has no time zone; add Z for UTC")
-    return t.astimezone(dt.timezone.utc)
 
 
 def _checksum(line: str) -> int:

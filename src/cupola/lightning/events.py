@@ -42,7 +42,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,10 +68,6 @@ _UNITLESS = {"height": "height_m", "alt": "height_m", "altitude": "height_m", "h
              "peak_current": "peak_current_ka", "current": "peak_current_ka", "peakcurrent": "peak_current_ka",
              "time": "time_utc", "timestamp": "time_utc", "datetime": "time_utc", "latitude": "lat",
              "longitude": "lon"}
-
-_TIME_RE = re.compile(
-    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}:?\d{2})?\s*$")
-
 
 @dataclass(frozen=True, eq=False)
 class Events:
@@ -172,22 +167,11 @@ class Events:
 
 
 def parse_utc(text: str, *, where: str = "time") -> np.datetime64:
-    """ISO 8601 date-time -> ``datetime64[ns]`` UTC; a missing zone means UTC. Raises InputError."""
-    m = _TIME_RE.match(text)
-    if not m:
-        raise InputError(f"{where}: {text.strip()[:40]!r} is not an ISO 8601 UTC time "
-                         "(e.g. 2017-05-17T05:44:09.731245Z)")
-    y, mo, d, hh, mm, ss, frac, zone = m.groups()
-    try:
-        base = dt.datetime(int(y), int(mo), int(d), int(hh), int(mm), min(int(ss), 59))
-    except ValueError as exc:
-        raise InputError(f"{where}: {text.strip()!r} is not a valid date-time ({exc})") from None
-    ns = int((frac or "").ljust(9, "0")) + (1_000_000_000 if int(ss) == 60 else 0)  # leap second -> next
-    if zone and zone not in ("Z", "z"):
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        base -= sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return np.datetime64(base, "ns") + np.timedelta64(ns, "ns")
+    """ISO 8601 date-time of a ``time_utc`` column -> ``datetime64[ns]`` UTC; a missing zone means
+    UTC (the column's name says so). :func:`cupola.geometry.times.parse_time_ns`; raises InputError."""
+    from cupola.geometry.times import parse_time_ns
+
+    return parse_time_ns(text, where, naive_is_utc=True)
 
 
 def format_utc(t64) -> str:
