@@ -184,8 +184,8 @@ def simulate_command(
     """Simulate a scene (real orbit, simulated lightning and network) as files `lightning solve` reads."""
     from cupola.errors import InputError
     from cupola.geometry.camera import Camera
-    from cupola.geometry.orbit import parse_time, select_element_set
-    from cupola.io.tle import read_tle_file
+    from cupola.geometry.times import parse_time
+    from cupola.io.tle import element_set_at
     from cupola.simulate.lightning import SceneSpec, simulate_scene, write_scene
 
     if camera is not None and any(v is not None for v in (focal_mm, sensor_mm, size)):
@@ -209,7 +209,7 @@ def simulate_command(
                      cloud_top_sigma_m=cloud_top_sigma_m, false_rate=false_rate, miss_rate=miss_rate, storms=storms,
                      mapper=mapper, urban_lights=urban_lights, n_cities=cities)
     t = parse_time(time, "--time")
-    el = select_element_set(read_tle_file(tle), t, source=str(tle))
+    el = element_set_at(tle, t)
     scene = simulate_scene(el, t, cam, attitude, spec, seed=seed)
     written = write_scene(scene, out, t, images=not no_images, video=video, tle_source=str(tle))
     print(f"simulated {len(scene.flashes)} detections and {len(scene.events)} network events; wrote "

@@ -47,15 +47,15 @@ def _measurement(shadow_m, shadow_vec, displacement_m, disp_vec, known_height_m,
 
 
 def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
-    from cupola.geometry.orbit import parse_time, select_element_set
+    from cupola.geometry.times import parse_time
     from cupola.shadows import solve
 
     t = parse_time(time, "--time")
     elements = None
     if tle is not None:
-        from cupola.io.tle import read_tle_file
+        from cupola.io.tle import element_set_at
 
-        elements = select_element_set(read_tle_file(tle), t, force=force, source=str(tle))
+        elements = element_set_at(tle, t, force=force)
     return solve(t, lat=lat, lon=lon, measurement=measurement, method=method,
                  satellite_altitude_m=None if sat_altitude_km is None else sat_altitude_km * 1000.0,
                  tle_elements=elements)

@@ -11,11 +11,10 @@ from cupola.geometry.sun import sun_position
 
 def orbit_report(tle_path: Path, time: dt.datetime, *, force: bool = False) -> dict:
     """Sub-point, altitude, ground speed, element set used and the sun at the sub-point."""
-    from cupola.io.tle import read_tle_file
+    from cupola.io.tle import element_set_at
 
-    sets = read_tle_file(tle_path)
     notes: list[str] = []
-    el = orbit.select_element_set(sets, time, force=force, source=str(tle_path), notes=notes)
+    el = element_set_at(tle_path, time, force=force, notes=notes)
     st = orbit.state_at(el, time)
     lon, lat = st.subpoint
     sun = sun_position(time, lon=lon, lat=lat)

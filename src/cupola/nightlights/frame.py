@@ -214,18 +214,18 @@ def _time_of(frame: RawFrame, k: int, first: RawFrame, opts: CalibrateOptions, n
     return t.replace(tzinfo=dt.timezone.utc) + dt.timedelta(seconds=exp / 2.0)
 
 
-def place_frame(fr: FrameResult, k: int, first: FrameResult | None, opts: CalibrateOptions, elements_all, tie,
+def place_frame(fr: FrameResult, k: int, first: FrameResult | None, opts: CalibrateOptions, tles, tie,
                 first_rpy) -> None:
     """Time, element set and state of frame ``k``; its pose from the tie points (first frame) or
-    from the first frame's LVLH attitude (a camera fixed to the station)."""
+    from the first frame's LVLH attitude (a camera fixed to the station). ``tles``: the
+    :class:`cupola.io.tle.TleFile` of the run, or None without one."""
     p = fr.placement
     p.time = _time_of(fr.frame, k, first.frame if first else fr.frame, opts, fr.notes)
-    if elements_all is None or p.time is None:
-        if elements_all is not None and p.time is None:
+    if tles is None or p.time is None:
+        if tles is not None and p.time is None:
             fr.notes.append("no time (give --time): not georeferenced")
         return
-    p.elements = orbit.select_element_set(elements_all, p.time, force=opts.force_tle, source=str(opts.tle),
-                                          notes=fr.notes)
+    p.elements = tles.at(p.time, force=opts.force_tle, notes=fr.notes)
     p.state = orbit.state_at(p.elements, p.time)
     if tie is not None and k == 0:
         cu, ru = fr.lens.undistort(tie.col_px, tie.row_px)

@@ -105,9 +105,9 @@ def _element_sets(opts: CalibrateOptions):
         raise InputError("--tie-points needs --tle (and --time) to solve the attitude")
     if opts.tle is None:
         return None
-    from cupola.io.tle import read_tle_file
+    from cupola.io.tle import TleFile
 
-    return read_tle_file(opts.tle)
+    return TleFile.read(opts.tle)
 
 
 # -- step 6: constants, radiance and colour ---------------------------------------------------------
@@ -183,7 +183,7 @@ def calibrate(raw_paths, options: CalibrateOptions | None = None,
     say = progress or (lambda label, done, total: None)
     dark, flat = _dark_and_flat(opts)
     supplied = read_calibration(opts.stars) if str(opts.stars) != "auto" else None
-    elements_all = _element_sets(opts)
+    tles = _element_sets(opts)
     n = len(paths)
     frames: list[FrameResult] = []
     tie = None
@@ -195,7 +195,7 @@ def calibrate(raw_paths, options: CalibrateOptions | None = None,
             from cupola.io.tables import read_tie_points
 
             tie = read_tie_points(opts.tie_points, image_size_px=(fr.frame.shape[1] * 2, fr.frame.shape[0] * 2))
-        place_frame(fr, k, frames[0] if frames else None, opts, elements_all, tie, first_rpy)  # 5: orbit, pose
+        place_frame(fr, k, frames[0] if frames else None, opts, tles, tie, first_rpy)  # 5: orbit, pose
         if k == 0 and fr.tie_solution is not None:
             first_rpy = att.rpy_from_pose(fr.state, fr.pose)
         if supplied is None or (fr.state is not None and fr.pose is None):
