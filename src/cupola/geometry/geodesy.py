@@ -17,6 +17,11 @@ B_M = A_M * (1.0 - F)
 E2 = F * (2.0 - F)
 #: second eccentricity squared
 EP2 = E2 / (1.0 - E2)
+#: mean Earth radius (m), for spherical approximations (IUGG R1 = 6371.0088 km, rounded)
+R_MEAN_M = 6_371_000.0
+#: metres per degree of latitude (and of longitude at the equator), for coarse scales: map scale
+#: bars, degree sizes of pixels (2 pi A_M / 360 = 111319.5 m, rounded)
+M_PER_DEG = 111_320.0
 
 
 def geodetic_to_ecef(lon_rad, lat_rad, height_m=0.0) -> np.ndarray:

@@ -269,9 +269,9 @@ def read_tiff_tags(path: str | os.PathLike) -> dict:
     Values are str, int, float or lists; arrays of more than 64 values are skipped. Raises
     :class:`InputError` when the file is missing or not TIFF-based.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such file")
+    from cupola.io.limits import regular_file
+
+    p = regular_file(path, "a TIFF-based file (DNG, NEF, TIFF)")
     with open(p, "rb") as f:
         head = f.read(8)
         if len(head) < 8 or head[:4] not in (b"II*\0", b"MM\0*"):

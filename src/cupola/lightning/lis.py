@@ -72,9 +72,9 @@ def is_lis_file(path: str | os.PathLike) -> bool:
 
 
 def _open(path, need: str, kind: str):
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: file not found")
+    from cupola.io.limits import regular_file
+
+    p = regular_file(path, f"an ISS LIS {kind} file (netCDF-4/HDF5)")
     if not is_lis_file(p):
         raise InputError(f"{p}: not a netCDF-4/HDF5 file (an ISS LIS {kind} file was expected)")
     try:

@@ -9,7 +9,6 @@ rate. Frames are decoded once, in order, to 8-bit grey (the luma plane).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +22,9 @@ def _open(path):
         import av
     except ImportError:  # pragma: no cover - a declared dependency
         raise InputError("reading video needs PyAV (pip install av)") from None
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: video file not found")
+    from cupola.io.limits import regular_file
+
+    p = regular_file(path, "a video file")
     try:
         c = av.open(str(p))
     except Exception as e:  # noqa: BLE001 - FFmpeg's many error types: all mean "not a video we can read"

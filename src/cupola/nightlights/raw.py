@@ -103,8 +103,9 @@ class RawFrame:
 def _open(path: Path):
     import rawpy
 
-    if not path.is_file():
-        raise InputError(f"{path}: no such RAW file")
+    from cupola.io.limits import regular_file
+
+    regular_file(path, "a RAW image (NEF, CR2, DNG, ...)")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file, not a RAW image")
     try:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from cupola.geometry import geodesy
 from cupola.plot import palette
 
 __all__ = ["KM_PER_DEG", "aspect_at", "circular_mean_deg", "decorate_degrees", "draw_base_map",
@@ -31,7 +32,7 @@ __all__ = ["KM_PER_DEG", "aspect_at", "circular_mean_deg", "decorate_degrees", "
            "scale_bar", "wrap_near"]
 
 #: kilometres per degree of latitude (and of longitude at the equator), for map scales
-KM_PER_DEG = 111.32
+KM_PER_DEG = geodesy.M_PER_DEG / 1000.0
 
 
 # --------------------------------------------------------------------------------------------
