@@ -227,6 +227,21 @@ def test_batch(tmp_path):
     assert not (tmp_path / "y.csv").exists()
 
 
+def test_batch_pixel_measurements_as_on_the_command_line(tmp_path):
+    """Rows in pixels give what `shadows height --base-px ... --sigma-px` gives; the errors name columns."""
+    src = tmp_path / "px.csv"
+    src.write_text("id,time,lat,lon,base_col,base_row,shadow_tip_col,shadow_tip_row,gsd_m,sigma_px\n"
+                   "px,2013-08-05T02:56:39Z,31.23,121.5,500,500,437,445,2,1\n"
+                   "no-base,2013-08-05T02:56:39Z,31.23,121.5,,,437,445,2,1\n")
+    out = tmp_path / "out.csv"
+    assert run_batch(src, out) == (1, 1)
+    rows = list(csv.DictReader(out.open()))
+    tan_h = math.tan(math.radians(69.724))
+    assert float(rows[0]["height_m"]) == pytest.approx(167.6 * tan_h, rel=0.01)
+    assert float(rows[0]["sigma_height_m"]) == pytest.approx(math.sqrt(2) * 2 * tan_h, rel=0.01)
+    assert "base_col/base_row" in rows[1]["error"] and "`" not in rows[1]["error"]
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "cupola", *args], capture_output=True, text=True, timeout=120)
 

@@ -7,7 +7,8 @@ file, in a place that exists and can be written). A failed check is an
 :class:`~cupola.errors.InputError` naming the option: exit code 2, one line, nothing written.
 
 The checks wrap each command's callback (:func:`install`), so they run after parsing and before
-the command body; :func:`cupola.cli.main.command` returns the app's click command with them
+the command body; the same wrapper turns the parameter names in the library's error messages into
+the command's flags (:func:`cupola.cli.options.flag_message`); :func:`cupola.cli.main.command` returns the app's click command with them
 installed (what the real entry point runs; give it to ``click.testing.CliRunner`` to test the
 same way).
 """
@@ -21,7 +22,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from cupola.errors import InputError
+from cupola.cli.options import flag_message
+from cupola.errors import InputError, NoSolutionError
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,13 @@ def install(group, path: tuple[str, ...] = ()) -> None:
     @functools.wraps(body)
     def checked(*args, **kwargs):
         check(path, kwargs, flags)
-        return body(*args, **kwargs)
+        try:
+            return body(*args, **kwargs)
+        except (InputError, NoSolutionError) as exc:  # the library names parameters; the user gave flags
+            message = flag_message(str(exc), flags)
+            if message == str(exc):
+                raise
+            raise type(exc)(message) from exc
 
     checked._cupola_checked = True  # type: ignore[attr-defined]
     group.callback = checked

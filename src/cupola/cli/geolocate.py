@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from cupola.cli import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("geolocate")(geolocate_command)
@@ -14,16 +16,14 @@ def register(app: typer.Typer) -> None:
 
 def geolocate_command(
     photo: Path = typer.Argument(..., help="The photo (JPEG, TIFF, PNG)."),
-    time: str = typer.Option(..., "--time", help="Exposure time, ISO 8601 with zone, e.g. 2017-05-17T05:44:09.526Z."),
-    tle: Path = typer.Option(..., "--tle", help="File of two-line element sets (2- or 3-line format)."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
-    focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Focal length in mm (default: EXIF)."),
-    sensor_mm: Optional[tuple[float, float]] = typer.Option(
-        None, "--sensor-mm", help="Focal-plane width and height in mm (default: from the EXIF camera model)."),
+    time: str = options.time("Exposure time, ISO 8601 with zone, e.g. 2017-05-17T05:44:09.526Z."),
+    tle: Path = options.tle(),
+    out: Path = options.out_folder(),
+    focal_mm: Optional[float] = options.focal_mm(),
+    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm(),
     distortion: Optional[tuple[float, float, float, float, float]] = typer.Option(
         None, "--distortion", help="Lens distortion K1 K2 P1 P2 K3 (OpenCV/Brown-Conrady, normalized coordinates)."),
-    attitude: Optional[tuple[float, float, float]] = typer.Option(
-        None, "--attitude", help="Camera roll, pitch, yaw in degrees in the LVLH frame."),
+    attitude: Optional[tuple[float, float, float]] = options.attitude(),
     look_at: Optional[tuple[float, float]] = typer.Option(None, "--look-at", help="Target LAT LON the boresight points at."),
     rotation: float = typer.Option(0.0, "--rotation", help="With --look-at: rotation about the boresight, degrees."),
     tie_points: Optional[Path] = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m]."),
@@ -31,15 +31,15 @@ def geolocate_command(
     pixels: Optional[Path] = typer.Option(None, "--pixels", help="CSV col,row of pixels to locate (writes pixels.csv)."),
     height_m: float = typer.Option(0.0, "--height-m", help="Surface height above the WGS84 ellipsoid (m)."),
     landmark: list[str] = typer.Option([], "--landmark", help="NAME:LAT:LON to mark on the quicklook (repeatable)."),
-    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days from the photo time."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary."),
+    force: bool = options.force(),
+    quiet: bool = options.quiet(),
 ) -> None:
     """Georeference PHOTO: every pixel on the ground, footprint, GeoTIFF, KML and a quicklook."""
     from cupola.cli.progress import progress_bar
     from cupola.cli.report import print_geolocate_summary
     from cupola.georef import GeolocateRequest, geolocate, write_products
     from cupola.georef.job import parse_landmark
-    from cupola.geometry.orbit import parse_time
+    from cupola.geometry.times import parse_time
 
     request = GeolocateRequest(
         photo=photo, time=parse_time(time, "--time"), tle_path=tle, focal_mm=focal_mm, sensor_mm=sensor_mm, distortion=distortion,

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from cupola.cli import options
+
 lightning_app = typer.Typer(help="Orient and locate ISS photos and video from lightning-network detections.",
                             no_args_is_help=True)
 
@@ -28,18 +30,17 @@ def solve_command(
     video: Optional[Path] = typer.Option(None, "--video", help="A video file (with --time of its first frame)."),
     frames: Optional[Path] = typer.Option(None, "--frames", help="Folder of frames (with --frame-times)."),
     frame_times: Optional[Path] = typer.Option(None, "--frame-times", help="CSV file,time_utc[,exposure_s]."),
-    time: Optional[str] = typer.Option(None, "--time", help="Start of the exposure (photo) or of the first frame "
-                                                            "(video), camera clock, ISO 8601."),
+    time: Optional[str] = options.time("Start of the exposure (photo) or of the first frame (video), camera clock, "
+                                       "ISO 8601.", required=False),
     exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure time in seconds."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Video frame rate (default: from the file)."),
     events: list[Path] = typer.Option([], "--events", help="Network events CSV time_utc,lat,lon[,height_m]"
                                                             "[,peak_current_ka][,type] or mapper groups "
                                                             "time_utc,lat,lon,energy (repeatable)."),
-    tle: Path = typer.Option(..., "--tle", help="File of two-line element sets."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
-    focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Focal length in mm (default: EXIF)."),
-    sensor_mm: Optional[tuple[float, float]] = typer.Option(None, "--sensor-mm", help="Focal-plane width and height "
-                                                                                       "in mm (default: EXIF model)."),
+    tle: Path = options.tle(),
+    out: Path = options.out_folder(),
+    focal_mm: Optional[float] = options.focal_mm(),
+    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm(),
     attitude_guess: Optional[tuple[float, float, float]] = typer.Option(
         None, "--attitude-guess", help="Approximate LVLH roll, pitch, yaw in degrees (narrows the search)."),
     guess_radius_deg: float = typer.Option(10.0, "--guess-radius-deg", help="How far off the guess may be, deg."),
@@ -59,8 +60,8 @@ def solve_command(
     flashes: Optional[Path] = typer.Option(None, "--flashes", help="Skip detection: CSV col,row,time_start_utc,"
                                                                    "time_end_utc[,brightness]."),
     pixels: Optional[Path] = typer.Option(None, "--pixels", help="CSV col,row[,height_m] to locate (pixels.csv)."),
-    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
-    quiet: bool = typer.Option(False, "--quiet", help="No summary."),
+    force: bool = options.force(),
+    quiet: bool = options.quiet(),
     detect_threshold: float = typer.Option(6.0, "--detect-threshold", help="Detection threshold: a flash's "
                                            "brightening in noise sigmas (its score in flashes.csv)."),
     no_motion_compensation: bool = typer.Option(False, "--no-motion-compensation",
@@ -72,7 +73,7 @@ def solve_command(
 ) -> None:
     """Match flashes in the images to lightning events, solve the camera pose, write the products."""
     from cupola.errors import InputError
-    from cupola.geometry.orbit import parse_time
+    from cupola.geometry.times import parse_time
     from cupola.lightning.detect import DetectOptions
     from cupola.lightning.job import LightningRequest, run
     from cupola.lightning.products import write_products
@@ -135,11 +136,11 @@ def solve_command(
 @lightning_app.command("lis")
 def lis_command(
     science: Path = typer.Argument(..., help="ISS LIS science file (ISS_LIS_SC_*.nc)."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = options.out_folder(),
     background: Optional[Path] = typer.Option(None, "--background", help="ISS LIS background file "
                                                                          "(ISS_LIS_BG_*.nc): georeference its images."),
     height_m: float = typer.Option(0.0, "--height-m", help="Height of the corners' surface, m."),
-    quiet: bool = typer.Option(False, "--quiet", help="No summary."),
+    quiet: bool = options.quiet("No summary."),
 ) -> None:
     """ISS LIS flashes as CSV/GeoJSON and a map; background images georeferenced against the file."""
     from cupola.lightning.lis_products import write_lis_products
@@ -151,15 +152,14 @@ def lis_command(
 
 @lightning_app.command("simulate")
 def simulate_command(
-    tle: Path = typer.Option(..., "--tle", help="File of two-line element sets (the real orbit)."),
-    time: str = typer.Option(..., "--time", help="Start of the first exposure, camera clock, ISO 8601."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
-    attitude: tuple[float, float, float] = typer.Option((0.0, 0.0, 0.0), "--attitude",
-                                                        help="LVLH roll, pitch, yaw in degrees."),
+    tle: Path = options.tle("File of two-line element sets (the real orbit)."),
+    time: str = options.time("Start of the first exposure, camera clock, ISO 8601."),
+    out: Path = options.out_folder(),
+    attitude: tuple[float, float, float] = options.attitude((0.0, 0.0, 0.0), "LVLH roll, pitch, yaw in degrees."),
     camera: Optional[str] = typer.Option(None, "--camera", help="Preset: d5-50mm or meteor (default meteor unless "
                                                                 "--focal-mm/--sensor-mm/--size are given)."),
-    focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Focal length, mm."),
-    sensor_mm: Optional[tuple[float, float]] = typer.Option(None, "--sensor-mm", help="Focal plane, mm."),
+    focal_mm: Optional[float] = options.focal_mm("Focal length, mm."),
+    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm("Focal plane, mm."),
     size: Optional[tuple[int, int]] = typer.Option(None, "--size", help="Image width and height, px."),
     n_flashes: int = typer.Option(50, "--flashes", help="Flashes in view during the exposures."),
     n_frames: int = typer.Option(10, "--frames", help="Number of frames."),

@@ -9,6 +9,8 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
+from cupola.cli import options
+
 
 class _DefaultToPhoto(TyperGroup):
     """A group whose first argument, when it is not a subcommand, is the photo of ``photo``."""
@@ -31,23 +33,23 @@ def register(app: typer.Typer) -> None:
 def photo_command(
     photo: Path = typer.Argument(..., help="The astronaut photo."),
     reference: Optional[Path] = typer.Option(None, "--reference", help="GeoTIFF/VRT, plain image (with --bounds) or folder of tiles."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = options.out_folder(),
     reference_dir: Optional[Path] = typer.Option(
         None, "--reference-dir", help="Pool of georeferenced tiles (GeoTIFF, or image + NAME.bounds.json) with no "
         "hint which holds the photo: ranked by global descriptor, the best verified."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Folder for the tiles' cached descriptors and features "
-                                         "(with --reference-dir; nothing is cached on disk without it)."),
-    top_k: int = typer.Option(4, "--top-k", help="With --reference-dir: tiles verified by matching, best-ranked first."),
+    cache: Optional[Path] = options.cache("Folder for the tiles' cached descriptors and features (with "
+                                          "--reference-dir; nothing is cached on disk without it)."),
+    top_k: int = options.top_k("With --reference-dir: tiles verified by matching, best-ranked first."),
     bounds: Optional[tuple[float, float, float, float]] = typer.Option(
         None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."),
     nadir: Optional[tuple[float, float]] = typer.Option(None, "--nadir", help="ISS nadir point LAT LON (prior)."),
-    tle: Optional[Path] = typer.Option(None, "--tle", help="ISS element sets: with --time, the nadir prior."),
-    time: Optional[str] = typer.Option(None, "--time", help="Exposure time (ISO 8601 with zone), with --tle "
-                                       "(default: the photo's EXIF DateTimeOriginal, taken as UTC)."),
-    focal_mm: Optional[float] = typer.Option(None, "--focal-mm", help="Lens focal length (mm)."),
+    tle: Optional[Path] = options.tle("ISS element sets: with --time, the nadir prior.", required=False),
+    time: Optional[str] = options.time("Exposure time (ISO 8601 with zone), with --tle (default: the photo's EXIF "
+                                       "DateTimeOriginal, taken as UTC).", required=False),
+    focal_mm: Optional[float] = options.focal_mm("Lens focal length (mm)."),
     sensor_width_mm: Optional[float] = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
-    matcher: str = typer.Option("aliked", "--matcher", help="aliked (ALIKED+LightGlue, default), xfeat (XFeat+LighterGlue, faster) or sift."),
-    quiet: bool = typer.Option(False, "--quiet"),
+    matcher: str = options.matcher(),
+    quiet: bool = options.quiet(),
     verbose: bool = typer.Option(False, "--verbose", help="Also print where the time went, stage by stage."),
 ) -> None:
     """Find where PHOTO is on the reference, or say it is not there (exit code 3)."""
@@ -134,12 +136,12 @@ def photo_command(
 @locate_app.command("evaluate")
 def evaluate_command(
     cases_dir: Path = typer.Argument(..., help="Folder of case folders (case.json + photo + reference)."),
-    matcher: str = typer.Option("aliked", "--matcher", help="aliked, xfeat or sift."),
+    matcher: str = options.matcher("aliked, xfeat or sift."),
     prior: bool = typer.Option(True, "--prior/--no-prior", help="Use the nadir point in case.json."),
     pool_mode: bool = typer.Option(False, "--pool", help="Each photo against every case's reference as one pool "
                                    "of tiles (no hint which); a wrong-candidate case must get 'not here'."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="With --pool: folder for the cached tile descriptors."),
-    top_k: int = typer.Option(4, "--top-k", help="With --pool: tiles verified by matching, best-ranked first."),
+    cache: Optional[Path] = options.cache("With --pool: folder for the cached tile descriptors."),
+    top_k: int = options.top_k("With --pool: tiles verified by matching, best-ranked first."),
 ) -> None:
     """Localize every case and report accuracy, rejections and time."""
     from rich.console import Console
@@ -193,14 +195,14 @@ def evaluate_command(
 @locate_app.command("batch")
 def batch_command(
     catalog: Path = typer.Argument(..., help="CSV: photo, reference (or reference_dir)[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm]."),
-    out: Path = typer.Option(..., "--out", help="Output folder (one subfolder per photo)."),
+    out: Path = options.out_folder("Output folder (one subfolder per photo)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler ADDRESS (default: a LocalCluster)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes."),
-    matcher: str = typer.Option("aliked", "--matcher", help="aliked, xfeat or sift."),
+    matcher: str = options.matcher("aliked, xfeat or sift."),
     reference_dir: Optional[Path] = typer.Option(None, "--reference-dir", help="Pool of georeferenced tiles for the "
                                                  "rows without a reference (or a reference_dir column)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Folder for the pool's cached tile descriptors."),
-    top_k: int = typer.Option(4, "--top-k", help="Pool rows: tiles verified by matching, best-ranked first."),
+    cache: Optional[Path] = options.cache("Folder for the pool's cached tile descriptors."),
+    top_k: int = options.top_k("Pool rows: tiles verified by matching, best-ranked first."),
 ) -> None:
     """Localize a catalog of photos on dask.distributed; reruns skip finished photos."""
     from cupola.cli.progress import progress_bar

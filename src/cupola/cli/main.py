@@ -154,7 +154,9 @@ def _main(argv: list[str]) -> int:
         _say_error("aborted")
         code = 1
     except InputError as exc:
-        _say_error(str(exc))
+        from cupola.cli.options import flag_message
+
+        _say_error(flag_message(str(exc), {}))
         code = 2
     except NoSolutionError as exc:
         _say_error(f"no solution: {exc}")

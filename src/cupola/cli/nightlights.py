@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from cupola.cli import options
+
 nightlights_app = typer.Typer(help="Calibrate DSLR night images from the ISS into radiance, colour ratios and "
                                    "lamp classes.", no_args_is_help=True)
 
@@ -39,7 +41,7 @@ def _bands(text: Optional[str], flag: str, lo: float, hi: float, low_open: bool 
 def calibrate_command(
     raws: list[Path] = typer.Argument(..., help="RAW files (NEF, DNG, ...) of one sequence: same camera, lens, "
                                                 "settings."),
-    out: Path = typer.Option(..., "--out", help="Output folder: one subfolder per RAW plus calibration.json."),
+    out: Path = options.out_folder("Output folder: one subfolder per RAW plus calibration.json."),
     dark: Optional[Path] = typer.Option(None, "--dark", help="Dark frame (RAW, same exposure and ISO, lens capped)."),
     flat: Optional[Path] = typer.Option(None, "--flat", help="Flat-field frame (RAW of a uniform source); replaces "
                                                             "lensfun's vignetting."),
@@ -47,24 +49,23 @@ def calibrate_command(
                                                       "calibration.json from an earlier run."),
     tie_points: Optional[Path] = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m] of the "
                                                                         "first RAW (sensor pixels)."),
-    tle: Optional[Path] = typer.Option(None, "--tle", help="TLE file of the ISS (for georeferencing)."),
-    time: Optional[str] = typer.Option(None, "--time", help="Mid-exposure time of the first RAW, ISO 8601 UTC "
-                                                           "(default: EXIF)."),
+    tle: Optional[Path] = options.tle("TLE file of the ISS (for georeferencing).", required=False),
+    time: Optional[str] = options.time("Mid-exposure time of the first RAW, ISO 8601 with zone (default: EXIF).",
+                                       required=False),
     exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure time if EXIF lacks it."),
     iso: Optional[float] = typer.Option(None, "--iso", help="ISO speed if EXIF lacks it."),
     f_number: Optional[float] = typer.Option(None, "--f-number", help="f-number if EXIF lacks it."),
-    sensor_mm: Optional[tuple[float, float]] = typer.Option(None, "--sensor-mm", help="Sensor WIDTH HEIGHT (mm) "
-                                                                                     "for cameras not known."),
+    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm("Sensor WIDTH HEIGHT (mm) for cameras not known."),
     extinction: Optional[str] = typer.Option(None, "--extinction", help="Atmospheric extinction R,G,B in mag per "
                                                                        "airmass (default 0.10,0.15,0.25)."),
     window: Optional[str] = typer.Option(None, "--window", help="Window transmission R,G,B, applied to constants "
                                                                "measured without the window."),
     no_atmosphere: bool = typer.Option(False, "--no-atmosphere", help="Radiance at the top of the atmosphere."),
-    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
+    force: bool = options.force(),
 ) -> None:
     """Decode, flat-field, calibrate on stars, and write radiance, G/R and B/G, lamp classes and report.png."""
     from cupola.cli.progress import progress_bar
-    from cupola.geometry.orbit import parse_time
+    from cupola.geometry.times import parse_time
     from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products
     from cupola.nightlights.radiance import RadianceSettings
 

@@ -7,21 +7,22 @@ from pathlib import Path
 
 import typer
 
+from cupola.cli import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("orbit")(orbit_command)
 
 
 def orbit_command(
-    tle: Path = typer.Option(..., "--tle", help="File of two-line element sets."),
-    time: str = typer.Option(..., "--time", help="ISO 8601 time with zone."),
-    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    tle: Path = options.tle(),
+    time: str = options.time(),
+    force: bool = options.force(),
+    as_json: bool = options.as_json(),
 ) -> None:
     """Satellite sub-point, altitude, ground speed and the sun there at TIME."""
+    from cupola.geometry.times import parse_time
     from cupola.georef.orbit_report import orbit_report
-
-    from cupola.geometry.orbit import parse_time
 
     report = orbit_report(tle, parse_time(time, "--time"), force=force)
     if as_json:

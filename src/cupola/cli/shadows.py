@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from cupola.cli import options
+
 shadows_app = typer.Typer(help="Heights from shadows and satellite side-sway (roll) angle from relief displacement.",
                           no_args_is_help=True)
 
@@ -19,31 +21,13 @@ def register(app: typer.Typer) -> None:
 
 def _measurement(shadow_m, shadow_vec, displacement_m, disp_vec, known_height_m, base_px, top_px, shadow_tip_px,
                  gsd_m, up_azimuth_deg, geotiff, sigma_px, sigma_m, sigma_time_s):
-    from cupola.errors import InputError
-    from cupola.shadows import Measurement
-    from cupola.shadows.measure import PixelFrame
+    from cupola.shadows.measure import measurement_from
 
-    pixel_mode = any(x is not None for x in (base_px, top_px, shadow_tip_px))
-    if pixel_mode:
-        if base_px is None:
-            raise InputError("pixel measurements need --base-px COL ROW")
-        if any(x is not None for x in (shadow_m, shadow_vec, displacement_m, disp_vec)):
-            raise InputError("give measurements either in pixels (--base-px ...) or in metres, not both")
-        frame = PixelFrame(tuple(base_px), gsd_m=gsd_m, up_azimuth_deg=up_azimuth_deg, geotiff=geotiff)
-        shadow_vec = frame.to_en_m(shadow_tip_px) if shadow_tip_px is not None else None
-        disp_vec = frame.to_en_m(top_px) if top_px is not None else None
-        # a length between two points each known to +-sigma_px: sqrt(2) sigma_px
-        sigma_m = (2 ** 0.5) * sigma_px * frame.pixel_size_m() if sigma_px else (sigma_m or 0.0)
-    elif sigma_px:
-        raise InputError("--sigma-px applies to pixel measurements; use --sigma-m for lengths in metres")
-    for name, v in (("--shadow-m", shadow_m), ("--displacement-m", displacement_m), ("--height-m", known_height_m)):
-        if v is not None and v < 0:
-            raise InputError(f"{name} must not be negative, got {v:g}")
-    return Measurement(shadow_m=shadow_m, displacement_m=displacement_m,
-                       shadow_en_m=tuple(shadow_vec) if shadow_vec is not None else None,
-                       displacement_en_m=tuple(disp_vec) if disp_vec is not None else None,
-                       known_height_m=known_height_m, sigma_shadow_m=sigma_m or 0.0,
-                       sigma_displacement_m=sigma_m or 0.0, sigma_time_s=sigma_time_s)
+    return measurement_from(shadow_m=shadow_m, shadow_en_m=shadow_vec, displacement_m=displacement_m,
+                            displacement_en_m=disp_vec, known_height_m=known_height_m, base_px=base_px, top_px=top_px,
+                            shadow_tip_px=shadow_tip_px, gsd_m=gsd_m, up_azimuth_deg=up_azimuth_deg, geotiff=geotiff,
+                            sigma_px=sigma_px, sigma_shadow_m=sigma_m, sigma_displacement_m=sigma_m,
+                            sigma_time_s=sigma_time_s)
 
 
 def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
@@ -108,7 +92,7 @@ SUN_KEYS = ["day_of_year", "local_solar_time_h", "hour_angle_deg", "declination_
 
 @shadows_app.command("sideway")
 def sideway_command(
-    time: str = typer.Option(..., "--time", help="Imaging time, ISO 8601 with zone (UTC)."),
+    time: str = options.time("Imaging time, ISO 8601 with zone (UTC)."),
     lat: float = typer.Option(..., "--lat", help="Landmark latitude, degrees."),
     lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
     shadow_m: Optional[float] = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
@@ -127,12 +111,12 @@ def sideway_command(
     sigma_px: float = typer.Option(0.0, "--sigma-px", help="1-sigma error of each pixel position."),
     sigma_m: float = typer.Option(0.0, "--sigma-m", help="1-sigma error of each length, metres."),
     sigma_time_s: float = typer.Option(0.0, "--sigma-time-s", help="1-sigma error of the time, seconds."),
-    method: str = typer.Option("precise", "--method", help="precise (default) or simple (the published steps)."),
-    tle: Optional[Path] = typer.Option(None, "--tle", help="TLE of the satellite, to compare with the orbit."),
+    method: str = options.method(),
+    tle: Optional[Path] = options.tle("TLE of the satellite, to compare with the orbit.", required=False),
     sat_altitude_km: Optional[float] = typer.Option(None, "--sat-altitude-km", help="Satellite altitude, km."),
-    force: bool = typer.Option(False, "--force", help="Accept element sets more than 30 days away."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON to this file."),
+    force: bool = options.force(),
+    as_json: bool = options.as_json("Print JSON."),
+    out: Optional[Path] = options.out_file(),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height from the shadow (or given) and the side-sway (view zenith) angle from the displacement."""
@@ -150,7 +134,7 @@ def sideway_command(
 
 @shadows_app.command("height")
 def height_command(
-    time: str = typer.Option(..., "--time", help="Imaging time, ISO 8601 with zone (UTC)."),
+    time: str = options.time("Imaging time, ISO 8601 with zone (UTC)."),
     lat: float = typer.Option(..., "--lat", help="Landmark latitude, degrees."),
     lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
     shadow_m: Optional[float] = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
@@ -164,9 +148,9 @@ def height_command(
     sigma_px: float = typer.Option(0.0, "--sigma-px", help="1-sigma error of each pixel position."),
     sigma_m: float = typer.Option(0.0, "--sigma-m", help="1-sigma error of the shadow length, metres."),
     sigma_time_s: float = typer.Option(0.0, "--sigma-time-s", help="1-sigma error of the time, seconds."),
-    method: str = typer.Option("precise", "--method", help="precise (default) or simple."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON to this file."),
+    method: str = options.method("precise (default) or simple."),
+    as_json: bool = options.as_json("Print JSON."),
+    out: Optional[Path] = options.out_file(),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height of a landmark from its shadow."""
@@ -184,8 +168,8 @@ def height_command(
 @shadows_app.command("batch")
 def batch_command(
     table: Path = typer.Argument(..., help="CSV of landmarks and measurements (see cupola.shadows.batch)."),
-    out: Path = typer.Option(..., "--out", help="CSV of results."),
-    method: str = typer.Option("precise", "--method", help="Default method for rows without a method column."),
+    out: Path = options.out_file("CSV of results.", required=True),
+    method: str = options.method("Default method for rows without a method column."),
 ) -> None:
     """Solve every row of a CSV; failed rows are recorded in an 'error' column."""
     from cupola.cli.progress import progress_bar

@@ -4,18 +4,25 @@ Input columns (header names; order free): ``time`` (ISO 8601 with zone), ``lat``
 some of ``shadow_m``, ``displacement_m``, ``shadow_east_m``/``shadow_north_m``,
 ``displacement_east_m``/``displacement_north_m``, ``known_height_m``, ``sigma_shadow_m``,
 ``sigma_displacement_m``, ``sigma_time_s``, ``method``, ``satellite_altitude_m`` and an optional
-``id``/``name``. A row that fails is recorded in the ``error`` column; the others go on.
+``id``/``name``. Measurements may be given in pixels instead, as on the command line:
+``base_col``/``base_row`` with ``shadow_tip_col``/``shadow_tip_row`` and/or ``top_col``/``top_row``,
+converted through ``gsd_m`` (and ``up_azimuth_deg``) or a georeferenced ``geotiff`` (a path, relative
+to the CSV's folder), with ``sigma_px`` the error of each pixel position
+(:func:`cupola.shadows.measure.measurement_from`). A row that fails is recorded in the ``error``
+column; the others go on.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from cupola.errors import InputError
-from cupola.geometry.orbit import parse_time
+from cupola.geometry.times import parse_time
 from cupola.io.tables import parse_number
-from cupola.shadows.method import Measurement, ShadowResult, solve
+from cupola.shadows.measure import measurement_from
+from cupola.shadows.method import ShadowResult, solve
 
 OUTPUT_FIELDS = [
     "id", "method", "time_utc", "lat_deg", "lon_deg", "day_of_year", "local_solar_time_h", "hour_angle_deg",
@@ -23,6 +30,11 @@ OUTPUT_FIELDS = [
     "shadow_direction_misfit_deg", "height_m", "sigma_height_m", "height_source", "displacement_m",
     "side_sway_deg", "sigma_side_sway_deg", "view_azimuth_deg", "off_nadir_deg", "warnings", "error",
 ]
+
+
+#: parameter names in the library's messages -> the columns that give them
+_COLUMNS = {"base_px": "base_col/base_row", "top_px": "top_col/top_row", "shadow_tip_px": "shadow_tip_col/shadow_tip_row"}
+_PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
 
 def _num(row: dict, key: str, line: int, path: Path) -> float | None:
@@ -73,12 +85,20 @@ def run_batch(in_csv: Path, out_csv: Path, *, default_method: str = "precise", p
             lon = _num(row, "lon", line, in_csv)
             if lat is None or lon is None:
                 raise InputError(f"{in_csv}: line {line}: lat and lon are required")
-            m = Measurement(
+            geotiff = (row.get("geotiff") or "").strip()
+            m = measurement_from(
                 shadow_m=_num(row, "shadow_m", line, in_csv),
                 displacement_m=_num(row, "displacement_m", line, in_csv),
                 shadow_en_m=_pair(row, "shadow_east_m", "shadow_north_m", line, in_csv),
                 displacement_en_m=_pair(row, "displacement_east_m", "displacement_north_m", line, in_csv),
                 known_height_m=_num(row, "known_height_m", line, in_csv),
+                base_px=_pair(row, "base_col", "base_row", line, in_csv),
+                top_px=_pair(row, "top_col", "top_row", line, in_csv),
+                shadow_tip_px=_pair(row, "shadow_tip_col", "shadow_tip_row", line, in_csv),
+                gsd_m=_num(row, "gsd_m", line, in_csv),
+                up_azimuth_deg=_num(row, "up_azimuth_deg", line, in_csv) or 0.0,
+                geotiff=(in_csv.parent / geotiff) if geotiff else None,
+                sigma_px=_num(row, "sigma_px", line, in_csv) or 0.0,
                 sigma_shadow_m=_num(row, "sigma_shadow_m", line, in_csv) or 0.0,
                 sigma_displacement_m=_num(row, "sigma_displacement_m", line, in_csv) or 0.0,
                 sigma_time_s=_num(row, "sigma_time_s", line, in_csv) or 0.0)
@@ -90,7 +110,7 @@ def run_batch(in_csv: Path, out_csv: Path, *, default_method: str = "precise", p
             rec["warnings"] = "; ".join(res.warnings)
             ok += 1
         except InputError as exc:
-            text = str(exc)
+            text = _PARAMETER.sub(lambda mt: _COLUMNS.get(mt.group(1), mt.group(1)), str(exc))
             rec["error"] = text if f"line {line}" in text else f"{in_csv}: line {line}: {text}"
             failed += 1
         out_rows.append(rec)
