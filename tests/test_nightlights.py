@@ -143,7 +143,7 @@ def test_exposure_normalisation_and_missing_exif(tmp_path):
     assert e.rate_factor == pytest.approx((100 / 6400) * 2.8**2 / 0.5)
     q = write_dng(tmp_path / "n.dng", np.zeros((32, 32), np.uint16), exposure_s=None, f_number=2.8, iso=6400,
                   focal_mm=50)
-    with pytest.raises(InputError, match="ExposureTime missing.*--exposure-s"):
+    with pytest.raises(InputError, match="ExposureTime missing.*`exposure_s`"):
         exposure_from_metadata(read_raw_metadata(q))
     assert exposure_from_metadata(read_raw_metadata(q), exposure_s=2.0).exposure_s == 2.0
 

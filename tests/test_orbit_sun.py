@@ -83,7 +83,7 @@ def test_stale_and_refused_element_sets():
     last = max(s.epoch for s in sets)
     with pytest.warns(orbit.StaleElementsWarning):
         orbit.select_element_set(sets, last + dt.timedelta(days=10))
-    with pytest.raises(InputError, match="use --force"):
+    with pytest.raises(InputError, match="accept it with `force`"):
         orbit.select_element_set(sets, last + dt.timedelta(days=40))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -169,7 +169,7 @@ def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool
         last = max(s.epoch for s in sets)
         raise InputError(
             f"{source}: time {iso_z(time)} is {age:.1f} days from the nearest element set "
-            f"(file covers {iso_z(first)} to {iso_z(last)}); more than {MAX_AGE_DAYS:.0f} days (use --force, or force=True, to accept)"
+            f"(file covers {iso_z(first)} to {iso_z(last)}); more than {MAX_AGE_DAYS:.0f} days (accept it with `force`)"
         )
     if age > WARN_AGE_DAYS:
         message = (f"{source}: nearest element set is {age:.1f} days from {iso_z(time)}; "

@@ -123,11 +123,12 @@ def _holds(target: Path, inp: Path) -> bool:
 
 
 @contextlib.contextmanager
-def staged_output(out_dir, option: str = "--out", written: list | None = None, *, kind: str = "products",
+def staged_output(out_dir, option: str = "`out_dir`", written: list | None = None, *, kind: str = "products",
                   inputs=()) -> Iterator[Path]:
     """Yield the staging folder; on success everything in it (but hidden names) moves into
     ``out_dir``, the previous product set of ``kind`` is replaced as one, and the final paths are
-    appended to ``written``.
+    appended to ``written``. Messages name the folder as ``option`` (the parameter ``out_dir``,
+    which the CLI shows as its ``--out``).
 
     Raises:
         InputError: ``out_dir`` is not a folder or cannot be created, or a product would replace

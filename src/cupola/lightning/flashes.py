@@ -165,12 +165,12 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
         exp = np.array(exps)[order]
     elif exposure_s is not None:
         if not exposure_s > 0:
-            raise InputError(f"--exposure-s must be positive, got {exposure_s:g}")
+            raise InputError(f"`exposure_s` must be positive, got {exposure_s:g}")
         exp = np.full(len(files), float(exposure_s))
     elif len(files) > 1:
         exp = np.full(len(files), float(np.min(np.diff(start))))
     else:
-        raise InputError(f"{p}: one frame and no exposure_s column; give the exposure (--exposure-s)")
+        raise InputError(f"{p}: one frame and no exposure_s column; give the exposure (`exposure_s`)")
     if len(files) > 1 and np.any(start[:-1] + exp[:-1] > start[1:] + 1e-6):
         k = int(np.flatnonzero(start[:-1] + exp[:-1] > start[1:] + 1e-6)[0])
         raise InputError(f"{p}: the exposure of {files[order[k]]!r} ({exp[k]:g} s) overlaps the next frame")

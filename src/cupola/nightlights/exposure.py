@@ -47,12 +47,11 @@ def exposure_from_metadata(meta, *, exposure_s: float | None = None, iso: float 
                            f_number: float | None = None, lens_transmission: float = 1.0) -> Exposure:
     """Exposure from EXIF, each value overridable; a missing one raises :class:`InputError`."""
     values = {}
-    for name, given, flag in (("exposure_s", exposure_s, "--exposure-s"), ("iso", iso, "--iso"),
-                              ("f_number", f_number, "--f-number")):
+    for name, given in (("exposure_s", exposure_s), ("iso", iso), ("f_number", f_number)):
         v = given if given is not None else getattr(meta, name)
         exif = {"exposure_s": "ExposureTime", "iso": "ISOSpeedRatings", "f_number": "FNumber"}[name]
         if v is None:
-            raise InputError(f"{meta.path}: EXIF {exif} missing, needed to normalise the exposure; give {flag}")
+            raise InputError(f"{meta.path}: EXIF {exif} missing, needed to normalise the exposure; give `{name}`")
         if not v > 0:
             raise InputError(f"{meta.path}: {exif} must be positive, got {v!r}")
         values[name] = float(v)

@@ -140,7 +140,7 @@ def _camera_for(frame: RawFrame, opts: CalibrateOptions, focal_mm: float | None)
                                         width_px=m.width_px, height_px=m.height_px)
     if not m.model:
         raise InputError(f"{m.path}: EXIF Model missing; the camera is needed for its sensor size "
-                         "(give --sensor-mm WIDTH HEIGHT)")
+                         "(give `sensor_mm` WIDTH HEIGHT)")
     try:
         body = camera_body(m.model)
         return camera_for_body(body, focal_mm=focal_mm, width_px=m.width_px - m.width_px % 2,
@@ -179,7 +179,7 @@ def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: 
     lens = _lens_for(frame, flat[0] if flat else None, flat[1] if flat else "")
     notes += list(lens.notes)
     if lens.vignetting == "none":
-        notes.append("no vignetting correction: " + lens.source + "; give --flat FILE")
+        notes.append("no vignetting correction: " + lens.source + "; give a flat-field frame (`flat`)")
     # quicklook of the raw signal (before flat field and calibration), every 4th superpixel
     h4, w4 = frame.shape[0] // 4, frame.shape[1] // 4
     ql = np.stack([frame.planes[0], 0.5 * (frame.planes[1] + frame.planes[2]), frame.planes[3]])[:, :h4 * 4, :w4 * 4]
@@ -204,13 +204,13 @@ def _time_of(frame: RawFrame, k: int, first: RawFrame, opts: CalibrateOptions, n
         t0, tk = first.meta.datetime_original, frame.meta.datetime_original
         if t0 is not None and tk is not None:
             return opts.time + (tk - t0)
-        notes.append("no EXIF time to offset this frame from the first; used --time")
+        notes.append("no EXIF time to offset this frame from the first; used `time`")
         return opts.time
     t = frame.meta.datetime_original
     if t is None:
         return None
     exp = frame.meta.exposure_s or 0.0
-    notes.append("time from EXIF DateTimeOriginal taken as UTC plus half the exposure (give --time to be sure)")
+    notes.append("time from EXIF DateTimeOriginal taken as UTC plus half the exposure (give `time` to be sure)")
     return t.replace(tzinfo=dt.timezone.utc) + dt.timedelta(seconds=exp / 2.0)
 
 
@@ -223,7 +223,7 @@ def place_frame(fr: FrameResult, k: int, first: FrameResult | None, opts: Calibr
     p.time = _time_of(fr.frame, k, first.frame if first else fr.frame, opts, fr.notes)
     if tles is None or p.time is None:
         if tles is not None and p.time is None:
-            fr.notes.append("no time (give --time): not georeferenced")
+            fr.notes.append("no time (give `time`): not georeferenced")
         return
     p.elements = tles.at(p.time, force=opts.force_tle, notes=fr.notes)
     p.state = orbit.state_at(p.elements, p.time)

@@ -104,7 +104,7 @@ def read_calibration(path: str | os.PathLike) -> Calibration:
     """Calibration constants from a ``calibration.json`` written by an earlier run."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{p}: no such calibration file (give --stars auto or a calibration.json)")
+        raise InputError(f"{p}: no such calibration file (give `stars` auto or a calibration.json)")
     try:
         d = json.loads(p.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

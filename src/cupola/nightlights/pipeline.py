@@ -102,7 +102,7 @@ def _dark_and_flat(opts: CalibrateOptions) -> tuple[RawFrame | None, tuple | Non
 
 def _element_sets(opts: CalibrateOptions):
     if opts.tie_points is not None and opts.tle is None:
-        raise InputError("--tie-points needs --tle (and --time) to solve the attitude")
+        raise InputError("`tie_points` needs `tle` (and `time`) to solve the attitude")
     if opts.tle is None:
         return None
     from cupola.io.tle import TleFile
@@ -127,7 +127,7 @@ def _choose_constants(frames: list[FrameResult], supplied: Calibration | None, o
             fr.calibration_used, fr.calibration_from = seq_cal, f"sequence constants ({seq_cal.source})"
         else:
             reasons = "; ".join(f"{f.path.name}: {f.star_note or 'no stars'}" for f in frames)
-            raise NoSolutionError(f"{reasons}. Without stars there are no calibration constants: give --stars "
+            raise NoSolutionError(f"{reasons}. Without stars there are no calibration constants: give `stars` "
                                   "calibration.json from a frame of the same sequence with stars")
     return seq_cal
 
@@ -156,7 +156,7 @@ def _measure_light(fr: FrameResult, opts: CalibrateOptions) -> None:
     if fr.view is not None:
         am = fr.view.airmass(opts.radiance.max_view_zenith_deg)
     else:
-        fr.notes.append("no geometry (give --tle and --time): atmosphere not corrected, radiance at the camera")
+        fr.notes.append("no geometry (give `tle` and `time`): atmosphere not corrected, radiance at the camera")
     settings = opts.radiance if am is not None else replace(opts.radiance, atmosphere=False)
     rad = radiance_planes(sig, sat, fr.calibration_used, omega, airmass_map=am, settings=settings)
     if am is not None:
