@@ -8,14 +8,26 @@ height and the focal length follow by robust, then weighted, least squares
 (:mod:`~cupola.lightning.solve`), with the Cramer-Rao bound for comparison
 (:mod:`~cupola.lightning.crb`). :mod:`cupola.simulate.lightning` draws realistic test scenes.
 
->>> from cupola.lightning import solve, SolveOptions                      # doctest: +SKIP
->>> sol = solve(flashes, events, elements, camera, SolveOptions())       # doctest: +SKIP
->>> sol.rpy_deg, sol.clock_offset_s, sol.clock_window_s                  # doctest: +SKIP
+The whole job (frames or video in, products out) is :func:`run` with a :class:`LightningRequest`
+(``cupola.solve_lightning``); :func:`solve` is the solver on flashes and events already read.
+Names are imported on first use.
+
+>>> from cupola.lightning import SolveOptions
+>>> SolveOptions().height_mode, SolveOptions().emission_height_m
+('auto', 10000.0)
 """
 
-from cupola.lightning.events import Events, read_events
-from cupola.lightning.flashes import Flashes, Frames, read_flashes, read_frame_times
-from cupola.lightning.solve import Solution, SolveOptions, solve
+from cupola._lazy import lazy_names
 
-__all__ = ["Events", "read_events", "Flashes", "Frames", "read_flashes", "read_frame_times", "Solution",
-           "SolveOptions", "solve"]
+_NAMES = {
+    "Events": "cupola.lightning.events", "read_events": "cupola.lightning.events",
+    "write_events_csv": "cupola.lightning.events",
+    "Flashes": "cupola.lightning.flashes", "Frames": "cupola.lightning.flashes",
+    "read_flashes": "cupola.lightning.flashes", "read_frame_times": "cupola.lightning.flashes",
+    "Solution": "cupola.lightning.solve", "SolveOptions": "cupola.lightning.solve", "solve": "cupola.lightning.solve",
+    "LightningRequest": "cupola.lightning.job", "LightningResult": "cupola.lightning.job", "run": "cupola.lightning.job",
+    "write_products": "cupola.lightning.products", "write_lis_products": "cupola.lightning.lis_products",
+}
+
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)
