@@ -71,6 +71,20 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         outputs.append(args.out / "locate" / case)
 
+    # the ISS's own lightning imager: one real orbit of ISS LIS (../shared/data beside the repository)
+    lis = Path(__file__).resolve().parents[3] / "shared" / "data" / "iss-lis-2020"
+    science = sorted(lis.glob("ISS_LIS_SC_*.nc"))
+    background = sorted(lis.glob("ISS_LIS_BG_*.nc"))
+    if science and background:
+        argv_lis = ["lightning", "lis", str(science[0]), "--background", str(background[0]),
+                    "--out", str(args.out / "lightning-lis")]
+        code = _run(cupola_main, argv_lis)
+        if code != 0:
+            return code
+        outputs.append(args.out / "lightning-lis")
+    else:
+        print(f"\n(ISS LIS step skipped: no ISS_LIS_SC/BG files in {lis})")
+
     # heights from shadows: the published worked example
     argv_sh = ["shadows", "sideway", "--time", "2013-08-05T02:56:39Z", "--lat", "31.23", "--lon", "121.5",
                "--shadow-m", "168", "--displacement-m", "125.5", "--sigma-m", "2.83", "--sat-altitude-km", "645",
