@@ -223,7 +223,7 @@ def test_sequence_frames_without_stars_use_the_sequence_constants(frames):
 
 def test_no_stars_gives_a_clear_message(frames):
     _, _, nadir = frames
-    with pytest.raises(NoSolutionError, match="no stars.*--stars calibration.json"):
+    with pytest.raises(NoSolutionError, match="no stars.*`stars` calibration.json"):
         calibrate([nadir.path], CalibrateOptions())
 
 

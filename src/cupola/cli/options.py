@@ -36,7 +36,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "look_at_rotation_deg": "--rotation", "attitude_guess_deg": "--attitude-guess", "height_mode": "--solve-height",
     "sigma_shadow_m": "--sigma-m", "known_height_m": "--height-m", "satellite_altitude_m": "--sat-altitude-km",
     "threshold_sigma": "--detect-threshold", "group_strokes": "--no-stroke-grouping", "cache_dir": "--cache",
-    "out_dir": "--out", "background_path": "--background",
+    "out_dir": "--out", "background_path": "--background", "landmarks": "--landmark",
 }
 
 _PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")

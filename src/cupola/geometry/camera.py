@@ -171,7 +171,7 @@ def camera_body(model: str) -> CameraBody:
     body = compact.get(key.replace(" ", ""))
     if body is None:
         known = ", ".join(ISS_CAMERAS)
-        raise InputError(f"unknown camera model {model!r}: known are {known}; give --sensor-mm WIDTH HEIGHT")
+        raise InputError(f"unknown camera model {model!r}: known are {known}; give `sensor_mm` (width, height in mm)")
     return body
 
 
@@ -182,7 +182,7 @@ def camera_for_body(body: CameraBody, *, focal_mm: float, width_px: int, height_
             abs(height_px / width_px - body.width_px / body.height_px) > 0.02:
         raise InputError(
             f"image of {width_px}x{height_px} px does not have the aspect ratio of a {body.model} "
-            f"({body.width_px}x{body.height_px}); was it cropped? give --sensor-mm for the crop")
+            f"({body.width_px}x{body.height_px}); was it cropped? give `sensor_mm` for the crop")
     sw, sh = body.sensor_width_mm, body.sensor_height_mm
     if height_px > width_px:  # portrait frame
         sw, sh = sh, sw
@@ -214,22 +214,22 @@ def camera_from_photo(width_px: int, height_px: int, *, focal_mm: float | None =
     """
     focal = focal_mm
     if focal is not None and not focal > 0:
-        raise InputError(f"--focal-mm must be positive, got {focal:g}")
+        raise InputError(f"`focal_mm` must be positive, got {focal:g}")
     if focal is None:
         focal = exif_focal_mm
         if focal is None:
-            raise InputError(f"{photo}: no focal length in EXIF; give --focal-mm")
+            raise InputError(f"{photo}: no focal length in EXIF; give `focal_mm`")
         if not focal > 0:
-            raise InputError(f"{photo}: EXIF focal length {focal!r} is not positive; give --focal-mm")
+            raise InputError(f"{photo}: EXIF focal length {focal!r} is not positive; give `focal_mm`")
     if sensor_mm is not None:
         w_mm, h_mm = sensor_mm
         if not (w_mm > 0 and h_mm > 0):
-            raise InputError(f"--sensor-mm must be positive, got {w_mm:g} {h_mm:g}")
+            raise InputError(f"`sensor_mm` must be positive, got {w_mm:g} {h_mm:g}")
         cam = Camera.from_focal_sensor(focal_mm=focal, sensor_width_mm=w_mm, sensor_height_mm=h_mm,
                                        width_px=width_px, height_px=height_px)
         return cam, f"focal {focal:g} mm, sensor {w_mm:g} x {h_mm:g} mm (given)"
     if not exif_model:
-        raise InputError(f"{photo}: no camera model in EXIF; give --sensor-mm WIDTH HEIGHT")
+        raise InputError(f"{photo}: no camera model in EXIF; give `sensor_mm` (width, height in mm)")
     try:
         body = camera_body(exif_model)
         cam = camera_for_body(body, focal_mm=focal, width_px=width_px, height_px=height_px)

@@ -116,22 +116,22 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
     """Run the whole computation; raises :class:`InputError` on bad input, writes nothing."""
     from cupola.io.images import read_photo
     from cupola.io.tables import read_pixels, read_tie_points
-    from cupola.io.tle import read_tle_file
+    from cupola.io.tle import element_set_at
 
     modes = sum(x is not None for x in (req.attitude_rpy_deg, req.look_at, req.tie_points))
     if modes != 1:
-        raise InputError("give exactly one of --attitude ROLL PITCH YAW, --look-at LAT LON, --tie-points FILE")
+        raise InputError("give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `look_at` (lat, lon), "
+                         "`tie_points` (a file)")
     notes: list[str] = []
     image, info = read_photo(req.photo)
     height, width = image.shape[:2]
     cam, cam_source = camera_from_request(req, width, height, info)
     if req.distortion is not None:
         if not all(np.isfinite(req.distortion)):
-            raise InputError("--distortion: coefficients must be finite numbers")
+            raise InputError("`distortion`: coefficients must be finite numbers")
         cam = dataclasses.replace(cam, distortion=Distortion(*map(float, req.distortion)))
         cam_source += ", distortion k1 k2 p1 p2 k3 = " + " ".join(f"{x:g}" for x in req.distortion)
-    sets = read_tle_file(req.tle_path)
-    elements = orbit.select_element_set(sets, req.time, force=req.force_tle, source=str(req.tle_path), notes=notes)
+    elements = element_set_at(req.tle_path, req.time, force=req.force_tle, notes=notes)
     state = orbit.state_at(elements, req.time)
     solution = None
     if req.attitude_rpy_deg is not None:
@@ -193,7 +193,7 @@ def parse_landmark(text: str) -> tuple[str, float, float]:
     try:
         name, lat, lon = parts[0], float(parts[1]), float(parts[2])
     except (IndexError, ValueError):
-        raise InputError(f"--landmark {text!r}: expected NAME:LAT:LON, e.g. 'Del Rio, TX:29.36:-100.9'") from None
+        raise InputError(f"`landmarks` {text!r}: expected NAME:LAT:LON, e.g. 'Del Rio, TX:29.36:-100.9'") from None
     if not -90 <= lat <= 90:
-        raise InputError(f"--landmark {text!r}: latitude {lat} outside -90..90")
+        raise InputError(f"`landmarks` {text!r}: latitude {lat} outside -90..90")
     return name, lat, lon

@@ -16,6 +16,7 @@ import numpy as np
 from cupola.errors import InputError
 from cupola.geometry import orbit
 from cupola.geometry.camera import Camera, camera_from_photo
+from cupola.io.limits import regular_file
 from cupola.lightning.detect import DetectOptions, detect_flashes
 from cupola.lightning.events import Events, group_strokes, read_events
 from cupola.lightning.flashes import Flashes, Frames, read_flashes, read_frame_times
@@ -76,10 +77,8 @@ def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterat
         import cv2
     except ImportError:
         raise InputError(f"{path}: reading video needs OpenCV (pip install opencv-python-headless); "
-                         "or extract the frames and use --frames DIR --frame-times FILE.csv") from None
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: video file not found")
+                         "or extract the frames and give `frames_dir` and `frame_times`") from None
+    p = regular_file(path, "a video file")
     cap = cv2.VideoCapture(str(p))
     if not cap.isOpened():
         raise InputError(f"{p}: cannot be opened as a video (unknown format or codec)")
@@ -87,7 +86,7 @@ def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterat
     rate = float(fps) if fps else float(cap.get(cv2.CAP_PROP_FPS))
     if not (rate > 0 and np.isfinite(rate)):
         cap.release()
-        raise InputError(f"{p}: the video does not state its frame rate; give --fps")
+        raise InputError(f"{p}: the video does not state its frame rate; give `fps`")
     cap.release()
 
     def frames() -> Iterator[np.ndarray]:
@@ -119,33 +118,33 @@ def _camera(req: LightningRequest, source: Path, width: int, height: int, info) 
 def run(req: LightningRequest) -> LightningResult:
     """Detect, associate, solve; raises InputError (bad input) or NoSolutionError; writes nothing."""
     from cupola.io.images import read_photo
-    from cupola.io.tle import read_tle_file
+    from cupola.io.tle import element_set_at
 
     modes = [m for m, on in (("photo", req.photo is not None), ("frames", req.frames_dir is not None or
                                                                    req.frame_times is not None),
                              ("video", req.video is not None)) if on]
     if len(modes) != 1:
-        raise InputError("give exactly one input: --video FILE, --frames DIR --frame-times FILE.csv, "
-                         "or PHOTO --time ISO8601 --exposure-s S")
+        raise InputError("give exactly one input: `video` (a file), `frames_dir` and `frame_times` (a folder and "
+                         "a CSV file), or a photo with `time` and `exposure_s`")
     mode = modes[0]
     if not req.events:
-        raise InputError("give the lightning events: --events FILE.csv (repeatable)")
+        raise InputError("give the lightning events: `events` (one or more CSV files)")
     notes: list[str] = []
     detect_opts = req.detect
     if mode == "photo":
         if req.time is None or req.exposure_s is None:
-            raise InputError("a photo needs --time (start of the exposure, camera clock) and --exposure-s")
+            raise InputError("a photo needs `time` (start of the exposure, camera clock) and `exposure_s`")
         if not req.exposure_s > 0:
-            raise InputError(f"--exposure-s must be positive, got {req.exposure_s:g}")
+            raise InputError(f"`exposure_s` must be positive, got {req.exposure_s:g}")
         image, info = read_photo(req.photo)
         frames = Frames(req.time, np.array([0.0]), np.array([float(req.exposure_s)]), (Path(req.photo).name,))
         images = iter([image])
         source, name = Path(req.photo), Path(req.photo).name
     elif mode == "frames":
         if req.frames_dir is None or req.frame_times is None:
-            raise InputError("a frame sequence needs both --frames DIR and --frame-times FILE.csv")
+            raise InputError("a frame sequence needs both `frames_dir` (a folder) and `frame_times` (a CSV file)")
         if not Path(req.frames_dir).is_dir():
-            raise InputError(f"--frames {req.frames_dir}: not a folder")
+            raise InputError(f"`frames_dir` {req.frames_dir}: not a folder")
         frames = read_frame_times(req.frame_times, req.frames_dir, req.exposure_s)
         image, info = read_photo(Path(req.frames_dir) / frames.names[0])
         if req.fast_decode and req.flashes is None:
@@ -174,12 +173,12 @@ def run(req: LightningRequest) -> LightningResult:
         source, name = Path(req.frames_dir) / frames.names[0], frames.names[0]
     else:
         if req.time is None:
-            raise InputError("a video needs --time: the start of its first frame (camera clock, ISO 8601)")
+            raise InputError("a video needs `time`: the start of its first frame (camera clock, ISO 8601)")
         from cupola.lightning.video import iter_video_frames, video_frame_times
 
         if req.fps is not None:
             if not req.fps > 0:
-                raise InputError(f"--fps must be positive, got {req.fps:g}")
+                raise InputError(f"`fps` must be positive, got {req.fps:g}")
             n, rate = len(video_frame_times(req.video)), float(req.fps)
             frames = Frames.regular(req.time, n, 1.0 / rate, req.exposure_s)
         else:
@@ -201,14 +200,14 @@ def run(req: LightningRequest) -> LightningResult:
         images = gen()
         source, name = Path(req.video), f"{Path(req.video).name} (frame 0)"
         notes.append(f"video: {n} frames at {rate:g} frames/s, frame times from "
-                     + ("--fps" if req.fps is not None else "the container's timestamps"))
+                     + ("the given frame rate" if req.fps is not None else "the container's timestamps"))
     height, width = image.shape[:2]
     camera, cam_source = _camera(req, source, width, height, info)
     background = None
     if req.background is not None:
         background, _ = read_photo(req.background)
         if background.shape[:2] != image.shape[:2]:
-            raise InputError(f"--background {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
+            raise InputError(f"`background` {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
                              f"the frames are {width}x{height}")
         if detect_opts.input_scale > 1:
             from cupola.lightning.frames_io import reduce
@@ -231,9 +230,7 @@ def run(req: LightningRequest) -> LightningResult:
         if len(events) < n_before:
             notes.append(f"{n_before - len(events)} subsequent strokes grouped with their flashes' first strokes "
                          f"({len(events)} events)")
-    sets = read_tle_file(req.tle_path)
-    elements = orbit.select_element_set(sets, frames.epoch, force=req.force_tle, source=str(req.tle_path),
-                                        notes=notes)
+    elements = element_set_at(req.tle_path, frames.epoch, force=req.force_tle, notes=notes)
     solution = solve(flashes, events, elements, camera, req.options)
     notes += solution.notes
     return LightningResult(req, mode, frames, image, name, cam_source, flashes, events, elements, solution, notes,

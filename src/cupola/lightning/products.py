@@ -1,4 +1,4 @@
-"""Products of ``cupola lightning solve``, written all-or-nothing into ``--out DIR``.
+"""Products of ``cupola lightning solve``, written all-or-nothing into ``out_dir``.
 
 * ``result.json``: pose (LVLH roll/pitch/yaw with 1-sigma), clock offset (network - camera) with
   the window the data allow, emission height, matched pairs with residuals in pixels and metres,
@@ -260,7 +260,7 @@ def write_products(result: LightningResult, out_dir: Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir}: exists and is not a folder")
+        raise InputError(f"`out_dir` {out_dir}: exists and is not a folder")
     pixels = None
     if result.request.pixels is not None:
         pixels = _read_pixels_with_heights(result.request.pixels, result.solution.camera.width_px,

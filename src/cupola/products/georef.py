@@ -20,6 +20,7 @@ import shapely
 from cupola import __version__
 from cupola.geometry import attitude as att
 from cupola.geometry import orbit
+from cupola.geometry.geodesy import M_PER_DEG
 from cupola.geometry.projection import Georeference
 from cupola.geometry.sun import sun_position
 
@@ -138,7 +139,7 @@ def _write_georef_tif(stage: Path, frame: GeorefFrame, scale: int,
     south, north = float(ring[:, 1].min()), float(ring[:, 1].max())
     gsd = min(geo.gsd_m()) if frame.center_lonlat else 1000.0
     s = max(int(scale), 1)
-    res_deg = gsd * s / 111320.0
+    res_deg = gsd * s / M_PER_DEG
     image = frame.image
     if s > 1:
         import cv2

@@ -7,4 +7,13 @@ one kept on purpose as a check.
   events, detections, rendered frames or video);
 * :mod:`cupola.simulate.nightlights`: DSLR night frames as DNG (stars, city lights, sensor effects);
 * :mod:`cupola.simulate.locate_cases`: photo-localization cases cut from reference imagery.
+
+The generators live in these modules (each with its own ``__all__``); importing the package
+imports none of them.
+
+>>> from cupola.simulate.lightning import SceneSpec
+>>> SceneSpec().n_frames >= 1
+True
 """
+
+__all__ = ["lightning", "nightlights", "locate_cases"]

@@ -594,8 +594,6 @@ def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True
     from PIL import Image
 
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
     written: list[Path] = []
     with staged_output(out, written=written) as stage:
         fr = scene.frames

@@ -99,9 +99,10 @@ class SyntheticTruth:
 def default_state(time: dt.datetime = NIGHT_TIME) -> tuple[orbit.ElementSet, orbit.StateVector]:
     from importlib import resources
 
-    text = (resources.files("cupola") / "data" / "samples" / "iss-meteor-2017" /
-            "iss_tle_25544_20170101-20170630.txt").read_text()
-    el = orbit.select_element_set(orbit.parse_tle(text), time)
+    from cupola.io.tle import element_set_at
+
+    el = element_set_at(resources.files("cupola") / "data" / "samples" / "iss-meteor-2017" /
+                        "iss_tle_25544_20170101-20170630.txt", time)
     return el, orbit.state_at(el, time)
 
 
