@@ -6,8 +6,11 @@ the middle of writing leaves either the old file or no file, never half a file.
 Example
 -------
 >>> from cupola.io.atomic import atomic_write
->>> with atomic_write("out/result.json") as tmp:          # doctest: +SKIP
-...     tmp.write_text("{}")
+>>> with atomic_write("result.json") as tmp:  # tmp: a hidden name beside result.json
+...     _ = tmp.write_text("{}")
+>>> from pathlib import Path
+>>> Path("result.json").read_text(), sorted(p.name for p in Path(".").iterdir())
+('{}', ['result.json'])
 """
 
 from __future__ import annotations

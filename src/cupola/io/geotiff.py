@@ -13,7 +13,9 @@ Example
 >>> def to_colrow(lon, lat):            # a toy affine mapping: 0.01 deg per pixel
 ...     return (lon + 101.0) / 0.01, (30.0 - lat) / 0.01
 >>> info = write_georeferenced_cog("georef.tif", photo, to_colrow,
-...                                (-101.0, 26.0, -95.0, 30.0), 0.01)   # doctest: +SKIP
+...                                (-101.0, 26.0, -95.0, 30.0), 0.01)
+>>> info["width"], info["height"], info["transform"]
+(600, 400, (0.01, 0.0, -101.0, 0.0, -0.01, 30.0))
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ No EXIF orientation is applied: the array is exactly as stored in the file, so p
 coordinates (col, row), with (0, 0) the centre of the top-left pixel, refer to the stored
 image. The Orientation tag is reported in :attr:`PhotoInfo.orientation` for the caller to act on.
 
+>>> from importlib.resources import files
 >>> from cupola.io.images import read_photo
->>> pixels, info = read_photo("photo.jpg")            # doctest: +SKIP
->>> pixels.shape, info.focal_length_mm                # doctest: +SKIP
-((4928, 7380, 3), 400.0)
+>>> pixels, info = read_photo(files("cupola") / "data/samples/iss-meteor-2017/meteor_20170517T054409.526Z.jpg")
+>>> pixels.shape, info.focal_length_mm  # a video frame: no EXIF focal length
+((738, 1280, 3), None)
 """
 
 from __future__ import annotations

@@ -8,9 +8,12 @@ Example
 >>> from shapely.geometry import box
 >>> from cupola.io.vector import write_footprint_geojson, write_footprint_kml
 >>> fp = box(-101.9, 28.5, -100.2, 31.1)
->>> write_footprint_geojson("out/footprint.geojson", fp, {"photo": "ISS052-E-8888"})  # doctest: +SKIP
->>> write_footprint_kml("out/footprint.kml", fp, "ISS052-E-8888", "Del Rio, TX",
-...                     {"photo": "ISS052-E-8888"}, center_lonlat=(-101.0, 29.8))  # doctest: +SKIP
+>>> write_footprint_geojson("footprint.geojson", fp, {"photo": "ISS052-E-8888"})
+>>> write_footprint_kml("footprint.kml", fp, "ISS052-E-8888", "Del Rio, TX",
+...                     {"photo": "ISS052-E-8888"}, center_lonlat=(-101.0, 29.8))
+>>> import json, pathlib
+>>> json.loads(pathlib.Path("footprint.geojson").read_text())["features"][0]["properties"]
+{'photo': 'ISS052-E-8888'}
 """
 
 from __future__ import annotations

@@ -9,10 +9,14 @@ Per pixel: raw value -> minus the black level (or a dark frame, which includes i
 linearity correction -> DN (data numbers) above dark. Pixels at or above ``saturation_fraction`` of
 the white level are flagged in :attr:`RawFrame.saturated`; they are never scaled into radiance.
 
+>>> import numpy as np
+>>> from cupola.io.dng import write_dng
 >>> from cupola.nightlights.raw import read_raw
->>> frame = read_raw("ISS047-E-12345.NEF")          # doctest: +SKIP
->>> frame.planes.shape, frame.meta.iso               # doctest: +SKIP
-((4, 1856, 2784), 6400.0)
+>>> _ = write_dng("frame.dng", np.full((64, 96), 1000, np.uint16), make="NIKON CORPORATION",
+...               model="NIKON D5", exposure_s=0.5, f_number=2.8, iso=6400, focal_mm=50.0)
+>>> frame = read_raw("frame.dng")  # a camera's NEF or DNG reads the same way
+>>> frame.planes.shape, frame.meta.iso  # four Bayer planes of half the size
+((4, 32, 48), 6400.0)
 """
 
 from __future__ import annotations

@@ -18,10 +18,12 @@ Example
 -------
 >>> from shapely.geometry import box
 >>> from cupola.plot.quicklook import write_quicklook_png
->>> write_quicklook_png("quicklook.png", box(-101.9, 28.5, -100.2, 31.1),
-...                     [(-105.0, 25.0), (-98.0, 34.0)], iss_lonlat=(-102.3, 29.6),
-...                     title="ISS052-E-8888",
-...                     points_lonlat=[(-100.9, 29.36)], points_labels=["Del Rio, TX"])  # doctest: +SKIP
+>>> layout = write_quicklook_png("quicklook.png", box(-101.9, 28.5, -100.2, 31.1),
+...                              [(-105.0, 25.0), (-98.0, 34.0)], iss_lonlat=(-102.3, 29.6),
+...                              title="ISS052-E-8888",
+...                              points_lonlat=[(-100.9, 29.36)], points_labels=["Del Rio, TX"])
+>>> layout.size_px, layout.resolution
+((1650, 900), 'i')
 """
 
 from __future__ import annotations
