@@ -29,7 +29,6 @@ import datetime as dt
 import time
 
 import numpy as np
-
 from common import ROOT, SAMPLE, bench_line
 
 T0 = dt.datetime(2017, 5, 17, 5, 44, 9, 526000, tzinfo=dt.timezone.utc)
@@ -53,8 +52,8 @@ def run_scene(sets, cam, rpy, spec, seed, t=T0, options=None, baseline=True, crb
     from cupola.geometry import orbit
     from cupola.geometry.trajectory import trajectory
     from cupola.lightning import crb, observe
-    from cupola.simulate.lightning import simulate_scene
     from cupola.lightning.solve import SolveOptions, fit_pairs, flash_trajectory, pair_geometry, solve
+    from cupola.simulate.lightning import simulate_scene
 
     options = options or SolveOptions()
     el = orbit.select_element_set(sets, t)
@@ -388,8 +387,12 @@ def lis():
     surface), against the file's corners: median over the 104 images x 4 corners; baseline: the first
     model (80 deg pinhole, no mounting, height 0), measured in the same run. Also every event of the
     science file against the file's event location."""
-    from cupola.lightning.lis import (georeference_backgrounds, georeference_events, read_lis_background,
-                                      read_lis_science)
+    from cupola.lightning.lis import (
+        georeference_backgrounds,
+        georeference_events,
+        read_lis_background,
+        read_lis_science,
+    )
 
     folder = ROOT.parent / "shared" / "data" / "iss-lis-2020"
     path = folder / "ISS_LIS_BG_V1.0_20200823_NQC_20683.nc"

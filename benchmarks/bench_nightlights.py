@@ -42,7 +42,7 @@ def _frame():
     if "seq" in _STATE:
         return _STATE
     from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products
-    from cupola.simulate.nightlights import NIGHT_TIME, City, LAMP_RADIANCE_RATIOS, make_frame
+    from cupola.simulate.nightlights import LAMP_RADIANCE_RATIOS, NIGHT_TIME, City, make_frame
 
     tmp = _scratch("bench_nightlights_")
     t0 = time.perf_counter()

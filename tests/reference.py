@@ -66,7 +66,7 @@ def reference_ground_points(position_m, lvlh_axes, rpy_deg, fx, fy, cx, cy, cols
         d = r @ np.array([(c - cx) / fx, (w - cy) / fy, 1.0])
         d /= np.linalg.norm(d)
 
-        def height(t):
+        def height(t, d=d):
             p = position_m + t * d
             return _ECEF_TO_LLH.transform(p[0], p[1], p[2])[2] - height_m
 

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import fault_cases
 import pytest
 
-import fault_cases
 from cupola.errors import InputError
 from cupola.io import staging
 from cupola.io.names import safe_names

@@ -21,8 +21,8 @@ from cupola.geometry.trajectory import trajectory
 from cupola.lightning import crb, observe
 from cupola.lightning.events import Events, parse_utc, read_events
 from cupola.lightning.flashes import Frames, read_frame_times
-from cupola.simulate.lightning import SceneSpec, simulate_scene
 from cupola.lightning.solve import SolveOptions, solve
+from cupola.simulate.lightning import SceneSpec, simulate_scene
 
 UTC = dt.timezone.utc
 METEOR_RPY = (-5.66, 0.71, 84.52)

@@ -32,8 +32,8 @@ def test_grouped_strokes_are_paired_not_dropped():
     from cupola.geometry import orbit
     from cupola.geometry.camera import Camera
     from cupola.lightning.events import group_strokes
-    from cupola.simulate.lightning import SceneSpec, simulate_scene
     from cupola.lightning.solve import SolveOptions, solve
+    from cupola.simulate.lightning import SceneSpec, simulate_scene
 
     el = orbit.select_element_set(orbit.parse_tle(TLE_FILE.read_text()), FRAME_TIME)
     d5 = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568,

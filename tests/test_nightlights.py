@@ -14,7 +14,7 @@ from cupola.nightlights import colour, radiance  # noqa: E402
 from cupola.nightlights.catalog import load_catalog  # noqa: E402
 from cupola.nightlights.exposure import exposure_from_metadata  # noqa: E402
 from cupola.nightlights.lens import lens_from_lensfun  # noqa: E402
-from cupola.nightlights.photometry import Calibration, fit_zero_points, StarPhotometry  # noqa: E402
+from cupola.nightlights.photometry import Calibration, StarPhotometry, fit_zero_points  # noqa: E402
 from cupola.nightlights.raw import read_raw, read_raw_metadata, subtract_dark  # noqa: E402
 
 LENS = ("NIKON CORPORATION", "NIKON D5", "Nikon", "AF-S Zoom-Nikkor 24-70mm f/2.8G ED")

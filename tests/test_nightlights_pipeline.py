@@ -22,7 +22,7 @@ from cupola.geometry import geodesy  # noqa: E402
 from cupola.geometry.camera import camera_body, camera_for_body  # noqa: E402
 from cupola.nightlights.lens import lens_from_lensfun  # noqa: E402
 from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products  # noqa: E402
-from cupola.simulate.nightlights import NIGHT_TIME, City, LAMP_RADIANCE_RATIOS, make_frame  # noqa: E402
+from cupola.simulate.nightlights import LAMP_RADIANCE_RATIOS, NIGHT_TIME, City, make_frame  # noqa: E402
 
 TLE = Path(__file__).resolve().parents[1] / "src/cupola/data/samples/iss-meteor-2017/iss_tle_25544_20170101-20170630.txt"
 W, H = 1392, 928  # a quarter of the Nikon D5's 5568 x 3712 in each direction, same field of view

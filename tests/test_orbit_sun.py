@@ -4,9 +4,9 @@ import warnings
 import numpy as np
 import pytest
 
+from conftest import FRAME_TIME, TLE_FILE, haversine_m
 from cupola.errors import InputError
 from cupola.geometry import orbit, sun
-from conftest import FRAME_TIME, TLE_FILE, haversine_m
 
 
 def test_nearest_element_set_chosen():

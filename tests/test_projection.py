@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import astropy_state, reference_ground_points
 
 from conftest import FRAME_TIME, haversine_m
 from cupola.errors import InputError, NoSolutionError
 from cupola.geometry import attitude, geodesy
 from cupola.geometry.camera import Camera, Distortion
 from cupola.geometry.projection import Georeference, split_antimeridian
-from reference import astropy_state, reference_ground_points
 
 
 def _georef(state, rpy, cam, height_m=0.0):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,16 +18,16 @@ def geolocate_command(
     time: str = options.time("Exposure time, ISO 8601 with zone, e.g. 2017-05-17T05:44:09.526Z."),
     tle: Path = options.tle(),
     out: Path = options.out_folder(),
-    focal_mm: Optional[float] = options.focal_mm(),
-    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm(),
-    distortion: Optional[tuple[float, float, float, float, float]] = typer.Option(
+    focal_mm: float | None = options.focal_mm(),
+    sensor_mm: tuple[float, float] | None = options.sensor_mm(),
+    distortion: tuple[float, float, float, float, float] | None = typer.Option(
         None, "--distortion", help="Lens distortion K1 K2 P1 P2 K3 (OpenCV/Brown-Conrady, normalized coordinates)."),
-    attitude: Optional[tuple[float, float, float]] = options.attitude(),
-    look_at: Optional[tuple[float, float]] = typer.Option(None, "--look-at", help="Target LAT LON the boresight points at."),
+    attitude: tuple[float, float, float] | None = options.attitude(),
+    look_at: tuple[float, float] | None = typer.Option(None, "--look-at", help="Target LAT LON the boresight points at."),
     rotation: float = typer.Option(0.0, "--rotation", help="With --look-at: rotation about the boresight, degrees."),
-    tie_points: Optional[Path] = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m]."),
+    tie_points: Path | None = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m]."),
     solve_focal: bool = typer.Option(False, "--solve-focal", help="With >= 4 tie points: solve the focal length too."),
-    pixels: Optional[Path] = typer.Option(None, "--pixels", help="CSV col,row of pixels to locate (writes pixels.csv)."),
+    pixels: Path | None = typer.Option(None, "--pixels", help="CSV col,row of pixels to locate (writes pixels.csv)."),
     height_m: float = typer.Option(0.0, "--height-m", help="Surface height above the WGS84 ellipsoid (m)."),
     landmark: list[str] = typer.Option([], "--landmark", help="NAME:LAT:LON to mark on the quicklook (repeatable)."),
     force: bool = options.force(),
@@ -37,9 +36,9 @@ def geolocate_command(
     """Georeference PHOTO: every pixel on the ground, footprint, GeoTIFF, KML and a quicklook."""
     from cupola.cli.progress import progress_bar
     from cupola.cli.report import print_geolocate_summary
+    from cupola.geometry.times import parse_time
     from cupola.georef import GeolocateRequest, geolocate, write_products
     from cupola.georef.job import parse_landmark
-    from cupola.geometry.times import parse_time
 
     request = GeolocateRequest(
         photo=photo, time=parse_time(time, "--time"), tle_path=tle, focal_mm=focal_mm, sensor_mm=sensor_mm, distortion=distortion,

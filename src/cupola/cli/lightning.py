@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,22 +25,22 @@ def register(app: typer.Typer) -> None:
 
 @lightning_app.command("solve")
 def solve_command(
-    photo: Optional[Path] = typer.Argument(None, help="A single photo (with --time and --exposure-s)."),
-    video: Optional[Path] = typer.Option(None, "--video", help="A video file (with --time of its first frame)."),
-    frames: Optional[Path] = typer.Option(None, "--frames", help="Folder of frames (with --frame-times)."),
-    frame_times: Optional[Path] = typer.Option(None, "--frame-times", help="CSV file,time_utc[,exposure_s]."),
-    time: Optional[str] = options.time("Start of the exposure (photo) or of the first frame (video), camera clock, "
+    photo: Path | None = typer.Argument(None, help="A single photo (with --time and --exposure-s)."),
+    video: Path | None = typer.Option(None, "--video", help="A video file (with --time of its first frame)."),
+    frames: Path | None = typer.Option(None, "--frames", help="Folder of frames (with --frame-times)."),
+    frame_times: Path | None = typer.Option(None, "--frame-times", help="CSV file,time_utc[,exposure_s]."),
+    time: str | None = options.time("Start of the exposure (photo) or of the first frame (video), camera clock, "
                                        "ISO 8601.", required=False),
-    exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure time in seconds."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Video frame rate (default: from the file)."),
+    exposure_s: float | None = typer.Option(None, "--exposure-s", help="Exposure time in seconds."),
+    fps: float | None = typer.Option(None, "--fps", help="Video frame rate (default: from the file)."),
     events: list[Path] = typer.Option([], "--events", help="Network events CSV time_utc,lat,lon[,height_m]"
                                                             "[,peak_current_ka][,type] or mapper groups "
                                                             "time_utc,lat,lon,energy (repeatable)."),
     tle: Path = options.tle(),
     out: Path = options.out_folder(),
-    focal_mm: Optional[float] = options.focal_mm(),
-    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm(),
-    attitude_guess: Optional[tuple[float, float, float]] = typer.Option(
+    focal_mm: float | None = options.focal_mm(),
+    sensor_mm: tuple[float, float] | None = options.sensor_mm(),
+    attitude_guess: tuple[float, float, float] | None = typer.Option(
         None, "--attitude-guess", help="Approximate LVLH roll, pitch, yaw in degrees (narrows the search)."),
     guess_radius_deg: float = typer.Option(10.0, "--guess-radius-deg", help="How far off the guess may be, deg."),
     solve_focal: bool = typer.Option(False, "--solve-focal", help="Solve the focal length too."),
@@ -52,14 +51,14 @@ def solve_command(
                                                                    "yes (free) or no (fixed)."),
     clock_offset_s: float = typer.Option(0.0, "--clock-offset-s", help="Expected network - camera time, s."),
     max_clock_offset_s: float = typer.Option(10.0, "--max-clock-offset-s", help="Search +- this around it, s."),
-    event_sigma_m: Optional[float] = typer.Option(None, "--event-sigma-m", help="Location error (1 sigma per axis) "
+    event_sigma_m: float | None = typer.Option(None, "--event-sigma-m", help="Location error (1 sigma per axis) "
                                                   "of the events, m (default 150 network, 4000 mapper)."),
     centroid_sigma_px: float = typer.Option(1.0, "--centroid-sigma-px", help="Flash centroid error, px."),
-    background: Optional[Path] = typer.Option(None, "--background", help="Pre-flash frame or night stack "
+    background: Path | None = typer.Option(None, "--background", help="Pre-flash frame or night stack "
                                                                          "(stills)."),
-    flashes: Optional[Path] = typer.Option(None, "--flashes", help="Skip detection: CSV col,row,time_start_utc,"
+    flashes: Path | None = typer.Option(None, "--flashes", help="Skip detection: CSV col,row,time_start_utc,"
                                                                    "time_end_utc[,brightness]."),
-    pixels: Optional[Path] = typer.Option(None, "--pixels", help="CSV col,row[,height_m] to locate (pixels.csv)."),
+    pixels: Path | None = typer.Option(None, "--pixels", help="CSV col,row[,height_m] to locate (pixels.csv)."),
     force: bool = options.force(),
     quiet: bool = options.quiet(),
     detect_threshold: float = typer.Option(6.0, "--detect-threshold", help="Detection threshold: a flash's "
@@ -137,7 +136,7 @@ def solve_command(
 def lis_command(
     science: Path = typer.Argument(..., help="ISS LIS science file (ISS_LIS_SC_*.nc)."),
     out: Path = options.out_folder(),
-    background: Optional[Path] = typer.Option(None, "--background", help="ISS LIS background file "
+    background: Path | None = typer.Option(None, "--background", help="ISS LIS background file "
                                                                          "(ISS_LIS_BG_*.nc): georeference its images."),
     height_m: float = typer.Option(0.0, "--height-m", help="Height of the corners' surface, m."),
     quiet: bool = options.quiet("No summary."),
@@ -156,15 +155,15 @@ def simulate_command(
     time: str = options.time("Start of the first exposure, camera clock, ISO 8601."),
     out: Path = options.out_folder(),
     attitude: tuple[float, float, float] = options.attitude((0.0, 0.0, 0.0), "LVLH roll, pitch, yaw in degrees."),
-    camera: Optional[str] = typer.Option(None, "--camera", help="Preset: d5-50mm or meteor (default meteor unless "
+    camera: str | None = typer.Option(None, "--camera", help="Preset: d5-50mm or meteor (default meteor unless "
                                                                 "--focal-mm/--sensor-mm/--size are given)."),
-    focal_mm: Optional[float] = options.focal_mm("Focal length, mm."),
-    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm("Focal plane, mm."),
-    size: Optional[tuple[int, int]] = typer.Option(None, "--size", help="Image width and height, px."),
+    focal_mm: float | None = options.focal_mm("Focal length, mm."),
+    sensor_mm: tuple[float, float] | None = options.sensor_mm("Focal plane, mm."),
+    size: tuple[int, int] | None = typer.Option(None, "--size", help="Image width and height, px."),
     n_flashes: int = typer.Option(50, "--flashes", help="Flashes in view during the exposures."),
     n_frames: int = typer.Option(10, "--frames", help="Number of frames."),
     interval_s: float = typer.Option(1.0, "--interval-s", help="Time between frame starts, s."),
-    exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure, s (default half the interval "
+    exposure_s: float | None = typer.Option(None, "--exposure-s", help="Exposure, s (default half the interval "
                                                                           "for stills, the interval for video)."),
     video: bool = typer.Option(False, "--video", help="Write video.avi instead of frames (interval < 0.1 s)."),
     clock_offset_s: float = typer.Option(0.0, "--clock-offset-s", help="Network - camera time, s."),

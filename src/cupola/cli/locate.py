@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from typer.core import TyperGroup
@@ -32,22 +31,22 @@ def register(app: typer.Typer) -> None:
 @locate_app.command("photo")
 def photo_command(
     photo: Path = typer.Argument(..., help="The astronaut photo."),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="GeoTIFF/VRT, plain image (with --bounds) or folder of tiles."),
+    reference: Path | None = typer.Option(None, "--reference", help="GeoTIFF/VRT, plain image (with --bounds) or folder of tiles."),
     out: Path = options.out_folder(),
-    reference_dir: Optional[Path] = typer.Option(
+    reference_dir: Path | None = typer.Option(
         None, "--reference-dir", help="Pool of georeferenced tiles (GeoTIFF, or image + NAME.bounds.json) with no "
         "hint which holds the photo: ranked by global descriptor, the best verified."),
-    cache: Optional[Path] = options.cache("Folder for the tiles' cached descriptors and features (with "
+    cache: Path | None = options.cache("Folder for the tiles' cached descriptors and features (with "
                                           "--reference-dir; nothing is cached on disk without it)."),
     top_k: int = options.top_k("With --reference-dir: tiles verified by matching, best-ranked first."),
-    bounds: Optional[tuple[float, float, float, float]] = typer.Option(
+    bounds: tuple[float, float, float, float] | None = typer.Option(
         None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."),
-    nadir: Optional[tuple[float, float]] = typer.Option(None, "--nadir", help="ISS nadir point LAT LON (prior)."),
-    tle: Optional[Path] = options.tle("ISS element sets: with --time, the nadir prior.", required=False),
-    time: Optional[str] = options.time("Exposure time (ISO 8601 with zone), with --tle (default: the photo's EXIF "
+    nadir: tuple[float, float] | None = typer.Option(None, "--nadir", help="ISS nadir point LAT LON (prior)."),
+    tle: Path | None = options.tle("ISS element sets: with --time, the nadir prior.", required=False),
+    time: str | None = options.time("Exposure time (ISO 8601 with zone), with --tle (default: the photo's EXIF "
                                        "DateTimeOriginal, taken as UTC).", required=False),
-    focal_mm: Optional[float] = options.focal_mm("Lens focal length (mm)."),
-    sensor_width_mm: Optional[float] = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
+    focal_mm: float | None = options.focal_mm("Lens focal length (mm)."),
+    sensor_width_mm: float | None = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
     matcher: str = options.matcher(),
     quiet: bool = options.quiet(),
     verbose: bool = typer.Option(False, "--verbose", help="Also print where the time went, stage by stage."),
@@ -55,9 +54,7 @@ def photo_command(
     """Find where PHOTO is on the reference, or say it is not there (exit code 3)."""
     from cupola.cli.progress import progress_bar
     from cupola.errors import NoSolutionError
-    from cupola.locate.job import options_from, run_locate, write_locate_products
-
-    from cupola.locate.job import nadir_from_tle
+    from cupola.locate.job import nadir_from_tle, options_from, run_locate, write_locate_products
 
     if tle is not None and time is None:  # the photo's EXIF DateTimeOriginal, ISS cameras keep UTC
         from cupola.locate.job import exif_time_utc
@@ -140,7 +137,7 @@ def evaluate_command(
     prior: bool = typer.Option(True, "--prior/--no-prior", help="Use the nadir point in case.json."),
     pool_mode: bool = typer.Option(False, "--pool", help="Each photo against every case's reference as one pool "
                                    "of tiles (no hint which); a wrong-candidate case must get 'not here'."),
-    cache: Optional[Path] = options.cache("With --pool: folder for the cached tile descriptors."),
+    cache: Path | None = options.cache("With --pool: folder for the cached tile descriptors."),
     top_k: int = options.top_k("With --pool: tiles verified by matching, best-ranked first."),
 ) -> None:
     """Localize every case and report accuracy, rejections and time."""
@@ -196,12 +193,12 @@ def evaluate_command(
 def batch_command(
     catalog: Path = typer.Argument(..., help="CSV: photo, reference (or reference_dir)[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm]."),
     out: Path = options.out_folder("Output folder (one subfolder per photo)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler ADDRESS (default: a LocalCluster)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="dask scheduler ADDRESS (default: a LocalCluster)."),
+    workers: int | None = typer.Option(None, "--workers", help="LocalCluster worker processes."),
     matcher: str = options.matcher("aliked, xfeat or sift."),
-    reference_dir: Optional[Path] = typer.Option(None, "--reference-dir", help="Pool of georeferenced tiles for the "
+    reference_dir: Path | None = typer.Option(None, "--reference-dir", help="Pool of georeferenced tiles for the "
                                                  "rows without a reference (or a reference_dir column)."),
-    cache: Optional[Path] = options.cache("Folder for the pool's cached tile descriptors."),
+    cache: Path | None = options.cache("Folder for the pool's cached tile descriptors."),
     top_k: int = options.top_k("Pool rows: tiles verified by matching, best-ranked first."),
 ) -> None:
     """Localize a catalog of photos on dask.distributed; reruns skip finished photos."""

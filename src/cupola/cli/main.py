@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 import traceback
 import warnings
-
 from pathlib import Path
 
 import click

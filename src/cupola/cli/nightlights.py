@@ -4,7 +4,6 @@ wrapper over :mod:`cupola.nightlights`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,7 +17,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(nightlights_app, name="nightlights")
 
 
-def _bands(text: Optional[str], flag: str, lo: float, hi: float, low_open: bool = False) -> Optional[dict]:
+def _bands(text: str | None, flag: str, lo: float, hi: float, low_open: bool = False) -> dict | None:
     if text is None:
         return None
     from cupola.errors import InputError
@@ -42,23 +41,23 @@ def calibrate_command(
     raws: list[Path] = typer.Argument(..., help="RAW files (NEF, DNG, ...) of one sequence: same camera, lens, "
                                                 "settings."),
     out: Path = options.out_folder("Output folder: one subfolder per RAW plus calibration.json."),
-    dark: Optional[Path] = typer.Option(None, "--dark", help="Dark frame (RAW, same exposure and ISO, lens capped)."),
-    flat: Optional[Path] = typer.Option(None, "--flat", help="Flat-field frame (RAW of a uniform source); replaces "
+    dark: Path | None = typer.Option(None, "--dark", help="Dark frame (RAW, same exposure and ISO, lens capped)."),
+    flat: Path | None = typer.Option(None, "--flat", help="Flat-field frame (RAW of a uniform source); replaces "
                                                             "lensfun's vignetting."),
     stars: str = typer.Option("auto", "--stars", help="'auto' (calibrate on the stars in the frames) or a "
                                                       "calibration.json from an earlier run."),
-    tie_points: Optional[Path] = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m] of the "
+    tie_points: Path | None = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m] of the "
                                                                         "first RAW (sensor pixels)."),
-    tle: Optional[Path] = options.tle("TLE file of the ISS (for georeferencing).", required=False),
-    time: Optional[str] = options.time("Mid-exposure time of the first RAW, ISO 8601 with zone (default: EXIF).",
+    tle: Path | None = options.tle("TLE file of the ISS (for georeferencing).", required=False),
+    time: str | None = options.time("Mid-exposure time of the first RAW, ISO 8601 with zone (default: EXIF).",
                                        required=False),
-    exposure_s: Optional[float] = typer.Option(None, "--exposure-s", help="Exposure time if EXIF lacks it."),
-    iso: Optional[float] = typer.Option(None, "--iso", help="ISO speed if EXIF lacks it."),
-    f_number: Optional[float] = typer.Option(None, "--f-number", help="f-number if EXIF lacks it."),
-    sensor_mm: Optional[tuple[float, float]] = options.sensor_mm("Sensor WIDTH HEIGHT (mm) for cameras not known."),
-    extinction: Optional[str] = typer.Option(None, "--extinction", help="Atmospheric extinction R,G,B in mag per "
+    exposure_s: float | None = typer.Option(None, "--exposure-s", help="Exposure time if EXIF lacks it."),
+    iso: float | None = typer.Option(None, "--iso", help="ISO speed if EXIF lacks it."),
+    f_number: float | None = typer.Option(None, "--f-number", help="f-number if EXIF lacks it."),
+    sensor_mm: tuple[float, float] | None = options.sensor_mm("Sensor WIDTH HEIGHT (mm) for cameras not known."),
+    extinction: str | None = typer.Option(None, "--extinction", help="Atmospheric extinction R,G,B in mag per "
                                                                        "airmass (default 0.10,0.15,0.25)."),
-    window: Optional[str] = typer.Option(None, "--window", help="Window transmission R,G,B, applied to constants "
+    window: str | None = typer.Option(None, "--window", help="Window transmission R,G,B, applied to constants "
                                                                "measured without the window."),
     no_atmosphere: bool = typer.Option(False, "--no-atmosphere", help="Radiance at the top of the atmosphere."),
     force: bool = options.force(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -45,7 +44,7 @@ def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
                  tle_elements=elements)
 
 
-def _emit(result, *, as_json: bool, out: Optional[Path], plot: Optional[Path], keys: list[str]) -> None:
+def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: list[str]) -> None:
     from cupola.io.atomic import atomic_write
 
     d = result.to_dict()
@@ -95,29 +94,29 @@ def sideway_command(
     time: str = options.time("Imaging time, ISO 8601 with zone (UTC)."),
     lat: float = typer.Option(..., "--lat", help="Landmark latitude, degrees."),
     lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
-    shadow_m: Optional[float] = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
-    shadow_vector_m: Optional[tuple[float, float]] = typer.Option(
+    shadow_m: float | None = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
+    shadow_vector_m: tuple[float, float] | None = typer.Option(
         None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."),
-    displacement_m: Optional[float] = typer.Option(None, "--displacement-m", help="Relief displacement, metres."),
-    displacement_vector_m: Optional[tuple[float, float]] = typer.Option(
+    displacement_m: float | None = typer.Option(None, "--displacement-m", help="Relief displacement, metres."),
+    displacement_vector_m: tuple[float, float] | None = typer.Option(
         None, "--displacement-vector-m", help="Displacement from base to top, EAST NORTH metres."),
-    height_m: Optional[float] = typer.Option(None, "--height-m", help="Known height (no shadow needed), metres."),
-    base_px: Optional[tuple[float, float]] = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
-    top_px: Optional[tuple[float, float]] = typer.Option(None, "--top-px", help="Landmark top pixel COL ROW."),
-    shadow_tip_px: Optional[tuple[float, float]] = typer.Option(None, "--shadow-tip-px", help="Shadow tip COL ROW."),
-    gsd_m: Optional[float] = typer.Option(None, "--gsd-m", help="Ground sample distance, metres per pixel."),
+    height_m: float | None = typer.Option(None, "--height-m", help="Known height (no shadow needed), metres."),
+    base_px: tuple[float, float] | None = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
+    top_px: tuple[float, float] | None = typer.Option(None, "--top-px", help="Landmark top pixel COL ROW."),
+    shadow_tip_px: tuple[float, float] | None = typer.Option(None, "--shadow-tip-px", help="Shadow tip COL ROW."),
+    gsd_m: float | None = typer.Option(None, "--gsd-m", help="Ground sample distance, metres per pixel."),
     up_azimuth_deg: float = typer.Option(0.0, "--up-azimuth-deg", help="Azimuth of the image's up direction."),
-    geotiff: Optional[Path] = typer.Option(None, "--geotiff", help="Georeferenced image the pixels refer to."),
+    geotiff: Path | None = typer.Option(None, "--geotiff", help="Georeferenced image the pixels refer to."),
     sigma_px: float = typer.Option(0.0, "--sigma-px", help="1-sigma error of each pixel position."),
     sigma_m: float = typer.Option(0.0, "--sigma-m", help="1-sigma error of each length, metres."),
     sigma_time_s: float = typer.Option(0.0, "--sigma-time-s", help="1-sigma error of the time, seconds."),
     method: str = options.method(),
-    tle: Optional[Path] = options.tle("TLE of the satellite, to compare with the orbit.", required=False),
-    sat_altitude_km: Optional[float] = typer.Option(None, "--sat-altitude-km", help="Satellite altitude, km."),
+    tle: Path | None = options.tle("TLE of the satellite, to compare with the orbit.", required=False),
+    sat_altitude_km: float | None = typer.Option(None, "--sat-altitude-km", help="Satellite altitude, km."),
     force: bool = options.force(),
     as_json: bool = options.as_json("Print JSON."),
-    out: Optional[Path] = options.out_file(),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
+    out: Path | None = options.out_file(),
+    plot: Path | None = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height from the shadow (or given) and the side-sway (view zenith) angle from the displacement."""
     m = _measurement(shadow_m, shadow_vector_m, displacement_m, displacement_vector_m, height_m, base_px, top_px,
@@ -137,21 +136,21 @@ def height_command(
     time: str = options.time("Imaging time, ISO 8601 with zone (UTC)."),
     lat: float = typer.Option(..., "--lat", help="Landmark latitude, degrees."),
     lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
-    shadow_m: Optional[float] = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
-    shadow_vector_m: Optional[tuple[float, float]] = typer.Option(
+    shadow_m: float | None = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
+    shadow_vector_m: tuple[float, float] | None = typer.Option(
         None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."),
-    base_px: Optional[tuple[float, float]] = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
-    shadow_tip_px: Optional[tuple[float, float]] = typer.Option(None, "--shadow-tip-px", help="Shadow tip COL ROW."),
-    gsd_m: Optional[float] = typer.Option(None, "--gsd-m", help="Ground sample distance, metres per pixel."),
+    base_px: tuple[float, float] | None = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
+    shadow_tip_px: tuple[float, float] | None = typer.Option(None, "--shadow-tip-px", help="Shadow tip COL ROW."),
+    gsd_m: float | None = typer.Option(None, "--gsd-m", help="Ground sample distance, metres per pixel."),
     up_azimuth_deg: float = typer.Option(0.0, "--up-azimuth-deg", help="Azimuth of the image's up direction."),
-    geotiff: Optional[Path] = typer.Option(None, "--geotiff", help="Georeferenced image the pixels refer to."),
+    geotiff: Path | None = typer.Option(None, "--geotiff", help="Georeferenced image the pixels refer to."),
     sigma_px: float = typer.Option(0.0, "--sigma-px", help="1-sigma error of each pixel position."),
     sigma_m: float = typer.Option(0.0, "--sigma-m", help="1-sigma error of the shadow length, metres."),
     sigma_time_s: float = typer.Option(0.0, "--sigma-time-s", help="1-sigma error of the time, seconds."),
     method: str = options.method("precise (default) or simple."),
     as_json: bool = options.as_json("Print JSON."),
-    out: Optional[Path] = options.out_file(),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
+    out: Path | None = options.out_file(),
+    plot: Path | None = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height of a landmark from its shadow."""
     m = _measurement(shadow_m, shadow_vector_m, None, None, None, base_px, None, shadow_tip_px, gsd_m,

@@ -184,8 +184,8 @@ def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool
 @lru_cache(maxsize=1)
 def timescale():
     """Skyfield timescale from the data shipped with skyfield (no download)."""
-    from skyfield.data import iers
     from skyfield.api import load
+    from skyfield.data import iers
 
     ts = load.timescale(builtin=True)
     # polar motion (~10 m at the surface) from the IERS table that skyfield-data ships

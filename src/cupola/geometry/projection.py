@@ -214,7 +214,7 @@ def split_antimeridian(ring_lonlat: np.ndarray) -> Polygon | MultiPolygon:
         return poly
     west = poly.intersection(box(-180.0, -90.0, 180.0, 90.0))
     east = shapely.affinity.translate(poly.intersection(box(180.0, -90.0, 540.0, 90.0)), xoff=-360.0)
-    parts = []
+    parts: list = []
     for g in (west, east):
         parts.extend(getattr(g, "geoms", [g]))
     return MultiPolygon([p for p in parts if isinstance(p, Polygon) and not p.is_empty])

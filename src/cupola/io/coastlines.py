@@ -111,7 +111,7 @@ def _check_resolution(resolution: str) -> str:
     return resolution
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(kind: str, resolution: str) -> _LineSet:
     """Parse ``<kind>meta_<res>.dat`` and ``<kind>_<res>.dat`` (cached)."""
     folder = data_directory()

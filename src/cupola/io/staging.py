@@ -58,7 +58,7 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale_stages(out_dir) -> list[Path]:
     """Remove the staging folders in ``out_dir`` left by killed runs; returns what was removed.
     A folder whose process still runs is left alone."""
-    removed = []
+    removed: list[Path] = []
     out_dir = Path(out_dir)
     try:
         entries = list(out_dir.iterdir())

@@ -63,7 +63,7 @@ def candidate_pairs(a_s, b_s, t_event_s, o_lo: float, o_hi: float, tol_s) -> Can
     last = np.searchsorted(t, np.asarray(b_s) + o_hi + tol_max, side="right")
     counts = np.maximum(last - first, 0)
     fl = np.repeat(np.arange(len(a_s)), counts)
-    ev = np.concatenate([np.arange(f, l) for f, l in zip(first, last) if l > f]) if counts.sum() else \
+    ev = np.concatenate([np.arange(f, e) for f, e in zip(first, last) if e > f]) if counts.sum() else \
         np.zeros(0, dtype=np.int64)
     lo, hi = pair_interval(t[ev], np.asarray(a_s)[fl], np.asarray(b_s)[fl], tol[ev])
     keep = (hi >= o_lo) & (lo <= o_hi)
@@ -113,7 +113,7 @@ def triangle_search(rays: np.ndarray, w: np.ndarray, sig_ang: np.ndarray, pairs:
         return None
     diag = max(float(np.max(_angles(rays, rays))), 1e-6)
     trips = []
-    for rank, (i, j, k) in enumerate(itertools.combinations(range(len(usable)), 3)):
+    for i, j, k in itertools.combinations(range(len(usable)), 3):
         k1, k2, k3 = usable[i], usable[j], usable[k]
         u = rays[[k1, k2, k3]]
         ang = _angles(u, u)

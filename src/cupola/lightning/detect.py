@@ -220,7 +220,7 @@ def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: 
         if not video:  # stills: broad-light images made on the thread pool, a few frames at a time
             pending.append(img)
             if len(pending) >= 2 * n_workers:
-                stack.extend(_pool_map(lambda im: broad_light(im, bin_factor, city_px), pending, n_workers))
+                stack.extend(_pool_map(lambda im, b=bin_factor, c=city_px: broad_light(im, b, c), pending, n_workers))
                 pending = []
             continue
         lit = broad_light(img, bin_factor, city_px)
@@ -242,7 +242,7 @@ def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: 
     if count != len(frames):
         raise InputError(f"got {count} images for {len(frames)} frame times")
     if pending:
-        stack.extend(_pool_map(lambda im: broad_light(im, bin_factor, city_px), pending, n_workers))
+        stack.extend(_pool_map(lambda im, b=bin_factor, c=city_px: broad_light(im, b, c), pending, n_workers))
     if not video:
         if bg is None and len(stack) >= 2 and options.motion_compensation:
             return _single_frame_flashes(_motion_compensated(stack, options, floor, full_factor), frames)

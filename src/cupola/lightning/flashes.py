@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cupola.io.tables import parse_number
 from cupola.errors import InputError
+from cupola.io.tables import parse_number
 from cupola.lightning.events import parse_utc
 
 __all__ = ["Frames", "Flashes", "read_frame_times", "read_flashes", "to_datetime"]

@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from cupola.io.staging import json_safe, staged_output
-from cupola.lightning.lis import (LIS_FILE_HEIGHT_M, LisScience, georeference_backgrounds, georeference_events,
-                                  read_lis_background, read_lis_science)
+from cupola.lightning.lis import (
+    LIS_FILE_HEIGHT_M,
+    LisScience,
+    georeference_backgrounds,
+    georeference_events,
+    read_lis_background,
+    read_lis_science,
+)
 from cupola.plot.lightning import write_lis_map
 
 __all__ = ["write_lis_products"]

@@ -32,9 +32,9 @@ from cupola.geometry import attitude as att
 from cupola.geometry import orbit
 from cupola.geometry.projection import Georeference
 from cupola.geometry.trajectory import trajectory
+from cupola.io.staging import json_safe, staged_output, write_json
 from cupola.lightning.crb import checkpoint_grid
 from cupola.lightning.job import LightningResult
-from cupola.io.staging import json_safe, staged_output, write_json
 from cupola.lightning.positions import FlashLocations, ground_uncertainty, locate_flashes
 from cupola.products import GeorefFrame, georef_summary, write_georef_bundle, write_located_pixels
 

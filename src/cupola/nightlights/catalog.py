@@ -49,7 +49,7 @@ class StarCatalog:
     def __len__(self) -> int:
         return int(self.hip.size)
 
-    def subset(self, mask) -> "StarCatalog":
+    def subset(self, mask) -> StarCatalog:
         return StarCatalog(*(getattr(self, f)[mask] for f in
                              ("hip", "ra_rad", "dec_rad", "pm_ra_mas_yr", "pm_dec_mas_yr", "hp_mag", "b_v", "v_i")),
                            source=self.source)

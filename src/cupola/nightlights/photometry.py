@@ -83,7 +83,7 @@ class Calibration:
                 "units": "counts/s per Bayer plane at ISO 100, f/1 of a Hp=0, B-V=0 star = 10^(0.4 ZP)"}
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "") -> "Calibration":
+    def from_dict(cls, d: dict, source: str = "") -> Calibration:
         try:
             zp = {c: float(d["zero_points_mag"][c]) for c in CHANNELS}
             err = {c: float(d.get("zero_point_err_mag", {}).get(c, float("nan"))) for c in CHANNELS}

@@ -139,7 +139,7 @@ class Detections:
     def __len__(self) -> int:
         return int(self.col.size)
 
-    def take(self, idx) -> "Detections":
+    def take(self, idx) -> Detections:
         return Detections(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
     @property

@@ -65,8 +65,8 @@ class ViewGeometry:
     def rays(self) -> np.ndarray:
         """(rows, cols, 3) lines of sight at the grid nodes, ITRS."""
         if self._rays is None:
-            J, I = np.meshgrid(self.node_cols, self.node_rows)
-            self._rays = plane_rays_itrs(self.camera, self.lens, self.pose, J, I)
+            grid_cols, grid_rows = np.meshgrid(self.node_cols, self.node_rows)
+            self._rays = plane_rays_itrs(self.camera, self.lens, self.pose, grid_cols, grid_rows)
         return self._rays
 
     @property

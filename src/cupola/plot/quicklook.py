@@ -41,8 +41,16 @@ from shapely.ops import unary_union
 from cupola.errors import InputError
 from cupola.plot import palette
 from cupola.plot.figure import new_figure, save_figure
-from cupola.plot.maps import (KM_PER_DEG, aspect_at, circular_mean_deg, decorate_degrees, draw_base_map, halo,
-                              scale_bar, wrap_near)
+from cupola.plot.maps import (
+    KM_PER_DEG,
+    aspect_at,
+    circular_mean_deg,
+    decorate_degrees,
+    draw_base_map,
+    halo,
+    scale_bar,
+    wrap_near,
+)
 
 __all__ = ["QuicklookLayout", "choose_resolution", "write_quicklook_png"]
 

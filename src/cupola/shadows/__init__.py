@@ -23,6 +23,8 @@ landmarks is solved row by row with :func:`run_batch`.
 26.565
 """
 
+from cupola.shadows.batch import run_batch
+from cupola.shadows.measure import PixelFrame, measurement_from
 from cupola.shadows.method import (
     Measurement,
     ShadowResult,
@@ -31,8 +33,6 @@ from cupola.shadows.method import (
     side_sway_from_height,
     solve,
 )
-from cupola.shadows.batch import run_batch
-from cupola.shadows.measure import PixelFrame, measurement_from
 from cupola.shadows.simple_sun import SimpleSun, simple_sun
 
 __all__ = [

@@ -48,13 +48,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from cupola.io.staging import staged_output
 from cupola.errors import InputError
 from cupola.geometry import geodesy
 from cupola.geometry.attitude import rotation_from_rpy
 from cupola.geometry.camera import Camera
 from cupola.geometry.orbit import ElementSet
 from cupola.geometry.trajectory import trajectory
+from cupola.io.staging import staged_output
 from cupola.lightning.events import MAPPER_SIGMA_M, Events, format_utc, write_events_csv
 from cupola.lightning.flashes import Flashes, Frames
 
@@ -236,7 +236,10 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
                 ok = np.all(np.isfinite(p), axis=1)
                 tau, col, row, h, p = tau[ok], col[ok], row[ok], h[ok], p[ok]
             take = min(need, tau.size)
-            taus.append(tau[:take]); cols.append(col[:take]); rows.append(row[:take]); hs.append(h[:take])
+            taus.append(tau[:take])
+            cols.append(col[:take])
+            rows.append(row[:take])
+            hs.append(h[:take])
             pts.append(p[:take])
             need -= take
         if need > 0:

@@ -101,8 +101,9 @@ def default_state(time: dt.datetime = NIGHT_TIME) -> tuple[orbit.ElementSet, orb
 
     from cupola.io.tle import element_set_at
 
-    el = element_set_at(resources.files("cupola") / "data" / "samples" / "iss-meteor-2017" /
-                        "iss_tle_25544_20170101-20170630.txt", time)
+    tle = resources.files("cupola") / "data" / "samples" / "iss-meteor-2017" / "iss_tle_25544_20170101-20170630.txt"
+    with resources.as_file(tle) as path:
+        el = element_set_at(path, time)
     return el, orbit.state_at(el, time)
 
 
