@@ -42,10 +42,12 @@ def aliked_speed(repeats: int = 3):
         # near-tied scores can leave top-k in another order: pair each keypoint with kornia's nearest
         dist, j = torch.cdist(kp.double(), ref.keypoints.double()).min(dim=1)
         dk, dd = float(dist.max()), float((desc - ref.descriptors[j]).abs().max())
-        print(f"# {size}x{size}, {k} keypoints: kornia {ks:.3f} s, fast {kf:.3f} s (x{ks / kf:.2f}); "
-              f"runs kornia {[round(v, 3) for v in slow]}, fast {[round(v, 3) for v in fast]}; "
-              f"{len(kp)} vs {len(ref.keypoints)} keypoints, max |dkp| {dk:.2e} px, max |ddesc| {dd:.2e}",
-              flush=True)
+        print(
+            f"# {size}x{size}, {k} keypoints: kornia {ks:.3f} s, fast {kf:.3f} s (x{ks / kf:.2f}); "
+            f"runs kornia {[round(v, 3) for v in slow]}, fast {[round(v, 3) for v in fast]}; "
+            f"{len(kp)} vs {len(ref.keypoints)} keypoints, max |dkp| {dk:.2e} px, max |ddesc| {dd:.2e}",
+            flush=True,
+        )
         results[size] = (ks, kf)
     ks, kf = results[1024]
     bench_line("locate_aliked_speed", ks / kf, "x", baseline=1.0, ratio=ks / kf)

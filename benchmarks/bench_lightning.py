@@ -41,8 +41,9 @@ def _setup():
     from cupola.geometry.camera import Camera
 
     sets = orbit.parse_tle((SAMPLE / "iss_tle_25544_20170101-20170630.txt").read_text())
-    d5 = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568,
-                                  height_px=3712)
+    d5 = Camera.from_focal_sensor(
+        focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568, height_px=3712
+    )
     return sets, d5
 
 
@@ -78,23 +79,36 @@ def run_scene(sets, cam, rpy, spec, seed, t=T0, options=None, baseline=True, crb
     wrong = int(np.sum(sc.flash_event[sol.flash_index] != sol.event_index))
     tk, te = sc.true_pairs
     ev = sc.events
-    geom = observe.event_geometry(el, t, ev.offsets_s(t)[te], ev.lon_deg[te], ev.lat_deg[te], ev.height_m[te],
-                                  ev.sigma_m[te])
+    geom = observe.event_geometry(
+        el, t, ev.offsets_s(t)[te], ev.lon_deg[te], ev.lat_deg[te], ev.height_m[te], ev.sigma_m[te]
+    )
     geom = pair_geometry(geom, sc.flashes, tk, np.arange(te.size), flash_trajectory(sc.flashes, el, sc.clock_offset_s))
     cov, names = crb.fisher_covariance(cam, sc.mount, geom, options)
     bound = crb.crb_median_error(cam, sc.mount, cov, names, pos, lv, cols, rows, n_samples=crb_samples, seed=seed)
-    out = {"err": err, "err_pose": e_pose, "err_georef": e_geo, "crb": bound, "wrong": wrong, "pairs": int(sol.flash_index.size), "true_pairs": int(tk.size),
-           "seconds": seconds, "offset_err": sol.clock_offset_s - sc.clock_offset_s,
-           "window": sol.clock_window_s[1] - sol.clock_window_s[0],
-           "inside_window": sol.clock_window_s[0] - 1e-9 <= sc.clock_offset_s <= sol.clock_window_s[1] + 1e-9,
-           "height": sol.emission_height_m, "height_sigma": sol.emission_height_sigma_m}
+    out = {
+        "err": err,
+        "err_pose": e_pose,
+        "err_georef": e_geo,
+        "crb": bound,
+        "wrong": wrong,
+        "pairs": int(sol.flash_index.size),
+        "true_pairs": int(tk.size),
+        "seconds": seconds,
+        "offset_err": sol.clock_offset_s - sc.clock_offset_s,
+        "window": sol.clock_window_s[1] - sol.clock_window_s[0],
+        "inside_window": sol.clock_window_s[0] - 1e-9 <= sc.clock_offset_s <= sol.clock_window_s[1] + 1e-9,
+        "height": sol.emission_height_m,
+        "height_sigma": sol.emission_height_sigma_m,
+    }
     if baseline:
         m_u, c_u, _ = fit_pairs(sol, sc.flashes, sc.events, cam, options, uniform_weights=True)
         if video:
             b = crb._ground(c_u, m_u.as_matrix(), tr.position_m[1], tr.lvlh_to_itrs[1], cols, rows)
             out["err_uniform"] = float(np.nanmedian(np.linalg.norm(a - b, axis=1)))
         else:
-            out["err_uniform"] = float(np.nanmedian(crb.checkpoint_errors(cam, sc.mount, c_u, m_u, pos, lv, cols, rows)))
+            out["err_uniform"] = float(
+                np.nanmedian(crb.checkpoint_errors(cam, sc.mount, c_u, m_u, pos, lv, cols, rows))
+            )
     return out
 
 
@@ -106,7 +120,9 @@ def _d5_scenes(n_flashes, n_scenes, seed0, sets, cam, spec_kw=None, rpy_fn=None)
         rng = np.random.default_rng(seed0 + i)
         off_nadir = 5.0 * np.sqrt(rng.random())
         az = rng.uniform(0, 2 * np.pi)
-        rpy = (off_nadir * np.sin(az), off_nadir * np.cos(az), rng.uniform(-180, 180)) if rpy_fn is None else rpy_fn(rng)
+        rpy = (
+            (off_nadir * np.sin(az), off_nadir * np.cos(az), rng.uniform(-180, 180)) if rpy_fn is None else rpy_fn(rng)
+        )
         t = T0 + dt.timedelta(seconds=float(rng.uniform(-2400, 2400)))
         spec = SceneSpec(n_flashes=n_flashes, clock_offset_s=float(rng.uniform(-3, 3)), **(spec_kw or {}))
         results.append(run_scene(sets, cam, rpy, spec, seed0 + i, t=t))
@@ -119,15 +135,17 @@ def _summary(name, res):
     err = np.array([r["err"] for r in ok])
     crbv = np.array([r["crb"] for r in ok])
     uni = np.array([r["err_uniform"] for r in ok])
-    print(f"# {name}: {len(ok)} scenes solved, {failed} without solution; median error {np.median(err):.1f} m "
-          f"(p90 {np.percentile(err, 90):.1f}), Cramer-Rao {np.median(crbv):.1f} m, unweighted fit "
-          f"{np.median(uni):.1f} m; pairs {np.median([r['pairs'] for r in ok]):.0f} of "
-          f"{np.median([r['true_pairs'] for r in ok]):.0f} true; clock window {np.median([r['window'] for r in ok]) * 1e3:.1f} ms "
-          f"(true offset inside it in {sum(r['inside_window'] for r in ok)}/{len(ok)}); emission height "
-          f"{np.median([r['height'] for r in ok]) / 1e3:.2f} +- {np.median([r['height_sigma'] for r in ok]) / 1e3:.2f} km; "
-          f"pose error at the true instant {np.median([r['err_pose'] for r in ok]):.1f} m, georeference at the solved "
-          f"instant {np.median([r['err_georef'] for r in ok]):.1f} m",
-          flush=True)
+    print(
+        f"# {name}: {len(ok)} scenes solved, {failed} without solution; median error {np.median(err):.1f} m "
+        f"(p90 {np.percentile(err, 90):.1f}), Cramer-Rao {np.median(crbv):.1f} m, unweighted fit "
+        f"{np.median(uni):.1f} m; pairs {np.median([r['pairs'] for r in ok]):.0f} of "
+        f"{np.median([r['true_pairs'] for r in ok]):.0f} true; clock window {np.median([r['window'] for r in ok]) * 1e3:.1f} ms "
+        f"(true offset inside it in {sum(r['inside_window'] for r in ok)}/{len(ok)}); emission height "
+        f"{np.median([r['height'] for r in ok]) / 1e3:.2f} +- {np.median([r['height_sigma'] for r in ok]) / 1e3:.2f} km; "
+        f"pose error at the true instant {np.median([r['err_pose'] for r in ok]):.1f} m, georeference at the solved "
+        f"instant {np.median([r['err_georef'] for r in ok]):.1f} m",
+        flush=True,
+    )
     return ok, err, crbv, uni, failed
 
 
@@ -138,30 +156,49 @@ def d5():
     ok50, e50, c50, u50, f50 = _summary("50 flashes", res50)
     ok150, e150, c150, u150, f150 = _summary("150 flashes", res150)
     m50, m150 = float(np.median(e50)), float(np.median(e150))
-    print(f"# target <= 50 m with 50 flashes: {'met' if m50 <= 50 else 'NOT met'}; baseline = unweighted fit, same "
-          "pairs, same run; ratio = baseline / achieved", flush=True)
-    bench_line("lightning_d5_50mm_median_error", m50, "m", baseline=float(np.median(u50)), ratio=float(np.median(u50)) / m50)
+    print(
+        f"# target <= 50 m with 50 flashes: {'met' if m50 <= 50 else 'NOT met'}; baseline = unweighted fit, same "
+        "pairs, same run; ratio = baseline / achieved",
+        flush=True,
+    )
+    bench_line(
+        "lightning_d5_50mm_median_error", m50, "m", baseline=float(np.median(u50)), ratio=float(np.median(u50)) / m50
+    )
     print(f"# target <= 30 m (the published figure) with 150 flashes: {'met' if m150 <= 30 else 'NOT met'}", flush=True)
-    bench_line("lightning_d5_50mm_150_median_error", m150, "m", baseline=float(np.median(u150)),
-               ratio=float(np.median(u150)) / m150)
+    bench_line(
+        "lightning_d5_50mm_150_median_error",
+        m150,
+        "m",
+        baseline=float(np.median(u150)),
+        ratio=float(np.median(u150)) / m150,
+    )
     ratios = np.r_[e50 / c50, e150 / c150]
     r = float(np.median(ratios))
-    print(f"# Cramer-Rao: median over {ratios.size} scenes of achieved / bound (goal <= 1.2: "
-          f"{'met' if r <= 1.2 else 'NOT met'}); ratio of medians: 50 flashes {np.median(e50) / np.median(c50):.3f}, "
-          f"150 flashes {np.median(e150) / np.median(c150):.3f}", flush=True)
+    print(
+        f"# Cramer-Rao: median over {ratios.size} scenes of achieved / bound (goal <= 1.2: "
+        f"{'met' if r <= 1.2 else 'NOT met'}); ratio of medians: 50 flashes {np.median(e50) / np.median(c50):.3f}, "
+        f"150 flashes {np.median(e150) / np.median(c150):.3f}",
+        flush=True,
+    )
     bench_line("lightning_crb_ratio", r, "ratio")
     wrong = sum(x["wrong"] for x in ok50 + ok150)
     pairs = sum(x["pairs"] for x in ok50 + ok150)
     scenes_wrong = sum(x["wrong"] > 0 for x in ok50 + ok150)
-    print(f"# wrong associations accepted: {wrong} of {pairs} pairs in {len(ok50) + len(ok150)} scenes "
-          f"({scenes_wrong} scenes affected; target 0: {'met' if wrong == 0 else 'NOT met'}); "
-          f"scenes without solution: {f50 + f150}", flush=True)
+    print(
+        f"# wrong associations accepted: {wrong} of {pairs} pairs in {len(ok50) + len(ok150)} scenes "
+        f"({scenes_wrong} scenes affected; target 0: {'met' if wrong == 0 else 'NOT met'}); "
+        f"scenes without solution: {f50 + f150}",
+        flush=True,
+    )
     bench_line("lightning_wrong_associations", wrong, "count")
     secs = np.array([x["seconds"] for x in ok150])
     secs50 = np.array([x["seconds"] for x in ok50])
-    print(f"# solve time (association without attitude guess + fit), one core: median {np.median(secs50):.3f} s with 50 "
-          f"flashes, {np.median(secs):.3f} s with 150 (p90 {np.percentile(secs, 90):.3f}, max {secs.max():.3f}); "
-          f"target <= 1 s: {'met' if np.median(secs) <= 1 else 'NOT met'}", flush=True)
+    print(
+        f"# solve time (association without attitude guess + fit), one core: median {np.median(secs50):.3f} s with 50 "
+        f"flashes, {np.median(secs):.3f} s with 150 (p90 {np.percentile(secs, 90):.3f}, max {secs.max():.3f}); "
+        f"target <= 1 s: {'met' if np.median(secs) <= 1 else 'NOT met'}",
+        flush=True,
+    )
     bench_line("lightning_solve_seconds", float(np.median(secs)), "s")
 
 
@@ -183,14 +220,27 @@ def meteor():
     res = []
     for i in range(30):
         rng = np.random.default_rng(3000 + i)
-        spec = SceneSpec(n_flashes=50, n_frames=600, frame_interval_s=1 / 59.94, exposure_s=1 / 59.94,
-                         clock_offset_s=float(rng.uniform(-3, 3)))
+        spec = SceneSpec(
+            n_flashes=50,
+            n_frames=600,
+            frame_interval_s=1 / 59.94,
+            exposure_s=1 / 59.94,
+            clock_offset_s=float(rng.uniform(-3, 3)),
+        )
         res.append(run_scene(sets, cam, rpy, spec, 3000 + i))
     ok, err, crbv, uni, failed = _summary("Meteor video, 10 s at 59.94 frames/s, 50 flashes", res)
-    print(f"# real orbit, time ({T0.isoformat()}), camera (focal {cam.focal_px:.0f} px) and attitude (roll {rpy[0]:.2f}, "
-          f"pitch {rpy[1]:.2f}, yaw {rpy[2]:.2f} deg); SIMULATED flashes and network events", flush=True)
-    bench_line("lightning_meteor_median_error", float(np.median(err)), "m", baseline=float(np.median(uni)),
-               ratio=float(np.median(uni) / np.median(err)))
+    print(
+        f"# real orbit, time ({T0.isoformat()}), camera (focal {cam.focal_px:.0f} px) and attitude (roll {rpy[0]:.2f}, "
+        f"pitch {rpy[1]:.2f}, yaw {rpy[2]:.2f} deg); SIMULATED flashes and network events",
+        flush=True,
+    )
+    bench_line(
+        "lightning_meteor_median_error",
+        float(np.median(err)),
+        "m",
+        baseline=float(np.median(uni)),
+        ratio=float(np.median(uni) / np.median(err)),
+    )
 
 
 def sweeps():
@@ -204,29 +254,55 @@ def sweeps():
     curves = {}
     for nf in (10, 20, 30, 50, 100, 150, 300):
         r = [x for x in _d5_scenes(nf, n, 5000 + nf, sets, cam) if "failed" not in x]
-        curves.setdefault("flashes", []).append((nf, np.median([x["err"] for x in r]), np.median([x["crb"] for x in r]),
-                                                 np.median([x["err_uniform"] for x in r]), n - len(r)))
+        curves.setdefault("flashes", []).append(
+            (
+                nf,
+                np.median([x["err"] for x in r]),
+                np.median([x["crb"] for x in r]),
+                np.median([x["err_uniform"] for x in r]),
+                n - len(r),
+            )
+        )
     for sig in (50, 150, 300, 600, 1000, 2000):
         r = [x for x in _d5_scenes(50, n, 6000 + sig, sets, cam, {"network_sigma_m": float(sig)}) if "failed" not in x]
-        curves.setdefault("network", []).append((sig, np.median([x["err"] for x in r]), np.median([x["crb"] for x in r]),
-                                                 np.median([x["err_uniform"] for x in r]), n - len(r)))
+        curves.setdefault("network", []).append(
+            (
+                sig,
+                np.median([x["err"] for x in r]),
+                np.median([x["crb"] for x in r]),
+                np.median([x["err_uniform"] for x in r]),
+                n - len(r),
+            )
+        )
     for ang in (0, 10, 20, 30, 40, 50):
+
         def rpy_fn(rng, a=ang):
             az = rng.uniform(0, 2 * np.pi)
             return (a * np.sin(az), a * np.cos(az), rng.uniform(-180, 180))
 
         r = [x for x in _d5_scenes(50, n, 7000 + ang, sets, cam, rpy_fn=rpy_fn) if "failed" not in x]
-        curves.setdefault("off_nadir", []).append((ang, np.median([x["err"] for x in r]), np.median([x["crb"] for x in r]),
-                                                   np.median([x["err_uniform"] for x in r]), n - len(r)))
+        curves.setdefault("off_nadir", []).append(
+            (
+                ang,
+                np.median([x["err"] for x in r]),
+                np.median([x["crb"] for x in r]),
+                np.median([x["err_uniform"] for x in r]),
+                n - len(r),
+            )
+        )
     for key, rows in curves.items():
         for x, e, c, u, f in rows:
-            print(f"# sweep {key}={x:g}: median error {e:.1f} m, bound {c:.1f} m, unweighted {u:.1f} m, failed {f}/{n}",
-                  flush=True)
+            print(
+                f"# sweep {key}={x:g}: median error {e:.1f} m, bound {c:.1f} m, unweighted {u:.1f} m, failed {f}/{n}",
+                flush=True,
+            )
     OUT.mkdir(parents=True, exist_ok=True)
     fig = new_figure((15, 4.6), dpi=110)
-    labels = {"flashes": ("flashes in view (the camera misses 10 %, adds 10 % false)", "log"),
-              "network": ("network location error, 1 sigma per axis (m)", "log"),
-              "off_nadir": ("off-nadir angle of the boresight (deg)", "linear")}
+    labels = {
+        "flashes": ("flashes in view (the camera misses 10 %, adds 10 % false)", "log"),
+        "network": ("network location error, 1 sigma per axis (m)", "log"),
+        "off_nadir": ("off-nadir angle of the boresight (deg)", "linear"),
+    }
     for i, key in enumerate(("flashes", "network", "off_nadir")):
         ax = fig.add_subplot(1, 3, i + 1)
         rows = np.array([r[:4] for r in curves[key]], dtype=float)
@@ -249,8 +325,11 @@ def sweeps():
             ax.text(rows[0, 0], 51, "50 m", color="#2ca02c", fontsize=8)
         ax.grid(True, which="both", lw=0.3, alpha=0.6)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Lightning pose solve, Nikon D5 + 50 mm from the ISS (simulated scenes, {n} per point; 50 flashes, "
-                 "150 m network error, near nadir unless varied)", fontsize=11)
+    fig.suptitle(
+        f"Lightning pose solve, Nikon D5 + 50 mm from the ISS (simulated scenes, {n} per point; 50 flashes, "
+        "150 m network error, near nadir unless varied)",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     path = OUT / "lightning_error.png"
     save_figure(fig, path)
@@ -273,8 +352,9 @@ def detection():
     from cupola.simulate.lightning import SceneSpec, drawn_flashes, flash_patch_px, render_frames, simulate_scene
 
     sets, _ = _setup()
-    cam = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392,
-                                   height_px=928)
+    cam = Camera.from_focal_sensor(
+        focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392, height_px=928
+    )
     rng = np.random.default_rng(2026)
     new, old = [], []
     for k in range(16):
@@ -285,25 +365,38 @@ def detection():
         interval = float(rng.choice([1.0, 2.0]))
         t = T0 + dt.timedelta(seconds=float(rng.uniform(-2400, 2400)))
         el = orbit.select_element_set(sets, t)
-        spec = SceneSpec(n_flashes=45, n_frames=6, frame_interval_s=interval, exposure_s=0.5, urban_lights=True,
-                         n_cities=cities)
+        spec = SceneSpec(
+            n_flashes=45, n_frames=6, frame_interval_s=interval, exposure_s=0.5, urban_lights=True, n_cities=cities
+        )
         sc = simulate_scene(el, t, cam, rpy, spec, seed=100 + k)
         imgs = [im for _, im in render_frames(sc, t, seed=200 + k, flash_peak_dn=peak, read_noise_dn=noise)]
         truth, p = drawn_flashes(sc), flash_patch_px(sc)
         m = match_detections(detect_flashes(imgs, sc.frames), truth, 2 * p, 1392, 928, 2 * p)
-        b = match_detections(detect_flashes(imgs, sc.frames, options=DetectOptions(motion_compensation=False)),
-                             truth, 2 * p, 1392, 928, 2 * p)
+        b = match_detections(
+            detect_flashes(imgs, sc.frames, options=DetectOptions(motion_compensation=False)),
+            truth,
+            2 * p,
+            1392,
+            928,
+            2 * p,
+        )
         new.append((m["precision"], m["recall"]))
         old.append((b["precision"], b["recall"]))
-        print(f"  scene {k:2d}: yaw {rpy[2]:5.1f} towns {cities:2d} peak {peak:4.0f} noise {noise:4.1f} "
-              f"interval {interval:.0f} s: precision {m['precision']:.3f} recall {m['recall']:.3f} "
-              f"({m['true_positives']}/{m['detections']} detections, {m['drawn']} flashes); old route "
-              f"precision {b['precision']:.3f} recall {b['recall']:.3f}", flush=True)
+        print(
+            f"  scene {k:2d}: yaw {rpy[2]:5.1f} towns {cities:2d} peak {peak:4.0f} noise {noise:4.1f} "
+            f"interval {interval:.0f} s: precision {m['precision']:.3f} recall {m['recall']:.3f} "
+            f"({m['true_positives']}/{m['detections']} detections, {m['drawn']} flashes); old route "
+            f"precision {b['precision']:.3f} recall {b['recall']:.3f}",
+            flush=True,
+        )
     new_a, old_a = np.array(new), np.array(old)
-    print(f"  per-scene minimum: precision {new_a[:, 0].min():.3f}, recall {new_a[:, 1].min():.3f}; scenes with both "
-          f">= 0.95: {int(np.sum((new_a >= 0.95).all(axis=1)))} of {len(new_a)}")
-    bench_line("lightning_detection_precision", float(new_a[:, 0].mean()), "fraction",
-               baseline=float(old_a[:, 0].mean()))
+    print(
+        f"  per-scene minimum: precision {new_a[:, 0].min():.3f}, recall {new_a[:, 1].min():.3f}; scenes with both "
+        f">= 0.95: {int(np.sum((new_a >= 0.95).all(axis=1)))} of {len(new_a)}"
+    )
+    bench_line(
+        "lightning_detection_precision", float(new_a[:, 0].mean()), "fraction", baseline=float(old_a[:, 0].mean())
+    )
     bench_line("lightning_detection_recall", float(new_a[:, 1].mean()), "fraction", baseline=float(old_a[:, 1].mean()))
 
 
@@ -318,8 +411,9 @@ def _d5_sequence(folder):
 
     sets, d5 = _setup()
     el = orbit.select_element_set(sets, T0)
-    spec = SceneSpec(n_flashes=135, n_frames=60, urban_lights=True, n_cities=25, network_false_rate=0.1,
-                     network_miss_rate=0.1)
+    spec = SceneSpec(
+        n_flashes=135, n_frames=60, urban_lights=True, n_cities=25, network_false_rate=0.1, network_miss_rate=0.1
+    )
     sc = simulate_scene(el, T0, d5, (1.5, -2.0, 35.0), spec, seed=7)
     done = folder / "frame_times.csv"
     if done.is_file():
@@ -356,10 +450,17 @@ def sequence():
     tle = SAMPLE / "iss_tle_25544_20170101-20170630.txt"
     figures = {}
     for label, fast in (("new", True), ("old", False)):
-        req = LightningRequest(events=[folder / "events.csv"], tle_path=tle, frames_dir=folder / "frames",
-                               frame_times=folder / "frame_times.csv", focal_mm=50.0, sensor_mm=(35.9, 23.9),
-                               fast_decode=fast, workers=None if fast else 1,
-                               detect=DetectOptions() if fast else DetectOptions(motion_compensation=False))
+        req = LightningRequest(
+            events=[folder / "events.csv"],
+            tle_path=tle,
+            frames_dir=folder / "frames",
+            frame_times=folder / "frame_times.csv",
+            focal_mm=50.0,
+            sensor_mm=(35.9, 23.9),
+            fast_decode=fast,
+            workers=None if fast else 1,
+            detect=DetectOptions() if fast else DetectOptions(motion_compensation=False),
+        )
         out = OUT / f"d5_sequence_out_{label}"
         shutil.rmtree(out, ignore_errors=True)
         t0, c0 = _time.perf_counter(), os.times()
@@ -372,13 +473,21 @@ def sequence():
         m = match_detections(res.flashes, truth, 2 * p, 5568, 3712, 2 * p)
         rpy_err = np.abs(np.array(res.solution.rpy_deg) - np.array(sc.rpy_deg))
         figures[label] = secs
-        print(f"  {label} route: {secs:.1f} s wall, {cpu:.1f} s CPU, load average {os.getloadavg()[0]:.1f}; "
-              f"{len(res.flashes)} flashes reported ({m['true_positives']} true of "
-              f"{m['drawn']}), precision {m['precision']:.3f} recall {m['recall']:.3f}, "
-              f"{res.solution.flash_index.size} pairs, attitude error {np.round(rpy_err, 4).tolist()} deg", flush=True)
+        print(
+            f"  {label} route: {secs:.1f} s wall, {cpu:.1f} s CPU, load average {os.getloadavg()[0]:.1f}; "
+            f"{len(res.flashes)} flashes reported ({m['true_positives']} true of "
+            f"{m['drawn']}), precision {m['precision']:.3f} recall {m['recall']:.3f}, "
+            f"{res.solution.flash_index.size} pairs, attitude error {np.round(rpy_err, 4).tolist()} deg",
+            flush=True,
+        )
     print(f"  CPUs: {os.cpu_count()}")
-    bench_line("lightning_sequence_seconds", figures["new"], "s", baseline=figures["old"],
-               ratio=figures["old"] / figures["new"])
+    bench_line(
+        "lightning_sequence_seconds",
+        figures["new"],
+        "s",
+        baseline=figures["old"],
+        ratio=figures["old"] / figures["new"],
+    )
 
 
 def lis():
@@ -404,23 +513,33 @@ def lis():
     old = georeference_backgrounds(bg, lens="pinhole", mount=False, height_m=0.0)
     nasa = georeference_backgrounds(bg, frame="nasa")
     per_image = np.median(new["corner_error_km"], axis=1)
-    print(f"  cupola: median corner {np.median(new['corner_error_km']):.2f} km (per corner "
-          f"{np.round(np.median(new['corner_error_km'], axis=0), 2).tolist()}; per image p10/p50/p90 "
-          f"{np.round(np.percentile(per_image, [10, 50, 90]), 2).tolist()}, max "
-          f"{new['corner_error_km'].max():.2f}), boresight {np.median(new['boresight_error_km']):.2f} km")
-    print(f"  first model (pinhole 80 deg, no mounting, height 0): corner {np.median(old['corner_error_km']):.2f} km; "
-          f"the files' own frame (frame='nasa'): corner {np.median(nasa['corner_error_km']):.2f} km")
+    print(
+        f"  cupola: median corner {np.median(new['corner_error_km']):.2f} km (per corner "
+        f"{np.round(np.median(new['corner_error_km'], axis=0), 2).tolist()}; per image p10/p50/p90 "
+        f"{np.round(np.percentile(per_image, [10, 50, 90]), 2).tolist()}, max "
+        f"{new['corner_error_km'].max():.2f}), boresight {np.median(new['boresight_error_km']):.2f} km"
+    )
+    print(
+        f"  first model (pinhole 80 deg, no mounting, height 0): corner {np.median(old['corner_error_km']):.2f} km; "
+        f"the files' own frame (frame='nasa'): corner {np.median(nasa['corner_error_km']):.2f} km"
+    )
     sc_path = folder / "ISS_LIS_SC_V1.0_20200823_FIN_20683.nc"
     if sc_path.is_file():
         sc = read_lis_science(sc_path)
         ev = georeference_events(sc)["error_km"]
         ev_nasa = georeference_events(sc, frame="nasa")["error_km"]
-        print(f"  {ev.size} events: median {np.median(ev):.2f} km, p90 {np.percentile(ev, 90):.2f}, max "
-              f"{ev.max():.2f} (files' frame: median {np.median(ev_nasa):.2f}, max {ev_nasa.max():.2f})")
+        print(
+            f"  {ev.size} events: median {np.median(ev):.2f} km, p90 {np.percentile(ev, 90):.2f}, max "
+            f"{ev.max():.2f} (files' frame: median {np.median(ev_nasa):.2f}, max {ev_nasa.max():.2f})"
+        )
         bench_line("lightning_lis_event_error_km", float(np.median(ev)), "km")
-    bench_line("lightning_lis_corner_error_km", float(np.median(new["corner_error_km"])), "km",
-               baseline=float(np.median(old["corner_error_km"])),
-               ratio=float(np.median(old["corner_error_km"]) / np.median(new["corner_error_km"])))
+    bench_line(
+        "lightning_lis_corner_error_km",
+        float(np.median(new["corner_error_km"])),
+        "km",
+        baseline=float(np.median(old["corner_error_km"])),
+        ratio=float(np.median(old["corner_error_km"]) / np.median(new["corner_error_km"])),
+    )
 
 
 BENCHMARKS = {

@@ -35,6 +35,8 @@ def _scratch(prefix: str) -> Path:
     d = Path(tempfile.mkdtemp(prefix=prefix))
     atexit.register(shutil.rmtree, d, True)
     return d
+
+
 TLE = ROOT / "src/cupola/data/samples/iss-meteor-2017/iss_tle_25544_20170101-20170630.txt"
 
 
@@ -46,12 +48,17 @@ def _frame():
 
     tmp = _scratch("bench_nightlights_")
     t0 = time.perf_counter()
-    cities = [City(0.3, 0.85, 3000, 30, LAMP_RADIANCE_RATIOS["hps"]),
-              City(0.6, 0.9, 5000, 15, LAMP_RADIANCE_RATIOS["led"]),
-              City(0.8, 0.8, 2000, 100, LAMP_RADIANCE_RATIOS["fluorescent"])]
+    cities = [
+        City(0.3, 0.85, 3000, 30, LAMP_RADIANCE_RATIOS["hps"]),
+        City(0.6, 0.9, 5000, 15, LAMP_RADIANCE_RATIOS["led"]),
+        City(0.8, 0.8, 2000, 100, LAMP_RADIANCE_RATIOS["fluorescent"]),
+    ]
     truth = make_frame(tmp / "ISS_D5_16mp.dng", exposure_s=1.0, cities=cities, seed=11)
-    print(f"# generated a {truth.width_px}x{truth.height_px} frame in {time.perf_counter() - t0:.1f} s: "
-          f"{int(truth.stars['visible'].sum())} stars in view, trails {truth.trail_px:.1f} px", flush=True)
+    print(
+        f"# generated a {truth.width_px}x{truth.height_px} frame in {time.perf_counter() - t0:.1f} s: "
+        f"{int(truth.stars['visible'].sum())} stars in view, trails {truth.trail_px:.1f} px",
+        flush=True,
+    )
     # warm-up: import the libraries and fill the catalog cache on a small frame
     small = make_frame(tmp / "warm.dng", width_px=696, height_px=464, exposure_s=2.0, seed=3)
     write_products(calibrate([small.path], CalibrateOptions(tle=TLE, time=NIGHT_TIME)), tmp / "warm")
@@ -76,10 +83,14 @@ def astrometric_rms():
 
     truth = st["truth"]
     err = np.degrees((Rotation.from_matrix(truth.rotation_cam_to_icrs).inv() * sol.rotation).magnitude()) * 3600
-    true_focal = camera_for_body(camera_body("NIKON D5"), focal_mm=truth.focal_mm, width_px=truth.width_px,
-                                 height_px=truth.height_px).focal_px
-    print(f"# astrometry ({sol.method}): {sol.n_matched} stars, attitude error {err:.1f} arcsec, "
-          f"focal {sol.camera.focal_px:.1f} px (true {true_focal:.1f})", flush=True)
+    true_focal = camera_for_body(
+        camera_body("NIKON D5"), focal_mm=truth.focal_mm, width_px=truth.width_px, height_px=truth.height_px
+    ).focal_px
+    print(
+        f"# astrometry ({sol.method}): {sol.n_matched} stars, attitude error {err:.1f} arcsec, "
+        f"focal {sol.camera.focal_px:.1f} px (true {true_focal:.1f})",
+        flush=True,
+    )
     bench_line("nightlights_astrometric_rms", sol.rms_px, "px", baseline=0.5, ratio=sol.rms_px / 0.5)
 
 
@@ -88,9 +99,15 @@ def zero_point_error():
     cal = st["seq"].frames[0].calibration
     truth = st["truth"]
     errs = {c: 100 * abs(10 ** (0.4 * (cal.zero_points[c] - truth.zero_points[c])) - 1) for c in "RGB"}
-    print("# zero points: " + ", ".join(f"{c} {cal.zero_points[c]:.4f}±{cal.zero_point_err[c]:.4f} "
-                                        f"(true {truth.zero_points[c]:.2f}, {errs[c]:.2f}%, {cal.n_stars[c]} stars)"
-                                        for c in "RGB"), flush=True)
+    print(
+        "# zero points: "
+        + ", ".join(
+            f"{c} {cal.zero_points[c]:.4f}±{cal.zero_point_err[c]:.4f} "
+            f"(true {truth.zero_points[c]:.2f}, {errs[c]:.2f}%, {cal.n_stars[c]} stars)"
+            for c in "RGB"
+        ),
+        flush=True,
+    )
     worst = max(errs.values())
     bench_line("nightlights_zero_point_error", worst, "%", baseline=2.0, ratio=worst / 2.0)
 
@@ -116,14 +133,23 @@ def flat_residual():
     make_frame(tmp / "flat_b.dng", seed=22, **kw)
     a, b = read_raw(tmp / "flat_a.dng"), read_raw(tmp / "flat_b.dng")
     m = a.meta
-    lens = lens_from_lensfun(m.make, m.model, m.lens_make, m.lens_model, focal_mm=m.focal_mm, f_number=m.f_number,
-                             width_px=m.width_px, height_px=m.height_px)
+    lens = lens_from_lensfun(
+        m.make,
+        m.model,
+        m.lens_make,
+        m.lens_model,
+        focal_mm=m.focal_mm,
+        f_number=m.f_number,
+        width_px=m.width_px,
+        height_px=m.height_px,
+    )
     before = max(_flatness(a.planes[k]) for k in range(4))
     lensfun = max(_flatness(a.planes[k] * lens.plane_gain(a.offsets[k], a.shape)) for k in range(4))
     gain = flat_field_gain(b.planes)
     user = max(_flatness(a.planes[k] * gain[k]) for k in range(4))
-    print(f"# flat field of a uniform source: {before:.1f}% before correction (vignetting), worst Bayer plane",
-          flush=True)
+    print(
+        f"# flat field of a uniform source: {before:.1f}% before correction (vignetting), worst Bayer plane", flush=True
+    )
     bench_line("nightlights_flat_residual", lensfun, "%", baseline=1.0, ratio=lensfun / 1.0)
     bench_line("nightlights_flat_residual_userflat", user, "%", baseline=1.0, ratio=user / 1.0)
     del np

@@ -15,8 +15,7 @@ SAMPLE = ROOT / "src" / "cupola" / "data" / "samples" / "iss-meteor-2017"
 sys.path.insert(0, str(ROOT / "tests"))  # the independent reference chain lives with the tests
 
 
-def bench_line(name: str, value: float, unit: str, baseline: float | None = None,
-               ratio: float | None = None) -> str:
+def bench_line(name: str, value: float, unit: str, baseline: float | None = None, ratio: float | None = None) -> str:
     parts = [f"BENCH name={name}", f"value={value:.6g}", f"unit={unit}"]
     if baseline is not None:
         parts.append(f"baseline={baseline:.6g}")
@@ -42,8 +41,9 @@ def meteor_georeference():
     sets = orbit.parse_tle((SAMPLE / "iss_tle_25544_20170101-20170630.txt").read_text())
     el = orbit.select_element_set(sets, t)
     state = orbit.state_at(el, t)
-    cam = Camera.from_focal_sensor(focal_mm=10.5, sensor_width_mm=8.7, sensor_height_mm=4.89375,
-                                   width_px=1280, height_px=738)
+    cam = Camera.from_focal_sensor(
+        focal_mm=10.5, sensor_width_mm=8.7, sensor_height_mm=4.89375, width_px=1280, height_px=738
+    )
     rows = list(csv.DictReader((SAMPLE / "tie_points.csv").open()))
     col = np.array([float(r["col"]) for r in rows])
     row = np.array([float(r["row"]) for r in rows])

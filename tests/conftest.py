@@ -24,8 +24,9 @@ def meteor_state():
 def meteor_camera():
     from cupola.geometry.camera import Camera
 
-    return Camera.from_focal_sensor(focal_mm=10.5, sensor_width_mm=8.7, sensor_height_mm=4.89375,
-                                    width_px=1280, height_px=738)
+    return Camera.from_focal_sensor(
+        focal_mm=10.5, sensor_width_mm=8.7, sensor_height_mm=4.89375, width_px=1280, height_px=738
+    )
 
 
 @pytest.fixture(scope="session")

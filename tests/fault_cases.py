@@ -33,11 +33,17 @@ class Case:
 
 def _png(path: Path, width: int, height: int, rows: int) -> None:
     """An 8-bit grey PNG whose header says width x height but holds only ``rows`` rows."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     raw = b"".join(b"\x00" + bytes(width) for _ in range(rows))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def make_inputs(root: Path) -> dict[str, str]:
@@ -64,9 +70,19 @@ def make_inputs(root: Path) -> dict[str, str]:
         import rasterio
         from rasterio.transform import from_bounds
 
-        with rasterio.open(d / "huge_ref.tif", "w", driver="GTiff", width=60000, height=60000, count=1,
-                           dtype="uint8", crs="EPSG:4326", transform=from_bounds(-101, 29, -100, 30, 60000, 60000),
-                           tiled=True, sparse_ok=True):
+        with rasterio.open(
+            d / "huge_ref.tif",
+            "w",
+            driver="GTiff",
+            width=60000,
+            height=60000,
+            count=1,
+            dtype="uint8",
+            crs="EPSG:4326",
+            transform=from_bounds(-101, 29, -100, 30, 60000, 60000),
+            tiled=True,
+            sparse_ok=True,
+        ):
             pass
     fifo = d / "fifo"
     if not fifo.exists():
@@ -77,28 +93,79 @@ def make_inputs(root: Path) -> dict[str, str]:
         "photo": str(SAMPLE / "meteor_20170517T054409.526Z.jpg"),
         "tle": str(SAMPLE / "iss_tle_25544_20170101-20170630.txt"),
         "tie": str(SAMPLE / "tie_points.csv"),
-        "zero": "/dev/zero", "fifo": str(fifo), "empty": str(d / "empty.txt"), "binary": str(d / "binary.bin"),
-        "folder": str(d / "a_folder"), "missing": str(d / "no_such_file.csv"), "text": str(d / "text.txt"),
-        "events": str(d / "events.csv"), "frames": str(d / "frames"), "huge": str(big),
-        "bomb": str(d / "bomb.png"), "truncated": str(d / "truncated.png"), "latin1": str(d / "latin1.csv"),
-        "semicolon": str(d / "semicolon.csv"), "nan_tie": str(d / "nan_tie.csv"),
-        "huge_ref": str(d / "huge_ref.tif"), "userfile": str(d / "user_file"), "under_file": str(d / "user_file" / "sub"),
+        "zero": "/dev/zero",
+        "fifo": str(fifo),
+        "empty": str(d / "empty.txt"),
+        "binary": str(d / "binary.bin"),
+        "folder": str(d / "a_folder"),
+        "missing": str(d / "no_such_file.csv"),
+        "text": str(d / "text.txt"),
+        "events": str(d / "events.csv"),
+        "frames": str(d / "frames"),
+        "huge": str(big),
+        "bomb": str(d / "bomb.png"),
+        "truncated": str(d / "truncated.png"),
+        "latin1": str(d / "latin1.csv"),
+        "semicolon": str(d / "semicolon.csv"),
+        "nan_tie": str(d / "nan_tie.csv"),
+        "huge_ref": str(d / "huge_ref.tif"),
+        "userfile": str(d / "user_file"),
+        "under_file": str(d / "user_file" / "sub"),
     }
 
 
 def _geo(*extra: str, attitude=("--attitude", "0", "0", "0"), photo="{photo}", tle="{tle}") -> tuple[str, ...]:
-    return ("geolocate", photo, "--time", TIME, "--tle", tle, "--focal-mm", "10.5", "--sensor-mm", "8.7",
-            "4.89375", *attitude, "--quiet", "--out", "{out}", *extra)
+    return (
+        "geolocate",
+        photo,
+        "--time",
+        TIME,
+        "--tle",
+        tle,
+        "--focal-mm",
+        "10.5",
+        "--sensor-mm",
+        "8.7",
+        "4.89375",
+        *attitude,
+        "--quiet",
+        "--out",
+        "{out}",
+        *extra,
+    )
 
 
 def _sideway(*extra: str, lat="31.23", lon="121.5", shadow="168") -> tuple[str, ...]:
-    return ("shadows", "sideway", "--time", "2013-08-05T02:56:39Z", f"--lat={lat}", f"--lon={lon}",
-            f"--shadow-m={shadow}", "--displacement-m", "125.5", *extra)
+    return (
+        "shadows",
+        "sideway",
+        "--time",
+        "2013-08-05T02:56:39Z",
+        f"--lat={lat}",
+        f"--lon={lon}",
+        f"--shadow-m={shadow}",
+        "--displacement-m",
+        "125.5",
+        *extra,
+    )
 
 
 def _locate(*extra: str, ref="{photo}") -> tuple[str, ...]:
-    return ("locate", "{photo}", "--reference", ref, "--bounds", "-101", "29", "-100", "30", "--quiet",
-            "--out", "{out}", *extra)
+    return (
+        "locate",
+        "{photo}",
+        "--reference",
+        ref,
+        "--bounds",
+        "-101",
+        "29",
+        "-100",
+        "30",
+        "--quiet",
+        "--out",
+        "{out}",
+        *extra,
+    )
 
 
 def _sim(*extra: str, tle="{tle}") -> tuple[str, ...]:
@@ -106,8 +173,27 @@ def _sim(*extra: str, tle="{tle}") -> tuple[str, ...]:
 
 
 def _solve(*extra: str, video="{text}", events="{events}") -> tuple[str, ...]:
-    return ("lightning", "solve", "--video", video, "--time", TIME, "--events", events, "--tle", "{tle}",
-            "--focal-mm", "10.5", "--sensor-mm", "8.7", "4.89375", "--quiet", "--out", "{out}", *extra)
+    return (
+        "lightning",
+        "solve",
+        "--video",
+        video,
+        "--time",
+        TIME,
+        "--events",
+        events,
+        "--tle",
+        "{tle}",
+        "--focal-mm",
+        "10.5",
+        "--sensor-mm",
+        "8.7",
+        "4.89375",
+        "--quiet",
+        "--out",
+        "{out}",
+        *extra,
+    )
 
 
 def _night(*extra: str, raw="{photo}") -> tuple[str, ...]:
@@ -176,37 +262,53 @@ CASES: list[Case] = [
     Case("sideway-out-under-file", _sideway("--out", "{under_file}"), "--out"),
     Case("sideway-plot-is-folder", _sideway("--plot", "{folder}"), "--plot"),
     Case("sideway-tle-dev-zero", _sideway("--tle", "{zero}"), "/dev/zero"),
-    Case("height-shadow-zero", ("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "31.2",
-                                "--lon", "121.5", "--shadow-m", "0"), "--shadow-m"),
-    Case("height-lat-nan", ("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "nan",
-                            "--lon", "121.5", "--shadow-m", "10"), "--lat"),
+    Case(
+        "height-shadow-zero",
+        ("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "31.2", "--lon", "121.5", "--shadow-m", "0"),
+        "--shadow-m",
+    ),
+    Case(
+        "height-lat-nan",
+        ("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "nan", "--lon", "121.5", "--shadow-m", "10"),
+        "--lat",
+    ),
     Case("shadows-batch-dev-zero", ("shadows", "batch", "{zero}", "--out", "{out}/r.csv"), "/dev/zero"),
     Case("shadows-batch-fifo", ("shadows", "batch", "{fifo}", "--out", "{out}/r.csv"), "fifo"),
     Case("shadows-batch-jpeg", ("shadows", "batch", "{photo}", "--out", "{out}/r.csv"), "meteor_"),
     Case("shadows-batch-huge", ("shadows", "batch", "{huge}", "--out", "{out}/r.csv"), "huge.csv"),
     Case("shadows-batch-out-folder", ("shadows", "batch", "{tie}", "--out", "{folder}"), "--out"),
     Case("shadows-batch-out-missing", ("shadows", "batch", "{tie}", "--out", "{missing}/r.csv"), "--out"),
-    Case("shadows-batch-method-bogus", ("shadows", "batch", "{tie}", "--out", "{out}/r.csv", "--method", "x"),
-         "--method"),
+    Case(
+        "shadows-batch-method-bogus", ("shadows", "batch", "{tie}", "--out", "{out}/r.csv", "--method", "x"), "--method"
+    ),
     # locate
     Case("locate-focal-inf", _locate("--focal-mm", "inf"), "--focal-mm"),
     Case("locate-matcher-bogus", _locate("--matcher", "bogus"), "--matcher"),
     Case("locate-nadir-lat", _locate("--nadir", "100", "0"), "--nadir"),
     Case("locate-top-k-zero", _locate("--top-k", "0"), "--top-k"),
-    Case("locate-bounds-nan", ("locate", "{photo}", "--reference", "{photo}", "--bounds", "nan", "29", "-100",
-                               "30", "--out", "{out}"), "--bounds"),
+    Case(
+        "locate-bounds-nan",
+        ("locate", "{photo}", "--reference", "{photo}", "--bounds", "nan", "29", "-100", "30", "--out", "{out}"),
+        "--bounds",
+    ),
     Case("locate-out-is-file", _locate("--out", "{userfile}"), "--out"),
     Case("locate-reference-dev-zero", _locate(ref="{zero}"), "/dev/zero"),
     Case("locate-reference-fifo", _locate(ref="{fifo}"), "fifo"),
-    Case("locate-reference-huge", ("locate", "{photo}", "--reference", "{huge_ref}", "--quiet", "--out", "{out}"),
-         "huge_ref.tif"),
-    Case("locate-photo-bomb", ("locate", "{bomb}", "--reference", "{photo}", "--bounds", "-101", "29", "-100",
-                               "30", "--out", "{out}"), "bomb.png"),
+    Case(
+        "locate-reference-huge",
+        ("locate", "{photo}", "--reference", "{huge_ref}", "--quiet", "--out", "{out}"),
+        "huge_ref.tif",
+    ),
+    Case(
+        "locate-photo-bomb",
+        ("locate", "{bomb}", "--reference", "{photo}", "--bounds", "-101", "29", "-100", "30", "--out", "{out}"),
+        "bomb.png",
+    ),
     Case("locate-batch-workers-zero", ("locate", "batch", "{tie}", "--out", "{out}", "--workers", "0"), "--workers"),
-    Case("locate-batch-workers-negative", ("locate", "batch", "{tie}", "--out", "{out}", "--workers=-3"),
-         "--workers"),
-    Case("locate-batch-matcher-bogus", ("locate", "batch", "{tie}", "--out", "{out}", "--matcher", "bogus"),
-         "--matcher"),
+    Case("locate-batch-workers-negative", ("locate", "batch", "{tie}", "--out", "{out}", "--workers=-3"), "--workers"),
+    Case(
+        "locate-batch-matcher-bogus", ("locate", "batch", "{tie}", "--out", "{out}", "--matcher", "bogus"), "--matcher"
+    ),
     Case("locate-batch-catalog-dev-zero", ("locate", "batch", "{zero}", "--out", "{out}"), "/dev/zero"),
     Case("locate-batch-catalog-fifo", ("locate", "batch", "{fifo}", "--out", "{out}"), "fifo"),
     Case("locate-batch-catalog-jpeg", ("locate", "batch", "{photo}", "--out", "{out}"), "meteor_"),
@@ -232,9 +334,24 @@ CASES: list[Case] = [
     Case("lightning-solve-video-dev-zero", _solve(video="{zero}"), "/dev/zero"),
     Case("lightning-solve-events-dev-zero", _solve(events="{zero}"), "/dev/zero"),
     Case("lightning-solve-events-fifo", _solve(events="{fifo}"), "fifo"),
-    Case("lightning-solve-frame-times-dev-zero",
-         ("lightning", "solve", "--frames", "{frames}", "--frame-times", "{zero}", "--events", "{events}",
-          "--tle", "{tle}", "--out", "{out}"), "/dev/zero"),
+    Case(
+        "lightning-solve-frame-times-dev-zero",
+        (
+            "lightning",
+            "solve",
+            "--frames",
+            "{frames}",
+            "--frame-times",
+            "{zero}",
+            "--events",
+            "{events}",
+            "--tle",
+            "{tle}",
+            "--out",
+            "{out}",
+        ),
+        "/dev/zero",
+    ),
     Case("lightning-solve-out-is-file", _solve("--out", "{userfile}"), "--out"),
     Case("lightning-simulate-size-huge", _sim("--size", "100000", "100000"), "--size"),
     Case("lightning-simulate-size-zero", _sim("--size", "0", "10"), "--size"),
@@ -246,19 +363,60 @@ CASES: list[Case] = [
     Case("lightning-solve-detect-threshold-zero", _solve("--detect-threshold", "0"), "--detect-threshold"),
     Case("lightning-solve-detect-threshold-nan", _solve("--detect-threshold", "nan"), "--detect-threshold"),
     Case("lightning-simulate-cities-negative", _sim("--cities", "-5"), "--cities"),
-    Case("lightning-lis-height-nan", ("lightning", "lis", "{binary}", "--out", "{out}", "--height-m", "nan"),
-         "--height-m"),
+    Case(
+        "lightning-lis-height-nan",
+        ("lightning", "lis", "{binary}", "--out", "{out}", "--height-m", "nan"),
+        "--height-m",
+    ),
     Case("lightning-lis-not-netcdf", ("lightning", "lis", "{binary}", "--out", "{out}"), "binary.bin"),
     Case("lightning-simulate-tle-dev-zero", _sim(tle="{zero}"), "/dev/zero"),
     Case("lightning-simulate-out-is-file", _sim("--out", "{userfile}"), "--out"),
     # siblings
     Case("geolocate-landmark-lat", _geo("--landmark", "X:95:0"), "95"),
     Case("orbit-tle-empty", ("orbit", "--tle", "{empty}", "--time", TIME), "empty.txt"),
-    Case("sideway-time-bad", ("shadows", "sideway", "--time", "noon", "--lat", "31", "--lon", "121",
-                              "--shadow-m", "168", "--displacement-m", "125"), "--time"),
-    Case("sideway-gsd-zero", ("shadows", "sideway", "--time", "2013-08-05T02:56:39Z", "--lat", "31", "--lon", "121",
-                              "--base-px", "10", "10", "--shadow-tip-px", "20", "20", "--top-px", "5", "5",
-                              "--gsd-m", "0"), "--gsd-m"),
+    Case(
+        "sideway-time-bad",
+        (
+            "shadows",
+            "sideway",
+            "--time",
+            "noon",
+            "--lat",
+            "31",
+            "--lon",
+            "121",
+            "--shadow-m",
+            "168",
+            "--displacement-m",
+            "125",
+        ),
+        "--time",
+    ),
+    Case(
+        "sideway-gsd-zero",
+        (
+            "shadows",
+            "sideway",
+            "--time",
+            "2013-08-05T02:56:39Z",
+            "--lat",
+            "31",
+            "--lon",
+            "121",
+            "--base-px",
+            "10",
+            "10",
+            "--shadow-tip-px",
+            "20",
+            "20",
+            "--top-px",
+            "5",
+            "5",
+            "--gsd-m",
+            "0",
+        ),
+        "--gsd-m",
+    ),
     Case("locate-sensor-zero", _locate("--sensor-width-mm", "0"), "--sensor-width-mm"),
     Case("lightning-solve-guess-radius-zero", _solve("--guess-radius-deg", "0"), "--guess-radius-deg"),
     Case("lightning-solve-centroid-sigma-zero", _solve("--centroid-sigma-px", "0"), "--centroid-sigma-px"),
@@ -333,9 +491,14 @@ def run_case(case: Case, root: Path, inputs: dict[str, str]) -> tuple[bool, str]
 def _geo_run(root: Path, out: Path, *extra: str) -> tuple[int, str]:
     from cupola.cli.main import main
 
-    argv = [a.format(photo=str(SAMPLE / "meteor_20170517T054409.526Z.jpg"),
-                     tle=str(SAMPLE / "iss_tle_25544_20170101-20170630.txt"), out=str(out))
-            for a in _geo(*extra, attitude=("--attitude", "-5.66", "0.71", "84.52"))]
+    argv = [
+        a.format(
+            photo=str(SAMPLE / "meteor_20170517T054409.526Z.jpg"),
+            tle=str(SAMPLE / "iss_tle_25544_20170101-20170630.txt"),
+            out=str(out),
+        )
+        for a in _geo(*extra, attitude=("--attitude", "-5.66", "0.71", "84.52"))
+    ]
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main(argv)

@@ -37,8 +37,7 @@ def astropy_state(line1, line2, when):
     t = Time(when)
     err, r, v = sat.sgp4(t.jd1, t.jd2)
     assert err == 0
-    teme = TEME(CartesianRepresentation(r * u.km).with_differentials(CartesianDifferential(v * u.km / u.s)),
-                obstime=t)
+    teme = TEME(CartesianRepresentation(r * u.km).with_differentials(CartesianDifferential(v * u.km / u.s)), obstime=t)
     gcrs = teme.transform_to(GCRS(obstime=t))
     rg = gcrs.cartesian.xyz.to_value(u.m)
     vg = gcrs.velocity.d_xyz.to_value(u.m / u.s)

@@ -14,8 +14,16 @@ import torch.nn.functional as F  # noqa: E402
 
 from cupola.locate.aliked_fast import FastAliked, bilinear_normalised_sample, fast_aliked_features  # noqa: E402
 
-REFERENCE = (Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
-             / "ISS064-E-358" / "reference.jpg")
+REFERENCE = (
+    Path(__file__).resolve().parents[1]
+    / "src"
+    / "cupola"
+    / "data"
+    / "samples"
+    / "apl"
+    / "ISS064-E-358"
+    / "reference.jpg"
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +89,12 @@ def test_bilinear_of_normalised_equals_grid_sample():
     raw = torch.randn(c, h, w, generator=g)
     normed = F.normalize(raw, p=2, dim=0)
     # positions inside, on the border, between border pixels and outside the map (zero padding)
-    grid = torch.cat([torch.rand(40, 2, generator=g) * 2.6 - 1.3,
-                      torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -0.3], [-1.05, 0.2], [0.5, 1.1]])])
+    grid = torch.cat(
+        [
+            torch.rand(40, 2, generator=g) * 2.6 - 1.3,
+            torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -0.3], [-1.05, 0.2], [0.5, 1.1]]),
+        ]
+    )
     expected = F.grid_sample(normed[None], grid.view(1, 1, -1, 2), mode="bilinear", align_corners=True)[0, :, 0]
 
     def fetch(ys, xs):

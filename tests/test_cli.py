@@ -38,14 +38,17 @@ def cupola(*args, script: bool = False, cwd: Path | None = None, timeout: float 
         cmd = [sys.executable, "-m", "cupola"]
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("PYTHONWARNINGS", None)
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        cmd + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout
+    )
 
 
 def _strict_json(text: str):
     """json.loads that refuses the NaN / Infinity tokens JSON does not have."""
+
     def no_constants(name):
         raise AssertionError(f"non-JSON token {name} in output")
+
     return json.loads(text, parse_constant=no_constants)
 
 
@@ -73,9 +76,25 @@ def tie_run(tmp_path_factory):
     rows = [(c, r) for c, r in tie[:, :2]] + [(639.5, 368.5), (0, 0)]
     pixels.write_text("col,row\n" + "".join(f"{c:g},{r:g}\n" for c, r in rows))
     out = work / "out"
-    proc = cupola("geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                  "--tie-points", TIE_POINTS, "--solve-focal", "--pixels", pixels,
-                  "--landmark", f"Del Rio:{DEL_RIO[0]}:{DEL_RIO[1]}", "--quiet", "--out", out)
+    proc = cupola(
+        "geolocate",
+        PHOTO,
+        "--time",
+        TIME,
+        "--tle",
+        TLE_FILE,
+        *CAMERA,
+        "--tie-points",
+        TIE_POINTS,
+        "--solve-focal",
+        "--pixels",
+        pixels,
+        "--landmark",
+        f"Del Rio:{DEL_RIO[0]}:{DEL_RIO[1]}",
+        "--quiet",
+        "--out",
+        out,
+    )
     _ok(proc)
     return out, tie, rows, proc
 
@@ -175,8 +194,22 @@ def test_pixels_csv_matches_tie_points(tie_run):
 
 def test_attitude_mode(tmp_path):
     out = tmp_path / "att"
-    proc = cupola("geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                  "--attitude", "-5.66", "0.71", "84.5", "--out", out, script=True)
+    proc = cupola(
+        "geolocate",
+        PHOTO,
+        "--time",
+        TIME,
+        "--tle",
+        TLE_FILE,
+        *CAMERA,
+        "--attitude",
+        "-5.66",
+        "0.71",
+        "84.5",
+        "--out",
+        out,
+        script=True,
+    )
     _ok(proc)
     assert PRODUCTS <= {p.name for p in out.iterdir()}
     r = _strict_json((out / "result.json").read_text())
@@ -190,8 +223,23 @@ def test_attitude_mode(tmp_path):
 
 def test_look_at_mode(tmp_path):
     out = tmp_path / "look"
-    proc = cupola("geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                  "--look-at", DEL_RIO[0], DEL_RIO[1], "--rotation", "30", "--quiet", "--out", out)
+    proc = cupola(
+        "geolocate",
+        PHOTO,
+        "--time",
+        TIME,
+        "--tle",
+        TLE_FILE,
+        *CAMERA,
+        "--look-at",
+        DEL_RIO[0],
+        DEL_RIO[1],
+        "--rotation",
+        "30",
+        "--quiet",
+        "--out",
+        out,
+    )
     _ok(proc)
     r = _strict_json((out / "result.json").read_text())
     assert haversine_m(r["center"]["lon_deg"], r["center"]["lat_deg"], DEL_RIO[1], DEL_RIO[0]) < 50
@@ -251,8 +299,9 @@ def bad_files(tmp_path):
     exif[0x0110] = "Canon EOS 5D"
     exif.get_ifd(0x8769)[0x920A] = 50.0  # FocalLength in the Exif IFD
     img.save(d / "canon.jpg", exif=exif)
-    (d / "collinear.csv").write_text("col,row,lat,lon\n100,100,30.0,-100.0\n300,200,30.1,-100.2\n"
-                                      "500,300,30.2,-100.4\n700,400,30.3,-100.6\n")
+    (d / "collinear.csv").write_text(
+        "col,row,lat,lon\n100,100,30.0,-100.0\n300,200,30.1,-100.2\n500,300,30.2,-100.4\n700,400,30.3,-100.6\n"
+    )
     (d / "one.csv").write_text("col,row,lat,lon\n160,92,30.320698,-100.203190\n")
     tie = TIE_POINTS.read_text().splitlines()
     tie[-1] = tie[-1].replace("1119,", "1400,", 1)  # col 1400 on a 1280 px wide image
@@ -267,36 +316,117 @@ def _tie(name=None):
 
 # (id, argv builder given the folder of bad files, substrings the error line must contain)
 BAD_CASES = [
-    ("malformed-tle", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", d / "bad.tle", *CAMERA, *_tie()],
-     ["bad.tle", "checksum"]),
-    ("time-outside-tle", lambda d: ["geolocate", PHOTO, "--time", "2018-05-17T05:44:09Z", "--tle", TLE_FILE,
-                                    *CAMERA, *_tie()], [TLE_FILE.name, "--force"]),
-    ("non-image", lambda d: ["geolocate", d / "notes.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
-     ["notes.jpg", "not an image"]),
-    ("truncated-jpeg", lambda d: ["geolocate", d / "half.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
-     ["half.jpg", "truncated"]),
-    ("collinear-tie-points", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                                        *_tie(d / "collinear.csv"), "--solve-focal"], ["collinear.csv", "collinear"]),
-    ("too-few-tie-points", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                                      *_tie(d / "one.csv")], ["one.csv", "at least"]),
-    ("negative-focal", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, "--focal-mm", "-10.5",
-                                  "--sensor-mm", "8.7", "4.89375", *_tie()], ["--focal-mm", "positive"]),
-    ("unknown-camera", lambda d: ["geolocate", d / "canon.jpg", "--time", TIME, "--tle", TLE_FILE,
-                                  "--attitude", "0", "0", "0"], ["canon.jpg", "Canon EOS 5D", "--sensor-mm"]),
-    ("missing-photo", lambda d: ["geolocate", d / "nothere.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
-     ["nothere.jpg", "not found"]),
-    ("missing-tle", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", d / "nothere.tle", *CAMERA, *_tie()],
-     ["nothere.tle", "not found"]),
-    ("missing-tie-points", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                                      *_tie(d / "nothere.csv")], ["nothere.csv", "not found"]),
-    ("naive-time", lambda d: ["geolocate", PHOTO, "--time", "2017-05-17T05:44:09.526", "--tle", TLE_FILE,
-                              *CAMERA, *_tie()], ["--time", "zone"]),
-    ("two-attitude-modes", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie(),
-                                      "--attitude", "0", "0", "0"], ["--attitude", "--tie-points"]),
-    ("tie-point-outside-image", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                                           *_tie(d / "outside.csv")], ["outside.csv", "outside"]),
-    ("look-at-below-horizon", lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                                         "--look-at", "-29.36", "79.1"], ["look-at", "horizon"]),
+    (
+        "malformed-tle",
+        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", d / "bad.tle", *CAMERA, *_tie()],
+        ["bad.tle", "checksum"],
+    ),
+    (
+        "time-outside-tle",
+        lambda d: ["geolocate", PHOTO, "--time", "2018-05-17T05:44:09Z", "--tle", TLE_FILE, *CAMERA, *_tie()],
+        [TLE_FILE.name, "--force"],
+    ),
+    (
+        "non-image",
+        lambda d: ["geolocate", d / "notes.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
+        ["notes.jpg", "not an image"],
+    ),
+    (
+        "truncated-jpeg",
+        lambda d: ["geolocate", d / "half.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
+        ["half.jpg", "truncated"],
+    ),
+    (
+        "collinear-tie-points",
+        lambda d: [
+            "geolocate",
+            PHOTO,
+            "--time",
+            TIME,
+            "--tle",
+            TLE_FILE,
+            *CAMERA,
+            *_tie(d / "collinear.csv"),
+            "--solve-focal",
+        ],
+        ["collinear.csv", "collinear"],
+    ),
+    (
+        "too-few-tie-points",
+        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie(d / "one.csv")],
+        ["one.csv", "at least"],
+    ),
+    (
+        "negative-focal",
+        lambda d: [
+            "geolocate",
+            PHOTO,
+            "--time",
+            TIME,
+            "--tle",
+            TLE_FILE,
+            "--focal-mm",
+            "-10.5",
+            "--sensor-mm",
+            "8.7",
+            "4.89375",
+            *_tie(),
+        ],
+        ["--focal-mm", "positive"],
+    ),
+    (
+        "unknown-camera",
+        lambda d: ["geolocate", d / "canon.jpg", "--time", TIME, "--tle", TLE_FILE, "--attitude", "0", "0", "0"],
+        ["canon.jpg", "Canon EOS 5D", "--sensor-mm"],
+    ),
+    (
+        "missing-photo",
+        lambda d: ["geolocate", d / "nothere.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
+        ["nothere.jpg", "not found"],
+    ),
+    (
+        "missing-tle",
+        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", d / "nothere.tle", *CAMERA, *_tie()],
+        ["nothere.tle", "not found"],
+    ),
+    (
+        "missing-tie-points",
+        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie(d / "nothere.csv")],
+        ["nothere.csv", "not found"],
+    ),
+    (
+        "naive-time",
+        lambda d: ["geolocate", PHOTO, "--time", "2017-05-17T05:44:09.526", "--tle", TLE_FILE, *CAMERA, *_tie()],
+        ["--time", "zone"],
+    ),
+    (
+        "two-attitude-modes",
+        lambda d: [
+            "geolocate",
+            PHOTO,
+            "--time",
+            TIME,
+            "--tle",
+            TLE_FILE,
+            *CAMERA,
+            *_tie(),
+            "--attitude",
+            "0",
+            "0",
+            "0",
+        ],
+        ["--attitude", "--tie-points"],
+    ),
+    (
+        "tie-point-outside-image",
+        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie(d / "outside.csv")],
+        ["outside.csv", "outside"],
+    ),
+    (
+        "look-at-below-horizon",
+        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, "--look-at", "-29.36", "79.1"],
+        ["look-at", "horizon"],
+    ),
     ("usage-missing-option", lambda d: ["geolocate", PHOTO, "--tle", TLE_FILE, *CAMERA, *_tie()], ["--time"]),
     ("orbit-malformed-tle", lambda d: ["orbit", "--tle", d / "bad.tle", "--time", TIME], ["bad.tle", "checksum"]),
 ]
@@ -336,8 +466,22 @@ def test_bad_input_leaves_existing_out_folder_alone(bad_files, tmp_path, argv):
 
 def test_out_that_is_a_file_or_below_a_file(bad_files, tmp_path):
     for out, word in ((bad_files / "a_file", "not a folder"), (bad_files / "a_file" / "sub", "a_file")):
-        proc = cupola("geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA,
-                      "--attitude", "-5.66", "0.71", "84.5", "--quiet", "--out", out)
+        proc = cupola(
+            "geolocate",
+            PHOTO,
+            "--time",
+            TIME,
+            "--tle",
+            TLE_FILE,
+            *CAMERA,
+            "--attitude",
+            "-5.66",
+            "0.71",
+            "84.5",
+            "--quiet",
+            "--out",
+            out,
+        )
         assert proc.returncode == 2, proc.stderr
         line = _one_error_line(proc)
         assert "--out" in line and word in line
@@ -391,8 +535,28 @@ def test_distortion_is_applied_and_recorded(tmp_path):
     areas = {}
     for k1 in ("0", "-0.08"):
         out = tmp_path / f"k1_{k1}"
-        proc = cupola("geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, "--attitude", "-5.66", "0.71",
-                      "84.5", "--distortion", k1, "0", "0", "0", "0", "--out", out, "--quiet")
+        proc = cupola(
+            "geolocate",
+            PHOTO,
+            "--time",
+            TIME,
+            "--tle",
+            TLE_FILE,
+            *CAMERA,
+            "--attitude",
+            "-5.66",
+            "0.71",
+            "84.5",
+            "--distortion",
+            k1,
+            "0",
+            "0",
+            "0",
+            "0",
+            "--out",
+            out,
+            "--quiet",
+        )
         _ok(proc)
         r = _strict_json((out / "result.json").read_text())
         assert r["camera"]["distortion"]["k1"] == pytest.approx(float(k1))

@@ -93,8 +93,7 @@ def test_product_set_is_replaced_as_one(tmp_path):
     (out / "notes.txt").write_text("user")
     _stage_products(out, ["result.json", "georef.tif", "pixels.csv", "frames/"])
     _stage_products(out, ["result.json", "frames/"])  # e.g. a rejected match, a run without --pixels
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["frames", "notes.txt",
-                                                                                   "result.json"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["frames", "notes.txt", "result.json"]
     assert (out / "result.json").read_text() == "new result.json"
     assert staging.read_manifest(out) == {"products": ["frames", "result.json"]}
 
@@ -243,13 +242,26 @@ def test_batch_ctrl_c_logs_every_finished_row(tmp_path, dask_quiet):
 def _cupola(*args):
     exe = Path(sys.executable).with_name("cupola")
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    return subprocess.Popen(
+        [str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def _simulate_args(out):
-    return ["lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, "--frames", "40", "--flashes",
-            "200", "--out", out]
+    return [
+        "lightning",
+        "simulate",
+        "--tle",
+        TLE,
+        "--time",
+        fault_cases.TIME,
+        "--frames",
+        "40",
+        "--flashes",
+        "200",
+        "--out",
+        out,
+    ]
 
 
 def _wait_for_stage(out: Path, proc, timeout=60.0) -> bool:
@@ -283,8 +295,20 @@ def test_killed_run_is_cleaned_and_resumed_by_the_next(tmp_path):
     proc.wait(timeout=30)
     left = [p for p in out.iterdir() if p.name.startswith(staging.STAGE_PREFIX)]
     assert left  # SIGKILL leaves its staging folder...
-    rerun = _cupola("lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, "--frames", "2",
-                    "--flashes", "5", "--out", out)
+    rerun = _cupola(
+        "lightning",
+        "simulate",
+        "--tle",
+        TLE,
+        "--time",
+        fault_cases.TIME,
+        "--frames",
+        "2",
+        "--flashes",
+        "5",
+        "--out",
+        out,
+    )
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert not any(p.exists() for p in left)  # ...and the next run cleans it
@@ -295,8 +319,20 @@ def test_simulate_refuses_to_replace_a_users_frames_folder(tmp_path):
     out = tmp_path / "D"
     (out / "frames").mkdir(parents=True)
     (out / "frames" / "mine.png").write_text("user data")
-    proc = _cupola("lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, "--frames", "2",
-                   "--flashes", "5", "--out", out)
+    proc = _cupola(
+        "lightning",
+        "simulate",
+        "--tle",
+        TLE,
+        "--time",
+        fault_cases.TIME,
+        "--frames",
+        "2",
+        "--flashes",
+        "5",
+        "--out",
+        out,
+    )
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "frames" in err
     assert (out / "frames" / "mine.png").read_text() == "user data"

@@ -32,8 +32,14 @@ def test_ecef_to_geodetic_matches_pyproj():
 
 
 @settings(max_examples=200, deadline=None)
-@given(lon=st.floats(-180, 180), lat=st.floats(-80, 80), h=st.floats(0, 100_000),
-       alt=st.floats(200_000, 2_000_000), dx=st.floats(-0.3, 0.3), dy=st.floats(-0.3, 0.3))
+@given(
+    lon=st.floats(-180, 180),
+    lat=st.floats(-80, 80),
+    h=st.floats(0, 100_000),
+    alt=st.floats(200_000, 2_000_000),
+    dx=st.floats(-0.3, 0.3),
+    dy=st.floats(-0.3, 0.3),
+)
 def test_ray_hits_surface_at_requested_height(lon, lat, h, alt, dx, dy):
     o = geodesy.geodetic_to_ecef(np.radians(lon), np.radians(lat), alt)
     e, n, u = geodesy.enu_basis(np.radians(lon), np.radians(lat))

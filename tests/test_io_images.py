@@ -103,8 +103,20 @@ def test_zero_focal_length_means_unknown(tmp_path):
 
 def test_info_fields():
     names = [f.name for f in dataclasses.fields(PhotoInfo)]
-    for n in ("path", "width_px", "height_px", "mode", "camera_make", "camera_model", "focal_length_mm",
-              "focal_length_35mm", "datetime_original", "subsec", "orientation", "exif"):
+    for n in (
+        "path",
+        "width_px",
+        "height_px",
+        "mode",
+        "camera_make",
+        "camera_model",
+        "focal_length_mm",
+        "focal_length_35mm",
+        "datetime_original",
+        "subsec",
+        "orientation",
+        "exif",
+    ):
         assert n in names
     with pytest.raises(dataclasses.FrozenInstanceError):
         read_photo_info(METEOR).width_px = 3
@@ -124,7 +136,7 @@ def test_grey_png_8_bit(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["png", "tif"])
 def test_grey_16_bit(tmp_path, fmt):
-    a = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000 + 7)
+    a = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000 + 7
     Image.fromarray(a).save(tmp_path / f"g16.{fmt}")
     pixels, _ = read_photo(tmp_path / f"g16.{fmt}")
     assert pixels.dtype == np.uint16 and pixels.shape == (3, 4)

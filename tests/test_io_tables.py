@@ -53,12 +53,15 @@ def test_real_tie_points_on_the_image():
 
 
 def test_columns_any_order_whitespace_case_comments_and_extras(tmp_path):
-    path = _write(tmp_path, "# tie points for frame 1281\r\n"
-                            " LON , height_m,Lat ,row, col , name\r\n"
-                            "\r\n"
-                            "-100.5, 250.5 , 30.25, 10.5, 20.25, \"Del Rio, TX\"\r\n"
-                            "# a comment line\r\n"
-                            "  200 ,-10,-45,0,0,x\r\n")
+    path = _write(
+        tmp_path,
+        "# tie points for frame 1281\r\n"
+        " LON , height_m,Lat ,row, col , name\r\n"
+        "\r\n"
+        '-100.5, 250.5 , 30.25, 10.5, 20.25, "Del Rio, TX"\r\n'
+        "# a comment line\r\n"
+        "  200 ,-10,-45,0,0,x\r\n",
+    )
     tp = read_tie_points(path)
     np.testing.assert_array_equal(tp.col_px, [20.25, 0])
     np.testing.assert_array_equal(tp.row_px, [10.5, 0])
@@ -129,9 +132,16 @@ def test_semicolons(tmp_path):
     assert "';'" in _message(exc, path)
 
 
-@pytest.mark.parametrize("value, words", [("abc", "'abc' is not a number"), ("", "empty value"),
-                                          ("nan", "not a finite number"), ("-inf", "not a finite number"),
-                                          ("1,5", "fields")])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("abc", "'abc' is not a number"),
+        ("", "empty value"),
+        ("nan", "not a finite number"),
+        ("-inf", "not a finite number"),
+        ("1,5", "fields"),
+    ],
+)
 def test_bad_value_names_line_and_column(tmp_path, value, words):
     path = _write(tmp_path, f"col,row,lat,lon\n1,2,3,4\n\n5,6,7,{value}\n")
     with pytest.raises(InputError) as exc:
@@ -258,8 +268,13 @@ def test_write_then_read_round_trip(tmp_path):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(-0.5, 1e5), st.floats(-0.5, 1e5), st.floats(-180, 179.9999999),
-                          st.floats(-90, 90)), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.floats(-0.5, 1e5), st.floats(-0.5, 1e5), st.floats(-180, 179.9999999), st.floats(-90, 90)),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_round_trip_property(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("rt") / "p.csv"
     col, row, lon, lat = (np.array(v) for v in zip(*rows))

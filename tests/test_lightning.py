@@ -35,22 +35,29 @@ def elements():
 
 @pytest.fixture(scope="module")
 def d5():
-    return Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568,
-                                    height_px=3712)
+    return Camera.from_focal_sensor(
+        focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568, height_px=3712
+    )
 
 
 @pytest.fixture(scope="module")
 def meteor():
-    return Camera.from_focal_sensor(focal_mm=10.5, sensor_width_mm=8.7, sensor_height_mm=4.89375, width_px=1280,
-                                    height_px=738)
+    return Camera.from_focal_sensor(
+        focal_mm=10.5, sensor_width_mm=8.7, sensor_height_mm=4.89375, width_px=1280, height_px=738
+    )
 
 
 def pose_error_m(scene, sol, elements):
     """Median check-point error (m) of the solved vs true camera at the true first-frame instant."""
     tr = trajectory(elements, FRAME_TIME, np.array([scene.reference_offset_s]))
     cols, rows = crb.checkpoint_grid(scene.camera)
-    return float(np.median(crb.checkpoint_errors(scene.camera, scene.mount, sol.camera, sol.mount, tr.position_m[0],
-                                                 tr.lvlh_to_itrs[0], cols, rows)))
+    return float(
+        np.median(
+            crb.checkpoint_errors(
+                scene.camera, scene.mount, sol.camera, sol.mount, tr.position_m[0], tr.lvlh_to_itrs[0], cols, rows
+            )
+        )
+    )
 
 
 def wrong_pairs(scene, sol) -> int:
@@ -75,9 +82,11 @@ def test_parse_utc_forms():
 
 def test_read_network_and_mapper_events(tmp_path):
     p = tmp_path / "net.csv"
-    p.write_text("# ENTLN export\nTYPE, time_utc ,lat,lon,peak_current_ka,height_m\n"
-                 "CG,2017-05-17T05:44:10.000002Z,29.5,-100.5,-23.5,\n"
-                 "IC,2017-05-17T05:44:09.5Z,29.6,259.5,,12000\n")
+    p.write_text(
+        "# ENTLN export\nTYPE, time_utc ,lat,lon,peak_current_ka,height_m\n"
+        "CG,2017-05-17T05:44:10.000002Z,29.5,-100.5,-23.5,\n"
+        "IC,2017-05-17T05:44:09.5Z,29.6,259.5,,12000\n"
+    )
     ev = read_events(p)
     assert len(ev) == 2
     assert list(ev.type) == ["IC", "CG"]  # sorted by time
@@ -96,20 +105,23 @@ def test_read_network_and_mapper_events(tmp_path):
     assert read_events(p, sigma_m=2000.0).sigma_m[0] == 2000.0
 
 
-@pytest.mark.parametrize("text,match", [
-    ("", "file is empty"),
-    ("time_utc;lat;lon\n", "separated by ';'"),
-    ("time_utc,lat\n2017-05-17T05:44:09Z,29\n", "missing column lon"),
-    ("time,lat,lon\n2017-05-17T05:44:09Z,29,-100\n", "'time' is not understood; expected 'time_utc'"),
-    ("time_utc,lat,lon,height\n2017-05-17T05:44:09Z,29,-100,9000\n", "'height' is not understood"),
-    ("time_utc,lat,lon\n", "no data rows"),
-    ("time_utc,lat,lon\n2017-05-17T05:44:09Z,95,-100\n", r"line 2, column lat: 95 is out of range"),
-    ("time_utc,lat,lon\n2017-05-17T05:44:09Z,29,west\n", r"line 2, column lon: 'west' is not a number"),
-    ("time_utc,lat,lon\nyesterday,29,-100\n", r"line 2, column time_utc: 'yesterday' is not an ISO 8601"),
-    ("time_utc,lat,lon\n2017-05-17T05:44:09Z,29\n", r"line 2: 2 fields; expected 3"),
-    ("time_utc,lat,lon,height_m\n2017-05-17T05:44:09Z,29,-100,9e5\n", r"column height_m: 9e5 is out of range"),
-    ("time_utc,lat,lon,energy\n2017-05-17T05:44:09Z,29,-100,-1\n", r"column energy: -1 is out of range"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("", "file is empty"),
+        ("time_utc;lat;lon\n", "separated by ';'"),
+        ("time_utc,lat\n2017-05-17T05:44:09Z,29\n", "missing column lon"),
+        ("time,lat,lon\n2017-05-17T05:44:09Z,29,-100\n", "'time' is not understood; expected 'time_utc'"),
+        ("time_utc,lat,lon,height\n2017-05-17T05:44:09Z,29,-100,9000\n", "'height' is not understood"),
+        ("time_utc,lat,lon\n", "no data rows"),
+        ("time_utc,lat,lon\n2017-05-17T05:44:09Z,95,-100\n", r"line 2, column lat: 95 is out of range"),
+        ("time_utc,lat,lon\n2017-05-17T05:44:09Z,29,west\n", r"line 2, column lon: 'west' is not a number"),
+        ("time_utc,lat,lon\nyesterday,29,-100\n", r"line 2, column time_utc: 'yesterday' is not an ISO 8601"),
+        ("time_utc,lat,lon\n2017-05-17T05:44:09Z,29\n", r"line 2: 2 fields; expected 3"),
+        ("time_utc,lat,lon,height_m\n2017-05-17T05:44:09Z,29,-100,9e5\n", r"column height_m: 9e5 is out of range"),
+        ("time_utc,lat,lon,energy\n2017-05-17T05:44:09Z,29,-100,-1\n", r"column energy: -1 is out of range"),
+    ],
+)
 def test_malformed_event_files(tmp_path, text, match):
     p = tmp_path / "events.csv"
     p.write_text(text)
@@ -131,8 +143,10 @@ def test_frame_times(tmp_path):
     for n in ("a.png", "b.png", "c.png"):
         (tmp_path / n).write_bytes(b"x")
     p = tmp_path / "times.csv"
-    p.write_text("file,time_utc,exposure_s\nb.png,2017-05-17T05:44:10.5Z,0.5\na.png,2017-05-17T05:44:09.5Z,0.5\n"
-                 "c.png,2017-05-17T05:44:11.5Z,0.25\n")
+    p.write_text(
+        "file,time_utc,exposure_s\nb.png,2017-05-17T05:44:10.5Z,0.5\na.png,2017-05-17T05:44:09.5Z,0.5\n"
+        "c.png,2017-05-17T05:44:11.5Z,0.25\n"
+    )
     fr = read_frame_times(p, tmp_path)
     assert fr.names == ("a.png", "b.png", "c.png")
     assert fr.epoch == dt.datetime(2017, 5, 17, 5, 44, 9, 500000, tzinfo=UTC)
@@ -173,11 +187,18 @@ def test_observation_model_round_trip_and_jacobian(elements, d5):
     tr = trajectory(elements, FRAME_TIME, t)
     mount = attitude.rotation_from_rpy(3.0, -2.0, 40.0).as_matrix()
     col, row = np.array([100.0, 2780.0, 5400.0]), np.array([3600.0, 1850.0, 50.0])
-    pts = np.array([geodesy.ray_ellipsoid_intersection(tr.position_m[i], tr.lvlh_to_itrs[i] @ mount @ d5.pixel_to_ray(c, r),
-                                                       11000.0) for i, (c, r) in enumerate(zip(col, row))])
+    pts = np.array(
+        [
+            geodesy.ray_ellipsoid_intersection(
+                tr.position_m[i], tr.lvlh_to_itrs[i] @ mount @ d5.pixel_to_ray(c, r), 11000.0
+            )
+            for i, (c, r) in enumerate(zip(col, row))
+        ]
+    )
     lon, lat, h = geodesy.ecef_to_geodetic(pts)
-    geom = observe.event_geometry(elements, FRAME_TIME, t, np.degrees(lon), np.degrees(lat), np.full(3, np.nan),
-                                  np.full(3, 150.0))
+    geom = observe.event_geometry(
+        elements, FRAME_TIME, t, np.degrees(lon), np.degrees(lat), np.full(3, np.nan), np.full(3, 150.0)
+    )
     c = observe.camera_vectors(mount, geom.position_m, geom.lvlh, geom.points(11000.0))
     assert np.abs(observe.project(d5, c) - np.column_stack([col, row])).max() < 1e-4
     jac = observe.pixel_jacobian(d5, mount, geom.lvlh, c)
@@ -216,8 +237,9 @@ def test_known_answer_d5_stills(elements, d5):
     assert 0.3 < sol.chi2 / sol.dof < 2.0
     # the covariance agrees with the Cramer-Rao bound of the same pairs (same model)
     ev = sc.events.subset(sol.event_index)
-    geom = observe.event_geometry(elements, FRAME_TIME, ev.offsets_s(FRAME_TIME), ev.lon_deg, ev.lat_deg, ev.height_m,
-                                  ev.sigma_m)
+    geom = observe.event_geometry(
+        elements, FRAME_TIME, ev.offsets_s(FRAME_TIME), ev.lon_deg, ev.lat_deg, ev.height_m, ev.sigma_m
+    )
     cov, names = crb.fisher_covariance(d5, sc.mount, geom, SolveOptions())
     assert names == sol.param_names
     assert np.allclose(np.sqrt(np.diag(cov)), np.sqrt(np.diag(sol.covariance)), rtol=0.1)
@@ -226,17 +248,28 @@ def test_known_answer_d5_stills(elements, d5):
 def test_crb_scales_with_number_of_flashes(elements, d5):
     out = []
     for n in (40, 160):
-        sc = simulate_scene(elements, FRAME_TIME, d5, (0, 0, 30), SceneSpec(n_flashes=n, false_rate=0, miss_rate=0),
-                            seed=5)
+        sc = simulate_scene(
+            elements, FRAME_TIME, d5, (0, 0, 30), SceneSpec(n_flashes=n, false_rate=0, miss_rate=0), seed=5
+        )
         tk, te = sc.true_pairs
         ev = sc.events
-        geom = observe.event_geometry(elements, FRAME_TIME, ev.offsets_s(FRAME_TIME)[te], ev.lon_deg[te], ev.lat_deg[te],
-                                      ev.height_m[te], ev.sigma_m[te])
+        geom = observe.event_geometry(
+            elements,
+            FRAME_TIME,
+            ev.offsets_s(FRAME_TIME)[te],
+            ev.lon_deg[te],
+            ev.lat_deg[te],
+            ev.height_m[te],
+            ev.sigma_m[te],
+        )
         cov, names = crb.fisher_covariance(d5, sc.mount, geom, SolveOptions())
         tr = trajectory(elements, FRAME_TIME, np.array([0.0]))
         cols, rows = crb.checkpoint_grid(d5)
-        out.append(crb.crb_median_error(d5, sc.mount, cov, names, tr.position_m[0], tr.lvlh_to_itrs[0], cols, rows,
-                                        n_samples=1000))
+        out.append(
+            crb.crb_median_error(
+                d5, sc.mount, cov, names, tr.position_m[0], tr.lvlh_to_itrs[0], cols, rows, n_samples=1000
+            )
+        )
     assert 25 < out[0] < 80  # the issue's budget: ~45 m for 50 flashes
     assert out[1] / out[0] == pytest.approx(0.5, abs=0.12)  # 1 / sqrt(4)
 
@@ -263,15 +296,26 @@ def test_unweighted_fit_is_worse_than_the_weighted_one(elements, d5):
         tr = trajectory(elements, FRAME_TIME, np.array([0.0]))
         cols, rows = crb.checkpoint_grid(d5)
         errs_w.append(pose_error_m(sc, sol, elements))
-        errs_u.append(float(np.median(crb.checkpoint_errors(d5, sc.mount, c_u, m_u, tr.position_m[0], tr.lvlh_to_itrs[0],
-                                                            cols, rows))))
+        errs_u.append(
+            float(
+                np.median(
+                    crb.checkpoint_errors(d5, sc.mount, c_u, m_u, tr.position_m[0], tr.lvlh_to_itrs[0], cols, rows)
+                )
+            )
+        )
     assert np.mean(errs_w) < np.mean(errs_u)
 
 
 def test_emission_height_and_focal_length_solved(elements, d5, meteor):
     # cloud tops at 14 km: the default 10 km is far off, the data move it (D5: it is constrained)
-    sc = simulate_scene(elements, FRAME_TIME, d5, (0.5, 0.5, 0.0),
-                        SceneSpec(n_flashes=120, cloud_top_m=14_000.0, cloud_top_sigma_m=1_000.0), seed=8)
+    sc = simulate_scene(
+        elements,
+        FRAME_TIME,
+        d5,
+        (0.5, 0.5, 0.0),
+        SceneSpec(n_flashes=120, cloud_top_m=14_000.0, cloud_top_sigma_m=1_000.0),
+        seed=8,
+    )
     sol = solve(sc.flashes, sc.events, elements, d5, SolveOptions(height_mode="free"))
     assert sol.emission_height_source == "solved"
     assert abs(sol.emission_height_m - 14_000.0) < max(4 * sol.emission_height_sigma_m, 600.0)
@@ -369,10 +413,12 @@ def test_detect_video_links_frames(elements):
     from cupola.lightning.detect import detect_flashes
     from cupola.simulate.lightning import render_frames
 
-    cam = Camera.from_focal_sensor(focal_mm=5.25, sensor_width_mm=8.7, sensor_height_mm=4.89375, width_px=640,
-                                   height_px=369)
-    spec = SceneSpec(n_flashes=25, n_frames=100, frame_interval_s=1 / 59.94, exposure_s=1 / 59.94, clock_offset_s=0.3,
-                     n_cities=30)
+    cam = Camera.from_focal_sensor(
+        focal_mm=5.25, sensor_width_mm=8.7, sensor_height_mm=4.89375, width_px=640, height_px=369
+    )
+    spec = SceneSpec(
+        n_flashes=25, n_frames=100, frame_interval_s=1 / 59.94, exposure_s=1 / 59.94, clock_offset_s=0.3, n_cities=30
+    )
     sc = simulate_scene(elements, FRAME_TIME, cam, METEOR_RPY, spec, seed=6)
     imgs = [im for _, im in render_frames(sc, FRAME_TIME)]
     fl = detect_flashes(iter(imgs), sc.frames)
@@ -391,8 +437,9 @@ def test_detect_video_links_frames(elements):
 def cupola(*args, timeout=300):
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("PYTHONWARNINGS", None)
-    return subprocess.run([sys.executable, "-m", "cupola", *map(str, args)], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cupola", *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def one_line(proc) -> str:
@@ -408,30 +455,77 @@ METEOR_CAMERA = ["--focal-mm", "10.5", "--sensor-mm", "8.7", "4.89375"]
 @pytest.fixture(scope="module")
 def simulated_sequence(tmp_path_factory):
     d = tmp_path_factory.mktemp("lightning_sim")
-    proc = cupola("lightning", "simulate", "--tle", TLE_FILE, "--time", "2017-05-17T05:44:09.526Z", "--attitude",
-                  *METEOR_RPY, "--camera", "meteor", "--flashes", 30, "--frames", 4, "--clock-offset-s", 1.7,
-                  "--seed", 5, "--out", d / "scene")
+    proc = cupola(
+        "lightning",
+        "simulate",
+        "--tle",
+        TLE_FILE,
+        "--time",
+        "2017-05-17T05:44:09.526Z",
+        "--attitude",
+        *METEOR_RPY,
+        "--camera",
+        "meteor",
+        "--flashes",
+        30,
+        "--frames",
+        4,
+        "--clock-offset-s",
+        1.7,
+        "--seed",
+        5,
+        "--out",
+        d / "scene",
+    )
     assert proc.returncode == 0, proc.stderr
     return d / "scene"
 
 
 def test_cli_simulate_then_solve_frames(simulated_sequence, tmp_path):
     scene = simulated_sequence
-    assert {"frames", "frame_times.csv", "events.csv", "detections.csv", "truth.json"} <= {p.name for p in scene.iterdir()}
+    assert {"frames", "frame_times.csv", "events.csv", "detections.csv", "truth.json"} <= {
+        p.name for p in scene.iterdir()
+    }
     truth = json.loads((scene / "truth.json").read_text())
     pixels = tmp_path / "pixels.csv"
     pixels.write_text("col,row,height_m\n639.5,368.5,0\n639.5,368.5,10000\n0,0,0\n")
     out = tmp_path / "out"
-    proc = cupola("lightning", "solve", "--frames", scene / "frames", "--frame-times", scene / "frame_times.csv",
-                  "--events", scene / "events.csv", "--tle", TLE_FILE, *METEOR_CAMERA, "--pixels", pixels, "--out", out)
+    proc = cupola(
+        "lightning",
+        "solve",
+        "--frames",
+        scene / "frames",
+        "--frame-times",
+        scene / "frame_times.csv",
+        "--events",
+        scene / "events.csv",
+        "--tle",
+        TLE_FILE,
+        *METEOR_CAMERA,
+        "--pixels",
+        pixels,
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     names = {p.name for p in out.iterdir()} - {".cupola-products.json"}  # the product manifest
-    assert names == {"result.json", "flashes.csv", "flashes.geojson", "footprint.geojson", "footprint.kml", "georef.tif",
-                     "quicklook.png", "lightning.png", "pixels.csv"}
+    assert names == {
+        "result.json",
+        "flashes.csv",
+        "flashes.geojson",
+        "footprint.geojson",
+        "footprint.kml",
+        "georef.tif",
+        "quicklook.png",
+        "lightning.png",
+        "pixels.csv",
+    }
     res = json.loads((out / "result.json").read_text())
     assert res["schema"] == "cupola.lightning/1"
     pose = res["pose"]
-    for key, want in zip(("lvlh_roll_deg", "lvlh_pitch_deg", "lvlh_yaw_deg"), truth["attitude_lvlh_roll_pitch_yaw_deg"]):
+    for key, want in zip(
+        ("lvlh_roll_deg", "lvlh_pitch_deg", "lvlh_yaw_deg"), truth["attitude_lvlh_roll_pitch_yaw_deg"]
+    ):
         assert pose[key] == pytest.approx(want, abs=0.1)
     lo, hi = res["clock_offset"]["window_s"]
     assert lo <= truth["clock_offset_s"] <= hi and res["clock_offset_s"] == pytest.approx(1.7, abs=0.05)
@@ -454,22 +548,85 @@ def test_cli_simulate_then_solve_frames(simulated_sequence, tmp_path):
 def test_cli_solve_with_detections_and_video(simulated_sequence, tmp_path):
     scene = simulated_sequence
     out = tmp_path / "with_detections"
-    proc = cupola("lightning", "solve", "--frames", scene / "frames", "--frame-times", scene / "frame_times.csv",
-                  "--flashes", scene / "detections.csv", "--events", scene / "events.csv", "--tle", TLE_FILE,
-                  *METEOR_CAMERA, "--attitude-guess", -5, 0, 85, "--quiet", "--out", out)
+    proc = cupola(
+        "lightning",
+        "solve",
+        "--frames",
+        scene / "frames",
+        "--frame-times",
+        scene / "frame_times.csv",
+        "--flashes",
+        scene / "detections.csv",
+        "--events",
+        scene / "events.csv",
+        "--tle",
+        TLE_FILE,
+        *METEOR_CAMERA,
+        "--attitude-guess",
+        -5,
+        0,
+        85,
+        "--quiet",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "result.json").read_text())["input"]["flashes_file"].endswith("detections.csv")
     pytest.importorskip("cv2")
     vid = tmp_path / "video"
-    proc = cupola("lightning", "simulate", "--tle", TLE_FILE, "--time", "2017-05-17T05:44:09.526Z", "--attitude",
-                  *METEOR_RPY, "--focal-mm", 5.25, "--sensor-mm", 8.7, 4.89375, "--size", 640, 369, "--flashes", 25,
-                  "--frames", 100, "--interval-s", 0.016683, "--video", "--clock-offset-s", -0.4, "--seed", 6,
-                  "--out", vid)
+    proc = cupola(
+        "lightning",
+        "simulate",
+        "--tle",
+        TLE_FILE,
+        "--time",
+        "2017-05-17T05:44:09.526Z",
+        "--attitude",
+        *METEOR_RPY,
+        "--focal-mm",
+        5.25,
+        "--sensor-mm",
+        8.7,
+        4.89375,
+        "--size",
+        640,
+        369,
+        "--flashes",
+        25,
+        "--frames",
+        100,
+        "--interval-s",
+        0.016683,
+        "--video",
+        "--clock-offset-s",
+        -0.4,
+        "--seed",
+        6,
+        "--out",
+        vid,
+    )
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "video_out"
-    proc = cupola("lightning", "solve", "--video", vid / "video.avi", "--time", "2017-05-17T05:44:09.526Z",
-                  "--events", vid / "events.csv", "--tle", TLE_FILE, "--focal-mm", 5.25, "--sensor-mm", 8.7, 4.89375,
-                  "--quiet", "--out", out)
+    proc = cupola(
+        "lightning",
+        "solve",
+        "--video",
+        vid / "video.avi",
+        "--time",
+        "2017-05-17T05:44:09.526Z",
+        "--events",
+        vid / "events.csv",
+        "--tle",
+        TLE_FILE,
+        "--focal-mm",
+        5.25,
+        "--sensor-mm",
+        8.7,
+        4.89375,
+        "--quiet",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     res = json.loads((out / "result.json").read_text())
     assert res["input"]["mode"] == "video" and res["input"]["frames"] == 100
@@ -478,8 +635,17 @@ def test_cli_solve_with_detections_and_video(simulated_sequence, tmp_path):
 
 def test_cli_errors(simulated_sequence, tmp_path):
     scene = simulated_sequence
-    base = ["lightning", "solve", "--frames", scene / "frames", "--frame-times", scene / "frame_times.csv",
-            "--tle", TLE_FILE, *METEOR_CAMERA]
+    base = [
+        "lightning",
+        "solve",
+        "--frames",
+        scene / "frames",
+        "--frame-times",
+        scene / "frame_times.csv",
+        "--tle",
+        TLE_FILE,
+        *METEOR_CAMERA,
+    ]
     bad = tmp_path / "bad.csv"
     bad.write_text("time_utc,lat,lon\n2017-05-17T05:44:10Z,29.5,-100\n2017-05-17T05:44:11Z,129.5,-100\n")
     out = tmp_path / "out"
@@ -527,8 +693,12 @@ def test_offset_vote_and_one_to_one_assignment():
     from cupola.lightning.solve import _pair_cost
 
     # flashes 0-2 agree on an offset near 1.2 s; flash 3 has a partner only at 5 s
-    pairs = CandidatePairs(np.array([0, 1, 2, 3, 0]), np.array([10, 11, 12, 13, 14]),
-                           np.array([1.0, 1.1, 1.15, 4.9, 3.0]), np.array([1.3, 1.25, 1.5, 5.1, 3.4]))
+    pairs = CandidatePairs(
+        np.array([0, 1, 2, 3, 0]),
+        np.array([10, 11, 12, 13, 14]),
+        np.array([1.0, 1.1, 1.15, 4.9, 3.0]),
+        np.array([1.3, 1.25, 1.5, 5.1, 3.4]),
+    )
     off, mask = best_offset(pairs)
     assert 1.15 <= off <= 1.25 and list(mask) == [True, True, True, False, False]
     # two flashes wanting the same event: the cheaper total wins, the other stays unmatched

@@ -20,18 +20,30 @@ def _scene(elements, rpy, seed, **kw):
     from cupola.simulate.lightning import SceneSpec, render_frames, simulate_scene
 
     # a D5 with a 50 mm lens at a quarter of its resolution (same field of view, faster)
-    cam = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392,
-                                   height_px=928)
-    spec = SceneSpec(n_flashes=45, n_frames=6, urban_lights=True, n_cities=kw.pop("n_cities", 25),
-                     frame_interval_s=kw.pop("interval_s", 1.0), exposure_s=0.5)
+    cam = Camera.from_focal_sensor(
+        focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392, height_px=928
+    )
+    spec = SceneSpec(
+        n_flashes=45,
+        n_frames=6,
+        urban_lights=True,
+        n_cities=kw.pop("n_cities", 25),
+        frame_interval_s=kw.pop("interval_s", 1.0),
+        exposure_s=0.5,
+    )
     sc = simulate_scene(elements, FRAME_TIME, cam, rpy, spec, seed=seed)
     imgs = [im for _, im in render_frames(sc, FRAME_TIME, seed=seed + 1, **kw)]
     return sc, imgs
 
 
-@pytest.mark.parametrize("rpy,seed,kw", [((2.0, -3.0, 30.0), 0, {}),
-                                         ((-4.0, 1.0, 200.0), 5, {"n_cities": 50, "flash_peak_dn": 800.0}),
-                                         ((0.5, 4.0, 300.0), 9, {"interval_s": 2.0, "read_noise_dn": 12.0})])
+@pytest.mark.parametrize(
+    "rpy,seed,kw",
+    [
+        ((2.0, -3.0, 30.0), 0, {}),
+        ((-4.0, 1.0, 200.0), 5, {"n_cities": 50, "flash_peak_dn": 800.0}),
+        ((0.5, 4.0, 300.0), 9, {"interval_s": 2.0, "read_noise_dn": 12.0}),
+    ],
+)
 def test_motion_compensation_rejects_moving_towns(elements, rpy, seed, kw):
     from cupola.lightning.detect import DetectOptions, detect_flashes
     from cupola.lightning.evaluate import match_detections
@@ -67,8 +79,9 @@ def test_sequence_motion_matches_the_orbit(elements):
     cc, rr = np.meshgrid(np.linspace(50, 1340, 5), np.linspace(50, 870, 4))
     cc, rr = cc.ravel(), rr.ravel()
     n = cc.size
-    g = _pixels_to_points(sc.camera, mm, np.repeat(tr.position_m[:1], n, 0), np.repeat(tr.lvlh_to_itrs[:1], n, 0),
-                          cc, rr, np.zeros(n))
+    g = _pixels_to_points(
+        sc.camera, mm, np.repeat(tr.position_m[:1], n, 0), np.repeat(tr.lvlh_to_itrs[:1], n, 0), cc, rr, np.zeros(n)
+    )
     true = _project(sc.camera, mm, np.repeat(tr.position_m[1:], n, 0), np.repeat(tr.lvlh_to_itrs[1:], n, 0), g)
     q = maps[0] @ np.vstack([cc, rr, np.ones(n)])
     err = np.hypot(*(q[:2] / q[2] - true.T))

@@ -15,8 +15,9 @@ LIS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "iss-lis-202
 SC = LIS_DIR / "ISS_LIS_SC_V1.0_20200823_FIN_20683.nc"
 BG = LIS_DIR / "ISS_LIS_BG_V1.0_20200823_NQC_20683.nc"
 
-needs_data = pytest.mark.skipif(not (SC.is_file() and BG.is_file()),
-                                reason="ISS LIS sample not beside the clone (../shared/data/iss-lis-2020)")
+needs_data = pytest.mark.skipif(
+    not (SC.is_file() and BG.is_file()), reason="ISS LIS sample not beside the clone (../shared/data/iss-lis-2020)"
+)
 
 
 def test_tai93_counts_leap_seconds():
@@ -115,8 +116,23 @@ def test_lens_model_facts():
 @needs_data
 def test_lis_product_cli(tmp_path):
     out = tmp_path / "lis"
-    r = subprocess.run([sys.executable, "-m", "cupola", "lightning", "lis", str(SC), "--background", str(BG),
-                        "--out", str(out), "--quiet"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cupola",
+            "lightning",
+            "lis",
+            str(SC),
+            "--background",
+            str(BG),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "result.json").read_text())
     assert res["flashes"] == 203
@@ -128,8 +144,11 @@ def test_lis_product_cli(tmp_path):
     assert len((out / "backgrounds.csv").read_text().splitlines()) == 1 + 104 * 4
     assert res["background"]["median_corner_error_km"] < 2.5
     assert res["events_check"]["median_error_km"] < 1.5
-    bad = subprocess.run([sys.executable, "-m", "cupola", "lightning", "lis", str(tmp_path / "none.nc"), "--out",
-                          str(tmp_path / "o2")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "cupola", "lightning", "lis", str(tmp_path / "none.nc"), "--out", str(tmp_path / "o2")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 

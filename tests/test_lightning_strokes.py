@@ -36,8 +36,9 @@ def test_grouped_strokes_are_paired_not_dropped():
     from cupola.simulate.lightning import SceneSpec, simulate_scene
 
     el = orbit.select_element_set(orbit.parse_tle(TLE_FILE.read_text()), FRAME_TIME)
-    d5 = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568,
-                                  height_px=3712)
+    d5 = Camera.from_focal_sensor(
+        focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568, height_px=3712
+    )
     sc = simulate_scene(el, FRAME_TIME, d5, (2.0, -1.0, 100.0), SceneSpec(n_flashes=50, strokes_per_flash=4.0), seed=1)
     raw = solve(sc.flashes, sc.events, el, d5, SolveOptions())
     grouped_events, members = group_strokes(sc.events)

@@ -22,13 +22,25 @@ LENS = ("NIKON CORPORATION", "NIKON D5", "Nikon", "AF-S Zoom-Nikkor 24-70mm f/2.
 
 # -- RAW ------------------------------------------------------------------------------------------
 
+
 def test_dng_round_trip_through_libraw(tmp_path):
     import rawpy
 
     rng = np.random.default_rng(1)
     mosaic = rng.integers(0, 15000, (40, 60)).astype(np.uint16)
-    p = write_dng(tmp_path / "a.dng", mosaic, cfa_pattern="BGGR", black_level=600, white_level=15000,
-                  exposure_s=0.25, f_number=2.8, iso=6400, focal_mm=24, lens_make="Nikon", lens_model=LENS[3])
+    p = write_dng(
+        tmp_path / "a.dng",
+        mosaic,
+        cfa_pattern="BGGR",
+        black_level=600,
+        white_level=15000,
+        exposure_s=0.25,
+        f_number=2.8,
+        iso=6400,
+        focal_mm=24,
+        lens_make="Nikon",
+        lens_model=LENS[3],
+    )
     with rawpy.imread(str(p)) as raw:
         assert np.array_equal(raw.raw_image_visible, mosaic)
         assert raw.white_level == 15000
@@ -46,8 +58,17 @@ def test_read_raw_planes_black_level_and_saturation(tmp_path):
     m[0::2, 1::2] = 600 + 200  # G on the blue row
     m[1::2, 0::2] = 600 + 201
     m[3, 5] = 15000  # a saturated red pixel
-    write_dng(tmp_path / "b.dng", m, cfa_pattern="BGGR", black_level=600, white_level=15000,
-              exposure_s=1, f_number=2, iso=100, focal_mm=50)
+    write_dng(
+        tmp_path / "b.dng",
+        m,
+        cfa_pattern="BGGR",
+        black_level=600,
+        white_level=15000,
+        exposure_s=1,
+        f_number=2,
+        iso=100,
+        focal_mm=50,
+    )
     f = read_raw(tmp_path / "b.dng")
     assert f.planes.shape == (4, 16, 20)
     r, g1, g2, b = f.planes
@@ -57,11 +78,14 @@ def test_read_raw_planes_black_level_and_saturation(tmp_path):
     assert f.channel("G")[0, 0] == pytest.approx(200.5)
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"", "empty"),
-    (b"this is not a raw file at all" * 10, "not a readable RAW"),
-    (b"\xff\xd8\xff\xe0" + b"\0" * 200, "not a readable RAW"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "empty"),
+        (b"this is not a raw file at all" * 10, "not a readable RAW"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 200, "not a readable RAW"),
+    ],
+)
 def test_corrupt_raw_is_one_clear_input_error(tmp_path, content, words):
     p = tmp_path / "bad.nef"
     p.write_bytes(content)
@@ -82,8 +106,7 @@ def test_truncated_dng_is_refused(tmp_path):
 def test_dark_frame_subtraction_removes_dark_signal_and_hot_pixels(tmp_path):
     from cupola.simulate.nightlights import make_frame
 
-    kw = dict(width_px=240, height_px=160, exposure_s=30.0, dark_only=True, hot_pixel_fraction=5e-3,
-              lens_model=None)
+    kw = dict(width_px=240, height_px=160, exposure_s=30.0, dark_only=True, hot_pixel_fraction=5e-3, lens_model=None)
     make_frame(tmp_path / "light.dng", seed=1, **kw)
     make_frame(tmp_path / "dark.dng", seed=2, **kw)
     light, dark = read_raw(tmp_path / "light.dng"), read_raw(tmp_path / "dark.dng")
@@ -95,6 +118,7 @@ def test_dark_frame_subtraction_removes_dark_signal_and_hot_pixels(tmp_path):
 
 
 # -- lens --------------------------------------------------------------------------------------------
+
 
 def test_lensfun_vignetting_and_distortion_match_lensfunpy_modifier():
     lensfunpy = pytest.importorskip("lensfunpy")
@@ -128,21 +152,32 @@ def test_plane_gain_is_inverse_vignetting_at_plane_pixels():
 
 
 def test_unknown_lens_falls_back_with_a_reason():
-    lens = lens_from_lensfun("NIKON CORPORATION", "NIKON D5", "Nikon", "Imaginary 13mm f/0.7", focal_mm=13,
-                             f_number=0.7, width_px=600, height_px=400)
+    lens = lens_from_lensfun(
+        "NIKON CORPORATION",
+        "NIKON D5",
+        "Nikon",
+        "Imaginary 13mm f/0.7",
+        focal_mm=13,
+        f_number=0.7,
+        width_px=600,
+        height_px=400,
+    )
     assert lens.vignetting == "none" and "not in the lensfun database" in lens.source
     assert np.all(lens.plane_gain((0, 0), (5, 5)) == 1)
 
 
 # -- exposure, catalog, radiance, colour --------------------------------------------------------
 
+
 def test_exposure_normalisation_and_missing_exif(tmp_path):
-    p = write_dng(tmp_path / "e.dng", np.zeros((32, 32), np.uint16), exposure_s=0.5, f_number=2.8, iso=6400,
-                  focal_mm=50)
+    p = write_dng(
+        tmp_path / "e.dng", np.zeros((32, 32), np.uint16), exposure_s=0.5, f_number=2.8, iso=6400, focal_mm=50
+    )
     e = exposure_from_metadata(read_raw_metadata(p))
     assert e.rate_factor == pytest.approx((100 / 6400) * 2.8**2 / 0.5)
-    q = write_dng(tmp_path / "n.dng", np.zeros((32, 32), np.uint16), exposure_s=None, f_number=2.8, iso=6400,
-                  focal_mm=50)
+    q = write_dng(
+        tmp_path / "n.dng", np.zeros((32, 32), np.uint16), exposure_s=None, f_number=2.8, iso=6400, focal_mm=50
+    )
     with pytest.raises(InputError, match="ExposureTime missing.*`exposure_s`"):
         exposure_from_metadata(read_raw_metadata(q))
     assert exposure_from_metadata(read_raw_metadata(q), exposure_s=2.0).exposure_s == 2.0
@@ -198,6 +233,7 @@ def test_lamp_classes_from_ratios():
 
 
 # -- zero points -----------------------------------------------------------------------------------
+
 
 def test_zero_point_fit_recovers_known_constants_and_rejects_outliers():
     rng = np.random.default_rng(3)

@@ -24,15 +24,21 @@ from cupola.nightlights.lens import lens_from_lensfun  # noqa: E402
 from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products  # noqa: E402
 from cupola.simulate.nightlights import LAMP_RADIANCE_RATIOS, NIGHT_TIME, City, make_frame  # noqa: E402
 
-TLE = Path(__file__).resolve().parents[1] / "src/cupola/data/samples/iss-meteor-2017/iss_tle_25544_20170101-20170630.txt"
+TLE = (
+    Path(__file__).resolve().parents[1] / "src/cupola/data/samples/iss-meteor-2017/iss_tle_25544_20170101-20170630.txt"
+)
 W, H = 1392, 928  # a quarter of the Nikon D5's 5568 x 3712 in each direction, same field of view
 LENS_MODEL = "AF-S Zoom-Nikkor 24-70mm f/2.8G ED"
-CITIES_LIMB = [City(0.3, 0.85, 3000, 30, LAMP_RADIANCE_RATIOS["hps"]),
-               City(0.6, 0.9, 5000, 15, LAMP_RADIANCE_RATIOS["led"]),
-               City(0.8, 0.8, 2000, 3000, LAMP_RADIANCE_RATIOS["fluorescent"])]  # saturates
-CITIES_NADIR = [City(0.25, 0.3, 4000, 15, LAMP_RADIANCE_RATIOS["hps"]),
-                City(0.7, 0.35, 4000, 20, LAMP_RADIANCE_RATIOS["led"]),
-                City(0.5, 0.7, 4000, 15, LAMP_RADIANCE_RATIOS["metal_halide"])]
+CITIES_LIMB = [
+    City(0.3, 0.85, 3000, 30, LAMP_RADIANCE_RATIOS["hps"]),
+    City(0.6, 0.9, 5000, 15, LAMP_RADIANCE_RATIOS["led"]),
+    City(0.8, 0.8, 2000, 3000, LAMP_RADIANCE_RATIOS["fluorescent"]),
+]  # saturates
+CITIES_NADIR = [
+    City(0.25, 0.3, 4000, 15, LAMP_RADIANCE_RATIOS["hps"]),
+    City(0.7, 0.35, 4000, 20, LAMP_RADIANCE_RATIOS["led"]),
+    City(0.5, 0.7, 4000, 15, LAMP_RADIANCE_RATIOS["metal_halide"]),
+]
 NADIR_RPY = (2.0, 10.0, 5.0)
 
 
@@ -40,8 +46,16 @@ NADIR_RPY = (2.0, 10.0, 5.0)
 def frames(tmp_path_factory):
     d = tmp_path_factory.mktemp("nightlights")
     star = make_frame(d / "ISS_star.dng", width_px=W, height_px=H, exposure_s=2.0, cities=CITIES_LIMB, seed=1)
-    nadir = make_frame(d / "ISS_nadir.dng", width_px=W, height_px=H, exposure_s=1 / 30, rpy_deg=NADIR_RPY,
-                       time=NIGHT_TIME + dt.timedelta(seconds=20), cities=CITIES_NADIR, seed=2)
+    nadir = make_frame(
+        d / "ISS_nadir.dng",
+        width_px=W,
+        height_px=H,
+        exposure_s=1 / 30,
+        rpy_deg=NADIR_RPY,
+        time=NIGHT_TIME + dt.timedelta(seconds=20),
+        cities=CITIES_NADIR,
+        seed=2,
+    )
     return d, star, nadir
 
 
@@ -55,18 +69,31 @@ def star_run(frames, tmp_path_factory):
 
 
 def _truth_calibration_file(path, truth):
-    d = {"zero_points_mag": truth.zero_points, "colour_terms_mag_per_b_v": truth.colour_terms,
-         "band_irradiance_w_m2": truth.band_irradiance, "through_window": True}
+    d = {
+        "zero_points_mag": truth.zero_points,
+        "colour_terms_mag_per_b_v": truth.colour_terms,
+        "band_irradiance_w_m2": truth.band_irradiance,
+        "through_window": True,
+    }
     path.write_text(json.dumps(d))
     return path
 
 
 def _tie_points(path, truth, n=8):
     """Tie points of a generated frame: pixels (photo, distorted) and where their rays meet the ground."""
-    cam = camera_for_body(camera_body("NIKON D5"), focal_mm=truth.focal_mm, width_px=truth.width_px,
-                          height_px=truth.height_px)
-    lens = lens_from_lensfun("NIKON CORPORATION", "NIKON D5", "Nikon", LENS_MODEL, focal_mm=truth.focal_mm,
-                             f_number=truth.f_number, width_px=truth.width_px, height_px=truth.height_px)
+    cam = camera_for_body(
+        camera_body("NIKON D5"), focal_mm=truth.focal_mm, width_px=truth.width_px, height_px=truth.height_px
+    )
+    lens = lens_from_lensfun(
+        "NIKON CORPORATION",
+        "NIKON D5",
+        "Nikon",
+        LENS_MODEL,
+        focal_mm=truth.focal_mm,
+        f_number=truth.f_number,
+        width_px=truth.width_px,
+        height_px=truth.height_px,
+    )
     rng = np.random.default_rng(0)
     col = rng.uniform(50, truth.width_px - 50, n)
     row = rng.uniform(50, truth.height_px - 50, n)
@@ -83,6 +110,7 @@ def _tie_points(path, truth, n=8):
 
 
 # -- stars: astrometry, trails, zero points ------------------------------------------------------
+
 
 def test_blind_astrometry_on_trailed_stars(frames, star_run):
     _, star, _ = frames
@@ -163,6 +191,7 @@ def test_products_written(star_run):
 
 # -- radiance: known answer, linearity, supplied constants, tie points, GeoTIFF --------------------
 
+
 def test_nadir_frame_with_supplied_constants_and_tie_points(frames, tmp_path):
     d, star, nadir = frames
     cal = _truth_calibration_file(tmp_path / "cal.json", nadir)
@@ -175,16 +204,16 @@ def test_nadir_frame_with_supplied_constants_and_tie_points(frames, tmp_path):
     for city in nadir.cities:
         i, j = city["row_sp"], city["col_sp"]
         for k, c in enumerate("RGB"):
-            got = float(np.nanmean(fr.radiance[k, i - 1:i + 2, j - 1:j + 2]))
+            got = float(np.nanmean(fr.radiance[k, i - 1 : i + 2, j - 1 : j + 2]))
             # B of sodium light is faint (~20 electrons a pixel): its photon noise needs a wider margin
             tol = 0.15 if city["radiance_nw"][c] < 5 else 0.05
             assert got == pytest.approx(city["radiance_nw"][c], rel=tol), (city, c)
     # colour and lamp class at the city centres (single pixels are noisy: a 5x5 majority)
     for city, code in zip(nadir.cities, (1, 2, 3)):
         i, j = city["row_sp"], city["col_sp"]
-        assert np.nanmedian(fr.ratios[0, i - 2:i + 3, j - 2:j + 3]) == pytest.approx(city["ratios"][0], rel=0.05)
-        assert np.nanmedian(fr.ratios[1, i - 2:i + 3, j - 2:j + 3]) == pytest.approx(city["ratios"][1], rel=0.15)
-        assert np.bincount(fr.classes[i - 2:i + 3, j - 2:j + 3].ravel()).argmax() == code
+        assert np.nanmedian(fr.ratios[0, i - 2 : i + 3, j - 2 : j + 3]) == pytest.approx(city["ratios"][0], rel=0.05)
+        assert np.nanmedian(fr.ratios[1, i - 2 : i + 3, j - 2 : j + 3]) == pytest.approx(city["ratios"][1], rel=0.15)
+        assert np.bincount(fr.classes[i - 2 : i + 3, j - 2 : j + 3].ravel()).argmax() == code
     # the GeoTIFF puts the city where it is on the ground
     write_products(seq, tmp_path / "out")
     import rasterio
@@ -196,8 +225,16 @@ def test_nadir_frame_with_supplied_constants_and_tie_points(frames, tmp_path):
 
 
 def test_linearity_end_to_end(tmp_path):
-    kw = dict(width_px=696, height_px=464, rpy_deg=NADIR_RPY, noise=False, dark_e_per_s=0.0,
-              hot_pixel_fraction=0.0, sky_e_per_px_s=0.0, stars=False)
+    kw = dict(
+        width_px=696,
+        height_px=464,
+        rpy_deg=NADIR_RPY,
+        noise=False,
+        dark_e_per_s=0.0,
+        hot_pixel_fraction=0.0,
+        sky_e_per_px_s=0.0,
+        stars=False,
+    )
     cities = [City(0.5, 0.5, 20000, 20, (0.8, 0.5))]
     a = make_frame(tmp_path / "a.dng", exposure_s=0.01, cities=cities, **kw)
     make_frame(tmp_path / "b.dng", exposure_s=0.005, cities=[City(0.5, 0.5, 20000, 40, (0.8, 0.5))], **kw)
@@ -246,6 +283,7 @@ def test_user_flat_field_flattens_within_one_percent(tmp_path):
 
 # -- the command line ------------------------------------------------------------------------------
 
+
 def _cli(argv, capsys):
     code = main(argv)
     err = capsys.readouterr().err.strip()
@@ -258,8 +296,9 @@ def test_cli_calibrate_no_stars_then_with_constants(frames, star_run, tmp_path, 
     assert code == 3 and "no stars" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o1" / "ISS_nadir").exists()
     cal = star_run[1] / "calibration.json"
-    code, err = _cli(["nightlights", "calibrate", str(nadir.path), "--stars", str(cal), "--out",
-                      str(tmp_path / "o2")], capsys)
+    code, err = _cli(
+        ["nightlights", "calibrate", str(nadir.path), "--stars", str(cal), "--out", str(tmp_path / "o2")], capsys
+    )
     assert code == 0, err
     res = json.loads((tmp_path / "o2" / "ISS_nadir" / "result.json").read_text())
     assert res["calibration_from"].startswith("supplied constants")
@@ -274,15 +313,23 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     code, err = _cli(["nightlights", "calibrate", str(bad), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "corrupt.nef" in err and "RAW" in err and len(err.splitlines()) == 1
     m = np.full((64, 96), 1100, np.uint16)
-    write_dng(tmp_path / "canon.dng", m, make="Canon", model="Canon EOS 5D Mark IV", exposure_s=1, f_number=2.8,
-              iso=1600, focal_mm=50, black_level=1000)
+    write_dng(
+        tmp_path / "canon.dng",
+        m,
+        make="Canon",
+        model="Canon EOS 5D Mark IV",
+        exposure_s=1,
+        f_number=2.8,
+        iso=1600,
+        focal_mm=50,
+        black_level=1000,
+    )
     code, err = _cli(["nightlights", "calibrate", str(tmp_path / "canon.dng"), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "unsupported camera" in err and "Canon EOS 5D" in err and len(err.splitlines()) == 1
     write_dng(tmp_path / "noexif.dng", m, exposure_s=None, f_number=None, iso=1600, focal_mm=50, black_level=1000)
     code, err = _cli(["nightlights", "calibrate", str(tmp_path / "noexif.dng"), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "ExposureTime missing" in err and len(err.splitlines()) == 1
-    code, err = _cli(["nightlights", "calibrate", str(tmp_path / "missing.nef"), "--out", str(tmp_path / "o")],
-                     capsys)
+    code, err = _cli(["nightlights", "calibrate", str(tmp_path / "missing.nef"), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "missing.nef" in err
 
 

@@ -49,12 +49,15 @@ def test_itrs_velocity_matches_finite_difference(meteor_state):
     assert np.linalg.norm(fd - sv.velocity_m_s) < 0.05
 
 
-@pytest.mark.parametrize("lon,lat,when", [
-    (-101.0, 30.0, dt.datetime(2017, 5, 17, 5, 44, 9, tzinfo=dt.timezone.utc)),
-    (121.5, 31.23, dt.datetime(2013, 8, 5, 2, 56, 39, tzinfo=dt.timezone.utc)),
-    (0.0, 51.48, dt.datetime(2024, 6, 21, 12, 0, 0, tzinfo=dt.timezone.utc)),
-    (150.0, -35.0, dt.datetime(2020, 12, 1, 23, 0, 0, tzinfo=dt.timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "lon,lat,when",
+    [
+        (-101.0, 30.0, dt.datetime(2017, 5, 17, 5, 44, 9, tzinfo=dt.timezone.utc)),
+        (121.5, 31.23, dt.datetime(2013, 8, 5, 2, 56, 39, tzinfo=dt.timezone.utc)),
+        (0.0, 51.48, dt.datetime(2024, 6, 21, 12, 0, 0, tzinfo=dt.timezone.utc)),
+        (150.0, -35.0, dt.datetime(2020, 12, 1, 23, 0, 0, tzinfo=dt.timezone.utc)),
+    ],
+)
 def test_sun_matches_astropy(lon, lat, when, astropy_offline):
     from astropy import units as u
     from astropy.coordinates import AltAz, EarthLocation, get_sun

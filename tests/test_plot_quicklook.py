@@ -87,9 +87,7 @@ def test_global_track(tmp_path):
     assert _open(out)[0] == "PNG"
 
 
-@pytest.mark.parametrize(
-    "span_km, res", [(200.0, "i"), (1200.0, "i"), (5000.0, "l"), (20000.0, "c")]
-)
+@pytest.mark.parametrize("span_km, res", [(200.0, "i"), (1200.0, "i"), (5000.0, "l"), (20000.0, "c")])
 def test_choose_resolution(span_km, res):
     assert ql.choose_resolution(span_km) == res
 

@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,13 +17,26 @@ def _georef(state, rpy, cam, height_m=0.0):
 
 
 @settings(max_examples=150, deadline=None)
-@given(roll=st.floats(-35, 35), pitch=st.floats(-35, 35), yaw=st.floats(-180, 180),
-       h=st.floats(0, 20_000), u=st.floats(0, 1), v=st.floats(0, 1),
-       k1=st.floats(-0.2, 0.2), p1=st.floats(-0.002, 0.002))
+@given(
+    roll=st.floats(-35, 35),
+    pitch=st.floats(-35, 35),
+    yaw=st.floats(-180, 180),
+    h=st.floats(0, 20_000),
+    u=st.floats(0, 1),
+    v=st.floats(0, 1),
+    k1=st.floats(-0.2, 0.2),
+    p1=st.floats(-0.002, 0.002),
+)
 def test_ground_pixel_ground_round_trip(meteor_state, roll, pitch, yaw, h, u, v, k1, p1):
     _, state = meteor_state
-    cam = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568,
-                                   height_px=3712, distortion=Distortion(k1=k1, p1=p1))
+    cam = Camera.from_focal_sensor(
+        focal_mm=50,
+        sensor_width_mm=35.9,
+        sensor_height_mm=23.9,
+        width_px=5568,
+        height_px=3712,
+        distortion=Distortion(k1=k1, p1=p1),
+    )
     geo = _georef(state, (roll, pitch, yaw), cam, h)
     col, row = u * (cam.width_px - 1), v * (cam.height_px - 1)
     p = geo.pixels_to_ecef(col, row)
@@ -93,8 +105,9 @@ def test_look_at_centres_target(meteor_state, meteor_camera):
 @pytest.mark.parametrize("solve_focal", [False, True])
 def test_tie_point_solve_recovers_attitude(meteor_state, solve_focal):
     _, state = meteor_state
-    true_cam = Camera.from_focal_sensor(focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9,
-                                        width_px=5568, height_px=3712)
+    true_cam = Camera.from_focal_sensor(
+        focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568, height_px=3712
+    )
     rpy = (12.3, -7.7, 141.0)
     geo = _georef(state, rpy, true_cam)
     cols = np.array([300.0, 5200, 800, 5000, 2800, 1500])
@@ -103,9 +116,16 @@ def test_tie_point_solve_recovers_attitude(meteor_state, solve_focal):
     pts = np.array([geo.pixels_to_ecef(c, r, hh) for c, r, hh in zip(cols, rows, h)])
     lon, lat, _ = geodesy.ecef_to_geodetic(pts)
     start_cam = true_cam.with_focal_scale(1.05) if solve_focal else true_cam
-    sol = attitude.solve_attitude(start_cam, state.position_m, col_px=cols, row_px=rows,
-                                  lon_deg=np.degrees(lon), lat_deg=np.degrees(lat), height_m=h,
-                                  solve_focal=solve_focal)
+    sol = attitude.solve_attitude(
+        start_cam,
+        state.position_m,
+        col_px=cols,
+        row_px=rows,
+        lon_deg=np.degrees(lon),
+        lat_deg=np.degrees(lat),
+        height_m=h,
+        solve_focal=solve_focal,
+    )
     err_deg = np.degrees((sol.pose.rotation.inv() * geo.pose.rotation).magnitude())
     assert err_deg < 0.001
     assert np.allclose(attitude.rpy_from_pose(state, sol.pose), rpy, atol=0.001)
@@ -118,14 +138,28 @@ def test_tie_point_solve_rejects_bad_sets(meteor_state, meteor_camera):
     _, state = meteor_state
     kw = dict(lon_deg=[-100.2, -101.9, -101.3, -103.0], lat_deg=[30.3, 28.5, 31.1, 29.4])
     with pytest.raises(InputError, match="at least 2"):
-        attitude.solve_attitude(meteor_camera, state.position_m, col_px=[1.0], row_px=[1.0],
-                                lon_deg=[-100.2], lat_deg=[30.3])
+        attitude.solve_attitude(
+            meteor_camera, state.position_m, col_px=[1.0], row_px=[1.0], lon_deg=[-100.2], lat_deg=[30.3]
+        )
     with pytest.raises(InputError, match="at least 4"):
-        attitude.solve_attitude(meteor_camera, state.position_m, col_px=[1.0, 500, 900], row_px=[1.0, 300, 9],
-                                lon_deg=kw["lon_deg"][:3], lat_deg=kw["lat_deg"][:3], solve_focal=True)
+        attitude.solve_attitude(
+            meteor_camera,
+            state.position_m,
+            col_px=[1.0, 500, 900],
+            row_px=[1.0, 300, 9],
+            lon_deg=kw["lon_deg"][:3],
+            lat_deg=kw["lat_deg"][:3],
+            solve_focal=True,
+        )
     with pytest.raises(InputError, match="collinear"):
-        attitude.solve_attitude(meteor_camera, state.position_m, col_px=[0.0, 100, 200, 300],
-                                row_px=[0.0, 100, 200, 300], solve_focal=True, **kw)
+        attitude.solve_attitude(
+            meteor_camera,
+            state.position_m,
+            col_px=[0.0, 100, 200, 300],
+            row_px=[0.0, 100, 200, 300],
+            solve_focal=True,
+            **kw,
+        )
 
 
 def test_rays_over_the_limb_are_nan(meteor_state):

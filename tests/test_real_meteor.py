@@ -20,8 +20,15 @@ DEL_RIO_LAT, DEL_RIO_LON = 29.36, -100.9
 def solved(request):
     from cupola.georef import GeolocateRequest, geolocate
 
-    req = GeolocateRequest(photo=PHOTO, time=FRAME_TIME, tle_path=TLE_FILE, focal_mm=10.5,
-                           sensor_mm=(8.7, 4.89375), tie_points=TIE_POINTS, solve_focal=request.param)
+    req = GeolocateRequest(
+        photo=PHOTO,
+        time=FRAME_TIME,
+        tle_path=TLE_FILE,
+        focal_mm=10.5,
+        sensor_mm=(8.7, 4.89375),
+        tie_points=TIE_POINTS,
+        solve_focal=request.param,
+    )
     return geolocate(req)
 
 
@@ -41,7 +48,7 @@ def test_del_rio_falls_on_its_city_lights(solved):
     green = image[..., 1]
     assert np.median(green) < 40  # a night frame
     c, r = int(round(col)), int(round(row))
-    window = green[max(r - 12, 0): r + 13, max(c - 12, 0): c + 13]
+    window = green[max(r - 12, 0) : r + 13, max(c - 12, 0) : c + 13]
     assert window.max() > 150, f"no city lights within 12 px of Del Rio at ({col:.1f}, {row:.1f})"
 
 

@@ -51,8 +51,11 @@ def test_precise_sun_matches_astropy(astropy_offline):
     from astropy.coordinates import AltAz, EarthLocation, HADec, get_sun
     from astropy.time import Time
 
-    for when, lat, lon in [(GF1_TIME, 31.23, 121.5), (dt.datetime(2021, 12, 21, 1, 0, tzinfo=UTC), -33.86, 151.21),
-                           (dt.datetime(2019, 3, 20, 16, 0, tzinfo=UTC), 40.7, -74.0)]:
+    for when, lat, lon in [
+        (GF1_TIME, 31.23, 121.5),
+        (dt.datetime(2021, 12, 21, 1, 0, tzinfo=UTC), -33.86, 151.21),
+        (dt.datetime(2019, 3, 20, 16, 0, tzinfo=UTC), 40.7, -74.0),
+    ]:
         r = solve(when, lat=lat, lon=lon, measurement=Measurement(shadow_m=50.0))
         t = Time(when)
         loc = EarthLocation.from_geodetic(lon * u.deg, lat * u.deg, 0 * u.m)
@@ -62,7 +65,7 @@ def test_precise_sun_matches_astropy(astropy_offline):
         assert r.solar_elevation_deg == pytest.approx(aa.alt.deg, abs=0.01)
         assert r.solar_azimuth_deg == pytest.approx(aa.az.deg, abs=0.01)
         assert r.declination_deg == pytest.approx(hd.dec.deg, abs=0.01)
-        ha = (hd.ha.wrap_at(180 * u.deg).deg)
+        ha = hd.ha.wrap_at(180 * u.deg).deg
         assert -r.hour_angle_deg == pytest.approx(ha, abs=0.01)
 
 
@@ -97,11 +100,23 @@ def test_southern_hemisphere_mirror_and_solstices():
     assert south.elevation_deg == pytest.approx(north.elevation_deg, abs=0.02)
     # the northern-summer sun stands north of a southern observer at noon, south of a northern one
     noon = dt.datetime(2021, 6, 21, 12, 0, tzinfo=UTC)
-    assert abs(((solve(noon, lat=-30.0, lon=0.0, measurement=Measurement(shadow_m=10.0)).solar_azimuth_deg + 180) % 360) - 180) < 5
-    assert solve(noon, lat=50.0, lon=0.0, measurement=Measurement(shadow_m=10.0)).solar_azimuth_deg == pytest.approx(180, abs=5)
+    assert (
+        abs(
+            ((solve(noon, lat=-30.0, lon=0.0, measurement=Measurement(shadow_m=10.0)).solar_azimuth_deg + 180) % 360)
+            - 180
+        )
+        < 5
+    )
+    assert solve(noon, lat=50.0, lon=0.0, measurement=Measurement(shadow_m=10.0)).solar_azimuth_deg == pytest.approx(
+        180, abs=5
+    )
     # solstice declinations
-    assert simple_sun(dt.datetime(2021, 6, 22, tzinfo=UTC), lat=0, lon=0).declination_deg == pytest.approx(23.45, abs=0.01)
-    assert simple_sun(dt.datetime(2021, 12, 21, tzinfo=UTC), lat=0, lon=0).declination_deg == pytest.approx(-23.45, abs=0.05)
+    assert simple_sun(dt.datetime(2021, 6, 22, tzinfo=UTC), lat=0, lon=0).declination_deg == pytest.approx(
+        23.45, abs=0.01
+    )
+    assert simple_sun(dt.datetime(2021, 12, 21, tzinfo=UTC), lat=0, lon=0).declination_deg == pytest.approx(
+        -23.45, abs=0.05
+    )
     june = solve(dt.datetime(2021, 6, 21, 12, tzinfo=UTC), lat=10.0, lon=0.0, measurement=Measurement(shadow_m=1.0))
     assert june.declination_deg == pytest.approx(23.43, abs=0.02)
 
@@ -152,8 +167,17 @@ def test_pixels_to_ground_vectors(tmp_path):
     from rasterio.transform import from_origin
 
     path = tmp_path / "gf1.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=400, height=400, count=1, dtype="uint8",
-                       crs="EPSG:32651", transform=from_origin(356000.0, 3457000.0, 2.0, 2.0)) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=400,
+        height=400,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32651",
+        transform=from_origin(356000.0, 3457000.0, 2.0, 2.0),
+    ) as ds:
         ds.write(np.zeros((1, 400, 400), dtype="uint8"))
     geo = PixelFrame((200.0, 200.0), geotiff=path)
     e, n = geo.to_en_m((263.0, 255.0))
@@ -171,14 +195,20 @@ def test_orbit_comparison_round_trip(meteor_state):
 
     el, _ = meteor_state
     lat, lon = 29.36, -100.9
-    r0 = solve(FRAME_TIME, lat=lat, lon=lon, measurement=Measurement(known_height_m=100.0, displacement_m=1.0),
-               tle_elements=el)
+    r0 = solve(
+        FRAME_TIME, lat=lat, lon=lon, measurement=Measurement(known_height_m=100.0, displacement_m=1.0), tle_elements=el
+    )
     geo = r0.orbit
     theta = math.radians(geo["view_zenith_deg"])
     away = math.radians(geo["view_azimuth_deg"] + 180.0)
     d = 100.0 * math.tan(theta)
-    r = solve(FRAME_TIME, lat=lat, lon=lon, tle_elements=el,
-              measurement=Measurement(known_height_m=100.0, displacement_en_m=(d * math.sin(away), d * math.cos(away))))
+    r = solve(
+        FRAME_TIME,
+        lat=lat,
+        lon=lon,
+        tle_elements=el,
+        measurement=Measurement(known_height_m=100.0, displacement_en_m=(d * math.sin(away), d * math.cos(away))),
+    )
     assert r.side_sway_deg == pytest.approx(geo["view_zenith_deg"], abs=1e-9)
     assert r.view_azimuth_deg == pytest.approx(geo["view_azimuth_deg"], abs=1e-9)
     # the spherical curvature formula vs the exact off-nadir angle from the orbit
@@ -186,11 +216,14 @@ def test_orbit_comparison_round_trip(meteor_state):
     assert off_nadir_from_view_zenith_deg(0.0, 645e3) == 0.0
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(measurement=Measurement(shadow_m=10.0), lat=95.0, lon=0.0), "latitude"),
-    (dict(measurement=Measurement(shadow_m=10.0), lat=31.23, lon=121.5, method="fancy"), "method"),
-    (dict(measurement=Measurement(displacement_m=10.0), lat=31.23, lon=121.5), "shadow length"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(measurement=Measurement(shadow_m=10.0), lat=95.0, lon=0.0), "latitude"),
+        (dict(measurement=Measurement(shadow_m=10.0), lat=31.23, lon=121.5, method="fancy"), "method"),
+        (dict(measurement=Measurement(displacement_m=10.0), lat=31.23, lon=121.5), "shadow length"),
+    ],
+)
 def test_bad_input(kwargs, match):
     with pytest.raises(InputError, match=match):
         solve(GF1_TIME, **kwargs)
@@ -209,10 +242,12 @@ def test_bad_measurements():
 
 def test_batch(tmp_path):
     src = tmp_path / "in.csv"
-    src.write_text("id,time,lat,lon,shadow_m,displacement_m,sigma_shadow_m,method\n"
-                   "tower,2013-08-05T02:56:39Z,31.23,121.5,168,125.5,2,simple\n"
-                   "night,2013-08-05T14:56:39Z,31.23,121.5,168,125.5,2,\n"
-                   "bad,2013-08-05T02:56:39Z,31.23,121.5,abc,125.5,2,\n")
+    src.write_text(
+        "id,time,lat,lon,shadow_m,displacement_m,sigma_shadow_m,method\n"
+        "tower,2013-08-05T02:56:39Z,31.23,121.5,168,125.5,2,simple\n"
+        "night,2013-08-05T14:56:39Z,31.23,121.5,168,125.5,2,\n"
+        "bad,2013-08-05T02:56:39Z,31.23,121.5,abc,125.5,2,\n"
+    )
     out = tmp_path / "out.csv"
     ok, failed = run_batch(src, out)
     assert (ok, failed) == (1, 2)
@@ -230,9 +265,11 @@ def test_batch(tmp_path):
 def test_batch_pixel_measurements_as_on_the_command_line(tmp_path):
     """Rows in pixels give what `shadows height --base-px ... --sigma-px` gives; the errors name columns."""
     src = tmp_path / "px.csv"
-    src.write_text("id,time,lat,lon,base_col,base_row,shadow_tip_col,shadow_tip_row,gsd_m,sigma_px\n"
-                   "px,2013-08-05T02:56:39Z,31.23,121.5,500,500,437,445,2,1\n"
-                   "no-base,2013-08-05T02:56:39Z,31.23,121.5,,,437,445,2,1\n")
+    src.write_text(
+        "id,time,lat,lon,base_col,base_row,shadow_tip_col,shadow_tip_row,gsd_m,sigma_px\n"
+        "px,2013-08-05T02:56:39Z,31.23,121.5,500,500,437,445,2,1\n"
+        "no-base,2013-08-05T02:56:39Z,31.23,121.5,,,437,445,2,1\n"
+    )
     out = tmp_path / "out.csv"
     assert run_batch(src, out) == (1, 1)
     rows = list(csv.DictReader(out.open()))
@@ -248,8 +285,25 @@ def _cli(*args):
 
 def test_cli_sideway_json_and_plot(tmp_path):
     png = tmp_path / "diagram.png"
-    p = _cli("shadows", "sideway", "--time", "2013-08-05T02:56:39Z", "--lat", "31.23", "--lon", "121.5",
-             "--shadow-m", "168", "--displacement-m", "125.5", "--method", "simple", "--json", "--plot", str(png))
+    p = _cli(
+        "shadows",
+        "sideway",
+        "--time",
+        "2013-08-05T02:56:39Z",
+        "--lat",
+        "31.23",
+        "--lon",
+        "121.5",
+        "--shadow-m",
+        "168",
+        "--displacement-m",
+        "125.5",
+        "--method",
+        "simple",
+        "--json",
+        "--plot",
+        str(png),
+    )
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["hour_angle_deg"] == pytest.approx(14.3375, abs=1e-3)
@@ -257,20 +311,42 @@ def test_cli_sideway_json_and_plot(tmp_path):
     from PIL import Image
 
     assert Image.open(png).size[0] > 800
-    p = _cli("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "31.23", "--lon", "121.5",
-             "--base-px", "500", "500", "--shadow-tip-px", "437", "445", "--gsd-m", "2", "--sigma-px", "1", "--json")
+    p = _cli(
+        "shadows",
+        "height",
+        "--time",
+        "2013-08-05T02:56:39Z",
+        "--lat",
+        "31.23",
+        "--lon",
+        "121.5",
+        "--base-px",
+        "500",
+        "500",
+        "--shadow-tip-px",
+        "437",
+        "445",
+        "--gsd-m",
+        "2",
+        "--sigma-px",
+        "1",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["height_m"] == pytest.approx(167.6 * math.tan(math.radians(69.724)), rel=0.01)
     assert d["sigma_height_m"] == pytest.approx(math.sqrt(2) * 2 * math.tan(math.radians(69.724)), rel=0.01)
 
 
-@pytest.mark.parametrize("args,match", [
-    (["--shadow-m", "-168", "--displacement-m", "1"], "--shadow-m"),
-    (["--shadow-m", "168", "--displacement-m", "-1"], "--displacement-m"),
-    (["--shadow-m", "168", "--displacement-m", "1", "--lat", "123"], "latitude"),
-    (["--shadow-m", "168", "--displacement-m", "1", "--time", "2013-08-05T14:56:39Z"], "below the horizon"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--shadow-m", "-168", "--displacement-m", "1"], "--shadow-m"),
+        (["--shadow-m", "168", "--displacement-m", "-1"], "--displacement-m"),
+        (["--shadow-m", "168", "--displacement-m", "1", "--lat", "123"], "latitude"),
+        (["--shadow-m", "168", "--displacement-m", "1", "--time", "2013-08-05T14:56:39Z"], "below the horizon"),
+    ],
+)
 def test_cli_bad_input(args, match, tmp_path):
     base = {"--time": "2013-08-05T02:56:39Z", "--lat": "31.23", "--lon": "121.5"}
     for i in range(0, len(args) - 1):

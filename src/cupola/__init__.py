@@ -29,20 +29,30 @@ __version__ = "0.1.0"
 
 _NAMES = {
     # georeference one photo
-    "geolocate": "cupola.georef.job", "GeolocateRequest": "cupola.georef.job",
-    "GeolocateResult": "cupola.georef.job", "Georeference": "cupola.geometry.projection",
+    "geolocate": "cupola.georef.job",
+    "GeolocateRequest": "cupola.georef.job",
+    "GeolocateResult": "cupola.georef.job",
+    "Georeference": "cupola.geometry.projection",
     # localize a photo against reference imagery
-    "locate": "cupola.locate.job:run_locate", "LocateOptions": "cupola.locate.localize",
+    "locate": "cupola.locate.job:run_locate",
+    "LocateOptions": "cupola.locate.localize",
     # night lights
-    "calibrate": "cupola.nightlights.pipeline", "CalibrateOptions": "cupola.nightlights.pipeline",
+    "calibrate": "cupola.nightlights.pipeline",
+    "CalibrateOptions": "cupola.nightlights.pipeline",
     # lightning
-    "solve_lightning": "cupola.lightning.job:run", "LightningRequest": "cupola.lightning.job",
+    "solve_lightning": "cupola.lightning.job:run",
+    "LightningRequest": "cupola.lightning.job",
     # shadows
-    "solve_shadows": "cupola.shadows.method:solve", "Measurement": "cupola.shadows.method",
+    "solve_shadows": "cupola.shadows.method:solve",
+    "Measurement": "cupola.shadows.method",
     # building blocks
-    "parse_time": "cupola.geometry.times", "element_set_at": "cupola.io.tle", "state_at": "cupola.geometry.orbit",
-    "Camera": "cupola.geometry.camera", "Pose": "cupola.geometry.attitude",
-    "InputError": "cupola.errors", "NoSolutionError": "cupola.errors",
+    "parse_time": "cupola.geometry.times",
+    "element_set_at": "cupola.io.tle",
+    "state_at": "cupola.geometry.orbit",
+    "Camera": "cupola.geometry.camera",
+    "Pose": "cupola.geometry.attitude",
+    "InputError": "cupola.errors",
+    "NoSolutionError": "cupola.errors",
 }
 
 __all__ = sorted(_NAMES)

@@ -36,15 +36,24 @@ def main(argv: list[str] | None = None) -> int:
     cam = frame["camera"]
     mark = frame["landmark"]
     argv_geo = [
-        "geolocate", str(folder / frame["image"]),
-        "--time", frame["time_utc"],
-        "--tle", str(folder / frame["orbit"]["tle_file"]),
-        "--focal-mm", str(cam["focal_length_mm"]),
-        "--sensor-mm", str(cam["sensor_width_mm"]), str(cam["sensor_height_mm"]),
-        "--tie-points", str(folder / frame["tie_points"]["file"]),
+        "geolocate",
+        str(folder / frame["image"]),
+        "--time",
+        frame["time_utc"],
+        "--tle",
+        str(folder / frame["orbit"]["tle_file"]),
+        "--focal-mm",
+        str(cam["focal_length_mm"]),
+        "--sensor-mm",
+        str(cam["sensor_width_mm"]),
+        str(cam["sensor_height_mm"]),
+        "--tie-points",
+        str(folder / frame["tie_points"]["file"]),
         "--solve-focal",
-        "--landmark", f"{mark['name']}:{mark['lat']}:{mark['lon']}",
-        "--out", str(args.out / SAMPLE),
+        "--landmark",
+        f"{mark['name']}:{mark['lat']}:{mark['lon']}",
+        "--out",
+        str(args.out / SAMPLE),
     ]
     code = _run(cupola_main, argv_geo)
     if code != 0:
@@ -60,11 +69,20 @@ def main(argv: list[str] | None = None) -> int:
         folder_c = sample_dir().parent / "apl" / case
         info = json.loads((folder_c / "case.json").read_text())
         b, meta = info["reference_bounds"], info["metadata"]
-        argv_loc = ["locate", str(folder_c / "photo.jpg"), "--reference", str(folder_c / "reference.jpg"),
-                    "--bounds", *(str(b[k]) for k in ("west", "south", "east", "north")),
-                    "--focal-mm", str(meta["lens_focal_length_mm"]),
-                    "--nadir", *(str(x) for x in meta["nadir_point_lat_lon"]),
-                    "--out", str(args.out / "locate" / case)]
+        argv_loc = [
+            "locate",
+            str(folder_c / "photo.jpg"),
+            "--reference",
+            str(folder_c / "reference.jpg"),
+            "--bounds",
+            *(str(b[k]) for k in ("west", "south", "east", "north")),
+            "--focal-mm",
+            str(meta["lens_focal_length_mm"]),
+            "--nadir",
+            *(str(x) for x in meta["nadir_point_lat_lon"]),
+            "--out",
+            str(args.out / "locate" / case),
+        ]
         got = _run(cupola_main, argv_loc)
         if got != expect:
             print(f"locate {case}: exit code {got}, expected {expect}", file=sys.stderr)
@@ -76,8 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     science = sorted(lis.glob("ISS_LIS_SC_*.nc"))
     background = sorted(lis.glob("ISS_LIS_BG_*.nc"))
     if science and background:
-        argv_lis = ["lightning", "lis", str(science[0]), "--background", str(background[0]),
-                    "--out", str(args.out / "lightning-lis")]
+        argv_lis = [
+            "lightning",
+            "lis",
+            str(science[0]),
+            "--background",
+            str(background[0]),
+            "--out",
+            str(args.out / "lightning-lis"),
+        ]
         code = _run(cupola_main, argv_lis)
         if code != 0:
             return code
@@ -86,9 +111,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n(ISS LIS step skipped: no ISS_LIS_SC/BG files in {lis})")
 
     # heights from shadows: the published worked example
-    argv_sh = ["shadows", "sideway", "--time", "2013-08-05T02:56:39Z", "--lat", "31.23", "--lon", "121.5",
-               "--shadow-m", "168", "--displacement-m", "125.5", "--sigma-m", "2.83", "--sat-altitude-km", "645",
-               "--plot", str(args.out / "shadows" / "oriental_pearl.png")]
+    argv_sh = [
+        "shadows",
+        "sideway",
+        "--time",
+        "2013-08-05T02:56:39Z",
+        "--lat",
+        "31.23",
+        "--lon",
+        "121.5",
+        "--shadow-m",
+        "168",
+        "--displacement-m",
+        "125.5",
+        "--sigma-m",
+        "2.83",
+        "--sat-altitude-km",
+        "645",
+        "--plot",
+        str(args.out / "shadows" / "oriental_pearl.png"),
+    ]
     (args.out / "shadows").mkdir(parents=True, exist_ok=True)
     code = _run(cupola_main, argv_sh)
     if code != 0:

@@ -68,46 +68,99 @@ MATCHERS = ("aliked", "xfeat", "sift")
 # tuple option; or a tuple of strings: the allowed choices
 RULES: dict[tuple[str, ...], dict] = {
     ("geolocate",): {
-        "focal_mm": FOCAL_MM, "sensor_mm": (SENSOR_MM, SENSOR_MM), "attitude": (ANGLE, ANGLE, ANGLE),
-        "look_at": (LAT, LON), "rotation": ANGLE, "height_m": HEIGHT_M},
+        "focal_mm": FOCAL_MM,
+        "sensor_mm": (SENSOR_MM, SENSOR_MM),
+        "attitude": (ANGLE, ANGLE, ANGLE),
+        "look_at": (LAT, LON),
+        "rotation": ANGLE,
+        "height_m": HEIGHT_M,
+    },
     ("orbit",): {},
     ("shadows", "sideway"): {
-        "lat": LAT, "lon": LON, "shadow_m": LENGTH_M, "displacement_m": Range(0.0, 100_000.0, what="metres"),
-        "height_m": LENGTH_M, "gsd_m": POSITIVE, "up_azimuth_deg": ANGLE, "sigma_px": SIGMA, "sigma_m": SIGMA,
-        "sigma_time_s": SIGMA, "sat_altitude_km": Range(100.0, 100_000.0, what="an altitude in km"),
-        "base_px": (PIXEL, PIXEL), "top_px": (PIXEL, PIXEL), "shadow_tip_px": (PIXEL, PIXEL),
-        "method": ("simple", "precise")},
+        "lat": LAT,
+        "lon": LON,
+        "shadow_m": LENGTH_M,
+        "displacement_m": Range(0.0, 100_000.0, what="metres"),
+        "height_m": LENGTH_M,
+        "gsd_m": POSITIVE,
+        "up_azimuth_deg": ANGLE,
+        "sigma_px": SIGMA,
+        "sigma_m": SIGMA,
+        "sigma_time_s": SIGMA,
+        "sat_altitude_km": Range(100.0, 100_000.0, what="an altitude in km"),
+        "base_px": (PIXEL, PIXEL),
+        "top_px": (PIXEL, PIXEL),
+        "shadow_tip_px": (PIXEL, PIXEL),
+        "method": ("simple", "precise"),
+    },
     ("shadows", "height"): {
-        "lat": LAT, "lon": LON, "shadow_m": LENGTH_M, "gsd_m": POSITIVE, "up_azimuth_deg": ANGLE,
-        "sigma_px": SIGMA, "sigma_m": SIGMA, "sigma_time_s": SIGMA,
-        "base_px": (PIXEL, PIXEL), "shadow_tip_px": (PIXEL, PIXEL), "method": ("simple", "precise")},
+        "lat": LAT,
+        "lon": LON,
+        "shadow_m": LENGTH_M,
+        "gsd_m": POSITIVE,
+        "up_azimuth_deg": ANGLE,
+        "sigma_px": SIGMA,
+        "sigma_m": SIGMA,
+        "sigma_time_s": SIGMA,
+        "base_px": (PIXEL, PIXEL),
+        "shadow_tip_px": (PIXEL, PIXEL),
+        "method": ("simple", "precise"),
+    },
     ("shadows", "batch"): {"method": ("simple", "precise")},
     ("locate", "photo"): {
-        "top_k": Range(1, 1000, what="a number of tiles"), "bounds": (LON, LAT, LON, LAT), "nadir": (LAT, LON),
-        "focal_mm": FOCAL_MM, "sensor_width_mm": SENSOR_MM, "matcher": MATCHERS},
+        "top_k": Range(1, 1000, what="a number of tiles"),
+        "bounds": (LON, LAT, LON, LAT),
+        "nadir": (LAT, LON),
+        "focal_mm": FOCAL_MM,
+        "sensor_width_mm": SENSOR_MM,
+        "matcher": MATCHERS,
+    },
     ("locate", "evaluate"): {"top_k": Range(1, 1000, what="a number of tiles"), "matcher": MATCHERS},
-    ("locate", "batch"): {"workers": Range(1, 1024, what="a number of worker processes"), "top_k": Range(1, 1000, what="a number of tiles"),
-                          "matcher": MATCHERS},
+    ("locate", "batch"): {
+        "workers": Range(1, 1024, what="a number of worker processes"),
+        "top_k": Range(1, 1000, what="a number of tiles"),
+        "matcher": MATCHERS,
+    },
     ("nightlights", "calibrate"): {
-        "exposure_s": EXPOSURE_S, "iso": Range(0.0, 1e7, lo_open=True, what="a positive ISO speed"),
-        "f_number": Range(0.0, 100.0, lo_open=True, what="a positive f-number"), "sensor_mm": (SENSOR_MM, SENSOR_MM)},
+        "exposure_s": EXPOSURE_S,
+        "iso": Range(0.0, 1e7, lo_open=True, what="a positive ISO speed"),
+        "f_number": Range(0.0, 100.0, lo_open=True, what="a positive f-number"),
+        "sensor_mm": (SENSOR_MM, SENSOR_MM),
+    },
     ("lightning", "solve"): {
-        "exposure_s": EXPOSURE_S, "fps": Range(0.0, 100_000.0, lo_open=True, what="a positive frame rate (frames per second)"),
-        "focal_mm": FOCAL_MM, "sensor_mm": (SENSOR_MM, SENSOR_MM), "attitude_guess": (ANGLE, ANGLE, ANGLE),
+        "exposure_s": EXPOSURE_S,
+        "fps": Range(0.0, 100_000.0, lo_open=True, what="a positive frame rate (frames per second)"),
+        "focal_mm": FOCAL_MM,
+        "sensor_mm": (SENSOR_MM, SENSOR_MM),
+        "attitude_guess": (ANGLE, ANGLE, ANGLE),
         "guess_radius_deg": Range(0.0, 180.0, lo_open=True, what="a positive angle in degrees"),
-        "emission_height_m": Range(0.0, 100_000.0, what="metres"), "emission_height_sigma_m": SIGMA,
-        "clock_offset_s": CLOCK_S, "max_clock_offset_s": Range(0.0, 86_400.0, what="seconds"),
-        "event_sigma_m": POSITIVE, "centroid_sigma_px": POSITIVE,
-        "detect_threshold": Range(0.0, 1000.0, lo_open=True, what="a positive threshold (noise sigmas)")},
+        "emission_height_m": Range(0.0, 100_000.0, what="metres"),
+        "emission_height_sigma_m": SIGMA,
+        "clock_offset_s": CLOCK_S,
+        "max_clock_offset_s": Range(0.0, 86_400.0, what="seconds"),
+        "event_sigma_m": POSITIVE,
+        "centroid_sigma_px": POSITIVE,
+        "detect_threshold": Range(0.0, 1000.0, lo_open=True, what="a positive threshold (noise sigmas)"),
+    },
     ("lightning", "lis"): {"height_m": Range(-500.0, 100_000.0, what="a height in metres")},
     ("lightning", "simulate"): {
-        "attitude": (ANGLE, ANGLE, ANGLE), "focal_mm": FOCAL_MM, "sensor_mm": (SENSOR_MM, SENSOR_MM),
-        "size": (SIZE_PX, SIZE_PX), "n_flashes": Range(0, 100_000, what="flashes"),
-        "n_frames": Range(1, 10_000, what="frames"), "interval_s": Range(0.0, 3600.0, lo_open=True, what="a positive time in seconds"),
-        "exposure_s": EXPOSURE_S, "clock_offset_s": CLOCK_S, "network_sigma_m": Range(0.0, 100_000.0, what="metres"),
-        "cloud_top_m": Range(0.0, 30_000.0, what="metres"), "cloud_top_sigma_m": Range(0.0, 10_000.0, what="metres"),
-        "false_rate": Range(0.0, 100.0, what="false detections per flash"), "miss_rate": FRACTION,
-        "storms": Range(0, 10_000, what="storm cells"), "cities": Range(0, 100_000, what="towns")},
+        "attitude": (ANGLE, ANGLE, ANGLE),
+        "focal_mm": FOCAL_MM,
+        "sensor_mm": (SENSOR_MM, SENSOR_MM),
+        "size": (SIZE_PX, SIZE_PX),
+        "n_flashes": Range(0, 100_000, what="flashes"),
+        "n_frames": Range(1, 10_000, what="frames"),
+        "interval_s": Range(0.0, 3600.0, lo_open=True, what="a positive time in seconds"),
+        "exposure_s": EXPOSURE_S,
+        "clock_offset_s": CLOCK_S,
+        "network_sigma_m": Range(0.0, 100_000.0, what="metres"),
+        "cloud_top_m": Range(0.0, 30_000.0, what="metres"),
+        "cloud_top_sigma_m": Range(0.0, 10_000.0, what="metres"),
+        "false_rate": Range(0.0, 100.0, what="false detections per flash"),
+        "miss_rate": FRACTION,
+        "storms": Range(0, 10_000, what="storm cells"),
+        "cities": Range(0, 100_000, what="towns"),
+    },
 }
 
 #: options that name an output (not read, so not checked as input files); value: "folder" or "file"
@@ -138,8 +191,10 @@ def install(group, path: tuple[str, ...] = ()) -> None:
         return
     if group.callback is None or getattr(group.callback, "_cupola_checked", False):
         return
-    flags = {p.name: (p.opts[0] if getattr(p, "opts", None) and p.opts[0].startswith("-") else p.name.upper())
-             for p in group.params}
+    flags = {
+        p.name: (p.opts[0] if getattr(p, "opts", None) and p.opts[0].startswith("-") else p.name.upper())
+        for p in group.params
+    }
     body = group.callback
 
     @functools.wraps(body)
@@ -190,8 +245,10 @@ def check(path: tuple[str, ...], values: dict, flags: dict[str, str]) -> None:
     if path == ("lightning", "simulate") and values.get("size"):
         w, h = values["size"]
         if w * h > MAX_SIMULATED_PIXELS:
-            raise InputError(f"{flags.get('size', '--size')}: {w}x{h} is {w * h / 1e6:.0f} million pixels; "
-                             f"at most {MAX_SIMULATED_PIXELS / 1e6:.0f} million are simulated")
+            raise InputError(
+                f"{flags.get('size', '--size')}: {w}x{h} is {w * h / 1e6:.0f} million pixels; "
+                f"at most {MAX_SIMULATED_PIXELS / 1e6:.0f} million are simulated"
+            )
 
 
 def _check_input(flag: str, p: Path) -> None:

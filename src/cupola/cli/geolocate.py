@@ -21,9 +21,12 @@ def geolocate_command(
     focal_mm: float | None = options.focal_mm(),
     sensor_mm: tuple[float, float] | None = options.sensor_mm(),
     distortion: tuple[float, float, float, float, float] | None = typer.Option(
-        None, "--distortion", help="Lens distortion K1 K2 P1 P2 K3 (OpenCV/Brown-Conrady, normalized coordinates)."),
+        None, "--distortion", help="Lens distortion K1 K2 P1 P2 K3 (OpenCV/Brown-Conrady, normalized coordinates)."
+    ),
     attitude: tuple[float, float, float] | None = options.attitude(),
-    look_at: tuple[float, float] | None = typer.Option(None, "--look-at", help="Target LAT LON the boresight points at."),
+    look_at: tuple[float, float] | None = typer.Option(
+        None, "--look-at", help="Target LAT LON the boresight points at."
+    ),
     rotation: float = typer.Option(0.0, "--rotation", help="With --look-at: rotation about the boresight, degrees."),
     tie_points: Path | None = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m]."),
     solve_focal: bool = typer.Option(False, "--solve-focal", help="With >= 4 tie points: solve the focal length too."),
@@ -41,10 +44,22 @@ def geolocate_command(
     from cupola.georef.job import parse_landmark
 
     request = GeolocateRequest(
-        photo=photo, time=parse_time(time, "--time"), tle_path=tle, focal_mm=focal_mm, sensor_mm=sensor_mm, distortion=distortion,
-        attitude_rpy_deg=attitude, look_at=look_at, look_at_rotation_deg=rotation, tie_points=tie_points,
-        solve_focal=solve_focal, pixels=pixels, height_m=height_m, force_tle=force,
-        landmarks=[parse_landmark(s) for s in landmark])
+        photo=photo,
+        time=parse_time(time, "--time"),
+        tle_path=tle,
+        focal_mm=focal_mm,
+        sensor_mm=sensor_mm,
+        distortion=distortion,
+        attitude_rpy_deg=attitude,
+        look_at=look_at,
+        look_at_rotation_deg=rotation,
+        tie_points=tie_points,
+        solve_focal=solve_focal,
+        pixels=pixels,
+        height_m=height_m,
+        force_tle=force,
+        landmarks=[parse_landmark(s) for s in landmark],
+    )
     result = geolocate(request)
     with progress_bar(disable=quiet) as advance:
         written = write_products(result, out, progress=advance)

@@ -20,8 +20,11 @@ class _DefaultToPhoto(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-locate_app = typer.Typer(cls=_DefaultToPhoto, no_args_is_help=True,
-                         help="Localize astronaut photos by matching them against reference satellite imagery.")
+locate_app = typer.Typer(
+    cls=_DefaultToPhoto,
+    no_args_is_help=True,
+    help="Localize astronaut photos by matching them against reference satellite imagery.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,20 +34,30 @@ def register(app: typer.Typer) -> None:
 @locate_app.command("photo")
 def photo_command(
     photo: Path = typer.Argument(..., help="The astronaut photo."),
-    reference: Path | None = typer.Option(None, "--reference", help="GeoTIFF/VRT, plain image (with --bounds) or folder of tiles."),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="GeoTIFF/VRT, plain image (with --bounds) or folder of tiles."
+    ),
     out: Path = options.out_folder(),
     reference_dir: Path | None = typer.Option(
-        None, "--reference-dir", help="Pool of georeferenced tiles (GeoTIFF, or image + NAME.bounds.json) with no "
-        "hint which holds the photo: ranked by global descriptor, the best verified."),
-    cache: Path | None = options.cache("Folder for the tiles' cached descriptors and features (with "
-                                          "--reference-dir; nothing is cached on disk without it)."),
+        None,
+        "--reference-dir",
+        help="Pool of georeferenced tiles (GeoTIFF, or image + NAME.bounds.json) with no "
+        "hint which holds the photo: ranked by global descriptor, the best verified.",
+    ),
+    cache: Path | None = options.cache(
+        "Folder for the tiles' cached descriptors and features (with "
+        "--reference-dir; nothing is cached on disk without it)."
+    ),
     top_k: int = options.top_k("With --reference-dir: tiles verified by matching, best-ranked first."),
     bounds: tuple[float, float, float, float] | None = typer.Option(
-        None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."),
+        None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."
+    ),
     nadir: tuple[float, float] | None = typer.Option(None, "--nadir", help="ISS nadir point LAT LON (prior)."),
     tle: Path | None = options.tle("ISS element sets: with --time, the nadir prior.", required=False),
-    time: str | None = options.time("Exposure time (ISO 8601 with zone), with --tle (default: the photo's EXIF "
-                                       "DateTimeOriginal, taken as UTC).", required=False),
+    time: str | None = options.time(
+        "Exposure time (ISO 8601 with zone), with --tle (default: the photo's EXIF DateTimeOriginal, taken as UTC).",
+        required=False,
+    ),
     focal_mm: float | None = options.focal_mm("Lens focal length (mm)."),
     sensor_width_mm: float | None = typer.Option(None, "--sensor-width-mm", help="Sensor width (mm), default 36."),
     matcher: str = options.matcher(),
@@ -73,7 +86,9 @@ def photo_command(
     if (reference is None) == (reference_dir is None):
         from cupola.errors import InputError
 
-        raise InputError("give the reference either as --reference or as --reference-dir (a pool of tiles), one of them")
+        raise InputError(
+            "give the reference either as --reference or as --reference-dir (a pool of tiles), one of them"
+        )
     if reference_dir is not None and bounds is not None:
         from cupola.errors import InputError
 
@@ -91,15 +106,29 @@ def photo_command(
         from cupola.locate.job import run_locate_pool
 
         with progress_bar(disable=quiet) as advance:
-            pool, image, refs = run_locate_pool(photo, reference_dir, options=opts, cache_dir=cache, top_k=top_k,
-                                                progress=lambda d, t: advance("tile index", d, t))
+            pool, image, refs = run_locate_pool(
+                photo,
+                reference_dir,
+                options=opts,
+                cache_dir=cache,
+                top_k=top_k,
+                progress=lambda d, t: advance("tile index", d, t),
+            )
         result, reference = pool.result, reference_dir
     else:
         result, image, refs = run_locate(photo, reference, bounds=bounds, options=opts)
     t_search = _time.perf_counter()
     with progress_bar(disable=quiet) as advance:
-        written = write_locate_products(result, image, refs, out, photo_path=photo, reference_path=reference,
-                                        progress=lambda d, t: advance("georef.tif", d, t), pool=pool)
+        written = write_locate_products(
+            result,
+            image,
+            refs,
+            out,
+            photo_path=photo,
+            reference_path=reference,
+            progress=lambda d, t: advance("georef.tif", d, t),
+            pool=pool,
+        )
     if verbose:
         stages = {"reading photo and references, models": t_search - t_start - result.seconds}
         if pool is not None:  # the tile index, the ranking, the verifications; the last one's stages
@@ -118,8 +147,10 @@ def photo_command(
         c = Console()
         if result.matched:
             lon, lat = result.center_lonlat
-            c.print(f"[green]matched[/] {photo.name} on {result.reference}: centre {lat:.5f}, {lon:.5f}; "
-                    f"{result.inliers} inliers, confidence {result.confidence:.2f}, {result.seconds:.1f} s")
+            c.print(
+                f"[green]matched[/] {photo.name} on {result.reference}: centre {lat:.5f}, {lon:.5f}; "
+                f"{result.inliers} inliers, confidence {result.confidence:.2f}, {result.seconds:.1f} s"
+            )
         elif pool is not None:
             c.print(f"[yellow]{result.reason}[/] ({result.seconds:.1f} s)")
         else:
@@ -135,8 +166,12 @@ def evaluate_command(
     cases_dir: Path = typer.Argument(..., help="Folder of case folders (case.json + photo + reference)."),
     matcher: str = options.matcher("aliked, xfeat or sift."),
     prior: bool = typer.Option(True, "--prior/--no-prior", help="Use the nadir point in case.json."),
-    pool_mode: bool = typer.Option(False, "--pool", help="Each photo against every case's reference as one pool "
-                                   "of tiles (no hint which); a wrong-candidate case must get 'not here'."),
+    pool_mode: bool = typer.Option(
+        False,
+        "--pool",
+        help="Each photo against every case's reference as one pool "
+        "of tiles (no hint which); a wrong-candidate case must get 'not here'.",
+    ),
     cache: Path | None = options.cache("With --pool: folder for the cached tile descriptors."),
     top_k: int = options.top_k("With --pool: tiles verified by matching, best-ranked first."),
 ) -> None:
@@ -174,30 +209,43 @@ def evaluate_command(
             o = evaluate_case(folder, matcher=matcher, use_prior=prior)
         outcomes.append(o)
         label = {True: "match", False: "wrong candidate", None: "unlabelled"}[o.expected_match]
-        t.add_row(o.case, label, ("localized" if o.matched else "rejected") + (" [red]✗[/]" if o.correct is False else ""),
-                  "" if o.center_error_km is None else f"{o.center_error_km:.2f}",
-                  "" if o.truth_center_inside is None else str(o.truth_center_inside),
-                  "" if o.footprint_iou is None else f"{o.footprint_iou:.2f}",
-                  f"{o.confidence:.2f}", f"{o.seconds:.1f}",
-                  *([f"{o.chosen or '-'} ({o.own_rank})"] if pool_mode else []))
+        t.add_row(
+            o.case,
+            label,
+            ("localized" if o.matched else "rejected") + (" [red]✗[/]" if o.correct is False else ""),
+            "" if o.center_error_km is None else f"{o.center_error_km:.2f}",
+            "" if o.truth_center_inside is None else str(o.truth_center_inside),
+            "" if o.footprint_iou is None else f"{o.footprint_iou:.2f}",
+            f"{o.confidence:.2f}",
+            f"{o.seconds:.1f}",
+            *([f"{o.chosen or '-'} ({o.own_rank})"] if pool_mode else []),
+        )
     Console().print(t)
     s = summarise(outcomes)
-    print(f"localized {s['localized_within_2km']}/{s['true_candidates']} true candidates within 2 km; "
-          f"false accepts {s['false_accepts']}/{s['wrong_candidates']}; "
-          f"median centre error {s['median_center_error_km'] if s['median_center_error_km'] is None else round(s['median_center_error_km'], 3)} km; "
-          f"{s['seconds_per_case']:.1f} s per case (max {s['max_seconds']:.1f} s)"
-          + (f"; {s['unlabelled']} unlabelled case(s) not scored" if s["unlabelled"] else ""))
+    print(
+        f"localized {s['localized_within_2km']}/{s['true_candidates']} true candidates within 2 km; "
+        f"false accepts {s['false_accepts']}/{s['wrong_candidates']}; "
+        f"median centre error {s['median_center_error_km'] if s['median_center_error_km'] is None else round(s['median_center_error_km'], 3)} km; "
+        f"{s['seconds_per_case']:.1f} s per case (max {s['max_seconds']:.1f} s)"
+        + (f"; {s['unlabelled']} unlabelled case(s) not scored" if s["unlabelled"] else "")
+    )
 
 
 @locate_app.command("batch")
 def batch_command(
-    catalog: Path = typer.Argument(..., help="CSV: photo, reference (or reference_dir)[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm]."),
+    catalog: Path = typer.Argument(
+        ...,
+        help="CSV: photo, reference (or reference_dir)[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm].",
+    ),
     out: Path = options.out_folder("Output folder (one subfolder per photo)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="dask scheduler ADDRESS (default: a LocalCluster)."),
     workers: int | None = typer.Option(None, "--workers", help="LocalCluster worker processes."),
     matcher: str = options.matcher("aliked, xfeat or sift."),
-    reference_dir: Path | None = typer.Option(None, "--reference-dir", help="Pool of georeferenced tiles for the "
-                                                 "rows without a reference (or a reference_dir column)."),
+    reference_dir: Path | None = typer.Option(
+        None,
+        "--reference-dir",
+        help="Pool of georeferenced tiles for the rows without a reference (or a reference_dir column).",
+    ),
     cache: Path | None = options.cache("Folder for the pool's cached tile descriptors."),
     top_k: int = options.top_k("Pool rows: tiles verified by matching, best-ranked first."),
 ) -> None:
@@ -206,7 +254,15 @@ def batch_command(
     from cupola.locate.batch import run_batch
 
     with progress_bar() as advance:
-        counts = run_batch(catalog, out, matcher=matcher, scheduler=scheduler, workers=workers,
-                           progress=lambda d, t: advance("photos", d, t), reference_dir=reference_dir,
-                           cache_dir=cache, top_k=top_k)
+        counts = run_batch(
+            catalog,
+            out,
+            matcher=matcher,
+            scheduler=scheduler,
+            workers=workers,
+            progress=lambda d, t: advance("photos", d, t),
+            reference_dir=reference_dir,
+            cache_dir=cache,
+            top_k=top_k,
+        )
     print(", ".join(f"{k} {v}" for k, v in counts.items()) + f"; results in {out}")

@@ -84,9 +84,23 @@ def _environment_error(exc: OSError) -> str | None:
     """The one-line message of an OSError that is the environment's, not our bug; None if not."""
     import errno
 
-    env_errnos = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EISDIR,
-                  errno.ENOTDIR, errno.EEXIST, errno.EDQUOT, errno.EMFILE, errno.ENAMETOOLONG,
-                  errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+    env_errnos = {
+        errno.ENOENT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.EEXIST,
+        errno.EDQUOT,
+        errno.EMFILE,
+        errno.ENAMETOOLONG,
+        errno.ECONNREFUSED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+    }
     if isinstance(exc, (TimeoutError, ConnectionError)) or exc.errno in env_errnos:
         where = exc.filename if getattr(exc, "filename", None) else None
         reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__

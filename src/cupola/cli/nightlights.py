@@ -9,8 +9,9 @@ import typer
 
 from cupola.cli import options
 
-nightlights_app = typer.Typer(help="Calibrate DSLR night images from the ISS into radiance, colour ratios and "
-                                   "lamp classes.", no_args_is_help=True)
+nightlights_app = typer.Typer(
+    help="Calibrate DSLR night images from the ISS into radiance, colour ratios and lamp classes.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,34 +32,45 @@ def _bands(text: str | None, flag: str, lo: float, hi: float, low_open: bool = F
         raise InputError(f"{flag} takes three numbers R,G,B, got {text!r}")
     for v in vals:
         if not (lo < v <= hi if low_open else lo <= v <= hi):  # NaN fails both
-            raise InputError(f"{flag}: {v:g} is out of range; expected three numbers R,G,B in "
-                             f"{'(' if low_open else '['}{lo:g}, {hi:g}]")
+            raise InputError(
+                f"{flag}: {v:g} is out of range; expected three numbers R,G,B in "
+                f"{'(' if low_open else '['}{lo:g}, {hi:g}]"
+            )
     return dict(zip("RGB", vals))
 
 
 @nightlights_app.command("calibrate")
 def calibrate_command(
-    raws: list[Path] = typer.Argument(..., help="RAW files (NEF, DNG, ...) of one sequence: same camera, lens, "
-                                                "settings."),
+    raws: list[Path] = typer.Argument(
+        ..., help="RAW files (NEF, DNG, ...) of one sequence: same camera, lens, settings."
+    ),
     out: Path = options.out_folder("Output folder: one subfolder per RAW plus calibration.json."),
     dark: Path | None = typer.Option(None, "--dark", help="Dark frame (RAW, same exposure and ISO, lens capped)."),
-    flat: Path | None = typer.Option(None, "--flat", help="Flat-field frame (RAW of a uniform source); replaces "
-                                                            "lensfun's vignetting."),
-    stars: str = typer.Option("auto", "--stars", help="'auto' (calibrate on the stars in the frames) or a "
-                                                      "calibration.json from an earlier run."),
-    tie_points: Path | None = typer.Option(None, "--tie-points", help="CSV col,row,lat,lon[,height_m] of the "
-                                                                        "first RAW (sensor pixels)."),
+    flat: Path | None = typer.Option(
+        None, "--flat", help="Flat-field frame (RAW of a uniform source); replaces lensfun's vignetting."
+    ),
+    stars: str = typer.Option(
+        "auto",
+        "--stars",
+        help="'auto' (calibrate on the stars in the frames) or a calibration.json from an earlier run.",
+    ),
+    tie_points: Path | None = typer.Option(
+        None, "--tie-points", help="CSV col,row,lat,lon[,height_m] of the first RAW (sensor pixels)."
+    ),
     tle: Path | None = options.tle("TLE file of the ISS (for georeferencing).", required=False),
-    time: str | None = options.time("Mid-exposure time of the first RAW, ISO 8601 with zone (default: EXIF).",
-                                       required=False),
+    time: str | None = options.time(
+        "Mid-exposure time of the first RAW, ISO 8601 with zone (default: EXIF).", required=False
+    ),
     exposure_s: float | None = typer.Option(None, "--exposure-s", help="Exposure time if EXIF lacks it."),
     iso: float | None = typer.Option(None, "--iso", help="ISO speed if EXIF lacks it."),
     f_number: float | None = typer.Option(None, "--f-number", help="f-number if EXIF lacks it."),
     sensor_mm: tuple[float, float] | None = options.sensor_mm("Sensor WIDTH HEIGHT (mm) for cameras not known."),
-    extinction: str | None = typer.Option(None, "--extinction", help="Atmospheric extinction R,G,B in mag per "
-                                                                       "airmass (default 0.10,0.15,0.25)."),
-    window: str | None = typer.Option(None, "--window", help="Window transmission R,G,B, applied to constants "
-                                                               "measured without the window."),
+    extinction: str | None = typer.Option(
+        None, "--extinction", help="Atmospheric extinction R,G,B in mag per airmass (default 0.10,0.15,0.25)."
+    ),
+    window: str | None = typer.Option(
+        None, "--window", help="Window transmission R,G,B, applied to constants measured without the window."
+    ),
     no_atmosphere: bool = typer.Option(False, "--no-atmosphere", help="Radiance at the top of the atmosphere."),
     force: bool = options.force(),
 ) -> None:
@@ -77,10 +89,20 @@ def calibrate_command(
         settings = RadianceSettings(extinction_mag=settings.extinction_mag, window_transmission=win)
     if no_atmosphere:
         settings = RadianceSettings(settings.extinction_mag, settings.window_transmission, atmosphere=False)
-    opts = CalibrateOptions(dark=dark, flat=flat, stars=stars, tie_points=tie_points, tle=tle,
-                            time=parse_time(time, "--time") if time else None, exposure_s=exposure_s, iso=iso,
-                            f_number=f_number, sensor_mm=tuple(sensor_mm) if sensor_mm else None,
-                            radiance=settings, force_tle=force)
+    opts = CalibrateOptions(
+        dark=dark,
+        flat=flat,
+        stars=stars,
+        tie_points=tie_points,
+        tle=tle,
+        time=parse_time(time, "--time") if time else None,
+        exposure_s=exposure_s,
+        iso=iso,
+        f_number=f_number,
+        sensor_mm=tuple(sensor_mm) if sensor_mm else None,
+        radiance=settings,
+        force_tle=force,
+    )
     with progress_bar() as advance:
         seq = calibrate(raws, opts, progress=advance)
         write_products(seq, out, progress=advance)
@@ -93,8 +115,9 @@ def calibrate_command(
     import numpy as np
 
     for fr in seq.frames:
-        med = ", ".join(f"{np.nanmedian(fr.radiance[k]):.3g}" if np.isfinite(fr.radiance[k]).any() else "-"
-                        for k in range(3))
+        med = ", ".join(
+            f"{np.nanmedian(fr.radiance[k]):.3g}" if np.isfinite(fr.radiance[k]).any() else "-" for k in range(3)
+        )
         t.add_row(fr.path.name, fr.star_note or "-", fr.calibration_from, fr.lens.vignetting, med)
     if seq.calibration is not None:
         c = seq.calibration

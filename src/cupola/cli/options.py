@@ -27,16 +27,43 @@ from typing import Any
 
 import typer
 
-__all__ = ["tle", "time", "force", "out_folder", "out_file", "quiet", "as_json", "focal_mm", "sensor_mm",
-           "attitude", "method", "matcher", "cache", "top_k", "PARAMETER_FLAGS", "flag_message"]
+__all__ = [
+    "tle",
+    "time",
+    "force",
+    "out_folder",
+    "out_file",
+    "quiet",
+    "as_json",
+    "focal_mm",
+    "sensor_mm",
+    "attitude",
+    "method",
+    "matcher",
+    "cache",
+    "top_k",
+    "PARAMETER_FLAGS",
+    "flag_message",
+]
 
 #: library parameter names whose flag is not ``--`` + the name with ``-`` for ``_``
 PARAMETER_FLAGS: dict[str, str] = {
-    "tle_path": "--tle", "force_tle": "--force", "frames_dir": "--frames", "attitude_rpy_deg": "--attitude",
-    "look_at_rotation_deg": "--rotation", "attitude_guess_deg": "--attitude-guess", "height_mode": "--solve-height",
-    "sigma_shadow_m": "--sigma-m", "known_height_m": "--height-m", "satellite_altitude_m": "--sat-altitude-km",
-    "threshold_sigma": "--detect-threshold", "group_strokes": "--no-stroke-grouping", "cache_dir": "--cache",
-    "out_dir": "--out", "background_path": "--background", "landmarks": "--landmark",
+    "tle_path": "--tle",
+    "force_tle": "--force",
+    "frames_dir": "--frames",
+    "attitude_rpy_deg": "--attitude",
+    "look_at_rotation_deg": "--rotation",
+    "attitude_guess_deg": "--attitude-guess",
+    "height_mode": "--solve-height",
+    "sigma_shadow_m": "--sigma-m",
+    "known_height_m": "--height-m",
+    "satellite_altitude_m": "--sat-altitude-km",
+    "threshold_sigma": "--detect-threshold",
+    "group_strokes": "--no-stroke-grouping",
+    "cache_dir": "--cache",
+    "out_dir": "--out",
+    "background_path": "--background",
+    "landmarks": "--landmark",
 }
 
 _PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")

@@ -16,8 +16,14 @@ def progress_bar(disable: bool = False):
     if disable or not sys.stderr.isatty():
         yield lambda label, done, total: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=console, transient=True) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as prog:
         tasks: dict[str, int] = {}
 
         def advance(label: str, done: int, total: int) -> None:

@@ -18,13 +18,19 @@ def print_geolocate_summary(result, written) -> None:
     t.add_row("time (UTC)", d["time_utc"])
     t.add_row("TLE epoch", f"{d['tle']['epoch']} ({d['tle']['age_days']:+.2f} d)")
     iss = d["iss"]
-    t.add_row("ISS sub-point", f"{_fmt(iss['subpoint_lat_deg'])}, {_fmt(iss['subpoint_lon_deg'])}  "
-              f"alt {iss['altitude_m'] / 1000:.1f} km, {iss['ground_speed_m_s'] / 1000:.2f} km/s over ground")
+    t.add_row(
+        "ISS sub-point",
+        f"{_fmt(iss['subpoint_lat_deg'])}, {_fmt(iss['subpoint_lon_deg'])}  "
+        f"alt {iss['altitude_m'] / 1000:.1f} km, {iss['ground_speed_m_s'] / 1000:.2f} km/s over ground",
+    )
     sun = d["sun"]["at_center"] or d["sun"]["at_subpoint"]
     t.add_row("sun elevation", f"{sun['elevation_deg']:.2f} deg ({sun['illumination']})")
     p = d["pose"]
-    t.add_row("pose", f"{p['source']}: roll {p['lvlh_roll_deg']:.3f}, pitch {p['lvlh_pitch_deg']:.3f}, "
-              f"yaw {p['lvlh_yaw_deg']:.3f} deg; off-nadir {p['off_nadir_deg']:.2f} deg")
+    t.add_row(
+        "pose",
+        f"{p['source']}: roll {p['lvlh_roll_deg']:.3f}, pitch {p['lvlh_pitch_deg']:.3f}, "
+        f"yaw {p['lvlh_yaw_deg']:.3f} deg; off-nadir {p['off_nadir_deg']:.2f} deg",
+    )
     if "tie_points" in d:
         tp = d["tie_points"]
         t.add_row("tie-point residuals", f"RMS {tp['rms_px']:.2f} px, {tp['rms_m']:.0f} m ({tp['count']} points)")

@@ -10,23 +10,50 @@ import typer
 
 from cupola.cli import options
 
-shadows_app = typer.Typer(help="Heights from shadows and satellite side-sway (roll) angle from relief displacement.",
-                          no_args_is_help=True)
+shadows_app = typer.Typer(
+    help="Heights from shadows and satellite side-sway (roll) angle from relief displacement.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(shadows_app, name="shadows")
 
 
-def _measurement(shadow_m, shadow_vec, displacement_m, disp_vec, known_height_m, base_px, top_px, shadow_tip_px,
-                 gsd_m, up_azimuth_deg, geotiff, sigma_px, sigma_m, sigma_time_s):
+def _measurement(
+    shadow_m,
+    shadow_vec,
+    displacement_m,
+    disp_vec,
+    known_height_m,
+    base_px,
+    top_px,
+    shadow_tip_px,
+    gsd_m,
+    up_azimuth_deg,
+    geotiff,
+    sigma_px,
+    sigma_m,
+    sigma_time_s,
+):
     from cupola.shadows.measure import measurement_from
 
-    return measurement_from(shadow_m=shadow_m, shadow_en_m=shadow_vec, displacement_m=displacement_m,
-                            displacement_en_m=disp_vec, known_height_m=known_height_m, base_px=base_px, top_px=top_px,
-                            shadow_tip_px=shadow_tip_px, gsd_m=gsd_m, up_azimuth_deg=up_azimuth_deg, geotiff=geotiff,
-                            sigma_px=sigma_px, sigma_shadow_m=sigma_m, sigma_displacement_m=sigma_m,
-                            sigma_time_s=sigma_time_s)
+    return measurement_from(
+        shadow_m=shadow_m,
+        shadow_en_m=shadow_vec,
+        displacement_m=displacement_m,
+        displacement_en_m=disp_vec,
+        known_height_m=known_height_m,
+        base_px=base_px,
+        top_px=top_px,
+        shadow_tip_px=shadow_tip_px,
+        gsd_m=gsd_m,
+        up_azimuth_deg=up_azimuth_deg,
+        geotiff=geotiff,
+        sigma_px=sigma_px,
+        sigma_shadow_m=sigma_m,
+        sigma_displacement_m=sigma_m,
+        sigma_time_s=sigma_time_s,
+    )
 
 
 def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
@@ -39,9 +66,15 @@ def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
         from cupola.io.tle import element_set_at
 
         elements = element_set_at(tle, t, force=force)
-    return solve(t, lat=lat, lon=lon, measurement=measurement, method=method,
-                 satellite_altitude_m=None if sat_altitude_km is None else sat_altitude_km * 1000.0,
-                 tle_elements=elements)
+    return solve(
+        t,
+        lat=lat,
+        lon=lon,
+        measurement=measurement,
+        method=method,
+        satellite_altitude_m=None if sat_altitude_km is None else sat_altitude_km * 1000.0,
+        tle_elements=elements,
+    )
 
 
 def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: list[str]) -> None:
@@ -61,10 +94,15 @@ def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: l
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"{result.method} method, {result.time_utc}, {result.lat_deg:.4f}, {result.lon_deg:.4f}",
-              show_header=False)
-    sigmas = {"height_m": "sigma_height_m", "side_sway_deg": "sigma_side_sway_deg",
-              "solar_elevation_deg": "sigma_solar_elevation_deg"}
+    t = Table(
+        title=f"{result.method} method, {result.time_utc}, {result.lat_deg:.4f}, {result.lon_deg:.4f}",
+        show_header=False,
+    )
+    sigmas = {
+        "height_m": "sigma_height_m",
+        "side_sway_deg": "sigma_side_sway_deg",
+        "solar_elevation_deg": "sigma_solar_elevation_deg",
+    }
     for k in keys:
         v = d.get(k)
         if v is None:
@@ -85,8 +123,15 @@ def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: l
     Console().print(t)
 
 
-SUN_KEYS = ["day_of_year", "local_solar_time_h", "hour_angle_deg", "declination_deg", "equation_of_time_min",
-            "solar_elevation_deg", "solar_azimuth_deg"]
+SUN_KEYS = [
+    "day_of_year",
+    "local_solar_time_h",
+    "hour_angle_deg",
+    "declination_deg",
+    "equation_of_time_min",
+    "solar_elevation_deg",
+    "solar_azimuth_deg",
+]
 
 
 @shadows_app.command("sideway")
@@ -96,10 +141,12 @@ def sideway_command(
     lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
     shadow_m: float | None = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
     shadow_vector_m: tuple[float, float] | None = typer.Option(
-        None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."),
+        None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."
+    ),
     displacement_m: float | None = typer.Option(None, "--displacement-m", help="Relief displacement, metres."),
     displacement_vector_m: tuple[float, float] | None = typer.Option(
-        None, "--displacement-vector-m", help="Displacement from base to top, EAST NORTH metres."),
+        None, "--displacement-vector-m", help="Displacement from base to top, EAST NORTH metres."
+    ),
     height_m: float | None = typer.Option(None, "--height-m", help="Known height (no shadow needed), metres."),
     base_px: tuple[float, float] | None = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
     top_px: tuple[float, float] | None = typer.Option(None, "--top-px", help="Landmark top pixel COL ROW."),
@@ -119,16 +166,46 @@ def sideway_command(
     plot: Path | None = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height from the shadow (or given) and the side-sway (view zenith) angle from the displacement."""
-    m = _measurement(shadow_m, shadow_vector_m, displacement_m, displacement_vector_m, height_m, base_px, top_px,
-                     shadow_tip_px, gsd_m, up_azimuth_deg, geotiff, sigma_px, sigma_m, sigma_time_s)
+    m = _measurement(
+        shadow_m,
+        shadow_vector_m,
+        displacement_m,
+        displacement_vector_m,
+        height_m,
+        base_px,
+        top_px,
+        shadow_tip_px,
+        gsd_m,
+        up_azimuth_deg,
+        geotiff,
+        sigma_px,
+        sigma_m,
+        sigma_time_s,
+    )
     if not m.has_displacement:
         from cupola.errors import InputError
 
-        raise InputError("sideway needs the relief displacement (--displacement-m, --displacement-vector-m or --top-px)")
+        raise InputError(
+            "sideway needs the relief displacement (--displacement-m, --displacement-vector-m or --top-px)"
+        )
     result = _run(time, lat, lon, m, method, tle, sat_altitude_km, force)
-    _emit(result, as_json=as_json, out=out, plot=plot,
-          keys=SUN_KEYS + ["shadow_length_m", "shadow_direction_misfit_deg", "height_m", "height_source",
-                           "displacement_m", "side_sway_deg", "view_azimuth_deg", "off_nadir_deg"])
+    _emit(
+        result,
+        as_json=as_json,
+        out=out,
+        plot=plot,
+        keys=SUN_KEYS
+        + [
+            "shadow_length_m",
+            "shadow_direction_misfit_deg",
+            "height_m",
+            "height_source",
+            "displacement_m",
+            "side_sway_deg",
+            "view_azimuth_deg",
+            "off_nadir_deg",
+        ],
+    )
 
 
 @shadows_app.command("height")
@@ -138,7 +215,8 @@ def height_command(
     lon: float = typer.Option(..., "--lon", help="Landmark longitude, degrees."),
     shadow_m: float | None = typer.Option(None, "--shadow-m", help="Shadow length, metres."),
     shadow_vector_m: tuple[float, float] | None = typer.Option(
-        None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."),
+        None, "--shadow-vector-m", help="Shadow from base to tip, EAST NORTH metres."
+    ),
     base_px: tuple[float, float] | None = typer.Option(None, "--base-px", help="Landmark base pixel COL ROW."),
     shadow_tip_px: tuple[float, float] | None = typer.Option(None, "--shadow-tip-px", help="Shadow tip COL ROW."),
     gsd_m: float | None = typer.Option(None, "--gsd-m", help="Ground sample distance, metres per pixel."),
@@ -153,15 +231,34 @@ def height_command(
     plot: Path | None = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height of a landmark from its shadow."""
-    m = _measurement(shadow_m, shadow_vector_m, None, None, None, base_px, None, shadow_tip_px, gsd_m,
-                     up_azimuth_deg, geotiff, sigma_px, sigma_m, sigma_time_s)
+    m = _measurement(
+        shadow_m,
+        shadow_vector_m,
+        None,
+        None,
+        None,
+        base_px,
+        None,
+        shadow_tip_px,
+        gsd_m,
+        up_azimuth_deg,
+        geotiff,
+        sigma_px,
+        sigma_m,
+        sigma_time_s,
+    )
     if not m.has_shadow:
         from cupola.errors import InputError
 
         raise InputError("height needs the shadow (--shadow-m, --shadow-vector-m or --shadow-tip-px)")
     result = _run(time, lat, lon, m, method, None, None, False)
-    _emit(result, as_json=as_json, out=out, plot=plot,
-          keys=SUN_KEYS + ["shadow_length_m", "shadow_direction_misfit_deg", "height_m"])
+    _emit(
+        result,
+        as_json=as_json,
+        out=out,
+        plot=plot,
+        keys=SUN_KEYS + ["shadow_length_m", "shadow_direction_misfit_deg", "height_m"],
+    )
 
 
 @shadows_app.command("batch")

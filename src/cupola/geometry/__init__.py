@@ -11,13 +11,22 @@ projection (pixel <-> ground, footprints). SI units inside; degrees only where a
 from cupola._lazy import lazy_names
 
 _NAMES = {
-    "parse_time": "cupola.geometry.times", "parse_time_ns": "cupola.geometry.times", "iso_z": "cupola.geometry.times",
-    "ElementSet": "cupola.geometry.orbit", "StateVector": "cupola.geometry.orbit", "parse_tle": "cupola.geometry.orbit",
-    "select_element_set": "cupola.geometry.orbit", "state_at": "cupola.geometry.orbit",
-    "SunPosition": "cupola.geometry.sun", "sun_position": "cupola.geometry.sun",
-    "Camera": "cupola.geometry.camera", "Distortion": "cupola.geometry.camera",
-    "Pose": "cupola.geometry.attitude", "pose_from_rpy": "cupola.geometry.attitude",
-    "pose_look_at": "cupola.geometry.attitude", "solve_attitude": "cupola.geometry.attitude",
+    "parse_time": "cupola.geometry.times",
+    "parse_time_ns": "cupola.geometry.times",
+    "iso_z": "cupola.geometry.times",
+    "ElementSet": "cupola.geometry.orbit",
+    "StateVector": "cupola.geometry.orbit",
+    "parse_tle": "cupola.geometry.orbit",
+    "select_element_set": "cupola.geometry.orbit",
+    "state_at": "cupola.geometry.orbit",
+    "SunPosition": "cupola.geometry.sun",
+    "sun_position": "cupola.geometry.sun",
+    "Camera": "cupola.geometry.camera",
+    "Distortion": "cupola.geometry.camera",
+    "Pose": "cupola.geometry.attitude",
+    "pose_from_rpy": "cupola.geometry.attitude",
+    "pose_look_at": "cupola.geometry.attitude",
+    "solve_attitude": "cupola.geometry.attitude",
     "Georeference": "cupola.geometry.projection",
 }
 

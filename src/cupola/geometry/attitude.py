@@ -38,9 +38,7 @@ from cupola.geometry.camera import Camera
 from cupola.geometry.orbit import StateVector
 
 #: camera axes expressed in LVLH at zero attitude (columns: x_cam, y_cam, z_cam)
-C0 = np.array([[0.0, -1.0, 0.0],
-               [1.0, 0.0, 0.0],
-               [0.0, 0.0, 1.0]])
+C0 = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
 
 @dataclass(frozen=True)
@@ -103,8 +101,9 @@ def visible_from(position_m, ground_ecef_m) -> np.ndarray:
     return np.einsum("...i,...i->...", np.asarray(position_m) - g, up) > 0.0
 
 
-def pose_look_at(state: StateVector, *, lon: float, lat: float, height_m: float = 0.0,
-                 rotation_deg: float = 0.0) -> Pose:
+def pose_look_at(
+    state: StateVector, *, lon: float, lat: float, height_m: float = 0.0, rotation_deg: float = 0.0
+) -> Pose:
     """Pose whose boresight passes through a ground target (degrees).
 
     At ``rotation_deg`` = 0 the top of the image points as nearly as possible along the flight
@@ -130,6 +129,7 @@ def pose_look_at(state: StateVector, *, lon: float, lat: float, height_m: float 
 
 
 # -- tie points --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AttitudeSolution:
@@ -158,8 +158,17 @@ def _collinear(col, row, tol_px: float = 1.0) -> bool:
     return len(s) < 2 or s[1] / np.sqrt(len(pts)) < tol_px
 
 
-def fit_rotation(camera: Camera, rotation0: Rotation, world_vectors, col_px, row_px, *, solve_focal: bool = False,
-                 loss: str = "soft_l1", f_scale_px: float = 3.0) -> tuple[Rotation, Camera, np.ndarray]:
+def fit_rotation(
+    camera: Camera,
+    rotation0: Rotation,
+    world_vectors,
+    col_px,
+    row_px,
+    *,
+    solve_focal: bool = False,
+    loss: str = "soft_l1",
+    f_scale_px: float = 3.0,
+) -> tuple[Rotation, Camera, np.ndarray]:
     """Refine a camera -> world rotation (and optionally the focal length) so that world direction
     vectors (N, 3; need not be unit) project onto the observed pixels.
 
@@ -181,14 +190,26 @@ def fit_rotation(camera: Camera, rotation0: Rotation, world_vectors, col_px, row
         return np.nan_to_num(np.column_stack([c, r]) - observed, nan=1e6).ravel()
 
     x0 = np.zeros(4 if solve_focal else 3)
-    fit = least_squares(residuals, x0, loss=loss, f_scale=f_scale_px, x_scale=1e-3, xtol=1e-15,
-                        ftol=1e-15, gtol=1e-15, max_nfev=2000)
+    fit = least_squares(
+        residuals, x0, loss=loss, f_scale=f_scale_px, x_scale=1e-3, xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=2000
+    )
     rot, cam = unpack(fit.x)
     return rot, cam, residuals(fit.x).reshape(-1, 2)
 
 
-def solve_attitude(camera: Camera, position_m, *, col_px, row_px, lon_deg, lat_deg, height_m=0.0,
-                   solve_focal: bool = False, loss: str = "soft_l1", f_scale_px: float = 3.0) -> AttitudeSolution:
+def solve_attitude(
+    camera: Camera,
+    position_m,
+    *,
+    col_px,
+    row_px,
+    lon_deg,
+    lat_deg,
+    height_m=0.0,
+    solve_focal: bool = False,
+    loss: str = "soft_l1",
+    f_scale_px: float = 3.0,
+) -> AttitudeSolution:
     """Camera orientation (and optionally focal length) from pixel <-> ground tie points.
 
     Robust non-linear least squares (scipy ``least_squares``, soft-L1 loss) on the reprojection
@@ -212,8 +233,10 @@ def solve_attitude(camera: Camera, position_m, *, col_px, row_px, lon_deg, lat_d
     if spread < 1.0:
         raise InputError("tie points: all pixels coincide; they must be spread over the image")
     if solve_focal and _collinear(col, row):
-        raise InputError("tie points: pixels are collinear, the focal length cannot be solved; "
-                         "add points off the line or fix the focal length")
+        raise InputError(
+            "tie points: pixels are collinear, the focal length cannot be solved; "
+            "add points off the line or fix the focal length"
+        )
     p = np.asarray(position_m, dtype=float)
     g = geodesy.geodetic_to_ecef(np.radians(lon), np.radians(lat), h)
     vis = visible_from(p, g)
@@ -226,8 +249,9 @@ def solve_attitude(camera: Camera, position_m, *, col_px, row_px, lon_deg, lat_d
     if np.linalg.norm(np.cross(world[0], world[1:]), axis=1).max() < 1e-9:
         raise InputError("tie points: ground points are all on one line of sight")
     r0, _ = Rotation.align_vectors(world, rays)
-    rot, cam, res_px = fit_rotation(camera, r0, g - p, col, row, solve_focal=solve_focal, loss=loss,
-                                    f_scale_px=f_scale_px)
+    rot, cam, res_px = fit_rotation(
+        camera, r0, g - p, col, row, solve_focal=solve_focal, loss=loss, f_scale_px=f_scale_px
+    )
     pose = Pose(p, rot)
     # ground residuals: where the observed pixel's ray meets the surface at the tie point's height
     res_m = np.full(n, np.nan)

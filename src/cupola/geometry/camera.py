@@ -72,16 +72,26 @@ class Camera:
         return 0.5 * (self.focal_x_px + self.focal_y_px)
 
     @classmethod
-    def from_focal_sensor(cls, *, focal_mm: float, sensor_width_mm: float, sensor_height_mm: float,
-                          width_px: int, height_px: int, cx_px: float | None = None,
-                          cy_px: float | None = None, distortion: Distortion | None = None) -> Camera:
+    def from_focal_sensor(
+        cls,
+        *,
+        focal_mm: float,
+        sensor_width_mm: float,
+        sensor_height_mm: float,
+        width_px: int,
+        height_px: int,
+        cx_px: float | None = None,
+        cy_px: float | None = None,
+        distortion: Distortion | None = None,
+    ) -> Camera:
         """Camera whose focal plane of ``sensor_width_mm`` x ``sensor_height_mm`` spans the image."""
         if not focal_mm > 0:
             raise InputError(f"focal length must be positive, got {focal_mm:g} mm")
         if not (sensor_width_mm > 0 and sensor_height_mm > 0):
             raise InputError(f"sensor size must be positive, got {sensor_width_mm:g} x {sensor_height_mm:g} mm")
         return cls(
-            width_px=int(width_px), height_px=int(height_px),
+            width_px=int(width_px),
+            height_px=int(height_px),
             focal_x_px=focal_mm * width_px / sensor_width_mm,
             focal_y_px=focal_mm * height_px / sensor_height_mm,
             cx_px=(width_px - 1) / 2.0 if cx_px is None else float(cx_px),
@@ -90,15 +100,15 @@ class Camera:
         )
 
     @classmethod
-    def from_pixel_pitch(cls, *, focal_mm: float, pixel_pitch_um: float, width_px: int, height_px: int,
-                         **kw) -> Camera:
+    def from_pixel_pitch(cls, *, focal_mm: float, pixel_pitch_um: float, width_px: int, height_px: int, **kw) -> Camera:
         """Camera from focal length and square pixel pitch (micrometres)."""
         if not pixel_pitch_um > 0:
             raise InputError(f"pixel pitch must be positive, got {pixel_pitch_um:g} um")
         w = width_px * pixel_pitch_um * 1e-3
         h = height_px * pixel_pitch_um * 1e-3
-        return cls.from_focal_sensor(focal_mm=focal_mm, sensor_width_mm=w, sensor_height_mm=h,
-                                     width_px=width_px, height_px=height_px, **kw)
+        return cls.from_focal_sensor(
+            focal_mm=focal_mm, sensor_width_mm=w, sensor_height_mm=h, width_px=width_px, height_px=height_px, **kw
+        )
 
     def with_focal_scale(self, scale: float) -> Camera:
         return replace(self, focal_x_px=self.focal_x_px * scale, focal_y_px=self.focal_y_px * scale)
@@ -131,9 +141,12 @@ class Camera:
 
     def to_dict(self) -> dict:
         return {
-            "width_px": self.width_px, "height_px": self.height_px,
-            "focal_x_px": self.focal_x_px, "focal_y_px": self.focal_y_px,
-            "cx_px": self.cx_px, "cy_px": self.cy_px,
+            "width_px": self.width_px,
+            "height_px": self.height_px,
+            "focal_x_px": self.focal_x_px,
+            "focal_y_px": self.focal_y_px,
+            "cx_px": self.cx_px,
+            "cy_px": self.cy_px,
             "distortion": {k: getattr(self.distortion, k) for k in ("k1", "k2", "p1", "p2", "k3")},
         }
 
@@ -175,24 +188,41 @@ def camera_body(model: str) -> CameraBody:
     return body
 
 
-def camera_for_body(body: CameraBody, *, focal_mm: float, width_px: int, height_px: int,
-                    distortion: Distortion | None = None) -> Camera:
+def camera_for_body(
+    body: CameraBody, *, focal_mm: float, width_px: int, height_px: int, distortion: Distortion | None = None
+) -> Camera:
     """Camera for a (possibly downsampled) image of a known body, keeping the sensor's field of view."""
-    if abs(width_px / height_px - body.width_px / body.height_px) > 0.02 and \
-            abs(height_px / width_px - body.width_px / body.height_px) > 0.02:
+    if (
+        abs(width_px / height_px - body.width_px / body.height_px) > 0.02
+        and abs(height_px / width_px - body.width_px / body.height_px) > 0.02
+    ):
         raise InputError(
             f"image of {width_px}x{height_px} px does not have the aspect ratio of a {body.model} "
-            f"({body.width_px}x{body.height_px}); was it cropped? give `sensor_mm` for the crop")
+            f"({body.width_px}x{body.height_px}); was it cropped? give `sensor_mm` for the crop"
+        )
     sw, sh = body.sensor_width_mm, body.sensor_height_mm
     if height_px > width_px:  # portrait frame
         sw, sh = sh, sw
-    return Camera.from_focal_sensor(focal_mm=focal_mm, sensor_width_mm=sw, sensor_height_mm=sh,
-                                    width_px=width_px, height_px=height_px, distortion=distortion)
+    return Camera.from_focal_sensor(
+        focal_mm=focal_mm,
+        sensor_width_mm=sw,
+        sensor_height_mm=sh,
+        width_px=width_px,
+        height_px=height_px,
+        distortion=distortion,
+    )
 
 
-def camera_from_photo(width_px: int, height_px: int, *, focal_mm: float | None = None,
-                      sensor_mm: tuple[float, float] | None = None, exif_focal_mm: float | None = None,
-                      exif_model: str | None = None, photo: object = "photo") -> tuple[Camera, str]:
+def camera_from_photo(
+    width_px: int,
+    height_px: int,
+    *,
+    focal_mm: float | None = None,
+    sensor_mm: tuple[float, float] | None = None,
+    exif_focal_mm: float | None = None,
+    exif_model: str | None = None,
+    photo: object = "photo",
+) -> tuple[Camera, str]:
     """The camera of a ``width_px`` x ``height_px`` photo from what was given, else from its EXIF.
 
     The focal length is ``focal_mm`` when given, else the EXIF focal length ``exif_focal_mm``. The
@@ -225,8 +255,9 @@ def camera_from_photo(width_px: int, height_px: int, *, focal_mm: float | None =
         w_mm, h_mm = sensor_mm
         if not (w_mm > 0 and h_mm > 0):
             raise InputError(f"`sensor_mm` must be positive, got {w_mm:g} {h_mm:g}")
-        cam = Camera.from_focal_sensor(focal_mm=focal, sensor_width_mm=w_mm, sensor_height_mm=h_mm,
-                                       width_px=width_px, height_px=height_px)
+        cam = Camera.from_focal_sensor(
+            focal_mm=focal, sensor_width_mm=w_mm, sensor_height_mm=h_mm, width_px=width_px, height_px=height_px
+        )
         return cam, f"focal {focal:g} mm, sensor {w_mm:g} x {h_mm:g} mm (given)"
     if not exif_model:
         raise InputError(f"{photo}: no camera model in EXIF; give `sensor_mm` (width, height in mm)")

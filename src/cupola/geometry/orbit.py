@@ -126,12 +126,15 @@ def parse_tle(text: str, source: str = "TLE") -> list[ElementSet]:
         no2, ln2 = lines[k + 1]
         for n_, l_, want in ((no, ln, "1"), (no2, ln2, "2")):
             if len(l_.rstrip()) != 69 or l_[0] != want:
-                raise InputError(f"{source}: line {n_}: expected a 69-character TLE line {want}, "
-                                 f"got {len(l_.rstrip())} characters")
+                raise InputError(
+                    f"{source}: line {n_}: expected a 69-character TLE line {want}, got {len(l_.rstrip())} characters"
+                )
             if not l_[68].isdigit():
                 raise InputError(f"{source}: line {n_}: TLE checksum (column 69) is not a digit")
             if int(l_[68]) != _checksum(l_):
-                raise InputError(f"{source}: line {n_}: TLE checksum mismatch (expected {_checksum(l_)}, found {l_[68]})")
+                raise InputError(
+                    f"{source}: line {n_}: TLE checksum mismatch (expected {_checksum(l_)}, found {l_[68]})"
+                )
         if ln[2:7] != ln2[2:7]:
             raise InputError(f"{source}: lines {no}-{no2}: satellite numbers differ ({ln[2:7]} vs {ln2[2:7]})")
         try:
@@ -150,8 +153,14 @@ def parse_tle(text: str, source: str = "TLE") -> list[ElementSet]:
     return sets
 
 
-def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool = False,
-                       source: str = "TLE", notes: list[str] | None = None) -> ElementSet:
+def select_element_set(
+    sets: list[ElementSet],
+    time: dt.datetime,
+    *,
+    force: bool = False,
+    source: str = "TLE",
+    notes: list[str] | None = None,
+) -> ElementSet:
     """The element set whose epoch is nearest ``time``.
 
     Beyond 3 days it warns (:class:`StaleElementsWarning`), or, when a ``notes`` list is given,
@@ -172,8 +181,10 @@ def select_element_set(sets: list[ElementSet], time: dt.datetime, *, force: bool
             f"(file covers {iso_z(first)} to {iso_z(last)}); more than {MAX_AGE_DAYS:.0f} days (accept it with `force`)"
         )
     if age > WARN_AGE_DAYS:
-        message = (f"{source}: nearest element set is {age:.1f} days from {iso_z(time)}; "
-                   "expect kilometres of along-track error")
+        message = (
+            f"{source}: nearest element set is {age:.1f} days from {iso_z(time)}; "
+            "expect kilometres of along-track error"
+        )
         if notes is not None:
             notes.append(message)
         else:

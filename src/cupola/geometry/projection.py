@@ -47,8 +47,9 @@ class Georeference:
         lon, lat, _ = geodesy.ecef_to_geodetic(self.pixels_to_ecef(col, row, height_m))
         return np.degrees(lon), np.degrees(lat)
 
-    def iter_ground_blocks(self, *, block_rows: int = 256, step: int = 1,
-                           dtype=np.float64) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    def iter_ground_blocks(
+        self, *, block_rows: int = 256, step: int = 1, dtype=np.float64
+    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
         """Yield (row slice, lon_deg, lat_deg) for consecutive row blocks of the (optionally
         subsampled by ``step``) pixel grid: the fast path for whole frames."""
         cam = self.camera
@@ -66,7 +67,7 @@ class Georeference:
         if no_dist:
             xn = (cols - cam.cx_px) / cam.focal_x_px
         for start in range(0, rows.size, block_rows):
-            r = rows[start:start + block_rows]
+            r = rows[start : start + block_rows]
             if no_dist:
                 yn = ((r - cam.cy_px) / cam.focal_y_px)[:, None]
                 x = xn[None, :]
@@ -97,14 +98,22 @@ class Georeference:
                 lat = np.arctan2(pz, (1.0 - geodesy.E2) * np.hypot(px, py))
             else:
                 # the same t on the metre-space rays, then onto the constant-height surface
-                dirs = np.stack([d[0] * (geodesy.A_M + h), d[1] * (geodesy.A_M + h), d[2] * (geodesy.B_M + h)],
-                                axis=-1)
+                dirs = np.stack([d[0] * (geodesy.A_M + h), d[1] * (geodesy.A_M + h), d[2] * (geodesy.B_M + h)], axis=-1)
                 lon, lat, _ = geodesy.ecef_to_geodetic(geodesy.refine_to_height(o, dirs, t, h))
-            yield (slice(start, start + r.size), np.degrees(lon).astype(dtype, copy=False),
-                   np.degrees(lat).astype(dtype, copy=False))
+            yield (
+                slice(start, start + r.size),
+                np.degrees(lon).astype(dtype, copy=False),
+                np.degrees(lat).astype(dtype, copy=False),
+            )
 
-    def ground_grid(self, *, block_rows: int = 256, step: int = 1, dtype=np.float64,
-                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def ground_grid(
+        self,
+        *,
+        block_rows: int = 256,
+        step: int = 1,
+        dtype=np.float64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(lon_deg, lat_deg) arrays for every pixel (every ``step``-th), shape (rows, cols)."""
         nr = len(range(0, self.camera.height_px, step))
         nc = len(range(0, self.camera.width_px, step))

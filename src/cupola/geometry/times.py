@@ -37,7 +37,8 @@ __all__ = ["parse_time", "parse_time_ns", "iso_z"]
 
 _TIME_RE = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
-    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?\s*$")
+    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?\s*$"
+)
 _EXAMPLE = "e.g. 2017-05-17T05:44:09.526Z"
 
 
@@ -53,8 +54,9 @@ def _parse(text: str, where: str, naive_is_utc: bool) -> tuple[dt.datetime, int]
     try:
         base = dt.datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), min(sec, 59), tzinfo=dt.timezone.utc)
     except ValueError as exc:
-        raise InputError(f"{where}: {text.strip()!r} is not a valid date-time ({exc}); "
-                         f"expected ISO 8601, {_EXAMPLE}") from None
+        raise InputError(
+            f"{where}: {text.strip()!r} is not a valid date-time ({exc}); expected ISO 8601, {_EXAMPLE}"
+        ) from None
     if zone and zone not in ("Z", "z"):
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "").ljust(4, "0")
@@ -90,4 +92,3 @@ def parse_time_ns(text: str, where: str = "time", *, naive_is_utc: bool = False)
 def iso_z(time: dt.datetime) -> str:
     """ISO 8601 UTC with a trailing Z and milliseconds."""
     return time.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-

@@ -75,10 +75,19 @@ class GeolocateResult:
     @property
     def frame(self) -> GeorefFrame:
         """The georeferenced frame, as the shared product writers take it."""
-        return GeorefFrame(photo=self.request.photo, image=self.image, georef=self.georef, state=self.state,
-                           elements=self.elements, tle_source=str(self.request.tle_path),
-                           camera_source=self.camera_source, pose_source=self.pose_source,
-                           footprint=self.footprint, footprint_ring=self.footprint_ring, warnings=self.warnings)
+        return GeorefFrame(
+            photo=self.request.photo,
+            image=self.image,
+            georef=self.georef,
+            state=self.state,
+            elements=self.elements,
+            tle_source=str(self.request.tle_path),
+            camera_source=self.camera_source,
+            pose_source=self.pose_source,
+            footprint=self.footprint,
+            footprint_ring=self.footprint_ring,
+            warnings=self.warnings,
+        )
 
     def _summarise(self) -> dict:
         d = georef_summary(self.frame)
@@ -89,7 +98,8 @@ class GeolocateResult:
                 "file": str(self.request.tie_points),
                 "count": int(len(s.residuals_m)),
                 "focal_solved": s.focal_solved,
-                "rms_px": s.rms_px, "rms_m": s.rms_m,
+                "rms_px": s.rms_px,
+                "rms_m": s.rms_m,
                 "residuals_px": [[float(a), float(b)] for a, b in s.residuals_px],
                 "residuals_m": [float(x) for x in s.residuals_m],
                 "inliers": [bool(x) for x in s.inliers],
@@ -98,18 +108,36 @@ class GeolocateResult:
             marks = []
             for name, lat, lon in self.request.landmarks:
                 col, row = geo.ground_to_pixels(lon, lat, 0.0)
-                inside = bool(np.isfinite(col) and -0.5 <= col <= self.camera.width_px - 0.5
-                              and -0.5 <= row <= self.camera.height_px - 0.5)
-                marks.append({"name": name, "lat_deg": lat, "lon_deg": lon,
-                              "col_px": float(col), "row_px": float(row), "in_frame": inside})
+                inside = bool(
+                    np.isfinite(col)
+                    and -0.5 <= col <= self.camera.width_px - 0.5
+                    and -0.5 <= row <= self.camera.height_px - 0.5
+                )
+                marks.append(
+                    {
+                        "name": name,
+                        "lat_deg": lat,
+                        "lon_deg": lon,
+                        "col_px": float(col),
+                        "row_px": float(row),
+                        "in_frame": inside,
+                    }
+                )
             d["landmarks"] = marks
         return d
 
 
 def camera_from_request(req: GeolocateRequest, width: int, height: int, info) -> tuple[Camera, str]:
     """The photo's camera from the request's focal length and sensor, else from its EXIF ``info``."""
-    return camera_from_photo(width, height, focal_mm=req.focal_mm, sensor_mm=req.sensor_mm,
-                             exif_focal_mm=info.focal_length_mm, exif_model=info.camera_model, photo=req.photo)
+    return camera_from_photo(
+        width,
+        height,
+        focal_mm=req.focal_mm,
+        sensor_mm=req.sensor_mm,
+        exif_focal_mm=info.focal_length_mm,
+        exif_model=info.camera_model,
+        photo=req.photo,
+    )
 
 
 def geolocate(req: GeolocateRequest) -> GeolocateResult:
@@ -120,8 +148,9 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
 
     modes = sum(x is not None for x in (req.attitude_rpy_deg, req.look_at, req.tie_points))
     if modes != 1:
-        raise InputError("give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `look_at` (lat, lon), "
-                         "`tie_points` (a file)")
+        raise InputError(
+            "give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `look_at` (lat, lon), `tie_points` (a file)"
+        )
     notes: list[str] = []
     image, info = read_photo(req.photo)
     height, width = image.shape[:2]
@@ -148,9 +177,16 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
             bad = ", ".join(str(i + 1) for i in np.flatnonzero(~inside))
             raise InputError(f"{req.tie_points}: tie point(s) {bad} lie outside the {width}x{height} image")
         try:
-            solution = att.solve_attitude(cam, state.position_m, col_px=tp.col_px, row_px=tp.row_px,
-                                          lon_deg=tp.lon_deg, lat_deg=tp.lat_deg, height_m=tp.height_m,
-                                          solve_focal=req.solve_focal)
+            solution = att.solve_attitude(
+                cam,
+                state.position_m,
+                col_px=tp.col_px,
+                row_px=tp.row_px,
+                lon_deg=tp.lon_deg,
+                lat_deg=tp.lat_deg,
+                height_m=tp.height_m,
+                solve_focal=req.solve_focal,
+            )
         except InputError as exc:  # name the tie-point file
             raise InputError(f"{req.tie_points}: {exc}") from None
         pose, cam = solution.pose, solution.camera
@@ -164,12 +200,17 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
     if not np.isfinite(c_lon):
         notes.append("the image centre does not see the Earth (view above the limb)")
     pixels = read_pixels(req.pixels) if req.pixels is not None else None
-    return GeolocateResult(req, image, cam, cam_source, elements, state, geo, pose_source, solution,
-                           footprint, ring, notes, pixels)
+    return GeolocateResult(
+        req, image, cam, cam_source, elements, state, geo, pose_source, solution, footprint, ring, notes, pixels
+    )
 
 
-def write_products(result: GeolocateResult, out_dir: Path,
-                   progress: Callable[[str, int, int], None] | None = None, georef_scale: int = 1) -> list[Path]:
+def write_products(
+    result: GeolocateResult,
+    out_dir: Path,
+    progress: Callable[[str, int, int], None] | None = None,
+    georef_scale: int = 1,
+) -> list[Path]:
     """Write every product into ``out_dir`` (all or nothing). Returns the written paths.
 
     ``georef_scale`` > 1 writes ``georef.tif`` from the photo block-averaged by that factor, on a grid
@@ -179,8 +220,9 @@ def write_products(result: GeolocateResult, out_dir: Path,
     inputs = [req.photo, req.tle_path, req.tie_points, req.pixels]
     with staged_output(out_dir, written=written, inputs=inputs) as stage:
         summary = result.to_dict()
-        summary["georef_tif"] = write_georef_bundle(stage, result.frame, summary, landmarks=req.landmarks,
-                                                    georef_scale=georef_scale, progress=progress)
+        summary["georef_tif"] = write_georef_bundle(
+            stage, result.frame, summary, landmarks=req.landmarks, georef_scale=georef_scale, progress=progress
+        )
         if result.pixels is not None:
             write_located_pixels(stage / "pixels.csv", result.georef, *result.pixels)
         write_json(stage / "result.json", summary)

@@ -13,15 +13,25 @@ cupola.errors.InputError: no/such/file.csv: file not found; expected a table
 from cupola._lazy import lazy_names
 
 _NAMES = {
-    "regular_file": "cupola.io.limits", "read_bytes_bounded": "cupola.io.limits",
+    "regular_file": "cupola.io.limits",
+    "read_bytes_bounded": "cupola.io.limits",
     "check_pixel_budget": "cupola.io.limits",
-    "read_tle_file": "cupola.io.tle", "TleFile": "cupola.io.tle", "element_set_at": "cupola.io.tle",
-    "PhotoInfo": "cupola.io.images", "read_photo_info": "cupola.io.images", "read_photo": "cupola.io.images",
-    "TiePoints": "cupola.io.tables", "read_tie_points": "cupola.io.tables", "read_pixels": "cupola.io.tables",
+    "read_tle_file": "cupola.io.tle",
+    "TleFile": "cupola.io.tle",
+    "element_set_at": "cupola.io.tle",
+    "PhotoInfo": "cupola.io.images",
+    "read_photo_info": "cupola.io.images",
+    "read_photo": "cupola.io.images",
+    "TiePoints": "cupola.io.tables",
+    "read_tie_points": "cupola.io.tables",
+    "read_pixels": "cupola.io.tables",
     "write_pixels_csv": "cupola.io.tables",
-    "write_georeferenced_cog": "cupola.io.geotiff", "write_image_tiff": "cupola.io.geotiff",
-    "write_footprint_geojson": "cupola.io.vector", "write_footprint_kml": "cupola.io.vector",
-    "atomic_write": "cupola.io.atomic", "staged_output": "cupola.io.staging",
+    "write_georeferenced_cog": "cupola.io.geotiff",
+    "write_image_tiff": "cupola.io.geotiff",
+    "write_footprint_geojson": "cupola.io.vector",
+    "write_footprint_kml": "cupola.io.vector",
+    "atomic_write": "cupola.io.atomic",
+    "staged_output": "cupola.io.staging",
 }
 
 __all__ = sorted(_NAMES)

@@ -105,9 +105,7 @@ class _LineSet:
 
 def _check_resolution(resolution: str) -> str:
     if resolution not in RESOLUTIONS:
-        raise InputError(
-            f"resolution: expected one of {', '.join(map(repr, RESOLUTIONS))}, got {resolution!r}"
-        )
+        raise InputError(f"resolution: expected one of {', '.join(map(repr, RESOLUTIONS))}, got {resolution!r}")
     return resolution
 
 
@@ -186,8 +184,13 @@ def _normalise_bounds(bounds_lonlat: Bounds | None) -> Bounds:
 def _lines_in_window(data, line_ok: np.ndarray, shift: float, bounds) -> np.ndarray:
     """Lines (bool per line) whose lon/lat extent, shifted by ``shift`` degrees, meets the window."""
     west, south, east, north = bounds
-    return (line_ok & (data.lon_min + shift < east) & (data.lon_max + shift > west)
-            & (data.lat_min <= north) & (data.lat_max >= south))
+    return (
+        line_ok
+        & (data.lon_min + shift < east)
+        & (data.lon_max + shift > west)
+        & (data.lat_min <= north)
+        & (data.lat_max >= south)
+    )
 
 
 def _shifts(lon_lo: float, lon_hi: float, west: float, east: float) -> list[float]:

@@ -44,12 +44,27 @@ _TYPE_FMT = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 11: "f", 12: "d", 1
 
 #: tags read by :func:`read_tiff_tags` (others are returned by number as ``"0x...."``)
 TAG_NAMES = {
-    0x010F: "Make", 0x0110: "Model", 0x0132: "DateTime", 0x0100: "ImageWidth", 0x0101: "ImageLength",
-    0x0106: "PhotometricInterpretation", 0x829A: "ExposureTime", 0x829D: "FNumber",
-    0x8827: "ISOSpeedRatings", 0x9003: "DateTimeOriginal", 0x9291: "SubSecTimeOriginal",
-    0x920A: "FocalLength", 0xA433: "LensMake", 0xA434: "LensModel", 0xC612: "DNGVersion",
-    0xC614: "UniqueCameraModel", 0xC61A: "BlackLevel", 0xC61D: "WhiteLevel", 0x8769: "ExifIFD",
-    0xC62F: "CameraSerialNumber", 0x9010: "OffsetTime",
+    0x010F: "Make",
+    0x0110: "Model",
+    0x0132: "DateTime",
+    0x0100: "ImageWidth",
+    0x0101: "ImageLength",
+    0x0106: "PhotometricInterpretation",
+    0x829A: "ExposureTime",
+    0x829D: "FNumber",
+    0x8827: "ISOSpeedRatings",
+    0x9003: "DateTimeOriginal",
+    0x9291: "SubSecTimeOriginal",
+    0x920A: "FocalLength",
+    0xA433: "LensMake",
+    0xA434: "LensModel",
+    0xC612: "DNGVersion",
+    0xC614: "UniqueCameraModel",
+    0xC61A: "BlackLevel",
+    0xC61D: "WhiteLevel",
+    0x8769: "ExifIFD",
+    0xC62F: "CameraSerialNumber",
+    0x9010: "OffsetTime",
 }
 _NAME_TAGS = {v: k for k, v in TAG_NAMES.items()}
 
@@ -115,12 +130,25 @@ class _IFD:
         return b"".join(head) + b"".join(tail)
 
 
-def write_dng(path: str | os.PathLike, mosaic: np.ndarray, *, make: str = "NIKON CORPORATION",
-              model: str = "NIKON D5", cfa_pattern: str = "RGGB", black_level: float | tuple = 0,
-              white_level: int = 16383, exposure_s: float | None = None, f_number: float | None = None,
-              iso: int | None = None, focal_mm: float | None = None, lens_make: str | None = None,
-              lens_model: str | None = None, datetime_original: dt.datetime | str | None = None,
-              color_matrix: np.ndarray | None = None, as_shot_neutral=(1.0, 1.0, 1.0)) -> Path:
+def write_dng(
+    path: str | os.PathLike,
+    mosaic: np.ndarray,
+    *,
+    make: str = "NIKON CORPORATION",
+    model: str = "NIKON D5",
+    cfa_pattern: str = "RGGB",
+    black_level: float | tuple = 0,
+    white_level: int = 16383,
+    exposure_s: float | None = None,
+    f_number: float | None = None,
+    iso: int | None = None,
+    focal_mm: float | None = None,
+    lens_make: str | None = None,
+    lens_model: str | None = None,
+    datetime_original: dt.datetime | str | None = None,
+    color_matrix: np.ndarray | None = None,
+    as_shot_neutral=(1.0, 1.0, 1.0),
+) -> Path:
     """Write a Bayer mosaic as an uncompressed DNG (written atomically).
 
     Parameters
@@ -150,38 +178,41 @@ def write_dng(path: str | os.PathLike, mosaic: np.ndarray, *, make: str = "NIKON
     if len(pattern) != 4 or set(pattern) - set(_CFA_CODES) or sorted(set(pattern)) != ["B", "G", "R"]:
         raise InputError(f"{path}: cfa_pattern must be 4 letters of R, G, B such as 'RGGB', got {cfa_pattern!r}")
     h, w = a.shape
-    black = np.broadcast_to(np.asarray(black_level, dtype=float), (4,)) if np.ndim(black_level) else \
-        np.full(4, float(black_level))
+    black = (
+        np.broadcast_to(np.asarray(black_level, dtype=float), (4,))
+        if np.ndim(black_level)
+        else np.full(4, float(black_level))
+    )
     cm = np.eye(3) if color_matrix is None else np.asarray(color_matrix, dtype=float).reshape(3, 3)
 
     ifd0 = _IFD()
-    ifd0.add(0x00FE, _LONG, 0)                    # NewSubfileType: full-resolution image
+    ifd0.add(0x00FE, _LONG, 0)  # NewSubfileType: full-resolution image
     ifd0.add(0x0100, _LONG, w)
     ifd0.add(0x0101, _LONG, h)
-    ifd0.add(0x0102, _SHORT, 16)                  # BitsPerSample
-    ifd0.add(0x0103, _SHORT, 1)                   # Compression: none
-    ifd0.add(0x0106, _SHORT, 32803)               # PhotometricInterpretation: CFA
+    ifd0.add(0x0102, _SHORT, 16)  # BitsPerSample
+    ifd0.add(0x0103, _SHORT, 1)  # Compression: none
+    ifd0.add(0x0106, _SHORT, 32803)  # PhotometricInterpretation: CFA
     ifd0.add(0x010F, _ASCII, make)
     ifd0.add(0x0110, _ASCII, model)
-    ifd0.add(0x0111, _LONG, 0)                    # StripOffsets (patched below)
-    ifd0.add(0x0112, _SHORT, 1)                   # Orientation
-    ifd0.add(0x0115, _SHORT, 1)                   # SamplesPerPixel
-    ifd0.add(0x0116, _LONG, h)                    # RowsPerStrip
-    ifd0.add(0x0117, _LONG, a.nbytes)             # StripByteCounts
-    ifd0.add(0x011C, _SHORT, 1)                   # PlanarConfiguration
+    ifd0.add(0x0111, _LONG, 0)  # StripOffsets (patched below)
+    ifd0.add(0x0112, _SHORT, 1)  # Orientation
+    ifd0.add(0x0115, _SHORT, 1)  # SamplesPerPixel
+    ifd0.add(0x0116, _LONG, h)  # RowsPerStrip
+    ifd0.add(0x0117, _LONG, a.nbytes)  # StripByteCounts
+    ifd0.add(0x011C, _SHORT, 1)  # PlanarConfiguration
     ifd0.add(0x0131, _ASCII, "cupola")
-    ifd0.add(0x828D, _SHORT, (2, 2))              # CFARepeatPatternDim
+    ifd0.add(0x828D, _SHORT, (2, 2))  # CFARepeatPatternDim
     ifd0.add(0x828E, _BYTE, [_CFA_CODES[c] for c in pattern])  # CFAPattern
-    ifd0.add(0x8769, _LONG, 0)                    # ExifIFD (patched below)
-    ifd0.add(0xC612, _BYTE, (1, 4, 0, 0))         # DNGVersion
-    ifd0.add(0xC613, _BYTE, (1, 1, 0, 0))         # DNGBackwardVersion
-    ifd0.add(0xC614, _ASCII, model)               # UniqueCameraModel
-    ifd0.add(0xC619, _SHORT, (2, 2))              # BlackLevelRepeatDim
-    ifd0.add(0xC61A, _RATIONAL, list(black))      # BlackLevel, one per CFA position
-    ifd0.add(0xC61D, _LONG, int(white_level))     # WhiteLevel
+    ifd0.add(0x8769, _LONG, 0)  # ExifIFD (patched below)
+    ifd0.add(0xC612, _BYTE, (1, 4, 0, 0))  # DNGVersion
+    ifd0.add(0xC613, _BYTE, (1, 1, 0, 0))  # DNGBackwardVersion
+    ifd0.add(0xC614, _ASCII, model)  # UniqueCameraModel
+    ifd0.add(0xC619, _SHORT, (2, 2))  # BlackLevelRepeatDim
+    ifd0.add(0xC61A, _RATIONAL, list(black))  # BlackLevel, one per CFA position
+    ifd0.add(0xC61D, _LONG, int(white_level))  # WhiteLevel
     ifd0.add(0xC621, _SRATIONAL, list(cm.ravel()))  # ColorMatrix1
     ifd0.add(0xC628, _RATIONAL, list(as_shot_neutral))  # AsShotNeutral
-    ifd0.add(0xC65A, _SHORT, 21)                  # CalibrationIlluminant1: D65
+    ifd0.add(0xC65A, _SHORT, 21)  # CalibrationIlluminant1: D65
 
     exif = _IFD()
     if exposure_s is not None:
@@ -190,7 +221,7 @@ def write_dng(path: str | os.PathLike, mosaic: np.ndarray, *, make: str = "NIKON
         exif.add(0x829D, _RATIONAL, float(f_number))
     if iso is not None:
         exif.add(0x8827, _SHORT, int(iso))
-    exif.add(0x9000, _UNDEF, b"0230")             # ExifVersion
+    exif.add(0x9000, _UNDEF, b"0230")  # ExifVersion
     if datetime_original is not None:
         if isinstance(datetime_original, dt.datetime):
             t = datetime_original
@@ -229,7 +260,7 @@ def write_dng(path: str | os.PathLike, mosaic: np.ndarray, *, make: str = "NIKON
 
 def _read_value(buf: bytes, order: str, typ: int, count: int, at: int):
     size = _TYPE_SIZE.get(typ, 1)
-    raw = buf[at:at + size * count]
+    raw = buf[at : at + size * count]
     if len(raw) < size * count:
         raise ValueError("value runs past the end of the file")
     if typ == _ASCII:

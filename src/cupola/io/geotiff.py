@@ -238,8 +238,7 @@ def write_georeferenced_cog(
                 row = np.asarray(row, dtype=float).reshape(-1)
                 if col.size != lon.size or row.size != lon.size:
                     raise ValueError(
-                        f"lonlat_to_colrow returned {col.size} cols and {row.size} rows for "
-                        f"{lon.size} points"
+                        f"lonlat_to_colrow returned {col.size} cols and {row.size} rows for {lon.size} points"
                     )
                 with np.errstate(invalid="ignore"):
                     ok = (
@@ -304,8 +303,15 @@ def write_image_tiff(path: str | os.PathLike, array: np.ndarray) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rasterio: NotGeoreferencedWarning
         with atomic_write(path) as tmp:
-            profile = {"driver": "GTiff", "width": a.shape[2], "height": a.shape[1], "count": a.shape[0],
-                       "dtype": a.dtype.name, "compress": "deflate", "tiled": True}
+            profile = {
+                "driver": "GTiff",
+                "width": a.shape[2],
+                "height": a.shape[1],
+                "count": a.shape[0],
+                "dtype": a.dtype.name,
+                "compress": "deflate",
+                "tiled": True,
+            }
             if np.issubdtype(a.dtype, np.floating):
                 profile["nodata"] = float("nan")
             with rasterio.open(tmp, "w", **profile) as dst:

@@ -47,12 +47,29 @@ _MAX_TUPLE_LEN = 16
 _MAX_TEXT_LEN = 1024
 
 # Pillow modes returned as they are: 8-bit grey/RGB and 16-bit grey
-_NATIVE_MODES = {"L": np.uint8, "RGB": np.uint8, "I;16": np.uint16, "I;16L": np.uint16,
-                 "I;16B": np.uint16, "I;16N": np.uint16}
+_NATIVE_MODES = {
+    "L": np.uint8,
+    "RGB": np.uint8,
+    "I;16": np.uint16,
+    "I;16L": np.uint16,
+    "I;16B": np.uint16,
+    "I;16N": np.uint16,
+}
 # Pillow modes converted on read, to the mode given
-_CONVERT_MODES = {"1": "L", "LA": "L", "La": "L", "P": "RGB", "PA": "RGB", "RGBA": "RGB",
-                  "RGBa": "RGB", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB",
-                  "HSV": "RGB"}
+_CONVERT_MODES = {
+    "1": "L",
+    "LA": "L",
+    "La": "L",
+    "P": "RGB",
+    "PA": "RGB",
+    "RGBA": "RGB",
+    "RGBa": "RGB",
+    "RGBX": "RGB",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+}
 
 
 @dataclass(frozen=True)
@@ -140,8 +157,9 @@ def read_photo(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInfo]:
         try:
             img.load()
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise InputError(f"{p}: image data is truncated or corrupt ({_one_line(exc)}); "
-                             "expected a complete image file") from None
+            raise InputError(
+                f"{p}: image data is truncated or corrupt ({_one_line(exc)}); expected a complete image file"
+            ) from None
         if img.format == "PNG":
             _check_png_complete(p)
         pixels = _to_array(p, img)
@@ -188,8 +206,10 @@ def _check_png_complete(p: Path) -> None:
                 break
     if got < expected:
         rows = got // max(1, expected // max(1, height))
-        raise InputError(f"{p}: image data is truncated: the header says {width}x{height} pixels but the file "
-                         f"holds about {rows} rows; expected a complete image file")
+        raise InputError(
+            f"{p}: image data is truncated: the header says {width}x{height} pixels but the file "
+            f"holds about {rows} rows; expected a complete image file"
+        )
 
 
 def _check_file(path: str | os.PathLike) -> Path:
@@ -263,8 +283,9 @@ def _read_exif(p: Path, img) -> tuple[dict, dict, dict]:
     except OSError as exc:
         # PNG keeps EXIF wherever it likes, so Pillow may decode the whole image to find it
         if any(w in str(exc) for w in ("truncated", "broken data stream", "decoder error")):
-            raise InputError(f"{p}: image data is truncated or corrupt ({_one_line(exc)}); "
-                             "expected a complete image file") from None
+            raise InputError(
+                f"{p}: image data is truncated or corrupt ({_one_line(exc)}); expected a complete image file"
+            ) from None
         warnings.warn(f"{p}: EXIF metadata is corrupt and was ignored ({_one_line(exc)})", stacklevel=3)
         return {}, {}, {}
     except Exception as exc:  # Pillow raises many types on malformed EXIF blocks
@@ -358,8 +379,9 @@ def _to_array(p: Path, img) -> np.ndarray:
     if mode == "I":
         a = np.asarray(img)
         if a.size and (a.min() < 0 or a.max() > 65535):
-            raise InputError(f"{p}: 32-bit integer pixels outside 0..65535 are not supported; "
-                             "expected 8- or 16-bit unsigned pixels")
+            raise InputError(
+                f"{p}: 32-bit integer pixels outside 0..65535 are not supported; expected 8- or 16-bit unsigned pixels"
+            )
         return a.astype(np.uint16)
     raise InputError(f"{p}: pixel mode {mode!r} is not supported; expected 8- or 16-bit grey or 8-bit RGB")
 

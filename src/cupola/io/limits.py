@@ -75,5 +75,7 @@ def check_pixel_budget(width: int, height: int, name: str, bands: int = 1, max_p
     if w <= 0 or h <= 0:
         raise InputError(f"{name}: image size {w}x{h} pixels is not positive")
     if w * h * max(1, int(bands)) > max_pixels:
-        raise InputError(f"{name}: {w}x{h} pixels{f' x {bands} bands' if bands > 1 else ''} is more than the "
-                         f"{max_pixels / 1e6:.0f} million pixels cupola reads at once; use a smaller image or tile it")
+        raise InputError(
+            f"{name}: {w}x{h} pixels{f' x {bands} bands' if bands > 1 else ''} is more than the "
+            f"{max_pixels / 1e6:.0f} million pixels cupola reads at once; use a smaller image or tile it"
+        )

@@ -71,7 +71,7 @@ def clean_stale_stages(out_dir) -> list[Path]:
             continue
         stale = False
         if name.startswith(STAGE_PREFIX):
-            pid_text = name[len(STAGE_PREFIX):].split("-", 1)[0]
+            pid_text = name[len(STAGE_PREFIX) :].split("-", 1)[0]
             stale = pid_text.isdigit() and not _pid_alive(int(pid_text))
         else:  # an older staging layout: stale when not touched for hours
             with contextlib.suppress(OSError):
@@ -123,8 +123,9 @@ def _holds(target: Path, inp: Path) -> bool:
 
 
 @contextlib.contextmanager
-def staged_output(out_dir, option: str = "`out_dir`", written: list | None = None, *, kind: str = "products",
-                  inputs=()) -> Iterator[Path]:
+def staged_output(
+    out_dir, option: str = "`out_dir`", written: list | None = None, *, kind: str = "products", inputs=()
+) -> Iterator[Path]:
     """Yield the staging folder; on success everything in it (but hidden names) moves into
     ``out_dir``, the previous product set of ``kind`` is replaced as one, and the final paths are
     appended to ``written``. Messages name the folder as ``option`` (the parameter ``out_dir``,
@@ -206,12 +207,15 @@ def _move_in(stage: Path, out_dir: Path, option: str, kind: str, inputs: list[Pa
         if not (target.exists() or target.is_symlink()):
             continue
         if any(_holds(target, i) for i in inputs):
-            raise InputError(f"{option} {out_dir}: the product {name} would replace an input ({target}); "
-                             f"choose another {option}")
+            raise InputError(
+                f"{option} {out_dir}: the product {name} would replace an input ({target}); choose another {option}"
+            )
         if name not in ours:
             what = "folder" if target.is_dir() and not target.is_symlink() else "file"
-            raise InputError(f"{option} {out_dir}: a {what} named {name} is already there and was not written "
-                             f"by cupola; move it or choose another {option}")
+            raise InputError(
+                f"{option} {out_dir}: a {what} named {name} is already there and was not written "
+                f"by cupola; move it or choose another {option}"
+            )
     stale = [n for n in sets.get(kind, []) if n not in new]
     for name in new:
         target = out_dir / name

@@ -40,8 +40,7 @@ __all__ = ["TiePoints", "read_tie_points", "read_pixels", "write_pixels_csv"]
 HEIGHT_RANGE_M = (-1_000.0, 100_000.0)
 
 # column names that are refused because they carry no unit
-_UNITLESS = {"height": "height_m", "alt": "height_m", "altitude": "height_m", "elevation": "height_m",
-             "h": "height_m"}
+_UNITLESS = {"height": "height_m", "alt": "height_m", "altitude": "height_m", "elevation": "height_m", "h": "height_m"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,17 +95,27 @@ def read_tie_points(path: str | os.PathLike, *, image_size_px: tuple[int, int] |
         height = np.zeros_like(col)
     else:
         lo, hi = HEIGHT_RANGE_M
-        check_range(p, lines, height, "height_m", lo, hi,
-                     f"height above the WGS84 ellipsoid in metres in [{lo:g}, {hi:g}]", upper_open=False)
+        check_range(
+            p,
+            lines,
+            height,
+            "height_m",
+            lo,
+            hi,
+            f"height above the WGS84 ellipsoid in metres in [{lo:g}, {hi:g}]",
+            upper_open=False,
+        )
     if image_size_px is not None:
         check_on_image(p, lines, col, row, image_size_px)
     lon = np.where(lon >= 180.0, lon - 360.0, lon)
-    return TiePoints(col_px=_frozen(col), row_px=_frozen(row), lon_deg=_frozen(lon),
-                     lat_deg=_frozen(lat), height_m=_frozen(height))
+    return TiePoints(
+        col_px=_frozen(col), row_px=_frozen(row), lon_deg=_frozen(lon), lat_deg=_frozen(lat), height_m=_frozen(height)
+    )
 
 
-def read_pixels(path: str | os.PathLike, *, image_size_px: tuple[int, int] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def read_pixels(
+    path: str | os.PathLike, *, image_size_px: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read pixel coordinates from a CSV file with columns ``col,row``.
 
     Args:
@@ -157,10 +166,9 @@ def write_pixels_csv(path: str | os.PathLike, col, row, lon_deg, lat_deg, height
     n = {a.shape[0] for a in arrays}
     if len(n) != 1:
         names = "col, row, lon_deg, lat_deg" + ("" if height_m is None else ", height_m")
-        raise ValueError(f"write_pixels_csv: {names} have different lengths "
-                         f"{[a.shape[0] for a in arrays]}")
+        raise ValueError(f"write_pixels_csv: {names} have different lengths {[a.shape[0] for a in arrays]}")
     out_lines = ["col,row,lat,lon" + ("" if height_m is None else ",height_m")]
-    formats = ("{:.4f}", "{:.4f}", "{:.9f}", "{:.9f}", "{:g}")[:len(arrays)]
+    formats = ("{:.4f}", "{:.4f}", "{:.9f}", "{:.9f}", "{:g}")[: len(arrays)]
     cells = []
     for a, fmt in zip(arrays, formats):
         finite = np.isfinite(a)
@@ -189,8 +197,9 @@ def read_text(p: Path, what: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{p}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-                         f"expected a CSV file of {what}") from None
+        raise InputError(
+            f"{p}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); expected a CSV file of {what}"
+        ) from None
 
 
 def read_header(p: Path, what: str, wanted: str = "") -> tuple[int, list[str], dict[str, int], list]:
@@ -201,8 +210,9 @@ def read_header(p: Path, what: str, wanted: str = "") -> tuple[int, list[str], d
     rows = [(no, r) for no, r in csv_rows(p, text) if r]
     expected = f" (header {wanted})" if wanted else ""
     if not rows:
-        raise InputError(f"{p}: file is empty; expected a CSV header{' ' + wanted if wanted else ''} "
-                         f"and rows of {what}")
+        raise InputError(
+            f"{p}: file is empty; expected a CSV header{' ' + wanted if wanted else ''} and rows of {what}"
+        )
     header_line, header = rows[0]
     names = [h.strip().lower() for h in header]
     if len(names) == 1 and ";" in names[0]:
@@ -223,12 +233,16 @@ def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], 
     header_line, names, seen, data = read_header(p, what, wanted)
     for name in names:
         if name in _UNITLESS and _UNITLESS[name] in optional + required and _UNITLESS[name] not in seen:
-            raise InputError(f"{p}: line {header_line}: column {name!r} has no unit; "
-                             f"expected {_UNITLESS[name]!r} (metres above the WGS84 ellipsoid)")
+            raise InputError(
+                f"{p}: line {header_line}: column {name!r} has no unit; "
+                f"expected {_UNITLESS[name]!r} (metres above the WGS84 ellipsoid)"
+            )
     missing = [r for r in required if r not in seen]
     if missing:
-        raise InputError(f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(missing)}; expected header {wanted}, found {','.join(names)}")
+        raise InputError(
+            f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}; expected header {wanted}, found {','.join(names)}"
+        )
     use = [n for n in required + optional if n in seen]
     values = {n: np.empty(len(data)) for n in use}
     line_numbers = np.empty(len(data), dtype=np.int64)
@@ -270,22 +284,40 @@ def parse_number(p: Path, line: int, column: str, text: str) -> float:
     return v
 
 
-def check_range(p: Path, lines: np.ndarray, values: np.ndarray, column: str, lo: float, hi: float,
-                 expected: str, *, upper_open: bool) -> None:
+def check_range(
+    p: Path,
+    lines: np.ndarray,
+    values: np.ndarray,
+    column: str,
+    lo: float,
+    hi: float,
+    expected: str,
+    *,
+    upper_open: bool,
+) -> None:
     bad = (values < lo) | ((values >= hi) if upper_open else (values > hi))
     if bad.any():
         k = int(np.argmax(bad))
-        raise InputError(f"{p}: line {int(lines[k])}, column {column}: {values[k]:g} is out of range; "
-                         f"expected {expected}")
+        raise InputError(
+            f"{p}: line {int(lines[k])}, column {column}: {values[k]:g} is out of range; expected {expected}"
+        )
 
 
-def check_on_image(p: Path, lines: np.ndarray, col: np.ndarray, row: np.ndarray,
-                    image_size_px: tuple[int, int]) -> None:
+def check_on_image(
+    p: Path, lines: np.ndarray, col: np.ndarray, row: np.ndarray, image_size_px: tuple[int, int]
+) -> None:
     width, height = image_size_px
     for name, v, size in (("col", col, width), ("row", row, height)):
-        check_range(p, lines, v, name, -0.5, size - 0.5,
-                     f"a pixel on the {width}x{height} image, {name} in [-0.5, {size - 0.5:g}]",
-                     upper_open=False)
+        check_range(
+            p,
+            lines,
+            v,
+            name,
+            -0.5,
+            size - 0.5,
+            f"a pixel on the {width}x{height} image, {name} in [-0.5, {size - 0.5:g}]",
+            upper_open=False,
+        )
 
 
 def _write_text_atomic(p: Path, text: str) -> None:

@@ -64,8 +64,10 @@ def read_tle_file(path: str | os.PathLike) -> list[ElementSet]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{p}: line {line}: not UTF-8/ASCII text (byte 0x{data[exc.start]:02x}); "
-                         "expected a text file of two-line element sets") from None
+        raise InputError(
+            f"{p}: line {line}: not UTF-8/ASCII text (byte 0x{data[exc.start]:02x}); "
+            "expected a text file of two-line element sets"
+        ) from None
     return parse_tle(text, source=str(p))
 
 
@@ -88,7 +90,8 @@ class TleFile:
         return select_element_set(list(self.sets), time, force=force, source=str(self.path), notes=notes)
 
 
-def element_set_at(path: str | os.PathLike, time: dt.datetime, *, force: bool = False,
-                   notes: list[str] | None = None) -> ElementSet:
+def element_set_at(
+    path: str | os.PathLike, time: dt.datetime, *, force: bool = False, notes: list[str] | None = None
+) -> ElementSet:
     """Read the TLE file ``path`` and pick the element set for ``time``: ``TleFile.read(path).at(...)``."""
     return TleFile.read(path).at(time, force=force, notes=notes)

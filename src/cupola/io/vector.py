@@ -153,9 +153,7 @@ def footprint_to_geojson(footprint: Polygon | MultiPolygon, properties: Mapping[
     """
     where = "<geojson>"
     polys = _polygons(footprint, where)
-    rings = [
-        [_round_ring(p.exterior.coords)] + [_round_ring(h.coords) for h in p.interiors] for p in polys
-    ]
+    rings = [[_round_ring(p.exterior.coords)] + [_round_ring(h.coords) for h in p.interiors] for p in polys]
     if isinstance(footprint, Polygon):
         geometry = {"type": "Polygon", "coordinates": rings[0]}
     else:
@@ -327,12 +325,9 @@ def write_footprint_kml(
         ET.SubElement(cpm, "name").text = _text(f"{name} centre")
         ET.SubElement(cpm, "styleUrl").text = "#centre"
         point = ET.SubElement(cpm, "Point")
-        ET.SubElement(point, "coordinates").text = (
-            f"{c_lon:.{COORD_DECIMALS}f},{c_lat:.{COORD_DECIMALS}f},0"
-        )
+        ET.SubElement(point, "coordinates").text = f"{c_lon:.{COORD_DECIMALS}f},{c_lat:.{COORD_DECIMALS}f},0"
 
     ET.indent(kml, space=" ")
     tree = ET.ElementTree(kml)
     with atomic_write(path) as tmp:
         tree.write(tmp, encoding="UTF-8", xml_declaration=True)
-

@@ -20,13 +20,21 @@ Names are imported on first use.
 from cupola._lazy import lazy_names
 
 _NAMES = {
-    "Events": "cupola.lightning.events", "read_events": "cupola.lightning.events",
+    "Events": "cupola.lightning.events",
+    "read_events": "cupola.lightning.events",
     "write_events_csv": "cupola.lightning.events",
-    "Flashes": "cupola.lightning.flashes", "Frames": "cupola.lightning.flashes",
-    "read_flashes": "cupola.lightning.flashes", "read_frame_times": "cupola.lightning.flashes",
-    "Solution": "cupola.lightning.solve", "SolveOptions": "cupola.lightning.solve", "solve": "cupola.lightning.solve",
-    "LightningRequest": "cupola.lightning.job", "LightningResult": "cupola.lightning.job", "run": "cupola.lightning.job",
-    "write_products": "cupola.lightning.products", "write_lis_products": "cupola.lightning.lis_products",
+    "Flashes": "cupola.lightning.flashes",
+    "Frames": "cupola.lightning.flashes",
+    "read_flashes": "cupola.lightning.flashes",
+    "read_frame_times": "cupola.lightning.flashes",
+    "Solution": "cupola.lightning.solve",
+    "SolveOptions": "cupola.lightning.solve",
+    "solve": "cupola.lightning.solve",
+    "LightningRequest": "cupola.lightning.job",
+    "LightningResult": "cupola.lightning.job",
+    "run": "cupola.lightning.job",
+    "write_products": "cupola.lightning.products",
+    "write_lis_products": "cupola.lightning.lis_products",
 }
 
 __all__ = sorted(_NAMES)

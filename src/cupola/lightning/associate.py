@@ -63,8 +63,11 @@ def candidate_pairs(a_s, b_s, t_event_s, o_lo: float, o_hi: float, tol_s) -> Can
     last = np.searchsorted(t, np.asarray(b_s) + o_hi + tol_max, side="right")
     counts = np.maximum(last - first, 0)
     fl = np.repeat(np.arange(len(a_s)), counts)
-    ev = np.concatenate([np.arange(f, e) for f, e in zip(first, last) if e > f]) if counts.sum() else \
-        np.zeros(0, dtype=np.int64)
+    ev = (
+        np.concatenate([np.arange(f, e) for f, e in zip(first, last) if e > f])
+        if counts.sum()
+        else np.zeros(0, dtype=np.int64)
+    )
     lo, hi = pair_interval(t[ev], np.asarray(a_s)[fl], np.asarray(b_s)[fl], tol[ev])
     keep = (hi >= o_lo) & (lo <= o_hi)
     return CandidatePairs(fl[keep], ev[keep].astype(np.int64), np.maximum(lo[keep], o_lo), np.minimum(hi[keep], o_hi))
@@ -87,10 +90,23 @@ def _angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip(a @ b.T, -1.0, 1.0))
 
 
-def triangle_search(rays: np.ndarray, w: np.ndarray, sig_ang: np.ndarray, pairs: CandidatePairs,
-                    brightness: np.ndarray, score, *, sigma_px_rad: float, focal_tolerance: float = 0.01,
-                    n_sigma: float = 4.0, top: int = 12, max_triplets: int = 80, min_support: int = 4,
-                    enough: int | None = None, anchor: np.ndarray | None = None) -> Hypothesis | None:
+def triangle_search(
+    rays: np.ndarray,
+    w: np.ndarray,
+    sig_ang: np.ndarray,
+    pairs: CandidatePairs,
+    brightness: np.ndarray,
+    score,
+    *,
+    sigma_px_rad: float,
+    focal_tolerance: float = 0.01,
+    n_sigma: float = 4.0,
+    top: int = 12,
+    max_triplets: int = 80,
+    min_support: int = 4,
+    enough: int | None = None,
+    anchor: np.ndarray | None = None,
+) -> Hypothesis | None:
     """Best orientation from flash triangles matched to event triangles (see the module docstring).
 
     Args:
@@ -129,8 +145,9 @@ def triangle_search(rays: np.ndarray, w: np.ndarray, sig_ang: np.ndarray, pairs:
     tried = 0
     seen: set[tuple[int, int, int]] = set()
     for _, k1, k2, k3 in trips[:max_triplets]:
-        for m1, m2, m3, lo, hi in _triangles(rays, w, sig_ang, pairs, by_flash, k1, k2, k3, sigma_px_rad,
-                                             focal_tolerance, n_sigma):
+        for m1, m2, m3, lo, hi in _triangles(
+            rays, w, sig_ang, pairs, by_flash, k1, k2, k3, sigma_px_rad, focal_tolerance, n_sigma
+        ):
             key = (int(m1), int(m2), int(m3))
             if key in seen:
                 continue
@@ -144,8 +161,9 @@ def triangle_search(rays: np.ndarray, w: np.ndarray, sig_ang: np.ndarray, pairs:
             break
     if best is None or best.score < min_support:
         return None
-    return Hypothesis(best.mount, best.offset_lo_s, best.offset_hi_s, best.flash, best.event, best.score,
-                      best.cost, tried)
+    return Hypothesis(
+        best.mount, best.offset_lo_s, best.offset_hi_s, best.flash, best.event, best.score, best.cost, tried
+    )
 
 
 def _triangles(rays, w, sig_ang, pairs, by_flash, k1, k2, k3, sigma_px_rad, focal_tol, n_sigma):
@@ -159,8 +177,9 @@ def _triangles(rays, w, sig_ang, pairs, by_flash, k1, k2, k3, sigma_px_rad, foca
     # edge 1-2
     tol12 = n_sigma * np.sqrt(s1[:, None] + s2[None, :] + sp2) + focal_tol * th[0, 1]
     ok = np.abs(_angles(w[m1], w[m2]) - th[0, 1]) < tol12
-    ok &= np.maximum(pairs.lo_s[i1][:, None], pairs.lo_s[i2][None, :]) <= \
-        np.minimum(pairs.hi_s[i1][:, None], pairs.hi_s[i2][None, :])
+    ok &= np.maximum(pairs.lo_s[i1][:, None], pairs.lo_s[i2][None, :]) <= np.minimum(
+        pairs.hi_s[i1][:, None], pairs.hi_s[i2][None, :]
+    )
     ok &= m1[:, None] != m2[None, :]
     a, b = np.nonzero(ok)
     if a.size == 0:
@@ -170,8 +189,8 @@ def _triangles(rays, w, sig_ang, pairs, by_flash, k1, k2, k3, sigma_px_rad, foca
     sign = np.sign(np.linalg.det(u))
     out = []
     for start in range(0, a.size, 4000):
-        sa, sb = a[start:start + 4000], b[start:start + 4000]
-        l12, h12 = lo12[start:start + 4000], hi12[start:start + 4000]
+        sa, sb = a[start : start + 4000], b[start : start + 4000]
+        l12, h12 = lo12[start : start + 4000], hi12[start : start + 4000]
         wa, wb = w[m1[sa]], w[m2[sb]]
         tol13 = n_sigma * np.sqrt(s1[sa][:, None] + s3[None, :] + sp2) + focal_tol * th[0, 2]
         tol23 = n_sigma * np.sqrt(s2[sb][:, None] + s3[None, :] + sp2) + focal_tol * th[1, 2]
@@ -204,7 +223,7 @@ def best_offset(pairs: CandidatePairs, weight: np.ndarray | None = None) -> tupl
     cand = np.unique(np.concatenate([pairs.lo_s, pairs.hi_s]))
     best_key, best_o = None, float(cand[0])
     for chunk in range(0, cand.size, 512):
-        o = cand[chunk:chunk + 512]
+        o = cand[chunk : chunk + 512]
         inside = (pairs.lo_s[:, None] <= o[None, :] + 1e-12) & (pairs.hi_s[:, None] >= o[None, :] - 1e-12)
         nflash = np.array([np.unique(pairs.flash[inside[:, j]]).size for j in range(o.size)])
         wsum = (inside * wgt[:, None]).sum(axis=0)

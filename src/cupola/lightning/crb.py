@@ -23,8 +23,9 @@ from cupola.lightning.solve import PairModel, SolveOptions
 __all__ = ["fisher_covariance", "checkpoint_grid", "checkpoint_errors", "crb_median_error"]
 
 
-def fisher_covariance(camera: Camera, mount_true: Rotation, geom: EventGeometry, options: SolveOptions,
-                      true_height_m: float | None = None) -> tuple[np.ndarray, list[str]]:
+def fisher_covariance(
+    camera: Camera, mount_true: Rotation, geom: EventGeometry, options: SolveOptions, true_height_m: float | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Inverse Fisher information of the solver's parameters at the truth, for the given pairs."""
     model = PairModel(camera, geom, np.zeros((len(geom), 2)), options, mount_true)
     x = np.zeros(model.n_params)
@@ -49,8 +50,9 @@ def _ground(camera: Camera, mount: np.ndarray, position_m, lvlh, cols, rows, hei
     return geodesy.ray_ellipsoid_intersection(position_m, d, height_m)
 
 
-def checkpoint_errors(camera_true: Camera, mount_true: Rotation, camera_est: Camera, mount_est: Rotation,
-                      position_m, lvlh, cols, rows) -> np.ndarray:
+def checkpoint_errors(
+    camera_true: Camera, mount_true: Rotation, camera_est: Camera, mount_est: Rotation, position_m, lvlh, cols, rows
+) -> np.ndarray:
     """Ground distance (m) between where each check pixel lands with the estimated and the true
     camera, both at the same instant (station ``position_m``, LVLH axes ``lvlh``), ground height 0;
     NaN for check pixels that miss the Earth (use ``np.nanmedian``)."""
@@ -59,8 +61,18 @@ def checkpoint_errors(camera_true: Camera, mount_true: Rotation, camera_est: Cam
     return np.linalg.norm(a - b, axis=1)
 
 
-def crb_median_error(camera: Camera, mount_true: Rotation, cov: np.ndarray, names: list[str], position_m, lvlh,
-                     cols, rows, n_samples: int = 4000, seed: int = 0) -> float:
+def crb_median_error(
+    camera: Camera,
+    mount_true: Rotation,
+    cov: np.ndarray,
+    names: list[str],
+    position_m,
+    lvlh,
+    cols,
+    rows,
+    n_samples: int = 4000,
+    seed: int = 0,
+) -> float:
     """Median over pose errors ~ N(0, cov) of the median check-point error (m), linearised.
     Check points that miss the Earth are left out."""
     base = _ground(camera, mount_true.as_matrix(), position_m, lvlh, cols, rows)
@@ -76,8 +88,9 @@ def crb_median_error(camera: Camera, mount_true: Rotation, cov: np.ndarray, name
             e["xyz".index(n[4])] = step
             g = _ground(camera, (Rotation.from_rotvec(e) * mount_true).as_matrix(), position_m, lvlh, cols, rows)
         else:  # log_focal_scale
-            g = _ground(camera.with_focal_scale(float(np.exp(step))), mount_true.as_matrix(), position_m, lvlh,
-                        cols, rows)
+            g = _ground(
+                camera.with_focal_scale(float(np.exp(step))), mount_true.as_matrix(), position_m, lvlh, cols, rows
+            )
         cols_g.append((g - base) / step)
     gm = np.stack(cols_g, axis=-1)  # (J, 3, p)
     c = cov[np.ix_(idx, idx)]

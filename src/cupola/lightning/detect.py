@@ -103,8 +103,14 @@ def _noise(diff: np.ndarray, floor: float = 1e-3) -> float:
     return max(mad, trimmed, floor)
 
 
-def blobs(diff: np.ndarray, threshold: float, min_area: float, bin_factor: int, core: float = 0.5,
-          significance: np.ndarray | None = None):
+def blobs(
+    diff: np.ndarray,
+    threshold: float,
+    min_area: float,
+    bin_factor: int,
+    core: float = 0.5,
+    significance: np.ndarray | None = None,
+):
     """Connected regions of ``diff`` above ``threshold``: (col, row, sum, peak, area) in full-res px.
 
     The centroid is taken over each region's core, the pixels above ``core`` times its peak (a lit
@@ -145,8 +151,16 @@ def blobs(diff: np.ndarray, threshold: float, min_area: float, bin_factor: int, 
     return np.column_stack(cols)[keep]
 
 
-def seeded_blobs(diff: np.ndarray, significance: np.ndarray, threshold: float, min_area: float, bin_factor: int,
-                 core: float = 0.5, seed_px: int = 7, prominence: float = 0.15) -> np.ndarray:
+def seeded_blobs(
+    diff: np.ndarray,
+    significance: np.ndarray,
+    threshold: float,
+    min_area: float,
+    bin_factor: int,
+    core: float = 0.5,
+    seed_px: int = 7,
+    prominence: float = 0.15,
+) -> np.ndarray:
     """Like :func:`blobs` with ``significance``, but a region holds as many flashes as it has separate
     peaks (two flashes lit close together in one exposure join above the threshold): the local
     maxima of the lightly smoothed difference (within ``seed_px`` binned pixels, at least
@@ -190,12 +204,18 @@ def seeded_blobs(diff: np.ndarray, significance: np.ndarray, threshold: float, m
     edge[np.unique(ci[(ri == 0) | (ri == h - 1) | (ki == 0) | (ki == w - 1)])] = True
     b = bin_factor
     keep = (area[1:] * b * b >= min_area) & ~edge[1:] & (wsum > 0)
-    return np.column_stack([cc * b + (b - 1) / 2.0, cr * b + (b - 1) / 2.0, wsum, peak[1:], area[1:] * b * b,
-                            score[1:]])[keep]
+    return np.column_stack(
+        [cc * b + (b - 1) / 2.0, cr * b + (b - 1) / 2.0, wsum, peak[1:], area[1:] * b * b, score[1:]]
+    )[keep]
 
 
-def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: np.ndarray | None = None,
-                   options: DetectOptions = DetectOptions()) -> Flashes:
+def detect_flashes(
+    images: Iterable[np.ndarray],
+    frames: Frames,
+    *,
+    background: np.ndarray | None = None,
+    options: DetectOptions = DetectOptions(),
+) -> Flashes:
     """Detect flashes in the frames (an iterable of arrays in frame order, as many as ``frames``)."""
     video = frames.is_video
     dets: list[tuple[int, np.ndarray]] = []
@@ -255,12 +275,13 @@ def detect_flashes(images: Iterable[np.ndarray], frames: Frames, *, background: 
                 bg = np.full_like(stack[0], float(np.median(stack[0])))
         for i, lit in enumerate(stack):
             if bg.shape != lit.shape:
-                raise InputError(f"the background image ({bg.shape[1]}x{bg.shape[0]} binned px) does not match the "
-                                 f"frames ({lit.shape[1]}x{lit.shape[0]})")
+                raise InputError(
+                    f"the background image ({bg.shape[1]}x{bg.shape[0]} binned px) does not match the "
+                    f"frames ({lit.shape[1]}x{lit.shape[0]})"
+                )
             diff = lit - bg
             sig = _noise(diff, floor)
-            dets.append((i, _scored(blobs(diff, options.threshold_sigma * sig, options.min_area_px, full_factor),
-                                    sig)))
+            dets.append((i, _scored(blobs(diff, options.threshold_sigma * sig, options.min_area_px, full_factor), sig)))
         return _single_frame_flashes(dets, frames)
     return _link(dets, frames, options)
 
@@ -316,8 +337,14 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
         for j in range(i - options.neighbours, i + options.neighbours + 1):
             if j == i or not 0 <= j < n:
                 continue
-            wj = cv2.warpPerspective(stack[j].astype(np.float32), onto(j, i), (w, h), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=-1e30)
+            wj = cv2.warpPerspective(
+                stack[j].astype(np.float32),
+                onto(j, i),
+                (w, h),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=-1e30,
+            )
             wj = cv2.dilate(wj, kernel)
             wj[wj < -1e20] = np.nan  # outside, or blended with outside
             layers.append(wj)
@@ -335,8 +362,11 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
         bg0 = np.where(seen, bg, 0.0).astype(np.float32)
         gy, gx = np.gradient(bg0)
         level = np.maximum(bg0 - (float(np.median(bg0[seen][::7])) if seen.any() else 0.0), 0.0)
-        noise = np.sqrt(sig**2 + (options.registration_px / bin_factor * np.hypot(gx, gy)) ** 2
-                        + (options.town_variation * level) ** 2)
+        noise = np.sqrt(
+            sig**2
+            + (options.registration_px / bin_factor * np.hypot(gx, gy)) ** 2
+            + (options.town_variation * level) ** 2
+        )
         z = diff / noise
         return i, seeded_blobs(diff, z, options.threshold_sigma, options.min_area_px, bin_factor)
 
@@ -407,9 +437,21 @@ def _link(dets, frames: Frames, options: DetectOptions) -> Flashes:
                 if dist < radius and dist < best_dist:
                     best, best_dist = j, dist
             if best is None:
-                active.append({"first": i, "last": i, "sw": d[2], "c": d[0], "r": d[1], "cw": d[0] * d[2],
-                               "rw": d[1] * d[2], "area": d[4], "peak": d[3], "tw": mid[i] * d[2],
-                               "score": d[5]})
+                active.append(
+                    {
+                        "first": i,
+                        "last": i,
+                        "sw": d[2],
+                        "c": d[0],
+                        "r": d[1],
+                        "cw": d[0] * d[2],
+                        "rw": d[1] * d[2],
+                        "area": d[4],
+                        "peak": d[3],
+                        "tw": mid[i] * d[2],
+                        "score": d[5],
+                    }
+                )
                 used.add(len(active) - 1)
             else:
                 fl = active[best]
@@ -437,7 +479,16 @@ def _link(dets, frames: Frames, options: DetectOptions) -> Flashes:
     n = len(frames)
     t0 = np.where(first <= 1, t0 - MAX_FLASH_S, t0)
     t1 = np.where(last >= n - 1, t1 + MAX_FLASH_S, t1)
-    return Flashes(np.array([f["c"] for f in done]), np.array([f["r"] for f in done]), t0,
-                   t1, first, last, np.array([f["sw"] for f in done]),
-                   frames.epoch, np.array([f["area"] for f in done]), np.array([f["tw"] / f["sw"] for f in done]),
-                   np.array([f["score"] for f in done]))
+    return Flashes(
+        np.array([f["c"] for f in done]),
+        np.array([f["r"] for f in done]),
+        t0,
+        t1,
+        first,
+        last,
+        np.array([f["sw"] for f in done]),
+        frames.epoch,
+        np.array([f["area"] for f in done]),
+        np.array([f["tw"] / f["sw"] for f in done]),
+        np.array([f["score"] for f in done]),
+    )

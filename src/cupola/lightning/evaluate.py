@@ -9,8 +9,9 @@ from cupola.lightning.flashes import Flashes
 __all__ = ["match_detections"]
 
 
-def match_detections(flashes: Flashes, truth: list[tuple[int, float, float]], radius_px: float,
-                     width: int, height: int, margin_px: float) -> dict:
+def match_detections(
+    flashes: Flashes, truth: list[tuple[int, float, float]], radius_px: float, width: int, height: int, margin_px: float
+) -> dict:
     """Greedy one-to-one matching (highest score first) of detections to drawn flashes in the same
     frame within ``radius_px``. Recall counts the drawn flashes at least ``margin_px`` inside the frame
     (a patch cut by the edge has no reliable centroid and is left out by design); precision counts
@@ -31,10 +32,19 @@ def match_detections(flashes: Flashes, truth: list[tuple[int, float, float]], ra
         if d[j] < radius_px:
             used.add(j)
             tp += 1
-    inside = (t[:, 1] >= margin_px) & (t[:, 1] <= width - 1 - margin_px) & (t[:, 2] >= margin_px) & \
-        (t[:, 2] <= height - 1 - margin_px)
+    inside = (
+        (t[:, 1] >= margin_px)
+        & (t[:, 1] <= width - 1 - margin_px)
+        & (t[:, 2] >= margin_px)
+        & (t[:, 2] <= height - 1 - margin_px)
+    )
     n_true = int(inside.sum())
     tp_inside = sum(1 for j in used if inside[j])
     n = len(flashes)
-    return {"true_positives": tp, "detections": n, "drawn": n_true,
-            "precision": tp / n if n else 1.0, "recall": tp_inside / n_true if n_true else 1.0}
+    return {
+        "true_positives": tp,
+        "detections": n,
+        "drawn": n_true,
+        "precision": tp / n if n else 1.0,
+        "recall": tp_inside / n_true if n_true else 1.0,
+    }

@@ -49,8 +49,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["Events", "read_events", "write_events_csv", "parse_utc", "format_utc", "NETWORK_SIGMA_M",
-           "MAPPER_SIGMA_M"]
+__all__ = ["Events", "read_events", "write_events_csv", "parse_utc", "format_utc", "NETWORK_SIGMA_M", "MAPPER_SIGMA_M"]
 
 #: default 1-sigma horizontal location error (per axis) of a ground VLF/LF network event, metres
 NETWORK_SIGMA_M = 150.0
@@ -64,10 +63,21 @@ MAPPER_TIME_SIGMA_S = 2e-3
 #: heights outside this range (metres above the WGS84 ellipsoid) are refused as a unit mistake
 EMISSION_HEIGHT_RANGE_M = (-500.0, 25_000.0)
 
-_UNITLESS = {"height": "height_m", "alt": "height_m", "altitude": "height_m", "h": "height_m",
-             "peak_current": "peak_current_ka", "current": "peak_current_ka", "peakcurrent": "peak_current_ka",
-             "time": "time_utc", "timestamp": "time_utc", "datetime": "time_utc", "latitude": "lat",
-             "longitude": "lon"}
+_UNITLESS = {
+    "height": "height_m",
+    "alt": "height_m",
+    "altitude": "height_m",
+    "h": "height_m",
+    "peak_current": "peak_current_ka",
+    "current": "peak_current_ka",
+    "peakcurrent": "peak_current_ka",
+    "time": "time_utc",
+    "timestamp": "time_utc",
+    "datetime": "time_utc",
+    "latitude": "lat",
+    "longitude": "lon",
+}
+
 
 @dataclass(frozen=True, eq=False)
 class Events:
@@ -103,8 +113,20 @@ class Events:
 
     def subset(self, index) -> Events:
         idx = np.asarray(index)
-        names = ("time", "lon_deg", "lat_deg", "height_m", "peak_current_ka", "energy", "type", "kind",
-                 "sigma_m", "time_sigma_s", "source", "line")
+        names = (
+            "time",
+            "lon_deg",
+            "lat_deg",
+            "height_m",
+            "peak_current_ka",
+            "energy",
+            "type",
+            "kind",
+            "sigma_m",
+            "time_sigma_s",
+            "source",
+            "line",
+        )
         return Events(**{n: getattr(self, n)[idx] for n in names}, sources=self.sources)
 
     def between(self, start: dt.datetime, end: dt.datetime) -> Events:
@@ -129,8 +151,19 @@ class Events:
         for p in parts:
             shift = len(sources)
             sources.extend(p.sources)
-            for n in ("time", "lon_deg", "lat_deg", "height_m", "peak_current_ka", "energy", "type", "kind",
-                      "sigma_m", "time_sigma_s", "line"):
+            for n in (
+                "time",
+                "lon_deg",
+                "lat_deg",
+                "height_m",
+                "peak_current_ka",
+                "energy",
+                "type",
+                "kind",
+                "sigma_m",
+                "time_sigma_s",
+                "line",
+            ):
                 arrays.setdefault(n, []).append(getattr(p, n))
             arrays.setdefault("source", []).append(p.source + shift)
         merged = {n: np.concatenate(v) for n, v in arrays.items()}
@@ -138,8 +171,20 @@ class Events:
         return Events(**{n: v[order] for n, v in merged.items()}, sources=tuple(sources))
 
     @staticmethod
-    def from_arrays(time, lon_deg, lat_deg, *, height_m=None, peak_current_ka=None, energy=None, type=None,
-                    kind="network", sigma_m=None, time_sigma_s=None, source_name="(memory)") -> Events:
+    def from_arrays(
+        time,
+        lon_deg,
+        lat_deg,
+        *,
+        height_m=None,
+        peak_current_ka=None,
+        energy=None,
+        type=None,
+        kind="network",
+        sigma_m=None,
+        time_sigma_s=None,
+        source_name="(memory)",
+    ) -> Events:
         """Events built in memory (simulations, tests); ``time`` as datetime64 or ISO strings."""
         t = np.asarray(time)
         if t.dtype.kind != "M":
@@ -159,11 +204,21 @@ class Events:
         tsig = full(time_sigma_s, np.nan)
         tsig = np.where(np.isnan(tsig), np.where(mapper, MAPPER_TIME_SIGMA_S, NETWORK_TIME_SIGMA_S), tsig)
         lon = np.asarray(lon_deg, dtype=float)
-        return Events(time=t, lon_deg=np.where(lon >= 180.0, lon - 360.0, lon), lat_deg=np.asarray(lat_deg, float),
-                      height_m=full(height_m, np.nan), peak_current_ka=full(peak_current_ka, np.nan),
-                      energy=full(energy, np.nan), type=full(type, "", dtype=object), kind=kinds, sigma_m=sig,
-                      time_sigma_s=tsig, source=np.zeros(n, dtype=np.int64), line=np.arange(n, dtype=np.int64) + 2,
-                      sources=(source_name,))
+        return Events(
+            time=t,
+            lon_deg=np.where(lon >= 180.0, lon - 360.0, lon),
+            lat_deg=np.asarray(lat_deg, float),
+            height_m=full(height_m, np.nan),
+            peak_current_ka=full(peak_current_ka, np.nan),
+            energy=full(energy, np.nan),
+            type=full(type, "", dtype=object),
+            kind=kinds,
+            sigma_m=sig,
+            time_sigma_s=tsig,
+            source=np.zeros(n, dtype=np.int64),
+            line=np.arange(n, dtype=np.int64) + 2,
+            sources=(source_name,),
+        )
 
 
 def parse_utc(text: str, *, where: str = "time") -> np.datetime64:
@@ -202,13 +257,16 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
     header_line, names, seen, data = read_header(p, what)
     for name in names:
         if name in _UNITLESS and _UNITLESS[name] not in seen:
-            raise InputError(f"{p}: line {header_line}: column {name!r} is not understood; "
-                             f"expected {_UNITLESS[name]!r}")
+            raise InputError(
+                f"{p}: line {header_line}: column {name!r} is not understood; expected {_UNITLESS[name]!r}"
+            )
     missing = [c for c in ("time_utc", "lat", "lon") if c not in seen]
     if missing:
-        raise InputError(f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(missing)}; expected header time_utc,lat,lon[,height_m][,peak_current_ka][,type] "
-                         f"or time_utc,lat,lon,energy, found {','.join(names)}")
+        raise InputError(
+            f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}; expected header time_utc,lat,lon[,height_m][,peak_current_ka][,type] "
+            f"or time_utc,lat,lon,energy, found {','.join(names)}"
+        )
     mapper = "energy" in seen
     n = len(data)
     t = np.empty(n, dtype="datetime64[ns]")
@@ -226,16 +284,32 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
         lines[k] = no
         t[k] = parse_utc(f[seen["time_utc"]], where=f"{p}: line {no}, column time_utc")
         lat[k] = _number(p, no, "lat", f[seen["lat"]], -90.0, 90.0, "latitude in degrees in [-90, 90]")
-        lon[k] = _number(p, no, "lon", f[seen["lon"]], -180.0, 360.0, "longitude in degrees in [-180, 360)",
-                         upper_open=True)
+        lon[k] = _number(
+            p, no, "lon", f[seen["lon"]], -180.0, 360.0, "longitude in degrees in [-180, 360)", upper_open=True
+        )
         if has_h:
             lo, hi = EMISSION_HEIGHT_RANGE_M
-            height[k] = _number(p, no, "height_m", f[seen["height_m"]], lo, hi,
-                                f"emission height in metres above the WGS84 ellipsoid in [{lo:g}, {hi:g}]",
-                                optional=True)
+            height[k] = _number(
+                p,
+                no,
+                "height_m",
+                f[seen["height_m"]],
+                lo,
+                hi,
+                f"emission height in metres above the WGS84 ellipsoid in [{lo:g}, {hi:g}]",
+                optional=True,
+            )
         if has_i:
-            current[k] = _number(p, no, "peak_current_ka", f[seen["peak_current_ka"]], -2000.0, 2000.0,
-                                 "peak current in kA in [-2000, 2000]", optional=True)
+            current[k] = _number(
+                p,
+                no,
+                "peak_current_ka",
+                f[seen["peak_current_ka"]],
+                -2000.0,
+                2000.0,
+                "peak current in kA in [-2000, 2000]",
+                optional=True,
+            )
         if mapper:
             energy[k] = _number(p, no, "energy", f[seen["energy"]], 0.0, math.inf, "a non-negative energy")
         kinds[k] = f[seen["type"]].strip() if has_t else ""
@@ -243,11 +317,21 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
         raise InputError(f"{p}: location error must be a positive number of metres, got {sigma_m!r}")
     kind = "mapper" if mapper else "network"
     default_sigma = MAPPER_SIGMA_M if mapper else NETWORK_SIGMA_M
-    ev = Events(time=t, lon_deg=np.where(lon >= 180.0, lon - 360.0, lon), lat_deg=lat, height_m=height,
-                peak_current_ka=current, energy=energy, type=kinds, kind=np.full(n, kind, dtype=object),
-                sigma_m=np.full(n, float(sigma_m or default_sigma)),
-                time_sigma_s=np.full(n, MAPPER_TIME_SIGMA_S if mapper else NETWORK_TIME_SIGMA_S),
-                source=np.zeros(n, dtype=np.int64), line=lines, sources=(str(p),))
+    ev = Events(
+        time=t,
+        lon_deg=np.where(lon >= 180.0, lon - 360.0, lon),
+        lat_deg=lat,
+        height_m=height,
+        peak_current_ka=current,
+        energy=energy,
+        type=kinds,
+        kind=np.full(n, kind, dtype=object),
+        sigma_m=np.full(n, float(sigma_m or default_sigma)),
+        time_sigma_s=np.full(n, MAPPER_TIME_SIGMA_S if mapper else NETWORK_TIME_SIGMA_S),
+        source=np.zeros(n, dtype=np.int64),
+        line=lines,
+        sources=(str(p),),
+    )
     order = np.argsort(ev.time, kind="stable")
     return ev.subset(order)
 
@@ -269,8 +353,18 @@ def write_events_csv(path: str | os.PathLike, events: Events) -> None:
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _number(p: Path, line: int, column: str, text: str, lo: float, hi: float, expected: str, *,
-            upper_open: bool = False, optional: bool = False) -> float:
+def _number(
+    p: Path,
+    line: int,
+    column: str,
+    text: str,
+    lo: float,
+    hi: float,
+    expected: str,
+    *,
+    upper_open: bool = False,
+    optional: bool = False,
+) -> float:
     s = text.strip()
     if not s:
         if optional:
@@ -279,14 +373,17 @@ def _number(p: Path, line: int, column: str, text: str, lo: float, hi: float, ex
     try:
         v = float(s)
     except ValueError:
-        raise InputError(f"{p}: line {line}, column {column}: {s[:40]!r} is not a number; expected {expected}") from None
+        raise InputError(
+            f"{p}: line {line}, column {column}: {s[:40]!r} is not a number; expected {expected}"
+        ) from None
     if not math.isfinite(v) or v < lo or (v >= hi if upper_open else v > hi):
         raise InputError(f"{p}: line {line}, column {column}: {s[:40]} is out of range; expected {expected}")
     return v
 
 
-def group_strokes(events: Events, *, max_distance_m: float = 5_000.0, max_gap_s: float = 0.5,
-                  max_duration_s: float = 1.0) -> tuple[Events, list[np.ndarray]]:
+def group_strokes(
+    events: Events, *, max_distance_m: float = 5_000.0, max_gap_s: float = 0.5, max_duration_s: float = 1.0
+) -> tuple[Events, list[np.ndarray]]:
     """Group the strokes of multi-stroke flashes of a ground network into one event per flash.
 
     A stroke joins the flash whose first stroke lies within ``max_distance_m`` and ``max_duration_s``
@@ -331,8 +428,27 @@ def group_strokes(events: Events, *, max_distance_m: float = 5_000.0, max_gap_s:
     first = np.array([m[0] for m in members])
     out = events.subset(first)
     span = np.array([t[m].max() - t[m].min() for m in members])
-    out = Events(**{**{n: getattr(out, n) for n in ("time", "lon_deg", "lat_deg", "height_m", "peak_current_ka",
-                                                      "energy", "type", "kind", "sigma_m", "source", "line")},
-                    "time_sigma_s": np.maximum(out.time_sigma_s, span / 3.0)}, sources=out.sources)
+    out = Events(
+        **{
+            **{
+                n: getattr(out, n)
+                for n in (
+                    "time",
+                    "lon_deg",
+                    "lat_deg",
+                    "height_m",
+                    "peak_current_ka",
+                    "energy",
+                    "type",
+                    "kind",
+                    "sigma_m",
+                    "source",
+                    "line",
+                )
+            },
+            "time_sigma_s": np.maximum(out.time_sigma_s, span / 3.0),
+        },
+        sources=out.sources,
+    )
     order = np.argsort(out.time, kind="stable")
     return out.subset(order), [members[k] for k in order]

@@ -57,8 +57,9 @@ class Frames:
         return self.epoch + dt.timedelta(seconds=float(self.start_s[i]))
 
     @staticmethod
-    def regular(epoch: dt.datetime, count: int, interval_s: float, exposure_s: float | None = None,
-                names: tuple[str, ...] = ()) -> Frames:
+    def regular(
+        epoch: dt.datetime, count: int, interval_s: float, exposure_s: float | None = None, names: tuple[str, ...] = ()
+    ) -> Frames:
         exp = interval_s if exposure_s is None else exposure_s
         return Frames(epoch, np.arange(count) * float(interval_s), np.full(count, float(exp)), names)
 
@@ -95,25 +96,54 @@ class Flashes:
     def subset(self, idx) -> Flashes:
         i = np.asarray(idx)
         area = None if self.area_px is None else self.area_px[i]
-        return Flashes(self.col_px[i], self.row_px[i], self.t_start_s[i], self.t_end_s[i], self.frame_start[i],
-                       self.frame_end[i], self.brightness[i], self.epoch, area, self.t_centroid_s[i], self.score[i])
+        return Flashes(
+            self.col_px[i],
+            self.row_px[i],
+            self.t_start_s[i],
+            self.t_end_s[i],
+            self.frame_start[i],
+            self.frame_end[i],
+            self.brightness[i],
+            self.epoch,
+            area,
+            self.t_centroid_s[i],
+            self.score[i],
+        )
 
     @staticmethod
-    def from_frames(frames: Frames, col_px, row_px, frame_start, frame_end=None, brightness=None,
-                    area_px=None, t_centroid_s=None, score=None) -> Flashes:
+    def from_frames(
+        frames: Frames,
+        col_px,
+        row_px,
+        frame_start,
+        frame_end=None,
+        brightness=None,
+        area_px=None,
+        t_centroid_s=None,
+        score=None,
+    ) -> Flashes:
         col = np.asarray(col_px, dtype=float)
         fs = np.asarray(frame_start, dtype=np.int64)
         fe = fs.copy() if frame_end is None else np.asarray(frame_end, dtype=np.int64)
         b = np.ones_like(col) if brightness is None else np.asarray(brightness, dtype=float)
-        return Flashes(col, np.asarray(row_px, dtype=float), frames.start_s[fs],
-                       frames.start_s[fe] + frames.exposure_s[fe], fs, fe, b, frames.epoch,
-                       None if area_px is None else np.asarray(area_px, dtype=float),
-                       None if t_centroid_s is None else np.asarray(t_centroid_s, dtype=float),
-                       None if score is None else np.asarray(score, dtype=float))
+        return Flashes(
+            col,
+            np.asarray(row_px, dtype=float),
+            frames.start_s[fs],
+            frames.start_s[fe] + frames.exposure_s[fe],
+            fs,
+            fe,
+            b,
+            frames.epoch,
+            None if area_px is None else np.asarray(area_px, dtype=float),
+            None if t_centroid_s is None else np.asarray(t_centroid_s, dtype=float),
+            None if score is None else np.asarray(score, dtype=float),
+        )
 
 
-def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None = None,
-                     exposure_s: float | None = None) -> Frames:
+def read_frame_times(
+    path: str | os.PathLike, folder: str | os.PathLike | None = None, exposure_s: float | None = None
+) -> Frames:
     """Read ``file,time_utc[,exposure_s]``; frames are returned in time order.
 
     The exposure is the column's value, else ``exposure_s``, else the shortest frame interval (for a
@@ -125,8 +155,10 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
     hl, names, _, data = read_header(p, "frame times, one row per frame", "file,time_utc[,exposure_s]")
     for need in ("file", "time_utc"):
         if need not in names:
-            raise InputError(f"{p}: line {hl}: missing column {need}; expected header file,time_utc[,exposure_s], "
-                             f"found {','.join(names)}")
+            raise InputError(
+                f"{p}: line {hl}: missing column {need}; expected header file,time_utc[,exposure_s], "
+                f"found {','.join(names)}"
+            )
     if "exposure" in names and "exposure_s" not in names:
         raise InputError(f"{p}: line {hl}: column 'exposure' has no unit; expected 'exposure_s' (seconds)")
     i_file, i_time = names.index("file"), names.index("time_utc")
@@ -149,7 +181,9 @@ def read_frame_times(path: str | os.PathLike, folder: str | os.PathLike | None =
             except ValueError:
                 raise InputError(f"{p}: line {no}, column exposure_s: {s[:30]!r} is not a number") from None
             if not (v > 0 and math.isfinite(v) and v <= 3600):
-                raise InputError(f"{p}: line {no}, column exposure_s: {s} is out of range; expected seconds in (0, 3600]")
+                raise InputError(
+                    f"{p}: line {no}, column exposure_s: {s} is out of range; expected seconds in (0, 3600]"
+                )
             exps.append(v)
     if not files:
         raise InputError(f"{p}: no data rows after the header; expected one row per frame")
@@ -185,8 +219,10 @@ def read_flashes(path: str | os.PathLike, epoch: dt.datetime | None = None) -> F
     hl, names, _, data = read_header(p, "flashes", "col,row,time_start_utc,time_end_utc[,brightness]")
     for need in ("col", "row", "time_start_utc", "time_end_utc"):
         if need not in names:
-            raise InputError(f"{p}: line {hl}: missing column {need}; expected header "
-                             f"col,row,time_start_utc,time_end_utc[,brightness], found {','.join(names)}")
+            raise InputError(
+                f"{p}: line {hl}: missing column {need}; expected header "
+                f"col,row,time_start_utc,time_end_utc[,brightness], found {','.join(names)}"
+            )
     ix = {n: names.index(n) for n in names}
     col, row, t0, t1, br, tc = [], [], [], [], [], []
     for no, f in data:
@@ -214,5 +250,15 @@ def read_flashes(path: str | os.PathLike, epoch: dt.datetime | None = None) -> F
     ref = np.datetime64(ep.astimezone(dt.timezone.utc).replace(tzinfo=None), "ns")
     n = len(col)
     tcen = (np.array(tc, dtype="datetime64[ns]") - ref).astype(np.int64) * 1e-9 if tc else None
-    return Flashes(np.array(col), np.array(row), (t0a - ref).astype(np.int64) * 1e-9, (t1a - ref).astype(np.int64) * 1e-9,
-                   np.full(n, -1), np.full(n, -1), np.array(br), ep, None, tcen)
+    return Flashes(
+        np.array(col),
+        np.array(row),
+        (t0a - ref).astype(np.int64) * 1e-9,
+        (t1a - ref).astype(np.int64) * 1e-9,
+        np.full(n, -1),
+        np.full(n, -1),
+        np.array(br),
+        ep,
+        None,
+        tcen,
+    )

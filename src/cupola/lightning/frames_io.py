@@ -46,8 +46,9 @@ def reduce(image: np.ndarray, scale: int) -> np.ndarray:
     a = np.asarray(image)
     if scale > 1:
         h, w = (a.shape[0] // scale) * scale, (a.shape[1] // scale) * scale
-        a = cv2.resize(np.ascontiguousarray(a[:h, :w]).astype(np.float32), (w // scale, h // scale),
-                       interpolation=cv2.INTER_AREA)  # the block mean for an integer factor
+        a = cv2.resize(
+            np.ascontiguousarray(a[:h, :w]).astype(np.float32), (w // scale, h // scale), interpolation=cv2.INTER_AREA
+        )  # the block mean for an integer factor
     return _grey(a)
 
 
@@ -59,8 +60,9 @@ def read_reduced(path: Path, scale: int, full_size: tuple[int, int]) -> np.ndarr
     try:
         with Image.open(p) as im:
             if im.size != full_size:
-                raise InputError(f"{p}: {im.size[0]}x{im.size[1]} px, but the first frame is "
-                                 f"{full_size[0]}x{full_size[1]}")
+                raise InputError(
+                    f"{p}: {im.size[0]}x{im.size[1]} px, but the first frame is {full_size[0]}x{full_size[1]}"
+                )
             if scale > 1 and im.format == "JPEG":
                 im.draft("RGB" if im.mode != "L" else "L", (full_size[0] // scale, full_size[1] // scale))
                 im.load()
@@ -77,9 +79,14 @@ def read_reduced(path: Path, scale: int, full_size: tuple[int, int]) -> np.ndarr
     return reduce(a, scale)
 
 
-def read_sequence_reduced(paths: list[Path], scale: int, full_size: tuple[int, int], *,
-                          workers: int | None = None,
-                          progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+def read_sequence_reduced(
+    paths: list[Path],
+    scale: int,
+    full_size: tuple[int, int],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[np.ndarray]:
     """``read_reduced`` for every path, in order, on ``workers`` threads (default: the CPUs)."""
     k = workers if workers else min(os.cpu_count() or 1, 8)
     out: list[np.ndarray] = []

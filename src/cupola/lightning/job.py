@@ -76,8 +76,10 @@ def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterat
     try:
         import cv2
     except ImportError:
-        raise InputError(f"{path}: reading video needs OpenCV (pip install opencv-python-headless); "
-                         "or extract the frames and give `frames_dir` and `frame_times`") from None
+        raise InputError(
+            f"{path}: reading video needs OpenCV (pip install opencv-python-headless); "
+            "or extract the frames and give `frames_dir` and `frame_times`"
+        ) from None
     p = regular_file(path, "a video file")
     cap = cv2.VideoCapture(str(p))
     if not cap.isOpened():
@@ -110,9 +112,15 @@ def open_video(path: Path, fps: float | None = None) -> tuple[int, float, Iterat
 def _camera(req: LightningRequest, source: Path, width: int, height: int, info) -> tuple[Camera, str]:
     """The frames' camera from the request's focal length and sensor, else from ``info`` (EXIF; None
     for a video, which has none)."""
-    return camera_from_photo(width, height, focal_mm=req.focal_mm, sensor_mm=req.sensor_mm,
-                             exif_focal_mm=info.focal_length_mm if info is not None else None,
-                             exif_model=info.camera_model if info is not None else None, photo=source)
+    return camera_from_photo(
+        width,
+        height,
+        focal_mm=req.focal_mm,
+        sensor_mm=req.sensor_mm,
+        exif_focal_mm=info.focal_length_mm if info is not None else None,
+        exif_model=info.camera_model if info is not None else None,
+        photo=source,
+    )
 
 
 def run(req: LightningRequest) -> LightningResult:
@@ -120,12 +128,20 @@ def run(req: LightningRequest) -> LightningResult:
     from cupola.io.images import read_photo
     from cupola.io.tle import element_set_at
 
-    modes = [m for m, on in (("photo", req.photo is not None), ("frames", req.frames_dir is not None or
-                                                                   req.frame_times is not None),
-                             ("video", req.video is not None)) if on]
+    modes = [
+        m
+        for m, on in (
+            ("photo", req.photo is not None),
+            ("frames", req.frames_dir is not None or req.frame_times is not None),
+            ("video", req.video is not None),
+        )
+        if on
+    ]
     if len(modes) != 1:
-        raise InputError("give exactly one input: `video` (a file), `frames_dir` and `frame_times` (a folder and "
-                         "a CSV file), or a photo with `time` and `exposure_s`")
+        raise InputError(
+            "give exactly one input: `video` (a file), `frames_dir` and `frame_times` (a folder and "
+            "a CSV file), or a photo with `time` and `exposure_s`"
+        )
     mode = modes[0]
     if not req.events:
         raise InputError("give the lightning events: `events` (one or more CSV files)")
@@ -152,21 +168,28 @@ def run(req: LightningRequest) -> LightningResult:
 
             # detection on frames reduced by `scale`, decoded in parallel, each file once
             scale = detection_scale(image.shape[1], image.shape[0])
-            rest = read_sequence_reduced([Path(req.frames_dir) / nm for nm in frames.names[1:]], scale,
-                                         (image.shape[1], image.shape[0]), workers=req.workers,
-                                         progress=req.progress)
+            rest = read_sequence_reduced(
+                [Path(req.frames_dir) / nm for nm in frames.names[1:]],
+                scale,
+                (image.shape[1], image.shape[0]),
+                workers=req.workers,
+                progress=req.progress,
+            )
             images = iter([reduce(image, scale)] + rest)
             detect_opts = replace(req.detect, input_scale=scale, workers=req.workers)
             if scale > 1:
                 notes.append(f"detection on frames reduced {scale}x (flash patches are tens of pixels across)")
         else:
+
             def gen():
                 yield image
                 for nm in frames.names[1:]:
                     img, _ = read_photo(Path(req.frames_dir) / nm)
                     if img.shape[:2] != image.shape[:2]:
-                        raise InputError(f"{Path(req.frames_dir) / nm}: {img.shape[1]}x{img.shape[0]} px, but the "
-                                         f"first frame is {image.shape[1]}x{image.shape[0]}")
+                        raise InputError(
+                            f"{Path(req.frames_dir) / nm}: {img.shape[1]}x{img.shape[0]} px, but the "
+                            f"first frame is {image.shape[1]}x{image.shape[0]}"
+                        )
                     yield img
 
             images = gen()
@@ -199,28 +222,38 @@ def run(req: LightningRequest) -> LightningResult:
 
         images = gen()
         source, name = Path(req.video), f"{Path(req.video).name} (frame 0)"
-        notes.append(f"video: {n} frames at {rate:g} frames/s, frame times from "
-                     + ("the given frame rate" if req.fps is not None else "the container's timestamps"))
+        notes.append(
+            f"video: {n} frames at {rate:g} frames/s, frame times from "
+            + ("the given frame rate" if req.fps is not None else "the container's timestamps")
+        )
     height, width = image.shape[:2]
     camera, cam_source = _camera(req, source, width, height, info)
     background = None
     if req.background is not None:
         background, _ = read_photo(req.background)
         if background.shape[:2] != image.shape[:2]:
-            raise InputError(f"`background` {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
-                             f"the frames are {width}x{height}")
+            raise InputError(
+                f"`background` {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
+                f"the frames are {width}x{height}"
+            )
         if detect_opts.input_scale > 1:
             from cupola.lightning.frames_io import reduce
 
             background = reduce(background, detect_opts.input_scale)
     if req.flashes is not None:
         flashes = read_flashes(req.flashes, frames.epoch)
-        inside = (flashes.col_px >= -0.5) & (flashes.col_px <= width - 0.5) & (flashes.row_px >= -0.5) & \
-            (flashes.row_px <= height - 0.5)
+        inside = (
+            (flashes.col_px >= -0.5)
+            & (flashes.col_px <= width - 0.5)
+            & (flashes.row_px >= -0.5)
+            & (flashes.row_px <= height - 0.5)
+        )
         if not inside.all():
             k = int(np.flatnonzero(~inside)[0])
-            raise InputError(f"{req.flashes}: flash {k + 1} ({flashes.col_px[k]:g}, {flashes.row_px[k]:g}) lies outside "
-                             f"the {width}x{height} image")
+            raise InputError(
+                f"{req.flashes}: flash {k + 1} ({flashes.col_px[k]:g}, {flashes.row_px[k]:g}) lies outside "
+                f"the {width}x{height} image"
+            )
     else:
         flashes = detect_flashes(images, frames, background=background, options=detect_opts)
     events = Events.concat([read_events(p, sigma_m=req.event_sigma_m) for p in req.events])
@@ -228,10 +261,24 @@ def run(req: LightningRequest) -> LightningResult:
         n_before = len(events)
         events, _ = group_strokes(events)
         if len(events) < n_before:
-            notes.append(f"{n_before - len(events)} subsequent strokes grouped with their flashes' first strokes "
-                         f"({len(events)} events)")
+            notes.append(
+                f"{n_before - len(events)} subsequent strokes grouped with their flashes' first strokes "
+                f"({len(events)} events)"
+            )
     elements = element_set_at(req.tle_path, frames.epoch, force=req.force_tle, notes=notes)
     solution = solve(flashes, events, elements, camera, req.options)
     notes += solution.notes
-    return LightningResult(req, mode, frames, image, name, cam_source, flashes, events, elements, solution, notes,
-                           georef_scale=detect_opts.input_scale)
+    return LightningResult(
+        req,
+        mode,
+        frames,
+        image,
+        name,
+        cam_source,
+        flashes,
+        events,
+        elements,
+        solution,
+        notes,
+        georef_scale=detect_opts.input_scale,
+    )

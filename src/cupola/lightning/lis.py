@@ -38,9 +38,23 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["LisScience", "LisBackground", "LisPlatform", "read_lis_science", "read_lis_background", "lis_events",
-           "tai93_to_datetime64", "lis_look_vectors", "mount_matrix", "locate_pixels", "georeference_backgrounds",
-           "georeference_events", "is_lis_file", "LIS_FOV_DEG", "LIS_FILE_HEIGHT_M"]
+__all__ = [
+    "LisScience",
+    "LisBackground",
+    "LisPlatform",
+    "read_lis_science",
+    "read_lis_background",
+    "lis_events",
+    "tai93_to_datetime64",
+    "lis_look_vectors",
+    "mount_matrix",
+    "locate_pixels",
+    "georeference_backgrounds",
+    "georeference_events",
+    "is_lis_file",
+    "LIS_FOV_DEG",
+    "LIS_FILE_HEIGHT_M",
+]
 
 #: nominal full field of view of ISS LIS (deg, square)
 LIS_FOV_DEG = 80.0
@@ -127,8 +141,13 @@ def _platform(h, prefix: str, p: Path) -> LisPlatform:
     pos = np.asarray(h[f"{prefix}_position_vector"][...], float)
     vel = np.asarray(h[f"{prefix}_velocity_vector"][...], float)
     mat = np.asarray(h[f"{prefix}_transform_matrix"][...], float)
-    ok = (np.isfinite(ti) & np.all(np.isfinite(pos), axis=1) & np.all(np.isfinite(vel), axis=1)
-          & np.all(np.isfinite(mat), axis=1) & (np.linalg.norm(pos, axis=1) > 6.0e6))
+    ok = (
+        np.isfinite(ti)
+        & np.all(np.isfinite(pos), axis=1)
+        & np.all(np.isfinite(vel), axis=1)
+        & np.all(np.isfinite(mat), axis=1)
+        & (np.linalg.norm(pos, axis=1) > 6.0e6)
+    )
     if ok.sum() < 2:
         raise InputError(f"{p}: no valid one-second platform records")
     o = np.argsort(ti[ok], kind="stable")
@@ -156,11 +175,17 @@ class LisScience:
 def _table(h, prefix: str, parent: bool = True, extra: bool = False) -> LisTable:
     g = lambda n: np.asarray(h[f"{prefix}_{n}"][...])  # noqa: E731
     n = h[f"{prefix}_TAI93_time"].shape[0]
-    return LisTable(tai93_to_datetime64(g("TAI93_time")), g("lat").astype(float), g("lon").astype(float),
-                    g("radiance").astype(float), g("footprint").astype(float), g("address").astype(np.int64),
-                    g("parent_address").astype(np.int64) if parent else np.full(n, -1),
-                    g("child_count").astype(np.int64) if extra else None,
-                    g("delta_time").astype(float) if f"{prefix}_delta_time" in h else None)
+    return LisTable(
+        tai93_to_datetime64(g("TAI93_time")),
+        g("lat").astype(float),
+        g("lon").astype(float),
+        g("radiance").astype(float),
+        g("footprint").astype(float),
+        g("address").astype(np.int64),
+        g("parent_address").astype(np.int64) if parent else np.full(n, -1),
+        g("child_count").astype(np.int64) if extra else None,
+        g("delta_time").astype(float) if f"{prefix}_delta_time" in h else None,
+    )
 
 
 def read_lis_science(path: str | os.PathLike) -> LisScience:
@@ -177,8 +202,13 @@ def read_lis_science(path: str | os.PathLike) -> LisScience:
             vlon = np.asarray(h["viewtime_lon"][...], float)
             vsec = np.asarray(h["viewtime_effective_obs"][...], float)
             vstart = tai93_to_datetime64(np.asarray(h["viewtime_TAI93_start"][...], float))
-            ev = LisTable(**{**ev.__dict__, "col": np.asarray(h["lightning_event_x_pixel"][...], float),
-                             "row": np.asarray(h["lightning_event_y_pixel"][...], float)})
+            ev = LisTable(
+                **{
+                    **ev.__dict__,
+                    "col": np.asarray(h["lightning_event_x_pixel"][...], float),
+                    "row": np.asarray(h["lightning_event_y_pixel"][...], float),
+                }
+            )
             ev_t = np.asarray(h["lightning_event_TAI93_time"][...], float)
             plat = _platform(h, "one_second", p) if "one_second_transform_matrix" in h else None
         except KeyError as e:
@@ -201,9 +231,15 @@ def lis_events(path: str | os.PathLike, *, level: str = "group", sigma_m: float 
         raise InputError(f"ISS LIS level must be one of {', '.join(tables)}, got {level!r}")
     t = tables[level]
     o = np.argsort(t.time, kind="stable")
-    return Events.from_arrays(t.time[o], t.lon_deg[o], t.lat_deg[o], energy=t.radiance[o], kind="mapper",
-                              sigma_m=LIS_SIGMA_M if sigma_m is None else sigma_m,
-                              source_name=f"{Path(path).name} (ISS LIS {level}s)")
+    return Events.from_arrays(
+        t.time[o],
+        t.lon_deg[o],
+        t.lat_deg[o],
+        energy=t.radiance[o],
+        kind="mapper",
+        sigma_m=LIS_SIGMA_M if sigma_m is None else sigma_m,
+        source_name=f"{Path(path).name} (ISS LIS {level}s)",
+    )
 
 
 @dataclass(frozen=True)
@@ -342,8 +378,17 @@ def _gcrs_to_itrs(times64: np.ndarray) -> np.ndarray:
     return np.moveaxis(R.reshape(3, 3, -1), -1, 0)
 
 
-def locate_pixels(platform: LisPlatform, tai93_s, col, row, *, height_m: float = LIS_FILE_HEIGHT_M,
-                  lens: str = "lis", mount: bool = True, frame: str = "inertial") -> tuple[np.ndarray, np.ndarray]:
+def locate_pixels(
+    platform: LisPlatform,
+    tai93_s,
+    col,
+    row,
+    *,
+    height_m: float = LIS_FILE_HEIGHT_M,
+    lens: str = "lis",
+    mount: bool = True,
+    frame: str = "inertial",
+) -> tuple[np.ndarray, np.ndarray]:
     """Ground (lat_deg, lon_deg) of LIS pixels seen at TAI93 times, by cupola's geometry.
 
     The one-second records are interpolated (linearly, re-orthonormalised) to each time; the pixel's
@@ -369,8 +414,9 @@ def locate_pixels(platform: LisPlatform, tai93_s, col, row, *, height_m: float =
     look0 = lis_look_vectors(col, row, lens=lens)
     look = look0 @ mount_matrix(mount).T
     frames, inverse = np.unique(t, return_inverse=True)
-    pos, vel, mat = _interp_records(frames, platform.tai93_s, platform.position_m, platform.velocity_m_s,
-                                    platform.transform.reshape(-1, 9))
+    pos, vel, mat = _interp_records(
+        frames, platform.tai93_s, platform.position_m, platform.velocity_m_s, platform.transform.reshape(-1, 9)
+    )
     u, _, vt = np.linalg.svd(mat.reshape(-1, 3, 3))
     mat = u @ vt
     times64 = tai93_to_datetime64(frames)
@@ -393,8 +439,14 @@ def locate_pixels(platform: LisPlatform, tai93_s, col, row, *, height_m: float =
     return lat, lon
 
 
-def georeference_backgrounds(bg: LisBackground, *, height_m: float = LIS_FILE_HEIGHT_M, lens: str = "lis",
-                             mount: bool = True, frame: str = "inertial") -> dict:
+def georeference_backgrounds(
+    bg: LisBackground,
+    *,
+    height_m: float = LIS_FILE_HEIGHT_M,
+    lens: str = "lis",
+    mount: bool = True,
+    frame: str = "inertial",
+) -> dict:
     """Corners and boresight of every background image by cupola's geometry (:func:`locate_pixels`),
     and their distances to the file's.
 
@@ -406,24 +458,43 @@ def georeference_backgrounds(bg: LisBackground, *, height_m: float = LIS_FILE_HE
     n = len(bg.time)
     px = np.vstack([CORNER_PIXELS, [BORESIGHT_PIXEL]])
     t = np.repeat(bg.tai93_s, len(px))
-    lat, lon = locate_pixels(bg.platform, t, np.tile(px[:, 0], n), np.tile(px[:, 1], n), height_m=height_m,
-                             lens=lens, mount=mount, frame=frame)
+    lat, lon = locate_pixels(
+        bg.platform,
+        t,
+        np.tile(px[:, 0], n),
+        np.tile(px[:, 1], n),
+        height_m=height_m,
+        lens=lens,
+        mount=mount,
+        frame=frame,
+    )
     out = np.stack([lat, lon], axis=-1).reshape(n, len(px), 2)
     file_pts = np.concatenate([bg.corners_lat_lon_deg, bg.boresight_lat_lon_deg[:, None]], axis=1)
     err = _distance_km(out, file_pts)
-    return {"corners_lat_lon_deg": out[:, :4], "boresight_lat_lon_deg": out[:, 4],
-            "corner_error_km": err[:, :4], "boresight_error_km": err[:, 4]}
+    return {
+        "corners_lat_lon_deg": out[:, :4],
+        "boresight_lat_lon_deg": out[:, 4],
+        "corner_error_km": err[:, :4],
+        "boresight_error_km": err[:, 4],
+    }
 
 
-def georeference_events(sc: LisScience, *, height_m: float = LIS_FILE_HEIGHT_M, lens: str = "lis",
-                        mount: bool = True, frame: str = "inertial") -> dict:
+def georeference_events(
+    sc: LisScience,
+    *,
+    height_m: float = LIS_FILE_HEIGHT_M,
+    lens: str = "lis",
+    mount: bool = True,
+    frame: str = "inertial",
+) -> dict:
     """Every event's pixel located by cupola's geometry from the science file's own one-second
     records, against the file's event latitude/longitude: ``lat_lon_deg`` (N, 2), ``error_km`` (N,)."""
     ev = sc.events
     if sc.platform is None or ev.col is None:
         raise InputError(f"{sc.path}: no one-second platform records or event pixels to locate the events with")
-    lat, lon = locate_pixels(sc.platform, sc.event_tai93_s, ev.col, ev.row, height_m=height_m, lens=lens,
-                             mount=mount, frame=frame)
+    lat, lon = locate_pixels(
+        sc.platform, sc.event_tai93_s, ev.col, ev.row, height_m=height_m, lens=lens, mount=mount, frame=frame
+    )
     out = np.stack([lat, lon], axis=-1)
     return {"lat_lon_deg": out, "error_km": _distance_km(out, np.stack([ev.lat_deg, ev.lon_deg], axis=-1))}
 

@@ -47,8 +47,9 @@ def _stretch(img: np.ndarray) -> np.ndarray:
     return np.log1p(np.maximum(a - sky - 3.0 * noise, 0.0) / noise)
 
 
-def pair_tiles(a: np.ndarray, b: np.ndarray, *, grid: tuple[int, int] = (6, 4),
-               min_response: float = 0.08) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def pair_tiles(
+    a: np.ndarray, b: np.ndarray, *, grid: tuple[int, int] = (6, 4), min_response: float = 0.08
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Tile correspondences between images ``a`` and ``b``: (src (N, 2), dst (N, 2)) tile centres in
     ``a`` and where they are in ``b``, and the global shift (dx, dy) (None when nothing correlates)."""
     sa, sb = _stretch(a), _stretch(b)
@@ -70,7 +71,7 @@ def pair_tiles(a: np.ndarray, b: np.ndarray, *, grid: tuple[int, int] = (6, 4),
             if cx1 - cx0 < tw // 2 or cy1 - cy0 < th // 2:
                 continue
             ta = sa[cy0:cy1, cx0:cx1]
-            tb = sb[cy0 + idy:cy1 + idy, cx0 + idx:cx1 + idx]
+            tb = sb[cy0 + idy : cy1 + idy, cx0 + idx : cx1 + idx]
             if ta.std() == 0 or tb.std() == 0:
                 continue
             ex, ey, r = _phase(ta, tb)
@@ -99,8 +100,9 @@ def _pool_map(fn, items, workers):
         return list(ex.map(fn, items))
 
 
-def sequence_motion(images: list[np.ndarray], *, max_pixels: int = 400_000,
-                    workers: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+def sequence_motion(
+    images: list[np.ndarray], *, max_pixels: int = 400_000, workers: int | None = None
+) -> tuple[list[np.ndarray], list[str]]:
     """Maps between consecutive frames (``maps[i]``: frame i -> frame i+1, pixels of ``images``) and
     how each was found, estimated on copies binned to at most ``max_pixels``.
 
@@ -128,8 +130,14 @@ def sequence_motion(images: list[np.ndarray], *, max_pixels: int = 400_000,
     dst = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros((0, 2))
     common, kind = None, "none"
     if len(src) >= 6:
-        A, inl = cv2.estimateAffine2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.RANSAC,
-                                      ransacReprojThreshold=1.0, maxIters=5000, confidence=0.999)
+        A, inl = cv2.estimateAffine2D(
+            src.astype(np.float32),
+            dst.astype(np.float32),
+            method=cv2.RANSAC,
+            ransacReprojThreshold=1.0,
+            maxIters=5000,
+            confidence=0.999,
+        )
         if A is not None and inl is not None and int(inl.sum()) >= 6:
             # least squares on the inliers (RANSAC's own estimate rests on 3 points)
             k = inl.ravel().astype(bool)

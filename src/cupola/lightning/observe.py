@@ -34,8 +34,15 @@ from cupola.geometry.camera import Camera
 from cupola.geometry.orbit import ElementSet
 from cupola.geometry.trajectory import trajectory
 
-__all__ = ["EventGeometry", "event_geometry", "camera_vectors", "project", "pixel_jacobian",
-           "pixel_covariance", "angular_sigma"]
+__all__ = [
+    "EventGeometry",
+    "event_geometry",
+    "camera_vectors",
+    "project",
+    "pixel_jacobian",
+    "pixel_covariance",
+    "angular_sigma",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,8 +62,15 @@ class EventGeometry:
 
     def subset(self, idx) -> EventGeometry:
         i = np.asarray(idx)
-        return EventGeometry(self.t_s[i], self.position_m[i], self.lvlh[i], self.ground_m[i], self.enu[i],
-                             self.given_height_m[i], self.sigma_m[i])
+        return EventGeometry(
+            self.t_s[i],
+            self.position_m[i],
+            self.lvlh[i],
+            self.ground_m[i],
+            self.enu[i],
+            self.given_height_m[i],
+            self.sigma_m[i],
+        )
 
     def heights(self, model_height_m: float) -> np.ndarray:
         return np.where(np.isnan(self.given_height_m), model_height_m, self.given_height_m)
@@ -71,16 +85,23 @@ class EventGeometry:
         return d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
-def event_geometry(elements: ElementSet, epoch: dt.datetime, t_s, lon_deg, lat_deg, given_height_m,
-                   sigma_m) -> EventGeometry:
+def event_geometry(
+    elements: ElementSet, epoch: dt.datetime, t_s, lon_deg, lat_deg, given_height_m, sigma_m
+) -> EventGeometry:
     """Station states at the event times and the events' local frames."""
     t = np.asarray(t_s, dtype=float)
     tr = trajectory(elements, epoch, t)
     lon = np.radians(np.asarray(lon_deg, dtype=float))
     lat = np.radians(np.asarray(lat_deg, dtype=float))
-    return EventGeometry(t, tr.position_m, tr.lvlh_to_itrs, geodesy.geodetic_to_ecef(lon, lat, 0.0),
-                         geodesy.enu_basis(lon, lat).reshape(-1, 3, 3),
-                         np.asarray(given_height_m, dtype=float), np.asarray(sigma_m, dtype=float))
+    return EventGeometry(
+        t,
+        tr.position_m,
+        tr.lvlh_to_itrs,
+        geodesy.geodetic_to_ecef(lon, lat, 0.0),
+        geodesy.enu_basis(lon, lat).reshape(-1, 3, 3),
+        np.asarray(given_height_m, dtype=float),
+        np.asarray(sigma_m, dtype=float),
+    )
 
 
 def camera_vectors(mount: np.ndarray, position_m, lvlh, points_m) -> np.ndarray:

@@ -59,16 +59,22 @@ def ground_uncertainty(sol: Solution, pos, lvlh, col, row, heights) -> np.ndarra
             e["xyz".index(n[4])] = step
             p = _hits(sol.camera, (Rotation.from_rotvec(e) * sol.mount).as_matrix(), pos, lvlh, col, row, heights)
         else:
-            p = _hits(sol.camera.with_focal_scale(float(np.exp(step))), sol.mount.as_matrix(), pos, lvlh, col, row,
-                      heights)
+            p = _hits(
+                sol.camera.with_focal_scale(float(np.exp(step))), sol.mount.as_matrix(), pos, lvlh, col, row, heights
+            )
         cols.append(np.einsum("nij,nj->ni", enu[:, :2, :], (p - base) / step))
     g = np.stack(cols, axis=-1)  # (N, 2, p)
     c = sol.covariance[np.ix_(idx, idx)]
     return np.einsum("nip,pq,njq->nij", g, c, g)
 
 
-def locate_flashes(sol: Solution, flashes: Flashes, events: Events, centroid_sigma_px: float = 1.0,
-                   emission_height_sigma_m: float = 2000.0) -> FlashLocations:
+def locate_flashes(
+    sol: Solution,
+    flashes: Flashes,
+    events: Events,
+    centroid_sigma_px: float = 1.0,
+    emission_height_sigma_m: float = 2000.0,
+) -> FlashLocations:
     K = len(flashes)
     event = np.full(K, -1, dtype=np.int64)
     pair = np.full(K, -1, dtype=np.int64)
@@ -87,8 +93,9 @@ def locate_flashes(sol: Solution, flashes: Flashes, events: Events, centroid_sig
         heights[matched] = np.where(np.isnan(given), sol.emission_height_m, given)
         sig_h[matched] = np.where(np.isnan(given), emission_height_sigma_m, GIVEN_HEIGHT_SIGMA_M)
     tr = trajectory(sol.elements, sol.epoch, t)
-    pts = _hits(sol.camera, sol.mount.as_matrix(), tr.position_m, tr.lvlh_to_itrs, flashes.col_px, flashes.row_px,
-                heights)
+    pts = _hits(
+        sol.camera, sol.mount.as_matrix(), tr.position_m, tr.lvlh_to_itrs, flashes.col_px, flashes.row_px, heights
+    )
     lon, lat, _ = geodesy.ecef_to_geodetic(pts)
     cov = ground_uncertainty(sol, tr.position_m, tr.lvlh_to_itrs, flashes.col_px, flashes.row_px, heights)
     los = pts - tr.position_m

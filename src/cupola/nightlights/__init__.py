@@ -10,11 +10,16 @@ georeferenced products. Names are imported on first use.
 from cupola._lazy import lazy_names
 
 _NAMES = {
-    "calibrate": "cupola.nightlights.pipeline", "CalibrateOptions": "cupola.nightlights.pipeline",
-    "SequenceResult": "cupola.nightlights.pipeline", "write_products": "cupola.nightlights.products",
-    "RadianceSettings": "cupola.nightlights.radiance", "Calibration": "cupola.nightlights.photometry",
-    "read_calibration": "cupola.nightlights.photometry", "read_raw": "cupola.nightlights.raw",
-    "classify_lamps": "cupola.nightlights.colour", "colour_ratios": "cupola.nightlights.colour",
+    "calibrate": "cupola.nightlights.pipeline",
+    "CalibrateOptions": "cupola.nightlights.pipeline",
+    "SequenceResult": "cupola.nightlights.pipeline",
+    "write_products": "cupola.nightlights.products",
+    "RadianceSettings": "cupola.nightlights.radiance",
+    "Calibration": "cupola.nightlights.photometry",
+    "read_calibration": "cupola.nightlights.photometry",
+    "read_raw": "cupola.nightlights.raw",
+    "classify_lamps": "cupola.nightlights.colour",
+    "colour_ratios": "cupola.nightlights.colour",
 }
 
 __all__ = sorted(_NAMES)

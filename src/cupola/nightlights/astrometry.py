@@ -64,10 +64,17 @@ class AstrometricSolution:
 
     def to_dict(self) -> dict:
         ra, dec = self.boresight_radec_deg
-        return {"method": self.method, "n_matched": self.n_matched, "rms_px": self.rms_px,
-                "focal_px": self.camera.focal_px, "boresight_ra_deg": ra, "boresight_dec_deg": dec,
-                "quaternion_camera_to_icrs_xyzw": self.rotation.as_quat().tolist(),
-                "wcs": wcs_header(self), "notes": list(self.notes)}
+        return {
+            "method": self.method,
+            "n_matched": self.n_matched,
+            "rms_px": self.rms_px,
+            "focal_px": self.camera.focal_px,
+            "boresight_ra_deg": ra,
+            "boresight_dec_deg": dec,
+            "quaternion_camera_to_icrs_xyzw": self.rotation.as_quat().tolist(),
+            "wcs": wcs_header(self),
+            "notes": list(self.notes),
+        }
 
 
 def _project(rotation: Rotation, camera: Camera, vec_icrs: np.ndarray):
@@ -110,8 +117,9 @@ def _fit_and_clip(rotation, camera, vec_cat, col, row, *, fit_focal, clip_sigma=
     for _ in range(4):
         if keep.sum() < min_stars:
             break
-        rotation, cam, r = _refine(rotation, camera, vec_cat[keep], col[keep], row[keep],
-                                   fit_focal=fit_focal and keep.sum() >= 8)
+        rotation, cam, r = _refine(
+            rotation, camera, vec_cat[keep], col[keep], row[keep], fit_focal=fit_focal and keep.sum() >= 8
+        )
         c, rr = _project(rotation, cam, vec_cat)
         res = np.column_stack([c, rr]) - np.column_stack([col, row])
         d = np.hypot(res[:, 0], res[:, 1])
@@ -149,8 +157,10 @@ def _invariants(vec: np.ndarray, tri: np.ndarray):
     the longest side (rad) and the orientation sign of the ordered vertices."""
     p = vec[tri]  # (n, 3, 3)
     # side opposite vertex k joins the other two
-    opp = np.stack([np.arccos(np.clip(np.einsum("ij,ij->i", p[:, (k + 1) % 3], p[:, (k + 2) % 3]), -1, 1))
-                    for k in range(3)], axis=1)
+    opp = np.stack(
+        [np.arccos(np.clip(np.einsum("ij,ij->i", p[:, (k + 1) % 3], p[:, (k + 2) % 3]), -1, 1)) for k in range(3)],
+        axis=1,
+    )
     order = np.argsort(opp, axis=1)
     s = np.take_along_axis(opp, order, axis=1)
     key = np.column_stack([s[:, 0] / s[:, 2], s[:, 1] / s[:, 2]])
@@ -168,8 +178,20 @@ def _index_mag_limit(catalog_mag: np.ndarray, fov_sr: float, target: float = 30.
     return float(mags[max(need, 10)])
 
 
-def _blind(vec_cat, mag_cat, det_rays, det_col, det_row, camera, *, n_image=25, ratio_tol=0.008,
-           scale_tol=0.06, verify_radius_px=None, max_candidates=4000):
+def _blind(
+    vec_cat,
+    mag_cat,
+    det_rays,
+    det_col,
+    det_row,
+    camera,
+    *,
+    n_image=25,
+    ratio_tol=0.008,
+    scale_tol=0.06,
+    verify_radius_px=None,
+    max_candidates=4000,
+):
     w, h = camera.width_px, camera.height_px
     half_short = 0.5 * min(w / camera.focal_x_px, h / camera.focal_y_px)
     fov_sr = (w / camera.focal_x_px) * (h / camera.focal_y_px)
@@ -223,10 +245,19 @@ def _blind(vec_cat, mag_cat, det_rays, det_col, det_row, camera, *, n_image=25, 
     return rot, tried
 
 
-def solve_astrometry(det_col, det_row, camera: Camera, vec_cat: np.ndarray, mag_cat: np.ndarray, *,
-                     prior_rotation: Rotation | None = None, prior_radius_px: float | None = None,
-                     match_radius_px: float | None = None, fit_focal: bool = True,
-                     min_stars: int = 6) -> tuple[AstrometricSolution | None, str]:
+def solve_astrometry(
+    det_col,
+    det_row,
+    camera: Camera,
+    vec_cat: np.ndarray,
+    mag_cat: np.ndarray,
+    *,
+    prior_rotation: Rotation | None = None,
+    prior_radius_px: float | None = None,
+    match_radius_px: float | None = None,
+    fit_focal: bool = True,
+    min_stars: int = 6,
+) -> tuple[AstrometricSolution | None, str]:
     """Solve the star field.
 
     Args:
@@ -252,8 +283,9 @@ def solve_astrometry(det_col, det_row, camera: Camera, vec_cat: np.ndarray, mag_
         inside = np.isfinite(pc) & (pc > 0) & (pc < w) & (pr > 0) & (pr < h)
         di, ci = _match(np.where(inside, pc, np.nan), pr, det_col[:200], det_row[:200], radius)
         if di.size >= min_stars:
-            rot, camera, keep, _ = _fit_and_clip(prior_rotation, camera, vec_cat[ci], det_col[di], det_row[di],
-                                                 fit_focal=False)
+            rot, camera, keep, _ = _fit_and_clip(
+                prior_rotation, camera, vec_cat[ci], det_col[di], det_row[di], fit_focal=False
+            )
         else:
             notes.append(f"the given pose predicted only {di.size} stars near sources; solved blind")
     if rot is None:
@@ -261,8 +293,10 @@ def solve_astrometry(det_col, det_row, camera: Camera, vec_cat: np.ndarray, mag_
         rays = _rays(camera, det_col, det_row)
         rot, tried = _blind(vec_cat, mag_cat, rays, det_col, det_row, camera)
         if rot is None:
-            return None, (f"no star pattern of the {min(25, det_col.size)} brightest sources matched the catalog "
-                          f"({tried} candidate triangles tried)")
+            return None, (
+                f"no star pattern of the {min(25, det_col.size)} brightest sources matched the catalog "
+                f"({tried} candidate triangles tried)"
+            )
     # iterate: match everything with a shrinking radius, fit rotation (+ focal)
     radius = match_radius_px or max(3.0, 0.002 * max(w, h))
     for rad in (4 * radius, 2 * radius, radius):
@@ -271,8 +305,7 @@ def solve_astrometry(det_col, det_row, camera: Camera, vec_cat: np.ndarray, mag_
         di, ci = _match(np.where(inside, pc, np.nan), pr, det_col, det_row, rad)
         if di.size < min_stars:
             return None, f"only {di.size} sources matched catalog stars after the initial solution"
-        rot, camera, keep, res = _fit_and_clip(rot, camera, vec_cat[ci], det_col[di], det_row[di],
-                                               fit_focal=fit_focal)
+        rot, camera, keep, res = _fit_and_clip(rot, camera, vec_cat[ci], det_col[di], det_row[di], fit_focal=fit_focal)
     di, ci, res = di[keep], ci[keep], res[keep]
     return AstrometricSolution(rot, camera, di, ci, res, method, tried, tuple(notes)), ""
 
@@ -290,8 +323,20 @@ def wcs_header(sol: AstrometricSolution) -> dict:
     north = np.cross(b, east)
     ex, ey = m[:, 0], m[:, 1]
     k = np.degrees(1.0)
-    return {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CUNIT1": "deg", "CUNIT2": "deg",
-            "CRPIX1": cam.cx_px + 1.0, "CRPIX2": cam.cy_px + 1.0, "CRVAL1": ra, "CRVAL2": dec,
-            "CD1_1": k * ex @ east / cam.focal_x_px, "CD1_2": k * ey @ east / cam.focal_y_px,
-            "CD2_1": k * ex @ north / cam.focal_x_px, "CD2_2": k * ey @ north / cam.focal_y_px,
-            "RADESYS": "ICRS", "NAXIS1": cam.width_px, "NAXIS2": cam.height_px}
+    return {
+        "CTYPE1": "RA---TAN",
+        "CTYPE2": "DEC--TAN",
+        "CUNIT1": "deg",
+        "CUNIT2": "deg",
+        "CRPIX1": cam.cx_px + 1.0,
+        "CRPIX2": cam.cy_px + 1.0,
+        "CRVAL1": ra,
+        "CRVAL2": dec,
+        "CD1_1": k * ex @ east / cam.focal_x_px,
+        "CD1_2": k * ey @ east / cam.focal_y_px,
+        "CD2_1": k * ex @ north / cam.focal_x_px,
+        "CD2_2": k * ey @ north / cam.focal_y_px,
+        "RADESYS": "ICRS",
+        "NAXIS1": cam.width_px,
+        "NAXIS2": cam.height_px,
+    }

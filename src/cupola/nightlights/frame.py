@@ -136,15 +136,18 @@ def _camera_for(frame: RawFrame, opts: CalibrateOptions, focal_mm: float | None)
         raise InputError(f"{m.path}: EXIF FocalLength missing; the camera's focal length is needed")
     if opts.sensor_mm is not None:
         w_mm, h_mm = opts.sensor_mm
-        return Camera.from_focal_sensor(focal_mm=focal_mm, sensor_width_mm=w_mm, sensor_height_mm=h_mm,
-                                        width_px=m.width_px, height_px=m.height_px)
+        return Camera.from_focal_sensor(
+            focal_mm=focal_mm, sensor_width_mm=w_mm, sensor_height_mm=h_mm, width_px=m.width_px, height_px=m.height_px
+        )
     if not m.model:
-        raise InputError(f"{m.path}: EXIF Model missing; the camera is needed for its sensor size "
-                         "(give `sensor_mm` WIDTH HEIGHT)")
+        raise InputError(
+            f"{m.path}: EXIF Model missing; the camera is needed for its sensor size (give `sensor_mm` WIDTH HEIGHT)"
+        )
     try:
         body = camera_body(m.model)
-        return camera_for_body(body, focal_mm=focal_mm, width_px=m.width_px - m.width_px % 2,
-                               height_px=m.height_px - m.height_px % 2)
+        return camera_for_body(
+            body, focal_mm=focal_mm, width_px=m.width_px - m.width_px % 2, height_px=m.height_px - m.height_px % 2
+        )
     except InputError as exc:
         raise InputError(f"{m.path}: unsupported camera: {exc}") from None
 
@@ -152,17 +155,32 @@ def _camera_for(frame: RawFrame, opts: CalibrateOptions, focal_mm: float | None)
 def _lens_for(frame: RawFrame, flat_gain: np.ndarray | None, flat_name: str) -> LensModel:
     m = frame.meta
     w, h = frame.shape[1] * 2, frame.shape[0] * 2
-    lf = lens_from_lensfun(m.make, m.model, m.lens_make, m.lens_model, focal_mm=m.focal_mm or 0.0,
-                           f_number=m.f_number or 0.0, width_px=w, height_px=h)
+    lf = lens_from_lensfun(
+        m.make,
+        m.model,
+        m.lens_make,
+        m.lens_model,
+        focal_mm=m.focal_mm or 0.0,
+        f_number=m.f_number or 0.0,
+        width_px=w,
+        height_px=h,
+    )
     if flat_gain is None:
         return lf
     if flat_gain.shape != frame.planes.shape:
-        raise InputError(f"{flat_name}: flat field of {flat_gain.shape[2] * 2}x{flat_gain.shape[1] * 2} px does "
-                         f"not match {m.path} ({w}x{h} px)")
+        raise InputError(
+            f"{flat_name}: flat field of {flat_gain.shape[2] * 2}x{flat_gain.shape[1] * 2} px does "
+            f"not match {m.path} ({w}x{h} px)"
+        )
     dist = f"; distortion from {lf.source}" if lf.distortion == "lensfun" else "; no distortion model"
-    return replace(lf, vignetting="flat", flat_gain=flat_gain, vignetting_terms=None,
-                   source=f"user flat field {flat_name} (per Bayer channel, smoothed){dist}",
-                   notes=tuple(n for n in lf.notes if "vignetting" not in n))
+    return replace(
+        lf,
+        vignetting="flat",
+        flat_gain=flat_gain,
+        vignetting_terms=None,
+        source=f"user flat field {flat_name} (per Bayer channel, smoothed){dist}",
+        notes=tuple(n for n in lf.notes if "vignetting" not in n),
+    )
 
 
 def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: tuple | None) -> FrameResult:
@@ -173,8 +191,13 @@ def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: 
     if dark is not None:
         frame = subtract_dark(frame, dark)
         notes += frame.notes
-    exposure = exposure_from_metadata(frame.meta, exposure_s=opts.exposure_s, iso=opts.iso,
-                                      f_number=opts.f_number, lens_transmission=opts.lens_transmission)
+    exposure = exposure_from_metadata(
+        frame.meta,
+        exposure_s=opts.exposure_s,
+        iso=opts.iso,
+        f_number=opts.f_number,
+        lens_transmission=opts.lens_transmission,
+    )
     camera = _camera_for(frame, opts, frame.meta.focal_mm)
     lens = _lens_for(frame, flat[0] if flat else None, flat[1] if flat else "")
     notes += list(lens.notes)
@@ -182,14 +205,13 @@ def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: 
         notes.append("no vignetting correction: " + lens.source + "; give a flat-field frame (`flat`)")
     # quicklook of the raw signal (before flat field and calibration), every 4th superpixel
     h4, w4 = frame.shape[0] // 4, frame.shape[1] // 4
-    ql = np.stack([frame.planes[0], 0.5 * (frame.planes[1] + frame.planes[2]), frame.planes[3]])[:, :h4 * 4, :w4 * 4]
+    ql = np.stack([frame.planes[0], 0.5 * (frame.planes[1] + frame.planes[2]), frame.planes[3]])[:, : h4 * 4, : w4 * 4]
     ql = ql.reshape(3, h4, 4, w4, 4).mean(axis=(2, 4))
     rate = np.float32(exposure.rate_factor)
     for k in range(4):
         frame.planes[k] *= lens.plane_gain(frame.offsets[k], frame.shape, k)
         frame.planes[k] *= rate
-    fr = FrameResult(path=path, frame=frame, exposure=exposure, lens=lens, camera=camera, notes=notes,
-                     raw_quicklook=ql)
+    fr = FrameResult(path=path, frame=frame, exposure=exposure, lens=lens, camera=camera, notes=notes, raw_quicklook=ql)
     fr.timings_s["decode_flat_exposure"] = _time.perf_counter() - t0
     return fr
 
@@ -214,8 +236,9 @@ def _time_of(frame: RawFrame, k: int, first: RawFrame, opts: CalibrateOptions, n
     return t.replace(tzinfo=dt.timezone.utc) + dt.timedelta(seconds=exp / 2.0)
 
 
-def place_frame(fr: FrameResult, k: int, first: FrameResult | None, opts: CalibrateOptions, tles, tie,
-                first_rpy) -> None:
+def place_frame(
+    fr: FrameResult, k: int, first: FrameResult | None, opts: CalibrateOptions, tles, tie, first_rpy
+) -> None:
     """Time, element set and state of frame ``k``; its pose from the tie points (first frame) or
     from the first frame's LVLH attitude (a camera fixed to the station). ``tles``: the
     :class:`cupola.io.tle.TleFile` of the run, or None without one."""
@@ -229,8 +252,15 @@ def place_frame(fr: FrameResult, k: int, first: FrameResult | None, opts: Calibr
     p.state = orbit.state_at(p.elements, p.time)
     if tie is not None and k == 0:
         cu, ru = fr.lens.undistort(tie.col_px, tie.row_px)
-        sol = att.solve_attitude(fr.camera, p.state.position_m, col_px=cu, row_px=ru, lon_deg=tie.lon_deg,
-                                 lat_deg=tie.lat_deg, height_m=tie.height_m)
+        sol = att.solve_attitude(
+            fr.camera,
+            p.state.position_m,
+            col_px=cu,
+            row_px=ru,
+            lon_deg=tie.lon_deg,
+            lat_deg=tie.lat_deg,
+            height_m=tie.height_m,
+        )
         p.tie_solution = sol
         p.pose = sol.pose
         p.pose_source = f"tie points {opts.tie_points} ({len(tie)} points, rms {sol.rms_px:.2f} px)"

@@ -33,8 +33,14 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["LensModel", "lens_from_lensfun", "no_lens_correction", "flat_field_gain", "lensfun_available",
-           "LENSFUN_DISTANCE_M"]
+__all__ = [
+    "LensModel",
+    "lens_from_lensfun",
+    "no_lens_correction",
+    "flat_field_gain",
+    "lensfun_available",
+    "LENSFUN_DISTANCE_M",
+]
 
 #: focus distance used for lensfun's interpolation: the Earth and the stars are at infinity
 #: (lensfun's calibrations stop at 1000 m)
@@ -192,13 +198,17 @@ class LensModel:
 
     def to_dict(self) -> dict:
         return {
-            "source": self.source, "vignetting": self.vignetting, "distortion": self.distortion,
+            "source": self.source,
+            "vignetting": self.vignetting,
+            "distortion": self.distortion,
             "vignetting_model": "pa" if self.vignetting == "lensfun" else None,
             "vignetting_terms": list(self.vignetting_terms) if self.vignetting_terms else None,
             "distortion_model": self.distortion_model,
             "distortion_terms": list(self.distortion_terms) if self.distortion_terms else None,
-            "center_px": list(self.center_px), "vignetting_scale_px": self.vignetting_scale_px,
-            "distortion_scale_px": self.distortion_scale_px, "notes": list(self.notes),
+            "center_px": list(self.center_px),
+            "vignetting_scale_px": self.vignetting_scale_px,
+            "distortion_scale_px": self.distortion_scale_px,
+            "notes": list(self.notes),
         }
 
 
@@ -206,9 +216,17 @@ def no_lens_correction(width_px: int, height_px: int, reason: str) -> LensModel:
     return LensModel(width_px, height_px, source=f"none ({reason})", notes=(reason,))
 
 
-def lens_from_lensfun(camera_make: str | None, camera_model: str | None, lens_make: str | None,
-                      lens_model: str | None, *, focal_mm: float, f_number: float, width_px: int,
-                      height_px: int) -> LensModel:
+def lens_from_lensfun(
+    camera_make: str | None,
+    camera_model: str | None,
+    lens_make: str | None,
+    lens_model: str | None,
+    *,
+    focal_mm: float,
+    f_number: float,
+    width_px: int,
+    height_px: int,
+) -> LensModel:
     """Vignetting and distortion from the lensfun database for the EXIF camera and lens.
 
     Falls back to no correction, with the reason in ``notes``, when lensfunpy is missing or the
@@ -222,7 +240,9 @@ def lens_from_lensfun(camera_make: str | None, camera_model: str | None, lens_ma
     db = _database()
     cams = db.find_cameras(camera_make or "", camera_model or "", loose_search=True) if camera_model else []
     if not cams:
-        return no_lens_correction(width_px, height_px, f"camera {camera_make} {camera_model} not in the lensfun database")
+        return no_lens_correction(
+            width_px, height_px, f"camera {camera_make} {camera_model} not in the lensfun database"
+        )
     cam = cams[0]
     lenses = db.find_lenses(cam, lens_make or None, lens_model, loose_search=True)
     if not lenses:
@@ -232,16 +252,19 @@ def lens_from_lensfun(camera_make: str | None, camera_model: str | None, lens_ma
     lens = lenses[0]
     notes = []
     if len(lenses) > 1 and lenses[1].score == lens.score:
-        notes.append(f"lens {lens_model!r} is ambiguous in lensfun ({lens.model!r} or {lenses[1].model!r}); "
-                     f"used {lens.model!r}")
+        notes.append(
+            f"lens {lens_model!r} is ambiguous in lensfun ({lens.model!r} or {lenses[1].model!r}); used {lens.model!r}"
+        )
     if not (lens.min_focal - 0.5 <= focal_mm <= (lens.max_focal or lens.min_focal) + 0.5):
         notes.append(f"focal length {focal_mm:g} mm outside the lens' range {lens.min_focal:g}-{lens.max_focal:g} mm")
     crop = float(cam.crop_factor) / float(lens.crop_factor or cam.crop_factor)
     w, h = int(width_px), int(height_px)
     half_diag = 0.5 * np.hypot(w - 1, h - 1) * crop
     half_short = 0.5 * (min(w, h) - 1) * crop
-    center = ((w - 1) / 2.0 + float(lens.center_x or 0.0) * half_short,
-              (h - 1) / 2.0 + float(lens.center_y or 0.0) * half_short)
+    center = (
+        (w - 1) / 2.0 + float(lens.center_x or 0.0) * half_short,
+        (h - 1) / 2.0 + float(lens.center_y or 0.0) * half_short,
+    )
     vig = dist = None
     try:
         vig = lens.interpolate_vignetting(float(focal_mm), float(f_number), LENSFUN_DISTANCE_M)
@@ -264,14 +287,27 @@ def lens_from_lensfun(camera_make: str | None, camera_model: str | None, lens_ma
                 dmodel, dterms = key.lower(), tuple(float(x) for x in dist.terms)
     if dmodel is None:
         notes.append(f"lensfun has no usable distortion calibration for {lens.model} at {focal_mm:g} mm")
-    parts = [f"lensfun {_version()}: {lens.maker} {lens.model} on {cam.maker} {cam.model} at {focal_mm:g} mm "
-             f"f/{f_number:g}"]
+    parts = [
+        f"lensfun {_version()}: {lens.maker} {lens.model} on {cam.maker} {cam.model} at {focal_mm:g} mm f/{f_number:g}"
+    ]
     parts.append("vignetting PA k=(" + ", ".join(f"{k:.5g}" for k in vterms) + ")" if vterms else "no vignetting data")
-    parts.append(f"distortion {dmodel} (" + ", ".join(f"{k:.5g}" for k in dterms) + ")" if dmodel else "no distortion data")
-    return LensModel(w, h, source="; ".join(parts), vignetting="lensfun" if vterms else "none",
-                     distortion="lensfun" if dmodel else "none", vignetting_terms=vterms,
-                     distortion_model=dmodel, distortion_terms=dterms, center_px=center,
-                     vignetting_scale_px=float(half_diag), distortion_scale_px=float(half_short), notes=tuple(notes))
+    parts.append(
+        f"distortion {dmodel} (" + ", ".join(f"{k:.5g}" for k in dterms) + ")" if dmodel else "no distortion data"
+    )
+    return LensModel(
+        w,
+        h,
+        source="; ".join(parts),
+        vignetting="lensfun" if vterms else "none",
+        distortion="lensfun" if dmodel else "none",
+        vignetting_terms=vterms,
+        distortion_model=dmodel,
+        distortion_terms=dterms,
+        center_px=center,
+        vignetting_scale_px=float(half_diag),
+        distortion_scale_px=float(half_short),
+        notes=tuple(notes),
+    )
 
 
 def _version() -> str:
@@ -296,7 +332,7 @@ def flat_field_gain(flat_planes: np.ndarray, *, smooth_px: float = 6.0, center_f
     ww = max(1, int(round(w * np.sqrt(center_fraction) / 2)))
     for k in range(planes.shape[0]):
         s = gaussian_filter(planes[k], smooth_px, mode="nearest")
-        c = float(np.mean(s[h // 2 - hh:h // 2 + hh, w // 2 - ww:w // 2 + ww]))
+        c = float(np.mean(s[h // 2 - hh : h // 2 + hh, w // 2 - ww : w // 2 + ww]))
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(s > 0, c / s, np.nan).astype(np.float32)
         out[k] = g

@@ -37,8 +37,16 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["CHANNELS", "VEGA_BAND_IRRADIANCE_W_M2", "Calibration", "StarPhotometry", "measure_stars",
-           "fit_zero_points", "combine_calibrations", "read_calibration"]
+__all__ = [
+    "CHANNELS",
+    "VEGA_BAND_IRRADIANCE_W_M2",
+    "Calibration",
+    "StarPhotometry",
+    "measure_stars",
+    "fit_zero_points",
+    "combine_calibrations",
+    "read_calibration",
+]
 
 CHANNELS = ("R", "G", "B")
 
@@ -76,11 +84,19 @@ class Calibration:
         return self.band_irradiance_w_m2[channel] * 10 ** (-0.4 * self.zero_points[channel])
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "zero_points_mag": self.zero_points, "zero_point_err_mag": self.zero_point_err,
-                "colour_terms_mag_per_b_v": self.colour_terms, "colour_term_err": self.colour_term_err,
-                "n_stars": self.n_stars, "rms_mag": self.rms_mag, "band_irradiance_w_m2": self.band_irradiance_w_m2,
-                "through_window": self.through_window, "source": self.source,
-                "units": "counts/s per Bayer plane at ISO 100, f/1 of a Hp=0, B-V=0 star = 10^(0.4 ZP)"}
+        return {
+            "schema": SCHEMA,
+            "zero_points_mag": self.zero_points,
+            "zero_point_err_mag": self.zero_point_err,
+            "colour_terms_mag_per_b_v": self.colour_terms,
+            "colour_term_err": self.colour_term_err,
+            "n_stars": self.n_stars,
+            "rms_mag": self.rms_mag,
+            "band_irradiance_w_m2": self.band_irradiance_w_m2,
+            "through_window": self.through_window,
+            "source": self.source,
+            "units": "counts/s per Bayer plane at ISO 100, f/1 of a Hp=0, B-V=0 star = 10^(0.4 ZP)",
+        }
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "") -> Calibration:
@@ -91,13 +107,23 @@ class Calibration:
             cte = {c: float(d.get("colour_term_err", {}).get(c, float("nan"))) for c in CHANNELS}
             e0 = {c: float(d.get("band_irradiance_w_m2", VEGA_BAND_IRRADIANCE_W_M2)[c]) for c in CHANNELS}
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{source or 'calibration'}: needs zero_points_mag with R, G and B numbers "
-                             f"({type(exc).__name__}: {exc})") from None
+            raise InputError(
+                f"{source or 'calibration'}: needs zero_points_mag with R, G and B numbers "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         if not all(math.isfinite(v) for v in zp.values()):
             raise InputError(f"{source or 'calibration'}: zero points must be finite numbers, got {zp}")
-        return cls(zp, err, ct, cte, {c: int(d.get("n_stars", {}).get(c, 0)) for c in CHANNELS},
-                   {c: float(d.get("rms_mag", {}).get(c, float("nan"))) for c in CHANNELS}, e0,
-                   bool(d.get("through_window", True)), source or str(d.get("source", "")))
+        return cls(
+            zp,
+            err,
+            ct,
+            cte,
+            {c: int(d.get("n_stars", {}).get(c, 0)) for c in CHANNELS},
+            {c: float(d.get("rms_mag", {}).get(c, float("nan"))) for c in CHANNELS},
+            e0,
+            bool(d.get("through_window", True)),
+            source or str(d.get("source", "")),
+        )
 
 
 def read_calibration(path: str | os.PathLike) -> Calibration:
@@ -127,9 +153,22 @@ class StarPhotometry:
     reason: list
 
 
-def measure_stars(planes: np.ndarray, offsets, saturated: np.ndarray, col, row, *, trail_col, trail_row,
-                  psf_sigma_plane_px: float, solid_angle_factor, cat_index, others_col=None, others_row=None,
-                  noise_planes=None) -> StarPhotometry:
+def measure_stars(
+    planes: np.ndarray,
+    offsets,
+    saturated: np.ndarray,
+    col,
+    row,
+    *,
+    trail_col,
+    trail_row,
+    psf_sigma_plane_px: float,
+    solid_angle_factor,
+    cat_index,
+    others_col=None,
+    others_row=None,
+    noise_planes=None,
+) -> StarPhotometry:
     """Elliptical-aperture photometry of stars at sensor pixels (col, row) in the 4 Bayer planes.
 
     ``trail_col``/``trail_row``: each star's trail over the exposure (sensor px, photo pixels);
@@ -208,9 +247,18 @@ def measure_stars(planes: np.ndarray, offsets, saturated: np.ndarray, col, row, 
     return StarPhotometry(np.asarray(cat_index), col, row, flux, err, usable, reason)
 
 
-def fit_zero_points(phot: StarPhotometry, hp_mag, b_v, *, min_stars: int = 5, clip_sigma: float = 3.0,
-                    min_snr: float = 10.0, floor_mag: float = 0.01,
-                    band_irradiance_w_m2: dict | None = None, source: str = "") -> Calibration | None:
+def fit_zero_points(
+    phot: StarPhotometry,
+    hp_mag,
+    b_v,
+    *,
+    min_stars: int = 5,
+    clip_sigma: float = 3.0,
+    min_snr: float = 10.0,
+    floor_mag: float = 0.01,
+    band_irradiance_w_m2: dict | None = None,
+    source: str = "",
+) -> Calibration | None:
     """Weighted least squares of ``m_inst - Hp = -ZP + a (B-V)`` per channel with sigma clipping;
     uncertainties from the covariance, scaled by the reduced chi-square when it exceeds one.
     None when fewer than ``min_stars`` usable stars remain in any channel."""
@@ -247,16 +295,26 @@ def fit_zero_points(phot: StarPhotometry, hp_mag, b_v, *, min_stars: int = 5, cl
         zpe[c], cte[c] = float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1]))
         ns[c] = int(keep.sum())
         rms[c] = float(np.sqrt(np.mean(resid**2)))
-    return Calibration(zps, zpe, cts, cte, ns, rms, dict(band_irradiance_w_m2 or VEGA_BAND_IRRADIANCE_W_M2),
-                       True, source)
+    return Calibration(
+        zps, zpe, cts, cte, ns, rms, dict(band_irradiance_w_m2 or VEGA_BAND_IRRADIANCE_W_M2), True, source
+    )
 
 
 def combine_calibrations(cals: list[Calibration], source: str) -> Calibration:
     """Inverse-variance mean of the constants of several frames of one sequence."""
     if len(cals) == 1:
         c = cals[0]
-        return Calibration(c.zero_points, c.zero_point_err, c.colour_terms, c.colour_term_err, c.n_stars, c.rms_mag,
-                           c.band_irradiance_w_m2, c.through_window, source)
+        return Calibration(
+            c.zero_points,
+            c.zero_point_err,
+            c.colour_terms,
+            c.colour_term_err,
+            c.n_stars,
+            c.rms_mag,
+            c.band_irradiance_w_m2,
+            c.through_window,
+            source,
+        )
     out = {}
     for key, ekey in (("zero_points", "zero_point_err"), ("colour_terms", "colour_term_err")):
         v, e = {}, {}
@@ -269,5 +327,14 @@ def combine_calibrations(cals: list[Calibration], source: str) -> Calibration:
         out[key], out[ekey] = v, e
     ns = {ch: int(sum(c.n_stars[ch] for c in cals)) for ch in CHANNELS}
     rms = {ch: float(np.sqrt(np.mean([c.rms_mag[ch] ** 2 for c in cals]))) for ch in CHANNELS}
-    return Calibration(out["zero_points"], out["zero_point_err"], out["colour_terms"], out["colour_term_err"], ns,
-                       rms, cals[0].band_irradiance_w_m2, all(c.through_window for c in cals), source)
+    return Calibration(
+        out["zero_points"],
+        out["zero_point_err"],
+        out["colour_terms"],
+        out["colour_term_err"],
+        ns,
+        rms,
+        cals[0].band_irradiance_w_m2,
+        all(c.through_window for c in cals),
+        source,
+    )

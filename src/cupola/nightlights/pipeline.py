@@ -47,8 +47,15 @@ from cupola.nightlights.radiance import RadianceSettings, radiance_planes
 from cupola.nightlights.raw import RawFrame, read_raw, subtract_dark
 from cupola.nightlights.starfield import measure_star_field
 
-__all__ = ["CalibrateOptions", "FrameResult", "SequenceResult", "calibrate", "frame_summary", "write_products",
-           "RESULT_SCHEMA"]
+__all__ = [
+    "CalibrateOptions",
+    "FrameResult",
+    "SequenceResult",
+    "calibrate",
+    "frame_summary",
+    "write_products",
+    "RESULT_SCHEMA",
+]
 
 
 @dataclass
@@ -116,8 +123,11 @@ def _element_sets(opts: CalibrateOptions):
 def _choose_constants(frames: list[FrameResult], supplied: Calibration | None, opts: CalibrateOptions):
     """Each frame's constants: the supplied file, else its own stars, else the sequence's."""
     own = [f.calibration for f in frames if f.calibration is not None]
-    seq_cal = combine_calibrations(own, "stars in " + ", ".join(f.path.name for f in frames if f.calibration)) \
-        if own else None
+    seq_cal = (
+        combine_calibrations(own, "stars in " + ", ".join(f.path.name for f in frames if f.calibration))
+        if own
+        else None
+    )
     for fr in frames:
         if supplied is not None:
             fr.calibration_used, fr.calibration_from = supplied, f"supplied constants {opts.stars}"
@@ -127,8 +137,10 @@ def _choose_constants(frames: list[FrameResult], supplied: Calibration | None, o
             fr.calibration_used, fr.calibration_from = seq_cal, f"sequence constants ({seq_cal.source})"
         else:
             reasons = "; ".join(f"{f.path.name}: {f.star_note or 'no stars'}" for f in frames)
-            raise NoSolutionError(f"{reasons}. Without stars there are no calibration constants: give `stars` "
-                                  "calibration.json from a frame of the same sequence with stars")
+            raise NoSolutionError(
+                f"{reasons}. Without stars there are no calibration constants: give `stars` "
+                "calibration.json from a frame of the same sequence with stars"
+            )
     return seq_cal
 
 
@@ -162,19 +174,27 @@ def _measure_light(fr: FrameResult, opts: CalibrateOptions) -> None:
     if am is not None:
         rad[:, ~np.isfinite(am)] = np.nan
     # colour only where R and G stand well above the noise of the background
-    ratios = colour_mod.colour_ratios(rad, min_r=_noise_floor(rad[0], 3.0),
-                                      min_g=_noise_floor(rad[1], opts.ratio_min_snr))
+    ratios = colour_mod.colour_ratios(
+        rad, min_r=_noise_floor(rad[0], 3.0), min_g=_noise_floor(rad[1], opts.ratio_min_snr)
+    )
     ratios[:, saturated] = np.nan  # a colour needs all three channels unclipped
-    fr.light = Light(radiance=rad, saturated=saturated, ratios=ratios, classes=colour_mod.classify_lamps(ratios),
-                     airmass=am, settings=settings)
+    fr.light = Light(
+        radiance=rad,
+        saturated=saturated,
+        ratios=ratios,
+        classes=colour_mod.classify_lamps(ratios),
+        airmass=am,
+        settings=settings,
+    )
     fr.timings_s["radiance_colour"] = _time.perf_counter() - t0
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
 
 
-def calibrate(raw_paths, options: CalibrateOptions | None = None,
-              progress: Callable[[str, int, int], None] | None = None) -> SequenceResult:
+def calibrate(
+    raw_paths, options: CalibrateOptions | None = None, progress: Callable[[str, int, int], None] | None = None
+) -> SequenceResult:
     """Calibrate one or more RAW frames of a sequence (same camera, lens and settings)."""
     opts = options or CalibrateOptions()
     paths = [Path(p) for p in raw_paths]

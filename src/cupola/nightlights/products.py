@@ -38,8 +38,10 @@ RESULT_SCHEMA = "cupola.nightlights/1"
 
 
 def _settings_dict(fr: FrameResult) -> dict:
-    return {"atmosphere_corrected": fr.airmass is not None,
-            "window_applied": bool(fr.calibration_used and not fr.calibration_used.through_window)}
+    return {
+        "atmosphere_corrected": fr.airmass is not None,
+        "window_applied": bool(fr.calibration_used and not fr.calibration_used.through_window),
+    }
 
 
 def frame_summary(fr: FrameResult) -> dict:
@@ -50,30 +52,48 @@ def frame_summary(fr: FrameResult) -> dict:
     counts["unclassified"] = int(np.count_nonzero(classes == colour_mod.CLASS_UNCLASSIFIED))
     settings = dict(fr.radiance_settings.to_dict()) if fr.radiance_settings else {}
     d = {
-        "schema": RESULT_SCHEMA, "cupola_version": __version__, "raw": str(fr.path),
-        "metadata": fr.frame.meta.to_dict(), "dark": fr.frame.dark, "exposure": fr.exposure.to_dict(),
-        "lens": fr.lens.to_dict(), "camera": fr.camera.to_dict(),
+        "schema": RESULT_SCHEMA,
+        "cupola_version": __version__,
+        "raw": str(fr.path),
+        "metadata": fr.frame.meta.to_dict(),
+        "dark": fr.frame.dark,
+        "exposure": fr.exposure.to_dict(),
+        "lens": fr.lens.to_dict(),
+        "camera": fr.camera.to_dict(),
         "stars": {"note": fr.star_note, "detected": 0 if fr.detections is None else len(fr.detections)},
         "calibration": fr.calibration_used.to_dict() if fr.calibration_used else None,
         "calibration_from": fr.calibration_from,
         "own_calibration": fr.calibration.to_dict() if fr.calibration else None,
-        "radiance": {"units": "nW cm-2 sr-1", "bands": ["R", "G", "B"], "grid": "Bayer superpixels (2x2 sensor px)",
-                     "settings": {**_settings_dict(fr), **settings},
-                     "median": [float(np.nanmedian(rad[k])) if np.isfinite(rad[k]).any() else None for k in range(3)],
-                     "max": [float(np.nanmax(rad[k])) if np.isfinite(rad[k]).any() else None for k in range(3)],
-                     "saturated_superpixels": int(np.count_nonzero(fr.saturated))},
-        "colour": {"ratios": ["G/R", "B/G"], "pixels_with_colour": int(np.count_nonzero(np.isfinite(fr.ratios[0]))),
-                   "lamp_class_pixels": counts,
-                   "classes": [{"code": c.code, "name": c.name, "g_r": list(c.g_r), "b_g": list(c.b_g)}
-                               for c in colour_mod.LAMP_CLASSES]},
-        "notes": fr.notes, "timings_s": fr.timings_s,
+        "radiance": {
+            "units": "nW cm-2 sr-1",
+            "bands": ["R", "G", "B"],
+            "grid": "Bayer superpixels (2x2 sensor px)",
+            "settings": {**_settings_dict(fr), **settings},
+            "median": [float(np.nanmedian(rad[k])) if np.isfinite(rad[k]).any() else None for k in range(3)],
+            "max": [float(np.nanmax(rad[k])) if np.isfinite(rad[k]).any() else None for k in range(3)],
+            "saturated_superpixels": int(np.count_nonzero(fr.saturated)),
+        },
+        "colour": {
+            "ratios": ["G/R", "B/G"],
+            "pixels_with_colour": int(np.count_nonzero(np.isfinite(fr.ratios[0]))),
+            "lamp_class_pixels": counts,
+            "classes": [
+                {"code": c.code, "name": c.name, "g_r": list(c.g_r), "b_g": list(c.b_g)}
+                for c in colour_mod.LAMP_CLASSES
+            ],
+        },
+        "notes": fr.notes,
+        "timings_s": fr.timings_s,
     }
     if fr.astrometry is not None:
         d["stars"]["astrometry"] = fr.astrometry.to_dict()
     if fr.trails is not None:
-        d["stars"]["trail"] = {"rotation_deg_per_exposure": fr.trails.angle_per_exposure_deg,
-                               "rotation_deg_s": fr.trails.angle_per_exposure_deg / fr.exposure.exposure_s,
-                               "stars_used": fr.trails.n_used, "rms_px": fr.trails.rms_px}
+        d["stars"]["trail"] = {
+            "rotation_deg_per_exposure": fr.trails.angle_per_exposure_deg,
+            "rotation_deg_s": fr.trails.angle_per_exposure_deg / fr.exposure.exposure_s,
+            "stars_used": fr.trails.n_used,
+            "rms_px": fr.trails.rms_px,
+        }
     if fr.state is not None:
         d["time_utc"] = orbit.iso_z(fr.time)
         d["tle"] = fr.elements.to_dict()
@@ -81,9 +101,14 @@ def frame_summary(fr: FrameResult) -> dict:
         d["iss"] = {"subpoint_lon_deg": lon, "subpoint_lat_deg": lat, "altitude_m": fr.state.altitude_m}
     if fr.pose is not None:
         roll, pitch, yaw = att.rpy_from_pose(fr.state, fr.pose)
-        d["pose"] = {"source": fr.pose_source, "lvlh_roll_deg": roll, "lvlh_pitch_deg": pitch, "lvlh_yaw_deg": yaw,
-                     "off_nadir_deg": att.off_nadir_deg(fr.state, fr.pose),
-                     "quaternion_camera_to_itrs_xyzw": fr.pose.rotation.as_quat().tolist()}
+        d["pose"] = {
+            "source": fr.pose_source,
+            "lvlh_roll_deg": roll,
+            "lvlh_pitch_deg": pitch,
+            "lvlh_yaw_deg": yaw,
+            "off_nadir_deg": att.off_nadir_deg(fr.state, fr.pose),
+            "quaternion_camera_to_itrs_xyzw": fr.pose.rotation.as_quat().tolist(),
+        }
     if fr.tie_solution is not None:
         d["tie_points"] = {"rms_px": fr.tie_solution.rms_px, "rms_m": fr.tie_solution.rms_m}
     return json_safe(d)
@@ -93,15 +118,39 @@ def _write_stars_csv(path: Path, fr: FrameResult) -> None:
     sol, ph = fr.astrometry, fr.photometry
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["hip", "hp_mag", "b_v", "col", "row", "residual_col_px", "residual_row_px", "flux_R", "flux_G",
-                    "flux_B", "usable", "reason"])
+        w.writerow(
+            [
+                "hip",
+                "hp_mag",
+                "b_v",
+                "col",
+                "row",
+                "residual_col_px",
+                "residual_row_px",
+                "flux_R",
+                "flux_G",
+                "flux_B",
+                "usable",
+                "reason",
+            ]
+        )
         if sol is None or ph is None:
             return
         for m in range(sol.n_matched):
-            w.writerow([int(fr.star_catalog_rows["hip"][m]), f"{fr.star_catalog_rows['hp'][m]:.4f}",
-                        f"{fr.star_catalog_rows['b_v'][m]:.3f}", f"{ph.col[m]:.3f}", f"{ph.row[m]:.3f}",
-                        f"{sol.residuals_px[m, 0]:.4f}", f"{sol.residuals_px[m, 1]:.4f}",
-                        *(f"{ph.flux[c][m]:.6g}" for c in CHANNELS), int(ph.usable[m]), ph.reason[m]])
+            w.writerow(
+                [
+                    int(fr.star_catalog_rows["hip"][m]),
+                    f"{fr.star_catalog_rows['hp'][m]:.4f}",
+                    f"{fr.star_catalog_rows['b_v'][m]:.3f}",
+                    f"{ph.col[m]:.3f}",
+                    f"{ph.row[m]:.3f}",
+                    f"{sol.residuals_px[m, 0]:.4f}",
+                    f"{sol.residuals_px[m, 1]:.4f}",
+                    *(f"{ph.flux[c][m]:.6g}" for c in CHANNELS),
+                    int(ph.usable[m]),
+                    ph.reason[m],
+                ]
+            )
 
 
 def ground_grid(fr: FrameResult):
@@ -118,8 +167,9 @@ def _product_folders(frames: list) -> list[str]:
     if len(set(stems)) != len(stems):
         dup = next(s for s in stems if stems.count(s) > 1)
         same = [str(fr.path) for fr, s in zip(frames, stems) if s == dup]
-        raise InputError(f"{same[0]} and {same[1]}: RAW files with the same name {dup!r}; their product folders "
-                         "would collide")
+        raise InputError(
+            f"{same[0]} and {same[1]}: RAW files with the same name {dup!r}; their product folders would collide"
+        )
     return stems
 
 
@@ -130,8 +180,10 @@ def _write_frame(fdir: Path, fr: FrameResult, *, write_geotiffs: bool, max_pixel
     grid = ground_grid(fr) if write_geotiffs else None
     # GDAL, NumPy and Agg release the GIL: products are written two at a time
     pool = ThreadPoolExecutor(max_workers=2)
-    futures = [pool.submit(write_report, fdir / "report.png", fr, colour_mod.LAMP_CLASSES),
-               pool.submit(_write_stars_csv, fdir / "stars.csv", fr)]
+    futures = [
+        pool.submit(write_report, fdir / "report.png", fr, colour_mod.LAMP_CLASSES),
+        pool.submit(_write_stars_csv, fdir / "stars.csv", fr),
+    ]
     jobs = []
     caught: list = []
     if grid is not None:
@@ -145,23 +197,50 @@ def _write_frame(fdir: Path, fr: FrameResult, *, write_geotiffs: bool, max_pixel
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             tags = {"UNITS": "nW cm-2 sr-1", "BANDS": "R,G,B", "SOURCE": str(fr.path)}
-            info = write_georeferenced_cog(fdir / "radiance.tif", fr.radiance.transpose(1, 2, 0), f, bounds, res,
-                                           max_pixels=max_pixels, tags=tags,
-                                           progress=lambda d, t: say("radiance.tif", d, t))
+            info = write_georeferenced_cog(
+                fdir / "radiance.tif",
+                fr.radiance.transpose(1, 2, 0),
+                f,
+                bounds,
+                res,
+                max_pixels=max_pixels,
+                tags=tags,
+                progress=lambda d, t: say("radiance.tif", d, t),
+            )
         bounds, res = info["bounds_lonlat"], info["resolution_deg"]  # the same grid for all
-        classes_tag = "; ".join(f"{c.code}={c.name}" for c in colour_mod.LAMP_CLASSES) + \
-            "; 0=unclassified; 255=no colour"
-        jobs += [lambda: write_georeferenced_cog(fdir / "ratios.tif", fr.ratios.transpose(1, 2, 0), f, bounds, res,
-                                                 max_pixels=max_pixels, tags={"BANDS": "G/R,B/G"}),
-                 lambda: write_georeferenced_cog(fdir / "lamp_class.tif", fr.classes, nearest, bounds, res,
-                                                 max_pixels=max_pixels, tags={"CLASSES": classes_tag})]
-        summary["geotiff"] = {k: info[k] for k in ("width", "height", "resolution_deg", "bounds_lonlat",
-                                                   "valid_fraction")}
+        classes_tag = (
+            "; ".join(f"{c.code}={c.name}" for c in colour_mod.LAMP_CLASSES) + "; 0=unclassified; 255=no colour"
+        )
+        jobs += [
+            lambda: write_georeferenced_cog(
+                fdir / "ratios.tif",
+                fr.ratios.transpose(1, 2, 0),
+                f,
+                bounds,
+                res,
+                max_pixels=max_pixels,
+                tags={"BANDS": "G/R,B/G"},
+            ),
+            lambda: write_georeferenced_cog(
+                fdir / "lamp_class.tif",
+                fr.classes,
+                nearest,
+                bounds,
+                res,
+                max_pixels=max_pixels,
+                tags={"CLASSES": classes_tag},
+            ),
+        ]
+        summary["geotiff"] = {
+            k: info[k] for k in ("width", "height", "resolution_deg", "bounds_lonlat", "valid_fraction")
+        }
         products.update(radiance="radiance.tif", ratios="ratios.tif", lamp_class="lamp_class.tif")
     else:
-        jobs += [lambda: write_image_tiff(fdir / "radiance_image.tif", fr.radiance),
-                 lambda: write_image_tiff(fdir / "ratios_image.tif", fr.ratios),
-                 lambda: write_image_tiff(fdir / "lamp_class_image.tif", fr.classes[None])]
+        jobs += [
+            lambda: write_image_tiff(fdir / "radiance_image.tif", fr.radiance),
+            lambda: write_image_tiff(fdir / "ratios_image.tif", fr.ratios),
+            lambda: write_image_tiff(fdir / "lamp_class_image.tif", fr.classes[None]),
+        ]
         products.update(radiance="radiance_image.tif", ratios="ratios_image.tif", lamp_class="lamp_class_image.tif")
     try:
         futures += [pool.submit(job) for job in jobs]
@@ -189,8 +268,9 @@ def write_products(seq, out_dir: str | Path, progress: Callable[[str, int, int],
             t0 = _time.perf_counter()
             fdir = stage / stems[k]
             fdir.mkdir()
-            summary = _write_frame(fdir, fr, write_geotiffs=seq.options.write_geotiffs,
-                                   max_pixels=seq.options.geotiff_max_pixels, say=say)
+            summary = _write_frame(
+                fdir, fr, write_geotiffs=seq.options.write_geotiffs, max_pixels=seq.options.geotiff_max_pixels, say=say
+            )
             summary["timings_s"]["products"] = _time.perf_counter() - t0
             (fdir / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
             say("products", k + 1, len(seq.frames))

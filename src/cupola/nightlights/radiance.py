@@ -35,8 +35,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DEFAULT_EXTINCTION_MAG", "DEFAULT_WINDOW_TRANSMISSION", "RadianceSettings", "airmass",
-           "radiance_planes", "W_M2_SR_TO_NW_CM2_SR"]
+__all__ = [
+    "DEFAULT_EXTINCTION_MAG",
+    "DEFAULT_WINDOW_TRANSMISSION",
+    "RadianceSettings",
+    "airmass",
+    "radiance_planes",
+    "W_M2_SR_TO_NW_CM2_SR",
+]
 
 DEFAULT_EXTINCTION_MAG = {"R": 0.10, "G": 0.15, "B": 0.25}
 DEFAULT_WINDOW_TRANSMISSION = {"R": 0.92, "G": 0.92, "B": 0.90}
@@ -59,13 +65,25 @@ class RadianceSettings:
     atmosphere: bool = True
 
     def to_dict(self) -> dict:
-        return {"extinction_mag_per_airmass": self.extinction_mag, "window_transmission": self.window_transmission,
-                "max_view_zenith_deg": self.max_view_zenith_deg, "atmosphere_corrected": self.atmosphere,
-                "airmass_formula": "Kasten & Young 1989", "units": "nW cm-2 sr-1 (band-integrated, Vega-equivalent)"}
+        return {
+            "extinction_mag_per_airmass": self.extinction_mag,
+            "window_transmission": self.window_transmission,
+            "max_view_zenith_deg": self.max_view_zenith_deg,
+            "atmosphere_corrected": self.atmosphere,
+            "airmass_formula": "Kasten & Young 1989",
+            "units": "nW cm-2 sr-1 (band-integrated, Vega-equivalent)",
+        }
 
 
-def radiance_planes(signal: dict, saturated: dict, calibration, omega_sp_sr: float, *,
-                    airmass_map: np.ndarray | None, settings: RadianceSettings = RadianceSettings()) -> np.ndarray:
+def radiance_planes(
+    signal: dict,
+    saturated: dict,
+    calibration,
+    omega_sp_sr: float,
+    *,
+    airmass_map: np.ndarray | None,
+    settings: RadianceSettings = RadianceSettings(),
+) -> np.ndarray:
     """(3, h, w) float32 ground radiance R, G, B in nW cm^-2 sr^-1; NaN where saturated, where the
     line of sight is too oblique, or (with an airmass map) off the Earth."""
     h, w = signal["R"].shape

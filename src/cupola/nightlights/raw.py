@@ -61,12 +61,23 @@ class RawMetadata:
     white_level: float
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "make": self.make, "model": self.model, "lens_make": self.lens_make,
-                "lens_model": self.lens_model, "exposure_s": self.exposure_s, "f_number": self.f_number,
-                "iso": self.iso, "focal_mm": self.focal_mm,
-                "datetime_original": self.datetime_original.isoformat() if self.datetime_original else None,
-                "width_px": self.width_px, "height_px": self.height_px, "cfa": self.cfa,
-                "black_level": list(self.black_level), "white_level": self.white_level}
+        return {
+            "path": str(self.path),
+            "make": self.make,
+            "model": self.model,
+            "lens_make": self.lens_make,
+            "lens_model": self.lens_model,
+            "exposure_s": self.exposure_s,
+            "f_number": self.f_number,
+            "iso": self.iso,
+            "focal_mm": self.focal_mm,
+            "datetime_original": self.datetime_original.isoformat() if self.datetime_original else None,
+            "width_px": self.width_px,
+            "height_px": self.height_px,
+            "cfa": self.cfa,
+            "black_level": list(self.black_level),
+            "white_level": self.white_level,
+        }
 
 
 @dataclass(eq=False)
@@ -93,7 +104,7 @@ class RawFrame:
         return self.planes.shape[1], self.planes.shape[2]
 
     def channel(self, name: str) -> np.ndarray:
-        """"R", "G" (mean of the two greens) or "B" plane."""
+        """ "R", "G" (mean of the two greens) or "B" plane."""
         if name == "G":
             return 0.5 * (self.planes[1] + self.planes[2])
         return self.planes[PLANES.index(name)]
@@ -166,11 +177,16 @@ def _metadata(path: Path, raw) -> RawMetadata:
     pattern = np.asarray(raw.raw_pattern)
     desc = raw.color_desc.decode("ascii", "replace")
     cfa = "".join(desc[int(k)] for k in pattern.ravel()) if pattern.shape == (2, 2) else "?"
-    black = tuple(float(raw.black_level_per_channel[int(k)]) for k in pattern.ravel()) if pattern.shape == (2, 2) \
+    black = (
+        tuple(float(raw.black_level_per_channel[int(k)]) for k in pattern.ravel())
+        if pattern.shape == (2, 2)
         else tuple(float(b) for b in raw.black_level_per_channel)
+    )
     s = raw.sizes
     return RawMetadata(
-        path=path, make=_text(tags.get("Make")), model=_text(tags.get("Model") or tags.get("UniqueCameraModel")),
+        path=path,
+        make=_text(tags.get("Make")),
+        model=_text(tags.get("Model") or tags.get("UniqueCameraModel")),
         lens_make=_text(getattr(lens, "make", None)) or _text(tags.get("LensMake")),
         lens_model=_text(getattr(lens, "model", None)) or _text(tags.get("LensModel")),
         exposure_s=_positive(tags.get("ExposureTime"), getattr(other, "shutter_speed", None)),
@@ -178,8 +194,12 @@ def _metadata(path: Path, raw) -> RawMetadata:
         iso=_positive(tags.get("ISOSpeedRatings"), getattr(other, "iso_speed", None)),
         focal_mm=_positive(tags.get("FocalLength"), getattr(other, "focal_length", None)),
         datetime_original=_exif_time(tags, getattr(other, "timestamp", None)),
-        width_px=int(s.width), height_px=int(s.height), cfa=cfa, black_level=black,
-        white_level=float(raw.white_level))
+        width_px=int(s.width),
+        height_px=int(s.height),
+        cfa=cfa,
+        black_level=black,
+        white_level=float(raw.white_level),
+    )
 
 
 def read_raw_metadata(path: str | os.PathLike) -> RawMetadata:
@@ -189,8 +209,9 @@ def read_raw_metadata(path: str | os.PathLike) -> RawMetadata:
         return _metadata(p, raw)
 
 
-def read_raw(path: str | os.PathLike, *, saturation_fraction: float = 0.98,
-             linearity: tuple[float, ...] | None = None) -> RawFrame:
+def read_raw(
+    path: str | os.PathLike, *, saturation_fraction: float = 0.98, linearity: tuple[float, ...] | None = None
+) -> RawFrame:
     """Decode a RAW file into linear Bayer planes above the black level.
 
     Args:
@@ -214,8 +235,9 @@ def read_raw(path: str | os.PathLike, *, saturation_fraction: float = 0.98,
         except Exception as exc:  # noqa: BLE001 - LibRaw decoding errors surface here
             raise InputError(f"{p}: not a readable RAW file (LibRaw: {type(exc).__name__}: {exc})") from None
         if pattern.shape != (2, 2) or sorted(meta.cfa) != ["B", "G", "G", "R"]:
-            raise InputError(f"{p}: unsupported sensor layout (CFA {meta.cfa!r}): only 2x2 RGB Bayer mosaics "
-                             "are supported")
+            raise InputError(
+                f"{p}: unsupported sensor layout (CFA {meta.cfa!r}): only 2x2 RGB Bayer mosaics are supported"
+            )
         h, w = data.shape
         if h < 4 or w < 4:
             raise InputError(f"{p}: image of {w}x{h} pixels is too small")
@@ -259,12 +281,19 @@ def subtract_dark(frame: RawFrame, dark: RawFrame) -> RawFrame:
     amplifier glow, hot pixels) is what is removed. Warns (in ``notes``) when the exposure or ISO differ.
     """
     if dark.planes.shape != frame.planes.shape:
-        raise InputError(f"{dark.meta.path}: dark frame of {dark.meta.width_px}x{dark.meta.height_px} px does not "
-                         f"match {frame.meta.path} ({frame.meta.width_px}x{frame.meta.height_px} px)")
+        raise InputError(
+            f"{dark.meta.path}: dark frame of {dark.meta.width_px}x{dark.meta.height_px} px does not "
+            f"match {frame.meta.path} ({frame.meta.width_px}x{frame.meta.height_px} px)"
+        )
     notes = list(frame.notes)
     for name in ("exposure_s", "iso"):
         a, b = getattr(frame.meta, name), getattr(dark.meta, name)
         if a and b and abs(a - b) > 1e-3 * max(a, b):
             notes.append(f"dark frame {dark.meta.path.name} has {name} {b:g}, the frame {a:g}")
-    return replace(frame, planes=frame.planes - dark.planes, saturated=frame.saturated,
-                   dark=f"dark frame {dark.meta.path.name}", notes=notes)
+    return replace(
+        frame,
+        planes=frame.planes - dark.planes,
+        saturated=frame.saturated,
+        dark=f"dark frame {dark.meta.path.name}",
+        notes=notes,
+    )

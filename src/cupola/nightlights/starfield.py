@@ -72,7 +72,9 @@ def _luminance(planes: np.ndarray) -> np.ndarray:
     lum += planes[3]
     top = np.maximum(np.maximum(planes[0], planes[1]), np.maximum(planes[2], planes[3]))
     rest = lum - top
-    hot = (top > 0.8 * lum) & (top > 4.0 * np.abs(rest) / 3.0 + 10.0 * float(np.median(np.abs(lum[::16, ::16]))) + 1e-30)
+    hot = (top > 0.8 * lum) & (
+        top > 4.0 * np.abs(rest) / 3.0 + 10.0 * float(np.median(np.abs(lum[::16, ::16]))) + 1e-30
+    )
     return np.where(hot, rest * np.float32(4.0 / 3.0), lum)
 
 
@@ -100,7 +102,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
         sf.note = f"no stars found: only {len(det)} point sources above 5 sigma"
         return
     t1 = _time.perf_counter()
-    epoch = (fr.time or dt.datetime(2016, 1, 1, tzinfo=dt.timezone.utc))
+    epoch = fr.time or dt.datetime(2016, 1, 1, tzinfo=dt.timezone.utc)
     epoch_year = 2000.0 + (epoch - dt.datetime(2000, 1, 1, 12, tzinfo=dt.timezone.utc)).total_seconds() / 31_557_600
     cat = load_catalog(opts.star_mag_limit)
     vec = cat.unit_vectors(epoch_year)
@@ -119,9 +121,14 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
     d = det.take(sol.det_index)
     good = (~d.saturated) & (d.snr > 20)
     if good.sum() >= 3:
-        sf.trails = fit_trails(fr.camera, cu[sol.det_index][good], ru[sol.det_index][good],
-                               2.0 * d.trail_length_plane_px[good], d.orientation_rad[good],
-                               weights=np.sqrt(d.snr[good]))
+        sf.trails = fit_trails(
+            fr.camera,
+            cu[sol.det_index][good],
+            ru[sol.det_index][good],
+            2.0 * d.trail_length_plane_px[good],
+            d.orientation_rad[good],
+            weights=np.sqrt(d.snr[good]),
+        )
     # photometry of all matched stars
     t2 = _time.perf_counter()
     pc, pr = cu[sol.det_index], ru[sol.det_index]
@@ -133,24 +140,38 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
     y = (pr - fr.camera.cy_px) / fr.camera.focal_y_px
     saf = (1.0 + x * x + y * y) ** -1.5 * fr.lens.area_factor(d.col, d.row)
     psf = float(np.median(d.sigma_minor[good])) if good.any() else 0.8
-    phot = measure_stars(planes, fr.frame.offsets, fr.frame.saturated, d.col, d.row, trail_col=tc, trail_row=tr,
-                         psf_sigma_plane_px=min(max(psf, 0.5), 3.0), solid_angle_factor=saf,
-                         cat_index=sol.cat_index, others_col=det.col, others_row=det.row)
+    phot = measure_stars(
+        planes,
+        fr.frame.offsets,
+        fr.frame.saturated,
+        d.col,
+        d.row,
+        trail_col=tc,
+        trail_row=tr,
+        psf_sigma_plane_px=min(max(psf, 0.5), 3.0),
+        solid_angle_factor=saf,
+        cat_index=sol.cat_index,
+        others_col=det.col,
+        others_row=det.row,
+    )
     sf.photometry = phot
     ci = sol.cat_index
     sf.catalog_rows = {"hip": cat.hip[ci], "hp": cat.hp_mag[ci], "b_v": cat.b_v[ci]}
     cal = fit_zero_points(phot, cat.hp_mag[ci], cat.b_v[ci], source=f"stars in {fr.path.name}")
     fr.timings_s["photometry"] = _time.perf_counter() - t2
     if cal is None:
-        sf.note = (f"{sol.n_matched} stars identified but fewer than 5 usable for photometry in a channel "
-                   f"(saturated or crowded)")
+        sf.note = (
+            f"{sol.n_matched} stars identified but fewer than 5 usable for photometry in a channel "
+            f"(saturated or crowded)"
+        )
         return
     sf.calibration = cal
     sf.note = f"{sol.n_matched} stars identified, {min(cal.n_stars.values())}+ used for the zero points"
     p = fr.placement
     if p.state is not None and p.pose is None:
-        p.pose = att.Pose(np.asarray(p.state.position_m, float),
-                          Rotation.from_matrix(p.state.gcrs_to_itrs @ sol.rotation.as_matrix()))
+        p.pose = att.Pose(
+            np.asarray(p.state.position_m, float), Rotation.from_matrix(p.state.gcrs_to_itrs @ sol.rotation.as_matrix())
+        )
         p.pose_source = f"stars ({sol.n_matched} Hipparcos stars, rms {sol.rms_px:.2f} px) and the orbit"
     elif p.state is not None and p.pose is not None:
         r_stars = p.state.gcrs_to_itrs @ sol.rotation.as_matrix()

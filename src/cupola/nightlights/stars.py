@@ -19,8 +19,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Background", "estimate_background", "Detections", "detect_sources", "TrailModel", "fit_trails",
-           "plane_to_sensor", "sensor_to_plane"]
+__all__ = [
+    "Background",
+    "estimate_background",
+    "Detections",
+    "detect_sources",
+    "TrailModel",
+    "fit_trails",
+    "plane_to_sensor",
+    "sensor_to_plane",
+]
 
 
 def plane_to_sensor(j, i, offset=(0.5, 0.5)):
@@ -46,7 +54,9 @@ def _nanmedian_last(a: np.ndarray) -> np.ndarray:
     n = np.sum(np.isfinite(srt), axis=-1)
     lo = np.clip((n - 1) // 2, 0, a.shape[-1] - 1)
     hi = np.clip(n // 2, 0, a.shape[-1] - 1)
-    med = 0.5 * (np.take_along_axis(srt, lo[..., None], -1)[..., 0] + np.take_along_axis(srt, hi[..., None], -1)[..., 0])
+    med = 0.5 * (
+        np.take_along_axis(srt, lo[..., None], -1)[..., 0] + np.take_along_axis(srt, hi[..., None], -1)[..., 0]
+    )
     return np.where(n > 0, med, np.nan)
 
 
@@ -58,7 +68,7 @@ def _block_stat(img: np.ndarray, box: int, mask: np.ndarray | None, stride: int 
     k = box // stride
 
     def blocks(x):
-        x = x[:nh * box:stride, :nw * box:stride]
+        x = x[: nh * box : stride, : nw * box : stride]
         return x.reshape(nh, k, nw, k).swapaxes(1, 2).reshape(nh, nw, k * k)
 
     a = blocks(img).astype(np.float32)
@@ -160,9 +170,17 @@ def _column(cat, name: str, old: str | None = None) -> np.ndarray:
     raise AttributeError(name)
 
 
-def detect_sources(img: np.ndarray, background: Background, *, saturated: np.ndarray | None = None,
-                   mask: np.ndarray | None = None, nsigma: float = 5.0, npixels: int = 4,
-                   smooth_px: float = 1.0, max_sources: int = 3000) -> Detections:
+def detect_sources(
+    img: np.ndarray,
+    background: Background,
+    *,
+    saturated: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+    nsigma: float = 5.0,
+    npixels: int = 4,
+    smooth_px: float = 1.0,
+    max_sources: int = 3000,
+) -> Detections:
     """Segment ``img`` (the superpixel detection plane) above ``nsigma`` times the noise of the
     smoothed image; returns the sources brightest first (at most ``max_sources``)."""
     from photutils.segmentation import SourceCatalog
@@ -179,8 +197,9 @@ def detect_sources(img: np.ndarray, background: Background, *, saturated: np.nda
         segm = _detect(conv, thr, npixels=npixels, mask=mask)
     empty = np.zeros(0)
     if segm is None or len(segm.labels) == 0:
-        return Detections(empty, empty, empty, empty, empty, empty, empty, empty, empty.astype(bool), empty,
-                          empty.astype(bool))
+        return Detections(
+            empty, empty, empty, empty, empty, empty, empty, empty, empty.astype(bool), empty, empty.astype(bool)
+        )
     cat = SourceCatalog(data, segm, mask=mask)
     flux = _column(cat, "segment_flux")
     j = _column(cat, "x_centroid", "xcentroid")
@@ -195,16 +214,28 @@ def detect_sources(img: np.ndarray, background: Background, *, saturated: np.nda
         sat = np.asarray(maximum(saturated.astype(np.uint8), labels=segm.data, index=labels), bool)
     else:
         sat = np.zeros(labels.size, bool)
-    rms_at = background.rms[np.clip(np.rint(i).astype(int), 0, img.shape[0] - 1),
-                            np.clip(np.rint(j).astype(int), 0, img.shape[1] - 1)]
+    rms_at = background.rms[
+        np.clip(np.rint(i).astype(int), 0, img.shape[0] - 1), np.clip(np.rint(j).astype(int), 0, img.shape[1] - 1)
+    ]
     snr = flux / np.maximum(rms_at * np.sqrt(np.maximum(area, 1.0)), 1e-12)
     ok = np.isfinite(j) & np.isfinite(i) & np.isfinite(flux) & (flux > 0)
     med_area = np.median(area[ok & (snr > 10)]) if np.any(ok & (snr > 10)) else np.median(area[ok]) if ok.any() else 1
     extended = area > max(12.0 * med_area, 200.0)
     order = np.flatnonzero(ok)[np.argsort(-flux[ok])][:max_sources]
     col, row = plane_to_sensor(j, i)
-    return Detections(col[order], row[order], flux[order], peak[order], area[order], smaj[order], smin[order],
-                      ori[order], sat[order], snr[order], extended[order])
+    return Detections(
+        col[order],
+        row[order],
+        flux[order],
+        peak[order],
+        area[order],
+        smaj[order],
+        smin[order],
+        ori[order],
+        sat[order],
+        snr[order],
+        extended[order],
+    )
 
 
 @dataclass(frozen=True)

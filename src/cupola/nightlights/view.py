@@ -91,8 +91,9 @@ class ViewGeometry:
             rows_c, cols_c = np.minimum(self.node_rows, h - 1), np.minimum(self.node_cols, w - 1)
             d[-1, :] = plane_rays_itrs(self.camera, self.lens, self.pose, cols_c, np.full(cols_c.size, rows_c[-1]))
             d[:, -1] = plane_rays_itrs(self.camera, self.lens, self.pose, np.full(rows_c.size, cols_c[-1]), rows_c)
-            hit = np.isfinite(geodesy.ray_ellipsoid_intersection(self.pose.position_m, d.reshape(-1, 3),
-                                                                 EARTH_MASK_HEIGHT_M)[:, 0])
+            hit = np.isfinite(
+                geodesy.ray_ellipsoid_intersection(self.pose.position_m, d.reshape(-1, 3), EARTH_MASK_HEIGHT_M)[:, 0]
+            )
             coarse = binary_dilation(hit.reshape(d.shape[:2]), iterations=1)
             ri = np.minimum((np.arange(h) + step // 2) // step, coarse.shape[0] - 1)
             ci = np.minimum((np.arange(w) + step // 2) // step, coarse.shape[1] - 1)
@@ -122,7 +123,8 @@ class ViewGeometry:
         am, bad = self._node_airmass(max_view_zenith_deg)
         out = bilinear_upsample(am, self.shape, np.arange(h) / step, np.arange(w) / step)
         near = bad[np.minimum(np.rint(np.arange(h) / step).astype(int), bad.shape[0] - 1)][
-            :, np.minimum(np.rint(np.arange(w) / step).astype(int), bad.shape[1] - 1)]
+            :, np.minimum(np.rint(np.arange(w) / step).astype(int), bad.shape[1] - 1)
+        ]
         out[near] = np.nan
         return out
 
@@ -155,8 +157,12 @@ class ViewGeometry:
         # factor of ~2, oblique far-field pixels are not oversampled
         res = float(np.median(spacing[sp_ok])) / spacing_nodes if sp_ok.any() else 0.001
         pad = 2 * spacing_nodes * res
-        bounds = (float(lon[ok].min()) - pad, max(-90.0, float(lat[ok].min()) - pad),
-                  float(lon[ok].max()) + pad, min(90.0, float(lat[ok].max()) + pad))
+        bounds = (
+            float(lon[ok].min()) - pad,
+            max(-90.0, float(lat[ok].min()) - pad),
+            float(lon[ok].max()) + pad,
+            min(90.0, float(lat[ok].max()) + pad),
+        )
         return bounds, res
 
 

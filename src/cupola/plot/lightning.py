@@ -35,9 +35,22 @@ def _nice(x: float) -> float:
     return float(10 * e)
 
 
-def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonlat, event_lonlat, matched_event_lonlat,
-                         matched_flash_lonlat, image_size, flash_px, matched_obs_px, matched_pred_px,
-                         title: str = "", subtitle: str = "", track_lonlat=None) -> None:
+def write_lightning_plot(
+    path: str | os.PathLike,
+    *,
+    footprint_ring,
+    flash_lonlat,
+    event_lonlat,
+    matched_event_lonlat,
+    matched_flash_lonlat,
+    image_size,
+    flash_px,
+    matched_obs_px,
+    matched_pred_px,
+    title: str = "",
+    subtitle: str = "",
+    track_lonlat=None,
+) -> None:
     """Draw the two-panel plot into ``path`` (PNG, written atomically)."""
     ring = np.asarray(footprint_ring, dtype=float)
     fl = np.asarray(flash_lonlat, dtype=float).reshape(-1, 2)
@@ -56,9 +69,13 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
     lat0 = 0.5 * (south + north)
     draw_coastline_lines(ax, (west, south, east, north), "i", lw=0.6, ref=ref)
     ax.fill(wrap(ring[:, 0]), ring[:, 1], color=palette.FOOTPRINT, alpha=0.10, lw=0)
-    ax.plot(np.r_[wrap(ring[:, 0]), wrap(ring[:1, 0])], np.r_[ring[:, 1], ring[:1, 1]], color=palette.FOOTPRINT_EDGE,
-            lw=1.2,
-            label="footprint (ground, first frame)")
+    ax.plot(
+        np.r_[wrap(ring[:, 0]), wrap(ring[:1, 0])],
+        np.r_[ring[:, 1], ring[:1, 1]],
+        color=palette.FOOTPRINT_EDGE,
+        lw=1.2,
+        label="footprint (ground, first frame)",
+    )
     if track_lonlat is not None:
         tr = np.asarray(track_lonlat, dtype=float)
         ax.plot(wrap(tr[:, 0]), tr[:, 1], color=palette.TRACK, lw=1.0, label="ISS ground track")
@@ -66,19 +83,39 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
         ax.plot(wrap(ev[:, 0]), ev[:, 1], ".", color="#8a8a8a", ms=3, label=f"network events ({len(ev)})")
     unmatched = fl
     if fl.size:
-        ax.plot(wrap(unmatched[:, 0]), unmatched[:, 1], "o", mfc="none", mec="#d62728", ms=4, mew=0.8,
-                label=f"image flashes, solved ({len(fl)})")
+        ax.plot(
+            wrap(unmatched[:, 0]),
+            unmatched[:, 1],
+            "o",
+            mfc="none",
+            mec="#d62728",
+            ms=4,
+            mew=0.8,
+            label=f"image flashes, solved ({len(fl)})",
+        )
     scale_map = 1.0
     if me.size:
-        d_km = np.hypot((mf[:, 0] - me[:, 0]) * KM_PER_DEG * np.cos(np.radians(lat0)),
-                        (mf[:, 1] - me[:, 1]) * KM_PER_DEG)
+        d_km = np.hypot(
+            (mf[:, 0] - me[:, 0]) * KM_PER_DEG * np.cos(np.radians(lat0)), (mf[:, 1] - me[:, 1]) * KM_PER_DEG
+        )
         span_km = max((east - west) * KM_PER_DEG * np.cos(np.radians(lat0)), (north - south) * KM_PER_DEG)
         typical = float(np.median(d_km)) if d_km.size else 0.0
         scale_map = _nice(0.04 * span_km / typical) if typical > 0 else 1.0
         ax.plot(wrap(me[:, 0]), me[:, 1], ".", color="#1f77b4", ms=5, label=f"matched events ({len(me)})")
-        ax.quiver(wrap(me[:, 0]), me[:, 1], (mf[:, 0] - me[:, 0]) * scale_map, (mf[:, 1] - me[:, 1]) * scale_map,
-                  angles="xy", scale_units="xy", scale=1, color="#d62728", width=0.0025)
-        ax.set_title(f"map: residual vectors event -> flash x{scale_map:g} (median {typical * 1000:.0f} m)", fontsize=10)
+        ax.quiver(
+            wrap(me[:, 0]),
+            me[:, 1],
+            (mf[:, 0] - me[:, 0]) * scale_map,
+            (mf[:, 1] - me[:, 1]) * scale_map,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            color="#d62728",
+            width=0.0025,
+        )
+        ax.set_title(
+            f"map: residual vectors event -> flash x{scale_map:g} (median {typical * 1000:.0f} m)", fontsize=10
+        )
     else:
         ax.set_title("map", fontsize=10)
     ax.set_xlim(west, east)
@@ -95,7 +132,9 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
     obs = np.asarray(matched_obs_px, dtype=float).reshape(-1, 2)
     pred = np.asarray(matched_pred_px, dtype=float).reshape(-1, 2)
     bx.set_facecolor("#101418")
-    bx.plot([-0.5, w - 0.5, w - 0.5, -0.5, -0.5], [-0.5, -0.5, h - 0.5, h - 0.5, -0.5], color=palette.FOOTPRINT_EDGE, lw=1)
+    bx.plot(
+        [-0.5, w - 0.5, w - 0.5, -0.5, -0.5], [-0.5, -0.5, h - 0.5, h - 0.5, -0.5], color=palette.FOOTPRINT_EDGE, lw=1
+    )
     if fpx.size:
         bx.plot(fpx[:, 0], fpx[:, 1], "o", mfc="none", mec="#ff7f7f", ms=5, mew=0.8, label=f"flashes ({len(fpx)})")
     scale_px = 1.0
@@ -104,8 +143,17 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
         typical = float(np.median(np.hypot(r[:, 0], r[:, 1])))
         scale_px = _nice(0.03 * max(w, h) / typical) if typical > 0 else 1.0
         bx.plot(pred[:, 0], pred[:, 1], "+", color="#6fb7ff", ms=6, label=f"matched events, solved pose ({len(pred)})")
-        bx.quiver(obs[:, 0], obs[:, 1], r[:, 0] * scale_px, r[:, 1] * scale_px, angles="xy", scale_units="xy", scale=1,
-                  color="#ffd34f", width=0.0025)
+        bx.quiver(
+            obs[:, 0],
+            obs[:, 1],
+            r[:, 0] * scale_px,
+            r[:, 1] * scale_px,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            color="#ffd34f",
+            width=0.0025,
+        )
         bx.set_title(f"image: residuals flash -> event x{scale_px:g} (median {typical:.2f} px)", fontsize=10)
     else:
         bx.set_title("image", fontsize=10)
@@ -121,8 +169,9 @@ def write_lightning_plot(path: str | os.PathLike, *, footprint_ring, flash_lonla
     save_figure(fig, path)
 
 
-def write_lis_map(path: str | os.PathLike, *, view_lonlat, view_seconds, flash_lonlat, flash_radiance,
-                  title: str = "") -> None:
+def write_lis_map(
+    path: str | os.PathLike, *, view_lonlat, view_seconds, flash_lonlat, flash_radiance, title: str = ""
+) -> None:
     """The ISS LIS map into ``path`` (PNG, written atomically): viewed cells ``view_lonlat`` (N, 2)
     shaded by ``view_seconds``, flashes ``flash_lonlat`` (M, 2) coloured by log10 of
     ``flash_radiance`` (uJ sr-1 m-2 um-1), low-resolution coastlines."""
@@ -136,8 +185,9 @@ def write_lis_map(path: str | os.PathLike, *, view_lonlat, view_seconds, flash_l
     ax.scatter(lon, lat, c=view_seconds, s=2, cmap="Greys", alpha=0.4, lw=0)
     if len(fl):
         rad = np.log10(np.maximum(np.asarray(flash_radiance, dtype=float), 1.0))
-        s = ax.scatter(fl[:, 0], fl[:, 1], c=rad, s=14, cmap="plasma", edgecolors="k", linewidths=0.3,
-                       label=f"flashes ({len(fl)})")
+        s = ax.scatter(
+            fl[:, 0], fl[:, 1], c=rad, s=14, cmap="plasma", edgecolors="k", linewidths=0.3, label=f"flashes ({len(fl)})"
+        )
         cb = fig.colorbar(s, ax=ax, fraction=0.04, pad=0.02)
         cb.set_label("log10 flash radiance (uJ/sr/m2/um)")
         ax.legend(loc="lower left", fontsize=8)

@@ -27,9 +27,21 @@ import numpy as np
 from cupola.geometry import geodesy
 from cupola.plot import palette
 
-__all__ = ["KM_PER_DEG", "aspect_at", "circular_mean_deg", "decorate_degrees", "draw_base_map",
-           "draw_coastline_lines", "format_lat", "format_lon", "halo", "nice_length_km", "padded_bounds",
-           "scale_bar", "wrap_near"]
+__all__ = [
+    "KM_PER_DEG",
+    "aspect_at",
+    "circular_mean_deg",
+    "decorate_degrees",
+    "draw_base_map",
+    "draw_coastline_lines",
+    "format_lat",
+    "format_lon",
+    "halo",
+    "nice_length_km",
+    "padded_bounds",
+    "scale_bar",
+    "wrap_near",
+]
 
 #: kilometres per degree of latitude (and of longitude at the equator), for map scales
 KM_PER_DEG = geodesy.M_PER_DEG / 1000.0
@@ -122,8 +134,9 @@ def scale_bar(ax: Any, x0: float, x1: float, y0: float, y1: float, lat_ref: floa
             fontsize=8, zorder=6, path_effects=outline)  # fmt: skip
 
 
-def decorate_degrees(ax: Any, bounds: tuple[float, float, float, float], nbins: tuple[int, int],
-                     labelsize: float) -> None:
+def decorate_degrees(
+    ax: Any, bounds: tuple[float, float, float, float], nbins: tuple[int, int], labelsize: float
+) -> None:
     """Degree ticks and labels (wrapped longitudes), grid and frame of a map with ``bounds``
     ``(west, south, east, north)``."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
@@ -174,8 +187,15 @@ def draw_base_map(ax: Any, bounds: tuple[float, float, float, float], resolution
     return bool(shore), bool(frontiers)
 
 
-def draw_coastline_lines(ax: Any, bounds: tuple[float, float, float, float], resolution: str, *,
-                         lw: float = 0.6, borders: bool = True, ref: float | None = None) -> None:
+def draw_coastline_lines(
+    ax: Any,
+    bounds: tuple[float, float, float, float],
+    resolution: str,
+    *,
+    lw: float = 0.6,
+    borders: bool = True,
+    ref: float | None = None,
+) -> None:
     """Shorelines (and dashed borders) as plain lines on a :data:`palette.MAP_BACKGROUND` map,
     longitudes wrapped near ``ref`` when given. Decoration only: a failure to read the coastline
     data leaves the map without them."""

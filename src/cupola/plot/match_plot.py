@@ -9,8 +9,18 @@ import numpy as np
 from cupola.plot.figure import new_figure, save_figure
 
 
-def write_matches_png(path, photo: np.ndarray, reference: np.ndarray, *, photo_pts=None, ref_pts=None,
-                      footprint_ref_px=None, title: str = "", subtitle: str = "", max_lines: int = 300) -> Path:
+def write_matches_png(
+    path,
+    photo: np.ndarray,
+    reference: np.ndarray,
+    *,
+    photo_pts=None,
+    ref_pts=None,
+    footprint_ref_px=None,
+    title: str = "",
+    subtitle: str = "",
+    max_lines: int = 300,
+) -> Path:
     """Draw ``photo`` (left) and ``reference`` (right) at the same height, lines between matched
     points (photo pixels -> reference pixels) and the photo's outline on the reference."""
     ph, pw = photo.shape[:2]
@@ -20,8 +30,9 @@ def write_matches_png(path, photo: np.ndarray, reference: np.ndarray, *, photo_p
     ax = fig.add_subplot()
     ax.imshow(photo, extent=(-0.5, pw * scale - 0.5, rh - 0.5, -0.5), cmap="gray" if photo.ndim == 2 else None)
     off = pw * scale + 10
-    ax.imshow(reference, extent=(off - 0.5, off + rw - 0.5, rh - 0.5, -0.5),
-              cmap="gray" if reference.ndim == 2 else None)
+    ax.imshow(
+        reference, extent=(off - 0.5, off + rw - 0.5, rh - 0.5, -0.5), cmap="gray" if reference.ndim == 2 else None
+    )
     if photo_pts is not None and ref_pts is not None and len(photo_pts):
         idx = np.linspace(0, len(photo_pts) - 1, min(max_lines, len(photo_pts))).astype(int)
         for (x0, y0), (x1, y1) in zip(photo_pts[idx] * scale, ref_pts[idx]):

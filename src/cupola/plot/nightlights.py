@@ -36,7 +36,7 @@ def _bin4(a: np.ndarray) -> np.ndarray:
     """Mean over 4x4 blocks of a (bands, h, w) array (NaN-aware)."""
     b, h, w = a.shape
     h4, w4 = h // 4, w // 4
-    v = a[:, :h4 * 4, :w4 * 4].reshape(b, h4, 4, w4, 4)
+    v = a[:, : h4 * 4, : w4 * 4].reshape(b, h4, 4, w4, 4)
     import warnings
 
     with warnings.catch_warnings():
@@ -103,14 +103,33 @@ def write_report(path: str | Path, fr, lamp_classes) -> Path:
         c = ph.col if ph is not None else np.zeros(sol.n_matched)
         r = ph.row if ph is not None else np.zeros(sol.n_matched)
         scale = 0.05 * w / max(np.percentile(np.hypot(*sol.residuals_px.T), 90), 1e-3)
-        a_res.quiver(c, r, sol.residuals_px[:, 0] * scale, sol.residuals_px[:, 1] * scale, angles="xy",
-                     scale_units="xy", scale=1, width=0.003, color="k")
+        a_res.quiver(
+            c,
+            r,
+            sol.residuals_px[:, 0] * scale,
+            sol.residuals_px[:, 1] * scale,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            width=0.003,
+            color="k",
+        )
         a_res.scatter(c, r, s=4, c="tab:red")
-        a_res.set_title(f"astrometric residuals ({sol.method}): {sol.n_matched} stars, rms {sol.rms_px:.3f} px "
-                        f"(x{scale:.0f})", fontsize=10)
+        a_res.set_title(
+            f"astrometric residuals ({sol.method}): {sol.n_matched} stars, rms {sol.rms_px:.3f} px (x{scale:.0f})",
+            fontsize=10,
+        )
     else:
-        a_res.text(0.5, 0.5, fr.star_note or "no stars", ha="center", va="center", wrap=True, fontsize=9,
-                   transform=a_res.transAxes)
+        a_res.text(
+            0.5,
+            0.5,
+            fr.star_note or "no stars",
+            ha="center",
+            va="center",
+            wrap=True,
+            fontsize=9,
+            transform=a_res.transAxes,
+        )
         a_res.set_title("astrometric residuals", fontsize=10)
 
     # zero points -------------------------------------------------------------------------------
@@ -125,9 +144,13 @@ def write_report(path: str | Path, fr, lamp_classes) -> Path:
             y = -2.5 * np.log10(ph.flux[ch][ok]) - hp[ok]
             off = 2.0 * (k - 1)
             a_zp.scatter(bv[ok], y + off, s=6, color=_COL[ch], alpha=0.6)
-            a_zp.plot(xs, -cal_own.zero_points[ch] + cal_own.colour_terms[ch] * xs + off, color=_COL[ch],
-                      label=f"{ch}: ZP {cal_own.zero_points[ch]:.3f}±{cal_own.zero_point_err[ch]:.3f}, "
-                            f"a {cal_own.colour_terms[ch]:+.3f}, rms {cal_own.rms_mag[ch]:.3f} ({cal_own.n_stars[ch]})")
+            a_zp.plot(
+                xs,
+                -cal_own.zero_points[ch] + cal_own.colour_terms[ch] * xs + off,
+                color=_COL[ch],
+                label=f"{ch}: ZP {cal_own.zero_points[ch]:.3f}±{cal_own.zero_point_err[ch]:.3f}, "
+                f"a {cal_own.colour_terms[ch]:+.3f}, rms {cal_own.rms_mag[ch]:.3f} ({cal_own.n_stars[ch]})",
+            )
         a_zp.set_xlabel("B-V (Hipparcos)")
         a_zp.set_ylabel("m_inst - Hp (mag, channels offset by 2)")
         a_zp.invert_yaxis()
@@ -157,19 +180,30 @@ def write_report(path: str | Path, fr, lamp_classes) -> Path:
             a_hist.axvline(e, color="tab:blue", ls="--", lw=0.8)
         counts = {cl.name: int(np.count_nonzero(fr.classes == cl.code)) for cl in lamp_classes}
         tot = max(1, sum(counts.values()) + int(np.count_nonzero(fr.classes == 0)))
-        a_hist.text(0.98, 0.97, "\n".join(f"{n}: {100 * c / tot:.1f}%" for n, c in counts.items()),
-                    transform=a_hist.transAxes, ha="right", va="top", fontsize=7)
+        a_hist.text(
+            0.98,
+            0.97,
+            "\n".join(f"{n}: {100 * c / tot:.1f}%" for n, c in counts.items()),
+            transform=a_hist.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
         a_hist.legend(fontsize=8, loc="center right")
     else:
-        a_hist.text(0.5, 0.5, "no pixel bright enough for a colour", ha="center", va="center",
-                    transform=a_hist.transAxes)
+        a_hist.text(
+            0.5, 0.5, "no pixel bright enough for a colour", ha="center", va="center", transform=a_hist.transAxes
+        )
     a_hist.set_xlabel("ratio of band radiances (lines: lamp-class boundaries)")
     a_hist.set_title("colour ratios", fontsize=10)
     t = fr.exposure.exposure_s
     t_text = f"1/{1 / t:.0f} s" if t < 0.5 and abs(1 / t - round(1 / t)) < 0.01 else f"{t:g} s"
-    fig.suptitle(f"{name}: {fr.frame.meta.model or '?'} + {fr.frame.meta.lens_model or '?'}, "
-                 f"{t_text}, ISO {fr.exposure.iso:g}, f/{fr.exposure.f_number:g}; "
-                 f"calibration: {fr.calibration_from}", fontsize=11)
+    fig.suptitle(
+        f"{name}: {fr.frame.meta.model or '?'} + {fr.frame.meta.lens_model or '?'}, "
+        f"{t_text}, ISO {fr.exposure.iso:g}, f/{fr.exposure.f_number:g}; "
+        f"calibration: {fr.calibration_from}",
+        fontsize=11,
+    )
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.07, top=0.91, wspace=0.22, hspace=0.25)
     return save_figure(fig, path, dpi=80)
 

@@ -71,6 +71,7 @@ INSET_PAD = 0.15
 #: the close-up is at least this many kilometres across (plus margins), for tiny footprints
 INSET_MIN_SPAN_KM = 2.0
 
+
 def choose_resolution(span_km: float) -> str:
     """Coastline resolution for a map whose larger side is ``span_km`` kilometres.
 
@@ -253,7 +254,9 @@ def _draw_markers(
             zorder=5.0, path_effects=outline,
         )  # fmt: skip
     if centre is not None and (not only_inside or _inside(centre[0], centre[1], bounds)):
-        ax.plot([centre[0]], [centre[1]], marker="X", ms=8, mfc=palette.CENTRE, mec="white", mew=1.0, ls="none", zorder=5.0)
+        ax.plot(
+            [centre[0]], [centre[1]], marker="X", ms=8, mfc=palette.CENTRE, mec="white", mew=1.0, ls="none", zorder=5.0
+        )
     for i, (px, py) in enumerate(points):
         if only_inside and not _inside(px, py, bounds):
             continue
@@ -405,9 +408,7 @@ def write_quicklook_png(
     from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 
     if not isinstance(footprint, (Polygon, MultiPolygon)) or footprint.is_empty:
-        raise InputError(
-            f"{path}: footprint must be a non-empty shapely Polygon or MultiPolygon in lon/lat degrees"
-        )
+        raise InputError(f"{path}: footprint must be a non-empty shapely Polygon or MultiPolygon in lon/lat degrees")
     track = _as_lonlat_array(ground_track_lonlat, "ground_track_lonlat", path)
     iss = _as_lonlat_array(iss_lonlat, "iss_lonlat", path)[0]
     centre = None if center_lonlat is None else _as_lonlat_array(center_lonlat, "center_lonlat", path)[0]
@@ -417,9 +418,7 @@ def write_quicklook_png(
         points = np.zeros((0, 2))
     labels = [] if points_labels is None else [str(s) for s in points_labels]
     if labels and len(labels) != len(points):
-        raise InputError(
-            f"{path}: points_labels has {len(labels)} labels for {len(points)} points_lonlat"
-        )
+        raise InputError(f"{path}: points_labels has {len(labels)} labels for {len(points)} points_lonlat")
 
     # ---- unwrap everything around the footprint's longitude
     fp_parts = [footprint] if isinstance(footprint, Polygon) else list(footprint.geoms)
@@ -483,7 +482,9 @@ def write_quicklook_png(
         Line2D([], [], color=palette.TRACK, marker="o", mec="white", ms=7, ls="none", label="ISS sub-point"),
     ]
     if centre is not None:
-        handles.append(Line2D([], [], color=palette.CENTRE, marker="X", mec="white", ms=7, ls="none", label="Footprint centre"))
+        handles.append(
+            Line2D([], [], color=palette.CENTRE, marker="X", mec="white", ms=7, ls="none", label="Footprint centre")
+        )
     if len(points):
         handles.append(Line2D([], [], color=palette.POINT, marker="^", mec="white", ms=7, ls="none", label="Landmark"))
     if shore:

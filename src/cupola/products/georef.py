@@ -78,24 +78,39 @@ def georef_summary(frame: GeorefFrame) -> dict:
         "cupola_version": __version__,
         "photo": str(frame.photo),
         "time_utc": orbit.iso_z(st.time),
-        "tle": {**frame.elements.to_dict(), "source": frame.tle_source,
-                "age_days": (st.time - frame.elements.epoch).total_seconds() / 86400.0},
+        "tle": {
+            **frame.elements.to_dict(),
+            "source": frame.tle_source,
+            "age_days": (st.time - frame.elements.epoch).total_seconds() / 86400.0,
+        },
         "iss": {
-            "subpoint_lon_deg": sub_lon, "subpoint_lat_deg": sub_lat,
-            "altitude_m": st.altitude_m, "ground_speed_m_s": st.ground_speed_m_s,
-            "position_itrs_m": st.position_m.tolist(), "velocity_itrs_m_s": st.velocity_m_s.tolist(),
+            "subpoint_lon_deg": sub_lon,
+            "subpoint_lat_deg": sub_lat,
+            "altitude_m": st.altitude_m,
+            "ground_speed_m_s": st.ground_speed_m_s,
+            "position_itrs_m": st.position_m.tolist(),
+            "velocity_itrs_m_s": st.velocity_m_s.tolist(),
         },
         "sun": {
-            "at_center": None if sun_c is None else {
-                "elevation_deg": sun_c.elevation_deg, "azimuth_deg": sun_c.azimuth_deg,
-                "illumination": sun_c.illumination},
-            "at_subpoint": {"elevation_deg": sun_s.elevation_deg, "azimuth_deg": sun_s.azimuth_deg,
-                            "illumination": sun_s.illumination},
+            "at_center": None
+            if sun_c is None
+            else {
+                "elevation_deg": sun_c.elevation_deg,
+                "azimuth_deg": sun_c.azimuth_deg,
+                "illumination": sun_c.illumination,
+            },
+            "at_subpoint": {
+                "elevation_deg": sun_s.elevation_deg,
+                "azimuth_deg": sun_s.azimuth_deg,
+                "illumination": sun_s.illumination,
+            },
         },
         "camera": {**geo.camera.to_dict(), "source": frame.camera_source},
         "pose": {
             "source": frame.pose_source,
-            "lvlh_roll_deg": roll, "lvlh_pitch_deg": pitch, "lvlh_yaw_deg": yaw,
+            "lvlh_roll_deg": roll,
+            "lvlh_pitch_deg": pitch,
+            "lvlh_yaw_deg": yaw,
             "off_nadir_deg": att.off_nadir_deg(st, geo.pose),
             "rotation_camera_to_itrs": geo.pose.matrix.tolist(),
             "quaternion_camera_to_itrs_xyzw": geo.pose.rotation.as_quat().tolist(),
@@ -111,11 +126,15 @@ def georef_summary(frame: GeorefFrame) -> dict:
 
 def _footprint_properties(frame: GeorefFrame, summary: dict) -> dict:
     sun = summary["sun"]["at_center"] or summary["sun"]["at_subpoint"]
-    return {"time_utc": summary["time_utc"], "photo": Path(frame.photo).name,
-            "center_lon_deg": summary["center"]["lon_deg"], "center_lat_deg": summary["center"]["lat_deg"],
-            "iss_altitude_km": frame.state.altitude_m / 1000.0,
-            "sun_elevation_deg": sun["elevation_deg"],
-            "pose": frame.pose_source}
+    return {
+        "time_utc": summary["time_utc"],
+        "photo": Path(frame.photo).name,
+        "center_lon_deg": summary["center"]["lon_deg"],
+        "center_lat_deg": summary["center"]["lat_deg"],
+        "iss_altitude_km": frame.state.altitude_m / 1000.0,
+        "sun_elevation_deg": sun["elevation_deg"],
+        "pose": frame.pose_source,
+    }
 
 
 def _write_footprint(stage: Path, frame: GeorefFrame, summary: dict) -> None:
@@ -124,13 +143,19 @@ def _write_footprint(stage: Path, frame: GeorefFrame, summary: dict) -> None:
     name = Path(frame.photo).name
     props = _footprint_properties(frame, summary)
     write_footprint_geojson(stage / "footprint.geojson", frame.footprint, props)
-    write_footprint_kml(stage / "footprint.kml", frame.footprint, name=name,
-                        description=f"Footprint of {name} at {summary['time_utc']}",
-                        properties=props, center_lonlat=frame.center_lonlat)
+    write_footprint_kml(
+        stage / "footprint.kml",
+        frame.footprint,
+        name=name,
+        description=f"Footprint of {name} at {summary['time_utc']}",
+        properties=props,
+        center_lonlat=frame.center_lonlat,
+    )
 
 
-def _write_georef_tif(stage: Path, frame: GeorefFrame, scale: int,
-                      progress: Callable[[str, int, int], None] | None) -> dict:
+def _write_georef_tif(
+    stage: Path, frame: GeorefFrame, scale: int, progress: Callable[[str, int, int], None] | None
+) -> dict:
     """``georef.tif`` on a lat/lon grid at the centre's ground sample distance; returns its summary."""
     from cupola.io.geotiff import write_georeferenced_cog
 
@@ -152,29 +177,46 @@ def _write_georef_tif(stage: Path, frame: GeorefFrame, scale: int,
         return ((col - (s - 1) / 2.0) / s, (row - (s - 1) / 2.0) / s) if s > 1 else (col, row)
 
     tif = write_georeferenced_cog(
-        stage / "georef.tif", image, to_pixels, (west, south, east, north), res_deg,
-        progress=(lambda done, total: progress("georef.tif", done, total)) if progress else None)
+        stage / "georef.tif",
+        image,
+        to_pixels,
+        (west, south, east, north),
+        res_deg,
+        progress=(lambda done, total: progress("georef.tif", done, total)) if progress else None,
+    )
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in tif.items()}
 
 
-def _write_quicklook(stage: Path, frame: GeorefFrame, summary: dict,
-                     landmarks: Sequence[tuple[str, float, float]]) -> None:
+def _write_quicklook(
+    stage: Path, frame: GeorefFrame, summary: dict, landmarks: Sequence[tuple[str, float, float]]
+) -> None:
     from cupola.plot.quicklook import write_quicklook_png
 
     st = frame.state
     times = [st.time + dt.timedelta(seconds=s) for s in range(-TRACK_HALF_SPAN_S, TRACK_HALF_SPAN_S + 1, TRACK_STEP_S)]
     track = orbit.ground_track(frame.elements, times)
     marks = [(name, lon, lat) for name, lat, lon in landmarks]
-    write_quicklook_png(stage / "quicklook.png", frame.footprint, track, iss_lonlat=st.subpoint,
-                        center_lonlat=frame.center_lonlat,
-                        title=f"{Path(frame.photo).name}  {summary['time_utc']}",
-                        points_lonlat=[(lon, lat) for _, lon, lat in marks] or None,
-                        points_labels=[n for n, _, _ in marks] or None)
+    write_quicklook_png(
+        stage / "quicklook.png",
+        frame.footprint,
+        track,
+        iss_lonlat=st.subpoint,
+        center_lonlat=frame.center_lonlat,
+        title=f"{Path(frame.photo).name}  {summary['time_utc']}",
+        points_lonlat=[(lon, lat) for _, lon, lat in marks] or None,
+        points_labels=[n for n, _, _ in marks] or None,
+    )
 
 
-def write_georef_bundle(stage: Path, frame: GeorefFrame, summary: dict, *,
-                        landmarks: Sequence[tuple[str, float, float]] = (), georef_scale: int = 1,
-                        progress: Callable[[str, int, int], None] | None = None) -> dict:
+def write_georef_bundle(
+    stage: Path,
+    frame: GeorefFrame,
+    summary: dict,
+    *,
+    landmarks: Sequence[tuple[str, float, float]] = (),
+    georef_scale: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Write ``footprint.geojson``, ``footprint.kml``, ``georef.tif`` and ``quicklook.png`` of
     ``frame`` into the folder ``stage``; returns the summary of ``georef.tif`` (its grid).
 

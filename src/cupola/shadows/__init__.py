@@ -36,6 +36,15 @@ from cupola.shadows.method import (
 from cupola.shadows.simple_sun import SimpleSun, simple_sun
 
 __all__ = [
-    "Measurement", "PixelFrame", "ShadowResult", "SimpleSun", "measurement_from", "off_nadir_from_view_zenith_deg",
-    "orbit_view_geometry", "run_batch", "side_sway_from_height", "simple_sun", "solve",
+    "Measurement",
+    "PixelFrame",
+    "ShadowResult",
+    "SimpleSun",
+    "measurement_from",
+    "off_nadir_from_view_zenith_deg",
+    "orbit_view_geometry",
+    "run_batch",
+    "side_sway_from_height",
+    "simple_sun",
+    "solve",
 ]

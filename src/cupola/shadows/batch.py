@@ -25,15 +25,39 @@ from cupola.shadows.measure import measurement_from
 from cupola.shadows.method import ShadowResult, solve
 
 OUTPUT_FIELDS = [
-    "id", "method", "time_utc", "lat_deg", "lon_deg", "day_of_year", "local_solar_time_h", "hour_angle_deg",
-    "declination_deg", "equation_of_time_min", "solar_elevation_deg", "solar_azimuth_deg", "shadow_length_m",
-    "shadow_direction_misfit_deg", "height_m", "sigma_height_m", "height_source", "displacement_m",
-    "side_sway_deg", "sigma_side_sway_deg", "view_azimuth_deg", "off_nadir_deg", "warnings", "error",
+    "id",
+    "method",
+    "time_utc",
+    "lat_deg",
+    "lon_deg",
+    "day_of_year",
+    "local_solar_time_h",
+    "hour_angle_deg",
+    "declination_deg",
+    "equation_of_time_min",
+    "solar_elevation_deg",
+    "solar_azimuth_deg",
+    "shadow_length_m",
+    "shadow_direction_misfit_deg",
+    "height_m",
+    "sigma_height_m",
+    "height_source",
+    "displacement_m",
+    "side_sway_deg",
+    "sigma_side_sway_deg",
+    "view_azimuth_deg",
+    "off_nadir_deg",
+    "warnings",
+    "error",
 ]
 
 
 #: parameter names in the library's messages -> the columns that give them
-_COLUMNS = {"base_px": "base_col/base_row", "top_px": "top_col/top_row", "shadow_tip_px": "shadow_tip_col/shadow_tip_row"}
+_COLUMNS = {
+    "base_px": "base_col/base_row",
+    "top_px": "top_col/top_row",
+    "shadow_tip_px": "shadow_tip_col/shadow_tip_row",
+}
 _PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
 
@@ -101,10 +125,16 @@ def run_batch(in_csv: Path, out_csv: Path, *, default_method: str = "precise", p
                 sigma_px=_num(row, "sigma_px", line, in_csv) or 0.0,
                 sigma_shadow_m=_num(row, "sigma_shadow_m", line, in_csv) or 0.0,
                 sigma_displacement_m=_num(row, "sigma_displacement_m", line, in_csv) or 0.0,
-                sigma_time_s=_num(row, "sigma_time_s", line, in_csv) or 0.0)
-            res: ShadowResult = solve(time, lat=lat, lon=lon, measurement=m,
-                                      method=(row.get("method") or default_method).strip(),
-                                      satellite_altitude_m=_num(row, "satellite_altitude_m", line, in_csv))
+                sigma_time_s=_num(row, "sigma_time_s", line, in_csv) or 0.0,
+            )
+            res: ShadowResult = solve(
+                time,
+                lat=lat,
+                lon=lon,
+                measurement=m,
+                method=(row.get("method") or default_method).strip(),
+                satellite_altitude_m=_num(row, "satellite_altitude_m", line, in_csv),
+            )
             d = res.to_dict()
             rec.update({k: d.get(k) for k in OUTPUT_FIELDS if k in d})
             rec["warnings"] = "; ".join(res.warnings)

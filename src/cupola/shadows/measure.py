@@ -36,8 +36,10 @@ class PixelFrame:
 
     def __post_init__(self):
         if (self.gsd_m is None) == (self.geotiff is None):
-            raise InputError("pixel measurements need either a ground sample distance (`gsd_m`) or a "
-                             "georeferenced image (`geotiff`), not both")
+            raise InputError(
+                "pixel measurements need either a ground sample distance (`gsd_m`) or a "
+                "georeferenced image (`geotiff`), not both"
+            )
         if self.gsd_m is not None and not self.gsd_m > 0:
             raise InputError(f"ground sample distance must be positive, got {self.gsd_m:g} m")
 
@@ -67,11 +69,24 @@ class PixelFrame:
         return float(0.5 * (dx + dy))
 
 
-def measurement_from(*, shadow_m: float | None = None, shadow_en_m=None, displacement_m: float | None = None,
-                     displacement_en_m=None, known_height_m: float | None = None, base_px=None, top_px=None,
-                     shadow_tip_px=None, gsd_m: float | None = None, up_azimuth_deg: float = 0.0,
-                     geotiff: Path | None = None, sigma_px: float = 0.0, sigma_shadow_m: float = 0.0,
-                     sigma_displacement_m: float = 0.0, sigma_time_s: float = 0.0) -> Measurement:
+def measurement_from(
+    *,
+    shadow_m: float | None = None,
+    shadow_en_m=None,
+    displacement_m: float | None = None,
+    displacement_en_m=None,
+    known_height_m: float | None = None,
+    base_px=None,
+    top_px=None,
+    shadow_tip_px=None,
+    gsd_m: float | None = None,
+    up_azimuth_deg: float = 0.0,
+    geotiff: Path | None = None,
+    sigma_px: float = 0.0,
+    sigma_shadow_m: float = 0.0,
+    sigma_displacement_m: float = 0.0,
+    sigma_time_s: float = 0.0,
+) -> Measurement:
     """A :class:`~cupola.shadows.Measurement` from lengths (m), vectors (east, north m) or pixels.
 
     Pixels (col, row): ``base_px`` with ``shadow_tip_px`` and/or ``top_px``, converted through
@@ -93,17 +108,22 @@ def measurement_from(*, shadow_m: float | None = None, shadow_en_m=None, displac
         shadow_en_m = frame.to_en_m(shadow_tip_px) if shadow_tip_px is not None else None
         displacement_en_m = frame.to_en_m(top_px) if top_px is not None else None
         if sigma_px:  # a length between two points each known to +-sigma_px: sqrt(2) sigma_px
-            sigma_shadow_m = sigma_displacement_m = (2 ** 0.5) * sigma_px * frame.pixel_size_m()
+            sigma_shadow_m = sigma_displacement_m = (2**0.5) * sigma_px * frame.pixel_size_m()
     elif sigma_px:
         raise InputError("`sigma_px` applies to pixel measurements; use `sigma_shadow_m` for lengths in metres")
     for name, v in (("shadow_m", shadow_m), ("displacement_m", displacement_m), ("known_height_m", known_height_m)):
         if v is not None and v < 0:
             raise InputError(f"`{name}` must not be negative, got {v:g}")
-    return Measurement(shadow_m=shadow_m, displacement_m=displacement_m,
-                       shadow_en_m=tuple(shadow_en_m) if shadow_en_m is not None else None,
-                       displacement_en_m=tuple(displacement_en_m) if displacement_en_m is not None else None,
-                       known_height_m=known_height_m, sigma_shadow_m=sigma_shadow_m or 0.0,
-                       sigma_displacement_m=sigma_displacement_m or 0.0, sigma_time_s=sigma_time_s)
+    return Measurement(
+        shadow_m=shadow_m,
+        displacement_m=displacement_m,
+        shadow_en_m=tuple(shadow_en_m) if shadow_en_m is not None else None,
+        displacement_en_m=tuple(displacement_en_m) if displacement_en_m is not None else None,
+        known_height_m=known_height_m,
+        sigma_shadow_m=sigma_shadow_m or 0.0,
+        sigma_displacement_m=sigma_displacement_m or 0.0,
+        sigma_time_s=sigma_time_s,
+    )
 
 
 def _pixel_lonlat(path: Path, col: float, row: float) -> tuple[float, float]:

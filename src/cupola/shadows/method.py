@@ -45,8 +45,14 @@ class Measurement:
     sigma_time_s: float = 0.0
 
     def __post_init__(self):
-        for name in ("shadow_m", "displacement_m", "known_height_m", "sigma_shadow_m", "sigma_displacement_m",
-                     "sigma_time_s"):
+        for name in (
+            "shadow_m",
+            "displacement_m",
+            "known_height_m",
+            "sigma_shadow_m",
+            "sigma_displacement_m",
+            "sigma_time_s",
+        ):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v)):
                 raise InputError(f"{name}: {v!r} is not a finite number")
@@ -109,9 +115,14 @@ def _azimuth_deg(en) -> float:
 def _sun(method: str, time: dt.datetime, lat: float, lon: float) -> dict:
     if method == "simple":
         s = simple_sun(time, lat=lat, lon=lon)
-        return {"day_of_year": s.day_of_year, "local_solar_time_h": s.local_solar_time_h,
-                "hour_angle_deg": s.hour_angle_deg, "declination_deg": s.declination_deg,
-                "solar_elevation_deg": s.elevation_deg, "solar_azimuth_deg": s.azimuth_deg}
+        return {
+            "day_of_year": s.day_of_year,
+            "local_solar_time_h": s.local_solar_time_h,
+            "hour_angle_deg": s.hour_angle_deg,
+            "declination_deg": s.declination_deg,
+            "solar_elevation_deg": s.elevation_deg,
+            "solar_azimuth_deg": s.azimuth_deg,
+        }
     from cupola.geometry.sun import sun_position
 
     if not -90.0 <= lat <= 90.0:
@@ -119,12 +130,16 @@ def _sun(method: str, time: dt.datetime, lat: float, lon: float) -> dict:
     p = sun_position(time, lon=lon, lat=lat)
     t = time.astimezone(dt.timezone.utc)
     utc_h = t.hour + t.minute / 60.0 + (t.second + t.microsecond * 1e-6) / 3600.0
-    return {"day_of_year": t.timetuple().tm_yday,
-            "local_solar_time_h": (12.0 + p.hour_angle_deg / 15.0) % 24.0,  # apparent solar time
-            "hour_angle_deg": -p.hour_angle_deg, "declination_deg": p.declination_deg,
-            "equation_of_time_min": p.equation_of_time_min,
-            "solar_elevation_deg": p.elevation_deg, "solar_azimuth_deg": p.azimuth_deg,
-            "_utc_h": utc_h}
+    return {
+        "day_of_year": t.timetuple().tm_yday,
+        "local_solar_time_h": (12.0 + p.hour_angle_deg / 15.0) % 24.0,  # apparent solar time
+        "hour_angle_deg": -p.hour_angle_deg,
+        "declination_deg": p.declination_deg,
+        "equation_of_time_min": p.equation_of_time_min,
+        "solar_elevation_deg": p.elevation_deg,
+        "solar_azimuth_deg": p.azimuth_deg,
+        "_utc_h": utc_h,
+    }
 
 
 def _core(method, time, lat, lon, m: Measurement) -> dict:
@@ -133,11 +148,15 @@ def _core(method, time, lat, lon, m: Measurement) -> dict:
     if m.has_shadow:
         elev = out["solar_elevation_deg"]
         if elev <= 0.0:
-            raise InputError(f"the sun is below the horizon ({elev:.2f} deg) at {time.isoformat()} "
-                             f"at {lat:.4f}, {lon:.4f}: no shadow to measure")
+            raise InputError(
+                f"the sun is below the horizon ({elev:.2f} deg) at {time.isoformat()} "
+                f"at {lat:.4f}, {lon:.4f}: no shadow to measure"
+            )
         if elev >= 89.9:
-            raise InputError(f"the sun is at the zenith ({elev:.2f} deg) at {time.isoformat()} at "
-                             f"{lat:.4f}, {lon:.4f}: a vertical landmark casts no shadow, so it gives no height")
+            raise InputError(
+                f"the sun is at the zenith ({elev:.2f} deg) at {time.isoformat()} at "
+                f"{lat:.4f}, {lon:.4f}: a vertical landmark casts no shadow, so it gives no height"
+            )
         if m.shadow_en_m is not None:
             if method == "simple":
                 length = float(np.hypot(*m.shadow_en_m))
@@ -148,8 +167,10 @@ def _core(method, time, lat, lon, m: Measurement) -> dict:
                 misfit = (_azimuth_deg(m.shadow_en_m) - (out["solar_azimuth_deg"] + 180.0) + 180.0) % 360.0 - 180.0
                 out["shadow_direction_misfit_deg"] = misfit
                 if length <= 0:
-                    raise InputError(f"the measured shadow points towards the sun (misfit {misfit:.0f} deg); "
-                                     "check the base and shadow-tip positions")
+                    raise InputError(
+                        f"the measured shadow points towards the sun (misfit {misfit:.0f} deg); "
+                        "check the base and shadow-tip positions"
+                    )
         else:
             length = m.shadow_m
         out["shadow_length_m"] = length
@@ -177,8 +198,16 @@ def _sigma(f, x0: float, sigma: float, step: float) -> float:
     return abs(f(x0 + step) - f(x0 - step)) / (2.0 * step) * sigma
 
 
-def solve(time: dt.datetime, *, lat: float, lon: float, measurement: Measurement, method: str = "precise",
-          satellite_altitude_m: float | None = None, tle_elements=None) -> ShadowResult:
+def solve(
+    time: dt.datetime,
+    *,
+    lat: float,
+    lon: float,
+    measurement: Measurement,
+    method: str = "precise",
+    satellite_altitude_m: float | None = None,
+    tle_elements=None,
+) -> ShadowResult:
     """Height of a landmark and the satellite's side-sway (view) angle at it.
 
     ``method`` is ``"precise"`` (default) or ``"simple"`` (the published steps). With
@@ -203,8 +232,12 @@ def solve(time: dt.datetime, *, lat: float, lon: float, measurement: Measurement
     if not m.has_shadow and m.known_height_m is None:
         raise InputError("give a shadow length (or vector) or a known height")
     core = _core(method, time, lat, lon, m)
-    res = ShadowResult(method=method, time_utc=time.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-                       lat_deg=lat, lon_deg=lon)
+    res = ShadowResult(
+        method=method,
+        time_utc=time.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        lat_deg=lat,
+        lon_deg=lon,
+    )
     for k, v in core.items():
         if not k.startswith("_"):
             setattr(res, k, v)
@@ -214,8 +247,10 @@ def solve(time: dt.datetime, *, lat: float, lon: float, measurement: Measurement
         if res.solar_elevation_deg > 85.0:
             res.warnings.append("the sun is within 5 deg of the zenith: a tiny shadow, height poorly determined")
         if res.shadow_direction_misfit_deg is not None and abs(res.shadow_direction_misfit_deg) > 10.0:
-            res.warnings.append(f"the measured shadow is {res.shadow_direction_misfit_deg:+.1f} deg off the "
-                                "direction away from the sun: check the measurement, the time or the image north")
+            res.warnings.append(
+                f"the measured shadow is {res.shadow_direction_misfit_deg:+.1f} deg off the "
+                "direction away from the sun: check the measurement, the time or the image north"
+            )
 
     # -- uncertainty: independent inputs, first-order propagation by central differences --------
     def scaled(shadow_scale=1.0, disp_scale=1.0):
@@ -223,8 +258,11 @@ def solve(time: dt.datetime, *, lat: float, lon: float, measurement: Measurement
             shadow_m=None if m.shadow_m is None else m.shadow_m * shadow_scale,
             displacement_m=None if m.displacement_m is None else m.displacement_m * disp_scale,
             shadow_en_m=None if m.shadow_en_m is None else tuple(c * shadow_scale for c in m.shadow_en_m),
-            displacement_en_m=None if m.displacement_en_m is None else tuple(c * disp_scale for c in m.displacement_en_m),
-            known_height_m=m.known_height_m)
+            displacement_en_m=None
+            if m.displacement_en_m is None
+            else tuple(c * disp_scale for c in m.displacement_en_m),
+            known_height_m=m.known_height_m,
+        )
 
     def value(key, *, dt_s=0.0, shadow_scale=1.0, disp_scale=1.0):
         return _core(method, time + dt.timedelta(seconds=dt_s), lat, lon, scaled(shadow_scale, disp_scale))[key]
@@ -232,22 +270,41 @@ def solve(time: dt.datetime, *, lat: float, lon: float, measurement: Measurement
     if res.height_m is not None:
         terms = []
         if res.height_source == "shadow":
-            terms.append(_sigma(lambda s: value("height_m", shadow_scale=s), 1.0,
-                                m.sigma_shadow_m / res.shadow_length_m if res.shadow_length_m else 0.0, 1e-4))
+            terms.append(
+                _sigma(
+                    lambda s: value("height_m", shadow_scale=s),
+                    1.0,
+                    m.sigma_shadow_m / res.shadow_length_m if res.shadow_length_m else 0.0,
+                    1e-4,
+                )
+            )
             terms.append(_sigma(lambda x: value("height_m", dt_s=x), 0.0, m.sigma_time_s, 1.0))
-            res.sigma_solar_elevation_deg = _sigma(lambda x: value("solar_elevation_deg", dt_s=x), 0.0,
-                                                   m.sigma_time_s, 1.0)
+            res.sigma_solar_elevation_deg = _sigma(
+                lambda x: value("solar_elevation_deg", dt_s=x), 0.0, m.sigma_time_s, 1.0
+            )
         res.sigma_height_m = float(np.hypot.reduce(terms)) if terms else 0.0
     if res.side_sway_deg is not None:
         terms = []
         if res.displacement_m:
-            terms.append(_sigma(lambda s: value("side_sway_deg", disp_scale=s), 1.0,
-                                m.sigma_displacement_m / res.displacement_m, 1e-4))
+            terms.append(
+                _sigma(
+                    lambda s: value("side_sway_deg", disp_scale=s),
+                    1.0,
+                    m.sigma_displacement_m / res.displacement_m,
+                    1e-4,
+                )
+            )
         else:  # zero displacement: d(atan(D/h))/dD = 1/h
             terms.append(math.degrees(m.sigma_displacement_m / res.height_m))
         if res.height_source == "shadow":
-            terms.append(_sigma(lambda s: value("side_sway_deg", shadow_scale=s), 1.0,
-                                m.sigma_shadow_m / res.shadow_length_m if res.shadow_length_m else 0.0, 1e-4))
+            terms.append(
+                _sigma(
+                    lambda s: value("side_sway_deg", shadow_scale=s),
+                    1.0,
+                    m.sigma_shadow_m / res.shadow_length_m if res.shadow_length_m else 0.0,
+                    1e-4,
+                )
+            )
             terms.append(_sigma(lambda x: value("side_sway_deg", dt_s=x), 0.0, m.sigma_time_s, 1.0))
         res.sigma_side_sway_deg = float(np.hypot.reduce(terms))
 
@@ -301,6 +358,12 @@ def orbit_view_geometry(elements, time: dt.datetime, *, lat: float, lon: float) 
     azimuth = math.degrees(math.atan2(los_u @ e, los_u @ n)) % 360.0
     sat_nadir = -geodesy.ellipsoid_normal(st.position_m)
     off_nadir = math.degrees(math.acos(np.clip(-los_u @ sat_nadir, -1.0, 1.0)))
-    return {"view_zenith_deg": zenith, "view_azimuth_deg": azimuth, "off_nadir_deg": off_nadir,
-            "range_m": rng, "satellite_altitude_m": st.altitude_m, "visible": zenith < 90.0,
-            "tle_epoch": orbit.iso_z(elements.epoch)}
+    return {
+        "view_zenith_deg": zenith,
+        "view_azimuth_deg": azimuth,
+        "off_nadir_deg": off_nadir,
+        "range_m": rng,
+        "satellite_altitude_m": st.altitude_m,
+        "visible": zenith < 90.0,
+        "tle_epoch": orbit.iso_z(elements.epoch),
+    }

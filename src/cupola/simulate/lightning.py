@@ -58,8 +58,16 @@ from cupola.io.staging import staged_output
 from cupola.lightning.events import MAPPER_SIGMA_M, Events, format_utc, write_events_csv
 from cupola.lightning.flashes import Flashes, Frames
 
-__all__ = ["SceneSpec", "Scene", "simulate_scene", "render_frames", "drawn_flashes", "flash_patch_px", "VIDEO",
-           "STILLS"]
+__all__ = [
+    "SceneSpec",
+    "Scene",
+    "simulate_scene",
+    "render_frames",
+    "drawn_flashes",
+    "flash_patch_px",
+    "VIDEO",
+    "STILLS",
+]
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,10 @@ class SceneSpec:
         if self.n_flashes < 0 or self.n_frames < 1:
             raise InputError("simulate: need n_flashes >= 0 and n_frames >= 1")
         if not (self.exposure_s > 0 and self.frame_interval_s > 0 and self.exposure_s <= self.frame_interval_s + 1e-12):
-            raise InputError(f"simulate: exposure {self.exposure_s:g} s must be positive and not longer than the "
-                             f"frame interval {self.frame_interval_s:g} s")
+            raise InputError(
+                f"simulate: exposure {self.exposure_s:g} s must be positive and not longer than the "
+                f"frame interval {self.frame_interval_s:g} s"
+            )
         for name in ("false_rate", "miss_rate", "network_miss_rate", "network_false_rate"):
             v = getattr(self, name)
             if not 0 <= v < 1:
@@ -170,8 +180,14 @@ def _displace(points, enu, de, dn) -> tuple[np.ndarray, np.ndarray]:
     return np.degrees(lon), np.degrees(lat)
 
 
-def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_deg, spec: SceneSpec = STILLS,
-                   seed: int | np.random.Generator = 0) -> Scene:
+def simulate_scene(
+    elements: ElementSet,
+    time: dt.datetime,
+    camera: Camera,
+    rpy_deg,
+    spec: SceneSpec = STILLS,
+    seed: int | np.random.Generator = 0,
+) -> Scene:
     """Draw one scene. ``time`` is the start of the first exposure in the camera's clock."""
     spec.validate()
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -291,8 +307,11 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
             gaps = rng.exponential(0.06, k_idx.size)
             starts = np.r_[0, np.cumsum(extra)[:-1]]
             # time of each subsequent stroke after its flash's first: cumulative gaps within the flash
-            within = np.concatenate([np.cumsum(gaps[s0:s0 + e]) for s0, e in zip(starts, extra) if e]) \
-                if extra.sum() else np.zeros(0)
+            within = (
+                np.concatenate([np.cumsum(gaps[s0 : s0 + e]) for s0, e in zip(starts, extra) if e])
+                if extra.sum()
+                else np.zeros(0)
+            )
             keep_s = within <= 1.0
             k_idx, within = k_idx[keep_s], within[keep_s]
             se, sn = rng.normal(0, 1000.0, (2, k_idx.size)) + rng.normal(0, spec.network_sigma_m, (2, k_idx.size))
@@ -319,17 +338,29 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
     new_index[order] = np.arange(order.size)
     epoch64 = np.datetime64(time.astimezone(dt.timezone.utc).replace(tzinfo=None), "ns")
     ev_times = epoch64 + np.round(ev_t[order] * 1e9).astype(np.int64).astype("timedelta64[ns]")
-    events = Events.from_arrays(ev_times, ev_lon[order], ev_lat[order], sigma_m=spec.network_sigma_m,
-                                peak_current_ka=np.round(rng.normal(-20, 10, order.size), 1),
-                                type=np.where(rng.random(order.size) < 0.3, "CG", "IC"),
-                                source_name="simulated network")
+    events = Events.from_arrays(
+        ev_times,
+        ev_lon[order],
+        ev_lat[order],
+        sigma_m=spec.network_sigma_m,
+        peak_current_ka=np.round(rng.normal(-20, 10, order.size), 1),
+        type=np.where(rng.random(order.size) < 0.3, "CG", "IC"),
+        source_name="simulated network",
+    )
     event_height = ev_height[order]
 
     # --- what the camera records --------------------------------------------------------------------
-    rec_start = starts_true + rng.normal(0, spec.frame_time_jitter_s, spec.n_frames) if spec.frame_time_jitter_s \
+    rec_start = (
+        starts_true + rng.normal(0, spec.frame_time_jitter_s, spec.n_frames)
+        if spec.frame_time_jitter_s
         else starts_true.copy()
-    frames = Frames(time, rec_start, np.full(spec.n_frames, spec.exposure_s),
-                    tuple(f"frame_{i:04d}.png" for i in range(spec.n_frames)))
+    )
+    frames = Frames(
+        time,
+        rec_start,
+        np.full(spec.n_frames, spec.exposure_s),
+        tuple(f"frame_{i:04d}.png" for i in range(spec.n_frames)),
+    )
     true_px = np.column_stack([seen[1], seen[2]])
     t_centroid = np.full(n_seen, np.nan)
     tracks = []
@@ -344,8 +375,11 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
             js = np.arange(f0[k], f1[k] + 1)
             a, b = seen[0][k], seen[0][k] + dur[k]
             # light curve: a glow over the flash (40 %) and the stroke the network times (60 %)
-            w = 0.4 * np.clip(np.minimum(b, starts_true[js] + spec.exposure_s) - np.maximum(a, starts_true[js]),
-                              0, None) / dur[k]
+            w = (
+                0.4
+                * np.clip(np.minimum(b, starts_true[js] + spec.exposure_s) - np.maximum(a, starts_true[js]), 0, None)
+                / dur[k]
+            )
             w[js == min(int(stroke[k] // spec.frame_interval_s), spec.n_frames - 1)] += 0.6
             if w.sum() <= 0:
                 w = np.ones(js.size)
@@ -356,7 +390,7 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
     else:
         f0 = in_exposure(seen[0])[1]
         f1 = f0.copy()
-        tracks = [(np.array([f0[k]]), true_px[k:k + 1], np.ones(1)) for k in range(n_seen)]
+        tracks = [(np.array([f0[k]]), true_px[k : k + 1], np.ones(1)) for k in range(n_seen)]
     detected = rng.random(n_seen) >= spec.miss_rate
     det = np.flatnonzero(detected)
     n_false = int(round(spec.false_rate * spec.n_flashes))
@@ -364,9 +398,9 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
     fcol = np.r_[obs[:, 0], rng.uniform(0, W - 1, n_false)]
     frow = np.r_[obs[:, 1], rng.uniform(0, H - 1, n_false)]
     ff0 = np.r_[f0[det], rng.integers(0, spec.n_frames, n_false)]
-    ff1 = np.r_[f1[det], ff0[det.size:] + (rng.integers(0, 3, n_false) if spec.is_video else 0)]
+    ff1 = np.r_[f1[det], ff0[det.size :] + (rng.integers(0, 3, n_false) if spec.is_video else 0)]
     ff1 = np.minimum(ff1, spec.n_frames - 1)
-    tc_false = 0.5 * (starts_true[ff0[det.size:]] + starts_true[ff1[det.size:]] + spec.exposure_s)
+    tc_false = 0.5 * (starts_true[ff0[det.size :]] + starts_true[ff1[det.size :]] + spec.exposure_s)
     tcen = np.r_[t_centroid[det], tc_false if spec.is_video else np.full(n_false, np.nan)]
     bright = np.r_[np.exp(rng.normal(0, 0.7, det.size)), np.exp(rng.normal(-0.7, 0.5, n_false))]
     inside = (fcol >= -0.5) & (fcol <= W - 0.5) & (frow >= -0.5) & (frow <= H - 0.5)
@@ -375,8 +409,9 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
     h_flash = np.r_[seen[3][det], np.full(n_false, np.nan)]
     perm = rng.permutation(fcol.size)
     perm = perm[inside[perm]]
-    flashes = Flashes.from_frames(frames, fcol[perm], frow[perm], ff0[perm], ff1[perm], bright[perm],
-                                  t_centroid_s=tcen[perm])
+    flashes = Flashes.from_frames(
+        frames, fcol[perm], frow[perm], ff0[perm], ff1[perm], bright[perm], t_centroid_s=tcen[perm]
+    )
 
     mapper = None
     if spec.mapper:
@@ -386,19 +421,57 @@ def simulate_scene(elements: ElementSet, time: dt.datetime, camera: Camera, rpy_
         mt = stroke[mdet] + off + rng.normal(0, 1e-3, mdet.size)
         o = np.argsort(mt)
         mtimes = epoch64 + np.round(mt[o] * 1e9).astype(np.int64).astype("timedelta64[ns]")
-        mapper = Events.from_arrays(mtimes, mlon[o], mlat[o], energy=np.exp(rng.normal(-32, 1, mdet.size)),
-                                    kind="mapper", sigma_m=spec.mapper_sigma_m, source_name="simulated mapper")
-    render = {"tau": tau_all[:n_seen], "dur": dur[:n_seen], "px": true_px, "height": seen[3], "tracks": tracks,
-              "bright": np.exp(rng.normal(0, 0.7, n_seen)), "detected": detected,
-              "false_px": np.column_stack([fcol[det.size:], frow[det.size:]]), "false_f0": ff0[det.size:],
-              "false_f1": ff1[det.size:]}
-    return Scene(spec, camera, elements, tuple(float(v) for v in rpy_deg), mount, frames, flashes, events,
-                 mapper, off, flash_event[perm], true_all[perm], h_flash[perm], event_height, render)
+        mapper = Events.from_arrays(
+            mtimes,
+            mlon[o],
+            mlat[o],
+            energy=np.exp(rng.normal(-32, 1, mdet.size)),
+            kind="mapper",
+            sigma_m=spec.mapper_sigma_m,
+            source_name="simulated mapper",
+        )
+    render = {
+        "tau": tau_all[:n_seen],
+        "dur": dur[:n_seen],
+        "px": true_px,
+        "height": seen[3],
+        "tracks": tracks,
+        "bright": np.exp(rng.normal(0, 0.7, n_seen)),
+        "detected": detected,
+        "false_px": np.column_stack([fcol[det.size :], frow[det.size :]]),
+        "false_f0": ff0[det.size :],
+        "false_f1": ff1[det.size :],
+    }
+    return Scene(
+        spec,
+        camera,
+        elements,
+        tuple(float(v) for v in rpy_deg),
+        mount,
+        frames,
+        flashes,
+        events,
+        mapper,
+        off,
+        flash_event[perm],
+        true_all[perm],
+        h_flash[perm],
+        event_height,
+        render,
+    )
 
 
-def render_frames(scene: Scene, time: dt.datetime, *, seed: int = 1, sky_dn: float = 120.0,
-                  read_noise_dn: float = 6.0, flash_peak_dn: float = 1500.0, city_dn: float = 3000.0,
-                  false_detections: bool = False):
+def render_frames(
+    scene: Scene,
+    time: dt.datetime,
+    *,
+    seed: int = 1,
+    sky_dn: float = 120.0,
+    read_noise_dn: float = 6.0,
+    flash_peak_dn: float = 1500.0,
+    city_dn: float = 3000.0,
+    false_detections: bool = False,
+):
     """Yield (index, uint16 image) for each frame of the scene (see the module docstring).
 
     Flashes the scene's detector misses are not drawn (hidden from the camera), so a detector run
@@ -419,8 +492,9 @@ def render_frames(scene: Scene, time: dt.datetime, *, seed: int = 1, sky_dn: flo
     nc = spec.n_cities
     cc = rng.uniform(-0.3, 1.3, nc) * (W - 1)
     rr = rng.uniform(-0.6, 1.6, nc) * (H - 1)
-    cities = _pixels_to_points(cam, mm, np.repeat(tr_mid.position_m, nc, 0), np.repeat(tr_mid.lvlh_to_itrs, nc, 0),
-                               cc, rr, np.zeros(nc))
+    cities = _pixels_to_points(
+        cam, mm, np.repeat(tr_mid.position_m, nc, 0), np.repeat(tr_mid.lvlh_to_itrs, nc, 0), cc, rr, np.zeros(nc)
+    )
     cities = cities[np.all(np.isfinite(cities), axis=1)]
     city_amp = city_dn * np.exp(rng.normal(0, 0.8, len(cities)))
     # patch size in pixels from the ground sample distance at the centre
@@ -438,13 +512,25 @@ def render_frames(scene: Scene, time: dt.datetime, *, seed: int = 1, sky_dn: flo
         acc = np.zeros((H, W))
         for s in range(nsub):
             n = len(cities)
-            px = _project(cam, mm, np.repeat(tr.position_m[s:s + 1], n, 0), np.repeat(tr.lvlh_to_itrs[s:s + 1], n, 0),
-                          cities)
-            ok = np.all(np.isfinite(px), axis=1) & (px[:, 0] > 0) & (px[:, 0] < W - 1) & (px[:, 1] > 0) & (px[:, 1] < H - 1)
+            px = _project(
+                cam, mm, np.repeat(tr.position_m[s : s + 1], n, 0), np.repeat(tr.lvlh_to_itrs[s : s + 1], n, 0), cities
+            )
+            ok = (
+                np.all(np.isfinite(px), axis=1)
+                & (px[:, 0] > 0)
+                & (px[:, 0] < W - 1)
+                & (px[:, 1] > 0)
+                & (px[:, 1] < H - 1)
+            )
             c, rw, a = px[ok, 0], px[ok, 1], city_amp[ok] / nsub
             c0, r0 = np.floor(c).astype(int), np.floor(rw).astype(int)
             fc, fr = c - c0, rw - r0
-            for dc, dr, wgt in ((0, 0, (1 - fc) * (1 - fr)), (1, 0, fc * (1 - fr)), (0, 1, (1 - fc) * fr), (1, 1, fc * fr)):
+            for dc, dr, wgt in (
+                (0, 0, (1 - fc) * (1 - fr)),
+                (1, 0, fc * (1 - fr)),
+                (0, 1, (1 - fc) * fr),
+                (1, 1, fc * fr),
+            ):
                 np.add.at(acc, (r0 + dr, c0 + dc), a * wgt)
         img += gaussian_filter(acc, 0.8) * (2 * np.pi * 0.8**2)
         # flashes lit in this frame, where the cloud is in this frame
@@ -474,8 +560,9 @@ def _town_points(scene: Scene, time: dt.datetime, rng: np.random.Generator):
     T = (spec.n_frames - 1) * spec.frame_interval_s + spec.exposure_s
     # how far the ground moves across the frame during the sequence, in frame sizes
     tr = trajectory(scene.elements, time, np.array([0.0, T]) + scene.clock_offset_s)
-    c0 = _pixels_to_points(cam, mm, tr.position_m[:1], tr.lvlh_to_itrs[:1], np.array([W / 2]), np.array([H / 2]),
-                           np.zeros(1))
+    c0 = _pixels_to_points(
+        cam, mm, tr.position_m[:1], tr.lvlh_to_itrs[:1], np.array([W / 2]), np.array([H / 2]), np.zeros(1)
+    )
     p1 = _project(cam, mm, tr.position_m[1:], tr.lvlh_to_itrs[1:], c0)[0]
     sweep = float(np.hypot(p1[0] - W / 2, p1[1] - H / 2)) if np.all(np.isfinite(p1)) else 0.0
     n = int(rng.poisson(spec.n_cities * (1.0 + 1.4 * sweep / min(W, H)))) + 1
@@ -496,8 +583,9 @@ def _town_points(scene: Scene, time: dt.datetime, rng: np.random.Generator):
     return centres, towns
 
 
-def _render_urban(scene: Scene, time: dt.datetime, rng, sky_dn, read_noise_dn, flash_peak_dn, city_dn,
-                  false_detections):
+def _render_urban(
+    scene: Scene, time: dt.datetime, rng, sky_dn, read_noise_dn, flash_peak_dn, city_dn, false_detections
+):
     """Frames with extended towns moving with the ground (``SceneSpec.urban_lights``)."""
     spec, cam = scene.spec, scene.camera
     W, H = cam.width_px, cam.height_px
@@ -528,8 +616,17 @@ def _render_urban(scene: Scene, time: dt.datetime, rng, sky_dn, read_noise_dn, f
         tr = trajectory(scene.elements, time, tt)
         n = len(pts_a)
         for s in range(nsub):
-            px = _project(cam, mm, np.repeat(tr.position_m[s:s + 1], n, 0), np.repeat(tr.lvlh_to_itrs[s:s + 1], n, 0),
-                          pts_a) if n else np.zeros((0, 2))
+            px = (
+                _project(
+                    cam,
+                    mm,
+                    np.repeat(tr.position_m[s : s + 1], n, 0),
+                    np.repeat(tr.lvlh_to_itrs[s : s + 1], n, 0),
+                    pts_a,
+                )
+                if n
+                else np.zeros((0, 2))
+            )
             for k in np.flatnonzero(np.all(np.isfinite(px), axis=1)):
                 _blob(img, px[k], sig_px[k], amp_a[k] / nsub)
         for k, (js, px, w) in enumerate(r["tracks"]):
@@ -583,8 +680,9 @@ def _blob(img, centre, sigma, amp):
     img[r0:r1, c0:c1] += amp * np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2) / sigma**2)
 
 
-def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True, video: bool = False,
-                tle_source: str = "") -> list:
+def write_scene(
+    scene: Scene, out_dir, time: dt.datetime, *, images: bool = True, video: bool = False, tle_source: str = ""
+) -> list:
     """Write a scene as the files ``lightning solve`` reads, plus the truth (all or nothing).
 
     ``frames/`` + ``frame_times.csv`` (16-bit PNG stills) or ``video.avi`` (lossless FFV1, 8 bit),
@@ -606,8 +704,13 @@ def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True
                 import cv2
             except ImportError:
                 raise InputError("writing video needs OpenCV (pip install opencv-python-headless)") from None
-            w = cv2.VideoWriter(str(stage / "video.avi"), cv2.VideoWriter_fourcc(*"FFV1"), 1.0 / scene.spec.frame_interval_s,
-                                (scene.camera.width_px, scene.camera.height_px), isColor=False)
+            w = cv2.VideoWriter(
+                str(stage / "video.avi"),
+                cv2.VideoWriter_fourcc(*"FFV1"),
+                1.0 / scene.spec.frame_interval_s,
+                (scene.camera.width_px, scene.camera.height_px),
+                isColor=False,
+            )
             if not w.isOpened():
                 raise InputError("OpenCV cannot write an FFV1 video here")
             for _, img in render_frames(scene, time):
@@ -650,12 +753,17 @@ def write_scene(scene: Scene, out_dir, time: dt.datetime, *, images: bool = True
             "clock_offset_s": scene.clock_offset_s,
             "clock_offset_definition": "network time minus camera time",
             "spec": asdict(scene.spec),
-            "detections": [{"col": float(fl.col_px[k]), "row": float(fl.row_px[k]),
-                            "event_line": int(scene.flash_event[k]) + 2 if scene.flash_event[k] >= 0 else None,
-                            "true_col": None if np.isnan(scene.flash_true_px[k, 0]) else float(scene.flash_true_px[k, 0]),
-                            "true_row": None if np.isnan(scene.flash_true_px[k, 1]) else float(scene.flash_true_px[k, 1]),
-                            "emission_height_m": None if np.isnan(scene.flash_height_m[k]) else float(scene.flash_height_m[k])}
-                           for k in range(len(fl))],
+            "detections": [
+                {
+                    "col": float(fl.col_px[k]),
+                    "row": float(fl.row_px[k]),
+                    "event_line": int(scene.flash_event[k]) + 2 if scene.flash_event[k] >= 0 else None,
+                    "true_col": None if np.isnan(scene.flash_true_px[k, 0]) else float(scene.flash_true_px[k, 0]),
+                    "true_row": None if np.isnan(scene.flash_true_px[k, 1]) else float(scene.flash_true_px[k, 1]),
+                    "emission_height_m": None if np.isnan(scene.flash_height_m[k]) else float(scene.flash_height_m[k]),
+                }
+                for k in range(len(fl))
+            ],
         }
         (stage / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return written

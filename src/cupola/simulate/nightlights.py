@@ -43,8 +43,16 @@ from cupola.geometry import attitude as att
 from cupola.geometry import geodesy, orbit
 from cupola.geometry.camera import camera_body, camera_for_body
 
-__all__ = ["City", "SyntheticTruth", "make_frame", "default_state", "NIGHT_TIME", "DEFAULT_ZERO_POINTS",
-           "DEFAULT_COLOUR_TERMS", "LAMP_RADIANCE_RATIOS"]
+__all__ = [
+    "City",
+    "SyntheticTruth",
+    "make_frame",
+    "default_state",
+    "NIGHT_TIME",
+    "DEFAULT_ZERO_POINTS",
+    "DEFAULT_COLOUR_TERMS",
+    "LAMP_RADIANCE_RATIOS",
+]
 
 #: a night pass over Texas (the time of the bundled Meteor frame), ISS TLEs bundled with cupola
 NIGHT_TIME = dt.datetime(2017, 5, 17, 5, 44, 9, 526000, tzinfo=dt.timezone.utc)
@@ -54,8 +62,13 @@ DEFAULT_ZERO_POINTS = {"R": 13.20, "G": 13.55, "B": 13.05}
 #: colour terms a_c of  m_inst,c = Hp + a_c (B-V) - ZP_c
 DEFAULT_COLOUR_TERMS = {"R": -0.45, "G": -0.05, "B": 0.55}
 #: band radiance ratios (G/R, B/G) of typical lamps for the synthetic cities
-LAMP_RADIANCE_RATIOS = {"hps": (0.40, 0.15), "led": (0.85, 0.70), "metal_halide": (0.80, 0.40),
-                        "fluorescent": (1.25, 0.50), "mercury": (1.30, 0.95)}
+LAMP_RADIANCE_RATIOS = {
+    "hps": (0.40, 0.15),
+    "led": (0.85, 0.70),
+    "metal_halide": (0.80, 0.40),
+    "fluorescent": (1.25, 0.50),
+    "mercury": (1.30, 0.95),
+}
 
 
 @dataclass(frozen=True)
@@ -117,34 +130,66 @@ def _modifier_vignetting(lens_make, lens_model, model, focal_mm, f_number, width
     lens = db.find_lenses(cam, lens_make, lens_model, loose_search=True)[0]
     ws, hs = max(8, width // step), max(8, height // step)
     mod = lensfunpy.Modifier(lens, cam.crop_factor, ws, hs)
-    mod.initialize(float(focal_mm), float(f_number), 1000.0, scale=1.0, pixel_format=np.float32,
-                   flags=lensfunpy.ModifyFlags.VIGNETTING)
+    mod.initialize(
+        float(focal_mm),
+        float(f_number),
+        1000.0,
+        scale=1.0,
+        pixel_format=np.float32,
+        flags=lensfunpy.ModifyFlags.VIGNETTING,
+    )
     img = np.ones((hs, ws, 3), np.float32)
     mod.apply_color_modification(img)
     v = 1.0 / img[..., 1].astype(float)  # correction gain -> relative illumination
-    rows = ((np.arange(height) - (height - 1) / 2.0) * (hs / height) + (hs - 1) / 2.0)
-    cols = ((np.arange(width) - (width - 1) / 2.0) * (ws / width) + (ws - 1) / 2.0)
+    rows = (np.arange(height) - (height - 1) / 2.0) * (hs / height) + (hs - 1) / 2.0
+    cols = (np.arange(width) - (width - 1) / 2.0) * (ws / width) + (ws - 1) / 2.0
     out = np.empty((height, width), np.float32)
     for r0 in range(0, height, 512):
-        rr = rows[r0:r0 + 512]
+        rr = rows[r0 : r0 + 512]
         gr, gc = np.meshgrid(rr, cols, indexing="ij")
-        out[r0:r0 + 512] = map_coordinates(v, [gr.ravel(), gc.ravel()], order=1, mode="nearest").reshape(gr.shape)
+        out[r0 : r0 + 512] = map_coordinates(v, [gr.ravel(), gc.ravel()], order=1, mode="nearest").reshape(gr.shape)
     return out
 
 
-def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, height_px: int | None = None,
-               focal_mm: float = 50.0, f_number: float = 2.8, exposure_s: float = 1.0, iso: float = 6400,
-               lens_make: str = "Nikon", lens_model: str | None = "AF-S Zoom-Nikkor 24-70mm f/2.8G ED",
-               time: dt.datetime = NIGHT_TIME, rpy_deg=(0.0, 75.0, 0.0), stars: bool = True,
-               star_mag_limit: float = 7.0, cities: list[City] | None = None,
-               zero_points: dict | None = None, colour_terms: dict | None = None,
-               extinction: dict | None = None, band_irradiance: dict | None = None,
-               psf_sigma_px: float = 1.2, sky_e_per_px_s: float = 3.0, dark_e_per_s: float = 2.0,
-               hot_pixel_fraction: float = 5e-4, read_noise_e: float = 2.0, electrons_per_dn: float | None = None,
-               black_level: int = 1008, white_level: int = 15520, noise: bool = True, vignetting: bool = True,
-               distortion: bool = True, flat_field: bool = False, flat_e: float = 20000.0,
-               dark_only: bool = False, seed: int = 0, exif: dict | None = None,
-               rotation_rate_deg_s: float | None = None) -> SyntheticTruth:
+def make_frame(
+    path,
+    *,
+    model: str = "NIKON D5",
+    width_px: int | None = None,
+    height_px: int | None = None,
+    focal_mm: float = 50.0,
+    f_number: float = 2.8,
+    exposure_s: float = 1.0,
+    iso: float = 6400,
+    lens_make: str = "Nikon",
+    lens_model: str | None = "AF-S Zoom-Nikkor 24-70mm f/2.8G ED",
+    time: dt.datetime = NIGHT_TIME,
+    rpy_deg=(0.0, 75.0, 0.0),
+    stars: bool = True,
+    star_mag_limit: float = 7.0,
+    cities: list[City] | None = None,
+    zero_points: dict | None = None,
+    colour_terms: dict | None = None,
+    extinction: dict | None = None,
+    band_irradiance: dict | None = None,
+    psf_sigma_px: float = 1.2,
+    sky_e_per_px_s: float = 3.0,
+    dark_e_per_s: float = 2.0,
+    hot_pixel_fraction: float = 5e-4,
+    read_noise_e: float = 2.0,
+    electrons_per_dn: float | None = None,
+    black_level: int = 1008,
+    white_level: int = 15520,
+    noise: bool = True,
+    vignetting: bool = True,
+    distortion: bool = True,
+    flat_field: bool = False,
+    flat_e: float = 20000.0,
+    dark_only: bool = False,
+    seed: int = 0,
+    exif: dict | None = None,
+    rotation_rate_deg_s: float | None = None,
+) -> SyntheticTruth:
     """Render one frame and write it as DNG to ``path``; returns the truth.
 
     ``flat_field=True`` renders a uniform source of ``flat_e`` electrons per pixel (on axis)
@@ -170,8 +215,20 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
     _, state = default_state(time)
     pose = att.pose_from_rpy(state, *rpy_deg)
     cam = camera_for_body(body, focal_mm=focal_mm, width_px=w, height_px=h)
-    lens = lens_from_lensfun("NIKON CORPORATION", body.model, lens_make, lens_model, focal_mm=focal_mm,
-                             f_number=f_number, width_px=w, height_px=h) if lens_model else None
+    lens = (
+        lens_from_lensfun(
+            "NIKON CORPORATION",
+            body.model,
+            lens_make,
+            lens_model,
+            focal_mm=focal_mm,
+            f_number=f_number,
+            width_px=w,
+            height_px=h,
+        )
+        if lens_model
+        else None
+    )
     if lens is not None and not distortion:
         from dataclasses import replace
 
@@ -179,8 +236,11 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
     # camera -> ICRS (GCRS axes) at mid-exposure
     r_cam_icrs = state.gcrs_to_itrs.T @ pose.matrix
     rate_factor = exposure_s * (iso / 100.0) / f_number**2  # DN per (DN/s at ISO 100 f/1)
-    vig = (_modifier_vignetting(lens_make, lens_model, body.model, focal_mm, f_number, w, h)
-           if (vignetting and lens_model) else np.ones((h, w), np.float32))
+    vig = (
+        _modifier_vignetting(lens_make, lens_model, body.model, focal_mm, f_number, w, h)
+        if (vignetting and lens_model)
+        else np.ones((h, w), np.float32)
+    )
 
     cfa = "RGGB"
     chan_of = np.array([[0, 1], [1, 2]])  # R G / G B
@@ -193,7 +253,7 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
         rows_sp = np.arange(h // 2) * 2 + 0.5
         cols_sp = np.arange(w // 2) * 2 + 0.5
         cc, rr = np.meshgrid(cols_sp, rows_sp)
-        cu, ru = (lens.undistort(cc, rr) if lens is not None else (cc, rr))
+        cu, ru = lens.undistort(cc, rr) if lens is not None else (cc, rr)
         rays = cam.pixel_to_ray(cu, ru)
         d_itrs = rays @ pose.matrix.T
         hit = geodesy.ray_ellipsoid_intersection(pose.position_m, d_itrs.reshape(-1, 3), 0.0).reshape(d_itrs.shape)
@@ -220,9 +280,18 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
                 lg = city.radiance_g
                 rad = {"R": lg / gr, "G": lg, "B": lg * bg}
                 clon, clat, _ = geodesy.ecef_to_geodetic(c_xyz)
-                city_truth.append({"lon": float(np.degrees(clon)), "lat": float(np.degrees(clat)),
-                                   "sigma_m": city.sigma_m, "radiance_nw": rad, "ratios": city.ratios,
-                                   "col_sp": j, "row_sp": i, "airmass": float(airmass[i, j])})
+                city_truth.append(
+                    {
+                        "lon": float(np.degrees(clon)),
+                        "lat": float(np.degrees(clat)),
+                        "sigma_m": city.sigma_m,
+                        "radiance_nw": rad,
+                        "ratios": city.ratios,
+                        "col_sp": j,
+                        "row_sp": i,
+                        "airmass": float(airmass[i, j]),
+                    }
+                )
                 for c in "RGB":
                     l_toa = rad[c] * 1e-5 * prof * np.exp(-0.4 * np.log(10) * ext[c] * airmass)
                     plane_rate[c] += l_toa * omega_sp / e0[c] * 10 ** (0.4 * zp[c])
@@ -239,7 +308,8 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
         if stars:
             cat = load_catalog(star_mag_limit)
             epoch = 2000.0 + (time - dt.datetime(2000, 1, 1, 12, tzinfo=dt.timezone.utc)).total_seconds() / (
-                365.25 * 86400)
+                365.25 * 86400
+            )
             s_icrs = cat.unit_vectors(epoch)
             s_cam0 = s_icrs @ r_cam_icrs
             fov = s_cam0[:, 2] > 0.5
@@ -260,9 +330,9 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
                 rot = Rotation.from_rotvec(n_hat * omega * t).as_matrix()  # LVLH turned by omega t
                 s_cam = s_icrs[idx] @ (rot @ r_cam_icrs)
                 cu_, ru_ = cam.ray_to_pixel(s_cam)
-                cols_t[:, m], rows_t[:, m] = (lens.distort(cu_, ru_) if lens is not None else (cu_, ru_))
+                cols_t[:, m], rows_t[:, m] = lens.distort(cu_, ru_) if lens is not None else (cu_, ru_)
             c_mid, r_mid = cam.ray_to_pixel(s_cam0[idx])
-            c_mid_d, r_mid_d = (lens.distort(c_mid, r_mid) if lens is not None else (c_mid, r_mid))
+            c_mid_d, r_mid_d = lens.distort(c_mid, r_mid) if lens is not None else (c_mid, r_mid)
             c_mean, r_mean = cols_t.mean(axis=1), rows_t.mean(axis=1)
             trail_px = float(omega * exposure_s * cam.focal_px)
             # hidden by the Earth (with a 50 km margin for the opaque lower atmosphere)?
@@ -281,7 +351,7 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
             throughput = 1.0 / (cos3 * area)  # times the vignetting at each pixel of the trail
             sel = np.flatnonzero(show)
             rad = int(np.ceil(4.5 * psf_sigma_px))
-            oy, ox = np.mgrid[-rad:rad + 1, -rad:rad + 1]
+            oy, ox = np.mgrid[-rad : rad + 1, -rad : rad + 1]
             fl = np.stack([flux[c][sel] * throughput[sel] for c in "RGB"], axis=1)  # (n, 3)
             n_idx = np.arange(sel.size)[:, None, None]
             for m in range(k):
@@ -295,9 +365,18 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
                 pyc, pxc = np.clip(py, 0, h - 1), np.clip(px, 0, w - 1)
                 val = 4.0 * wgt * fl[n_idx, chan_of[pyc % 2, pxc % 2]] * (rate_factor / k) * vig[pyc, pxc]
                 np.add.at(signal, (py[ok], px[ok]), val[ok])
-            truth_stars = {"hip": cat.hip[idx], "col": c_mean, "row": r_mean, "col_mid": c_mid_d, "row_mid": r_mid_d,
-                           "hp": hp, "b_v": bv, "visible": show, "throughput": throughput,
-                           **{f"flux_{c}": flux[c] for c in "RGB"}}
+            truth_stars = {
+                "hip": cat.hip[idx],
+                "col": c_mean,
+                "row": r_mean,
+                "col_mid": c_mid_d,
+                "row_mid": r_mid_d,
+                "hp": hp,
+                "b_v": bv,
+                "visible": show,
+                "throughput": throughput,
+                **{f"flux_{c}": flux[c] for c in "RGB"},
+            }
     elif flat_field:
         signal[:] = flat_e / g_e
         signal *= vig
@@ -314,15 +393,46 @@ def make_frame(path, *, model: str = "NIKON D5", width_px: int | None = None, he
     if noise:
         e = rng.poisson(np.clip(e, 0, None)).astype(np.float64) + rng.normal(0.0, read_noise_e, e.shape)
     dn = np.clip(np.rint(e / g_e + black_level), 0, white_level).astype(np.uint16)
-    meta = {"exposure_s": exposure_s, "f_number": f_number, "iso": int(iso), "focal_mm": focal_mm,
-            "lens_make": lens_make if lens_model else None, "lens_model": lens_model,
-            "datetime_original": time.astimezone(dt.timezone.utc).replace(tzinfo=None)}
+    meta = {
+        "exposure_s": exposure_s,
+        "f_number": f_number,
+        "iso": int(iso),
+        "focal_mm": focal_mm,
+        "lens_make": lens_make if lens_model else None,
+        "lens_model": lens_model,
+        "datetime_original": time.astimezone(dt.timezone.utc).replace(tzinfo=None),
+    }
     meta.update(exif or {})
     path = Path(path)
-    write_dng(path, dn, make="NIKON CORPORATION", model=body.model, cfa_pattern=cfa, black_level=black_level,
-              white_level=white_level, **meta)
-    return SyntheticTruth(path=path, time=time, state=state, rpy_deg=tuple(rpy_deg), pose=pose,
-                          rotation_cam_to_icrs=r_cam_icrs, width_px=w, height_px=h, focal_mm=focal_mm,
-                          exposure_s=exposure_s, iso=iso, f_number=f_number, zero_points=zp, colour_terms=ct,
-                          band_irradiance=e0, extinction=ext, stars=truth_stars, cities=city_truth,
-                          trail_px=trail_px, electrons_per_dn=g_e)
+    write_dng(
+        path,
+        dn,
+        make="NIKON CORPORATION",
+        model=body.model,
+        cfa_pattern=cfa,
+        black_level=black_level,
+        white_level=white_level,
+        **meta,
+    )
+    return SyntheticTruth(
+        path=path,
+        time=time,
+        state=state,
+        rpy_deg=tuple(rpy_deg),
+        pose=pose,
+        rotation_cam_to_icrs=r_cam_icrs,
+        width_px=w,
+        height_px=h,
+        focal_mm=focal_mm,
+        exposure_s=exposure_s,
+        iso=iso,
+        f_number=f_number,
+        zero_points=zp,
+        colour_terms=ct,
+        band_irradiance=e0,
+        extinction=ext,
+        stars=truth_stars,
+        cities=city_truth,
+        trail_px=trail_px,
+        electrons_per_dn=g_e,
+    )
