@@ -139,9 +139,11 @@ def _summary(name, res):
         f"# {name}: {len(ok)} scenes solved, {failed} without solution; median error {np.median(err):.1f} m "
         f"(p90 {np.percentile(err, 90):.1f}), Cramer-Rao {np.median(crbv):.1f} m, unweighted fit "
         f"{np.median(uni):.1f} m; pairs {np.median([r['pairs'] for r in ok]):.0f} of "
-        f"{np.median([r['true_pairs'] for r in ok]):.0f} true; clock window {np.median([r['window'] for r in ok]) * 1e3:.1f} ms "
+        f"{np.median([r['true_pairs'] for r in ok]):.0f} true; "
+        f"clock window {np.median([r['window'] for r in ok]) * 1e3:.1f} ms "
         f"(true offset inside it in {sum(r['inside_window'] for r in ok)}/{len(ok)}); emission height "
-        f"{np.median([r['height'] for r in ok]) / 1e3:.2f} +- {np.median([r['height_sigma'] for r in ok]) / 1e3:.2f} km; "
+        f"{np.median([r['height'] for r in ok]) / 1e3:.2f} +- "
+        f"{np.median([r['height_sigma'] for r in ok]) / 1e3:.2f} km; "
         f"pose error at the true instant {np.median([r['err_pose'] for r in ok]):.1f} m, georeference at the solved "
         f"instant {np.median([r['err_georef'] for r in ok]):.1f} m",
         flush=True,

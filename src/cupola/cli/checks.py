@@ -8,9 +8,9 @@ file, in a place that exists and can be written). A failed check is an
 
 The checks wrap each command's callback (:func:`install`), so they run after parsing and before
 the command body; the same wrapper turns the parameter names in the library's error messages into
-the command's flags (:func:`cupola.cli.options.flag_message`); :func:`cupola.cli.main.command` returns the app's click command with them
-installed (what the real entry point runs; give it to ``click.testing.CliRunner`` to test the
-same way).
+the command's flags (:func:`cupola.cli.options.flag_message`); :func:`cupola.cli.main.command`
+returns the app's click command with them installed (what the real entry point runs; give it to
+``click.testing.CliRunner`` to test the same way).
 """
 
 from __future__ import annotations

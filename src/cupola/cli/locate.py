@@ -225,17 +225,22 @@ def evaluate_command(
     print(
         f"localized {s['localized_within_2km']}/{s['true_candidates']} true candidates within 2 km; "
         f"false accepts {s['false_accepts']}/{s['wrong_candidates']}; "
-        f"median centre error {s['median_center_error_km'] if s['median_center_error_km'] is None else round(s['median_center_error_km'], 3)} km; "
+        f"median centre error {_round_or_none(s['median_center_error_km'], 3)} km; "
         f"{s['seconds_per_case']:.1f} s per case (max {s['max_seconds']:.1f} s)"
         + (f"; {s['unlabelled']} unlabelled case(s) not scored" if s["unlabelled"] else "")
     )
+
+
+def _round_or_none(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
 
 
 @locate_app.command("batch")
 def batch_command(
     catalog: Path = typer.Argument(
         ...,
-        help="CSV: photo, reference (or reference_dir)[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm].",
+        help="CSV: photo, reference (or reference_dir)"
+        "[, id, west, south, east, north, nadir_lat, nadir_lon, focal_mm].",
     ),
     out: Path = options.out_folder("Output folder (one subfolder per photo)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="dask scheduler ADDRESS (default: a LocalCluster)."),

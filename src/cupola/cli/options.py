@@ -14,7 +14,8 @@ command's flags (``--focal-mm``), from the command's own options and :data:`PARA
 the library names that differ from them (``tle_path`` is ``--tle``). It runs on every error a
 command raises (:func:`cupola.cli.checks.install`), so the one-line error names the flag.
 
->>> flag_message("`focal_mm` must be positive; give `sensor_mm`", {"focal_mm": "--focal-mm", "sensor_mm": "--sensor-mm"})
+>>> flags = {"focal_mm": "--focal-mm", "sensor_mm": "--sensor-mm"}
+>>> flag_message("`focal_mm` must be positive; give `sensor_mm`", flags)
 '--focal-mm must be positive; give --sensor-mm'
 >>> flag_message("`max_triplets` must be positive", {})
 "'max_triplets' must be positive"

@@ -4,9 +4,9 @@ A flash is placed where its centroid's ray, from the station at the flash's inst
 solved LVLH attitude, meets the emission-height surface (the model height, or the height given
 for its event). The instant is its event's time when the flash is matched, else the middle of its
 exposure window shifted by the solved clock offset; in a video, the time of its centroid (the mean of
-its lit frames' times) shifted by the offset, since that is when the image saw the cloud there. Its 1-sigma horizontal error (RMS of the two
-axes) combines the pose covariance, the centroid error and the emission-height scatter (parallax,
-``sigma_h * tan(view angle)``).
+its lit frames' times) shifted by the offset, since that is when the image saw the cloud there. Its
+1-sigma horizontal error (RMS of the two axes) combines the pose covariance, the centroid error and
+the emission-height scatter (parallax, ``sigma_h * tan(view angle)``).
 """
 
 from __future__ import annotations

@@ -385,7 +385,8 @@ def write_products(result: LightningResult, out_dir: Path) -> list[Path]:
             flash_px=np.column_stack([result.flashes.col_px, result.flashes.row_px]),
             matched_obs_px=np.column_stack([result.flashes.col_px[flk], result.flashes.row_px[flk]]),
             matched_pred_px=np.column_stack([result.flashes.col_px[flk], result.flashes.row_px[flk]]) + pairs_px,
-            title=f"{result.image_name}: {sol.flash_index.size} of {len(result.flashes)} flashes matched to network events",
+            title=f"{result.image_name}: {sol.flash_index.size} of {len(result.flashes)} flashes "
+            "matched to network events",
             subtitle=(
                 f"roll {doc['pose']['lvlh_roll_deg']:.3f}  pitch {doc['pose']['lvlh_pitch_deg']:.3f}  "
                 f"yaw {doc['pose']['lvlh_yaw_deg']:.3f} deg;  clock offset {sol.clock_offset_s:+.4f} s "

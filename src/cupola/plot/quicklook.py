@@ -512,7 +512,8 @@ def write_quicklook_png(
         axi.text(
             0.03, 0.975, f"Close-up  ×{zoom:.0f}" if zoom >= 2.0 else "Close-up", transform=axi.transAxes,
             ha="left", va="top", fontsize=8.5, fontweight="bold", color=palette.FRAME, zorder=7,
-            bbox={"boxstyle": "square,pad=0.25", "facecolor": "white", "edgecolor": palette.FRAME, "lw": 0.8, "alpha": 0.9},
+            bbox={"boxstyle": "square,pad=0.25", "facecolor": "white", "edgecolor": palette.FRAME, "lw": 0.8,
+                  "alpha": 0.9},
         )  # fmt: skip
         for spine in axi.spines.values():
             spine.set_color(palette.FRAME)
