@@ -360,6 +360,43 @@ def test_video_scene_centroid_times(elements, meteor):
     assert np.median(np.linalg.norm(a - b, axis=1)) < 300.0  # ~1 Meteor pixel; the bound is ~80 m
 
 
+@pytest.mark.parametrize("kind,n_far", [("stills", 30), ("stills", 100), ("video", 30)])
+def test_events_in_time_but_out_of_view(elements, d5, meteor, kind, n_far):
+    """Network events at the right times but below the station's horizon (the antipodes of scene
+    events) are cut from the problem: the solve is the one without them. The first orientation
+    search once kept their emission points while every other per-event array dropped them, which
+    mismatched points and stations (stills: no consistent set; video: a broadcasting error)."""
+    if kind == "stills":
+        cam, rpy = d5, (2.0, -1.5, 123.0)
+        spec = SceneSpec(n_flashes=50, clock_offset_s=2.2)
+        seed = 11
+    else:
+        cam, rpy = meteor, METEOR_RPY
+        spec = SceneSpec(n_flashes=40, n_frames=300, frame_interval_s=1 / 59.94, exposure_s=1 / 59.94,
+                         clock_offset_s=-0.8)
+        seed = 12
+    sc = simulate_scene(elements, FRAME_TIME, cam, rpy, spec, seed=seed)
+    base = solve(sc.flashes, sc.events, elements, cam)
+    rng = np.random.default_rng(5)
+    t0, t1 = sc.events.time.min(), sc.events.time.max()
+    t_far = t0 + rng.integers(0, int((t1 - t0).astype(np.int64)), n_far).astype("timedelta64[ns]")
+    i = rng.integers(0, len(sc.events), n_far)
+    far = Events.from_arrays(t_far, sc.events.lon_deg[i] + 180.0, -sc.events.lat_deg[i])
+    both = Events.concat([sc.events, far])  # sorted by time: the far events fall between the scene's
+    n = len(sc.events)
+    order = np.argsort(np.r_[sc.events.time, far.time], kind="stable")
+    assert np.array_equal(both.time, np.r_[sc.events.time, far.time][order])
+    scene_index = np.where(order < n, order, -1)  # index into sc.events of each of both's events
+    assert np.any(np.diff(np.flatnonzero(scene_index < 0)) > 1)  # interleaved, not all at the end
+    sol = solve(sc.flashes, both, elements, cam)
+    got = scene_index[sol.event_index]
+    assert np.all(got >= 0)  # no far event matched
+    assert np.sum(sc.flash_event[sol.flash_index] != got) == 0
+    assert np.array_equal(sol.flash_index, base.flash_index) and np.array_equal(got, base.event_index)
+    assert np.allclose(sol.rpy_deg, base.rpy_deg, atol=1e-9, rtol=0)
+    assert sol.clock_offset_s == pytest.approx(base.clock_offset_s, abs=1e-9)
+
+
 @pytest.mark.parametrize("case", ["two flashes", "no overlap", "events elsewhere", "no consistent pairs"])
 def test_no_solution_reasons(elements, meteor, case):
     sc = simulate_scene(elements, FRAME_TIME, meteor, METEOR_RPY, SceneSpec(n_flashes=30), seed=2)

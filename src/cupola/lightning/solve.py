@@ -302,8 +302,8 @@ class _Problem:
     t_s: np.ndarray  # their network times, seconds after the flashes' epoch
     tol_s: np.ndarray  # their time tolerances
     geom: observe.EventGeometry
-    # emission points at the model height of the events in time (before the in-view cut) for the
-    # first orientation search, as solve() has always had them
+    # emission points (M, 3) of the events in view at the model height, for the first orientation
+    # search: row m belongs to events[m] and geom[m], like every per-event array here
     search_points_m: np.ndarray
     observed_px: np.ndarray  # (K, 2) flash centroids
     tree: cKDTree  # over observed_px
@@ -449,7 +449,9 @@ def _problem(flashes: Flashes, events: Events, elements: ElementSet, camera: Cam
         raise NoSolutionError(f"none of the {in_time.size} network events within the time window is in view of the "
                               f"station (all beyond {options.max_view_angle_deg:g} deg from nadir or below the horizon)")
     keep = np.flatnonzero(in_view)
+    # one cut for every per-event array, so that they stay row-aligned with the events in view
     ev, t_ev, tol_ev, geom, in_time = ev.subset(keep), t_ev[keep], tol_ev[keep], geom.subset(keep), in_time[keep]
+    pts = pts[keep]
     obs_all = np.column_stack([flashes.col_px, flashes.row_px])
     video = bool(np.isfinite(flashes.t_centroid_s).any())
     drift_px = _video_drift_px(flashes, geom, pts, camera.focal_px, options) if video else 0.0
