@@ -110,6 +110,13 @@ def test_remove_haze_restores_contrast(bases):
     clear = remove_haze(hazy)
     assert clear.std() > 1.5 * hazy.std()
     assert np.percentile(clear, 1) < 10
+    from cupola.locate.localize import cloud_mask
+
+    bright = transform_photo(bases["ISS050-E-70536"].photo, Variant("h", "", haze=0.45))
+    assert cloud_mask(bright).mean() > 0.3 > 0.01 > cloud_mask(remove_haze(bright)).mean()  # hazy ground is not cloud
+    # white stays white: no clear ground turned into "cloud"
+    for base in bases.values():
+        assert cloud_mask(remove_haze(base.photo)).mean() <= cloud_mask(base.photo).mean() + 0.005
 
 
 def test_mirrored_footprint_refused():

@@ -119,15 +119,17 @@ def normalise(gray: np.ndarray) -> np.ndarray:
     return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
 
 
-def remove_haze(img: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
+def remove_haze(img: np.ndarray, low_pct: float = 0.5) -> np.ndarray:
     """Dark-object subtraction (Chavez 1988): per band, the darkest pixels (water, shadow) should be
-    near black, so the level under them is atmospheric path radiance (haze) and is subtracted; the
-    band is then stretched to its bright end. Restores contrast and colour of hazy photos, so the
-    cloud test and the matcher see the ground."""
+    near black, so the level under them is atmospheric path radiance (haze); it is subtracted and the
+    band rescaled so that white stays white. Restores the contrast and colour of hazy photos, so the
+    cloud test does not take hazy ground for cloud; a clear photo (dark level near 0) is left
+    nearly as it was."""
     f = img.astype(np.float32)
     flat = f.reshape(-1, f.shape[2]) if f.ndim == 3 else f.reshape(-1, 1)
-    lo, hi = np.percentile(flat[:: max(1, len(flat) // 200_000)], [low_pct, high_pct], axis=0)
-    out = (f - lo) / np.maximum(hi - lo, 1.0) * 255.0
+    lo = np.percentile(flat[:: max(1, len(flat) // 200_000)], low_pct, axis=0)
+    lo = np.minimum(lo, 250.0)
+    out = (f - lo) / (255.0 - lo) * 255.0
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -465,7 +467,7 @@ class Localizer:
             res.matcher = self.matcher.name
             return res
 
-        ok, why = photo_quality(photo)
+        ok, why = photo_quality(remove_haze(photo))
         if not ok:
             return done(LocateResult(False, why))
         refs = references
@@ -474,8 +476,9 @@ class Localizer:
             if not refs:
                 return done(LocateResult(False, "every candidate lies beyond the ISS horizon from the given nadir "
                                          f"point ({horizon_distance_m(opts.altitude_m) / 1000:.0f} km)"))
-        clear = remove_haze(photo)
-        self._photo = (to_gray(clear), cloud_mask(clear))
+        # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
+        # the matcher sees the photo as it is (CLAHE evens out its contrast)
+        self._photo = (to_gray(photo), cloud_mask(remove_haze(photo)))
         self._photo_cache: dict = {}
         state = {"best_fail": None, "best_coarse": 0, "verified": 0}
 
