@@ -98,13 +98,10 @@ def solve_command(
     from cupola.lightning.products import write_products
     from cupola.lightning.solve import SolveOptions
 
-    modes = {"yes": "free", "no": "fixed", "auto": "auto", "free": "free", "fixed": "fixed"}
-    if height_mode not in modes:
-        raise InputError(f"--solve-height must be auto, yes or no, got {height_mode!r}")
     options = SolveOptions(
         emission_height_m=emission_height_m,
         emission_height_sigma_m=emission_height_sigma_m,
-        height_mode=modes[height_mode],
+        height_mode=height_mode,
         solve_focal=solve_focal,
         centroid_sigma_px=centroid_sigma_px,
         clock_offset_s=clock_offset_s,

@@ -48,6 +48,8 @@ __all__ = ["SolveOptions", "Solution", "PairModel", "solve", "GIVEN_HEIGHT_SIGMA
 GIVEN_HEIGHT_SIGMA_M = 500.0
 #: a pair is ambiguous when an alternative partner is less than this many times less likely
 AMBIGUITY_RATIO = 20.0
+#: the emission-height modes and their synonyms: yes = free (solved), no = fixed (given)
+HEIGHT_MODES = {"auto": "auto", "free": "free", "fixed": "fixed", "yes": "free", "no": "fixed"}
 
 
 @dataclass(frozen=True)
@@ -69,20 +71,24 @@ class SolveOptions:
     min_pairs: int = 4
     max_triplets: int = 80
 
+    def __post_init__(self) -> None:
+        """``height_mode`` synonyms (:data:`HEIGHT_MODES`: yes, no) become their modes."""
+        if self.height_mode not in HEIGHT_MODES:
+            raise InputError(f"`height_mode` must be auto, yes (free) or no (fixed), got {self.height_mode!r}")
+        object.__setattr__(self, "height_mode", HEIGHT_MODES[self.height_mode])
+
     def validate(self) -> None:
-        if self.height_mode not in ("auto", "fixed", "free"):
-            raise InputError(f"emission height mode must be auto, fixed or free, got {self.height_mode!r}")
         lo, hi = -500.0, 25_000.0
         if not lo <= self.emission_height_m <= hi:
-            raise InputError(f"--emission-height-m {self.emission_height_m:g} is outside [{lo:g}, {hi:g}] m")
-        for name, v in (("--emission-height-sigma-m", self.emission_height_sigma_m),
-                        ("--centroid-sigma-px", self.centroid_sigma_px)):
+            raise InputError(f"`emission_height_m` {self.emission_height_m:g} is outside [{lo:g}, {hi:g}] m")
+        for name, v in (("`emission_height_sigma_m`", self.emission_height_sigma_m),
+                        ("`centroid_sigma_px`", self.centroid_sigma_px)):
             if not v > 0:
                 raise InputError(f"{name} must be positive, got {v:g}")
         if not self.max_clock_offset_s >= 0:
-            raise InputError(f"--max-clock-offset-s must not be negative, got {self.max_clock_offset_s:g}")
+            raise InputError(f"`max_clock_offset_s` must not be negative, got {self.max_clock_offset_s:g}")
         if not 0 < self.guess_radius_deg <= 180:
-            raise InputError(f"--guess-radius-deg must be in (0, 180], got {self.guess_radius_deg:g}")
+            raise InputError(f"`guess_radius_deg` must be in (0, 180], got {self.guess_radius_deg:g}")
 
 
 class PairModel:
@@ -413,7 +419,7 @@ def _events_in_time(flashes: Flashes, events: Events, options: SolveOptions):
         raise NoSolutionError(
             f"no time overlap: none of the {len(events)} network events ({ev_first} to {ev_last}) falls within the "
             f"frames ({f0} to {f1}, camera clock) shifted by {o0:+g} +- {W:g} s; check the times or widen "
-            f"--max-clock-offset-s")
+            f"`max_clock_offset_s`")
     return in_time, t_all, tol_all
 
 
@@ -484,7 +490,7 @@ def _first_orientation(p: _Problem) -> assoc.Hypothesis:
         pairs = pairs.subset(ang <= np.radians(options.guess_radius_deg) + 4 * sig_ang[pairs.event])
         if len(pairs) == 0:
             raise NoSolutionError(f"no time-compatible network event lies within {options.guess_radius_deg:g} deg "
-                                  "of where the attitude guess puts any flash; widen --guess-radius-deg or drop the guess")
+                                  "of where the attitude guess puts any flash; widen `guess_radius_deg` or drop the guess")
 
     pix_sigma = np.sqrt(options.centroid_sigma_px**2 + (focal * sig_ang) ** 2)
     gate_px = 5.0 * pix_sigma + focal_tol * 0.5 * np.hypot(camera.width_px, camera.height_px)
