@@ -372,8 +372,9 @@ def test_events_in_time_but_out_of_view(elements, d5, meteor, kind, n_far):
         seed = 11
     else:
         cam, rpy = meteor, METEOR_RPY
-        spec = SceneSpec(n_flashes=40, n_frames=300, frame_interval_s=1 / 59.94, exposure_s=1 / 59.94,
-                         clock_offset_s=-0.8)
+        spec = SceneSpec(
+            n_flashes=40, n_frames=300, frame_interval_s=1 / 59.94, exposure_s=1 / 59.94, clock_offset_s=-0.8
+        )
         seed = 12
     sc = simulate_scene(elements, FRAME_TIME, cam, rpy, spec, seed=seed)
     base = solve(sc.flashes, sc.events, elements, cam)

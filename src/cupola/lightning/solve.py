@@ -81,8 +81,10 @@ class SolveOptions:
         lo, hi = -500.0, 25_000.0
         if not lo <= self.emission_height_m <= hi:
             raise InputError(f"`emission_height_m` {self.emission_height_m:g} is outside [{lo:g}, {hi:g}] m")
-        for name, v in (("`emission_height_sigma_m`", self.emission_height_sigma_m),
-                        ("`centroid_sigma_px`", self.centroid_sigma_px)):
+        for name, v in (
+            ("`emission_height_sigma_m`", self.emission_height_sigma_m),
+            ("`centroid_sigma_px`", self.centroid_sigma_px),
+        ):
             if not v > 0:
                 raise InputError(f"{name} must be positive, got {v:g}")
         if not self.max_clock_offset_s >= 0:
@@ -98,8 +100,15 @@ class PairModel:
     scale if ``solve_focal``, then the mean emission height offset in km if the height is not fixed.
     """
 
-    def __init__(self, camera: Camera, geom: observe.EventGeometry, observed_px: np.ndarray,
-                 options: SolveOptions, mount0: Rotation, uniform_weights: bool = False):
+    def __init__(
+        self,
+        camera: Camera,
+        geom: observe.EventGeometry,
+        observed_px: np.ndarray,
+        options: SolveOptions,
+        mount0: Rotation,
+        uniform_weights: bool = False,
+    ):
         self.camera = camera
         self.geom = geom
         self.obs = np.asarray(observed_px, dtype=float).reshape(-1, 2)
@@ -108,12 +117,17 @@ class PairModel:
         self.solve_focal = bool(options.solve_focal)
         self.solve_height = options.height_mode != "fixed" and bool(np.isnan(geom.given_height_m).any())
         self.prior = options.height_mode == "auto"
-        self.names = ["rot_x_rad", "rot_y_rad", "rot_z_rad"] + (["log_focal_scale"] if self.solve_focal else []) \
+        self.names = (
+            ["rot_x_rad", "rot_y_rad", "rot_z_rad"]
+            + (["log_focal_scale"] if self.solve_focal else [])
             + (["emission_height_km"] if self.solve_height else [])
+        )
         self.sigma_h = np.where(np.isnan(geom.given_height_m), options.emission_height_sigma_m, GIVEN_HEIGHT_SIGMA_M)
         self.whiten = None
         self.uniform = uniform_weights
-        self.x_scale = np.array([1e-4] * 3 + ([1e-3] if self.solve_focal else []) + ([1.0] if self.solve_height else []))
+        self.x_scale = np.array(
+            [1e-4] * 3 + ([1e-3] if self.solve_focal else []) + ([1.0] if self.solve_height else [])
+        )
 
     @property
     def n_params(self) -> int:
@@ -181,13 +195,24 @@ class PairModel:
 
 def _fit(model: PairModel, x0, robust: bool):
     model.reweight(x0)
-    fit = least_squares(model.residuals, x0, loss="soft_l1" if robust else "linear", f_scale=2.0,
-                        x_scale=model.x_scale, method="trf", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=200)
+    fit = least_squares(
+        model.residuals,
+        x0,
+        loss="soft_l1" if robust else "linear",
+        f_scale=2.0,
+        x_scale=model.x_scale,
+        method="trf",
+        xtol=1e-12,
+        ftol=1e-12,
+        gtol=1e-12,
+        max_nfev=200,
+    )
     x = fit.x
     model.reweight(x)
     if not robust:  # one more pass with the weights at the solution
-        fit = least_squares(model.residuals, x, x_scale=model.x_scale, method="trf", xtol=1e-12, ftol=1e-12,
-                            gtol=1e-12, max_nfev=100)
+        fit = least_squares(
+            model.residuals, x, x_scale=model.x_scale, method="trf", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=100
+        )
         x = fit.x
     return x
 
@@ -209,7 +234,9 @@ class Solution:
     flash_index: np.ndarray  # matched pairs: index into the flashes
     event_index: np.ndarray  # ... and into the events given to solve()
     residual_px: np.ndarray  # (P, 2) predicted - observed
-    residual_en_m: np.ndarray  # (P, 2) east/north offset of the flash (observed ray at the emission height) from the event
+    residual_en_m: (
+        np.ndarray
+    )  # (P, 2) east/north offset of the flash (observed ray at the emission height) from the event
     mahalanobis2: np.ndarray
     chi2: float
     dof: int
@@ -270,7 +297,9 @@ def flash_trajectory(flashes: Flashes, elements: ElementSet, offset_s: float):
     return trajectory(elements, flashes.epoch, np.where(has, tc, 0.0) + offset_s)
 
 
-def pair_geometry(geom: observe.EventGeometry, flashes: Flashes, flash_idx, event_idx, flash_traj) -> observe.EventGeometry:
+def pair_geometry(
+    geom: observe.EventGeometry, flashes: Flashes, flash_idx, event_idx, flash_traj
+) -> observe.EventGeometry:
     """Geometry of (flash, event) pairs: the event's emission point, seen from where the station was
     when the flash's centroid was recorded: at the event's instant for a still (the flash is short),
     at the centroid time + clock offset for a video flash (``flash_traj`` from :func:`flash_trajectory`)."""
@@ -328,8 +357,9 @@ class _Problem:
 
     def pair_interval(self, flash: np.ndarray, event: np.ndarray):
         """Clock-offset interval (lo, hi) each (flash, event) pair allows."""
-        return assoc.pair_interval(self.t_s[event], self.flashes.t_start_s[flash], self.flashes.t_end_s[flash],
-                                   self.tol_s[event])
+        return assoc.pair_interval(
+            self.t_s[event], self.flashes.t_start_s[flash], self.flashes.t_end_s[flash], self.tol_s[event]
+        )
 
     def flash_trajectory(self, offset_s: float):
         """Station states at the video flashes' centroid times (None for stills)."""
@@ -337,8 +367,13 @@ class _Problem:
 
     def pair_model(self, flash: np.ndarray, event: np.ndarray, flash_traj, mount0: Rotation) -> PairModel:
         """The model of matched (flash, event) pairs."""
-        return PairModel(self.camera, pair_geometry(self.geom, self.flashes, flash, event, flash_traj),
-                         self.observed_px[flash], self.options, mount0)
+        return PairModel(
+            self.camera,
+            pair_geometry(self.geom, self.flashes, flash, event, flash_traj),
+            self.observed_px[flash],
+            self.options,
+            mount0,
+        )
 
     def events_model(self, mount0: Rotation) -> PairModel:
         """The model of every event in view (predictions only: no observations)."""
@@ -372,8 +407,7 @@ class _Problem:
         logdet = np.linalg.slogdet(ccov)[1]
         lo, hi = self.pair_interval(cf, ce)
         g = (d2 <= gate) & (hi >= o_lo) & (lo <= o_hi)
-        return (assoc.CandidatePairs(cf[g], ce[g], np.maximum(lo[g], o_lo), np.minimum(hi[g], o_hi)), d2[g],
-                logdet[g])
+        return (assoc.CandidatePairs(cf[g], ce[g], np.maximum(lo[g], o_lo), np.minimum(hi[g], o_hi)), d2[g], logdet[g])
 
 
 @dataclass(eq=False)
@@ -397,8 +431,10 @@ def _min_pairs(options: SolveOptions) -> int:
 def _check_flash_count(flashes: Flashes, options: SolveOptions) -> None:
     k = len(flashes)
     if k < 3:
-        raise NoSolutionError(f"only {k} optical flash{'es' if k != 1 else ''} detected; at least 3 are needed "
-                              f"(and {_min_pairs(options)} matched to network events)")
+        raise NoSolutionError(
+            f"only {k} optical flash{'es' if k != 1 else ''} detected; at least 3 are needed "
+            f"(and {_min_pairs(options)} matched to network events)"
+        )
 
 
 def _events_in_time(flashes: Flashes, events: Events, options: SolveOptions):
@@ -419,7 +455,8 @@ def _events_in_time(flashes: Flashes, events: Events, options: SolveOptions):
         raise NoSolutionError(
             f"no time overlap: none of the {len(events)} network events ({ev_first} to {ev_last}) falls within the "
             f"frames ({f0} to {f1}, camera clock) shifted by {o0:+g} +- {W:g} s; check the times or widen "
-            f"`max_clock_offset_s`")
+            f"`max_clock_offset_s`"
+        )
     return in_time, t_all, tol_all
 
 
@@ -432,8 +469,9 @@ def _in_view(geom: observe.EventGeometry, points_m: np.ndarray, max_view_angle_d
     return visible & (cos_nadir >= np.cos(np.radians(max_view_angle_deg)))
 
 
-def _video_drift_px(flashes: Flashes, geom: observe.EventGeometry, points_m: np.ndarray, focal_px: float,
-                    options: SolveOptions) -> float:
+def _video_drift_px(
+    flashes: Flashes, geom: observe.EventGeometry, points_m: np.ndarray, focal_px: float, options: SolveOptions
+) -> float:
     """A video flash is seen over its frames while the image drifts with the ground: how far, to
     allow for when looking for candidates around the events' own-instant predictions."""
     rng_m = float(np.median(np.linalg.norm(points_m - geom.position_m, axis=1)))
@@ -441,8 +479,7 @@ def _video_drift_px(flashes: Flashes, geom: observe.EventGeometry, points_m: np.
     return 8.0e3 * focal_px / rng_m * span  # 8 km/s bounds the station's speed
 
 
-def _problem(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera,
-             options: SolveOptions) -> _Problem:
+def _problem(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera, options: SolveOptions) -> _Problem:
     """The events in time with the frames and in view of the station, and their geometry."""
     in_time, t_all, tol_all = _events_in_time(flashes, events, options)
     ev = events.subset(in_time)
@@ -452,8 +489,10 @@ def _problem(flashes: Flashes, events: Events, elements: ElementSet, camera: Cam
     pts = geom.points(options.emission_height_m)
     in_view = _in_view(geom, pts, options.max_view_angle_deg)
     if not in_view.any():
-        raise NoSolutionError(f"none of the {in_time.size} network events within the time window is in view of the "
-                              f"station (all beyond {options.max_view_angle_deg:g} deg from nadir or below the horizon)")
+        raise NoSolutionError(
+            f"none of the {in_time.size} network events within the time window is in view of the "
+            f"station (all beyond {options.max_view_angle_deg:g} deg from nadir or below the horizon)"
+        )
     keep = np.flatnonzero(in_view)
     # one cut for every per-event array, so that they stay row-aligned with the events in view
     ev, t_ev, tol_ev, geom, in_time = ev.subset(keep), t_ev[keep], tol_ev[keep], geom.subset(keep), in_time[keep]
@@ -461,9 +500,23 @@ def _problem(flashes: Flashes, events: Events, elements: ElementSet, camera: Cam
     obs_all = np.column_stack([flashes.col_px, flashes.row_px])
     video = bool(np.isfinite(flashes.t_centroid_s).any())
     drift_px = _video_drift_px(flashes, geom, pts, camera.focal_px, options) if video else 0.0
-    return _Problem(flashes=flashes, camera=camera, elements=elements, options=options,
-                    min_pairs=_min_pairs(options), events=ev, event_index=in_time, t_s=t_ev, tol_s=tol_ev, geom=geom,
-                    search_points_m=pts, observed_px=obs_all, tree=cKDTree(obs_all), video=video, drift_px=drift_px)
+    return _Problem(
+        flashes=flashes,
+        camera=camera,
+        elements=elements,
+        options=options,
+        min_pairs=_min_pairs(options),
+        events=ev,
+        event_index=in_time,
+        t_s=t_ev,
+        tol_s=tol_ev,
+        geom=geom,
+        search_points_m=pts,
+        observed_px=obs_all,
+        tree=cKDTree(obs_all),
+        video=video,
+        drift_px=drift_px,
+    )
 
 
 def _first_orientation(p: _Problem) -> assoc.Hypothesis:
@@ -481,16 +534,20 @@ def _first_orientation(p: _Problem) -> assoc.Hypothesis:
     focal_tol = 0.05 if options.solve_focal else 0.005
     pairs = assoc.candidate_pairs(flashes.t_start_s, flashes.t_end_s, p.t_s, o_lo, o_hi, p.tol_s)
     if len(pairs) == 0:
-        raise NoSolutionError(f"no network event fits the exposure window of any of the {len(flashes)} flashes within "
-                              f"{o0:+g} +- {W:g} s of clock offset")
+        raise NoSolutionError(
+            f"no network event fits the exposure window of any of the {len(flashes)} flashes within "
+            f"{o0:+g} +- {W:g} s of clock offset"
+        )
     if options.attitude_guess_deg is not None:
         guess = rotation_from_rpy(*options.attitude_guess_deg)
         v = guess.apply(rays[pairs.flash])
         ang = np.arccos(np.clip(np.einsum("pi,pi->p", v, w[pairs.event]), -1, 1))
         pairs = pairs.subset(ang <= np.radians(options.guess_radius_deg) + 4 * sig_ang[pairs.event])
         if len(pairs) == 0:
-            raise NoSolutionError(f"no time-compatible network event lies within {options.guess_radius_deg:g} deg "
-                                  "of where the attitude guess puts any flash; widen `guess_radius_deg` or drop the guess")
+            raise NoSolutionError(
+                f"no time-compatible network event lies within {options.guess_radius_deg:g} deg "
+                "of where the attitude guess puts any flash; widen `guess_radius_deg` or drop the guess"
+            )
 
     pix_sigma = np.sqrt(options.centroid_sigma_px**2 + (focal * sig_ang) ** 2)
     gate_px = 5.0 * pix_sigma + focal_tol * 0.5 * np.hypot(camera.width_px, camera.height_px)
@@ -504,13 +561,26 @@ def _first_orientation(p: _Problem) -> assoc.Hypothesis:
     precise = p.events.sigma_m <= 1000.0
     anchor = precise if precise.sum() >= 3 else None
     enough = max(p.min_pairs + 2, int(np.ceil(0.4 * len(flashes))))
-    hyp = assoc.triangle_search(rays, w, sig_ang, pairs, flashes.brightness, score, sigma_px_rad=spx_rad,
-                                focal_tolerance=focal_tol, max_triplets=options.max_triplets,
-                                min_support=p.min_pairs, enough=enough, anchor=anchor)
+    hyp = assoc.triangle_search(
+        rays,
+        w,
+        sig_ang,
+        pairs,
+        flashes.brightness,
+        score,
+        sigma_px_rad=spx_rad,
+        focal_tolerance=focal_tol,
+        max_triplets=options.max_triplets,
+        min_support=p.min_pairs,
+        enough=enough,
+        anchor=anchor,
+    )
     if hyp is None:
-        raise NoSolutionError(f"no consistent set of at least {p.min_pairs} flash-event pairs: the {len(flashes)} "
-                              f"flashes and {len(p.events)} events in view do not agree on one camera orientation "
-                              "and clock offset")
+        raise NoSolutionError(
+            f"no consistent set of at least {p.min_pairs} flash-event pairs: the {len(flashes)} "
+            f"flashes and {len(p.events)} events in view do not agree on one camera orientation "
+            "and clock offset"
+        )
     return hyp
 
 
@@ -545,8 +615,10 @@ def _settle_association(p: _Problem, hyp: assoc.Hypothesis) -> _Fit:
             break
         prev = key
     if fit.flash.size < p.min_pairs:
-        raise NoSolutionError(f"only {fit.flash.size} flash{'es' if fit.flash.size != 1 else ''} match network events "
-                              f"consistently; at least {p.min_pairs} are needed")
+        raise NoSolutionError(
+            f"only {fit.flash.size} flash{'es' if fit.flash.size != 1 else ''} match network events "
+            f"consistently; at least {p.min_pairs} are needed"
+        )
     return fit
 
 
@@ -563,8 +635,9 @@ def _final_fit(p: _Problem, fit: _Fit) -> None:
             break
         fit.flash, fit.event = fit.flash[~bad], fit.event[~bad]
         if fit.flash.size < p.min_pairs:
-            raise NoSolutionError(f"only {fit.flash.size} flash-event pairs survive the fit; at least {p.min_pairs} "
-                                  "are needed")
+            raise NoSolutionError(
+                f"only {fit.flash.size} flash-event pairs survive the fit; at least {p.min_pairs} are needed"
+            )
 
 
 def _drop_ambiguous(p: _Problem, fit: _Fit) -> list[str]:
@@ -598,8 +671,7 @@ def _drop_ambiguous(p: _Problem, fit: _Fit) -> list[str]:
     if not ambiguous:
         return []
     keep = np.array([int(f) not in ambiguous for f in fit.flash])
-    note = (f"{int((~keep).sum())} flash-event pair(s) left out as ambiguous (another flash or event "
-            "nearly as likely)")
+    note = f"{int((~keep).sum())} flash-event pair(s) left out as ambiguous (another flash or event nearly as likely)"
     fit.flash, fit.event = fit.flash[keep], fit.event[keep]
     if fit.flash.size < p.min_pairs:
         raise NoSolutionError(f"only {fit.flash.size} unambiguous flash-event pairs; at least {p.min_pairs} are needed")
@@ -659,20 +731,42 @@ def _solution(p: _Problem, fit: _Fit, hyp: assoc.Hypothesis, notes: list[str], t
     h_sigma, h_source = _emission_height_report(model, covariance, p.options)
     res_en = _ground_residuals_en(model, cam, mount, h)
     if chi2 / max(dof, 1) > 3.0:
-        notes.append(f"the fit is worse than the error model predicts (chi2/dof = {chi2 / max(dof, 1):.1f}); "
-                     "the network or centroid errors may be larger than assumed")
+        notes.append(
+            f"the fit is worse than the error model predicts (chi2/dof = {chi2 / max(dof, 1):.1f}); "
+            "the network or centroid errors may be larger than assumed"
+        )
     return Solution(
-        camera=cam, mount=mount, emission_height_m=h, emission_height_sigma_m=h_sigma,
-        emission_height_source=h_source, param_names=model.names, x=x, covariance=covariance,
-        clock_offset_s=0.5 * (win[0] + win[1]), clock_window_s=win,
-        flash_index=fit.flash, event_index=p.event_index[fit.event], residual_px=res_px, residual_en_m=res_en,
-        mahalanobis2=d2, chi2=chi2, dof=dof, elements=p.elements, epoch=p.epoch, n_flashes=len(p.flashes),
-        n_events_in_window=len(p.events), hypotheses_tried=hyp.tried, iterations=fit.iterations,
-        seconds=_time.perf_counter() - t_start, notes=notes)
+        camera=cam,
+        mount=mount,
+        emission_height_m=h,
+        emission_height_sigma_m=h_sigma,
+        emission_height_source=h_source,
+        param_names=model.names,
+        x=x,
+        covariance=covariance,
+        clock_offset_s=0.5 * (win[0] + win[1]),
+        clock_window_s=win,
+        flash_index=fit.flash,
+        event_index=p.event_index[fit.event],
+        residual_px=res_px,
+        residual_en_m=res_en,
+        mahalanobis2=d2,
+        chi2=chi2,
+        dof=dof,
+        elements=p.elements,
+        epoch=p.epoch,
+        n_flashes=len(p.flashes),
+        n_events_in_window=len(p.events),
+        hypotheses_tried=hyp.tried,
+        iterations=fit.iterations,
+        seconds=_time.perf_counter() - t_start,
+        notes=notes,
+    )
 
 
-def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera,
-          options: SolveOptions = SolveOptions()) -> Solution:
+def solve(
+    flashes: Flashes, events: Events, elements: ElementSet, camera: Camera, options: SolveOptions = SolveOptions()
+) -> Solution:
     """Associate flashes with events and solve the camera pose.
 
     The stages: the events in time with the frames and in view of the station (:func:`_problem`);
@@ -696,8 +790,14 @@ def solve(flashes: Flashes, events: Events, elements: ElementSet, camera: Camera
     return _solution(problem, fit, hyp, notes, t_start)
 
 
-def fit_pairs(solution: Solution, flashes: Flashes, events: Events, camera: Camera, options: SolveOptions,
-              uniform_weights: bool = False) -> tuple[Rotation, Camera, float]:
+def fit_pairs(
+    solution: Solution,
+    flashes: Flashes,
+    events: Events,
+    camera: Camera,
+    options: SolveOptions,
+    uniform_weights: bool = False,
+) -> tuple[Rotation, Camera, float]:
     """Refit the pose on a solution's pairs (e.g. with ``uniform_weights``, the unweighted baseline
     that treats every pair alike and ignores the parallax of unknown cloud heights)."""
     t_ev = events.offsets_s(solution.epoch)[solution.event_index]
