@@ -69,16 +69,21 @@ def samples():
         for o in outcomes:
             err = "" if o.center_error_km is None else f", centre error {o.center_error_km:.2f} km"
             iou = "" if o.footprint_iou is None else f", footprint IoU {o.footprint_iou:.2f}"
-            print(f"# {tag} prior: {o.case}: {'localized' if o.matched else 'rejected'}{err}{iou}, "
-                  f"{o.seconds:.1f} s ({o.reason[:90]})", flush=True)
+            print(
+                f"# {tag} prior: {o.case}: {'localized' if o.matched else 'rejected'}{err}{iou}, "
+                f"{o.seconds:.1f} s ({o.reason[:90]})",
+                flush=True,
+            )
         print(f"# {tag} prior: {time.perf_counter() - t0:.1f} s for {len(folders)} cases", flush=True)
     xfeat = {}
     for prior in (True, False):
         outcomes = [evaluate_case(f, matcher="xfeat", use_prior=prior) for f in folders]
         xfeat[prior] = summarise(outcomes)
-        print(f"# xfeat + LighterGlue {'with' if prior else 'without'} prior: "
-              + "; ".join(f"{o.case} {'localized' if o.matched else 'rejected'} {o.seconds:.1f} s" for o in outcomes),
-              flush=True)
+        print(
+            f"# xfeat + LighterGlue {'with' if prior else 'without'} prior: "
+            + "; ".join(f"{o.case} {'localized' if o.matched else 'rejected'} {o.seconds:.1f} s" for o in outcomes),
+            flush=True,
+        )
     s, n = results[True], results[False]
     bench_line("locate_samples_localized", s["localized_within_2km"], "cases", baseline=sift_ok)
     bench_line("locate_samples_localized_no_prior", n["localized_within_2km"], "cases", baseline=sift_ok)
@@ -86,9 +91,15 @@ def samples():
     bench_line("locate_samples_seconds_per_case", s["seconds_per_case"], "s", baseline=5.0)
     bench_line("locate_samples_seconds_per_case_no_prior", n["seconds_per_case"], "s", baseline=5.0)
     bench_line("locate_median_center_error", s["median_center_error_km"], "km", baseline=2.0)
-    bench_line("locate_xfeat_localized", xfeat[True]["localized_within_2km"], "cases", baseline=s["localized_within_2km"])
-    bench_line("locate_xfeat_localized_no_prior", xfeat[False]["localized_within_2km"], "cases",
-               baseline=n["localized_within_2km"])
+    bench_line(
+        "locate_xfeat_localized", xfeat[True]["localized_within_2km"], "cases", baseline=s["localized_within_2km"]
+    )
+    bench_line(
+        "locate_xfeat_localized_no_prior",
+        xfeat[False]["localized_within_2km"],
+        "cases",
+        baseline=n["localized_within_2km"],
+    )
     bench_line("locate_xfeat_false_accepts", xfeat[True]["false_accepts"] + xfeat[False]["false_accepts"], "cases")
     bench_line("locate_xfeat_seconds_per_case", xfeat[True]["seconds_per_case"], "s", baseline=s["seconds_per_case"])
     bench_line("locate_sift_baseline_localized", sift_ok, "cases", baseline=s["true_candidates"])
@@ -110,8 +121,9 @@ def plain_sift_pair(photo, ref):
     good = [m[0] for m in cv2.BFMatcher().knnMatch(dp, dr, k=2) if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
     if len(good) < 4:
         return False, None
-    h, mask = cv2.findHomography(np.float32([kp[g.queryIdx].pt for g in good]),
-                                 np.float32([kr[g.trainIdx].pt for g in good]), cv2.RANSAC, 5.0)
+    h, mask = cv2.findHomography(
+        np.float32([kp[g.queryIdx].pt for g in good]), np.float32([kr[g.trainIdx].pt for g in good]), cv2.RANSAC, 5.0
+    )
     if h is None or mask.sum() < 15:
         return False, None
     c = h @ np.array([(p.shape[1] - 1) / 2, (p.shape[0] - 1) / 2, 1.0])
@@ -123,9 +135,9 @@ def robustness():
     """The robustness suite (cupola.simulate.locate_cases): success per factor, false accepts on
     every reference against every other case's photo, seconds per photo-candidate pair; plain
     SIFT on the same suite as the baseline."""
+    import locate_suite
     from pyproj import Geod
 
-    import locate_suite
     from cupola.simulate.locate_cases import build_suite
 
     rows = locate_suite.run(verbose=True)

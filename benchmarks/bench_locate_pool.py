@@ -6,9 +6,10 @@ do not hold the right answer), turned by right angles, rescaled and given a diff
 written as GeoTIFFs with the crop's own lon/lat bounds. ``locate_pool_top1`` counts the true
 photos localized on the right place (centre within 2 km of the label) through the pool;
 ``locate_pool_false_accepts`` counts photos accepted anywhere when no bundled tile holds them.
-The 10- and 1000-tile pools are queried with the true photos only (their seconds are the mean over
-those, as at 100 tiles). The seconds are query times once the cache exists (listing the tiles' metadata, photo descriptor,
-ranking, verification), as one CLI run pays them; the one-off index time is printed as a comment. The 1000-tile figure uses 900 extra small (256-px)
+The 10- and 1000-tile pools are queried with the true photos only (their seconds are the mean
+over those, as at 100 tiles). The seconds are query times once the cache exists (listing the
+tiles' metadata, photo descriptor, ranking, verification), as one CLI run pays them; the one-off
+index time is printed as a comment. The 1000-tile figure uses 900 extra small (256-px)
 distractors. With ``CUPOLA_BENCH_POOL_DESCRIPTOR=aliked`` (ALIKED instead of RootSIFT for the global
 descriptor; 1-5 s per tile to index on 2 cores) the 1000-tile pool is built only with
 ``CUPOLA_BENCH_POOL_1000=1``.
@@ -23,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import ROOT, bench_line
 
 CASES = ROOT / "src" / "cupola" / "data" / "samples" / "apl"
@@ -37,8 +37,18 @@ def write_geotiff(path: Path, img: np.ndarray, bounds) -> None:
 
     warnings.simplefilter("ignore", PendingDeprecationWarning)
     h, w = img.shape[:2]
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:4326",
-                       transform=from_bounds(*bounds, w, h), compress="deflate") as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=from_bounds(*bounds, w, h),
+        compress="deflate",
+    ) as ds:
         ds.write(np.moveaxis(img, -1, 0))
 
 
@@ -78,7 +88,7 @@ def distractors(cases, n: int, size_px: int | None, seed: int):
             iy = max(0.0, min(r0 + side, box[3]) - max(r0, box[1]))
             if ix * iy > 0.1 * (box[2] - box[0]) * (box[3] - box[1]):
                 continue
-        img = ref.image[r0:r0 + side, c0:c0 + side]
+        img = ref.image[r0 : r0 + side, c0 : c0 + side]
         lon, lat = ref.pixel_to_lonlat(np.array([c0 - 0.5, c0 + side - 0.5]), np.array([r0 - 0.5, r0 + side - 0.5]))
         bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
         img = np.rot90(img, int(rng.integers(4)))
@@ -184,10 +194,13 @@ def pool_bench():
             seconds[n] = float(np.mean([s for _, _, s in true_rows]))
             rank_s[n] = float(np.mean([r.timings_s.get("rank", 0.0) for _, r, _ in rows]))
             verify_s = float(np.mean([r.timings_s.get("verify", 0.0) for _, r, _ in rows]))
-            print(f"# pool of {n} tiles ({descriptor}, top {top_k}): index {index_s:.1f} s "
-                  f"({pool.index_computed} tiles computed), query {seconds[n]:.1f} s per true photo "
-                  f"(all: {', '.join(f'{s:.1f}' for _, _, s in rows)} s); of which ranking {rank_s[n]:.2f} s and "
-                  f"verification {verify_s:.1f} s per photo on average", flush=True)
+            print(
+                f"# pool of {n} tiles ({descriptor}, top {top_k}): index {index_s:.1f} s "
+                f"({pool.index_computed} tiles computed), query {seconds[n]:.1f} s per true photo "
+                f"(all: {', '.join(f'{s:.1f}' for _, _, s in rows)} s); of which ranking {rank_s[n]:.2f} s and "
+                f"verification {verify_s:.1f} s per photo on average",
+                flush=True,
+            )
             if n == 100:
                 top1 = false_acc = 0
                 for c, res, s in rows:
@@ -195,8 +208,11 @@ def pool_bench():
                     exp = c["case"]["expected"]["photo_inside_reference"]
                     top1 += int(exp and ok)
                     false_acc += int(not exp and res.matched)
-                    print(f"#   {c['folder'].name}: {'matched' if res.matched else 'not here'}, {note}; tried "
-                          f"{[t['tile'] + ':' + str(t['inliers']) for t in res.tried]}; {s:.1f} s", flush=True)
+                    print(
+                        f"#   {c['folder'].name}: {'matched' if res.matched else 'not here'}, {note}; tried "
+                        f"{[t['tile'] + ':' + str(t['inliers']) for t in res.tried]}; {s:.1f} s",
+                        flush=True,
+                    )
                 n_true = sum(c["case"]["expected"]["photo_inside_reference"] for c in cases)
                 n_wrong = len(cases) - n_true
         bench_line("locate_pool_top1", top1, "cases", baseline=n_true)
@@ -208,8 +224,9 @@ def pool_bench():
             bench_line("locate_pool_seconds_1000", seconds[1000], "s", baseline=seconds[100])
             bench_line("locate_pool_rank_seconds_1000", rank_s[1000], "s", baseline=rank_s[10])
         else:
-            print("# locate_pool_seconds_1000 skipped: set CUPOLA_BENCH_POOL_1000=1 (indexes 900 more tiles)",
-                  flush=True)
+            print(
+                "# locate_pool_seconds_1000 skipped: set CUPOLA_BENCH_POOL_1000=1 (indexes 900 more tiles)", flush=True
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -22,7 +22,7 @@ SUCCESS_KM = 5.0  # the held-out measure: centre within 5 km
 def run(options=None, only: str | None = None, log=None, verbose: bool = True) -> list[dict]:
     from pyproj import Geod
 
-    from cupola.locate.localize import LocateOptions, Localizer
+    from cupola.locate.localize import Localizer, LocateOptions
     from cupola.simulate.locate_cases import build_suite
 
     base = options or LocateOptions()
@@ -39,16 +39,32 @@ def run(options=None, only: str | None = None, log=None, verbose: bool = True) -
         if res.center_lonlat is not None and c.truth_center_lonlat is not None:
             err = g.inv(*res.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0
         ok = (res.matched and err is not None and err <= SUCCESS_KM) if c.truth_center_lonlat else not res.matched
-        row = {"case": c.name, "factor": c.variant.factor, "label": c.variant.label, "expected": c.truth_center_lonlat is not None,
-               "matched": res.matched, "correct": bool(ok), "center_error_km": err, "seconds": sec,
-               "inliers_first_pass": res.inliers_first_pass, "inliers": res.inliers, "spread": res.inlier_spread,
-               "ratio": res.inlier_ratio, "reason": res.reason, "timings_s": res.timings_s,
-               "ground_width_m": res.ground_width_m, "truth_width_m": c.truth_width_m}
+        row = {
+            "case": c.name,
+            "factor": c.variant.factor,
+            "label": c.variant.label,
+            "expected": c.truth_center_lonlat is not None,
+            "matched": res.matched,
+            "correct": bool(ok),
+            "center_error_km": err,
+            "seconds": sec,
+            "inliers_first_pass": res.inliers_first_pass,
+            "inliers": res.inliers,
+            "spread": res.inlier_spread,
+            "ratio": res.inlier_ratio,
+            "reason": res.reason,
+            "timings_s": res.timings_s,
+            "ground_width_m": res.ground_width_m,
+            "truth_width_m": c.truth_width_m,
+        }
         rows.append(row)
         if verbose:
             e = "" if err is None else f" err {err:.2f} km"
-            print(f"# {'ok ' if ok else 'BAD'} {c.name}: {'matched' if res.matched else 'rejected'}{e}, "
-                  f"{res.inliers} inl (first {res.inliers_first_pass}), {sec:.1f} s; {res.reason[:80]}", flush=True)
+            print(
+                f"# {'ok ' if ok else 'BAD'} {c.name}: {'matched' if res.matched else 'rejected'}{e}, "
+                f"{res.inliers} inl (first {res.inliers_first_pass}), {sec:.1f} s; {res.reason[:80]}",
+                flush=True,
+            )
         if log:
             Path(log).write_text(json.dumps(rows, indent=1, default=float))
     return rows

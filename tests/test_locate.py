@@ -11,7 +11,7 @@ import pytest
 
 from cupola.errors import InputError
 from cupola.locate import homography as hg
-from cupola.locate.localize import LocateOptions, Localizer, photo_quality
+from cupola.locate.localize import Localizer, LocateOptions, photo_quality
 from cupola.locate.reference import check_bounds, load_reference
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
@@ -108,27 +108,40 @@ def test_reference_mapping_round_trip(chile_ref):
 
 
 def test_geotiff_reference(tmp_path, chile_ref):
+    import warnings
+
     import rasterio
     from rasterio.transform import from_bounds
-    import warnings
 
     warnings.simplefilter("ignore", PendingDeprecationWarning)  # affine's own message inside from_bounds
 
     path = tmp_path / "ref.tif"
     h, w = chile_ref.shape
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:4326",
-                       transform=from_bounds(*CHILE_BOUNDS, w, h)) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=from_bounds(*CHILE_BOUNDS, w, h),
+    ) as ds:
         ds.write(np.moveaxis(chile_ref.image, -1, 0))
     ref = load_reference(path)
     assert np.allclose(ref.pixel_to_lonlat(100.0, 200.0), chile_ref.pixel_to_lonlat(100.0, 200.0))
 
 
-@pytest.mark.parametrize("bounds,match", [
-    ((10, 5, 0, 6), "not a box"),
-    ((0, 6, 1, 5), "not a box"),
-    ((0, -95, 1, 5), "not a box"),
-    (("a", 1, 2, 3), "four numbers"),
-])
+@pytest.mark.parametrize(
+    "bounds,match",
+    [
+        ((10, 5, 0, 6), "not a box"),
+        ((0, 6, 1, 5), "not a box"),
+        ((0, -95, 1, 5), "not a box"),
+        (("a", 1, 2, 3), "four numbers"),
+    ],
+)
 def test_bounds_must_be_a_box(bounds, match):
     with pytest.raises(InputError, match=match):
         check_bounds(bounds)
@@ -155,13 +168,29 @@ def _cli(*args):
 
 def test_cli_locate_real_case_and_products(tmp_path):
     out = tmp_path / "out"
-    p = _cli("locate", str(CHILE / "photo.jpg"), "--reference", str(CHILE / "reference.jpg"),
-             "--bounds", *map(str, CHILE_BOUNDS), "--focal-mm", "240", "--nadir", "-20.6", "-73.3",
-             "--out", str(out), "--quiet", "--verbose")
+    p = _cli(
+        "locate",
+        str(CHILE / "photo.jpg"),
+        "--reference",
+        str(CHILE / "reference.jpg"),
+        "--bounds",
+        *map(str, CHILE_BOUNDS),
+        "--focal-mm",
+        "240",
+        "--nadir",
+        "-20.6",
+        "-73.3",
+        "--out",
+        str(out),
+        "--quiet",
+        "--verbose",
+    )
     assert p.returncode == 0, p.stderr
     times = dict(line[5:].rsplit(": ", 1) for line in p.stdout.splitlines() if line.startswith("time "))
     assert {"reference features", "matching", "writing products", "total"} <= set(times)
-    assert sum(float(v[:-2]) for k, v in times.items() if k != "total") == pytest.approx(float(times["total"][:-2]), abs=0.1)
+    assert sum(float(v[:-2]) for k, v in times.items() if k != "total") == pytest.approx(
+        float(times["total"][:-2]), abs=0.1
+    )
     d = json.loads((out / "result.json").read_text())
     assert d["matched"] and d["confidence"] > 0.5
     truth = json.loads((CHILE / "case.json").read_text())["truth"]["footprint_center_lat_lon"]
@@ -178,18 +207,34 @@ def test_cli_locate_real_case_and_products(tmp_path):
 
 def test_cli_locate_wrong_candidate_exit_3(tmp_path):
     out = tmp_path / "out"
-    p = _cli("locate", str(NEW_MEXICO / "photo.jpg"), "--reference", str(NEW_MEXICO / "reference.jpg"),
-             "--bounds", *map(str, NEW_MEXICO_BOUNDS), "--focal-mm", "420", "--nadir", "-4.2", "35.4",
-             "--out", str(out), "--quiet")
+    p = _cli(
+        "locate",
+        str(NEW_MEXICO / "photo.jpg"),
+        "--reference",
+        str(NEW_MEXICO / "reference.jpg"),
+        "--bounds",
+        *map(str, NEW_MEXICO_BOUNDS),
+        "--focal-mm",
+        "420",
+        "--nadir",
+        "-4.2",
+        "35.4",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert p.returncode == 3
     assert json.loads((out / "result.json").read_text())["matched"] is False
     assert not (out / "footprint.geojson").exists()
 
 
-@pytest.mark.parametrize("extra,match", [
-    (["--bounds", "10", "5", "0", "6"], "not a box"),
-    (["--bounds", "1", "2", "3", "4", "--focal-mm", "-5"], "--focal-mm"),
-])
+@pytest.mark.parametrize(
+    "extra,match",
+    [
+        (["--bounds", "10", "5", "0", "6"], "not a box"),
+        (["--bounds", "1", "2", "3", "4", "--focal-mm", "-5"], "--focal-mm"),
+    ],
+)
 def test_cli_locate_bad_input(tmp_path, extra, match):
     out = tmp_path / "out"
     p = _cli("locate", str(CHILE / "photo.jpg"), "--reference", str(CHILE / "reference.jpg"), *extra, "--out", str(out))
@@ -201,8 +246,16 @@ def test_cli_locate_bad_input(tmp_path, extra, match):
 def test_cli_locate_unreadable_files(tmp_path):
     junk = tmp_path / "photo.jpg"
     junk.write_text("not an image")
-    p = _cli("locate", str(junk), "--reference", str(CHILE / "reference.jpg"), "--bounds", *map(str, CHILE_BOUNDS),
-             "--out", str(tmp_path / "o"))
+    p = _cli(
+        "locate",
+        str(junk),
+        "--reference",
+        str(CHILE / "reference.jpg"),
+        "--bounds",
+        *map(str, CHILE_BOUNDS),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert p.returncode == 2 and "photo.jpg" in p.stderr
     p = _cli("locate", str(CHILE / "photo.jpg"), "--reference", str(junk), "--out", str(tmp_path / "o"))
     assert p.returncode == 2 and "photo.jpg" in p.stderr
@@ -217,7 +270,8 @@ def test_batch_on_dask_writes_skips_and_records_failures(tmp_path):
     catalog.write_text(
         "id,photo,reference,west,south,east,north,nadir_lat,nadir_lon,focal_mm\n"
         f"chile,{CHILE / 'photo.jpg'},{CHILE / 'reference.jpg'},{b[0]},{b[1]},{b[2]},{b[3]},-20.6,-73.3,240\n"
-        f"missing,{tmp_path / 'nope.jpg'},{CHILE / 'reference.jpg'},{b[0]},{b[1]},{b[2]},{b[3]},,,\n")
+        f"missing,{tmp_path / 'nope.jpg'},{CHILE / 'reference.jpg'},{b[0]},{b[1]},{b[2]},{b[3]},,,\n"
+    )
     out = tmp_path / "out"
     counts = run_batch(catalog, out, matcher="sift", workers=1)
     assert counts["matched"] == 1 and counts["failed"] == 1
@@ -241,11 +295,23 @@ def test_folder_of_tiles_picks_the_right_one(tmp_path, chile_ref, localizer):
 
     tiles = tmp_path / "tiles"
     tiles.mkdir()
-    for name, folder, bounds in (("a_new_mexico.tif", NEW_MEXICO, NEW_MEXICO_BOUNDS), ("b_chile.tif", CHILE, CHILE_BOUNDS)):
+    for name, folder, bounds in (
+        ("a_new_mexico.tif", NEW_MEXICO, NEW_MEXICO_BOUNDS),
+        ("b_chile.tif", CHILE, CHILE_BOUNDS),
+    ):
         img = load_reference(folder / "reference.jpg", bounds=bounds).image
         h, w = img.shape[:2]
-        with rasterio.open(tiles / name, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8",
-                           crs="EPSG:4326", transform=from_bounds(*bounds, w, h)) as ds:
+        with rasterio.open(
+            tiles / name,
+            "w",
+            driver="GTiff",
+            width=w,
+            height=h,
+            count=3,
+            dtype="uint8",
+            crs="EPSG:4326",
+            transform=from_bounds(*bounds, w, h),
+        ) as ds:
             ds.write(np.moveaxis(img, -1, 0))
     refs = load_references(tiles)
     assert [r.name for r in refs] == ["a_new_mexico.tif", "b_chile.tif"]
@@ -277,8 +343,10 @@ def test_unlabelled_case_is_not_scored_as_a_false_accept():
     assert expected_match({"truth": {"footprint_center_lat_lon": [1, 2]}}) is True
     assert expected_match({"expected": {"photo_inside_reference": False}, "truth": {}}) is False
     assert expected_match({"metadata": {}}) is None
-    outcomes = [CaseOutcome("a", None, True, 0.9, None, None, None, 1.0, ""),
-                CaseOutcome("b", False, False, 0.0, None, None, None, 1.0, "")]
+    outcomes = [
+        CaseOutcome("a", None, True, 0.9, None, None, None, 1.0, ""),
+        CaseOutcome("b", False, False, 0.0, None, None, None, 1.0, ""),
+    ]
     s = summarise(outcomes)
     assert (s["false_accepts"], s["wrong_candidates"], s["unlabelled"]) == (0, 1, 1)
     assert outcomes[0].correct is None and outcomes[1].correct is True

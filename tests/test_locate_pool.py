@@ -35,8 +35,17 @@ def write_geotiff(path, img, bounds):
 
     warnings.simplefilter("ignore", PendingDeprecationWarning)
     h, w = img.shape[:2]
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:4326",
-                       transform=from_bounds(*bounds, w, h)) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=from_bounds(*bounds, w, h),
+    ) as ds:
         ds.write(np.moveaxis(img, -1, 0))
 
 
@@ -49,15 +58,21 @@ def half(img):
 def sub_bounds(bounds, shape, c0, r0, c1, r1):
     west, south, east, north = bounds
     h, w = shape
-    return (west + c0 / w * (east - west), north - r1 / h * (north - south),
-            west + c1 / w * (east - west), north - r0 / h * (north - south))
+    return (
+        west + c0 / w * (east - west),
+        north - r1 / h * (north - south),
+        west + c1 / w * (east - west),
+        north - r0 / h * (north - south),
+    )
 
 
 @pytest.fixture(scope="module")
 def refs():
-    return {"chile": load_reference(CHILE / "reference.jpg", bounds=CHILE_BOUNDS),
-            "new_mexico": load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS),
-            "syria": load_reference(SYRIA / "reference.jpg", bounds=SYRIA_BOUNDS)}
+    return {
+        "chile": load_reference(CHILE / "reference.jpg", bounds=CHILE_BOUNDS),
+        "new_mexico": load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS),
+        "syria": load_reference(SYRIA / "reference.jpg", bounds=SYRIA_BOUNDS),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +104,19 @@ def tiles(tmp_path_factory, refs):
     without.mkdir()
     chile = refs["chile"]
     write_geotiff(with_true / "chile.tif", half(chile.image), CHILE_BOUNDS)
-    distract = {"new_mexico.tif": (half(refs["new_mexico"].image), NEW_MEXICO_BOUNDS),
-                "syria.tif": (half(refs["syria"].image), SYRIA_BOUNDS),
-                # the Chilean mosaic's south-east corner, outside the photo's footprint (~rows 190-670)
-                "chile_se.tif": (chile.image[700:1024, 700:1024], sub_bounds(CHILE_BOUNDS, chile.shape, 700, 700, 1024, 1024))}
+    distract = {
+        "new_mexico.tif": (half(refs["new_mexico"].image), NEW_MEXICO_BOUNDS),
+        "syria.tif": (half(refs["syria"].image), SYRIA_BOUNDS),
+        # the Chilean mosaic's south-east corner, outside the photo's footprint (~rows 190-670)
+        "chile_se.tif": (chile.image[700:1024, 700:1024], sub_bounds(CHILE_BOUNDS, chile.shape, 700, 700, 1024, 1024)),
+    }
     for name, r, b in (("nm", refs["new_mexico"], NEW_MEXICO_BOUNDS), ("sy", refs["syria"], SYRIA_BOUNDS)):
         for q, (c0, r0) in enumerate(((0, 0), (512, 0), (0, 512), (512, 512))):
             if q < 2:
-                distract[f"{name}_q{q}.tif"] = (r.image[r0:r0 + 512, c0:c0 + 512],
-                                                sub_bounds(b, r.shape, c0, r0, c0 + 512, r0 + 512))
+                distract[f"{name}_q{q}.tif"] = (
+                    r.image[r0 : r0 + 512, c0 : c0 + 512],
+                    sub_bounds(b, r.shape, c0, r0, c0 + 512, r0 + 512),
+                )
     for name, (img, b) in distract.items():
         write_geotiff(with_true / name, img, b)
         write_geotiff(without / name, img, b)
@@ -159,8 +178,9 @@ def test_horizon_filter_drops_far_tiles(tiles, photo, localizer):
     assert sorted(t.name for t in near_chile) == ["chile.tif", "chile_se.tif"]
     img, _ = photo
     pool = TilePool(tiles[0], FAST)
-    res = pool.locate(img, LocateOptions(matcher="sift", focal_mm=207.0, nadir_lonlat=(-73.3, -20.6)),
-                      localizer=localizer)
+    res = pool.locate(
+        img, LocateOptions(matcher="sift", focal_mm=207.0, nadir_lonlat=(-73.3, -20.6)), localizer=localizer
+    )
     assert res.tiles_beyond_horizon == 6 and len(res.ranking) == 2
     assert res.matched and res.tile.name == "chile.tif"
     # from over the Indian Ocean no tile is in view
@@ -256,8 +276,14 @@ def test_sidecar_and_case_folders_are_tiles(tmp_path, refs):
     case = tmp_path / "case1"
     case.mkdir()
     (case / "reference.jpg").write_bytes((tmp_path / "a.jpg").read_bytes())
-    (case / "case.json").write_text(json.dumps({"reference": "reference.jpg", "reference_bounds": dict(
-        zip(("west", "south", "east", "north"), SYRIA_BOUNDS))}))
+    (case / "case.json").write_text(
+        json.dumps(
+            {
+                "reference": "reference.jpg",
+                "reference_bounds": dict(zip(("west", "south", "east", "north"), SYRIA_BOUNDS)),
+            }
+        )
+    )
     found, skipped = scan_tiles(tmp_path)
     assert [t.name for t in found] == ["a.jpg", "case1/reference.jpg"] and skipped == ["b.jpg"]
     assert found[0].bounds_lonlat == pytest.approx(SYRIA_BOUNDS)
@@ -268,10 +294,13 @@ def test_sidecar_and_case_folders_are_tiles(tmp_path, refs):
         scan_tiles(tmp_path)
 
 
-@pytest.mark.parametrize("setup,match", [
-    (lambda d: None, "no georeferenced tiles"),
-    (lambda d: (d / "plain.jpg").write_bytes(b"\xff\xd8 not really"), "no georeferenced tiles"),
-])
+@pytest.mark.parametrize(
+    "setup,match",
+    [
+        (lambda d: None, "no georeferenced tiles"),
+        (lambda d: (d / "plain.jpg").write_bytes(b"\xff\xd8 not really"), "no georeferenced tiles"),
+    ],
+)
 def test_pool_bad_folders(tmp_path, setup, match):
     d = tmp_path / "tiles"
     d.mkdir()
@@ -297,8 +326,24 @@ def test_cli_reference_dir(tiles, tmp_path, capsys, refs, photo):
     photo_path = tmp_path / "photo.png"
     cv2.imwrite(str(photo_path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     out, cache = tmp_path / "out", tmp_path / "cache"
-    code, _, err = _cli(capsys, "locate", photo_path, "--reference-dir", tiles[0], "--cache", cache, "--top-k", "3",
-                        "--matcher", "sift", "--focal-mm", "207", "--out", out, "--quiet")
+    code, _, err = _cli(
+        capsys,
+        "locate",
+        photo_path,
+        "--reference-dir",
+        tiles[0],
+        "--cache",
+        cache,
+        "--top-k",
+        "3",
+        "--matcher",
+        "sift",
+        "--focal-mm",
+        "207",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert code == 0, err
     d = json.loads((out / "result.json").read_text())
     assert d["matched"] and d["reference"] == "chile.tif" and d["pool"]["matched_tile"] == "chile.tif"
@@ -307,28 +352,47 @@ def test_cli_reference_dir(tiles, tmp_path, capsys, refs, photo):
     assert any(cache.rglob("*.npz"))
     # no true tile: "not here", exit 3, result.json kept
     out2 = tmp_path / "out2"
-    code, _, err = _cli(capsys, "locate", photo_path, "--reference-dir", tiles[1], "--top-k", "1",
-                        "--matcher", "sift", "--out", out2, "--quiet")
+    code, _, err = _cli(
+        capsys,
+        "locate",
+        photo_path,
+        "--reference-dir",
+        tiles[1],
+        "--top-k",
+        "1",
+        "--matcher",
+        "sift",
+        "--out",
+        out2,
+        "--quiet",
+    )
     assert code == 3 and "not here" in err
     d = json.loads((out2 / "result.json").read_text())
     assert not d["matched"] and len(d["pool"]["tried"]) == 1 and (out2 / "matches.png").is_file()
 
 
-@pytest.mark.parametrize("args,match", [
-    (lambda t, e: ["--reference-dir", e], "no georeferenced tiles"),
-    (lambda t, e: ["--reference-dir", e / "missing"], "not a folder"),
-    (lambda t, e: ["--reference-dir", t, "--reference", t / "chile.tif"], "either as --reference or as --reference-dir"),
-    (lambda t, e: [], "either as --reference or as --reference-dir"),
-    (lambda t, e: ["--reference-dir", t, "--top-k", "0"], "--top-k"),
-    (lambda t, e: ["--reference-dir", t, "--bounds", "1", "2", "3", "4"], "--bounds"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (lambda t, e: ["--reference-dir", e], "no georeferenced tiles"),
+        (lambda t, e: ["--reference-dir", e / "missing"], "not a folder"),
+        (
+            lambda t, e: ["--reference-dir", t, "--reference", t / "chile.tif"],
+            "either as --reference or as --reference-dir",
+        ),
+        (lambda t, e: [], "either as --reference or as --reference-dir"),
+        (lambda t, e: ["--reference-dir", t, "--top-k", "0"], "--top-k"),
+        (lambda t, e: ["--reference-dir", t, "--bounds", "1", "2", "3", "4"], "--bounds"),
+    ],
+)
 def test_cli_reference_dir_bad_input(tiles, tmp_path, capsys, args, match):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "plain.png").write_bytes(b"\x89PNG nothing")
     out = tmp_path / "out"
-    code, _, err = _cli(capsys, "locate", CHILE / "photo.jpg", *args(tiles[0], empty), "--matcher", "sift",
-                        "--out", out)
+    code, _, err = _cli(
+        capsys, "locate", CHILE / "photo.jpg", *args(tiles[0], empty), "--matcher", "sift", "--out", out
+    )
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and match in err
     assert not out.exists()
@@ -346,13 +410,28 @@ def test_cli_tle_with_exif_time_drops_tiles_beyond_the_horizon(tiles, tmp_path, 
     Image.fromarray(img).save(path, exif=exif.tobytes())
     tle = SAMPLES.parent / "iss-meteor-2017" / "iss_tle_25544_20170101-20170630.txt"
     out = tmp_path / "out"
-    code, _, err = _cli(capsys, "locate", path, "--reference-dir", tiles[0], "--tle", tle, "--top-k", "1",
-                        "--matcher", "sift", "--out", out, "--quiet")
+    code, _, err = _cli(
+        capsys,
+        "locate",
+        path,
+        "--reference-dir",
+        tiles[0],
+        "--tle",
+        tle,
+        "--top-k",
+        "1",
+        "--matcher",
+        "sift",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert code == 3, err
     d = json.loads((out / "result.json").read_text())
     assert d["pool"]["tiles_beyond_horizon"] == 5 and d["pool"]["tiles_ranked"] == 3
     assert {r["tile"] for r in d["pool"]["ranking"]} == {"new_mexico.tif", "nm_q0.tif", "nm_q1.tif"}
     # a photo without EXIF time cannot stand in for --time
-    code, _, err = _cli(capsys, "locate", CHILE / "photo.jpg", "--reference-dir", tiles[0], "--tle", tle,
-                        "--out", tmp_path / "o2")
+    code, _, err = _cli(
+        capsys, "locate", CHILE / "photo.jpg", "--reference-dir", tiles[0], "--tle", tle, "--out", tmp_path / "o2"
+    )
     assert code == 2 and "DateTimeOriginal" in err

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 
 from cupola.locate import homography as hg
-from cupola.locate.localize import LocateOptions, Localizer, remove_haze
+from cupola.locate.localize import Localizer, LocateOptions, remove_haze
 from cupola.locate.reference import Reference
-from cupola.simulate.locate_cases import (Variant, make_case, read_base_case, reframe_reference, suite_variants,
-                                          transform_photo)
+from cupola.simulate.locate_cases import (
+    Variant,
+    make_case,
+    read_base_case,
+    reframe_reference,
+    suite_variants,
+    transform_photo,
+)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
 SMALL = dict(ref_px=512, photo_ladder_px=(256,), photo_px=384, max_keypoints=1024)
@@ -54,15 +60,17 @@ def test_factor_localized(bases, filler, variant):
     ref_px = 768 if variant.rotation_deg % 90 else 512
     case = make_case(bases["ISS064-E-358"], variant, filler, reference_px=ref_px)
     res = Localizer(LocateOptions(focal_mm=case.focal_mm, **{**SMALL, "ref_px": ref_px})).locate(
-        case.photo, [case.reference])
+        case.photo, [case.reference]
+    )
     assert res.matched, res.reason
     # the reference pixel is ~0.9 km here; the label itself is hand-drawn
     assert _error_km(res, case.truth_center_lonlat) < 3.0
 
 
-@pytest.mark.parametrize("photo_case,ref_case", [("ISS064-E-358", "ISS050-E-70536"),
-                                                 ("ISS050-E-70536", "ISS064-E-358"),
-                                                 ("ISS064-E-46242", "ISS062-E-150758")])
+@pytest.mark.parametrize(
+    "photo_case,ref_case",
+    [("ISS064-E-358", "ISS050-E-70536"), ("ISS050-E-70536", "ISS064-E-358"), ("ISS064-E-46242", "ISS062-E-150758")],
+)
 def test_other_places_reference_rejected(bases, photo_case, ref_case):
     b = bases[ref_case]
     ref = Reference(b.reference, b.name, bounds=b.bounds)

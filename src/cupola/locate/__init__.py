@@ -10,9 +10,12 @@ first use: the matchers' torch and kornia load only when a photo is matched.
 from cupola._lazy import lazy_names
 
 _NAMES = {
-    "run_locate": "cupola.locate.job", "run_locate_pool": "cupola.locate.job",
-    "write_locate_products": "cupola.locate.job", "LocateOptions": "cupola.locate.localize",
-    "LocateResult": "cupola.locate.localize", "Localizer": "cupola.locate.localize",
+    "run_locate": "cupola.locate.job",
+    "run_locate_pool": "cupola.locate.job",
+    "write_locate_products": "cupola.locate.job",
+    "LocateOptions": "cupola.locate.localize",
+    "LocateResult": "cupola.locate.localize",
+    "Localizer": "cupola.locate.localize",
     "run_batch": "cupola.locate.batch",
 }
 

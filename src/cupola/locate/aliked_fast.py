@@ -109,8 +109,9 @@ class _SparseFeatureMap:
     for every low-resolution map, so one grid serves all three.
     """
 
-    def __init__(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor,
-                 pad_left: int, pad_top: int) -> None:
+    def __init__(
+        self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor, pad_left: int, pad_top: int
+    ) -> None:
         # x1: (C1, Hp, Wp) at full (padded) resolution; x2..x4: (C, h, w) low-resolution maps
         self.hp, self.wp = x1.shape[-2:]
         self.flat1 = x1.reshape(x1.shape[0], -1)
@@ -152,8 +153,13 @@ def _score_and_features(aliked, image: torch.Tensor):
 
     head = aliked.score_head
     first = head[0]
-    if not (isinstance(first, torch.nn.Conv2d) and first.kernel_size == (1, 1) and first.groups == 1
-            and first.stride == (1, 1) and first.padding == (0, 0)):
+    if not (
+        isinstance(first, torch.nn.Conv2d)
+        and first.kernel_size == (1, 1)
+        and first.groups == 1
+        and first.stride == (1, 1)
+        and first.padding == (0, 0)
+    ):
         raise TypeError("score_head[0] is not a plain 1x1 convolution; the split rewrite does not apply")
     weight = first.weight
     splits = [x.shape[1] for x in (x1, x2, x3, x4)]
@@ -237,8 +243,7 @@ def fast_aliked_batch(aliked, images: torch.Tensor, image_size: torch.Tensor | N
         score_map, maps = _score_and_features(aliked, images)
         keypoints, kptscores, _ = aliked.dkd(score_map, image_size=image_size)
         b, _, h, w = images.shape
-        wh = torch.tensor([w - 1, h - 1], device=images.device,
-                          dtype=torch.promote_types(images.dtype, torch.float32))
+        wh = torch.tensor([w - 1, h - 1], device=images.device, dtype=torch.promote_types(images.dtype, torch.float32))
         out = []
         for i in range(b):
             desc = _sddh_sparse(aliked.desc_head, maps[i], h, w, keypoints[i], images.dtype)

@@ -103,15 +103,25 @@ def run_one(row: dict, out_dir: str, matcher: str, cache_dir: str | None = None,
             photo = read_photo_rgb(row["photo"])
             pres = pool.locate(photo, opts)
             res = pres.result
-            refs = [pres.reference] if pres.reference is not None else \
-                [next(t for t in pool.tiles if t.name == pres.ranking[0]["tile"]).load()] if pres.ranking else []
-            write_locate_products(res, photo, refs, target, photo_path=row["photo"],
-                                  reference_path=row["reference_dir"], pool=pres)
+            refs = (
+                [pres.reference]
+                if pres.reference is not None
+                else [next(t for t in pool.tiles if t.name == pres.ranking[0]["tile"]).load()]
+                if pres.ranking
+                else []
+            )
+            write_locate_products(
+                res, photo, refs, target, photo_path=row["photo"], reference_path=row["reference_dir"], pool=pres
+            )
         else:
             res, photo, refs = run_locate(row["photo"], row["reference"], bounds=bounds, options=opts)
             write_locate_products(res, photo, refs, target, photo_path=row["photo"], reference_path=row["reference"])
-        return {"id": row["id"], "status": "matched" if res.matched else "rejected", "reason": res.reason,
-                "seconds": res.seconds}
+        return {
+            "id": row["id"],
+            "status": "matched" if res.matched else "rejected",
+            "reason": res.reason,
+            "seconds": res.seconds,
+        }
     except Exception as exc:  # noqa: BLE001 - a failure of one photo is recorded, not fatal
         return record_failure(row, out_dir, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
@@ -124,8 +134,9 @@ def record_failure(row: dict, out_dir, error: str, trace: str | None = None) -> 
     target = Path(out_dir) / (row.get("_dir") or _safe(row["id"]))
     where = f"{row.get('_catalog', 'catalog')}: line {row.get('_line', '?')}: "
     with staged_output(target, option="--out") as stage:
-        write_json(stage / FAILED_FILE, {"id": row["id"], "line": row.get("_line"), "error": where + error,
-                                         "traceback": trace})
+        write_json(
+            stage / FAILED_FILE, {"id": row["id"], "line": row.get("_line"), "error": where + error, "traceback": trace}
+        )
     return {"id": row["id"], "line": row.get("_line"), "status": "failed", "reason": where + error, "seconds": None}
 
 
@@ -138,8 +149,19 @@ def torch_threads() -> None:
         pass
 
 
-def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | None = None, workers: int | None = None,
-              progress=None, reference_dir=None, cache_dir=None, top_k: int = 4, task=None) -> dict:
+def run_batch(
+    catalog,
+    out_dir,
+    *,
+    matcher: str = "aliked",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress=None,
+    reference_dir=None,
+    cache_dir=None,
+    top_k: int = 4,
+    task=None,
+) -> dict:
     """Run every catalog row not finished yet; returns counts by status. ``reference_dir``: a pool
     of tiles for the rows without a reference; ``cache_dir``: where the pool's index is kept;
     ``task``: what runs one row (default :func:`run_one`, same arguments). A row whose worker
@@ -180,8 +202,12 @@ def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | Non
         with log.open("a") as f:
             f.write(json.dumps({"note": note}) + "\n")
     try:
-        futures = {client.submit(task or run_one, r, str(out), matcher, cache_dir, top_k, key=f"locate-{r['_dir']}",
-                                 pure=False): r for r in todo}
+        futures = {
+            client.submit(
+                task or run_one, r, str(out), matcher, cache_dir, top_k, key=f"locate-{r['_dir']}", pure=False
+            ): r
+            for r in todo
+        }
         logged: set = set()
         suspects: list = []  # rows whose worker died: maybe theirs, maybe a neighbour's fault
 
@@ -192,8 +218,12 @@ def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | Non
                 if not retried:
                     suspects.append(futures[fut])
                     return
-                rec = record_failure(futures[fut], out, f"the worker running this photo died again and again "
-                                     f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})")
+                rec = record_failure(
+                    futures[fut],
+                    out,
+                    f"the worker running this photo died again and again "
+                    f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})",
+                )
             logged.add(fut)
             counts[rec["status"]] += 1
             with log.open("a") as f:
@@ -205,8 +235,16 @@ def run_batch(catalog, out_dir, *, matcher: str = "aliked", scheduler: str | Non
             for fut in as_completed(futures):
                 finish(fut)
             for row in suspects:  # again, alone: only a row that kills its own worker fails
-                fut = client.submit(task or run_one, row, str(out), matcher, cache_dir, top_k,
-                                    key=f"locate-{row['_dir']}-alone", pure=False)
+                fut = client.submit(
+                    task or run_one,
+                    row,
+                    str(out),
+                    matcher,
+                    cache_dir,
+                    top_k,
+                    key=f"locate-{row['_dir']}-alone",
+                    pure=False,
+                )
                 futures[fut] = row
                 wait([fut])
                 finish(fut, retried=True)

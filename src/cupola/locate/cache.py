@@ -113,8 +113,12 @@ class FeatureCache:
         except Exception:  # noqa: BLE001 - a corrupt or truncated entry is a miss, recomputed
             self.rebuilt += 1
             return None
-        if (meta.get("key") != key or meta.get("kind") != kind
-                or meta.get("format_version") != CACHE_FORMAT_VERSION or meta.get("cupola_version") != _cupola_version()):
+        if (
+            meta.get("key") != key
+            or meta.get("kind") != kind
+            or meta.get("format_version") != CACHE_FORMAT_VERSION
+            or meta.get("cupola_version") != _cupola_version()
+        ):
             self.rebuilt += 1
             return None
         return {"meta": meta, **arrays}
@@ -123,8 +127,14 @@ class FeatureCache:
         path = self.path_for(key)
         if path is None:
             return
-        meta = {"key": key, "kind": kind, "format_version": CACHE_FORMAT_VERSION,
-                "cupola_version": _cupola_version(), "settings": key.partition(_VERSION_SEP)[0], **(extra or {})}
+        meta = {
+            "key": key,
+            "kind": kind,
+            "format_version": CACHE_FORMAT_VERSION,
+            "cupola_version": _cupola_version(),
+            "settings": key.partition(_VERSION_SEP)[0],
+            **(extra or {}),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
         try:
@@ -167,10 +177,16 @@ class FeatureCache:
         desc = features.descriptors
         is_torch = not isinstance(desc, np.ndarray)
         arr = desc.detach().cpu().numpy() if is_torch else np.asarray(desc)
-        self._write(key, "features", {"keypoints": np.asarray(features.keypoints, np.float32),
-                                      "descriptors": arr.astype(np.float32),
-                                      "shape": np.asarray(features.shape, np.int64)},
-                    {"descriptors_type": "torch" if is_torch else "numpy"})
+        self._write(
+            key,
+            "features",
+            {
+                "keypoints": np.asarray(features.keypoints, np.float32),
+                "descriptors": arr.astype(np.float32),
+                "shape": np.asarray(features.shape, np.int64),
+            },
+            {"descriptors_type": "torch" if is_torch else "numpy"},
+        )
 
     # -- arrays (global descriptors, vocabularies) ------------------------------------------------
 

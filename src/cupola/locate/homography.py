@@ -12,8 +12,9 @@ def estimate_homography(src: np.ndarray, dst: np.ndarray, threshold_px: float = 
 
     if len(src) < 8:
         return None, np.zeros(len(src), bool)
-    h, mask = cv2.findHomography(src.astype(np.float32), dst.astype(np.float32), cv2.USAC_MAGSAC, threshold_px,
-                                 maxIters=5000, confidence=0.999)
+    h, mask = cv2.findHomography(
+        src.astype(np.float32), dst.astype(np.float32), cv2.USAC_MAGSAC, threshold_px, maxIters=5000, confidence=0.999
+    )
     if h is None or not np.isfinite(h).all():
         return None, np.zeros(len(src), bool)
     return h, mask.ravel().astype(bool)

@@ -9,7 +9,7 @@ import numpy as np
 from cupola import __version__
 from cupola.errors import InputError
 from cupola.locate import homography as hg
-from cupola.locate.localize import LocateOptions, LocateResult, Localizer
+from cupola.locate.localize import Localizer, LocateOptions, LocateResult
 from cupola.locate.reference import Reference, load_references, read_rgb8
 
 RESULT_SCHEMA = "cupola.locate/1"
@@ -18,8 +18,9 @@ RESULT_SCHEMA = "cupola.locate/1"
 read_photo_rgb = read_rgb8  # the photo is read like a plain reference image
 
 
-def run_locate(photo_path, reference_path, *, bounds=None, options: LocateOptions | None = None,
-               localizer: Localizer | None = None) -> tuple[LocateResult, np.ndarray, list[Reference]]:
+def run_locate(
+    photo_path, reference_path, *, bounds=None, options: LocateOptions | None = None, localizer: Localizer | None = None
+) -> tuple[LocateResult, np.ndarray, list[Reference]]:
     """Localize one photo; raises :class:`InputError` for unreadable inputs."""
     photo = read_photo_rgb(photo_path)
     refs = load_references(reference_path, bounds)
@@ -27,8 +28,16 @@ def run_locate(photo_path, reference_path, *, bounds=None, options: LocateOption
     return loc.locate(photo, refs), photo, refs
 
 
-def run_locate_pool(photo_path, reference_dir, *, options: LocateOptions | None = None, cache_dir=None,
-                    top_k: int = 4, localizer: Localizer | None = None, progress=None):
+def run_locate_pool(
+    photo_path,
+    reference_dir,
+    *,
+    options: LocateOptions | None = None,
+    cache_dir=None,
+    top_k: int = 4,
+    localizer: Localizer | None = None,
+    progress=None,
+):
     """Localize one photo against a folder of georeferenced tiles (:mod:`cupola.locate.pool`).
 
     Returns the :class:`~cupola.locate.pool.PoolResult`, the photo, and the references to draw
@@ -50,8 +59,13 @@ def run_locate_pool(photo_path, reference_dir, *, options: LocateOptions | None 
 
 
 def summary(result: LocateResult, photo_path, reference_path, pool=None) -> dict:
-    d = {"schema": RESULT_SCHEMA, "cupola_version": __version__, "photo": str(photo_path),
-         "reference": str(reference_path), **result.to_dict()}
+    d = {
+        "schema": RESULT_SCHEMA,
+        "cupola_version": __version__,
+        "photo": str(photo_path),
+        "reference": str(reference_path),
+        **result.to_dict(),
+    }
     if pool is not None:
         d["pool"] = pool.to_dict()
     if result.center_lonlat is not None:
@@ -59,16 +73,25 @@ def summary(result: LocateResult, photo_path, reference_path, pool=None) -> dict
     return d
 
 
-def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Reference], out_dir, *,
-                          photo_path, reference_path, progress=None, pool=None) -> list[Path]:
+def write_locate_products(
+    result: LocateResult,
+    photo: np.ndarray,
+    refs: list[Reference],
+    out_dir,
+    *,
+    photo_path,
+    reference_path,
+    progress=None,
+    pool=None,
+) -> list[Path]:
     """result.json always; with a match also footprint.geojson, georef.tif; matches.png always.
     ``pool``: the :class:`~cupola.locate.pool.PoolResult` of a pool search, summarised in result.json."""
     from shapely.geometry import Polygon
 
     from cupola.io.geotiff import write_georeferenced_cog
-    from cupola.plot.match_plot import write_matches_png
     from cupola.io.staging import staged_output, write_json
     from cupola.io.vector import write_footprint_geojson
+    from cupola.plot.match_plot import write_matches_png
 
     ref = next((r for r in refs if r.name == result.reference), refs[0] if refs else None)
     if ref is None:  # a pool search that ranked nothing (every tile beyond the horizon)
@@ -87,15 +110,26 @@ def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Re
         if result.h_photo_to_ref is not None:
             outline = hg.apply_h(result.h_photo_to_ref, hg.border_points(pw, ph, 8))
         verdict = f"MATCHED (confidence {result.confidence:.2f})" if result.matched else "REJECTED"
-        write_matches_png(stage / "matches.png", shown, ref.image, photo_pts=pts_p, ref_pts=pts_r,
-                          footprint_ref_px=outline if result.matched else None,
-                          title=f"{Path(photo_path).name} vs {ref.name}: {verdict}",
-                          subtitle=f"{result.inliers} inliers after coregistration; {result.reason}")
+        write_matches_png(
+            stage / "matches.png",
+            shown,
+            ref.image,
+            photo_pts=pts_p,
+            ref_pts=pts_r,
+            footprint_ref_px=outline if result.matched else None,
+            title=f"{Path(photo_path).name} vs {ref.name}: {verdict}",
+            subtitle=f"{result.inliers} inliers after coregistration; {result.reason}",
+        )
         if result.matched:
             ring = np.array(result.footprint_lonlat)
-            props = {"photo": Path(photo_path).name, "reference": ref.name, "confidence": result.confidence,
-                     "inliers": result.inliers, "center_lon_deg": result.center_lonlat[0],
-                     "center_lat_deg": result.center_lonlat[1]}
+            props = {
+                "photo": Path(photo_path).name,
+                "reference": ref.name,
+                "confidence": result.confidence,
+                "inliers": result.inliers,
+                "center_lon_deg": result.center_lonlat[0],
+                "center_lat_deg": result.center_lonlat[1],
+            }
             write_footprint_geojson(stage / "footprint.geojson", Polygon(ring), props)
             h_inv = np.linalg.inv(result.h_photo_to_ref)
 
@@ -107,8 +141,9 @@ def write_locate_products(result: LocateResult, photo: np.ndarray, refs: list[Re
             west, south = ring.min(axis=0)
             east, north = ring.max(axis=0)
             res_deg = (result.ground_width_m or 1e4) / max(pw, ph) / 111320.0
-            tif = write_georeferenced_cog(stage / "georef.tif", photo, to_photo, (west, south, east, north), res_deg,
-                                          progress=progress)
+            tif = write_georeferenced_cog(
+                stage / "georef.tif", photo, to_photo, (west, south, east, north), res_deg, progress=progress
+            )
             d["georef_tif"] = {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in tif.items()}
         write_json(stage / "result.json", d)
     return written
@@ -134,10 +169,17 @@ def exif_time_utc(photo_path) -> str:
     raw = (info.datetime_original or "").strip()
     try:
         date, clock = raw.split(" ")
-        text = date.replace(":", "-") + "T" + clock + (f".{info.subsec.strip()}" if info.subsec and info.subsec.strip().isdigit() else "") + "Z"
+        text = (
+            date.replace(":", "-")
+            + "T"
+            + clock
+            + (f".{info.subsec.strip()}" if info.subsec and info.subsec.strip().isdigit() else "")
+            + "Z"
+        )
     except ValueError:
-        raise InputError(f"{photo_path}: --tle needs --time: the photo has no usable EXIF DateTimeOriginal "
-                         f"({raw or 'absent'})") from None
+        raise InputError(
+            f"{photo_path}: --tle needs --time: the photo has no usable EXIF DateTimeOriginal ({raw or 'absent'})"
+        ) from None
     return text
 
 

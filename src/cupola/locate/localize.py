@@ -105,6 +105,7 @@ class LocateResult:
 
 # -- image helpers ---------------------------------------------------------------------------------
 
+
 def to_gray(img: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -162,6 +163,7 @@ def resize(gray: np.ndarray, width: int, height: int) -> np.ndarray:
 
 # -- prior geometry --------------------------------------------------------------------------------
 
+
 def ground_distance_m(lon1, lat1, lon2, lat2) -> float:
     from pyproj import Geod
 
@@ -206,14 +208,18 @@ class _Clock:
 
 # -- the search ------------------------------------------------------------------------------------
 
+
 class Localizer:
     """Reusable localizer: keeps the matcher, and reference features in memory (and in a
     :class:`~cupola.locate.cache.FeatureCache` when one is given, keyed by the file's content)."""
 
     def __init__(self, options: LocateOptions | None = None, cache=None):
         self.opts = options or LocateOptions()
-        self.matcher = make_matcher(self.opts.matcher, max_keypoints=self.opts.max_keypoints) \
-            if self.opts.matcher in ("aliked", "xfeat") else make_matcher(self.opts.matcher)
+        self.matcher = (
+            make_matcher(self.opts.matcher, max_keypoints=self.opts.max_keypoints)
+            if self.opts.matcher in ("aliked", "xfeat")
+            else make_matcher(self.opts.matcher)
+        )
         self.cache = cache
         self._ref_cache: dict = {}
         self._clock = _Clock()
@@ -235,8 +241,9 @@ class Localizer:
         if self.cache is not None and content:
             from cupola.locate.cache import feature_key
 
-            disk_key = feature_key(content, "tile", *tile, size_px, self.matcher.name,
-                                   getattr(self.matcher, "max_keypoints", 0))
+            disk_key = feature_key(
+                content, "tile", *tile, size_px, self.matcher.name, getattr(self.matcher, "max_keypoints", 0)
+            )
             f = self.cache.get(disk_key)
             if f is not None:
                 self._ref_cache[key] = (f, ratio)
@@ -250,8 +257,9 @@ class Localizer:
         self._ref_cache[key] = (f, ratio)
         return self._ref_cache[key]
 
-    def _photo_features(self, size_px: int, angle_deg: float,
-                        max_keypoints: int | None = None) -> tuple[Features, np.ndarray, tuple[int, int]]:
+    def _photo_features(
+        self, size_px: int, angle_deg: float, max_keypoints: int | None = None
+    ) -> tuple[Features, np.ndarray, tuple[int, int]]:
         """Photo features at ``size_px`` (long side), turned counter-clockwise by ``angle_deg``;
         with the homography from the turned small photo to full-resolution photo pixels."""
         import cv2
@@ -280,7 +288,9 @@ class Localizer:
                 valid = cv2.warpAffine(m.astype(np.uint8), rot, (cw, ch), flags=cv2.INTER_NEAREST) > 0
                 valid &= cv2.erode(inside, np.ones((7, 7), np.uint8)) > 0
                 turned_to_small = np.linalg.inv(np.vstack([rot, [0.0, 0.0, 1.0]]))
-            f = self.matcher.extract(np.ascontiguousarray(img), np.ascontiguousarray(valid), max_keypoints=max_keypoints)
+            f = self.matcher.extract(
+                np.ascontiguousarray(img), np.ascontiguousarray(valid), max_keypoints=max_keypoints
+            )
             to_full = hg.scale_h(pw / sw, ph / sh) @ turned_to_small
             self._photo_cache[key] = (f, to_full, (sw, sh))
             self._clock.add("photo features", t0)
@@ -360,10 +370,23 @@ class Localizer:
         last = None
         for it in range(opts.coregistrations):
             t0 = time.perf_counter()
-            warped = cv2.warpPerspective(ref_gray, h_b, (bw, bh), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
-                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            valid = cv2.warpPerspective(np.full(ref_gray.shape, 255, np.uint8), h_b, (bw, bh),
-                                        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
+            warped = cv2.warpPerspective(
+                ref_gray,
+                h_b,
+                (bw, bh),
+                flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            valid = (
+                cv2.warpPerspective(
+                    np.full(ref_gray.shape, 255, np.uint8),
+                    h_b,
+                    (bw, bh),
+                    flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                )
+                > 0
+            )
             if valid.mean() < 0.05:
                 history.append({"iteration": it + 1, "inliers": 0, "note": "estimate falls outside the reference"})
                 break
@@ -372,8 +395,11 @@ class Localizer:
             t0 = time.perf_counter()
             i0, i1 = self.matcher.match(fp, fw)
             self._clock.add("matching", t0)
-            h_delta, inl = hg.estimate_homography(fp.keypoints[i0], fw.keypoints[i1], opts.refine_ransac_px) \
-                if len(i0) >= 8 else (None, [])
+            h_delta, inl = (
+                hg.estimate_homography(fp.keypoints[i0], fw.keypoints[i1], opts.refine_ransac_px)
+                if len(i0) >= 8
+                else (None, [])
+            )
             n = int(np.sum(inl)) if h_delta is not None else 0
             ratio = n / max(len(i0), 1)
             if h_delta is None or n < 8:
@@ -383,10 +409,25 @@ class Localizer:
             c = hg.border_points(bw, bh, 1)
             move = float(np.nanmax(np.linalg.norm(hg.apply_h(h_new, c) - hg.apply_h(h_b, c), axis=1)))
             spread = hg.hull_fraction(fp.keypoints[i0][inl], bw, bh)
-            history.append({"iteration": it + 1, "inliers": n, "matches": int(len(i0)), "inlier_ratio": ratio,
-                            "spread": spread, "outline_shift_ref_px": move, "photo_px": size})
+            history.append(
+                {
+                    "iteration": it + 1,
+                    "inliers": n,
+                    "matches": int(len(i0)),
+                    "inlier_ratio": ratio,
+                    "spread": spread,
+                    "outline_shift_ref_px": move,
+                    "photo_px": size,
+                }
+            )
             h_b = h_new
-            last = (n, ratio, spread, hg.apply_h(to_full, fp.keypoints[i0][inl]), hg.apply_h(h_b, fp.keypoints[i0][inl]))
+            last = (
+                n,
+                ratio,
+                spread,
+                hg.apply_h(to_full, fp.keypoints[i0][inl]),
+                hg.apply_h(h_b, fp.keypoints[i0][inl]),
+            )
             if move < 1.0:
                 break
         return h_b @ np.linalg.inv(to_full), history, last
@@ -396,8 +437,15 @@ class Localizer:
         ref = cand.reference
         ph, pw = self._photo[0].shape
         h_full, history, last = self.coregister(cand)
-        res = LocateResult(False, "", reference=ref.name, inliers_first_pass=cand.inliers, iterations=history,
-                           rotation_deg=float(cand.rotation_deg), matcher=self.matcher.name)
+        res = LocateResult(
+            False,
+            "",
+            reference=ref.name,
+            inliers_first_pass=cand.inliers,
+            iterations=history,
+            rotation_deg=float(cand.rotation_deg),
+            matcher=self.matcher.name,
+        )
         if last is None:
             res.reason = "the re-match after warping the reference into the photo's frame failed"
             return res
@@ -405,7 +453,9 @@ class Localizer:
         res.inliers, res.inlier_ratio, res.inlier_spread = n, float(ratio), float(spread)
         res.h_photo_to_ref = h_full
         res.match_points = (pts_photo, pts_ref)
-        corners_px = hg.apply_h(h_full, np.array([[-0.5, -0.5], [pw - 0.5, -0.5], [pw - 0.5, ph - 0.5], [-0.5, ph - 0.5]]))
+        corners_px = hg.apply_h(
+            h_full, np.array([[-0.5, -0.5], [pw - 0.5, -0.5], [pw - 0.5, ph - 0.5], [-0.5, ph - 0.5]])
+        )
         sane, why = hg.quad_is_sane(corners_px, allow_mirror=False)
         ring_px = hg.apply_h(h_full, hg.border_points(pw, ph, 8))
         lon, lat = ref.pixel_to_lonlat(ring_px[:, 0], ring_px[:, 1])
@@ -431,8 +481,10 @@ class Localizer:
         if sane and widths is not None:
             lo, hi = min(widths) / opts.size_tolerance, max(widths) * opts.size_tolerance
             if not lo <= res.ground_width_m <= hi:
-                checks.append(f"footprint {res.ground_width_m / 1000:.1f} km wide is implausible for a "
-                              f"{opts.focal_mm:g} mm lens (expected {lo / 1000:.1f}-{hi / 1000:.1f} km)")
+                checks.append(
+                    f"footprint {res.ground_width_m / 1000:.1f} km wide is implausible for a "
+                    f"{opts.focal_mm:g} mm lens (expected {lo / 1000:.1f}-{hi / 1000:.1f} km)"
+                )
         if checks:
             res.reason = "; ".join(checks)
             return res
@@ -474,8 +526,13 @@ class Localizer:
         if opts.nadir_lonlat is not None:
             refs = self._within_horizon(references)
             if not refs:
-                return done(LocateResult(False, "every candidate lies beyond the ISS horizon from the given nadir "
-                                         f"point ({horizon_distance_m(opts.altitude_m) / 1000:.0f} km)"))
+                return done(
+                    LocateResult(
+                        False,
+                        "every candidate lies beyond the ISS horizon from the given nadir "
+                        f"point ({horizon_distance_m(opts.altitude_m) / 1000:.0f} km)",
+                    )
+                )
         # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
         # the matcher sees the photo as it is (CLAHE evens out its contrast)
         self._photo = (to_gray(photo), cloud_mask(remove_haze(photo)))
@@ -531,6 +588,11 @@ class Localizer:
                 return done(res)
         best_fail, best_coarse = state["best_fail"], state["best_coarse"]
         if best_fail is None:
-            return done(LocateResult(False, f"no consistent matches with any candidate (best first pass: {best_coarse} "
-                                     "inliers)", inliers_first_pass=best_coarse))
+            return done(
+                LocateResult(
+                    False,
+                    f"no consistent matches with any candidate (best first pass: {best_coarse} inliers)",
+                    inliers_first_pass=best_coarse,
+                )
+            )
         return done(best_fail)

@@ -41,8 +41,17 @@ import numpy as np
 
 from cupola.errors import InputError
 from cupola.locate.cache import FeatureCache, feature_key
-from cupola.locate.localize import (LocateOptions, LocateResult, Localizer, cloud_mask, ground_distance_m,
-                                    horizon_distance_m, normalise, resize, to_gray)
+from cupola.locate.localize import (
+    Localizer,
+    LocateOptions,
+    LocateResult,
+    cloud_mask,
+    ground_distance_m,
+    horizon_distance_m,
+    normalise,
+    resize,
+    to_gray,
+)
 from cupola.locate.reference import IMAGE_SUFFIXES, Reference, check_bounds, file_sha256, load_reference
 
 SIDECAR_SUFFIX = ".bounds.json"
@@ -99,14 +108,20 @@ class PoolResult:
         return self.result.matched
 
     def to_dict(self) -> dict:
-        return {"tiles_total": self.tiles_total, "tiles_beyond_horizon": self.tiles_beyond_horizon,
-                "tiles_ranked": len(self.ranking), "matched_tile": None if self.tile is None else self.tile.name,
-                "matched_rank": next((t["rank"] for t in self.tried if t["matched"]), None),
-                "ranking": self.ranking[:20], "tried": self.tried,
-                "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}}
+        return {
+            "tiles_total": self.tiles_total,
+            "tiles_beyond_horizon": self.tiles_beyond_horizon,
+            "tiles_ranked": len(self.ranking),
+            "matched_tile": None if self.tile is None else self.tile.name,
+            "matched_rank": next((t["rank"] for t in self.tried if t["matched"]), None),
+            "ranking": self.ranking[:20],
+            "tried": self.tried,
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+        }
 
 
 # -- listing tiles ---------------------------------------------------------------------------------
+
 
 def _bounds_from_json(d: dict, path: Path) -> tuple[float, float, float, float]:
     b = d.get("reference_bounds", d) if isinstance(d, dict) else None
@@ -182,8 +197,15 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
                 skipped.append(f"{case_file.name} in {p.name} (unreadable)")
                 continue
             if ref.is_file():
-                tiles.append(Tile(ref, f"{p.name}/{ref.name}", bounds, sidecar_bounds=bounds,
-                                  ground_width_m=_ground_width_m(bounds)))
+                tiles.append(
+                    Tile(
+                        ref,
+                        f"{p.name}/{ref.name}",
+                        bounds,
+                        sidecar_bounds=bounds,
+                        ground_width_m=_ground_width_m(bounds),
+                    )
+                )
             continue
         if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
@@ -201,8 +223,10 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
                 listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
     if not tiles:
         what = f" ({len(skipped)} images without georeferencing or a {SIDECAR_SUFFIX} sidecar)" if skipped else ""
-        raise InputError(f"{folder}: folder holds no georeferenced tiles{what}; give GeoTIFFs, or images "
-                         f"with a NAME{SIDECAR_SUFFIX} file holding west, south, east, north")
+        raise InputError(
+            f"{folder}: folder holds no georeferenced tiles{what}; give GeoTIFFs, or images "
+            f"with a NAME{SIDECAR_SUFFIX} file holding west, south, east, north"
+        )
     return tiles, skipped
 
 
@@ -226,9 +250,15 @@ def within_horizon(tiles: list[Tile], nadir_lonlat: tuple[float, float], altitud
 # -- VLAD ------------------------------------------------------------------------------------------
 
 # x0, y0, x1, y1 as fractions: the whole tile, its quadrants, its centre half and a 3 x 3 grid
-_REGIONS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.5, 0.5), (0.5, 0.0, 1.0, 0.5), (0.0, 0.5, 0.5, 1.0),
-            (0.5, 0.5, 1.0, 1.0), (0.25, 0.25, 0.75, 0.75),
-            *((i / 3, j / 3, (i + 1) / 3, (j + 1) / 3) for j in range(3) for i in range(3)))
+_REGIONS = (
+    (0.0, 0.0, 1.0, 1.0),
+    (0.0, 0.0, 0.5, 0.5),
+    (0.5, 0.0, 1.0, 0.5),
+    (0.0, 0.5, 0.5, 1.0),
+    (0.5, 0.5, 1.0, 1.0),
+    (0.25, 0.25, 0.75, 0.75),
+    *((i / 3, j / 3, (i + 1) / 3, (j + 1) / 3) for j in range(3) for i in range(3)),
+)
 
 
 def vlad(desc: np.ndarray, centres: np.ndarray, assign: np.ndarray | None = None) -> np.ndarray:
@@ -276,6 +306,7 @@ def kmeans(data: np.ndarray, k: int, seed: int = 0, iterations: int = 25) -> np.
 
 
 # -- the pool --------------------------------------------------------------------------------------
+
 
 class TilePool:
     """A folder of georeferenced tiles searched by global descriptor, verified by matching.
@@ -391,8 +422,9 @@ class TilePool:
                 sample.append(desc)
             data = np.concatenate(sample) if sample else np.zeros((0, 1), np.float32)
             if len(data) < o.words:
-                raise InputError(f"{self.folder}: too few features in the tiles to build a vocabulary "
-                                 f"({len(data)} descriptors)")
+                raise InputError(
+                    f"{self.folder}: too few features in the tiles to build a vocabulary ({len(data)} descriptors)"
+                )
             centres = kmeans(data, o.words, o.seed)
             self.cache.put_array(vkey, centres)
         self._centres = np.asarray(centres, np.float32)
@@ -466,9 +498,9 @@ class TilePool:
         sims = np.empty((n * r, len(q)), np.float32)
         norms = np.empty(n * r, np.float32)
         for i in range(0, n * r, 4096):  # blocks: bounded memory for big pools
-            block = flat[i:i + 4096].astype(np.float32) - mean
-            norms[i:i + 4096] = np.linalg.norm(block, axis=1)
-            sims[i:i + 4096] = block @ qc.T
+            block = flat[i : i + 4096].astype(np.float32) - mean
+            norms[i : i + 4096] = np.linalg.norm(block, axis=1)
+            sims[i : i + 4096] = block @ qc.T
         sims /= np.maximum(norms, 1e-12)[:, None]
         sims = sims.reshape(n, r * len(q))
         best = np.argmax(sims, axis=1)
@@ -476,13 +508,26 @@ class TilePool:
         turns = best % len(q)
         order = np.argsort(-scores, kind="stable")
         step = 90 if len(q) > 1 else 0
-        return [{"rank": k + 1, "tile": tiles[i].name, "score": float(scores[i]), "rotation_deg": int(turns[i] * step),
-                 "_tile": tiles[i]} for k, i in enumerate(order)]
+        return [
+            {
+                "rank": k + 1,
+                "tile": tiles[i].name,
+                "score": float(scores[i]),
+                "rotation_deg": int(turns[i] * step),
+                "_tile": tiles[i],
+            }
+            for k, i in enumerate(order)
+        ]
 
     # -- the whole search --------------------------------------------------------------------------
 
-    def locate(self, photo: np.ndarray, locate_options: LocateOptions | None = None,
-               localizer: Localizer | None = None, progress=None) -> PoolResult:
+    def locate(
+        self,
+        photo: np.ndarray,
+        locate_options: LocateOptions | None = None,
+        localizer: Localizer | None = None,
+        progress=None,
+    ) -> PoolResult:
         t_start = time.perf_counter()
         lopts = locate_options or (localizer.opts if localizer is not None else LocateOptions())
         timings: dict[str, float] = {}
@@ -491,10 +536,17 @@ class TilePool:
             tiles = within_horizon(tiles, lopts.nadir_lonlat, lopts.altitude_m)
         beyond = len(self.tiles) - len(tiles)
         if not tiles:
-            res = LocateResult(False, f"not here: all {len(self.tiles)} tiles lie beyond the ISS horizon from the "
-                               f"given nadir point ({horizon_distance_m(lopts.altitude_m) / 1000:.0f} km)")
-            return PoolResult(res, tiles_total=len(self.tiles), tiles_beyond_horizon=beyond,
-                              timings_s={"total": time.perf_counter() - t_start})
+            res = LocateResult(
+                False,
+                f"not here: all {len(self.tiles)} tiles lie beyond the ISS horizon from the "
+                f"given nadir point ({horizon_distance_m(lopts.altitude_m) / 1000:.0f} km)",
+            )
+            return PoolResult(
+                res,
+                tiles_total=len(self.tiles),
+                tiles_beyond_horizon=beyond,
+                timings_s={"total": time.perf_counter() - t_start},
+            )
         t0 = time.perf_counter()
         self.build_index(tiles, progress=progress)
         timings["index"] = time.perf_counter() - t0
@@ -511,8 +563,17 @@ class TilePool:
             ref = tile.load()
             tv = time.perf_counter()
             res = localizer.locate(photo, [ref])
-            tried.append({"rank": entry["rank"], "tile": tile.name, "score": entry["score"], "matched": res.matched,
-                          "reason": res.reason, "inliers": res.inliers, "seconds": round(time.perf_counter() - tv, 3)})
+            tried.append(
+                {
+                    "rank": entry["rank"],
+                    "tile": tile.name,
+                    "score": entry["score"],
+                    "matched": res.matched,
+                    "reason": res.reason,
+                    "inliers": res.inliers,
+                    "seconds": round(time.perf_counter() - tv, 3),
+                }
+            )
             if res.matched:
                 found = (res, tile, ref)
                 break
@@ -524,8 +585,11 @@ class TilePool:
             out = PoolResult(res, tile, ref, public, tried, len(self.tiles), beyond)
         else:
             why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in tried)
-            res = LocateResult(False, f"not here: none of the {len(tried)} best-ranked of {len(tiles)} tiles "
-                               f"was accepted ({why})", matcher=localizer.matcher.name)
+            res = LocateResult(
+                False,
+                f"not here: none of the {len(tried)} best-ranked of {len(tiles)} tiles was accepted ({why})",
+                matcher=localizer.matcher.name,
+            )
             res.inliers = max((t["inliers"] for t in tried), default=0)
             out = PoolResult(res, None, None, public, tried, len(self.tiles), beyond)
         timings["total"] = time.perf_counter() - t_start

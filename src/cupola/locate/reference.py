@@ -75,7 +75,9 @@ class Reference:
 
         h, w = self.shape
         g = Geod(ellps="WGS84")
-        lon, lat = self.pixel_to_lonlat([-0.5, w - 0.5, (w - 1) / 2, (w - 1) / 2], [(h - 1) / 2, (h - 1) / 2, -0.5, h - 0.5])
+        lon, lat = self.pixel_to_lonlat(
+            [-0.5, w - 0.5, (w - 1) / 2, (w - 1) / 2], [(h - 1) / 2, (h - 1) / 2, -0.5, h - 0.5]
+        )
         width = g.inv(lon[0], lat[0], lon[1], lat[1])[2]
         height = g.inv(lon[2], lat[2], lon[3], lat[3])[2]
         return float(width), float(height)

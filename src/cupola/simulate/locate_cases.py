@@ -119,8 +119,9 @@ def _linear_pixels(lonlat: np.ndarray, bounds, shape) -> np.ndarray:
     return np.column_stack([col, row])
 
 
-def reframe_reference(base: BaseCase, fill: float, offset: tuple[float, float], filler: np.ndarray,
-                      out_px: int = REFERENCE_PX) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def reframe_reference(
+    base: BaseCase, fill: float, offset: tuple[float, float], filler: np.ndarray, out_px: int = REFERENCE_PX
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The base reference re-cut (and padded with ``filler`` imagery) so that the labelled footprint
     spans ``fill`` of the new reference's width with its centre at ``offset``; resampled to
     ``out_px`` on the long side. Returns the image and its (linear) bounds."""
@@ -144,7 +145,7 @@ def reframe_reference(base: BaseCase, fill: float, offset: tuple[float, float], 
     a0, b0 = max(0, c0), max(0, r0)
     a1, b1 = min(w, c0 + side), min(h, r0 + side)
     if a1 > a0 and b1 > b0:
-        canvas[b0 - r0:b1 - r0, a0 - c0:a1 - c0] = ref[b0:b1, a0:a1]
+        canvas[b0 - r0 : b1 - r0, a0 - c0 : a1 - c0] = ref[b0:b1, a0:a1]
     west, south, east, north = base.bounds
     dx, dy = (east - west) / w, (north - south) / h
     new_west, new_north = west + c0 * dx, north - r0 * dy
@@ -175,7 +176,7 @@ def transform_photo(photo: np.ndarray, v: Variant) -> np.ndarray:
         t = math.radians(abs(v.rotation_deg))
         side = int(min(w, h) / (math.cos(t) + math.sin(t)))
         r0, c0 = (h - side) // 2, (w - side) // 2
-        img = img[r0:r0 + side, c0:c0 + side]
+        img = img[r0 : r0 + side, c0 : c0 + side]
     if v.haze:
         veil = np.array([200, 206, 218], np.float32)
         img = (img.astype(np.float32) * (1 - v.haze) + veil * v.haze).clip(0, 255).astype(np.uint8)
@@ -194,8 +195,15 @@ def make_case(base: BaseCase, v: Variant, filler: np.ndarray, reference_px: int 
     fp = base.footprint_lonlat
     g = Geod(ellps="WGS84")
     width = max(g.inv(*fp[i], *fp[(i + 1) % 4])[2] for i in range(4))
-    return SuiteCase(f"{base.name} / {v.label}", v, transform_photo(base.photo, v), ref,
-                     base.focal_mm if v.with_focal else None, base.center_lonlat, float(width))
+    return SuiteCase(
+        f"{base.name} / {v.label}",
+        v,
+        transform_photo(base.photo, v),
+        ref,
+        base.focal_mm if v.with_focal else None,
+        base.center_lonlat,
+        float(width),
+    )
 
 
 def wrong_pairs(bases: list[BaseCase], *, with_focal: bool) -> list[SuiteCase]:
@@ -206,10 +214,18 @@ def wrong_pairs(bases: list[BaseCase], *, with_focal: bool) -> list[SuiteCase]:
             if b_ref is b_photo:
                 continue
             ref = Reference(b_ref.reference, b_ref.name, bounds=b_ref.bounds)
-            v = Variant("wrong", f"photo of {b_photo.name}" + (" + focal" if with_focal else ""),
-                        with_focal=with_focal)
-            out.append(SuiteCase(f"{b_photo.name} on {b_ref.name}'s reference", v, b_photo.photo, ref,
-                                 b_photo.focal_mm if with_focal else None, None, None))
+            v = Variant("wrong", f"photo of {b_photo.name}" + (" + focal" if with_focal else ""), with_focal=with_focal)
+            out.append(
+                SuiteCase(
+                    f"{b_photo.name} on {b_ref.name}'s reference",
+                    v,
+                    b_photo.photo,
+                    ref,
+                    b_photo.focal_mm if with_focal else None,
+                    None,
+                    None,
+                )
+            )
     return out
 
 
@@ -226,5 +242,15 @@ def build_suite(cases_dir: Path, variants: list[Variant] | None = None):
     return true_cases, wrong
 
 
-__all__ = ["Variant", "BaseCase", "SuiteCase", "suite_variants", "build_suite", "make_case", "reframe_reference",
-           "transform_photo", "read_base_case", "wrong_pairs"]
+__all__ = [
+    "Variant",
+    "BaseCase",
+    "SuiteCase",
+    "suite_variants",
+    "build_suite",
+    "make_case",
+    "reframe_reference",
+    "transform_photo",
+    "read_base_case",
+    "wrong_pairs",
+]
