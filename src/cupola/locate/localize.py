@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cupola.geometry.geodesy import R_MEAN_M
 from cupola.locate import homography as hg
 from cupola.locate.features import Features, make_matcher
 from cupola.locate.reference import Reference
 
 ISS_ALTITUDE_M = 420e3
-EARTH_RADIUS_M = 6371e3
+EARTH_RADIUS_M = R_MEAN_M
 FULL_FRAME_WIDTH_MM = 36.0
 
 

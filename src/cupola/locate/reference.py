@@ -136,7 +136,7 @@ def load_reference(path, bounds=None) -> Reference:
     try:
         with rasterio.open(path) as ds:
             if ds.crs is None or ds.transform.is_identity:
-                raise InputError(f"{path}: reference has no georeferencing; give --bounds WEST SOUTH EAST NORTH")
+                raise InputError(f"{path}: reference has no georeferencing; give `bounds` (west, south, east, north)")
             from cupola.io.limits import check_pixel_budget
 
             check_pixel_budget(ds.width, ds.height, str(path))  # before reading: no 10 GiB surprises
