@@ -520,7 +520,8 @@ class Localizer:
             res.matcher = self.matcher.name
             return res
 
-        ok, why = photo_quality(remove_haze(photo))
+        # an overcast photo is judged as it is: dehazing would stretch a uniform cloud deck into "ground"
+        ok, why = photo_quality(photo)
         if not ok:
             return done(LocateResult(False, why))
         refs = references
