@@ -30,26 +30,9 @@ CASES = ROOT / "src" / "cupola" / "data" / "samples" / "apl"
 
 
 def write_geotiff(path: Path, img: np.ndarray, bounds) -> None:
-    import warnings
+    from cupola.io.geotiff import write_lonlat_geotiff
 
-    import rasterio
-    from rasterio.transform import from_bounds
-
-    warnings.simplefilter("ignore", PendingDeprecationWarning)
-    h, w = img.shape[:2]
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:4326",
-        transform=from_bounds(*bounds, w, h),
-        compress="deflate",
-    ) as ds:
-        ds.write(np.moveaxis(img, -1, 0))
+    write_lonlat_geotiff(path, img, bounds)
 
 
 def load_cases():

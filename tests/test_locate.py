@@ -108,27 +108,9 @@ def test_reference_mapping_round_trip(chile_ref):
 
 
 def test_geotiff_reference(tmp_path, chile_ref):
-    import warnings
+    from cupola.io.geotiff import write_lonlat_geotiff
 
-    import rasterio
-    from rasterio.transform import from_bounds
-
-    warnings.simplefilter("ignore", PendingDeprecationWarning)  # affine's own message inside from_bounds
-
-    path = tmp_path / "ref.tif"
-    h, w = chile_ref.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:4326",
-        transform=from_bounds(*CHILE_BOUNDS, w, h),
-    ) as ds:
-        ds.write(np.moveaxis(chile_ref.image, -1, 0))
+    path = write_lonlat_geotiff(tmp_path / "ref.tif", chile_ref.image, CHILE_BOUNDS)
     ref = load_reference(path)
     assert np.allclose(ref.pixel_to_lonlat(100.0, 200.0), chile_ref.pixel_to_lonlat(100.0, 200.0))
 
@@ -288,9 +270,7 @@ def test_evaluate_cli_on_bundled_cases_sift():
 
 
 def test_folder_of_tiles_picks_the_right_one(tmp_path, chile_ref, localizer):
-    import rasterio
-    from rasterio.transform import from_bounds
-
+    from cupola.io.geotiff import write_lonlat_geotiff
     from cupola.locate.reference import load_references
 
     tiles = tmp_path / "tiles"
@@ -299,20 +279,7 @@ def test_folder_of_tiles_picks_the_right_one(tmp_path, chile_ref, localizer):
         ("a_new_mexico.tif", NEW_MEXICO, NEW_MEXICO_BOUNDS),
         ("b_chile.tif", CHILE, CHILE_BOUNDS),
     ):
-        img = load_reference(folder / "reference.jpg", bounds=bounds).image
-        h, w = img.shape[:2]
-        with rasterio.open(
-            tiles / name,
-            "w",
-            driver="GTiff",
-            width=w,
-            height=h,
-            count=3,
-            dtype="uint8",
-            crs="EPSG:4326",
-            transform=from_bounds(*bounds, w, h),
-        ) as ds:
-            ds.write(np.moveaxis(img, -1, 0))
+        write_lonlat_geotiff(tiles / name, load_reference(folder / "reference.jpg", bounds=bounds).image, bounds)
     refs = load_references(tiles)
     assert [r.name for r in refs] == ["a_new_mexico.tif", "b_chile.tif"]
     photo, truth = synthetic_photo(chile_ref, 10.0)

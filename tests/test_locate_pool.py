@@ -5,13 +5,13 @@ corruption, nothing written without a folder) and the CLI through its real entry
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cupola.errors import InputError
+from cupola.io.geotiff import write_lonlat_geotiff
 from cupola.locate.cache import CACHE_FORMAT_VERSION, FeatureCache, feature_key
 from cupola.locate.features import Features
 from cupola.locate.localize import LocateOptions
@@ -30,23 +30,7 @@ FAST = PoolOptions(descriptor="sift", words=16, tile_px=512, top_k=3, vocab_tile
 
 
 def write_geotiff(path, img, bounds):
-    import rasterio
-    from rasterio.transform import from_bounds
-
-    warnings.simplefilter("ignore", PendingDeprecationWarning)
-    h, w = img.shape[:2]
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:4326",
-        transform=from_bounds(*bounds, w, h),
-    ) as ds:
-        ds.write(np.moveaxis(img, -1, 0))
+    write_lonlat_geotiff(path, img, bounds)
 
 
 def half(img):

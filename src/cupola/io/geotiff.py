@@ -317,3 +317,31 @@ def write_image_tiff(path: str | os.PathLike, array: np.ndarray) -> Path:
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.write(a)
     return path
+
+
+def write_lonlat_geotiff(
+    path: str | os.PathLike, image: np.ndarray, bounds_lonlat: tuple[float, float, float, float]
+) -> Path:
+    """Write a north-up (rows, cols[, bands]) image whose edges are ``bounds_lonlat`` (west, south,
+    east, north; EPSG:4326, pixel edges) as a deflated GeoTIFF, atomically: a reference tile.
+
+    >>> p = write_lonlat_geotiff("tile.tif", np.zeros((4, 6, 3), np.uint8), (10.0, 40.0, 10.6, 40.4))
+    >>> import rasterio
+    >>> with rasterio.open(p) as ds:
+    ...     ds.count, ds.width, ds.height, round(ds.transform.a, 3), ds.crs.to_epsg()
+    (3, 6, 4, 0.1, 4326)
+    """
+    import rasterio
+    from rasterio.transform import Affine
+
+    a = np.asarray(image)
+    bands = a[None] if a.ndim == 2 else np.moveaxis(a, -1, 0)
+    west, south, east, north = bounds_lonlat
+    h, w = bands.shape[1:]
+    transform = Affine.translation(west, north) @ Affine.scale((east - west) / w, (south - north) / h)
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        profile = {"driver": "GTiff", "width": w, "height": h, "count": bands.shape[0], "dtype": bands.dtype.name}
+        with rasterio.open(tmp, "w", crs="EPSG:4326", transform=transform, compress="deflate", **profile) as dst:
+            dst.write(bands)
+    return path
