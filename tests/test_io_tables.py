@@ -11,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cupola.errors import InputError
-from cupola.io.tables import TiePoints, read_pixels, read_tie_points, write_pixels_csv
+from cupola.io.tables import (
+    LONGITUDE,
+    Refused,
+    TiePoints,
+    ValueRange,
+    read_pixels,
+    read_table,
+    read_tie_points,
+    write_pixels_csv,
+)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "iss-meteor-2017"
 TIE_POINTS = SAMPLES / "tie_points.csv"
@@ -198,6 +207,84 @@ def test_unterminated_quote(tmp_path):
     with pytest.raises(InputError) as exc:
         read_tie_points(path)
     _message(exc, path)
+
+
+# --- any table: the reading every CSV reader of cupola shares ------------------------------------
+
+
+def test_read_table_rows_by_column_name(tmp_path):
+    path = _write(tmp_path, "# stations\r\n Name ,HEIGHT_M, note\r\n\r\n a , 12.5,x\r\n# gone\r\nb,,\r\n")
+    table = read_table(path, "stations", required=("name",), optional=("height_m", "lat"))
+    assert table.header_line == 2 and table.columns == ("name", "height_m", "note") and len(table) == 2
+    assert table.has("height_m") and not table.has("lat")
+    rows = list(table)
+    assert [r.line for r in rows] == [4, 6]
+    assert [r.text("name") for r in rows] == ["a", "b"]
+    assert [r.optional_number("height_m") for r in rows] == [12.5, None]
+    assert rows[0].text("lat") == "" and rows[0].optional_number("lat") is None  # a column it lacks
+    assert rows[1].where("height_m") == f"{path}: line 6, column height_m"
+    with pytest.raises(InputError, match="line 6, column height_m: empty value; expected a number"):
+        rows[1].number("height_m")
+
+
+def test_read_table_refused_and_missing_columns(tmp_path):
+    refused = {"exposure": Refused("exposure_s", "has no unit", "seconds"), "latitude": Refused("lat")}
+    path = _write(tmp_path, "file,exposure\na,1\n")
+    with pytest.raises(InputError) as exc:
+        read_table(path, "frames", required=("file",), refused=refused)
+    assert "line 1: column 'exposure' has no unit; expected 'exposure_s' (seconds)" in _message(exc, path)
+    path = _write(tmp_path, "latitude,lon\n1,2\n")
+    with pytest.raises(InputError, match="column 'latitude' is not understood; expected 'lat'$"):
+        read_table(path, "points", required=("lat", "lon"), refused=refused)
+    # a refused name is fine beside the column it stands for
+    path = _write(tmp_path, "file,exposure,exposure_s\na,1,2\n")
+    assert read_table(path, "frames", required=("file",), refused=refused).has("exposure_s")
+    path = _write(tmp_path, "a\n1\n")
+    with pytest.raises(InputError) as exc:
+        read_table(path, "things", required=("x", "y"), optional=("z",))
+    assert "line 1: missing columns x, y; expected header x,y[,z], found a" in _message(exc, path)
+    with pytest.raises(InputError, match="expected header x or y, found a"):
+        read_table(path, "things", required=("x",), header="x or y")
+
+
+def test_read_table_checks_each_row_as_it_is_read(tmp_path):
+    path = _write(tmp_path, "a,b\n1,2\n3\n4,5\n")
+    table = read_table(path, "things", required=("a", "b"))  # reading the header does not look at rows
+    rows = iter(table)
+    assert next(rows).text("b") == "2"
+    with pytest.raises(InputError) as exc:
+        next(rows)
+    assert "line 3: 1 fields; expected 2 as in the header" in _message(exc, path)
+    short = table.rows[1]
+    assert short.text("b") == ""  # unchecked, a missing field reads as empty
+    assert table.check(table.rows[2]).text("a") == "4"
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("abc", "'abc' is not a number; expected longitude in degrees in [-180, 360)"),
+        ("", "empty value; expected longitude in degrees in [-180, 360)"),
+        ("nan", "'nan' is not a finite number; expected longitude"),
+        ("360", "360 is out of range; expected longitude in degrees in [-180, 360)"),
+        ("-1.8e2 ", None),
+    ],
+)
+def test_row_number_within_a_range(tmp_path, text, words):
+    path = _write(tmp_path, f"lon,x\n{text},1\n")
+    (row,) = read_table(path, "points", required=("lon",))
+    if words is None:
+        assert row.number("lon", LONGITUDE) == -180.0
+        return
+    with pytest.raises(InputError) as exc:
+        row.number("lon", LONGITUDE)
+    assert f"line 2, column lon: {words}" in _message(exc, path)
+
+
+def test_value_range_ends():
+    exposure = ValueRange(0.0, 3600.0, "seconds in (0, 3600]", lo_open=True)
+    assert not exposure.contains(0.0) and exposure.contains(1e-9) and exposure.contains(3600.0)
+    np.testing.assert_array_equal(LONGITUDE.contains(np.array([-180.0, 359.9, 360.0, np.nan])), [1, 1, 0, 0])
 
 
 # --- pixels ----------------------------------------------------------------------------------

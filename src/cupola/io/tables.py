@@ -17,6 +17,19 @@ Pixels (:func:`read_pixels`, written with ground coordinates by :func:`write_pix
 
     col,row
     639.5,368.5
+
+Every CSV reader of cupola (events, frame times, flash lists, shadow batches) reads through
+:func:`read_table`: the same header rules, comment and blank lines, and one-line
+:class:`~cupola.errors.InputError` messages that name the file, the line and the column.
+
+>>> _ = Path("stations.csv").write_text("# two stations\\nName, height_m\\n\\nA, 12.5\\nB,\\n")
+>>> table = read_table("stations.csv", "stations", required=("name",), optional=("height_m",))
+>>> [(row.line, row.text("name"), row.optional_number("height_m")) for row in table]
+[(4, 'A', 12.5), (5, 'B', None)]
+>>> read_table("stations.csv", "stations", required=("name", "lat"))
+Traceback (most recent call last):
+...
+cupola.errors.InputError: stations.csv: line 2: missing column lat; expected header name,lat, found name,height_m
 """
 
 from __future__ import annotations
@@ -25,19 +38,70 @@ import csv
 import io
 import math
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from cupola.errors import InputError
 from cupola.io.atomic import atomic_write
 
-__all__ = ["TiePoints", "read_tie_points", "read_pixels", "write_pixels_csv"]
+__all__ = [
+    "TiePoints",
+    "read_tie_points",
+    "read_pixels",
+    "write_pixels_csv",
+    "read_table",
+    "Table",
+    "Row",
+    "Refused",
+    "ValueRange",
+    "LATITUDE",
+    "LONGITUDE",
+    "HEIGHT",
+]
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """The values a column accepts, ``lo`` to ``hi`` (ends included unless open), and how a message
+    says so (``expected``: "latitude in degrees in [-90, 90]")."""
+
+    lo: float
+    hi: float
+    expected: str
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, value):
+        """True where ``value`` (a number or an array) lies in the range; NaN never does."""
+        above = value > self.lo if self.lo_open else value >= self.lo
+        below = value < self.hi if self.hi_open else value <= self.hi
+        return above & below
+
 
 #: heights outside this range (metres above the WGS84 ellipsoid) are refused as a likely unit
 #: mistake; the upper end leaves room for cloud tops and the airglow layer (~90 km)
 HEIGHT_RANGE_M = (-1_000.0, 100_000.0)
+
+LATITUDE = ValueRange(-90.0, 90.0, "latitude in degrees in [-90, 90]")
+#: longitudes may be given in [-180, 180) or [0, 360)
+LONGITUDE = ValueRange(-180.0, 360.0, "longitude in degrees in [-180, 360)", hi_open=True)
+HEIGHT = ValueRange(
+    *HEIGHT_RANGE_M, f"height above the WGS84 ellipsoid in metres in [{HEIGHT_RANGE_M[0]:g}, {HEIGHT_RANGE_M[1]:g}]"
+)
+
+
+class Refused(NamedTuple):
+    """A column name refused in favour of ``use`` (when the header lacks ``use``): the message says
+    the name ``why`` and expects ``use`` (in ``unit`` when given)."""
+
+    use: str
+    why: str = "is not understood"
+    unit: str = ""
+
 
 # column names that are refused because they carry no unit
 _UNITLESS = {"height": "height_m", "alt": "height_m", "altitude": "height_m", "elevation": "height_m", "h": "height_m"}
@@ -89,22 +153,12 @@ def read_tie_points(path: str | os.PathLike, *, image_size_px: tuple[int, int] |
     col, row, lat, lon = cols["col"], cols["row"], cols["lat"], cols["lon"]
     height = cols.get("height_m")
     lines = cols["_line"]
-    check_range(p, lines, lat, "lat", -90.0, 90.0, "latitude in degrees in [-90, 90]", upper_open=False)
-    check_range(p, lines, lon, "lon", -180.0, 360.0, "longitude in degrees in [-180, 360)", upper_open=True)
+    check_range(p, lines, lat, "lat", LATITUDE)
+    check_range(p, lines, lon, "lon", LONGITUDE)
     if height is None:
         height = np.zeros_like(col)
     else:
-        lo, hi = HEIGHT_RANGE_M
-        check_range(
-            p,
-            lines,
-            height,
-            "height_m",
-            lo,
-            hi,
-            f"height above the WGS84 ellipsoid in metres in [{lo:g}, {hi:g}]",
-            upper_open=False,
-        )
+        check_range(p, lines, height, "height_m", HEIGHT)
     if image_size_px is not None:
         check_on_image(p, lines, col, row, image_size_px)
     lon = np.where(lon >= 180.0, lon - 360.0, lon)
@@ -227,31 +281,126 @@ def read_header(p: Path, what: str, wanted: str = "") -> tuple[int, list[str], d
     return header_line, names, seen, rows[1:]
 
 
-def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict:
-    """Numeric columns by name (float64 arrays) plus ``_line``: the file line of each row."""
-    wanted = ",".join(required) + "".join(f"[,{o}]" for o in optional)
-    header_line, names, seen, data = read_header(p, what, wanted)
-    for name in names:
-        if name in _UNITLESS and _UNITLESS[name] in optional + required and _UNITLESS[name] not in seen:
+@dataclass(frozen=True, eq=False)
+class Row:
+    """One data row of a CSV table: the file line it stands on and its fields by column name (a
+    column the table does not have reads as an empty field)."""
+
+    path: Path
+    line: int
+    fields: list[str]
+    index: Mapping[str, int]
+
+    def text(self, column: str) -> str:
+        """The field of ``column`` without surrounding spaces ('' where there is none)."""
+        i = self.index.get(column)
+        return self.fields[i].strip() if i is not None and i < len(self.fields) else ""
+
+    def where(self, column: str) -> str:
+        """``FILE: line N, column NAME``: how a message about one field begins."""
+        return f"{self.path}: line {self.line}, column {column}"
+
+    def number(self, column: str, within: ValueRange | None = None) -> float:
+        """The field as a finite number (in ``within`` when given); see :func:`parse_number`."""
+        return parse_number(self.path, self.line, column, self.text(column), within=within)
+
+    def optional_number(self, column: str, within: ValueRange | None = None) -> float | None:
+        """As :meth:`number`, but None for an empty field or a column the table does not have."""
+        text = self.text(column)
+        return parse_number(self.path, self.line, column, text, within=within) if text else None
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A CSV table read by :func:`read_table`: its header's line and column names (lower case), and
+    its data rows in file order. Iterating gives the rows, each checked (:meth:`check`)."""
+
+    path: Path
+    header_line: int
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self.check(row) for row in self.rows)
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    def check(self, row: Row) -> Row:
+        """``row`` when it has as many fields as the header; else :class:`InputError` naming its line."""
+        if len(row.fields) != len(self.columns):
             raise InputError(
-                f"{p}: line {header_line}: column {name!r} has no unit; "
-                f"expected {_UNITLESS[name]!r} (metres above the WGS84 ellipsoid)"
+                f"{self.path}: line {row.line}: {len(row.fields)} fields; expected {len(self.columns)} as in the header"
             )
-    missing = [r for r in required if r not in seen]
+        return row
+
+
+def read_table(
+    path: str | os.PathLike,
+    what: str,
+    *,
+    required: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
+    refused: Mapping[str, Refused] | None = None,
+    header: str = "",
+) -> Table:
+    """Read a CSV table by its header's column names: the one way cupola reads CSV.
+
+    UTF-8 text (a byte-order mark allowed) with a header line; names in any order and letter case,
+    spaces around names and values allowed, other columns ignored; blank lines and lines starting
+    with ``#`` skipped.
+
+    Args:
+        path: the CSV file.
+        what: what a row is, for messages ("tie points").
+        required: the columns that must be there.
+        optional: the columns read where present (messages show them as ``[,name]``).
+        refused: column names refused in favour of another (a name without its unit, a synonym),
+            where the header lacks the other: name -> :class:`Refused`.
+        header: the header messages expect; default ``required`` then ``[,optional]``.
+
+    Raises:
+        InputError: missing, unreadable, binary or empty file, ';' separators, a column named
+            twice, a refused or missing column, no data rows, or (as rows are read) a row with
+            another number of fields than the header; the message names the file and line.
+    """
+    p = Path(path)
+    wanted = header or ",".join(required) + "".join(f"[,{o}]" for o in optional)
+    header_line, names, index, data = read_header(p, what, wanted)
+    for name in names:
+        why = (refused or {}).get(name)
+        if why is not None and why.use not in index:
+            unit = f" ({why.unit})" if why.unit else ""
+            raise InputError(f"{p}: line {header_line}: column {name!r} {why.why}; expected {why.use!r}{unit}")
+    missing = [c for c in required if c not in index]
     if missing:
         raise InputError(
             f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)}; expected header {wanted}, found {','.join(names)}"
         )
-    use = [n for n in required + optional if n in seen]
-    values = {n: np.empty(len(data)) for n in use}
-    line_numbers = np.empty(len(data), dtype=np.int64)
-    for k, (no, fields) in enumerate(data):
-        if len(fields) != len(names):
-            raise InputError(f"{p}: line {no}: {len(fields)} fields; expected {len(names)} as in the header")
-        line_numbers[k] = no
+    rows = tuple(Row(p, no, fields, index) for no, fields in data)
+    return Table(p, header_line, tuple(names), rows)
+
+
+def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict:
+    """Numeric columns by name (float64 arrays) plus ``_line``: the file line of each row."""
+    wanted = required + optional
+    unitless = {
+        name: Refused(use, "has no unit", "metres above the WGS84 ellipsoid")
+        for name, use in _UNITLESS.items()
+        if use in wanted
+    }
+    table = read_table(p, what, required=required, optional=optional, refused=unitless)
+    use = [n for n in wanted if table.has(n)]
+    values = {n: np.empty(len(table)) for n in use}
+    line_numbers = np.empty(len(table), dtype=np.int64)
+    for k, row in enumerate(table):
+        line_numbers[k] = row.line
         for n in use:
-            values[n][k] = _number(p, no, n, fields[seen[n]])
+            values[n][k] = row.number(n)
     values["_line"] = line_numbers
     return values
 
@@ -270,36 +419,32 @@ def csv_rows(p: Path, text: str):
         raise InputError(f"{p}: line {reader.line_num}: not valid CSV ({exc})") from None
 
 
-def parse_number(p: Path, line: int, column: str, text: str) -> float:
-    """A finite number from a CSV field; :class:`InputError` naming file, line and column."""
+def parse_number(p: Path, line: int, column: str, text: str, *, within: ValueRange | None = None) -> float:
+    """A finite number from a CSV field, in ``within`` when given; :class:`InputError` naming file,
+    line and column (and what was expected) otherwise."""
     s = text.strip()
+    where = f"{p}: line {line}, column {column}"
+    expected = f"; expected {within.expected}" if within is not None else ""
     if not s:
-        raise InputError(f"{p}: line {line}, column {column}: empty value; expected a number")
+        raise InputError(f"{where}: empty value; expected {within.expected if within is not None else 'a number'}")
     try:
         v = float(s)
     except ValueError:
-        raise InputError(f"{p}: line {line}, column {column}: {s[:40]!r} is not a number") from None
+        raise InputError(f"{where}: {s[:40]!r} is not a number{expected}") from None
     if not math.isfinite(v):
-        raise InputError(f"{p}: line {line}, column {column}: {s!r} is not a finite number")
+        raise InputError(f"{where}: {s!r} is not a finite number{expected}")
+    if within is not None and not within.contains(v):
+        raise InputError(f"{where}: {s[:40]} is out of range{expected}")
     return v
 
 
-def check_range(
-    p: Path,
-    lines: np.ndarray,
-    values: np.ndarray,
-    column: str,
-    lo: float,
-    hi: float,
-    expected: str,
-    *,
-    upper_open: bool,
-) -> None:
-    bad = (values < lo) | ((values >= hi) if upper_open else (values > hi))
+def check_range(p: Path, lines: np.ndarray, values: np.ndarray, column: str, within: ValueRange) -> None:
+    """:class:`InputError` naming the first row whose value of ``column`` lies outside ``within``."""
+    bad = ~within.contains(values)
     if bad.any():
         k = int(np.argmax(bad))
         raise InputError(
-            f"{p}: line {int(lines[k])}, column {column}: {values[k]:g} is out of range; expected {expected}"
+            f"{p}: line {int(lines[k])}, column {column}: {values[k]:g} is out of range; expected {within.expected}"
         )
 
 
@@ -308,16 +453,10 @@ def check_on_image(
 ) -> None:
     width, height = image_size_px
     for name, v, size in (("col", col, width), ("row", row, height)):
-        check_range(
-            p,
-            lines,
-            v,
-            name,
-            -0.5,
-            size - 0.5,
-            f"a pixel on the {width}x{height} image, {name} in [-0.5, {size - 0.5:g}]",
-            upper_open=False,
+        on_image = ValueRange(
+            -0.5, size - 0.5, f"a pixel on the {width}x{height} image, {name} in [-0.5, {size - 0.5:g}]"
         )
+        check_range(p, lines, v, name, on_image)
 
 
 def _write_text_atomic(p: Path, text: str) -> None:
@@ -329,6 +468,3 @@ def _write_text_atomic(p: Path, text: str) -> None:
                 os.fsync(f.fileno())
     except OSError as exc:
         raise InputError(f"{p}: cannot be written ({' '.join(str(exc).split())})") from None
-
-
-_number = parse_number

@@ -284,7 +284,7 @@ def _write_flashes_geojson(path: Path, rows: list[dict]) -> None:
 
 
 def _read_pixels_with_heights(path: Path, width: int, height: int):
-    from cupola.io.tables import HEIGHT_RANGE_M, check_on_image, check_range, read_columns
+    from cupola.io.tables import HEIGHT, check_on_image, check_range, read_columns
 
     cols = read_columns(Path(path), ("col", "row"), ("height_m",), what="pixels")
     check_on_image(Path(path), cols["_line"], cols["col"], cols["row"], (width, height))
@@ -292,17 +292,7 @@ def _read_pixels_with_heights(path: Path, width: int, height: int):
     if h is None:
         h = np.zeros_like(cols["col"])
     else:
-        lo, hi = HEIGHT_RANGE_M
-        check_range(
-            Path(path),
-            cols["_line"],
-            h,
-            "height_m",
-            lo,
-            hi,
-            f"height above the WGS84 ellipsoid in metres in [{lo:g}, {hi:g}]",
-            upper_open=False,
-        )
+        check_range(Path(path), cols["_line"], h, "height_m", HEIGHT)
     return cols["col"], cols["row"], h
 
 
