@@ -262,6 +262,26 @@ def test_batch(tmp_path):
     assert not (tmp_path / "y.csv").exists()
 
 
+def test_batch_reads_csv_as_every_reader_does(tmp_path):
+    """Comment and blank lines are skipped, names in any case; a row with another number of fields
+    than the header fails on its own, naming its line."""
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "# towers, measured 2013-08-06\n"
+        "ID,Time,Lat,Lon,Shadow_m,Method\n"
+        "\n"
+        "tower,2013-08-05T02:56:39Z,31.23,121.5,168,simple\n"
+        "# the next row lost its method\n"
+        "short,2013-08-05T02:56:39Z,31.23,121.5,168\n"
+    )
+    out = tmp_path / "out.csv"
+    assert run_batch(src, out) == (1, 1)
+    rows = list(csv.DictReader(out.open()))
+    assert [r["id"] for r in rows] == ["tower", "short"]
+    assert float(rows[0]["height_m"]) == pytest.approx(476.17, abs=0.01) and rows[0]["method"] == "simple"
+    assert rows[1]["error"] == f"{src}: line 6: 5 fields; expected 6 as in the header"
+
+
 def test_batch_pixel_measurements_as_on_the_command_line(tmp_path):
     """Rows in pixels give what `shadows height --base-px ... --sigma-px` gives; the errors name columns."""
     src = tmp_path / "px.csv"

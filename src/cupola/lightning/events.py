@@ -39,6 +39,7 @@ Each event's horizontal position is taken as Gaussian about the truth with ``sig
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -48,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from cupola.errors import InputError
+from cupola.io.tables import LATITUDE, LONGITUDE, Refused, ValueRange, read_table
 
 __all__ = ["Events", "read_events", "write_events_csv", "parse_utc", "format_utc", "NETWORK_SIGMA_M", "MAPPER_SIGMA_M"]
 
@@ -63,20 +65,35 @@ MAPPER_TIME_SIGMA_S = 2e-3
 #: heights outside this range (metres above the WGS84 ellipsoid) are refused as a unit mistake
 EMISSION_HEIGHT_RANGE_M = (-500.0, 25_000.0)
 
-_UNITLESS = {
-    "height": "height_m",
-    "alt": "height_m",
-    "altitude": "height_m",
-    "h": "height_m",
-    "peak_current": "peak_current_ka",
-    "current": "peak_current_ka",
-    "peakcurrent": "peak_current_ka",
-    "time": "time_utc",
-    "timestamp": "time_utc",
-    "datetime": "time_utc",
-    "latitude": "lat",
-    "longitude": "lon",
+#: the headers of the two formats, as messages name them
+EVENT_HEADERS = "time_utc,lat,lon[,height_m][,peak_current_ka][,type] or time_utc,lat,lon,energy"
+
+# column names refused for the one cupola reads (a name without its unit, a synonym)
+_REFUSED = {
+    name: Refused(use)
+    for name, use in {
+        "height": "height_m",
+        "alt": "height_m",
+        "altitude": "height_m",
+        "h": "height_m",
+        "peak_current": "peak_current_ka",
+        "current": "peak_current_ka",
+        "peakcurrent": "peak_current_ka",
+        "time": "time_utc",
+        "timestamp": "time_utc",
+        "datetime": "time_utc",
+        "latitude": "lat",
+        "longitude": "lon",
+    }.items()
 }
+
+_EMISSION_HEIGHT = ValueRange(
+    *EMISSION_HEIGHT_RANGE_M,
+    f"emission height in metres above the WGS84 ellipsoid in [{EMISSION_HEIGHT_RANGE_M[0]:g}, "
+    f"{EMISSION_HEIGHT_RANGE_M[1]:g}]",
+)
+_PEAK_CURRENT = ValueRange(-2000.0, 2000.0, "peak current in kA in [-2000, 2000]")
+_ENERGY = ValueRange(0.0, math.inf, "a non-negative energy")
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,21 +130,7 @@ class Events:
 
     def subset(self, index) -> Events:
         idx = np.asarray(index)
-        names = (
-            "time",
-            "lon_deg",
-            "lat_deg",
-            "height_m",
-            "peak_current_ka",
-            "energy",
-            "type",
-            "kind",
-            "sigma_m",
-            "time_sigma_s",
-            "source",
-            "line",
-        )
-        return Events(**{n: getattr(self, n)[idx] for n in names}, sources=self.sources)
+        return Events(**{n: getattr(self, n)[idx] for n in _EVENT_ARRAYS}, sources=self.sources)
 
     def between(self, start: dt.datetime, end: dt.datetime) -> Events:
         """The events with ``start <= time <= end``."""
@@ -151,21 +154,8 @@ class Events:
         for p in parts:
             shift = len(sources)
             sources.extend(p.sources)
-            for n in (
-                "time",
-                "lon_deg",
-                "lat_deg",
-                "height_m",
-                "peak_current_ka",
-                "energy",
-                "type",
-                "kind",
-                "sigma_m",
-                "time_sigma_s",
-                "line",
-            ):
-                arrays.setdefault(n, []).append(getattr(p, n))
-            arrays.setdefault("source", []).append(p.source + shift)
+            for n in _EVENT_ARRAYS:
+                arrays.setdefault(n, []).append(p.source + shift if n == "source" else getattr(p, n))
         merged = {n: np.concatenate(v) for n, v in arrays.items()}
         order = np.argsort(merged["time"], kind="stable")
         return Events(**{n: v[order] for n, v in merged.items()}, sources=tuple(sources))
@@ -221,6 +211,10 @@ class Events:
         )
 
 
+#: the per-event arrays of :class:`Events`, all of one length (``sources`` is per file)
+_EVENT_ARRAYS = tuple(f.name for f in dataclasses.fields(Events) if f.name != "sources")
+
+
 def parse_utc(text: str, *, where: str = "time") -> np.datetime64:
     """ISO 8601 date-time of a ``time_utc`` column -> ``datetime64[ns]`` UTC; a missing zone means
     UTC (the column's name says so). :func:`cupola.geometry.times.parse_time_ns`; raises InputError."""
@@ -247,28 +241,16 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
         InputError: missing/unreadable/binary file, missing or unit-less column, bad time, number or
             range, or no rows; the message names the file, line and column.
     """
-    from cupola.io.tables import read_header
     from cupola.lightning.lis import is_lis_file, lis_events
 
     p = Path(path)
     if p.suffix.lower() in (".nc", ".h5", ".hdf5") or is_lis_file(p):
         return lis_events(p, sigma_m=sigma_m)  # an ISS LIS science file: its groups
-    what = "lightning events (time_utc,lat,lon[,height_m][,peak_current_ka][,type] or time_utc,lat,lon,energy)"
-    header_line, names, seen, data = read_header(p, what)
-    for name in names:
-        if name in _UNITLESS and _UNITLESS[name] not in seen:
-            raise InputError(
-                f"{p}: line {header_line}: column {name!r} is not understood; expected {_UNITLESS[name]!r}"
-            )
-    missing = [c for c in ("time_utc", "lat", "lon") if c not in seen]
-    if missing:
-        raise InputError(
-            f"{p}: line {header_line}: missing column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}; expected header time_utc,lat,lon[,height_m][,peak_current_ka][,type] "
-            f"or time_utc,lat,lon,energy, found {','.join(names)}"
-        )
-    mapper = "energy" in seen
-    n = len(data)
+    table = read_table(
+        p, "lightning events", required=("time_utc", "lat", "lon"), refused=_REFUSED, header=EVENT_HEADERS
+    )
+    mapper = table.has("energy")
+    n = len(table)
     t = np.empty(n, dtype="datetime64[ns]")
     lat = np.empty(n)
     lon = np.empty(n)
@@ -277,42 +259,16 @@ def read_events(path: str | os.PathLike, *, sigma_m: float | None = None) -> Eve
     energy = np.full(n, np.nan)
     kinds = np.empty(n, dtype=object)
     lines = np.empty(n, dtype=np.int64)
-    has_h, has_i, has_t = "height_m" in seen, "peak_current_ka" in seen, "type" in seen
-    for k, (no, f) in enumerate(data):
-        if len(f) != len(names):
-            raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
-        lines[k] = no
-        t[k] = parse_utc(f[seen["time_utc"]], where=f"{p}: line {no}, column time_utc")
-        lat[k] = _number(p, no, "lat", f[seen["lat"]], -90.0, 90.0, "latitude in degrees in [-90, 90]")
-        lon[k] = _number(
-            p, no, "lon", f[seen["lon"]], -180.0, 360.0, "longitude in degrees in [-180, 360)", upper_open=True
-        )
-        if has_h:
-            lo, hi = EMISSION_HEIGHT_RANGE_M
-            height[k] = _number(
-                p,
-                no,
-                "height_m",
-                f[seen["height_m"]],
-                lo,
-                hi,
-                f"emission height in metres above the WGS84 ellipsoid in [{lo:g}, {hi:g}]",
-                optional=True,
-            )
-        if has_i:
-            current[k] = _number(
-                p,
-                no,
-                "peak_current_ka",
-                f[seen["peak_current_ka"]],
-                -2000.0,
-                2000.0,
-                "peak current in kA in [-2000, 2000]",
-                optional=True,
-            )
+    for k, row in enumerate(table):
+        lines[k] = row.line
+        t[k] = parse_utc(row.text("time_utc"), where=row.where("time_utc"))
+        lat[k] = row.number("lat", LATITUDE)
+        lon[k] = row.number("lon", LONGITUDE)
+        height[k] = _or_nan(row.optional_number("height_m", _EMISSION_HEIGHT))
+        current[k] = _or_nan(row.optional_number("peak_current_ka", _PEAK_CURRENT))
         if mapper:
-            energy[k] = _number(p, no, "energy", f[seen["energy"]], 0.0, math.inf, "a non-negative energy")
-        kinds[k] = f[seen["type"]].strip() if has_t else ""
+            energy[k] = row.number("energy", _ENERGY)
+        kinds[k] = row.text("type")
     if sigma_m is not None and not (sigma_m > 0 and math.isfinite(sigma_m)):
         raise InputError(f"{p}: location error must be a positive number of metres, got {sigma_m!r}")
     kind = "mapper" if mapper else "network"
@@ -353,32 +309,8 @@ def write_events_csv(path: str | os.PathLike, events: Events) -> None:
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _number(
-    p: Path,
-    line: int,
-    column: str,
-    text: str,
-    lo: float,
-    hi: float,
-    expected: str,
-    *,
-    upper_open: bool = False,
-    optional: bool = False,
-) -> float:
-    s = text.strip()
-    if not s:
-        if optional:
-            return math.nan
-        raise InputError(f"{p}: line {line}, column {column}: empty value; expected {expected}")
-    try:
-        v = float(s)
-    except ValueError:
-        raise InputError(
-            f"{p}: line {line}, column {column}: {s[:40]!r} is not a number; expected {expected}"
-        ) from None
-    if not math.isfinite(v) or v < lo or (v >= hi if upper_open else v > hi):
-        raise InputError(f"{p}: line {line}, column {column}: {s[:40]} is out of range; expected {expected}")
-    return v
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def group_strokes(
@@ -428,27 +360,6 @@ def group_strokes(
     first = np.array([m[0] for m in members])
     out = events.subset(first)
     span = np.array([t[m].max() - t[m].min() for m in members])
-    out = Events(
-        **{
-            **{
-                n: getattr(out, n)
-                for n in (
-                    "time",
-                    "lon_deg",
-                    "lat_deg",
-                    "height_m",
-                    "peak_current_ka",
-                    "energy",
-                    "type",
-                    "kind",
-                    "sigma_m",
-                    "source",
-                    "line",
-                )
-            },
-            "time_sigma_s": np.maximum(out.time_sigma_s, span / 3.0),
-        },
-        sources=out.sources,
-    )
+    out = dataclasses.replace(out, time_sigma_s=np.maximum(out.time_sigma_s, span / 3.0))
     order = np.argsort(out.time, kind="stable")
     return out.subset(order), [members[k] for k in order]

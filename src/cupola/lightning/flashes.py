@@ -16,7 +16,6 @@ the instant the centroid refers to, for video flashes).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from cupola.errors import InputError
-from cupola.io.tables import parse_number
+from cupola.io.tables import Refused, ValueRange, read_table
 from cupola.lightning.events import parse_utc
 
 __all__ = ["Frames", "Flashes", "read_frame_times", "read_flashes", "to_datetime"]
+
+_EXPOSURE_S = ValueRange(0.0, 3600.0, "seconds in (0, 3600]", lo_open=True)
 
 
 def to_datetime(t64: np.datetime64) -> dt.datetime:
@@ -149,42 +150,26 @@ def read_frame_times(
     The exposure is the column's value, else ``exposure_s``, else the shortest frame interval (for a
     video, the frame period). Files must exist in ``folder`` when it is given.
     """
-    from cupola.io.tables import read_header
-
     p = Path(path)
-    hl, names, _, data = read_header(p, "frame times, one row per frame", "file,time_utc[,exposure_s]")
-    for need in ("file", "time_utc"):
-        if need not in names:
-            raise InputError(
-                f"{p}: line {hl}: missing column {need}; expected header file,time_utc[,exposure_s], "
-                f"found {','.join(names)}"
-            )
-    if "exposure" in names and "exposure_s" not in names:
-        raise InputError(f"{p}: line {hl}: column 'exposure' has no unit; expected 'exposure_s' (seconds)")
-    i_file, i_time = names.index("file"), names.index("time_utc")
-    i_exp = names.index("exposure_s") if "exposure_s" in names else None
+    table = read_table(
+        p,
+        "frame times, one row per frame",
+        required=("file", "time_utc"),
+        optional=("exposure_s",),
+        refused={"exposure": Refused("exposure_s", "has no unit", "seconds")},
+    )
+    has_exposure = table.has("exposure_s")
     files, times, exps = [], [], []
-    for no, f in data:
-        if len(f) != len(names):
-            raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
-        name = f[i_file].strip()
+    for frame in table:
+        name = frame.text("file")
         if not name:
-            raise InputError(f"{p}: line {no}, column file: empty file name")
+            raise InputError(f"{frame.where('file')}: empty file name")
         if folder is not None and not (Path(folder) / name).is_file():
-            raise InputError(f"{p}: line {no}, column file: {name!r} not found in {folder}")
+            raise InputError(f"{frame.where('file')}: {name!r} not found in {folder}")
         files.append(name)
-        times.append(parse_utc(f[i_time], where=f"{p}: line {no}, column time_utc"))
-        if i_exp is not None:
-            s = f[i_exp].strip()
-            try:
-                v = float(s)
-            except ValueError:
-                raise InputError(f"{p}: line {no}, column exposure_s: {s[:30]!r} is not a number") from None
-            if not (v > 0 and math.isfinite(v) and v <= 3600):
-                raise InputError(
-                    f"{p}: line {no}, column exposure_s: {s} is out of range; expected seconds in (0, 3600]"
-                )
-            exps.append(v)
+        times.append(parse_utc(frame.text("time_utc"), where=frame.where("time_utc")))
+        if has_exposure:
+            exps.append(frame.number("exposure_s", _EXPOSURE_S))
     if not files:
         raise InputError(f"{p}: no data rows after the header; expected one row per frame")
     t = np.array(times, dtype="datetime64[ns]")
@@ -213,37 +198,26 @@ def read_frame_times(
 
 def read_flashes(path: str | os.PathLike, epoch: dt.datetime | None = None) -> Flashes:
     """Read a flash list ``col,row,time_start_utc,time_end_utc[,brightness][,time_utc]`` (camera clock)."""
-    from cupola.io.tables import read_header
-
     p = Path(path)
-    hl, names, _, data = read_header(p, "flashes", "col,row,time_start_utc,time_end_utc[,brightness]")
-    for need in ("col", "row", "time_start_utc", "time_end_utc"):
-        if need not in names:
-            raise InputError(
-                f"{p}: line {hl}: missing column {need}; expected header "
-                f"col,row,time_start_utc,time_end_utc[,brightness], found {','.join(names)}"
-            )
-    ix = {n: names.index(n) for n in names}
+    table = read_table(
+        p, "flashes", required=("col", "row", "time_start_utc", "time_end_utc"), optional=("brightness", "time_utc")
+    )
+    has_brightness, has_time = table.has("brightness"), table.has("time_utc")
     col, row, t0, t1, br, tc = [], [], [], [], [], []
-    for no, f in data:
-        if len(f) != len(names):
-            raise InputError(f"{p}: line {no}: {len(f)} fields; expected {len(names)} as in the header")
-        vals = []
-        for n in ("col", "row") + (("brightness",) if "brightness" in ix else ()):
-            vals.append(parse_number(p, no, n, f[ix[n]]))
-        col.append(vals[0])
-        row.append(vals[1])
-        br.append(vals[2] if len(vals) > 2 else 1.0)
-        a = parse_utc(f[ix["time_start_utc"]], where=f"{p}: line {no}, column time_start_utc")
-        b = parse_utc(f[ix["time_end_utc"]], where=f"{p}: line {no}, column time_end_utc")
+    for flash in table:
+        col.append(flash.number("col"))
+        row.append(flash.number("row"))
+        br.append(flash.number("brightness") if has_brightness else 1.0)
+        a = parse_utc(flash.text("time_start_utc"), where=flash.where("time_start_utc"))
+        b = parse_utc(flash.text("time_end_utc"), where=flash.where("time_end_utc"))
         if b < a:
-            raise InputError(f"{p}: line {no}: time_end_utc is before time_start_utc")
+            raise InputError(f"{p}: line {flash.line}: time_end_utc is before time_start_utc")
         t0.append(a)
         t1.append(b)
-        if "time_utc" in ix:
-            c = parse_utc(f[ix["time_utc"]], where=f"{p}: line {no}, column time_utc")
+        if has_time:
+            c = parse_utc(flash.text("time_utc"), where=flash.where("time_utc"))
             if not a <= c <= b:
-                raise InputError(f"{p}: line {no}: time_utc lies outside time_start_utc .. time_end_utc")
+                raise InputError(f"{p}: line {flash.line}: time_utc lies outside time_start_utc .. time_end_utc")
             tc.append(c)
     t0a, t1a = np.array(t0, dtype="datetime64[ns]"), np.array(t1, dtype="datetime64[ns]")
     ep = epoch or to_datetime(t0a.min())
