@@ -342,9 +342,20 @@ def detection():
     """Detection precision and recall, per scene, on a spread of simulated scenes with towns moving
     with the ground: a D5 + 50 mm at a quarter of its resolution (same field of view), 6 stills 1 or 2 s
     apart, 45 flashes, 10/25/50 towns per frame, flash peaks 800/1500/3000 DN, read noise 4/6/12 DN,
-    any yaw, within 5 deg of nadir, scene times over +-40 min. A detection is true when it lies within
-    2 patch sigmas of a drawn flash in its frame (one-to-one); recall counts the flashes at least
-    2 patch sigmas inside the frame. Baseline: the old route (each frame against the sequence median)."""
+    any yaw, within 5 deg of nadir, scene times over +-40 min, lit patches of 3 km (1 sigma). A detection
+    is true when it lies within 2 patch sigmas of a drawn flash in its frame (one-to-one); recall counts
+    the flashes at least 2 patch sigmas inside the frame. Baseline: the old route (each frame against the
+    sequence median); each scene also shows the detector with flashes parted by brightness peaks rather
+    than curvature (``curvature_scale=0``).
+
+    A second, wider suite varies the lit patch as well, 1.5/3/5 km from scene to scene and +-30 % from
+    flash to flash (``..._sizes`` lines; baseline: brightness peaks)."""
+    for wide in (False, True):
+        print(f"# {'patch sizes 1.5/3/5 km, +-30 % per flash' if wide else 'patches of 3 km'}", flush=True)
+        _detection_suite(wide)
+
+
+def _detection_suite(wide: bool):
     import datetime as dt
 
     from cupola.geometry import orbit
@@ -358,7 +369,7 @@ def detection():
         focal_mm=50, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=1392, height_px=928
     )
     rng = np.random.default_rng(2026)
-    new, old = [], []
+    new, old, peaks = [], [], []
     for k in range(16):
         rpy = (rng.uniform(-5, 5), rng.uniform(-5, 5), rng.uniform(0, 360))
         cities = int(rng.choice([10, 25, 50]))
@@ -366,40 +377,53 @@ def detection():
         noise = float(rng.choice([4.0, 6.0, 12.0]))
         interval = float(rng.choice([1.0, 2.0]))
         t = T0 + dt.timedelta(seconds=float(rng.uniform(-2400, 2400)))
+        patch_m = float(rng.choice([1500.0, 3000.0, 5000.0])) if wide else 3000.0
         el = orbit.select_element_set(sets, t)
         spec = SceneSpec(
-            n_flashes=45, n_frames=6, frame_interval_s=interval, exposure_s=0.5, urban_lights=True, n_cities=cities
+            n_flashes=45,
+            n_frames=6,
+            frame_interval_s=interval,
+            exposure_s=0.5,
+            urban_lights=True,
+            n_cities=cities,
+            patch_radius_m=patch_m,
+            patch_radius_spread=0.3 if wide else 0.0,
         )
         sc = simulate_scene(el, t, cam, rpy, spec, seed=100 + k)
         imgs = [im for _, im in render_frames(sc, t, seed=200 + k, flash_peak_dn=peak, read_noise_dn=noise)]
         truth, p = drawn_flashes(sc), flash_patch_px(sc)
-        m = match_detections(detect_flashes(imgs, sc.frames), truth, 2 * p, 1392, 928, 2 * p)
-        b = match_detections(
-            detect_flashes(imgs, sc.frames, options=DetectOptions(motion_compensation=False)),
-            truth,
-            2 * p,
-            1392,
-            928,
-            2 * p,
+
+        m, b, q = (
+            match_detections(detect_flashes(imgs, sc.frames, options=o), truth, 2 * p, 1392, 928, 2 * p)
+            for o in (DetectOptions(), DetectOptions(motion_compensation=False), DetectOptions(curvature_scale=0.0))
         )
         new.append((m["precision"], m["recall"]))
         old.append((b["precision"], b["recall"]))
+        peaks.append((q["precision"], q["recall"]))
         print(
             f"  scene {k:2d}: yaw {rpy[2]:5.1f} towns {cities:2d} peak {peak:4.0f} noise {noise:4.1f} "
-            f"interval {interval:.0f} s: precision {m['precision']:.3f} recall {m['recall']:.3f} "
-            f"({m['true_positives']}/{m['detections']} detections, {m['drawn']} flashes); old route "
-            f"precision {b['precision']:.3f} recall {b['recall']:.3f}",
+            f"patch {patch_m / 1000:.1f} km interval {interval:.0f} s: precision {m['precision']:.3f} "
+            f"recall {m['recall']:.3f} ({m['true_positives']}/{m['detections']} detections, {m['drawn']} flashes); "
+            f"brightness peaks {q['precision']:.3f}/{q['recall']:.3f}; "
+            f"old route {b['precision']:.3f}/{b['recall']:.3f}",
             flush=True,
         )
-    new_a, old_a = np.array(new), np.array(old)
-    print(
-        f"  per-scene minimum: precision {new_a[:, 0].min():.3f}, recall {new_a[:, 1].min():.3f}; scenes with both "
-        f">= 0.95: {int(np.sum((new_a >= 0.95).all(axis=1)))} of {len(new_a)}"
+    new_a, old_a, peaks_a = np.array(new), np.array(old), np.array(peaks)
+    for name, arr in (("curvature", new_a), ("brightness peaks", peaks_a)):
+        print(
+            f"  {name}: per-scene minimum precision {arr[:, 0].min():.3f}, recall {arr[:, 1].min():.3f}; "
+            f"scenes with both >= 0.95: {int(np.sum((arr >= 0.95).all(axis=1)))} of {len(arr)}"
+        )
+    suffix, base = ("_sizes", peaks_a) if wide else ("", old_a)
+    bench_line(
+        f"lightning_detection_precision{suffix}",
+        float(new_a[:, 0].mean()),
+        "fraction",
+        baseline=float(base[:, 0].mean()),
     )
     bench_line(
-        "lightning_detection_precision", float(new_a[:, 0].mean()), "fraction", baseline=float(old_a[:, 0].mean())
+        f"lightning_detection_recall{suffix}", float(new_a[:, 1].mean()), "fraction", baseline=float(base[:, 1].mean())
     )
-    bench_line("lightning_detection_recall", float(new_a[:, 1].mean()), "fraction", baseline=float(old_a[:, 1].mean()))
 
 
 def _d5_sequence(folder):

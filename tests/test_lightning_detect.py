@@ -86,3 +86,64 @@ def test_sequence_motion_matches_the_orbit(elements):
     q = maps[0] @ np.vstack([cc, rr, np.ones(n)])
     err = np.hypot(*(q[:2] / q[2] - true.T))
     assert np.median(err) < 0.8 and err.max() < 2.0, err
+
+
+def _patches(centres, sigma_px, amps, shape=(200, 300), noise_dn=2.0, seed=0):
+    """A difference image with Gaussian lit patches and white noise, and its significance (z)."""
+    rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]]
+    img = np.zeros(shape)
+    for (c, r), s, a in zip(centres, sigma_px, amps):
+        img += a * np.exp(-0.5 * ((cc - c) ** 2 + (rr - r) ** 2) / s**2)
+    img += np.random.default_rng(seed).normal(0, noise_dn, shape)
+    return img.astype(np.float32), (img / noise_dn).astype(np.float32)
+
+
+@pytest.mark.parametrize("sigma_px", [6.0, 14.0])
+def test_close_flashes_are_parted(sigma_px):
+    """Two equal patches 2 sigma apart (where the dip between them vanishes) are two flashes, with
+    their centroids within a third of a sigma, at any patch size."""
+    from cupola.lightning.detect import seeded_blobs
+
+    sep = 2.0 * sigma_px
+    centres = [(150 - sep / 2, 100), (150 + sep / 2, 100), (60, 60)]  # the third, alone, is the typical size
+    for seed in range(3):
+        diff, z = _patches(centres, [sigma_px] * 3, [400.0, 400.0, 400.0], seed=seed)
+        found = seeded_blobs(diff, z, 6.0, 25.0, 1)
+        pair = found[np.hypot(found[:, 0] - 150, found[:, 1] - 100) < 2 * sigma_px]
+        assert len(pair) == 2, found
+        assert np.allclose(np.sort(pair[:, 0]), [150 - sep / 2, 150 + sep / 2], atol=0.35 * sigma_px)
+
+
+@pytest.mark.parametrize("sigma_px", [6.0, 14.0])
+def test_faint_flash_on_a_bright_ones_flank_is_found(sigma_px):
+    """A flash at 40 % of its neighbour's brightness, 2.5 sigma away, is a shoulder on the bright one's
+    flank (no maximum of its own): the curvature finds it, the brightness peaks do not."""
+    from cupola.lightning.detect import seeded_blobs
+
+    centres = [(140, 100), (140 + 2.5 * sigma_px, 100), (60, 60)]
+    diff, z = _patches(centres, [sigma_px] * 3, [1000.0, 400.0, 1000.0])
+    found = seeded_blobs(diff, z, 6.0, 25.0, 1)
+    assert np.min(np.hypot(found[:, 0] - centres[1][0], found[:, 1] - 100)) < 0.4 * sigma_px, found
+    assert len(found) == 3
+    assert len(seeded_blobs(diff, z, 6.0, 25.0, 1, curvature_scale=0.0)) == 2
+
+
+@pytest.mark.parametrize("sigma_px,elongation", [(5.0, 1.0), (12.0, 1.0), (25.0, 1.0), (12.0, 2.5)])
+def test_one_flash_stays_one(sigma_px, elongation):
+    """A single patch, small, large or elongated, bright or faint, and one cut by the frame's edge,
+    is never split."""
+    from cupola.lightning.detect import seeded_blobs
+
+    shape = (240, 320)
+    rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]]
+    rng = np.random.default_rng(1)
+    for amp in (60.0, 3000.0):
+        for centre in ((160, 120), (4, 120)):
+            img = amp * np.exp(
+                -0.5 * (((cc - centre[0]) / (elongation * sigma_px)) ** 2 + ((rr - centre[1]) / sigma_px) ** 2)
+            )
+            img = (img + rng.normal(0, 2.0, shape)).astype(np.float32)
+            found = seeded_blobs(img, img / 2.0, 6.0, 25.0, 1)
+            assert len(found) <= 1, (amp, centre, found)
+            if centre[0] > 100:
+                assert len(found) == 1

@@ -58,6 +58,9 @@ class DetectOptions:
     #: between frames (a fraction), both counted in the noise of the motion-compensated difference
     registration_px: float = 2.0
     town_variation: float = 0.1
+    #: stills: flashes lit close together are parted at the maxima of the difference's curvature
+    #: (-LoG) at this fraction of their patch sigma; 0: at the maxima of its brightness
+    curvature_scale: float = 0.57
     #: threads for the per-frame work (default: the CPUs, at most 8)
     workers: int | None = None
     #: the images are given binned by this factor (e.g. JPEGs decoded at reduced scale): positions
@@ -160,13 +163,21 @@ def seeded_blobs(
     core: float = 0.5,
     seed_px: int = 7,
     prominence: float = 0.15,
+    curvature_scale: float = 0.57,
 ) -> np.ndarray:
     """Like :func:`blobs` with ``significance``, but a region holds as many flashes as it has separate
-    peaks (two flashes lit close together in one exposure join above the threshold): the local
-    maxima of the lightly smoothed difference (within ``seed_px`` binned pixels, at least
-    ``prominence`` times the region's highest) share the region (each pixel to its nearest peak),
-    and each flash's centroid is taken over its own core (above ``core`` times its own peak). A faint
-    flash beside a bright one (below half its peak) is kept. Rows (col, row, sum, peak, area, score).
+    peaks (two flashes lit close together in one exposure join above the threshold).
+
+    The peaks are the local maxima (within ``seed_px`` binned pixels, at least ``prominence`` times
+    the region's highest) of the region's curvature, the negative Laplacian of Gaussian of the
+    difference at a scale of ``curvature_scale`` times the region's own patch size (its half-peak
+    core taken as a Gaussian's, along its narrower axis). Curvature parts two patches closer
+    than two sigmas, which the brightness alone shows as one hump, and a faint flash on a bright
+    one's flank (a shoulder, no maximum of its own); its scale follows the flashes' size (floored at
+    the frame's typical one), so large and small lit clouds are split alike. With ``curvature_scale``
+    0 the peaks are the maxima of the lightly smoothed difference itself. The peaks share the region
+    (each pixel to its nearest peak), and each flash's centroid is taken over its own core (above
+    ``core`` times its own peak). Rows (col, row, sum, peak, area, score).
     """
     mask = significance > threshold
     if not mask.any():
@@ -175,7 +186,10 @@ def seeded_blobs(
     lab, n = ndimage.label(mask)
     rmax = np.asarray(ndimage.maximum(sm, lab, np.arange(1, n + 1)), dtype=np.float64).reshape(-1)
     rmax = np.r_[0.0, rmax]
-    seeds = (sm == ndimage.maximum_filter(sm, size=seed_px)) & mask & (sm >= prominence * rmax[lab])
+    if curvature_scale > 0:
+        seeds = _curvature_peaks(diff, sm, lab, rmax, curvature_scale, seed_px, prominence)
+    else:
+        seeds = (sm == ndimage.maximum_filter(sm, size=seed_px)) & mask & (sm >= prominence * rmax[lab])
     markers, m = ndimage.label(seeds, structure=np.ones((3, 3)))
     if m == 0:
         return np.zeros((0, 6))
@@ -207,6 +221,53 @@ def seeded_blobs(
     return np.column_stack(
         [cc * b + (b - 1) / 2.0, cr * b + (b - 1) / 2.0, wsum, peak[1:], area[1:] * b * b, score[1:]]
     )[keep]
+
+
+def _curvature_peaks(diff, smooth, lab, region_max, scale, seed_px, prominence) -> np.ndarray:
+    """Maxima of -LoG(diff) in each region (see :func:`seeded_blobs`).
+
+    A region's patch size is the sigma of a Gaussian whose half-peak core (a disc of radius 1.177
+    sigma, variance R^2 / 4 along any axis) has the spread of the region's core along its narrower
+    axis (two flashes merged in one region widen it only along the other), but never below the
+    median over the frame's regions that do not touch its edge: a region cut by the edge or lit
+    faintly looks smaller than its flash, and too fine a scale splits one flash in two.
+    """
+    seeds = np.zeros(lab.shape, dtype=bool)
+    h, w = lab.shape
+    objects = ndimage.find_objects(lab)
+    own = np.zeros(len(objects) + 1)
+    whole = []
+    for idx, sl in enumerate(objects, start=1):
+        if sl is None:
+            continue
+        core = (lab[sl] == idx) & (smooth[sl] >= 0.5 * region_max[idx])
+        ys, xs = np.nonzero(core)
+        # the core's narrower axis: two flashes merged into one region widen it along the other
+        own[idx] = (
+            2.0 * np.sqrt(max(float(np.linalg.eigvalsh(np.cov(np.vstack([xs, ys])))[0]), 0.0)) / 1.1774
+            if ys.size >= 3
+            else 1.0
+        )
+        if sl[0].start > 0 and sl[1].start > 0 and sl[0].stop < h and sl[1].stop < w and own[idx] >= 1.5:
+            whole.append(own[idx])
+    typical = float(np.median(whole)) if whole else 0.0
+    for idx, sl in enumerate(objects, start=1):
+        if sl is None:
+            continue
+        sigma = max(scale * max(own[idx], typical), 1.0)
+        pad = int(np.ceil(3.0 * sigma))
+        r0, r1 = max(sl[0].start - pad, 0), min(sl[0].stop + pad, h)
+        c0, c1 = max(sl[1].start - pad, 0), min(sl[1].stop + pad, w)
+        inside = lab[r0:r1, c0:c1] == idx
+        curv = -ndimage.gaussian_laplace(diff[r0:r1, c0:c1].astype(np.float32), sigma)
+        top = float(curv[inside].max())
+        if top <= 0:  # no convex part (a flat plateau): its brightest pixel
+            curv = smooth[r0:r1, c0:c1]
+            top = float(curv[inside].max())
+        seeds[r0:r1, c0:c1] |= (
+            (curv == ndimage.maximum_filter(curv, size=seed_px)) & inside & (curv >= prominence * top)
+        )
+    return seeds
 
 
 def detect_flashes(
@@ -368,7 +429,9 @@ def _motion_compensated(stack: list[np.ndarray], options: DetectOptions, floor: 
             + (options.town_variation * level) ** 2
         )
         z = diff / noise
-        return i, seeded_blobs(diff, z, options.threshold_sigma, options.min_area_px, bin_factor)
+        return i, seeded_blobs(
+            diff, z, options.threshold_sigma, options.min_area_px, bin_factor, curvature_scale=options.curvature_scale
+        )
 
     return list(_pool_map(one, range(n), options.workers))
 

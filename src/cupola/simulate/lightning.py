@@ -97,6 +97,8 @@ class SceneSpec:
     mapper_sigma_m: float = MAPPER_SIGMA_M
     mapper_detection: float = 0.7
     patch_radius_m: float = 3_000.0
+    #: flash-to-flash spread of the lit patch's radius (sigma of its natural log; 0: all alike)
+    patch_radius_spread: float = 0.0
     n_cities: int = 60
     #: city lights as extended urban areas (0.3-4 km glows of lamps, as bright as flashes or more) that
     #: move across the frame with the ground, rather than isolated point lamps; ``n_cities`` is then
@@ -437,6 +439,10 @@ def simulate_scene(
         "height": seen[3],
         "tracks": tracks,
         "bright": np.exp(rng.normal(0, 0.7, n_seen)),
+        # drawn last, and only when asked for, so scenes without a spread stay as they were
+        "size": np.exp(rng.normal(0, spec.patch_radius_spread, n_seen))
+        if spec.patch_radius_spread > 0
+        else np.ones(n_seen),
         "detected": detected,
         "false_px": np.column_stack([fcol[det.size :], frow[det.size :]]),
         "false_f0": ff0[det.size :],
@@ -483,7 +489,6 @@ def render_frames(
     W, H = cam.width_px, cam.height_px
     mm = scene.mount.as_matrix()
     off = scene.clock_offset_s
-    r = scene.render
     tr_mid = trajectory(scene.elements, time, np.array([spec.n_frames * spec.frame_interval_s / 2 + off]))
     if spec.urban_lights:
         yield from _render_urban(scene, time, rng, sky_dn, read_noise_dn, flash_peak_dn, city_dn, false_detections)
@@ -534,21 +539,37 @@ def render_frames(
                 np.add.at(acc, (r0 + dr, c0 + dc), a * wgt)
         img += gaussian_filter(acc, 0.8) * (2 * np.pi * 0.8**2)
         # flashes lit in this frame, where the cloud is in this frame
-        for k, (js, px, w) in enumerate(r["tracks"]):
-            if not r["detected"][k]:  # hidden from the camera (e.g. by thick cloud above it)
-                continue
-            hit = np.flatnonzero(js == i)
-            if hit.size == 0:
-                continue
-            j = int(hit[0])
-            amp = flash_peak_dn * r["bright"][k] * (min(1.0, 1.6 * float(w[j])) if spec.is_video else 1.0)
-            _blob(img, px[j], sig_patch, amp)
-        if false_detections:
-            for k in range(len(r["false_px"])):
-                if r["false_f0"][k] <= i <= r["false_f1"][k]:
-                    _blob(img, r["false_px"][k], sig_patch, 0.5 * flash_peak_dn)
-        noise = rng.normal(0, 1, img.shape) * np.sqrt(read_noise_dn**2 + np.maximum(img, 0) / 4.0)
-        yield i, np.clip(np.round(img + noise), 0, 65535).astype(np.uint16)
+        yield i, _finish_frame(img, scene, i, sig_patch, flash_peak_dn, false_detections, read_noise_dn, rng)
+
+
+def _finish_frame(
+    img,
+    scene: Scene,
+    i: int,
+    sig_patch: float,
+    flash_peak_dn: float,
+    false_detections: bool,
+    read_noise_dn: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Frame ``i``: the flashes lit in it drawn where their cloud is in this frame (and the false
+    detections, if asked), then shot and read noise, as 16-bit digital numbers."""
+    r, spec = scene.render, scene.spec
+    for k, (js, px, w) in enumerate(r["tracks"]):
+        if not r["detected"][k]:  # hidden from the camera (e.g. by thick cloud above it)
+            continue
+        hit = np.flatnonzero(js == i)
+        if hit.size == 0:
+            continue
+        j = int(hit[0])
+        amp = flash_peak_dn * r["bright"][k] * (min(1.0, 1.6 * float(w[j])) if spec.is_video else 1.0)
+        _blob(img, px[j], sig_patch * r["size"][k], amp)
+    if false_detections:
+        for k in range(len(r["false_px"])):
+            if r["false_f0"][k] <= i <= r["false_f1"][k]:
+                _blob(img, r["false_px"][k], sig_patch, 0.5 * flash_peak_dn)
+    noise = rng.normal(0, 1, img.shape) * np.sqrt(read_noise_dn**2 + np.maximum(img, 0) / 4.0)
+    return np.clip(np.round(img + noise), 0, 65535).astype(np.uint16)
 
 
 def _town_points(scene: Scene, time: dt.datetime, rng: np.random.Generator):
@@ -591,7 +612,6 @@ def _render_urban(
     W, H = cam.width_px, cam.height_px
     mm = scene.mount.as_matrix()
     off = scene.clock_offset_s
-    r = scene.render
     centres, towns = _town_points(scene, time, rng)
     # glows of each town: ground points and peak surface brightness (log-normal around ``city_dn``/3)
     pts, sig_m, amp = [], [], []
@@ -629,21 +649,8 @@ def _render_urban(
             )
             for k in np.flatnonzero(np.all(np.isfinite(px), axis=1)):
                 _blob(img, px[k], sig_px[k], amp_a[k] / nsub)
-        for k, (js, px, w) in enumerate(r["tracks"]):
-            if not r["detected"][k]:
-                continue
-            hit = np.flatnonzero(js == i)
-            if hit.size == 0:
-                continue
-            j = int(hit[0])
-            a = flash_peak_dn * r["bright"][k] * (min(1.0, 1.6 * float(w[j])) if spec.is_video else 1.0)
-            _blob(img, px[j], sig_patch, a)
-        if false_detections:
-            for k in range(len(r["false_px"])):
-                if r["false_f0"][k] <= i <= r["false_f1"][k]:
-                    _blob(img, r["false_px"][k], sig_patch, 0.5 * flash_peak_dn)
-        noise = rng.normal(0, 1, img.shape) * np.sqrt(read_noise_dn**2 + np.maximum(img, 0) / 4.0)
-        yield i, np.clip(np.round(img + noise), 0, 65535).astype(np.uint16)
+        # flashes lit in this frame, where the cloud is in this frame
+        yield i, _finish_frame(img, scene, i, sig_patch, flash_peak_dn, false_detections, read_noise_dn, rng)
 
 
 def drawn_flashes(scene: Scene, margin_px: float = 0.0) -> list[tuple[int, float, float]]:
