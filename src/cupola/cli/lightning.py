@@ -189,7 +189,12 @@ def lis_command(
     background: Path | None = typer.Option(
         None, "--background", help="ISS LIS background file (ISS_LIS_BG_*.nc): georeference its images."
     ),
-    height_m: float = typer.Option(0.0, "--height-m", help="Height of the corners' surface, m."),
+    height_m: float = typer.Option(
+        0.0,
+        "--height-m",
+        help="Height above the ellipsoid of the surface_lat/surface_lon corners in backgrounds.csv, m "
+        "(the comparison with the file's corners is always on the file's own 13.5 km surface).",
+    ),
     quiet: bool = options.quiet("No summary."),
 ) -> None:
     """ISS LIS flashes as CSV/GeoJSON and a map; background images georeferenced against the file."""
