@@ -19,43 +19,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(shadows_app, name="shadows")
 
 
-def _measurement(
-    shadow_m,
-    shadow_vec,
-    displacement_m,
-    disp_vec,
-    known_height_m,
-    base_px,
-    top_px,
-    shadow_tip_px,
-    gsd_m,
-    up_azimuth_deg,
-    geotiff,
-    sigma_px,
-    sigma_m,
-    sigma_time_s,
-):
-    from cupola.shadows.measure import measurement_from
-
-    return measurement_from(
-        shadow_m=shadow_m,
-        shadow_en_m=shadow_vec,
-        displacement_m=displacement_m,
-        displacement_en_m=disp_vec,
-        known_height_m=known_height_m,
-        base_px=base_px,
-        top_px=top_px,
-        shadow_tip_px=shadow_tip_px,
-        gsd_m=gsd_m,
-        up_azimuth_deg=up_azimuth_deg,
-        geotiff=geotiff,
-        sigma_px=sigma_px,
-        sigma_shadow_m=sigma_m,
-        sigma_displacement_m=sigma_m,
-        sigma_time_s=sigma_time_s,
-    )
-
-
 def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
     from cupola.geometry.times import parse_time
     from cupola.shadows import solve
@@ -77,8 +40,10 @@ def _run(time, lat, lon, measurement, method, tle, sat_altitude_km, force):
     )
 
 
-def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: list[str]) -> None:
+def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: tuple[str, ...]) -> None:
+    """Write and show ``result``: the table lists the sun's position, then ``keys``."""
     from cupola.io.atomic import atomic_write
+    from cupola.shadows.method import SUN_FIELDS
 
     d = result.to_dict()
     if plot is not None:
@@ -103,7 +68,7 @@ def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: l
         "side_sway_deg": "sigma_side_sway_deg",
         "solar_elevation_deg": "sigma_solar_elevation_deg",
     }
-    for k in keys:
+    for k in (*SUN_FIELDS, *keys):
         v = d.get(k)
         if v is None:
             continue
@@ -123,15 +88,9 @@ def _emit(result, *, as_json: bool, out: Path | None, plot: Path | None, keys: l
     Console().print(t)
 
 
-SUN_KEYS = [
-    "day_of_year",
-    "local_solar_time_h",
-    "hour_angle_deg",
-    "declination_deg",
-    "equation_of_time_min",
-    "solar_elevation_deg",
-    "solar_azimuth_deg",
-]
+#: the results each command shows after the sun's position, in order
+HEIGHT_KEYS = ("shadow_length_m", "shadow_direction_misfit_deg", "height_m")
+SIDEWAY_KEYS = (*HEIGHT_KEYS, "height_source", "displacement_m", "side_sway_deg", "view_azimuth_deg", "off_nadir_deg")
 
 
 @shadows_app.command("sideway")
@@ -166,21 +125,24 @@ def sideway_command(
     plot: Path | None = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height from the shadow (or given) and the side-sway (view zenith) angle from the displacement."""
-    m = _measurement(
-        shadow_m,
-        shadow_vector_m,
-        displacement_m,
-        displacement_vector_m,
-        height_m,
-        base_px,
-        top_px,
-        shadow_tip_px,
-        gsd_m,
-        up_azimuth_deg,
-        geotiff,
-        sigma_px,
-        sigma_m,
-        sigma_time_s,
+    from cupola.shadows.measure import measurement_from
+
+    m = measurement_from(
+        shadow_m=shadow_m,
+        shadow_en_m=shadow_vector_m,
+        displacement_m=displacement_m,
+        displacement_en_m=displacement_vector_m,
+        known_height_m=height_m,
+        base_px=base_px,
+        top_px=top_px,
+        shadow_tip_px=shadow_tip_px,
+        gsd_m=gsd_m,
+        up_azimuth_deg=up_azimuth_deg,
+        geotiff=geotiff,
+        sigma_px=sigma_px,
+        sigma_shadow_m=sigma_m,
+        sigma_displacement_m=sigma_m,
+        sigma_time_s=sigma_time_s,
     )
     if not m.has_displacement:
         from cupola.errors import InputError
@@ -189,23 +151,7 @@ def sideway_command(
             "sideway needs the relief displacement (--displacement-m, --displacement-vector-m or --top-px)"
         )
     result = _run(time, lat, lon, m, method, tle, sat_altitude_km, force)
-    _emit(
-        result,
-        as_json=as_json,
-        out=out,
-        plot=plot,
-        keys=SUN_KEYS
-        + [
-            "shadow_length_m",
-            "shadow_direction_misfit_deg",
-            "height_m",
-            "height_source",
-            "displacement_m",
-            "side_sway_deg",
-            "view_azimuth_deg",
-            "off_nadir_deg",
-        ],
-    )
+    _emit(result, as_json=as_json, out=out, plot=plot, keys=SIDEWAY_KEYS)
 
 
 @shadows_app.command("height")
@@ -231,34 +177,26 @@ def height_command(
     plot: Path | None = typer.Option(None, "--plot", help="Draw the geometry into this PNG."),
 ) -> None:
     """Height of a landmark from its shadow."""
-    m = _measurement(
-        shadow_m,
-        shadow_vector_m,
-        None,
-        None,
-        None,
-        base_px,
-        None,
-        shadow_tip_px,
-        gsd_m,
-        up_azimuth_deg,
-        geotiff,
-        sigma_px,
-        sigma_m,
-        sigma_time_s,
+    from cupola.shadows.measure import measurement_from
+
+    m = measurement_from(
+        shadow_m=shadow_m,
+        shadow_en_m=shadow_vector_m,
+        base_px=base_px,
+        shadow_tip_px=shadow_tip_px,
+        gsd_m=gsd_m,
+        up_azimuth_deg=up_azimuth_deg,
+        geotiff=geotiff,
+        sigma_px=sigma_px,
+        sigma_shadow_m=sigma_m,
+        sigma_time_s=sigma_time_s,
     )
     if not m.has_shadow:
         from cupola.errors import InputError
 
         raise InputError("height needs the shadow (--shadow-m, --shadow-vector-m or --shadow-tip-px)")
     result = _run(time, lat, lon, m, method, None, None, False)
-    _emit(
-        result,
-        as_json=as_json,
-        out=out,
-        plot=plot,
-        keys=SUN_KEYS + ["shadow_length_m", "shadow_direction_misfit_deg", "height_m"],
-    )
+    _emit(result, as_json=as_json, out=out, plot=plot, keys=HEIGHT_KEYS)
 
 
 @shadows_app.command("batch")

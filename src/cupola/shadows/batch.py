@@ -23,7 +23,7 @@ from cupola.errors import InputError
 from cupola.geometry.times import parse_time
 from cupola.io.tables import Row, read_table
 from cupola.shadows.measure import measurement_from
-from cupola.shadows.method import ShadowResult, solve
+from cupola.shadows.method import SUN_FIELDS, ShadowResult, solve
 
 OUTPUT_FIELDS = [
     "id",
@@ -31,13 +31,7 @@ OUTPUT_FIELDS = [
     "time_utc",
     "lat_deg",
     "lon_deg",
-    "day_of_year",
-    "local_solar_time_h",
-    "hour_angle_deg",
-    "declination_deg",
-    "equation_of_time_min",
-    "solar_elevation_deg",
-    "solar_azimuth_deg",
+    *SUN_FIELDS,
     "shadow_length_m",
     "shadow_direction_misfit_deg",
     "height_m",

@@ -108,6 +108,18 @@ class ShadowResult:
         return asdict(self)
 
 
+#: the fields of :class:`ShadowResult` that give the sun's position, in the order products list them
+SUN_FIELDS = (
+    "day_of_year",
+    "local_solar_time_h",
+    "hour_angle_deg",
+    "declination_deg",
+    "equation_of_time_min",
+    "solar_elevation_deg",
+    "solar_azimuth_deg",
+)
+
+
 def _azimuth_deg(en) -> float:
     return math.degrees(math.atan2(en[0], en[1])) % 360.0
 
