@@ -279,18 +279,18 @@ def solve(
     def value(key, *, dt_s=0.0, shadow_scale=1.0, disp_scale=1.0):
         return _core(method, time + dt.timedelta(seconds=dt_s), lat, lon, scaled(shadow_scale, disp_scale))[key]
 
+    def shadow_and_time_terms(key: str) -> list[float]:
+        """The errors of ``key`` from the shadow's length (relative) and from the time."""
+        relative_shadow_sigma = m.sigma_shadow_m / res.shadow_length_m if res.shadow_length_m else 0.0
+        return [
+            _sigma(lambda s: value(key, shadow_scale=s), 1.0, relative_shadow_sigma, 1e-4),
+            _sigma(lambda x: value(key, dt_s=x), 0.0, m.sigma_time_s, 1.0),
+        ]
+
     if res.height_m is not None:
         terms = []
         if res.height_source == "shadow":
-            terms.append(
-                _sigma(
-                    lambda s: value("height_m", shadow_scale=s),
-                    1.0,
-                    m.sigma_shadow_m / res.shadow_length_m if res.shadow_length_m else 0.0,
-                    1e-4,
-                )
-            )
-            terms.append(_sigma(lambda x: value("height_m", dt_s=x), 0.0, m.sigma_time_s, 1.0))
+            terms.extend(shadow_and_time_terms("height_m"))
             res.sigma_solar_elevation_deg = _sigma(
                 lambda x: value("solar_elevation_deg", dt_s=x), 0.0, m.sigma_time_s, 1.0
             )
@@ -309,15 +309,7 @@ def solve(
         else:  # zero displacement: d(atan(D/h))/dD = 1/h
             terms.append(math.degrees(m.sigma_displacement_m / res.height_m))
         if res.height_source == "shadow":
-            terms.append(
-                _sigma(
-                    lambda s: value("side_sway_deg", shadow_scale=s),
-                    1.0,
-                    m.sigma_shadow_m / res.shadow_length_m if res.shadow_length_m else 0.0,
-                    1e-4,
-                )
-            )
-            terms.append(_sigma(lambda x: value("side_sway_deg", dt_s=x), 0.0, m.sigma_time_s, 1.0))
+            terms.extend(shadow_and_time_terms("side_sway_deg"))
         res.sigma_side_sway_deg = float(np.hypot.reduce(terms))
 
     # -- the satellite ---------------------------------------------------------------------------
