@@ -14,8 +14,6 @@ def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
 
     ``result`` is :meth:`cupola.shadows.ShadowResult.to_dict`.
     """
-    from matplotlib.patches import FancyArrowPatch
-
     h = result.get("height_m") or 0.0
     elev = result.get("solar_elevation_deg")
     sun_az = result.get("solar_azimuth_deg")
@@ -30,26 +28,7 @@ def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
     scale = max(v for v in (shadow or 0, disp or 0, h * 0.3, 1.0))
     ax_map.plot(0, 0, "s", color="#333", ms=10, zorder=5, label="landmark base")
     if sun_az is not None:
-        a = math.radians(sun_az)
-        ax_map.add_patch(
-            FancyArrowPatch(
-                (0, 0),
-                (1.25 * scale * math.sin(a), 1.25 * scale * math.cos(a)),
-                arrowstyle="-|>",
-                mutation_scale=18,
-                color="#e69f00",
-                lw=2,
-            )
-        )
-        ax_map.text(
-            1.32 * scale * math.sin(a),
-            1.32 * scale * math.cos(a),
-            f"sun\naz {sun_az:.1f}°",
-            color="#b07000",
-            ha="center",
-            va="center",
-            fontsize=9,
-        )
+        _azimuth_arrow(ax_map, sun_az, scale, f"sun\naz {sun_az:.1f}°", "#e69f00", "#b07000")
     if shadow is not None and sun_az is not None:
         a = math.radians(sun_az + 180.0)
         ax_map.plot(
@@ -72,27 +51,7 @@ def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
         )
         ax_map.plot(disp * math.sin(a), disp * math.cos(a), "^", color="#0072b2", ms=9)
     if view_az is not None:
-        a = math.radians(view_az)
-        ax_map.add_patch(
-            FancyArrowPatch(
-                (0, 0),
-                (1.25 * scale * math.sin(a), 1.25 * scale * math.cos(a)),
-                arrowstyle="-|>",
-                mutation_scale=18,
-                color="#009e73",
-                lw=2,
-                ls="--",
-            )
-        )
-        ax_map.text(
-            1.32 * scale * math.sin(a),
-            1.32 * scale * math.cos(a),
-            f"satellite\naz {view_az:.1f}°",
-            color="#006e50",
-            ha="center",
-            va="center",
-            fontsize=9,
-        )
+        _azimuth_arrow(ax_map, view_az, scale, f"satellite\naz {view_az:.1f}°", "#009e73", "#006e50", ls="--")
     lim = 1.55 * scale
     ax_map.set_xlim(-lim, lim)
     ax_map.set_ylim(-lim, lim)
@@ -183,3 +142,25 @@ def write_shadow_diagram(path, result: dict, *, title: str = "") -> Path:
     fig.suptitle(title or "Height from shadow and side-sway from relief displacement", fontsize=13, weight="bold")
     fig.tight_layout()
     return save_figure(fig, path, dpi=130)
+
+
+def _azimuth_arrow(ax, azimuth_deg: float, scale_m: float, label: str, color: str, label_color: str, **line) -> None:
+    """An arrow on the map view from the landmark towards ``azimuth_deg`` (clockwise from north),
+    1.25 ``scale_m`` long, with ``label`` just beyond its tip; ``line``: more arrow style (``ls``)."""
+    from matplotlib.patches import FancyArrowPatch
+
+    a = math.radians(azimuth_deg)
+    east, north = math.sin(a), math.cos(a)
+    ax.add_patch(
+        FancyArrowPatch(
+            (0, 0),
+            (1.25 * scale_m * east, 1.25 * scale_m * north),
+            arrowstyle="-|>",
+            mutation_scale=18,
+            color=color,
+            lw=2,
+            **line,
+        )
+    )
+    label_at_m = 1.32 * scale_m
+    ax.text(label_at_m * east, label_at_m * north, label, color=label_color, ha="center", va="center", fontsize=9)
