@@ -16,11 +16,14 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "iss-meteor-2017"
 TIME = "2017-05-17T05:44:09.526Z"
+#: the sample frame's camera as options: focal length and effective sensor size of its frame.json
+CAMERA = ("--focal-mm", "10.5", "--sensor-mm", "8.7", "4.89375")
 
 
 @dataclass(frozen=True)
@@ -122,11 +125,7 @@ def _geo(*extra: str, attitude=("--attitude", "0", "0", "0"), photo="{photo}", t
         TIME,
         "--tle",
         tle,
-        "--focal-mm",
-        "10.5",
-        "--sensor-mm",
-        "8.7",
-        "4.89375",
+        *CAMERA,
         *attitude,
         "--quiet",
         "--out",
@@ -184,11 +183,7 @@ def _solve(*extra: str, video="{text}", events="{events}") -> tuple[str, ...]:
         events,
         "--tle",
         "{tle}",
-        "--focal-mm",
-        "10.5",
-        "--sensor-mm",
-        "8.7",
-        "4.89375",
+        *CAMERA,
         "--quiet",
         "--out",
         "{out}",
@@ -198,6 +193,31 @@ def _solve(*extra: str, video="{text}", events="{events}") -> tuple[str, ...]:
 
 def _night(*extra: str, raw="{photo}") -> tuple[str, ...]:
     return ("nightlights", "calibrate", raw, "--out", "{out}", *extra)
+
+
+#: the bad files a file option is tried with: case-id suffix -> (placeholder, what the error line names)
+BAD_FILES = {
+    "dev-zero": ("{zero}", "/dev/zero"),
+    "fifo": ("{fifo}", "fifo"),
+    "folder": ("{folder}", "a_folder"),
+    "missing": ("{missing}", "no_such_file"),
+    "empty": ("{empty}", "empty.txt"),
+    "binary": ("{binary}", "binary.bin"),
+    "jpeg": ("{photo}", "meteor_"),
+    "huge": ("{huge}", "huge.csv"),
+    "latin1": ("{latin1}", "latin1.csv"),
+    "semicolon": ("{semicolon}", "semicolon.csv"),
+    "nan": ("{nan_tie}", "nan_tie.csv"),
+    "csv": ("{tie}", "tie_points.csv"),
+    "bomb": ("{bomb}", "bomb.png"),
+    "truncated": ("{truncated}", "truncated.png"),
+}
+
+
+def _bad_files(prefix: str, argv: Callable[[str], tuple[str, ...]], kinds: str) -> list[Case]:
+    """A case ``PREFIX-KIND`` for each bad file of ``kinds`` (keys of :data:`BAD_FILES`, space
+    separated), put by ``argv`` where the command takes the file; the error line must name it."""
+    return [Case(f"{prefix}-{kind}", argv(BAD_FILES[kind][0]), BAD_FILES[kind][1]) for kind in kinds.split()]
 
 
 CASES: list[Case] = [
@@ -217,35 +237,16 @@ CASES: list[Case] = [
     Case("geolocate-distortion-inf", _geo("--distortion", "inf", "0", "0", "0", "0"), "--distortion"),
     Case("geolocate-time-bad", _geo("--time", "yesterday"), "--time"),
     # geolocate: files
-    Case("geolocate-tle-dev-zero", _geo(tle="{zero}"), "/dev/zero"),
-    Case("geolocate-tle-fifo", _geo(tle="{fifo}"), "fifo"),
-    Case("geolocate-tle-folder", _geo(tle="{folder}"), "a_folder"),
-    Case("geolocate-tle-missing", _geo(tle="{missing}"), "no_such_file"),
-    Case("geolocate-tle-empty", _geo(tle="{empty}"), "empty.txt"),
-    Case("geolocate-tle-binary", _geo(tle="{binary}"), "binary.bin"),
-    Case("geolocate-tle-jpeg", _geo(tle="{photo}"), "meteor_"),
-    Case("geolocate-tle-huge", _geo(tle="{huge}"), "huge.csv"),
-    Case("geolocate-tie-dev-zero", _geo(attitude=("--tie-points", "{zero}")), "/dev/zero"),
-    Case("geolocate-tie-fifo", _geo(attitude=("--tie-points", "{fifo}")), "fifo"),
-    Case("geolocate-tie-jpeg", _geo(attitude=("--tie-points", "{photo}")), "meteor_"),
-    Case("geolocate-tie-huge", _geo(attitude=("--tie-points", "{huge}")), "huge.csv"),
-    Case("geolocate-tie-latin1", _geo(attitude=("--tie-points", "{latin1}")), "latin1.csv"),
-    Case("geolocate-tie-semicolon", _geo(attitude=("--tie-points", "{semicolon}")), "semicolon.csv"),
-    Case("geolocate-tie-nan", _geo(attitude=("--tie-points", "{nan_tie}")), "nan_tie.csv"),
-    Case("geolocate-pixels-dev-zero", _geo("--pixels", "{zero}"), "/dev/zero"),
-    Case("geolocate-pixels-fifo", _geo("--pixels", "{fifo}"), "fifo"),
-    Case("geolocate-pixels-jpeg", _geo("--pixels", "{photo}"), "meteor_"),
-    Case("geolocate-photo-csv", _geo(photo="{tie}"), "tie_points.csv"),
-    Case("geolocate-photo-dev-zero", _geo(photo="{zero}"), "/dev/zero"),
-    Case("geolocate-photo-fifo", _geo(photo="{fifo}"), "fifo"),
-    Case("geolocate-photo-empty", _geo(photo="{empty}"), "empty.txt"),
-    Case("geolocate-photo-bomb", _geo(photo="{bomb}"), "bomb.png"),
-    Case("geolocate-photo-truncated", _geo(photo="{truncated}"), "truncated.png"),
+    *_bad_files("geolocate-tle", lambda f: _geo(tle=f), "dev-zero fifo folder missing empty binary jpeg huge"),
+    *_bad_files(
+        "geolocate-tie", lambda f: _geo(attitude=("--tie-points", f)), "dev-zero fifo jpeg huge latin1 semicolon nan"
+    ),
+    *_bad_files("geolocate-pixels", lambda f: _geo("--pixels", f), "dev-zero fifo jpeg"),
+    *_bad_files("geolocate-photo", lambda f: _geo(photo=f), "csv dev-zero fifo empty bomb truncated"),
     Case("geolocate-out-is-file", _geo("--out", "{userfile}"), "--out"),
     Case("geolocate-out-under-file", _geo("--out", "{under_file}"), "--out"),
     # orbit
-    Case("orbit-tle-dev-zero", ("orbit", "--tle", "{zero}", "--time", TIME), "/dev/zero"),
-    Case("orbit-tle-fifo", ("orbit", "--tle", "{fifo}", "--time", TIME), "fifo"),
+    *_bad_files("orbit-tle", lambda f: ("orbit", "--tle", f, "--time", TIME), "dev-zero fifo"),
     Case("orbit-time-bad", ("orbit", "--tle", "{tle}", "--time", "2017-13-40"), "--time"),
     # shadows
     Case("sideway-lon-400", _sideway(lon="400"), "--lon"),
@@ -272,10 +273,7 @@ CASES: list[Case] = [
         ("shadows", "height", "--time", "2013-08-05T02:56:39Z", "--lat", "nan", "--lon", "121.5", "--shadow-m", "10"),
         "--lat",
     ),
-    Case("shadows-batch-dev-zero", ("shadows", "batch", "{zero}", "--out", "{out}/r.csv"), "/dev/zero"),
-    Case("shadows-batch-fifo", ("shadows", "batch", "{fifo}", "--out", "{out}/r.csv"), "fifo"),
-    Case("shadows-batch-jpeg", ("shadows", "batch", "{photo}", "--out", "{out}/r.csv"), "meteor_"),
-    Case("shadows-batch-huge", ("shadows", "batch", "{huge}", "--out", "{out}/r.csv"), "huge.csv"),
+    *_bad_files("shadows-batch", lambda f: ("shadows", "batch", f, "--out", "{out}/r.csv"), "dev-zero fifo jpeg huge"),
     Case("shadows-batch-out-folder", ("shadows", "batch", "{tie}", "--out", "{folder}"), "--out"),
     Case("shadows-batch-out-missing", ("shadows", "batch", "{tie}", "--out", "{missing}/r.csv"), "--out"),
     Case(
@@ -292,8 +290,7 @@ CASES: list[Case] = [
         "--bounds",
     ),
     Case("locate-out-is-file", _locate("--out", "{userfile}"), "--out"),
-    Case("locate-reference-dev-zero", _locate(ref="{zero}"), "/dev/zero"),
-    Case("locate-reference-fifo", _locate(ref="{fifo}"), "fifo"),
+    *_bad_files("locate-reference", lambda f: _locate(ref=f), "dev-zero fifo"),
     Case(
         "locate-reference-huge",
         ("locate", "{photo}", "--reference", "{huge_ref}", "--quiet", "--out", "{out}"),
@@ -309,10 +306,9 @@ CASES: list[Case] = [
     Case(
         "locate-batch-matcher-bogus", ("locate", "batch", "{tie}", "--out", "{out}", "--matcher", "bogus"), "--matcher"
     ),
-    Case("locate-batch-catalog-dev-zero", ("locate", "batch", "{zero}", "--out", "{out}"), "/dev/zero"),
-    Case("locate-batch-catalog-fifo", ("locate", "batch", "{fifo}", "--out", "{out}"), "fifo"),
-    Case("locate-batch-catalog-jpeg", ("locate", "batch", "{photo}", "--out", "{out}"), "meteor_"),
-    Case("locate-batch-catalog-missing", ("locate", "batch", "{missing}", "--out", "{out}"), "no_such_file"),
+    *_bad_files(
+        "locate-batch-catalog", lambda f: ("locate", "batch", f, "--out", "{out}"), "dev-zero fifo jpeg missing"
+    ),
     Case("locate-batch-catalog-columns", ("locate", "batch", "{tie}", "--out", "{out}"), "tie_points.csv"),
     Case("locate-batch-out-is-file", ("locate", "batch", "{tie}", "--out", "{userfile}"), "--out"),
     Case("locate-evaluate-matcher-bogus", ("locate", "evaluate", "{folder}", "--matcher", "bogus"), "--matcher"),
@@ -323,8 +319,7 @@ CASES: list[Case] = [
     Case("nightlights-window-zero", _night("--window", "0,1,1"), "--window"),
     Case("nightlights-exposure-zero", _night("--exposure-s", "0"), "--exposure-s"),
     Case("nightlights-iso-nan", _night("--iso", "nan"), "--iso"),
-    Case("nightlights-raw-dev-zero", _night(raw="{zero}"), "/dev/zero"),
-    Case("nightlights-raw-fifo", _night(raw="{fifo}"), "fifo"),
+    *_bad_files("nightlights-raw", lambda f: _night(raw=f), "dev-zero fifo"),
     Case("nightlights-out-is-file", _night("--out", "{userfile}"), "--out"),
     # lightning
     Case("lightning-solve-focal-inf", _solve("--focal-mm", "inf"), "--focal-mm"),
@@ -332,8 +327,7 @@ CASES: list[Case] = [
     Case("lightning-solve-height-nan", _solve("--emission-height-m", "nan"), "--emission-height-m"),
     Case("lightning-solve-video-text", _solve(), "text.txt"),
     Case("lightning-solve-video-dev-zero", _solve(video="{zero}"), "/dev/zero"),
-    Case("lightning-solve-events-dev-zero", _solve(events="{zero}"), "/dev/zero"),
-    Case("lightning-solve-events-fifo", _solve(events="{fifo}"), "fifo"),
+    *_bad_files("lightning-solve-events", lambda f: _solve(events=f), "dev-zero fifo"),
     Case(
         "lightning-solve-frame-times-dev-zero",
         (

@@ -247,21 +247,10 @@ def _cupola(*args):
     )
 
 
-def _simulate_args(out):
-    return [
-        "lightning",
-        "simulate",
-        "--tle",
-        TLE,
-        "--time",
-        fault_cases.TIME,
-        "--frames",
-        "40",
-        "--flashes",
-        "200",
-        "--out",
-        out,
-    ]
+def _simulate_args(out, *, frames: int = 40, flashes: int = 200) -> list:
+    """``cupola lightning simulate`` into ``out``; the default size runs long enough to be interrupted."""
+    sizes = ["--frames", frames, "--flashes", flashes]
+    return ["lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, *sizes, "--out", out]
 
 
 def _wait_for_stage(out: Path, proc, timeout=60.0) -> bool:
@@ -295,20 +284,7 @@ def test_killed_run_is_cleaned_and_resumed_by_the_next(tmp_path):
     proc.wait(timeout=30)
     left = [p for p in out.iterdir() if p.name.startswith(staging.STAGE_PREFIX)]
     assert left  # SIGKILL leaves its staging folder...
-    rerun = _cupola(
-        "lightning",
-        "simulate",
-        "--tle",
-        TLE,
-        "--time",
-        fault_cases.TIME,
-        "--frames",
-        "2",
-        "--flashes",
-        "5",
-        "--out",
-        out,
-    )
+    rerun = _cupola(*_simulate_args(out, frames=2, flashes=5))
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert not any(p.exists() for p in left)  # ...and the next run cleans it
@@ -319,20 +295,7 @@ def test_simulate_refuses_to_replace_a_users_frames_folder(tmp_path):
     out = tmp_path / "D"
     (out / "frames").mkdir(parents=True)
     (out / "frames" / "mine.png").write_text("user data")
-    proc = _cupola(
-        "lightning",
-        "simulate",
-        "--tle",
-        TLE,
-        "--time",
-        fault_cases.TIME,
-        "--frames",
-        "2",
-        "--flashes",
-        "5",
-        "--out",
-        out,
-    )
+    proc = _cupola(*_simulate_args(out, frames=2, flashes=5))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "frames" in err
     assert (out / "frames" / "mine.png").read_text() == "user data"
