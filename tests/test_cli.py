@@ -24,6 +24,7 @@ from conftest import PHOTO, TIE_POINTS, TLE_FILE, haversine_m
 
 TIME = "2017-05-17T05:44:09.526Z"
 CAMERA = ["--focal-mm", "10.5", "--sensor-mm", "8.7", "4.89375"]
+ATTITUDE = ["--attitude", "-5.66", "0.71", "84.5"]  # LVLH roll, pitch, yaw the tie points give
 DEL_RIO = (29.36, -100.9)  # lat, lon
 PRODUCTS = {"result.json", "footprint.geojson", "footprint.kml", "georef.tif", "quicklook.png"}
 CONSOLE_SCRIPT = Path(sys.executable).with_name("cupola" + (".exe" if os.name == "nt" else ""))
@@ -52,6 +53,12 @@ def _strict_json(text: str):
     return json.loads(text, parse_constant=no_constants)
 
 
+def _geolocate(*options, photo=PHOTO, time=TIME, tle=TLE_FILE, camera=CAMERA) -> list:
+    """The arguments of ``cupola geolocate`` for the sample frame (photo, time, TLE, camera), then
+    ``options``; each of the four can be replaced."""
+    return ["geolocate", photo, "--time", time, "--tle", tle, *camera, *options]
+
+
 def _ok(proc) -> None:
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
 
@@ -77,23 +84,18 @@ def tie_run(tmp_path_factory):
     pixels.write_text("col,row\n" + "".join(f"{c:g},{r:g}\n" for c, r in rows))
     out = work / "out"
     proc = cupola(
-        "geolocate",
-        PHOTO,
-        "--time",
-        TIME,
-        "--tle",
-        TLE_FILE,
-        *CAMERA,
-        "--tie-points",
-        TIE_POINTS,
-        "--solve-focal",
-        "--pixels",
-        pixels,
-        "--landmark",
-        f"Del Rio:{DEL_RIO[0]}:{DEL_RIO[1]}",
-        "--quiet",
-        "--out",
-        out,
+        *_geolocate(
+            "--tie-points",
+            TIE_POINTS,
+            "--solve-focal",
+            "--pixels",
+            pixels,
+            "--landmark",
+            f"Del Rio:{DEL_RIO[0]}:{DEL_RIO[1]}",
+            "--quiet",
+            "--out",
+            out,
+        )
     )
     _ok(proc)
     return out, tie, rows, proc
@@ -194,22 +196,7 @@ def test_pixels_csv_matches_tie_points(tie_run):
 
 def test_attitude_mode(tmp_path):
     out = tmp_path / "att"
-    proc = cupola(
-        "geolocate",
-        PHOTO,
-        "--time",
-        TIME,
-        "--tle",
-        TLE_FILE,
-        *CAMERA,
-        "--attitude",
-        "-5.66",
-        "0.71",
-        "84.5",
-        "--out",
-        out,
-        script=True,
-    )
+    proc = cupola(*_geolocate(*ATTITUDE, "--out", out), script=True)
     _ok(proc)
     assert PRODUCTS <= {p.name for p in out.iterdir()}
     r = _strict_json((out / "result.json").read_text())
@@ -223,23 +210,7 @@ def test_attitude_mode(tmp_path):
 
 def test_look_at_mode(tmp_path):
     out = tmp_path / "look"
-    proc = cupola(
-        "geolocate",
-        PHOTO,
-        "--time",
-        TIME,
-        "--tle",
-        TLE_FILE,
-        *CAMERA,
-        "--look-at",
-        DEL_RIO[0],
-        DEL_RIO[1],
-        "--rotation",
-        "30",
-        "--quiet",
-        "--out",
-        out,
-    )
+    proc = cupola(*_geolocate("--look-at", DEL_RIO[0], DEL_RIO[1], "--rotation", "30", "--quiet", "--out", out))
     _ok(proc)
     r = _strict_json((out / "result.json").read_text())
     assert haversine_m(r["center"]["lon_deg"], r["center"]["lat_deg"], DEL_RIO[1], DEL_RIO[0]) < 50
@@ -316,117 +287,33 @@ def _tie(name=None):
 
 # (id, argv builder given the folder of bad files, substrings the error line must contain)
 BAD_CASES = [
-    (
-        "malformed-tle",
-        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", d / "bad.tle", *CAMERA, *_tie()],
-        ["bad.tle", "checksum"],
-    ),
-    (
-        "time-outside-tle",
-        lambda d: ["geolocate", PHOTO, "--time", "2018-05-17T05:44:09Z", "--tle", TLE_FILE, *CAMERA, *_tie()],
-        [TLE_FILE.name, "--force"],
-    ),
-    (
-        "non-image",
-        lambda d: ["geolocate", d / "notes.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
-        ["notes.jpg", "not an image"],
-    ),
-    (
-        "truncated-jpeg",
-        lambda d: ["geolocate", d / "half.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
-        ["half.jpg", "truncated"],
-    ),
+    ("malformed-tle", lambda d: _geolocate(*_tie(), tle=d / "bad.tle"), ["bad.tle", "checksum"]),
+    ("time-outside-tle", lambda d: _geolocate(*_tie(), time="2018-05-17T05:44:09Z"), [TLE_FILE.name, "--force"]),
+    ("non-image", lambda d: _geolocate(*_tie(), photo=d / "notes.jpg"), ["notes.jpg", "not an image"]),
+    ("truncated-jpeg", lambda d: _geolocate(*_tie(), photo=d / "half.jpg"), ["half.jpg", "truncated"]),
     (
         "collinear-tie-points",
-        lambda d: [
-            "geolocate",
-            PHOTO,
-            "--time",
-            TIME,
-            "--tle",
-            TLE_FILE,
-            *CAMERA,
-            *_tie(d / "collinear.csv"),
-            "--solve-focal",
-        ],
+        lambda d: _geolocate(*_tie(d / "collinear.csv"), "--solve-focal"),
         ["collinear.csv", "collinear"],
     ),
-    (
-        "too-few-tie-points",
-        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie(d / "one.csv")],
-        ["one.csv", "at least"],
-    ),
+    ("too-few-tie-points", lambda d: _geolocate(*_tie(d / "one.csv")), ["one.csv", "at least"]),
     (
         "negative-focal",
-        lambda d: [
-            "geolocate",
-            PHOTO,
-            "--time",
-            TIME,
-            "--tle",
-            TLE_FILE,
-            "--focal-mm",
-            "-10.5",
-            "--sensor-mm",
-            "8.7",
-            "4.89375",
-            *_tie(),
-        ],
+        lambda d: _geolocate(*_tie(), camera=["--focal-mm", "-10.5", "--sensor-mm", "8.7", "4.89375"]),
         ["--focal-mm", "positive"],
     ),
     (
         "unknown-camera",
-        lambda d: ["geolocate", d / "canon.jpg", "--time", TIME, "--tle", TLE_FILE, "--attitude", "0", "0", "0"],
+        lambda d: _geolocate("--attitude", "0", "0", "0", photo=d / "canon.jpg", camera=[]),
         ["canon.jpg", "Canon EOS 5D", "--sensor-mm"],
     ),
-    (
-        "missing-photo",
-        lambda d: ["geolocate", d / "nothere.jpg", "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie()],
-        ["nothere.jpg", "not found"],
-    ),
-    (
-        "missing-tle",
-        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", d / "nothere.tle", *CAMERA, *_tie()],
-        ["nothere.tle", "not found"],
-    ),
-    (
-        "missing-tie-points",
-        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie(d / "nothere.csv")],
-        ["nothere.csv", "not found"],
-    ),
-    (
-        "naive-time",
-        lambda d: ["geolocate", PHOTO, "--time", "2017-05-17T05:44:09.526", "--tle", TLE_FILE, *CAMERA, *_tie()],
-        ["--time", "zone"],
-    ),
-    (
-        "two-attitude-modes",
-        lambda d: [
-            "geolocate",
-            PHOTO,
-            "--time",
-            TIME,
-            "--tle",
-            TLE_FILE,
-            *CAMERA,
-            *_tie(),
-            "--attitude",
-            "0",
-            "0",
-            "0",
-        ],
-        ["--attitude", "--tie-points"],
-    ),
-    (
-        "tie-point-outside-image",
-        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, *_tie(d / "outside.csv")],
-        ["outside.csv", "outside"],
-    ),
-    (
-        "look-at-below-horizon",
-        lambda d: ["geolocate", PHOTO, "--time", TIME, "--tle", TLE_FILE, *CAMERA, "--look-at", "-29.36", "79.1"],
-        ["look-at", "horizon"],
-    ),
+    ("missing-photo", lambda d: _geolocate(*_tie(), photo=d / "nothere.jpg"), ["nothere.jpg", "not found"]),
+    ("missing-tle", lambda d: _geolocate(*_tie(), tle=d / "nothere.tle"), ["nothere.tle", "not found"]),
+    ("missing-tie-points", lambda d: _geolocate(*_tie(d / "nothere.csv")), ["nothere.csv", "not found"]),
+    ("naive-time", lambda d: _geolocate(*_tie(), time="2017-05-17T05:44:09.526"), ["--time", "zone"]),
+    ("two-attitude-modes", lambda d: _geolocate(*_tie(), "--attitude", "0", "0", "0"), ["--attitude", "--tie-points"]),
+    ("tie-point-outside-image", lambda d: _geolocate(*_tie(d / "outside.csv")), ["outside.csv", "outside"]),
+    ("look-at-below-horizon", lambda d: _geolocate("--look-at", "-29.36", "79.1"), ["look-at", "horizon"]),
     ("usage-missing-option", lambda d: ["geolocate", PHOTO, "--tle", TLE_FILE, *CAMERA, *_tie()], ["--time"]),
     ("orbit-malformed-tle", lambda d: ["orbit", "--tle", d / "bad.tle", "--time", TIME], ["bad.tle", "checksum"]),
 ]
@@ -466,22 +353,7 @@ def test_bad_input_leaves_existing_out_folder_alone(bad_files, tmp_path, argv):
 
 def test_out_that_is_a_file_or_below_a_file(bad_files, tmp_path):
     for out, word in ((bad_files / "a_file", "not a folder"), (bad_files / "a_file" / "sub", "a_file")):
-        proc = cupola(
-            "geolocate",
-            PHOTO,
-            "--time",
-            TIME,
-            "--tle",
-            TLE_FILE,
-            *CAMERA,
-            "--attitude",
-            "-5.66",
-            "0.71",
-            "84.5",
-            "--quiet",
-            "--out",
-            out,
-        )
+        proc = cupola(*_geolocate(*ATTITUDE, "--quiet", "--out", out))
         assert proc.returncode == 2, proc.stderr
         line = _one_error_line(proc)
         assert "--out" in line and word in line
@@ -535,28 +407,7 @@ def test_distortion_is_applied_and_recorded(tmp_path):
     areas = {}
     for k1 in ("0", "-0.08"):
         out = tmp_path / f"k1_{k1}"
-        proc = cupola(
-            "geolocate",
-            PHOTO,
-            "--time",
-            TIME,
-            "--tle",
-            TLE_FILE,
-            *CAMERA,
-            "--attitude",
-            "-5.66",
-            "0.71",
-            "84.5",
-            "--distortion",
-            k1,
-            "0",
-            "0",
-            "0",
-            "0",
-            "--out",
-            out,
-            "--quiet",
-        )
+        proc = cupola(*_geolocate(*ATTITUDE, "--distortion", k1, "0", "0", "0", "0", "--out", out, "--quiet"))
         _ok(proc)
         r = _strict_json((out / "result.json").read_text())
         assert r["camera"]["distortion"]["k1"] == pytest.approx(float(k1))
