@@ -311,9 +311,27 @@ def kmeans(data: np.ndarray, k: int, seed: int = 0, iterations: int = 25) -> np.
 class TilePool:
     """A folder of georeferenced tiles searched by global descriptor, verified by matching.
 
-    >>> pool = TilePool("tiles/", cache=FeatureCache("cache/"))        # doctest: +SKIP
-    >>> res = pool.locate(photo_rgb, LocateOptions(focal_mm=400))       # doctest: +SKIP
-    >>> res.matched, res.tile.name, res.result.center_lonlat            # doctest: +SKIP
+    Four tiles, the quadrants of the bundled Chilean mosaic at 256 px each, and a "photo" cut
+    from the north-west one and turned a right angle (the matcher is RootSIFT: fast, no weights):
+
+    >>> from importlib.resources import files
+    >>> import cv2
+    >>> from cupola.io.geotiff import write_lonlat_geotiff
+    >>> west, south, east, north = -71.01562, -20.30615, -68.90626, -18.31547
+    >>> mosaic = load_reference(files("cupola") / "data/samples/apl/ISS064-E-358/reference.jpg",
+    ...                         bounds=(west, south, east, north)).image
+    >>> mosaic = cv2.resize(mosaic, (512, 512), interpolation=cv2.INTER_AREA)
+    >>> Path("tiles").mkdir()
+    >>> for name, r, c in (("nw", 0, 0), ("ne", 0, 1), ("sw", 1, 0), ("se", 1, 1)):
+    ...     quadrant = mosaic[256 * r : 256 * (r + 1), 256 * c : 256 * (c + 1)]
+    ...     bounds = (west + c * (east - west) / 2, north - (r + 1) * (north - south) / 2,
+    ...               west + (c + 1) * (east - west) / 2, north - r * (north - south) / 2)
+    ...     _ = write_lonlat_geotiff(f"tiles/{name}.tif", quadrant, bounds)
+    >>> photo = np.rot90(mosaic[60:200, 80:220])
+    >>> pool = TilePool("tiles/", PoolOptions(words=16, tile_px=256), cache=FeatureCache("cache/"))
+    >>> res = pool.locate(photo, LocateOptions(matcher="sift"))
+    >>> res.matched, res.tile.name, [round(v, 1) for v in res.result.center_lonlat]
+    (True, 'nw.tif', [-70.4, -18.8])
     """
 
     def __init__(self, folder, options: PoolOptions | None = None, cache: FeatureCache | None = None):
