@@ -11,8 +11,6 @@ Relative paths are relative to the catalog's folder.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from pathlib import Path
@@ -27,28 +25,31 @@ def read_catalog(path, reference_dir=None) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such catalog")
-    from cupola.io.tables import read_text
+    from cupola.io.tables import read_table
 
-    with io.StringIO(read_text(path, "catalog rows"), newline="") as f:  # bounded, UTF-8 (BOM allowed)
-        reader = csv.DictReader(f)
-        cols = {c.strip() for c in reader.fieldnames or []}
-        if "photo" not in cols or not ({"reference", "reference_dir"} & cols or reference_dir is not None):
-            raise InputError(f"{path}: catalog needs columns photo and reference (or reference_dir, a pool of tiles)")
-        rows = []
-        for i, raw in enumerate(reader):
-            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            if not row.get("reference") and not row.get("reference_dir") and reference_dir is not None:
-                row["reference_dir"] = str(reference_dir)
-            if not row.get("reference") and not row.get("reference_dir"):
-                raise InputError(f"{path}: line {i + 2} has neither a reference nor a reference_dir")
-            for key in ("photo", "reference", "reference_dir"):
-                if not row.get(key):
-                    continue
-                p = Path(row[key])
-                row[key] = str(p if p.is_absolute() else path.parent / p)
-            row["id"] = row.get("id") or Path(row["photo"]).stem
-            row["_line"], row["_catalog"] = reader.line_num, str(path)
-            rows.append(row)
+    table = read_table(
+        path,
+        "catalog rows",
+        required=("photo",),
+        optional=("reference", "reference_dir", "id", "focal_mm", "nadir_lat", "nadir_lon"),
+    )
+    if not ({"reference", "reference_dir"} & set(table.columns) or reference_dir is not None):
+        raise InputError(f"{path}: catalog needs columns photo and reference (or reference_dir, a pool of tiles)")
+    rows = []
+    for line in table:
+        row = {c: line.text(c) for c in table.columns}
+        if not row.get("reference") and not row.get("reference_dir") and reference_dir is not None:
+            row["reference_dir"] = str(reference_dir)
+        if not row.get("reference") and not row.get("reference_dir"):
+            raise InputError(f"{path}: line {line.line} has neither a reference nor a reference_dir")
+        for key in ("photo", "reference", "reference_dir"):
+            if not row.get(key):
+                continue
+            p = Path(row[key])
+            row[key] = str(p if p.is_absolute() else path.parent / p)
+        row["id"] = row.get("id") or Path(row["photo"]).stem
+        row["_line"], row["_catalog"] = line.line, str(path)
+        rows.append(row)
     if not rows:
         raise InputError(f"{path}: catalog has no rows")
     ids = [r["id"] for r in rows]
