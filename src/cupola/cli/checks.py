@@ -127,6 +127,14 @@ RULES: dict[tuple[str, ...], dict] = {
         "f_number": Range(0.0, 100.0, lo_open=True, what="a positive f-number"),
         "sensor_mm": (SENSOR_MM, SENSOR_MM),
     },
+    ("nightlights", "zones"): {
+        "centre": (LAT, LON),
+        "ring_km": Range(0.0, 20_000.0, lo_open=True, what="a positive width in km"),
+        "band": Range(1, 100_000, what="a band number, from 1"),
+        "lit_threshold": Range(-1e6, 1e9, what="a radiance in nW cm-2 sr-1"),
+        "bootstrap": Range(1, 100_000, what="a number of resamples"),
+        "seed": Range(0, 2**32 - 1, what="a seed, zero or more"),
+    },
     ("lightning", "solve"): {
         "exposure_s": EXPOSURE_S,
         "fps": Range(0.0, 100_000.0, lo_open=True, what="a positive frame rate (frames per second)"),
@@ -173,6 +181,7 @@ OUTPUTS: dict[tuple[str, ...], dict[str, str]] = {
     ("locate", "evaluate"): {"cache": "folder"},
     ("locate", "batch"): {"out": "folder", "cache": "folder"},
     ("nightlights", "calibrate"): {"out": "folder"},
+    ("nightlights", "zones"): {"out": "folder"},
     ("lightning", "solve"): {"out": "folder"},
     ("lightning", "simulate"): {"out": "folder"},
     ("lightning", "lis"): {"out": "folder"},

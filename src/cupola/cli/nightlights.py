@@ -123,3 +123,62 @@ def calibrate_command(
         c = seq.calibration
         t.caption = "zero points " + ", ".join(f"{k} {c.zero_points[k]:.3f}±{c.zero_point_err[k]:.3f}" for k in "RGB")
     Console().print(t)
+
+
+@nightlights_app.command("zones")
+def zones_command(
+    radiance: Path = typer.Argument(
+        ..., help="Night-light raster: cupola's radiance.tif, a VIIRS or Black Marble GeoTIFF."
+    ),
+    zones: Path = typer.Option(..., "--zones", help="Zone polygons: GeoJSON, GeoPackage, Shapefile (any CRS)."),
+    out: Path = options.out_folder("Output folder: zones.gpkg/.geojson/.csv, maps, plots, report.html, result.json."),
+    zone_field: str | None = typer.Option(None, "--zone-field", help="Field naming each zone (default: 'name')."),
+    class_field: str | None = typer.Option(
+        None, "--class-field", help="Field flagging deprived zones (yes/no, true/false, 1/0, deprived/other)."
+    ),
+    city_field: str | None = typer.Option(None, "--city-field", help="Field grouping zones into cities."),
+    population: Path | None = typer.Option(
+        None, "--population", help="Population raster (persons per pixel) on the radiance grid."
+    ),
+    centre: tuple[float, float] | None = typer.Option(
+        None, "--centre", help="LAT LON of the centre for the rings (default: each city's light-weighted centroid)."
+    ),
+    ring_km: float | None = typer.Option(None, "--ring-km", help="Width of the distance rings in km (default: auto)."),
+    band: int = typer.Option(1, "--band", help="Band of the radiance raster (1-based)."),
+    lit_threshold: float = typer.Option(
+        0.5, "--lit-threshold", help="Radiance above which a pixel is lit (nW cm-2 sr-1)."
+    ),
+    bootstrap: int = typer.Option(2000, "--bootstrap", help="Bootstrap resamples of the deprived-vs-other difference."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+) -> None:
+    """Exact zonal statistics, inequality, centre-periphery rings, deprived vs other, light vs population."""
+    from cupola.nightlights.zones import ZonesOptions, run_zones
+    from cupola.nightlights.zones_products import write_zones_products
+
+    opts = ZonesOptions(
+        zone_field=zone_field,
+        class_field=class_field,
+        city_field=city_field,
+        centre_lat_lon=tuple(centre) if centre else None,
+        ring_km=ring_km,
+        band=band,
+        lit_threshold=lit_threshold,
+        n_boot=bootstrap,
+        seed=seed,
+    )
+    result = run_zones(radiance, zones, opts, population_path=population)
+    summary = write_zones_products(result, out, inputs=[radiance, zones, population])
+    z = summary["zones"]
+    print(f"nightlights zones: {z['count']} zones ({z['with_data']} with data) -> {out}")
+    for x in result.inequality:
+        print(f"  Gini {x.gini:.3f}, Theil {x.theil:.3f}: {x.values} weighted by {x.weights}")
+    for c in result.comparisons:
+        print(
+            f"  deprived - other [{c.city}] {c.measure}: {c.difference:.3g} "
+            f"[{c.difference_low:.3g}, {c.difference_high:.3g}], p={c.p_value:.3g}, r_rb={c.rank_biserial:.2f}"
+        )
+    for c in result.correlations:
+        print(
+            f"  light vs population [{c.city}]: Pearson(log) {c.pearson_r:.2f} "
+            f"[{c.pearson_low:.2f}, {c.pearson_high:.2f}], Spearman {c.spearman_rho:.2f}, n={c.n}"
+        )
