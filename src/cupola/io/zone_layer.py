@@ -103,7 +103,10 @@ def write_zone_layer(
     types = {t for t in shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist()}
     geometry_type = "Polygon" if types <= {3} else "MultiPolygon" if types <= {3, 6} else "Unknown"
     options = {"RFC7946": "YES"} if driver == "GeoJSON" else None
-    with atomic_write(path) as tmp:
+    import warnings
+
+    with atomic_write(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'crs' was not provided")  # a layer without CRS is wanted
         pyogrio.raw.write(
             str(tmp),
             shapely.to_wkb(geoms),

@@ -59,6 +59,8 @@ __all__ = [
 DEFAULT_BOOTSTRAP = 2000
 #: confidence level of every interval
 CONFIDENCE = 0.95
+#: log10 values that spread less than this (dex) are taken as constant: no correlation, no line
+MIN_SPREAD_DEX = 1e-6
 
 
 def _clean(x: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -277,7 +279,7 @@ def correlate_log(x: np.ndarray, y: np.ndarray, city: str = "all") -> Correlatio
     lx, ly = lx[keep], ly[keep]
     n = int(lx.size)
     nan = math.nan
-    if n < 3 or np.ptp(lx) == 0 or np.ptp(ly) == 0:
+    if n < 3 or np.ptp(lx) < MIN_SPREAD_DEX or np.ptp(ly) < MIN_SPREAD_DEX:
         note = f"too few zones with light and population ({n}; at least 3 that vary)"
         return Correlation(city, n, nan, nan, nan, nan, nan, nan, nan, nan, note)
     pr = stats.pearsonr(lx, ly)
@@ -314,7 +316,7 @@ def fit_log_line(x: np.ndarray, y: np.ndarray) -> tuple[LogFit, np.ndarray]:
     lx, ly, keep = _positive_logs(x, y)
     residual = np.full(lx.shape, np.nan)
     n = int(keep.sum())
-    if n < 2 or np.ptp(lx[keep]) == 0:
+    if n < 2 or np.ptp(lx[keep]) < MIN_SPREAD_DEX:
         return LogFit(math.nan, math.nan, n, math.nan), residual
     slope, intercept = np.polyfit(lx[keep], ly[keep], 1)
     residual[keep] = ly[keep] - (intercept + slope * lx[keep])

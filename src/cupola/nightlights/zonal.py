@@ -57,6 +57,9 @@ __all__ = [
 #: a pixel is lit above this radiance (nW cm-2 sr-1): VIIRS DNB background after stray-light and
 #: airglow correction lies below ~0.3-0.5 (Elvidge et al. 2017; Levin et al. 2020)
 LIT_THRESHOLD = 0.5
+#: a weighted median is midway between two values when the cumulative weight is this close to half
+#: (relative): true pixel areas of a projected grid differ by ~1e-7, equal pixels should tie
+TIE_TOLERANCE = 1e-6
 #: W sr-1 per (km² x nW cm-2 sr-1): 1 km² = 1e10 cm², 1 nW = 1e-9 W
 W_SR_PER_KM2_NW = 10.0
 
@@ -298,9 +301,9 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     v = v[order]
     cum = np.cumsum(w[order])
     half = 0.5 * cum[-1]
-    k = int(np.searchsorted(cum, half * (1.0 - 1e-12)))
+    k = int(np.searchsorted(cum, half * (1.0 - TIE_TOLERANCE)))
     k = min(k, v.size - 1)
-    if abs(cum[k] - half) <= 1e-12 * cum[-1] and k + 1 < v.size:
+    if abs(cum[k] - half) <= TIE_TOLERANCE * cum[-1] and k + 1 < v.size:
         return float(0.5 * (v[k] + v[k + 1]))
     return float(v[k])
 
@@ -313,8 +316,8 @@ def _median_of_zone(values: np.ndarray, weights: np.ndarray, filter_first: bool)
     v = values[order]
     cum = np.cumsum(weights[order])
     half = 0.5 * cum[-1]
-    k = min(int(np.searchsorted(cum, half * (1.0 - 1e-12))), v.size - 1)
-    if abs(cum[k] - half) <= 1e-12 * cum[-1] and k + 1 < v.size:
+    k = min(int(np.searchsorted(cum, half * (1.0 - TIE_TOLERANCE))), v.size - 1)
+    if abs(cum[k] - half) <= TIE_TOLERANCE * cum[-1] and k + 1 < v.size:
         return 0.5 * (float(v[k]) + float(v[k + 1]))
     return float(v[k])
 
@@ -379,8 +382,10 @@ def zonal_statistics(
     laea = equal_area_crs(0.5 * (x0 + x1), 0.5 * (y0 + y1))
     ea = reproject_geometries(lonlat, "EPSG:4326", laea, segment_length(lonlat))
     zone_area = np.where(usable, shapely.area(ea) / 1e6, np.nan)
-    cen = shapely.centroid(ea)
-    cx, cy = shapely.get_x(cen), shapely.get_y(cen)
+    cx = np.full(len(geoms), np.nan)
+    cy = np.full(len(geoms), np.nan)
+    cen = shapely.centroid(ea[usable])
+    cx[usable], cy[usable] = shapely.get_x(cen), shapely.get_y(cen)
     clon, clat = transformer(laea, "EPSG:4326").transform(cx, cy)
 
     in_grid = reproject_geometries(geoms, z_crs.to_wkt(), r_crs.to_wkt(), segment_length(geoms))

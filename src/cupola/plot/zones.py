@@ -161,7 +161,7 @@ def write_scatter(
             ax.scatter(x[sel & dep], y[sel & dep], s=26, marker="x", color="black", lw=1.0)
     if deprived is not None and dep[ok].any():
         ax.scatter([], [], s=26, marker="x", color="black", label="deprived")
-    if slope is not None and intercept is not None and math.isfinite(slope) and ok.any():
+    if slope is not None and intercept is not None and math.isfinite(slope) and abs(slope) < 50 and ok.any():
         xs = np.logspace(np.log10(x[ok].min()), np.log10(x[ok].max()), 50)
         ax.plot(xs, 10.0**intercept * xs**slope, color="#c0390b", lw=1.4, label=f"fit: slope {slope:.2f}")
     ax.set_xscale("log")
