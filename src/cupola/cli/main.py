@@ -14,6 +14,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import typer
@@ -24,7 +25,9 @@ from cupola.errors import InputError, NoSolutionError
 # catch both, or usage errors would be reported as internal errors with exit code 1.
 _EXIT = (click.exceptions.Exit, typer.Exit)
 _ABORT = (click.exceptions.Abort, typer.Abort)
-_USAGE = (click.ClickException,)
+if TYPE_CHECKING:
+    from typer._click.exceptions import ClickException as _TyperClickException
+_USAGE: tuple[type[click.ClickException | _TyperClickException], ...] = (click.ClickException,)
 try:
     from typer._click import exceptions as _typer_click_exceptions
 except ImportError:  # older Typer on plain click

@@ -10,7 +10,7 @@ import sys
 def progress_bar(disable: bool = False):
     """Yield ``advance(label, done, total)``; draws a rich bar on a terminal (stderr)."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     if disable or not sys.stderr.isatty():
@@ -24,7 +24,7 @@ def progress_bar(disable: bool = False):
         console=console,
         transient=True,
     ) as prog:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def advance(label: str, done: int, total: int) -> None:
             if label not in tasks:

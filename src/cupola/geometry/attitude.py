@@ -140,7 +140,7 @@ class AttitudeSolution:
     residuals_px: np.ndarray  # (N, 2) projected - observed, pixels
     residuals_m: np.ndarray  # (N,) ground distance between observed pixel's ground point and the tie point
     focal_solved: bool
-    inliers: np.ndarray = field(default=None)  # (N,) bool, |residual| below 3x robust scale
+    inliers: np.ndarray | None = field(default=None)  # (N,) bool, |residual| below 3x robust scale
 
     @property
     def rms_px(self) -> float:

@@ -150,7 +150,12 @@ class Georeference:
 
     def gsd_m(self, col: float | None = None, row: float | None = None) -> tuple[float, float]:
         """Ground sample distance (m per pixel) along columns and along rows at a pixel."""
-        c0, r0 = self.center_px if col is None else (col, row)
+        if col is None:
+            c0, r0 = self.center_px
+        elif row is None:
+            raise TypeError("gsd_m: give both col and row, or neither")
+        else:
+            c0, r0 = col, row
         pts = self.pixels_to_ecef(np.array([c0 - 0.5, c0 + 0.5, c0, c0]), np.array([r0, r0, r0 - 0.5, r0 + 0.5]))
         return float(np.linalg.norm(pts[1] - pts[0])), float(np.linalg.norm(pts[3] - pts[2]))
 

@@ -94,6 +94,7 @@ class GeolocateResult:
         geo = self.georef
         if self.solution is not None:
             s = self.solution
+            assert s.inliers is not None  # solve_attitude always sets it
             d["tie_points"] = {
                 "file": str(self.request.tie_points),
                 "count": int(len(s.residuals_m)),
@@ -171,6 +172,7 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
         pose = att.pose_look_at(state, lon=lon, lat=lat, rotation_deg=req.look_at_rotation_deg)
         pose_source = f"look-at ({lat:g}, {lon:g}), rotation {req.look_at_rotation_deg:g} deg"
     else:
+        assert req.tie_points is not None  # exactly one mode is given (checked above)
         tp = read_tie_points(req.tie_points)
         inside = (tp.col_px >= -0.5) & (tp.col_px <= width - 0.5) & (tp.row_px >= -0.5) & (tp.row_px <= height - 0.5)
         if not inside.all():
