@@ -181,7 +181,7 @@ def write_dng(
     black = (
         np.broadcast_to(np.asarray(black_level, dtype=float), (4,))
         if np.ndim(black_level)
-        else np.full(4, float(black_level))
+        else np.full(4, black_level, dtype=float)
     )
     cm = np.eye(3) if color_matrix is None else np.asarray(color_matrix, dtype=float).reshape(3, 3)
 

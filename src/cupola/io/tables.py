@@ -395,7 +395,7 @@ def read_columns(p: Path, required: tuple[str, ...], optional: tuple[str, ...], 
     }
     table = read_table(p, what, required=required, optional=optional, refused=unitless)
     use = [n for n in wanted if table.has(n)]
-    values = {n: np.empty(len(table)) for n in use}
+    values: dict[str, np.ndarray] = {n: np.empty(len(table)) for n in use}
     line_numbers = np.empty(len(table), dtype=np.int64)
     for k, row in enumerate(table):
         line_numbers[k] = row.line
