@@ -52,6 +52,7 @@ class PixelFrame:
             up = -(r1 - r0) * self.gsd_m
             a = math.radians(self.up_azimuth_deg)
             return (right * math.cos(a) + up * math.sin(a), -right * math.sin(a) + up * math.cos(a))
+        assert self.geotiff is not None  # __post_init__: exactly one of gsd_m and geotiff
         lon0, lat0 = _pixel_lonlat(self.geotiff, c0, r0)
         lon1, lat1 = _pixel_lonlat(self.geotiff, c1, r1)
         from pyproj import Geod

@@ -184,6 +184,7 @@ def _core(method, time, lat, lon, m: Measurement) -> dict:
                         "check the base and shadow-tip positions"
                     )
         else:
+            assert m.shadow_m is not None  # has_shadow without a vector
             length = m.shadow_m
         out["shadow_length_m"] = length
         out["height_m"] = length * math.tan(math.radians(elev))
@@ -197,6 +198,7 @@ def _core(method, time, lat, lon, m: Measurement) -> dict:
             if d > 0:
                 out["view_azimuth_deg"] = (_azimuth_deg(m.displacement_en_m) + 180.0) % 360.0
         else:
+            assert m.displacement_m is not None  # has_displacement without a vector
             d = m.displacement_m
         out["displacement_m"] = d
         out["side_sway_deg"] = math.degrees(math.atan2(d, out["height_m"]))
@@ -307,6 +309,7 @@ def solve(
                 )
             )
         else:  # zero displacement: d(atan(D/h))/dD = 1/h
+            assert res.height_m is not None  # _core gives a side-sway only with a height
             terms.append(math.degrees(m.sigma_displacement_m / res.height_m))
         if res.height_source == "shadow":
             terms.extend(shadow_and_time_terms("side_sway_deg"))
