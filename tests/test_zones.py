@@ -380,3 +380,19 @@ def test_los_angeles_places_recover_the_model_put_into_the_raster(tmp_path):
     assert r.rings[0]["radiance_mean"] > 1.5 * r.rings[-1]["radiance_mean"]
     resid = next(c for c in r.comparisons if c.measure == "light_vs_population_residual_dex")
     assert resid.difference < 0 and resid.rank_biserial < 0
+
+
+def test_batches_of_zones_give_the_same_numbers(monkeypatch):
+    from cupola.nightlights import zonal
+
+    rng = np.random.default_rng(9)
+    values = rng.gamma(2.0, 5.0, (30, 30)).astype(np.float32)
+    values[3, 4] = np.nan
+    t = (100.0, 0.0, X0, 0.0, -100.0, Y0)
+    zones = shapely.buffer(shapely.points(rng.uniform([X0, Y0 - 3000], [X0 + 3000, Y0], (25, 2))), 300.0)
+    zones[4] = shapely.Polygon()
+    whole = zonal_statistics(band(values, t), zones, UTM, population=band(values, t))
+    monkeypatch.setattr(zonal, "BATCH_CELLS", 7)
+    batched = zonal_statistics(band(values, t), zones, UTM, population=band(values, t))
+    for name, column in whole.columns().items():
+        np.testing.assert_allclose(batched.columns()[name], column, rtol=1e-12, err_msg=name)

@@ -60,6 +60,8 @@ LIT_THRESHOLD = 0.5
 #: a weighted median is midway between two values when the cumulative weight is this close to half
 #: (relative): true pixel areas of a projected grid differ by ~1e-7, equal pixels should tie
 TIE_TOLERANCE = 1e-6
+#: cells handled at once (zones are batched so that their cells add up to about this many)
+BATCH_CELLS = 1 << 20
 #: W sr-1 per (km² x nW cm-2 sr-1): 1 km² = 1e10 cm², 1 nW = 1e-9 W
 W_SR_PER_KM2_NW = 10.0
 
@@ -402,49 +404,68 @@ def zonal_statistics(
     pop_flat = population.values.reshape(-1) if population is not None else None
 
     n = len(geoms)
-    cell = np.concatenate([c[0] for c in cover])
-    frac = np.concatenate([c[1] for c in cover])
-    zone = np.repeat(np.arange(n), n_cells)
-    values = flat[cell]  # float32, NaN = no data
-    if area.size == 1:
-        w = frac * float(area.reshape(-1)[0])
-    elif area_flat_rows:
-        w = frac * area[:, 0][cell // cols]
-    else:
-        w = frac * area.reshape(-1)[cell]
-    invalid = np.isnan(values)
-    any_invalid = bool(invalid.any())
-    v0 = values.astype(np.float64)
-    if any_invalid:  # no-data cells weigh nothing
-        w[invalid] = 0.0
-        v0[invalid] = 0.0
-        frac_valid = np.where(invalid, 0.0, frac)
-    else:
-        frac_valid = frac
+    row_area = area[:, 0] if area_flat_rows else None
+    sums = {key: np.zeros(n) for key in ("pixels", "covered", "radiance", "light", "lit", "pop")}
+    median = np.full(n, np.nan)
+    # zones in batches of about BATCH_CELLS cells: arrays stay small (no page faults of huge fresh
+    # arrays, bounded memory) and each zone's cells are one contiguous run summed by reduceat
+    bounds = np.searchsorted(np.cumsum(n_cells), np.arange(BATCH_CELLS, int(n_cells.sum()), BATCH_CELLS))
+    edges = np.unique(np.concatenate([[0], bounds + 1, [n]]).clip(0, n))
+    for k0, k1 in zip(edges[:-1], edges[1:]):
+        counts = n_cells[k0:k1]
+        if not counts.any():
+            continue
+        cell = np.concatenate([cover[k][0] for k in range(k0, k1)])
+        frac = np.concatenate([cover[k][1] for k in range(k0, k1)])
+        values = flat[cell]  # float32, NaN = no data
+        if area.size == 1:
+            w = frac * float(area.reshape(-1)[0])
+        elif row_area is not None:
+            w = frac * row_area[cell // cols]
+        else:
+            w = frac * area.reshape(-1)[cell]
+        invalid = np.isnan(values)
+        any_invalid = bool(invalid.any())
+        if any_invalid:  # no-data cells weigh nothing
+            values_0 = np.where(invalid, np.float32(0.0), values)
+            w[invalid] = 0.0
+            frac = np.where(invalid, 0.0, frac)
+        else:
+            values_0 = values
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        nonempty = counts > 0
+        first = starts[:-1][nonempty]
+        where = np.arange(k0, k1)[nonempty]
 
-    def total(weights: np.ndarray | None) -> np.ndarray:
-        return np.bincount(zone, weights=weights, minlength=n)
+        def add(key: str, weights: np.ndarray, first: np.ndarray = first, where: np.ndarray = where) -> None:
+            sums[key][where] = np.add.reduceat(weights, first)
 
-    pixels = total(frac_valid)
-    covered = total(w)
+        add("pixels", frac)
+        add("covered", w)
+        add("radiance", frac * values_0)
+        add("light", w * values_0)
+        add("lit", np.where(values_0 > lit_threshold, w, 0.0))
+        if pop_flat is not None:
+            p = pop_flat[cell]
+            add("pop", frac * np.where(np.isnan(p), np.float32(0.0), p))
+        for j in np.flatnonzero(nonempty):
+            s = slice(starts[j], starts[j + 1])
+            median[k0 + j] = _median_of_zone(values[s], w[s], any_invalid)
+
+    pixels = sums["pixels"]
+    covered = sums["covered"]
     has = covered > 0
     safe = np.where(has, covered, 1.0)
     nan = np.full(n, np.nan)
-    radiance_sum = np.where(has, total(frac_valid * v0), nan)
-    light_km2_nw = total(w * v0)
+    median = np.where(has, median, nan)
+    radiance_sum = np.where(has, sums["radiance"], nan)
+    light_km2_nw = sums["light"]
     radiance_mean = np.where(has, light_km2_nw / safe, nan)
-    lit = np.where(has, total(np.where(v0 > lit_threshold, w, 0.0)) / safe, nan)
-    starts = np.concatenate([[0], np.cumsum(n_cells)])
-    median = nan.copy()
-    for k in np.flatnonzero(has):
-        s = slice(starts[k], starts[k + 1])
-        median[k] = _median_of_zone(values[s], w[s], any_invalid)
+    lit = np.where(has, sums["lit"] / safe, nan)
     light = np.where(has, W_SR_PER_KM2_NW * light_km2_nw, nan)
     pop = pop_density = per_person = None
     if pop_flat is not None:
-        p = pop_flat[cell].astype(np.float64)
-        p[np.isnan(p)] = 0.0
-        pop = np.where(has, total(frac_valid * p), nan)
+        pop = np.where(has, sums["pop"], nan)
         pop_density = np.where(has, pop / safe, nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             per_person = np.where(has & (pop > 0), light / pop, nan)
