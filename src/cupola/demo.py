@@ -7,6 +7,9 @@
    reject the wrong candidate (ISS064-E-46242), with the nadir point and focal length known
    beforehand.
 3. The published Gaofen-1 shadow worked example (Oriental Pearl TV Tower), with its diagram.
+4. Night lights by zone over the census places of the Los Angeles scene (../shared/data): exact
+   zonal statistics, inequality, rings, deprived vs other, light vs population, on a synthetic
+   radiance raster of stated make-up (see docs/nightlights_zones.md).
 """
 
 from __future__ import annotations
@@ -136,10 +139,40 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         return code
     outputs.append(args.out / "shadows")
+
+    # urban night lights by zone: the real census places of the Los Angeles scene (../shared/data)
+    code = _nightlights_zones(cupola_main, args.out / "nightlights-zones", outputs)
+    if code != 0:
+        return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
     return 0
+
+
+def _nightlights_zones(cupola_main, folder: Path, outputs: list) -> int:
+    """``nightlights zones`` on the census places of the ECOSTRESS Los Angeles scene: zones around the
+    real places (census 2000 land areas and counts), a population raster from the counts, and a
+    SYNTHETIC radiance raster from a stated model (no real night-light raster is bundled)."""
+    la = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecostress-la"
+    water = sorted((la / "water_mask").glob("*doy2023175*.tif"))
+    if not (la / "California_Cities.geojson").exists() or not water:
+        print(f"\n(nightlights zones step skipped: no California_Cities.geojson or water mask in {la})")
+        return 0
+    from cupola.nightlights.urban_scene import LA_CENTRE_LAT_LON, build_la_scene
+
+    print("\n# night lights by zone: census places of the Los Angeles scene; the radiance raster is SYNTHETIC")
+    info = build_la_scene(la / "California_Cities.geojson", water[0], folder / "inputs")
+    p = info["paths"]
+    lat, lon = LA_CENTRE_LAT_LON
+    argv = ["nightlights", "zones", str(p["radiance"]), "--zones", str(p["zones"]), "--class-field", "deprived",
+            "--city-field", "city", "--population", str(p["population"]), "--centre", str(lat), str(lon),
+            "--out", str(folder / "products")]  # fmt: skip
+    code = _run(cupola_main, argv)
+    if code == 0:
+        print(f"(model put into the radiance: {info['model']})")
+        outputs.append(folder / "products")
+    return code
 
 
 def _run(cupola_main, argv: list[str]) -> int:
