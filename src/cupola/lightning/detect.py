@@ -146,12 +146,12 @@ def blobs(
     keep = (area * b * b >= min_area) & ~edge[1:]
     full_c = cc * b + (b - 1) / 2.0
     full_r = cr * b + (b - 1) / 2.0
-    cols = [full_c, full_r, total, peak[1:], area * b * b]
+    columns = [full_c, full_r, total, peak[1:], area * b * b]
     if significance is not None:
         smax = np.full(n + 1, -np.inf)
         np.maximum.at(smax, ids, significance.ravel()[flat].astype(np.float64))
-        cols.append(smax[1:])
-    return np.column_stack(cols)[keep]
+        columns.append(smax[1:])
+    return np.column_stack(columns)[keep]
 
 
 def seeded_blobs(

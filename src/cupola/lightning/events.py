@@ -357,8 +357,8 @@ def group_strokes(
             open_.append(len(groups) - 1)
     others = [[int(i)] for i in np.flatnonzero(events.kind != "network")]
     members = [np.array(g) for g in groups + others]
-    first = np.array([m[0] for m in members])
-    out = events.subset(first)
+    firsts = np.array([m[0] for m in members])
+    out = events.subset(firsts)
     span = np.array([t[m].max() - t[m].min() for m in members])
     out = dataclasses.replace(out, time_sigma_s=np.maximum(out.time_sigma_s, span / 3.0))
     order = np.argsort(out.time, kind="stable")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ _EXPOSURE_S = ValueRange(0.0, 3600.0, "seconds in (0, 3600]", lo_open=True)
 
 def to_datetime(t64: np.datetime64) -> dt.datetime:
     """datetime64[ns] (UTC) -> timezone-aware datetime (microseconds)."""
-    us = np.datetime64(t64, "us").astype(np.int64)
+    us = t64.astype("datetime64[us]").astype(np.int64)
     return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=int(us))
 
 
@@ -65,9 +65,12 @@ class Frames:
         return Frames(epoch, np.arange(count) * float(interval_s), np.full(count, float(exp)), names)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Flashes:
-    """Detected optical flashes (arrays over flashes), camera clock."""
+    """Detected optical flashes (arrays over flashes), camera clock.
+
+    ``t_centroid_s`` and ``score`` given as None (the default) are NaN for every flash.
+    """
 
     col_px: np.ndarray
     row_px: np.ndarray
@@ -77,19 +80,48 @@ class Flashes:
     frame_end: np.ndarray
     brightness: np.ndarray
     epoch: dt.datetime
-    area_px: np.ndarray = field(default=None)
+    area_px: np.ndarray | None
     #: camera time the centroid refers to (video: brightness-weighted mean of the lit frames'
     #: mid-exposure times); NaN where unknown (a still: the flash is somewhere in the exposure)
-    t_centroid_s: np.ndarray = field(default=None)
+    t_centroid_s: np.ndarray
     #: detection score: peak of the flash's brightening over its motion-compensated background in units
     #: of the difference image's noise (NaN for flash lists read from a file)
-    score: np.ndarray = field(default=None)
+    score: np.ndarray
 
-    def __post_init__(self):
-        if self.t_centroid_s is None:
-            object.__setattr__(self, "t_centroid_s", np.full(len(self.col_px), np.nan))
-        if self.score is None:
-            object.__setattr__(self, "score", np.full(len(self.col_px), np.nan))
+    # written out (not generated) because t_centroid_s and score accept None, which the instance
+    # never holds: the generated __init__ would type the parameter as the attribute
+    def __init__(
+        self,
+        col_px: np.ndarray,
+        row_px: np.ndarray,
+        t_start_s: np.ndarray,
+        t_end_s: np.ndarray,
+        frame_start: np.ndarray,
+        frame_end: np.ndarray,
+        brightness: np.ndarray,
+        epoch: dt.datetime,
+        area_px: np.ndarray | None = None,
+        t_centroid_s: np.ndarray | None = None,
+        score: np.ndarray | None = None,
+    ) -> None:
+        if t_centroid_s is None:
+            t_centroid_s = np.full(len(col_px), np.nan)
+        if score is None:
+            score = np.full(len(col_px), np.nan)
+        for name, value in (
+            ("col_px", col_px),
+            ("row_px", row_px),
+            ("t_start_s", t_start_s),
+            ("t_end_s", t_end_s),
+            ("frame_start", frame_start),
+            ("frame_end", frame_end),
+            ("brightness", brightness),
+            ("epoch", epoch),
+            ("area_px", area_px),
+            ("t_centroid_s", t_centroid_s),
+            ("score", score),
+        ):
+            object.__setattr__(self, name, value)
 
     def __len__(self) -> int:
         return int(self.col_px.shape[0])
