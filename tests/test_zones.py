@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -307,6 +308,11 @@ def _read(path: Path) -> np.ndarray:
         ("population_grid", "--population"),
         ("missing_field", "--class-field 'poverty': the zone layer has no such field"),
         ("centre", "--centre"),
+        ("lit_nan", "--lit-threshold"),
+        ("zones_fifo", "--zones"),
+        ("missing_raster", "file not found"),
+        ("points", "zones must be polygons"),
+        ("out_is_a_file", "--out"),
     ],
 )
 def test_cli_refusals_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, case, message):
@@ -330,11 +336,26 @@ def test_cli_refusals_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, ca
         argv += ["--class-field", "poverty"]
     if case == "centre":
         argv += ["--centre", "95", "10"]
+    if case == "lit_nan":
+        argv += ["--lit-threshold", "nan"]
+    if case == "zones_fifo":
+        os.mkfifo(tmp_path / "fifo")
+        argv[4] = str(tmp_path / "fifo")
+    if case == "missing_raster":
+        argv[2] = str(tmp_path / "no.tif")
+    if case == "points":
+        points = ZoneLayer(np.array([shapely.Point(X0 + 50, Y0 - 50)], dtype=object), {}, UTM)
+        argv[4] = str(write_zone_layer(tmp_path / "points.gpkg", points))
+    if case == "out_is_a_file":
+        out.write_text("mine\n")
     code, err = _cli(argv, capsys)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cupola: error:") and message in lines[0], err
-    assert not out.exists()
+    if case == "out_is_a_file":
+        assert out.read_text() == "mine\n"
+    else:
+        assert not out.exists()
 
 
 def test_cli_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
