@@ -7,7 +7,7 @@ then writes the products all-or-nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,7 +51,7 @@ class LightningRequest:
     group_strokes: bool = True  # network strokes of one flash -> one event (events.group_strokes)
     fast_decode: bool = True  # frames: parallel decoding at reduced scale for detection (frames_io)
     workers: int | None = None  # threads (default: the CPUs)
-    progress: object = None  # callable(done, total) while frames are decoded
+    progress: Callable[[int, int], None] | None = None  # callable(done, total) while frames are decoded
     full_georef: bool = False  # georef.tif at full resolution even for large frames
 
 
@@ -152,6 +152,7 @@ def run(req: LightningRequest) -> LightningResult:
             raise InputError("a photo needs `time` (start of the exposure, camera clock) and `exposure_s`")
         if not req.exposure_s > 0:
             raise InputError(f"`exposure_s` must be positive, got {req.exposure_s:g}")
+        assert req.photo is not None  # the photo mode
         image, info = read_photo(req.photo)
         frames = Frames(req.time, np.array([0.0]), np.array([float(req.exposure_s)]), (Path(req.photo).name,))
         images = iter([image])
@@ -182,6 +183,7 @@ def run(req: LightningRequest) -> LightningResult:
         else:
 
             def gen():
+                assert req.frames_dir is not None  # checked above
                 yield image
                 for nm in frames.names[1:]:
                     img, _ = read_photo(Path(req.frames_dir) / nm)
@@ -195,6 +197,7 @@ def run(req: LightningRequest) -> LightningResult:
             images = gen()
         source, name = Path(req.frames_dir) / frames.names[0], frames.names[0]
     else:
+        assert req.video is not None  # the video mode
         if req.time is None:
             raise InputError("a video needs `time`: the start of its first frame (camera clock, ISO 8601)")
         from cupola.lightning.video import iter_video_frames, video_frame_times

@@ -304,7 +304,11 @@ def georef_frame(result: LightningResult) -> GeorefFrame:
     state = orbit.state_at(sol.elements, t_ref)
     pose = att.Pose(state.position_m, Rotation.from_matrix(att.lvlh_to_itrs(state)) * sol.mount)
     geo = Georeference(sol.camera, pose, t_ref, 0.0)
-    image_path = Path(req.photo or req.video or Path(req.frames_dir) / result.frames.names[0])
+    image_source = req.photo or req.video
+    if image_source is None:
+        assert req.frames_dir is not None  # the frames mode
+        image_source = Path(req.frames_dir) / result.frames.names[0]
+    image_path = Path(image_source)
     return GeorefFrame(
         photo=image_path,
         image=result.image,

@@ -123,7 +123,7 @@ class PairModel:
             + (["emission_height_km"] if self.solve_height else [])
         )
         self.sigma_h = np.where(np.isnan(geom.given_height_m), options.emission_height_sigma_m, GIVEN_HEIGHT_SIGMA_M)
-        self.whiten = None
+        self.whiten: np.ndarray | None = None  # set by reweight()
         self.uniform = uniform_weights
         self.x_scale = np.array(
             [1e-4] * 3 + ([1e-3] if self.solve_focal else []) + ([1.0] if self.solve_height else [])
@@ -171,6 +171,7 @@ class PairModel:
     def residuals(self, x) -> np.ndarray:
         r = self.predict(x) - self.obs
         r = np.nan_to_num(r, nan=1e6)
+        assert self.whiten is not None, "reweight() first"
         w = np.einsum("pij,pj->pi", self.whiten, r).ravel()
         if self.solve_height and self.prior:
             h = self.unpack(x)[2]
@@ -269,7 +270,8 @@ class Solution:
             d = np.array([roll, pitch, yaw]) - base
             jac[:, i] = ((d + 180.0) % 360.0 - 180.0) / 1e-6
         c = jac @ self._rot_cov() @ jac.T
-        return tuple(float(s) for s in np.sqrt(np.clip(np.diag(c), 0, None)))
+        s_roll, s_pitch, s_yaw = np.sqrt(np.clip(np.diag(c), 0, None))
+        return float(s_roll), float(s_pitch), float(s_yaw)
 
     @property
     def focal_sigma_px(self) -> float | None:
@@ -594,7 +596,11 @@ def _settle_association(p: _Problem, hyp: assoc.Hypothesis) -> _Fit:
         fit.iterations = it
         ftr = p.flash_trajectory(offset)
         model = p.pair_model(fit.flash, fit.event, ftr, fit.mount0)
-        x0 = np.zeros(model.n_params) if fit.x is None else _carry(fit.x, fit.model, model)
+        if fit.x is None:
+            x0 = np.zeros(model.n_params)
+        else:
+            assert fit.model is not None  # set with fit.x
+            x0 = _carry(fit.x, fit.model, model)
         fit.x, fit.model = _fit(model, x0, robust=it <= 2), model
         # gated association with the full model over all events in view
         full = p.events_model(fit.mount0)
@@ -624,6 +630,7 @@ def _settle_association(p: _Problem, hyp: assoc.Hypothesis) -> _Fit:
 
 def _final_fit(p: _Problem, fit: _Fit) -> None:
     """Final fit on the settled pairs, Gaussian likelihood; drop pairs outside the gate after the fit."""
+    assert fit.model is not None  # fitted by _settle_association
     for _ in range(3):
         lo, hi = p.pair_interval(fit.flash, fit.event)
         offset = 0.5 * (float(np.max(lo)) + float(np.min(hi)))
@@ -647,6 +654,7 @@ def _drop_ambiguous(p: _Problem, fit: _Fit) -> list[str]:
     likely (likelihood ratio below AMBIGUITY_RATIO) and compatible with the same clock offset. Two
     flashes a few hundred metres apart in one exposure cannot be told apart: keep neither."""
     model = fit.model
+    assert model is not None  # fitted by _settle_association
     full = p.events_model(model.mount0)
     xf = _carry(fit.x, model, full)
     lo, hi = p.pair_interval(fit.flash, fit.event)
@@ -713,6 +721,7 @@ def _ground_residuals_en(model: PairModel, cam: Camera, mount: Rotation, h: floa
 def _solution(p: _Problem, fit: _Fit, hyp: assoc.Hypothesis, notes: list[str], t_start: float) -> Solution:
     """The solution at the fitted parameters: covariance, residuals, clock window, emission height."""
     model, x = fit.model, fit.x
+    assert model is not None and x is not None  # fitted by _settle_association
     jac = model.jacobian(x)
     try:
         covariance = np.linalg.inv(jac.T @ jac)
