@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from cupola.errors import InputError
 
@@ -37,7 +38,7 @@ def read_catalog(path, reference_dir=None) -> list[dict]:
         raise InputError(f"{path}: catalog needs columns photo and reference (or reference_dir, a pool of tiles)")
     rows = []
     for line in table:
-        row = {c: line.text(c) for c in table.columns}
+        row: dict[str, Any] = {c: line.text(c) for c in table.columns}
         if not row.get("reference") and not row.get("reference_dir") and reference_dir is not None:
             row["reference_dir"] = str(reference_dir)
         if not row.get("reference") and not row.get("reference_dir"):
