@@ -377,7 +377,7 @@ def test_cli_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
 
 @pytest.mark.skipif(not (CITIES.exists() and WATER.exists()), reason="../shared/data/ecostress-la is missing")
 def test_los_angeles_places_recover_the_model_put_into_the_raster(tmp_path):
-    from cupola.nightlights.urban_scene import LA_CENTRE_LAT_LON, build_la_scene
+    from cupola.simulate.urban_nightlights import LA_CENTRE_LAT_LON, build_la_scene
     from cupola.nightlights.zones import ZonesOptions, run_zones
 
     info = build_la_scene(CITIES, WATER, tmp_path / "inputs")

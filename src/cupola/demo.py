@@ -159,7 +159,7 @@ def _nightlights_zones(cupola_main, folder: Path, outputs: list) -> int:
     if not (la / "California_Cities.geojson").exists() or not water:
         print(f"\n(nightlights zones step skipped: no California_Cities.geojson or water mask in {la})")
         return 0
-    from cupola.nightlights.urban_scene import LA_CENTRE_LAT_LON, build_la_scene
+    from cupola.simulate.urban_nightlights import LA_CENTRE_LAT_LON, build_la_scene
 
     print("\n# night lights by zone: census places of the Los Angeles scene; the radiance raster is SYNTHETIC")
     info = build_la_scene(la / "California_Cities.geojson", water[0], folder / "inputs")

@@ -16,7 +16,7 @@ from a stated model where they do not (for the demo, the tests and the benchmark
   (unemployment and car ownership are not in the table): a proxy, not an index.
 
 >>> import numpy as np, shapely
->>> from cupola.nightlights.urban_scene import zones_from_places
+>>> from cupola.simulate.urban_nightlights import zones_from_places
 >>> from cupola.nightlights.zonal import equal_area_crs, reproject_geometries
 >>> z = zones_from_places(np.array([0.0, 0.01, 0.5]), np.zeros(3), np.array([4.0, 4.0, 4.0]))
 >>> km2 = shapely.area(reproject_geometries(z, "EPSG:4326", equal_area_crs(0.0, 0.0))) / 1e6
