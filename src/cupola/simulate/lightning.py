@@ -448,11 +448,12 @@ def simulate_scene(
         "false_f0": ff0[det.size :],
         "false_f1": ff1[det.size :],
     }
+    roll, pitch, yaw = rpy_deg
     return Scene(
         spec,
         camera,
         elements,
-        tuple(float(v) for v in rpy_deg),
+        (float(roll), float(pitch), float(yaw)),
         mount,
         frames,
         flashes,
@@ -713,7 +714,7 @@ def write_scene(
                 raise InputError("writing video needs OpenCV (pip install opencv-python-headless)") from None
             w = cv2.VideoWriter(
                 str(stage / "video.avi"),
-                cv2.VideoWriter_fourcc(*"FFV1"),
+                cv2.VideoWriter.fourcc(*"FFV1"),
                 1.0 / scene.spec.frame_interval_s,
                 (scene.camera.width_px, scene.camera.height_px),
                 isColor=False,
