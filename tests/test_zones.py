@@ -377,8 +377,8 @@ def test_cli_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
 
 @pytest.mark.skipif(not (CITIES.exists() and WATER.exists()), reason="../shared/data/ecostress-la is missing")
 def test_los_angeles_places_recover_the_model_put_into_the_raster(tmp_path):
-    from cupola.simulate.urban_nightlights import LA_CENTRE_LAT_LON, build_la_scene
     from cupola.nightlights.zones import ZonesOptions, run_zones
+    from cupola.simulate.urban_nightlights import LA_CENTRE_LAT_LON, build_la_scene
 
     info = build_la_scene(CITIES, WATER, tmp_path / "inputs")
     assert info["zones"] == 125 and info["deprived"] == 32
