@@ -104,7 +104,8 @@ def main(argv):
     opts = LocateOptions()
     for kv in a.set:
         k, v = kv.split("=")
-        setattr(opts, k, type(getattr(opts, k))(v) if getattr(opts, k) is not None else float(v))
+        default = getattr(opts, k)
+        setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
     rows = run(opts, a.only, a.log)
     s = summary(rows)
     for k, (n, m) in s["per_factor"].items():
