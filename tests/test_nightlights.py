@@ -220,12 +220,18 @@ def test_radiance_is_linear_and_saturation_is_nan():
 
 
 def test_lamp_classes_from_ratios():
+    from cupola.nightlights.photometry import VEGA_BAND_IRRADIANCE_W_M2
+    from cupola.nightlights.radiance import DEFAULT_EXTINCTION_MAG
     from cupola.simulate.nightlights import LAMP_RADIANCE_RATIOS
 
-    codes = {"hps": 1, "led": 2, "metal_halide": 3, "fluorescent": 4, "mercury": 5}
-    gr = np.array([LAMP_RADIANCE_RATIOS[k][0] for k in codes] + [np.nan, 0.7])
-    bg = np.array([LAMP_RADIANCE_RATIOS[k][1] for k in codes] + [0.5, 0.1])
-    out = colour.classify_lamps(np.stack([gr, bg]))
+    # the simulator's radiance ratios, turned into the camera system as the pipeline does
+    codes = {"hps": 1, "led": 2, "metal_halide": 2, "fluorescent": 2, "mercury": 2, "amber_led": 3}
+    gr = np.array([LAMP_RADIANCE_RATIOS[k][0] for k in codes] + [np.nan, 0.4])
+    bg = np.array([LAMP_RADIANCE_RATIOS[k][1] for k in codes] + [0.5, 4.0])
+    cam = colour.camera_ratios_from_radiance(
+        np.stack([gr, bg]), VEGA_BAND_IRRADIANCE_W_M2, extinction_mag=DEFAULT_EXTINCTION_MAG
+    )
+    out = colour.classify_lamps(cam)
     assert out.tolist() == list(codes.values()) + [colour.CLASS_NODATA, colour.CLASS_UNCLASSIFIED]
     rad = np.array([[[10.0, 1.0]], [[5.0, 2.0]], [[1.0, -0.1]]])
     r = colour.colour_ratios(rad, min_g=3.0)

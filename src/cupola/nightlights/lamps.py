@@ -60,6 +60,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -325,7 +326,9 @@ def light_indices(wavelength_nm, power) -> LightIndices:
         return LightIndices(nan, nan, nan, nan, nan)
     xyz = f["xyz"] @ spd
     uv = colour.xy_to_UCS_uv(colour.XYZ_to_xy(xyz))
-    cct, duv = colour.uv_to_CCT(uv, method="Ohno 2013")
+    with warnings.catch_warnings():  # far from the Planckian locus (red LED): CCT means little anyway
+        warnings.simplefilter("ignore")
+        cct, duv = colour.uv_to_CCT(uv, method="Ohno 2013")
     return LightIndices(
         sp_ratio=float(_KM_SCOTOPIC_LM_W * scot / (_KM_LM_W * phot)),
         sli=float((scot / phot) / (d_scot / d_phot)),

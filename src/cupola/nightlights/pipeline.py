@@ -178,11 +178,20 @@ def _measure_light(fr: FrameResult, opts: CalibrateOptions) -> None:
         rad, min_r=_noise_floor(rad[0], 3.0), min_g=_noise_floor(rad[1], opts.ratio_min_snr)
     )
     ratios[:, saturated] = np.nan  # a colour needs all three channels unclipped
+    # the lamp classes live in the camera's signal system (through window and one airmass)
+    cal = fr.calibration_used
+    assert cal is not None  # radiance_planes used it
+    camera_ratios = colour_mod.camera_ratios_from_radiance(
+        ratios,
+        cal.band_irradiance_w_m2,
+        window_transmission=None if cal.through_window else settings.window_transmission,
+        extinction_mag=settings.extinction_mag if am is not None and settings.atmosphere else None,
+    )
     fr.light = Light(
         radiance=rad,
         saturated=saturated,
         ratios=ratios,
-        classes=colour_mod.classify_lamps(ratios),
+        classes=colour_mod.classify_lamps(camera_ratios),
         airmass=am,
         settings=settings,
     )

@@ -78,7 +78,7 @@ def frame_summary(fr: FrameResult) -> dict:
             "pixels_with_colour": int(np.count_nonzero(np.isfinite(fr.ratios[0]))),
             "lamp_class_pixels": counts,
             "classes": [
-                {"code": c.code, "name": c.name, "g_r": list(c.g_r), "b_g": list(c.b_g)}
+                {"code": c.code, "name": c.name, "lamp_families": list(c.families)}
                 for c in colour_mod.LAMP_CLASSES
             ],
         },

@@ -2,7 +2,7 @@
 
 Panels: the RAW signal before calibration; ground radiance after it; the vignetting profile that
 was corrected; the astrometric residuals of the identified stars; the photometric zero-point fit
-per channel; histograms of the colour ratios G/R and B/G with the lamp-class boundaries.
+per channel; histograms of the colour ratios G/R and B/G with the share of each lamp class.
 
 The frame is read by attribute (``path``, ``frame``, ``radiance``, ``astrometry``, ...: a
 :class:`cupola.nightlights.pipeline.FrameResult`) and the lamp classes are passed in, so this
@@ -47,8 +47,8 @@ def _bin4(a: np.ndarray) -> np.ndarray:
 def write_report(path: str | Path, fr, lamp_classes) -> Path:
     """Draw the report page of one calibrated frame ``fr`` into ``path`` (PNG, 1280 x 760 px).
 
-    ``lamp_classes`` are the lamp classes of the colour ratios (objects with ``name``, ``code``,
-    ``g_r`` and ``b_g``), as :data:`cupola.nightlights.colour.LAMP_CLASSES`.
+    ``lamp_classes`` are the lamp classes of the class map (objects with ``name`` and ``code``), as
+    :data:`cupola.nightlights.colour.LAMP_CLASSES`.
     """
     # the object-oriented API (no pyplot state): safe to draw from a worker thread
     fig = new_figure((16, 9.5))
@@ -172,12 +172,6 @@ def write_report(path: str | Path, fr, lamp_classes) -> Path:
     if gr.size:
         a_hist.hist(np.clip(gr, 0, 2), bins=bins, histtype="step", color="tab:green", label=f"G/R ({gr.size} px)")
         a_hist.hist(np.clip(bg, 0, 2), bins=bins, histtype="step", color="tab:blue", label="B/G")
-        edges_gr = sorted({e for cl in lamp_classes for e in cl.g_r if 0 < e < 2})
-        edges_bg = sorted({e for cl in lamp_classes for e in cl.b_g if 0 < e < 2})
-        for e in edges_gr:
-            a_hist.axvline(e, color="tab:green", ls=":", lw=1)
-        for e in edges_bg:
-            a_hist.axvline(e, color="tab:blue", ls="--", lw=0.8)
         counts = {cl.name: int(np.count_nonzero(fr.classes == cl.code)) for cl in lamp_classes}
         tot = max(1, sum(counts.values()) + int(np.count_nonzero(fr.classes == 0)))
         a_hist.text(
@@ -194,7 +188,7 @@ def write_report(path: str | Path, fr, lamp_classes) -> Path:
         a_hist.text(
             0.5, 0.5, "no pixel bright enough for a colour", ha="center", va="center", transform=a_hist.transAxes
         )
-    a_hist.set_xlabel("ratio of band radiances (lines: lamp-class boundaries)")
+    a_hist.set_xlabel("ratio of band radiances (text: share of each lamp class)")
     a_hist.set_title("colour ratios", fontsize=10)
     t = fr.exposure.exposure_s
     t_text = f"1/{1 / t:.0f} s" if t < 0.5 and abs(1 / t - round(1 / t)) < 0.01 else f"{t:g} s"

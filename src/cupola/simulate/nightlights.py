@@ -61,13 +61,18 @@ NIGHT_TIME = dt.datetime(2017, 5, 17, 5, 44, 9, 526000, tzinfo=dt.timezone.utc)
 DEFAULT_ZERO_POINTS = {"R": 13.20, "G": 13.55, "B": 13.05}
 #: colour terms a_c of  m_inst,c = Hp + a_c (B-V) - ZP_c
 DEFAULT_COLOUR_TERMS = {"R": -0.45, "G": -0.05, "B": 0.55}
-#: band radiance ratios (G/R, B/G) of typical lamps for the synthetic cities
+#: band radiance ratios (G/R, B/G) of typical lamps for the synthetic cities: lamps of the lamp
+#: table of cupola.nightlights.colour (D3S) in the Vega-equivalent radiance the calibration gives
+#: with its default constants (the inverse of colour.camera_ratios_from_radiance, atmosphere
+#: corrected): HPS_LSPDD, a 4000 K LED (Cylinder 1014), a 4280 K metal halide, a T8 fluorescent, a
+#: mercury lamp and an amber LED street light (Streetview 3 amber)
 LAMP_RADIANCE_RATIOS = {
-    "hps": (0.40, 0.15),
-    "led": (0.85, 0.70),
-    "metal_halide": (0.80, 0.40),
-    "fluorescent": (1.25, 0.50),
-    "mercury": (1.30, 0.95),
+    "hps": (0.80, 0.30),
+    "led": (1.46, 0.96),
+    "metal_halide": (1.47, 0.85),
+    "fluorescent": (1.42, 0.83),
+    "mercury": (1.88, 0.68),
+    "amber_led": (0.69, 0.10),
 }
 
 
