@@ -19,6 +19,7 @@ _NAMES = {
     "read_calibration": "cupola.nightlights.photometry",
     "read_raw": "cupola.nightlights.raw",
     "classify_lamps": "cupola.nightlights.colour",
+    "lamp_probabilities": "cupola.nightlights.colour",
     "colour_ratios": "cupola.nightlights.colour",
 }
 

@@ -8,7 +8,7 @@ writes atomically.
 
 Figures: :mod:`.quicklook` (footprint and ground track), :mod:`.shadow_diagram` (shadows),
 :mod:`.match_plot` (locate), :mod:`.lightning` (lightning solve and LIS map), :mod:`.nightlights`
-(the calibration report).
+(the calibration report), :mod:`.lamps` (lamps and lamp classes in the colour plane).
 """
 
 from cupola.plot.figure import new_figure, save_figure
