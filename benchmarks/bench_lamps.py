@@ -119,8 +119,7 @@ def _report(camera: str, *, picture: bool) -> tuple[float, float]:
             grid.codes,
             [(c.code, c.name, c.colour) for c in classes],
             wrong=pred != truth,
-            title=f"{len(table)} lamp spectra through a Nikon {camera.upper()} from the ISS; classes of "
-            "cupola.nightlights.colour (KDE), red rings: wrong when left out",
+            title=f"{len(table)} lamp spectra, Nikon {camera.upper()} from the ISS: classes and leave-one-out misses",
         )
         print(f"# picture: {path.relative_to(ROOT)}", flush=True)
     return float(np.mean(pred == truth)), float(np.mean(old_new == truth))
