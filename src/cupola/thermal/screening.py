@@ -108,7 +108,7 @@ def screen_scene(
         failed.append(f"good QC {qc_good:.1%} < {min_qc_good:.0%}")
     if cloud_share > max_cloud:
         extra = (
-            f" (the mask flags {cloud_product:.1%}; the rest is the same deck, missed by it)"
+            f" (the mask flags {cloud_product:.1%}; the rest is cloud around it that the mask missed)"
             if cloud_product is not None and cloud_share > cloud_product + 0.02
             else ""
         )

@@ -1,0 +1,89 @@
+"""``cupola thermal``: thermal scenes (ECOSTRESS LST stacks, any thermal band) and multispectral
+band stacks (thin wrapper over :mod:`cupola.thermal`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cupola.cli import options
+
+thermal_app = typer.Typer(
+    help="Thermal scenes (ECOSTRESS, CTI, any thermal band): brightness temperature, quality, clouds, heat "
+    "islands; multispectral indices and band coregistration.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(thermal_app, name="thermal")
+
+
+def _print_stack(summary: dict, out: Path) -> None:
+    print(f"thermal: {len(summary['scenes'])} scene(s), {summary['cities']['count']} cities -> {out}")
+    for s in summary["scenes"]:
+        verdict = "usable    " if s["usable"] else "NOT usable"
+        print(f"  {s['scene']} {s['scene_time']} {s['period']:5s} {verdict} {s['reason']}")
+
+
+@thermal_app.command("stack")
+def stack_command(
+    folder: Path = typer.Argument(..., help="Folder of ECOSTRESS L2 GeoTIFFs (LST/, QC/, cloud_mask/, water_mask/)."),
+    cities: Path | None = typer.Option(
+        None, "--cities", help="City polygons, or points with a land-area field (GeoJSON, GPKG, ...)."
+    ),
+    name_field: str | None = typer.Option(None, "--name-field", help="Field naming the cities (default: name)."),
+    area_field: str = typer.Option("AREALAND", "--area-field", help="Land area field of point cities (square miles)."),
+    out: Path = options.out_folder(),
+) -> None:
+    """Screen every scene (cloud, QC, coverage, with the reason), mask it, and measure the heat island
+    per city by day and by night over the stack."""
+    from cupola.io.ecostress import find_ecostress_scenes
+    from cupola.thermal.products import write_stack_products
+    from cupola.thermal.stack import run_stack
+
+    files = find_ecostress_scenes(folder)
+    result = run_stack(files, cities, name_field=name_field, area_field=area_field)
+    inputs = [p for f in files for p in f.values()] + ([cities] if cities else [])
+    summary = write_stack_products(result, out, inputs=inputs)
+    _print_stack(summary, out)
+
+
+@thermal_app.command("scene")
+def scene_command(
+    lst: Path = typer.Argument(..., help="ECOSTRESS LST GeoTIFF, or an L2 LSTE HDF5 file."),
+    qc: Path | None = typer.Option(None, "--qc", help="QC GeoTIFF of the scene."),
+    cloud: Path | None = typer.Option(None, "--cloud", help="Cloud mask GeoTIFF of the scene."),
+    water: Path | None = typer.Option(None, "--water", help="Water mask GeoTIFF of the scene."),
+    geo: Path | None = typer.Option(None, "--geo", help="ECO_L1B_GEO HDF5 for a swath HDF5 without lat/lon."),
+    lst_scale: float | None = typer.Option(None, "--lst-scale", help="Scale of an integer LST without one (K)."),
+    cities: Path | None = typer.Option(None, "--cities", help="City polygons or points with a land-area field."),
+    name_field: str | None = typer.Option(None, "--name-field", help="Field naming the cities."),
+    area_field: str = typer.Option("AREALAND", "--area-field", help="Land area field of point cities (sq mi)."),
+    out: Path = options.out_folder(),
+) -> None:
+    """One scene: screening with the reason, masked LST as COG, cloud mask, heat island per city."""
+    from cupola.io.ecostress import read_ecostress_geotiffs, read_ecostress_h5
+    from cupola.io.zone_layer import read_zone_layer
+    from cupola.thermal.products import write_stack_products
+    from cupola.thermal.stack import analyse_stack, bounds_lonlat, cities_from_layer
+
+    if lst.suffix.lower() in (".h5", ".hdf5", ".he5"):
+        scene = read_ecostress_h5(lst, geo)
+    else:
+        scene = read_ecostress_geotiffs(lst, qc, cloud, water, lst_scale=lst_scale)
+    zones = None
+    if cities is not None:
+        layer = read_zone_layer(cities)
+        zones = cities_from_layer(
+            layer.geometries,
+            layer.fields,
+            layer.crs,
+            bounds_lonlat(scene),
+            name_field=name_field,
+            area_field=area_field,
+        )
+    result = analyse_stack([scene], zones)
+    summary = write_stack_products(result, out, inputs=[lst, qc, cloud, water, geo, cities])
+    _print_stack(summary, out)
