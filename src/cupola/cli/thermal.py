@@ -87,3 +87,57 @@ def scene_command(
     result = analyse_stack([scene], zones)
     summary = write_stack_products(result, out, inputs=[lst, qc, cloud, water, geo, cities])
     _print_stack(summary, out)
+
+
+@thermal_app.command("bt")
+def bt_command(
+    radiance: Path = typer.Argument(..., help="Thermal radiance raster (W m-2 sr-1 um-1), GeoTIFF."),
+    band: str = typer.Option(
+        ..., "--band", help="ecostress-1..5, cti-mwir, cti-lwir, gaussian:CENTRE:FWHM, tophat:LOW:HIGH (um) or a CSV."
+    ),
+    emissivity: float | None = typer.Option(
+        None, "--emissivity", help="Surface emissivity for the surface temperature."
+    ),
+    raster_band: int = typer.Option(1, "--raster-band", help="Band of the radiance raster (1-based)."),
+    out: Path = options.out_folder(),
+) -> None:
+    """Brightness temperature through the band-integrated Planck function (and surface temperature)."""
+    from cupola.thermal.band_jobs import run_bt
+
+    s = run_bt(radiance, band, out, emissivity=emissivity, radiance_band=raster_band)
+    e = s["central_wavelength_error_k"]
+    print(
+        f"thermal bt: {s['inputs']['band']['name']} -> {out}; median BT {s['bt_k'].get('median', float('nan')):.2f} K; "
+        f"the central-wavelength shortcut would be off by {e['min']:+.3f}..{e['max']:+.3f} K (200-400 K)"
+    )
+
+
+@thermal_app.command("indices")
+def indices_command(
+    stack: Path | None = typer.Argument(None, help="Multi-band GeoTIFF, or an RGB photo (JPEG/PNG/TIFF)."),
+    bands: str | None = typer.Option(None, "--bands", help="Roles of the stack's bands, e.g. red=3,green=2,nir=4."),
+    band_file: list[str] = typer.Option([], "--band-file", help="ROLE=FILE, a band in its own file (repeatable)."),
+    coregister: bool = typer.Option(
+        False, "--coregister", help="Align every band on the reference by phase correlation."
+    ),
+    reference: str | None = typer.Option(None, "--reference", help="Reference band role (default red)."),
+    out: Path = options.out_folder(),
+) -> None:
+    """NDVI, NDWI, MNDWI, NBR (RGB-only proxies flagged as such), with band-to-band coregistration."""
+    from cupola.errors import InputError
+    from cupola.thermal.band_jobs import parse_band_map, run_indices
+
+    files: dict[str, str] = {}
+    for item in band_file:
+        role, sep, f = item.partition("=")
+        if not sep or not f:
+            raise InputError(f"--band-file {item!r}: expected ROLE=FILE")
+        files[role.lower()] = f
+    s = run_indices(
+        stack, out, band_map=parse_band_map(bands), band_files=files, coregister_bands=coregister, reference=reference
+    )
+    names = ", ".join(f"{i['name']}{' (proxy)' if i['proxy'] else ''}" for i in s["indices"])
+    print(f"thermal indices: {names} -> {out}")
+    for k, v in s["coregistration"].items():
+        if not v.get("reference"):
+            print(f"  {k}: shift ({v['dx_px']:+.3f}, {v['dy_px']:+.3f}) px, peak {v['peak']:.2f}")
