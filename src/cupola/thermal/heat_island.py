@@ -86,10 +86,18 @@ def rural_rings(zones_lonlat: np.ndarray, ring_km: tuple[float, float] = RING_KM
     laea = equal_area_crs(0.5 * (x0 + x1), 0.5 * (y0 + y1))
     ea = reproject_geometries(geoms, "EPSG:4326", laea)
     area = np.where(ok, shapely.area(ea) / 1e6, np.nan)
-    urban = shapely.union_all(ea[ok])
     width_m = np.clip(np.sqrt(np.nan_to_num(area) / math.pi), *ring_km) * 1000.0
+    idx = np.flatnonzero(ok)
+    outer = shapely.buffer(ea[idx], width_m[idx], quad_segs=8)
+    # each ring minus the city zones it touches (an STRtree query, not one union of all cities)
+    tree = shapely.STRtree(ea[idx])
+    src, hit = tree.query(outer, predicate="intersects")
+    order = np.argsort(src, kind="stable")
+    src, hit = src[order], hit[order]
+    cuts = np.searchsorted(src, np.arange(len(idx) + 1))
+    near = np.array([shapely.union_all(ea[idx][hit[cuts[j] : cuts[j + 1]]]) for j in range(len(idx))], dtype=object)
     rings = np.full(len(geoms), None, dtype=object)
-    rings[ok] = shapely.difference(shapely.buffer(ea[ok], width_m[ok], quad_segs=8), urban)
+    rings[idx] = shapely.difference(outer, near)
     return reproject_geometries(rings, laea, "EPSG:4326"), area
 
 
