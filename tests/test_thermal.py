@@ -70,7 +70,7 @@ def test_band_integral_against_scipy_quadrature():
     lo, hi = 7.8, 10.7
     band = SpectralResponse.top_hat("cti-lwir", lo, hi)
     for t in (220.0, 300.0, 340.0):
-        ref = integrate.quad(lambda w: float(planck_radiance(w, t)), lo, hi, epsrel=1e-12)[0] / (hi - lo)
+        ref = integrate.quad(lambda w, t=t: float(planck_radiance(w, t)), lo, hi, epsrel=1e-12)[0] / (hi - lo)
         assert float(band_integral(band, t)[0]) == pytest.approx(ref, rel=1e-6)
 
 
