@@ -10,6 +10,8 @@
 4. Night lights by zone over the census places of the Los Angeles scene (../shared/data): exact
    zonal statistics, inequality, rings, deprived vs other, light vs population, on a synthetic
    radiance raster of stated make-up (see docs/nightlights_zones.md).
+5. Thermal: the four real ECOSTRESS scenes of Los Angeles (../shared/data) screened (usable or not,
+   and why), masked, and the surface heat island of every census place by day and by night.
 """
 
 from __future__ import annotations
@@ -144,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     code = _nightlights_zones(cupola_main, args.out / "nightlights-zones", outputs)
     if code != 0:
         return code
+    code = _thermal_stack(cupola_main, args.out / "thermal-la", outputs)
+    if code != 0:
+        return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
@@ -172,6 +177,21 @@ def _nightlights_zones(cupola_main, folder: Path, outputs: list) -> int:
     if code == 0:
         print(f"(model put into the radiance: {info['model']})")
         outputs.append(folder / "products")
+    return code
+
+
+def _thermal_stack(cupola_main, folder: Path, outputs: list) -> int:
+    """``thermal stack`` on the four real ECOSTRESS scenes of Los Angeles (../shared/data): each
+    scene screened with its reason, masked COGs, the heat island per census place by day and night."""
+    la = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecostress-la"
+    if not (la / "LST").is_dir() or not (la / "California_Cities.geojson").exists():
+        print(f"\n(thermal step skipped: no ECOSTRESS scenes in {la})")
+        return 0
+    print("\n# thermal: four real ECOSTRESS scenes of Los Angeles, screened; heat island per census place")
+    argv = ["thermal", "stack", str(la), "--cities", str(la / "California_Cities.geojson"), "--out", str(folder)]
+    code = _run(cupola_main, argv)
+    if code == 0:
+        outputs.append(folder)
     return code
 
 
