@@ -51,6 +51,8 @@ class LocateOptions:
     ref_px: int = 1024  # the reference's (or a tile's) long side
     max_keypoints: int = 2048
     coarse_keypoints: int = 1024  # the photo's keypoints in first passes below photo_px
+    coarse_ref_keypoints: int | None = None  # the reference's (its highest-scoring) in those passes
+    fine_turns: int | None = 2  # turns carried from the first size to the next (most inliers); None: all
     ransac_px: float = 6.0  # MAGSAC++ threshold, first pass
     refine_ransac_px: float = 6.0  # MAGSAC++ threshold after coregistration
     min_coarse_inliers: int = 5  # first pass: worth a coregistration
@@ -64,6 +66,7 @@ class LocateOptions:
     tile_below_fill: float = 0.3  # tiles when the footprint may span less than this of the reference
     max_tiles: int = 9
     diagonal_turns: bool = True  # when the right angles fail, try the photo turned by 45, 135, ...
+    diagonal_turns_near_best: bool = True  # ... only the two diagonals beside the best right angle
 
 
 @dataclass
@@ -305,6 +308,9 @@ class Localizer:
         ref_px = min(opts.ref_px, max(c1 - c0, r1 - r0))
         fr, ref_scale = self._ref_features(ref, tile, ref_px)
         coarse = opts.coarse_keypoints if photo_px < opts.photo_px else None
+        if coarse is not None and opts.coarse_ref_keypoints and len(fr) > opts.coarse_ref_keypoints:
+            k = opts.coarse_ref_keypoints  # ALIKED lists its keypoints by score, highest first
+            fr = Features(fr.keypoints[:k], fr.descriptors[:k], fr.shape)
         fp, to_full, _ = self._photo_features(photo_px, angle_deg, coarse)
         t0 = time.perf_counter()
         i0, i1 = self.matcher.match(fp, fr)
@@ -552,14 +558,16 @@ class Localizer:
                 state["best_fail"] = res
             return None
 
-        def search(ref: Reference, tiles: list, ladder, offset_deg: float = 0.0) -> LocateResult | None:
-            for photo_px in ladder:
+        def search(ref: Reference, tiles: list, ladder, turns: list[float]) -> LocateResult | None:
+            for rung, photo_px in enumerate(ladder):
                 pending: list[Candidate] = []
-                for angle in self._rotation_order(ref, offset_deg):
+                best_by_turn = dict.fromkeys(turns, 0)
+                for angle in turns:
                     for tile in tiles:
                         cand = self._first_pass(ref, tile, photo_px, angle)
                         if cand is None:
                             continue
+                        best_by_turn[angle] = max(best_by_turn[angle], cand.inliers)
                         state["best_coarse"] = max(state["best_coarse"], cand.inliers)
                         if cand.inliers >= opts.eager_inliers:
                             res = verify(cand)
@@ -571,21 +579,36 @@ class Localizer:
                     res = verify(cand)
                     if res is not None:
                         return res
+                if rung == 0:
+                    # turns ranked by their first-size matches (stable: ties keep the prior's order)
+                    turns = sorted(turns, key=lambda a: -best_by_turn[a])
+                    state["turn_rank"] = turns
+                    if opts.fine_turns is not None and any(best_by_turn.values()):
+                        # the finer sizes try only the turns that matched best at the first
+                        turns = turns[: opts.fine_turns]
             return None
 
         for ref in refs:
             state["verified"] = 0  # the verification budget holds per candidate reference
             h, w = ref.shape
-            res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px)
+            state["turn_rank"] = self._rotation_order(ref)
+            res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px, self._rotation_order(ref))
             if res is None and opts.diagonal_turns:
-                # a photo turned ~45 deg from every right angle: the diagonals, at the first size
-                res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px[:1], offset_deg=45.0)
+                # a photo turned ~45 deg from every right angle: the diagonals, at the first size; with
+                # ``diagonal_turns_near_best``, only the two beside the right angle that matched best
+                best = state["turn_rank"][0]
+                diagonals = (
+                    [best + 45.0, (best + 315.0) % 360.0]
+                    if opts.diagonal_turns_near_best
+                    else self._rotation_order(ref, 45.0)
+                )
+                res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px[:1], diagonals)
             # tiles add detail only where the reference is finer than its whole-pass resampling
             if res is None and opts.focal_mm is not None and max(h, w) > 1.5 * opts.ref_px:
                 tiles = self._tiles(ref)[: opts.max_tiles]
                 if tiles:
                     state["verified"] = min(state["verified"], opts.max_verifications - 2)
-                    res = search(ref, tiles, [min(opts.photo_ladder_px)])
+                    res = search(ref, tiles, [min(opts.photo_ladder_px)], self._rotation_order(ref))
             if res is not None:
                 return done(res)
         best_fail, best_coarse = state["best_fail"], state["best_coarse"]
