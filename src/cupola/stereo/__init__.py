@@ -1,0 +1,1 @@
+"""Heights from two overlapping photos (stereo)."""
