@@ -72,8 +72,8 @@ def _brute_force(radiance: np.ndarray, zones: np.ndarray) -> np.ndarray:
 
 
 def seconds_10k() -> None:
+    from cupola.analysis.zonal import zonal_statistics
     from cupola.io.raster_band import RasterBand
-    from cupola.nightlights.zonal import zonal_statistics
 
     radiance, population, zones, _ = _scene()
     rad = RasterBand(radiance, TRANSFORM, "EPSG:4326")
@@ -99,8 +99,8 @@ def seconds_10k() -> None:
 def sum_error() -> None:
     import shapely
 
+    from cupola.analysis.zonal import zonal_statistics
     from cupola.io.raster_band import RasterBand
-    from cupola.nightlights.zonal import zonal_statistics
 
     radiance, _, zones, rng = _scene(seed=1)
     pick = rng.choice(len(zones), 150, replace=False)

@@ -11,16 +11,18 @@ _spec = importlib.util.spec_from_file_location("import_graph", TOOL)
 import_graph = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(import_graph)
 
-CAPABILITIES = {"georef", "locate", "lightning", "nightlights", "shadows"}
+CAPABILITIES = {"georef", "locate", "lightning", "nightlights", "shadows", "stereo", "thermal"}
 BASE = {"errors", "_lazy"}
 ALLOWED = {
     "geometry": BASE,  # pure computation: not even io
     "io": BASE | {"geometry"},
     "plot": BASE | {"geometry", "io"},
     "products": BASE | {"geometry", "io", "plot"},
+    # analysis shared by capabilities (zonal statistics): computation over what io reads
+    "analysis": BASE | {"geometry", "io"},
     # generators build the inputs of a capability and so use its data types; no capability uses them
-    "simulate": BASE | {"geometry", "io", "plot", "products"} | CAPABILITIES,
-    **{c: BASE | {"geometry", "io", "plot", "products"} for c in CAPABILITIES},
+    "simulate": BASE | {"geometry", "io", "plot", "products", "analysis"} | CAPABILITIES,
+    **{c: BASE | {"geometry", "io", "plot", "products", "analysis"} for c in CAPABILITIES},
 }
 GRAPH = import_graph.graph()
 

@@ -91,8 +91,7 @@ def test_emissivity_and_atmosphere_correction_round_trip():
 
 
 def test_response_file_and_bad_responses(tmp_path):
-    from cupola.io.spectral import read_spectral_response
-    from cupola.thermal.sensors import band_response
+    from cupola.thermal.sensors import band_response, read_spectral_response
 
     f = tmp_path / "r.csv"
     f.write_text("wavelength_nm,response\n10000,0\n10500,1\n11000,0\n")

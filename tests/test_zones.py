@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import shapely
 
+from cupola.analysis.zonal import pixel_area_km2, reproject_geometries, zonal_statistics
 from cupola.errors import InputError
 from cupola.io.raster_band import RasterBand, write_raster_band
 from cupola.io.zone_layer import ZoneLayer, read_zone_layer, write_zone_layer
 from cupola.nightlights import urban
-from cupola.nightlights.zonal import pixel_area_km2, reproject_geometries, zonal_statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 LA = ROOT.parent / "shared" / "data" / "ecostress-la"
@@ -404,7 +404,7 @@ def test_los_angeles_places_recover_the_model_put_into_the_raster(tmp_path):
 
 
 def test_batches_of_zones_give_the_same_numbers(monkeypatch):
-    from cupola.nightlights import zonal
+    from cupola.analysis import zonal
 
     rng = np.random.default_rng(9)
     values = rng.gamma(2.0, 5.0, (30, 30)).astype(np.float32)

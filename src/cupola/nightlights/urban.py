@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from cupola.analysis.zonal import W_SR_PER_KM2_NW
 from cupola.errors import InputError
-from cupola.nightlights.zonal import W_SR_PER_KM2_NW
 
 __all__ = [
     "lorenz_curve",

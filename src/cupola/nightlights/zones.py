@@ -1,6 +1,6 @@
 """Urban night lights by zone: read a night-light raster (cupola's calibrated radiance, VIIRS or
 Black Marble GeoTIFFs) and a polygon layer of zones (neighbourhoods, districts, cities), and
-compute per zone the exact statistics of :mod:`cupola.nightlights.zonal`, then across zones the
+compute per zone the exact statistics of :mod:`cupola.analysis.zonal`, then across zones the
 comparisons of :mod:`cupola.nightlights.urban`: inequality, centre-periphery rings, deprived
 versus other areas within each city, and light versus population.
 
@@ -22,17 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from cupola.errors import InputError
-from cupola.io.raster_band import RasterBand, read_raster_band
-from cupola.io.zone_layer import ZoneLayer, read_zone_layer
-from cupola.nightlights import urban
-from cupola.nightlights.zonal import (
+from cupola.analysis.zonal import (
     LIT_THRESHOLD,
     ZoneStatistics,
     reproject_geometries,
     segment_length,
     zonal_statistics,
 )
+from cupola.errors import InputError
+from cupola.io.raster_band import RasterBand, read_raster_band
+from cupola.io.zone_layer import ZoneLayer, read_zone_layer
+from cupola.nightlights import urban
 
 __all__ = ["ZonesOptions", "ZonesResult", "analyse_zones", "run_zones", "deprived_flags", "RING_STEPS_KM"]
 
@@ -191,7 +191,7 @@ def _ring_width(distance_km: np.ndarray) -> float:
 
 def _centres(result_stats: ZoneStatistics, cities: np.ndarray, opts: ZonesOptions) -> dict[str, tuple[float, float]]:
     """Per city (lat, lon) of the ring centre: the given centre, else the light-weighted centroid."""
-    from cupola.nightlights.zonal import equal_area_crs, transformer
+    from cupola.analysis.zonal import equal_area_crs, transformer
 
     out: dict[str, tuple[float, float]] = {}
     for city in dict.fromkeys(cities.tolist()):

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from cupola import __version__
+from cupola.analysis.zonal import LIT_THRESHOLD
 from cupola.io.atomic import atomic_write
 from cupola.io.staging import json_safe, staged_output, write_json
 from cupola.io.zone_layer import ZoneLayer, write_zone_layer
-from cupola.nightlights.zonal import LIT_THRESHOLD
 from cupola.nightlights.zones import ZonesResult
 
 __all__ = ["RESULT_SCHEMA", "zones_summary", "write_zones_products"]

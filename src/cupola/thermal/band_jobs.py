@@ -27,12 +27,10 @@ __all__ = ["run_bt", "run_indices", "parse_band_map", "read_stack"]
 
 
 def _response(band: str):
-    from cupola.thermal.sensors import band_response
+    from cupola.thermal.sensors import band_response, read_spectral_response
 
     p = Path(band)
     if p.suffix.lower() in (".csv", ".txt") or p.exists():
-        from cupola.io.spectral import read_spectral_response
-
         return read_spectral_response(p)
     return band_response(band)
 

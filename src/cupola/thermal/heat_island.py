@@ -1,6 +1,6 @@
 """Surface urban heat island per city: the mean land-surface temperature of the city's zone minus
 that of its rural reference, from exact coverage-weighted zonal means (the zonal tools of
-:mod:`cupola.nightlights.zonal`: exactextract coverage fractions, true pixel areas).
+:mod:`cupola.analysis.zonal`: exactextract coverage fractions, true pixel areas).
 
 Rural reference of a city: the ring outside its zone, out to the city's equivalent radius
 (``sqrt(area / π)``, kept between 1 and 10 km), minus every city zone of the layer; water, cloud
@@ -76,7 +76,7 @@ def rural_rings(zones_lonlat: np.ndarray, ring_km: tuple[float, float] = RING_KM
     """(rings, zone areas km²): each zone's rural ring (lon/lat polygons, see the module)."""
     import shapely
 
-    from cupola.nightlights.zonal import equal_area_crs, reproject_geometries
+    from cupola.analysis.zonal import equal_area_crs, reproject_geometries
 
     geoms = np.asarray(zones_lonlat, dtype=object)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -113,7 +113,7 @@ def heat_island(
     from :func:`rural_rings` when already computed (a stack reuses them)."""
     import shapely
 
-    from cupola.nightlights.zonal import zonal_statistics
+    from cupola.analysis.zonal import zonal_statistics
 
     geoms = np.asarray(zones_lonlat, dtype=object)
     n = len(geoms)

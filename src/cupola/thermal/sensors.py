@@ -12,7 +12,7 @@ each band is *modelled* from published numbers, and says so in its ``source``:
   for it, 3.3-5.4 µm (mid-wave) and 7.8-10.7 µm (long-wave).
 
 A measured response (a CSV ``wavelength_um,response``) replaces any model:
-:func:`cupola.io.spectral.read_spectral_response`.
+:func:`read_spectral_response`.
 
 >>> from cupola.thermal.sensors import band_response
 >>> b = band_response("ecostress-4")
@@ -22,10 +22,17 @@ A measured response (a CSV ``wavelength_um,response``) replaces any model:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import numpy as np
+
 from cupola.errors import InputError
+from cupola.io.limits import regular_file
+from cupola.io.tables import read_table
 from cupola.thermal.planck import SpectralResponse
 
-__all__ = ["ECOSTRESS_BANDS_UM", "CTI_BANDS_UM", "band_response", "BAND_NAMES"]
+__all__ = ["ECOSTRESS_BANDS_UM", "CTI_BANDS_UM", "band_response", "BAND_NAMES", "read_spectral_response"]
 
 #: ECOSTRESS band -> (centre µm, nominal FWHM µm); see the module for the sources
 ECOSTRESS_BANDS_UM: dict[int, tuple[float, float]] = {
@@ -71,3 +78,30 @@ def band_response(name: str) -> SpectralResponse:
         f"`band` {name!r}: unknown band; use one of {', '.join(BAND_NAMES)}, gaussian:CENTRE_UM:FWHM_UM, "
         "tophat:LOW_UM:HIGH_UM or a response file (CSV wavelength_um,response)"
     )
+
+
+def read_spectral_response(path: str | os.PathLike, name: str | None = None):
+    """The :class:`~cupola.thermal.planck.SpectralResponse` in ``path``, a CSV with columns
+    ``wavelength_um`` (or ``wavelength_nm``, converted) and ``response`` (relative, any scale), read
+    through :func:`cupola.io.tables.read_table`; sorted by wavelength.
+
+    >>> from pathlib import Path
+    >>> _ = Path("b.csv").write_text("wavelength_um,response\\n10.0,0\\n10.5,1\\n11.0,0\\n")
+    >>> r = read_spectral_response("b.csv")
+    >>> r.name, round(r.centre_um, 3)
+    ('b', 10.5)
+    """
+    p = regular_file(path, "a spectral response (CSV wavelength_um,response)")
+    table = read_table(p, "spectral response", required=("response",), optional=("wavelength_um", "wavelength_nm"))
+    if not (table.has("wavelength_um") or table.has("wavelength_nm")):
+        raise InputError(f"{p}: needs a column wavelength_um (or wavelength_nm) beside response")
+    unit = "wavelength_um" if table.has("wavelength_um") else "wavelength_nm"
+    w = np.array([row.number(unit) for row in table], dtype=np.float64)
+    r = np.array([row.number("response") for row in table], dtype=np.float64)
+    if unit == "wavelength_nm":
+        w = w / 1000.0
+    order = np.argsort(w, kind="stable")
+    try:
+        return SpectralResponse(name or Path(p).stem, w[order], r[order], source=f"measured response file {p}")
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from None

@@ -4,7 +4,7 @@ centre, and the heat island of every city measured (:mod:`.heat_island`); then p
 day and night heat island over the usable scenes, and the time series.
 
 Cities: polygons from a layer, or points with a land area (the census's ``AREALAND``, square
-miles) turned into zones by :func:`cupola.simulate.urban_nightlights.zones_from_places` (a disc of
+miles) turned into zones by :func:`cupola.analysis.places.zones_from_places` (a disc of
 the land area trimmed to the place's Voronoi cell): only the places inside the first scene.
 """
 
@@ -59,8 +59,8 @@ def cities_from_layer(
     inside it."""
     import shapely
 
-    from cupola.nightlights.zonal import reproject_geometries, segment_length
-    from cupola.simulate.urban_nightlights import zones_from_places
+    from cupola.analysis.places import zones_from_places
+    from cupola.analysis.zonal import reproject_geometries, segment_length
 
     geoms = np.asarray(geometries, dtype=object)
     if geoms.size == 0:
@@ -136,7 +136,7 @@ class StackResult:
 
 
 def _centre(scene: EcostressScene) -> tuple[float, float]:
-    from cupola.nightlights.zonal import transformer
+    from cupola.analysis.zonal import transformer
 
     a, _b, c, _d, e, f = scene.transform
     rows, cols = scene.shape
@@ -148,7 +148,7 @@ def _centre(scene: EcostressScene) -> tuple[float, float]:
 def bounds_lonlat(scene: EcostressScene) -> tuple[float, float, float, float]:
     import shapely
 
-    from cupola.nightlights.zonal import reproject_geometries
+    from cupola.analysis.zonal import reproject_geometries
 
     a, _b, c, _d, e, f = scene.transform
     rows, cols = scene.shape

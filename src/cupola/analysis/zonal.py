@@ -24,7 +24,7 @@ pixel, same grid) ``population``, ``population_per_km2`` and ``light_w_sr_per_pe
 
 >>> import numpy as np, shapely
 >>> from cupola.io.raster_band import RasterBand
->>> from cupola.nightlights.zonal import zonal_statistics
+>>> from cupola.analysis.zonal import zonal_statistics
 >>> grid = RasterBand(np.ones((4, 4), np.float32), (1.0, 0.0, 0.0, 0.0, -1.0, 4.0), "EPSG:32611")
 >>> st = zonal_statistics(grid, np.array([shapely.box(0.5, 0.5, 2.5, 1.5)]), "EPSG:32611")
 >>> float(st.radiance_sum[0]), float(st.radiance_mean[0])   # 2 pixels' worth of ones
