@@ -57,9 +57,9 @@ _registered: list = []
 def _register() -> None:
     if _registered:
         return
-    from cupola.cli import geolocate, lightning, locate, nightlights, orbit, shadows, thermal
+    from cupola.cli import geolocate, lightning, locate, nightlights, orbit, shadows, stereo, thermal
 
-    for group in (geolocate, orbit, shadows, locate, nightlights, lightning, thermal):
+    for group in (geolocate, orbit, shadows, locate, nightlights, lightning, thermal, stereo):
         group.register(app)
     _registered.append(True)
 
