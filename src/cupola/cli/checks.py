@@ -107,6 +107,14 @@ RULES: dict[tuple[str, ...], dict] = {
         "method": ("simple", "precise"),
     },
     ("shadows", "batch"): {"method": ("simple", "precise")},
+    ("stereo",): {
+        "attitude1": (ANGLE, ANGLE, ANGLE),
+        "attitude2": (ANGLE, ANGLE, ANGLE),
+        "focal_mm": FOCAL_MM,
+        "sensor_mm": (SENSOR_MM, SENSOR_MM),
+        "posting_m": LENGTH_M,
+        "height_range_m": (HEIGHT_M, HEIGHT_M),
+    },
     ("locate", "photo"): {
         "top_k": Range(1, 1000, what="a number of tiles"),
         "bounds": (LON, LAT, LON, LAT),
@@ -174,6 +182,7 @@ RULES: dict[tuple[str, ...], dict] = {
 #: options that name an output (not read, so not checked as input files); value: "folder" or "file"
 OUTPUTS: dict[tuple[str, ...], dict[str, str]] = {
     ("geolocate",): {"out": "folder"},
+    ("stereo",): {"out": "folder"},
     ("shadows", "sideway"): {"out": "file", "plot": "file"},
     ("shadows", "height"): {"out": "file", "plot": "file"},
     ("shadows", "batch"): {"out": "file"},
