@@ -59,6 +59,8 @@ __all__ = [
     "render_pair",
     "JACKSBORO_PASS",
     "TLE_SAMPLE",
+    "sample_elements",
+    "write_pair_files",
 ]
 
 #: a real daytime ISS pass over the Jacksboro elevation model: closest approach ~11 km from its
@@ -550,3 +552,47 @@ def render_pair(
         "rendered": True,
     }
     return RenderedPair(images[0], images[1], georefs[0], georefs[1], truth1, terrain, info)
+
+
+def write_pair_files(pair: RenderedPair, folder) -> dict:
+    """Write a rendered pair as a user would have it: ``photo1.png``, ``photo2.png`` (8-bit grey),
+    ``pose1.json``, ``pose2.json`` (``cupola geolocate`` result.json summaries of the known poses),
+    ``truth_dem.tif`` (the terrain's heights, EPSG:4326) and ``pair.json`` (how it was made).
+    Returns the paths by name."""
+    import json
+    from pathlib import Path
+
+    from PIL import Image
+
+    from cupola.io.geotiff import write_lonlat_geotiff
+    from cupola.io.staging import json_safe
+    from cupola.products.georef import GeorefFrame, georef_summary
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    el = sample_elements(pair.georef1.time)
+    paths = {}
+    for k, (img, geo) in enumerate(((pair.image1, pair.georef1), (pair.image2, pair.georef2)), start=1):
+        photo = out / f"photo{k}.png"
+        Image.fromarray(img).save(photo)
+        state = orbit.state_at(el, geo.time)
+        frame = GeorefFrame(
+            photo=photo,
+            image=img,
+            georef=geo,
+            state=state,
+            elements=el,
+            tle_source="bundled ISS element sets (2017)",
+            camera_source="rendered (known)",
+            pose_source="rendered (known look-at pose)",
+            footprint=geo.footprint(),
+            footprint_ring=geo.footprint_lonlat(),
+            warnings=[],
+        )
+        pose = out / f"pose{k}.json"
+        pose.write_text(json.dumps(json_safe(georef_summary(frame)), indent=2) + "\n")
+        paths[f"photo{k}"], paths[f"pose{k}"] = photo, pose
+    truth = write_lonlat_geotiff(out / "truth_dem.tif", pair.terrain.height_m.astype(np.float32), pair.terrain.bounds)
+    (out / "pair.json").write_text(json.dumps(json_safe(pair.info), indent=2) + "\n")
+    paths["truth_dem"], paths["info"] = truth, out / "pair.json"
+    return paths
