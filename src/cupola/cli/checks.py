@@ -134,6 +134,12 @@ RULES: dict[tuple[str, ...], dict] = {
         "iso": Range(0.0, 1e7, lo_open=True, what="a positive ISO speed"),
         "f_number": Range(0.0, 100.0, lo_open=True, what="a positive f-number"),
         "sensor_mm": (SENSOR_MM, SENSOR_MM),
+        "transfer": ("srgb", "linear"),
+    },
+    ("nightlights", "stars"): {
+        "focal_mm": FOCAL_MM,
+        "sensor_mm": (SENSOR_MM, SENSOR_MM),
+        "transfer": ("srgb", "linear"),
     },
     ("nightlights", "zones"): {
         "centre": (LAT, LON),
@@ -190,6 +196,7 @@ OUTPUTS: dict[tuple[str, ...], dict[str, str]] = {
     ("locate", "evaluate"): {"cache": "folder"},
     ("locate", "batch"): {"out": "folder", "cache": "folder"},
     ("nightlights", "calibrate"): {"out": "folder"},
+    ("nightlights", "stars"): {"out": "folder"},
     ("nightlights", "zones"): {"out": "folder"},
     ("lightning", "solve"): {"out": "folder"},
     ("lightning", "simulate"): {"out": "folder"},

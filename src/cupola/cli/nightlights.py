@@ -42,7 +42,9 @@ def _bands(text: str | None, flag: str, lo: float, hi: float, low_open: bool = F
 @nightlights_app.command("calibrate")
 def calibrate_command(
     raws: list[Path] = typer.Argument(
-        ..., help="RAW files (NEF, DNG, ...) of one sequence: same camera, lens, settings."
+        ...,
+        help="RAW files (NEF, DNG, ...) of one sequence: same camera, lens, settings; JPEG, TIFF or PNG "
+        "photos are read too, with approximate radiance (see --transfer).",
     ),
     out: Path = options.out_folder("Output folder: one subfolder per RAW plus calibration.json."),
     dark: Path | None = typer.Option(None, "--dark", help="Dark frame (RAW, same exposure and ISO, lens capped)."),
@@ -72,6 +74,9 @@ def calibrate_command(
         None, "--window", help="Window transmission R,G,B, applied to constants measured without the window."
     ),
     no_atmosphere: bool = typer.Option(False, "--no-atmosphere", help="Radiance at the top of the atmosphere."),
+    transfer: str = typer.Option(
+        "srgb", "--transfer", help="How JPEG/TIFF/PNG values encode light: srgb (IEC 61966-2-1) or linear."
+    ),
     force: bool = options.force(),
 ) -> None:
     """Decode, flat-field, calibrate on stars, and write radiance, G/R and B/G, lamp classes and report.png."""
@@ -102,6 +107,7 @@ def calibrate_command(
         sensor_mm=tuple(sensor_mm) if sensor_mm else None,
         radiance=settings,
         force_tle=force,
+        transfer=transfer,
     )
     with progress_bar() as advance:
         seq = calibrate(raws, opts, progress=advance)
@@ -123,6 +129,63 @@ def calibrate_command(
         c = seq.calibration
         t.caption = "zero points " + ", ".join(f"{k} {c.zero_points[k]:.3f}±{c.zero_point_err[k]:.3f}" for k in "RGB")
     Console().print(t)
+
+
+@nightlights_app.command("stars")
+def stars_command(
+    photo: Path = typer.Argument(..., help="Night photo with stars: JPEG, TIFF, PNG or RAW (NEF, DNG, ...)."),
+    out: Path = options.out_folder("Output folder: wcs.fits, stars.csv, result.json, stars.png."),
+    time: str | None = options.time(
+        "Mid-exposure time, ISO 8601 with zone (default: EXIF DateTimeOriginal read as UTC).", required=False
+    ),
+    tle: Path | None = options.tle("TLE file of the ISS: gives the camera's pose in ITRS and LVLH.", required=False),
+    focal_mm: float | None = options.focal_mm("Focal length in mm to start from (default: EXIF)."),
+    sensor_mm: tuple[float, float] | None = options.sensor_mm("Sensor WIDTH HEIGHT (mm) for cameras not known."),
+    transfer: str = typer.Option(
+        "srgb", "--transfer", help="How JPEG/TIFF/PNG values encode light: srgb (IEC 61966-2-1) or linear."
+    ),
+    reference_wcs: Path | None = typer.Option(
+        None, "--reference-wcs", help="Another solution's WCS header (e.g. astrometry.net's .wcs) to compare with."
+    ),
+    force: bool = options.force(),
+    quiet: bool = options.quiet("No summary."),
+) -> None:
+    """Plate solve the star field alone: WCS (FITS), identified stars, camera pose with --tle."""
+    from cupola.geometry.times import parse_time
+    from cupola.nightlights.plate_job import StarsOptions, run_stars, write_stars_products
+
+    opts = StarsOptions(
+        time=parse_time(time, "--time") if time else None,
+        tle=tle,
+        force_tle=force,
+        focal_mm=focal_mm,
+        sensor_mm=tuple(sensor_mm) if sensor_mm else None,
+        transfer=transfer,
+        reference_wcs=reference_wcs,
+    )
+    res = run_stars(photo, opts)
+    write_stars_products(res, out, inputs=[tle, reference_wcs])
+    if quiet:
+        return
+    sol = res.plate.astrometry
+    ra, dec = sol.boresight_radec_deg
+    print(
+        f"nightlights stars: {sol.n_matched} Hipparcos stars ({res.plate.method}), rms {sol.rms_px:.2f} px, "
+        f"boresight RA {ra:.4f} Dec {dec:.4f} deg, {res.plate.pixel_scale_arcsec:.2f} arcsec/px -> {out}"
+    )
+    if res.pose is not None:
+        b = res.pose["boresight"]
+        print(
+            f"  pose: off-nadir {b['off_nadir_deg']:.2f} deg, azimuth from velocity "
+            f"{b['azimuth_from_velocity_deg']:.2f} deg, LVLH roll/pitch/yaw "
+            f"{res.pose['lvlh_roll_deg']:.2f}/{res.pose['lvlh_pitch_deg']:.2f}/{res.pose['lvlh_yaw_deg']:.2f} deg"
+        )
+    if res.reference is not None:
+        a = res.reference["sky"] or res.reference["all"]
+        print(
+            f"  vs {reference_wcs}: median {a['median_deg']:.4f}, p90 {a['p90_deg']:.4f}, max {a['max_deg']:.4f} deg "
+            f"over {a['pixels']} lattice pixels ({res.reference['sky_from']})"
+        )
 
 
 @nightlights_app.command("zones")

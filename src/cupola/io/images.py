@@ -28,7 +28,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["PhotoInfo", "read_photo_info", "read_photo"]
+__all__ = ["PhotoInfo", "read_photo_info", "read_photo", "read_photo_full_depth"]
 
 # EXIF tag numbers (EXIF 2.32 / TIFF 6.0)
 _TAG_MAKE = 0x010F
@@ -164,6 +164,50 @@ def read_photo(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInfo]:
             _check_png_complete(p)
         pixels = _to_array(p, img)
     return pixels, info
+
+
+def read_photo_full_depth(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInfo]:
+    """:func:`read_photo`, but a colour TIFF of 16 bits per sample keeps its 16 bits.
+
+    Pillow reads a 16-bit RGB TIFF as 8-bit RGB (the low byte lost); such files are decoded with
+    OpenCV's libtiff instead (any TIFF compression it knows), as (H, W, 3) ``uint16`` in R, G, B
+    order; every other file as :func:`read_photo` reads it. The metadata is Pillow's.
+
+    Raises:
+        InputError: as :func:`read_photo`; a 16-bit TIFF OpenCV cannot decode.
+    """
+    p = _check_file(path)
+    with _open(p) as img:
+        deep = img.format == "TIFF" and img.mode in ("RGB", "RGBA", "RGBX") and _bits_per_sample(img) > 8
+    if not deep:
+        return read_photo(p)
+    info = read_photo_info(p)
+    import cv2
+
+    a = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)  # as stored: no EXIF orientation, no depth change
+    if a is None or a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint16:
+        what = "nothing" if a is None else f"{a.dtype} of shape {a.shape}"
+        raise InputError(
+            f"{p}: 16-bit TIFF could not be decoded as RGB (OpenCV gave {what}); expected a 16-bit RGB TIFF"
+        )
+    if a.shape[:2] != (info.height_px, info.width_px):
+        raise InputError(
+            f"{p}: 16-bit TIFF decoded as {a.shape[1]}x{a.shape[0]} px, its header says "
+            f"{info.width_px}x{info.height_px}; expected a complete image file"
+        )
+    return np.ascontiguousarray(a[..., 2::-1]), info
+
+
+def _bits_per_sample(img) -> int:
+    """The largest BitsPerSample (TIFF tag 258) of a Pillow TIFF image, 8 if not given."""
+    tags = getattr(img, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None
+    if isinstance(bits, (tuple, list)):
+        return max((int(b) for b in bits), default=8)
+    try:
+        return int(bits) if bits is not None else 8
+    except (TypeError, ValueError):
+        return 8
 
 
 def _check_png_complete(p: Path) -> None:

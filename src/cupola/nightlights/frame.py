@@ -29,6 +29,7 @@ from cupola.geometry.camera import Camera, camera_body, camera_for_body
 from cupola.geometry.projection import Georeference
 from cupola.nightlights.exposure import Exposure, exposure_from_metadata
 from cupola.nightlights.lens import LensModel, lens_from_lensfun
+from cupola.nightlights.photo import is_photo, read_photo_frame
 from cupola.nightlights.photometry import Calibration
 from cupola.nightlights.radiance import RadianceSettings
 from cupola.nightlights.raw import RawFrame, read_raw, subtract_dark
@@ -184,13 +185,17 @@ def _lens_for(frame: RawFrame, flat_gain: np.ndarray | None, flat_name: str) -> 
 
 
 def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: tuple | None) -> FrameResult:
-    """Decode a RAW, subtract the dark, flat-field and normalise it to counts/s at ISO 100, f/1."""
+    """Decode a RAW (or a JPEG, TIFF or PNG photo, :mod:`cupola.nightlights.photo`), subtract the
+    dark, flat-field and normalise it to counts/s at ISO 100, f/1."""
     t0 = _time.perf_counter()
-    frame = read_raw(path, saturation_fraction=opts.saturation_fraction)
-    notes = []
+    if is_photo(path):  # JPEG, TIFF, PNG: decoded to (approximately) linear light
+        frame = read_photo_frame(path, transfer=opts.transfer, saturation_fraction=opts.saturation_fraction)
+    else:
+        frame = read_raw(path, saturation_fraction=opts.saturation_fraction)
+    notes = list(frame.notes)
     if dark is not None:
         frame = subtract_dark(frame, dark)
-        notes += frame.notes
+        notes = list(frame.notes)  # the frame's own notes and the dark frame's
     exposure = exposure_from_metadata(
         frame.meta,
         exposure_s=opts.exposure_s,
@@ -244,9 +249,9 @@ def place_frame(
     :class:`cupola.io.tle.TleFile` of the run, or None without one."""
     p = fr.placement
     p.time = _time_of(fr.frame, k, first.frame if first else fr.frame, opts, fr.notes)
+    if tles is not None and p.time is None:
+        raise InputError(f"{fr.path}: no EXIF DateTimeOriginal, and `tle` needs the frame's time: give `time`")
     if tles is None or p.time is None:
-        if tles is not None and p.time is None:
-            fr.notes.append("no time (give `time`): not georeferenced")
         return
     p.elements = tles.at(p.time, force=opts.force_tle, notes=fr.notes)
     p.state = orbit.state_at(p.elements, p.time)

@@ -76,6 +76,7 @@ class CalibrateOptions:
     radiance: RadianceSettings = field(default_factory=RadianceSettings)
     height_m: float = 0.0
     saturation_fraction: float = 0.98
+    transfer: str = "srgb"  # how JPEG/TIFF/PNG values encode light: "srgb" or "linear" (RAW: unused)
     star_mag_limit: float = 7.0
     ratio_min_snr: float = 5.0
     force_tle: bool = False
@@ -204,7 +205,9 @@ def _measure_light(fr: FrameResult, opts: CalibrateOptions) -> None:
 def calibrate(
     raw_paths, options: CalibrateOptions | None = None, progress: Callable[[str, int, int], None] | None = None
 ) -> SequenceResult:
-    """Calibrate one or more RAW frames of a sequence (same camera, lens and settings)."""
+    """Calibrate one or more RAW frames of a sequence (same camera, lens and settings); JPEG, TIFF
+    and PNG photos are read too, decoded to approximately linear light (see ``linearity`` in
+    ``result.json`` and :mod:`cupola.nightlights.photo`)."""
     opts = options or CalibrateOptions()
     paths = [Path(p) for p in raw_paths]
     if not paths:

@@ -57,6 +57,7 @@ def frame_summary(fr: FrameResult) -> dict:
         "raw": str(fr.path),
         "metadata": fr.frame.meta.to_dict(),
         "dark": fr.frame.dark,
+        "linearity": fr.frame.linearity,
         "exposure": fr.exposure.to_dict(),
         "lens": fr.lens.to_dict(),
         "camera": fr.camera.to_dict(),
@@ -78,8 +79,7 @@ def frame_summary(fr: FrameResult) -> dict:
             "pixels_with_colour": int(np.count_nonzero(np.isfinite(fr.ratios[0]))),
             "lamp_class_pixels": counts,
             "classes": [
-                {"code": c.code, "name": c.name, "lamp_families": list(c.families)}
-                for c in colour_mod.LAMP_CLASSES
+                {"code": c.code, "name": c.name, "lamp_families": list(c.families)} for c in colour_mod.LAMP_CLASSES
             ],
         },
         "notes": fr.notes,

@@ -90,6 +90,8 @@ class RawFrame:
         saturated: (4, H/2, W/2) bool, raw value >= ``saturation_fraction`` of the white level.
         offsets: (dx, dy) of each plane in the 2x2 cell.
         dark: how the zero level was removed ("black level 600" or "dark frame FILE").
+        linearity: how far the values are proportional to light, in words (a RAW's are; an
+            sRGB-decoded JPEG's only approximately, see :mod:`cupola.nightlights.photo`).
     """
 
     meta: RawMetadata
@@ -98,6 +100,7 @@ class RawFrame:
     offsets: tuple
     dark: str
     notes: list = field(default_factory=list)
+    linearity: str = "linear: RAW sensor values above the black level"
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -271,7 +274,10 @@ def read_raw(
                 corr = (corr + np.float32(c)) * x
             planes[n] *= 1.0 + corr
     dark = "black level " + "/".join(f"{b:g}" for b in meta.black_level)
-    return RawFrame(meta=meta, planes=planes, saturated=saturated, offsets=tuple(offsets), dark=dark)
+    linear = "linear: RAW sensor values above the black level"
+    if linearity:
+        linear += ", corrected by the linearity polynomial " + ", ".join(f"{c:g}" for c in linearity)
+    return RawFrame(meta=meta, planes=planes, saturated=saturated, offsets=tuple(offsets), dark=dark, linearity=linear)
 
 
 def subtract_dark(frame: RawFrame, dark: RawFrame) -> RawFrame:
