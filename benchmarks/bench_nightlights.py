@@ -164,9 +164,81 @@ def calibrate_16mp():
     bench_line("nightlights_calibrate_16mp", total, "s", baseline=10.0, ratio=total / 10.0)
 
 
+AUROMAT = ROOT.parent / "shared" / "data" / "auromat-d3s"
+
+
+def wcs_agreement():
+    """nightlights_wcs_agreement_deg: the real AUROMAT Nikon D3S limb photo (heavily compressed JPEG)
+    solved blind by ``cupola nightlights stars`` (EXIF focal length, D3S sensor; the station's GCRS
+    position of the reference header, as a TLE would give it, drops sources below the limb), against
+    astrometry.net's WCS of it: median angle between the two over a 32-px lattice of the sky part
+    (lines of sight >= 40 km above the Earth); p90 and max printed. Baseline: the same fit with the
+    focal length held at the EXIF 50 mm (what the EXIF camera gives with the stars' rotation)."""
+    import datetime as dt
+    from dataclasses import replace
+
+    import numpy as np
+    from astropy.io import fits
+
+    from cupola.nightlights import plate as pl
+    from cupola.nightlights.astrometry import solve_astrometry
+    from cupola.nightlights.plate_job import StarsOptions, compare_with_reference, run_stars
+
+    photo, ref = AUROMAT / "ISS030-E-102170_dc.jpg", AUROMAT / "ISS030-E-102170_dc.wcs"
+    if not photo.exists():
+        print(f"# nightlights_wcs_agreement_deg skipped: no {photo}", flush=True)
+        return
+    h = fits.Header.fromfile(str(ref))
+    t = dt.datetime.fromisoformat(h["DATE-OBS"]).replace(tzinfo=dt.timezone.utc)
+    pos = np.array([h["POSXSHIF"], h["POSYSHIF"], h["POSZSHIF"]]) * 1e3
+    t0 = time.perf_counter()
+    opts = StarsOptions(time=t + dt.timedelta(seconds=h["DATESHIF"]), station_position_gcrs_m=pos, reference_wcs=ref)
+    res = run_stars(photo, opts)
+    wall = time.perf_counter() - t0
+    sky = res.reference["sky"]
+    plate = res.plate
+    sol = plate.astrometry
+    det = res.sources.detections
+    cand = plate.candidates
+    fixed, _ = solve_astrometry(
+        det.col[cand],
+        det.row[cand],
+        plate.camera_prior,
+        plate.catalog.unit_vectors(plate.epoch_year),
+        plate.catalog.hp_mag,
+        prior_rotation=sol.rotation,
+        fit_focal=False,
+    )
+    base = replace(res, plate=replace(plate, astrometry=fixed))
+    base.wcs, _ = pl.wcs_header(base.plate)
+    b_sky = compare_with_reference(base, ref)["sky"]
+    print(
+        f"# AUROMAT {photo.name}: {sol.n_matched} stars ({plate.method}; "
+        f"verified at EXIF focal x{plate.focal_scale:g}), "
+        f"rms {sol.rms_px:.2f} px (the reference WCS on the same stars: "
+        f"{res.reference['matched_stars_rms_px']['reference']:.2f} px), focal {sol.camera.focal_px:.1f} px = "
+        f"{sol.camera.focal_px / plate.camera_prior.focal_px:.4f} x EXIF; {wall:.1f} s",
+        flush=True,
+    )
+    print(
+        f"# sky part ({sky['pixels']} lattice px): median {sky['median_deg']:.4f}, p90 {sky['p90_deg']:.4f}, "
+        f"max {sky['max_deg']:.4f} deg; whole frame median {res.reference['all']['median_deg']:.4f} deg; "
+        f"EXIF focal held: median {b_sky['median_deg']:.4f}, p90 {b_sky['p90_deg']:.4f}, max {b_sky['max_deg']:.4f}",
+        flush=True,
+    )
+    bench_line(
+        "nightlights_wcs_agreement_deg",
+        sky["median_deg"],
+        "deg",
+        baseline=b_sky["median_deg"],
+        ratio=sky["median_deg"] / b_sky["median_deg"],
+    )
+
+
 BENCHMARKS = {
     "nightlights_astrometric_rms": astrometric_rms,
     "nightlights_zero_point_error": zero_point_error,
     "nightlights_flat_residual": flat_residual,
     "nightlights_calibrate_16mp": calibrate_16mp,
+    "nightlights_wcs_agreement_deg": wcs_agreement,
 }
