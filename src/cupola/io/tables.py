@@ -53,6 +53,8 @@ __all__ = [
     "read_tie_points",
     "read_pixels",
     "write_pixels_csv",
+    "write_records_csv",
+    "format_field",
     "read_table",
     "Table",
     "Row",
@@ -468,3 +470,29 @@ def _write_text_atomic(p: Path, text: str) -> None:
                 os.fsync(f.fileno())
     except OSError as exc:
         raise InputError(f"{p}: cannot be written ({' '.join(str(exc).split())})") from None
+
+
+def format_field(value, significant_digits: int = 10) -> str:
+    """A CSV field: '' for None and non-finite numbers, true/false for booleans, numbers to
+    ``significant_digits``."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)):
+        return "" if not math.isfinite(float(value)) else f"{float(value):.{significant_digits}g}"
+    return str(value)
+
+
+def write_records_csv(path: str | os.PathLike, records: list[dict], *, significant_digits: int = 10) -> Path:
+    """Write dictionaries as CSV rows (atomically): the columns are every key in first-seen order
+    (a lone ``none`` column when there are no records), the fields as :func:`format_field` writes
+    them."""
+    p = Path(path)
+    columns = list(dict.fromkeys(k for r in records for k in r)) or ["none"]
+    with atomic_write(p) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        for r in records:
+            w.writerow([format_field(r.get(c), significant_digits) for c in columns])
+    return p

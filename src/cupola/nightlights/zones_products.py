@@ -22,10 +22,8 @@
 
 from __future__ import annotations
 
-import csv
 import html
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +31,7 @@ from cupola import __version__
 from cupola.analysis.zonal import LIT_THRESHOLD
 from cupola.io.atomic import atomic_write
 from cupola.io.staging import json_safe, staged_output, write_json
+from cupola.io.tables import format_field, write_records_csv
 from cupola.io.zone_layer import ZoneLayer, write_zone_layer
 from cupola.nightlights.zones import ZonesResult
 
@@ -54,26 +53,6 @@ METHOD = {
     "mean radiance against population density; OLS log-log line and residuals in dex",
     "rings": "zones grouped by the geodesic distance of their centroid from the centre",
 }
-
-
-def _f(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (float, np.floating)):
-        return "" if not math.isfinite(float(v)) else f"{float(v):.10g}"
-    return str(v)
-
-
-def _write_csv(path: Path, rows: list[dict]) -> Path:
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([_f(r.get(c)) for c in columns])
-    return path
 
 
 def _zone_rows(result: ZonesResult) -> list[dict]:
@@ -137,7 +116,7 @@ def _fmt_cell(v) -> str:
         if not math.isfinite(x):
             return "–"
         return f"{x:.4g}"
-    return _f(v)
+    return format_field(v)
 
 
 def _report_html(result: ZonesResult, summary: dict, products: list[str]) -> str:
@@ -229,13 +208,13 @@ def write_zones_products(result: ZonesResult, out_dir, *, inputs=(), written: li
             del fields["deprived"]
         write_zone_layer(stage / "zones.gpkg", ZoneLayer(result.geometries, fields, result.crs))
         write_zone_layer(stage / "zones.geojson", ZoneLayer(result.lonlat, fields, "EPSG:4326"))
-        _write_csv(stage / "zones.csv", _zone_rows(result))
-        _write_csv(stage / "rings.csv", result.rings or [{"city": "", "ring_inner_km": None}])
-        _write_csv(stage / "inequality.csv", [x.to_dict() for x in result.inequality])
+        write_records_csv(stage / "zones.csv", _zone_rows(result))
+        write_records_csv(stage / "rings.csv", result.rings or [{"city": "", "ring_inner_km": None}])
+        write_records_csv(stage / "inequality.csv", [x.to_dict() for x in result.inequality])
         if result.comparisons:
-            _write_csv(stage / "deprived.csv", [x.to_dict() for x in result.comparisons])
+            write_records_csv(stage / "deprived.csv", [x.to_dict() for x in result.comparisons])
         if result.correlations:
-            _write_csv(stage / "correlation.csv", [x.to_dict() for x in result.correlations])
+            write_records_csv(stage / "correlation.csv", [x.to_dict() for x in result.correlations])
         centre = result.options.centre_lat_lon or (
             next(iter(result.centres.values())) if len(result.centres) == 1 else None
         )

@@ -18,16 +18,12 @@ nothing through :func:`cupola.io.staging.staged_output`:
 
 from __future__ import annotations
 
-import csv
-import math
-from pathlib import Path
-
 import numpy as np
 
 from cupola import __version__
-from cupola.io.atomic import atomic_write
 from cupola.io.cog import write_cog
 from cupola.io.staging import staged_output, write_json
+from cupola.io.tables import write_records_csv
 from cupola.thermal import screening as scr
 from cupola.thermal.clouds import BUFFER_PX, COLD_K, GROW_TOLERANCE_K, TEXTURE_K
 from cupola.thermal.heat_island import MIN_COVERED, RING_KM
@@ -38,26 +34,6 @@ __all__ = ["RESULT_SCHEMA", "write_stack_products", "stack_rows"]
 RESULT_SCHEMA = "cupola.thermal.stack/1"
 #: cities drawn in the time-series figure (largest first)
 SERIES_CITIES = 8
-
-
-def _f(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (float, np.floating)):
-        return "" if not math.isfinite(float(v)) else f"{float(v):.6g}"
-    return str(v)
-
-
-def _write_csv(path: Path, rows: list[dict]) -> Path:
-    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["none"]
-    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([_f(r.get(c)) for c in columns])
-    return path
 
 
 def stack_rows(result: StackResult) -> tuple[list[dict], list[dict]]:
@@ -164,10 +140,10 @@ def write_stack_products(result: StackResult, out_dir, *, inputs=(), written: li
                 }
             )
         tplot.write_screening_sheet(stage / "screening.png", panels)
-        _write_csv(stage / "screening.csv", screening)
+        write_records_csv(stage / "screening.csv", screening, significant_digits=6)
         if cities is not None:
-            _write_csv(stage / "heat_island.csv", uhi)
-            _write_csv(stage / "heat_island_cities.csv", result.summary)
+            write_records_csv(stage / "heat_island.csv", uhi, significant_digits=6)
+            write_records_csv(stage / "heat_island_cities.csv", result.summary, significant_digits=6)
             for period in ("day", "night"):
                 values = np.array([row[f"uhi_{period}_k"] for row in result.summary], dtype=np.float64)
                 if np.isfinite(values).any():
