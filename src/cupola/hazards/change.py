@@ -1,0 +1,161 @@
+"""Change and hazard layers, each a boolean mask with a per-pixel confidence in [0, 1].
+
+- Change-vector analysis (Malila 1980; Bruzzone & Prieto 2000, IEEE TGRS 38(3)): the magnitude of
+  the per-pixel difference vector of the normalised bands, each band scaled by a robust spread
+  (1.4826 MAD of its difference); threshold = the larger of Otsu's threshold on the magnitude and a
+  noise floor, median + ``noise_sigmas`` robust sigmas of the magnitude, so that an unchanged pair
+  (one mode only, which Otsu would still split) yields no change.
+- Flood (UN-SPIDER recommended practice): a water index on both dates, one Otsu threshold on the
+  pooled values (when the histogram is not clearly bimodal, Ashman's D < 2, the index's
+  conventional threshold instead); flooded = water after and not water before.
+- Burn scar: dNBR above Otsu's threshold, never below the USGS low-severity bound 0.1 (Key &
+  Benson 2006).
+
+Confidence is the distance from the threshold in units of the class's standard deviation,
+``min(1, |x - t| / (2 s))``; the flood confidence is the smaller of the two dates', scaled by
+``model_confidence`` (1 for NDWI/MNDWI, 0.6 for the RGB water model of true-colour photos).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cupola.hazards.normalise import match_histograms
+from cupola.hazards.threshold import class_separation, otsu_threshold
+
+__all__ = [
+    "HazardLayer",
+    "change_vector",
+    "detect_change",
+    "flood_layer",
+    "burn_layer",
+    "threshold_with_fallback",
+    "ashman_d",
+]
+
+
+@dataclass(frozen=True)
+class HazardLayer:
+    """``mask`` (rows, cols) bool: the hazard; ``confidence`` float32 in [0, 1] (0 outside the
+    mask); ``score`` the quantity that was thresholded; ``threshold`` its threshold; ``method`` a
+    short description (written into the products)."""
+
+    mask: np.ndarray
+    confidence: np.ndarray
+    score: np.ndarray
+    threshold: float
+    method: str
+
+
+def ashman_d(values: np.ndarray, threshold: float) -> float:
+    """Ashman's D of the two classes split at ``threshold`` (Ashman, Bird & Zepf 1994):
+    |mu1 - mu0| / sqrt((s0² + s1²) / 2); D > 2 means a clean separation of two modes."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    lo, hi = v[v <= threshold], v[v > threshold]
+    if lo.size < 2 or hi.size < 2:
+        return 0.0
+    s = np.sqrt((lo.var() + hi.var()) / 2.0)
+    return float(abs(hi.mean() - lo.mean()) / max(s, 1e-9))
+
+
+def _sample(values: np.ndarray, n: int = 2_000_000) -> np.ndarray:
+    v = np.asarray(values).ravel()
+    if v.size <= n:
+        return v
+    return v[:: int(np.ceil(v.size / n))]
+
+
+def threshold_with_fallback(values: np.ndarray, default: float, min_ashman_d: float = 2.0) -> tuple[float, bool]:
+    """Otsu's threshold of ``values`` if the split is clearly bimodal (Ashman's D >=
+    ``min_ashman_d``), else ``default``; returns (threshold, otsu_used)."""
+    v = _sample(values)
+    v = v[np.isfinite(v)]
+    if v.size < 2 or float(v.min()) == float(v.max()):
+        return default, False
+    t = otsu_threshold(v)
+    if ashman_d(v, t) >= min_ashman_d:
+        return t, True
+    return default, False
+
+
+def _confidence(x: np.ndarray, t: float, spread: float) -> np.ndarray:
+    c = np.abs(x - np.float32(t)) / np.float32(2.0 * spread)
+    return np.clip(np.nan_to_num(c, nan=0.0), 0.0, 1.0).astype(np.float32)
+
+
+def change_vector(before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0) -> HazardLayer:
+    """Change-vector analysis of two co-registered, normalised stacks (bands, rows, cols)."""
+    b = np.asarray(before, dtype=np.float32)
+    a = np.asarray(after, dtype=np.float32)
+    diff = a - b
+    mag2 = np.zeros(a.shape[1:], dtype=np.float32)
+    for k in range(diff.shape[0]):
+        d = diff[k]
+        s = _sample(d)
+        s = s[np.isfinite(s)]
+        med = float(np.median(s)) if s.size else 0.0
+        mad = 1.4826 * float(np.median(np.abs(s - med))) if s.size else 1.0
+        mad = mad if mad > 1e-9 else max(float(s.std()) if s.size else 1.0, 1e-6)
+        mag2 += ((d - np.float32(med)) / np.float32(mad)) ** 2
+    mag = np.sqrt(mag2)
+    s = _sample(mag)
+    s = s[np.isfinite(s)]
+    med = float(np.median(s))
+    mad = 1.4826 * float(np.median(np.abs(s - med)))
+    floor = med + noise_sigmas * max(mad, 1e-6)
+    t_otsu = otsu_threshold(s) if s.size > 1 and s.min() < s.max() else floor
+    t = max(t_otsu, floor)
+    mask = np.isfinite(mag) & (mag > t)
+    _s0, s1 = class_separation(s, t)
+    conf = np.where(mask, _confidence(mag, t, s1), 0.0).astype(np.float32)
+    method = f"change-vector analysis, threshold max(Otsu {t_otsu:.3g}, noise floor {floor:.3g})"
+    return HazardLayer(mask, conf, mag, float(t), method)
+
+
+def detect_change(before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0) -> HazardLayer:
+    """Histogram-match ``before`` to ``after``, run change-vector analysis, then learn the matching
+    again from the pixels found unchanged (pseudo-invariant features) and run it once more."""
+    first = change_vector(match_histograms(before, after), after, noise_sigmas)
+    if not first.mask.any():
+        return first
+    return change_vector(match_histograms(before, after, invariant=~first.mask), after, noise_sigmas)
+
+
+def flood_layer(
+    index_before: np.ndarray,
+    index_after: np.ndarray,
+    *,
+    default_threshold: float = 0.0,
+    model_confidence: float = 1.0,
+    name: str = "NDWI",
+) -> HazardLayer:
+    """Flooded = water after (index above the threshold) and not water before."""
+    ib = np.asarray(index_before, dtype=np.float32)
+    ia = np.asarray(index_after, dtype=np.float32)
+    pooled = np.concatenate([_sample(ib, 1_000_000), _sample(ia, 1_000_000)])
+    t, used = threshold_with_fallback(pooled, default_threshold)
+    finite = pooled[np.isfinite(pooled)]
+    s_dry, s_wet = class_separation(finite, t) if finite.size else (1.0, 1.0)
+    water_after = ia > t
+    dry_before = ib <= t
+    mask = water_after & dry_before & np.isfinite(ia) & np.isfinite(ib)
+    conf = np.minimum(_confidence(ia, t, s_wet), _confidence(ib, t, s_dry)) * np.float32(model_confidence)
+    conf = np.where(mask, conf, 0.0).astype(np.float32)
+    how = f"Otsu {t:.3g}" if used else f"fixed {t:.3g} (histogram not bimodal)"
+    return HazardLayer(mask, conf, ia - ib, float(t), f"{name} water after and not before, threshold {how}")
+
+
+def burn_layer(dnbr_values: np.ndarray, min_dnbr: float = 0.1) -> HazardLayer:
+    """Burn scar: dNBR above max(Otsu, ``min_dnbr``)."""
+    d = np.asarray(dnbr_values, dtype=np.float32)
+    t, used = threshold_with_fallback(d, min_dnbr)
+    t = max(t, min_dnbr)
+    finite = _sample(d)
+    finite = finite[np.isfinite(finite)]
+    _s0, s1 = class_separation(finite, t) if finite.size else (1.0, 1.0)
+    mask = np.isfinite(d) & (d > t)
+    conf = np.where(mask, _confidence(d, t, s1), 0.0).astype(np.float32)
+    return HazardLayer(mask, conf, d, float(t), f"dNBR above {t:.3g} ({'Otsu' if used else 'USGS low severity'})")

@@ -1,0 +1,192 @@
+"""Reading a before/after pair and putting 'before' on the grid of 'after'.
+
+The 'after' image must be georeferenced (a GeoTIFF with a CRS and a geotransform, e.g. the
+``georef.tif`` that ``cupola georef`` or ``cupola locate`` writes for an ISS photo); 'before' is any
+georeferenced raster. 'before' is resampled (bilinear) onto the part of the 'after' grid that both
+cover; pixels outside either image are NaN. Band roles come from ``bands`` (comma-separated names
+among red, green, blue, nir, swir1, swir2, thermal), else from the band descriptions, else from
+the band count: 3 = red,green,blue; 4 = red,green,blue,nir; 6 = red,green,blue,nir,swir1,swir2.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.io.limits import check_pixel_budget, regular_file
+
+__all__ = ["ImagePair", "band_roles", "overlap_bounds", "read_pair"]
+
+ROLES = ("red", "green", "blue", "nir", "swir1", "swir2", "thermal")
+_DEFAULT_ROLES = {
+    1: ("red",),
+    3: ("red", "green", "blue"),
+    4: ("red", "green", "blue", "nir"),
+    6: ("red", "green", "blue", "nir", "swir1", "swir2"),
+}
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """``before`` and ``after`` (bands, rows, cols) float32 on one grid (``transform``, ``crs``),
+    NaN where either has no data; ``roles`` band name -> index; ``times`` ISO strings or None."""
+
+    before: np.ndarray
+    after: np.ndarray
+    transform: tuple[float, float, float, float, float, float]
+    crs: str
+    roles: dict[str, int]
+    before_path: Path | None = None
+    after_path: Path | None = None
+    times: dict[str, str | None] = field(default_factory=dict)
+
+    def band(self, which: str, role: str) -> np.ndarray:
+        stack = self.before if which == "before" else self.after
+        return stack[self.roles[role]]
+
+    def has(self, *roles: str) -> bool:
+        return all(r in self.roles for r in roles)
+
+
+def band_roles(count: int, bands: str | None = None, descriptions: tuple = (), what: str = "`after`") -> dict[str, int]:
+    """Band name -> 0-based index from ``bands``, the descriptions, or the count."""
+    if bands:
+        names = [b.strip().lower() for b in bands.split(",") if b.strip()]
+        bad = [n for n in names if n not in ROLES]
+        if bad:
+            raise InputError(f"`bands`: unknown band name(s) {', '.join(bad)}; use {', '.join(ROLES)}")
+        if len(names) > count:
+            raise InputError(f"`bands`: names {len(names)} bands but {what} has {count}")
+        return {n: i for i, n in enumerate(names)}
+    described = [str(d or "").strip().lower() for d in descriptions]
+    if described and all(d in ROLES for d in described) and len(set(described)) == len(described):
+        return {d: i for i, d in enumerate(described)}
+    roles = _DEFAULT_ROLES.get(count) or (_DEFAULT_ROLES[6] if count > 6 else None)
+    if roles is None:
+        raise InputError(f"{what}: has {count} bands; name them with `bands` (e.g. red,green,blue,nir)")
+    return {n: i for i, n in enumerate(roles)}
+
+
+def overlap_bounds(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> tuple | None:
+    """The intersection of two (left, bottom, right, top) boxes, None when they do not overlap.
+
+    >>> overlap_bounds((0, 0, 2, 2), (1, 1, 3, 3)), overlap_bounds((0, 0, 1, 1), (2, 2, 3, 3))
+    ((1, 1, 2, 2), None)
+    """
+    left, bottom = max(a[0], b[0]), max(a[1], b[1])
+    right, top = min(a[2], b[2]), min(a[3], b[3])
+    if right <= left or top <= bottom:
+        return None
+    return (left, bottom, right, top)
+
+
+def _time_tag(ds) -> str | None:
+    t = ds.tags().get("TIFFTAG_DATETIME")
+    if not t:
+        return None
+    try:
+        from datetime import datetime, timezone
+
+        return datetime.strptime(t, "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+    except ValueError:
+        return None
+
+
+def _read_all(ds) -> np.ndarray:
+    a = ds.read(masked=True)
+    return np.asarray(a.astype(np.float32).filled(np.nan), dtype=np.float32)
+
+
+def read_pair(
+    before: str | os.PathLike,
+    after: str | os.PathLike,
+    *,
+    bands: str | None = None,
+    before_bands: str | None = None,
+) -> ImagePair:
+    """Read ``after`` and resample ``before`` onto its grid, cropped to their overlap.
+
+    Raises:
+        InputError: a file unreadable, 'after' not georeferenced (georeference it first), 'before'
+            without a CRS, band counts that differ, or images that do not overlap.
+    """
+    import rasterio
+    from rasterio.transform import Affine
+    from rasterio.warp import Resampling, reproject, transform_bounds
+    from rasterio.windows import Window, from_bounds
+
+    pa = regular_file(after, "the 'after' image (GeoTIFF)")
+    pb = regular_file(before, "the 'before' image (GeoTIFF)")
+    try:
+        da = rasterio.open(pa)
+    except Exception as exc:
+        raise InputError(f"{pa}: cannot be read as a raster ({' '.join(str(exc).split())})") from None
+    try:
+        db = rasterio.open(pb)
+    except Exception as exc:
+        da.close()
+        raise InputError(f"{pb}: cannot be read as a raster ({' '.join(str(exc).split())})") from None
+    with da, db:
+        if da.crs is None or da.transform.is_identity:
+            raise InputError(
+                f"{pa}: the 'after' image is not georeferenced; georeference it first "
+                "(cupola georef or cupola locate writes georef.tif)"
+            )
+        if db.crs is None or db.transform.is_identity:
+            raise InputError(f"{pb}: the 'before' image has no georeferencing (CRS and geotransform)")
+        roles = band_roles(da.count, bands, tuple(da.descriptions), "`after`")
+        roles_b = band_roles(db.count, before_bands or bands, tuple(db.descriptions), "`before`")
+        common = {r: i for r, i in roles.items() if r in roles_b}
+        if not common:
+            raise InputError(
+                f"{pa}, {pb}: the images share no band (after: {sorted(roles)}, before: {sorted(roles_b)})"
+            )
+        b_in_a = transform_bounds(db.crs, da.crs, *db.bounds, densify_pts=21)
+        ov = overlap_bounds(tuple(da.bounds), tuple(b_in_a))
+        if ov is None:
+            raise InputError(f"{pb}, {pa}: the 'before' and 'after' images do not overlap")
+        win = from_bounds(*ov, transform=da.transform).round_offsets().round_lengths()
+        win = win.intersection(Window(0, 0, da.width, da.height))
+        if win.width < 2 or win.height < 2:
+            raise InputError(f"{pb}, {pa}: the 'before' and 'after' images overlap by less than 2 pixels")
+        check_pixel_budget(int(win.width), int(win.height), str(pa), bands=len(common))
+        a_all = da.read(masked=True, window=win)
+        a = np.asarray(a_all.astype(np.float32).filled(np.nan), dtype=np.float32)
+        t = da.window_transform(win)
+        order = sorted(common, key=lambda r: roles[r])
+        a = a[[roles[r] for r in order]]
+        b_src = _read_all(db)[[roles_b[r] for r in order]]
+        b = np.full_like(a, np.nan)
+        reproject(
+            b_src,
+            b,
+            src_transform=db.transform,
+            src_crs=db.crs,
+            src_nodata=np.nan,
+            dst_transform=t,
+            dst_crs=da.crs,
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
+        )
+        crs = da.crs.to_string()
+        times = {"before": _time_tag(db), "after": _time_tag(da)}
+    invalid = ~(np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0))
+    if invalid.all():
+        raise InputError(f"{pb}, {pa}: the 'before' and 'after' images have no valid pixels in common")
+    a[:, invalid] = np.nan
+    b[:, invalid] = np.nan
+    tt = Affine(*t[:6])
+    return ImagePair(
+        b,
+        a,
+        (tt.a, tt.b, tt.c, tt.d, tt.e, tt.f),
+        crs,
+        {r: i for i, r in enumerate(order)},
+        Path(pb),
+        Path(pa),
+        times,
+    )

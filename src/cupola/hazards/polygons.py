@@ -1,0 +1,80 @@
+"""Hazard polygons from a mask: connected regions (4-connectivity) as polygons in EPSG:4326 with
+their area in km² measured in a Lambert azimuthal equal-area projection centred on the scene, and
+the mean per-pixel confidence. Regions under ``min_area_km2`` (the noise floor) are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cupola.analysis.zonal import equal_area_crs, reproject_geometries, transformer
+
+__all__ = ["HazardPolygons", "polygonize"]
+
+
+@dataclass(frozen=True)
+class HazardPolygons:
+    """``geometries`` shapely polygons (lon, lat, EPSG:4326); ``area_km2`` equal-area areas;
+    ``confidence`` mean pixel confidence; ``equal_area_crs`` the projection the areas come from."""
+
+    geometries: np.ndarray
+    area_km2: np.ndarray
+    confidence: np.ndarray
+    equal_area_crs: str
+
+    def __len__(self) -> int:
+        return int(self.geometries.size)
+
+
+def polygonize(
+    mask: np.ndarray,
+    confidence: np.ndarray,
+    transform: tuple[float, float, float, float, float, float],
+    crs: str,
+    *,
+    min_area_km2: float = 0.0,
+) -> HazardPolygons:
+    """Polygons of the True regions of ``mask`` on the grid (``transform``, ``crs``)."""
+    import rasterio.features
+    import shapely
+    from rasterio.transform import Affine
+    from scipy import ndimage
+
+    m = np.asarray(mask, dtype=bool)
+    rows, cols = m.shape
+    a = Affine(*transform)
+    cx, cy = a @ (cols / 2.0, rows / 2.0)
+    lon0, lat0 = transformer(crs, "EPSG:4326").transform(cx, cy)
+    laea = equal_area_crs(float(lon0), float(lat0))
+    empty = HazardPolygons(np.empty(0, dtype=object), np.empty(0), np.empty(0), laea)
+    if not m.any():
+        return empty
+    labels, n = ndimage.label(m)
+    conf = np.asarray(confidence, dtype=np.float64)
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    mean_conf = np.bincount(labels.ravel(), weights=np.nan_to_num(conf).ravel(), minlength=n + 1) / np.maximum(
+        counts, 1
+    )
+    geoms, ids = [], []
+    for geom, value in rasterio.features.shapes(labels.astype(np.int32), mask=m, transform=a, connectivity=4):
+        geoms.append(shapely.geometry.shape(geom))
+        ids.append(int(value))
+    if not geoms:
+        return empty
+    g = np.asarray(geoms, dtype=object)
+    idx = np.asarray(ids)
+    # one region may come back as several rings only through holes, so merge by label
+    order = np.argsort(idx, kind="stable")
+    g, idx = g[order], idx[order]
+    uniq, start = np.unique(idx, return_index=True)
+    merged = np.asarray([shapely.union_all(part) for part in np.split(g, start[1:])], dtype=object)
+    merged = shapely.make_valid(merged)
+    pixel = max(abs(transform[0]), abs(transform[4]))
+    ea = reproject_geometries(merged, crs, laea, max_segment=pixel * 8)
+    area = shapely.area(ea) / 1e6
+    keep = area >= min_area_km2
+    ll = reproject_geometries(merged[keep], crs, "EPSG:4326", max_segment=pixel * 8)
+    ll = shapely.make_valid(np.asarray(ll, dtype=object))
+    return HazardPolygons(np.asarray(ll, dtype=object), area[keep], mean_conf[uniq][keep], laea)

@@ -1,0 +1,156 @@
+"""cupola.hazards: Otsu, indices, normalisation, change detection, polygons, pair reading."""
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from cupola.errors import InputError
+from cupola.hazards.change import burn_layer, change_vector, detect_change, flood_layer
+from cupola.hazards.indices import dnbr, ndwi, rgb_water_index
+from cupola.hazards.normalise import match_histograms
+from cupola.hazards.pair import read_pair
+from cupola.hazards.polygons import polygonize
+from cupola.hazards.threshold import otsu_threshold
+
+
+def test_otsu_on_a_bimodal_histogram_splits_between_the_modes():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(10, 1, 20000), rng.normal(20, 2, 8000)])
+    t = otsu_threshold(x)
+    assert 13 < t < 17
+    # the separating threshold of equal-weight, equal-spread modes is their midpoint
+    y = np.concatenate([rng.normal(-1, 0.2, 20000), rng.normal(1, 0.2, 20000)])
+    assert abs(otsu_threshold(y)) < 0.1
+
+
+def test_otsu_refuses_a_constant():
+    with pytest.raises(InputError, match="values"):
+        otsu_threshold(np.ones(10))
+
+
+def test_ndwi_and_dnbr_values():
+    assert ndwi(np.array([0.3]), np.array([0.1]))[0] == pytest.approx(0.5)
+    d = dnbr(np.array([0.4]), np.array([0.1]), np.array([0.2]), np.array([0.3]))
+    assert d[0] == pytest.approx(0.6 - (-0.2))
+    r, g, b = np.array([0.05, 0.3]), np.array([0.06, 0.3]), np.array([0.1, 0.25])
+    w = rgb_water_index(r, g, b)
+    assert w[0] > w[1]  # dark, bluish water scores above bright land
+
+
+def test_histogram_matching_removes_a_gain_and_offset():
+    rng = np.random.default_rng(2)
+    a = rng.gamma(2.0, 0.05, (2, 60, 60)).astype(np.float32)
+    b = 1.7 * a + 0.03
+    m = match_histograms(a, b)
+    assert np.nanmax(np.abs(m - b)) < 0.01
+
+
+def _scene(rng, shape=(200, 240)):
+    green = rng.uniform(0.05, 0.12, shape).astype(np.float32)
+    nir = rng.uniform(0.25, 0.4, shape).astype(np.float32)
+    return green, nir
+
+
+def test_flood_layer_finds_the_painted_flood_with_confidence():
+    rng = np.random.default_rng(3)
+    g0, n0 = _scene(rng)
+    g1, n1 = g0 + rng.normal(0, 0.005, g0.shape), n0 + rng.normal(0, 0.005, n0.shape)
+    truth = np.zeros(g0.shape, bool)
+    truth[50:120, 60:180] = True
+    g1[truth] = 0.09
+    n1[truth] = 0.03
+    layer = flood_layer(ndwi(g0, n0), ndwi(g1, n1))
+    iou = (layer.mask & truth).sum() / (layer.mask | truth).sum()
+    assert iou > 0.95
+    assert layer.confidence[truth].mean() > 0.5 and layer.confidence[~layer.mask].max() == 0
+    rgb = flood_layer(ndwi(g0, n0), ndwi(g1, n1), model_confidence=0.6)
+    assert rgb.confidence.max() <= 0.6
+
+
+def test_unchanged_pair_yields_no_polygon_above_the_noise_floor():
+    rng = np.random.default_rng(4)
+    base = rng.uniform(0.05, 0.4, (3, 200, 200)).astype(np.float32)
+    after = base + rng.normal(0, 0.01, base.shape).astype(np.float32)
+    layer = change_vector(match_histograms(base, after), after)
+    t = from_origin(-118.5, 34.2, 0.0003, 0.0003)[:6]
+    polys = polygonize(layer.mask, layer.confidence, t, "EPSG:4326", min_area_km2=0.01)
+    assert len(polys) == 0
+    g0, n0 = _scene(rng)
+    flood = flood_layer(ndwi(g0, n0), ndwi(g0 * 1.01, n0 * 0.99))
+    assert len(polygonize(flood.mask, flood.confidence, t, "EPSG:4326", min_area_km2=0.01)) == 0
+
+
+def test_change_vector_detects_a_changed_block():
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.05, 0.4, (3, 200, 200)).astype(np.float32)
+    after = base + rng.normal(0, 0.01, base.shape).astype(np.float32)
+    after[:, 20:60, 100:160] += 0.3
+    layer = detect_change(base, after)
+    assert layer.mask[20:60, 100:160].mean() > 0.95 and layer.mask.sum() < 1.1 * 40 * 60
+
+
+def test_polygons_are_valid_and_areas_are_equal_area():
+    import shapely
+    from pyproj import Geod
+
+    mask = np.zeros((100, 100), bool)
+    mask[10:40, 10:50] = True
+    mask[60:90, 60:70] = True
+    mask[70:80, 63:67] = False  # a hole
+    conf = np.where(mask, 0.8, 0.0).astype(np.float32)
+    t = from_origin(10.0, 60.0, 0.001, 0.001)[:6]  # high latitude: plate carree areas are wrong by 2x
+    polys = polygonize(mask, conf, t, "EPSG:4326")
+    assert len(polys) == 2
+    assert shapely.is_valid(polys.geometries).all()
+    geod = Geod(ellps="WGS84")
+    for g, a in zip(polys.geometries, polys.area_km2):
+        ref = abs(geod.geometry_area_perimeter(g)[0]) / 1e6
+        assert a == pytest.approx(ref, rel=1e-3)
+    assert polys.confidence == pytest.approx([0.8, 0.8])
+    assert "laea" in polys.equal_area_crs
+    small = polygonize(mask, conf, t, "EPSG:4326", min_area_km2=float(polys.area_km2.min()) + 1e-6)
+    assert len(small) == 1
+
+
+def test_burn_layer_threshold_never_below_low_severity():
+    rng = np.random.default_rng(6)
+    d = rng.normal(0, 0.02, (100, 100)).astype(np.float32)
+    assert not burn_layer(d).mask.any()
+    d[20:50, 20:50] = 0.5
+    assert burn_layer(d).mask[20:50, 20:50].all()
+
+
+def _write(path, data, left, top, res=0.001, crs="EPSG:4326"):
+    with rasterio.open(
+        path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
+        dtype="float32", crs=crs, transform=from_origin(left, top, res, res),
+    ) as ds:  # fmt: skip
+        ds.write(data.astype(np.float32))
+
+
+def test_pair_without_overlap_is_an_input_error(tmp_path):
+    data = np.ones((4, 20, 20), np.float32)
+    _write(tmp_path / "b.tif", data, 0.0, 1.0)
+    _write(tmp_path / "a.tif", data, 5.0, 1.0)
+    with pytest.raises(InputError, match="do not overlap"):
+        read_pair(tmp_path / "b.tif", tmp_path / "a.tif")
+
+
+def test_after_without_georeferencing_says_to_georeference_first(tmp_path):
+    data = np.ones((3, 20, 20), np.float32)
+    _write(tmp_path / "b.tif", data, 0.0, 1.0)
+    with rasterio.open(tmp_path / "a.tif", "w", driver="GTiff", width=20, height=20, count=3, dtype="float32") as ds:
+        ds.write(data)
+    with pytest.raises(InputError, match="georeference it first"):
+        read_pair(tmp_path / "b.tif", tmp_path / "a.tif")
+
+
+def test_pair_is_resampled_onto_the_after_grid_and_cropped_to_the_overlap(tmp_path):
+    rng = np.random.default_rng(7)
+    data = rng.uniform(0, 1, (4, 40, 40)).astype(np.float32)
+    _write(tmp_path / "b.tif", data, 0.0, 1.0)
+    _write(tmp_path / "a.tif", data[:, 10:, 10:], 0.010, 0.990)
+    pair = read_pair(tmp_path / "b.tif", tmp_path / "a.tif")
+    assert pair.after.shape == (4, 30, 30) and pair.has("nir")
+    assert np.nanmax(np.abs(pair.before - pair.after)) < 1e-5
