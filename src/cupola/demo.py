@@ -12,6 +12,8 @@
    radiance raster of stated make-up (see docs/nightlights_zones.md).
 5. Thermal: the four real ECOSTRESS scenes of Los Angeles (../shared/data) screened (usable or not,
    and why), masked, and the surface heat island of every census place by day and by night.
+6. Plate solving the real AUROMAT Nikon D3S limb photo (../shared/data): its star field solved
+   blind from the JPEG alone, compared with astrometry.net's solution of it (see docs/nightlights.md).
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     code = _thermal_stack(cupola_main, args.out / "thermal-la", outputs)
     if code != 0:
         return code
+    code = _nightlights_stars(cupola_main, args.out / "nightlights-stars", outputs)
+    if code != 0:
+        return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
@@ -190,6 +195,21 @@ def _thermal_stack(cupola_main, folder: Path, outputs: list) -> int:
     print("\n# thermal: four real ECOSTRESS scenes of Los Angeles, screened; heat island per census place")
     argv = ["thermal", "stack", str(la), "--cities", str(la / "California_Cities.geojson"), "--out", str(folder)]
     code = _run(cupola_main, argv)
+    if code == 0:
+        outputs.append(folder)
+    return code
+
+
+def _nightlights_stars(cupola_main, folder: Path, outputs: list) -> int:
+    """``nightlights stars`` on the real AUROMAT D3S photo: the star field solved blind from the JPEG
+    and its EXIF, compared with astrometry.net's WCS of the same photo (agreement.png)."""
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "auromat-d3s"
+    photo, wcs = data / "ISS030-E-102170_dc.jpg", data / "ISS030-E-102170_dc.wcs"
+    if not (photo.exists() and wcs.exists()):
+        print(f"\n(nightlights stars step skipped: no ISS030-E-102170_dc.jpg/.wcs in {data})")
+        return 0
+    print("\n# plate solving a real night photo (AUROMAT, Nikon D3S, 2012): stars only, blind, vs astrometry.net")
+    code = _run(cupola_main, ["nightlights", "stars", str(photo), "--reference-wcs", str(wcs), "--out", str(folder)])
     if code == 0:
         outputs.append(folder)
     return code
