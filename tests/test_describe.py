@@ -1,0 +1,97 @@
+"""cupola describe: countries by polygon with shares (both sides of a border), open ocean, the
+bundled real cases against their known places, and the command's bad-input contract."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cupola.describe import describe_result, paragraph
+from cupola.errors import InputError
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
+
+
+def _box(w, s, e, n):
+    return {"footprint_lonlat": [[w, s], [e, s], [e, n], [w, n], [w, s]]}
+
+
+def test_a_footprint_across_a_border_names_both_countries_with_shares():
+    # the Rio Grande at Del Rio (US) / Ciudad Acuna (MX): a nearest-point geocoder on the centre says one
+    f = describe_result(_box(-101.2, 29.1, -100.6, 29.6))
+    shares = {c["name"]: c["share"] for c in f["countries"]}
+    assert set(shares) == {"United States of America", "Mexico"}
+    assert 0.45 < shares["United States of America"] < 0.7 and 0.25 < shares["Mexico"] < 0.5
+    text = paragraph(f)
+    assert "Mexico (" in text and "United States of America (" in text
+    names = {c["name"] for c in f["cities_in_view"]}
+    assert {"Del Rio", "Ciudad Acuña"} <= names
+    regions = {r["name"] for r in f["regions"]}
+    assert "Texas, United States of America" in regions and "Coahuila, Mexico" in regions
+
+
+def test_a_footprint_in_the_open_ocean_says_so():
+    f = describe_result(_box(-140.0, 0.0, -139.0, 1.0))
+    assert f["water"]["open_ocean"] and f["countries"] == [] and f["land_share"] == 0.0
+    assert "open ocean" in paragraph(f)
+
+
+def test_a_coastal_footprint_is_not_open_ocean():
+    # ISS064-E-358, the Atacama coast near Arica (Chile)
+    truth = json.loads((SAMPLES / "ISS064-E-358" / "case.json").read_text())["truth"]["footprint_lat_lon"]
+    f = describe_result({"footprint_lonlat": [[lo, la] for la, lo in truth]})
+    assert [c["name"] for c in f["countries"]] == ["Chile"]
+    assert f["water"]["sea_coast_in_view"] and not f["water"]["open_ocean"]
+    assert 0.05 < f["water"]["water_share"] < 0.5
+
+
+def test_a_georeferencing_result_gives_light_season_view_and_scale():
+    d = _box(38.1, 36.3, 38.35, 36.45)
+    d.update(
+        time_utc="2017-01-20T10:00:00Z",
+        sun={"at_center": {"elevation_deg": 30.0, "azimuth_deg": 160.0}},
+        pose={"off_nadir_deg": 25.0},
+        iss={"subpoint_lon_deg": 39.3, "subpoint_lat_deg": 35.4, "altitude_m": 405e3},
+        gsd_at_center_m={"along_columns": 6.0, "along_rows": 8.0},
+    )
+    f = describe_result(d)
+    assert f["countries"][0]["name"] == "Syria"
+    assert f["sun"]["daylight"] == "day" and f["season"] == "winter" and f["gsd_m"] == 7.0
+    assert not f["view"]["nadir"] and f["view"]["toward"] == "north-west"
+    assert "oblique" in paragraph(f) and "winter" in paragraph(f)
+
+
+def test_bad_samples_is_an_input_error_naming_the_parameter():
+    with pytest.raises(InputError, match="samples"):
+        describe_result(_box(0, 0, 1, 1), samples=3)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "cupola", *map(str, args)], capture_output=True, text=True)
+
+
+def test_the_command_writes_text_and_json(tmp_path):
+    src = tmp_path / "prod"
+    src.mkdir()
+    (src / "result.json").write_text(json.dumps(_box(-101.2, 29.1, -100.6, 29.6)))
+    out = tmp_path / "out"
+    r = _cli("describe", src, "--out", out)
+    assert r.returncode == 0, r.stderr
+    facts = json.loads((out / "description.json").read_text())
+    assert facts["countries"][0]["name"] == "United States of America"
+    assert "Mexico" in (out / "description.txt").read_text()
+
+
+@pytest.mark.parametrize("content", [None, "{broken", json.dumps({"matched": False, "reason": "no match"})])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, content):
+    src = tmp_path / "prod"
+    src.mkdir()
+    if content is not None:
+        (src / "result.json").write_text(content)
+    out = tmp_path / "out"
+    r = _cli("describe", src, "--out", out)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "result.json" in r.stderr
+    assert not out.exists()
