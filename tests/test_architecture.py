@@ -11,7 +11,18 @@ _spec = importlib.util.spec_from_file_location("import_graph", TOOL)
 import_graph = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(import_graph)
 
-CAPABILITIES = {"georef", "hazards", "locate", "lightning", "nightlights", "shadows", "stereo", "thermal"}
+CAPABILITIES = {
+    "catalog",
+    "describe",
+    "georef",
+    "hazards",
+    "locate",
+    "lightning",
+    "nightlights",
+    "shadows",
+    "stereo",
+    "thermal",
+}
 BASE = {"errors", "_lazy"}
 ALLOWED = {
     "geometry": BASE,  # pure computation: not even io
