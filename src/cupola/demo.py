@@ -14,6 +14,10 @@
    and why), masked, and the surface heat island of every census place by day and by night.
 6. Plate solving the real AUROMAT Nikon D3S limb photo (../shared/data): its star field solved
    blind from the JPEG alone, compared with astrometry.net's solution of it (see docs/nightlights.md).
+7. Stereo heights from a **rendered** pair (no real ISS stereo pair is bundled): two 400 mm frames
+   5 s apart along the real 2017-04-18 ISS pass, rendered from the real Jacksboro fault elevation
+   model that matplotlib ships, with their known poses; ``cupola stereo`` makes the DEM and its
+   predicted error and measures it against the model (see docs/stereo.md).
 """
 
 from __future__ import annotations
@@ -154,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     code = _nightlights_stars(cupola_main, args.out / "nightlights-stars", outputs)
     if code != 0:
         return code
+    code = _stereo_rendered(cupola_main, args.out / "stereo", outputs)
+    if code != 0:
+        return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
@@ -212,6 +219,25 @@ def _nightlights_stars(cupola_main, folder: Path, outputs: list) -> int:
     code = _run(cupola_main, ["nightlights", "stars", str(photo), "--reference-wcs", str(wcs), "--out", str(folder)])
     if code == 0:
         outputs.append(folder)
+    return code
+
+
+def _stereo_rendered(cupola_main, folder: Path, outputs: list) -> int:
+    """``stereo`` on a RENDERED pair: the real Jacksboro DEM (matplotlib's sample data) seen by a
+    400 mm lens (912 x 608 px, ~40 m per pixel) 5 s apart on a real ISS pass, known poses."""
+    from cupola.geometry.camera import Camera
+    from cupola.simulate.stereo import jacksboro_terrain, render_pair, write_pair_files
+
+    print("\n# stereo: a RENDERED pair (real elevation model, real orbit, known poses), 5 s apart")
+    cam = Camera.from_focal_sensor(focal_mm=400, sensor_width_mm=36, sensor_height_mm=24, width_px=912, height_px=608)
+    pair = render_pair(jacksboro_terrain(detail_cell_m=30.0), cam, separation_s=5.0)
+    f = write_pair_files(pair, folder / "inputs")
+    argv = ["stereo", str(f["photo1"]), str(f["photo2"]), "--pose1", str(f["pose1"]), "--pose2", str(f["pose2"]),
+            "--height-range-m", "-500", "2500", "--reference-dem", str(f["truth_dem"]),
+            "--out", str(folder / "products")]  # fmt: skip
+    code = _run(cupola_main, argv)
+    if code == 0:
+        outputs.append(folder / "products")
     return code
 
 
