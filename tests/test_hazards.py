@@ -154,3 +154,47 @@ def test_pair_is_resampled_onto_the_after_grid_and_cropped_to_the_overlap(tmp_pa
     pair = read_pair(tmp_path / "b.tif", tmp_path / "a.tif")
     assert pair.after.shape == (4, 30, 30) and pair.has("nir")
     assert np.nanmax(np.abs(pair.before - pair.after)) < 1e-5
+
+
+def _flood_pair(tmp_path, shape=(120, 150)):
+    rng = np.random.default_rng(8)
+    b = np.stack([rng.uniform(lo, hi, shape) for lo, hi in ((0.05, 0.1), (0.06, 0.12), (0.04, 0.08), (0.25, 0.4))])
+    a = b + rng.normal(0, 0.005, b.shape)
+    a[:, 30:80, 40:110] = np.array([0.05, 0.08, 0.07, 0.03])[:, None, None]
+    _write(tmp_path / "before.tif", b, -90.2, 30.1, res=0.0003)
+    _write(tmp_path / "after.tif", a, -90.2, 30.1, res=0.0003)
+    return tmp_path / "before.tif", tmp_path / "after.tif"
+
+
+def test_flood_products_are_written_with_their_fields(tmp_path):
+    import json
+
+    from cupola.hazards.analyse import map_hazard
+    from cupola.hazards.products import write_hazard_products
+    from cupola.io.zone_layer import read_zone_layer
+
+    before, after = _flood_pair(tmp_path)
+    pair = read_pair(before, after)
+    hmap = map_hazard(pair, "flood")
+    summary = write_hazard_products(hmap, pair, tmp_path / "out", inputs=[before, after])
+    out = tmp_path / "out"
+    for name in ("hazard_polygons.geojson", "hazard_polygons.gpkg", "change.tif", "confidence.tif", "map.png"):
+        assert (out / name).stat().st_size > 0
+    layer = read_zone_layer(out / "hazard_polygons.gpkg")
+    assert list(layer.fields["class"]) == ["flooded area"]
+    assert {"area_km2", "confidence", "source", "acquisition_time"} <= set(layer.fields)
+    assert float(layer.fields["area_km2"][0]) == pytest.approx(summary["area_km2"], rel=1e-5)
+    assert summary["area_km2"] == pytest.approx(50 * 70 * (0.0003 * 111.32) ** 2 * np.cos(np.radians(30.09)), rel=0.03)
+    assert json.loads((out / "stac_item.json").read_text())["stac_version"] == "1.0.0"
+    assert json.loads((out / "result.json").read_text())["kind"] == "flood"
+
+
+def test_fire_layer_flags_a_hot_spot_and_not_a_warm_plain():
+    from cupola.hazards.fire import fire_layer
+
+    rng = np.random.default_rng(9)
+    t = (300 + rng.normal(0, 1.0, (80, 80))).astype(np.float32)
+    assert not fire_layer(t).mask.any()
+    t[40, 40] = 330.0
+    layer = fire_layer(t)
+    assert layer.mask[40, 40] and layer.mask.sum() == 1 and layer.confidence[40, 40] > 0.5

@@ -1,0 +1,104 @@
+"""One hazard map from a co-registered pair: choose the model the bands allow, run it, polygonize.
+
+``kind`` is one of ``flood`` (MNDWI when green and SWIR exist, else NDWI with NIR, else the RGB
+water model at lower confidence), ``burn`` (dNBR, needs NIR and SWIR2), ``fire`` (contextual
+thermal anomaly of the 'after' thermal band, see :mod:`cupola.hazards.fire`) and ``change``
+(change-vector analysis of all shared bands after histogram matching).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.hazards.change import HazardLayer, burn_layer, detect_change, flood_layer
+from cupola.hazards.indices import dnbr, mndwi, ndwi, rgb_water_index
+from cupola.hazards.pair import ImagePair
+from cupola.hazards.polygons import HazardPolygons, polygonize
+
+__all__ = ["KINDS", "HazardMap", "map_hazard", "RGB_CONFIDENCE"]
+
+KINDS = ("flood", "burn", "fire", "change")
+RGB_CONFIDENCE = 0.6  # the RGB water model's confidence ceiling (no NIR: turbid water, shadows)
+CLASS_NAMES = {"flood": "flooded area", "burn": "burnt area", "fire": "active fire", "change": "changed area"}
+
+
+@dataclass(frozen=True)
+class HazardMap:
+    """The layer, its polygons, what produced it (``model``) and its confidence ceiling."""
+
+    kind: str
+    layer: HazardLayer
+    polygons: HazardPolygons
+    model: str
+    confidence_ceiling: float
+
+    @property
+    def class_name(self) -> str:
+        return CLASS_NAMES[self.kind]
+
+
+def _flood(pair: ImagePair) -> tuple[HazardLayer, str, float]:
+    if pair.has("green", "swir1"):
+        ib = mndwi(pair.band("before", "green"), pair.band("before", "swir1"))
+        ia = mndwi(pair.band("after", "green"), pair.band("after", "swir1"))
+        return flood_layer(ib, ia, name="MNDWI"), "MNDWI (Xu 2006) + Otsu", 1.0
+    if pair.has("green", "nir"):
+        ib = ndwi(pair.band("before", "green"), pair.band("before", "nir"))
+        ia = ndwi(pair.band("after", "green"), pair.band("after", "nir"))
+        return flood_layer(ib, ia, name="NDWI"), "NDWI (McFeeters 1996) + Otsu", 1.0
+    if pair.has("red", "green", "blue"):
+        ib = rgb_water_index(*(pair.band("before", r) for r in ("red", "green", "blue")))
+        ia = rgb_water_index(*(pair.band("after", r) for r in ("red", "green", "blue")))
+        layer = flood_layer(ib, ia, name="RGB water model", model_confidence=RGB_CONFIDENCE, default_threshold=-0.3)
+        return layer, "RGB water model + Otsu (no NIR: lower confidence)", RGB_CONFIDENCE
+    raise InputError("`bands`: a flood map needs green and NIR or SWIR bands, or red, green and blue")
+
+
+def _burn(pair: ImagePair) -> tuple[HazardLayer, str, float]:
+    if not pair.has("nir", "swir2"):
+        raise InputError("`bands`: a burn map (dNBR) needs NIR and SWIR2 bands in both images")
+    d = dnbr(
+        pair.band("before", "nir"), pair.band("before", "swir2"), pair.band("after", "nir"), pair.band("after", "swir2")
+    )
+    return burn_layer(d), "dNBR (Key & Benson 2006) + Otsu", 1.0
+
+
+def _fire(pair: ImagePair) -> tuple[HazardLayer, str, float]:
+    from cupola.hazards.fire import fire_layer
+
+    if not pair.has("thermal"):
+        raise InputError("`bands`: an active-fire map needs a thermal band (brightness temperature, K)")
+    return fire_layer(pair.band("after", "thermal")), "contextual thermal anomaly (after Giglio et al. 2003)", 1.0
+
+
+def map_hazard(
+    pair: ImagePair,
+    kind: str,
+    *,
+    min_area_km2: float = 0.01,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> HazardMap:
+    """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` are dropped."""
+    if kind not in KINDS:
+        raise InputError(f"`kind`: {kind!r} is not one of {', '.join(KINDS)}")
+    if not np.isfinite(min_area_km2) or min_area_km2 < 0:
+        raise InputError(f"`min_area_km2`: {min_area_km2} must be a number >= 0")
+    step = progress or (lambda label, done, total: None)
+    step("detecting", 0, 2)
+    if kind == "flood":
+        layer, model, ceiling = _flood(pair)
+    elif kind == "burn":
+        layer, model, ceiling = _burn(pair)
+    elif kind == "fire":
+        layer, model, ceiling = _fire(pair)
+    else:
+        layer = detect_change(pair.before, pair.after)
+        model, ceiling = "change-vector analysis of histogram-matched bands", 1.0
+    step("detecting", 1, 2)
+    polys = polygonize(layer.mask, layer.confidence, pair.transform, pair.crs, min_area_km2=min_area_km2)
+    step("detecting", 2, 2)
+    return HazardMap(kind, layer, polys, model, ceiling)

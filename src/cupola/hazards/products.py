@@ -1,0 +1,149 @@
+"""The products of a hazard map, written all-or-nothing into ``out_dir``:
+
+- ``hazard_polygons.geojson`` and ``hazard_polygons.gpkg``: one feature per polygon with ``class``,
+  ``area_km2`` (equal-area), ``confidence``, ``source``, ``acquisition_time``, ``before_time``, ``method``;
+- ``change.tif``: the detection score as a cloud-optimized GeoTIFF on the 'after' grid;
+- ``confidence.tif``: the per-pixel confidence (0 where no hazard was mapped), COG;
+- ``map.png`` and ``map.pdf``: the one-page map;
+- ``stac_item.json``: a STAC 1.0 Item listing these assets;
+- ``result.json``: the machine-readable summary.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from cupola.analysis.zonal import transformer
+from cupola.hazards.analyse import HazardMap
+from cupola.hazards.pair import ImagePair
+from cupola.io.cog import write_cog
+from cupola.io.staging import staged_output, write_json
+from cupola.io.zone_layer import ZoneLayer, write_zone_layer
+
+__all__ = ["write_hazard_products", "RESULT_VERSION"]
+
+RESULT_VERSION = 1
+
+
+def _bounds_lonlat(pair: ImagePair) -> tuple[float, float, float, float]:
+    a, _b, c, _d, e, f = pair.transform
+    rows, cols = pair.after.shape[1:]
+    xs = np.array([c, c + a * cols, c, c + a * cols])
+    ys = np.array([f, f, f + e * rows, f + e * rows])
+    lon, lat = transformer(pair.crs, "EPSG:4326").transform(xs, ys)
+    return (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
+
+
+def _stac_item(hmap: HazardMap, bounds: tuple, times: dict, assets: dict[str, str]) -> dict:
+    west, south, east, north = bounds
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    when = times.get("after") or times.get("produced")
+    media = {".geojson": "application/geo+json", ".gpkg": "application/geopackage+sqlite3", ".png": "image/png",
+             ".pdf": "application/pdf", ".tif": "image/tiff; application=geotiff; profile=cloud-optimized"}  # fmt: skip
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": f"cupola-hazards-{hmap.kind}-{(when or '').replace(':', '')}",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "bbox": [west, south, east, north],
+        "properties": {
+            "datetime": when,
+            "cupola:hazard": hmap.kind,
+            "cupola:method": hmap.model,
+            "cupola:area_km2": float(hmap.polygons.area_km2.sum()),
+            "cupola:before_time": times.get("before"),
+            "created": times.get("produced"),
+        },
+        "links": [],
+        "assets": {
+            name: {"href": href, "type": media.get(Path(href).suffix, "application/octet-stream"), "roles": ["data"]}
+            for name, href in assets.items()
+        },
+    }
+
+
+def write_hazard_products(
+    hmap: HazardMap,
+    pair: ImagePair,
+    out_dir: str | Path,
+    *,
+    inputs: list[Path] | tuple = (),
+    times: dict[str, str | None] | None = None,
+    write_map: bool = True,
+) -> dict:
+    """Write every product of ``hmap`` into ``out_dir`` (all or nothing); return the summary."""
+    from cupola.plot.hazards import display_rgb, write_hazard_map
+
+    produced = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    t = {"before": pair.times.get("before"), "after": pair.times.get("after"), **(times or {}), "produced": produced}
+    sources = [f"before: {pair.before_path.name if pair.before_path else '?'}"]
+    sources.append(f"after: {pair.after_path.name if pair.after_path else '?'}")
+    source_text = "; ".join(sources)
+    n = len(hmap.polygons)
+    fields = {
+        "class": np.array([hmap.class_name] * n, dtype=object),
+        "area_km2": np.round(hmap.polygons.area_km2, 6),
+        "confidence": np.round(hmap.polygons.confidence, 3),
+        "source": np.array([source_text] * n, dtype=object),
+        "acquisition_time": np.array([t["after"] or ""] * n, dtype=object),
+        "before_time": np.array([t["before"] or ""] * n, dtype=object),
+        "method": np.array([hmap.model] * n, dtype=object),
+    }
+    layer = ZoneLayer(hmap.polygons.geometries, fields, "EPSG:4326")
+    bounds = _bounds_lonlat(pair)
+    score = np.where(np.isfinite(pair.after).all(axis=0), hmap.layer.score, np.nan).astype(np.float32)
+    files = {
+        "polygons_geojson": "hazard_polygons.geojson",
+        "polygons_gpkg": "hazard_polygons.gpkg",
+        "change_cog": "change.tif",
+        "confidence_cog": "confidence.tif",
+    }
+    if write_map:
+        files.update({"map_png": "map.png", "map_pdf": "map.pdf"})
+    summary = {
+        "version": RESULT_VERSION,
+        "kind": hmap.kind,
+        "class": hmap.class_name,
+        "method": hmap.model,
+        "layer_method": hmap.layer.method,
+        "threshold": hmap.layer.threshold,
+        "confidence_ceiling": hmap.confidence_ceiling,
+        "polygons": n,
+        "area_km2": float(hmap.polygons.area_km2.sum()),
+        "pixels": int(hmap.layer.mask.sum()),
+        "equal_area_crs": hmap.polygons.equal_area_crs,
+        "grid": {"crs": pair.crs, "transform": list(pair.transform), "shape": list(pair.after.shape[1:])},
+        "bounds_lonlat": list(bounds),
+        "bands": sorted(pair.roles, key=lambda r: pair.roles[r]),
+        "times": t,
+        "sources": sources,
+        "files": {**files, "stac_item": "stac_item.json"},
+    }
+    with staged_output(out_dir, "`out_dir`", kind="hazards", inputs=inputs) as stage:
+        write_zone_layer(stage / files["polygons_geojson"], layer, name="hazards")
+        write_zone_layer(stage / files["polygons_gpkg"], layer, name="hazards")
+        write_cog(stage / files["change_cog"], score, pair.transform, pair.crs, description=hmap.layer.method)
+        write_cog(
+            stage / files["confidence_cog"], hmap.layer.confidence, pair.transform, pair.crs,
+            description="per-pixel confidence of the hazard class (0 = not mapped)",
+        )  # fmt: skip
+        if write_map:
+            write_hazard_map(
+                [stage / files["map_png"], stage / files["map_pdf"]],
+                display_rgb(pair.after, pair.roles),
+                bounds,
+                hmap.polygons.geometries,
+                kind=hmap.kind,
+                title=f"{hmap.class_name.capitalize()} delineation map",
+                legend_label=f"{hmap.class_name} (confidence ≤ {hmap.confidence_ceiling:g})",
+                total_km2=float(hmap.polygons.area_km2.sum()),
+                sources=sources,
+                times=t,
+                model=hmap.model,
+            )
+        write_json(stage / "stac_item.json", _stac_item(hmap, bounds, t, files))
+        write_json(stage / "result.json", summary)
+    return summary

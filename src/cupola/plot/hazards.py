@@ -1,0 +1,128 @@
+"""A one-page hazard map in the rapid-mapping style (after Copernicus EMS delineation maps): the
+'after' image as background, the hazard polygons, legend, scale bar, north arrow, an inset
+locator, sources, times and a disclaimer. Written as PNG and PDF.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cupola.plot.figure import new_figure
+
+__all__ = ["display_rgb", "write_hazard_map"]
+
+HAZARD_COLOURS = {"flood": "#1f6fe0", "burn": "#8b1a1a", "fire": "#ff2a00", "change": "#ff00c8"}
+DISCLAIMER = (
+    "Produced automatically by cupola from the images named below; not validated in the field. "
+    "Boundaries are approximate; lower confidence where marked. For situational awareness only."
+)
+
+
+def display_rgb(stack: np.ndarray, roles: dict[str, int], max_px: int = 1400) -> np.ndarray:
+    """An 8-bit-like (0..1) display image (rows, cols, 3) from a band stack, 2-98 % stretched and
+    decimated to at most ``max_px`` on its long side."""
+    step = max(1, int(math.ceil(max(stack.shape[1:]) / max_px)))
+    if all(r in roles for r in ("red", "green", "blue")):
+        bands = [stack[roles[r], ::step, ::step] for r in ("red", "green", "blue")]
+    else:
+        first = stack[0, ::step, ::step]
+        bands = [first, first, first]
+    rgb = np.stack(bands, axis=-1).astype(np.float32)
+    finite = rgb[np.isfinite(rgb)]
+    if finite.size:
+        lo, hi = np.percentile(finite, [2, 98])
+        rgb = (rgb - lo) / max(hi - lo, 1e-9)
+    return np.clip(np.nan_to_num(rgb, nan=1.0), 0.0, 1.0)
+
+
+def _rings(geom: Any) -> list[np.ndarray]:
+    polys = getattr(geom, "geoms", [geom])
+    out = []
+    for p in polys:
+        if getattr(p, "exterior", None) is not None:
+            out.append(np.asarray(p.exterior.coords))
+    return out
+
+
+def write_hazard_map(
+    paths: list[str | Path],
+    background: np.ndarray,
+    bounds_lonlat: tuple[float, float, float, float],
+    geometries: np.ndarray,
+    *,
+    kind: str,
+    title: str,
+    legend_label: str,
+    total_km2: float,
+    sources: list[str],
+    times: dict[str, str | None],
+    model: str,
+) -> list[Path]:
+    """Draw the map once and save it to every path of ``paths`` (PNG, PDF by extension);
+    ``background`` (rows, cols, 3) covers ``bounds_lonlat`` (west, south, east, north), north up;
+    ``geometries`` are shapely polygons in lon/lat."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch, Rectangle
+
+    from cupola.io.atomic import atomic_write
+    from cupola.plot.maps import draw_coastline_lines, scale_bar
+
+    west, south, east, north = bounds_lonlat
+    fig = new_figure((11.69, 8.27), dpi=110)  # A4 landscape
+    ax = fig.add_axes((0.04, 0.08, 0.66, 0.82))
+    ax.imshow(background, extent=(west, east, south, north), origin="upper", interpolation="nearest", zorder=0)
+    colour = HAZARD_COLOURS.get(kind, "#ff00c8")
+    rings = [r for g in geometries for r in _rings(g)]
+    if rings:
+        ax.add_collection(PolyCollection(rings, facecolors=colour, edgecolors=colour, alpha=0.55, lw=0.6, zorder=3))
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    lat_ref = 0.5 * (south + north)
+    ax.set_aspect(1.0 / max(math.cos(math.radians(lat_ref)), 0.05))
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("longitude (°)", fontsize=8)
+    ax.set_ylabel("latitude (°)", fontsize=8)
+    scale_bar(ax, west, east, south, north, lat_ref)
+    ax.annotate(
+        "N", xy=(0.95, 0.95), xytext=(0.95, 0.84), xycoords="axes fraction", ha="center", va="center",
+        fontsize=12, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 2}, zorder=7,
+    )  # fmt: skip
+    fig.text(0.04, 0.94, title, fontsize=15, fontweight="bold")
+    fig.text(0.04, 0.915, f"{legend_label}: {total_km2:.3g} km² mapped", fontsize=10)
+    # inset locator
+    inset = fig.add_axes((0.73, 0.58, 0.24, 0.30))
+    pad = max(8.0, 3.0 * max(east - west, north - south))
+    ib = (max(west - pad, -180.0), max(south - pad, -90.0), min(east + pad, 180.0), min(north + pad, 90.0))
+    draw_coastline_lines(inset, ib, "c", lw=0.5)
+    inset.add_patch(Rectangle((west, south), east - west, north - south, fill=False, ec="red", lw=2, zorder=5))
+    inset.set_xlim(ib[0], ib[2])
+    inset.set_ylim(ib[1], ib[3])
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.set_title("location", fontsize=8)
+    handles = [Patch(facecolor=colour, alpha=0.55, edgecolor=colour, label=legend_label)]
+    handles.append(Patch(facecolor="none", edgecolor="red", label="area of interest (inset)"))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.55), fontsize=8, title="Legend",
+               title_fontsize=9, frameon=True)  # fmt: skip
+    lines = [f"Method: {model}", "Sources:"] + [f"  {s}" for s in sources]
+    lines += [f"Before: {times.get('before') or 'unknown'}", f"After: {times.get('after') or 'unknown'}"]
+    lines += [f"Map produced: {times.get('produced') or ''}", "Grid: WGS84 (EPSG:4326) degrees"]
+    fig.text(0.73, 0.43, "\n".join(_wrap(t, 48) for t in lines), fontsize=7, va="top", family="monospace")
+    fig.text(0.04, 0.02, DISCLAIMER, fontsize=7, style="italic", wrap=True)
+    written = []
+    for p in paths:
+        p = Path(p)
+        with atomic_write(p) as tmp:
+            fig.savefig(tmp, format=p.suffix.lstrip(".").lower() or "png")
+        written.append(p)
+    return written
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="    ")) or text
