@@ -12,8 +12,8 @@ The steps, as pure functions (the command is :mod:`cupola.nightlights.plate_job`
    of the station's rotation is short at the focal lengths used for star fields), not a lamp's
    colour (sodium city lights are red: R/B above 2.5), light in more than one channel (hot
    pixels and coloured artefacts light one). City lights, aurora and airglow structure and JPEG
-   block artefacts are the sources this removes; in the AUROMAT Nikon D3S limb photo it keeps
-   21 stars among the 25 brightest sources where plain detection had none.
+   block artefacts are the sources this removes; in the AUROMAT Nikon D3S limb photo 18 of the 25
+   brightest star-like sources are stars, where plain detection had none among its 25 brightest.
 2. **solve** (:func:`solve_plate`): :func:`cupola.nightlights.astrometry.solve_astrometry`
    (blind triangle matching against Hipparcos, then a robust fit of the camera -> ICRS rotation
    and the focal length) on the star-like sources, brightest first. A blind solve must predict the
