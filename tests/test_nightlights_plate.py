@@ -417,6 +417,16 @@ def test_bad_photos_are_one_line_refusals_and_nothing_is_written(sim, tmp_path, 
     assert not out.exists()
 
 
+def test_stars_refuses_a_reference_that_is_no_wcs_before_solving(sim, tmp_path, capsys):
+    _, jpeg = sim
+    bad = tmp_path / "ref.wcs"
+    bad.write_text("SIMPLE  = T\nthis is no FITS header\n")
+    out = tmp_path / "out"
+    code, lines = _run(["nightlights", "stars", jpeg, "--reference-wcs", bad, "--out", out], capsys)
+    assert code == 2 and len(lines) == 1 and "ref.wcs" in lines[0] and "FITS WCS" in lines[0], lines
+    assert not out.exists()
+
+
 def test_calibrate_reads_a_camera_jpeg_linearly(sim, tmp_path):
     """The calibration of the simulated frame's JPEG: stars found and fitted; the zero points are
     the RAW's shifted by the JPEG's scale (2.5 log10(JPEG_WHITE_DN / 255)) and the colour terms are

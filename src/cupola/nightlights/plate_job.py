@@ -116,14 +116,20 @@ def read_reference_wcs(path: str | Path) -> tuple[Any, np.ndarray | None, str]:
 
 
 def compare_with_reference(
-    res: StarsResult, path: str | Path, *, step_px: float = 32.0, min_tangent_height_m: float = pl.MIN_TANGENT_HEIGHT_M
+    res: StarsResult,
+    path: str | Path,
+    *,
+    step_px: float = 32.0,
+    min_tangent_height_m: float = pl.MIN_TANGENT_HEIGHT_M,
+    reference: tuple | None = None,
 ) -> dict:
     """The angle between this run's WCS and the one in ``path`` over the photo, on a lattice of
     ``step_px``; statistics over the sky part (lines of sight >= ``min_tangent_height_m`` above
-    the Earth, from the run's station position or the reference header's) and over all pixels."""
+    the Earth, from the run's station position or the reference header's) and over all pixels.
+    ``reference``: what :func:`read_reference_wcs` gave for ``path``, when it was read already."""
     from astropy.wcs import WCS
 
-    ref, pos, where = read_reference_wcs(path)
+    ref, pos, where = reference if reference is not None else read_reference_wcs(path)
     if res.state is not None:
         pos, where = res.state.gcrs_position_m, "the TLE at the photo's time"
     with warnings.catch_warnings():
@@ -224,6 +230,7 @@ def run_stars(path: str | Path, options: StarsOptions | None = None) -> StarsRes
         from cupola.io.tle import TleFile
 
         tles = TleFile.read(opts.tle)
+    reference = read_reference_wcs(opts.reference_wcs) if opts.reference_wcs is not None else None
     photo = m.cfa.startswith("RGB") or m.cfa == "grey"
     width = m.width_px if photo else m.width_px - m.width_px % 2
     height = m.height_px if photo else m.height_px - m.height_px % 2
@@ -314,7 +321,7 @@ def run_stars(path: str | Path, options: StarsOptions | None = None) -> StarsRes
     )
     if opts.reference_wcs is not None:
         result.reference = compare_with_reference(
-            result, opts.reference_wcs, min_tangent_height_m=opts.min_tangent_height_m
+            result, opts.reference_wcs, min_tangent_height_m=opts.min_tangent_height_m, reference=reference
         )
     return result
 
