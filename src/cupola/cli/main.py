@@ -57,9 +57,21 @@ _registered: list = []
 def _register() -> None:
     if _registered:
         return
-    from cupola.cli import describe, geolocate, lightning, locate, nightlights, orbit, shadows, stereo, thermal
+    from cupola.cli import (
+        catalog,
+        describe,
+        geolocate,
+        hazards,
+        lightning,
+        locate,
+        nightlights,
+        orbit,
+        shadows,
+        stereo,
+        thermal,
+    )
 
-    for group in (geolocate, orbit, shadows, locate, nightlights, lightning, thermal, stereo, describe):
+    for group in (geolocate, orbit, shadows, locate, nightlights, lightning, thermal, stereo, describe, hazards, catalog):
         group.register(app)
     _registered.append(True)
 

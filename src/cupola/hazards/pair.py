@@ -19,7 +19,7 @@ import numpy as np
 from cupola.errors import InputError
 from cupola.io.limits import check_pixel_budget, regular_file
 
-__all__ = ["ImagePair", "band_roles", "overlap_bounds", "read_pair"]
+__all__ = ["ImagePair", "band_roles", "clip_to_aoi", "overlap_bounds", "read_pair"]
 
 ROLES = ("red", "green", "blue", "nir", "swir1", "swir2", "thermal")
 _DEFAULT_ROLES = {
@@ -190,3 +190,37 @@ def read_pair(
         Path(pa),
         times,
     )
+
+
+def clip_to_aoi(pair: ImagePair, aoi: str | os.PathLike) -> ImagePair:
+    """``pair`` with every pixel outside the polygons of the layer ``aoi`` set to NaN.
+
+    Raises:
+        InputError: the layer is unreadable, has no polygon, or misses the pair.
+    """
+    import dataclasses
+
+    import rasterio.features
+    import shapely
+    from rasterio.transform import Affine
+
+    from cupola.analysis.zonal import reproject_geometries
+    from cupola.io.zone_layer import read_zone_layer
+
+    layer = read_zone_layer(aoi)
+    geoms = np.asarray(layer.geometries, dtype=object)
+    geoms = geoms[~shapely.is_missing(geoms)]
+    geoms = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
+    if geoms.size == 0:
+        raise InputError(f"{aoi}: the area of interest (`aoi`) has no polygon")
+    geoms = reproject_geometries(geoms, layer.crs or "EPSG:4326", pair.crs)
+    rows, cols = pair.after.shape[1:]
+    inside = rasterio.features.geometry_mask(
+        [shapely.geometry.mapping(g) for g in geoms], (rows, cols), Affine(*pair.transform), invert=True
+    )
+    if not inside.any():
+        raise InputError(f"{aoi}: the area of interest (`aoi`) does not overlap the image pair")
+    before, after = pair.before.copy(), pair.after.copy()
+    before[:, ~inside] = np.nan
+    after[:, ~inside] = np.nan
+    return dataclasses.replace(pair, before=before, after=after)

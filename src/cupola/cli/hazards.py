@@ -1,0 +1,142 @@
+"""``cupola hazards flood|burn|fire|change BEFORE AFTER --out DIR``: hazard maps from a before/after
+pair of georeferenced images (thin wrapper over :mod:`cupola.hazards`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cupola.cli import options
+
+hazards_app = typer.Typer(
+    help="Rapid hazard mapping from a before/after pair: flood extent, burn scars, active fires, change.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hazards_app, name="hazards")
+
+
+def _before() -> Path:
+    return typer.Argument(..., help="The 'before' image: any georeferenced raster (GeoTIFF).")
+
+
+def _after() -> Path:
+    return typer.Argument(..., help="The 'after' image, georeferenced (e.g. georef.tif of cupola georef/locate).")
+
+
+def _aoi() -> Path | None:
+    return typer.Option(None, "--aoi", help="Area of interest: polygons (GeoJSON, GPKG, ...).")
+
+
+def _bands() -> str | None:
+    return typer.Option(
+        None, "--bands", help="Band names in order, e.g. red,green,blue,nir (default: from descriptions or count)."
+    )
+
+
+def _before_bands() -> str | None:
+    return typer.Option(None, "--before-bands", help="Band names of the 'before' image when they differ.")
+
+
+def _min_area() -> float:
+    return typer.Option(0.01, "--min-area-km2", help="Drop polygons smaller than this (km², the noise floor).")
+
+
+def _time(which: str) -> str | None:
+    return typer.Option(None, f"--{which}-time", help=f"Acquisition time of the '{which}' image (ISO 8601, UTC).")
+
+
+def _run(kind, before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet) -> None:
+    from cupola.cli.progress import progress_bar
+    from cupola.hazards.analyse import map_hazard
+    from cupola.hazards.pair import clip_to_aoi, read_pair
+    from cupola.hazards.products import write_hazard_products
+
+    with progress_bar(disable=quiet) as advance:
+        advance("reading", 0, 1)
+        pair = read_pair(before, after, bands=bands, before_bands=before_bands)
+        if aoi is not None:
+            pair = clip_to_aoi(pair, aoi)
+        advance("reading", 1, 1)
+        hmap = map_hazard(pair, kind, min_area_km2=min_area_km2, progress=advance)
+        times = {k: v for k, v in (("before", before_time), ("after", after_time)) if v}
+        advance("products", 0, 1)
+        summary = write_hazard_products(hmap, pair, out, inputs=[before, after, aoi], times=times)
+        advance("products", 1, 1)
+    if not quiet:
+        print(
+            f"hazards {kind}: {summary['polygons']} polygon(s), {summary['area_km2']:.4g} km² of {summary['class']} "
+            f"({summary['method']}) -> {out}"
+        )
+
+
+@hazards_app.command("flood")
+def flood_command(
+    before: Path = _before(),
+    after: Path = _after(),
+    aoi: Path | None = _aoi(),
+    bands: str | None = _bands(),
+    before_bands: str | None = _before_bands(),
+    min_area_km2: float = _min_area(),
+    before_time: str | None = _time("before"),
+    after_time: str | None = _time("after"),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Flood extent: water after and not before (MNDWI/NDWI with Otsu; an RGB water model at lower
+    confidence for true-colour photos)."""
+    _run("flood", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
+
+
+@hazards_app.command("burn")
+def burn_command(
+    before: Path = _before(),
+    after: Path = _after(),
+    aoi: Path | None = _aoi(),
+    bands: str | None = _bands(),
+    before_bands: str | None = _before_bands(),
+    min_area_km2: float = _min_area(),
+    before_time: str | None = _time("before"),
+    after_time: str | None = _time("after"),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Burn scar: dNBR above Otsu's threshold (needs NIR and SWIR2)."""
+    _run("burn", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
+
+
+@hazards_app.command("fire")
+def fire_command(
+    before: Path = _before(),
+    after: Path = _after(),
+    aoi: Path | None = _aoi(),
+    bands: str | None = _bands(),
+    before_bands: str | None = _before_bands(),
+    min_area_km2: float = typer.Option(0.0, "--min-area-km2", help="Drop polygons smaller than this (km²)."),
+    before_time: str | None = _time("before"),
+    after_time: str | None = _time("after"),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Active fire: contextual brightness-temperature anomalies of the 'after' thermal band."""
+    _run("fire", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
+
+
+@hazards_app.command("change")
+def change_command(
+    before: Path = _before(),
+    after: Path = _after(),
+    aoi: Path | None = _aoi(),
+    bands: str | None = _bands(),
+    before_bands: str | None = _before_bands(),
+    min_area_km2: float = _min_area(),
+    before_time: str | None = _time("before"),
+    after_time: str | None = _time("after"),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Change: change-vector analysis of histogram-matched bands with an automatic threshold."""
+    _run("change", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
