@@ -71,7 +71,19 @@ def _register() -> None:
         thermal,
     )
 
-    for group in (geolocate, orbit, shadows, locate, nightlights, lightning, thermal, stereo, describe, hazards, catalog):
+    for group in (
+        geolocate,
+        orbit,
+        shadows,
+        locate,
+        nightlights,
+        lightning,
+        thermal,
+        stereo,
+        describe,
+        hazards,
+        catalog,
+    ):
         group.register(app)
     _registered.append(True)
 

@@ -240,8 +240,8 @@ def describe_result(d: dict, *, samples: int = 900, near_km: float = 50.0, n_cit
     iss = d.get("iss") or {}
     if pose.get("off_nadir_deg") is not None:
         off = float(pose["off_nadir_deg"])
-        view = {"off_nadir_deg": round(off, 2), "nadir": off < 5.0, "toward": None}
-        if iss.get("subpoint_lon_deg") is not None and off >= 5.0:
+        view = {"off_nadir_deg": round(off, 2), "nadir": off < 10.0, "toward": None}
+        if iss.get("subpoint_lon_deg") is not None and off >= 10.0:
             az = _azimuth_deg(iss["subpoint_lon_deg"], iss["subpoint_lat_deg"], clon, clat)
             view["azimuth_deg"] = round(az, 1)
             view["toward"] = compass(az)
