@@ -56,7 +56,7 @@ def write_star_field(
     w_px, h_px = photo_size_px
     aspect = h_px / w_px
     fig = new_figure((12.0, 12.0 * aspect + 0.8), dpi=110)
-    ax = fig.add_axes((0.05, 0.05, 0.93, 0.88))
+    ax = fig.add_axes((0.07, 0.06, 0.91, 0.86))
     ax.imshow(
         img, extent=(-0.5, img.shape[1] * scale - 0.5, img.shape[0] * scale - 0.5, -0.5), interpolation="bilinear"
     )
