@@ -1,0 +1,123 @@
+"""cupola catalog: STAC items from product folders validate (offline, the core schemas pystac
+ships), a catalog with a broken folder reports it and builds the rest, bad input writes nothing."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cupola.catalog import build_catalog, product_item, validate_stac
+from cupola.errors import InputError
+
+
+def make_product(folder: Path, lon: float = -100.9, lat: float = 29.4, *, cog: bool = True) -> Path:
+    """A small georef-like product folder: result.json, georef.tif (EPSG:4326), quicklook.png."""
+    import rasterio
+    from PIL import Image
+    from rasterio.transform import from_bounds
+
+    folder.mkdir(parents=True)
+    w, s, e, n = lon - 0.2, lat - 0.1, lon + 0.2, lat + 0.1
+    res = {
+        "time_utc": "2017-05-17T05:44:09.526Z",
+        "footprint": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        "center": {"lon_deg": lon, "lat_deg": lat},
+        "pose": {"off_nadir_deg": 12.5},
+        "sun": {"at_center": {"elevation_deg": -38.8, "azimuth_deg": 342.2}},
+        "iss": {"subpoint_lon_deg": lon + 1, "subpoint_lat_deg": lat + 1, "altitude_m": 408e3},
+        "gsd_at_center_m": {"along_columns": 260.0, "along_rows": 270.0},
+    }
+    (folder / "result.json").write_text(json.dumps(res))
+    img = (np.random.default_rng(0).random((3, 40, 60)) * 255).astype(np.uint8)
+    if cog:
+        with rasterio.open(
+            folder / "georef.tif",
+            "w",
+            driver="GTiff",
+            width=60,
+            height=40,
+            count=3,
+            dtype="uint8",
+            crs="EPSG:4326",
+            transform=from_bounds(w, s, e, n, 60, 40),
+        ) as ds:
+            ds.write(img)
+    Image.fromarray(np.moveaxis(img, 0, -1)).save(folder / "quicklook.png")
+    return folder
+
+
+def test_an_item_has_the_extension_fields_and_validates(tmp_path):
+    item = product_item(make_product(tmp_path / "p1"))
+    d = item.to_dict(include_self_link=False)
+    p = d["properties"]
+    assert p["view:off_nadir"] == 12.5 and p["view:sun_elevation"] == -38.8 and p["gsd"] == 265.0
+    assert p["proj:code"] == "EPSG:4326" and d["assets"]["image"]["proj:shape"] == [40, 60]
+    assert d["assets"]["image"]["type"].startswith("image/tiff; application=geotiff; profile=cloud-optimized")
+    assert {"image", "result", "quicklook"} <= set(d["assets"])
+    assert d["geometry"]["type"] == "Polygon" and d["bbox"] == pytest.approx([-101.1, 29.3, -100.7, 29.5])
+    assert validate_stac(d) == []
+
+
+def test_the_validator_can_fail():
+    d = {"type": "Feature", "stac_version": "1.1.0", "id": "x", "properties": {}, "links": [], "assets": {}}
+    assert validate_stac(d)  # no geometry, no datetime
+    ok_but_bad_view = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": "x",
+        "geometry": None,
+        "links": [],
+        "assets": {},
+        "properties": {"datetime": "2020-01-01T00:00:00Z", "view:off_nadir": 120.0},
+    }
+    assert any("off_nadir" in e for e in validate_stac(ok_but_bad_view))
+
+
+def test_a_catalog_with_a_broken_folder_reports_it_and_builds_the_rest(tmp_path):
+    root = tmp_path / "products"
+    make_product(root / "a", -100.9, 29.4)
+    make_product(root / "b", 38.2, 36.4, cog=False)
+    (root / "broken").mkdir()
+    (root / "broken" / "result.json").write_text("{not json")
+    out = tmp_path / "cat"
+    rep = build_catalog([root], out)
+    assert sorted(rep.items) == ["a", "b"]
+    assert [Path(b["folder"]).name for b in rep.broken] == ["broken"]
+    coll = json.loads((out / "collection.json").read_text())
+    assert validate_stac(coll) == []
+    assert coll["extent"]["spatial"]["bbox"][0] == pytest.approx([-101.1, 29.3, 38.4, 36.5])
+    for iid in ("a", "b"):
+        item = json.loads((out / iid / f"{iid}.json").read_text())
+        assert validate_stac(item) == []
+        assert (out / iid / "thumbnail.png").is_file()
+        assert (out / iid / item["assets"]["result"]["href"]).resolve() == (root / iid / "result.json").resolve()
+    assert json.loads((out / "build_report.json").read_text())["broken"][0]["folder"].endswith("broken")
+
+
+def test_no_usable_folder_is_an_input_error_and_nothing_is_written(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no usable"):
+        build_catalog([tmp_path / "empty"], tmp_path / "cat")
+    assert not (tmp_path / "cat").exists()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "cupola", *map(str, args)], capture_output=True, text=True)
+
+
+def test_the_command_builds_reports_and_validates(tmp_path):
+    make_product(tmp_path / "p" / "one")
+    (tmp_path / "p" / "two").mkdir()
+    (tmp_path / "p" / "two" / "result.json").write_text(json.dumps({"matched": False}))
+    out = tmp_path / "cat"
+    r = _cli("catalog", "build", tmp_path / "p", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "two" in r.stderr and "no footprint" in r.stderr
+    r = _cli("catalog", "validate", out / "collection.json", out / "one" / "one.json")
+    assert r.returncode == 0 and r.stdout.count("valid") == 2
+    bad = _cli("catalog", "build", tmp_path / "p" / "two", "--out", tmp_path / "cat2")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) >= 1
+    assert not (tmp_path / "cat2").exists()
