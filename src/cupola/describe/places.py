@@ -47,9 +47,15 @@ def countries() -> tuple[list[str], list[str], list[BaseGeometry], shapely.STRtr
     return names, iso3, polys, shapely.STRtree(polys)
 
 
+#: Crimea (west of the Kerch Strait), internationally recognised as Ukraine; Natural Earth's
+#: default (de facto) polygons draw it in Russia.
+CRIMEA_LONLAT = (32.4, 44.3, 36.65, 46.25)
+
+
 def country_of_points(lonlat: np.ndarray, *, snap_deg: float = 0.3) -> list[str | None]:
     """Country name of each (lon, lat) point by polygon containment; points just outside every
-    polygon (coarse coasts) take the nearest country within ``snap_deg`` degrees, else None."""
+    polygon (coarse coasts) take the nearest country within ``snap_deg`` degrees, else None.
+    Borders are the internationally recognised ones (Crimea is Ukraine, see :data:`CRIMEA_LONLAT`)."""
     names, _iso, polys, tree = countries()
     pts = shapely.points(np.asarray(lonlat, float))
     out: list[str | None] = [None] * len(pts)
@@ -61,6 +67,11 @@ def country_of_points(lonlat: np.ndarray, *, snap_deg: float = 0.3) -> list[str 
         idx, near = tree.query_nearest(pts[missing], max_distance=snap_deg, return_distance=False, all_matches=False)
         for p, c in zip(idx, near, strict=True):
             out[missing[int(p)]] = names[int(c)]
+    w, s, e, n = CRIMEA_LONLAT
+    xy = np.asarray(lonlat, float)
+    for i in np.flatnonzero((xy[:, 0] >= w) & (xy[:, 0] <= e) & (xy[:, 1] >= s) & (xy[:, 1] <= n)):
+        if out[i] == "Russia":
+            out[i] = "Ukraine"
     return out
 
 
