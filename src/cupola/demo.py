@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     code = _stereo_rendered(cupola_main, args.out / "stereo", outputs)
     if code != 0:
         return code
+    code = _describe_and_catalog(cupola_main, args.out, outputs)
+    if code != 0:
+        return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
@@ -238,6 +241,25 @@ def _stereo_rendered(cupola_main, folder: Path, outputs: list) -> int:
     code = _run(cupola_main, argv)
     if code == 0:
         outputs.append(folder / "products")
+    return code
+
+
+def _describe_and_catalog(cupola_main, out: Path, outputs: list) -> int:
+    """Describe the demo's own georeferenced frame and located photo in plain words, and build a
+    STAC catalog of them (the rejected localization is reported and skipped)."""
+    for src, dest in (
+        (out / SAMPLE, out / "describe" / SAMPLE),
+        (out / "locate" / "ISS064-E-358", out / "describe" / "ISS064-E-358"),
+    ):
+        code = _run(cupola_main, ["describe", str(src), "--out", str(dest)])
+        if code != 0:
+            return code
+    outputs.append(out / "describe")
+    code = _run(
+        cupola_main, ["catalog", "build", str(out / SAMPLE), str(out / "locate"), "--out", str(out / "catalog")]
+    )
+    if code == 0:
+        outputs.append(out / "catalog")
     return code
 
 
