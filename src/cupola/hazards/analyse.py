@@ -80,13 +80,17 @@ def map_hazard(
     kind: str,
     *,
     min_area_km2: float = 0.01,
+    min_pixels: int = 9,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> HazardMap:
-    """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` are dropped."""
+    """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` or of fewer than
+    ``min_pixels`` pixels (the minimum mapping unit, 3 x 3 by default) are dropped."""
     if kind not in KINDS:
         raise InputError(f"`kind`: {kind!r} is not one of {', '.join(KINDS)}")
     if not np.isfinite(min_area_km2) or min_area_km2 < 0:
         raise InputError(f"`min_area_km2`: {min_area_km2} must be a number >= 0")
+    if min_pixels < 1:
+        raise InputError(f"`min_pixels`: {min_pixels} must be at least 1")
     step = progress or (lambda label, done, total: None)
     step("detecting", 0, 2)
     if kind == "flood":
@@ -99,6 +103,8 @@ def map_hazard(
         layer = detect_change(pair.before, pair.after)
         model, ceiling = "change-vector analysis of histogram-matched bands", 1.0
     step("detecting", 1, 2)
-    polys = polygonize(layer.mask, layer.confidence, pair.transform, pair.crs, min_area_km2=min_area_km2)
+    polys = polygonize(
+        layer.mask, layer.confidence, pair.transform, pair.crs, min_area_km2=min_area_km2, min_pixels=min_pixels
+    )
     step("detecting", 2, 2)
     return HazardMap(kind, layer, polys, model, ceiling)

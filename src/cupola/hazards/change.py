@@ -86,21 +86,35 @@ def _confidence(x: np.ndarray, t: float, spread: float) -> np.ndarray:
     return np.clip(np.nan_to_num(c, nan=0.0), 0.0, 1.0).astype(np.float32)
 
 
-def change_vector(before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0) -> HazardLayer:
-    """Change-vector analysis of two co-registered, normalised stacks (bands, rows, cols)."""
+def change_vector(
+    before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0, min_relative_change: float = 0.1
+) -> HazardLayer:
+    """Change-vector analysis of two co-registered, normalised stacks (bands, rows, cols). Besides
+    the statistical threshold, a change must be meaningful: the (3 x 3 mean) norm of the band
+    differences, each relative to its band's 2-98 % range in 'after', above ``min_relative_change``
+    (a sub-pixel misregistration of textured ground is significant but small)."""
+    from scipy import ndimage
+
     b = np.asarray(before, dtype=np.float32)
     a = np.asarray(after, dtype=np.float32)
     diff = a - b
     mag2 = np.zeros(a.shape[1:], dtype=np.float32)
+    rel2 = np.zeros(a.shape[1:], dtype=np.float32)
     for k in range(diff.shape[0]):
         d = diff[k]
+        sa = _sample(a[k])
+        sa = sa[np.isfinite(sa)]
+        lo, hi = np.percentile(sa, [2, 98]) if sa.size else (0.0, 1.0)
+        rel2 += (d / np.float32(max(hi - lo, 1e-9))) ** 2
         s = _sample(d)
         s = s[np.isfinite(s)]
         med = float(np.median(s)) if s.size else 0.0
         mad = 1.4826 * float(np.median(np.abs(s - med))) if s.size else 1.0
         mad = mad if mad > 1e-9 else max(float(s.std()) if s.size else 1.0, 1e-6)
         mag2 += ((d - np.float32(med)) / np.float32(mad)) ** 2
-    mag = np.sqrt(mag2)
+    # 3 x 3 mean of the magnitude: speckle and sub-pixel misregistration at edges average out
+    mag = ndimage.uniform_filter(np.sqrt(mag2), 3, mode="nearest").astype(np.float32)
+    mag[~np.isfinite(mag2)] = np.nan
     s = _sample(mag)
     s = s[np.isfinite(s)]
     med = float(np.median(s))
@@ -108,10 +122,14 @@ def change_vector(before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6
     floor = med + noise_sigmas * max(mad, 1e-6)
     t_otsu = otsu_threshold(s) if s.size > 1 and s.min() < s.max() else floor
     t = max(t_otsu, floor)
-    mask = np.isfinite(mag) & (mag > t)
+    rel = ndimage.uniform_filter(np.sqrt(np.nan_to_num(rel2)), 3, mode="nearest")
+    mask = np.isfinite(mag) & (mag > t) & (rel > min_relative_change)
     _s0, s1 = class_separation(s, t)
     conf = np.where(mask, _confidence(mag, t, s1), 0.0).astype(np.float32)
-    method = f"change-vector analysis, threshold max(Otsu {t_otsu:.3g}, noise floor {floor:.3g})"
+    method = (
+        f"change-vector analysis, threshold max(Otsu {t_otsu:.3g}, noise floor {floor:.3g}), "
+        f"relative change > {min_relative_change:g}"
+    )
     return HazardLayer(mask, conf, mag, float(t), method)
 
 

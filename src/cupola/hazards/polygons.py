@@ -35,8 +35,11 @@ def polygonize(
     crs: str,
     *,
     min_area_km2: float = 0.0,
+    min_pixels: int = 1,
 ) -> HazardPolygons:
-    """Polygons of the True regions of ``mask`` on the grid (``transform``, ``crs``)."""
+    """Polygons of the True regions of ``mask`` on the grid (``transform``, ``crs``); regions of
+    fewer than ``min_pixels`` pixels or under ``min_area_km2`` are dropped (the minimum mapping
+    unit)."""
     import rasterio.features
     import shapely
     from rasterio.transform import Affine
@@ -54,6 +57,13 @@ def polygonize(
     labels, n = ndimage.label(m)
     conf = np.asarray(confidence, dtype=np.float64)
     counts = np.bincount(labels.ravel(), minlength=n + 1)
+    if min_pixels > 1:
+        small = counts < min_pixels
+        small[0] = False
+        m = m & ~small[labels]
+        labels[~m] = 0
+        if not m.any():
+            return empty
     mean_conf = np.bincount(labels.ravel(), weights=np.nan_to_num(conf).ravel(), minlength=n + 1) / np.maximum(
         counts, 1
     )
