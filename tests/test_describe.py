@@ -95,3 +95,30 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, content):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "result.json" in r.stderr
     assert not out.exists()
+
+
+def test_a_night_scene_names_its_brightest_lights(tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    w, s, e, n = -101.2, 29.1, -100.6, 29.6
+    lon, lat = np.meshgrid(np.linspace(w, e, 120), np.linspace(n, s, 100))
+    img = 200 * np.exp(-(((lon + 100.896) / 0.02) ** 2 + ((lat - 29.363) / 0.02) ** 2))  # Del Rio's lights
+    img += 120 * np.exp(-(((lon + 100.523 - 0.4) / 0.02) ** 2 + ((lat - 28.7) / 0.02) ** 2))  # nothing here
+    prod = tmp_path / "night"
+    prod.mkdir()
+    with rasterio.open(
+        prod / "georef.tif", "w", driver="GTiff", width=120, height=100, count=3, dtype="uint8",
+        crs="EPSG:4326", transform=from_bounds(w, s, e, n, 120, 100),
+    ) as ds:  # fmt: skip
+        ds.write(np.repeat(img[None].astype(np.uint8), 3, axis=0))
+    d = _box(w, s, e, n)
+    d["sun"] = {"at_center": {"elevation_deg": -40.0, "azimuth_deg": 0.0}}
+    (prod / "result.json").write_text(json.dumps(d))
+    from cupola.describe import load_result
+
+    f = describe_result(load_result(prod))
+    assert f["sun"]["daylight"] == "night"
+    assert f["lit_areas"][0]["name"] == "Del Rio" and f["lit_areas"][0]["relative_brightness"] == 1.0
+    assert "Brightest lit areas: Del Rio" in paragraph(f)

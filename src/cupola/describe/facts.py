@@ -235,6 +235,12 @@ def describe_result(d: dict, *, samples: int = 900, near_km: float = 50.0, n_cit
         }
     else:
         facts["sun"] = None
+    facts["lit_areas"] = None
+    tif = Path(d["_path"]).parent / "georef.tif" if d.get("_path") else None
+    if facts["sun"] and facts["sun"]["daylight"] == "night" and tif is not None and tif.is_file():
+        from cupola.describe.lights import brightest_lit_areas
+
+        facts["lit_areas"] = brightest_lit_areas(tif)
     view: dict[str, Any] | None = None
     pose = d.get("pose") or {}
     iss = d.get("iss") or {}

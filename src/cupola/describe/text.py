@@ -19,6 +19,10 @@ def _pop(n: int) -> str:
     return f"{n / 1e6:.1f} million" if n >= 1e6 else f"{round(n / 1000):d} thousand"
 
 
+def _latlon(lat: float, lon: float) -> str:
+    return f"{abs(lat):.2f}°{'N' if lat >= 0 else 'S'} {abs(lon):.2f}°{'E' if lon >= 0 else 'W'}"
+
+
 def paragraph(f: dict) -> str:
     """A few plain sentences: where, what is in view, light, season, geometry and scale."""
     out: list[str] = []
@@ -60,6 +64,12 @@ def paragraph(f: dict) -> str:
         light = {"day": "by day", "twilight": "at twilight", "night": "at night"}[sun["daylight"]]
         side = "above" if sun["elevation_deg"] >= 0 else "below"
         out.append(f"Taken {light}, sun {abs(sun['elevation_deg']):.0f}° {side} the horizon.")
+    if f.get("lit_areas"):
+        lit = [
+            x["name"] if x["name"] else f"unnamed lights at {_latlon(x['lat_deg'], x['lon_deg'])}"
+            for x in f["lit_areas"]
+        ]
+        out.append(f"Brightest lit areas: {_list(lit)} (a flash of lightning can be among them).")
     if f.get("season"):
         out.append(f"Season: {f['season']}.")
     v = f.get("view")
