@@ -49,3 +49,41 @@ def validate_command(
         print(f"{f}: {'valid' if not errs else 'INVALID: ' + '; '.join(errs[:3])}")
     if bad:
         raise typer.Exit(3)
+
+
+@catalog_app.command("export")
+def export_command(
+    catalog: Path = typer.Argument(..., help="Catalog folder made by catalog build (or its collection.json)."),
+    title: str = typer.Option("cupola catalog", "--title", help="Title of the page."),
+    out: Path = options.out_folder("Folder for index.html and thumbs/."),
+) -> None:
+    """A static, offline web map of the catalog (footprints on a coastline base map, thumbnail
+    overlays, side panel, search, time slider): open index.html in a browser."""
+    from cupola.catalog.webmap import export_webmap
+
+    page = export_webmap(catalog, out, title=title)
+    print(f"catalog export: -> {page}")
+
+
+@catalog_app.command("serve")
+def serve_command(
+    catalog: Path = typer.Argument(..., help="Catalog folder made by catalog build (or its collection.json)."),
+    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1."),
+) -> None:
+    """Serve the web map of the catalog on http://127.0.0.1:PORT/ until Ctrl-C (nothing is written
+    beside the catalog: the page is exported into a temporary folder)."""
+    import functools
+    import http.server
+    import tempfile
+
+    from cupola.catalog.webmap import export_webmap
+
+    with tempfile.TemporaryDirectory(prefix="cupola-webmap-") as tmp:
+        export_webmap(catalog, Path(tmp) / "web")
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(Path(tmp) / "web"))
+        with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
+            print(f"catalog serve: http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
+            try:
+                httpd.serve_forever()
+            except KeyboardInterrupt:
+                pass
