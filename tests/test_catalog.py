@@ -121,3 +121,38 @@ def test_the_command_builds_reports_and_validates(tmp_path):
     bad = _cli("catalog", "build", tmp_path / "p" / "two", "--out", tmp_path / "cat2")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) >= 1
     assert not (tmp_path / "cat2").exists()
+
+
+def _browser():
+    import shutil
+
+    for name in ("chromium-headless-shell", "chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium from the OS packages")
+def test_the_web_map_renders_in_a_headless_browser_offline(tmp_path):
+    from cupola.catalog.webmap import export_webmap
+
+    make_product(tmp_path / "p" / "delrio", -100.9, 29.4)
+    make_product(tmp_path / "p" / "tishrin", 38.2, 36.4)
+    build_catalog([tmp_path / "p"], tmp_path / "cat")
+    page = export_webmap(tmp_path / "cat", tmp_path / "web")
+    html = page.read_text()
+    assert "http://" not in html and "https://" not in html  # offline: no CDN
+    assert (tmp_path / "web" / "thumbs" / "delrio.png").is_file()
+
+    def dom(fragment=""):
+        r = subprocess.run(
+            [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+             "--dump-dom", page.as_uri() + fragment],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return r.stdout
+
+    out = dom()
+    assert 'data-ready="' in out and "2 of 2 items" in out
+    assert "delrio" in out and "tishrin" in out
+    assert "1 of 2 items" in dom("#q=tish")  # the search filters the list
