@@ -113,13 +113,16 @@ def change_vector(
         mad = mad if mad > 1e-9 else max(float(s.std()) if s.size else 1.0, 1e-6)
         mag2 += ((d - np.float32(med)) / np.float32(mad)) ** 2
     # 3 x 3 mean of the magnitude: speckle and sub-pixel misregistration at edges average out
+    # (the noise floor comes from the unaveraged magnitude: conservative for the averaged one)
+    raw = _sample(np.sqrt(mag2))
+    raw = raw[np.isfinite(raw)]
+    med = float(np.median(raw))
+    mad = 1.4826 * float(np.median(np.abs(raw - med)))
+    floor = med + noise_sigmas * max(mad, 1e-6)
     mag = ndimage.uniform_filter(np.sqrt(mag2), 3, mode="nearest").astype(np.float32)
     mag[~np.isfinite(mag2)] = np.nan
     s = _sample(mag)
     s = s[np.isfinite(s)]
-    med = float(np.median(s))
-    mad = 1.4826 * float(np.median(np.abs(s - med)))
-    floor = med + noise_sigmas * max(mad, 1e-6)
     t_otsu = otsu_threshold(s) if s.size > 1 and s.min() < s.max() else floor
     t = max(t_otsu, floor)
     rel = ndimage.uniform_filter(np.sqrt(np.nan_to_num(rel2)), 3, mode="nearest")
