@@ -297,3 +297,42 @@ def test_command_takes_a_pose_from_a_locate_result(pair_files, flat_pair, tmp_pa
     d = json.loads((out / "result.json").read_text())
     assert "locate result" in d["pose_sources"][0]
     assert abs(d["height_m"]["median"]) < 10.0
+
+
+def test_independent_poses_are_reconciled_and_aligned_to_a_reference(tmp_path):
+    """A second pose off by ~0.02 deg (what two independent georeferences give): the refined
+    relative orientation removes the vertical parallax, and the height offset the pair cannot see
+    (~1.4 km here) is taken out against a reference elevation model."""
+    from scipy.spatial.transform import Rotation
+
+    from cupola.geometry.attitude import Pose
+    from cupola.geometry.projection import Georeference
+    from cupola.io.geotiff import write_lonlat_geotiff
+    from cupola.simulate.stereo import jacksboro_terrain, render_pair
+    from cupola.stereo.job import StereoOptions, compute_stereo
+
+    terrain = jacksboro_terrain(detail_cell_m=40.0)
+    p = render_pair(terrain, SMALL, separation_s=5.0, seed=2)
+    g2 = p.georef2
+    tilted = Pose(g2.pose.position_m, g2.pose.rotation * Rotation.from_rotvec([3e-4, -3e-4, 2e-4]))
+    bad = Georeference(g2.camera, tilted, g2.time)
+    ref = write_lonlat_geotiff(tmp_path / "ref.tif", terrain.height_m.astype(np.float32), terrain.bounds)
+    wide = (-3000.0, 5000.0)
+    plain = compute_stereo(
+        p.image1, p.image2, p.georef1, bad, StereoOptions(height_range_m=wide, refine_orientation=False)
+    )
+    assert plain.match.valid_fraction < 0.8  # rows no longer correspond
+    r = compute_stereo(
+        p.image1,
+        p.image2,
+        p.georef1,
+        bad,
+        StereoOptions(height_range_m=wide, align_to_reference=True),
+        reference_dem=ref,
+    )
+    o = r.orientation
+    assert o["vertical_parallax_rms_px_before"] > 1.0 > 0.3 > o["vertical_parallax_rms_px_after"]
+    assert abs(o["aligned_to_reference_disparity_offset_px"]) > 1.0
+    assert r.match.valid_fraction > 0.9
+    assert abs(r.reference["mean_difference_m"]) < 15.0
+    assert r.reference["rmse_over_predicted"] < 1.4

@@ -40,6 +40,11 @@ def stereo_command(
     reference_dem: Path | None = typer.Option(
         None, "--reference-dem", help="An elevation raster to measure the DEM against (adds the measured error)."
     ),
+    align_to_reference: bool = typer.Option(
+        False,
+        "--align-to-reference",
+        help="With --reference-dem: remove the height offset the pair cannot see (a tiny relative rotation).",
+    ),
     force: bool = options.force(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -60,7 +65,9 @@ def stereo_command(
         focal_mm=focal_mm,
         sensor_mm=sensor_mm,
         force_tle=force,
-        options=StereoOptions(posting_m=posting_m, height_range_m=height_range_m),
+        options=StereoOptions(
+            posting_m=posting_m, height_range_m=height_range_m, align_to_reference=align_to_reference
+        ),
         reference_dem=reference_dem,
     )
     result, _ = run_stereo(request)

@@ -64,7 +64,8 @@ def triangulate_disparities(
         r2 = rect.rays(x1 - d, y, 2)
         meet = closest_approach(c1, r1, c2, r2)
         lon, lat, h = geodesy.ecef_to_geodetic(meet.point_m)
-        up = geodesy.enu_basis(lon, lat)[..., 2, :]
+        cl = np.cos(lat)
+        up = np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], axis=-1)  # the ellipsoid normal
         u1 = r1 / np.linalg.norm(r1, axis=-1, keepdims=True)
         q = (meet.point_m - c2) @ rot.T
         wv = u1 @ rot.T
@@ -72,13 +73,13 @@ def triangulate_disparities(
         dh_ds = np.einsum("ij,ij->i", u1, up)
         with np.errstate(divide="ignore", invalid="ignore"):
             m_per_px = np.abs(dh_ds / dx2_ds)
-        parts["x_px"].append(x1)
-        parts["y_px"].append(y)
+        parts["x_px"].append(x1.astype(np.float32))
+        parts["y_px"].append(y.astype(np.float32))
         parts["lon_deg"].append(np.degrees(lon))
         parts["lat_deg"].append(np.degrees(lat))
         parts["height_m"].append(h)
         parts["sigma_m"].append(sd * m_per_px)
-        parts["angle_rad"].append(meet.angle_rad)
-        parts["metres_per_px"].append(m_per_px)
+        parts["angle_rad"].append(meet.angle_rad.astype(np.float32))
+        parts["metres_per_px"].append(m_per_px.astype(np.float32))
     cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
     return HeightPoints(**cat)

@@ -49,11 +49,17 @@ DEFAULT_HEIGHT_RANGE_M = (-500.0, 9000.0)
 @dataclass(frozen=True)
 class StereoOptions:
     """How heights are made. ``posting_m`` None: twice the ground sample distance of photo 1 at its
-    centre. ``height_range_m``: the heights the scene may span (the disparity search)."""
+    centre. ``height_range_m``: the heights the scene may span (the disparity search). ``scale``:
+    rectified pixels per pixel of photo 1. ``refine_orientation``: refine the second camera's
+    rotation from sparse matches (:mod:`cupola.stereo.orientation`) before dense matching.
+    ``align_to_reference``: with a reference DEM, remove the one disparity offset (a rotation of
+    the second camera that the pair cannot see) that best fits the heights to it."""
 
     posting_m: float | None = None
     height_range_m: tuple[float, float] = DEFAULT_HEIGHT_RANGE_M
     scale: float = 1.0
+    refine_orientation: bool = True  # the second camera's rotation from sparse matches
+    align_to_reference: bool = False  # take the disparity offset to the reference DEM out
     matching: MatchSettings = field(default_factory=MatchSettings)
 
 
@@ -74,6 +80,7 @@ class StereoResult:
     reference: dict | None = None  # the comparison with a reference DEM, when given
     reference_difference: np.ndarray | None = None  # dem - reference on the DEM grid
     sources: dict = field(default_factory=dict)
+    orientation: dict | None = None  # the relative-orientation refinement, when it ran
 
     def summary(self) -> dict:
         """The ``cupola.stereo/1`` summary (JSON-ready through :func:`cupola.io.staging.json_safe`)."""
@@ -115,6 +122,7 @@ class StereoResult:
                 "disparity_sigma_px_median": float(np.nanmedian(self.match.sigma_px)),
                 "remap_quantum_sigma_px": REMAP_QUANTUM_SIGMA_PX,
             },
+            "relative_orientation": self.orientation,
             "points": len(pts),
             "height_m": _stats(pts.height_m),
             "predicted_sigma_m": {
@@ -156,13 +164,25 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def _rectified(image: np.ndarray, georef: Georeference, rect: Rectification, view: int):
+    """The photo (grey, float32) resampled into the rectified frame (Lanczos-4) and where it holds
+    image: a homography for a camera without distortion, per-pixel maps otherwise."""
     import cv2
 
-    mx, my = rect.maps(georef, view)
     grey = _grey(image)
-    out = cv2.remap(grey, mx, my, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     h, w = grey.shape
-    # inside the photo by the interpolation kernel's reach (Lanczos-4: 4 px)
+    size = (rect.width_px, rect.height_px)
+    if georef.camera.distortion.is_zero:
+        hom = rect.homography(georef, view)
+        flags = cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP
+        out = cv2.warpPerspective(grey, hom, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # inside the photo by the interpolation kernel's reach (Lanczos-4: 4 px)
+        inner = np.zeros((h, w), np.uint8)
+        inner[4 : h - 4, 4 : w - 4] = 1
+        flags_n = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        valid = cv2.warpPerspective(inner, hom, size, flags=flags_n, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return out, valid.astype(bool)
+    mx, my = rect.maps(georef, view)
+    out = cv2.remap(grey, mx, my, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     valid = (mx >= 4) & (mx <= w - 5) & (my >= 4) & (my <= h - 5)
     return out, valid
 
@@ -220,6 +240,25 @@ def compute_stereo(
     left, valid_l = _rectified(image1, georef1, rect, 1)
     right, valid_r = _rectified(image2, georef2, rect, 2)
     timings["rectify"] = time.perf_counter() - t0
+    orientation = None
+    if opts.refine_orientation:
+        from cupola.stereo.orientation import refine_second_rotation, sparse_matches
+
+        t_o = time.perf_counter()
+        pts1, pts2 = sparse_matches(left, right, valid_l, valid_r)
+        refined = refine_second_rotation(georef1, georef2, rect, pts1, pts2)
+        if refined is None:
+            warnings.append("too few sparse matches to refine the relative orientation; the poses are used as given")
+        else:
+            georef2, info = refined
+            orientation = info.to_dict()
+            right, valid_r = _rectified(image2, georef2, rect, 2)
+            if info.rms_after_px > 1.0:
+                warnings.append(
+                    f"the rays still miss each other by {info.rms_after_px:.1f} px after refining the orientation: "
+                    "check the poses and the camera (focal length, distortion)"
+                )
+        timings["orientation"] = time.perf_counter() - t_o
     t1 = time.perf_counter()
     d_range = _disparity_range(rect, (lo_h, hi_h))
     match = match_rectified(left, right, valid_l, valid_r, d_range, opts.matching)
@@ -231,6 +270,15 @@ def compute_stereo(
     points = triangulate_disparities(rect, match.disparity_px, sigma_d)
     if len(points) == 0:
         raise NoSolutionError("no pixel of the pair could be matched")
+    sample = reference_sampler(reference_dem) if reference_dem is not None else None
+    if opts.align_to_reference:
+        if sample is None:
+            raise InputError("`align_to_reference` needs `reference_dem`")
+        offset = disparity_offset_to_reference(points, sample)
+        points = triangulate_disparities(rect, match.disparity_px - np.float32(offset), sigma_d)
+        orientation = dict(orientation or {})
+        orientation["aligned_to_reference_disparity_offset_px"] = offset
+        orientation["aligned_to_reference_rotation_deg"] = float(np.degrees(offset / rect.focal_px))
     gsd = float(np.mean(georef1.gsd_m()))
     posting = opts.posting_m or 2.0 * gsd / opts.scale
     dem = grid_points(points.lon_deg, points.lat_deg, points.height_m, points.sigma_m, posting)
@@ -246,10 +294,23 @@ def compute_stereo(
         warnings.append(f"only {100 * match.valid_fraction:.0f} % of the overlap was matched")
     reference = diff = None
     if reference_dem is not None:
-        reference, diff = compare_with_reference(dem, reference_dem)
+        reference, diff = compare_with_reference(dem, reference_dem, sample)
     timings["total"] = time.perf_counter() - t0
     return StereoResult(
-        georef1, georef2, rect, match, points, dem, pair, opts, timings, warnings, reference, diff, dict(sources or {})
+        georef1,
+        georef2,
+        rect,
+        match,
+        points,
+        dem,
+        pair,
+        opts,
+        timings,
+        warnings,
+        reference,
+        diff,
+        dict(sources or {}),
+        orientation,
     )
 
 
@@ -261,23 +322,36 @@ def points_ecef_sample(points: HeightPoints, n: int = 2000) -> np.ndarray:
     )
 
 
-def compare_with_reference(dem: DemGrid, path: Path) -> tuple[dict, np.ndarray]:
-    """The DEM against a reference elevation raster (any CRS GDAL knows), sampled bilinearly at the
-    DEM's cell centres: bias, RMSE, RMSE over the predicted sigma, and the difference grid."""
+def reference_sampler(path: Path):
+    """A function (lon_deg, lat_deg) -> heights of a reference elevation raster (any CRS GDAL
+    knows; bilinear, NaN outside)."""
     from cupola.io.raster_band import read_raster_band
 
     ref = read_raster_band(path, what="a reference elevation raster (GeoTIFF)")
-    lon, lat = dem.cell_centres()
-    x, y = lon, lat
+    transformer = None
     if ref.crs is not None and ref.crs not in ("EPSG:4326", "OGC:CRS84"):
         from pyproj import Transformer
 
-        x, y = Transformer.from_crs("EPSG:4326", ref.crs, always_xy=True).transform(lon, lat)
+        transformer = Transformer.from_crs("EPSG:4326", ref.crs, always_xy=True)
     a, b, c, dd, e, f = ref.transform
     det = a * e - b * dd
-    col = (e * (x - c) - b * (y - f)) / det - 0.5
-    row = (-dd * (x - c) + a * (y - f)) / det - 0.5
-    values = _bilinear_nan(ref.values.astype(np.float64), col, row)
+    grid = ref.values.astype(np.float64)
+
+    def sample(lon, lat):
+        x, y = (lon, lat) if transformer is None else transformer.transform(lon, lat)
+        col = (e * (x - c) - b * (y - f)) / det - 0.5
+        row = (-dd * (x - c) + a * (y - f)) / det - 0.5
+        return _bilinear_nan(grid, np.asarray(col, dtype=float), np.asarray(row, dtype=float))
+
+    return sample
+
+
+def compare_with_reference(dem: DemGrid, path: Path, sample=None) -> tuple[dict, np.ndarray]:
+    """The DEM against a reference elevation raster, sampled bilinearly at the DEM's cell centres:
+    bias, RMSE, RMSE over the predicted sigma, and the difference grid."""
+    sample = sample or reference_sampler(path)
+    lon, lat = dem.cell_centres()
+    values = sample(lon, lat)
     diff = (dem.height_m - values).astype(np.float32)
     ok = np.isfinite(diff) & np.isfinite(dem.sigma_m)
     if ok.sum() == 0:
@@ -296,6 +370,19 @@ def compare_with_reference(dem: DemGrid, path: Path) -> tuple[dict, np.ndarray]:
         "note": "heights compared as they are: a reference in orthometric heights differs by the geoid",
     }
     return summary, diff
+
+
+def disparity_offset_to_reference(points: HeightPoints, sample, max_points: int = 200_000) -> float:
+    """The disparity offset (px) that best brings the points onto a reference surface: the median
+    of (h - h_ref) / (dh/dd) over the points it covers. A rotation of camera 2 about the rectified
+    y axis shifts every disparity alike and is not observable from the pair; this fixes it."""
+    k = max(1, len(points) // max_points)
+    ref = sample(points.lon_deg[::k], points.lat_deg[::k])
+    ok = np.isfinite(ref)
+    if ok.sum() < 100:
+        raise InputError("the reference elevation raster covers too little of the pair to align the DEM to it")
+    dh = points.height_m[::k][ok] - ref[ok]
+    return float(np.median(dh / points.metres_per_px[::k][ok]))
 
 
 def _bilinear_nan(grid: np.ndarray, col: np.ndarray, row: np.ndarray) -> np.ndarray:

@@ -82,6 +82,21 @@ class Rectification:
             y = self.focal_px * q[..., 1] / q[..., 2] + self.cy_px
         return x, y, q[..., 2]
 
+    def homography(self, georef: Georeference, view: int) -> np.ndarray:
+        """3x3 map from rectified pixels (x, y, 1) of ``view`` to the pixels of ``georef``'s frame
+        (exact for a camera without distortion: both are pinholes about the same centre)."""
+        cam = georef.camera
+        cx = self.cx1_px if view == 1 else self.cx2_px
+        k_rect_inv = np.array(
+            [
+                [1.0 / self.focal_px, 0.0, -cx / self.focal_px],
+                [0.0, 1.0 / self.focal_px, -self.cy_px / self.focal_px],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+        k_cam = np.array([[cam.focal_x_px, 0.0, cam.cx_px], [0.0, cam.focal_y_px, cam.cy_px], [0.0, 0.0, 1.0]])
+        return k_cam @ georef.pose.matrix.T @ self.rotation.T @ k_rect_inv
+
     def maps(self, georef: Georeference, view: int, rows: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
         """float32 (map_x, map_y) for ``cv2.remap``: the original pixel of ``georef``'s frame seen
         at every rectified pixel of ``view`` (rows ``rows``; NaN-free, -1e4 where not seen)."""
