@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     code = _describe_and_catalog(cupola_main, args.out, outputs)
     if code != 0:
         return code
+    code = _hazards_flood(cupola_main, args.out / "hazards-flood", outputs)
+    if code != 0:
+        return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
@@ -260,6 +263,25 @@ def _describe_and_catalog(cupola_main, out: Path, outputs: list) -> int:
     )
     if code == 0:
         outputs.append(out / "catalog")
+    return code
+
+
+def _hazards_flood(cupola_main, folder: Path, outputs: list) -> int:
+    """``hazards flood`` on a real background with a PAINTED flood of known extent (the bundled
+    ISS064-E-46242 reference image, a NIR band synthesised from its colours), scored against it."""
+    import rasterio
+
+    from cupola.simulate.hazards import flood_pair, write_flood_pair
+
+    print("\n# hazards: a real image with a PAINTED flood (known extent), before/after, NDWI + Otsu")
+    ref = sample_dir().parent / "apl" / "ISS064-E-46242" / "reference.jpg"
+    f = write_flood_pair(flood_pair(ref), folder / "inputs", times=("2021-01-01T17:00:00Z", "2021-01-05T17:20:00Z"))
+    code = _run(cupola_main, ["hazards", "flood", str(f["before"]), str(f["after"]), "--out", str(folder / "products")])
+    if code == 0:
+        with rasterio.open(folder / "products" / "confidence.tif") as ds, rasterio.open(f["truth"]) as tr:
+            found, truth = ds.read(1) > 0, tr.read(1) > 0
+        print(f"flood IoU against the painted truth: {(found & truth).sum() / max((found | truth).sum(), 1):.3f}")
+        outputs.append(folder / "products")
     return code
 
 
