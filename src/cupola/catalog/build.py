@@ -115,7 +115,7 @@ def build_catalog(
     import pystac
 
     if thumbnail_px < 8:
-        raise InputError(f"thumbnail_px: {thumbnail_px}, expected at least 8")
+        raise InputError(f"`thumbnail_px` {thumbnail_px}: expected at least 8")
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     report = BuildReport(catalog=out_dir / "collection.json")

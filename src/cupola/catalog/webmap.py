@@ -68,7 +68,8 @@ def export_webmap(catalog: str | Path, out_dir: str | Path, *, title: str = "cup
         )
     data = {"title": title, "items": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
     html = (
-        _page().replace("__TITLE__", title)
+        _page()
+        .replace("__TITLE__", title)
         .replace("__DATA__", json.dumps(data))
         .replace("__BASE__", json.dumps(_base_map()))
     )

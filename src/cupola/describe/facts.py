@@ -147,7 +147,9 @@ def describe_result(d: dict, *, samples: int = 900, near_km: float = 50.0, n_cit
     from cupola.describe import places
 
     if samples < 16:
-        raise InputError(f"samples: {samples}, expected at least 16")
+        raise InputError(f"`samples` {samples}: expected at least 16")
+    if not (math.isfinite(near_km) and near_km >= 0):
+        raise InputError(f"`near_km` {near_km}: expected a distance of 0 km or more")
     fp = footprint_of(d)
     if fp is None:
         raise InputError(f"{d.get('_path', 'result')}: no footprint")

@@ -23,7 +23,7 @@ def brightest_lit_areas(tif: str | Path, *, count: int = 3, name_km: float = 25.
     from cupola.describe import places
 
     if count < 1:
-        raise InputError(f"count: {count}, expected at least 1")
+        raise InputError(f"`count` {count}: expected at least 1")
     try:
         with rasterio.open(tif) as ds:
             s = min(1.0, max_px / max(ds.width, ds.height))
