@@ -184,10 +184,10 @@ def pair_seconds():
     n = 200_000
     g, nir = after[1].ravel()[:n].tolist(), after[3].ravel()[:n].tolist()
     gb, nb = big[1].ravel()[:n].tolist(), big[3].ravel()[:n].tolist()
-    t0 = time.perf_counter()
+    t_loop = time.perf_counter()
     out = [((a - c) / (a + c) > 0) & ((x - y) / (x + y) <= 0) for a, c, x, y in zip(g, nir, gb, nb)]
     # the naive route: the same reading and products, detection as a per-pixel Python loop
-    loop = (time.perf_counter() - t0) * rows * cols / n + (t1 - t0) + (t3 - t2)
+    loop = (time.perf_counter() - t_loop) * rows * cols / n + (t1 - t0) + (t3 - t2)
     assert len(out) == n and ndwi(after[1, :1, :1], after[3, :1, :1]).size == 1
     bench_line("hazards_pair_seconds", seconds, "s", baseline=loop, ratio=seconds / loop)
 
