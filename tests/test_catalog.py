@@ -156,3 +156,24 @@ def test_the_web_map_renders_in_a_headless_browser_offline(tmp_path):
     assert 'data-ready="' in out and "2 of 2 items" in out
     assert "delrio" in out and "tishrin" in out
     assert "1 of 2 items" in dom("#q=tish")  # the search filters the list
+
+
+def test_products_without_a_footprint_field_use_footprint_geojson_or_their_geotiff(tmp_path):
+    import shutil
+
+    a = make_product(tmp_path / "lightning-like", 10.0, 45.0)
+    res = json.loads((a / "result.json").read_text())
+    fp = {"type": "Feature", "geometry": res.pop("footprint"), "properties": {}}
+    res["reference_time_utc"] = res.pop("time_utc")
+    (a / "result.json").write_text(json.dumps(res))
+    (a / "footprint.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [fp]}))
+    b = make_product(tmp_path / "thermal-like", -118.0, 34.0)
+    shutil.move(b / "georef.tif", b / "lst.tif")
+    (b / "result.json").write_text(json.dumps({"schema": "thermal"}))
+    da = product_item(a).to_dict(include_self_link=False)
+    db = product_item(b).to_dict(include_self_link=False)
+    assert da["bbox"] == pytest.approx([9.8, 44.9, 10.2, 45.1]) and da["properties"]["datetime"].startswith(
+        "2017-05-17"
+    )
+    assert db["bbox"] == pytest.approx([-118.2, 33.9, -117.8, 34.1])
+    assert validate_stac(da) == [] and validate_stac(db) == []

@@ -44,8 +44,45 @@ def read_product(folder: str | Path) -> dict:
     if not isinstance(d, dict):
         raise InputError(f"{p}: expected a JSON object")
     if _geometry(d) is None:
-        raise InputError(f"{p}: no footprint (field 'footprint' or 'footprint_lonlat')")
+        g = _folder_geometry(folder)
+        if g is None:
+            raise InputError(
+                f"{p}: no footprint (field 'footprint' or 'footprint_lonlat', footprint.geojson, or a GeoTIFF)"
+            )
+        d["footprint"] = g
+    if not isinstance(d.get("time_utc"), str) and isinstance(d.get("reference_time_utc"), str):
+        d["time_utc"] = d["reference_time_utc"]
     return d
+
+
+def _folder_geometry(folder: Path) -> dict | None:
+    """The footprint of a product whose result.json has none: footprint.geojson (its first
+    polygon), else the bounds of the first GeoTIFF in the folder, in lon/lat."""
+    fp = folder / "footprint.geojson"
+    if fp.is_file():
+        try:
+            g = json.loads(fp.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            g = None
+        if isinstance(g, dict) and g.get("type") == "FeatureCollection" and g.get("features"):
+            g = g["features"][0]
+        if isinstance(g, dict) and g.get("type") == "Feature":
+            g = g.get("geometry")
+        if isinstance(g, dict) and g.get("type") in ("Polygon", "MultiPolygon") and g.get("coordinates"):
+            return g
+    for tif in sorted(folder.glob("*.tif")):
+        import rasterio
+        from rasterio.warp import transform_bounds
+
+        try:
+            with rasterio.open(tif) as ds:
+                if ds.crs is None:
+                    continue
+                w, s, e, n = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+        except rasterio.errors.RasterioError:
+            continue
+        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+    return None
 
 
 def _geometry(d: dict) -> dict | None:
