@@ -122,3 +122,16 @@ def test_a_night_scene_names_its_brightest_lights(tmp_path):
     assert f["sun"]["daylight"] == "night"
     assert f["lit_areas"][0]["name"] == "Del Rio" and f["lit_areas"][0]["relative_brightness"] == 1.0
     assert "Brightest lit areas: Del Rio" in paragraph(f)
+
+
+def test_a_product_with_its_footprint_beside_result_json_is_described(tmp_path):
+    from cupola.describe import load_result
+
+    prod = tmp_path / "lightning"
+    prod.mkdir()
+    (prod / "result.json").write_text(json.dumps({"reference_time_utc": "2017-05-17T05:44:09Z"}))
+    geom = {"type": "Polygon", "coordinates": [_box(-140.0, 0.0, -139.0, 1.0)["footprint_lonlat"]]}
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": geom, "properties": {}}]}
+    (prod / "footprint.geojson").write_text(json.dumps(fc))
+    f = describe_result(load_result(prod))
+    assert f["water"]["open_ocean"] and f["season"] == "tropical (May)"

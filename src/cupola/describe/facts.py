@@ -43,6 +43,15 @@ def load_result(path: str | Path) -> dict:
         raise InputError(f"{p}: not readable JSON ({e})") from None
     if not isinstance(d, dict):
         raise InputError(f"{p}: expected a JSON object")
+    if footprint_of(d) is None and (p.parent / "footprint.geojson").is_file():
+        try:  # products that keep their footprint beside result.json (lightning)
+            g = json.loads((p.parent / "footprint.geojson").read_text())
+            g = g["features"][0] if g.get("type") == "FeatureCollection" else g
+            d["footprint"] = g["geometry"] if g.get("type") == "Feature" else g
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+            pass
+    if not isinstance(d.get("time_utc"), str) and isinstance(d.get("reference_time_utc"), str):
+        d["time_utc"] = d["reference_time_utc"]
     if footprint_of(d) is None:
         raise InputError(
             f"{p}: no footprint (field 'footprint' or 'footprint_lonlat'); a rejected localization has none"
