@@ -1,6 +1,7 @@
 """cupola hazards through the real entry point."""
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.transform import from_origin
 
@@ -48,3 +49,38 @@ def test_burn_without_swir_names_the_flag(tmp_path, capsys):
     code = main(["hazards", "burn", before, after, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "--bands" in err and not (tmp_path / "o").exists()
+
+
+def test_flood_counts_roads_and_people_in_the_flood(tmp_path, capsys):
+    import json
+
+    import shapely
+
+    from cupola.io.zone_layer import ZoneLayer, write_zone_layer
+
+    before, after = _pair(tmp_path)
+    # the flood covers rows 30..80, cols 40..110 of a 0.0003 deg grid from (-90.2, 30.1)
+    lon = lambda c: -90.2 + 0.0003 * c  # noqa: E731
+    lat = lambda r: 30.1 - 0.0003 * r  # noqa: E731
+    roads = np.array(
+        [
+            shapely.LineString([(lon(0), lat(55)), (lon(150), lat(55))]),  # crosses the flood
+            shapely.LineString([(lon(0), lat(110)), (lon(150), lat(110))]),  # south of it
+        ],
+        dtype=object,
+    )
+    write_zone_layer(tmp_path / "roads.geojson", ZoneLayer(roads, {"name": np.array(["a", "b"], object)}, "EPSG:4326"))
+    pop = np.zeros((1, 120, 150), np.float32)
+    pop[0, 40:50, 50:60] = 2.0  # 200 people inside
+    pop[0, 100:110, 0:10] = 5.0  # 500 outside
+    _write(tmp_path / "pop.tif", pop, -90.2, 30.1)
+    out = tmp_path / "out"
+    argv = ["hazards", "flood", before, after, "--features", str(tmp_path / "roads.geojson"),
+            "--population", str(tmp_path / "pop.tif"), "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    affected = json.loads((out / "result.json").read_text())["affected"]
+    road = affected["features"][0]
+    assert road["affected"] == 1 and road["features"] == 2
+    width_km = 70 * 0.0003 * 111.32 * np.cos(np.radians(30.09))
+    assert road["length_km"] == pytest.approx(width_km, rel=0.05)
+    assert affected["people"] == pytest.approx(200.0)

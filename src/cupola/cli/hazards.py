@@ -49,8 +49,33 @@ def _time(which: str) -> str | None:
     return typer.Option(None, f"--{which}-time", help=f"Acquisition time of the '{which}' image (ISO 8601, UTC).")
 
 
-def _run(kind, before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet) -> None:
+def _features() -> list[Path]:
+    return typer.Option(
+        [], "--features", help="A vector layer (roads, buildings, ...) to count in the hazard; repeatable."
+    )
+
+
+def _population() -> Path | None:
+    return typer.Option(None, "--population", help="Population raster (people per pixel): people in the hazard.")
+
+
+def _run(
+    kind,
+    before,
+    after,
+    aoi,
+    bands,
+    before_bands,
+    min_area_km2,
+    before_time,
+    after_time,
+    out,
+    quiet,
+    features=(),
+    population=None,
+) -> None:
     from cupola.cli.progress import progress_bar
+    from cupola.hazards.affected import affected_features, people_affected
     from cupola.hazards.analyse import map_hazard
     from cupola.hazards.pair import clip_to_aoi, read_pair
     from cupola.hazards.products import write_hazard_products
@@ -63,14 +88,24 @@ def _run(kind, before, after, aoi, bands, before_bands, min_area_km2, before_tim
         advance("reading", 1, 1)
         hmap = map_hazard(pair, kind, min_area_km2=min_area_km2, progress=advance)
         times = {k: v for k, v in (("before", before_time), ("after", after_time)) if v}
+        affected: dict = {}
+        if features:
+            affected["features"] = [affected_features(hmap.polygons, f) for f in features]
+        if population is not None:
+            affected["people"] = people_affected(hmap.polygons, population)
         advance("products", 0, 1)
-        summary = write_hazard_products(hmap, pair, out, inputs=[before, after, aoi], times=times)
+        inputs = [before, after, aoi, population, *features]
+        summary = write_hazard_products(hmap, pair, out, inputs=inputs, times=times, affected=affected)
         advance("products", 1, 1)
     if not quiet:
         print(
             f"hazards {kind}: {summary['polygons']} polygon(s), {summary['area_km2']:.4g} km² of {summary['class']} "
             f"({summary['method']}) -> {out}"
         )
+        for f in affected.get("features", []):
+            print(f"  {f['layer']}: {f['affected']} of {f['features']} feature(s) affected, {f['length_km']:.3g} km")
+        if "people" in affected:
+            print(f"  people in the {summary['class']}: {affected['people']:.0f}")
 
 
 @hazards_app.command("flood")
@@ -83,12 +118,28 @@ def flood_command(
     min_area_km2: float = _min_area(),
     before_time: str | None = _time("before"),
     after_time: str | None = _time("after"),
+    features: list[Path] = _features(),
+    population: Path | None = _population(),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
     """Flood extent: water after and not before (MNDWI/NDWI with Otsu; an RGB water model at lower
     confidence for true-colour photos)."""
-    _run("flood", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
+    _run(
+        "flood",
+        before,
+        after,
+        aoi,
+        bands,
+        before_bands,
+        min_area_km2,
+        before_time,
+        after_time,
+        out,
+        quiet,
+        features,
+        population,
+    )
 
 
 @hazards_app.command("burn")

@@ -6,7 +6,8 @@
 - ``confidence.tif``: the per-pixel confidence (0 where no hazard was mapped), COG;
 - ``map.png`` and ``map.pdf``: the one-page map;
 - ``stac_item.json``: a STAC 1.0 Item listing these assets;
-- ``result.json``: the machine-readable summary.
+- ``result.json``: the machine-readable summary (with ``affected``: features and people in the
+  hazard, when layers were given, see :mod:`cupola.hazards.affected`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def write_hazard_products(
     inputs: list[Path] | tuple = (),
     times: dict[str, str | None] | None = None,
     write_map: bool = True,
+    affected: dict | None = None,
 ) -> dict:
     """Write every product of ``hmap`` into ``out_dir`` (all or nothing); return the summary."""
     from cupola.plot.hazards import display_rgb, write_hazard_map
@@ -122,6 +124,8 @@ def write_hazard_products(
         "sources": sources,
         "files": {**files, "stac_item": "stac_item.json"},
     }
+    if affected:
+        summary["affected"] = affected
     with staged_output(out_dir, "`out_dir`", kind="hazards", inputs=inputs) as stage:
         write_zone_layer(stage / files["polygons_geojson"], layer, name="hazards")
         write_zone_layer(stage / files["polygons_gpkg"], layer, name="hazards")
