@@ -177,3 +177,37 @@ def test_products_without_a_footprint_field_use_footprint_geojson_or_their_geoti
     )
     assert db["bbox"] == pytest.approx([-118.2, 33.9, -117.8, 34.1])
     assert validate_stac(da) == [] and validate_stac(db) == []
+
+
+def test_export_and_serve_through_the_command(tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    make_product(tmp_path / "p" / "one")
+    assert _cli("catalog", "build", tmp_path / "p", "--out", tmp_path / "cat").returncode == 0
+    r = _cli("catalog", "export", tmp_path / "cat", "--out", tmp_path / "web")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "web" / "index.html").is_file() and (tmp_path / "web" / "thumbs" / "one.png").is_file()
+    bad = _cli("catalog", "export", tmp_path / "nothing", "--out", tmp_path / "web2")
+    assert bad.returncode == 2 and not (tmp_path / "web2").exists()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cupola", "catalog", "serve", str(tmp_path / "cat"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        page = None
+        for _ in range(100):
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert page is not None and "<canvas" in page and '"one"' in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert not list((tmp_path / "cat").glob("index.html"))  # nothing written beside the catalog
