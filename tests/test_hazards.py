@@ -198,3 +198,15 @@ def test_fire_layer_flags_a_hot_spot_and_not_a_warm_plain():
     t[40, 40] = 330.0
     layer = fire_layer(t)
     assert layer.mask[40, 40] and layer.mask.sum() == 1 and layer.confidence[40, 40] > 0.5
+
+
+def test_before_in_another_crs_is_resampled_onto_the_after_grid(tmp_path):
+    from pyproj import Transformer
+
+    x0, y0 = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True).transform(-0.01, 0.01)
+    ramp = np.tile(np.linspace(0.1, 0.5, 60, dtype=np.float32), (3, 60, 1))
+    _write(tmp_path / "b.tif", ramp, x0, y0, res=50.0, crs="EPSG:3857")
+    _write(tmp_path / "a.tif", np.ones((3, 20, 20), np.float32), 0.0, 0.0, res=0.0005)
+    pair = read_pair(tmp_path / "b.tif", tmp_path / "a.tif")
+    row = pair.before[0, 10]
+    assert np.isfinite(row).all() and np.all(np.diff(row) > 0)  # the ramp, resampled, still rises eastwards

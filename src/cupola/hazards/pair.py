@@ -96,9 +96,26 @@ def _time_tag(ds) -> str | None:
         return None
 
 
-def _read_all(ds) -> np.ndarray:
-    a = ds.read(masked=True)
+def _read_bands(ds, indexes: list[int], **kwargs) -> np.ndarray:
+    a = ds.read(indexes, masked=True, **kwargs)
     return np.asarray(a.astype(np.float32).filled(np.nan), dtype=np.float32)
+
+
+def _aligned_window(ds, crs, transform, shape: tuple[int, int]):
+    """The window of ``ds`` that is exactly the grid (``crs``, ``transform``, ``shape``), or None
+    when the grids differ (another CRS, pixel size, rotation or a sub-pixel offset)."""
+    from rasterio.windows import Window
+
+    st = ds.transform
+    if ds.crs != crs or st.b != 0 or st.d != 0 or transform.b != 0 or transform.d != 0:
+        return None
+    if not (np.isclose(st.a, transform.a, rtol=1e-9) and np.isclose(st.e, transform.e, rtol=1e-9)):
+        return None
+    col = (transform.c - st.c) / st.a
+    row = (transform.f - st.f) / st.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return Window(round(col), round(row), shape[1], shape[0])
 
 
 def read_pair(
@@ -159,19 +176,23 @@ def read_pair(
         t = da.window_transform(win)
         order = sorted(common, key=lambda r: roles[r])
         a = a[[roles[r] for r in order]]
-        b_src = _read_all(db)[[roles_b[r] for r in order]]
-        b = np.full_like(a, np.nan)
-        reproject(
-            b_src,
-            b,
-            src_transform=db.transform,
-            src_crs=db.crs,
-            src_nodata=np.nan,
-            dst_transform=t,
-            dst_crs=da.crs,
-            dst_nodata=np.nan,
-            resampling=Resampling.bilinear,
-        )
+        indexes = [roles_b[r] + 1 for r in order]
+        aligned = _aligned_window(db, da.crs, t, a.shape[1:])
+        if aligned is not None:  # same grid: a window read, no resampling
+            b = _read_bands(db, indexes, window=aligned, boundless=True)
+        else:
+            b = np.full_like(a, np.nan)
+            reproject(
+                _read_bands(db, indexes),
+                b,
+                src_transform=db.transform,
+                src_crs=db.crs,
+                src_nodata=np.nan,
+                dst_transform=t,
+                dst_crs=da.crs,
+                dst_nodata=np.nan,
+                resampling=Resampling.bilinear,
+            )
         crs = da.crs.to_string()
         times = {"before": _time_tag(db), "after": _time_tag(da)}
     invalid = ~(np.isfinite(a).all(axis=0) & np.isfinite(b).all(axis=0))
