@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cupola.errors import InputError
-from cupola.hazards.change import HazardLayer, burn_layer, detect_change, flood_layer
+from cupola.hazards.change import HazardLayer, burn_layer, detect_change, flood_layer, mixture_threshold
 from cupola.hazards.indices import dnbr, mndwi, ndwi, rgb_water_index
 from cupola.hazards.pair import ImagePair
 from cupola.hazards.polygons import HazardPolygons, polygonize
@@ -43,13 +43,17 @@ class HazardMap:
 
 def _flood(pair: ImagePair) -> tuple[HazardLayer, str, float]:
     if pair.has("green", "swir1"):
+        g, sw = pair.band("after", "green"), pair.band("after", "swir1")
         ib = mndwi(pair.band("before", "green"), pair.band("before", "swir1"))
-        ia = mndwi(pair.band("after", "green"), pair.band("after", "swir1"))
-        return flood_layer(ib, ia, name="MNDWI"), "MNDWI (Xu 2006) + Otsu", 1.0
+        ia = mndwi(g, sw)
+        layer = flood_layer(ib, ia, name="MNDWI", refine=lambda t: mixture_threshold(g, sw, ia, t, mndwi))
+        return layer, "MNDWI (Xu 2006) + Otsu", 1.0
     if pair.has("green", "nir"):
+        g, n = pair.band("after", "green"), pair.band("after", "nir")
         ib = ndwi(pair.band("before", "green"), pair.band("before", "nir"))
-        ia = ndwi(pair.band("after", "green"), pair.band("after", "nir"))
-        return flood_layer(ib, ia, name="NDWI"), "NDWI (McFeeters 1996) + Otsu", 1.0
+        ia = ndwi(g, n)
+        layer = flood_layer(ib, ia, name="NDWI", refine=lambda t: mixture_threshold(g, n, ia, t, ndwi))
+        return layer, "NDWI (McFeeters 1996) + Otsu", 1.0
     if pair.has("red", "green", "blue"):
         ib = rgb_water_index(*(pair.band("before", r) for r in ("red", "green", "blue")))
         ia = rgb_water_index(*(pair.band("after", r) for r in ("red", "green", "blue")))

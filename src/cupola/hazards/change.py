@@ -18,6 +18,7 @@ Confidence is the distance from the threshold in units of the class's standard d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,12 +153,17 @@ def flood_layer(
     default_threshold: float = 0.0,
     model_confidence: float = 1.0,
     name: str = "NDWI",
+    refine: Callable[[float], float] | None = None,
 ) -> HazardLayer:
-    """Flooded = water after (index above the threshold) and not water before."""
+    """Flooded = water after (index above the threshold) and not water before. ``refine``, when
+    given, maps Otsu's threshold to the one used (see :func:`mixture_threshold`)."""
     ib = np.asarray(index_before, dtype=np.float32)
     ia = np.asarray(index_after, dtype=np.float32)
     pooled = np.concatenate([_sample(ib, 1_000_000), _sample(ia, 1_000_000)])
     t, used = threshold_with_fallback(pooled, default_threshold)
+    t_otsu = t
+    if used and refine is not None:
+        t = float(refine(t))
     finite = pooled[np.isfinite(pooled)]
     s_dry, s_wet = class_separation(finite, t) if finite.size else (1.0, 1.0)
     water_after = ia > t
@@ -166,7 +172,27 @@ def flood_layer(
     conf = np.minimum(_confidence(ia, t, s_wet), _confidence(ib, t, s_dry)) * np.float32(model_confidence)
     conf = np.where(mask, conf, 0.0).astype(np.float32)
     how = f"Otsu {t:.3g}" if used else f"fixed {t:.3g} (histogram not bimodal)"
+    if used and refine is not None:
+        how = f"{t:.3g}, the half-water mixture of the Otsu classes (Otsu {t_otsu:.3g})"
     return HazardLayer(mask, conf, ia - ib, float(t), f"{name} water after and not before, threshold {how}")
+
+
+def mixture_threshold(
+    a: np.ndarray, b: np.ndarray, index: np.ndarray, otsu: float, index_of: Callable[..., np.ndarray]
+) -> float:
+    """The index of a pixel half water, half land: the bands ``a``, ``b`` averaged over each Otsu
+    class of ``index`` (water above ``otsu``), mixed 50/50 (linear spectral mixing), through
+    ``index_of(a, b)``. Otsu's threshold on a normalized difference sits nearer the land mode and
+    takes in pixels that are mostly land; this one splits mixed edge pixels at half cover."""
+    sel = np.isfinite(index) & np.isfinite(a) & np.isfinite(b)
+    wet = sel & (index > otsu)
+    dry = sel & (index <= otsu)
+    if wet.sum() < 10 or dry.sum() < 10:
+        return otsu
+    ma = 0.5 * (float(np.mean(a[wet])) + float(np.mean(a[dry])))
+    mb = 0.5 * (float(np.mean(b[wet])) + float(np.mean(b[dry])))
+    t = float(index_of(np.array([ma]), np.array([mb]))[0])
+    return t if np.isfinite(t) else otsu
 
 
 def burn_layer(dnbr_values: np.ndarray, min_dnbr: float = 0.1) -> HazardLayer:
