@@ -336,3 +336,21 @@ def test_independent_poses_are_reconciled_and_aligned_to_a_reference(tmp_path):
     assert r.match.valid_fraction > 0.9
     assert abs(r.reference["mean_difference_m"]) < 15.0
     assert r.reference["rmse_over_predicted"] < 1.4
+
+
+def test_rectified_closed_form_is_the_closest_approach_of_the_rays(flat_result):
+    """Heights use the rectified frame's closed form; it is the rays' closest approach in ECEF."""
+    r = flat_result
+    rect, pts = r.rectification, r.points
+    k = slice(None, None, max(1, len(pts) // 500))
+    d = r.match.disparity_px[pts.y_px[k].astype(int), pts.x_px[k].astype(int)]
+    meet = closest_approach(
+        rect.centre1_m,
+        rect.rays(pts.x_px[k], pts.y_px[k], 1),
+        rect.centre2_m,
+        rect.rays(pts.x_px[k] - d, pts.y_px[k], 2),
+    )
+    assert np.max(meet.miss_m) < 1e-2
+    _, _, h = geodetic_of(meet.point_m)
+    assert np.max(np.abs(h - pts.height_m[k])) < 2e-2  # ECEF rounding of the general form: ~1 cm
+    assert np.allclose(meet.angle_rad, pts.angle_rad[k], atol=1e-6)

@@ -72,9 +72,10 @@ def grid_points(
     if ok.sum() == 0:
         raise NoSolutionError("no point was matched in both photos")
     lon, lat, h, s = lon_deg[ok], lat_deg[ok], height_m[ok], sigma_m[ok]
-    lon0 = float(np.median(lon))
+    step = max(1, lon.size // 100_000)
+    lon0 = float(np.median(lon[::step]))
     lon = lon0 + (lon - lon0 + 180.0) % 360.0 - 180.0  # continuous across the antimeridian
-    mx, my = metres_per_degree(float(np.median(lat)))
+    mx, my = metres_per_degree(float(np.median(lat[::step])))
     dlon, dlat = posting_m / mx, posting_m / my
     west = np.floor(lon.min() / dlon) * dlon
     north = np.ceil(lat.max() / dlat) * dlat

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from cupola.geometry import geodesy
-from cupola.geometry.triangulation import closest_approach
 from cupola.stereo.rectify import Rectification
 
 __all__ = ["HeightPoints", "triangulate_disparities"]
@@ -50,36 +49,64 @@ class HeightPoints:
 def triangulate_disparities(
     rect: Rectification, disparity_px: np.ndarray, sigma_px: np.ndarray, block: int = 1_000_000
 ) -> HeightPoints:
-    """Points where the rays of each valid disparity meet (row blocks of ``block`` pixels)."""
-    ys, xs = np.nonzero(np.isfinite(disparity_px))
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in HeightPoints.__dataclass_fields__}
-    c1, c2 = rect.centre1_m, rect.centre2_m
+    """Points where the rays of each valid disparity meet (in blocks of ``block`` pixels).
+
+    The two rays of a rectified match lie in one epipolar plane, so they meet exactly and their
+    closest approach (:func:`cupola.geometry.triangulation.closest_approach`, the same point) has
+    the closed form of the rectified frame: the left ray ``q1 = ((x1 - cx1) / f, (y - cy) / f, 1)``
+    scaled by ``t = B f / (x1 - cx1 - x2 + cx2)``, B the base."""
+    width = disparity_px.shape[1]
+    flat_d = disparity_px.ravel()
+    flat_s = sigma_px.ravel()
+    idx = np.flatnonzero(np.isfinite(flat_d))
+    n = idx.size
+    out: dict[str, np.ndarray] = {
+        "x_px": np.empty(n, np.float32),
+        "y_px": np.empty(n, np.float32),
+        "lon_deg": np.empty(n),
+        "lat_deg": np.empty(n),
+        "height_m": np.empty(n),
+        "sigma_m": np.empty(n),
+        "angle_rad": np.empty(n, np.float32),
+        "metres_per_px": np.empty(n, np.float32),
+    }
+    c1 = rect.centre1_m
     rot = rect.rotation
-    for k0 in range(0, ys.size, block):
-        y = ys[k0 : k0 + block].astype(float)
-        x1 = xs[k0 : k0 + block].astype(float)
-        d = disparity_px[ys[k0 : k0 + block], xs[k0 : k0 + block]].astype(float)
-        sd = sigma_px[ys[k0 : k0 + block], xs[k0 : k0 + block]].astype(float)
-        r1 = rect.rays(x1, y, 1)
-        r2 = rect.rays(x1 - d, y, 2)
-        meet = closest_approach(c1, r1, c2, r2)
-        lon, lat, h = geodesy.ecef_to_geodetic(meet.point_m)
+    f = rect.focal_px
+    base = rect.base_m
+    c2_rect = np.array([base, 0.0, 0.0])  # camera 2 in the rectified frame centred on camera 1
+    for k0 in range(0, n, block):
+        sl = slice(k0, min(n, k0 + block))
+        i = idx[sl]
+        y = (i // width).astype(float)
+        x1 = (i % width).astype(float)
+        d = flat_d[i].astype(float)
+        sd = flat_s[i].astype(float)
+        qx = (x1 - rect.cx1_px) / f
+        qy = (y - rect.cy_px) / f
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = base * f / (d + rect.cx2_px - rect.cx1_px)
+        # the point in the rectified frame (origin at camera 1) and in ECEF
+        px, py, pz = t * qx, t * qy, t
+        point = c1 + np.stack([px, py, pz], axis=-1) @ rot
+        lon, lat, h = geodesy.ecef_to_geodetic(point)
         cl = np.cos(lat)
-        up = np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], axis=-1)  # the ellipsoid normal
-        u1 = r1 / np.linalg.norm(r1, axis=-1, keepdims=True)
-        q = (meet.point_m - c2) @ rot.T
-        wv = u1 @ rot.T
-        dx2_ds = rect.focal_px * (wv[:, 0] * q[:, 2] - q[:, 0] * wv[:, 2]) / (q[:, 2] ** 2)
-        dh_ds = np.einsum("ij,ij->i", u1, up)
+        up = np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], axis=-1) @ rot.T  # in the rectified frame
+        norm1 = np.sqrt(qx * qx + qy * qy + 1.0)
+        # the left ray's unit direction w, and the point seen from camera 2 (q2)
+        wx, wy, wz = qx / norm1, qy / norm1, 1.0 / norm1
+        q2x = px - c2_rect[0]
+        dx2_ds = f * (wx * pz - q2x * wz) / (pz * pz)
+        dh_ds = wx * up[:, 0] + wy * up[:, 1] + wz * up[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
             m_per_px = np.abs(dh_ds / dx2_ds)
-        parts["x_px"].append(x1.astype(np.float32))
-        parts["y_px"].append(y.astype(np.float32))
-        parts["lon_deg"].append(np.degrees(lon))
-        parts["lat_deg"].append(np.degrees(lat))
-        parts["height_m"].append(h)
-        parts["sigma_m"].append(sd * m_per_px)
-        parts["angle_rad"].append(meet.angle_rad.astype(np.float32))
-        parts["metres_per_px"].append(m_per_px.astype(np.float32))
-    cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
-    return HeightPoints(**cat)
+            cos_angle = (qx * (q2x / pz) + qy * qy + 1.0) / (norm1 * np.sqrt((q2x / pz) ** 2 + qy * qy + 1.0))
+        out["x_px"][sl] = x1
+        out["y_px"][sl] = y
+        out["lon_deg"][sl] = np.degrees(lon)
+        out["lat_deg"][sl] = np.degrees(lat)
+        out["height_m"][sl] = h
+        out["sigma_m"][sl] = sd * m_per_px
+        out["angle_rad"][sl] = np.arccos(np.clip(cos_angle, -1.0, 1.0))
+        out["metres_per_px"][sl] = m_per_px
+    return HeightPoints(**out)

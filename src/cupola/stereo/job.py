@@ -250,9 +250,12 @@ def compute_stereo(
         if refined is None:
             warnings.append("too few sparse matches to refine the relative orientation; the poses are used as given")
         else:
-            georef2, info = refined
+            refined_georef2, info = refined
             orientation = info.to_dict()
-            right, valid_r = _rectified(image2, georef2, rect, 2)
+            orientation["applied"] = info.max_shift_px(rect) > 0.05
+            if orientation["applied"]:  # a correction of 0.05 px or less (below the matches' noise) is left out
+                georef2 = refined_georef2
+                right, valid_r = _rectified(image2, georef2, rect, 2)
             if info.rms_after_px > 1.0:
                 warnings.append(
                     f"the rays still miss each other by {info.rms_after_px:.1f} px after refining the orientation: "

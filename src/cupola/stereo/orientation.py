@@ -30,7 +30,7 @@ from cupola.stereo.rectify import Rectification
 __all__ = ["RelativeOrientation", "sparse_matches", "refine_second_rotation"]
 
 #: at most this many pixels on a side for the sparse matching (finer is slower, not needed)
-SPARSE_MAX_SIDE_PX = 2000
+SPARSE_MAX_SIDE_PX = 1400
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class RelativeOrientation:
     matches: int
     rms_before_px: float
     rms_after_px: float
+
+    def max_shift_px(self, rect: Rectification) -> float:
+        """The most the refinement moves a pixel of the rectified second image (px)."""
+        half_diagonal = 0.5 * float(np.hypot(rect.width_px, rect.height_px))
+        return rect.focal_px * abs(self.angles_rad[0]) + half_diagonal * abs(self.angles_rad[1])
 
     def to_dict(self) -> dict:
         return {
@@ -71,7 +76,7 @@ def sparse_matches(
         r8 = cv2.resize(r8, size, interpolation=cv2.INTER_AREA)
         masks = [cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) for m in masks]
     m1, m2 = (cv2.erode(m.astype(np.uint8), np.ones((9, 9), np.uint8)) for m in masks)
-    sift = cv2.SIFT.create(nfeatures=8000)
+    sift = cv2.SIFT.create(nfeatures=5000)
     k1, d1 = sift.detectAndCompute(l8, m1)
     k2, d2 = sift.detectAndCompute(r8, m2)
     if d1 is None or d2 is None or len(k1) < 2 or len(k2) < 2:
