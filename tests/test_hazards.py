@@ -210,3 +210,27 @@ def test_before_in_another_crs_is_resampled_onto_the_after_grid(tmp_path):
     pair = read_pair(tmp_path / "b.tif", tmp_path / "a.tif")
     row = pair.before[0, 10]
     assert np.isfinite(row).all() and np.all(np.diff(row) > 0)  # the ramp, resampled, still rises eastwards
+
+
+def test_burn_and_fire_maps_from_a_pair():
+    from cupola.hazards.analyse import map_hazard
+    from cupola.hazards.pair import ImagePair
+
+    rng = np.random.default_rng(10)
+    shape = (100, 120)
+    veg = [rng.uniform(lo, hi, shape) for lo, hi in ((0.03, 0.06), (0.06, 0.09), (0.02, 0.05), (0.3, 0.45))]
+    before = np.stack([*veg, rng.uniform(0.15, 0.2, shape), rng.uniform(0.08, 0.12, shape)]).astype(np.float32)
+    after = before + rng.normal(0, 0.003, before.shape).astype(np.float32)
+    after[3, 20:60, 30:90] = 0.12  # burnt: NIR down, SWIR2 up
+    after[5, 20:60, 30:90] = 0.25
+    roles = {"red": 0, "green": 1, "blue": 2, "nir": 3, "swir1": 4, "swir2": 5}
+    t = from_origin(-120.0, 38.0, 0.0003, 0.0003)[:6]
+    burn = map_hazard(ImagePair(before, after, t, "EPSG:4326", roles), "burn")
+    assert len(burn.polygons) == 1 and burn.layer.mask[20:60, 30:90].all()
+    thermal = (300 + rng.normal(0, 1, (1, *shape))).astype(np.float32)
+    hot = thermal.copy()
+    hot[0, 50:52, 60:62] = 340.0
+    fire = map_hazard(ImagePair(thermal, hot, t, "EPSG:4326", {"thermal": 0}), "fire", min_area_km2=0, min_pixels=1)
+    assert len(fire.polygons) == 1 and fire.layer.mask.sum() == 4
+    with pytest.raises(InputError, match="bands"):
+        map_hazard(ImagePair(thermal, hot, t, "EPSG:4326", {"thermal": 0}), "burn")

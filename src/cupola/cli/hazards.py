@@ -76,10 +76,11 @@ def _run(
 ) -> None:
     from cupola.cli.progress import progress_bar
     from cupola.hazards.affected import affected_features, people_affected
-    from cupola.hazards.analyse import map_hazard
+    from cupola.hazards.analyse import check_options, map_hazard
     from cupola.hazards.pair import clip_to_aoi, read_pair
     from cupola.hazards.products import write_hazard_products
 
+    check_options(kind, min_area_km2)
     with progress_bar(disable=quiet) as advance:
         advance("reading", 0, 1)
         pair = read_pair(before, after, bands=bands, before_bands=before_bands)

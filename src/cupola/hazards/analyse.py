@@ -19,7 +19,7 @@ from cupola.hazards.indices import dnbr, mndwi, ndwi, rgb_water_index
 from cupola.hazards.pair import ImagePair
 from cupola.hazards.polygons import HazardPolygons, polygonize
 
-__all__ = ["KINDS", "HazardMap", "map_hazard", "RGB_CONFIDENCE"]
+__all__ = ["KINDS", "HazardMap", "check_options", "map_hazard", "RGB_CONFIDENCE"]
 
 KINDS = ("flood", "burn", "fire", "change")
 RGB_CONFIDENCE = 0.6  # the RGB water model's confidence ceiling (no NIR: turbid water, shadows)
@@ -79,6 +79,16 @@ def _fire(pair: ImagePair) -> tuple[HazardLayer, str, float]:
     return fire_layer(pair.band("after", "thermal")), "contextual thermal anomaly (after Giglio et al. 2003)", 1.0
 
 
+def check_options(kind: str, min_area_km2: float = 0.0, min_pixels: int = 1) -> None:
+    """Refuse a bad ``kind``, ``min_area_km2`` or ``min_pixels`` before any image is read."""
+    if kind not in KINDS:
+        raise InputError(f"`kind`: {kind!r} is not one of {', '.join(KINDS)}")
+    if not np.isfinite(min_area_km2) or min_area_km2 < 0:
+        raise InputError(f"`min_area_km2`: {min_area_km2} must be a number >= 0")
+    if min_pixels < 1:
+        raise InputError(f"`min_pixels`: {min_pixels} must be at least 1")
+
+
 def map_hazard(
     pair: ImagePair,
     kind: str,
@@ -89,12 +99,7 @@ def map_hazard(
 ) -> HazardMap:
     """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` or of fewer than
     ``min_pixels`` pixels (the minimum mapping unit, 3 x 3 by default) are dropped."""
-    if kind not in KINDS:
-        raise InputError(f"`kind`: {kind!r} is not one of {', '.join(KINDS)}")
-    if not np.isfinite(min_area_km2) or min_area_km2 < 0:
-        raise InputError(f"`min_area_km2`: {min_area_km2} must be a number >= 0")
-    if min_pixels < 1:
-        raise InputError(f"`min_pixels`: {min_pixels} must be at least 1")
+    check_options(kind, min_area_km2, min_pixels)
     step = progress or (lambda label, done, total: None)
     step("detecting", 0, 2)
     if kind == "flood":
