@@ -12,7 +12,9 @@
   made here (result.json, a 64x48 COG, a quicklook), thumbnails included. Baseline: pystac's route,
   the same Items and thumbnails added to a ``pystac.Collection``, ``normalize_hrefs`` and ``save``.
 * ``catalog_page_load_ms``: the exported web map of those 1000 items in headless Chromium (OS
-  package), navigation start to all footprints drawn (median of 3). No baseline yet.
+  package), navigation start to all footprints drawn (median of 3). Baseline: the same data drawn
+  the DOM way (an SVG path per footprint and base-map line, thumbnails as SVG images, every item
+  listed).
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def pystac_route(root: Path, out: Path) -> None:
     coll.save(pystac.CatalogType.SELF_CONTAINED)
 
 
-def page_load_ms(catalog: Path, web: Path) -> float | None:
+def page_load_ms(catalog: Path, web: Path) -> tuple[float | None, float | None]:
     """Milliseconds from navigation start until the web map has drawn all items (the page's own
     performance.now() at the end of its script), in headless Chromium; None without a browser."""
     import re
@@ -167,21 +169,55 @@ def page_load_ms(catalog: Path, web: Path) -> float | None:
     browser = next((shutil.which(n) for n in ("chromium-headless-shell", "chromium") if shutil.which(n)), None)
     if browser is None:
         print("  (no Chromium: catalog_page_load_ms not measured)")
-        return None
+        return None, None
     page = export_webmap(catalog, web)
-    runs = []
-    for _ in range(3):
-        r = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        m = re.search(r'data-ready="([0-9.]+)"', r.stdout)
-        if m:
-            runs.append(float(m.group(1)))
-    return sorted(runs)[len(runs) // 2] if runs else None
+    naive = web / "naive.html"
+    naive.write_text(_naive_page(page.read_text()))
+
+    def median_ms(p: Path) -> float | None:
+        runs = []
+        for _ in range(3):
+            r = subprocess.run(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", p.as_uri()],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            m = re.search(r'data-ready="([0-9.]+)"', r.stdout)
+            if m:
+                runs.append(float(m.group(1)))
+        return sorted(runs)[len(runs) // 2] if runs else None
+
+    return median_ms(page), median_ms(naive)
 
 
-def catalog_seconds(n: int = 1000) -> tuple[float, float, float | None]:
+def _naive_page(exported: str) -> str:
+    """The baseline page: the same data drawn the DOM way, one SVG path per footprint and base-map
+    line, every item in the list, thumbnails as <image> elements (what a first try looks like)."""
+    import re
+
+    data = re.search(r"const DATA=(.*?), BASE=", exported, re.S).group(1)
+    base = re.search(r", BASE=(.*?);\n", exported, re.S).group(1)
+    return (
+        "<!doctype html><html><body style='margin:0;display:flex'><div id='list' style='width:300px'></div>"
+        "<svg id='map' viewBox='-180 -90 360 180' style='flex:1;height:100vh' transform='scale(1,-1)'></svg><script>"
+        f"const DATA={data}, BASE={base};"
+        "const svg=document.getElementById('map'),L=document.getElementById('list'),NS='http://www.w3.org/2000/svg';"
+        "for(const ln of BASE){const p=document.createElementNS(NS,'path');"
+        "p.setAttribute('d','M'+ln.map(q=>q.join(' ')).join('L'));p.setAttribute('fill','none');"
+        "p.setAttribute('stroke','#777');p.setAttribute('stroke-width','0.1');svg.appendChild(p);}"
+        "for(const it of DATA.items){if(it.thumb){const im=document.createElementNS(NS,'image');"
+        "im.setAttribute('href',it.thumb);im.setAttribute('x',it.bbox[0]);im.setAttribute('y',it.bbox[1]);"
+        "im.setAttribute('width',it.bbox[2]-it.bbox[0]);im.setAttribute('height',it.bbox[3]-it.bbox[1]);svg.appendChild(im);}"
+        "const p=document.createElementNS(NS,'path');"
+        "p.setAttribute('d','M'+it.geometry.coordinates[0].map(q=>q.join(' ')).join('L')+'Z');"
+        "p.setAttribute('fill','none');p.setAttribute('stroke','blue');p.setAttribute('stroke-width','0.05');"
+        "svg.appendChild(p);const e=document.createElement('div');"
+        "e.textContent=it.id+' '+it.datetime;L.appendChild(e);}"
+        "document.body.getBoundingClientRect();document.body.dataset.ready=String(performance.now());"
+        "</script></body></html>"
+    )
+
+
+def catalog_seconds(n: int = 1000) -> tuple[float, float, tuple[float | None, float | None]]:
     from cupola.catalog import build_catalog
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
@@ -211,8 +247,11 @@ def main() -> None:
         return
     s, b, load = catalog_seconds()
     bench_line("catalog_build_seconds_1000", s, "s", baseline=b, ratio=b / s)
-    if load is not None:
-        bench_line("catalog_page_load_ms", load, "ms")
+    if load[0] is not None:
+        base_ms = load[1]
+        bench_line(
+            "catalog_page_load_ms", load[0], "ms", baseline=base_ms, ratio=base_ms / load[0] if base_ms else None
+        )
 
 
 if __name__ == "__main__":
