@@ -153,11 +153,27 @@ def burn_command(
     min_area_km2: float = _min_area(),
     before_time: str | None = _time("before"),
     after_time: str | None = _time("after"),
+    features: list[Path] = _features(),
+    population: Path | None = _population(),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
     """Burn scar: dNBR above Otsu's threshold (needs NIR and SWIR2)."""
-    _run("burn", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
+    _run(
+        "burn",
+        before,
+        after,
+        aoi,
+        bands,
+        before_bands,
+        min_area_km2,
+        before_time,
+        after_time,
+        out,
+        quiet,
+        features,
+        population,
+    )
 
 
 @hazards_app.command("fire")
@@ -170,11 +186,27 @@ def fire_command(
     min_area_km2: float = typer.Option(0.0, "--min-area-km2", help="Drop polygons smaller than this (km²)."),
     before_time: str | None = _time("before"),
     after_time: str | None = _time("after"),
+    features: list[Path] = _features(),
+    population: Path | None = _population(),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
     """Active fire: contextual brightness-temperature anomalies of the 'after' thermal band."""
-    _run("fire", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
+    _run(
+        "fire",
+        before,
+        after,
+        aoi,
+        bands,
+        before_bands,
+        min_area_km2,
+        before_time,
+        after_time,
+        out,
+        quiet,
+        features,
+        population,
+    )
 
 
 @hazards_app.command("change")
@@ -187,8 +219,24 @@ def change_command(
     min_area_km2: float = _min_area(),
     before_time: str | None = _time("before"),
     after_time: str | None = _time("after"),
+    features: list[Path] = _features(),
+    population: Path | None = _population(),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
     """Change: change-vector analysis of histogram-matched bands with an automatic threshold."""
-    _run("change", before, after, aoi, bands, before_bands, min_area_km2, before_time, after_time, out, quiet)
+    _run(
+        "change",
+        before,
+        after,
+        aoi,
+        bands,
+        before_bands,
+        min_area_km2,
+        before_time,
+        after_time,
+        out,
+        quiet,
+        features,
+        population,
+    )
