@@ -11,6 +11,7 @@ with the exact ellipsoid geometry (:mod:`cupola.stereo.heights`) and gridded
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -413,8 +414,8 @@ class StereoRequest:
     photo2: Path
     pose1: Path | None = None
     pose2: Path | None = None
-    time1: object = None  # datetime
-    time2: object = None
+    time1: dt.datetime | None = None
+    time2: dt.datetime | None = None
     attitude1: tuple[float, float, float] | None = None
     attitude2: tuple[float, float, float] | None = None
     tle_path: Path | None = None
@@ -439,7 +440,7 @@ def run_stereo(req: StereoRequest) -> tuple[StereoResult, list[np.ndarray]]:
         img, info = read_photo(photo)
         h, w = img.shape[:2]
         geo, source = view_georeference(
-            ViewSource(k, pose, t, rpy),  # type: ignore[arg-type]
+            ViewSource(k, pose, t, rpy),
             width_px=w,
             height_px=h,
             photo=Path(photo),
