@@ -13,7 +13,7 @@ lowest terrain heights is exact (ray against the surface of constant ellipsoidal
 a grid of every 16th pixel and interpolated by bicubic splines: < 1 mm), and between these two
 heights the position is linear in height (a ray is straight: the error over 1 km of height is
 ~ 1 km^2 / 2R ~ 0.1 m). The first crossing from above is bracketed by steps of at most half a cell
-and refined by bisection and a secant step, so hidden ground is never seen. The radiance is a
+and refined by seven bisections and a secant step, so hidden ground is never seen. The radiance is a
 ground texture (fixed on the ground, the same in both views) times Lambertian shading under the
 real sun of the chosen time, blurred by a Gaussian point-spread function, with Gaussian noise, and
 quantized to 8 bits like a photo.
@@ -203,17 +203,24 @@ def _mirror(u: np.ndarray, n: int) -> np.ndarray:
 
 def _bilinear_mirrored(grid: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     rows, cols = grid.shape
-    u = _mirror(np.asarray(u, dtype=float), cols)
-    v = _mirror(np.asarray(v, dtype=float), rows)
-    i0 = np.minimum(np.floor(u).astype(np.intp), max(cols - 2, 0))
-    j0 = np.minimum(np.floor(v).astype(np.intp), max(rows - 2, 0))
-    i1 = np.minimum(i0 + 1, cols - 1)
-    j1 = np.minimum(j0 + 1, rows - 1)
+    u = np.asarray(u, dtype=float)
+    v = np.asarray(v, dtype=float)
+    if u.size and not (u.min() >= 0.0 and u.max() <= cols - 1):
+        u = _mirror(u, cols)
+    if v.size and not (v.min() >= 0.0 and v.max() <= rows - 1):
+        v = _mirror(v, rows)
+    i0 = np.minimum(u.astype(np.intp), max(cols - 2, 0))
+    j0 = np.minimum(v.astype(np.intp), max(rows - 2, 0))
     fu = u - i0
     fv = v - j0
-    top = grid[j0, i0] * (1.0 - fu) + grid[j0, i1] * fu
-    bottom = grid[j1, i0] * (1.0 - fu) + grid[j1, i1] * fu
-    return top * (1.0 - fv) + bottom * fv
+    flat = grid.ravel()
+    k = j0 * cols + i0
+    a = flat[k]
+    b = flat[k + 1] if cols > 1 else a
+    c = flat[k + cols] if rows > 1 else a
+    d = flat[k + cols + 1] if rows > 1 and cols > 1 else c
+    top = a + (b - a) * fu
+    return top + ((c + (d - c) * fu) - top) * fv
 
 
 # -- terrains ------------------------------------------------------------------------------------
@@ -397,7 +404,6 @@ def render_view(
     height = np.empty((h, w), np.float32)
     rows_per_block = block_rows or max(1, 400_000 // w)
     cols = np.arange(w, dtype=float)
-    cell_deg = np.array([terrain.dlon_deg, terrain.dlat_deg])
     for r0 in range(0, h, rows_per_block):
         rows = np.arange(r0, min(h, r0 + rows_per_block), dtype=float)
         lt = np.degrees(lon_top(rows, cols))
@@ -410,11 +416,15 @@ def render_view(
             s = (top - z) / (top - bottom)
             return lt + s * dlon, at + s * dlat
 
-        def above(z):
-            lon, lat = ground(z)
-            return z - terrain.heights_at(lon, lat)
+        ut, vt = terrain._index(lt, at, terrain.height_m.shape)
+        ub, vb = terrain._index(lb, ab, terrain.height_m.shape)
+        du, dv = ub - ut, vb - vt
 
-        travel_cells = float(np.max(np.hypot(dlon / cell_deg[0], dlat / cell_deg[1])))
+        def above(z, ut=ut, vt=vt, du=du, dv=dv):
+            s = (top - z) / (top - bottom)
+            return z - _bilinear_mirrored(terrain.height_m, ut + s * du, vt + s * dv)
+
+        travel_cells = float(np.max(np.hypot(du, dv)))
         steps = int(np.clip(np.ceil(2.0 * travel_cells) + 1, 2, 2000))
         # bracket the first crossing from above: hi is above the ground, lo below
         hi = np.full(lt.shape, top)
@@ -430,7 +440,7 @@ def render_view(
             prev = z
             if found.all():
                 break
-        for _ in range(10):
+        for _ in range(7):
             mid = 0.5 * (hi + lo)
             is_above = above(mid) > 0.0
             hi = np.where(is_above, mid, hi)
