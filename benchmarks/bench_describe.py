@@ -254,5 +254,7 @@ def main() -> None:
         )
 
 
+BENCHMARKS = {"describe": main}
+
 if __name__ == "__main__":
     main()
