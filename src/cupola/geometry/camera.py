@@ -153,24 +153,39 @@ class Camera:
 
 @dataclass(frozen=True)
 class CameraBody:
-    """A camera body: full-resolution image size and sensor size."""
+    """A camera body: full-resolution image size and the pixel pitch of its sensor.
+
+    The sensor size follows from the pitch (``width_px * pitch``, ``height_px * pitch``): the
+    pixels are square, as they are on these sensors. (The rounded sizes of the data sheets, e.g.
+    35.9 x 23.9 mm for the D5, would make them 0.1-0.3 % taller than wide, a scale error of a few
+    pixels across a frame.)
+    """
 
     model: str
     width_px: int
     height_px: int
-    sensor_width_mm: float
-    sensor_height_mm: float
+    pixel_pitch_um: float
+
+    @property
+    def sensor_width_mm(self) -> float:
+        return self.width_px * self.pixel_pitch_um * 1e-3
+
+    @property
+    def sensor_height_mm(self) -> float:
+        return self.height_px * self.pixel_pitch_um * 1e-3
 
 
-#: Cameras flown on the ISS for Earth photography (manufacturer specifications).
+#: Cameras flown on the ISS for Earth photography: image size and pixel pitch (manufacturer
+#: specifications; the pitches give sensors of 35.96 x 23.93 (D3S), 35.97 x 23.94 (D4), 35.91 x
+#: 23.94 (D5) and 35.91 x 23.94 mm (D850, Z 9), the data sheets' 36.0/35.9 x 23.9 mm to rounding).
 ISS_CAMERAS: dict[str, CameraBody] = {
     body.model: body
     for body in (
-        CameraBody("NIKON D3S", 4256, 2832, 36.0, 23.9),
-        CameraBody("NIKON D4", 4928, 3280, 36.0, 23.9),
-        CameraBody("NIKON D5", 5568, 3712, 35.9, 23.9),
-        CameraBody("NIKON D850", 8256, 5504, 35.9, 23.9),
-        CameraBody("NIKON Z 9", 8256, 5504, 35.9, 23.9),
+        CameraBody("NIKON D3S", 4256, 2832, 8.45),
+        CameraBody("NIKON D4", 4928, 3280, 7.30),
+        CameraBody("NIKON D5", 5568, 3712, 6.45),
+        CameraBody("NIKON D850", 8256, 5504, 4.35),
+        CameraBody("NIKON Z 9", 8256, 5504, 4.35),
     )
 }
 
@@ -191,7 +206,15 @@ def camera_body(model: str) -> CameraBody:
 def camera_for_body(
     body: CameraBody, *, focal_mm: float, width_px: int, height_px: int, distortion: Distortion | None = None
 ) -> Camera:
-    """Camera for a (possibly downsampled) image of a known body, keeping the sensor's field of view."""
+    """Camera for a (possibly downsampled) image of a known body: square pixels of the body's pitch,
+    scaled by the ratio of the long sides when the image is smaller than the sensor by more than 2 %
+    (a downsampled image keeps the sensor's field of view; a frame a few pixels off the nominal size
+    is a crop of the same pixels).
+
+    >>> cam = camera_for_body(camera_body("NIKON D5"), focal_mm=50, width_px=1392, height_px=928)
+    >>> round(cam.focal_x_px, 3) == round(cam.focal_y_px, 3), round(cam.focal_x_px, 1)
+    (True, 1938.0)
+    """
     if (
         abs(width_px / height_px - body.width_px / body.height_px) > 0.02
         and abs(height_px / width_px - body.width_px / body.height_px) > 0.02
@@ -200,13 +223,11 @@ def camera_for_body(
             f"image of {width_px}x{height_px} px does not have the aspect ratio of a {body.model} "
             f"({body.width_px}x{body.height_px}); was it cropped? give `sensor_mm` for the crop"
         )
-    sw, sh = body.sensor_width_mm, body.sensor_height_mm
-    if height_px > width_px:  # portrait frame
-        sw, sh = sh, sw
-    return Camera.from_focal_sensor(
+    long_px = max(width_px, height_px)  # a portrait frame has the sensor's long side vertical
+    scale = 1.0 if abs(long_px / body.width_px - 1.0) <= 0.02 else body.width_px / long_px
+    return Camera.from_pixel_pitch(
         focal_mm=focal_mm,
-        sensor_width_mm=sw,
-        sensor_height_mm=sh,
+        pixel_pitch_um=body.pixel_pitch_um * scale,
         width_px=width_px,
         height_px=height_px,
         distortion=distortion,
@@ -266,4 +287,7 @@ def camera_from_photo(
         cam = camera_for_body(body, focal_mm=focal, width_px=width_px, height_px=height_px)
     except InputError as exc:  # name the photo whose EXIF camera does not fit
         raise InputError(f"{photo}: {exc}") from None
-    return cam, f"{body.model} ({body.sensor_width_mm} x {body.sensor_height_mm} mm), focal {focal:g} mm (EXIF)"
+    return cam, (
+        f"{body.model} ({body.sensor_width_mm:.2f} x {body.sensor_height_mm:.2f} mm, "
+        f"{body.pixel_pitch_um:g} um pixels), focal {focal:g} mm (EXIF)"
+    )
