@@ -35,6 +35,8 @@ import numpy as np
 
 __all__ = [
     "LensModel",
+    "UnknownLensWarning",
+    "same_lens",
     "lens_from_lensfun",
     "no_lens_correction",
     "flat_field_gain",
@@ -45,6 +47,10 @@ __all__ = [
 #: focus distance used for lensfun's interpolation: the Earth and the stars are at infinity
 #: (lensfun's calibrations stop at 1000 m)
 LENSFUN_DISTANCE_M = 1000.0
+
+
+class UnknownLensWarning(UserWarning):
+    """The lens named in EXIF is not in the lensfun database: no vignetting or distortion profile."""
 
 
 def lensfun_available() -> tuple[bool, str]:
@@ -94,6 +100,8 @@ class LensModel:
     distortion_scale_px: float = 1.0
     flat_gain: np.ndarray | None = field(default=None, repr=False)
     notes: tuple = ()
+    #: the EXIF lens when lensfun has no profile for it (None when found, or none was named)
+    unknown_lens: str | None = None
 
     def __post_init__(self):
         if self.center_px is None:
@@ -208,12 +216,72 @@ class LensModel:
             "center_px": list(self.center_px),
             "vignetting_scale_px": self.vignetting_scale_px,
             "distortion_scale_px": self.distortion_scale_px,
+            "unknown_lens": self.unknown_lens,
             "notes": list(self.notes),
         }
 
 
-def no_lens_correction(width_px: int, height_px: int, reason: str) -> LensModel:
-    return LensModel(width_px, height_px, source=f"none ({reason})", notes=(reason,))
+def no_lens_correction(width_px: int, height_px: int, reason: str, unknown_lens: str | None = None) -> LensModel:
+    return LensModel(width_px, height_px, source=f"none ({reason})", notes=(reason,), unknown_lens=unknown_lens)
+
+
+#: mount and autofocus families of Nikon lens names (the longest first, for the search)
+_FAMILIES = ("af-s", "af-p", "af-i", "ai-s", "af", "ai", "z")
+_ROMAN = {"ii": 2, "iii": 3, "iv": 4}
+
+
+def _lens_key(name: str) -> dict:
+    """What identifies a lens in its name: focal range, aperture, the type letter after the
+    f-number (D, G, E), the mount family (AF-S, AF-P, AF, AI-S, AI, Z), the version (II, III) and a
+    teleconverter; None where the name does not say."""
+    import re
+
+    t = " " + str(name).lower().replace("zoom-nikkor", "nikkor").replace(",", " ") + " "
+    key: dict = {}
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*mm", t)
+    if m:
+        lo = float(m.group(1))
+        key["focal"] = (lo, float(m.group(2)) if m.group(2) else lo)
+    m = re.search(r"\bf\s*/?\s*(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?([a-z]?)\b", t)
+    if m:
+        key["aperture"] = float(m.group(1))
+        key["type"] = m.group(3) or None
+    for fam in _FAMILIES:
+        if re.search(r"(?<![a-z-])" + re.escape(fam) + r"(?![a-z-])", t):
+            key["family"] = fam
+            break
+    key["version"] = max([v for k, v in _ROMAN.items() if re.search(r"\b" + k + r"\b", t)], default=1)
+    key["converter"] = bool(re.search(r"converter|\btc-?\d", t))
+    return key
+
+
+def same_lens(exif_name: str, profile_name: str) -> tuple[bool, str]:
+    """Whether a lens profile's name denotes the lens named in EXIF: focal range and aperture
+    agree, and the type letter (D/G/E) and mount family agree where both names give them; the
+    version (II, III) and a teleconverter must agree. Returns (same, why not).
+
+    >>> same_lens("AF-S NIKKOR 28mm f/1.4E ED", "AF Nikkor 28mm f/1.4D")
+    (False, 'type f/1.4E, not f/1.4D')
+    >>> same_lens("AF-S Zoom-Nikkor 24-70mm f/2.8G ED", "AF-S Zoom-Nikkor 24-70mm f/2.8G ED")[0]
+    True
+    """
+    a, b = _lens_key(exif_name), _lens_key(profile_name)
+    if "focal" in a and "focal" in b and any(abs(x - y) > 0.5 for x, y in zip(a["focal"], b["focal"])):
+        return False, "focal length " + "-".join(f"{x:g}" for x in a["focal"]) + " mm, not " + "-".join(
+            f"{x:g}" for x in b["focal"]
+        ) + " mm"
+    if "aperture" in a and "aperture" in b and abs(a["aperture"] - b["aperture"]) > 0.05:
+        return False, f"f/{a['aperture']:g}, not f/{b['aperture']:g}"
+    if a.get("type") and b.get("type") and a["type"] != b["type"]:
+        ap = f"f/{a.get('aperture', 0):g}"
+        return False, f"type {ap}{a['type'].upper()}, not {ap}{b['type'].upper()}"
+    if a.get("family") and b.get("family") and a["family"] != b["family"]:
+        return False, f"{a['family'].upper()}, not {b['family'].upper()}"
+    if a["version"] != b["version"]:
+        return False, f"version {a['version']}, not {b['version']}"
+    if a["converter"] != b["converter"]:
+        return False, "with a teleconverter" if b["converter"] else "without the teleconverter"
+    return True, ""
 
 
 def lens_from_lensfun(
@@ -226,11 +294,15 @@ def lens_from_lensfun(
     f_number: float,
     width_px: int,
     height_px: int,
+    warn: bool = True,
 ) -> LensModel:
     """Vignetting and distortion from the lensfun database for the EXIF camera and lens.
 
     Falls back to no correction, with the reason in ``notes``, when lensfunpy is missing or the
-    camera or lens is not in the database (the caller may then use a user flat field).
+    camera or lens is not in the database (the caller may then use a user flat field). A lens
+    that lensfun does not know is never replaced by the nearest name in the database when that
+    is another lens (:func:`same_lens`): it is reported in ``unknown_lens`` and the notes, and
+    with ``warn`` as an :class:`UnknownLensWarning`.
     """
     ok, why = lensfun_available()
     if not ok:
@@ -244,11 +316,23 @@ def lens_from_lensfun(
             width_px, height_px, f"camera {camera_make} {camera_model} not in the lensfun database"
         )
     cam = cams[0]
-    lenses = db.find_lenses(cam, lens_make or None, lens_model, loose_search=True)
+    found = db.find_lenses(cam, lens_make or None, lens_model, loose_search=True)
+    if not found:
+        found = db.find_lenses(cam, None, lens_model, loose_search=True)
+    # lensfun's loose search returns the nearest name, which can be another lens (an AF 28mm
+    # f/1.4D for an AF-S 28mm f/1.4E): keep only profiles of the lens named
+    lenses = [lf for lf in found if same_lens(lens_model, lf.model)[0]]
     if not lenses:
-        lenses = db.find_lenses(cam, None, lens_model, loose_search=True)
-    if not lenses:
-        return no_lens_correction(width_px, height_px, f"lens {lens_model!r} not in the lensfun database")
+        nearest = ""
+        if found:
+            why = same_lens(lens_model, found[0].model)[1]
+            nearest = f" (the nearest entry, {found[0].model!r}, is another lens: {why})"
+        reason = f"lens {lens_model!r} is not in the lensfun database{nearest}: no vignetting or distortion profile"
+        if warn:
+            import warnings
+
+            warnings.warn(reason, UnknownLensWarning, stacklevel=2)
+        return no_lens_correction(width_px, height_px, reason, unknown_lens=str(lens_model))
     lens = lenses[0]
     notes = []
     if len(lenses) > 1 and lenses[1].score == lens.score:
@@ -316,23 +400,47 @@ def _version() -> str:
     return getattr(lensfunpy, "__version__", "")
 
 
-def flat_field_gain(flat_planes: np.ndarray, *, smooth_px: float = 6.0, center_fraction: float = 0.05) -> np.ndarray:
+def flat_field_gain(
+    flat_planes: np.ndarray,
+    *,
+    smooth_px: float = 6.0,
+    center_px: tuple[float, float] | None = None,
+    fit_radius_fraction: float = 0.3,
+) -> np.ndarray:
     """Per-plane gain (4, h, w) float32 from a flat-field frame's dark-subtracted Bayer planes.
 
     Each plane is smoothed (Gaussian, ``smooth_px`` plane pixels: vignetting is smooth, the flat's
-    photon noise is not), normalised to its mean over the central ``center_fraction`` of the area,
-    and inverted. Non-positive values (a dead flat) give gain NaN.
+    photon noise is not), normalised to its value **on the optical axis** and inverted, so that the
+    gain is 1 on the axis as with lensfun's profiles (the calibration refers fluxes to the axis).
+    The on-axis value is the constant of a fit ``c0 + c1 x + c2 y + c3 r^2 + c4 r^4`` to the
+    smoothed plane within ``fit_radius_fraction`` of the half diagonal of ``center_px`` (the
+    optical centre, full-resolution sensor pixels; default the image centre): the mean over a
+    central area would refer the constants to that area's mean vignetting (0.5-1 % low for fast
+    lenses). Non-positive values (a dead flat) give gain NaN.
     """
     from scipy.ndimage import gaussian_filter
 
     planes = np.asarray(flat_planes, dtype=np.float32)
     out = np.empty_like(planes)
     h, w = planes.shape[1:]
-    hh = max(1, int(round(h * np.sqrt(center_fraction) / 2)))
-    ww = max(1, int(round(w * np.sqrt(center_fraction) / 2)))
+    cx, cy = center_px if center_px is not None else (w - 0.5, h - 0.5)  # sensor px: (2w - 1) / 2
+    jc, ic = (cx - 0.5) / 2.0, (cy - 0.5) / 2.0  # plane pixels (the 2x2 offsets are far below the scale)
+    half_diag = 0.5 * np.hypot(w, h)
+    rad = max(fit_radius_fraction * half_diag, 4.0)
+    step = max(1, int(rad // 60))  # ~(2 * 60)^2 samples are plenty for five terms
+    i0, i1 = max(0, int(ic - rad)), min(h, int(ic + rad) + 1)
+    j0, j1 = max(0, int(jc - rad)), min(w, int(jc + rad) + 1)
+    ii, jj = np.mgrid[i0:i1:step, j0:j1:step]
+    x, y = (jj - jc) / half_diag, (ii - ic) / half_diag
+    r2 = x * x + y * y
+    disc = r2 <= (rad / half_diag) ** 2
+    design = np.column_stack([np.ones(disc.sum()), x[disc], y[disc], r2[disc], r2[disc] ** 2])
     for k in range(planes.shape[0]):
         s = gaussian_filter(planes[k], smooth_px, mode="nearest")
-        c = float(np.mean(s[h // 2 - hh : h // 2 + hh, w // 2 - ww : w // 2 + ww]))
+        vals = s[ii, jj][disc].astype(float)
+        ok = np.isfinite(vals)
+        coef, *_ = np.linalg.lstsq(design[ok], vals[ok], rcond=None)
+        c = float(coef[0])
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(s > 0, c / s, np.nan).astype(np.float32)
         out[k] = g
