@@ -20,7 +20,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["StarCatalog", "load_catalog", "CATALOG_EPOCH_YEAR"]
+__all__ = ["StarCatalog", "load_catalog", "magnitude_limit_for_field", "CATALOG_EPOCH_YEAR"]
 
 #: epoch of the Hipparcos positions (Julian year)
 CATALOG_EPOCH_YEAR = 1991.25
@@ -115,3 +115,19 @@ def load_catalog(mag_limit: float = 7.0) -> StarCatalog:
     keep = np.flatnonzero(cat.hp_mag <= mag_limit)
     keep = keep[np.argsort(cat.hp_mag[keep], kind="stable")]
     return cat.subset(keep)
+
+
+def magnitude_limit_for_field(field_sr: float, stars_per_field: float = 400.0, floor: float = 7.0) -> float:
+    """The magnitude limit (Hp, rounded up to 0.1 mag) that gives about ``stars_per_field`` catalog
+    stars in a field of ``field_sr`` steradians on average over the sky, never brighter than
+    ``floor`` and at most the whole catalog: a 50 mm frame on a full-frame sensor needs ~7.3, a 400
+    mm frame the whole of Hipparcos (which then holds ~50 stars per frame).
+
+    >>> magnitude_limit_for_field(0.0053) > 11, magnitude_limit_for_field(1.9)
+    (True, 7.0)
+    """
+    mags = np.sort(_load_all().hp_mag[np.isfinite(_load_all().hp_mag)])
+    need = int(stars_per_field * 4.0 * np.pi / max(field_sr, 1e-9))
+    if need >= mags.size:
+        return float(np.ceil(mags[-1] * 10.0) / 10.0)
+    return float(max(floor, np.ceil(mags[need] * 10.0) / 10.0))
