@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +33,12 @@ def write_cog(
     nodata: float | None = None,
     units: str = "",
     description: str = "",
-    tags: dict | None = None,
+    band_names: Sequence[str] = (),
+    tags: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``values`` (rows, cols) or (bands, rows, cols) as a COG. Float data get NaN as no
-    data unless ``nodata`` is given."""
+    data unless ``nodata`` is given; ``band_names`` name the bands one by one (else each gets
+    ``description``)."""
     import rasterio
     import rasterio.shutil
     from rasterio.transform import Affine
@@ -61,7 +65,10 @@ def write_cog(
             dst.update_tags(TIFFTAG_SOFTWARE="cupola", **{str(k): str(v) for k, v in (tags or {}).items()})
             if units:
                 dst.units = (units,) * bands.shape[0]
-            if description:
+            if band_names:
+                for k, name in enumerate(band_names[: bands.shape[0]], start=1):
+                    dst.set_band_description(k, name)
+            elif description:
                 dst.descriptions = (description,) * bands.shape[0]
         with atomic_write(path) as tmp:
             rasterio.shutil.copy(
@@ -73,5 +80,6 @@ def write_cog(
                 blocksize=512,
                 overviews="AUTO",
                 resampling="AVERAGE" if bands.dtype.kind == "f" else "NEAREST",
+                bigtiff="IF_SAFER",
             )
     return path

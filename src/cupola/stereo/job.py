@@ -467,7 +467,7 @@ def write_products(result: StereoResult, out_dir: Path, *, inputs: list | None =
     """``dem.tif`` (heights, COG), ``dem_error.tif`` (predicted sigma; with a reference also the
     measured difference), ``dem.png`` (hillshade and error maps) and ``result.json``, all or
     nothing. Returns the written paths."""
-    from cupola.io.grid_cog import write_grid_cog
+    from cupola.io.cog import write_cog
     from cupola.io.staging import staged_output, write_json
     from cupola.plot.stereo import write_dem_figure
 
@@ -476,12 +476,28 @@ def write_products(result: StereoResult, out_dir: Path, *, inputs: list | None =
     with staged_output(out_dir, written=written, inputs=inputs or []) as stage:
         summary = result.summary()
         tags = {"HEIGHTS": "metres above the WGS84 ellipsoid", "SOURCE": "cupola stereo"}
-        write_grid_cog(stage / "dem.tif", [dem.height_m], dem.transform, band_names=["height_m"], units="m", tags=tags)
+        write_cog(
+            stage / "dem.tif",
+            np.asarray(dem.height_m, np.float32),
+            dem.transform,
+            "EPSG:4326",
+            band_names=["height_m"],
+            units="m",
+            tags=tags,
+        )
         bands, names = [dem.sigma_m], ["predicted_sigma_m"]
         if result.reference_difference is not None:
             bands.append(result.reference_difference)
             names.append("dem_minus_reference_m")
-        write_grid_cog(stage / "dem_error.tif", bands, dem.transform, band_names=names, units="m", tags=tags)
+        write_cog(
+            stage / "dem_error.tif",
+            np.stack([np.asarray(b, np.float32) for b in bands]),
+            dem.transform,
+            "EPSG:4326",
+            band_names=names,
+            units="m",
+            tags=tags,
+        )
         write_dem_figure(
             stage / "dem.png",
             dem.height_m,
