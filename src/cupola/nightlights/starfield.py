@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time as _time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,9 +17,16 @@ from scipy.spatial.transform import Rotation
 
 from cupola.geometry import attitude as att
 from cupola.nightlights.astrometry import AstrometricSolution, solve_astrometry
-from cupola.nightlights.catalog import load_catalog
+from cupola.nightlights.catalog import load_catalog, magnitude_limit_for_field
 from cupola.nightlights.photometry import Calibration, StarPhotometry, fit_zero_points, measure_stars
-from cupola.nightlights.stars import Detections, TrailModel, detect_sources, estimate_background, fit_trails
+from cupola.nightlights.stars import (
+    Detections,
+    TrailModel,
+    detect_sources,
+    estimate_background,
+    fit_trails,
+    fit_trails_robust,
+)
 
 if TYPE_CHECKING:
     from cupola.nightlights.frame import FrameResult
@@ -78,11 +85,243 @@ def _luminance(planes: np.ndarray) -> np.ndarray:
     return np.where(hot, rest * np.float32(4.0 / 3.0), lum)
 
 
+def _sky_visibility(state):
+    """Which ICRS directions the station sees above the Earth (taken as opaque to
+    ``EARTH_MASK_HEIGHT_M``) at ``state``: a function of unit vectors (N, 3) -> bool (N,)."""
+    from cupola.geometry import geodesy
+    from cupola.nightlights.view import EARTH_MASK_HEIGHT_M
+
+    g2i = np.asarray(state.gcrs_to_itrs, float)
+    pos = np.asarray(state.position_m, float)
+
+    def visible(vec_icrs: np.ndarray) -> np.ndarray:
+        d = np.asarray(vec_icrs, float).reshape(-1, 3) @ g2i.T
+        return ~np.isfinite(geodesy.ray_ellipsoid_intersection(pos, d, EARTH_MASK_HEIGHT_M)[:, 0])
+
+    return visible
+
+
+#: the camera turns with the station (the orbital rate) or, held by hand, up to this many times as fast
+MAX_TURN_FACTOR = 4.0
+
+
+def _source_trails(fr: FrameResult, det: Detections) -> TrailModel | None:
+    """The camera's rotation during the exposure from the bright sources' moments, before any star
+    is identified (sources without a trail, or with another, are left out of the fit). Kept only
+    when it is believable: most of the bright sources agree with it, their trails are 3 plane pixels
+    or longer (shorter ones the Gaussian smoothing finds as well) and the rotation is no faster than
+    ``MAX_TURN_FACTOR`` times the orbital rate (when the orbit is known)."""
+    good = np.flatnonzero((~det.saturated) & (det.snr > 20) & (~det.extended))[:80]
+    if good.size < 8:
+        return None
+    d = det.take(good)
+    length = 2.0 * d.trail_length_plane_px  # sensor px
+    if np.median(length) < 6.0:
+        return None
+    cu, ru = fr.lens.undistort(d.col, d.row)
+    model, keep = fit_trails_robust(fr.camera, cu, ru, length, d.orientation_rad, weights=np.sqrt(d.snr))
+    if model is None or keep is None or keep.sum() < max(6, 0.5 * good.size):
+        return None
+    tc, tr = model.trail_vectors(fr.camera, cu, ru)
+    expect = np.hypot(tc, tr)
+    if np.median(expect[keep]) < 6.0 or model.rms_px > max(1.5, 0.25 * float(np.median(expect[keep]))):
+        return None
+    if fr.state is not None:
+        r, v = fr.state.gcrs_position_m, fr.state.gcrs_velocity_m_s
+        orbital_rad = float(np.linalg.norm(np.cross(r, v)) / np.dot(r, r)) * fr.exposure.exposure_s
+        if np.linalg.norm(model.omega_cam) > MAX_TURN_FACTOR * orbital_rad:
+            return None
+    return model
+
+
+def _trail_field(fr: FrameResult, model: TrailModel):
+    """Trails (dj, di) in plane pixels at plane pixels (j, i), photo pixels."""
+
+    def field(j, i):
+        col, row = 2.0 * np.asarray(j, float) + 0.5, 2.0 * np.asarray(i, float) + 0.5
+        cu, ru = fr.lens.undistort(col, row)
+        tc, tr = model.trail_vectors(fr.camera, cu, ru)
+        return tc / 2.0, tr / 2.0
+
+    return field
+
+
+def _dominant_trail(det: Detections):
+    """One trail (dj, di) for the whole frame (plane px) from the elongated sources' common
+    direction (the circular mean of their doubled orientation angles, weighted by length and
+    significance), when it is clear (resultant length >= 0.3, >= 4 sources within 15 deg of it) and
+    the trails are 3 plane pixels or longer; None otherwise. Round sources (towns, hot pixels) weigh
+    little: this finds the trails where they are too few or too faint for :func:`_source_trails`."""
+    ok = (~det.saturated) & (det.snr > 8) & (~det.extended)
+    if ok.sum() < 5:
+        return None
+    length, theta = det.trail_length_plane_px[ok], det.orientation_rad[ok]
+    w = length * np.sqrt(det.snr[ok])
+    if not w.sum() > 0:
+        return None
+    z = np.sum(w * np.exp(2j * theta)) / np.sum(w)
+    if abs(z) < 0.3:
+        return None
+    th0 = float(np.angle(z)) / 2.0
+    near = np.abs((theta - th0 + np.pi / 2) % np.pi - np.pi / 2) < np.radians(15.0)
+    if near.sum() < 4:
+        return None
+    lm = float(np.median(length[near]))
+    if lm < 3.0:
+        return None
+    dj, di = lm * np.cos(th0), lm * np.sin(th0)
+
+    def field(j, i):
+        shape = np.shape(j)
+        return np.full(shape, dj), np.full(shape, di)
+
+    return field
+
+
+#: the station's rotation rate when no orbit is given (rad/s, ~0.0655 deg/s)
+ISS_ORBITAL_RATE_RAD_S = 1.143e-3
+
+
+def _orbital_trail_plane_px(fr: FrameResult) -> float:
+    """The length (plane px) of a trail at the frame's centre for a camera fixed to the station whose
+    boresight is square to the orbit normal (the longest a fixed camera sees)."""
+    rate = ISS_ORBITAL_RATE_RAD_S
+    if fr.state is not None:
+        r, v = fr.state.gcrs_position_m, fr.state.gcrs_velocity_m_s
+        rate = float(np.linalg.norm(np.cross(r, v)) / np.dot(r, r))
+    return rate * fr.exposure.exposure_s * fr.camera.focal_px / 2.0
+
+
+def _shape_agrees(det: Detections, dj, di) -> np.ndarray:
+    """Sources whose moments agree with trails (dj, di) (plane px, arrays or scalars): length within
+    1.5 px or half of it, direction within 25 deg (when the trail is 2 px or longer)."""
+    expect = np.hypot(dj, di)
+    meas = det.trail_length_plane_px
+    d_ang = np.abs((det.orientation_rad - np.arctan2(di, dj) + np.pi / 2) % np.pi - np.pi / 2)
+    return (np.abs(meas - expect) <= np.maximum(1.5, 0.5 * expect)) & ((expect < 2.0) | (d_ang <= np.radians(25.0)))
+
+
+def _trail_score(det: Detections, dj: float, di: float) -> int:
+    """How many sources (SNR > 6) are shaped like trails (dj, di), at most two per 16-px band across
+    the trails: a limb or an airglow band broken into pieces along one line counts as two, stars
+    spread over the frame count each."""
+    ok = (det.snr > 6) & _shape_agrees(det, dj, di)
+    if not ok.any():
+        return 0
+    th = np.arctan2(di, dj)
+    across = -np.sin(th) * det.col[ok] + np.cos(th) * det.row[ok]
+    _, counts = np.unique(np.floor(across / 16.0).astype(int), return_counts=True)
+    return int(np.minimum(counts, 2).sum())
+
+
+def _searched_trails(fr: FrameResult, det: Detections, lum, bg, sat, mask, planes):
+    """Sources found with the trail filter whose direction and length find the most sources shaped
+    like that trail: 12 directions (15 deg apart) at the fixed camera's trail length and twice it (a
+    hand-held camera turning), and the direction of the elongated sources (:func:`_dominant_trail`).
+    Returns (sources, trail field) or None when no filter finds at least 6 trail-shaped sources and
+    a third more than the plain detection. For long lenses and exposures, where the stars' light is
+    spread too thin for the plain detection and too few sources show their trails."""
+    length = _orbital_trail_plane_px(fr)
+    fields = []
+    dom = _dominant_trail(det)
+    if dom is not None:
+        fields.append(dom)
+    for scale in (1.0, 2.0):
+        for ang in np.radians(np.arange(0.0, 180.0, 15.0)):
+            dj, di = scale * length * np.cos(ang), scale * length * np.sin(ang)
+            fields.append(lambda j, i, dj=dj, di=di: (np.full(np.shape(j), dj), np.full(np.shape(j), di)))
+    best, best_score = None, 5
+    for field in fields:
+        dj, di = (float(np.ravel(v)[0]) for v in field(np.zeros(1), np.zeros(1)))
+        d2 = _detect(fr, lum, bg, sat, mask, planes, field)
+        score = _trail_score(d2, dj, di)
+        plain = _trail_score(det, dj, di)
+        if score > best_score and score >= 1.33 * plain:
+            best, best_score = (d2, field), score
+    return best
+
+
+def _star_like_first(fr: FrameResult, det: Detections, field) -> Detections:
+    """The sources whose shape agrees with the trails ``field`` (a function of plane px (j, i) ->
+    (dj, di)) first, each group brightest first: with trails of a few pixels or more, hot pixels,
+    towns and merged sources fall behind."""
+    if field is None or len(det) == 0:
+        return det
+    dj, di = field((det.col - 0.5) / 2.0, (det.row - 0.5) / 2.0)
+    if np.median(np.hypot(dj, di)) < 2.0:
+        return det
+    like = _shape_agrees(det, dj, di) | (det.snr < 8)  # too faint to tell
+    return det.take(np.r_[np.flatnonzero(like), np.flatnonzero(~like)])
+
+
+def _detect(fr: FrameResult, lum, bg, sat, mask, planes, trail_field=None) -> Detections:
+    det = detect_sources(lum, bg, saturated=sat, mask=mask, trail_plane_px=trail_field)
+    return det.take(np.flatnonzero(~det.extended & ~_single_pixel(planes, bg.level, det)))
+
+
+def _second_pass(fr, sol, det, lum, bg, sat, mask, planes, vec, cat, kw, filtered):
+    """With the stars identified, find them again where the first search could not know enough:
+    along the trails the identified stars show (when they are 3 plane pixels or longer and were not
+    followed yet), and in the sky part only (the Earth masked by the stars' own attitude and the
+    orbit); solve from the first solution and keep whichever matched more stars."""
+    d = det.take(sol.det_index)
+    good = (~d.saturated) & (d.snr > 10)
+    cu, ru = fr.lens.undistort(det.col, det.row)
+    model = None
+    if good.sum() >= 5:
+        model, _ = fit_trails_robust(
+            sol.camera,
+            cu[sol.det_index][good],
+            ru[sol.det_index][good],
+            2.0 * d.trail_length_plane_px[good],
+            d.orientation_rad[good],
+            weights=np.sqrt(d.snr[good]),
+        )
+    long_trails = False
+    if model is not None:
+        tc, tr = model.trail_vectors(sol.camera, cu[sol.det_index], ru[sol.det_index])
+        long_trails = float(np.median(np.hypot(tc, tr))) >= 6.0
+    sky_mask = mask
+    if mask is None and fr.state is not None:
+        from cupola.nightlights.view import ViewGeometry
+
+        pose = att.Pose(
+            np.asarray(fr.state.position_m, float),
+            Rotation.from_matrix(fr.state.gcrs_to_itrs @ sol.rotation.as_matrix()),
+        )
+        m = ViewGeometry(sol.camera, fr.lens, pose, fr.frame.shape).earth_mask()
+        sky_mask = m if m.any() and not m.all() else None
+    if not (long_trails and not filtered) and sky_mask is mask:
+        return det, cu, ru, sol
+    field = _trail_field(fr, model) if long_trails else None
+    bg2 = estimate_background(lum, box_px=32, mask=sky_mask) if sky_mask is not mask else bg
+    det2 = _detect(fr, lum, bg2, sat, sky_mask, planes, field)
+    if len(det2) < 6:
+        return det, cu, ru, sol
+    cu2, ru2 = fr.lens.undistort(det2.col, det2.row)
+    kw2 = {k: v for k, v in kw.items() if k in ("catalog_visible", "blind_method")}
+    sol2, _ = solve_astrometry(
+        cu2,
+        ru2,
+        sol.camera,
+        vec,
+        cat.hp_mag,
+        prior_rotation=sol.rotation,
+        prior_radius_px=max(5.0, 4 * sol.rms_px),
+        **kw2,
+    )
+    if sol2 is None or sol2.n_matched < sol.n_matched:
+        return det, cu, ru, sol
+    sol2 = replace(sol2, method=sol.method, n_candidates=sol.n_candidates, notes=sol.notes, search=sol.search)
+    return det2, cu2, ru2, sol2
+
+
 def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
     """Detect, identify and measure the stars of ``fr`` into ``fr.stars``; refit the camera's
-    focal length on them; give ``fr`` the stars' pose when it has an orbit and no pose (else note
-    how far the two attitudes differ)."""
+    focal length on them; give ``fr`` the stars' pose when it has an orbit and no pose, or when the
+    stars' attitude fits better than the one it has (:func:`_choose_pose`)."""
     sf = fr.stars
+    legacy = getattr(opts, "star_search", "index") == "legacy"
     t0 = _time.perf_counter()
     planes = fr.frame.planes
     lum = _luminance(planes)
@@ -94,9 +333,23 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
             sf.note = "the whole frame sees the Earth: no stars"
             return
     bg = estimate_background(lum, box_px=32, mask=mask)
-    det = detect_sources(lum, bg, saturated=sat, mask=mask)
+    det = _detect(fr, lum, bg, sat, mask, planes)
+    filtered = False
+    if not legacy:
+        trails0 = _source_trails(fr, det) if len(det) >= 6 else None
+        field = None
+        if trails0 is not None:  # long trails: find them again with a filter along them
+            field = _trail_field(fr, trails0)
+            det2 = _detect(fr, lum, bg, sat, mask, planes, field)
+            if len(det2) >= len(det) // 2:
+                det, filtered = det2, True
+        elif _orbital_trail_plane_px(fr) >= 3.0 and np.sum(det.snr > 6) < 40:
+            # long trails expected, their direction unknown, and little found without following them
+            found = _searched_trails(fr, det, lum, bg, sat, mask, planes)
+            if found is not None:
+                (det, field), filtered = found, True
+        det = _star_like_first(fr, det, field)
     fr.timings_s["detect"] = _time.perf_counter() - t0
-    det = det.take(np.flatnonzero(~det.extended & ~_single_pixel(planes, bg.level, det)))
     sf.detections = det
     if len(det) < 6:
         sf.note = f"no stars found: only {len(det)} point sources above 5 sigma"
@@ -104,13 +357,33 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
     t1 = _time.perf_counter()
     epoch = fr.time or dt.datetime(2016, 1, 1, tzinfo=dt.timezone.utc)
     epoch_year = 2000.0 + (epoch - dt.datetime(2000, 1, 1, 12, tzinfo=dt.timezone.utc)).total_seconds() / 31_557_600
-    cat = load_catalog(opts.star_mag_limit)
+    cam0 = fr.camera
+    mag_limit = opts.star_mag_limit
+    if mag_limit is None:
+        field_sr = (cam0.width_px / cam0.focal_x_px) * (cam0.height_px / cam0.focal_y_px)
+        mag_limit = 7.0 if legacy else magnitude_limit_for_field(field_sr)
+    cat = load_catalog(mag_limit)
     vec = cat.unit_vectors(epoch_year)
     cu, ru = fr.lens.undistort(det.col, det.row)
     prior = None
     if fr.pose is not None and fr.state is not None:
         prior = Rotation.from_matrix(fr.state.gcrs_to_itrs.T @ fr.pose.matrix)
-    sol, why = solve_astrometry(cu, ru, fr.camera, vec, cat.hp_mag, prior_rotation=prior)
+    kw: dict = {}
+    if legacy:
+        kw["blind_method"] = "legacy"
+    else:
+        sky = _sky_visibility(fr.state) if fr.state is not None else None
+        kw.update(
+            catalog_visible=None if sky is None else sky(vec),
+            sky_visible=sky,
+            focal_tolerance=opts.star_focal_tolerance,
+            max_sources=opts.star_max_sources,
+            catalog_id=f"hipparcos2<={mag_limit:.1f}",
+        )
+    sol, why = solve_astrometry(cu, ru, fr.camera, vec, cat.hp_mag, prior_rotation=prior, **kw)
+    if sol is not None and not legacy:
+        det, cu, ru, sol = _second_pass(fr, sol, det, lum, bg, sat, mask, planes, vec, cat, kw, filtered)
+        sf.detections = det
     fr.timings_s["astrometry"] = _time.perf_counter() - t1
     if sol is None:
         sf.note = f"no stars identified: {why}"
@@ -151,14 +424,14 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
         psf_sigma_plane_px=min(max(psf, 0.5), 3.0),
         solid_angle_factor=saf,
         cat_index=sol.cat_index,
-        others_col=det.col,
-        others_row=det.row,
     )
+    _flag_crowded(phot, det, sol.det_index, np.hypot(tc, tr) / 4.0 + max(2.5, 4.0 * min(max(psf, 0.5), 3.0)))
     sf.photometry = phot
     ci = sol.cat_index
     sf.catalog_rows = {"hip": cat.hip[ci], "hp": cat.hp_mag[ci], "b_v": cat.b_v[ci]}
     cal = fit_zero_points(phot, cat.hp_mag[ci], cat.b_v[ci], source=f"stars in {fr.path.name}")
     fr.timings_s["photometry"] = _time.perf_counter() - t2
+    _choose_pose(fr, sol)
     if cal is None:
         sf.note = (
             f"{sol.n_matched} stars identified but fewer than 5 usable for photometry in a channel "
@@ -167,13 +440,106 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
         return
     sf.calibration = cal
     sf.note = f"{sol.n_matched} stars identified, {min(cal.n_stars.values())}+ used for the zero points"
+
+
+#: a neighbour brighter than this fraction of a star's flux within its aperture (plus two pixels)
+#: spoils the star's photometry; in its background annulus, one brighter than the second fraction
+CROWDING_FLUX_FRACTION = (0.02, 0.2)
+
+
+def _flag_crowded(phot, det: Detections, det_index: np.ndarray, a_plane: np.ndarray) -> None:
+    """Flag (in place) the stars with a source within their aperture (semi-major axis ``a`` plane
+    px, plus 2) brighter than ``CROWDING_FLUX_FRACTION[0]`` of theirs, or one in their background
+    annulus (to a + 6) brighter than ``CROWDING_FLUX_FRACTION[1]`` (the annulus' median shrugs off
+    fainter ones): the faint stars of the sky that are in no catalog sit near most stars of a deep
+    frame and change their flux by far less than its noise."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.column_stack([det.col, det.row]))
+    f_ap, f_an = CROWDING_FLUX_FRACTION
+    for m, k in enumerate(det_index):
+        bad = False
+        for j in tree.query_ball_point([det.col[k], det.row[k]], 2.0 * (a_plane[m] + 6.0)):
+            if j == k:
+                continue
+            d_plane = 0.5 * np.hypot(det.col[j] - det.col[k], det.row[j] - det.row[k])
+            limit = f_ap if d_plane <= a_plane[m] + 2.0 else f_an
+            bad |= bool(det.flux[j] > limit * det.flux[k])
+        if bad:
+            phot.usable[m] = False
+            if not phot.reason[m]:
+                phot.reason[m] = "crowded"
+
+
+def _tie_rms(p, camera, pose) -> float:
+    """RMS (px) of the placement's tie points projected with ``camera`` and ``pose``."""
+    from cupola.geometry import geodesy
+
+    cu, ru, lon, lat, h = p.tie_points
+    g = geodesy.geodetic_to_ecef(np.radians(lon), np.radians(lat), h)
+    c, r = camera.ray_to_pixel((g - pose.position_m) @ pose.matrix)
+    return float(np.sqrt(np.mean((c - cu) ** 2 + (r - ru) ** 2)))
+
+
+def _choose_pose(fr: FrameResult, sol: AstrometricSolution) -> None:
+    """The attitude used for the products: the stars' (camera -> ICRS turned into ITRS at the
+    frame's time, with the stars' focal length) unless tie points disagree with it by more than
+    their own scatter allows.
+
+    With tie points, the stars' attitude projects them with an RMS ``r_s``; their own fit (the
+    EXIF focal length) leaves ``r_t`` on N points with N - 3 degrees of freedom. Were both
+    attitudes right, ``r_s^2 / (r_t^2 N / (N - 3))`` would follow an F(N, N - 3) distribution:
+    the stars' attitude is kept unless it exceeds the 99th percentile (and ``r_s`` > 2 px): then
+    the tie points see something the stars do not (a time or orbit error moves the ground, not
+    the sky) and their attitude stays, with a note. An attitude carried from the first frame of a
+    sequence (camera fixed to the station) gives way to the stars.
+    """
     p = fr.placement
-    if p.state is not None and p.pose is None:
-        p.pose = att.Pose(
-            np.asarray(p.state.position_m, float), Rotation.from_matrix(p.state.gcrs_to_itrs @ sol.rotation.as_matrix())
-        )
-        p.pose_source = f"stars ({sol.n_matched} Hipparcos stars, rms {sol.rms_px:.2f} px) and the orbit"
-    elif p.state is not None and p.pose is not None:
-        r_stars = p.state.gcrs_to_itrs @ sol.rotation.as_matrix()
-        ang = np.degrees(np.arccos(np.clip((np.trace(r_stars.T @ p.pose.matrix) - 1) / 2, -1, 1)))
-        fr.notes.append(f"the stars' attitude differs from the {p.pose_source.split(' (')[0]} by {ang:.3f} deg")
+    if p.state is None:
+        return
+    star_pose = att.Pose(
+        np.asarray(p.state.position_m, float), Rotation.from_matrix(p.state.gcrs_to_itrs @ sol.rotation.as_matrix())
+    )
+    star_source = f"stars ({sol.n_matched} Hipparcos stars, rms {sol.rms_px:.2f} px) and the orbit"
+    if p.pose is None:
+        p.pose, p.pose_source = star_pose, star_source
+        p.pose_choice = {"used": "stars", "reason": "no other attitude"}
+        return
+    ang = float(np.degrees((star_pose.rotation.inv() * p.pose.rotation).magnitude()))
+    before = "tie points" if p.pose_source.startswith("tie points") else p.pose_source.split(" (")[0]
+    choice: dict = {"stars_rms_px": sol.rms_px, "stars_matched": sol.n_matched, "difference_deg": ang}
+    use_stars = True
+    if p.tie_solution is not None and p.tie_points is not None:
+        from scipy.stats import f as f_dist
+
+        n = int(np.size(p.tie_points[0]))
+        r_t = float(p.tie_solution.rms_px)
+        r_s = _tie_rms(p, sol.camera, star_pose)
+        choice.update(tie_points=n, tie_rms_px=r_t, tie_rms_under_stars_px=r_s)
+        if n > 3 and r_s > 2.0:
+            stat = r_s**2 / max(r_t**2 * n / (n - 3), 1e-12)
+            crit = float(f_dist.ppf(0.99, n, n - 3))
+            choice.update(f_statistic=stat, f_critical_99=crit)
+            use_stars = stat <= crit
+        if use_stars:
+            choice["reason"] = (
+                f"the tie points fit the stars' attitude within their own scatter ({r_s:.2f} px rms vs "
+                f"{r_t:.2f} px for their own fit with the EXIF focal length); the stars fix it better"
+            )
+        else:
+            choice["reason"] = (
+                f"the tie points are {r_s:.1f} px rms off the stars' attitude, beyond their own scatter "
+                f"({r_t:.2f} px): kept the tie points' attitude for the ground (a time or orbit error moves "
+                "the ground, not the stars)"
+            )
+    else:
+        choice["reason"] = f"the stars measure this frame's attitude; the {before} only carries the first frame's"
+    choice["used"] = "stars" if use_stars else before
+    p.pose_choice = choice
+    if use_stars:
+        p.pose = star_pose
+        p.pose_source = f"{star_source}; preferred to the {before} ({ang:.3f} deg apart)"
+        fr.notes.append(f"attitude from the stars, {ang:.3f} deg from the {before}: {choice['reason']}")
+    else:
+        fr.camera = p.tie_solution.camera
+        fr.notes.append(f"the stars' attitude differs from the {before} by {ang:.3f} deg: {choice['reason']}")

@@ -26,6 +26,7 @@ __all__ = [
     "detect_sources",
     "TrailModel",
     "fit_trails",
+    "smooth_along_trail",
     "plane_to_sensor",
     "sensor_to_plane",
 ]
@@ -170,6 +171,42 @@ def _column(cat, name: str, old: str | None = None) -> np.ndarray:
     raise AttributeError(name)
 
 
+def smooth_along_trail(img: np.ndarray, dj: float, di: float, smooth_px: float = 1.0) -> tuple[np.ndarray, float]:
+    """A matched filter for trails: ``img`` smoothed by a Gaussian of ``smooth_px`` and averaged
+    along the segment (``dj``, ``di``) (a whole trail, plane pixels) centred on each pixel; returns
+    the filtered image and the factor by which it reduces white noise (from the kernel itself).
+
+    A trail of length L spreads a star's light over ~L pixels; the filter collects it again, so a
+    faint trail rises above the noise by ~sqrt(L) more than with the Gaussian alone, and it stays
+    one segment (its centroid in the data is the trail's midpoint)."""
+    from scipy.ndimage import gaussian_filter
+
+    n = max(1, int(np.ceil(np.hypot(dj, di))) + 1)
+    t = np.linspace(-0.5, 0.5, n)
+    offs = np.unique(np.column_stack([np.rint(t * dj), np.rint(t * di)]).astype(int), axis=0)
+    pad = int(np.abs(offs).max()) if offs.size else 0
+    g = gaussian_filter(np.asarray(img, np.float32), smooth_px, mode="nearest")
+    if pad == 0:
+        out = g
+    else:
+        gp = np.pad(g, pad, mode="edge")
+        h, w = g.shape
+        out = np.zeros_like(g)
+        for oj, oi in offs:
+            out += gp[pad + oi : pad + oi + h, pad + oj : pad + oj + w]
+        out /= np.float32(len(offs))
+    # the kernel: a delta through the same operations
+    r = pad + int(np.ceil(4 * smooth_px)) + 1
+    delta = np.zeros((2 * r + 1, 2 * r + 1))
+    delta[r, r] = 1.0
+    kd = gaussian_filter(delta, smooth_px, mode="constant")
+    k = np.zeros_like(kd)
+    for oj, oi in offs:
+        k += np.roll(np.roll(kd, oi, axis=0), oj, axis=1)
+    k /= len(offs)
+    return out, float(np.sqrt(np.sum(k**2)))
+
+
 def detect_sources(
     img: np.ndarray,
     background: Background,
@@ -180,9 +217,16 @@ def detect_sources(
     npixels: int = 4,
     smooth_px: float = 1.0,
     max_sources: int = 3000,
+    trail_plane_px=None,
 ) -> Detections:
     """Segment ``img`` (the superpixel detection plane) above ``nsigma`` times the noise of the
-    smoothed image; returns the sources brightest first (at most ``max_sources``)."""
+    smoothed image; returns the sources brightest first (at most ``max_sources``).
+
+    ``trail_plane_px``: the stars' trails, a function of plane pixels (j, i) giving the trail
+    (dj, di) there (plane pixels, whole exposure), e.g. from :class:`TrailModel`; where trails are
+    2 plane pixels or longer the detection image is smoothed along them (:func:`smooth_along_trail`,
+    one kernel per ninth of the frame) instead of by the Gaussian alone. Centroids stay those of
+    the unsmoothed data in each segment: a trail's midpoint."""
     from photutils.segmentation import SourceCatalog
     from photutils.segmentation import detect_sources as _detect
     from scipy.ndimage import gaussian_filter, maximum
@@ -191,6 +235,10 @@ def detect_sources(
     conv = gaussian_filter(data, smooth_px, mode="nearest")
     # noise of the smoothed image: a Gaussian of sigma s reduces white noise by 2 sqrt(pi) s
     thr = nsigma * background.rms / (2.0 * np.sqrt(np.pi) * smooth_px)
+    if trail_plane_px is not None:
+        conv, factor = _trail_filtered(data, trail_plane_px, smooth_px, conv)
+        if factor is not None:
+            thr = nsigma * background.rms * factor
     try:
         segm = _detect(conv, thr, n_pixels=npixels, mask=mask)  # photutils >= 3
     except TypeError:
@@ -236,6 +284,34 @@ def detect_sources(
         snr[order],
         extended[order],
     )
+
+
+def _trail_filtered(data: np.ndarray, trail_plane_px, smooth_px: float, conv: np.ndarray):
+    """The detection image smoothed along the trails tile by tile (3 x 3 tiles, each with its own
+    trail), and the noise factor per pixel; (conv, None) when the trails are short."""
+    h, w = data.shape
+    edges_i = np.linspace(0, h, 4).astype(int)
+    edges_j = np.linspace(0, w, 4).astype(int)
+    ci = 0.5 * (edges_i[:-1] + edges_i[1:])
+    cj = 0.5 * (edges_j[:-1] + edges_j[1:])
+    jj, ii = np.meshgrid(cj, ci)
+    dj, di = (np.asarray(v, float).reshape(3, 3) for v in trail_plane_px(jj.ravel(), ii.ravel()))
+    length = np.hypot(dj, di)
+    if not np.all(np.isfinite(length)) or np.median(length) < 2.0:
+        return conv, None
+    out = np.empty_like(conv)
+    factor = np.empty((h, w), np.float32)
+    for a in range(3):
+        for b in range(3):
+            pad = int(np.ceil(length[a, b])) + 8
+            i0, i1 = max(0, edges_i[a] - pad), min(h, edges_i[a + 1] + pad)
+            j0, j1 = max(0, edges_j[b] - pad), min(w, edges_j[b + 1] + pad)
+            sm, f = smooth_along_trail(data[i0:i1, j0:j1], dj[a, b], di[a, b], smooth_px)
+            out[edges_i[a] : edges_i[a + 1], edges_j[b] : edges_j[b + 1]] = sm[
+                edges_i[a] - i0 : edges_i[a + 1] - i0, edges_j[b] - j0 : edges_j[b + 1] - j0
+            ]
+            factor[edges_i[a] : edges_i[a + 1], edges_j[b] : edges_j[b + 1]] = f
+    return out, factor
 
 
 @dataclass(frozen=True)
@@ -296,3 +372,30 @@ def fit_trails(camera, col_u, row_u, length_px, angle_rad, weights=None) -> Trai
     sol, *_ = np.linalg.lstsq(A * W[:, None], b * W, rcond=None)
     res = A @ sol - b
     return TrailModel(sol, int(L.size), float(np.sqrt(np.mean(res**2))))
+
+
+def fit_trails_robust(camera, col_u, row_u, length_px, angle_rad, weights=None, *, clip: float = 3.0):
+    """:func:`fit_trails` with the sources that disagree with the fit left out and the fit
+    repeated (hot pixels, towns and merged sources among the bright sources have no trail or
+    another one); returns the model and the sources kept, or (None, None)."""
+    col_u, row_u = np.asarray(col_u, float), np.asarray(row_u, float)
+    L = np.asarray(length_px, float)
+    ang = np.asarray(angle_rad, float)
+    w = np.ones(L.size) if weights is None else np.asarray(weights, float)
+    keep = np.isfinite(L) & np.isfinite(ang) & np.isfinite(col_u) & np.isfinite(row_u)
+    model = None
+    for _ in range(3):
+        if keep.sum() < 3:
+            return None, None
+        model = fit_trails(camera, col_u[keep], row_u[keep], L[keep], ang[keep], w[keep])
+        if model is None:
+            return None, None
+        pc, pr = model.trail_vectors(camera, col_u, row_u)
+        meas = np.column_stack([np.cos(ang), np.sin(ang)]) * L[:, None]
+        err = np.minimum(np.hypot(pc - meas[:, 0], pr - meas[:, 1]), np.hypot(pc + meas[:, 0], pr + meas[:, 1]))
+        scale = max(1.4826 * float(np.median(err[keep])), 0.5)
+        new = keep & (err <= clip * scale)
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return model, keep
