@@ -12,6 +12,14 @@ and read noise, 14-bit clipping.
 * nightlights_flat_residual: a uniform source through the vignetting, corrected with the lensfun
   model, worst deviation of 64x64-superpixel block means from their median in percent (target
   <= 1); ``..._userflat`` the same corrected with a second flat frame as the user flat;
+* nightlights_blind_solve_rate: the fraction of the robustness suite's 16 frames
+  (:data:`cupola.simulate.nightlights.NIGHTLIGHTS_SUITE`: 14-400 mm, 1/100-2 s, 20-100 % sky, towns,
+  airglow, hot pixels, faint stars in no catalog, trails) whose stars are identified blind (orbit and
+  time known, attitude not) within 20 pixels' angle of the true attitude, against the old search
+  (triangles of the 25 brightest sources, ``star_search="legacy"``) on the same frames as the
+  baseline; a row per frame and route (lens, exposure, sky, solved, stars, star RMS, attitude error,
+  worst ground error in pixels, seconds); ``..._star_rms_worst`` and ``..._ground_error_worst`` over
+  the frames solved (targets 0.5 and 2 px);
 * nightlights_calibrate_16mp: wall time of ``calibrate`` + ``write_products`` (RAW to GeoTIFFs,
   result.json and report.png) of the 16 MP frame, in a process that has already imported its
   libraries (target <= 10 s on 2 cores); the split into calibration and products is printed too.
@@ -19,6 +27,7 @@ and read noise, 14-bit clipping.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -235,7 +244,121 @@ def wcs_agreement():
     )
 
 
+def run_suite_frame(case, truth, route: str = "index") -> dict:
+    """Calibrate one suite frame blind (orbit and time, no attitude) by ``route``; the row of the
+    per-frame table."""
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from cupola.errors import NoSolutionError
+    from cupola.nightlights.pipeline import CalibrateOptions, calibrate
+    from cupola.simulate.nightlights import pixel_errors
+
+    row = {
+        "frame": case.name,
+        "lens": f"{case.focal_mm:g}mm",
+        "exposure_s": case.exposure_s,
+        "sky": case.sky,
+        "route": route,
+        "solved": False,
+        "wrong": False,
+        "stars": 0,
+        "star_rms_px": float("nan"),
+        "attitude_arcsec": float("nan"),
+        "ground_px": float("nan"),
+        "note": "",
+    }
+    # the true constants, so that a frame whose stars are too crowded for photometry (the suite's
+    # frames are a quarter of the sensor's resolution: 16 times the stars per pixel) still runs
+    cal = truth.path.with_suffix(".calibration.json")
+    cal.write_text(
+        json.dumps(
+            {
+                "zero_points_mag": truth.zero_points,
+                "colour_terms_mag_per_b_v": truth.colour_terms,
+                "band_irradiance_w_m2": truth.band_irradiance,
+                "through_window": True,
+            }
+        )
+    )
+    t0 = time.perf_counter()
+    try:
+        seq = calibrate([truth.path], CalibrateOptions(tle=TLE, time=truth.time, star_search=route, stars=cal))
+        fr = seq.frames[0]
+        note = fr.star_note
+    except NoSolutionError as exc:
+        fr, note = None, str(exc).split(". Without")[0]
+    row["seconds"] = time.perf_counter() - t0
+    row["note"] = note
+    if fr is None or fr.astrometry is None:
+        return row
+    sol = fr.astrometry
+    err = np.degrees((Rotation.from_matrix(truth.rotation_cam_to_icrs).inv() * sol.rotation).magnitude()) * 3600
+    scale_arcsec = np.degrees(1.0 / truth.camera.focal_px) * 3600
+    row.update(stars=sol.n_matched, star_rms_px=sol.rms_px, attitude_arcsec=err)
+    row["wrong"] = bool(err > 20 * scale_arcsec)
+    row["solved"] = not row["wrong"]
+    if fr.pose is not None:
+        e = pixel_errors(truth, fr.camera, fr.lens, fr.pose)
+        row["ground_px"] = float(np.max(e)) if e.size else float("nan")
+    return row
+
+
+def suite_rows(routes=("index", "legacy"), names=None) -> list[dict]:
+    """Every suite frame rendered once and calibrated by each route."""
+    from cupola.simulate.nightlights import NIGHTLIGHTS_SUITE, make_suite_frame
+
+    tmp = _scratch("bench_nightlights_suite_")
+    rows = []
+    for case in NIGHTLIGHTS_SUITE:
+        if names is not None and case.name not in names:
+            continue
+        truth = make_suite_frame(case, tmp)
+        for route in routes:
+            rows.append(run_suite_frame(case, truth, route))
+    return rows
+
+
+def _print_rows(rows) -> None:
+    print(
+        f"# {'frame':29s} {'route':6s} {'lens':>6s} {'exp_s':>6s} {'sky':>4s} {'solved':>6s} {'stars':>5s} "
+        f"{'rms_px':>6s} {'att_as':>7s} {'ground_px':>9s} {'s':>5s}  note",
+        flush=True,
+    )
+    for r in rows:
+        solved = "WRONG" if r["wrong"] else ("yes" if r["solved"] else "no")
+        print(
+            f"# {r['frame']:29s} {r['route']:6s} {r['lens']:>6s} {r['exposure_s']:6.3g} {r['sky']:4.2f} {solved:>6s} "
+            f"{r['stars']:5d} {r['star_rms_px']:6.2f} {r['attitude_arcsec']:7.1f} {r['ground_px']:9.2f} "
+            f"{r['seconds']:5.1f}  {r['note'][:90]}",
+            flush=True,
+        )
+
+
+def blind_solve_rate():
+    """The robustness suite run blind (orbit and time known, attitude not) by the pattern-index
+    search and by the old 25-source search (the baseline), same frames."""
+    import numpy as np
+
+    rows = suite_rows()
+    _print_rows(rows)
+    new = [r for r in rows if r["route"] == "index"]
+    old = [r for r in rows if r["route"] == "legacy"]
+    rate = float(np.mean([r["solved"] for r in new]))
+    base = float(np.mean([r["solved"] for r in old]))
+    wrong = sum(r["wrong"] for r in rows)
+    print(f"# {wrong} wrong solutions over both routes", flush=True)
+    bench_line("nightlights_blind_solve_rate", rate, "fraction", baseline=base)
+    solved = [r for r in new if r["solved"]]
+    if solved:
+        bench_line("nightlights_blind_star_rms_worst", max(r["star_rms_px"] for r in solved), "px", baseline=0.5)
+        ground = [r["ground_px"] for r in solved if np.isfinite(r["ground_px"])]
+        if ground:
+            bench_line("nightlights_blind_ground_error_worst", max(ground), "px", baseline=2.0)
+
+
 BENCHMARKS = {
+    "nightlights_blind_solve_rate": blind_solve_rate,
     "nightlights_astrometric_rms": astrometric_rms,
     "nightlights_zero_point_error": zero_point_error,
     "nightlights_flat_residual": flat_residual,
