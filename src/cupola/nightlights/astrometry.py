@@ -117,7 +117,7 @@ def _refine(rotation, camera, vec, col, row, *, fit_focal=True, loss="soft_l1", 
     return fit_rotation(camera, rotation, vec, col, row, solve_focal=fit_focal, loss=loss, f_scale_px=f_scale)
 
 
-def _fit_and_clip(rotation, camera, vec_cat, col, row, *, fit_focal, clip_sigma=3.0, min_stars=5):
+def _fit_and_clip(rotation, camera, vec_cat, col, row, *, fit_focal, clip_sigma=3.5, min_stars=5):
     keep = np.ones(col.size, bool)
     res = None
     for _ in range(4):
@@ -129,8 +129,11 @@ def _fit_and_clip(rotation, camera, vec_cat, col, row, *, fit_focal, clip_sigma=
         c, rr = _project(rotation, cam, vec_cat)
         res = np.column_stack([c, rr]) - np.column_stack([col, row])
         d = np.hypot(res[:, 0], res[:, 1])
-        scale = max(1.4826 * np.median(d[keep]), 0.05)
-        new = d <= clip_sigma * scale * 1.5
+        # per-axis sigma from the median distance (a 2-D Gaussian's distances are Rayleigh, median
+        # 1.1774 sigma): blends with fainter stars, the stars cut by the frame's edge or the limb
+        # and cosmic rays fall out of the fit
+        sigma = max(float(np.median(d[keep])) / 1.1774, 0.05)
+        new = d <= clip_sigma * sigma
         if np.array_equal(new, keep):
             camera = cam
             break

@@ -262,9 +262,9 @@ def detect_sources(
         sat = np.asarray(maximum(saturated.astype(np.uint8), labels=segm.data, index=labels), bool)
     else:
         sat = np.zeros(labels.size, bool)
-    rms_at = background.rms[
-        np.clip(np.rint(i).astype(int), 0, img.shape[0] - 1), np.clip(np.rint(j).astype(int), 0, img.shape[1] - 1)
-    ]
+    ii = np.clip(np.rint(np.nan_to_num(i)).astype(int), 0, img.shape[0] - 1)
+    jj = np.clip(np.rint(np.nan_to_num(j)).astype(int), 0, img.shape[1] - 1)
+    rms_at = background.rms[ii, jj]
     snr = flux / np.maximum(rms_at * np.sqrt(np.maximum(area, 1.0)), 1e-12)
     ok = np.isfinite(j) & np.isfinite(i) & np.isfinite(flux) & (flux > 0)
     med_area = np.median(area[ok & (snr > 10)]) if np.any(ok & (snr > 10)) else np.median(area[ok]) if ok.any() else 1
