@@ -247,8 +247,9 @@ def _cupola(*args):
     )
 
 
-def _simulate_args(out, *, frames: int = 40, flashes: int = 200) -> list:
-    """``cupola lightning simulate`` into ``out``; the default size runs long enough to be interrupted."""
+def _simulate_args(out, *, frames: int = 150, flashes: int = 400) -> list:
+    """``cupola lightning simulate`` into ``out``; the default size runs long enough to be interrupted
+    while it writes, even on a loaded machine (40 frames could finish before the signal arrived)."""
     sizes = ["--frames", frames, "--flashes", flashes]
     return ["lightning", "simulate", "--tle", TLE, "--time", fault_cases.TIME, *sizes, "--out", out]
 
