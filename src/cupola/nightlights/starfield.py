@@ -254,9 +254,28 @@ def _star_like_first(fr: FrameResult, det: Detections, field) -> Detections:
     return det.take(np.r_[np.flatnonzero(like), np.flatnonzero(~like)])
 
 
-def _detect(fr: FrameResult, lum, bg, sat, mask, planes, trail_field=None) -> Detections:
+def _detect(fr: FrameResult, lum, bg, sat, mask, planes, trail_field=None, split_sigma=None) -> Detections:
+    """Point sources (not extended, not hot pixels), brightest first. With ``split_sigma``, the
+    extended segments (a bright star merged with the Milky Way's faint stars, the airglow band or a
+    city) are segmented again above ``split_sigma`` times the noise and the point sources found in
+    them join the list."""
     det = detect_sources(lum, bg, saturated=sat, mask=mask, trail_plane_px=trail_field)
-    return det.take(np.flatnonzero(~det.extended & ~_single_pixel(planes, bg.level, det)))
+    keep = det.take(np.flatnonzero(~det.extended & ~_single_pixel(planes, bg.level, det)))
+    if split_sigma is None or not det.extended.any():
+        return keep
+    hi = detect_sources(lum, bg, saturated=sat, mask=mask, trail_plane_px=trail_field, nsigma=split_sigma)
+    hi = hi.take(np.flatnonzero(~hi.extended & ~_single_pixel(planes, bg.level, hi)))
+    if len(hi) == 0:
+        return keep
+    from scipy.spatial import cKDTree
+
+    if len(keep):
+        d, _ = cKDTree(np.column_stack([keep.col, keep.row])).query(np.column_stack([hi.col, hi.row]))
+        hi = hi.take(np.flatnonzero(d > 4.0))
+    if len(hi) == 0:
+        return keep
+    both = Detections(*(np.concatenate([getattr(keep, f), getattr(hi, f)]) for f in Detections.__dataclass_fields__))
+    return both.take(np.argsort(-both.flux, kind="stable"))
 
 
 def _second_pass(fr, sol, det, lum, bg, sat, mask, planes, vec, cat, kw, filtered):
@@ -333,7 +352,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
             sf.note = "the whole frame sees the Earth: no stars"
             return
     bg = estimate_background(lum, box_px=32, mask=mask)
-    det = _detect(fr, lum, bg, sat, mask, planes)
+    det = _detect(fr, lum, bg, sat, mask, planes, split_sigma=None if legacy else 25.0)
     filtered = False
     if not legacy:
         trails0 = _source_trails(fr, det) if len(det) >= 6 else None
