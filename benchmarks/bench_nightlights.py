@@ -290,6 +290,7 @@ def run_suite_frame(case, truth, route: str = "index") -> dict:
         fr, note = None, str(exc).split(". Without")[0]
     row["seconds"] = time.perf_counter() - t0
     row["note"] = note
+    row["catalog_detected"] = _catalog_stars_detected(truth, fr)
     if fr is None or fr.astrometry is None:
         return row
     sol = fr.astrometry
@@ -302,6 +303,23 @@ def run_suite_frame(case, truth, route: str = "index") -> dict:
         e = pixel_errors(truth, fr.camera, fr.lens, fr.pose)
         row["ground_px"] = float(np.max(e)) if e.size else float("nan")
     return row
+
+
+def _catalog_stars_detected(truth, fr) -> int:
+    """How many catalog stars in view (the truth) have a source within 2 px: what the search had."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    if fr is None or fr.detections is None or len(fr.detections) == 0:
+        return 0
+    st = truth.stars
+    cat = (st["hip"] > 0) & st["visible"]
+    if not cat.any():
+        return 0
+    d, _ = cKDTree(np.column_stack([fr.detections.col, fr.detections.row])).query(
+        np.column_stack([st["col"][cat], st["row"][cat]])
+    )
+    return int(np.sum(d < 2.0))
 
 
 def suite_rows(routes=("index", "legacy"), names=None) -> list[dict]:
@@ -321,14 +339,15 @@ def suite_rows(routes=("index", "legacy"), names=None) -> list[dict]:
 
 def _print_rows(rows) -> None:
     print(
-        f"# {'frame':29s} {'route':6s} {'lens':>6s} {'exp_s':>6s} {'sky':>4s} {'solved':>6s} {'stars':>5s} "
-        f"{'rms_px':>6s} {'att_as':>7s} {'ground_px':>9s} {'s':>5s}  note",
+        f"# {'frame':29s} {'route':6s} {'lens':>6s} {'exp_s':>6s} {'sky':>4s} {'cat_det':>7s} {'solved':>6s} "
+        f"{'stars':>5s} {'rms_px':>6s} {'att_as':>7s} {'ground_px':>9s} {'s':>5s}  note",
         flush=True,
     )
     for r in rows:
         solved = "WRONG" if r["wrong"] else ("yes" if r["solved"] else "no")
         print(
-            f"# {r['frame']:29s} {r['route']:6s} {r['lens']:>6s} {r['exposure_s']:6.3g} {r['sky']:4.2f} {solved:>6s} "
+            f"# {r['frame']:29s} {r['route']:6s} {r['lens']:>6s} {r['exposure_s']:6.3g} {r['sky']:4.2f} "
+            f"{r['catalog_detected']:7d} {solved:>6s} "
             f"{r['stars']:5d} {r['star_rms_px']:6.2f} {r['attitude_arcsec']:7.1f} {r['ground_px']:9.2f} "
             f"{r['seconds']:5.1f}  {r['note'][:90]}",
             flush=True,

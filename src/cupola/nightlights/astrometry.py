@@ -308,15 +308,17 @@ def _thin(vec: np.ndarray, mag: np.ndarray, n_cells: int, per_cell: int) -> np.n
 
 def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Angle between unit vectors (last axis), accurate at small angles (from the chord)."""
-    return 2.0 * np.arcsin(np.clip(0.5 * np.linalg.norm(u - v, axis=-1), 0.0, 1.0))
+    d = u - v
+    return 2.0 * np.arcsin(np.clip(0.5 * np.sqrt(np.einsum("...i,...i->...", d, d)), 0.0, 1.0))
 
 
-def _tri_invariants(vec: np.ndarray, tri: np.ndarray):
+def _tri_invariants(vec: np.ndarray, tri: np.ndarray, opp: np.ndarray | None = None):
     """Per triangle of rows ``tri`` of unit vectors ``vec``: the key (s1/s3, s2/s3) with sides (angles)
     s1 <= s2 <= s3, the vertices ordered as the sides opposite them, s3, the shortest side s1 and
-    the orientation sign of the ordered vertices."""
+    the orientation sign of the ordered vertices. ``opp``: the sides opposite each vertex, if known."""
     p = vec[tri]
-    opp = np.stack([_angle(p[:, (k + 1) % 3], p[:, (k + 2) % 3]) for k in range(3)], axis=1)
+    if opp is None:
+        opp = np.stack([_angle(p[:, (k + 1) % 3], p[:, (k + 2) % 3]) for k in range(3)], axis=1)
     order = np.argsort(opp, axis=1)
     s = np.take_along_axis(opp, order, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -362,14 +364,22 @@ def _build_index(vec: np.ndarray, mag: np.ndarray, band: int, field_rad: float) 
     from itertools import combinations
 
     pairs = np.array(list(combinations(range(1, k + 1), 2)), int).reshape(-1, 2)
-    a = np.repeat(np.arange(stars.size), pairs.shape[0])
-    b = nb[:, pairs[:, 0]].ravel()
-    c = nb[:, pairs[:, 1]].ravel()
+    a = np.repeat(np.arange(stars.size, dtype=np.int64), pairs.shape[0])
+    b = nb[:, pairs[:, 0]].ravel().astype(np.int64)
+    c = nb[:, pairs[:, 1]].ravel().astype(np.int64)
     ok = (b < stars.size) & (c < stars.size)
-    tri = np.unique(np.sort(np.column_stack([a[ok], b[ok], c[ok]]), axis=1), axis=0)
-    tri = stars[tri]  # catalog rows
-    key, verts, longest, shortest, sign = _tri_invariants(vec, tri)
+    t = np.sort(np.column_stack([a[ok], b[ok], c[ok]]), axis=1)
+    n = np.int64(stars.size)
+    code = np.sort((t[:, 0] * n + t[:, 1]) * n + t[:, 2])
+    code = code[np.r_[True, code[1:] != code[:-1]]]  # each triangle once
+    t = np.column_stack([code // (n * n), (code // n) % n, code % n])
+    # the sides first (cheap), the full invariants of the triangles kept
+    p3 = sv[t]
+    sides = np.stack([_angle(p3[:, (j + 1) % 3], p3[:, (j + 2) % 3]) for j in range(3)], axis=1)
+    longest, shortest = sides.max(axis=1), sides.min(axis=1)
     good = (longest <= max_side) & (longest >= min_side) & (shortest >= 0.25 * min_side)
+    tri = stars[t[good]]  # catalog rows
+    key, verts, longest, _, sign = _tri_invariants(vec, tri, sides[good])
     slot = np.full(vec.shape[0], -1, np.int64)
     slot[stars] = np.arange(stars.size)
     m = int(min(p["verify_neighbours"], verify.size))
@@ -379,15 +389,15 @@ def _build_index(vec: np.ndarray, mag: np.ndarray, band: int, field_rad: float) 
         field_rad=field_rad,
         stars=stars,
         verify=verify,
-        tri=verts[good],
-        key=key[good],
-        longest=longest[good],
-        sign=sign[good],
+        tri=verts,
+        key=key,
+        longest=longest,
+        sign=sign,
         slot=slot,
         neighbours=verify[np.asarray(nv).reshape(stars.size, m)],
         min_side_rad=float(min_side),
         max_side_rad=float(max_side),
-        trees=_key_trees(key[good], longest[good], sign[good]),
+        trees=_key_trees(key, longest, sign),
         verify_tree=cKDTree(vec[verify]),
     )
 
