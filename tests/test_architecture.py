@@ -19,6 +19,7 @@ CAPABILITIES = {
     "locate",
     "lightning",
     "nightlights",
+    "rso",
     "shadows",
     "stereo",
     "thermal",

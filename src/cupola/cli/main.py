@@ -66,6 +66,7 @@ def _register() -> None:
         locate,
         nightlights,
         orbit,
+        rso,
         shadows,
         stereo,
         thermal,
@@ -82,6 +83,7 @@ def _register() -> None:
         stereo,
         describe,
         hazards,
+        rso,
         catalog,
     ):
         group.register(app)
