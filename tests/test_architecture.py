@@ -12,6 +12,7 @@ import_graph = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(import_graph)
 
 CAPABILITIES = {
+    "airglow",
     "catalog",
     "describe",
     "georef",
