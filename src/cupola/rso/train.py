@@ -1,0 +1,237 @@
+"""Training the recovery U-Net and the pose ResNet-50 on a synthetic set, on the CPU (one thread
+unless told otherwise) or a CUDA GPU when there is one; checkpoints after every epoch and resume.
+
+A model file is a ``torch.save`` dictionary of plain types and tensors (loaded with
+``weights_only=True``): ``kind`` ("recover" or "pose"), ``config`` (network arguments),
+``state`` (float16 weights), ``input`` (what the pose network was trained on), ``history``
+(loss per epoch) and, for pose, ``symmetries`` (body rotations as matrices) and ``range_scale_m``.
+The checkpoint next to it (``MODEL.ckpt``) also holds the optimiser and the epoch reached; a run
+with ``resume=True`` continues from it, and it is removed when training ends.
+
+Inputs are normalised per image by :func:`normalise` (divided by the 99.5th percentile), so that
+the networks see the shape, not the exposure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cupola.errors import InputError
+from cupola.rso.dataset import RsoSet
+from cupola.rso.nets import ResNet50, UNet
+from cupola.rso.rotations import matrix_from_6d, symmetric_geodesic_rad
+
+__all__ = ["TrainConfig", "train_recover", "train_pose", "normalise", "load_model_file", "device"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings: ``epochs``, ``batch``, learning rate ``lr``, ``seed``, network size
+    (``width`` of the ResNet-50, ``base`` channels of the U-Net), ``crop_px`` (U-Net training
+    crops), ``threads`` (CPU threads), ``input`` of the pose network ("clean" or "degraded")."""
+
+    epochs: int = 10
+    batch: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    width: float = 0.25
+    base: int = 16
+    crop_px: int = 32
+    threads: int = 1
+    input: str = "clean"
+    limit: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def normalise(images: np.ndarray) -> np.ndarray:
+    """Each image (…, H, W) divided by its 99.5th percentile (at least 0.02), float32."""
+    a = np.asarray(images, np.float32)
+    scale = np.percentile(a.reshape(*a.shape[:-2], -1), 99.5, axis=-1)
+    return (a / np.maximum(scale, 0.02)[..., None, None]).astype(np.float32)
+
+
+def _check(cfg: TrainConfig, data: RsoSet) -> None:
+    if cfg.epochs < 1 or cfg.batch < 1 or not cfg.lr > 0:
+        raise InputError(
+            f"`epochs` and `batch` must be at least 1 and `lr` positive, got {cfg.epochs}, {cfg.batch}, {cfg.lr}"
+        )
+    if len(data) < 2:
+        raise InputError(f"{data.folder}: {len(data)} image(s); training needs at least 2")
+    if cfg.input not in ("clean", "degraded"):
+        raise InputError(f"`input` must be clean or degraded, got {cfg.input!r}")
+
+
+def _save(path: Path, obj: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _half(state: dict) -> dict:
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def load_model_file(path: str | os.PathLike, kind: str) -> dict:
+    """The dictionary of a model file written by :func:`train_recover` / :func:`train_pose`.
+
+    Raises:
+        InputError: the file is missing, not a cupola model, or a model of another kind.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: model file not found")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle and zip errors of every kind
+        raise InputError(f"{p}: not a cupola rso model file ({' '.join(str(exc).split())[:120]})") from None
+    if not isinstance(obj, dict) or obj.get("kind") not in ("recover", "pose"):
+        raise InputError(f"{p}: not a cupola rso model file")
+    if obj["kind"] != kind:
+        raise InputError(f"{p}: a {obj['kind']} model; expected a {kind} model")
+    return obj
+
+
+def build(obj: dict) -> torch.nn.Module:
+    """The network of a model dictionary, in evaluation mode, float32."""
+    net: torch.nn.Module = UNet(**obj["config"]) if obj["kind"] == "recover" else ResNet50(**obj["config"])
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj["state"].items()})
+    return net.eval()
+
+
+def _loop(
+    net: torch.nn.Module,
+    out: Path,
+    cfg: TrainConfig,
+    n: int,
+    step: Callable[[np.ndarray], torch.Tensor],
+    meta: dict,
+    resume: bool,
+    progress: Progress | None,
+) -> dict:
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+    dev = device()
+    net.to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    per_epoch = max(1, n // cfg.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * per_epoch)
+    ckpt = out.with_name(out.name + ".ckpt")
+    start, history = 0, []
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location=dev, weights_only=True)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start, history = int(state["epoch"]), list(state["history"])
+    rng = np.random.default_rng([cfg.seed, start])
+    for epoch in range(start, cfg.epochs):
+        net.train()
+        order = rng.permutation(n)
+        total = 0.0
+        for b in range(per_epoch):
+            loss = step(order[b * cfg.batch : (b + 1) * cfg.batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+            if progress is not None:
+                progress("training", epoch * per_epoch + b + 1, cfg.epochs * per_epoch)
+        history.append(total / per_epoch)
+        _save(ckpt, {"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                     "epoch": epoch + 1, "history": history})  # fmt: skip
+    net.to("cpu")
+    obj = {**meta, "config": net.config, "state": _half(net.state_dict()), "history": history}  # type: ignore[dict-item]
+    _save(out, obj)
+    ckpt.unlink(missing_ok=True)
+    return obj
+
+
+def _crops(images: list[np.ndarray], rng: np.random.Generator, size: int) -> list[np.ndarray]:
+    """The same random crop of ``size`` from each array (N, H, W), centred near the bright pixels."""
+    ref = images[0]
+    h, w = ref.shape[-2:]
+    out = [np.empty((len(ref), size, size), np.float32) for _ in images]
+    for i in range(len(ref)):
+        r, c = np.nonzero(ref[i] > ref[i].max() * 0.1) if ref[i].max() > 0 else (np.array([h // 2]), np.array([w // 2]))
+        k = rng.integers(len(r)) if len(r) else 0
+        r0 = int(np.clip((r[k] if len(r) else h // 2) - size // 2 + rng.integers(-4, 5), 0, h - size))
+        c0 = int(np.clip((c[k] if len(c) else w // 2) - size // 2 + rng.integers(-4, 5), 0, w - size))
+        for a, o in zip(images, out):
+            o[i] = a[i, r0 : r0 + size, c0 : c0 + size]
+    return out
+
+
+def train_recover(
+    data: RsoSet, out: str | os.PathLike, cfg: TrainConfig, *, resume: bool = False, progress: Progress | None = None
+) -> dict:
+    """Train the U-Net on (degraded, clean) pairs of ``data`` (random crops of ``cfg.crop_px``; the
+    target is the clean image on the degraded image's scale, [0, 1]); mean squared error loss.
+    Writes the model file ``out`` and returns its dictionary."""
+    _check(cfg, data)
+    h = data.degraded.shape[-1]
+    if cfg.crop_px % 4 or cfg.crop_px > h:
+        raise InputError(f"`crop_px` must be a multiple of 4 and at most the image size {h}, got {cfg.crop_px}")
+    n = len(data) if cfg.limit is None else min(cfg.limit, len(data))
+    x_all = data.degraded[:n]
+    y_all = np.clip(data.clean[:n], 0.0, 1.0)
+    net = UNet(base=cfg.base, depth=3)
+    dev = device()
+    rng = np.random.default_rng(cfg.seed + 1)
+
+    def step(idx: np.ndarray) -> torch.Tensor:
+        x, y = _crops([y_all[idx], x_all[idx]], rng, cfg.crop_px)[::-1]
+        xt = torch.from_numpy(x)[:, None].to(dev)
+        yt = torch.from_numpy(y)[:, None].to(dev)
+        return torch.nn.functional.mse_loss(net(xt), yt)
+
+    meta = {"kind": "recover", "input": "degraded", "size_px": int(h)}
+    return _loop(net, Path(out), cfg, n, step, meta, resume, progress)
+
+
+RANGE_SCALE_M = 1000.0
+
+
+def train_pose(
+    data: RsoSet,
+    out: str | os.PathLike,
+    cfg: TrainConfig,
+    symmetries: np.ndarray,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> dict:
+    """Train the ResNet-50 to regress the 6-D rotation and log(range / 1000 m) from ``cfg.input``
+    images of ``data``. Loss: the geodesic angle (rad), smallest over ``symmetries`` (K, 3, 3), plus
+    the absolute error of the log range. Writes the model file ``out`` and returns its dictionary."""
+    _check(cfg, data)
+    n = len(data) if cfg.limit is None else min(cfg.limit, len(data))
+    images = normalise(np.clip(data.clean[:n], 0, 1) if cfg.input == "clean" else data.degraded[:n])
+    rot = torch.from_numpy(data.rotations[:n].as_matrix().astype(np.float32))
+    logr = torch.from_numpy(np.log(data.range_m[:n] / RANGE_SCALE_M).astype(np.float32))
+    sym = torch.from_numpy(np.asarray(symmetries, np.float32))
+    net = ResNet50(width=cfg.width, outputs=7)
+    dev = device()
+
+    def step(idx: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(images[idx])[:, None].to(dev)
+        y = net(x)
+        ang = symmetric_geodesic_rad(matrix_from_6d(y[:, :6]), rot[idx].to(dev), sym.to(dev))
+        return ang.mean() + (y[:, 6] - logr[idx].to(dev)).abs().mean()
+
+    meta = {"kind": "pose", "input": cfg.input, "size_px": int(images.shape[-1]), "symmetries": sym,
+            "range_scale_m": RANGE_SCALE_M, "fov_deg": float(data.summary.get("fov_deg", 10.0)),
+            "model": str(data.summary.get("model", ""))}  # fmt: skip
+    return _loop(net, Path(out), cfg, n, step, meta, resume, progress)

@@ -1,0 +1,169 @@
+"""cupola.rso: rotations and losses, tiny training runs (loss goes down, resume), the recover /
+pose / evaluate commands and their bad inputs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.spatial.transform import Rotation
+
+from cupola.cli.main import main
+from cupola.rso.dataset import read_set, synthesize
+from cupola.rso.rotations import (
+    angle_deg,
+    geodesic_rad,
+    matrix_from_6d,
+    sixd_from_matrix,
+    speed_score,
+    symmetric_geodesic_rad,
+)
+from cupola.rso.spacecraft import iss_like_model
+from cupola.rso.train import TrainConfig, train_pose, train_recover
+
+torch.set_num_threads(1)
+MODEL = iss_like_model()
+SYM = np.stack([r.as_matrix() for r in MODEL.symmetries])
+
+
+def _t(m):
+    return torch.as_tensor(np.asarray(m), dtype=torch.float64)
+
+
+def test_geodesic_loss_is_zero_at_identity_and_pi_at_half_turn():
+    eye = _t(np.eye(3))[None]
+    assert float(geodesic_rad(eye, eye)[0]) == 0.0
+    for axis in ([1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 2, 3]):
+        half = Rotation.from_rotvec(np.pi * np.array(axis, float) / np.linalg.norm(axis))
+        assert float(geodesic_rad(eye, _t(half.as_matrix())[None])[0]) == pytest.approx(np.pi, abs=1e-7)
+
+
+def test_geodesic_matches_scipy_on_random_pairs():
+    a, b = Rotation.random(200, random_state=3), Rotation.random(200, random_state=4)
+    ours = geodesic_rad(_t(a.as_matrix()), _t(b.as_matrix())).numpy()
+    assert np.allclose(ours, (a.inv() * b).magnitude(), atol=1e-7)
+
+
+def test_the_symmetric_loss_forgives_the_half_turn_only():
+    r = Rotation.random(50, random_state=5)
+    flipped = r * MODEL.symmetries[1]
+    sym = symmetric_geodesic_rad(_t(flipped.as_matrix()), _t(r.as_matrix()), _t(SYM)).numpy()
+    assert np.allclose(sym, 0.0, atol=1e-6)
+    plain = geodesic_rad(_t(flipped.as_matrix()), _t(r.as_matrix())).numpy()
+    assert np.allclose(plain, np.pi, atol=1e-6)
+    other = r * Rotation.from_euler("x", 180, degrees=True)  # not a symmetry of the model
+    assert np.allclose(angle_deg(other, r, MODEL.symmetries), 180.0, atol=1e-6)
+
+
+def test_six_d_round_trip_and_orthonormal_output():
+    r = Rotation.random(20, random_state=6).as_matrix()
+    assert np.allclose(matrix_from_6d(sixd_from_matrix(_t(r))).numpy(), r, atol=1e-12)
+    m = matrix_from_6d(torch.randn(20, 6, dtype=torch.float64)).numpy()
+    assert np.allclose(m @ m.transpose(0, 2, 1), np.eye(3), atol=1e-12) and np.allclose(np.linalg.det(m), 1.0)
+
+
+def test_speed_score_on_known_errors():
+    t = np.array([[0, 0, 1000.0], [0, 0, 500.0]])
+    assert speed_score(np.array([0.1, 0.3]), t + [[0, 0, 100.0], [0, 0, 0]], t) == pytest.approx(
+        (0.1 + 100 / 1000 + 0.3 + 0) / 2
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rso")
+    synthesize(MODEL, 16, root / "set", seed=21, size_px=32)
+    data = read_set(root / "set")
+    rec = train_recover(data, root / "recover.pt", TrainConfig(epochs=12, batch=8, lr=3e-3, base=4, crop_px=16))
+    pose = train_pose(data, root / "pose.pt", TrainConfig(epochs=12, batch=8, lr=3e-3, width=1 / 16), SYM)
+    return root, data, rec, pose
+
+
+def test_a_tiny_training_run_lowers_the_loss(tiny):
+    _, _, rec, pose = tiny
+    assert rec["history"][-1] < 0.7 * rec["history"][0]
+    assert pose["history"][-1] < pose["history"][0]
+    assert pose["symmetries"].shape == (2, 3, 3) and pose["size_px"] == 32
+
+
+def test_training_resumes_from_the_checkpoint(tiny, tmp_path):
+    _, data, _, _ = tiny
+    cfg = TrainConfig(epochs=3, batch=8, base=4, crop_px=16)
+    out = tmp_path / "r.pt"
+
+    def stop_in_second_epoch(label, done, total):
+        if done > total // 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_recover(data, out, cfg, progress=stop_in_second_epoch)
+    ckpt = torch.load(out.with_name("r.pt.ckpt"), weights_only=True)
+    assert ckpt["epoch"] == 1 and not out.exists()
+    obj = train_recover(data, out, cfg, resume=True)
+    assert len(obj["history"]) == 3 and obj["history"][0] == ckpt["history"][0]
+    assert not out.with_name("r.pt.ckpt").exists()
+
+
+def test_recover_pose_and_evaluate_commands(tiny, tmp_path, capsys):
+    root, data, _, _ = tiny
+    img = root / "set" / "degraded" / "000003.png"
+    out = tmp_path / "restored.png"
+    assert main(["rso", "recover", str(img), "--model", str(root / "recover.pt"), "--out", str(out), "--quiet"]) == 0
+    assert np.asarray(Image.open(out)).shape == (32, 32)
+    pose_out = tmp_path / "pose"
+    argv = ["rso", "pose", str(img), "--model", str(root / "pose.pt"), "--recover-model", str(root / "recover.pt"),
+            "--out", str(pose_out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "q(x,y,z,w)" in printed and (pose_out / "overlay.png").is_file()
+    res = json.loads((pose_out / "result.json").read_text())
+    assert np.linalg.norm(res["quaternion_xyzw"]) == pytest.approx(1.0) and res["range_m"] > 0
+    ev = tmp_path / "ev"
+    argv = ["rso", "evaluate", "--data", str(root / "set"), "--recover-model", str(root / "recover.pt"),
+            "--pose-model", str(root / "pose.pt"), "--templates", str(root / "set"),
+            "--out", str(ev), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    res = json.loads((ev / "result.json").read_text())
+    assert set(res["recovery"]) == {"raw", "wiener", "richardson_lucy", "unet"}
+    # the templates are the test images themselves: the nearest template is the image's own attitude
+    assert (
+        res["template_baseline"]["raw"]["median_error_deg"] < 1e-6
+        or res["template_baseline"]["raw"]["share_within_10deg"] > 0.8
+    )
+
+
+def _one_line_exit_2(capsys, argv, *words):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and all(w in err for w in words), err
+
+
+def test_bad_inputs_are_one_line_errors(tiny, tmp_path, capsys):
+    root, _, _, _ = tiny
+    model = ["--model", str(root / "pose.pt"), "--recover-model", str(root / "recover.pt")]
+    big = tmp_path / "big.png"
+    Image.fromarray(np.full((48, 40), 30, np.uint8)).save(big)
+    _one_line_exit_2(capsys, ["rso", "pose", str(big), *model, "--out", str(tmp_path / "o")], "40x48", "32x32")
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(empty)
+    _one_line_exit_2(capsys, ["rso", "pose", str(empty), *model, "--out", str(tmp_path / "o")], "empty")
+    zero = tmp_path / "zero.png"
+    zero.write_bytes(b"")
+    _one_line_exit_2(capsys, ["rso", "recover", str(zero), "--model", str(root / "recover.pt"), "--out",
+                              str(tmp_path / "r.png")], "zero.png")  # fmt: skip
+    notmodel = tmp_path / "m.pt"
+    notmodel.write_text("hello")
+    img = root / "set" / "degraded" / "000000.png"
+    _one_line_exit_2(capsys, ["rso", "recover", str(img), "--model", str(notmodel), "--out", str(tmp_path / "r.png")],
+                     "m.pt")  # fmt: skip
+    _one_line_exit_2(capsys, ["rso", "recover", str(img), "--model", str(root / "pose.pt"), "--out",
+                              str(tmp_path / "r.png")], "pose model")  # fmt: skip
+    mesh = tmp_path / "broken.glb"
+    mesh.write_bytes(b"glTF\x02\x00\x00\x00garbage")
+    _one_line_exit_2(capsys, ["rso", "pose", str(img), *model, "--mesh", str(mesh), "--out", str(tmp_path / "o")],
+                     "broken.glb")  # fmt: skip
+    _one_line_exit_2(capsys, ["rso", "train", "pose", "--data", str(tmp_path), "--out", str(tmp_path / "p.pt")],
+                     "labels.csv")  # fmt: skip
+    assert not (tmp_path / "o").exists() and not (tmp_path / "r.png").exists()
