@@ -126,3 +126,23 @@ def test_a_user_mesh_renders(tmp_path):
     assert m.extent_m == pytest.approx(2 * np.linalg.norm([20, 10, 5]))
     img = render(m, View(Rotation.identity(), range_for_fill(m.extent_m, 0.8, 10.0), (0, 0, -1.0)), 32)
     assert img.max() > 0.5
+
+
+def test_mitsuba_renders_the_same_silhouettes():
+    # an independent renderer (path tracing) agrees on geometry and brightness, Sun behind the camera
+    pytest.importorskip("mitsuba")
+    import dataclasses
+
+    from cupola.rso.dataset import draw_view
+    from cupola.rso.render_mitsuba import render_mitsuba
+
+    ious, flux = [], []
+    for i in range(6):
+        v = dataclasses.replace(
+            draw_view(np.random.default_rng([9, i]), MODEL), sun_cam=(0.0, 0.0, -1.0), earth_cam=None
+        )
+        a, b = render_mitsuba(MODEL, v, 64), render(MODEL, v, 64)
+        ious.append(((a > 0.01) & (b > 0.01)).sum() / ((a > 0.01) | (b > 0.01)).sum())
+        flux.append(a.sum() / b.sum())
+    assert np.mean(ious) > 0.85 and min(ious) > 0.7, ious
+    assert 0.8 < np.median(flux) < 1.2, flux

@@ -40,6 +40,7 @@ def synth_command(
     n: int = typer.Option(..., "--n", help="Number of images."),
     seed: int = typer.Option(0, "--seed", help="Random seed (the same seed gives the same set)."),
     size: int = typer.Option(64, "--size", help="Image width and height in pixels (16-512)."),
+    renderer: str = typer.Option("embree", "--renderer", help="embree (ray casting) or mitsuba (path tracing)."),
     mesh: Path | None = _mesh(),
     scale: float = _scale(),
     out: Path = options.out_folder(),
@@ -51,7 +52,7 @@ def synth_command(
 
     model = _model(mesh, scale)
     with progress_bar(disable=quiet) as advance:
-        summary = synthesize(model, n, out, seed=seed, size_px=size, progress=advance)
+        summary = synthesize(model, n, out, seed=seed, size_px=size, renderer=renderer, progress=advance)
     if not quiet:
         print(
             f"rso synth: {n} image(s) of {summary['model']} ({size} px, seed {seed}), "

@@ -61,11 +61,26 @@ def draw_view(rng: np.random.Generator, model: SpacecraftModel, fov_deg: float =
     return View(rot, float(range_for_fill(model.extent_m, fill, fov_deg)), sun, earth, fov_deg)
 
 
-def draw_sample(model: SpacecraftModel, seed: int, index: int, size_px: int = 64) -> RsoSample:
-    """Image ``index`` of the set of ``seed`` (deterministic)."""
+RENDERERS = ("embree", "mitsuba")
+RENDERER_NAMES = {
+    "embree": "trimesh + embreex ray casting (CPU), 3x3 rays per pixel, cast shadows",
+    "mitsuba": "Mitsuba 3 path tracing (scalar_rgb), 16 samples per pixel, 3 bounces",
+}
+
+
+def draw_sample(
+    model: SpacecraftModel, seed: int, index: int, size_px: int = 64, renderer: str = "embree"
+) -> RsoSample:
+    """Image ``index`` of the set of ``seed`` (deterministic; with ``renderer`` "mitsuba" the
+    views and degradations are the same as with "embree", the images Mitsuba's path tracing)."""
     rng = np.random.default_rng([seed, index])
     view = draw_view(rng, model)
-    clean = render(model, view, size_px)
+    if renderer == "mitsuba":
+        from cupola.rso.render_mitsuba import render_mitsuba
+
+        clean = render_mitsuba(model, view, size_px, seed=index)
+    else:
+        clean = render(model, view, size_px)
     d = random_degradation(rng)
     return RsoSample(view, d, clean, degrade(clean, d, rng))
 
@@ -99,6 +114,7 @@ def synthesize(
     *,
     seed: int = 0,
     size_px: int = 64,
+    renderer: str = "embree",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
     """Render and degrade ``n`` images of ``model`` into the set folder ``out_dir`` (all or nothing).
@@ -106,7 +122,8 @@ def synthesize(
     Returns the summary written to ``result.json``.
 
     Raises:
-        InputError: ``n`` < 1, ``size_px`` outside 16-512, or ``out_dir`` cannot be written.
+        InputError: ``n`` < 1, ``size_px`` outside 16-512, an unknown ``renderer`` ("embree" or
+            "mitsuba"), Mitsuba not installed, or ``out_dir`` cannot be written.
     """
     from PIL import Image
 
@@ -117,6 +134,12 @@ def synthesize(
         raise InputError(f"`n` must be at least 1, got {n}")
     if not 16 <= size_px <= 512:
         raise InputError(f"`size_px` must be within 16-512, got {size_px}")
+    if renderer not in RENDERERS:
+        raise InputError(f"`renderer` must be embree or mitsuba, got {renderer!r}")
+    if renderer == "mitsuba":
+        from cupola.rso.render_mitsuba import _mitsuba
+
+        _mitsuba()
     labels, clean, degraded, psf = [], [], [], []
     render_s = 0.0
     with staged_output(out_dir, "`out_dir`", kind="rso-set") as stage:
@@ -124,7 +147,7 @@ def synthesize(
         (stage / "clean").mkdir()
         for i in range(n):
             t0 = time.perf_counter()
-            s = draw_sample(model, seed, i, size_px)
+            s = draw_sample(model, seed, i, size_px, renderer)
             render_s += time.perf_counter() - t0
             labels.append(_label(i, s))
             clean.append(s.clean.astype(np.float16))
@@ -148,7 +171,7 @@ def synthesize(
             "size_px": size_px,
             "fov_deg": FOV_DEG,
             "extent_m": model.extent_m,
-            "renderer": "trimesh + embreex ray casting (CPU), 3x3 rays per pixel, cast shadows",
+            "renderer": RENDERER_NAMES[renderer],
             "render_seconds_per_image": render_s / n,
         }
         write_json(stage / "result.json", summary)
