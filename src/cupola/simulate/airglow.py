@@ -1,0 +1,319 @@
+"""Synthetic airglow sequences from the ISS with every wave known (tests and benchmarks).
+
+A sequence is made from:
+
+* the real orbit: ISS element sets bundled with cupola (the night pass over Texas of the Meteor
+  sample), a state per frame (``interval_s`` apart), a camera fixed in LVLH (roll/pitch/yaw of
+  :mod:`cupola.geometry.attitude`): a Nikon D5 body, full size or binned (``binning``: the sensor
+  read in ``binning`` x ``binning`` blocks, the same field of view and the electrons of the block);
+* an emission layer at ``height_m`` whose vertical brightness is a mean (``airglow_e_per_px_s``,
+  electrons a full-size pixel looking straight down collects per second) times a slow
+  large-scale gradient times 1 + the sum of known wave packets (:class:`WavePacket`: wavelength,
+  propagation azimuth, phase speed, amplitude, a Gaussian envelope), moving in the layer; seen
+  along each line of sight with the thin-layer slant factor 1 / cos(chi);
+* stars (random, fixed in the inertial frame) where the line of sight passes above 50 km, city
+  lights (Gaussian patches on the ground) and moonlit clouds (a smooth random field at 10 km),
+  both fixed to the Earth, so that they move across the layer grid with the station's parallax;
+* vignetting (cos^4 of the field angle times a radial fall-off), photon noise and read noise.
+
+Forward model independent of :mod:`cupola.airglow` where it matters: the layer coordinates here
+are a spherical azimuthal-equidistant map built from geocentric directions (the pipeline uses
+PROJ's ellipsoidal ``aeqd``), the slant factor is 1 / cos(chi) (the pipeline uses the chord
+through a layer of finite thickness), and the frames are rendered forwards, pixel -> layer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cupola.geometry import attitude as att
+from cupola.geometry import geodesy, orbit
+from cupola.geometry.camera import Camera, camera_body, camera_for_body
+
+__all__ = ["WavePacket", "AirglowSequence", "make_sequence", "random_waves", "SEQUENCE_START"]
+
+#: the night pass over Texas of the bundled Meteor frame, a minute before it
+SEQUENCE_START = dt.datetime(2017, 5, 17, 5, 43, 0, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class WavePacket:
+    """A gravity wave in the layer: ``wavelength_km``, ``azimuth_deg`` (direction of propagation,
+    clockwise from north), ``phase_speed_m_s`` (>= 0, along the azimuth), ``amplitude`` (fraction
+    of the mean), ``phase_rad`` at the scene centre at the first frame, and a Gaussian envelope of
+    ``envelope_km`` (None: a plane wave) centred ``offset_km`` (east, north) from the scene centre."""
+
+    wavelength_km: float
+    azimuth_deg: float
+    phase_speed_m_s: float
+    amplitude: float
+    phase_rad: float = 0.0
+    envelope_km: float | None = None
+    offset_km: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def period_s(self) -> float:
+        return self.wavelength_km * 1e3 / self.phase_speed_m_s if self.phase_speed_m_s > 0 else float("inf")
+
+    def value(self, x_km, y_km, t_s):
+        k = 2.0 * np.pi / self.wavelength_km
+        az = np.radians(self.azimuth_deg)
+        s = x_km * np.sin(az) + y_km * np.cos(az) - self.phase_speed_m_s * 1e-3 * t_s
+        w = self.amplitude * np.cos(k * s + self.phase_rad)
+        if self.envelope_km is not None:
+            dx, dy = x_km - self.offset_km[0], y_km - self.offset_km[1]
+            w = w * np.exp(-0.5 * (dx * dx + dy * dy) / self.envelope_km**2)
+        return w
+
+
+@dataclass
+class AirglowSequence:
+    """The frames and everything that made them."""
+
+    frames: np.ndarray  # (n, rows, cols) float32, electrons
+    times: list[dt.datetime]
+    camera: Camera
+    states: list[orbit.StateVector]
+    poses: list[att.Pose]
+    rpy_deg: tuple[float, float, float]
+    element_set: orbit.ElementSet
+    height_m: float
+    waves: list[WavePacket]
+    centre_lonlat_deg: tuple[float, float]
+    flat: np.ndarray  # the relative illumination of the frame (vignetting)
+    mean_e: float  # the layer's vertical brightness per frame pixel (electrons)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def t_s(self) -> np.ndarray:
+        return np.array([(t - self.times[0]).total_seconds() for t in self.times])
+
+
+def random_waves(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    wavelength_km=(10.0, 200.0),
+    speed_m_s=(10.0, 150.0),
+    amplitude=(0.01, 0.10),
+    min_separation=0.25,
+) -> list[WavePacket]:
+    """``n`` waves with log-uniform wavelengths, uniform azimuths, speeds and amplitudes, no two
+    closer than ``min_separation`` in wavevector (relative to the larger)."""
+    out: list[WavePacket] = []
+    while len(out) < n:
+        lam = float(np.exp(rng.uniform(np.log(wavelength_km[0]), np.log(wavelength_km[1]))))
+        az = float(rng.uniform(0.0, 360.0))
+        k = np.array([np.sin(np.radians(az)), np.cos(np.radians(az))]) / lam
+        if any(
+            min(np.linalg.norm(k - kk), np.linalg.norm(k + kk))
+            < min_separation * max(np.linalg.norm(k), np.linalg.norm(kk))
+            for kk in (
+                np.array([np.sin(np.radians(w.azimuth_deg)), np.cos(np.radians(w.azimuth_deg))]) / w.wavelength_km
+                for w in out
+            )
+        ):
+            continue
+        out.append(
+            WavePacket(
+                lam,
+                az,
+                float(rng.uniform(*speed_m_s)),
+                float(rng.uniform(*amplitude)),
+                float(rng.uniform(0.0, 2.0 * np.pi)),
+            )
+        )
+    return out
+
+
+def _default_elements(time: dt.datetime) -> orbit.ElementSet:
+    from importlib import resources
+
+    from cupola.io.tle import element_set_at
+
+    tle = resources.files("cupola") / "data" / "samples" / "iss-meteor-2017" / "iss_tle_25544_20170101-20170630.txt"
+    with resources.as_file(tle) as path:
+        return element_set_at(path, time)
+
+
+def _sphere_map(points_m: np.ndarray, centre_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical azimuthal-equidistant (x east, y north) km of ``points_m`` about ``centre_m``
+    on the sphere through the centre (geocentric directions)."""
+    r0 = float(np.linalg.norm(centre_m))
+    u = centre_m / r0
+    east = np.cross([0.0, 0.0, 1.0], u)
+    east /= np.linalg.norm(east)
+    north = np.cross(u, east)
+    d = points_m / np.linalg.norm(points_m, axis=-1, keepdims=True)
+    de, dn, du = d @ east, d @ north, d @ u
+    psi = np.arctan2(np.hypot(de, dn), du)
+    az = np.arctan2(de, dn)
+    return r0 * psi * np.sin(az) / 1e3, r0 * psi * np.cos(az) / 1e3
+
+
+def _hit(origin_m: np.ndarray, d: np.ndarray, height_m: float) -> np.ndarray:
+    """Nearer intersection of rays with the WGS84 ellipsoid inflated by ``height_m`` (axes a + h,
+    b + h; within tens of metres of the surface of geodetic height h), NaN where they miss."""
+    s = np.array([geodesy.A_M + height_m, geodesy.A_M + height_m, geodesy.B_M + height_m])
+    o = origin_m / s
+    ds = d / s
+    qa = np.einsum("...i,...i->...", ds, ds)
+    qb = 2.0 * (ds @ o)
+    qc = float(o @ o) - 1.0
+    disc = qb * qb - 4.0 * qa * qc
+    with np.errstate(invalid="ignore"):
+        t = (-qb - np.sqrt(disc)) / (2.0 * qa)
+    t = np.where((disc >= 0) & (t > 0), t, np.nan)
+    return origin_m + t[..., None] * d
+
+
+def _cloud_field(rng: np.random.Generator, half_km: float = 900.0, step_km: float = 2.0, scale_km: float = 12.0):
+    """Cloud decks on (x, y) km: white noise smoothed by a Gaussian of ``scale_km``, normalised,
+    and what exceeds 1 sigma kept (patchy decks of tens of km with a broad, red spectrum), in [0, ~2]."""
+    from scipy import ndimage
+
+    n = int(2 * half_km / step_km) + 1
+    field_ = ndimage.gaussian_filter(rng.normal(size=(n, n)), scale_km / step_km, mode="wrap")
+    field_ /= field_.std()
+    field_ = np.clip(field_ - 1.0, 0.0, None)
+
+    def f(x, y):
+        c = (np.asarray(x) + half_km) / step_km
+        r = (np.asarray(y) + half_km) / step_km
+        return ndimage.map_coordinates(field_, [r, c], order=1, mode="constant", cval=0.0)
+
+    return f
+
+
+def make_sequence(
+    *,
+    waves: list[WavePacket] | None = None,
+    n_frames: int = 60,
+    interval_s: float = 1.0,
+    exposure_s: float = 1.0,
+    start: dt.datetime = SEQUENCE_START,
+    model: str = "NIKON D5",
+    binning: int = 8,
+    focal_mm: float = 14.0,
+    rpy_deg: tuple[float, float, float] = (0.0, 0.0, 90.0),
+    height_m: float = 87e3,
+    airglow_e_per_px_s: float = 4.0,
+    gradient: float = 0.08,
+    stars: int = 400,
+    cities: int = 12,
+    city_peak_ratio: float = 30.0,
+    clouds: float = 0.0,
+    vignetting: bool = True,
+    read_noise_e: float = 2.0,
+    noise: bool = True,
+    seed: int = 0,
+) -> AirglowSequence:
+    """Render a sequence (see the module docstring). ``stars``: how many random stars over the
+    whole sky (brighter than ~6 mag); ``cities``: random towns on the ground below the scene, each
+    ``city_peak_ratio`` times the layer's nadir brightness at its peak; ``clouds``: the brightness of
+    moonlit cloud decks relative to the layer (0: none)."""
+    rng = np.random.default_rng(seed)
+    waves = list(waves or [])
+    body = camera_body(model)
+    w_px, h_px = body.width_px // binning, body.height_px // binning
+    cam = camera_for_body(body, focal_mm=focal_mm, width_px=w_px, height_px=h_px)
+    el = _default_elements(start)
+    times = [start + dt.timedelta(seconds=i * interval_s) for i in range(n_frames)]
+    states = [orbit.state_at(el, t) for t in times]
+    poses = [att.pose_from_rpy(s, *rpy_deg) for s in states]
+    # the scene centre: the layer point on the boresight at mid-sequence
+    mid = poses[n_frames // 2]
+    centre = geodesy.ray_ellipsoid_intersection(mid.position_m, mid.boresight, height_m)
+    lon0, lat0, _ = geodesy.ecef_to_geodetic(centre)
+    cc, rr = np.meshgrid(np.arange(w_px, dtype=float), np.arange(h_px, dtype=float))
+    rays_cam = cam.pixel_to_ray(cc, rr)
+    cos_field = 1.0 / np.linalg.norm(rays_cam, axis=-1)
+    r_field = np.hypot(cc - cam.cx_px, rr - cam.cy_px) / np.hypot(cam.cx_px, cam.cy_px)
+    flat = (cos_field**4 * (1.0 - 0.15 * r_field**2)) if vignetting else np.ones_like(cos_field)
+    mean_e = airglow_e_per_px_s * exposure_s * binning * binning  # per binned pixel, straight down
+    # stars: random directions fixed in the GCRS, magnitudes 1-6.5 (N(<m) ~ 10^(0.5 m))
+    star_dir = rng.normal(size=(stars, 3))
+    star_dir /= np.linalg.norm(star_dir, axis=1, keepdims=True)
+    star_mag = 1.0 + 2.0 * np.log10(rng.uniform(1.0, 10 ** (0.5 * 5.5), stars))
+    star_e = 7e5 * exposure_s * 10 ** (-0.4 * star_mag)  # D5 + f/1.4 lens: ~7e5 e/s from a 0 mag star
+    # towns: random ground points within 400 km of the scene centre
+    enu = geodesy.enu_basis(lon0, lat0)
+    town_xy = rng.uniform(-400.0, 400.0, (cities, 2))
+    town_sigma_m = rng.uniform(1500.0, 5000.0, cities)
+    cloud = _cloud_field(rng) if clouds > 0 else None
+    ground_centre = geodesy.geodetic_to_ecef(lon0, lat0, 0.0)
+    frames = np.empty((n_frames, h_px, w_px), np.float32)
+    notes: list[str] = []
+    for i, (state, pose) in enumerate(zip(states, poses, strict=True)):
+        t_s = (times[i] - times[0]).total_seconds() + 0.5 * exposure_s
+        d = rays_cam @ pose.matrix.T
+        o = pose.position_m
+        pts = _hit(o, d, height_m)
+        seen = np.isfinite(pts[..., 0])
+        x, y = _sphere_map(np.where(seen[..., None], pts, centre), centre)
+        vertical = 1.0 + gradient * (x / 500.0) + 0.5 * gradient * (y / 500.0) ** 2
+        mod = np.ones_like(x)
+        for wv in waves:
+            mod += wv.value(x, y, t_s)
+        normal = pts / np.linalg.norm(pts, axis=-1, keepdims=True)
+        dn = d / np.linalg.norm(d, axis=-1, keepdims=True)
+        cos_chi = np.abs(np.einsum("...i,...i->...", dn, np.where(seen[..., None], normal, 0.0)))
+        slant = np.where(seen, 1.0 / np.clip(cos_chi, 0.05, None), 0.0)
+        signal = mean_e * vertical * mod * slant
+        # ground: towns and clouds, fixed to the Earth
+        ground = _hit(o, d, 0.0)
+        on_earth = np.isfinite(ground[..., 0])
+        if cities:
+            town_pts = ground_centre + town_xy[:, :1] * 1e3 * enu[0] + town_xy[:, 1:] * 1e3 * enu[1]
+            lon_t, lat_t, _ = geodesy.ecef_to_geodetic(town_pts)
+            town_pts = geodesy.geodetic_to_ecef(lon_t, lat_t, 0.0)
+            gflat = np.where(on_earth[..., None], ground, 0.0)
+            for tp, sig in zip(town_pts, town_sigma_m, strict=True):
+                d2 = np.sum((gflat - tp) ** 2, axis=-1)
+                signal += np.where(on_earth, city_peak_ratio * mean_e * np.exp(-0.5 * d2 / sig**2), 0.0)
+        if cloud is not None:
+            cl = _hit(o, d, 10e3)
+            ok = np.isfinite(cl[..., 0])
+            gx, gy = _sphere_map(np.where(ok[..., None], cl, ground_centre + 1.0), ground_centre)
+            signal += np.where(ok, clouds * mean_e * cloud(gx, gy), 0.0)
+        # stars above 50 km
+        if stars:
+            s_itrs = star_dir @ state.gcrs_to_itrs.T
+            col, row = cam.ray_to_pixel(s_itrs @ pose.matrix)
+            inside = np.isfinite(col) & (col > -3) & (col < w_px + 2) & (row > -3) & (row < h_px + 2)
+            blocked = np.isfinite(_hit(o, s_itrs[inside], 50e3)[:, 0])
+            for c0, r0, e in zip(col[inside][~blocked], row[inside][~blocked], star_e[inside][~blocked], strict=True):
+                c_lo, c_hi = max(0, int(c0) - 3), min(w_px, int(c0) + 4)
+                r_lo, r_hi = max(0, int(r0) - 3), min(h_px, int(r0) + 4)
+                if c_lo >= c_hi or r_lo >= r_hi:
+                    continue
+                sc, sr = np.meshgrid(np.arange(c_lo, c_hi), np.arange(r_lo, r_hi))
+                psf = np.exp(-0.5 * ((sc - c0) ** 2 + (sr - r0) ** 2) / 0.8**2) / (2 * np.pi * 0.8**2)
+                signal[r_lo:r_hi, c_lo:c_hi] += e * psf
+        electrons = signal * flat
+        if noise:
+            electrons = rng.poisson(np.clip(electrons, 0.0, None)).astype(float)
+            electrons += rng.normal(0.0, read_noise_e * binning, electrons.shape)
+        frames[i] = electrons
+    notes.append(
+        f"{n_frames} frames {interval_s:g} s apart, {exposure_s:g} s exposures rendered at mid-exposure "
+        "(no smear by the station's motion during the exposure)"
+    )
+    return AirglowSequence(
+        frames=frames,
+        times=times,
+        camera=cam,
+        states=states,
+        poses=poses,
+        rpy_deg=tuple(float(v) for v in rpy_deg),  # type: ignore[arg-type]
+        element_set=el,
+        height_m=height_m,
+        waves=waves,
+        centre_lonlat_deg=(float(np.degrees(lon0)), float(np.degrees(lat0))),
+        flat=flat.astype(np.float32),
+        mean_e=float(mean_e),
+        notes=notes,
+    )
