@@ -108,3 +108,148 @@ def test_layer_below_the_cloud_tops_is_refused():
     with pytest.raises(InputError, match="above the cloud tops"):
         shell.check_layer_height(15e3)
     assert shell.check_layer_height(87e3) == 87e3
+
+
+# -- cleaning and waves on grids built here --------------------------------------------------------
+
+
+def _grid_cube(n=24, size=128, spacing=3.0, seed=5, noise=0.01):
+    rng = np.random.default_rng(seed)
+    xs = (np.arange(size) - (size - 1) / 2) * spacing
+    ys = ((size - 1) / 2 - np.arange(size)) * spacing
+    xx, yy = np.meshgrid(xs, ys)
+    t = np.arange(n) * 1.5
+    m = rng.normal(0.0, noise, (n, size, size))
+    return m, xx, yy, t
+
+
+@pytest.mark.parametrize(("lam_km", "az_deg", "speed"), [(40.0, 63.0, 90.0), (95.0, 241.0, 35.0)])
+def test_a_pure_plane_wave_gives_its_wavelength_azimuth_and_phase_speed_back(lam_km, az_deg, speed):
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _grid_cube()
+    az = np.radians(az_deg)
+    s = xx * np.sin(az) + yy * np.cos(az)
+    m += 0.03 * np.cos(2 * np.pi * (s[None] - speed * 1e-3 * t[:, None, None]) / lam_km + 0.7)
+    found = find_waves(m, np.ones(xx.shape, bool), 3.0, t)
+    assert len(found.waves) == 1
+    w = found.waves[0]
+    assert w.wavelength_km == pytest.approx(lam_km, rel=0.01)
+    assert abs((w.azimuth_deg - az_deg + 180) % 360 - 180) < 1.0  # the sequence resolves the 180 deg ambiguity
+    assert w.phase_speed_m_s == pytest.approx(speed, rel=0.1)
+    assert w.amplitude_pct == pytest.approx(3.0, rel=0.05)
+    assert w.period_s == pytest.approx(lam_km * 1e3 / speed, rel=0.1)
+    assert not w.ambiguous
+    # the quoted uncertainties are honest: the errors are within 4 sigma
+    assert abs(w.wavelength_km - lam_km) < 4 * w.wavelength_sigma_km + 1e-3 * lam_km
+
+
+def test_a_wind_gives_intrinsic_phase_speeds():
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _grid_cube(seed=9)
+    m += 0.03 * np.cos(2 * np.pi * (xx[None] - 0.06 * t[:, None, None]) / 50.0)  # eastward, 60 m/s
+    w = find_waves(m, np.ones(xx.shape, bool), 3.0, t, wind_m_s=(20.0, 5.0)).waves[0]
+    assert abs((w.azimuth_deg - 90.0 + 180) % 360 - 180) < 1.0
+    assert w.intrinsic_phase_speed_m_s == pytest.approx(w.phase_speed_m_s - 20.0, abs=0.5)
+
+
+def test_noise_alone_gives_no_wave():
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _grid_cube(seed=11, noise=0.02)
+    assert find_waves(m, np.ones(xx.shape, bool), 3.0, t).waves == []
+
+
+def test_a_static_star_field_leaves_no_wave():
+    """Stars (fixed on the sky) race across the layer grid as the station flies: the temporal
+    filter removes them and no wave is left; without it their streaks are 'found'."""
+    from cupola.airglow import clean
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _grid_cube(seed=3, noise=0.01)
+    rng = np.random.default_rng(4)
+    n_star = 300
+    x0 = rng.uniform(-500, 200, n_star)
+    y0 = rng.uniform(-190, 190, n_star)
+    flux = 10 ** rng.uniform(-0.5, 1.5, n_star)  # 0.3 to 30 times the layer in a cell
+    for i, ti in enumerate(t):
+        xs = x0 + 6.5 * ti * 1.5  # ~6.5 km/s across the layer (the same for every star)
+        ys = y0 + 0.4 * ti
+        d2 = (xx[None] - xs[:, None, None]) ** 2 + (yy[None] - ys[:, None, None]) ** 2
+        m[i] += np.sum(flux[:, None, None] * np.exp(-0.5 * d2 / 2.5**2), axis=0)
+    valid = np.ones(xx.shape, bool)
+    flags = clean.temporal_outliers(m)
+    cleaned = np.where(flags, np.nan, m)
+    assert find_waves(cleaned, valid, 3.0, t).waves == []
+    # the check can fail: uncleaned, the stars' streaks are significant peaks of the periodogram
+    raw = find_waves(m, valid, 3.0, t, max_phase_speed_m_s=1e6, max_waves=2)
+    assert (raw.ratio > raw.threshold).any()
+
+
+def test_lights_fixed_to_the_ground_are_flagged_and_the_layer_is_not():
+    from cupola.airglow import clean
+
+    n, size = 20, 64
+    m = np.random.default_rng(2).normal(0, 0.01, (n, size, size))
+    yy, xx = np.mgrid[0:size, 0:size]
+    m += 0.05 * np.cos(2 * np.pi * xx / 16.0)[None]  # a layer wave, still on the layer grid
+    ground_ij = []
+    for i in range(n):
+        shift = i  # the ground drifts one cell per frame under the layer grid
+        gi, gj = yy.copy(), xx + shift
+        gj = np.where(gj < size, gj, -1)
+        gi = np.where(gj >= 0, gi, -1)
+        ground_ij.append((gi, gj))
+        # a cloud deck at ground cells (20..30, 30..40): seen in the layer cells gj - shift
+        cloud = (gi >= 20) & (gi < 30) & (gj >= 30) & (gj < 40)
+        m[i] += 0.2 * cloud
+    flags, g_obs, ground_mean = clean.ground_fixed(m, ground_ij, (size, size))
+    truth = np.array([((gi >= 20) & (gi < 30) & (gj >= 30) & (gj < 40)) for gi, gj in ground_ij])
+    assert flags[truth].mean() > 0.99
+    assert flags[~truth].mean() < 0.05  # the dilation's rim only; the wave is not flagged
+    # the cloud's contrast on the ground; a constant along the direction of motion is the one thing
+    # the parallax cannot place (layer or ground), so rows through the cloud carry an offset
+    assert ground_mean[25, 35] - ground_mean[25, 10] == pytest.approx(0.2, abs=0.02)
+    assert np.abs(ground_mean[5:15, 5:60]).max() < 0.03  # the layer's wave stays with the layer
+    assert g_obs[truth].mean() > 0.15
+
+
+# -- a rendered sequence, end to end ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    from cupola.simulate.airglow import WavePacket, make_sequence
+
+    waves = [WavePacket(48.0, 35.0, 70.0, 0.04, 1.0), WavePacket(110.0, 250.0, 120.0, 0.03, 2.5)]
+    return make_sequence(waves=waves, n_frames=20, interval_s=1.5, binning=16, clouds=0.6, seed=21)
+
+
+def test_a_rendered_sequence_gives_its_waves_back(rendered):
+    from cupola.airglow.sequence import analyse_sequence
+
+    seq = rendered
+    res = analyse_sequence(list(seq.frames), seq.times, seq.camera, seq.poses, flat=seq.flat)
+    assert res.ground_flags > 0 and res.star_flags > 0
+    assert len(res.waves) == len(seq.waves)
+    for truth in seq.waves:
+        best = min(res.waves, key=lambda w: abs(np.log(w.wavelength_km / truth.wavelength_km)))
+        assert best.wavelength_km == pytest.approx(truth.wavelength_km, rel=0.02)
+        assert abs((best.azimuth_deg - truth.azimuth_deg + 180) % 360 - 180) < 2.0
+        err = abs(best.phase_speed_m_s - truth.phase_speed_m_s)
+        assert err < 4.0 * best.phase_speed_sigma_m_s + 0.1 * truth.phase_speed_m_s
+        assert best.amplitude_pct == pytest.approx(100 * truth.amplitude, rel=0.2)
+
+
+def test_bad_sequences_are_refused(rendered):
+    from cupola.airglow.sequence import analyse_sequence, check_sequence
+
+    seq = rendered
+    frames = list(seq.frames[:4])
+    with pytest.raises(InputError, match="same size"):
+        check_sequence([frames[0], frames[1][:-1], frames[2]], seq.times[:3])
+    with pytest.raises(InputError, match="must increase"):
+        check_sequence(frames[:3], [seq.times[0], seq.times[2], seq.times[1]])
+    with pytest.raises(InputError, match="cloud tops"):
+        analyse_sequence(frames, seq.times[:4], seq.camera, seq.poses[:4], height_m=12e3)

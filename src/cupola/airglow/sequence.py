@@ -1,0 +1,172 @@
+"""The whole analysis of one sequence: frames -> layer grid -> cleaned modulation -> waves.
+
+>>> # see cupola.simulate.airglow for a sequence with known waves, and tests/test_airglow.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cupola.airglow import clean
+from cupola.airglow.project import GridGeometry, bin_factor_for, choose_grid, project_frame
+from cupola.airglow.shell import TangentGrid, check_layer_height
+from cupola.airglow.waves import WaveSearch, find_waves, phase_velocity_spectrum
+from cupola.errors import InputError
+from cupola.geometry.attitude import Pose
+from cupola.geometry.camera import Camera
+
+__all__ = ["AirglowResult", "analyse_sequence", "check_sequence"]
+
+
+@dataclass
+class AirglowResult:
+    """Everything :func:`analyse_sequence` made (the products are written from it)."""
+
+    grid: TangentGrid
+    times: list[dt.datetime]
+    projected: np.ndarray  # (n, ny, nx) vertical-equivalent brightness on the grid (input units)
+    modulation: np.ndarray  # (n, ny, nx) cleaned relative modulation (NaN where flagged or unseen)
+    mosaic: np.ndarray  # (ny, nx) mean brightness over the sequence
+    valid: np.ndarray  # (ny, nx) the cells the wave analysis used
+    star_flags: int  # observations flagged as stars / point lights
+    ground_flags: int  # observations flagged as lights or clouds fixed to the ground
+    search: WaveSearch
+    velocity_spectrum: tuple[np.ndarray, np.ndarray, np.ndarray]
+    bin_factor: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def waves(self):
+        return self.search.waves
+
+
+def check_sequence(
+    frames: Sequence[np.ndarray], times: Sequence[dt.datetime], names: Sequence[str] | None = None
+) -> None:
+    """One-line errors for sequences that cannot be analysed: fewer than 3 frames, frames of
+    different sizes, times not strictly increasing."""
+    names = list(names) if names is not None else [f"frame {i + 1}" for i in range(len(frames))]
+    if len(frames) != len(times):
+        raise InputError(f"{len(frames)} frame(s) but {len(times)} time(s): give one time per frame")
+    if len(frames) < 3:
+        raise InputError(f"a sequence needs at least 3 frames, got {len(frames)}")
+    shape0 = np.shape(frames[0])[:2]
+    for name, f in zip(names, frames, strict=True):
+        if np.shape(f)[:2] != shape0:
+            raise InputError(
+                f"{name}: {np.shape(f)[1]}x{np.shape(f)[0]} px, but {names[0]} is {shape0[1]}x{shape0[0]} px: "
+                "frames of a sequence must have the same size"
+            )
+    for i in range(1, len(times)):
+        if not times[i] > times[i - 1]:
+            raise InputError(
+                f"{names[i]}: time {times[i].isoformat()} is not after {names[i - 1]}'s {times[i - 1].isoformat()}: "
+                "frame times must increase"
+            )
+
+
+def analyse_sequence(
+    frames: Sequence[np.ndarray],
+    times: Sequence[dt.datetime],
+    camera: Camera,
+    poses: Sequence[Pose],
+    *,
+    height_m: float = 87e3,
+    spacing_km: float | None = None,
+    flat: np.ndarray | None = None,
+    wind_m_s: tuple[float, float] | None = None,
+    max_slant: float = 4.0,
+    max_cells: int = 256,
+    false_alarm: float = 0.01,
+    ground_nsigma: float = 3.0,
+    names: Sequence[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AirglowResult:
+    """Project, clean and analyse a sequence of grey frames (brightness, any linear unit) taken
+    at ``times`` by ``camera`` at ``poses`` (one per frame). ``flat``: the relative response of
+    the frame (vignetting), divided out first. ``wind_m_s``: (eastward, northward) wind at the
+    layer for intrinsic phase speeds and periods."""
+    check_layer_height(height_m)
+    check_sequence(frames, times, names)
+    if len(poses) != len(frames):
+        raise InputError(f"{len(frames)} frame(s) but {len(poses)} pose(s)")
+    h, w = np.shape(frames[0])[:2]
+    if (w, h) != (camera.width_px, camera.height_px):
+        raise InputError(f"frames are {w}x{h} px but the camera is {camera.width_px}x{camera.height_px} px")
+    if flat is not None and np.shape(flat) != (h, w):
+        raise InputError(f"flat field is {np.shape(flat)[1]}x{np.shape(flat)[0]} px, the frames {w}x{h} px")
+    report = progress or (lambda label, done, total: None)
+    grid = choose_grid(camera, list(poses), height_m, spacing_km=spacing_km, max_slant=max_slant, max_cells=max_cells)
+    geom = GridGeometry(grid)
+    b = bin_factor_for(camera, poses[len(poses) // 2], height_m, grid.spacing_km)
+    n = len(frames)
+    cube = np.empty((n, grid.ny, grid.nx), np.float32)
+    ground_ij = []
+    gx0 = (grid.nx - 1) / 2.0
+    gy0 = (grid.ny - 1) / 2.0
+    for i, (frame, pose) in enumerate(zip(frames, poses, strict=True)):
+        img = np.asarray(frame, dtype=np.float32)
+        if img.ndim == 3:
+            img = img.mean(axis=2)
+        vals, slant = project_frame(img, camera, pose, geom, flat=flat, bin_factor=b)
+        vals[~(slant < max_slant)] = np.nan
+        cube[i] = vals
+        gx, gy = geom.ground_cells(pose)
+        gj = np.round(gx / grid.spacing_km + gx0)
+        gi = np.round(gy0 - gy / grid.spacing_km)
+        inside = np.isfinite(gi) & (gi >= 0) & (gi < grid.ny) & (gj >= 0) & (gj < grid.nx)
+        ground_ij.append((np.where(inside, gi, -1).astype(int), np.where(inside, gj, -1).astype(int)))
+        report("projecting", i + 1, n)
+    xx, yy = grid.mesh_km()
+    coverage = np.isfinite(cube).mean(axis=0)
+    valid = coverage >= 0.9
+    if valid.sum() < 64:
+        raise InputError(
+            "the frames share too little of the layer: fewer than 64 grid cells are seen by 90 % of them "
+            "(a shorter sequence or a wider lens)"
+        )
+    # cleaning: trend, point-like transients (stars, towns), then what stands still on the ground
+    m = clean.relative_modulation(cube, xx, yy)
+    stars = clean.temporal_outliers(m)
+    m[stars] = np.nan
+    ground, _, _ = clean.ground_fixed(m, ground_ij, (grid.ny, grid.nx), nsigma=ground_nsigma, grow=2)
+    ground &= np.isfinite(m)
+    bad = stars | ground
+    m = clean.relative_modulation(cube, xx, yy, mask=bad)  # the trend again without them
+    m[bad] = np.nan
+    m[:, ~valid] = np.nan
+    report("cleaning", 1, 1)
+    t_s = np.array([(t - times[0]).total_seconds() for t in times])
+    search = find_waves(m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s)
+    filled = clean.fill_gaps(m)
+    filled[:, ~valid] = 0.0
+    interval = float(np.median(np.diff(t_s)))
+    velocity = phase_velocity_spectrum(filled, search.window, grid.spacing_km, interval)
+    report("waves", 1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # cells never seen
+        mosaic = np.nanmean(np.where(bad, np.nan, cube), axis=0)
+    notes = [
+        f"{n} frames on a {grid.nx}x{grid.ny} grid of {grid.spacing_km:g} km at {height_m / 1e3:g} km "
+        f"(frames binned {b}x{b} first)",
+        f"{int(valid.sum())} cells seen by >= 90 % of the frames were analysed",
+    ]
+    return AirglowResult(
+        grid=grid,
+        times=list(times),
+        projected=cube,
+        modulation=m,
+        mosaic=mosaic.astype(np.float32),
+        valid=valid,
+        star_flags=int(stars.sum()),
+        ground_flags=int(ground.sum()),
+        search=search,
+        velocity_spectrum=velocity,
+        bin_factor=b,
+        notes=notes,
+    )

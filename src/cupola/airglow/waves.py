@@ -1,0 +1,392 @@
+"""Gravity waves in a cleaned, motion-compensated stack of airglow frames.
+
+1. **Periodograms**: each frame's modulation, tapered by a window that falls smoothly to zero at
+   the edge of the area the sequence sees (cosine taper), Fourier transformed (numpy FFT);
+   the sequence's periodogram is the mean over frames (Welch), so a wave that moves during the
+   sequence loses nothing.
+2. **Significance against red noise**: the background is the median of the periodogram in
+   annuli of |k| (a smooth, red spectrum), turned into a mean by ln 2 (the median of an
+   exponential variable); a peak is significant where the ratio exceeds the exponential quantile
+   of ``false_alarm`` / (number of independent wavevectors): the frames are not independent
+   realisations (the layer, and whatever cloud is left, persist through the sequence), so the
+   background fluctuates like one periodogram (chi-squared, 2 degrees of freedom), not like a
+   mean of n.
+3. **Waves, one by one (CLEAN)**: the most significant peak becomes a wave; all the waves found so
+   far are fitted jointly to the whole (x, y, t) stack as m = sum a cos(k.r - w t) + b sin(k.r - w t)
+   (non-linear least squares: wavevector, frequency, amplitude, phase), subtracted, and the
+   periodogram of the residual is searched again, until no significant peak is left.
+4. **Phase velocity**: the frequency w of each wave comes from the (x, y, t) stack: the phase of
+   the wave's Fourier coefficient in each frame advances by -w per second (a linear fit to the
+   unwrapped phases starts the joint fit). Its sign resolves the 180 deg ambiguity of a
+   periodogram peak: the propagation azimuth is that of k with w > 0. A 60-s sequence is far too
+   short for the frequency bins of a 3-D FFT (1/60 Hz: ~800 m/s for a 50 km wave), which is why
+   the phase is measured to a fraction of a bin this way; the 3-D FFT's phase-velocity spectrum
+   (Matsuda et al. 2014) is computed too (:func:`phase_velocity_spectrum`), for the picture and as
+   the baseline.
+
+Units: x, y in km on the layer, t in s, wavevectors in cycles/km, w in rad/s.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage, optimize, stats
+
+__all__ = [
+    "Wave",
+    "window_for",
+    "welch_periodogram",
+    "red_noise_ratio",
+    "find_waves",
+    "phase_velocity_spectrum",
+    "wave_from_params",
+]
+
+
+@dataclass(frozen=True)
+class Wave:
+    """One wave of the table (observed values; ``intrinsic_*`` with a wind given)."""
+
+    wavelength_km: float
+    wavelength_sigma_km: float
+    azimuth_deg: float  # direction of propagation, clockwise from north
+    azimuth_sigma_deg: float
+    phase_speed_m_s: float
+    phase_speed_sigma_m_s: float
+    period_s: float
+    period_sigma_s: float
+    amplitude_pct: float
+    amplitude_sigma_pct: float
+    significance: float  # peak periodogram over the red-noise background
+    ambiguous: bool  # phase speed not significant (< 2 sigma): azimuth only known modulo 180 deg
+    kx_cyc_km: float
+    ky_cyc_km: float
+    omega_rad_s: float
+    intrinsic_phase_speed_m_s: float | None = None
+    intrinsic_period_s: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def window_for(valid: np.ndarray, spacing_km: float, taper_km: float = 40.0) -> np.ndarray:
+    """A window that is 1 inside the area ``valid`` and falls to 0 at its edge over ``taper_km``
+    (a raised cosine of the distance to the nearest invalid cell)."""
+    dist = ndimage.distance_transform_edt(np.pad(valid, 1))[1:-1, 1:-1] * spacing_km
+    u = np.clip(dist / taper_km, 0.0, 1.0)
+    return (0.5 - 0.5 * np.cos(np.pi * u)).astype(np.float64)
+
+
+def _freqs(shape: tuple[int, int], spacing_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """(kx, ky) in cycles/km of a full FFT of an image whose row 0 is north (y decreasing)."""
+    fy = np.fft.fftfreq(shape[0], d=spacing_km)
+    fx = np.fft.fftfreq(shape[1], d=spacing_km)
+    kx, ky = np.meshgrid(fx, -fy)  # rows go south: the y frequency changes sign
+    return kx, ky
+
+
+def welch_periodogram(m: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Mean over frames of |FFT(window * frame)|^2 / sum(window^2) (frames with NaN as 0)."""
+    norm = float(np.sum(window**2))
+    acc = np.zeros(window.shape)
+    for frame in m:
+        f = np.fft.fft2(np.nan_to_num(frame) * window)
+        acc += (f.real**2 + f.imag**2) / norm
+    return acc / len(m)
+
+
+def red_noise_ratio(p: np.ndarray, kmag: np.ndarray, n_avg: int, n_rings: int = 40) -> np.ndarray:
+    """Periodogram over its red-noise background: the median in log-spaced annuli of |k|,
+    interpolated in log |k| and scaled from median to mean for a mean of ``n_avg`` exponentials."""
+    pos = kmag > 0
+    edges = np.geomspace(kmag[pos].min() * 0.999, kmag.max() * 1.001, n_rings + 1)
+    which = np.digitize(kmag, edges) - 1
+    centres, meds = [], []
+    for r in range(n_rings):
+        sel = (which == r) & pos
+        if sel.sum() >= 4:
+            centres.append(np.sqrt(edges[r] * edges[r + 1]))
+            meds.append(np.median(p[sel]))
+    med = np.interp(np.log(np.where(pos, kmag, kmag[pos].min())), np.log(centres), np.log(meds))
+    median_of_mean = stats.gamma.median(n_avg, scale=1.0 / n_avg)
+    return p / (np.exp(med) / median_of_mean)
+
+
+def _fill(m: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """NaN observations replaced by their cell's median over the sequence; 0 outside ``valid``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nan_to_num(np.nanmedian(m, axis=0), nan=0.0)
+    out = np.where(np.isfinite(m), m, med[None])
+    out[:, ~valid] = 0.0
+    return out
+
+
+def _model(params: np.ndarray, x, y, t) -> np.ndarray:
+    out = np.zeros(np.broadcast(x, y, t).shape)
+    for kx, ky, w, a, b in params.reshape(-1, 5):
+        ph = 2.0 * np.pi * (kx * x + ky * y) - w * t
+        out += a * np.cos(ph) + b * np.sin(ph)
+    return out
+
+
+def _fit(params0: np.ndarray, x, y, t, v) -> tuple[np.ndarray, np.ndarray, float]:
+    def res(p):
+        return _model(p, x, y, t) - v
+
+    def jac(p):
+        cols = []
+        for kx, ky, w, a, b in p.reshape(-1, 5):
+            ph = 2.0 * np.pi * (kx * x + ky * y) - w * t
+            c, s = np.cos(ph), np.sin(ph)
+            d_ph = -a * s + b * c
+            cols += [2 * np.pi * x * d_ph, 2 * np.pi * y * d_ph, -t * d_ph, c, s]
+        return np.stack(cols, axis=1)
+
+    scale = np.tile([1e-3, 1e-3, 1e-3, 1e-2, 1e-2], len(params0) // 5)
+    fit = optimize.least_squares(res, params0, jac=jac, x_scale=scale, method="lm", max_nfev=200)
+    r = fit.fun
+    dof = max(1, len(v) - len(params0))
+    s2 = float(r @ r) / dof
+    jj = fit.jac.T @ fit.jac
+    try:
+        cov = np.linalg.inv(jj) * s2
+    except np.linalg.LinAlgError:
+        cov = np.full((len(params0), len(params0)), np.nan)
+    return fit.x, cov, s2
+
+
+def _phase_rate(m: np.ndarray, window: np.ndarray, xx, yy, t_s, kx, ky) -> tuple[float, float, float]:
+    """(w, a, b) of a wave of wavevector (kx, ky) from the phase of its coefficient per frame."""
+    e = np.exp(-2j * np.pi * (kx * xx + ky * yy)) * window
+    norm = float(np.sum(window)) / 2.0
+    z = np.array([np.sum(np.nan_to_num(f) * e) for f in m]) / norm  # = (a - i b) e^{-i w t}... per frame
+    ph = np.unwrap(np.angle(z))
+    slope, intercept = np.polyfit(t_s, ph, 1)
+    amp = float(np.median(np.abs(z)))
+    # z_t = amp * exp(i (phi0 - w t)) with a cos(.) + b sin(.) = amp cos(. - phi0): a = amp cos phi0, b = amp sin phi0
+    w = -float(slope)
+    return w, amp * float(np.cos(intercept)), amp * float(np.sin(intercept))
+
+
+def wave_from_params(p: np.ndarray, cov: np.ndarray, significance: float, wind_m_s=None) -> Wave:
+    """A table row from fitted (kx, ky, w, a, b) and their covariance (5 x 5)."""
+    kx, ky, w, a, b = (float(v) for v in p)
+    if w < 0:  # propagate along k with w > 0: the 180 deg ambiguity resolved by the sequence
+        kx, ky, w, b = -kx, -ky, -w, -b
+    k = np.hypot(kx, ky)
+    lam = 1.0 / k
+    az = float(np.degrees(np.arctan2(kx, ky)) % 360.0)
+    c = w / (2.0 * np.pi * k) * 1e3
+    amp = float(np.hypot(a, b))
+    # linear error propagation (signs of the flip do not change variances)
+    g_lam = np.array([-kx / k**3, -ky / k**3, 0, 0, 0])
+    g_az = np.degrees(np.array([ky / k**2, -kx / k**2, 0, 0, 0]))
+    g_c = 1e3 / (2 * np.pi) * np.array([-w * kx / k**3, -w * ky / k**3, 1.0 / k, 0, 0])
+    g_amp = np.array([0, 0, 0, a / max(amp, 1e-12), b / max(amp, 1e-12)])
+
+    def sig(g):
+        v = float(g @ cov @ g)
+        return float(np.sqrt(v)) if v >= 0 else float("nan")
+
+    s_c = sig(g_c)
+    period = lam * 1e3 / c if c > 0 else float("inf")
+    s_period = period * np.hypot(sig(g_lam) / lam, s_c / c) if c > 0 else float("nan")
+    wave = Wave(
+        wavelength_km=float(lam),
+        wavelength_sigma_km=sig(g_lam),
+        azimuth_deg=az,
+        azimuth_sigma_deg=sig(g_az),
+        phase_speed_m_s=float(c),
+        phase_speed_sigma_m_s=s_c,
+        period_s=float(period),
+        period_sigma_s=float(s_period),
+        amplitude_pct=100.0 * amp,
+        amplitude_sigma_pct=100.0 * sig(g_amp),
+        significance=float(significance),
+        ambiguous=bool(c < 2.0 * s_c),
+        kx_cyc_km=kx,
+        ky_cyc_km=ky,
+        omega_rad_s=w,
+    )
+    if wind_m_s is not None:
+        u, v = wind_m_s
+        ci = c - (u * np.sin(np.radians(az)) + v * np.cos(np.radians(az)))
+        wave = Wave(
+            **{
+                **asdict(wave),
+                "intrinsic_phase_speed_m_s": float(ci),
+                "intrinsic_period_s": float(lam * 1e3 / ci) if ci else float("inf"),
+            }
+        )
+    return wave
+
+
+@dataclass
+class WaveSearch:
+    """What :func:`find_waves` found and the spectra it looked at."""
+
+    waves: list[Wave]
+    params: np.ndarray  # (n, 5) kx, ky, w, a, b
+    covariances: list[np.ndarray]
+    spectrum: np.ndarray  # Welch periodogram of the modulation, fftshifted
+    ratio: np.ndarray  # its ratio to the red-noise background, fftshifted
+    residual_ratio: np.ndarray  # the same after the waves were subtracted, fftshifted
+    kx: np.ndarray  # fftshifted axes (cycles/km)
+    ky: np.ndarray
+    threshold: float
+    window: np.ndarray
+
+
+def find_waves(
+    m: np.ndarray,
+    valid: np.ndarray,
+    spacing_km: float,
+    t_s: np.ndarray,
+    *,
+    false_alarm: float = 0.01,
+    max_waves: int = 8,
+    min_wavelength_km: float | None = None,
+    max_wavelength_km: float | None = None,
+    taper_km: float = 40.0,
+    max_samples: int = 80_000,
+    wind_m_s=None,
+    max_phase_speed_m_s: float = 300.0,
+    seed: int = 0,
+) -> WaveSearch:
+    """The waves of a modulation stack ``m`` (n, ny, nx) on a grid of ``spacing_km`` (row 0 north),
+    ``valid`` the cells the analysis uses, ``t_s`` the frame times (s). NaN observations (flagged,
+    unseen) are left out of the fit and take their cell's median over the sequence in the
+    periodograms. A peak whose fitted phase speed exceeds ``max_phase_speed_m_s`` is no gravity
+    wave (what is left of a cloud or a star moving across the grid) and is passed over. See the
+    module docstring."""
+    n, ny, nx = m.shape
+    window = window_for(valid, spacing_km, taper_km)
+    xs = (np.arange(nx) - (nx - 1) / 2.0) * spacing_km
+    ys = ((ny - 1) / 2.0 - np.arange(ny)) * spacing_km
+    xx, yy = np.meshgrid(xs, ys)
+    kx, ky = _freqs((ny, nx), spacing_km)
+    kmag = np.hypot(kx, ky)
+    extent = np.sqrt(valid.sum()) * spacing_km
+    kmin = 1.0 / (max_wavelength_km or min(250.0, extent / 2.0))
+    kmax = 1.0 / (min_wavelength_km or 3.0 * spacing_km)
+    half = (ky > 0) | ((ky == 0) & (kx > 0))
+    search = half & (kmag >= kmin) & (kmag <= kmax)
+    n_indep = max(1, int(search.sum() * valid.mean()))
+    # the frames' periodograms are not independent (the layer, and any cloud left, persist through
+    # the sequence): the background's fluctuations are those of one periodogram, exponential
+    threshold = float(stats.expon.isf(false_alarm / n_indep))
+    # observations for the joint fit: a random subsample of the valid, finite ones
+    rng = np.random.default_rng(seed)
+    tt = np.broadcast_to(t_s[:, None, None], m.shape)
+    okobs = np.isfinite(m) & valid[None]
+    idx = np.flatnonzero(okobs)
+    if idx.size > max_samples:
+        idx = np.sort(rng.choice(idx, max_samples, replace=False))
+    ox = np.broadcast_to(xx[None], m.shape).ravel()[idx]
+    oy = np.broadcast_to(yy[None], m.shape).ravel()[idx]
+    ot = tt.ravel()[idx]
+    ov = m.ravel()[idx].astype(float)
+    w_obs = np.broadcast_to(window[None], m.shape).ravel()[idx]
+    taper = w_obs > 0.5  # fit where the window is near one (edges are noisier)
+    ox, oy, ot, ov = ox[taper], oy[taper], ot[taper], ov[taper]
+
+    filled = _fill(m, valid)
+    spectrum = welch_periodogram(filled, window)
+    ratio0 = red_noise_ratio(spectrum, kmag, 1)
+    params = np.zeros((0, 5))
+    cov = np.zeros((0, 0))
+    sigs: list[float] = []
+    ratio = ratio0
+    bin_k = 1.0 / (max(nx, ny) * spacing_km)
+    rejected: list[tuple[float, float]] = []
+    resid_obs = ov.copy()
+    for _ in range(3 * max_waves):
+        if len(params) >= max_waves:
+            break
+        cand = np.where(search, ratio, 0.0)
+        # not within 2.5 bins of a wave already found (leakage of an imperfect subtraction) or rejected
+        for p in [*params[:, :2], *rejected]:
+            for sgn in (1, -1):
+                cand[np.hypot(kx - sgn * p[0], ky - sgn * p[1]) < 2.5 * bin_k] = 0.0
+        best = int(np.argmax(cand))
+        if cand.flat[best] < threshold:
+            break
+        k0 = (float(kx.flat[best]), float(ky.flat[best]))
+        resid_cube = filled - _model(params.ravel(), xx[None], yy[None], t_s[:, None, None])
+        w0, a0, b0 = _phase_rate(resid_cube, window, xx, yy, t_s, *k0)
+        one, _, _ = _fit(np.array([k0[0], k0[1], w0, a0, b0]), ox, oy, ot, resid_obs)
+        speed = abs(one[2]) / (2.0 * np.pi * np.hypot(one[0], one[1])) * 1e3
+        if not speed <= max_phase_speed_m_s or np.hypot(one[3], one[4]) < 1e-6:
+            rejected.append(k0)  # moves faster than a gravity wave: left-over ground or sky
+            continue
+        params = np.vstack([params, one])
+        sigs.append(float(cand.flat[best]))
+        resid_obs = resid_obs - _model(one, ox, oy, ot)
+        resid = filled - _model(params.ravel(), xx[None], yy[None], t_s[:, None, None])
+        ratio = red_noise_ratio(welch_periodogram(np.where(valid[None], resid, 0.0), window), kmag, 1)
+    if len(params):
+        fitted, cov, _ = _fit(params.ravel(), ox, oy, ot, ov)  # all together, for the final values
+        params = fitted.reshape(-1, 5)
+    waves = [
+        wave_from_params(params[i], cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5], sigs[i], wind_m_s)
+        for i in range(len(params))
+    ]
+    order = np.argsort([-w.amplitude_pct for w in waves])
+    return WaveSearch(
+        waves=[waves[i] for i in order],
+        params=params[order] if len(params) else params,
+        covariances=[cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5] for i in order],
+        spectrum=np.fft.fftshift(spectrum),
+        ratio=np.fft.fftshift(ratio0),
+        residual_ratio=np.fft.fftshift(ratio),
+        kx=np.fft.fftshift(kx),
+        ky=np.fft.fftshift(ky),
+        threshold=threshold,
+        window=window,
+    )
+
+
+def phase_velocity_spectrum(
+    m: np.ndarray,
+    window: np.ndarray,
+    spacing_km: float,
+    interval_s: float,
+    *,
+    max_speed_m_s: float = 300.0,
+    n_speed: int = 30,
+    n_azimuth: int = 36,
+    min_wavelength_km: float = 5.0,
+    max_wavelength_km: float = 250.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 3-D (x, y, t) FFT of the stack (Hann window in time) turned into a horizontal
+    phase-velocity spectrum (Matsuda et al. 2014): the power of each (kx, ky, f) with f > 0 goes to
+    the bin of speed f / |k| and azimuth of k. Returns (power (n_speed, n_azimuth), speed edges
+    (m/s), azimuth edges (deg)). Its speed resolution is that of the frequency bins: 1 / (n dt) /
+    |k|, coarse for a short sequence."""
+    n = m.shape[0]
+    wt = np.hanning(n)[:, None, None] if n > 2 else np.ones((n, 1, 1))
+    cube = np.nan_to_num(m) * window[None] * wt
+    spec = np.abs(np.fft.fftn(cube)) ** 2
+    f = np.fft.fftfreq(n, d=interval_s)
+    kx, ky = _freqs(m.shape[1:], spacing_km)
+    k = np.hypot(kx, ky)
+    keep_k = (k >= 1.0 / max_wavelength_km) & (k <= 1.0 / min_wavelength_km)
+    s_edges = np.linspace(0.0, max_speed_m_s, n_speed + 1)
+    a_edges = np.linspace(0.0, 360.0, n_azimuth + 1)
+    out = np.zeros((n_speed, n_azimuth))
+    # exp(i (2 pi k.r - w t)) sits at (k, -f): a bin (k, f > 0) is a wave moving along -k
+    az = np.degrees(np.arctan2(-kx, -ky)) % 360.0
+    for i, fi in enumerate(f):
+        if fi <= 0:
+            continue
+        with np.errstate(divide="ignore"):
+            speed = np.where(keep_k, fi / np.where(k > 0, k, np.inf) * 1e3, np.inf)
+        sel = keep_k & (speed < max_speed_m_s)
+        if sel.any():
+            h, _, _ = np.histogram2d(speed[sel], az[sel], bins=[s_edges, a_edges], weights=spec[i][sel])
+            out += h
+    return out, s_edges, a_edges
