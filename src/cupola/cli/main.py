@@ -58,6 +58,7 @@ def _register() -> None:
     if _registered:
         return
     from cupola.cli import (
+        airglow,
         catalog,
         describe,
         geolocate,
@@ -85,6 +86,7 @@ def _register() -> None:
         hazards,
         rso,
         catalog,
+        airglow,
     ):
         group.register(app)
     _registered.append(True)
