@@ -1,0 +1,180 @@
+"""Reading a sequence for ``cupola airglow waves``: frames (a folder with a times table, or photos
+with EXIF times), the orbit, the camera and the pose, with one-line errors naming the file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cupola.airglow.shell import check_layer_height
+from cupola.errors import InputError
+from cupola.geometry import attitude as att
+from cupola.geometry import orbit
+from cupola.geometry.camera import Camera, camera_from_photo
+from cupola.geometry.times import parse_time
+
+__all__ = ["SequenceRequest", "load_request", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+@dataclass
+class SequenceRequest:
+    frames: list[np.ndarray]
+    names: list[str]
+    paths: list[Path]
+    times: list[dt.datetime]
+    camera: Camera
+    poses: list[att.Pose]
+    flat: np.ndarray | None
+    notes: list[str] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def _grey(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float32)
+    return a.mean(axis=2) if a.ndim == 3 else a
+
+
+def _exif_time(path: Path, info) -> dt.datetime:
+    if not info.datetime_original:
+        raise InputError(f"{path}: no EXIF DateTimeOriginal; give the times in a table (`frame_times`)")
+    try:
+        t = dt.datetime.strptime(str(info.datetime_original).strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        raise InputError(
+            f"{path}: EXIF DateTimeOriginal {info.datetime_original!r} is not YYYY:MM:DD HH:MM:SS"
+        ) from None
+    sub = str(info.subsec or "").strip()
+    if sub.isdigit():
+        t += dt.timedelta(seconds=float("0." + sub))
+    return t.replace(tzinfo=dt.timezone.utc)  # ISS cameras keep GMT
+
+
+def _read_times(table: Path) -> dict[str, dt.datetime]:
+    from cupola.io.tables import read_table
+
+    out: dict[str, dt.datetime] = {}
+    for row in read_table(table, "frame times", required=("file", "time")):
+        out[Path(row.text("file")).name] = parse_time(row.text("time"), row.where("time"))
+    return out
+
+
+def _pose_rpy(path: Path) -> tuple[float, float, float]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError:
+        raise InputError(f"{path}: not JSON; expected the result.json of a cupola command") from None
+    pose = doc.get("pose") if isinstance(doc, dict) else None
+    keys = ("lvlh_roll_deg", "lvlh_pitch_deg", "lvlh_yaw_deg")
+    if not isinstance(pose, dict) or not all(isinstance(pose.get(k), (int, float)) for k in keys):
+        raise InputError(f"{path}: no pose with lvlh_roll_deg, lvlh_pitch_deg, lvlh_yaw_deg")
+    return (float(pose[keys[0]]), float(pose[keys[1]]), float(pose[keys[2]]))
+
+
+def load_request(
+    *,
+    photos: list[Path],
+    frames_dir: Path | None,
+    frame_times: Path | None,
+    tle: Path,
+    force: bool = False,
+    focal_mm: float | None = None,
+    sensor_mm: tuple[float, float] | None = None,
+    attitude_rpy_deg: tuple[float, float, float] | None = None,
+    pose_from: Path | None = None,
+    flat: Path | None = None,
+    layer_km: float = 87.0,
+) -> SequenceRequest:
+    """Everything :func:`~cupola.airglow.sequence.analyse_sequence` needs, read and checked."""
+    from cupola.io.images import read_photo
+    from cupola.io.tle import TleFile
+
+    check_layer_height(layer_km * 1e3)
+    if (attitude_rpy_deg is None) == (pose_from is None):
+        raise InputError("give exactly one of `attitude_rpy_deg` (roll, pitch, yaw) and `pose_from` (a result.json)")
+    if photos and frames_dir is not None:
+        raise InputError("give either photos or a frames folder (`frames_dir`), not both")
+    times_by_name = _read_times(frame_times) if frame_times is not None else None
+    if frames_dir is not None:
+        if not Path(frames_dir).is_dir():
+            raise InputError(f"{frames_dir}: not a folder of frames")
+        if times_by_name is None:
+            raise InputError("a frames folder (`frames_dir`) needs a times table (`frame_times`)")
+        photos = sorted(p for p in Path(frames_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not photos:
+            raise InputError(f"{frames_dir}: no frames ({', '.join(IMAGE_SUFFIXES)})")
+    if not photos:
+        raise InputError("no frames: give photos or a frames folder (`frames_dir`) with `frame_times`")
+    frames, infos, times = [], [], []
+    for p in photos:
+        a, info = read_photo(p)
+        frames.append(_grey(a))
+        infos.append(info)
+        if times_by_name is not None:
+            if p.name not in times_by_name:
+                raise InputError(f"{frame_times}: no time for frame {p.name}")
+            times.append(times_by_name[p.name])
+        else:
+            times.append(_exif_time(p, info))
+    # sizes and order are checked by analyse_sequence too; the camera needs them first
+    h, w = frames[0].shape
+    for p, f in zip(photos, frames, strict=True):
+        if f.shape != (h, w):
+            raise InputError(
+                f"{p}: {f.shape[1]}x{f.shape[0]} px, but {photos[0].name} is {w}x{h} px: "
+                "frames of a sequence must have the same size"
+            )
+    info0 = infos[0]
+    camera, camera_source = camera_from_photo(
+        w,
+        h,
+        focal_mm=focal_mm,
+        sensor_mm=sensor_mm,
+        exif_focal_mm=info0.focal_length_mm,
+        exif_model=info0.camera_model,
+        photo=photos[0],
+    )
+    notes: list[str] = []
+    tles = TleFile.read(tle)
+    el = tles.at(times[len(times) // 2], force=force, notes=notes)
+    rpy = attitude_rpy_deg if attitude_rpy_deg is not None else _pose_rpy(pose_from)  # type: ignore[arg-type]
+    poses = [att.pose_from_rpy(orbit.state_at(el, t), *rpy) for t in times]
+    flat_img = None
+    if flat is not None:
+        fa, _ = read_photo(flat)
+        flat_img = _grey(fa)
+        if flat_img.shape != (h, w):
+            raise InputError(f"{flat}: flat field is {flat_img.shape[1]}x{flat_img.shape[0]} px, the frames {w}x{h} px")
+        centre = flat_img[h // 2 - h // 20 : h // 2 + h // 20 + 1, w // 2 - w // 20 : w // 2 + w // 20 + 1]
+        flat_img = flat_img / float(np.median(centre))
+        if not (np.isfinite(flat_img).all() and flat_img.min() > 0):
+            raise InputError(f"{flat}: flat field has zero or invalid pixels")
+    summary = {
+        "camera": {**camera.to_dict(), "source": camera_source},
+        "pose": {
+            "source": "attitude" if attitude_rpy_deg is not None else f"pose_from: {Path(pose_from).name}",  # type: ignore[arg-type]
+            "lvlh_roll_deg": rpy[0],
+            "lvlh_pitch_deg": rpy[1],
+            "lvlh_yaw_deg": rpy[2],
+        },
+        "tle": el.to_dict(),
+        "inputs": [p.name for p in photos],
+    }
+    return SequenceRequest(
+        frames=frames,
+        names=[p.name for p in photos],
+        paths=[*photos, *(x for x in (frame_times, flat, pose_from) if x is not None)],
+        times=times,
+        camera=camera,
+        poses=poses,
+        flat=flat_img,
+        notes=notes,
+        summary=summary,
+    )

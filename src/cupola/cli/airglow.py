@@ -1,0 +1,93 @@
+"""``cupola airglow waves``: gravity waves in a sequence of ISS night frames (thin wrapper over
+:mod:`cupola.airglow`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cupola.cli import options
+
+airglow_app = typer.Typer(
+    help="Airglow: frames projected onto the emission layer, gravity-wave spectra and a wave table.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(airglow_app, name="airglow")
+
+
+@airglow_app.command("waves")
+def waves_command(
+    photos: list[Path] = typer.Argument(None, help="The frames, in time order (times from EXIF, UTC)."),
+    frames: Path | None = typer.Option(None, "--frames", help="Folder of frames (with --frame-times)."),
+    frame_times: Path | None = typer.Option(
+        None, "--frame-times", help="CSV with columns file,time (ISO 8601 UTC): one row per frame."
+    ),
+    tle: Path = options.tle(),
+    force: bool = options.force(),
+    focal_mm: float | None = options.focal_mm(),
+    sensor_mm: tuple[float, float] | None = options.sensor_mm(),
+    attitude: tuple[float, float, float] | None = options.attitude(
+        help="Camera roll, pitch, yaw in degrees in the LVLH frame, fixed through the sequence."
+    ),
+    pose_from: Path | None = typer.Option(
+        None, "--pose-from", help="result.json of another cupola command whose pose (LVLH roll, pitch, yaw) to use."
+    ),
+    layer_km: float = typer.Option(87.0, "--layer-km", help="Height of the emission layer (OH ~87, O2 ~94 km)."),
+    grid_km: float | None = typer.Option(
+        None, "--grid-km", help="Grid spacing on the layer in km (default: automatic)."
+    ),
+    wind: tuple[float, float] | None = typer.Option(
+        None, "--wind", help="Wind at the layer, eastward and northward (m/s): intrinsic phase speeds."
+    ),
+    flat: Path | None = typer.Option(
+        None, "--flat", help="Flat field (relative response, an image of the frame's size)."
+    ),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Project each frame onto the layer with its own pose, clean stars, lights and clouds, and
+    measure the waves (wavelength, azimuth, phase speed, period, amplitude)."""
+    from cupola.airglow.inputs import load_request
+    from cupola.airglow.products import write_airglow_products
+    from cupola.airglow.sequence import analyse_sequence
+    from cupola.cli.progress import progress_bar
+
+    req = load_request(
+        photos=list(photos or []),
+        frames_dir=frames,
+        frame_times=frame_times,
+        tle=tle,
+        force=force,
+        focal_mm=focal_mm,
+        sensor_mm=sensor_mm,
+        attitude_rpy_deg=attitude,
+        pose_from=pose_from,
+        flat=flat,
+        layer_km=layer_km,
+    )
+    with progress_bar(disable=quiet) as advance:
+        result = analyse_sequence(
+            req.frames,
+            req.times,
+            req.camera,
+            req.poses,
+            height_m=layer_km * 1e3,
+            spacing_km=grid_km,
+            flat=req.flat,
+            wind_m_s=wind,
+            names=req.names,
+            progress=advance,
+        )
+        result.notes.extend(req.notes)
+        summary = write_airglow_products(result, out, inputs=req.paths, extra=req.summary)
+    if not quiet:
+        print(f"airglow: {len(result.waves)} wave(s) in {summary['frames']} frames -> {out}")
+        for i, w in enumerate(result.waves, 1):
+            print(
+                f"  {i}: {w.wavelength_km:.1f} km toward {w.azimuth_deg:.0f} deg at {w.phase_speed_m_s:.0f} m/s, "
+                f"{w.amplitude_pct:.2f} %{' (direction ambiguous)' if w.ambiguous else ''}"
+            )

@@ -1,0 +1,120 @@
+"""``cupola airglow waves`` through the real entry point: products of a rendered sequence, and
+one-line errors (exit 2, nothing written) for bad inputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cupola.cli.main import main
+
+TLE = (
+    Path(__file__).resolve().parents[1] / "src/cupola/data/samples/iss-meteor-2017/iss_tle_25544_20170101-20170630.txt"
+)
+SENSOR = ["--sensor-mm", "35.9136", "23.9424", "--focal-mm", "14"]
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    from cupola.simulate.airglow import WavePacket, make_sequence
+
+    seq = make_sequence(
+        waves=[WavePacket(55.0, 120.0, 90.0, 0.05, 0.3)], n_frames=12, interval_s=2.0, binning=16, cities=4, seed=33
+    )
+    folder = tmp_path_factory.mktemp("frames")
+    rows = []
+    for i, (f, t) in enumerate(zip(seq.frames, seq.times, strict=True)):
+        name = f"f{i:03d}.png"
+        Image.fromarray(np.clip(f, 0, 65535).astype(np.uint16)).save(folder / name)
+        rows.append((name, t.isoformat().replace("+00:00", "Z")))
+    times = folder.parent / f"{folder.name}_times.csv"
+    times.write_text("file,time\n" + "".join(f"{n},{t}\n" for n, t in rows))
+    flat = folder.parent / f"{folder.name}_flat.png"  # a flat frame: any scale, normalised on the axis
+    Image.fromarray((40000 * seq.flat).astype(np.uint16)).save(flat)
+    return seq, folder, times, flat
+
+
+def _args(folder, times, out, *extra):
+    return [
+        "airglow", "waves", "--frames", str(folder), "--frame-times", str(times), "--tle", str(TLE), *SENSOR,
+        "--attitude", "0", "0", "90", "--out", str(out), "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def test_waves_writes_every_product(sequence, tmp_path):
+    seq, folder, times, flat = sequence
+    out = tmp_path / "out"
+    code = main(_args(folder, times, out, "--flat", str(flat), "--wind", "10", "0"))
+    assert code == 0
+    for name in ("frames.tif", "mosaic.tif", "modulation.tif", "waves.csv", "spectrum.png", "phase_velocity.png",
+                 "sequence.gif", "result.json"):  # fmt: skip
+        assert (out / name).is_file(), name
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["frames"] == 12 and doc["layer_height_m"] == 87e3
+    rows = list(csv.DictReader((out / "waves.csv").open()))
+    assert len(rows) == 1
+    w = rows[0]
+    assert float(w["wavelength_km"]) == pytest.approx(55.0, rel=0.02)
+    assert abs((float(w["azimuth_deg"]) - 120.0 + 180) % 360 - 180) < 2.0
+    assert float(w["intrinsic_phase_speed_m_s"]) == pytest.approx(
+        float(w["phase_speed_m_s"]) - 10.0 * np.sin(np.radians(float(w["azimuth_deg"]))), abs=0.01
+    )
+    import rasterio
+
+    with rasterio.open(out / "frames.tif") as ds:
+        assert ds.count == 12 and ds.crs is not None
+        assert ds.descriptions[0] == doc["times_utc"][0]
+    with Image.open(out / "sequence.gif") as gif:
+        assert gif.n_frames == 12
+
+
+def _expect_exit_2(capsys, argv, out, match):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and match in err, err
+    assert not out.exists()
+
+
+def test_frames_of_different_sizes_are_refused(sequence, tmp_path, capsys):
+    _, folder, times, _ = sequence
+    bad = tmp_path / "frames"
+    bad.mkdir()
+    for p in sorted(folder.iterdir()):
+        (bad / p.name).write_bytes(p.read_bytes())
+    img = np.asarray(Image.open(bad / "f003.png"))
+    Image.fromarray(img[:-2]).save(bad / "f003.png")
+    out = tmp_path / "out"
+    _expect_exit_2(capsys, _args(bad, times, out), out, "same size")
+
+
+def test_times_out_of_order_are_refused(sequence, tmp_path, capsys):
+    _, folder, times, _ = sequence
+    lines = times.read_text().splitlines()
+    lines[3], lines[4] = (
+        lines[3].split(",")[0] + "," + lines[4].split(",")[1],
+        lines[4].split(",")[0] + "," + lines[3].split(",")[1],
+    )
+    swapped = tmp_path / "times.csv"
+    swapped.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    _expect_exit_2(capsys, _args(folder, swapped, out), out, "must increase")
+
+
+def test_a_layer_below_the_cloud_tops_is_refused(sequence, tmp_path, capsys):
+    _, folder, times, _ = sequence
+    out = tmp_path / "out"
+    _expect_exit_2(capsys, _args(folder, times, out, "--layer-km", "12"), out, "cloud tops")
+
+
+def test_attitude_and_pose_from_together_are_refused(sequence, tmp_path, capsys):
+    _, folder, times, _ = sequence
+    pose = tmp_path / "result.json"
+    pose.write_text(json.dumps({"pose": {"lvlh_roll_deg": 0, "lvlh_pitch_deg": 0, "lvlh_yaw_deg": 90}}))
+    out = tmp_path / "out"
+    _expect_exit_2(capsys, [*_args(folder, times, out), "--pose-from", str(pose)], out, "exactly one")
