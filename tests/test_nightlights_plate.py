@@ -275,7 +275,7 @@ def test_star_like_sources_leave_out_lamps_and_hot_pixels():
     planes[3, 30, 120] += 900.0  # hot pixel in the blue plane only
     for k in range(4):
         planes[k] += blob(90, 120, 150.0, sx=3.0, sy=0.7)  # a streak (a lit road, a trail of a lamp)
-    src = pl.find_sources(planes)
+    src = pl.find_sources(planes, white_balanced=True)
     det = src.detections
     where = {(round(det.row[k] / 2), round(det.col[k] / 2)): src.reason[k] for k in range(len(src))}
 
@@ -286,7 +286,9 @@ def test_star_like_sources_leave_out_lamps_and_hot_pixels():
 
     assert reason_at(30, 40) == ""
     assert reason_at(90, 40) == "red like a sodium lamp"
-    assert reason_at(30, 120) in ("one colour (hot pixel or artefact)", "not lit in every channel")
+    # the hot pixel: replaced in the luminance (no source at all) or classed as not star-like
+    hot = [r for (a, b), r in where.items() if abs(a - 30) <= 2 and abs(b - 120) <= 2]
+    assert all(r != "" for r in hot), hot
     assert reason_at(90, 120).startswith("elongated")
 
 
@@ -445,3 +447,42 @@ def test_calibrate_reads_a_camera_jpeg_linearly(sim, tmp_path):
     assert max(cal.rms_mag.values()) < 0.15
     wrong = calibrate([jpeg], CalibrateOptions(tle=TLE, time=truth.time, transfer="linear")).frames[0].calibration
     assert wrong is not None and max(wrong.rms_mag.values()) > 2.0 * max(cal.rms_mag.values())
+
+
+@pytest.mark.skipif(not AUROMAT_PHOTO.exists(), reason=f"no real sample in {AUROMAT}")
+def test_calibrate_finds_and_uses_the_stars_of_the_real_auromat_jpeg(tmp_path):
+    """`cupola nightlights calibrate` on the real 8-bit AUROMAT JPEG, blind and without an orbit:
+    the source detection it shares with `stars` (a noise floor of one code value, the star-like
+    sources first) finds its stars; the stars it identifies sit where astrometry.net's independent
+    WCS puts those Hipparcos stars; they give the zero points; the radiance is stated approximate."""
+    out = tmp_path / "cal"
+    assert main(["nightlights", "calibrate", str(AUROMAT_PHOTO), "--out", str(out)]) == 0
+    fdir = out / AUROMAT_PHOTO.stem
+    res = json.loads((fdir / "result.json").read_text())
+    stars = res["stars"]
+    assert "code value" in stars["noise_floor"] and stars["star_like"] > 300
+    assert stars["not_star_like"].get("red like a sodium lamp", 0) > 0  # the city lights below the limb
+    sol = stars["astrometry"]
+    assert sol["method"] == "blind" and sol["n_matched"] >= 40 and sol["rms_px"] < 1.5
+    # the photo is resampled by AUROMAT's lens correction: ~2.5 % longer than the EXIF 50 mm
+    assert sol["focal_px"] / (50.0 / 8.45e-3) == pytest.approx(1.025, abs=0.005)
+    own = res["own_calibration"]
+    assert own is not None and min(own["n_stars"].values()) >= 20
+    assert res["calibration_from"] == "stars in this frame"
+    assert res["linearity"].startswith("sRGB-decoded JPEG") and "radiance approximate" in res["linearity"]
+    assert (fdir / "radiance_image.tif").exists()
+    # each identified star against astrometry.net's solution of the photo (2.7 px rms on its stars)
+    with open(fdir / "stars.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == sol["n_matched"]
+    hip = np.array([int(r["hip"]) for r in rows])
+    col = np.array([float(r["col"]) for r in rows])
+    row = np.array([float(r["row"]) for r in rows])
+    cat = load_catalog(float(max(float(r["hp_mag"]) for r in rows)) + 0.01)
+    pos = {int(h): k for k, h in enumerate(cat.hip)}
+    vec = cat.subset(np.array([pos[h] for h in hip])).unit_vectors(2012.07)
+    ra = np.degrees(np.arctan2(vec[:, 1], vec[:, 0])) % 360.0
+    dec = np.degrees(np.arcsin(vec[:, 2]))
+    pc, pr = WCS(fits.Header.fromfile(str(AUROMAT_WCS))).all_world2pix(ra, dec, 0)
+    miss = np.hypot(pc - col, pr - row)
+    assert np.median(miss) < 4.0 and np.mean(miss < 10.0) >= 0.9, np.percentile(miss, [50, 90, 100])

@@ -33,6 +33,7 @@ from cupola.nightlights.photo import is_photo, read_photo_frame
 from cupola.nightlights.photometry import Calibration
 from cupola.nightlights.radiance import RadianceSettings
 from cupola.nightlights.raw import RawFrame, read_raw, subtract_dark
+from cupola.nightlights.sources import Quantisation
 from cupola.nightlights.starfield import StarField
 from cupola.nightlights.view import ViewGeometry, lonlat_to_plane
 
@@ -87,6 +88,8 @@ class FrameResult:
     light: Light | None = None
     notes: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
+    #: a photo's quantisation (JPEG/TIFF/PNG code values) for the source detection's noise floor
+    quantisation: Quantisation | None = None
     _view: ViewGeometry | None = field(default=None, repr=False)
 
     # -- the parts, read as before ------------------------------------------------------------
@@ -192,7 +195,8 @@ def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: 
     """Decode a RAW (or a JPEG, TIFF or PNG photo, :mod:`cupola.nightlights.photo`), subtract the
     dark, flat-field and normalise it to counts/s at ISO 100, f/1."""
     t0 = _time.perf_counter()
-    if is_photo(path):  # JPEG, TIFF, PNG: decoded to (approximately) linear light
+    photo = is_photo(path)
+    if photo:  # JPEG, TIFF, PNG: decoded to (approximately) linear light
         frame = read_photo_frame(path, transfer=opts.transfer, saturation_fraction=opts.saturation_fraction)
     else:
         frame = read_raw(path, saturation_fraction=opts.saturation_fraction)
@@ -217,10 +221,27 @@ def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: 
     ql = np.stack([frame.planes[0], 0.5 * (frame.planes[1] + frame.planes[2]), frame.planes[3]])[:, : h4 * 4, : w4 * 4]
     ql = ql.reshape(3, h4, 4, w4, 4).mean(axis=(2, 4))
     rate = np.float32(exposure.rate_factor)
+    gains = []
     for k in range(4):
-        frame.planes[k] *= lens.plane_gain(frame.offsets[k], frame.shape, k)
+        g = lens.plane_gain(frame.offsets[k], frame.shape, k)
+        frame.planes[k] *= g
         frame.planes[k] *= rate
-    fr = FrameResult(path=path, frame=frame, exposure=exposure, lens=lens, camera=camera, notes=notes, raw_quicklook=ql)
+        if photo:
+            gains.append(np.asarray(g, np.float32) * rate)
+    quant = None
+    if photo:  # code values of the decoded photo, for the noise floor of the source detection
+        gain = np.stack([gains[0], 0.5 * (gains[1] + gains[2]), gains[3]])
+        quant = Quantisation(frame.meta.white_level, opts.transfer, gain)
+    fr = FrameResult(
+        path=path,
+        frame=frame,
+        exposure=exposure,
+        lens=lens,
+        camera=camera,
+        notes=notes,
+        raw_quicklook=ql,
+        quantisation=quant,
+    )
     fr.timings_s["decode_flat_exposure"] = _time.perf_counter() - t0
     return fr
 

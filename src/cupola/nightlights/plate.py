@@ -3,17 +3,18 @@ pointed, and a FITS WCS of the photo's pixels.
 
 The steps, as pure functions (the command is :mod:`cupola.nightlights.plate_job`):
 
-1. **sources** (:func:`find_sources`): segmentation of the superpixel luminance by
-   :func:`cupola.nightlights.stars.detect_sources` with a *noise floor for quantised photos*: an
-   8-bit JPEG's black sky is a flat 0, where the measured noise is 0 and every code value above it
-   would be a "5-sigma" source, so the noise is never taken below one code value of each channel
-   at the local background (decoded through the sRGB curve). Then each source is classed
-   **star-like or not** (:class:`SourceFilter`): compact (size and peak/flux), round (a star trail
-   of the station's rotation is short at the focal lengths used for star fields), not a lamp's
-   colour (sodium city lights are red: R/B above 2.5), light in more than one channel (hot
-   pixels and coloured artefacts light one). City lights, aurora and airglow structure and JPEG
-   block artefacts are the sources this removes; in the AUROMAT Nikon D3S limb photo 18 of the 25
-   brightest star-like sources are stars, where plain detection had none among its 25 brightest.
+1. **sources** (:func:`find_sources`, from :mod:`cupola.nightlights.sources`, the route the
+   calibration's star step uses too): segmentation of the superpixel luminance with a *noise
+   floor for quantised photos*: an 8-bit JPEG's black sky is a flat 0, where the measured noise
+   is 0 and every code value above it would be a "5-sigma" source, so the noise is never taken
+   below one code value of each channel at the local background (decoded through the sRGB curve).
+   Then each source is classed **star-like or not** (:class:`SourceFilter`): compact (size and
+   peak/flux), round (a star trail of the station's rotation is short at the focal lengths used
+   for star fields), not a lamp's colour (in a photo's white-balanced RGB, sodium city lights are
+   red: R/B above 2.5), light in more than one channel (hot pixels and coloured artefacts light
+   one). City lights, aurora and airglow structure and JPEG block artefacts are the sources this
+   removes; in the AUROMAT Nikon D3S limb photo most of the 25 brightest star-like sources are
+   stars, where plain detection had none among its 25 brightest.
 2. **solve** (:func:`solve_plate`): :func:`cupola.nightlights.astrometry.solve_astrometry`
    (blind triangle matching against Hipparcos, then a robust fit of the camera -> ICRS rotation
    and the focal length) on the star-like sources, brightest first. A blind solve must predict the
@@ -60,7 +61,14 @@ from cupola.geometry import geodesy
 from cupola.geometry.camera import Camera
 from cupola.nightlights.astrometry import AstrometricSolution, solve_astrometry
 from cupola.nightlights.astrometry import wcs_header as _tan_header
-from cupola.nightlights.stars import Background, Detections, detect_sources, estimate_background
+from cupola.nightlights.sources import (  # the source detection shared with the calibration
+    Quantisation,
+    SourceFilter,
+    Sources,
+    colour_planes,
+    find_sources,
+    quantisation_floor,
+)
 
 if TYPE_CHECKING:
     from cupola.geometry.orbit import StateVector
@@ -70,6 +78,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FOCAL_SEARCH",
     "MIN_TANGENT_HEIGHT_M",
+    "Quantisation",
     "SourceFilter",
     "Sources",
     "PlateSolution",
@@ -89,133 +98,6 @@ __all__ = [
 FOCAL_SEARCH = (1.0, 1.01, 0.99, 1.02, 0.98, 1.03, 0.97, 1.04, 0.96, 1.05, 0.95, 1.06, 0.94)
 #: lines of sight grazing the Earth below this height are not sky (refraction, city lights)
 MIN_TANGENT_HEIGHT_M = 40_000.0
-
-
-@dataclass(frozen=True)
-class SourceFilter:
-    """What a star looks like on the superpixel plane (one value per 2x2 sensor pixels).
-
-    ``max_sigma_plane_px``: largest RMS size along the major axis (a 1 s trail at 50 mm, ~4.5
-    plane px long, has 1.6); ``max_elongation``: major over minor RMS size; ``min_peak_fraction``:
-    the brightest superpixel's share of the source's flux (a point source's is >= 0.04 up to a
-    2-superpixel blur); ``max_red_blue``: R/B flux above which a source is taken for a sodium
-    lamp (stars of B-V up to ~1.5 stay below it in camera RGB); ``max_channel_fraction``: a
-    source with more of its light in one channel is a hot pixel or a coloured artefact.
-    """
-
-    max_sigma_plane_px: float = 3.5
-    max_elongation: float = 3.0
-    min_peak_fraction: float = 0.03
-    max_red_blue: float = 2.5
-    max_channel_fraction: float = 0.8
-
-
-@dataclass(frozen=True, eq=False)
-class Sources:
-    """Detected sources, brightest first (photo pixels), their background-subtracted R, G, B
-    flux near the centroid, and why each is not star-like (``""`` for the star-like)."""
-
-    detections: Detections
-    colour: np.ndarray  # (3, N)
-    reason: list[str]
-
-    def __len__(self) -> int:
-        return len(self.detections)
-
-    @property
-    def star_like(self) -> np.ndarray:
-        return np.array([r == "" for r in self.reason], bool)
-
-    def rejected(self) -> dict[str, int]:
-        """How many sources each reason removed."""
-        out: dict[str, int] = {}
-        for r in self.reason:
-            if r:
-                out[r] = out.get(r, 0) + 1
-        return out
-
-
-def colour_planes(planes: np.ndarray) -> np.ndarray:
-    """R, G (mean of the two greens), B planes (3, h, w) from the four planes of a frame."""
-    p = np.asarray(planes, np.float32)
-    return np.stack([p[0], 0.5 * (p[1] + p[2]), p[3]])
-
-
-def quantisation_floor(channel_levels: np.ndarray, full_scale: float, transfer: str) -> np.ndarray:
-    """The noise floor of the luminance R + G1 + G2 + B of a quantised photo: one code value of
-    each channel at its background level (``channel_levels``: (3, h, w) R, G, B in the frame's
-    units, linear fractions of full scale times ``full_scale``), decoded through ``transfer``
-    ("srgb": the slope of the IEC 61966-2-1 curve there; "linear": one code value)."""
-    lev = np.clip(np.asarray(channel_levels, np.float64) / full_scale, 0.0, 1.0)
-    if transfer == "srgb":
-        v = np.where(lev <= 0.0031308, 12.92 * lev, 1.055 * lev ** (1.0 / 2.4) - 0.055)
-        slope = np.where(v <= 0.04045, 1.0 / 12.92, 2.4 / 1.055 * ((v + 0.055) / 1.055) ** 1.4)
-    else:
-        slope = np.ones_like(lev)
-    step = slope  # one code value is 1/full_scale of the range, i.e. `slope` in frame units
-    return (step[0] + 2.0 * step[1] + step[2]).astype(np.float32)
-
-
-def _box_flux(plane: np.ndarray, level: np.ndarray, i: np.ndarray, j: np.ndarray, r: int = 2) -> np.ndarray:
-    """Sum of ``plane - level`` in the (2r+1)^2 box around each (i, j), clipped at the edges."""
-    h, w = plane.shape
-    off = np.arange(-r, r + 1)
-    ii = np.clip(i[:, None, None] + off[None, :, None], 0, h - 1)
-    jj = np.clip(j[:, None, None] + off[None, None, :], 0, w - 1)
-    return np.sum(plane[ii, jj] - level[ii, jj], axis=(1, 2))
-
-
-def find_sources(
-    planes: np.ndarray,
-    *,
-    saturated: np.ndarray | None = None,
-    quantisation: tuple[float, str] | None = None,
-    nsigma: float = 5.0,
-    box_px: int = 32,
-    source_filter: SourceFilter = SourceFilter(),
-) -> Sources:
-    """Detect the point sources of a frame's four planes (4, h, w) and class them star-like or not.
-
-    ``quantisation``: (full scale, transfer) of a photo's values (:mod:`cupola.nightlights.photo`)
-    for the noise floor of :func:`quantisation_floor`; None for a RAW, whose noise is measured.
-    ``saturated``: (4, h, w) flags (a source touching one is flagged in the detections).
-    """
-    rgb = colour_planes(planes)
-    lum = rgb[0] + 2.0 * rgb[1] + rgb[2]
-    bg = estimate_background(lum, box_px=box_px)
-    levels = np.stack([estimate_background(rgb[c], box_px=box_px).level for c in range(3)])
-    rms = bg.rms
-    if quantisation is not None:
-        rms = np.maximum(rms, quantisation_floor(levels, *quantisation))
-    sat = None if saturated is None else np.asarray(np.asarray(saturated).any(axis=0), bool)
-    det = detect_sources(lum, Background(bg.level, rms.astype(np.float32), bg.box_px), saturated=sat, nsigma=nsigma)
-    n = len(det)
-    h, w = lum.shape
-    i = np.clip(np.rint((det.row - 0.5) / 2.0).astype(int), 0, h - 1)
-    j = np.clip(np.rint((det.col - 0.5) / 2.0).astype(int), 0, w - 1)
-    colour = np.stack([_box_flux(rgb[c], levels[c], i, j) for c in range(3)]) if n else np.zeros((3, 0))
-    f = source_filter
-    reason = [""] * n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        peak_fraction = det.peak / det.flux
-        elongation = det.sigma_major / det.sigma_minor
-        total = colour.sum(axis=0)
-        top = colour.max(axis=0) / total
-        red_blue = colour[0] / colour[2]
-    tests = (
-        (det.extended, "extended (city lights, aurora, cloud)"),
-        (~(det.sigma_major <= f.max_sigma_plane_px), "too large for a star"),
-        (~(elongation <= f.max_elongation), "elongated (a streak, a lit road, an edge)"),
-        (~(peak_fraction >= f.min_peak_fraction), "diffuse (no peak)"),
-        (~((colour > 0).all(axis=0)), "not lit in every channel"),
-        (~(top <= f.max_channel_fraction), "one colour (hot pixel or artefact)"),
-        (~(red_blue <= f.max_red_blue), "red like a sodium lamp"),
-    )
-    for bad, why in tests:
-        for k in np.flatnonzero(bad):
-            if not reason[k]:
-                reason[k] = why
-    return Sources(det, colour, reason)
 
 
 @dataclass(frozen=True, eq=False)

@@ -85,6 +85,16 @@ def frame_summary(fr: FrameResult) -> dict:
         "notes": fr.notes,
         "timings_s": fr.timings_s,
     }
+    src = fr.stars.sources
+    if src is not None:
+        d["stars"]["star_like"] = int(src.star_like.sum())
+        d["stars"]["not_star_like"] = src.rejected()
+        d["stars"]["noise_floor"] = (
+            f"one code value of each channel ({fr.quantisation.full_scale:g} full scale, "
+            f"{fr.quantisation.transfer} transfer)"
+            if fr.quantisation is not None
+            else "measured"
+        )
     if fr.astrometry is not None:
         d["stars"]["astrometry"] = fr.astrometry.to_dict()
     if fr.trails is not None:

@@ -19,14 +19,16 @@ from cupola.geometry import attitude as att
 from cupola.nightlights.astrometry import AstrometricSolution, solve_astrometry
 from cupola.nightlights.catalog import load_catalog, magnitude_limit_for_field
 from cupola.nightlights.photometry import Calibration, StarPhotometry, fit_zero_points, measure_stars
-from cupola.nightlights.stars import (
-    Detections,
-    TrailModel,
-    detect_sources,
-    estimate_background,
-    fit_trails,
-    fit_trails_robust,
+from cupola.nightlights.sources import (
+    Sources,
+    classify_sources,
+    hot_pixel_sources,
+    luminance,
+    noise_background,
+    point_sources,
+    shape_agrees,
 )
+from cupola.nightlights.stars import Detections, TrailModel, fit_trails, fit_trails_robust
 
 if TYPE_CHECKING:
     from cupola.nightlights.frame import FrameResult
@@ -47,42 +49,9 @@ class StarField:
     catalog_rows: dict | None = None
     #: the frame's own zero points and colour terms
     calibration: Calibration | None = None
+    #: the sources as the blind search was given them, each with why it is not star-like
+    sources: Sources | None = None
     note: str = ""
-
-
-def _single_pixel(planes: np.ndarray, lum_background: np.ndarray, det: Detections) -> np.ndarray:
-    """Hot pixels and cosmic-ray hits: the light of the brightest superpixel is in one Bayer plane
-    only, where a star (seen through all four filters) lights them all."""
-    if len(det) == 0:
-        return np.zeros(0, bool)
-    h, w = planes.shape[1:]
-    i = np.clip(np.rint((det.row - 0.5) / 2.0).astype(int), 0, h - 1)
-    j = np.clip(np.rint((det.col - 0.5) / 2.0).astype(int), 0, w - 1)
-    hot = np.zeros(len(det), bool)
-    for di in (-1, 0, 1):  # the brightest superpixel near the centroid
-        for dj in (-1, 0, 1):
-            ii, jj = np.clip(i + di, 0, h - 1), np.clip(j + dj, 0, w - 1)
-            p = planes[:, ii, jj] - lum_background[ii, jj] / 4.0
-            tot = p.sum(axis=0)
-            frac = p.max(axis=0) / np.where(tot > 0, tot, np.inf)
-            bright = tot >= 0.5 * det.peak
-            hot |= bright & (frac > 0.8)
-    return hot
-
-
-def _luminance(planes: np.ndarray) -> np.ndarray:
-    """Sum of the four Bayer planes, hot pixels and cosmic-ray hits replaced: they light one plane
-    of a superpixel, a star (seen through all four filters) lights them all, so such superpixels
-    take the other three planes' signal."""
-    lum = planes[0] + planes[1]
-    lum += planes[2]
-    lum += planes[3]
-    top = np.maximum(np.maximum(planes[0], planes[1]), np.maximum(planes[2], planes[3]))
-    rest = lum - top
-    hot = (top > 0.8 * lum) & (
-        top > 4.0 * np.abs(rest) / 3.0 + 10.0 * float(np.median(np.abs(lum[::16, ::16]))) + 1e-30
-    )
-    return np.where(hot, rest * np.float32(4.0 / 3.0), lum)
 
 
 def _sky_visibility(state):
@@ -192,20 +161,11 @@ def _orbital_trail_plane_px(fr: FrameResult) -> float:
     return rate * fr.exposure.exposure_s * fr.camera.focal_px / 2.0
 
 
-def _shape_agrees(det: Detections, dj, di) -> np.ndarray:
-    """Sources whose moments agree with trails (dj, di) (plane px, arrays or scalars): length within
-    1.5 px or half of it, direction within 25 deg (when the trail is 2 px or longer)."""
-    expect = np.hypot(dj, di)
-    meas = det.trail_length_plane_px
-    d_ang = np.abs((det.orientation_rad - np.arctan2(di, dj) + np.pi / 2) % np.pi - np.pi / 2)
-    return (np.abs(meas - expect) <= np.maximum(1.5, 0.5 * expect)) & ((expect < 2.0) | (d_ang <= np.radians(25.0)))
-
-
 def _trail_score(det: Detections, dj: float, di: float) -> int:
     """How many sources (SNR > 6) are shaped like trails (dj, di), at most two per 16-px band across
     the trails: a limb or an airglow band broken into pieces along one line counts as two, stars
     spread over the frame count each."""
-    ok = (det.snr > 6) & _shape_agrees(det, dj, di)
+    ok = (det.snr > 6) & shape_agrees(det, dj, di)
     if not ok.any():
         return 0
     th = np.arctan2(di, dj)
@@ -241,41 +201,27 @@ def _searched_trails(fr: FrameResult, det: Detections, lum, bg, sat, mask, plane
     return best
 
 
-def _star_like_first(fr: FrameResult, det: Detections, field) -> Detections:
-    """The sources whose shape agrees with the trails ``field`` (a function of plane px (j, i) ->
-    (dj, di)) first, each group brightest first: with trails of a few pixels or more, hot pixels,
-    towns and merged sources fall behind."""
-    if field is None or len(det) == 0:
-        return det
-    dj, di = field((det.col - 0.5) / 2.0, (det.row - 0.5) / 2.0)
-    if np.median(np.hypot(dj, di)) < 2.0:
-        return det
-    like = _shape_agrees(det, dj, di) | (det.snr < 8)  # too faint to tell
-    return det.take(np.r_[np.flatnonzero(like), np.flatnonzero(~like)])
+def _star_like_first(fr: FrameResult, det: Detections, bg, field) -> tuple[Detections, Sources]:
+    """The sources classed by :func:`cupola.nightlights.sources.classify_sources` (the plate
+    solve's test, shaped like the trails ``field`` where they are 2 superpixels or longer), the
+    star-like ones first, each group brightest first: hot pixels, towns, streaks and merged
+    sources fall behind, which is the order the blind search takes them in."""
+    photo = fr.quantisation is not None  # white-balanced RGB, not a RAW's sensor channels
+    src = classify_sources(fr.frame.planes, det, bg.level, trail_field=field, white_balanced=photo)
+    order = src.star_like_first()
+    return det.take(order), Sources(det.take(order), src.colour[:, order], [src.reason[k] for k in order])
+
+
+def _background(fr: FrameResult, lum, mask):
+    """The luminance's background and noise (with the code-value floor of a quantised photo)."""
+    return noise_background(lum, fr.frame.planes, box_px=32, mask=mask, quantisation=fr.quantisation)
 
 
 def _detect(fr: FrameResult, lum, bg, sat, mask, planes, trail_field=None, split_sigma=None) -> Detections:
-    """Point sources (not extended, not hot pixels), brightest first. With ``split_sigma``, the
-    extended segments (a bright star merged with the Milky Way's faint stars, the airglow band or a
-    city) are segmented again above ``split_sigma`` times the noise and the point sources found in
-    them join the list."""
-    det = detect_sources(lum, bg, saturated=sat, mask=mask, trail_plane_px=trail_field)
-    keep = det.take(np.flatnonzero(~det.extended & ~_single_pixel(planes, bg.level, det)))
-    if split_sigma is None or not det.extended.any():
-        return keep
-    hi = detect_sources(lum, bg, saturated=sat, mask=mask, trail_plane_px=trail_field, nsigma=split_sigma)
-    hi = hi.take(np.flatnonzero(~hi.extended & ~_single_pixel(planes, bg.level, hi)))
-    if len(hi) == 0:
-        return keep
-    from scipy.spatial import cKDTree
-
-    if len(keep):
-        d, _ = cKDTree(np.column_stack([keep.col, keep.row])).query(np.column_stack([hi.col, hi.row]))
-        hi = hi.take(np.flatnonzero(d > 4.0))
-    if len(hi) == 0:
-        return keep
-    both = Detections(*(np.concatenate([getattr(keep, f), getattr(hi, f)]) for f in Detections.__dataclass_fields__))
-    return both.take(np.argsort(-both.flux, kind="stable"))
+    """Point sources (not extended, not hot pixels), brightest first (:func:`cupola.nightlights.
+    sources.point_sources`; with ``split_sigma`` the point sources inside extended segments too)."""
+    det = point_sources(lum, bg, planes, saturated=sat, mask=mask, trail_field=trail_field, split_sigma=split_sigma)
+    return det.take(np.flatnonzero(~det.extended & ~hot_pixel_sources(planes, bg.level, det)))
 
 
 def _second_pass(fr, sol, det, lum, bg, sat, mask, planes, vec, cat, kw, filtered):
@@ -313,7 +259,7 @@ def _second_pass(fr, sol, det, lum, bg, sat, mask, planes, vec, cat, kw, filtere
     if not (long_trails and not filtered) and sky_mask is mask:
         return det, cu, ru, sol
     field = _trail_field(fr, model) if long_trails else None
-    bg2 = estimate_background(lum, box_px=32, mask=sky_mask) if sky_mask is not mask else bg
+    bg2 = _background(fr, lum, sky_mask) if sky_mask is not mask else bg
     det2 = _detect(fr, lum, bg2, sat, sky_mask, planes, field)
     if len(det2) < 6:
         return det, cu, ru, sol
@@ -343,7 +289,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
     legacy = getattr(opts, "star_search", "index") == "legacy"
     t0 = _time.perf_counter()
     planes = fr.frame.planes
-    lum = _luminance(planes)
+    lum = luminance(planes)
     sat = fr.frame.saturated.any(axis=0)
     mask = None
     if fr.view is not None:
@@ -351,7 +297,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
         if mask.all():
             sf.note = "the whole frame sees the Earth: no stars"
             return
-    bg = estimate_background(lum, box_px=32, mask=mask)
+    bg = _background(fr, lum, mask)
     det = _detect(fr, lum, bg, sat, mask, planes, split_sigma=None if legacy else 25.0)
     filtered = False
     if not legacy:
@@ -367,7 +313,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
             found = _searched_trails(fr, det, lum, bg, sat, mask, planes)
             if found is not None:
                 (det, field), filtered = found, True
-        det = _star_like_first(fr, det, field)
+        det, sf.sources = _star_like_first(fr, det, bg, field)
     fr.timings_s["detect"] = _time.perf_counter() - t0
     sf.detections = det
     if len(det) < 6:
