@@ -267,6 +267,34 @@ def test_the_stars_attitude_wins_over_poor_tie_points_and_yields_to_a_time_error
     assert any("check the time" in n or "time or orbit error" in n for n in fr.notes)
 
 
+def test_the_stars_attitude_wins_through_the_command_with_supplied_constants(sky30, tmp_path):
+    """The command a user runs, with constants supplied (`--stars calibration.json`, which used to
+    skip the star step when tie points gave a pose): careless tie points give way to the stars'
+    attitude, and the georeferenced products carry it."""
+    import json
+
+    from scipy.spatial.transform import Rotation
+
+    from cupola.cli.main import main
+
+    _, truth = sky30
+    tie = _tie_points(tmp_path / "tie.csv", truth, n=8, noise_px=12.0)
+    out = tmp_path / "out"
+    args = ["nightlights", "calibrate", str(truth.path), "--tie-points", str(tie), "--tle", str(_tle())]
+    args += ["--time", truth.time.isoformat(), "--stars", str(_cal(truth)), "--out", str(out)]
+    assert main(args) == 0
+    res = json.loads((out / "ISS_sky30" / "result.json").read_text())
+    assert res["calibration_from"].startswith("supplied constants")
+    choice = res["pose"]["choice"]
+    assert choice["used"] == "stars" and choice["tie_rms_px"] > 5.0
+    assert res["pose"]["source"].startswith("stars")
+    # the pose written for the products is the true one to a fraction of a pixel (~0.03 deg)
+    used = Rotation.from_quat(res["pose"]["quaternion_camera_to_itrs_xyzw"])
+    assert _rotation_error_arcsec(used, truth.pose.rotation) < 0.3 * 0.03 * 3600
+    assert _rotation_error_arcsec(used, truth.pose.rotation) < 0.2 * 3600 * choice["difference_deg"]
+    assert (out / "ISS_sky30" / "radiance.tif").is_file()
+
+
 def test_an_unknown_lens_is_reported_in_the_result(tmp_path):
     import json
 

@@ -243,8 +243,10 @@ def calibrate(
 
             tie = read_tie_points(opts.tie_points, image_size_px=(fr.frame.shape[1] * 2, fr.frame.shape[0] * 2))
         place_frame(fr, k, frames[0] if frames else None, opts, tles, tie, first_rpy)  # 5: orbit, pose
-        if supplied is None or (fr.state is not None and fr.pose is None):
-            measure_star_field(fr, opts)  # 4: stars, zero points (and the pose from the stars)
+        if supplied is None or fr.state is not None:
+            # 4: stars, zero points, and the stars' attitude: the pose when there is none, or in
+            # place of tie points or a carried attitude that fit worse (with supplied constants too)
+            measure_star_field(fr, opts)
         if k == 0 and fr.tie_solution is not None:  # the attitude chosen for the first frame
             first_rpy = att.rpy_from_pose(fr.state, fr.pose)
         frames.append(fr)
