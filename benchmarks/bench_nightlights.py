@@ -17,9 +17,12 @@ and read noise, 14-bit clipping.
   airglow, hot pixels, faint stars in no catalog, trails) whose stars are identified blind (orbit and
   time known, attitude not) within 20 pixels' angle of the true attitude, against the old search
   (triangles of the 25 brightest sources, ``star_search="legacy"``) on the same frames as the
-  baseline; a row per frame and route (lens, exposure, sky, solved, stars, star RMS, attitude error,
-  worst ground error in pixels, seconds); ``..._star_rms_worst`` and ``..._ground_error_worst`` over
-  the frames solved (targets 0.5 and 2 px);
+  baseline; a row per frame and route (lens, exposure, sky, ``cat_det``: catalog stars in view with
+  a detected source within 2 px, ``true_m``: stars the solver matches on the detected sources when
+  given the true attitude, 0 when fewer than the 6 it needs, i.e. whether a blind solve was
+  possible at all; solved, stars, star RMS, attitude error, worst ground error in pixels, seconds);
+  ``..._star_rms_worst`` and ``..._ground_error_worst`` over the frames solved (targets 0.5 and
+  2 px);
 * nightlights_calibrate_16mp: wall time of ``calibrate`` + ``write_products`` (RAW to GeoTIFFs,
   result.json and report.png) of the 16 MP frame, in a process that has already imported its
   libraries (target <= 10 s on 2 cores); the split into calibration and products is printed too.
@@ -291,6 +294,7 @@ def run_suite_frame(case, truth, route: str = "index") -> dict:
     row["seconds"] = time.perf_counter() - t0
     row["note"] = note
     row["catalog_detected"] = _catalog_stars_detected(truth, fr)
+    row["true_matched"] = _true_attitude_matches(truth, fr)
     if fr is None or fr.astrometry is None:
         return row
     sol = fr.astrometry
@@ -322,6 +326,36 @@ def _catalog_stars_detected(truth, fr) -> int:
     return int(np.sum(d < 2.0))
 
 
+def _true_attitude_matches(truth, fr) -> int:
+    """How many stars the solver matches on the frame's detected sources when it is given the true
+    attitude and focal length (the most a blind solve could accept; it needs 6): 0 when fewer than
+    6 match."""
+    import datetime as dt
+
+    from scipy.spatial.transform import Rotation
+
+    from cupola.nightlights.astrometry import solve_astrometry
+    from cupola.nightlights.catalog import load_catalog, magnitude_limit_for_field
+
+    if fr is None or fr.detections is None or len(fr.detections) < 6:
+        return 0
+    cam = truth.camera
+    cat = load_catalog(magnitude_limit_for_field((cam.width_px / cam.focal_x_px) * (cam.height_px / cam.focal_y_px)))
+    epoch = 2000.0 + (truth.time - dt.datetime(2000, 1, 1, 12, tzinfo=dt.timezone.utc)).total_seconds() / 31_557_600
+    det = fr.detections
+    cu, ru = truth.lens.undistort(det.col, det.row)
+    sol, _ = solve_astrometry(
+        cu,
+        ru,
+        cam,
+        cat.unit_vectors(epoch),
+        cat.hp_mag,
+        prior_rotation=Rotation.from_matrix(truth.rotation_cam_to_icrs),
+        fit_focal=False,
+    )
+    return 0 if sol is None else sol.n_matched
+
+
 def suite_rows(routes=("index", "legacy"), names=None) -> list[dict]:
     """Every suite frame rendered once and calibrated by each route."""
     from cupola.simulate.nightlights import NIGHTLIGHTS_SUITE, make_suite_frame
@@ -339,7 +373,8 @@ def suite_rows(routes=("index", "legacy"), names=None) -> list[dict]:
 
 def _print_rows(rows) -> None:
     print(
-        f"# {'frame':29s} {'route':6s} {'lens':>6s} {'exp_s':>6s} {'sky':>4s} {'cat_det':>7s} {'solved':>6s} "
+        f"# {'frame':29s} {'route':6s} {'lens':>6s} {'exp_s':>6s} {'sky':>4s} {'cat_det':>7s} {'true_m':>6s} "
+        f"{'solved':>6s} "
         f"{'stars':>5s} {'rms_px':>6s} {'att_as':>7s} {'ground_px':>9s} {'s':>5s}  note",
         flush=True,
     )
@@ -347,7 +382,7 @@ def _print_rows(rows) -> None:
         solved = "WRONG" if r["wrong"] else ("yes" if r["solved"] else "no")
         print(
             f"# {r['frame']:29s} {r['route']:6s} {r['lens']:>6s} {r['exposure_s']:6.3g} {r['sky']:4.2f} "
-            f"{r['catalog_detected']:7d} {solved:>6s} "
+            f"{r['catalog_detected']:7d} {r['true_matched']:6d} {solved:>6s} "
             f"{r['stars']:5d} {r['star_rms_px']:6.2f} {r['attitude_arcsec']:7.1f} {r['ground_px']:9.2f} "
             f"{r['seconds']:5.1f}  {r['note'][:90]}",
             flush=True,
