@@ -117,15 +117,32 @@ class GridGeometry:
         self.grid = grid
         self.thickness_m = thickness_m
         self.points_m = grid.to_ecef(*grid.mesh_km())
+        lon0, lat0 = np.radians(grid.lon0_deg), np.radians(grid.lat0_deg)
+        self._centre = geodesy.geodetic_to_ecef(lon0, lat0, 0.0)
+        self._ground_radius_m = float(np.linalg.norm(self._centre))
+        u = self._centre / self._ground_radius_m
+        east = np.cross([0.0, 0.0, 1.0], u)
+        east /= np.linalg.norm(east)
+        self._basis = (east, np.cross(u, east), u)
 
     def ground_cells(self, pose: Pose) -> tuple[np.ndarray, np.ndarray]:
-        """Grid (x, y) in km of the ground point behind each layer cell on the line of sight from
-        ``pose`` (where a city light or a cloud seen through that cell lies); NaN off the Earth."""
+        """Ground-grid coordinates (km, x east, y north) of the ground point behind each layer cell
+        on the line of sight from ``pose`` (where a city light or a cloud seen through that cell
+        lies); NaN off the Earth. The ground grid is internal (the cleaning's): a spherical
+        azimuthal-equidistant map of geocentric directions about the grid centre, on the Earth's
+        radius there, fast and the same for every frame."""
         o = np.asarray(pose.position_m, dtype=float)
         g = geodesy.ray_ellipsoid_intersection(o, self.points_m - o, 0.0)
         ok = np.isfinite(g[..., 0])
-        x, y = self.grid.from_ecef(np.where(ok[..., None], g, self.points_m))
-        return np.where(ok, x, np.nan), np.where(ok, y, np.nan)
+        d = np.where(ok[..., None], g, self._centre) / np.linalg.norm(
+            np.where(ok[..., None], g, self._centre), axis=-1, keepdims=True
+        )
+        e, n, u = self._basis
+        de, dn, du = d @ e, d @ n, d @ u
+        psi = np.arctan2(np.hypot(de, dn), du)
+        az = np.arctan2(de, dn)
+        r_km = psi * self._ground_radius_m / 1e3
+        return np.where(ok, r_km * np.sin(az), np.nan), np.where(ok, r_km * np.cos(az), np.nan)
 
 
 def project_frame(

@@ -81,7 +81,7 @@ def analyse_sequence(
     flat: np.ndarray | None = None,
     wind_m_s: tuple[float, float] | None = None,
     max_slant: float = 4.0,
-    max_cells: int = 256,
+    max_cells: int = 384,
     false_alarm: float = 0.01,
     ground_nsigma: float = 3.0,
     names: Sequence[str] | None = None,

@@ -304,6 +304,7 @@ def find_waves(
     bin_k = 1.0 / (max(nx, ny) * spacing_km)
     rejected: list[tuple[float, float]] = []
     resid_obs = ov.copy()
+    resid_cube = filled.copy()
     for _ in range(3 * max_waves):
         if len(params) >= max_waves:
             break
@@ -316,7 +317,6 @@ def find_waves(
         if cand.flat[best] < threshold:
             break
         k0 = (float(kx.flat[best]), float(ky.flat[best]))
-        resid_cube = filled - _model(params.ravel(), xx[None], yy[None], t_s[:, None, None])
         w0, a0, b0 = _phase_rate(resid_cube, window, xx, yy, t_s, *k0)
         one, _, _ = _fit(np.array([k0[0], k0[1], w0, a0, b0]), ox, oy, ot, resid_obs)
         speed = abs(one[2]) / (2.0 * np.pi * np.hypot(one[0], one[1])) * 1e3
@@ -326,8 +326,8 @@ def find_waves(
         params = np.vstack([params, one])
         sigs.append(float(cand.flat[best]))
         resid_obs = resid_obs - _model(one, ox, oy, ot)
-        resid = filled - _model(params.ravel(), xx[None], yy[None], t_s[:, None, None])
-        ratio = red_noise_ratio(welch_periodogram(np.where(valid[None], resid, 0.0), window), kmag, 1)
+        resid_cube = resid_cube - _model(one, xx[None], yy[None], t_s[:, None, None])
+        ratio = red_noise_ratio(welch_periodogram(np.where(valid[None], resid_cube, 0.0), window), kmag, 1)
     if len(params):
         fitted, cov, _ = _fit(params.ravel(), ox, oy, ot, ov)  # all together, for the final values
         params = fitted.reshape(-1, 5)
