@@ -167,3 +167,36 @@ def test_bad_inputs_are_one_line_errors(tiny, tmp_path, capsys):
     _one_line_exit_2(capsys, ["rso", "train", "pose", "--data", str(tmp_path), "--out", str(tmp_path / "p.pt")],
                      "labels.csv")  # fmt: skip
     assert not (tmp_path / "o").exists() and not (tmp_path / "r.png").exists()
+
+
+def test_the_bundled_weights_do_their_job_on_unseen_images(tmp_path, capsys):
+    # seed 77: neither the training set (1), the benchmark (1000, 1001) nor the other tests
+    from cupola.rso.dataset import draw_sample
+    from cupola.rso.pose import predict_pose
+    from cupola.rso.recover import mse, recover_images
+    from cupola.rso.train import build, load_model_file
+
+    samples = [draw_sample(MODEL, 77, i, 64) for i in range(24)]
+    degraded = np.stack([s.degraded for s in samples])
+    clean = np.clip(np.stack([s.clean for s in samples]), 0, 1)
+    unet = build(load_model_file(_bundled("recover"), "recover"))
+    restored = recover_images(unet, degraded)
+    assert np.mean([mse(a, b) for a, b in zip(restored, clean)]) < 0.8 * np.mean(
+        [mse(a, b) for a, b in zip(degraded, clean)]
+    )
+    obj = load_model_file(_bundled("pose"), "pose")
+    rot, range_m = predict_pose(build(obj), obj, restored)
+    err = angle_deg(rot, Rotation.from_quat([s.view.rotation.as_quat() for s in samples]), MODEL.symmetries)
+    assert np.median(err) < 80.0  # random attitudes give ~ 100 deg with the half-turn forgiven
+    assert np.median(np.abs(range_m / [s.view.range_m for s in samples] - 1)) < 0.25
+    img = tmp_path / "one.png"
+    Image.fromarray(np.round(degraded[0] * 255).astype(np.uint8)).save(img)
+    assert main(["rso", "pose", str(img), "--out", str(tmp_path / "p"), "--quiet"]) == 0, capsys.readouterr().err
+
+
+def _bundled(kind):
+    from pathlib import Path
+
+    import cupola
+
+    return Path(cupola.__file__).parent / "data" / "rso" / f"{kind}.pt"
