@@ -20,7 +20,15 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["fit_trend", "relative_modulation", "temporal_outliers", "ground_fixed", "fill_gaps"]
+__all__ = [
+    "fit_trend",
+    "trends",
+    "sequence_trend",
+    "relative_modulation",
+    "temporal_outliers",
+    "ground_fixed",
+    "fill_gaps",
+]
 
 
 def _design(x_km: np.ndarray, y_km: np.ndarray, degree: int) -> np.ndarray:
@@ -50,18 +58,49 @@ def fit_trend(
     return np.where(ok, a @ coef, np.nan)
 
 
+def trends(
+    cube: np.ndarray, x_km: np.ndarray, y_km: np.ndarray, mask: np.ndarray | None = None, degree: int = 2
+) -> np.ndarray:
+    """:func:`fit_trend` of every frame (``mask``, True = bad, left out of the fits)."""
+    out = np.empty(cube.shape, np.float32)
+    for i, frame in enumerate(cube):
+        v = frame if mask is None else np.where(mask[i], np.nan, frame)
+        out[i] = fit_trend(v, x_km, y_km, degree=degree)
+    return out
+
+
+def sequence_trend(
+    cube: np.ndarray, x_km: np.ndarray, y_km: np.ndarray, mask: np.ndarray | None = None, *, frame_degree: int = 0
+) -> np.ndarray:
+    """The large-scale trend of a sequence on the layer grid: one polynomial surface (degree 2,
+    clipped) of the median frame, which stands still in the layer as the gradient does, times a
+    scale per frame (exposure, transparency), times a polynomial of ``frame_degree`` per frame
+    when > 0 (what moves with the camera: a flat field that is not quite right).
+
+    A trend fitted to each frame on its own would take a different share of a long wave in every
+    frame as the wave moves, and bias its phase speed low; one trend for the sequence does not."""
+    v = cube if mask is None else np.where(mask, np.nan, cube)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        common = np.isfinite(v).all(axis=0)
+        if common.sum() < 16:
+            common = np.isfinite(v).mean(axis=0) >= 0.5
+        scale = np.nanmedian(v[:, common], axis=1)
+        scale = scale / np.nanmedian(scale)
+        base = np.nanmedian(v / scale[:, None, None], axis=0)
+    trend = scale[:, None, None] * fit_trend(base, x_km, y_km, degree=2)[None]
+    if frame_degree > 0:
+        trend = trend * trends(v / trend, x_km, y_km, degree=frame_degree)
+    return trend.astype(np.float32)
+
+
 def relative_modulation(
     cube: np.ndarray, x_km: np.ndarray, y_km: np.ndarray, mask: np.ndarray | None = None, degree: int = 2
 ) -> np.ndarray:
     """(value / trend - 1) per frame: the modulation relative to the local mean brightness.
     ``mask`` (True = bad) is left out of the trend fit."""
-    out = np.empty(cube.shape, np.float32)
-    for i, frame in enumerate(cube):
-        v = frame if mask is None else np.where(mask[i], np.nan, frame)
-        trend = fit_trend(v, x_km, y_km, degree=degree)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[i] = frame / trend - 1.0
-    return out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (cube / trends(cube, x_km, y_km, mask, degree) - 1.0).astype(np.float32)
 
 
 def temporal_outliers(m: np.ndarray, *, nsigma: float = 5.0, grow: int = 1) -> np.ndarray:

@@ -84,13 +84,16 @@ def analyse_sequence(
     max_cells: int = 384,
     false_alarm: float = 0.01,
     ground_nsigma: float = 3.0,
+    frame_trend_degree: int = 0,
     names: Sequence[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> AirglowResult:
     """Project, clean and analyse a sequence of grey frames (brightness, any linear unit) taken
     at ``times`` by ``camera`` at ``poses`` (one per frame). ``flat``: the relative response of
     the frame (vignetting), divided out first. ``wind_m_s``: (eastward, northward) wind at the
-    layer for intrinsic phase speeds and periods."""
+    layer for intrinsic phase speeds and periods. ``frame_trend_degree``: a polynomial per frame
+    on top of the sequence's trend (1 or 2 without a good flat field; 0 keeps long waves' speeds
+    unbiased, see :func:`cupola.airglow.clean.sequence_trend`)."""
     check_layer_height(height_m)
     check_sequence(frames, times, names)
     if len(poses) != len(frames):
@@ -131,13 +134,16 @@ def analyse_sequence(
             "(a shorter sequence or a wider lens)"
         )
     # cleaning: trend, point-like transients (stars, towns), then what stands still on the ground
-    m = clean.relative_modulation(cube, xx, yy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = cube / clean.trends(cube, xx, yy) - 1.0  # per frame, for the flags only
     stars = clean.temporal_outliers(m)
     m[stars] = np.nan
     ground, _, _ = clean.ground_fixed(m, ground_ij, (grid.ny, grid.nx), nsigma=ground_nsigma, grow=2)
     ground &= np.isfinite(m)
     bad = stars | ground
-    m = clean.relative_modulation(cube, xx, yy, mask=bad)  # the trend again without them
+    trend = clean.sequence_trend(cube, xx, yy, mask=bad | ~valid[None], frame_degree=frame_trend_degree)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = (cube / trend - 1.0).astype(np.float32)
     m[bad] = np.nan
     m[:, ~valid] = np.nan
     report("cleaning", 1, 1)

@@ -86,6 +86,7 @@ class AirglowSequence:
     flat: np.ndarray  # the relative illumination of the frame (vignetting)
     mean_e: float  # the layer's vertical brightness per frame pixel (electrons)
     notes: list[str] = field(default_factory=list)
+    focal_mm: float = 14.0
 
     @property
     def t_s(self) -> np.ndarray:
@@ -316,4 +317,59 @@ def make_sequence(
         flat=flat.astype(np.float32),
         mean_e=float(mean_e),
         notes=notes,
+        focal_mm=float(focal_mm),
     )
+
+
+def write_sequence_files(seq: AirglowSequence, folder) -> dict:
+    """Write a sequence as ``cupola airglow waves`` reads it: 16-bit PNG frames in
+    ``folder/frames``, ``folder/frame_times.csv`` (file,time), ``folder/flat.png`` (the
+    vignetting, any scale) and ``folder/truth.json`` (the waves); returns the paths and the
+    command-line camera and attitude arguments."""
+    import json
+    from pathlib import Path
+
+    from PIL import Image
+
+    folder = Path(folder)
+    frames = folder / "frames"
+    frames.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (f, t) in enumerate(zip(seq.frames, seq.times, strict=True)):
+        name = f"frame_{i:03d}.png"
+        Image.fromarray(np.clip(np.rint(f), 0, 65535).astype(np.uint16)).save(frames / name)
+        rows.append(f"{name},{t.isoformat().replace('+00:00', 'Z')}\n")
+    times = folder / "frame_times.csv"
+    times.write_text("file,time\n" + "".join(rows), encoding="utf-8")
+    flat = folder / "flat.png"
+    Image.fromarray(np.clip(40000.0 * seq.flat, 0, 65535).astype(np.uint16)).save(flat)
+    truth = folder / "truth.json"
+    truth.write_text(
+        json.dumps(
+            {
+                "waves": [
+                    {
+                        "wavelength_km": w.wavelength_km,
+                        "azimuth_deg": w.azimuth_deg,
+                        "phase_speed_m_s": w.phase_speed_m_s,
+                        "amplitude_pct": 100.0 * w.amplitude,
+                    }
+                    for w in seq.waves
+                ],
+                "layer_height_m": seq.height_m,
+                "notes": seq.notes,
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    cam = seq.camera
+    focal_mm = seq.focal_mm
+    sensor_w = cam.width_px / cam.focal_x_px
+    sensor_h = cam.height_px / cam.focal_y_px
+    args = [
+        "--focal-mm", f"{focal_mm:g}",
+        "--sensor-mm", f"{sensor_w * focal_mm:.6f}", f"{sensor_h * focal_mm:.6f}",
+        "--attitude", *(f"{v:g}" for v in seq.rpy_deg),
+    ]  # fmt: skip
+    return {"frames": frames, "frame_times": times, "flat": flat, "truth": truth, "args": args}
