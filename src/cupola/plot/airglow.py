@@ -25,20 +25,14 @@ def write_spectrum_png(
     im = ax.pcolormesh(kx, ky, np.log10(np.clip(ratio, 1e-2, None)), shading="auto", cmap="magma", vmin=-1)
     ax.contour(kx, ky, ratio, levels=[threshold], colors="cyan", linewidths=0.6)
     for i, w in enumerate(waves, 1):
-        ax.annotate(
-            f"{i}: {w.wavelength_km:.0f} km",
-            xy=(w.kx_cyc_km, w.ky_cyc_km),
-            xytext=(0, 0),
-            arrowprops={"arrowstyle": "->", "color": "white"},
-            color="white",
-            fontsize=8,
-        )
+        ax.annotate("", xy=(w.kx_cyc_km, w.ky_cyc_km), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "white"})
+        ax.text(w.kx_cyc_km * 1.08, w.ky_cyc_km * 1.08, f"{i}: {w.wavelength_km:.0f} km", color="white", fontsize=8)
     ax.set_xlim(-kmax, kmax)
     ax.set_ylim(-kmax, kmax)
     ax.set_aspect("equal")
     ax.set_xlabel("k east (cycles/km)")
     ax.set_ylabel("k north (cycles/km)")
-    ax.set_title("Airglow periodogram / red-noise background (cyan: significance)")
+    ax.set_title("Periodogram / red-noise background (cyan: significant)", fontsize=10)
     fig.colorbar(im, ax=ax, label="log10 ratio")
     return save_figure(fig, path)
 
@@ -60,7 +54,11 @@ def write_velocity_png(
         ax.errorbar(th, w.phase_speed_m_s, yerr=w.phase_speed_sigma_m_s, fmt="o", color="tab:red", ms=4)
         ax.text(th, w.phase_speed_m_s, f" {i}", color="tab:red", fontsize=8)
     ax.set_rmax(float(speed_edges[-1]))
-    ax.set_title("Phase velocity (m/s): 3-D spectrum (grey), waves (red)", fontsize=9)
+    ax.set_title(
+        "Phase velocity (m/s): 3-D FFT spectrum (grey; nothing below its lowest frequency bin / |k|),\n"
+        "waves of the table (red, 1-sigma bars)",
+        fontsize=8,
+    )
     return save_figure(fig, path)
 
 
