@@ -18,6 +18,7 @@
    5 s apart along the real 2017-04-18 ISS pass, rendered from the real Jacksboro fault elevation
    model that matplotlib ships, with their known poses; ``cupola stereo`` makes the DEM and its
    predicted error and measures it against the model (see docs/stereo.md).
+8. Airglow gravity waves from a **rendered** ISS sequence with known waves (docs/airglow.md).
 """
 
 from __future__ import annotations
@@ -167,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     code = _hazards_flood(cupola_main, args.out / "hazards-flood", outputs)
     if code != 0:
         return code
+    code = _airglow_rendered(cupola_main, args.out / "airglow", outputs)
+    if code != 0:
+        return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
@@ -281,6 +285,24 @@ def _hazards_flood(cupola_main, folder: Path, outputs: list) -> int:
         with rasterio.open(folder / "products" / "confidence.tif") as ds, rasterio.open(f["truth"]) as tr:
             found, truth = ds.read(1) > 0, tr.read(1) > 0
         print(f"flood IoU against the painted truth: {(found & truth).sum() / max((found | truth).sum(), 1):.3f}")
+        outputs.append(folder / "products")
+    return code
+
+
+def _airglow_rendered(cupola_main, folder: Path, outputs: list) -> int:
+    """``airglow waves`` on a RENDERED sequence (known waves): 20 frames 1.5 s apart of a binned D5
+    with a 14 mm lens on the real 2017 orbit over Texas, stars, towns, clouds (docs/airglow.md)."""
+    from cupola.simulate.airglow import WavePacket, make_sequence, write_sequence_files
+
+    print("\n# airglow: a RENDERED sequence with two known waves (48 km / 35 deg / 70 m/s, 110 km / 250 deg / 120 m/s)")
+    waves = [WavePacket(48.0, 35.0, 70.0, 0.04, 1.0), WavePacket(110.0, 250.0, 120.0, 0.03, 2.5)]
+    seq = make_sequence(waves=waves, n_frames=20, interval_s=1.5, binning=16, clouds=0.5, seed=7)
+    f = write_sequence_files(seq, folder / "inputs")
+    tle = sample_dir() / "iss_tle_25544_20170101-20170630.txt"
+    argv = ["airglow", "waves", "--frames", str(f["frames"]), "--frame-times", str(f["frame_times"]),
+            "--tle", str(tle), *f["args"], "--flat", str(f["flat"]), "--out", str(folder / "products")]  # fmt: skip
+    code = _run(cupola_main, argv)
+    if code == 0:
         outputs.append(folder / "products")
     return code
 
