@@ -16,7 +16,7 @@ SI units inside; degrees only where a name says ``_deg``.
 
 >>> import numpy as np
 >>> round(float(van_rhijn(np.radians(90.0), 87e3)), 3)
-6.116
+6.113
 """
 
 from __future__ import annotations
