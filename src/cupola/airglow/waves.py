@@ -6,11 +6,12 @@
    sequence loses nothing.
 2. **Significance against red noise**: the background is the median of the periodogram in
    annuli of |k| (a smooth, red spectrum), turned into a mean by ln 2 (the median of an
-   exponential variable); a peak is significant where the ratio exceeds the exponential quantile
-   of ``false_alarm`` / (number of independent wavevectors): the frames are not independent
-   realisations (the layer, and whatever cloud is left, persist through the sequence), so the
-   background fluctuates like one periodogram (chi-squared, 2 degrees of freedom), not like a
-   mean of n.
+   exponential variable, or of the mean of k); a peak is significant where the ratio exceeds the
+   Gamma(k, 1/k) quantile of ``false_alarm`` / (number of independent wavevectors). The frames
+   are not independent realisations (the layer, and whatever cloud is left, persist through the
+   sequence), so k is not the number of frames n: it is measured, between 1 and n, from the
+   spread of the periodogram about its background (:func:`effective_averages`): near n where
+   photon noise dominates, near 1 where persistent structure does.
 3. **Waves, one by one (CLEAN)**: the most significant peak becomes a wave; all the waves found so
    far are fitted jointly to the whole (x, y, t) stack as m = sum a cos(k.r - w t) + b sin(k.r - w t)
    (non-linear least squares: wavevector, frequency, amplitude, phase), subtracted, and the
@@ -60,7 +61,7 @@ class Wave:
     period_sigma_s: float
     amplitude_pct: float
     amplitude_sigma_pct: float
-    significance: float  # peak periodogram over the red-noise background
+    significance: float  # peak periodogram over its significance threshold (> 1)
     ambiguous: bool  # phase speed not significant (< 2 sigma): azimuth only known modulo 180 deg
     kx_cyc_km: float
     ky_cyc_km: float
@@ -98,7 +99,50 @@ def welch_periodogram(m: np.ndarray, window: np.ndarray) -> np.ndarray:
     return acc / len(m)
 
 
-def red_noise_ratio(p: np.ndarray, kmag: np.ndarray, n_avg: int, n_rings: int = 40) -> np.ndarray:
+def effective_averages(ratio_to_median: np.ndarray, n_max: int) -> int:
+    """How many independent exponential periodograms a mean periodogram behaves like, from the
+    spread of its ratio to the median background (interquartile range over median, matched to
+    that of a Gamma(k, 1/k) variable, k = 1 .. ``n_max``)."""
+    r = np.asarray(ratio_to_median, dtype=float)
+    r = r[np.isfinite(r)]
+    if r.size < 16 or n_max <= 1:
+        return 1
+    q25, q50, q75 = np.percentile(r, [25, 50, 75])
+    observed = (q75 - q25) / q50
+    k = np.arange(1, n_max + 1)
+    model = (stats.gamma.ppf(0.75, k) - stats.gamma.ppf(0.25, k)) / stats.gamma.median(k)
+    return int(k[np.argmin(np.abs(model - observed))])
+
+
+def red_noise_test(
+    p: np.ndarray, kmag: np.ndarray, n_max: int, search: np.ndarray, false_alarm: float, n_indep: int, n_rings: int = 24
+) -> np.ndarray:
+    """Periodogram ``p`` over its red-noise background and over its significance threshold, per
+    annulus of |k| (log-spaced): in each, the background is the median, the number k of
+    independent averages (1..``n_max``) comes from the spread (:func:`effective_averages`; annuli
+    of fewer than 64 wavevectors take k = 1, the conservative end), and the threshold is the
+    Gamma(k, 1/k) quantile of ``false_alarm`` / ``n_indep``. Returns the excess: (p / mean
+    background) / threshold, > 1 where significant."""
+    pos = kmag > 0
+    edges = np.geomspace(kmag[pos].min() * 0.999, kmag.max() * 1.001, n_rings + 1)
+    which = np.digitize(kmag, edges) - 1
+    excess = np.zeros(p.shape)
+    for r in range(n_rings):
+        ring = (which == r) & pos
+        if ring.sum() < 4:
+            continue
+        med = float(np.median(p[ring]))
+        if not med > 0:
+            continue
+        inside = ring & search
+        k = effective_averages(p[inside] / med, n_max) if inside.sum() >= 64 else 1
+        mean = med / float(stats.gamma.median(k, scale=1.0 / k))
+        thr = float(stats.gamma.isf(false_alarm / n_indep, k, scale=1.0 / k))
+        excess[ring] = p[ring] / mean / thr
+    return excess
+
+
+def red_noise_ratio(p: np.ndarray, kmag: np.ndarray, n_avg: float, n_rings: int = 40) -> np.ndarray:
     """Periodogram over its red-noise background: the median in log-spaced annuli of |k|,
     interpolated in log |k| and scaled from median to mean for a mean of ``n_avg`` exponentials."""
     pos = kmag > 0
@@ -233,11 +277,11 @@ class WaveSearch:
     params: np.ndarray  # (n, 5) kx, ky, w, a, b
     covariances: list[np.ndarray]
     spectrum: np.ndarray  # Welch periodogram of the modulation, fftshifted
-    ratio: np.ndarray  # its ratio to the red-noise background, fftshifted
+    ratio: np.ndarray  # its excess over the red-noise significance threshold (> 1: significant), fftshifted
     residual_ratio: np.ndarray  # the same after the waves were subtracted, fftshifted
     kx: np.ndarray  # fftshifted axes (cycles/km)
     ky: np.ndarray
-    threshold: float
+    threshold: float  # of ``ratio``: 1
     window: np.ndarray
 
 
@@ -276,9 +320,16 @@ def find_waves(
     half = (ky > 0) | ((ky == 0) & (kx > 0))
     search = half & (kmag >= kmin) & (kmag <= kmax)
     n_indep = max(1, int(search.sum() * valid.mean()))
-    # the frames' periodograms are not independent (the layer, and any cloud left, persist through
-    # the sequence): the background's fluctuations are those of one periodogram, exponential
-    threshold = float(stats.expon.isf(false_alarm / n_indep))
+    # the frames' periodograms are not independent realisations (the layer, and any cloud left,
+    # persist through the sequence): the background is a mean of k exponentials, k between 1 and
+    # n, measured per annulus of |k| from the spread of the periodogram about its background
+    filled = _fill(m, valid)
+    spectrum = welch_periodogram(filled, window)
+    threshold = 1.0  # on the excess over the threshold
+
+    def excess_of(p):
+        return red_noise_test(p, kmag, n, search, false_alarm, n_indep)
+
     # observations for the joint fit: a random subsample of the valid, finite ones
     rng = np.random.default_rng(seed)
     tt = np.broadcast_to(t_s[:, None, None], m.shape)
@@ -294,9 +345,7 @@ def find_waves(
     taper = w_obs > 0.5  # fit where the window is near one (edges are noisier)
     ox, oy, ot, ov = ox[taper], oy[taper], ot[taper], ov[taper]
 
-    filled = _fill(m, valid)
-    spectrum = welch_periodogram(filled, window)
-    ratio0 = red_noise_ratio(spectrum, kmag, 1)
+    ratio0 = excess_of(spectrum)
     params = np.zeros((0, 5))
     cov = np.zeros((0, 0))
     sigs: list[float] = []
@@ -327,10 +376,19 @@ def find_waves(
         sigs.append(float(cand.flat[best]))
         resid_obs = resid_obs - _model(one, ox, oy, ot)
         resid_cube = resid_cube - _model(one, xx[None], yy[None], t_s[:, None, None])
-        ratio = red_noise_ratio(welch_periodogram(np.where(valid[None], resid_cube, 0.0), window), kmag, 1)
-    if len(params):
+        ratio = excess_of(welch_periodogram(np.where(valid[None], resid_cube, 0.0), window))
+    for _ in range(3):
+        if not len(params):
+            break
         fitted, cov, _ = _fit(params.ravel(), ox, oy, ot, ov)  # all together, for the final values
         params = fitted.reshape(-1, 5)
+        speed = np.abs(params[:, 2]) / (2.0 * np.pi * np.hypot(params[:, 0], params[:, 1])) * 1e3
+        if (speed <= max_phase_speed_m_s).all():
+            break
+        keep = speed <= max_phase_speed_m_s  # too fast once fitted with the others: not a wave
+        params = params[keep]
+        sigs = [s_ for s_, k_ in zip(sigs, keep, strict=True) if k_]
+        cov = np.zeros((5 * len(params), 5 * len(params)))
     waves = [
         wave_from_params(params[i], cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5], sigs[i], wind_m_s)
         for i in range(len(params))
