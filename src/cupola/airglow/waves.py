@@ -4,18 +4,19 @@
    the edge of the area the sequence sees (cosine taper), Fourier transformed (numpy FFT);
    the sequence's periodogram is the mean over frames (Welch), so a wave that moves during the
    sequence loses nothing.
-2. **Significance against red noise**: the background is the median of the periodogram in
-   annuli of |k| (a smooth, red spectrum), turned into a mean by ln 2 (the median of an
-   exponential variable, or of the mean of k); a peak is significant where the ratio exceeds the
-   Gamma(k, 1/k) quantile of ``false_alarm`` / (number of independent wavevectors). The frames
-   are not independent realisations (the layer, and whatever cloud is left, persist through the
-   sequence), so k is not the number of frames n: it is measured, between 1 and n, from the
-   spread of the periodogram about its background (:func:`effective_averages`): near n where
-   photon noise dominates, near 1 where persistent structure does.
-3. **Waves, one by one (CLEAN)**: the most significant peak becomes a wave; all the waves found so
-   far are fitted jointly to the whole (x, y, t) stack as m = sum a cos(k.r - w t) + b sin(k.r - w t)
-   (non-linear least squares: wavevector, frequency, amplitude, phase), subtracted, and the
-   periodogram of the residual is searched again, until no significant peak is left.
+2. **Significance against red noise** (:func:`red_noise_test`): per annulus of |k|, the
+   background is the median of the periodogram (a smooth, red spectrum), turned into a mean by the
+   median of a Gamma(k, 1/k) variable, the mean of k exponentials; a peak is significant where the
+   ratio exceeds the Gamma(k, 1/k) quantile of ``false_alarm`` / (number of independent
+   wavevectors). The frames are not independent realisations (the layer, and whatever cloud is
+   left, persist through the sequence), so k is not the number of frames n: it is measured per
+   annulus, between 1 and n, from the spread of the periodogram about its background
+   (:func:`effective_averages`): near n where photon noise dominates, near 1 where persistent
+   structure does.
+3. **Waves, one by one (CLEAN)**: the most significant peak becomes a wave, fitted to the whole
+   (x, y, t) stack as m = a cos(k.r - w t) + b sin(k.r - w t) (non-linear least squares:
+   wavevector, frequency, amplitude, phase), subtracted, and the periodogram of the residual is
+   searched again, until no significant peak is left; all the waves are then fitted jointly.
 4. **Phase velocity**: the frequency w of each wave comes from the (x, y, t) stack: the phase of
    the wave's Fourier coefficient in each frame advances by -w per second (a linear fit to the
    unwrapped phases starts the joint fit). Its sign resolves the 180 deg ambiguity of a
