@@ -200,3 +200,18 @@ def _bundled(kind):
     import cupola
 
     return Path(cupola.__file__).parent / "data" / "rso" / f"{kind}.pt"
+
+
+def test_a_quarter_turn_of_the_image_is_the_turned_label():
+    # the augmentation's label: rendering at turn_labels(k) R is the image turned by torch.rot90(k)
+    from cupola.rso.render import View, render
+    from cupola.rso.train import turn_labels
+
+    r = Rotation.from_euler("xyz", [40.0, -25.0, 70.0], degrees=True)
+    base = render(MODEL, View(r, 1100.0, (0.3, -0.4, -1.0)), 32)
+    for k in (1, 2, 3):
+        turned = torch.rot90(torch.from_numpy(base), k, dims=(0, 1)).numpy()
+        cam = Rotation.from_matrix(turn_labels(k).double().numpy())
+        sun = cam.apply([0.3, -0.4, -1.0])
+        expected = render(MODEL, View(cam * r, 1100.0, tuple(sun)), 32)
+        assert np.allclose(turned, expected, atol=1e-5), k

@@ -36,7 +36,9 @@ Progress = Callable[[str, int, int], None]
 class TrainConfig:
     """Training settings: ``epochs``, ``batch``, learning rate ``lr``, ``seed``, network size
     (``width`` of the ResNet-50, ``base`` channels of the U-Net), ``crop_px`` (U-Net training
-    crops), ``threads`` (CPU threads), ``input`` of the pose network ("clean" or "degraded")."""
+    crops), ``threads`` (CPU threads), ``input`` of the pose network ("clean" or "degraded"),
+    ``rot90``: pose batches turned by a random multiple of 90 deg about the boresight (the exact
+    label of a turned image is :func:`turn_labels`), four times the views for free."""
 
     epochs: int = 10
     batch: int = 32
@@ -47,6 +49,7 @@ class TrainConfig:
     crop_px: int = 32
     threads: int = 1
     input: str = "clean"
+    rot90: bool = True
     limit: int | None = None
     extra: dict = field(default_factory=dict)
 
@@ -204,6 +207,13 @@ def train_recover(
 RANGE_SCALE_M = 1000.0
 
 
+def turn_labels(k: int) -> torch.Tensor:
+    """The camera rotation (3, 3) that ``torch.rot90(image, k, dims=(-2, -1))`` applies: a turn of
+    -90 k deg about the boresight (rows grow along +y, columns along +x)."""
+    c, s = [(1.0, 0.0), (0.0, -1.0), (-1.0, 0.0), (0.0, 1.0)][k % 4]
+    return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
 def train_pose(
     data: RsoSet,
     out: str | os.PathLike,
@@ -225,10 +235,17 @@ def train_pose(
     net = ResNet50(width=cfg.width, outputs=7)
     dev = device()
 
+    turn_rng = np.random.default_rng(cfg.seed + 2)
+
     def step(idx: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(images[idx])[:, None].to(dev)
+        target = rot[idx]
+        if cfg.rot90:
+            k = int(turn_rng.integers(4))
+            x = torch.rot90(x, k, dims=(2, 3))
+            target = turn_labels(k) @ target
         y = net(x)
-        ang = symmetric_geodesic_rad(matrix_from_6d(y[:, :6]), rot[idx].to(dev), sym.to(dev))
+        ang = symmetric_geodesic_rad(matrix_from_6d(y[:, :6]), target.to(dev), sym.to(dev))
         return ang.mean() + (y[:, 6] - logr[idx].to(dev)).abs().mean()
 
     meta = {"kind": "pose", "input": cfg.input, "size_px": int(images.shape[-1]), "symmetries": sym,
