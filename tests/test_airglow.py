@@ -257,3 +257,24 @@ def test_bad_sequences_are_refused(rendered):
         check_sequence(frames[:3], [seq.times[0], seq.times[2], seq.times[1]])
     with pytest.raises(InputError, match="cloud tops"):
         analyse_sequence(frames, seq.times[:4], seq.camera, seq.poses[:4], height_m=12e3)
+
+
+def test_waves_with_crests_along_the_ground_track_are_marked(rendered):
+    from cupola.airglow.project import choose_grid
+    from cupola.airglow.sequence import _mark_track_parallel
+    from cupola.airglow.waves import wave_from_params
+    from cupola.geometry import geodesy
+
+    seq = rendered
+    grid = choose_grid(seq.camera, seq.poses, 87e3)
+    # the ground track's direction, independently: the station's ITRS velocity in the local ENU frame
+    lon, lat, _ = geodesy.ecef_to_geodetic(seq.states[0].position_m)
+    e, n, _u = geodesy.enu_basis(lon, lat)
+    v = seq.states[0].velocity_m_s
+    track = np.array([v @ e, v @ n]) / np.hypot(v @ e, v @ n)
+    across = np.array([-track[1], track[0]])
+    cov = np.eye(5) * 1e-12
+    along_k = wave_from_params(np.r_[track / 40.0, 0.01, 0.02, 0.0], cov, 5.0)  # crests across the track
+    across_k = wave_from_params(np.r_[across / 40.0, 0.01, 0.02, 0.0], cov, 5.0)  # crests along it
+    marked = _mark_track_parallel([along_k, across_k], grid, seq.poses)
+    assert [w.track_parallel for w in marked] == [False, True]

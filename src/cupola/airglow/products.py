@@ -43,6 +43,7 @@ WAVE_COLUMNS = (
     "amplitude_sigma_pct",
     "significance",
     "ambiguous",
+    "track_parallel",
     "intrinsic_phase_speed_m_s",
     "intrinsic_period_s",
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,6 +43,28 @@ class AirglowResult:
     @property
     def waves(self):
         return self.search.waves
+
+
+def _mark_track_parallel(waves: list, grid: TangentGrid, poses: Sequence[Pose]) -> list:
+    """Waves whose crests run within 15 deg of the direction the ground drifts across the grid
+    (the station's ground track) marked ``track_parallel``."""
+    from cupola.geometry import geodesy
+
+    below = []
+    for pose in (poses[0], poses[-1]):
+        lon, lat, _ = geodesy.ecef_to_geodetic(np.asarray(pose.position_m, dtype=float))
+        below.append(geodesy.geodetic_to_ecef(lon, lat, 0.0))
+    x, y = grid.from_ecef(np.array(below))
+    d = np.array([x[1] - x[0], y[1] - y[0]])
+    if not np.linalg.norm(d) > 0:
+        return waves
+    d = d / np.linalg.norm(d)
+    out = []
+    for w in waves:
+        k = np.array([w.kx_cyc_km, w.ky_cyc_km])
+        cos = abs(float(k @ d)) / float(np.linalg.norm(k))
+        out.append(replace(w, track_parallel=bool(cos < np.sin(np.radians(15.0)))))
+    return out
 
 
 def check_sequence(
@@ -149,6 +171,7 @@ def analyse_sequence(
     report("cleaning", 1, 1)
     t_s = np.array([(t - times[0]).total_seconds() for t in times])
     search = find_waves(m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s)
+    search.waves[:] = _mark_track_parallel(search.waves, grid, poses)
     filled = clean.fill_gaps(m)
     filled[:, ~valid] = 0.0
     interval = float(np.median(np.diff(t_s)))

@@ -69,6 +69,9 @@ class Wave:
     omega_rad_s: float
     intrinsic_phase_speed_m_s: float | None = None
     intrinsic_period_s: float | None = None
+    #: crests within 15 deg of the direction the ground moves across the layer grid: a pattern the
+    #: parallax cannot tell from one fixed to the ground (clouds, city grids)
+    track_parallel: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

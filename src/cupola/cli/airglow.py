@@ -90,4 +90,5 @@ def waves_command(
             print(
                 f"  {i}: {w.wavelength_km:.1f} km toward {w.azimuth_deg:.0f} deg at {w.phase_speed_m_s:.0f} m/s, "
                 f"{w.amplitude_pct:.2f} %{' (direction ambiguous)' if w.ambiguous else ''}"
+                f"{' (crests along the track: may be fixed to the ground)' if w.track_parallel else ''}"
             )
