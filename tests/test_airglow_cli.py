@@ -118,3 +118,27 @@ def test_attitude_and_pose_from_together_are_refused(sequence, tmp_path, capsys)
     pose.write_text(json.dumps({"pose": {"lvlh_roll_deg": 0, "lvlh_pitch_deg": 0, "lvlh_yaw_deg": 90}}))
     out = tmp_path / "out"
     _expect_exit_2(capsys, [*_args(folder, times, out), "--pose-from", str(pose)], out, "exactly one")
+
+
+def test_pose_from_a_result_json_gives_the_same_poses_as_the_attitude(sequence, tmp_path):
+    from cupola.airglow.inputs import load_request
+
+    _, folder, times, _ = sequence
+    pose = tmp_path / "result.json"
+    pose.write_text(json.dumps({"pose": {"lvlh_roll_deg": 0.5, "lvlh_pitch_deg": -1.0, "lvlh_yaw_deg": 90.0}}))
+    common = {"photos": [], "frames_dir": folder, "frame_times": times, "tle": TLE, "focal_mm": 14.0,
+              "sensor_mm": (35.9136, 23.9424)}  # fmt: skip
+    a = load_request(**common, attitude_rpy_deg=(0.5, -1.0, 90.0))
+    b = load_request(**common, pose_from=pose)
+    assert len(a.poses) == len(b.poses) == 12
+    for pa, pb in zip(a.poses, b.poses, strict=True):
+        assert np.allclose(pa.matrix, pb.matrix) and np.allclose(pa.position_m, pb.position_m)
+    assert b.summary["pose"]["source"] == "pose_from: result.json"
+
+
+def test_photos_without_exif_times_are_refused(sequence, tmp_path, capsys):
+    _, folder, _, _ = sequence
+    photos = [str(p) for p in sorted(folder.iterdir())[:3]]
+    out = tmp_path / "out"
+    argv = ["airglow", "waves", *photos, "--tle", str(TLE), *SENSOR, "--attitude", "0", "0", "90", "--out", str(out)]
+    _expect_exit_2(capsys, argv, out, "no EXIF DateTimeOriginal")
