@@ -317,3 +317,38 @@ def test_unlabelled_case_is_not_scored_as_a_false_accept():
     s = summarise(outcomes)
     assert (s["false_accepts"], s["wrong_candidates"], s["unlabelled"]) == (0, 1, 1)
     assert outcomes[0].correct is None and outcomes[1].correct is True
+
+
+def test_mutual_nearest_pairs_are_mutual(chile_ref, localizer):
+    from cupola.locate.localize import to_gray
+
+    gray = to_gray(chile_ref.image)
+    f0 = localizer.matcher.extract(gray[:400, :400], max_keypoints=300)
+    f1 = localizer.matcher.extract(np.ascontiguousarray(gray[50:450, 30:430]), max_keypoints=300)
+    i0, i1 = localizer.matcher.mutual_nearest(f0, f1)
+    assert len(i0) > 30 and len(set(i0)) == len(i0) and len(set(i1)) == len(i1)
+    d0, d1 = f0.descriptors.numpy(), f1.descriptors.numpy()
+    sim = d0 @ d1.T
+    assert np.array_equal(sim[i0].argmax(1), i1) and np.array_equal(sim[:, i1].argmax(0), i0)
+    # the shifted crop: most mutual pairs are the same ground point, (30, 50) px apart
+    shift = f0.keypoints[i0] - f1.keypoints[i1]
+    assert np.mean(np.hypot(shift[:, 0] - 30, shift[:, 1] - 50) < 2.0) > 0.5
+
+
+def test_quick_stage_finds_the_turn_without_lightglue(chile_ref):
+    # a clear photo: the mutual-nearest stage ranks the turn and one LightGlue pass (the
+    # coregistration) settles it; with the stage off the same answer comes from the full search
+    photo, truth = synthetic_photo(chile_ref, 273.0)  # the last right angle tried without a prior
+    quick = Localizer(LocateOptions(matcher="aliked", focal_mm=207.0))
+    calls = []
+    match = quick.matcher.match
+    quick.matcher.match = lambda a, b: calls.append(1) or match(a, b)
+    try:
+        res = quick.locate(photo, [chile_ref])
+    finally:
+        quick.matcher.match = match
+    assert res.matched, res.reason
+    assert _error_m(res, truth) < 500.0
+    assert len(calls) == 1 and "quick matching" in res.timings_s
+    slow = Localizer(LocateOptions(matcher="aliked", focal_mm=207.0, quick_inliers=None)).locate(photo, [chile_ref])
+    assert slow.matched and _error_m(slow, truth) < 500.0 and "quick matching" not in slow.timings_s

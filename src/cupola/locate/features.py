@@ -151,6 +151,20 @@ class AlikedLightGlueMatcher:
             dkd.top_k = top_k
         return _masked(f.keypoints.numpy().astype(np.float32), f.descriptors, gray.shape[:2], mask)
 
+    def mutual_nearest(self, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray]:
+        """Mutual nearest neighbours of the (unit) descriptors by cosine similarity: no context, but
+        ~30x cheaper than LightGlue, and at a moderate scale change often more matches than it."""
+        import torch
+
+        if len(f0) < 2 or len(f1) < 2:
+            return np.zeros(0, int), np.zeros(0, int)
+        with torch.inference_mode():
+            sim = torch.as_tensor(f0.descriptors) @ torch.as_tensor(f1.descriptors).T
+            fwd, back = sim.argmax(1), sim.argmax(0)
+            i0 = torch.arange(fwd.shape[0])
+            keep = (back[fwd] == i0) & (sim[i0, fwd] > 0)
+        return i0[keep].numpy().astype(int), fwd[keep].numpy().astype(int)
+
     def match(self, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray]:
         import torch
 

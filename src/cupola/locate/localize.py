@@ -67,6 +67,9 @@ class LocateOptions:
     max_tiles: int = 9
     diagonal_turns: bool = True  # when the right angles fail, try the photo turned by 45, 135, ...
     diagonal_turns_near_best: bool = True  # ... only the two diagonals beside the best right angle
+    # before LightGlue: mutual nearest descriptors at the first size for every right angle; a turn
+    # with at least this many inliers (chance gives <= ~10) is coregistered at once. None: off
+    quick_inliers: int | None = 20
 
 
 @dataclass
@@ -302,7 +305,12 @@ class Localizer:
 
     # -- first pass --------------------------------------------------------------------------------
 
-    def _first_pass(self, ref: Reference, tile, photo_px: int, angle_deg: float) -> Candidate | None:
+    def _first_pass(
+        self, ref: Reference, tile, photo_px: int, angle_deg: float, quick: bool = False
+    ) -> Candidate | None:
+        """Match the photo (at ``photo_px``, turned by ``angle_deg``) with a reference tile; a
+        candidate when a homography holds ``min_coarse_inliers``. ``quick``: mutual nearest
+        descriptors instead of the matcher's own (LightGlue)."""
         opts = self.opts
         c0, r0, c1, r1 = tile
         ref_px = min(opts.ref_px, max(c1 - c0, r1 - r0))
@@ -313,8 +321,8 @@ class Localizer:
             fr = Features(fr.keypoints[:k], fr.descriptors[:k], fr.shape)
         fp, to_full, _ = self._photo_features(photo_px, angle_deg, coarse)
         t0 = time.perf_counter()
-        i0, i1 = self.matcher.match(fp, fr)
-        self._clock.add("matching", t0)
+        i0, i1 = self.matcher.mutual_nearest(fp, fr) if quick else self.matcher.match(fp, fr)
+        self._clock.add("quick matching" if quick else "matching", t0)
         if len(i0) < opts.min_coarse_inliers:
             return None
         h, inl = hg.estimate_homography(fp.keypoints[i0], fr.keypoints[i1], opts.ransac_px)
@@ -588,11 +596,29 @@ class Localizer:
                         turns = turns[: opts.fine_turns]
             return None
 
+        def quick(ref: Reference, turns: list[float]) -> tuple[LocateResult | None, list[float]]:
+            """Mutual nearest descriptors for every turn at the first size: a clear winner is
+            coregistered at once, and leads the turns LightGlue tries next."""
+            if opts.quick_inliers is None or not hasattr(self.matcher, "mutual_nearest"):
+                return None, turns
+            h, w = ref.shape
+            cands = [self._first_pass(ref, (0, 0, w, h), opts.photo_ladder_px[0], a, quick=True) for a in turns]
+            found = [c for c in cands if c is not None]
+            best = max(found, key=lambda c: c.inliers, default=None)
+            if best is None or best.inliers < opts.quick_inliers:
+                return None, turns
+            state["best_coarse"] = max(state["best_coarse"], best.inliers)
+            order = [best.rotation_deg] + [a for a in turns if a != best.rotation_deg]
+            return verify(best), order
+
         for ref in refs:
             state["verified"] = 0  # the verification budget holds per candidate reference
             h, w = ref.shape
-            state["turn_rank"] = self._rotation_order(ref)
-            res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px, self._rotation_order(ref))
+            res, turns = quick(ref, self._rotation_order(ref))
+            if res is not None:
+                return done(res)
+            state["turn_rank"] = turns
+            res = search(ref, [(0, 0, w, h)], opts.photo_ladder_px, turns)
             if res is None and opts.diagonal_turns:
                 # a photo turned ~45 deg from every right angle: the diagonals, at the first size; with
                 # ``diagonal_turns_near_best``, only the two beside the right angle that matched best
