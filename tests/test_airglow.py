@@ -278,3 +278,14 @@ def test_waves_with_crests_along_the_ground_track_are_marked(rendered):
     across_k = wave_from_params(np.r_[across / 40.0, 0.01, 0.02, 0.0], cov, 5.0)  # crests along it
     marked = _mark_track_parallel([along_k, across_k], grid, seq.poses)
     assert [w.track_parallel for w in marked] == [False, True]
+
+
+def test_the_layer_height_from_the_emission():
+    assert shell.layer_height_m() == 87e3
+    assert shell.layer_height_m(emission="o2") == 94e3
+    assert shell.layer_height_m(emission="OI 557") == 97e3
+    assert shell.layer_height_m(layer_km=92.5) == 92.5e3
+    with pytest.raises(InputError, match="not both"):
+        shell.layer_height_m(90.0, "OH")
+    with pytest.raises(InputError, match="unknown emission"):
+        shell.layer_height_m(emission="H-alpha")

@@ -37,10 +37,31 @@ __all__ = [
     "slant_factor",
     "TangentGrid",
     "MIN_LAYER_HEIGHT_M",
+    "EMISSION_HEIGHTS_KM",
+    "layer_height_m",
+    "check_layer_height",
 ]
 
 #: cloud tops reach ~20 km: a "layer" below that is no airglow layer
 MIN_LAYER_HEIGHT_M = 20_000.0
+
+#: typical peak heights of the night airglow emissions (km): OH Meinel bands, Na D 589 nm, O2
+#: atmospheric band (864 nm), OI 557.7 nm green line, OI 630 nm red line (thermosphere)
+EMISSION_HEIGHTS_KM = {"OH": 87.0, "NA": 90.0, "O2": 94.0, "OI557": 97.0, "OI630": 250.0}
+
+
+def layer_height_m(layer_km: float | None = None, emission: str | None = None) -> float:
+    """The layer height: ``layer_km`` when given, else that of ``emission`` (a key of
+    :data:`EMISSION_HEIGHTS_KM`, any case), else OH's 87 km; checked by :func:`check_layer_height`."""
+    if layer_km is not None and emission is not None:
+        raise InputError("give either a layer height (`layer_km`) or an emission (`emission`), not both")
+    if emission is not None:
+        key = emission.strip().upper().replace(" ", "").replace(".", "").replace("-", "")
+        if key not in EMISSION_HEIGHTS_KM:
+            known = ", ".join(EMISSION_HEIGHTS_KM)
+            raise InputError(f"unknown emission {emission!r}: known are {known}")
+        layer_km = EMISSION_HEIGHTS_KM[key]
+    return check_layer_height((87.0 if layer_km is None else float(layer_km)) * 1e3)
 
 
 def check_layer_height(height_m: float) -> float:

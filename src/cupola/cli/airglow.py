@@ -36,7 +36,12 @@ def waves_command(
     pose_from: Path | None = typer.Option(
         None, "--pose-from", help="result.json of another cupola command whose pose (LVLH roll, pitch, yaw) to use."
     ),
-    layer_km: float = typer.Option(87.0, "--layer-km", help="Height of the emission layer (OH ~87, O2 ~94 km)."),
+    layer_km: float | None = typer.Option(
+        None, "--layer-km", help="Height of the emission layer in km (default: that of --emission, else 87)."
+    ),
+    emission: str | None = typer.Option(
+        None, "--emission", help="The emission imaged: OH (87 km), NA (90), O2 (94), OI557 (97), OI630 (250)."
+    ),
     grid_km: float | None = typer.Option(
         None, "--grid-km", help="Grid spacing on the layer in km (default: automatic)."
     ),
@@ -54,8 +59,10 @@ def waves_command(
     from cupola.airglow.inputs import load_request
     from cupola.airglow.products import write_airglow_products
     from cupola.airglow.sequence import analyse_sequence
+    from cupola.airglow.shell import layer_height_m
     from cupola.cli.progress import progress_bar
 
+    height_m = layer_height_m(layer_km, emission)
     req = load_request(
         photos=list(photos or []),
         frames_dir=frames,
@@ -67,7 +74,7 @@ def waves_command(
         attitude_rpy_deg=attitude,
         pose_from=pose_from,
         flat=flat,
-        layer_km=layer_km,
+        layer_km=height_m / 1e3,
     )
     with progress_bar(disable=quiet) as advance:
         result = analyse_sequence(
@@ -75,7 +82,7 @@ def waves_command(
             req.times,
             req.camera,
             req.poses,
-            height_m=layer_km * 1e3,
+            height_m=height_m,
             spacing_km=grid_km,
             flat=req.flat,
             wind_m_s=wind,
