@@ -393,6 +393,9 @@ def find_waves(
         params = params[keep]
         sigs = [s_ for s_, k_ in zip(sigs, keep, strict=True) if k_]
         cov = np.zeros((5 * len(params), 5 * len(params)))
+    if len(params) and not cov.any():  # the last pass dropped a wave: fit the rest once more
+        fitted, cov, _ = _fit(params.ravel(), ox, oy, ot, ov)
+        params = fitted.reshape(-1, 5)
     waves = [
         wave_from_params(params[i], cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5], sigs[i], wind_m_s)
         for i in range(len(params))
