@@ -126,6 +126,7 @@ def train_pose_command(
     resume: bool = _T["resume"],
     width: float = typer.Option(0.25, "--width", help="ResNet-50 width multiplier (1.0: the standard widths)."),
     input_kind: str = typer.Option("clean", "--input", help="Train on the clean or the degraded images."),
+    rot90: bool = typer.Option(False, "--rot90", help="Turn batches by random quarter turns (labels turned too)."),
     mesh: Path | None = _mesh(),
     scale: float = _scale(),
     quiet: bool = options.quiet(),
@@ -137,7 +138,9 @@ def train_pose_command(
     from cupola.rso.dataset import read_set
     from cupola.rso.train import TrainConfig, train_pose
 
-    cfg = TrainConfig(epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, width=width, input=input_kind)
+    cfg = TrainConfig(
+        epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, width=width, input=input_kind, rot90=rot90
+    )
     model = _model(mesh, scale)
     s = read_set(data)
     sym = np.stack([r.as_matrix() for r in model.symmetries])

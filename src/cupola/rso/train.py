@@ -49,7 +49,7 @@ class TrainConfig:
     crop_px: int = 32
     threads: int = 1
     input: str = "clean"
-    rot90: bool = True
+    rot90: bool = False
     limit: int | None = None
     extra: dict = field(default_factory=dict)
 
