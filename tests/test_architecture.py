@@ -20,6 +20,7 @@ CAPABILITIES = {
     "locate",
     "lightning",
     "nightlights",
+    "onboard",
     "rso",
     "shadows",
     "stereo",
