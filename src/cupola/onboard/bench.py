@@ -1,0 +1,196 @@
+"""The benchmark loop: every (model, runtime) combination measured against fp32 PyTorch.
+
+Per combination: latency p50/p95 (ms, batch 1, after ``warmup`` runs, over ``repeats`` runs), load
+time (s), size on disk (MB), raw output drift against fp32 PyTorch on the same fixed input (max
+absolute and relative L2 difference), and a repeat check (are the ``repeats`` outputs bit-identical,
+else their largest spread). A missing runtime or an unavailable network is a row with its status.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.onboard.faults import bitflip_trials, output_drift
+from cupola.onboard.networks import MODELS, NetworkUnavailable, build_network
+from cupola.onboard.runtimes import RUNTIMES, export_onnx, prepare, runtime_available
+
+__all__ = ["BenchConfig", "BenchResult", "COLUMNS", "run_bench", "parse_list"]
+
+COLUMNS = (
+    "model",
+    "runtime",
+    "precision",
+    "status",
+    "threads",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "speedup_vs_torch",
+    "load_s",
+    "size_mb",
+    "drift_max_abs",
+    "drift_rel",
+    "repeat_identical",
+    "repeat_spread",
+)
+
+
+def parse_list(text: str, known, what: str) -> tuple[str, ...]:
+    """``"a,b"`` -> ("a", "b"), each checked against ``known``.
+
+    >>> parse_list("aliked, unet", MODELS, "model")
+    ('aliked', 'unet')
+    """
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not items:
+        raise InputError(f"{what}s: empty list; expected some of {', '.join(sorted(known))}")
+    for s in items:
+        if s not in known:
+            raise InputError(f"{what} {s!r}: unknown; expected one of {', '.join(sorted(known))}")
+    return items
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    models: tuple[str, ...] = ("aliked", "unet", "pose")
+    runtimes: tuple[str, ...] = ("torch", "ort", "ort-int8")
+    threads: int = 1
+    repeats: int = 20
+    warmup: int = 3
+    size_px: int = 256
+    seed: int = 0
+    bitflip_bits: int = 1
+    bitflip_trials: int = 10
+    bitflip_threshold: float = 0.01
+
+    def check(self) -> None:
+        """Raises InputError on an unknown model or runtime or a count out of range."""
+        for m in self.models:
+            if m not in MODELS:
+                raise InputError(f"model {m!r}: unknown; expected one of {', '.join(sorted(MODELS))}")
+        for r in self.runtimes:
+            if r not in RUNTIMES:
+                raise InputError(f"runtime {r!r}: unknown; expected one of {', '.join(sorted(RUNTIMES))}")
+        if not self.models or not self.runtimes:
+            raise InputError("models and runtimes: expected at least one of each")
+        if self.threads < 1:
+            raise InputError(f"threads {self.threads}: expected >= 1")
+        if self.repeats < 2 or self.warmup < 0:
+            raise InputError(f"repeats {self.repeats}: expected >= 2 (and warmup >= 0)")
+        if self.bitflip_trials < 0 or self.bitflip_bits < 1 or not self.bitflip_threshold > 0:
+            raise InputError("bitflip: expected trials >= 0, bits >= 1 and a positive threshold")
+        if self.size_px < 32 or self.size_px % 32:
+            raise InputError(f"size_px {self.size_px}: expected a positive multiple of 32")
+
+
+@dataclass
+class BenchResult:
+    config: BenchConfig
+    rows: list[dict] = field(default_factory=list)
+    bitflip: dict[str, dict] = field(default_factory=dict)
+
+
+def _row(model: str, runtime: str, status: str, threads: int) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(model=model, runtime=runtime, precision=RUNTIMES[runtime], status=status, threads=threads)
+    return row
+
+
+def _measure(runner, x: np.ndarray, ref: list[np.ndarray], warmup: int, repeats: int) -> dict[str, Any]:
+    for _ in range(warmup):
+        runner.run(x)
+    times, outs = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = runner.run(x)
+        times.append(time.perf_counter() - t0)
+        outs.append(out)
+    first = outs[0]
+    identical = all(all(np.array_equal(a, b) for a, b in zip(first, o)) for o in outs[1:])
+    spread = max(output_drift(first, o)[0] for o in outs[1:])
+    drift_abs, drift_rel = output_drift(ref, first)
+    ms = np.asarray(times) * 1e3
+    return {
+        "latency_p50_ms": float(np.percentile(ms, 50)),
+        "latency_p95_ms": float(np.percentile(ms, 95)),
+        "load_s": runner.load_s,
+        "size_mb": runner.size_bytes / 1e6,
+        "drift_max_abs": drift_abs,
+        "drift_rel": drift_rel,
+        "repeat_identical": identical,
+        "repeat_spread": spread,
+    }
+
+
+def run_bench(config: BenchConfig, progress: Callable[[str, int, int], None] | None = None) -> BenchResult:
+    """Measure every combination of ``config``; the ONNX files live in a temporary folder."""
+    import torch
+
+    config.check()
+    result = BenchResult(config)
+    steps = len(config.models) * len(config.runtimes)
+    done = 0
+    with tempfile.TemporaryDirectory(prefix="cupola-onboard-") as tmp:
+        for model in config.models:
+            try:
+                net = build_network(model, config.size_px, config.seed)
+            except NetworkUnavailable as exc:
+                for rt in config.runtimes:
+                    result.rows.append(_row(model, rt, f"unavailable: {exc}", config.threads))
+                done += len(config.runtimes)
+                if progress:
+                    progress("bench", done, steps)
+                continue
+            torch.set_num_threads(config.threads)
+            x = net.example.numpy()
+            with torch.inference_mode():
+                out = net.module(net.example)
+            ref = [o.numpy().copy() for o in (out if isinstance(out, tuple | list) else (out,))]
+            onnx_path = Path(tmp) / f"{model}.onnx"
+            rows: list[dict] = []
+            for rt in config.runtimes:
+                if not runtime_available(rt):
+                    rows.append(_row(model, rt, "not installed", config.threads))
+                else:
+                    row = _row(model, rt, "ok", config.threads)
+                    try:
+                        if rt != "torch" and not onnx_path.exists():
+                            export_onnx(net.module, net.example, onnx_path, net.output_names)
+                        runner = prepare(rt, net.module, onnx_path, config.threads)
+                        row.update(_measure(runner, x, ref, config.warmup, config.repeats))
+                    except Exception as exc:  # a runtime that fails is a row, not a crash
+                        row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+                    rows.append(row)
+                done += 1
+                if progress:
+                    progress("bench", done, steps)
+            base = next((r for r in rows if r["runtime"] == "torch" and r["status"] == "ok"), None)
+            for r in rows:
+                if base and r["status"] == "ok":
+                    r["speedup_vs_torch"] = base["latency_p50_ms"] / r["latency_p50_ms"]
+            result.rows.extend(rows)
+            if config.bitflip_trials:
+                rep = bitflip_trials(
+                    net.module,
+                    net.example,
+                    bits=config.bitflip_bits,
+                    trials=config.bitflip_trials,
+                    threshold=config.bitflip_threshold,
+                    seed=config.seed + 1,
+                )
+                result.bitflip[model] = {
+                    "bits": rep.bits,
+                    "trials": rep.trials,
+                    "threshold_rel": rep.threshold,
+                    "exceeded": rep.exceeded,
+                    "tolerance": rep.tolerance,
+                    "drifts_rel": rep.drifts,
+                }
+    return result

@@ -1,0 +1,97 @@
+"""Fault injection like a radiation upset: flip random bits of the fp32 weights and measure drift.
+
+>>> import numpy as np
+>>> a = np.array([1.0], np.float32)
+>>> flip_bit(a, 0, 31)[0]  # the sign bit
+-1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["flip_bit", "output_drift", "BitflipReport", "bitflip_trials"]
+
+
+def flip_bit(values: np.ndarray, index: int, bit: int) -> np.ndarray:
+    """A copy of the float32 array ``values`` with bit ``bit`` (0 = lowest mantissa bit, 31 = sign)
+    of element ``index`` (flat) flipped."""
+    out = np.array(values, dtype=np.float32, copy=True).reshape(-1)
+    view = out.view(np.uint32)
+    view[index] ^= np.uint32(1 << bit)
+    return out.reshape(np.shape(values))
+
+
+def output_drift(ref: list[np.ndarray], out: list[np.ndarray]) -> tuple[float, float]:
+    """(max absolute difference, relative L2 difference) of all outputs taken together; inf when a
+    shape differs or a value is not finite."""
+    if len(ref) != len(out) or any(a.shape != b.shape for a, b in zip(ref, out)):
+        return float("inf"), float("inf")
+    r = np.concatenate([np.asarray(a, np.float64).ravel() for a in ref])
+    o = np.concatenate([np.asarray(b, np.float64).ravel() for b in out])
+    if not np.all(np.isfinite(o)):
+        return float("inf"), float("inf")
+    d = o - r
+    norm = float(np.linalg.norm(r))
+    return float(np.max(np.abs(d))) if d.size else 0.0, float(np.linalg.norm(d) / norm) if norm > 0 else 0.0
+
+
+@dataclass
+class BitflipReport:
+    """``trials`` runs with ``bits`` random weight bits flipped each; ``exceeded`` of them drifted
+    (relative L2) beyond ``threshold``; ``tolerance`` = the share that stayed within it."""
+
+    bits: int
+    trials: int
+    threshold: float
+    exceeded: int
+    drifts: list[float]
+
+    @property
+    def tolerance(self) -> float:
+        return 1.0 - self.exceeded / self.trials if self.trials else float("nan")
+
+
+def bitflip_trials(
+    module: Any, example: Any, *, bits: int = 1, trials: int = 10, threshold: float = 0.01, seed: int = 0
+) -> BitflipReport:
+    """Flip ``bits`` uniformly random bits among all fp32 weights of ``module`` (a torch module), run
+    the ``example`` input, compare with the clean output, restore; repeat ``trials`` times."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    params = [p for p in module.parameters() if p.dtype == torch.float32]
+    sizes = np.array([p.numel() for p in params])
+    total = int(sizes.sum())
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+
+    def run() -> list[np.ndarray]:
+        with torch.inference_mode():
+            out = module(example)
+        outs = out if isinstance(out, tuple | list) else (out,)
+        return [o.numpy().copy() for o in outs]
+
+    clean = run()
+    drifts: list[float] = []
+    exceeded = 0
+    for _ in range(trials):
+        saved = []
+        with torch.no_grad():
+            for flat in rng.integers(0, total, size=bits):
+                k = int(np.searchsorted(starts, flat, side="right") - 1)
+                p, i = params[k], int(flat - starts[k])
+                view = p.data.view(-1)
+                saved.append((view, i, view[i].clone()))
+                view[i] = float(flip_bit(view[i : i + 1].numpy(), 0, int(rng.integers(0, 32)))[0])
+        try:
+            drift = output_drift(clean, run())[1]
+        finally:
+            with torch.no_grad():
+                for view, i, value in reversed(saved):
+                    view[i] = value
+        drifts.append(drift)
+        exceeded += not drift <= threshold
+    return BitflipReport(bits, trials, threshold, exceeded, drifts)

