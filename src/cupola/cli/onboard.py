@@ -1,0 +1,80 @@
+"""``cupola onboard bench --out DIR``: cupola's networks across inference runtimes and precisions
+(thin wrapper over :mod:`cupola.onboard`)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import typer
+
+from cupola.cli import options
+
+onboard_app = typer.Typer(
+    help="Onboard inference benchmark: latency, size, drift and bit-flip tolerance per runtime.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(onboard_app, name="onboard")
+
+
+@onboard_app.command("bench")
+def bench_command(
+    models: str = typer.Option("aliked,unet,pose", "--models", help="Comma-separated: aliked, unet, pose."),
+    runtimes: str = typer.Option(
+        "torch,ort,ort-int8", "--runtimes", help="Comma-separated: torch, ort, ort-int8, openvino."
+    ),
+    threads: int = typer.Option(1, "--threads", help="Intra-op threads of every runtime."),
+    repeats: int = typer.Option(20, "--repeats", help="Timed runs per combination (after 3 warm-up runs)."),
+    size_px: int = typer.Option(256, "--size-px", help="Side of the square one-channel input (multiple of 32)."),
+    bitflip_trials: int = typer.Option(10, "--bitflip-trials", help="Fault-injection trials per model (0: off)."),
+    bitflip_bits: int = typer.Option(1, "--bitflip-bits", help="Random weight bits flipped per trial."),
+    bitflip_threshold: float = typer.Option(
+        0.01, "--bitflip-threshold", help="Relative output drift above which a trial counts as broken."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the example input and the bit flips."),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Export each network to ONNX once and measure it in every runtime against fp32 PyTorch."""
+    from cupola.cli.progress import progress_bar
+    from cupola.onboard.bench import BenchConfig, parse_list, run_bench
+    from cupola.onboard.networks import MODELS
+    from cupola.onboard.products import write_bench_products
+    from cupola.onboard.runtimes import RUNTIMES
+
+    config = BenchConfig(
+        models=parse_list(models, MODELS, "model"),
+        runtimes=parse_list(runtimes, RUNTIMES, "runtime"),
+        threads=threads,
+        repeats=repeats,
+        size_px=size_px,
+        seed=seed,
+        bitflip_bits=bitflip_bits,
+        bitflip_trials=bitflip_trials,
+        bitflip_threshold=bitflip_threshold,
+    )
+    config.check()
+    with progress_bar(disable=quiet) as advance:
+        result = run_bench(config, progress=advance)
+    # the command as run, every option spelled out (so another machine can repeat it exactly)
+    command = "cupola onboard bench " + shlex.join(
+        [f"--models={models}", f"--runtimes={runtimes}", f"--threads={threads}", f"--repeats={repeats}"]
+        + [f"--size-px={size_px}", f"--seed={seed}", f"--bitflip-trials={bitflip_trials}"]
+        + [f"--bitflip-bits={bitflip_bits}", f"--bitflip-threshold={bitflip_threshold}", f"--out={out}"]
+    )
+    write_bench_products(result, out, command)
+    if not quiet:
+        for r in result.rows:
+            if r["status"] == "ok":
+                print(
+                    f"{r['model']:8s} {r['runtime']:9s} {r['precision']:5s} p50 {r['latency_p50_ms']:8.2f} ms  "
+                    f"x{r['speedup_vs_torch'] or float('nan'):.2f}  drift {r['drift_rel']:.2e}"
+                )
+            else:
+                print(f"{r['model']:8s} {r['runtime']:9s} {r['status']}")
+        for m, b in result.bitflip.items():
+            print(f"{m}: bit flips ({b['bits']} bit, {b['trials']} trials) tolerance {b['tolerance']:.2f}")
+        print(f"-> {out}")
