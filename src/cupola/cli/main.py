@@ -66,6 +66,7 @@ def _register() -> None:
         lightning,
         locate,
         nightlights,
+        onboard,
         orbit,
         rso,
         shadows,
@@ -87,6 +88,7 @@ def _register() -> None:
         rso,
         catalog,
         airglow,
+        onboard,
     ):
         group.register(app)
     _registered.append(True)
