@@ -2,7 +2,7 @@
 
 >>> import numpy as np
 >>> a = np.array([1.0], np.float32)
->>> flip_bit(a, 0, 31)[0]  # the sign bit
+>>> float(flip_bit(a, 0, 31)[0])  # the sign bit
 -1.0
 """
 

