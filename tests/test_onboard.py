@@ -15,6 +15,7 @@ from cupola.onboard import runtimes  # noqa: E402
 from cupola.onboard.bench import BenchConfig, run_bench  # noqa: E402
 from cupola.onboard.faults import bitflip_trials, flip_bit, output_drift  # noqa: E402
 from cupola.onboard.networks import NetworkUnavailable, build_network  # noqa: E402
+from cupola.onboard.samples import calibration_crops  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,11 @@ def test_export_round_trip_matches_torch_and_int8_drifts(aliked, tmp_path):
     int8 = runtimes.prepare("ort-int8", aliked.module, path, threads=1).run(aliked.example.numpy())
     rel = output_drift(ref, int8)[1]
     assert 1e-4 < rel < 0.3
+    # static int8, calibrated on crops of the bundled photos (not the measured input)
+    calib = calibration_crops(64, per_photo=1, seed=5)
+    assert len(calib) >= 2 and all(c.shape == (1, 1, 64, 64) and 0 <= c.min() <= c.max() <= 1 for c in calib)
+    static = runtimes.prepare("ort-int8s", aliked.module, path, threads=1, calibration=calib)
+    assert 1e-4 < output_drift(ref, static.run(aliked.example.numpy()))[1] < 0.5
     # and a different input gives a different output: the graph is not a constant
     other = runtimes.prepare("ort", aliked.module, path, threads=1).run(np.flip(aliked.example.numpy(), 3).copy())
     assert output_drift(fp32, other)[1] > 1e-2

@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
 def bench_command(
     models: str = typer.Option("aliked,unet,pose", "--models", help="Comma-separated: aliked, unet, pose."),
     runtimes: str = typer.Option(
-        "torch,ort,ort-int8", "--runtimes", help="Comma-separated: torch, ort, ort-int8, openvino."
+        "torch,ort,ort-int8",
+        "--runtimes",
+        help="Comma-separated: torch, ort, ort-int8 (dynamic), ort-int8s (static), openvino.",
     ),
     threads: int = typer.Option(1, "--threads", help="Intra-op threads of every runtime."),
     repeats: int = typer.Option(20, "--repeats", help="Timed runs per combination (after 3 warm-up runs)."),
@@ -35,6 +37,9 @@ def bench_command(
         0.01, "--bitflip-threshold", help="Relative output drift above which a trial counts as broken."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the example input and the bit flips."),
+    input_kind: str = typer.Option(
+        "sample", "--input", help="sample (a crop of the bundled Meteor frame) or synthetic (smooth noise)."
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -55,6 +60,7 @@ def bench_command(
         bitflip_bits=bitflip_bits,
         bitflip_trials=bitflip_trials,
         bitflip_threshold=bitflip_threshold,
+        input=input_kind,
     )
     config.check()
     with progress_bar(disable=quiet) as advance:
@@ -62,7 +68,7 @@ def bench_command(
     # the command as run, every option spelled out (so another machine can repeat it exactly)
     command = "cupola onboard bench " + shlex.join(
         [f"--models={models}", f"--runtimes={runtimes}", f"--threads={threads}", f"--repeats={repeats}"]
-        + [f"--size-px={size_px}", f"--seed={seed}", f"--bitflip-trials={bitflip_trials}"]
+        + [f"--size-px={size_px}", f"--seed={seed}", f"--input={input_kind}", f"--bitflip-trials={bitflip_trials}"]
         + [f"--bitflip-bits={bitflip_bits}", f"--bitflip-threshold={bitflip_threshold}", f"--out={out}"]
     )
     write_bench_products(result, out, command)

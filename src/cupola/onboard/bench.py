@@ -21,6 +21,7 @@ from cupola.errors import InputError
 from cupola.onboard.faults import bitflip_trials, output_drift
 from cupola.onboard.networks import MODELS, NetworkUnavailable, build_network
 from cupola.onboard.runtimes import RUNTIMES, export_onnx, prepare, runtime_available
+from cupola.onboard.samples import calibration_crops, evaluation_crop
 
 __all__ = ["BenchConfig", "BenchResult", "COLUMNS", "run_bench", "parse_list"]
 
@@ -69,6 +70,7 @@ class BenchConfig:
     bitflip_bits: int = 1
     bitflip_trials: int = 10
     bitflip_threshold: float = 0.01
+    input: str = "sample"  # "sample": a crop of the bundled Meteor frame; "synthetic": smooth noise
 
     def check(self) -> None:
         """Raises InputError on an unknown model or runtime or a count out of range."""
@@ -86,6 +88,8 @@ class BenchConfig:
             raise InputError(f"repeats {self.repeats}: expected >= 2 (and warmup >= 0)")
         if self.bitflip_trials < 0 or self.bitflip_bits < 1 or not self.bitflip_threshold > 0:
             raise InputError("bitflip: expected trials >= 0, bits >= 1 and a positive threshold")
+        if self.input not in ("sample", "synthetic"):
+            raise InputError(f"input {self.input!r}: expected sample or synthetic")
         if self.size_px < 32 or self.size_px % 32:
             raise InputError(f"size_px {self.size_px}: expected a positive multiple of 32")
 
@@ -129,8 +133,15 @@ def _measure(runner, x: np.ndarray, ref: list[np.ndarray], warmup: int, repeats:
     }
 
 
-def run_bench(config: BenchConfig, progress: Callable[[str, int, int], None] | None = None) -> BenchResult:
-    """Measure every combination of ``config``; the ONNX files live in a temporary folder."""
+def run_bench(
+    config: BenchConfig,
+    progress: Callable[[str, int, int], None] | None = None,
+    example: np.ndarray | None = None,
+) -> BenchResult:
+    """Measure every combination of ``config`` on ``example`` (1 x 1 x S x S float32; default a
+    crop of the bundled Meteor frame, or the network's synthetic input when ``config.input`` is
+    ``"synthetic"``); the ONNX files live in a temporary folder. Static int8 is calibrated on crops
+    of the bundled ``apl`` photos."""
     import torch
 
     config.check()
@@ -149,9 +160,17 @@ def run_bench(config: BenchConfig, progress: Callable[[str, int, int], None] | N
                     progress("bench", done, steps)
                 continue
             torch.set_num_threads(config.threads)
-            x = net.example.numpy()
+            if example is not None:
+                x = np.ascontiguousarray(example, np.float32)
+            elif config.input == "sample":
+                x = evaluation_crop(config.size_px, config.seed)
+            else:
+                x = net.example.numpy()
+            if x.shape != tuple(net.example.shape):
+                raise InputError(f"example: shape {x.shape}, expected {tuple(net.example.shape)}")
+            tx = torch.from_numpy(x)
             with torch.inference_mode():
-                out = net.module(net.example)
+                out = net.module(tx)
             ref = [o.numpy().copy() for o in (out if isinstance(out, tuple | list) else (out,))]
             onnx_path = Path(tmp) / f"{model}.onnx"
             rows: list[dict] = []
@@ -163,7 +182,8 @@ def run_bench(config: BenchConfig, progress: Callable[[str, int, int], None] | N
                     try:
                         if rt != "torch" and not onnx_path.exists():
                             export_onnx(net.module, net.example, onnx_path, net.output_names)
-                        runner = prepare(rt, net.module, onnx_path, config.threads)
+                        calibration = calibration_crops(config.size_px, seed=config.seed) if rt == "ort-int8s" else None
+                        runner = prepare(rt, net.module, onnx_path, config.threads, calibration)
                         row.update(_measure(runner, x, ref, config.warmup, config.repeats))
                     except Exception as exc:  # a runtime that fails is a row, not a crash
                         row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
@@ -179,7 +199,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str, int, int], None] | N
             if config.bitflip_trials:
                 rep = bitflip_trials(
                     net.module,
-                    net.example,
+                    tx,
                     bits=config.bitflip_bits,
                     trials=config.bitflip_trials,
                     threshold=config.bitflip_threshold,

@@ -1,0 +1,49 @@
+"""Real inputs from the bundled samples: grey crops of ISS photos in [0, 1], 1 x 1 x S x S float32.
+
+The calibration set of static int8 quantization comes from the ``apl`` photos; the evaluation
+input from the Meteor frame (a different photo), so calibration never sees the measured input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cupola.io.images import read_photo
+
+__all__ = ["SAMPLES", "calibration_crops", "evaluation_crop"]
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def _grey(path: Path) -> np.ndarray:
+    pixels, _ = read_photo(path)
+    g = pixels.astype(np.float32)
+    if g.ndim == 3:
+        g = g @ np.array([0.299, 0.587, 0.114], np.float32)
+    return g / (65535.0 if pixels.dtype == np.uint16 else 255.0)
+
+
+def _crops(g: np.ndarray, size_px: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    h, w = g.shape
+    if h < size_px or w < size_px:
+        return []
+    rows = rng.integers(0, h - size_px + 1, n)
+    cols = rng.integers(0, w - size_px + 1, n)
+    return [np.ascontiguousarray(g[r : r + size_px, c : c + size_px])[None, None] for r, c in zip(rows, cols)]
+
+
+def calibration_crops(size_px: int, per_photo: int = 2, seed: int = 0) -> list[np.ndarray]:
+    """``per_photo`` random crops of every bundled ``apl`` photo (sorted by name)."""
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    for photo in sorted((SAMPLES / "apl").glob("*/photo.jpg")):
+        out += _crops(_grey(photo), size_px, per_photo, rng)
+    return out
+
+
+def evaluation_crop(size_px: int, seed: int = 0) -> np.ndarray:
+    """One random crop of the bundled Meteor frame (night, city lights and a meteor)."""
+    photo = next((SAMPLES / "iss-meteor-2017").glob("*.jpg"))
+    return _crops(_grey(photo), size_px, 1, np.random.default_rng(seed))[0]
