@@ -1,0 +1,110 @@
+"""Onboard inference: ALIKED (the network locate runs) in PyTorch eager fp32 (the baseline, same
+CPU, same run), ONNX Runtime fp32, ONNX Runtime int8 (dynamic; static QDQ calibrated on crops of the
+bundled apl photos) and OpenVINO fp32 where installed. 256 x 256 grey input (a crop of the bundled
+Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
+
+* ``onboard_aliked_int8_speedup``: fp32 PyTorch p50 / ORT dynamic-int8 p50 (target >= 2).
+* ``onboard_aliked_int8_drift``: relative L2 difference of the raw outputs (descriptor map + score
+  map) of dynamic int8 against fp32 PyTorch; baseline the ORT fp32 drift.
+* ``onboard_aliked_int8_keypoints``: share of fp32's top-256 score maxima found again within 1.5 px
+  by int8, and ``onboard_aliked_int8_descriptor_cos``: mean cosine of the descriptors there
+  (4 crops), the task-level view of the drift (localization success itself is not run yet).
+* ``onboard_aliked_best_speedup``: the fastest runtime whose relative drift is <= 1e-3 (the
+  "drift-free" ones), its speed-up over fp32 PyTorch; its name is printed above.
+* ``onboard_bitflip_tolerance``: share of 40 trials (one random bit of the fp32 weights flipped
+  each) whose relative output drift stays <= 1 %.
+Seeds (11, 12) differ from the tests'.
+"""
+
+from __future__ import annotations
+
+import common  # noqa: F401  (one thread for BLAS before numpy)
+import numpy as np
+from common import bench_line
+
+SIZE_PX = 256
+SEED = 11
+
+
+def onboard() -> None:
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from cupola.onboard.bench import BenchConfig, run_bench
+    from cupola.onboard.keypoints import descriptor_similarity, keypoint_agreement, top_maxima
+    from cupola.onboard.networks import build_network
+    from cupola.onboard.runtimes import export_onnx, prepare, runtime_available
+    from cupola.onboard.samples import calibration_crops, evaluation_crop
+
+    rts = ("torch", "ort", "ort-int8", "ort-int8s") + (("openvino",) if runtime_available("openvino") else ())
+    res = run_bench(
+        BenchConfig(
+            models=("aliked",),
+            runtimes=rts,
+            threads=1,
+            repeats=30,
+            size_px=SIZE_PX,
+            seed=SEED,
+            bitflip_trials=40,
+            bitflip_threshold=0.01,
+        )
+    )
+    rows = {r["runtime"]: r for r in res.rows}
+    for r in res.rows:
+        print(
+            f"# aliked {r['runtime']:9s} {r['status']:3s} p50 {r['latency_p50_ms']:.1f} ms p95 "
+            f"{r['latency_p95_ms']:.1f} ms  x{r['speedup_vs_torch']:.2f}  drift {r['drift_rel']:.2e}  "
+            f"size {r['size_mb']:.2f} MB  load {r['load_s']:.3f} s  identical {r['repeat_identical']}"
+        )
+    torch_ms = rows["torch"]["latency_p50_ms"]
+    int8 = rows["ort-int8"]
+    bench_line(
+        "onboard_aliked_int8_speedup", int8["speedup_vs_torch"], "x", baseline=1.0, ratio=int8["speedup_vs_torch"]
+    )
+    print(f"# fp32 PyTorch p50 {torch_ms:.1f} ms, ORT int8 (dynamic) p50 {int8['latency_p50_ms']:.1f} ms")
+    bench_line("onboard_aliked_int8_drift", int8["drift_rel"], "rel", baseline=rows["ort"]["drift_rel"])
+    bench_line("onboard_aliked_int8s_drift", rows["ort-int8s"]["drift_rel"], "rel", baseline=rows["ort"]["drift_rel"])
+
+    # task-level view: keypoints and descriptors on 4 crops of the Meteor frame
+    net = build_network("aliked", SIZE_PX, SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(net.module, net.example, Path(tmp) / "a.onnx", net.output_names)
+        runners = {
+            "ort-int8": prepare("ort-int8", net.module, path, 1),
+            "ort-int8s": prepare("ort-int8s", net.module, path, 1, calibration_crops(SIZE_PX, seed=SEED)),
+        }
+        agree: dict[str, list[float]] = {k: [] for k in runners}
+        cos: dict[str, list[float]] = {k: [] for k in runners}
+        for s in range(4):
+            x = evaluation_crop(SIZE_PX, seed=SEED + 1 + s)
+            with torch.inference_mode():
+                desc, score = (t.numpy()[0] for t in net.module(torch.from_numpy(x)))
+            kp = top_maxima(score[0], 256)
+            for name, runner in runners.items():
+                d8, s8 = (o[0] for o in runner.run(x))
+                agree[name].append(keypoint_agreement(score[0], s8[0], k=256, radius_px=1.5))
+                cos[name].append(descriptor_similarity(desc, d8, kp))
+    for name, tag in (("ort-int8", "int8"), ("ort-int8s", "int8s")):
+        bench_line(f"onboard_aliked_{tag}_keypoints", float(np.mean(agree[name])), "share", baseline=1.0)
+        bench_line(f"onboard_aliked_{tag}_descriptor_cos", float(np.mean(cos[name])), "cos", baseline=1.0)
+
+    clean = [r for r in res.rows if r["status"] == "ok" and r["drift_rel"] <= 1e-3]
+    best = max(clean, key=lambda r: r["speedup_vs_torch"])
+    fastest = max((r for r in res.rows if r["status"] == "ok"), key=lambda r: r["speedup_vs_torch"])
+    print(
+        f"# best drift-free runtime for aliked: {best['runtime']} ({best['precision']}); fastest overall: "
+        f"{fastest['runtime']} (drift {fastest['drift_rel']:.2e})"
+    )
+    bench_line("onboard_aliked_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
+    print("# unet, pose: not benchmarked (their code is in the rso capability; see docs/onboard.md)")
+    b = res.bitflip["aliked"]
+    print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
+    bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
+
+
+BENCHMARKS = {"onboard": onboard}
+
+if __name__ == "__main__":  # pragma: no cover
+    onboard()
