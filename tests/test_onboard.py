@@ -14,6 +14,7 @@ from cupola.cli.main import main  # noqa: E402
 from cupola.onboard import runtimes  # noqa: E402
 from cupola.onboard.bench import BenchConfig, run_bench  # noqa: E402
 from cupola.onboard.faults import bitflip_trials, flip_bit, output_drift  # noqa: E402
+from cupola.onboard.keypoints import descriptor_similarity, keypoint_agreement, top_maxima  # noqa: E402
 from cupola.onboard.networks import NetworkUnavailable, build_network  # noqa: E402
 from cupola.onboard.samples import calibration_crops  # noqa: E402
 
@@ -136,3 +137,15 @@ def test_bad_input_is_exit_2_one_line_nothing_written(tmp_path, capsys, args, wo
     code = main(["onboard", "bench", *args, "--out", str(out), "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and word in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_keypoint_agreement_sees_a_shift_and_descriptor_cosine():
+    rng = np.random.default_rng(4)
+    score = rng.random((64, 64))
+    assert keypoint_agreement(score, score, k=50) == 1.0
+    # a shift by 5 px (far beyond the 1.5 px radius) loses almost every keypoint
+    assert keypoint_agreement(score, np.roll(score, 5, axis=1), k=50) < 0.3
+    desc = rng.normal(size=(8, 64, 64))
+    kp = top_maxima(score, 20)
+    assert descriptor_similarity(desc, desc, kp) == pytest.approx(1.0)
+    assert descriptor_similarity(desc, -desc, kp) == pytest.approx(-1.0)
