@@ -51,10 +51,10 @@ def parse_list(text: str, known, what: str) -> tuple[str, ...]:
     """
     items = tuple(s.strip() for s in text.split(",") if s.strip())
     if not items:
-        raise InputError(f"{what}s: empty list; expected some of {', '.join(sorted(known))}")
+        raise InputError(f"`{what}s`: empty list; expected some of {', '.join(sorted(known))}")
     for s in items:
         if s not in known:
-            raise InputError(f"{what} {s!r}: unknown; expected one of {', '.join(sorted(known))}")
+            raise InputError(f"`{what}s` {s!r}: unknown {what}; expected one of {', '.join(sorted(known))}")
     return items
 
 
@@ -76,22 +76,22 @@ class BenchConfig:
         """Raises InputError on an unknown model or runtime or a count out of range."""
         for m in self.models:
             if m not in MODELS:
-                raise InputError(f"model {m!r}: unknown; expected one of {', '.join(sorted(MODELS))}")
+                raise InputError(f"`models` {m!r}: unknown model; expected one of {', '.join(sorted(MODELS))}")
         for r in self.runtimes:
             if r not in RUNTIMES:
-                raise InputError(f"runtime {r!r}: unknown; expected one of {', '.join(sorted(RUNTIMES))}")
+                raise InputError(f"`runtimes` {r!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
         if not self.models or not self.runtimes:
-            raise InputError("models and runtimes: expected at least one of each")
+            raise InputError("`models` and `runtimes`: expected at least one of each")
         if self.threads < 1:
-            raise InputError(f"threads {self.threads}: expected >= 1")
+            raise InputError(f"`threads` {self.threads}: expected >= 1")
         if self.repeats < 2 or self.warmup < 0:
-            raise InputError(f"repeats {self.repeats}: expected >= 2 (and warmup >= 0)")
+            raise InputError(f"`repeats` {self.repeats}: expected >= 2 (and `warmup` >= 0)")
         if self.bitflip_trials < 0 or self.bitflip_bits < 1 or not self.bitflip_threshold > 0:
-            raise InputError("bitflip: expected trials >= 0, bits >= 1 and a positive threshold")
+            raise InputError("`bitflip_trials`, `bitflip_bits`, `bitflip_threshold`: expected >= 0, >= 1 and > 0")
         if self.input not in ("sample", "synthetic"):
-            raise InputError(f"input {self.input!r}: expected sample or synthetic")
+            raise InputError(f"`input` {self.input!r}: expected sample or synthetic")
         if self.size_px < 32 or self.size_px % 32:
-            raise InputError(f"size_px {self.size_px}: expected a positive multiple of 32")
+            raise InputError(f"`size_px` {self.size_px}: expected a positive multiple of 32")
 
 
 @dataclass
@@ -167,7 +167,7 @@ def run_bench(
             else:
                 x = net.example.numpy()
             if x.shape != tuple(net.example.shape):
-                raise InputError(f"example: shape {x.shape}, expected {tuple(net.example.shape)}")
+                raise InputError(f"`example`: shape {x.shape}, expected {tuple(net.example.shape)}")
             tx = torch.from_numpy(x)
             with torch.inference_mode():
                 out = net.module(tx)

@@ -88,9 +88,9 @@ def build_network(name: str, size_px: int = 256, seed: int = 0) -> Network:
         NetworkUnavailable: the network cannot be built here (missing weights, layering).
     """
     if name not in MODELS:
-        raise InputError(f"model {name!r}: unknown; expected one of {', '.join(sorted(MODELS))}")
+        raise InputError(f"`name` {name!r}: unknown model; expected one of {', '.join(sorted(MODELS))}")
     if size_px < 32 or size_px % 32:
-        raise InputError(f"size_px {size_px}: expected a positive multiple of 32")
+        raise InputError(f"`size_px` {size_px}: expected a positive multiple of 32")
     if name == "aliked":
         return _aliked(size_px, seed)
     raise NetworkUnavailable(_RSO_REASON)

@@ -51,7 +51,7 @@ class Runner:
 def runtime_available(name: str) -> bool:
     """Whether the library of runtime ``name`` can be imported here."""
     if name not in RUNTIMES:
-        raise InputError(f"runtime {name!r}: unknown; expected one of {', '.join(sorted(RUNTIMES))}")
+        raise InputError(f"`name` {name!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
     try:
         return importlib.util.find_spec(RUNTIME_MODULES[name]) is not None
     except (ImportError, ValueError):
@@ -203,4 +203,4 @@ def prepare(
         return _ort_runner(_quantize_int8_static(onnx_path, calibration or []), threads)
     if name == "openvino":
         return _openvino_runner(onnx_path, threads)
-    raise InputError(f"runtime {name!r}: unknown; expected one of {', '.join(sorted(RUNTIMES))}")
+    raise InputError(f"`name` {name!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
