@@ -149,3 +149,12 @@ def test_keypoint_agreement_sees_a_shift_and_descriptor_cosine():
     kp = top_maxima(score, 20)
     assert descriptor_similarity(desc, desc, kp) == pytest.approx(1.0)
     assert descriptor_similarity(desc, -desc, kp) == pytest.approx(-1.0)
+
+
+def test_score_only_aliked_equals_kornias_score_map(aliked):
+    score = build_network("aliked-score", size_px=64, seed=7)
+    with torch.inference_mode():
+        ref = aliked.module(aliked.example)[1]
+        got = score.module(aliked.example)
+    assert got.shape == (1, 1, 64, 64)
+    torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)

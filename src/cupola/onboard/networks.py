@@ -1,7 +1,7 @@
 """The networks benchmarked, built from their weight files (no capability is imported).
 
 >>> sorted(MODELS)
-['aliked', 'pose', 'unet']
+['aliked', 'aliked-score', 'pose', 'unet']
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = ["MODELS", "Network", "NetworkUnavailable", "build_network"]
 #: model name -> what it is (the RSO networks need cupola.rso.nets moved below the capabilities)
 MODELS = {
     "aliked": "ALIKED-n16 dense map (backbone + descriptor head + score head), kornia, 1 x 1 x S x S",
+    "aliked-score": "ALIKED-n16 backbone + score head only (no full-size descriptor map), 1 x 1 x S x S",
     "unet": "RSO recovery U-Net (cupola.rso.nets.UNet, data/rso/recover.pt)",
     "pose": "RSO pose ResNet-50 x0.25 (cupola.rso.nets.ResNet50, data/rso/pose.pt)",
 }
@@ -52,7 +53,7 @@ def aliked_weights_file(weights: str = "aliked-n16") -> Path:
     return path
 
 
-def _aliked(size_px: int, seed: int) -> Network:
+def _aliked(size_px: int, seed: int, score_only: bool = False) -> Network:
     import kornia.feature as KF
     import torch
 
@@ -72,11 +73,35 @@ def _aliked(size_px: int, seed: int) -> Network:
             features, scores = self.net.extract_dense_map(x.expand(-1, 3, -1, -1))
             return features, scores
 
+    class ScoreAliked(torch.nn.Module):
+        """Gray 1 x 1 x H x W (H, W multiples of 32) -> score map 1 x 1 x H x W: the steps of kornia's
+        ``extract_dense_map`` up to the score head, without normalising the 128 x H x W feature map."""
+
+        def __init__(self, net: Any) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            n = self.net
+            x1 = n.block1(x.expand(-1, 3, -1, -1))
+            x2 = n.block2(n.pool2(x1))
+            x3 = n.block3(n.pool4(x2))
+            x4 = n.block4(n.pool4(x3))
+            feats = [
+                n.gate(n.conv1(x1)),
+                n.upsample2(n.gate(n.conv2(x2))),
+                n.upsample8(n.gate(n.conv3(x3))),
+                n.upsample32(n.gate(n.conv4(x4))),
+            ]
+            return torch.sigmoid(n.score_head(torch.cat(feats, dim=1)))
+
     gen = torch.Generator().manual_seed(seed)
     # a smooth random scene (low-pass noise), closer to a photo than white noise
     coarse = torch.rand(1, 1, max(2, size_px // 16), max(2, size_px // 16), generator=gen)
     example = torch.nn.functional.interpolate(coarse, size=(size_px, size_px), mode="bilinear", align_corners=False)
     example = (example + 0.05 * torch.rand(1, 1, size_px, size_px, generator=gen)).clamp(0, 1)
+    if score_only:
+        return Network("aliked-score", ScoreAliked(aliked).eval(), example, ("scores",))
     return Network("aliked", DenseAliked(aliked).eval(), example, ("features", "scores"))
 
 
@@ -91,6 +116,6 @@ def build_network(name: str, size_px: int = 256, seed: int = 0) -> Network:
         raise InputError(f"`name` {name!r}: unknown model; expected one of {', '.join(sorted(MODELS))}")
     if size_px < 32 or size_px % 32:
         raise InputError(f"`size_px` {size_px}: expected a positive multiple of 32")
-    if name == "aliked":
-        return _aliked(size_px, seed)
+    if name in ("aliked", "aliked-score"):
+        return _aliked(size_px, seed, score_only=name == "aliked-score")
     raise NetworkUnavailable(_RSO_REASON)
