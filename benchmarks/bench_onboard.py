@@ -13,7 +13,9 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
   "drift-free" ones), its speed-up over fp32 PyTorch; its name is printed above.
 * ``onboard_bitflip_tolerance``: share of 40 trials (one random bit of the fp32 weights flipped
   each) whose relative output drift stays <= 1 %.
-Seeds (11, 12) differ from the tests'.
+* ``onboard_aliked_score_*``: the same for ALIKED's backbone + score head alone (``aliked-score``:
+  no full-size descriptor map), speed-ups of ORT fp32 and int8 and the keypoints kept.
+Seeds (11-15) differ from the tests'.
 """
 
 from __future__ import annotations
@@ -98,10 +100,52 @@ def onboard() -> None:
         f"{fastest['runtime']} (drift {fastest['drift_rel']:.2e})"
     )
     bench_line("onboard_aliked_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
+    score_only(rts)
     print("# unet, pose: not benchmarked (their code is in the rso capability; see docs/onboard.md)")
     b = res.bitflip["aliked"]
     print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
     bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
+
+
+def score_only(rts: tuple[str, ...]) -> None:
+    """The same for ALIKED's backbone + score head alone (no full-size descriptor map)."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from cupola.onboard.bench import BenchConfig, run_bench
+    from cupola.onboard.keypoints import keypoint_agreement
+    from cupola.onboard.networks import build_network
+    from cupola.onboard.runtimes import export_onnx, prepare
+    from cupola.onboard.samples import calibration_crops, evaluation_crop
+
+    res = run_bench(
+        BenchConfig(models=("aliked-score",), runtimes=rts, repeats=30, size_px=SIZE_PX, seed=SEED, bitflip_trials=0)
+    )
+    rows = {r["runtime"]: r for r in res.rows}
+    for r in res.rows:
+        print(
+            f"# aliked-score {r['runtime']:9s} p50 {r['latency_p50_ms']:.1f} ms  x{r['speedup_vs_torch']:.2f}  "
+            f"drift {r['drift_rel']:.2e}  size {r['size_mb']:.2f} MB"
+        )
+    net = build_network("aliked-score", SIZE_PX, SEED)
+    agree: dict[str, list[float]] = {"ort-int8": [], "ort-int8s": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(net.module, net.example, Path(tmp) / "s.onnx", net.output_names)
+        calib = calibration_crops(SIZE_PX, seed=SEED)
+        runners = {k: prepare(k, net.module, path, 1, calib) for k in agree}
+        for s in range(4):
+            x = evaluation_crop(SIZE_PX, seed=SEED + 1 + s)
+            with torch.inference_mode():
+                ref = net.module(torch.from_numpy(x)).numpy()[0, 0]
+            for k, runner in runners.items():
+                agree[k].append(keypoint_agreement(ref, runner.run(x)[0][0, 0], k=256, radius_px=1.5))
+    for k, tag in (("ort-int8", "int8"), ("ort-int8s", "int8s")):
+        sp = rows[k]["speedup_vs_torch"]
+        bench_line(f"onboard_aliked_score_{tag}_speedup", sp, "x", baseline=1.0, ratio=sp)
+        bench_line(f"onboard_aliked_score_{tag}_keypoints", float(np.mean(agree[k])), "share", baseline=1.0)
+    bench_line("onboard_aliked_score_ort_speedup", rows["ort"]["speedup_vs_torch"], "x", baseline=1.0)
 
 
 BENCHMARKS = {"onboard": onboard}
