@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 
 @onboard_app.command("bench")
 def bench_command(
-    models: str = typer.Option("aliked,unet,pose", "--models", help="Comma-separated: aliked, unet, pose."),
+    models: str = typer.Option(
+        "aliked,unet,pose", "--models", help="Comma-separated: aliked, aliked-score, unet, pose."
+    ),
     runtimes: str = typer.Option(
         "torch,ort,ort-int8",
         "--runtimes",
