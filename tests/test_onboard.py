@@ -80,11 +80,22 @@ def test_bitflips_restore_the_weights_and_sign_flips_count():
 
 def test_missing_runtime_is_a_row_not_a_crash(aliked, monkeypatch):
     monkeypatch.setitem(runtimes.RUNTIME_MODULES, "openvino", "cupola_no_such_runtime")
-    res = run_bench(
-        BenchConfig(
-            models=("aliked", "pose"), runtimes=("torch", "openvino"), size_px=64, repeats=2, warmup=1, bitflip_trials=0
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = run_bench(
+            BenchConfig(
+                models=("aliked", "pose"),
+                runtimes=("torch", "openvino"),
+                size_px=64,
+                repeats=2,
+                warmup=1,
+                bitflip_trials=0,
+            )
         )
-    )
+        assert torch.get_num_threads() == 2  # the benchmark's one thread does not leak out
+    finally:
+        torch.set_num_threads(before)
     status = {(r["model"], r["runtime"]): r["status"] for r in res.rows}
     assert status[("aliked", "torch")] == "ok" and status[("aliked", "openvino")] == "not installed"
     assert status[("pose", "torch")].startswith("unavailable")

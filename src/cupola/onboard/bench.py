@@ -145,6 +145,16 @@ def run_bench(
     import torch
 
     config.check()
+    threads_before = torch.get_num_threads()
+    try:
+        return _run(config, progress, example)
+    finally:
+        torch.set_num_threads(threads_before)  # the runtimes set it; the caller's setting comes back
+
+
+def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResult:
+    import torch
+
     result = BenchResult(config)
     steps = len(config.models) * len(config.runtimes)
     done = 0
