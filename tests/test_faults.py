@@ -239,11 +239,22 @@ def test_batch_ctrl_c_logs_every_finished_row(tmp_path, dask_quiet):
 # --- the real entry point: Ctrl-C and SIGKILL ----------------------------------------------------
 
 
+def _restore_sigint() -> None:
+    # a test suite started in the background by a shell without job control inherits SIGINT
+    # ignored, and so would the command: it would never see the Ctrl-C this test sends
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cupola(*args):
     exe = Path(sys.executable).with_name("cupola")
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.Popen(
-        [str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [str(exe), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_restore_sigint,
     )
 
 
