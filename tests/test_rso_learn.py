@@ -215,3 +215,14 @@ def test_a_quarter_turn_of_the_image_is_the_turned_label():
         sun = cam.apply([0.3, -0.4, -1.0])
         expected = render(MODEL, View(cam * r, 1100.0, tuple(sun)), 32)
         assert np.allclose(turned, expected, atol=1e-5), k
+
+
+def test_recover_never_writes_over_its_input_image(tiny, capsys):
+    root, _, _, _ = tiny
+    img = root / "set" / "degraded" / "000004.png"
+    before = img.read_bytes()
+    code = main(["rso", "recover", str(img), "--model", str(root / "recover.pt"), "--out", str(img), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "input image" in err[0]
+    assert img.read_bytes() == before

@@ -189,6 +189,10 @@ def recover_command(
     from cupola.rso.recover import recover_images
     from cupola.rso.train import build, load_model_file
 
+    if out.exists() and image.exists() and out.samefile(image):
+        from cupola.errors import InputError
+
+        raise InputError(f"--out {out} is the input image: the restored image needs another name")
     obj = load_model_file(model or _bundled("recover"), "recover")
     a = _read_image(image, int(obj["size_px"]))
     restored = recover_images(build(obj), a[None])[0]
