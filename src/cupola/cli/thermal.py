@@ -141,3 +141,31 @@ def indices_command(
     for k, v in s["coregistration"].items():
         if not v.get("reference"):
             print(f"  {k}: shift ({v['dx_px']:+.3f}, {v['dy_px']:+.3f}) px, peak {v['peak']:.2f}")
+
+
+@thermal_app.command("splitwindow")
+def splitwindow_command(
+    band_i: Path = typer.Argument(..., help="The ~11 um band (brightness temperature K, or radiance), GeoTIFF."),
+    band_j: Path = typer.Argument(..., help="The ~12 um band on the same grid, GeoTIFF."),
+    sensor: str = typer.Option(..., "--sensor", help="Band pair and coefficients: landsat8 (published) or ecostress."),
+    emissivity: str | None = typer.Option(
+        None, "--emissivity", help="Surface emissivity: one value, or two (band i, band j) as E_I,E_J."
+    ),
+    ndvi: Path | None = typer.Option(None, "--ndvi", help="NDVI GeoTIFF on the same grid (NDVI thresholds method)."),
+    tcw: float | None = typer.Option(None, "--tcw", help="Total column water vapour (g cm-2); assumed 2 if not given."),
+    units: str = typer.Option("auto", "--units", help="What the bands hold: auto, K or radiance (W m-2 sr-1 um-1)."),
+    scale: float | None = typer.Option(None, "--scale", help="Scale of integer bands without one."),
+    out: Path = options.out_folder(),
+) -> None:
+    """Land-surface temperature from two thermal bands by the generalized split window (Jimenez-Munoz &
+    Sobrino 2008), with its predicted error."""
+    from cupola.thermal.splitwindow_job import run_splitwindow
+
+    s = run_splitwindow(
+        band_i, band_j, out, sensor=sensor, emissivity=emissivity, ndvi=ndvi, tcw_g_cm2=tcw, units=units, scale=scale
+    )
+    e = s["predicted_error_k"]
+    print(
+        f"thermal splitwindow ({s['sensor']}): median LST {s['lst_k'].get('median', float('nan')):.2f} K, "
+        f"predicted error {e.get('median', float('nan')):.2f} K (1 sigma) -> {out}"
+    )

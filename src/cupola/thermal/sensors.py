@@ -9,7 +9,13 @@ each band is *modelled* from published numbers, and says so in its ``source``:
   instrument (Hulley & Hook, ECOSTRESS L2 ATBD, band table; nominal values, not the measured
   responses). Since 15 May 2019 only bands 2, 4 and 5 are downlinked.
 * **CTI** (Compact Thermal Imager, 82 m pixels): top-hat responses over the two ranges published
-  for it, 3.3-5.4 µm (mid-wave) and 7.8-10.7 µm (long-wave).
+  for it, 3.3-5.4 µm (mid-wave, ``cti-mwir``) and 7.8-10.7 µm (long-wave, ``cti-lwir``): the
+  ranges quoted for the instrument in the issue and in ISS science summaries; no response curve of
+  its filters or detector is published that we could find, so the top-hat is the simplest model
+  that keeps the published band edges (its central-wavelength error is large, see ``bt``).
+* **Landsat 8 TIRS** (for the split window's published coefficients): Gaussian responses, band 10
+  centred at 10.9 µm (FWHM 0.59 µm, the 10.60-11.19 µm band) and band 11 at 12.0 µm (FWHM
+  1.01 µm, 11.50-12.51 µm), from the USGS band table (nominal edges, not the measured responses).
 
 A measured response (a CSV ``wavelength_um,response``) replaces any model:
 :func:`read_spectral_response`.
@@ -32,7 +38,15 @@ from cupola.io.limits import regular_file
 from cupola.io.tables import read_table
 from cupola.thermal.planck import SpectralResponse
 
-__all__ = ["ECOSTRESS_BANDS_UM", "CTI_BANDS_UM", "band_response", "BAND_NAMES", "read_spectral_response"]
+__all__ = [
+    "ECOSTRESS_BANDS_UM",
+    "CTI_BANDS_UM",
+    "CTI_PIXEL_M",
+    "LANDSAT8_TIRS_BANDS_UM",
+    "band_response",
+    "BAND_NAMES",
+    "read_spectral_response",
+]
 
 #: ECOSTRESS band -> (centre µm, nominal FWHM µm); see the module for the sources
 ECOSTRESS_BANDS_UM: dict[int, tuple[float, float]] = {
@@ -44,8 +58,16 @@ ECOSTRESS_BANDS_UM: dict[int, tuple[float, float]] = {
 }
 #: CTI band -> (low µm, high µm)
 CTI_BANDS_UM: dict[str, tuple[float, float]] = {"mwir": (3.3, 5.4), "lwir": (7.8, 10.7)}
+#: CTI pixel size at nadir (m)
+CTI_PIXEL_M = 82.0
+#: Landsat 8 TIRS band -> (centre µm, FWHM µm), from the USGS band edges (nominal)
+LANDSAT8_TIRS_BANDS_UM: dict[int, tuple[float, float]] = {10: (10.9, 0.59), 11: (12.0, 1.01)}
 
-BAND_NAMES = tuple(f"ecostress-{k}" for k in ECOSTRESS_BANDS_UM) + tuple(f"cti-{k}" for k in CTI_BANDS_UM)
+BAND_NAMES = (
+    tuple(f"ecostress-{k}" for k in ECOSTRESS_BANDS_UM)
+    + tuple(f"cti-{k}" for k in CTI_BANDS_UM)
+    + tuple(f"landsat8-{k}" for k in LANDSAT8_TIRS_BANDS_UM)
+)
 
 
 def band_response(name: str) -> SpectralResponse:
@@ -64,6 +86,12 @@ def band_response(name: str) -> SpectralResponse:
     if key.startswith("cti-") and key[4:] in CTI_BANDS_UM:
         lo, hi = CTI_BANDS_UM[key[4:]]
         return SpectralResponse.top_hat(key, lo, hi, source=f"top-hat model of the published CTI range {lo}-{hi} µm")
+    if key.startswith("landsat8-") and key[9:].isdigit() and int(key[9:]) in LANDSAT8_TIRS_BANDS_UM:
+        k = int(key[9:])
+        c, w = LANDSAT8_TIRS_BANDS_UM[k]
+        return SpectralResponse.gaussian(
+            key, c, w, source=f"Gaussian model of the USGS band edges: Landsat 8 TIRS band {k}, {c} µm, FWHM {w} µm"
+        )
     parts = key.split(":")
     if len(parts) == 3 and parts[0] in ("gaussian", "tophat"):
         try:
