@@ -46,6 +46,64 @@ TRUTH = {
 }
 ISO2 = {"United States of America": "US", "Mexico": "MX", "Syria": "SY", "Ukraine": "UA", "Chile": "CL"}
 
+# truth for water bodies and terrain, written down from the known geography of each footprint BEFORE
+# the water and terrain code was first run (bounds: Meteor -103.6..-99.7 E, 28.0..31.5 N; Tishrin
+# 38.15..38.32 E, 36.33..36.44 N; Perekop 33.6..34.4 E, 45.8..46.4 N; Arica -70.6..-69.4 E,
+# -19.7..-18.7 N; Los Angeles -118.7..-117.5 E, 33.7..34.3 N).
+# seas: the Natural Earth marine areas truly in or next to the footprint (a name outside is wrong).
+#   Del Rio and Tishrin are far inland (the Gulf of Mexico is ~400 km east of the footprint);
+#   Perekop lies between Karkinit Bay (Black Sea) and the Syvash (a lagoon of the Sea of Azov);
+#   Arica is on the South Pacific, Los Angeles on the North Pacific.
+# classes: terrain classes truly present (relief over ~28 km: plains < 100 m, hills 100-400 m,
+#   mountains >= 400 m; plateau: plains-like relief at 500 m or higher); dominant: the classes
+#   that may truly cover the largest share; min_m/max_m: the range that the lowest and the highest
+#   point of the footprint on a ~9 km elevation grid must fall in.
+#   Del Rio: Rio Grande plains near Eagle Pass (~220 m, lower toward the Nueces), Edwards and
+#     Stockton plateaus (500-900 m), Serranias del Burro and Sierra del Carmen (peaks 2,000-2,700 m).
+#   Tishrin: the Euphrates valley (~325 m, Tishrin lake) cut ~100 m into a ~400-450 m plateau edge.
+#   Perekop: steppe lowland 0-40 m between two lagoons.
+#   Arica: the coast (0 m), the Pampa/Atacama plateau (~1,000-1,500 m) cut by the Azapa and
+#     Camarones canyons, rising to the precordillera (~3,000-3,500 m at the eastern edge).
+#   Los Angeles: the LA basin (0-150 m), Puente Hills and Palos Verdes, Santa Monica Mountains,
+#     San Gabriel Mountains (Mount San Antonio 3,068 m inside the north-east corner).
+WATER_TERRAIN_TRUTH = {
+    "meteor-del-rio": {
+        "seas": set(),
+        "classes": {"plains", "plateau", "hills", "mountains"},
+        "dominant": {"plateau", "hills"},
+        "min_m": (100, 350),
+        "max_m": (1200, 2800),
+    },
+    "ISS050-E-70536": {
+        "seas": set(),
+        "classes": {"plains", "hills"},
+        "dominant": {"plains", "hills"},
+        "min_m": (250, 400),
+        "max_m": (350, 550),
+    },
+    "ISS062-E-150758": {
+        "seas": {"Black Sea", "Sea of Azov"},
+        "classes": {"plains"},
+        "dominant": {"plains"},
+        "min_m": (-30, 10),
+        "max_m": (0, 100),
+    },
+    "ISS064-E-358": {
+        "seas": {"South Pacific Ocean"},
+        "classes": {"plateau", "hills", "mountains"},
+        "dominant": {"plateau", "hills", "mountains"},
+        "min_m": (-50, 100),
+        "max_m": (2000, 4500),
+    },
+    "ecostress-la": {
+        "seas": {"North Pacific Ocean"},
+        "classes": {"plains", "hills", "mountains"},
+        "dominant": {"plains", "hills"},
+        "min_m": (-20, 100),
+        "max_m": (1200, 3100),
+    },
+}
+
 
 def cases(tmp: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
