@@ -72,9 +72,10 @@ def contextual_anomaly(
         mad = ndimage.uniform_filter(np.where(bg, np.abs(tv - mean), 0.0), window_px) / n
     excess = np.maximum(sigmas * mad, min_excess)
     enough = n * window_px * window_px >= 0.25 * window_px * window_px
-    score = ((tv - mean) / np.maximum(mad, 0.5)).astype(np.float32)
-    mask = valid & ((t >= absolute) | (enough & (tv > mean + excess)))
-    ramp = np.clip((tv - mean - excess) / np.maximum(excess, 1e-6), 0.0, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a window holds no background
+        score = ((tv - mean) / np.maximum(mad, 0.5)).astype(np.float32)
+        mask = valid & ((t >= absolute) | (enough & (tv > mean + excess)))
+        ramp = np.clip((tv - mean - excess) / np.maximum(excess, 1e-6), 0.0, 1.0)
     conf = np.where(mask, np.maximum(ramp, np.where(t >= absolute, 1.0, 0.0)), 0.0).astype(np.float32)
     conf = np.where(mask, np.maximum(conf, 0.3), 0.0).astype(np.float32)
     score[~valid] = np.nan

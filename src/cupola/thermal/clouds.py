@@ -42,7 +42,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["cloud_test", "grow_clouds", "COLD_K", "TEXTURE_K", "GROW_TOLERANCE_K", "BUFFER_PX"]
+__all__ = ["cloud_test", "grow_clouds", "local_reference", "COLD_K", "TEXTURE_K", "GROW_TOLERANCE_K", "BUFFER_PX"]
 
 #: a cloud is at least this much colder than the clear surface around it (K): ~1.2 km of lapse rate
 COLD_K = 8.0
@@ -100,6 +100,14 @@ def _reference(t: np.ndarray, use: np.ndarray, block_px: int, percentile: float)
         np.clip(np.arange(rows), rc[0], rc[-1]), np.clip(np.arange(cols), cc[0], cc[-1]), indexing="ij"
     )
     return f(np.stack([rr.ravel(), cc2.ravel()], axis=1)).reshape(rows, cols)
+
+
+def local_reference(
+    temperature_k: np.ndarray, use: np.ndarray, *, block_px: int = BLOCK_PX, percentile: float = 75.0
+) -> np.ndarray:
+    """The local clear-surface reference of :func:`cloud_test`: the ``percentile`` of the
+    temperatures over ``use`` in blocks of ``block_px``, interpolated between block centres."""
+    return _reference(np.asarray(temperature_k, dtype=np.float64), np.asarray(use, bool), block_px, percentile)
 
 
 def cloud_test(
