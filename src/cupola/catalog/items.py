@@ -1,6 +1,7 @@
 """One cupola product folder as a STAC Item (pystac): footprint geometry and bbox, time, the
 projection (``proj:``), view (``view:``) and eo extensions, ``gsd``, and assets for the COG
-(georef.tif), the thumbnail, quicklook.png, footprint.geojson and result.json.
+(georef.tif), the thumbnail, quicklook.png, footprint.geojson and result.json; the text of
+``description.txt`` (``cupola describe FOLDER --out FOLDER``) as the Item's ``description``.
 
 Asset hrefs are relative to where the Item JSON will be written (``item_dir``), so a static
 catalog can be opened from disk or served as files.
@@ -168,6 +169,14 @@ def product_item(folder: str | Path, item_dir: str | Path | None = None, *, thum
             props["gsd"] = sum(vals) / len(vals)
     if d.get("confidence") is not None:
         props["cupola:confidence"] = float(d["confidence"])
+    desc = folder / "description.txt"  # written by `cupola describe FOLDER --out FOLDER`
+    if desc.is_file():
+        try:
+            text = desc.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"{desc}: not readable text ({e})") from None
+        if text:
+            props["description"] = text
 
     def rel(p: Path) -> str:
         return Path(os.path.relpath(p, item_dir)).as_posix()
@@ -200,6 +209,7 @@ def product_item(folder: str | Path, item_dir: str | Path | None = None, *, thum
         ("quicklook.png", pystac.MediaType.PNG, "overview", "Quicklook"),
         ("footprint.geojson", pystac.MediaType.GEOJSON, "metadata", "Footprint"),
         ("result.json", pystac.MediaType.JSON, "metadata", "cupola result"),
+        ("description.json", pystac.MediaType.JSON, "metadata", "cupola description"),
         ("matches.png", pystac.MediaType.PNG, "overview", "Matches"),
     ):
         if (folder / name).is_file():
