@@ -169,3 +169,25 @@ def splitwindow_command(
         f"thermal splitwindow ({s['sensor']}): median LST {s['lst_k'].get('median', float('nan')):.2f} K, "
         f"predicted error {e.get('median', float('nan')):.2f} K (1 sigma) -> {out}"
     )
+
+
+@thermal_app.command("fire")
+def fire_command(
+    mwir: Path = typer.Argument(..., help="Mid-wave band (CTI 3.3-5.4 um): brightness temperature K or radiance."),
+    lwir: Path = typer.Argument(..., help="Long-wave band (CTI 7.8-10.7 um) on the same grid."),
+    sensor: str = typer.Option("cti", "--sensor", help="Band pair: cti."),
+    night: bool = typer.Option(False, "--night", help="Night-time thresholds (Giglio et al. 2003); default day."),
+    water: Path | None = typer.Option(None, "--water", help="Water mask GeoTIFF (1 = water) on the same grid."),
+    units: str = typer.Option("auto", "--units", help="What the bands hold: auto, K or radiance (W m-2 sr-1 um-1)."),
+    scale: float | None = typer.Option(None, "--scale", help="Scale of integer bands without one."),
+    out: Path = options.out_folder(),
+) -> None:
+    """Active fires from a mid-wave and a long-wave band by the contextual test of Giglio et al. (2003),
+    with clouds told from the surface (cold, rough, and by day bright in the mid-wave)."""
+    from cupola.thermal.fire_job import run_fire
+
+    s = run_fire(mwir, lwir, out, sensor=sensor, night=night, water=water, units=units, scale=scale)
+    print(
+        f"thermal fire ({s['sensor']}, {s['period']}): {s['fire_pixels']} fire pixel(s) "
+        f"({s['absolute']} absolute, {s['contextual']} contextual), cloud {s['cloud_fraction']:.1%} -> {out}"
+    )

@@ -202,15 +202,14 @@ def fire_sites(scene: CtiScene, n: int, *, spacing_px: int = 25, margin_px: int 
     near_cloud = ndimage.binary_dilation(scene.cloud, iterations=margin_px) if scene.cloud.any() else scene.cloud
     ok = np.isfinite(scene.mwir) & np.isfinite(scene.lwir) & ~scene.water & ~near_cloud
     ok &= ndimage.binary_erosion(np.isfinite(scene.lst_k), iterations=margin_px)
-    rr, cc = np.meshgrid(
+    gr, gc = np.meshgrid(
         np.arange(margin_px, rows - margin_px, spacing_px),
         np.arange(margin_px, cols - margin_px, spacing_px),
         indexing="ij",
     )
     j = spacing_px // 3
-    rr = np.clip(rr + rng.integers(-j, j + 1, rr.shape), 0, rows - 1).ravel()
-    cc = np.clip(cc + rng.integers(-j, j + 1, cc.shape), 0, cols - 1).ravel()
+    rr = np.clip(gr + rng.integers(-j, j + 1, gr.shape), 0, rows - 1).ravel()
+    cc = np.clip(gc + rng.integers(-j, j + 1, gc.shape), 0, cols - 1).ravel()
     keep = ok[rr, cc]
-    rr, cc = rr[keep], cc[keep]
-    pick = rng.permutation(rr.size)[:n]
-    return rr[pick], cc[pick]
+    pick = rng.permutation(int(keep.sum()))[:n]
+    return rr[keep][pick], cc[keep][pick]
