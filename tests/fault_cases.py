@@ -92,7 +92,9 @@ def make_inputs(root: Path) -> dict[str, str]:
         os.mkfifo(fifo)
     out = root / "out"
     out.mkdir(exist_ok=True)
+    more = _newer_command_inputs(d)
     return {
+        **more,
         "photo": str(SAMPLE / "meteor_20170517T054409.526Z.jpg"),
         "tle": str(SAMPLE / "iss_tle_25544_20170101-20170630.txt"),
         "tie": str(SAMPLE / "tie_points.csv"),
@@ -114,6 +116,57 @@ def make_inputs(root: Path) -> dict[str, str]:
         "huge_ref": str(d / "huge_ref.tif"),
         "userfile": str(d / "user_file"),
         "under_file": str(d / "user_file" / "sub"),
+    }
+
+
+def _newer_command_inputs(d: Path) -> dict[str, str]:
+    """The inputs of the airglow, rso and onboard cases: tiny valid ones next to the bad."""
+    import numpy as np
+    from PIL import Image
+
+    photo = SAMPLE / "meteor_20170517T054409.526Z.jpg"
+    (d / "ag_frames").mkdir(exist_ok=True)
+    if not (d / "ag_frames" / "f0.jpg").exists():
+        (d / "ag_frames" / "f0.jpg").symlink_to(photo)
+    (d / "ag_times.csv").write_text(f"file,time\nf0.jpg,{TIME}\n")
+    (d / "ag_times_other.csv").write_text(f"file,time\nother.jpg,{TIME}\n")
+    (d / "ag_times_bad.csv").write_text("file,time\nf0.jpg,yesterday\n")
+    (d / "pose_nan.json").write_text('{"pose": {"lvlh_roll_deg": NaN, "lvlh_pitch_deg": 0, "lvlh_yaw_deg": 0}}\n')
+    (d / "pose_none.json").write_text('{"version": 1}\n')
+    spot = np.zeros((64, 64), np.uint8)
+    spot[24:40, 20:44] = 180
+    Image.fromarray(spot).save(d / "rso_img.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(d / "rso_dark.png")
+    for name, product in (("recover_user", "restored.png"), ("pose_user", "overlay.png"), ("synth_user", "labels.csv")):
+        (d / name).mkdir(exist_ok=True)
+        (d / name / product).write_text("the user's file\n")
+    bad = d / "bad_set"  # the files of a set, arrays.npz not an archive
+    bad.mkdir(exist_ok=True)
+    (bad / "labels.csv").write_text("q_x,q_y,q_z,q_w,range_m\n0,0,0,1,1000\n")
+    (bad / "arrays.npz").write_bytes(bytes(range(256)))
+    (bad / "result.json").write_text("{}\n")
+    rso_set = d / "rso_set"
+    if not rso_set.exists():
+        from cupola.rso.dataset import synthesize
+        from cupola.rso.spacecraft import iss_like_model
+
+        synthesize(iss_like_model(), 2, rso_set, seed=5, size_px=64)
+    bundled = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "rso"
+    return {
+        "ag_frames": str(d / "ag_frames"),
+        "ag_times": str(d / "ag_times.csv"),
+        "ag_times_other": str(d / "ag_times_other.csv"),
+        "ag_times_bad": str(d / "ag_times_bad.csv"),
+        "pose_nan": str(d / "pose_nan.json"),
+        "pose_none": str(d / "pose_none.json"),
+        "rso_img": str(d / "rso_img.png"),
+        "rso_dark": str(d / "rso_dark.png"),
+        "recover_user": str(d / "recover_user"),
+        "pose_user": str(d / "pose_user"),
+        "synth_user": str(d / "synth_user"),
+        "bad_set": str(bad),
+        "rso_set": str(rso_set),
+        "pose_model": str(bundled / "pose.pt"),
     }
 
 
@@ -195,6 +248,60 @@ def _night(*extra: str, raw="{photo}") -> tuple[str, ...]:
     return ("nightlights", "calibrate", raw, "--out", "{out}", *extra)
 
 
+def _airglow(*extra: str, photo=None, tle="{tle}", pose=("--attitude", "-5.66", "0.71", "84.52")) -> tuple:
+    """``airglow waves`` on a photo, or by default on a one-frame folder with its times table."""
+    frames = (photo,) if photo else ("--frames", "{ag_frames}", "--frame-times", "{ag_times}")
+    return ("airglow", "waves", *frames, "--tle", tle, *CAMERA, *pose, "--quiet", "--out", "{out}", *extra)
+
+
+def _frames(times: str | None, *extra: str, frames="{ag_frames}") -> tuple[str, ...]:
+    """``airglow waves`` on a frames folder with a times table (``times`` None: without)."""
+    return (
+        "airglow",
+        "waves",
+        "--frames",
+        frames,
+        *(("--frame-times", times) if times else ()),
+        "--tle",
+        "{tle}",
+        *CAMERA,
+        "--attitude",
+        "0",
+        "0",
+        "0",
+        "--quiet",
+        "--out",
+        "{out}",
+        *extra,
+    )
+
+
+def _bench(*extra: str) -> tuple[str, ...]:
+    return ("onboard", "bench", "--models", "aliked", "--runtimes", "torch", "--quiet", "--out", "{out}", *extra)
+
+
+def _synth(*extra: str) -> tuple[str, ...]:
+    return ("rso", "synth", "--n", "1", "--size", "16", "--quiet", "--out", "{out}", *extra)
+
+
+def _train(kind: str, *extra: str, data="{rso_set}", out="{out}/m.pt") -> tuple[str, ...]:
+    return ("rso", "train", kind, "--data", data, "--epochs", "1", "--quiet", "--out", out, *extra)
+
+
+def _recover(*extra: str, image="{rso_img}", model: str | None = None) -> tuple[str, ...]:
+    """``rso recover`` with the bundled model unless ``model``."""
+    models = ("--model", model) if model else ()
+    return ("rso", "recover", image, *models, "--quiet", "--out", "{out}", *extra)
+
+
+def _pose(*extra: str, image="{rso_img}") -> tuple[str, ...]:
+    return ("rso", "pose", image, "--quiet", "--out", "{out}", *extra)
+
+
+def _evaluate(*extra: str, data="{rso_set}") -> tuple[str, ...]:
+    return ("rso", "evaluate", "--data", data, "--quiet", "--out", "{out}", *extra)
+
+
 #: the bad files a file option is tried with: case-id suffix -> (placeholder, what the error line names)
 BAD_FILES = {
     "dev-zero": ("{zero}", "/dev/zero"),
@@ -212,6 +319,18 @@ BAD_FILES = {
     "bomb": ("{bomb}", "bomb.png"),
     "truncated": ("{truncated}", "truncated.png"),
 }
+
+
+BAD_FILES.update(
+    {
+        "a-folder": ("{folder}", "a_folder"),
+        "bad-set": ("{bad_set}", "bad_set"),
+        "image": ("{rso_img}", "rso_img.png"),
+        "dark": ("{rso_dark}", "rso_dark.png"),
+        "pose-nan": ("{pose_nan}", "pose_nan.json"),
+        "pose-none": ("{pose_none}", "pose_none.json"),
+    }
+)
 
 
 def _bad_files(prefix: str, argv: Callable[[str], tuple[str, ...]], kinds: str) -> list[Case]:
@@ -420,6 +539,146 @@ CASES: list[Case] = [
     Case("lightning-simulate-false-rate-nan", _sim("--false-rate", "nan"), "--false-rate"),
     Case("nightlights-f-number-zero", _night("--f-number", "0"), "--f-number"),
     Case("nightlights-sensor-zero", _night("--sensor-mm", "0", "0"), "--sensor-mm"),
+]
+
+
+# airglow, rso and onboard: the newer commands
+CASES += [
+    # airglow waves: options
+    Case("airglow-layer-low", _airglow("--layer-km", "5"), "--layer-km"),
+    Case("airglow-layer-nan", _airglow("--layer-km", "nan"), "--layer-km"),
+    Case("airglow-layer-metres", _airglow("--layer-km", "87000"), "--layer-km"),
+    Case("airglow-emission-bogus", _airglow("--emission", "H-alpha"), "--emission"),
+    Case("airglow-layer-and-emission", _airglow("--layer-km", "90", "--emission", "OH"), "--layer-km"),
+    Case("airglow-grid-zero", _airglow("--grid-km", "0"), "--grid-km"),
+    Case("airglow-grid-inf", _airglow("--grid-km", "inf"), "--grid-km"),
+    Case("airglow-wind-nan", _airglow("--wind", "nan", "0"), "--wind"),
+    Case("airglow-wind-km-s", _airglow("--wind", "0", "7000"), "--wind"),
+    Case("airglow-focal-zero", _airglow("--focal-mm", "0"), "--focal-mm"),
+    Case("airglow-attitude-nan", _airglow(pose=("--attitude", "nan", "0", "0")), "--attitude"),
+    Case("airglow-no-pose", _airglow(pose=()), "--attitude"),
+    Case("airglow-two-poses", _airglow("--pose-from", "{pose_none}"), "--pose-from"),
+    Case("airglow-photos-and-frames", _airglow("--frames", "{ag_frames}", photo="{photo}"), "--frames"),
+    Case("airglow-photo-no-exif-time", _airglow(photo="{photo}"), "meteor_"),
+    Case("airglow-frames-without-times", _frames(None), "--frame-times"),
+    Case(
+        "airglow-no-frames",
+        ("airglow", "waves", "--tle", "{tle}", "--attitude", "0", "0", "0", "--out", "{out}"),
+        "frames",
+    ),
+    Case("airglow-frames-empty-folder", _frames("{ag_times_other}", frames="{folder}"), "a_folder"),
+    Case("airglow-frames-is-file", _frames("{ag_times_other}", frames="{userfile}"), "user_file"),
+    Case("airglow-frame-times-no-row", _frames("{ag_times_other}"), "ag_times_other.csv"),
+    Case("airglow-frame-times-bad-time", _frames("{ag_times_bad}"), "ag_times_bad.csv"),
+    # airglow waves: files
+    *_bad_files(
+        "airglow-frame-times",
+        lambda f: _frames(f, frames="{folder}"),
+        "dev-zero fifo missing empty binary jpeg huge latin1 semicolon a-folder",
+    ),
+    *_bad_files(
+        "airglow-photo", lambda f: _airglow(photo=f), "csv dev-zero fifo empty binary bomb truncated missing a-folder"
+    ),
+    *_bad_files("airglow-tle", lambda f: _airglow(tle=f), "dev-zero fifo folder missing empty binary jpeg huge"),
+    *_bad_files(
+        "airglow-pose-from",
+        lambda f: _airglow(pose=("--pose-from", f)),
+        "dev-zero fifo missing empty binary jpeg csv huge a-folder pose-nan pose-none",
+    ),
+    *_bad_files(
+        "airglow-flat", lambda f: _airglow("--flat", f), "dev-zero fifo missing empty binary bomb truncated image"
+    ),
+    Case("airglow-out-is-file", _airglow("--out", "{userfile}"), "--out"),
+    Case("airglow-out-is-input", _airglow("--out", "{photo}"), "--out"),
+    Case("airglow-out-under-file", _airglow("--out", "{under_file}"), "--out"),
+    # onboard bench
+    Case("onboard-models-bogus", _bench("--models", "resnet"), "--models"),
+    Case("onboard-models-empty", _bench("--models", ","), "--models"),
+    Case("onboard-runtimes-bogus", _bench("--runtimes", "tensorrt"), "--runtimes"),
+    Case("onboard-threads-zero", _bench("--threads", "0"), "--threads"),
+    Case("onboard-repeats-one", _bench("--repeats", "1"), "--repeats"),
+    Case("onboard-size-not-32", _bench("--size-px", "33"), "--size-px"),
+    Case("onboard-size-zero", _bench("--size-px", "0"), "--size-px"),
+    Case("onboard-size-huge", _bench("--size-px", "100000"), "--size-px"),
+    Case("onboard-bitflip-trials-negative", _bench("--bitflip-trials=-1"), "--bitflip-trials"),
+    Case("onboard-bitflip-bits-zero", _bench("--bitflip-bits", "0"), "--bitflip-bits"),
+    Case("onboard-bitflip-threshold-nan", _bench("--bitflip-threshold", "nan"), "--bitflip-threshold"),
+    Case("onboard-bitflip-threshold-zero", _bench("--bitflip-threshold", "0"), "--bitflip-threshold"),
+    Case("onboard-input-bogus", _bench("--input", "camera"), "--input"),
+    Case("onboard-seed-negative", _bench("--seed=-1"), "--seed"),
+    Case("onboard-out-is-file", _bench("--out", "{userfile}"), "--out"),
+    Case("onboard-out-under-file", _bench("--out", "{under_file}"), "--out"),
+    # rso synth
+    Case("rso-synth-n-zero", _synth("--n", "0"), "--n"),
+    Case("rso-synth-size-small", _synth("--size", "8"), "--size"),
+    Case("rso-synth-size-huge", _synth("--size", "100000"), "--size"),
+    Case("rso-synth-budget", _synth("--n", "1000000", "--size", "512"), "--n"),
+    Case("rso-synth-renderer-bogus", _synth("--renderer", "blender"), "--renderer"),
+    Case("rso-synth-scale-zero", _synth("--scale", "0"), "--scale"),
+    Case("rso-synth-scale-nan", _synth("--scale", "nan"), "--scale"),
+    Case("rso-synth-seed-negative", _synth("--seed=-1"), "--seed"),
+    *_bad_files(
+        "rso-synth-mesh", lambda f: _synth("--mesh", f), "dev-zero fifo folder missing empty binary jpeg csv huge"
+    ),
+    Case("rso-synth-out-is-file", _synth("--out", "{userfile}"), "--out"),
+    Case("rso-synth-out-under-file", _synth("--out", "{under_file}"), "--out"),
+    Case("rso-synth-out-holds-user-labels", _synth("--out", "{synth_user}"), "labels.csv"),
+    # rso train
+    *_bad_files(
+        "rso-train-data", lambda f: _train("recover", data=f), "dev-zero fifo missing empty binary jpeg a-folder"
+    ),
+    Case("rso-train-data-garbage", _train("recover", data="{bad_set}"), "bad_set"),
+    Case("rso-train-epochs-zero", _train("recover", "--epochs", "0"), "--epochs"),
+    Case("rso-train-batch-zero", _train("recover", "--batch", "0"), "--batch"),
+    Case("rso-train-lr-zero", _train("recover", "--lr", "0"), "--lr"),
+    Case("rso-train-lr-nan", _train("recover", "--lr", "nan"), "--lr"),
+    Case("rso-train-threads-zero", _train("recover", "--threads", "0"), "--threads"),
+    Case("rso-train-limit-one", _train("recover", "--limit", "1"), "--limit"),
+    Case("rso-train-crop-odd", _train("recover", "--crop", "30"), "--crop"),
+    Case("rso-train-crop-too-big", _train("recover", "--crop", "128"), "--crop"),
+    Case("rso-train-base-zero", _train("recover", "--base", "0"), "--base"),
+    Case("rso-train-out-is-folder", _train("recover", out="{folder}"), "--out"),
+    Case("rso-train-out-user-file", _train("recover", out="{userfile}"), "--out"),
+    Case("rso-train-out-is-input", _train("recover", out="{rso_set}/arrays.npz"), "--out"),
+    Case("rso-train-out-is-image", _train("pose", out="{rso_img}"), "--out"),
+    Case("rso-train-out-under-file", _train("recover", out="{under_file}"), "--out"),
+    Case("rso-train-out-no-folder", _train("recover", out="{missing}/m.pt"), "--out"),
+    Case("rso-train-pose-width-zero", _train("pose", "--width", "0"), "--width"),
+    Case("rso-train-pose-width-nan", _train("pose", "--width", "nan"), "--width"),
+    Case("rso-train-pose-input-bogus", _train("pose", "--input", "noisy"), "--input"),
+    Case("rso-train-pose-scale-zero", _train("pose", "--scale", "0"), "--scale"),
+    Case("rso-train-pose-mesh-binary", _train("pose", "--mesh", "{binary}"), "binary.bin"),
+    # rso recover
+    *_bad_files(
+        "rso-recover-image",
+        lambda f: _recover(image=f),
+        "csv dev-zero fifo empty binary bomb truncated missing a-folder jpeg dark",
+    ),
+    *_bad_files(
+        "rso-recover-model", lambda f: _recover(model=f), "dev-zero fifo folder missing empty binary jpeg csv huge"
+    ),
+    Case("rso-recover-model-of-pose", _recover(model="{pose_model}"), "pose model"),
+    Case("rso-recover-out-is-file", _recover("--out", "{userfile}"), "--out"),
+    Case("rso-recover-out-is-input", _recover("--out", "{rso_img}"), "--out"),
+    Case("rso-recover-out-under-file", _recover("--out", "{under_file}"), "--out"),
+    Case("rso-recover-out-holds-user-png", _recover("--out", "{recover_user}"), "restored.png"),
+    # rso pose
+    *_bad_files("rso-pose-image", lambda f: _pose(image=f), "dev-zero fifo empty binary bomb missing jpeg dark"),
+    *_bad_files("rso-pose-model", lambda f: _pose("--model", f), "dev-zero missing binary"),
+    *_bad_files("rso-pose-recover-model", lambda f: _pose("--recover-model", f), "dev-zero missing binary"),
+    *_bad_files("rso-pose-mesh", lambda f: _pose("--mesh", f), "dev-zero fifo missing empty binary jpeg"),
+    Case("rso-pose-scale-zero", _pose("--scale", "0"), "--scale"),
+    Case("rso-pose-scale-inf", _pose("--scale", "inf"), "--scale"),
+    Case("rso-pose-out-is-file", _pose("--out", "{userfile}"), "--out"),
+    Case("rso-pose-out-is-input", _pose("--out", "{rso_img}"), "--out"),
+    Case("rso-pose-out-holds-user-overlay", _pose("--out", "{pose_user}"), "overlay.png"),
+    # rso evaluate
+    *_bad_files("rso-evaluate-data", lambda f: _evaluate(data=f), "dev-zero missing binary a-folder bad-set"),
+    *_bad_files("rso-evaluate-templates", lambda f: _evaluate("--templates", f), "dev-zero missing a-folder"),
+    *_bad_files("rso-evaluate-recover-model", lambda f: _evaluate("--recover-model", f), "missing binary"),
+    *_bad_files("rso-evaluate-pose-model", lambda f: _evaluate("--pose-model", f), "missing binary"),
+    Case("rso-evaluate-out-is-file", _evaluate("--out", "{userfile}"), "--out"),
+    Case("rso-evaluate-out-under-file", _evaluate("--out", "{under_file}"), "--out"),
 ]
 
 

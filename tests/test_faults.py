@@ -314,6 +314,96 @@ def test_simulate_refuses_to_replace_a_users_frames_folder(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["frames"]
 
 
+def _main_started(proc, timeout=60.0) -> bool:
+    """True once the command runs cupola's main (which catches SIGTERM: the SigCgt mask of
+    /proc/PID/status), so that a Ctrl-C from then on is the command's to handle, not Python's
+    start-up (which would die with a traceback)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout and proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except OSError:
+            status = ""
+        for line in status.splitlines():
+            if line.startswith("SigCgt:") and int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def _airglow_sequence(folder: Path, frames: int) -> list:
+    """``airglow waves`` on ``frames`` copies (links) of the sample frame 1.5 s apart: seconds of work."""
+    photo = SAMPLE / "meteor_20170517T054409.526Z.jpg"
+    (folder / "frames").mkdir(parents=True)
+    rows = ["file,time"]
+    for i in range(frames):
+        (folder / "frames" / f"f{i:03d}.jpg").symlink_to(photo)
+        rows.append(f"f{i:03d}.jpg,2017-05-17T05:44:{10 + 1.5 * i:06.3f}Z")
+    (folder / "times.csv").write_text("\n".join(rows) + "\n")
+    camera = ["--focal-mm", "10.5", "--sensor-mm", "8.7", "4.89375", "--attitude", "-5.66", "0.71", "84.52"]
+    return ["airglow", "waves", "--frames", folder / "frames", "--frame-times", folder / "times.csv", "--tle", TLE,
+            *camera]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["airglow-waves", "onboard-bench", "rso-synth"])
+def test_ctrl_c_of_the_newer_commands_leaves_nothing_partial(tmp_path, name):
+    """Ctrl-C while airglow / onboard / rso work: exit 130, one line, the inputs as they were,
+    --out as it was (a folder the run would have created is not there). (An interrupted
+    ``rso train`` keeps its checkpoint by design: tests/test_rso_learn.py resumes from it.)"""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("user")
+    expected = ["notes.txt"]
+    if name == "airglow-waves":
+        args = [*_airglow_sequence(inputs, 40), "--out", out]
+    elif name == "onboard-bench":
+        out = tmp_path / "new" / "out"  # not there: must not be created
+        expected = None
+        args = ["onboard", "bench", "--models", "aliked", "--runtimes", "torch", "--repeats", "100000"]
+        args += ["--bitflip-trials", "0", "--size-px", "64", "--out", out]
+    else:
+        args = ["rso", "synth", "--n", "50000", "--size", "64", "--out", out]
+    before = fault_cases.snapshot(inputs)
+    proc = _cupola(*args)
+    if name == "rso-synth":
+        assert _wait_for_stage(out, proc), "the run never started writing"
+    else:
+        assert _main_started(proc), "the command never started"
+        time.sleep(1.0)
+    assert proc.poll() is None, "the run ended before the interrupt"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["cupola: error: interrupted"]
+    assert fault_cases.snapshot(inputs) == before
+    if expected is None:
+        assert not (tmp_path / "new").exists()
+    else:
+        assert sorted(p.name for p in out.iterdir()) == expected
+
+
+def test_an_airglow_grid_too_fine_is_refused_before_it_is_allocated(tmp_path):
+    """--grid-km 0.01 over the ~1000 km the sample frame sees would be a 100000^2 cube per frame."""
+    from cupola.cli.main import main
+
+    args = [str(a) for a in _airglow_sequence(tmp_path, 3)] + ["--grid-km", "0.01", "--out", str(tmp_path / "o")]
+    code, err = _run_main(main, args)
+    assert code == 2 and len(err) == 1 and "--grid-km" in err[0] and "coarser" in err[0], err
+    assert not (tmp_path / "o").exists()
+
+
+def _run_main(main, argv):
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, [line for line in err.getvalue().splitlines() if line.strip()]
+
+
 @pytest.mark.parametrize("name", sorted(fault_cases.SCENARIOS))
 def test_scenario(name, tmp_path):
     problem = fault_cases.SCENARIOS[name](tmp_path)

@@ -108,9 +108,10 @@ def test_training_resumes_from_the_checkpoint(tiny, tmp_path):
 def test_recover_pose_and_evaluate_commands(tiny, tmp_path, capsys):
     root, data, _, _ = tiny
     img = root / "set" / "degraded" / "000003.png"
-    out = tmp_path / "restored.png"
+    out = tmp_path / "rec"
     assert main(["rso", "recover", str(img), "--model", str(root / "recover.pt"), "--out", str(out), "--quiet"]) == 0
-    assert np.asarray(Image.open(out)).shape == (32, 32)
+    assert np.asarray(Image.open(out / "restored.png")).shape == (32, 32)
+    assert json.loads((out / "result.json").read_text())["image"] == str(img)
     pose_out = tmp_path / "pose"
     argv = ["rso", "pose", str(img), "--model", str(root / "pose.pt"), "--recover-model", str(root / "recover.pt"),
             "--out", str(pose_out)]  # fmt: skip
@@ -152,21 +153,21 @@ def test_bad_inputs_are_one_line_errors(tiny, tmp_path, capsys):
     zero = tmp_path / "zero.png"
     zero.write_bytes(b"")
     _one_line_exit_2(capsys, ["rso", "recover", str(zero), "--model", str(root / "recover.pt"), "--out",
-                              str(tmp_path / "r.png")], "zero.png")  # fmt: skip
+                              str(tmp_path / "r")], "zero.png")  # fmt: skip
     notmodel = tmp_path / "m.pt"
     notmodel.write_text("hello")
     img = root / "set" / "degraded" / "000000.png"
-    _one_line_exit_2(capsys, ["rso", "recover", str(img), "--model", str(notmodel), "--out", str(tmp_path / "r.png")],
+    _one_line_exit_2(capsys, ["rso", "recover", str(img), "--model", str(notmodel), "--out", str(tmp_path / "r")],
                      "m.pt")  # fmt: skip
     _one_line_exit_2(capsys, ["rso", "recover", str(img), "--model", str(root / "pose.pt"), "--out",
-                              str(tmp_path / "r.png")], "pose model")  # fmt: skip
+                              str(tmp_path / "r")], "pose model")  # fmt: skip
     mesh = tmp_path / "broken.glb"
     mesh.write_bytes(b"glTF\x02\x00\x00\x00garbage")
     _one_line_exit_2(capsys, ["rso", "pose", str(img), *model, "--mesh", str(mesh), "--out", str(tmp_path / "o")],
                      "broken.glb")  # fmt: skip
     _one_line_exit_2(capsys, ["rso", "train", "pose", "--data", str(tmp_path), "--out", str(tmp_path / "p.pt")],
                      "labels.csv")  # fmt: skip
-    assert not (tmp_path / "o").exists() and not (tmp_path / "r.png").exists()
+    assert not (tmp_path / "o").exists() and not (tmp_path / "r").exists()
 
 
 def test_the_bundled_weights_do_their_job_on_unseen_images(tmp_path, capsys):
@@ -224,5 +225,43 @@ def test_recover_never_writes_over_its_input_image(tiny, capsys):
     code = main(["rso", "recover", str(img), "--model", str(root / "recover.pt"), "--out", str(img), "--quiet"])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--out" in err[0] and "input image" in err[0]
+    assert len(err) == 1 and "--out" in err[0] and "not a folder" in err[0]
     assert img.read_bytes() == before
+
+
+def test_recover_refuses_a_folder_holding_a_users_restored_png(tiny, tmp_path, capsys):
+    root, _, _, _ = tiny
+    img = root / "set" / "degraded" / "000004.png"
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "restored.png").write_bytes(b"the user's picture")
+    code = main(["rso", "recover", str(img), "--model", str(root / "recover.pt"), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "restored.png" in err[0] and "not written by cupola" in err[0]
+    assert (out / "restored.png").read_bytes() == b"the user's picture"
+    assert sorted(p.name for p in out.iterdir()) == ["restored.png"]
+
+
+def test_train_replaces_only_its_own_model_files(tiny, tmp_path, capsys):
+    root, _, _, _ = tiny
+    argv = ["rso", "train", "recover", "--data", str(root / "set"), "--epochs", "1", "--batch", "8", "--base", "4",
+            "--crop", "16", "--quiet", "--out"]  # fmt: skip
+    mine = tmp_path / "notes.pt"
+    mine.write_text("the user's notes")
+    for target in (mine, root / "set" / "arrays.npz"):  # a user's file, an input of the run
+        before = target.read_bytes()
+        assert main([*argv, str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--out" in err[0] and "not a cupola rso model" in err[0], err
+        assert target.read_bytes() == before
+    ckpt_mine = tmp_path / "m.pt.ckpt"  # the checkpoint's name is a user's file
+    ckpt_mine.write_text("mine too")
+    assert main([*argv, str(tmp_path / "m.pt")]) == 2
+    assert "checkpoint" in capsys.readouterr().err and ckpt_mine.read_text() == "mine too"
+    assert not (tmp_path / "m.pt").exists()
+    model = tmp_path / "r.pt"
+    assert main([*argv, str(model)]) == 0  # a new file, then a cupola model: replaced
+    first = model.read_bytes()
+    assert main([*argv, str(model), "--epochs", "2"]) == 0
+    assert model.read_bytes() != first and len(torch.load(model, weights_only=True)["history"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt.ckpt", "notes.pt", "r.pt"]

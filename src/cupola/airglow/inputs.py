@@ -64,17 +64,26 @@ def _read_times(table: Path) -> dict[str, dt.datetime]:
     return out
 
 
+#: a result.json to take a pose from is a few kB; anything this big is not one
+MAX_POSE_JSON_BYTES = 16 * 1024 * 1024
+
+
 def _pose_rpy(path: Path) -> tuple[float, float, float]:
+    from cupola.io.limits import read_bytes_bounded
+
+    what = "the result.json of a cupola command"
+    data = read_bytes_bounded(path, what, MAX_POSE_JSON_BYTES)  # a missing file, a folder: named as such
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError:
-        raise InputError(f"{path}: not JSON; expected the result.json of a cupola command") from None
+        doc = json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too
+        raise InputError(f"{path}: not JSON; expected {what}") from None
     pose = doc.get("pose") if isinstance(doc, dict) else None
     keys = ("lvlh_roll_deg", "lvlh_pitch_deg", "lvlh_yaw_deg")
-    if not isinstance(pose, dict) or not all(isinstance(pose.get(k), (int, float)) for k in keys):
-        raise InputError(f"{path}: no pose with lvlh_roll_deg, lvlh_pitch_deg, lvlh_yaw_deg")
+    if not isinstance(pose, dict) or not all(
+        isinstance(pose.get(k), (int, float)) and not isinstance(pose.get(k), bool) and np.isfinite(pose[k])
+        for k in keys
+    ):
+        raise InputError(f"{path}: no pose with finite lvlh_roll_deg, lvlh_pitch_deg, lvlh_yaw_deg")
     return (float(pose[keys[0]]), float(pose[keys[1]]), float(pose[keys[2]]))
 
 

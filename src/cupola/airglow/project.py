@@ -58,6 +58,10 @@ def bin_factor_for(camera: Camera, pose: Pose, height_m: float, spacing_km: floa
     return max(1, int(0.5 * spacing_km / px_km))
 
 
+#: the most grid cells along a side (a grid spacing given by the user can ask for more)
+MAX_GRID_CELLS = 1024
+
+
 def choose_grid(
     camera: Camera,
     poses: list[Pose],
@@ -107,6 +111,11 @@ def choose_grid(
         spacing_km = max(min_spacing_km, float(np.ceil(2.0 * half / max_cells * 10.0) / 10.0))
     n = int(np.ceil(2.0 * half / spacing_km))
     n += n % 2
+    if n > MAX_GRID_CELLS:  # a cube of frames x n x n floats: bounded before it is allocated
+        raise InputError(
+            f"`spacing_km` {spacing_km:g} km gives a grid of {n}x{n} cells over the {2 * half:.0f} km the "
+            f"frames see; at most {MAX_GRID_CELLS}x{MAX_GRID_CELLS}: choose a coarser grid"
+        )
     return TangentGrid(probe.lon0_deg, probe.lat0_deg, height_m, float(spacing_km), n, n)
 
 

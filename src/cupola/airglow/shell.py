@@ -59,7 +59,7 @@ def layer_height_m(layer_km: float | None = None, emission: str | None = None) -
         key = emission.strip().upper().replace(" ", "").replace(".", "").replace("-", "")
         if key not in EMISSION_HEIGHTS_KM:
             known = ", ".join(EMISSION_HEIGHTS_KM)
-            raise InputError(f"unknown emission {emission!r}: known are {known}")
+            raise InputError(f"`emission` {emission!r}: unknown emission; expected one of {known}")
         layer_km = EMISSION_HEIGHTS_KM[key]
     return check_layer_height((87.0 if layer_km is None else float(layer_km)) * 1e3)
 

@@ -63,6 +63,16 @@ PIXEL = Range(-1e6, 1e6, what="pixels")
 CLOCK_S = Range(-86_400.0, 86_400.0, what="a time in seconds")
 SIZE_PX = Range(1, 20_000, what="a size in pixels")
 MATCHERS = ("aliked", "xfeat", "sift")
+SEED = Range(0, 2**32 - 1, what="a seed, zero or more")
+#: the options both ``rso train`` commands share
+RSO_TRAIN = {
+    "epochs": COUNT,
+    "batch": COUNT,
+    "lr": Range(0.0, 10.0, lo_open=True, what="a positive learning rate"),
+    "threads": Range(1, 1024, what="a number of threads"),
+    "limit": Range(2, 1_000_000_000, what="a number of images"),
+    "crop": Range(4, 512, what="a size in pixels (a multiple of 4)"),
+}
 
 # per command (its path of names): option -> a Range for a number, or one Range per element of a
 # tuple option; or a tuple of strings: the allowed choices
@@ -183,6 +193,39 @@ RULES: dict[tuple[str, ...], dict] = {
         "storms": Range(0, 10_000, what="storm cells"),
         "cities": Range(0, 100_000, what="towns"),
     },
+    ("airglow", "waves"): {
+        "focal_mm": FOCAL_MM,
+        "sensor_mm": (SENSOR_MM, SENSOR_MM),
+        "attitude": (ANGLE, ANGLE, ANGLE),
+        "layer_km": Range(20.0, 500.0, what="an airglow layer height in km"),
+        "grid_km": Range(0.0, 1000.0, lo_open=True, what="a positive grid spacing in km"),
+        "wind": (Range(-500.0, 500.0, what="a wind in m/s"), Range(-500.0, 500.0, what="a wind in m/s")),
+    },
+    ("rso", "synth"): {
+        "n": Range(1, 1_000_000, what="a number of images"),
+        "size": Range(16, 512, what="a size in pixels"),
+        "renderer": ("embree", "mitsuba"),
+        "scale": POSITIVE,
+        "seed": SEED,
+    },
+    ("rso", "train", "recover"): {**RSO_TRAIN, "base": Range(1, 256, what="a number of channels")},
+    ("rso", "train", "pose"): {
+        **RSO_TRAIN,
+        "width": Range(0.0, 4.0, lo_open=True, what="a width multiplier"),
+        "input_kind": ("clean", "degraded"),
+        "scale": POSITIVE,
+    },
+    ("rso", "pose"): {"scale": POSITIVE},
+    ("onboard", "bench"): {
+        "threads": Range(1, 1024, what="a number of threads"),
+        "repeats": Range(2, 1_000_000, what="a number of timed runs"),
+        "size_px": Range(32, 4096, what="a size in pixels (a multiple of 32)"),
+        "bitflip_trials": Range(0, 1_000_000, what="a number of trials"),
+        "bitflip_bits": Range(1, 1024, what="a number of bits"),
+        "bitflip_threshold": POSITIVE,
+        "seed": SEED,
+        "input_kind": ("sample", "synthetic"),
+    },
 }
 
 #: options that name an output (not read, so not checked as input files); value: "folder" or "file"
@@ -201,6 +244,14 @@ OUTPUTS: dict[tuple[str, ...], dict[str, str]] = {
     ("lightning", "solve"): {"out": "folder"},
     ("lightning", "simulate"): {"out": "folder"},
     ("lightning", "lis"): {"out": "folder"},
+    ("airglow", "waves"): {"out": "folder"},
+    ("rso", "synth"): {"out": "folder"},
+    ("rso", "train", "recover"): {"out": "file"},
+    ("rso", "train", "pose"): {"out": "file"},
+    ("rso", "recover"): {"out": "folder"},
+    ("rso", "pose"): {"out": "folder"},
+    ("rso", "evaluate"): {"out": "folder"},
+    ("onboard", "bench"): {"out": "folder"},
 }
 
 #: total pixels a simulated scene may have (width x height)

@@ -65,6 +65,8 @@ PARAMETER_FLAGS: dict[str, str] = {
     "out_dir": "--out",
     "background_path": "--background",
     "landmarks": "--landmark",
+    "spacing_km": "--grid-km",
+    "crop_px": "--crop",
 }
 
 _PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")

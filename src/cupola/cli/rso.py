@@ -17,6 +17,10 @@ train_app = typer.Typer(help="Train the recovery U-Net or the pose ResNet-50 on 
 rso_app.add_typer(train_app, name="train")
 
 
+#: pixels of one synthetic set (images x width x height): it is held in memory, ~3 bytes a pixel
+MAX_SET_PIXELS = 300_000_000
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(rso_app, name="rso")
 
@@ -48,8 +52,14 @@ def synth_command(
 ) -> None:
     """Render a labelled set: uniform random attitudes, range, Sun angle, degraded copies."""
     from cupola.cli.progress import progress_bar
+    from cupola.errors import InputError
     from cupola.rso.dataset import synthesize
 
+    if n * size * size > MAX_SET_PIXELS:  # the set is built in memory: bounded before any work
+        raise InputError(
+            f"--n, --size: {n} image(s) of {size}x{size} px is {n * size * size / 1e6:.0f} million pixels; "
+            f"at most {MAX_SET_PIXELS / 1e6:.0f} million per set (several sets, or smaller images)"
+        )
     model = _model(mesh, scale)
     with progress_bar(disable=quiet) as advance:
         summary = synthesize(model, n, out, seed=seed, size_px=size, renderer=renderer, progress=advance)
@@ -79,7 +89,12 @@ def _data() -> Path:
 
 
 def _model_out() -> Path:
-    return typer.Option(..., "--out", help="The model file to write (a checkpoint MODEL.ckpt is kept while training).")
+    return typer.Option(
+        ...,
+        "--out",
+        help="The model file to write (a checkpoint MODEL.ckpt is kept while training); an existing file "
+        "there is replaced only if it is a cupola rso model.",
+    )
 
 
 def _print_history(kind: str, obj: dict, out: Path) -> None:
@@ -103,9 +118,13 @@ def train_recover_command(
 ) -> None:
     """Train the recovery U-Net on (degraded, clean) pairs."""
     from cupola.cli.progress import progress_bar
+    from cupola.errors import InputError
     from cupola.rso.dataset import read_set
-    from cupola.rso.train import TrainConfig, train_recover
+    from cupola.rso.train import TrainConfig, check_model_out, train_recover
 
+    if crop % 4:
+        raise InputError(f"--crop: {crop} is not a multiple of 4")
+    check_model_out(out)
     cfg = TrainConfig(epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, base=base, crop_px=crop)
     s = read_set(data)
     with progress_bar(disable=quiet) as advance:
@@ -136,8 +155,9 @@ def train_pose_command(
 
     from cupola.cli.progress import progress_bar
     from cupola.rso.dataset import read_set
-    from cupola.rso.train import TrainConfig, train_pose
+    from cupola.rso.train import TrainConfig, check_model_out, train_pose
 
+    check_model_out(out)
     cfg = TrainConfig(
         epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, width=width, input=input_kind, rot90=rot90
     )
@@ -178,28 +198,33 @@ def _read_image(path: Path, size_px: int):
 def recover_command(
     image: Path = typer.Argument(..., help="A degraded grey image (PNG, JPEG, TIFF) of the model's size."),
     model: Path | None = typer.Option(None, "--model", help="Recovery model file (default: the bundled one)."),
-    out: Path = typer.Option(..., "--out", help="The restored image to write (PNG)."),
+    out: Path = options.out_folder("Output folder: restored.png and result.json."),
     quiet: bool = options.quiet(),
 ) -> None:
-    """Restore a blurred, noisy image with the U-Net."""
+    """Restore a blurred, noisy image with the U-Net; writes restored.png and result.json."""
     import numpy as np
     from PIL import Image
 
-    from cupola.io.atomic import atomic_write
+    from cupola.io.staging import staged_output, write_json
     from cupola.rso.recover import recover_images
     from cupola.rso.train import build, load_model_file
 
-    if out.exists() and image.exists() and out.samefile(image):
-        from cupola.errors import InputError
-
-        raise InputError(f"--out {out} is the input image: the restored image needs another name")
-    obj = load_model_file(model or _bundled("recover"), "recover")
+    model_path = model or _bundled("recover")
+    obj = load_model_file(model_path, "recover")
     a = _read_image(image, int(obj["size_px"]))
     restored = recover_images(build(obj), a[None])[0]
-    with atomic_write(out) as tmp:
-        Image.fromarray(np.round(restored * 255).astype(np.uint8)).save(tmp, format="PNG")
+    result = {
+        "version": 1,
+        "image": str(image),
+        "model": str(model_path),
+        "size_px": int(obj["size_px"]),
+        "restored": "restored.png",
+    }
+    with staged_output(out, "--out", kind="rso-recover", inputs=[image, model]) as stage:
+        Image.fromarray(np.round(restored * 255).astype(np.uint8)).save(stage / "restored.png", format="PNG")
+        write_json(stage / "result.json", result)
     if not quiet:
-        print(f"rso recover: {image} -> {out}")
+        print(f"rso recover: {image} -> {out / 'restored.png'}")
 
 
 @rso_app.command("pose")
@@ -243,7 +268,8 @@ def pose_command(
         "range_m": float(rng_m[0]),
         "symmetric_attitudes_quaternion_xyzw": [[float(v) for v in (rot[0] * s).as_quat()] for s in sc.symmetries[1:]],
     }
-    with staged_output(out, "--out", kind="rso-pose", inputs=[image]) as stage:
+    inputs = [image, model, recover_model, mesh]
+    with staged_output(out, "--out", kind="rso-pose", inputs=inputs) as stage:
         overlay_wireframe(x[0], sc, rot[0], float(rng_m[0]), float(obj.get("fov_deg", 10.0)), stage / "overlay.png")
         write_json(stage / "result.json", result)
     if not quiet:
@@ -278,7 +304,8 @@ def evaluate_command(
     tmpl = read_set(templates) if templates is not None else None
     with progress_bar(disable=quiet) as advance:
         res = evaluate(s, robj, pobj, templates=tmpl, progress=advance)
-    with staged_output(out, "--out", kind="rso-evaluate", inputs=[data]) as stage:
+    inputs = [data, templates, recover_model, pose_model]
+    with staged_output(out, "--out", kind="rso-evaluate", inputs=inputs) as stage:
         write_json(stage / "result.json", {"version": 1, "data": str(data), **res})
     if quiet:
         return

@@ -213,6 +213,11 @@ def read_set(folder: str | os.PathLike) -> RsoSet:
         if not (p / name).is_file():
             raise InputError(f"{p}: no {name}; expected an image set written by 'cupola rso synth'")
     cols = read_columns(p / "labels.csv", ("q_x", "q_y", "q_z", "q_w", "range_m"), (), "image labels")
+    with open(p / "arrays.npz", "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # np.load would take it for a pickle and say so
+            raise InputError(
+                f"{p}: arrays.npz is not a NumPy archive; expected an image set written by 'cupola rso synth'"
+            )
     try:
         with np.load(p / "arrays.npz") as z:
             clean = z["clean"].astype(np.float32)

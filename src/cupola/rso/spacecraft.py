@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -139,6 +138,10 @@ def iss_like_model() -> SpacecraftModel:
     return SpacecraftModel("iss-like", v, f, np.concatenate(material), sym, _feature_edges(v, f))
 
 
+#: a mesh file larger than this is refused before it is read (trimesh holds it all in memory)
+MAX_MESH_BYTES = 512 * 1024 * 1024
+
+
 def load_model(path: str | os.PathLike, *, scale: float = 1.0) -> SpacecraftModel:
     """A user's mesh (OBJ, GLB/GLTF, STL, PLY, OFF: what trimesh reads) as a :class:`SpacecraftModel`,
     centred on its bounding-box centre, multiplied by ``scale`` to metres, every face :data:`BODY`,
@@ -149,9 +152,11 @@ def load_model(path: str | os.PathLike, *, scale: float = 1.0) -> SpacecraftMode
     """
     import trimesh
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: mesh file not found")
+    from cupola.io.limits import regular_file
+
+    p = regular_file(path, "a mesh file (OBJ, GLB, STL or PLY)")
+    if p.stat().st_size > MAX_MESH_BYTES:
+        raise InputError(f"{p}: the mesh file is {p.stat().st_size} bytes; at most {MAX_MESH_BYTES} are read")
     if not (scale > 0 and np.isfinite(scale)):
         raise InputError(f"`scale` must be a positive number, got {scale}")
     try:

@@ -6,7 +6,8 @@ A model file is a ``torch.save`` dictionary of plain types and tensors (loaded w
 ``state`` (float16 weights), ``input`` (what the pose network was trained on), ``history``
 (loss per epoch) and, for pose, ``symmetries`` (body rotations as matrices) and ``range_scale_m``.
 The checkpoint next to it (``MODEL.ckpt``) also holds the optimiser and the epoch reached; a run
-with ``resume=True`` continues from it, and it is removed when training ends.
+with ``resume=True`` continues from it, and it is removed when training ends. Neither ever
+replaces a file that is not a cupola model / checkpoint (:func:`check_model_out`).
 
 Inputs are normalised per image by :func:`normalise` (divided by the 99.5th percentile), so that
 the networks see the shape, not the exposure.
@@ -23,11 +24,21 @@ import numpy as np
 import torch
 
 from cupola.errors import InputError
+from cupola.io.atomic import atomic_write
 from cupola.rso.dataset import RsoSet
 from cupola.rso.nets import ResNet50, UNet
 from cupola.rso.rotations import matrix_from_6d, symmetric_geodesic_rad
 
-__all__ = ["TrainConfig", "train_recover", "train_pose", "normalise", "load_model_file", "device"]
+__all__ = [
+    "TrainConfig",
+    "train_recover",
+    "train_pose",
+    "normalise",
+    "load_model_file",
+    "check_model_out",
+    "checkpoint_path",
+    "device",
+]
 
 Progress = Callable[[str, int, int], None]
 
@@ -77,9 +88,63 @@ def _check(cfg: TrainConfig, data: RsoSet) -> None:
 
 
 def _save(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:  # a hidden unique name beside it: never a file of the user's
+        torch.save(obj, tmp)
+
+
+CHECKPOINT_KEYS = ("net", "opt", "sched", "epoch", "history")
+
+
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    """The checkpoint kept beside the model file ``out`` while training: ``MODEL.ckpt``."""
+    p = Path(out)
+    return p.with_name(p.name + ".ckpt")
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _ours(path: Path, keys: tuple[str, ...] | None) -> bool:
+    """True if ``path`` is a model file (``keys`` None) or a checkpoint (its ``keys``) of cupola's."""
+    if not _is_zip(path):
+        return False
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - pickle and zip errors of every kind: not ours
+        return False
+    if not isinstance(obj, dict):
+        return False
+    return obj.get("kind") in ("recover", "pose") if keys is None else all(k in obj for k in keys)
+
+
+def check_model_out(out: str | os.PathLike) -> None:
+    """Refuse a model file name whose writing would replace what cupola did not write.
+
+    Training writes ``out`` and, while it runs, the checkpoint ``out.ckpt``; either may replace
+    only a model file (or checkpoint) of cupola's, never a user's file, a folder or an input.
+
+    Raises:
+        InputError: ``out`` is a folder, its folder does not exist, or ``out`` / ``out.ckpt``
+            exists and is not a cupola rso model file / checkpoint.
+    """
+    p = Path(out)
+    if p.is_dir():
+        raise InputError(f"`out` {p}: is a folder; expected the name of a model file")
+    if not p.parent.is_dir():
+        raise InputError(f"`out` {p}: folder {p.parent} does not exist")
+    for path, keys, what in ((p, None, "model file"), (checkpoint_path(p), CHECKPOINT_KEYS, "checkpoint")):
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_symlink() or not path.is_file() or not _ours(path, keys):
+            raise InputError(
+                f"`out` {p}: {path} is already there and is not a cupola rso {what}; "
+                "training would replace it: move it or choose another name"
+            )
 
 
 def _half(state: dict) -> dict:
@@ -92,13 +157,16 @@ def load_model_file(path: str | os.PathLike, kind: str) -> dict:
     Raises:
         InputError: the file is missing, not a cupola model, or a model of another kind.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: model file not found")
+    from cupola.io.limits import regular_file
+
+    p = regular_file(path, "a cupola rso model file")
+    if not _is_zip(p):  # torch.save writes a zip archive; torch's own message for anything else misleads
+        raise InputError(f"{p}: not a cupola rso model file (not a PyTorch archive)")
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle and zip errors of every kind
-        raise InputError(f"{p}: not a cupola rso model file ({' '.join(str(exc).split())[:120]})") from None
+        reason = " ".join(str(exc).split())[:120]
+        raise InputError(f"{p}: not a cupola rso model file (a damaged archive: {reason})") from None
     if not isinstance(obj, dict) or obj.get("kind") not in ("recover", "pose"):
         raise InputError(f"{p}: not a cupola rso model file")
     if obj["kind"] != kind:
@@ -130,7 +198,8 @@ def _loop(
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     per_epoch = max(1, n // cfg.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * per_epoch)
-    ckpt = out.with_name(out.name + ".ckpt")
+    check_model_out(out)
+    ckpt = checkpoint_path(out)
     start, history = 0, []
     if resume and ckpt.is_file():
         state = torch.load(ckpt, map_location=dev, weights_only=True)
