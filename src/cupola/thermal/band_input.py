@@ -2,9 +2,9 @@
 cannot be read safely: a raster of brightness temperature (K) or of band radiance
 (W m⁻² sr⁻¹ µm⁻¹, converted through the band-integrated Planck function of its band).
 
-* **Scale.** An explicit ``scale`` wins; then the raster's own scale/offset (GDAL metadata); then
-  ``scale_factor``/``add_offset`` tags (ECOSTRESS, HDF-EOS style). Integers with none of them are
-  refused: digital numbers are not temperatures.
+* **Scale.** The raster's own scale/offset (GDAL metadata), else its ``scale_factor``/``add_offset``
+  tags (ECOSTRESS, HDF-EOS style); integers with neither take the ``scale`` given, and without one
+  are refused: digital numbers are not temperatures. Floating-point values are used as they are.
 * **Units.** ``units="auto"`` takes the raster's unit tag when it has one (K / kelvin, or a
   radiance unit with W and sr; degrees Celsius and anything else are refused); without a tag, a
   median in 150-400 is kelvin and a median within the band's radiance at 150-400 K is radiance.
@@ -108,9 +108,7 @@ def read_brightness(
     except Exception as exc:
         raise InputError(f"{p}: cannot be read as a raster ({' '.join(str(exc).split())}); expected {what}") from None
     values = masked.astype(np.float64).filled(np.nan)
-    if scale is not None:
-        values = values * scale
-    elif gdal_scale not in (None, 1.0) or gdal_offset not in (None, 0.0):
+    if gdal_scale not in (None, 1.0) or gdal_offset not in (None, 0.0):
         values = values * float(gdal_scale or 1.0) + float(gdal_offset or 0.0)
     elif "scale_factor" in tags:
         try:
@@ -118,10 +116,12 @@ def read_brightness(
         except ValueError:
             raise InputError(f"{p}: its scale_factor tag {tags['scale_factor']!r} is not a number") from None
     elif kind in "iu":
-        raise InputError(
-            f"{p}: stored as integers without a scale factor (no GDAL scale, no scale_factor tag); "
-            "give the factor that turns them into kelvin or radiance (`scale`)"
-        )
+        if scale is None:
+            raise InputError(
+                f"{p}: stored as integers without a scale factor (no GDAL scale, no scale_factor tag); "
+                "give the factor that turns them into kelvin or radiance (`scale`)"
+            )
+        values = values * scale
     values[~np.isfinite(values)] = np.nan
     good = values[np.isfinite(values)]
     if not good.size:
