@@ -196,3 +196,23 @@ def test_the_marine_areas_are_read_without_running_code_from_the_file(tmp_path):
 
     with pytest.raises(pickle.UnpicklingError, match="refused"):
         _PlainUnpickler(io.BytesIO(blob)).load()
+
+
+def test_a_missing_data_package_is_reported_and_the_rest_described(monkeypatch):
+    from cupola.describe import terrain, water
+
+    def missing():
+        raise InputError("terrain: the pvlib package (its altitude map, data/Altitude.h5) is not installed")
+
+    monkeypatch.setattr(terrain, "_dem_path", missing)
+    terrain._dem.cache_clear()
+    water.marine_areas.cache_clear()
+    monkeypatch.setattr(water, "_cache_path", lambda: (_ for _ in ()).throw(InputError("water bodies: gone")))
+    try:
+        f = describe_result(_box(-101.2, 29.1, -100.6, 29.6))
+        assert f["terrain"] is None and f["water"]["seas"] is None
+        assert any("pvlib" in u for u in f["unavailable"]) and "water bodies: gone" in f["unavailable"]
+        assert "Mexico (" in paragraph(f) and "mostly" not in paragraph(f)
+    finally:
+        terrain._dem.cache_clear()
+        water.marine_areas.cache_clear()
