@@ -228,19 +228,20 @@ class _DevTools:
 
         from tornado.websocket import websocket_connect
 
+        profile.mkdir(parents=True, exist_ok=True)
+        self.log = open(profile.parent / "chromium.log", "w+")  # a file, never a pipe that could fill
         self.proc = subprocess.Popen(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", "--window-size=1000,700", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL, stderr=self.log,
         )  # fmt: skip
         port = None
         t0 = time.monotonic()
-        while port is None and time.monotonic() - t0 < 30:
-            line = self.proc.stderr.readline()
-            m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+        while port is None and time.monotonic() - t0 < 30 and self.proc.poll() is None:
+            time.sleep(0.1)
+            self.log.seek(0)
+            m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", self.log.read())
             port = int(m.group(1)) if m else None
-            if not line and self.proc.poll() is not None:
-                break
         assert port, "Chromium did not open its DevTools port"
         pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
         url = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
@@ -305,6 +306,7 @@ class _DevTools:
         self.loop.close()
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        self.log.close()
 
 
 # a rotated photo footprint at Del Rio (corners NW, NE, SE, SW) and its lon/lat image: one colour
