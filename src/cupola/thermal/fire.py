@@ -129,18 +129,21 @@ def detect_fires(
         candidate = valid & (t4 > th["candidate_t4"]) & (dt > th["candidate_dt"])
     hot = absolute | candidate
     # clouds from the land only (water is colder than land by day, warmer by night) and without the
-    # hot pixels, whose own contrast would make their neighbours "rough" and hide them under a buffer
-    use = valid & ~water_m & ~hot
-    t11_land = np.where(use, t11, np.nan)
-    cloud = cloud_test(t11_land, land=land)
-    ref = local_reference(t11_land, use) if use.any() else np.full(t11.shape, np.nan)
+    # warm hot pixels (fires), whose own contrast would make their neighbours "rough" and hide them
+    # under a cloud buffer; a hot pixel that is cold in the long wave (a sunlit cloud) stays in
+    land_ok = valid & ~water_m
+    use_ref = land_ok & ~hot
+    ref = local_reference(np.where(use_ref, t11, np.nan), use_ref) if use_ref.any() else np.full(t11.shape, np.nan)
+    with np.errstate(invalid="ignore"):
+        cold = ref - t11 > CLOUD_BRIGHT_COLD_K
+    warm_hot = hot & ~cold
+    use = land_ok & ~warm_hot
+    cloud = cloud_test(np.where(use, t11, np.nan), land=land)
     if not night and use.any():
         cloud |= _bright_cloud(t4, t11, use, ref, dt)
     if cloud.any():  # buffered, not grown: by day growing follows cool land far from any cloud
         ring = ndimage.binary_dilation(cloud, np.ones((3, 3), bool), iterations=BUFFER_PX) & ~cloud
-        with np.errstate(invalid="ignore"):
-            warm_hot = hot & ~(ref - t11 > CLOUD_BRIGHT_COLD_K)  # a hot pixel, not cold: not a cloud edge
-        cloud |= ring & ~warm_hot
+        cloud |= ring & ~warm_hot  # a hot pixel that is not cold is no cloud edge
     cloud &= valid & ~water_m
     exclude = cloud | water_m
     t4v = np.where(valid, t4, np.nan)
