@@ -197,7 +197,7 @@ RULES: dict[tuple[str, ...], dict] = {
         "focal_mm": FOCAL_MM,
         "sensor_mm": (SENSOR_MM, SENSOR_MM),
         "attitude": (ANGLE, ANGLE, ANGLE),
-        "layer_km": Range(20.0, 500.0, what="an airglow layer height in km"),
+        "layer_km": Range(20.0, 500.0, what="an airglow layer height in km, above the cloud tops (OH ~87),"),
         "grid_km": Range(0.0, 1000.0, lo_open=True, what="a positive grid spacing in km"),
         "wind": (Range(-500.0, 500.0, what="a wind in m/s"), Range(-500.0, 500.0, what="a wind in m/s")),
     },
@@ -219,7 +219,7 @@ RULES: dict[tuple[str, ...], dict] = {
     ("onboard", "bench"): {
         "threads": Range(1, 1024, what="a number of threads"),
         "repeats": Range(2, 1_000_000, what="a number of timed runs"),
-        "size_px": Range(32, 4096, what="a size in pixels (a multiple of 32)"),
+        "size_px": Range(32, 2048, what="a size in pixels (a multiple of 32)"),
         "bitflip_trials": Range(0, 1_000_000, what="a number of trials"),
         "bitflip_bits": Range(1, 1024, what="a number of bits"),
         "bitflip_threshold": POSITIVE,
