@@ -145,6 +145,11 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
     (bad / "labels.csv").write_text("q_x,q_y,q_z,q_w,range_m\n0,0,0,1,1000\n")
     (bad / "arrays.npz").write_bytes(bytes(range(256)))
     (bad / "result.json").write_text("{}\n")
+    (d / "ckpt").mkdir(exist_ok=True)  # a checkpoint of cupola's form whose network is not the U-Net's
+    if not (d / "ckpt" / "m.pt.ckpt").exists():
+        import torch
+
+        torch.save({"net": {}, "opt": {}, "sched": {}, "epoch": 1, "history": [1.0]}, d / "ckpt" / "m.pt.ckpt")
     rso_set = d / "rso_set"
     if not rso_set.exists():
         from cupola.rso.dataset import synthesize
@@ -167,6 +172,7 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
         "bad_set": str(bad),
         "rso_set": str(rso_set),
         "pose_model": str(bundled / "pose.pt"),
+        "ckpt": str(d / "ckpt"),
     }
 
 
@@ -641,6 +647,7 @@ CASES += [
     Case("rso-train-out-is-image", _train("pose", out="{rso_img}"), "--out"),
     Case("rso-train-out-under-file", _train("recover", out="{under_file}"), "--out"),
     Case("rso-train-out-no-folder", _train("recover", out="{missing}/m.pt"), "--out"),
+    Case("rso-train-resume-other-network", _train("recover", "--resume", out="{ckpt}/m.pt"), "--resume"),
     Case("rso-train-pose-width-zero", _train("pose", "--width", "0"), "--width"),
     Case("rso-train-pose-width-nan", _train("pose", "--width", "nan"), "--width"),
     Case("rso-train-pose-input-bogus", _train("pose", "--input", "noisy"), "--input"),

@@ -203,10 +203,17 @@ def _loop(
     start, history = 0, []
     if resume and ckpt.is_file():
         state = torch.load(ckpt, map_location=dev, weights_only=True)
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        start, history = int(state["epoch"]), list(state["history"])
+        try:
+            net.load_state_dict(state["net"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            start, history = int(state["epoch"]), [float(v) for v in state["history"]]
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            reason = " ".join(str(exc).split())[:100]
+            raise InputError(
+                f"`resume`: {ckpt} is a checkpoint of another network or other settings ({reason}); "
+                "train with the settings it was made with, or without `resume` to start again"
+            ) from None
     rng = np.random.default_rng([cfg.seed, start])
     for epoch in range(start, cfg.epochs):
         net.train()
