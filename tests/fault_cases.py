@@ -634,6 +634,7 @@ CASES += [
     Case("rso-train-data-garbage", _train("recover", data="{bad_set}"), "bad_set"),
     Case("rso-train-epochs-zero", _train("recover", "--epochs", "0"), "--epochs"),
     Case("rso-train-batch-zero", _train("recover", "--batch", "0"), "--batch"),
+    Case("rso-train-pose-batch-one", _train("pose", "--batch", "1"), "--batch"),
     Case("rso-train-lr-zero", _train("recover", "--lr", "0"), "--lr"),
     Case("rso-train-lr-nan", _train("recover", "--lr", "nan"), "--lr"),
     Case("rso-train-threads-zero", _train("recover", "--threads", "0"), "--threads"),

@@ -67,7 +67,7 @@ SEED = Range(0, 2**32 - 1, what="a seed, zero or more")
 #: the options both ``rso train`` commands share
 RSO_TRAIN = {
     "epochs": COUNT,
-    "batch": COUNT,
+    "batch": Range(2, 1_000_000, what="a batch size (batch normalisation needs 2 or more)"),
     "lr": Range(0.0, 10.0, lo_open=True, what="a positive learning rate"),
     "threads": Range(1, 1024, what="a number of threads"),
     "limit": Range(2, 1_000_000_000, what="a number of images"),

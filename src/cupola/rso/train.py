@@ -77,9 +77,9 @@ def normalise(images: np.ndarray) -> np.ndarray:
 
 
 def _check(cfg: TrainConfig, data: RsoSet) -> None:
-    if cfg.epochs < 1 or cfg.batch < 1 or not cfg.lr > 0:
+    if cfg.epochs < 1 or cfg.batch < 2 or not cfg.lr > 0:  # batch normalisation: 2 or more images a batch
         raise InputError(
-            f"`epochs` and `batch` must be at least 1 and `lr` positive, got {cfg.epochs}, {cfg.batch}, {cfg.lr}"
+            f"`epochs` must be at least 1, `batch` at least 2, `lr` positive; got {cfg.epochs}, {cfg.batch}, {cfg.lr}"
         )
     if len(data) < 2:
         raise InputError(f"{data.folder}: {len(data)} image(s); training needs at least 2")
