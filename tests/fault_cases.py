@@ -140,6 +140,9 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
     for name, product in (("recover_user", "restored.png"), ("pose_user", "overlay.png"), ("synth_user", "labels.csv")):
         (d / name).mkdir(exist_ok=True)
         (d / name / product).write_text("the user's file\n")
+    (d / "nan.obj").write_text("v 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n")
+    (d / "point.obj").write_text("v 1 1 1\nv 1 1 1\nv 1 1 1\nf 1 2 3\n")
+    (d / "no_faces.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\n")
     bad = d / "bad_set"  # the files of a set, arrays.npz not an archive
     bad.mkdir(exist_ok=True)
     (bad / "labels.csv").write_text("q_x,q_y,q_z,q_w,range_m\n0,0,0,1,1000\n")
@@ -173,6 +176,9 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
         "rso_set": str(rso_set),
         "pose_model": str(bundled / "pose.pt"),
         "ckpt": str(d / "ckpt"),
+        "nan_obj": str(d / "nan.obj"),
+        "point_obj": str(d / "point.obj"),
+        "no_faces_obj": str(d / "no_faces.obj"),
     }
 
 
@@ -335,6 +341,9 @@ BAD_FILES.update(
         "dark": ("{rso_dark}", "rso_dark.png"),
         "pose-nan": ("{pose_nan}", "pose_nan.json"),
         "pose-none": ("{pose_none}", "pose_none.json"),
+        "nan-mesh": ("{nan_obj}", "nan.obj"),
+        "point-mesh": ("{point_obj}", "point.obj"),
+        "no-faces-mesh": ("{no_faces_obj}", "no_faces.obj"),
     }
 )
 
@@ -622,7 +631,9 @@ CASES += [
     Case("rso-synth-scale-nan", _synth("--scale", "nan"), "--scale"),
     Case("rso-synth-seed-negative", _synth("--seed=-1"), "--seed"),
     *_bad_files(
-        "rso-synth-mesh", lambda f: _synth("--mesh", f), "dev-zero fifo folder missing empty binary jpeg csv huge"
+        "rso-synth-mesh",
+        lambda f: _synth("--mesh", f),
+        "dev-zero fifo folder missing empty binary jpeg csv huge nan-mesh point-mesh no-faces-mesh",
     ),
     Case("rso-synth-out-is-file", _synth("--out", "{userfile}"), "--out"),
     Case("rso-synth-out-under-file", _synth("--out", "{under_file}"), "--out"),

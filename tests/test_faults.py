@@ -384,13 +384,15 @@ def test_ctrl_c_of_the_newer_commands_leaves_nothing_partial(tmp_path, name):
         assert sorted(p.name for p in out.iterdir()) == expected
 
 
-def test_an_airglow_grid_too_fine_is_refused_before_it_is_allocated(tmp_path):
-    """--grid-km 0.01 over the ~1000 km the sample frame sees would be a 100000^2 cube per frame."""
+@pytest.mark.parametrize("grid_km, word", [("0.01", "coarser"), ("1000", "finer")])
+def test_an_airglow_grid_too_fine_or_too_coarse_is_refused_before_work(tmp_path, grid_km, word):
+    """--grid-km 0.01 over the ~270 km the frames see would be a 27000^2 cube per frame; 1000 km
+    is a 2x2 grid (it was 'camera: image size must be positive, got 0x0 px')."""
     from cupola.cli.main import main
 
-    args = [str(a) for a in _airglow_sequence(tmp_path, 3)] + ["--grid-km", "0.01", "--out", str(tmp_path / "o")]
+    args = [str(a) for a in _airglow_sequence(tmp_path, 3)] + ["--grid-km", grid_km, "--out", str(tmp_path / "o")]
     code, err = _run_main(main, args)
-    assert code == 2 and len(err) == 1 and "--grid-km" in err[0] and "coarser" in err[0], err
+    assert code == 2 and len(err) == 1 and "--grid-km" in err[0] and word in err[0], err
     assert not (tmp_path / "o").exists()
 
 

@@ -60,6 +60,8 @@ def bin_factor_for(camera: Camera, pose: Pose, height_m: float, spacing_km: floa
 
 #: the most grid cells along a side (a grid spacing given by the user can ask for more)
 MAX_GRID_CELLS = 1024
+#: the fewest (a wave needs several cells a wavelength, the spectrum a window of cells)
+MIN_GRID_CELLS = 8
 
 
 def choose_grid(
@@ -111,6 +113,11 @@ def choose_grid(
         spacing_km = max(min_spacing_km, float(np.ceil(2.0 * half / max_cells * 10.0) / 10.0))
     n = int(np.ceil(2.0 * half / spacing_km))
     n += n % 2
+    if n < MIN_GRID_CELLS:
+        raise InputError(
+            f"`spacing_km` {spacing_km:g} km gives a grid of only {n}x{n} cells over the {2 * half:.0f} km the "
+            f"frames see; at least {MIN_GRID_CELLS}x{MIN_GRID_CELLS}: choose a finer grid"
+        )
     if n > MAX_GRID_CELLS:  # a cube of frames x n x n floats: bounded before it is allocated
         raise InputError(
             f"`spacing_km` {spacing_km:g} km gives a grid of {n}x{n} cells over the {2 * half:.0f} km the "

@@ -168,6 +168,10 @@ def load_model(path: str | os.PathLike, *, scale: float = 1.0) -> SpacecraftMode
     if faces.ndim != 2 or len(faces) == 0:
         raise InputError(f"{p}: the mesh has no triangles; expected an OBJ, GLB, STL or PLY file with faces")
     v = np.asarray(getattr(loaded, "vertices"), dtype=np.float64)  # noqa: B009
+    if not np.isfinite(v).all():
+        raise InputError(f"{p}: the mesh has vertices that are not finite numbers (NaN or infinity)")
+    if not np.ptp(v, axis=0).max() > 0:
+        raise InputError(f"{p}: the mesh has no extent (every vertex at one point)")
     v = (v - (v.min(axis=0) + v.max(axis=0)) / 2) * scale
     return SpacecraftModel(
         p.stem, v, faces, np.zeros(len(faces), np.int8), (Rotation.identity(),), _feature_edges(v, faces)
