@@ -102,7 +102,7 @@ def test_dozier_mixing_against_an_independent_band_integral():
 
 
 @pytest.mark.skipif(not LA.is_dir(), reason="the real ECOSTRESS scenes of ../shared/data are not here")
-@pytest.mark.parametrize("index", [1, 3])  # the morning (stratus) and the clear afternoon, both by day
+@pytest.mark.parametrize("index", [0, 1, 3])  # broken-cloud night, stratus morning, clear afternoon
 def test_real_scene_fires_found_and_no_false_alarm(index):
     from cupola.simulate.cti_scenes import fire_sites, insert_fires
 
@@ -175,10 +175,12 @@ def test_cli_fire_products_and_refusals(tmp_path):
     other = _tif(tmp_path / "lwir_other.tif", fired.lwir.astype(np.float32), shifted)
     msg = refused(m, other, match="different grids")
     assert "mwir.tif" in msg and "lwir_other.tif" in msg
-    dn = _tif(tmp_path / "dn.tif", (fired.lwir * 1000).astype(np.uint16), scene.transform)
-    refused(m, dn, match="without a scale factor")
-    # library refusals (no CLI start each)
+    # library refusals (no CLI start each; the CLI turns the same InputError into one line)
     from cupola.thermal.fire_job import run_fire
+
+    dn = _tif(tmp_path / "dn.tif", (fired.lwir * 1000).astype(np.uint16), scene.transform)
+    with pytest.raises(InputError, match="without a scale factor"):
+        run_fire(m, dn, tmp_path / "lib")
 
     c_tif = _tif(tmp_path / "c.tif", (scene.brightness()[1] - 273.15).astype(np.float32), scene.transform, units="degC")
     with pytest.raises(InputError, match="Celsius"):

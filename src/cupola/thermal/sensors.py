@@ -8,11 +8,11 @@ each band is *modelled* from published numbers, and says so in its ``source``:
   maximum 0.354, 0.310, 0.396, 0.410 and 0.611 µm, the nominal band widths quoted for the
   instrument (Hulley & Hook, ECOSTRESS L2 ATBD, band table; nominal values, not the measured
   responses). Since 15 May 2019 only bands 2, 4 and 5 are downlinked.
-* **CTI** (Compact Thermal Imager, 82 m pixels): top-hat responses over the two ranges published
-  for it, 3.3-5.4 µm (mid-wave, ``cti-mwir``) and 7.8-10.7 µm (long-wave, ``cti-lwir``): the
-  ranges quoted for the instrument in the issue and in ISS science summaries; no response curve of
-  its filters or detector is published that we could find, so the top-hat is the simplest model
-  that keeps the published band edges (its central-wavelength error is large, see ``bt``).
+* **CTI** (Compact Thermal Imager, 82 m pixels): top-hat responses over its two ranges,
+  3.3-5.4 µm (mid-wave, ``cti-mwir``) and 7.8-10.7 µm (long-wave, ``cti-lwir``), as the project's
+  issue 16 quotes them (not checked against an instrument paper here: none was reachable offline,
+  and we found no published response curve of its filters or detector), so the top-hat is the
+  simplest model that keeps the band edges; its central-wavelength error is large (see ``bt``).
 * **Landsat 8 TIRS** (for the split window's published coefficients): Gaussian responses, band 10
   centred at 10.9 µm (FWHM 0.59 µm, the 10.60-11.19 µm band) and band 11 at 12.0 µm (FWHM
   1.01 µm, 11.50-12.51 µm), from the USGS band table (nominal edges, not the measured responses).
