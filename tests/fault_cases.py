@@ -159,6 +159,11 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
         from cupola.rso.spacecraft import iss_like_model
 
         synthesize(iss_like_model(), 2, rso_set, seed=5, size_px=64)
+    if not (d / "rso_set16").exists():  # a set of another image size than the bundled models
+        from cupola.rso.dataset import synthesize
+        from cupola.rso.spacecraft import iss_like_model
+
+        synthesize(iss_like_model(), 2, d / "rso_set16", seed=6, size_px=16)
     bundled = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "rso"
     return {
         "ag_frames": str(d / "ag_frames"),
@@ -176,6 +181,7 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
         "rso_set": str(rso_set),
         "pose_model": str(bundled / "pose.pt"),
         "ckpt": str(d / "ckpt"),
+        "rso_set16": str(d / "rso_set16"),
         "nan_obj": str(d / "nan.obj"),
         "point_obj": str(d / "point.obj"),
         "no_faces_obj": str(d / "no_faces.obj"),
@@ -692,6 +698,8 @@ CASES += [
     *_bad_files("rso-evaluate-templates", lambda f: _evaluate("--templates", f), "dev-zero missing a-folder"),
     *_bad_files("rso-evaluate-recover-model", lambda f: _evaluate("--recover-model", f), "missing binary"),
     *_bad_files("rso-evaluate-pose-model", lambda f: _evaluate("--pose-model", f), "missing binary"),
+    Case("rso-evaluate-data-other-size", _evaluate(data="{rso_set16}"), "--data"),
+    Case("rso-evaluate-templates-other-size", _evaluate("--templates", "{rso_set16}"), "rso_set16"),
     Case("rso-evaluate-out-is-file", _evaluate("--out", "{userfile}"), "--out"),
     Case("rso-evaluate-out-under-file", _evaluate("--out", "{under_file}"), "--out"),
 ]

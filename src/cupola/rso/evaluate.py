@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from cupola.errors import InputError
 from cupola.rso.dataset import RsoSet
 from cupola.rso.pose import nearest_templates, predict_pose
 from cupola.rso.recover import mse, psnr_db, recover_images, richardson_lucy, ssim, tune_baselines, wiener
@@ -54,6 +55,15 @@ def evaluate(
     """Scores of the models on ``data`` (see the module docstring). ``templates``: the set whose
     clean images are the nearest-neighbour templates and on whose first 40 images the Wiener and
     Richardson-Lucy settings are tuned (None: no template baseline, default settings)."""
+    h, w = data.degraded.shape[-2:]
+    if templates is not None and templates.degraded.shape[-2:] != (h, w):
+        th, tw = templates.degraded.shape[-2:]
+        raise InputError(
+            f"{templates.folder}: the `templates` images are {tw}x{th} px, those of `data` ({data.folder}) {w}x{h} px"
+        )
+    n = int(pose_model.get("size_px") or w) if pose_model is not None else w
+    if n != w:
+        raise InputError(f"the pose model expects {n}x{n} px images; `data` ({data.folder}) holds {w}x{h} px")
     say = progress or (lambda label, done, total: None)
     target = np.clip(data.clean, 0.0, 1.0)
     out: dict = {"n": len(data)}
