@@ -22,7 +22,9 @@ and read noise, 14-bit clipping.
   given the true attitude, 0 when fewer than the 6 it needs, i.e. whether a blind solve was
   possible at all; solved, stars, star RMS, attitude error, worst ground error in pixels, seconds);
   ``..._star_rms_worst`` and ``..._ground_error_worst`` over the frames solved (targets 0.5 and
-  2 px);
+  2 px); ``..._heldout``: the same on 8 held-out frames
+  (:data:`cupola.simulate.nightlights.NIGHTLIGHTS_HELDOUT`: other seeds, lenses, exposures and sky
+  fractions, not looked at while the search was changed), by the pattern-index search only;
 * nightlights_calibrate_16mp: wall time of ``calibrate`` + ``write_products`` (RAW to GeoTIFFs,
   result.json and report.png) of the 16 MP frame, in a process that has already imported its
   libraries (target <= 10 s on 2 cores); the split into calibration and products is printed too.
@@ -356,13 +358,13 @@ def _true_attitude_matches(truth, fr) -> int:
     return 0 if sol is None else sol.n_matched
 
 
-def suite_rows(routes=("index", "legacy"), names=None) -> list[dict]:
-    """Every suite frame rendered once and calibrated by each route."""
+def suite_rows(routes=("index", "legacy"), names=None, cases=None) -> list[dict]:
+    """Every suite frame (``cases``, default the suite) rendered once and calibrated by each route."""
     from cupola.simulate.nightlights import NIGHTLIGHTS_SUITE, make_suite_frame
 
     tmp = _scratch("bench_nightlights_suite_")
     rows = []
-    for case in NIGHTLIGHTS_SUITE:
+    for case in NIGHTLIGHTS_SUITE if cases is None else cases:
         if names is not None and case.name not in names:
             continue
         truth = make_suite_frame(case, tmp)
@@ -394,15 +396,33 @@ def blind_solve_rate():
     search and by the old 25-source search (the baseline), same frames."""
     import numpy as np
 
+    from cupola.simulate.nightlights import NIGHTLIGHTS_HELDOUT
+
     rows = suite_rows()
     _print_rows(rows)
     new = [r for r in rows if r["route"] == "index"]
     old = [r for r in rows if r["route"] == "legacy"]
     rate = float(np.mean([r["solved"] for r in new]))
     base = float(np.mean([r["solved"] for r in old]))
-    wrong = sum(r["wrong"] for r in rows)
-    print(f"# {wrong} wrong solutions over both routes", flush=True)
+    # the held-out frames (other seeds, lenses, exposures, skies), by the pattern-index search only
+    held = suite_rows(routes=("index",), cases=NIGHTLIGHTS_HELDOUT)
+    print("# held-out frames:", flush=True)
+    _print_rows(held)
+    wrong = sum(r["wrong"] for r in rows + held)
+    print(f"# {wrong} wrong solutions over both routes and the held-out frames", flush=True)
+    solved_names = ", ".join(r["frame"] for r in new if r["solved"]) or "none"
+    print(f"# solved ({sum(r['solved'] for r in new)}/{len(new)}): {solved_names}", flush=True)
     bench_line("nightlights_blind_solve_rate", rate, "fraction", baseline=base)
+    h_rate = float(np.mean([r["solved"] for r in held]))
+    bench_line("nightlights_blind_solve_rate_heldout", h_rate, "fraction", baseline=rate)
+    held_solved = [r for r in held if r["solved"]]
+    if held_solved:
+        bench_line(
+            "nightlights_blind_star_rms_worst_heldout", max(r["star_rms_px"] for r in held_solved), "px", baseline=0.5
+        )
+        g = [r["ground_px"] for r in held_solved if np.isfinite(r["ground_px"])]
+        if g:
+            bench_line("nightlights_blind_ground_error_worst_heldout", max(g), "px", baseline=2.0)
     solved = [r for r in new if r["solved"]]
     if solved:
         bench_line("nightlights_blind_star_rms_worst", max(r["star_rms_px"] for r in solved), "px", baseline=0.5)

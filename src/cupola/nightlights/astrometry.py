@@ -519,6 +519,7 @@ class _Search:
                 grid[np.clip(ri + di, 0, gh - 1), np.clip(ci + dj, 0, gw - 1)] = True
         self.grid = grid
         self.trials = 0
+        self.hypotheses = 0  # all the candidates the search would try if it ran to its end
         self.verified = 0
         gc, gr = np.meshgrid(np.linspace(0, self.w - 1, 16), np.linspace(0, self.h - 1, 11))
         self.grid_rays = _rays(camera, gc.ravel(), gr.ravel())
@@ -578,8 +579,6 @@ class _Search:
         """Full check of a candidate: match, refit rotation and focal length on the matches, match
         again, and the chance of as many matches by coincidence. Returns (rotation, camera, matches,
         log10 of the false-alarm probability) or None."""
-        from scipy.stats import poisson
-
         self.verified += 1
         rot = Rotation.from_matrix(rot_m)
         cam = self.camera.with_focal_scale(scale)
@@ -597,10 +596,22 @@ class _Search:
         if frac < 0.01:
             return None
         lam = max(n_pred * n_src * np.pi * self.radius**2 / (self.w * self.h * frac), 1e-9)
-        log10_p = float(poisson.logsf(k - 4, lam) / np.log(10.0))  # P(X >= k - 3): the triangle always matches
-        if log10_p + np.log10(max(self.trials, 1)) > np.log10(false_alarm):
+        log10_p = chance_match_log10_p(k - 3, lam)  # beyond the triangle, which always matches
+        if log10_p + np.log10(max(self.hypotheses, 1)) > np.log10(false_alarm):
             return None
         return rot, cam, k, log10_p
+
+
+def chance_match_log10_p(n_beyond: int, expected: float) -> float:
+    """log10 of the chance that ``n_beyond`` or more of a candidate's predicted check stars (the
+    triangle's own three left out) land within the matching radius of a source by coincidence:
+    the Poisson tail ``P(X >= n_beyond)`` of a mean ``expected`` = predicted stars x sources per
+    unit of sky area x the radius' disc (see docs/nightlights.md, *Acceptance*)."""
+    from scipy.stats import poisson
+
+    if n_beyond <= 0:
+        return 0.0
+    return float(poisson.logsf(n_beyond - 1, max(expected, 1e-12)) / np.log(10.0))
 
 
 #: the focal-length hypotheses of the blind search, tried in this order (relative to the prior)
@@ -660,85 +671,99 @@ def _blind_index(
     sin2 = (r_field**2 / (1.0 + r_field**2))[tri].max(axis=1)  # sin^2 of the largest field angle
     faintest = tri[:, 2]
     bounds = [b for b in (5, 8, 12, 16, 20, 26, 33, 41, 50, 60, 70, 80, 90, 100, 120) if b < n] + [n]
-    for e in _focal_hypotheses(focal_tolerance):
-        resid = _FOCAL_STEP / 2 if e else max(_FOCAL_STEP / 2, 0.02)
-        rays = _rays(camera.with_focal_scale(1.0 + e), det_col[pat], det_row[pat])
-        key, verts, longest, _, sign = _tri_invariants(rays, tri)
-        s3_px = longest * camera.focal_px * (1.0 + e)
-        scale_tol = resid + 3.0 * sigma_px / s3_px + 0.01
-        usable = (longest * (1 - scale_tol) <= index.max_side_rad) & (longest * (1 + scale_tol) >= index.min_side_rad)
-        usable &= np.isfinite(key).all(axis=1)
-        tol = np.sqrt((3.0 * np.sqrt(2.0) * sigma_px / s3_px) ** 2 + (0.002 + resid * sin2) ** 2)
-        usable &= tol <= 0.03  # a small triangle's shape is too uncertain to select by
-        qpt = np.column_stack([key, KEY_SCALE_WEIGHT * np.log(np.maximum(longest, 1e-12))])
-        qrad = np.hypot(tol, KEY_SCALE_WEIGHT * np.log1p(scale_tol))
-        lo = 0
-        for hi in bounds:
-            sel = np.flatnonzero(usable & (faintest >= lo) & (faintest < hi))
-            lo = hi
-            if sel.size == 0:
-                continue
-            ts, cs = [], []
-            for sg, (tree, rows) in index.trees.items():
-                ss = sel[sign[sel] == sg]
-                if ss.size == 0 or rows.size == 0:
+
+    def chunks():
+        """The candidates (focal hypothesis, image triangles, index triangles, size ratio, vertices),
+        chunk by chunk, in the order the search takes them."""
+        for e in _focal_hypotheses(focal_tolerance):
+            resid = _FOCAL_STEP / 2 if e else max(_FOCAL_STEP / 2, 0.02)
+            rays = _rays(camera.with_focal_scale(1.0 + e), det_col[pat], det_row[pat])
+            key, verts, longest, _, sign = _tri_invariants(rays, tri)
+            s3_px = longest * camera.focal_px * (1.0 + e)
+            scale_tol = resid + 3.0 * sigma_px / s3_px + 0.01
+            usable = (longest * (1 - scale_tol) <= index.max_side_rad) & (
+                longest * (1 + scale_tol) >= index.min_side_rad
+            )
+            usable &= np.isfinite(key).all(axis=1)
+            tol = np.sqrt((3.0 * np.sqrt(2.0) * sigma_px / s3_px) ** 2 + (0.002 + resid * sin2) ** 2)
+            usable &= tol <= 0.03  # a small triangle's shape is too uncertain to select by
+            qpt = np.column_stack([key, KEY_SCALE_WEIGHT * np.log(np.maximum(longest, 1e-12))])
+            qrad = np.hypot(tol, KEY_SCALE_WEIGHT * np.log1p(scale_tol))
+            lo = 0
+            for hi in bounds:
+                sel = np.flatnonzero(usable & (faintest >= lo) & (faintest < hi))
+                lo = hi
+                if sel.size == 0:
                     continue
-                hits = tree.query_ball_point(qpt[ss], r=qrad[ss], return_sorted=False)
-                counts = np.fromiter((len(q) for q in hits), int, ss.size)
-                ts.append(np.repeat(ss, counts))
-                cs.append(rows[np.fromiter((i for q in hits for i in q), int, int(counts.sum()))])
-            if not ts:
-                continue
-            t, c = np.concatenate(ts), np.concatenate(cs)
-            ratio = longest[t] / index.longest[c]  # the focal length, relative to this hypothesis
-            ok = np.abs(ratio - 1.0) <= scale_tol[t]
-            ok &= np.hypot(*(key[t] - index.key[c]).T) <= tol[t]
-            ok &= np.abs((1.0 + e) * ratio - 1.0) <= focal_tolerance + 0.01
-            t, c, ratio = t[ok], c[ok], ratio[ok]
-            search.trials += t.size
-            if t.size == 0:
-                continue
-            scale = (1.0 + e) * ratio
-            hits_q = np.empty(t.size, int)
-            n_in = np.empty(t.size, int)
-            rots = np.empty((t.size, 3, 3))
-            for s0 in range(0, t.size, 20_000):
-                sl = slice(s0, s0 + 20_000)
-                vi = verts[t[sl]]
-                pix = xy[vi]  # (B, 3, 2)
-                img = np.stack(
-                    [
-                        (pix[..., 0] - camera.cx_px) / (camera.focal_x_px * scale[sl, None]),
-                        (pix[..., 1] - camera.cy_px) / (camera.focal_y_px * scale[sl, None]),
-                        np.ones(pix.shape[:2]),
-                    ],
-                    axis=-1,
+                ts, cs = [], []
+                for sg, (tree, rows) in index.trees.items():
+                    ss = sel[sign[sel] == sg]
+                    if ss.size == 0 or rows.size == 0:
+                        continue
+                    hits = tree.query_ball_point(qpt[ss], r=qrad[ss], return_sorted=False)
+                    counts = np.fromiter((len(q) for q in hits), int, ss.size)
+                    ts.append(np.repeat(ss, counts))
+                    cs.append(rows[np.fromiter((i for q in hits for i in q), int, int(counts.sum()))])
+                if not ts:
+                    continue
+                t, c = np.concatenate(ts), np.concatenate(cs)
+                ratio = longest[t] / index.longest[c]  # the focal length, relative to this hypothesis
+                ok = np.abs(ratio - 1.0) <= scale_tol[t]
+                ok &= np.hypot(*(key[t] - index.key[c]).T) <= tol[t]
+                ok &= np.abs((1.0 + e) * ratio - 1.0) <= focal_tolerance + 0.01
+                t, c, ratio = t[ok], c[ok], ratio[ok]
+                if t.size:
+                    yield e, t, c, ratio, verts
+
+    # the Bonferroni count: every candidate the search may verify, counted before any is (a count
+    # that grew as the search went would let each chunk spend the whole false-alarm budget again)
+    search.hypotheses = sum(int(t.size) for _, t, _, _, _ in chunks())
+    for e, t, c, ratio, verts in chunks():
+        search.trials += t.size
+        scale = (1.0 + e) * ratio
+        hits_q = np.empty(t.size, int)
+        n_in = np.empty(t.size, int)
+        rots = np.empty((t.size, 3, 3))
+        for s0 in range(0, t.size, 20_000):
+            sl = slice(s0, s0 + 20_000)
+            vi = verts[t[sl]]
+            pix = xy[vi]  # (B, 3, 2)
+            img = np.stack(
+                [
+                    (pix[..., 0] - camera.cx_px) / (camera.focal_x_px * scale[sl, None]),
+                    (pix[..., 1] - camera.cy_px) / (camera.focal_y_px * scale[sl, None]),
+                    np.ones(pix.shape[:2]),
+                ],
+                axis=-1,
+            )
+            img /= np.linalg.norm(img, axis=-1, keepdims=True)
+            rots[sl] = _kabsch(img, vec_cat[index.tri[c[sl]]])
+            hits_q[sl], n_in[sl] = search.quick_check(rots[sl], scale[sl], index.tri[c[sl]], pix)
+        # rank by the chance of as many hits by coincidence (binomial, the grid's occupancy)
+        good = np.flatnonzero(hits_q >= 3)
+        logp = binom.logsf(hits_q[good] - 1, n_in[good], p0)
+        keep = logp < np.log(1e-3)
+        good, logp = good[keep], logp[keep]
+        good = good[np.argsort(logp, kind="stable")][:checks_per_chunk]
+        for g in good:
+            res = search.verify(rots[g], float(scale[g]), false_alarm, min_matches)
+            if res is not None:
+                rot, cam, k, log10_p = res
+                info.update(
+                    matches=k,
+                    log10_false_alarm=log10_p + float(np.log10(max(search.hypotheses, 1))),
+                    trials=search.trials,
+                    hypotheses=search.hypotheses,
+                    checks=search.verified,
+                    focal_scale=float(cam.focal_px / camera.focal_px),
                 )
-                img /= np.linalg.norm(img, axis=-1, keepdims=True)
-                rots[sl] = _kabsch(img, vec_cat[index.tri[c[sl]]])
-                hits_q[sl], n_in[sl] = search.quick_check(rots[sl], scale[sl], index.tri[c[sl]], pix)
-            # rank by the chance of as many hits by coincidence (binomial, the grid's occupancy)
-            good = np.flatnonzero(hits_q >= 3)
-            logp = binom.logsf(hits_q[good] - 1, n_in[good], p0)
-            keep = logp < np.log(1e-3)
-            good, logp = good[keep], logp[keep]
-            good = good[np.argsort(logp, kind="stable")][:checks_per_chunk]
-            for g in good:
-                res = search.verify(rots[g], float(scale[g]), false_alarm, min_matches)
-                if res is not None:
-                    rot, cam, k, log10_p = res
-                    info.update(
-                        matches=k,
-                        log10_false_alarm=log10_p + float(np.log10(max(search.trials, 1))),
-                        trials=search.trials,
-                        checks=search.verified,
-                        focal_scale=float(cam.focal_px / camera.focal_px),
-                    )
-                    return rot, cam, info
-                if search.verified >= max_checks:
-                    info.update(trials=search.trials, checks=search.verified, stopped="check budget")
-                    return None, None, info
-    info.update(trials=search.trials, checks=search.verified)
+                return rot, cam, info
+            if search.verified >= max_checks:
+                info.update(
+                    trials=search.trials, hypotheses=search.hypotheses, checks=search.verified, stopped="check budget"
+                )
+                return None, None, info
+    info.update(trials=search.trials, hypotheses=search.hypotheses, checks=search.verified)
     return None, None, info
 
 

@@ -235,10 +235,12 @@ def detect_sources(
     conv = gaussian_filter(data, smooth_px, mode="nearest")
     # noise of the smoothed image: a Gaussian of sigma s reduces white noise by 2 sqrt(pi) s
     thr = nsigma * background.rms / (2.0 * np.sqrt(np.pi) * smooth_px)
+    matched = False
     if trail_plane_px is not None:
         conv, factor = _trail_filtered(data, trail_plane_px, smooth_px, conv)
         if factor is not None:
             thr = nsigma * background.rms * factor
+            matched = True
     try:
         segm = _detect(conv, thr, n_pixels=npixels, mask=mask)  # photutils >= 3
     except TypeError:
@@ -258,6 +260,10 @@ def detect_sources(
     ori = np.radians(_column(cat, "orientation"))
     peak = _column(cat, "max_value")
     labels = np.asarray(cat.labels)
+    if matched:
+        # along trails: the peak of the matched filter, the trail's middle (mid-exposure); the
+        # centroid of a faint trail's segment wanders with the noise pixels it takes in
+        j, i = _filter_peaks(conv, segm.data, labels, j, i)
     if saturated is not None:
         sat = np.asarray(maximum(saturated.astype(np.uint8), labels=segm.data, index=labels), bool)
     else:
@@ -284,6 +290,31 @@ def detect_sources(
         snr[order],
         extended[order],
     )
+
+
+def _filter_peaks(conv: np.ndarray, seg: np.ndarray, labels: np.ndarray, j: np.ndarray, i: np.ndarray):
+    """Sub-pixel position (j, i) of the highest value of ``conv`` in each segment ``labels`` of
+    ``seg``: the brightest pixel and a parabola through it and its two neighbours along each axis.
+    Segments whose peak lies on the frame's edge keep the given (j, i)."""
+    from scipy.ndimage import maximum_position
+
+    h, w = conv.shape
+    pos = np.asarray(maximum_position(conv, labels=seg, index=labels), float).reshape(-1, 2)
+    pi, pj = pos[:, 0].astype(int), pos[:, 1].astype(int)
+    inner = (pi > 0) & (pi < h - 1) & (pj > 0) & (pj < w - 1)
+    out_j, out_i = np.array(j, float), np.array(i, float)
+    a, b = pi[inner], pj[inner]
+    c0 = conv[a, b]
+
+    def vertex(m, p):
+        den = m - 2.0 * c0 + p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(den < 0, 0.5 * (m - p) / den, 0.0)
+        return np.clip(d, -0.5, 0.5)
+
+    out_j[inner] = b + vertex(conv[a, b - 1], conv[a, b + 1])
+    out_i[inner] = a + vertex(conv[a - 1, b], conv[a + 1, b])
+    return out_j, out_i
 
 
 def _trail_filtered(data: np.ndarray, trail_plane_px, smooth_px: float, conv: np.ndarray):

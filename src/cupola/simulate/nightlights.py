@@ -59,6 +59,7 @@ __all__ = [
     "LAMP_RADIANCE_RATIOS",
     "SuiteCase",
     "NIGHTLIGHTS_SUITE",
+    "NIGHTLIGHTS_HELDOUT",
     "make_suite_frame",
     "pixel_errors",
 ]
@@ -693,6 +694,31 @@ NIGHTLIGHTS_SUITE: tuple[SuiteCase, ...] = (
               20, 2.8, 0.25, 12800, 0.30, towns=100, yaw_deg=-70, time_offset_s=-30),
     SuiteCase("d5_50mm_0.8s_sky20_turning", "NIKON D5", "AF-S Nikkor 50mm f/1.4G",
               50, 1.4, 0.8, 6400, 0.20, roll_deg=40, rotation_factor=2.5, time_offset_s=390),
+)
+# fmt: on
+
+
+#: Held-out frames (issue 14): other seeds, lenses, exposures and sky fractions than
+#: :data:`NIGHTLIGHTS_SUITE`, never looked at while the search and the detection were changed; the
+#: benchmark reports their solve rate apart from the suite's.
+# fmt: off
+NIGHTLIGHTS_HELDOUT: tuple[SuiteCase, ...] = (
+    SuiteCase("ho_d5_35mm_0.5s_sky40", "NIKON D5", "AF-S Zoom-Nikkor 24-70mm f/2.8G ED",
+              35, 2.8, 0.5, 6400, 0.40, yaw_deg=20, time_offset_s=100, seed=11),
+    SuiteCase("ho_d4_85mm_0.1s_sky70", "NIKON D4", "AF-S Nikkor 85mm f/1.8G",
+              85, 1.8, 0.1, 12800, 0.70, roll_deg=-10, cfa="GBRG", time_offset_s=-360, seed=12),
+    SuiteCase("ho_z9_20mm_1s_sky35", "NIKON Z 9", "NIKKOR Z 14-24mm f/2.8 S",
+              20, 2.8, 1.0, 6400, 0.35, towns=60, downsample=6, time_offset_s=480, seed=13),
+    SuiteCase("ho_d850_135mm_0.25s_sky60", "NIKON D850", "AF-S Nikkor 70-200mm f/2.8G ED VR II",
+              135, 2.8, 0.25, 12800, 0.60, downsample=6, cfa="BGGR", time_offset_s=-270, seed=14),
+    SuiteCase("ho_d5_300mm_0.25s_sky80", "NIKON D5", "AF-S Nikkor 300mm f/4E PF ED VR",
+              300, 4.0, 0.25, 12800, 0.80, yaw_deg=-10, time_offset_s=200, seed=15),
+    SuiteCase("ho_d3s_24mm_1s_sky25", "NIKON D3S", "AF-S Nikkor 24mm f/1.8G ED",
+              24, 1.8, 1.0, 6400, 0.25, towns=80, downsample=3, time_offset_s=-150, seed=16),
+    SuiteCase("ho_d5_70mm_0.05s_sky100", "NIKON D5", "AF-S Zoom-Nikkor 24-70mm f/2.8G ED",
+              70, 2.8, 0.05, 25600, 1.00, towns=0, time_offset_s=540, seed=17),
+    SuiteCase("ho_d5_105mm_0.5s_sky50_hot", "NIKON D5", "AF-S Nikkor 70-200mm f/2.8G ED VR II",
+              105, 2.8, 0.5, 6400, 0.50, yaw_deg=-30, hot_pixel_fraction=2e-3, time_offset_s=-480, seed=18),
 )
 # fmt: on
 
