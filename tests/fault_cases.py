@@ -597,9 +597,7 @@ CASES += [
         lambda f: _frames(f, frames="{folder}"),
         "dev-zero missing empty binary huge latin1 a-folder",
     ),
-    *_bad_files(
-        "airglow-photo", lambda f: _airglow(photo=f), "csv dev-zero empty binary bomb truncated missing a-folder"
-    ),
+    *_bad_files("airglow-photo", lambda f: _airglow(photo=f), "csv dev-zero empty binary missing a-folder"),
     *_bad_files("airglow-tle", lambda f: _airglow(tle=f), "dev-zero folder empty binary"),
     *_bad_files(
         "airglow-pose-from",
@@ -639,15 +637,13 @@ CASES += [
     *_bad_files(
         "rso-synth-mesh",
         lambda f: _synth("--mesh", f),
-        "dev-zero fifo folder missing empty binary jpeg csv huge nan-mesh point-mesh no-faces-mesh",
+        "dev-zero fifo folder missing empty binary huge nan-mesh point-mesh no-faces-mesh",
     ),
     Case("rso-synth-out-is-file", _synth("--out", "{userfile}"), "--out"),
     Case("rso-synth-out-under-file", _synth("--out", "{under_file}"), "--out"),
     Case("rso-synth-out-holds-user-labels", _synth("--out", "{synth_user}"), "labels.csv"),
     # rso train
-    *_bad_files(
-        "rso-train-data", lambda f: _train("recover", data=f), "dev-zero fifo missing empty binary jpeg a-folder"
-    ),
+    *_bad_files("rso-train-data", lambda f: _train("recover", data=f), "dev-zero fifo missing binary a-folder"),
     Case("rso-train-data-garbage", _train("recover", data="{bad_set}"), "bad_set"),
     Case("rso-train-epochs-zero", _train("recover", "--epochs", "0"), "--epochs"),
     Case("rso-train-batch-zero", _train("recover", "--batch", "0"), "--batch"),
@@ -675,9 +671,9 @@ CASES += [
     *_bad_files(
         "rso-recover-image",
         lambda f: _recover(image=f),
-        "csv dev-zero fifo empty binary bomb truncated missing a-folder jpeg dark",
+        "dev-zero fifo empty binary bomb truncated jpeg dark",
     ),
-    *_bad_files("rso-recover-model", lambda f: _recover(model=f), "dev-zero folder missing empty binary csv huge"),
+    *_bad_files("rso-recover-model", lambda f: _recover(model=f), "dev-zero folder missing empty binary"),
     Case("rso-recover-model-of-pose", _recover(model="{pose_model}"), "pose model"),
     Case("rso-recover-out-is-file", _recover("--out", "{userfile}"), "--out"),
     Case("rso-recover-out-is-input", _recover("--out", "{rso_img}"), "--out"),
