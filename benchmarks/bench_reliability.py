@@ -1,11 +1,12 @@
 """The fault suite as figures: every command x bad input or fault of tests/fault_cases.py (exit
 code, one message line naming the file or option, inputs and --out untouched) and the output
-scenarios; ``reliability_failures`` must stay 0."""
+scenarios; ``reliability_failures`` must stay 0; ``reliability_cpu_s`` is what they cost in-process."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from common import bench_line
@@ -15,6 +16,7 @@ def reliability():
     import fault_cases
 
     root = Path(tempfile.mkdtemp(prefix="cupola-faults-"))
+    t0 = time.process_time()
     try:
         inputs = fault_cases.make_inputs(root / "cases")
         failures = 0
@@ -35,6 +37,8 @@ def reliability():
         shutil.rmtree(root, ignore_errors=True)
     bench_line("reliability_cases", total, "cases")
     bench_line("reliability_failures", failures, "cases", baseline=0)
+    # CPU time of the in-process cases and scenarios (the test suite's share; a budget, not a speed)
+    bench_line("reliability_cpu_s", time.process_time() - t0, "s")
 
 
 BENCHMARKS = {"reliability": reliability}
