@@ -355,7 +355,7 @@ def test_ctrl_c_of_the_newer_commands_leaves_nothing_partial(tmp_path, name):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("user")
-    expected = ["notes.txt"]
+    expected: list[str] | None = ["notes.txt"]
     if name == "airglow-waves":
         args = [*_airglow_sequence(inputs, 40), "--out", out]
     elif name == "onboard-bench":
