@@ -704,7 +704,7 @@ CASES += [
 def snapshot(root: Path) -> dict[str, tuple]:
     """Every entry under ``root``: kind, size and a hash of regular files (special files are not
     opened)."""
-    state = {}
+    state: dict[str, tuple] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             p = Path(dirpath) / name
