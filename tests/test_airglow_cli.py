@@ -142,3 +142,79 @@ def test_photos_without_exif_times_are_refused(sequence, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["airglow", "waves", *photos, "--tle", str(TLE), *SENSOR, "--attitude", "0", "0", "90", "--out", str(out)]
     _expect_exit_2(capsys, argv, out, "no EXIF DateTimeOriginal")
+
+
+def _true_tie_points(seq, path, cols, rows, height_m=0.0):
+    """Tie points made from the generator's true pose of the first frame: the ground point under
+    each pixel (an independent projection: the generator's pose, the ellipsoid intersection)."""
+    from cupola.geometry import geodesy
+
+    pose = seq.poses[0]
+    d = seq.camera.pixel_to_ray(np.asarray(cols, float), np.asarray(rows, float)) @ pose.matrix.T
+    g = geodesy.ray_ellipsoid_intersection(pose.position_m, d, height_m)
+    lon, lat, _ = geodesy.ecef_to_geodetic(g)
+    lines = [
+        f"{c},{r},{np.degrees(la):.9f},{np.degrees(lo):.9f},{height_m}" for c, r, lo, la in zip(cols, rows, lon, lat)
+    ]
+    path.write_text("col,row,lat,lon,height_m\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def test_tie_points_give_the_attitude_and_the_same_waves(sequence, tmp_path):
+    from cupola.airglow.inputs import load_request
+
+    seq, folder, times, flat = sequence
+    h, w = seq.frames[0].shape
+    tie = _true_tie_points(seq, tmp_path / "tie.csv", [5, w - 6, w // 2, 10, w - 20], [4, 8, h // 2, h - 5, h - 10])
+    common = {"photos": [], "frames_dir": folder, "frame_times": times, "tle": TLE, "focal_mm": 14.0,
+              "sensor_mm": (35.9136, 23.9424)}  # fmt: skip
+    a = load_request(**common, attitude_rpy_deg=(0.0, 0.0, 90.0))
+    b = load_request(**common, tie_points=tie)
+    assert b.summary["pose"]["tie_points"]["points"] == 5 and b.summary["pose"]["tie_points"]["rms_px"] < 0.01
+    for k, v in zip(("lvlh_roll_deg", "lvlh_pitch_deg", "lvlh_yaw_deg"), (0.0, 0.0, 90.0), strict=True):
+        assert b.summary["pose"][k] == pytest.approx(v, abs=1e-4)
+    for pa, pb in zip(a.poses, b.poses, strict=True):
+        assert np.abs(pa.matrix - pb.matrix).max() < 2e-6
+    out_a, out_b = tmp_path / "a", tmp_path / "b"
+    assert main(_args(folder, times, out_a, "--flat", str(flat))) == 0
+    argv = _args(folder, times, out_b, "--flat", str(flat))
+    i = argv.index("--attitude")
+    assert main([*argv[:i], "--tie-points", str(tie), *argv[i + 4 :]]) == 0
+    rows_a = list(csv.DictReader((out_a / "waves.csv").open()))
+    rows_b = list(csv.DictReader((out_b / "waves.csv").open()))
+    assert len(rows_a) == len(rows_b) == 1
+    for col, tol in (("wavelength_km", 0.01), ("azimuth_deg", 0.01), ("phase_speed_m_s", 0.1)):
+        assert float(rows_b[0][col]) == pytest.approx(float(rows_a[0][col]), abs=tol), col
+    assert json.loads((out_b / "result.json").read_text())["pose"]["source"].startswith("tie_points: tie.csv")
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("col,row,lat,lon\n10,10,30.0,-97.0\n", "at least 2"),
+        ("col,row,lon\n10,10,-97.0\n20,30,-96.0\n", "lat"),
+        ("col,row,lat,lon\n10,10,30.0,-97.0\n99999,10,30.5,-97.0\n", "tie.csv"),
+        ("col,row,lat,lon\n10,10,30.0,-97.0\n40,50,-30.0,80.0\n", "horizon"),
+        ("col,row,lat,lon\n10,10,abc,-97.0\n40,50,30.0,-97.0\n", "tie.csv"),
+    ],
+    ids=["one-point", "no-lat-column", "off-the-frame", "below-horizon", "not-a-number"],
+)
+def test_bad_tie_point_files_are_refused(sequence, tmp_path, capsys, content, match):
+    _, folder, times, _ = sequence
+    tie = tmp_path / "tie.csv"
+    tie.write_text(content)
+    out = tmp_path / "out"
+    argv = _args(folder, times, out)
+    i = argv.index("--attitude")
+    code = main([*argv[:i], "--tie-points", str(tie), *argv[i + 4 :]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert match in err and "tie.csv" in err, err  # the problem and the file named
+    assert not out.exists()
+
+
+def test_tie_points_and_attitude_together_are_refused(sequence, tmp_path, capsys):
+    seq, folder, times, _ = sequence
+    tie = _true_tie_points(seq, tmp_path / "tie.csv", [5, 100], [4, 60])
+    out = tmp_path / "out"
+    _expect_exit_2(capsys, [*_args(folder, times, out), "--tie-points", str(tie)], out, "exactly one")

@@ -87,6 +87,33 @@ def _pose_rpy(path: Path) -> tuple[float, float, float]:
     return (float(pose[keys[0]]), float(pose[keys[1]]), float(pose[keys[2]]))
 
 
+def _tie_point_rpy(
+    path: Path, camera: Camera, state: orbit.StateVector, size_px: tuple[int, int], frame: str
+) -> tuple[tuple[float, float, float], dict, list[str]]:
+    """The LVLH attitude solved from tie points in the pixels of one frame (cupola's tie-point
+    solver, :func:`cupola.geometry.attitude.solve_attitude`, at that frame's orbit position)."""
+    from cupola.io.tables import read_tie_points
+
+    tp = read_tie_points(path, image_size_px=size_px)  # names the file, line and column
+    try:
+        sol = att.solve_attitude(
+            camera,
+            state.position_m,
+            col_px=tp.col_px,
+            row_px=tp.row_px,
+            lon_deg=tp.lon_deg,
+            lat_deg=tp.lat_deg,
+            height_m=tp.height_m,
+        )
+    except InputError as exc:  # name the tie-point file
+        raise InputError(f"{path}: {exc}") from None
+    notes = []
+    if sol.rms_px > 10.0:
+        notes.append(f"tie-point fit is poor: RMS {sol.rms_px:.1f} px; check the points, the frame and its time")
+    info = {"file": Path(path).name, "frame": frame, "points": len(tp.col_px), "rms_px": sol.rms_px, "rms_m": sol.rms_m}
+    return att.rpy_from_pose(state, sol.pose), info, notes
+
+
 def load_request(
     *,
     photos: list[Path],
@@ -98,16 +125,24 @@ def load_request(
     sensor_mm: tuple[float, float] | None = None,
     attitude_rpy_deg: tuple[float, float, float] | None = None,
     pose_from: Path | None = None,
+    tie_points: Path | None = None,
     flat: Path | None = None,
     layer_km: float = 87.0,
 ) -> SequenceRequest:
-    """Everything :func:`~cupola.airglow.sequence.analyse_sequence` needs, read and checked."""
+    """Everything :func:`~cupola.airglow.sequence.analyse_sequence` needs, read and checked.
+
+    The pose is one attitude in LVLH for the whole sequence: given (``attitude_rpy_deg``), taken
+    from another command's ``result.json`` (``pose_from``) or solved from ``tie_points`` (CSV
+    ``col,row,lat,lon[,height_m]`` in the pixels of the first frame, solved at its time)."""
     from cupola.io.images import read_photo
     from cupola.io.tle import TleFile
 
     check_layer_height(layer_km * 1e3)
-    if (attitude_rpy_deg is None) == (pose_from is None):
-        raise InputError("give exactly one of `attitude_rpy_deg` (roll, pitch, yaw) and `pose_from` (a result.json)")
+    if sum(x is not None for x in (attitude_rpy_deg, tie_points, pose_from)) != 1:
+        raise InputError(
+            "give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `tie_points` (a file) "
+            "and `pose_from` (a result.json)"
+        )
     if photos and frames_dir is not None:
         raise InputError("give either photos or a frames folder (`frames_dir`), not both")
     times_by_name = _read_times(frame_times) if frame_times is not None else None
@@ -153,7 +188,20 @@ def load_request(
     notes: list[str] = []
     tles = TleFile.read(tle)
     el = tles.at(times[len(times) // 2], force=force, notes=notes)
-    rpy = attitude_rpy_deg if attitude_rpy_deg is not None else _pose_rpy(pose_from)  # type: ignore[arg-type]
+    tie_info = None
+    if attitude_rpy_deg is not None:
+        rpy = attitude_rpy_deg
+        source = "attitude"
+    elif tie_points is not None:
+        rpy, tie_info, tie_notes = _tie_point_rpy(
+            tie_points, camera, orbit.state_at(el, times[0]), (w, h), photos[0].name
+        )
+        notes.extend(tie_notes)
+        source = f"tie_points: {Path(tie_points).name} ({tie_info['points']} points on {photos[0].name})"
+    else:
+        assert pose_from is not None  # exactly one pose source (checked above)
+        rpy = _pose_rpy(pose_from)
+        source = f"pose_from: {Path(pose_from).name}"
     poses = [att.pose_from_rpy(orbit.state_at(el, t), *rpy) for t in times]
     flat_img = None
     if flat is not None:
@@ -168,10 +216,11 @@ def load_request(
     summary = {
         "camera": {**camera.to_dict(), "source": camera_source},
         "pose": {
-            "source": "attitude" if attitude_rpy_deg is not None else f"pose_from: {Path(pose_from).name}",  # type: ignore[arg-type]
+            "source": source,
             "lvlh_roll_deg": rpy[0],
             "lvlh_pitch_deg": rpy[1],
             "lvlh_yaw_deg": rpy[2],
+            **({"tie_points": tie_info} if tie_info is not None else {}),
         },
         "tle": el.to_dict(),
         "inputs": [p.name for p in photos],
@@ -179,7 +228,7 @@ def load_request(
     return SequenceRequest(
         frames=frames,
         names=[p.name for p in photos],
-        paths=[*photos, *(x for x in (frame_times, flat, pose_from) if x is not None)],
+        paths=[*photos, *(x for x in (frame_times, flat, pose_from, tie_points) if x is not None)],
         times=times,
         camera=camera,
         poses=poses,

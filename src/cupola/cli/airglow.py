@@ -33,6 +33,12 @@ def waves_command(
     attitude: tuple[float, float, float] | None = options.attitude(
         help="Camera roll, pitch, yaw in degrees in the LVLH frame, fixed through the sequence."
     ),
+    tie_points: Path | None = typer.Option(
+        None,
+        "--tie-points",
+        help="CSV col,row,lat,lon[,height_m] in the pixels of the first frame: the attitude solved from them "
+        "(held fixed in LVLH through the sequence).",
+    ),
     pose_from: Path | None = typer.Option(
         None, "--pose-from", help="result.json of another cupola command whose pose (LVLH roll, pitch, yaw) to use."
     ),
@@ -73,6 +79,7 @@ def waves_command(
         sensor_mm=sensor_mm,
         attitude_rpy_deg=attitude,
         pose_from=pose_from,
+        tie_points=tie_points,
         flat=flat,
         layer_km=height_m / 1e3,
     )
