@@ -352,3 +352,24 @@ def test_quick_stage_finds_the_turn_without_lightglue(chile_ref):
     assert len(calls) == 1 and "quick matching" in res.timings_s
     slow = Localizer(LocateOptions(matcher="aliked", focal_mm=207.0, quick_inliers=None)).locate(photo, [chile_ref])
     assert slow.matched and _error_m(slow, truth) < 500.0 and "quick matching" not in slow.timings_s
+
+
+def test_coregistration_with_fewer_keypoints_and_its_retry(chile_ref):
+    # the re-match runs on the best-scoring coreg_keypoints of each side; a weak one is done again
+    # with all keypoints, and the decision is taken there
+    photo, truth = synthetic_photo(chile_ref, 0.0)
+    sizes = []
+
+    def run(**kw):
+        loc = Localizer(LocateOptions(matcher="aliked", focal_mm=207.0, **kw))
+        match = loc.matcher.match
+        loc.matcher.match = lambda a, b: sizes.append((len(a), len(b))) or match(a, b)
+        return loc.locate(photo, [chile_ref])
+
+    res = run(coreg_keypoints=512)
+    assert res.matched and _error_m(res, truth) < 500.0, res.reason
+    assert len(res.iterations) == 1 and max(sizes[-1]) <= 512 and res.inliers >= 50
+    sizes.clear()
+    res = run(coreg_keypoints=512, coreg_retry_inliers=10**6)  # every re-match counts as weak
+    assert res.matched and _error_m(res, truth) < 500.0, res.reason
+    assert len(res.iterations) == 2 and max(sizes[-2]) <= 512 < max(sizes[-1])
