@@ -7,7 +7,8 @@
 - ``waves.csv``: the wave table;
 - ``spectrum.png``: the periodogram over its red-noise background with the waves;
 - ``phase_velocity.png``: the phase-velocity polar plot;
-- ``sequence.gif``: the projected, cleaned sequence;
+- ``sequence.mp4`` (imageio-ffmpeg, where installed) or else ``sequence.gif`` (Pillow): the
+  projected, cleaned sequence, each frame with its time and a scale bar;
 - ``result.json``: the summary.
 
 The GeoTIFFs are on the grid's azimuthal-equidistant projection of the ground below the layer
@@ -55,7 +56,8 @@ def _iso(t: datetime) -> str:
 
 def write_airglow_products(result: AirglowResult, out_dir: str | Path, *, inputs=(), extra: dict | None = None) -> dict:
     """Write every product of ``result`` into ``out_dir`` (all or nothing); return the summary."""
-    from cupola.plot.airglow import write_sequence_gif, write_spectrum_png, write_velocity_png
+    from cupola.plot.airglow import write_spectrum_png, write_velocity_png
+    from cupola.plot.airglow_movie import mp4_encoder_available, write_sequence_animation
 
     grid = result.grid
     crs = grid.crs_wkt()
@@ -67,8 +69,13 @@ def write_airglow_products(result: AirglowResult, out_dir: str | Path, *, inputs
         "waves_csv": "waves.csv",
         "spectrum_png": "spectrum.png",
         "phase_velocity_png": "phase_velocity.png",
-        "sequence_gif": "sequence.gif",
     }
+    mp4 = mp4_encoder_available()
+    if mp4:
+        files["sequence_mp4"] = "sequence.mp4"
+    else:
+        files["sequence_gif"] = "sequence.gif"
+    t_s = [(t - result.times[0]).total_seconds() for t in result.times]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mean_mod = np.nanmean(result.modulation, axis=0).astype(np.float32)
@@ -87,6 +94,12 @@ def write_airglow_products(result: AirglowResult, out_dir: str | Path, *, inputs
         "flagged": {"stars_and_point_lights": result.star_flags, "ground_lights_and_clouds": result.ground_flags},
         "significance_threshold": result.search.threshold,
         "waves": [w.to_dict() for w in result.waves],
+        "animation": {
+            "format": "MP4" if mp4 else "GIF",
+            "library": "imageio-ffmpeg (libx264)"
+            if mp4
+            else "Pillow (no MP4 encoder: imageio-ffmpeg is not installed)",
+        },
         "notes": result.notes,
         "files": {**files, "result": "result.json"},
         **(extra or {}),
@@ -108,6 +121,6 @@ def write_airglow_products(result: AirglowResult, out_dir: str | Path, *, inputs
         s = result.search
         write_spectrum_png(stage / files["spectrum_png"], s.ratio, s.kx, s.ky, s.threshold, result.waves)
         write_velocity_png(stage / files["phase_velocity_png"], *result.velocity_spectrum, result.waves)
-        write_sequence_gif(stage / files["sequence_gif"], result.modulation)
+        write_sequence_animation(stage / "sequence", result.modulation, t_s, grid.spacing_km, prefer_mp4=mp4)
         write_json(stage / "result.json", summary)
     return summary
