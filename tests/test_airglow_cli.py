@@ -49,13 +49,14 @@ def _args(folder, times, out, *extra):
 def test_waves_writes_every_product(sequence, tmp_path):
     seq, folder, times, flat = sequence
     out = tmp_path / "out"
-    code = main(_args(folder, times, out, "--flat", str(flat), "--wind", "10", "0"))
+    code = main(_args(folder, times, out, "--flat", str(flat), "--wind", "10", "0", "--exposure-s", "1"))
     assert code == 0
     for name in ("frames.tif", "mosaic.tif", "modulation.tif", "waves.csv", "spectrum.png", "phase_velocity.png",
                  "result.json"):  # fmt: skip
         assert (out / name).is_file(), name
     doc = json.loads((out / "result.json").read_text())
     assert doc["frames"] == 12 and doc["layer_height_m"] == 87e3
+    assert doc["exposure_s"] == 1.0 and 6.5 < np.hypot(*doc["smear_km"]) < 8.0  # ~7.3 km/s on the layer
     rows = list(csv.DictReader((out / "waves.csv").open()))
     assert len(rows) == 1
     w = rows[0]
@@ -224,3 +225,10 @@ def test_tie_points_and_attitude_together_are_refused(sequence, tmp_path, capsys
     tie = _true_tie_points(seq, tmp_path / "tie.csv", [5, 100], [4, 60])
     out = tmp_path / "out"
     _expect_exit_2(capsys, [*_args(folder, times, out), "--tie-points", str(tie)], out, "exactly one")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "120"])
+def test_a_bad_exposure_time_is_refused(sequence, tmp_path, capsys, value):
+    _, folder, times, _ = sequence
+    out = tmp_path / "out"
+    _expect_exit_2(capsys, _args(folder, times, out, "--exposure-s", value), out, "--exposure-s")

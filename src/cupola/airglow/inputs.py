@@ -128,16 +128,21 @@ def load_request(
     tie_points: Path | None = None,
     flat: Path | None = None,
     layer_km: float = 87.0,
+    exposure_s: float | None = None,
 ) -> SequenceRequest:
     """Everything :func:`~cupola.airglow.sequence.analyse_sequence` needs, read and checked.
 
     The pose is one attitude in LVLH for the whole sequence: given (``attitude_rpy_deg``), taken
     from another command's ``result.json`` (``pose_from``) or solved from ``tie_points`` (CSV
-    ``col,row,lat,lon[,height_m]`` in the pixels of the first frame, solved at its time)."""
+    ``col,row,lat,lon[,height_m]`` in the pixels of the first frame, solved at its time).
+    ``exposure_s``: the frames' exposure time; the times are the shutter openings (as EXIF's), and
+    each frame's pose is then taken at mid-exposure, where the smeared frame is centred."""
     from cupola.io.images import read_photo
     from cupola.io.tle import TleFile
 
     check_layer_height(layer_km * 1e3)
+    if exposure_s is not None and not (np.isfinite(exposure_s) and 0 < exposure_s <= 60):
+        raise InputError(f"`exposure_s` must be in (0, 60] s, got {exposure_s}")
     if sum(x is not None for x in (attitude_rpy_deg, tie_points, pose_from)) != 1:
         raise InputError(
             "give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `tie_points` (a file) "
@@ -188,13 +193,14 @@ def load_request(
     notes: list[str] = []
     tles = TleFile.read(tle)
     el = tles.at(times[len(times) // 2], force=force, notes=notes)
+    half = dt.timedelta(seconds=0.5 * exposure_s) if exposure_s is not None else dt.timedelta(0)
     tie_info = None
     if attitude_rpy_deg is not None:
         rpy = attitude_rpy_deg
         source = "attitude"
     elif tie_points is not None:
         rpy, tie_info, tie_notes = _tie_point_rpy(
-            tie_points, camera, orbit.state_at(el, times[0]), (w, h), photos[0].name
+            tie_points, camera, orbit.state_at(el, times[0] + half), (w, h), photos[0].name
         )
         notes.extend(tie_notes)
         source = f"tie_points: {Path(tie_points).name} ({tie_info['points']} points on {photos[0].name})"
@@ -202,7 +208,7 @@ def load_request(
         assert pose_from is not None  # exactly one pose source (checked above)
         rpy = _pose_rpy(pose_from)
         source = f"pose_from: {Path(pose_from).name}"
-    poses = [att.pose_from_rpy(orbit.state_at(el, t), *rpy) for t in times]
+    poses = [att.pose_from_rpy(orbit.state_at(el, t + half), *rpy) for t in times]
     flat_img = None
     if flat is not None:
         fa, _ = read_photo(flat)
@@ -223,6 +229,7 @@ def load_request(
             **({"tie_points": tie_info} if tie_info is not None else {}),
         },
         "tle": el.to_dict(),
+        "exposure_s": exposure_s,
         "inputs": [p.name for p in photos],
     }
     return SequenceRequest(

@@ -93,6 +93,7 @@ def write_airglow_products(result: AirglowResult, out_dir: str | Path, *, inputs
         "cells_analysed": int(result.valid.sum()),
         "flagged": {"stars_and_point_lights": result.star_flags, "ground_lights_and_clouds": result.ground_flags},
         "significance_threshold": result.search.threshold,
+        "smear_km": list(result.smear_km),
         "waves": [w.to_dict() for w in result.waves],
         "animation": {
             "format": "MP4" if mp4 else "GIF",

@@ -14,7 +14,7 @@ import numpy as np
 
 from cupola.airglow import clean
 from cupola.airglow.project import GridGeometry, bin_factor_for, choose_grid, project_frame
-from cupola.airglow.shell import TangentGrid, check_layer_height
+from cupola.airglow.shell import TangentGrid, check_layer_height, rays_to_shell, shell_to_pixels
 from cupola.airglow.waves import WaveSearch, find_waves, phase_velocity_spectrum
 from cupola.errors import InputError
 from cupola.geometry.attitude import Pose
@@ -39,6 +39,9 @@ class AirglowResult:
     velocity_spectrum: tuple[np.ndarray, np.ndarray, np.ndarray]
     bin_factor: int
     notes: list[str] = field(default_factory=list)
+    #: the layer's displacement across the grid during one exposure (km east, north; zeros
+    #: without ``exposure_s``), whose box blur the amplitudes were corrected for
+    smear_km: tuple[float, float] = (0.0, 0.0)
 
     @property
     def waves(self):
@@ -65,6 +68,53 @@ def _mark_track_parallel(waves: list, grid: TangentGrid, poses: Sequence[Pose]) 
         cos = abs(float(k @ d)) / float(np.linalg.norm(k))
         out.append(replace(w, track_parallel=bool(cos < np.sin(np.radians(15.0)))))
     return out
+
+
+def layer_smear_km(
+    camera: Camera, poses: Sequence[Pose], times: Sequence[dt.datetime], grid: TangentGrid, exposure_s: float
+) -> np.ndarray:
+    """How far (km east, north on the grid) the layer point a pixel sees moves during one exposure
+    of ``exposure_s``: the pixel that sees the grid centre in the middle frame, its layer point in
+    the first and the last frame, the mean velocity between them times the exposure (the camera's
+    pointing is taken as steady, as it is in LVLH over a minute)."""
+    mid = len(poses) // 2
+    col, row = shell_to_pixels(camera, poses[mid], grid.to_ecef(0.0, 0.0))
+    span_s = (times[-1] - times[0]).total_seconds()
+    if not (np.isfinite(col) and np.isfinite(row)) or span_s <= 0:
+        return np.zeros(2)
+    ends = [rays_to_shell(camera, poses[i], col, row, grid.height_m)[0] for i in (0, -1)]
+    x, y = grid.from_ecef(np.array(ends))
+    v = np.array([x[1] - x[0], y[1] - y[0]]) / span_s
+    return v * exposure_s if np.isfinite(v).all() else np.zeros(2)
+
+
+def smear_mtf(kx_cyc_km, ky_cyc_km, smear_km) -> np.ndarray:
+    """The response of a box blur of length |smear_km| along its direction to a wave of
+    wavevector (kx, ky) in cycles/km: sinc(k . L) (numpy's normalised sinc, sin(pi u) / (pi u))."""
+    return np.sinc(np.asarray(kx_cyc_km) * smear_km[0] + np.asarray(ky_cyc_km) * smear_km[1])
+
+
+#: a wave whose amplitude the smear leaves below this fraction is not corrected (nor trusted)
+MIN_SMEAR_MTF = 0.2
+
+
+def _correct_smear(waves: list, smear_km: np.ndarray) -> tuple[list, list[str]]:
+    out, low = [], 0
+    for w in waves:
+        g = float(smear_mtf(w.kx_cyc_km, w.ky_cyc_km, smear_km))
+        if g < MIN_SMEAR_MTF:
+            low += 1
+            out.append(w)
+            continue
+        out.append(replace(w, amplitude_pct=w.amplitude_pct / g, amplitude_sigma_pct=w.amplitude_sigma_pct / g))
+    notes = [
+        f"exposure smear {np.hypot(*smear_km):.2f} km on the layer toward "
+        f"{np.degrees(np.arctan2(smear_km[0], smear_km[1])) % 360:.0f} deg: amplitudes divided by its response "
+        "sinc(k.L)"
+    ]
+    if low:
+        notes.append(f"{low} wave(s) with a smear response below {MIN_SMEAR_MTF}: amplitudes left as measured")
+    return out, notes
 
 
 def check_sequence(
@@ -107,6 +157,7 @@ def analyse_sequence(
     false_alarm: float = 0.01,
     ground_nsigma: float = 3.0,
     frame_trend_degree: int = 0,
+    exposure_s: float | None = None,
     names: Sequence[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> AirglowResult:
@@ -115,9 +166,14 @@ def analyse_sequence(
     the frame (vignetting), divided out first. ``wind_m_s``: (eastward, northward) wind at the
     layer for intrinsic phase speeds and periods. ``frame_trend_degree``: a polynomial per frame
     on top of the sequence's trend (1 or 2 without a good flat field; 0 keeps long waves' speeds
-    unbiased, see :func:`cupola.airglow.clean.sequence_trend`)."""
+    unbiased, see :func:`cupola.airglow.clean.sequence_trend`). ``exposure_s``: the exposure time;
+    the wave amplitudes are then corrected for the box blur of the layer's motion across the
+    frame during the exposure (:func:`smear_mtf`); give the poses at mid-exposure (the blur is
+    then centred on them, see :func:`cupola.airglow.inputs.load_request`)."""
     check_layer_height(height_m)
     check_sequence(frames, times, names)
+    if exposure_s is not None and not (np.isfinite(exposure_s) and 0 < exposure_s <= 60):
+        raise InputError(f"`exposure_s` must be in (0, 60] s, got {exposure_s}")
     if len(poses) != len(frames):
         raise InputError(f"{len(frames)} frame(s) but {len(poses)} pose(s)")
     h, w = np.shape(frames[0])[:2]
@@ -172,6 +228,11 @@ def analyse_sequence(
     t_s = np.array([(t - times[0]).total_seconds() for t in times])
     search = find_waves(m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s)
     search.waves[:] = _mark_track_parallel(search.waves, grid, poses)
+    smear = np.zeros(2)
+    smear_notes: list[str] = []
+    if exposure_s is not None:
+        smear = layer_smear_km(camera, poses, times, grid, exposure_s)
+        search.waves[:], smear_notes = _correct_smear(search.waves, smear)
     filled = clean.fill_gaps(m)
     filled[:, ~valid] = 0.0
     interval = float(np.median(np.diff(t_s)))
@@ -184,6 +245,7 @@ def analyse_sequence(
         f"{n} frames on a {grid.nx}x{grid.ny} grid of {grid.spacing_km:g} km at {height_m / 1e3:g} km "
         f"(frames binned {b}x{b} first)",
         f"{int(valid.sum())} cells seen by >= 90 % of the frames were analysed",
+        *smear_notes,
     ]
     return AirglowResult(
         grid=grid,
@@ -198,4 +260,5 @@ def analyse_sequence(
         velocity_spectrum=velocity,
         bin_factor=b,
         notes=notes,
+        smear_km=(float(smear[0]), float(smear[1])),
     )

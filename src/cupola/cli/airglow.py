@@ -54,6 +54,12 @@ def waves_command(
     wind: tuple[float, float] | None = typer.Option(
         None, "--wind", help="Wind at the layer, eastward and northward (m/s): intrinsic phase speeds."
     ),
+    exposure_s: float | None = typer.Option(
+        None,
+        "--exposure-s",
+        help="Exposure time (s): poses at mid-exposure (the times being shutter openings) and amplitudes "
+        "corrected for the smear of the station's motion.",
+    ),
     flat: Path | None = typer.Option(
         None, "--flat", help="Flat field (relative response, an image of the frame's size)."
     ),
@@ -82,6 +88,7 @@ def waves_command(
         tie_points=tie_points,
         flat=flat,
         layer_km=height_m / 1e3,
+        exposure_s=exposure_s,
     )
     with progress_bar(disable=quiet) as advance:
         result = analyse_sequence(
@@ -93,6 +100,7 @@ def waves_command(
             spacing_km=grid_km,
             flat=req.flat,
             wind_m_s=wind,
+            exposure_s=exposure_s,
             names=req.names,
             progress=advance,
         )

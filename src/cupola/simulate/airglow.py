@@ -211,11 +211,16 @@ def make_sequence(
     read_noise_e: float = 2.0,
     noise: bool = True,
     seed: int = 0,
+    smear_steps: int = 1,
 ) -> AirglowSequence:
     """Render a sequence (see the module docstring). ``stars``: how many random stars over the
     whole sky (brighter than ~6 mag); ``cities``: random towns on the ground below the scene, each
     ``city_peak_ratio`` times the layer's nadir brightness at its peak; ``clouds``: the brightness of
-    moonlit cloud decks relative to the layer (0: none)."""
+    moonlit cloud decks relative to the layer (0: none). ``smear_steps``: 1 renders each exposure
+    at one instant (the station at the frame's time stamp, the layer at mid-exposure); n > 1
+    renders it as the mean of n sub-instants spread evenly over ``exposure_s`` after the time
+    stamp (the shutter opening), the station and the waves moving between them: the smear of a
+    long exposure (~7 km along the track on the layer for 1 s)."""
     rng = np.random.default_rng(seed)
     waves = list(waves or [])
     body = camera_body(model)
@@ -248,8 +253,11 @@ def make_sequence(
     ground_centre = geodesy.geodetic_to_ecef(lon0, lat0, 0.0)
     frames = np.empty((n_frames, h_px, w_px), np.float32)
     notes: list[str] = []
-    for i, (state, pose) in enumerate(zip(states, poses, strict=True)):
-        t_s = (times[i] - times[0]).total_seconds() + 0.5 * exposure_s
+    if int(smear_steps) != smear_steps or smear_steps < 1:
+        raise ValueError(f"smear_steps must be a whole number >= 1, got {smear_steps}")
+
+    def render(state, pose, t_s: float) -> np.ndarray:
+        """Electrons per exposure (before vignetting and noise) seen at one instant."""
         d = rays_cam @ pose.matrix.T
         o = pose.position_m
         pts = _hit(o, d, height_m)
@@ -294,6 +302,19 @@ def make_sequence(
                 sc, sr = np.meshgrid(np.arange(c_lo, c_hi), np.arange(r_lo, r_hi))
                 psf = np.exp(-0.5 * ((sc - c0) ** 2 + (sr - r0) ** 2) / 0.8**2) / (2 * np.pi * 0.8**2)
                 signal[r_lo:r_hi, c_lo:c_hi] += e * psf
+        return signal
+
+    for i, (state, pose) in enumerate(zip(states, poses, strict=True)):
+        t0_s = (times[i] - times[0]).total_seconds()
+        if smear_steps == 1:  # one instant: the station at the time stamp, the layer at mid-exposure
+            signal = render(state, pose, t0_s + 0.5 * exposure_s)
+        else:  # the mean over sub-instants spread evenly over the exposure, station and layer moving
+            signal = np.zeros((h_px, w_px))
+            for j in range(smear_steps):
+                dt_s = (j + 0.5) / smear_steps * exposure_s
+                st = orbit.state_at(el, times[i] + dt.timedelta(seconds=dt_s))
+                signal += render(st, att.pose_from_rpy(st, *rpy_deg), t0_s + dt_s)
+            signal /= smear_steps
         electrons = signal * flat
         if noise:
             electrons = rng.poisson(np.clip(electrons, 0.0, None)).astype(float)
@@ -302,6 +323,9 @@ def make_sequence(
     notes.append(
         f"{n_frames} frames {interval_s:g} s apart, {exposure_s:g} s exposures rendered at mid-exposure "
         "(no smear by the station's motion during the exposure)"
+        if smear_steps == 1
+        else f"{n_frames} frames {interval_s:g} s apart, {exposure_s:g} s exposures rendered as the mean of "
+        f"{smear_steps} instants over the exposure from the time stamp (smeared by the station's motion)"
     )
     return AirglowSequence(
         frames=frames,
