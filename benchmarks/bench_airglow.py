@@ -18,6 +18,14 @@ towns and cloud decks on the ground, vignetting (the flat is given), photon and 
   waves per sequence printed alongside; baseline: the significant peaks of the middle projected
   frame's periodogram alone (one frame, no stacking).
 * ``airglow_detection_rate_faint``: the same with a sixteenth of the airglow (0.25 e/px/s).
+* ``airglow_smear_*``: the accuracy scenes (first three seeds) rendered twice, each 1-s exposure
+  at one instant and as the mean of ``SMEAR_STEPS`` instants over the exposure (the station moves
+  ~7.3 km across the layer), analysed three ways in one run: instant frames; smeared frames with
+  the poses at the time stamps (the shutter opening) and no correction; smeared frames with
+  ``exposure_s`` (poses at mid-exposure, amplitudes divided by the smear's response). The value
+  is the corrected run's, the baseline the uncorrected one's; the instant run's are printed
+  (``airglow_smear_off_*``). Wavelength, azimuth, speed and amplitude errors (median), and the
+  false waves per sequence.
 * ``airglow_seconds``: one 60-frame sequence end to end (projection, cleaning, waves, every
   product written); baseline: the single-frame FFT baseline's time.
 """
@@ -32,10 +40,12 @@ from common import bench_line
 
 SEEDS_ACCURACY = (9001, 9002, 9003, 9004)
 SEEDS_DETECTION = (9101, 9102, 9103)
+SEEDS_SMEAR = SEEDS_ACCURACY[:3]
+SMEAR_STEPS = 5  # 1.5 km apart on the layer: about a pixel of the binned D5 at nadir
 BINNING = 8
 
 
-def _scene(seed: int, amplitude=(0.01, 0.10), airglow_e_per_px_s: float = 4.0):
+def _scene(seed: int, amplitude=(0.01, 0.10), airglow_e_per_px_s: float = 4.0, smear_steps: int = 1):
     from cupola.simulate.airglow import make_sequence, random_waves
 
     rng = np.random.default_rng(seed)
@@ -48,6 +58,7 @@ def _scene(seed: int, amplitude=(0.01, 0.10), airglow_e_per_px_s: float = 4.0):
         clouds=0.5,
         airglow_e_per_px_s=airglow_e_per_px_s,
         seed=seed,
+        smear_steps=smear_steps,
     )
 
 
@@ -211,6 +222,93 @@ def detection_faint() -> None:
     detection(0.25, "_faint")
 
 
+def _errors(seq, res) -> tuple[list, int]:
+    """(wavelength %, azimuth deg, speed %, amplitude %) per matched true wave; false waves."""
+    found_k = [np.array([w.kx_cyc_km, w.ky_cyc_km]) for w in res.waves]
+    rows, matched = [], set()
+    for truth in seq.waves:
+        j = _match(truth, found_k)
+        if j is None:
+            rows.append(None)
+            continue
+        matched.add(j)
+        w = res.waves[j]
+        rows.append(
+            (
+                100 * abs(w.wavelength_km / truth.wavelength_km - 1),
+                abs((w.azimuth_deg - truth.azimuth_deg + 180) % 360 - 180),
+                100 * abs(w.phase_speed_m_s / truth.phase_speed_m_s - 1),
+                100 * abs(w.amplitude_pct / (100 * truth.amplitude) - 1),
+            )
+        )
+    return rows, len(found_k) - len(matched)
+
+
+def smear() -> None:
+    import datetime as dt
+
+    from cupola.airglow.sequence import analyse_sequence, smear_mtf
+    from cupola.geometry import attitude as att
+    from cupola.geometry import orbit
+
+    runs: dict[str, list] = {"off": [], "raw": [], "fixed": []}
+    false = {k: 0 for k in runs}
+    for seed in SEEDS_SMEAR:
+        instant = _scene(seed)
+        smeared = _scene(seed, smear_steps=SMEAR_STEPS)
+        half = dt.timedelta(seconds=0.5)  # the scenes' 1-s exposures
+        mid = [
+            att.pose_from_rpy(orbit.state_at(smeared.element_set, t + half), *smeared.rpy_deg) for t in smeared.times
+        ]
+
+        def run(seq, poses, **kw):
+            return seq, analyse_sequence(list(seq.frames), seq.times, seq.camera, poses, flat=seq.flat, **kw)
+
+        results = {
+            "off": run(instant, instant.poses),
+            "raw": run(smeared, smeared.poses),
+            "fixed": run(smeared, mid, exposure_s=1.0),
+        }
+        smear_km = np.array(results["fixed"][1].smear_km)
+        for key, (seq, res) in results.items():
+            rows, n_false = _errors(seq, res)
+            runs[key].extend(rows)
+            false[key] += n_false
+        for i, truth in enumerate(instant.waves):
+            k = _kvec(truth.wavelength_km, truth.azimuth_deg)
+            g = float(smear_mtf(k[0], k[1], smear_km))
+            cells = []
+            for key in runs:
+                r = runs[key][len(runs[key]) - 3 + i]
+                cells.append(
+                    f"{key} missed" if r is None else f"{key} {r[0]:.2f}% {r[1]:.2f}d {r[2]:.1f}% amp {r[3]:.1f}%"
+                )
+            print(
+                f"  seed {seed}: {truth.wavelength_km:.1f} km {truth.azimuth_deg:.0f} deg "
+                f"{truth.phase_speed_m_s:.0f} m/s "
+                f"{100 * truth.amplitude:.1f} % (smear response {g:.2f}): " + "; ".join(cells)
+            )
+        print(
+            f"  seed {seed}: smear {np.hypot(*smear_km):.2f} km; false waves "
+            + ", ".join(f"{k} {v}" for k, v in false.items())
+        )
+    names = ("wavelength_error", "azimuth_error", "phase_speed_error", "amplitude_error")
+    units = ("%", "deg", "%", "%")
+
+    def med(key, c):
+        vals = [r[c] for r in runs[key] if r is not None]
+        return float(np.median(vals)) if vals else float("nan")
+
+    n = len(SEEDS_SMEAR)
+    for key in runs:
+        missed = sum(r is None for r in runs[key])
+        print(f"  {key}: {missed} of {len(runs[key])} waves missed, {false[key] / n:.2f} false waves per sequence")
+    for c, (name, unit) in enumerate(zip(names, units, strict=True)):
+        bench_line(f"airglow_smear_off_{name}", med("off", c), unit)
+        bench_line(f"airglow_smear_{name}", med("fixed", c), unit, med("raw", c))
+    bench_line("airglow_smear_false_waves_per_sequence", false["fixed"] / n, "count", false["raw"] / n)
+
+
 def seconds() -> None:
     from cupola.airglow.products import write_airglow_products
     from cupola.airglow.sequence import analyse_sequence
@@ -232,5 +330,6 @@ BENCHMARKS = {
     "airglow_accuracy": accuracy,
     "airglow_detection": detection,
     "airglow_detection_faint": detection_faint,
+    "airglow_smear": smear,
     "airglow_seconds": seconds,
 }
