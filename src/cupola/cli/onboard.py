@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from cupola.cli import options
+from cupola.errors import InputError
 
 onboard_app = typer.Typer(
     help="Onboard inference benchmark: latency, size, drift and bit-flip tolerance per runtime.",
@@ -42,6 +43,15 @@ def bench_command(
     input_kind: str = typer.Option(
         "sample", "--input", help="sample (a crop of the bundled Meteor frame) or synthetic (smooth noise)."
     ),
+    task_cases: str = typer.Option(
+        "all",
+        "--task-cases",
+        help="Cases localized with ALIKED's backbone in each runtime: all (the bundled apl cases), none, "
+        "or comma-separated bundled case names or case folders.",
+    ),
+    task_bitflip_trials: int = typer.Option(
+        0, "--task-bitflip-trials", help="Localization trials with ALIKED weight bits flipped (0: off)."
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -65,15 +75,32 @@ def bench_command(
         input=input_kind,
     )
     config.check()
+    from cupola.cli.onboard_task import localization_drift, task_case_folders
+
+    cases = task_case_folders(task_cases) if any(m.startswith("aliked") for m in config.models) else []
+    if task_bitflip_trials < 0:
+        raise InputError(f"--task-bitflip-trials {task_bitflip_trials}: expected >= 0")
     with progress_bar(disable=quiet) as advance:
         result = run_bench(config, progress=advance)
+        task = None
+        if cases:
+            task = localization_drift(
+                config.runtimes,
+                cases,
+                threads=threads,
+                seed=seed,
+                bitflip_trials=task_bitflip_trials,
+                bitflip_bits=bitflip_bits,
+                progress=advance,
+            )
     # the command as run, every option spelled out (so another machine can repeat it exactly)
     command = "cupola onboard bench " + shlex.join(
         [f"--models={models}", f"--runtimes={runtimes}", f"--threads={threads}", f"--repeats={repeats}"]
         + [f"--size-px={size_px}", f"--seed={seed}", f"--input={input_kind}", f"--bitflip-trials={bitflip_trials}"]
-        + [f"--bitflip-bits={bitflip_bits}", f"--bitflip-threshold={bitflip_threshold}", f"--out={out}"]
+        + [f"--bitflip-bits={bitflip_bits}", f"--bitflip-threshold={bitflip_threshold}"]
+        + [f"--task-cases={task_cases}", f"--task-bitflip-trials={task_bitflip_trials}", f"--out={out}"]
     )
-    write_bench_products(result, out, command)
+    write_bench_products(result, out, command, task)
     if not quiet:
         for r in result.rows:
             if r["status"] == "ok":
@@ -85,4 +112,19 @@ def bench_command(
                 print(f"{r['model']:8s} {r['runtime']:9s} {r['status']}")
         for m, b in result.bitflip.items():
             print(f"{m}: bit flips ({b['bits']} bit, {b['trials']} trials) tolerance {b['tolerance']:.2f}")
+        for t in task["rows"] if task else []:
+            if t["status"] == "ok":
+                print(
+                    f"locate {t['runtime']:9s} success {t['success']}/{t['cases']}  centre error "
+                    f"{_fmt(t['centre_error_km_mean'])} km  change {_fmt(t.get('centre_error_change_pct'))} %"
+                )
+            else:
+                print(f"locate {t['runtime']:9s} {t['status']}")
+        if task and task["bitflip"]:
+            b = task["bitflip"]
+            print(f"locate: bit flips ({b['bits']} bit, {b['trials']} trials) tolerance {b['tolerance']:.2f}")
         print(f"-> {out}")
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3g}"

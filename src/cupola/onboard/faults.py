@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["flip_bit", "output_drift", "BitflipReport", "bitflip_trials"]
+__all__ = ["flip_bit", "output_drift", "BitflipReport", "bitflip_trials", "flipped_weights"]
 
 
 def flip_bit(values: np.ndarray, index: int, bit: int) -> np.ndarray:
@@ -63,10 +65,6 @@ def bitflip_trials(
     import torch
 
     rng = np.random.default_rng(seed)
-    params = [p for p in module.parameters() if p.dtype == torch.float32]
-    sizes = np.array([p.numel() for p in params])
-    total = int(sizes.sum())
-    starts = np.concatenate([[0], np.cumsum(sizes)])
 
     def run() -> list[np.ndarray]:
         with torch.inference_mode():
@@ -78,20 +76,37 @@ def bitflip_trials(
     drifts: list[float] = []
     exceeded = 0
     for _ in range(trials):
-        saved = []
-        with torch.no_grad():
-            for flat in rng.integers(0, total, size=bits):
-                k = int(np.searchsorted(starts, flat, side="right") - 1)
-                p, i = params[k], int(flat - starts[k])
-                view = p.data.view(-1)
-                saved.append((view, i, view[i].clone()))
-                view[i] = float(flip_bit(view[i : i + 1].numpy(), 0, int(rng.integers(0, 32)))[0])
-        try:
+        with flipped_weights(module, bits, rng):
             drift = output_drift(clean, run())[1]
-        finally:
-            with torch.no_grad():
-                for view, i, value in reversed(saved):
-                    view[i] = value
         drifts.append(drift)
         exceeded += not drift <= threshold
     return BitflipReport(bits, trials, threshold, exceeded, drifts)
+
+
+@contextmanager
+def flipped_weights(module: Any, bits: int, rng: np.random.Generator) -> Iterator[list[tuple[str, int, int]]]:
+    """Flip ``bits`` uniformly random bits (any of the 32) among all fp32 parameters of ``module``
+    (a torch module) inside the ``with`` block, restoring them on the way out; yields what was
+    flipped as (parameter name, flat index, bit)."""
+    import torch
+
+    named = [(n, p) for n, p in module.named_parameters() if p.dtype == torch.float32]
+    sizes = np.array([p.numel() for _, p in named])
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    total = int(sizes.sum())
+    saved, flipped = [], []
+    try:
+        with torch.no_grad():
+            for flat in rng.integers(0, total, size=bits):
+                k = int(np.searchsorted(starts, flat, side="right") - 1)
+                name, p = named[k]
+                i, bit = int(flat - starts[k]), int(rng.integers(0, 32))
+                view = p.data.view(-1)
+                saved.append((view, i, view[i].clone()))
+                view[i] = float(flip_bit(view[i : i + 1].numpy(), 0, bit)[0])
+                flipped.append((name, i, bit))
+        yield flipped
+    finally:
+        with torch.no_grad():
+            for view, i, value in reversed(saved):
+                view[i] = value

@@ -35,9 +35,30 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_bench_products(result: BenchResult, out_dir, command: str) -> dict:
+TASK_COLUMNS = (
+    "runtime",
+    "status",
+    "cases",
+    "success",
+    "success_unchanged",
+    "centre_error_km_mean",
+    "centre_error_change_pct",
+    "centre_error_change_abs_max_pct",
+    "shapes_exported",
+    "cpu_s",
+)
+
+
+def task_table(task: dict) -> str:
+    """The localization rows (ALIKED backbone per runtime) as a Markdown table."""
+    lines = ["| " + " | ".join(TASK_COLUMNS) + " |", "|" + "---|" * len(TASK_COLUMNS)]
+    lines += ["| " + " | ".join(_cell(r.get(c)).replace("|", "/") for c in TASK_COLUMNS) + " |" for r in task["rows"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_bench_products(result: BenchResult, out_dir, command: str, task: dict | None = None) -> dict:
     """Write the run into ``out_dir`` (staged: a failure leaves the folder as it was); returns the
-    summary written as result.json."""
+    summary written as result.json. ``task``: the localization drift (``task.csv`` and a table)."""
     summary: dict[str, Any] = {
         "version": RESULT_VERSION,
         "command": command,
@@ -46,6 +67,7 @@ def write_bench_products(result: BenchResult, out_dir, command: str) -> dict:
         "libraries": library_versions(),
         "rows": result.rows,
         "bitflip": result.bitflip,
+        "task": task,
     }
     with staged_output(out_dir, "`out_dir`", kind="onboard") as stage:
         with open(Path(stage) / "results.csv", "w", newline="") as fh:
@@ -59,6 +81,20 @@ def write_bench_products(result: BenchResult, out_dir, command: str) -> dict:
             for m, b in result.bitflip.items():
                 over = f"{b['exceeded']} (> {b['threshold_rel']:g})"
                 md.append(f"| {m} | {b['bits']} | {b['trials']} | {over} | {b['tolerance']:.3g} |")
+        if task:
+            md += ["", f"## Localization with ALIKED's backbone per runtime (cases: {', '.join(task['cases'])})", ""]
+            md.append(task_table(task))
+            with open(Path(stage) / "task.csv", "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(TASK_COLUMNS), extrasaction="ignore")
+                w.writeheader()
+                w.writerows(task["rows"])
+            if task.get("bitflip"):
+                b = task["bitflip"]
+                md += [
+                    "",
+                    f"Bit flips ({b['bits']} bit, {b['trials']} trials): {b['broken']} changed the "
+                    f"localization success; tolerance {b['tolerance']:.3g}",
+                ]
         (Path(stage) / "results.md").write_text("\n".join(md) + "\n")
         write_latency_drift(Path(stage) / "latency_drift.png", result.rows)
         write_json(Path(stage) / "result.json", summary)

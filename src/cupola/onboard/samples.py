@@ -12,7 +12,7 @@ import numpy as np
 
 from cupola.io.images import read_photo
 
-__all__ = ["SAMPLES", "calibration_crops", "evaluation_crop"]
+__all__ = ["SAMPLES", "calibration_crops", "calibration_crops_hw", "evaluation_crop"]
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -25,13 +25,17 @@ def _grey(path: Path) -> np.ndarray:
     return g / (65535.0 if pixels.dtype == np.uint16 else 255.0)
 
 
-def _crops(g: np.ndarray, size_px: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _crops(
+    g: np.ndarray, size_px: int, n: int, rng: np.random.Generator, width_px: int | None = None
+) -> list[np.ndarray]:
+    """``n`` random ``size_px`` x ``width_px`` (default square) crops of ``g``, 1 x 1 x rows x cols."""
     h, w = g.shape
-    if h < size_px or w < size_px:
+    cw = size_px if width_px is None else width_px
+    if h < size_px or w < cw:
         return []
     rows = rng.integers(0, h - size_px + 1, n)
-    cols = rng.integers(0, w - size_px + 1, n)
-    return [np.ascontiguousarray(g[r : r + size_px, c : c + size_px])[None, None] for r, c in zip(rows, cols)]
+    cols = rng.integers(0, w - cw + 1, n)
+    return [np.ascontiguousarray(g[r : r + size_px, c : c + cw])[None, None] for r, c in zip(rows, cols)]
 
 
 def calibration_crops(size_px: int, per_photo: int = 2, seed: int = 0) -> list[np.ndarray]:
@@ -40,6 +44,15 @@ def calibration_crops(size_px: int, per_photo: int = 2, seed: int = 0) -> list[n
     out: list[np.ndarray] = []
     for photo in sorted((SAMPLES / "apl").glob("*/photo.jpg")):
         out += _crops(_grey(photo), size_px, per_photo, rng)
+    return out
+
+
+def calibration_crops_hw(rows_px: int, cols_px: int, per_photo: int = 2, seed: int = 0) -> list[np.ndarray]:
+    """Like :func:`calibration_crops` for a rows_px x cols_px shape (photos smaller than it give none)."""
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    for photo in sorted((SAMPLES / "apl").glob("*/photo.jpg")):
+        out += _crops(_grey(photo), rows_px, per_photo, rng, cols_px)
     return out
 
 

@@ -1,0 +1,103 @@
+"""ALIKED's backbone in any runtime, for the task-level drift (localization with the runtime swapped in).
+
+The exported graph is what locate's sparse ALIKED path needs from the network: on a grey input
+padded to multiples of 32 (1 x 1 x H x W) it gives the score map (1 x 1 x H x W, sigmoid) and the
+four gated feature maps x1..x4 (32 channels at 1, 1/2, 1/8, 1/32 resolution). Keypoint selection
+(DKD) and the descriptor head (SDDH, at the keypoints only) stay in PyTorch: they read these maps.
+The graph has a fixed shape, so one export (and one quantization, one session) is made per input
+shape and kept (:class:`BackboneRuntime`). An export with dynamic height and width was tried: ORT
+matched PyTorch at 256 x 256 and 512 x 384 but not at 192 x 320 (max difference 0.57), so no.
+
+Static int8 is calibrated per shape on crops of the bundled ``apl`` photos of that shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cupola.errors import InputError
+from cupola.onboard.runtimes import RUNTIMES, Runner, export_onnx, prepare, runtime_available
+from cupola.onboard.samples import calibration_crops_hw
+
+__all__ = ["BACKBONE_OUTPUTS", "backbone_module", "BackboneRuntime"]
+
+BACKBONE_OUTPUTS = ("scores", "x1", "x2", "x3", "x4")
+
+
+def backbone_module(aliked: Any) -> Any:
+    """A torch module around a loaded kornia ``ALIKED``: grey 1 x 1 x H x W (H, W multiples of 32)
+    -> (score map, x1, x2, x3, x4), the module's own layers (bit flips in ``aliked`` reach it)."""
+    import torch
+
+    class AlikedBackbone(torch.nn.Module):
+        def __init__(self, net: Any) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor):
+            n = self.net
+            x1 = n.block1(x.expand(-1, 3, -1, -1))
+            x2 = n.block2(n.pool2(x1))
+            x3 = n.block3(n.pool4(x2))
+            x4 = n.block4(n.pool4(x3))
+            x1, x2, x3, x4 = (n.gate(n.conv1(x1)), n.gate(n.conv2(x2)), n.gate(n.conv3(x3)), n.gate(n.conv4(x4)))
+            feats = torch.cat([x1, n.upsample2(x2), n.upsample8(x3), n.upsample32(x4)], dim=1)
+            return torch.sigmoid(n.score_head(feats)), x1, x2, x3, x4
+
+    return AlikedBackbone(aliked).eval()
+
+
+class BackboneRuntime:
+    """``run(x)`` -> [scores, x1, x2, x3, x4] as NumPy arrays for a padded grey input ``x``
+    (1 x 1 x H x W float32), in runtime ``name``; one export / session per shape, kept in ``folder``.
+
+    ``exports`` counts the shapes prepared so far (each costs an export and a session)."""
+
+    def __init__(self, name: str, module: Any, folder: Path, threads: int = 1, seed: int = 0) -> None:
+        if name not in RUNTIMES:
+            raise InputError(f"`runtime` {name!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
+        if not runtime_available(name):
+            raise InputError(f"`runtime` {name!r}: not installed")
+        self.name, self.module, self.folder, self.threads, self.seed = name, module, Path(folder), threads, seed
+        self._runners: dict[tuple[int, int], Runner] = {}
+        self.load_s = 0.0
+
+    @property
+    def exports(self) -> int:
+        return len(self._runners)
+
+    def _runner(self, h: int, w: int) -> Runner:
+        import torch
+
+        key = (h, w)
+        if key not in self._runners:
+            if h % 32 or w % 32:
+                raise InputError(f"`x`: {h} x {w}, expected multiples of 32 (pad first)")
+            # one fp32 export per shape, shared by every runtime using the same folder (an export
+            # costs ~4 s of CPU here, more than a localization's inference)
+            path = self.folder / f"backbone-{h}x{w}.onnx"
+            if self.name != "torch" and not path.exists():
+                export_onnx(self.module, torch.zeros(1, 1, h, w), path, BACKBONE_OUTPUTS)
+            calibration = calibration_crops_hw(h, w, seed=self.seed) if self.name == "ort-int8s" else None
+            runner = prepare(self.name, self.module, path, self.threads, calibration)
+            self.load_s += runner.load_s
+            self._runners[key] = runner
+        return self._runners[key]
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        x = np.ascontiguousarray(x, np.float32)
+        if x.ndim != 4 or x.shape[:2] != (1, 1):
+            raise InputError(f"`x`: shape {x.shape}, expected 1 x 1 x H x W")
+        return self._runner(x.shape[2], x.shape[3]).run(x)
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        return self.run(x)
+
+
+def backbone_factory(module: Any, folder: Path, threads: int = 1, seed: int = 0) -> Callable[[str], BackboneRuntime]:
+    """``factory(runtime)`` -> a :class:`BackboneRuntime` of ``module`` in that runtime."""
+    return lambda name: BackboneRuntime(name, module, folder, threads, seed)
