@@ -85,15 +85,25 @@ def test_missing_runtime_is_a_row_not_a_crash(aliked, monkeypatch):
             BenchConfig(
                 models=("aliked", "pose"),
                 runtimes=("torch", "openvino"),
+                threads=(1, 2),
+                batches=(1, 2),
                 size_px=64,
                 repeats=2,
                 warmup=1,
                 bitflip_trials=0,
             )
         )
-        assert torch.get_num_threads() == 2  # the benchmark's one thread does not leak out
+        assert torch.get_num_threads() == 2  # the benchmark's thread counts do not leak out
     finally:
         torch.set_num_threads(before)
+    # every combination at each thread count; throughput at batch 1 and the best batch; peak RSS
+    ok = [r for r in res.rows if r["status"] == "ok"]
+    assert [(r["model"], r["runtime"], r["threads"]) for r in ok] == [("aliked", "torch", 1), ("aliked", "torch", 2)]
+    for r in ok:
+        assert r["throughput_b1_ips"] == pytest.approx(1e3 / r["latency_p50_ms"])
+        assert r["best_batch"] in (1, 2) and r["throughput_best_ips"] >= r["throughput_b1_ips"]
+        assert r["peak_rss_mb"] > 50 and 0 <= r["peak_rss_delta_mb"] < r["peak_rss_mb"]
+    assert len(res.rows) == 8  # 2 models x 2 runtimes x 2 thread counts
     status = {(r["model"], r["runtime"]): r["status"] for r in res.rows}
     assert status[("aliked", "torch")] == "ok" and status[("aliked", "openvino")] == "not installed"
     assert status[("pose", "torch")].startswith("unavailable")
@@ -124,7 +134,19 @@ def test_cli_tiny_configuration_with_the_task_metric(aliked, tmp_path, capsys, m
     case = _half_size_case(tmp_path / "ISS064-E-358-half")
     out = tmp_path / "bench"
     args = ["onboard", "bench", "--models", "aliked", "--runtimes", "torch,ort-int8,openvino", "--size-px", "64"]
-    args += ["--repeats", "3", "--bitflip-trials", "2", "--task-cases", str(case), "--out", str(out), "--quiet"]
+    args += [
+        "--repeats",
+        "3",
+        "--batches",
+        "1,2",
+        "--bitflip-trials",
+        "2",
+        "--task-cases",
+        str(case),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(args) == 0, capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "latency_drift.png",
@@ -162,6 +184,8 @@ def test_cli_tiny_configuration_with_the_task_metric(aliked, tmp_path, capsys, m
         (["--size-px", "50"], "50"),
         (["--task-cases", "ISS000-nope"], "ISS000-nope"),
         (["--task-bitflip-trials", "-1"], "-1"),
+        (["--threads", "1,x"], "1,x"),
+        (["--batches", "0"], "0"),
     ],
 )
 def test_bad_input_is_exit_2_one_line_nothing_written(tmp_path, capsys, args, word):

@@ -31,7 +31,12 @@ def bench_command(
         "--runtimes",
         help="Comma-separated: torch, ort, ort-int8 (dynamic), ort-int8s (static), openvino.",
     ),
-    threads: int = typer.Option(1, "--threads", help="Intra-op threads of every runtime."),
+    threads: str = typer.Option(
+        "1", "--threads", help="Intra-op thread counts, comma-separated: every combination is run at each."
+    ),
+    batches: str = typer.Option(
+        "1,4", "--batches", help="Batch sizes for the throughput, comma-separated (the best is reported)."
+    ),
     repeats: int = typer.Option(20, "--repeats", help="Timed runs per combination (after 3 warm-up runs)."),
     size_px: int = typer.Option(256, "--size-px", help="Side of the square one-channel input (multiple of 32)."),
     bitflip_trials: int = typer.Option(10, "--bitflip-trials", help="Fault-injection trials per model (0: off)."),
@@ -57,7 +62,7 @@ def bench_command(
 ) -> None:
     """Export each network to ONNX once and measure it in every runtime against fp32 PyTorch."""
     from cupola.cli.progress import progress_bar
-    from cupola.onboard.bench import BenchConfig, parse_list, run_bench
+    from cupola.onboard.bench import BenchConfig, parse_counts, parse_list, run_bench
     from cupola.onboard.networks import MODELS
     from cupola.onboard.products import write_bench_products
     from cupola.onboard.runtimes import RUNTIMES
@@ -65,7 +70,8 @@ def bench_command(
     config = BenchConfig(
         models=parse_list(models, MODELS, "model"),
         runtimes=parse_list(runtimes, RUNTIMES, "runtime"),
-        threads=threads,
+        threads=parse_counts(threads, "threads"),
+        batches=parse_counts(batches, "batches"),
         repeats=repeats,
         size_px=size_px,
         seed=seed,
@@ -87,7 +93,7 @@ def bench_command(
             task = localization_drift(
                 config.runtimes,
                 cases,
-                threads=threads,
+                threads=config.threads[0],
                 seed=seed,
                 bitflip_trials=task_bitflip_trials,
                 bitflip_bits=bitflip_bits,
@@ -95,7 +101,8 @@ def bench_command(
             )
     # the command as run, every option spelled out (so another machine can repeat it exactly)
     command = "cupola onboard bench " + shlex.join(
-        [f"--models={models}", f"--runtimes={runtimes}", f"--threads={threads}", f"--repeats={repeats}"]
+        [f"--models={models}", f"--runtimes={runtimes}", f"--threads={threads}", f"--batches={batches}"]
+        + [f"--repeats={repeats}"]
         + [f"--size-px={size_px}", f"--seed={seed}", f"--input={input_kind}", f"--bitflip-trials={bitflip_trials}"]
         + [f"--bitflip-bits={bitflip_bits}", f"--bitflip-threshold={bitflip_threshold}"]
         + [f"--task-cases={task_cases}", f"--task-bitflip-trials={task_bitflip_trials}", f"--out={out}"]
@@ -105,8 +112,10 @@ def bench_command(
         for r in result.rows:
             if r["status"] == "ok":
                 print(
-                    f"{r['model']:8s} {r['runtime']:9s} {r['precision']:5s} p50 {r['latency_p50_ms']:8.2f} ms  "
-                    f"x{r['speedup_vs_torch'] or float('nan'):.2f}  drift {r['drift_rel']:.2e}"
+                    f"{r['model']:8s} {r['runtime']:9s} {r['precision']:5s} t{r['threads']} p50 "
+                    f"{r['latency_p50_ms']:8.2f} ms  x{r['speedup_vs_torch'] or float('nan'):.2f}  drift "
+                    f"{r['drift_rel']:.2e}  {r['throughput_best_ips']:.1f} img/s (batch {r['best_batch']})  "
+                    f"peak RSS {_fmt(r['peak_rss_mb'])} MB"
                 )
             else:
                 print(f"{r['model']:8s} {r['runtime']:9s} {r['status']}")

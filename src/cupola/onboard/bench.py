@@ -19,11 +19,12 @@ import numpy as np
 
 from cupola.errors import InputError
 from cupola.onboard.faults import bitflip_trials, output_drift
+from cupola.onboard.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from cupola.onboard.networks import MODELS, NetworkUnavailable, build_network
 from cupola.onboard.runtimes import RUNTIMES, export_onnx, prepare, runtime_available
 from cupola.onboard.samples import calibration_crops, evaluation_crop
 
-__all__ = ["BenchConfig", "BenchResult", "COLUMNS", "run_bench", "parse_list"]
+__all__ = ["BenchConfig", "BenchResult", "COLUMNS", "run_bench", "parse_list", "parse_counts"]
 
 COLUMNS = (
     "model",
@@ -34,6 +35,11 @@ COLUMNS = (
     "latency_p50_ms",
     "latency_p95_ms",
     "speedup_vs_torch",
+    "throughput_b1_ips",
+    "best_batch",
+    "throughput_best_ips",
+    "peak_rss_mb",
+    "peak_rss_delta_mb",
     "load_s",
     "size_mb",
     "drift_max_abs",
@@ -58,11 +64,28 @@ def parse_list(text: str, known, what: str) -> tuple[str, ...]:
     return items
 
 
+def parse_counts(text: str, what: str) -> tuple[int, ...]:
+    """``"1,2"`` -> (1, 2): positive integers, in the given order, no repeats.
+
+    >>> parse_counts("1, 2,4", "threads")
+    (1, 2, 4)
+    """
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    try:
+        counts = tuple(int(s) for s in items)
+    except ValueError:
+        raise InputError(f"`{what}` {text!r}: expected comma-separated positive integers") from None
+    if not counts or any(c < 1 for c in counts) or len(set(counts)) != len(counts):
+        raise InputError(f"`{what}` {text!r}: expected comma-separated positive integers, each once")
+    return counts
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     models: tuple[str, ...] = ("aliked", "unet", "pose")
     runtimes: tuple[str, ...] = ("torch", "ort", "ort-int8")
-    threads: int = 1
+    threads: tuple[int, ...] = (1,)  # every combination is measured at each of these thread counts
+    batches: tuple[int, ...] = (1,)  # throughput measured at each batch size; the best one reported
     repeats: int = 20
     warmup: int = 3
     size_px: int = 256
@@ -71,6 +94,12 @@ class BenchConfig:
     bitflip_trials: int = 10
     bitflip_threshold: float = 0.01
     input: str = "sample"  # "sample": a crop of the bundled Meteor frame; "synthetic": smooth noise
+
+    def __post_init__(self) -> None:  # a single count is accepted as ``threads=2``
+        if isinstance(self.threads, int):
+            object.__setattr__(self, "threads", (self.threads,))
+        if isinstance(self.batches, int):
+            object.__setattr__(self, "batches", (self.batches,))
 
     def check(self) -> None:
         """Raises InputError on an unknown model or runtime or a count out of range."""
@@ -82,8 +111,10 @@ class BenchConfig:
                 raise InputError(f"`runtimes` {r!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
         if not self.models or not self.runtimes:
             raise InputError("`models` and `runtimes`: expected at least one of each")
-        if self.threads < 1:
-            raise InputError(f"`threads` {self.threads}: expected >= 1")
+        if not self.threads or any(t < 1 for t in self.threads):
+            raise InputError(f"`threads` {self.threads}: expected thread counts >= 1")
+        if not self.batches or any(b < 1 for b in self.batches):
+            raise InputError(f"`batches` {self.batches}: expected batch sizes >= 1")
         if self.repeats < 2 or self.warmup < 0:
             raise InputError(f"`repeats` {self.repeats}: expected >= 2 (and `warmup` >= 0)")
         if self.bitflip_trials < 0 or self.bitflip_bits < 1 or not self.bitflip_threshold > 0:
@@ -105,6 +136,24 @@ def _row(model: str, runtime: str, status: str, threads: int) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row.update(model=model, runtime=runtime, precision=RUNTIMES[runtime], status=status, threads=threads)
     return row
+
+
+def _throughput(runner, x: np.ndarray, batches: tuple[int, ...], p50_ms: float, repeats: int) -> dict[str, Any]:
+    """Images per second at batch 1 (from the p50 latency) and at each larger batch (the input
+    repeated, one warm-up run, the median of ``max(3, repeats // 4)`` runs); the best batch."""
+    best_b, best = 1, 1e3 / p50_ms
+    for b in sorted(set(batches) - {1}):
+        xb = np.ascontiguousarray(np.repeat(x, b, axis=0))
+        runner.run(xb)
+        times = []
+        for _ in range(max(3, repeats // 4)):
+            t0 = time.perf_counter()
+            runner.run(xb)
+            times.append(time.perf_counter() - t0)
+        ips = b / float(np.median(times))
+        if ips > best:
+            best_b, best = b, ips
+    return {"throughput_b1_ips": 1e3 / p50_ms, "best_batch": best_b, "throughput_best_ips": best}
 
 
 def _measure(runner, x: np.ndarray, ref: list[np.ndarray], warmup: int, repeats: int) -> dict[str, Any]:
@@ -156,20 +205,21 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
     import torch
 
     result = BenchResult(config)
-    steps = len(config.models) * len(config.runtimes)
+    steps = len(config.models) * len(config.runtimes) * len(config.threads)
     done = 0
     with tempfile.TemporaryDirectory(prefix="cupola-onboard-") as tmp:
         for model in config.models:
             try:
                 net = build_network(model, config.size_px, config.seed)
             except NetworkUnavailable as exc:
-                for rt in config.runtimes:
-                    result.rows.append(_row(model, rt, f"unavailable: {exc}", config.threads))
-                done += len(config.runtimes)
+                for threads in config.threads:
+                    for rt in config.runtimes:
+                        result.rows.append(_row(model, rt, f"unavailable: {exc}", threads))
+                done += len(config.runtimes) * len(config.threads)
                 if progress:
                     progress("bench", done, steps)
                 continue
-            torch.set_num_threads(config.threads)
+            torch.set_num_threads(config.threads[0])
             if example is not None:
                 x = np.ascontiguousarray(example, np.float32)
             elif config.input == "sample":
@@ -184,27 +234,43 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
             ref = [o.numpy().copy() for o in (out if isinstance(out, tuple | list) else (out,))]
             onnx_path = Path(tmp) / f"{model}.onnx"
             rows: list[dict] = []
-            for rt in config.runtimes:
-                if not runtime_available(rt):
-                    rows.append(_row(model, rt, "not installed", config.threads))
-                else:
-                    row = _row(model, rt, "ok", config.threads)
-                    try:
-                        if rt != "torch" and not onnx_path.exists():
-                            export_onnx(net.module, net.example, onnx_path, net.output_names)
-                        calibration = calibration_crops(config.size_px, seed=config.seed) if rt == "ort-int8s" else None
-                        runner = prepare(rt, net.module, onnx_path, config.threads, calibration)
-                        row.update(_measure(runner, x, ref, config.warmup, config.repeats))
-                    except Exception as exc:  # a runtime that fails is a row, not a crash
-                        row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
-                    rows.append(row)
-                done += 1
-                if progress:
-                    progress("bench", done, steps)
-            base = next((r for r in rows if r["runtime"] == "torch" and r["status"] == "ok"), None)
-            for r in rows:
-                if base and r["status"] == "ok":
-                    r["speedup_vs_torch"] = base["latency_p50_ms"] / r["latency_p50_ms"]
+            for threads in config.threads:
+                torch.set_num_threads(threads)
+                group: list[dict] = []
+                for rt in config.runtimes:
+                    if not runtime_available(rt):
+                        group.append(_row(model, rt, "not installed", threads))
+                    else:
+                        row = _row(model, rt, "ok", threads)
+                        try:
+                            if rt != "torch" and not onnx_path.exists():
+                                export_onnx(
+                                    net.module, net.example, onnx_path, net.output_names, max(config.batches) > 1
+                                )
+                            calibration = (
+                                calibration_crops(config.size_px, seed=config.seed) if rt == "ort-int8s" else None
+                            )
+                            rss0 = rss_bytes()
+                            tracked = reset_peak_rss()
+                            runner = prepare(rt, net.module, onnx_path, threads, calibration)
+                            row.update(_measure(runner, x, ref, config.warmup, config.repeats))
+                            row.update(_throughput(runner, x, config.batches, row["latency_p50_ms"], config.repeats))
+                            peak = peak_rss_bytes() if tracked else None
+                            if peak is not None and rss0 is not None:
+                                row["peak_rss_mb"] = peak / 1e6
+                                row["peak_rss_delta_mb"] = (peak - rss0) / 1e6
+                            del runner
+                        except Exception as exc:  # a runtime that fails is a row, not a crash
+                            row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+                        group.append(row)
+                    done += 1
+                    if progress:
+                        progress("bench", done, steps)
+                base = next((r for r in group if r["runtime"] == "torch" and r["status"] == "ok"), None)
+                for r in group:
+                    if base and r["status"] == "ok":
+                        r["speedup_vs_torch"] = base["latency_p50_ms"] / r["latency_p50_ms"]
+                rows += group
             result.rows.extend(rows)
             if config.bitflip_trials:
                 rep = bitflip_trials(

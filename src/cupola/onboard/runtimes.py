@@ -58,8 +58,11 @@ def runtime_available(name: str) -> bool:
         return False
 
 
-def export_onnx(module: Any, example: Any, path: Path, output_names: tuple[str, ...]) -> Path:
-    """Export ``module`` on the fixed ``example`` input (TorchScript-based exporter, opset 17)."""
+def export_onnx(
+    module: Any, example: Any, path: Path, output_names: tuple[str, ...], dynamic_batch: bool = False
+) -> Path:
+    """Export ``module`` on the fixed ``example`` input (TorchScript-based exporter, opset 17);
+    ``dynamic_batch``: the first axis of the input and of every output left free (the rest fixed)."""
     import torch
 
     with torch.no_grad(), warnings.catch_warnings():
@@ -72,6 +75,7 @@ def export_onnx(module: Any, example: Any, path: Path, output_names: tuple[str, 
             input_names=["input"],
             output_names=list(output_names),
             opset_version=17,
+            dynamic_axes={n: {0: "batch"} for n in ("input", *output_names)} if dynamic_batch else None,
         )
     return path
 
