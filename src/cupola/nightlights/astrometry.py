@@ -739,8 +739,9 @@ def _blind_index(
             img /= np.linalg.norm(img, axis=-1, keepdims=True)
             rots[sl] = _kabsch(img, vec_cat[index.tri[c[sl]]])
             hits_q[sl], n_in[sl] = search.quick_check(rots[sl], scale[sl], index.tri[c[sl]], pix)
-        # rank by the chance of as many hits by coincidence (binomial, the grid's occupancy)
-        good = np.flatnonzero(hits_q >= 3)
+        # rank by the chance of as many hits by coincidence (binomial, the grid's occupancy); two
+        # hits are enough where they are unlikely (a sparse frame whose faint stars are not seen)
+        good = np.flatnonzero(hits_q >= 2)
         logp = binom.logsf(hits_q[good] - 1, n_in[good], p0)
         keep = logp < np.log(1e-3)
         good, logp = good[keep], logp[keep]
@@ -807,9 +808,10 @@ def solve_astrometry(
             within 6 %, kept as the baseline of the benchmark).
         position_sigma_px: the uncertainty of a source position (trailed stars, distortion left
             over), which sets the tolerance of the triangle shapes.
-        false_alarm: the accepted chance that a blind solution is a coincidence: the number of
-            matched stars beyond the triangle must be that unlikely under a Poisson count of
-            chance matches, times the number of candidates tried.
+        false_alarm: the accepted chance, per frame, that a blind solution is a coincidence: the
+            number of matched stars beyond the triangle must be that unlikely under a Poisson
+            count of chance matches (:func:`chance_match_log10_p`), times the number of hypotheses
+            the search may verify (all of them, counted before the first is verified).
         catalog_id: names the catalog (with its magnitude limit) for the index cache; default a
             fingerprint of ``mag_cat``.
     Returns:
