@@ -244,3 +244,48 @@ def test_runtime_backbone_gives_locates_keypoints_and_descriptors(tmp_path):
     moved = RuntimeAliked(fast.aliked, backbone)(other)[0]
     assert float(torch.cdist(moved.keypoints, ref.keypoints).min(dim=1).values.median()) > 1.0
     assert backbone.exports == 1  # same padded shape: no second export
+
+
+def test_merge_two_machines(tmp_path, capsys):
+    # two result.json files as another machine would write them (only the fields merge reads)
+    def result(cpu, p50):
+        rows = [
+            {"model": "aliked", "runtime": rt, "precision": "fp32", "threads": 1, "status": "ok", "latency_p50_ms": ms}
+            for rt, ms in (("torch", p50), ("ort", p50 / 2))
+        ]
+        task = {"cases": ["c"], "rows": [{"runtime": "torch", "status": "ok", "success": 1, "per_case": []}]}
+        return {
+            "version": 1,
+            "processor": {"cpu_model": cpu, "cores": 2, "accelerators": []},
+            "rows": rows,
+            "task": task,
+        }
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(result("Snapdragon-ish", 100.0)))
+    b.write_text(json.dumps(result("Xeon-ish", 25.0)))
+    out = tmp_path / "merged"
+    assert main(["onboard", "merge", str(a), str(b), "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    rows = list(csv.DictReader(open(out / "merged.csv")))
+    assert [(r["machine"], r["runtime"]) for r in rows] == [
+        ("m1", "torch"),
+        ("m1", "ort"),
+        ("m2", "torch"),
+        ("m2", "ort"),
+    ]
+    # the second machine is 4x faster on every combination than the first
+    assert [float(r["vs_first"]) for r in rows] == [1.0, 1.0, 4.0, 4.0]
+    merged = json.loads((out / "merged.json").read_text())
+    assert [m["cpu_model"] for m in merged["machines"]] == ["Snapdragon-ish", "Xeon-ish"]
+    assert [t["machine"] for t in merged["task"]] == ["m1", "m2"]
+    assert "Xeon-ish" in (out / "merged.md").read_text()
+    # not a result file: one line, exit 2, nothing written; an input inside --out is never replaced
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert main(["onboard", "merge", str(a), str(bad), "--out", str(tmp_path / "o2"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.json" in err and len(err.splitlines()) == 1 and not (tmp_path / "o2").exists()
+    inside = out / "merged.json"
+    before = inside.read_text()
+    code = main(["onboard", "merge", str(a), str(inside), "--out", str(out), "--quiet"])
+    assert code == 2 and inside.read_text() == before

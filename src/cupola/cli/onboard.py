@@ -137,3 +137,21 @@ def bench_command(
 
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3g}"
+
+
+@onboard_app.command("merge")
+def merge_command(
+    results: list[Path] = typer.Argument(..., help="result.json files of cupola onboard bench (one per machine)."),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Merge result.json files from several machines into one table (merged.csv, merged.md, merged.json)."""
+    from cupola.onboard.merge import merge_results, read_result, write_merged
+
+    data = [read_result(p) for p in results]
+    merged = merge_results(data, [str(p) for p in results])
+    write_merged(merged, out, inputs=results)
+    if not quiet:
+        for m in merged["machines"]:
+            print(f"{m['machine']}: {m['cpu_model']} ({m['cores']} cores) <- {m['source']}")
+        print(f"{len(merged['rows'])} rows -> {out}")
