@@ -173,6 +173,7 @@ def test_cli_tiny_configuration_with_the_task_metric(aliked, tmp_path, capsys, m
     torch_km, int8_km = trows["torch"]["centre_error_km_mean"], trows["ort-int8"]["centre_error_km_mean"]
     assert trows["ort-int8"]["centre_error_change_pct"] == pytest.approx(100 * (int8_km - torch_km) / torch_km)
     assert int8_km != torch_km  # int8 did run: its keypoints moved
+    assert 0 < trows["ort-int8"]["centre_shift_km_max"] < 1.0
     assert [r["runtime"] for r in csv.DictReader(open(out / "task.csv"))] == ["torch", "ort-int8", "openvino"]
 
 

@@ -147,6 +147,7 @@ def localize_case(folder: Path, backbone=None, threads: int = 1) -> dict:
         "matched": bool(res.matched),
         "correct": correct,
         "centre_error_km": err,
+        "centre_lonlat": list(res.center_lonlat) if res.matched and res.center_lonlat else None,
         "seconds": seconds,
         "cpu_s": cpu_s,
         "reason": res.reason,
@@ -175,6 +176,17 @@ def _summary(runtime: str, cases: list[dict], ref: list[dict] | None) -> dict:
         ]
         row["centre_error_change_pct"] = _mean(changes)
         row["centre_error_change_abs_max_pct"] = max((abs(x) for x in changes), default=None)
+        # how far the located centre moved against the reference run (km), the largest over cases
+        from pyproj import Geod
+
+        geod = Geod(ellps="WGS84")
+        shifts = [
+            geod.inv(c["centre_lonlat"][0], c["centre_lonlat"][1], r["centre_lonlat"][0], r["centre_lonlat"][1])[2]
+            / 1e3
+            for c, r in zip(cases, ref)
+            if c.get("centre_lonlat") and r.get("centre_lonlat")
+        ]
+        row["centre_shift_km_max"] = max(shifts, default=None)
     return row
 
 

@@ -44,6 +44,7 @@ TASK_COLUMNS = (
     "centre_error_km_mean",
     "centre_error_change_pct",
     "centre_error_change_abs_max_pct",
+    "centre_shift_km_max",
     "shapes_exported",
     "cpu_s",
 )
