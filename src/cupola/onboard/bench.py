@@ -254,11 +254,12 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
                             tracked = reset_peak_rss()
                             runner = prepare(rt, net.module, onnx_path, threads, calibration)
                             row.update(_measure(runner, x, ref, config.warmup, config.repeats))
-                            row.update(_throughput(runner, x, config.batches, row["latency_p50_ms"], config.repeats))
+                            # the peak of loading and the batch-1 runs (before the larger batches)
                             peak = peak_rss_bytes() if tracked else None
                             if peak is not None and rss0 is not None:
                                 row["peak_rss_mb"] = peak / 1e6
                                 row["peak_rss_delta_mb"] = (peak - rss0) / 1e6
+                            row.update(_throughput(runner, x, config.batches, row["latency_p50_ms"], config.repeats))
                             del runner
                         except Exception as exc:  # a runtime that fails is a row, not a crash
                             row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
