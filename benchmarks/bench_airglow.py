@@ -20,7 +20,7 @@ towns and cloud decks on the ground, vignetting (the flat is given), photon and 
 * ``airglow_detection_rate_faint``: the same with a sixteenth of the airglow (0.25 e/px/s).
 * ``airglow_smear_*``: the accuracy scenes (first three seeds) rendered twice, each 1-s exposure
   at one instant and as the mean of ``SMEAR_STEPS`` instants over the exposure (the station moves
-  ~7.3 km across the layer), analysed three ways in one run: instant frames; smeared frames with
+  ~7 km across the layer), analysed three ways in one run: instant frames; smeared frames with
   the poses at the time stamps (the shutter opening) and no correction; smeared frames with
   ``exposure_s`` (poses at mid-exposure, amplitudes divided by the smear's response). The value
   is the corrected run's, the baseline the uncorrected one's; the instant run's are printed

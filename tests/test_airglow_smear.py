@@ -58,7 +58,7 @@ def test_smear_vector_is_the_layer_motion_in_one_exposure(smeared):
     b = _hit(p1[0].position_m, ray @ p1[0].matrix.T, seq.height_m)
     x, y = _sphere_map(np.array([a, b]), a)
     ref = np.array([x[1] - x[0], y[1] - y[0]])
-    assert 6.5 < np.hypot(*ref) < 8.0  # ~7.3 km/s at the layer
+    assert 6.5 < np.hypot(*ref) < 8.0  # ~7 km/s at the layer
     assert np.hypot(*(L - ref)) < 0.03 * np.hypot(*ref), (L, ref)
 
 
