@@ -79,6 +79,7 @@ def _crop_scene(index: int, window=(slice(400, 700), slice(900, 1300))):
     )
 
 
+@pytest.mark.skipif(not LA.is_dir(), reason="the real ECOSTRESS scenes of ../shared/data are not here")
 def test_dozier_mixing_against_an_independent_band_integral():
     from cupola.simulate.cti_scenes import insert_fires, transmittance
 
