@@ -419,3 +419,19 @@ def test_cli_tle_with_exif_time_drops_tiles_beyond_the_horizon(tiles, tmp_path, 
         capsys, "locate", CHILE / "photo.jpg", "--reference-dir", tiles[0], "--tle", tle, "--out", tmp_path / "o2"
     )
     assert code == 2 and "DateTimeOriginal" in err
+
+
+def test_localizer_keeps_the_photo_features_for_the_same_pixels():
+    from cupola.locate.localize import Localizer, LocateOptions
+
+    loc = Localizer(LocateOptions(matcher="sift"))
+    photo = np.full((64, 96, 3), 90, np.uint8)
+    photo[10:30, 20:50] = 200
+    loc._set_photo(photo)
+    loc._photo_cache["marker"] = 1
+    loc._set_photo(photo.copy())  # the same pixels in another array: kept
+    assert loc._photo_cache == {"marker": 1}
+    changed = photo.copy()
+    changed[0, 0, 0] = 0  # one value differs: recomputed
+    loc._set_photo(changed)
+    assert loc._photo_cache == {}

@@ -532,6 +532,35 @@ class Localizer:
 
     # -- the whole search --------------------------------------------------------------------------
 
+    def _set_photo(self, photo: np.ndarray) -> None:
+        """The photo's grey image, cloud mask and feature cache; kept when the same pixels come
+        again (a pool verifies one photo against several tiles, one call each)."""
+        import hashlib
+
+        digest = hashlib.blake2b(np.ascontiguousarray(photo).tobytes(), digest_size=16).hexdigest()
+        digest += str(photo.shape)
+        if getattr(self, "_photo_digest", None) == digest:
+            return
+        # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
+        # the matcher sees the photo as it is (CLAHE evens out its contrast)
+        self._photo = (to_gray(photo), cloud_mask(remove_haze(photo)))
+        self._photo_cache: dict = {}
+        self._photo_digest = digest
+
+    def quick_inliers_for(self, photo: np.ndarray, ref: Reference) -> int:
+        """The quick stage's best inlier count for this photo on the whole reference (every right
+        angle; 0 below ``min_coarse_inliers`` or with the quick stage off): a cheap pre-check that
+        lets a pool verify first the tile the photo clearly matches."""
+        if self.opts.quick_inliers is None or not hasattr(self.matcher, "mutual_nearest"):
+            return 0
+        self._set_photo(photo)
+        h, w = ref.shape
+        best = 0
+        for a in self._rotation_order(ref):
+            cand = self._first_pass(ref, (0, 0, w, h), self.opts.photo_ladder_px[0], a, quick=True)
+            best = max(best, 0 if cand is None else cand.inliers)
+        return best
+
     def _within_horizon(self, references: list[Reference]) -> list[Reference]:
         limit = horizon_distance_m(self.opts.altitude_m)
         lon0, lat0 = self.opts.nadir_lonlat
@@ -569,10 +598,7 @@ class Localizer:
                         f"point ({horizon_distance_m(opts.altitude_m) / 1000:.0f} km)",
                     )
                 )
-        # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
-        # the matcher sees the photo as it is (CLAHE evens out its contrast)
-        self._photo = (to_gray(photo), cloud_mask(remove_haze(photo)))
-        self._photo_cache: dict = {}
+        self._set_photo(photo)
         state = {"best_fail": None, "best_coarse": 0, "verified": 0}
 
         def verify(cand: Candidate) -> LocateResult | None:

@@ -576,7 +576,17 @@ class TilePool:
         tried = []
         found = None
         t0 = time.perf_counter()
-        for entry in ranking[: self.opts.top_k]:
+        top = ranking[: self.opts.top_k]
+        quick: dict[int, int] = {}
+        if len(top) > 1 and localizer.cache is not None and lopts.quick_inliers is not None:
+            # with the features cached, the quick stage costs ~0.1 s a tile: a tile the photo clearly
+            # matches (>= quick_inliers, above any wrong pair of the suite) is verified first
+            for entry in top:
+                quick[entry["rank"]] = localizer.quick_inliers_for(photo, entry["_tile"].load())
+            clear = sorted((e for e in top if quick[e["rank"]] >= lopts.quick_inliers), key=lambda e: -quick[e["rank"]])
+            top = clear + [e for e in top if quick[e["rank"]] < lopts.quick_inliers]
+            timings["quick"] = time.perf_counter() - t0
+        for entry in top:
             tile = entry["_tile"]
             ref = tile.load()
             tv = time.perf_counter()
@@ -586,6 +596,7 @@ class TilePool:
                     "rank": entry["rank"],
                     "tile": tile.name,
                     "score": entry["score"],
+                    "quick_inliers": quick.get(entry["rank"]),
                     "matched": res.matched,
                     "reason": res.reason,
                     "inliers": res.inliers,
