@@ -62,7 +62,7 @@ def run_bt(radiance_path, band: str, out_dir, *, emissivity: float | None = None
         "inputs": {"radiance": str(radiance_path), "band": response.to_dict()},
         "method": "band-integrated Planck function, inverted by spline + Newton (cupola.thermal.planck)",
         "central_wavelength_error_k": {"min": float(err.min()), "max": float(err.max()), "at_300k": float(err[100])},
-        "bt_k": _stats(bt),
+        "bt_k": finite_stats(bt),
     }
     with staged_output(out_dir, kind="thermal-bt", inputs=[radiance_path]) as stage:
         t = rad.transform
@@ -70,14 +70,15 @@ def run_bt(radiance_path, band: str, out_dir, *, emissivity: float | None = None
         if emissivity is not None:
             ts = surface_temperature(rad.values, bp, emissivity).astype(np.float32)
             write_cog(stage / "surface_temperature.tif", ts, t, rad.crs, units="K", description="surface temperature")
-            summary["surface_temperature_k"] = {**_stats(ts), "emissivity": emissivity}
+            summary["surface_temperature_k"] = {**finite_stats(ts), "emissivity": emissivity}
         write_bt_error(stage / "bt_error.png", t_grid, {response.name: err})
         summary["products"] = sorted([p.name for p in stage.iterdir() if not p.name.startswith(".")] + ["result.json"])
         write_json(stage / "result.json", summary)
     return summary
 
 
-def _stats(a: np.ndarray) -> dict:
+def finite_stats(a: np.ndarray) -> dict:
+    """Share of finite cells and their min / median / max (a product summary)."""
     v = a[np.isfinite(a)]
     if not v.size:
         return {"valid_fraction": 0.0}

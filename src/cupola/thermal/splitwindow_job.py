@@ -19,6 +19,7 @@ from cupola import __version__
 from cupola.errors import InputError
 from cupola.io.cog import write_cog
 from cupola.io.staging import staged_output, write_json
+from cupola.thermal.band_jobs import finite_stats
 
 __all__ = ["run_splitwindow", "parse_emissivity", "DEFAULT_TCW_G_CM2"]
 
@@ -48,18 +49,6 @@ def parse_emissivity(text: str) -> tuple[float, float]:
     if len(vals) != 2 or not all(0 < v <= 1 for v in vals):
         raise InputError(f"`emissivity` {text!r}: one value or two (band i, band j), each in (0, 1]")
     return vals[0], vals[1]
-
-
-def _stats(a: np.ndarray) -> dict:
-    v = a[np.isfinite(a)]
-    if not v.size:
-        return {"valid_fraction": 0.0}
-    return {
-        "valid_fraction": float(v.size / a.size),
-        "min": float(v.min()),
-        "median": float(np.median(v)),
-        "max": float(v.max()),
-    }
 
 
 def run_splitwindow(
@@ -150,13 +139,13 @@ def run_splitwindow(
             "source": "given" if tcw_g_cm2 is not None else "assumed (not given): a mid-latitude value",
         },
         "predicted_error_k": {
-            **_stats(err),
+            **finite_stats(err),
             "stated_algorithm_error_k": s.stated_error_k,
             "stated_error_source": s.error_source,
             "propagated": f"emissivity sigma {EMISSIVITY_SIGMA}, emissivity difference sigma "
             f"{EMISSIVITY_DIFFERENCE_SIGMA}, water vapour sigma {w_sigma:g} g cm-2, in quadrature",
         },
-        "lst_k": _stats(lst),
+        "lst_k": finite_stats(lst),
     }
     with staged_output(out_dir, kind="thermal-splitwindow", inputs=[band_i_path, band_j_path, ndvi]) as stage:
         t = bi.transform
