@@ -197,9 +197,9 @@ def test_fire_layer_flags_a_hot_spot_and_not_a_warm_plain():
 
     rng = np.random.default_rng(9)
     t = (300 + rng.normal(0, 1.0, (80, 80))).astype(np.float32)
-    assert not fire_layer(t).mask.any()
+    assert not fire_layer(t, pixel_m=70.0).mask.any()
     t[40, 40] = 330.0
-    layer = fire_layer(t)
+    layer = fire_layer(t, pixel_m=70.0)
     assert layer.mask[40, 40] and layer.mask.sum() == 1 and layer.confidence[40, 40] > 0.5
 
 

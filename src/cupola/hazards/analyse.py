@@ -76,7 +76,20 @@ def _fire(pair: ImagePair) -> tuple[HazardLayer, str, float]:
 
     if not pair.has("thermal"):
         raise InputError("`bands`: an active-fire map needs a thermal band (brightness temperature, K)")
-    return fire_layer(pair.band("after", "thermal")), "contextual thermal anomaly (after Giglio et al. 2003)", 1.0
+    return (
+        fire_layer(pair.band("after", "thermal"), pixel_m=pixel_size_m(pair)),
+        "contextual thermal anomaly (after Giglio et al. 2003)",
+        1.0,
+    )
+
+
+def pixel_size_m(pair: ImagePair) -> float:
+    """The side (m) of the pair's mean pixel, from the true pixel areas of its grid."""
+    from cupola.analysis.zonal import pixel_area_km2
+
+    rows, cols = pair.after.shape[1:]
+    area = np.broadcast_to(pixel_area_km2(pair.transform, (rows, cols), pair.crs), (rows, cols))
+    return float(np.sqrt(np.mean(area)) * 1000.0)
 
 
 def check_options(kind: str, min_area_km2: float = 0.0, min_pixels: int = 1) -> None:
@@ -94,11 +107,14 @@ def map_hazard(
     kind: str,
     *,
     min_area_km2: float = 0.01,
-    min_pixels: int = 9,
+    min_pixels: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> HazardMap:
     """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` or of fewer than
-    ``min_pixels`` pixels (the minimum mapping unit, 3 x 3 by default) are dropped."""
+    ``min_pixels`` pixels (the minimum mapping unit: 3 x 3 by default, one pixel for active fires,
+    which are mapped pixel by pixel as in the MODIS/VIIRS fire products) are dropped."""
+    if min_pixels is None:
+        min_pixels = 1 if kind == "fire" else 9
     check_options(kind, min_area_km2, min_pixels)
     step = progress or (lambda label, done, total: None)
     step("detecting", 0, 2)

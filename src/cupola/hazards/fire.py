@@ -7,6 +7,9 @@ by ``min_excess_k``; it is a fire when, against the mean and mean absolute devia
 valid background in a window around it (fires and their neighbours excluded),
 T > mean + max(``sigmas`` * MAD, ``min_excess_k``). The confidence rises with the excess in MAD
 units (Giglio et al. 2003 eq. for confidence, a ramp from 0 at the threshold to 1 at twice it).
+
+The window is given on the ground (``window_m``) so that one default serves 70 m ECOSTRESS and
+coarser or finer sensors alike; it becomes an odd number of pixels, at least ``MIN_WINDOW_PX``.
 """
 
 from __future__ import annotations
@@ -15,24 +18,56 @@ import numpy as np
 
 from cupola.hazards.change import HazardLayer
 
-__all__ = ["fire_layer"]
+__all__ = ["fire_layer", "window_pixels", "WINDOW_M", "SIGMAS", "MIN_EXCESS_K", "ABSOLUTE_K"]
+
+#: background window side on the ground (m)
+WINDOW_M = 1470.0
+#: background MAD multiplier
+SIGMAS = 3.5
+#: least excess over the background mean (K)
+MIN_EXCESS_K = 6.0
+#: a pixel at least this hot is a fire whatever its background (K)
+ABSOLUTE_K = 360.0
+#: the smallest window (pixels) that still holds a background around a fire and its neighbours
+MIN_WINDOW_PX = 7
+
+
+def window_pixels(window_m: float, pixel_m: float) -> int:
+    """The odd window side (pixels) closest to ``window_m`` on a grid of ``pixel_m`` pixels.
+
+    >>> window_pixels(1470.0, 70.0), window_pixels(1470.0, 1000.0), window_pixels(2000.0, 100.0)
+    (21, 7, 21)
+    """
+    if not (np.isfinite(window_m) and window_m > 0 and np.isfinite(pixel_m) and pixel_m > 0):
+        raise ValueError(f"window_pixels: window_m={window_m} and pixel_m={pixel_m} must be > 0")
+    n = int(round(window_m / pixel_m))
+    n = n if n % 2 == 1 else n + 1
+    return max(n, MIN_WINDOW_PX)
 
 
 def fire_layer(
     brightness_k: np.ndarray,
     *,
-    window_px: int = 21,
-    sigmas: float = 3.5,
-    min_excess_k: float = 6.0,
-    absolute_k: float = 360.0,
+    pixel_m: float,
+    window_m: float = WINDOW_M,
+    sigmas: float = SIGMAS,
+    min_excess_k: float = MIN_EXCESS_K,
+    absolute_k: float = ABSOLUTE_K,
 ) -> HazardLayer:
-    """Fire pixels of ``brightness_k`` (rows, cols, kelvin, NaN = no data); the test itself is
-    :func:`cupola.analysis.contextual.contextual_anomaly` (shared with the thermal fire test)."""
+    """Fire pixels of ``brightness_k`` (rows, cols, kelvin, NaN = no data) on a grid of
+    ``pixel_m`` pixels; the test itself is :func:`cupola.analysis.contextual.contextual_anomaly`
+    (shared with the thermal fire test)."""
     from cupola.analysis.contextual import contextual_anomaly
 
+    window_px = window_pixels(window_m, pixel_m)
     a = contextual_anomaly(
         brightness_k, window_px=window_px, sigmas=sigmas, min_excess=min_excess_k, absolute=absolute_k
     )
     return HazardLayer(
-        a.mask, a.confidence, a.score, float(sigmas), f"T > background mean + max({sigmas} MAD, {min_excess_k} K)"
+        a.mask,
+        a.confidence,
+        a.score,
+        float(sigmas),
+        f"T > background mean + max({sigmas:g} MAD, {min_excess_k:g} K) in a {window_m:g} m window, "
+        f"or T >= {absolute_k:g} K",
     )
