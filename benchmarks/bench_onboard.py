@@ -21,6 +21,11 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
   each) whose relative output drift stays <= 1 %.
 * ``onboard_aliked_score_*``: the same for ALIKED's backbone + score head alone (``aliked-score``:
   no full-size descriptor map), speed-ups of ORT fp32 and int8 and the keypoints kept.
+* ``onboard_unet_psnr`` / ``onboard_pose_median_angle``: the RSO networks' task metrics in fp32
+  PyTorch on 96 held-out images (rso generator, seed 2027), and per runtime their change
+  (``onboard_{unet,pose}_{ort,int8,int8s}_task_change``, dB / deg), with each model's best
+  speed-up (``onboard_{unet,pose}_best_speedup``: the fastest runtime whose task metric moved by
+  less than 0.1 dB / 1 deg).
 Seeds (11-15) differ from the tests'.
 """
 
@@ -108,7 +113,7 @@ def onboard() -> None:
     bench_line("onboard_aliked_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
     score_only(rts)
     task(rts)
-    print("# unet, pose: not benchmarked (their code is in the rso capability; see docs/onboard.md)")
+    rso(rts)
     b = res.bitflip["aliked"]
     print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
     bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
@@ -191,6 +196,43 @@ def task(rts: tuple[str, ...]) -> None:
 
 
 TASK_BITFLIP_TRIALS = 5
+RSO_IMAGES = 96
+
+
+def rso(rts: tuple[str, ...]) -> None:
+    """The RSO U-Net (PSNR) and pose ResNet-50 (median angular error) in each runtime."""
+    from cupola.cli.onboard_rso import rso_builders, rso_tasks
+    from cupola.onboard.bench import BenchConfig, run_bench
+
+    res = run_bench(
+        BenchConfig(models=("unet", "pose"), runtimes=rts, threads=1, repeats=30, seed=SEED, bitflip_trials=40),
+        builders=rso_builders(RSO_IMAGES),
+        tasks=rso_tasks(RSO_IMAGES),
+    )
+    tolerance = {"unet": 0.1, "pose": 1.0}  # dB, deg: "unchanged" task metric
+    for model, unit in (("unet", "dB"), ("pose", "deg")):
+        rows = {r["runtime"]: r for r in res.rows if r["model"] == model}
+        for r in rows.values():
+            if r["status"] != "ok":
+                print(f"# {model} {r['runtime']:9s} {r['status']}")
+                continue
+            print(
+                f"# {model} {r['runtime']:9s} p50 {r['latency_p50_ms']:7.2f} ms x{r['speedup_vs_torch']:.2f} "
+                f"drift {r['drift_rel']:.2e}  {r['task_metric']} {r['task_value']:.3f} ({r['task_change']:+.3f})"
+            )
+        metric = "psnr" if model == "unet" else "median_angle"
+        bench_line(f"onboard_{model}_{metric}", rows["torch"]["task_value"], unit)
+        for rt, tag in (("ort", "ort"), ("ort-int8", "int8"), ("ort-int8s", "int8s"), ("openvino", "openvino")):
+            if rt in rows and rows[rt]["status"] == "ok":
+                bench_line(f"onboard_{model}_{tag}_task_change", rows[rt]["task_change"], unit, baseline=0.0)
+        kept = [r for r in rows.values() if r["status"] == "ok" and abs(r["task_change"]) < tolerance[model]]
+        best = max(kept, key=lambda r: r["speedup_vs_torch"])
+        print(f"# best runtime for {model} (task metric within {tolerance[model]} {unit}): {best['runtime']}")
+        bench_line(f"onboard_{model}_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
+        b = res.bitflip[model]
+        print(f"# {model} bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g}")
+        bench_line(f"onboard_{model}_bitflip_tolerance", b["tolerance"], "share")
+
 
 BENCHMARKS = {"onboard": onboard}
 

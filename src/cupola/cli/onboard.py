@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
 @onboard_app.command("bench")
 def bench_command(
     models: str = typer.Option(
-        "aliked,unet,pose", "--models", help="Comma-separated: aliked, aliked-score, unet, pose."
+        "aliked,unet,pose",
+        "--models",
+        help="Comma-separated: aliked, aliked-score, unet, pose.",
     ),
     runtimes: str = typer.Option(
         "torch,ort,ort-int8",
@@ -57,6 +59,12 @@ def bench_command(
     task_bitflip_trials: int = typer.Option(
         0, "--task-bitflip-trials", help="Localization trials with ALIKED weight bits flipped (0: off)."
     ),
+    rso_images: int = typer.Option(
+        48,
+        "--rso-images",
+        help="Held-out images rendered by the rso generator for the U-Net's PSNR and the pose network's "
+        "median angular error (used when unet or pose is benchmarked).",
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -81,13 +89,16 @@ def bench_command(
         input=input_kind,
     )
     config.check()
+    from cupola.cli.onboard_rso import rso_builders, rso_tasks
     from cupola.cli.onboard_task import localization_drift, task_case_folders
 
     cases = task_case_folders(task_cases) if any(m.startswith("aliked") for m in config.models) else []
     if task_bitflip_trials < 0:
         raise InputError(f"--task-bitflip-trials {task_bitflip_trials}: expected >= 0")
+    if not 1 <= rso_images <= 2000:
+        raise InputError(f"--rso-images {rso_images}: expected 1 to 2000")
     with progress_bar(disable=quiet) as advance:
-        result = run_bench(config, progress=advance)
+        result = run_bench(config, progress=advance, builders=rso_builders(rso_images), tasks=rso_tasks(rso_images))
         task = None
         if cases:
             task = localization_drift(
@@ -105,7 +116,8 @@ def bench_command(
         + [f"--repeats={repeats}"]
         + [f"--size-px={size_px}", f"--seed={seed}", f"--input={input_kind}", f"--bitflip-trials={bitflip_trials}"]
         + [f"--bitflip-bits={bitflip_bits}", f"--bitflip-threshold={bitflip_threshold}"]
-        + [f"--task-cases={task_cases}", f"--task-bitflip-trials={task_bitflip_trials}", f"--out={out}"]
+        + [f"--task-cases={task_cases}", f"--task-bitflip-trials={task_bitflip_trials}"]
+        + [f"--rso-images={rso_images}", f"--out={out}"]
     )
     write_bench_products(result, out, command, task)
     if not quiet:
@@ -116,6 +128,7 @@ def bench_command(
                     f"{r['latency_p50_ms']:8.2f} ms  x{r['speedup_vs_torch'] or float('nan'):.2f}  drift "
                     f"{r['drift_rel']:.2e}  {r['throughput_best_ips']:.1f} img/s (batch {r['best_batch']})  "
                     f"peak RSS {_fmt(r['peak_rss_mb'])} MB"
+                    + (f"  {r['task_metric']} {r['task_value']:.4g}" if r["task_metric"] else "")
                 )
             else:
                 print(f"{r['model']:8s} {r['runtime']:9s} {r['status']}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,20 @@ import numpy as np
 from cupola.errors import InputError
 from cupola.onboard.faults import bitflip_trials, output_drift
 from cupola.onboard.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
-from cupola.onboard.networks import MODELS, NetworkUnavailable, build_network
-from cupola.onboard.runtimes import RUNTIMES, export_onnx, prepare, runtime_available
+from cupola.onboard.networks import MODELS, Network, NetworkUnavailable, build_network
+from cupola.onboard.runtimes import RUNTIMES, Runner, export_onnx, prepare, runtime_available
 from cupola.onboard.samples import calibration_crops, evaluation_crop
 
-__all__ = ["BenchConfig", "BenchResult", "COLUMNS", "run_bench", "parse_list", "parse_counts"]
+__all__ = [
+    "BenchConfig",
+    "BenchResult",
+    "COLUMNS",
+    "NetworkBuilder",
+    "TaskMetric",
+    "run_bench",
+    "parse_list",
+    "parse_counts",
+]
 
 COLUMNS = (
     "model",
@@ -46,7 +55,14 @@ COLUMNS = (
     "drift_rel",
     "repeat_identical",
     "repeat_spread",
+    "task_metric",
+    "task_value",
+    "task_change",
 )
+#: a model's task metric on a loaded runtime: Runner -> {"task_metric": name, "task_value": value}
+TaskMetric = Callable[[Runner], dict[str, Any]]
+#: a builder of a network whose code lives outside ``onboard``: (size_px, seed) -> Network
+NetworkBuilder = Callable[[int, int], Network]
 
 
 def parse_list(text: str, known, what: str) -> tuple[str, ...]:
@@ -186,22 +202,29 @@ def run_bench(
     config: BenchConfig,
     progress: Callable[[str, int, int], None] | None = None,
     example: np.ndarray | None = None,
+    builders: Mapping[str, NetworkBuilder] | None = None,
+    tasks: Mapping[str, TaskMetric] | None = None,
 ) -> BenchResult:
     """Measure every combination of ``config`` on ``example`` (1 x 1 x S x S float32; default a
     crop of the bundled Meteor frame, or the network's synthetic input when ``config.input`` is
-    ``"synthetic"``); the ONNX files live in a temporary folder. Static int8 is calibrated on crops
-    of the bundled ``apl`` photos."""
+    ``"synthetic"``; a network built with ``own_example`` always runs on its own example); the ONNX
+    files live in a temporary folder. Static int8 is calibrated on crops of the bundled ``apl``
+    photos, or on the network's own ``calibration`` inputs.
+
+    ``builders``: model name -> builder, for networks whose code lives in another capability (the
+    command-line layer hands them in); ``tasks``: model name -> its task metric, run on every loaded
+    runtime (``task_metric``, ``task_value``; ``task_change`` is the value less fp32 PyTorch's)."""
     import torch
 
     config.check()
     threads_before = torch.get_num_threads()
     try:
-        return _run(config, progress, example)
+        return _run(config, progress, example, builders or {}, tasks or {})
     finally:
         torch.set_num_threads(threads_before)  # the runtimes set it; the caller's setting comes back
 
 
-def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResult:
+def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, tasks) -> BenchResult:
     import torch
 
     result = BenchResult(config)
@@ -210,7 +233,12 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
     with tempfile.TemporaryDirectory(prefix="cupola-onboard-") as tmp:
         for model in config.models:
             try:
-                net = build_network(model, config.size_px, config.seed)
+                builder = builders.get(model)
+                net = (
+                    builder(config.size_px, config.seed)
+                    if builder
+                    else build_network(model, config.size_px, config.seed)
+                )
             except NetworkUnavailable as exc:
                 for threads in config.threads:
                     for rt in config.runtimes:
@@ -220,7 +248,9 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
                     progress("bench", done, steps)
                 continue
             torch.set_num_threads(config.threads[0])
-            if example is not None:
+            if net.own_example:
+                x = net.example.numpy()
+            elif example is not None:
                 x = np.ascontiguousarray(example, np.float32)
             elif config.input == "sample":
                 x = evaluation_crop(config.size_px, config.seed)
@@ -247,9 +277,9 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
                                 export_onnx(
                                     net.module, net.example, onnx_path, net.output_names, max(config.batches) > 1
                                 )
-                            calibration = (
-                                calibration_crops(config.size_px, seed=config.seed) if rt == "ort-int8s" else None
-                            )
+                            calibration = None
+                            if rt == "ort-int8s":
+                                calibration = net.calibration or calibration_crops(config.size_px, seed=config.seed)
                             rss0 = rss_bytes()
                             tracked = reset_peak_rss()
                             runner = prepare(rt, net.module, onnx_path, threads, calibration)
@@ -260,6 +290,8 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
                                 row["peak_rss_mb"] = peak / 1e6
                                 row["peak_rss_delta_mb"] = (peak - rss0) / 1e6
                             row.update(_throughput(runner, x, config.batches, row["latency_p50_ms"], config.repeats))
+                            if model in tasks:
+                                row.update(tasks[model](runner))
                             del runner
                         except Exception as exc:  # a runtime that fails is a row, not a crash
                             row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
@@ -271,6 +303,8 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None) -> BenchResu
                 for r in group:
                     if base and r["status"] == "ok":
                         r["speedup_vs_torch"] = base["latency_p50_ms"] / r["latency_p50_ms"]
+                        if r["task_value"] is not None and base["task_value"] is not None:
+                            r["task_change"] = r["task_value"] - base["task_value"]
                 rows += group
             result.rows.extend(rows)
             if config.bitflip_trials:

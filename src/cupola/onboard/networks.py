@@ -15,7 +15,7 @@ from cupola.errors import InputError
 
 __all__ = ["MODELS", "Network", "NetworkUnavailable", "build_network"]
 
-#: model name -> what it is (the RSO networks need cupola.rso.nets moved below the capabilities)
+#: model name -> what it is (the RSO networks are built by the command-line layer, cupola.cli.onboard_rso)
 MODELS = {
     "aliked": "ALIKED-n16 dense map (backbone + descriptor head + score head), kornia, 1 x 1 x S x S",
     "aliked-score": "ALIKED-n16 backbone + score head only (no full-size descriptor map), 1 x 1 x S x S",
@@ -24,7 +24,7 @@ MODELS = {
 }
 _RSO_REASON = (
     "network code lives in the rso capability (cupola.rso.nets), which onboard may not import; "
-    "it must move below the capabilities"
+    "the command line hands it in (cupola.cli.onboard_rso)"
 )
 
 
@@ -34,12 +34,16 @@ class NetworkUnavailable(Exception):
 
 @dataclass
 class Network:
-    """A network in eval mode with its fixed example input (batch 1)."""
+    """A network in eval mode with its fixed example input (batch 1); ``own_example``: the benchmark
+    always runs it on that input (a real input of its task, not a crop of a photo); ``calibration``:
+    the inputs static int8 is calibrated on (None: crops of the bundled ``apl`` photos)."""
 
     name: str
     module: Any  # torch.nn.Module
-    example: Any  # torch.Tensor, 1 x 1 x size x size
+    example: Any  # torch.Tensor, 1 x 1 x H x W
     output_names: tuple[str, ...]
+    own_example: bool = False
+    calibration: list | None = None  # of 1 x 1 x H x W float32 NumPy arrays
 
 
 def aliked_weights_file(weights: str = "aliked-n16") -> Path:
