@@ -435,3 +435,57 @@ def test_localizer_keeps_the_photo_features_for_the_same_pixels():
     changed[0, 0, 0] = 0  # one value differs: recomputed
     loc._set_photo(changed)
     assert loc._photo_cache == {}
+
+
+def test_index_holds_each_tiles_matching_features_so_a_query_extracts_none(tiles, photo, tmp_path):
+    from cupola.locate.localize import Localizer
+
+    img, truth = photo
+    opts = LocateOptions(matcher="sift", focal_mm=207.0)
+    cache = FeatureCache(tmp_path / "c")
+    loc = Localizer(opts, cache=cache)
+    pool = TilePool(tiles[0], FAST, cache=cache)
+    pool.build_index(localizer=loc)
+    assert pool.features_computed == len(pool.tiles) == 8
+    assert all(loc.has_reference_features(pool._content[t.path], t.size_px) for t in pool.tiles)
+    # a later run over the same cache: the index computes nothing, and neither does the query
+    store = FeatureCache(tmp_path / "c")
+    again = TilePool(tiles[0], FAST, cache=store)
+    res = again.locate(img, opts, localizer=Localizer(opts, cache=store))
+    assert again.features_computed == 0 and again.index_computed == 0
+    assert res.matched and res.tile.name == "chile.tif"
+    assert "reference features" not in res.result.timings_s
+    # without a cache folder nothing is prepared (it would be thrown away)
+    mem = TilePool(tiles[0], FAST)
+    mem.build_index(localizer=Localizer(opts))
+    assert mem.features_computed == 0
+
+
+def test_quick_precheck_verifies_first_the_tile_the_photo_clearly_matches(tiles, photo, tmp_path, monkeypatch):
+    """The pool's pre-check: among the top-k tiles, one whose quick stage keeps >= quick_inliers is
+    verified before better-ranked tiles; the others keep their rank order."""
+    from cupola.locate.localize import Localizer
+
+    img, _ = photo
+    opts = LocateOptions(matcher="sift", focal_mm=207.0)
+    cache = FeatureCache(tmp_path / "c")
+    pool = TilePool(tiles[0], FAST, cache=cache)
+    real_rank = pool.rank
+
+    def chile_third(*a, **k):  # the true tile ranked last of the top 3
+        r = real_rank(*a, **k)
+        i = next(j for j, e in enumerate(r) if e["tile"] == "chile.tif")
+        r.insert(2, r.pop(i))
+        for k2, e in enumerate(r):
+            e["rank"] = k2 + 1
+        return r
+
+    monkeypatch.setattr(pool, "rank", chile_third)
+    monkeypatch.setattr(Localizer, "quick_inliers_for", lambda self, photo, ref: 50 if ref.name == "chile.tif" else 3)
+    res = pool.locate(img, opts, localizer=Localizer(opts, cache=cache))
+    assert res.matched and res.tile.name == "chile.tif"
+    assert [(t["tile"], t["rank"], t["quick_inliers"]) for t in res.tried] == [("chile.tif", 3, 50)]
+    # no tile clears the bar: verified in rank order, the true tile last
+    monkeypatch.setattr(Localizer, "quick_inliers_for", lambda self, photo, ref: 3)
+    res = pool.locate(img, opts, localizer=Localizer(opts, cache=cache))
+    assert [t["rank"] for t in res.tried] == [1, 2, 3] and res.tried[-1]["tile"] == "chile.tif"

@@ -177,10 +177,13 @@ def run_batch(
     if cache_dir is not None and any(r.get("reference_dir") for r in rows):
         # index every pool once here, so the workers find the descriptors in the cache
         from cupola.locate.cache import FeatureCache
-        from cupola.locate.pool import PoolOptions, TilePool
+        from cupola.locate.job import options_from
+        from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
 
+        store = FeatureCache(cache_dir)
+        localizer = localizer_with_cache(options_from(matcher=matcher), store)  # the tiles' matching features too
         for folder in sorted({r["reference_dir"] for r in rows if r.get("reference_dir") and not r.get("reference")}):
-            TilePool(folder, PoolOptions(top_k=top_k), cache=FeatureCache(cache_dir)).build_index()
+            TilePool(folder, PoolOptions(top_k=top_k), cache=store).build_index(localizer=localizer)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     todo = [r for r in rows if not (out / r["_dir"] / DONE_FILE).is_file()]

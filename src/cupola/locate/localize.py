@@ -257,11 +257,7 @@ class Localizer:
         ratio = (c1 - c0) / sw  # reference pixels per work pixel
         disk_key = None
         if self.cache is not None and content:
-            from cupola.locate.cache import feature_key
-
-            disk_key = feature_key(
-                content, "tile", *tile, size_px, self.matcher.name, getattr(self.matcher, "max_keypoints", 0)
-            )
+            disk_key = self._ref_disk_key(content, tile, size_px)
             f = self.cache.get(disk_key)
             if f is not None:
                 self._ref_cache[key] = (f, ratio)
@@ -274,6 +270,33 @@ class Localizer:
             self.cache.put(disk_key, f)
         self._ref_cache[key] = (f, ratio)
         return self._ref_cache[key]
+
+    def _ref_disk_key(self, content: str, tile, size_px: int) -> str:
+        from cupola.locate.cache import feature_key
+
+        return feature_key(
+            content, "tile", *tile, size_px, self.matcher.name, getattr(self.matcher, "max_keypoints", 0)
+        )
+
+    def _whole_reference(self, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], int]:
+        """The tile and size of the first pass over a whole reference of ``shape`` (rows, cols)."""
+        h, w = shape[:2]
+        return (0, 0, w, h), min(self.opts.ref_px, max(w, h))
+
+    def has_reference_features(self, content_id: str | None, shape: tuple[int, int]) -> bool:
+        """Whether the whole-reference features of this content are on disk (an existence check,
+        nothing is read)."""
+        if self.cache is None or getattr(self.cache, "folder", None) is None or not content_id:
+            return False
+        path = self.cache.path_for(self._ref_disk_key(content_id, *self._whole_reference(shape)))
+        return path is not None and path.is_file()
+
+    def prepare_reference(self, ref: Reference) -> None:
+        """Compute the whole-reference features of ``ref`` into the disk cache (a pool's index does
+        this once per tile, so that queries only read them); not kept in memory."""
+        tile, px = self._whole_reference(ref.shape)
+        self._ref_features(ref, tile, px)
+        self._ref_cache.pop((getattr(ref, "content_id", None) or id(ref), tile, px), None)
 
     def _photo_features(
         self, size_px: int, angle_deg: float, max_keypoints: int | None = None

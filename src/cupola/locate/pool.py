@@ -70,6 +70,7 @@ class PoolOptions:
     vocab_tiles: int = 40  # tiles sampled to learn the vocabulary
     vocab_descriptors: int = 40000
     seed: int = 0
+    index_features: bool = True  # with a cache folder: the index holds each tile's matching features too
 
 
 @dataclass
@@ -356,8 +357,10 @@ class TilePool:
         self._content: dict[Path, str] = {}
         self._sampled: dict[Path, tuple] = {}
         self._descriptors: dict[Path, np.ndarray] = {}  # the tiles' regional VLADs, kept for every query
+        self._prepared: set[Path] = set()  # tiles whose matching features are known to be in the cache
         self.index_seconds = 0.0
         self.index_computed = 0
+        self.features_computed = 0  # tiles whose matching features the index computed
 
     # -- content ids (with a manifest of file stats in the cache, so unchanged files are not re-hashed)
 
@@ -449,24 +452,45 @@ class TilePool:
         self._vocab_id = hashlib.sha256(self._centres.tobytes()).hexdigest()[:16]
         return self._centres
 
-    def build_index(self, tiles: list[Tile] | None = None, progress=None) -> int:
+    def build_index(self, tiles: list[Tile] | None = None, progress=None, localizer: Localizer | None = None) -> int:
         """Global descriptors of ``tiles`` (all by default) not yet in the cache; returns how many
-        were computed."""
+        were computed. With ``localizer`` and a cache folder (and ``index_features``), each tile's
+        whole-tile matching features are computed into the cache too, once, so that a query only
+        reads them (the quick pre-check and the verification of a tile then cost no extraction)."""
         tiles = self.tiles if tiles is None else tiles
         t0 = time.perf_counter()
-        self.content_ids(tiles)
+        content = self.content_ids(tiles)
         centres = self._vocabulary(tiles)
+        prepare = (
+            localizer is not None
+            and self.opts.index_features
+            and self.cache.folder is not None
+            and getattr(localizer.cache, "folder", None) is not None
+        )
         n = 0
         for i, t in enumerate(tiles):
-            if t.path in self._descriptors:
-                continue
-            d = self.cache.get_array(self._descriptor_key(t))
-            if d is None or d.ndim != 2 or d.shape[1] != centres.size:
-                kp, desc, shape = self._tile_features(t)
-                d = regional_vlads(kp, desc, shape, centres)
-                self.cache.put_array(self._descriptor_key(t), d)
-                n += 1
-            self._descriptors[t.path] = d
+            loaded: Reference | None = None
+            if t.path not in self._descriptors:
+                d = self.cache.get_array(self._descriptor_key(t))
+                if d is None or d.ndim != 2 or d.shape[1] != centres.size:
+                    if t.path in self._sampled:
+                        kp, desc, shape = self._sampled.pop(t.path)
+                    else:
+                        loaded = t.load()
+                        kp, desc, shape = self._extract(loaded.image, self.opts.tile_px)
+                    d = regional_vlads(kp, desc, shape, centres)
+                    self.cache.put_array(self._descriptor_key(t), d)
+                    n += 1
+                self._descriptors[t.path] = d
+            if prepare and t.path not in self._prepared:
+                assert localizer is not None
+                shape = t.size_px
+                if shape is None or not localizer.has_reference_features(content[t.path], shape):
+                    loaded = loaded or t.load()
+                    if not localizer.has_reference_features(loaded.content_id, loaded.shape):
+                        localizer.prepare_reference(loaded)
+                        self.features_computed += 1
+                self._prepared.add(t.path)
             if progress is not None:
                 progress(i + 1, len(tiles))
         self._sampled.clear()
@@ -565,14 +589,14 @@ class TilePool:
                 tiles_beyond_horizon=beyond,
                 timings_s={"total": time.perf_counter() - t_start},
             )
+        if localizer is None:
+            localizer = localizer_with_cache(lopts, self.cache)
         t0 = time.perf_counter()
-        self.build_index(tiles, progress=progress)
+        self.build_index(tiles, progress=progress, localizer=localizer)
         timings["index"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         ranking = self.rank(photo, tiles, lopts)
         timings["rank"] = time.perf_counter() - t0
-        if localizer is None:
-            localizer = localizer_with_cache(lopts, self.cache)
         tried = []
         found = None
         t0 = time.perf_counter()
