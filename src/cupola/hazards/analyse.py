@@ -15,9 +15,10 @@ import numpy as np
 
 from cupola.errors import InputError
 from cupola.hazards.change import HazardLayer, burn_layer, detect_change, flood_layer, mixture_threshold
+from cupola.hazards.grading import Grading, grade_layer
 from cupola.hazards.indices import dnbr, mndwi, ndwi, rgb_water_index
 from cupola.hazards.pair import ImagePair
-from cupola.hazards.polygons import HazardPolygons, polygonize
+from cupola.hazards.polygons import HazardPolygons, polygonize_graded
 
 __all__ = ["KINDS", "HazardMap", "check_options", "map_hazard", "RGB_CONFIDENCE"]
 
@@ -35,6 +36,7 @@ class HazardMap:
     polygons: HazardPolygons
     model: str
     confidence_ceiling: float
+    grading: Grading | None = None
 
     @property
     def class_name(self) -> str:
@@ -128,8 +130,16 @@ def map_hazard(
         layer = detect_change(pair.before, pair.after)
         model, ceiling = "change-vector analysis of histogram-matched bands", 1.0
     step("detecting", 1, 2)
-    polys = polygonize(
-        layer.mask, layer.confidence, pair.transform, pair.crs, min_area_km2=min_area_km2, min_pixels=min_pixels
+    grading = grade_layer(kind, layer.score, layer.mask, layer.threshold, CLASS_NAMES[kind])
+    polys = polygonize_graded(
+        layer.mask,
+        grading.grade,
+        grading.names,
+        layer.confidence,
+        pair.transform,
+        pair.crs,
+        min_area_km2=min_area_km2,
+        min_pixels=min_pixels,
     )
     step("detecting", 2, 2)
-    return HazardMap(kind, layer, polys, model, ceiling)
+    return HazardMap(kind, layer, polys, model, ceiling, grading)

@@ -9,7 +9,7 @@
   pooled values (when the histogram is not clearly bimodal, Ashman's D < 2, the index's
   conventional threshold instead); flooded = water after and not water before.
 - Burn scar: dNBR above Otsu's threshold, never below the USGS low-severity bound 0.1 (Key &
-  Benson 2006).
+  Benson 2006), grown by hysteresis into the connected pixels above 0.1.
 
 Confidence is the distance from the threshold in units of the class's standard deviation,
 ``min(1, |x - t| / (2 s))``; the flood confidence is the smaller of the two dates', scaled by
@@ -196,13 +196,24 @@ def mixture_threshold(
 
 
 def burn_layer(dnbr_values: np.ndarray, min_dnbr: float = 0.1) -> HazardLayer:
-    """Burn scar: dNBR above max(Otsu, ``min_dnbr``)."""
+    """Burn scar: dNBR above max(Otsu, ``min_dnbr``), grown by hysteresis (as in Canny's edge
+    detector) into the connected pixels down to ``min_dnbr`` (the USGS low-severity bound), so the
+    low-severity fringe of a scar is mapped and graded while isolated pixels of low dNBR (phenology,
+    noise) are not. The grown pixels' confidence ramps from 0 at ``min_dnbr`` to 0.5 at the Otsu
+    threshold."""
+    from skimage.filters import apply_hysteresis_threshold
+
     d = np.asarray(dnbr_values, dtype=np.float32)
     t, used = threshold_with_fallback(d, min_dnbr)
     t = max(t, min_dnbr)
     finite = _sample(d)
     finite = finite[np.isfinite(finite)]
     _s0, s1 = class_separation(finite, t) if finite.size else (1.0, 1.0)
-    mask = np.isfinite(d) & (d > t)
-    conf = np.where(mask, _confidence(d, t, s1), 0.0).astype(np.float32)
-    return HazardLayer(mask, conf, d, float(t), f"dNBR above {t:.3g} ({'Otsu' if used else 'USGS low severity'})")
+    core = np.isfinite(d) & (d > t)
+    dz = np.nan_to_num(d, nan=-np.inf)
+    mask = apply_hysteresis_threshold(dz, min_dnbr, t) | core if t > min_dnbr else core
+    grown = np.clip((d - min_dnbr) / max(t - min_dnbr, 1e-6), 0.0, 1.0) * 0.5
+    conf = np.where(core, _confidence(d, t, s1), np.where(mask, grown, 0.0)).astype(np.float32)
+    how = "Otsu" if used else "USGS low severity"
+    grow = f", grown to the connected pixels above {min_dnbr:g}" if t > min_dnbr else ""
+    return HazardLayer(mask, conf, d, float(t), f"dNBR above {t:.3g} ({how}){grow}")

@@ -1,6 +1,8 @@
 """Hazard polygons from a mask: connected regions (4-connectivity) as polygons in EPSG:4326 with
 their area in km² measured in a Lambert azimuthal equal-area projection centred on the scene, and
 the mean per-pixel confidence. Regions under ``min_area_km2`` (the noise floor) are dropped.
+Graded maps (:func:`polygonize_graded`): the minimum mapping unit applies to the hazard region as a
+whole, then each region is cut into polygons of one grade.
 """
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ import numpy as np
 
 from cupola.analysis.zonal import equal_area_crs, reproject_geometries, transformer
 
-__all__ = ["HazardPolygons", "polygonize"]
+__all__ = ["HazardPolygons", "polygonize", "polygonize_graded"]
 
 
 @dataclass(frozen=True)
 class HazardPolygons:
     """``geometries`` shapely polygons (lon, lat, EPSG:4326); ``area_km2`` equal-area areas;
-    ``confidence`` mean pixel confidence; ``equal_area_crs`` the projection the areas come from."""
+    ``confidence`` mean pixel confidence; ``equal_area_crs`` the projection the areas come from;
+    ``grade`` (graded maps) each polygon's grade name, None for an ungraded map."""
 
     geometries: np.ndarray
     area_km2: np.ndarray
     confidence: np.ndarray
     equal_area_crs: str
+    grade: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.geometries.size)
@@ -88,3 +92,45 @@ def polygonize(
     ll = reproject_geometries(merged[keep], crs, "EPSG:4326", max_segment=pixel * 8)
     ll = shapely.make_valid(np.asarray(ll, dtype=object))
     return HazardPolygons(np.asarray(ll, dtype=object), area[keep], mean_conf[uniq][keep], laea)
+
+
+def polygonize_graded(
+    mask: np.ndarray,
+    grade: np.ndarray,
+    names: tuple[str, ...],
+    confidence: np.ndarray,
+    transform: tuple[float, float, float, float, float, float],
+    crs: str,
+    *,
+    min_area_km2: float = 0.0,
+    min_pixels: int = 1,
+) -> HazardPolygons:
+    """Polygons of one grade each: regions of ``mask`` under ``min_pixels`` pixels or
+    ``min_area_km2`` (true pixel areas) are dropped first, the grades (``grade`` 1..len(names),
+    0 = none) are smoothed by a 3 x 3 majority inside what is kept, then each grade is polygonized;
+    ``grade`` of the result holds the names."""
+    from scipy import ndimage
+
+    from cupola.analysis.zonal import pixel_area_km2
+    from cupola.hazards.grading import majority_3x3
+
+    m = np.asarray(mask, dtype=bool)
+    labels, n = ndimage.label(m)
+    if n:
+        counts = np.bincount(labels.ravel(), minlength=n + 1)
+        area_px = np.broadcast_to(pixel_area_km2(transform, m.shape, crs), m.shape)
+        areas = np.bincount(labels.ravel(), weights=area_px.ravel(), minlength=n + 1)
+        drop = (counts < min_pixels) | (areas < min_area_km2)
+        drop[0] = False
+        m = m & ~drop[labels]
+    g = majority_3x3(np.where(m, np.asarray(grade, np.uint8), 0).astype(np.uint8))
+    parts = [polygonize(g == k + 1, confidence, transform, crs) for k in range(len(names))]
+    laea = parts[0].equal_area_crs
+    tags = [np.full(len(p), name, dtype=object) for p, name in zip(parts, names)]
+    return HazardPolygons(
+        np.concatenate([p.geometries for p in parts]).astype(object),
+        np.concatenate([p.area_km2 for p in parts]),
+        np.concatenate([p.confidence for p in parts]),
+        laea,
+        np.concatenate(tags).astype(object),
+    )

@@ -1,6 +1,7 @@
 """The products of a hazard map, written all-or-nothing into ``out_dir``:
 
 - ``hazard_polygons.geojson`` and ``hazard_polygons.gpkg``: one feature per polygon with ``class``,
+  ``grade`` (burn severity, change grade, or the class itself: see :mod:`cupola.hazards.grading`),
   ``area_km2`` (equal-area), ``confidence``, ``source``, ``acquisition_time``, ``before_time``, ``method``;
 - ``change.tif``: the detection score as a cloud-optimized GeoTIFF on the 'after' grid;
 - ``confidence.tif``: the per-pixel confidence (0 where no hazard was mapped), COG;
@@ -85,8 +86,11 @@ def write_hazard_products(
     sources.append(f"after: {pair.after_path.name if pair.after_path else '?'}")
     source_text = "; ".join(sources)
     n = len(hmap.polygons)
+    grades = hmap.polygons.grade if hmap.polygons.grade is not None else np.array([hmap.class_name] * n, dtype=object)
+    names = hmap.grading.names if hmap.grading is not None else (hmap.class_name,)
     fields = {
         "class": np.array([hmap.class_name] * n, dtype=object),
+        "grade": grades,
         "area_km2": np.round(hmap.polygons.area_km2, 6),
         "confidence": np.round(hmap.polygons.confidence, 3),
         "source": np.array([source_text] * n, dtype=object),
@@ -124,6 +128,19 @@ def write_hazard_products(
         "sources": sources,
         "files": {**files, "stac_item": "stac_item.json"},
     }
+    if hmap.grading is not None:
+        summary["grading"] = {
+            "method": hmap.grading.method,
+            "grades": [
+                {
+                    "grade": name,
+                    "lower_bound": bound,
+                    "polygons": int((grades == name).sum()),
+                    "area_km2": float(hmap.polygons.area_km2[grades == name].sum()),
+                }
+                for name, bound in zip(names, hmap.grading.bounds)
+            ],
+        }
     if affected:
         summary["affected"] = affected
     with staged_output(out_dir, "`out_dir`", kind="hazards", inputs=inputs) as stage:
@@ -141,9 +158,11 @@ def write_hazard_products(
                 bounds,
                 hmap.polygons.geometries,
                 kind=hmap.kind,
-                title=f"{hmap.class_name.capitalize()} delineation map",
+                title=f"{hmap.class_name.capitalize()} {'grading' if len(names) > 1 else 'delineation'} map",
                 legend_label=f"{hmap.class_name} (confidence ≤ {hmap.confidence_ceiling:g})",
                 total_km2=float(hmap.polygons.area_km2.sum()),
+                grade_names=names if len(names) > 1 else None,
+                grades=grades,
                 sources=sources,
                 times=t,
                 model=hmap.model,

@@ -16,6 +16,11 @@ from cupola.plot.figure import new_figure
 __all__ = ["display_rgb", "write_hazard_map"]
 
 HAZARD_COLOURS = {"flood": "#1f6fe0", "burn": "#8b1a1a", "fire": "#ff2a00", "change": "#ff00c8"}
+#: graded maps: colours by ascending grade (burn: the usual yellow-orange-red-purple severity ramp)
+GRADE_COLOURS = {
+    "burn": ("#f5d800", "#f08c00", "#d7261e", "#6a1b9a"),
+    "change": ("#ffb3ec", "#ff4fd2", "#a3007f"),
+}
 DISCLAIMER = (
     "Produced automatically by cupola from the images named below; not validated in the field. "
     "Boundaries are approximate; lower confidence where marked. For situational awareness only."
@@ -61,10 +66,13 @@ def write_hazard_map(
     sources: list[str],
     times: dict[str, str | None],
     model: str,
+    grade_names: tuple[str, ...] | None = None,
+    grades: np.ndarray | None = None,
 ) -> list[Path]:
     """Draw the map once and save it to every path of ``paths`` (PNG, PDF by extension);
     ``background`` (rows, cols, 3) covers ``bounds_lonlat`` (west, south, east, north), north up;
-    ``geometries`` are shapely polygons in lon/lat."""
+    ``geometries`` are shapely polygons in lon/lat; a graded map gives ``grade_names`` (ascending)
+    and each geometry's grade name in ``grades``: one colour and one legend entry per grade."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch, Rectangle
 
@@ -76,9 +84,17 @@ def write_hazard_map(
     ax = fig.add_axes((0.04, 0.08, 0.66, 0.82))
     ax.imshow(background, extent=(west, east, south, north), origin="upper", interpolation="nearest", zorder=0)
     colour = HAZARD_COLOURS.get(kind, "#ff00c8")
-    rings = [r for g in geometries for r in _rings(g)]
-    if rings:
-        ax.add_collection(PolyCollection(rings, facecolors=colour, edgecolors=colour, alpha=0.55, lw=0.6, zorder=3))
+    if grade_names and grades is not None:
+        ramp = GRADE_COLOURS.get(kind, ())
+        styles = [(name, ramp[k] if k < len(ramp) else colour) for k, name in enumerate(grade_names)]
+        which = [np.asarray(grades) == name for name, _c in styles]
+    else:
+        styles = [(legend_label, colour)]
+        which = [np.ones(len(geometries), bool)]
+    for (_name, c), sel in zip(styles, which):
+        rings = [r for g in np.asarray(geometries, dtype=object)[sel] for r in _rings(g)]
+        if rings:
+            ax.add_collection(PolyCollection(rings, facecolors=c, edgecolors=c, alpha=0.55, lw=0.6, zorder=3))
     ax.set_xlim(west, east)
     ax.set_ylim(south, north)
     lat_ref = 0.5 * (south + north)
@@ -104,7 +120,7 @@ def write_hazard_map(
     inset.set_xticks([])
     inset.set_yticks([])
     inset.set_title("location", fontsize=8)
-    handles = [Patch(facecolor=colour, alpha=0.55, edgecolor=colour, label=legend_label)]
+    handles = [Patch(facecolor=c, alpha=0.55, edgecolor=c, label=name) for name, c in styles]
     handles.append(Patch(facecolor="none", edgecolor="red", label="area of interest (inset)"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.55), fontsize=8, title="Legend",
                title_fontsize=9, frameon=True)  # fmt: skip
