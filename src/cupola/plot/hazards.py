@@ -100,6 +100,7 @@ def write_hazard_map(
     lat_ref = 0.5 * (south + north)
     ax.set_aspect(1.0 / max(math.cos(math.radians(lat_ref)), 0.05))
     ax.tick_params(labelsize=7)
+    ax.ticklabel_format(useOffset=False)
     ax.set_xlabel("longitude (°)", fontsize=8)
     ax.set_ylabel("latitude (°)", fontsize=8)
     scale_bar(ax, west, east, south, north, lat_ref)
@@ -127,7 +128,8 @@ def write_hazard_map(
     lines = [f"Method: {model}", "Sources:"] + [f"  {s}" for s in sources]
     lines += [f"Before: {times.get('before') or 'unknown'}", f"After: {times.get('after') or 'unknown'}"]
     lines += [f"Map produced: {times.get('produced') or ''}", "Grid: WGS84 (EPSG:4326) degrees"]
-    fig.text(0.73, 0.43, "\n".join(_wrap(t, 48) for t in lines), fontsize=7, va="top", family="monospace")
+    text_top = min(0.43, 0.55 - 0.035 * (len(handles) + 1) - 0.02)  # below the legend, however long
+    fig.text(0.73, text_top, "\n".join(_wrap(t, 48) for t in lines), fontsize=7, va="top", family="monospace")
     fig.text(0.04, 0.02, DISCLAIMER, fontsize=7, style="italic", wrap=True)
     written = []
     for p in paths:
