@@ -25,7 +25,7 @@ from cupola.io.cog import write_cog
 from cupola.io.staging import staged_output, write_json
 from cupola.io.zone_layer import ZoneLayer, write_zone_layer
 
-__all__ = ["write_hazard_products", "RESULT_VERSION"]
+__all__ = ["write_hazard_products", "map_frame", "RESULT_VERSION"]
 
 RESULT_VERSION = 1
 
@@ -37,6 +37,29 @@ def _bounds_lonlat(pair: ImagePair) -> tuple[float, float, float, float]:
     ys = np.array([f, f, f + e * rows, f + e * rows])
     lon, lat = transformer(pair.crs, "EPSG:4326").transform(xs, ys)
     return (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
+
+
+def map_frame(pair: ImagePair) -> dict | None:
+    """How to draw the map in the 'after' grid's own CRS when it is projected: ``crs`` (its name
+    and code), ``bounds`` (x0, y0, x1, y1) in its units, ``unit_m`` metres per unit and
+    ``north_deg``, the direction of true north at the scene centre measured clockwise from grid
+    north (the meridian convergence, negated). None for a geographic grid (drawn in lon/lat)."""
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(pair.crs)
+    if crs.is_geographic:
+        return None
+    a, _b, c, _d, e, f = pair.transform
+    rows, cols = pair.after.shape[1:]
+    xs, ys = sorted((c, c + a * cols)), sorted((f, f + e * rows))
+    cx, cy = 0.5 * (xs[0] + xs[1]), 0.5 * (ys[0] + ys[1])
+    lon, lat = transformer(pair.crs, "EPSG:4326").transform(cx, cy)
+    nx, ny = transformer("EPSG:4326", pair.crs).transform(lon, min(lat + 0.01, 89.99))
+    north_deg = float(np.degrees(np.arctan2(nx - cx, ny - cy)))
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    epsg = crs.to_epsg()
+    name = f"{crs.name} (EPSG:{epsg})" if epsg else crs.name
+    return {"crs": name, "bounds": (xs[0], ys[0], xs[1], ys[1]), "unit_m": float(unit), "north_deg": north_deg}
 
 
 def _stac_item(hmap: HazardMap, bounds: tuple, times: dict, assets: dict[str, str]) -> dict:
@@ -152,12 +175,19 @@ def write_hazard_products(
             description="per-pixel confidence of the hazard class (0 = not mapped)",
         )  # fmt: skip
         if write_map:
+            frame = map_frame(pair)
+            geoms = hmap.polygons.geometries
+            if frame is not None and len(geoms):
+                from cupola.analysis.zonal import reproject_geometries
+
+                geoms = reproject_geometries(geoms, "EPSG:4326", pair.crs)
             write_hazard_map(
                 [stage / files["map_png"], stage / files["map_pdf"]],
                 display_rgb(pair.after, pair.roles),
                 bounds,
-                hmap.polygons.geometries,
+                geoms,
                 kind=hmap.kind,
+                frame=frame,
                 title=f"{hmap.class_name.capitalize()} {'grading' if len(names) > 1 else 'delineation'} map",
                 legend_label=f"{hmap.class_name} (confidence ≤ {hmap.confidence_ceiling:g})",
                 total_km2=float(hmap.polygons.area_km2.sum()),

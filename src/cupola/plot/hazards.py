@@ -68,11 +68,16 @@ def write_hazard_map(
     model: str,
     grade_names: tuple[str, ...] | None = None,
     grades: np.ndarray | None = None,
+    frame: dict | None = None,
 ) -> list[Path]:
     """Draw the map once and save it to every path of ``paths`` (PNG, PDF by extension);
     ``background`` (rows, cols, 3) covers ``bounds_lonlat`` (west, south, east, north), north up;
     ``geometries`` are shapely polygons in lon/lat; a graded map gives ``grade_names`` (ascending)
-    and each geometry's grade name in ``grades``: one colour and one legend entry per grade."""
+    and each geometry's grade name in ``grades``: one colour and one legend entry per grade.
+    ``frame`` (a projected 'after' grid: ``crs`` name, ``bounds`` x0, y0, x1, y1, ``unit_m``,
+    ``north_deg``) draws the map in that CRS instead: ``background`` then covers ``bounds``,
+    ``geometries`` are in that CRS, the scale bar is in metres and the north arrow points to true
+    north; the inset stays in lon/lat (``bounds_lonlat``)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch, Rectangle
 
@@ -81,8 +86,9 @@ def write_hazard_map(
 
     west, south, east, north = bounds_lonlat
     fig = new_figure((11.69, 8.27), dpi=110)  # A4 landscape
-    ax = fig.add_axes((0.04, 0.08, 0.66, 0.82))
-    ax.imshow(background, extent=(west, east, south, north), origin="upper", interpolation="nearest", zorder=0)
+    ax = fig.add_axes((0.075, 0.08, 0.625, 0.82) if frame else (0.04, 0.08, 0.66, 0.82))  # room for long northings
+    x0, y0, x1, y1 = frame["bounds"] if frame else (west, south, east, north)
+    ax.imshow(background, extent=(x0, x1, y0, y1), origin="upper", interpolation="nearest", zorder=0)
     colour = HAZARD_COLOURS.get(kind, "#ff00c8")
     if grade_names and grades is not None:
         ramp = GRADE_COLOURS.get(kind, ())
@@ -95,17 +101,29 @@ def write_hazard_map(
         rings = [r for g in np.asarray(geometries, dtype=object)[sel] for r in _rings(g)]
         if rings:
             ax.add_collection(PolyCollection(rings, facecolors=c, edgecolors=c, alpha=0.55, lw=0.6, zorder=3))
-    ax.set_xlim(west, east)
-    ax.set_ylim(south, north)
-    lat_ref = 0.5 * (south + north)
-    ax.set_aspect(1.0 / max(math.cos(math.radians(lat_ref)), 0.05))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.tick_params(labelsize=7)
     ax.ticklabel_format(useOffset=False)
-    ax.set_xlabel("longitude (°)", fontsize=8)
-    ax.set_ylabel("latitude (°)", fontsize=8)
-    scale_bar(ax, west, east, south, north, lat_ref)
+    north_deg = 0.0
+    if frame:
+        ax.set_aspect(1.0)
+        ax.ticklabel_format(style="plain")
+        unit = "m" if frame["unit_m"] == 1.0 else f"{frame['unit_m']:g} m"
+        ax.set_xlabel(f"easting ({unit})", fontsize=8)
+        ax.set_ylabel(f"northing ({unit})", fontsize=8)
+        _scale_bar_projected(ax, x0, x1, y0, y1, frame["unit_m"])
+        north_deg = float(frame["north_deg"])
+    else:
+        lat_ref = 0.5 * (south + north)
+        ax.set_aspect(1.0 / max(math.cos(math.radians(lat_ref)), 0.05))
+        ax.set_xlabel("longitude (°)", fontsize=8)
+        ax.set_ylabel("latitude (°)", fontsize=8)
+        scale_bar(ax, west, east, south, north, lat_ref)
+    tip = (0.95, 0.95)
+    dx, dy = 0.11 * math.sin(math.radians(north_deg)), 0.11 * math.cos(math.radians(north_deg))
     ax.annotate(
-        "N", xy=(0.95, 0.95), xytext=(0.95, 0.84), xycoords="axes fraction", ha="center", va="center",
+        "N", xy=tip, xytext=(tip[0] - dx, tip[1] - dy), xycoords="axes fraction", ha="center", va="center",
         fontsize=12, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 2}, zorder=7,
     )  # fmt: skip
     fig.text(0.04, 0.94, title, fontsize=15, fontweight="bold")
@@ -127,7 +145,10 @@ def write_hazard_map(
                title_fontsize=9, frameon=True)  # fmt: skip
     lines = [f"Method: {model}", "Sources:"] + [f"  {s}" for s in sources]
     lines += [f"Before: {times.get('before') or 'unknown'}", f"After: {times.get('after') or 'unknown'}"]
-    lines += [f"Map produced: {times.get('produced') or ''}", "Grid: WGS84 (EPSG:4326) degrees"]
+    grid = f"Grid: {frame['crs']}" if frame else "Grid: WGS84 (EPSG:4326) degrees"
+    lines += [f"Map produced: {times.get('produced') or ''}", grid]
+    if frame and abs(north_deg) >= 0.05:
+        lines.append(f"True north {north_deg:+.2f}° from grid north")
     text_top = min(0.43, 0.55 - 0.035 * (len(handles) + 1) - 0.02)  # below the legend, however long
     fig.text(0.73, text_top, "\n".join(_wrap(t, 48) for t in lines), fontsize=7, va="top", family="monospace")
     fig.text(0.04, 0.02, DISCLAIMER, fontsize=7, style="italic", wrap=True)
@@ -138,6 +159,22 @@ def write_hazard_map(
             fig.savefig(tmp, format=p.suffix.lstrip(".").lower() or "png")
         written.append(p)
     return written
+
+
+def _scale_bar_projected(ax: Any, x0: float, x1: float, y0: float, y1: float, unit_m: float) -> None:
+    """A scale bar for a projected map (``unit_m`` metres per map unit; the projection's scale
+    factor, under 0.1 % within a UTM zone, is ignored): a round length near a fifth of the width."""
+    from cupola.plot.maps import halo, nice_length_km
+
+    length_km = nice_length_km((x1 - x0) * unit_m / 1000.0 / 5.0)
+    length = length_km * 1000.0 / unit_m
+    bx, by = x0 + 0.04 * (x1 - x0), y0 + 0.05 * (y1 - y0)
+    outline = halo()
+    ax.plot([bx, bx + length], [by, by], color="black", lw=2.5, solid_capstyle="butt", zorder=6, path_effects=outline)
+    for x in (bx, bx + length):
+        ax.plot([x, x], [by - 0.006 * (y1 - y0), by + 0.006 * (y1 - y0)], color="black", lw=1.2, zorder=6)
+    ax.text(bx + length / 2, by + 0.015 * (y1 - y0), f"{length_km:g} km", ha="center", va="bottom",
+            fontsize=8, zorder=6, path_effects=outline)  # fmt: skip
 
 
 def _wrap(text: str, width: int) -> str:
