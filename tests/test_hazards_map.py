@@ -66,3 +66,6 @@ def test_flood_on_a_utm_pair_draws_the_map_in_utm(tmp_path, capsys):
     result = json.loads((out / "result.json").read_text())
     assert result["polygons"] == 1 and "32615" in result["grid"]["crs"]
     assert (out / "map.png").stat().st_size > 10_000 and (out / "map.pdf").exists()
+    from cupola.catalog.validate import validate_stac
+
+    assert validate_stac(out / "stac_item.json") == []  # the item pystac wrote, against the core schema

@@ -63,31 +63,32 @@ def map_frame(pair: ImagePair) -> dict | None:
 
 
 def _stac_item(hmap: HazardMap, bounds: tuple, times: dict, assets: dict[str, str]) -> dict:
+    """The STAC 1.0 Item of the products, built and validated in structure by pystac."""
+    import pystac
+    from pystac.utils import str_to_datetime
+
     west, south, east, north = bounds
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
     when = times.get("after") or times.get("produced")
     media = {".geojson": "application/geo+json", ".gpkg": "application/geopackage+sqlite3", ".png": "image/png",
              ".pdf": "application/pdf", ".tif": "image/tiff; application=geotiff; profile=cloud-optimized"}  # fmt: skip
-    return {
-        "type": "Feature",
-        "stac_version": "1.0.0",
-        "id": f"cupola-hazards-{hmap.kind}-{(when or '').replace(':', '')}",
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "bbox": [west, south, east, north],
-        "properties": {
-            "datetime": when,
+    item = pystac.Item(
+        id=f"cupola-hazards-{hmap.kind}-{(when or '').replace(':', '')}",
+        geometry={"type": "Polygon", "coordinates": [ring]},
+        bbox=[west, south, east, north],
+        datetime=str_to_datetime(when) if when else None,
+        properties={
             "cupola:hazard": hmap.kind,
             "cupola:method": hmap.model,
             "cupola:area_km2": float(hmap.polygons.area_km2.sum()),
             "cupola:before_time": times.get("before"),
             "created": times.get("produced"),
         },
-        "links": [],
-        "assets": {
-            name: {"href": href, "type": media.get(Path(href).suffix, "application/octet-stream"), "roles": ["data"]}
-            for name, href in assets.items()
-        },
-    }
+    )
+    for name, href in assets.items():
+        media_type = media.get(Path(href).suffix, "application/octet-stream")
+        item.add_asset(name, pystac.Asset(href=href, media_type=media_type, roles=["data"]))
+    return item.to_dict(include_self_link=False, transform_hrefs=False)
 
 
 def write_hazard_products(
