@@ -84,3 +84,57 @@ def test_fire_map_keeps_a_one_pixel_fire_as_a_polygon():
     pair = ImagePair(t, hot, (0.0006, 0.0, -118.0, 0.0, -0.0006, 34.0), "EPSG:4326", {"thermal": 0})
     fire = map_hazard(pair, "fire", min_area_km2=0.0)
     assert len(fire.polygons) == 1 and fire.layer.mask.sum() == 1
+
+
+def _write_thermal(path, data):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(
+        path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype="float32",
+        crs="EPSG:4326", transform=from_origin(-118.5, 34.1, 0.00063, 0.00063),
+    ) as ds:  # fmt: skip
+        ds.write(data[None].astype(np.float32))
+        ds.descriptions = ("thermal",)
+
+
+def test_fire_command_maps_a_one_pixel_fire_painted_into_a_real_scene(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from cupola.cli.main import main
+    from cupola.io.raster_band import read_raster_band
+    from cupola.simulate.hazards import paint_fires
+
+    lst = Path(__file__).resolve().parents[2] / "shared/data/ecostress-la/LST"
+    files = sorted(lst.glob("*doy2023194*.tif"))
+    if not files:
+        pytest.skip(f"no ECOSTRESS scenes in {lst}")
+    scene = read_raster_band(files[0]).values[400:600, 800:1000]  # a 200 x 200 piece of Los Angeles
+    fires = paint_fires(scene, n_fires=1, seed=2, area_px=(0.2, 0.2), temperature_k=(800.0, 800.0))
+    _write_thermal(tmp_path / "before.tif", scene)
+    _write_thermal(tmp_path / "after.tif", fires.brightness_k)
+    out = tmp_path / "out"
+    assert main(["hazards", "fire", str(tmp_path / "before.tif"), str(tmp_path / "after.tif"), "--out", str(out),
+                 "--quiet"]) == 0, capsys.readouterr().err  # fmt: skip
+    feats = json.loads((out / "hazard_polygons.geojson").read_text())["features"]
+    assert len(feats) >= 1
+    # the painted fire is inside one of the polygons
+    import shapely
+
+    col, row = fires.centre_px[0]
+    lon, lat = -118.5 + 0.00063 * (col + 0.5), 34.1 - 0.00063 * (row + 0.5)
+    assert any(shapely.geometry.shape(f["geometry"]).buffer(0.0007).contains(shapely.Point(lon, lat)) for f in feats)
+
+
+def test_fire_command_without_a_thermal_band_is_exit_2(tmp_path, capsys):
+    from cupola.cli.main import main
+
+    t = np.full((40, 40), 300.0, np.float32)
+    _write_thermal(tmp_path / "a.tif", t)
+    out = tmp_path / "out"
+    code = main(
+        ["hazards", "fire", str(tmp_path / "a.tif"), str(tmp_path / "a.tif"), "--bands", "red", "--out", str(out)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and not out.exists()
