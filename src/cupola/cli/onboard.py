@@ -26,7 +26,7 @@ def bench_command(
     models: str = typer.Option(
         "aliked,unet,pose",
         "--models",
-        help="Comma-separated: aliked, aliked-score, unet, pose.",
+        help="Comma-separated: aliked, aliked-score, unet, pose, scene (the day/night/limb/cloudy classifier).",
     ),
     runtimes: str = typer.Option(
         "torch,ort,ort-int8",

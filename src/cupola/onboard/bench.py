@@ -219,7 +219,10 @@ def run_bench(
     config.check()
     threads_before = torch.get_num_threads()
     try:
-        return _run(config, progress, example, builders or {}, tasks or {})
+        from cupola.onboard.scene import task_accuracy
+
+        own: dict[str, TaskMetric] = {"scene": task_accuracy}
+        return _run(config, progress, example, builders or {}, {**own, **(tasks or {})})
     finally:
         torch.set_num_threads(threads_before)  # the runtimes set it; the caller's setting comes back
 

@@ -1,7 +1,7 @@
 """The networks benchmarked, built from their weight files (no capability is imported).
 
 >>> sorted(MODELS)
-['aliked', 'aliked-score', 'pose', 'unet']
+['aliked', 'aliked-score', 'pose', 'scene', 'unet']
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from cupola.errors import InputError
 
@@ -21,6 +23,7 @@ MODELS = {
     "aliked-score": "ALIKED-n16 backbone + score head only (no full-size descriptor map), 1 x 1 x S x S",
     "unet": "RSO recovery U-Net (cupola.rso.nets.UNet, data/rso/recover.pt)",
     "pose": "RSO pose ResNet-50 x0.25 (cupola.rso.nets.ResNet50, data/rso/pose.pt)",
+    "scene": "scene classifier day/night/limb/cloudy (cupola.onboard.scene, data/onboard/scene.pt), 1 x 1 x 32 x 32",
 }
 _RSO_REASON = (
     "network code lives in the rso capability (cupola.rso.nets), which onboard may not import; "
@@ -109,6 +112,22 @@ def _aliked(size_px: int, seed: int, score_only: bool = False) -> Network:
     return Network("aliked", DenseAliked(aliked).eval(), example, ("features", "scores"))
 
 
+def _scene(seed: int) -> Network:
+    """The bundled classifier on its own 32 x 32 input: test tile ``seed`` (mod their count);
+    static int8 calibrated on the bundled calibration tiles (16 training tiles of each class)."""
+    import torch
+
+    from cupola.onboard.scene import SCENE_CALIBRATION, SCENE_TEST, SCENE_WEIGHTS, load_scene_model, read_tile_set
+
+    if not all(p.is_file() for p in (SCENE_WEIGHTS, SCENE_TEST, SCENE_CALIBRATION)):
+        raise NetworkUnavailable(f"{SCENE_WEIGHTS.parent}: the scene classifier, its test or calibration tiles missing")
+    net, _ = load_scene_model()
+    test = read_tile_set()
+    x = test.inputs()[seed % len(test)][None]
+    calib = list(read_tile_set(SCENE_CALIBRATION).inputs()[:, None])
+    return Network("scene", net, torch.from_numpy(np.ascontiguousarray(x)), ("logits",), True, calib)
+
+
 def build_network(name: str, size_px: int = 256, seed: int = 0) -> Network:
     """Build ``name`` (one of :data:`MODELS`) with a fixed example input of ``size_px`` square.
 
@@ -122,4 +141,6 @@ def build_network(name: str, size_px: int = 256, seed: int = 0) -> Network:
         raise InputError(f"`size_px` {size_px}: expected a positive multiple of 32")
     if name in ("aliked", "aliked-score"):
         return _aliked(size_px, seed, score_only=name == "aliked-score")
+    if name == "scene":
+        return _scene(seed)
     raise NetworkUnavailable(_RSO_REASON)
