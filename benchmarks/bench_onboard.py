@@ -26,6 +26,9 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
   (``onboard_{unet,pose}_{ort,int8,int8s}_task_change``, dB / deg), with each model's best
   speed-up (``onboard_{unet,pose}_best_speedup``: the fastest runtime whose task metric moved by
   less than 0.1 dB / 1 deg).
+* ``onboard_scene_accuracy``: the scene classifier's accuracy on the bundled test tiles in fp32
+  PyTorch, ``onboard_scene_{ort,int8,int8s}_task_change`` per runtime, ``onboard_scene_best_speedup``
+  (the fastest runtime whose accuracy moved by less than 0.01).
 Seeds (11-15) differ from the tests'.
 """
 
@@ -114,6 +117,7 @@ def onboard() -> None:
     score_only(rts)
     task(rts)
     rso(rts)
+    scene(rts)
     b = res.bitflip["aliked"]
     print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
     bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
@@ -197,6 +201,30 @@ def task(rts: tuple[str, ...]) -> None:
 
 TASK_BITFLIP_TRIALS = 5
 RSO_IMAGES = 96
+
+
+def scene(rts: tuple[str, ...]) -> None:
+    """The scene classifier (accuracy on the bundled test tiles) in each runtime."""
+    from cupola.onboard.bench import BenchConfig, run_bench
+
+    res = run_bench(BenchConfig(models=("scene",), runtimes=rts, threads=1, repeats=30, seed=SEED, bitflip_trials=40))
+    rows = {r["runtime"]: r for r in res.rows}
+    for r in res.rows:
+        if r["status"] == "ok":
+            print(
+                f"# scene {r['runtime']:9s} p50 {r['latency_p50_ms']:7.3f} ms x{r['speedup_vs_torch']:.2f} "
+                f"drift {r['drift_rel']:.2e}  accuracy {r['task_value']:.4f} ({r['task_change']:+.4f})"
+            )
+        else:
+            print(f"# scene {r['runtime']:9s} {r['status']}")
+    bench_line("onboard_scene_accuracy", rows["torch"]["task_value"], "share")
+    for rt, tag in (("ort", "ort"), ("ort-int8", "int8"), ("ort-int8s", "int8s"), ("openvino", "openvino")):
+        if rt in rows and rows[rt]["status"] == "ok":
+            bench_line(f"onboard_scene_{tag}_task_change", rows[rt]["task_change"], "share", baseline=0.0)
+    kept = [r for r in res.rows if r["status"] == "ok" and abs(r["task_change"]) < 0.01]
+    best = max(kept, key=lambda r: r["speedup_vs_torch"])
+    print(f"# best runtime for scene (accuracy within 0.01): {best['runtime']}")
+    bench_line("onboard_scene_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
 
 
 def rso(rts: tuple[str, ...]) -> None:

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 @onboard_app.command("bench")
 def bench_command(
     models: str = typer.Option(
-        "aliked,unet,pose",
+        "aliked,unet,pose,scene",
         "--models",
         help="Comma-separated: aliked, aliked-score, unet, pose, scene (the day/night/limb/cloudy classifier).",
     ),
