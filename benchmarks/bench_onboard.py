@@ -29,6 +29,11 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
 * ``onboard_scene_accuracy``: the scene classifier's accuracy on the bundled test tiles in fp32
   PyTorch, ``onboard_scene_{ort,int8,int8s}_task_change`` per runtime, ``onboard_scene_best_speedup``
   (the fastest runtime whose accuracy moved by less than 0.01).
+* ``onboard_aliked_score_int8_{qdq_channel,qop_channel}_speedup``: ORT static int8 with per-channel
+  int8 weights (QDQ, and QOperator: QLinearConv) on ``aliked-score``, fp32 PyTorch CPU time per run
+  / theirs (interleaved runs, median; one thread), with the keypoints kept; and
+  ``onboard_aliked_score_conv_bound``: 1 / (1 - the convolutions' share of ORT fp32's kernel time),
+  the speed-up int8 could give if it made every convolution free (Amdahl).
 Seeds (11-15) differ from the tests'.
 """
 
@@ -36,7 +41,7 @@ from __future__ import annotations
 
 import common  # noqa: F401  (one thread for BLAS before numpy)
 import numpy as np
-from common import bench_line
+from common import ROOT, bench_line
 
 SIZE_PX = 256
 SEED = 11
@@ -115,6 +120,7 @@ def onboard() -> None:
     )
     bench_line("onboard_aliked_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
     score_only(rts)
+    int8_variants()
     task(rts)
     rso(rts)
     scene(rts)
@@ -162,6 +168,131 @@ def score_only(rts: tuple[str, ...]) -> None:
         bench_line(f"onboard_aliked_score_{tag}_speedup", sp, "x", baseline=1.0, ratio=sp)
         bench_line(f"onboard_aliked_score_{tag}_keypoints", float(np.mean(agree[k])), "share", baseline=1.0)
     bench_line("onboard_aliked_score_ort_speedup", rows["ort"]["speedup_vs_torch"], "x", baseline=1.0)
+
+
+def int8_variants(model: str = "aliked-score", rounds: int = 12, more: bool = False) -> None:
+    """Static int8 variants of ORT on ``model`` (256 x 256, one thread): per-tensor and per-channel
+    weights, QDQ and QOperator (``more``: also int8 activations, and per-channel QDQ calibrated on
+    8 crops of the AUROMAT night photo too, from ../shared/data); CPU time per run, interleaved
+    (each round runs every variant once, so load from other jobs falls on all alike); the
+    convolutions' share of the fp32 graph's kernel time from an ORT profile."""
+    import collections
+    import contextlib
+    import io
+    import json
+    import logging
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from cupola.onboard.keypoints import keypoint_agreement
+    from cupola.onboard.networks import build_network
+    from cupola.onboard.runtimes import export_onnx
+    from cupola.onboard.samples import calibration_crops, evaluation_crop
+
+    torch.set_num_threads(1)
+    net = build_network(model, SIZE_PX, SEED)
+    tag = model.replace("-", "_")
+    calib = calibration_crops(SIZE_PX, seed=SEED)
+    xs = [evaluation_crop(SIZE_PX, seed=s) for s in (SEED, SEED + 1, SEED + 2, SEED + 3)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, data=None) -> None:
+            self._it = iter(calib if data is None else data)
+
+        def get_next(self):
+            x = next(self._it, None)
+            return None if x is None else {"input": x}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(net.module, net.example, Path(tmp) / "m.onnx", net.output_names)
+        pre = Path(tmp) / "pre.onnx"
+        logging.getLogger().setLevel(logging.ERROR)
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+        paths = {"ort": fp32}
+        variants = [
+            ("qdq_tensor", QuantFormat.QDQ, False, QuantType.QUInt8, None),
+            ("qdq_channel", QuantFormat.QDQ, True, QuantType.QUInt8, None),
+            ("qop_channel", QuantFormat.QOperator, True, QuantType.QUInt8, None),
+        ]
+        if more:
+            from PIL import Image
+
+            photo = ROOT.parent / "shared" / "data" / "auromat-d3s" / "ISS030-E-102170_dc.jpg"
+            with Image.open(photo) as im:
+                g = np.asarray(im.convert("L").reduce(4), np.float32) / 255.0
+            rng = np.random.default_rng(5)
+            rows = rng.integers(0, g.shape[0] - SIZE_PX, 8)
+            cols = rng.integers(0, g.shape[1] - SIZE_PX, 8)
+            night = [np.ascontiguousarray(g[r : r + SIZE_PX, c : c + SIZE_PX])[None, None] for r, c in zip(rows, cols)]
+            variants += [
+                ("qdq_s8s8_channel", QuantFormat.QDQ, True, QuantType.QInt8, None),
+                ("qdq_channel_daynight", QuantFormat.QDQ, True, QuantType.QUInt8, calib + night),
+            ]
+        for name, fmt, per_channel, activations, data in variants:
+            paths[name] = Path(tmp) / f"{name}.onnx"
+            with contextlib.redirect_stdout(io.StringIO()):
+                quantize_static(
+                    str(pre),
+                    str(paths[name]),
+                    Reader(data),
+                    quant_format=fmt,
+                    activation_type=activations,
+                    weight_type=QuantType.QInt8,
+                    per_channel=per_channel,
+                )
+
+        def session(path, profile: bool = False):
+            o = ort.SessionOptions()
+            o.intra_op_num_threads = o.inter_op_num_threads = 1
+            if profile:
+                o.enable_profiling = True
+                o.profile_file_prefix = str(Path(tmp) / "profile")
+            return ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])
+
+        def torch_run(x):
+            out = net.module(torch.from_numpy(x))
+            return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+        fns = {"torch": torch_run}
+        for name, path in paths.items():
+            fns[name] = (lambda sess: lambda x: sess.run(None, {"input": x}))(session(path))
+        cpu: dict[str, list[float]] = {k: [] for k in fns}
+        with torch.inference_mode():
+            ref = [fns["torch"](x)[-1][0, 0] for x in xs]  # the score map: the last output
+            for f in fns.values():
+                f(xs[0])
+            for _ in range(rounds):
+                for k, f in fns.items():
+                    c0 = time.process_time()
+                    f(xs[0])
+                    cpu[k].append(time.process_time() - c0)
+        base = float(np.median(cpu["torch"]))
+        for name in paths:
+            kept = float(np.mean([keypoint_agreement(r, fns[name](x)[-1][0, 0], k=256) for r, x in zip(ref, xs)]))
+            sp = base / float(np.median(cpu[name]))
+            ms = 1e3 * float(np.median(cpu[name]))
+            print(f"# {model} {name:20s} cpu/run {ms:6.1f} ms  x{sp:.2f}  keypoints {kept:.3f}")
+            if name in ("qdq_channel", "qop_channel"):
+                bench_line(f"onboard_{tag}_int8_{name}_speedup", sp, "x", baseline=1.0, ratio=sp)
+                bench_line(f"onboard_{tag}_int8_{name}_keypoints", kept, "share", baseline=1.0)
+        prof = session(fp32, profile=True)
+        for _ in range(3):
+            prof.run(None, {"input": xs[0]})
+        events = json.loads(Path(prof.end_profiling()).read_text())
+        kernel: collections.Counter = collections.Counter()
+        for e in events:
+            if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+                kernel[e["args"]["op_name"]] += e["dur"]
+        share = kernel["Conv"] / sum(kernel.values())
+        top = ", ".join(f"{k} {100 * v / sum(kernel.values()):.0f} %" for k, v in kernel.most_common(6))
+        print(f"# ORT fp32 kernel time: {top}")
+        bench_line(f"onboard_{tag}_conv_bound", 1.0 / (1.0 - share), "x", baseline=2.0)
 
 
 def task(rts: tuple[str, ...]) -> None:
