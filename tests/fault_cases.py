@@ -623,6 +623,8 @@ CASES += [
     Case("onboard-bitflip-threshold-zero", _bench("--bitflip-threshold", "0"), "--bitflip-threshold"),
     Case("onboard-input-bogus", _bench("--input", "camera"), "--input"),
     Case("onboard-seed-negative", _bench("--seed=-1"), "--seed"),
+    Case("onboard-rso-images-zero", _bench("--rso-images", "0"), "--rso-images"),
+    Case("onboard-rso-images-huge", _bench("--rso-images", "100000"), "--rso-images"),
     Case("onboard-out-is-file", _bench("--out", "{userfile}"), "--out"),
     Case("onboard-out-under-file", _bench("--out", "{under_file}"), "--out"),
     # rso synth
