@@ -30,6 +30,7 @@ __all__ = ["MERGED_COLUMNS", "read_result", "merge_results", "write_merged"]
 MERGED_COLUMNS = ("machine", *COLUMNS, "vs_first")
 _SUMMARY: tuple[str, ...] = ("machine", "model", "runtime", "precision", "threads", "latency_p50_ms")
 _SUMMARY += ("speedup_vs_torch", "vs_first", "throughput_best_ips", "best_batch", "drift_rel", "peak_rss_mb", "size_mb")
+_SUMMARY += ("task_metric", "task_value", "task_change")
 
 
 def read_result(path) -> dict:
