@@ -99,20 +99,10 @@ def grade_change(magnitude: np.ndarray, mask: np.ndarray, threshold: float) -> G
 
 
 def _separated(v: np.ndarray, lo: float, t: float, hi: float) -> bool:
-    """Whether the values of ``v`` in (lo, hi] have a valley at ``t``: the histogram (64 bins,
-    3-bin mean) at ``t`` under VALLEY_RATIO of the lower of the two peaks on either side. (Ashman's
-    D does not do here: one normal population cut at its mean already gives D = 2.65.)"""
-    part = v[(v > lo) & (v <= hi)]
-    if part.size < 10 or not float(part.min()) < t < float(part.max()):
-        return False
-    counts, edges = np.histogram(part, bins=64)
-    smooth = np.convolve(counts, np.ones(3) / 3.0, mode="same")
-    centres = 0.5 * (edges[:-1] + edges[1:])
-    k = int(np.clip(np.searchsorted(edges, t) - 1, 0, 63))
-    below, above = smooth[centres < t], smooth[centres > t]
-    if below.size == 0 or above.size == 0:
-        return False
-    return bool(smooth[k] < VALLEY_RATIO * min(below.max(), above.max()))
+    """Whether the values of ``v`` in (lo, hi] have a histogram valley at ``t``."""
+    from cupola.hazards.threshold import has_valley
+
+    return has_valley(v[(v > lo) & (v <= hi)], t, VALLEY_RATIO)
 
 
 def grade_layer(kind: str, score: np.ndarray, mask: np.ndarray, threshold: float, class_name: str) -> Grading:
