@@ -19,9 +19,16 @@ Figures:
   over the unchanged pairs), baseline Otsu without the noise floor / bimodality check;
 - ``hazards_fire_false_alarm_km2``: the contextual fire test on four real ECOSTRESS LST scenes
   of Los Angeles (no known fire), baseline a global mean + 3.5 sigma test;
+- ``hazards_fire_detection_rate`` and ``hazards_fire_false_alarm_km2_with_fires``: fires of known
+  position painted into those scenes (Planck mixing of sub-pixel to 25-pixel fires), the share
+  found and the false alarms outside them, baseline the global test;
 - ``hazards_pair_seconds`` read + detect + all products of a 5000 x 4000 four-band pair, baseline
   the same reading and products with the detection as a per-pixel Python loop of a fixed NDWI
   threshold (no Otsu, no polygons; timed on 200,000 pixels, extrapolated).
+
+``python benchmarks/bench_hazards.py fire_tuning`` (not a BENCH line) chooses the fire test's
+defaults on a spread of painted fires and writes docs/hazards_fire_tradeoff.png; any BENCH name as
+an argument runs that benchmark alone.
 """
 
 from __future__ import annotations
