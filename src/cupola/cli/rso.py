@@ -17,6 +17,9 @@ train_app = typer.Typer(help="Train the recovery U-Net or the pose ResNet-50 on 
 rso_app.add_typer(train_app, name="train")
 
 
+#: the inputs of ``rso evaluate`` whose pose estimates ``--refine`` may refine
+REFINE_INPUTS = ("raw", "wiener", "richardson_lucy", "unet")
+
 #: pixels of one synthetic set (images x width x height): it is held in memory, ~3 bytes a pixel
 MAX_SET_PIXELS = 300_000_000
 
@@ -235,6 +238,12 @@ def pose_command(
         None, "--recover-model", help="Restore the image with this U-Net first (default: the bundled one)."
     ),
     raw: bool = typer.Option(False, "--raw", help="Do not restore the image first."),
+    refine: bool = typer.Option(
+        False,
+        "--refine",
+        help="Refine the network's estimates (the image and its quarter turns) by render-and-compare "
+        "with the model's silhouette (~0.7 s); the overlay shows the refined pose.",
+    ),
     mesh: Path | None = _mesh(),
     scale: float = _scale(),
     out: Path = options.out_folder(),
@@ -242,6 +251,9 @@ def pose_command(
 ) -> None:
     """Attitude (body -> camera) and range of the spacecraft; writes overlay.png and result.json."""
     import json
+
+    import numpy as np
+    from scipy.spatial.transform import Rotation
 
     from cupola.io.staging import staged_output, write_json
     from cupola.rso.pose import overlay_wireframe, predict_pose
@@ -255,7 +267,19 @@ def pose_command(
     if not raw:
         robj = load_model_file(recover_model or _bundled("recover"), "recover")
         x = recover_images(build(robj), x)
-    rot, rng_m = predict_pose(build(obj), obj, x)
+    net = build(obj)
+    rot, rng_m = predict_pose(net, obj, x)
+    network = {"quaternion_xyzw": [float(v) for v in rot[0].as_quat()], "range_m": float(rng_m[0])}
+    fov_deg = float(obj.get("fov_deg", 10.0))
+    refined = None
+    if refine:
+        from cupola.rso.pose import pose_turn_estimates
+        from cupola.rso.refine import refine_pose
+
+        est = pose_turn_estimates(net, obj, x)
+        starts = Rotation.concatenate([r[0] for r, _ in est])
+        refined = refine_pose(sc, x[0], starts, np.array([float(g[0]) for _, g in est]), fov_deg)
+        rot, rng_m = Rotation.concatenate([refined.rotation]), np.array([refined.range_m])
     q = rot[0].as_quat()
     yaw, pitch, roll = rot[0].as_euler("ZYX", degrees=True)
     result = {
@@ -267,15 +291,19 @@ def pose_command(
         "euler": "intrinsic Z-Y-X, body -> camera (OpenCV camera frame)",
         "range_m": float(rng_m[0]),
         "symmetric_attitudes_quaternion_xyzw": [[float(v) for v in (rot[0] * s).as_quat()] for s in sc.symmetries[1:]],
+        "estimate": "network refined by render-and-compare" if refined is not None else "network",
+        "network": network,
     }
+    if refined is not None:
+        result["refinement"] = {"silhouette_ncc": refined.score, "renders": refined.renders}
     inputs = [image, model, recover_model, mesh]
     with staged_output(out, "--out", kind="rso-pose", inputs=inputs) as stage:
-        overlay_wireframe(x[0], sc, rot[0], float(rng_m[0]), float(obj.get("fov_deg", 10.0)), stage / "overlay.png")
+        overlay_wireframe(x[0], sc, rot[0], float(rng_m[0]), fov_deg, stage / "overlay.png")
         write_json(stage / "result.json", result)
     if not quiet:
         print(
             f"rso pose: q(x,y,z,w) = {q[0]:+.4f} {q[1]:+.4f} {q[2]:+.4f} {q[3]:+.4f}; yaw/pitch/roll = "
-            f"{yaw:.1f} {pitch:.1f} {roll:.1f} deg; range {rng_m[0]:.0f} m -> {out}"
+            f"{yaw:.1f} {pitch:.1f} {roll:.1f} deg; range {rng_m[0]:.0f} m{' (refined)' if refine else ''} -> {out}"
         )
     del json
 
@@ -288,23 +316,37 @@ def evaluate_command(
     templates: Path | None = typer.Option(
         None, "--templates", help="A set whose clean images are the nearest-neighbour templates (the training set)."
     ),
+    refine: str = typer.Option(
+        "",
+        "--refine",
+        help="Comma-separated inputs (raw, wiener, richardson_lucy, unet) whose network and template "
+        "estimates are refined by render-and-compare (~0.7 s an image and input).",
+    ),
+    mesh: Path | None = _mesh(),
+    scale: float = _scale(),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
     """Recovery (MSE, PSNR, SSIM) and pose (mean/median error, SPEED score) on a labelled set."""
     from cupola.cli.progress import progress_bar
+    from cupola.errors import InputError
     from cupola.io.staging import staged_output, write_json
     from cupola.rso.dataset import read_set
     from cupola.rso.evaluate import evaluate
     from cupola.rso.train import load_model_file
 
+    names = tuple(n.strip() for n in refine.split(",") if n.strip())
+    bad = [n for n in names if n not in REFINE_INPUTS]
+    if bad:
+        raise InputError(f"--refine {refine}: unknown input {bad[0]!r}; expected some of {', '.join(REFINE_INPUTS)}")
+    sc = _model(mesh, scale) if names else None
     robj = load_model_file(recover_model or _bundled("recover"), "recover")
     pobj = load_model_file(pose_model or _bundled("pose"), "pose")
     s = read_set(data)
     tmpl = read_set(templates) if templates is not None else None
     with progress_bar(disable=quiet) as advance:
-        res = evaluate(s, robj, pobj, templates=tmpl, progress=advance)
-    inputs = [data, templates, recover_model, pose_model]
+        res = evaluate(s, robj, pobj, templates=tmpl, progress=advance, model=sc, refine=names)
+    inputs = [data, templates, recover_model, pose_model, mesh]
     with staged_output(out, "--out", kind="rso-evaluate", inputs=inputs) as stage:
         write_json(stage / "result.json", {"version": 1, "data": str(data), **res})
     if quiet:
@@ -315,6 +357,8 @@ def evaluate_command(
     for name, r in res.get("pose", {}).items():
         print(f"  pose {name:20s} mean {r['mean_error_deg']:.1f} deg  median {r['median_error_deg']:.1f} deg  "
               f"SPEED {r['speed_score']:.3f}")  # fmt: skip
-    for name, r in res.get("template_baseline", {}).items():
-        print(f"  templates {name:15s} mean {r['mean_error_deg']:.1f} deg  median {r['median_error_deg']:.1f} deg  "
-              f"SPEED {r['speed_score']:.3f}")  # fmt: skip
+    for key, label in (("pose_turns", "pose turns"), ("pose_refined", "pose refined"),
+                       ("template_baseline", "templates"), ("template_refined", "templates refined")):  # fmt: skip
+        for name, r in res.get(key, {}).items():
+            print(f"  {label} {name:{25 - len(label)}s} mean {r['mean_error_deg']:.1f} deg  "
+                  f"median {r['median_error_deg']:.1f} deg  SPEED {r['speed_score']:.3f}")  # fmt: skip

@@ -18,9 +18,16 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from cupola.rso.rotations import matrix_from_6d
-from cupola.rso.train import normalise
+from cupola.rso.train import normalise, turn_labels
 
-__all__ = ["predict_pose", "nearest_templates", "overlay_wireframe"]
+__all__ = [
+    "predict_pose",
+    "predict_pose_turns",
+    "pose_turn_estimates",
+    "medoid_index",
+    "nearest_templates",
+    "overlay_wireframe",
+]
 
 
 def predict_pose(net: torch.nn.Module, obj: dict, images: np.ndarray, batch: int = 64) -> tuple[Rotation, np.ndarray]:
@@ -33,6 +40,42 @@ def predict_pose(net: torch.nn.Module, obj: dict, images: np.ndarray, batch: int
             mats.append(matrix_from_6d(y[:, :6]).double().numpy())
             logr.append(y[:, 6].double().numpy())
     return Rotation.from_matrix(np.concatenate(mats)), np.exp(np.concatenate(logr)) * float(obj["range_scale_m"])
+
+
+def pose_turn_estimates(
+    net: torch.nn.Module, obj: dict, images: np.ndarray, batch: int = 64
+) -> list[tuple[Rotation, np.ndarray]]:
+    """:func:`predict_pose` on the images and on their quarter turns about the boresight (k = 0..3;
+    exact camera rolls, the spacecraft being on the boresight), each estimate turned back."""
+    out = []
+    for k in range(4):
+        r, rng_m = predict_pose(net, obj, np.ascontiguousarray(np.rot90(images, k, axes=(-2, -1))), batch)
+        out.append((Rotation.from_matrix(turn_labels(k).double().numpy()).inv() * r, rng_m))
+    return out
+
+
+def predict_pose_turns(
+    net: torch.nn.Module, obj: dict, images: np.ndarray, batch: int = 64
+) -> tuple[Rotation, np.ndarray]:
+    """Per image the medoid of the four :func:`pose_turn_estimates`: the one with the smallest sum
+    of angles (over the model's symmetries, ``obj["symmetries"]``) to the other three; the range
+    is the median of the four."""
+    est = pose_turn_estimates(net, obj, images, batch)
+    syms = np.stack([np.asarray(m, float) for m in obj.get("symmetries", [np.eye(3)])])
+    mats = np.stack([r.as_matrix() for r, _ in est], axis=1)  # (N, 4, 3, 3)
+    best = medoid_index(mats, syms)
+    ranges = np.stack([r for _, r in est], axis=1)
+    return Rotation.from_matrix(mats[np.arange(len(best)), best]), np.median(ranges, axis=1)
+
+
+def medoid_index(mats: np.ndarray, symmetries: np.ndarray) -> np.ndarray:
+    """For each row of ``mats`` (N, M, 3, 3) of rotation matrices, the index of the medoid: the one
+    with the smallest sum of angles to the others, an angle the smallest over ``symmetries``
+    (K, 3, 3): a and b S are the same attitude."""
+    # trace(a^T b S) is largest for the S that brings b nearest to a
+    tr = np.einsum("nakj,nbkl,slj->nabs", mats, mats, np.asarray(symmetries, float))
+    ang = np.arccos(np.clip((tr.max(axis=-1) - 1.0) / 2.0, -1.0, 1.0))
+    return np.argmin(ang.sum(axis=2), axis=1)
 
 
 def _unit_rows(images: np.ndarray) -> np.ndarray:
