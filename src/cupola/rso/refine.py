@@ -5,17 +5,19 @@ the candidate pose, matches the image better.
 The Sun direction of an image is not known at inference time, so the comparison uses the shape,
 not the shading: the image normalised by its 99.5th percentile, clipped to 1 and taken to the
 power 1/2 (dim, shadowed or grazing-lit parts still count) against the model's silhouette (the
-share of each pixel the model covers, 2 x 2 rays a pixel, 1 ray ~1 ms for 64 px on one core)
-blurred by a Gaussian of ``blur_px``; the score is their normalised cross-correlation (NCC, 1 for
-images equal up to gain and offset).
+share of each pixel the model covers, each material weighted by the square root of its albedo as
+the image is, :data:`MATERIAL_WEIGHTS`; 2 x 2 rays a pixel, ~3 ms for 64 px on one core, one ray
+a pixel for the coarse steps) blurred by a Gaussian of ``blur_px``; the score is their normalised
+cross-correlation (NCC, 1 for images equal up to gain and offset).
 
-Search (:func:`refine_pose`): a pattern search over the attitude and the range. From each start
-it tries turns of +-step about the three camera axes and a range step of +-step/2 % per degree,
-moves to the best candidate while the score grows, then halves the step (``steps_deg``, coarse to
-fine). The starts are the estimate composed with each of the model's ``near_symmetries`` (body
+Search (:func:`refine_pose`): a pattern search over the attitude and the range. From a start it
+tries turns of +-step about the three camera axes and a range step of +-step/2 % (step in deg),
+moves to the best candidate while the score grows (:data:`MAX_MOVES` at most), then halves the
+step (``steps_deg``, coarse to fine). The starts are each estimate given (the network on the
+image and its quarter turns, say) composed with each of the model's :func:`near_symmetries` (body
 turns that change the silhouette little, such as the ISS-like model's half turns about x and y
-that swap the radiators' side); each start gets the first (coarsest) step, and the best one the
-finer steps. The result is never worse than the estimate by the score (the estimate is a start).
+that put the radiators on the other side); every start gets the first (coarsest) step, the best
+of them the finer steps.
 
 Example
 -------
