@@ -7,8 +7,8 @@ Each pose estimate is reported on its own so that each figure means something: `
 network, one pass), ``pose_turns`` (the medoid of the network on the image and its three quarter
 turns, :func:`cupola.rso.pose.predict_pose_turns`), ``template_baseline`` (the nearest template)
 and, for the inputs named in ``refine``, ``pose_refined`` and ``template_refined``: the network's
-(quarter-turn medoid) and the nearest template's estimate refined by render-and-compare
-(:func:`cupola.rso.refine.refine_pose`).
+four quarter-turn estimates (all of them as starts) and the nearest template's estimate refined by
+render-and-compare (:func:`cupola.rso.refine.refine_pose`).
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def evaluate(
     clean images are the nearest-neighbour templates and on whose first 40 images the Wiener and
     Richardson-Lucy settings are tuned (None: no template baseline, default settings).
     ``refine``: the inputs ("raw", "wiener", "richardson_lucy", "unet") whose pose estimates are
-    refined by render-and-compare with ``model`` (the spacecraft of the set; ~0.3-0.6 s an image
-    and estimate on one core)."""
+    refined by render-and-compare with ``model`` (the spacecraft of the set; on one core ~0.7 s an
+    image for the network's 12 starts, ~0.25 s for a template's 3)."""
     h, w = data.degraded.shape[-2:]
     if templates is not None and templates.degraded.shape[-2:] != (h, w):
         th, tw = templates.degraded.shape[-2:]
