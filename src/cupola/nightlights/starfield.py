@@ -294,6 +294,9 @@ def _background(fr: FrameResult, lum, mask):
     return noise_background(lum, fr.frame.planes, box_px=32, mask=mask, quantisation=fr.quantisation)
 
 
+#: the chance of a wrong blind solution the solver allows a frame (its default)
+BLIND_FALSE_ALARM = float(solve_astrometry.__kwdefaults__["false_alarm"])
+
 #: the local background under long trails: a running median of this many times the trail's length
 #: (plane px; odd, within the bounds below), see :func:`_local_background`
 LOCAL_BACKGROUND_TRAILS = 4.0
@@ -401,6 +404,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
     bg = _background(fr, lum, mask)
     det = _detect(fr, lum, bg, sat, mask, planes, split_sigma=None if legacy else 25.0)
     filtered = False
+    box_route = None  # the vote and detection on the box background, should the local one fail
     if not legacy:
         trails0 = _source_trails(fr, det) if len(det) >= 6 else None
         field = None
@@ -417,6 +421,14 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
             found = None
             if voted is not None:
                 found = (_detect(fr, lum, bg_local, sat, mask, planes, voted), voted)
+                det_plain = det
+
+                def box_route():
+                    v = _voted_trail(fr, det_plain, lum, bg)
+                    return (
+                        None if v is None else _star_like_first(fr, _detect(fr, lum, bg, sat, mask, planes, v), bg, v)
+                    )
+
             elif np.sum(det.snr > 6) < 40:
                 found = _searched_trails(fr, det, lum, bg, sat, mask, planes)
             if found is not None:
@@ -453,7 +465,25 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
             max_sources=opts.star_max_sources,
             catalog_id=f"hipparcos2<={mag_limit:.1f}",
         )
+    if box_route is not None and prior is None:
+        # two blind searches (local background, then box background): each at half the budget of
+        # a wrong acceptance, so that the frame's stays at the solver's (a union bound over both)
+        kw["false_alarm"] = 0.5 * BLIND_FALSE_ALARM
     sol, why = solve_astrometry(cu, ru, fr.camera, vec, cat.hp_mag, prior_rotation=prior, **kw)
+    if sol is None and box_route is not None and prior is None:
+        other = box_route()
+        if other is not None and len(other[0]) >= 6:
+            cu2, ru2 = fr.lens.undistort(other[0].col, other[0].row)
+            sol, why2 = solve_astrometry(cu2, ru2, fr.camera, vec, cat.hp_mag, **kw)
+            if sol is not None:
+                (det, sf.sources), cu, ru = other, cu2, ru2
+                sf.detections = det
+                fr.notes.append(
+                    "stars found through the trail filter on the box background after the local background's "
+                    "sources matched no pattern (each search at half the false-alarm budget)"
+                )
+            else:
+                why = f"{why}; on the box background: {why2}"
     if sol is not None and not legacy:
         det, cu, ru, sol = _second_pass(fr, sol, det, lum, bg, sat, mask, planes, vec, cat, kw, filtered)
         sf.detections = det
