@@ -9,6 +9,10 @@ hand-labelled footprint) is varied along the factors that change in real use:
 - rotation: the photo turned by a right angle, or by +-20 degrees (cropped to the inscribed
   square, so no black corners);
 - haze (a veil towards a bluish grey) and JPEG loss (quality 12);
+- view tilt: an oblique view of the same ground (30 and 50 degrees off nadir, like the held-out
+  photos' 0-50): the ground foreshortened by cos(tilt) along the look direction and a keystone
+  (the far side smaller by the ratio of slant ranges across the frame);
+- clouds: soft bright cloud fields over 20 % and 45 % of the photo (the held-out photos: 10-50 %);
 - with and without the lens focal length (the held-out photos come without one).
 
 Independent of the localizer on purpose: the transforms use plain OpenCV resampling and the labels
@@ -42,6 +46,9 @@ class Variant:
     rotation_deg: float = 0.0
     haze: float = 0.0
     jpeg_quality: int | None = None
+    tilt_deg: float = 0.0  # off-nadir view angle simulated on the photo
+    tilt_azimuth_deg: float = 0.0  # direction of the look in the photo's frame (0 = towards its top)
+    cloud_fraction: float = 0.0  # share of the photo covered by synthetic clouds
     with_focal: bool = False
 
 
@@ -106,6 +113,10 @@ def suite_variants() -> list[Variant]:
         v.append(Variant("rotation", f"rotated {r:+g} deg", rotation_deg=r))
     v.append(Variant("haze", "haze 0.45", haze=0.45))
     v.append(Variant("jpeg", "JPEG q12", jpeg_quality=12))
+    for tilt, az in ((30.0, 0.0), (50.0, 120.0)):
+        v.append(Variant("tilt", f"viewed {tilt:g} deg off nadir", tilt_deg=tilt, tilt_azimuth_deg=az))
+    for frac in (0.2, 0.45):
+        v.append(Variant("clouds", f"clouds over {frac:.0%}", cloud_fraction=frac))
     for fill in (1 / 3, 1 / 8):
         v.append(Variant("focal", f"focal length given, fill 1/{round(1 / fill)}", fill=fill, with_focal=True))
     return v
@@ -156,11 +167,82 @@ def reframe_reference(
     return np.ascontiguousarray(canvas), bounds
 
 
+def tilt_homography(shape: tuple[int, int], tilt_deg: float, azimuth_deg: float, fov_deg: float = 8.0) -> np.ndarray:
+    """A 3 x 3 homography that turns a near-nadir view of flat ground into one seen ``tilt_deg``
+    off nadir, looking towards ``azimuth_deg`` (clockwise from the image's top), for a lens whose
+    field across the frame is ``fov_deg``: the ground is foreshortened by cos(tilt) along the look
+    direction (here: stretched by 1/cos(tilt) across it, the same up to scale), and the far side
+    shrinks against the near side by the ratio of the slant ranges (flat ground, small field).
+    The output is zoomed about its centre just enough that every output pixel comes from inside the
+    input frame (a real oblique photo is filled with ground; none is invented here)."""
+    h, w = shape
+    t = math.radians(tilt_deg)
+    half = math.radians(fov_deg) / 2
+    # slant range ratio of the far to the near edge of the frame
+    ratio = math.cos(max(t - half, 0.0)) / math.cos(t + half)
+    p = (ratio - 1) / (ratio + 1)  # homogeneous w = 1 + p*u with u in [-1, 1] from near to far
+    a = math.radians(azimuth_deg)
+    # image (x right, y down) -> (u towards the look direction, v across it)
+    rot = np.eye(3)
+    rot[:2, :2] = [[math.sin(a), -math.cos(a)], [math.cos(a), math.sin(a)]]
+    half_len = max(h, w) / 2
+    centre = np.array([[1, 0, -(w - 1) / 2], [0, 1, -(h - 1) / 2], [0, 0, 1]], float)
+    stretch = np.diag([1.0, 1 / math.cos(t), 1.0])
+    keystone = np.array([[1, 0, 0], [0, 1, 0], [p / half_len, 0, 1]], float)
+    core = np.linalg.inv(rot) @ keystone @ stretch @ rot  # about the centre
+
+    corners = np.array(
+        [
+            [-(w - 1) / 2, -(h - 1) / 2],
+            [(w - 1) / 2, -(h - 1) / 2],
+            [(w - 1) / 2, (h - 1) / 2],
+            [-(w - 1) / 2, (h - 1) / 2],
+        ]
+    )
+
+    def inside(z: float) -> bool:
+        inv = np.linalg.inv(np.diag([z, z, 1.0]) @ core)
+        q = np.column_stack([corners, np.ones(4)]) @ inv.T
+        xy = q[:, :2] / q[:, 2:]
+        return bool(np.all(np.abs(xy[:, 0]) <= (w - 1) / 2 + 1e-6) and np.all(np.abs(xy[:, 1]) <= (h - 1) / 2 + 1e-6))
+
+    lo, hi = 0.25, 8.0
+    for _ in range(50):  # the smallest zoom that keeps the output inside the input frame
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if inside(mid) else (mid, hi)
+    m = np.linalg.inv(centre) @ np.diag([hi, hi, 1.0]) @ core @ centre
+    return m / m[2, 2]
+
+
+def paint_clouds(img: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """Soft, bright cumulus-like fields over ``fraction`` of the image (at least half opaque there:
+    smoothed noise thresholded at the matching quantile, feathered edges, a grey-white tone)."""
+    import cv2
+
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((h, w)).astype(np.float32)
+    field = cv2.GaussianBlur(noise, (0, 0), max(h, w) / 16)
+    field = field / field.std() + 0.35 * (lambda f: f / f.std())(cv2.GaussianBlur(noise, (0, 0), max(h, w) / 60))
+    thr = np.quantile(field, 1 - fraction)
+    alpha = np.clip(0.5 + (field - thr) / (0.3 * field.std()), 0, 1)  # half-opaque at the quantile
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 2.0)[..., None]
+    cloud = np.array([238, 240, 244], np.float32)
+    out = img.astype(np.float32) * (1 - alpha) + cloud * alpha
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def transform_photo(photo: np.ndarray, v: Variant) -> np.ndarray:
-    """The photo resampled, turned, hazed and JPEG-compressed as the variant says."""
+    """The photo resampled, turned, tilted, clouded, hazed and JPEG-compressed as the variant says."""
     import cv2
 
     img = photo
+    if v.tilt_deg:
+        h, w = img.shape[:2]
+        hm = tilt_homography((h, w), v.tilt_deg, v.tilt_azimuth_deg)
+        img = cv2.warpPerspective(img, hm, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    if v.cloud_fraction:
+        img = paint_clouds(img, v.cloud_fraction)
     if v.photo_scale != 1.0:
         h, w = img.shape[:2]
         interp = cv2.INTER_AREA if v.photo_scale < 1 else cv2.INTER_CUBIC
