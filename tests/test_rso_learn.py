@@ -218,6 +218,37 @@ def test_a_quarter_turn_of_the_image_is_the_turned_label():
         assert np.allclose(turned, expected, atol=1e-5), k
 
 
+def test_a_continuous_roll_of_the_image_is_the_rolled_label():
+    # the online augmentation: the image resampled by roll_images(a) is what a camera rolled by
+    # roll_labels(a) renders (up to the resampling blur), and -90 deg is exactly a quarter turn
+    from cupola.rso.render import View, render
+    from cupola.rso.train import roll_images, roll_labels, turn_labels
+
+    assert torch.allclose(roll_labels(torch.tensor([-np.pi / 2]))[0], turn_labels(1), atol=1e-6)
+    r = Rotation.from_euler("xyz", [40.0, -25.0, 70.0], degrees=True)
+    sun = np.array([0.3, -0.4, -1.0])
+    base = render(MODEL, View(r, 1100.0, tuple(sun)), 64)
+    x = torch.from_numpy(base.astype(np.float32))[None, None]
+    quarter = roll_images(x, torch.tensor([-np.pi / 2]))[0, 0].numpy()
+    assert np.allclose(quarter, np.rot90(base, 1), atol=1e-5)
+    for deg in (23.0, 137.0, -71.0):
+        a = torch.tensor([np.radians(deg)], dtype=torch.float32)
+        rolled = roll_images(x, a)[0, 0].numpy()
+        cam = Rotation.from_matrix(roll_labels(a)[0].double().numpy())
+        expected = render(MODEL, View(cam * r, 1100.0, tuple(cam.apply(sun))), 64)
+        wrong = render(MODEL, View(cam.inv() * r, 1100.0, tuple(cam.inv().apply(sun))), 64)
+        err, err_wrong = np.abs(rolled - expected).mean(), np.abs(rolled - wrong).mean()
+        assert err < 0.25 * err_wrong and err < 0.3 * np.abs(expected).mean(), (deg, err, err_wrong)
+
+
+def test_the_loss_symmetries_are_kept_apart_from_the_models(tiny, tmp_path):
+    _, data, _, _ = tiny
+    flips = np.stack([Rotation.from_euler(a, 180.0, degrees=True).as_matrix() for a in "xyz"] + [np.eye(3)])
+    obj = train_pose(data, tmp_path / "p.pt", TrainConfig(epochs=1, batch=8, width=1 / 16, roll=True), SYM,
+                     loss_symmetries=flips)  # fmt: skip
+    assert obj["symmetries"].shape == (2, 3, 3) and obj["loss_symmetries"].shape == (4, 3, 3) and obj["roll"]
+
+
 def test_recover_never_writes_over_its_input_image(tiny, capsys):
     root, _, _, _ = tiny
     img = root / "set" / "degraded" / "000004.png"

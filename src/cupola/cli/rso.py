@@ -149,6 +149,13 @@ def train_pose_command(
     width: float = typer.Option(0.25, "--width", help="ResNet-50 width multiplier (1.0: the standard widths)."),
     input_kind: str = typer.Option("clean", "--input", help="Train on the clean or the degraded images."),
     rot90: bool = typer.Option(False, "--rot90", help="Turn batches by random quarter turns (labels turned too)."),
+    roll: bool = typer.Option(False, "--roll", help="Roll each image by a random angle (an exact camera roll)."),
+    forgive_near: bool = typer.Option(
+        False,
+        "--forgive-near-symmetries",
+        help="Loss forgives the model's near-symmetries too (ISS-like: the radiator flips; "
+        "'rso pose --refine' tells them apart). Evaluation still counts them as errors.",
+    ),
     mesh: Path | None = _mesh(),
     scale: float = _scale(),
     quiet: bool = options.quiet(),
@@ -162,13 +169,19 @@ def train_pose_command(
 
     check_model_out(out)
     cfg = TrainConfig(
-        epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, width=width, input=input_kind, rot90=rot90
-    )
+        epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, width=width, input=input_kind, rot90=rot90,
+        roll=roll,
+    )  # fmt: skip
     model = _model(mesh, scale)
     s = read_set(data)
     sym = np.stack([r.as_matrix() for r in model.symmetries])
+    loss_sym = None
+    if forgive_near:
+        from cupola.rso.refine import near_symmetries
+
+        loss_sym = np.stack([(a * b).as_matrix() for a in model.symmetries for b in near_symmetries(model)])
     with progress_bar(disable=quiet) as advance:
-        obj = train_pose(s, out, cfg, sym, resume=resume, progress=advance)
+        obj = train_pose(s, out, cfg, sym, resume=resume, progress=advance, loss_symmetries=loss_sym)
     if not quiet:
         _print_history("pose", obj, out)
 

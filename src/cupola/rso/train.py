@@ -38,6 +38,8 @@ __all__ = [
     "check_model_out",
     "checkpoint_path",
     "device",
+    "roll_labels",
+    "roll_images",
 ]
 
 Progress = Callable[[str, int, int], None]
@@ -49,7 +51,9 @@ class TrainConfig:
     (``width`` of the ResNet-50, ``base`` channels of the U-Net), ``crop_px`` (U-Net training
     crops), ``threads`` (CPU threads), ``input`` of the pose network ("clean" or "degraded"),
     ``rot90``: pose batches turned by a random multiple of 90 deg about the boresight (the exact
-    label of a turned image is :func:`turn_labels`), four times the views for free."""
+    label of a turned image is :func:`turn_labels`), four times the views for free; ``roll``: each
+    pose image turned by its own random angle (uniform, 0-360 deg) about the image centre, an exact
+    camera roll with the spacecraft on the boresight (:func:`roll_images`, :func:`roll_labels`)."""
 
     epochs: int = 10
     batch: int = 32
@@ -61,6 +65,7 @@ class TrainConfig:
     threads: int = 1
     input: str = "clean"
     rot90: bool = False
+    roll: bool = False
     limit: int | None = None
     extra: dict = field(default_factory=dict)
 
@@ -290,6 +295,26 @@ def turn_labels(k: int) -> torch.Tensor:
     return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def roll_labels(angle_rad: torch.Tensor) -> torch.Tensor:
+    """The camera rotations (N, 3, 3) of rolls by ``angle_rad`` (N,) about the boresight (+z):
+    ``roll_labels(a) @ R`` is the attitude seen in ``roll_images(x, a)`` of an image of attitude R.
+    ``roll_labels(-pi/2)`` is ``turn_labels(1)``."""
+    c, s = torch.cos(angle_rad), torch.sin(angle_rad)
+    z, o = torch.zeros_like(c), torch.ones_like(c)
+    return torch.stack([c, -s, z, s, c, z, z, z, o], dim=1).reshape(-1, 3, 3)
+
+
+def roll_images(x: torch.Tensor, angle_rad: torch.Tensor) -> torch.Tensor:
+    """Images (N, C, H, W), H = W, as a camera rolled by ``angle_rad`` (N,) about the boresight
+    through the image centre would see them (bilinear, zero outside): a pixel at p (x right, y down,
+    from the centre) of the rolled image shows the pixel at Q^T p of the image, Q the roll."""
+    c, s = torch.cos(angle_rad), torch.sin(angle_rad)
+    z = torch.zeros_like(c)
+    theta = torch.stack([c, s, z, -s, c, z], dim=1).reshape(-1, 2, 3).to(x.dtype)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def train_pose(
     data: RsoSet,
     out: str | os.PathLike,
@@ -298,16 +323,20 @@ def train_pose(
     *,
     resume: bool = False,
     progress: Progress | None = None,
+    loss_symmetries: np.ndarray | None = None,
 ) -> dict:
     """Train the ResNet-50 to regress the 6-D rotation and log(range / 1000 m) from ``cfg.input``
-    images of ``data``. Loss: the geodesic angle (rad), smallest over ``symmetries`` (K, 3, 3), plus
-    the absolute error of the log range. Writes the model file ``out`` and returns its dictionary."""
+    images of ``data``. Loss: the geodesic angle (rad), smallest over ``loss_symmetries`` (K, 3, 3;
+    default ``symmetries``, the model's), plus the absolute error of the log range. The model file
+    keeps ``symmetries`` (what evaluation forgives) and ``loss_symmetries`` apart. Writes the model
+    file ``out`` and returns its dictionary."""
     _check(cfg, data)
     n = len(data) if cfg.limit is None else min(cfg.limit, len(data))
     images = normalise(np.clip(data.clean[:n], 0, 1) if cfg.input == "clean" else data.degraded[:n])
     rot = torch.from_numpy(data.rotations[:n].as_matrix().astype(np.float32))
     logr = torch.from_numpy(np.log(data.range_m[:n] / RANGE_SCALE_M).astype(np.float32))
     sym = torch.from_numpy(np.asarray(symmetries, np.float32))
+    loss_sym = sym if loss_symmetries is None else torch.from_numpy(np.asarray(loss_symmetries, np.float32))
     net = ResNet50(width=cfg.width, outputs=7)
     dev = device()
 
@@ -320,11 +349,16 @@ def train_pose(
             k = int(turn_rng.integers(4))
             x = torch.rot90(x, k, dims=(2, 3))
             target = turn_labels(k) @ target
+        if cfg.roll:
+            angle = torch.from_numpy(turn_rng.uniform(0.0, 2.0 * np.pi, len(idx)).astype(np.float32))
+            x = roll_images(x, angle.to(dev))
+            target = roll_labels(angle) @ target
         y = net(x)
-        ang = symmetric_geodesic_rad(matrix_from_6d(y[:, :6]), target.to(dev), sym.to(dev))
+        ang = symmetric_geodesic_rad(matrix_from_6d(y[:, :6]), target.to(dev), loss_sym.to(dev))
         return ang.mean() + (y[:, 6] - logr[idx].to(dev)).abs().mean()
 
     meta = {"kind": "pose", "input": cfg.input, "size_px": int(images.shape[-1]), "symmetries": sym,
-            "range_scale_m": RANGE_SCALE_M, "fov_deg": float(data.summary.get("fov_deg", 10.0)),
+            "loss_symmetries": loss_sym, "roll": cfg.roll, "range_scale_m": RANGE_SCALE_M,
+            "fov_deg": float(data.summary.get("fov_deg", 10.0)),
             "model": str(data.summary.get("model", ""))}  # fmt: skip
     return _loop(net, Path(out), cfg, n, step, meta, resume, progress)
