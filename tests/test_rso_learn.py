@@ -249,6 +249,20 @@ def test_the_loss_symmetries_are_kept_apart_from_the_models(tiny, tmp_path):
     assert obj["symmetries"].shape == (2, 3, 3) and obj["loss_symmetries"].shape == (4, 3, 3) and obj["roll"]
 
 
+def test_fine_tuning_starts_from_the_given_weights(tiny, tmp_path):
+    from cupola.errors import InputError
+
+    _, data, _, pose = tiny
+    cfg = TrainConfig(epochs=1, batch=8, lr=1e-9, width=1 / 16)
+    tuned = train_pose(data, tmp_path / "t.pt", cfg, SYM, init=pose)
+    fresh = train_pose(data, tmp_path / "f.pt", cfg, SYM)
+    convs = [k for k, v in pose["state"].items() if v.ndim == 4]
+    assert all(torch.allclose(tuned["state"][k].float(), pose["state"][k].float(), atol=1e-3) for k in convs)
+    assert not all(torch.allclose(fresh["state"][k].float(), pose["state"][k].float(), atol=1e-3) for k in convs)
+    with pytest.raises(InputError, match="init"):
+        train_pose(data, tmp_path / "w.pt", TrainConfig(epochs=1, batch=8, width=1 / 8), SYM, init=pose)
+
+
 def test_recover_never_writes_over_its_input_image(tiny, capsys):
     root, _, _, _ = tiny
     img = root / "set" / "degraded" / "000004.png"

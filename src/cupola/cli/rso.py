@@ -156,6 +156,9 @@ def train_pose_command(
         help="Loss forgives the model's near-symmetries too (ISS-like: the radiator flips; "
         "'rso pose --refine' tells them apart). Evaluation still counts them as errors.",
     ),
+    init: Path | None = typer.Option(
+        None, "--init", help="Start from this pose model's weights (fine-tuning; same --width and image size)."
+    ),
     mesh: Path | None = _mesh(),
     scale: float = _scale(),
     quiet: bool = options.quiet(),
@@ -165,9 +168,10 @@ def train_pose_command(
 
     from cupola.cli.progress import progress_bar
     from cupola.rso.dataset import read_set
-    from cupola.rso.train import TrainConfig, check_model_out, train_pose
+    from cupola.rso.train import TrainConfig, check_model_out, load_model_file, train_pose
 
     check_model_out(out)
+    init_obj = load_model_file(init, "pose") if init is not None else None
     cfg = TrainConfig(
         epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, width=width, input=input_kind, rot90=rot90,
         roll=roll,
@@ -181,7 +185,8 @@ def train_pose_command(
 
         loss_sym = np.stack([(a * b).as_matrix() for a in model.symmetries for b in near_symmetries(model)])
     with progress_bar(disable=quiet) as advance:
-        obj = train_pose(s, out, cfg, sym, resume=resume, progress=advance, loss_symmetries=loss_sym)
+        obj = train_pose(s, out, cfg, sym, resume=resume, progress=advance, loss_symmetries=loss_sym,
+                         init=init_obj)  # fmt: skip
     if not quiet:
         _print_history("pose", obj, out)
 

@@ -324,12 +324,14 @@ def train_pose(
     resume: bool = False,
     progress: Progress | None = None,
     loss_symmetries: np.ndarray | None = None,
+    init: dict | None = None,
 ) -> dict:
     """Train the ResNet-50 to regress the 6-D rotation and log(range / 1000 m) from ``cfg.input``
     images of ``data``. Loss: the geodesic angle (rad), smallest over ``loss_symmetries`` (K, 3, 3;
     default ``symmetries``, the model's), plus the absolute error of the log range. The model file
-    keeps ``symmetries`` (what evaluation forgives) and ``loss_symmetries`` apart. Writes the model
-    file ``out`` and returns its dictionary."""
+    keeps ``symmetries`` (what evaluation forgives) and ``loss_symmetries`` apart. ``init``: a pose
+    model dictionary (:func:`load_model_file`) whose weights the network starts from (fine-tuning;
+    same width and image size). Writes the model file ``out`` and returns its dictionary."""
     _check(cfg, data)
     n = len(data) if cfg.limit is None else min(cfg.limit, len(data))
     images = normalise(np.clip(data.clean[:n], 0, 1) if cfg.input == "clean" else data.degraded[:n])
@@ -338,6 +340,13 @@ def train_pose(
     sym = torch.from_numpy(np.asarray(symmetries, np.float32))
     loss_sym = sym if loss_symmetries is None else torch.from_numpy(np.asarray(loss_symmetries, np.float32))
     net = ResNet50(width=cfg.width, outputs=7)
+    if init is not None:
+        if init.get("kind") != "pose" or init["config"] != net.config or int(init["size_px"]) != images.shape[-1]:
+            raise InputError(
+                f"`init`: a {init.get('kind')} model of {init.get('config')} for {init.get('size_px')} px images; "
+                f"expected a pose model of {net.config} for {images.shape[-1]} px"
+            )
+        net.load_state_dict(build(init).state_dict())
     dev = device()
 
     turn_rng = np.random.default_rng(cfg.seed + 2)
@@ -358,7 +367,8 @@ def train_pose(
         return ang.mean() + (y[:, 6] - logr[idx].to(dev)).abs().mean()
 
     meta = {"kind": "pose", "input": cfg.input, "size_px": int(images.shape[-1]), "symmetries": sym,
-            "loss_symmetries": loss_sym, "roll": cfg.roll, "range_scale_m": RANGE_SCALE_M,
+            "loss_symmetries": loss_sym, "roll": cfg.roll,
+            "init_history": list(init["history"]) if init is not None else [], "range_scale_m": RANGE_SCALE_M,
             "fov_deg": float(data.summary.get("fov_deg", 10.0)),
             "model": str(data.summary.get("model", ""))}  # fmt: skip
     return _loop(net, Path(out), cfg, n, step, meta, resume, progress)
