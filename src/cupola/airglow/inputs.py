@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from cupola.airglow.shell import check_layer_height
 from cupola.errors import InputError
@@ -64,6 +65,10 @@ def _read_times(table: Path) -> dict[str, dt.datetime]:
     return out
 
 
+def _lvlh(state: orbit.StateVector) -> Rotation:
+    return Rotation.from_matrix(att.lvlh_to_itrs(state))
+
+
 #: a result.json to take a pose from is a few kB; anything this big is not one
 MAX_POSE_JSON_BYTES = 16 * 1024 * 1024
 
@@ -114,6 +119,70 @@ def _tie_point_rpy(
     return att.rpy_from_pose(state, sol.pose), info, notes
 
 
+#: the columns of a per-frame attitude table: the frame (one of), the attitude (one set of)
+ATTITUDE_KEYS = ("file", "time")
+ATTITUDE_RPY = ("roll_deg", "pitch_deg", "yaw_deg")
+ATTITUDE_QUAT = ("qw", "qx", "qy", "qz")
+
+
+def _frame_attitudes(path: Path, names: list[str], times: list[dt.datetime]) -> list[Rotation]:
+    """The camera -> LVLH rotation of every frame from a table (see :func:`load_request`)."""
+    from cupola.io.tables import ValueRange, read_table
+
+    header = "file|time,roll_deg,pitch_deg,yaw_deg|qw,qx,qy,qz"
+    table = read_table(path, "frame attitudes", header=header)
+    key = next((k for k in ATTITUDE_KEYS if table.has(k)), None)
+    if key is None:
+        raise InputError(f"{path}: line {table.header_line}: no column file or time; expected header {header}")
+    use_rpy = all(table.has(c) for c in ATTITUDE_RPY)
+    if not use_rpy and not all(table.has(c) for c in ATTITUDE_QUAT):
+        raise InputError(
+            f"{path}: line {table.header_line}: need columns roll_deg,pitch_deg,yaw_deg or qw,qx,qy,qz; "
+            f"found {','.join(table.columns)}"
+        )
+    angle = ValueRange(-360.0, 360.0, "an angle in degrees in [-360, 360]")
+    unit = ValueRange(-1.0, 1.0, "a quaternion component in [-1, 1]")
+    files: list[str] = []
+    stamps: list[dt.datetime] = []
+    rots: list[Rotation] = []
+    for row in table:
+        if use_rpy:
+            rot = att.rotation_from_rpy(*(row.number(c, angle) for c in ATTITUDE_RPY))
+        else:
+            q = np.array([row.number(c, unit) for c in ATTITUDE_QUAT])
+            if not abs(np.linalg.norm(q) - 1.0) < 1e-3:
+                raise InputError(
+                    f"{path}: line {row.line}: quaternion qw,qx,qy,qz has norm {np.linalg.norm(q):.6f}, not 1"
+                )
+            rot = Rotation.from_quat([q[1], q[2], q[3], q[0]])  # scipy: scalar last
+        if key == "file":
+            files.append(Path(row.text("file")).name)
+        else:
+            stamps.append(parse_time(row.text("time"), row.where("time")))
+        rots.append(rot)
+    if key == "file":
+        by_name = dict(zip(files, rots, strict=True))
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise InputError(f"{path}: no attitude for frame {missing[0]} ({len(missing)} frame(s) without one)")
+        return [by_name[n] for n in names]
+    from scipy.spatial.transform import Slerp
+
+    t0 = stamps[0]
+    ts = np.array([(t - t0).total_seconds() for t in stamps])
+    if len(ts) > 1 and not (np.diff(ts) > 0).all():
+        raise InputError(f"{path}: attitude times must increase")
+    want = np.array([(t - t0).total_seconds() for t in times])
+    if len(ts) == 1 or want.min() < ts[0] - 1e-6 or want.max() > ts[-1] + 1e-6:
+        raise InputError(
+            f"{path}: attitude times {stamps[0].isoformat()} to {stamps[-1].isoformat()} do not cover the frames "
+            f"({times[0].isoformat()} to {times[-1].isoformat()})"
+        )
+    slerp = Slerp(ts, Rotation.concatenate(rots))
+    out = slerp(np.clip(want, ts[0], ts[-1]))
+    return [out[i] for i in range(len(times))]
+
+
 def load_request(
     *,
     photos: list[Path],
@@ -126,6 +195,8 @@ def load_request(
     attitude_rpy_deg: tuple[float, float, float] | None = None,
     pose_from: Path | None = None,
     tie_points: Path | None = None,
+    attitudes: Path | None = None,
+    register_ground: bool = False,
     flat: Path | None = None,
     layer_km: float = 87.0,
     exposure_s: float | None = None,
@@ -134,7 +205,13 @@ def load_request(
 
     The pose is one attitude in LVLH for the whole sequence: given (``attitude_rpy_deg``), taken
     from another command's ``result.json`` (``pose_from``) or solved from ``tie_points`` (CSV
-    ``col,row,lat,lon[,height_m]`` in the pixels of the first frame, solved at its time).
+    ``col,row,lat,lon[,height_m]`` in the pixels of the first frame, solved at its time); or one
+    per frame from ``attitudes``, a CSV with a row per frame (column ``file``) or an attitude log
+    (column ``time``, ISO 8601 UTC, interpolated to each frame's time by slerp) giving the LVLH
+    attitude as ``roll_deg,pitch_deg,yaw_deg`` or as the quaternion ``qw,qx,qy,qz`` (scalar
+    first) of the camera -> LVLH rotation. ``register_ground``: every frame's attitude after the
+    first refined by tracking the first frame's ground lights
+    (:func:`cupola.airglow.register.register_to_ground`): a hand-held sequence.
     ``exposure_s``: the frames' exposure time; the times are the shutter openings (as EXIF's), and
     each frame's pose is then taken at mid-exposure, where the smeared frame is centred."""
     from cupola.io.images import read_photo
@@ -143,10 +220,10 @@ def load_request(
     check_layer_height(layer_km * 1e3)
     if exposure_s is not None and not (np.isfinite(exposure_s) and 0 < exposure_s <= 60):
         raise InputError(f"`exposure_s` must be in (0, 60] s, got {exposure_s}")
-    if sum(x is not None for x in (attitude_rpy_deg, tie_points, pose_from)) != 1:
+    if sum(x is not None for x in (attitude_rpy_deg, tie_points, pose_from, attitudes)) != 1:
         raise InputError(
-            "give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `tie_points` (a file) "
-            "and `pose_from` (a result.json)"
+            "give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `tie_points` (a file), "
+            "`pose_from` (a result.json) and `attitudes` (a table of per-frame attitudes)"
         )
     if photos and frames_dir is not None:
         raise InputError("give either photos or a frames folder (`frames_dir`), not both")
@@ -195,7 +272,13 @@ def load_request(
     el = tles.at(times[len(times) // 2], force=force, notes=notes)
     half = dt.timedelta(seconds=0.5 * exposure_s) if exposure_s is not None else dt.timedelta(0)
     tie_info = None
-    if attitude_rpy_deg is not None:
+    states = [orbit.state_at(el, t + half) for t in times]
+    per_frame: list[Rotation] | None = None
+    if attitudes is not None:
+        per_frame = _frame_attitudes(attitudes, [p.name for p in photos], [t + half for t in times])
+        source = f"attitudes: {Path(attitudes).name} (one per frame)"
+        rpy = att.rpy_from_pose(states[0], att.Pose(states[0].position_m, _lvlh(states[0]) * per_frame[0]))
+    elif attitude_rpy_deg is not None:
         rpy = attitude_rpy_deg
         source = "attitude"
     elif tie_points is not None:
@@ -208,7 +291,10 @@ def load_request(
         assert pose_from is not None  # exactly one pose source (checked above)
         rpy = _pose_rpy(pose_from)
         source = f"pose_from: {Path(pose_from).name}"
-    poses = [att.pose_from_rpy(orbit.state_at(el, t + half), *rpy) for t in times]
+    if per_frame is not None:
+        poses = [att.Pose(s.position_m, _lvlh(s) * r) for s, r in zip(states, per_frame, strict=True)]
+    else:
+        poses = [att.pose_from_rpy(s, *rpy) for s in states]
     flat_img = None
     if flat is not None:
         fa, _ = read_photo(flat)
@@ -219,6 +305,17 @@ def load_request(
         flat_img = flat_img / float(np.median(centre))
         if not (np.isfinite(flat_img).all() and flat_img.min() > 0):
             raise InputError(f"{flat}: flat field has zero or invalid pixels")
+    registration = None
+    if register_ground:
+        from cupola.airglow.register import register_to_ground
+
+        reg = register_to_ground(frames, camera, states, poses[0], flat=flat_img)
+        poses = reg.poses
+        registration = reg.to_dict()
+        notes.extend(reg.notes)
+        source += " + ground registration"
+    drift = np.array([att.rpy_from_pose(s, p) for s, p in zip(states, poses, strict=True)]) - np.array(rpy)
+    drift = (drift + 180.0) % 360.0 - 180.0
     summary = {
         "camera": {**camera.to_dict(), "source": camera_source},
         "pose": {
@@ -226,7 +323,10 @@ def load_request(
             "lvlh_roll_deg": rpy[0],
             "lvlh_pitch_deg": rpy[1],
             "lvlh_yaw_deg": rpy[2],
+            "per_frame": bool(per_frame is not None or register_ground),
+            "drift_deg_max": float(np.abs(drift).max()),
             **({"tie_points": tie_info} if tie_info is not None else {}),
+            **({"ground_registration": registration} if registration is not None else {}),
         },
         "tle": el.to_dict(),
         "exposure_s": exposure_s,
@@ -235,7 +335,7 @@ def load_request(
     return SequenceRequest(
         frames=frames,
         names=[p.name for p in photos],
-        paths=[*photos, *(x for x in (frame_times, flat, pose_from, tie_points) if x is not None)],
+        paths=[*photos, *(x for x in (frame_times, flat, pose_from, tie_points, attitudes) if x is not None)],
         times=times,
         camera=camera,
         poses=poses,

@@ -42,6 +42,17 @@ def waves_command(
     pose_from: Path | None = typer.Option(
         None, "--pose-from", help="result.json of another cupola command whose pose (LVLH roll, pitch, yaw) to use."
     ),
+    attitudes: Path | None = typer.Option(
+        None,
+        "--attitudes",
+        help="CSV of per-frame attitudes: file (one row per frame) or time (a log, interpolated), with "
+        "roll_deg,pitch_deg,yaw_deg (LVLH) or qw,qx,qy,qz (camera -> LVLH).",
+    ),
+    register_ground: bool = typer.Option(
+        False,
+        "--register-ground",
+        help="Refine every frame's attitude by tracking the first frame's ground lights (hand-held sequences).",
+    ),
     layer_km: float | None = typer.Option(
         None, "--layer-km", help="Height of the emission layer in km (default: that of --emission, else 87)."
     ),
@@ -86,6 +97,8 @@ def waves_command(
         attitude_rpy_deg=attitude,
         pose_from=pose_from,
         tie_points=tie_points,
+        attitudes=attitudes,
+        register_ground=register_ground,
         flat=flat,
         layer_km=height_m / 1e3,
         exposure_s=exposure_s,

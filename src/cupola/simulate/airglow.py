@@ -87,6 +87,8 @@ class AirglowSequence:
     mean_e: float  # the layer's vertical brightness per frame pixel (electrons)
     notes: list[str] = field(default_factory=list)
     focal_mm: float = 14.0
+    #: (n, 3) the true roll, pitch, yaw of every frame (all equal to ``rpy_deg`` without a walk)
+    rpy_per_frame_deg: np.ndarray | None = None
 
     @property
     def t_s(self) -> np.ndarray:
@@ -212,6 +214,7 @@ def make_sequence(
     noise: bool = True,
     seed: int = 0,
     smear_steps: int = 1,
+    attitude_walk_deg: float = 0.0,
 ) -> AirglowSequence:
     """Render a sequence (see the module docstring). ``stars``: how many random stars over the
     whole sky (brighter than ~6 mag); ``cities``: random towns on the ground below the scene, each
@@ -220,7 +223,10 @@ def make_sequence(
     at one instant (the station at the frame's time stamp, the layer at mid-exposure); n > 1
     renders it as the mean of n sub-instants spread evenly over ``exposure_s`` after the time
     stamp (the shutter opening), the station and the waves moving between them: the smear of a
-    long exposure (~7 km along the track on the layer for 1 s)."""
+    long exposure (~7 km along the track on the layer for 1 s). ``attitude_walk_deg``: a
+    hand-held camera: the roll, pitch and yaw take a random walk from ``rpy_deg`` with steps of
+    this standard deviation per frame and axis (drawn from a generator of its own, so the rest of
+    the scene is the same as without it); ``rpy_per_frame_deg`` and ``poses`` are the true ones."""
     rng = np.random.default_rng(seed)
     waves = list(waves or [])
     body = camera_body(model)
@@ -229,9 +235,15 @@ def make_sequence(
     el = _default_elements(start)
     times = [start + dt.timedelta(seconds=i * interval_s) for i in range(n_frames)]
     states = [orbit.state_at(el, t) for t in times]
-    poses = [att.pose_from_rpy(s, *rpy_deg) for s in states]
+    walk = np.zeros((n_frames, 3))
+    if attitude_walk_deg > 0:
+        steps = np.random.default_rng([seed, 7919]).normal(0.0, attitude_walk_deg, (n_frames, 3))
+        steps[0] = 0.0
+        walk = np.cumsum(steps, axis=0)
+    rpy_frames = np.asarray(rpy_deg, dtype=float)[None, :] + walk
+    poses = [att.pose_from_rpy(s, *a) for s, a in zip(states, rpy_frames, strict=True)]
     # the scene centre: the layer point on the boresight at mid-sequence
-    mid = poses[n_frames // 2]
+    mid = att.pose_from_rpy(states[n_frames // 2], *rpy_deg)  # the nominal pointing, without the walk
     centre = geodesy.ray_ellipsoid_intersection(mid.position_m, mid.boresight, height_m)
     lon0, lat0, _ = geodesy.ecef_to_geodetic(centre)
     cc, rr = np.meshgrid(np.arange(w_px, dtype=float), np.arange(h_px, dtype=float))
@@ -313,7 +325,7 @@ def make_sequence(
             for j in range(smear_steps):
                 dt_s = (j + 0.5) / smear_steps * exposure_s
                 st = orbit.state_at(el, times[i] + dt.timedelta(seconds=dt_s))
-                signal += render(st, att.pose_from_rpy(st, *rpy_deg), t0_s + dt_s)
+                signal += render(st, att.pose_from_rpy(st, *rpy_frames[i]), t0_s + dt_s)
             signal /= smear_steps
         electrons = signal * flat
         if noise:
@@ -342,6 +354,7 @@ def make_sequence(
         mean_e=float(mean_e),
         notes=notes,
         focal_mm=float(focal_mm),
+        rpy_per_frame_deg=rpy_frames,
     )
 
 
