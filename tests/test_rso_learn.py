@@ -263,6 +263,21 @@ def test_fine_tuning_starts_from_the_given_weights(tiny, tmp_path):
         train_pose(data, tmp_path / "w.pt", TrainConfig(epochs=1, batch=8, width=1 / 8), SYM, init=pose)
 
 
+def test_train_pose_command_fine_tunes_with_rolls_and_forgiven_flips(tiny, tmp_path, capsys):
+    root, _, _, _ = tiny
+    argv = ["rso", "train", "pose", "--data", str(root / "set"), "--epochs", "1", "--batch", "8", "--width", "0.0625",
+            "--roll", "--forgive-near-symmetries", "--quiet"]  # fmt: skip
+    _one_line_exit_2(capsys, [*argv, "--out", str(tmp_path / "a.pt"), "--init", str(root / "recover.pt")],
+                     "recover model")  # fmt: skip
+    assert not (tmp_path / "a.pt").exists()
+    assert main([*argv, "--out", str(tmp_path / "b.pt"), "--init", str(root / "pose.pt")]) == 0
+    obj = torch.load(tmp_path / "b.pt", weights_only=True)
+    flips = Rotation.from_matrix(obj["loss_symmetries"].double().numpy())
+    half_turns_about = {tuple(np.abs(np.round(r.as_rotvec() / np.pi)).astype(int)) for r in flips}
+    assert half_turns_about == {(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)}  # the model's and the radiator flips
+    assert obj["symmetries"].shape == (2, 3, 3) and obj["roll"] and obj["init_history"] == list(tiny[3]["history"])
+
+
 def test_recover_never_writes_over_its_input_image(tiny, capsys):
     root, _, _, _ = tiny
     img = root / "set" / "degraded" / "000004.png"
