@@ -334,6 +334,84 @@ TASK_BITFLIP_TRIALS = 5
 RSO_IMAGES = 96
 
 
+def runtimes_cpu(
+    models: tuple[str, ...] = ("aliked-score", "aliked", "unet", "pose", "scene"),
+    rts: tuple[str, ...] | None = None,
+    rounds: int = 10,
+) -> dict[str, dict[str, dict]]:
+    """Every installed runtime on each model, CPU time per run (``time.process_time``, one thread),
+    interleaved: each round runs every runtime once (a tiny model: a batch of calls lasting ~20 ms
+    of PyTorch), so load from other jobs falls on all alike; the median per runtime, its speed-up
+    over fp32 PyTorch, the relative drift of its outputs and, for ALIKED, the share of fp32's
+    top-256 keypoints it finds again (4 crops of the Meteor frame). Returns model -> runtime -> figures."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from cupola.cli.onboard_rso import rso_builders
+    from cupola.onboard.faults import output_drift
+    from cupola.onboard.keypoints import keypoint_agreement
+    from cupola.onboard.networks import build_network
+    from cupola.onboard.runtimes import RUNTIMES, Unsupported, export_onnx, prepare, runtime_available
+    from cupola.onboard.samples import calibration_crops, evaluation_crop
+
+    rts = tuple(r for r in (rts or tuple(RUNTIMES)) if runtime_available(r))
+    torch.set_num_threads(1)
+    builders = rso_builders(8)
+    out: dict[str, dict[str, dict]] = {}
+    for model in models:
+        net = builders[model](SIZE_PX, SEED) if model in builders else build_network(model, SIZE_PX, SEED)
+        xs = [net.example.numpy()] if net.own_example else [evaluation_crop(SIZE_PX, seed=SEED + s) for s in range(4)]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(net.module, net.example, Path(tmp) / "m.onnx", net.output_names)
+            calib = net.calibration or calibration_crops(SIZE_PX, seed=SEED)
+            runners, status = {}, {}
+            for rt in rts:
+                try:
+                    runners[rt] = prepare(rt, net.module, path, 1, calib)
+                except Unsupported as exc:
+                    status[rt] = f"unsupported ({exc})"
+            with torch.inference_mode():
+                refs = [runners["torch"].run(x) for x in xs]
+                c0 = time.process_time()
+                runners["torch"].run(xs[0])
+                calls = max(1, int(0.02 / max(time.process_time() - c0, 1e-5)))
+                cpu: dict[str, list[float]] = {k: [] for k in runners}
+                for r in runners.values():
+                    r.run(xs[0])
+                for _ in range(rounds):
+                    for k, r in runners.items():
+                        c0 = time.process_time()
+                        for _ in range(calls):
+                            r.run(xs[0])
+                        cpu[k].append((time.process_time() - c0) / calls)
+                base = float(np.median(cpu["torch"]))
+                out[model] = {}
+                for k, r in runners.items():
+                    outs = [r.run(x) for x in xs]
+                    fig = {
+                        "cpu_ms": 1e3 * float(np.median(cpu[k])),
+                        "speedup": base / float(np.median(cpu[k])),
+                        "drift_rel": float(np.mean([output_drift(a, b)[1] for a, b in zip(refs, outs)])),
+                        "size_mb": r.size_bytes / 1e6,
+                    }
+                    if model.startswith("aliked"):  # the score map: the last output
+                        kept = [keypoint_agreement(a[-1][0, 0], b[-1][0, 0], k=256) for a, b in zip(refs, outs)]
+                        fig["keypoints"] = float(np.mean(kept))
+                    out[model][k] = fig
+                    print(
+                        f"# cpu {model:12s} {k:14s} {RUNTIMES[k]:5s} {fig['cpu_ms']:8.3f} ms/run"
+                        f"  x{fig['speedup']:5.2f}  drift {fig['drift_rel']:.2e}  size {fig['size_mb']:.3f} MB"
+                        + (f"  keypoints {fig['keypoints']:.3f}" if "keypoints" in fig else "")
+                    )
+                for k, why in status.items():
+                    print(f"# cpu {model:12s} {k:14s} {why}")
+                    out[model][k] = {"status": why}
+    return out
+
+
 def scene(rts: tuple[str, ...]) -> None:
     """The scene classifier (accuracy on the bundled test tiles) in each runtime."""
     from cupola.onboard.bench import BenchConfig, run_bench

@@ -31,7 +31,8 @@ def bench_command(
     runtimes: str = typer.Option(
         "torch,ort,ort-int8",
         "--runtimes",
-        help="Comma-separated: torch, ort, ort-int8 (dynamic), ort-int8s (static), openvino.",
+        help="Comma-separated: torch, ort, ort-fp16, ort-int8 (dynamic), ort-int8s (static), openvino, "
+        "openvino-fp16, openvino-bf16, openvino-int8 (NNCF, static).",
     ),
     threads: str = typer.Option(
         "1", "--threads", help="Intra-op thread counts, comma-separated: every combination is run at each."
@@ -124,14 +125,14 @@ def bench_command(
         for r in result.rows:
             if r["status"] == "ok":
                 print(
-                    f"{r['model']:8s} {r['runtime']:9s} {r['precision']:5s} t{r['threads']} p50 "
+                    f"{r['model']:8s} {r['runtime']:13s} {r['precision']:5s} t{r['threads']} p50 "
                     f"{r['latency_p50_ms']:8.2f} ms  x{r['speedup_vs_torch'] or float('nan'):.2f}  drift "
                     f"{r['drift_rel']:.2e}  {r['throughput_best_ips']:.1f} img/s (batch {r['best_batch']})  "
                     f"peak RSS {_fmt(r['peak_rss_mb'])} MB"
                     + (f"  {r['task_metric']} {r['task_value']:.4g}" if r["task_metric"] else "")
                 )
             else:
-                print(f"{r['model']:8s} {r['runtime']:9s} {r['status']}")
+                print(f"{r['model']:8s} {r['runtime']:13s} {r['status']}")
         for m, b in result.bitflip.items():
             print(f"{m}: bit flips ({b['bits']} bit, {b['trials']} trials) tolerance {b['tolerance']:.2f}")
         for t in task["rows"] if task else []:

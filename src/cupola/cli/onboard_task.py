@@ -206,7 +206,8 @@ def localization_drift(
     progress=None,
 ) -> dict:
     """The task metric per runtime (``torch`` first, the reference; a missing runtime is a row
-    ``not installed``, a failing one ``failed: ...``) and, with ``bitflip_trials``, the same cases
+    ``not installed``, a precision the device does not run ``unsupported: ...``, a failing one
+    ``failed: ...``) and, with ``bitflip_trials``, the same cases
     localized with ``bitflip_bits`` random weight bits of ALIKED flipped per trial (PyTorch):
     a trial is broken when any case's success changes against the clean run.
 
@@ -214,7 +215,7 @@ def localization_drift(
     from cupola.locate.features import make_matcher
     from cupola.onboard.backbone import BackboneRuntime, backbone_module
     from cupola.onboard.faults import flipped_weights
-    from cupola.onboard.runtimes import runtime_available
+    from cupola.onboard.runtimes import Unsupported, runtime_available
 
     order = ("torch",) + tuple(r for r in runtimes if r != "torch")
     steps = len(order) * len(cases) + bitflip_trials * len(cases)
@@ -242,6 +243,8 @@ def localization_drift(
                 row["load_s"] = backbone.load_s
                 if rt == "torch":
                     ref = per_case
+            except Unsupported as exc:  # a precision this device does not run
+                row = {"runtime": rt, "status": f"unsupported: {exc}"}
             except Exception as exc:  # a runtime that fails is a row, not a crash
                 row = {"runtime": rt, "status": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
             rows.append(row)

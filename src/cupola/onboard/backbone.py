@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from cupola.errors import InputError
-from cupola.onboard.runtimes import RUNTIMES, Runner, export_onnx, prepare, runtime_available
+from cupola.onboard.runtimes import CALIBRATED, RUNTIMES, Runner, export_onnx, prepare, runtime_available
 from cupola.onboard.samples import calibration_crops_hw
 
 __all__ = ["BACKBONE_OUTPUTS", "backbone_module", "BackboneRuntime"]
@@ -82,7 +82,7 @@ class BackboneRuntime:
             path = self.folder / f"backbone-{h}x{w}.onnx"
             if self.name != "torch" and not path.exists():
                 export_onnx(self.module, torch.zeros(1, 1, h, w), path, BACKBONE_OUTPUTS)
-            calibration = calibration_crops_hw(h, w, seed=self.seed) if self.name == "ort-int8s" else None
+            calibration = calibration_crops_hw(h, w, seed=self.seed) if self.name in CALIBRATED else None
             runner = prepare(self.name, self.module, path, self.threads, calibration)
             self.load_s += runner.load_s
             self._runners[key] = runner

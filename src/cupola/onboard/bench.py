@@ -21,7 +21,7 @@ from cupola.errors import InputError
 from cupola.onboard.faults import bitflip_trials, output_drift
 from cupola.onboard.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from cupola.onboard.networks import MODELS, Network, NetworkUnavailable, build_network
-from cupola.onboard.runtimes import RUNTIMES, Runner, export_onnx, prepare, runtime_available
+from cupola.onboard.runtimes import CALIBRATED, RUNTIMES, Runner, Unsupported, export_onnx, prepare, runtime_available
 from cupola.onboard.samples import calibration_crops, evaluation_crop
 
 __all__ = [
@@ -281,7 +281,7 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                                     net.module, net.example, onnx_path, net.output_names, max(config.batches) > 1
                                 )
                             calibration = None
-                            if rt == "ort-int8s":
+                            if rt in CALIBRATED:
                                 calibration = net.calibration or calibration_crops(config.size_px, seed=config.seed)
                             rss0 = rss_bytes()
                             tracked = reset_peak_rss()
@@ -296,6 +296,8 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                             if model in tasks:
                                 row.update(tasks[model](runner))
                             del runner
+                        except Unsupported as exc:  # a precision this device does not run
+                            row["status"] = f"unsupported: {exc}"
                         except Exception as exc:  # a runtime that fails is a row, not a crash
                             row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
                         group.append(row)

@@ -32,6 +32,8 @@ def processor_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict:
         elif key in ("flags", "features"):
             flags |= set(value.split())
     accelerators = []
+    from cupola.onboard.runtimes import openvino_devices
+
     try:
         import torch
 
@@ -46,13 +48,14 @@ def processor_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict:
         "cores": os.cpu_count(),
         "flags": {f: f in flags for f in _FLAGS},
         "accelerators": accelerators,
+        "openvino_devices": openvino_devices(),  # name -> full name; {} without OpenVINO
     }
 
 
 def library_versions() -> dict[str, str]:
     """Versions of the inference libraries (``"not installed"`` where missing)."""
     out = {"python": platform.python_version()}
-    for dist in ("torch", "kornia", "onnx", "onnxruntime", "openvino", "numpy"):
+    for dist in ("torch", "kornia", "onnx", "onnxruntime", "openvino", "nncf", "numpy"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
