@@ -403,6 +403,230 @@ def _tradeoff_figure(results, summary, choice, held_out, old, chosen, path: Path
     save_figure(fig, path, dpi=110)
 
 
+#: the weak-change study's spread: weak/strong contrast, region scale (smoothing, px), noise
+WEAK_RATIOS = (0.2, 0.33, 0.5)
+WEAK_SCALES_PX = (8.0, 20.0)
+WEAK_NOISES = (0.004, 0.01)
+WEAK_VARIANTS = ("off", "plain", "masked")
+
+
+def _painted_change(stack, rng, ratio, scale_px, noise):
+    """A strong change (a random smooth region, ~4 % of the frame, a random spectral change vector
+    of 0.15 reflectance) with a weak change of ``ratio`` of its size as a fringe around it (the
+    next 4 %) and a separate weak patch (~3 %, 3 scales away from the strong one); returns before,
+    after, the strong, adjacent-weak and separate-weak truths."""
+    from scipy import ndimage
+
+    shape = stack.shape[1:]
+
+    def field():
+        f = ndimage.gaussian_filter(rng.normal(size=shape), scale_px)
+        return f / f.std()
+
+    f1, f2 = field(), field()
+    strong = f1 > np.quantile(f1, 0.96)
+    adjacent = (f1 > np.quantile(f1, 0.92)) & ~strong
+    far = ndimage.distance_transform_edt(~(strong | adjacent)) > 3 * scale_px
+    separate = (f2 > np.quantile(f2[far], 0.97)) & far if far.any() else np.zeros(shape, bool)
+
+    def vector(size):
+        u = rng.normal(size=stack.shape[0])
+        return (size * u / np.linalg.norm(u)).astype(np.float32)[:, None, None]
+
+    changed = stack.copy()
+    changed += np.where(strong, vector(0.15), 0.0).astype(np.float32)
+    changed += np.where(adjacent | separate, vector(0.15 * ratio), 0.0).astype(np.float32)
+    before = _acquire(stack, rng, 1.04, 0.004, noise)
+    after = _acquire(np.clip(changed, 0.0, None), rng, 0.97, -0.002, noise)
+    return before, after, strong, adjacent, separate
+
+
+def weak_change():
+    """Weak change beside a strong one: the change product's one-level split (``off``, before),
+    the second level on the plain 3 x 3 mean (``plain``, maps the rim) and on the 3 x 3 mean
+    over the pixels that are not strong change (``masked``, the default), on painted changes in
+    the four real backgrounds (weak/strong contrast x region scale x noise: WEAK_*), and the
+    unchanged-pair false alarms of both (the four backgrounds as in ``false_alarms`` and the four
+    real ECOSTRESS LST scenes, each against itself with gain, noise and a 0.3-pixel shift).
+    Weak recall: share of the painted weak-change pixels mapped (fringe and separate patch);
+    rim: mapped pixels outside the painted changes within 2 pixels of them, as a share of the
+    painted area; false alarms: mapped km² (regions of >= 9 pixels and 0.01 km²) farther out."""
+    from scipy import ndimage
+
+    from cupola.hazards.change import detect_change
+    from cupola.hazards.polygons import polygonize
+
+    acc = {v: {"weak": [0, 0], "adj": [0, 0], "sep": [0, 0], "strong": [0, 0], "rim": [0, 0], "fa": 0.0}
+           for v in WEAK_VARIANTS}  # fmt: skip
+    by_ratio = {(v, r): [0, 0] for v in WEAK_VARIANTS for r in (*WEAK_RATIOS, *WEAK_NOISES)}
+    n_cases = 0
+    for k, path in enumerate(SAMPLES):
+        stack, _own, transform = _background(path)
+        stack = np.ascontiguousarray(stack[:, 256:768, 256:768])
+        transform = (transform[0], 0.0, transform[2] + 256 * transform[0], 0.0, transform[4],
+                     transform[5] + 256 * transform[4])  # fmt: skip
+        for ratio in WEAK_RATIOS:
+            for scale in WEAK_SCALES_PX:
+                for noise in WEAK_NOISES:
+                    rng = np.random.default_rng(300 + 31 * k + int(100 * ratio) + int(scale) + int(1e4 * noise))
+                    before, after, strong, adj, sep = _painted_change(stack, rng, ratio, scale, noise)
+                    truth = strong | adj | sep
+                    near = ndimage.binary_dilation(truth, iterations=2) & ~truth
+                    weak = adj | sep
+                    n_cases += 1
+                    for v in WEAK_VARIANTS:
+                        m = detect_change(before, after, weak_change=v).mask
+                        a = acc[v]
+                        for key, t in (("weak", weak), ("adj", adj), ("sep", sep), ("strong", strong)):
+                            a[key][0] += int(m[t].sum())
+                            a[key][1] += int(t.sum())
+                        for key in (ratio, noise):
+                            by_ratio[(v, key)][0] += int(m[weak].sum())
+                            by_ratio[(v, key)][1] += int(weak.sum())
+                        a["rim"][0] += int((m & near).sum())
+                        a["rim"][1] += int(truth.sum())
+                        out = m & ~truth & ~near
+                        a["fa"] += float(
+                            polygonize(out, out.astype(np.float32), transform, "EPSG:4326", min_area_km2=0.01,
+                                       min_pixels=9).area_km2.sum()
+                        ) if out.sum() >= 9 else 0.0  # fmt: skip
+    unchanged = _unchanged_change_km2()
+    for v in WEAK_VARIANTS:
+        a = acc[v]
+        f = {key: a[key][0] / max(a[key][1], 1) for key in ("weak", "adj", "sep", "strong", "rim")}
+        ratios = ", ".join(f"{r:g}: {by_ratio[(v, r)][0] / max(by_ratio[(v, r)][1], 1):.3f}" for r in WEAK_RATIOS)
+        ratios += "; by noise " + ", ".join(
+            f"{r:g}: {by_ratio[(v, r)][0] / max(by_ratio[(v, r)][1], 1):.3f}" for r in WEAK_NOISES
+        )
+        print(
+            f"  {v}: weak recall {f['weak']:.3f} (fringe {f['adj']:.3f}, separate {f['sep']:.3f}; by contrast "
+            f"{ratios}), strong {f['strong']:.3f}, rim {100 * f['rim']:.1f} % of the painted area, false alarms "
+            f"{a['fa']:.3f} km² ({n_cases} cases); unchanged pairs: backgrounds {unchanged[v][0]:.2f} km², "
+            f"ECOSTRESS {unchanged[v][1]:.2f} km²"
+        )
+    on, off = acc["masked"], acc["off"]
+    w_on, w_off = on["weak"][0] / on["weak"][1], off["weak"][0] / off["weak"][1]
+    bench_line("hazards_weak_change_recall", w_on, "fraction", baseline=w_off)
+    bench_line("hazards_weak_change_rim_fraction", on["rim"][0] / on["rim"][1], "fraction",
+               baseline=off["rim"][0] / off["rim"][1])  # fmt: skip
+
+
+def _unchanged_change_km2() -> dict:
+    """Change-product km² (regions >= 9 pixels and 0.01 km²) on unchanged pairs, per variant:
+    (the four backgrounds as in ``false_alarms``, the four ECOSTRESS LST scenes)."""
+    from scipy import ndimage
+
+    from cupola.hazards.change import detect_change
+    from cupola.hazards.polygons import polygonize
+    from cupola.io.raster_band import read_raster_band
+
+    out = {v: [0.0, 0.0] for v in WEAK_VARIANTS}
+    pairs = []
+    for k, path in enumerate(SAMPLES):
+        rng = np.random.default_rng(200 + k)
+        stack, _own, transform = _background(path)
+        before = _acquire(stack, rng, 1.08, 0.004, 0.005, gamma=0.95)
+        shifted = ndimage.shift(stack, (0, 0.3, -0.3), order=1, mode="nearest")
+        after = _acquire(shifted, rng, 0.93, -0.002, 0.005, gamma=1.05)
+        pairs.append((0, before, after, transform, "EPSG:4326"))
+    for k, f in enumerate(sorted(ECOSTRESS.glob("*.tif"))):
+        rng = np.random.default_rng(400 + k)
+        band = read_raster_band(f)
+        t = band.values[None].astype(np.float32)
+        fill = np.nanmedian(t)
+        shifted = ndimage.shift(np.nan_to_num(t, nan=fill), (0, 0.3, -0.3), order=1, mode="nearest")
+        shifted[~np.isfinite(t)] = np.nan
+        before = (1.01 * t - 2.0 + rng.normal(0, 0.3, t.shape)).astype(np.float32)
+        after = (0.99 * shifted + 1.0 + rng.normal(0, 0.3, t.shape)).astype(np.float32)
+        pairs.append((1, before, after, tuple(band.transform)[:6], band.crs or "EPSG:4326"))
+    for which, before, after, transform, crs in pairs:
+        for v in WEAK_VARIANTS:
+            m = detect_change(before, after, weak_change=v).mask
+            if m.sum() >= 9:
+                out[v][which] += float(
+                    polygonize(m, m.astype(np.float32), transform, crs, min_area_km2=0.01, min_pixels=9).area_km2.sum()
+                )
+    return out
+
+
+#: flood-depth study: variants (edge surface, connectivity, edge smoothing window px)
+DEPTH_VARIANTS = {
+    "FwDET 1.0 (wet edge, 8-conn.)": ("wet", 8, 1),
+    "wet edge, 4-conn.": ("wet", 4, 1),
+    "midpoint, 4-conn.": ("midpoint", 4, 1),
+    "midpoint, 4-conn., 5 x 5 (default)": ("midpoint", 4, 5),
+    "midpoint, 4-conn., 9 x 9": ("midpoint", 4, 9),
+}
+DEPTH_LEVEL_QUANTILES = (0.05, 0.15, 0.3)
+DEPTH_SURFACE_SLOPES_M_PX = (0.0, 0.1, 0.3)
+DEPTH_EXTENT_ERRORS_PX = (-1, 0, 1)
+
+
+def flood_depth():
+    """Flood depth (FwDET and its variants, :mod:`cupola.hazards.depth`) on a real DEM: the
+    Jacksboro fault model that matplotlib ships (344 x 403 cells of 3 arc-seconds, 236-1076 m) and
+    its 2 x 2 mean (a coarser DEM), flooded to a water surface of known height: flat at the 5, 15
+    and 30 % quantiles of the DEM, or tilted by 0.1 or 0.3 m a pixel in a random direction (a river
+    surface), and the same two with their relief divided by 10 (a gentler land, surfaces tilted by
+    0.01 or 0.03 m a pixel); the extent given is the truth, or the truth grown or shrunk by one pixel (a detection
+    error at the edges). Depth error over the truly flooded pixels that the given extent covers:
+    mean absolute error and bias (m). Baseline: FwDET 1.0 (the wet edge pixel's elevation, 8-conn.)."""
+    from matplotlib import cbook
+    from scipy import ndimage
+
+    from cupola.hazards.depth import flood_depth_m
+
+    with np.load(cbook.get_sample_data("jacksboro_fault_dem.npz", asfileobj=False)) as d:
+        z1 = np.asarray(d["elevation"], dtype=np.float64)
+    r, c = (z1.shape[0] // 2) * 2, (z1.shape[1] // 2) * 2
+    coarse = z1[:r, :c].reshape(r // 2, 2, c // 2, 2).mean(axis=(1, 3))
+    dems = {"native": z1, "2 x 2": coarse}
+    for name, zz in list(dems.items()):  # a gentler land of the same shapes: relief / 10
+        dems[f"{name}, relief / 10"] = zz.min() + 0.1 * (zz - zz.min())
+    rng = np.random.default_rng(11)
+    err = {v: [] for v in DEPTH_VARIANTS}  # per case: (scale, extent error, slope, mae, bias, mean depth)
+    for scale, z in dems.items():
+        rows, cols = np.mgrid[0 : z.shape[0], 0 : z.shape[1]].astype(np.float64)
+        for q in DEPTH_LEVEL_QUANTILES:
+            for slope in DEPTH_SURFACE_SLOPES_M_PX if "relief" not in scale else (0.0, 0.01, 0.03):
+                theta = rng.uniform(0, 2 * np.pi)
+                tilt = slope * ((cols - cols.mean()) * np.cos(theta) + (rows - rows.mean()) * np.sin(theta))
+                level = np.quantile(z - tilt, q)
+                surface = level + tilt
+                truth = z < surface
+                depth_true = surface - z
+                for grow in DEPTH_EXTENT_ERRORS_PX:
+                    if grow > 0:
+                        given = ndimage.binary_dilation(truth, iterations=grow)
+                    elif grow < 0:
+                        given = ndimage.binary_erosion(truth, iterations=-grow, border_value=1)
+                    else:
+                        given = truth
+                    for name, (edge, conn, win) in DEPTH_VARIANTS.items():
+                        got = flood_depth_m(given, z, edge=edge, connectivity=conn, smooth_px=win).depth_m
+                        ok = truth & np.isfinite(got)
+                        e = got[ok] - depth_true[ok]
+                        err[name].append(
+                            (scale, grow, slope, float(np.abs(e).mean()), float(e.mean()), float(depth_true[ok].mean()))
+                        )
+    for name, rows_ in err.items():
+        a = np.asarray([x[3:] for x in rows_])
+        parts = []
+        for g in DEPTH_EXTENT_ERRORS_PX:
+            sel = np.asarray([x[1] == g for x in rows_])
+            parts.append(f"extent {g:+d} px: {a[sel, 0].mean():.2f} / {a[sel, 1].mean():+.2f}")
+        print(f"  {name}: MAE {a[:, 0].mean():.3f} m, bias {a[:, 1].mean():+.3f} m; " + "; ".join(parts))
+        for sc in dems:
+            sel = np.asarray([x[0] == sc for x in rows_])
+            print(
+                f"    {sc} DEM: MAE {a[sel, 0].mean():.3f} m, bias {a[sel, 1].mean():+.3f} m, "
+                f"MAE / mean depth {np.mean(a[sel, 0] / a[sel, 2]):.3f}"
+            )
+    ours = float(np.mean([x[3] for x in err["midpoint, 4-conn., 5 x 5 (default)"]]))
+    base = float(np.mean([x[3] for x in err["FwDET 1.0 (wet edge, 8-conn.)"]]))
+    bench_line("hazards_flood_depth_mae_m", ours, "m", baseline=base, ratio=ours / max(base, 1e-9))
+
+
 def pair_seconds():
     import rasterio
     from rasterio.transform import from_origin
@@ -453,6 +677,8 @@ BENCHMARKS = {
     "hazards_false_alarm_km2": false_alarms,
     "hazards_fire_false_alarm_km2": fire_false_alarms,
     "hazards_fire_detection_rate": fire_detection,
+    "hazards_weak_change_recall": weak_change,
+    "hazards_flood_depth_mae_m": flood_depth,
     "hazards_pair_seconds": pair_seconds,
 }
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cupola.hazards.normalise import match_histograms
-from cupola.hazards.threshold import class_separation, otsu_threshold
+from cupola.hazards.threshold import class_separation, has_valley, otsu_threshold
 
 __all__ = [
     "HazardLayer",
@@ -88,14 +88,29 @@ def _confidence(x: np.ndarray, t: float, spread: float) -> np.ndarray:
 
 
 def change_vector(
-    before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0, min_relative_change: float = 0.1
+    before: np.ndarray,
+    after: np.ndarray,
+    noise_sigmas: float = 6.0,
+    min_relative_change: float = 0.1,
+    weak_change: str = "masked",
 ) -> HazardLayer:
     """Change-vector analysis of two co-registered, normalised stacks (bands, rows, cols). Besides
     the statistical threshold, a change must be meaningful: the (3 x 3 mean) norm of the band
     differences, each relative to its band's 2-98 % range in 'after', above ``min_relative_change``
-    (a sub-pixel misregistration of textured ground is significant but small)."""
+    (a sub-pixel misregistration of textured ground is significant but small).
+
+    A weak change beside a strong one falls under Otsu's split (which separates the strong change
+    from the rest), so a second level is sought among the pixels the first split left
+    (``weak_change``): ``"masked"`` (default) re-averages the magnitude over each pixel's 3 x 3
+    neighbours that are not strong change (normalized convolution, Knutsson & Westin 1993), so the
+    rim of intermediate values that the plain 3 x 3 mean puts around every strong change is gone,
+    then takes the larger of their Otsu threshold and the noise floor, when a histogram valley
+    is at Otsu's (:func:`~cupola.hazards.threshold.has_valley`: a second population of change); ``"plain"``
+    does the same on the plain 3 x 3 mean (maps the rim: for comparison); ``"off"`` one level."""
     from scipy import ndimage
 
+    if weak_change not in ("masked", "plain", "off"):
+        raise ValueError(f"change_vector: weak_change={weak_change!r} is not 'masked', 'plain' or 'off'")
     b = np.asarray(before, dtype=np.float32)
     a = np.asarray(after, dtype=np.float32)
     diff = a - b
@@ -115,18 +130,20 @@ def change_vector(
         mag2 += ((d - np.float32(med)) / np.float32(mad)) ** 2
     # 3 x 3 mean of the magnitude: speckle and sub-pixel misregistration at edges average out
     # (the noise floor comes from the unaveraged magnitude: conservative for the averaged one)
-    raw = _sample(np.sqrt(mag2))
+    raw_mag = np.sqrt(mag2)
+    raw = _sample(raw_mag)
     raw = raw[np.isfinite(raw)]
     med = float(np.median(raw))
     mad = 1.4826 * float(np.median(np.abs(raw - med)))
     floor = med + noise_sigmas * max(mad, 1e-6)
-    mag = ndimage.uniform_filter(np.sqrt(mag2), 3, mode="nearest").astype(np.float32)
+    mag = ndimage.uniform_filter(raw_mag, 3, mode="nearest").astype(np.float32)
     mag[~np.isfinite(mag2)] = np.nan
     s = _sample(mag)
     s = s[np.isfinite(s)]
     t_otsu = otsu_threshold(s) if s.size > 1 and s.min() < s.max() else floor
     t = max(t_otsu, floor)
-    rel = ndimage.uniform_filter(np.sqrt(np.nan_to_num(rel2)), 3, mode="nearest")
+    raw_rel = np.sqrt(np.nan_to_num(rel2))
+    rel = ndimage.uniform_filter(raw_rel, 3, mode="nearest")
     mask = np.isfinite(mag) & (mag > t) & (rel > min_relative_change)
     _s0, s1 = class_separation(s, t)
     conf = np.where(mask, _confidence(mag, t, s1), 0.0).astype(np.float32)
@@ -134,16 +151,61 @@ def change_vector(
         f"change-vector analysis, threshold max(Otsu {t_otsu:.3g}, noise floor {floor:.3g}), "
         f"relative change > {min_relative_change:g}"
     )
-    return HazardLayer(mask, conf, mag, float(t), method)
+    if weak_change == "off" or not mask.any() or t_otsu <= floor:
+        return HazardLayer(mask, conf, mag, float(t), method)
+    if weak_change == "masked":
+        keep = ~mask
+        score = np.where(mask, mag, _masked_mean_3x3(raw_mag, keep)).astype(np.float32)
+        rel_w = np.where(mask, rel, _masked_mean_3x3(raw_rel, keep))
+    else:
+        score, rel_w = mag, rel
+    rest = _sample(score[~mask])
+    rest = rest[np.isfinite(rest)]
+    if rest.size < 10 or float(rest.min()) == float(rest.max()):
+        return HazardLayer(mask, conf, mag, float(t), method)
+    t2_otsu = otsu_threshold(rest)
+    t2 = max(t2_otsu, floor)
+    if not (t2 < t and has_valley(rest, t2_otsu)):
+        return HazardLayer(mask, conf, mag, float(t), method)
+    weak = ~mask & np.isfinite(score) & (score > t2) & (rel_w > min_relative_change)
+    _w0, w1 = class_separation(rest, t2)
+    conf = np.where(weak, _confidence(score, t2, w1), conf).astype(np.float32)
+    how = "3 x 3 mean over the pixels that are not strong change" if weak_change == "masked" else "3 x 3 mean"
+    method += f"; weak change: max(Otsu {t2_otsu:.3g}, noise floor) of the rest ({how})"
+    return HazardLayer(mask | weak, conf, score, float(t2), method)
 
 
-def detect_change(before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0) -> HazardLayer:
+def _masked_mean_3x3(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The 3 x 3 mean of the finite ``values`` where ``keep``, at every pixel (normalized
+    convolution); NaN where no kept neighbour is finite.
+
+    >>> v = np.array([[0.0, 0.0, 9.0], [0.0, 0.0, 9.0], [0.0, 0.0, 9.0]])
+    >>> float(_masked_mean_3x3(v, v < 5)[1, 1]), float(_masked_mean_3x3(v, v > -1)[1, 1])
+    (0.0, 3.0)
+    """
+    from scipy import ndimage
+
+    w = (np.asarray(keep, bool) & np.isfinite(values)).astype(np.float32)
+    num = ndimage.uniform_filter(np.where(w > 0, values, 0.0).astype(np.float32), 3, mode="nearest")
+    den = ndimage.uniform_filter(w, 3, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    return np.where(den > 1e-6, out, np.nan).astype(np.float32)
+
+
+def detect_change(
+    before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0, weak_change: str = "masked"
+) -> HazardLayer:
     """Histogram-match ``before`` to ``after``, run change-vector analysis, then learn the matching
-    again from the pixels found unchanged (pseudo-invariant features) and run it once more."""
-    first = change_vector(match_histograms(before, after), after, noise_sigmas)
+    again from the pixels found unchanged (pseudo-invariant features) and run it once more
+    (``weak_change``: see :func:`change_vector`)."""
+    first = change_vector(match_histograms(before, after), after, noise_sigmas, weak_change=weak_change)
     if not first.mask.any():
         return first
-    return change_vector(match_histograms(before, after, invariant=~first.mask), after, noise_sigmas)
+    invariant = ~first.mask
+    return change_vector(
+        match_histograms(before, after, invariant=invariant), after, noise_sigmas, weak_change=weak_change
+    )
 
 
 def flood_layer(
