@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     code = _hazards_flood(cupola_main, args.out / "hazards-flood", outputs)
     if code != 0:
         return code
+    code = _hazards_fire(cupola_main, args.out / "hazards-fire", outputs)
+    if code != 0:
+        return code
     code = _airglow_rendered(cupola_main, args.out / "airglow", outputs)
     if code != 0:
         return code
@@ -291,6 +294,59 @@ def _hazards_flood(cupola_main, folder: Path, outputs: list) -> int:
         with rasterio.open(folder / "products" / "confidence.tif") as ds, rasterio.open(f["truth"]) as tr:
             found, truth = ds.read(1) > 0, tr.read(1) > 0
         print(f"flood IoU against the painted truth: {(found & truth).sum() / max((found | truth).sum(), 1):.3f}")
+        outputs.append(folder / "products")
+    return code
+
+
+def _hazards_fire(cupola_main, folder: Path, outputs: list) -> int:
+    """``hazards fire`` on a real ECOSTRESS night scene of Los Angeles (../shared/data) with 60
+    PAINTED fires of known position (the fire benchmark's painter, on land outside the product's
+    water and cloud masks), an earlier night as BEFORE, scored against the painted fires: found (a
+    flagged pixel on or next to a fire) and flagged pixels away from every fire (false alarms)."""
+    import numpy as np
+    import rasterio
+    from scipy import ndimage
+
+    from cupola.io.raster_band import read_raster_band, write_raster_band
+    from cupola.simulate.hazards import paint_fires
+
+    la = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecostress-la"
+    before_f, after_f = sorted(la.glob("LST/*doy2023175*.tif")), sorted(la.glob("LST/*doy2023194*.tif"))
+    if not before_f or not after_f:
+        print(f"\n(hazards fire step skipped: no ECOSTRESS scenes doy2023175 and doy2023194 in {la / 'LST'})")
+        return 0
+    print("\n# hazards: a real ECOSTRESS night scene (Los Angeles, 2023-07-13) with 60 PAINTED fires")
+    before, after = read_raster_band(before_f[0]), read_raster_band(after_f[0])
+    allowed = np.isfinite(after.values)
+    for layer in ("water_mask", "cloud_mask"):
+        for m in la.glob(f"{layer}/*doy2023194*.tif"):
+            v = read_raster_band(m).values
+            allowed &= ~(np.nan_to_num(v) > 0) if v.shape == allowed.shape else True
+    fires = paint_fires(after.values, n_fires=60, seed=0, allowed=allowed)
+    paths = [folder / "inputs" / "before_lst_k.tif", folder / "inputs" / "after_lst_k_painted_fires.tif"]
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    write_raster_band(paths[0], before.values, before.transform, before.crs or "EPSG:4326", units="K")
+    write_raster_band(paths[1], fires.brightness_k, after.transform, after.crs or "EPSG:4326", units="K")
+    argv = ["hazards", "fire", str(paths[0]), str(paths[1]), "--bands", "thermal", "--out", str(folder / "products")]
+    code = _run(cupola_main, argv)
+    if code == 0:
+        with rasterio.open(folder / "products" / "confidence.tif") as ds:
+            found, t = ds.read(1) > 0, ds.transform
+        with rasterio.open(folder / "products" / "change.tif") as ds:
+            valid = np.isfinite(ds.read(1))  # where both nights have data (the pair's overlap)
+        r0, c0 = (
+            round((t.f - after.transform[5]) / after.transform[4]),
+            round((t.c - after.transform[2]) / after.transform[0]),
+        )
+        window = (slice(r0, r0 + found.shape[0]), slice(c0, c0 + found.shape[1]))
+        near = ndimage.grey_dilation(fires.labels, size=(3, 3))[window]
+        seen = np.setdiff1d(np.unique(fires.labels[window][valid]), [0])
+        hit = np.intersect1d(np.unique(near[found]), seen)
+        print(
+            f"painted fires found: {hit.size}/{seen.size} where both nights have data ({int(fires.labels.max())} "
+            f"painted, 0.001-25 pixels, 600-1200 K); flagged pixels away from every fire (false alarms): "
+            f"{int((found & (near == 0)).sum())}"
+        )
         outputs.append(folder / "products")
     return code
 
