@@ -59,6 +59,12 @@ def _population() -> Path | None:
     return typer.Option(None, "--population", help="Population raster (people per pixel): people in the hazard.")
 
 
+def _dem() -> Path | None:
+    return typer.Option(
+        None, "--dem", help="Ground elevation raster (m): flood depth (FwDET) as depth.tif, polygons graded by depth."
+    )
+
+
 def _run(
     kind,
     before,
@@ -73,11 +79,12 @@ def _run(
     quiet,
     features=(),
     population=None,
+    dem=None,
 ) -> None:
     from cupola.cli.progress import progress_bar
     from cupola.hazards.affected import affected_features, people_affected
     from cupola.hazards.analyse import check_options, map_hazard
-    from cupola.hazards.pair import clip_to_aoi, read_pair
+    from cupola.hazards.pair import clip_to_aoi, read_on_grid, read_pair
     from cupola.hazards.products import write_hazard_products
 
     check_options(kind, min_area_km2)
@@ -87,7 +94,8 @@ def _run(
         if aoi is not None:
             pair = clip_to_aoi(pair, aoi)
         advance("reading", 1, 1)
-        hmap = map_hazard(pair, kind, min_area_km2=min_area_km2, progress=advance)
+        dem_m = read_on_grid(dem, pair, "the DEM (`--dem`)") if dem is not None else None
+        hmap = map_hazard(pair, kind, min_area_km2=min_area_km2, progress=advance, dem_m=dem_m)
         times = {k: v for k, v in (("before", before_time), ("after", after_time)) if v}
         affected: dict = {}
         if features:
@@ -95,7 +103,7 @@ def _run(
         if population is not None:
             affected["people"] = people_affected(hmap.polygons, population)
         advance("products", 0, 1)
-        inputs = [before, after, aoi, population, *features]
+        inputs = [before, after, aoi, population, dem, *features]
         summary = write_hazard_products(hmap, pair, out, inputs=inputs, times=times, affected=affected)
         advance("products", 1, 1)
     if not quiet:
@@ -107,6 +115,9 @@ def _run(
             print(f"  {f['layer']}: {f['affected']} of {f['features']} feature(s) affected, {f['length_km']:.3g} km")
         if "people" in affected:
             print(f"  people in the {summary['class']}: {affected['people']:.0f}")
+        if "depth" in summary and summary["depth"]["max_m"] is not None:
+            d = summary["depth"]
+            print(f"  flood depth (FwDET): mean {d['mean_m']:.2f} m, max {d['max_m']:.2f} m, {d['volume_m3']:.4g} m³")
 
 
 @hazards_app.command("flood")
@@ -121,11 +132,12 @@ def flood_command(
     after_time: str | None = _time("after"),
     features: list[Path] = _features(),
     population: Path | None = _population(),
+    dem: Path | None = _dem(),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
     """Flood extent: water after and not before (MNDWI/NDWI with Otsu; an RGB water model at lower
-    confidence for true-colour photos)."""
+    confidence for true-colour photos); with --dem its depth (FwDET) and depth grades."""
     _run(
         "flood",
         before,
@@ -140,6 +152,7 @@ def flood_command(
         quiet,
         features,
         population,
+        dem,
     )
 
 

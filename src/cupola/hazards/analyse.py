@@ -15,6 +15,7 @@ import numpy as np
 
 from cupola.errors import InputError
 from cupola.hazards.change import HazardLayer, burn_layer, detect_change, flood_layer, mixture_threshold
+from cupola.hazards.depth import FloodDepth, flood_depth_m
 from cupola.hazards.grading import Grading, grade_layer
 from cupola.hazards.indices import dnbr, mndwi, ndwi, rgb_water_index
 from cupola.hazards.pair import ImagePair
@@ -37,6 +38,7 @@ class HazardMap:
     model: str
     confidence_ceiling: float
     grading: Grading | None = None
+    depth: FloodDepth | None = None
 
     @property
     def class_name(self) -> str:
@@ -111,10 +113,15 @@ def map_hazard(
     min_area_km2: float = 0.01,
     min_pixels: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    dem_m: np.ndarray | None = None,
 ) -> HazardMap:
     """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` or of fewer than
     ``min_pixels`` pixels (the minimum mapping unit: 3 x 3 by default, one pixel for active fires,
-    which are mapped pixel by pixel as in the MODIS/VIIRS fire products) are dropped."""
+    which are mapped pixel by pixel as in the MODIS/VIIRS fire products) are dropped. ``dem_m``
+    (ground elevation on the pair's grid) gives a flood its depth (FwDET) and depth grades; water
+    in both images (permanent water) is not an edge of the flood."""
+    if dem_m is not None and kind != "flood":
+        raise InputError(f"`dem_m`: a DEM gives a flood its depth; it does not apply to a {kind} map")
     if min_pixels is None:
         min_pixels = 1 if kind == "fire" else 9
     check_options(kind, min_area_km2, min_pixels)
@@ -130,7 +137,16 @@ def map_hazard(
         layer = detect_change(pair.before, pair.after)
         model, ceiling = "change-vector analysis of histogram-matched bands", 1.0
     step("detecting", 1, 2)
-    grading = grade_layer(kind, layer.score, layer.mask, layer.threshold, CLASS_NAMES[kind])
+    depth = None
+    if dem_m is not None:
+        dem = np.asarray(dem_m, dtype=np.float32)
+        if dem.shape != layer.mask.shape:
+            raise InputError(f"`dem_m`: shape {dem.shape} is not the pair's grid {layer.mask.shape}")
+        depth = flood_depth_m(layer.mask, dem, exclude=_permanent_water(pair, layer))
+        model += "; depth: FwDET from the DEM"
+    grading = grade_layer(
+        kind, layer.score, layer.mask, layer.threshold, CLASS_NAMES[kind], None if depth is None else depth.depth_m
+    )
     polys = polygonize_graded(
         layer.mask,
         grading.grade,
@@ -142,4 +158,23 @@ def map_hazard(
         min_pixels=min_pixels,
     )
     step("detecting", 2, 2)
-    return HazardMap(kind, layer, polys, model, ceiling, grading)
+    return HazardMap(kind, layer, polys, model, ceiling, grading, depth)
+
+
+def _permanent_water(pair: ImagePair, layer: HazardLayer) -> np.ndarray:
+    """Water before and after (not flood, not dry land): the flood layer's index above its
+    threshold in both images; ``layer.score`` is the after-minus-before index change, so the
+    before index is recomputed from the same model."""
+    roles = ("green", "swir1") if pair.has("green", "swir1") else ("green", "nir")
+    if pair.has(*roles):
+        from cupola.hazards.indices import mndwi
+
+        index = mndwi if roles[1] == "swir1" else ndwi
+        ib = index(pair.band("before", roles[0]), pair.band("before", roles[1]))
+        ia = index(pair.band("after", roles[0]), pair.band("after", roles[1]))
+    else:
+        rgb = ("red", "green", "blue")
+        ib = rgb_water_index(*(pair.band("before", r) for r in rgb))
+        ia = rgb_water_index(*(pair.band("after", r) for r in rgb))
+    with np.errstate(invalid="ignore"):
+        return np.asarray((ib > layer.threshold) & (ia > layer.threshold), bool)

@@ -14,7 +14,11 @@ severity rather than one delineated class): each mapped pixel gets a grade, each
   pixels. A proxy for the EMS damage grades (possibly damaged / damaged / destroyed): spectral
   change, not damage confirmed by photo-interpretation.
 
-Flood and active-fire layers carry a single grade (the class itself).
+- *flood* with a DEM: the FwDET water depth (:mod:`cupola.hazards.depth`) in the classes
+  :data:`~cupola.hazards.depth.DEPTH_CLASSES_M` (< 0.5, 0.5-1, 1-2, >= 2 m: legend bins, not a
+  standard); without a DEM one grade.
+
+Active-fire layers (and floods without a DEM) carry a single grade (the class itself).
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Grading", "DNBR_SEVERITY", "CHANGE_GRADES", "grade_burn", "grade_change", "grade_layer", "majority_3x3"]
+__all__ = [
+    "Grading",
+    "DNBR_SEVERITY",
+    "CHANGE_GRADES",
+    "grade_burn",
+    "grade_change",
+    "grade_flood_depth",
+    "grade_layer",
+    "majority_3x3",
+]
 
 #: (lower dNBR bound, grade name) after Key & Benson (2006), ascending
 DNBR_SEVERITY = (
@@ -105,8 +118,23 @@ def _separated(v: np.ndarray, lo: float, t: float, hi: float) -> bool:
     return has_valley(v[(v > lo) & (v <= hi)], t, VALLEY_RATIO)
 
 
-def grade_layer(kind: str, score: np.ndarray, mask: np.ndarray, threshold: float, class_name: str) -> Grading:
-    """The grading of a hazard layer of ``kind`` (see the module)."""
+def grade_flood_depth(depth_m: np.ndarray, mask: np.ndarray) -> Grading:
+    """Depth classes (:data:`~cupola.hazards.depth.DEPTH_CLASSES_M`) of the flooded pixels ``mask``;
+    a flooded pixel without a depth (no DEM there) is graded in the shallowest class."""
+    from cupola.hazards.depth import DEPTH_CLASSES_M
+
+    bounds = tuple(b for b, _ in DEPTH_CLASSES_M)
+    names = tuple(n for _, n in DEPTH_CLASSES_M)
+    d = np.nan_to_num(np.asarray(depth_m, dtype=np.float64), nan=0.0)
+    return Grading(_digitize(d, mask, bounds), names, bounds, "FwDET water depth classes (m)")
+
+
+def grade_layer(
+    kind: str, score: np.ndarray, mask: np.ndarray, threshold: float, class_name: str, depth_m: np.ndarray | None = None
+) -> Grading:
+    """The grading of a hazard layer of ``kind`` (see the module); ``depth_m`` grades a flood."""
+    if kind == "flood" and depth_m is not None:
+        return grade_flood_depth(depth_m, mask)
     if kind == "burn":
         return grade_burn(score, mask)
     if kind == "change":

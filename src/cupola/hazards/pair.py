@@ -19,7 +19,7 @@ import numpy as np
 from cupola.errors import InputError
 from cupola.io.limits import check_pixel_budget, regular_file
 
-__all__ = ["ImagePair", "band_roles", "clip_to_aoi", "overlap_bounds", "read_pair"]
+__all__ = ["ImagePair", "band_roles", "clip_to_aoi", "overlap_bounds", "read_on_grid", "read_pair"]
 
 ROLES = ("red", "green", "blue", "nir", "swir1", "swir2", "thermal")
 _DEFAULT_ROLES = {
@@ -245,3 +245,39 @@ def clip_to_aoi(pair: ImagePair, aoi: str | os.PathLike) -> ImagePair:
     before[:, ~inside] = np.nan
     after[:, ~inside] = np.nan
     return dataclasses.replace(pair, before=before, after=after)
+
+
+def read_on_grid(path: str | os.PathLike, pair: ImagePair, what: str = "`dem`") -> np.ndarray:
+    """Band 1 of the raster ``path`` (a DEM, ...) resampled (bilinear) onto the grid of ``pair``,
+    float32 with NaN where it has no data; its scale and offset tags are applied.
+
+    Raises:
+        InputError: unreadable, not georeferenced, or not overlapping the pair.
+    """
+    import rasterio
+    from rasterio.transform import Affine
+    from rasterio.warp import Resampling, reproject, transform_bounds
+
+    p = regular_file(path, f"{what} (a georeferenced raster)")
+    try:
+        ds = rasterio.open(p)
+    except Exception as exc:
+        raise InputError(f"{p}: {what} cannot be read as a raster ({' '.join(str(exc).split())})") from None
+    with ds:
+        if ds.crs is None or ds.transform.is_identity:
+            raise InputError(f"{p}: {what} has no georeferencing (CRS and geotransform)")
+        rows, cols = pair.after.shape[1:]
+        t = Affine(*pair.transform)
+        xs, ys = (t.c, t.c + t.a * cols), (t.f, t.f + t.e * rows)
+        grid = (min(xs), min(ys), max(xs), max(ys))
+        if overlap_bounds(grid, tuple(transform_bounds(ds.crs, pair.crs, *ds.bounds, densify_pts=21))) is None:
+            raise InputError(f"{p}: {what} does not overlap the image pair")
+        src = _read_bands(ds, [1])[0] * np.float32(ds.scales[0] or 1.0) + np.float32(ds.offsets[0] or 0.0)
+        out = np.full((rows, cols), np.nan, np.float32)
+        reproject(
+            src, out, src_transform=ds.transform, src_crs=ds.crs, src_nodata=np.nan,
+            dst_transform=t, dst_crs=pair.crs, dst_nodata=np.nan, resampling=Resampling.bilinear,
+        )  # fmt: skip
+    if not np.isfinite(out).any():
+        raise InputError(f"{p}: {what} has no valid value over the image pair")
+    return out

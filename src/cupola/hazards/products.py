@@ -5,6 +5,7 @@
   ``area_km2`` (equal-area), ``confidence``, ``source``, ``acquisition_time``, ``before_time``, ``method``;
 - ``change.tif``: the detection score as a cloud-optimized GeoTIFF on the 'after' grid;
 - ``confidence.tif``: the per-pixel confidence (0 where no hazard was mapped), COG;
+- ``depth.tif`` (a flood with a DEM): the FwDET water depth (m), NaN outside the flood, COG;
 - ``map.png`` and ``map.pdf``: the one-page map;
 - ``stac_item.json``: a STAC 1.0 Item listing these assets;
 - ``result.json``: the machine-readable summary (with ``affected``: features and people in the
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cupola.analysis.zonal import transformer
+from cupola.analysis.zonal import pixel_area_km2, transformer
 from cupola.hazards.analyse import HazardMap
 from cupola.hazards.pair import ImagePair
 from cupola.io.cog import write_cog
@@ -131,6 +132,8 @@ def write_hazard_products(
         "change_cog": "change.tif",
         "confidence_cog": "confidence.tif",
     }
+    if hmap.depth is not None:
+        files["depth_cog"] = "depth.tif"
     if write_map:
         files.update({"map_png": "map.png", "map_pdf": "map.pdf"})
     summary = {
@@ -165,6 +168,15 @@ def write_hazard_products(
                 for name, bound in zip(names, hmap.grading.bounds)
             ],
         }
+    if hmap.depth is not None:
+        shape = hmap.depth.depth_m.shape
+        d = hmap.depth.depth_m[np.isfinite(hmap.depth.depth_m)]
+        summary["depth"] = {
+            "method": hmap.depth.method,
+            "mean_m": float(d.mean()) if d.size else None,
+            "max_m": float(d.max()) if d.size else None,
+            "volume_m3": float(np.nansum(hmap.depth.depth_m * pixel_area_km2(pair.transform, shape, pair.crs) * 1e6)),
+        }
     if affected:
         summary["affected"] = affected
     with staged_output(out_dir, "`out_dir`", kind="hazards", inputs=inputs) as stage:
@@ -175,6 +187,11 @@ def write_hazard_products(
             stage / files["confidence_cog"], hmap.layer.confidence, pair.transform, pair.crs,
             description="per-pixel confidence of the hazard class (0 = not mapped)",
         )  # fmt: skip
+        if hmap.depth is not None:
+            write_cog(
+                stage / files["depth_cog"], hmap.depth.depth_m, pair.transform, pair.crs,
+                description="flood depth (m), FwDET; NaN outside the flood",
+            )  # fmt: skip
         if write_map:
             frame = map_frame(pair)
             geoms = hmap.polygons.geometries

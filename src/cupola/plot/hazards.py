@@ -20,6 +20,7 @@ HAZARD_COLOURS = {"flood": "#1f6fe0", "burn": "#8b1a1a", "fire": "#ff2a00", "cha
 GRADE_COLOURS = {
     "burn": ("#f5d800", "#f08c00", "#d7261e", "#6a1b9a"),
     "change": ("#ffb3ec", "#ff4fd2", "#a3007f"),
+    "flood": ("#9ecae1", "#4292c6", "#2166ac", "#08306b"),  # depth classes, shallow to deep
 }
 DISCLAIMER = (
     "Produced automatically by cupola from the images named below; not validated in the field. "
