@@ -15,7 +15,7 @@ import numpy as np
 from cupola.airglow import clean
 from cupola.airglow.project import GridGeometry, bin_factor_for, choose_grid, project_frame
 from cupola.airglow.shell import TangentGrid, check_layer_height, rays_to_shell, shell_to_pixels
-from cupola.airglow.waves import WaveSearch, find_waves, phase_velocity_spectrum
+from cupola.airglow.waves import AMBIGUOUS_NSIGMA, WaveSearch, find_waves, phase_velocity_spectrum
 from cupola.errors import InputError
 from cupola.geometry.attitude import Pose
 from cupola.geometry.camera import Camera
@@ -46,6 +46,12 @@ class AirglowResult:
     @property
     def waves(self):
         return self.search.waves
+
+
+#: the chance of a false peak over the searched wavevectors of one sequence (the red-noise test,
+#: :func:`cupola.airglow.waves.red_noise_test`); chosen on a spread of generated short sequences
+#: (docs/airglow.md, "Short sequences")
+FALSE_ALARM = 0.01
 
 
 def _mark_track_parallel(waves: list, grid: TangentGrid, poses: Sequence[Pose]) -> list:
@@ -154,7 +160,8 @@ def analyse_sequence(
     wind_m_s: tuple[float, float] | None = None,
     max_slant: float = 4.0,
     max_cells: int = 384,
-    false_alarm: float = 0.01,
+    false_alarm: float = FALSE_ALARM,
+    ambiguous_nsigma: float = AMBIGUOUS_NSIGMA,
     ground_nsigma: float = 3.0,
     frame_trend_degree: int = 0,
     exposure_s: float | None = None,
@@ -226,7 +233,9 @@ def analyse_sequence(
     m[:, ~valid] = np.nan
     report("cleaning", 1, 1)
     t_s = np.array([(t - times[0]).total_seconds() for t in times])
-    search = find_waves(m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s)
+    search = find_waves(
+        m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s, ambiguous_nsigma=ambiguous_nsigma
+    )
     search.waves[:] = _mark_track_parallel(search.waves, grid, poses)
     smear = np.zeros(2)
     smear_notes: list[str] = []

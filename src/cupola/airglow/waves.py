@@ -220,8 +220,17 @@ def _phase_rate(m: np.ndarray, window: np.ndarray, xx, yy, t_s, kx, ky) -> tuple
     return w, amp * float(np.cos(intercept)), amp * float(np.sin(intercept))
 
 
-def wave_from_params(p: np.ndarray, cov: np.ndarray, significance: float, wind_m_s=None) -> Wave:
-    """A table row from fitted (kx, ky, w, a, b) and their covariance (5 x 5)."""
+#: a wave whose phase speed is below this many sigma is marked ``ambiguous`` (its direction known
+#: modulo 180 deg); chosen on a spread of generated short sequences (docs/airglow.md, "Short
+#: sequences")
+AMBIGUOUS_NSIGMA = 2.0
+
+
+def wave_from_params(
+    p: np.ndarray, cov: np.ndarray, significance: float, wind_m_s=None, ambiguous_nsigma: float = AMBIGUOUS_NSIGMA
+) -> Wave:
+    """A table row from fitted (kx, ky, w, a, b) and their covariance (5 x 5); ``ambiguous`` where
+    the phase speed is below ``ambiguous_nsigma`` sigma."""
     kx, ky, w, a, b = (float(v) for v in p)
     if w < 0:  # propagate along k with w > 0: the 180 deg ambiguity resolved by the sequence
         kx, ky, w, b = -kx, -ky, -w, -b
@@ -255,7 +264,7 @@ def wave_from_params(p: np.ndarray, cov: np.ndarray, significance: float, wind_m
         amplitude_pct=100.0 * amp,
         amplitude_sigma_pct=100.0 * sig(g_amp),
         significance=float(significance),
-        ambiguous=bool(c < 2.0 * s_c),
+        ambiguous=bool(not c >= ambiguous_nsigma * s_c),
         kx_cyc_km=kx,
         ky_cyc_km=ky,
         omega_rad_s=w,
@@ -304,6 +313,7 @@ def find_waves(
     wind_m_s=None,
     max_phase_speed_m_s: float = 300.0,
     seed: int = 0,
+    ambiguous_nsigma: float = AMBIGUOUS_NSIGMA,
 ) -> WaveSearch:
     """The waves of a modulation stack ``m`` (n, ny, nx) on a grid of ``spacing_km`` (row 0 north),
     ``valid`` the cells the analysis uses, ``t_s`` the frame times (s). NaN observations (flagged,
@@ -397,7 +407,7 @@ def find_waves(
         fitted, cov, _ = _fit(params.ravel(), ox, oy, ot, ov)
         params = fitted.reshape(-1, 5)
     waves = [
-        wave_from_params(params[i], cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5], sigs[i], wind_m_s)
+        wave_from_params(params[i], cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5], sigs[i], wind_m_s, ambiguous_nsigma)
         for i in range(len(params))
     ]
     order = np.argsort([-w.amplitude_pct for w in waves])

@@ -215,6 +215,8 @@ def make_sequence(
     seed: int = 0,
     smear_steps: int = 1,
     attitude_walk_deg: float = 0.0,
+    ground_stripes: float = 0.0,
+    stripes_wavelength_km: float = 40.0,
 ) -> AirglowSequence:
     """Render a sequence (see the module docstring). ``stars``: how many random stars over the
     whole sky (brighter than ~6 mag); ``cities``: random towns on the ground below the scene, each
@@ -263,6 +265,14 @@ def make_sequence(
     town_sigma_m = rng.uniform(1500.0, 5000.0, cities)
     cloud = _cloud_field(rng) if clouds > 0 else None
     ground_centre = geodesy.geodetic_to_ecef(lon0, lat0, 0.0)
+    # the across-track direction on the ground map (x east, y north) and the stripes' phase
+    sub = [
+        geodesy.geodetic_to_ecef(*geodesy.ecef_to_geodetic(st.position_m)[:2], 0.0) for st in (states[0], states[-1])
+    ]
+    tx, ty = _sphere_map(np.array(sub), ground_centre)
+    across = np.array([-(ty[1] - ty[0]), tx[1] - tx[0]])
+    across = across / np.linalg.norm(across) if np.linalg.norm(across) > 0 else np.array([1.0, 0.0])
+    stripe_phase = float(np.random.default_rng([seed, 104729]).uniform(0.0, 2.0 * np.pi))
     frames = np.empty((n_frames, h_px, w_px), np.float32)
     notes: list[str] = []
     if int(smear_steps) != smear_steps or smear_steps < 1:
@@ -300,6 +310,13 @@ def make_sequence(
             ok = np.isfinite(cl[..., 0])
             gx, gy = _sphere_map(np.where(ok[..., None], cl, ground_centre + 1.0), ground_centre)
             signal += np.where(ok, clouds * mean_e * cloud(gx, gy), 0.0)
+        if ground_stripes > 0:
+            cl = _hit(o, d, 10e3)
+            ok = np.isfinite(cl[..., 0])
+            gx, gy = _sphere_map(np.where(ok[..., None], cl, ground_centre + 1.0), ground_centre)
+            u = (gx * across[0] + gy * across[1]) / stripes_wavelength_km
+            stripes = 0.5 * (1.0 + np.cos(2.0 * np.pi * u + stripe_phase))
+            signal += np.where(ok, ground_stripes * mean_e * stripes, 0.0)
         # stars above 50 km
         if stars:
             s_itrs = star_dir @ state.gcrs_to_itrs.T
