@@ -291,6 +291,67 @@ def _detection_by_size(rows) -> None:
           f"fires <= 900 K {h[tk <= 900].mean():.2f}, > 900 K {h[tk > 900].mean():.2f}")  # fmt: skip
 
 
+def fire_power():
+    """Fire radiative power (:mod:`cupola.hazards.frp`) of the painted fires of
+    ``fire_detection`` (four real ECOSTRESS scenes x three seeds x 60 fires, 600-1200 K), from the
+    fire test's own mask (as the product does): per fire found, the FRP summed over the flagged
+    pixels it touches against the power it radiates above the scene, area x sigma (T_f^4 - T_bg^4),
+    T_bg the unpainted LST under it. Median ratio, the share within the stated factor, and the
+    total over all fires found."""
+    from scipy import ndimage
+
+    from cupola.hazards.fire import WINDOW_M, fire_layer, window_pixels
+    from cupola.hazards.frp import SIGMA, fire_radiative_power
+    from cupola.simulate.hazards import paint_fires
+
+    files = sorted(ECOSTRESS.glob("*.tif"))
+    if not files:
+        print(f"  (fire power skipped: no scenes in {ECOSTRESS})")
+        return
+    ratios, temps, areas, est_total, true_total, factor = [], [], [], 0.0, 0.0, 2.0
+    for f in files:
+        band, area, allowed = _scene_masks(f)
+        area_m2 = area * 1e6
+        pixel_m = float(np.sqrt(np.mean(area)) * 1000.0)
+        for seed in FIRE_SEEDS:
+            fires = paint_fires(band.values, n_fires=FIRES_PER_SCENE, seed=seed, allowed=allowed)
+            t = fires.brightness_k
+            mask = fire_layer(t, pixel_m=pixel_m).mask
+            got = fire_radiative_power(t, mask, area_m2, window_px=window_pixels(WINDOW_M, pixel_m))
+            factor = got.factor
+            near = ndimage.grey_dilation(fires.labels, size=(3, 3))
+            for k in range(fires.area_px.size):
+                mine = (near == k + 1) & mask
+                if not mine.any():
+                    continue
+                foot = fires.labels == k + 1
+                t_bg = float(np.nanmean(band.values[foot]))
+                a_m2 = float(fires.area_px[k] * np.mean(area_m2[foot]))
+                truth = a_m2 * SIGMA * (fires.temperature_k[k] ** 4 - t_bg**4)
+                est = float(got.frp_w[mine].sum())
+                ratios.append(est / truth)
+                temps.append(fires.temperature_k[k])
+                areas.append(fires.area_px[k])
+                est_total += est
+                true_total += truth
+    r, tk, a = np.asarray(ratios), np.asarray(temps), np.asarray(areas)
+    inside = float(np.mean((r > 1 / factor) & (r < factor)))
+    print(
+        f"  FRP / true power, {r.size} fires found: median {np.median(r):.2f}, 10-90 % {np.quantile(r, 0.1):.2f}-"
+        f"{np.quantile(r, 0.9):.2f}, within the stated factor {factor:.2f}: {inside:.2f}; total "
+        f"{est_total / 1e6:.0f} MW against {true_total / 1e6:.0f} MW"
+    )
+    for lo, hi in ((600, 800), (800, 1000), (1000, 1200)):
+        sel = (tk >= lo) & (tk < hi)
+        print(f"    fires {lo}-{hi} K: median ratio {np.median(r[sel]):.2f} ({int(sel.sum())} fires)")
+    for lo, hi in ((0.001, 0.1), (0.1, 1.0), (1.0, 25.0)):
+        sel = (a >= lo) & (a < hi)
+        if sel.any():
+            print(f"    fires of {lo:g}-{hi:g} pixels: median ratio {np.median(r[sel]):.2f} ({int(sel.sum())} fires)")
+    bench_line("hazards_fire_frp_median_ratio", float(np.median(r)), "ratio")
+    bench_line("hazards_fire_frp_within_factor", inside, "fraction")
+
+
 #: the fire-test defaults are chosen on these scenes (one night, one day) and reported on all four
 CHOICE_SCENES = ("doy2023175", "doy2023184")
 TUNE_WINDOW_M = (500.0, 700.0, 1000.0, 1470.0, 2000.0, 3000.0)
@@ -681,6 +742,7 @@ BENCHMARKS = {
     "hazards_false_alarm_km2": false_alarms,
     "hazards_fire_false_alarm_km2": fire_false_alarms,
     "hazards_fire_detection_rate": fire_detection,
+    "hazards_fire_frp_median_ratio": fire_power,
     "hazards_weak_change_recall": weak_change,
     "hazards_flood_depth_rel_error": flood_depth,
     "hazards_pair_seconds": pair_seconds,

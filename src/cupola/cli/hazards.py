@@ -115,6 +115,12 @@ def _run(
             print(f"  {f['layer']}: {f['affected']} of {f['features']} feature(s) affected, {f['length_km']:.3g} km")
         if "people" in affected:
             print(f"  people in the {summary['class']}: {affected['people']:.0f}")
+        if "frp" in summary:
+            f = summary["frp"]
+            print(
+                f"  fire radiative power: {f['total_mw']:.4g} MW in {f['hotspots']} hotspot(s) "
+                f"(within a factor {f['within_factor']:.2g} for 600-1200 K fires)"
+            )
         if "depth" in summary and summary["depth"]["max_m"] is not None:
             d = summary["depth"]
             print(f"  flood depth (FwDET): mean {d['mean_m']:.2f} m, max {d['max_m']:.2f} m, {d['volume_m3']:.4g} m³")

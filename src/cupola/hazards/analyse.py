@@ -16,6 +16,7 @@ import numpy as np
 from cupola.errors import InputError
 from cupola.hazards.change import HazardLayer, burn_layer, detect_change, flood_layer, mixture_threshold
 from cupola.hazards.depth import FloodDepth, flood_depth_m
+from cupola.hazards.frp import FireRadiativePower, fire_radiative_power
 from cupola.hazards.grading import Grading, grade_layer
 from cupola.hazards.indices import dnbr, mndwi, ndwi, rgb_water_index
 from cupola.hazards.pair import ImagePair
@@ -39,6 +40,7 @@ class HazardMap:
     confidence_ceiling: float
     grading: Grading | None = None
     depth: FloodDepth | None = None
+    frp: FireRadiativePower | None = None
 
     @property
     def class_name(self) -> str:
@@ -158,7 +160,16 @@ def map_hazard(
         min_pixels=min_pixels,
     )
     step("detecting", 2, 2)
-    return HazardMap(kind, layer, polys, model, ceiling, grading, depth)
+    frp = None
+    if kind == "fire":
+        from cupola.analysis.zonal import pixel_area_km2
+        from cupola.hazards.fire import WINDOW_M, window_pixels
+
+        rows, cols = layer.mask.shape
+        area_m2 = np.broadcast_to(pixel_area_km2(pair.transform, (rows, cols), pair.crs), (rows, cols)) * 1e6
+        window = window_pixels(WINDOW_M, pixel_size_m(pair))
+        frp = fire_radiative_power(pair.band("after", "thermal"), layer.mask, area_m2, window_px=window)
+    return HazardMap(kind, layer, polys, model, ceiling, grading, depth, frp)
 
 
 def _permanent_water(pair: ImagePair, layer: HazardLayer) -> np.ndarray:

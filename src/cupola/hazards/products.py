@@ -6,6 +6,7 @@
 - ``change.tif``: the detection score as a cloud-optimized GeoTIFF on the 'after' grid;
 - ``confidence.tif``: the per-pixel confidence (0 where no hazard was mapped), COG;
 - ``depth.tif`` (a flood with a DEM): the FwDET water depth (m), NaN outside the flood, COG;
+- ``frp.tif`` (active fire): fire radiative power (MW) per fire pixel (:mod:`cupola.hazards.frp`), COG;
 - ``map.png`` and ``map.pdf``: the one-page map;
 - ``stac_item.json``: a STAC 1.0 Item listing these assets;
 - ``result.json``: the machine-readable summary (with ``affected``: features and people in the
@@ -92,6 +93,30 @@ def _stac_item(hmap: HazardMap, bounds: tuple, times: dict, assets: dict[str, st
     return item.to_dict(include_self_link=False, transform_hrefs=False)
 
 
+def _frp_summary(hmap: HazardMap, pair: ImagePair, top: int = 20) -> dict:
+    """Total FRP, and the ``top`` largest hotspots with their FRP (MW) and centre (lon, lat)."""
+    from rasterio.transform import Affine
+
+    frp = hmap.frp
+    assert frp is not None
+    order = np.argsort(frp.hotspot_w)[::-1][:top]
+    to_lonlat = transformer(pair.crs, "EPSG:4326")
+    spots = []
+    for k in order:
+        rows, cols = np.nonzero(frp.labels == k + 1)
+        x, y = Affine(*pair.transform) * (float(cols.mean()) + 0.5, float(rows.mean()) + 0.5)
+        lon, lat = to_lonlat.transform(x, y)
+        spots.append({"frp_mw": round(float(frp.hotspot_w[k]) / 1e6, 4), "pixels": int(rows.size),
+                      "lon": round(float(lon), 6), "lat": round(float(lat), 6)})  # fmt: skip
+    return {
+        "method": frp.method,
+        "within_factor": round(frp.factor, 3),
+        "total_mw": float(frp.hotspot_w.sum()) / 1e6,
+        "hotspots": int(frp.hotspot_w.size),
+        "largest": spots,
+    }
+
+
 def write_hazard_products(
     hmap: HazardMap,
     pair: ImagePair,
@@ -134,6 +159,8 @@ def write_hazard_products(
     }
     if hmap.depth is not None:
         files["depth_cog"] = "depth.tif"
+    if hmap.frp is not None:
+        files["frp_cog"] = "frp.tif"
     if write_map:
         files.update({"map_png": "map.png", "map_pdf": "map.pdf"})
     summary = {
@@ -177,6 +204,8 @@ def write_hazard_products(
             "max_m": float(d.max()) if d.size else None,
             "volume_m3": float(np.nansum(hmap.depth.depth_m * pixel_area_km2(pair.transform, shape, pair.crs) * 1e6)),
         }
+    if hmap.frp is not None:
+        summary["frp"] = _frp_summary(hmap, pair)
     if affected:
         summary["affected"] = affected
     with staged_output(out_dir, "`out_dir`", kind="hazards", inputs=inputs) as stage:
@@ -191,6 +220,11 @@ def write_hazard_products(
             write_cog(
                 stage / files["depth_cog"], hmap.depth.depth_m, pair.transform, pair.crs,
                 description="flood depth (m), FwDET; NaN outside the flood",
+            )  # fmt: skip
+        if hmap.frp is not None:
+            write_cog(
+                stage / files["frp_cog"], hmap.frp.frp_w / np.float32(1e6), pair.transform, pair.crs,
+                description="fire radiative power (MW) per fire pixel, 0 elsewhere",
             )  # fmt: skip
         if write_map:
             frame = map_frame(pair)
