@@ -347,6 +347,18 @@ def _hazards_fire(cupola_main, folder: Path, outputs: list) -> int:
             f"painted, 0.001-25 pixels, 600-1200 K); flagged pixels away from every fire (false alarms): "
             f"{int((found & (near == 0)).sum())}"
         )
+        from cupola.analysis.zonal import pixel_area_km2
+        from cupola.hazards.frp import SIGMA
+
+        area_m2 = np.broadcast_to(pixel_area_km2(after.transform, after.values.shape, after.crs or "EPSG:4326"),
+                                  after.values.shape) * 1e6  # fmt: skip
+        power = [
+            fires.area_px[k - 1] * float(area_m2[fires.labels == k].mean()) * SIGMA
+            * (fires.temperature_k[k - 1] ** 4 - float(np.nanmean(after.values[fires.labels == k])) ** 4)
+            for k in hit
+        ]  # fmt: skip
+        frp = json.loads((folder / "products" / "result.json").read_text())["frp"]["total_mw"]
+        print(f"fire radiative power of the fires found: {frp:.4g} MW; they radiate {sum(power) / 1e6:.4g} MW")
         outputs.append(folder / "products")
     return code
 
