@@ -59,7 +59,9 @@ def onboard() -> None:
     from cupola.onboard.runtimes import export_onnx, prepare, runtime_available
     from cupola.onboard.samples import calibration_crops, evaluation_crop
 
-    rts = ("torch", "ort", "ort-int8", "ort-int8s") + (("openvino",) if runtime_available("openvino") else ())
+    rts = ("torch", "ort", "ort-fp16", "ort-int8", "ort-int8s") + tuple(
+        r for r in ("openvino", "openvino-int8") if runtime_available(r)
+    )
     res = run_bench(
         BenchConfig(
             models=("aliked",),
@@ -73,7 +75,7 @@ def onboard() -> None:
         )
     )
     rows = {r["runtime"]: r for r in res.rows}
-    for r in res.rows:
+    for r in (r for r in res.rows if r["status"] == "ok"):
         print(
             f"# aliked {r['runtime']:9s} {r['status']:3s} p50 {r['latency_p50_ms']:.1f} ms p95 "
             f"{r['latency_p95_ms']:.1f} ms  x{r['speedup_vs_torch']:.2f}  drift {r['drift_rel']:.2e}  "
@@ -124,6 +126,7 @@ def onboard() -> None:
     task(rts)
     rso(rts)
     scene(rts)
+    cpu_lines()
     b = res.bitflip["aliked"]
     print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
     bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
@@ -146,7 +149,7 @@ def score_only(rts: tuple[str, ...]) -> None:
         BenchConfig(models=("aliked-score",), runtimes=rts, repeats=30, size_px=SIZE_PX, seed=SEED, bitflip_trials=0)
     )
     rows = {r["runtime"]: r for r in res.rows}
-    for r in res.rows:
+    for r in (r for r in res.rows if r["status"] == "ok"):
         print(
             f"# aliked-score {r['runtime']:9s} p50 {r['latency_p50_ms']:.1f} ms  x{r['speedup_vs_torch']:.2f}  "
             f"drift {r['drift_rel']:.2e}  size {r['size_mb']:.2f} MB"
@@ -315,8 +318,8 @@ def task(rts: tuple[str, ...]) -> None:
             f"{change:+.2f} % (largest {worst:.2f} %), centre moved <= {r.get('centre_shift_km_max') or 0:.3f} km"
             f"  cpu {r['cpu_s']:.0f} s ({r['shapes_exported']} shapes)"
         )
-    for rt, tag in (("ort-int8", "int8"), ("ort-int8s", "int8s")):
-        r = rows[rt]
+    for rt, tag in (("ort-int8", "int8"), ("ort-int8s", "int8s"), ("ort-fp16", "fp16"), ("openvino-int8", "ov_int8")):
+        r = rows.get(rt, {"status": "not run"})
         if r["status"] == "ok":
             # the issue's definition: localization success unchanged on the bundled cases and the
             # centre-error change (mean over the located cases of (int8 - fp32) / fp32, in %)
@@ -332,10 +335,44 @@ def task(rts: tuple[str, ...]) -> None:
 
 TASK_BITFLIP_TRIALS = 5
 RSO_IMAGES = 96
+#: runtime -> the tag of its BENCH lines
+TAGS = (
+    ("ort", "ort"),
+    ("ort-fp16", "fp16"),
+    ("ort-int8", "int8"),
+    ("ort-int8s", "int8s"),
+    ("openvino", "openvino"),
+    ("openvino-int8", "ov_int8"),
+)
+
+
+def _backbone_network(side: int):
+    """ALIKED's backbone as locate loads it (its cached matcher), as a benchmark network."""
+    import torch
+
+    from cupola.locate.features import make_matcher
+    from cupola.onboard.backbone import BACKBONE_OUTPUTS, backbone_module
+    from cupola.onboard.networks import Network
+
+    aliked = make_matcher("aliked", max_keypoints=2048)._aliked.aliked
+    return Network("backbone", backbone_module(aliked), torch.zeros(1, 1, side, side), BACKBONE_OUTPUTS)
+
+
+def cpu_lines() -> None:
+    """BENCH lines of :func:`runtimes_cpu`: per model, the CPU-time speed-up of each runtime over
+    fp32 PyTorch (``onboard_{model}_{tag}_cpu_speedup``) and for ALIKED the keypoints it keeps."""
+    res = runtimes_cpu()
+    for model, rows in res.items():
+        for rt, tag in TAGS:
+            if "speedup" in rows.get(rt, {}):
+                name = f"onboard_{model.replace('-', '_')}_{tag}"
+                bench_line(f"{name}_cpu_speedup", rows[rt]["speedup"], "x", baseline=1.0, ratio=rows[rt]["speedup"])
+                if "keypoints" in rows[rt]:
+                    bench_line(f"{name}_keypoints", rows[rt]["keypoints"], "share", baseline=1.0)
 
 
 def runtimes_cpu(
-    models: tuple[str, ...] = ("aliked-score", "aliked", "unet", "pose", "scene"),
+    models: tuple[str, ...] = ("aliked-score", "aliked", "backbone", "unet", "pose", "scene"),
     rts: tuple[str, ...] | None = None,
     rounds: int = 10,
 ) -> dict[str, dict[str, dict]]:
@@ -343,7 +380,10 @@ def runtimes_cpu(
     interleaved: each round runs every runtime once (a tiny model: a batch of calls lasting ~20 ms
     of PyTorch), so load from other jobs falls on all alike; the median per runtime, its speed-up
     over fp32 PyTorch, the relative drift of its outputs and, for ALIKED, the share of fp32's
-    top-256 keypoints it finds again (4 crops of the Meteor frame). Returns model -> runtime -> figures."""
+    top-256 keypoints it finds again (4 crops of the Meteor frame). ``backbone``: the graph locate's
+    sparse ALIKED path would run (``cupola.onboard.backbone``: score map and x1..x4, the part the
+    task metric swaps) at 512 x 512, a size locate's photos are matched at.
+    Returns model -> runtime -> figures."""
     import tempfile
     import time
     from pathlib import Path
@@ -362,11 +402,15 @@ def runtimes_cpu(
     builders = rso_builders(8)
     out: dict[str, dict[str, dict]] = {}
     for model in models:
-        net = builders[model](SIZE_PX, SEED) if model in builders else build_network(model, SIZE_PX, SEED)
-        xs = [net.example.numpy()] if net.own_example else [evaluation_crop(SIZE_PX, seed=SEED + s) for s in range(4)]
+        side = 512 if model == "backbone" else SIZE_PX
+        if model == "backbone":
+            net = _backbone_network(side)
+        else:
+            net = builders[model](side, SEED) if model in builders else build_network(model, side, SEED)
+        xs = [net.example.numpy()] if net.own_example else [evaluation_crop(side, seed=SEED + s) for s in range(4)]
         with tempfile.TemporaryDirectory() as tmp:
             path = export_onnx(net.module, net.example, Path(tmp) / "m.onnx", net.output_names)
-            calib = net.calibration or calibration_crops(SIZE_PX, seed=SEED)
+            calib = net.calibration or calibration_crops(side, seed=SEED)
             runners, status = {}, {}
             for rt in rts:
                 try:
@@ -397,8 +441,9 @@ def runtimes_cpu(
                         "drift_rel": float(np.mean([output_drift(a, b)[1] for a, b in zip(refs, outs)])),
                         "size_mb": r.size_bytes / 1e6,
                     }
-                    if model.startswith("aliked"):  # the score map: the last output
-                        kept = [keypoint_agreement(a[-1][0, 0], b[-1][0, 0], k=256) for a, b in zip(refs, outs)]
+                    if model.startswith("aliked") or model == "backbone":  # score map: backbone's first, else last
+                        i = 0 if model == "backbone" else -1
+                        kept = [keypoint_agreement(a[i][0, 0], b[i][0, 0], k=256) for a, b in zip(refs, outs)]
                         fig["keypoints"] = float(np.mean(kept))
                     out[model][k] = fig
                     print(
@@ -427,7 +472,7 @@ def scene(rts: tuple[str, ...]) -> None:
         else:
             print(f"# scene {r['runtime']:9s} {r['status']}")
     bench_line("onboard_scene_accuracy", rows["torch"]["task_value"], "share")
-    for rt, tag in (("ort", "ort"), ("ort-int8", "int8"), ("ort-int8s", "int8s"), ("openvino", "openvino")):
+    for rt, tag in TAGS:
         if rt in rows and rows[rt]["status"] == "ok":
             bench_line(f"onboard_scene_{tag}_task_change", rows[rt]["task_change"], "share", baseline=0.0)
     kept = [r for r in res.rows if r["status"] == "ok" and abs(r["task_change"]) < 0.01]
@@ -459,7 +504,7 @@ def rso(rts: tuple[str, ...]) -> None:
             )
         metric = "psnr" if model == "unet" else "median_angle"
         bench_line(f"onboard_{model}_{metric}", rows["torch"]["task_value"], unit)
-        for rt, tag in (("ort", "ort"), ("ort-int8", "int8"), ("ort-int8s", "int8s"), ("openvino", "openvino")):
+        for rt, tag in TAGS:
             if rt in rows and rows[rt]["status"] == "ok":
                 bench_line(f"onboard_{model}_{tag}_task_change", rows[rt]["task_change"], unit, baseline=0.0)
         kept = [r for r in rows.values() if r["status"] == "ok" and abs(r["task_change"]) < tolerance[model]]
