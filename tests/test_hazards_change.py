@@ -100,3 +100,14 @@ def test_change_command_grades_a_weak_change_beside_a_strong_one(tmp_path, capsy
     assert set(by_grade) == {"low change", "high change"}
     assert by_grade["low change"] == pytest.approx(weak.sum() * px_km2, rel=0.05)
     assert by_grade["high change"] == pytest.approx(strong.sum() * px_km2, rel=0.05)
+
+
+def test_no_data_pixels_stay_unmapped_with_the_second_level():
+    before, after, weak, strong = _weak_beside_strong()
+    after[:, 95:110, 30:60] = np.nan  # a hole across the weak block's edge, in both (as read_pair does)
+    before[:, 95:110, 30:60] = np.nan
+    layer = detect_change(before, after)
+    hole = np.zeros(weak.shape, bool)
+    hole[95:110, 30:60] = True
+    assert not layer.mask[hole].any() and np.isnan(layer.score[hole]).all()
+    assert layer.mask[weak & ~ndimage.binary_dilation(hole, iterations=2)].mean() > 0.95

@@ -136,7 +136,8 @@ def change_vector(
     med = float(np.median(raw))
     mad = 1.4826 * float(np.median(np.abs(raw - med)))
     floor = med + noise_sigmas * max(mad, 1e-6)
-    mag = ndimage.uniform_filter(raw_mag, 3, mode="nearest").astype(np.float32)
+    # (a normalized convolution: a running-sum filter would spread one NaN along its row and column)
+    mag = _masked_mean_3x3(raw_mag, np.isfinite(raw_mag))
     mag[~np.isfinite(mag2)] = np.nan
     s = _sample(mag)
     s = s[np.isfinite(s)]
@@ -156,6 +157,7 @@ def change_vector(
     if weak_change == "masked":
         keep = ~mask
         score = np.where(mask, mag, _masked_mean_3x3(raw_mag, keep)).astype(np.float32)
+        score[~np.isfinite(mag)] = np.nan  # no data stays no data
         rel_w = np.where(mask, rel, _masked_mean_3x3(raw_rel, keep))
     else:
         score, rel_w = mag, rel
