@@ -4,7 +4,8 @@
   the per-pixel difference vector of the normalised bands, each band scaled by a robust spread
   (1.4826 MAD of its difference); threshold = the larger of Otsu's threshold on the magnitude and a
   noise floor, median + ``noise_sigmas`` robust sigmas of the magnitude, so that an unchanged pair
-  (one mode only, which Otsu would still split) yields no change.
+  (one mode only, which Otsu would still split) yields no change; a second level for a weak change
+  beside a strong one (see :func:`change_vector`).
 - Flood (UN-SPIDER recommended practice): a water index on both dates, one Otsu threshold on the
   pooled values (when the histogram is not clearly bimodal, Ashman's D < 2, the index's
   conventional threshold instead); flooded = water after and not water before.
