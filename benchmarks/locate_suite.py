@@ -105,6 +105,9 @@ def main(argv):
     for kv in a.set:
         k, v = kv.split("=")
         default = getattr(opts, k)
+        if v.lower() in ("none", "true", "false"):
+            setattr(opts, k, {"none": None, "true": True, "false": False}[v.lower()])
+            continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
     rows = run(opts, a.only, a.log)
     s = summary(rows)

@@ -184,3 +184,45 @@ def test_painted_clouds_cover_what_is_asked_and_the_mask_finds_them(bases):
         covered = float((clouded.min(axis=2) > 225).mean() - (p.min(axis=2) > 225).mean())
         assert covered == pytest.approx(frac, abs=0.1)
         assert cloud_mask(clouded).mean() > 0.7 * frac  # the soft edges are partly transparent
+
+
+def test_fill_masked_takes_the_surrounding_tone_and_leaves_ground_alone():
+    from cupola.locate.localize import fill_masked
+
+    rng = np.random.default_rng(0)
+    h, w = 300, 400
+    ground = np.full((h, w), 60, np.uint8)
+    ground[:, w // 2 :] = 140  # two ground tones, left and right
+    ground = np.clip(ground + rng.integers(-5, 6, (h, w)), 0, 255).astype(np.uint8)
+    mask = np.zeros((h, w), bool)
+    mask[100:160, 40:100] = True  # a cloud over the dark half
+    mask[100:160, 300:360] = True  # one over the bright half
+    clouded = ground.copy()
+    clouded[mask] = 245
+    out = fill_masked(clouded, mask, 0.03)
+    assert np.array_equal(out[~mask], clouded[~mask])  # the ground is not touched
+    assert abs(float(out[100:160, 40:100].mean()) - 60) < 6  # each cloud takes the tone around it
+    assert abs(float(out[100:160, 300:360].mean()) - 140) < 6
+    assert fill_masked(clouded, np.zeros((h, w), bool), 0.03) is clouded  # nothing masked: as it was
+
+
+def test_cloud_fill_gives_the_ground_back_its_contrast(bases):
+    """Under painted cloud, CLAHE spends its local contrast on the bright cloud: with the cloud
+    pixels filled by the ground around them, the ground the matcher sees (the normalised 256-px
+    image, outside the cloud mask) has more detail (mean absolute Laplacian)."""
+    import cv2
+
+    from cupola.locate.localize import normalise, resize
+
+    photo = paint_clouds(bases["ISS064-E-358"].photo, 0.3, seed=1)
+    detail = {}
+    for sigma in (None, 0.03):
+        loc = Localizer(LocateOptions(cloud_fill_sigma=sigma))
+        loc._set_photo(photo)
+        gray, mask = loc._photo
+        h, w = gray.shape
+        sw, sh = round(w * 256 / max(h, w)), round(h * 256 / max(h, w))
+        small = normalise(resize(gray, sw, sh)).astype(np.float32)
+        ground = ~(resize(mask.astype(np.uint8), sw, sh) > 0)
+        detail[sigma] = float(np.abs(cv2.Laplacian(small, cv2.CV_32F))[ground].mean())
+    assert detail[0.03] > 1.1 * detail[None], detail

@@ -81,6 +81,10 @@ class LocateOptions:
     # before LightGlue: mutual nearest descriptors at the first size for every right angle; a turn
     # with at least this many inliers (chance gives <= ~10) is coregistered at once. None: off
     quick_inliers: int | None = 20
+    # cloud pixels (the cloud mask) are filled with the surrounding ground, smoothed over this share
+    # of the photo's long side, before the matcher sees the photo: otherwise CLAHE spends its local
+    # contrast on the bright cloud and the ground beside it goes flat. None: the photo as it is
+    cloud_fill_sigma: float | None = 0.03
 
 
 @dataclass
@@ -160,6 +164,31 @@ def cloud_mask(img: np.ndarray) -> np.ndarray:
     mx, mn = f.max(axis=2), f.min(axis=2)
     sat = (mx - mn) / np.maximum(mx, 1e-6)
     return (mx > 0.7) & (sat < 0.18)
+
+
+def fill_masked(gray: np.ndarray, mask: np.ndarray, sigma_frac: float, work_px: int = 512) -> np.ndarray:
+    """``gray`` with the pixels under ``mask`` replaced by a normalised convolution of the others
+    (a Gaussian of ``sigma_frac`` of the long side, weighted by the unmasked pixels): masked areas
+    take the smooth tone of the ground around them and their edges stop being features. Computed
+    at ``work_px`` on the long side (the fill is smooth) and resampled; unmasked pixels untouched."""
+    import cv2
+
+    if not mask.any():
+        return gray
+    h, w = gray.shape
+    s = min(1.0, work_px / max(h, w))
+    sw, sh = max(2, round(w * s)), max(2, round(h * s))
+    valid = (~mask).astype(np.float32)
+    num = cv2.resize(gray.astype(np.float32) * valid, (sw, sh), interpolation=cv2.INTER_AREA)
+    den = cv2.resize(valid, (sw, sh), interpolation=cv2.INTER_AREA)
+    sigma = max(0.5, sigma_frac * max(sw, sh))
+    num = cv2.GaussianBlur(num, (0, 0), sigma)
+    den = cv2.GaussianBlur(den, (0, 0), sigma)
+    fill = num / np.maximum(den, 1e-4)
+    fill = cv2.resize(fill, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = gray.copy()
+    out[mask] = np.clip(fill[mask], 0, 255).astype(np.uint8)
+    return out
 
 
 def photo_quality(img: np.ndarray) -> tuple[bool, str]:
@@ -566,7 +595,10 @@ class Localizer:
             return
         # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
         # the matcher sees the photo as it is (CLAHE evens out its contrast)
-        self._photo = (to_gray(photo), cloud_mask(remove_haze(photo)))
+        gray, clouds = to_gray(photo), cloud_mask(remove_haze(photo))
+        if self.opts.cloud_fill_sigma:
+            gray = fill_masked(gray, clouds, self.opts.cloud_fill_sigma)
+        self._photo = (gray, clouds)
         self._photo_cache: dict = {}
         self._photo_digest = digest
 
