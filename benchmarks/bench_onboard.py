@@ -1,6 +1,6 @@
 """Onboard inference: ALIKED (the network locate runs) in PyTorch eager fp32 (the baseline, same
-CPU, same run), ONNX Runtime fp32, ONNX Runtime int8 (dynamic; static QDQ calibrated on crops of the
-bundled apl photos) and OpenVINO fp32 where installed. 256 x 256 grey input (a crop of the bundled
+CPU, same run), ONNX Runtime fp32, fp16, int8 (dynamic; static QDQ calibrated on crops of the
+bundled apl photos) and OpenVINO fp32 and NNCF int8 where installed. 256 x 256 grey input (a crop of the bundled
 Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
 
 * ``onboard_aliked_int8_speedup``: fp32 PyTorch p50 / ORT dynamic-int8 p50 (target >= 2).
@@ -34,6 +34,12 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
   / theirs (interleaved runs, median; one thread), with the keypoints kept; and
   ``onboard_aliked_score_conv_bound``: 1 / (1 - the convolutions' share of ORT fp32's kernel time),
   the speed-up int8 could give if it made every convolution free (Amdahl).
+* ``onboard_{model}_{tag}_cpu_speedup`` (``runtimes_cpu``): every installed runtime on every model
+  (and ``backbone``: the graph locate's sparse ALIKED path runs, at 512 x 512), CPU time per run,
+  interleaved rounds, fp32 PyTorch's median / the runtime's; tags ``ort``, ``fp16`` (ORT fp16),
+  ``int8``, ``int8s``, ``openvino``, ``ov_int8`` (NNCF); with ``..._keypoints`` for ALIKED.
+* ``onboard_aliked_{fp16,ov_int8}_drift`` / ``_success_unchanged``: the localization task metric
+  of ORT fp16 and OpenVINO NNCF int8 (as for int8 above), where installed.
 Seeds (11-15) differ from the tests'.
 """
 
@@ -344,6 +350,70 @@ TAGS = (
     ("openvino", "openvino"),
     ("openvino-int8", "ov_int8"),
 )
+
+
+def locate_extract_cpu(sizes: tuple[int, ...] = (512, 1024), rounds: int = 8, rts: tuple[str, ...] | None = None):
+    """locate's ALIKED feature extraction (``matcher.extract``: backbone, keypoints, descriptors at
+    the keypoints) on a bundled apl photo resized to each long side, CPU time per call, one
+    thread, interleaved rounds: locate's own ``FastAliked`` (``locate``, today's default) against
+    the backbone in each runtime (``RuntimeAliked``, as the task metric swaps it). The exports and
+    compilations are made before the timing (their CPU is printed apart). Returns size -> name -> ms."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import cv2
+    import torch
+
+    from cupola.cli.onboard_task import APL_CASES, RuntimeAliked
+    from cupola.locate.features import make_matcher
+    from cupola.onboard.backbone import BackboneRuntime, backbone_module
+    from cupola.onboard.runtimes import runtime_available
+
+    rts = tuple(r for r in (rts or ("torch", "ort", "ort-fp16", "openvino", "openvino-int8")) if runtime_available(r))
+    torch.set_num_threads(1)
+    matcher = make_matcher("aliked", max_keypoints=2048)
+    own = matcher._aliked
+    torch.set_num_threads(1)
+    aliked = own.aliked
+    module = backbone_module(aliked)
+    photo = sorted(APL_CASES.glob("*/photo.jpg"))[0]
+    grey0 = cv2.imread(str(photo), cv2.IMREAD_GRAYSCALE)
+    out: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in sizes:
+            s = side / max(grey0.shape)
+            grey = cv2.resize(
+                grey0, (round(grey0.shape[1] * s), round(grey0.shape[0] * s)), interpolation=cv2.INTER_AREA
+            )
+            variants = {"locate": own}
+            prep = {}
+            for rt in rts:
+                c0 = time.process_time()
+                variants[rt] = RuntimeAliked(aliked, BackboneRuntime(rt, module, Path(tmp), 1, SEED))
+                matcher._aliked = variants[rt]
+                matcher.extract(grey)  # exports / quantizes / compiles this shape
+                prep[rt] = time.process_time() - c0
+            cpu: dict[str, list[float]] = {k: [] for k in variants}
+            counts: dict[str, int] = {}
+            for _ in range(rounds):
+                for k, v in variants.items():
+                    matcher._aliked = v
+                    c0 = time.process_time()
+                    counts[k] = len(matcher.extract(grey))
+                    cpu[k].append(time.process_time() - c0)
+            matcher._aliked = own
+            base = float(np.median(cpu["locate"]))
+            out[side] = {}
+            for k in variants:
+                ms = 1e3 * float(np.median(cpu[k]))
+                out[side][k] = ms
+                extra = f"  preparation {prep[k]:.1f} s" if k in prep else ""
+                print(
+                    f"# extract {grey.shape[1]}x{grey.shape[0]} {k:14s} {ms:7.1f} ms/call  x{1e3 * base / ms:.2f}"
+                    f"  keypoints {counts[k]}{extra}"
+                )
+    return out
 
 
 def _backbone_network(side: int):

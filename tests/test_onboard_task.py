@@ -112,3 +112,20 @@ def test_runtime_backbone_gives_locates_keypoints_and_descriptors(tmp_path):
     moved = RuntimeAliked(fast.aliked, backbone)(other)[0]
     assert float(torch.cdist(moved.keypoints, ref.keypoints).min(dim=1).values.median()) > 1.0
     assert backbone.exports == 1  # same padded shape: no second export
+
+
+def test_split_score_head_equals_kornias_order():
+    # the score head's 1 x 1 convolution moved before the upsampling (locate's rewrite) against
+    # kornia's order (concatenate the upsampled maps, then the head) on an input that is not square
+    from cupola.locate.features import make_matcher
+    from cupola.onboard.backbone import backbone_module
+
+    aliked = make_matcher("aliked", max_keypoints=128)._aliked.aliked
+    x = torch.from_numpy(np.ascontiguousarray(calibration_crops(128, per_photo=1, seed=4)[0][:, :, :, :96]))
+    with torch.inference_mode():
+        split = backbone_module(aliked)(x)
+        plain = backbone_module(aliked, split_score=False)(x)
+    assert split[0].shape == (1, 1, 128, 96)
+    np.testing.assert_allclose(split[0].numpy(), plain[0].numpy(), atol=1e-5)
+    assert all(torch.equal(a, b) for a, b in zip(split[1:], plain[1:]))
+    assert float(split[0].std()) > 1e-3  # a score map, not a constant

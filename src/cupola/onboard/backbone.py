@@ -28,10 +28,17 @@ __all__ = ["BACKBONE_OUTPUTS", "backbone_module", "BackboneRuntime"]
 BACKBONE_OUTPUTS = ("scores", "x1", "x2", "x3", "x4")
 
 
-def backbone_module(aliked: Any) -> Any:
+def backbone_module(aliked: Any, split_score: bool = True) -> Any:
     """A torch module around a loaded kornia ``ALIKED``: grey 1 x 1 x H x W (H, W multiples of 32)
-    -> (score map, x1, x2, x3, x4), the module's own layers (bit flips in ``aliked`` reach it)."""
+    -> (score map, x1, x2, x3, x4), the module's own layers (bit flips in ``aliked`` reach it).
+
+    ``split_score`` (default, as locate's ``FastAliked`` computes it): the score head's first layer,
+    a 1 x 1 convolution over the 128 channels of cat(x1, up(x2), up(x3), up(x4)), applied to each
+    32-channel map before its upsampling (the convolution is per pixel and linear, the bilinear
+    upsampling per channel and linear: they commute) and the four results summed, so the 128 x H x W
+    concatenation is never formed; False: kornia's order (concatenate, then the head)."""
     import torch
+    import torch.nn.functional as F
 
     class AlikedBackbone(torch.nn.Module):
         def __init__(self, net: Any) -> None:
@@ -45,8 +52,18 @@ def backbone_module(aliked: Any) -> Any:
             x3 = n.block3(n.pool4(x2))
             x4 = n.block4(n.pool4(x3))
             x1, x2, x3, x4 = (n.gate(n.conv1(x1)), n.gate(n.conv2(x2)), n.gate(n.conv3(x3)), n.gate(n.conv4(x4)))
-            feats = torch.cat([x1, n.upsample2(x2), n.upsample8(x3), n.upsample32(x4)], dim=1)
-            return torch.sigmoid(n.score_head(feats)), x1, x2, x3, x4
+            head = list(n.score_head)
+            if not split_score:
+                feats = torch.cat([x1, n.upsample2(x2), n.upsample8(x3), n.upsample32(x4)], dim=1)
+                return torch.sigmoid(n.score_head(feats)), x1, x2, x3, x4
+            first = head[0]
+            parts = torch.split(first.weight, [x1.shape[1], x2.shape[1], x3.shape[1], x4.shape[1]], dim=1)
+            s = F.conv2d(x1, parts[0], first.bias)
+            for up, xi, wi in zip((n.upsample2, n.upsample8, n.upsample32), (x2, x3, x4), parts[1:]):
+                s = s + up(F.conv2d(xi, wi))
+            for layer in head[1:]:
+                s = layer(s)
+            return torch.sigmoid(s), x1, x2, x3, x4
 
     return AlikedBackbone(aliked).eval()
 
