@@ -472,3 +472,143 @@ BENCHMARKS = {
     "nightlights_calibrate_16mp": calibrate_16mp,
     "nightlights_wcs_agreement_deg": wcs_agreement,
 }
+
+
+def acceptance_at_truth(case, truth) -> dict:
+    """What the blind acceptance would say at the *true* attitude of a frame (issue 14: how many
+    stars a frame can give, and how many it would need): the frame is calibrated blind as in
+    :func:`run_suite_frame` while the sources, catalog and sky handed to the first blind search are
+    kept; on them, with the true rotation and focal length: the check stars predicted in the sky
+    (``n_pred``), the sources in the sky and the sky's fraction, the matches ``k`` within the
+    solver's radius and within the trail's stadium (:func:`cupola.nightlights.acceptance.
+    stadium_matches`, the trail from the true attitude and the orbit), ``lambda`` for both, the
+    hypotheses ``H`` the search counts, and the matches needed at 1e-6
+    (:func:`cupola.nightlights.acceptance.matches_needed`)."""
+    from unittest import mock
+
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    import cupola.nightlights.starfield as sfm
+    from cupola.nightlights import acceptance as acc
+    from cupola.nightlights import astrometry as ast
+
+    seen: list = []
+    real = sfm.solve_astrometry
+
+    def spy(cu, ru, cam, vec, mag, **kw):
+        if kw.get("prior_rotation") is None and not seen:
+            seen.append((np.asarray(cu, float), np.asarray(ru, float), cam, vec, mag, kw))
+        return real(cu, ru, cam, vec, mag, **kw)
+
+    with mock.patch.object(sfm, "solve_astrometry", spy):
+        row = run_suite_frame(case, truth, "index")
+    out = {"frame": case.name, "solved": row["solved"], "wrong": row["wrong"], "stars": row["stars"]}
+    if not seen:
+        out["note"] = "no blind search (too few sources)"
+        return out
+    cu, ru, cam0, vec, mag, kw = seen[0]
+    w, h = cam0.width_px, cam0.height_px
+    short_fov = 2.0 * np.arctan(0.5 * min(w / cam0.focal_x_px, h / cam0.focal_y_px))
+    index = ast.pattern_index(vec, mag, short_fov, catalog_id=kw.get("catalog_id"))
+    n_verify = max(2 * int(kw.get("max_sources", 80)), 150)
+    search = ast._Search(cu, ru, cam0, vec, index, kw.get("catalog_visible"), kw.get("sky_visible"), n_verify, 1.0)
+    rot = Rotation.from_matrix(truth.rotation_cam_to_icrs)
+    cam = truth.camera
+    di, ci, n_pred = search.check(rot, cam)
+    n_src, frac = search.sky(rot, cam)
+    sky_px2 = w * h * frac
+    r = search.radius
+    lam = acc.expected_chance_matches(n_pred, n_src, sky_px2, np.pi * r**2)
+    # the check stars predicted in the frame (as search.check selects them) and their trails
+    b = rot.apply([0.0, 0.0, 1.0])
+    near = index.verify[index.verify_tree.query_ball_point(b, 2.0 * np.sin(min(search.half_diag_rad * 1.05, 1.5) / 2))]
+    if search.visible is not None:
+        near = near[search.visible[near]]
+    pc, pr = ast._project(rot, cam, vec[near])
+    inside = np.isfinite(pc) & (pc >= 0) & (pc < w) & (pr >= 0) & (pr < h)
+    pc, pr = pc[inside], pr[inside]
+    rg, vg = truth.state.gcrs_position_m, truth.state.gcrs_velocity_m_s
+    hvec = np.cross(rg, vg)
+    angle = float(np.linalg.norm(hvec) / np.dot(rg, rg)) * truth.exposure_s * case.rotation_factor
+    tc, tr = acc.fixed_camera_trails(rot, hvec, angle, cam, pc, pr)
+    sd, _, _ = acc.stadium_matches(pc, pr, tc, tr, search.col, search.row, r)
+    lam_st = acc.expected_chance_matches(n_pred, n_src, sky_px2, acc.stadium_area_px2(r, np.hypot(tc, tr)))
+    _, _, info = ast._blind_index(
+        cu,
+        ru,
+        cam0,
+        vec,
+        mag,
+        catalog_visible=kw.get("catalog_visible"),
+        sky_visible=kw.get("sky_visible"),
+        focal_tolerance=kw.get("focal_tolerance", 0.15),
+        max_sources=kw.get("max_sources", 80),
+        false_alarm=kw.get("false_alarm", 1e-6),
+        catalog_id=kw.get("catalog_id"),
+        max_checks=1,
+    )
+    hyp = int(info.get("hypotheses", 0))
+    alpha = float(kw.get("false_alarm", 1e-6))
+    out.update(
+        sources=int(cu.size),
+        n_pred=int(n_pred),
+        n_src_sky=n_src,
+        sky=frac,
+        radius_px=r,
+        trail_px=float(np.median(np.hypot(tc, tr))) if tc.size else 0.0,
+        k=int(di.size),
+        lam=lam,
+        k_stadium=int(sd.size),
+        lam_stadium=lam_st,
+        hypotheses=hyp,
+        alpha=alpha,
+        need=acc.matches_needed(lam, hyp, alpha),
+        need_stadium=acc.matches_needed(lam_st, hyp, alpha),
+        log10_pfa_5=acc.chance_tail_log10(2, lam) + np.log10(max(hyp, 1)),
+        log10_pfa_6=acc.chance_tail_log10(3, lam) + np.log10(max(hyp, 1)),
+    )
+    return out
+
+
+def _print_acceptance(rows) -> None:
+    print(
+        f"# {'frame':29s} {'solved':>6s} {'src':>4s} {'n_pred':>6s} {'sky':>4s} {'r_px':>4s} {'trail':>5s} "
+        f"{'k':>3s} {'lambda':>8s} {'k_st':>4s} {'lam_st':>8s} {'H':>9s} {'need':>4s} {'need_st':>7s} "
+        f"{'lgPFA5':>7s} {'lgPFA6':>7s}",
+        flush=True,
+    )
+    for r in rows:
+        if "k" not in r:
+            print(f"# {r['frame']:29s} {r.get('note', '')}", flush=True)
+            continue
+        print(
+            f"# {r['frame']:29s} {('WRONG' if r['wrong'] else 'yes' if r['solved'] else 'no'):>6s} {r['sources']:4d} "
+            f"{r['n_pred']:6d} {r['sky']:4.2f} {r['radius_px']:4.1f} {r['trail_px']:5.1f} {r['k']:3d} "
+            f"{r['lam']:8.4f} {r['k_stadium']:4d} {r['lam_stadium']:8.4f} {r['hypotheses']:9d} {r['need']:4d} "
+            f"{r['need_stadium']:7d} {r['log10_pfa_5']:7.2f} {r['log10_pfa_6']:7.2f}",
+            flush=True,
+        )
+
+
+def blind_acceptance_bound():
+    """nightlights_blind_five_star_frames: on every frame of the suite, the held-out and the
+    long-trail frames, at the true attitude (:func:`acceptance_at_truth`), how many frames would
+    accept a solution on 5 matched stars (the triangle and two more) at the solver's false-alarm
+    budget, i.e. ``P(X >= 2) H <= alpha``; the table also gives the matches within the trail's
+    stadium and what they would need."""
+    import numpy as np
+
+    from cupola.simulate.nightlights import NIGHTLIGHTS_HELDOUT, NIGHTLIGHTS_SUITE, make_suite_frame
+
+    tmp = _scratch("bench_nightlights_accept_")
+    rows = []
+    for case in (*NIGHTLIGHTS_SUITE, *NIGHTLIGHTS_HELDOUT, *_long_trail_cases()):
+        rows.append(acceptance_at_truth(case, make_suite_frame(case, tmp)))
+    _print_acceptance(rows)
+    done = [r for r in rows if "k" in r]
+    five = sum(r["log10_pfa_5"] <= float(np.log10(r["alpha"])) for r in done) if done else 0
+    bench_line("nightlights_blind_five_star_frames", float(five), "frames", baseline=float(len(done)))
+
+
+BENCHMARKS["nightlights_blind_acceptance_bound"] = blind_acceptance_bound
