@@ -38,6 +38,9 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
   (and ``backbone``: the graph locate's sparse ALIKED path runs, at 512 x 512), CPU time per run,
   interleaved rounds, fp32 PyTorch's median / the runtime's; tags ``ort``, ``fp16`` (ORT fp16),
   ``int8``, ``int8s``, ``openvino``, ``ov_int8`` (NNCF); with ``..._keypoints`` for ALIKED.
+* ``onboard_locate_extract_{tag}_speedup`` (``locate_extract_cpu``): locate's ALIKED feature
+  extraction at 512 px with the backbone in each runtime against locate's own ``FastAliked``
+  (PyTorch eager fp32, today's default), CPU time per call, interleaved.
 * ``onboard_aliked_{fp16,ov_int8}_drift`` / ``_success_unchanged``: the localization task metric
   of ORT fp16 and OpenVINO NNCF int8 (as for int8 above), where installed.
 Seeds (11-15) differ from the tests'.
@@ -133,6 +136,11 @@ def onboard() -> None:
     rso(rts)
     scene(rts)
     cpu_lines()
+    ext = locate_extract_cpu((512,), rounds=6)[512]
+    for rt, tag in TAGS:
+        if rt in ext:
+            sp = ext["locate"] / ext[rt]
+            bench_line(f"onboard_locate_extract_{tag}_speedup", sp, "x", baseline=1.0, ratio=sp)
     b = res.bitflip["aliked"]
     print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
     bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
