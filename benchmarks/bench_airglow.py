@@ -375,10 +375,11 @@ def pose_per_frame() -> None:
 SHORT_LENGTHS = (5, 10, 20, 40)
 SHORT_NOISE = {"normal": 4.0, "faint": 0.5}  # airglow e/px/s at nadir (full-size D5 pixel)
 SHORT_GROUND = ("clouds", "stripes")  # patchy cloud decks; the same plus cloud streets along the track
-SHORT_SEEDS = tuple(range(9501, 9507))  # even: the tuning half, odd: the check half
-SHORT_FALSE_ALARMS = (0.01, 1e-3, 1e-4, 1e-5)
+SHORT_SEEDS = tuple(range(9501, 9505))  # even: the tuning half, odd: the check half
+SHORT_FALSE_ALARMS = (0.01, 1e-3, 1e-4)
 SHORT_NSIGMAS = (2.0, 3.0, 4.0, 5.0)
 SHORT_BINNING = 16  # 348 x 232 px: the same electrons per km^2 of layer as the 8 x 8 scenes
+SHORT_GRID_KM = 4.0  # 5 cells across the shortest wave (20 km); about a quarter of the automatic grid's cost
 
 
 def _short_case(seed: int, n_frames: int, noise: str, ground: str):
@@ -470,26 +471,37 @@ def short_sequences() -> None:
     from cupola.airglow.sequence import FALSE_ALARM, analyse_sequence
     from cupola.airglow.waves import AMBIGUOUS_NSIGMA
 
-    cache = Path(tempfile.gettempdir()) / "cupola_bench_airglow_short.pkl"
+    cache = Path(tempfile.gettempdir()) / "cupola_bench_airglow_short_v2.pkl"
     done: dict = pickle.loads(cache.read_bytes()) if cache.exists() else {}
     t0 = time.process_time()
+    # a wall-clock budget (seconds) for new cases on a busy machine: the summary then uses the seeds
+    # whose 16 cases are all done (and says how many)
+    budget_s = float(os.environ.get("CUPOLA_BENCH_SHORT_BUDGET_S", "inf"))
+    w0 = time.perf_counter()
     for seed in SHORT_SEEDS:
         for n_frames in SHORT_LENGTHS:
             for noise in SHORT_NOISE:
                 for ground in SHORT_GROUND:
                     key = (seed, n_frames, noise, ground)
-                    if key in done:
+                    if key in done or time.perf_counter() - w0 > budget_s:
                         continue
                     seq = _short_case(seed, n_frames, noise, ground)
-                    res = analyse_sequence(list(seq.frames), seq.times, seq.camera, seq.poses, flat=seq.flat)
+                    res = analyse_sequence(
+                        list(seq.frames), seq.times, seq.camera, seq.poses, flat=seq.flat, spacing_km=SHORT_GRID_KM
+                    )
                     res.search_false_alarm = FALSE_ALARM  # type: ignore[attr-defined]
                     by_fa = {fa: _short_rows(seq, res, fa) for fa in SHORT_FALSE_ALARMS}
                     done[key] = ((n_frames, noise, ground), len(seq.waves), by_fa)
                     cache.write_bytes(pickle.dumps(done))
         print(f"  seed {seed} done ({time.process_time() - t0:.0f} s CPU so far)", flush=True)
-    tune = [v for k, v in done.items() if k[0] in SHORT_SEEDS and k[0] % 2 == 0]
-    check = [v for k, v in done.items() if k[0] in SHORT_SEEDS and k[0] % 2 == 1]
-    print(f"  {len(tune)} tuning and {len(check)} check sequences")
+    n_cases = len(SHORT_LENGTHS) * len(SHORT_NOISE) * len(SHORT_GROUND)
+    complete = [sd for sd in SHORT_SEEDS if sum(k[0] == sd for k in done) == n_cases]
+    tune = [v for k, v in done.items() if k[0] in complete and k[0] % 2 == 0]
+    check = [v for k, v in done.items() if k[0] in complete and k[0] % 2 == 1]
+    print(f"  complete seeds {complete}: {len(tune)} tuning and {len(check)} check sequences")
+    if not tune or not check:
+        print("  not enough complete seeds for a tuning and a check half")
+        return
     print("  tuning half: false_alarm, ambiguous_nsigma -> detection, false/seq (unmarked), wrong dir, wrong speed")
     for fa in SHORT_FALSE_ALARMS:
         for ns in SHORT_NSIGMAS:
