@@ -29,6 +29,11 @@ and read noise, 14-bit clipping.
   the station whose trail is 3-9 superpixels, 85-400 mm at 1-2 s, other seeds and skies), which no
   held-out frame has, added with the local background under the trail filter (issue 14) and run
   with and without it before either result was known;
+* nightlights_blind_acceptance_bound (``nightlights_blind_five_star_frames``): on the suite, held-out
+  and long-trail frames, the acceptance evaluated at the true attitude on the sources the blind
+  search was given (:func:`acceptance_at_truth`): the matches there and the matches the 1e-6
+  false-alarm budget needs, with the round radius and with a region elongated along the trails,
+  and how many frames would accept five matched stars (issue 14);
 * nightlights_calibrate_16mp: wall time of ``calibrate`` + ``write_products`` (RAW to GeoTIFFs,
   result.json and report.png) of the 16 MP frame, in a process that has already imported its
   libraries (target <= 10 s on 2 cores); the split into calibration and products is printed too.
