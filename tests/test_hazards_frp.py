@@ -11,10 +11,10 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from cupola.analysis.planck import planck_radiance
 from cupola.cli.main import main
-from cupola.hazards.frp import SIGMA, fire_radiative_power, planck_radiance_um
+from cupola.hazards.frp import SIGMA, fire_radiative_power
 from cupola.simulate.hazards import paint_fires
-from cupola.thermal.planck import planck_radiance
 
 PIXEL_M = 70.0
 
@@ -24,9 +24,14 @@ def _scene(seed=0, shape=(160, 160)):
     return (300.0 + rng.normal(0, 0.3, shape)).astype(np.float32)
 
 
-def test_planck_agrees_with_the_thermal_module():
-    t = np.array([250.0, 300.0, 600.0, 1200.0])
-    assert planck_radiance_um(10.49, t) == pytest.approx(planck_radiance(10.49, t), rel=1e-6)
+def test_planck_agrees_with_astropy_black_body():
+    from astropy import units as u
+    from astropy.modeling.physical_models import BlackBody
+
+    for t in (250.0, 300.0, 600.0, 1200.0):
+        bb = BlackBody(temperature=t * u.K, scale=1.0 * u.W / (u.m**2 * u.micron * u.sr))
+        ref = bb(10.49 * u.micron).to_value(u.W / (u.m**2 * u.micron * u.sr))
+        assert float(planck_radiance(10.49, t)) == pytest.approx(ref, rel=1e-6)
 
 
 @pytest.mark.parametrize("temperature_k", [600.0, 900.0, 1200.0])

@@ -33,39 +33,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FireRadiativePower", "fire_radiative_power", "frp_coefficient", "planck_radiance_um"]
+from cupola.analysis.planck import planck_radiance
+
+__all__ = ["FireRadiativePower", "fire_radiative_power", "frp_coefficient"]
 
 #: Stefan-Boltzmann constant (W m⁻² K⁻⁴)
 SIGMA = 5.670374419e-8
-#: first and second radiation constants (W m² sr⁻¹ for radiance; m K)
-C1L = 1.191042972e-16
-C2 = 1.438776877e-2
 #: ECOSTRESS TIR band 4 centre (µm)
 BAND_UM = 10.49
 #: assumed range of fire temperatures (K)
 FIRE_K = (600.0, 1200.0)
 
 
-def planck_radiance_um(wavelength_um: float, temperature_k) -> np.ndarray:
-    """Black-body spectral radiance (W m⁻² sr⁻¹ µm⁻¹).
-
-    >>> round(float(planck_radiance_um(10.0, 300.0)), 3)
-    9.924
-    """
-    lam = wavelength_um * 1e-6
-    t = np.asarray(temperature_k, dtype=np.float64)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return C1L / lam**5 / np.expm1(C2 / (lam * t)) * 1e-6
-
-
 def frp_coefficient(background_k, wavelength_um: float = BAND_UM) -> Callable[[float], np.ndarray]:
     """``k(T_f)`` (sr µm: W of radiated power per m² of pixel per unit of excess spectral radiance)
     for a fire at ``T_f`` over ``background_k``."""
     tb = np.asarray(background_k, dtype=np.float64)
-    lb = planck_radiance_um(wavelength_um, tb)
+    lb = planck_radiance(wavelength_um, tb)
 
     def k(t_fire: float) -> np.ndarray:
-        return SIGMA * (t_fire**4 - tb**4) / (planck_radiance_um(wavelength_um, t_fire) - lb)
+        return SIGMA * (t_fire**4 - tb**4) / (planck_radiance(wavelength_um, t_fire) - lb)
 
     return k
 
@@ -111,7 +98,7 @@ def fire_radiative_power(
         tbf = tb[f]
         k = frp_coefficient(tbf, wavelength_um)
         k_mid = np.sqrt(k(lo) * k(hi))
-        excess = planck_radiance_um(wavelength_um, t[f]) - planck_radiance_um(wavelength_um, tbf)
+        excess = planck_radiance(wavelength_um, t[f]) - planck_radiance(wavelength_um, tbf)
         frp[f] = np.nan_to_num(np.maximum(excess, 0.0) * k_mid * area[f], nan=0.0)
     k300 = frp_coefficient(300.0, wavelength_um)
     factor = float(np.sqrt(k300(hi) / k300(lo)))

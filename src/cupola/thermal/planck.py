@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cupola.analysis.planck import C1_W_M2_SR, C2_M_K, planck_radiance, planck_temperature
 from cupola.errors import InputError
 
 __all__ = [
@@ -51,42 +52,10 @@ __all__ = [
     "central_wavelength_error_k",
 ]
 
-from scipy import constants as _k
-
-#: first radiation constant for radiance, 2hc² (W m² sr⁻¹)
-C1_W_M2_SR = 2.0 * _k.h * _k.c**2
-#: second radiation constant, hc/k (m K)
-C2_M_K = _k.h * _k.c / _k.k
 #: Gaussian responses are sampled over ±this many standard deviations
 GAUSS_SPAN_SIGMA = 5.0
 #: samples of a modelled response (enough for 1e-6 K of integration error)
 MODEL_SAMPLES = 801
-
-
-def planck_radiance(wavelength_um, temperature_k):
-    """Spectral radiance of a black body (W m⁻² sr⁻¹ µm⁻¹) at ``wavelength_um`` and ``temperature_k``.
-
-    >>> round(float(planck_radiance(10.0, 300.0)), 4)
-    9.924
-    """
-    lam = np.asarray(wavelength_um, dtype=np.float64) * 1e-6
-    t = np.asarray(temperature_k, dtype=np.float64)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return C1_W_M2_SR / lam**5 / np.expm1(C2_M_K / (lam * t)) * 1e-6
-
-
-def planck_temperature(wavelength_um, radiance):
-    """The temperature (K) whose black-body radiance at ``wavelength_um`` is ``radiance``
-    (W m⁻² sr⁻¹ µm⁻¹): the monochromatic inverse, NaN for radiance ≤ 0.
-
-    >>> round(float(planck_temperature(10.0, planck_radiance(10.0, 300.0))), 9)
-    300.0
-    """
-    lam = np.asarray(wavelength_um, dtype=np.float64) * 1e-6
-    r = np.asarray(radiance, dtype=np.float64) * 1e6
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = C2_M_K / (lam * np.log1p(C1_W_M2_SR / (lam**5 * r)))
-    return np.where(r > 0, t, np.nan)
 
 
 @dataclass(frozen=True)
