@@ -305,11 +305,13 @@ def fire_power():
     fire test's own mask (as the product does): per fire found, the FRP summed over the flagged
     pixels it touches against the power it radiates above the scene, area x sigma (T_f^4 - T_bg^4),
     T_bg the unpainted LST under it. Median ratio, the share within the stated factor, and the
-    total over all fires found."""
+    total over all fires found; and the FRP category each fire is graded in (its hotspot's FRP,
+    :func:`cupola.hazards.grading.grade_fire`) against the category of the power it radiates."""
     from scipy import ndimage
 
     from cupola.hazards.fire import WINDOW_M, fire_layer, window_pixels
     from cupola.hazards.frp import SIGMA, fire_radiative_power
+    from cupola.hazards.grading import FRP_CATEGORIES_MW, grade_fire
     from cupola.simulate.hazards import paint_fires
 
     files = sorted(ECOSTRESS.glob("*.tif"))
@@ -317,6 +319,8 @@ def fire_power():
         print(f"  (fire power skipped: no scenes in {ECOSTRESS})")
         return
     ratios, temps, areas, est_total, true_total, factor = [], [], [], 0.0, 0.0, 2.0
+    cat_true, cat_mapped = [], []
+    bounds_mw = [b for b, _ in FRP_CATEGORIES_MW][1:]
     for f in files:
         band, area, allowed = _scene_masks(f)
         area_m2 = area * 1e6
@@ -327,6 +331,7 @@ def fire_power():
             mask = fire_layer(t, pixel_m=pixel_m).mask
             got = fire_radiative_power(t, mask, area_m2, window_px=window_pixels(WINDOW_M, pixel_m))
             factor = got.factor
+            grade = grade_fire(got.frp_w, mask).grade
             near = ndimage.grey_dilation(fires.labels, size=(3, 3))
             for k in range(fires.area_px.size):
                 mine = (near == k + 1) & mask
@@ -342,6 +347,8 @@ def fire_power():
                 areas.append(fires.area_px[k])
                 est_total += est
                 true_total += truth
+                cat_true.append(int(np.digitize(truth / 1e6, bounds_mw)) + 1)
+                cat_mapped.append(int(grade[mine].max()))
     r, tk, a = np.asarray(ratios), np.asarray(temps), np.asarray(areas)
     inside = float(np.mean((r > 1 / factor) & (r < factor)))
     print(
@@ -356,6 +363,15 @@ def fire_power():
         sel = (a >= lo) & (a < hi)
         if sel.any():
             print(f"    fires of {lo:g}-{hi:g} pixels: median ratio {np.median(r[sel]):.2f} ({int(sel.sum())} fires)")
+    ct, cm = np.asarray(cat_true), np.asarray(cat_mapped)
+    same = float(np.mean(ct == cm))
+    print(
+        f"  FRP category (Ichoku et al. 2008) of the {ct.size} fires found: as their true power's {same:.3f}, "
+        f"within one category {np.mean(np.abs(ct - cm) <= 1):.3f}; rows true 1-5, columns mapped 1-5:"
+    )
+    for c in range(1, 6):
+        print(f"    {c}: {np.bincount(cm[ct == c], minlength=6)[1:].tolist()}")
+    bench_line("hazards_fire_frp_category_agreement", same, "fraction")
     bench_line("hazards_fire_frp_median_ratio", float(np.median(r)), "ratio")
     bench_line("hazards_fire_frp_within_factor", inside, "fraction")
 

@@ -84,3 +84,75 @@ def test_fire_command_writes_frp(tmp_path, capsys):
         assert float(np.nansum(ds.read(1))) == pytest.approx(frp["total_mw"], rel=1e-4)
     spot = frp["largest"][0]
     assert -118.5 < spot["lon"] < -118.5 + 160 * res and 34.2 - 160 * res < spot["lat"] < 34.2
+
+
+def _category(mw: float) -> int:
+    """The FRP category (1-5) of Ichoku et al. (2008), written out here independently."""
+    return 1 + sum(mw >= b for b in (100.0, 500.0, 1000.0, 1500.0))
+
+
+def test_fire_polygons_carry_their_power_and_its_category(tmp_path, capsys):  # noqa: PLR0914
+    """Fires of known area at 880 K (where the one-band estimate is unbiased: k there is the
+    geometric mean of k(600) and k(1200)) from a tenth of a pixel to 25 pixels: each is one
+    polygon whose FRP is its painted power (Stefan-Boltzmann) and whose grade is the category of
+    that power, away from a category bound; through `hazards fire`."""
+    from shapely.geometry import Point
+    from shapely.geometry import shape as to_shape
+
+    shape = (300, 300)
+    fires = paint_fires(_scene(5, shape), n_fires=64, seed=7, area_px=(0.1, 25.0), temperature_k=(880.0, 880.0))
+    res = 0.00063
+    for name, data in (("before", _scene(6, shape)), ("after", fires.brightness_k)):
+        with rasterio.open(
+            tmp_path / f"{name}.tif", "w", driver="GTiff", width=shape[1], height=shape[0], count=1,
+            dtype="float32", crs="EPSG:4326", transform=from_origin(-118.5, 34.2, res, res),
+        ) as ds:  # fmt: skip
+            ds.write(data[None])
+    out = tmp_path / "out"
+    argv = ["hazards", "fire", str(tmp_path / "before.tif"), str(tmp_path / "after.tif"), "--bands", "thermal",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    features = json.loads((out / "hazard_polygons.geojson").read_text())["features"]
+    geoms = [to_shape(f["geometry"]) for f in features]
+    props = [f["properties"] for f in features]
+    n = fires.area_px.size
+    assert len(features) == n  # one feature per fire, whatever its shape on the pixel grid
+    lat = 34.2 - fires.centre_px[:, 1] * res - res / 2
+    pixel_m2 = (res * 111_320.0) ** 2 * np.cos(np.radians(lat))
+    truth_mw = fires.area_px * pixel_m2 * SIGMA * (880.0**4 - 300.0**4) / 1e6
+    centres = [Point(-118.5 + (c + 0.5) * res, 34.2 - (r + 0.5) * res) for c, r in fires.centre_px]
+    seen = set()
+    cats = []
+    for k, c in enumerate(centres):
+        hit = [i for i, g in enumerate(geoms) if g.buffer(res).contains(c)]
+        assert len(hit) == 1
+        row = props[hit[0]]
+        seen.add(hit[0])
+        assert 0.8 < row["frp_mw"] / truth_mw[k] < 1.25
+        cat = _category(truth_mw[k])
+        assert row["grade"].startswith(f"FRP category {cat} ") or any(
+            _category(truth_mw[k] * f) != cat for f in (0.8, 1.25)
+        ), (truth_mw[k], row["grade"])
+        cats.append(cat)
+    assert len(seen) == n and len(set(cats)) >= 4  # every category but at most one is exercised
+    result = json.loads((out / "result.json").read_text())
+    grades = result["grading"]["grades"]
+    assert [g["lower_bound"] for g in grades] == [0.0, 100.0, 500.0, 1000.0, 1500.0]
+    assert sum(g["polygons"] for g in grades) == n
+    assert sum(p["frp_mw"] for p in props) == pytest.approx(result["frp"]["total_mw"], rel=1e-3)
+
+
+def test_corner_touching_fire_pixels_are_one_polygon():
+    from cupola.hazards.polygons import polygonize
+
+    m = np.zeros((20, 20), bool)
+    m[5, 5] = m[6, 6] = m[7, 7] = True  # a diagonal line of fire
+    m[15, 3] = True
+    power = np.where(m, 2e6, 0.0)
+    t = (0.001, 0.0, 10.0, 0.0, -0.001, 50.0)
+    eight = polygonize(m, m.astype(np.float32), t, "EPSG:4326", connectivity=8, sum_of=power)
+    four = polygonize(m, m.astype(np.float32), t, "EPSG:4326")
+    assert len(eight) == 2 and len(four) == 4
+    assert sorted(eight.value_sum.tolist()) == [2e6, 6e6]
+    assert all(g.is_valid for g in eight.geometries)
+    assert four.value_sum is None

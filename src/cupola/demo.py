@@ -357,8 +357,17 @@ def _hazards_fire(cupola_main, folder: Path, outputs: list) -> int:
             * (fires.temperature_k[k - 1] ** 4 - float(np.nanmean(after.values[fires.labels == k])) ** 4)
             for k in hit
         ]  # fmt: skip
-        frp = json.loads((folder / "products" / "result.json").read_text())["frp"]["total_mw"]
+        result = json.loads((folder / "products" / "result.json").read_text())
+        frp = result["frp"]["total_mw"]
         print(f"fire radiative power of the fires found: {frp:.4g} MW; they radiate {sum(power) / 1e6:.4g} MW")
+        from cupola.hazards.grading import FRP_CATEGORIES_MW
+
+        bounds = [b for b, _ in FRP_CATEGORIES_MW][1:]
+        truth = np.bincount(np.digitize(np.asarray(power) / 1e6, bounds), minlength=len(bounds) + 1)
+        mapped = [g["polygons"] for g in result["grading"]["grades"]]
+        print(
+            f"fires by FRP category 1-5: mapped {mapped}; the fires found, by the power they radiate {truth.tolist()}"
+        )
         outputs.append(folder / "products")
     return code
 

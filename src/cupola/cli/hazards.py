@@ -121,6 +121,8 @@ def _run(
                 f"  fire radiative power: {f['total_mw']:.4g} MW in {f['hotspots']} hotspot(s) "
                 f"(within a factor {f['within_factor']:.2g} for 600-1200 K fires)"
             )
+            counts = ", ".join(f"{g['grade']}: {g['polygons']}" for g in summary["grading"]["grades"])
+            print(f"  fires by power: {counts}")
         if "depth" in summary and summary["depth"]["max_m"] is not None:
             d = summary["depth"]
             print(f"  flood depth (FwDET): mean {d['mean_m']:.2f} m, max {d['max_m']:.2f} m, {d['volume_m3']:.4g} m³")

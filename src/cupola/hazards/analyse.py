@@ -146,8 +146,23 @@ def map_hazard(
             raise InputError(f"`dem_m`: shape {dem.shape} is not the pair's grid {layer.mask.shape}")
         depth = flood_depth_m(layer.mask, dem, exclude=_permanent_water(pair, layer))
         model += "; depth: FwDET from the DEM"
+    frp = None
+    if kind == "fire":
+        from cupola.analysis.zonal import pixel_area_km2
+        from cupola.hazards.fire import WINDOW_M, window_pixels
+
+        rows, cols = layer.mask.shape
+        area_m2 = np.broadcast_to(pixel_area_km2(pair.transform, (rows, cols), pair.crs), (rows, cols)) * 1e6
+        window = window_pixels(WINDOW_M, pixel_size_m(pair))
+        frp = fire_radiative_power(pair.band("after", "thermal"), layer.mask, area_m2, window_px=window)
     grading = grade_layer(
-        kind, layer.score, layer.mask, layer.threshold, CLASS_NAMES[kind], None if depth is None else depth.depth_m
+        kind,
+        layer.score,
+        layer.mask,
+        layer.threshold,
+        CLASS_NAMES[kind],
+        None if depth is None else depth.depth_m,
+        None if frp is None else frp.frp_w,
     )
     polys = polygonize_graded(
         layer.mask,
@@ -158,17 +173,10 @@ def map_hazard(
         pair.crs,
         min_area_km2=min_area_km2,
         min_pixels=min_pixels,
+        connectivity=8 if kind == "fire" else 4,  # a fire is its 8-connected pixels (as its FRP)
+        sum_of=None if frp is None else frp.frp_w,
     )
     step("detecting", 2, 2)
-    frp = None
-    if kind == "fire":
-        from cupola.analysis.zonal import pixel_area_km2
-        from cupola.hazards.fire import WINDOW_M, window_pixels
-
-        rows, cols = layer.mask.shape
-        area_m2 = np.broadcast_to(pixel_area_km2(pair.transform, (rows, cols), pair.crs), (rows, cols)) * 1e6
-        window = window_pixels(WINDOW_M, pixel_size_m(pair))
-        frp = fire_radiative_power(pair.band("after", "thermal"), layer.mask, area_m2, window_px=window)
     return HazardMap(kind, layer, polys, model, ceiling, grading, depth, frp)
 
 

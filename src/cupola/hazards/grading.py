@@ -18,7 +18,15 @@ severity rather than one delineated class): each mapped pixel gets a grade, each
   :data:`~cupola.hazards.depth.DEPTH_CLASSES_M` (< 0.5, 0.5-1, 1-2, >= 2 m: legend bins, not a
   standard); without a DEM one grade.
 
-Active-fire layers (and floods without a DEM) carry a single grade (the class itself).
+- *fire*: each fire (a hotspot: 8-connected fire pixels, as in :mod:`cupola.hazards.frp`) by its
+  fire radiative power, the sum of the FRP of its pixels, in the five FRP categories that Ichoku,
+  Giglio, Wooster & Remer (2008, "Global characterization of biomass-burning patterns using
+  satellite measurements of fire radiative energy", Remote Sens. Environ. 112, 2950-2962) set on
+  the MODIS active-fire pixels to rank fires by strength (as earthquakes and hurricanes are):
+  < 100, 100-500, 500-1000, 1000-1500, >= 1500 MW (:data:`FRP_CATEGORIES_MW`). Every pixel of a
+  fire has the fire's grade, so the 3 x 3 majority leaves it alone.
+
+Floods without a DEM carry a single grade (the class itself).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ __all__ = [
     "Grading",
     "DNBR_SEVERITY",
     "CHANGE_GRADES",
+    "FRP_CATEGORIES_MW",
+    "grade_fire",
     "grade_burn",
     "grade_change",
     "grade_flood_depth",
@@ -46,6 +56,15 @@ DNBR_SEVERITY = (
     (0.66, "high severity"),
 )
 CHANGE_GRADES = ("low change", "moderate change", "high change")
+#: (lower bound in MW, grade name) of a fire's radiative power: the fire-strength categories 1-5 of
+#: Ichoku et al. (2008) for MODIS fire pixels, ascending
+FRP_CATEGORIES_MW = (
+    (0.0, "FRP category 1 (< 100 MW)"),
+    (100.0, "FRP category 2 (100-500 MW)"),
+    (500.0, "FRP category 3 (500-1000 MW)"),
+    (1000.0, "FRP category 4 (1000-1500 MW)"),
+    (1500.0, "FRP category 5 (>= 1500 MW)"),
+)
 #: fewest changed pixels for which more automatic thresholds are sought
 MIN_PIXELS_FOR_GRADES = 50
 #: two adjacent grades need a valley between them: the histogram at the threshold under this
@@ -118,6 +137,27 @@ def _separated(v: np.ndarray, lo: float, t: float, hi: float) -> bool:
     return has_valley(v[(v > lo) & (v <= hi)], t, VALLEY_RATIO)
 
 
+def grade_fire(frp_w: np.ndarray, mask: np.ndarray) -> Grading:
+    """The FRP categories (:data:`FRP_CATEGORIES_MW`) of the fires of ``mask``: each 8-connected
+    group of fire pixels takes the category of the sum of ``frp_w`` (W per pixel) over it.
+
+    >>> m = np.zeros((3, 5), bool); m[1, 0] = m[1, 3] = m[2, 4] = True
+    >>> w = np.where(m, 4e8, 0.0)        # 400 MW a pixel: one single pixel, one pair on a diagonal
+    >>> grade_fire(w, m).grade.tolist()
+    [[0, 0, 0, 0, 0], [2, 0, 0, 3, 0], [0, 0, 0, 0, 3]]
+    """
+    from scipy import ndimage
+
+    m = np.asarray(mask, bool)
+    labels, n = ndimage.label(m, structure=np.ones((3, 3), bool))
+    power = np.nan_to_num(np.asarray(frp_w, dtype=np.float64), nan=0.0)
+    per_fire = np.bincount(labels.ravel(), weights=np.where(m, power, 0.0).ravel(), minlength=n + 1) / 1e6
+    bounds = tuple(b for b, _ in FRP_CATEGORIES_MW)
+    names = tuple(name for _, name in FRP_CATEGORIES_MW)
+    how = "fire radiative power of each fire (8-connected pixels) in the categories of Ichoku et al. 2008 (MW)"
+    return Grading(_digitize(per_fire[labels], m, bounds), names, bounds, how)
+
+
 def grade_flood_depth(depth_m: np.ndarray, mask: np.ndarray) -> Grading:
     """Depth classes (:data:`~cupola.hazards.depth.DEPTH_CLASSES_M`) of the flooded pixels ``mask``;
     a flooded pixel without a depth (no DEM there) is graded in the shallowest class."""
@@ -130,9 +170,18 @@ def grade_flood_depth(depth_m: np.ndarray, mask: np.ndarray) -> Grading:
 
 
 def grade_layer(
-    kind: str, score: np.ndarray, mask: np.ndarray, threshold: float, class_name: str, depth_m: np.ndarray | None = None
+    kind: str,
+    score: np.ndarray,
+    mask: np.ndarray,
+    threshold: float,
+    class_name: str,
+    depth_m: np.ndarray | None = None,
+    frp_w: np.ndarray | None = None,
 ) -> Grading:
-    """The grading of a hazard layer of ``kind`` (see the module); ``depth_m`` grades a flood."""
+    """The grading of a hazard layer of ``kind`` (see the module); ``depth_m`` grades a flood,
+    ``frp_w`` (W per fire pixel) an active-fire map."""
+    if kind == "fire" and frp_w is not None:
+        return grade_fire(frp_w, mask)
     if kind == "flood" and depth_m is not None:
         return grade_flood_depth(depth_m, mask)
     if kind == "burn":

@@ -20,13 +20,16 @@ __all__ = ["HazardPolygons", "polygonize", "polygonize_graded"]
 class HazardPolygons:
     """``geometries`` shapely polygons (lon, lat, EPSG:4326); ``area_km2`` equal-area areas;
     ``confidence`` mean pixel confidence; ``equal_area_crs`` the projection the areas come from;
-    ``grade`` (graded maps) each polygon's grade name, None for an ungraded map."""
+    ``grade`` (graded maps) each polygon's grade name, None for an ungraded map; ``value_sum``
+    the sum of the ``sum_of`` raster over each polygon when one was given (fires: their radiative
+    power, W), else None."""
 
     geometries: np.ndarray
     area_km2: np.ndarray
     confidence: np.ndarray
     equal_area_crs: str
     grade: np.ndarray | None = None
+    value_sum: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.geometries.size)
@@ -40,10 +43,14 @@ def polygonize(
     *,
     min_area_km2: float = 0.0,
     min_pixels: int = 1,
+    connectivity: int = 4,
+    sum_of: np.ndarray | None = None,
 ) -> HazardPolygons:
     """Polygons of the True regions of ``mask`` on the grid (``transform``, ``crs``); regions of
     fewer than ``min_pixels`` pixels or under ``min_area_km2`` are dropped (the minimum mapping
-    unit)."""
+    unit). ``connectivity`` 8 makes pixels that touch at a corner one region (one feature, a
+    MultiPolygon when its parts meet only at corners); ``sum_of`` (a raster on the grid) is summed
+    over each region into ``value_sum``."""
     import rasterio.features
     import shapely
     from rasterio.transform import Affine
@@ -55,10 +62,12 @@ def polygonize(
     cx, cy = a @ (cols / 2.0, rows / 2.0)
     lon0, lat0 = transformer(crs, "EPSG:4326").transform(cx, cy)
     laea = equal_area_crs(float(lon0), float(lat0))
-    empty = HazardPolygons(np.empty(0, dtype=object), np.empty(0), np.empty(0), laea)
+    empty = HazardPolygons(
+        np.empty(0, dtype=object), np.empty(0), np.empty(0), laea, value_sum=None if sum_of is None else np.empty(0)
+    )
     if not m.any():
         return empty
-    labels, n = ndimage.label(m)
+    labels, n = ndimage.label(m, structure=np.ones((3, 3), bool) if connectivity == 8 else None)
     conf = np.asarray(confidence, dtype=np.float64)
     counts = np.bincount(labels.ravel(), minlength=n + 1)
     if min_pixels > 1:
@@ -91,7 +100,11 @@ def polygonize(
     keep = area >= min_area_km2
     ll = reproject_geometries(merged[keep], crs, "EPSG:4326", max_segment=pixel * 8)
     ll = shapely.make_valid(np.asarray(ll, dtype=object))
-    return HazardPolygons(np.asarray(ll, dtype=object), area[keep], mean_conf[uniq][keep], laea)
+    sums = None
+    if sum_of is not None:
+        w = np.nan_to_num(np.asarray(sum_of, dtype=np.float64), nan=0.0)
+        sums = np.bincount(labels.ravel(), weights=np.where(m, w, 0.0).ravel(), minlength=n + 1)[uniq][keep]
+    return HazardPolygons(np.asarray(ll, dtype=object), area[keep], mean_conf[uniq][keep], laea, value_sum=sums)
 
 
 def polygonize_graded(
@@ -104,18 +117,21 @@ def polygonize_graded(
     *,
     min_area_km2: float = 0.0,
     min_pixels: int = 1,
+    connectivity: int = 4,
+    sum_of: np.ndarray | None = None,
 ) -> HazardPolygons:
     """Polygons of one grade each: regions of ``mask`` under ``min_pixels`` pixels or
     ``min_area_km2`` (true pixel areas) are dropped first, the grades (``grade`` 1..len(names),
     0 = none) are smoothed by a 3 x 3 majority inside what is kept, then each grade is polygonized;
-    ``grade`` of the result holds the names."""
+    ``grade`` of the result holds the names. ``connectivity`` and ``sum_of``: see
+    :func:`polygonize`."""
     from scipy import ndimage
 
     from cupola.analysis.zonal import pixel_area_km2
     from cupola.hazards.grading import majority_3x3
 
     m = np.asarray(mask, dtype=bool)
-    labels, n = ndimage.label(m)
+    labels, n = ndimage.label(m, structure=np.ones((3, 3), bool) if connectivity == 8 else None)
     if n:
         counts = np.bincount(labels.ravel(), minlength=n + 1)
         area_px = np.broadcast_to(pixel_area_km2(transform, m.shape, crs), m.shape)
@@ -124,13 +140,18 @@ def polygonize_graded(
         drop[0] = False
         m = m & ~drop[labels]
     g = majority_3x3(np.where(m, np.asarray(grade, np.uint8), 0).astype(np.uint8))
-    parts = [polygonize(g == k + 1, confidence, transform, crs) for k in range(len(names))]
+    parts = [
+        polygonize(g == k + 1, confidence, transform, crs, connectivity=connectivity, sum_of=sum_of)
+        for k in range(len(names))
+    ]
     laea = parts[0].equal_area_crs
     tags = [np.full(len(p), name, dtype=object) for p, name in zip(parts, names)]
+    sums = None if sum_of is None else np.concatenate([np.asarray(p.value_sum) for p in parts])
     return HazardPolygons(
         np.concatenate([p.geometries for p in parts]).astype(object),
         np.concatenate([p.area_km2 for p in parts]),
         np.concatenate([p.confidence for p in parts]),
         laea,
         np.concatenate(tags).astype(object),
+        sums,
     )

@@ -2,7 +2,8 @@
 
 - ``hazard_polygons.geojson`` and ``hazard_polygons.gpkg``: one feature per polygon with ``class``,
   ``grade`` (burn severity, change grade, or the class itself: see :mod:`cupola.hazards.grading`),
-  ``area_km2`` (equal-area), ``confidence``, ``source``, ``acquisition_time``, ``before_time``, ``method``;
+  ``area_km2`` (equal-area), ``confidence``, ``source``, ``acquisition_time``, ``before_time``, ``method``
+  (active fire: also ``frp_mw``, the fire radiative power of the fire, and its FRP category as grade);
 - ``change.tif``: the detection score as a cloud-optimized GeoTIFF on the 'after' grid;
 - ``confidence.tif``: the per-pixel confidence (0 where no hazard was mapped), COG;
 - ``depth.tif`` (a flood with a DEM): the FwDET water depth (m), NaN outside the flood, COG;
@@ -148,6 +149,8 @@ def write_hazard_products(
         "before_time": np.array([t["before"] or ""] * n, dtype=object),
         "method": np.array([hmap.model] * n, dtype=object),
     }
+    if hmap.polygons.value_sum is not None and hmap.kind == "fire":
+        fields["frp_mw"] = np.round(np.asarray(hmap.polygons.value_sum, dtype=np.float64) / 1e6, 4)
     layer = ZoneLayer(hmap.polygons.geometries, fields, "EPSG:4326")
     bounds = _bounds_lonlat(pair)
     score = np.where(np.isfinite(pair.after).all(axis=0), hmap.layer.score, np.nan).astype(np.float32)

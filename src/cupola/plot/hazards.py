@@ -21,6 +21,7 @@ GRADE_COLOURS = {
     "burn": ("#f5d800", "#f08c00", "#d7261e", "#6a1b9a"),
     "change": ("#ffb3ec", "#ff4fd2", "#a3007f"),
     "flood": ("#9ecae1", "#4292c6", "#2166ac", "#08306b"),  # depth classes, shallow to deep
+    "fire": ("#ffe066", "#ffa31a", "#ff5500", "#d7000f", "#7a0010"),  # FRP categories 1-5
 }
 DISCLAIMER = (
     "Produced automatically by cupola from the images named below; not validated in the field. "
