@@ -596,6 +596,114 @@ def weak_change():
                baseline=off["rim"][0] / off["rim"][1])  # fmt: skip
 
 
+#: the under-the-floor study (``python benchmarks/bench_hazards.py under_floor``): the multiscale
+#: test's sigma multipliers, and the backgrounds / ECOSTRESS scenes (indices) it is chosen on
+UNDER_FLOOR_SIGMAS = (4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
+UNDER_FLOOR_CHOICE = (0, 1)
+
+
+def _under_floor_layers(before, after):
+    """(the default change mask, the multiscale test's mask for each UNDER_FLOOR_SIGMAS) of a
+    pair, the test run on the pixels the default left, as ``detect_change`` runs it."""
+    from cupola.hazards.change import change_magnitude, change_vector, under_floor_change
+    from cupola.hazards.normalise import match_histograms
+
+    first = change_vector(match_histograms(before, after), after)
+    if first.mask.any():
+        matched = match_histograms(before, after, invariant=~first.mask)
+        base = change_vector(matched, after).mask
+    else:
+        matched, base = match_histograms(before, after), first.mask
+    raw_mag, raw_rel = change_magnitude(matched, after)
+    return base, {k: under_floor_change(raw_mag, raw_rel, base, k)[0] for k in UNDER_FLOOR_SIGMAS}
+
+
+def _regions_km2(m, transform, crs) -> float:
+    from cupola.hazards.polygons import polygonize
+
+    if m.sum() < 9:
+        return 0.0
+    return float(polygonize(m, m.astype(np.float32), transform, crs, min_area_km2=0.01, min_pixels=9).area_km2.sum())
+
+
+def under_floor():
+    """Weak change under the pixel noise floor: the multiscale test
+    (:func:`cupola.hazards.change.under_floor_change`) added to the default change product, for
+    each sigma multiplier, on the painted cases of ``weak_change`` and the unchanged pairs of
+    ``_unchanged_change_km2``. The multiplier is chosen on the backgrounds and ECOSTRESS scenes of
+    UNDER_FLOOR_CHOICE by a rule fixed before the run: the smallest that adds no false-alarm km² on
+    their unchanged pairs; reported on the others (held out)."""
+    from scipy import ndimage
+
+    from cupola.io.raster_band import read_raster_band
+
+    rows = []  # (split, kind, sigma, gained weak px, weak px, added fa km2 painted, added km2 unchanged)
+    for k, path in enumerate(SAMPLES):
+        split = "choice" if k in UNDER_FLOOR_CHOICE else "held-out"
+        stack, _own, transform = _background(path)
+        stack = np.ascontiguousarray(stack[:, 256:768, 256:768])
+        transform = (transform[0], 0.0, transform[2] + 256 * transform[0], 0.0, transform[4],
+                     transform[5] + 256 * transform[4])  # fmt: skip
+        for ratio in WEAK_RATIOS:
+            for scale in WEAK_SCALES_PX:
+                for noise in WEAK_NOISES:
+                    rng = np.random.default_rng(300 + 31 * k + int(100 * ratio) + int(scale) + int(1e4 * noise))
+                    before, after, strong, adj, sep = _painted_change(stack, rng, ratio, scale, noise)
+                    truth = strong | adj | sep
+                    near = ndimage.binary_dilation(truth, iterations=2) & ~truth
+                    weak = adj | sep
+                    base, extra = _under_floor_layers(before, after)
+                    fa0 = _regions_km2(base & ~truth & ~near, transform, "EPSG:4326")
+                    for sig, e in extra.items():
+                        m = base | e
+                        fa = _regions_km2(m & ~truth & ~near, transform, "EPSG:4326") - fa0
+                        rows.append((split, "painted", sig, ratio, noise, int(m[weak].sum()), int(base[weak].sum()),
+                                     int(weak.sum()), fa, int((e & near).sum()), int(truth.sum())))  # fmt: skip
+        before, after, transform = _unchanged_pair(k, path)
+        base, extra = _under_floor_layers(before, after)
+        a0 = _regions_km2(base, transform, "EPSG:4326")
+        for sig, e in extra.items():
+            rows.append((split, "unchanged background", sig, _regions_km2(base | e, transform, "EPSG:4326") - a0))
+    for k, f in enumerate(sorted(ECOSTRESS.glob("*.tif"))):
+        split = "choice" if k in UNDER_FLOOR_CHOICE else "held-out"
+        rng = np.random.default_rng(400 + k)
+        band = read_raster_band(f)
+        t = band.values[None].astype(np.float32)
+        fill = np.nanmedian(t)
+        shifted = ndimage.shift(np.nan_to_num(t, nan=fill), (0, 0.3, -0.3), order=1, mode="nearest")
+        shifted[~np.isfinite(t)] = np.nan
+        before = (1.01 * t - 2.0 + rng.normal(0, 0.3, t.shape)).astype(np.float32)
+        after = (0.99 * shifted + 1.0 + rng.normal(0, 0.3, t.shape)).astype(np.float32)
+        tr, crs = tuple(band.transform)[:6], band.crs or "EPSG:4326"
+        base, extra = _under_floor_layers(before, after)
+        a0 = _regions_km2(base, tr, crs)
+        for sig, e in extra.items():
+            rows.append((split, "unchanged ECOSTRESS", sig, _regions_km2(base | e, tr, crs) - a0))
+    choice_ok = []
+    for sig in UNDER_FLOOR_SIGMAS:
+        for split in ("choice", "held-out"):
+            p = [r for r in rows if r[0] == split and r[1] == "painted" and r[2] == sig]
+            u_bg = sum(r[3] for r in rows if r[0] == split and r[1] == "unchanged background" and r[2] == sig)
+            u_ec = sum(r[3] for r in rows if r[0] == split and r[1] == "unchanged ECOSTRESS" and r[2] == sig)
+            rec = sum(r[5] for r in p) / max(sum(r[7] for r in p), 1)
+            rec0 = sum(r[6] for r in p) / max(sum(r[7] for r in p), 1)
+            by = []
+            for key, idx in ((0.2, 3), (0.33, 3), (0.5, 3), (0.004, 4), (0.01, 4)):
+                q = [r for r in p if r[idx] == key]
+                by.append(f"{sum(r[5] for r in q) / max(sum(r[7] for r in q), 1):.3f}")
+            rim = sum(r[9] for r in p) / max(sum(r[10] for r in p), 1)
+            print(
+                f"  sigma {sig:g} {split}: weak recall {rec0:.3f} -> {rec:.3f} (contrast 0.2/0.33/0.5: "
+                f"{'/'.join(by[:3])}; noise 0.004/0.01: {'/'.join(by[3:])}), rim +{100 * rim:.2f} %, added false "
+                f"alarms painted {sum(r[8] for r in p):.3f} km², unchanged backgrounds +{u_bg:.3f} km², "
+                f"ECOSTRESS +{u_ec:.3f} km²"
+            )
+            if split == "choice" and u_bg + u_ec <= 0.0:
+                choice_ok.append(sig)
+    print(f"  rule (smallest sigma adding no unchanged-pair false alarm on the choice scenes): "
+          f"{min(choice_ok) if choice_ok else 'none'}")  # fmt: skip
+
+
 def _unchanged_change_km2() -> dict:
     """Change-product km² (regions >= 9 pixels and 0.01 km²) on unchanged pairs, per variant:
     (the four backgrounds as in ``false_alarms``, the four ECOSTRESS LST scenes)."""
@@ -775,5 +883,7 @@ if __name__ == "__main__":
     for name in chosen:
         if name == "fire_tuning":  # a study, not a BENCH line: writes docs/hazards_fire_tradeoff.png
             fire_tuning(ROOT / "docs" / "hazards_fire_tradeoff.png")
+        elif name == "under_floor":  # a study, not a BENCH line
+            under_floor()
         else:
             BENCHMARKS[name]()

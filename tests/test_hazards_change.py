@@ -111,3 +111,37 @@ def test_no_data_pixels_stay_unmapped_with_the_second_level():
     hole[95:110, 30:60] = True
     assert not layer.mask[hole].any() and np.isnan(layer.score[hole]).all()
     assert layer.mask[weak & ~ndimage.binary_dilation(hole, iterations=2)].mean() > 0.95
+
+
+def _under_floor_pair(seed=11, change=0.0, shape=(220, 220), noise=0.01):
+    """Four bands of texture seen twice with noise; a block changed by ``change`` in every band
+    (|change vector| = 2 ``change``: under the pixel noise floor for 0.02 at this noise)."""
+    rng = np.random.default_rng(seed)
+    ground = rng.uniform(0.05, 0.3, (4, *shape)).astype(np.float32)
+    block = np.zeros(shape, bool)
+    block[70:130, 50:130] = True
+    changed = ground.copy()
+    changed[:, block] += np.float32(change)
+    before = ground + rng.normal(0, noise, ground.shape).astype(np.float32)
+    after = changed + rng.normal(0, noise, ground.shape).astype(np.float32)
+    return before, after, block
+
+
+def test_change_under_the_pixel_noise_floor_is_found_by_the_multiscale_test():
+    before, after, block = _under_floor_pair(change=0.02)
+    plain = detect_change(before, after).mask
+    assert plain[block].mean() < 0.05  # 2.8 noise sigmas a band: under the pixel floor
+    layer = detect_change(before, after, under_floor_sigmas=6.0)
+    assert layer.mask[block].mean() > 0.8
+    ring = ndimage.binary_dilation(block, iterations=3) & ~block
+    far = ~ndimage.binary_dilation(block, iterations=3)
+    lab, _n = ndimage.label(layer.mask & far)
+    assert (np.bincount(lab.ravel())[1:] < 9).all()  # away from the block: no region of 9 pixels
+    assert (layer.mask & ring).sum() < 0.05 * block.sum()  # the windows' blur is not mapped
+
+
+def test_an_unchanged_pair_gets_nothing_from_the_multiscale_test():
+    for seed in (1, 2, 4, 5):
+        before, after, _block = _under_floor_pair(seed=seed, change=0.0)
+        lab, n = ndimage.label(detect_change(before, after, under_floor_sigmas=6.0).mask)
+        assert n == 0 or np.bincount(lab.ravel())[1:].max() < 9  # under the minimum mapping unit

@@ -30,6 +30,8 @@ from cupola.hazards.threshold import class_separation, has_valley, otsu_threshol
 __all__ = [
     "HazardLayer",
     "change_vector",
+    "change_magnitude",
+    "under_floor_change",
     "detect_change",
     "flood_layer",
     "burn_layer",
@@ -112,26 +114,9 @@ def change_vector(
 
     if weak_change not in ("masked", "plain", "off"):
         raise ValueError(f"change_vector: weak_change={weak_change!r} is not 'masked', 'plain' or 'off'")
-    b = np.asarray(before, dtype=np.float32)
-    a = np.asarray(after, dtype=np.float32)
-    diff = a - b
-    mag2 = np.zeros(a.shape[1:], dtype=np.float32)
-    rel2 = np.zeros(a.shape[1:], dtype=np.float32)
-    for k in range(diff.shape[0]):
-        d = diff[k]
-        sa = _sample(a[k])
-        sa = sa[np.isfinite(sa)]
-        lo, hi = np.percentile(sa, [2, 98]) if sa.size else (0.0, 1.0)
-        rel2 += (d / np.float32(max(hi - lo, 1e-9))) ** 2
-        s = _sample(d)
-        s = s[np.isfinite(s)]
-        med = float(np.median(s)) if s.size else 0.0
-        mad = 1.4826 * float(np.median(np.abs(s - med))) if s.size else 1.0
-        mad = mad if mad > 1e-9 else max(float(s.std()) if s.size else 1.0, 1e-6)
-        mag2 += ((d - np.float32(med)) / np.float32(mad)) ** 2
+    raw_mag, raw_rel = change_magnitude(before, after)
     # 3 x 3 mean of the magnitude: speckle and sub-pixel misregistration at edges average out
     # (the noise floor comes from the unaveraged magnitude: conservative for the averaged one)
-    raw_mag = np.sqrt(mag2)
     raw = _sample(raw_mag)
     raw = raw[np.isfinite(raw)]
     med = float(np.median(raw))
@@ -139,12 +124,11 @@ def change_vector(
     floor = med + noise_sigmas * max(mad, 1e-6)
     # (a normalized convolution: a running-sum filter would spread one NaN along its row and column)
     mag = _masked_mean_3x3(raw_mag, np.isfinite(raw_mag))
-    mag[~np.isfinite(mag2)] = np.nan
+    mag[~np.isfinite(raw_mag)] = np.nan
     s = _sample(mag)
     s = s[np.isfinite(s)]
     t_otsu = otsu_threshold(s) if s.size > 1 and s.min() < s.max() else floor
     t = max(t_otsu, floor)
-    raw_rel = np.sqrt(np.nan_to_num(rel2))
     rel = ndimage.uniform_filter(raw_rel, 3, mode="nearest")
     mask = np.isfinite(mag) & (mag > t) & (rel > min_relative_change)
     _s0, s1 = class_separation(s, t)
@@ -178,6 +162,93 @@ def change_vector(
     return HazardLayer(mask | weak, conf, score, float(t2), method)
 
 
+def change_magnitude(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The per-pixel change-vector magnitude of two co-registered stacks (bands, rows, cols): the
+    norm of the band differences, each centred on its median and scaled by its robust spread
+    (1.4826 MAD), NaN where a band has no data; and the norm of the band differences relative to
+    each band's 2-98 % range in ``after`` (0 where no data)."""
+    b = np.asarray(before, dtype=np.float32)
+    a = np.asarray(after, dtype=np.float32)
+    diff = a - b
+    mag2 = np.zeros(a.shape[1:], dtype=np.float32)
+    rel2 = np.zeros(a.shape[1:], dtype=np.float32)
+    for k in range(diff.shape[0]):
+        d = diff[k]
+        sa = _sample(a[k])
+        sa = sa[np.isfinite(sa)]
+        lo, hi = np.percentile(sa, [2, 98]) if sa.size else (0.0, 1.0)
+        rel2 += (d / np.float32(max(hi - lo, 1e-9))) ** 2
+        s = _sample(d)
+        s = s[np.isfinite(s)]
+        med = float(np.median(s)) if s.size else 0.0
+        mad = 1.4826 * float(np.median(np.abs(s - med))) if s.size else 1.0
+        mad = mad if mad > 1e-9 else max(float(s.std()) if s.size else 1.0, 1e-6)
+        mag2 += ((d - np.float32(med)) / np.float32(mad)) ** 2
+    return np.sqrt(mag2), np.sqrt(np.nan_to_num(rel2))
+
+
+#: window sides (pixels) of the multiscale test for change under the pixel noise floor
+UNDER_FLOOR_SCALES_PX = (5, 9, 17)
+#: a pixel joins the multiscale change only if its own 3 x 3 mean is this many robust sigmas up
+UNDER_FLOOR_PIXEL_SIGMAS = 2.0
+
+
+def under_floor_change(
+    raw_mag: np.ndarray,
+    raw_rel: np.ndarray,
+    mapped: np.ndarray,
+    sigmas: float,
+    *,
+    scales_px: tuple[int, ...] = UNDER_FLOOR_SCALES_PX,
+    pixel_sigmas: float = UNDER_FLOOR_PIXEL_SIGMAS,
+    min_relative_change: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Change too weak for the pixel test but spread over a region: the magnitude ``raw_mag``
+    averaged over windows of ``scales_px`` (normalized convolution over the valid pixels not
+    already ``mapped``), each scale against its own noise floor, median + ``sigmas`` robust sigmas
+    of that averaged magnitude (the size-aware threshold: averaging n pixels narrows the null
+    distribution, and measuring it on the image itself keeps the texture's spatial correlation in
+    it). A pixel is taken when some scale exceeds its floor there, its own 3 x 3 mean is
+    ``pixel_sigmas`` above the 3 x 3 floor's median (so that the window's blur does not spread the
+    region into unchanged neighbours) and the relative change at that scale exceeds
+    ``min_relative_change``. Returns (mask, the largest z-score over the scales)."""
+    keep = ~np.asarray(mapped, bool) & np.isfinite(raw_mag)
+    best = np.full(raw_mag.shape, -np.inf, dtype=np.float32)
+    taken = np.zeros(raw_mag.shape, bool)
+
+    def zscore(size: int) -> tuple[np.ndarray, np.ndarray]:
+        m = _masked_mean(raw_mag, keep, size)
+        v = _sample(m[keep])
+        v = v[np.isfinite(v)]
+        if v.size < 10:
+            return np.full(m.shape, -np.inf, np.float32), m
+        med = float(np.median(v))
+        sd = max(1.4826 * float(np.median(np.abs(v - med))), 1e-6)
+        return np.nan_to_num((m - np.float32(med)) / np.float32(sd), nan=-np.inf).astype(np.float32), m
+
+    z3, _m3 = zscore(3)
+    for size in scales_px:
+        z, _m = zscore(size)
+        rel = _masked_mean(raw_rel, keep, size)
+        taken |= (z > sigmas) & (np.nan_to_num(rel) > min_relative_change)
+        best = np.maximum(best, z)
+    mask = taken & keep & (z3 > pixel_sigmas)
+    return mask, best
+
+
+def _masked_mean(values: np.ndarray, keep: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` x ``size`` mean of the finite ``values`` where ``keep`` (normalized
+    convolution); NaN where no kept neighbour is finite."""
+    from scipy import ndimage
+
+    w = (np.asarray(keep, bool) & np.isfinite(values)).astype(np.float32)
+    num = ndimage.uniform_filter(np.where(w > 0, values, 0.0).astype(np.float32), size, mode="nearest")
+    den = ndimage.uniform_filter(w, size, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    return np.where(den > 1e-6, out, np.nan).astype(np.float32)
+
+
 def _masked_mean_3x3(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The 3 x 3 mean of the finite ``values`` where ``keep``, at every pixel (normalized
     convolution); NaN where no kept neighbour is finite.
@@ -186,29 +257,35 @@ def _masked_mean_3x3(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     >>> float(_masked_mean_3x3(v, v < 5)[1, 1]), float(_masked_mean_3x3(v, v > -1)[1, 1])
     (0.0, 3.0)
     """
-    from scipy import ndimage
-
-    w = (np.asarray(keep, bool) & np.isfinite(values)).astype(np.float32)
-    num = ndimage.uniform_filter(np.where(w > 0, values, 0.0).astype(np.float32), 3, mode="nearest")
-    den = ndimage.uniform_filter(w, 3, mode="nearest")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den
-    return np.where(den > 1e-6, out, np.nan).astype(np.float32)
+    return _masked_mean(values, keep, 3)
 
 
 def detect_change(
-    before: np.ndarray, after: np.ndarray, noise_sigmas: float = 6.0, weak_change: str = "masked"
+    before: np.ndarray,
+    after: np.ndarray,
+    noise_sigmas: float = 6.0,
+    weak_change: str = "masked",
+    under_floor_sigmas: float | None = None,
 ) -> HazardLayer:
     """Histogram-match ``before`` to ``after``, run change-vector analysis, then learn the matching
     again from the pixels found unchanged (pseudo-invariant features) and run it once more
-    (``weak_change``: see :func:`change_vector`)."""
+    (``weak_change``: see :func:`change_vector`). ``under_floor_sigmas`` adds the multiscale test
+    of :func:`under_floor_change` at that many robust sigmas (None: not run)."""
     first = change_vector(match_histograms(before, after), after, noise_sigmas, weak_change=weak_change)
-    if not first.mask.any():
-        return first
-    invariant = ~first.mask
-    return change_vector(
-        match_histograms(before, after, invariant=invariant), after, noise_sigmas, weak_change=weak_change
-    )
+    if first.mask.any():
+        matched = match_histograms(before, after, invariant=~first.mask)
+        layer = change_vector(matched, after, noise_sigmas, weak_change=weak_change)
+    else:
+        matched, layer = None, first
+    if under_floor_sigmas is None:
+        return layer
+    raw_mag, raw_rel = change_magnitude(match_histograms(before, after) if matched is None else matched, after)
+    extra, _z = under_floor_change(raw_mag, raw_rel, layer.mask, under_floor_sigmas)
+    if not extra.any():
+        return layer
+    conf = np.where(extra, np.float32(0.5), layer.confidence).astype(np.float32)
+    method = layer.method + f"; under the floor: multiscale mean magnitude > {under_floor_sigmas:g} robust sigmas"
+    return HazardLayer(layer.mask | extra, conf, layer.score, layer.threshold, method)
 
 
 def flood_layer(
