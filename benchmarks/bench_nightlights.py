@@ -617,3 +617,141 @@ def blind_acceptance_bound():
 
 
 BENCHMARKS["nightlights_blind_acceptance_bound"] = blind_acceptance_bound
+
+
+def sequence_rows(case, folder) -> list[dict]:
+    """One sequence (:data:`cupola.simulate.nightlight_sequences.NIGHTLIGHT_SEQUENCES`) rendered and
+    calibrated as one run (orbit and time known, attitude not): a row per frame with its sky
+    fraction, the catalog stars in its sky, how the stars were identified (``blind``: on its own;
+    ``seeded``: from the attitude carried from the blind-solved frames, after the blind search
+    failed), the seeded search's window, hypotheses, matches, matches needed and false-alarm bound,
+    the attitude error (arcsec and pixels) and whether it is wrong (beyond 20 pixels' angle)."""
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    import cupola.nightlights.pipeline as pl
+    from cupola.nightlights.pipeline import CalibrateOptions, calibrate
+    from cupola.simulate.nightlight_sequences import make_sequence
+    from cupola.simulate.nightlights import sky_fraction
+
+    truths = make_sequence(case, folder)
+    tr = truths[0]
+    cal = Path(folder) / f"{case.name}.calibration.json"
+    cal.write_text(
+        json.dumps(
+            {
+                "zero_points_mag": tr.zero_points,
+                "colour_terms_mag_per_b_v": tr.colour_terms,
+                "band_irradiance_w_m2": tr.band_irradiance,
+                "through_window": True,
+            }
+        )
+    )
+    seen: dict = {}
+    real = pl.carry_sequence_attitudes
+
+    def spy(frames, opts):
+        seen["blind"] = {id(f): f.astrometry is not None for f in frames}
+        out = real(frames, opts)
+        seen["seeded"] = {id(f): d for f, d in out}
+        return out
+
+    t0 = time.process_time()
+    pl.carry_sequence_attitudes = spy
+    try:
+        seq = calibrate([t.path for t in truths], CalibrateOptions(tle=TLE, time=tr.time, stars=cal))
+    finally:
+        pl.carry_sequence_attitudes = real
+    cpu = time.process_time() - t0
+    rows = []
+    for t, fr in zip(truths, seq.frames):
+        sol = fr.astrometry
+        d = seen.get("seeded", {}).get(id(fr), {})
+        row = {
+            "sequence": case.name,
+            "frame": t.path.stem,
+            "lens": f"{case.focal_mm:g}mm",
+            "sky": sky_fraction(t.state, t.camera, t.rpy_deg, t.lens),
+            "catalog_in_sky": int(((t.stars["hip"] > 0) & t.stars["visible"]).sum()),
+            "blind": bool(seen.get("blind", {}).get(id(fr), sol is not None)),
+            "method": "-" if sol is None else sol.method,
+            "stars": 0 if sol is None else sol.n_matched,
+            "window_deg": d.get("window_deg", float("nan")),
+            "how": d.get("how", ""),
+            "hypotheses": d.get("hypotheses", 0),
+            "matches": d.get("matches", 0),
+            "needed": d.get("matches_needed", 0),
+            "log10_pfa": d.get("log10_false_alarm", float("nan")),
+            "attitude_arcsec": float("nan"),
+            "attitude_px": float("nan"),
+            "wrong": False,
+            "cpu_s_sequence": cpu,
+            "note": d.get("reason", ""),
+        }
+        if sol is not None:
+            err = float((Rotation.from_matrix(t.rotation_cam_to_icrs).inv() * sol.rotation).magnitude())
+            row["attitude_arcsec"] = float(np.degrees(err) * 3600)
+            row["attitude_px"] = err * t.camera.focal_px
+            row["wrong"] = bool(err * t.camera.focal_px > 20)
+        rows.append(row)
+    return rows
+
+
+def _print_sequence_rows(rows) -> None:
+    print(
+        f"# {'frame':30s} {'sky':>5s} {'cat':>4s} {'blind':>5s} {'method':>7s} {'stars':>5s} {'how':>12s} "
+        f"{'win_deg':>7s} {'H':>7s} {'k':>3s} {'need':>4s} {'lgPFA':>6s} {'att_px':>7s}  note",
+        flush=True,
+    )
+    for r in rows:
+        method = "WRONG" if r["wrong"] else r["method"]
+        print(
+            f"# {r['frame']:30s} {r['sky']:5.3f} {r['catalog_in_sky']:4d} {('yes' if r['blind'] else 'no'):>5s} "
+            f"{method:>7s} {r['stars']:5d} {r['how']:>12s} {r['window_deg']:7.3f} {r['hypotheses']:7d} "
+            f"{r['matches']:3d} {r['needed']:4d} {r['log10_pfa']:6.1f} {r['attitude_px']:7.2f}  {r['note'][:80]}",
+            flush=True,
+        )
+
+
+def sequence_seeded():
+    """nightlights_sequence_*: the sequences of one pass, each calibrated as one run; the frames the
+    blind search leaves unsolved, seeded from the attitude carried from the blind-solved ones
+    (issue 14). Before (blind alone) and after (with the seeds) come from the same run: a frame's
+    blind outcome is recorded before the seeds are tried."""
+    import numpy as np
+
+    from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES
+
+    tmp = _scratch("bench_nightlights_seq_")
+    rows = []
+    for case in NIGHTLIGHT_SEQUENCES:
+        r = sequence_rows(case, tmp)
+        _print_sequence_rows(r)
+        print(f"# {case.name}: {r[0]['cpu_s_sequence']:.0f} s CPU for {len(r)} frames", flush=True)
+        rows += r
+    with_sky = [r for r in rows if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
+    blind = sum(r["blind"] and not r["wrong"] for r in with_sky)
+    after = sum(r["method"] in ("blind", "seeded") and not r["wrong"] for r in with_sky)
+    left = [r for r in with_sky if not r["blind"]]
+    seeded = [r for r in left if r["method"] == "seeded"]
+    wrong = sum(r["wrong"] for r in rows)
+    print(
+        f"# {len(rows)} frames, {len(with_sky)} with stars in their sky; blind {blind}, with the seeds {after}; "
+        f"of the {len(left)} the blind search left, {len(seeded)} seeded; {wrong} wrong",
+        flush=True,
+    )
+    bench_line(
+        "nightlights_sequence_solve_rate",
+        after / max(len(with_sky), 1),
+        "fraction",
+        baseline=blind / max(len(with_sky), 1),
+    )
+    bench_line("nightlights_sequence_seeded_frames", float(len(seeded)), "frames", baseline=float(len(left)))
+    bench_line("nightlights_sequence_wrong_solutions", float(wrong), "frames", baseline=0.0)
+    if seeded:
+        bench_line(
+            "nightlights_sequence_seeded_attitude_worst_px", float(np.nanmax([r["attitude_px"] for r in seeded])), "px"
+        )
+
+
+BENCHMARKS["nightlights_sequence_seeded"] = sequence_seeded

@@ -77,6 +77,12 @@ def calibrate_command(
     transfer: str = typer.Option(
         "srgb", "--transfer", help="How JPEG/TIFF/PNG values encode light: srgb (IEC 61966-2-1) or linear."
     ),
+    no_sequence_seed: bool = typer.Option(
+        False,
+        "--no-sequence-seed",
+        help="Do not identify the stars of frames the blind search left unsolved from the attitude "
+        "carried from the sequence's solved frames.",
+    ),
     force: bool = options.force(),
 ) -> None:
     """Decode, flat-field, calibrate on stars, and write radiance, G/R and B/G, lamp classes and report.png."""
@@ -108,6 +114,7 @@ def calibrate_command(
         radiance=settings,
         force_tle=force,
         transfer=transfer,
+        sequence_seed=not no_sequence_seed,
     )
     with progress_bar() as advance:
         seq = calibrate(raws, opts, progress=advance)

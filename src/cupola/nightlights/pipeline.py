@@ -10,6 +10,8 @@ light at night (II)", Remote Sens. Environ. 264, 112611, automated):
 4. stars: detection and trails (:mod:`.stars`), astrometric solution against Hipparcos
    (:mod:`.astrometry`), aperture photometry and zero points with colour terms (:mod:`.photometry`);
    frames of a sequence without enough stars use the constants of those with stars, or supplied ones;
+   a frame whose stars the blind search could not identify gets the attitude carried from the
+   sequence's solved frames and a seeded identification (:mod:`.sequence_attitude`, :mod:`.seeded`);
 5. geometry: orbit (TLE) at the frame time and attitude from tie points, or from the stars
    (camera -> ICRS rotation turned into ITRS at that time);
 6. radiance with window and atmospheric corrections (:mod:`.radiance`), G/R and B/G, lamp classes
@@ -45,7 +47,7 @@ from cupola.nightlights.photometry import CHANNELS, Calibration, combine_calibra
 from cupola.nightlights.products import RESULT_SCHEMA, frame_summary, write_products
 from cupola.nightlights.radiance import RadianceSettings, radiance_planes
 from cupola.nightlights.raw import RawFrame, read_raw, subtract_dark
-from cupola.nightlights.starfield import measure_star_field
+from cupola.nightlights.starfield import carry_sequence_attitudes, measure_star_field
 
 __all__ = [
     "CalibrateOptions",
@@ -81,6 +83,7 @@ class CalibrateOptions:
     star_search: str = "index"  # the blind search: "index" (pattern index) or "legacy" (25 brightest)
     star_focal_tolerance: float = 0.15  # the blind search tries focal lengths within this of EXIF's
     star_max_sources: int = 80  # sources whose triangles the blind search tries
+    sequence_seed: bool = True  # frames left unsolved get the attitude carried from the sequence's solved ones
     ratio_min_snr: float = 5.0
     force_tle: bool = False
     geotiff_max_pixels: int = 8_000_000
@@ -250,6 +253,9 @@ def calibrate(
         if k == 0 and fr.tie_solution is not None:  # the attitude chosen for the first frame
             first_rpy = att.rpy_from_pose(fr.state, fr.pose)
         frames.append(fr)
+    if opts.sequence_seed and opts.star_search != "legacy" and n > 1:
+        # 4b: frames the blind search left unsolved, from the attitude of the sequence's solved ones
+        carry_sequence_attitudes(frames, opts)
     seq_cal = _choose_constants(frames, supplied, opts)
     for k, fr in enumerate(frames):
         say("frames", k, n)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from cupola.nightlights.frame import FrameResult
     from cupola.nightlights.pipeline import CalibrateOptions
 
-__all__ = ["StarField", "measure_star_field"]
+__all__ = ["StarField", "carry_sequence_attitudes", "measure_star_field", "seed_star_field"]
 
 
 @dataclass(eq=False)
@@ -440,15 +440,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
         sf.note = f"no stars found: only {len(det)} point sources above 5 sigma"
         return
     t1 = _time.perf_counter()
-    epoch = fr.time or dt.datetime(2016, 1, 1, tzinfo=dt.timezone.utc)
-    epoch_year = 2000.0 + (epoch - dt.datetime(2000, 1, 1, 12, tzinfo=dt.timezone.utc)).total_seconds() / 31_557_600
-    cam0 = fr.camera
-    mag_limit = opts.star_mag_limit
-    if mag_limit is None:
-        field_sr = (cam0.width_px / cam0.focal_x_px) * (cam0.height_px / cam0.focal_y_px)
-        mag_limit = 7.0 if legacy else magnitude_limit_for_field(field_sr)
-    cat = load_catalog(mag_limit)
-    vec = cat.unit_vectors(epoch_year)
+    cat, vec, catalog_id = _catalog_for(fr, opts, legacy)
     cu, ru = fr.lens.undistort(det.col, det.row)
     prior = None
     if fr.pose is not None and fr.state is not None:
@@ -463,7 +455,7 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
             sky_visible=sky,
             focal_tolerance=opts.star_focal_tolerance,
             max_sources=opts.star_max_sources,
-            catalog_id=f"hipparcos2<={mag_limit:.1f}",
+            catalog_id=catalog_id,
         )
     if box_route is not None and prior is None:
         # two blind searches (local background, then box background): each at half the budget of
@@ -491,6 +483,27 @@ def measure_star_field(fr: FrameResult, opts: CalibrateOptions) -> None:
     if sol is None:
         sf.note = f"no stars identified: {why}"
         return
+    _measure_identified(fr, sol, det, cu, ru, cat)
+
+
+def _catalog_for(fr: FrameResult, opts: CalibrateOptions, legacy: bool = False):
+    """The catalog (to the field's magnitude limit) and its unit vectors at the frame's epoch."""
+    epoch = fr.time or dt.datetime(2016, 1, 1, tzinfo=dt.timezone.utc)
+    epoch_year = 2000.0 + (epoch - dt.datetime(2000, 1, 1, 12, tzinfo=dt.timezone.utc)).total_seconds() / 31_557_600
+    cam0 = fr.camera
+    mag_limit = opts.star_mag_limit
+    if mag_limit is None:
+        field_sr = (cam0.width_px / cam0.focal_x_px) * (cam0.height_px / cam0.focal_y_px)
+        mag_limit = 7.0 if legacy else magnitude_limit_for_field(field_sr)
+    cat = load_catalog(mag_limit)
+    return cat, cat.unit_vectors(epoch_year), f"hipparcos2<={mag_limit:.1f}"
+
+
+def _measure_identified(fr: FrameResult, sol: AstrometricSolution, det: Detections, cu, ru, cat) -> None:
+    """With the stars identified (``sol`` on the sources ``det``, undistorted ``cu``, ``ru``): the
+    camera, trails, photometry, zero points and the pose."""
+    sf = fr.stars
+    planes = fr.frame.planes
     sf.astrometry = sol
     fr.camera = sol.camera  # focal length fitted on the stars
     # trails: fit the camera's rotation during the exposure to bright, unsaturated, isolated stars
@@ -646,3 +659,110 @@ def _choose_pose(fr: FrameResult, sol: AstrometricSolution) -> None:
     else:
         fr.camera = p.tie_solution.camera
         fr.notes.append(f"the stars' attitude differs from the {before} by {ang:.3f} deg: {choice['reason']}")
+
+
+# -- the attitude carried from the sequence's solved frames --------------------------------------
+
+
+def seed_star_field(fr: FrameResult, opts: CalibrateOptions, prediction, camera) -> dict:
+    """Identify the stars of ``fr``, which the blind search left unsolved, from the attitude its
+    sequence predicts (:class:`cupola.nightlights.sequence_attitude.AttitudePrediction`) with the
+    sequence's fitted ``camera``: a seeded search within the prediction's window
+    (:func:`cupola.nightlights.seeded.seeded_identification`, the same 1e-6 false-alarm budget per
+    frame as the blind search); on success the frame is measured as if solved blind. Returns what
+    the seeded search found (for ``result.json`` and the benchmark)."""
+    from cupola.nightlights.seeded import seeded_identification
+
+    sf = fr.stars
+    out = {
+        "how": prediction.how,
+        "window_deg": float(np.degrees(prediction.uncertainty_rad)),
+        "accepted": False,
+    }
+    det = sf.detections
+    if det is None or fr.state is None or len(det) == 0:
+        out["reason"] = "no sources"
+        return out
+    cat, vec, catalog_id = _catalog_for(fr, opts)
+    cu, ru = fr.lens.undistort(det.col, det.row)
+    sky = _sky_visibility(fr.state)
+    res = seeded_identification(
+        cu,
+        ru,
+        camera,
+        vec,
+        cat.hp_mag,
+        prediction.rotation_cam_to_icrs,
+        prediction.uncertainty_rad,
+        catalog_visible=sky(vec),
+        sky_visible=sky,
+        catalog_id=catalog_id,
+        false_alarm=BLIND_FALSE_ALARM,
+    )
+    out.update(res.to_dict())
+    if res.solution is None:
+        return out
+    out["accepted"] = True
+    blind_note = sf.note
+    _measure_identified(fr, res.solution, det, cu, ru, cat)
+    fr.notes.append(
+        f"stars identified from the attitude carried from the sequence's solved frames ({prediction.how}, window "
+        f"{out['window_deg']:.2f} deg, {res.hypotheses} hypotheses, {res.matches} check stars matched, "
+        f"false-alarm probability 10^{res.log10_false_alarm:.1f}); the blind search had failed: {blind_note}"
+    )
+    return out
+
+
+def carry_sequence_attitudes(frames: list, opts: CalibrateOptions) -> list[tuple[FrameResult, dict]]:
+    """The attitude carried through a sequence: the frames whose stars were identified (blind, each
+    on its own at 1e-6, or by an accepted seed) give their attitudes in LVLH; every frame with an
+    orbit but no identified stars gets the attitude predicted from them and a seeded
+    identification, the frame with the narrowest window first; a frame solved so joins the
+    solved ones, and the frames refused are tried again while others keep being solved (a
+    neighbour solved narrows their window). Each acceptance holds the 1e-6 bound whatever its
+    seed (a wrong seed leaves the sources unrelated to the predictions: the bound's null case).
+    Returns (frame, what its last seeded search found) per frame tried."""
+    from cupola.nightlights.sequence_attitude import lvlh_rotation, predict_attitude
+
+    def has_orbit(f):
+        return f.state is not None and f.time is not None
+
+    solved = [f for f in frames if f.astrometry is not None and f.astrometry.method == "blind" and has_orbit(f)]
+    todo = [f for f in frames if f.astrometry is None and has_orbit(f) and f.stars.detections is not None]
+    if not solved or not todo:
+        return []
+    t_ref = solved[0].time
+    last: dict = {}
+    tried: dict = {}  # frame id -> the window (rad) it was refused with
+    progress = True
+    while todo and progress:
+        progress = False
+        times = np.array([(f.time - t_ref).total_seconds() for f in solved])
+        rots = Rotation.concatenate([lvlh_rotation(f.state).inv() * f.astrometry.rotation for f in solved])
+        preds = []
+        for fr in todo:
+            t = (fr.time - t_ref).total_seconds()
+            pred = predict_attitude(times, rots, t, fr.state)
+            nearest = solved[int(np.argmin(np.abs(times - t)))]
+            preds.append((pred.uncertainty_rad, id(fr), fr, pred, nearest.astrometry.camera))
+        for u, key, fr, pred, cam in sorted(preds, key=lambda p: p[0]):
+            if (cam.width_px, cam.height_px) != (fr.camera.width_px, fr.camera.height_px):
+                continue
+            if key in tried and tried[key] <= u * (1.0 + 1e-9):
+                continue  # refused already with a window as narrow
+            got = seed_star_field(fr, opts, pred, cam)
+            last[key] = (fr, got)
+            if got["accepted"]:
+                solved.append(fr)
+                todo.remove(fr)
+                progress = True
+                break  # predict the others again with this frame among the solved
+            tried[key] = u
+    for fr in todo:  # the last refusal, in the note
+        if id(fr) in last:
+            got = last[id(fr)][1]
+            fr.stars.note = (
+                f"{fr.stars.note}; seeded by the sequence ({got['how']}, window {got['window_deg']:.2f} deg): "
+                f"{got.get('reason', '')}"
+            )
+    return list(last.values())

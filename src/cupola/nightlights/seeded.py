@@ -1,0 +1,235 @@
+"""Star identification from a *seed*: an attitude predicted to within a known angle (issue 14: the
+attitude carried from the frames of a sequence that solved blind to one that did not).
+
+The search is a grid over the seed's window: rotations ``R_seed * exp([w])`` with the small
+rotation vector ``w`` (camera axes) on a grid whose steps move the frame's stars by at most
+``step_px`` (``step_px / f`` about the camera's x and y axes, ``step_px / R`` about its axis, ``R``
+the frame's half diagonal in pixels), within ``|(w_x, w_y)| <= u`` and ``|w_z| <= u``. Every grid
+point is a hypothesis; it predicts the check stars of the pattern index (the blind search's, in
+the sky part) and counts those with a source within ``r``.
+
+**False alarm.** Were the sources unrelated to the sky (a wrong seed, or no star among them), each
+predicted star of a hypothesis would have a source within ``r`` with chance at most
+``rho pi r^2`` (``rho``: sources per pixel of sky), so its matches are at most Poisson with mean
+``lambda = n_pred rho pi r^2`` (as in the blind acceptance, :mod:`.acceptance`, but without a
+triangle that matches by construction: all ``k`` matches count). Over the ``H`` grid points, by the
+union bound, the chance that any reaches ``k`` is at most ``H P(X >= k)``; a seeded solution is
+accepted when that is ``<= alpha`` (1e-6 per frame, as the blind search). ``n_pred`` and ``rho``
+are taken at their largest over the window's centre and edge (a conservative ``lambda``), and
+``H`` is the count of grid points, fixed before any is looked at. The window is tiny beside the
+whole sky, so ``H`` is 10^1-10^4 instead of the blind search's 10^5-10^7 *and* no triangle has
+to be found among the sources: five or six stars can pass where the blind search needs 9-17.
+The count is taken at the grid point itself (no refit before it), so the union bound applies to
+exactly the hypotheses counted; the solution is refitted on the matches afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
+
+from cupola.geometry.camera import Camera
+from cupola.nightlights.acceptance import chance_tail_log10
+from cupola.nightlights.astrometry import (
+    AstrometricSolution,
+    _fit_and_clip,
+    _match,
+    _match_tree,
+    _project,
+    _rays,
+    pattern_index,
+)
+
+__all__ = ["SeededResult", "seeded_grid", "seeded_identification"]
+
+#: the most grid points a seeded search tries; a wider window is left to the blind search
+MAX_SEED_HYPOTHESES = 100_000
+
+
+@dataclass(frozen=True)
+class SeededResult:
+    """What a seeded search found: the solution (None when refused) and its numbers."""
+
+    solution: AstrometricSolution | None
+    hypotheses: int
+    matches: int
+    expected_chance: float  # lambda
+    log10_false_alarm: float  # log10(H P(X >= k))
+    matches_needed: int
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "hypotheses": self.hypotheses,
+            "matches": self.matches,
+            "expected_chance_matches": self.expected_chance,
+            "log10_false_alarm": self.log10_false_alarm,
+            "matches_needed": self.matches_needed,
+            "reason": self.reason,
+        }
+
+
+def _half_diagonal_px(camera: Camera) -> float:
+    return float(
+        np.hypot(max(camera.cx_px, camera.width_px - camera.cx_px), max(camera.cy_px, camera.height_px - camera.cy_px))
+    )
+
+
+def seeded_grid(camera: Camera, uncertainty_rad: float, step_px: float) -> np.ndarray:
+    """The small rotation vectors (camera axes, rad) of the seed's window: (H, 3)."""
+    s_xy = step_px / camera.focal_px
+    s_z = step_px / _half_diagonal_px(camera)
+    n_xy = int(np.floor(uncertainty_rad / s_xy))
+    n_z = int(np.floor(uncertainty_rad / s_z))
+    g = np.arange(-n_xy, n_xy + 1) * s_xy
+    gx, gy = np.meshgrid(g, g)
+    keep = gx**2 + gy**2 <= uncertainty_rad**2 + 1e-18
+    gz = np.arange(-n_z, n_z + 1) * s_z
+    xy = np.column_stack([gx[keep], gy[keep]])
+    return np.column_stack([np.repeat(xy, gz.size, axis=0), np.tile(gz, xy.shape[0])])
+
+
+def _matches_needed(lam: float, hypotheses: int, alpha: float, floor: int) -> int:
+    target = np.log10(alpha) - np.log10(max(hypotheses, 1))
+    k = max(floor, 1)
+    while chance_tail_log10(k, lam) > target and k < 10_000:
+        k += 1
+    return k
+
+
+def seeded_identification(
+    det_col,
+    det_row,
+    camera: Camera,
+    vec_cat: np.ndarray,
+    mag_cat: np.ndarray,
+    seed_rotation: Rotation,
+    uncertainty_rad: float,
+    *,
+    catalog_visible: np.ndarray | None = None,
+    sky_visible=None,
+    catalog_id: str | None = None,
+    false_alarm: float = 1e-6,
+    min_matches: int = 4,
+    match_radius_px: float | None = None,
+    max_hypotheses: int = MAX_SEED_HYPOTHESES,
+) -> SeededResult:
+    """Identify the stars of a frame whose attitude (camera -> ICRS) is known to be within
+    ``uncertainty_rad`` of ``seed_rotation``; the camera (focal length) is taken as known (from the
+    sequence's solved frames). ``det_col``, ``det_row``: undistorted sensor pixels of the sources,
+    most star-like first. Accepts only when the false-alarm bound of the module doc is
+    ``<= false_alarm``; otherwise the solution is None and ``reason`` says why."""
+    col = np.asarray(det_col, float)
+    row = np.asarray(det_row, float)
+    w, h = camera.width_px, camera.height_px
+    r = float(match_radius_px or max(3.0, 0.002 * max(w, h)))
+    grid = seeded_grid(camera, uncertainty_rad, 0.5 * r)
+    n_h = int(grid.shape[0])
+
+    def refused(why, k=0, lam=float("nan"), lg=float("nan"), need=0):
+        return SeededResult(None, n_h, k, lam, lg, need, why)
+
+    if n_h > max_hypotheses:
+        return refused(f"the seed's window ({np.degrees(uncertainty_rad):.2f} deg) holds {n_h} hypotheses")
+    if col.size < min_matches:
+        return refused(f"only {col.size} point sources")
+    short_fov = 2.0 * np.arctan(0.5 * min(w / camera.focal_x_px, h / camera.focal_y_px))
+    index = pattern_index(vec_cat, mag_cat, short_fov, catalog_id=catalog_id)
+    half_diag = float(np.arctan(_half_diagonal_px(camera) / camera.focal_px))
+    b = seed_rotation.apply([0.0, 0.0, 1.0])
+    near = index.verify[
+        index.verify_tree.query_ball_point(b, 2.0 * np.sin(min(half_diag * 1.05 + uncertainty_rad, 1.5) / 2.0))
+    ]
+    if catalog_visible is not None:
+        near = near[np.asarray(catalog_visible, bool)[near]]
+    tree = cKDTree(np.column_stack([col, row]))
+    # the window's centre and the ends of its axes: the largest lambda over them
+    edges = [np.zeros(3)] + [
+        s * uncertainty_rad * e for e in (np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]) for s in (-1.0, 1.0)
+    ]
+    gc, gr = np.meshgrid(np.linspace(0, w - 1, 24), np.linspace(0, h - 1, 16))
+    grid_rays = _rays(camera, gc.ravel(), gr.ravel())
+    src_rays = _rays(camera, col, row)
+    lam = 0.0
+    for e in edges:
+        rot = seed_rotation * Rotation.from_rotvec(e)
+        pc, pr = _project(rot, camera, vec_cat[near])
+        n_pred = int(np.sum(np.isfinite(pc) & (pc >= 0) & (pc < w) & (pr >= 0) & (pr < h)))
+        if sky_visible is None:
+            frac, n_src = 1.0, col.size
+        else:
+            frac = float(np.mean(sky_visible(rot.apply(grid_rays))))
+            n_src = int(np.sum(sky_visible(rot.apply(src_rays))))
+        if frac < 0.005:
+            continue
+        lam = max(lam, n_pred * n_src * np.pi * r**2 / (w * h * frac))
+    if lam <= 0.0:
+        return refused("no check star or no sky in the seed's window")
+    lam = max(lam, 1e-12)
+    need = _matches_needed(lam, n_h, false_alarm, min_matches)
+    # every hypothesis: the check stars in the frame and how many have a source within r
+    c0 = seed_rotation.inv().apply(vec_cat[near])  # (n, 3) in the seed's camera axes
+    best_k, best = -1, []
+    for start in range(0, n_h, 4096):
+        rots = Rotation.from_rotvec(grid[start : start + 4096]).as_matrix()  # (B, 3, 3) camera -> seed camera
+        c = np.einsum("bji,nj->bni", rots, c0)  # R^T c0
+        z = c[..., 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pc = camera.focal_x_px * c[..., 0] / z + camera.cx_px
+            pr = camera.focal_y_px * c[..., 1] / z + camera.cy_px
+        ok = (z > 0) & (pc >= 0) & (pc < w) & (pr >= 0) & (pr < h)
+        d, _ = tree.query(np.column_stack([np.where(ok, pc, -1e9).ravel(), np.where(ok, pr, -1e9).ravel()]), k=1)
+        hits = np.sum((d.reshape(ok.shape) <= r) & ok, axis=1)
+        top = int(hits.max()) if hits.size else 0
+        if top > best_k:
+            best_k, best = top, list(start + np.flatnonzero(hits == top))
+        elif top == best_k:
+            best += list(start + np.flatnonzero(hits == top))
+    # one-to-one matches at the best grid points: the count the decision uses
+    k_best, rot_best, di_best, ci_best = 0, None, None, None
+    for g in best[:50]:
+        rot = seed_rotation * Rotation.from_rotvec(grid[g])
+        pc, pr = _project(rot, camera, vec_cat[near])
+        inside = np.isfinite(pc) & (pc >= 0) & (pc < w) & (pr >= 0) & (pr < h)
+        di, ci = _match_tree(tree, np.where(inside, pc, np.nan), pr, r)
+        if di.size > k_best:
+            k_best, rot_best, di_best, ci_best = di.size, rot, di, near[ci]
+    lg = chance_tail_log10(k_best, lam) + float(np.log10(max(n_h, 1)))
+    if k_best < need or rot_best is None:
+        return refused(
+            f"{k_best} check stars matched at the best of {n_h} attitudes in the seed's window, "
+            f"{need} needed for a false-alarm probability <= {false_alarm:g} (lambda {lam:.3g})",
+            k_best,
+            lam,
+            lg,
+            need,
+        )
+    # refit on the matches (focal length kept), then all catalog stars in view matched and refitted
+    rot, cam, keep, _ = _fit_and_clip(
+        rot_best, camera, vec_cat[ci_best], col[di_best], row[di_best], fit_focal=False, min_stars=3
+    )
+    usable = np.ones(vec_cat.shape[0], bool) if catalog_visible is None else np.asarray(catalog_visible, bool)
+    di = ci = res = None
+    for rad in (2.0 * r, r):
+        pc, pr = _project(rot, cam, vec_cat)
+        inside = usable & np.isfinite(pc) & (pc > -1) & (pc < w) & (pr > -1) & (pr < h)
+        di, ci = _match(np.where(inside, pc, np.nan), pr, col, row, rad)
+        if di.size < 3:
+            return refused("the accepted attitude lost its matches in the refit", k_best, lam, lg, need)
+        rot, cam, keep, res = _fit_and_clip(rot, cam, vec_cat[ci], col[di], row[di], fit_focal=False, min_stars=3)
+    search = {
+        "seeded": True,
+        "hypotheses": n_h,
+        "matches": k_best,
+        "expected_chance_matches": lam,
+        "log10_false_alarm": lg,
+        "matches_needed": need,
+        "window_deg": float(np.degrees(uncertainty_rad)),
+        "offset_from_seed_deg": float(np.degrees((seed_rotation.inv() * rot).magnitude())),
+    }
+    assert di is not None and ci is not None and res is not None
+    sol = AstrometricSolution(rot, cam, di[keep], ci[keep], res[keep], "seeded", n_h, (), search=search)
+    return SeededResult(sol, n_h, k_best, lam, lg, need, "")
