@@ -92,31 +92,103 @@ def _pose_rpy(path: Path) -> tuple[float, float, float]:
     return (float(pose[keys[0]]), float(pose[keys[1]]), float(pose[keys[2]]))
 
 
-def _tie_point_rpy(
-    path: Path, camera: Camera, state: orbit.StateVector, size_px: tuple[int, int], frame: str
-) -> tuple[tuple[float, float, float], dict, list[str]]:
-    """The LVLH attitude solved from tie points in the pixels of one frame (cupola's tie-point
-    solver, :func:`cupola.geometry.attitude.solve_attitude`, at that frame's orbit position)."""
+#: a tie-point table's column saying which frame a point was measured on (one of them; without
+#: any, every point is on the first frame): ``frame`` (index from 0 in the frames' order),
+#: ``file`` (the frame's file name) or ``time`` (the frame's time, ISO 8601 UTC, to 1 ms)
+TIE_FRAME_KEYS = ("frame", "file", "time")
+
+
+def _tie_point_frames(path: Path, names: list[str], times: list[dt.datetime]) -> np.ndarray | None:
+    """The frame index of each tie point (rows in file order), or None where the table has no
+    frame column (every point on the first frame)."""
+    from cupola.io.tables import ValueRange, read_table
+
+    table = read_table(path, "tie points")
+    key = next((k for k in TIE_FRAME_KEYS if table.has(k)), None)
+    if key is None:
+        return None
+    index = ValueRange(0, len(names) - 1, f"a frame index from 0 to {len(names) - 1} (the frames' order)")
+    by_name = {n: i for i, n in enumerate(names)}
+    out = []
+    for row in table:
+        if key == "frame":
+            v = row.number("frame", index)
+            if v != int(v):
+                raise InputError(f"{row.where('frame')}: {row.text('frame')!r} is not a whole frame index")
+            out.append(int(v))
+        elif key == "file":
+            name = Path(row.text("file")).name
+            if name not in by_name:
+                raise InputError(f"{row.where('file')}: {name!r} is not one of the frames")
+            out.append(by_name[name])
+        else:
+            t = parse_time(row.text("time"), row.where("time"))
+            dts = np.array([abs((t - ft).total_seconds()) for ft in times])
+            i = int(np.argmin(dts))
+            if dts[i] > 1e-3:
+                raise InputError(
+                    f"{row.where('time')}: no frame at {t.isoformat()} (the nearest, {names[i]}, is at "
+                    f"{times[i].isoformat()})"
+                )
+            out.append(i)
+    return np.array(out, dtype=int)
+
+
+def _tie_point_attitudes(
+    path: Path,
+    camera: Camera,
+    states: list[orbit.StateVector],
+    names: list[str],
+    times: list[dt.datetime],
+    size_px: tuple[int, int],
+) -> tuple[list[Rotation], bool, dict, list[str]]:
+    """The camera -> LVLH rotation of every frame solved from tie points (cupola's tie-point
+    solver, :func:`cupola.geometry.attitude.solve_attitude`, at each frame's orbit position):
+    points on one frame (no frame column: the first) give one attitude held in LVLH for the
+    sequence, points on several a pose per frame (:mod:`cupola.airglow.tie_points`). Returns the
+    rotations, whether they are per frame, the fit for ``result.json`` and notes."""
+    from cupola.airglow.tie_points import solve_frame_attitudes
     from cupola.io.tables import read_tie_points
 
     tp = read_tie_points(path, image_size_px=size_px)  # names the file, line and column
+    frame_of = _tie_point_frames(path, names, times)
+    per_frame = frame_of is not None
+    if frame_of is None:
+        frame_of = np.zeros(len(tp.col_px), dtype=int)
+    t_s = np.array([(t - times[0]).total_seconds() for t in times])
     try:
-        sol = att.solve_attitude(
+        sol = solve_frame_attitudes(
             camera,
-            state.position_m,
+            states,
+            t_s,
+            frame_of,
             col_px=tp.col_px,
             row_px=tp.row_px,
             lon_deg=tp.lon_deg,
             lat_deg=tp.lat_deg,
             height_m=tp.height_m,
+            names=names,
         )
     except InputError as exc:  # name the tie-point file
         raise InputError(f"{path}: {exc}") from None
-    notes = []
-    if sol.rms_px > 10.0:
-        notes.append(f"tie-point fit is poor: RMS {sol.rms_px:.1f} px; check the points, the frame and its time")
-    info = {"file": Path(path).name, "frame": frame, "points": len(tp.col_px), "rms_px": sol.rms_px, "rms_m": sol.rms_m}
-    return att.rpy_from_pose(state, sol.pose), info, notes
+    poor = [s for s in sol.solved if s["rms_px"] > 10.0]
+    notes = [
+        f"tie-point fit is poor on {names[s['frame']]}: RMS {s['rms_px']:.1f} px; check the points, the frame and "
+        "its time"
+        for s in poor
+    ]
+    if per_frame:
+        info = {"file": Path(path).name, **sol.to_dict(names)}
+        if sol.interpolated:
+            notes.append(
+                f"{sol.interpolated} of {len(names)} frames without tie points: their attitude in LVLH interpolated "
+                "(slerp) between the nearest frames solved, held before the first and after the last"
+            )
+    else:
+        s0 = sol.solved[0]
+        info = {"file": Path(path).name, "frame": names[0], "points": s0["points"], "rms_px": s0["rms_px"],
+                "rms_m": s0["rms_m"]}  # fmt: skip
+    return sol.rotations_lvlh, per_frame, info, notes
 
 
 #: the columns of a per-frame attitude table: the frame (one of), the attitude (one set of)
@@ -206,12 +278,15 @@ def load_request(
     The pose is one attitude in LVLH for the whole sequence: given (``attitude_rpy_deg``), taken
     from another command's ``result.json`` (``pose_from``) or solved from ``tie_points`` (CSV
     ``col,row,lat,lon[,height_m]`` in the pixels of the first frame, solved at its time); or one
-    per frame from ``attitudes``, a CSV with a row per frame (column ``file``) or an attitude log
-    (column ``time``, ISO 8601 UTC, interpolated to each frame's time by slerp) giving the LVLH
-    attitude as ``roll_deg,pitch_deg,yaw_deg`` or as the quaternion ``qw,qx,qy,qz`` (scalar
-    first) of the camera -> LVLH rotation. ``register_ground``: every frame's attitude after the
-    first refined by tracking the first frame's ground lights
-    (:func:`cupola.airglow.register.register_to_ground`): a hand-held sequence.
+    per frame from ``tie_points`` with a column ``frame`` (index from 0), ``file`` or ``time``
+    saying which frame each point is on (each frame with points solved, the others interpolated:
+    :mod:`cupola.airglow.tie_points`), or from ``attitudes``, a CSV with a row per frame (column
+    ``file``) or an attitude log (column ``time``, ISO 8601 UTC, interpolated to each frame's
+    time by slerp) giving the LVLH attitude as ``roll_deg,pitch_deg,yaw_deg`` or as the
+    quaternion ``qw,qx,qy,qz`` (scalar first) of the camera -> LVLH rotation.
+    ``register_ground``: every frame's attitude after the first refined by tracking the first
+    frame's ground lights (:func:`cupola.airglow.register.register_to_ground`): a hand-held
+    sequence.
     ``exposure_s``: the frames' exposure time; the times are the shutter openings (as EXIF's), and
     each frame's pose is then taken at mid-exposure, where the smeared frame is centred."""
     from cupola.io.images import read_photo
@@ -282,11 +357,20 @@ def load_request(
         rpy = attitude_rpy_deg
         source = "attitude"
     elif tie_points is not None:
-        rpy, tie_info, tie_notes = _tie_point_rpy(
-            tie_points, camera, orbit.state_at(el, times[0] + half), (w, h), photos[0].name
+        names = [p.name for p in photos]
+        rots, tie_per_frame, tie_info, tie_notes = _tie_point_attitudes(
+            tie_points, camera, states, names, times, (w, h)
         )
         notes.extend(tie_notes)
-        source = f"tie_points: {Path(tie_points).name} ({tie_info['points']} points on {photos[0].name})"
+        rpy = att.rpy_from_pose(states[0], att.Pose(states[0].position_m, _lvlh(states[0]) * rots[0]))
+        if tie_per_frame:
+            per_frame = rots
+            source = (
+                f"tie_points: {Path(tie_points).name} ({tie_info['points']} points on {tie_info['frames']} frames, "
+                "a pose per frame)"
+            )
+        else:
+            source = f"tie_points: {Path(tie_points).name} ({tie_info['points']} points on {photos[0].name})"
     else:
         assert pose_from is not None  # exactly one pose source (checked above)
         rpy = _pose_rpy(pose_from)

@@ -37,7 +37,8 @@ def waves_command(
         None,
         "--tie-points",
         help="CSV col,row,lat,lon[,height_m] in the pixels of the first frame: the attitude solved from them "
-        "(held fixed in LVLH through the sequence).",
+        "(held fixed in LVLH through the sequence); with a column frame (index from 0), file or time, points on "
+        "several frames: a pose per frame (frames without points interpolated).",
     ),
     pose_from: Path | None = typer.Option(
         None, "--pose-from", help="result.json of another cupola command whose pose (LVLH roll, pitch, yaw) to use."
