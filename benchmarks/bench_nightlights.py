@@ -690,10 +690,16 @@ def sequence_rows(case, folder) -> list[dict]:
             "log10_pfa": d.get("log10_false_alarm", float("nan")),
             "attitude_arcsec": float("nan"),
             "attitude_px": float("nan"),
+            "seed_error_deg": float("nan"),
             "wrong": False,
             "cpu_s_sequence": cpu,
             "note": d.get("reason", ""),
         }
+        if "seed_quaternion_camera_to_icrs_xyzw" in d:
+            seed = Rotation.from_quat(d["seed_quaternion_camera_to_icrs_xyzw"])
+            row["seed_error_deg"] = float(
+                np.degrees((Rotation.from_matrix(t.rotation_cam_to_icrs).inv() * seed).magnitude())
+            )
         if sol is not None:
             err = float((Rotation.from_matrix(t.rotation_cam_to_icrs).inv() * sol.rotation).magnitude())
             row["attitude_arcsec"] = float(np.degrees(err) * 3600)
@@ -706,14 +712,15 @@ def sequence_rows(case, folder) -> list[dict]:
 def _print_sequence_rows(rows) -> None:
     print(
         f"# {'frame':30s} {'sky':>5s} {'cat':>4s} {'blind':>5s} {'method':>7s} {'stars':>5s} {'how':>12s} "
-        f"{'win_deg':>7s} {'H':>7s} {'k':>3s} {'need':>4s} {'lgPFA':>6s} {'att_px':>7s}  note",
+        f"{'win_deg':>7s} {'seed_err':>8s} {'H':>7s} {'k':>3s} {'need':>4s} {'lgPFA':>6s} {'att_px':>7s}  note",
         flush=True,
     )
     for r in rows:
         method = "WRONG" if r["wrong"] else r["method"]
         print(
             f"# {r['frame']:30s} {r['sky']:5.3f} {r['catalog_in_sky']:4d} {('yes' if r['blind'] else 'no'):>5s} "
-            f"{method:>7s} {r['stars']:5d} {r['how']:>12s} {r['window_deg']:7.3f} {r['hypotheses']:7d} "
+            f"{method:>7s} {r['stars']:5d} {r['how']:>12s} {r['window_deg']:7.3f} {r['seed_error_deg']:8.3f} "
+            f"{r['hypotheses']:7d} "
             f"{r['matches']:3d} {r['needed']:4d} {r['log10_pfa']:6.1f} {r['attitude_px']:7.2f}  {r['note'][:80]}",
             flush=True,
         )
@@ -753,6 +760,9 @@ def sequence_seeded():
         baseline=blind / max(len(with_sky), 1),
     )
     bench_line("nightlights_sequence_seeded_frames", float(len(seeded)), "frames", baseline=float(len(left)))
+    tried = [r for r in rows if np.isfinite(r["seed_error_deg"])]
+    inside = sum(r["seed_error_deg"] <= r["window_deg"] for r in tried)
+    print(f"# the truth inside the seed's window: {inside} of {len(tried)} seeded searches (the last of each frame)")
     bench_line("nightlights_sequence_wrong_solutions", float(wrong), "frames", baseline=0.0)
     if seeded:
         bench_line(

@@ -678,6 +678,7 @@ def seed_star_field(fr: FrameResult, opts: CalibrateOptions, prediction, camera)
         "how": prediction.how,
         "window_deg": float(np.degrees(prediction.uncertainty_rad)),
         "accepted": False,
+        "seed_quaternion_camera_to_icrs_xyzw": prediction.rotation_cam_to_icrs.as_quat().tolist(),
     }
     det = sf.detections
     if det is None or fr.state is None or len(det) == 0:
