@@ -442,7 +442,9 @@ class Localizer:
         corners = hg.apply_h(cand.h_photo_to_ref, hg.border_points(pw, ph, 1))
         ref_span = float(np.nanmax(np.ptp(corners, axis=0))) if np.isfinite(corners).all() else opts.photo_px
         size = int(np.clip(1.25 * ref_span, 256, opts.photo_px))
-        fp, to_full, (bw, bh) = self._photo_features(size, 0.0)
+        # only the ``keypoints`` best are extracted (a descriptor costs per keypoint); at 256 px this
+        # is the first pass's own extraction, taken from the cache
+        fp, to_full, (bw, bh) = self._photo_features(size, 0.0, keypoints)
         if keypoints is not None:  # ALIKED lists its keypoints by score, highest first
             fp = Features(fp.keypoints[:keypoints], fp.descriptors[:keypoints], fp.shape)
         h_b = cand.h_photo_to_ref @ to_full  # small photo -> reference
@@ -471,7 +473,9 @@ class Localizer:
             if valid.mean() < 0.05:
                 history.append({"iteration": it + 1, "inliers": 0, "note": "estimate falls outside the reference"})
                 break
-            fw = self.matcher.extract(normalise(warped), cv2.erode(valid.astype(np.uint8), np.ones((5, 5))) > 0)
+            fw = self.matcher.extract(
+                normalise(warped), cv2.erode(valid.astype(np.uint8), np.ones((5, 5))) > 0, max_keypoints=keypoints
+            )
             if keypoints is not None:
                 fw = Features(fw.keypoints[:keypoints], fw.descriptors[:keypoints], fw.shape)
             self._clock.add("coregistration features", t0)
