@@ -57,7 +57,7 @@ def write_matches_png(
         idx = np.linspace(0, len(photo_pts) - 1, min(max_lines, len(photo_pts))).astype(int)
         a = np.asarray(photo_pts, float)[idx] * scale
         b = np.asarray(ref_pts, float)[idx] + [off, 0.0]
-        ax.add_collection(LineCollection(np.stack([a, b], axis=1), colors="#39ff14", linewidths=0.5, alpha=0.6))
+        ax.add_collection(LineCollection(list(np.stack([a, b], axis=1)), colors="#39ff14", linewidths=0.5, alpha=0.6))
         ax.plot(np.asarray(photo_pts)[:, 0] * scale, np.asarray(photo_pts)[:, 1] * scale, ".", color="#ffd700", ms=2)
         ax.plot(np.asarray(ref_pts)[:, 0] + off, np.asarray(ref_pts)[:, 1], ".", color="#ffd700", ms=2)
     if footprint_ref_px is not None:
