@@ -600,12 +600,14 @@ def weak_change():
 #: test's sigma multipliers, and the backgrounds / ECOSTRESS scenes (indices) it is chosen on
 UNDER_FLOOR_SIGMAS = (4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 UNDER_FLOOR_CHOICE = (0, 1)
+#: the statistic studied (``python benchmarks/bench_hazards.py under_floor [magnitude]``)
+UNDER_FLOOR_STATISTIC = "vector"
 
 
 def _under_floor_layers(before, after):
     """(the default change mask, the multiscale test's mask for each UNDER_FLOOR_SIGMAS) of a
     pair, the test run on the pixels the default left, as ``detect_change`` runs it."""
-    from cupola.hazards.change import change_magnitude, change_vector, under_floor_change
+    from cupola.hazards.change import change_vector, scaled_differences, under_floor_change
     from cupola.hazards.normalise import match_histograms
 
     first = change_vector(match_histograms(before, after), after)
@@ -614,8 +616,9 @@ def _under_floor_layers(before, after):
         base = change_vector(matched, after).mask
     else:
         matched, base = match_histograms(before, after), first.mask
-    raw_mag, raw_rel = change_magnitude(matched, after)
-    return base, {k: under_floor_change(raw_mag, raw_rel, base, k)[0] for k in UNDER_FLOOR_SIGMAS}
+    scaled, raw_rel = scaled_differences(matched, after)
+    return base, {k: under_floor_change(scaled, raw_rel, base, k, statistic=UNDER_FLOOR_STATISTIC)[0]
+                  for k in UNDER_FLOOR_SIGMAS}  # fmt: skip
 
 
 def _regions_km2(m, transform, crs) -> float:
@@ -659,6 +662,7 @@ def under_floor():
                         fa = _regions_km2(m & ~truth & ~near, transform, "EPSG:4326") - fa0
                         rows.append((split, "painted", sig, ratio, noise, int(m[weak].sum()), int(base[weak].sum()),
                                      int(weak.sum()), fa, int((e & near).sum()), int(truth.sum())))  # fmt: skip
+        print(f"  ({path.parent.name}: painted cases done)", flush=True)
         before, after, transform = _unchanged_pair(k, path)
         base, extra = _under_floor_layers(before, after)
         a0 = _regions_km2(base, transform, "EPSG:4326")
@@ -884,6 +888,9 @@ if __name__ == "__main__":
         if name == "fire_tuning":  # a study, not a BENCH line: writes docs/hazards_fire_tradeoff.png
             fire_tuning(ROOT / "docs" / "hazards_fire_tradeoff.png")
         elif name == "under_floor":  # a study, not a BENCH line
+            under_floor()
+        elif name == "magnitude":  # after under_floor: the study again with the mean magnitude
+            UNDER_FLOOR_STATISTIC = "magnitude"
             under_floor()
         else:
             BENCHMARKS[name]()

@@ -31,6 +31,7 @@ __all__ = [
     "HazardLayer",
     "change_vector",
     "change_magnitude",
+    "scaled_differences",
     "under_floor_change",
     "detect_change",
     "flood_layer",
@@ -162,15 +163,14 @@ def change_vector(
     return HazardLayer(mask | weak, conf, score, float(t2), method)
 
 
-def change_magnitude(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The per-pixel change-vector magnitude of two co-registered stacks (bands, rows, cols): the
-    norm of the band differences, each centred on its median and scaled by its robust spread
-    (1.4826 MAD), NaN where a band has no data; and the norm of the band differences relative to
-    each band's 2-98 % range in ``after`` (0 where no data)."""
+def scaled_differences(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The band differences of two co-registered stacks (bands, rows, cols), each centred on its
+    median and scaled by its robust spread (1.4826 MAD), NaN where a band has no data; and the norm
+    of the band differences relative to each band's 2-98 % range in ``after`` (0 where no data)."""
     b = np.asarray(before, dtype=np.float32)
     a = np.asarray(after, dtype=np.float32)
     diff = a - b
-    mag2 = np.zeros(a.shape[1:], dtype=np.float32)
+    scaled = np.empty(diff.shape, dtype=np.float32)
     rel2 = np.zeros(a.shape[1:], dtype=np.float32)
     for k in range(diff.shape[0]):
         d = diff[k]
@@ -183,18 +183,25 @@ def change_magnitude(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray,
         med = float(np.median(s)) if s.size else 0.0
         mad = 1.4826 * float(np.median(np.abs(s - med))) if s.size else 1.0
         mad = mad if mad > 1e-9 else max(float(s.std()) if s.size else 1.0, 1e-6)
-        mag2 += ((d - np.float32(med)) / np.float32(mad)) ** 2
-    return np.sqrt(mag2), np.sqrt(np.nan_to_num(rel2))
+        scaled[k] = (d - np.float32(med)) / np.float32(mad)
+    return scaled, np.sqrt(np.nan_to_num(rel2))
+
+
+def change_magnitude(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The per-pixel change-vector magnitude (the norm of :func:`scaled_differences`) and the
+    relative change norm."""
+    scaled, rel = scaled_differences(before, after)
+    return np.sqrt((scaled**2).sum(axis=0)), rel
 
 
 #: window sides (pixels) of the multiscale test for change under the pixel noise floor
 UNDER_FLOOR_SCALES_PX = (5, 9, 17)
-#: a pixel joins the multiscale change only if its own 3 x 3 mean is this many robust sigmas up
+#: a pixel joins the multiscale change only if its own 3 x 3 statistic is this many robust sigmas up
 UNDER_FLOOR_PIXEL_SIGMAS = 2.0
 
 
 def under_floor_change(
-    raw_mag: np.ndarray,
+    scaled_diff: np.ndarray,
     raw_rel: np.ndarray,
     mapped: np.ndarray,
     sigmas: float,
@@ -202,33 +209,50 @@ def under_floor_change(
     scales_px: tuple[int, ...] = UNDER_FLOOR_SCALES_PX,
     pixel_sigmas: float = UNDER_FLOOR_PIXEL_SIGMAS,
     min_relative_change: float = 0.1,
+    statistic: str = "vector",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Change too weak for the pixel test but spread over a region: the magnitude ``raw_mag``
+    """Change too weak for the pixel test but spread over a region, from the scaled band
+    differences ``scaled_diff`` (bands, rows, cols; :func:`scaled_differences`): a statistic
     averaged over windows of ``scales_px`` (normalized convolution over the valid pixels not
     already ``mapped``), each scale against its own noise floor, median + ``sigmas`` robust sigmas
-    of that averaged magnitude (the size-aware threshold: averaging n pixels narrows the null
-    distribution, and measuring it on the image itself keeps the texture's spatial correlation in
-    it). A pixel is taken when some scale exceeds its floor there, its own 3 x 3 mean is
-    ``pixel_sigmas`` above the 3 x 3 floor's median (so that the window's blur does not spread the
+    of that statistic over the image (the size-aware threshold: averaging n pixels narrows the null
+    distribution, and measuring it on the image itself keeps the spatial correlation in it).
+
+    ``statistic``: ``"vector"`` (default) the norm of the window's *mean difference vector*: a
+    change on the ground moves every pixel of a region the same way and adds up, while noise and
+    the signed differences that a sub-pixel misregistration leaves along textured edges (of both
+    signs) cancel; ``"magnitude"`` the window's mean change magnitude (the norm per pixel, then the
+    mean: misregistration texture adds up too; for comparison).
+
+    A pixel is taken when some scale exceeds its floor there, its own 3 x 3 statistic is
+    ``pixel_sigmas`` above that scale's median (so that the window's blur does not spread the
     region into unchanged neighbours) and the relative change at that scale exceeds
     ``min_relative_change``. Returns (mask, the largest z-score over the scales)."""
-    keep = ~np.asarray(mapped, bool) & np.isfinite(raw_mag)
-    best = np.full(raw_mag.shape, -np.inf, dtype=np.float32)
-    taken = np.zeros(raw_mag.shape, bool)
+    if statistic not in ("vector", "magnitude"):
+        raise ValueError(f"under_floor_change: statistic={statistic!r} is not 'vector' or 'magnitude'")
+    d = np.asarray(scaled_diff, dtype=np.float32)
+    valid = np.isfinite(d).all(axis=0)
+    keep = ~np.asarray(mapped, bool) & valid
+    mag = np.sqrt((d**2).sum(axis=0)) if statistic == "magnitude" else None
+    best = np.full(valid.shape, -np.inf, dtype=np.float32)
+    taken = np.zeros(valid.shape, bool)
 
-    def zscore(size: int) -> tuple[np.ndarray, np.ndarray]:
-        m = _masked_mean(raw_mag, keep, size)
+    def zscore(size: int) -> np.ndarray:
+        if mag is not None:
+            m = _masked_mean(mag, keep, size)
+        else:
+            m = np.sqrt(sum(_masked_mean(d[k], keep, size) ** 2 for k in range(d.shape[0])))
         v = _sample(m[keep])
         v = v[np.isfinite(v)]
         if v.size < 10:
-            return np.full(m.shape, -np.inf, np.float32), m
+            return np.full(m.shape, -np.inf, np.float32)
         med = float(np.median(v))
         sd = max(1.4826 * float(np.median(np.abs(v - med))), 1e-6)
-        return np.nan_to_num((m - np.float32(med)) / np.float32(sd), nan=-np.inf).astype(np.float32), m
+        return np.nan_to_num((m - np.float32(med)) / np.float32(sd), nan=-np.inf).astype(np.float32)
 
-    z3, _m3 = zscore(3)
+    z3 = zscore(3)
     for size in scales_px:
-        z, _m = zscore(size)
+        z = zscore(size)
         rel = _masked_mean(raw_rel, keep, size)
         taken |= (z > sigmas) & (np.nan_to_num(rel) > min_relative_change)
         best = np.maximum(best, z)
@@ -279,12 +303,12 @@ def detect_change(
         matched, layer = None, first
     if under_floor_sigmas is None:
         return layer
-    raw_mag, raw_rel = change_magnitude(match_histograms(before, after) if matched is None else matched, after)
-    extra, _z = under_floor_change(raw_mag, raw_rel, layer.mask, under_floor_sigmas)
+    scaled, raw_rel = scaled_differences(match_histograms(before, after) if matched is None else matched, after)
+    extra, _z = under_floor_change(scaled, raw_rel, layer.mask, under_floor_sigmas)
     if not extra.any():
         return layer
     conf = np.where(extra, np.float32(0.5), layer.confidence).astype(np.float32)
-    method = layer.method + f"; under the floor: multiscale mean magnitude > {under_floor_sigmas:g} robust sigmas"
+    method = layer.method + f"; under the floor: multiscale mean change vector > {under_floor_sigmas:g} robust sigmas"
     return HazardLayer(layer.mask | extra, conf, layer.score, layer.threshold, method)
 
 
