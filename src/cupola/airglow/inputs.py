@@ -238,8 +238,6 @@ def _frame_attitudes(path: Path, names: list[str], times: list[dt.datetime]) -> 
         if missing:
             raise InputError(f"{path}: no attitude for frame {missing[0]} ({len(missing)} frame(s) without one)")
         return [by_name[n] for n in names]
-    from scipy.spatial.transform import Slerp
-
     t0 = stamps[0]
     ts = np.array([(t - t0).total_seconds() for t in stamps])
     if len(ts) > 1 and not (np.diff(ts) > 0).all():
@@ -250,9 +248,7 @@ def _frame_attitudes(path: Path, names: list[str], times: list[dt.datetime]) -> 
             f"{path}: attitude times {stamps[0].isoformat()} to {stamps[-1].isoformat()} do not cover the frames "
             f"({times[0].isoformat()} to {times[-1].isoformat()})"
         )
-    slerp = Slerp(ts, Rotation.concatenate(rots))
-    out = slerp(np.clip(want, ts[0], ts[-1]))
-    return [out[i] for i in range(len(times))]
+    return att.interpolate_rotations(ts, rots, want)
 
 
 def load_request(

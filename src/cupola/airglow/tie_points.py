@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
+from scipy.spatial.transform import Rotation
 
 from cupola.errors import InputError
 from cupola.geometry import attitude as att
@@ -101,12 +101,7 @@ def solve_frame_attitudes(
         rots.append(_lvlh(states[f]).inv() * sol.pose.rotation)
         solved.append({"frame": f, "points": int(sel.sum()), "rms_px": sol.rms_px, "rms_m": sol.rms_m})
     t = np.asarray(t_s, dtype=float)
-    if len(frames) == 1:
-        out = [rots[0]] * n
-    else:
-        slerp = Slerp(t[frames], Rotation.concatenate(rots))
-        inter = slerp(np.clip(t, t[frames[0]], t[frames[-1]]))
-        out = [inter[i] for i in range(n)]
-        for f, r in zip(frames, rots, strict=True):  # the solved frames exactly as solved
-            out[f] = r
+    out = att.interpolate_rotations(t[frames], rots, t)
+    for f, r in zip(frames, rots, strict=True):  # the solved frames exactly as solved
+        out[f] = r
     return FrameAttitudes(rotations_lvlh=out, solved=solved, interpolated=n - len(frames))

@@ -26,6 +26,7 @@ about nadir as seen from above.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +73,26 @@ def rotation_from_rpy(roll_deg: float, pitch_deg: float, yaw_deg: float) -> Rota
     """Camera -> LVLH rotation for the roll/pitch/yaw convention of this module."""
     mount = Rotation.from_euler("ZYX", [yaw_deg, pitch_deg, roll_deg], degrees=True)
     return mount * Rotation.from_matrix(C0)
+
+
+def interpolate_rotations(t_known_s, rotations: Sequence[Rotation], t_s) -> list[Rotation]:
+    """The rotations at times ``t_s`` by spherical linear interpolation between the ``rotations``
+    known at increasing times ``t_known_s``; a time outside them takes the nearest end's rotation
+    (and one known rotation serves every time).
+
+    >>> r = interpolate_rotations([0.0, 10.0], [Rotation.identity(), Rotation.from_euler("z", 20, degrees=True)],
+    ...                           [5.0, 20.0])
+    >>> [round(float(x.as_euler("xyz", degrees=True)[2]), 6) for x in r]
+    [10.0, 20.0]
+    """
+    from scipy.spatial.transform import Slerp
+
+    t_known = np.asarray(t_known_s, dtype=float)
+    want = np.atleast_1d(np.asarray(t_s, dtype=float))
+    if len(rotations) == 1:
+        return [rotations[0]] * want.size
+    out = Slerp(t_known, Rotation.concatenate(list(rotations)))(np.clip(want, t_known[0], t_known[-1]))
+    return [out[i] for i in range(want.size)]
 
 
 def pose_from_rpy(state: StateVector, roll_deg: float, pitch_deg: float, yaw_deg: float) -> Pose:
