@@ -100,26 +100,11 @@ def make_sequence(case: SequenceCase, folder, frames=None) -> list:
     their truths
     (:class:`cupola.simulate.nightlights.SyntheticTruth`), in time order. The frames are a whole
     number of seconds apart, so that their EXIF times (whole seconds) keep the spacing."""
-    from cupola.geometry.camera import camera_body, camera_for_body
     from cupola.nightlights.catalog import magnitude_limit_for_field
-    from cupola.nightlights.lens import lens_from_lensfun
-    from cupola.simulate.nightlights import NIGHT_TIME, default_state, make_frame, pitch_for_sky_fraction
+    from cupola.simulate.nightlights import NIGHT_TIME, default_state, make_frame, pitch_for_sky_fraction, suite_camera
 
-    body = camera_body(case.model)
-    w = (body.width_px // case.downsample) // 2 * 2
-    h = (body.height_px // case.downsample) // 2 * 2
-    cam = camera_for_body(body, focal_mm=case.focal_mm, width_px=w, height_px=h)
-    lens = lens_from_lensfun(
-        "NIKON CORPORATION",
-        body.model,
-        "Nikon",
-        case.lens,
-        focal_mm=case.focal_mm,
-        f_number=case.f_number,
-        width_px=w,
-        height_px=h,
-        warn=False,
-    )
+    cam, lens = suite_camera(case)
+    w, h = cam.width_px, cam.height_px
     t0 = NIGHT_TIME + dt.timedelta(seconds=case.time_offset_s)
     _, state0 = default_state(t0)
     pitch0 = pitch_for_sky_fraction(state0, cam, case.sky, roll_deg=case.roll_deg, yaw_deg=case.yaw_deg, lens=lens)

@@ -723,12 +723,10 @@ NIGHTLIGHTS_HELDOUT: tuple[SuiteCase, ...] = (
 # fmt: on
 
 
-def make_suite_frame(case: SuiteCase, folder) -> SyntheticTruth:
-    """Render ``case`` of the suite as ``folder/<name>.dng``. A downsampled frame is rendered as a
-    binned sensor: each pixel collects the sky and dark signal of ``downsample``^2 sensor pixels and
-    their read noise, so that stars stand above the noise as on the full sensor (and as many faint
-    ones are seen)."""
-    from cupola.nightlights.catalog import magnitude_limit_for_field
+def suite_camera(case):
+    """The camera (binned by ``case.downsample``, even width and height) and the lensfun lens of a
+    suite or sequence case (anything with ``model``, ``downsample``, ``focal_mm``, ``lens``,
+    ``f_number``)."""
     from cupola.nightlights.lens import lens_from_lensfun
 
     body = camera_body(case.model)
@@ -746,6 +744,18 @@ def make_suite_frame(case: SuiteCase, folder) -> SyntheticTruth:
         height_px=h,
         warn=False,
     )
+    return cam, lens
+
+
+def make_suite_frame(case: SuiteCase, folder) -> SyntheticTruth:
+    """Render ``case`` of the suite as ``folder/<name>.dng``. A downsampled frame is rendered as a
+    binned sensor: each pixel collects the sky and dark signal of ``downsample``^2 sensor pixels and
+    their read noise, so that stars stand above the noise as on the full sensor (and as many faint
+    ones are seen)."""
+    from cupola.nightlights.catalog import magnitude_limit_for_field
+
+    cam, lens = suite_camera(case)
+    w, h = cam.width_px, cam.height_px
     time = NIGHT_TIME + dt.timedelta(seconds=case.time_offset_s)
     _, state = default_state(time)
     pitch = pitch_for_sky_fraction(state, cam, case.sky, roll_deg=case.roll_deg, yaw_deg=case.yaw_deg, lens=lens)
