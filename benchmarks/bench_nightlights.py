@@ -625,22 +625,25 @@ def blind_acceptance_bound():
     print(f"# frames that would accept five matched stars at the budget: {five} of {len(done)}", flush=True)
 
 
-def sequence_rows(case, folder) -> list[dict]:
+def sequence_rows(case, folder, truths=None, coarse_to_fine: bool = True) -> list[dict]:
     """One sequence (:data:`cupola.simulate.nightlight_sequences.NIGHTLIGHT_SEQUENCES`) rendered and
     calibrated as one run (orbit and time known, attitude not): a row per frame with its sky
     fraction, the catalog stars in its sky, how the stars were identified (``blind``: on its own;
     ``seeded``: from the attitude carried from the blind-solved frames, after the blind search
     failed), the seeded search's window, hypotheses, matches, matches needed and false-alarm bound,
-    the attitude error (arcsec and pixels) and whether it is wrong (beyond 20 pixels' angle)."""
+    the attitude error (arcsec and pixels) and whether it is wrong (beyond 20 pixels' angle).
+    ``truths``: the sequence already rendered; ``coarse_to_fine`` False: the seeded search as
+    before wide windows were searched coarse to fine (windows over its limit refused)."""
     import numpy as np
     from scipy.spatial.transform import Rotation
 
     import cupola.nightlights.pipeline as pl
+    import cupola.nightlights.seeded as seeded_mod
     from cupola.nightlights.pipeline import CalibrateOptions, calibrate
     from cupola.simulate.nightlight_sequences import make_sequence
     from cupola.simulate.nightlights import sky_fraction
 
-    truths = make_sequence(case, folder)
+    truths = make_sequence(case, folder) if truths is None else truths
     tr = truths[0]
     cal = Path(folder) / f"{case.name}.calibration.json"
     cal.write_text(
@@ -664,10 +667,13 @@ def sequence_rows(case, folder) -> list[dict]:
 
     t0 = time.process_time()
     pl.carry_sequence_attitudes = spy
+    ctf = seeded_mod.COARSE_TO_FINE
+    seeded_mod.COARSE_TO_FINE = coarse_to_fine
     try:
         seq = calibrate([t.path for t in truths], CalibrateOptions(tle=TLE, time=tr.time, stars=cal))
     finally:
         pl.carry_sequence_attitudes = real
+        seeded_mod.COARSE_TO_FINE = ctf
     cpu = time.process_time() - t0
     rows = []
     for t, fr in zip(truths, seq.frames):
@@ -694,6 +700,7 @@ def sequence_rows(case, folder) -> list[dict]:
             "wrong": False,
             "cpu_s_sequence": cpu,
             "note": d.get("reason", ""),
+            "coarse_to_fine": d.get("coarse_to_fine", {}),
         }
         if "seed_quaternion_camera_to_icrs_xyzw" in d:
             seed = Rotation.from_quat(d["seed_quaternion_camera_to_icrs_xyzw"])
@@ -730,27 +737,59 @@ def sequence_seeded():
     """nightlights_sequence_*: the sequences of one pass, each calibrated as one run; the frames the
     blind search leaves unsolved, seeded from the attitude carried from the blind-solved ones
     (issue 14). Before (blind alone) and after (with the seeds) come from the same run: a frame's
-    blind outcome is recorded before the seeds are tried."""
+    blind outcome is recorded before the seeds are tried. Each sequence is rendered once and
+    calibrated twice: with the exhaustive seeded grid only (the previous version: windows over its
+    limit refused, ``nightlights_sequence_solve_rate_exhaustive_seed``) and with wide windows searched
+    coarse to fine (``nightlights_sequence_solve_rate``)."""
     import numpy as np
 
-    from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES
+    from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES, make_sequence
 
     tmp = _scratch("bench_nightlights_seq_")
-    rows = []
+    rows, before = [], []
     for case in NIGHTLIGHT_SEQUENCES:
-        r = sequence_rows(case, tmp)
+        truths = make_sequence(case, tmp)
+        # before: the exhaustive seeded grid only (windows over its limit refused), as in the
+        # previous version; after: wide windows searched coarse to fine. Same frames, same run.
+        b = sequence_rows(case, tmp, truths, coarse_to_fine=False)
+        r = sequence_rows(case, tmp, truths, coarse_to_fine=True)
+        print(f"# {case.name}, before (exhaustive seeded grid only):", flush=True)
+        _print_sequence_rows(b)
+        print(f"# {case.name}, after (wide windows coarse to fine):", flush=True)
         _print_sequence_rows(r)
-        print(f"# {case.name}: {r[0]['cpu_s_sequence']:.0f} s CPU for {len(r)} frames", flush=True)
+        for x in r:
+            if x["coarse_to_fine"]:
+                c = x["coarse_to_fine"]
+                print(
+                    f"#   {x['frame']}: coarse x{c['coarse_factor']}, {c['coarse_points']} coarse points, best "
+                    f"{c['coarse_best_hits']} hits, {c['cells_passing']} cells passing, {c['cells_searched']} "
+                    f"searched, {c['evaluated']} attitudes evaluated of {x['hypotheses']}",
+                    flush=True,
+                )
+        print(
+            f"# {case.name}: {b[0]['cpu_s_sequence']:.0f} s CPU before, {r[0]['cpu_s_sequence']:.0f} s after, "
+            f"for {len(r)} frames",
+            flush=True,
+        )
         rows += r
-    with_sky = [r for r in rows if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
-    blind = sum(r["blind"] and not r["wrong"] for r in with_sky)
-    after = sum(r["method"] in ("blind", "seeded") and not r["wrong"] for r in with_sky)
-    left = [r for r in with_sky if not r["blind"]]
-    seeded = [r for r in left if r["method"] == "seeded"]
+        before += b
+
+    def counts(rows):
+        with_sky = [r for r in rows if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
+        blind = sum(r["blind"] and not r["wrong"] for r in with_sky)
+        after = sum(r["method"] in ("blind", "seeded") and not r["wrong"] for r in with_sky)
+        left = [r for r in with_sky if not r["blind"]]
+        seeded = [r for r in left if r["method"] == "seeded"]
+        return with_sky, blind, after, left, seeded
+
+    with_sky, blind, after, left, seeded = counts(rows)
+    _, _, after_before, _, seeded_before = counts(before)
     wrong = sum(r["wrong"] for r in rows)
+    wrong_before = sum(r["wrong"] for r in before)
     print(
-        f"# {len(rows)} frames, {len(with_sky)} with stars in their sky; blind {blind}, with the seeds {after}; "
-        f"of the {len(left)} the blind search left, {len(seeded)} seeded; {wrong} wrong",
+        f"# {len(rows)} frames, {len(with_sky)} with stars in their sky; blind {blind}, with the seeds {after} "
+        f"(before the coarse-to-fine search {after_before}); of the {len(left)} the blind search left, "
+        f"{len(seeded)} seeded (before {len(seeded_before)}); {wrong} wrong (before {wrong_before})",
         flush=True,
     )
     bench_line(
@@ -759,11 +798,17 @@ def sequence_seeded():
         "fraction",
         baseline=blind / max(len(with_sky), 1),
     )
+    bench_line(
+        "nightlights_sequence_solve_rate_exhaustive_seed",
+        after_before / max(len(with_sky), 1),
+        "fraction",
+        baseline=blind / max(len(with_sky), 1),
+    )
     bench_line("nightlights_sequence_seeded_frames", float(len(seeded)), "frames", baseline=float(len(left)))
     tried = [r for r in rows if np.isfinite(r["seed_error_deg"])]
     inside = sum(r["seed_error_deg"] <= r["window_deg"] for r in tried)
     print(f"# the truth inside the seed's window: {inside} of {len(tried)} seeded searches (the last of each frame)")
-    bench_line("nightlights_sequence_wrong_solutions", float(wrong), "frames", baseline=0.0)
+    bench_line("nightlights_sequence_wrong_solutions", float(wrong + wrong_before), "frames", baseline=0.0)
     if seeded:
         bench_line(
             "nightlights_sequence_seeded_attitude_worst_px", float(np.nanmax([r["attitude_px"] for r in seeded])), "px"

@@ -131,6 +131,50 @@ def test_the_bound_is_the_union_over_the_grid_of_the_poisson_tail(field):
     assert 6 < n2 / n1 < 10  # area x4, roll x2
 
 
+def test_a_wide_window_is_searched_coarse_to_fine_with_the_exhaustive_decision(field, monkeypatch):
+    """A window too wide to look at each grid point (issue 14: tilted cameras between solved
+    frames) is searched through a coarse grid whose cells are bounded from above (module doc of
+    :mod:`cupola.nightlights.seeded`): on a window the exhaustive search can still afford, both
+    reach the same matches, the same attitude and the same bound over the same H; random sources
+    stay refused; with the coarse-to-fine search off the wide window is refused unsearched."""
+    from cupola.nightlights import seeded
+    from cupola.nightlights.seeded import _cell_shift_px, seeded_grid, seeded_grid_size, seeded_identification
+
+    cam, cat, vec, cat_id, rot, *_ = field
+    col, row = _sources(field, 12, 30, seed=8)
+    seed, u = _offset(rot, 0.6, 9), np.radians(0.9)
+    assert seeded_grid_size(cam, u, 1.5) == seeded_grid(cam, u, 1.5).shape[0]
+    full = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id)
+    ctf = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id, max_hypotheses=0)
+    assert full.solution is not None and ctf.solution is not None, (full.reason, ctf.reason)
+    assert not full.coarse_to_fine and ctf.coarse_to_fine["evaluated"] < full.hypotheses
+    assert ctf.hypotheses == full.hypotheses and ctf.matches == full.matches
+    assert ctf.log10_false_alarm == pytest.approx(full.log10_false_alarm)
+    assert (rot.inv() * ctf.solution.rotation).magnitude() * cam.focal_px < 1.0
+    # the cell's shift bound holds: a fine point's predictions against its coarse point's
+    fine = seeded_grid(cam, u, 1.5)
+    s_xy, s_z = 1.5 / cam.focal_px, 1.5 / math.hypot(W / 2, H / 2)
+    m = 5
+    step = np.array([s_xy, s_xy, s_z])
+    coarse = np.rint(fine / step / m) * m * step
+    from cupola.nightlights.astrometry import _project
+
+    worst = 0.0
+    for g in np.random.default_rng(1).choice(fine.shape[0], 200, replace=False):
+        a = _project(seed * Rotation.from_rotvec(fine[g]), cam, vec[field[5]])
+        b = _project(seed * Rotation.from_rotvec(coarse[g]), cam, vec[field[5]])
+        worst = max(worst, float(np.nanmax(np.hypot(a[0] - b[0], a[1] - b[1]))))
+    assert worst <= _cell_shift_px(cam, 1.5, m // 2)
+    rng = np.random.default_rng(12)
+    for n in (150, 60):
+        c, r = rng.uniform(0, W, n), rng.uniform(0, H, n)
+        res = seeded_identification(c, r, cam, vec, cat.hp_mag, rot, u, catalog_id=cat_id, max_hypotheses=0)
+        assert res.solution is None, res
+    monkeypatch.setattr(seeded, "COARSE_TO_FINE", False)
+    off = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id, max_hypotheses=0)
+    assert off.solution is None and "hypotheses" in off.reason
+
+
 def test_the_attitude_is_predicted_in_lvlh_and_its_window_covers_the_error():
     """A camera fixed to the station (the same LVLH attitude) is predicted exactly at another
     time: its ICRS attitude turns with the orbit, compared with the LVLH pose of

@@ -21,11 +21,25 @@ whole sky, so ``H`` is 10^1-10^4 instead of the blind search's 10^5-10^7 *and* n
 to be found among the sources: five or six stars can pass where the blind search needs 9-17.
 The count is taken at the grid point itself (no refit before it), so the union bound applies to
 exactly the hypotheses counted; the solution is refitted on the matches afterwards.
+
+**Wide windows, coarse to fine.** A camera tilted toward the Earth and back between solved frames
+gives windows of several degrees: 10^6-10^8 grid points, too many to look at each. The grid is then
+searched through a coarse grid, every ``m``-th point of the fine one on each axis, each coarse point
+standing for the fine points within ``m // 2`` steps of it (its cell). A fine point's predictions lie
+within ``d`` pixels of its coarse point's (``d`` the most a rotation across half a cell moves a star
+in the frame, :func:`_cell_shift_px`), so a check star with a source within ``r`` at the fine point
+has one within ``r + d`` at the coarse point: a coarse point's hits within ``r + d`` bound every
+fine point of its cell from above, and only the cells whose bound reaches the matches needed can
+hold an acceptable fine point (branch and bound). Those cells are searched point by point at ``r``,
+most hits first. The decision is the exhaustive search's (the same fine grid, the same count, the
+same ``H``: the union bound runs over every fine point whether it was looked at or not); only the
+CPU is less. When more cells pass than :data:`MAX_SEED_EVALUATIONS` allows, those with the most
+hits are searched and the result says so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -45,8 +59,16 @@ from cupola.nightlights.astrometry import (
 
 __all__ = ["SeededResult", "seeded_grid", "seeded_identification"]
 
-#: the most grid points a seeded search tries; a wider window is left to the blind search
+#: the most grid points a seeded search looks at one by one; a wider window is searched coarse to
+#: fine (module doc)
 MAX_SEED_HYPOTHESES = 100_000
+#: the most fine grid points a seeded search may hold (its false-alarm bound counts them all): a
+#: window wider than this is left unsolved
+MAX_SEED_GRID = 1_000_000_000
+#: the most attitudes a coarse-to-fine search evaluates (coarse points and refined cells together)
+MAX_SEED_EVALUATIONS = 400_000
+#: search wide windows coarse to fine (False: the exhaustive grid only, wider windows refused)
+COARSE_TO_FINE = True
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,7 @@ class SeededResult:
     log10_false_alarm: float  # log10(H P(X >= k))
     matches_needed: int
     reason: str = ""
+    coarse_to_fine: dict = field(default_factory=dict)  # the wide window's search (empty: exhaustive)
 
     def to_dict(self) -> dict:
         return {
@@ -69,6 +92,7 @@ class SeededResult:
             "log10_false_alarm": self.log10_false_alarm,
             "matches_needed": self.matches_needed,
             "reason": self.reason,
+            **({"coarse_to_fine": dict(self.coarse_to_fine)} if self.coarse_to_fine else {}),
         }
 
 
@@ -80,16 +104,88 @@ def _half_diagonal_px(camera: Camera) -> float:
 
 def seeded_grid(camera: Camera, uncertainty_rad: float, step_px: float) -> np.ndarray:
     """The small rotation vectors (camera axes, rad) of the seed's window: (H, 3)."""
+    s_xy, s_z, n_xy, n_z = _grid_steps(camera, uncertainty_rad, step_px)
+    i = np.arange(-n_xy, n_xy + 1)
+    ix, iy = np.meshgrid(i, i)
+    keep = _disc_mask(ix, iy, s_xy, uncertainty_rad)
+    gz = np.arange(-n_z, n_z + 1) * s_z
+    xy = np.column_stack([ix[keep], iy[keep]]) * s_xy
+    return np.column_stack([np.repeat(xy, gz.size, axis=0), np.tile(gz, xy.shape[0])])
+
+
+def _coarse_to_fine(
+    hits_of, camera: Camera, uncertainty_rad: float, step_px: float, radius_px: float, need: int, budget: int
+):
+    """The fine grid points (index triples, fine steps) worth counting one by one: the cells of a
+    coarse grid (every ``m``-th fine point) whose coarse hits within ``radius_px`` plus the cell's
+    shift reach ``need`` (module doc), most hits first, within ``budget`` evaluations in all.
+    ``hits_of(index_triples, radius)`` counts the check stars with a source within ``radius``.
+    Returns (fine index triples, coarse points, cells passing, cells searched, m, the most coarse
+    hits)."""
+    s_xy, s_z, n_xy, n_z = _grid_steps(camera, uncertainty_rad, step_px)
+    size = seeded_grid_size(camera, uncertainty_rad, step_px)
+    m = 3
+    while size / m**3 > budget // 2:
+        m += 2
+    h = m // 2
+    shift = _cell_shift_px(camera, step_px, h)
+    # coarse points: every m-th fine index whose cell reaches the fine grid
+    c_xy = np.arange(-((n_xy + h) // m), (n_xy + h) // m + 1) * m
+    c_z = np.arange(-((n_z + h) // m), (n_z + h) // m + 1) * m
+    cx, cy = np.meshgrid(c_xy, c_xy)
+    near_disc = (np.hypot(cx, cy) - h * np.sqrt(2.0)) * s_xy <= uncertainty_rad + 1e-12
+    cxy = np.column_stack([cx[near_disc], cy[near_disc]])
+    coarse = np.column_stack([np.repeat(cxy, c_z.size, axis=0), np.tile(c_z, cxy.shape[0])])
+    hits = hits_of(coarse, radius_px + shift)
+    top = int(hits.max()) if hits.size else 0
+    passing = np.flatnonzero(hits >= need)
+    order = passing[np.argsort(-hits[passing], kind="stable")]
+    o = np.arange(-h, h + 1)
+    ox, oy, oz = (a.ravel() for a in np.meshgrid(o, o, o, indexing="ij"))
+    per_cell = ox.size
+    room = max(budget - coarse.shape[0], 0) // per_cell
+    searched = order[:room]
+    if searched.size == 0:
+        return np.zeros((0, 3), int), coarse.shape[0], passing.size, 0, m, top
+    fine = (coarse[searched][:, None, :] + np.column_stack([ox, oy, oz])[None, :, :]).reshape(-1, 3)
+    ok = _disc_mask(fine[:, 0], fine[:, 1], s_xy, uncertainty_rad) & (np.abs(fine[:, 2]) <= n_z)
+    fine = np.unique(fine[ok], axis=0)
+    return fine, coarse.shape[0], passing.size, searched.size, m, top
+
+
+def _grid_steps(camera: Camera, uncertainty_rad: float, step_px: float) -> tuple[float, float, int, int]:
+    """The fine grid's steps (rad, about x/y and about the axis) and half-widths (in steps)."""
     s_xy = step_px / camera.focal_px
     s_z = step_px / _half_diagonal_px(camera)
-    n_xy = int(np.floor(uncertainty_rad / s_xy))
-    n_z = int(np.floor(uncertainty_rad / s_z))
-    g = np.arange(-n_xy, n_xy + 1) * s_xy
-    gx, gy = np.meshgrid(g, g)
-    keep = gx**2 + gy**2 <= uncertainty_rad**2 + 1e-18
-    gz = np.arange(-n_z, n_z + 1) * s_z
-    xy = np.column_stack([gx[keep], gy[keep]])
-    return np.column_stack([np.repeat(xy, gz.size, axis=0), np.tile(gz, xy.shape[0])])
+    return s_xy, s_z, int(np.floor(uncertainty_rad / s_xy)), int(np.floor(uncertainty_rad / s_z))
+
+
+def _disc_mask(ix: np.ndarray, iy: np.ndarray, s_xy: float, uncertainty_rad: float) -> np.ndarray:
+    """Which (x, y) grid indices are inside the window's disc (the fine grid's rule)."""
+    return (ix * s_xy) ** 2 + (iy * s_xy) ** 2 <= uncertainty_rad**2 + 1e-18
+
+
+def seeded_grid_size(camera: Camera, uncertainty_rad: float, step_px: float) -> int:
+    """The number of points of :func:`seeded_grid` (the hypotheses ``H``), without building it."""
+    s_xy, _, n_xy, n_z = _grid_steps(camera, uncertainty_rad, step_px)
+    i = np.arange(-n_xy, n_xy + 1)
+    per_row = np.sum(_disc_mask(i[:, None], i[None, :], s_xy, uncertainty_rad), axis=1)
+    return int(per_row.sum()) * (2 * n_z + 1)
+
+
+def _cell_shift_px(camera: Camera, step_px: float, half_cell_steps: int) -> float:
+    """The most a star in the frame moves between a coarse point and a fine point of its cell
+    (``half_cell_steps`` fine steps on each axis at most): a turn ``t`` about an axis across the
+    view moves a point at ``p`` pixels from the centre by at most ``f t (1 + (p / f)^2)`` (the
+    pinhole's derivative; ``p`` up to the half diagonal ``R``), a turn about the view axis by ``t
+    R``; the x and y turns together by ``sqrt(2)`` times one."""
+    f = camera.focal_px
+    big_r = _half_diagonal_px(camera)
+    s_xy, s_z = step_px / f, step_px / big_r
+    t_xy, t_z = half_cell_steps * s_xy, half_cell_steps * s_z
+    # x 1.25: the turns compose on top of the window's (up to its width, a few degrees), which
+    # mixes the axis turn into the x and y ones; a looser bound only searches more cells
+    return 1.25 * float(np.sqrt(2.0) * f * t_xy * (1.0 + (big_r / f) ** 2) + t_z * big_r)
 
 
 def _matches_needed(lam: float, hypotheses: int, alpha: float, floor: int) -> int:
@@ -126,13 +222,16 @@ def seeded_identification(
     row = np.asarray(det_row, float)
     w, h = camera.width_px, camera.height_px
     r = float(match_radius_px or max(3.0, 0.002 * max(w, h)))
-    grid = seeded_grid(camera, uncertainty_rad, 0.5 * r)
-    n_h = int(grid.shape[0])
+    step = 0.5 * r
+    n_h = seeded_grid_size(camera, uncertainty_rad, step)
+    exhaustive = n_h <= max_hypotheses
+
+    extra: dict = {}
 
     def refused(why, k=0, lam=float("nan"), lg=float("nan"), need=0):
-        return SeededResult(None, n_h, k, lam, lg, need, why)
+        return SeededResult(None, n_h, k, lam, lg, need, why, extra)
 
-    if n_h > max_hypotheses:
+    if not exhaustive and (not COARSE_TO_FINE or n_h > MAX_SEED_GRID):
         return refused(f"the seed's window ({np.degrees(uncertainty_rad):.2f} deg) holds {n_h} hypotheses")
     if col.size < min_matches:
         return refused(f"only {col.size} point sources")
@@ -170,24 +269,56 @@ def seeded_identification(
         return refused("no check star or no sky in the seed's window")
     lam = max(lam, 1e-12)
     need = _matches_needed(lam, n_h, false_alarm, min_matches)
-    # every hypothesis: the check stars in the frame and how many have a source within r
     c0 = seed_rotation.inv().apply(vec_cat[near])  # (n, 3) in the seed's camera axes
-    best_k, best = -1, []
-    for start in range(0, n_h, 4096):
-        rots = Rotation.from_rotvec(grid[start : start + 4096]).as_matrix()  # (B, 3, 3) camera -> seed camera
-        c = np.einsum("bji,nj->bni", rots, c0)  # R^T c0
-        z = c[..., 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pc = camera.focal_x_px * c[..., 0] / z + camera.cx_px
-            pr = camera.focal_y_px * c[..., 1] / z + camera.cy_px
-        ok = (z > 0) & (pc >= 0) & (pc < w) & (pr >= 0) & (pr < h)
-        d, _ = tree.query(np.column_stack([np.where(ok, pc, -1e9).ravel(), np.where(ok, pr, -1e9).ravel()]), k=1)
-        hits = np.sum((d.reshape(ok.shape) <= r) & ok, axis=1)
-        top = int(hits.max()) if hits.size else 0
-        if top > best_k:
-            best_k, best = top, list(start + np.flatnonzero(hits == top))
-        elif top == best_k:
-            best += list(start + np.flatnonzero(hits == top))
+    s_xy, s_z, _, _ = _grid_steps(camera, uncertainty_rad, step)
+    scale = np.array([s_xy, s_xy, s_z])
+
+    def hits_of(vectors: np.ndarray, radius: float) -> np.ndarray:
+        """Per small rotation vector (camera axes, rad): the check stars with a source within
+        ``radius`` (not one to one)."""
+        out = np.zeros(vectors.shape[0], int)
+        for start in range(0, vectors.shape[0], 4096):
+            rots = Rotation.from_rotvec(vectors[start : start + 4096]).as_matrix()  # camera -> seed camera
+            c = np.einsum("bji,nj->bni", rots, c0)  # R^T c0
+            z = c[..., 2]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pc = camera.focal_x_px * c[..., 0] / z + camera.cx_px
+                pr = camera.focal_y_px * c[..., 1] / z + camera.cy_px
+            ok = (z > 0) & (pc >= 0) & (pc < w) & (pr >= 0) & (pr < h)
+            d, _ = tree.query(np.column_stack([np.where(ok, pc, -1e9).ravel(), np.where(ok, pr, -1e9).ravel()]), k=1)
+            out[start : start + 4096] = np.sum((d.reshape(ok.shape) <= radius) & ok, axis=1)
+        return out
+
+    if exhaustive:
+        grid = seeded_grid(camera, uncertainty_rad, step)
+    else:
+        fine, n_coarse, n_pass, n_cells, m, top = _coarse_to_fine(
+            lambda idx, rad: hits_of(idx * scale, rad), camera, uncertainty_rad, step, r, need, MAX_SEED_EVALUATIONS
+        )
+        grid = fine * scale
+        extra.update(
+            {
+                "coarse_points": n_coarse,
+                "coarse_factor": m,
+                "cells_passing": n_pass,
+                "cells_searched": n_cells,
+                "coarse_best_hits": top,
+                "evaluated": n_coarse + int(fine.shape[0]),
+            }
+        )
+        if n_pass == 0:
+            return refused(
+                f"no cell of the coarse grid over the seed's window ({np.degrees(uncertainty_rad):.2f} deg, {n_h} "
+                f"hypotheses, {n_coarse} coarse points) reaches the {need} matches needed for a false-alarm "
+                f"probability <= {false_alarm:g} (lambda {lam:.3g})",
+                0,
+                lam,
+                float("nan"),
+                need,
+            )
+    hits = hits_of(grid, r)
+    best_k = int(hits.max()) if hits.size else 0
+    best = list(np.flatnonzero(hits == best_k)) if hits.size else []
     # one-to-one matches at the best grid points: the count the decision uses
     k_best, rot_best, di_best, ci_best = 0, None, None, None
     for g in best[:50]:
@@ -229,7 +360,8 @@ def seeded_identification(
         "matches_needed": need,
         "window_deg": float(np.degrees(uncertainty_rad)),
         "offset_from_seed_deg": float(np.degrees((seed_rotation.inv() * rot).magnitude())),
+        **({"coarse_to_fine": dict(extra)} if extra else {}),
     }
     assert di is not None and ci is not None and res is not None
     sol = AstrometricSolution(rot, cam, di[keep], ci[keep], res[keep], "seeded", n_h, (), search=search)
-    return SeededResult(sol, n_h, k_best, lam, lg, need, "")
+    return SeededResult(sol, n_h, k_best, lam, lg, need, "", extra)
