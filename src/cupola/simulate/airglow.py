@@ -44,7 +44,10 @@ class WavePacket:
     """A gravity wave in the layer: ``wavelength_km``, ``azimuth_deg`` (direction of propagation,
     clockwise from north), ``phase_speed_m_s`` (>= 0, along the azimuth), ``amplitude`` (fraction
     of the mean), ``phase_rad`` at the scene centre at the first frame, and a Gaussian envelope of
-    ``envelope_km`` (None: a plane wave) centred ``offset_km`` (east, north) from the scene centre."""
+    ``envelope_km`` (None: a plane wave) centred ``offset_km`` (east, north) from the scene centre.
+    ``curvature_km`` (None: straight crests): circular crests about a source that far behind the
+    scene centre (against the propagation), as from a convective source; the wavelength, azimuth
+    and speed are then those at the scene centre (the azimuth turns across the scene)."""
 
     wavelength_km: float
     azimuth_deg: float
@@ -53,6 +56,7 @@ class WavePacket:
     phase_rad: float = 0.0
     envelope_km: float | None = None
     offset_km: tuple[float, float] = (0.0, 0.0)
+    curvature_km: float | None = None
 
     @property
     def period_s(self) -> float:
@@ -61,7 +65,12 @@ class WavePacket:
     def value(self, x_km, y_km, t_s):
         k = 2.0 * np.pi / self.wavelength_km
         az = np.radians(self.azimuth_deg)
-        s = x_km * np.sin(az) + y_km * np.cos(az) - self.phase_speed_m_s * 1e-3 * t_s
+        if self.curvature_km is None:
+            along = x_km * np.sin(az) + y_km * np.cos(az)
+        else:  # distance from the source, less the source's distance from the centre
+            r = self.curvature_km
+            along = np.hypot(x_km + r * np.sin(az), y_km + r * np.cos(az)) - r
+        s = along - self.phase_speed_m_s * 1e-3 * t_s
         w = self.amplitude * np.cos(k * s + self.phase_rad)
         if self.envelope_km is not None:
             dx, dy = x_km - self.offset_km[0], y_km - self.offset_km[1]
@@ -217,6 +226,8 @@ def make_sequence(
     attitude_walk_deg: float = 0.0,
     ground_stripes: float = 0.0,
     stripes_wavelength_km: float = 40.0,
+    noise_model: str = "poisson",
+    vignetting_model: str = "cos4",
 ) -> AirglowSequence:
     """Render a sequence (see the module docstring). ``stars``: how many random stars over the
     whole sky (brighter than ~6 mag); ``cities``: random towns on the ground below the scene, each
@@ -228,7 +239,17 @@ def make_sequence(
     long exposure (~7 km along the track on the layer for 1 s). ``attitude_walk_deg``: a
     hand-held camera: the roll, pitch and yaw take a random walk from ``rpy_deg`` with steps of
     this standard deviation per frame and axis (drawn from a generator of its own, so the rest of
-    the scene is the same as without it); ``rpy_per_frame_deg`` and ``poses`` are the true ones."""
+    the scene is the same as without it); ``rpy_per_frame_deg`` and ``poses`` are the true ones.
+
+    Variants of the camera model, for checking that the analysis does not lean on this generator's
+    own choices (each drawn from a generator of its own, so the rest of the scene is unchanged):
+    ``noise_model`` "poisson" (photon noise, Gaussian read noise, float electrons) or "camera" (a
+    raw camera: a fixed pattern of pixel gains, 0.5 % rms, and of column offsets, dark current
+    with its shot noise, 0.02 % hot pixels, read noise, quantised to ADU at 1.5 e/ADU with a black
+    level of 1024 and 14-bit saturation, the black level then subtracted as a user would);
+    ``vignetting_model`` "cos4" (cos^4 of the field angle times 1 - 0.15 r^2) or "offaxis"
+    (cos^3 times 1 - 0.25 r^2 + 0.05 r^4 about an optical centre 4 % of the width right and 3 % of
+    the height up of the frame centre)."""
     rng = np.random.default_rng(seed)
     waves = list(waves or [])
     body = camera_body(model)
@@ -252,7 +273,24 @@ def make_sequence(
     rays_cam = cam.pixel_to_ray(cc, rr)
     cos_field = 1.0 / np.linalg.norm(rays_cam, axis=-1)
     r_field = np.hypot(cc - cam.cx_px, rr - cam.cy_px) / np.hypot(cam.cx_px, cam.cy_px)
-    flat = (cos_field**4 * (1.0 - 0.15 * r_field**2)) if vignetting else np.ones_like(cos_field)
+    if not vignetting:
+        flat = np.ones_like(cos_field)
+    elif vignetting_model == "cos4":
+        flat = cos_field**4 * (1.0 - 0.15 * r_field**2)
+    elif vignetting_model == "offaxis":
+        oc, orow = cam.cx_px + 0.04 * w_px, cam.cy_px - 0.03 * h_px
+        cos_off = 1.0 / np.sqrt(1.0 + ((cc - oc) / cam.focal_x_px) ** 2 + ((rr - orow) / cam.focal_y_px) ** 2)
+        r_off = np.hypot(cc - oc, rr - orow) / np.hypot(cam.cx_px, cam.cy_px)
+        flat = cos_off**3 * (1.0 - 0.25 * r_off**2 + 0.05 * r_off**4)
+    else:
+        raise ValueError(f"vignetting_model must be 'cos4' or 'offaxis', got {vignetting_model!r}")
+    if noise_model not in ("poisson", "camera"):
+        raise ValueError(f"noise_model must be 'poisson' or 'camera', got {noise_model!r}")
+    fixed = np.random.default_rng([seed, 31337])  # the camera's fixed pattern
+    prnu = 1.0 + 0.005 * fixed.normal(size=(h_px, w_px))
+    column_e = 0.3 * binning * fixed.normal(size=w_px)[None, :]
+    hot = fixed.uniform(size=(h_px, w_px)) < 2e-4
+    dark_e = 0.05 * exposure_s * binning * binning  # dark current per binned pixel
     mean_e = airglow_e_per_px_s * exposure_s * binning * binning  # per binned pixel, straight down
     # stars: random directions fixed in the GCRS, magnitudes 1-6.5 (N(<m) ~ 10^(0.5 m))
     star_dir = rng.normal(size=(stars, 3))
@@ -345,9 +383,14 @@ def make_sequence(
                 signal += render(st, att.pose_from_rpy(st, *rpy_frames[i]), t0_s + dt_s)
             signal /= smear_steps
         electrons = signal * flat
+        if noise_model == "camera":
+            electrons = electrons * prnu + dark_e + np.where(hot, 50.0 * mean_e, 0.0)
         if noise:
             electrons = rng.poisson(np.clip(electrons, 0.0, None)).astype(float)
             electrons += rng.normal(0.0, read_noise_e * binning, electrons.shape)
+        if noise_model == "camera":  # to ADU and back, as a raw developer with black subtraction gives it
+            adu = np.clip(np.rint((electrons + column_e) / 1.5) + 1024.0, 0.0, 16383.0 * binning * binning)
+            electrons = (adu - 1024.0) * 1.5 - dark_e
         frames[i] = electrons
     notes.append(
         f"{n_frames} frames {interval_s:g} s apart, {exposure_s:g} s exposures rendered at mid-exposure "

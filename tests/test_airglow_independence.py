@@ -1,0 +1,88 @@
+"""The generator's variants for the independence study (curved crests, a raw camera's noise,
+off-axis vignetting) and the wave search on shapes other than plane waves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cupola.simulate.airglow import WavePacket, make_sequence
+
+
+def test_curved_crests_are_circles_about_a_source_behind_the_centre():
+    w = WavePacket(40.0, 63.0, 0.0, 1.0, curvature_km=500.0)
+    az = np.radians(63.0)
+    src = -500.0 * np.array([np.sin(az), np.cos(az)])
+    ang = np.linspace(0.0, 2 * np.pi, 50)
+    for radius in (500.0, 520.0, 530.0):  # the crests at the centre's distance and a half wave on
+        x, y = src[0] + radius * np.sin(ang), src[1] + radius * np.cos(ang)
+        v = w.value(x, y, 0.0)
+        assert np.ptp(v) < 1e-9
+        assert v[0] == pytest.approx(np.cos(2 * np.pi * (radius - 500.0) / 40.0))
+    # at the centre: the local wavevector is the plane wave's (wavelength, azimuth)
+    plane = WavePacket(40.0, 63.0, 0.0, 1.0)
+    d = 1e-3
+    for dx, dy in ((d, 0.0), (0.0, d)):
+        assert w.value(dx, dy, 0.0) == pytest.approx(plane.value(dx, dy, 0.0), abs=1e-9)
+
+
+def _cube(n=24, size=128, spacing=3.0, seed=5, noise=0.01):
+    rng = np.random.default_rng(seed)
+    xs = (np.arange(size) - (size - 1) / 2) * spacing
+    ys = ((size - 1) / 2 - np.arange(size)) * spacing
+    xx, yy = np.meshgrid(xs, ys)
+    t = np.arange(n) * 1.5
+    return rng.normal(0.0, noise, (n, size, size)), xx, yy, t
+
+
+@pytest.mark.parametrize(
+    ("kw", "amplitude"),
+    [
+        ({"curvature_km": 1500.0}, 0.03),  # crests turning by +-7 deg across the 380-km grid
+        ({"envelope_km": 90.0, "offset_km": (40.0, -30.0)}, 0.06),  # a packet in part of the grid
+    ],
+)
+def test_curved_crests_and_finite_packets_give_the_centre_wave_back(kw, amplitude):
+    """The strongest row is the wave at the centre. (A curved wave also leaves weaker rows, its
+    plane-wave decomposition: the search is stopped at two here to keep the test fast.)"""
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _cube()
+    wave = WavePacket(40.0, 63.0, 90.0, amplitude, 0.7, **kw)
+    m += np.stack([wave.value(xx, yy, ti) for ti in t])
+    found = find_waves(m, np.ones(xx.shape, bool), 3.0, t, max_waves=2).waves
+    assert found, "the wave was missed"
+    w = found[0]  # the strongest
+    assert w.wavelength_km == pytest.approx(40.0, rel=0.02)
+    assert abs((w.azimuth_deg - 63.0 + 180) % 360 - 180) < 2.0
+    assert w.phase_speed_m_s == pytest.approx(90.0, rel=0.1)
+
+
+def test_the_camera_noise_model_keeps_the_mean_and_adds_a_fixed_pattern():
+    kw = {"n_frames": 2, "binning": 16, "stars": 0, "cities": 0, "seed": 21, "gradient": 0.0, "noise": False}
+    plain = make_sequence(**kw)
+    raw = make_sequence(noise_model="camera", **kw)
+    core = np.s_[40:-40, 60:-60]
+    # black level and dark current subtracted: the same signal but for the fixed pattern
+    assert np.median(raw.frames[0][core]) == pytest.approx(np.median(plain.frames[0][core]), rel=0.01)
+    dev = (raw.frames - plain.frames)[:, 40:-40, 60:-60]
+    mean = float(np.mean(plain.frames[0][core]))
+    hot = dev[0] > 10 * mean
+    assert 0 < hot.mean() < 1e-3  # a few hot pixels (2e-4 of them)
+    rel = np.std(dev[0][~hot]) / mean
+    assert 0.003 < rel < 0.03  # 0.5 % gains, column offsets, quantisation
+    # the pattern is the camera's: the same in both frames, whatever the layer does
+    assert np.corrcoef(dev[0][~hot], dev[1][~hot])[0, 1] > 0.9
+    with pytest.raises(ValueError, match="noise_model"):
+        make_sequence(noise_model="gaussian", **kw)
+
+
+def test_off_axis_vignetting_peaks_off_the_frame_centre():
+    seq = make_sequence(n_frames=1, binning=16, stars=0, cities=0, noise=False, vignetting_model="offaxis")
+    h, w = seq.flat.shape
+    r, c = np.unravel_index(int(np.argmax(seq.flat)), seq.flat.shape)
+    assert c == pytest.approx((w - 1) / 2 + 0.04 * w, abs=1.5)
+    assert r == pytest.approx((h - 1) / 2 - 0.03 * h, abs=1.5)
+    assert seq.flat.max() == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ValueError, match="vignetting_model"):
+        make_sequence(n_frames=1, binning=16, vignetting_model="flat")
