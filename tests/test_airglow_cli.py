@@ -232,3 +232,44 @@ def test_a_bad_exposure_time_is_refused(sequence, tmp_path, capsys, value):
     _, folder, times, _ = sequence
     out = tmp_path / "out"
     _expect_exit_2(capsys, _args(folder, times, out, "--exposure-s", value), out, "--exposure-s")
+
+
+def _load(folder, times, **kw):
+    from cupola.airglow.inputs import load_request
+
+    return load_request(
+        photos=[], frames_dir=folder, frame_times=times, tle=TLE, focal_mm=14.0, sensor_mm=(35.9136, 23.9424),
+        attitude_rpy_deg=(0.0, 0.0, 90.0), **kw,
+    )  # fmt: skip
+
+
+def test_a_dark_frame_is_subtracted_from_every_frame(sequence, tmp_path):
+    """Frames recorded with a black level, dark current and hot pixels read back, with ``--dark``,
+    as the frames without them."""
+    _, folder, times, _ = sequence
+    rng = np.random.default_rng(8)
+    h, w = np.asarray(Image.open(next(folder.iterdir()))).shape
+    dark = 600.0 + rng.normal(0.0, 5.0, (h, w))
+    dark[rng.integers(0, h, 20), rng.integers(0, w, 20)] += 20000.0  # hot pixels
+    dark = np.rint(dark).astype(np.uint16)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for p in sorted(folder.glob("*.png")):
+        a = np.asarray(Image.open(p)).astype(np.int64) + dark
+        Image.fromarray(np.clip(a, 0, 65535).astype(np.uint16)).save(raw / p.name)
+    Image.fromarray(dark).save(tmp_path / "dark.png")
+    plain = _load(folder, times)
+    darked = _load(raw, times, dark=tmp_path / "dark.png")
+    assert darked.summary["dark"] == "dark.png" and (tmp_path / "dark.png") in darked.paths
+    for a, b in zip(plain.frames, darked.frames, strict=True):
+        assert np.abs(a - b).max() == 0.0  # 16-bit values: exact
+    without = _load(raw, times)
+    assert np.abs(without.frames[0] - plain.frames[0]).min() > 550.0  # 600 +- 5 e: the check can fail
+
+
+def test_a_dark_frame_of_another_size_is_refused(sequence, tmp_path, capsys):
+    _, folder, times, _ = sequence
+    h, w = np.asarray(Image.open(next(folder.iterdir()))).shape
+    Image.fromarray(np.zeros((h, w - 1), np.uint16)).save(tmp_path / "dark.png")
+    out = tmp_path / "out"
+    _expect_exit_2(capsys, _args(folder, times, out, "--dark", str(tmp_path / "dark.png")), out, "dark frame is")

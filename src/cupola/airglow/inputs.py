@@ -268,6 +268,7 @@ def load_request(
     flat: Path | None = None,
     layer_km: float = 87.0,
     exposure_s: float | None = None,
+    dark: Path | None = None,
 ) -> SequenceRequest:
     """Everything :func:`~cupola.airglow.sequence.analyse_sequence` needs, read and checked.
 
@@ -284,7 +285,9 @@ def load_request(
     frame's ground lights (:func:`cupola.airglow.register.register_to_ground`): a hand-held
     sequence.
     ``exposure_s``: the frames' exposure time; the times are the shutter openings (as EXIF's), and
-    each frame's pose is then taken at mid-exposure, where the smeared frame is centred."""
+    each frame's pose is then taken at mid-exposure, where the smeared frame is centred.
+    ``dark``: a dark frame (same size and exposure, the lens capped; any linear image) subtracted
+    from every frame before anything else (black level, dark current, hot pixels)."""
     from cupola.io.images import read_photo
     from cupola.io.tle import TleFile
 
@@ -328,6 +331,14 @@ def load_request(
                 f"{p}: {f.shape[1]}x{f.shape[0]} px, but {photos[0].name} is {w}x{h} px: "
                 "frames of a sequence must have the same size"
             )
+    if dark is not None:
+        da, _ = read_photo(dark)
+        dark_img = _grey(da)
+        if dark_img.shape != (h, w):
+            raise InputError(f"{dark}: dark frame is {dark_img.shape[1]}x{dark_img.shape[0]} px, the frames {w}x{h} px")
+        if not np.isfinite(dark_img).all():
+            raise InputError(f"{dark}: dark frame has invalid pixels")
+        frames = [f - dark_img for f in frames]
     info0 = infos[0]
     camera, camera_source = camera_from_photo(
         w,
@@ -410,12 +421,13 @@ def load_request(
         },
         "tle": el.to_dict(),
         "exposure_s": exposure_s,
+        "dark": Path(dark).name if dark is not None else None,
         "inputs": [p.name for p in photos],
     }
     return SequenceRequest(
         frames=frames,
         names=[p.name for p in photos],
-        paths=[*photos, *(x for x in (frame_times, flat, pose_from, tie_points, attitudes) if x is not None)],
+        paths=[*photos, *(x for x in (frame_times, flat, dark, pose_from, tie_points, attitudes) if x is not None)],
         times=times,
         camera=camera,
         poses=poses,

@@ -75,6 +75,9 @@ def waves_command(
     flat: Path | None = typer.Option(
         None, "--flat", help="Flat field (relative response, an image of the frame's size)."
     ),
+    dark: Path | None = typer.Option(
+        None, "--dark", help="Dark frame (the frames' size and exposure, lens capped), subtracted from every frame."
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -101,6 +104,7 @@ def waves_command(
         attitudes=attitudes,
         register_ground=register_ground,
         flat=flat,
+        dark=dark,
         layer_km=height_m / 1e3,
         exposure_s=exposure_s,
     )
