@@ -65,6 +65,23 @@ def _dem() -> Path | None:
     )
 
 
+def _clouds() -> str:
+    return typer.Option(
+        "auto",
+        "--clouds",
+        help="auto: mask clouds in both images (RGB or thermal model) as no data; off: no automatic mask.",
+    )
+
+
+def _cloud_mask(which: str) -> Path | None:
+    return typer.Option(
+        None,
+        f"--cloud-mask-{which}",
+        help=f"Cloud mask raster of the '{which}' image (0 clear, other values cloud; e.g. ECOSTRESS "
+        "cloud_mask), georeferenced, covering the pair; replaces the automatic mask of that image.",
+    )
+
+
 def _run(
     kind,
     before,
@@ -80,14 +97,17 @@ def _run(
     features=(),
     population=None,
     dem=None,
+    clouds="auto",
+    cloud_mask_before=None,
+    cloud_mask_after=None,
 ) -> None:
     from cupola.cli.progress import progress_bar
     from cupola.hazards.affected import affected_features, people_affected
     from cupola.hazards.analyse import check_options, map_hazard
-    from cupola.hazards.pair import clip_to_aoi, read_on_grid, read_pair
+    from cupola.hazards.pair import clip_to_aoi, read_mask_on_grid, read_on_grid, read_pair
     from cupola.hazards.products import write_hazard_products
 
-    check_options(kind, min_area_km2)
+    check_options(kind, min_area_km2, clouds=clouds)
     with progress_bar(disable=quiet) as advance:
         advance("reading", 0, 1)
         pair = read_pair(before, after, bands=bands, before_bands=before_bands)
@@ -95,7 +115,13 @@ def _run(
             pair = clip_to_aoi(pair, aoi)
         advance("reading", 1, 1)
         dem_m = read_on_grid(dem, pair, "the DEM (`--dem`)") if dem is not None else None
-        hmap = map_hazard(pair, kind, min_area_km2=min_area_km2, progress=advance, dem_m=dem_m)
+        given = {}
+        for which, path in (("before", cloud_mask_before), ("after", cloud_mask_after)):
+            if path is not None:
+                given[which] = (read_mask_on_grid(path, pair, f"the cloud mask (`--cloud-mask-{which}`)"), path.name)
+        hmap = map_hazard(
+            pair, kind, min_area_km2=min_area_km2, progress=advance, dem_m=dem_m, clouds=clouds, cloud_masks=given
+        )
         times = {k: v for k, v in (("before", before_time), ("after", after_time)) if v}
         affected: dict = {}
         if features:
@@ -103,7 +129,7 @@ def _run(
         if population is not None:
             affected["people"] = people_affected(hmap.polygons, population)
         advance("products", 0, 1)
-        inputs = [before, after, aoi, population, dem, *features]
+        inputs = [before, after, aoi, population, dem, cloud_mask_before, cloud_mask_after, *features]
         summary = write_hazard_products(hmap, pair, out, inputs=inputs, times=times, affected=affected)
         advance("products", 1, 1)
     if not quiet:
@@ -123,6 +149,10 @@ def _run(
             )
             counts = ", ".join(f"{g['grade']}: {g['polygons']}" for g in summary["grading"]["grades"])
             print(f"  fires by power: {counts}")
+        if "clouds" in summary:
+            c = summary["clouds"]
+            shares = ", ".join(f"{w} {100 * c[w]['cloud_share']:.1f} %" for w in ("before", "after"))
+            print(f"  clouds (no data): {c['no_data_km2']:.4g} km² ({shares} of the pair)")
         if "depth" in summary and summary["depth"]["max_m"] is not None:
             d = summary["depth"]
             print(f"  flood depth (FwDET): mean {d['mean_m']:.2f} m, max {d['max_m']:.2f} m, {d['volume_m3']:.4g} m³")
@@ -141,6 +171,9 @@ def flood_command(
     features: list[Path] = _features(),
     population: Path | None = _population(),
     dem: Path | None = _dem(),
+    clouds: str = _clouds(),
+    cloud_mask_before: Path | None = _cloud_mask("before"),
+    cloud_mask_after: Path | None = _cloud_mask("after"),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -161,6 +194,9 @@ def flood_command(
         features,
         population,
         dem,
+        clouds,
+        cloud_mask_before,
+        cloud_mask_after,
     )
 
 
@@ -176,6 +212,9 @@ def burn_command(
     after_time: str | None = _time("after"),
     features: list[Path] = _features(),
     population: Path | None = _population(),
+    clouds: str = _clouds(),
+    cloud_mask_before: Path | None = _cloud_mask("before"),
+    cloud_mask_after: Path | None = _cloud_mask("after"),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -194,6 +233,10 @@ def burn_command(
         quiet,
         features,
         population,
+        None,
+        clouds,
+        cloud_mask_before,
+        cloud_mask_after,
     )
 
 
@@ -209,10 +252,12 @@ def fire_command(
     after_time: str | None = _time("after"),
     features: list[Path] = _features(),
     population: Path | None = _population(),
+    cloud_mask_after: Path | None = _cloud_mask("after"),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
-    """Active fire: contextual brightness-temperature anomalies of the 'after' thermal band."""
+    """Active fire: contextual brightness-temperature anomalies of the 'after' thermal band
+    (--cloud-mask-after: its clouds are no data; no automatic cloud mask)."""
     _run(
         "fire",
         before,
@@ -227,6 +272,10 @@ def fire_command(
         quiet,
         features,
         population,
+        None,
+        "auto",
+        None,
+        cloud_mask_after,
     )
 
 
@@ -242,6 +291,9 @@ def change_command(
     after_time: str | None = _time("after"),
     features: list[Path] = _features(),
     population: Path | None = _population(),
+    clouds: str = _clouds(),
+    cloud_mask_before: Path | None = _cloud_mask("before"),
+    cloud_mask_after: Path | None = _cloud_mask("after"),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -260,4 +312,8 @@ def change_command(
         quiet,
         features,
         population,
+        None,
+        clouds,
+        cloud_mask_before,
+        cloud_mask_after,
     )

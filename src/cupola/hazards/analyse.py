@@ -22,11 +22,51 @@ from cupola.hazards.indices import dnbr, mndwi, ndwi, rgb_water_index
 from cupola.hazards.pair import ImagePair
 from cupola.hazards.polygons import HazardPolygons, polygonize_graded
 
-__all__ = ["KINDS", "HazardMap", "check_options", "map_hazard", "RGB_CONFIDENCE"]
+__all__ = [
+    "KINDS",
+    "CLOUD_MODES",
+    "CloudReport",
+    "HazardMap",
+    "check_options",
+    "mask_clouds",
+    "map_hazard",
+    "RGB_CONFIDENCE",
+]
+
+CLOUD_MODES = ("auto", "off")
 
 KINDS = ("flood", "burn", "fire", "change")
 RGB_CONFIDENCE = 0.6  # the RGB water model's confidence ceiling (no NIR: turbid water, shadows)
 CLASS_NAMES = {"flood": "flooded area", "burn": "burnt area", "fire": "active fire", "change": "changed area"}
+
+
+@dataclass(frozen=True)
+class CloudReport:
+    """The cloud masks of a pair (:mod:`cupola.hazards.clouds` or files) and what was done with
+    them: ``no_data`` (rows, cols) the pixels made "no data" (the masks ``applied``: both for the
+    two-image products, 'after' only for an active-fire map); per image its ``sources`` entry,
+    cloud ``km2`` and ``share`` of the pair's valid pixels."""
+
+    before: np.ndarray
+    after: np.ndarray
+    no_data: np.ndarray
+    sources: dict[str, str]
+    applied: tuple[str, ...]
+    km2: dict[str, float]
+    share: dict[str, float]
+
+    def summary(self) -> dict:
+        from cupola.hazards.clouds import CLOUD_METHOD
+
+        return {
+            "method": CLOUD_METHOD,
+            "applied_to": list(self.applied),
+            "no_data_km2": self.km2["no_data"],
+            **{
+                w: {"source": self.sources[w], "cloud_km2": self.km2[w], "cloud_share": self.share[w]}
+                for w in ("before", "after")
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -41,6 +81,7 @@ class HazardMap:
     grading: Grading | None = None
     depth: FloodDepth | None = None
     frp: FireRadiativePower | None = None
+    clouds: CloudReport | None = None
 
     @property
     def class_name(self) -> str:
@@ -98,14 +139,78 @@ def pixel_size_m(pair: ImagePair) -> float:
     return float(np.sqrt(np.mean(area)) * 1000.0)
 
 
-def check_options(kind: str, min_area_km2: float = 0.0, min_pixels: int = 1) -> None:
-    """Refuse a bad ``kind``, ``min_area_km2`` or ``min_pixels`` before any image is read."""
+def check_options(kind: str, min_area_km2: float = 0.0, min_pixels: int = 1, clouds: str = "auto") -> None:
+    """Refuse a bad ``kind``, ``min_area_km2``, ``min_pixels`` or ``clouds`` before any image is read."""
     if kind not in KINDS:
         raise InputError(f"`kind`: {kind!r} is not one of {', '.join(KINDS)}")
+    if clouds not in CLOUD_MODES:
+        raise InputError(f"`clouds`: {clouds!r} is not one of {', '.join(CLOUD_MODES)}")
     if not np.isfinite(min_area_km2) or min_area_km2 < 0:
         raise InputError(f"`min_area_km2`: {min_area_km2} must be a number >= 0")
     if min_pixels < 1:
         raise InputError(f"`min_pixels`: {min_pixels} must be at least 1")
+
+
+def mask_clouds(
+    pair: ImagePair,
+    kind: str,
+    clouds: str = "auto",
+    given: dict[str, tuple[np.ndarray, str]] | None = None,
+) -> tuple[ImagePair, CloudReport | None]:
+    """The pair with its cloudy pixels made NaN ("no data"), and the report. ``given``: per image
+    ('before', 'after') a mask on the pair's grid and its source (a file name), used instead of the
+    automatic mask (:func:`cupola.hazards.clouds.auto_cloud_masks`, when ``clouds`` is "auto"). A
+    two-image product masks the clouds of either image; an active-fire map (the 'after' image
+    alone) only the 'after' clouds, and has no automatic mask. None when no mask applies.
+
+    Raises:
+        InputError: a given mask not on the pair's grid, or clouds covering the whole pair.
+    """
+    import dataclasses
+
+    from cupola.analysis.zonal import pixel_area_km2
+    from cupola.hazards.clouds import auto_cloud_masks
+
+    given = dict(given or {})
+    shape = pair.after.shape[1:]
+    for which, (m, source) in given.items():
+        if which not in ("before", "after"):
+            raise InputError(f"`cloud_masks`: {which!r} is not 'before' or 'after'")
+        if np.shape(m) != shape:
+            raise InputError(f"{source}: the cloud mask's shape {np.shape(m)} is not the pair's grid {shape}")
+    masks: dict[str, np.ndarray] = {w: np.asarray(m, bool) for w, (m, _s) in given.items()}
+    sources = {w: src for w, (_m, src) in given.items()}
+    if clouds == "auto" and kind != "fire" and len(masks) < 2:
+        auto = auto_cloud_masks(pair.before, pair.after, pair.roles)
+        if auto is not None:
+            for which, m in zip(("before", "after"), auto[:2]):
+                if which not in masks:
+                    masks[which], sources[which] = m, f"automatic ({auto[2]})"
+    if not masks:
+        return pair, None
+    for which in ("before", "after"):
+        if which not in masks:
+            masks[which], sources[which] = np.zeros(shape, bool), "none"
+    applied = ("after",) if kind == "fire" else ("before", "after")
+    valid = np.isfinite(pair.after).all(axis=0) & np.isfinite(pair.before).all(axis=0)
+    no_data = np.zeros(shape, bool)
+    for which in applied:
+        no_data |= masks[which]
+    no_data &= valid
+    if not (valid & ~no_data).any():
+        raise InputError("clouds cover every valid pixel of the pair: nothing to map (see `--clouds`)")
+    area = np.broadcast_to(pixel_area_km2(pair.transform, shape, pair.crs), shape)
+    n_valid = max(int(valid.sum()), 1)
+    km2 = {w: float(area[masks[w] & valid].sum()) for w in ("before", "after")}
+    km2["no_data"] = float(area[no_data].sum())
+    share = {w: float((masks[w] & valid).sum() / n_valid) for w in ("before", "after")}
+    report = CloudReport(masks["before"], masks["after"], no_data, sources, applied, km2, share)
+    if not no_data.any():
+        return pair, report
+    before, after = pair.before.copy(), pair.after.copy()
+    before[:, no_data] = np.nan
+    after[:, no_data] = np.nan
+    return dataclasses.replace(pair, before=before, after=after), report
 
 
 def map_hazard(
@@ -116,19 +221,24 @@ def map_hazard(
     min_pixels: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     dem_m: np.ndarray | None = None,
+    clouds: str = "auto",
+    cloud_masks: dict[str, tuple[np.ndarray, str]] | None = None,
 ) -> HazardMap:
     """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` or of fewer than
     ``min_pixels`` pixels (the minimum mapping unit: 3 x 3 by default, one pixel for active fires,
     which are mapped pixel by pixel as in the MODIS/VIIRS fire products) are dropped. ``dem_m``
     (ground elevation on the pair's grid) gives a flood its depth (FwDET) and depth grades; water
-    in both images (permanent water) is not an edge of the flood."""
+    in both images (permanent water) is not an edge of the flood. Clouds (``clouds`` "auto": the
+    automatic masks; ``cloud_masks``: per image a mask and its source, see :func:`mask_clouds`) are
+    made "no data" first: not mapped, not "no change"."""
     if dem_m is not None and kind != "flood":
         raise InputError(f"`dem_m`: a DEM gives a flood its depth; it does not apply to a {kind} map")
     if min_pixels is None:
         min_pixels = 1 if kind == "fire" else 9
-    check_options(kind, min_area_km2, min_pixels)
+    check_options(kind, min_area_km2, min_pixels, clouds)
     step = progress or (lambda label, done, total: None)
     step("detecting", 0, 2)
+    pair, cloud_report = mask_clouds(pair, kind, clouds, cloud_masks)
     if kind == "flood":
         layer, model, ceiling = _flood(pair)
     elif kind == "burn":
@@ -177,7 +287,9 @@ def map_hazard(
         sum_of=None if frp is None else frp.frp_w,
     )
     step("detecting", 2, 2)
-    return HazardMap(kind, layer, polys, model, ceiling, grading, depth, frp)
+    if cloud_report is not None and cloud_report.no_data.any():
+        model += "; clouds masked (no data)"
+    return HazardMap(kind, layer, polys, model, ceiling, grading, depth, frp, cloud_report)
 
 
 def _permanent_water(pair: ImagePair, layer: HazardLayer) -> np.ndarray:

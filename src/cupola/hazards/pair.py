@@ -3,7 +3,8 @@
 The 'after' image must be georeferenced (a GeoTIFF with a CRS and a geotransform, e.g. the
 ``georef.tif`` that ``cupola georef`` or ``cupola locate`` writes for an ISS photo); 'before' is any
 georeferenced raster. 'before' is resampled (bilinear) onto the part of the 'after' grid that both
-cover; pixels outside either image are NaN. Band roles come from ``bands`` (comma-separated names
+cover; pixels outside either image are NaN; each band's scale and offset tags are applied (ECOSTRESS
+LST integers become kelvin). Band roles come from ``bands`` (comma-separated names
 among red, green, blue, nir, swir1, swir2, thermal), else from the band descriptions, else from
 the band count: 3 = red,green,blue; 4 = red,green,blue,nir; 6 = red,green,blue,nir,swir1,swir2.
 """
@@ -19,7 +20,7 @@ import numpy as np
 from cupola.errors import InputError
 from cupola.io.limits import check_pixel_budget, regular_file
 
-__all__ = ["ImagePair", "band_roles", "clip_to_aoi", "overlap_bounds", "read_on_grid", "read_pair"]
+__all__ = ["ImagePair", "band_roles", "clip_to_aoi", "overlap_bounds", "read_mask_on_grid", "read_on_grid", "read_pair"]
 
 ROLES = ("red", "green", "blue", "nir", "swir1", "swir2", "thermal")
 _DEFAULT_ROLES = {
@@ -97,8 +98,15 @@ def _time_tag(ds) -> str | None:
 
 
 def _read_bands(ds, indexes: list[int], **kwargs) -> np.ndarray:
+    """The bands ``indexes`` (1-based) as float32, NaN where no data, with the bands' scale and
+    offset applied (e.g. ECOSTRESS LST: integers x 0.02 K)."""
     a = ds.read(indexes, masked=True, **kwargs)
-    return np.asarray(a.astype(np.float32).filled(np.nan), dtype=np.float32)
+    out = np.asarray(a.astype(np.float32).filled(np.nan), dtype=np.float32)
+    scales = [float(ds.scales[i - 1] or 1.0) if ds.scales else 1.0 for i in indexes]
+    offsets = [float(ds.offsets[i - 1] or 0.0) if ds.offsets else 0.0 for i in indexes]
+    if any(v != 1.0 for v in scales) or any(v != 0.0 for v in offsets):
+        out = out * np.asarray(scales, np.float32)[:, None, None] + np.asarray(offsets, np.float32)[:, None, None]
+    return out
 
 
 def _aligned_window(ds, crs, transform, shape: tuple[int, int]):
@@ -171,8 +179,7 @@ def read_pair(
         if win.width < 2 or win.height < 2:
             raise InputError(f"{pb}, {pa}: the 'before' and 'after' images overlap by less than 2 pixels")
         check_pixel_budget(int(win.width), int(win.height), str(pa), bands=len(common))
-        a_all = da.read(masked=True, window=win)
-        a = np.asarray(a_all.astype(np.float32).filled(np.nan), dtype=np.float32)
+        a = _read_bands(da, list(range(1, da.count + 1)), window=win)
         t = da.window_transform(win)
         order = sorted(common, key=lambda r: roles[r])
         a = a[[roles[r] for r in order]]
@@ -272,7 +279,7 @@ def read_on_grid(path: str | os.PathLike, pair: ImagePair, what: str = "`dem`") 
         grid = (min(xs), min(ys), max(xs), max(ys))
         if overlap_bounds(grid, tuple(transform_bounds(ds.crs, pair.crs, *ds.bounds, densify_pts=21))) is None:
             raise InputError(f"{p}: {what} does not overlap the image pair")
-        src = _read_bands(ds, [1])[0] * np.float32(ds.scales[0] or 1.0) + np.float32(ds.offsets[0] or 0.0)
+        src = _read_bands(ds, [1])[0]
         out = np.full((rows, cols), np.nan, np.float32)
         reproject(
             src, out, src_transform=ds.transform, src_crs=ds.crs, src_nodata=np.nan,
@@ -281,3 +288,51 @@ def read_on_grid(path: str | os.PathLike, pair: ImagePair, what: str = "`dem`") 
     if not np.isfinite(out).any():
         raise InputError(f"{p}: {what} has no valid value over the image pair")
     return out
+
+
+def read_mask_on_grid(path: str | os.PathLike, pair: ImagePair, what: str = "`cloud_mask`") -> np.ndarray:
+    """A mask raster (band 1: 0 = clear, any other value = masked, e.g. the ECOSTRESS
+    ``cloud_mask`` layer; its no-data pixels are "not known": not masked) resampled (nearest) onto the grid of
+    ``pair``: True where masked. It must be georeferenced and cover every valid pixel of the pair.
+
+    Raises:
+        InputError: unreadable (corrupt), not georeferenced, values that are not a mask (a float
+            band with values other than 0 and 1), or not covering the pair (another place or
+            another CRS's grid that misses part of it).
+    """
+    import rasterio
+    from rasterio.transform import Affine
+    from rasterio.warp import Resampling, reproject
+
+    p = regular_file(path, f"{what} (a georeferenced mask raster)")
+    try:
+        ds = rasterio.open(p)
+    except Exception as exc:
+        raise InputError(f"{p}: {what} cannot be read as a raster ({' '.join(str(exc).split())})") from None
+    with ds:
+        if ds.crs is None or ds.transform.is_identity:
+            raise InputError(f"{p}: {what} has no georeferencing (CRS and geotransform)")
+        try:
+            src = _read_bands(ds, [1])[0]
+        except Exception as exc:
+            raise InputError(f"{p}: {what} cannot be read ({' '.join(str(exc).split())})") from None
+        values = src[np.isfinite(src)]
+        if np.dtype(ds.dtypes[0]).kind == "f" and values.size and not np.isin(values, (0.0, 1.0)).all():
+            raise InputError(f"{p}: {what} holds values other than 0 and 1; a mask is 0 (clear) or 1 (masked)")
+        rows, cols = pair.after.shape[1:]
+        # the mask's no-data pixels are "not known" (not masked); its footprint is its grid
+        stack = np.stack([np.nan_to_num(src, nan=0.0), np.ones_like(src)])
+        out = np.full((2, rows, cols), np.nan, np.float32)
+        reproject(
+            stack, out, src_transform=ds.transform, src_crs=ds.crs, src_nodata=np.nan,
+            dst_transform=Affine(*pair.transform), dst_crs=pair.crs, dst_nodata=np.nan, resampling=Resampling.nearest,
+        )  # fmt: skip
+    valid = np.isfinite(pair.after).all(axis=0)
+    covered = np.isfinite(out[1]) & valid
+    share = covered.sum() / max(int(valid.sum()), 1)
+    if share < 0.999:
+        raise InputError(
+            f"{p}: {what} covers {100 * share:.1f} % of the image pair; it must cover all of it "
+            "(the mask of this image, on its grid or any georeferenced grid around it)"
+        )
+    return np.asarray(np.nan_to_num(out[0], nan=0.0) != 0, bool)

@@ -10,7 +10,8 @@
 - ``frp.tif`` (active fire): fire radiative power (MW) per fire pixel (:mod:`cupola.hazards.frp`), COG;
 - ``map.png`` and ``map.pdf``: the one-page map;
 - ``stac_item.json``: a STAC 1.0 Item listing these assets;
-- ``result.json``: the machine-readable summary (with ``affected``: features and people in the
+- ``result.json``: the machine-readable summary (with ``clouds``: each image's cloud mask, its
+  source, cloud km² and share, and the km² made no data; with ``affected``: features and people in the
   hazard, when layers were given, see :mod:`cupola.hazards.affected`).
 """
 
@@ -94,6 +95,15 @@ def _stac_item(hmap: HazardMap, bounds: tuple, times: dict, assets: dict[str, st
     return item.to_dict(include_self_link=False, transform_hrefs=False)
 
 
+def _cloud_label(hmap: HazardMap) -> str:
+    """The map legend's entry for the masked clouds: their area and the share of each image."""
+    c = hmap.clouds
+    if c is None:
+        return "cloud (no data)"
+    shares = ", ".join(f"{w} {100 * c.share[w]:.0f} %" for w in c.applied)
+    return f"cloud, no data: {c.km2['no_data']:.3g} km² ({shares})"
+
+
 def _frp_summary(hmap: HazardMap, pair: ImagePair, top: int = 20) -> dict:
     """Total FRP, and the ``top`` largest hotspots with their FRP (MW) and centre (lon, lat)."""
     from rasterio.transform import Affine
@@ -153,7 +163,10 @@ def write_hazard_products(
         fields["frp_mw"] = np.round(np.asarray(hmap.polygons.value_sum, dtype=np.float64) / 1e6, 4)
     layer = ZoneLayer(hmap.polygons.geometries, fields, "EPSG:4326")
     bounds = _bounds_lonlat(pair)
-    score = np.where(np.isfinite(pair.after).all(axis=0), hmap.layer.score, np.nan).astype(np.float32)
+    seen = np.isfinite(pair.after).all(axis=0)
+    if hmap.clouds is not None:
+        seen &= ~hmap.clouds.no_data  # clouds are no data, not "no change"
+    score = np.where(seen, hmap.layer.score, np.nan).astype(np.float32)
     files = {
         "polygons_geojson": "hazard_polygons.geojson",
         "polygons_gpkg": "hazard_polygons.gpkg",
@@ -209,6 +222,8 @@ def write_hazard_products(
         }
     if hmap.frp is not None:
         summary["frp"] = _frp_summary(hmap, pair)
+    if hmap.clouds is not None:
+        summary["clouds"] = hmap.clouds.summary()
     if affected:
         summary["affected"] = affected
     with staged_output(out_dir, "`out_dir`", kind="hazards", inputs=inputs) as stage:
@@ -251,6 +266,8 @@ def write_hazard_products(
                 sources=sources,
                 times=t,
                 model=hmap.model,
+                no_data=None if hmap.clouds is None else hmap.clouds.no_data,
+                no_data_label=_cloud_label(hmap),
             )
         write_json(stage / "stac_item.json", _stac_item(hmap, bounds, t, files))
         write_json(stage / "result.json", summary)

@@ -71,6 +71,8 @@ def write_hazard_map(
     grade_names: tuple[str, ...] | None = None,
     grades: np.ndarray | None = None,
     frame: dict | None = None,
+    no_data: np.ndarray | None = None,
+    no_data_label: str = "cloud (no data)",
 ) -> list[Path]:
     """Draw the map once and save it to every path of ``paths`` (PNG, PDF by extension);
     ``background`` (rows, cols, 3) covers ``bounds_lonlat`` (west, south, east, north), north up;
@@ -79,7 +81,8 @@ def write_hazard_map(
     ``frame`` (a projected 'after' grid: ``crs`` name, ``bounds`` x0, y0, x1, y1, ``unit_m``,
     ``north_deg``) draws the map in that CRS instead: ``background`` then covers ``bounds``,
     ``geometries`` are in that CRS, the scale bar is in metres and the north arrow points to true
-    north; the inset stays in lon/lat (``bounds_lonlat``)."""
+    north; the inset stays in lon/lat (``bounds_lonlat``). ``no_data`` (bool, the full 'after' grid:
+    masked clouds) is drawn in translucent grey with its own legend entry ``no_data_label``."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch, Rectangle
 
@@ -91,6 +94,12 @@ def write_hazard_map(
     ax = fig.add_axes((0.075, 0.08, 0.625, 0.82) if frame else (0.04, 0.08, 0.66, 0.82))  # room for long northings
     x0, y0, x1, y1 = frame["bounds"] if frame else (west, south, east, north)
     ax.imshow(background, extent=(x0, x1, y0, y1), origin="upper", interpolation="nearest", zorder=0)
+    if no_data is not None and np.any(no_data):
+        step = max(1, int(math.ceil(no_data.shape[0] / background.shape[0])))
+        nd = np.asarray(no_data, bool)[::step, ::step]
+        overlay = np.zeros((*nd.shape, 4), np.float32)
+        overlay[nd] = (0.55, 0.55, 0.55, 0.75)
+        ax.imshow(overlay, extent=(x0, x1, y0, y1), origin="upper", interpolation="nearest", zorder=2)
     colour = HAZARD_COLOURS.get(kind, "#ff00c8")
     if grade_names and grades is not None:
         ramp = GRADE_COLOURS.get(kind, ())
@@ -142,6 +151,8 @@ def write_hazard_map(
     inset.set_yticks([])
     inset.set_title("location", fontsize=8)
     handles = [Patch(facecolor=c, alpha=0.55, edgecolor=c, label=name) for name, c in styles]
+    if no_data is not None and np.any(no_data):
+        handles.append(Patch(facecolor="#8c8c8c", alpha=0.75, edgecolor="#8c8c8c", label=no_data_label))
     handles.append(Patch(facecolor="none", edgecolor="red", label="area of interest (inset)"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.55), fontsize=8, title="Legend",
                title_fontsize=9, frameon=True)  # fmt: skip
