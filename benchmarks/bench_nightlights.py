@@ -625,7 +625,7 @@ def blind_acceptance_bound():
     print(f"# frames that would accept five matched stars at the budget: {five} of {len(done)}", flush=True)
 
 
-def sequence_rows(case, folder, truths=None, coarse_to_fine: bool = True) -> list[dict]:
+def sequence_rows(case, folder, truths=None, coarse_to_fine: bool = True, check_stars: str | None = None) -> list[dict]:
     """One sequence (:data:`cupola.simulate.nightlight_sequences.NIGHTLIGHT_SEQUENCES`) rendered and
     calibrated as one run (orbit and time known, attitude not): a row per frame with its sky
     fraction, the catalog stars in its sky, how the stars were identified (``blind``: on its own;
@@ -633,7 +633,9 @@ def sequence_rows(case, folder, truths=None, coarse_to_fine: bool = True) -> lis
     failed), the seeded search's window, hypotheses, matches, matches needed and false-alarm bound,
     the attitude error (arcsec and pixels) and whether it is wrong (beyond 20 pixels' angle).
     ``truths``: the sequence already rendered; ``coarse_to_fine`` False: the seeded search as
-    before wide windows were searched coarse to fine (windows over its limit refused)."""
+    before wide windows were searched coarse to fine (windows over its limit refused);
+    ``check_stars``: the seeded search's check stars (:data:`cupola.nightlights.seeded.CHECK_STARS`,
+    its default when None)."""
     import numpy as np
     from scipy.spatial.transform import Rotation
 
@@ -667,13 +669,14 @@ def sequence_rows(case, folder, truths=None, coarse_to_fine: bool = True) -> lis
 
     t0 = time.process_time()
     pl.carry_sequence_attitudes = spy
-    ctf = seeded_mod.COARSE_TO_FINE
+    ctf, chk = seeded_mod.COARSE_TO_FINE, seeded_mod.CHECK_STARS
     seeded_mod.COARSE_TO_FINE = coarse_to_fine
+    seeded_mod.CHECK_STARS = check_stars or chk
     try:
         seq = calibrate([t.path for t in truths], CalibrateOptions(tle=TLE, time=tr.time, stars=cal))
     finally:
         pl.carry_sequence_attitudes = real
-        seeded_mod.COARSE_TO_FINE = ctf
+        seeded_mod.COARSE_TO_FINE, seeded_mod.CHECK_STARS = ctf, chk
     cpu = time.process_time() - t0
     rows = []
     for t, fr in zip(truths, seq.frames):
@@ -701,6 +704,7 @@ def sequence_rows(case, folder, truths=None, coarse_to_fine: bool = True) -> lis
             "cpu_s_sequence": cpu,
             "note": d.get("reason", ""),
             "coarse_to_fine": d.get("coarse_to_fine", {}),
+            "check_mag_limit": d.get("check_mag_limit"),
         }
         if "seed_quaternion_camera_to_icrs_xyzw" in d:
             seed = Rotation.from_quat(d["seed_quaternion_camera_to_icrs_xyzw"])
@@ -738,41 +742,52 @@ def sequence_seeded():
     blind search leaves unsolved, seeded from the attitude carried from the blind-solved ones
     (issue 14). Before (blind alone) and after (with the seeds) come from the same run: a frame's
     blind outcome is recorded before the seeds are tried. Each sequence is rendered once and
-    calibrated twice: with the exhaustive seeded grid only (the previous version: windows over its
-    limit refused, ``nightlights_sequence_solve_rate_exhaustive_seed``) and with wide windows searched
-    coarse to fine (``nightlights_sequence_solve_rate``)."""
+    calibrated by four arms: the previous version (the exhaustive seeded grid only, windows over its
+    limit refused, the pattern index's check stars: ``nightlights_sequence_solve_rate_exhaustive_seed``),
+    wide windows coarse to fine with the index's check stars, with every catalog star, and with the
+    catalog to the depth the sequence's solved frames detect (the default:
+    ``nightlights_sequence_solve_rate``). Wrong solutions are counted over all arms."""
     import numpy as np
 
     from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES, make_sequence
 
     tmp = _scratch("bench_nightlights_seq_")
-    rows, before = [], []
+    # the arms, each on the same rendering: the previous version (exhaustive seeded grid, windows
+    # over its limit refused, the index's check stars), coarse to fine with the index's check
+    # stars, with every catalog star, and with the catalog to the sequence's detected depth (default)
+    arms = {
+        "exhaustive, index": (False, "index"),
+        "coarse to fine, index": (True, "index"),
+        "coarse to fine, catalog": (True, "catalog"),
+        "coarse to fine, depth": (True, "depth"),
+    }
+    by_arm: dict = {a: [] for a in arms}
     for case in NIGHTLIGHT_SEQUENCES:
         truths = make_sequence(case, tmp)
-        # before: the exhaustive seeded grid only (windows over its limit refused), as in the
-        # previous version; after: wide windows searched coarse to fine. Same frames, same run.
-        b = sequence_rows(case, tmp, truths, coarse_to_fine=False)
-        r = sequence_rows(case, tmp, truths, coarse_to_fine=True)
-        print(f"# {case.name}, before (exhaustive seeded grid only):", flush=True)
-        _print_sequence_rows(b)
-        print(f"# {case.name}, after (wide windows coarse to fine):", flush=True)
-        _print_sequence_rows(r)
-        for x in r:
-            if x["coarse_to_fine"]:
-                c = x["coarse_to_fine"]
-                print(
-                    f"#   {x['frame']}: coarse x{c['coarse_factor']}, {c['coarse_points']} coarse points, best "
-                    f"{c['coarse_best_hits']} hits, {c['cells_passing']} cells passing, {c['cells_searched']} "
-                    f"searched, {c['evaluated']} attitudes evaluated of {x['hypotheses']}",
-                    flush=True,
-                )
+        for arm, (ctf, chk) in arms.items():
+            r = sequence_rows(case, tmp, truths, coarse_to_fine=ctf, check_stars=chk)
+            print(f"# {case.name}, {arm}:", flush=True)
+            _print_sequence_rows(r)
+            for x in r:
+                if x["coarse_to_fine"]:
+                    c = x["coarse_to_fine"]
+                    print(
+                        f"#   {x['frame']}: coarse x{c['coarse_factor']}, {c['coarse_points']} coarse points, best "
+                        f"{c['coarse_best_hits']} hits, {c['cells_passing']} cells passing, {c['cells_searched']} "
+                        f"searched, {c['evaluated']} attitudes evaluated of {x['hypotheses']}",
+                        flush=True,
+                    )
+            lim = sorted({round(x["check_mag_limit"], 2) for x in r if x["check_mag_limit"] is not None})
+            print(f"# {case.name}, {arm}: {r[0]['cpu_s_sequence']:.0f} s CPU; depth {lim}", flush=True)
+            by_arm[arm] += r
+    rows, before = by_arm["coarse to fine, depth"], by_arm["exhaustive, index"]
+    for arm, rr in by_arm.items():
+        ok = sum(x["method"] in ("blind", "seeded") and not x["wrong"] for x in rr)
         print(
-            f"# {case.name}: {b[0]['cpu_s_sequence']:.0f} s CPU before, {r[0]['cpu_s_sequence']:.0f} s after, "
-            f"for {len(r)} frames",
+            f"# arm {arm}: {ok} of {len(rr)} solved, {sum(x['method'] == 'seeded' and not x['wrong'] for x in rr)} "
+            f"seeded, {sum(x['wrong'] for x in rr)} wrong",
             flush=True,
         )
-        rows += r
-        before += b
 
     def counts(rows):
         with_sky = [r for r in rows if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
@@ -784,12 +799,13 @@ def sequence_seeded():
 
     with_sky, blind, after, left, seeded = counts(rows)
     _, _, after_before, _, seeded_before = counts(before)
-    wrong = sum(r["wrong"] for r in rows)
+    wrong = sum(r["wrong"] for rr in by_arm.values() for r in rr)
     wrong_before = sum(r["wrong"] for r in before)
     print(
         f"# {len(rows)} frames, {len(with_sky)} with stars in their sky; blind {blind}, with the seeds {after} "
-        f"(before the coarse-to-fine search {after_before}); of the {len(left)} the blind search left, "
-        f"{len(seeded)} seeded (before {len(seeded_before)}); {wrong} wrong (before {wrong_before})",
+        f"(the previous version {after_before}); of the {len(left)} the blind search left, "
+        f"{len(seeded)} seeded (before {len(seeded_before)}); {wrong} wrong over all arms (the previous version "
+        f"{wrong_before})",
         flush=True,
     )
     bench_line(
@@ -808,7 +824,7 @@ def sequence_seeded():
     tried = [r for r in rows if np.isfinite(r["seed_error_deg"])]
     inside = sum(r["seed_error_deg"] <= r["window_deg"] for r in tried)
     print(f"# the truth inside the seed's window: {inside} of {len(tried)} seeded searches (the last of each frame)")
-    bench_line("nightlights_sequence_wrong_solutions", float(wrong + wrong_before), "frames", baseline=0.0)
+    bench_line("nightlights_sequence_wrong_solutions", float(wrong), "frames", baseline=0.0)
     if seeded:
         bench_line(
             "nightlights_sequence_seeded_attitude_worst_px", float(np.nanmax([r["attitude_px"] for r in seeded])), "px"

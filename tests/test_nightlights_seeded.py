@@ -65,7 +65,7 @@ def test_seeded_solve_finds_the_attitude_the_blind_search_cannot(field):
     cam, cat, vec, cat_id, rot, *_ = field
     col, row = _sources(field, 7, 30, seed=1)
     res = seeded_identification(
-        col, row, cam, vec, cat.hp_mag, _offset(rot, 0.3, 7), np.radians(0.5), catalog_id=cat_id
+        col, row, cam, vec, cat.hp_mag, _offset(rot, 0.3, 7), np.radians(0.5), catalog_id=cat_id, check_stars="index"
     )
     assert res.solution is not None, res.reason
     assert res.matches >= res.matches_needed and res.log10_false_alarm <= -6
@@ -90,16 +90,30 @@ def test_a_wrong_seed_is_refused_and_the_bound_is_what_refuses(field):
     cam, cat, vec, cat_id, rot, *_ = field
     col, row = _sources(field, 7, 30, seed=2)
     wrong = _offset(rot, 2.0, 11)
-    res = seeded_identification(col, row, cam, vec, cat.hp_mag, wrong, np.radians(0.5), catalog_id=cat_id)
+    res = seeded_identification(
+        col, row, cam, vec, cat.hp_mag, wrong, np.radians(0.5), catalog_id=cat_id, check_stars="index"
+    )
     assert res.solution is None and res.matches < res.matches_needed
     rng = np.random.default_rng(5)
     loose = 0
     for n in (150, 60):
         c, r = rng.uniform(0, W, n), rng.uniform(0, H, n)
-        res = seeded_identification(c, r, cam, vec, cat.hp_mag, rot, np.radians(0.4), catalog_id=cat_id)
+        res = seeded_identification(
+            c, r, cam, vec, cat.hp_mag, rot, np.radians(0.4), catalog_id=cat_id, check_stars="index"
+        )
         assert res.solution is None, res
         res = seeded_identification(
-            c, r, cam, vec, cat.hp_mag, rot, np.radians(0.4), catalog_id=cat_id, false_alarm=1e300, min_matches=3
+            c,
+            r,
+            cam,
+            vec,
+            cat.hp_mag,
+            rot,
+            np.radians(0.4),
+            catalog_id=cat_id,
+            check_stars="index",
+            false_alarm=1e300,
+            min_matches=3,
         )
         loose += res.solution is not None
     assert loose >= 1
@@ -112,7 +126,9 @@ def test_the_bound_is_the_union_over_the_grid_of_the_poisson_tail(field):
 
     cam, cat, vec, cat_id, rot, *_ = field
     col, row = _sources(field, 8, 20, seed=4)
-    res = seeded_identification(col, row, cam, vec, cat.hp_mag, rot, np.radians(0.3), catalog_id=cat_id)
+    res = seeded_identification(
+        col, row, cam, vec, cat.hp_mag, rot, np.radians(0.3), catalog_id=cat_id, check_stars="index"
+    )
     assert res.solution is not None
     lam, k = res.expected_chance, res.matches
     term = math.exp(-lam) * lam**k / math.factorial(k)
@@ -144,8 +160,10 @@ def test_a_wide_window_is_searched_coarse_to_fine_with_the_exhaustive_decision(f
     col, row = _sources(field, 12, 30, seed=8)
     seed, u = _offset(rot, 0.6, 9), np.radians(0.9)
     assert seeded_grid_size(cam, u, 1.5) == seeded_grid(cam, u, 1.5).shape[0]
-    full = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id)
-    ctf = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id, max_hypotheses=0)
+    full = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id, check_stars="index")
+    ctf = seeded_identification(
+        col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id, check_stars="index", max_hypotheses=0
+    )
     assert full.solution is not None and ctf.solution is not None, (full.reason, ctf.reason)
     assert not full.coarse_to_fine and ctf.coarse_to_fine["evaluated"] < full.hypotheses
     assert ctf.hypotheses == full.hypotheses and ctf.matches == full.matches
@@ -168,11 +186,53 @@ def test_a_wide_window_is_searched_coarse_to_fine_with_the_exhaustive_decision(f
     rng = np.random.default_rng(12)
     for n in (150, 60):
         c, r = rng.uniform(0, W, n), rng.uniform(0, H, n)
-        res = seeded_identification(c, r, cam, vec, cat.hp_mag, rot, u, catalog_id=cat_id, max_hypotheses=0)
+        res = seeded_identification(
+            c, r, cam, vec, cat.hp_mag, rot, u, catalog_id=cat_id, check_stars="index", max_hypotheses=0
+        )
         assert res.solution is None, res
     monkeypatch.setattr(seeded, "COARSE_TO_FINE", False)
-    off = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id, max_hypotheses=0)
+    off = seeded_identification(
+        col, row, cam, vec, cat.hp_mag, seed, u, catalog_id=cat_id, check_stars="index", max_hypotheses=0
+    )
     assert off.solution is None and "hypotheses" in off.reason
+
+
+def test_the_check_list_goes_as_deep_as_the_solved_frames_detect(field):
+    """The seeded search's check stars go down to the magnitude the sequence's solved frames detect
+    (:func:`cupola.nightlights.seeded.detection_depth_mag`): the faint edge of the last 0.5-mag bin
+    whose matched share is at least a half. On a frame that detects 70 % of the stars to Hp 6 and
+    none fainter, that list passes where every catalog star (to the field's limit, ~Hp 7.6) adds
+    only chance matches: the same matches, more needed."""
+    from cupola.nightlights.astrometry import _project
+    from cupola.nightlights.seeded import detection_depth_mag, seeded_identification
+
+    mags = np.array([3.2, 4.1, 4.6, 5.2, 5.4, 5.7, 6.1, 6.2, 6.3, 6.6, 6.7, 6.9, 7.1, 7.2, 7.3, 7.4, 7.6, 7.8])
+    pred = np.arange(mags.size)
+    matched = np.flatnonzero(mags < 7.0)[:-1]  # all but one to Hp 7 (6.9 missed), none fainter
+    # bins from 3.0: [6.5, 7.0) has 6.6, 6.7 matched of 6.6, 6.7, 6.9 (2/3), [7.0, 7.5) 0/4: stop
+    assert detection_depth_mag([(pred, matched)], mags) == pytest.approx(7.0)
+    assert detection_depth_mag([(pred, np.zeros(0, int))], mags) is None
+    assert detection_depth_mag([], mags) is None
+
+    cam, cat, vec, cat_id, rot, *_ = field
+    pc, pr = _project(rot, cam, vec)
+    inside = np.flatnonzero(np.isfinite(pc) & (pc > 5) & (pc < W - 5) & (pr > 5) & (pr < H - 5))
+    bright = inside[cat.hp_mag[inside] <= 6.0]
+    rng = np.random.default_rng(21)
+    seen = rng.choice(bright, int(round(0.7 * bright.size)), replace=False)
+    col = np.r_[pc[seen] + rng.normal(0, 0.3, seen.size), rng.uniform(0, W, 40)]
+    row = np.r_[pr[seen] + rng.normal(0, 0.3, seen.size), rng.uniform(0, H, 40)]
+    seed, u = _offset(rot, 0.2, 3), np.radians(0.4)
+    kw = dict(catalog_id=cat_id)
+    deep = seeded_identification(
+        col, row, cam, vec, cat.hp_mag, seed, u, check_stars="depth", check_mag_limit=6.0, **kw
+    )
+    every = seeded_identification(col, row, cam, vec, cat.hp_mag, seed, u, check_stars="catalog", **kw)
+    assert deep.solution is not None, deep.reason
+    assert (rot.inv() * deep.solution.rotation).magnitude() * cam.focal_px < 1.0
+    assert every.expected_chance > 1.5 * deep.expected_chance
+    assert every.matches_needed > deep.matches_needed
+    assert every.matches - every.matches_needed < deep.matches - deep.matches_needed
 
 
 def test_the_attitude_is_predicted_in_lvlh_and_its_window_covers_the_error():

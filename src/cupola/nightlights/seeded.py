@@ -57,7 +57,7 @@ from cupola.nightlights.astrometry import (
     pattern_index,
 )
 
-__all__ = ["SeededResult", "seeded_grid", "seeded_identification"]
+__all__ = ["SeededResult", "detection_depth_mag", "seeded_grid", "seeded_grid_size", "seeded_identification"]
 
 #: the most grid points a seeded search looks at one by one; a wider window is searched coarse to
 #: fine (module doc)
@@ -69,6 +69,45 @@ MAX_SEED_GRID = 1_000_000_000
 MAX_SEED_EVALUATIONS = 400_000
 #: search wide windows coarse to fine (False: the exhaustive grid only, wider windows refused)
 COARSE_TO_FINE = True
+#: the check stars a hypothesis predicts: "depth", the catalog's stars down to the magnitude the
+#: sequence's solved frames detect (``check_mag_limit``, :func:`detection_depth_mag`; all of the
+#: catalog without one); "catalog", every star of the catalog handed over (the calibration's, ~400
+#: a frame, to the field's magnitude limit); "index", the pattern index's verification stars (6 per
+#: cell of a twentieth of the field, as the blind acceptance)
+CHECK_STARS = "depth"
+#: :func:`detection_depth_mag`: magnitude bins, and the share of the predicted stars a bin's
+#: detections must reach
+DEPTH_BIN_MAG = 0.5
+DEPTH_MIN_FRACTION = 0.5
+
+
+def detection_depth_mag(
+    frames, mag_cat: np.ndarray, *, bin_mag: float = DEPTH_BIN_MAG, min_fraction: float = DEPTH_MIN_FRACTION
+) -> float | None:
+    """The faintest magnitude to which solved frames of the same camera and exposure detect the
+    catalog's stars: ``frames`` is (catalog rows predicted in the frame's sky, rows matched) per
+    solved frame; pooled over them, bins of ``bin_mag`` from the brightest, the limit is the faint
+    edge of the last bin before the first whose matched share is under ``min_fraction`` (bins with
+    fewer than 3 predicted stars are skipped). None when no bin qualifies. Chosen from *other*
+    frames than the one searched, before its sources are looked at, so the check list is fixed
+    independently of them and the false-alarm bound holds as for any fixed list."""
+    mag_cat = np.asarray(mag_cat, float)
+    pred = np.concatenate([np.asarray(p, int) for p, _ in frames]) if frames else np.zeros(0, int)
+    hit = np.concatenate([np.asarray(m, int) for _, m in frames]) if frames else np.zeros(0, int)
+    if pred.size == 0:
+        return None
+    lo = np.floor(mag_cat[pred].min() / bin_mag) * bin_mag
+    edges = np.arange(lo, mag_cat[pred].max() + bin_mag, bin_mag)
+    n_pred = np.histogram(mag_cat[pred], edges)[0]
+    n_hit = np.histogram(mag_cat[hit], edges)[0]
+    limit = None
+    for k in range(n_pred.size):
+        if n_pred[k] < 3:
+            continue
+        if n_hit[k] < min_fraction * n_pred[k]:
+            break
+        limit = float(edges[k + 1])
+    return limit
 
 
 @dataclass(frozen=True)
@@ -212,12 +251,16 @@ def seeded_identification(
     min_matches: int = 4,
     match_radius_px: float | None = None,
     max_hypotheses: int = MAX_SEED_HYPOTHESES,
+    check_stars: str | None = None,
+    check_mag_limit: float | None = None,
 ) -> SeededResult:
     """Identify the stars of a frame whose attitude (camera -> ICRS) is known to be within
     ``uncertainty_rad`` of ``seed_rotation``; the camera (focal length) is taken as known (from the
     sequence's solved frames). ``det_col``, ``det_row``: undistorted sensor pixels of the sources,
     most star-like first. Accepts only when the false-alarm bound of the module doc is
-    ``<= false_alarm``; otherwise the solution is None and ``reason`` says why."""
+    ``<= false_alarm``; otherwise the solution is None and ``reason`` says why. ``check_stars``:
+    "depth", "catalog" or "index" (default :data:`CHECK_STARS`), the stars each hypothesis
+    predicts; ``check_mag_limit``: the "depth" list's faintest magnitude."""
     col = np.asarray(det_col, float)
     row = np.asarray(det_row, float)
     w, h = camera.width_px, camera.height_px
@@ -236,12 +279,18 @@ def seeded_identification(
     if col.size < min_matches:
         return refused(f"only {col.size} point sources")
     short_fov = 2.0 * np.arctan(0.5 * min(w / camera.focal_x_px, h / camera.focal_y_px))
-    index = pattern_index(vec_cat, mag_cat, short_fov, catalog_id=catalog_id)
     half_diag = float(np.arctan(_half_diagonal_px(camera) / camera.focal_px))
     b = seed_rotation.apply([0.0, 0.0, 1.0])
-    near = index.verify[
-        index.verify_tree.query_ball_point(b, 2.0 * np.sin(min(half_diag * 1.05 + uncertainty_rad, 1.5) / 2.0))
-    ]
+    cone = min(half_diag * 1.05 + uncertainty_rad, 1.5)
+    how = check_stars or CHECK_STARS
+    if how in ("catalog", "depth"):
+        in_cone = np.asarray(vec_cat, float) @ b >= np.cos(cone)
+        if how == "depth" and check_mag_limit is not None:
+            in_cone &= np.asarray(mag_cat, float) <= check_mag_limit
+        near = np.flatnonzero(in_cone)
+    else:
+        index = pattern_index(vec_cat, mag_cat, short_fov, catalog_id=catalog_id)
+        near = index.verify[index.verify_tree.query_ball_point(b, 2.0 * np.sin(cone / 2.0))]
     if catalog_visible is not None:
         near = near[np.asarray(catalog_visible, bool)[near]]
     tree = cKDTree(np.column_stack([col, row]))
@@ -359,6 +408,8 @@ def seeded_identification(
         "log10_false_alarm": lg,
         "matches_needed": need,
         "window_deg": float(np.degrees(uncertainty_rad)),
+        "check_stars": how,
+        "check_mag_limit": check_mag_limit,
         "offset_from_seed_deg": float(np.degrees((seed_rotation.inv() * rot).magnitude())),
         **({"coarse_to_fine": dict(extra)} if extra else {}),
     }

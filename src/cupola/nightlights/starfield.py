@@ -16,7 +16,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from cupola.geometry import attitude as att
-from cupola.nightlights.astrometry import AstrometricSolution, solve_astrometry
+from cupola.nightlights.astrometry import AstrometricSolution, _project, solve_astrometry
 from cupola.nightlights.catalog import load_catalog, magnitude_limit_for_field
 from cupola.nightlights.photometry import Calibration, StarPhotometry, fit_zero_points, measure_stars
 from cupola.nightlights.sources import (
@@ -664,7 +664,26 @@ def _choose_pose(fr: FrameResult, sol: AstrometricSolution) -> None:
 # -- the attitude carried from the sequence's solved frames --------------------------------------
 
 
-def seed_star_field(fr: FrameResult, opts: CalibrateOptions, prediction, camera) -> dict:
+def _detection_depth(solved: list, opts: CalibrateOptions) -> float | None:
+    """The magnitude to which the solved frames detect the catalog's stars
+    (:func:`cupola.nightlights.seeded.detection_depth_mag`): each frame's catalog stars predicted
+    in its sky by its own solution, and those it matched."""
+    from cupola.nightlights.seeded import detection_depth_mag
+
+    per_frame, mags = [], None
+    for f in solved:
+        sol = f.astrometry
+        cat, vec, _ = _catalog_for(f, opts)
+        sky = _sky_visibility(f.state)
+        pc, pr = _project(sol.rotation, sol.camera, vec)
+        w, h = sol.camera.width_px, sol.camera.height_px
+        inside = np.isfinite(pc) & (pc >= 0) & (pc < w) & (pr >= 0) & (pr < h) & np.asarray(sky(vec), bool)
+        per_frame.append((np.flatnonzero(inside), np.asarray(sol.cat_index, int)))
+        mags = cat.hp_mag
+    return None if mags is None else detection_depth_mag(per_frame, mags)
+
+
+def seed_star_field(fr: FrameResult, opts: CalibrateOptions, prediction, camera, check_mag_limit=None) -> dict:
     """Identify the stars of ``fr``, which the blind search left unsolved, from the attitude its
     sequence predicts (:class:`cupola.nightlights.sequence_attitude.AttitudePrediction`) with the
     sequence's fitted ``camera``: a seeded search within the prediction's window
@@ -699,8 +718,10 @@ def seed_star_field(fr: FrameResult, opts: CalibrateOptions, prediction, camera)
         sky_visible=sky,
         catalog_id=catalog_id,
         false_alarm=BLIND_FALSE_ALARM,
+        check_mag_limit=check_mag_limit,
     )
     out.update(res.to_dict())
+    out["check_mag_limit"] = check_mag_limit
     if res.solution is None:
         return out
     out["accepted"] = True
@@ -740,6 +761,7 @@ def carry_sequence_attitudes(frames: list, opts: CalibrateOptions) -> list[tuple
         progress = False
         times = np.array([(f.time - t_ref).total_seconds() for f in solved])
         rots = Rotation.concatenate([lvlh_rotation(f.state).inv() * f.astrometry.rotation for f in solved])
+        depth = _detection_depth(solved, opts)
         preds = []
         for fr in todo:
             t = (fr.time - t_ref).total_seconds()
@@ -751,7 +773,7 @@ def carry_sequence_attitudes(frames: list, opts: CalibrateOptions) -> list[tuple
                 continue
             if key in tried and tried[key] <= u * (1.0 + 1e-9):
                 continue  # refused already with a window as narrow
-            got = seed_star_field(fr, opts, pred, cam)
+            got = seed_star_field(fr, opts, pred, cam, depth)
             last[key] = (fr, got)
             if got["accepted"]:
                 solved.append(fr)
