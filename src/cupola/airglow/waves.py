@@ -182,17 +182,38 @@ def _model(params: np.ndarray, x, y, t) -> np.ndarray:
 
 
 def _fit(params0: np.ndarray, x, y, t, v) -> tuple[np.ndarray, np.ndarray, float]:
+    # the solver asks for the residuals and the Jacobian at the same parameters: their cosines and
+    # sines are computed once (the same operations as :func:`_model`, so the same numbers)
+    cache: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def trig(p):
+        key = np.asarray(p, dtype=float).tobytes()
+        if key not in cache:
+            cache.clear()
+            cs = []
+            for kx, ky, w, _, _ in p.reshape(-1, 5):
+                ph = 2.0 * np.pi * (kx * x + ky * y) - w * t
+                cs.append((np.cos(ph), np.sin(ph)))
+            cache[key] = cs
+        return cache[key]
+
     def res(p):
-        return _model(p, x, y, t) - v
+        out = np.zeros(np.broadcast(x, y, t).shape)
+        for (c, s), (_, _, _, a, b) in zip(trig(p), p.reshape(-1, 5), strict=True):
+            out += a * c + b * s
+        return out - v
 
     def jac(p):
-        cols = []
-        for kx, ky, w, a, b in p.reshape(-1, 5):
-            ph = 2.0 * np.pi * (kx * x + ky * y) - w * t
-            c, s = np.cos(ph), np.sin(ph)
+        pw = p.reshape(-1, 5)
+        out = np.empty((len(v), pw.size))
+        for i, ((c, s), (_, _, _, a, b)) in enumerate(zip(trig(p), pw, strict=True)):
             d_ph = -a * s + b * c
-            cols += [2 * np.pi * x * d_ph, 2 * np.pi * y * d_ph, -t * d_ph, c, s]
-        return np.stack(cols, axis=1)
+            out[:, 5 * i] = 2 * np.pi * x * d_ph
+            out[:, 5 * i + 1] = 2 * np.pi * y * d_ph
+            out[:, 5 * i + 2] = -t * d_ph
+            out[:, 5 * i + 3] = c
+            out[:, 5 * i + 4] = s
+        return out
 
     scale = np.tile([1e-3, 1e-3, 1e-3, 1e-2, 1e-2], len(params0) // 5)
     fit = optimize.least_squares(res, params0, jac=jac, x_scale=scale, method="lm", max_nfev=200)
