@@ -228,3 +228,19 @@ def test_bad_cloud_masks_exit_2_with_one_line_and_nothing_written(tmp_path, caps
     assert code == 2 and message in err and len(err.splitlines()) == 1, err
     assert "--cloud-mask-after" in err or make == "missing" or str(path) in err
     assert not out.exists()
+
+
+def test_a_flood_map_masks_after_clouds_automatically_and_before_clouds_only_when_given(tmp_path):
+    from cupola.hazards.analyse import map_hazard
+    from cupola.hazards.pair import read_pair
+
+    before, after, cloud = _cloudy_pair(tmp_path)
+    pair = read_pair(before, after, bands="red,green,blue")
+    h = map_hazard(pair, "flood")
+    assert h.clouds is not None and h.clouds.sources["before"] == "none"
+    assert h.clouds.sources["after"].startswith("automatic") and h.clouds.no_data[cloud].mean() > 0.99
+    given = np.zeros(cloud.shape, bool)
+    given[:20] = True
+    h = map_hazard(pair, "flood", cloud_masks={"before": (given, "b.tif")})
+    assert h.clouds is not None and h.clouds.sources["before"] == "b.tif" and h.clouds.no_data[:20].all()
+    assert map_hazard(pair, "flood", clouds="off").clouds is None

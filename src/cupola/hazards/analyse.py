@@ -159,9 +159,10 @@ def mask_clouds(
 ) -> tuple[ImagePair, CloudReport | None]:
     """The pair with its cloudy pixels made NaN ("no data"), and the report. ``given``: per image
     ('before', 'after') a mask on the pair's grid and its source (a file name), used instead of the
-    automatic mask (:func:`cupola.hazards.clouds.auto_cloud_masks`, when ``clouds`` is "auto"). A
-    two-image product masks the clouds of either image; an active-fire map (the 'after' image
-    alone) only the 'after' clouds, and has no automatic mask. None when no mask applies.
+    automatic mask (:func:`cupola.hazards.clouds.auto_cloud_masks`, when ``clouds`` is "auto":
+    both images for a change map, 'after' only for a flood or burn map, none for an active-fire
+    map). A two-image product masks the clouds of either image; an active-fire map (the 'after'
+    image alone) only the 'after' clouds. None when no mask applies.
 
     Raises:
         InputError: a given mask not on the pair's grid, or clouds covering the whole pair.
@@ -180,11 +181,16 @@ def mask_clouds(
             raise InputError(f"{source}: the cloud mask's shape {np.shape(m)} is not the pair's grid {shape}")
     masks: dict[str, np.ndarray] = {w: np.asarray(m, bool) for w, (m, _s) in given.items()}
     sources = {w: src for w, (_m, src) in given.items()}
-    if clouds == "auto" and kind != "fire" and len(masks) < 2:
+    # automatic masks: both images for a change map; for a flood or burn map (a darkening) only
+    # 'after': a darkening in 'after' is, to the temporal test, a brightening of 'before', which
+    # on bright ground (pale desert) passes for a 'before' cloud (measured: bench_hazards.py
+    # hazards_cloud_no_loss); an active-fire map has none (it reads 'after' alone)
+    auto_for = {"change": ("before", "after"), "flood": ("after",), "burn": ("after",)}.get(kind, ())
+    if clouds == "auto" and any(w not in masks for w in auto_for):
         auto = auto_cloud_masks(pair.before, pair.after, pair.roles)
         if auto is not None:
             for which, m in zip(("before", "after"), auto[:2]):
-                if which not in masks:
+                if which in auto_for and which not in masks:
                     masks[which], sources[which] = m, f"automatic ({auto[2]})"
     if not masks:
         return pair, None

@@ -30,7 +30,9 @@ dilates its cloud mask by 3 pixels).
 
 For a thermal band (brightness temperature or LST, K) the temporal test is turned round: a cloud
 top is *colder* than the clear-sky line predicts, by ``sigmas`` robust sigmas and at least
-``min_cold_k`` kelvin, and colder than the image's own median. A cloud mask that a product
+``min_cold_k`` kelvin (15 K: between the dates the sea and the land cool and warm differently by up
+to ~10 K, which a single line does not follow; a low cloud top is 10-40 K colder than the ground),
+and colder than the image's own median. A cloud mask that a product
 ships (ECOSTRESS ``cloud_mask``) is better and can be given per image
 (:func:`cupola.hazards.pair.read_mask_on_grid`).
 
@@ -234,7 +236,7 @@ def rgb_cloud_mask(image: np.ndarray, other: np.ndarray, tests: CloudTests | Non
 
 
 def thermal_cloud_mask(
-    image_k: np.ndarray, other_k: np.ndarray, sigmas: float = 4.0, min_cold_k: float = 5.0, buffer_px: int = 2
+    image_k: np.ndarray, other_k: np.ndarray, sigmas: float = 4.0, min_cold_k: float = 15.0, buffer_px: int = 2
 ) -> np.ndarray:
     """The cloud mask of a thermal band ``image_k`` (K) given the pair's other date ``other_k``:
     colder than the clear-sky line by ``sigmas`` robust sigmas and ``min_cold_k`` K, and below its
