@@ -244,3 +244,19 @@ def test_a_flood_map_masks_after_clouds_automatically_and_before_clouds_only_whe
     h = map_hazard(pair, "flood", cloud_masks={"before": (given, "b.tif")})
     assert h.clouds is not None and h.clouds.sources["before"] == "b.tif" and h.clouds.no_data[:20].all()
     assert map_hazard(pair, "flood", clouds="off").clouds is None
+
+
+def test_with_nir_a_visible_brightening_that_darkens_nir_is_not_a_cloud():
+    rng = np.random.default_rng(11)
+    ground = _reference("ISS062-E-150758", slice(600, 760), slice(100, 260))
+    nir = (0.12 + 1.2 * ground.mean(axis=0) + 1.5 * np.maximum(ground[1] - ground[0], 0)).astype(np.float32)
+    block = (slice(50, 110), slice(40, 120))
+    after, nir_up, nir_down = ground.copy(), nir.copy(), nir.copy()
+    after[(slice(None), *block)] = 0.35  # bright and grey in R, G, B
+    nir_up[block] += 0.25
+    nir_down[block] -= 0.1
+    b, a = _acquire(ground, rng, 1.0, 1.0), _acquire(after, rng, 1.0, 1.0)
+    nb = _acquire(nir, rng, 1.0, 1.0)
+    assert rgb_cloud_mask(a, b)[block].mean() > 0.95  # RGB alone: a cloud
+    assert rgb_cloud_mask(a, b, nir=_acquire(nir_up, rng, 1.0, 1.0), nir_other=nb)[block].mean() > 0.95
+    assert rgb_cloud_mask(a, b, nir=_acquire(nir_down, rng, 1.0, 1.0), nir_other=nb).sum() == 0

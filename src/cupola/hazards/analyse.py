@@ -187,11 +187,11 @@ def mask_clouds(
     # hazards_cloud_no_loss); an active-fire map has none (it reads 'after' alone)
     auto_for = {"change": ("before", "after"), "flood": ("after",), "burn": ("after",)}.get(kind, ())
     if clouds == "auto" and any(w not in masks for w in auto_for):
-        auto = auto_cloud_masks(pair.before, pair.after, pair.roles)
+        needed = tuple(w for w in auto_for if w not in masks)
+        auto = auto_cloud_masks(pair.before, pair.after, pair.roles, needed)
         if auto is not None:
-            for which, m in zip(("before", "after"), auto[:2]):
-                if which in auto_for and which not in masks:
-                    masks[which], sources[which] = m, f"automatic ({auto[2]})"
+            for which, m in auto[0].items():
+                masks[which], sources[which] = m, f"automatic ({auto[1]})"
     if not masks:
         return pair, None
     for which in ("before", "after"):

@@ -213,9 +213,19 @@ def _hysteresis(seed: np.ndarray, grow: np.ndarray, buffer_px: int) -> np.ndarra
     return mask
 
 
-def rgb_cloud_mask(image: np.ndarray, other: np.ndarray, tests: CloudTests | None = None) -> np.ndarray:
+def rgb_cloud_mask(
+    image: np.ndarray,
+    other: np.ndarray,
+    tests: CloudTests | None = None,
+    nir: np.ndarray | None = None,
+    nir_other: np.ndarray | None = None,
+) -> np.ndarray:
     """The cloud mask of ``image`` (3, rows, cols: red, green, blue; any scale) given ``other``,
-    the pair's other image on the same grid (the clear-sky line); NaN pixels are never cloud."""
+    the pair's other image on the same grid (the clear-sky line); NaN pixels are never cloud.
+    With the NIR bands of both (``nir``, ``nir_other``) a cloud must also be brighter in NIR than
+    its clear-sky line predicts, by half the temporal threshold (a cloud is bright across the
+    visible and near infrared, as in Fmask's tests; a change that brightens the visible bands and
+    darkens NIR, such as vegetation cleared to bright soil, is not a cloud)."""
     t = tests or CloudTests()
     r, g, b = (np.asarray(image[k], np.float32) for k in range(3))
     bright = (r + g + b) / np.float32(3.0)
@@ -229,6 +239,8 @@ def rgb_cloud_mask(image: np.ndarray, other: np.ndarray, tests: CloudTests | Non
         # distribution than the other image's pixel is down its own (a flood or a burn scar in the
         # other image is darker than most of it; the ground here is ordinary)
         here = (own + theirs > 1.0) & (white < t.max_whiteness)
+        if nir is not None and nir_other is not None:
+            here &= clear_sky_residual(np.asarray(nir, np.float32), np.asarray(nir_other, np.float32)) > f * t.sigmas
         seed = here & (resid > t.sigmas) & (own > t.min_rank)
         grow = here & (resid > f * t.sigmas) & (own > f * t.min_rank)
     mask = _hysteresis(seed, grow, t.buffer_px)
@@ -257,24 +269,30 @@ def thermal_cloud_mask(
 
 
 def auto_cloud_masks(
-    before: np.ndarray, after: np.ndarray, roles: dict[str, int], tests: CloudTests | None = None
-) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """The automatic cloud masks of both images of a pair (bands, rows, cols) from the bands they
-    have: red, green and blue (:func:`rgb_cloud_mask`), else a thermal band
-    (:func:`thermal_cloud_mask`); None when neither is there (no model applies)."""
+    before: np.ndarray,
+    after: np.ndarray,
+    roles: dict[str, int],
+    which: tuple[str, ...] = ("before", "after"),
+    tests: CloudTests | None = None,
+) -> tuple[dict[str, np.ndarray], str] | None:
+    """The automatic cloud masks of the images ``which`` of a pair (bands, rows, cols) from the
+    bands they have: red, green and blue (:func:`rgb_cloud_mask`, with NIR when there is one),
+    else a thermal band (:func:`thermal_cloud_mask`); and the model's name. None when neither is
+    there (no model applies)."""
+    stacks = {"before": (before, after), "after": (after, before)}
     if all(k in roles for k in ("red", "green", "blue")):
         idx = [roles["red"], roles["green"], roles["blue"]]
-        b, a = before[idx], after[idx]
-        return (
-            rgb_cloud_mask(b, a, tests),
-            rgb_cloud_mask(a, b, tests),
-            "RGB: brighter than the clear-sky line, bright, white",
-        )
+        k = roles.get("nir")
+        masks = {
+            w: rgb_cloud_mask(x[idx], y[idx], tests, None if k is None else x[k], None if k is None else y[k])
+            for w, (x, y) in stacks.items()
+            if w in which
+        }
+        how = "RGB: brighter than the clear-sky line, bright, white" + ("; NIR brighter too" if k is not None else "")
+        return masks, how
     if "thermal" in roles:
         k = roles["thermal"]
-        return (
-            thermal_cloud_mask(before[k], after[k]),
-            thermal_cloud_mask(after[k], before[k]),
-            "thermal: colder than the clear-sky line",
+        return {w: thermal_cloud_mask(x[k], y[k]) for w, (x, y) in stacks.items() if w in which}, (
+            "thermal: colder than the clear-sky line"
         )
     return None
