@@ -176,20 +176,26 @@ def whiteness(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> np.ndarra
         return ((np.abs(red - mean) + np.abs(green - mean) + np.abs(blue - mean)) / mean).astype(np.float32)
 
 
-def rank(v: np.ndarray) -> np.ndarray:
-    """Each value's rank in the distribution of ``v``'s finite values, in [0, 1] (NaN stays NaN).
+def rank(v: np.ndarray, bins: int = 4096) -> np.ndarray:
+    """Each value's rank in the distribution of ``v``'s finite values: the share of them at or
+    below it, at the resolution of ``bins`` equal steps of its range (a lookup: fast on 20 MP);
+    NaN stays NaN.
 
     >>> [round(float(x), 2) for x in rank(np.array([4.0, 1.0, np.nan, 2.0, 3.0, 5.0]))]
-    [0.75, 0.0, nan, 0.25, 0.5, 1.0]
+    [0.8, 0.2, nan, 0.4, 0.6, 1.0]
     """
     s = _sample(v[np.isfinite(v)])
     if s.size == 0:
         return np.full(v.shape, np.nan, np.float32)
-    # the empirical distribution at 1025 quantiles, interpolated (fast on 20 MP)
-    q = np.linspace(0.0, 1.0, min(1025, s.size + 1))
-    levels = np.quantile(s, q)
-    r = np.interp(v, levels, q).astype(np.float32)
-    return np.where(np.isfinite(v), r, np.nan).astype(np.float32)
+    lo, hi = float(s.min()), float(s.max())
+    if hi <= lo:
+        return np.where(np.isfinite(v), np.float32(1.0), np.float32(np.nan)).astype(np.float32)
+    step = (hi - lo) / bins
+    counts = np.bincount(np.clip(((s - lo) / step).astype(np.int64), 0, bins - 1), minlength=bins)
+    cdf = (np.cumsum(counts) / s.size).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        idx = np.clip((np.nan_to_num(v, nan=lo) - np.float32(lo)) / np.float32(step), 0, bins - 1).astype(np.int32)
+    return np.where(np.isfinite(v), cdf[idx], np.float32(np.nan)).astype(np.float32)
 
 
 def _hysteresis(seed: np.ndarray, grow: np.ndarray, buffer_px: int) -> np.ndarray:
