@@ -737,32 +737,26 @@ def _print_sequence_rows(rows) -> None:
         )
 
 
-def sequence_seeded():
-    """nightlights_sequence_*: the sequences of one pass, each calibrated as one run; the frames the
-    blind search leaves unsolved, seeded from the attitude carried from the blind-solved ones
-    (issue 14). Before (blind alone) and after (with the seeds) come from the same run: a frame's
-    blind outcome is recorded before the seeds are tried. Each sequence is rendered once and
-    calibrated by four arms: the previous version (the exhaustive seeded grid only, windows over its
-    limit refused, the pattern index's check stars: ``nightlights_sequence_solve_rate_exhaustive_seed``),
-    wide windows coarse to fine with the index's check stars, with every catalog star, and with the
-    catalog to the depth the sequence's solved frames detect (the default:
-    ``nightlights_sequence_solve_rate``). Wrong solutions are counted over all arms."""
-    import numpy as np
+#: the seeded search's settings compared on the sequences, each on the same rendering: the previous
+#: version (exhaustive seeded grid, windows over its limit refused, the index's check stars),
+#: coarse to fine with the index's check stars, with every catalog star, and with the catalog to
+#: the sequence's detected depth (the default)
+SEQUENCE_ARMS = {
+    "exhaustive, index": (False, "index"),
+    "coarse to fine, index": (True, "index"),
+    "coarse to fine, catalog": (True, "catalog"),
+    "coarse to fine, depth": (True, "depth"),
+}
 
-    from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES, make_sequence
 
-    tmp = _scratch("bench_nightlights_seq_")
-    # the arms, each on the same rendering: the previous version (exhaustive seeded grid, windows
-    # over its limit refused, the index's check stars), coarse to fine with the index's check
-    # stars, with every catalog star, and with the catalog to the sequence's detected depth (default)
-    arms = {
-        "exhaustive, index": (False, "index"),
-        "coarse to fine, index": (True, "index"),
-        "coarse to fine, catalog": (True, "catalog"),
-        "coarse to fine, depth": (True, "depth"),
-    }
+def _sequence_arms(cases, tmp) -> dict:
+    """Every sequence of ``cases`` rendered once and calibrated by each of :data:`SEQUENCE_ARMS`;
+    the rows per arm (printed as they come)."""
+    from cupola.simulate.nightlight_sequences import make_sequence
+
+    arms = SEQUENCE_ARMS
     by_arm: dict = {a: [] for a in arms}
-    for case in NIGHTLIGHT_SEQUENCES:
+    for case in cases:
         truths = make_sequence(case, tmp)
         for arm, (ctf, chk) in arms.items():
             r = sequence_rows(case, tmp, truths, coarse_to_fine=ctf, check_stars=chk)
@@ -780,7 +774,6 @@ def sequence_seeded():
             lim = sorted({round(x["check_mag_limit"], 2) for x in r if x["check_mag_limit"] is not None})
             print(f"# {case.name}, {arm}: {r[0]['cpu_s_sequence']:.0f} s CPU; depth {lim}", flush=True)
             by_arm[arm] += r
-    rows, before = by_arm["coarse to fine, depth"], by_arm["exhaustive, index"]
     for arm, rr in by_arm.items():
         ok = sum(x["method"] in ("blind", "seeded") and not x["wrong"] for x in rr)
         print(
@@ -788,6 +781,64 @@ def sequence_seeded():
             f"seeded, {sum(x['wrong'] for x in rr)} wrong",
             flush=True,
         )
+    return by_arm
+
+
+def _heldout_sequences():
+    """Sequences for the seeded search's settings that were not looked at before they were chosen
+    (issue 14): other bodies, lenses, exposures, paths and seeds than
+    :data:`cupola.simulate.nightlight_sequences.NIGHTLIGHT_SEQUENCES`; defined before their first run."""
+    from cupola.simulate.nightlight_sequences import SequenceCase
+
+    # fmt: off
+    return (
+        SequenceCase("ho_seq_d4_35mm_0.5s_dip", "NIKON D4", "AF-S Zoom-Nikkor 17-35mm f/2.8D IF-ED",
+                     35, 2.8, 0.5, 6400, 0.35, 6.0, drift_deg_s=(0.0, 0.0, -0.004), yaw_deg=-15, cfa="GBRG",
+                     time_offset_s=150, seed=41),
+        SequenceCase("ho_seq_d5_70mm_0.25s_fixed", "NIKON D5", "AF-S Nikkor 70-200mm f/2.8G ED VR II",
+                     70, 2.8, 0.25, 12800, 0.10, 0.0, spacing_s=30, drift_deg_s=(0.004, 0.0, 0.0), roll_deg=10,
+                     cfa="BGGR", time_offset_s=-350, seed=42),
+        SequenceCase("ho_seq_z9_50mm_1s_dip", "NIKON Z 9", "NIKKOR Z 24-70mm f/2.8 S",
+                     50, 2.8, 1.0, 3200, 0.30, 5.0, downsample=6, time_offset_s=450, seed=43),
+    )
+    # fmt: on
+
+
+def sequence_heldout():
+    """nightlights_sequence_heldout_*: the held-out sequences (:func:`_heldout_sequences`) by the
+    arms of :data:`SEQUENCE_ARMS`, one run: solved frames per arm and wrong solutions."""
+    by_arm = _sequence_arms(_heldout_sequences(), _scratch("bench_nightlights_seq_ho_"))
+    for arm, key in (("exhaustive, index", "exhaustive_seed"), ("coarse to fine, depth", "default")):
+        rr = by_arm[arm]
+        with_sky = [r for r in rr if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
+        ok = sum(r["method"] in ("blind", "seeded") and not r["wrong"] for r in with_sky)
+        blind = sum(r["blind"] and not r["wrong"] for r in with_sky)
+        bench_line(
+            f"nightlights_sequence_heldout_solve_rate_{key}",
+            ok / max(len(with_sky), 1),
+            "fraction",
+            baseline=blind / max(len(with_sky), 1),
+        )
+    wrong = sum(r["wrong"] for rr in by_arm.values() for r in rr)
+    bench_line("nightlights_sequence_heldout_wrong_solutions", float(wrong), "frames", baseline=0.0)
+
+
+def sequence_seeded():
+    """nightlights_sequence_*: the sequences of one pass, each calibrated as one run; the frames the
+    blind search leaves unsolved, seeded from the attitude carried from the blind-solved ones
+    (issue 14). Before (blind alone) and after (with the seeds) come from the same run: a frame's
+    blind outcome is recorded before the seeds are tried. Each sequence is rendered once and
+    calibrated by four arms: the previous version (the exhaustive seeded grid only, windows over its
+    limit refused, the pattern index's check stars: ``nightlights_sequence_solve_rate_exhaustive_seed``),
+    wide windows coarse to fine with the index's check stars, with every catalog star, and with the
+    catalog to the depth the sequence's solved frames detect (the default:
+    ``nightlights_sequence_solve_rate``). Wrong solutions are counted over all arms."""
+    import numpy as np
+
+    from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES
+
+    by_arm = _sequence_arms(NIGHTLIGHT_SEQUENCES, _scratch("bench_nightlights_seq_"))
+    rows, before = by_arm["coarse to fine, depth"], by_arm["exhaustive, index"]
 
     def counts(rows):
         with_sky = [r for r in rows if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
@@ -832,3 +883,4 @@ def sequence_seeded():
 
 
 BENCHMARKS["nightlights_sequence_seeded"] = sequence_seeded
+BENCHMARKS["nightlights_sequence_heldout"] = sequence_heldout

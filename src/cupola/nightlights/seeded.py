@@ -5,8 +5,18 @@ The search is a grid over the seed's window: rotations ``R_seed * exp([w])`` wit
 rotation vector ``w`` (camera axes) on a grid whose steps move the frame's stars by at most
 ``step_px`` (``step_px / f`` about the camera's x and y axes, ``step_px / R`` about its axis, ``R``
 the frame's half diagonal in pixels), within ``|(w_x, w_y)| <= u`` and ``|w_z| <= u``. Every grid
-point is a hypothesis; it predicts the check stars of the pattern index (the blind search's, in
-the sky part) and counts those with a source within ``r``.
+point is a hypothesis; it predicts the check stars (in the sky part) and counts those with a
+source within ``r``.
+
+**Check stars.** By default every star of the catalog handed over (the calibration's, to the
+field's magnitude limit), not the pattern index's verification stars (6 per cell, the blind
+acceptance's): more check stars raise ``lambda`` and the expected matches in proportion, and the
+Poisson tail at a fixed ratio of the two falls as both grow, so a deeper list tests a hypothesis
+harder as long as the frame detects a good share of its stars (stars it cannot detect add only
+chance matches). The list depends on the catalog and the window only, never on the frame's
+sources, so the bound below holds as for any fixed list. A list cut at the depth the sequence's
+solved frames detect (:func:`detection_depth_mag`, ``check_stars="depth"``) was measured and not
+taken (docs/nightlights.md).
 
 **False alarm.** Were the sources unrelated to the sky (a wrong seed, or no star among them), each
 predicted star of a hypothesis would have a source within ``r`` with chance at most
@@ -69,12 +79,12 @@ MAX_SEED_GRID = 1_000_000_000
 MAX_SEED_EVALUATIONS = 400_000
 #: search wide windows coarse to fine (False: the exhaustive grid only, wider windows refused)
 COARSE_TO_FINE = True
-#: the check stars a hypothesis predicts: "depth", the catalog's stars down to the magnitude the
-#: sequence's solved frames detect (``check_mag_limit``, :func:`detection_depth_mag`; all of the
-#: catalog without one); "catalog", every star of the catalog handed over (the calibration's, ~400
-#: a frame, to the field's magnitude limit); "index", the pattern index's verification stars (6 per
-#: cell of a twentieth of the field, as the blind acceptance)
-CHECK_STARS = "depth"
+#: the check stars a hypothesis predicts: "catalog", every star of the catalog handed over (the
+#: calibration's, ~400 a frame, to the field's magnitude limit); "depth", the catalog's stars down
+#: to the magnitude the sequence's solved frames detect (``check_mag_limit``,
+#: :func:`detection_depth_mag`; measured and not taken: docs/nightlights.md); "index", the pattern
+#: index's verification stars (6 per cell of a twentieth of the field, as the blind acceptance)
+CHECK_STARS = "catalog"
 #: :func:`detection_depth_mag`: magnitude bins, and the share of the predicted stars a bin's
 #: detections must reach
 DEPTH_BIN_MAG = 0.5

@@ -744,6 +744,7 @@ def carry_sequence_attitudes(frames: list, opts: CalibrateOptions) -> list[tuple
     neighbour solved narrows their window). Each acceptance holds the 1e-6 bound whatever its
     seed (a wrong seed leaves the sources unrelated to the predictions: the bound's null case).
     Returns (frame, what its last seeded search found) per frame tried."""
+    import cupola.nightlights.seeded as seeded_mod
     from cupola.nightlights.sequence_attitude import lvlh_rotation, predict_attitude
 
     def has_orbit(f):
@@ -761,7 +762,7 @@ def carry_sequence_attitudes(frames: list, opts: CalibrateOptions) -> list[tuple
         progress = False
         times = np.array([(f.time - t_ref).total_seconds() for f in solved])
         rots = Rotation.concatenate([lvlh_rotation(f.state).inv() * f.astrometry.rotation for f in solved])
-        depth = _detection_depth(solved, opts)
+        depth = _detection_depth(solved, opts) if seeded_mod.CHECK_STARS == "depth" else None
         preds = []
         for fr in todo:
             t = (fr.time - t_ref).total_seconds()
