@@ -739,14 +739,21 @@ def _print_sequence_rows(rows) -> None:
 
 #: the seeded search's settings compared on the sequences, each on the same rendering: the previous
 #: version (exhaustive seeded grid, windows over its limit refused, the index's check stars),
-#: coarse to fine with the index's check stars, with every catalog star, and with the catalog to
-#: the sequence's detected depth (the default)
+#: coarse to fine with the index's check stars, with every catalog star (the default), and with the
+#: catalog to the sequence's detected depth
 SEQUENCE_ARMS = {
     "exhaustive, index": (False, "index"),
     "coarse to fine, index": (True, "index"),
     "coarse to fine, catalog": (True, "catalog"),
     "coarse to fine, depth": (True, "depth"),
 }
+
+
+def _default_arm() -> str:
+    """The arm of :data:`SEQUENCE_ARMS` that is the seeded search's default."""
+    import cupola.nightlights.seeded as seeded_mod
+
+    return f"coarse to fine, {seeded_mod.CHECK_STARS}"
 
 
 def _sequence_arms(cases, tmp) -> dict:
@@ -808,7 +815,7 @@ def sequence_heldout():
     """nightlights_sequence_heldout_*: the held-out sequences (:func:`_heldout_sequences`) by the
     arms of :data:`SEQUENCE_ARMS`, one run: solved frames per arm and wrong solutions."""
     by_arm = _sequence_arms(_heldout_sequences(), _scratch("bench_nightlights_seq_ho_"))
-    for arm, key in (("exhaustive, index", "exhaustive_seed"), ("coarse to fine, depth", "default")):
+    for arm, key in (("exhaustive, index", "exhaustive_seed"), (_default_arm(), "default")):
         rr = by_arm[arm]
         with_sky = [r for r in rr if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
         ok = sum(r["method"] in ("blind", "seeded") and not r["wrong"] for r in with_sky)
@@ -830,15 +837,15 @@ def sequence_seeded():
     blind outcome is recorded before the seeds are tried. Each sequence is rendered once and
     calibrated by four arms: the previous version (the exhaustive seeded grid only, windows over its
     limit refused, the pattern index's check stars: ``nightlights_sequence_solve_rate_exhaustive_seed``),
-    wide windows coarse to fine with the index's check stars, with every catalog star, and with the
-    catalog to the depth the sequence's solved frames detect (the default:
-    ``nightlights_sequence_solve_rate``). Wrong solutions are counted over all arms."""
+    wide windows coarse to fine with the index's check stars, with every catalog star (the default:
+    ``nightlights_sequence_solve_rate``), and with the catalog to the depth the sequence's solved
+    frames detect. Wrong solutions are counted over all arms."""
     import numpy as np
 
     from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES
 
     by_arm = _sequence_arms(NIGHTLIGHT_SEQUENCES, _scratch("bench_nightlights_seq_"))
-    rows, before = by_arm["coarse to fine, depth"], by_arm["exhaustive, index"]
+    rows, before = by_arm[_default_arm()], by_arm["exhaustive, index"]
 
     def counts(rows):
         with_sky = [r for r in rows if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
