@@ -86,3 +86,26 @@ def test_off_axis_vignetting_peaks_off_the_frame_centre():
     assert seq.flat.max() == pytest.approx(1.0, abs=1e-3)
     with pytest.raises(ValueError, match="vignetting_model"):
         make_sequence(n_frames=1, binning=16, vignetting_model="flat")
+
+
+def test_a_weak_component_next_to_a_strong_wave_is_taken_as_its_leakage():
+    """A component 12 % of |k| from a strong wave with 5 % of its amplitude (as the subtraction of
+    a not quite uniform wave leaves) is passed over and counted; a weak wave farther away is kept;
+    without the rule the close one is listed."""
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _cube(n=16, noise=0.005)
+    strong = WavePacket(15.0, 40.0, 80.0, 0.06, 0.2)
+    close = WavePacket(17.0, 40.0, 80.0, 0.003, 1.1)  # 12 % of |k| away: 3 frequency bins
+    far = WavePacket(60.0, 150.0, 50.0, 0.004, 2.0)
+    for w in (strong, close, far):
+        m += np.stack([w.value(xx, yy, ti) for ti in t])
+    valid = np.ones(xx.shape, bool)
+
+    def listed(search):  # rows above 0.1 %: the waves put in (the noise is 0.5 % per cell and frame)
+        return sorted(round(w.wavelength_km) for w in search.waves if w.amplitude_pct > 0.1)
+
+    with_rule = find_waves(m, valid, 3.0, t, max_waves=3)
+    assert listed(with_rule) == [15, 60] and with_rule.leakage >= 1
+    without = find_waves(m, valid, 3.0, t, max_waves=3, leakage_radius=0.0)
+    assert listed(without) == [15, 17, 60] and without.leakage == 0

@@ -15,7 +15,14 @@ import numpy as np
 from cupola.airglow import clean
 from cupola.airglow.project import GridGeometry, bin_factor_for, choose_grid, project_frame
 from cupola.airglow.shell import TangentGrid, check_layer_height, rays_to_shell, shell_to_pixels
-from cupola.airglow.waves import AMBIGUOUS_NSIGMA, WaveSearch, find_waves, phase_velocity_spectrum
+from cupola.airglow.waves import (
+    AMBIGUOUS_NSIGMA,
+    LEAKAGE_RADIUS,
+    LEAKAGE_RATIO,
+    WaveSearch,
+    find_waves,
+    phase_velocity_spectrum,
+)
 from cupola.errors import InputError
 from cupola.geometry.attitude import Pose
 from cupola.geometry.camera import Camera
@@ -260,6 +267,12 @@ def analyse_sequence(
         f"{int(valid.sum())} cells seen by >= 90 % of the frames were analysed",
         *smear_notes,
     ]
+    if search.leakage:
+        notes.append(
+            f"{search.leakage} significant peak(s) within {100 * LEAKAGE_RADIUS:g} % of a stronger wave's "
+            f"wavevector with less than {100 * LEAKAGE_RATIO:g} % of its amplitude were taken as its leakage "
+            "and not listed"
+        )
     if n < FEW_FRAMES:
         notes.append(
             f"only {n} frames: on generated sequences of 10 frames the phase speeds of waves not marked "
