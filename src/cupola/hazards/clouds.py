@@ -61,7 +61,8 @@ __all__ = [
 
 CLOUD_METHOD = (
     "cloud mask per image: a given mask raster, else RGB: brighter than the clear-sky line between the dates, "
-    "among the image's brightest and white (Gomez-Chova 2007 whiteness), grown and buffered; "
+    "among the image's brightest, white (Gomez-Chova 2007 whiteness) and brighter in NIR when there is one, grown "
+    "and buffered; "
     "thermal: colder than the clear-sky line; masked pixels are no data"
 )
 
