@@ -26,9 +26,15 @@ Figures:
   the same reading and products with the detection as a per-pixel Python loop of a fixed NDWI
   threshold (no Otsu, no polygons; timed on 200,000 pixels, extrapolated).
 
-``python benchmarks/bench_hazards.py fire_tuning`` (not a BENCH line) chooses the fire test's
-defaults on a spread of painted fires and writes docs/hazards_fire_tradeoff.png; any BENCH name as
-an argument runs that benchmark alone.
+- ``hazards_cloud_precision`` and ``hazards_cloud_recall``: cloud masks on real cloud (the deck of
+  the ISS064-E-358 photo) pasted into the real cloud-free mosaics, on the two backgrounds not used
+  to choose the defaults, baseline a single-date bright-and-white test (``cloud_detection``);
+  ``hazards_cloud_no_loss`` prints the painted-change figures with and without the cloud mask.
+
+``python benchmarks/bench_hazards.py cloud_tuning`` scores the cloud tests' grid and applies the
+rule that chose their defaults. ``python benchmarks/bench_hazards.py fire_tuning`` (not a BENCH
+line) chooses the fire test's defaults on a spread of painted fires and writes
+docs/hazards_fire_tradeoff.png; any BENCH name as an argument runs that benchmark alone.
 """
 
 from __future__ import annotations

@@ -260,3 +260,17 @@ def test_with_nir_a_visible_brightening_that_darkens_nir_is_not_a_cloud():
     assert rgb_cloud_mask(a, b)[block].mean() > 0.95  # RGB alone: a cloud
     assert rgb_cloud_mask(a, b, nir=_acquire(nir_up, rng, 1.0, 1.0), nir_other=nb)[block].mean() > 0.95
     assert rgb_cloud_mask(a, b, nir=_acquire(nir_down, rng, 1.0, 1.0), nir_other=nb).sum() == 0
+
+
+def test_the_map_legend_names_the_clouds_with_their_area_and_shares(tmp_path):
+    from cupola.hazards.analyse import map_hazard
+    from cupola.hazards.pair import read_pair
+    from cupola.hazards.products import _cloud_label
+
+    before, after, _cloud = _cloudy_pair(tmp_path)
+    h = map_hazard(read_pair(before, after), "change")
+    assert h.clouds is not None
+    label = _cloud_label(h)
+    km2 = h.clouds.km2["no_data"]
+    assert label.startswith("cloud, no data: ") and f"{km2:.3g} km²" in label
+    assert f"after {100 * h.clouds.share['after']:.0f} %" in label and "before 0 %" in label
