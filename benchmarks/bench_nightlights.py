@@ -739,13 +739,14 @@ def _print_sequence_rows(rows) -> None:
 
 #: the seeded search's settings compared on the sequences, each on the same rendering: the previous
 #: version (exhaustive seeded grid, windows over its limit refused, the index's check stars),
-#: coarse to fine with the index's check stars, with every catalog star (the default), and with the
-#: catalog to the sequence's detected depth
+#: coarse to fine with the index's check stars, with every catalog star, with the catalog to the
+#: sequence's detected depth, and with the catalog then the index at half the budget each (the default)
 SEQUENCE_ARMS = {
     "exhaustive, index": (False, "index"),
     "coarse to fine, index": (True, "index"),
     "coarse to fine, catalog": (True, "catalog"),
     "coarse to fine, depth": (True, "depth"),
+    "coarse to fine, catalog+index": (True, "catalog+index"),
 }
 
 
@@ -835,11 +836,13 @@ def sequence_seeded():
     blind search leaves unsolved, seeded from the attitude carried from the blind-solved ones
     (issue 14). Before (blind alone) and after (with the seeds) come from the same run: a frame's
     blind outcome is recorded before the seeds are tried. Each sequence is rendered once and
-    calibrated by four arms: the previous version (the exhaustive seeded grid only, windows over its
-    limit refused, the pattern index's check stars: ``nightlights_sequence_solve_rate_exhaustive_seed``),
-    wide windows coarse to fine with the index's check stars, with every catalog star (the default:
-    ``nightlights_sequence_solve_rate``), and with the catalog to the depth the sequence's solved
-    frames detect. Wrong solutions are counted over all arms."""
+    calibrated by the arms of :data:`SEQUENCE_ARMS`: the previous version (the exhaustive seeded
+    grid only, windows over its limit refused, the pattern index's check stars:
+    ``nightlights_sequence_solve_rate_exhaustive_seed``),
+    wide windows coarse to fine with the index's check stars, with every catalog star, with the
+    catalog to the depth the sequence's solved frames detect, and with the catalog then the index at
+    half the budget each (the default: ``nightlights_sequence_solve_rate``). Wrong solutions are
+    counted over all arms."""
     import numpy as np
 
     from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES

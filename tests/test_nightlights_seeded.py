@@ -235,6 +235,26 @@ def test_the_check_list_goes_as_deep_as_the_solved_frames_detect(field):
     assert every.matches - every.matches_needed < deep.matches - deep.matches_needed
 
 
+def test_two_check_lists_each_at_half_the_budget(field):
+    """The default searches every catalog star, then the index's stars, each at half the
+    false-alarm budget: seven index stars among 30 random sources (no faint star detected) are
+    refused on the whole catalog (its faint stars add only chance) and accepted on the index's list,
+    whose bound is then held at half of 1e-6."""
+    from cupola.nightlights.seeded import CHECK_STARS, seeded_identification
+
+    assert CHECK_STARS == "catalog+index"
+    cam, cat, vec, cat_id, rot, *_ = field
+    col, row = _sources(field, 7, 30, seed=1)
+    args = (col, row, cam, vec, cat.hp_mag, _offset(rot, 0.3, 7), np.radians(0.5))
+    every = seeded_identification(*args, catalog_id=cat_id, check_stars="catalog")
+    index = seeded_identification(*args, catalog_id=cat_id, check_stars="index", false_alarm=5e-7)
+    both = seeded_identification(*args, catalog_id=cat_id)
+    assert every.solution is None and index.solution is not None
+    assert both.solution is not None and both.log10_false_alarm <= math.log10(5e-7)
+    assert both.matches == index.matches and both.matches_needed == index.matches_needed
+    assert (rot.inv() * both.solution.rotation).magnitude() * cam.focal_px < 1.0
+
+
 def test_the_attitude_is_predicted_in_lvlh_and_its_window_covers_the_error():
     """A camera fixed to the station (the same LVLH attitude) is predicted exactly at another
     time: its ICRS attitude turns with the orbit, compared with the LVLH pose of

@@ -9,14 +9,16 @@ point is a hypothesis; it predicts the check stars (in the sky part) and counts 
 source within ``r``.
 
 **Check stars.** By default every star of the catalog handed over (the calibration's, to the
-field's magnitude limit), not the pattern index's verification stars (6 per cell, the blind
-acceptance's): more check stars raise ``lambda`` and the expected matches in proportion, and the
-Poisson tail at a fixed ratio of the two falls as both grow, so a deeper list tests a hypothesis
-harder as long as the frame detects a good share of its stars (stars it cannot detect add only
-chance matches). The list depends on the catalog and the window only, never on the frame's
-sources, so the bound below holds as for any fixed list. A list cut at the depth the sequence's
-solved frames detect (:func:`detection_depth_mag`, ``check_stars="depth"``) was measured and not
-taken (docs/nightlights.md).
+field's magnitude limit) and, should that refuse, the pattern index's verification stars (6 per
+cell, the blind acceptance's), each search at half the false-alarm budget (a union bound over the
+two, as the blind search's two routes). More check stars raise ``lambda`` and the expected matches
+in proportion, and the Poisson tail at a fixed ratio of the two falls as both grow, so a deeper
+list tests a hypothesis harder as long as the frame detects a good share of its stars; stars it
+cannot detect add only chance matches (a short exposure that sees only the brightest stars is
+better tested on the index's). Each list depends on the catalog and the window only, never on the
+frame's sources, so the bound below holds as for any fixed list. A list cut at the depth the
+sequence's solved frames detect (:func:`detection_depth_mag`, ``check_stars="depth"``) was
+measured and not taken (docs/nightlights.md).
 
 **False alarm.** Were the sources unrelated to the sky (a wrong seed, or no star among them), each
 predicted star of a hypothesis would have a source within ``r`` with chance at most
@@ -83,8 +85,9 @@ COARSE_TO_FINE = True
 #: calibration's, ~400 a frame, to the field's magnitude limit); "depth", the catalog's stars down
 #: to the magnitude the sequence's solved frames detect (``check_mag_limit``,
 #: :func:`detection_depth_mag`; measured and not taken: docs/nightlights.md); "index", the pattern
-#: index's verification stars (6 per cell of a twentieth of the field, as the blind acceptance)
-CHECK_STARS = "catalog"
+#: index's verification stars (6 per cell of a twentieth of the field, as the blind acceptance);
+#: lists joined by "+" are searched in turn, each at its share of the false-alarm budget
+CHECK_STARS = "catalog+index"
 #: :func:`detection_depth_mag`: magnitude bins, and the share of the predicted stars a bin's
 #: detections must reach
 DEPTH_BIN_MAG = 0.5
@@ -269,8 +272,35 @@ def seeded_identification(
     sequence's solved frames). ``det_col``, ``det_row``: undistorted sensor pixels of the sources,
     most star-like first. Accepts only when the false-alarm bound of the module doc is
     ``<= false_alarm``; otherwise the solution is None and ``reason`` says why. ``check_stars``:
-    "depth", "catalog" or "index" (default :data:`CHECK_STARS`), the stars each hypothesis
-    predicts; ``check_mag_limit``: the "depth" list's faintest magnitude."""
+    "depth", "catalog" or "index", or lists joined by "+" (default :data:`CHECK_STARS`), the
+    stars each hypothesis predicts; ``check_mag_limit``: the "depth" list's faintest magnitude."""
+    how = check_stars or CHECK_STARS
+    if "+" in how:  # several check lists, each at its share of the budget (a union bound over them)
+        parts = how.split("+")
+        res = None
+        for part in parts:
+            res = seeded_identification(
+                det_col,
+                det_row,
+                camera,
+                vec_cat,
+                mag_cat,
+                seed_rotation,
+                uncertainty_rad,
+                catalog_visible=catalog_visible,
+                sky_visible=sky_visible,
+                catalog_id=catalog_id,
+                false_alarm=false_alarm / len(parts),
+                min_matches=min_matches,
+                match_radius_px=match_radius_px,
+                max_hypotheses=max_hypotheses,
+                check_stars=part,
+                check_mag_limit=check_mag_limit,
+            )
+            if res.solution is not None:
+                break
+        assert res is not None
+        return res
     col = np.asarray(det_col, float)
     row = np.asarray(det_row, float)
     w, h = camera.width_px, camera.height_px
@@ -292,7 +322,6 @@ def seeded_identification(
     half_diag = float(np.arctan(_half_diagonal_px(camera) / camera.focal_px))
     b = seed_rotation.apply([0.0, 0.0, 1.0])
     cone = min(half_diag * 1.05 + uncertainty_rad, 1.5)
-    how = check_stars or CHECK_STARS
     if how in ("catalog", "depth"):
         in_cone = np.asarray(vec_cat, float) @ b >= np.cos(cone)
         if how == "depth" and check_mag_limit is not None:

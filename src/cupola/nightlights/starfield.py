@@ -762,7 +762,7 @@ def carry_sequence_attitudes(frames: list, opts: CalibrateOptions) -> list[tuple
         progress = False
         times = np.array([(f.time - t_ref).total_seconds() for f in solved])
         rots = Rotation.concatenate([lvlh_rotation(f.state).inv() * f.astrometry.rotation for f in solved])
-        depth = _detection_depth(solved, opts) if seeded_mod.CHECK_STARS == "depth" else None
+        depth = _detection_depth(solved, opts) if "depth" in seeded_mod.CHECK_STARS.split("+") else None
         preds = []
         for fr in todo:
             t = (fr.time - t_ref).total_seconds()
