@@ -26,8 +26,12 @@ towns and cloud decks on the ground, vignetting (the flat is given), photon and 
   is the corrected run's, the baseline the uncorrected one's; the instant run's are printed
   (``airglow_smear_off_*``). Wavelength, azimuth, speed and amplitude errors (median), and the
   false waves per sequence.
-* ``airglow_seconds``: one 60-frame sequence end to end (projection, cleaning, waves, every
-  product written); baseline: the single-frame FFT baseline's time.
+* ``airglow_seconds``: one 60-frame sequence end to end through the command line (PNG frames
+  read, projection, cleaning, waves, every product written), CPU seconds (``time.process_time``);
+  baseline: the single-frame FFT baseline's CPU time.
+* ``airglow_independence_*``: the accuracy scenes' set-up with the choices another generator
+  would make differently (curved crests, packets, a raw camera's noise, another vignetting, other
+  cadences, more stars, the 94-km layer): medians over the cases, missed waves, false waves.
 """
 
 from __future__ import annotations
