@@ -489,3 +489,31 @@ def test_quick_precheck_verifies_first_the_tile_the_photo_clearly_matches(tiles,
     monkeypatch.setattr(Localizer, "quick_inliers_for", lambda self, photo, ref: 3)
     res = pool.locate(img, opts, localizer=Localizer(opts, cache=cache))
     assert [t["rank"] for t in res.tried] == [1, 2, 3] and res.tried[-1]["tile"] == "chile.tif"
+
+
+def test_votes_rank_the_true_tile_first_and_shared_features_vote_for_none(tiles, photo, tmp_path):
+    """Each photo feature votes for the tile holding its nearest neighbour when it beats the
+    second nearest over the whole pool: the true tile collects the votes; an exact copy of it makes
+    every one of its features ambiguous, so neither copy gets more than a few votes."""
+    import shutil
+
+    img, _ = photo
+    pool = TilePool(tiles[0], FAST)
+    pool.build_index()
+    ranking = pool.rank(img, pool.tiles, LocateOptions(focal_mm=207.0))
+    assert ranking[0]["tile"] == "chile.tif"
+    assert ranking[0]["votes"] > 3 * max(r["votes"] for r in ranking[1:])
+    twin = tmp_path / "twin"
+    shutil.copytree(tiles[0], twin)
+    shutil.copy(twin / "chile.tif", twin / "chile_copy.tif")
+    pool2 = TilePool(twin, FAST)
+    pool2.build_index()
+    votes = {r["tile"]: r["votes"] for r in pool2.rank(img, pool2.tiles, LocateOptions(focal_mm=207.0))}
+    assert votes["chile.tif"] + votes["chile_copy.tif"] < 0.1 * ranking[0]["votes"]
+
+
+def test_unknown_ranking_is_an_input_error(tiles):
+    from dataclasses import replace
+
+    with pytest.raises(InputError, match="unknown pool ranking"):
+        TilePool(tiles[0], replace(FAST, ranking="bogus"))

@@ -18,9 +18,18 @@
    centres) is learnt from descriptors sampled from the tiles of the first pool indexed with a
    cache, then frozen in it: it needs no shipped data, matches the imagery the user searches
    (sensor, season, resolution) and is never fitted to the photos being localized.
-4. **Ranking.** The photo's descriptor (at the four right-angle turns for ALIKED, which is not
-   rotation invariant) is compared with every tile region by cosine similarity after centring on
-   the pool's mean descriptor; a tile scores its best region and turn.
+4. **Ranking.** By default (``ranking="votes"``) each of the photo's local features (clouds
+   masked) votes for the tile holding its nearest neighbour among all the pool's tile features,
+   when that neighbour is nearer than ``vote_ratio`` times the second nearest over the whole pool
+   (Lowe's ratio test taken across tiles, so a feature common to many tiles votes for none); the
+   tiles are ranked by votes, the global descriptor breaking ties. The tiles' local descriptors
+   are kept in the cache next to their VLADs. Measured over the bundled photos and seven random
+   crops and turns of each, both with and without the focal length (48 queries, 100-tile pool):
+   the right tile first in 39-42 of 48 and in the top 4 in 47-48 (vote ratio 0.8-1.0 all within
+   46-48 in the top 4), against 4 and 32 of 48 for the VLAD cosine. ``ranking="vlad"``: the
+   photo's descriptor (at the four right-angle turns for ALIKED, which is not rotation
+   invariant) against every tile region by cosine similarity after centring on the pool's mean
+   descriptor; a tile scores its best region and turn.
 5. **Verification.** Only the ``top_k`` best tiles are read in full, one at a time, and handed to
    the single-pair :class:`~cupola.locate.localize.Localizer`; the first accepted is the answer,
    otherwise "not here" with the tiles tried and why each was refused.
@@ -56,6 +65,7 @@ from cupola.locate.reference import IMAGE_SUFFIXES, Reference, check_bounds, fil
 
 SIDECAR_SUFFIX = ".bounds.json"
 DESCRIPTORS = ("aliked", "sift")
+RANKINGS = ("votes", "vlad")
 POOL_FORMAT = "pool-vlad-1"  # bump when the descriptor computation changes
 
 
@@ -71,6 +81,8 @@ class PoolOptions:
     vocab_descriptors: int = 40000
     seed: int = 0
     index_features: bool = True  # with a cache folder: the index holds each tile's matching features too
+    ranking: str = "votes"  # votes (nearest-neighbour votes of the photo's features) | vlad (global descriptor)
+    vote_ratio: float = 0.9  # a photo feature votes when its nearest tile feature beats the second by this ratio
 
 
 @dataclass
@@ -340,6 +352,8 @@ class TilePool:
         self.opts = options or PoolOptions()
         if self.opts.descriptor not in DESCRIPTORS:
             raise InputError(f"unknown pool descriptor {self.opts.descriptor!r}: choose from {', '.join(DESCRIPTORS)}")
+        if self.opts.ranking not in RANKINGS:
+            raise InputError(f"unknown pool ranking {self.opts.ranking!r}: choose from {', '.join(RANKINGS)}")
         if not 1 <= self.opts.top_k <= 100:
             raise InputError(f"the number of tiles verified must be 1..100, got {self.opts.top_k}")
         self.cache = cache if cache is not None else FeatureCache(None)
@@ -357,6 +371,9 @@ class TilePool:
         self._content: dict[Path, str] = {}
         self._sampled: dict[Path, tuple] = {}
         self._descriptors: dict[Path, np.ndarray] = {}  # the tiles' regional VLADs, kept for every query
+        self._local: dict[Path, np.ndarray] = {}  # the tiles' local descriptors (float16), for the votes
+        self._stacked: tuple | None = None
+        self._photo_memo: tuple | None = None  # (tile paths, all local descriptors, owner index) of the last query
         self._prepared: set[Path] = set()  # tiles whose matching features are known to be in the cache
         self.index_seconds = 0.0
         self.index_computed = 0
@@ -470,9 +487,13 @@ class TilePool:
         n = 0
         for i, t in enumerate(tiles):
             loaded: Reference | None = None
-            if t.path not in self._descriptors:
+            votes = self.opts.ranking == "votes"
+            if t.path not in self._descriptors or (votes and t.path not in self._local):
                 d = self.cache.get_array(self._descriptor_key(t))
-                if d is None or d.ndim != 2 or d.shape[1] != centres.size:
+                local = self.cache.get_array(self._local_key(t)) if votes else None
+                vlad_ok = d is not None and d.ndim == 2 and d.shape[1] == centres.size
+                local_ok = not votes or (local is not None and local.ndim == 2 and local.shape[1] == centres.shape[1])
+                if not (vlad_ok and local_ok):
                     if t.path in self._sampled:
                         kp, desc, shape = self._sampled.pop(t.path)
                     else:
@@ -480,8 +501,13 @@ class TilePool:
                         kp, desc, shape = self._extract(loaded.image, self.opts.tile_px)
                     d = regional_vlads(kp, desc, shape, centres)
                     self.cache.put_array(self._descriptor_key(t), d)
+                    local = desc.astype(np.float16)
+                    if votes:
+                        self.cache.put_array(self._local_key(t), local)
                     n += 1
                 self._descriptors[t.path] = d
+                if votes:
+                    self._local[t.path] = local
             if prepare and t.path not in self._prepared:
                 assert localizer is not None
                 shape = t.size_px
@@ -501,6 +527,9 @@ class TilePool:
     def _descriptor_key(self, tile: Tile) -> str:
         return feature_key(self._content[tile.path], "pool-vlad", *self._settings(), self.opts.words, self._vocab_id)
 
+    def _local_key(self, tile: Tile) -> str:
+        return feature_key(self._content[tile.path], "pool-local", *self._settings())
+
     # -- ranking -----------------------------------------------------------------------------------
 
     def photo_descriptors(self, photo: np.ndarray, photo_px: int) -> np.ndarray:
@@ -508,7 +537,7 @@ class TilePool:
         turns = (0,) if self.opts.descriptor == "sift" else (0, 1, 2, 3)
         rows = []
         for k in turns:
-            kp, desc, _ = self._extract(photo, photo_px, k, mask_clouds=True)
+            kp, desc, _ = self._photo_features(photo, photo_px, k)
             rows.append(vlad(desc, self._centres))
         return np.stack(rows)
 
@@ -530,7 +559,9 @@ class TilePool:
         Descriptors are centred on the pool's mean tile-region descriptor before the cosine: what
         every tile shares (the look of the sensor, generic texture) then no longer makes a few
         tiles similar to every photo ("hubs")."""
-        q = self.photo_descriptors(photo, self._photo_px(tiles, locate_options)).astype(np.float32)
+        photo_px = self._photo_px(tiles, locate_options)
+        votes = self._votes(photo, photo_px, tiles) if self.opts.ranking == "votes" else None
+        q = self.photo_descriptors(photo, photo_px).astype(np.float32)
         d = np.stack([self._descriptors[t.path] for t in tiles])  # (tiles, regions, dim) float16
         n, r, dim = d.shape
         flat = d.reshape(n * r, dim)
@@ -548,18 +579,64 @@ class TilePool:
         best = np.argmax(sims, axis=1)
         scores = sims[np.arange(n), best]
         turns = best % len(q)
-        order = np.argsort(-scores, kind="stable")
         step = 90 if len(q) > 1 else 0
+        if votes is None:
+            order = np.argsort(-scores, kind="stable")
+        else:  # most votes first; the global descriptor breaks ties
+            order = np.lexsort((-scores, -votes))
         return [
             {
                 "rank": k + 1,
                 "tile": tiles[i].name,
                 "score": float(scores[i]),
+                **({} if votes is None else {"votes": int(votes[i])}),
                 "rotation_deg": int(turns[i] * step),
                 "_tile": tiles[i],
             }
             for k, i in enumerate(order)
         ]
+
+    def _photo_features(self, photo: np.ndarray, photo_px: int, k: int):
+        """The photo's local features (clouds masked) at ``photo_px``, turned ``k`` right angles;
+        the last one is kept, keyed by the pixels, so the votes and the descriptor share it."""
+        key = (hashlib.sha1(np.ascontiguousarray(photo).data).hexdigest(), photo.shape, photo_px, k)
+        if self._photo_memo is None or self._photo_memo[0] != key:
+            self._photo_memo = (key, self._extract(photo, photo_px, k, mask_clouds=True))
+        return self._photo_memo[1]
+
+    def _votes(self, photo: np.ndarray, photo_px: int, tiles: list[Tile]) -> np.ndarray:
+        """Votes per tile: each of the photo's local features (clouds masked) votes for the tile
+        that holds its nearest neighbour among all the pool's tile features, when that neighbour
+        is clearly nearer than the second (``vote_ratio``, Lowe's test taken over the whole pool,
+        so features common to many tiles vote for none). RootSIFT is rotation invariant: one turn."""
+        paths = [t.path for t in tiles]
+        if self._stacked is None or self._stacked[0] != paths:
+            feats = [self._local[p] for p in paths]
+            owner = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(feats)])
+            import torch
+
+            stacked = torch.from_numpy(np.concatenate(feats).astype(np.float32))
+            self._stacked = (paths, torch.nn.functional.normalize(stacked, dim=1), owner)
+        _, allf, owner = self._stacked
+        _, desc, _ = self._photo_features(photo, photo_px, 0)
+        out = np.zeros(len(tiles), np.int64)
+        if len(desc) < 1 or len(allf) < 2:
+            return out
+        import torch
+
+        # unit vectors: the two nearest by distance are the two largest dot products
+        q = torch.nn.functional.normalize(torch.from_numpy(np.ascontiguousarray(desc, np.float32)), dim=1)
+        best_s, best_i = [], []
+        for i in range(0, len(allf), 65536):  # blocks: bounded memory for big pools
+            sims = q @ allf[i : i + 65536].T
+            v, j = torch.topk(sims, min(2, sims.shape[1]), dim=1)
+            best_s.append(v)
+            best_i.append(j + i)
+        v, j = torch.topk(torch.cat(best_s, 1), 2, dim=1)
+        who = torch.gather(torch.cat(best_i, 1), 1, j).numpy()
+        d = np.sqrt(np.maximum(2.0 - 2.0 * v.numpy(), 0.0))
+        ok = d[:, 0] < self.opts.vote_ratio * d[:, 1]
+        return np.bincount(owner[who[ok, 0]], minlength=len(tiles))
 
     # -- the whole search --------------------------------------------------------------------------
 
