@@ -158,6 +158,64 @@ def outcome(c, res) -> tuple[bool, str]:
     return err <= 2.0, f"own reference ranked {rank}, accepted {res.tile.name}, centre error {err:.2f} km"
 
 
+def photo_variants(photo: np.ndarray, n: int, rng):
+    """The photo as it is and ``n`` random crops (60-90 % of each side), right-angle turns and
+    +-25 deg rotations of it: framings the ranking has not seen."""
+    import cv2
+
+    yield photo
+    h, w = photo.shape[:2]
+    for _ in range(n):
+        f = rng.uniform(0.6, 0.9)
+        ch, cw = int(h * f), int(w * f)
+        r0, c0 = int(rng.integers(0, h - ch)), int(rng.integers(0, w - cw))
+        img = np.ascontiguousarray(np.rot90(photo[r0 : r0 + ch, c0 : c0 + cw], int(rng.integers(4))))
+        hh, ww = img.shape[:2]
+        m = cv2.getRotationMatrix2D((ww / 2, hh / 2), float(rng.uniform(-25, 25)), 1.0)
+        yield cv2.warpAffine(img, m, (ww, hh), borderMode=cv2.BORDER_REFLECT)
+
+
+def ranking_study(pool, cases) -> None:
+    """Rank of each true photo's own tile over the photo and seven random crops and turns of it,
+    with and without the focal length: the vote ranking against the VLAD cosine on the same
+    queries (``locate_pool_rank_top4``, ``locate_pool_rank_top1``)."""
+    from dataclasses import replace
+
+    from cupola.locate.job import read_photo_rgb
+    from cupola.locate.localize import LocateOptions
+
+    rng = np.random.default_rng(7)
+    ranks: dict[str, list[int]] = {"votes": [], "vlad": []}
+    kept = pool.opts
+    for c in cases:
+        if not c["case"]["expected"]["photo_inside_reference"]:
+            continue
+        own = f"ref_{c['folder'].name}.tif"
+        focal = c["case"].get("metadata", {}).get("lens_focal_length_mm")
+        photo = read_photo_rgb(c["folder"] / c["case"].get("photo", "photo.jpg"))
+        for img in photo_variants(photo, 7, rng):
+            for f in (focal, None):
+                for mode in ranks:
+                    pool.opts = replace(kept, ranking=mode)
+                    ranking = pool.rank(img, pool.tiles, LocateOptions(focal_mm=f))
+                    ranks[mode].append(next(e["rank"] for e in ranking if e["tile"] == own))
+    pool.opts = kept
+    for mode, r in ranks.items():
+        print(f"# ranking {mode}: own tile's rank over {len(r)} queries {sorted(r)}", flush=True)
+    bench_line(
+        "locate_pool_rank_top4",
+        sum(k <= 4 for k in ranks["votes"]),
+        "queries",
+        baseline=sum(k <= 4 for k in ranks["vlad"]),
+    )
+    bench_line(
+        "locate_pool_rank_top1",
+        sum(k == 1 for k in ranks["votes"]),
+        "queries",
+        baseline=sum(k == 1 for k in ranks["vlad"]),
+    )
+
+
 def pool_bench():
     from cupola.locate.cache import FeatureCache
 
@@ -188,6 +246,7 @@ def pool_bench():
                 flush=True,
             )
             if n == 100:
+                ranking_study(pool, cases)
                 top1 = false_acc = 0
                 for c, res, s in rows:
                     ok, note = outcome(c, res)
