@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         outputs.append(args.out / "locate" / case)
 
+    # many candidates, no hint which: the bundled cases' folder is a pool of four references
+    code = _locate_pool(cupola_main, args.out / "locate-pool", outputs)
+    if code != 0:
+        return code
+
     # the ISS's own lightning imager: one real orbit of ISS LIS (../shared/data beside the repository)
     lis = Path(__file__).resolve().parents[3] / "shared" / "data" / "iss-lis-2020"
     science = sorted(lis.glob("ISS_LIS_SC_*.nc"))
@@ -183,6 +188,24 @@ def main(argv: list[str] | None = None) -> int:
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
+    return 0
+
+
+def _locate_pool(cupola_main, folder: Path, outputs: list) -> int:
+    """The Crimean photo against all four bundled references, with no hint which holds it (no
+    nadir point: every reference competes); the ranking and the tiles tried are in result.json."""
+    apl = sample_dir().parent / "apl"
+    case = "ISS062-E-150758"
+    meta = json.loads((apl / case / "case.json").read_text())["metadata"]
+    argv = ["locate", str(apl / case / "photo.jpg"), "--reference-dir", str(apl)]
+    argv += ["--focal-mm", str(meta["lens_focal_length_mm"]), "--out", str(folder)]
+    code = _run(cupola_main, argv)
+    if code != 0:
+        return code
+    pool = json.loads((folder / "result.json").read_text())["pool"]
+    tried = ", ".join(f"{t['tile'].split('/')[0]} ({'accepted' if t['matched'] else 'refused'})" for t in pool["tried"])
+    print(f"tiles verified in rank order: {tried}")
+    outputs.append(folder)
     return 0
 
 
