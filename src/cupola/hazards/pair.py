@@ -254,6 +254,22 @@ def clip_to_aoi(pair: ImagePair, aoi: str | os.PathLike) -> ImagePair:
     return dataclasses.replace(pair, before=before, after=after)
 
 
+def _open_georeferenced(path: str | os.PathLike, what: str, kind: str):
+    """An open rasterio dataset of the regular file ``path`` (``kind`` names it in the error), or
+    a one-line InputError when it cannot be read as a raster or carries no georeferencing."""
+    import rasterio
+
+    p = regular_file(path, f"{what} ({kind})")
+    try:
+        ds = rasterio.open(p)
+    except Exception as exc:
+        raise InputError(f"{p}: {what} cannot be read as a raster ({' '.join(str(exc).split())})") from None
+    if ds.crs is None or ds.transform.is_identity:
+        ds.close()
+        raise InputError(f"{p}: {what} has no georeferencing (CRS and geotransform)")
+    return p, ds
+
+
 def read_on_grid(path: str | os.PathLike, pair: ImagePair, what: str = "`dem`") -> np.ndarray:
     """Band 1 of the raster ``path`` (a DEM, ...) resampled (bilinear) onto the grid of ``pair``,
     float32 with NaN where it has no data; its scale and offset tags are applied.
@@ -261,18 +277,11 @@ def read_on_grid(path: str | os.PathLike, pair: ImagePair, what: str = "`dem`") 
     Raises:
         InputError: unreadable, not georeferenced, or not overlapping the pair.
     """
-    import rasterio
     from rasterio.transform import Affine
     from rasterio.warp import Resampling, reproject, transform_bounds
 
-    p = regular_file(path, f"{what} (a georeferenced raster)")
-    try:
-        ds = rasterio.open(p)
-    except Exception as exc:
-        raise InputError(f"{p}: {what} cannot be read as a raster ({' '.join(str(exc).split())})") from None
+    p, ds = _open_georeferenced(path, what, "a georeferenced raster")
     with ds:
-        if ds.crs is None or ds.transform.is_identity:
-            raise InputError(f"{p}: {what} has no georeferencing (CRS and geotransform)")
         rows, cols = pair.after.shape[1:]
         t = Affine(*pair.transform)
         xs, ys = (t.c, t.c + t.a * cols), (t.f, t.f + t.e * rows)
@@ -300,18 +309,11 @@ def read_mask_on_grid(path: str | os.PathLike, pair: ImagePair, what: str = "`cl
             band with values other than 0 and 1), or not covering the pair (another place or
             another CRS's grid that misses part of it).
     """
-    import rasterio
     from rasterio.transform import Affine
     from rasterio.warp import Resampling, reproject
 
-    p = regular_file(path, f"{what} (a georeferenced mask raster)")
-    try:
-        ds = rasterio.open(p)
-    except Exception as exc:
-        raise InputError(f"{p}: {what} cannot be read as a raster ({' '.join(str(exc).split())})") from None
+    p, ds = _open_georeferenced(path, what, "a georeferenced mask raster")
     with ds:
-        if ds.crs is None or ds.transform.is_identity:
-            raise InputError(f"{p}: {what} has no georeferencing (CRS and geotransform)")
         try:
             src = _read_bands(ds, [1])[0]
         except Exception as exc:
