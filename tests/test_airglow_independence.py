@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_airglow import _grid_cube as _cube
 
 from cupola.simulate.airglow import WavePacket, make_sequence
 
@@ -24,15 +25,6 @@ def test_curved_crests_are_circles_about_a_source_behind_the_centre():
     d = 1e-3
     for dx, dy in ((d, 0.0), (0.0, d)):
         assert w.value(dx, dy, 0.0) == pytest.approx(plane.value(dx, dy, 0.0), abs=1e-9)
-
-
-def _cube(n=24, size=128, spacing=3.0, seed=5, noise=0.01):
-    rng = np.random.default_rng(seed)
-    xs = (np.arange(size) - (size - 1) / 2) * spacing
-    ys = ((size - 1) / 2 - np.arange(size)) * spacing
-    xx, yy = np.meshgrid(xs, ys)
-    t = np.arange(n) * 1.5
-    return rng.normal(0.0, noise, (n, size, size)), xx, yy, t
 
 
 @pytest.mark.parametrize(
