@@ -485,9 +485,9 @@ class TilePool:
             and getattr(localizer.cache, "folder", None) is not None
         )
         n = 0
+        votes = self.opts.ranking == "votes"  # the votes need each tile's local descriptors too
         for i, t in enumerate(tiles):
             loaded: Reference | None = None
-            votes = self.opts.ranking == "votes"
             if t.path not in self._descriptors or (votes and t.path not in self._local):
                 d = self.cache.get_array(self._descriptor_key(t))
                 local = self.cache.get_array(self._local_key(t)) if votes else None
@@ -598,30 +598,41 @@ class TilePool:
 
     def _photo_features(self, photo: np.ndarray, photo_px: int, k: int):
         """The photo's local features (clouds masked) at ``photo_px``, turned ``k`` right angles;
-        the last one is kept, keyed by the pixels, so the votes and the descriptor share it."""
-        key = (hashlib.sha1(np.ascontiguousarray(photo).data).hexdigest(), photo.shape, photo_px, k)
+        those of the last photo are kept (keyed by its pixels and size) for every turn, so the
+        votes and the descriptor share them."""
+        key = (hashlib.sha1(np.ascontiguousarray(photo).data).hexdigest(), photo.shape, photo_px)
         if self._photo_memo is None or self._photo_memo[0] != key:
-            self._photo_memo = (key, self._extract(photo, photo_px, k, mask_clouds=True))
-        return self._photo_memo[1]
+            self._photo_memo = (key, {})
+        turns = self._photo_memo[1]
+        if k not in turns:
+            turns[k] = self._extract(photo, photo_px, k, mask_clouds=True)
+        return turns[k]
 
     def _votes(self, photo: np.ndarray, photo_px: int, tiles: list[Tile]) -> np.ndarray:
         """Votes per tile: each of the photo's local features (clouds masked) votes for the tile
         that holds its nearest neighbour among all the pool's tile features, when that neighbour
         is clearly nearer than the second (``vote_ratio``, Lowe's test taken over the whole pool,
-        so features common to many tiles vote for none). RootSIFT is rotation invariant: one turn."""
+        so features common to many tiles vote for none). RootSIFT is rotation invariant: one turn;
+        ALIKED is not: a tile keeps its best of the four right-angle turns."""
+        import torch
+
         paths = [t.path for t in tiles]
         if self._stacked is None or self._stacked[0] != paths:
             feats = [self._local[p] for p in paths]
             owner = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(feats)])
-            import torch
-
             stacked = torch.from_numpy(np.concatenate(feats).astype(np.float32))
             self._stacked = (paths, torch.nn.functional.normalize(stacked, dim=1), owner)
         _, allf, owner = self._stacked
-        _, desc, _ = self._photo_features(photo, photo_px, 0)
-        out = np.zeros(len(tiles), np.int64)
-        if len(desc) < 1 or len(allf) < 2:
-            return out
+        best = np.zeros(len(tiles), np.int64)
+        if len(allf) < 2:
+            return best
+        for k in (0,) if self.opts.descriptor == "sift" else (0, 1, 2, 3):
+            _, desc, _ = self._photo_features(photo, photo_px, k)
+            if len(desc):
+                best = np.maximum(best, self._votes_of(desc, allf, owner, len(tiles)))
+        return best
+
+    def _votes_of(self, desc: np.ndarray, allf, owner: np.ndarray, n_tiles: int) -> np.ndarray:
         import torch
 
         # unit vectors: the two nearest by distance are the two largest dot products
@@ -636,7 +647,7 @@ class TilePool:
         who = torch.gather(torch.cat(best_i, 1), 1, j).numpy()
         d = np.sqrt(np.maximum(2.0 - 2.0 * v.numpy(), 0.0))
         ok = d[:, 0] < self.opts.vote_ratio * d[:, 1]
-        return np.bincount(owner[who[ok, 0]], minlength=len(tiles))
+        return np.bincount(owner[who[ok, 0]], minlength=n_tiles)
 
     # -- the whole search --------------------------------------------------------------------------
 
