@@ -175,17 +175,21 @@ def photo_variants(photo: np.ndarray, n: int, rng):
         yield cv2.warpAffine(img, m, (ww, hh), borderMode=cv2.BORDER_REFLECT)
 
 
-def ranking_study(pool, cases) -> None:
+def ranking_study(pool, cases, lines: bool = True) -> None:
     """Rank of each true photo's own tile over the photo and seven random crops and turns of it,
     with and without the focal length: the vote ranking against the VLAD cosine on the same
-    queries (``locate_pool_rank_top4``, ``locate_pool_rank_top1``)."""
+    queries (``locate_pool_rank_top4``, ``locate_pool_rank_top1``), and how often the own tile is
+    among the tiles the pool verifies (``top_k`` plus those tied with the leader by votes:
+    ``locate_pool_rank_verified``, baseline the top ``top_k`` alone)."""
     from dataclasses import replace
 
     from cupola.locate.job import read_photo_rgb
     from cupola.locate.localize import LocateOptions
+    from cupola.locate.pool import tied_with_leader
 
     rng = np.random.default_rng(7)
     ranks: dict[str, list[int]] = {"votes": [], "vlad": []}
+    verified: list[int] = []
     kept = pool.opts
     for c in cases:
         if not c["case"]["expected"]["photo_inside_reference"]:
@@ -199,9 +203,24 @@ def ranking_study(pool, cases) -> None:
                     pool.opts = replace(kept, ranking=mode)
                     ranking = pool.rank(img, pool.tiles, LocateOptions(focal_mm=f))
                     ranks[mode].append(next(e["rank"] for e in ranking if e["tile"] == own))
+                    if mode == "votes":
+                        o = kept
+                        verified.append(
+                            tied_with_leader([e["votes"] for e in ranking], o.top_k, o.tied_extra, o.vote_band_sigma)
+                        )
     pool.opts = kept
     for mode, r in ranks.items():
         print(f"# ranking {mode}: own tile's rank over {len(r)} queries {sorted(r)}", flush=True)
+    inside = sum(k <= n for k, n in zip(ranks["votes"], verified))
+    top_k = sum(k <= kept.top_k for k in ranks["votes"])
+    print(
+        f"# {len(pool.tiles)} tiles: own tile among those verified in {inside} of {len(verified)} queries "
+        f"(top {kept.top_k} alone: {top_k}); tiles verified at most {np.mean(verified):.1f} on average",
+        flush=True,
+    )
+    if not lines:
+        return
+    bench_line("locate_pool_rank_verified", inside, "queries", baseline=top_k)
     bench_line(
         "locate_pool_rank_top4",
         sum(k <= 4 for k in ranks["votes"]),
@@ -245,6 +264,8 @@ def pool_bench():
                 f"verification {verify_s:.1f} s per photo on average",
                 flush=True,
             )
+            if n == 10:  # a small pool: four distinct places (the references) and six crops of them
+                ranking_study(pool, cases, lines=False)
             if n == 100:
                 ranking_study(pool, cases)
                 top1 = false_acc = 0

@@ -15,7 +15,7 @@ from cupola.io.geotiff import write_lonlat_geotiff
 from cupola.locate.cache import CACHE_FORMAT_VERSION, FeatureCache, feature_key
 from cupola.locate.features import Features
 from cupola.locate.localize import LocateOptions
-from cupola.locate.pool import PoolOptions, TilePool, scan_tiles, within_horizon
+from cupola.locate.pool import PoolOptions, TilePool, scan_tiles, tied_with_leader, within_horizon
 from cupola.locate.reference import load_reference
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
@@ -352,7 +352,10 @@ def test_cli_reference_dir(tiles, tmp_path, capsys, refs, photo):
     )
     assert code == 3 and "not here" in err
     d = json.loads((out2 / "result.json").read_text())
-    assert not d["matched"] and len(d["pool"]["tried"]) == 1 and (out2 / "matches.png").is_file()
+    # --top-k 1, plus the tiles whose votes cannot be told from the leader's (at most 4 more)
+    votes = [e["votes"] for e in d["pool"]["ranking"]]
+    assert not d["matched"] and len(d["pool"]["tried"]) == tied_with_leader(votes, 1, 4, 1.0) <= 5
+    assert (out2 / "matches.png").is_file()
 
 
 @pytest.mark.parametrize(
@@ -489,6 +492,39 @@ def test_quick_precheck_verifies_first_the_tile_the_photo_clearly_matches(tiles,
     monkeypatch.setattr(Localizer, "quick_inliers_for", lambda self, photo, ref: 3)
     res = pool.locate(img, opts, localizer=Localizer(opts, cache=cache))
     assert [t["rank"] for t in res.tried] == [1, 2, 3] and res.tried[-1]["tile"] == "chile.tif"
+
+
+def test_tiles_the_votes_cannot_tell_from_the_leader_are_verified_too(tiles, photo, tmp_path, monkeypatch):
+    """With votes at chance level (no clear leader) the true tile ranked past top_k is still
+    verified; with a clear leader only top_k tiles are, and the extra is bounded by tied_extra."""
+    from dataclasses import replace
+
+    from cupola.locate.localize import Localizer
+
+    img, _ = photo
+    opts = LocateOptions(matcher="sift", focal_mm=207.0, quick_inliers=None)
+    cache = FeatureCache(tmp_path / "c")
+    pool = TilePool(tiles[0], replace(FAST, top_k=2, tied_extra=3), cache=cache)
+    real_rank = pool.rank
+    fake_votes: list[int] = []
+
+    def chile_fifth(*a, **k):  # the true tile moved to rank 5, votes as given
+        r = real_rank(*a, **k)
+        i = next(j for j, e in enumerate(r) if e["tile"] == "chile.tif")
+        r.insert(4, r.pop(i))
+        for k2, e in enumerate(r):
+            e["rank"], e["votes"] = k2 + 1, fake_votes[k2]
+        return r
+
+    monkeypatch.setattr(pool, "rank", chile_fifth)
+    n = len(pool.tiles)
+    assert n >= 6
+    fake_votes[:] = [9, 8] + [7] * (n - 2)  # no leader: every tile within one sigma
+    res = pool.locate(img, opts, localizer=Localizer(opts, cache=cache))
+    assert res.matched and res.tile.name == "chile.tif" and [t["rank"] for t in res.tried] == [1, 2, 3, 4, 5]
+    fake_votes[:] = [60, 8] + [7] * (n - 2)  # a clear leader: top_k only, the true tile not reached
+    res = pool.locate(img, opts, localizer=Localizer(opts, cache=cache))
+    assert not res.matched and [t["rank"] for t in res.tried] == [1, 2]
 
 
 def test_votes_rank_the_true_tile_first_and_shared_features_vote_for_none(tiles, photo, tmp_path):

@@ -48,7 +48,10 @@ def photo_command(
         "Folder for the tiles' cached descriptors and features (with "
         "--reference-dir; nothing is cached on disk without it)."
     ),
-    top_k: int = options.top_k("With --reference-dir: tiles verified by matching, best-ranked first."),
+    top_k: int = options.top_k(
+        "With --reference-dir: tiles verified by matching, best-ranked first (up to 4 more while "
+        "their votes cannot be told from the leader's)."
+    ),
     bounds: tuple[float, float, float, float] | None = typer.Option(
         None, "--bounds", help="WEST SOUTH EAST NORTH (EPSG:4326) of a plain reference image."
     ),

@@ -32,7 +32,11 @@
    descriptor; a tile scores its best region and turn.
 5. **Verification.** Only the ``top_k`` best tiles are read in full, one at a time, and handed to
    the single-pair :class:`~cupola.locate.localize.Localizer`; the first accepted is the answer,
-   otherwise "not here" with the tiles tried and why each was refused.
+   otherwise "not here" with the tiles tried and why each was refused. When the votes do not
+   single out the leader (a photo with few distinctive features in a pool of a few distinct
+   places, where chance votes are as many as true ones), up to ``tied_extra`` more tiles are
+   verified: those within ``vote_band_sigma`` Poisson sigmas of the leader's votes
+   (see :func:`tied_with_leader`).
 """
 
 from __future__ import annotations
@@ -83,6 +87,10 @@ class PoolOptions:
     index_features: bool = True  # with a cache folder: the index holds each tile's matching features too
     ranking: str = "votes"  # votes (nearest-neighbour votes of the photo's features) | vlad (global descriptor)
     vote_ratio: float = 0.9  # a photo feature votes when its nearest tile feature beats the second by this ratio
+    # tiles past ``top_k`` are verified too (up to ``tied_extra`` more) while their votes are within
+    # this many Poisson sigmas of the leader's, sqrt(leader + tile): the votes cannot tell them apart
+    vote_band_sigma: float = 1.0
+    tied_extra: int = 4
 
 
 @dataclass
@@ -356,6 +364,8 @@ class TilePool:
             raise InputError(f"unknown pool ranking {self.opts.ranking!r}: choose from {', '.join(RANKINGS)}")
         if not 1 <= self.opts.top_k <= 100:
             raise InputError(f"the number of tiles verified must be 1..100, got {self.opts.top_k}")
+        if self.opts.tied_extra < 0 or self.opts.vote_band_sigma < 0:
+            raise InputError("tied_extra and vote_band_sigma must not be negative")
         self.cache = cache if cache is not None else FeatureCache(None)
         listing = None
         if self.cache.folder is not None and self.folder.is_dir():  # rasters listed before are not reopened
@@ -688,7 +698,12 @@ class TilePool:
         tried = []
         found = None
         t0 = time.perf_counter()
-        top = ranking[: self.opts.top_k]
+        n_verify = self.opts.top_k
+        if ranking and "votes" in ranking[0]:
+            n_verify = tied_with_leader(
+                [e["votes"] for e in ranking], self.opts.top_k, self.opts.tied_extra, self.opts.vote_band_sigma
+            )
+        top = ranking[:n_verify]
         quick: dict[int, int] = {}
         if len(top) > 1 and localizer.cache is not None and lopts.quick_inliers is not None:
             # with the features cached, the quick stage costs ~0.1 s a tile: a tile the photo clearly
@@ -737,6 +752,26 @@ class TilePool:
         out.timings_s = timings
         out.result.seconds = timings["total"]
         return out
+
+
+def tied_with_leader(votes: list[int], top_k: int, extra: int, sigma: float) -> int:
+    """How many of the ranked tiles to verify: at least ``top_k``, and up to ``extra`` more while a
+    tile's votes are within ``sigma`` Poisson standard deviations of the leader's (the difference
+    of two counts has variance ``leader + tile``), i.e. while the votes cannot tell it from the
+    leader. ``votes`` are in rank order (most first).
+
+    >>> tied_with_leader([40, 6, 5, 5, 4, 4, 3], top_k=4, extra=4, sigma=1.0)  # a clear leader
+    4
+    >>> tied_with_leader([9, 8, 8, 7, 7, 6, 3, 2], top_k=4, extra=4, sigma=1.0)  # chance votes only
+    6
+    """
+    n = min(top_k, len(votes))
+    if not votes or extra <= 0:
+        return n
+    lead = votes[0]
+    while n < min(len(votes), top_k + extra) and lead - votes[n] <= sigma * math.sqrt(lead + votes[n]):
+        n += 1
+    return n
 
 
 def localizer_with_cache(opts: LocateOptions, cache: FeatureCache | None) -> Localizer:
