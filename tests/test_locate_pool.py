@@ -548,6 +548,26 @@ def test_votes_rank_the_true_tile_first_and_shared_features_vote_for_none(tiles,
     assert votes["chile.tif"] + votes["chile_copy.tif"] < 0.1 * ranking[0]["votes"]
 
 
+def test_inverted_file_votes_agree_with_the_exhaustive_search(tiles, photo):
+    """Above ``ivf_above`` tile features the votes search only the tile features filed under each
+    photo feature's nearest VLAD words: the same tile leads, with most of its exhaustive votes;
+    probing every word is the exhaustive search (same votes, tile for tile)."""
+    from dataclasses import replace
+
+    img, _ = photo
+    exact = TilePool(tiles[0], FAST)
+    exact.build_index()
+    ref = {r["tile"]: r["votes"] for r in exact.rank(img, exact.tiles, LocateOptions(focal_mm=207.0))}
+    ivf = TilePool(tiles[0], replace(FAST, ivf_above=0, ivf_probe=4))
+    ivf.build_index()
+    ranking = ivf.rank(img, ivf.tiles, LocateOptions(focal_mm=207.0))
+    assert ivf._stacked is not None and ivf._stacked[3] is not None  # the inverted file was used
+    assert ranking[0]["tile"] == "chile.tif" and ranking[0]["votes"] >= 0.7 * ref["chile.tif"]
+    every = TilePool(tiles[0], replace(FAST, ivf_above=0, ivf_probe=FAST.words))
+    every.build_index()
+    assert {r["tile"]: r["votes"] for r in every.rank(img, every.tiles, LocateOptions(focal_mm=207.0))} == ref
+
+
 def test_unknown_ranking_is_an_input_error(tiles):
     from dataclasses import replace
 

@@ -91,6 +91,10 @@ class PoolOptions:
     # this many Poisson sigmas of the leader's, sqrt(leader + tile): the votes cannot tell them apart
     vote_band_sigma: float = 1.0
     tied_extra: int = 4
+    # above this many tile features the votes search an inverted file on the VLAD words (each photo
+    # feature only the tile features of its ``ivf_probe`` nearest words) instead of every feature
+    ivf_above: int = 200_000
+    ivf_probe: int = 8
 
 
 @dataclass
@@ -624,40 +628,81 @@ class TilePool:
         is clearly nearer than the second (``vote_ratio``, Lowe's test taken over the whole pool,
         so features common to many tiles vote for none). RootSIFT is rotation invariant: one turn;
         ALIKED is not: a tile keeps its best of the four right-angle turns."""
-        import torch
-
         paths = [t.path for t in tiles]
         if self._stacked is None or self._stacked[0] != paths:
-            feats = [self._local[p] for p in paths]
-            owner = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(feats)])
-            stacked = torch.from_numpy(np.concatenate(feats).astype(np.float32))
-            self._stacked = (paths, torch.nn.functional.normalize(stacked, dim=1), owner)
-        _, allf, owner = self._stacked
+            self._stacked = (paths, *self._stack_features(paths))
+        _, allf, owner, lists = self._stacked
         best = np.zeros(len(tiles), np.int64)
         if len(allf) < 2:
             return best
         for k in (0,) if self.opts.descriptor == "sift" else (0, 1, 2, 3):
             _, desc, _ = self._photo_features(photo, photo_px, k)
             if len(desc):
-                best = np.maximum(best, self._votes_of(desc, allf, owner, len(tiles)))
+                best = np.maximum(best, self._votes_of(desc, allf, owner, len(tiles), lists))
         return best
 
-    def _votes_of(self, desc: np.ndarray, allf, owner: np.ndarray, n_tiles: int) -> np.ndarray:
+    def _stack_features(self, paths: list[Path]):
+        """All the tiles' local descriptors as unit rows (torch), the tile of each row, and, for a
+        pool above ``ivf_above`` features, an inverted file: the rows sorted by their nearest VLAD
+        word, with the unit word centres and each word's row range."""
+        import torch
+
+        feats = [self._local[p] for p in paths]
+        owner = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(feats)])
+        allf = torch.nn.functional.normalize(torch.from_numpy(np.concatenate(feats).astype(np.float32)), dim=1)
+        if len(allf) <= self.opts.ivf_above or self._centres is None:
+            return allf, owner, None
+        centres = torch.nn.functional.normalize(torch.from_numpy(self._centres), dim=1)
+        words = torch.cat([torch.argmax(allf[i : i + 65536] @ centres.T, dim=1) for i in range(0, len(allf), 65536)])
+        order = torch.argsort(words, stable=True)
+        starts = np.searchsorted(words[order].numpy(), np.arange(len(centres) + 1))
+        return allf[order].contiguous(), owner[order.numpy()], (centres, starts)
+
+    def _votes_of(self, desc: np.ndarray, allf, owner: np.ndarray, n_tiles: int, lists=None) -> np.ndarray:
         import torch
 
         # unit vectors: the two nearest by distance are the two largest dot products
         q = torch.nn.functional.normalize(torch.from_numpy(np.ascontiguousarray(desc, np.float32)), dim=1)
-        best_s, best_i = [], []
-        for i in range(0, len(allf), 65536):  # blocks: bounded memory for big pools
-            sims = q @ allf[i : i + 65536].T
-            v, j = torch.topk(sims, min(2, sims.shape[1]), dim=1)
-            best_s.append(v)
-            best_i.append(j + i)
-        v, j = torch.topk(torch.cat(best_s, 1), 2, dim=1)
-        who = torch.gather(torch.cat(best_i, 1), 1, j).numpy()
-        d = np.sqrt(np.maximum(2.0 - 2.0 * v.numpy(), 0.0))
-        ok = d[:, 0] < self.opts.vote_ratio * d[:, 1]
+        if lists is None:
+            best_s, best_i = [], []
+            for i in range(0, len(allf), 65536):  # blocks: bounded memory for big pools
+                sims = q @ allf[i : i + 65536].T
+                v, j = torch.topk(sims, min(2, sims.shape[1]), dim=1)
+                best_s.append(v)
+                best_i.append(j + i)
+            v, j = torch.topk(torch.cat(best_s, 1), 2, dim=1)
+            who = torch.gather(torch.cat(best_i, 1), 1, j).numpy()
+            v = v.numpy()
+        else:
+            v, who = self._inverted_file_search(q, allf, lists)
+        d = np.sqrt(np.maximum(2.0 - 2.0 * v, 0.0))
+        ok = (d[:, 0] < self.opts.vote_ratio * d[:, 1]) & (who[:, 0] >= 0)
         return np.bincount(owner[who[ok, 0]], minlength=n_tiles)
+
+    def _inverted_file_search(self, q, allf, lists):
+        """The two most similar tile rows of each photo feature among the rows of its
+        ``ivf_probe`` nearest words (approximate: a neighbour filed under another word is missed;
+        a feature with a single candidate gets similarity 0, i.e. orthogonal, as its second)."""
+        import torch
+
+        centres, starts = lists
+        probes = torch.topk(q @ centres.T, min(self.opts.ivf_probe, len(centres)), dim=1).indices
+        best_v = torch.full((len(q), 2), -2.0)  # below any cosine
+        best_i = torch.full((len(q), 2), -1, dtype=torch.int64)
+        for w in torch.unique(probes).tolist():
+            lo, hi = int(starts[w]), int(starts[w + 1])
+            if hi <= lo:
+                continue
+            rows = torch.nonzero((probes == w).any(dim=1)).squeeze(1)
+            sims = q[rows] @ allf[lo:hi].T
+            v, j = torch.topk(sims, min(2, hi - lo), dim=1)
+            cand_v = torch.cat([best_v[rows], v], 1)
+            cand_i = torch.cat([best_i[rows], j + lo], 1)
+            top_v, top_j = torch.topk(cand_v, 2, dim=1)
+            best_v[rows] = top_v
+            best_i[rows] = torch.gather(cand_i, 1, top_j)
+        best_v[:, 1] = torch.where(best_i[:, 1] < 0, torch.zeros(()), best_v[:, 1])
+        return best_v.numpy(), best_i.numpy()
 
     # -- the whole search --------------------------------------------------------------------------
 
