@@ -176,7 +176,9 @@ def evaluate_command(
         "of tiles (no hint which); a wrong-candidate case must get 'not here'.",
     ),
     cache: Path | None = options.cache("With --pool: folder for the cached tile descriptors."),
-    top_k: int = options.top_k("With --pool: tiles verified by matching, best-ranked first."),
+    top_k: int = options.top_k(
+        "With --pool: tiles verified by matching, best-ranked first (and up to 4 tied by votes)."
+    ),
 ) -> None:
     """Localize every case and report accuracy, rejections and time."""
     from rich.console import Console
@@ -255,7 +257,7 @@ def batch_command(
         help="Pool of georeferenced tiles for the rows without a reference (or a reference_dir column).",
     ),
     cache: Path | None = options.cache("Folder for the pool's cached tile descriptors."),
-    top_k: int = options.top_k("Pool rows: tiles verified by matching, best-ranked first."),
+    top_k: int = options.top_k("Pool rows: tiles verified by matching, best-ranked first (and up to 4 tied by votes)."),
 ) -> None:
     """Localize a catalog of photos on dask.distributed; reruns skip finished photos."""
     from cupola.cli.progress import progress_bar
