@@ -274,3 +274,47 @@ def test_the_map_legend_names_the_clouds_with_their_area_and_shares(tmp_path):
     km2 = h.clouds.km2["no_data"]
     assert label.startswith("cloud, no data: ") and f"{km2:.3g} km²" in label
     assert f"after {100 * h.clouds.share['after']:.0f} %" in label and "before 0 %" in label
+
+
+def _deck_over_sea():
+    """Tan land (90 %, brightness 0.15-0.35) and dark sea (10 %, left columns); in 'after' a grey
+    deck over the sea: a bright rim (0.45, brighter than any land) round a grey core (0.335, no
+    brighter than the brightest land)."""
+    rng = np.random.default_rng(11)
+    rows, cols = 200, 400
+    level = rng.uniform(0.15, 0.35, (rows, cols)).astype(np.float32)
+    ground = np.stack([1.2 * level, level, 0.8 * level])
+    ground[:, :, :40] = np.array([0.04, 0.05, 0.07], np.float32)[:, None, None]
+    after = ground.copy()
+    after[:, 20:180, :36] = 0.45  # the rim
+    core = np.zeros((rows, cols), bool)
+    core[30:170, :30] = True
+    after[:, core] = 0.335
+    return _acquire(ground, rng, 1.0, 1.0, 0.002), _acquire(after, rng, 1.0, 1.0, 0.002), core
+
+
+def test_an_after_deck_grows_into_its_grey_core_over_the_sea():
+    """The grey core (rank here + rank there < 1: the sea under it is among the darkest) is reached
+    from the deck's bright rim in an 'after' mask, not by the seeds' own rank-sum test."""
+    from cupola.hazards.clouds import CloudTests
+
+    before, after, core = _deck_over_sea()
+    grown = rgb_cloud_mask(after, before, which="after")
+    strict = rgb_cloud_mask(after, before, CloudTests(grow_rank_sum=1.0), which="after")
+    assert grown[core].mean() > 0.95
+    assert strict[core].mean() < 0.5  # the previous rule left most of the core
+    assert not grown[:, 60:].any()  # the land is not touched
+    # a 'before' mask keeps the seeds' rank-sum test (a flood in 'after' must not be grown into)
+    assert np.array_equal(rgb_cloud_mask(after, before, which="before"), strict)
+
+
+def test_a_thermal_pair_across_the_day_does_not_take_the_sea_for_cloud():
+    """Night then afternoon: the land warms 25 K, the sea 1 K; the sea is far below the land's
+    clear-sky line, but no colder than it was at night: not a cloud."""
+    rng = np.random.default_rng(4)
+    night = (288 + 3 * rng.standard_normal((150, 150))).astype(np.float32)
+    night[:, :40] = 291.0 + rng.normal(0, 0.3, (150, 40))
+    day = (night + 25 + rng.normal(0, 1.0, night.shape)).astype(np.float32)
+    day[:, :40] = night[:, :40] + 1.0
+    assert not thermal_cloud_mask(day, night).any()
+    assert thermal_cloud_mask(day, night, colder_than_other=False)[:, :40].mean() > 0.9  # the line alone

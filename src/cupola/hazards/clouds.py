@@ -26,13 +26,19 @@ of four real backgrounds with real cloud pasted in (``benchmarks/bench_hazards.p
 A pixel passing all three is a cloud seed; the mask grows from the seeds (hysteresis, as in
 Canny's edge detector) into connected pixels that pass the tests at ``grow_fraction`` of the
 seed thresholds (the thin edges of a cloud), then is dilated by ``buffer_px`` pixels (Fmask
-dilates its cloud mask by 3 pixels).
+dilates its cloud mask by 3 pixels). An 'after' mask grows with a looser rank-sum test
+(``grow_rank_sum`` 0.8): the grey core of a deck over the sea is no brighter than the brightest
+land, and the sea under it is among the darkest pixels of the other image, so it fails the seeds'
+rank-sum test; it is reached from the deck's bright rim (a 'before' mask does not grow that way:
+there it would take in a flood of 'after').
 
 For a thermal band (brightness temperature or LST, K) the temporal test is turned round: a cloud
 top is *colder* than the clear-sky line predicts, by ``sigmas`` robust sigmas and at least
 ``min_cold_k`` kelvin (15 K: between the dates the sea and the land cool and warm differently by up
 to ~10 K, which a single line does not follow; a low cloud top is 10-40 K colder than the ground),
-and colder than the image's own median. A cloud mask that a product
+and colder than the image's own median, and colder than the other date's pixel itself by
+``min_cold_k`` (a pair across the daily cycle puts the sea, which hardly warms by day, far below
+the land's line). A cloud mask that a product
 ships (ECOSTRESS ``cloud_mask``) is better and can be given per image
 (:func:`cupola.hazards.pair.read_mask_on_grid`).
 
@@ -76,6 +82,11 @@ class CloudTests:
     max_whiteness: float = 0.4  # Gomez-Chova et al. 2007 (Fmask uses 0.7 on calibrated reflectance)
     grow_fraction: float = 0.5  # the grown edge passes the tests at this fraction of the seed thresholds
     buffer_px: int = 2
+    #: the grown part's rank-sum test in an 'after' image (a seed's is 1): a cloud's grey core over
+    #: dark ground (sea) is less far up its image than the sea under it is down its own (rank here
+    #: + rank there < 1), and is reached only by growing from the cloud's bright part; 0.8 chosen
+    #: on two backgrounds from 1, 0.9, 0.8, 0.7, 0.5, 0 (``bench_hazards.py cloud_grow_tuning``)
+    grow_rank_sum: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -226,14 +237,25 @@ def rgb_cloud_mask(
     tests: CloudTests | None = None,
     nir: np.ndarray | None = None,
     nir_other: np.ndarray | None = None,
+    which: str | None = None,
 ) -> np.ndarray:
     """The cloud mask of ``image`` (3, rows, cols: red, green, blue; any scale) given ``other``,
     the pair's other image on the same grid (the clear-sky line); NaN pixels are never cloud.
     With the NIR bands of both (``nir``, ``nir_other``) a cloud must also be brighter in NIR than
     its clear-sky line predicts, by half the temporal threshold (a cloud is bright across the
     visible and near infrared, as in Fmask's tests; a change that brightens the visible bands and
-    darkens NIR, such as vegetation cleared to bright soil, is not a cloud)."""
+    darkens NIR, such as vegetation cleared to bright soil, is not a cloud).
+
+    ``which`` ('before' or 'after'): the role of ``image`` in the pair. Only an 'after' mask grows
+    with the looser rank-sum test ``tests.grow_rank_sum`` (into a deck's grey core over dark
+    ground): to the rank-sum test a darkening in the other image (a flood, a burn scar: the
+    event, which is in 'after') looks like a cloud over dark ground in this one, so a 'before'
+    mask grown that way takes the flood in (measured: ``bench_hazards.py cloud_grow_tuning``);
+    a 'before' mask, or ``which`` None, grows with the seeds' own rank-sum test."""
     t = tests or CloudTests()
+    if which not in (None, "before", "after"):
+        raise ValueError(f"rgb_cloud_mask: which={which!r} is not 'before' or 'after'")
+    grow_sum = t.grow_rank_sum if which == "after" else 1.0
     r, g, b = (np.asarray(image[k], np.float32) for k in range(3))
     bright = (r + g + b) / np.float32(3.0)
     bright_other = np.asarray(other[:3], np.float32).mean(axis=0)
@@ -245,21 +267,32 @@ def rgb_cloud_mask(
         # a cloud here, not a darkening there: this pixel is further up its image's brightness
         # distribution than the other image's pixel is down its own (a flood or a burn scar in the
         # other image is darker than most of it; the ground here is ordinary)
-        here = (own + theirs > 1.0) & (white < t.max_whiteness)
+        here = white < t.max_whiteness
         if nir is not None and nir_other is not None:
             here &= clear_sky_residual(np.asarray(nir, np.float32), np.asarray(nir_other, np.float32)) > f * t.sigmas
-        seed = here & (resid > t.sigmas) & (own > t.min_rank)
-        grow = here & (resid > f * t.sigmas) & (own > f * t.min_rank)
+        seed = here & (own + theirs > 1.0) & (resid > t.sigmas) & (own > t.min_rank)
+        grow = here & (own + theirs > grow_sum) & (resid > f * t.sigmas) & (own > f * t.min_rank)
     mask = _hysteresis(seed, grow, t.buffer_px)
     return mask & np.isfinite(bright)
 
 
 def thermal_cloud_mask(
-    image_k: np.ndarray, other_k: np.ndarray, sigmas: float = 4.0, min_cold_k: float = 15.0, buffer_px: int = 2
+    image_k: np.ndarray,
+    other_k: np.ndarray,
+    sigmas: float = 4.0,
+    min_cold_k: float = 15.0,
+    buffer_px: int = 2,
+    colder_than_other: bool = True,
 ) -> np.ndarray:
     """The cloud mask of a thermal band ``image_k`` (K) given the pair's other date ``other_k``:
     colder than the clear-sky line by ``sigmas`` robust sigmas and ``min_cold_k`` K, and below its
-    own image's median; grown at half the thresholds, dilated by ``buffer_px``."""
+    own image's median; grown at half the thresholds, dilated by ``buffer_px``.
+
+    ``colder_than_other``: also colder than the other date's pixel itself by ``min_cold_k`` (half
+    that to grow). A pair across the daily cycle (night and afternoon) puts the sea far below the
+    line, which the land sets (the land warms ~25 K by day, the sea ~1 K): without this test 18 %
+    of a clear afternoon scene, its sea, was taken for cloud (``bench_hazards.py
+    cloud_thermal_check``); a cloud top is colder than the ground under it in either image."""
     x = np.asarray(image_k, np.float32)
     y = np.asarray(other_k, np.float32)
     neg_k, sig_k = clear_sky_fit(-x, -y)  # clouds cool: the fit's "bright" side turned round
@@ -272,6 +305,9 @@ def thermal_cloud_mask(
     with np.errstate(invalid="ignore"):
         seed = (resid_k < -cold) & below
         grow = (resid_k < -0.5 * cold) & below
+        if colder_than_other:
+            seed &= x < y - np.float32(min_cold_k)
+            grow &= x < y - np.float32(0.5 * min_cold_k)
     return _hysteresis(seed, grow, buffer_px) & ok
 
 
@@ -291,7 +327,7 @@ def auto_cloud_masks(
         idx = [roles["red"], roles["green"], roles["blue"]]
         k = roles.get("nir")
         masks = {
-            w: rgb_cloud_mask(x[idx], y[idx], tests, None if k is None else x[k], None if k is None else y[k])
+            w: rgb_cloud_mask(x[idx], y[idx], tests, None if k is None else x[k], None if k is None else y[k], w)
             for w, (x, y) in stacks.items()
             if w in which
         }
@@ -300,6 +336,6 @@ def auto_cloud_masks(
     if "thermal" in roles:
         k = roles["thermal"]
         return {w: thermal_cloud_mask(x[k], y[k]) for w, (x, y) in stacks.items() if w in which}, (
-            "thermal: colder than the clear-sky line"
+            "thermal: colder than the clear-sky line and the other date"
         )
     return None
