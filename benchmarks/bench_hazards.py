@@ -1188,6 +1188,73 @@ def cloud_real_pairs():
         print(f"  {name}: " + "; ".join(parts), flush=True)
 
 
+#: painted cloud shadows: (cloud height m, sun elevation deg, sun azimuth deg) per case
+SHADOW_CASES = ((800.0, 55.0, 40.0), (2000.0, 35.0, 140.0), (4000.0, 60.0, 250.0), (1500.0, 25.0, 300.0))
+SHADOW_DARKENING = 0.55  # a shadow keeps 45 % of the ground's light (diffuse sky light)
+
+
+def cloud_shadows():
+    """Cloud shadows of known answer: a real deck (the ISS064-E-358 cloud, ``_cloud_alpha`` deck)
+    pasted into 'after' of each real background with its shadow painted at a known height and sun
+    (``SHADOW_CASES``, one per background and two per background's seeds): the ground under the
+    deck's projection darkened by ``SHADOW_DARKENING`` x the deck's opacity. The shadow mask
+    (:func:`cupola.hazards.cloud_shadows.cloud_shadow_mask` from the automatic 'after' cloud mask)
+    against the painted shadow (projected opacity >= 0.5, off the cloud): pixel precision and
+    recall, and the height found; baseline: every pixel darker than the clear-sky line by 3 sigma
+    off the cloud mask (no geometry). Each case also holds a painted flood (a darkening that is the
+    hazard, not a shadow): the share of it masked as shadow is reported for both."""
+    from scipy import ndimage
+
+    from cupola.hazards.cloud_shadows import cloud_shadow_mask, shadow_offset_px
+    from cupola.hazards.clouds import clear_sky_residual, rgb_cloud_mask
+
+    tp = fp = fn = btp = bfp = bfn = 0
+    flood_ours, flood_base = [], []
+    for k, path in enumerate(SAMPLES):
+        stack, _own, transform = _background(path)
+        rgb = stack[:3]
+        shape = rgb.shape[1:]
+        lat = transform[5] + transform[4] * shape[0] / 2
+        pixel_m = (abs(transform[4]) * 110_574.0, transform[0] * 111_320.0 * np.cos(np.radians(lat)))
+        for seed in range(2):
+            h, el, az = SHADOW_CASES[(k + seed) % len(SHADOW_CASES)]
+            rng = np.random.default_rng(700 + 10 * k + seed)
+            alpha = _cloud_alpha(shape, rng, "deck")
+            dr, dc = shadow_offset_px(h, el, az, pixel_m)
+            shade = ndimage.shift(alpha, (dr, dc), order=1, mode="constant", cval=0.0)
+            blend = _flood_mask(shape, rng)
+            water = np.array([0.07, 0.08, 0.06], np.float32)[:, None, None]
+            ground = (rgb * (1.0 - blend) + water * blend) * (1.0 - SHADOW_DARKENING * shade)
+            after_scene = ground * (1.0 - alpha) + _cloud_texture(shape, rng) * alpha
+            before = _acquire(rgb, rng, 1.08, 0.004, 0.005, gamma=0.95)
+            after = _acquire(after_scene, rng, 0.93, -0.002, 0.005, gamma=1.05)
+            cloud = rgb_cloud_mask(after, before, which="after")
+            dark = clear_sky_residual(after.mean(axis=0), before.mean(axis=0))
+            found = cloud_shadow_mask(dark, cloud, el, az, pixel_m)
+            scored = ~cloud & (alpha == 0)  # off the cloud mask and the pasted cloud's rim
+            flood = (blend > 0.5) & scored & (shade == 0)
+            truth = (shade >= 0.5) & scored & ~(blend > 0)
+            soft = ((shade > 0) & (shade < 0.5)) | ((blend > 0) & (shade > 0))  # rims, shadow on flood: not scored
+            m = found.mask & scored & ~soft
+            tp, fp, fn = tp + int((m & truth).sum()), fp + int((m & ~truth).sum()), fn + int((~m & truth).sum())
+            with np.errstate(invalid="ignore"):
+                base = (dark < -3.0) & scored & ~soft
+            btp, bfp = btp + int((base & truth).sum()), bfp + int((base & ~truth).sum())
+            bfn += int((~base & truth).sum())
+            flood_ours.append(float((found.mask & flood).sum() / max(int(flood.sum()), 1)))
+            flood_base.append(float((base & flood).sum() / max(int(flood.sum()), 1)))
+            print(
+                f"  {path.parent.name} seed {seed}: painted height {h:g} m (sun {el:g} deg up, azimuth {az:g}); "
+                f"found {found.height_m:g} m (dark share {found.dark_share:.2f} vs {found.background_share:.3f}); "
+                f"shadow P {(m & truth).sum() / max(m.sum(), 1):.3f} R {(m & truth).sum() / max(truth.sum(), 1):.3f}; "
+                f"flood masked {flood_ours[-1]:.3f} (baseline {flood_base[-1]:.3f})",
+                flush=True,
+            )
+    print(f"  painted floods masked as shadow: {np.mean(flood_ours):.4f} (baseline {np.mean(flood_base):.4f})")
+    bench_line("hazards_cloud_shadow_precision", tp / max(tp + fp, 1), "fraction", baseline=btp / max(btp + bfp, 1))
+    bench_line("hazards_cloud_shadow_recall", tp / max(tp + fn, 1), "fraction", baseline=btp / max(btp + bfn, 1))
+
+
 def cloud_no_loss():
     """The painted-change figures with the automatic cloud mask (the default) and without it, in
     one run: flood IoU (NDWI and RGB), unchanged-pair false alarms, and the recall of painted
@@ -1256,6 +1323,7 @@ BENCHMARKS = {
     "hazards_pair_seconds": pair_seconds,
     "hazards_cloud_precision": cloud_detection,
     "hazards_cloud_no_loss": cloud_no_loss,
+    "hazards_cloud_shadow_precision": cloud_shadows,
 }
 
 if __name__ == "__main__":
