@@ -44,3 +44,46 @@ def test_no_dark_projection_no_shadow():
     res, cloud, _truth = _scene(2000.0, dark=False)
     found = cloud_shadow_mask(res, cloud, 40.0, 135.0, (30.0, 30.0))
     assert not found.mask.any() and np.isnan(found.height_m)
+
+
+def test_with_the_acquisition_time_a_cloud_shadow_is_no_data_through_the_cli(tmp_path):
+    """A real deck pasted into 'after' with its shadow painted where the sun of the given time puts
+    it (cloud 2500 m up): with ``--after-time`` the shadow is no data, without it it is change."""
+    import datetime as dt
+    import json
+
+    import rasterio
+    from test_hazards_clouds import RES, _acquire, _real_cloud, _reference, _write
+
+    from cupola.cli.main import main
+    from cupola.geometry.sun import sun_position
+
+    rng = np.random.default_rng(8)
+    ground = _reference("ISS062-E-150758", slice(600, 800), slice(100, 300))
+    yy, xx = np.mgrid[:200, :200]
+    alpha = np.clip((30 - np.hypot(yy - 100, xx - 100)) / 4, 0, 1).astype(np.float32)
+    when = "2024-06-21T07:00:00Z"
+    lon, lat = 30.0 + 100 * RES, 45.0 - 100 * RES
+    sun = sun_position(dt.datetime(2024, 6, 21, 7, tzinfo=dt.timezone.utc), lon=lon, lat=lat)
+    pixel_m = (RES * 110_574.0, RES * 111_320.0 * np.cos(np.radians(lat)))
+    dr, dc = shadow_offset_px(2500.0, sun.elevation_deg, sun.azimuth_deg, pixel_m)
+    shade = np.clip((30 - np.hypot(yy - 100 - dr, xx - 100 - dc)) / 4, 0, 1).astype(np.float32)
+    after = ground * (1 - 0.55 * shade)
+    after = after * (1 - alpha) + _real_cloud(ground.shape[1:]) * alpha
+    _write(tmp_path / "before.tif", _acquire(ground, rng, 1.05, 0.95))
+    _write(tmp_path / "after.tif", _acquire(after, rng, 0.95, 1.05))
+    truth = (shade >= 0.9) & (alpha == 0)
+    assert truth.sum() > 500  # the shadow lies mostly off the cloud
+
+    def no_data(extra, name):
+        out = tmp_path / name
+        args = ["hazards", "change", str(tmp_path / "before.tif"), str(tmp_path / "after.tif")]
+        assert main([*args, "--bands", "red,green,blue", "--out", str(out), "--quiet", *extra]) == 0
+        with rasterio.open(out / "change.tif") as ds:
+            band = ds.read(1, masked=True)
+        return np.ma.getmaskarray(band), json.loads((out / "result.json").read_text())
+
+    with_time, result = no_data(["--after-time", when], "timed")
+    without, _ = no_data([], "untimed")
+    assert with_time[truth].mean() > 0.9 and without[truth].mean() < 0.1
+    assert "cloud shadows" in result["clouds"]["after"]["source"]

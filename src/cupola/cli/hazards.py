@@ -101,6 +101,8 @@ def _run(
     cloud_mask_before=None,
     cloud_mask_after=None,
 ) -> None:
+    import dataclasses
+
     from cupola.cli.progress import progress_bar
     from cupola.hazards.affected import affected_features, people_affected
     from cupola.hazards.analyse import check_options, map_hazard
@@ -111,6 +113,9 @@ def _run(
     with progress_bar(disable=quiet) as advance:
         advance("reading", 0, 1)
         pair = read_pair(before, after, bands=bands, before_bands=before_bands)
+        # the times given win over the images' own tags (the sun for cloud shadows)
+        given_times = {k: v for k, v in (("before", before_time), ("after", after_time)) if v}
+        pair = dataclasses.replace(pair, times={**pair.times, **given_times})
         if aoi is not None:
             pair = clip_to_aoi(pair, aoi)
         advance("reading", 1, 1)

@@ -192,6 +192,10 @@ def mask_clouds(
         if auto is not None:
             for which, m in auto[0].items():
                 masks[which], sources[which] = m, f"automatic ({auto[1]})"
+                shadow = _cloud_shadows(pair, which, m)
+                if shadow is not None and shadow.mask.any():
+                    masks[which] = m | shadow.mask
+                    sources[which] += f"; cloud shadows (cloud height {shadow.height_m:g} m)"
     if not masks:
         return pair, None
     for which in ("before", "after"):
@@ -217,6 +221,52 @@ def mask_clouds(
     before[:, no_data] = np.nan
     after[:, no_data] = np.nan
     return dataclasses.replace(pair, before=before, after=after), report
+
+
+def _cloud_shadows(pair: ImagePair, which: str, cloud: np.ndarray):
+    """The shadows of an automatic RGB cloud mask of image ``which``
+    (:func:`cupola.hazards.cloud_shadows.cloud_shadow_mask`), the sun from the image's acquisition
+    time (``pair.times``) at the pair's centre; None without a time, without red, green and blue,
+    with the sun under 5 degrees, or on a grid not in degrees or metres.
+
+    Raises:
+        InputError: the acquisition time is not an ISO 8601 time.
+    """
+    import math
+
+    from rasterio.crs import CRS
+    from rasterio.warp import transform as warp_points
+
+    from cupola.geometry.sun import sun_position
+    from cupola.geometry.times import parse_time
+    from cupola.hazards.cloud_shadows import cloud_shadow_mask
+    from cupola.hazards.clouds import clear_sky_residual
+
+    text = pair.times.get(which)
+    if not text or not pair.has("red", "green", "blue") or not cloud.any():
+        return None
+    when = parse_time(text, f"`{which}` time")
+    rows, cols = cloud.shape
+    a, _b, c, _d, e, f = pair.transform
+    x, y = c + a * cols / 2.0, f + e * rows / 2.0
+    crs = CRS.from_user_input(pair.crs)
+    if crs.is_geographic:
+        lon, lat = x, y
+        pixel_m = (abs(e) * 110_574.0, abs(a) * 111_320.0 * math.cos(math.radians(lat)))
+    else:
+        unit = crs.linear_units_factor[1] if crs.linear_units_factor else 0.0
+        if not unit:
+            return None
+        lons, lats = warp_points(crs, "EPSG:4326", [x], [y])
+        lon, lat = float(lons[0]), float(lats[0])
+        pixel_m = (abs(e) * unit, abs(a) * unit)
+    sun = sun_position(when, lon=lon, lat=lat)
+    if sun.elevation_deg < 5.0:
+        return None
+    rgb = [pair.roles[r] for r in ("red", "green", "blue")]
+    here, there = (pair.after, pair.before) if which == "after" else (pair.before, pair.after)
+    dark = clear_sky_residual(here[rgb].mean(axis=0), there[rgb].mean(axis=0))
+    return cloud_shadow_mask(dark, cloud, sun.elevation_deg, sun.azimuth_deg, pixel_m)
 
 
 def map_hazard(
