@@ -42,7 +42,7 @@ the land's line). A cloud mask that a product
 ships (ECOSTRESS ``cloud_mask``) is better and can be given per image
 (:func:`cupola.hazards.pair.read_mask_on_grid`).
 
-Cloud shadows are not masked (no sun geometry is known for an uncalibrated photo).
+Cloud shadows: :mod:`cupola.hazards.cloud_shadows` (when the acquisition time gives the sun).
 """
 
 from __future__ import annotations
