@@ -46,7 +46,11 @@ def _min_area() -> float:
 
 
 def _time(which: str) -> str | None:
-    return typer.Option(None, f"--{which}-time", help=f"Acquisition time of the '{which}' image (ISO 8601, UTC).")
+    return typer.Option(
+        None,
+        f"--{which}-time",
+        help=f"Acquisition time of the '{which}' image (ISO 8601, UTC); with it, cloud shadows are masked too.",
+    )
 
 
 def _features() -> list[Path]:
