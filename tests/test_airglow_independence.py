@@ -101,3 +101,55 @@ def test_a_weak_component_next_to_a_strong_wave_is_taken_as_its_leakage():
     assert listed(with_rule) == [15, 60] and with_rule.leakage >= 1
     without = find_waves(m, valid, 3.0, t, max_waves=3, leakage_radius=0.0)
     assert listed(without) == [15, 17, 60] and without.leakage == 0
+
+
+def test_a_strongly_curved_wave_is_listed_once_with_its_wavelength_and_azimuth_at_the_centre():
+    """Crests about a source 400 km behind the centre turn by +-25 deg across the 380-km grid:
+    the plane-wave search splits the wave into several rows; merged, it is one row with the
+    centre's wavelength, azimuth and speed, and a plane wave elsewhere in k is kept."""
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _cube(n=10, noise=0.005)
+    curved = WavePacket(15.0, 50.0, 85.0, 0.05, 0.3, curvature_km=400.0)
+    plane = WavePacket(45.0, 250.0, 60.0, 0.02, 1.3)
+    for w in (curved, plane):
+        m += np.stack([w.value(xx, yy, ti) for ti in t])
+    valid = np.ones(xx.shape, bool)
+
+    def near(waves, lam):
+        return [w for w in waves if abs(w.wavelength_km / lam - 1) < 0.1]
+
+    split = find_waves(m, valid, 3.0, t, max_waves=4, merge=False).waves
+    assert len(near(split, 15.0)) >= 2  # without the merge: split into components
+    found = find_waves(m, valid, 3.0, t, max_waves=4)
+    rows = near(found.waves, 15.0)
+    assert len(rows) == 1 and found.merged >= 1
+    w = rows[0]
+    assert w.wavelength_km == pytest.approx(15.0, rel=0.02)
+    assert abs((w.azimuth_deg - 50.0 + 180) % 360 - 180) < 3.0
+    assert w.phase_speed_m_s == pytest.approx(85.0, rel=0.1)
+    other = near(found.waves, 45.0)
+    assert len(other) == 1 and abs((other[0].azimuth_deg - 250.0 + 180) % 360 - 180) < 1.0
+
+
+def test_split_groups_joins_components_of_one_wave_and_not_distinct_waves():
+    from cupola.airglow.waves import split_groups
+
+    def row(lam, az_deg, speed, amp):  # (kx, ky, w, a, b) of a wave propagating towards az
+        a = np.radians(az_deg)
+        k = 1.0 / lam
+        return [k * np.sin(a), k * np.cos(a), 2 * np.pi * k * speed * 1e-3, amp, 0.0]
+
+    params = np.array(
+        [
+            row(15.0, 50.0, 85.0, 0.03),
+            row(15.3, 62.0, 80.0, 0.02),  # a component of the first: 2 % in |k|, 12 deg, 6 % in speed
+            row(15.0, 50.0, 85.0, -0.01) * np.array([-1, -1, -1, 1, 1]),  # the same wave, k and w negated
+            row(15.0, 75.0, 85.0, 0.02),  # 25 deg off (crests turning across the area): merged
+            row(20.0, 50.0, 85.0, 0.02),  # 25 % longer: a wave of its own
+            row(15.0, 50.0, 30.0, 0.02),  # the same wavevector, another speed: a wave of its own
+            row(15.0, 230.0, 85.0, 0.02),  # propagating the other way: a wave of its own
+        ]
+    )
+    groups = sorted(sorted(g) for g in split_groups(params))
+    assert groups == [[0, 1, 2, 3], [4], [5], [6]]

@@ -19,6 +19,9 @@ from cupola.airglow.waves import (
     AMBIGUOUS_NSIGMA,
     LEAKAGE_RADIUS,
     LEAKAGE_RATIO,
+    MERGE_DAZ_DEG,
+    MERGE_DC,
+    MERGE_DK,
     WaveSearch,
     find_waves,
     phase_velocity_spectrum,
@@ -272,6 +275,17 @@ def analyse_sequence(
             f"{search.leakage} significant peak(s) within {100 * LEAKAGE_RADIUS:g} % of a stronger wave's "
             f"wavevector with less than {100 * LEAKAGE_RATIO:g} % of its amplitude were taken as its leakage "
             "and not listed"
+        )
+    if search.merged:
+        notes.append(
+            f"{search.merged} row(s) were components of a stronger wave (|k| within {100 * MERGE_DK:g} %, azimuth "
+            f"within {MERGE_DAZ_DEG:g} deg, speed within {100 * MERGE_DC:g} %: curved crests or a packet) and were "
+            "merged into it; the merged wave's values are those of a local fit about the middle of the area"
+        )
+    if search.local:
+        notes.append(
+            f"{search.local} wave(s) differ significantly over the area (not plane waves): their values are those of "
+            "a local fit about the middle of the area"
         )
     if n < FEW_FRAMES:
         notes.append(

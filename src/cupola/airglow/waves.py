@@ -240,6 +240,100 @@ def _is_leakage(one: np.ndarray, params: np.ndarray, radius: float, ratio: float
     return False
 
 
+#: components of one wave that is not a plane wave over the area (curved crests, a packet whose
+#: phase is not uniform): a weaker row whose |k| is within ``MERGE_DK`` of a stronger one's, whose
+#: propagation azimuth is within ``MERGE_DAZ_DEG`` of it and whose phase speed is within
+#: ``MERGE_DC`` of it is merged with it, and the merged wave is re-fitted locally, in a disc about
+#: the middle of the area (:func:`_merge_split`). Chosen on the curved-crest scenes of seed 9602 of
+#: the independence study (docs/airglow.md, "Curved crests and packets")
+MERGE_DK = 0.08
+MERGE_DAZ_DEG = 40.0
+MERGE_DC = 0.3
+#: a single row takes its local fit where the local wavevector differs from the whole area's by
+#: more than this chi-square (2 degrees of freedom, both covariances; 3 sigma) and by more than
+#: ``LOCAL_MIN_CHANGE`` of |k|
+LOCAL_CHI2 = 11.8
+LOCAL_MIN_CHANGE = 0.05
+#: the local fit's disc: this radius (km), or 2.5 wavelengths where that is more, at most half the
+#: area's extent
+LOCAL_RADIUS_KM = 150.0
+
+
+def _propagating(p: np.ndarray) -> np.ndarray:
+    """(kx, ky, w, a, b) with the signs turned so that w >= 0 (the same wave)."""
+    q = np.array(p, dtype=float)
+    if q[2] < 0:
+        q[[0, 1, 2, 4]] = -q[[0, 1, 2, 4]]
+    return q
+
+
+def split_groups(params: np.ndarray, dk: float = MERGE_DK, daz_deg: float = MERGE_DAZ_DEG, dc: float = MERGE_DC):
+    """Rows of ``params`` (kx, ky, w, a, b) that look like components of one wave: groups (lists of
+    row indices, the strongest first) of rows whose |k| differ by less than ``dk`` (relative to the
+    strongest), whose propagation azimuths differ by less than ``daz_deg`` and whose phase speeds
+    differ by less than ``dc`` (relative). Each row joins the group of the strongest row it matches."""
+    q = np.array([_propagating(p) for p in params]).reshape(-1, 5)
+    amp = np.hypot(q[:, 3], q[:, 4])
+    k = np.hypot(q[:, 0], q[:, 1])
+    az = np.degrees(np.arctan2(q[:, 0], q[:, 1]))
+    c = q[:, 2] / np.maximum(k, 1e-12)
+    groups: list[list[int]] = []
+    for i in np.argsort(-amp):
+        for g in groups:
+            j = g[0]
+            d_az = abs((az[i] - az[j] + 180.0) % 360.0 - 180.0)
+            if abs(k[i] / k[j] - 1.0) < dk and d_az < daz_deg and abs(c[i] - c[j]) < dc * abs(c[j]):
+                g.append(int(i))
+                break
+        else:
+            groups.append([int(i)])
+    return groups
+
+
+def _merge_split(params, cov, sigs, ox, oy, ot, ov, extent_km, *, dk, daz_deg, dc):
+    """Merge the groups of :func:`split_groups`: each group of more than one row becomes one wave
+    fitted to the observations within a disc about the middle of the area (radius
+    :data:`LOCAL_RADIUS_KM`, or 2.5 wavelengths, at most half ``extent_km``), with every other row
+    subtracted. Every single row is fitted there too and takes the local values where they differ
+    significantly from the whole area's (:data:`LOCAL_CHI2`, :data:`LOCAL_MIN_CHANGE`): curved
+    crests, whose wavevector turns across the area. Returns (params, per-row covariances, sigs,
+    number of rows merged away, number of single rows given their local values)."""
+    groups = split_groups(params, dk, daz_deg, dc)
+    covs = [cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5] for i in range(len(params))]
+    out_p, out_c, out_s = [], [], []
+    n_local = 0
+    for g in groups:
+        first = _propagating(params[g[0]])
+        lam = 1.0 / float(np.hypot(first[0], first[1]))
+        radius = min(max(LOCAL_RADIUS_KM, 2.5 * lam), extent_km / 2.0)
+        sel = ox**2 + oy**2 < radius**2
+        others = np.array([params[i] for i in range(len(params)) if i not in g])
+        v = ov[sel] - (_model(others.ravel(), ox[sel], oy[sel], ot[sel]) if len(others) else 0.0)
+        one, c1, _ = _fit(first, ox[sel], oy[sel], ot[sel], v)
+        if len(g) == 1:
+            # one row: its local wavevector replaces the area's only where the two differ
+            # significantly (a wave that is not plane over the area); else the whole area's fit stays
+            # compared as wavevectors up to their sign: a slow wave's fitted w may change sign
+            same = one if float(one[:2] @ first[:2]) >= 0 else -one
+            dk_vec = same[:2] - first[:2]
+            c2 = c1[:2, :2] + covs[g[0]][:2, :2]
+            try:
+                d2 = float(dk_vec @ np.linalg.solve(c2, dk_vec))
+            except np.linalg.LinAlgError:
+                d2 = 0.0
+            rel = float(np.linalg.norm(dk_vec) / np.hypot(first[0], first[1]))
+            if not (np.isfinite(d2) and d2 > LOCAL_CHI2 and rel > LOCAL_MIN_CHANGE):
+                out_p.append(params[g[0]])
+                out_c.append(covs[g[0]])
+                out_s.append(sigs[g[0]])
+                continue
+            n_local += 1
+        out_p.append(one)
+        out_c.append(c1)
+        out_s.append(max(sigs[i] for i in g))
+    return np.array(out_p), out_c, out_s, len(params) - len(groups), n_local
+
+
 def _phase_rate(m: np.ndarray, window: np.ndarray, xx, yy, t_s, kx, ky) -> tuple[float, float, float]:
     """(w, a, b) of a wave of wavevector (kx, ky) from the phase of its coefficient per frame."""
     e = np.exp(-2j * np.pi * (kx * xx + ky * yy)) * window
@@ -331,6 +425,10 @@ class WaveSearch:
     window: np.ndarray
     #: significant components passed over as the leakage of a stronger wave (:data:`LEAKAGE_RADIUS`)
     leakage: int = 0
+    #: rows merged into a stronger wave as its components (curved crests, packets; :func:`split_groups`)
+    merged: int = 0
+    #: single rows whose values are those of the local fit about the middle of the area
+    local: int = 0
 
 
 #: a significant component within this fraction of a stronger wave's |k| of its wavevector (either
@@ -362,6 +460,7 @@ def find_waves(
     ambiguous_nsigma: float = AMBIGUOUS_NSIGMA,
     leakage_radius: float = LEAKAGE_RADIUS,
     leakage_ratio: float = LEAKAGE_RATIO,
+    merge: bool = True,
 ) -> WaveSearch:
     """The waves of a modulation stack ``m`` (n, ny, nx) on a grid of ``spacing_km`` (row 0 north),
     ``valid`` the cells the analysis uses, ``t_s`` the frame times (s). NaN observations (flagged,
@@ -460,15 +559,18 @@ def find_waves(
     if len(params) and not cov.any():  # the last pass dropped a wave: fit the rest once more
         fitted, cov, _ = _fit(params.ravel(), ox, oy, ot, ov)
         params = fitted.reshape(-1, 5)
-    waves = [
-        wave_from_params(params[i], cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5], sigs[i], wind_m_s, ambiguous_nsigma)
-        for i in range(len(params))
-    ]
+    covs = [cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5] for i in range(len(params))]
+    merged = n_local = 0
+    if merge and len(params):
+        params, covs, sigs, merged, n_local = _merge_split(
+            params, cov, sigs, ox, oy, ot, ov, extent, dk=MERGE_DK, daz_deg=MERGE_DAZ_DEG, dc=MERGE_DC
+        )
+    waves = [wave_from_params(params[i], covs[i], sigs[i], wind_m_s, ambiguous_nsigma) for i in range(len(params))]
     order = np.argsort([-w.amplitude_pct for w in waves])
     return WaveSearch(
         waves=[waves[i] for i in order],
         params=params[order] if len(params) else params,
-        covariances=[cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5] for i in order],
+        covariances=[covs[i] for i in order],
         spectrum=np.fft.fftshift(spectrum),
         ratio=np.fft.fftshift(ratio0),
         residual_ratio=np.fft.fftshift(ratio),
@@ -477,6 +579,8 @@ def find_waves(
         threshold=threshold,
         window=window,
         leakage=leakage,
+        merged=merged,
+        local=n_local,
     )
 
 
