@@ -24,6 +24,7 @@ from cupola.airglow.waves import (
     MERGE_DK,
     WaveSearch,
     find_waves,
+    mark_aliased,
     phase_velocity_spectrum,
 )
 from cupola.errors import InputError
@@ -251,6 +252,7 @@ def analyse_sequence(
         m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s, ambiguous_nsigma=ambiguous_nsigma
     )
     search.waves[:] = _mark_track_parallel(search.waves, grid, poses)
+    search.waves[:], n_aliased = mark_aliased(search.waves, t_s)
     smear = np.zeros(2)
     smear_notes: list[str] = []
     if exposure_s is not None:
@@ -275,6 +277,11 @@ def analyse_sequence(
             f"{search.leakage} significant peak(s) within {100 * LEAKAGE_RADIUS:g} % of a stronger wave's "
             f"wavevector with less than {100 * LEAKAGE_RATIO:g} % of its amplitude were taken as its leakage "
             "and not listed"
+        )
+    if n_aliased:
+        notes.append(
+            f"{n_aliased} wave(s) have an alias of their phase speed (wavelength / frame interval away) that is "
+            "itself below 300 m/s: speed and direction may be that alias (marked ambiguous); a faster cadence tells"
         )
     if search.merged:
         notes.append(

@@ -45,6 +45,7 @@ __all__ = [
     "find_waves",
     "phase_velocity_spectrum",
     "wave_from_params",
+    "mark_aliased",
 ]
 
 
@@ -407,6 +408,28 @@ def wave_from_params(
             }
         )
     return wave
+
+
+def mark_aliased(waves: list[Wave], t_s: np.ndarray, max_speed_m_s: float = 300.0) -> tuple[list[Wave], int]:
+    """The rows whose phase speed the frame times ``t_s`` cannot tell from an alias marked
+    ``ambiguous``. Frames dt apart see w and w +- 2 pi / dt alike (the phase is known modulo
+    2 pi per frame); the nearest aliases move at |c -+ wavelength / dt|, and where one of them is
+    itself a gravity-wave speed (<= ``max_speed_m_s``, the search's own limit) the row's speed
+    and direction may be that alias. dt is the longest interval (the worst case of an uneven
+    cadence). Returns (rows, how many were newly marked). With the ISS's 0.5-2 s cadences the
+    aliases of any wave longer than 1.2 km move at more than 300 m/s: this marks rows only for
+    cadences of several seconds and more (a 20-km wave: dt > 33 s)."""
+    dt = float(np.max(np.diff(t_s))) if len(t_s) > 1 else 0.0
+    out, n = [], 0
+    for w in waves:
+        c = w.phase_speed_m_s
+        alias = w.wavelength_km * 1e3 / dt if dt > 0 else np.inf
+        if dt > 0 and min(abs(c - alias), abs(c + alias)) <= max_speed_m_s and not w.ambiguous:
+            out.append(Wave(**{**asdict(w), "ambiguous": True}))
+            n += 1
+        else:
+            out.append(w)
+    return out, n
 
 
 @dataclass
