@@ -894,3 +894,39 @@ def sequence_seeded():
 
 BENCHMARKS["nightlights_sequence_seeded"] = sequence_seeded
 BENCHMARKS["nightlights_sequence_heldout"] = sequence_heldout
+
+
+#: Inputs of :func:`joint_bound_table`, measured at the true attitude (docs/nightlights.md, the
+#: acceptance table: ``lambda``, ``H``, the blind ``k``; and the stars >= 5 sigma through the true
+#: trail of the star-count table, None where not measured). Not answers: the table computes from them.
+_JOINT_INPUTS = {
+    "d850_300mm_0.5s_sky50": (0.0021, 2233305, 0, 1),
+    "d5_400mm_0.5s_sky70": (0.0177, 688611, 3, 6),
+    "d5_400mm_2s_sky100": (0.1813, 22498133, 1, 6),
+    "lt_d5_300mm_1s_sky50": (0.1310, 7979463, 3, 5),
+    "d5_200mm_1s_sky40": (0.0289, 1575263, 9, None),
+    "d3s_50mm_0.033s_sky35": (0.0683, 259427, 27, None),
+    "d5_16mm_0.01s_sky100": (0.1064, 4280, 26, None),
+    "ho_d5_70mm_0.05s_sky100": (0.0621, 5417, 14, None),
+    "d4_24mm_0.5s_sky45": (0.8029, 427398, 72, None),
+}
+
+
+def joint_bound_table():
+    """The matches needed at 1e-6 under the joint chance bound (:mod:`cupola.nightlights.joint_chance`)
+    in its best case (perfect brightness order, trail predicted), against position alone (a study,
+    seconds; run as in :func:`blind_acceptance_bound`)."""
+    import math
+
+    from cupola.nightlights import joint_chance as jc
+
+    arms = [
+        ("position", {"rank_order": False}),
+        ("+order", {}),
+        ("+order+trail5deg", {"trail_p": jc.trail_agreement_probability(math.radians(5), 0.1, 0.7)}),
+        ("+order+trail2deg", {"trail_p": jc.trail_agreement_probability(math.radians(2), 0.05, 0.7)}),
+    ]
+    print(f"# {'frame':26s} {'lambda':>7s} {'H':>9s} {'k':>3s} {'k5sig':>5s} " + " ".join(f"{n:>16s}" for n, _ in arms))
+    for name, (lam, h, k, best) in _JOINT_INPUTS.items():
+        need = [jc.joint_matches_needed(lam, h, **kw) for _, kw in arms]
+        print(f"# {name:26s} {lam:7.4f} {h:9d} {k:3d} {best!s:>5s} " + " ".join(f"{n!s:>16s}" for n in need))
