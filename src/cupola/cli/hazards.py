@@ -104,6 +104,7 @@ def _run(
     clouds="auto",
     cloud_mask_before=None,
     cloud_mask_after=None,
+    night_photo=False,
 ) -> None:
     import dataclasses
 
@@ -129,7 +130,14 @@ def _run(
             if path is not None:
                 given[which] = (read_mask_on_grid(path, pair, f"the cloud mask (`--cloud-mask-{which}`)"), path.name)
         hmap = map_hazard(
-            pair, kind, min_area_km2=min_area_km2, progress=advance, dem_m=dem_m, clouds=clouds, cloud_masks=given
+            pair,
+            kind,
+            min_area_km2=min_area_km2,
+            progress=advance,
+            dem_m=dem_m,
+            clouds=clouds,
+            cloud_masks=given,
+            night_photo=night_photo,
         )
         times = {k: v for k, v in (("before", before_time), ("after", after_time)) if v}
         affected: dict = {}
@@ -262,11 +270,17 @@ def fire_command(
     features: list[Path] = _features(),
     population: Path | None = _population(),
     cloud_mask_after: Path | None = _cloud_mask("after"),
+    night_photo: bool = typer.Option(
+        False,
+        "--night-photo",
+        help="BEFORE and AFTER are night photos (linear R, G, B): a fire is new light with a flame's colour.",
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
     """Active fire: contextual brightness-temperature anomalies of the 'after' thermal band
-    (--cloud-mask-after: its clouds are no data; no automatic cloud mask)."""
+    (--cloud-mask-after: its clouds are no data; no automatic cloud mask); with --night-photo, new
+    light in a night pair whose colour is a flame's, not a lamp's."""
     _run(
         "fire",
         before,
@@ -285,6 +299,7 @@ def fire_command(
         "auto",
         None,
         cloud_mask_after,
+        night_photo,
     )
 
 

@@ -82,10 +82,11 @@ class HazardMap:
     depth: FloodDepth | None = None
     frp: FireRadiativePower | None = None
     clouds: CloudReport | None = None
+    class_label: str | None = None  # instead of the kind's class name (active fire from night light)
 
     @property
     def class_name(self) -> str:
-        return CLASS_NAMES[self.kind]
+        return self.class_label or CLASS_NAMES[self.kind]
 
 
 def _flood(pair: ImagePair) -> tuple[HazardLayer, str, float]:
@@ -128,6 +129,21 @@ def _fire(pair: ImagePair) -> tuple[HazardLayer, str, float]:
         "contextual thermal anomaly (after Giglio et al. 2003)",
         1.0,
     )
+
+
+NIGHT_FIRE_CLASS = "active fire (night light)"
+
+
+def _night_fire(pair: ImagePair) -> tuple[HazardLayer, str, float]:
+    from cupola.hazards.night_fire import P_MIN, night_fire
+
+    if not pair.has("red", "green", "blue"):
+        raise InputError("`bands`: an active-fire map from night photos needs red, green and blue bands")
+    rgb = [pair.roles[r] for r in ("red", "green", "blue")]
+    found = night_fire(pair.before[rgb], pair.after[rgb])
+    conf = np.where(found.mask, found.p_fire, 0.0).astype(np.float32)
+    method = "new night light with a flame's colour (lamp-colour model + synthesised flames)"
+    return HazardLayer(found.mask, conf, found.p_fire, P_MIN, method), method, 1.0
 
 
 def pixel_size_m(pair: ImagePair) -> float:
@@ -279,6 +295,7 @@ def map_hazard(
     dem_m: np.ndarray | None = None,
     clouds: str = "auto",
     cloud_masks: dict[str, tuple[np.ndarray, str]] | None = None,
+    night_photo: bool = False,
 ) -> HazardMap:
     """The hazard map of ``kind`` for ``pair``; polygons under ``min_area_km2`` or of fewer than
     ``min_pixels`` pixels (the minimum mapping unit: 3 x 3 by default, one pixel for active fires,
@@ -286,7 +303,11 @@ def map_hazard(
     (ground elevation on the pair's grid) gives a flood its depth (FwDET) and depth grades; water
     in both images (permanent water) is not an edge of the flood. Clouds (``clouds`` "auto": the
     automatic masks; ``cloud_masks``: per image a mask and its source, see :func:`mask_clouds`) are
-    made "no data" first: not mapped, not "no change"."""
+    made "no data" first: not mapped, not "no change". ``night_photo`` (fire only): the pair is two
+    night photos (linear R, G, B) and a fire is new light of a flame's colour
+    (:mod:`cupola.hazards.night_fire`), class "active fire (night light)", without FRP."""
+    if night_photo and kind != "fire":
+        raise InputError(f"`night_photo`: night photos map active fires; it does not apply to a {kind} map")
     if dem_m is not None and kind != "flood":
         raise InputError(f"`dem_m`: a DEM gives a flood its depth; it does not apply to a {kind} map")
     if min_pixels is None:
@@ -299,6 +320,8 @@ def map_hazard(
         layer, model, ceiling = _flood(pair)
     elif kind == "burn":
         layer, model, ceiling = _burn(pair)
+    elif kind == "fire" and night_photo:
+        layer, model, ceiling = _night_fire(pair)
     elif kind == "fire":
         layer, model, ceiling = _fire(pair)
     else:
@@ -313,7 +336,7 @@ def map_hazard(
         depth = flood_depth_m(layer.mask, dem, exclude=_permanent_water(pair, layer))
         model += "; depth: FwDET from the DEM"
     frp = None
-    if kind == "fire":
+    if kind == "fire" and not night_photo:
         from cupola.analysis.zonal import pixel_area_km2
         from cupola.hazards.fire import WINDOW_M, window_pixels
 
@@ -326,7 +349,7 @@ def map_hazard(
         layer.score,
         layer.mask,
         layer.threshold,
-        CLASS_NAMES[kind],
+        NIGHT_FIRE_CLASS if night_photo else CLASS_NAMES[kind],
         None if depth is None else depth.depth_m,
         None if frp is None else frp.frp_w,
     )
@@ -345,7 +368,8 @@ def map_hazard(
     step("detecting", 2, 2)
     if cloud_report is not None and cloud_report.no_data.any():
         model += "; clouds masked (no data)"
-    return HazardMap(kind, layer, polys, model, ceiling, grading, depth, frp, cloud_report)
+    label = NIGHT_FIRE_CLASS if night_photo else None
+    return HazardMap(kind, layer, polys, model, ceiling, grading, depth, frp, cloud_report, label)
 
 
 def _permanent_water(pair: ImagePair, layer: HazardLayer) -> np.ndarray:
