@@ -32,6 +32,8 @@ towns and cloud decks on the ground, vignetting (the flat is given), photon and 
 * ``airglow_independence_*``: the accuracy scenes' set-up with the choices another generator
   would make differently (curved crests, packets, a raw camera's noise, another vignetting, other
   cadences, more stars, the 94-km layer): medians over the cases, missed waves, false waves.
+* ``airglow_layer_height_error``: the height where the strongest wave's periodogram peak is
+  sharpest over trial heights of 80-100 km, against the true one (94- and 87-km scenes), km.
 """
 
 from __future__ import annotations
@@ -1012,6 +1014,37 @@ def independence() -> None:
     bench_line("airglow_independence_false_waves_per_sequence", all_false / n_seq, "count")
 
 
+#: trial heights of the layer-height study (km)
+HEIGHT_SCAN_KM = (80.0, 84.0, 87.0, 90.5, 94.0, 97.0, 100.0)
+
+
+def layer_height() -> None:
+    """Can the layer height be read from the data? The study's 94-km scenes (layer_94km) and
+    its 87-km ones (reference), seeds 9601-9602, projected and cleaned at each trial height of
+    :data:`HEIGHT_SCAN_KM`; the strongest wave's periodogram excess over its red-noise threshold
+    per height (:func:`cupola.airglow.sequence.layer_height_scan`), and the height where it peaks.
+    BENCH: the median absolute error of that height (km)."""
+    from cupola.airglow.sequence import layer_height_scan
+
+    errors = []
+    for name in ("layer_94km", "reference"):
+        for seed in INDEPENDENCE_SEEDS:
+            seq = _independence_scene(name, seed)
+            c0 = time.process_time()
+            ex = layer_height_scan(
+                list(seq.frames), seq.camera, seq.poses, [h * 1e3 for h in HEIGHT_SCAN_KM], flat=seq.flat
+            )
+            best = HEIGHT_SCAN_KM[int(np.argmax(ex))]
+            errors.append(abs(best - seq.height_m / 1e3))
+            print(
+                f"  {name} seed {seed}: true {seq.height_m / 1e3:g} km; "
+                + ", ".join(f"{h:g}: {e:.1f}" for h, e in zip(HEIGHT_SCAN_KM, ex, strict=True))
+                + f"; peak at {best:g} km ({time.process_time() - c0:.0f} s CPU)",
+                flush=True,
+            )
+    bench_line("airglow_layer_height_error", float(np.median(errors)), "km")
+
+
 BENCHMARKS = {
     "airglow_accuracy": accuracy,
     "airglow_detection": detection,
@@ -1023,4 +1056,5 @@ BENCHMARKS = {
     "airglow_real": real_frame,
     "airglow_demo_spread": demo_spread,
     "airglow_independence": independence,
+    "airglow_layer_height": layer_height,
 }

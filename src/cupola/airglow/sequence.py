@@ -25,6 +25,7 @@ from cupola.airglow.waves import (
     WaveSearch,
     find_waves,
     mark_aliased,
+    peak_excess,
     phase_velocity_spectrum,
 )
 from cupola.errors import InputError
@@ -138,6 +139,106 @@ def _correct_smear(waves: list, smear_km: np.ndarray) -> tuple[list, list[str]]:
     return out, notes
 
 
+def _projected_stack(
+    frames,
+    camera,
+    poses,
+    height_m,
+    *,
+    spacing_km,
+    flat,
+    max_slant,
+    max_cells,
+    ground_nsigma,
+    frame_trend_degree,
+    report,
+):
+    """The frames projected onto the shell at ``height_m`` and cleaned (see
+    :func:`analyse_sequence`): (grid, bin factor, projected cube, modulation, valid cells, star
+    flags, ground flags)."""
+    grid = choose_grid(camera, list(poses), height_m, spacing_km=spacing_km, max_slant=max_slant, max_cells=max_cells)
+    geom = GridGeometry(grid)
+    b = bin_factor_for(camera, poses[len(poses) // 2], height_m, grid.spacing_km)
+    n = len(frames)
+    cube = np.empty((n, grid.ny, grid.nx), np.float32)
+    ground_ij = []
+    gx0 = (grid.nx - 1) / 2.0
+    gy0 = (grid.ny - 1) / 2.0
+    for i, (frame, pose) in enumerate(zip(frames, poses, strict=True)):
+        img = np.asarray(frame, dtype=np.float32)
+        if img.ndim == 3:
+            img = img.mean(axis=2)
+        vals, slant = project_frame(img, camera, pose, geom, flat=flat, bin_factor=b)
+        vals[~(slant < max_slant)] = np.nan
+        cube[i] = vals
+        gx, gy = geom.ground_cells(pose)
+        gj = np.round(gx / grid.spacing_km + gx0)
+        gi = np.round(gy0 - gy / grid.spacing_km)
+        inside = np.isfinite(gi) & (gi >= 0) & (gi < grid.ny) & (gj >= 0) & (gj < grid.nx)
+        ground_ij.append((np.where(inside, gi, -1).astype(int), np.where(inside, gj, -1).astype(int)))
+        report("projecting", i + 1, n)
+    xx, yy = grid.mesh_km()
+    coverage = np.isfinite(cube).mean(axis=0)
+    valid = coverage >= 0.9
+    if valid.sum() < 64:
+        raise InputError(
+            "the frames share too little of the layer: fewer than 64 grid cells are seen by 90 % of them "
+            "(a shorter sequence or a wider lens)"
+        )
+    # cleaning: trend, point-like transients (stars, towns), then what stands still on the ground
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = cube / clean.trends(cube, xx, yy) - 1.0  # per frame, for the flags only
+    stars = clean.temporal_outliers(m)
+    m[stars] = np.nan
+    ground, _, _ = clean.ground_fixed(m, ground_ij, (grid.ny, grid.nx), nsigma=ground_nsigma, grow=2)
+    ground &= np.isfinite(m)
+    bad = stars | ground
+    trend = clean.sequence_trend(cube, xx, yy, mask=bad | ~valid[None], frame_degree=frame_trend_degree)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = (cube / trend - 1.0).astype(np.float32)
+    m[bad] = np.nan
+    m[:, ~valid] = np.nan
+    report("cleaning", 1, 1)
+    return grid, b, cube, m, valid, stars, ground
+
+
+def layer_height_scan(
+    frames: Sequence[np.ndarray],
+    camera: Camera,
+    poses: Sequence[Pose],
+    heights_m: Sequence[float],
+    *,
+    flat: np.ndarray | None = None,
+    spacing_km: float | None = None,
+    max_slant: float = 4.0,
+    max_cells: int = 384,
+) -> np.ndarray:
+    """For each trial height, the sharpness of the sequence's strongest wave: the largest excess
+    of the Welch periodogram over its red-noise threshold (:func:`peak_excess`) after projecting
+    and cleaning the frames at that height. A wrong height makes the projected pattern drift and
+    change scale between frames (the station moves; the error grows towards the edges of the
+    field), which spreads a wave's power over neighbouring wavevectors. Experimental: measured on
+    four generated scenes only (docs/airglow.md, "Layer height from the data")."""
+    out = []
+    for h in heights_m:
+        check_layer_height(h)
+        grid, _, _, m, valid, _, _ = _projected_stack(
+            frames,
+            camera,
+            poses,
+            h,
+            spacing_km=spacing_km,
+            flat=flat,
+            max_slant=max_slant,
+            max_cells=max_cells,
+            ground_nsigma=3.0,
+            frame_trend_degree=0,
+            report=lambda *a: None,
+        )
+        out.append(peak_excess(m, valid, grid.spacing_km))
+    return np.array(out)
+
+
 def check_sequence(
     frames: Sequence[np.ndarray], times: Sequence[dt.datetime], names: Sequence[str] | None = None
 ) -> None:
@@ -204,49 +305,21 @@ def analyse_sequence(
     if flat is not None and np.shape(flat) != (h, w):
         raise InputError(f"flat field is {np.shape(flat)[1]}x{np.shape(flat)[0]} px, the frames {w}x{h} px")
     report = progress or (lambda label, done, total: None)
-    grid = choose_grid(camera, list(poses), height_m, spacing_km=spacing_km, max_slant=max_slant, max_cells=max_cells)
-    geom = GridGeometry(grid)
-    b = bin_factor_for(camera, poses[len(poses) // 2], height_m, grid.spacing_km)
+    grid, b, cube, m, valid, stars, ground = _projected_stack(
+        frames,
+        camera,
+        poses,
+        height_m,
+        spacing_km=spacing_km,
+        flat=flat,
+        max_slant=max_slant,
+        max_cells=max_cells,
+        ground_nsigma=ground_nsigma,
+        frame_trend_degree=frame_trend_degree,
+        report=report,
+    )
     n = len(frames)
-    cube = np.empty((n, grid.ny, grid.nx), np.float32)
-    ground_ij = []
-    gx0 = (grid.nx - 1) / 2.0
-    gy0 = (grid.ny - 1) / 2.0
-    for i, (frame, pose) in enumerate(zip(frames, poses, strict=True)):
-        img = np.asarray(frame, dtype=np.float32)
-        if img.ndim == 3:
-            img = img.mean(axis=2)
-        vals, slant = project_frame(img, camera, pose, geom, flat=flat, bin_factor=b)
-        vals[~(slant < max_slant)] = np.nan
-        cube[i] = vals
-        gx, gy = geom.ground_cells(pose)
-        gj = np.round(gx / grid.spacing_km + gx0)
-        gi = np.round(gy0 - gy / grid.spacing_km)
-        inside = np.isfinite(gi) & (gi >= 0) & (gi < grid.ny) & (gj >= 0) & (gj < grid.nx)
-        ground_ij.append((np.where(inside, gi, -1).astype(int), np.where(inside, gj, -1).astype(int)))
-        report("projecting", i + 1, n)
-    xx, yy = grid.mesh_km()
-    coverage = np.isfinite(cube).mean(axis=0)
-    valid = coverage >= 0.9
-    if valid.sum() < 64:
-        raise InputError(
-            "the frames share too little of the layer: fewer than 64 grid cells are seen by 90 % of them "
-            "(a shorter sequence or a wider lens)"
-        )
-    # cleaning: trend, point-like transients (stars, towns), then what stands still on the ground
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = cube / clean.trends(cube, xx, yy) - 1.0  # per frame, for the flags only
-    stars = clean.temporal_outliers(m)
-    m[stars] = np.nan
-    ground, _, _ = clean.ground_fixed(m, ground_ij, (grid.ny, grid.nx), nsigma=ground_nsigma, grow=2)
-    ground &= np.isfinite(m)
     bad = stars | ground
-    trend = clean.sequence_trend(cube, xx, yy, mask=bad | ~valid[None], frame_degree=frame_trend_degree)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = (cube / trend - 1.0).astype(np.float32)
-    m[bad] = np.nan
-    m[:, ~valid] = np.nan
-    report("cleaning", 1, 1)
     t_s = np.array([(t - times[0]).total_seconds() for t in times])
     search = find_waves(
         m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s, ambiguous_nsigma=ambiguous_nsigma

@@ -46,6 +46,7 @@ __all__ = [
     "phase_velocity_spectrum",
     "wave_from_params",
     "mark_aliased",
+    "peak_excess",
 ]
 
 
@@ -408,6 +409,22 @@ def wave_from_params(
             }
         )
     return wave
+
+
+def peak_excess(m: np.ndarray, valid: np.ndarray, spacing_km: float, false_alarm: float = 1e-4) -> float:
+    """The largest excess over the red-noise threshold (:func:`red_noise_test`) of the Welch
+    periodogram of ``m`` over the wavevectors :func:`find_waves` searches: how sharp the
+    strongest wave of the stack is."""
+    n, ny, nx = m.shape
+    window = window_for(valid, spacing_km)
+    kx, ky = _freqs((ny, nx), spacing_km)
+    kmag = np.hypot(kx, ky)
+    extent = np.sqrt(valid.sum()) * spacing_km
+    half = (ky > 0) | ((ky == 0) & (kx > 0))
+    search = half & (kmag >= 1.0 / min(250.0, extent / 2.0)) & (kmag <= 1.0 / (3.0 * spacing_km))
+    n_indep = max(1, int(search.sum() * valid.mean()))
+    p = welch_periodogram(_fill(m, valid), window)
+    return float(np.max(np.where(search, red_noise_test(p, kmag, n, search, false_alarm, n_indep), 0.0)))
 
 
 def mark_aliased(waves: list[Wave], t_s: np.ndarray, max_speed_m_s: float = 300.0) -> tuple[list[Wave], int]:
