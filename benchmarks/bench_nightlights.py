@@ -892,7 +892,55 @@ def sequence_seeded():
         )
 
 
+def sequence_drift():
+    """nightlights_sequence_drift_*: the sequences of one pass by the default seeded arm with the
+    attitude held beyond the solved frames (before) and extrapolated at their drift (after,
+    :data:`cupola.nightlights.sequence_attitude.EXTRAPOLATE_DRIFT`), one run, each sequence rendered
+    once: solved frames, wrong solutions, the truth's distance to the seed's centre."""
+    import numpy as np
+
+    import cupola.nightlights.sequence_attitude as sa
+    from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES, make_sequence
+
+    tmp = _scratch("bench_nightlights_seq_drift_")
+    ctf, chk = SEQUENCE_ARMS[_default_arm()]
+    rows: dict = {False: [], True: []}
+    old = sa.EXTRAPOLATE_DRIFT
+    try:
+        for case in NIGHTLIGHT_SEQUENCES:
+            truths = make_sequence(case, tmp)
+            for arm in (False, True):
+                sa.EXTRAPOLATE_DRIFT = arm
+                r = sequence_rows(case, tmp, truths, coarse_to_fine=ctf, check_stars=chk)
+                print(f"# {case.name}, {'drift extrapolated' if arm else 'held'}:", flush=True)
+                _print_sequence_rows(r)
+                rows[arm] += r
+    finally:
+        sa.EXTRAPOLATE_DRIFT = old
+    out = {}
+    for arm, rr in rows.items():
+        with_sky = [r for r in rr if r["sky"] > 0.0 and r["catalog_in_sky"] > 0]
+        ok = sum(r["method"] in ("blind", "seeded") and not r["wrong"] for r in with_sky)
+        wrong = sum(r["wrong"] for r in rr)
+        err = [r["seed_error_deg"] for r in rr if np.isfinite(r["seed_error_deg"])]
+        out[arm] = (ok, len(with_sky), wrong)
+        print(
+            f"# {'drift extrapolated' if arm else 'held'}: {ok} of {len(with_sky)} solved, {wrong} wrong; "
+            f"seed error median {np.median(err) if err else float('nan'):.3f} deg over {len(err)} seeded searches",
+            flush=True,
+        )
+    bench_line(
+        "nightlights_sequence_drift_solve_rate",
+        out[True][0] / max(out[True][1], 1),
+        "fraction",
+        baseline=out[False][0] / max(out[False][1], 1),
+    )
+    wrong_after, wrong_before = float(out[True][2]), float(out[False][2])
+    bench_line("nightlights_sequence_drift_wrong_solutions", wrong_after, "frames", baseline=wrong_before)
+
+
 BENCHMARKS["nightlights_sequence_seeded"] = sequence_seeded
+BENCHMARKS["nightlights_sequence_drift"] = sequence_drift
 BENCHMARKS["nightlights_sequence_heldout"] = sequence_heldout
 
 

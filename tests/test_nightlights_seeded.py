@@ -340,3 +340,37 @@ def test_cli_sequence_seeds_the_frame_the_blind_search_leaves(tmp_path, capsys):
     err_px = (Rotation.from_matrix(truths[1].rotation_cam_to_icrs).inv() * got).magnitude() * truths[1].camera.focal_px
     assert err_px < 2.0
     assert any("the blind search had failed: no stars identified" in n for n in res[1]["notes"])
+
+
+def test_a_steady_drift_is_extrapolated_beyond_the_solved_frames():
+    """Three solved frames of a camera drifting steadily in LVLH (0.02 deg/s in pitch, with a
+    slight acceleration): a frame after them is predicted by extrapolating the drift, closer than
+    holding the last solved attitude, and inside its (narrower) window; with the switch off, the
+    old carried prediction."""
+    import datetime as dt
+
+    from cupola.geometry import attitude as att
+    from cupola.nightlights import sequence_attitude as sa
+    from cupola.simulate.nightlights import NIGHT_TIME, default_state
+
+    secs = (0, 30, 60, 120)
+    states = [default_state(NIGHT_TIME + dt.timedelta(seconds=s))[1] for s in secs]
+
+    def icrs(state, rpy):
+        return Rotation.from_matrix(state.gcrs_to_itrs.T @ att.pose_from_rpy(state, *rpy).matrix)
+
+    rpy = [(3.0, 70.0 + 0.02 * s + 2e-6 * s * s, -20.0) for s in secs]
+    lv = Rotation.concatenate([sa.lvlh_rotation(states[i]).inv() * icrs(states[i], rpy[i]) for i in range(3)])
+    truth = icrs(states[3], rpy[3])
+    p = sa.predict_attitude(np.array(secs[:3], float), lv, 120.0, states[3])
+    err = (p.rotation_cam_to_icrs.inv() * truth).magnitude()
+    assert p.how == "extrapolated" and err < p.uncertainty_rad
+    old = sa.EXTRAPOLATE_DRIFT
+    try:
+        sa.EXTRAPOLATE_DRIFT = False
+        q = sa.predict_attitude(np.array(secs[:3], float), lv, 120.0, states[3])
+    finally:
+        sa.EXTRAPOLATE_DRIFT = old
+    err_q = (q.rotation_cam_to_icrs.inv() * truth).magnitude()
+    assert q.how == "carried" and err_q < q.uncertainty_rad
+    assert err < 0.1 * err_q and p.uncertainty_rad < q.uncertainty_rad

@@ -17,6 +17,13 @@ frames. The window is ``LOO_FACTOR`` times that, plus ``FLOOR_DEG`` (the frames'
 solved attitudes' own errors). With two solved frames the curvature is unknown: the window is the
 angle between them plus the floor; with one, ``SINGLE_FRAME_DRIFT_DEG_S`` times the time to it
 plus the floor.
+
+**Drift extrapolation** (``EXTRAPOLATE_DRIFT``): outside the solved frames, with three or more
+solved frames (the curvature ``a`` measured) and two of them on the frame's side, the path is
+extrapolated at the rate between those two (``g`` seconds apart, the nearer ``d`` seconds from the
+frame) rather than held; the linear extrapolation's error is ``a d (d + g) / 2`` (the remainder of
+the line through the two points), so the window is ``LOO_FACTOR`` times that plus the floor. It is
+used when that window is narrower than the carried one.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ LOO_FACTOR = 2.0
 FLOOR_DEG = 0.1
 #: with a single solved frame: the drift of the camera in LVLH assumed (deg/s)
 SINGLE_FRAME_DRIFT_DEG_S = 0.02
+#: outside the solved frames, extrapolate at the rate of the two nearest (module doc)
+EXTRAPOLATE_DRIFT = True
 
 
 def lvlh_rotation(state) -> Rotation:
@@ -47,7 +56,7 @@ def lvlh_rotation(state) -> Rotation:
 class AttitudePrediction:
     rotation_cam_to_icrs: Rotation
     uncertainty_rad: float
-    how: str  # "interpolated", "carried" (one side only) or "single"
+    how: str  # "interpolated", "carried" or "extrapolated" (one side only) or "single"
     neighbours: tuple  # indices (into the solved list) used
 
 
@@ -97,6 +106,16 @@ def predict_attitude(times_s, rotations_cam_to_lvlh: Rotation, t_s: float, state
         else:
             d = float(np.min(np.abs(t - float(t_s))))
             grow = w * d + 0.5 * a * d * d
+            side = np.flatnonzero(ts <= float(t_s)) if float(t_s) >= ts[-1] else np.flatnonzero(ts >= float(t_s))
+            if EXTRAPOLATE_DRIFT and side.size >= 2:
+                k, j = (int(side[-1]), int(side[-2])) if float(t_s) >= ts[-1] else (int(side[0]), int(side[1]))
+                g = abs(float(ts[k] - ts[j]))
+                d_k = abs(float(t_s) - float(ts[k]))
+                grow_x = 0.5 * a * d_k * (d_k + g)
+                if g > 0 and grow_x < grow:
+                    rate = (rs[j].inv() * rs[k]).as_rotvec() / float(ts[k] - ts[j])
+                    r_lvlh = rs[k] * Rotation.from_rotvec(rate * (float(t_s) - float(ts[k])))
+                    how, used, grow = "extrapolated", tuple(int(x) for x in order[[k, j]]), grow_x
         u = floor + LOO_FACTOR * grow
     elif t.size == 2:
         u = floor + float((rotations_cam_to_lvlh[0].inv() * rotations_cam_to_lvlh[1]).magnitude())
