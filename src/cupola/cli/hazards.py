@@ -1,4 +1,4 @@
-"""``cupola hazards flood|burn|fire|change BEFORE AFTER --out DIR``: hazard maps from a before/after
+"""``cupola hazards flood|burn|fire|change|plume BEFORE AFTER --out DIR``: hazard maps from a before/after
 pair of georeferenced images (thin wrapper over :mod:`cupola.hazards`)."""
 
 from __future__ import annotations
@@ -340,4 +340,41 @@ def change_command(
         clouds,
         cloud_mask_before,
         cloud_mask_after,
+    )
+
+
+@hazards_app.command("plume")
+def plume_command(
+    before: Path = _before(),
+    after: Path = _after(),
+    aoi: Path | None = _aoi(),
+    bands: str | None = _bands(),
+    before_bands: str | None = _before_bands(),
+    min_area_km2: float = _min_area(),
+    before_time: str | None = _time("before"),
+    after_time: str | None = _time("after"),
+    features: list[Path] = _features(),
+    population: Path | None = _population(),
+    out: Path = options.out_folder(),
+    quiet: bool = options.quiet(),
+) -> None:
+    """Volcanic plume / ash: with --bands ...,tir11,tir12 (brightness temperatures near 11 and 12 um,
+    K) the split-window difference BT11 - BT12 < 0, new in 'after' (Prata 1989); with red, green,
+    blue a new grey-to-brown region that is not white cloud, at lower confidence."""
+    _run(
+        "plume",
+        before,
+        after,
+        aoi,
+        bands,
+        before_bands,
+        min_area_km2,
+        before_time,
+        after_time,
+        out,
+        quiet,
+        features,
+        population,
+        None,
+        "off",
     )

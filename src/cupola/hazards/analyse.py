@@ -2,8 +2,9 @@
 
 ``kind`` is one of ``flood`` (MNDWI when green and SWIR exist, else NDWI with NIR, else the RGB
 water model at lower confidence), ``burn`` (dNBR, needs NIR and SWIR2), ``fire`` (contextual
-thermal anomaly of the 'after' thermal band, see :mod:`cupola.hazards.fire`) and ``change``
-(change-vector analysis of all shared bands after histogram matching).
+thermal anomaly of the 'after' thermal band, see :mod:`cupola.hazards.fire`), ``change``
+(change-vector analysis of all shared bands after histogram matching) and ``plume`` (volcanic
+ash: split-window BTD with tir11 and tir12, else an RGB colour model, :mod:`cupola.hazards.plume`).
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ __all__ = [
 
 CLOUD_MODES = ("auto", "off")
 
-KINDS = ("flood", "burn", "fire", "change")
+KINDS = ("flood", "burn", "fire", "change", "plume")
 RGB_CONFIDENCE = 0.6  # the RGB water model's confidence ceiling (no NIR: turbid water, shadows)
-CLASS_NAMES = {"flood": "flooded area", "burn": "burnt area", "fire": "active fire", "change": "changed area"}
+CLASS_NAMES = {
+    "flood": "flooded area",
+    "burn": "burnt area",
+    "fire": "active fire",
+    "change": "changed area",
+    "plume": "volcanic ash plume",
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,19 @@ def _fire(pair: ImagePair) -> tuple[HazardLayer, str, float]:
         "contextual thermal anomaly (after Giglio et al. 2003)",
         1.0,
     )
+
+
+def _plume(pair: ImagePair) -> tuple[HazardLayer, str, float]:
+    from cupola.hazards import plume
+
+    if pair.has("tir11", "tir12"):
+        bands = [pair.band(w, r) for w in ("after", "before") for r in ("tir11", "tir12")]
+        return plume.thermal_plume_layer(*bands), "split-window BTD (Prata 1989), new in 'after'", 1.0
+    if pair.has("red", "green", "blue"):
+        rgb = [pair.roles[r] for r in ("red", "green", "blue")]
+        layer = plume.rgb_plume_layer(pair.before[rgb], pair.after[rgb])
+        return layer, "RGB: new grey-to-brown region, not cloud (no thermal: lower confidence)", plume.RGB_CONFIDENCE
+    raise InputError("`bands`: a plume map needs tir11 and tir12 bands (split window, K) or red, green and blue")
 
 
 NIGHT_FIRE_CLASS = "active fire (night light)"
@@ -324,6 +344,8 @@ def map_hazard(
         layer, model, ceiling = _night_fire(pair)
     elif kind == "fire":
         layer, model, ceiling = _fire(pair)
+    elif kind == "plume":
+        layer, model, ceiling = _plume(pair)
     else:
         layer = detect_change(pair.before, pair.after)
         model, ceiling = "change-vector analysis of histogram-matched bands", 1.0

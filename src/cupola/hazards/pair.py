@@ -22,7 +22,7 @@ from cupola.io.limits import check_pixel_budget, regular_file
 
 __all__ = ["ImagePair", "band_roles", "clip_to_aoi", "overlap_bounds", "read_mask_on_grid", "read_on_grid", "read_pair"]
 
-ROLES = ("red", "green", "blue", "nir", "swir1", "swir2", "thermal")
+ROLES = ("red", "green", "blue", "nir", "swir1", "swir2", "thermal", "tir11", "tir12")
 _DEFAULT_ROLES = {
     1: ("red",),
     3: ("red", "green", "blue"),
