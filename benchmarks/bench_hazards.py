@@ -1312,6 +1312,168 @@ def _cloud_change_km2(cases):
         )
 
 
+# -- active fire from night photos (issue 17, `hazards fire --night-photo`) ---------------------------
+
+METEOR = ROOT.parent / "shared" / "data" / "iss-meteor-2017" / "meteor_20170517T054409.526Z.jpg"
+NIGHT_NOISE = 0.001  # read noise per band of the linear night frame (its dark sky is ~0.004)
+
+
+def _night_background() -> np.ndarray:
+    """(3, rows, cols) the real Meteor night frame of Del Rio (city lights, lightning), its JPEG's
+    sRGB curve undone (linear 0..1); saturated pixels stay at 1."""
+    from PIL import Image
+
+    v = np.asarray(Image.open(METEOR).convert("RGB"), dtype=np.float64) / 255.0
+    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return np.moveaxis(lin, -1, 0)
+
+
+def _night_case(bg, seed: int, n_fires: int = 30, n_lamps: int = 30):
+    """A night pair on ``bg`` with painted fires (Planck/soot colours of random temperature 800-1500 K,
+    soot alpha 0-1.4, aerosol depth 0.05-0.5, airmass 1-2) and painted new street lights (colours of
+    random lamps of the library, one family drawn uniformly, then a lamp of it). Returns before,
+    after, the fire footprints (list of masks), the lamp footprints and the painted lamps' indices."""
+    import sys
+
+    from scipy import ndimage
+
+    from cupola.hazards.night_fire import flame_spd
+    from cupola.nightlights.colour import read_lamp_table
+    from cupola.nightlights.lamps import WAVELENGTH_NM, camera_ratios
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from lamp_ratios import read_camera
+
+    cam = read_camera(ROOT.parent / "shared" / "data" / "lamp-spectra", "D3s")
+    rng = np.random.default_rng(seed)
+    shape = bg.shape[1:]
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    lit = np.argwhere(bg.sum(axis=0) > np.quantile(bg.sum(axis=0), 0.97))
+
+    def spot(row, col, sigma):
+        return np.exp(-((rr - row) ** 2 + (cc - col) ** 2) / (2 * sigma**2))
+
+    add = np.zeros_like(bg)
+    fires, lamps_fp, lamp_ids = [], [], []
+    for k in range(n_fires):
+        if k % 2 and len(lit):  # half in the lit towns
+            row, col = lit[rng.integers(len(lit))] + rng.uniform(-0.5, 0.5, 2)
+        else:
+            row, col = rng.uniform(10, shape[0] - 10), rng.uniform(10, shape[1] - 10)
+        t = rng.uniform(800, 1500)
+        spd = flame_spd(WAVELENGTH_NM, t, rng.uniform(0, 1.4))
+        atm = {"tau_550": rng.uniform(0.05, 0.5), "airmass": rng.uniform(1, 2)}
+        gr, bg_ = camera_ratios(WAVELENGTH_NM, spd, cam, atmosphere_kw=atm)
+        s = spot(row, col, np.exp(rng.uniform(np.log(0.7), np.log(3.0))))
+        amp = np.exp(rng.uniform(np.log(0.005), np.log(0.3)))
+        add += amp * np.array([1.0, gr, gr * bg_])[:, None, None] * s
+        fires.append(ndimage.binary_dilation(s > 0.05))
+    table = read_lamp_table("d3s")
+    fam = np.array(table.family)
+    families = sorted(set(fam))
+    for _ in range(n_lamps):
+        i = int(rng.choice(np.flatnonzero(fam == families[rng.integers(len(families))])))
+        row, col = rng.uniform(10, shape[0] - 10), rng.uniform(10, shape[1] - 10)
+        ang, n = rng.uniform(0, np.pi), int(rng.integers(3, 9))
+        amp = np.exp(rng.uniform(np.log(0.005), np.log(0.3)))
+        s = sum(spot(row + 4 * j * np.sin(ang), col + 4 * j * np.cos(ang), 1.0) for j in range(n))
+        add += amp * np.array([1.0, table.g_r[i], table.g_r[i] * table.b_g[i]])[:, None, None] * s
+        lamps_fp.append(ndimage.binary_dilation(s > 0.05))
+        lamp_ids.append(i)
+    gain = rng.uniform(0.9, 1.1)
+    shifted = ndimage.shift(bg, (0, *rng.uniform(-0.4, 0.4, 2)), order=1, mode="nearest")
+    before = bg + rng.normal(0, NIGHT_NOISE, bg.shape)
+    after = np.minimum(shifted * gain + add + rng.normal(0, NIGHT_NOISE, bg.shape), 1.0)  # saturation
+    return before, after, fires, lamps_fp, lamp_ids
+
+
+def _night_score(mask, fires, lamps_fp):
+    """(fires found, false fire blobs on painted lamps, other false fire blobs)."""
+    from scipy import ndimage
+
+    hit = [bool((mask & f).any()) for f in fires]
+    found = sum(hit)
+    _night_score.lit_found = sum(hit[1::2])  # the odd fires are in the lit towns (_night_case)
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    any_fire = np.zeros(mask.shape, bool)
+    for f in fires:
+        any_fire |= f
+    any_lamp = np.zeros(mask.shape, bool)
+    for f in lamps_fp:
+        any_lamp |= f
+    on_lamp = other = 0
+    for k in range(1, n + 1):
+        blob = labels == k
+        if (blob & any_fire).any():
+            continue
+        if (blob & any_lamp).any():
+            on_lamp += 1
+        else:
+            other += 1
+    return found, on_lamp, other
+
+
+def night_fire_detection(tune_seeds=(0, 1, 2, 3), test_seeds=(4, 5, 6, 7)):
+    """Fires and new lamps painted into the real Meteor night frame; the change test's (p_min,
+    k_sigma) chosen on ``tune_seeds`` (most fires found minus false fires per painted lamp),
+    reported on ``test_seeds``, with the baseline "every new light is a fire" in the same run.
+    Each case's model is fitted without the painted lamps (their lamp groups)."""
+    from cupola.hazards.night_fire import FIRE_CLASS, K_SIGMA, P_MIN, fire_table, night_fire
+    from cupola.nightlights.colour import LAMP_CLASSES, fit_lamp_model, lamp_groups, read_lamp_table
+
+    if not METEOR.is_file():
+        print(f"night_fire_detection: skipped, {METEOR} is absent")
+        return
+    bg = _night_background()
+    table = fire_table("d3s")
+    groups = lamp_groups(read_lamp_table("d3s"))
+    grid = [(p, k) for p in (0.3, 0.5, 0.7, 0.9) for k in (4.0, 6.0, 8.0)]
+
+    def run(seeds, settings):
+        totals = {s: np.zeros(4) for s in settings}
+        base = np.zeros(4)
+        lit_found.clear()
+        for seed in seeds:
+            before, after, fires, lamps_fp, ids = _night_case(bg, seed)
+            keep = np.ones(len(table), bool)
+            keep[: len(groups)] = ~np.isin(groups, groups[ids])
+            model = fit_lamp_model(table, (*LAMP_CLASSES, FIRE_CLASS), keep=keep)
+            for p, k in settings:
+                out = night_fire(before, after, p_min=p, k_sigma=k, model=model)
+                totals[(p, k)] += (*_night_score(out.mask, fires, lamps_fp), len(fires))
+                lit_found[(p, k)] = lit_found.get((p, k), 0) + _night_score.lit_found
+            out = night_fire(before, after, p_min=settings[0][0], k_sigma=settings[0][1], model=model)
+            base += (*_night_score(out.light.mask, fires, lamps_fp), len(fires))
+        return totals, base
+
+    n_lamps = 30
+    lit_found: dict = {}
+    tune, _ = run(tune_seeds, grid)
+    score = {s: t[0] / t[3] - (t[1] + t[2]) / (n_lamps * len(tune_seeds)) for s, t in tune.items()}
+    best = max(score, key=lambda s: (round(score[s], 6), s[0]))
+    for s, t in tune.items():
+        print(
+            f"  tune p_min={s[0]:g} k_sigma={s[1]:g}: found {t[0]:.0f}/{t[3]:.0f}, false on lamps {t[1]:.0f}, "
+            f"false elsewhere {t[2]:.0f}, score {score[s]:.3f}"
+        )
+    print(
+        f"  chosen on seeds {tune_seeds}: p_min={best[0]:g} k_sigma={best[1]:g} "
+        f"(module defaults {P_MIN:g}, {K_SIGMA:g})"
+    )
+    test, base = run(test_seeds, [(P_MIN, K_SIGMA)])
+    t = test[(P_MIN, K_SIGMA)]
+    n_cases = len(test_seeds)
+    print(
+        f"  held-out seeds {test_seeds}: found {t[0]:.0f}/{t[3]:.0f}, false fires on new lamps {t[1]:.0f}, "
+        f"elsewhere {t[2]:.0f}; baseline (every new light): found {base[0]:.0f}, false {base[1]:.0f} + {base[2]:.0f}"
+    )
+    print(f"  of which in the lit towns: found {lit_found[(P_MIN, K_SIGMA)]}/{t[3] / 2:.0f}")
+    bench_line("hazards_night_fire_detection_rate", t[0] / t[3], "fraction", baseline=base[0] / base[3])
+    bench_line(
+        "hazards_night_fire_false_per_scene", (t[1] + t[2]) / n_cases, "count", baseline=(base[1] + base[2]) / n_cases
+    )
+
+
 BENCHMARKS = {
     "hazards_flood_iou": flood_accuracy,
     "hazards_false_alarm_km2": false_alarms,
@@ -1324,6 +1486,7 @@ BENCHMARKS = {
     "hazards_cloud_precision": cloud_detection,
     "hazards_cloud_no_loss": cloud_no_loss,
     "hazards_cloud_shadow_precision": cloud_shadows,
+    "hazards_night_fire_detection_rate": night_fire_detection,
 }
 
 if __name__ == "__main__":

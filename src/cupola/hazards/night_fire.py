@@ -88,7 +88,7 @@ AIRMASSES = (1.0, 2.0)
 MAX_DISTANCE = 4.0
 #: Defaults of the change test, chosen on the benchmark's tuning seeds (docs/hazards.md)
 P_MIN = 0.5
-K_SIGMA = 6.0
+K_SIGMA = 4.0
 MIN_RATIO = 2.0
 #: The smallest blob mapped (pixels)
 MIN_PIXELS = 1
@@ -182,32 +182,45 @@ def fire_model(camera: str = "d3s") -> LampModel:
     return fit_lamp_model(fire_table(camera), (*LAMP_CLASSES, FIRE_CLASS))
 
 
-def _log_ratios(g_r, b_g) -> np.ndarray:
-    from cupola.nightlights.colour import _log_features
+def _class_terms_noisy(k, x: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log density of a class (its isotropic kernels widened per point by the variances ``var``
+    (m, 2) of ln G/R and ln B/G) and the smallest Mahalanobis distance, at ``x`` (m, 2)."""
+    h = 1.0 / float(k.precision[0, 0])  # the class's isotropic kernel variance (width + noise)
+    cov = h + var  # (m, 2)
+    d2 = (x[:, None, :] - k.centres[None, :, :]) ** 2 / cov[:, None, :]
+    m2 = d2.sum(axis=2)
+    lo = m2.min(axis=1)
+    log_norm = k.log_norm + 0.5 * (2.0 * np.log(h) - np.log(cov).sum(axis=1))
+    logp = np.log(np.exp(-0.5 * (m2 - lo[:, None])).sum(axis=1)) - 0.5 * lo + log_norm
+    return logp, np.sqrt(lo)
 
-    return _log_features(g_r, b_g)
 
-
-def fire_probability(g_r, b_g, model: LampModel | None = None) -> np.ndarray:
+def fire_probability(g_r, b_g, model: LampModel | None = None, noise_log=None) -> np.ndarray:
     """P(fire) (float64, the shape of ``g_r``) of colours G/R, B/G in the camera system: the fire
     class's posterior, 0 farther than :data:`MAX_DISTANCE` kernel widths from every flame, NaN
-    where a ratio is not valid."""
-    from cupola.nightlights.colour import _class_terms
+    where a ratio is not valid. ``noise_log`` (shape of ``g_r`` + (2,)): the standard deviation
+    of each colour's ln G/R and ln B/G beyond the model's own 5 % (a faint light's measurement
+    noise), which widens every class's kernels for that colour."""
+    from cupola.nightlights.colour import _log_features
 
     m = model or fire_model()
     names = [c.name for c in m.classes]
     if FIRE_CLASS.name not in names:
         raise ValueError("fire_probability: the model has no fire class")
-    x = _log_ratios(g_r, b_g)
+    x = _log_features(g_r, b_g)
     shape = x.shape[:-1]
     x = x.reshape(-1, 2)
-    ok = np.isfinite(x).all(axis=1)
+    var = np.zeros_like(x) if noise_log is None else np.square(np.asarray(noise_log, float)).reshape(-1, 2)
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(var).all(axis=1)
     out = np.full(len(x), np.nan)
     if ok.any():
-        post, _typical = m.evaluate(x[ok])
-        k = names.index(FIRE_CLASS.name)
-        _logp, dist = _class_terms(m.kernels[k], x[ok])
-        out[ok] = np.where(dist <= MAX_DISTANCE, post[k], 0.0)
+        terms = [_class_terms_noisy(k, x[ok], var[ok]) for k in m.kernels]
+        logp = np.stack([t[0] for t in terms])
+        logp -= logp.max(axis=0, keepdims=True)
+        post = np.exp(logp)
+        post /= post.sum(axis=0, keepdims=True)
+        i = names.index(FIRE_CLASS.name)
+        out[ok] = np.where(terms[i][1] <= MAX_DISTANCE, post[i], 0.0)
     return out.reshape(shape)
 
 
@@ -242,8 +255,8 @@ def fire_confusion(camera: str = "d3s", p_min: float = P_MIN, band_k: float = 10
     fire_rows = {}
     for t0 in np.unique(band):
         sel = band == t0
-        lo = FIRE_TEMPERATURES_K[0] + t0 * band_k
-        key = f"{lo:.0f}-{min(lo + band_k, FIRE_TEMPERATURES_K[-1]):.0f} K"
+        temps = fires.temperature_k[sel]
+        key = f"{temps.min():.0f}-{temps.max():.0f} K"
         fire_rows[key] = {"flames": int(sel.sum()), "as_fire": int((p[n_lamps:][sel] >= p_min).sum())}
     return {"lamps": lamp_rows, "flames": fire_rows, "p_fire": p, "unclassified_code": CLASS_UNCLASSIFIED}
 
@@ -251,11 +264,12 @@ def fire_confusion(camera: str = "d3s", p_min: float = P_MIN, band_k: float = 10
 @dataclass(frozen=True)
 class NewLight:
     """``mask`` new light; ``added`` (3, rows, cols) after - before; ``sigma`` the robust standard
-    deviation of the brightness difference."""
+    deviation of the brightness difference; ``band_sigma`` (3,) that of each band's difference."""
 
     mask: np.ndarray
     added: np.ndarray
     sigma: float
+    band_sigma: np.ndarray
 
 
 def new_light(
@@ -271,18 +285,41 @@ def new_light(
     a = np.asarray(after_rgb, np.float64)
     if a.ndim != 3 or a.shape[0] != 3 or b.shape != a.shape:
         raise InputError(f"night photos: expected two (3, rows, cols) R, G, B images, got {b.shape} and {a.shape}")
-    lb, la = b.sum(axis=0), a.sum(axis=0)
-    valid = np.isfinite(lb) & np.isfinite(la)
+    valid = np.isfinite(b).all(axis=0) & np.isfinite(a).all(axis=0)
     if not valid.any():
         raise InputError("night photos: no pixel is valid in both images")
+    b = _normalised(b, a, np.asarray(valid, bool))
+    lb, la = b.sum(axis=0), a.sum(axis=0)
     d = la - lb
-    dv = d[valid]
-    sigma = float(1.4826 * np.median(np.abs(dv - np.median(dv))))
-    if not sigma > 0:  # an exactly repeated, noise-free background: any added light is new
-        sigma = float(np.finfo(np.float32).eps * max(float(np.max(np.abs(la[valid]))), 1.0))
+    floor = float(np.finfo(np.float32).eps * max(float(np.max(np.abs(la[valid]))), 1.0))
+    # an exactly repeated, noise-free background: any added light is new (the floor)
+    sigma = max(_robust_sigma(d[valid]), floor)
+    band_sigma = np.array([max(_robust_sigma((a[c] - b[c])[valid]), floor / 3.0) for c in range(3)])
     with np.errstate(invalid="ignore"):
         mask = valid & (d > k_sigma * sigma) & (la >= min_ratio * np.maximum(lb, 0.0))
-    return NewLight(mask, a - b, sigma)
+    return NewLight(mask, a - b, sigma, band_sigma)
+
+
+def _normalised(b: np.ndarray, a: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """'before' put on the radiometry of 'after', per band: a gain, the median of after/before
+    over the lights of 'before' (brighter than 20 robust sigma of its dark sky: mostly the
+    unchanged city), and an offset, the median of after - gain x before over every valid pixel
+    (exposure, ISO, haze and sky glow differ between two night photos)."""
+    out = np.empty_like(b)
+    for c in range(3):
+        bv, av = b[c][valid], a[c][valid]
+        sky = float(np.median(bv))
+        lit = bv > sky + 20.0 * max(_robust_sigma(bv), 1e-12)
+        gain = float(np.median(av[lit] / bv[lit])) if lit.sum() >= 20 else 1.0
+        gain = gain if np.isfinite(gain) and gain > 0 else 1.0
+        offset = float(np.median(av - gain * bv))
+        out[c] = gain * b[c] + offset
+    return out
+
+
+def _robust_sigma(v: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation from the median."""
+    return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
 @dataclass(frozen=True)
@@ -315,13 +352,24 @@ def night_fire(
     if n:
         idx = np.arange(1, n + 1)
         added = np.nan_to_num(light.added)
-        sums = np.stack([ndimage.sum(added[c], labels, idx) for c in range(3)])
+        # a blob's colour from its core, the pixels of at least half its brightest added light:
+        # the faint rim is mostly noise selected for being positive, and mixes with neighbours
+        lum = added.sum(axis=0)
+        peak = np.concatenate([[0.0], ndimage.maximum(lum, labels, idx)])
+        core = np.where(lum >= 0.5 * peak[labels], labels, 0)
+        sums = np.stack([ndimage.sum(added[c], core, idx) for c in range(3)])
         with np.errstate(invalid="ignore", divide="ignore"):
             gr = np.where(sums[0] > 0, sums[1] / sums[0], np.nan)
             bg = np.where(sums[1] > 0, np.maximum(sums[2], 0.0) / sums[1], np.nan)
-        p = np.nan_to_num(fire_probability(gr, bg, model), nan=0.0)
-        p_pix = np.concatenate([[0.0], p]).astype(np.float32)[labels]
         sizes = ndimage.sum(np.ones_like(labels), labels, idx)
+        core_sizes = ndimage.sum(np.ones_like(core), core, idx)
+        # the noise of each blob's sums (independent pixels), as ln-ratio standard deviations; a
+        # band under its noise counts as its noise (B of a faint flame: B/G then means "under")
+        sd = light.band_sigma[:, None] * np.sqrt(core_sizes)[None, :]
+        rel = sd / np.maximum(sums, sd)
+        noise = np.stack([np.hypot(rel[0], rel[1]), np.hypot(rel[1], rel[2])], axis=-1)
+        p = np.nan_to_num(fire_probability(gr, bg, model, noise_log=noise), nan=0.0)
+        p_pix = np.concatenate([[0.0], p]).astype(np.float32)[labels]
         blobs = [
             {"pixels": int(s), "g_r": float(x), "b_g": float(y), "p_fire": float(q)}
             for s, x, y, q in zip(sizes, gr, bg, p)
