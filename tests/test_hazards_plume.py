@@ -50,13 +50,13 @@ def _thermal_scene(rng, plume, cloud):
 
 def test_btd_threshold_takes_the_clear_side_and_the_fixed_ceiling():
     rng = np.random.default_rng(3)
-    clear = rng.normal(1.0, 0.5, 30000)
-    assert abs(btd_threshold_k(clear) - (1.0 - 4 * 0.5)) < 0.15
+    clear = rng.normal(0.5, 0.5, 30000)
+    assert abs(btd_threshold_k(clear) - (0.5 - 4 * 0.5)) < 0.15
     # a plume over 40 % of the scene moves neither the clear peak nor its sigma (a median and a
     # MAD about it would: measured -2.97 K here)
     with_ash = np.concatenate([clear, rng.normal(-3.0, 1.0, 20000)])
-    assert abs(btd_threshold_k(with_ash) - (1.0 - 4 * 0.5)) < 0.15
-    assert btd_threshold_k(rng.normal(3.0, 0.1, 1000)) == -0.5
+    assert abs(btd_threshold_k(with_ash) - (0.5 - 4 * 0.5)) < 0.15
+    assert btd_threshold_k(rng.normal(3.0, 0.1, 1000)) == -1.0
 
 
 def test_ash_with_negative_btd_is_found_and_a_water_cloud_is_not():

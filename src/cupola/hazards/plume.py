@@ -9,9 +9,10 @@ Two models, chosen by the bands the pair has:
   vapour, absorb more at 12 um and give BTD > 0. A pixel is ash where the 'after' BTD is below
   the threshold t = min(``BTD_MAX_K``, mode - ``BTD_SIGMAS`` x robust sigma of the 'after'
   scene's BTD) (the scene's clear-pixel BTD sets how far below its own noise a pixel must be;
-  the fixed ceiling is the usual -0.5 K of operational tests) and the 'before' BTD at that pixel
+  the fixed ceiling, -1 K, is the cold end of the -0.5 to -1 K of operational tests) and the 'before' BTD at that pixel
   is not (new in 'after': quartz-rich desert and dry soils also give a slightly negative BTD,
-  but they do so on both dates). Confidence: 0.5 at t, rising linearly to 1 at t - ``RAMP_K``.
+  but they do so on both dates; the mask is opened by 3 x 3, so that single pixels where noise
+  takes such ground across the threshold on one date only are not ash). Confidence: 0.5 at t, rising linearly to 1 at t - ``RAMP_K``.
 - **RGB photo** (red, green, blue): a plume is an opaque-ish region new in 'after' whose colour is
   grey to brown. New: some band departs from the clear-sky line between the dates
   (:func:`cupola.hazards.clouds.clear_sky_residual`, per band, in robust sigmas) by more than
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 #: a pixel is never ash at a BTD above this (K; operational split-window tests use -0.5 to -1 K)
-BTD_MAX_K = -0.5
+BTD_MAX_K = -1.0
 #: ... and must be this many robust sigmas below the scene's median BTD
 BTD_SIGMAS = 4.0
 #: the confidence rises from 0.5 at the threshold to 1 this many kelvin below it
@@ -53,7 +54,7 @@ RAMP_K = 2.0
 #: the RGB model's confidence ceiling (a colour test, not a physical one)
 RGB_CONFIDENCE = 0.5
 #: RGB: a band departs from its clear-sky line by more than this many robust sigmas
-RGB_SIGMAS = 6.0
+RGB_SIGMAS = 4.0
 #: RGB: blue at most this share of red (grey to brown, not blue)
 BLUE_RED_MAX = 1.05
 #: RGB: white = brighter than this quantile of the 'before' brightness ...
@@ -71,7 +72,7 @@ def btd_threshold_k(btd_k: np.ndarray, max_k: float = BTD_MAX_K, sigmas: float =
     >>> abs(btd_threshold_k(rng.normal(0.0, 0.4, 20000)) - (0.0 - 4 * 0.4)) < 0.15
     True
     >>> round(btd_threshold_k(rng.normal(2.0, 0.2, 20000)), 1)  # the fixed ceiling
-    -0.5
+    -1.0
     >>> round(btd_threshold_k(rng.normal(0.5, 0.5, 20000)), 1)
     -1.5
     """
@@ -121,7 +122,7 @@ def thermal_plume_layer(
     t = btd_threshold_k(btd, max_k, sigmas)
     with np.errstate(invalid="ignore"):
         mask = (btd < np.float32(t)) & ~(btd_before < np.float32(t))
-    mask &= np.isfinite(btd) & np.isfinite(btd_before)
+    mask = _clean(mask & np.isfinite(btd) & np.isfinite(btd_before))
     conf = np.where(mask, _ramp(np.float32(t) - btd, RAMP_K), np.float32(0.0)).astype(np.float32)
     method = (
         f"split window BT11 - BT12 < {t:.2f} K (reverse absorption, Prata 1989; min({max_k:g} K, mode - "
