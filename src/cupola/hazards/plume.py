@@ -12,7 +12,8 @@ Two models, chosen by the bands the pair has:
   the fixed ceiling, -1 K, is the cold end of the -0.5 to -1 K of operational tests) and the 'before' BTD at that pixel
   is not (new in 'after': quartz-rich desert and dry soils also give a slightly negative BTD,
   but they do so on both dates; the mask is opened by 3 x 3, so that single pixels where noise
-  takes such ground across the threshold on one date only are not ash). Confidence: 0.5 at t, rising linearly to 1 at t - ``RAMP_K``.
+  takes such ground across the threshold on one date only are not ash). Confidence: 0.5 at t,
+  rising linearly to 1 at t - ``RAMP_K``.
 - **RGB photo** (red, green, blue): a plume is an opaque-ish region new in 'after' whose colour is
   grey to brown. New: some band departs from the clear-sky line between the dates
   (:func:`cupola.hazards.clouds.clear_sky_residual`, per band, in robust sigmas) by more than
