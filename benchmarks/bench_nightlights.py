@@ -892,11 +892,12 @@ def sequence_seeded():
         )
 
 
-def sequence_drift():
+def sequence_drift(names=None):
     """nightlights_sequence_drift_*: the sequences of one pass by the default seeded arm with the
     attitude held beyond the solved frames (before) and extrapolated at their drift (after,
     :data:`cupola.nightlights.sequence_attitude.EXTRAPOLATE_DRIFT`), one run, each sequence rendered
-    once: solved frames, wrong solutions, the truth's distance to the seed's centre."""
+    once: solved frames, wrong solutions, the truth's distance to the seed's centre. ``names``: only
+    those sequences."""
     import numpy as np
 
     import cupola.nightlights.sequence_attitude as sa
@@ -908,6 +909,8 @@ def sequence_drift():
     old = sa.EXTRAPOLATE_DRIFT
     try:
         for case in NIGHTLIGHT_SEQUENCES:
+            if names is not None and case.name not in names:
+                continue
             truths = make_sequence(case, tmp)
             for arm in (False, True):
                 sa.EXTRAPOLATE_DRIFT = arm
