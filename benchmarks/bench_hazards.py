@@ -1474,6 +1474,234 @@ def night_fire_detection(tune_seeds=(0, 1, 2, 3), test_seeds=(4, 5, 6, 7)):
     )
 
 
+# -- volcanic plume / ash (issue 17, `hazards plume`) -------------------------------------------------
+
+PLUME_TUNE_SCENES, PLUME_TEST_SCENES = (0, 1), (2, 3)  # thresholds chosen on the first, reported on the second
+
+
+def _smooth_field(shape, rng, sigma):
+    from scipy import ndimage
+
+    f = ndimage.gaussian_filter(rng.normal(size=shape), sigma)
+    return ((f - f.min()) / max(float(f.max() - f.min()), 1e-12)).astype(np.float32)
+
+
+def _blobs(shape, rng, fraction, sigma, avoid=None):
+    """A soft mask (0..1, ~2-pixel edges) of smooth random blobs covering ~``fraction`` of the frame,
+    outside ``avoid`` (a soft mask)."""
+    from scipy import ndimage
+
+    field = ndimage.gaussian_filter(rng.normal(size=shape), sigma)
+    if avoid is not None:
+        field = np.where(ndimage.binary_dilation(avoid > 0, iterations=6), field.min(), field)
+    t = np.quantile(field, 1.0 - fraction)
+    return np.clip((field - t) / (4 * field.std() / sigma) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def _toa_bt(ts_k, eps, t_atm, wavelength_um, k_vapour, water_cm):
+    """Top-of-atmosphere brightness temperature (K) of ground at ``ts_k`` with emissivity ``eps``
+    under a water-vapour layer at ``t_atm`` (transmittance exp(-k W)), reflected sky included."""
+    from cupola.analysis.planck import planck_radiance as b
+    from cupola.analysis.planck import planck_temperature
+
+    t = np.exp(-k_vapour * water_cm)
+    sky = b(wavelength_um, t_atm)
+    ground = eps * b(wavelength_um, ts_k) + (1 - eps) * sky
+    return planck_temperature(wavelength_um, t * ground + (1 - t) * sky)
+
+
+def _through(bt_k, wavelength_um, tau, top_k):
+    """BT seen through a layer of optical depth ``tau`` (absorbing, no scattering) at ``top_k``."""
+    from cupola.analysis.planck import planck_radiance as b
+    from cupola.analysis.planck import planck_temperature
+
+    t = np.exp(-tau)
+    return planck_temperature(wavelength_um, b(wavelength_um, bt_k) * t + b(wavelength_um, top_k) * (1 - t))
+
+
+def _thermal_plume_case(lst_k, rng, window=600):
+    """(before, after (2, r, c) BT11/BT12 in K, truth plume, truth water cloud) on a real LST scene:
+    emissivities 0.955-0.985 at 11 um with 12 um higher by 0-0.02 (quartz soils at the top: their
+    BTD is negative on both dates), water vapour 1-4 cm (12 um absorbs more: clear BTD > 0), a
+    second date 0-3 K warmer or cooler with other vapour; an ash layer (10 % of the frame) of 11-um
+    optical depth 0.3-2.5 and 12-um depth 0.65-0.85 of it, top 220-260 K; water clouds (6 %) of
+    depth 0.5-5 with 12-um depth 1.15-1.35 of it, top 240-280 K; 0.15 K noise per band."""
+    rows, cols = lst_k.shape
+    r0, c0 = (rows - window) // 2, (cols - window) // 2
+    ts = lst_k[r0 : r0 + window, c0 : c0 + window].astype(np.float64)
+    shape = ts.shape
+    eps11 = 0.955 + 0.03 * _smooth_field(shape, rng, 8)
+    deps = 0.02 * _smooth_field(shape, rng, 12) ** 2
+    t_atm = float(np.nanmedian(ts)) - 10.0
+
+    def scene(ts_k, water):
+        return np.stack(
+            [
+                _toa_bt(ts_k, eps11, t_atm, 10.8, 0.04, water),
+                _toa_bt(ts_k, eps11 + deps, t_atm, 12.0, 0.09, water),
+            ]
+        )
+
+    w_before, w_after = rng.uniform(1, 4, 2)
+    before = scene(ts + rng.uniform(-3, 3) + 2 * _smooth_field(shape, rng, 30), w_before)
+    after = scene(ts, w_after)
+    plume = _blobs(shape, rng, 0.10, 25)
+    cloud = _blobs(shape, rng, 0.06, 15, avoid=plume)
+    tau = plume * rng.uniform(0.3, 2.5) * (0.6 + 0.4 * _smooth_field(shape, rng, 10))
+    beta = rng.uniform(0.65, 0.85)
+    top = rng.uniform(220, 260)
+    after = np.stack([_through(after[0], 10.8, tau, top), _through(after[1], 12.0, beta * tau, top)])
+    tau_c = cloud * rng.uniform(0.5, 5.0)
+    gamma, top_c = rng.uniform(1.15, 1.35), rng.uniform(240, 280)
+    after = np.stack([_through(after[0], 10.8, tau_c, top_c), _through(after[1], 12.0, gamma * tau_c, top_c)])
+    before = before + rng.normal(0, 0.15, before.shape)
+    after = after + rng.normal(0, 0.15, after.shape)
+    return before.astype(np.float32), after.astype(np.float32), plume > 0.5, cloud > 0.5
+
+
+def _plume_scores(mask, truth, cloud, valid):
+    m, t = mask & valid, truth & valid
+    tp = int((m & t).sum())
+    return {
+        "iou": _iou(m, t),
+        "precision": tp / max(int(m.sum()), 1),
+        "recall": tp / max(int(t.sum()), 1),
+        "false_on_cloud": float((m & cloud & valid).sum() / max(int((cloud & valid).sum()), 1)),
+    }
+
+
+def _mean_scores(rows):
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def _thermal_plume_cases(scenes, seeds):
+    from cupola.io.raster_band import read_raster_band
+
+    files = sorted(ECOSTRESS.glob("*.tif"))
+    for s in scenes:
+        lst = read_raster_band(files[s]).values
+        for seed in seeds:
+            yield (s, seed, *_thermal_plume_case(lst, np.random.default_rng(1700 + 10 * s + seed)))
+
+
+def _rgb_plume_case(path: Path, rng):
+    """(before, after (3, r, c), truth plume, truth white cloud) on a real APL mosaic: 'before' a
+    second acquisition (gain, offset, noise); in 'after' an ash plume (10 %: brown 0.22-0.30 /
+    0.16-0.21 / 0.10-0.14, or grey 0.06-0.14, opacity 0.6-0.95 with texture) and white water
+    clouds (6 %, 0.55-0.8 reflectance, opacity 0.5-1 with thin edges)."""
+    stack, _own, _t = _background(path)
+    rgb = stack[:3]
+    shape = rgb.shape[1:]
+    before = _acquire(rgb, rng, rng.uniform(0.9, 1.1), rng.uniform(-0.01, 0.01), 0.005)
+    after = _acquire(rgb, rng, 1.0, 0.0, 0.005)
+    plume = _blobs(shape, rng, 0.10, 40)
+    cloud = _blobs(shape, rng, 0.06, 25, avoid=plume)
+    if rng.uniform() < 0.5:
+        colour = np.array([rng.uniform(0.22, 0.30), rng.uniform(0.16, 0.21), rng.uniform(0.10, 0.14)])
+    else:
+        colour = np.full(3, rng.uniform(0.06, 0.14)) * np.array([1.0, 0.98, 0.95])
+    alpha = plume * rng.uniform(0.6, 0.95) * (0.8 + 0.2 * _smooth_field(shape, rng, 6))
+    white = rng.uniform(0.55, 0.8) * np.array([0.98, 1.0, 1.03])
+    alpha_c = cloud * rng.uniform(0.5, 1.0) * (0.7 + 0.3 * _smooth_field(shape, rng, 6))
+    for k in range(3):
+        after[k] = (1 - alpha) * after[k] + alpha * colour[k]
+        after[k] = (1 - alpha_c) * after[k] + alpha_c * white[k]
+    return before, after.astype(np.float32), plume > 0.5, cloud > 0.5
+
+
+def _rgb_plume_cases(indices, seeds):
+    for i in indices:
+        for seed in seeds:
+            yield (i, seed, *_rgb_plume_case(SAMPLES[i], np.random.default_rng(1800 + 10 * i + seed)))
+
+
+def plume_accuracy(tune: bool = False):
+    """Volcanic ash of known extent painted into real backgrounds (see the case builders):
+    ``hazards_plume_iou`` (thermal split window) and ``hazards_plume_iou_rgb`` (colour model),
+    each with precision, recall and the share of the painted water clouds called ash; baselines
+    "every new cold region" (BT11 after < before - 5 K) and "every new bright or dark region" (a
+    band > 6 sigma off the clear-sky line). Thresholds chosen (``tune``) on backgrounds
+    PLUME_TUNE_SCENES, seed 0; the BENCH lines on PLUME_TEST_SCENES, seeds 1 and 2."""
+    from cupola.hazards import plume as P
+
+    if not SAMPLES or not sorted(ECOSTRESS.glob("*.tif")):
+        print("  (plume benchmark skipped: no APL samples or ECOSTRESS scenes)")
+        return
+    if tune:
+        cases = list(_thermal_plume_cases(PLUME_TUNE_SCENES, (0,)))
+        for max_k in (-0.3, -0.5, -1.0, -1.5):
+            for sig in (3.0, 4.0, 6.0):
+                rows = []
+                for _s, _seed, b, a, truth, cloud in cases:
+                    layer = P.thermal_plume_layer(a[0], a[1], b[0], b[1], max_k=max_k, sigmas=sig)
+                    rows.append(_plume_scores(layer.mask, truth, cloud, np.isfinite(a).all(0)))
+                m = _mean_scores(rows)
+                print(
+                    f"  tune thermal max_k={max_k:g} sigmas={sig:g}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
+                )
+        cases = list(_rgb_plume_cases(PLUME_TUNE_SCENES, (0,)))
+        unchanged = [_unchanged_pair(k, SAMPLES[k])[:2] for k in PLUME_TUNE_SCENES]
+        for sig in (3.0, 4.0, 6.0, 8.0):
+            for wmax in (0.15, 0.25, 0.35):
+                rows = []
+                for _s, _seed, b, a, truth, cloud in cases:
+                    layer = P.rgb_plume_layer(b, a, sigmas=sig, max_whiteness=wmax)
+                    rows.append(_plume_scores(layer.mask, truth, cloud, np.isfinite(a).all(0)))
+                m = _mean_scores(rows)
+                m["unchanged_share"] = float(
+                    np.mean(
+                        [
+                            P.rgb_plume_layer(b[:3], a[:3], sigmas=sig, max_whiteness=wmax).mask.mean()
+                            for b, a in unchanged
+                        ]
+                    )
+                )
+                print(
+                    f"  tune RGB sigmas={sig:g} max_whiteness={wmax:g}: "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in m.items())
+                )
+    ours, base, fixed0 = [], [], []
+    for s, seed, b, a, truth, cloud in _thermal_plume_cases(PLUME_TEST_SCENES, (1, 2)):
+        valid = np.isfinite(a).all(0) & np.isfinite(b).all(0)
+        layer = P.thermal_plume_layer(a[0], a[1], b[0], b[1])
+        ours.append(_plume_scores(layer.mask, truth, cloud, valid))
+        with np.errstate(invalid="ignore"):
+            base.append(_plume_scores(a[0] < b[0] - 5.0, truth, cloud, valid))
+            fixed0.append(_plume_scores(a[0] - a[1] < 0.0, truth, cloud, valid))
+        print(f"  thermal scene {s} seed {seed}: threshold {layer.threshold:.2f} K, iou {ours[-1]['iou']:.3f}")
+    m, mb, m0 = _mean_scores(ours), _mean_scores(base), _mean_scores(fixed0)
+    print(
+        "  thermal baseline 'BTD < 0 in after' (no adaptive threshold, no before): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in m0.items())
+    )
+    bench_line("hazards_plume_iou", m["iou"], "iou", baseline=mb["iou"])
+    bench_line("hazards_plume_precision", m["precision"], "fraction", baseline=mb["precision"])
+    bench_line("hazards_plume_recall", m["recall"], "fraction", baseline=mb["recall"])
+    bench_line("hazards_plume_false_ash_on_cloud", m["false_on_cloud"], "fraction", baseline=mb["false_on_cloud"])
+    ours, base = [], []
+    for i, seed, b, a, truth, cloud in _rgb_plume_cases(PLUME_TEST_SCENES, (1, 2)):
+        valid = np.isfinite(a).all(0)
+        layer = P.rgb_plume_layer(b, a)
+        ours.append(_plume_scores(layer.mask, truth, cloud, valid))
+        base.append(_plume_scores(layer.score > P.RGB_SIGMAS, truth, cloud, valid))
+        print(
+            f"  RGB background {SAMPLES[i].parent.name} seed {seed}: iou {ours[-1]['iou']:.3f}, "
+            f"false on cloud {ours[-1]['false_on_cloud']:.4f}"
+        )
+    m, mb = _mean_scores(ours), _mean_scores(base)
+    for k in PLUME_TEST_SCENES:
+        b, a, _t = _unchanged_pair(k, SAMPLES[k])
+        layer = P.rgb_plume_layer(b[:3], a[:3])
+        print(
+            f"  RGB unchanged pair {SAMPLES[k].parent.name}: {100 * layer.mask.mean():.3f} % called ash "
+            f"(baseline {100 * (layer.score > P.RGB_SIGMAS).mean():.3f} %)"
+        )
+    bench_line("hazards_plume_iou_rgb", m["iou"], "iou", baseline=mb["iou"])
+    bench_line("hazards_plume_precision_rgb", m["precision"], "fraction", baseline=mb["precision"])
+    bench_line("hazards_plume_recall_rgb", m["recall"], "fraction", baseline=mb["recall"])
+    bench_line("hazards_plume_false_ash_on_cloud_rgb", m["false_on_cloud"], "fraction", baseline=mb["false_on_cloud"])
+
+
 BENCHMARKS = {
     "hazards_flood_iou": flood_accuracy,
     "hazards_false_alarm_km2": false_alarms,
@@ -1486,6 +1714,7 @@ BENCHMARKS = {
     "hazards_cloud_precision": cloud_detection,
     "hazards_cloud_no_loss": cloud_no_loss,
     "hazards_cloud_shadow_precision": cloud_shadows,
+    "hazards_plume_iou": plume_accuracy,
     "hazards_night_fire_detection_rate": night_fire_detection,
 }
 
@@ -1504,6 +1733,8 @@ if __name__ == "__main__":
             cloud_real_pairs()
         elif name == "cloud_grow_tuning":  # a study: the grown part's rank-sum test
             cloud_grow_tuning()
+        elif name == "plume_tuning":  # the plume thresholds' grid on the tuning backgrounds, then the BENCH lines
+            plume_accuracy(tune=True)
         elif name == "under_floor":  # a study, not a BENCH line
             under_floor()
         elif name == "magnitude":  # after under_floor: the study again with the mean magnitude
