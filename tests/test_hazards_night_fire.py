@@ -141,3 +141,18 @@ def test_tool_reproduces_the_bundled_flame_tables():
     spec.loader.exec_module(mod)
     for name, text in mod.build_tables(SHARED).items():
         assert (ROOT / "src" / "cupola" / "data" / "lamps" / name).read_text(encoding="utf-8") == text
+
+
+def test_flame_table_follows_the_physics():
+    """Hotter is greener (G/R rises with T, Wien); soot (emissivity falling with wavelength) is
+    bluer than a grey body; more aerosol is redder (Angstrom extinction is stronger in the blue)."""
+    f = read_fire_colours("d3s")
+    grey = (f.soot_alpha == 0) & (f.tau_550 == 0.05) & (f.airmass == 1)
+    order = np.argsort(f.temperature_k[grey])
+    assert np.all(np.diff(f.g_r[grey][order]) > 0)
+    at = (f.temperature_k == 1200) & (f.tau_550 == 0.15) & (f.airmass == 1)
+    by_alpha = f.b_g[at][np.argsort(f.soot_alpha[at])]
+    assert np.all(np.diff(by_alpha) > 0)
+    hazy = (f.temperature_k == 1200) & (f.soot_alpha == 0) & (f.airmass == 1)
+    by_tau = f.g_r[hazy][np.argsort(f.tau_550[hazy])]
+    assert np.all(np.diff(by_tau) < 0)
