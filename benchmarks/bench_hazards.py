@@ -31,6 +31,11 @@ Figures:
   to choose the defaults, baseline a single-date bright-and-white test (``cloud_detection``);
   ``hazards_cloud_no_loss`` prints the painted-change figures with and without the cloud mask.
 
+- ``hazards_plume_iou`` (+ ``_precision``, ``_recall``, ``_false_ash_on_cloud``, and ``_rgb``
+  for each): volcanic ash painted into real ECOSTRESS LST scenes (BT11/BT12 synthesised) and the APL
+  mosaics (brown/grey plumes, white clouds), baselines "every new cold region" and "every new
+  bright or dark region"; ``plume_tuning`` prints the thresholds' grid on the tuning half first.
+
 ``python benchmarks/bench_hazards.py cloud_tuning`` scores the cloud tests' grid and applies the
 rule that chose their defaults. ``python benchmarks/bench_hazards.py fire_tuning`` (not a BENCH
 line) chooses the fire test's defaults on a spread of painted fires and writes

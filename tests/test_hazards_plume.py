@@ -53,7 +53,7 @@ def test_btd_threshold_takes_the_clear_side_and_the_fixed_ceiling():
     clear = rng.normal(0.5, 0.5, 30000)
     assert abs(btd_threshold_k(clear) - (0.5 - 4 * 0.5)) < 0.15
     # a plume over 40 % of the scene moves neither the clear peak nor its sigma (a median and a
-    # MAD about it would: measured -2.97 K here)
+    # MAD about it would: -2.97 K instead of -1 K for a clear peak at +1 K)
     with_ash = np.concatenate([clear, rng.normal(-3.0, 1.0, 20000)])
     assert abs(btd_threshold_k(with_ash) - (0.5 - 4 * 0.5)) < 0.15
     assert btd_threshold_k(rng.normal(3.0, 0.1, 1000)) == -1.0
