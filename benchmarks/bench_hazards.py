@@ -1342,9 +1342,9 @@ def _night_case(bg, seed: int, n_fires: int = 30, n_lamps: int = 30):
 
     from scipy import ndimage
 
+    from cupola.analysis.lamp_colour import read_lamp_table
+    from cupola.analysis.lamps import WAVELENGTH_NM, camera_ratios
     from cupola.hazards.night_fire import flame_spd
-    from cupola.nightlights.colour import read_lamp_table
-    from cupola.nightlights.lamps import WAVELENGTH_NM, camera_ratios
 
     sys.path.insert(0, str(ROOT / "tools"))
     from lamp_ratios import read_camera
@@ -1423,8 +1423,8 @@ def night_fire_detection(tune_seeds=(0, 1, 2, 3), test_seeds=(4, 5, 6, 7)):
     k_sigma) chosen on ``tune_seeds`` (most fires found minus false fires per painted lamp),
     reported on ``test_seeds``, with the baseline "every new light is a fire" in the same run.
     Each case's model is fitted without the painted lamps (their lamp groups)."""
+    from cupola.analysis.lamp_colour import LAMP_CLASSES, fit_lamp_model, lamp_groups, read_lamp_table
     from cupola.hazards.night_fire import FIRE_CLASS, K_SIGMA, P_MIN, fire_table, night_fire
-    from cupola.nightlights.colour import LAMP_CLASSES, fit_lamp_model, lamp_groups, read_lamp_table
 
     if not METEOR.is_file():
         print(f"night_fire_detection: skipped, {METEOR} is absent")

@@ -1,8 +1,8 @@
 """Lamp types from colour: leave-one-lamp-out accuracy of the lamp classes (issue 14, part 3).
 
-The model of :mod:`cupola.nightlights.colour` is fitted on the synthetic colours of 220 measured
+The model of :mod:`cupola.analysis.lamp_colour` is fitted on the synthetic colours of 220 measured
 lamp spectra through a Nikon D3S (``cupola/data/lamps/lamp_colours_d3s.csv``). Each lamp (with
-its duplicates, :func:`~cupola.nightlights.colour.lamp_groups`) is classified by a model fitted
+its duplicates, :func:`~cupola.analysis.lamp_colour.lamp_groups`) is classified by a model fitted
 without it.
 
 * nightlights_lamp_loo_accuracy: fraction of lamps whose class is right when left out (target
@@ -23,7 +23,7 @@ from common import ROOT, bench_line
 
 OUT = ROOT / "bench-output" / "lamps"
 
-# The rectangles of cupola.nightlights.colour before this model (code, name, [G/R), [B/G)); the
+# The rectangles of cupola.analysis.lamp_colour before this model (code, name, [G/R), [B/G)); the
 # first match wins; INC and halogen had no box.
 OLD_RECTANGLES = (
     (1, "HPS", (0.0, 0.55), (0.0, 0.30)),
@@ -55,7 +55,7 @@ def _truth(table, classes) -> np.ndarray:
 
 
 def _report(camera: str, *, picture: bool) -> tuple[float, float]:
-    from cupola.nightlights import colour
+    from cupola.analysis import lamp_colour as colour
 
     table = colour.read_lamp_table(camera)
     classes = colour.LAMP_CLASSES
@@ -126,7 +126,7 @@ def _report(camera: str, *, picture: bool) -> tuple[float, float]:
 
 
 def lamp_loo_accuracy():
-    from cupola.nightlights import colour
+    from cupola.analysis import lamp_colour as colour
 
     OUT.mkdir(parents=True, exist_ok=True)
     steps = colour.merge_inseparable(colour.read_lamp_table("d3s"))

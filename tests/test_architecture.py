@@ -38,10 +38,6 @@ ALLOWED = {
     "simulate": BASE | {"geometry", "io", "plot", "products", "analysis"} | CAPABILITIES,
     **{c: BASE | {"geometry", "io", "plot", "products", "analysis"} for c in CAPABILITIES},
 }
-# the one exception, asked for by issue 17 (fire light vs city light "reusing the lamp-colour
-# model"): hazards.night_fire uses nightlights.lamps; next step: move the lamp colour physics to
-# `analysis` and drop this line
-ALLOWED["hazards"] = ALLOWED["hazards"] | {"nightlights"}
 GRAPH = import_graph.graph()
 
 

@@ -9,9 +9,9 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from cupola.analysis.lamp_colour import read_lamp_table
 from cupola.cli.main import main
 from cupola.hazards.night_fire import fire_confusion, fire_probability, night_fire, read_fire_colours
-from cupola.nightlights.colour import read_lamp_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "lamp-spectra"

@@ -1,5 +1,5 @@
-"""Lamp colours from spectra (nightlights.lamps) and the lamp classes fitted on them
-(nightlights.colour): synthesis against independent references, the classifier's contract, its
+"""Lamp colours from spectra (analysis.lamps) and the lamp classes fitted on them
+(analysis.lamp_colour): synthesis against independent references, the classifier's contract, its
 leave-one-lamp-out accuracy, and the bundled tables against the shared lamp library."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cupola.nightlights import colour, lamps
+from cupola.analysis import lamp_colour as colour
+from cupola.analysis import lamps
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "lamp-spectra"

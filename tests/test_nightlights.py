@@ -8,9 +8,10 @@ import pytest
 pytest.importorskip("rawpy")
 pytest.importorskip("photutils")
 
+from cupola.analysis import lamp_colour as colour  # noqa: E402
 from cupola.errors import InputError  # noqa: E402
 from cupola.io.dng import read_tiff_tags, write_dng  # noqa: E402
-from cupola.nightlights import colour, radiance  # noqa: E402
+from cupola.nightlights import radiance  # noqa: E402
 from cupola.nightlights.catalog import load_catalog  # noqa: E402
 from cupola.nightlights.exposure import exposure_from_metadata  # noqa: E402
 from cupola.nightlights.lens import lens_from_lensfun  # noqa: E402

@@ -1,4 +1,4 @@
-"""Write the lamp colour tables of ``cupola.nightlights.colour`` from the lamp-spectra library.
+"""Write the lamp colour tables of ``cupola.analysis.lamp_colour`` from the lamp-spectra library.
 
     python tools/lamp_ratios.py [DATA_DIR] [--out DIR]
 
@@ -7,7 +7,7 @@ DATA_DIR (default ``../shared/data/lamp-spectra`` beside the repository) holds
 spectral sensitivities ``R_D3s.csv`` ... ``B_D3.csv`` (wavelength in ångström, relative response).
 For each camera it writes ``lamp_colours_<camera>.csv`` into ``src/cupola/data/lamps/`` (or
 ``--out``): per lamp the synthetic G/R and B/G seen from the ISS (window and a vertical path
-through a clear atmosphere, :mod:`cupola.nightlights.lamps`), S/P ratio, star light index,
+through a clear atmosphere, :mod:`cupola.analysis.lamps`), S/P ratio, star light index,
 melanopic DER, CCT and Duv; and ``cameras.csv``: each camera's G/R and B/G of an A0 V star, which
 ties the synthetic ratios to star-calibrated radiance.
 
@@ -35,7 +35,7 @@ COLUMNS = ("file", "type", "g_r", "b_g", "sp_ratio", "sli", "mel_der", "cct_k", 
 HEADER = """\
 # Synthetic colour ratios and light-quality indices of {n} lamp spectra through the Nikon {camera}
 # as seen from the ISS: spectrum x window x vertical clear atmosphere (tau_550 0.1, Angstrom 1.3,
-# Rayleigh after Bodhaine et al. 1999) x channel sensitivity; see cupola.nightlights.lamps.
+# Rayleigh after Bodhaine et al. 1999) x channel sensitivity; see cupola.analysis.lamps.
 # g_r, b_g: ratios of the channel signals (curves peak-normalised as published); sp_ratio: S/P;
 # sli: star light index; mel_der: melanopic DER (CIE S 026); cct_k, duv: Ohno 2013.
 # Spectra: LSPDD (Aube et al. 2013, PLOS ONE 8:e67798) and LICA-UCM, as collected in the public
@@ -44,7 +44,7 @@ HEADER = """\
 
 
 def read_camera(data_dir: Path, name: str):
-    from cupola.nightlights.lamps import CameraResponse
+    from cupola.analysis.lamps import CameraResponse
 
     curves = []
     for band in "RGB":
@@ -68,7 +68,7 @@ def read_spectrum(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lamp_rows(data_dir: Path, camera) -> list[tuple]:
-    from cupola.nightlights.lamps import camera_ratios, light_indices
+    from cupola.analysis.lamps import camera_ratios, light_indices
 
     rows = []
     for path in sorted((data_dir / "spectra").glob("*.dat")):
@@ -89,7 +89,7 @@ def _format(row: tuple) -> str:
 
 def build_tables(data_dir: Path) -> dict[str, str]:
     """The text of every table, by file name."""
-    from cupola.nightlights.lamps import A0V_TEMPERATURE_K, a0v_ratios
+    from cupola.analysis.lamps import A0V_TEMPERATURE_K, a0v_ratios
 
     out = {}
     cams = []

@@ -2,6 +2,8 @@
 io only): :mod:`cupola.analysis.zonal`, coverage-weighted zonal statistics of rasters in
 equal-area units (used by the night-light zones and the thermal heat island), and
 :mod:`cupola.analysis.places`, zones around places known by a point and a land area, and
-:mod:`cupola.analysis.planck`, Planck's law (thermal brightness temperatures, fire power)."""
+:mod:`cupola.analysis.planck`, Planck's law (thermal brightness temperatures, fire power), and
+:mod:`cupola.analysis.lamps` with :mod:`cupola.analysis.lamp_colour`, lamp and flame colours as a
+camera sees them from orbit and the lamp classes fitted on them (night-light calibration, night fires)."""
 
 __all__: list[str] = []

@@ -7,7 +7,7 @@ Physics
     that radiates it has an emissivity falling with wavelength, ``eps ~ lambda^-alpha`` with
     ``alpha`` ~ 0.7-1.4 in the visible (Hottel & Broughton 1932), which makes it a little bluer than
     a black body. Its colour through a DSLR on the ISS is synthesised exactly as the lamps' are
-    (:mod:`cupola.nightlights.lamps`: spectrum x window x atmosphere x channel sensitivity), over
+    (:mod:`cupola.analysis.lamps`: spectrum x window x atmosphere x channel sensitivity), over
     800-1500 K every 25 K, ``alpha`` 0, 0.7, 1.4, aerosol optical depth at 550 nm 0.05, 0.15, 0.4
     (smoke) and airmass 1 and 2: ``tools/fire_colours.py`` writes the table
     ``cupola/data/lamps/fire_colours_<camera>.csv`` from the shared camera responses.
@@ -16,7 +16,7 @@ Physics
     (0.68-0.86); amber LEDs and low-pressure sodium (G/R 0.08-0.73, B/G < 0.11) overlap it.
 
 Model
-    The lamp classifier of :mod:`cupola.nightlights.colour` (a Gaussian kernel density per class in
+    The lamp classifier of :mod:`cupola.analysis.lamp_colour` (a Gaussian kernel density per class in
     (ln G/R, ln B/G), kernel 0.15 plus 0.05 of noise, equal priors) with a fourth class, "fire",
     whose kernels are the synthesised flames. P(fire) is its posterior; a colour more than
     :data:`MAX_DISTANCE` kernel widths from every flame has P(fire) = 0 (a deep-red LED is not a
@@ -42,8 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cupola.errors import InputError
-from cupola.nightlights.colour import (
+from cupola.analysis.lamp_colour import (
     CLASS_UNCLASSIFIED,
     LAMP_CLASSES,
     LampClass,
@@ -53,7 +52,8 @@ from cupola.nightlights.colour import (
     lamp_groups,
     read_lamp_table,
 )
-from cupola.nightlights.lamps import WAVELENGTH_NM, CameraResponse, camera_ratios, planck_spd
+from cupola.analysis.lamps import WAVELENGTH_NM, CameraResponse, camera_ratios, planck_spd
+from cupola.errors import InputError
 
 __all__ = [
     "FIRE_CLASS",
@@ -103,7 +103,7 @@ def flame_spd(wavelength_nm, temperature_k: float, soot_alpha: float = 0.0) -> n
 
 def synthesise_fire_colours(camera: CameraResponse) -> list[tuple[float, float, float, float, float, float]]:
     """(temperature K, soot alpha, tau_550, airmass, G/R, B/G) of every synthesised flame through
-    ``camera``, the window and the atmosphere (:func:`cupola.nightlights.lamps.camera_ratios`)."""
+    ``camera``, the window and the atmosphere (:func:`cupola.analysis.lamps.camera_ratios`)."""
     rows = []
     for t in FIRE_TEMPERATURES_K:
         for a in SOOT_ALPHAS:
@@ -201,7 +201,7 @@ def fire_probability(g_r, b_g, model: LampModel | None = None, noise_log=None) -
     where a ratio is not valid. ``noise_log`` (shape of ``g_r`` + (2,)): the standard deviation
     of each colour's ln G/R and ln B/G beyond the model's own 5 % (a faint light's measurement
     noise), which widens every class's kernels for that colour."""
-    from cupola.nightlights.colour import _log_features
+    from cupola.analysis.lamp_colour import _log_features
 
     m = model or fire_model()
     names = [c.name for c in m.classes]

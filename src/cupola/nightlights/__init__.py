@@ -18,9 +18,9 @@ _NAMES = {
     "Calibration": "cupola.nightlights.photometry",
     "read_calibration": "cupola.nightlights.photometry",
     "read_raw": "cupola.nightlights.raw",
-    "classify_lamps": "cupola.nightlights.colour",
-    "lamp_probabilities": "cupola.nightlights.colour",
-    "colour_ratios": "cupola.nightlights.colour",
+    "classify_lamps": "cupola.analysis.lamp_colour",
+    "lamp_probabilities": "cupola.analysis.lamp_colour",
+    "colour_ratios": "cupola.analysis.lamp_colour",
 }
 
 __all__ = sorted(_NAMES)

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cupola.analysis import lamp_colour as colour_mod
 from cupola.errors import InputError, NoSolutionError
 from cupola.geometry import attitude as att
-from cupola.nightlights import colour as colour_mod
 from cupola.nightlights.frame import FrameResult, Light, load_frame, place_frame
 from cupola.nightlights.lens import flat_field_gain, lens_from_lensfun
 from cupola.nightlights.photometry import CHANNELS, Calibration, combine_calibrations, read_calibration

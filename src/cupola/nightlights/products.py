@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from cupola import __version__
+from cupola.analysis import lamp_colour as colour_mod
 from cupola.errors import InputError
 from cupola.geometry import attitude as att
 from cupola.geometry import orbit
 from cupola.io.geotiff import write_georeferenced_cog, write_image_tiff
 from cupola.io.names import safe_name
 from cupola.io.staging import json_safe, staged_output
-from cupola.nightlights import colour as colour_mod
 from cupola.nightlights.frame import FrameResult
 from cupola.nightlights.photometry import CHANNELS
 from cupola.nightlights.view import GridProjection

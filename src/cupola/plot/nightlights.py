@@ -48,7 +48,7 @@ def write_report(path: str | Path, fr, lamp_classes) -> Path:
     """Draw the report page of one calibrated frame ``fr`` into ``path`` (PNG, 1280 x 760 px).
 
     ``lamp_classes`` are the lamp classes of the class map (objects with ``name`` and ``code``), as
-    :data:`cupola.nightlights.colour.LAMP_CLASSES`.
+    :data:`cupola.analysis.lamp_colour.LAMP_CLASSES`.
     """
     # the object-oriented API (no pyplot state): safe to draw from a worker thread
     fig = new_figure((16, 9.5))

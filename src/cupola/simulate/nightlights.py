@@ -72,7 +72,7 @@ DEFAULT_ZERO_POINTS = {"R": 13.20, "G": 13.55, "B": 13.05}
 #: colour terms a_c of  m_inst,c = Hp + a_c (B-V) - ZP_c
 DEFAULT_COLOUR_TERMS = {"R": -0.45, "G": -0.05, "B": 0.55}
 #: band radiance ratios (G/R, B/G) of typical lamps for the synthetic cities: lamps of the lamp
-#: table of cupola.nightlights.colour (D3S) in the Vega-equivalent radiance the calibration gives
+#: table of cupola.analysis.lamp_colour (D3S) in the Vega-equivalent radiance the calibration gives
 #: with its default constants (the inverse of colour.camera_ratios_from_radiance, atmosphere
 #: corrected): HPS_LSPDD, a 4000 K LED (Cylinder 1014), a 4280 K metal halide, a T8 fluorescent, a
 #: mercury lamp and an amber LED street light (Streetview 3 amber)

@@ -7,7 +7,7 @@ fluorescent, mercury, incandescent and halogen) spreads over the whole visible r
 G/R and B/G grow together with the colour temperature.
 
 The classes are fitted on the synthetic colours of 220 measured lamp spectra
-(:mod:`cupola.nightlights.lamps`, table ``cupola/data/lamps/lamp_colours_<camera>.csv`` written
+(:mod:`cupola.analysis.lamps`, table ``cupola/data/lamps/lamp_colours_<camera>.csv`` written
 by ``tools/lamp_ratios.py``) in the camera's own system: the ratios of channel signals a Nikon
 D3S (default) or D3 records through the station's window and a clear atmosphere, with the
 published channel curves each scaled to a peak of 1.

@@ -4,7 +4,7 @@ Pure computation on arrays (no file I/O): a lamp's spectral power distribution (
 common wavelength grid, multiplied by the transmission of a typical atmosphere (one vertical
 path) and of the station's window, and integrated against each camera channel's spectral
 sensitivity. The ratios of the channel signals, G/R and B/G, are what
-:mod:`cupola.nightlights.colour` classifies; ``tools/lamp_ratios.py`` computes them for the lamp
+:mod:`cupola.analysis.lamp_colour` classifies; ``tools/lamp_ratios.py`` computes them for the lamp
 library of Sánchez de Miguel et al. into ``cupola/data/lamps/``.
 
 Grid
