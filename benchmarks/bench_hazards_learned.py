@@ -124,7 +124,7 @@ def learned_change() -> None:
     for k, path in enumerate(SAMPLES):
         before, after, transform = _unchanged_pair(k, path)
         layer, matched = _default(before, after)
-        unchanged_feats[k] = (_features(matched, after, layer.score), layer.mask, transform)
+        unchanged_feats[k] = (_features(matched, after, layer.score), layer.mask, transform, before, after)
     n_bg = len(SAMPLES)
     splits = ([0, 1], [2, 3]) if n_bg >= 4 else ([0],)
     models = {}
@@ -135,7 +135,7 @@ def learned_change() -> None:
                 pick = _balanced(t.ravel().astype(int), 3000, rng)
                 xs.append(f[pick])
                 ys.append(t.ravel()[pick].astype(int))
-        for k, (f, _m, _t) in unchanged_feats.items():
+        for k, (f, *_rest) in unchanged_feats.items():
             if k not in held:
                 pick = rng.choice(len(f), size=min(6000, len(f)), replace=False)
                 xs.append(f[pick])
@@ -147,9 +147,7 @@ def learned_change() -> None:
         mask = models[k].predict(f).reshape(truth.shape).astype(bool)
         totals["trained elsewhere"] += _scores(mask, truth, weak)
     unchanged = {m: 0.0 for m in totals}
-    for k, path in enumerate(SAMPLES):
-        before, after, transform = _unchanged_pair(k, path)
-        f, default_mask, transform = unchanged_feats[k]
+    for k, (f, default_mask, transform, before, after) in unchanged_feats.items():
         unchanged["default"] += _km2(default_mask, transform)
         unchanged["self-trained"] += _km2(_self_trained(before, after, rng), transform)
         unchanged["trained elsewhere"] += _km2(models[k].predict(f).reshape(default_mask.shape).astype(bool), transform)
