@@ -1320,76 +1320,24 @@ def _cloud_change_km2(cases):
 # -- active fire from night photos (issue 17, `hazards fire --night-photo`) ---------------------------
 
 METEOR = ROOT.parent / "shared" / "data" / "iss-meteor-2017" / "meteor_20170517T054409.526Z.jpg"
-NIGHT_NOISE = 0.001  # read noise per band of the linear night frame (its dark sky is ~0.004)
 
 
 def _night_background() -> np.ndarray:
-    """(3, rows, cols) the real Meteor night frame of Del Rio (city lights, lightning), its JPEG's
-    sRGB curve undone (linear 0..1); saturated pixels stay at 1."""
-    from PIL import Image
+    """(3, rows, cols) the real Meteor night frame of Del Rio (city lights, lightning), linear 0..1."""
+    from cupola.simulate.hazards import night_background
 
-    v = np.asarray(Image.open(METEOR).convert("RGB"), dtype=np.float64) / 255.0
-    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    return np.moveaxis(lin, -1, 0)
+    return night_background(METEOR)
 
 
 def _night_case(bg, seed: int, n_fires: int = 30, n_lamps: int = 30):
-    """A night pair on ``bg`` with painted fires (Planck/soot colours of random temperature 800-1500 K,
-    soot alpha 0-1.4, aerosol depth 0.05-0.5, airmass 1-2) and painted new street lights (colours of
-    random lamps of the library, one family drawn uniformly, then a lamp of it). Returns before,
-    after, the fire footprints (list of masks), the lamp footprints and the painted lamps' indices."""
-    import sys
+    """(before, after, fire footprints, lamp footprints, painted lamps' indices) of the night pair
+    on ``bg`` painted by :func:`cupola.simulate.hazards.paint_night_fires` through the Nikon D3S."""
+    from cupola.analysis.camera_response import read_camera_response
+    from cupola.simulate.hazards import paint_night_fires
 
-    from scipy import ndimage
-
-    from cupola.analysis.lamp_colour import read_lamp_table
-    from cupola.analysis.lamps import WAVELENGTH_NM, camera_ratios
-    from cupola.hazards.night_fire import flame_spd
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    from lamp_ratios import read_camera
-
-    cam = read_camera(ROOT.parent / "shared" / "data" / "lamp-spectra", "D3s")
-    rng = np.random.default_rng(seed)
-    shape = bg.shape[1:]
-    rr, cc = np.mgrid[: shape[0], : shape[1]]
-    lit = np.argwhere(bg.sum(axis=0) > np.quantile(bg.sum(axis=0), 0.97))
-
-    def spot(row, col, sigma):
-        return np.exp(-((rr - row) ** 2 + (cc - col) ** 2) / (2 * sigma**2))
-
-    add = np.zeros_like(bg)
-    fires, lamps_fp, lamp_ids = [], [], []
-    for k in range(n_fires):
-        if k % 2 and len(lit):  # half in the lit towns
-            row, col = lit[rng.integers(len(lit))] + rng.uniform(-0.5, 0.5, 2)
-        else:
-            row, col = rng.uniform(10, shape[0] - 10), rng.uniform(10, shape[1] - 10)
-        t = rng.uniform(800, 1500)
-        spd = flame_spd(WAVELENGTH_NM, t, rng.uniform(0, 1.4))
-        atm = {"tau_550": rng.uniform(0.05, 0.5), "airmass": rng.uniform(1, 2)}
-        gr, bg_ = camera_ratios(WAVELENGTH_NM, spd, cam, atmosphere_kw=atm)
-        s = spot(row, col, np.exp(rng.uniform(np.log(0.7), np.log(3.0))))
-        amp = np.exp(rng.uniform(np.log(0.005), np.log(0.3)))
-        add += amp * np.array([1.0, gr, gr * bg_])[:, None, None] * s
-        fires.append(ndimage.binary_dilation(s > 0.05))
-    table = read_lamp_table("d3s")
-    fam = np.array(table.family)
-    families = sorted(set(fam))
-    for _ in range(n_lamps):
-        i = int(rng.choice(np.flatnonzero(fam == families[rng.integers(len(families))])))
-        row, col = rng.uniform(10, shape[0] - 10), rng.uniform(10, shape[1] - 10)
-        ang, n = rng.uniform(0, np.pi), int(rng.integers(3, 9))
-        amp = np.exp(rng.uniform(np.log(0.005), np.log(0.3)))
-        s = sum(spot(row + 4 * j * np.sin(ang), col + 4 * j * np.cos(ang), 1.0) for j in range(n))
-        add += amp * np.array([1.0, table.g_r[i], table.g_r[i] * table.b_g[i]])[:, None, None] * s
-        lamps_fp.append(ndimage.binary_dilation(s > 0.05))
-        lamp_ids.append(i)
-    gain = rng.uniform(0.9, 1.1)
-    shifted = ndimage.shift(bg, (0, *rng.uniform(-0.4, 0.4, 2)), order=1, mode="nearest")
-    before = bg + rng.normal(0, NIGHT_NOISE, bg.shape)
-    after = np.minimum(shifted * gain + add + rng.normal(0, NIGHT_NOISE, bg.shape), 1.0)  # saturation
-    return before, after, fires, lamps_fp, lamp_ids
+    cam = read_camera_response(ROOT.parent / "shared" / "data" / "lamp-spectra", "D3s")
+    c = paint_night_fires(bg, cam, seed, n_fires=n_fires, n_lamps=n_lamps)
+    return c.before, c.after, c.fires, c.lamps, c.lamp_ids
 
 
 def _night_score(mask, fires, lamps_fp):
@@ -1484,84 +1432,13 @@ def night_fire_detection(tune_seeds=(0, 1, 2, 3), test_seeds=(4, 5, 6, 7)):
 PLUME_TUNE_SCENES, PLUME_TEST_SCENES = (0, 1), (2, 3)  # thresholds chosen on the first, reported on the second
 
 
-def _smooth_field(shape, rng, sigma):
-    from scipy import ndimage
-
-    f = ndimage.gaussian_filter(rng.normal(size=shape), sigma)
-    return ((f - f.min()) / max(float(f.max() - f.min()), 1e-12)).astype(np.float32)
-
-
-def _blobs(shape, rng, fraction, sigma, avoid=None):
-    """A soft mask (0..1, ~2-pixel edges) of smooth random blobs covering ~``fraction`` of the frame,
-    outside ``avoid`` (a soft mask)."""
-    from scipy import ndimage
-
-    field = ndimage.gaussian_filter(rng.normal(size=shape), sigma)
-    if avoid is not None:
-        field = np.where(ndimage.binary_dilation(avoid > 0, iterations=6), field.min(), field)
-    t = np.quantile(field, 1.0 - fraction)
-    return np.clip((field - t) / (4 * field.std() / sigma) + 0.5, 0.0, 1.0).astype(np.float32)
-
-
-def _toa_bt(ts_k, eps, t_atm, wavelength_um, k_vapour, water_cm):
-    """Top-of-atmosphere brightness temperature (K) of ground at ``ts_k`` with emissivity ``eps``
-    under a water-vapour layer at ``t_atm`` (transmittance exp(-k W)), reflected sky included."""
-    from cupola.analysis.planck import planck_radiance as b
-    from cupola.analysis.planck import planck_temperature
-
-    t = np.exp(-k_vapour * water_cm)
-    sky = b(wavelength_um, t_atm)
-    ground = eps * b(wavelength_um, ts_k) + (1 - eps) * sky
-    return planck_temperature(wavelength_um, t * ground + (1 - t) * sky)
-
-
-def _through(bt_k, wavelength_um, tau, top_k):
-    """BT seen through a layer of optical depth ``tau`` (absorbing, no scattering) at ``top_k``."""
-    from cupola.analysis.planck import planck_radiance as b
-    from cupola.analysis.planck import planck_temperature
-
-    t = np.exp(-tau)
-    return planck_temperature(wavelength_um, b(wavelength_um, bt_k) * t + b(wavelength_um, top_k) * (1 - t))
-
-
 def _thermal_plume_case(lst_k, rng, window=600):
     """(before, after (2, r, c) BT11/BT12 in K, truth plume, truth water cloud) on a real LST scene:
-    emissivities 0.955-0.985 at 11 um with 12 um higher by 0-0.02 (quartz soils at the top: their
-    BTD is negative on both dates), water vapour 1-4 cm (12 um absorbs more: clear BTD > 0), a
-    second date 0-3 K warmer or cooler with other vapour; an ash layer (10 % of the frame) of 11-um
-    optical depth 0.3-2.5 and 12-um depth 0.65-0.85 of it, top 220-260 K; water clouds (6 %) of
-    depth 0.5-5 with 12-um depth 1.15-1.35 of it, top 240-280 K; 0.15 K noise per band."""
-    rows, cols = lst_k.shape
-    r0, c0 = (rows - window) // 2, (cols - window) // 2
-    ts = lst_k[r0 : r0 + window, c0 : c0 + window].astype(np.float64)
-    shape = ts.shape
-    eps11 = 0.955 + 0.03 * _smooth_field(shape, rng, 8)
-    deps = 0.02 * _smooth_field(shape, rng, 12) ** 2
-    t_atm = float(np.nanmedian(ts)) - 10.0
+    :func:`cupola.simulate.hazards.thermal_plume_scene` (its docstring gives the model)."""
+    from cupola.simulate.hazards import thermal_plume_scene
 
-    def scene(ts_k, water):
-        return np.stack(
-            [
-                _toa_bt(ts_k, eps11, t_atm, 10.8, 0.04, water),
-                _toa_bt(ts_k, eps11 + deps, t_atm, 12.0, 0.09, water),
-            ]
-        )
-
-    w_before, w_after = rng.uniform(1, 4, 2)
-    before = scene(ts + rng.uniform(-3, 3) + 2 * _smooth_field(shape, rng, 30), w_before)
-    after = scene(ts, w_after)
-    plume = _blobs(shape, rng, 0.10, 25)
-    cloud = _blobs(shape, rng, 0.06, 15, avoid=plume)
-    tau = plume * rng.uniform(0.3, 2.5) * (0.6 + 0.4 * _smooth_field(shape, rng, 10))
-    beta = rng.uniform(0.65, 0.85)
-    top = rng.uniform(220, 260)
-    after = np.stack([_through(after[0], 10.8, tau, top), _through(after[1], 12.0, beta * tau, top)])
-    tau_c = cloud * rng.uniform(0.5, 5.0)
-    gamma, top_c = rng.uniform(1.15, 1.35), rng.uniform(240, 280)
-    after = np.stack([_through(after[0], 10.8, tau_c, top_c), _through(after[1], 12.0, gamma * tau_c, top_c)])
-    before = before + rng.normal(0, 0.15, before.shape)
-    after = after + rng.normal(0, 0.15, after.shape)
-    return before.astype(np.float32), after.astype(np.float32), plume > 0.5, cloud > 0.5
+    c = thermal_plume_scene(lst_k, rng, window=window)
+    return c.before, c.after, c.plume, c.cloud
 
 
 def _plume_scores(mask, truth, cloud, valid):
@@ -1594,20 +1471,22 @@ def _rgb_plume_case(path: Path, rng):
     second acquisition (gain, offset, noise); in 'after' an ash plume (10 %: brown 0.22-0.30 /
     0.16-0.21 / 0.10-0.14, or grey 0.06-0.14, opacity 0.6-0.95 with texture) and white water
     clouds (6 %, 0.55-0.8 reflectance, opacity 0.5-1 with thin edges)."""
+    from cupola.simulate.hazards import smooth_field, soft_blobs
+
     stack, _own, _t = _background(path)
     rgb = stack[:3]
     shape = rgb.shape[1:]
     before = _acquire(rgb, rng, rng.uniform(0.9, 1.1), rng.uniform(-0.01, 0.01), 0.005)
     after = _acquire(rgb, rng, 1.0, 0.0, 0.005)
-    plume = _blobs(shape, rng, 0.10, 40)
-    cloud = _blobs(shape, rng, 0.06, 25, avoid=plume)
+    plume = soft_blobs(shape, rng, 0.10, 40)
+    cloud = soft_blobs(shape, rng, 0.06, 25, avoid=plume)
     if rng.uniform() < 0.5:
         colour = np.array([rng.uniform(0.22, 0.30), rng.uniform(0.16, 0.21), rng.uniform(0.10, 0.14)])
     else:
         colour = np.full(3, rng.uniform(0.06, 0.14)) * np.array([1.0, 0.98, 0.95])
-    alpha = plume * rng.uniform(0.6, 0.95) * (0.8 + 0.2 * _smooth_field(shape, rng, 6))
+    alpha = plume * rng.uniform(0.6, 0.95) * (0.8 + 0.2 * smooth_field(shape, rng, 6))
     white = rng.uniform(0.55, 0.8) * np.array([0.98, 1.0, 1.03])
-    alpha_c = cloud * rng.uniform(0.5, 1.0) * (0.7 + 0.3 * _smooth_field(shape, rng, 6))
+    alpha_c = cloud * rng.uniform(0.5, 1.0) * (0.7 + 0.3 * smooth_field(shape, rng, 6))
     for k in range(3):
         after[k] = (1 - alpha) * after[k] + alpha * colour[k]
         after[k] = (1 - alpha_c) * after[k] + alpha_c * white[k]

@@ -44,19 +44,13 @@ HEADER = """\
 
 
 def read_camera(data_dir: Path, name: str):
-    from cupola.analysis.lamps import CameraResponse
+    from cupola.analysis.camera_response import read_camera_response
+    from cupola.errors import InputError
 
-    curves = []
-    for band in "RGB":
-        path = data_dir / f"{band}_{name}.csv"
-        a = np.loadtxt(path, skiprows=1)
-        if a.ndim != 2 or a.shape[1] != 2:
-            raise SystemExit(f"{path}: expected two columns (wavelength in angstrom, response)")
-        curves.append(a)
-    wl = curves[0][:, 0]
-    if any(not np.array_equal(c[:, 0], wl) for c in curves):
-        raise SystemExit(f"{data_dir}: the R, G, B curves of {name} have different wavelengths")
-    return CameraResponse(name, wl / 10.0, curves[0][:, 1], curves[1][:, 1], curves[2][:, 1])
+    try:
+        return read_camera_response(data_dir, name)
+    except InputError as e:
+        raise SystemExit(str(e)) from None
 
 
 def read_spectrum(path: Path) -> tuple[np.ndarray, np.ndarray]:

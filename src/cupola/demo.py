@@ -179,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     code = _hazards_fire(cupola_main, args.out / "hazards-fire", outputs)
     if code != 0:
         return code
+    code = _hazards_plume(cupola_main, args.out / "hazards-plume", outputs)
+    if code != 0:
+        return code
+    code = _hazards_night_fire(cupola_main, args.out / "hazards-night-fire", outputs)
+    if code != 0:
+        return code
     code = _airglow_rendered(cupola_main, args.out / "airglow", outputs)
     if code != 0:
         return code
@@ -393,6 +399,108 @@ def _hazards_fire(cupola_main, folder: Path, outputs: list) -> int:
         )
         outputs.append(folder / "products")
     return code
+
+
+def _hazards_plume(cupola_main, folder: Path, outputs: list) -> int:
+    """``hazards plume`` on a real ECOSTRESS LST scene of Los Angeles (../shared/data) made a
+    split-window pair (BT11/BT12 synthesised from it) with a PAINTED ash plume and water clouds (the
+    plume benchmark's painter, seed 2026: none of its tuning or held-out cases), scored against
+    them: the IoU of the ash and the share of the water-cloud pixels called ash."""
+    import numpy as np
+    import rasterio
+
+    from cupola.io.raster_band import read_raster_band
+    from cupola.simulate.hazards import thermal_plume_scene, write_plume_pair
+
+    la = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecostress-la"
+    lst = sorted(la.glob("LST/*doy2023194*.tif"))
+    if not lst:
+        print(f"\n(hazards plume step skipped: no ECOSTRESS scene doy2023194 in {la / 'LST'})")
+        return 0
+    print("\n# hazards: a real ECOSTRESS scene (Los Angeles, 2023-07-13) as BT11/BT12, a PAINTED ash plume and clouds")
+    band = read_raster_band(lst[0])
+    scene = thermal_plume_scene(band.values, 2026)
+    f = write_plume_pair(scene, band.transform, folder / "inputs")
+    argv = [
+        "hazards",
+        "plume",
+        str(f["before"]),
+        str(f["after"]),
+        "--bands",
+        "tir11,tir12",
+        "--out",
+        str(folder / "products"),
+    ]
+    code = _run(cupola_main, argv)
+    if code == 0:
+        found, window = _on_input_grid(folder / "products" / "confidence.tif", f["truth"])
+        with rasterio.open(f["truth"]) as ds:
+            plume, cloud = ds.read(1)[window] > 0, ds.read(2)[window] > 0
+        valid = (np.isfinite(scene.before).all(0) & np.isfinite(scene.after).all(0))[window]
+        found, plume, cloud = found & valid, plume & valid, cloud & valid
+        print(
+            f"ash IoU against the painted plume: {(found & plume).sum() / max((found | plume).sum(), 1):.3f}; "
+            f"water-cloud pixels called ash: {(found & cloud).sum()} of {cloud.sum()}"
+        )
+        outputs.append(folder / "products")
+    return code
+
+
+def _hazards_night_fire(cupola_main, folder: Path, outputs: list) -> int:
+    """``hazards fire --night-photo`` on the real Meteor night frame of Del Rio (../shared/data), its
+    JPEG curve undone, with 30 PAINTED fires (flame colours through the Nikon D3S) and 30 PAINTED
+    rows of new street lights (library lamps) (the night-fire benchmark's painter, seed 2026),
+    put on a north-up grid by an affine fitted to the frame's four tie points; scored against the
+    painted truth: fires found and false fires on the new lamps and elsewhere. The command's lamp
+    model knows the painted lamps (the benchmark leaves them out: its false fires are the figure)."""
+    import numpy as np
+    import rasterio
+    from scipy import ndimage
+
+    from cupola.analysis.camera_response import read_camera_response
+    from cupola.simulate.hazards import night_background, paint_night_fires, tie_point_affine, write_night_pair
+
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
+    meteor, spectra = shared / "iss-meteor-2017", shared / "lamp-spectra"
+    if not (meteor / "frame.json").exists() or not (spectra / "R_D3s.csv").exists():
+        print(f"\n(hazards night fire step skipped: no Meteor frame in {meteor} or no D3S curves in {spectra})")
+        return 0
+    print("\n# hazards: the real Meteor night frame (Del Rio, 2017) with 30 PAINTED fires and 30 PAINTED new lamp rows")
+    frame = json.loads((meteor / "frame.json").read_text())
+    tie = np.loadtxt(meteor / frame["tie_points"]["file"], delimiter=",", skiprows=1, ndmin=2)
+    affine, residual_px = tie_point_affine(tie[:, 0], tie[:, 1], tie[:, 3], tie[:, 2])
+    scene = paint_night_fires(night_background(meteor / frame["image"]), read_camera_response(spectra, "D3s"), 2026)
+    f = write_night_pair(scene, affine, folder / "inputs")
+    print(f"(north-up grid from an affine fitted to the {len(tie)} tie points: largest residual {residual_px:.1f} px)")
+    argv = ["hazards", "fire", str(f["before"]), str(f["after"]), "--night-photo", "--out", str(folder / "products")]
+    code = _run(cupola_main, argv)
+    if code == 0:
+        found, window = _on_input_grid(folder / "products" / "confidence.tif", f["truth"])
+        with rasterio.open(f["truth"]) as ds:
+            fires, lamps = ds.read(1)[window], ds.read(2)[window]
+        painted = np.setdiff1d(np.unique(fires), [0])  # the fires inside the frame
+        hit = np.intersect1d(np.unique(fires[found]), painted)
+        labels, n = ndimage.label(found, structure=np.ones((3, 3), bool))
+        on_fire = np.unique(labels[(fires > 0) & found])
+        on_lamp = np.setdiff1d(np.unique(labels[(lamps > 0) & found]), on_fire)
+        print(
+            f"painted fires found: {hit.size}/{painted.size} (in the lit towns {np.sum(hit % 2 == 0)}/"
+            f"{np.sum(painted % 2 == 0)}); false fires: {on_lamp.size} on the new lamps, "
+            f"{n - np.setdiff1d(on_fire, [0]).size - on_lamp.size} elsewhere"
+        )
+        outputs.append(folder / "products")
+    return code
+
+
+def _on_input_grid(product_tif: Path, input_tif: Path):
+    """(mask of the product's non-zero pixels, the window (row and column slices) of the input
+    grid that the product covers): the products are cut to the pair's overlap."""
+    import rasterio
+
+    with rasterio.open(product_tif) as ds, rasterio.open(input_tif) as inp:
+        found, t, ti = ds.read(1) > 0, ds.transform, inp.transform
+    r0, c0 = round((t.f - ti.f) / ti.e), round((t.c - ti.c) / ti.a)
+    return found, (slice(r0, r0 + found.shape[0]), slice(c0, c0 + found.shape[1]))
 
 
 def _airglow_rendered(cupola_main, folder: Path, outputs: list) -> int:
