@@ -226,3 +226,40 @@ def test_cloud_fill_gives_the_ground_back_its_contrast(bases):
         ground = ~(resize(mask.astype(np.uint8), sw, sh) > 0)
         detail[sigma] = float(np.abs(cv2.Laplacian(small, cv2.CV_32F))[ground].mean())
     assert detail[0.03] > 1.1 * detail[None], detail
+
+
+def test_estimate_affine_recovers_a_known_transform_among_outliers():
+    rng = np.random.default_rng(3)
+    a = np.array([[0.8, -0.35, 40.0], [0.3, 0.7, -12.0], [0.0, 0.0, 1.0]])
+    src = rng.uniform(0, 300, (40, 2))
+    dst = hg.apply_h(a, src) + rng.normal(0, 0.2, src.shape)
+    dst[:12] = rng.uniform(0, 300, (12, 2))  # 30 % outliers
+    est = hg.estimate_affine(src, dst, 2.0)
+    assert est is not None
+    np.testing.assert_allclose(est, a, atol=0.02 * np.abs(a).max())
+    assert hg.estimate_affine(src[:3], dst[:3]) is None
+
+
+def test_a_weak_first_pass_is_coregistered_again_from_its_affine_fit(bases):
+    """A first pass of a few matches can give a homography whose outline is a bow tie (as on the
+    Crimean photo turned by 20 degrees in the suite); the affine fit of the same matches starts the
+    coregistration instead, and is accepted. From the bow tie alone the re-match fails."""
+    import cv2
+
+    from cupola.locate.localize import Candidate
+
+    b = bases["ISS064-E-358"]
+    ref = Reference(b.reference, b.name, bounds=b.bounds)
+    loc = Localizer(LocateOptions(**SMALL))
+    good = loc.locate(b.photo, [ref])
+    assert good.matched, good.reason
+    h = good.h_photo_to_ref
+    ph, pw = b.photo.shape[:2]
+    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    dst = hg.apply_h(h, src).astype(np.float32)
+    bow_tie = cv2.getPerspectiveTransform(src, dst[[0, 1, 3, 2]])
+    without = loc._verify(Candidate(ref, 0.0, 9, bow_tie))
+    assert not without.matched
+    with_affine = loc._verify(Candidate(ref, 0.0, 9, bow_tie, h_affine_photo_to_ref=h))
+    assert with_affine.matched, with_affine.reason
+    assert _error_km(with_affine, good.center_lonlat) < 1.0

@@ -20,6 +20,28 @@ def estimate_homography(src: np.ndarray, dst: np.ndarray, threshold_px: float = 
     return h, mask.ravel().astype(bool)
 
 
+def estimate_affine(src: np.ndarray, dst: np.ndarray, threshold_px: float = 4.0) -> np.ndarray | None:
+    """A 3 x 3 homography holding the affine transform ``src`` -> ``dst`` pixels fitted with RANSAC
+    (three points a sample), or None when fewer than 4 pairs or no fit. With few true matches this
+    is better pinned than a homography: 6 parameters instead of 8, and no perspective terms to
+    throw the far side of the photo off."""
+    import cv2
+
+    if len(src) < 4:
+        return None
+    a, _ = cv2.estimateAffine2D(
+        src.astype(np.float32),
+        dst.astype(np.float32),
+        method=cv2.RANSAC,
+        ransacReprojThreshold=threshold_px,
+        maxIters=5000,
+        confidence=0.999,
+    )
+    if a is None or not np.isfinite(a).all():
+        return None
+    return np.vstack([a, [0.0, 0.0, 1.0]])
+
+
 def apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Apply a homography to (N, 2) points; NaN where the point maps to infinity."""
     p = np.column_stack([pts, np.ones(len(pts))]) @ h.T

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -85,6 +85,11 @@ class LocateOptions:
     # of the photo's long side, before the matcher sees the photo: otherwise CLAHE spends its local
     # contrast on the bright cloud and the ground beside it goes flat. None: the photo as it is
     cloud_fill_sigma: float | None = 0.03
+    # a first pass with fewer inliers than this also fits an affine transform (6 parameters, three
+    # points a sample) to its matches; when the re-match from the homography (8 parameters from
+    # 7-15 points: poorly pinned away from them) fails, the coregistration is tried once more from
+    # the affine estimate. None: off
+    affine_retry_below: int | None = 15
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Candidate:
     inliers: int
     h_photo_to_ref: np.ndarray  # full-resolution photo pixels -> reference pixels
     tile: tuple[int, int, int, int] | None = None
+    h_affine_photo_to_ref: np.ndarray | None = None  # the same matches under an affine model (weak passes)
 
 
 @dataclass
@@ -393,7 +399,12 @@ class Localizer:
             return None
         tile_to_ref = np.array([[1, 0, c0], [0, 1, r0], [0, 0, 1]], float) @ hg.scale_h(ref_scale)
         h_full = tile_to_ref @ h @ np.linalg.inv(to_full)
-        return Candidate(ref, angle_deg, int(inl.sum()), h_full, tile)
+        h_aff = None
+        if opts.affine_retry_below is not None and inl.sum() < opts.affine_retry_below:
+            a = hg.estimate_affine(fp.keypoints[i0], fr.keypoints[i1], opts.ransac_px)
+            if a is not None:
+                h_aff = tile_to_ref @ a @ np.linalg.inv(to_full)
+        return Candidate(ref, angle_deg, int(inl.sum()), h_full, tile, h_aff)
 
     def _rotation_order(self, ref: Reference, offset_deg: float = 0.0) -> list[float]:
         """Turns of the photo to try (degrees counter-clockwise), most likely first. With a nadir
@@ -523,11 +534,41 @@ class Localizer:
         opts = self.opts
         ref = cand.reference
         ph, pw = self._photo[0].shape
+
+        def passes(m) -> bool:  # the re-match's own tests of the decision below
+            n_ok = m is not None and m[0] >= opts.min_inliers
+            return n_ok and m[1] >= opts.min_inlier_ratio and m[2] >= opts.min_spread
+
+        def better(m, than) -> bool:
+            return m is not None and (than is None or (passes(m), m[0]) > (passes(than), than[0]))
+
+        start = "homography"
+        if cand.h_affine_photo_to_ref is not None:
+            outline = hg.apply_h(cand.h_photo_to_ref, hg.border_points(pw, ph, 1))
+            if not hg.quad_is_sane(outline, allow_mirror=False)[0]:
+                # a bow tie or a mirror from a few points: the affine fit of the same matches starts
+                cand = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
+                start = "affine"
         h_full, history, last = self.coregister(cand, opts.coreg_keypoints)
         if opts.coreg_keypoints is not None and last is not None and last[0] < opts.coreg_retry_inliers:
-            # a weak re-match with fewer keypoints: the decision is taken on the full set
-            h_full, more, last = self.coregister(cand)
+            # a weak re-match with fewer keypoints: done again on the full set, the better one kept
+            h_more, more, last_more = self.coregister(cand)
             history += more
+            if better(last_more, last):
+                h_full, last = h_more, last_more
+        for m in history:
+            m["start"] = start
+
+        if cand.h_affine_photo_to_ref is not None and not passes(last):
+            # the homography of a weak first pass can be far off away from its few points: start
+            # the re-match again from the affine fit of the same matches, keep the better outcome
+            alt = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
+            h_alt, more, last_alt = self.coregister(alt)
+            for m in more:
+                m["start"] = "affine"
+            history += more
+            if better(last_alt, last):
+                h_full, last = h_alt, last_alt
         res = LocateResult(
             False,
             "",
