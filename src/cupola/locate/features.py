@@ -8,6 +8,7 @@ imported, since its ``__init__`` imports torchvision). Nothing is downloaded at 
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,9 @@ MATCHERS = ("aliked", "xfeat", "sift")
 # robustness suite 52 of 69 against 50 of 69 at 0.1 (both gains the Crimean photo, no case lost),
 # the 24 wrong pairs still all rejected (docs/locate.md)
 MATCH_THRESHOLD = 0.05
+# opt-in, default unchanged: CUPOLA_LIGHTGLUE=ort runs LightGlue in ONNX Runtime with the same
+# early stopping and pruning (cupola.locate.lightglue_ort; measured in docs/onboard.md, issue 20)
+LIGHTGLUE_RUNTIME_ENV = "CUPOLA_LIGHTGLUE"
 
 
 @dataclass
@@ -127,6 +131,20 @@ def _aliked_models(weights: str, max_keypoints: int, threads: int):
     return aliked, glue
 
 
+@lru_cache(maxsize=2)
+def _ort_glue(weights: str, max_keypoints: int, threads: int):
+    from cupola.locate.lightglue_ort import OrtLightGlue
+
+    return OrtLightGlue(_aliked_models(weights, max_keypoints, threads)[1], threads=threads)
+
+
+def _glue_runtime() -> str:
+    runtime = os.environ.get(LIGHTGLUE_RUNTIME_ENV, "torch") or "torch"
+    if runtime not in ("torch", "ort"):
+        raise InputError(f"{LIGHTGLUE_RUNTIME_ENV}={runtime!r}: expected torch or ort")
+    return runtime
+
+
 class AlikedLightGlueMatcher:
     """ALIKED (Zhao et al. 2023, n16) keypoints matched with LightGlue (Lindenberger et al. 2023)."""
 
@@ -137,6 +155,7 @@ class AlikedLightGlueMatcher:
         from cupola.locate.aliked_fast import FastAliked
 
         aliked, self._glue = _aliked_models(weights, max_keypoints, threads)
+        self._ort = _ort_glue(weights, max_keypoints, threads) if _glue_runtime() == "ort" else None
         # the same keypoints and descriptors as kornia's ALIKED without its full-size feature map
         self._aliked = FastAliked(aliked)
 
@@ -176,6 +195,10 @@ class AlikedLightGlueMatcher:
 
         if len(f0) < 2 or len(f1) < 2:
             return np.zeros(0, int), np.zeros(0, int)
+        if self._ort is not None:
+            size0, size1 = (f0.shape[1], f0.shape[0]), (f1.shape[1], f1.shape[0])
+            m = self._ort.match(f0.keypoints, f0.descriptors, size0, f1.keypoints, f1.descriptors, size1)[0]
+            return m[:, 0].astype(int), m[:, 1].astype(int)
         data = {
             "image0": {
                 "keypoints": torch.from_numpy(f0.keypoints)[None],
