@@ -163,3 +163,20 @@ def test_cli_night_photo_finds_a_painted_fire_in_the_real_frame(tmp_path, capsys
     assert np.setdiff1d(np.unique(fires[found]), [0]).size >= 1  # a painted fire is found
     feats = json.loads((out / "hazard_polygons.geojson").read_text())["features"]
     assert feats and feats[0]["properties"]["class"] == "active fire (night light)"
+
+
+def test_camera_response_reader_names_a_missing_or_bad_curve(tmp_path):
+    from cupola.analysis.camera_response import read_camera_response
+    from cupola.errors import InputError
+
+    for band, resp in zip("RGB", (1.0, 0.5, 0.25)):
+        (tmp_path / f"{band}_toy.csv").write_text(f"wavelength response\n4000 {resp}\n5000 {resp}\n")
+    cam = read_camera_response(tmp_path, "toy")
+    assert np.array_equal(cam.wavelength_nm, [400.0, 500.0]) and np.array_equal(cam.b, [0.25, 0.25])
+    (tmp_path / "R_other.csv").write_text("w r\n4000 1\n4100 1\n")
+    (tmp_path / "G_other.csv").write_text("w r\n4000 1\n4100 1\n")
+    with pytest.raises(InputError, match="B_other.csv"):
+        read_camera_response(tmp_path, "other")
+    (tmp_path / "B_other.csv").write_text("w r\n4000 1\n4200 1\n")
+    with pytest.raises(InputError, match="different wavelengths"):
+        read_camera_response(tmp_path, "other")
