@@ -36,6 +36,9 @@ Figures:
   mosaics (brown/grey plumes, white clouds), baselines "every new cold region" and "every new
   bright or dark region"; ``plume_tuning`` prints the thresholds' grid on the tuning half first.
 
+The plume and night-fire scenes are painted by ``cupola.simulate.hazards`` (``thermal_plume_scene``,
+``paint_night_fires``), which ``make demo`` uses too.
+
 ``python benchmarks/bench_hazards.py cloud_tuning`` scores the cloud tests' grid and applies the
 rule that chose their defaults. ``python benchmarks/bench_hazards.py fire_tuning`` (not a BENCH
 line) chooses the fire test's defaults on a spread of painted fires and writes

@@ -180,3 +180,6 @@ def test_camera_response_reader_names_a_missing_or_bad_curve(tmp_path):
     (tmp_path / "B_other.csv").write_text("w r\n4000 1\n4200 1\n")
     with pytest.raises(InputError, match="different wavelengths"):
         read_camera_response(tmp_path, "other")
+    (tmp_path / "B_other.csv").write_text("w r\n4000,1\n4100,1\n")
+    with pytest.raises(InputError, match="B_other.csv: not a table of numbers"):
+        read_camera_response(tmp_path, "other")

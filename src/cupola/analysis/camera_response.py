@@ -20,7 +20,7 @@ def read_camera_response(folder: str | os.PathLike, name: str) -> CameraResponse
     its three curves in ``folder`` (wavelengths turned into nm).
 
     Raises:
-        InputError: a curve is missing, is not two columns, or the three differ in wavelengths.
+        InputError: a curve is missing, is not two columns of numbers, or the three differ in wavelengths.
     """
     folder = Path(folder)
     curves = []
@@ -28,8 +28,11 @@ def read_camera_response(folder: str | os.PathLike, name: str) -> CameraResponse
         path = folder / f"{band}_{name}.csv"
         if not path.is_file():
             raise InputError(f"{path}: no such camera response curve")
-        a = np.loadtxt(path, skiprows=1)
-        if a.ndim != 2 or a.shape[1] != 2:
+        try:
+            a = np.loadtxt(path, skiprows=1, ndmin=2)
+        except ValueError as e:
+            raise InputError(f"{path}: not a table of numbers ({e})") from None
+        if a.shape[1] != 2:
             raise InputError(f"{path}: expected two columns (wavelength in angstrom, response)")
         curves.append(a)
     wl = curves[0][:, 0]
