@@ -50,6 +50,12 @@ def synth_command(
     renderer: str = typer.Option("embree", "--renderer", help="embree (ray casting) or mitsuba (path tracing)."),
     mesh: Path | None = _mesh(),
     scale: float = _scale(),
+    psf_stars: Path | None = typer.Option(
+        None,
+        "--psf-stars",
+        help="A star image (FITS, PNG, TIFF; linear counts) of the camera: its PSF, measured from the isolated "
+        "unsaturated stars, blurs every image instead of a drawn one (same pixel scale as --size's images).",
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -64,8 +70,17 @@ def synth_command(
             f"at most {MAX_SET_PIXELS / 1e6:.0f} million per set (several sets, or smaller images)"
         )
     model = _model(mesh, scale)
+    psf = None
+    if psf_stars is not None:
+        from cupola.rso.psf_stars import estimate_psf, read_star_image
+
+        image, saturation = read_star_image(psf_stars)
+        measured = estimate_psf(image, saturation_level=saturation, name=str(psf_stars))
+        psf = (measured.psf, measured.kind())
+        if not quiet:
+            print(f"rso synth: PSF from {psf_stars}: {measured.kind()}")
     with progress_bar(disable=quiet) as advance:
-        summary = synthesize(model, n, out, seed=seed, size_px=size, renderer=renderer, progress=advance)
+        summary = synthesize(model, n, out, seed=seed, size_px=size, renderer=renderer, progress=advance, psf=psf)
     if not quiet:
         print(
             f"rso synth: {n} image(s) of {summary['model']} ({size} px, seed {seed}), "

@@ -69,10 +69,17 @@ RENDERER_NAMES = {
 
 
 def draw_sample(
-    model: SpacecraftModel, seed: int, index: int, size_px: int = 64, renderer: str = "embree"
+    model: SpacecraftModel,
+    seed: int,
+    index: int,
+    size_px: int = 64,
+    renderer: str = "embree",
+    psf: tuple[np.ndarray, str] | None = None,
 ) -> RsoSample:
     """Image ``index`` of the set of ``seed`` (deterministic; with ``renderer`` "mitsuba" the
-    views and degradations are the same as with "embree", the images Mitsuba's path tracing)."""
+    views and degradations are the same as with "embree", the images Mitsuba's path tracing).
+    ``psf`` (kernel, description): every image blurred by it (e.g. measured from stars) instead
+    of a drawn one; views and noise draws stay those of the seed."""
     rng = np.random.default_rng([seed, index])
     view = draw_view(rng, model)
     if renderer == "mitsuba":
@@ -81,7 +88,7 @@ def draw_sample(
         clean = render_mitsuba(model, view, size_px, seed=index)
     else:
         clean = render(model, view, size_px)
-    d = random_degradation(rng)
+    d = random_degradation(rng, psf)
     return RsoSample(view, d, clean, degrade(clean, d, rng))
 
 
@@ -116,8 +123,12 @@ def synthesize(
     size_px: int = 64,
     renderer: str = "embree",
     progress: Callable[[str, int, int], None] | None = None,
+    psf: tuple[np.ndarray, str] | None = None,
 ) -> dict:
     """Render and degrade ``n`` images of ``model`` into the set folder ``out_dir`` (all or nothing).
+
+    ``psf`` (kernel, description): one PSF for every image (e.g. measured from the user's star
+    images, :func:`cupola.rso.psf_stars.estimate_psf`) instead of the drawn ones.
 
     Returns the summary written to ``result.json``.
 
@@ -140,20 +151,20 @@ def synthesize(
         from cupola.rso.render_mitsuba import _mitsuba
 
         _mitsuba()
-    labels, clean, degraded, psf = [], [], [], []
+    labels, clean, degraded, kernels = [], [], [], []
     render_s = 0.0
     with staged_output(out_dir, "`out_dir`", kind="rso-set") as stage:
         (stage / "degraded").mkdir()
         (stage / "clean").mkdir()
         for i in range(n):
             t0 = time.perf_counter()
-            s = draw_sample(model, seed, i, size_px, renderer)
+            s = draw_sample(model, seed, i, size_px, renderer, psf)
             render_s += time.perf_counter() - t0
             labels.append(_label(i, s))
             clean.append(s.clean.astype(np.float16))
             d8 = np.round(s.degraded * 255).astype(np.uint8)
             degraded.append(d8)
-            psf.append(s.degradation.psf.astype(np.float32))
+            kernels.append(s.degradation.psf.astype(np.float32))
             Image.fromarray(d8).save(stage / "degraded" / f"{i:06d}.png")
             Image.fromarray(np.round(np.clip(s.clean, 0, 1) * 255).astype(np.uint8)).save(
                 stage / "clean" / f"{i:06d}.png"
@@ -161,7 +172,9 @@ def synthesize(
             if progress is not None:
                 progress("images", i + 1, n)
         write_records_csv(stage / "labels.csv", labels)
-        np.savez_compressed(stage / "arrays.npz", clean=np.stack(clean), degraded=np.stack(degraded), psf=np.stack(psf))
+        np.savez_compressed(
+            stage / "arrays.npz", clean=np.stack(clean), degraded=np.stack(degraded), psf=np.stack(kernels)
+        )
         summary = {
             "version": RESULT_VERSION,
             "kind": "rso-set",
@@ -173,6 +186,7 @@ def synthesize(
             "extent_m": model.extent_m,
             "renderer": RENDERER_NAMES[renderer],
             "render_seconds_per_image": render_s / n,
+            "psf": "drawn per image (labels.csv)" if psf is None else psf[1],
         }
         write_json(stage / "result.json", summary)
     return summary

@@ -128,23 +128,27 @@ def degrade(clean: np.ndarray, d: Degradation, rng: np.random.Generator | None =
     return (img8.astype(np.float32) / 255.0).astype(np.float32)
 
 
-def random_degradation(rng: np.random.Generator) -> Degradation:
+def random_degradation(rng: np.random.Generator, psf: tuple[np.ndarray, str] | None = None) -> Degradation:
     """A degradation drawn from the ranges the synthetic sets use: Gaussian (sigma 0.8-2.2 px) or
     Moffat (alpha 1-2.5 px, beta 2.5-4.5) PSF, half of them with a motion smear of 2-7 px; signal
-    30-1000 e- for white (low light to daylight); read noise 1-6 e-; JPEG quality 50-95 for half."""
+    30-1000 e- for white (low light to daylight); read noise 1-6 e-; JPEG quality 50-95 for half.
+    ``psf`` (kernel, description), e.g. measured from stars (:mod:`cupola.rso.psf_stars`), replaces
+    the drawn PSF; the same random numbers are drawn, so the noise and JPEG draws are unchanged."""
     if rng.random() < 0.5:
         sigma = rng.uniform(0.8, 2.2)
-        psf = gaussian_psf(sigma)
+        kernel = gaussian_psf(sigma)
         kind = f"gaussian sigma={sigma:.3f}px"
     else:
         alpha, beta = rng.uniform(1.0, 2.5), rng.uniform(2.5, 4.5)
-        psf = moffat_psf(alpha, beta)
+        kernel = moffat_psf(alpha, beta)
         kind = f"moffat alpha={alpha:.3f}px beta={beta:.3f}"
     if rng.random() < 0.5:
         length, angle = rng.uniform(2.0, 7.0), rng.uniform(0.0, 180.0)
-        psf = combine_psfs(psf, motion_psf(length, angle))
+        kernel = combine_psfs(kernel, motion_psf(length, angle))
         kind += f" + motion {length:.2f}px at {angle:.1f}deg"
     photons = float(np.exp(rng.uniform(np.log(30.0), np.log(1000.0))))
     read = float(rng.uniform(1.0, 6.0))
     jpeg = int(rng.integers(50, 96)) if rng.random() < 0.5 else None
-    return Degradation(psf, kind, photons, read, jpeg)
+    if psf is not None:
+        kernel, kind = psf
+    return Degradation(kernel, kind, photons, read, jpeg)
