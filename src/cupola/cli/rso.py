@@ -56,6 +56,12 @@ def synth_command(
         help="A star image (FITS, PNG, TIFF; linear counts) of the camera: its PSF, measured from the isolated "
         "unsaturated stars, blurs every image instead of a drawn one (same pixel scale as --size's images).",
     ),
+    earth: bool = typer.Option(
+        False,
+        "--earth-background",
+        help="Real ground imagery (the bundled Sentinel-2 mosaics) behind the spacecraft where the Earth "
+        "fills the field (the Earth direction within ~65 deg of the boresight); black space elsewhere.",
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -80,7 +86,9 @@ def synth_command(
         if not quiet:
             print(f"rso synth: PSF from {psf_stars}: {measured.kind()}")
     with progress_bar(disable=quiet) as advance:
-        summary = synthesize(model, n, out, seed=seed, size_px=size, renderer=renderer, progress=advance, psf=psf)
+        summary = synthesize(
+            model, n, out, seed=seed, size_px=size, renderer=renderer, progress=advance, psf=psf, earth_background=earth
+        )
     if not quiet:
         print(
             f"rso synth: {n} image(s) of {summary['model']} ({size} px, seed {seed}), "

@@ -27,7 +27,9 @@ from scipy.spatial.transform import Rotation
 
 from cupola.errors import InputError
 from cupola.rso.degrade import Degradation, degrade, random_degradation
-from cupola.rso.render import View, range_for_fill, render
+from cupola.rso.earth_background import earth_background as earth_behind
+from cupola.rso.earth_background import earth_in_view
+from cupola.rso.render import View, range_for_fill, render_with_coverage
 from cupola.rso.spacecraft import SpacecraftModel
 
 __all__ = ["RsoSample", "draw_sample", "synthesize", "RsoSet", "read_set", "FOV_DEG", "RESULT_VERSION"]
@@ -44,6 +46,7 @@ class RsoSample:
     degradation: Degradation
     clean: np.ndarray
     degraded: np.ndarray
+    earth_background: bool = False
 
 
 def draw_view(rng: np.random.Generator, model: SpacecraftModel, fov_deg: float = FOV_DEG) -> View:
@@ -75,21 +78,33 @@ def draw_sample(
     size_px: int = 64,
     renderer: str = "embree",
     psf: tuple[np.ndarray, str] | None = None,
+    earth_background: bool = False,
 ) -> RsoSample:
     """Image ``index`` of the set of ``seed`` (deterministic; with ``renderer`` "mitsuba" the
     views and degradations are the same as with "embree", the images Mitsuba's path tracing).
     ``psf`` (kernel, description): every image blurred by it (e.g. measured from stars) instead
-    of a drawn one; views and noise draws stay those of the seed."""
+    of a drawn one; views and noise draws stay those of the seed. ``earth_background``: where the
+    Earth fills the field behind the spacecraft (:func:`cupola.rso.earth_background.earth_in_view`)
+    real ground imagery shows around it (drawn from a stream of its own: the rest is unchanged)."""
     rng = np.random.default_rng([seed, index])
     view = draw_view(rng, model)
+    with_earth = earth_background and earth_in_view(view.earth_cam, view.fov_deg)
+    cover = None
     if renderer == "mitsuba":
         from cupola.rso.render_mitsuba import render_mitsuba
 
         clean = render_mitsuba(model, view, size_px, seed=index)
+        if with_earth:
+            cover = render_with_coverage(model, view, size_px)[1]
     else:
-        clean = render(model, view, size_px)
+        clean, cover = render_with_coverage(model, view, size_px)
+    if with_earth and cover is not None:
+        ground = earth_behind(
+            np.random.default_rng([seed, index, 1]), size_px, view.fov_deg, view.earth_cam, view.sun_cam
+        )
+        clean = (clean + (1.0 - cover) * ground).astype(np.float32)
     d = random_degradation(rng, psf)
-    return RsoSample(view, d, clean, degrade(clean, d, rng))
+    return RsoSample(view, d, clean, degrade(clean, d, rng), with_earth)
 
 
 def _label(i: int, s: RsoSample) -> dict:
@@ -111,6 +126,7 @@ def _label(i: int, s: RsoSample) -> dict:
         "photons_white": s.degradation.photons_white,
         "read_noise_e": s.degradation.read_noise_e,
         "jpeg_quality": s.degradation.jpeg_quality,
+        "earth_background": int(s.earth_background),
     }  # fmt: skip
 
 
@@ -124,11 +140,13 @@ def synthesize(
     renderer: str = "embree",
     progress: Callable[[str, int, int], None] | None = None,
     psf: tuple[np.ndarray, str] | None = None,
+    earth_background: bool = False,
 ) -> dict:
     """Render and degrade ``n`` images of ``model`` into the set folder ``out_dir`` (all or nothing).
 
     ``psf`` (kernel, description): one PSF for every image (e.g. measured from the user's star
     images, :func:`cupola.rso.psf_stars.estimate_psf`) instead of the drawn ones.
+    ``earth_background``: real ground behind the spacecraft where the Earth fills the field.
 
     Returns the summary written to ``result.json``.
 
@@ -158,7 +176,7 @@ def synthesize(
         (stage / "clean").mkdir()
         for i in range(n):
             t0 = time.perf_counter()
-            s = draw_sample(model, seed, i, size_px, renderer, psf)
+            s = draw_sample(model, seed, i, size_px, renderer, psf, earth_background)
             render_s += time.perf_counter() - t0
             labels.append(_label(i, s))
             clean.append(s.clean.astype(np.float16))
@@ -187,6 +205,8 @@ def synthesize(
             "renderer": RENDERER_NAMES[renderer],
             "render_seconds_per_image": render_s / n,
             "psf": "drawn per image (labels.csv)" if psf is None else psf[1],
+            "earth_background": earth_background,
+            "images_with_earth_background": int(sum(r["earth_background"] for r in labels)),
         }
         write_json(stage / "result.json", summary)
     return summary

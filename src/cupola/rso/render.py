@@ -29,7 +29,7 @@ from scipy.spatial.transform import Rotation
 
 from cupola.rso.spacecraft import ARRAY, BODY, RADIATOR, SpacecraftModel
 
-__all__ = ["View", "render", "focal_px", "project", "range_for_fill"]
+__all__ = ["View", "render", "render_with_coverage", "focal_px", "project", "range_for_fill"]
 
 #: diffuse albedo and specular weight per material
 ALBEDO = {BODY: 0.75, ARRAY: 0.22, RADIATOR: 0.85}
@@ -91,6 +91,14 @@ def _unit(v) -> np.ndarray:
 
 def render(model: SpacecraftModel, view: View, size_px: int = 64, supersample: int = 3) -> np.ndarray:
     """Radiance image (``size_px`` x ``size_px`` float32) of ``model`` seen as ``view`` says."""
+    return render_with_coverage(model, view, size_px, supersample)[0]
+
+
+def render_with_coverage(
+    model: SpacecraftModel, view: View, size_px: int = 64, supersample: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """(radiance, coverage): :func:`render` and, per pixel, the share of its rays that hit the
+    model (what a background behind it shows through: ``1 - coverage``)."""
     ray, normals = _intersector(model)
     n = size_px * supersample
     f = focal_px(size_px, view.fov_deg) * supersample
@@ -129,4 +137,7 @@ def render(model: SpacecraftModel, view: View, size_px: int = 64, supersample: i
             radiance += EARTH_FILL * albedo * np.clip(nrm @ earth, 0, None)
         out[idx] = radiance
     img = out.reshape(size_px, supersample, size_px, supersample).mean(axis=(1, 3))
-    return img.astype(np.float32)
+    hits = np.zeros(n * n)
+    hits[idx] = 1.0
+    cover = hits.reshape(size_px, supersample, size_px, supersample).mean(axis=(1, 3))
+    return img.astype(np.float32), cover.astype(np.float32)
