@@ -43,6 +43,13 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
   (PyTorch eager fp32, today's default), CPU time per call, interleaved.
 * ``onboard_aliked_{fp16,ov_int8}_drift`` / ``_success_unchanged``: the localization task metric
   of ORT fp16 and OpenVINO NNCF int8 (as for int8 above), where installed.
+* ``onboard_lightglue_{ort,ort_plain,ort_int8}_cpu_speedup`` / ``_match_iou`` (``lightglue_cpu``):
+  LightGlue exported to ONNX (``cupola.locate.lightglue_ort``: pieces with free point counts, early
+  stopping and pruning kept) in ONNX Runtime against PyTorch (kornia), on the LightGlue passes
+  locate makes for the bundled apl cases (recorded), CPU time, interleaved, one thread; matches kept
+  as intersection over union with PyTorch's; ``onboard_lightglue_ort_success_unchanged``,
+  ``_centre_moved_max`` (m) and ``_locate_cpu_speedup``: the cases localized with
+  ``CUPOLA_LIGHTGLUE=ort`` against PyTorch's LightGlue.
 Seeds (11-15) differ from the tests'.
 """
 
@@ -141,6 +148,7 @@ def onboard() -> None:
         if rt in ext:
             sp = ext["locate"] / ext[rt]
             bench_line(f"onboard_locate_extract_{tag}_speedup", sp, "x", baseline=1.0, ratio=sp)
+    lightglue_cpu(rounds=2)
     b = res.bitflip["aliked"]
     print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
     bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
@@ -592,6 +600,232 @@ def rso(rts: tuple[str, ...]) -> None:
         b = res.bitflip[model]
         print(f"# {model} bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g}")
         bench_line(f"onboard_{model}_bitflip_tolerance", b["tolerance"], "share")
+
+
+def lightglue_cpu(rounds: int = 3, variants: tuple[str, ...] = ("ort", "ort-plain", "ort-int8")) -> dict:
+    """LightGlue (locate's matcher) in ONNX Runtime against PyTorch eager (kornia, today's default),
+    on locate's own passes: the bundled apl cases are localized once with PyTorch's LightGlue while
+    every pair of features handed to it is recorded (locate's real sizes: 1024 or 2048 keypoints,
+    256/512-px photo, 1024-px reference), then each recorded pass is matched by every variant in
+    interleaved rounds, CPU time (``time.process_time``), one thread. Variants: ``ort`` (fp32,
+    fused MultiHeadAttention), ``ort-plain`` (fp32, attention as MatMul + Softmax: any ONNX runtime),
+    ``ort-int8`` (the fused graphs with ONNX Runtime dynamic int8 matrix products). Every variant
+    keeps kornia's early stopping and pruning (``cupola.locate.lightglue_ort``). Drift per variant:
+    matches equal to PyTorch's (same pairs) in how many passes, the matches kept (intersection over
+    union with PyTorch's), the largest score difference on common matches, passes whose stopping
+    layer differs. Then the task metric: the cases localized again with ``CUPOLA_LIGHTGLUE=ort``
+    (success, centre change, CPU per case). A missing onnxruntime gives rows ``not installed``."""
+    import os
+    import time
+    from collections import defaultdict
+
+    import torch
+
+    from cupola.cli.onboard_task import APL_CASES, localize_case
+    from cupola.locate import features as F
+    from cupola.locate import lightglue_ort as lo
+
+    torch.set_num_threads(1)
+    cases = sorted(p.parent for p in APL_CASES.glob("*/case.json"))
+    passes: list = []
+    orig = F.AlikedLightGlueMatcher.match
+
+    def recording(self, f0, f1):
+        passes.append((f0, f1))
+        return orig(self, f0, f1)
+
+    os.environ.pop(F.LIGHTGLUE_RUNTIME_ENV, None)
+    F.AlikedLightGlueMatcher.match = recording  # type: ignore[method-assign]
+    try:
+        ref_rows = [localize_case(c, threads=1) for c in cases]
+    finally:
+        F.AlikedLightGlueMatcher.match = orig  # type: ignore[method-assign]
+    print(f"# {len(passes)} LightGlue passes recorded over {len(cases)} cases")
+    if not lo.ort_available():
+        for v in variants:
+            print(f"# lightglue {v}: not installed (onnxruntime)")
+        return {}
+    glue = F._aliked_models("aliked-n16", 2048, 1)[1]
+    prep: dict[str, float] = {}
+    runners: dict = {}
+    for v in variants:
+        c0 = time.process_time()
+        graphs = lo.export_graphs(glue, fused=v != "ort-plain")
+        runners[v] = lo.OrtLightGlue(glue, threads=1, precision="int8" if v == "ort-int8" else "fp32", graphs=graphs)
+        prep[v] = time.process_time() - c0
+
+    def torch_pass(f0, f1):
+        data = {
+            f"image{k}": {
+                "keypoints": torch.from_numpy(f.keypoints)[None],
+                "descriptors": f.descriptors[None],
+                "image_size": torch.tensor([[f.shape[1], f.shape[0]]]),
+            }
+            for k, f in ((0, f0), (1, f1))
+        }
+        with torch.inference_mode():
+            out = glue(data)
+        return out["matches"][0].numpy(), out["scores"][0].numpy(), int(out["stop"])
+
+    def ort_pass(runner):
+        return lambda f0, f1: runner.match(
+            f0.keypoints,
+            f0.descriptors,
+            (f0.shape[1], f0.shape[0]),
+            f1.keypoints,
+            f1.descriptors,
+            (f1.shape[1], f1.shape[0]),
+        )
+
+    impls = {"torch": torch_pass, **{v: ort_pass(r) for v, r in runners.items()}}
+    cpu: dict = defaultdict(list)  # (variant, pass) -> seconds
+    results: dict = {}
+    for _ in range(rounds):
+        for j, (f0, f1) in enumerate(passes):
+            for name, fn in impls.items():
+                c0 = time.process_time()
+                results[name, j] = fn(f0, f1)
+                cpu[name, j].append(time.process_time() - c0)
+    sizes: dict = defaultdict(list)
+    for j, (f0, f1) in enumerate(passes):
+        sizes[(len(f0), len(f1))].append(j)
+    out: dict = {"prep_s": prep, "sizes": {}, "drift": {}}
+    print("# keypoints (photo x reference) | passes | CPU s per pass: " + " | ".join(impls) + " | x torch")
+    for size, js in sorted(sizes.items()):
+        med = {n: float(np.median([np.median(cpu[n, j]) for j in js])) for n in impls}
+        sp = {n: med["torch"] / med[n] for n in impls}
+        out["sizes"][f"{size[0]}x{size[1]}"] = {"passes": len(js), "cpu_s": med, "speedup": sp}
+        print(
+            f"# {size[0]} x {size[1]} | {len(js)} | "
+            + " | ".join(f"{med[n]:.3f}" for n in impls)
+            + " | "
+            + " ".join(f"{n} x{sp[n]:.2f}" for n in impls if n != "torch")
+        )
+    total = {n: sum(float(np.median(cpu[n, j])) for j in range(len(passes))) for n in impls}
+    for v in variants:
+        same = iou_sum = 0
+        score_max = 0.0
+        stops = 0
+        for j in range(len(passes)):
+            (mt, st, kt), (mo, so, ko) = results["torch", j], results[v, j]
+            a, b = {tuple(x) for x in mt.tolist()}, {tuple(x) for x in mo.tolist()}
+            same += a == b
+            iou_sum += len(a & b) / max(1, len(a | b))
+            stops += kt != ko
+            dt = {tuple(x): s for x, s in zip(mt.tolist(), st.tolist(), strict=True)}
+            diffs = [abs(dt[tuple(x)] - s) for x, s in zip(mo.tolist(), so.tolist(), strict=True) if tuple(x) in dt]
+            score_max = max([score_max, *diffs])
+        n = len(passes)
+        out["drift"][v] = {
+            "passes_equal": same,
+            "passes": n,
+            "mean_iou": iou_sum / n,
+            "score_max_abs": score_max,
+            "stop_differs": stops,
+        }
+        sp = total["torch"] / total[v]
+        print(
+            f"# {v}: all passes x{sp:.2f} (torch {total['torch']:.1f} s, {v} {total[v]:.1f} s); matches equal in "
+            f"{same}/{n} passes, mean IoU {iou_sum / n:.4f}, score diff max {score_max:.1e}, stop layer differs "
+            f"in {stops}; export + sessions {prep[v]:.1f} s CPU"
+        )
+        tag = v.replace("-", "_")
+        bench_line(f"onboard_lightglue_{tag}_cpu_speedup", sp, "x", baseline=1.0, ratio=sp)
+        bench_line(f"onboard_lightglue_{tag}_match_iou", iou_sum / n, "iou", baseline=1.0)
+    # the task metric: the same cases with CUPOLA_LIGHTGLUE=ort (the export, once per process, timed apart)
+    c0 = time.process_time()
+    one_thread = lo.OrtLightGlue(glue, threads=1)  # locate's matcher asks for 2 threads; torch runs 1 here
+    export_s = time.process_time() - c0
+    own = F._ort_glue
+    F._ort_glue = lambda weights, max_keypoints, threads: one_thread  # type: ignore[assignment]
+    os.environ[F.LIGHTGLUE_RUNTIME_ENV] = "ort"
+    try:
+        ort_rows = [localize_case(c, threads=1) for c in cases]
+    finally:
+        os.environ.pop(F.LIGHTGLUE_RUNTIME_ENV, None)
+        F._ort_glue = own  # type: ignore[assignment]
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    print("# case | torch: correct, error km, CPU s | ort: correct, error km, CPU s | centre moved m")
+    moved = []
+    for r, o in zip(ref_rows, ort_rows, strict=True):
+        m = None
+        if r["centre_lonlat"] and o["centre_lonlat"]:
+            m = geod.inv(*r["centre_lonlat"], *o["centre_lonlat"])[2]
+            moved.append(m)
+        fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+        print(
+            f"# {r['case']} | {r['correct']}, {fmt(r['centre_error_km'])}, {r['cpu_s']:.1f} | {o['correct']}, "
+            f"{fmt(o['centre_error_km'])}, {o['cpu_s']:.1f} | {'-' if m is None else f'{m:.1f}'}"
+        )
+    unchanged = all(r["correct"] == o["correct"] for r, o in zip(ref_rows, ort_rows, strict=True))
+    t_cpu, o_cpu = sum(r["cpu_s"] for r in ref_rows), sum(o["cpu_s"] for o in ort_rows)
+    print(f"# localization CPU: torch {t_cpu:.1f} s, ort {o_cpu:.1f} s (+ {export_s:.1f} s export once per process)")
+    bench_line("onboard_lightglue_ort_success_unchanged", float(unchanged), "bool", baseline=1.0)
+    bench_line("onboard_lightglue_ort_centre_moved_max", max(moved, default=0.0), "m", baseline=0.0)
+    bench_line("onboard_lightglue_ort_locate_cpu_speedup", t_cpu / o_cpu, "x", baseline=1.0, ratio=t_cpu / o_cpu)
+    out["task"] = {"torch": ref_rows, "ort": ort_rows, "export_s": export_s}
+    return out
+
+
+def lightglue_suite(only: str = "rotation") -> dict:
+    """Part of the locate robustness suite (``benchmarks/locate_suite.py --only FACTOR``) run twice,
+    LightGlue in PyTorch (today) and with ``CUPOLA_LIGHTGLUE=ort``, one thread for both (the
+    matcher's 2 replaced by 1), CPU seconds per pair (``time.process_time`` in place of the
+    suite's wall clock). Prints per case the outcome and CPU of each, and the centre's shift."""
+    import os
+    import time
+    import types
+
+    import locate_suite
+    import torch
+
+    from cupola.locate import features as F
+
+    init = F.AlikedLightGlueMatcher.__init__
+
+    def one_thread(self, max_keypoints=1024, threads=2, weights="aliked-n16"):
+        init(self, max_keypoints, 1, weights)
+        torch.set_num_threads(1)
+
+    F.AlikedLightGlueMatcher.__init__ = one_thread  # type: ignore[method-assign]
+    locate_suite.time = types.SimpleNamespace(perf_counter=time.process_time)  # type: ignore[attr-defined]
+    rows = {}
+    try:
+        for runtime in ("torch", "ort"):
+            os.environ[F.LIGHTGLUE_RUNTIME_ENV] = runtime
+            if runtime == "ort":
+                c0 = time.process_time()
+                F._ort_glue("aliked-n16", 2048, 1)
+                print(f"# ort export + sessions {time.process_time() - c0:.1f} s CPU (once per process)")
+            rows[runtime] = locate_suite.run(only=only, verbose=False)
+    finally:
+        os.environ.pop(F.LIGHTGLUE_RUNTIME_ENV, None)
+        F.AlikedLightGlueMatcher.__init__ = init  # type: ignore[method-assign]
+        locate_suite.time = time  # type: ignore[attr-defined]
+    moved = []  # |centre error with ort - with torch|, m (the suite's rows keep the error, not the centre)
+    for t, o in zip(rows["torch"], rows["ort"], strict=True):
+        change = "-"
+        if t["center_error_km"] is not None and o["center_error_km"] is not None:
+            moved.append(abs(o["center_error_km"] - t["center_error_km"]) * 1000)
+            change = f"{moved[-1]:.0f} m"
+        print(
+            f"# {t['case']} {t['label']}: torch {t['correct']} {t['seconds']:.1f} s | ort {o['correct']} "
+            f"{o['seconds']:.1f} s | error change {change}"
+        )
+    ok_t = sum(r["correct"] for r in rows["torch"])
+    ok_o = sum(r["correct"] for r in rows["ort"])
+    same = sum(t["correct"] == o["correct"] for t, o in zip(rows["torch"], rows["ort"], strict=True))
+    med_t = float(np.median([r["seconds"] for r in rows["torch"]]))
+    med_o = float(np.median([r["seconds"] for r in rows["ort"]]))
+    tot_t, tot_o = sum(r["seconds"] for r in rows["torch"]), sum(r["seconds"] for r in rows["ort"])
+    print(
+        f"# {only}: correct torch {ok_t}/{len(rows['torch'])}, ort {ok_o}/{len(rows['ort'])}, outcome equal in "
+        f"{same}; CPU per pair median torch {med_t:.2f} s, ort {med_o:.2f} s; total {tot_t:.1f} / {tot_o:.1f} s; "
+        f"centre-error change max {max(moved, default=0):.0f} m"
+    )
+    return rows
 
 
 BENCHMARKS = {"onboard": onboard}
