@@ -153,3 +153,50 @@ def test_split_groups_joins_components_of_one_wave_and_not_distinct_waves():
     )
     groups = sorted(sorted(g) for g in split_groups(params))
     assert groups == [[0, 1, 2, 3], [4], [5], [6]]
+
+
+def test_rows_below_the_amplitude_snr_are_left_out_and_counted():
+    """``min_amplitude_snr``: exactly the rows whose fitted amplitude is below that many of their
+    own standard errors are dropped (and counted in ``weak``); the others keep their values."""
+    from cupola.airglow.waves import find_waves
+
+    m, xx, yy, t = _cube(n=12, noise=0.01)
+    for w in (WavePacket(30.0, 70.0, 60.0, 0.03, 0.4), WavePacket(80.0, 200.0, 40.0, 0.004, 1.9)):
+        m += np.stack([w.value(xx, yy, ti) for ti in t])
+    valid = np.ones(xx.shape, bool)
+    every = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=0.0)
+    snr = sorted(w.amplitude_pct / w.amplitude_sigma_pct for w in every.waves)
+    assert len(snr) >= 2 and every.weak == 0
+    cut = 0.5 * (snr[-2] + snr[-1])  # between the two strongest: only the strongest stays
+    some = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut)
+    assert some.weak == len(snr) - 1
+    assert [w.wavelength_km for w in some.waves] == [
+        w.wavelength_km for w in every.waves if w.amplitude_pct >= cut * w.amplitude_sigma_pct
+    ]
+
+
+def test_phase_velocity_spectrum_matches_the_full_3d_fft():
+    """The spectrum made from the real transform in time equals the one binned from the full 3-D
+    FFT (computed here independently), for even and odd numbers of frames."""
+    from cupola.airglow.waves import _freqs, phase_velocity_spectrum
+
+    rng = np.random.default_rng(3)
+    for n in (10, 11):
+        m = rng.normal(size=(n, 40, 48)).astype(np.float32)
+        m[2, 5, 6] = np.nan
+        window = rng.uniform(size=(40, 48))
+        got, s_edges, a_edges = phase_velocity_spectrum(m, window, 3.0, 60.0, min_wavelength_km=7.0)
+        cube = np.nan_to_num(m) * window[None] * np.hanning(n)[:, None, None]
+        spec = np.abs(np.fft.fftn(cube)) ** 2
+        f = np.fft.fftfreq(n, d=60.0)
+        kx, ky = _freqs((40, 48), 3.0)
+        k = np.hypot(kx, ky)
+        az = np.degrees(np.arctan2(-kx, -ky)) % 360.0
+        want = np.zeros_like(got)
+        for i in np.flatnonzero(f > 0):
+            with np.errstate(divide="ignore"):
+                speed = f[i] / k * 1e3
+            sel = (k >= 1 / 250.0) & (k <= 1 / 7.0) & (speed < 300.0)
+            want += np.histogram2d(speed[sel], az[sel], bins=[s_edges, a_edges], weights=spec[i][sel])[0]
+        assert want.sum() > 0
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * want.max())
