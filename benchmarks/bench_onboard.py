@@ -602,14 +602,16 @@ def rso(rts: tuple[str, ...]) -> None:
         bench_line(f"onboard_{model}_bitflip_tolerance", b["tolerance"], "share")
 
 
-def lightglue_cpu(rounds: int = 3, variants: tuple[str, ...] = ("ort", "ort-plain", "ort-int8")) -> dict:
+def lightglue_cpu(rounds: int = 3, variants: tuple[str, ...] = ("ort", "ort-plain", "ort-int8", "torch-sdpa")) -> dict:
     """LightGlue (locate's matcher) in ONNX Runtime against PyTorch eager (kornia, today's default),
     on locate's own passes: the bundled apl cases are localized once with PyTorch's LightGlue while
     every pair of features handed to it is recorded (locate's real sizes: 1024 or 2048 keypoints,
     256/512-px photo, 1024-px reference), then each recorded pass is matched by every variant in
     interleaved rounds, CPU time (``time.process_time``), one thread. Variants: ``ort`` (fp32,
     fused MultiHeadAttention), ``ort-plain`` (fp32, attention as MatMul + Softmax: any ONNX runtime),
-    ``ort-int8`` (the fused graphs with ONNX Runtime dynamic int8 matrix products). Every variant
+    ``ort-int8`` (the fused graphs with ONNX Runtime dynamic int8 matrix products), ``torch-sdpa``
+    (the same pieces in PyTorch eager: cross-attention through ``scaled_dot_product_attention``
+    instead of kornia's explicit matrix and two softmaxes; no ONNX). Every variant
     keeps kornia's early stopping and pruning (``cupola.locate.lightglue_ort``). Drift per variant:
     matches equal to PyTorch's (same pairs) in how many passes, the matches kept (intersection over
     union with PyTorch's), the largest score difference on common matches, passes whose stopping
@@ -650,6 +652,10 @@ def lightglue_cpu(rounds: int = 3, variants: tuple[str, ...] = ("ort", "ort-plai
     runners: dict = {}
     for v in variants:
         c0 = time.process_time()
+        if v == "torch-sdpa":  # no export: the pieces in PyTorch eager
+            runners[v] = lo.EagerLightGlue(glue)
+            prep[v] = time.process_time() - c0
+            continue
         graphs = lo.export_graphs(glue, fused=v != "ort-plain")
         runners[v] = lo.OrtLightGlue(glue, threads=1, precision="int8" if v == "ort-int8" else "fp32", graphs=graphs)
         prep[v] = time.process_time() - c0

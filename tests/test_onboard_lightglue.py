@@ -24,7 +24,7 @@ from cupola.locate import features as F  # noqa: E402
 from cupola.locate import lightglue_ort as lo  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[1] / "src/cupola/data/samples/apl/ISS064-E-358/photo.jpg"
-KEYPOINTS = 384
+KEYPOINTS = 320
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,12 @@ def test_ort_matches_equal_kornia(pair, fused_graphs, fused):
     _assert_same(ref, _ort(runner, f0, f1), 1e-4)
     # the swapped pair takes other paths through pruning
     _assert_same(_kornia(glue, f1, f0), _ort(runner, f1, f0), 1e-4)
+
+
+def test_eager_pieces_equal_kornia(pair):
+    """The same pieces in PyTorch eager (every attention through scaled_dot_product_attention)."""
+    glue, f0, f1 = pair
+    _assert_same(_kornia(glue, f0, f1), _ort(lo.EagerLightGlue(glue), f0, f1), 1e-4)
 
 
 def test_full_depth_without_pruning(pair, fused_graphs):

@@ -245,39 +245,19 @@ def _dynamic_int8(graph: bytes) -> bytes:
         root.setLevel(level)
 
 
-class OrtLightGlue:
-    """``glue`` (a kornia ``LightGlue``, in eval mode) run in ONNX Runtime on the CPU.
+class _Pieces:
+    """kornia's ``LightGlue._forward`` for one pair without padding, over the pieces of
+    :func:`_modules` run by :meth:`_run` (a subclass: ONNX Runtime or PyTorch eager)."""
 
-    ``precision``: ``"fp32"`` or ``"int8"`` (dynamic quantization of the matrix products).
-    :meth:`match` takes what kornia's forward takes for one pair and returns its ``matches``
-    (K x 2 indices) and ``scores`` (K) as NumPy arrays.
-    """
-
-    def __init__(self, glue: Any, threads: int = 1, precision: str = "fp32", graphs: dict[str, bytes] | None = None):
-        if not ort_available():
-            raise InputError("LightGlue in ONNX Runtime needs onnxruntime (pip install onnxruntime)")
-        if precision not in ("fp32", "int8"):
-            raise InputError(f"`precision` {precision!r}: expected fp32 or int8")
+    def __init__(self, glue: Any) -> None:
         if glue.conf.add_scale_ori or glue.conf.add_laf:
-            raise InputError("LightGlue in ONNX Runtime: only keypoint positions (no scale, orientation, LAF)")
-        import onnxruntime as ort
-
+            raise InputError("LightGlue in pieces: only keypoint positions (no scale, orientation, LAF)")
         self.conf = glue.conf
         self.n_layers = int(glue.conf.n_layers)
         self.thresholds = glue.confidence_thresholds.detach().numpy().astype(np.float32)
-        self.graphs = graphs if graphs is not None else export_graphs(glue)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self.sessions = {}
-        for name, g in self.graphs.items():
-            if precision == "int8" and name != "encode":
-                g = _dynamic_int8(g)
-            self.sessions[name] = ort.InferenceSession(g, opts, providers=["CPUExecutionProvider"])
 
-    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self.sessions[name].run(None, feeds)
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
 
     def match(
         self,
@@ -327,6 +307,55 @@ class OrtLightGlue:
         valid = np.flatnonzero(m0[0] > -1)
         matches = np.stack([ind0[valid], ind1[m0[0][valid]]], -1).astype(np.int64)
         return matches, s0[0][valid].astype(np.float32), i + 1
+
+
+class OrtLightGlue(_Pieces):
+    """``glue`` (a kornia ``LightGlue``, in eval mode) run in ONNX Runtime on the CPU.
+
+    ``precision``: ``"fp32"`` or ``"int8"`` (dynamic quantization of the matrix products).
+    :meth:`match` takes what kornia's forward takes for one pair and returns its ``matches``
+    (K x 2 indices) and ``scores`` (K) as NumPy arrays.
+    """
+
+    def __init__(self, glue: Any, threads: int = 1, precision: str = "fp32", graphs: dict[str, bytes] | None = None):
+        if not ort_available():
+            raise InputError("LightGlue in ONNX Runtime needs onnxruntime (pip install onnxruntime)")
+        if precision not in ("fp32", "int8"):
+            raise InputError(f"`precision` {precision!r}: expected fp32 or int8")
+        super().__init__(glue)
+        import onnxruntime as ort
+
+        self.graphs = graphs if graphs is not None else export_graphs(glue)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.sessions = {}
+        for name, g in self.graphs.items():
+            if precision == "int8" and name != "encode":
+                g = _dynamic_int8(g)
+            self.sessions[name] = ort.InferenceSession(g, opts, providers=["CPUExecutionProvider"])
+
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.sessions[name].run(None, feeds)
+
+
+class EagerLightGlue(_Pieces):
+    """The same pieces in PyTorch eager (no export, no ONNX Runtime): kornia's LightGlue with every
+    attention, cross-attention included, through ``scaled_dot_product_attention`` (kornia's CPU
+    cross-attention holds the N x M matrix and its two softmaxes); a baseline for what ONNX Runtime
+    adds beyond that."""
+
+    def __init__(self, glue: Any) -> None:
+        super().__init__(glue)
+        self.modules = _modules(glue, fused=True)
+
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            outs = self.modules[name](*(torch.from_numpy(np.ascontiguousarray(v)) for v in feeds.values()))
+        return [o.numpy() for o in outs]
 
 
 def _f32(x: Any) -> np.ndarray:
