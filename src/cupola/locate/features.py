@@ -149,6 +149,7 @@ class AlikedLightGlueMatcher:
     """ALIKED (Zhao et al. 2023, n16) keypoints matched with LightGlue (Lindenberger et al. 2023)."""
 
     name = "aliked"
+    _ort = None  # LightGlue in ONNX Runtime (opt-in); subclasses with their own __init__ keep PyTorch's
 
     def __init__(self, max_keypoints: int = 1024, threads: int = 2, weights: str = "aliked-n16"):
         self.max_keypoints = max_keypoints
