@@ -263,3 +263,27 @@ def test_a_weak_first_pass_is_coregistered_again_from_its_affine_fit(bases):
     with_affine = loc._verify(Candidate(ref, 0.0, 9, bow_tie, h_affine_photo_to_ref=h))
     assert with_affine.matched, with_affine.reason
     assert _error_km(with_affine, good.center_lonlat) < 1.0
+
+
+def test_a_large_photo_is_matched_at_the_working_size_and_mapped_back(bases):
+    """A photo larger than ``work_px`` is taken down once (area averaging) before its checks and
+    mask; the homography and the match points come back in the photo's own pixels: the same
+    footprint as the photo at its own size gives."""
+    import cv2
+
+    b = bases["ISS064-E-358"]
+    ref = Reference(b.reference, b.name, bounds=b.bounds)
+    small = Localizer(LocateOptions(**SMALL)).locate(b.photo, [ref])
+    big_photo = cv2.resize(b.photo, (b.photo.shape[1] * 3, b.photo.shape[0] * 3), interpolation=cv2.INTER_CUBIC)
+    big = Localizer(LocateOptions(**SMALL)).locate(big_photo, [ref])
+    assert small.matched and big.matched, (small.reason, big.reason)
+    assert "photo preparation" in big.timings_s
+    ph, pw = b.photo.shape[:2]
+    corners = np.array([[-0.5, -0.5], [pw - 0.5, -0.5], [pw - 0.5, ph - 0.5], [-0.5, ph - 0.5]])
+    got = hg.apply_h(big.h_photo_to_ref, (corners + 0.5) * 3 - 0.5)  # the same corners in big pixels
+    want = hg.apply_h(small.h_photo_to_ref, corners)
+    assert np.abs(got - want).max() < 6.0  # reference pixels (512-px reference here)
+    assert _error_km(big, small.center_lonlat) < 1.0
+    # match points in the big photo's pixels: they land inside it
+    pts = big.match_points[0]
+    assert pts[:, 0].max() > pw and (pts >= -0.5).all() and (pts[:, 0] < 3 * pw).all()

@@ -90,6 +90,10 @@ class LocateOptions:
     # 7-15 points: poorly pinned away from them) fails, the coregistration is tried once more from
     # the affine estimate. None: off
     affine_retry_below: int | None = 15
+    # the photo is taken down to this long side (area averaging) once, before its checks, cloud mask
+    # and fill: every match runs at photo_px or less, and a 24-megapixel frame otherwise spends ~8 s
+    # on full-resolution preparation. Results are mapped back to the photo's own pixels. None: off
+    work_px: int | None = 1024
 
 
 @dataclass
@@ -647,13 +651,35 @@ class Localizer:
         self._photo_cache: dict = {}
         self._photo_digest = digest
 
+    def _working_photo(self, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the photo at ``work_px`` on its long side, the homography from the photo's pixels to
+        it), or (the photo, None) when it is no larger; the last one is kept (a pool passes the
+        same photo for every tile)."""
+        import cv2
+
+        work = self.opts.work_px
+        if work is not None:
+            work = max(work, self.opts.photo_px, *self.opts.photo_ladder_px)
+        h, w = photo.shape[:2]
+        if work is None or max(h, w) <= work:
+            return photo, None
+        cached = getattr(self, "_working", None)
+        if cached is not None and cached[0] is photo:
+            return cached[1], cached[2]
+        s = work / max(h, w)
+        sw, sh = max(8, round(w * s)), max(8, round(h * s))
+        small = cv2.resize(np.ascontiguousarray(photo), (sw, sh), interpolation=cv2.INTER_AREA)
+        to_work = hg.scale_h(sw / w, sh / h)
+        self._working = (photo, small, to_work)
+        return small, to_work
+
     def quick_inliers_for(self, photo: np.ndarray, ref: Reference) -> int:
         """The quick stage's best inlier count for this photo on the whole reference (every right
         angle; 0 below ``min_coarse_inliers`` or with the quick stage off): a cheap pre-check that
         lets a pool verify first the tile the photo clearly matches."""
         if self.opts.quick_inliers is None or not hasattr(self.matcher, "mutual_nearest"):
             return 0
-        self._set_photo(photo)
+        self._set_photo(self._working_photo(photo)[0])
         h, w = ref.shape
         best = 0
         for a in self._rotation_order(ref):
@@ -683,6 +709,19 @@ class Localizer:
             res.matcher = self.matcher.name
             return res
 
+        t0 = time.perf_counter()
+        photo, to_work = self._working_photo(photo)
+        if to_work is not None:
+            inner = done
+
+            def done(res: LocateResult) -> LocateResult:  # working pixels -> the photo's own pixels
+                if res.h_photo_to_ref is not None:
+                    res.h_photo_to_ref = res.h_photo_to_ref @ to_work
+                if res.match_points is not None:
+                    res.match_points = (hg.apply_h(np.linalg.inv(to_work), res.match_points[0]), res.match_points[1])
+                return inner(res)
+
+        self._clock.add("photo preparation", t0)
         # an overcast photo is judged as it is: dehazing would stretch a uniform cloud deck into "ground"
         ok, why = photo_quality(photo)
         if not ok:
