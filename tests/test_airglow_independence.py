@@ -156,8 +156,9 @@ def test_split_groups_joins_components_of_one_wave_and_not_distinct_waves():
 
 
 def test_rows_below_the_amplitude_snr_are_left_out_and_counted():
-    """``min_amplitude_snr``: exactly the rows whose fitted amplitude is below that many of their
-    own standard errors are dropped (and counted in ``weak``); the others keep their values."""
+    """``min_amplitude_snr``, ``min_amplitude_pct``: exactly the rows whose fitted amplitude is
+    below that many of their own standard errors and below that percentage are dropped (and
+    counted in ``weak``); the others keep their values."""
     from cupola.airglow.waves import find_waves
 
     m, xx, yy, t = _cube(n=12, noise=0.01)
@@ -168,11 +169,15 @@ def test_rows_below_the_amplitude_snr_are_left_out_and_counted():
     snr = sorted(w.amplitude_pct / w.amplitude_sigma_pct for w in every.waves)
     assert len(snr) >= 2 and every.weak == 0
     cut = 0.5 * (snr[-2] + snr[-1])  # between the two strongest: only the strongest stays
-    some = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut)
+    some = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut, min_amplitude_pct=100.0)
     assert some.weak == len(snr) - 1
     assert [w.wavelength_km for w in some.waves] == [
         w.wavelength_km for w in every.waves if w.amplitude_pct >= cut * w.amplitude_sigma_pct
     ]
+    # below the cut but brighter than the percentage: kept
+    bright = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut, min_amplitude_pct=0.1)
+    below = [w.amplitude_pct < cut * w.amplitude_sigma_pct and w.amplitude_pct < 0.1 for w in every.waves]
+    assert bright.weak == sum(below) and len(bright.waves) == len(every.waves) - sum(below) >= 2
 
 
 def test_phase_velocity_spectrum_matches_the_full_3d_fft():

@@ -22,6 +22,8 @@ from cupola.airglow.waves import (
     MERGE_DAZ_DEG,
     MERGE_DC,
     MERGE_DK,
+    MIN_AMPLITUDE_PCT,
+    MIN_AMPLITUDE_SNR,
     WaveSearch,
     find_waves,
     mark_aliased,
@@ -350,6 +352,11 @@ def analyse_sequence(
             f"{search.leakage} significant peak(s) within {100 * LEAKAGE_RADIUS:g} % of a stronger wave's "
             f"wavevector with less than {100 * LEAKAGE_RATIO:g} % of its amplitude were taken as its leakage "
             "and not listed"
+        )
+    if search.weak:
+        notes.append(
+            f"{search.weak} significant peak(s) whose fitted amplitude is below {MIN_AMPLITUDE_SNR:g} standard errors "
+            f"and below {MIN_AMPLITUDE_PCT:g} % were not listed (faint remnants the fit cannot tell well from zero)"
         )
     if n_aliased:
         notes.append(
