@@ -573,3 +573,21 @@ def test_unknown_ranking_is_an_input_error(tiles):
 
     with pytest.raises(InputError, match="unknown pool ranking"):
         TilePool(tiles[0], replace(FAST, ranking="bogus"))
+
+
+def test_a_large_photo_is_ranked_from_an_area_averaged_copy(tiles):
+    """The ranking's features of a photo several times larger than its ranking size are taken from
+    an area-averaged copy: the same image grid and about the same features as the photo given at
+    twice that size."""
+    import cv2
+
+    pool = TilePool(tiles[0], FAST)
+    base = cv2.resize(load_reference(CHILE / "reference.jpg", bounds=CHILE_BOUNDS).image[200:712, 300:812], (512, 512))
+    big = cv2.resize(base, (3072, 3072), interpolation=cv2.INTER_CUBIC)
+    kp_b, desc_b, shape_b = pool._extract(base, 256)
+    kp_g, desc_g, shape_g = pool._extract(big, 256)
+    assert shape_g == shape_b == (256, 256)
+    assert abs(len(kp_g) - len(kp_b)) <= 0.25 * len(kp_b)
+    # most keypoints found again within 1.5 px
+    d = np.linalg.norm(kp_b[:, None, :] - kp_g[None, :, :], axis=2).min(axis=1)
+    assert np.mean(d < 1.5) > 0.6
