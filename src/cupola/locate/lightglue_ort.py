@@ -13,12 +13,12 @@ each with free point counts (dynamic axes, no padding):
   check and threshold of kornia's ``filter_matches``: matches and scores of each point.
 
 The loop between them (when to stop, which points to keep, the indices of the points kept) runs
-in NumPy exactly as kornia's ``LightGlue._forward`` does for one pair without padding. The graphs
-are exported into memory (nothing is written to disk) the first time a matcher is built:
-~:data:`EXPORT_NOTE`.
+in NumPy exactly as kornia's ``LightGlue._forward`` does for one pair without padding. The 19
+graphs (48 MB) are exported into memory, nothing is written to disk, when a matcher is built:
+2-4 s of CPU once per process.
 
 The graphs are written from kornia's modules' weights by this module (plain matrix products
-instead of ``einsum`` and ``scaled_dot_product_attention``); ``tests/test_lightglue_ort.py``
+instead of ``einsum`` and ``scaled_dot_product_attention``); ``tests/test_onboard_lightglue.py``
 checks them against kornia's forward on the same inputs.
 """
 
@@ -32,8 +32,6 @@ from typing import Any
 import numpy as np
 
 from cupola.errors import InputError
-
-EXPORT_NOTE = "19 graphs, a few seconds of CPU once per process"
 
 
 def ort_available() -> bool:
