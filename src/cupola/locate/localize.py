@@ -534,18 +534,33 @@ class Localizer:
                 break
         return h_b @ np.linalg.inv(to_full), history, last
 
+    def _passes(self, m) -> bool:
+        """The re-match's own tests of the decision (``m`` as ``coregister``'s ``last``)."""
+        o = self.opts
+        return m is not None and m[0] >= o.min_inliers and m[1] >= o.min_inlier_ratio and m[2] >= o.min_spread
+
+    def _better(self, m, than) -> bool:
+        """One that passes before one that does not, then the one with more inliers."""
+        return m is not None and (than is None or (self._passes(m), m[0]) > (self._passes(than), than[0]))
+
+    def _coregistration(self, cand: Candidate, start: str):
+        """``coregister`` with ``coreg_keypoints``; a weak re-match (fewer than
+        ``coreg_retry_inliers``) is done again with every keypoint and the better one kept."""
+        opts = self.opts
+        h_full, history, last = self.coregister(cand, opts.coreg_keypoints)
+        if opts.coreg_keypoints is not None and last is not None and last[0] < opts.coreg_retry_inliers:
+            h_more, more, last_more = self.coregister(cand)
+            history += more
+            if self._better(last_more, last):
+                h_full, last = h_more, last_more
+        for m in history:
+            m["start"] = start
+        return h_full, history, last
+
     def _verify(self, cand: Candidate) -> LocateResult:
         opts = self.opts
         ref = cand.reference
         ph, pw = self._photo[0].shape
-
-        def passes(m) -> bool:  # the re-match's own tests of the decision below
-            n_ok = m is not None and m[0] >= opts.min_inliers
-            return n_ok and m[1] >= opts.min_inlier_ratio and m[2] >= opts.min_spread
-
-        def better(m, than) -> bool:
-            return m is not None and (than is None or (passes(m), m[0]) > (passes(than), than[0]))
-
         start = "homography"
         if cand.h_affine_photo_to_ref is not None:
             outline = hg.apply_h(cand.h_photo_to_ref, hg.border_points(pw, ph, 1))
@@ -553,25 +568,16 @@ class Localizer:
                 # a bow tie or a mirror from a few points: the affine fit of the same matches starts
                 cand = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
                 start = "affine"
-        h_full, history, last = self.coregister(cand, opts.coreg_keypoints)
-        if opts.coreg_keypoints is not None and last is not None and last[0] < opts.coreg_retry_inliers:
-            # a weak re-match with fewer keypoints: done again on the full set, the better one kept
-            h_more, more, last_more = self.coregister(cand)
-            history += more
-            if better(last_more, last):
-                h_full, last = h_more, last_more
-        for m in history:
-            m["start"] = start
-
-        if cand.h_affine_photo_to_ref is not None and not passes(last):
+        h_full, history, last = self._coregistration(cand, start)
+        if cand.h_affine_photo_to_ref is not None and not self._passes(last):
             # the homography of a weak first pass can be far off away from its few points: start
             # the re-match again from the affine fit of the same matches, keep the better outcome
             alt = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
-            h_alt, more, last_alt = self.coregister(alt)
+            h_alt, more, last_alt = self.coregister(alt)  # one pass with every keypoint
             for m in more:
                 m["start"] = "affine"
             history += more
-            if better(last_alt, last):
+            if self._better(last_alt, last):
                 h_full, last = h_alt, last_alt
         res = LocateResult(
             False,
