@@ -661,27 +661,10 @@ def lightglue_cpu(rounds: int = 3, variants: tuple[str, ...] = ("ort", "ort-plai
         prep[v] = time.process_time() - c0
 
     def torch_pass(f0, f1):
-        data = {
-            f"image{k}": {
-                "keypoints": torch.from_numpy(f.keypoints)[None],
-                "descriptors": f.descriptors[None],
-                "image_size": torch.tensor([[f.shape[1], f.shape[0]]]),
-            }
-            for k, f in ((0, f0), (1, f1))
-        }
-        with torch.inference_mode():
-            out = glue(data)
-        return out["matches"][0].numpy(), out["scores"][0].numpy(), int(out["stop"])
+        return F.kornia_glue(glue, f0, f1)
 
     def ort_pass(runner):
-        return lambda f0, f1: runner.match(
-            f0.keypoints,
-            f0.descriptors,
-            (f0.shape[1], f0.shape[0]),
-            f1.keypoints,
-            f1.descriptors,
-            (f1.shape[1], f1.shape[0]),
-        )
+        return runner.match_features
 
     impls = {"torch": torch_pass, **{v: ort_pass(r) for v, r in runners.items()}}
     cpu: dict = defaultdict(list)  # (variant, pass) -> seconds

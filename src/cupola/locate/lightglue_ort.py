@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import warnings
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -243,7 +244,7 @@ def _dynamic_int8(graph: bytes) -> bytes:
         root.setLevel(level)
 
 
-class _Pieces:
+class _Pieces(ABC):
     """kornia's ``LightGlue._forward`` for one pair without padding, over the pieces of
     :func:`_modules` run by :meth:`_run` (a subclass: ONNX Runtime or PyTorch eager)."""
 
@@ -254,8 +255,20 @@ class _Pieces:
         self.n_layers = int(glue.conf.n_layers)
         self.thresholds = glue.confidence_thresholds.detach().numpy().astype(np.float32)
 
-    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The outputs of piece ``name`` on ``feeds`` (ONNX Runtime or PyTorch eager)."""
+
+    def match_features(self, f0: Any, f1: Any) -> tuple[np.ndarray, np.ndarray, int]:
+        """:meth:`match` on two :class:`cupola.locate.features.Features`."""
+        return self.match(
+            f0.keypoints,
+            f0.descriptors,
+            (f0.shape[1], f0.shape[0]),
+            f1.keypoints,
+            f1.descriptors,
+            (f1.shape[1], f1.shape[0]),
+        )
 
     def match(
         self,
