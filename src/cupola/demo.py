@@ -157,40 +157,25 @@ def main(argv: list[str] | None = None) -> int:
         return code
     outputs.append(args.out / "shadows")
 
-    # urban night lights by zone: the real census places of the Los Angeles scene (../shared/data)
-    code = _nightlights_zones(cupola_main, args.out / "nightlights-zones", outputs)
-    if code != 0:
-        return code
-    code = _thermal_stack(cupola_main, args.out / "thermal-la", outputs)
-    if code != 0:
-        return code
-    code = _nightlights_stars(cupola_main, args.out / "nightlights-stars", outputs)
-    if code != 0:
-        return code
-    code = _stereo_rendered(cupola_main, args.out / "stereo", outputs)
-    if code != 0:
-        return code
-    code = _describe_and_catalog(cupola_main, args.out, outputs)
-    if code != 0:
-        return code
-    code = _hazards_flood(cupola_main, args.out / "hazards-flood", outputs)
-    if code != 0:
-        return code
-    code = _hazards_fire(cupola_main, args.out / "hazards-fire", outputs)
-    if code != 0:
-        return code
-    code = _hazards_plume(cupola_main, args.out / "hazards-plume", outputs)
-    if code != 0:
-        return code
-    code = _hazards_night_fire(cupola_main, args.out / "hazards-night-fire", outputs)
-    if code != 0:
-        return code
-    code = _airglow_rendered(cupola_main, args.out / "airglow", outputs)
-    if code != 0:
-        return code
-    code = _rso_rendered(cupola_main, args.out / "rso", outputs)
-    if code != 0:
-        return code
+    # the later steps, each with its own output folder (urban night lights by zone: the real census
+    # places of the Los Angeles scene in ../shared/data; describe and catalog write at the top level)
+    steps = [
+        (_nightlights_zones, args.out / "nightlights-zones"),
+        (_thermal_stack, args.out / "thermal-la"),
+        (_nightlights_stars, args.out / "nightlights-stars"),
+        (_stereo_rendered, args.out / "stereo"),
+        (_describe_and_catalog, args.out),
+        (_hazards_flood, args.out / "hazards-flood"),
+        (_hazards_fire, args.out / "hazards-fire"),
+        (_hazards_plume, args.out / "hazards-plume"),
+        (_hazards_night_fire, args.out / "hazards-night-fire"),
+        (_airglow_rendered, args.out / "airglow"),
+        (_rso_rendered, args.out / "rso"),
+    ]
+    for step, folder in steps:
+        code = step(cupola_main, folder, outputs)
+        if code != 0:
+            return code
     print("\nOutputs are in:")
     for o in outputs:
         print(f"  {o.resolve()}/")
