@@ -3,6 +3,8 @@
 Used by ``bench_locate.py``; also runnable alone to inspect or re-choose thresholds:
 
     .venv/bin/python benchmarks/locate_suite.py [--log rows.json] [--only FACTOR] [--set name=value ...]
+
+(a tuple setting as comma-separated numbers: ``--set photo_ladder_px=256,512``)
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ def main(argv):
         default = getattr(opts, k)
         if v.lower() in ("none", "true", "false"):
             setattr(opts, k, {"none": None, "true": True, "false": False}[v.lower()])
+            continue
+        if isinstance(default, tuple):  # e.g. photo_ladder_px=256,512
+            setattr(opts, k, tuple(int(x) if x.lstrip("-").isdigit() else float(x) for x in v.split(",")))
             continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
     rows = run(opts, a.only, a.log)
