@@ -24,15 +24,16 @@ def register(app: typer.Typer) -> None:
 @onboard_app.command("bench")
 def bench_command(
     models: str = typer.Option(
-        "aliked,unet,pose,scene",
+        "aliked,lightglue,unet,pose,scene",
         "--models",
-        help="Comma-separated: aliked, aliked-score, unet, pose, scene (the day/night/limb/cloudy classifier).",
+        help="Comma-separated: aliked, aliked-score, lightglue (on a fixed pair of ALIKED feature sets), unet, "
+        "pose, scene (the day/night/limb/cloudy classifier).",
     ),
     runtimes: str = typer.Option(
         "torch,ort,ort-int8",
         "--runtimes",
-        help="Comma-separated: torch, ort, ort-fp16, ort-int8 (dynamic), ort-int8s (static), openvino, "
-        "openvino-fp16, openvino-bf16, openvino-int8 (NNCF, static).",
+        help="Comma-separated: torch, torch-pieces (LightGlue's exported pieces in PyTorch eager), ort, ort-fp16, "
+        "ort-int8 (dynamic), ort-int8s (static), openvino, openvino-fp16, openvino-bf16, openvino-int8 (NNCF, static).",
     ),
     threads: str = typer.Option(
         "1", "--threads", help="Intra-op thread counts, comma-separated: every combination is run at each."
@@ -66,6 +67,12 @@ def bench_command(
         help="Held-out images rendered by the rso generator for the U-Net's PSNR and the pose network's "
         "median angular error (used when unet or pose is benchmarked).",
     ),
+    glue_keypoints: int = typer.Option(
+        1024,
+        "--glue-keypoints",
+        help="ALIKED keypoints per image in LightGlue's fixed pair (the first bundled case's photo at 512 px, "
+        "its reference at 1024 px; used when lightglue is benchmarked).",
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -98,8 +105,14 @@ def bench_command(
         raise InputError(f"--task-bitflip-trials {task_bitflip_trials}: expected >= 0")
     if not 1 <= rso_images <= 2000:
         raise InputError(f"--rso-images {rso_images}: expected 1 to 2000")
+    if not 2 <= glue_keypoints <= 8192:
+        raise InputError(f"--glue-keypoints {glue_keypoints}: expected 2 to 8192")
+    from cupola.cli.onboard_lightglue import lightglue_builders, lightglue_tasks
+
+    builders = {**rso_builders(rso_images), **lightglue_builders(glue_keypoints)}
+    tasks = {**rso_tasks(rso_images), **lightglue_tasks(glue_keypoints)}
     with progress_bar(disable=quiet) as advance:
-        result = run_bench(config, progress=advance, builders=rso_builders(rso_images), tasks=rso_tasks(rso_images))
+        result = run_bench(config, progress=advance, builders=builders, tasks=tasks)
         task = None
         if cases:
             task = localization_drift(
@@ -118,21 +131,21 @@ def bench_command(
         + [f"--size-px={size_px}", f"--seed={seed}", f"--input={input_kind}", f"--bitflip-trials={bitflip_trials}"]
         + [f"--bitflip-bits={bitflip_bits}", f"--bitflip-threshold={bitflip_threshold}"]
         + [f"--task-cases={task_cases}", f"--task-bitflip-trials={task_bitflip_trials}"]
-        + [f"--rso-images={rso_images}", f"--out={out}"]
+        + [f"--rso-images={rso_images}", f"--glue-keypoints={glue_keypoints}", f"--out={out}"]
     )
     write_bench_products(result, out, command, task)
     if not quiet:
         for r in result.rows:
             if r["status"] == "ok":
                 print(
-                    f"{r['model']:8s} {r['runtime']:13s} {r['precision']:5s} t{r['threads']} p50 "
+                    f"{r['model']:9s} {r['runtime']:13s} {r['precision']:5s} t{r['threads']} p50 "
                     f"{r['latency_p50_ms']:8.2f} ms  x{r['speedup_vs_torch'] or float('nan'):.2f}  drift "
                     f"{r['drift_rel']:.2e}  {r['throughput_best_ips']:.1f} img/s (batch {r['best_batch']})  "
                     f"peak RSS {_fmt(r['peak_rss_mb'])} MB"
                     + (f"  {r['task_metric']} {r['task_value']:.4g}" if r["task_metric"] else "")
                 )
             else:
-                print(f"{r['model']:8s} {r['runtime']:13s} {r['status']}")
+                print(f"{r['model']:9s} {r['runtime']:13s} {r['status']}")
         for m, b in result.bitflip.items():
             print(f"{m}: bit flips ({b['bits']} bit, {b['trials']} trials) tolerance {b['tolerance']:.2f}")
         for t in task["rows"] if task else []:

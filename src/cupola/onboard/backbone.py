@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from cupola.errors import InputError
-from cupola.onboard.runtimes import CALIBRATED, RUNTIMES, Runner, export_onnx, prepare, runtime_available
+from cupola.onboard.runtimes import (
+    CALIBRATED,
+    RUNTIMES,
+    Runner,
+    Unsupported,
+    export_onnx,
+    prepare,
+    runtime_available,
+)
 from cupola.onboard.samples import calibration_crops_hw
 
 __all__ = ["BACKBONE_OUTPUTS", "backbone_module", "BackboneRuntime"]
@@ -79,6 +87,8 @@ class BackboneRuntime:
             raise InputError(f"`runtime` {name!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
         if not runtime_available(name):
             raise InputError(f"`runtime` {name!r}: not installed")
+        if name == "torch-pieces":
+            raise Unsupported("torch-pieces: only for a network exported in pieces (lightglue)")
         self.name, self.module, self.folder, self.threads, self.seed = name, module, Path(folder), threads, seed
         self._runners: dict[tuple[int, int], Runner] = {}
         self.load_s = 0.0

@@ -276,7 +276,7 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                     else:
                         row = _row(model, rt, "ok", threads)
                         try:
-                            if rt != "torch" and not onnx_path.exists():
+                            if rt != "torch" and net.prepare is None and not onnx_path.exists():
                                 export_onnx(
                                     net.module, net.example, onnx_path, net.output_names, max(config.batches) > 1
                                 )
@@ -285,14 +285,19 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                                 calibration = net.calibration or calibration_crops(config.size_px, seed=config.seed)
                             rss0 = rss_bytes()
                             tracked = reset_peak_rss()
-                            runner = prepare(rt, net.module, onnx_path, threads, calibration)
+                            runner = (
+                                net.prepare(rt, threads)
+                                if net.prepare is not None and rt != "torch"
+                                else prepare(rt, net.module, onnx_path, threads, calibration)
+                            )
                             row.update(_measure(runner, x, ref, config.warmup, config.repeats))
                             # the peak of loading and the batch-1 runs (before the larger batches)
                             peak = peak_rss_bytes() if tracked else None
                             if peak is not None and rss0 is not None:
                                 row["peak_rss_mb"] = peak / 1e6
                                 row["peak_rss_delta_mb"] = (peak - rss0) / 1e6
-                            row.update(_throughput(runner, x, config.batches, row["latency_p50_ms"], config.repeats))
+                            batches = config.batches if net.batchable else (1,)
+                            row.update(_throughput(runner, x, batches, row["latency_p50_ms"], config.repeats))
                             if model in tasks:
                                 row.update(tasks[model](runner))
                             del runner

@@ -1,12 +1,13 @@
 """The networks benchmarked, built from their weight files (no capability is imported).
 
 >>> sorted(MODELS)
-['aliked', 'aliked-score', 'pose', 'scene', 'unet']
+['aliked', 'aliked-score', 'lightglue', 'pose', 'scene', 'unet']
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,17 @@ MODELS = {
     "aliked-score": "ALIKED-n16 backbone + score head only (no full-size descriptor map), 1 x 1 x S x S",
     "unet": "RSO recovery U-Net (cupola.rso.nets.UNet, data/rso/recover.pt)",
     "pose": "RSO pose ResNet-50 x0.25 (cupola.rso.nets.ResNet50, data/rso/pose.pt)",
+    "lightglue": "LightGlue (kornia, locate's weights) on a fixed pair of ALIKED feature sets of a bundled case "
+    "(cupola.cli.onboard_lightglue), adaptive depth and width",
     "scene": "scene classifier day/night/limb/cloudy (cupola.onboard.scene, data/onboard/scene.pt), 1 x 1 x 32 x 32",
 }
 _RSO_REASON = (
     "network code lives in the rso capability (cupola.rso.nets), which onboard may not import; "
     "the command line hands it in (cupola.cli.onboard_rso)"
+)
+_GLUE_REASON = (
+    "LightGlue's code, weights and features live in the locate capability, which onboard may not import; "
+    "the command line hands it in (cupola.cli.onboard_lightglue)"
 )
 
 
@@ -39,7 +46,13 @@ class NetworkUnavailable(Exception):
 class Network:
     """A network in eval mode with its fixed example input (batch 1); ``own_example``: the benchmark
     always runs it on that input (a real input of its task, not a crop of a photo); ``calibration``:
-    the inputs static int8 is calibrated on (None: crops of the bundled ``apl`` photos)."""
+    the inputs static int8 is calibrated on (None: crops of the bundled ``apl`` photos).
+
+    ``prepare``: the network's own loader for every runtime but ``torch`` (``module`` in PyTorch
+    eager stays the reference), ``(runtime, threads) -> Runner`` (it may raise ``Unsupported``), for
+    a network that is not one exported graph (LightGlue: pieces and a loop); the benchmark then
+    exports nothing itself. ``batchable``: the input may be stacked along the
+    first axis (the throughput at larger batches); False: batch 1 only."""
 
     name: str
     module: Any  # torch.nn.Module
@@ -47,6 +60,8 @@ class Network:
     output_names: tuple[str, ...]
     own_example: bool = False
     calibration: list | None = None  # of 1 x 1 x H x W float32 NumPy arrays
+    prepare: Callable[[str, int], Any] | None = None  # (runtime, threads) -> cupola.onboard.runtimes.Runner
+    batchable: bool = True
 
 
 def aliked_weights_file(weights: str = "aliked-n16") -> Path:
@@ -143,4 +158,6 @@ def build_network(name: str, size_px: int = 256, seed: int = 0) -> Network:
         return _aliked(size_px, seed, score_only=name == "aliked-score")
     if name == "scene":
         return _scene(seed)
+    if name == "lightglue":
+        raise NetworkUnavailable(_GLUE_REASON)
     raise NetworkUnavailable(_RSO_REASON)

@@ -9,7 +9,7 @@ loaded.
 
 >>> sorted(RUNTIMES)  # doctest: +NORMALIZE_WHITESPACE
 ['openvino', 'openvino-bf16', 'openvino-fp16', 'openvino-int8', 'ort', 'ort-fp16', 'ort-int8', 'ort-int8s',
- 'torch']
+ 'torch', 'torch-pieces']
 >>> sorted(CALIBRATED)
 ['openvino-int8', 'ort-int8s']
 """
@@ -46,6 +46,7 @@ __all__ = [
 #: runtime name -> precision
 RUNTIMES = {
     "torch": "fp32",
+    "torch-pieces": "fp32",  # a network's exported pieces run in PyTorch eager (LightGlue only)
     "ort": "fp32",
     "ort-fp16": "fp16",
     "ort-int8": "int8",
@@ -60,6 +61,7 @@ CALIBRATED = frozenset({"ort-int8s", "openvino-int8"})
 #: runtime name -> the Python module(s) it needs (tests point one at a missing module)
 RUNTIME_MODULES: dict[str, str | tuple[str, ...]] = {
     "torch": "torch",
+    "torch-pieces": "torch",
     "ort": "onnxruntime",
     "ort-fp16": ("onnxruntime", "onnx"),
     "ort-int8": "onnxruntime",
@@ -304,6 +306,8 @@ def prepare(
     beside it, static int8 (the :data:`CALIBRATED` runtimes) calibrated on ``calibration``)."""
     if name == "torch":
         return _torch_runner(module, threads)
+    if name == "torch-pieces":
+        raise Unsupported("torch-pieces: only for a network exported in pieces (lightglue)")
     if name == "ort":
         return _ort_runner(onnx_path, threads)
     if name == "ort-fp16":
