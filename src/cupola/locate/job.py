@@ -142,8 +142,14 @@ def write_locate_products(
             west, south = ring.min(axis=0)
             east, north = ring.max(axis=0)
             res_deg = (result.ground_width_m or 1e4) / max(pw, ph) / M_PER_DEG
-            tif = write_georeferenced_cog(
-                stage / "georef.tif", photo, to_photo, (west, south, east, north), res_deg, progress=progress
+            tif = write_georeferenced_cog(  # a homography after an affine map: smooth
+                stage / "georef.tif",
+                photo,
+                to_photo,
+                (west, south, east, north),
+                res_deg,
+                progress=progress,
+                mapping_is_smooth=True,
             )
             d["georef_tif"] = {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in tif.items()}
         write_json(stage / "result.json", d)

@@ -183,6 +183,7 @@ def _write_georef_tif(
         (west, south, east, north),
         res_deg,
         progress=(lambda done, total: progress("georef.tif", done, total)) if progress else None,
+        mapping_is_smooth=True,  # a camera projection; checked on the lattice, exact near the limb
     )
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in tif.items()}
 
