@@ -44,7 +44,7 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
 * ``onboard_aliked_{fp16,ov_int8}_drift`` / ``_success_unchanged``: the localization task metric
   of ORT fp16 and OpenVINO NNCF int8 (as for int8 above), where installed.
 * ``onboard_lightglue_best_speedup`` (``lightglue_row``): LightGlue's row of the bench table (a fixed
-  pair of ALIKED feature sets of the first bundled case, wall clock, one thread): the fastest runtime
+  pair of ALIKED feature sets of the first bundled case, CPU time per run, one thread): the fastest runtime
   with the same matches as PyTorch (kornia); ``onboard_lightglue_int8_match_iou`` (dynamic int8's
   matched pairs against PyTorch's) and ``onboard_lightglue_bitflip_tolerance`` (10 one-bit trials).
 * ``onboard_lightglue_{ort,ort_plain,ort_int8}_cpu_speedup`` / ``_match_iou`` (``lightglue_cpu``):
@@ -610,8 +610,10 @@ def rso(rts: tuple[str, ...]) -> None:
 def lightglue_row(repeats: int = 10, keypoints: int = 1024, bitflip: int = 10) -> dict:
     """LightGlue as a row of the ``cupola onboard bench`` table (``cli.onboard_lightglue``): the
     fixed pair (the first bundled apl case's photo at 512 px and reference at 1024 px, ``keypoints``
-    ALIKED keypoints each), one thread, p50 wall clock over ``repeats`` runs after 3 warm-up runs,
-    every runtime measured one after the other in this run (fp32 PyTorch, kornia's forward, first).
+    ALIKED keypoints each), one thread, p50 over ``repeats`` runs after 3 warm-up runs, every runtime
+    measured one after the other in this run (fp32 PyTorch, kornia's forward, first). The speed-up
+    is of the process CPU time per run (the table's ``cpu_speedup_vs_torch``): on a shared machine
+    the wall clock of runs measured one after the other mostly measures the other jobs.
     Drift-free, by a rule fixed before the run: the same matched pairs as PyTorch (``match_iou`` 1)."""
     from cupola.cli.onboard_lightglue import lightglue_builders, lightglue_tasks
     from cupola.onboard.bench import BenchConfig, run_bench
@@ -629,15 +631,17 @@ def lightglue_row(repeats: int = 10, keypoints: int = 1024, bitflip: int = 10) -
             print(f"# lightglue {r['runtime']:12s} {r['status']}")
             continue
         print(
-            f"# lightglue {r['runtime']:12s} p50 {r['latency_p50_ms']:7.1f} ms p95 {r['latency_p95_ms']:7.1f} ms "
-            f"x{r['speedup_vs_torch']:.2f}  score drift max {r['drift_max_abs']:.1e} rel {r['drift_rel']:.1e}  "
+            f"# lightglue {r['runtime']:12s} CPU p50 {r['cpu_p50_ms']:7.1f} ms x{r['cpu_speedup_vs_torch']:.2f} | wall "
+            f"p50 {r['latency_p50_ms']:7.1f} ms p95 {r['latency_p95_ms']:7.1f} ms x{r['speedup_vs_torch']:.2f} | "
+            f"score drift max {r['drift_max_abs']:.1e} rel {r['drift_rel']:.1e}  "
             f"match IoU {r['task_value']:.4f}  load {r['load_s']:.2f} s  size {r['size_mb']:.1f} MB  "
             f"peak RSS {r['peak_rss_mb'] or float('nan'):.0f} MB"
         )
     kept = [r for r in res.rows if r["status"] == "ok" and r["task_value"] == 1.0]
-    best = max(kept, key=lambda r: r["speedup_vs_torch"])
-    print(f"# best runtime for lightglue (the same matches as PyTorch): {best['runtime']}")
-    bench_line("onboard_lightglue_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
+    best = max(kept, key=lambda r: r["cpu_speedup_vs_torch"])
+    print(f"# best runtime for lightglue (the same matches as PyTorch, by CPU time): {best['runtime']}")
+    sp = best["cpu_speedup_vs_torch"]
+    bench_line("onboard_lightglue_best_speedup", sp, "x", baseline=1.0, ratio=sp)
     if rows.get("ort-int8", {}).get("status") == "ok":
         bench_line("onboard_lightglue_int8_match_iou", rows["ort-int8"]["task_value"], "iou", baseline=1.0)
     if bitflip:

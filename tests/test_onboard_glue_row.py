@@ -154,3 +154,22 @@ def test_pieces_runtime_is_unsupported_for_alikeds_localization_backbone(tmp_pat
 
     with pytest.raises(runtimes.Unsupported, match="torch-pieces"):
         BackboneRuntime("torch-pieces", None, tmp_path)
+
+
+def test_localization_with_lightglue_plugged_in_per_runtime():
+    """The task metric: a bundled case localized with the pieces as locate's LightGlue (what
+    CUPOLA_LIGHTGLUE=ort plugs in) against the PyTorch run; other precisions are rows."""
+    from cupola.cli.onboard_task import APL_CASES, localization_drift
+
+    task = localization_drift(
+        ("torch",),
+        [APL_CASES / "ISS050-E-70536"],
+        glue_runtimes=("torch", "ort", "ort-fp16"),
+        glue_factory=lambda rt, threads: ol.glue_pieces(rt, threads),
+    )
+    rows = {(r["network"], r["runtime"]): r for r in task["rows"]}
+    assert list(rows) == [("aliked+lightglue", "torch"), ("lightglue", "ort"), ("lightglue", "ort-fp16")]
+    ref, ort = rows[("aliked+lightglue", "torch")], rows[("lightglue", "ort")]
+    assert ref["success"] == 1 and ort["status"] == "ok" and ort["success_unchanged"]
+    assert ort["centre_shift_km_max"] == pytest.approx(0.0, abs=1e-3)  # the same matches: the same centre
+    assert rows[("lightglue", "ort-fp16")]["status"].startswith("unsupported: LightGlue pieces")

@@ -55,7 +55,8 @@ def bench_command(
     task_cases: str = typer.Option(
         "all",
         "--task-cases",
-        help="Cases localized with ALIKED's backbone in each runtime: all (the bundled apl cases), none, "
+        help="Cases localized with ALIKED's backbone, and with LightGlue, in each runtime: all (the bundled apl "
+        "cases), none, "
         "or comma-separated bundled case names or case folders.",
     ),
     task_bitflip_trials: int = typer.Option(
@@ -100,14 +101,15 @@ def bench_command(
     from cupola.cli.onboard_rso import rso_builders, rso_tasks
     from cupola.cli.onboard_task import localization_drift, task_case_folders
 
-    cases = task_case_folders(task_cases) if any(m.startswith("aliked") for m in config.models) else []
+    with_aliked = any(m.startswith("aliked") for m in config.models)
+    cases = task_case_folders(task_cases) if with_aliked or "lightglue" in config.models else []
     if task_bitflip_trials < 0:
         raise InputError(f"--task-bitflip-trials {task_bitflip_trials}: expected >= 0")
     if not 1 <= rso_images <= 2000:
         raise InputError(f"--rso-images {rso_images}: expected 1 to 2000")
     if not 2 <= glue_keypoints <= 8192:
         raise InputError(f"--glue-keypoints {glue_keypoints}: expected 2 to 8192")
-    from cupola.cli.onboard_lightglue import lightglue_builders, lightglue_tasks
+    from cupola.cli.onboard_lightglue import glue_pair, glue_pieces, lightglue_builders, lightglue_tasks
 
     builders = {**rso_builders(rso_images), **lightglue_builders(glue_keypoints)}
     tasks = {**rso_tasks(rso_images), **lightglue_tasks(glue_keypoints)}
@@ -116,13 +118,15 @@ def bench_command(
         task = None
         if cases:
             task = localization_drift(
-                config.runtimes,
+                config.runtimes if with_aliked else ("torch",),
                 cases,
                 threads=config.threads[0],
                 seed=seed,
                 bitflip_trials=task_bitflip_trials,
                 bitflip_bits=bitflip_bits,
                 progress=advance,
+                glue_runtimes=config.runtimes if "lightglue" in config.models else (),
+                glue_factory=lambda rt, threads: glue_pieces(rt, threads, glue_pair(glue_keypoints)[0]),
             )
     # the command as run, every option spelled out (so another machine can repeat it exactly)
     command = "cupola onboard bench " + shlex.join(
@@ -139,7 +143,8 @@ def bench_command(
             if r["status"] == "ok":
                 print(
                     f"{r['model']:9s} {r['runtime']:13s} {r['precision']:5s} t{r['threads']} p50 "
-                    f"{r['latency_p50_ms']:8.2f} ms  x{r['speedup_vs_torch'] or float('nan'):.2f}  drift "
+                    f"{r['latency_p50_ms']:8.2f} ms  x{r['speedup_vs_torch'] or float('nan'):.2f} (CPU "
+                    f"x{r['cpu_speedup_vs_torch'] or float('nan'):.2f})  drift "
                     f"{r['drift_rel']:.2e}  {r['throughput_best_ips']:.1f} img/s (batch {r['best_batch']})  "
                     f"peak RSS {_fmt(r['peak_rss_mb'])} MB"
                     + (f"  {r['task_metric']} {r['task_value']:.4g}" if r["task_metric"] else "")
@@ -151,11 +156,12 @@ def bench_command(
         for t in task["rows"] if task else []:
             if t["status"] == "ok":
                 print(
-                    f"locate {t['runtime']:9s} success {t['success']}/{t['cases']}  centre error "
-                    f"{_fmt(t['centre_error_km_mean'])} km  change {_fmt(t.get('centre_error_change_pct'))} %"
+                    f"locate {t.get('network', ''):16s} {t['runtime']:12s} success {t['success']}/{t['cases']}  "
+                    f"centre error {_fmt(t['centre_error_km_mean'])} km  "
+                    f"change {_fmt(t.get('centre_error_change_pct'))} %"
                 )
             else:
-                print(f"locate {t['runtime']:9s} {t['status']}")
+                print(f"locate {t.get('network', ''):16s} {t['runtime']:12s} {t['status']}")
         if task and task["bitflip"]:
             b = task["bitflip"]
             print(f"locate: bit flips ({b['bits']} bit, {b['trials']} trials) tolerance {b['tolerance']:.2f}")

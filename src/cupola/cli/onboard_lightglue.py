@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GLUE_KEYPOINTS", "glue_case", "glue_pair", "lightglue_builders", "lightglue_tasks"]
+__all__ = ["GLUE_KEYPOINTS", "glue_case", "glue_pair", "glue_pieces", "lightglue_builders", "lightglue_tasks"]
 
 GLUE_KEYPOINTS = 1024
 
@@ -150,32 +150,38 @@ def _openvino_pieces(glue: Any, graphs: dict[str, bytes], threads: int):
     return OpenVinoPieces()
 
 
-def _prepare(glue: Any, n0: int, size0: tuple[int, int], size1: tuple[int, int]):
-    """``Network.prepare`` for the pieces: (runtime, threads) -> Runner."""
+def glue_pieces(runtime: str, threads: int, glue: Any | None = None) -> tuple[Any, int]:
+    """(LightGlue's pieces loaded in ``runtime``, their size in bytes): an object with locate's
+    ``match`` / ``match_features`` (``cupola.locate.lightglue_ort``); ``glue`` default the fixed
+    pair's (locate's weights). Raises ``Unsupported`` for a runtime the pieces do not run in."""
+    import torch
+
     from cupola.locate import lightglue_ort as lo
+    from cupola.onboard.runtimes import RUNTIMES, Unsupported
+
+    if runtime not in ("torch-pieces", "ort", "ort-int8", "openvino"):
+        raise Unsupported(f"LightGlue pieces: fp32 and dynamic int8 only, not {RUNTIMES[runtime]} ({runtime})")
+    glue = glue if glue is not None else glue_pair()[0]
+    torch.set_num_threads(threads)
+    if runtime == "torch-pieces":
+        return lo.EagerLightGlue(glue), sum(p.numel() * p.element_size() for p in glue.parameters())
+    if runtime == "openvino":
+        graphs = lo.export_graphs(glue, fused=False)  # com.microsoft's fused attention is ONNX Runtime's own
+        return _openvino_pieces(glue, graphs, threads), sum(len(g) for g in graphs.values())
+    graphs = lo.export_graphs(glue, fused=True)
+    if runtime == "ort-int8":  # what OrtLightGlue(precision="int8") does, kept here to measure the size
+        graphs = {k: g if k == "encode" else lo._dynamic_int8(g) for k, g in graphs.items()}
+    return lo.OrtLightGlue(glue, threads=threads, graphs=graphs), sum(len(g) for g in graphs.values())
+
+
+def _prepare(glue: Any, n0: int, size0: tuple[int, int], size1: tuple[int, int]):
+    """``Network.prepare`` for the pieces: (runtime, threads) -> Runner (load time: export + sessions)."""
     from cupola.onboard.matches import dense_matches
-    from cupola.onboard.runtimes import RUNTIMES, Runner, Unsupported
+    from cupola.onboard.runtimes import Runner
 
     def prepare(runtime: str, threads: int) -> Runner:
-        import torch
-
-        if runtime not in ("torch-pieces", "ort", "ort-int8", "openvino"):
-            raise Unsupported(f"LightGlue pieces: fp32 and dynamic int8 only, not {RUNTIMES[runtime]} ({runtime})")
-        torch.set_num_threads(threads)
         t0 = time.perf_counter()
-        if runtime == "torch-pieces":
-            pieces: Any = lo.EagerLightGlue(glue)
-            size = sum(p.numel() * p.element_size() for p in glue.parameters())
-        elif runtime == "openvino":
-            graphs = lo.export_graphs(glue, fused=False)  # com.microsoft's fused attention is ONNX Runtime's own
-            pieces = _openvino_pieces(glue, graphs, threads)
-            size = sum(len(g) for g in graphs.values())
-        else:
-            graphs = lo.export_graphs(glue, fused=True)
-            if runtime == "ort-int8":  # what OrtLightGlue(precision="int8") does, kept to measure the size
-                graphs = {k: g if k == "encode" else lo._dynamic_int8(g) for k, g in graphs.items()}
-            pieces = lo.OrtLightGlue(glue, threads=threads, graphs=graphs)
-            size = sum(len(g) for g in graphs.values())
+        pieces, size = glue_pieces(runtime, threads, glue)
         load_s = time.perf_counter() - t0
 
         def run(x: np.ndarray) -> list[np.ndarray]:

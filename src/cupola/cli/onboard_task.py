@@ -109,9 +109,11 @@ def _localizer(folder: Path, threads: int):
     return case, loc
 
 
-def localize_case(folder: Path, backbone=None, threads: int = 1) -> dict:
+def localize_case(folder: Path, backbone=None, threads: int = 1, glue=None) -> dict:
     """Localize one ``apl`` case (as ``cupola.locate.evaluate.evaluate_case`` does, with the nadir
-    prior and the focal length), ALIKED's backbone from ``backbone`` (None: locate's own).
+    prior and the focal length), ALIKED's backbone from ``backbone`` (None: locate's own) and
+    LightGlue from ``glue`` (pieces of ``cupola.locate.lightglue_ort``, what ``CUPOLA_LIGHTGLUE=ort``
+    plugs in; None: kornia's).
     Returns case, expected, matched, correct (matched within 2 km, or not matched when the photo
     is absent), centre_error_km, seconds (wall), cpu_s, reason."""
     from pyproj import Geod
@@ -124,6 +126,8 @@ def localize_case(folder: Path, backbone=None, threads: int = 1) -> dict:
     case, loc = _localizer(folder, threads)
     if backbone is not None:
         loc.matcher._aliked = RuntimeAliked(loc.matcher._aliked.aliked, backbone)
+    if glue is not None:
+        loc.matcher._ort = glue
     photo = read_photo_rgb(folder / case.get("photo", "photo.jpg"))
     ref = load_reference(folder / case.get("reference", "reference.jpg"), bounds=case["_bounds"])
     t0, c0 = time.perf_counter(), time.process_time()
@@ -204,12 +208,17 @@ def localization_drift(
     bitflip_trials: int = 0,
     bitflip_bits: int = 1,
     progress=None,
+    glue_runtimes: tuple[str, ...] = (),
+    glue_factory=None,
 ) -> dict:
     """The task metric per runtime (``torch`` first, the reference; a missing runtime is a row
     ``not installed``, a precision the device does not run ``unsupported: ...``, a failing one
     ``failed: ...``) and, with ``bitflip_trials``, the same cases
     localized with ``bitflip_bits`` random weight bits of ALIKED flipped per trial (PyTorch):
-    a trial is broken when any case's success changes against the clean run.
+    a trial is broken when any case's success changes against the clean run. ``glue_runtimes``:
+    the same cases with LightGlue in each of these runtimes (``glue_factory(runtime, threads)`` ->
+    (pieces, size)), ALIKED in PyTorch; ``network`` in each row says which network ran in the
+    row's runtime (``aliked+lightglue`` for the reference: both in PyTorch).
 
     Returns {"cases": [...], "rows": [...], "bitflip": {...} or None}."""
     from cupola.locate.features import make_matcher
@@ -218,7 +227,8 @@ def localization_drift(
     from cupola.onboard.runtimes import Unsupported, runtime_available
 
     order = ("torch",) + tuple(r for r in runtimes if r != "torch")
-    steps = len(order) * len(cases) + bitflip_trials * len(cases)
+    glue_order = tuple(r for r in glue_runtimes if r != "torch")
+    steps = (len(order) + len(glue_order)) * len(cases) + bitflip_trials * len(cases)
     done = 0
     aliked = make_matcher("aliked", max_keypoints=2048)._aliked.aliked  # the cached module locate uses
     module = backbone_module(aliked)
@@ -247,6 +257,28 @@ def localization_drift(
                 row = {"runtime": rt, "status": f"unsupported: {exc}"}
             except Exception as exc:  # a runtime that fails is a row, not a crash
                 row = {"runtime": rt, "status": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
+            row["network"] = "aliked+lightglue" if rt == "torch" else "aliked"
+            rows.append(row)
+        for rt in glue_order if ref is not None else ():
+            row = {"runtime": rt, "status": "not installed"}
+            if runtime_available(rt):
+                try:
+                    c0 = time.perf_counter()
+                    pieces = glue_factory(rt, threads)[0]
+                    load_s = time.perf_counter() - c0
+                    per_case = []
+                    for folder in cases:
+                        per_case.append(localize_case(folder, None, threads, glue=pieces))
+                        done += 1
+                        if progress:
+                            progress("task", done, steps)
+                    row = {**_summary(rt, per_case, ref), "load_s": load_s}
+                except Unsupported as exc:
+                    row = {"runtime": rt, "status": f"unsupported: {exc}"}
+                except Exception as exc:  # a runtime that fails is a row, not a crash
+                    why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+                    row = {"runtime": rt, "status": f"failed: {why}"}
+            row["network"] = "lightglue"
             rows.append(row)
         bitflip = None
         if bitflip_trials and ref is not None:

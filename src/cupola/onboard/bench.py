@@ -1,6 +1,7 @@
 """The benchmark loop: every (model, runtime) combination measured against fp32 PyTorch.
 
-Per combination: latency p50/p95 (ms, batch 1, after ``warmup`` runs, over ``repeats`` runs), load
+Per combination: latency p50/p95 (ms, batch 1, after ``warmup`` runs, over ``repeats`` runs; wall
+clock, and the process CPU time per run, p50: on a shared machine the fairer ratio), load
 time (s), size on disk (MB), raw output drift against fp32 PyTorch on the same fixed input (max
 absolute and relative L2 difference), and a repeat check (are the ``repeats`` outputs bit-identical,
 else their largest spread). A missing runtime or an unavailable network is a row with its status.
@@ -44,6 +45,8 @@ COLUMNS = (
     "latency_p50_ms",
     "latency_p95_ms",
     "speedup_vs_torch",
+    "cpu_p50_ms",
+    "cpu_speedup_vs_torch",
     "throughput_b1_ips",
     "best_batch",
     "throughput_best_ips",
@@ -175,11 +178,12 @@ def _throughput(runner, x: np.ndarray, batches: tuple[int, ...], p50_ms: float, 
 def _measure(runner, x: np.ndarray, ref: list[np.ndarray], warmup: int, repeats: int) -> dict[str, Any]:
     for _ in range(warmup):
         runner.run(x)
-    times, outs = [], []
+    times, cpu, outs = [], [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = runner.run(x)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         outs.append(out)
     first = outs[0]
     identical = all(all(np.array_equal(a, b) for a, b in zip(first, o)) for o in outs[1:])
@@ -189,6 +193,7 @@ def _measure(runner, x: np.ndarray, ref: list[np.ndarray], warmup: int, repeats:
     return {
         "latency_p50_ms": float(np.percentile(ms, 50)),
         "latency_p95_ms": float(np.percentile(ms, 95)),
+        "cpu_p50_ms": float(np.median(cpu)) * 1e3,
         "load_s": runner.load_s,
         "size_mb": runner.size_bytes / 1e6,
         "drift_max_abs": drift_abs,
@@ -313,6 +318,8 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                 for r in group:
                     if base and r["status"] == "ok":
                         r["speedup_vs_torch"] = base["latency_p50_ms"] / r["latency_p50_ms"]
+                        if r["cpu_p50_ms"] > 0:
+                            r["cpu_speedup_vs_torch"] = base["cpu_p50_ms"] / r["cpu_p50_ms"]
                         if r["task_value"] is not None and base["task_value"] is not None:
                             r["task_change"] = r["task_value"] - base["task_value"]
                 rows += group

@@ -117,7 +117,8 @@ def write_merged(merged: dict, out_dir, inputs=()) -> None:
         rows = sorted(merged["rows"], key=lambda r: tuple(str(v) for v in _key(r)) + (r["machine"],))
         md += ["| " + " | ".join(_cell(r.get(c)) for c in _SUMMARY) + " |" for r in rows]
         if merged["task"]:
-            cols: tuple[str, ...] = ("machine", "runtime", "status", "success", "cases", "success_unchanged")
+            cols: tuple[str, ...] = ("machine", "network", "runtime", "status", "success", "cases")
+            cols += ("success_unchanged",)
             cols += ("centre_error_km_mean",)
             cols += ("centre_error_change_pct",)
             md += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

@@ -36,6 +36,7 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 TASK_COLUMNS = (
+    "network",
     "runtime",
     "status",
     "cases",
@@ -51,7 +52,7 @@ TASK_COLUMNS = (
 
 
 def task_table(task: dict) -> str:
-    """The localization rows (ALIKED backbone per runtime) as a Markdown table."""
+    """The localization rows (ALIKED's backbone or LightGlue per runtime) as a Markdown table."""
     lines = ["| " + " | ".join(TASK_COLUMNS) + " |", "|" + "---|" * len(TASK_COLUMNS)]
     lines += ["| " + " | ".join(_cell(r.get(c)).replace("|", "/") for c in TASK_COLUMNS) + " |" for r in task["rows"]]
     return "\n".join(lines) + "\n"
@@ -83,7 +84,8 @@ def write_bench_products(result: BenchResult, out_dir, command: str, task: dict 
                 over = f"{b['exceeded']} (> {b['threshold_rel']:g})"
                 md.append(f"| {m} | {b['bits']} | {b['trials']} | {over} | {b['tolerance']:.3g} |")
         if task:
-            md += ["", f"## Localization with ALIKED's backbone per runtime (cases: {', '.join(task['cases'])})", ""]
+            title = "Localization with ALIKED's backbone or LightGlue per runtime"
+            md += ["", f"## {title} (network: the one run in the row's runtime; cases: {', '.join(task['cases'])})", ""]
             md.append(task_table(task))
             with open(Path(stage) / "task.csv", "w", newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=list(TASK_COLUMNS), extrasaction="ignore")
