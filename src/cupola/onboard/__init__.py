@@ -12,7 +12,10 @@ exported as its dense part (backbone, feature head and score head; keypoint sele
 the graph); the scene classifier (day / night / limb / cloudy, :mod:`cupola.onboard.scene`, its
 accuracy the task metric). The RSO U-Net and ResNet-50 live in the ``rso`` capability, which
 ``onboard`` may not import: the command line hands them in (``cupola.cli.onboard_rso``, with their
-PSNR and angular-error task metrics); the library alone reports them as unavailable.
+PSNR and angular-error task metrics); the library alone reports them as unavailable. LightGlue
+(locate's matcher) likewise: ``cupola.cli.onboard_lightglue`` hands it in with a fixed pair of
+ALIKED feature sets and its own loader per runtime (``Network.prepare``: pieces and a loop, not one
+graph), its matches compared by :mod:`cupola.onboard.matches`.
 
 Also: :mod:`cupola.onboard.backbone` (ALIKED's backbone per runtime and input shape, for the task
 metric that ``cupola.cli.onboard_task`` runs through locate), :mod:`cupola.onboard.memory` (peak
