@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -175,14 +176,12 @@ def photo_variants(photo: np.ndarray, n: int, rng):
         yield cv2.warpAffine(img, m, (ww, hh), borderMode=cv2.BORDER_REFLECT)
 
 
-def ranking_study(pool, cases, lines: bool = True, modes: tuple[str, ...] = ("votes", "vlad")) -> None:
+def ranking_study(pool, cases, lines: bool = True, modes: tuple[str, ...] = ("votes", "vlad")) -> dict:
     """Rank of each true photo's own tile over the photo and seven random crops and turns of it,
     with and without the focal length: the vote ranking against the VLAD cosine on the same
     queries (``locate_pool_rank_top4``, ``locate_pool_rank_top1``), and how often the own tile is
     among the tiles the pool verifies (``top_k`` plus those tied with the leader by votes:
     ``locate_pool_rank_verified``, baseline the top ``top_k`` alone)."""
-    from dataclasses import replace
-
     from cupola.locate.job import read_photo_rgb
     from cupola.locate.localize import LocateOptions
     from cupola.locate.pool import tied_with_leader
@@ -209,6 +208,7 @@ def ranking_study(pool, cases, lines: bool = True, modes: tuple[str, ...] = ("vo
                             tied_with_leader([e["votes"] for e in ranking], o.top_k, o.tied_extra, o.vote_band_sigma)
                         )
     pool.opts = kept
+    summary = {"verified": sum(k <= n for k, n in zip(ranks["votes"], verified)) if verified else 0}
     for mode, r in ranks.items():
         n = len(pool.tiles)
         print(f"# ranking {mode} ({n} tiles): own tile's rank over {len(r)} queries {sorted(r)}", flush=True)
@@ -220,7 +220,7 @@ def ranking_study(pool, cases, lines: bool = True, modes: tuple[str, ...] = ("vo
         flush=True,
     )
     if not lines:
-        return
+        return summary
     bench_line("locate_pool_rank_verified", inside, "queries", baseline=top_k)
     bench_line(
         "locate_pool_rank_top4",
@@ -234,6 +234,7 @@ def ranking_study(pool, cases, lines: bool = True, modes: tuple[str, ...] = ("vo
         "queries",
         baseline=sum(k == 1 for k in ranks["vlad"]),
     )
+    return summary
 
 
 def pool_bench():
@@ -268,7 +269,17 @@ def pool_bench():
             if n == 10:  # a small pool: four distinct places (the references) and six crops of them
                 ranking_study(pool, cases, lines=False)
             if n == 1000:  # 900 more crops of the same references, each may hold up to 10 % of a footprint
-                ranking_study(pool, cases, lines=False, modes=("votes",))
+                # baseline: the small pools' vote ratio, which a pool this big used before vote_ratio_big
+                kept = pool.opts
+                pool.opts = replace(kept, vote_ratio_big=kept.vote_ratio)
+                pool._stacked = None
+                print(f"# 1000 tiles with the small pools' vote ratio {kept.vote_ratio} (baseline):", flush=True)
+                before = ranking_study(pool, cases, lines=False, modes=("votes",))
+                pool.opts = kept
+                pool._stacked = None
+                print(f"# 1000 tiles with vote_ratio_big {kept.vote_ratio_big}:", flush=True)
+                after = ranking_study(pool, cases, lines=False, modes=("votes",))
+                verified_1000 = (after["verified"], before["verified"])
             if n == 100:
                 ranking_study(pool, cases)
                 top1 = false_acc = 0
@@ -292,6 +303,7 @@ def pool_bench():
             print("# the 1000-tile pool adds 900 small (256-px) distractors", flush=True)
             bench_line("locate_pool_seconds_1000", seconds[1000], "s", baseline=seconds[100])
             bench_line("locate_pool_rank_seconds_1000", rank_s[1000], "s", baseline=rank_s[10])
+            bench_line("locate_pool_rank_verified_1000", verified_1000[0], "queries", baseline=verified_1000[1])
         else:
             print(
                 "# locate_pool_seconds_1000 skipped: set CUPOLA_BENCH_POOL_1000=1 (indexes 900 more tiles)", flush=True

@@ -563,9 +563,28 @@ def test_inverted_file_votes_agree_with_the_exhaustive_search(tiles, photo):
     ranking = ivf.rank(img, ivf.tiles, LocateOptions(focal_mm=207.0))
     assert ivf._stacked is not None and ivf._stacked[3] is not None  # the inverted file was used
     assert ranking[0]["tile"] == "chile.tif" and ranking[0]["votes"] >= 0.7 * ref["chile.tif"]
-    every = TilePool(tiles[0], replace(FAST, ivf_above=0, ivf_probe=FAST.words))
+    every = TilePool(tiles[0], replace(FAST, ivf_above=0, ivf_probe=FAST.words, vote_ratio_big=FAST.vote_ratio))
     every.build_index()
     assert {r["tile"]: r["votes"] for r in every.rank(img, every.tiles, LocateOptions(focal_mm=207.0))} == ref
+
+
+def test_big_pools_vote_with_their_own_ratio(tiles, photo):
+    """Above ``ivf_above`` tile features Lowe's test across the pool uses ``vote_ratio_big``: the
+    same votes as an exhaustive pool with that ratio (every word probed), and more votes than with
+    the small pools' stricter ratio."""
+    from dataclasses import replace
+
+    img, _ = photo
+    opts = LocateOptions(focal_mm=207.0)
+    loose = TilePool(tiles[0], replace(FAST, vote_ratio=0.95))
+    loose.build_index()
+    ref = {r["tile"]: r["votes"] for r in loose.rank(img, loose.tiles, opts)}
+    big = TilePool(tiles[0], replace(FAST, ivf_above=0, ivf_probe=FAST.words, vote_ratio_big=0.95))
+    big.build_index()
+    assert {r["tile"]: r["votes"] for r in big.rank(img, big.tiles, opts)} == ref
+    strict = TilePool(tiles[0], FAST)
+    strict.build_index()
+    assert sum(r["votes"] for r in strict.rank(img, strict.tiles, opts)) < sum(ref.values())
 
 
 def test_unknown_ranking_is_an_input_error(tiles):
