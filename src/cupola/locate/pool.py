@@ -100,7 +100,7 @@ class PoolOptions:
     # the vote ratio of such big pools: Lowe's test tightens as the pool grows (among ~370,000 tile
     # features a chance neighbour from another place is nearly as close as the true one), so the
     # photo's own tile was left without votes (1000-tile study: own tile verified 33 of 48 at 0.9,
-    # 42 at 0.95; the 10- and 100-tile pools keep ``vote_ratio``, where 0.95 would lose 2 of 48)
+    # 41-42 at 0.95; the 10- and 100-tile pools keep ``vote_ratio``, where 0.95 would lose 2 of 48)
     vote_ratio_big: float = 0.95
 
 
