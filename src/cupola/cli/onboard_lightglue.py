@@ -128,9 +128,9 @@ def _openvino_pieces(glue: Any, graphs: dict[str, bytes], threads: int):
     """The pieces (plain attention graphs) compiled by OpenVINO for the CPU, fp32, free point counts."""
     import openvino as ov
 
-    from cupola.locate.lightglue_ort import _Pieces
+    from cupola.locate.lightglue_ort import LightGluePieces
 
-    class OpenVinoPieces(_Pieces):
+    class OpenVinoPieces(LightGluePieces):
         def __init__(self) -> None:
             super().__init__(glue)
             core = ov.Core()
@@ -170,7 +170,7 @@ def glue_pieces(runtime: str, threads: int, glue: Any | None = None) -> tuple[An
         return _openvino_pieces(glue, graphs, threads), sum(len(g) for g in graphs.values())
     graphs = lo.export_graphs(glue, fused=True)
     if runtime == "ort-int8":  # what OrtLightGlue(precision="int8") does, kept here to measure the size
-        graphs = {k: g if k == "encode" else lo._dynamic_int8(g) for k, g in graphs.items()}
+        graphs = {k: g if k == "encode" else lo.dynamic_int8(g) for k, g in graphs.items()}
     return lo.OrtLightGlue(glue, threads=threads, graphs=graphs), sum(len(g) for g in graphs.values())
 
 

@@ -222,7 +222,7 @@ def export_graphs(glue: Any, fused: bool = True, opset: int = 17) -> dict[str, b
     return out
 
 
-def _dynamic_int8(graph: bytes) -> bytes:
+def dynamic_int8(graph: bytes) -> bytes:
     """ONNX Runtime dynamic int8 (uint8 weights of the MatMul nodes, activations quantized per call)."""
     import contextlib
     import logging
@@ -244,7 +244,7 @@ def _dynamic_int8(graph: bytes) -> bytes:
         root.setLevel(level)
 
 
-class _Pieces(ABC):
+class LightGluePieces(ABC):
     """kornia's ``LightGlue._forward`` for one pair without padding, over the pieces of
     :func:`_modules` run by :meth:`_run` (a subclass: ONNX Runtime or PyTorch eager)."""
 
@@ -320,7 +320,7 @@ class _Pieces(ABC):
         return matches, s0[0][valid].astype(np.float32), i + 1
 
 
-class OrtLightGlue(_Pieces):
+class OrtLightGlue(LightGluePieces):
     """``glue`` (a kornia ``LightGlue``, in eval mode) run in ONNX Runtime on the CPU.
 
     ``precision``: ``"fp32"`` or ``"int8"`` (dynamic quantization of the matrix products).
@@ -344,14 +344,14 @@ class OrtLightGlue(_Pieces):
         self.sessions = {}
         for name, g in self.graphs.items():
             if precision == "int8" and name != "encode":
-                g = _dynamic_int8(g)
+                g = dynamic_int8(g)
             self.sessions[name] = ort.InferenceSession(g, opts, providers=["CPUExecutionProvider"])
 
     def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.sessions[name].run(None, feeds)
 
 
-class EagerLightGlue(_Pieces):
+class EagerLightGlue(LightGluePieces):
     """The same pieces in PyTorch eager (no export, no ONNX Runtime): kornia's LightGlue with every
     attention, cross-attention included, through ``scaled_dot_product_attention`` (kornia's CPU
     cross-attention holds the N x M matrix and its two softmaxes); a baseline for what ONNX Runtime
