@@ -7,17 +7,16 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnxruntime")
-
-from cupola.cli import onboard_lightglue as ol  # noqa: E402
-from cupola.cli.main import main  # noqa: E402
-from cupola.onboard import runtimes  # noqa: E402
-from cupola.onboard.bench import BenchConfig, run_bench  # noqa: E402
-from cupola.onboard.faults import bitflip_trials, output_drift  # noqa: E402
-from cupola.onboard.matches import dense_matches, match_iou  # noqa: E402
-from cupola.onboard.networks import NetworkUnavailable, build_network  # noqa: E402
+# torch and onnxruntime are required dependencies (pyproject): a missing one fails, not skips
+from cupola.cli import onboard_lightglue as ol
+from cupola.cli.main import main
+from cupola.onboard import runtimes
+from cupola.onboard.bench import BenchConfig, run_bench
+from cupola.onboard.faults import bitflip_trials, output_drift
+from cupola.onboard.matches import dense_matches, match_iou
+from cupola.onboard.networks import NetworkUnavailable, build_network
 
 KEYPOINTS = 192  # a small pair: fast, still real (the first bundled case's photo and reference)
 
