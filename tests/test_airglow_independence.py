@@ -165,19 +165,28 @@ def test_rows_below_the_amplitude_snr_are_left_out_and_counted():
     for w in (WavePacket(30.0, 70.0, 60.0, 0.03, 0.4), WavePacket(80.0, 200.0, 40.0, 0.004, 1.9)):
         m += np.stack([w.value(xx, yy, ti) for ti in t])
     valid = np.ones(xx.shape, bool)
-    every = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=0.0)
+    every = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=0.0, min_amplitude_snr_any=0.0)
     snr = sorted(w.amplitude_pct / w.amplitude_sigma_pct for w in every.waves)
     assert len(snr) >= 2 and every.weak == 0
     cut = 0.5 * (snr[-2] + snr[-1])  # between the two strongest: only the strongest stays
-    some = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut, min_amplitude_pct=100.0)
+    some = find_waves(
+        m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut, min_amplitude_pct=100.0, min_amplitude_snr_any=0.0
+    )
     assert some.weak == len(snr) - 1
     assert [w.wavelength_km for w in some.waves] == [
         w.wavelength_km for w in every.waves if w.amplitude_pct >= cut * w.amplitude_sigma_pct
     ]
     # below the cut but brighter than the percentage: kept
-    bright = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut, min_amplitude_pct=0.1)
+    bright = find_waves(
+        m, valid, 3.0, t, max_waves=3, min_amplitude_snr=cut, min_amplitude_pct=0.1, min_amplitude_snr_any=0.0
+    )
     below = [w.amplitude_pct < cut * w.amplitude_sigma_pct and w.amplitude_pct < 0.1 for w in every.waves]
     assert bright.weak == sum(below) and len(bright.waves) == len(every.waves) - sum(below) >= 2
+    # ``min_amplitude_snr_any``: below that many standard errors a row goes whatever its amplitude
+    floor = find_waves(m, valid, 3.0, t, max_waves=3, min_amplitude_snr=0.0, min_amplitude_snr_any=cut)
+    assert floor.weak == len(snr) - 1 and [w.wavelength_km for w in floor.waves] == [
+        w.wavelength_km for w in some.waves
+    ]
 
 
 def test_phase_velocity_spectrum_matches_the_full_3d_fft():

@@ -24,6 +24,7 @@ from cupola.airglow.waves import (
     MERGE_DK,
     MIN_AMPLITUDE_PCT,
     MIN_AMPLITUDE_SNR,
+    MIN_AMPLITUDE_SNR_ANY,
     WaveSearch,
     find_waves,
     mark_aliased,
@@ -356,7 +357,8 @@ def analyse_sequence(
     if search.weak:
         notes.append(
             f"{search.weak} significant peak(s) whose fitted amplitude is below {MIN_AMPLITUDE_SNR:g} standard errors "
-            f"and below {MIN_AMPLITUDE_PCT:g} % were not listed (faint remnants the fit cannot tell well from zero)"
+            f"and below {MIN_AMPLITUDE_PCT:g} %, or below {MIN_AMPLITUDE_SNR_ANY:g} standard error(s) at any "
+            "amplitude, were not listed (faint remnants or degenerate rows the fit cannot tell from zero)"
         )
     if n_aliased:
         notes.append(

@@ -469,7 +469,8 @@ class WaveSearch:
     merged: int = 0
     #: single rows whose values are those of the local fit about the middle of the area
     local: int = 0
-    #: rows left out: fitted amplitude below :data:`MIN_AMPLITUDE_SNR` standard errors and :data:`MIN_AMPLITUDE_PCT`
+    #: rows left out: fitted amplitude below :data:`MIN_AMPLITUDE_SNR` standard errors and :data:`MIN_AMPLITUDE_PCT`,
+    #: or below :data:`MIN_AMPLITUDE_SNR_ANY` standard errors (:func:`weak_row`)
     weak: int = 0
 
 
@@ -493,6 +494,28 @@ MIN_AMPLITUDE_SNR = 4.0
 #: lower end of the issue's range (1-10 %); a faint night's 2-% waves (3-4 standard errors)
 #: stay listed
 MIN_AMPLITUDE_PCT = 1.0
+#: a row whose fitted amplitude is below this many of its standard errors is not listed whatever
+#: its amplitude: a fit that cannot tell it from zero at one sigma has measured nothing. What this
+#: catches is a degenerate pair of the joint fit (two rows of one wave with opposite wavevectors and
+#: near-cancelling amplitudes of several %, each at ~0.1 standard errors; curved crests of seed
+#: 9605, docs/airglow.md); true waves of the studies run from 1.9 standard errors up
+MIN_AMPLITUDE_SNR_ANY = 1.0
+
+
+def weak_row(
+    amplitude_pct: float,
+    sigma_pct: float,
+    snr: float = MIN_AMPLITUDE_SNR,
+    pct: float = MIN_AMPLITUDE_PCT,
+    snr_any: float = MIN_AMPLITUDE_SNR_ANY,
+) -> bool:
+    """True for a row left out of the wave table: below ``snr`` standard errors and below ``pct``
+    %, or below ``snr_any`` standard errors at any amplitude.
+
+    >>> weak_row(0.5, 0.2), weak_row(2.0, 0.6), weak_row(9.1, 70.0), weak_row(9.1, 3.0)
+    (True, False, True, False)
+    """
+    return (amplitude_pct < snr * sigma_pct and amplitude_pct < pct) or amplitude_pct < snr_any * sigma_pct
 
 
 def find_waves(
@@ -516,6 +539,7 @@ def find_waves(
     merge: bool = True,
     min_amplitude_snr: float = MIN_AMPLITUDE_SNR,
     min_amplitude_pct: float = MIN_AMPLITUDE_PCT,
+    min_amplitude_snr_any: float = MIN_AMPLITUDE_SNR_ANY,
 ) -> WaveSearch:
     """The waves of a modulation stack ``m`` (n, ny, nx) on a grid of ``spacing_km`` (row 0 north),
     ``valid`` the cells the analysis uses, ``t_s`` the frame times (s). NaN observations (flagged,
@@ -525,7 +549,9 @@ def find_waves(
     a peak within ``leakage_radius`` of a found wave's wavevector (relative to its |k|) with less
     than ``leakage_ratio`` of its amplitude (0 turns this off). A row whose fitted amplitude is
     below ``min_amplitude_snr`` times its own standard error (:data:`MIN_AMPLITUDE_SNR`; 0 turns
-    this off) and below ``min_amplitude_pct`` % is not listed (counted in ``weak``). See the module docstring."""
+    this off) and below ``min_amplitude_pct`` % is not listed (counted in ``weak``), nor one below
+    ``min_amplitude_snr_any`` standard errors at any amplitude (:func:`weak_row`). See the module
+    docstring."""
     n, ny, nx = m.shape
     window = window_for(valid, spacing_km, taper_km)
     xs = (np.arange(nx) - (nx - 1) / 2.0) * spacing_km
@@ -627,7 +653,9 @@ def find_waves(
     strong = [
         i
         for i, w in enumerate(waves)
-        if not (w.amplitude_pct < min_amplitude_snr * w.amplitude_sigma_pct and w.amplitude_pct < min_amplitude_pct)
+        if not weak_row(
+            w.amplitude_pct, w.amplitude_sigma_pct, min_amplitude_snr, min_amplitude_pct, min_amplitude_snr_any
+        )
     ]
     weak = len(waves) - len(strong)
     waves = [waves[i] for i in strong]
