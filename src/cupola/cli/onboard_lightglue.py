@@ -168,10 +168,8 @@ def glue_pieces(runtime: str, threads: int, glue: Any | None = None) -> tuple[An
     if runtime == "openvino":
         graphs = lo.export_graphs(glue, fused=False)  # com.microsoft's fused attention is ONNX Runtime's own
         return _openvino_pieces(glue, graphs, threads), sum(len(g) for g in graphs.values())
-    graphs = lo.export_graphs(glue, fused=True)
-    if runtime == "ort-int8":  # what OrtLightGlue(precision="int8") does, kept here to measure the size
-        graphs = {k: g if k == "encode" else lo.dynamic_int8(g) for k, g in graphs.items()}
-    return lo.OrtLightGlue(glue, threads=threads, graphs=graphs), sum(len(g) for g in graphs.values())
+    pieces = lo.OrtLightGlue(glue, threads=threads, precision="int8" if runtime == "ort-int8" else "fp32")
+    return pieces, pieces.size_bytes
 
 
 def _prepare(glue: Any, n0: int, size0: tuple[int, int], size1: tuple[int, int]):

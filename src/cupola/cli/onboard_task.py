@@ -234,52 +234,55 @@ def localization_drift(
     module = backbone_module(aliked)
     rows: list[dict] = []
     ref: list[dict] | None = None
-    with tempfile.TemporaryDirectory(prefix="cupola-onboard-task-") as tmp:
-        for rt in order:
-            if not runtime_available(rt):
-                rows.append({"runtime": rt, "status": "not installed"})
-                done += len(cases)
-                continue
-            try:
-                backbone = BackboneRuntime(rt, module, Path(tmp), threads, seed)
-                per_case = []
-                for folder in cases:
-                    per_case.append(localize_case(folder, backbone, threads))
-                    done += 1
-                    if progress:
-                        progress("task", done, steps)
-                row = _summary(rt, per_case, ref)
-                row["shapes_exported"] = backbone.exports
-                row["load_s"] = backbone.load_s
-                if rt == "torch":
-                    ref = per_case
-            except Unsupported as exc:  # a precision this device does not run
-                row = {"runtime": rt, "status": f"unsupported: {exc}"}
-            except Exception as exc:  # a runtime that fails is a row, not a crash
-                row = {"runtime": rt, "status": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
-            row["network"] = "aliked+lightglue" if rt == "torch" else "aliked"
-            rows.append(row)
-        for rt in glue_order if ref is not None else ():
+
+    def localize_all(backbone=None, glue=None) -> list[dict]:
+        nonlocal done
+        per_case = []
+        for folder in cases:
+            per_case.append(localize_case(folder, backbone, threads, glue=glue))
+            done += 1
+            if progress:
+                progress("task", done, steps)
+        return per_case
+
+    def row_of(rt: str, network: str, measure) -> dict:
+        """``measure(rt)``'s row; a missing runtime, a precision this device does not run or a
+        failure is a row with its status, not a crash."""
+        nonlocal done
+        if not runtime_available(rt):
             row = {"runtime": rt, "status": "not installed"}
-            if runtime_available(rt):
-                try:
-                    c0 = time.perf_counter()
-                    pieces = glue_factory(rt, threads)[0]
-                    load_s = time.perf_counter() - c0
-                    per_case = []
-                    for folder in cases:
-                        per_case.append(localize_case(folder, None, threads, glue=pieces))
-                        done += 1
-                        if progress:
-                            progress("task", done, steps)
-                    row = {**_summary(rt, per_case, ref), "load_s": load_s}
-                except Unsupported as exc:
-                    row = {"runtime": rt, "status": f"unsupported: {exc}"}
-                except Exception as exc:  # a runtime that fails is a row, not a crash
-                    why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
-                    row = {"runtime": rt, "status": f"failed: {why}"}
-            row["network"] = "lightglue"
-            rows.append(row)
+            done += len(cases)
+        else:
+            try:
+                row = measure(rt)
+            except Unsupported as exc:
+                row = {"runtime": rt, "status": f"unsupported: {exc}"}
+            except Exception as exc:
+                row = {"runtime": rt, "status": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
+        row["network"] = network
+        return row
+
+    with tempfile.TemporaryDirectory(prefix="cupola-onboard-task-") as tmp:
+
+        def aliked_row(rt: str) -> dict:
+            nonlocal ref
+            backbone = BackboneRuntime(rt, module, Path(tmp), threads, seed)
+            per_case = localize_all(backbone)
+            row = {**_summary(rt, per_case, ref), "shapes_exported": backbone.exports, "load_s": backbone.load_s}
+            if rt == "torch":
+                ref = per_case
+            return row
+
+        def glue_row(rt: str) -> dict:
+            t0 = time.perf_counter()
+            pieces = glue_factory(rt, threads)[0]
+            load_s = time.perf_counter() - t0
+            return {**_summary(rt, localize_all(glue=pieces), ref), "load_s": load_s}
+
+        for rt in order:
+            rows.append(row_of(rt, "aliked+lightglue" if rt == "torch" else "aliked", aliked_row))
+        for rt in glue_order if ref is not None else ():
+            rows.append(row_of(rt, "lightglue", glue_row))
         bitflip = None
         if bitflip_trials and ref is not None:
             rng = np.random.default_rng(seed + 2)

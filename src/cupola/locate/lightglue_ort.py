@@ -342,9 +342,11 @@ class OrtLightGlue(LightGluePieces):
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.sessions = {}
+        self.size_bytes = 0  # the graphs as run (quantized for int8): what a model on disk would take
         for name, g in self.graphs.items():
             if precision == "int8" and name != "encode":
                 g = dynamic_int8(g)
+            self.size_bytes += len(g)
             self.sessions[name] = ort.InferenceSession(g, opts, providers=["CPUExecutionProvider"])
 
     def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
