@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         (_hazards_night_fire, args.out / "hazards-night-fire"),
         (_airglow_rendered, args.out / "airglow"),
         (_rso_rendered, args.out / "rso"),
+        (_onboard_bench, args.out / "onboard"),
     ]
     for step, folder in steps:
         code = step(cupola_main, folder, outputs)
@@ -550,6 +551,18 @@ def _rso_rendered(cupola_main, folder: Path, outputs: list) -> int:
                      title="rso: rendered views, PSNR against the clean image")  # fmt: skip
     outputs.append(folder)
     return 0
+
+
+def _onboard_bench(cupola_main, folder: Path, outputs: list) -> int:
+    """``onboard bench`` of locate's two networks on real inputs (ALIKED on crops of the bundled
+    photos, LightGlue on the fixed pair of the first bundled case's photo and reference), PyTorch
+    against ONNX Runtime, with the Syrian case localized by each (a short run: 5 repeats)."""
+    argv = ["onboard", "bench", "--models", "aliked,lightglue", "--runtimes", "torch,ort", "--repeats", "5"]
+    argv += ["--batches", "1", "--bitflip-trials", "0", "--task-cases", "ISS050-E-70536", "--out", str(folder)]
+    code = _run(cupola_main, argv)
+    if code == 0:
+        outputs.append(folder)
+    return code
 
 
 def _rso_weights(kind: str) -> Path:
