@@ -104,10 +104,10 @@ def onboard() -> None:
     torch_ms = rows["torch"]["latency_p50_ms"]
     int8 = rows["ort-int8"]
     bench_line(
-        "onboard_aliked_int8_speedup", int8["speedup_vs_torch"], "x", baseline=1.0, ratio=int8["speedup_vs_torch"]
+        "onboard_aliked_dyn_int8_speedup", int8["speedup_vs_torch"], "x", baseline=1.0, ratio=int8["speedup_vs_torch"]
     )
     print(f"# fp32 PyTorch p50 {torch_ms:.1f} ms, ORT int8 (dynamic) p50 {int8['latency_p50_ms']:.1f} ms")
-    bench_line("onboard_aliked_int8_raw_drift", int8["drift_rel"], "rel", baseline=rows["ort"]["drift_rel"])
+    bench_line("onboard_aliked_dyn_int8_raw_drift", int8["drift_rel"], "rel", baseline=rows["ort"]["drift_rel"])
     bench_line("onboard_aliked_int8s_drift", rows["ort-int8s"]["drift_rel"], "rel", baseline=rows["ort"]["drift_rel"])
 
     # task-level view: keypoints and descriptors on 4 crops of the Meteor frame
@@ -129,7 +129,7 @@ def onboard() -> None:
                 d8, s8 = (o[0] for o in runner.run(x))
                 agree[name].append(keypoint_agreement(score[0], s8[0], k=256, radius_px=1.5))
                 cos[name].append(descriptor_similarity(desc, d8, kp))
-    for name, tag in (("ort-int8", "int8"), ("ort-int8s", "int8s")):
+    for name, tag in (("ort-int8", "dyn_int8"), ("ort-int8s", "int8s")):
         bench_line(f"onboard_aliked_{tag}_keypoints", float(np.mean(agree[name])), "share", baseline=1.0)
         bench_line(f"onboard_aliked_{tag}_descriptor_cos", float(np.mean(cos[name])), "cos", baseline=1.0)
 
@@ -141,6 +141,7 @@ def onboard() -> None:
         f"{fastest['runtime']} (drift {fastest['drift_rel']:.2e})"
     )
     bench_line("onboard_aliked_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
+    aliked_int8_locate()
     score_only(rts)
     int8_variants()
     task(rts)
@@ -157,6 +158,110 @@ def onboard() -> None:
     b = res.bitflip["aliked"]
     print(f"# bit flips: {b['exceeded']} of {b['trials']} trials drifted > {b['threshold_rel']:g} (1 bit each)")
     bench_line("onboard_bitflip_tolerance", b["tolerance"], "share")
+
+
+def aliked_int8_locate(side: int = 512, rounds: int = 9, cases: bool = True) -> dict:
+    """The issue's int8 ALIKED, as locate runs it: the backbone graph (score map and x1..x4, no dense
+    descriptor map; DKD and the descriptors at the keypoints stay fp32 PyTorch) with kornia's
+    deformable convolutions as ONNX DeformConv nodes (``backbone_module(deform_op=True)``), in
+    static int8 by ``quantize_backbone_int8`` (per-channel QDQ, Conv nodes only, first conv and score
+    head fp32, calibrated on day and night crops). CPU time per run (``time.process_time``, one
+    thread), ``rounds`` interleaved rounds on a bundled apl photo area-resized to ``side`` (locate's
+    ``photo_px``): fp32 PyTorch eager (kornia's graph, the baseline), ORT fp32 of kornia's graph,
+    ORT fp32 of the DeformConv graph, and the int8 graph; keypoints: share of fp32's top-1024 score
+    maxima found again within 1.5 px (the 4 apl photos). ``cases``: the 4 bundled apl cases localized
+    with the torch backbone (reference), the DeformConv graph in ORT fp32 and the int8 graph."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import cv2
+    import torch
+
+    from cupola.cli.onboard_task import APL_CASES, _summary, localize_case
+    from cupola.locate.features import make_matcher
+    from cupola.onboard.backbone import BACKBONE_OUTPUTS, BackboneRuntime, backbone_module
+    from cupola.onboard.keypoints import keypoint_agreement
+
+    aliked = make_matcher("aliked", max_keypoints=2048)._aliked.aliked
+    torch.set_num_threads(1)  # after the matcher: it sets its own count when first built
+    kornia_graph, deform_graph = backbone_module(aliked), backbone_module(aliked, deform_op=True)
+    photos = sorted(APL_CASES.glob("*/photo.jpg"))
+    xs = []
+    for photo in photos:
+        grey = cv2.imread(str(photo), cv2.IMREAD_GRAYSCALE)
+        xs.append((cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0)[None, None])
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        c0 = time.process_time()
+        runs = {
+            "torch": BackboneRuntime("torch", kornia_graph, Path(tmp)),
+            "ort": BackboneRuntime("ort", kornia_graph, Path(tmp)),
+            "ort_deform": BackboneRuntime("ort", deform_graph, Path(tmp)),
+            "int8": BackboneRuntime("ort-int8s", deform_graph, Path(tmp), int8="locate"),
+        }
+        with torch.inference_mode():
+            refs = [runs["torch"](x) for x in xs]
+            outs = {k: [r(x) for x in xs] for k, r in runs.items()}  # also exports / quantizes the shape
+            print(f"# int8 locate: exports + quantization {time.process_time() - c0:.1f} s CPU")
+            cpu: dict[str, list[float]] = {k: [] for k in runs}
+            for _ in range(rounds):
+                for k, r in runs.items():
+                    c0 = time.process_time()
+                    r(xs[0])
+                    cpu[k].append(time.process_time() - c0)
+        base = float(np.median(cpu["torch"]))
+        for k in runs:
+            ms = 1e3 * float(np.median(cpu[k]))
+            kept = float(np.mean([keypoint_agreement(a[0][0, 0], b[0][0, 0], k=1024) for a, b in zip(refs, outs[k])]))
+            drift = max(
+                float(np.abs(a[i] - b[i]).max()) for a, b in zip(refs, outs[k]) for i in range(len(BACKBONE_OUTPUTS))
+            )
+            out[k] = {"cpu_ms": ms, "speedup": 1e3 * base / ms, "keypoints": kept, "max_abs_diff": drift}
+            print(
+                f"# int8 locate {side} {k:10s} {ms:7.1f} ms/run  x{1e3 * base / ms:.2f}  "
+                f"keypoints {kept:.3f}  max diff {drift:.2e}"
+            )
+        sp = out["int8"]["speedup"]
+        bench_line("onboard_aliked_int8_speedup", sp, "x", baseline=1.0, ratio=sp)
+        print(
+            f"# baseline: fp32 PyTorch backbone {out['torch']['cpu_ms']:.1f} ms/run "
+            f"(same run, {side} x {side}, one thread)"
+        )
+        bench_line("onboard_aliked_int8_keypoints", out["int8"]["keypoints"], "share", baseline=1.0)
+        bench_line(
+            "onboard_aliked_deform_ort_speedup", out["ort_deform"]["speedup"], "x", baseline=out["ort"]["speedup"]
+        )
+        if not cases:
+            return out
+        folders = sorted(p for p in APL_CASES.iterdir() if (p / "case.json").is_file())
+        ref = None
+        for k, backbone in (
+            ("torch", runs["torch"]),
+            ("ort_deform", BackboneRuntime("ort", deform_graph, Path(tmp))),
+            ("int8", BackboneRuntime("ort-int8s", deform_graph, Path(tmp), int8="locate")),
+        ):
+            per_case = [localize_case(f, backbone, 1) for f in folders]
+            row = _summary(k, per_case, ref)
+            ref = per_case if ref is None else ref
+            out[k]["task"] = row
+            errs = " ".join("-" if c["centre_error_km"] is None else f"{c['centre_error_km']:.3f}" for c in per_case)
+            print(
+                f"# int8 locate task {k:10s} success {row['success']}/{row['cases']} unchanged "
+                f"{row.get('success_unchanged', '-')}  centre error km [{errs}]  change "
+                f"{row.get('centre_error_change_pct') or 0:+.2f} % "
+                f"(largest {row.get('centre_error_change_abs_max_pct') or 0:.2f} %)"
+                f"  moved <= {1e3 * (row.get('centre_shift_km_max') or 0):.0f} m  cpu {row['cpu_s']:.1f} s"
+            )
+        t8, td = out["int8"]["task"], out["ort_deform"]["task"]
+        bench_line("onboard_aliked_int8_success_unchanged", float(t8["success_unchanged"]), "bool", baseline=1.0)
+        bench_line(
+            "onboard_aliked_int8_drift", t8["centre_error_change_pct"], "%", baseline=td["centre_error_change_pct"]
+        )
+        bench_line(
+            "onboard_aliked_int8_centre_shift", t8["centre_shift_km_max"], "km", baseline=td["centre_shift_km_max"]
+        )
+    return out
 
 
 def score_only(rts: tuple[str, ...]) -> None:
@@ -345,7 +450,12 @@ def task(rts: tuple[str, ...]) -> None:
             f"{change:+.2f} % (largest {worst:.2f} %), centre moved <= {r.get('centre_shift_km_max') or 0:.3f} km"
             f"  cpu {r['cpu_s']:.0f} s ({r['shapes_exported']} shapes)"
         )
-    for rt, tag in (("ort-int8", "int8"), ("ort-int8s", "int8s"), ("ort-fp16", "fp16"), ("openvino-int8", "ov_int8")):
+    for rt, tag in (
+        ("ort-int8", "dyn_int8"),
+        ("ort-int8s", "int8s"),
+        ("ort-fp16", "fp16"),
+        ("openvino-int8", "ov_int8"),
+    ):
         r = rows.get(rt, {"status": "not run"})
         if r["status"] == "ok":
             # the issue's definition: localization success unchanged on the bundled cases and the

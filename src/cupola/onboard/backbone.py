@@ -9,10 +9,15 @@ shape and kept (:class:`BackboneRuntime`). An export with dynamic height and wid
 matched PyTorch at 256 x 256 and 512 x 384 but not at 192 x 320 (max difference 0.57), so no.
 
 Static int8 is calibrated per shape on crops of the bundled ``apl`` photos of that shape.
+``deform_op`` (:func:`backbone_module`): the deformable convolutions of blocks 3 and 4 exported as
+one ONNX ``DeformConv`` node each (:mod:`cupola.onboard.deform`, opset 19) instead of kornia's
+gathers; ``int8="locate"`` (:class:`BackboneRuntime`, runtime ``ort-int8s``): the int8 recipe of
+:func:`quantize_backbone_int8`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,17 +31,42 @@ from cupola.onboard.runtimes import (
     Runner,
     Unsupported,
     export_onnx,
+    ort_runner,
     prepare,
     runtime_available,
 )
-from cupola.onboard.samples import calibration_crops_hw
+from cupola.onboard.samples import calibration_crops_hw, day_night_crops_hw
 
-__all__ = ["BACKBONE_OUTPUTS", "backbone_module", "BackboneRuntime"]
+__all__ = ["BACKBONE_OUTPUTS", "INT8_FP32_NODES", "backbone_module", "BackboneRuntime", "quantize_backbone_int8"]
 
 BACKBONE_OUTPUTS = ("scores", "x1", "x2", "x3", "x4")
+#: the convolutions the int8 recipe leaves in fp32 (the backbone graph's node names): the first
+#: convolution (on the image) and the score head (its split first layer and its three 3 x 3 layers)
+INT8_FP32_NODES = (
+    "/block1/conv1/Conv",
+    "/Conv",
+    "/Conv_1",
+    "/Conv_2",
+    "/Conv_3",
+    "/score_head.2/Conv",
+    "/score_head.4/Conv",
+    "/score_head.6/Conv",
+)
 
 
-def backbone_module(aliked: Any, split_score: bool = True) -> Any:
+def quantize_backbone_int8(path: Path, calibration: list[np.ndarray]) -> Path:
+    """locate's backbone graph in static int8, the recipe chosen in docs/onboard.md ("int8 for
+    locate's backbone"): QDQ, per-channel int8 weights, uint8 activations (min/max over
+    ``calibration``), only the Conv nodes quantized (SELU, the upsamplings, the sums and DeformConv
+    stay fp32, so no quantize/dequantize pairs around them), :data:`INT8_FP32_NODES` left in fp32."""
+    from cupola.onboard.runtimes import quantize_int8_static
+
+    return quantize_int8_static(
+        path, calibration, per_channel=True, op_types=("Conv",), exclude=INT8_FP32_NODES, suffix="-int8locate"
+    )
+
+
+def backbone_module(aliked: Any, split_score: bool = True, deform_op: bool = False) -> Any:
     """A torch module around a loaded kornia ``ALIKED``: grey 1 x 1 x H x W (H, W multiples of 32)
     -> (score map, x1, x2, x3, x4), the module's own layers (bit flips in ``aliked`` reach it).
 
@@ -44,21 +74,41 @@ def backbone_module(aliked: Any, split_score: bool = True) -> Any:
     a 1 x 1 convolution over the 128 channels of cat(x1, up(x2), up(x3), up(x4)), applied to each
     32-channel map before its upsampling (the convolution is per pixel and linear, the bilinear
     upsampling per channel and linear: they commute) and the four results summed, so the 128 x H x W
-    concatenation is never formed; False: kornia's order (concatenate, then the head)."""
+    concatenation is never formed; False: kornia's order (concatenate, then the head).
+
+    ``deform_op``: blocks 3 and 4 run their deformable convolutions through
+    :func:`cupola.onboard.deform.OnnxDeformConv` (the same computation in PyTorch; one ONNX
+    ``DeformConv`` node each when exported at the module's ``opset``, 19); ``aliked`` itself is not
+    changed (shallow copies of the two blocks share its layers). The module's ``opset`` attribute
+    is the ONNX opset its export needs (17 without ``deform_op``)."""
+    import copy
+
     import torch
     import torch.nn.functional as F
+
+    from cupola.onboard.deform import DEFORM_OPSET, OnnxDeformConv
+
+    def deform_block(block: Any) -> Any:
+        out = copy.copy(block)
+        out._modules = dict(block._modules)  # the copy's own module table: ``block`` keeps kornia's layers
+        out.conv1, out.conv2 = OnnxDeformConv(block.conv1), OnnxDeformConv(block.conv2)
+        return out
 
     class AlikedBackbone(torch.nn.Module):
         def __init__(self, net: Any) -> None:
             super().__init__()
             self.net = net
+            self.opset = DEFORM_OPSET if deform_op else 17
+            if deform_op:
+                self.block3, self.block4 = deform_block(net.block3), deform_block(net.block4)
 
         def forward(self, x: torch.Tensor):
             n = self.net
             x1 = n.block1(x.expand(-1, 3, -1, -1))
             x2 = n.block2(n.pool2(x1))
-            x3 = n.block3(n.pool4(x2))
-            x4 = n.block4(n.pool4(x3))
+            b3, b4 = (self.block3, self.block4) if deform_op else (n.block3, n.block4)
+            x3 = b3(n.pool4(x2))
+            x4 = b4(n.pool4(x3))
             x1, x2, x3, x4 = (n.gate(n.conv1(x1)), n.gate(n.conv2(x2)), n.gate(n.conv3(x3)), n.gate(n.conv4(x4)))
             head = list(n.score_head)
             if not split_score:
@@ -80,9 +130,18 @@ class BackboneRuntime:
     """``run(x)`` -> [scores, x1, x2, x3, x4] as NumPy arrays for a padded grey input ``x``
     (1 x 1 x H x W float32), in runtime ``name``; one export / session per shape, kept in ``folder``.
 
-    ``exports`` counts the shapes prepared so far (each costs an export and a session)."""
+    ``exports`` counts the shapes prepared so far (each costs an export and a session). The export
+    is made at ``module.opset`` (19 for a :func:`backbone_module` with ``deform_op``, else 17).
+    ``int8="locate"`` with runtime ``ort-int8s``: :func:`quantize_backbone_int8` calibrated on
+    :func:`cupola.onboard.samples.day_night_crops_hw` instead of the plain static int8 on apl crops."""
 
-    def __init__(self, name: str, module: Any, folder: Path, threads: int = 1, seed: int = 0) -> None:
+    def __init__(
+        self, name: str, module: Any, folder: Path, threads: int = 1, seed: int = 0, int8: str = "default"
+    ) -> None:
+        if int8 not in ("default", "locate"):
+            raise InputError(f"`int8` {int8!r}: expected 'default' or 'locate'")
+        if int8 == "locate" and name != "ort-int8s":
+            raise InputError(f"`int8` 'locate' is a recipe of runtime ort-int8s, not {name!r}")
         if name not in RUNTIMES:
             raise InputError(f"`runtime` {name!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
         if not runtime_available(name):
@@ -90,6 +149,7 @@ class BackboneRuntime:
         if name == "torch-pieces":
             raise Unsupported("torch-pieces: only for a network exported in pieces (lightglue)")
         self.name, self.module, self.folder, self.threads, self.seed = name, module, Path(folder), threads, seed
+        self.int8 = int8
         self._runners: dict[tuple[int, int], Runner] = {}
         self.load_s = 0.0
 
@@ -106,11 +166,18 @@ class BackboneRuntime:
                 raise InputError(f"`x`: {h} x {w}, expected multiples of 32 (pad first)")
             # one fp32 export per shape, shared by every runtime using the same folder (an export
             # costs ~4 s of CPU here, more than a localization's inference)
-            path = self.folder / f"backbone-{h}x{w}.onnx"
+            opset = getattr(self.module, "opset", 17)
+            path = self.folder / f"backbone-{h}x{w}-opset{opset}.onnx"
             if self.name != "torch" and not path.exists():
-                export_onnx(self.module, torch.zeros(1, 1, h, w), path, BACKBONE_OUTPUTS)
-            calibration = calibration_crops_hw(h, w, seed=self.seed) if self.name in CALIBRATED else None
-            runner = prepare(self.name, self.module, path, self.threads, calibration)
+                export_onnx(self.module, torch.zeros(1, 1, h, w), path, BACKBONE_OUTPUTS, opset=opset)
+            if self.int8 == "locate":
+                t0 = time.process_time()
+                quantized = quantize_backbone_int8(path, day_night_crops_hw(h, w, seed=self.seed))
+                runner = ort_runner(quantized, self.threads)
+                runner.load_s += time.process_time() - t0
+            else:
+                calibration = calibration_crops_hw(h, w, seed=self.seed) if self.name in CALIBRATED else None
+                runner = prepare(self.name, self.module, path, self.threads, calibration)
             self.load_s += runner.load_s
             self._runners[key] = runner
         return self._runners[key]

@@ -40,7 +40,9 @@ __all__ = [
     "runtime_available",
     "export_onnx",
     "openvino_devices",
+    "ort_runner",
     "prepare",
+    "quantize_int8_static",
 ]
 
 #: runtime name -> precision
@@ -116,9 +118,14 @@ def openvino_devices() -> dict[str, str]:
 
 
 def export_onnx(
-    module: Any, example: Any, path: Path, output_names: tuple[str, ...], dynamic_batch: bool = False
+    module: Any,
+    example: Any,
+    path: Path,
+    output_names: tuple[str, ...],
+    dynamic_batch: bool = False,
+    opset: int = 17,
 ) -> Path:
-    """Export ``module`` on the fixed ``example`` input (TorchScript-based exporter, opset 17);
+    """Export ``module`` on the fixed ``example`` input (TorchScript-based exporter, opset ``opset``);
     ``dynamic_batch``: the first axis of the input and of every output left free (the rest fixed)."""
     import torch
 
@@ -131,7 +138,7 @@ def export_onnx(
             dynamo=False,
             input_names=["input"],
             output_names=list(output_names),
-            opset_version=17,
+            opset_version=opset,
             dynamic_axes={n: {0: "batch"} for n in ("input", *output_names)} if dynamic_batch else None,
         )
     return path
@@ -158,7 +165,8 @@ def _torch_runner(module: Any, threads: int) -> Runner:
     return Runner(run, load_s, buf.getbuffer().nbytes)
 
 
-def _ort_runner(path: Path, threads: int) -> Runner:
+def ort_runner(path: Path, threads: int) -> Runner:
+    """An ONNX Runtime CPU session of the graph at ``path`` on ``threads`` threads (one inter-op thread)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -207,9 +215,18 @@ def _quantize_int8(path: Path) -> Path:
     return out
 
 
-def _quantize_int8_static(path: Path, calibration: list[np.ndarray]) -> Path:
+def quantize_int8_static(
+    path: Path,
+    calibration: list[np.ndarray],
+    per_channel: bool = False,
+    op_types: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = (),
+    suffix: str = "-int8s",
+) -> Path:
     """Static int8 (QDQ, per-tensor uint8 activations, int8 weights) calibrated on ``calibration``
-    (min/max of the activations over those inputs)."""
+    (min/max of the activations over those inputs), written beside ``path`` with ``suffix``;
+    ``per_channel``: one weight scale per output channel; ``op_types``: only those operators
+    quantized (None: ONNX Runtime's default set); ``exclude``: node names left in fp32."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -225,7 +242,7 @@ def _quantize_int8_static(path: Path, calibration: list[np.ndarray]) -> Path:
             return None if x is None else {"input": x}
 
     pre = path.with_name(path.stem + "-pre.onnx")
-    out = path.with_name(path.stem + "-int8s.onnx")
+    out = path.with_name(path.stem + suffix + ".onnx")
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
@@ -240,6 +257,9 @@ def _quantize_int8_static(path: Path, calibration: list[np.ndarray]) -> Path:
                 quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                op_types_to_quantize=list(op_types) if op_types else None,
+                nodes_to_exclude=list(exclude),
             )
     finally:
         root.setLevel(level)
@@ -309,13 +329,13 @@ def prepare(
     if name == "torch-pieces":
         raise Unsupported("torch-pieces: only for a network exported in pieces (lightglue)")
     if name == "ort":
-        return _ort_runner(onnx_path, threads)
+        return ort_runner(onnx_path, threads)
     if name == "ort-fp16":
-        return _ort_runner(_convert_fp16(onnx_path), threads)
+        return ort_runner(_convert_fp16(onnx_path), threads)
     if name == "ort-int8":
-        return _ort_runner(_quantize_int8(onnx_path), threads)
+        return ort_runner(_quantize_int8(onnx_path), threads)
     if name == "ort-int8s":
-        return _ort_runner(_quantize_int8_static(onnx_path, calibration or []), threads)
+        return ort_runner(quantize_int8_static(onnx_path, calibration or []), threads)
     if name in ("openvino", "openvino-fp16", "openvino-bf16"):
         return _openvino_runner(onnx_path, threads, RUNTIMES[name])
     if name == "openvino-int8":

@@ -12,7 +12,7 @@ import numpy as np
 
 from cupola.io.images import read_photo
 
-__all__ = ["SAMPLES", "calibration_crops", "calibration_crops_hw", "evaluation_crop"]
+__all__ = ["SAMPLES", "calibration_crops", "calibration_crops_hw", "day_night_crops_hw", "evaluation_crop"]
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -54,6 +54,26 @@ def calibration_crops_hw(rows_px: int, cols_px: int, per_photo: int = 2, seed: i
     for photo in sorted((SAMPLES / "apl").glob("*/photo.jpg")):
         out += _crops(_grey(photo), rows_px, per_photo, rng, cols_px)
     return out
+
+
+def day_night_crops_hw(
+    rows_px: int, cols_px: int, per_photo: int = 2, night: int = 4, seed: int = 0
+) -> list[np.ndarray]:
+    """A day and night calibration set of rows_px x cols_px inputs: :func:`calibration_crops_hw`
+    (``per_photo`` crops of each daylight ``apl`` photo) and ``night`` random crops of the bundled
+    Meteor frame (night: city lights, mean grey ~0.05), the frame first area-resized so that its
+    shorter side covers the shape when it is smaller. The Meteor crops drawn here use their own
+    random stream (``seed`` + 1000), not :func:`evaluation_crop`'s, but come from the same frame."""
+    import cv2
+
+    photo = next((SAMPLES / "iss-meteor-2017").glob("*.jpg"))
+    g = _grey(photo)
+    scale = max(rows_px / g.shape[0], cols_px / g.shape[1], 1.0)
+    if scale > 1.0:
+        size = (max(cols_px, round(g.shape[1] * scale)), max(rows_px, round(g.shape[0] * scale)))
+        g = cv2.resize(g, size, interpolation=cv2.INTER_LINEAR)
+    rng = np.random.default_rng(seed + 1000)
+    return calibration_crops_hw(rows_px, cols_px, per_photo, seed) + _crops(g, rows_px, night, rng, cols_px)
 
 
 def evaluation_crop(size_px: int, seed: int = 0) -> np.ndarray:
