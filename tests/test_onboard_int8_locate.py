@@ -2,13 +2,11 @@
 convolutions as ONNX DeformConv nodes, and its int8 recipe keeping the localization of a small case."""
 
 import numpy as np
+import onnx  # base dependencies (pyproject): a missing one fails here rather than skipping
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-ort = pytest.importorskip("onnxruntime")
-onnx = pytest.importorskip("onnx")
-
-from cupola.onboard.samples import calibration_crops, day_night_crops_hw  # noqa: E402
+from cupola.onboard.samples import calibration_crops, day_night_crops_hw
 
 
 @pytest.fixture(scope="module")
