@@ -273,3 +273,25 @@ def test_a_dark_frame_of_another_size_is_refused(sequence, tmp_path, capsys):
     Image.fromarray(np.zeros((h, w - 1), np.uint16)).save(tmp_path / "dark.png")
     out = tmp_path / "out"
     _expect_exit_2(capsys, _args(folder, times, out, "--dark", str(tmp_path / "dark.png")), out, "dark frame is")
+
+
+def test_curved_waves_option_reaches_the_search(sequence, tmp_path, monkeypatch):
+    """``--curved-waves`` turns on the circular-crest search (``find_waves(circular=True)``); without
+    it the search is plane waves only."""
+    import cupola.airglow.sequence as airglow_sequence
+
+    seq, folder, times, flat = sequence
+    real = airglow_sequence.find_waves
+    seen: list[bool] = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("circular", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(airglow_sequence, "find_waves", spy)
+    assert main(_args(folder, times, tmp_path / "plain", "--flat", str(flat))) == 0
+    assert main(_args(folder, times, tmp_path / "curved", "--flat", str(flat), "--curved-waves")) == 0
+    assert seen == [False, True]
+    plain, curved = (list(csv.DictReader((tmp_path / d / "waves.csv").open())) for d in ("plain", "curved"))
+    assert len(plain) == 1 and float(plain[0]["wavelength_km"]) == pytest.approx(55.0, rel=0.05)
+    assert curved == plain  # a plane wave: the circular search adds no row

@@ -17,6 +17,7 @@ from cupola.airglow.project import GridGeometry, bin_factor_for, choose_grid, pr
 from cupola.airglow.shell import TangentGrid, check_layer_height, rays_to_shell, shell_to_pixels
 from cupola.airglow.waves import (
     AMBIGUOUS_NSIGMA,
+    CIRCULAR_MIN_WAVELENGTH_KM,
     LEAKAGE_RADIUS,
     LEAKAGE_RATIO,
     MERGE_DAZ_DEG,
@@ -286,6 +287,7 @@ def analyse_sequence(
     exposure_s: float | None = None,
     names: Sequence[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    curved_waves: bool = False,
 ) -> AirglowResult:
     """Project, clean and analyse a sequence of grey frames (brightness, any linear unit) taken
     at ``times`` by ``camera`` at ``poses`` (one per frame). ``flat``: the relative response of
@@ -295,7 +297,11 @@ def analyse_sequence(
     unbiased, see :func:`cupola.airglow.clean.sequence_trend`). ``exposure_s``: the exposure time;
     the wave amplitudes are then corrected for the box blur of the layer's motion across the
     frame during the exposure (:func:`smear_mtf`); give the poses at mid-exposure (the blur is
-    then centred on them, see :func:`cupola.airglow.inputs.load_request`)."""
+    then centred on them, see :func:`cupola.airglow.inputs.load_request`). ``curved_waves``: after
+    the plane-wave search, search its residual for waves of 50 km and longer with circular crests
+    (:func:`find_waves` ``circular``; off by default: measured in docs/airglow.md, "A circular-crest
+    search for the long waves", it finds long curved waves the plane search misses but their speeds
+    are poor and one faint wave came out reversed)."""
     check_layer_height(height_m)
     check_sequence(frames, times, names)
     if exposure_s is not None and not (np.isfinite(exposure_s) and 0 < exposure_s <= 60):
@@ -325,7 +331,14 @@ def analyse_sequence(
     bad = stars | ground
     t_s = np.array([(t - times[0]).total_seconds() for t in times])
     search = find_waves(
-        m, valid, grid.spacing_km, t_s, false_alarm=false_alarm, wind_m_s=wind_m_s, ambiguous_nsigma=ambiguous_nsigma
+        m,
+        valid,
+        grid.spacing_km,
+        t_s,
+        false_alarm=false_alarm,
+        wind_m_s=wind_m_s,
+        ambiguous_nsigma=ambiguous_nsigma,
+        circular=curved_waves,
     )
     search.waves[:] = _mark_track_parallel(search.waves, grid, poses)
     search.waves[:], n_aliased = mark_aliased(search.waves, t_s)
@@ -370,6 +383,12 @@ def analyse_sequence(
             f"{search.merged} row(s) were components of a stronger wave (|k| within {100 * MERGE_DK:g} %, azimuth "
             f"within {MERGE_DAZ_DEG:g} deg, speed within {100 * MERGE_DC:g} %: curved crests or a packet) and were "
             "merged into it; the merged wave's values are those of a local fit about the middle of the area"
+        )
+    if search.circular:
+        notes.append(
+            f"{search.circular} wave(s) of {CIRCULAR_MIN_WAVELENGTH_KM:g} km or more were found with circular crests "
+            "(a source a few hundred km away) in what the plane waves left: their values are those at the middle "
+            "of the area"
         )
     if search.local:
         notes.append(

@@ -120,19 +120,17 @@ def effective_averages(ratio_to_median: np.ndarray, n_max: int) -> int:
     return int(k[np.argmin(np.abs(model - observed))])
 
 
-def red_noise_test(
+def _red_noise_rings(
     p: np.ndarray, kmag: np.ndarray, n_max: int, search: np.ndarray, false_alarm: float, n_indep: int, n_rings: int = 24
-) -> np.ndarray:
-    """Periodogram ``p`` over its red-noise background and over its significance threshold, per
-    annulus of |k| (log-spaced): in each, the background is the median, the number k of
-    independent averages (1..``n_max``) comes from the spread (:func:`effective_averages`; annuli
-    of fewer than 64 wavevectors take k = 1, the conservative end), and the threshold is the
-    Gamma(k, 1/k) quantile of ``false_alarm`` / ``n_indep``. Returns the excess: (p / mean
-    background) / threshold, > 1 where significant."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The annuli of :func:`red_noise_test`: (edges in |k|, mean background, threshold, number of
+    averages) per annulus (NaN where an annulus is not tested)."""
     pos = kmag > 0
     edges = np.geomspace(kmag[pos].min() * 0.999, kmag.max() * 1.001, n_rings + 1)
     which = np.digitize(kmag, edges) - 1
-    excess = np.zeros(p.shape)
+    means = np.full(n_rings, np.nan)
+    thrs = np.full(n_rings, np.nan)
+    ks = np.full(n_rings, np.nan)
     for r in range(n_rings):
         ring = (which == r) & pos
         if ring.sum() < 4:
@@ -142,9 +140,30 @@ def red_noise_test(
             continue
         inside = ring & search
         k = effective_averages(p[inside] / med, n_max) if inside.sum() >= 64 else 1
-        mean = med / float(stats.gamma.median(k, scale=1.0 / k))
-        thr = float(stats.gamma.isf(false_alarm / n_indep, k, scale=1.0 / k))
-        excess[ring] = p[ring] / mean / thr
+        means[r] = med / float(stats.gamma.median(k, scale=1.0 / k))
+        thrs[r] = float(stats.gamma.isf(false_alarm / n_indep, k, scale=1.0 / k))
+        ks[r] = k
+    return edges, means, thrs, ks
+
+
+def red_noise_test(
+    p: np.ndarray, kmag: np.ndarray, n_max: int, search: np.ndarray, false_alarm: float, n_indep: int, n_rings: int = 24
+) -> np.ndarray:
+    """Periodogram ``p`` over its red-noise background and over its significance threshold, per
+    annulus of |k| (log-spaced): in each, the background is the median, the number k of
+    independent averages (1..``n_max``) comes from the spread (:func:`effective_averages`; annuli
+    of fewer than 64 wavevectors take k = 1, the conservative end), and the threshold is the
+    Gamma(k, 1/k) quantile of ``false_alarm`` / ``n_indep``. Returns the excess: (p / mean
+    background) / threshold, > 1 where significant."""
+    edges, means, thrs, _ = _red_noise_rings(p, kmag, n_max, search, false_alarm, n_indep, n_rings)
+    which = np.digitize(kmag, edges) - 1
+    pos = kmag > 0
+    excess = np.zeros(p.shape)
+    for r in range(n_rings):
+        if not np.isfinite(means[r]):
+            continue
+        ring = (which == r) & pos
+        excess[ring] = p[ring] / means[r] / thrs[r]
     return excess
 
 
@@ -336,6 +355,164 @@ def _merge_split(params, cov, sigs, ox, oy, ot, ov, extent_km, *, dk, daz_deg, d
     return np.array(out_p), out_c, out_s, len(params) - len(groups), n_local
 
 
+#: the circular-crest search (:func:`_circular_rows`): waves of at least this wavelength (km)
+#: whose crests are circles about a source at one of ``CIRCULAR_SOURCES_KM`` (km; ``inf``:
+#: straight) behind the middle of the area, at most ``CIRCULAR_MAX_ROWS`` of them, the residual
+#: averaged in ``CIRCULAR_BLOCKS`` blocks of consecutive frames. A priori choices written down
+#: before the search was measured (docs/airglow.md, "A circular-crest search")
+CIRCULAR_MIN_WAVELENGTH_KM = 50.0
+CIRCULAR_SOURCES_KM = (300.0, 600.0, 1200.0, float("inf"))
+CIRCULAR_MAX_ROWS = 3
+CIRCULAR_BLOCKS = 10
+
+
+def _near_row(
+    k: np.ndarray,
+    rows: list[np.ndarray],
+    dk: float = MERGE_DK,
+    daz_deg: float = MERGE_DAZ_DEG,
+    radius: float = 0.0,
+) -> bool:
+    """Whether wavevector ``k`` is within ``dk`` of |k| and ``daz_deg`` (either sign) of a row's,
+    or within ``radius`` of it (the vector distance over the row's |k|, either sign)."""
+    for r in rows:
+        kr = np.asarray(r[:2], float)
+        nr = float(np.linalg.norm(kr))
+        if min(np.linalg.norm(k - kr), np.linalg.norm(k + kr)) < radius * nr:
+            return True
+        if abs(np.linalg.norm(k) / nr - 1.0) >= dk:
+            continue
+        cos = abs(float(k @ kr)) / float(np.linalg.norm(k) * nr)
+        if np.degrees(np.arccos(min(1.0, cos))) < daz_deg:
+            return True
+    return False
+
+
+def _circular_rows(
+    resid_cube: np.ndarray,
+    resid_obs: np.ndarray,
+    obs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    valid: np.ndarray,
+    window: np.ndarray,
+    spacing_km: float,
+    t_s: np.ndarray,
+    found: list[np.ndarray],
+    *,
+    kmin: float,
+    false_alarm: float,
+    n_indep: int,
+    max_phase_speed_m_s: float,
+    snr: float,
+    pct: float,
+    snr_any: float,
+):
+    """Waves with circular crests in the residual of the plane rows ``found`` (kx, ky, w, a, b):
+    a matched filter per source direction and distance (:func:`cupola.airglow.crests.matched_power`)
+    judged by the red-noise test of the residual's periodogram (false alarm divided by the number
+    of source distances); the strongest candidate not near a found row is fitted with circular
+    crests (:func:`cupola.airglow.crests.fit_circular`) and kept when it passes the rules of every
+    row. Returns ([(kx, ky, w, a, b) at the middle], [5 x 5 covariances], [excess])."""
+    from cupola.airglow import crests
+
+    kmax = 1.0 / CIRCULAR_MIN_WAVELENGTH_KM
+    if kmin >= kmax:
+        return [], [], []
+    n, ny, nx = resid_cube.shape
+    nb = min(CIRCULAR_BLOCKS, n)
+    parts = np.array_split(np.arange(n), nb)
+    t_b = np.array([t_s[p].mean() for p in parts])
+    xs = (np.arange(nx) - (nx - 1) / 2.0) * spacing_km
+    ys = ((ny - 1) / 2.0 - np.arange(ny)) * spacing_km
+    xx, yy = np.meshgrid(xs, ys)
+    kx2, ky2 = _freqs((ny, nx), spacing_km)
+    kmag = np.hypot(kx2, ky2)
+    # the matched filter on cells of at most a tenth of the shortest wavelength searched
+    bf = max(1, int(CIRCULAR_MIN_WAVELENGTH_KM / (10.0 * spacing_km)))
+    cy, cx = (ny // bf) * bf, (nx // bf) * bf
+
+    def coarse(a):
+        return a[..., :cy, :cx].reshape(*a.shape[:-2], cy // bf, bf, cx // bf, bf).mean(axis=(-3, -1))
+
+    wc = coarse(window)
+    cells = wc > 0
+    xc, yc = coarse(xx)[cells], coarse(yy)[cells]
+    norm = float(np.sum(window**2))
+    step = spacing_km / 2.0
+    extent = float(np.sqrt(valid.sum()) * spacing_km)
+    span = 2.0 * float(np.hypot(np.abs(xc).max(), np.abs(yc).max())) + 2.0 * bf * spacing_km
+    n_fft = int(2 ** np.ceil(np.log2(2.0 * span / step)))
+    f = np.arange(n_fft // 2 + 1) / (n_fft * step)
+    band = (f >= kmin) & (f <= kmax)
+    d_az = CIRCULAR_MIN_WAVELENGTH_KM / (2.0 * extent)
+    azimuths = np.arange(0.0, 2.0 * np.pi, d_az)
+    ox, oy, ot = obs
+    rows: list = []
+    covs: list = []
+    sigs: list = []
+    rejected: list = []
+    resid_cube = resid_cube.copy()
+    resid_obs = resid_obs.copy()
+    for _ in range(2 * CIRCULAR_MAX_ROWS):
+        if len(rows) >= CIRCULAR_MAX_ROWS:
+            break
+        blocks = np.array([np.where(valid, resid_cube[p].mean(axis=0), 0.0) for p in parts])
+        p2 = welch_periodogram(blocks, window)
+        edges, means, thrs, ks = _red_noise_rings(
+            p2, kmag, nb, kmag > 0, false_alarm / len(CIRCULAR_SOURCES_KM), n_indep
+        )
+        ring = np.clip(np.digitize(f, edges) - 1, 0, len(means) - 1)
+        weighted = (coarse(blocks * window[None]) * bf * bf)[:, cells]
+        filters = [(az, src) for az in azimuths for src in CIRCULAR_SOURCES_KM if np.isfinite(src) or az < np.pi]
+        power = np.array([crests.matched_power(weighted, xc, yc, az, src, step, n_fft) / norm for az, src in filters])
+        # the background at each wavelength: the median over all the filters (the annulus median of
+        # the periodogram is raised by a curved wave's own power, spread over its azimuths), made a
+        # mean with the annulus's number of averages; the annulus's threshold
+        k_ring = np.where(np.isfinite(ks[ring]), ks[ring], 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            background = np.median(power, axis=0) / stats.gamma.median(k_ring, scale=1.0 / k_ring)
+            ex = np.where(band & np.isfinite(thrs[ring]), power / background / thrs[ring], 0.0)
+        ex = np.nan_to_num(ex)
+        best: tuple[float, tuple | None] = (1.0, None)
+        for flat_i in np.argsort(-ex, axis=None)[:200]:
+            i, j = np.unravel_index(flat_i, ex.shape)
+            if ex[i, j] <= best[0]:
+                break
+            az, src = filters[i]
+            k = f[j] * np.array([np.sin(az), np.cos(az)])
+            if _near_row(k, [*found, *rows], radius=LEAKAGE_RADIUS) or _near_row(k, rejected):
+                continue
+            best = (float(ex[i, j]), (az, src, f[j]))
+            break
+        if best[1] is None:
+            break
+        az, src, fk = best[1]
+        q = 0.0 if not np.isfinite(src) else 1.0 / src
+        k0 = fk * np.array([np.sin(az), np.cos(az)])
+        s_grid = crests.along_km(xx, yy, k0[0], k0[1], q)
+        e = np.exp(-2j * np.pi * fk * s_grid) * np.where(valid, window, 0.0)
+        z = np.array([np.sum(b * e) for b in blocks]) / (float(np.sum(window)) / 2.0)
+        slope, intercept = np.polyfit(t_b, np.unwrap(np.angle(z)), 1)
+        amp = float(np.median(np.abs(z)))
+        p0 = np.array([k0[0], k0[1], q, -slope, amp * np.cos(intercept), amp * np.sin(intercept)])
+        one, cov6 = crests.fit_circular(p0, ox, oy, ot, resid_obs)
+        keep = [0, 1, 3, 4, 5]
+        p5, c5 = one[keep], cov6[np.ix_(keep, keep)]
+        w = wave_from_params(p5, c5, best[0])
+        if (
+            not w.phase_speed_m_s <= max_phase_speed_m_s
+            or weak_row(w.amplitude_pct, w.amplitude_sigma_pct, snr, pct, snr_any)
+            or _near_row(p5[:2], [*found, *rows], radius=LEAKAGE_RADIUS)
+        ):
+            rejected.append(k0)
+            continue
+        rows.append(p5)
+        covs.append(c5)
+        sigs.append(best[0])
+        resid_obs = resid_obs - crests.circular_model(one, ox, oy, ot)
+        resid_cube = resid_cube - np.array([crests.circular_model(one, xx, yy, t) for t in t_s])
+    return rows, covs, sigs
+
+
 def _phase_rate(m: np.ndarray, window: np.ndarray, xx, yy, t_s, kx, ky) -> tuple[float, float, float]:
     """(w, a, b) of a wave of wavevector (kx, ky) from the phase of its coefficient per frame."""
     e = np.exp(-2j * np.pi * (kx * xx + ky * yy)) * window
@@ -472,6 +649,8 @@ class WaveSearch:
     #: rows left out: fitted amplitude below :data:`MIN_AMPLITUDE_SNR` standard errors and :data:`MIN_AMPLITUDE_PCT`,
     #: or below :data:`MIN_AMPLITUDE_SNR_ANY` standard errors (:func:`weak_row`)
     weak: int = 0
+    #: rows found by the circular-crest search in the residual of the plane rows (:func:`_circular_rows`)
+    circular: int = 0
 
 
 #: a significant component within this fraction of a stronger wave's |k| of its wavevector (either
@@ -540,6 +719,7 @@ def find_waves(
     min_amplitude_snr: float = MIN_AMPLITUDE_SNR,
     min_amplitude_pct: float = MIN_AMPLITUDE_PCT,
     min_amplitude_snr_any: float = MIN_AMPLITUDE_SNR_ANY,
+    circular: bool = False,
 ) -> WaveSearch:
     """The waves of a modulation stack ``m`` (n, ny, nx) on a grid of ``spacing_km`` (row 0 north),
     ``valid`` the cells the analysis uses, ``t_s`` the frame times (s). NaN observations (flagged,
@@ -643,11 +823,44 @@ def find_waves(
         fitted, cov, _ = _fit(params.ravel(), ox, oy, ot, ov)
         params = fitted.reshape(-1, 5)
     covs = [cov[5 * i : 5 * i + 5, 5 * i : 5 * i + 5] for i in range(len(params))]
+    circ: tuple[list, list, list] = ([], [], [])
+    if circular:
+        # only the rows that will be listed shape the circular search (a weak row may be a piece of
+        # a curved wave: subtracted, or kept as a found row, it would hide the wave)
+        listed = []
+        for p_, c_ in zip(params, covs, strict=True):
+            w_ = wave_from_params(p_, c_, 1.0)
+            if not weak_row(
+                w_.amplitude_pct, w_.amplitude_sigma_pct, min_amplitude_snr, min_amplitude_pct, min_amplitude_snr_any
+            ):
+                listed.append(p_)
+        plane = np.array(listed).ravel()
+        circ = _circular_rows(
+            filled - (_model(plane, xx[None], yy[None], t_s[:, None, None]) if listed else 0.0),
+            ov - (_model(plane, ox, oy, ot) if listed else 0.0),
+            (ox, oy, ot),
+            valid,
+            window,
+            spacing_km,
+            t_s,
+            listed,
+            kmin=kmin,
+            false_alarm=false_alarm,
+            n_indep=n_indep,
+            max_phase_speed_m_s=max_phase_speed_m_s,
+            snr=min_amplitude_snr,
+            pct=min_amplitude_pct,
+            snr_any=min_amplitude_snr_any,
+        )
     merged = n_local = 0
     if merge and len(params):
         params, covs, sigs, merged, n_local = _merge_split(
             params, cov, sigs, ox, oy, ot, ov, extent, dk=MERGE_DK, daz_deg=MERGE_DAZ_DEG, dc=MERGE_DC
         )
+    if circ[0]:
+        params = np.vstack([params.reshape(-1, 5), np.array(circ[0])])
+        covs = [*covs, *circ[1]]
+        sigs = [*sigs, *circ[2]]
     waves = [wave_from_params(params[i], covs[i], sigs[i], wind_m_s, ambiguous_nsigma) for i in range(len(params))]
     # a peak over the red-noise test whose amplitude the joint fit cannot tell from zero
     strong = [
@@ -677,6 +890,7 @@ def find_waves(
         merged=merged,
         local=n_local,
         weak=weak,
+        circular=len(circ[0]),
     )
 
 

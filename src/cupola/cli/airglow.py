@@ -78,6 +78,12 @@ def waves_command(
     dark: Path | None = typer.Option(
         None, "--dark", help="Dark frame (the frames' size and exposure, lens capped), subtracted from every frame."
     ),
+    curved_waves: bool = typer.Option(
+        False,
+        "--curved-waves",
+        help="Also search for waves of 50 km and longer with circular crests (a source a few hundred km "
+        "away) that the plane-wave search misses; their phase speeds are less certain (docs/airglow.md).",
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -121,6 +127,7 @@ def waves_command(
             exposure_s=exposure_s,
             names=req.names,
             progress=advance,
+            curved_waves=curved_waves,
         )
         result.notes.extend(req.notes)
         summary = write_airglow_products(result, out, inputs=req.paths, extra=req.summary)
