@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from cupola.locate.aliked_ort import BackboneAliked as RuntimeAliked
+
 __all__ = ["RuntimeAliked", "localize_case", "localization_drift", "task_case_folders", "APL_CASES"]
 
 APL_CASES = Path(__file__).resolve().parents[1] / "data" / "samples" / "apl"
@@ -47,49 +49,6 @@ def task_case_folders(text: str) -> list[Path]:
             expected = f"expected all, none, some of {', '.join(known)} or case folders"
             raise InputError(f"--task-cases {n!r}: neither a bundled case nor a folder with a case.json; {expected}")
     return out
-
-
-class RuntimeAliked:
-    """Stands in for locate's ``FastAliked``: ``(images, image_size)`` -> kornia ``ALIKEDFeatures``,
-    the backbone computed by ``backbone`` (padded 1 x 1 x H x W NumPy -> [scores, x1, x2, x3, x4])."""
-
-    def __init__(self, aliked: Any, backbone) -> None:
-        self.aliked = aliked
-        self.backbone = backbone
-
-    def __call__(self, images, image_size=None):
-        import torch
-        from kornia.feature.aliked.aliked import ALIKEDFeatures, InputPadder
-
-        from cupola.locate.aliked_fast import _sddh_sparse, _SparseFeatureMap
-
-        if images.dim() == 2:
-            images = images[None, None]
-        elif images.dim() == 3:
-            images = images[None]
-        if images.shape[1] != 1:
-            images = images.mean(dim=1, keepdim=True)  # locate hands over grey; the graph expands it
-        b, _, h, w = images.shape
-        padder = InputPadder(h, w, 2**5)
-        out = []
-        with torch.inference_mode():
-            for i in range(b):
-                padded = padder.pad(images[i : i + 1])
-                scores, x1, x2, x3, x4 = (
-                    torch.from_numpy(np.ascontiguousarray(a)) for a in self.backbone(padded.numpy())
-                )
-                score_map = padder.unpad(scores)
-                fmap = _SparseFeatureMap(x1[0], x2[0], x3[0], x4[0], padder._pad[0], padder._pad[2])
-                keypoints, kptscores, _ = self.aliked.dkd(score_map, image_size=image_size)
-                desc = _sddh_sparse(self.aliked.desc_head, fmap, h, w, keypoints[0], images.dtype)
-                wh = torch.tensor([w - 1, h - 1], dtype=torch.float32)
-                out.append(ALIKEDFeatures(wh * (keypoints[0] + 1) / 2.0, desc, kptscores[0]))
-        return out
-
-    def __getattr__(self, name):  # dkd, max_num_keypoints, ... of the wrapped module
-        if name == "aliked":
-            raise AttributeError(name)
-        return getattr(self.aliked, name)
 
 
 def _localizer(folder: Path, threads: int):

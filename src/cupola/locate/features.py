@@ -27,6 +27,9 @@ MATCH_THRESHOLD = 0.05
 # opt-in, default unchanged: CUPOLA_LIGHTGLUE=ort runs LightGlue in ONNX Runtime with the same
 # early stopping and pruning (cupola.locate.lightglue_ort; measured in docs/onboard.md, issue 20)
 LIGHTGLUE_RUNTIME_ENV = "CUPOLA_LIGHTGLUE"
+#: ALIKED's backbone for the reference-size images: ``torch`` (default, locate's ``FastAliked``) or
+#: ``ort`` (the DeformConv graph in ONNX Runtime, :func:`cupola.locate.aliked_ort.ort_aliked`)
+ALIKED_RUNTIME_ENV = "CUPOLA_ALIKED"
 
 
 @dataclass
@@ -138,10 +141,27 @@ def _ort_glue(weights: str, max_keypoints: int, threads: int):
     return OrtLightGlue(_aliked_models(weights, max_keypoints, threads)[1], threads=threads)
 
 
+@lru_cache(maxsize=2)
+def _ort_backbone(weights: str, max_keypoints: int, threads: int):
+    """One ONNX Runtime backbone (its per-shape exports and sessions) per loaded ALIKED, shared by
+    every matcher of the process: an export costs a few seconds, a matcher is made per Localizer."""
+    from cupola.analysis.aliked_graph import OrtBackbone
+
+    return OrtBackbone(_aliked_models(weights, max_keypoints, threads)[0], threads=threads)
+
+
 def _glue_runtime() -> str:
     runtime = os.environ.get(LIGHTGLUE_RUNTIME_ENV, "torch") or "torch"
     if runtime not in ("torch", "ort"):
         raise InputError(f"{LIGHTGLUE_RUNTIME_ENV}={runtime!r}: expected torch or ort")
+    return runtime
+
+
+def aliked_runtime() -> str:
+    """``torch`` or ``ort``, from the environment variable :data:`ALIKED_RUNTIME_ENV`."""
+    runtime = os.environ.get(ALIKED_RUNTIME_ENV, "torch") or "torch"
+    if runtime not in ("torch", "ort"):
+        raise InputError(f"{ALIKED_RUNTIME_ENV}={runtime!r}: expected torch or ort")
     return runtime
 
 
@@ -159,6 +179,10 @@ class AlikedLightGlueMatcher:
         self._ort = _ort_glue(weights, max_keypoints, threads) if _glue_runtime() == "ort" else None
         # the same keypoints and descriptors as kornia's ALIKED without its full-size feature map
         self._aliked = FastAliked(aliked)
+        if aliked_runtime() == "ort":
+            from cupola.locate.aliked_ort import ort_aliked
+
+            self._aliked = ort_aliked(self._aliked, _ort_backbone(weights, max_keypoints, threads))
 
     def extract(self, gray: np.ndarray, mask: np.ndarray | None = None, max_keypoints: int | None = None) -> Features:
         """Keypoints (at most ``max_keypoints``, default the matcher's, the highest-scoring

@@ -10,7 +10,7 @@ matched PyTorch at 256 x 256 and 512 x 384 but not at 192 x 320 (max difference 
 
 Static int8 is calibrated per shape on crops of the bundled ``apl`` photos of that shape.
 ``deform_op`` (:func:`backbone_module`): the deformable convolutions of blocks 3 and 4 exported as
-one ONNX ``DeformConv`` node each (:mod:`cupola.onboard.deform`, opset 19) instead of kornia's
+one ONNX ``DeformConv`` node each (:mod:`cupola.analysis.deform_onnx`, opset 19) instead of kornia's
 gathers; ``int8="locate"`` (:class:`BackboneRuntime`, runtime ``ort-int8s``): the int8 recipe of
 :func:`quantize_backbone_int8`.
 """
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from cupola.analysis.aliked_graph import BACKBONE_OUTPUTS, backbone_module
 from cupola.errors import InputError
 from cupola.onboard.runtimes import (
     CALIBRATED,
@@ -39,7 +40,6 @@ from cupola.onboard.samples import calibration_crops_hw, day_night_crops_hw
 
 __all__ = ["BACKBONE_OUTPUTS", "INT8_FP32_NODES", "backbone_module", "BackboneRuntime", "quantize_backbone_int8"]
 
-BACKBONE_OUTPUTS = ("scores", "x1", "x2", "x3", "x4")
 #: the convolutions the int8 recipe leaves in fp32 (the backbone graph's node names): the first
 #: convolution (on the image) and the score head (its split first layer and its three 3 x 3 layers)
 INT8_FP32_NODES = (
@@ -64,66 +64,6 @@ def quantize_backbone_int8(path: Path, calibration: list[np.ndarray]) -> Path:
     return quantize_int8_static(
         path, calibration, per_channel=True, op_types=("Conv",), exclude=INT8_FP32_NODES, suffix="-int8locate"
     )
-
-
-def backbone_module(aliked: Any, split_score: bool = True, deform_op: bool = False) -> Any:
-    """A torch module around a loaded kornia ``ALIKED``: grey 1 x 1 x H x W (H, W multiples of 32)
-    -> (score map, x1, x2, x3, x4), the module's own layers (bit flips in ``aliked`` reach it).
-
-    ``split_score`` (default, as locate's ``FastAliked`` computes it): the score head's first layer,
-    a 1 x 1 convolution over the 128 channels of cat(x1, up(x2), up(x3), up(x4)), applied to each
-    32-channel map before its upsampling (the convolution is per pixel and linear, the bilinear
-    upsampling per channel and linear: they commute) and the four results summed, so the 128 x H x W
-    concatenation is never formed; False: kornia's order (concatenate, then the head).
-
-    ``deform_op``: blocks 3 and 4 run their deformable convolutions through
-    :func:`cupola.onboard.deform.OnnxDeformConv` (the same computation in PyTorch; one ONNX
-    ``DeformConv`` node each when exported at the module's ``opset``, 19); ``aliked`` itself is not
-    changed (shallow copies of the two blocks share its layers). The module's ``opset`` attribute
-    is the ONNX opset its export needs (17 without ``deform_op``)."""
-    import copy
-
-    import torch
-    import torch.nn.functional as F
-
-    from cupola.onboard.deform import DEFORM_OPSET, OnnxDeformConv
-
-    def deform_block(block: Any) -> Any:
-        out = copy.copy(block)
-        out._modules = dict(block._modules)  # the copy's own module table: ``block`` keeps kornia's layers
-        out.conv1, out.conv2 = OnnxDeformConv(block.conv1), OnnxDeformConv(block.conv2)
-        return out
-
-    class AlikedBackbone(torch.nn.Module):
-        def __init__(self, net: Any) -> None:
-            super().__init__()
-            self.net = net
-            self.opset = DEFORM_OPSET if deform_op else 17
-            if deform_op:
-                self.block3, self.block4 = deform_block(net.block3), deform_block(net.block4)
-
-        def forward(self, x: torch.Tensor):
-            n = self.net
-            x1 = n.block1(x.expand(-1, 3, -1, -1))
-            x2 = n.block2(n.pool2(x1))
-            b3, b4 = (self.block3, self.block4) if deform_op else (n.block3, n.block4)
-            x3 = b3(n.pool4(x2))
-            x4 = b4(n.pool4(x3))
-            x1, x2, x3, x4 = (n.gate(n.conv1(x1)), n.gate(n.conv2(x2)), n.gate(n.conv3(x3)), n.gate(n.conv4(x4)))
-            head = list(n.score_head)
-            if not split_score:
-                feats = torch.cat([x1, n.upsample2(x2), n.upsample8(x3), n.upsample32(x4)], dim=1)
-                return torch.sigmoid(n.score_head(feats)), x1, x2, x3, x4
-            first = head[0]
-            parts = torch.split(first.weight, [x1.shape[1], x2.shape[1], x3.shape[1], x4.shape[1]], dim=1)
-            s = F.conv2d(x1, parts[0], first.bias)
-            for up, xi, wi in zip((n.upsample2, n.upsample8, n.upsample32), (x2, x3, x4), parts[1:]):
-                s = s + up(F.conv2d(xi, wi))
-            for layer in head[1:]:
-                s = layer(s)
-            return torch.sigmoid(s), x1, x2, x3, x4
-
-    return AlikedBackbone(aliked).eval()
 
 
 class BackboneRuntime:

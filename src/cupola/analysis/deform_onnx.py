@@ -25,7 +25,7 @@ _registered = False
 
 
 def _register() -> None:
-    """Define the custom op ``cupola_onboard::deform_conv`` (kornia's function) and its ONNX symbolic, once."""
+    """Define the custom op ``cupola_analysis::deform_conv`` (kornia's function) and its ONNX symbolic, once."""
     global _registered
     if _registered:
         return
@@ -33,7 +33,7 @@ def _register() -> None:
     from kornia.feature.aliked.deform_conv2d import deform_conv2d
 
     @torch.library.custom_op(
-        "cupola_onboard::deform_conv",
+        "cupola_analysis::deform_conv",
         mutates_args=(),
         schema="(Tensor x, Tensor offset, Tensor weight, int pad) -> Tensor",  # annotations are strings here
     )
@@ -51,7 +51,7 @@ def _register() -> None:
         k = weight.type().sizes()[2:]
         return g.op("DeformConv", x, weight, offset, pads_i=[p, p, p, p], kernel_shape_i=list(k))
 
-    torch.onnx.register_custom_op_symbolic("cupola_onboard::deform_conv", symbolic, DEFORM_OPSET)
+    torch.onnx.register_custom_op_symbolic("cupola_analysis::deform_conv", symbolic, DEFORM_OPSET)
     _registered = True
 
 
@@ -73,6 +73,6 @@ def OnnxDeformConv(dc: Any) -> Any:  # noqa: N802 - a module factory, named as t
             h, w = x.shape[2:]
             max_offset = max(h, w) / 4.0  # kornia's clamp of the offsets
             offset = self.dc.offset_conv(x).clamp(-max_offset, max_offset)
-            return torch.ops.cupola_onboard.deform_conv(x, offset, self.dc.regular_conv.weight, int(self.dc.padding))
+            return torch.ops.cupola_analysis.deform_conv(x, offset, self.dc.regular_conv.weight, int(self.dc.padding))
 
     return _Deform()
