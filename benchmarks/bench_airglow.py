@@ -956,14 +956,15 @@ def _independence_scene(name: str, seed: int):
     return make_sequence(waves=changed, **{**base, **opts})
 
 
-def independence() -> None:
+def _independence_study(curved: bool = False) -> dict:
     """Scenes that differ from the generator's own choices in what an independent generator would
     do differently (:data:`INDEPENDENCE_CASES`: curved crests, finite packets, a raw camera's
     noise, another vignetting and a wrong or no flat, 0.5 and 2 s cadence, ten times the stars,
     the O2 layer at 94 km, and all at once), seeds 9601-9602 (``CUPOLA_BENCH_INDEP_CASES``,
     ``CUPOLA_BENCH_INDEP_SEEDS`` select). Per case the median wavelength, azimuth and speed errors,
     the waves missed and the false waves per sequence; BENCH lines over all the cases' main
-    analyses (not the wrong-flat, no-flat and wrong-height ones, printed per case)."""
+    analyses (not the wrong-flat, no-flat and wrong-height ones, printed per case). ``curved``: every
+    analysis with ``curved_waves=True`` (the circular-crest search, off by default)."""
     from cupola.airglow.sequence import analyse_sequence
     from cupola.simulate.airglow import make_sequence
 
@@ -983,7 +984,7 @@ def independence() -> None:
                 elif flat == "cos4":  # the default model's vignetting: a lens profile that is not this lens's
                     kw["flat"] = make_sequence(n_frames=1, binning=BINNING, stars=0, cities=0, noise=False).flat
                 c0 = time.process_time()
-                res = analyse_sequence(list(seq.frames), seq.times, seq.camera, seq.poses, **kw)
+                res = analyse_sequence(list(seq.frames), seq.times, seq.camera, seq.poses, curved_waves=curved, **kw)
                 cpu = time.process_time() - c0
                 rows, n_false = _errors(seq, res)
                 matched = {_match(t, [np.array([w.kx_cyc_km, w.ky_cyc_km]) for w in res.waves]) for t in seq.waves}
@@ -1008,10 +1009,39 @@ def independence() -> None:
                     n_seq += 1
     found = [r for r in all_rows if r is not None]
     print(f"  {len(all_rows) - len(found)} of {len(all_rows)} waves missed over {n_seq} sequences")
-    for c, key, unit in ((0, "wavelength_error", "%"), (1, "azimuth_error", "deg"), (2, "phase_speed_error", "%")):
-        bench_line(f"airglow_independence_{key}", float(np.median([r[c] for r in found])), unit)
-    bench_line("airglow_independence_missed_pct", 100.0 * (len(all_rows) - len(found)) / len(all_rows), "%")
-    bench_line("airglow_independence_false_waves_per_sequence", all_false / n_seq, "count")
+    out = {
+        key: float(np.median([r[c] for r in found]))
+        for c, key in ((0, "wavelength_error"), (1, "azimuth_error"), (2, "phase_speed_error"))
+    }
+    out["missed_pct"] = 100.0 * (len(all_rows) - len(found)) / len(all_rows)
+    out["false_waves_per_sequence"] = all_false / n_seq
+    return out
+
+
+INDEPENDENCE_UNITS = {
+    "wavelength_error": "%",
+    "azimuth_error": "deg",
+    "phase_speed_error": "%",
+    "missed_pct": "%",
+    "false_waves_per_sequence": "count",
+}
+
+
+def independence() -> None:
+    """The independence study with the defaults (:func:`_independence_study`)."""
+    res = _independence_study()
+    for key, unit in INDEPENDENCE_UNITS.items():
+        bench_line(f"airglow_independence_{key}", res[key], unit)
+
+
+def independence_curved() -> None:
+    """The independence study with ``--curved-waves`` (the circular-crest search), its baseline the
+    same study with the defaults in the same run (twice the time of ``airglow_independence``)."""
+    base = _independence_study()
+    print("  with the circular-crest search (curved_waves=True):", flush=True)
+    res = _independence_study(curved=True)
+    for key, unit in INDEPENDENCE_UNITS.items():
+        bench_line(f"airglow_independence_curved_{key}", res[key], unit, baseline=base[key])
 
 
 #: trial heights of the layer-height study (km)
@@ -1056,5 +1086,6 @@ BENCHMARKS = {
     "airglow_real": real_frame,
     "airglow_demo_spread": demo_spread,
     "airglow_independence": independence,
+    "airglow_independence_curved": independence_curved,
     "airglow_layer_height": layer_height,
 }
