@@ -67,6 +67,20 @@ SIZE_PX = 256
 SEED = 11
 
 
+def interleaved_cpu_s(fns: dict, x, rounds: int) -> dict[str, float]:
+    """Median CPU seconds (``time.process_time``) of each ``fns[k](x)`` over ``rounds`` interleaved
+    rounds (each round calls every function once, so a shared machine's load falls on all alike)."""
+    import time
+
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            c0 = time.process_time()
+            f(x)
+            cpu[k].append(time.process_time() - c0)
+    return {k: float(np.median(v)) for k, v in cpu.items()}
+
+
 def onboard() -> None:
     import tempfile
     from pathlib import Path
@@ -204,15 +218,10 @@ def aliked_int8_locate(side: int = 512, rounds: int = 9, cases: bool = True) -> 
             refs = [runs["torch"](x) for x in xs]
             outs = {k: [r(x) for x in xs] for k, r in runs.items()}  # also exports / quantizes the shape
             print(f"# int8 locate: exports + quantization {time.process_time() - c0:.1f} s CPU")
-            cpu: dict[str, list[float]] = {k: [] for k in runs}
-            for _ in range(rounds):
-                for k, r in runs.items():
-                    c0 = time.process_time()
-                    r(xs[0])
-                    cpu[k].append(time.process_time() - c0)
-        base = float(np.median(cpu["torch"]))
+            cpu = interleaved_cpu_s(runs, xs[0], rounds)
+        base = cpu["torch"]
         for k in runs:
-            ms = 1e3 * float(np.median(cpu[k]))
+            ms = 1e3 * cpu[k]
             kept = float(np.mean([keypoint_agreement(a[0][0, 0], b[0][0, 0], k=1024) for a, b in zip(refs, outs[k])]))
             drift = max(
                 float(np.abs(a[i] - b[i]).max()) for a, b in zip(refs, outs[k]) for i in range(len(BACKBONE_OUTPUTS))
@@ -317,7 +326,6 @@ def int8_variants(model: str = "aliked-score", rounds: int = 12, more: bool = Fa
     import json
     import logging
     import tempfile
-    import time
     from pathlib import Path
 
     import onnxruntime as ort
@@ -397,21 +405,16 @@ def int8_variants(model: str = "aliked-score", rounds: int = 12, more: bool = Fa
         fns = {"torch": torch_run}
         for name, path in paths.items():
             fns[name] = (lambda sess: lambda x: sess.run(None, {"input": x}))(session(path))
-        cpu: dict[str, list[float]] = {k: [] for k in fns}
         with torch.inference_mode():
             ref = [fns["torch"](x)[-1][0, 0] for x in xs]  # the score map: the last output
             for f in fns.values():
                 f(xs[0])
-            for _ in range(rounds):
-                for k, f in fns.items():
-                    c0 = time.process_time()
-                    f(xs[0])
-                    cpu[k].append(time.process_time() - c0)
-        base = float(np.median(cpu["torch"]))
+            cpu = interleaved_cpu_s(fns, xs[0], rounds)
+        base = cpu["torch"]
         for name in paths:
             kept = float(np.mean([keypoint_agreement(r, fns[name](x)[-1][0, 0], k=256) for r, x in zip(ref, xs)]))
-            sp = base / float(np.median(cpu[name]))
-            ms = 1e3 * float(np.median(cpu[name]))
+            sp = base / cpu[name]
+            ms = 1e3 * cpu[name]
             print(f"# {model} {name:20s} cpu/run {ms:6.1f} ms  x{sp:.2f}  keypoints {kept:.3f}")
             if name in ("qdq_channel", "qop_channel"):
                 bench_line(f"onboard_{tag}_int8_{name}_speedup", sp, "x", baseline=1.0, ratio=sp)
