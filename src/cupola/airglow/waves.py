@@ -249,14 +249,18 @@ def _fit(params0: np.ndarray, x, y, t, v) -> tuple[np.ndarray, np.ndarray, float
     return fit.x, cov, s2
 
 
+def _k_distance(k: np.ndarray, kr: np.ndarray) -> float:
+    """The distance of wavevector ``k`` from ``kr`` or ``-kr`` (the nearer), over |kr|."""
+    return float(min(np.linalg.norm(k - kr), np.linalg.norm(k + kr)) / np.linalg.norm(kr))
+
+
 def _is_leakage(one: np.ndarray, params: np.ndarray, radius: float, ratio: float) -> bool:
     """Whether the component ``one`` (kx, ky, w, a, b) lies within ``radius`` x |k| of a wave of
     ``params`` (either sign of k) and has less than ``ratio`` of its amplitude."""
     k1, a1 = one[:2], float(np.hypot(one[3], one[4]))
     for p in params:
         kp, ap = p[:2], float(np.hypot(p[3], p[4]))
-        d = min(np.linalg.norm(k1 - kp), np.linalg.norm(k1 + kp)) / np.linalg.norm(kp)
-        if d < radius and a1 < ratio * ap:
+        if _k_distance(k1, kp) < radius and a1 < ratio * ap:
             return True
     return False
 
@@ -378,7 +382,7 @@ def _near_row(
     for r in rows:
         kr = np.asarray(r[:2], float)
         nr = float(np.linalg.norm(kr))
-        if min(np.linalg.norm(k - kr), np.linalg.norm(k + kr)) < radius * nr:
+        if _k_distance(k, kr) < radius:
             return True
         if abs(np.linalg.norm(k) / nr - 1.0) >= dk:
             continue
@@ -488,12 +492,9 @@ def _circular_rows(
         az, src, fk = best[1]
         q = 0.0 if not np.isfinite(src) else 1.0 / src
         k0 = fk * np.array([np.sin(az), np.cos(az)])
-        s_grid = crests.along_km(xx, yy, k0[0], k0[1], q)
-        e = np.exp(-2j * np.pi * fk * s_grid) * np.where(valid, window, 0.0)
-        z = np.array([np.sum(b * e) for b in blocks]) / (float(np.sum(window)) / 2.0)
-        slope, intercept = np.polyfit(t_b, np.unwrap(np.angle(z)), 1)
-        amp = float(np.median(np.abs(z)))
-        p0 = np.array([k0[0], k0[1], q, -slope, amp * np.cos(intercept), amp * np.sin(intercept)])
+        # the window is 0 outside ``valid`` (window_for), as the blocks are
+        w0, a0, b0 = _phase_rate_cycles(blocks, window, fk * crests.along_km(xx, yy, k0[0], k0[1], q), t_b)
+        p0 = np.array([k0[0], k0[1], q, w0, a0, b0])
         one, cov6 = crests.fit_circular(p0, ox, oy, ot, resid_obs)
         keep = [0, 1, 3, 4, 5]
         p5, c5 = one[keep], cov6[np.ix_(keep, keep)]
@@ -515,7 +516,13 @@ def _circular_rows(
 
 def _phase_rate(m: np.ndarray, window: np.ndarray, xx, yy, t_s, kx, ky) -> tuple[float, float, float]:
     """(w, a, b) of a wave of wavevector (kx, ky) from the phase of its coefficient per frame."""
-    e = np.exp(-2j * np.pi * (kx * xx + ky * yy)) * window
+    return _phase_rate_cycles(m, window, kx * xx + ky * yy, t_s)
+
+
+def _phase_rate_cycles(m: np.ndarray, window: np.ndarray, cycles: np.ndarray, t_s) -> tuple[float, float, float]:
+    """(w, a, b) of a wave whose phase at each cell is ``cycles`` (a plane wave's k . x, a circular
+    one's distance along its crests' normals times |k|) from its coefficient per frame."""
+    e = np.exp(-2j * np.pi * cycles) * window
     norm = float(np.sum(window)) / 2.0
     z = np.array([np.sum(np.nan_to_num(f) * e) for f in m]) / norm  # = (a - i b) e^{-i w t}... per frame
     ph = np.unwrap(np.angle(z))
