@@ -237,3 +237,36 @@ def test_burn_and_fire_maps_from_a_pair():
     assert len(fire.polygons) == 1 and fire.layer.mask.sum() == 4
     with pytest.raises(InputError, match="bands"):
         map_hazard(ImagePair(thermal, hot, t, "EPSG:4326", {"thermal": 0}), "burn")
+
+
+def test_match_colours_lets_the_rgb_model_see_through_another_cameras_blue_cast():
+    """A real mosaic as 'before', the same ground with a painted flood seen through a blue cast and
+    haze as 'after' (another camera): the plain RGB model reads the cast as water nearly
+    everywhere; with ``match_colours`` 'before' is matched to 'after' first and the flood stands out."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from cupola.hazards.analyse import map_hazard
+    from cupola.hazards.pair import ImagePair
+    from cupola.simulate.hazards import soft_blobs
+
+    path = Path(__file__).resolve().parents[1] / "src/cupola/data/samples/apl/ISS050-E-70536/reference.jpg"
+    rgb = np.asarray(Image.open(path).convert("RGB").resize((256, 256)), dtype=np.float32)
+    before = np.moveaxis(rgb, -1, 0)
+    blend = soft_blobs((256, 256), np.random.default_rng(4), 0.12, 10.0)
+    water = np.array([0.07, 0.08, 0.06], np.float32)[:, None, None] / 0.4 * 255
+    flooded = before * (1 - blend) + water * blend
+    cast = np.array([0.55, 0.8, 1.0], np.float32)[:, None, None]  # red and green lost to the blue haze
+    after = flooded * cast + np.array([5.0, 30.0, 60.0], np.float32)[:, None, None]
+    truth = blend > 0.5
+    roles = {"red": 0, "green": 1, "blue": 2}
+    pair = ImagePair(before, after, (0.001, 0.0, 38.0, 0.0, -0.001, 36.0), "EPSG:4326", roles)
+
+    def iou(m):
+        return (m & truth).sum() / (m | truth).sum()
+
+    plain = map_hazard(pair, "flood", clouds="off").layer.mask
+    matched = map_hazard(pair, "flood", clouds="off", match_colours=True)
+    assert iou(matched.layer.mask) > 0.6 and iou(matched.layer.mask) > iou(plain) + 0.2
+    assert "histogram-matched" in matched.model

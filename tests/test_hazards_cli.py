@@ -1,5 +1,7 @@
 """cupola hazards through the real entry point."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -84,3 +86,94 @@ def test_flood_counts_roads_and_people_in_the_flood(tmp_path, capsys):
     width_km = 70 * 0.0003 * 111.32 * np.cos(np.radians(30.09))
     assert road["length_km"] == pytest.approx(width_km, rel=0.05)
     assert affected["people"] == pytest.approx(200.0)
+
+
+# --- the 'after' photo located first (--reference) ----------------------------------------------
+
+APL = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
+
+
+def _reference_tif(case: str, path: Path) -> Path:
+    import json
+
+    from PIL import Image
+
+    from cupola.io.geotiff import write_lonlat_geotiff
+
+    b = json.loads((APL / case / "case.json").read_text())["reference_bounds"]
+    image = np.asarray(Image.open(APL / case / "reference.jpg").convert("RGB"))
+    return write_lonlat_geotiff(path, image, (b["west"], b["south"], b["east"], b["north"]))
+
+
+def test_reference_locates_a_plain_photo_and_maps_a_painted_flood_on_its_grid(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from cupola.simulate.hazards import flood_photo, mask_on_grid
+
+    ref = _reference_tif("ISS064-E-358", tmp_path / "reference.tif")
+    painted = flood_photo(np.asarray(Image.open(APL / "ISS064-E-358" / "photo.jpg").convert("RGB")), seed=5)
+    Image.fromarray(painted.photo).save(tmp_path / "after.jpg", quality=92)
+    out = tmp_path / "out"
+    argv = ["hazards", "flood", str(ref), str(tmp_path / "after.jpg"), "--reference", str(ref), "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "located after.jpg against reference.tif" in capsys.readouterr().out
+    result = json.loads((out / "result.json").read_text())
+    assert result["located"]["confidence"] > 0.5 and result["bands"] == ["red", "green", "blue"]
+    assert "located against reference.tif" in result["sources"][1]
+    assert (out / "located" / "georef.tif").exists() and (out / "located" / "footprint.geojson").exists()
+    h = json.loads((out / "located" / "result.json").read_text())["homography_photo_to_reference"]
+    with rasterio.open(out / "confidence.tif") as ds, rasterio.open(out / "change.tif") as ch, rasterio.open(ref) as r:
+        seen = np.isfinite(ch.read(1))
+        found = (ds.read(1) > 0) & seen
+        truth = mask_on_grid(painted.truth, h, r.transform, ds.transform, ds.shape) & seen
+    assert truth.sum() > 1000
+    precision, recall = (found & truth).sum() / found.sum(), (found & truth).sum() / truth.sum()
+    assert precision > 0.9 and recall > 0.4, (precision, recall)
+
+
+def test_reference_that_does_not_hold_the_photo_is_exit_2_and_nothing_written(tmp_path, capsys):
+    ref = _reference_tif("ISS050-E-70536", tmp_path / "syria.tif")  # the Chilean photo is not in it
+    out = tmp_path / "out"
+    argv = ["hazards", "change", str(ref), str(APL / "ISS064-E-358" / "photo.jpg"), "--reference", str(ref)]
+    code = main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "not found in the reference" in err
+    assert not out.exists()
+
+
+def test_reference_without_georeferencing_names_the_flag(tmp_path, capsys):
+    before, _ = _pair(tmp_path)
+    out = tmp_path / "out"
+    plain = APL / "ISS064-E-358" / "reference.jpg"
+    code = main(["hazards", "flood", before, str(APL / "ISS064-E-358" / "photo.jpg"), "--reference", str(plain),
+                 "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--reference" in err and "georeferencing" in err and not out.exists()
+
+
+def test_an_alpha_band_is_a_mask_not_nir(tmp_path):
+    from rasterio.enums import ColorInterp
+
+    from cupola.hazards.pair import read_pair
+
+    rng = np.random.default_rng(3)
+    before = tmp_path / "before.tif"
+    _write(before, rng.uniform(0.05, 0.4, (4, 40, 50)), -90.2, 30.1)
+    with rasterio.open(before, "r+") as ds:
+        ds.descriptions = ("red", "green", "blue", "nir")
+    after = tmp_path / "after_rgba.tif"
+    rgba = rng.integers(0, 255, (4, 40, 50)).astype(np.uint8)
+    rgba[3] = 255
+    rgba[3, :, :10] = 0  # outside the photo's footprint
+    with rasterio.open(
+        after, "w", driver="GTiff", width=50, height=40, count=4, dtype="uint8", crs="EPSG:4326",
+        transform=from_origin(-90.2, 30.1, 0.0003, 0.0003), photometric="RGB", alpha="YES",
+    ) as ds:  # fmt: skip
+        ds.write(rgba)
+    with rasterio.open(after) as ds:  # as cupola locate's georef.tif: the last band is alpha
+        assert ds.colorinterp[3] == ColorInterp.alpha
+    pair = read_pair(before, after)
+    assert sorted(pair.roles) == ["blue", "green", "red"] and pair.after.shape[0] == 3
+    assert np.isnan(pair.after[:, :, :10]).all() and np.isfinite(pair.after[:, :, 10:]).all()

@@ -1,5 +1,6 @@
-"""``cupola hazards flood|burn|fire|change|plume BEFORE AFTER --out DIR``: hazard maps from a before/after
-pair of georeferenced images (thin wrapper over :mod:`cupola.hazards`)."""
+"""``cupola hazards flood|burn|fire|change|plume BEFORE AFTER [--reference REF] --out DIR``: hazard
+maps from a before/after pair of georeferenced images (thin wrapper over :mod:`cupola.hazards`);
+with ``--reference`` the 'after' photo is first located by :mod:`cupola.locate`."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ def _before() -> Path:
 
 def _after() -> Path:
     return typer.Argument(..., help="The 'after' image, georeferenced (e.g. georef.tif of cupola georef/locate).")
+
+
+def _reference() -> Path | None:
+    return typer.Option(
+        None,
+        "--reference",
+        help="AFTER is a photo without georeferencing (e.g. an astronaut JPEG): locate it first against this "
+        "georeferenced image (GeoTIFF; BEFORE itself will do) as cupola locate does; its products go to OUT/located.",
+    )
 
 
 def _aoi() -> Path | None:
@@ -105,7 +115,9 @@ def _run(
     cloud_mask_before=None,
     cloud_mask_after=None,
     night_photo=False,
+    reference=None,
 ) -> None:
+    import contextlib
     import dataclasses
 
     from cupola.cli.progress import progress_bar
@@ -115,7 +127,18 @@ def _run(
     from cupola.hazards.products import write_hazard_products
 
     check_options(kind, min_area_km2, clouds=clouds)
-    with progress_bar(disable=quiet) as advance:
+    inputs = [before, after, aoi, population, dem, cloud_mask_before, cloud_mask_after, *features]
+    dest, located = out, None
+    with progress_bar(disable=quiet) as advance, contextlib.ExitStack() as stack:
+        if reference is not None:  # the located photo and the hazard products land together, or nothing does
+            from cupola.io.staging import staged_output
+
+            advance("locating", 0, 1)
+            dest = stack.enter_context(staged_output(out, kind="hazards", inputs=[*inputs, reference]))
+            after, located = _locate_after(after, reference, dest / "located")
+            if after_time is None:
+                after_time = located.get("photo_time")
+            advance("locating", 1, 1)
         advance("reading", 0, 1)
         pair = read_pair(before, after, bands=bands, before_bands=before_bands)
         # the times given win over the images' own tags (the sun for cloud shadows)
@@ -138,6 +161,7 @@ def _run(
             clouds=clouds,
             cloud_masks=given,
             night_photo=night_photo,
+            match_colours=reference is not None,  # a photo against a reference: two cameras
         )
         times = {k: v for k, v in (("before", before_time), ("after", after_time)) if v}
         affected: dict = {}
@@ -146,10 +170,18 @@ def _run(
         if population is not None:
             affected["people"] = people_affected(hmap.polygons, population)
         advance("products", 0, 1)
-        inputs = [before, after, aoi, population, dem, cloud_mask_before, cloud_mask_after, *features]
-        summary = write_hazard_products(hmap, pair, out, inputs=inputs, times=times, affected=affected)
+        summary = write_hazard_products(
+            hmap, pair, dest, inputs=[*inputs, after], times=times, affected=affected, located=located
+        )
         advance("products", 1, 1)
     if not quiet:
+        if located is not None:
+            c = located["center"]
+            print(
+                f"located {Path(located['photo']).name} against {Path(located['reference']).name}: "
+                f"confidence {located['confidence']:.2f}, centre {c['lat_deg']:.4f}, {c['lon_deg']:.4f} "
+                f"({located['inliers']} inliers)"
+            )
         print(
             f"hazards {kind}: {summary['polygons']} polygon(s), {summary['area_km2']:.4g} km² of {summary['class']} "
             f"({summary['method']}) -> {out}"
@@ -175,10 +207,48 @@ def _run(
             print(f"  flood depth (FwDET): mean {d['mean_m']:.2f} m, max {d['max_m']:.2f} m, {d['volume_m3']:.4g} m³")
 
 
+def _locate_after(photo: Path, reference: Path, folder: Path) -> tuple[Path, dict]:
+    """Locate the 'after' photo against ``reference`` with cupola locate's defaults and write
+    locate's products (``georef.tif`` among them) into ``folder``; the located ``georef.tif`` and a
+    summary. A photo that is not found is an input error: no hazard map from a guessed position."""
+    import contextlib
+
+    import rasterio
+
+    from cupola.errors import InputError
+    from cupola.locate.job import exif_time_utc, run_locate, write_locate_products
+
+    try:
+        with rasterio.open(reference) as ds:
+            georeferenced = ds.crs is not None and not ds.transform.is_identity
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"{reference}: cannot read `reference` ({' '.join(str(exc).split())})") from None
+    if not georeferenced:
+        raise InputError(f"{reference}: `reference` has no georeferencing (CRS and geotransform)")
+    result, image, refs = run_locate(photo, reference)
+    if not result.matched or result.center_lonlat is None:
+        raise InputError(f"{photo}: the 'after' photo was not found in the reference {reference} ({result.reason})")
+    write_locate_products(result, image, refs, folder, photo_path=photo, reference_path=reference)
+    summary = {
+        "photo": str(photo),
+        "reference": str(reference),
+        "method": "cupola locate (defaults)",
+        "confidence": result.confidence,
+        "inliers": result.inliers,
+        "center": {"lon_deg": result.center_lonlat[0], "lat_deg": result.center_lonlat[1]},
+        "ground_width_m": result.ground_width_m,
+        "products": folder.name,
+    }
+    with contextlib.suppress(InputError):
+        summary["photo_time"] = exif_time_utc(photo)
+    return folder / "georef.tif", summary
+
+
 @hazards_app.command("flood")
 def flood_command(
     before: Path = _before(),
     after: Path = _after(),
+    reference: Path | None = _reference(),
     aoi: Path | None = _aoi(),
     bands: str | None = _bands(),
     before_bands: str | None = _before_bands(),
@@ -214,6 +284,7 @@ def flood_command(
         clouds,
         cloud_mask_before,
         cloud_mask_after,
+        reference=reference,
     )
 
 
@@ -221,6 +292,7 @@ def flood_command(
 def burn_command(
     before: Path = _before(),
     after: Path = _after(),
+    reference: Path | None = _reference(),
     aoi: Path | None = _aoi(),
     bands: str | None = _bands(),
     before_bands: str | None = _before_bands(),
@@ -254,6 +326,7 @@ def burn_command(
         clouds,
         cloud_mask_before,
         cloud_mask_after,
+        reference=reference,
     )
 
 
@@ -261,6 +334,7 @@ def burn_command(
 def fire_command(
     before: Path = _before(),
     after: Path = _after(),
+    reference: Path | None = _reference(),
     aoi: Path | None = _aoi(),
     bands: str | None = _bands(),
     before_bands: str | None = _before_bands(),
@@ -300,6 +374,7 @@ def fire_command(
         None,
         cloud_mask_after,
         night_photo,
+        reference=reference,
     )
 
 
@@ -307,6 +382,7 @@ def fire_command(
 def change_command(
     before: Path = _before(),
     after: Path = _after(),
+    reference: Path | None = _reference(),
     aoi: Path | None = _aoi(),
     bands: str | None = _bands(),
     before_bands: str | None = _before_bands(),
@@ -340,6 +416,7 @@ def change_command(
         clouds,
         cloud_mask_before,
         cloud_mask_after,
+        reference=reference,
     )
 
 
@@ -347,6 +424,7 @@ def change_command(
 def plume_command(
     before: Path = _before(),
     after: Path = _after(),
+    reference: Path | None = _reference(),
     aoi: Path | None = _aoi(),
     bands: str | None = _bands(),
     before_bands: str | None = _before_bands(),
@@ -377,4 +455,5 @@ def plume_command(
         population,
         None,
         "off",
+        reference=reference,
     )

@@ -6,7 +6,8 @@ georeferenced raster. 'before' is resampled (bilinear) onto the part of the 'aft
 cover; pixels outside either image are NaN; each band's scale and offset tags are applied (ECOSTRESS
 LST integers become kelvin). Band roles come from ``bands`` (comma-separated names
 among red, green, blue, nir, swir1, swir2, thermal), else from the band descriptions, else from
-the band count: 3 = red,green,blue; 4 = red,green,blue,nir; 6 = red,green,blue,nir,swir1,swir2.
+the band count: 3 = red,green,blue; 4 = red,green,blue,nir; 6 = red,green,blue,nir,swir1,swir2. An
+alpha band (the footprint mask of a located photo's RGBA ``georef.tif``) is a mask, not a band.
 """
 
 from __future__ import annotations
@@ -97,6 +98,15 @@ def _time_tag(ds) -> str | None:
         return None
 
 
+def data_bands(ds) -> list[int]:
+    """The 1-based indexes of the bands of ``ds`` that hold data: an alpha band (the footprint
+    mask of a ``georef.tif`` that cupola locate or georef writes) is a mask, not a band to map."""
+    from rasterio.enums import ColorInterp
+
+    kept = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci != ColorInterp.alpha]
+    return kept or list(range(1, ds.count + 1))
+
+
 def _read_bands(ds, indexes: list[int], **kwargs) -> np.ndarray:
     """The bands ``indexes`` (1-based) as float32, NaN where no data, with the bands' scale and
     offset applied (e.g. ECOSTRESS LST: integers x 0.02 K)."""
@@ -163,8 +173,9 @@ def read_pair(
             )
         if db.crs is None or db.transform.is_identity:
             raise InputError(f"{pb}: the 'before' image has no georeferencing (CRS and geotransform)")
-        roles = band_roles(da.count, bands, tuple(da.descriptions), "`after`")
-        roles_b = band_roles(db.count, before_bands or bands, tuple(db.descriptions), "`before`")
+        ia, ib = data_bands(da), data_bands(db)  # 1-based, alpha bands left out
+        roles = band_roles(len(ia), bands, tuple(da.descriptions[i - 1] for i in ia), "`after`")
+        roles_b = band_roles(len(ib), before_bands or bands, tuple(db.descriptions[i - 1] for i in ib), "`before`")
         common = {r: i for r, i in roles.items() if r in roles_b}
         if not common:
             raise InputError(
@@ -179,11 +190,11 @@ def read_pair(
         if win.width < 2 or win.height < 2:
             raise InputError(f"{pb}, {pa}: the 'before' and 'after' images overlap by less than 2 pixels")
         check_pixel_budget(int(win.width), int(win.height), str(pa), bands=len(common))
-        a = _read_bands(da, list(range(1, da.count + 1)), window=win)
+        a = _read_bands(da, ia, window=win)
         t = da.window_transform(win)
         order = sorted(common, key=lambda r: roles[r])
         a = a[[roles[r] for r in order]]
-        indexes = [roles_b[r] + 1 for r in order]
+        indexes = [ib[roles_b[r]] for r in order]
         aligned = _aligned_window(db, da.crs, t, a.shape[1:])
         if aligned is not None:  # same grid: a window read, no resampling
             b = _read_bands(db, indexes, window=aligned, boundless=True)

@@ -137,14 +137,23 @@ def write_hazard_products(
     times: dict[str, str | None] | None = None,
     write_map: bool = True,
     affected: dict | None = None,
+    located: dict | None = None,
 ) -> dict:
-    """Write every product of ``hmap`` into ``out_dir`` (all or nothing); return the summary."""
+    """Write every product of ``hmap`` into ``out_dir`` (all or nothing); return the summary.
+    ``located``: how the 'after' photo was georeferenced (its ``photo``, ``reference``,
+    ``confidence``), named in the sources and kept in result.json."""
     from cupola.plot.hazards import display_rgb, write_hazard_map
 
     produced = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t = {"before": pair.times.get("before"), "after": pair.times.get("after"), **(times or {}), "produced": produced}
     sources = [f"before: {pair.before_path.name if pair.before_path else '?'}"]
-    sources.append(f"after: {pair.after_path.name if pair.after_path else '?'}")
+    if located is not None:
+        sources.append(
+            f"after: {Path(located['photo']).name}, located against {Path(located['reference']).name} by "
+            f"{located['method']} (confidence {located['confidence']:.2f})"
+        )
+    else:
+        sources.append(f"after: {pair.after_path.name if pair.after_path else '?'}")
     source_text = "; ".join(sources)
     n = len(hmap.polygons)
     grades = hmap.polygons.grade if hmap.polygons.grade is not None else np.array([hmap.class_name] * n, dtype=object)
@@ -226,6 +235,8 @@ def write_hazard_products(
         summary["clouds"] = hmap.clouds.summary()
     if affected:
         summary["affected"] = affected
+    if located is not None:
+        summary["located"] = located
     with staged_output(out_dir, "`out_dir`", kind="hazards", inputs=inputs) as stage:
         write_zone_layer(stage / files["polygons_geojson"], layer, name="hazards")
         write_zone_layer(stage / files["polygons_gpkg"], layer, name="hazards")

@@ -5,6 +5,10 @@ flood painted into the 'after' image: a smooth random field thresholded to ``fra
 frame, turbid flood-water reflectances with texture, blended over ~2 pixels at the edges. The two
 dates differ by a gain, an offset and noise, as two acquisitions would.
 
+A flood painted into a real astronaut photo that is not georeferenced (the 'after' that
+``cupola hazards ... --reference`` locates first): :func:`flood_photo`; its truth carried onto the
+located grid by the located homography: :func:`mask_on_grid`.
+
 Active fires of known position painted into a real thermal scene: :func:`paint_fires`. A volcanic
 ash plume and water clouds in a real thermal scene made a split-window pair:
 :func:`thermal_plume_scene` (:func:`write_plume_pair`). Fires and new street lights painted into a
@@ -23,10 +27,13 @@ import numpy as np
 
 __all__ = [
     "FloodPair",
+    "FloodedPhoto",
     "NightFireScene",
     "PaintedFires",
     "ThermalPlumeScene",
     "flood_pair",
+    "flood_photo",
+    "mask_on_grid",
     "night_background",
     "north_up_nearest",
     "paint_fires",
@@ -85,6 +92,58 @@ def flood_pair(reference_jpg: str | Path, *, fraction: float = 0.12, seed: int =
     res_x = (box["east"] - box["west"]) / cols
     res_y = (box["north"] - box["south"]) / rows
     return FloodPair(before, after, (blend > 0.5) & ~own_water, (res_x, 0.0, box["west"], 0.0, -res_y, box["north"]))
+
+
+@dataclass(frozen=True)
+class FloodedPhoto:
+    """``photo`` (rows, cols, 3) uint8 with the flood painted in; ``truth`` (rows, cols) bool, the
+    flooded pixels (the photo's own dark bluish water left out)."""
+
+    photo: np.ndarray
+    truth: np.ndarray
+
+
+def flood_photo(rgb8: np.ndarray, *, fraction: float = 0.12, seed: int = 0) -> FloodedPhoto:
+    """A flood painted into a real photo in its own brightness scale: smooth random blobs over
+    ~``fraction`` of the frame (:func:`soft_blobs`, correlation length 1/25 of the long side),
+    turbid water (:data:`FLOOD_WATER`) relative to the photo's median taken as land of reflectance
+    0.2, on top of the photo's dark-object level per band (its 0.5 % quantile: the haze a real flood
+    would be seen through), 15 % texture."""
+    rgb = np.asarray(rgb8, dtype=np.float32)[..., :3]
+    rows, cols = rgb.shape[:2]
+    rng = np.random.default_rng(seed)
+    flat = rgb.reshape(-1, 3)
+    dark = np.percentile(flat, 0.5, axis=0)
+    median = np.median(flat, axis=0)
+    bright = rgb.mean(axis=-1)
+    own_water = (rgb[..., 2] >= rgb[..., 0]) & (bright < dark.mean() + 0.15 * (median.mean() - dark.mean()))
+    blend = soft_blobs((rows, cols), rng, fraction, max(rows, cols) / 25.0)[..., None]
+    water = dark + (median - dark) * np.asarray(FLOOD_WATER[:3], np.float32) / 0.2
+    texture = 1.0 + 0.15 * rng.normal(size=(rows, cols, 1)).astype(np.float32)
+    painted = rgb * (1.0 - blend) + water * texture * blend
+    return FloodedPhoto(np.clip(np.rint(painted), 0, 255).astype(np.uint8), (blend[..., 0] > 0.5) & ~own_water)
+
+
+def mask_on_grid(mask, h_photo_to_ref, ref_transform, grid_transform, grid_shape: tuple[int, int]) -> np.ndarray:
+    """A mask in photo pixels carried onto a georeferenced grid (nearest pixel): each grid pixel's
+    centre goes through the reference's geotransform to reference pixels and through the inverse
+    of the located homography (photo pixels -> reference pixels) to the photo; outside: False.
+    Transforms are rasterio ``Affine`` objects (or GDAL six-tuples) in the same CRS."""
+    from rasterio.transform import Affine
+
+    rt = ref_transform if isinstance(ref_transform, Affine) else Affine(*ref_transform[:6])
+    gt = grid_transform if isinstance(grid_transform, Affine) else Affine(*grid_transform[:6])
+    rows, cols = np.mgrid[0 : grid_shape[0], 0 : grid_shape[1]]
+    x, y = gt * (cols.ravel() + 0.5, rows.ravel() + 0.5)
+    c, r = ~rt * (x, y)
+    p = np.linalg.inv(np.asarray(h_photo_to_ref, float)) @ np.stack([c - 0.5, r - 0.5, np.ones(c.size)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        px, py = np.rint(p[0] / p[2]), np.rint(p[1] / p[2])
+    m = np.asarray(mask, bool)
+    inside = np.isfinite(px) & np.isfinite(py) & (px >= 0) & (py >= 0) & (px < m.shape[1]) & (py < m.shape[0])
+    out = np.zeros(c.size, bool)
+    out[inside] = m[py[inside].astype(int), px[inside].astype(int)]
+    return out.reshape(grid_shape)
 
 
 def write_flood_pair(pair: FloodPair, folder: str | Path, *, times: tuple[str, str] | None = None) -> dict[str, Path]:
