@@ -91,7 +91,7 @@ def write_hazard_map(
 
     west, south, east, north = bounds_lonlat
     fig = new_figure((11.69, 8.27), dpi=110)  # A4 landscape
-    ax = fig.add_axes((0.075, 0.08, 0.625, 0.82) if frame else (0.04, 0.08, 0.66, 0.82))  # room for long northings
+    ax = fig.add_axes((0.075, 0.08, 0.625, 0.82))  # room for the tick labels and the axis label
     x0, y0, x1, y1 = frame["bounds"] if frame else (west, south, east, north)
     ax.imshow(background, extent=(x0, x1, y0, y1), origin="upper", interpolation="nearest", zorder=0)
     if no_data is not None and np.any(no_data):
@@ -150,9 +150,10 @@ def write_hazard_map(
     inset.set_xticks([])
     inset.set_yticks([])
     inset.set_title("location", fontsize=8)
-    handles = [Patch(facecolor=c, alpha=0.55, edgecolor=c, label=name) for name, c in styles]
+    # labels wrapped to the legend's column (a long cloud label ran off the page)
+    handles = [Patch(facecolor=c, alpha=0.55, edgecolor=c, label=_wrap(name, 42)) for name, c in styles]
     if no_data is not None and np.any(no_data):
-        handles.append(Patch(facecolor="#8c8c8c", alpha=0.75, edgecolor="#8c8c8c", label=no_data_label))
+        handles.append(Patch(facecolor="#8c8c8c", alpha=0.75, edgecolor="#8c8c8c", label=_wrap(no_data_label, 42)))
     handles.append(Patch(facecolor="none", edgecolor="red", label="area of interest (inset)"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.55), fontsize=8, title="Legend",
                title_fontsize=9, frameon=True)  # fmt: skip
@@ -162,8 +163,9 @@ def write_hazard_map(
     lines += [f"Map produced: {times.get('produced') or ''}", grid]
     if frame and abs(north_deg) >= 0.05:
         lines.append(f"True north {north_deg:+.2f}° from grid north")
-    text_top = min(0.43, 0.55 - 0.035 * (len(handles) + 1) - 0.02)  # below the legend, however long
-    fig.text(0.73, text_top, "\n".join(_wrap(t, 48) for t in lines), fontsize=7, va="top", family="monospace")
+    legend_lines = sum(str(h.get_label()).count("\n") + 1 for h in handles)
+    text_top = min(0.43, 0.55 - 0.035 * (legend_lines + 1) - 0.02)  # below the legend, however long
+    fig.text(0.73, text_top, "\n".join(_wrap(t, 44) for t in lines), fontsize=7, va="top", family="monospace")
     fig.text(0.04, 0.02, DISCLAIMER, fontsize=7, style="italic", wrap=True)
     written = []
     for p in paths:
