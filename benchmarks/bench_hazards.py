@@ -1606,12 +1606,11 @@ def located_photo_flood():
     import contextlib
     import io
 
-    import rasterio
     from PIL import Image
 
     from cupola.cli.main import main
     from cupola.io.geotiff import write_lonlat_geotiff
-    from cupola.simulate.hazards import flood_photo, mask_on_grid
+    from cupola.simulate.hazards import flood_photo, score_located_flood
 
     ious, located, precisions, recalls = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -1639,20 +1638,15 @@ def located_photo_flood():
                     ious.append(0.0)
                     located.append(False)
                     continue
-                h = json.loads((out / "located" / "result.json").read_text())["homography_photo_to_reference"]
-                with rasterio.open(out / "confidence.tif") as ds, rasterio.open(out / "change.tif") as ch:
-                    seen = np.isfinite(ch.read(1))
-                    found = (ds.read(1) > 0) & seen
-                    with rasterio.open(ref) as r:
-                        truth = mask_on_grid(painted.truth, h, r.transform, ds.transform, ds.shape) & seen
-                hit = float((found & truth).sum())
-                ious.append(_iou(found, truth))
+                sc = score_located_flood(out, ref, painted.truth)
+                seen = sc["seen"]
+                ious.append(sc["iou"])
                 located.append(True)
-                precisions.append(hit / max(found.sum(), 1))
-                recalls.append(hit / max(truth.sum(), 1))
+                precisions.append(sc["precision"])
+                recalls.append(sc["recall"])
                 print(
                     f"  {case} seed {seed}: IoU {ious[-1]:.3f}, precision {precisions[-1]:.3f}, "
-                    f"recall {recalls[-1]:.3f} ({seen.mean():.0%} of the grid cloud-free and covered by both)"
+                    f"recall {recalls[-1]:.3f} ({seen:.0%} of the grid cloud-free and covered by both)"
                 )
     kept = [i for i, k in zip(ious, located) if k]
     print(

@@ -270,3 +270,21 @@ def test_match_colours_lets_the_rgb_model_see_through_another_cameras_blue_cast(
     matched = map_hazard(pair, "flood", clouds="off", match_colours=True)
     assert iou(matched.layer.mask) > 0.6 and iou(matched.layer.mask) > iou(plain) + 0.2
     assert "histogram-matched" in matched.model
+
+
+def test_mask_on_grid_follows_the_located_homography():
+    from rasterio.transform import Affine
+
+    from cupola.simulate.hazards import mask_on_grid
+
+    mask = np.zeros((10, 20), bool)
+    mask[2:4, 5:8] = True
+    t = Affine(0.1, 0.0, 30.0, 0.0, -0.1, 10.0)  # the reference's grid and the output grid alike
+    assert (mask_on_grid(mask, np.eye(3), t, t, (10, 20)) == mask).all()
+    shift = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]])  # photo (c, r) -> reference (c + 3, r + 1)
+    moved = mask_on_grid(mask, shift, t, t, (10, 20))
+    assert moved[3:5, 8:11].all() and moved.sum() == mask.sum()
+    # a grid twice as coarse, offset so its centres fall on the centres of odd pixels 1, 3, 5, 7 ...
+    coarse = Affine(0.2, 0.0, 30.05, 0.0, -0.2, 9.95)
+    sampled = mask_on_grid(mask, np.eye(3), t, coarse, (5, 10))
+    assert sampled[1, 2:4].all() and sampled.sum() == 2  # rows 3, columns 5 and 7

@@ -320,11 +320,10 @@ def _hazards_located_flood(cupola_main, folder: Path, outputs: list) -> int:
     locate and mapped on the located grid with the RGB water model; scored against the painted
     truth carried onto that grid by the located homography (seed 2026, fixed before any run)."""
     import numpy as np
-    import rasterio
     from PIL import Image
 
     from cupola.io.geotiff import write_lonlat_geotiff
-    from cupola.simulate.hazards import flood_photo, mask_on_grid
+    from cupola.simulate.hazards import flood_photo, score_located_flood
 
     case = sample_dir().parent / "apl" / "ISS064-E-358"
     print("\n# hazards: a real ISS photo with a PAINTED flood, located first (--reference), then mapped (RGB)")
@@ -342,18 +341,10 @@ def _hazards_located_flood(cupola_main, folder: Path, outputs: list) -> int:
     code = _run(cupola_main, ["hazards", "flood", str(ref), str(inputs / "after.jpg"), "--reference", str(ref),
                               "--out", str(products)])  # fmt: skip
     if code == 0:
-        located = json.loads((products / "located" / "result.json").read_text())
-        with rasterio.open(products / "confidence.tif") as ds, rasterio.open(products / "change.tif") as ch:
-            found, seen = ds.read(1) > 0, np.isfinite(ch.read(1))
-            h = located["homography_photo_to_reference"]
-            with rasterio.open(ref) as r:
-                truth = mask_on_grid(painted.truth, h, r.transform, ds.transform, ds.shape) & seen
-        found &= seen
-        iou = (found & truth).sum() / max((found | truth).sum(), 1)
+        sc = score_located_flood(products, ref, painted.truth)
         print(
-            f"flood IoU against the painted truth on the located grid (cloud-free overlap, {seen.mean():.0%} of it): "
-            f"{iou:.3f} (precision {(found & truth).sum() / max(found.sum(), 1):.3f}, "
-            f"recall {(found & truth).sum() / max(truth.sum(), 1):.3f})"
+            f"flood IoU against the painted truth on the located grid (cloud-free overlap, {sc['seen']:.0%} of it): "
+            f"{sc['iou']:.3f} (precision {sc['precision']:.3f}, recall {sc['recall']:.3f})"
         )
         outputs.append(products)
     return code

@@ -34,6 +34,7 @@ __all__ = [
     "flood_pair",
     "flood_photo",
     "mask_on_grid",
+    "score_located_flood",
     "night_background",
     "north_up_nearest",
     "paint_fires",
@@ -144,6 +145,30 @@ def mask_on_grid(mask, h_photo_to_ref, ref_transform, grid_transform, grid_shape
     out = np.zeros(c.size, bool)
     out[inside] = m[py[inside].astype(int), px[inside].astype(int)]
     return out.reshape(grid_shape)
+
+
+def score_located_flood(products: str | Path, reference: str | Path, truth_photo_px: np.ndarray) -> dict[str, float]:
+    """Score the products of ``cupola hazards flood ... --reference REF`` against the flood painted
+    into the photo (``truth_photo_px``, photo pixels): the truth carried onto the located grid by
+    the located homography (``products/located/result.json``; :func:`mask_on_grid`), both restricted
+    to the pixels with data (finite ``change.tif``: cloud-free and covered by both images).
+    Returns ``iou``, ``precision``, ``recall`` and ``seen`` (the share of the grid with data)."""
+    import rasterio
+
+    products = Path(products)
+    h = json.loads((products / "located" / "result.json").read_text())["homography_photo_to_reference"]
+    with rasterio.open(products / "confidence.tif") as ds, rasterio.open(products / "change.tif") as ch:
+        seen = np.isfinite(ch.read(1))
+        found = (ds.read(1) > 0) & seen
+        with rasterio.open(reference) as ref:
+            truth = mask_on_grid(truth_photo_px, h, ref.transform, ds.transform, ds.shape) & seen
+    hit = float((found & truth).sum())
+    return {
+        "iou": hit / max(float((found | truth).sum()), 1.0),
+        "precision": hit / max(float(found.sum()), 1.0),
+        "recall": hit / max(float(truth.sum()), 1.0),
+        "seen": float(seen.mean()),
+    }
 
 
 def write_flood_pair(pair: FloodPair, folder: str | Path, *, times: tuple[str, str] | None = None) -> dict[str, Path]:
