@@ -222,12 +222,29 @@ def quantize_int8_static(
     op_types: tuple[str, ...] | None = None,
     exclude: tuple[str, ...] = (),
     suffix: str = "-int8s",
+    method: str = "minmax",
+    only: tuple[str, ...] | None = None,
 ) -> Path:
     """Static int8 (QDQ, per-tensor uint8 activations, int8 weights) calibrated on ``calibration``
-    (min/max of the activations over those inputs), written beside ``path`` with ``suffix``;
-    ``per_channel``: one weight scale per output channel; ``op_types``: only those operators
-    quantized (None: ONNX Runtime's default set); ``exclude``: node names left in fp32."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    (activation ranges over those inputs by ``method``: ``minmax``, ``percentile`` (ONNX Runtime's
+    99.999th) or ``entropy``), written beside ``path`` with ``suffix``; ``per_channel``: one weight
+    scale per output channel; ``op_types``: only those operators quantized (None: ONNX Runtime's
+    default set); ``exclude``: node names left in fp32; ``only``: just these nodes quantized."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
+    if method not in methods:
+        raise InputError(f"`method` {method!r}: expected one of {', '.join(methods)}")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not calibration:
@@ -260,6 +277,8 @@ def quantize_int8_static(
                 per_channel=per_channel,
                 op_types_to_quantize=list(op_types) if op_types else None,
                 nodes_to_exclude=list(exclude),
+                nodes_to_quantize=list(only) if only else None,
+                calibrate_method=methods[method],
             )
     finally:
         root.setLevel(level)
