@@ -172,3 +172,20 @@ def test_an_alpha_band_is_a_mask_not_nir(tmp_path):
     pair = read_pair(before, after)
     assert sorted(pair.roles) == ["blue", "green", "red"] and pair.after.shape[0] == 3
     assert np.isnan(pair.after[:, :, :10]).all() and np.isfinite(pair.after[:, :, 10:]).all()
+
+
+def test_ctrl_c_after_the_photo_is_located_leaves_nothing(tmp_path, capsys, monkeypatch):
+    """The located products are staged with the hazard products: an interrupt while mapping (after
+    locate has written georef.tif and the rest) leaves no --out folder and no located/ behind."""
+    import cupola.hazards.analyse as analyse
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analyse, "map_hazard", interrupted)
+    ref = _reference_tif("ISS064-E-358", tmp_path / "reference.tif")
+    out = tmp_path / "out"
+    photo = str(APL / "ISS064-E-358" / "photo.jpg")
+    code = main(["hazards", "flood", str(ref), photo, "--reference", str(ref), "--out", str(out), "--quiet"])
+    assert code == 130 and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.tif"]
