@@ -289,3 +289,24 @@ def test_the_layer_height_from_the_emission():
         shell.layer_height_m(90.0, "OH")
     with pytest.raises(InputError, match="unknown emission"):
         shell.layer_height_m(emission="H-alpha")
+
+
+def test_a_wave_longer_than_half_the_area_is_searched(monkeypatch):
+    """A 175-km wave in a 300-km analysed area (inside a larger grid, as a projected stack is):
+    longer than half the area, within two thirds. Found with its wavelength, direction, amplitude
+    and speed; with the old limit (half the extent) it was out of range and leaked into false rows."""
+    import cupola.airglow.waves as waves
+
+    m, xx, yy, t = _grid_cube(size=160, seed=11)
+    valid = np.zeros(xx.shape, bool)
+    valid[30:130, 30:130] = True
+    az = np.radians(130.0)
+    s = xx * np.sin(az) + yy * np.cos(az)
+    m += 0.04 * np.cos(2 * np.pi * (s[None] - 0.1 * t[:, None, None]) / 175.0)  # 100 m/s
+    w = waves.find_waves(m, valid, 3.0, t).waves
+    assert len(w) == 1 and w[0].wavelength_km == pytest.approx(175.0, rel=0.01)
+    assert abs((w[0].azimuth_deg - 130.0 + 180) % 360 - 180) < 1.0
+    assert w[0].amplitude_pct == pytest.approx(4.0, rel=0.05) and w[0].phase_speed_m_s == pytest.approx(100, rel=0.1)
+    monkeypatch.setattr(waves, "MAX_WAVELENGTH_FRACTION", 0.5)
+    old = waves.find_waves(m, valid, 3.0, t).waves
+    assert all(abs(x.wavelength_km - 175.0) > 30.0 for x in old)
