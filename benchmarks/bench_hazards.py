@@ -1606,28 +1606,17 @@ def located_photo_flood():
     import contextlib
     import io
 
-    from PIL import Image
-
     from cupola.cli.main import main
-    from cupola.io.geotiff import write_lonlat_geotiff
-    from cupola.simulate.hazards import flood_photo, score_located_flood
+    from cupola.simulate.hazards import score_located_flood, write_located_flood_case
 
     ious, located, precisions, recalls = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for case in LOCATED_CASES:
-            folder = ROOT / "src/cupola/data/samples/apl" / case
-            b = json.loads((folder / "case.json").read_text())["reference_bounds"]
-            ref = write_lonlat_geotiff(
-                tmp / f"{case}.tif",
-                np.asarray(Image.open(folder / "reference.jpg").convert("RGB")),
-                (b["west"], b["south"], b["east"], b["north"]),
-            )
-            photo = np.asarray(Image.open(folder / "photo.jpg").convert("RGB"))
             for seed in LOCATED_SEEDS:
-                painted = flood_photo(photo, seed=seed)
-                after = tmp / f"{case}-{seed}.jpg"
-                Image.fromarray(painted.photo).save(after, quality=92)
+                ref, after, truth = write_located_flood_case(
+                    ROOT / "src/cupola/data/samples/apl" / case, tmp / f"{case}-{seed}-inputs", seed=seed
+                )
                 out = tmp / f"{case}-{seed}"
                 err = io.StringIO()
                 with contextlib.redirect_stderr(err):
@@ -1638,7 +1627,7 @@ def located_photo_flood():
                     ious.append(0.0)
                     located.append(False)
                     continue
-                sc = score_located_flood(out, ref, painted.truth)
+                sc = score_located_flood(out, ref, truth)
                 seen = sc["seen"]
                 ious.append(sc["iou"])
                 located.append(True)

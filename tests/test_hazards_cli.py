@@ -94,36 +94,28 @@ APL = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples
 
 
 def _reference_tif(case: str, path: Path) -> Path:
-    import json
-
-    from PIL import Image
-
     from cupola.io.geotiff import write_lonlat_geotiff
+    from cupola.simulate.locate_cases import read_base_case
 
-    b = json.loads((APL / case / "case.json").read_text())["reference_bounds"]
-    image = np.asarray(Image.open(APL / case / "reference.jpg").convert("RGB"))
-    return write_lonlat_geotiff(path, image, (b["west"], b["south"], b["east"], b["north"]))
+    c = read_base_case(APL / case)
+    return write_lonlat_geotiff(path, c.reference, c.bounds)
 
 
 def test_reference_locates_a_plain_photo_and_maps_a_painted_flood_on_its_grid(tmp_path, capsys):
     import json
 
-    from PIL import Image
+    from cupola.simulate.hazards import score_located_flood, write_located_flood_case
 
-    from cupola.simulate.hazards import flood_photo, score_located_flood
-
-    ref = _reference_tif("ISS064-E-358", tmp_path / "reference.tif")
-    painted = flood_photo(np.asarray(Image.open(APL / "ISS064-E-358" / "photo.jpg").convert("RGB")), seed=5)
-    Image.fromarray(painted.photo).save(tmp_path / "after.jpg", quality=92)
+    ref, after, truth = write_located_flood_case(APL / "ISS064-E-358", tmp_path, seed=5)
     out = tmp_path / "out"
-    argv = ["hazards", "flood", str(ref), str(tmp_path / "after.jpg"), "--reference", str(ref), "--out", str(out)]
+    argv = ["hazards", "flood", str(ref), str(after), "--reference", str(ref), "--out", str(out)]
     assert main(argv) == 0, capsys.readouterr().err
     assert "located after.jpg against reference.tif" in capsys.readouterr().out
     result = json.loads((out / "result.json").read_text())
     assert result["located"]["confidence"] > 0.5 and result["bands"] == ["red", "green", "blue"]
     assert "located against reference.tif" in result["sources"][1]
     assert (out / "located" / "georef.tif").exists() and (out / "located" / "footprint.geojson").exists()
-    sc = score_located_flood(out, ref, painted.truth)
+    sc = score_located_flood(out, ref, truth)
     precision, recall = sc["precision"], sc["recall"]
     assert precision > 0.9 and recall > 0.4, (precision, recall)
 

@@ -319,29 +319,16 @@ def _hazards_located_flood(cupola_main, folder: Path, outputs: list) -> int:
     georeferencing) with a PAINTED flood is located against its Sentinel-2 reference by cupola
     locate and mapped on the located grid with the RGB water model; scored against the painted
     truth carried onto that grid by the located homography (seed 2026, fixed before any run)."""
-    import numpy as np
-    from PIL import Image
-
-    from cupola.io.geotiff import write_lonlat_geotiff
-    from cupola.simulate.hazards import flood_photo, score_located_flood
+    from cupola.simulate.hazards import score_located_flood, write_located_flood_case
 
     case = sample_dir().parent / "apl" / "ISS064-E-358"
     print("\n# hazards: a real ISS photo with a PAINTED flood, located first (--reference), then mapped (RGB)")
-    b = json.loads((case / "case.json").read_text())["reference_bounds"]
-    inputs = folder / "inputs"
-    inputs.mkdir(parents=True, exist_ok=True)
-    ref = write_lonlat_geotiff(
-        inputs / "reference.tif",
-        np.asarray(Image.open(case / "reference.jpg").convert("RGB")),
-        (b["west"], b["south"], b["east"], b["north"]),
-    )
-    painted = flood_photo(np.asarray(Image.open(case / "photo.jpg").convert("RGB")), seed=2026)
-    Image.fromarray(painted.photo).save(inputs / "after.jpg", quality=92)
+    ref, after, truth = write_located_flood_case(case, folder / "inputs", seed=2026)
     products = folder / "products"
-    code = _run(cupola_main, ["hazards", "flood", str(ref), str(inputs / "after.jpg"), "--reference", str(ref),
-                              "--out", str(products)])  # fmt: skip
+    argv = ["hazards", "flood", str(ref), str(after), "--reference", str(ref), "--out", str(products)]
+    code = _run(cupola_main, argv)
     if code == 0:
-        sc = score_located_flood(products, ref, painted.truth)
+        sc = score_located_flood(products, ref, truth)
         print(
             f"flood IoU against the painted truth on the located grid (cloud-free overlap, {sc['seen']:.0%} of it): "
             f"{sc['iou']:.3f} (precision {sc['precision']:.3f}, recall {sc['recall']:.3f})"

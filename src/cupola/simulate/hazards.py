@@ -35,6 +35,7 @@ __all__ = [
     "flood_photo",
     "mask_on_grid",
     "score_located_flood",
+    "write_located_flood_case",
     "night_background",
     "north_up_nearest",
     "paint_fires",
@@ -145,6 +146,29 @@ def mask_on_grid(mask, h_photo_to_ref, ref_transform, grid_transform, grid_shape
     out = np.zeros(c.size, bool)
     out[inside] = m[py[inside].astype(int), px[inside].astype(int)]
     return out.reshape(grid_shape)
+
+
+def write_located_flood_case(
+    case_dir: str | Path, folder: str | Path, *, seed: int, fraction: float = 0.12
+) -> tuple[Path, Path, np.ndarray]:
+    """The inputs of ``cupola hazards flood REF PHOTO --reference REF`` made from a bundled
+    localization case (``case_dir`` with ``case.json``): its reference as a north-up GeoTIFF
+    (``folder/reference.tif``) and its photo, not georeferenced, with a flood painted in
+    (:func:`flood_photo`, ``folder/after.jpg``, JPEG quality 92). Returns the two paths and the
+    truth mask in photo pixels."""
+    from PIL import Image
+
+    from cupola.io.geotiff import write_lonlat_geotiff
+    from cupola.simulate.locate_cases import read_base_case
+
+    case = read_base_case(Path(case_dir))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    reference = write_lonlat_geotiff(folder / "reference.tif", case.reference, case.bounds)
+    painted = flood_photo(case.photo, fraction=fraction, seed=seed)
+    after = folder / "after.jpg"
+    Image.fromarray(painted.photo).save(after, quality=92)
+    return reference, after, painted.truth
 
 
 def score_located_flood(products: str | Path, reference: str | Path, truth_photo_px: np.ndarray) -> dict[str, float]:
