@@ -216,7 +216,7 @@ def _locate_after(photo: Path, reference: Path, folder: Path) -> tuple[Path, dic
     import rasterio
 
     from cupola.errors import InputError
-    from cupola.locate.job import exif_time_utc, run_locate, write_locate_products
+    from cupola.locate.job import exif_time_utc, run_locate, summary, write_locate_products
 
     try:
         with rasterio.open(reference) as ds:
@@ -229,19 +229,12 @@ def _locate_after(photo: Path, reference: Path, folder: Path) -> tuple[Path, dic
     if not result.matched or result.center_lonlat is None:
         raise InputError(f"{photo}: the 'after' photo was not found in the reference {reference} ({result.reason})")
     write_locate_products(result, image, refs, folder, photo_path=photo, reference_path=reference)
-    summary = {
-        "photo": str(photo),
-        "reference": str(reference),
-        "method": "cupola locate (defaults)",
-        "confidence": result.confidence,
-        "inliers": result.inliers,
-        "center": {"lon_deg": result.center_lonlat[0], "lat_deg": result.center_lonlat[1]},
-        "ground_width_m": result.ground_width_m,
-        "products": folder.name,
-    }
+    full = summary(result, photo, reference)  # what locate's own result.json holds
+    keep = ("photo", "reference", "confidence", "inliers", "center", "ground_width_m")
+    located = {"method": "cupola locate (defaults)", **{k: full[k] for k in keep}, "products": folder.name}
     with contextlib.suppress(InputError):
-        summary["photo_time"] = exif_time_utc(photo)
-    return folder / "georef.tif", summary
+        located["photo_time"] = exif_time_utc(photo)
+    return folder / "georef.tif", located
 
 
 @hazards_app.command("flood")
