@@ -427,18 +427,17 @@ def map_hazard(
 
 def _permanent_water(pair: ImagePair, layer: HazardLayer) -> np.ndarray:
     """Water before and after (not flood, not dry land): the flood layer's index above its
-    threshold in both images; ``layer.score`` is the after-minus-before index change, so the
-    before index is recomputed from the same model."""
+    threshold in both images. Only the 'after' index is recomputed (from the same model);
+    ``layer.score`` is the after-minus-before change, so the 'before' index is the one the layer
+    used, colour-matched or not."""
     roles = ("green", "swir1") if pair.has("green", "swir1") else ("green", "nir")
     if pair.has(*roles):
         from cupola.hazards.indices import mndwi
 
         index = mndwi if roles[1] == "swir1" else ndwi
-        ib = index(pair.band("before", roles[0]), pair.band("before", roles[1]))
         ia = index(pair.band("after", roles[0]), pair.band("after", roles[1]))
     else:
-        rgb = ("red", "green", "blue")
-        ib = rgb_water_index(*(pair.band("before", r) for r in rgb))
-        ia = rgb_water_index(*(pair.band("after", r) for r in rgb))
+        ia = rgb_water_index(*(pair.band("after", r) for r in ("red", "green", "blue")))
+    ib = ia - layer.score
     with np.errstate(invalid="ignore"):
         return np.asarray((ib > layer.threshold) & (ia > layer.threshold), bool)
