@@ -118,6 +118,50 @@ def test_dark_frame_subtraction_removes_dark_signal_and_hot_pixels(tmp_path):
     assert d.dark.startswith("dark frame")
 
 
+def test_star_light_grows_with_the_aperture_and_a_surface_does_not(tmp_path):
+    """At the same f-number, exposure and ISO a 100 mm lens collects 16 times a 25 mm lens's light
+    from a star (the aperture's area) but the same counts per pixel from a town (the pixel's solid
+    angle falls as the aperture grows): measured on the rendered DNGs, isolated stars summed in a
+    box, the town's centre read per Bayer plane. The generator once gave stars the same counts
+    through every lens."""
+    from cupola.simulate.nightlights import City, make_frame
+
+    kw = dict(
+        width_px=480, height_px=320, f_number=2.8, exposure_s=1.0, iso=100, lens_model=None, noise=False,
+        vignetting=False, distortion=False, sky_e_per_px_s=0.0, dark_e_per_s=0.0, hot_pixel_fraction=0.0,
+    )  # fmt: skip
+    sky = {f: make_frame(tmp_path / f"s{f:g}.dng", focal_mm=f, rpy_deg=(0.0, 110.0, 0.0), rotation_rate_deg_s=0.0,
+                         star_mag_limit=5.0, **kw) for f in (25.0, 100.0)}  # fmt: skip
+
+    def box_sum(truth, j, half=3):
+        raw = read_raw(truth.path)
+        total = 0.0
+        for plane, (oc, orow) in zip(raw.planes, raw.offsets, strict=True):
+            i0 = int(round((truth.stars["row"][j] - orow) / 2))
+            j0 = int(round((truth.stars["col"][j] - oc) / 2))
+            total += float(plane[i0 - half : i0 + half + 1, j0 - half : j0 + half + 1].sum())
+        return total
+
+    wide, tele = sky[25.0].stars, sky[100.0].stars
+    ratios = []
+    for k in np.flatnonzero((tele["hip"] > 0) & tele["visible"]):
+        j = int(np.flatnonzero(wide["hip"] == tele["hip"][k])[0])
+        gap = np.hypot(wide["col"] - wide["col"][j], wide["row"] - wide["row"][j])
+        gap[j] = np.inf
+        inside = 16 < tele["col"][k] < 464 and 16 < tele["row"][k] < 304
+        if gap.min() > 14 and inside:  # no other star in or near the wide frame's box
+            ratios.append(box_sum(sky[100.0], k) / box_sum(sky[25.0], j))
+    assert len(ratios) >= 2
+    assert np.allclose(ratios, 16.0, rtol=0.03), ratios
+    town = City(0.5, 0.5, 60_000.0, 0.3, (0.8, 0.3))
+    centre = {}
+    for f in (25.0, 100.0):
+        t = make_frame(tmp_path / f"c{f:g}.dng", focal_mm=f, rpy_deg=(0.0, 0.0, 0.0), cities=[town], stars=False, **kw)
+        centre[f] = np.array([p[78:82, 118:122].mean() for p in read_raw(t.path).planes])
+    assert centre[25.0].min() > 20 and centre[25.0].max() < 10_000
+    assert np.allclose(centre[100.0], centre[25.0], rtol=0.01), centre
+
+
 # -- lens --------------------------------------------------------------------------------------------
 
 

@@ -299,10 +299,10 @@ def test_the_attitude_is_predicted_in_lvlh_and_its_window_covers_the_error():
 
 
 def test_cli_sequence_seeds_the_frame_the_blind_search_leaves(tmp_path, capsys):
-    """Three frames of a camera fixed to the station (D4 + 24 mm, 10 % sky, 30 s apart) through
-    ``cupola nightlights calibrate``: the middle frame's stars match no pattern blind, and are
-    identified from the attitude carried from the other two (its attitude within two pixels of the
-    truth), in the same run."""
+    """Three frames of a camera dipping toward the Earth and back (D5 + 135 mm, frames 1-3 of the
+    dip sequence) through ``cupola nightlights calibrate``: the middle frame's stars match no
+    pattern blind, and are identified from the attitude carried from the other two (its attitude
+    within two pixels of the truth), in the same run."""
     import json
 
     pytest.importorskip("rawpy")
@@ -311,8 +311,8 @@ def test_cli_sequence_seeds_the_frame_the_blind_search_leaves(tmp_path, capsys):
     from cupola.cli.main import main
     from cupola.simulate.nightlight_sequences import NIGHTLIGHT_SEQUENCES, make_sequence
 
-    case = next(c for c in NIGHTLIGHT_SEQUENCES if c.name == "seq_d4_24mm_1s_fixed")
-    truths = make_sequence(case, tmp_path, frames=(6, 7, 8))
+    case = next(c for c in NIGHTLIGHT_SEQUENCES if c.name == "seq_d5_135mm_0.25s_dip")
+    truths = make_sequence(case, tmp_path, frames=(1, 2, 3))
     tr = truths[0]
     cal = tmp_path / "cal.json"
     cal.write_text(

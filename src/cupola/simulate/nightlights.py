@@ -55,6 +55,7 @@ __all__ = [
     "sky_fraction",
     "NIGHT_TIME",
     "DEFAULT_ZERO_POINTS",
+    "ZERO_POINT_FOCAL_MM",
     "DEFAULT_COLOUR_TERMS",
     "LAMP_RADIANCE_RATIOS",
     "SuiteCase",
@@ -67,8 +68,16 @@ __all__ = [
 #: a night pass over Texas (the time of the bundled Meteor frame), ISS TLEs bundled with cupola
 NIGHT_TIME = dt.datetime(2017, 5, 17, 5, 44, 9, 526000, tzinfo=dt.timezone.utc)
 #: zero points of the synthetic camera (mag): counts/s per Bayer plane at ISO 100, f/1 of a
-#: Hp = 0, B-V = 0 star is 10^(0.4 ZP)
+#: Hp = 0, B-V = 0 star is 10^(0.4 ZP), for a lens of :data:`ZERO_POINT_FOCAL_MM` (an aperture of
+#: that diameter at f/1)
 DEFAULT_ZERO_POINTS = {"R": 13.20, "G": 13.55, "B": 13.05}
+#: the focal length the zero points are given for. A star's counts grow with the aperture's area,
+#: (focal / f-number)^2, so another lens at the same f-number has the zero points plus
+#: 5 log10(focal / this); a surface's counts per pixel do not change (the pixel's solid angle falls
+#: as focal^-2). 50 mm is where the G zero point (10^(0.4 * 13.55) = 2.6e5 DN/s) is what a Vega
+#: (~9e5 photons s^-1 cm^-2 in a ~90 nm green band) through 70 % window and lens, a quarter of the
+#: pixels, QE ~0.3 and 6.4 e-/DN (this camera's gain at ISO 100) gives through a 50-70 mm aperture.
+ZERO_POINT_FOCAL_MM = 50.0
 #: colour terms a_c of  m_inst,c = Hp + a_c (B-V) - ZP_c
 DEFAULT_COLOUR_TERMS = {"R": -0.45, "G": -0.05, "B": 0.55}
 #: band radiance ratios (G/R, B/G) of typical lamps for the synthetic cities: lamps of the lamp
@@ -331,6 +340,7 @@ def make_frame(
     towns: int = 0,
     cfa: str = "RGGB",
     faint_stars: bool = False,
+    zero_point_focal_mm: float = ZERO_POINT_FOCAL_MM,
 ) -> SyntheticTruth:
     """Render one frame and write it as DNG to ``path``; returns the truth.
 
@@ -341,6 +351,10 @@ def make_frame(
     stars fainter than ``star_mag_limit`` that the camera still records, at random places (they
     are in no catalog: a real sky's confusion for the star identification), with the mean counts
     of the sky (``log10 N(<m) = -0.92 + 0.44 (m - 6)`` per square degree) and hip 0 in the truth.
+
+    ``zero_points`` are those of a lens of ``zero_point_focal_mm`` (default and given ones alike);
+    the frame's are 5 log10(``focal_mm`` / ``zero_point_focal_mm``) more (a star's light grows with
+    the aperture's area), and the truth holds the frame's.
 
     ``flat_field=True`` renders a uniform source of ``flat_e`` electrons per pixel (on axis)
     instead of the scene (a flat-field frame); ``dark_only=True`` renders the lens-capped dark
@@ -356,7 +370,10 @@ def make_frame(
     body = camera_body(model)
     w = int(width_px or body.width_px)
     h = int(height_px or body.height_px)
-    zp = dict(DEFAULT_ZERO_POINTS, **(zero_points or {}))
+    if not zero_point_focal_mm > 0:
+        raise ValueError(f"zero_point_focal_mm must be positive, got {zero_point_focal_mm}")
+    aperture_mag = 5.0 * np.log10(focal_mm / zero_point_focal_mm)
+    zp = {c: v + aperture_mag for c, v in dict(DEFAULT_ZERO_POINTS, **(zero_points or {})).items()}
     ct = dict(DEFAULT_COLOUR_TERMS, **(colour_terms or {}))
     ext = dict(DEFAULT_EXTINCTION_MAG, **(extinction or {}))
     e0 = dict(VEGA_BAND_IRRADIANCE_W_M2, **(band_irradiance or {}))
@@ -747,11 +764,11 @@ def suite_camera(case):
     return cam, lens
 
 
-def make_suite_frame(case: SuiteCase, folder) -> SyntheticTruth:
+def make_suite_frame(case: SuiteCase, folder, zero_point_focal_mm: float = ZERO_POINT_FOCAL_MM) -> SyntheticTruth:
     """Render ``case`` of the suite as ``folder/<name>.dng``. A downsampled frame is rendered as a
     binned sensor: each pixel collects the sky and dark signal of ``downsample``^2 sensor pixels and
     their read noise, so that stars stand above the noise as on the full sensor (and as many faint
-    ones are seen)."""
+    ones are seen). ``zero_point_focal_mm``: see :func:`make_frame`."""
     from cupola.nightlights.catalog import magnitude_limit_for_field
 
     cam, lens = suite_camera(case)
@@ -786,6 +803,7 @@ def make_suite_frame(case: SuiteCase, folder) -> SyntheticTruth:
         read_noise_e=2.0 * case.downsample,
         seed=case.seed + 1,
         exif={"focal_mm": round(case.focal_mm * case.exif_focal_factor, 1)} if case.exif_focal_factor != 1 else None,
+        zero_point_focal_mm=zero_point_focal_mm,
     )
 
 
