@@ -457,6 +457,18 @@ def blind_solve_rate():
     solved_names = ", ".join(r["frame"] for r in new if r["solved"]) or "none"
     print(f"# solved ({sum(r['solved'] for r in new)}/{len(new)}): {solved_names}", flush=True)
     bench_line("nightlights_blind_solve_rate", rate, "fraction", baseline=base)
+    # the frames where a blind solve is possible at all: the true attitude matches the 6 stars the
+    # solver needs on the detected sources (too few photons otherwise: no solver could)
+    possible = [r for r in new if r["true_matched"] > 0]
+    impossible = ", ".join(r["frame"] for r in new if r["true_matched"] == 0) or "none"
+    print(f"# frames with too few detected stars for any blind solve: {impossible}", flush=True)
+    if possible:
+        bench_line(
+            "nightlights_blind_solve_rate_possible",
+            float(np.mean([r["solved"] for r in possible])),
+            "fraction",
+            baseline=rate,
+        )
     h_rate = float(np.mean([r["solved"] for r in held]))
     bench_line("nightlights_blind_solve_rate_heldout", h_rate, "fraction", baseline=rate)
     bench_line("nightlights_blind_solve_rate_long_trails", float(np.mean([r["solved"] for r in long])), "fraction")
