@@ -31,7 +31,7 @@ def _rso_reference() -> tuple[float, float]:
     unet_obj, pose_obj = _model_file("unet"), _model_file("pose")
     restored = recover_images(build(unet_obj), images.degraded)
     psnr = float(np.mean([psnr_db(a, np.clip(b, 0, 1)) for a, b in zip(restored, images.clean)]))
-    src = images.clean if pose_obj["input"] == "clean" else images.degraded
+    src = {"clean": images.clean, "degraded": images.degraded, "restored": restored}[pose_obj["input"]]
     pred, _ = predict_pose(build(pose_obj), pose_obj, src)
     sym = tuple(Rotation.from_matrix(m.double().numpy()) for m in pose_obj["symmetries"])
     return psnr, float(np.median(angle_deg(pred, images.rotations, sym)))

@@ -10,6 +10,7 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from cupola.cli.main import main
+from cupola.errors import InputError
 from cupola.rso.dataset import read_set, synthesize
 from cupola.rso.rotations import (
     angle_deg,
@@ -276,6 +277,28 @@ def test_train_pose_command_fine_tunes_with_rolls_and_forgiven_flips(tiny, tmp_p
     half_turns_about = {tuple(np.abs(np.round(r.as_rotvec() / np.pi)).astype(int)) for r in flips}
     assert half_turns_about == {(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)}  # the model's and the radiator flips
     assert obj["symmetries"].shape == (2, 3, 3) and obj["roll"] and obj["init_history"] == list(tiny[3]["history"])
+
+
+def test_pose_trained_on_restored_images_sees_the_unets_output(tiny, tmp_path, capsys):
+    """``--input restored``: the pose network is trained on the degraded images as the recovery
+    U-Net gives them back (what `rso pose` feeds it), not on the degraded or clean ones."""
+    from cupola.rso.recover import recover_images
+    from cupola.rso.train import build, pose_inputs
+
+    root, data, rec, _ = tiny
+    seen = pose_inputs(data, "restored", rec)
+    assert np.array_equal(seen, recover_images(build(rec), data.degraded))
+    assert not np.allclose(seen, data.degraded, atol=0.02) and not np.allclose(seen, data.clean, atol=0.02)
+    with pytest.raises(InputError, match="recovery model"):
+        train_pose(data, tmp_path / "x.pt", TrainConfig(epochs=1, batch=8, width=1 / 16, input="restored"), SYM)
+    argv = ["rso", "train", "pose", "--data", str(root / "set"), "--epochs", "1", "--batch", "8", "--width", "0.0625",
+            "--input", "restored", "--recover-model", str(root / "recover.pt"), "--quiet"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "r.pt")]) == 0
+    obj = torch.load(tmp_path / "r.pt", weights_only=True)
+    assert obj["input"] == "restored" and obj["recover_history"] == list(rec["history"])
+    _one_line_exit_2(capsys, [*argv[:-5], "--input", "sharpened", "--quiet", "--out", str(tmp_path / "s.pt")],
+                     "--input", "restored")  # fmt: skip
+    assert not (tmp_path / "s.pt").exists()
 
 
 def test_recover_never_writes_over_its_input_image(tiny, capsys):

@@ -212,7 +212,7 @@ RULES: dict[tuple[str, ...], dict] = {
     ("rso", "train", "pose"): {
         **RSO_TRAIN,
         "width": Range(0.0, 4.0, lo_open=True, what="a width multiplier"),
-        "input_kind": ("clean", "degraded"),
+        "input_kind": ("clean", "degraded", "restored"),
         "scale": POSITIVE,
     },
     ("rso", "pose"): {"scale": POSITIVE},

@@ -76,13 +76,19 @@ def _model_file(name: str) -> dict:
 
 def _inputs(name: str, obj: dict, images: RsoHeldOut) -> np.ndarray:
     """What the network is fed (N, 1, H, W): the U-Net the degraded images, the pose network the
-    images it was trained on (clean or degraded), normalised as in training."""
+    images it was trained on (clean, degraded, or degraded restored by the bundled U-Net),
+    normalised as in training."""
     from cupola.rso.train import normalise
 
     if name == "unet":
         return images.degraded[:, None].copy()
-    src = images.clean if obj.get("input", "clean") == "clean" else images.degraded
-    return normalise(src)[:, None]
+    kind = obj.get("input", "clean")
+    if kind == "restored":
+        from cupola.rso.recover import recover_images
+        from cupola.rso.train import build
+
+        return normalise(recover_images(build(_model_file("unet")), images.degraded))[:, None]
+    return normalise(images.clean if kind == "clean" else images.degraded)[:, None]
 
 
 def rso_builders(n_images: int = 48) -> dict:

@@ -170,7 +170,15 @@ def train_pose_command(
     limit: int | None = _T["limit"],
     resume: bool = _T["resume"],
     width: float = typer.Option(0.25, "--width", help="ResNet-50 width multiplier (1.0: the standard widths)."),
-    input_kind: str = typer.Option("clean", "--input", help="Train on the clean or the degraded images."),
+    input_kind: str = typer.Option(
+        "clean",
+        "--input",
+        help="Train on the clean, the degraded or the restored images (the degraded ones through the "
+        "recovery U-Net of --recover-model, as 'rso pose' feeds the network).",
+    ),
+    recover_model: Path | None = typer.Option(
+        None, "--recover-model", help="Recovery model for --input restored (default: bundled)."
+    ),
     rot90: bool = typer.Option(False, "--rot90", help="Turn batches by random quarter turns (labels turned too)."),
     roll: bool = typer.Option(False, "--roll", help="Roll each image by a random angle (an exact camera roll)."),
     forgive_near: bool = typer.Option(
@@ -195,6 +203,7 @@ def train_pose_command(
 
     check_model_out(out)
     init_obj = load_model_file(init, "pose") if init is not None else None
+    rec_obj = load_model_file(recover_model or _bundled("recover"), "recover") if input_kind == "restored" else None
     cfg = TrainConfig(
         epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, width=width, input=input_kind, rot90=rot90,
         roll=roll,
@@ -209,7 +218,7 @@ def train_pose_command(
         loss_sym = np.stack([(a * b).as_matrix() for a in model.symmetries for b in near_symmetries(model)])
     with progress_bar(disable=quiet) as advance:
         obj = train_pose(s, out, cfg, sym, resume=resume, progress=advance, loss_symmetries=loss_sym,
-                         init=init_obj)  # fmt: skip
+                         init=init_obj, recover=rec_obj)  # fmt: skip
     if not quiet:
         _print_history("pose", obj, out)
 

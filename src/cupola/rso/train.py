@@ -49,7 +49,8 @@ Progress = Callable[[str, int, int], None]
 class TrainConfig:
     """Training settings: ``epochs``, ``batch``, learning rate ``lr``, ``seed``, network size
     (``width`` of the ResNet-50, ``base`` channels of the U-Net), ``crop_px`` (U-Net training
-    crops), ``threads`` (CPU threads), ``input`` of the pose network ("clean" or "degraded"),
+    crops), ``threads`` (CPU threads), ``input`` of the pose network ("clean", "degraded" or
+    "restored": the degraded images through a recovery U-Net),
     ``rot90``: pose batches turned by a random multiple of 90 deg about the boresight (the exact
     label of a turned image is :func:`turn_labels`), four times the views for free; ``roll``: each
     pose image turned by its own random angle (uniform, 0-360 deg) about the image centre, an exact
@@ -81,6 +82,28 @@ def normalise(images: np.ndarray) -> np.ndarray:
     return (a / np.maximum(scale, 0.02)[..., None, None]).astype(np.float32)
 
 
+#: what a pose network can be trained on
+POSE_INPUTS = ("clean", "degraded", "restored")
+
+
+def pose_inputs(data: RsoSet, kind: str, recover: dict | None = None, n: int | None = None) -> np.ndarray:
+    """The first ``n`` images of ``data`` as a pose network trained on ``kind`` sees them (before
+    :func:`normalise`): the clean renderings, the degraded images, or the degraded images restored
+    by the U-Net ``recover`` (a recovery model dictionary)."""
+    n = len(data) if n is None else n
+    if kind == "clean":
+        return np.clip(data.clean[:n], 0, 1)
+    if kind == "degraded":
+        return np.asarray(data.degraded[:n])
+    if kind == "restored":
+        if recover is None:
+            raise InputError("a pose network on restored images needs the recovery model")
+        from cupola.rso.recover import recover_images
+
+        return recover_images(build(recover), data.degraded[:n])
+    raise InputError(f"`input` must be one of {', '.join(POSE_INPUTS)}; got {kind!r}")
+
+
 def _check(cfg: TrainConfig, data: RsoSet) -> None:
     if cfg.epochs < 1 or cfg.batch < 2 or not cfg.lr > 0:  # batch normalisation: 2 or more images a batch
         raise InputError(
@@ -88,8 +111,8 @@ def _check(cfg: TrainConfig, data: RsoSet) -> None:
         )
     if len(data) < 2:
         raise InputError(f"{data.folder}: {len(data)} image(s); training needs at least 2")
-    if cfg.input not in ("clean", "degraded"):
-        raise InputError(f"`input` must be clean or degraded, got {cfg.input!r}")
+    if cfg.input not in POSE_INPUTS:
+        raise InputError(f"`input` must be one of {', '.join(POSE_INPUTS)}; got {cfg.input!r}")
 
 
 def _save(path: Path, obj: dict) -> None:
@@ -325,16 +348,19 @@ def train_pose(
     progress: Progress | None = None,
     loss_symmetries: np.ndarray | None = None,
     init: dict | None = None,
+    recover: dict | None = None,
 ) -> dict:
     """Train the ResNet-50 to regress the 6-D rotation and log(range / 1000 m) from ``cfg.input``
-    images of ``data``. Loss: the geodesic angle (rad), smallest over ``loss_symmetries`` (K, 3, 3;
-    default ``symmetries``, the model's), plus the absolute error of the log range. The model file
-    keeps ``symmetries`` (what evaluation forgives) and ``loss_symmetries`` apart. ``init``: a pose
-    model dictionary (:func:`load_model_file`) whose weights the network starts from (fine-tuning;
-    same width and image size). Writes the model file ``out`` and returns its dictionary."""
+    images of ``data`` (``restored``: the degraded images through the U-Net ``recover``, a recovery
+    model dictionary, as `rso pose` feeds the network). Loss: the geodesic angle (rad), smallest
+    over ``loss_symmetries`` (K, 3, 3; default ``symmetries``, the model's), plus the absolute error
+    of the log range. The model file keeps ``symmetries`` (what evaluation forgives) and
+    ``loss_symmetries`` apart. ``init``: a pose model dictionary (:func:`load_model_file`) whose
+    weights the network starts from (fine-tuning; same width and image size). Writes the model file
+    ``out`` and returns its dictionary."""
     _check(cfg, data)
     n = len(data) if cfg.limit is None else min(cfg.limit, len(data))
-    images = normalise(np.clip(data.clean[:n], 0, 1) if cfg.input == "clean" else data.degraded[:n])
+    images = normalise(pose_inputs(data, cfg.input, recover, n))
     rot = torch.from_numpy(data.rotations[:n].as_matrix().astype(np.float32))
     logr = torch.from_numpy(np.log(data.range_m[:n] / RANGE_SCALE_M).astype(np.float32))
     sym = torch.from_numpy(np.asarray(symmetries, np.float32))
@@ -367,6 +393,7 @@ def train_pose(
         return ang.mean() + (y[:, 6] - logr[idx].to(dev)).abs().mean()
 
     meta = {"kind": "pose", "input": cfg.input, "size_px": int(images.shape[-1]), "symmetries": sym,
+            "recover_history": list(recover["history"]) if cfg.input == "restored" and recover else [],
             "loss_symmetries": loss_sym, "roll": cfg.roll,
             "init_history": list(init["history"]) if init is not None else [], "range_scale_m": RANGE_SCALE_M,
             "fov_deg": float(data.summary.get("fov_deg", 10.0)),
