@@ -7,9 +7,9 @@ settings. A frame is made from:
   (:mod:`cupola.geometry.attitude`), a Nikon body and lens (full-resolution or a downsampled
   sensor with the same field of view);
 * stars of the Hipparcos catalog (the same one the pipeline solves against), each with a flux per
-  camera channel from known zero points and colour terms, trailing with the station's rotation
-  (LVLH turns about the orbit normal once per orbit, ~0.065 deg/s) through the exposure, hidden
-  behind the Earth; a Gaussian PSF;
+  camera channel from known zero points (grown with the lens's aperture) and colour terms,
+  trailing with the station's rotation (LVLH turns about the orbit normal once per orbit, ~0.065
+  deg/s) through the exposure, hidden behind the Earth; a Gaussian PSF;
 * city lights: Gaussian patches of known ground radiance per band (lamp colours) on the WGS84
   ellipsoid, dimmed by a known atmospheric extinction; not smeared by the ground's motion (as with
   a tracking mount, or a short exposure); optionally many small random towns (``towns``), which
