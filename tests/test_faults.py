@@ -126,6 +126,48 @@ def test_failed_run_leaves_out_as_it_was(tmp_path):
     assert fault_cases.snapshot(out) == before
 
 
+def test_ctrl_c_just_as_the_stage_is_made_leaves_no_stage(tmp_path, monkeypatch):
+    """A Ctrl-C that lands right after the staging folder is created, before its name is kept (the
+    moment `test_ctrl_c_of_the_newer_commands_leaves_nothing_partial` interrupts at, which a loaded
+    machine made it hit), is held until the folder can be removed again: nothing is left behind."""
+    real = staging.tempfile.mkdtemp
+
+    def mkdtemp_then_ctrl_c(*args, **kwargs):
+        path = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler at the next instruction
+        return path
+
+    monkeypatch.setattr(staging.tempfile, "mkdtemp", mkdtemp_then_ctrl_c)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("user")
+    with pytest.raises(KeyboardInterrupt):
+        with staging.staged_output(out) as stage:
+            (stage / "result.json").write_text("{}")
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    new = tmp_path / "new" / "out"  # a folder the run would have created is not there either
+    with pytest.raises(KeyboardInterrupt):
+        with staging.staged_output(new):
+            pass
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_stage_whose_clean_up_never_ran_is_removed_at_exit(tmp_path):
+    """The exit hook removes a staging folder whose context manager was entered and never left (an
+    interrupt inside `with`'s own machinery), and forgets the ones that were cleaned up."""
+    out = tmp_path / "out"
+    done = staging.staged_output(out)
+    with done as stage_done:
+        pass
+    assert stage_done not in staging._ACTIVE_STAGES
+    left = staging.staged_output(out)
+    stage = left.__enter__()  # never left
+    assert stage.is_dir() and stage in staging._ACTIVE_STAGES
+    staging._remove_active_stages()
+    assert not stage.exists() and stage not in staging._ACTIVE_STAGES
+    assert not any(p.name.startswith(staging.STAGE_PREFIX) for p in out.iterdir())
+
+
 # --- ids: safe, unique, inside --out -------------------------------------------------------------
 
 

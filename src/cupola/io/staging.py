@@ -20,6 +20,7 @@ killed run (its process is gone) is removed by the next run into the same folder
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -35,6 +36,18 @@ from cupola.errors import InputError
 
 MANIFEST = ".cupola-products.json"
 STAGE_PREFIX = ".cupola-stage-"
+#: the staging folders of this process not yet removed; removed at exit too, should an interrupt
+#: land where a context manager's clean-up cannot run (between its generator and the `with`)
+_ACTIVE_STAGES: set[Path] = set()
+
+
+@atexit.register
+def _remove_active_stages() -> None:
+    for stage in list(_ACTIVE_STAGES):
+        shutil.rmtree(stage, ignore_errors=True)
+        _ACTIVE_STAGES.discard(stage)
+
+
 #: staging folders of an older layout (no process id in the name) older than this are stale
 _OLD_STAGE_AGE_S = 6 * 3600.0
 
@@ -144,15 +157,20 @@ def staged_output(
         if folder.exists():
             break
         created = folder
+    stage: Path | None = None
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        clean_stale_stages(out_dir)
-        stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=out_dir))
-    except OSError as exc:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise InputError(f"{option} {out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
-    try:
+        # a Ctrl-C between the stage's creation and its name being kept would leave it behind in
+        # the user's folder: the signal waits until `stage` is set, inside this try
+        with _signals_deferred():
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                clean_stale_stages(out_dir)
+                stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=out_dir))
+                _ACTIVE_STAGES.add(stage)
+            except OSError as exc:
+                raise InputError(
+                    f"{option} {out_dir}: cannot create the output folder ({exc.strerror or exc})"
+                ) from None
         yield stage
         _commit(stage, out_dir, option, kind, [Path(p) for p in inputs if p is not None], written)
     except BaseException:
@@ -160,7 +178,9 @@ def staged_output(
             shutil.rmtree(created, ignore_errors=True)
         raise
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+            _ACTIVE_STAGES.discard(stage)
 
 
 @contextlib.contextmanager
