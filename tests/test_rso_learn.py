@@ -286,7 +286,7 @@ def test_pose_trained_on_restored_images_sees_the_unets_output(tiny, tmp_path, c
     from cupola.rso.train import build, pose_inputs
 
     root, data, rec, _ = tiny
-    seen = pose_inputs(data, "restored", rec)
+    seen = pose_inputs("restored", data.clean, data.degraded, rec)
     assert np.array_equal(seen, recover_images(build(rec), data.degraded))
     assert not np.allclose(seen, data.degraded, atol=0.02) and not np.allclose(seen, data.clean, atol=0.02)
     with pytest.raises(InputError, match="recovery model"):

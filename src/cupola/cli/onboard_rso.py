@@ -78,17 +78,13 @@ def _inputs(name: str, obj: dict, images: RsoHeldOut) -> np.ndarray:
     """What the network is fed (N, 1, H, W): the U-Net the degraded images, the pose network the
     images it was trained on (clean, degraded, or degraded restored by the bundled U-Net),
     normalised as in training."""
-    from cupola.rso.train import normalise
+    from cupola.rso.train import normalise, pose_inputs
 
     if name == "unet":
         return images.degraded[:, None].copy()
     kind = obj.get("input", "clean")
-    if kind == "restored":
-        from cupola.rso.recover import recover_images
-        from cupola.rso.train import build
-
-        return normalise(recover_images(build(_model_file("unet")), images.degraded))[:, None]
-    return normalise(images.clean if kind == "clean" else images.degraded)[:, None]
+    unet = _model_file("unet") if kind == "restored" else None
+    return normalise(pose_inputs(kind, images.clean, images.degraded, unet))[:, None]
 
 
 def rso_builders(n_images: int = 48) -> dict:

@@ -86,21 +86,20 @@ def normalise(images: np.ndarray) -> np.ndarray:
 POSE_INPUTS = ("clean", "degraded", "restored")
 
 
-def pose_inputs(data: RsoSet, kind: str, recover: dict | None = None, n: int | None = None) -> np.ndarray:
-    """The first ``n`` images of ``data`` as a pose network trained on ``kind`` sees them (before
-    :func:`normalise`): the clean renderings, the degraded images, or the degraded images restored
-    by the U-Net ``recover`` (a recovery model dictionary)."""
-    n = len(data) if n is None else n
+def pose_inputs(kind: str, clean: np.ndarray, degraded: np.ndarray, recover: dict | None = None) -> np.ndarray:
+    """Images as a pose network trained on ``kind`` sees them (before :func:`normalise`): the
+    ``clean`` renderings (clipped to [0, 1]), the ``degraded`` images, or the degraded images
+    restored by the U-Net ``recover`` (a recovery model dictionary)."""
     if kind == "clean":
-        return np.clip(data.clean[:n], 0, 1)
+        return np.clip(clean, 0, 1)
     if kind == "degraded":
-        return np.asarray(data.degraded[:n])
+        return np.asarray(degraded)
     if kind == "restored":
         if recover is None:
             raise InputError("a pose network on restored images needs the recovery model")
         from cupola.rso.recover import recover_images
 
-        return recover_images(build(recover), data.degraded[:n])
+        return recover_images(build(recover), degraded)
     raise InputError(f"`input` must be one of {', '.join(POSE_INPUTS)}; got {kind!r}")
 
 
@@ -360,7 +359,7 @@ def train_pose(
     ``out`` and returns its dictionary."""
     _check(cfg, data)
     n = len(data) if cfg.limit is None else min(cfg.limit, len(data))
-    images = normalise(pose_inputs(data, cfg.input, recover, n))
+    images = normalise(pose_inputs(cfg.input, data.clean[:n], data.degraded[:n], recover))
     rot = torch.from_numpy(data.rotations[:n].as_matrix().astype(np.float32))
     logr = torch.from_numpy(np.log(data.range_m[:n] / RANGE_SCALE_M).astype(np.float32))
     sym = torch.from_numpy(np.asarray(symmetries, np.float32))
