@@ -348,3 +348,34 @@ def test_train_replaces_only_its_own_model_files(tiny, tmp_path, capsys):
     assert main([*argv, str(model), "--epochs", "2"]) == 0
     assert model.read_bytes() != first and len(torch.load(model, weights_only=True)["history"]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt.ckpt", "notes.pt", "r.pt"]
+
+
+def test_training_sets_of_several_seeds_are_joined(tiny, tmp_path, capsys, monkeypatch):
+    """`rso synth` caps a set's pixels, so a large training set comes as several seeds: `--data A
+    --data B` trains on both, in order; sets of another image size are refused by name."""
+    from cupola.rso.dataset import join_sets
+
+    root, data, _, _ = tiny
+    synthesize(MODEL, 4, tmp_path / "b", seed=22, size_px=32)
+    b = read_set(tmp_path / "b")
+    both = join_sets([data, b])
+    assert len(both) == 20 and np.array_equal(both.degraded[16:], b.degraded)
+    assert np.allclose(both.rotations[16:].as_quat(), b.rotations.as_quat())
+    assert [p["seed"] for p in both.summary["parts"]] == [21, 22] and both.summary["n"] == 20
+    synthesize(MODEL, 2, tmp_path / "small", seed=23, size_px=24)
+    with pytest.raises(InputError, match="24 px"):
+        join_sets([data, read_set(tmp_path / "small")])
+    argv = ["rso", "train", "pose", "--data", str(root / "set"), "--data", str(tmp_path / "b"), "--epochs", "1",
+            "--batch", "8", "--width", "0.0625", "--quiet"]  # fmt: skip
+    seen: list[int] = []
+
+    def counting(s, *args, **kwargs):
+        seen.append(len(s))
+        return train_pose(s, *args, **kwargs)
+
+    monkeypatch.setattr("cupola.rso.train.train_pose", counting)
+    assert main([*argv, "--out", str(tmp_path / "p.pt")]) == 0
+    assert seen == [20] and (tmp_path / "p.pt").is_file()
+    _one_line_exit_2(capsys, [*argv[:5], "--data", str(tmp_path / "small"), *argv[7:], "--out", str(tmp_path / "q.pt")],
+                     "24 px", "small")  # fmt: skip
+    assert not (tmp_path / "q.pt").exists()

@@ -114,6 +114,21 @@ def _data() -> Path:
     return typer.Option(..., "--data", help="An image set written by 'cupola rso synth'.")
 
 
+def _train_data() -> list[Path]:
+    return typer.Option(
+        ...,
+        "--data",
+        help="An image set written by 'cupola rso synth'; repeat it to train on several (same image size, "
+        "field of view and model), e.g. sets of different seeds.",
+    )
+
+
+def _read_sets(folders: list[Path]):
+    from cupola.rso.dataset import join_sets, read_set
+
+    return join_sets([read_set(f) for f in folders])
+
+
 def _model_out() -> Path:
     return typer.Option(
         ...,
@@ -130,7 +145,7 @@ def _print_history(kind: str, obj: dict, out: Path) -> None:
 
 @train_app.command("recover")
 def train_recover_command(
-    data: Path = _data(),
+    data: list[Path] = _train_data(),
     out: Path = _model_out(),
     epochs: int = _T["epochs"],
     batch: int = _T["batch"],
@@ -145,14 +160,13 @@ def train_recover_command(
     """Train the recovery U-Net on (degraded, clean) pairs."""
     from cupola.cli.progress import progress_bar
     from cupola.errors import InputError
-    from cupola.rso.dataset import read_set
     from cupola.rso.train import TrainConfig, check_model_out, train_recover
 
     if crop % 4:
         raise InputError(f"--crop: {crop} is not a multiple of 4")
     check_model_out(out)
     cfg = TrainConfig(epochs=epochs, batch=batch, lr=lr, threads=threads, limit=limit, base=base, crop_px=crop)
-    s = read_set(data)
+    s = _read_sets(data)
     with progress_bar(disable=quiet) as advance:
         obj = train_recover(s, out, cfg, resume=resume, progress=advance)
     if not quiet:
@@ -161,7 +175,7 @@ def train_recover_command(
 
 @train_app.command("pose")
 def train_pose_command(
-    data: Path = _data(),
+    data: list[Path] = _train_data(),
     out: Path = _model_out(),
     epochs: int = _T["epochs"],
     batch: int = _T["batch"],
@@ -198,7 +212,6 @@ def train_pose_command(
     import numpy as np
 
     from cupola.cli.progress import progress_bar
-    from cupola.rso.dataset import read_set
     from cupola.rso.train import TrainConfig, check_model_out, load_model_file, train_pose
 
     check_model_out(out)
@@ -209,7 +222,7 @@ def train_pose_command(
         roll=roll,
     )  # fmt: skip
     model = _model(mesh, scale)
-    s = read_set(data)
+    s = _read_sets(data)
     sym = np.stack([r.as_matrix() for r in model.symmetries])
     loss_sym = None
     if forgive_near:

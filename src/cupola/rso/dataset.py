@@ -32,7 +32,9 @@ from cupola.rso.earth_background import earth_in_view
 from cupola.rso.render import View, range_for_fill, render_with_coverage
 from cupola.rso.spacecraft import SpacecraftModel
 
-__all__ = ["RsoSample", "draw_sample", "synthesize", "RsoSet", "read_set", "FOV_DEG", "RESULT_VERSION"]
+__all__ = [
+    "RsoSample", "draw_sample", "synthesize", "RsoSet", "read_set", "join_sets", "FOV_DEG", "RESULT_VERSION",
+]  # fmt: skip
 
 FOV_DEG = 10.0
 RESULT_VERSION = 1
@@ -264,3 +266,52 @@ def read_set(folder: str | os.PathLike) -> RsoSet:
         raise InputError(f"{p}: labels.csv has {len(cols['range_m'])} rows but arrays.npz {len(clean)} images")
     q = np.column_stack([cols[k] for k in ("q_x", "q_y", "q_z", "q_w")])
     return RsoSet(p, clean, degraded, psf, Rotation.from_quat(q), cols["range_m"], summary)
+
+
+def join_sets(sets: list[RsoSet]) -> RsoSet:
+    """One training set from several (``rso synth`` caps a set's pixels, so a large training set is
+    written as several seeds). They must share the image size, the field of view and the model;
+    the joined summary is the first set's with ``parts`` listing each folder, seed and count.
+
+    Raises:
+        InputError: no set, or two sets that differ in image size, field of view or model.
+    """
+    if not sets:
+        raise InputError("no image set given")
+    if len(sets) == 1:
+        return sets[0]
+    first = sets[0]
+
+    def key(s: RsoSet) -> tuple:
+        return (s.degraded.shape[1:], s.summary.get("fov_deg"), s.summary.get("model"))
+
+    for s in sets[1:]:
+        if key(s) != key(first):
+            (a_px, a_fov, a_model), (b_px, b_fov, b_model) = key(first), key(s)
+            raise InputError(
+                f"{s.folder}: {b_px[-1]} px images of {b_model!r} at {b_fov} deg cannot join {first.folder} "
+                f"({a_px[-1]} px of {a_model!r} at {a_fov} deg)"
+            )
+    summary = dict(first.summary)
+    summary["parts"] = [{"folder": str(s.folder), "seed": s.summary.get("seed"), "n": len(s)} for s in sets]
+    summary["n"] = sum(len(s) for s in sets)
+    return RsoSet(
+        first.folder,
+        np.concatenate([s.clean for s in sets]),
+        np.concatenate([s.degraded for s in sets]),
+        np.concatenate(_same_kernel_size([s.psf for s in sets])),
+        Rotation.concatenate([s.rotations for s in sets]),
+        np.concatenate([s.range_m for s in sets]),
+        summary,
+    )
+
+
+def _same_kernel_size(kernels: list[np.ndarray]) -> list[np.ndarray]:
+    """Stacks of PSF kernels (N, k, k) zero-padded about their centres to the largest k."""
+    k = max(a.shape[-1] for a in kernels)
+    out = []
+    for a in kernels:
+        lo = (k - a.shape[-1]) // 2
+        hi = k - a.shape[-1] - lo
+        out.append(np.pad(a, ((0, 0), (lo, hi), (lo, hi))) if lo or hi else a)
+    return out
