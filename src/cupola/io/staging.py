@@ -185,8 +185,9 @@ def staged_output(
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while the products move into place (a few renames), so an
-    interrupt never leaves half a product set; the signal is delivered right after."""
+    """Hold Ctrl-C and SIGTERM over a short step that must not be cut in two (the staging folder
+    being made and recorded for clean-up; the products moving into place, a few renames), so an
+    interrupt never leaves a stray stage or half a product set; the signal is delivered right after."""
     import signal
     import threading
 
