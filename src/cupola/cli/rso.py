@@ -153,7 +153,9 @@ def train_recover_command(
     threads: int = _T["threads"],
     limit: int | None = _T["limit"],
     resume: bool = _T["resume"],
-    base: int = typer.Option(16, "--base", help="Channels of the U-Net's first level."),
+    base: int = typer.Option(
+        64, "--base", help="Channels of the U-Net's first level (64: the bundled network; 16 trains ~10x faster)."
+    ),
     crop: int = typer.Option(32, "--crop", help="Training crop size in pixels (multiple of 4)."),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -185,10 +187,10 @@ def train_pose_command(
     resume: bool = _T["resume"],
     width: float = typer.Option(0.25, "--width", help="ResNet-50 width multiplier (1.0: the standard widths)."),
     input_kind: str = typer.Option(
-        "clean",
+        "restored",
         "--input",
-        help="Train on the clean, the degraded or the restored images (the degraded ones through the "
-        "recovery U-Net of --recover-model, as 'rso pose' feeds the network).",
+        help="Train on the restored (the degraded images through the recovery U-Net of --recover-model, "
+        "as 'rso pose' feeds the network; the bundled network's), the clean or the degraded images.",
     ),
     recover_model: Path | None = typer.Option(
         None, "--recover-model", help="Recovery model for --input restored (default: bundled)."

@@ -61,7 +61,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     width: float = 0.25
-    base: int = 16
+    base: int = 64
     crop_px: int = 32
     threads: int = 1
     input: str = "clean"
