@@ -376,6 +376,8 @@ def test_training_sets_of_several_seeds_are_joined(tiny, tmp_path, capsys, monke
     monkeypatch.setattr("cupola.rso.train.train_pose", counting)
     assert main([*argv, "--out", str(tmp_path / "p.pt")]) == 0
     assert seen == [20] and (tmp_path / "p.pt").is_file()
+    # no --input: the network learns what `rso pose` feeds it, the bundled U-Net's output
+    assert torch.load(tmp_path / "p.pt", weights_only=True)["input"] == "restored"
     _one_line_exit_2(capsys, [*argv[:5], "--data", str(tmp_path / "small"), *argv[7:], "--out", str(tmp_path / "q.pt")],
                      "24 px", "small")  # fmt: skip
     assert not (tmp_path / "q.pt").exists()
