@@ -381,3 +381,6 @@ def test_training_sets_of_several_seeds_are_joined(tiny, tmp_path, capsys, monke
     _one_line_exit_2(capsys, [*argv[:5], "--data", str(tmp_path / "small"), *argv[7:], "--out", str(tmp_path / "q.pt")],
                      "24 px", "small")  # fmt: skip
     assert not (tmp_path / "q.pt").exists()
+    _one_line_exit_2(capsys, [*argv[:5], "--data", str(root / "set"), *argv[7:], "--out", str(tmp_path / "q.pt")],
+                     "twice")  # fmt: skip
+    assert not (tmp_path / "q.pt").exists()

@@ -124,8 +124,14 @@ def _train_data() -> list[Path]:
 
 
 def _read_sets(folders: list[Path]):
+    from cupola.errors import InputError
     from cupola.rso.dataset import join_sets, read_set
 
+    seen: set[Path] = set()
+    for f in folders:
+        if f.resolve() in seen:
+            raise InputError(f"--data: {f} is given twice; each set is read once")
+        seen.add(f.resolve())
     return join_sets([read_set(f) for f in folders])
 
 
