@@ -102,7 +102,7 @@ def _train_options():
         "batch": typer.Option(32, "--batch", help="Images per step."),
         "lr": typer.Option(1e-3, "--lr", help="Peak learning rate (one-cycle schedule)."),
         "threads": typer.Option(1, "--threads", help="CPU threads for PyTorch."),
-        "limit": typer.Option(None, "--limit", help="Use only the first N images of the set."),
+        "limit": typer.Option(None, "--limit", help="Use only the first N images (of the --data sets, in order)."),
         "resume": typer.Option(False, "--resume", help="Continue from MODEL.ckpt when it is there."),
     }
 
