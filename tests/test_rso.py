@@ -103,6 +103,30 @@ def test_labels_round_trip_and_the_seed_repeats(tmp_path):
     assert (other[0].view.rotation.inv() * again[0].view.rotation).magnitude() > 1e-3
 
 
+def test_blur_degradation_keeps_the_views_and_psfs_and_adds_no_noise(tmp_path, capsys):
+    full = [draw_sample(MODEL, 7, i, 32) for i in range(4)]
+    blur = [draw_sample(MODEL, 7, i, 32, degradation="blur") for i in range(4)]
+    for f, b in zip(full, blur):
+        assert (f.view.rotation.inv() * b.view.rotation).magnitude() < 1e-12
+        assert np.array_equal(f.degradation.psf, b.degradation.psf) and np.array_equal(f.clean, b.clean)
+        expect = np.round(np.clip(dg.convolve(b.clean, b.degradation.psf), 0, 1) * 255) / 255  # blur + 8 bits
+        assert np.abs(b.degraded - expect).max() < 1e-6
+        assert b.degradation.jpeg_quality is None and not b.degradation.noise
+    assert max(np.abs(f.degraded - b.degraded).max() for f, b in zip(full, blur)) > 0.05  # the full one is noisy
+    out = tmp_path / "blur"
+    assert (
+        main(["rso", "synth", "--n", "2", "--size", "32", "--degradation", "blur", "--out", str(out), "--quiet"]) == 0
+    )
+    assert read_set(out).summary["degradation"] == "blur"
+    with open(out / "labels.csv") as fh:
+        assert all(r["jpeg_quality"] == "" and r["photons_white"] == "" for r in csv.DictReader(fh))
+    code = main(["rso", "synth", "--n", "2", "--degradation", "haze", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--degradation" in err and not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="haze"):
+        dg.random_degradation(np.random.default_rng(0), kind="haze")
+
+
 def test_synth_command_and_bad_inputs(tmp_path, capsys):
     out = tmp_path / "s"
     assert main(["rso", "synth", "--n", "3", "--size", "32", "--out", str(out), "--quiet"]) == 0

@@ -62,6 +62,12 @@ def synth_command(
         help="Real ground imagery (the bundled Sentinel-2 mosaics) behind the spacecraft where the Earth "
         "fills the field (the Earth direction within ~65 deg of the boresight); black space elsewhere.",
     ),
+    degradation: str = typer.Option(
+        "full",
+        "--degradation",
+        help="full: drawn PSF, photon and read noise (low light to daylight), JPEG for half; blur: the same PSFs "
+        "and 8-bit quantisation only (the degradation of Aberdeen et al. 2025).",
+    ),
     out: Path = options.out_folder(),
     quiet: bool = options.quiet(),
 ) -> None:
@@ -75,6 +81,8 @@ def synth_command(
             f"--n, --size: {n} image(s) of {size}x{size} px is {n * size * size / 1e6:.0f} million pixels; "
             f"at most {MAX_SET_PIXELS / 1e6:.0f} million per set (several sets, or smaller images)"
         )
+    if degradation not in ("full", "blur"):  # before the model and star image are read
+        raise InputError(f"--degradation: must be full or blur, got {degradation!r}")
     model = _model(mesh, scale)
     psf = None
     if psf_stars is not None:
@@ -87,7 +95,16 @@ def synth_command(
             print(f"rso synth: PSF from {psf_stars}: {measured.kind()}")
     with progress_bar(disable=quiet) as advance:
         summary = synthesize(
-            model, n, out, seed=seed, size_px=size, renderer=renderer, progress=advance, psf=psf, earth_background=earth
+            model,
+            n,
+            out,
+            seed=seed,
+            size_px=size,
+            renderer=renderer,
+            progress=advance,
+            psf=psf,
+            earth_background=earth,
+            degradation=degradation,
         )
     if not quiet:
         print(

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from cupola.errors import InputError
-from cupola.rso.degrade import Degradation, degrade, random_degradation
+from cupola.rso.degrade import DEGRADATIONS, Degradation, degrade, random_degradation
 from cupola.rso.earth_background import earth_background as earth_behind
 from cupola.rso.earth_background import earth_in_view
 from cupola.rso.render import View, range_for_fill, render_with_coverage
@@ -81,13 +81,15 @@ def draw_sample(
     renderer: str = "embree",
     psf: tuple[np.ndarray, str] | None = None,
     earth_background: bool = False,
+    degradation: str = "full",
 ) -> RsoSample:
     """Image ``index`` of the set of ``seed`` (deterministic; with ``renderer`` "mitsuba" the
     views and degradations are the same as with "embree", the images Mitsuba's path tracing).
     ``psf`` (kernel, description): every image blurred by it (e.g. measured from stars) instead
     of a drawn one; views and noise draws stay those of the seed. ``earth_background``: where the
     Earth fills the field behind the spacecraft (:func:`cupola.rso.earth_background.earth_in_view`)
-    real ground imagery shows around it (drawn from a stream of its own: the rest is unchanged)."""
+    real ground imagery shows around it (drawn from a stream of its own: the rest is unchanged).
+    ``degradation`` "blur": the same view and PSF, no noise and no JPEG (:data:`DEGRADATIONS`)."""
     rng = np.random.default_rng([seed, index])
     view = draw_view(rng, model)
     with_earth = earth_background and earth_in_view(view.earth_cam, view.fov_deg)
@@ -105,7 +107,7 @@ def draw_sample(
             np.random.default_rng([seed, index, 1]), size_px, view.fov_deg, view.earth_cam, view.sun_cam
         )
         clean = (clean + (1.0 - cover) * ground).astype(np.float32)
-    d = random_degradation(rng, psf)
+    d = random_degradation(rng, psf, degradation)
     return RsoSample(view, d, clean, degrade(clean, d, rng), with_earth)
 
 
@@ -125,7 +127,7 @@ def _label(i: int, s: RsoSample) -> dict:
         "earth_z": None if e is None else e[2],
         "fov_deg": s.view.fov_deg,
         "psf": s.degradation.psf_kind,
-        "photons_white": s.degradation.photons_white,
+        "photons_white": s.degradation.photons_white if s.degradation.noise else None,
         "read_noise_e": s.degradation.read_noise_e,
         "jpeg_quality": s.degradation.jpeg_quality,
         "earth_background": int(s.earth_background),
@@ -143,18 +145,22 @@ def synthesize(
     progress: Callable[[str, int, int], None] | None = None,
     psf: tuple[np.ndarray, str] | None = None,
     earth_background: bool = False,
+    degradation: str = "full",
 ) -> dict:
     """Render and degrade ``n`` images of ``model`` into the set folder ``out_dir`` (all or nothing).
 
     ``psf`` (kernel, description): one PSF for every image (e.g. measured from the user's star
     images, :func:`cupola.rso.psf_stars.estimate_psf`) instead of the drawn ones.
     ``earth_background``: real ground behind the spacecraft where the Earth fills the field.
+    ``degradation``: "full" (blur, noise, low light, JPEG) or "blur" (the PSF only; the same views
+    and PSFs as the full set of the seed), :data:`cupola.rso.degrade.DEGRADATIONS`.
 
     Returns the summary written to ``result.json``.
 
     Raises:
         InputError: ``n`` < 1, ``size_px`` outside 16-512, an unknown ``renderer`` ("embree" or
-            "mitsuba"), Mitsuba not installed, or ``out_dir`` cannot be written.
+            "mitsuba"), an unknown ``degradation``, Mitsuba not installed, or ``out_dir`` cannot be
+            written.
     """
     from PIL import Image
 
@@ -167,6 +173,8 @@ def synthesize(
         raise InputError(f"`size_px` must be within 16-512, got {size_px}")
     if renderer not in RENDERERS:
         raise InputError(f"`renderer` must be embree or mitsuba, got {renderer!r}")
+    if degradation not in DEGRADATIONS:
+        raise InputError(f"`degradation` must be {' or '.join(DEGRADATIONS)}, got {degradation!r}")
     if renderer == "mitsuba":
         from cupola.rso.render_mitsuba import _mitsuba
 
@@ -178,7 +186,7 @@ def synthesize(
         (stage / "clean").mkdir()
         for i in range(n):
             t0 = time.perf_counter()
-            s = draw_sample(model, seed, i, size_px, renderer, psf, earth_background)
+            s = draw_sample(model, seed, i, size_px, renderer, psf, earth_background, degradation)
             render_s += time.perf_counter() - t0
             labels.append(_label(i, s))
             clean.append(s.clean.astype(np.float16))
@@ -207,6 +215,8 @@ def synthesize(
             "renderer": RENDERER_NAMES[renderer],
             "render_seconds_per_image": render_s / n,
             "psf": "drawn per image (labels.csv)" if psf is None else psf[1],
+            "degradation": degradation,
+            "degradation_detail": DEGRADATIONS[degradation],
             "earth_background": earth_background,
             "images_with_earth_background": int(sum(r["earth_background"] for r in labels)),
         }
@@ -293,7 +303,15 @@ def join_sets(sets: list[RsoSet]) -> RsoSet:
                 f"({a_px[-1]} px of {a_model!r} at {a_fov} deg)"
             )
     summary = dict(first.summary)
-    summary["parts"] = [{"folder": str(s.folder), "seed": s.summary.get("seed"), "n": len(s)} for s in sets]
+    summary["parts"] = [
+        {
+            "folder": str(s.folder),
+            "seed": s.summary.get("seed"),
+            "n": len(s),
+            "degradation": s.summary.get("degradation", "full"),
+        }
+        for s in sets
+    ]
     summary["n"] = sum(len(s) for s in sets)
     return RsoSet(
         first.folder,

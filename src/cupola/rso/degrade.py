@@ -1,6 +1,8 @@
 """The degradation of a clean rendering into what a camera records: a point-spread function
 (Gaussian, Moffat, linear motion blur, or a user's kernel), photon (Poisson) and read (Gaussian)
-noise at a chosen signal level, 8-bit quantisation and optional JPEG compression.
+noise at a chosen signal level, 8-bit quantisation and optional JPEG compression. ``blur``
+degradations (:data:`DEGRADATIONS`) keep the PSF and the quantisation only, the degradation
+Aberdeen et al. (2025) used (a star-measured PSF, no added noise).
 
 Every PSF kernel sums to 1 and the blur is a zero-padded convolution, so the blurred image keeps
 the clean image's flux (for an object away from the edges); the noise is zero-mean in electrons,
@@ -31,10 +33,15 @@ __all__ = [
     "convolve",
     "degrade",
     "random_degradation",
+    "DEGRADATIONS",
     "PSF_SIZE_PX",
 ]
 
 PSF_SIZE_PX = 15
+DEGRADATIONS = {
+    "full": "drawn PSF, photon and read noise at 30-1000 e- for white, JPEG for half",
+    "blur": "drawn PSF and 8-bit quantisation only (no noise, no JPEG)",
+}
 
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,22 +105,24 @@ def convolve(image: np.ndarray, psf: np.ndarray) -> np.ndarray:
 class Degradation:
     """One degradation: the PSF kernel and its description, the signal level ``photons_white``
     (electrons collected from a white Lambert surface facing the Sun: low light is a small number),
-    ``read_noise_e`` (electrons RMS), ``jpeg_quality`` (None: no JPEG)."""
+    ``read_noise_e`` (electrons RMS), ``jpeg_quality`` (None: no JPEG); ``noise`` False: no photon
+    or read noise whatever the signal level (the ``blur`` degradation)."""
 
     psf: np.ndarray
     psf_kind: str
     photons_white: float
     read_noise_e: float
     jpeg_quality: int | None = None
+    noise: bool = True
 
 
 def degrade(clean: np.ndarray, d: Degradation, rng: np.random.Generator | None = None) -> np.ndarray:
     """The recorded image (float32 in [0, 1], on the clean image's scale) of ``clean`` under ``d``:
     blur, Poisson photon noise and Gaussian read noise in electrons, back to the clean scale, clipped
     to [0, 1], quantised to 8 bits, and JPEG-compressed when ``d.jpeg_quality`` is set. ``rng``
-    None: no noise (blur and quantisation only)."""
+    None or ``d.noise`` False: no noise (blur and quantisation only)."""
     blurred = convolve(clean, d.psf)
-    if rng is not None:
+    if rng is not None and d.noise:
         electrons = rng.poisson(blurred * d.photons_white).astype(float)
         electrons += rng.normal(0.0, d.read_noise_e, electrons.shape)
         blurred = electrons / d.photons_white
@@ -128,27 +137,35 @@ def degrade(clean: np.ndarray, d: Degradation, rng: np.random.Generator | None =
     return (img8.astype(np.float32) / 255.0).astype(np.float32)
 
 
-def random_degradation(rng: np.random.Generator, psf: tuple[np.ndarray, str] | None = None) -> Degradation:
+def random_degradation(
+    rng: np.random.Generator, psf: tuple[np.ndarray, str] | None = None, kind: str = "full"
+) -> Degradation:
     """A degradation drawn from the ranges the synthetic sets use: Gaussian (sigma 0.8-2.2 px) or
     Moffat (alpha 1-2.5 px, beta 2.5-4.5) PSF, half of them with a motion smear of 2-7 px; signal
     30-1000 e- for white (low light to daylight); read noise 1-6 e-; JPEG quality 50-95 for half.
     ``psf`` (kernel, description), e.g. measured from stars (:mod:`cupola.rso.psf_stars`), replaces
-    the drawn PSF; the same random numbers are drawn, so the noise and JPEG draws are unchanged."""
+    the drawn PSF; the same random numbers are drawn, so the noise and JPEG draws are unchanged.
+    ``kind`` "blur" (:data:`DEGRADATIONS`): the same draws, then no noise and no JPEG, so a blur set
+    of a seed has the PSFs of the full set of that seed."""
+    if kind not in DEGRADATIONS:
+        raise ValueError(f"unknown degradation {kind!r}; expected one of {', '.join(DEGRADATIONS)}")
     if rng.random() < 0.5:
         sigma = rng.uniform(0.8, 2.2)
         kernel = gaussian_psf(sigma)
-        kind = f"gaussian sigma={sigma:.3f}px"
+        desc = f"gaussian sigma={sigma:.3f}px"
     else:
         alpha, beta = rng.uniform(1.0, 2.5), rng.uniform(2.5, 4.5)
         kernel = moffat_psf(alpha, beta)
-        kind = f"moffat alpha={alpha:.3f}px beta={beta:.3f}"
+        desc = f"moffat alpha={alpha:.3f}px beta={beta:.3f}"
     if rng.random() < 0.5:
         length, angle = rng.uniform(2.0, 7.0), rng.uniform(0.0, 180.0)
         kernel = combine_psfs(kernel, motion_psf(length, angle))
-        kind += f" + motion {length:.2f}px at {angle:.1f}deg"
+        desc += f" + motion {length:.2f}px at {angle:.1f}deg"
     photons = float(np.exp(rng.uniform(np.log(30.0), np.log(1000.0))))
     read = float(rng.uniform(1.0, 6.0))
     jpeg = int(rng.integers(50, 96)) if rng.random() < 0.5 else None
     if psf is not None:
-        kernel, kind = psf
-    return Degradation(kernel, kind, photons, read, jpeg)
+        kernel, desc = psf
+    if kind == "blur":
+        return Degradation(kernel, desc, photons, 0.0, None, noise=False)
+    return Degradation(kernel, desc, photons, read, jpeg)
