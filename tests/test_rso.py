@@ -170,3 +170,17 @@ def test_mitsuba_renders_the_same_silhouettes():
         flux.append(a.sum() / b.sum())
     assert np.mean(ious) > 0.85 and min(ious) > 0.7, ious
     assert 0.8 < np.median(flux) < 1.2, flux
+
+
+def test_deconvolution_baselines_are_tuned_to_the_noise():
+    from cupola.rso.recover import tune_baselines
+
+    blur = [draw_sample(MODEL, 3, i, 32, degradation="blur") for i in range(4)]
+    noisy = [draw_sample(MODEL, 3, i, 32) for i in range(4)]
+
+    def tuned(samples):
+        return tune_baselines(*(np.stack(a) for a in zip(*((s.degraded, s.clean, s.degradation.psf) for s in samples))))
+
+    (w_blur, rl_blur), (w_noisy, rl_noisy) = tuned(blur), tuned(noisy)
+    assert rl_blur >= 80 and w_blur <= 1e-3  # without noise, deconvolve hard
+    assert rl_noisy <= 20 and w_noisy >= 3e-3  # noise: stop early, regularise

@@ -49,8 +49,8 @@ def richardson_lucy(image: np.ndarray, psf: np.ndarray, iterations: int) -> np.n
     return np.clip(_rl(np.asarray(image, float), psf, num_iter=iterations, clip=False), 0.0, 1.0)
 
 
-WIENER_BALANCES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-RL_ITERATIONS = (3, 5, 10, 20, 40)
+WIENER_BALANCES = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+RL_ITERATIONS = (3, 5, 10, 20, 40, 80, 160, 320, 640, 1280)
 
 
 def tune_baselines(degraded: np.ndarray, clean: np.ndarray, psf: np.ndarray) -> tuple[float, int]:
