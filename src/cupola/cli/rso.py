@@ -81,8 +81,10 @@ def synth_command(
             f"--n, --size: {n} image(s) of {size}x{size} px is {n * size * size / 1e6:.0f} million pixels; "
             f"at most {MAX_SET_PIXELS / 1e6:.0f} million per set (several sets, or smaller images)"
         )
-    if degradation not in ("full", "blur"):  # before the model and star image are read
-        raise InputError(f"--degradation: must be full or blur, got {degradation!r}")
+    from cupola.rso.degrade import DEGRADATIONS
+
+    if degradation not in DEGRADATIONS:  # before the model and star image are read
+        raise InputError(f"--degradation: must be {' or '.join(DEGRADATIONS)}, got {degradation!r}")
     model = _model(mesh, scale)
     psf = None
     if psf_stars is not None:
