@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from cupola.cli.main import main
 from cupola.rso import degrade as dg
-from cupola.rso.dataset import draw_sample, read_set, synthesize
+from cupola.rso.dataset import draw_sample, join_sets, read_set, synthesize
 from cupola.rso.render import View, project, range_for_fill, render
 from cupola.rso.spacecraft import ARRAY, iss_like_model, load_model
 
@@ -119,7 +119,11 @@ def test_blur_degradation_keeps_the_views_and_psfs_and_adds_no_noise(tmp_path, c
     )
     assert read_set(out).summary["degradation"] == "blur"
     with open(out / "labels.csv") as fh:
-        assert all(r["jpeg_quality"] == "" and r["photons_white"] == "" for r in csv.DictReader(fh))
+        assert all(r["jpeg_quality"] == r["photons_white"] == r["read_noise_e"] == "" for r in csv.DictReader(fh))
+    synthesize(MODEL, 2, tmp_path / "full", seed=7, size_px=32)
+    joined = join_sets([read_set(tmp_path / "full"), read_set(out)])
+    assert joined.summary["degradation"] == "mixed"
+    assert [p["degradation"] for p in joined.summary["parts"]] == ["full", "blur"]
     code = main(["rso", "synth", "--n", "2", "--degradation", "haze", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "--degradation" in err and not (tmp_path / "o").exists()

@@ -128,7 +128,7 @@ def _label(i: int, s: RsoSample) -> dict:
         "fov_deg": s.view.fov_deg,
         "psf": s.degradation.psf_kind,
         "photons_white": s.degradation.photons_white if s.degradation.noise else None,
-        "read_noise_e": s.degradation.read_noise_e,
+        "read_noise_e": s.degradation.read_noise_e if s.degradation.noise else None,
         "jpeg_quality": s.degradation.jpeg_quality,
         "earth_background": int(s.earth_background),
     }  # fmt: skip
@@ -281,7 +281,8 @@ def read_set(folder: str | os.PathLike) -> RsoSet:
 def join_sets(sets: list[RsoSet]) -> RsoSet:
     """One training set from several (``rso synth`` caps a set's pixels, so a large training set is
     written as several seeds). They must share the image size, the field of view and the model;
-    the joined summary is the first set's with ``parts`` listing each folder, seed and count.
+    the joined summary is the first set's with ``parts`` listing each folder, seed, count and
+    degradation (``degradation`` "mixed" when they differ).
 
     Raises:
         InputError: no set, or two sets that differ in image size, field of view or model.
@@ -313,6 +314,8 @@ def join_sets(sets: list[RsoSet]) -> RsoSet:
         for s in sets
     ]
     summary["n"] = sum(len(s) for s in sets)
+    kinds = {part["degradation"] for part in summary["parts"]}
+    summary["degradation"] = kinds.pop() if len(kinds) == 1 else "mixed"  # each part's is in parts
     return RsoSet(
         first.folder,
         np.concatenate([s.clean for s in sets]),
