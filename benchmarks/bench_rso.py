@@ -11,7 +11,8 @@ Templates for the nearest-neighbour baseline: the clean images of the first 2000
   Richardson-Lucy with the known PSF).
 * ``rso_recovery_psnr_gain_db``: U-Net PSNR minus the better deconvolution's PSNR; baseline: the
   better deconvolution's gain over the degraded input.
-* ``rso_pose_median_error_deg``: ResNet-50 on U-Net-restored inputs (smallest error over the
+* ``rso_pose_median_error_deg``: ResNet-50 on U-Net-restored inputs, as ``cupola rso pose`` gives
+  it (the medoid of the network on the image and its three quarter turns; smallest error over the
   model's 180-deg symmetry); baseline: nearest template on the same inputs.
 * ``rso_pose_error_reduction`` (%): mean angular error on restored vs raw inputs (Aberdeen et al.
   report 71.9 %); baseline: the same with the better deconvolution instead of the U-Net.
@@ -19,13 +20,14 @@ Templates for the nearest-neighbour baseline: the clean images of the first 2000
   inputs; baseline: nearest template.
 * ``rso_render_seconds_per_image``: Embree ray casting, 64x64, 3x3 rays per pixel with shadow
   rays; baseline: Mitsuba 3 path tracing at 16 samples per pixel.
-* ``rso_inference_ms``: U-Net + ResNet-50 on one image, CPU, one thread; baseline: the
-  nearest-template search over 2000 templates.
+* ``rso_inference_ms``: U-Net + ResNet-50 (the image's four quarter turns in one batch) on one
+  image, CPU, one thread; baseline: the nearest-template search over 2000 templates.
 * ``rso_pose_median_error_mitsuba_deg``: the same pose figure on the Mitsuba set; baseline: nearest
   template (Embree templates) on the same images.
 * ``rso_pose_refined_median_error_deg``: the network's estimates (the U-Net-restored image and its
-  three quarter turns) refined by render-and-compare (:mod:`cupola.rso.refine`); baseline: nearest
-  template on the same inputs (the nearest template refined the same way is printed too).
+  three quarter turns) refined by render-and-compare (:mod:`cupola.rso.refine`, guarded by the
+  medoid); baseline: nearest template on the same inputs (the nearest template refined the same
+  way is printed too).
 * ``rso_pose_refined_speed_score``: SPEED score of the refined network; baseline: nearest template.
 * ``rso_pose_refine_ms``: the refinement of one image (CPU, one thread); baseline: the network's
   four passes (the image and its quarter turns).
@@ -70,7 +72,7 @@ def _refine_time(model, pose: dict, rec: dict, test) -> None:
     """``rso_pose_refine_ms``: the refinement of 10 restored images, against the network's passes."""
     from scipy.spatial.transform import Rotation
 
-    from cupola.rso.pose import pose_turn_estimates
+    from cupola.rso.pose import pose_turn_estimates, turns_medoid
     from cupola.rso.recover import recover_images
     from cupola.rso.refine import refine_pose
     from cupola.rso.train import build
@@ -81,7 +83,9 @@ def _refine_time(model, pose: dict, rec: dict, test) -> None:
     passes = (time.process_time() - t0) / 10
     t0 = time.process_time()
     for img, e in zip(x, est):
-        refine_pose(model, img, Rotation.concatenate([r[0] for r, _ in e]), np.array([g[0] for _, g in e]), 10.0)
+        rot, rng = turns_medoid(e, pose)
+        starts, ranges = Rotation.concatenate([r[0] for r, _ in e]), np.array([g[0] for _, g in e])
+        refine_pose(model, img, starts, ranges, 10.0, anchor=(rot[0], float(rng[0])))
     bench_line("rso_pose_refine_ms", 1000.0 * (time.process_time() - t0) / 10, "ms", baseline=1000.0 * passes)
 
 
@@ -109,7 +113,7 @@ def rso() -> None:
         for name in ("raw", "wiener", "richardson_lucy", "unet"):
             s = r[name]
             print(f"# recovery {name:16s} MSE {s['mse']:.4g} PSNR {s['psnr_db']:.2f} dB SSIM {s['ssim']:.3f}")
-        for key in ("pose", "pose_turns", "pose_refined", "template_baseline", "template_refined"):
+        for key in ("pose", "pose_one_pass", "pose_refined", "template_baseline", "template_refined"):
             for name, s in res[key].items():
                 print(f"# {key:17s} {name:16s} mean {s['mean_error_deg']:.1f} median {s['median_error_deg']:.1f} deg "
                       f"(no symmetry {s['median_error_no_symmetry_deg']:.1f}) <10 deg {s['share_within_10deg']:.2f} "

@@ -58,6 +58,26 @@ def test_a_radiator_flip_start_is_undone_by_the_near_symmetric_starts():
     assert angle_deg(alone.rotation, TRUE, MODEL.symmetries) > 30.0
 
 
+def test_the_guard_keeps_the_refinement_near_its_anchor():
+    image = render(MODEL, View(TRUE, 1000.0, (0.0, 0.0, -1.0)), 64)
+    flipped = TRUE * Rotation.from_euler("x", 180.0, degrees=True)
+    steps = (8.0, 4.0, 2.0)
+    # anchored at the truth, the flipped start's (correct) return is within the guard: kept as it is
+    fit = refine_pose(MODEL, image, flipped, 1000.0, 10.0, steps_deg=steps, anchor=(TRUE, 1000.0))
+    assert not fit.local and angle_deg(fit.rotation, TRUE, MODEL.symmetries) < 4.0
+    # anchored at the flip, the best match (the truth, ~180 deg away) is set aside: the anchor alone is refined
+    fit = refine_pose(MODEL, image, flipped, 1000.0, 10.0, steps_deg=steps, anchor=(flipped, 1000.0))
+    alone = refine_pose(MODEL, image, flipped, 1000.0, 10.0, steps_deg=steps, starts=[Rotation.identity()])
+    assert fit.local and angle_deg(fit.rotation, TRUE, MODEL.symmetries) > 30.0
+    assert angle_deg(fit.rotation, alone.rotation) < 1e-6 and fit.score == pytest.approx(alone.score)
+    assert fit.renders > alone.renders  # both searches counted
+    # a wide limit lets the best match through
+    wide = refine_pose(
+        MODEL, image, flipped, 1000.0, 10.0, steps_deg=steps, anchor=(flipped, 1000.0), max_move_deg=180.0
+    )
+    assert not wide.local and angle_deg(wide.rotation, TRUE, MODEL.symmetries) < 4.0
+
+
 def test_the_medoid_takes_the_symmetries_into_account():
     z = [Rotation.from_euler("z", a, degrees=True) for a in (0.0, 5.0, 12.0)]
     r = Rotation.concatenate([*z, Rotation.from_euler("x", 150.0, degrees=True)])
@@ -85,14 +105,25 @@ def test_pose_refine_and_evaluate_refine_commands(tmp_path, capsys):
     assert res["estimate"].startswith("network refined") and 0 < res["refinement"]["silhouette_ncc"] <= 1
     assert np.linalg.norm(res["quaternion_xyzw"]) == pytest.approx(1.0) and res["range_m"] > 0
     assert res["network"]["quaternion_xyzw"] != res["quaternion_xyzw"]
+    assert isinstance(res["refinement"]["local"], bool)
     assert np.asarray(Image.open(out / "overlay.png")).ndim == 3
+    # the network's estimate is the medoid of its four quarter-turn passes, as predict_pose_turns gives it
+    from cupola.rso.pose import predict_pose_turns
+    from cupola.rso.recover import recover_images
+    from cupola.rso.train import build, load_model_file
+
+    pobj, robj = load_model_file(_bundled("pose"), "pose"), load_model_file(_bundled("recover"), "recover")
+    x = recover_images(build(robj), np.asarray(Image.open(img), np.float32)[None] / 255.0)
+    rot, rng = predict_pose_turns(build(pobj), pobj, x)
+    assert angle_deg(Rotation.from_quat(res["network"]["quaternion_xyzw"]), rot[0]) < 1e-3
+    assert res["network"]["range_m"] == pytest.approx(float(rng[0]), rel=1e-5)
     ev = tmp_path / "ev"
     argv = ["rso", "evaluate", "--data", str(tmp_path / "set"), "--templates", str(tmp_path / "set"),
             "--refine", "raw", "--out", str(ev), "--quiet"]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err
     res = json.loads((ev / "result.json").read_text())
     assert set(res["pose_refined"]) == {"raw"} and set(res["template_refined"]) == {"raw"}
-    assert set(res["pose_turns"]) == {"raw", "wiener", "richardson_lucy", "unet"}
+    assert set(res["pose_one_pass"]) == {"raw", "wiener", "richardson_lucy", "unet"}
     # the templates are the images themselves: refining their exact attitudes on the blurred, noisy
     # images keeps them near (the silhouette's best match is a few degrees off there, not 0)
     assert res["template_refined"]["raw"]["median_error_deg"] < 20.0

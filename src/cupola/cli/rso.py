@@ -346,7 +346,7 @@ def pose_command(
     from scipy.spatial.transform import Rotation
 
     from cupola.io.staging import staged_output, write_json
-    from cupola.rso.pose import overlay_wireframe, predict_pose
+    from cupola.rso.pose import overlay_wireframe, pose_turn_estimates, turns_medoid
     from cupola.rso.recover import recover_images
     from cupola.rso.train import build, load_model_file
 
@@ -357,18 +357,18 @@ def pose_command(
     if not raw:
         robj = load_model_file(recover_model or _bundled("recover"), "recover")
         x = recover_images(build(robj), x)
-    net = build(obj)
-    rot, rng_m = predict_pose(net, obj, x)
-    network = {"quaternion_xyzw": [float(v) for v in rot[0].as_quat()], "range_m": float(rng_m[0])}
+    est = pose_turn_estimates(build(obj), obj, x)
+    rot, rng_m = turns_medoid(est, obj)
+    network = {"quaternion_xyzw": [float(v) for v in rot[0].as_quat()], "range_m": float(rng_m[0]),
+               "estimate": "medoid of the network on the image and its three quarter turns"}  # fmt: skip
     fov_deg = float(obj.get("fov_deg", 10.0))
     refined = None
     if refine:
-        from cupola.rso.pose import pose_turn_estimates
-        from cupola.rso.refine import refine_pose
+        from cupola.rso.refine import MAX_MOVE_DEG, refine_pose
 
-        est = pose_turn_estimates(net, obj, x)
         starts = Rotation.concatenate([r[0] for r, _ in est])
-        refined = refine_pose(sc, x[0], starts, np.array([float(g[0]) for _, g in est]), fov_deg)
+        anchor = (rot[0], float(rng_m[0]))
+        refined = refine_pose(sc, x[0], starts, np.array([float(g[0]) for _, g in est]), fov_deg, anchor=anchor)
         rot, rng_m = Rotation.concatenate([refined.rotation]), np.array([refined.range_m])
     q = rot[0].as_quat()
     yaw, pitch, roll = rot[0].as_euler("ZYX", degrees=True)
@@ -385,7 +385,13 @@ def pose_command(
         "network": network,
     }
     if refined is not None:
-        result["refinement"] = {"silhouette_ncc": refined.score, "renders": refined.renders}
+        refinement: dict = {"silhouette_ncc": refined.score, "renders": refined.renders, "local": refined.local}
+        if refined.local:
+            refinement["note"] = (
+                f"the best silhouette match lay more than {MAX_MOVE_DEG:g} deg from the network's estimate "
+                "(a turn the silhouette cannot tell); the network's estimate was refined alone"
+            )
+        result["refinement"] = refinement
     inputs = [image, model, recover_model, mesh]
     with staged_output(out, "--out", kind="rso-pose", inputs=inputs) as stage:
         overlay_wireframe(x[0], sc, rot[0], float(rng_m[0]), fov_deg, stage / "overlay.png")
@@ -447,7 +453,7 @@ def evaluate_command(
     for name, r in res.get("pose", {}).items():
         print(f"  pose {name:20s} mean {r['mean_error_deg']:.1f} deg  median {r['median_error_deg']:.1f} deg  "
               f"SPEED {r['speed_score']:.3f}")  # fmt: skip
-    for key, label in (("pose_turns", "pose turns"), ("pose_refined", "pose refined"),
+    for key, label in (("pose_one_pass", "pose one pass"), ("pose_refined", "pose refined"),
                        ("template_baseline", "templates"), ("template_refined", "templates refined")):  # fmt: skip
         for name, r in res.get(key, {}).items():
             print(f"  {label} {name:{25 - len(label)}s} mean {r['mean_error_deg']:.1f} deg  "

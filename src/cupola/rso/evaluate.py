@@ -4,11 +4,13 @@ U-Net-restored inputs, and the nearest-template baseline: mean and median angula
 SPEED score), angular errors the smallest over the model's symmetries (the error without them too).
 
 Each pose estimate is reported on its own so that each figure means something: ``pose`` (the
-network, one pass), ``pose_turns`` (the medoid of the network on the image and its three quarter
-turns, :func:`cupola.rso.pose.predict_pose_turns`), ``template_baseline`` (the nearest template)
-and, for the inputs named in ``refine``, ``pose_refined`` and ``template_refined``: the network's
-four quarter-turn estimates (all of them as starts) and the nearest template's estimate refined by
-render-and-compare (:func:`cupola.rso.refine.refine_pose`).
+network's estimate as ``cupola rso pose`` gives it: the medoid of the network on the image and its
+three quarter turns, :func:`cupola.rso.pose.predict_pose_turns`), ``pose_one_pass`` (the network on
+the image alone), ``template_baseline`` (the nearest template) and, for the inputs named in
+``refine``, ``pose_refined`` and ``template_refined``: the network's four quarter-turn estimates
+(all of them as starts, the medoid as the guard's anchor) and the nearest template's estimate
+refined by render-and-compare (:func:`cupola.rso.refine.refine_pose`; no guard: a template is
+often far from the truth, and large moves are what its refinement gains by).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from scipy.spatial.transform import Rotation
 
 from cupola.errors import InputError
 from cupola.rso.dataset import RsoSet
-from cupola.rso.pose import nearest_templates, pose_turn_estimates, predict_pose, predict_pose_turns
+from cupola.rso.pose import nearest_templates, pose_turn_estimates, predict_pose, predict_pose_turns, turns_medoid
 from cupola.rso.recover import mse, psnr_db, recover_images, richardson_lucy, ssim, tune_baselines, wiener
 from cupola.rso.refine import refine_pose
 from cupola.rso.rotations import angle_deg, speed_score
@@ -106,7 +108,7 @@ def evaluate(
         out["recovery_psnr_gain_db"] = rec["unet"]["psnr_db"] - best
     say("recovery", 1, 1)
     sym: tuple[Rotation, ...] = (Rotation.identity(),)
-    estimates: dict[str, list[tuple[Rotation, np.ndarray]]] = {}  # per image: the estimates to refine
+    estimates: dict[str, list[tuple[Rotation, np.ndarray, tuple | None]]] = {}  # per image: the estimates to refine
     refine = tuple(name for name in refine if name in restored)
     if refine and model is None:
         raise InputError("`refine` needs the spacecraft `model` to render")
@@ -114,29 +116,29 @@ def evaluate(
         pose_net = build(pose_model)
         sym = tuple(Rotation.from_matrix(m.double().numpy()) for m in pose_model["symmetries"])
         out["pose"] = {}
-        out["pose_turns"] = {}
+        out["pose_one_pass"] = {}
         for name, img in restored.items():
             pred, rng_m = predict_pose(pose_net, pose_model, img)
+            out["pose_one_pass"][name] = _pose_scores(pred, rng_m, data, sym)
+            est = pose_turn_estimates(pose_net, pose_model, img)
+            pred, rng_m = turns_medoid(est, pose_model)
             out["pose"][name] = _pose_scores(pred, rng_m, data, sym)
-            pred, rng_m = predict_pose_turns(pose_net, pose_model, img)
-            out["pose_turns"][name] = _pose_scores(pred, rng_m, data, sym)
             if name in refine:
-                est = pose_turn_estimates(pose_net, pose_model, img)
-                estimates[name] = [(Rotation.concatenate([r[i] for r, _ in est]), np.array([g[i] for _, g in est]))
-                                   for i in range(len(img))]  # fmt: skip
+                estimates[name] = [(Rotation.concatenate([r[i] for r, _ in est]), np.array([g[i] for _, g in est]),
+                                    (pred[i], float(rng_m[i]))) for i in range(len(img))]  # fmt: skip
         raw, best_in = out["pose"]["raw"], out["pose"].get("unet")
         if best_in is not None:
             out["pose_error_reduction_pct"] = 100.0 * (1.0 - best_in["mean_error_deg"] / raw["mean_error_deg"])
         out["pose_input"] = pose_model.get("input")
     say("pose", 1, 1)
-    tmpl_est: dict[str, list[tuple[Rotation, np.ndarray]]] = {}  # per image: the nearest template
+    tmpl_est: dict[str, list[tuple[Rotation, np.ndarray, tuple | None]]] = {}  # per image: the nearest template
     if templates is not None:
         tmpl = np.clip(templates.clean, 0, 1)
         out["template_baseline"] = {}
         for name in restored:
             idx = nearest_templates(restored[name], tmpl)
             out["template_baseline"][name] = _pose_scores(templates.rotations[idx], templates.range_m[idx], data, sym)
-            tmpl_est[name] = [(templates.rotations[j : j + 1], templates.range_m[j : j + 1]) for j in idx]
+            tmpl_est[name] = [(templates.rotations[j : j + 1], templates.range_m[j : j + 1], None) for j in idx]
         out["templates"] = len(templates)
     if refine and model is not None:
         fov = float(data.summary.get("fov_deg", 10.0))
@@ -148,8 +150,8 @@ def evaluate(
                 if name not in starts:
                     continue
                 quats, ranges = [], []
-                for img, (rots, rngs) in zip(restored[name], starts[name]):
-                    fit = refine_pose(model, img, rots, rngs, fov)
+                for img, (rots, rngs, anchor) in zip(restored[name], starts[name]):
+                    fit = refine_pose(model, img, rots, rngs, fov, anchor=anchor)
                     quats.append(fit.rotation.as_quat())
                     ranges.append(fit.range_m)
                     done += 1
@@ -161,7 +163,7 @@ def evaluate(
         t0 = time.perf_counter()
         for i in range(reps):
             r = recover_images(unet, data.degraded[i : i + 1])
-            predict_pose(pose_net, pose_model or {}, r)
+            predict_pose_turns(pose_net, pose_model or {}, r)
         out["inference_ms"] = 1000.0 * (time.perf_counter() - t0) / reps
         del one
     return out

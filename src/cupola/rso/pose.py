@@ -24,6 +24,7 @@ __all__ = [
     "predict_pose",
     "predict_pose_turns",
     "pose_turn_estimates",
+    "turns_medoid",
     "medoid_index",
     "nearest_templates",
     "overlay_wireframe",
@@ -46,11 +47,18 @@ def pose_turn_estimates(
     net: torch.nn.Module, obj: dict, images: np.ndarray, batch: int = 64
 ) -> list[tuple[Rotation, np.ndarray]]:
     """:func:`predict_pose` on the images and on their quarter turns about the boresight (k = 0..3;
-    exact camera rolls, the spacecraft being on the boresight), each estimate turned back."""
+    exact camera rolls, the spacecraft being on the boresight), each estimate turned back. The four
+    turns of an image go through the network in one batch (about twice as fast as four passes on a
+    CPU)."""
+    images = np.asarray(images, np.float32)
+    n = len(images)
+    turned = np.stack([np.rot90(images, k, axes=(-2, -1)) for k in range(4)], axis=1)  # (N, 4, H, W)
+    r, rng_m = predict_pose(net, obj, np.ascontiguousarray(turned.reshape(4 * n, *images.shape[-2:])), 4 * batch)
+    mats, rng_m = r.as_matrix().reshape(n, 4, 3, 3), rng_m.reshape(n, 4)
     out = []
     for k in range(4):
-        r, rng_m = predict_pose(net, obj, np.ascontiguousarray(np.rot90(images, k, axes=(-2, -1))), batch)
-        out.append((Rotation.from_matrix(turn_labels(k).double().numpy()).inv() * r, rng_m))
+        back = Rotation.from_matrix(turn_labels(k).double().numpy()).inv()
+        out.append((back * Rotation.from_matrix(mats[:, k]), rng_m[:, k]))
     return out
 
 
@@ -60,7 +68,11 @@ def predict_pose_turns(
     """Per image the medoid of the four :func:`pose_turn_estimates`: the one with the smallest sum
     of angles (over the model's symmetries, ``obj["symmetries"]``) to the other three; the range
     is the median of the four."""
-    est = pose_turn_estimates(net, obj, images, batch)
+    return turns_medoid(pose_turn_estimates(net, obj, images, batch), obj)
+
+
+def turns_medoid(est: list[tuple[Rotation, np.ndarray]], obj: dict) -> tuple[Rotation, np.ndarray]:
+    """The medoid of :func:`pose_turn_estimates` (see :func:`predict_pose_turns`)."""
     syms = np.stack([np.asarray(m, float) for m in obj.get("symmetries", [np.eye(3)])])
     mats = np.stack([r.as_matrix() for r, _ in est], axis=1)  # (N, 4, 3, 3)
     best = medoid_index(mats, syms)
