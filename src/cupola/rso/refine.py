@@ -20,12 +20,12 @@ that put the radiators on the other side); every start gets the first (coarsest)
 of them the finer steps.
 
 Guard (``anchor``): with a good network the near-symmetry starts do more harm than good: on
-validation (seed 2, 400 U-Net-restored images) 34 refined attitudes ended more than 90 deg from the
-network's estimate and 27 of them were wrong turns the silhouette could not tell (errors of
-100-180 deg where the network had been 5-60 deg off). So when the best match lies more than
-:data:`MAX_MOVE_DEG` from the anchor (the network's estimate; the model's exact symmetries count as
-no move), the anchor alone is refined (no other start) and that result is returned
-(``Refined.local``).
+validation (seed 2, 400 U-Net-restored images, session 38's network) 34 refined attitudes ended
+more than 90 deg from the network's estimate and 27 of them were wrong turns the silhouette could
+not tell (errors of 100-180 deg where the network had been 5-60 deg off). So when the best match
+lies more than :data:`MAX_MOVE_DEG` from the anchor (the network's estimate; the model's exact
+symmetries count as no move), the anchor alone is refined (no other start) and that result is
+returned (``Refined.local``).
 
 Example
 -------
