@@ -453,7 +453,7 @@ def evaluate_command(
     for name, r in res.get("pose", {}).items():
         print(f"  pose {name:20s} mean {r['mean_error_deg']:.1f} deg  median {r['median_error_deg']:.1f} deg  "
               f"SPEED {r['speed_score']:.3f}")  # fmt: skip
-    for key, label in (("pose_one_pass", "pose one pass"), ("pose_refined", "pose refined"),
+    for key, label in (("pose_one_pass", "one pass"), ("pose_refined", "pose refined"),
                        ("template_baseline", "templates"), ("template_refined", "templates refined")):  # fmt: skip
         for name, r in res.get(key, {}).items():
             print(f"  {label} {name:{25 - len(label)}s} mean {r['mean_error_deg']:.1f} deg  "
