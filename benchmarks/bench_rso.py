@@ -70,9 +70,7 @@ def _render_time(model) -> tuple[float, float | None]:
 
 def _refine_time(model, pose: dict, rec: dict, test) -> None:
     """``rso_pose_refine_ms``: the refinement of 10 restored images, against the network's passes."""
-    from scipy.spatial.transform import Rotation
-
-    from cupola.rso.pose import pose_turn_estimates, turns_medoid
+    from cupola.rso.pose import image_estimates, pose_turn_estimates, turns_medoid
     from cupola.rso.recover import recover_images
     from cupola.rso.refine import refine_pose
     from cupola.rso.train import build
@@ -84,8 +82,7 @@ def _refine_time(model, pose: dict, rec: dict, test) -> None:
     t0 = time.process_time()
     for img, e in zip(x, est):
         rot, rng = turns_medoid(e, pose)
-        starts, ranges = Rotation.concatenate([r[0] for r, _ in e]), np.array([g[0] for _, g in e])
-        refine_pose(model, img, starts, ranges, 10.0, anchor=(rot[0], float(rng[0])))
+        refine_pose(model, img, *image_estimates(e, 0), 10.0, anchor=(rot[0], float(rng[0])))
     bench_line("rso_pose_refine_ms", 1000.0 * (time.process_time() - t0) / 10, "ms", baseline=1000.0 * passes)
 
 

@@ -346,7 +346,7 @@ def pose_command(
     from scipy.spatial.transform import Rotation
 
     from cupola.io.staging import staged_output, write_json
-    from cupola.rso.pose import overlay_wireframe, pose_turn_estimates, turns_medoid
+    from cupola.rso.pose import image_estimates, overlay_wireframe, pose_turn_estimates, turns_medoid
     from cupola.rso.recover import recover_images
     from cupola.rso.train import build, load_model_file
 
@@ -366,9 +366,8 @@ def pose_command(
     if refine:
         from cupola.rso.refine import MAX_MOVE_DEG, refine_pose
 
-        starts = Rotation.concatenate([r[0] for r, _ in est])
-        anchor = (rot[0], float(rng_m[0]))
-        refined = refine_pose(sc, x[0], starts, np.array([float(g[0]) for _, g in est]), fov_deg, anchor=anchor)
+        starts, ranges = image_estimates(est, 0)
+        refined = refine_pose(sc, x[0], starts, ranges, fov_deg, anchor=(rot[0], float(rng_m[0])))
         rot, rng_m = Rotation.concatenate([refined.rotation]), np.array([refined.range_m])
     q = rot[0].as_quat()
     yaw, pitch, roll = rot[0].as_euler("ZYX", degrees=True)

@@ -23,7 +23,14 @@ from scipy.spatial.transform import Rotation
 
 from cupola.errors import InputError
 from cupola.rso.dataset import RsoSet
-from cupola.rso.pose import nearest_templates, pose_turn_estimates, predict_pose, predict_pose_turns, turns_medoid
+from cupola.rso.pose import (
+    image_estimates,
+    nearest_templates,
+    pose_turn_estimates,
+    predict_pose,
+    predict_pose_turns,
+    turns_medoid,
+)
 from cupola.rso.recover import mse, psnr_db, recover_images, richardson_lucy, ssim, tune_baselines, wiener
 from cupola.rso.refine import refine_pose
 from cupola.rso.rotations import angle_deg, speed_score
@@ -124,8 +131,7 @@ def evaluate(
             pred, rng_m = turns_medoid(est, pose_model)
             out["pose"][name] = _pose_scores(pred, rng_m, data, sym)
             if name in refine:
-                estimates[name] = [(Rotation.concatenate([r[i] for r, _ in est]), np.array([g[i] for _, g in est]),
-                                    (pred[i], float(rng_m[i]))) for i in range(len(img))]  # fmt: skip
+                estimates[name] = [(*image_estimates(est, i), (pred[i], float(rng_m[i]))) for i in range(len(img))]
         raw, best_in = out["pose"]["raw"], out["pose"].get("unet")
         if best_in is not None:
             out["pose_error_reduction_pct"] = 100.0 * (1.0 - best_in["mean_error_deg"] / raw["mean_error_deg"])

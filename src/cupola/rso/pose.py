@@ -25,6 +25,7 @@ __all__ = [
     "predict_pose_turns",
     "pose_turn_estimates",
     "turns_medoid",
+    "image_estimates",
     "medoid_index",
     "nearest_templates",
     "overlay_wireframe",
@@ -60,6 +61,12 @@ def pose_turn_estimates(
         back = Rotation.from_matrix(turn_labels(k).double().numpy()).inv()
         out.append((back * Rotation.from_matrix(mats[:, k]), rng_m[:, k]))
     return out
+
+
+def image_estimates(est: list[tuple[Rotation, np.ndarray]], i: int) -> tuple[Rotation, np.ndarray]:
+    """Image ``i``'s four estimates of :func:`pose_turn_estimates`: attitudes (4) and ranges (4, m),
+    the starts of its refinement."""
+    return Rotation.concatenate([r[i] for r, _ in est]), np.array([float(g[i]) for _, g in est])
 
 
 def predict_pose_turns(

@@ -208,15 +208,17 @@ def refine_pose(
     search of the module docstring. ``rotation`` may hold several estimates (with as many ranges),
     each composed with every body turn of ``starts`` (default :func:`near_symmetries` of the
     model): every start (or the ``keep`` best-scoring ones) gets the coarsest step, the best of them the rest.
-    ``anchor`` (attitude, range m): the estimate the result may not move farther than
+    ``anchor`` (one attitude, range m): the estimate the result may not move farther than
     ``max_move_deg`` from; beyond, the anchor alone is refined (the module's Guard)."""
     fit = _refine(model, image, rotation, range_m, fov_deg, steps_deg, blur_px, starts, keep)
     if anchor is None:
         return fit
-    rot0 = anchor[0] if not anchor[0].single else Rotation.concatenate([anchor[0]])
-    if float(angle_deg(Rotation.concatenate([fit.rotation]), rot0[:1], tuple(model.symmetries))[0]) <= max_move_deg:
+    moved = angle_deg(Rotation.concatenate([fit.rotation]), Rotation.concatenate([anchor[0]]), model.symmetries)
+    if float(moved[0]) <= max_move_deg:
         return fit
-    local = _refine(model, image, rot0[0], float(anchor[1]), fov_deg, steps_deg, blur_px, (Rotation.identity(),), None)
+    local = _refine(
+        model, image, anchor[0], float(anchor[1]), fov_deg, steps_deg, blur_px, (Rotation.identity(),), None
+    )
     return Refined(local.rotation, local.range_m, local.score, fit.renders + local.renders, local=True)
 
 
