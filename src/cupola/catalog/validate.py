@@ -77,9 +77,10 @@ def validate_stac(obj: dict | str | Path) -> list[str]:
     if not isinstance(obj, dict):
         try:
             obj = json.loads(Path(obj).read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:  # ValueError: JSONDecodeError and UnicodeDecodeError
             raise InputError(f"{obj}: not a readable STAC JSON file ({e})") from None
-    assert isinstance(obj, dict)
+    if not isinstance(obj, dict):
+        return [f"(root): a JSON {type(obj).__name__}, expected an object (Feature, Catalog or Collection)"]
     kind = obj.get("type")
     if kind not in ("Feature", "Catalog", "Collection"):
         return [f"type: {kind!r}, expected Feature, Catalog or Collection"]

@@ -26,7 +26,7 @@ def read_catalog_items(catalog: str | Path) -> list[dict]:
     coll = p / "collection.json" if p.is_dir() else p
     try:
         c = json.loads(coll.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # ValueError: bad JSON, bad UTF-8
         raise InputError(f"{coll}: not a readable STAC collection ({e})") from None
     items = []
     for link in c.get("links", []):
@@ -35,7 +35,7 @@ def read_catalog_items(catalog: str | Path) -> list[dict]:
         f = (coll.parent / link["href"]).resolve()
         try:
             d = json.loads(f.read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:  # ValueError: bad JSON, bad UTF-8
             raise InputError(f"{f}: not a readable STAC item ({e})") from None
         d["_folder"] = str(f.parent)
         items.append(d)

@@ -102,7 +102,9 @@ def bench_command(
     from cupola.cli.onboard_task import localization_drift, task_case_folders
 
     with_aliked = any(m.startswith("aliked") for m in config.models)
-    cases = task_case_folders(task_cases) if with_aliked or "lightglue" in config.models else []
+    cases = task_case_folders(task_cases)  # checked whatever the models: a wrong name is an error, not ignored
+    if not (with_aliked or "lightglue" in config.models):
+        cases = []
     if task_bitflip_trials < 0:
         raise InputError(f"--task-bitflip-trials {task_bitflip_trials}: expected >= 0")
     if not 1 <= rso_images <= 2000:

@@ -46,7 +46,7 @@ def read_case(folder: Path) -> dict:
         case = json.loads(path.read_text())
         b = case["reference_bounds"]
         case["_bounds"] = (b["west"], b["south"], b["east"], b["north"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON, bad UTF-8
         raise InputError(f"{path}: not a case file ({exc})") from None
     return case
 

@@ -132,8 +132,11 @@ def read_stack(
     sources: list[tuple[str, Path, int]] = []
     if path is not None:
         p = regular_file(path, "a band stack (GeoTIFF) or an RGB photo")
-        with rasterio.open(p) as ds:
-            count = ds.count
+        try:
+            with rasterio.open(p) as ds:
+                count = ds.count
+        except Exception as exc:  # rasterio's RasterioIOError and friends, in one line
+            raise InputError(f"{p}: cannot be read as a raster ({' '.join(str(exc).split())})") from None
         mapping = band_map or ({"red": 1, "green": 2, "blue": 3} if count >= 3 else {})
         if not mapping:
             raise InputError(f"{p}: {count} band(s); say which is which with `bands` (e.g. red=3,nir=4)")
