@@ -66,6 +66,7 @@ def calibrate_command(
     exposure_s: float | None = typer.Option(None, "--exposure-s", help="Exposure time if EXIF lacks it."),
     iso: float | None = typer.Option(None, "--iso", help="ISO speed if EXIF lacks it."),
     f_number: float | None = typer.Option(None, "--f-number", help="f-number if EXIF lacks it."),
+    focal_mm: float | None = options.focal_mm("Focal length in mm if EXIF lacks it (or to override it)."),
     sensor_mm: tuple[float, float] | None = options.sensor_mm("Sensor WIDTH HEIGHT (mm) for cameras not known."),
     extinction: str | None = typer.Option(
         None, "--extinction", help="Atmospheric extinction R,G,B in mag per airmass (default 0.10,0.15,0.25)."
@@ -110,6 +111,7 @@ def calibrate_command(
         exposure_s=exposure_s,
         iso=iso,
         f_number=f_number,
+        focal_mm=focal_mm,
         sensor_mm=tuple(sensor_mm) if sensor_mm else None,
         radiance=settings,
         force_tle=force,

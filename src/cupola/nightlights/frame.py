@@ -141,7 +141,9 @@ class FrameResult:
 def _camera_for(frame: RawFrame, opts: CalibrateOptions, focal_mm: float | None) -> Camera:
     m = frame.meta
     if focal_mm is None:
-        raise InputError(f"{m.path}: EXIF FocalLength missing; the camera's focal length is needed")
+        raise InputError(f"{m.path}: EXIF FocalLength missing; the camera's focal length is needed (give `focal_mm`)")
+    if not (np.isfinite(focal_mm) and focal_mm > 0):
+        raise InputError(f"`focal_mm` {focal_mm}: must be a positive number of millimetres")
     if opts.sensor_mm is not None:
         w_mm, h_mm = opts.sensor_mm
         return Camera.from_focal_sensor(
@@ -160,7 +162,7 @@ def _camera_for(frame: RawFrame, opts: CalibrateOptions, focal_mm: float | None)
         raise InputError(f"{m.path}: unsupported camera: {exc}") from None
 
 
-def _lens_for(frame: RawFrame, flat_gain: np.ndarray | None, flat_name: str) -> LensModel:
+def _lens_for(frame: RawFrame, flat_gain: np.ndarray | None, flat_name: str, focal_mm: float | None) -> LensModel:
     m = frame.meta
     w, h = frame.shape[1] * 2, frame.shape[0] * 2
     lf = lens_from_lensfun(
@@ -168,7 +170,7 @@ def _lens_for(frame: RawFrame, flat_gain: np.ndarray | None, flat_name: str) -> 
         m.model,
         m.lens_make,
         m.lens_model,
-        focal_mm=m.focal_mm or 0.0,
+        focal_mm=focal_mm or 0.0,
         f_number=m.f_number or 0.0,
         width_px=w,
         height_px=h,
@@ -211,8 +213,9 @@ def load_frame(path: Path, opts: CalibrateOptions, dark: RawFrame | None, flat: 
         f_number=opts.f_number,
         lens_transmission=opts.lens_transmission,
     )
-    camera = _camera_for(frame, opts, frame.meta.focal_mm)
-    lens = _lens_for(frame, flat[0] if flat else None, flat[1] if flat else "")
+    focal_mm = opts.focal_mm if opts.focal_mm is not None else frame.meta.focal_mm
+    camera = _camera_for(frame, opts, focal_mm)
+    lens = _lens_for(frame, flat[0] if flat else None, flat[1] if flat else "", focal_mm)
     notes += list(lens.notes)
     if lens.vignetting == "none":
         notes.append("no vignetting correction: " + lens.source + "; give a flat-field frame (`flat`)")

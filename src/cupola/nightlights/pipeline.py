@@ -73,6 +73,7 @@ class CalibrateOptions:
     exposure_s: float | None = None
     iso: float | None = None
     f_number: float | None = None
+    focal_mm: float | None = None  # the lens's focal length when EXIF lacks it (or to override it)
     lens_transmission: float = 1.0
     sensor_mm: tuple[float, float] | None = None
     radiance: RadianceSettings = field(default_factory=RadianceSettings)
