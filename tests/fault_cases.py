@@ -92,7 +92,7 @@ def make_inputs(root: Path) -> dict[str, str]:
         os.mkfifo(fifo)
     out = root / "out"
     out.mkdir(exist_ok=True)
-    more = _newer_command_inputs(d)
+    more = {**_newer_command_inputs(d), **_sweep_inputs(d)}
     return {
         **more,
         "photo": str(SAMPLE / "meteor_20170517T054409.526Z.jpg"),
@@ -703,6 +703,437 @@ CASES += [
 ]
 
 
+# --- the sweep: every command x every file it reads, each broken four ways -----------------------
+#
+# Templates: "X<ext>" is the broken input ("Xdir" a folder), "OUT" the output folder; the other
+# inputs are valid ({photo}, {tle}, {raster}: a one-band GeoTIFF, {raster2}: green and NIR, ...).
+# Each broken input is missing, empty, random bytes (a folder of broken files), or of the wrong
+# type (a folder for a file, a file for a folder); the error must name it (its name is "bad").
+# A missing, empty or wrong-type input runs with an --out that does not exist (it must not be
+# made); random bytes with an --out that holds the user's notes (they must stay alone).
+
+_CAM = ("--attitude", "-5.66", "0.71", "84.52")
+_AG = ("--frames", "{ag_frames3}", "--frame-times", "{ag_times3}", "--tle", "{tle}", *CAMERA)
+SWEEP: dict[str, tuple[str, ...]] = {
+    "geolocate-photo": ("geolocate", "X.jpg", "--time", TIME, "--tle", "{tle}", *_CAM, "--out", "OUT"),
+    "geolocate-tle": ("geolocate", "{photo}", "--time", TIME, "--tle", "X.txt", *CAMERA, *_CAM, "--out", "OUT"),
+    "geolocate-tie-points": (
+        "geolocate",
+        "{photo}",
+        "--time",
+        TIME,
+        "--tle",
+        "{tle}",
+        *CAMERA,
+        "--tie-points",
+        "X.csv",
+        "--out",
+        "OUT",
+    ),
+    "geolocate-pixels": (
+        "geolocate",
+        "{photo}",
+        "--time",
+        TIME,
+        "--tle",
+        "{tle}",
+        *CAMERA,
+        *_CAM,
+        "--pixels",
+        "X.csv",
+        "--out",
+        "OUT",
+    ),
+    "orbit-tle": ("orbit", "--tle", "X.txt", "--time", TIME),
+    "stereo": ("stereo", "X.jpg", "{photo}", "--out", "OUT"),
+    "describe": ("describe", "X.json", "--out", "OUT"),
+    "shadows-batch": ("shadows", "batch", "X.csv", "--out", "OUT/r.csv"),
+    "shadows-height-geotiff": (
+        "shadows",
+        "height",
+        "--time",
+        TIME,
+        "--lat",
+        "34.1",
+        "--lon",
+        "-118.4",
+        "--geotiff",
+        "X.tif",
+        "--base-px",
+        "10",
+        "10",
+        "--shadow-tip-px",
+        "20",
+        "20",
+    ),
+    "shadows-sideway-geotiff": (
+        "shadows",
+        "sideway",
+        "--time",
+        TIME,
+        "--lat",
+        "34.1",
+        "--lon",
+        "-118.4",
+        "--geotiff",
+        "X.tif",
+        "--base-px",
+        "10",
+        "10",
+        "--top-px",
+        "12",
+        "12",
+        "--shadow-tip-px",
+        "20",
+        "20",
+    ),
+    "locate-photo": (
+        "locate",
+        "X.jpg",
+        "--reference",
+        "{photo}",
+        "--bounds",
+        "-101",
+        "29",
+        "-100",
+        "30",
+        "--out",
+        "OUT",
+    ),
+    "locate-reference": (
+        "locate",
+        "{photo}",
+        "--reference",
+        "X.jpg",
+        "--bounds",
+        "-101",
+        "29",
+        "-100",
+        "30",
+        "--out",
+        "OUT",
+    ),
+    "locate-reference-dir": ("locate", "{photo}", "--reference-dir", "Xdir", "--out", "OUT"),
+    "locate-evaluate": ("locate", "evaluate", "Xdir"),
+    "locate-batch": ("locate", "batch", "X.csv", "--out", "OUT"),
+    "nightlights-calibrate": ("nightlights", "calibrate", "X.jpg", "--out", "OUT"),
+    "nightlights-calibrate-dark": ("nightlights", "calibrate", "{photo}", "--dark", "X.jpg", "--out", "OUT"),
+    "nightlights-calibrate-flat": ("nightlights", "calibrate", "{photo}", "--flat", "X.tif", "--out", "OUT"),
+    "nightlights-calibrate-tie-points": (
+        "nightlights",
+        "calibrate",
+        "{photo}",
+        "--tle",
+        "{tle}",
+        "--time",
+        TIME,
+        "--exposure-s",
+        "1",
+        "--iso",
+        "1600",
+        "--f-number",
+        "2.8",
+        *CAMERA,
+        "--tie-points",
+        "X.csv",
+        "--out",
+        "OUT",
+    ),
+    "nightlights-stars": ("nightlights", "stars", "X.jpg", "--out", "OUT"),
+    "nightlights-zones-raster": ("nightlights", "zones", "X.tif", "--zones", "{zones}", "--out", "OUT"),
+    "nightlights-zones-zones": ("nightlights", "zones", "{raster}", "--zones", "X.geojson", "--out", "OUT"),
+    "nightlights-zones-population": (
+        "nightlights",
+        "zones",
+        "{raster}",
+        "--zones",
+        "{zones}",
+        "--population",
+        "X.tif",
+        "--out",
+        "OUT",
+    ),
+    "lightning-solve": (
+        "lightning",
+        "solve",
+        "X.jpg",
+        "--time",
+        TIME,
+        "--exposure-s",
+        "0.1",
+        "--tle",
+        "{tle}",
+        *CAMERA,
+        "--events",
+        "{events}",
+        "--out",
+        "OUT",
+    ),
+    "lightning-solve-events": (
+        "lightning",
+        "solve",
+        "{photo}",
+        "--time",
+        TIME,
+        "--exposure-s",
+        "0.1",
+        "--tle",
+        "{tle}",
+        *CAMERA,
+        "--events",
+        "X.csv",
+        "--out",
+        "OUT",
+    ),
+    "lightning-lis": ("lightning", "lis", "X.nc", "--out", "OUT"),
+    "lightning-simulate-tle": ("lightning", "simulate", "--tle", "X.txt", "--time", TIME, "--out", "OUT"),
+    "thermal-stack": ("thermal", "stack", "Xdir", "--out", "OUT"),
+    "thermal-scene": ("thermal", "scene", "X.tif", "--out", "OUT"),
+    "thermal-scene-qc": ("thermal", "scene", "{raster}", "--qc", "X.tif", "--out", "OUT"),
+    "thermal-scene-cloud": ("thermal", "scene", "{raster}", "--cloud", "X.tif", "--out", "OUT"),
+    "thermal-scene-water": ("thermal", "scene", "{raster}", "--water", "X.tif", "--out", "OUT"),
+    "thermal-scene-cities": ("thermal", "scene", "{raster}", "--cities", "X.geojson", "--out", "OUT"),
+    "thermal-bt": ("thermal", "bt", "X.tif", "--band", "ecostress-4", "--out", "OUT"),
+    "thermal-bt-band": ("thermal", "bt", "{raster}", "--band", "X.csv", "--out", "OUT"),
+    "thermal-indices": ("thermal", "indices", "X.tif", "--out", "OUT"),
+    "thermal-splitwindow": (
+        "thermal",
+        "splitwindow",
+        "X.tif",
+        "{raster}",
+        "--sensor",
+        "ecostress",
+        "--emissivity",
+        "0.97",
+        "--out",
+        "OUT",
+    ),
+    "thermal-splitwindow-ndvi": (
+        "thermal",
+        "splitwindow",
+        "{raster}",
+        "{raster}",
+        "--sensor",
+        "ecostress",
+        "--ndvi",
+        "X.tif",
+        "--out",
+        "OUT",
+    ),
+    "thermal-fire": ("thermal", "fire", "X.tif", "{raster}", "--out", "OUT"),
+    "thermal-fire-water": ("thermal", "fire", "{raster}", "{raster}", "--water", "X.tif", "--out", "OUT"),
+    "hazards-flood": ("hazards", "flood", "X.tif", "{raster}", "--out", "OUT"),
+    "hazards-flood-aoi": ("hazards", "flood", "{raster}", "{raster}", "--aoi", "X.geojson", "--out", "OUT"),
+    "hazards-flood-features": (
+        "hazards",
+        "flood",
+        "{raster2}",
+        "{raster2}",
+        "--bands",
+        "green,nir",
+        "--features",
+        "X.geojson",
+        "--out",
+        "OUT",
+    ),
+    "hazards-flood-population": (
+        "hazards",
+        "flood",
+        "{raster2}",
+        "{raster2}",
+        "--bands",
+        "green,nir",
+        "--population",
+        "X.tif",
+        "--out",
+        "OUT",
+    ),
+    "hazards-flood-dem": ("hazards", "flood", "{raster}", "{raster}", "--dem", "X.tif", "--out", "OUT"),
+    "hazards-flood-reference": ("hazards", "flood", "{raster}", "{raster}", "--reference", "X.tif", "--out", "OUT"),
+    "hazards-flood-cloud-mask": (
+        "hazards",
+        "flood",
+        "{raster}",
+        "{raster}",
+        "--cloud-mask-before",
+        "X.tif",
+        "--out",
+        "OUT",
+    ),
+    "hazards-burn": ("hazards", "burn", "{raster}", "X.tif", "--out", "OUT"),
+    "hazards-fire": ("hazards", "fire", "X.tif", "{raster}", "--out", "OUT"),
+    "hazards-fire-night-photo": ("hazards", "fire", "{raster}", "{raster}", "--night-photo", "X.jpg", "--out", "OUT"),
+    "hazards-change": ("hazards", "change", "X.tif", "{raster}", "--out", "OUT"),
+    "hazards-plume": ("hazards", "plume", "X.tif", "{raster}", "--out", "OUT"),
+    "rso-recover": ("rso", "recover", "X.png", "--out", "OUT"),
+    "rso-recover-model": ("rso", "recover", "{rso_img}", "--model", "X.pt", "--out", "OUT"),
+    "rso-pose": ("rso", "pose", "X.png", "--out", "OUT"),
+    "rso-pose-model": ("rso", "pose", "{rso_img}", "--model", "X.pt", "--out", "OUT"),
+    "rso-pose-mesh": ("rso", "pose", "{rso_img}", "--refine", "--mesh", "X.obj", "--out", "OUT"),
+    "rso-synth-mesh": ("rso", "synth", "--n", "2", "--mesh", "X.obj", "--out", "OUT"),
+    "rso-synth-psf-stars": ("rso", "synth", "--n", "2", "--psf-stars", "X.png", "--out", "OUT"),
+    "rso-evaluate": ("rso", "evaluate", "--data", "Xdir", "--out", "OUT"),
+    "rso-train-pose": ("rso", "train", "pose", "--data", "Xdir", "--out", "OUT/m.pt", "--epochs", "1"),
+    "rso-train-recover": ("rso", "train", "recover", "--data", "Xdir", "--out", "OUT/m.pt", "--epochs", "1"),
+    "catalog-build": ("catalog", "build", "Xdir", "--out", "OUT"),
+    "catalog-validate": ("catalog", "validate", "X.json"),
+    "catalog-export": ("catalog", "export", "Xdir", "--out", "OUT"),
+    "airglow-waves": ("airglow", "waves", "X.jpg", "X.jpg", "X.jpg", "--tle", "{tle}", *_CAM, "--out", "OUT"),
+    "airglow-frame-times": (
+        "airglow",
+        "waves",
+        "--frames",
+        "{ag_frames3}",
+        "--frame-times",
+        "X.csv",
+        "--tle",
+        "{tle}",
+        *CAMERA,
+        *_CAM,
+        "--out",
+        "OUT",
+    ),
+    "airglow-pose-from": ("airglow", "waves", *_AG, "--pose-from", "X.json", "--out", "OUT"),
+    "airglow-attitudes": ("airglow", "waves", *_AG, "--attitudes", "X.csv", "--out", "OUT"),
+    "airglow-flat": ("airglow", "waves", *_AG, *_CAM, "--flat", "X.tif", "--out", "OUT"),
+    "airglow-dark": ("airglow", "waves", *_AG, *_CAM, "--dark", "X.tif", "--out", "OUT"),
+    "onboard-merge": ("onboard", "merge", "X.json", "--out", "OUT"),
+    "onboard-bench-task-cases": (
+        "onboard",
+        "bench",
+        "--models",
+        "scene",
+        "--runtimes",
+        "torch",
+        "--task-cases",
+        "Xdir",
+        "--out",
+        "OUT",
+    ),
+}
+SWEEP_KINDS = ("missing", "empty", "garbage", "wrong-type")
+#: commands the sweep leaves out, and why
+SWEEP_LEFT_OUT = {"catalog serve": "serves until stopped: its bad catalogs are refused in a subprocess test"}
+
+
+def _sweep_key(kind: str, slot: str) -> str:
+    return f"sweep_{kind.replace('-', '_')}_{slot[1:].lstrip('.') or 'dir'}"
+
+
+def _sweep_inputs(d: Path) -> dict[str, str]:
+    """The sweep's broken inputs (one of each kind per extension) and its valid companions."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(1)
+    slots = sorted({a for t in SWEEP.values() for a in t if a.startswith("X")})
+    fill: dict[str, str] = {}
+    for kind in SWEEP_KINDS:
+        folder = d / "sweep" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for slot in slots:
+            p = folder / ("bad" if slot == "Xdir" else "bad" + slot[1:])
+            fill[_sweep_key(kind, slot)] = str(p)
+            if p.exists() or kind == "missing":
+                continue
+            if slot == "Xdir":
+                if kind == "wrong-type":
+                    p.write_text("not a folder\n")
+                    continue
+                p.mkdir()
+                if kind == "garbage":  # a folder of broken files, and a case / product folder of them
+                    names = ("a.tif", "b.png", "c.json", "d.csv", "collection.json", "result.json", "labels.csv")
+                    (p / "case1").mkdir()
+                    for name in names:
+                        (p / name).write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+                    for name in ("case.json", "photo.jpg", "reference.jpg", "result.json", "georef.tif"):
+                        (p / "case1" / name).write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+            elif kind == "empty":
+                p.write_bytes(b"")
+            elif kind == "garbage":
+                p.write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+            else:
+                p.mkdir()
+    for name, values in (
+        ("raster.tif", 300 + rng.normal(0, 2, (1, 64, 64))),
+        ("raster2.tif", rng.uniform(0.02, 0.4, (2, 64, 64))),
+    ):
+        with rasterio.open(
+            d / name,
+            "w",
+            driver="GTiff",
+            width=64,
+            height=64,
+            count=len(values),
+            dtype="float32",
+            crs="EPSG:4326",
+            transform=from_origin(-118.5, 34.2, 0.001, 0.001),
+        ) as ds:
+            ds.write(values.astype(np.float32))
+    (d / "zones.geojson").write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"a"},"geometry":'
+        '{"type":"Polygon","coordinates":[[[-118.49,34.19],[-118.45,34.19],[-118.45,34.15],[-118.49,34.15],'
+        "[-118.49,34.19]]]}}]}"
+    )
+    frames = d / "ag_frames3"
+    frames.mkdir(exist_ok=True)
+    rows = ["file,time"]
+    for i in range(3):
+        if not (frames / f"f{i}.jpg").exists():
+            (frames / f"f{i}.jpg").symlink_to(SAMPLE / "meteor_20170517T054409.526Z.jpg")
+        rows.append(f"f{i}.jpg,2017-05-17T05:44:{9 + i:02d}.526Z")
+    (d / "ag_times3.csv").write_text("\n".join(rows) + "\n")
+    return {
+        **fill,
+        "raster": str(d / "raster.tif"),
+        "raster2": str(d / "raster2.tif"),
+        "zones": str(d / "zones.geojson"),
+        "ag_frames3": str(frames),
+        "ag_times3": str(d / "ag_times3.csv"),
+    }
+
+
+def _sweep_case(name: str, kind: str) -> Case:
+    writes_file = any(a.startswith("OUT/") for a in SWEEP[name])  # an output file: its folder must exist
+    out = "{out}" if kind == "garbage" or writes_file else "{new_out}"
+    argv = tuple(
+        "{" + _sweep_key(kind, a) + "}" if a.startswith("X") else out + a[3:] if a.startswith("OUT") else a
+        for a in SWEEP[name]
+    )
+    return Case(f"sweep-{name}-{kind}", argv, "bad")
+
+
+CASES += [_sweep_case(name, kind) for name in SWEEP for kind in SWEEP_KINDS]
+
+# a photo without EXIF (the Meteor frame has none): each command that needs the camera or the
+# exposure asks for it by the flag that supplies it (nightlights calibrate once asked for a focal
+# length it had no option for)
+_NL = ("nightlights", "calibrate", "{photo}", "--tle", "{tle}", "--time", TIME, "--exposure-s", "1", "--iso", "1600")
+_LS = ("lightning", "solve", "{photo}", "--time", TIME, "--exposure-s", "0.1", "--tle", "{tle}", "--events", "{events}")
+_AG0 = ("airglow", "waves", "--frames", "{ag_frames3}", "--frame-times", "{ag_times3}", "--tle", "{tle}", *_CAM)
+_GEO0 = ("geolocate", "{photo}", "--time", TIME, "--tle", "{tle}", *_CAM)
+_ST0 = ("nightlights", "stars", "{photo}", "--time", TIME, "--tle", "{tle}")
+_F = ("--focal-mm", "10.5")
+CASES += [
+    Case(f"exif-less-{name}", (*argv, "--out", "{new_out}"), token)
+    for name, argv, token in (
+        ("geolocate-focal", _GEO0, "--focal-mm"),
+        ("geolocate-sensor", (*_GEO0, *_F), "--sensor-mm"),
+        ("calibrate-exposure", ("nightlights", "calibrate", "{photo}"), "--exposure-s"),
+        ("calibrate-f-number", _NL, "--f-number"),
+        ("calibrate-focal", (*_NL, "--f-number", "2.8"), "--focal-mm"),
+        ("calibrate-sensor", (*_NL, "--f-number", "2.8", *_F), "--sensor-mm"),
+        ("stars-focal", _ST0, "--focal-mm"),
+        ("stars-sensor", (*_ST0, *_F), "--sensor-mm"),
+        ("lightning-focal", _LS, "--focal-mm"),
+        ("lightning-sensor", (*_LS, *_F), "--sensor-mm"),
+        ("airglow-focal", _AG0, "--focal-mm"),
+        ("airglow-sensor", (*_AG0, *_F), "--sensor-mm"),
+    )
+]
+
+
 def snapshot(root: Path) -> dict[str, tuple]:
     """Every entry under ``root``: kind, size and a hash of regular files (special files are not
     opened)."""
@@ -731,7 +1162,7 @@ def run_case(case: Case, root: Path, inputs: dict[str, str]) -> tuple[bool, str]
     out = root / "out" / case.id
     out.mkdir(parents=True, exist_ok=True)
     (out / "notes.txt").write_text("the user's notes\n")
-    fill = {**inputs, "out": str(out)}
+    fill = {**inputs, "out": str(out), "new_out": str(root / "new" / case.id)}  # new_out: must not be made
     argv = [a.format(**fill) if "{" in a else a for a in case.argv]
     before = snapshot(root)
     err, std = io.StringIO(), io.StringIO()
