@@ -137,6 +137,7 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
     spot[24:40, 20:44] = 180
     Image.fromarray(spot).save(d / "rso_img.png")
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(d / "rso_dark.png")
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save(d / "rso_white.png")
     for name, product in (("recover_user", "restored.png"), ("pose_user", "overlay.png"), ("synth_user", "labels.csv")):
         (d / name).mkdir(exist_ok=True)
         (d / name / product).write_text("the user's file\n")
@@ -174,6 +175,7 @@ def _newer_command_inputs(d: Path) -> dict[str, str]:
         "pose_none": str(d / "pose_none.json"),
         "rso_img": str(d / "rso_img.png"),
         "rso_dark": str(d / "rso_dark.png"),
+        "rso_white": str(d / "rso_white.png"),
         "recover_user": str(d / "recover_user"),
         "pose_user": str(d / "pose_user"),
         "synth_user": str(d / "synth_user"),
@@ -345,6 +347,7 @@ BAD_FILES.update(
         "bad-set": ("{bad_set}", "bad_set"),
         "image": ("{rso_img}", "rso_img.png"),
         "dark": ("{rso_dark}", "rso_dark.png"),
+        "white": ("{rso_white}", "rso_white.png"),
         "pose-nan": ("{pose_nan}", "pose_nan.json"),
         "pose-none": ("{pose_none}", "pose_none.json"),
         "nan-mesh": ("{nan_obj}", "nan.obj"),
@@ -682,7 +685,7 @@ CASES += [
     Case("rso-recover-out-under-file", _recover("--out", "{under_file}"), "--out"),
     Case("rso-recover-out-holds-user-png", _recover("--out", "{recover_user}"), "restored.png"),
     # rso pose
-    *_bad_files("rso-pose-image", lambda f: _pose(image=f), "binary jpeg dark"),
+    *_bad_files("rso-pose-image", lambda f: _pose(image=f), "binary jpeg dark white"),
     *_bad_files("rso-pose-model", lambda f: _pose("--model", f), "dev-zero missing binary"),
     *_bad_files("rso-pose-recover-model", lambda f: _pose("--recover-model", f), "dev-zero missing binary"),
     *_bad_files("rso-pose-mesh", lambda f: _pose("--mesh", f), "missing binary"),
@@ -1058,6 +1061,8 @@ def _sweep_inputs(d: Path) -> dict[str, str]:
     for name, values in (
         ("raster.tif", 300 + rng.normal(0, 2, (1, 64, 64))),
         ("raster2.tif", rng.uniform(0.02, 0.4, (2, 64, 64))),
+        ("negative.tif", -5 + rng.normal(0, 0.2, (1, 64, 64))),
+        ("nodata.tif", np.full((1, 64, 64), np.nan)),
     ):
         with rasterio.open(
             d / name,
@@ -1088,6 +1093,8 @@ def _sweep_inputs(d: Path) -> dict[str, str]:
         **fill,
         "raster": str(d / "raster.tif"),
         "raster2": str(d / "raster2.tif"),
+        "negative": str(d / "negative.tif"),
+        "nodata": str(d / "nodata.tif"),
         "zones": str(d / "zones.geojson"),
         "ag_frames3": str(frames),
         "ag_times3": str(d / "ag_times3.csv"),
@@ -1105,6 +1112,11 @@ def _sweep_case(name: str, kind: str) -> Case:
 
 
 CASES += [_sweep_case(name, kind) for name in SWEEP for kind in SWEEP_KINDS]
+CASES += [  # readable, but not what the command needs
+    Case("thermal-bt-negative", ("thermal", "bt", "{negative}", "--band", "ecostress-4", "--out", "{out}"), "negative"),
+    Case("thermal-bt-nodata", ("thermal", "bt", "{nodata}", "--band", "ecostress-4", "--out", "{out}"), "nodata"),
+    Case("rso-recover-white", ("rso", "recover", "{rso_white}", "--out", "{out}"), "uniform"),
+]
 
 # a photo without EXIF (the Meteor frame has none): each command that needs the camera or the
 # exposure asks for it by the flag that supplies it (nightlights calibrate once asked for a focal

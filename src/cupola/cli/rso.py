@@ -284,6 +284,9 @@ def _read_image(path: Path, size_px: int):
         raise InputError(f"{path}: image is {a.shape[1]}x{a.shape[0]} px; the model expects {size_px}x{size_px} px")
     if not np.any(a > 0):
         raise InputError(f"{path}: the image is empty (every pixel is 0); expected a spacecraft on a dark sky")
+    if float(a.max() - a.min()) == 0.0:  # all white (saturated) or one grey: nothing to see either
+        level = int(round(float(a.flat[0]) * (65535 if pixels.dtype == np.uint16 else 255)))
+        raise InputError(f"{path}: the image is uniform (every pixel is {level}); expected a spacecraft on a dark sky")
     return a
 
 

@@ -48,6 +48,16 @@ def run_bt(radiance_path, band: str, out_dir, *, emissivity: float | None = None
     bp = BandPlanck(response)
     bt = bp.temperature(rad.values).astype(np.float32)
     good = np.isfinite(rad.values) & (rad.values > 0)
+    finite = np.isfinite(rad.values)
+    if not good.any():
+        what = (
+            "no data"
+            if not finite.any()
+            else f"no positive radiance (median {float(np.median(rad.values[finite])):.3g})"
+        )
+        raise InputError(
+            f"{radiance_path}: {what}; expected W m-2 sr-1 um-1 (a radiance is positive; check the units and the scale)"
+        )
     outside = good & ~np.isfinite(bt)
     if good.any() and outside.mean() > 0.5:
         raise InputError(
