@@ -102,11 +102,14 @@ def onboard() -> None:
     from cupola.onboard.bench import BenchConfig, run_bench
     from cupola.onboard.keypoints import descriptor_similarity, keypoint_agreement, top_maxima
     from cupola.onboard.networks import build_network
-    from cupola.onboard.runtimes import export_onnx, prepare, runtime_available
+    from cupola.onboard.runtimes import accelerator_runtimes, export_onnx, prepare, runtime_available
     from cupola.onboard.samples import calibration_crops, evaluation_crop
 
-    rts = ("torch", "ort", "ort-fp16", "ort-int8", "ort-int8s") + tuple(
-        r for r in ("openvino", "openvino-int8") if runtime_available(r)
+    gpu = accelerator_runtimes()  # CUDA / OpenVINO GPU runtimes whose device is here (none on CI)
+    rts = (
+        ("torch", "ort", "ort-fp16", "ort-int8", "ort-int8s")
+        + tuple(r for r in ("openvino", "openvino-int8") if runtime_available(r))
+        + gpu
     )
     res = run_bench(
         BenchConfig(
@@ -167,6 +170,17 @@ def onboard() -> None:
         f"{fastest['runtime']} (drift {fastest['drift_rel']:.2e})"
     )
     bench_line("onboard_aliked_best_speedup", best["speedup_vs_torch"], "x", baseline=1.0)
+    # the accelerator rows (wall clock, copies to and from the device included) against fp32 PyTorch on the CPU
+    if not gpu:
+        print("# no accelerator here (no CUDA device for PyTorch or ONNX Runtime, no OpenVINO GPU): no GPU lines")
+    for rt in gpu:
+        r = rows[rt]
+        if r["status"] == "ok":
+            tag = rt.replace("-", "_")
+            bench_line(f"onboard_aliked_{tag}_speedup", r["speedup_vs_torch"], "x", baseline=1.0)
+            bench_line(f"onboard_aliked_{tag}_drift", r["drift_rel"], "rel", baseline=rows["ort"]["drift_rel"])
+        else:
+            print(f"# aliked {rt}: {r['status']}")
     aliked_int8_locate()
     int8_recipes()
     aliked_int8_noise(names=("torch", "int8", "hybrid"))  # ~50 localizations, ~10 min CPU
@@ -960,10 +974,11 @@ def runtimes_cpu(
     from cupola.onboard.faults import output_drift
     from cupola.onboard.keypoints import keypoint_agreement
     from cupola.onboard.networks import build_network
-    from cupola.onboard.runtimes import RUNTIMES, Unsupported, export_onnx, prepare, runtime_available
+    from cupola.onboard.runtimes import ACCELERATED, RUNTIMES, Unsupported, export_onnx, prepare, runtime_available
     from cupola.onboard.samples import calibration_crops, evaluation_crop
 
-    rts = tuple(r for r in (rts or tuple(RUNTIMES)) if runtime_available(r))
+    # CPU time per run: the accelerator runtimes' work is not on the CPU, so they are not in this table
+    rts = tuple(r for r in (rts or tuple(RUNTIMES)) if runtime_available(r) and r not in ACCELERATED)
     torch.set_num_threads(1)
     builders = rso_builders(8)
     out: dict[str, dict[str, dict]] = {}

@@ -192,3 +192,63 @@ def test_merge_two_machines(tmp_path, capsys):
     before = inside.read_text()
     code = main(["onboard", "merge", str(a), str(inside), "--out", str(out), "--quiet"])
     assert code == 2 and inside.read_text() == before
+
+
+# --- accelerator runtimes (CUDA, OpenVINO GPU): gated here, their steps checked on the CPU ------------
+
+
+def test_accelerator_runtimes_are_rows_that_say_why_on_a_machine_without_one(monkeypatch):
+    monkeypatch.setattr(runtimes, "_torch_cuda", lambda: False)
+    monkeypatch.setattr(runtimes, "_ort_cuda", lambda: False)
+    monkeypatch.setattr(runtimes, "openvino_devices", lambda: {"CPU": "a CPU"})
+    assert runtimes.accelerator_runtimes() == ()
+    res = run_bench(
+        BenchConfig(
+            models=("scene",),
+            runtimes=("torch", "torch-cuda", "torch-cuda-fp16", "ort-cuda", "ort-cuda-fp16"),
+            repeats=2,
+            warmup=0,
+            bitflip_trials=0,
+        )
+    )
+    status = {r["runtime"]: r["status"] for r in res.rows}
+    assert status["torch"] == "ok"
+    assert status["torch-cuda"].startswith("unsupported: no CUDA device")
+    assert status["torch-cuda-fp16"].startswith("unsupported: no CUDA device")
+    assert status["ort-cuda"].startswith("unsupported: ONNX Runtime has no CUDA provider")
+    assert status["ort-cuda-fp16"].startswith("unsupported: ONNX Runtime has no CUDA provider")
+    assert {r["precision"] for r in res.rows if r["runtime"].endswith("-fp16")} == {"fp16"}
+
+
+def test_a_gpu_found_joins_the_default_run(monkeypatch):
+    monkeypatch.setattr(runtimes, "_torch_cuda", lambda: True)
+    monkeypatch.setattr(runtimes, "_ort_cuda", lambda: False)
+    monkeypatch.setattr(runtimes, "openvino_devices", lambda: {"CPU": "a CPU", "GPU.0": "an Intel GPU"})
+    assert runtimes.accelerator_runtimes() == ("torch-cuda", "torch-cuda-fp16", "openvino-gpu", "openvino-gpu-fp16")
+
+
+def test_ort_falling_back_to_the_cpu_is_not_reported_as_the_gpu(monkeypatch, tmp_path):
+    """ONNX Runtime asked for a CUDA provider it lacks runs on the CPU without an error: the row
+    must say so instead of timing the CPU under the GPU's name."""
+    net = build_network("scene", seed=0)
+    path = runtimes.export_onnx(net.module, net.example, tmp_path / "s.onnx", net.output_names)
+    monkeypatch.setattr(runtimes, "_ort_cuda", lambda: True)  # the provider said to be there; it is not
+    with pytest.raises(runtimes.Unsupported, match="fell back to CPUExecutionProvider"):
+        runtimes.ort_runner(path, 1, device="cuda")
+
+
+@pytest.mark.parametrize(("precision", "tol"), [("fp32", 1e-6), ("fp16", 5e-2)])
+def test_the_device_runner_copies_the_network_and_returns_float32(precision, tol):
+    """The torch-cuda runner's steps on the CPU: a copy of the network (the reference stays fp32 on
+    its device), half precision for fp16, float32 outputs on the host close to the reference."""
+    net = build_network("scene", seed=3)
+    x = net.example.numpy()
+    with torch.inference_mode():
+        ref = net.module(net.example).numpy()
+    runner = runtimes._torch_device_runner(net.module, precision, device="cpu")
+    out = runner.run(x)[0]
+    assert out.dtype == np.float32 and out.shape == ref.shape
+    assert np.abs(out - ref).max() <= tol * max(1.0, np.abs(ref).max())
+    assert next(net.module.parameters()).dtype == torch.float32  # the reference untouched
+    full = sum(p.numel() * 4 for p in net.module.state_dict().values() if p.dtype == torch.float32)
+    assert runner.size_bytes == pytest.approx(full / (2 if precision == "fp16" else 1), rel=0.05)

@@ -30,10 +30,12 @@ def bench_command(
         "pose, scene (the day/night/limb/cloudy classifier).",
     ),
     runtimes: str = typer.Option(
-        "torch,ort,ort-int8",
+        "default",
         "--runtimes",
         help="Comma-separated: torch, torch-pieces (LightGlue's exported pieces in PyTorch eager), ort, ort-fp16, "
-        "ort-int8 (dynamic), ort-int8s (static), openvino, openvino-fp16, openvino-bf16, openvino-int8 (NNCF, static).",
+        "ort-int8 (dynamic), ort-int8s (static), openvino, openvino-fp16, openvino-bf16, openvino-int8 (NNCF, static); "
+        "on an accelerator torch-cuda, torch-cuda-fp16, ort-cuda, ort-cuda-fp16, openvino-gpu, openvino-gpu-fp16. "
+        "default: torch,ort,ort-int8 and every accelerator runtime whose device is here.",
     ),
     threads: str = typer.Option(
         "1", "--threads", help="Intra-op thread counts, comma-separated: every combination is run at each."
@@ -82,8 +84,10 @@ def bench_command(
     from cupola.onboard.bench import BenchConfig, parse_counts, parse_list, run_bench
     from cupola.onboard.networks import MODELS
     from cupola.onboard.products import write_bench_products
-    from cupola.onboard.runtimes import RUNTIMES
+    from cupola.onboard.runtimes import RUNTIMES, accelerator_runtimes
 
+    if runtimes.strip() == "default":  # the CPU runtimes, and the GPU ones when a GPU is here
+        runtimes = ",".join(("torch", "ort", "ort-int8", *accelerator_runtimes()))
     config = BenchConfig(
         models=parse_list(models, MODELS, "model"),
         runtimes=parse_list(runtimes, RUNTIMES, "runtime"),

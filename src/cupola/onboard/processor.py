@@ -41,6 +41,12 @@ def processor_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict:
             accelerators.append(torch.cuda.get_device_name(0))
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+    try:
+        import onnxruntime as ort
+
+        providers = list(ort.get_available_providers())
+    except ImportError:
+        providers = []
     return {
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -49,6 +55,7 @@ def processor_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict:
         "flags": {f: f in flags for f in _FLAGS},
         "accelerators": accelerators,
         "openvino_devices": openvino_devices(),  # name -> full name; {} without OpenVINO
+        "onnxruntime_providers": providers,  # CUDAExecutionProvider with onnxruntime-gpu
     }
 
 

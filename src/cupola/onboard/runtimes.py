@@ -1,15 +1,18 @@
 """Runtimes: PyTorch eager (fp32 reference), ONNX Runtime CPU fp32, fp16 and int8, OpenVINO CPU
-fp32, fp16, bf16 and int8 (NNCF post-training quantization).
+fp32, fp16, bf16 and int8 (NNCF post-training quantization); on an accelerator, PyTorch and ONNX
+Runtime on a CUDA GPU (fp32, fp16) and OpenVINO on its GPU device (fp32, fp16).
 
 A runtime whose library is missing is reported as ``"not installed"`` (:func:`runtime_available`),
-never raised; a precision the device does not run raises :class:`Unsupported` (a row
-``unsupported: ...``, not a crash). Each :func:`prepare` returns a :class:`Runner`: a call on a
-NumPy input giving the outputs as NumPy arrays, the load time and the size on disk of what was
-loaded.
+never raised; a precision the device does not run, or a device that is not here, raises
+:class:`Unsupported` (a row ``unsupported: ...``, not a crash). :func:`accelerator_runtimes` lists
+the accelerator runtimes whose device is found here (the command adds them to its default run).
+Each :func:`prepare` returns a :class:`Runner`: a call on a NumPy input giving the outputs as NumPy
+arrays, the load time and the size on disk of what was loaded.
 
 >>> sorted(RUNTIMES)  # doctest: +NORMALIZE_WHITESPACE
-['openvino', 'openvino-bf16', 'openvino-fp16', 'openvino-int8', 'ort', 'ort-fp16', 'ort-int8', 'ort-int8s',
- 'torch', 'torch-pieces']
+['openvino', 'openvino-bf16', 'openvino-fp16', 'openvino-gpu', 'openvino-gpu-fp16', 'openvino-int8', 'ort',
+ 'ort-cuda', 'ort-cuda-fp16', 'ort-fp16', 'ort-int8', 'ort-int8s', 'torch', 'torch-cuda', 'torch-cuda-fp16',
+ 'torch-pieces']
 >>> sorted(CALIBRATED)
 ['openvino-int8', 'ort-int8s']
 """
@@ -32,11 +35,13 @@ import numpy as np
 from cupola.errors import InputError
 
 __all__ = [
+    "ACCELERATED",
     "CALIBRATED",
     "RUNTIMES",
     "RUNTIME_MODULES",
     "Runner",
     "Unsupported",
+    "accelerator_runtimes",
     "runtime_available",
     "export_onnx",
     "openvino_devices",
@@ -57,7 +62,17 @@ RUNTIMES = {
     "openvino-fp16": "fp16",
     "openvino-bf16": "bf16",
     "openvino-int8": "int8",
+    "torch-cuda": "fp32",  # PyTorch eager on the first CUDA device
+    "torch-cuda-fp16": "fp16",  # the same with weights and activations in half precision
+    "ort-cuda": "fp32",  # ONNX Runtime's CUDA execution provider (the onnxruntime-gpu wheel)
+    "ort-cuda-fp16": "fp16",  # the fp16 graph of ort-fp16 on that provider
+    "openvino-gpu": "fp32",  # OpenVINO's GPU device (an Intel GPU), f32 precision hint
+    "openvino-gpu-fp16": "fp16",  # the same with the f16 hint (the GPU plugin's own default)
 }
+#: the runtimes that run on an accelerator, not the CPU
+ACCELERATED = frozenset(
+    {"torch-cuda", "torch-cuda-fp16", "ort-cuda", "ort-cuda-fp16", "openvino-gpu", "openvino-gpu-fp16"}
+)
 #: the runtimes quantized on a calibration set (static int8)
 CALIBRATED = frozenset({"ort-int8s", "openvino-int8"})
 #: runtime name -> the Python module(s) it needs (tests point one at a missing module)
@@ -72,6 +87,12 @@ RUNTIME_MODULES: dict[str, str | tuple[str, ...]] = {
     "openvino-fp16": "openvino",
     "openvino-bf16": "openvino",
     "openvino-int8": ("openvino", "nncf"),
+    "torch-cuda": "torch",
+    "torch-cuda-fp16": "torch",
+    "ort-cuda": "onnxruntime",
+    "ort-cuda-fp16": ("onnxruntime", "onnx"),
+    "openvino-gpu": "openvino",
+    "openvino-gpu-fp16": "openvino",
 }
 #: OpenVINO's name of each precision hint
 _OV_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "f32"}
@@ -115,6 +136,31 @@ def openvino_devices() -> dict[str, str]:
         except RuntimeError:  # pragma: no cover - a device without the property
             out[dev] = dev
     return out
+
+
+def _torch_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _ort_cuda() -> bool:
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def accelerator_runtimes() -> tuple[str, ...]:
+    """The :data:`ACCELERATED` runtimes whose library and device are here (none on a CPU-only
+    machine): PyTorch with a CUDA device, ONNX Runtime with its CUDA provider, OpenVINO with a GPU."""
+    found: list[str] = []
+    if runtime_available("torch-cuda") and _torch_cuda():
+        found += ["torch-cuda", "torch-cuda-fp16"]
+    if runtime_available("ort-cuda-fp16") and _ort_cuda():
+        found += ["ort-cuda", "ort-cuda-fp16"]
+    if any(d.split(".")[0] == "GPU" for d in openvino_devices()):
+        found += ["openvino-gpu", "openvino-gpu-fp16"]
+    return tuple(found)
 
 
 def export_onnx(
@@ -165,17 +211,60 @@ def _torch_runner(module: Any, threads: int) -> Runner:
     return Runner(run, load_s, buf.getbuffer().nbytes)
 
 
-def ort_runner(path: Path, threads: int) -> Runner:
-    """An ONNX Runtime CPU session of the graph at ``path`` on ``threads`` threads (one inter-op thread)."""
+def _torch_device_runner(module: Any, precision: str, device: str = "cuda") -> Runner:
+    """A copy of ``module`` on ``device`` (the first CUDA device; fp16: weights in half precision,
+    the input cast on the device), ``module`` itself left as it is; outputs come back to the host as
+    float32, so each call's time includes both copies and the device's synchronisation, as a user's
+    call would. (``device="cpu"`` runs the same steps on the CPU: how the tests check them.)"""
+    import copy
+
+    import torch
+
+    if device == "cuda" and not _torch_cuda():
+        raise Unsupported("no CUDA device here (torch.cuda.is_available() is False)")
+    half = precision == "fp16"
+    t0 = time.perf_counter()
+    net = copy.deepcopy(module).to(device).eval()
+    if half:
+        net = net.half()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    load_s = time.perf_counter() - t0
+    size = sum(t.numel() * t.element_size() for t in net.state_dict().values())
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        with torch.inference_mode():
+            t = torch.from_numpy(x).to(device)
+            out = net(t.half() if half else t)
+        outs = out if isinstance(out, tuple | list) else (out,)
+        return [o.float().cpu().numpy() for o in outs]  # the copy back synchronises
+
+    return Runner(run, load_s, size)
+
+
+def ort_runner(path: Path, threads: int, device: str = "cpu") -> Runner:
+    """An ONNX Runtime session of the graph at ``path`` on ``threads`` threads (one inter-op thread),
+    on the CPU or (``device="cuda"``) on the CUDA execution provider; raises :class:`Unsupported` when
+    the provider is not here or ONNX Runtime fell back to the CPU."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3  # errors only (fp16 graphs log a warning per node it cannot fold)
+    providers = ["CPUExecutionProvider"]
+    if device == "cuda":
+        if not _ort_cuda():
+            have = ", ".join(ort.get_available_providers())
+            raise Unsupported(f"ONNX Runtime has no CUDA provider here (providers: {have}; needs onnxruntime-gpu)")
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     t0 = time.perf_counter()
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a provider it cannot use is a warning; the check below says it
+        session = ort.InferenceSession(str(path), opts, providers=providers)
     load_s = time.perf_counter() - t0
+    if session.get_providers()[0] != providers[0]:
+        raise Unsupported(f"ONNX Runtime fell back to {session.get_providers()[0]} (no usable CUDA device)")
     name = session.get_inputs()[0].name
 
     def run(x: np.ndarray) -> list[np.ndarray]:
@@ -309,24 +398,28 @@ def _quantize_nncf(path: Path, calibration: list[np.ndarray]) -> Path:
     return out
 
 
-def _openvino_runner(path: Path, threads: int, precision: str = "fp32") -> Runner:
-    """OpenVINO on the CPU at ``precision`` (its inference precision hint; int8 graphs run with the
-    f32 hint: quantized layers in int8, the rest in fp32). Raises :class:`Unsupported` when the
-    compiled model runs another precision than asked (fp16 on a CPU without AVX512-FP16 / AMX-FP16)."""
+def _openvino_runner(path: Path, threads: int, precision: str = "fp32", device: str = "CPU") -> Runner:
+    """OpenVINO on ``device`` (``CPU``, or ``GPU``: its first GPU) at ``precision`` (its inference
+    precision hint; int8 graphs run with the f32 hint: quantized layers in int8, the rest in fp32).
+    Raises :class:`Unsupported` when the device is not here or the compiled model runs another
+    precision than asked (fp16 on a CPU without AVX512-FP16 / AMX-FP16)."""
     import openvino as ov
 
     core = ov.Core()
+    if device != "CPU" and not any(d.split(".")[0] == device for d in core.available_devices):
+        raise Unsupported(f"OpenVINO finds no {device} device here (devices: {', '.join(core.available_devices)})")
     hint = _OV_HINTS[precision]
     t0 = time.perf_counter()
     # the hint stated always: on CPUs with bf16 support OpenVINO would otherwise run fp32 graphs in bf16
-    compiled = core.compile_model(
-        str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": hint}
-    )
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint}
+    if device == "CPU":
+        config["INFERENCE_NUM_THREADS"] = threads
+    compiled = core.compile_model(str(path), device, config)
     load_s = time.perf_counter() - t0
     ran = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     if ran != hint:
-        caps = ", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-        raise Unsupported(f"OpenVINO CPU runs {precision} as {ran} here (capabilities: {caps})")
+        caps = ", ".join(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
+        raise Unsupported(f"OpenVINO {device} runs {precision} as {ran} here (capabilities: {caps})")
 
     request = compiled.create_infer_request()  # one request, reused (a call per run costs ~0.1 ms more)
 
@@ -359,4 +452,14 @@ def prepare(
         return _openvino_runner(onnx_path, threads, RUNTIMES[name])
     if name == "openvino-int8":
         return _openvino_runner(_quantize_nncf(onnx_path, calibration or []), threads, "int8")
+    if name in ("torch-cuda", "torch-cuda-fp16"):
+        return _torch_device_runner(module, RUNTIMES[name])
+    if name == "ort-cuda":
+        return ort_runner(onnx_path, threads, device="cuda")
+    if name == "ort-cuda-fp16":
+        if not _ort_cuda():  # before the conversion: the row says why at once
+            ort_runner(onnx_path, threads, device="cuda")
+        return ort_runner(_convert_fp16(onnx_path), threads, device="cuda")
+    if name in ("openvino-gpu", "openvino-gpu-fp16"):
+        return _openvino_runner(onnx_path, threads, RUNTIMES[name], device="GPU")
     raise InputError(f"`name` {name!r}: unknown runtime; expected one of {', '.join(sorted(RUNTIMES))}")
