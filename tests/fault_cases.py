@@ -1116,6 +1116,22 @@ CASES += [  # readable, but not what the command needs
     Case("thermal-bt-negative", ("thermal", "bt", "{negative}", "--band", "ecostress-4", "--out", "{out}"), "negative"),
     Case("thermal-bt-nodata", ("thermal", "bt", "{nodata}", "--band", "ecostress-4", "--out", "{out}"), "nodata"),
     Case("rso-recover-white", ("rso", "recover", "{rso_white}", "--out", "{out}"), "uniform"),
+    # options out of range, or naming the wrong option
+    Case(
+        "thermal-bt-raster-band-0",
+        ("thermal", "bt", "{raster}", "--band", "ecostress-4", "--raster-band", "0", "--out", "{out}"),
+        "--raster-band",
+    ),
+    Case(
+        "thermal-bt-raster-band-3",
+        ("thermal", "bt", "{raster}", "--band", "ecostress-4", "--raster-band", "3", "--out", "{out}"),
+        "band 3 does not exist",
+    ),
+    Case(
+        "calibrate-focal-negative",
+        ("nightlights", "calibrate", "{photo}", "--focal-mm", "-3", "--out", "{out}"),
+        "--focal-mm",
+    ),
 ]
 
 # a photo without EXIF (the Meteor frame has none): each command that needs the camera or the

@@ -143,6 +143,7 @@ RULES: dict[tuple[str, ...], dict] = {
         "exposure_s": EXPOSURE_S,
         "iso": Range(0.0, 1e7, lo_open=True, what="a positive ISO speed"),
         "f_number": Range(0.0, 100.0, lo_open=True, what="a positive f-number"),
+        "focal_mm": FOCAL_MM,
         "sensor_mm": (SENSOR_MM, SENSOR_MM),
         "transfer": ("srgb", "linear"),
     },
@@ -216,6 +217,7 @@ RULES: dict[tuple[str, ...], dict] = {
         "scale": POSITIVE,
     },
     ("rso", "pose"): {"scale": POSITIVE},
+    ("thermal", "bt"): {"raster_band": Range(1, 100_000, what="a band number, from 1")},
     ("onboard", "bench"): {
         "threads": Range(1, 1024, what="a number of threads"),
         "repeats": Range(2, 1_000_000, what="a number of timed runs"),

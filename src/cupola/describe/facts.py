@@ -157,8 +157,8 @@ def describe_result(d: dict, *, samples: int = 900, near_km: float = 50.0, n_cit
 
     if samples < 16:
         raise InputError(f"`samples` {samples}: expected at least 16")
-    if not (math.isfinite(near_km) and near_km >= 0):
-        raise InputError(f"`near_km` {near_km}: expected a distance of 0 km or more")
+    if not (math.isfinite(near_km) and 0 <= near_km <= 20_000):
+        raise InputError(f"`near_km` {near_km}: expected a distance of 0 to 20000 km (half the way round the Earth)")
     fp = footprint_of(d)
     if fp is None:
         raise InputError(f"{d.get('_path', 'result')}: no footprint")

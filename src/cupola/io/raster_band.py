@@ -66,7 +66,7 @@ def read_raster_band(path: str | os.PathLike, band: int = 1, *, what: str = "a r
     try:
         with rasterio.open(p) as ds:
             if not 1 <= band <= ds.count:
-                raise InputError(f"{p}: has {ds.count} band(s); `band` {band} does not exist")
+                raise InputError(f"{p}: has {ds.count} band(s); band {band} does not exist")
             check_pixel_budget(ds.width, ds.height, str(p))
             masked = ds.read(band, masked=True)
             scale = ds.scales[band - 1] if ds.scales else 1.0
