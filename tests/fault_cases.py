@@ -1127,6 +1127,13 @@ CASES += [  # readable, but not what the command needs
         ("thermal", "bt", "{raster}", "--band", "ecostress-4", "--raster-band", "3", "--out", "{out}"),
         "band 3 does not exist",
     ),
+    Case("catalog-serve-port", ("catalog", "serve", "{folder}", "--port", "70000"), "--port"),
+    Case(
+        "lightning-simulate-seed",
+        ("lightning", "simulate", "--tle", "{tle}", "--time", TIME, "--seed", "-1", "--out", "{out}"),
+        "--seed",
+    ),
+    Case("geolocate-distortion-no-lens", _geo("--distortion", "1e9", "0", "0", "0", "0"), "--distortion"),
     Case(
         "calibrate-focal-negative",
         ("nightlights", "calibrate", "{photo}", "--focal-mm", "-3", "--out", "{out}"),

@@ -208,3 +208,32 @@ def test_gsd_matches_simple_nadir_formula(meteor_state):
     expected = state.altitude_m * 6.4e-6 / 0.4
     g = geo.gsd_m()
     assert g[0] == pytest.approx(expected, rel=2e-3) and g[1] == pytest.approx(expected, rel=2e-3)
+
+
+def test_a_distortion_that_is_no_lens_is_found_on_the_frame():
+    """OpenCV's undistortPoints agrees with the inversion where the check passes (a real lens), and
+    coefficients no lens has (a unit mistake, a sign slip) are named before any work."""
+    import cv2
+
+    body = dict(focal_mm=24.0, sensor_width_mm=35.9, sensor_height_mm=23.9, width_px=5568, height_px=3712)
+    for d in (Distortion(k1=-0.08), Distortion(k1=-0.28, k2=0.07, p1=0.001, p2=-0.0005), Distortion(k1=0.1, k3=0.05)):
+        cam = Camera.from_focal_sensor(**body, distortion=d)
+        assert cam.distortion_problem() is None, d
+        pts = np.array([[0.0, 0.0], [5567.0, 3711.0], [100.0, 3000.0]])
+        k = np.array([[cam.focal_x_px, 0, cam.cx_px], [0, cam.focal_y_px, cam.cy_px], [0, 0, 1]])
+        ref = cv2.undistortPoints(
+            pts[:, None, :],
+            k,
+            np.array([d.k1, d.k2, d.p1, d.p2, d.k3]),
+            criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12),
+        )[:, 0, :]
+        x, y = cam.normalized(pts[:, 0], pts[:, 1])
+        assert np.abs(np.stack([x, y], axis=1) - ref).max() < 1e-6
+    assert Camera.from_focal_sensor(**body).distortion_problem() is None  # none at all
+    for d, word in (
+        (Distortion(k1=1e9), "inverted"),  # pixels for normalized units
+        (Distortion(k1=-1.0), "inverted"),  # folds back inside the frame
+        (Distortion(p1=0.5), "diverges"),
+    ):
+        problem = Camera.from_focal_sensor(**body, distortion=d).distortion_problem()
+        assert problem is not None and word in problem, (d, problem)

@@ -193,6 +193,7 @@ RULES: dict[tuple[str, ...], dict] = {
         "miss_rate": FRACTION,
         "storms": Range(0, 10_000, what="storm cells"),
         "cities": Range(0, 100_000, what="towns"),
+        "seed": SEED,
     },
     ("airglow", "waves"): {
         "focal_mm": FOCAL_MM,
@@ -218,6 +219,7 @@ RULES: dict[tuple[str, ...], dict] = {
     },
     ("rso", "pose"): {"scale": POSITIVE},
     ("thermal", "bt"): {"raster_band": Range(1, 100_000, what="a band number, from 1")},
+    ("catalog", "serve"): {"port": Range(0, 65_535, what="a TCP port (0: any free one)")},
     ("onboard", "bench"): {
         "threads": Range(1, 1024, what="a number of threads"),
         "repeats": Range(2, 1_000_000, what="a number of timed runs"),

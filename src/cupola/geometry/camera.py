@@ -139,6 +139,33 @@ class Camera:
             x, y = self.distortion.apply(x, y)
         return x * self.focal_x_px + self.cx_px, y * self.focal_y_px + self.cy_px
 
+    def distortion_problem(self, tolerance_px: float = 0.01) -> str | None:
+        """Why the distortion cannot be a lens on this frame, or None: along the border and the
+        diagonals of the image, the inversion (:meth:`Distortion.remove`) must give back each pixel
+        to ``tolerance_px`` when distorted again, and the radial mapping must keep growing outward
+        (a lens does not fold the image back on itself)."""
+        if self.distortion.is_zero:
+            return None
+        w, h = self.width_px - 1, self.height_px - 1
+        t = np.linspace(0.0, 1.0, 65)
+        cols = np.concatenate([t * w, t * w, np.zeros_like(t), np.full_like(t, w), t * w, t * w])
+        rows = np.concatenate([np.zeros_like(t), np.full_like(t, h), t * h, t * h, t * h, (1 - t) * h])
+        with np.errstate(all="ignore"):  # coefficients far from a lens overflow: that is the finding
+            x, y = self.normalized(cols, rows)
+            xd, yd = self.distortion.apply(x, y)
+            err = np.hypot((xd * self.focal_x_px + self.cx_px) - cols, (yd * self.focal_y_px + self.cy_px) - rows)
+        bad = np.where(np.isfinite(err), err, np.inf)
+        if bad.max() > tolerance_px:
+            i = int(np.argmax(bad))
+            off = "diverges" if not np.isfinite(err[i]) else f"is off by {err[i]:.3g} px"
+            return f"it cannot be inverted at pixel ({cols[i]:.0f}, {rows[i]:.0f}) (the round trip {off})"
+        d = self.distortion
+        r2 = np.linspace(0.0, float(np.max(x * x + y * y)), 200)
+        slope = 1.0 + 3.0 * d.k1 * r2 + 5.0 * d.k2 * r2**2 + 7.0 * d.k3 * r2**3  # d(r_d)/dr of the radial part
+        if np.any(slope <= 0):
+            return "the radial mapping folds back before the image corner (not a lens)"
+        return None
+
     def to_dict(self) -> dict:
         return {
             "width_px": self.width_px,

@@ -160,6 +160,12 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
         if not all(np.isfinite(req.distortion)):
             raise InputError("`distortion`: coefficients must be finite numbers")
         cam = dataclasses.replace(cam, distortion=Distortion(*map(float, req.distortion)))
+        problem = cam.distortion_problem()
+        if problem is not None:
+            raise InputError(
+                f"`distortion` {' '.join(f'{x:g}' for x in req.distortion)}: {problem}; expected OpenCV's "
+                "k1 k2 p1 p2 k3 on normalized coordinates (a few tenths at most for a real lens)"
+            )
         cam_source += ", distortion k1 k2 p1 p2 k3 = " + " ".join(f"{x:g}" for x in req.distortion)
     elements = element_set_at(req.tle_path, req.time, force=req.force_tle, notes=notes)
     state = orbit.state_at(elements, req.time)
