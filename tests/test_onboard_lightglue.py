@@ -117,3 +117,22 @@ def test_empty_side_and_missing_runtime(pair, monkeypatch):
     assert not lo.ort_available()
     with pytest.raises(InputError, match="onnxruntime"):
         lo.OrtLightGlue(glue)
+
+
+def test_the_export_writes_nothing_on_the_terminal(pair, capfd):
+    """PyTorch's exporter prints a C++ note per fused-attention node straight to file descriptor 2
+    (hundreds of lines in `cupola onboard bench`); the export keeps them off the terminal."""
+    capfd.readouterr()
+    graphs = lo.export_graphs(pair[0], fused=True)
+    assert graphs and capfd.readouterr().err == ""
+
+
+def test_native_stderr_comes_back_after_the_block(capfd):
+    import os
+
+    from cupola.io.native import native_stderr_silenced
+
+    with native_stderr_silenced():
+        os.write(2, b"dropped\n")
+    os.write(2, b"kept\n")
+    assert capfd.readouterr().err == "kept\n"

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from cupola.errors import InputError
+from cupola.io.native import native_stderr_silenced
 
 
 def ort_available() -> bool:
@@ -206,8 +207,10 @@ def export_graphs(glue: Any, fused: bool = True, opset: int = 17) -> dict[str, b
             inputs, outputs = ["d0", "d1"], ["m0", "m1", "s0", "s1"]
             axes = {"d0": {1: "m"}, "d1": {1: "n"}, "m0": {1: "m"}, "s0": {1: "m"}, "m1": {1: "n"}, "s1": {1: "n"}}
         buf = io.BytesIO()
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on Python-side shape arithmetic
+        # the tracer's notes on Python-side shape arithmetic (warnings) and the exporter's C++ notes on
+        # com.microsoft's fused attention (written to file descriptor 2, a dozen per piece)
+        with torch.no_grad(), warnings.catch_warnings(), native_stderr_silenced():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 mod,
                 args,
