@@ -138,7 +138,9 @@ def _aliked_models(weights: str, max_keypoints: int, threads: int):
 def _ort_glue(weights: str, max_keypoints: int, threads: int):
     from cupola.locate.lightglue_ort import OrtLightGlue
 
-    return OrtLightGlue(_aliked_models(weights, max_keypoints, threads)[1], threads=threads)
+    # one intra-op thread whatever ``threads``: LightGlue's pieces are small matrix products, and on
+    # 2 cores a second ONNX Runtime thread made a pass slower, not faster (docs/onboard.md, "Two threads")
+    return OrtLightGlue(_aliked_models(weights, max_keypoints, threads)[1], threads=1)
 
 
 @lru_cache(maxsize=2)
