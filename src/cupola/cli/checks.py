@@ -220,6 +220,8 @@ RULES: dict[tuple[str, ...], dict] = {
     ("rso", "pose"): {"scale": POSITIVE},
     ("thermal", "bt"): {"raster_band": Range(1, 100_000, what="a band number, from 1")},
     ("catalog", "serve"): {"port": Range(0, 65_535, what="a TCP port (0: any free one)")},
+    ("catalog", "build"): {"thumbnail_px": Range(8, 4096, what="a thumbnail size in pixels")},
+    ("describe",): {"near_km": Range(0.0, 20_000.0, what="a distance in km (at most half the way round the Earth)")},
     ("onboard", "bench"): {
         "threads": Range(1, 1024, what="a number of threads"),
         "repeats": Range(2, 1_000_000, what="a number of timed runs"),
