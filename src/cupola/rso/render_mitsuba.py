@@ -12,7 +12,9 @@ the Earth fill a second one of irradiance 0.3 pi.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -52,6 +54,7 @@ def _ply_files(model: SpacecraftModel) -> dict[int, str]:
     import trimesh
 
     folder = Path(tempfile.mkdtemp(prefix="cupola-rso-mitsuba-"))
+    atexit.register(shutil.rmtree, folder, True)  # the meshes Mitsuba reads; gone when the process ends
     files = {}
     for mat in np.unique(model.material):
         faces = model.faces[model.material == mat]
