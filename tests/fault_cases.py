@@ -812,6 +812,8 @@ _SWEEP_TEXT = {
 }
 SWEEP: dict[str, tuple[str, ...]] = {name: _words(text) for name, text in _SWEEP_TEXT.items()}
 SWEEP_KINDS = ("missing", "empty", "garbage", "wrong-type")
+#: the text inputs also given as a 300 MB file: each must be refused by its size, not read whole
+HUGE_SLOTS = (".csv", ".json", ".txt")  # vector layers are opened by GDAL, not read here
 #: commands the sweep leaves out, and why
 SWEEP_LEFT_OUT = {"catalog serve": "serves until stopped: its bad catalogs are refused in a subprocess test"}
 
@@ -855,6 +857,13 @@ def _sweep_inputs(d: Path) -> dict[str, str]:
                 p.write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
             else:
                 p.mkdir()
+    huge = d / "sweep" / "huge"  # text inputs of 300 MB (sparse: no disk used), beyond every cap
+    huge.mkdir(parents=True, exist_ok=True)
+    for slot in (s for s in slots if s[1:] in HUGE_SLOTS):
+        p = huge / ("bad" + slot[1:])
+        fill[_sweep_key("huge", slot)] = str(p)
+        with open(p, "wb") as f:
+            f.truncate(300 * 1024 * 1024)
     for name, values in (
         ("raster.tif", 300 + rng.normal(0, 2, (1, 64, 64))),
         ("raster2.tif", rng.uniform(0.02, 0.4, (2, 64, 64))),
@@ -905,10 +914,16 @@ def _sweep_case(name: str, kind: str) -> Case:
         "{" + _sweep_key(kind, a) + "}" if a.startswith("X") else out + a[3:] if a.startswith("OUT") else a
         for a in SWEEP[name]
     )
-    return Case(f"sweep-{name}-{kind}", argv, "bad")
+    # a huge file must be refused for its size (naming the cap), not read whole and found wanting
+    return Case(f"sweep-{name}-{kind}", argv, "larger than" if kind == "huge" else "bad")
 
 
 CASES += [_sweep_case(name, kind) for name in SWEEP for kind in SWEEP_KINDS]
+CASES += [
+    _sweep_case(name, "huge")
+    for name, argv in SWEEP.items()
+    if any(a.startswith("X") and a[1:] in HUGE_SLOTS for a in argv)
+]
 CASES += [  # readable, but not what the command needs
     Case("thermal-bt-negative", ("thermal", "bt", "{negative}", "--band", "ecostress-4", "--out", "{out}"), "negative"),
     Case("thermal-bt-nodata", ("thermal", "bt", "{nodata}", "--band", "ecostress-4", "--out", "{out}"), "nodata"),

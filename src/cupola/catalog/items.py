@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 
 __all__ = ["product_item", "read_product", "item_id"]
 
@@ -38,10 +39,7 @@ def read_product(folder: str | Path) -> dict:
     p = folder / "result.json"
     if not p.is_file():
         raise InputError(f"{folder}: no result.json (not a cupola product folder)")
-    try:
-        d = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{p}: not readable JSON ({e})") from None
+    d = read_json_bounded(p, "the result.json of a cupola product")
     if not isinstance(d, dict):
         raise InputError(f"{p}: expected a JSON object")
     if _geometry(d) is None:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 
 __all__ = ["validate_stac", "check_extension_fields"]
 
@@ -75,10 +75,7 @@ def validate_stac(obj: dict | str | Path) -> list[str]:
     """Schema problems of one STAC Item, Catalog or Collection (a dict or a JSON file): an empty list
     when it validates against the core schema and the extension checks."""
     if not isinstance(obj, dict):
-        try:
-            obj = json.loads(Path(obj).read_text())
-        except (OSError, ValueError) as e:  # ValueError: JSONDecodeError and UnicodeDecodeError
-            raise InputError(f"{obj}: not a readable STAC JSON file ({e})") from None
+        obj = read_json_bounded(obj, "a STAC JSON file")
     if not isinstance(obj, dict):
         return [f"(root): a JSON {type(obj).__name__}, expected an object (Feature, Catalog or Collection)"]
     kind = obj.get("type")

@@ -15,6 +15,7 @@ from html import escape as html_escape
 from pathlib import Path
 
 from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 from cupola.io.staging import staged_output
 
 __all__ = ["export_webmap", "read_catalog_items"]
@@ -24,19 +25,13 @@ def read_catalog_items(catalog: str | Path) -> list[dict]:
     """The items of a catalog folder (or its collection.json), as dicts with their folder."""
     p = Path(catalog)
     coll = p / "collection.json" if p.is_dir() else p
-    try:
-        c = json.loads(coll.read_text())
-    except (OSError, ValueError) as e:  # ValueError: bad JSON, bad UTF-8
-        raise InputError(f"{coll}: not a readable STAC collection ({e})") from None
+    c = read_json_bounded(coll, "a STAC collection (collection.json of cupola catalog build)")
     items = []
     for link in c.get("links", []):
         if link.get("rel") != "item":
             continue
         f = (coll.parent / link["href"]).resolve()
-        try:
-            d = json.loads(f.read_text())
-        except (OSError, ValueError) as e:  # ValueError: bad JSON, bad UTF-8
-            raise InputError(f"{f}: not a readable STAC item ({e})") from None
+        d = read_json_bounded(f, "a STAC item")
         d["_folder"] = str(f.parent)
         items.append(d)
     if not items:

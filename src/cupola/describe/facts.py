@@ -22,6 +22,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 
 __all__ = ["load_result", "describe_result", "COMPASS"]
 
@@ -37,10 +38,7 @@ def load_result(path: str | Path) -> dict:
         p = p / "result.json"
     if not p.is_file():
         raise InputError(f"{p}: no result.json (expected a result file or a product folder holding one)")
-    try:
-        d = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{p}: not readable JSON ({e})") from None
+    d = read_json_bounded(p, "a result.json of geolocate/locate")
     if not isinstance(d, dict):
         raise InputError(f"{p}: expected a JSON object")
     if footprint_of(d) is None and (p.parent / "footprint.geojson").is_file():

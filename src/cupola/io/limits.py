@@ -7,16 +7,29 @@ blocking on special files (a FIFO, ``/dev/zero``, a terminal) given where a file
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from cupola.errors import InputError
 
-__all__ = ["MAX_TEXT_BYTES", "MAX_PIXELS", "regular_file", "read_bytes_bounded", "check_pixel_budget"]
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "MAX_JSON_BYTES",
+    "MAX_PIXELS",
+    "regular_file",
+    "read_bytes_bounded",
+    "read_json_bounded",
+    "check_pixel_budget",
+]
 
-#: text inputs (CSV tables, TLE files, catalogs, JSON) larger than this are refused
+#: text inputs (CSV tables, TLE files, catalogs) larger than this are refused
 MAX_TEXT_BYTES = 256 * 1024 * 1024
+#: JSON inputs (result.json, case.json, STAC files, calibrations): parsed whole, so a tighter cap
+#: (a parsed JSON takes several times its size in memory)
+MAX_JSON_BYTES = 64 * 1024 * 1024
 #: images (photos, references, frames, synthetic scenes) with more pixels than this are refused
 #: before any decoding: 400 Mpx is about 1.2 GB as 8-bit RGB
 MAX_PIXELS = 400_000_000
@@ -66,6 +79,17 @@ def read_bytes_bounded(path: str | os.PathLike, what: str, max_bytes: int = MAX_
     if len(data) > max_bytes:
         raise InputError(f"{p}: file is larger than the {max_bytes} bytes allowed for {what}")
     return data
+
+
+def read_json_bounded(path: str | os.PathLike, what: str, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """The parsed JSON of a regular file of at most ``max_bytes`` (UTF-8, a byte-order mark
+    allowed); :class:`InputError` naming the file when it is missing, special, too large, not UTF-8
+    or not JSON (``what`` says what was expected)."""
+    data = read_bytes_bounded(path, what, max_bytes)
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise InputError(f"{path}: not readable JSON ({' '.join(str(exc).split())}); expected {what}") from None
 
 
 def check_pixel_budget(width: int, height: int, name: str, bands: int = 1, max_pixels: int = MAX_PIXELS) -> None:

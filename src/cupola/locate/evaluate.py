@@ -4,7 +4,6 @@ hand-labelled footprint)."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 from cupola.locate.localize import Localizer, LocateOptions
 
 
@@ -42,8 +42,8 @@ def read_case(folder: Path) -> dict:
     path = Path(folder) / "case.json"
     if not path.is_file():
         raise InputError(f"{folder}: no case.json")
+    case = read_json_bounded(path, "a case file (case.json)")
     try:
-        case = json.loads(path.read_text())
         b = case["reference_bounds"]
         case["_bounds"] = (b["west"], b["south"], b["east"], b["north"])
     except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON, bad UTF-8

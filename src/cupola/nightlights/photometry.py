@@ -27,7 +27,6 @@ with Omega_sp the solid angle of one superpixel on axis (see :mod:`cupola.nightl
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 
 __all__ = [
     "CHANNELS",
@@ -131,10 +131,7 @@ def read_calibration(path: str | os.PathLike) -> Calibration:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such calibration file (give `stars` auto or a calibration.json)")
-    try:
-        d = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p}: not a JSON calibration file ({exc})") from None
+    d = read_json_bounded(p, "a JSON calibration file (calibration.json)")
     if not isinstance(d, dict):
         raise InputError(f"{p}: not a calibration file (expected a JSON object)")
     return Calibration.from_dict(d, source=str(p))

@@ -17,11 +17,11 @@ its own: above 1, this machine is faster.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 from cupola.io.staging import staged_output, write_json
 from cupola.onboard.bench import COLUMNS
 
@@ -38,10 +38,7 @@ def read_result(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not JSON ({exc})") from None
+    data = read_json_bounded(path, "a result.json of cupola onboard bench")
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or "processor" not in data:
         raise InputError(f"{path}: not a result.json of cupola onboard bench (no rows or processor)")
     if data.get("version") != 1:
