@@ -4,7 +4,6 @@ with EXIF times), the orbit, the camera and the pose, with one-line errors namin
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,14 +73,9 @@ MAX_POSE_JSON_BYTES = 16 * 1024 * 1024
 
 
 def _pose_rpy(path: Path) -> tuple[float, float, float]:
-    from cupola.io.limits import read_bytes_bounded
+    from cupola.io.limits import read_json_bounded
 
-    what = "the result.json of a cupola command"
-    data = read_bytes_bounded(path, what, MAX_POSE_JSON_BYTES)  # a missing file, a folder: named as such
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError too
-        raise InputError(f"{path}: not JSON; expected {what}") from None
+    doc = read_json_bounded(path, "the result.json of a cupola command", MAX_POSE_JSON_BYTES)
     pose = doc.get("pose") if isinstance(doc, dict) else None
     keys = ("lvlh_roll_deg", "lvlh_pitch_deg", "lvlh_yaw_deg")
     if not isinstance(pose, dict) or not all(

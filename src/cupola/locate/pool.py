@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from cupola.errors import InputError
+from cupola.io.limits import read_json_bounded
 from cupola.locate.cache import FeatureCache, feature_key
 from cupola.locate.localize import (
     Localizer,
@@ -178,12 +179,7 @@ def read_tile(path: Path, name: str | None = None) -> Tile | None:
     name = name or path.name
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
     if sidecar.is_file():
-        try:
-            bounds = _bounds_from_json(json.loads(sidecar.read_text()), sidecar)
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, InputError):
-                raise
-            raise InputError(f"{sidecar}: not a bounds file ({exc})") from None
+        bounds = _bounds_from_json(read_json_bounded(sidecar, "a bounds file (west, south, east, north)"), sidecar)
         return Tile(path, name, bounds, sidecar_bounds=bounds, ground_width_m=_ground_width_m(bounds))
     import rasterio
     from rasterio.warp import transform_bounds
@@ -222,10 +218,10 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
         if p.is_dir() and (p / "case.json").is_file():
             case_file = p / "case.json"
             try:
-                case = json.loads(case_file.read_text())
+                case = read_json_bounded(case_file, "a case file (case.json)")
                 ref = p / case.get("reference", "reference.jpg")
                 bounds = _bounds_from_json(case, case_file)
-            except (OSError, ValueError):
+            except (ValueError, AttributeError):  # InputError is a ValueError
                 skipped.append(f"{case_file.name} in {p.name} (unreadable)")
                 continue
             if ref.is_file():
