@@ -857,6 +857,12 @@ def _sweep_inputs(d: Path) -> dict[str, str]:
                 p.write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
             else:
                 p.mkdir()
+    pool = d / "list_case_pool" / "case1"  # a tile folder whose case.json is JSON but not an object
+    pool.mkdir(parents=True, exist_ok=True)
+    (pool / "case.json").write_text("[1]\n")
+    if not (pool / "reference.jpg").exists():
+        (pool / "reference.jpg").symlink_to(SAMPLE / "meteor_20170517T054409.526Z.jpg")
+    fill["list_case_pool"] = str(pool.parent)
     huge = d / "sweep" / "huge"  # text inputs of 300 MB (sparse: no disk used), beyond every cap
     huge.mkdir(parents=True, exist_ok=True)
     for slot in (s for s in slots if s[1:] in HUGE_SLOTS):
@@ -925,6 +931,11 @@ CASES += [
     if any(a.startswith("X") and a[1:] in HUGE_SLOTS for a in argv)
 ]
 CASES += [  # readable, but not what the command needs
+    Case(
+        "locate-pool-case-not-an-object",
+        ("locate", "{photo}", "--reference-dir", "{list_case_pool}", "--out", "{out}"),
+        "list_case_pool",
+    ),
     Case("thermal-bt-negative", ("thermal", "bt", "{negative}", "--band", "ecostress-4", "--out", "{out}"), "negative"),
     Case("thermal-bt-nodata", ("thermal", "bt", "{nodata}", "--band", "ecostress-4", "--out", "{out}"), "nodata"),
     Case("rso-recover-white", ("rso", "recover", "{rso_white}", "--out", "{out}"), "uniform"),
