@@ -97,6 +97,22 @@ def test_a_catalog_with_a_broken_folder_reports_it_and_builds_the_rest(tmp_path)
     assert json.loads((out / "build_report.json").read_text())["broken"][0]["folder"].endswith("broken")
 
 
+def test_an_item_that_would_not_validate_is_skipped_not_written(tmp_path):
+    """A result.json whose footprint is no polygon (two corners) once gave an item that `catalog
+    validate` then called INVALID: each item is validated before it is written."""
+    root = tmp_path / "products"
+    make_product(root / "a", -100.9, 29.4)
+    folder = make_product(root / "line", 10.0, 45.0, cog=False)
+    res = json.loads((folder / "result.json").read_text())
+    res["footprint"] = {"type": "Polygon", "coordinates": [[[10.0, 45.0], [10.5, 45.0]]]}
+    (folder / "result.json").write_text(json.dumps(res))
+    rep = build_catalog([root], tmp_path / "cat")
+    assert rep.items == ["a"]
+    assert [Path(b["folder"]).name for b in rep.broken] == ["line"]
+    assert "does not validate" in rep.broken[0]["reason"]
+    assert not (tmp_path / "cat" / "line").exists() and (tmp_path / "cat" / "a" / "a.json").is_file()
+
+
 def test_no_usable_folder_is_an_input_error_and_nothing_is_written(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no usable"):

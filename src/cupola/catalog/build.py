@@ -16,6 +16,7 @@ link through its object graph, which is what ``benchmarks/bench_describe.py`` co
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cupola.catalog.items import item_id, product_item, read_product
+from cupola.catalog.validate import validate_stac
 from cupola.errors import InputError
 from cupola.io.staging import staged_output
 
@@ -148,9 +150,7 @@ def build_catalog(
                 item = product_item(f.resolve(), final / iid, thumbnail="thumbnail.png" if thumb else None)
             except (InputError, OSError, ValueError) as e:
                 report.broken.append({"folder": str(f), "reason": str(e)})
-                for p in (stage / iid).iterdir():
-                    p.unlink()
-                (stage / iid).rmdir()
+                shutil.rmtree(stage / iid)
                 continue
             item.id = iid
             d = item.to_dict(include_self_link=False, transform_hrefs=False)
@@ -160,6 +160,12 @@ def build_catalog(
                 {"rel": "parent", "href": "../collection.json", "type": "application/json"},
                 {"rel": "collection", "href": "../collection.json", "type": "application/json"},
             ]
+            problems = validate_stac(d)  # e.g. a footprint that is no polygon: the item would be invalid
+            if problems:
+                reason = f"{f / 'result.json'}: its STAC item does not validate ({'; '.join(problems)[:300]})"
+                report.broken.append({"folder": str(f), "reason": reason})
+                shutil.rmtree(stage / iid)
+                continue
             (stage / iid / f"{iid}.json").write_text(json.dumps(d, indent=1))
             items.append(d)
             report.items.append(iid)
