@@ -43,6 +43,12 @@ def read_result(path) -> dict:
         raise InputError(f"{path}: not a result.json of cupola onboard bench (no rows or processor)")
     if data.get("version") != 1:
         raise InputError(f"{path}: result version {data.get('version')!r}, expected 1")
+    if not isinstance(data["processor"], dict) or not all(isinstance(r, dict) for r in data["rows"]):
+        raise InputError(f"{path}: not a result.json of cupola onboard bench (processor and rows must be objects)")
+    task = data.get("task")
+    rows = task.get("rows", []) if isinstance(task, dict) else None
+    if task is not None and not (isinstance(rows, list) and all(isinstance(t, dict) for t in rows)):
+        raise InputError(f"{path}: not a result.json of cupola onboard bench (task must hold a list of rows)")
     return data
 
 
