@@ -32,7 +32,8 @@ def _leaf(argv) -> tuple[str, object]:
     return " ".join(path), c
 
 
-def _leaves() -> list[str]:
+def _leaves() -> list[tuple[tuple[str, ...], object]]:
+    """Every command the user can run: (its path of names, its click object)."""
     from cupola.cli.main import command
 
     found = []
@@ -41,16 +42,16 @@ def _leaves() -> list[str]:
         sub = getattr(c, "commands", None)
         if sub:
             for name, s in sub.items():
-                walk(s, [*path, name])
+                walk(s, (*path, name))
         else:
-            found.append(" ".join(path))
+            found.append((path, c))
 
-    walk(command(), [])
+    walk(command(), ())
     return found
 
 
 def test_every_command_is_in_the_sweep():
-    leaves = _leaves()
+    leaves = [" ".join(path) for path, _ in _leaves()]
     covered = {_leaf(t)[0] for t in fault_cases.SWEEP.values()}
     missing = [c for c in leaves if c not in covered and c not in fault_cases.SWEEP_LEFT_OUT]
     assert not missing, f"commands without a bad-input case in fault_cases.SWEEP: {missing}"
@@ -116,25 +117,16 @@ def test_every_numeric_option_has_a_range():
     import typing
 
     from cupola.cli.checks import RULES
-    from cupola.cli.main import command
 
     unchecked = []
-
-    def walk(c, path):
-        sub = getattr(c, "commands", None)
-        if sub:
-            for name, s in sub.items():
-                walk(s, (*path, name))
-            return
-        cb = c.callback
+    for path, c in _leaves():
+        cb = c.callback  # type: ignore[attr-defined]
         hints = typing.get_type_hints(getattr(cb, "__wrapped__", cb))
-        for p in c.params:
+        for p in c.params:  # type: ignore[attr-defined]
             h = str(hints.get(p.name))
             if ("float" in h or "int" in h) and "bool" not in h and "Path" not in h:
                 if p.name not in RULES.get(path, {}) and p.name not in LIBRARY_CHECKED.get(path, {}):
                     unchecked.append(f"{' '.join(path)} {p.name}")
-
-    walk(command(), ())
     assert not unchecked, f"numeric options without a range: {unchecked}"
     tokens = {c.token for c in fault_cases.CASES}
     for path, names in LIBRARY_CHECKED.items():
@@ -142,3 +134,11 @@ def test_every_numeric_option_has_a_range():
             if not why.startswith("any"):
                 flag = "--" + name.replace("_", "-")
                 assert flag in tokens, f"{' '.join(path)} {flag}: no fault case names it"
+
+
+def test_the_range_check_can_fail(monkeypatch):
+    from cupola.cli import checks
+
+    monkeypatch.setitem(checks.RULES, ("catalog", "serve"), {})
+    with pytest.raises(AssertionError, match="catalog serve port"):
+        test_every_numeric_option_has_a_range()
