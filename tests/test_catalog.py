@@ -113,6 +113,15 @@ def test_an_item_that_would_not_validate_is_skipped_not_written(tmp_path):
     assert not (tmp_path / "cat" / "line").exists() and (tmp_path / "cat" / "a" / "a.json").is_file()
 
 
+def test_the_build_reports_its_progress(tmp_path):
+    root = tmp_path / "products"
+    for i in range(3):
+        make_product(root / f"p{i}", -100.9 + i, 29.4)
+    seen: list[tuple[int, int]] = []
+    build_catalog([root], tmp_path / "cat", progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
 def test_no_usable_folder_is_an_input_error_and_nothing_is_written(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no usable"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,8 +109,10 @@ def build_catalog(
     collection_id: str = "cupola-products",
     title: str = "cupola products",
     thumbnail_px: int = 256,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
-    """Build a static STAC Collection in ``out_dir`` from the product folders in ``roots``.
+    """Build a static STAC Collection in ``out_dir`` from the product folders in ``roots``
+    (``progress(done, total)`` after each folder's item).
 
     Raises InputError when ``roots`` hold no usable product folder (nothing is written), or when
     ``thumbnail_px`` is not positive."""
@@ -143,7 +145,9 @@ def build_catalog(
     final = out_dir.resolve()
     with staged_output(out_dir, "`out_dir`", kind="catalog", inputs=[Path(r) for r in roots]) as stage:
         items: list[dict] = []
-        for f, iid in good:
+        for done, (f, iid) in enumerate(good, 1):
+            if progress and done > 1:
+                progress(done - 1, len(good))
             (stage / iid).mkdir()
             try:
                 thumb = _thumbnail(f, stage / iid / "thumbnail.png", thumbnail_px)
@@ -169,6 +173,8 @@ def build_catalog(
             (stage / iid / f"{iid}.json").write_text(json.dumps(d, indent=1))
             items.append(d)
             report.items.append(iid)
+        if progress:
+            progress(len(good), len(good))
         if not items:
             raise InputError("no product folder gave a STAC item (see the reasons above)")
         xs0 = min(i["bbox"][0] for i in items)

@@ -28,8 +28,17 @@ def build_command(
     """A static STAC Collection (items with projection, view and eo fields, COG, thumbnail and
     result.json assets), validated offline; broken folders are reported and skipped."""
     from cupola.catalog.build import build_catalog
+    from cupola.cli.progress import progress_bar
 
-    report = build_catalog(folders, out, collection_id=collection_id, title=title, thumbnail_px=thumbnail_px)
+    with progress_bar() as advance:
+        report = build_catalog(
+            folders,
+            out,
+            collection_id=collection_id,
+            title=title,
+            thumbnail_px=thumbnail_px,
+            progress=lambda done, total: advance("items", done, total),
+        )
     for b in report.broken:
         print(f"catalog: skipped {b['folder']}: {b['reason']}", file=sys.stderr)
     print(f"catalog: {len(report.items)} item(s), {len(report.broken)} skipped -> {report.catalog}")
