@@ -865,6 +865,8 @@ def _sweep_inputs(d: Path) -> dict[str, str]:
     fill["list_case_pool"] = str(pool.parent)
     (d / "merge_wrong.json").write_text('{"version": 1, "rows": [1, 2], "processor": "x"}\n')
     fill["merge_wrong"] = str(d / "merge_wrong.json")
+    (d / "coll_list.json").write_text("[1, 2]\n")  # JSON, but no collection
+    fill["coll_list"] = str(d / "coll_list.json")
     huge = d / "sweep" / "huge"  # text inputs of 300 MB (sparse: no disk used), beyond every cap
     huge.mkdir(parents=True, exist_ok=True)
     for slot in (s for s in slots if s[1:] in HUGE_SLOTS):
@@ -933,6 +935,7 @@ CASES += [
     if any(a.startswith("X") and a[1:] in HUGE_SLOTS for a in argv)
 ]
 CASES += [  # readable, but not what the command needs
+    Case("catalog-export-collection-a-list", ("catalog", "export", "{coll_list}", "--out", "{out}"), "coll_list.json"),
     Case("onboard-merge-wrong-schema", ("onboard", "merge", "{merge_wrong}", "--out", "{out}"), "merge_wrong.json"),
     Case(
         "locate-pool-case-not-an-object",

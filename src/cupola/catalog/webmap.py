@@ -26,12 +26,17 @@ def read_catalog_items(catalog: str | Path) -> list[dict]:
     p = Path(catalog)
     coll = p / "collection.json" if p.is_dir() else p
     c = read_json_bounded(coll, "a STAC collection (collection.json of cupola catalog build)")
+    links = c.get("links") if isinstance(c, dict) else None
+    if not isinstance(links, list) or not all(isinstance(link, dict) for link in links):
+        raise InputError(f"{coll}: not a STAC collection (expected an object with a list of links)")
     items = []
-    for link in c.get("links", []):
-        if link.get("rel") != "item":
+    for link in links:
+        if link.get("rel") != "item" or not isinstance(link.get("href"), str):
             continue
         f = (coll.parent / link["href"]).resolve()
         d = read_json_bounded(f, "a STAC item")
+        if not isinstance(d, dict):
+            raise InputError(f"{f}: not a STAC item (expected a JSON object)")
         d["_folder"] = str(f.parent)
         items.append(d)
     if not items:
