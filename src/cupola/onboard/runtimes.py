@@ -150,6 +150,14 @@ def _ort_cuda() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
+def _require_ort_cuda() -> None:
+    if not _ort_cuda():
+        import onnxruntime as ort
+
+        have = ", ".join(ort.get_available_providers())
+        raise Unsupported(f"ONNX Runtime has no CUDA provider here (providers: {have}; needs onnxruntime-gpu)")
+
+
 def accelerator_runtimes() -> tuple[str, ...]:
     """The :data:`ACCELERATED` runtimes whose library and device are here (none on a CPU-only
     machine): PyTorch with a CUDA device, ONNX Runtime with its CUDA provider, OpenVINO with a GPU."""
@@ -254,9 +262,7 @@ def ort_runner(path: Path, threads: int, device: str = "cpu") -> Runner:
     opts.log_severity_level = 3  # errors only (fp16 graphs log a warning per node it cannot fold)
     providers = ["CPUExecutionProvider"]
     if device == "cuda":
-        if not _ort_cuda():
-            have = ", ".join(ort.get_available_providers())
-            raise Unsupported(f"ONNX Runtime has no CUDA provider here (providers: {have}; needs onnxruntime-gpu)")
+        _require_ort_cuda()
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -457,8 +463,7 @@ def prepare(
     if name == "ort-cuda":
         return ort_runner(onnx_path, threads, device="cuda")
     if name == "ort-cuda-fp16":
-        if not _ort_cuda():  # before the conversion: the row says why at once
-            ort_runner(onnx_path, threads, device="cuda")
+        _require_ort_cuda()  # before the conversion: the row says why at once
         return ort_runner(_convert_fp16(onnx_path), threads, device="cuda")
     if name in ("openvino-gpu", "openvino-gpu-fp16"):
         return _openvino_runner(onnx_path, threads, RUNTIMES[name], device="GPU")
