@@ -122,11 +122,12 @@ def _run(
 
     from cupola.cli.progress import progress_bar
     from cupola.hazards.affected import affected_features, people_affected
-    from cupola.hazards.analyse import check_options, map_hazard
+    from cupola.hazards.analyse import check_options, check_times, map_hazard
     from cupola.hazards.pair import clip_to_aoi, read_mask_on_grid, read_on_grid, read_pair
     from cupola.hazards.products import write_hazard_products
 
     check_options(kind, min_area_km2, clouds=clouds)
+    before_time, after_time = check_times(before_time, after_time)
     inputs = [before, after, aoi, population, dem, cloud_mask_before, cloud_mask_after, *features]
     dest, located = out, None
     with progress_bar(disable=quiet) as advance, contextlib.ExitStack() as stack:

@@ -29,6 +29,7 @@ __all__ = [
     "CloudReport",
     "HazardMap",
     "check_options",
+    "check_times",
     "mask_clouds",
     "map_hazard",
     "RGB_CONFIDENCE",
@@ -213,6 +214,21 @@ def check_options(kind: str, min_area_km2: float = 0.0, min_pixels: int = 1, clo
         raise InputError(f"`min_area_km2`: {min_area_km2} must be a number >= 0")
     if min_pixels < 1:
         raise InputError(f"`min_pixels`: {min_pixels} must be at least 1")
+
+
+def check_times(before_time: str | None, after_time: str | None) -> tuple[str | None, str | None]:
+    """The acquisition times given for the pair, as ISO 8601 UTC (``...Z``), checked before any
+    image is read (they set the sun for cloud shadows and the products' dates).
+
+    Raises:
+        InputError: a time that is not ISO 8601 with its zone, naming `before_time` or `after_time`.
+    """
+    from cupola.geometry.times import iso_z, parse_time
+
+    return tuple(  # type: ignore[return-value]
+        iso_z(parse_time(text, f"`{name}`")) if text else None
+        for name, text in (("before_time", before_time), ("after_time", after_time))
+    )
 
 
 def mask_clouds(

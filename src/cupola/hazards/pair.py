@@ -54,15 +54,20 @@ class ImagePair:
         return all(r in self.roles for r in roles)
 
 
-def band_roles(count: int, bands: str | None = None, descriptions: tuple = (), what: str = "`after`") -> dict[str, int]:
-    """Band name -> 0-based index from ``bands``, the descriptions, or the count."""
+def band_roles(
+    count: int, bands: str | None = None, descriptions: tuple = (), what: str = "`after`", param: str = "bands"
+) -> dict[str, int]:
+    """Band name -> 0-based index from ``bands``, the descriptions, or the count; ``param`` is the
+    parameter that gave ``bands`` (named in errors)."""
     if bands:
         names = [b.strip().lower() for b in bands.split(",") if b.strip()]
         bad = [n for n in names if n not in ROLES]
         if bad:
-            raise InputError(f"`bands`: unknown band name(s) {', '.join(bad)}; use {', '.join(ROLES)}")
+            raise InputError(f"`{param}`: unknown band name(s) {', '.join(bad)}; use {', '.join(ROLES)}")
+        if not names:
+            raise InputError(f"`{param}`: no band names in {bands!r}; use {', '.join(ROLES)}")
         if len(names) > count:
-            raise InputError(f"`bands`: names {len(names)} bands but {what} has {count}")
+            raise InputError(f"`{param}`: names {len(names)} bands but {what} has {count}")
         return {n: i for i, n in enumerate(names)}
     described = [str(d or "").strip().lower() for d in descriptions]
     if described and all(d in ROLES for d in described) and len(set(described)) == len(described):
@@ -175,7 +180,13 @@ def read_pair(
             raise InputError(f"{pb}: the 'before' image has no georeferencing (CRS and geotransform)")
         ia, ib = data_bands(da), data_bands(db)  # 1-based, alpha bands left out
         roles = band_roles(len(ia), bands, tuple(da.descriptions[i - 1] for i in ia), "`after`")
-        roles_b = band_roles(len(ib), before_bands or bands, tuple(db.descriptions[i - 1] for i in ib), "`before`")
+        roles_b = band_roles(
+            len(ib),
+            before_bands or bands,
+            tuple(db.descriptions[i - 1] for i in ib),
+            "`before`",
+            "before_bands" if before_bands else "bands",
+        )
         common = {r: i for r, i in roles.items() if r in roles_b}
         if not common:
             raise InputError(
