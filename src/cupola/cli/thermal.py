@@ -27,6 +27,15 @@ def _print_stack(summary: dict, out: Path) -> None:
         print(f"  {s['scene']} {s['scene_time']} {s['period']:5s} {verdict} {s['reason']}")
 
 
+def _fields_need_cities(cities: Path | None, name_field: str | None, area_field: str | None) -> None:
+    """``--name-field`` / ``--area-field`` name fields of the ``--cities`` layer: refused without it."""
+    from cupola.errors import InputError
+
+    for flag, value in (("--name-field", name_field), ("--area-field", area_field)):
+        if value is not None and cities is None:
+            raise InputError(f"{flag} names a field of the city layer: give --cities too")
+
+
 @thermal_app.command("stack")
 def stack_command(
     folder: Path = typer.Argument(..., help="Folder of ECOSTRESS L2 GeoTIFFs (LST/, QC/, cloud_mask/, water_mask/)."),
@@ -34,7 +43,9 @@ def stack_command(
         None, "--cities", help="City polygons, or points with a land-area field (GeoJSON, GPKG, ...)."
     ),
     name_field: str | None = typer.Option(None, "--name-field", help="Field naming the cities (default: name)."),
-    area_field: str = typer.Option("AREALAND", "--area-field", help="Land area field of point cities (square miles)."),
+    area_field: str | None = typer.Option(
+        None, "--area-field", help="Land area field of point cities, square miles (default: AREALAND)."
+    ),
     out: Path = options.out_folder(),
 ) -> None:
     """Screen every scene (cloud, QC, coverage, with the reason), mask it, and measure the heat island
@@ -43,6 +54,7 @@ def stack_command(
     from cupola.thermal.products import write_stack_products
     from cupola.thermal.stack import run_stack
 
+    _fields_need_cities(cities, name_field, area_field)
     files = find_ecostress_scenes(folder)
     result = run_stack(files, cities, name_field=name_field, area_field=area_field)
     inputs = [p for f in files for p in f.values()] + ([cities] if cities else [])
@@ -60,7 +72,9 @@ def scene_command(
     lst_scale: float | None = typer.Option(None, "--lst-scale", help="Scale of an integer LST without one (K)."),
     cities: Path | None = typer.Option(None, "--cities", help="City polygons or points with a land-area field."),
     name_field: str | None = typer.Option(None, "--name-field", help="Field naming the cities."),
-    area_field: str = typer.Option("AREALAND", "--area-field", help="Land area field of point cities (sq mi)."),
+    area_field: str | None = typer.Option(
+        None, "--area-field", help="Land area field of point cities, square miles (default: AREALAND)."
+    ),
     out: Path = options.out_folder(),
 ) -> None:
     """One scene: screening with the reason, masked LST as COG, cloud mask, heat island per city."""
@@ -69,6 +83,7 @@ def scene_command(
     from cupola.thermal.products import write_stack_products
     from cupola.thermal.stack import analyse_stack, bounds_lonlat, cities_from_layer
 
+    _fields_need_cities(cities, name_field, area_field)
     if lst.suffix.lower() in (".h5", ".hdf5", ".he5"):
         scene = read_ecostress_h5(lst, geo)
     else:
@@ -127,6 +142,8 @@ def indices_command(
     from cupola.errors import InputError
     from cupola.thermal.band_jobs import parse_band_map, run_indices
 
+    if reference is not None and not coregister:
+        raise InputError("--reference is the band the others are aligned on: give --coregister too")
     files: dict[str, str] = {}
     for item in band_file:
         role, sep, f = item.partition("=")

@@ -116,10 +116,12 @@ def write_uhi_series(path: str | os.PathLike, rows: list[dict], cities: list[str
 
     fig = new_figure((9.0, 4.8), dpi=110)
     ax = fig.add_axes((0.08, 0.14, 0.66, 0.78))
+    drawn = 0
     for city in cities:
         pts = [r for r in rows if r["city"] == city and r["scene_time"]]
         if not pts:
             continue
+        drawn += 1
         t = [dt.datetime.fromisoformat(r["scene_time"].replace("Z", "+00:00")) for r in pts]
         v = [r["uhi_k"] for r in pts]
         (line,) = ax.plot(t, v, "-", lw=1, alpha=0.6)
@@ -131,7 +133,10 @@ def write_uhi_series(path: str | os.PathLike, rows: list[dict], cities: list[str
     ax.axhline(0.0, color="#888", lw=0.8)
     ax.set_ylabel("surface heat island, city − rural ring (K)")
     ax.set_title("Heat island per scene (○ day, □ night; hollow: scene screened out)", fontsize=10)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    if drawn:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no heat island measured: no city with a usable scene", ha="center", transform=ax.transAxes)
     fig.autofmt_xdate()
     return save_figure(fig, path)
 

@@ -217,6 +217,8 @@ def run_indices(
     )
     shifts: dict = {}
     raw = dict(bands)
+    if reference is not None and reference not in bands:
+        raise InputError(f"`reference` band {reference!r} is not in the stack ({', '.join(bands)})")
     if coregister_bands and len(bands) > 1:
         bands, shifts = coregister(bands, reference)
     indices = compute_indices(bands)

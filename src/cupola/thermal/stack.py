@@ -52,11 +52,12 @@ def cities_from_layer(
     bounds_lonlat: tuple[float, float, float, float] | None,
     *,
     name_field: str | None = None,
-    area_field: str = "AREALAND",
+    area_field: str | None = None,
     area_unit_km2: float = SQ_MILE_KM2,
 ) -> Cities:
     """Cities from a vector layer (see the module); ``bounds_lonlat`` (W, S, E, N) keeps those
-    inside it."""
+    inside it. ``area_field``: the land area of point cities (default ``AREALAND``); one given
+    must be a field of the layer, whatever its geometry."""
     import shapely
 
     from cupola.analysis.places import zones_from_places
@@ -73,6 +74,9 @@ def cities_from_layer(
         raise InputError(f"`name_field` {name_field!r}: the city layer has no such field (fields: {', '.join(fields)})")
     if key is None:
         key = next((lower[k] for k in ("areaname", "name", "city", "namelsad") if k in lower), None)
+    if area_field is not None and area_field.lower() not in lower:
+        raise InputError(f"`area_field` {area_field!r}: the city layer has no such field (fields: {', '.join(fields)})")
+    area_field = area_field or "AREALAND"
     names = (
         np.array([str(v) for v in fields[key].tolist()], dtype=object)
         if key
@@ -223,7 +227,7 @@ def run_stack(
     cities_path: str | os.PathLike | None,
     *,
     name_field: str | None = None,
-    area_field: str = "AREALAND",
+    area_field: str | None = None,
 ) -> StackResult:
     """Read the scenes (``{"lst", "qc", "cloud", "water"}`` paths each) and the city layer, and
     :func:`analyse_stack`."""
