@@ -4,6 +4,8 @@ its product set as one), interrupts, killed runs and batch rows that kill their 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -237,6 +239,45 @@ def test_batch_ids_stay_inside_out_and_every_row_runs_once(tmp_path, dask_quiet)
     for f in folders:
         failed = json.loads((out / f / "failed.json").read_text())
         assert failed["id"] in ids and failed["line"] >= 2
+
+
+def _main_io(argv) -> tuple[int, str, str]:
+    from cupola.cli.main import main
+
+    err, std = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(std):
+        code = main([str(a) for a in argv])
+    return code, std.getvalue(), err.getvalue()
+
+
+def test_locate_batch_with_no_photo_localized_exits_2_naming_the_first_reason(tmp_path, dask_quiet):
+    """A script running the batch learns from the exit code that nothing came of it; the rows'
+    records stay (they say why, and a rerun retries them)."""
+    cat = _catalog(tmp_path, ["a", "b"])
+    out = tmp_path / "out"
+    code, std, err = _main_io(["locate", "batch", cat, "--workers", "1", "--matcher", "sift", "--out", out])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert "no photo of" in lines[0] and "2 failed" in lines[0] and "missing.jpg" in lines[0], lines
+    assert "failed 2" in std
+    assert (out / "a" / "failed.json").is_file() and (out / "b" / "failed.json").is_file()
+
+
+def test_shadows_batch_exit_code_says_whether_any_row_was_solved(tmp_path):
+    good = "tower,2013-08-05T02:56:39Z,31.23,121.5,168\n"
+    bad = "night,2013-08-05T14:56:39Z,31.23,121.5,168\n"  # the sun below the horizon
+    for rows, expected in ((bad + bad.replace("night", "n2"), 2), (good + bad, 0)):
+        src = tmp_path / f"in{expected}.csv"
+        src.write_text("id,time,lat,lon,shadow_m\n" + rows)
+        out = tmp_path / f"out{expected}.csv"
+        code, std, err = _main_io(["shadows", "batch", src, "--out", out])
+        assert code == expected, err
+        assert out.is_file()  # the rows' outcomes are written either way
+        if expected:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and "no row of" in lines[0] and "below the horizon" in lines[0], err
+        else:
+            assert "1 rows solved, 1 failed" in std and not err.strip()
 
 
 def test_fixed_row_drops_its_old_failure_and_killer_row_is_recorded(tmp_path, dask_quiet):

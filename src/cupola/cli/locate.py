@@ -276,3 +276,15 @@ def batch_command(
             top_k=top_k,
         )
     print(", ".join(f"{k} {v}" for k, v in counts.items()) + f"; results in {out}")
+    if counts["failed"] and not (counts["matched"] or counts["rejected"]):
+        import json
+
+        from cupola.errors import InputError
+
+        log = out / "batch_log.jsonl"
+        records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        reasons = [r.get("reason") for r in records if r.get("status") == "failed"][-counts["failed"] :]  # this run's
+        raise InputError(
+            f"no photo of {catalog} was localized or rejected ({counts['failed']} failed; each reason in {log}); "
+            f"first: {next((r for r in reasons if r), '')}"
+        )

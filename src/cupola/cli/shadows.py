@@ -205,10 +205,18 @@ def batch_command(
     out: Path = options.out_file("CSV of results.", required=True),
     method: str = options.method("Default method for rows without a method column."),
 ) -> None:
-    """Solve every row of a CSV; failed rows are recorded in an 'error' column."""
+    """Solve every row of a CSV; failed rows are recorded in an 'error' column. Exit code 2 when
+    no row was solved (the CSV is still written: each row's reason is in it)."""
+    import csv
+
     from cupola.cli.progress import progress_bar
+    from cupola.errors import InputError
     from cupola.shadows.batch import run_batch
 
     with progress_bar() as advance:
         ok, failed = run_batch(table, out, default_method=method, progress=lambda d, t: advance("rows", d, t))
     print(f"{ok} rows solved, {failed} failed; wrote {out}")
+    if failed and not ok:
+        with open(out, newline="") as f:
+            first = next((r["error"] for r in csv.DictReader(f) if r.get("error")), "")
+        raise InputError(f"no row of {table} was solved ({failed} failed; each reason in {out}); first: {first}")

@@ -185,7 +185,6 @@ def run_batch(
         for folder in sorted({r["reference_dir"] for r in rows if r.get("reference_dir") and not r.get("reference")}):
             TilePool(folder, PoolOptions(top_k=top_k), cache=store).build_index(localizer=localizer)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     todo = [r for r in rows if not (out / r["_dir"] / DONE_FILE).is_file()]
     counts = {"skipped": len(rows) - len(todo), "matched": 0, "rejected": 0, "failed": 0}
     if not todo:
@@ -195,7 +194,7 @@ def run_batch(
         try:
             client = Client(scheduler, timeout=10)
         except (OSError, ValueError, TypeError) as exc:
-            raise InputError(f"scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())[:200]})") from None
+            raise InputError(f"`scheduler` {scheduler}: cannot connect ({' '.join(str(exc).split())[:200]})") from None
     else:
         import os
 
@@ -203,10 +202,11 @@ def run_batch(
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     log = out / "batch_log.jsonl"
-    for note in rows[0].get("_notes", []):
-        with log.open("a") as f:
-            f.write(json.dumps({"note": note}) + "\n")
     try:
+        out.mkdir(parents=True, exist_ok=True)  # once the scheduler is reached: a refused run leaves no folder
+        for note in rows[0].get("_notes", []):
+            with log.open("a") as f:
+                f.write(json.dumps({"note": note}) + "\n")
         futures = {
             client.submit(
                 task or run_one, r, str(out), matcher, cache_dir, top_k, key=f"locate-{r['_dir']}", pure=False
