@@ -905,7 +905,10 @@ def _sweep_inputs(d: Path) -> dict[str, str]:
             (frames / f"f{i}.jpg").symlink_to(SAMPLE / "meteor_20170517T054409.526Z.jpg")
         rows.append(f"f{i}.jpg,2017-05-17T05:44:{9 + i:02d}.526Z")
     (d / "ag_times3.csv").write_text("\n".join(rows) + "\n")
+    photo = SAMPLE / "meteor_20170517T054409.526Z.jpg"  # a valid locate batch catalog of one row
+    (d / "batch_catalog.csv").write_text(f"photo,reference,west,south,east,north\n{photo},{photo},-101,29,-100,30\n")
     return {
+        "batch_catalog": str(d / "batch_catalog.csv"),
         **fill,
         "raster": str(d / "raster.tif"),
         "raster2": str(d / "raster2.tif"),
@@ -1054,6 +1057,85 @@ CASES += [
         ("airglow-sensor", (*_AG0, *_F), "--sensor-mm"),
     )
 ]
+
+
+# every text option given a value it cannot take: a time that is no time, a field the layer lacks,
+# a name that is not one of the choices, an option that needs another (the hazards commands once
+# wrote products with --before-time bogus and crashed on --after-time bogus; thermal scene ignored
+# --area-field nope, thermal indices --reference without --coregister)
+_HZ_BANDS = {"flood": "green,nir", "burn": "nir,swir2", "fire": "thermal", "change": "green,nir"}
+_HZ_BANDS["plume"] = "tir11,tir12"
+
+
+def _hz(kind: str, *extra: str) -> tuple[str, ...]:
+    r = "{raster}" if kind == "fire" else "{raster2}"
+    return ("hazards", kind, r, r, "--bands", _HZ_BANDS[kind], "--quiet", "--out", "{new_out}", *extra)
+
+
+_TEXT_TEXT = {
+    "nightlights-calibrate-stars": "nightlights calibrate {photo} --tle {tle} --time $T --exposure-s 1 --iso 1600 "
+    "--f-number 2.8 $CAM --stars bogus --out NEW --stars",
+    "nightlights-calibrate-time": "nightlights calibrate {photo} --time 2017-05-17 --out NEW --time",
+    "nightlights-stars-time": "nightlights stars {photo} --tle {tle} --time 05:44 --out NEW --time",
+    "zones-zone-field": "nightlights zones {raster} --zones {zones} --zone-field nope --out NEW --zone-field",
+    "zones-class-field": "nightlights zones {raster} --zones {zones} --class-field nope --out NEW --class-field",
+    "zones-city-field": "nightlights zones {raster} --zones {zones} --city-field nope --out NEW --city-field",
+    "lightning-solve-height": "lightning solve {photo} --time $T --exposure-s 0.1 --tle {tle} $CAM --events {events} "
+    "--solve-height maybe --out NEW --solve-height",
+    "lightning-solve-time": "lightning solve {photo} --time bogus --exposure-s 0.1 --tle {tle} $CAM "
+    "--events {events} --out NEW --time",
+    "lightning-simulate-camera": "lightning simulate --tle {tle} --time $T --camera bogus --out NEW --camera",
+    "lightning-simulate-time": "lightning simulate --tle {tle} --time 2017-05-17T25:00Z --out NEW --time",
+    "locate-time": "locate {photo} --reference {photo} --bounds -101 29 -100 30 --tle {tle} --time bogus --out NEW "
+    "--time",
+    "shadows-height-time": "shadows height --time bogus --lat 31 --lon 121 --shadow-m 10 --time",
+    "shadows-sideway-time": "shadows sideway --time 2013-08-05 --lat 31 --lon 121 --shadow-m 10 "
+    "--displacement-m 5 --time",
+    "stereo-time1": "stereo {photo} {photo} --time1 bogus --out NEW --time1",
+    "stereo-time2": "stereo {photo} {photo} --time1 $T --time2 never --out NEW --time2",
+    "thermal-stack-name-field": "thermal stack {folder} --name-field name --out NEW --name-field",
+    "thermal-stack-area-field": "thermal stack {folder} --area-field AREA --out NEW --area-field",
+    "thermal-scene-name-field": "thermal scene {raster} --cities {zones} --name-field nope --out NEW --name-field",
+    "thermal-scene-area-field": "thermal scene {raster} --cities {zones} --area-field nope --out NEW --area-field",
+    "thermal-indices-bands": "thermal indices {raster2} --bands bogus --out NEW --bands",
+    "thermal-indices-band-file": "thermal indices {raster2} --band-file bogus --out NEW --band-file",
+    "thermal-indices-reference": "thermal indices {raster2} --bands green=1,nir=2 --reference nir --out NEW "
+    "--reference",
+    "thermal-indices-reference-role": "thermal indices {raster2} --bands green=1,nir=2 --coregister --reference red "
+    "--out NEW --reference",
+    "thermal-splitwindow-units": "thermal splitwindow {raster} {raster} --sensor ecostress --emissivity 0.97 "
+    "--units F --out NEW --units",
+    "thermal-fire-sensor": "thermal fire {raster} {raster} --sensor modis --out NEW --sensor",
+    "thermal-fire-units": "thermal fire {raster} {raster} --units F --out NEW --units",
+    "rso-synth-degradation": "rso synth --n 1 --size 16 --degradation heavy --out NEW --degradation",
+    "rso-evaluate-refine": "rso evaluate --data {rso_set} --refine bogus --out NEW --refine",
+    "onboard-bench-batches": "onboard bench --models scene --runtimes torch --batches 0 --out NEW --batches",
+    "onboard-bench-models": "onboard bench --models , --runtimes torch --out NEW --models",
+    "onboard-bench-task-cases": "onboard bench --models aliked --runtimes torch --task-cases nowhere --out NEW "
+    "--task-cases",
+    "locate-batch-scheduler": "locate batch {batch_catalog} --scheduler no-port --out NEW --scheduler",
+    "geolocate-landmark": "geolocate {photo} --time $T --tle {tle} $CAM $ATT --landmark Del-Rio --out NEW --landmark",
+    "thermal-bt-band": "thermal bt {raster} --band ecostress-9 --out NEW --band",
+    "thermal-splitwindow-sensor": "thermal splitwindow {raster} {raster} --sensor goes --out NEW --sensor",
+    "thermal-splitwindow-emissivity": "thermal splitwindow {raster} {raster} --sensor ecostress --emissivity 0.97,x "
+    "--out NEW --emissivity",
+}
+CASES += [
+    Case(f"text-{name}", _words(text.rsplit(" ", 1)[0].replace("NEW", "{new_out}")), text.rsplit(" ", 1)[1])
+    for name, text in _TEXT_TEXT.items()
+]
+CASES += [
+    Case(f"text-hazards-{kind}-{opt[2:]}", _hz(kind, opt, value), opt)
+    for kind in _HZ_BANDS
+    for opt, value in (
+        ("--bands", "nir,swir9"),
+        ("--before-bands", "bogus"),
+        ("--before-time", "bogus"),
+        ("--after-time", "2024-02-30T00:00Z"),
+    )
+]
+_CLOUDED = ("flood", "burn", "change")  # fire and plume have no --clouds
+CASES += [Case(f"text-hazards-{k}-clouds", _hz(k, "--clouds", "maybe"), "--clouds") for k in _CLOUDED]
 
 
 def snapshot(root: Path) -> dict[str, tuple]:

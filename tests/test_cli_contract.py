@@ -142,3 +142,47 @@ def test_the_range_check_can_fail(monkeypatch):
     monkeypatch.setitem(checks.RULES, ("catalog", "serve"), {})
     with pytest.raises(AssertionError, match="catalog serve port"):
         test_every_numeric_option_has_a_range()
+
+
+#: text options that take any value, and why that is safe
+FREE_TEXT = {
+    ("catalog", "build"): {"title": "a title", "collection_id": "the collection's id (a JSON string)"},
+    ("catalog", "export"): {"title": "a title"},
+}
+
+
+def _text_options():
+    """(command path, option name, its first flag) of every option that takes free text."""
+    import typing
+
+    for path, c in _leaves():
+        cb = c.callback  # type: ignore[attr-defined]
+        hints = typing.get_type_hints(getattr(cb, "__wrapped__", cb))
+        for p in c.params:  # type: ignore[attr-defined]
+            h = str(hints.get(p.name))
+            if "str" in h and "Path" not in h and getattr(p, "opts", None):
+                yield path, p.name, p.opts[0]
+
+
+def test_every_text_option_is_checked():
+    """Every option that takes text (a time, a field name, a choice, a list) refuses a value it
+    cannot take before it writes anything: its choices are in cupola.cli.checks.RULES, or a fault
+    case gives it a wrong value, or it is free text (FREE_TEXT)."""
+    from cupola.cli.checks import RULES
+
+    named = {(_leaf(c.argv)[0], c.token) for c in fault_cases.CASES}
+    missing = [
+        f"{' '.join(path)} {flag}"
+        for path, name, flag in _text_options()
+        if name not in RULES.get(path, {})
+        and name not in FREE_TEXT.get(path, {})
+        and (" ".join(path), flag) not in named
+    ]
+    assert not missing, f"text options without a check: {missing}"
+
+
+def test_the_text_option_check_can_fail(monkeypatch):
+    kept = [c for c in fault_cases.CASES if c.token != "--before-time"]
+    monkeypatch.setattr(fault_cases, "CASES", kept)
+    with pytest.raises(AssertionError, match="hazards flood --before-time"):
+        test_every_text_option_is_checked()
