@@ -172,6 +172,17 @@ def test_float_tiff_refused(tmp_path):
         read_photo(tmp_path / "f.tif")
 
 
+@pytest.mark.parametrize("reader", [read_photo, read_photo_info])
+def test_three_band_float_tiff_says_what_it_holds(tmp_path, reader):
+    """Pillow cannot identify an RGB float TIFF (a processed image); the error says what it is."""
+    import rasterio
+
+    with rasterio.open(tmp_path / "rgb.tif", "w", driver="GTiff", width=4, height=3, count=3, dtype="float32") as ds:
+        ds.write(np.zeros((3, 3, 4), dtype=np.float32))
+    with pytest.raises(InputError, match=r"rgb.tif: a TIFF of 3 band\(s\) of float32 samples, which is not read"):
+        reader(tmp_path / "rgb.tif")
+
+
 # --- errors --------------------------------------------------------------------------------
 
 

@@ -269,13 +269,33 @@ def _check_file(path: str | os.PathLike) -> Path:
     return p
 
 
+def _unreadable_kind(p: Path) -> str:
+    """What a file Pillow cannot identify is: a TIFF of samples Pillow does not decode as a photo
+    (floating point, several bands of 32 bits), said with its sample type, or not an image."""
+    with open(p, "rb") as f:
+        magic = f.read(4)
+    if magic in (b"II*\x00", b"MM\x00*"):
+        try:
+            import rasterio
+
+            with rasterio.open(p) as ds:
+                kinds = ", ".join(sorted(set(ds.dtypes)))
+                return (
+                    f"a TIFF of {ds.count} band(s) of {kinds} samples, which is not read as a photo "
+                    "(8- or 16-bit integer samples are)"
+                )
+        except Exception:  # noqa: BLE001 - the message falls back to the plain one
+            pass
+    return "not an image file Pillow can read"
+
+
 def _open(p: Path):
     from PIL import Image, UnidentifiedImageError
 
     try:
         img = Image.open(p)
     except UnidentifiedImageError:
-        raise InputError(f"{p}: not an image file Pillow can read; expected JPEG, PNG or TIFF") from None
+        raise InputError(f"{p}: {_unreadable_kind(p)}; expected JPEG, PNG or TIFF") from None
     except Image.DecompressionBombError as exc:
         raise InputError(f"{p}: image too large to read safely ({_one_line(exc)})") from None
     except PermissionError:
