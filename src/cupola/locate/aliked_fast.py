@@ -59,6 +59,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cupola.locate.aliked_eager import backbone_maps, conv1x1
+
 __all__ = ["FastAliked", "fast_aliked_features", "fast_aliked_batch", "bilinear_normalised_sample"]
 
 
@@ -141,15 +143,7 @@ def _score_and_features(aliked, image: torch.Tensor):
     padder = InputPadder(image.shape[-2], image.shape[-1], 2**5)
     image = padder.pad(image)
 
-    x1 = aliked.block1(image)
-    x2 = aliked.block2(aliked.pool2(x1))
-    x3 = aliked.block3(aliked.pool4(x2))
-    x4 = aliked.block4(aliked.pool4(x3))
-
-    x1 = aliked.gate(aliked.conv1(x1))
-    x2 = aliked.gate(aliked.conv2(x2))
-    x3 = aliked.gate(aliked.conv3(x3))
-    x4 = aliked.gate(aliked.conv4(x4))
+    x1, x2, x3, x4 = backbone_maps(aliked, image)  # the module's blocks, arranged for CPU inference
 
     head = aliked.score_head
     first = head[0]
@@ -164,10 +158,10 @@ def _score_and_features(aliked, image: torch.Tensor):
     weight = first.weight
     splits = [x.shape[1] for x in (x1, x2, x3, x4)]
     wa, wb, wc, wd = torch.split(weight, splits, dim=1)
-    s = F.conv2d(x1, wa)
-    s.add_(aliked.upsample2(F.conv2d(x2, wb)))
-    s.add_(aliked.upsample8(F.conv2d(x3, wc)))
-    s.add_(aliked.upsample32(F.conv2d(x4, wd)))
+    s = conv1x1(x1, wa)
+    s.add_(aliked.upsample2(conv1x1(x2, wb)))
+    s.add_(aliked.upsample8(conv1x1(x3, wc)))
+    s.add_(aliked.upsample32(conv1x1(x4, wd)))
     if first.bias is not None:
         s.add_(first.bias.view(1, -1, 1, 1))
     for layer in list(head)[1:]:
@@ -228,17 +222,16 @@ def _sddh_sparse(sddh, fmap: _SparseFeatureMap, h: int, w: int, kpts: torch.Tens
 def fast_aliked_batch(aliked, images: torch.Tensor, image_size: torch.Tensor | None = None):
     """Drop-in for ``aliked(images)``: a list of kornia ``ALIKEDFeatures``, one per image.
 
-    ``images``: (B, 1 or 3, H, W) float in [0, 1] (or (H, W) / (1, H, W) for a single grey image).
+    ``images``: (B, 1 or 3, H, W) float in [0, 1] (or (H, W) / (1, H, W) for a single grey image);
+    a grey image is not copied into three channels (kornia does; the first convolution's weight is
+    summed over them instead, :mod:`cupola.locate.aliked_eager`).
     """
-    from kornia.color import grayscale_to_rgb
     from kornia.feature.aliked.aliked import ALIKEDFeatures
 
     if images.dim() == 2:
         images = images[None, None]
     elif images.dim() == 3:
         images = images[None]
-    if images.shape[1] == 1:
-        images = grayscale_to_rgb(images)
     with torch.inference_mode():
         score_map, maps = _score_and_features(aliked, images)
         keypoints, kptscores, _ = aliked.dkd(score_map, image_size=image_size)

@@ -1,0 +1,137 @@
+"""ALIKED's backbone (blocks 1-4 and the four 1x1 projections) in eager PyTorch, arranged for CPU
+inference; the same computation as kornia's modules in real arithmetic.
+
+kornia's ``ALIKED`` runs its layers as trained: each convolution followed by a ``BatchNorm2d``, the
+grey input copied into three identical channels, the 1x1 convolutions through PyTorch's generic
+convolution, and the deformable convolutions of blocks 3 and 4 through
+``kornia.feature.aliked.deform_conv2d`` (four gathers of every input channel at every kernel
+point). On a 1024 x 1024 reference tile on one CPU thread that costs ~1.6 s, ~40 % of it in the
+deformable convolutions. Four rewrites, each exact in real arithmetic (PyTorch ``eval`` mode):
+
+1. **Batch normalisation folded into the convolution before it.** In inference a BN layer is the
+   affine map ``y = g (x - m) / sqrt(v + eps) + b`` per channel; after a convolution with weight
+   ``W`` (no bias) it is the convolution with ``W s`` and bias ``b - m s``, ``s = g / sqrt(v + eps)``.
+   The folded weights are computed from the module's parameters at every call (microseconds), so
+   a change to the module's weights (the onboard benchmark's bit flips) reaches this path too.
+2. **Grey input.** ``block1.conv1`` sees the grey image repeated in three channels; its output
+   equals a one-channel convolution with the weight summed over the input channels.
+3. **1x1 convolutions as matrix products** (``W`` as an O x C matrix times the C x HW map).
+4. **Deformable convolution as one bilinear resampling and one matrix product.** torchvision's
+   definition (kornia's ``deform_conv2d``; ALIKED: stride 1, dilation 1, one offset group, no mask,
+   no bias) samples the input bilinearly at ``(row + ky - pad + dy, col + kx - pad + dx)`` for each
+   of the k x k kernel points, a corner outside the map counting as zero, and sums the samples
+   weighted by the kernel. ``F.grid_sample`` (bilinear, zero padding, ``align_corners=True``, which
+   maps pixel ``p`` to ``2 p / (n - 1) - 1``) computes the same samples for all kernel points in
+   one call; the sum over channels and kernel points is then one matrix product.
+
+In floating point the sums run in another order and the coordinates pass through the normalised
+grid, so outputs differ from kornia's by rounding (relative ~1e-6 in the feature maps);
+``tests/test_aliked_fast.py`` holds the whole extraction to kornia's keypoints and descriptors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["backbone_maps", "conv1x1", "grid_deform_conv2d"]
+
+
+def _folded(conv: Any, bn: Any, weight: torch.Tensor | None = None):
+    """(weight, bias) of ``conv`` (or ``weight``) with the inference-mode ``bn`` after it folded in."""
+    w = conv.weight if weight is None else weight
+    b = getattr(conv, "bias", None) if weight is None else None
+    if bn is None:
+        return w, b
+    s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = bn.bias - bn.running_mean * s
+    if b is not None:
+        bias = bias + b * s
+    return w * s.view(-1, 1, 1, 1), bias
+
+
+def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A 1x1 convolution (stride 1, no padding) as one matrix product per image."""
+    b, c, h, w = x.shape
+    o = weight.shape[0]
+    m = weight.reshape(o, c)
+    out = torch.stack([torch.mm(m, x[i].reshape(c, h * w)) for i in range(b)])  # no transposed copies
+    if bias is not None:
+        out += bias.view(1, -1, 1)
+    return out.reshape(b, o, h, w)
+
+
+def grid_deform_conv2d(
+    x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, padding: int, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """torchvision's ``deform_conv2d`` (stride 1, dilation 1, one offset group, no mask) by one
+    ``F.grid_sample`` and one matrix product; ``offset``: B x 2k^2 x H x W, ``(dy, dx)`` per kernel
+    point, row-major over the kernel."""
+    bsz, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    k = kh * kw
+    if offset.shape[1] != 2 * k:
+        raise ValueError(f"offset has {offset.shape[1]} channels; expected {2 * k} (one offset group)")
+    off = offset.reshape(bsz, k, 2, h, w)
+    dt = x.dtype
+    ky = (torch.arange(kh, dtype=dt).repeat_interleave(kw) - padding).view(1, k, 1, 1)
+    kx = (torch.arange(kw, dtype=dt).repeat(kh) - padding).view(1, k, 1, 1)
+    rows = torch.arange(h, dtype=dt).view(1, 1, h, 1) + ky + off[:, :, 0]
+    cols = torch.arange(w, dtype=dt).view(1, 1, 1, w) + kx + off[:, :, 1]
+    grid = torch.stack((cols * (2.0 / max(w - 1, 1)) - 1.0, rows * (2.0 / max(h - 1, 1)) - 1.0), dim=-1)
+    grid = grid.reshape(bsz, k * h, w, 2)
+    sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # B x C x kH x W
+    m = weight.reshape(o, c * k)  # the samples' (channel, kernel point) order
+    out = torch.stack([torch.mm(m, sampled[i].reshape(c * k, h * w)) for i in range(bsz)])
+    if bias is not None:
+        out += bias.view(1, -1, 1)
+    return out.reshape(bsz, o, h, w)
+
+
+def _conv_bn(layer: Any, bn: Any, x: torch.Tensor, grey: bool = False) -> torch.Tensor:
+    """``bn(layer(x))``: a plain convolution or kornia's ``DeformableConv2d``, the BN folded in."""
+    if hasattr(layer, "offset_conv"):  # kornia's DeformableConv2d
+        if layer.stride != 1 or layer.dilation != 1 or layer.mask:
+            raise TypeError("only ALIKED's deformable convolutions (stride 1, dilation 1, no mask) are rewritten")
+        h, w = x.shape[2:]
+        limit = max(h, w) / 4.0  # kornia's clamp of the offsets
+        offset = layer.offset_conv(x).clamp(-limit, limit)
+        weight, bias = _folded(layer.regular_conv, bn)
+        return grid_deform_conv2d(x, offset, weight, int(layer.padding), bias)
+    weight, bias = _folded(layer, bn)
+    if grey:  # the grey image stands for three equal channels
+        weight = weight.sum(dim=1, keepdim=True)
+    return F.conv2d(x, weight, bias, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
+def _block(block: Any, x: torch.Tensor, grey: bool = False) -> torch.Tensor:
+    """kornia's ``ConvBlock`` or ``ResBlock`` (eval mode) on ``x``."""
+    gate = block.gate
+    out = gate(_conv_bn(block.conv1, block.bn1, x, grey))
+    out = _conv_bn(block.conv2, block.bn2, out)
+    if not hasattr(block, "downsample"):  # ConvBlock: no residual
+        return gate(out)
+    downsample = block.downsample
+    if downsample is None:
+        identity = x
+    elif isinstance(downsample, torch.nn.Conv2d) and downsample.kernel_size == (1, 1) and downsample.stride == (1, 1):
+        identity = conv1x1(x, downsample.weight, downsample.bias)
+    else:
+        identity = downsample(x)
+    return gate(out + identity)
+
+
+def backbone_maps(aliked: Any, image: torch.Tensor):
+    """(x1, x2, x3, x4) of kornia's ``ALIKED`` in eval mode (after ``conv1..4`` and the gate) for a
+    padded ``image`` (B x 1 x H x W grey, or B x 3 x H x W)."""
+    if aliked.training:
+        raise ValueError("backbone_maps folds batch normalisation: the module must be in eval mode")
+    grey = image.shape[1] == 1
+    x1 = _block(aliked.block1, image, grey=grey)
+    x2 = _block(aliked.block2, aliked.pool2(x1))
+    x3 = _block(aliked.block3, aliked.pool4(x2))
+    x4 = _block(aliked.block4, aliked.pool4(x3))
+    projections = (aliked.conv1, aliked.conv2, aliked.conv3, aliked.conv4)
+    return tuple(aliked.gate(conv1x1(x, p.weight, p.bias)) for x, p in zip((x1, x2, x3, x4), projections))
