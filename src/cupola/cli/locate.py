@@ -259,7 +259,8 @@ def batch_command(
     cache: Path | None = options.cache("Folder for the pool's cached tile descriptors."),
     top_k: int = options.top_k("Pool rows: tiles verified by matching, best-ranked first (and up to 4 tied by votes)."),
 ) -> None:
-    """Localize a catalog of photos on dask.distributed; reruns skip finished photos."""
+    """Localize a catalog of photos on dask.distributed; reruns skip finished photos. Exit code 2
+    when no photo was localized or rejected (each row's record is kept: it says why)."""
     from cupola.cli.progress import progress_bar
     from cupola.locate.batch import run_batch
 
