@@ -39,17 +39,13 @@ import torch.nn.functional as F
 __all__ = ["backbone_maps", "conv1x1", "grid_deform_conv2d"]
 
 
-def _folded(conv: Any, bn: Any, weight: torch.Tensor | None = None):
-    """(weight, bias) of ``conv`` (or ``weight``) with the inference-mode ``bn`` after it folded in."""
-    w = conv.weight if weight is None else weight
-    b = getattr(conv, "bias", None) if weight is None else None
-    if bn is None:
-        return w, b
+def _folded(conv: Any, bn: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, bias) of ``conv`` with the inference-mode ``bn`` after it folded in."""
     s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     bias = bn.bias - bn.running_mean * s
-    if b is not None:
-        bias = bias + b * s
-    return w * s.view(-1, 1, 1, 1), bias
+    if conv.bias is not None:
+        bias = bias + conv.bias * s
+    return conv.weight * s.view(-1, 1, 1, 1), bias
 
 
 def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,11 +71,11 @@ def grid_deform_conv2d(
     if offset.shape[1] != 2 * k:
         raise ValueError(f"offset has {offset.shape[1]} channels; expected {2 * k} (one offset group)")
     off = offset.reshape(bsz, k, 2, h, w)
-    dt = x.dtype
-    ky = (torch.arange(kh, dtype=dt).repeat_interleave(kw) - padding).view(1, k, 1, 1)
-    kx = (torch.arange(kw, dtype=dt).repeat(kh) - padding).view(1, k, 1, 1)
-    rows = torch.arange(h, dtype=dt).view(1, 1, h, 1) + ky + off[:, :, 0]
-    cols = torch.arange(w, dtype=dt).view(1, 1, 1, w) + kx + off[:, :, 1]
+    dt, dev = x.dtype, x.device
+    ky = (torch.arange(kh, dtype=dt, device=dev).repeat_interleave(kw) - padding).view(1, k, 1, 1)
+    kx = (torch.arange(kw, dtype=dt, device=dev).repeat(kh) - padding).view(1, k, 1, 1)
+    rows = torch.arange(h, dtype=dt, device=dev).view(1, 1, h, 1) + ky + off[:, :, 0]
+    cols = torch.arange(w, dtype=dt, device=dev).view(1, 1, 1, w) + kx + off[:, :, 1]
     grid = torch.stack((cols * (2.0 / max(w - 1, 1)) - 1.0, rows * (2.0 / max(h - 1, 1)) - 1.0), dim=-1)
     grid = grid.reshape(bsz, k * h, w, 2)
     sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # B x C x kH x W
