@@ -69,6 +69,7 @@ def make_inputs(root: Path) -> dict[str, str]:
         f.truncate(300 * 1024 * 1024)
     _png(d / "bomb.png", 60000, 60000, 1)
     _png(d / "truncated.png", 6000, 6000, 2)
+    _png(d / "thumb16.png", 16, 16, 16)  # a whole, valid image, too small to match
     if not (d / "huge_ref.tif").exists():  # a georeferenced 60000x60000 header, sparse: ~0.5 MB
         import rasterio
         from rasterio.transform import from_bounds
@@ -110,6 +111,7 @@ def make_inputs(root: Path) -> dict[str, str]:
         "huge": str(big),
         "bomb": str(d / "bomb.png"),
         "truncated": str(d / "truncated.png"),
+        "thumb": str(d / "thumb16.png"),
         "latin1": str(d / "latin1.csv"),
         "semicolon": str(d / "semicolon.csv"),
         "nan_tie": str(d / "nan_tie.csv"),
@@ -222,10 +224,10 @@ def _sideway(*extra: str, lat="31.23", lon="121.5", shadow="168") -> tuple[str, 
     )
 
 
-def _locate(*extra: str, ref="{photo}") -> tuple[str, ...]:
+def _locate(*extra: str, ref="{photo}", photo="{photo}") -> tuple[str, ...]:
     return (
         "locate",
-        "{photo}",
+        photo,
         "--reference",
         ref,
         "--bounds",
@@ -338,6 +340,7 @@ BAD_FILES = {
     "csv": ("{tie}", "tie_points.csv"),
     "bomb": ("{bomb}", "bomb.png"),
     "truncated": ("{truncated}", "truncated.png"),
+    "thumbnail": ("{thumb}", "thumb16.png"),
 }
 
 
@@ -433,7 +436,8 @@ CASES: list[Case] = [
         "--bounds",
     ),
     Case("locate-out-is-file", _locate("--out", "{userfile}"), "--out"),
-    *_bad_files("locate-reference", lambda f: _locate(ref=f), "dev-zero fifo"),
+    *_bad_files("locate-reference", lambda f: _locate(ref=f), "dev-zero fifo thumbnail"),
+    *_bad_files("locate-photo", lambda f: _locate(photo=f), "thumbnail"),
     Case(
         "locate-reference-huge",
         ("locate", "{photo}", "--reference", "{huge_ref}", "--quiet", "--out", "{out}"),
@@ -785,7 +789,7 @@ _SWEEP_TEXT = {
     "hazards-flood-cloud-mask": "hazards flood {raster} {raster} --cloud-mask-before X.tif --out OUT",
     "hazards-burn": "hazards burn {raster} X.tif --out OUT",
     "hazards-fire": "hazards fire X.tif {raster} --out OUT",
-    "hazards-fire-night-photo": "hazards fire {raster} {raster} --night-photo X.jpg --out OUT",
+    "hazards-fire-night-photo": "hazards fire {raster} X.tif --night-photo --out OUT",
     "hazards-change": "hazards change X.tif {raster} --out OUT",
     "hazards-plume": "hazards plume X.tif {raster} --out OUT",
     "rso-recover": "rso recover X.png --out OUT",
@@ -1186,6 +1190,8 @@ def run_case(case: Case, root: Path, inputs: dict[str, str]) -> tuple[bool, str]
         problems.append("a traceback")
     if lines and case.token.lower() not in lines[0].lower():
         problems.append(f"{case.token!r} not named")
+    if lines and any(u in lines[0] for u in ("Got unexpected extra argument", "No such option")):
+        problems.append("a usage error: the case's argv is malformed, so it tests nothing")  # it cannot fail otherwise
     if lines and ".cupola-" in lines[0]:
         problems.append("names an internal .cupola- path")
     if before != after:

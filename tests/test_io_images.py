@@ -183,6 +183,37 @@ def test_three_band_float_tiff_says_what_it_holds(tmp_path, reader):
         reader(tmp_path / "rgb.tif")
 
 
+def test_file_format_reads_the_signature_not_the_name(tmp_path):
+    """JPEG, PNG, classic TIFF (Pillow and GDAL writers, both byte orders) and BigTIFF by their first
+    bytes, whatever the file is called; anything else ""; the TIFF tag reader takes classic TIFF."""
+    import rasterio
+
+    from cupola.io.dng import read_tiff_tags
+    from cupola.io.images import file_format
+
+    img = Image.fromarray(np.zeros((4, 4), dtype=np.uint8))
+    img.save(tmp_path / "a.dat", format="JPEG")
+    img.save(tmp_path / "b.dat", format="PNG")
+    img.save(tmp_path / "c.dat", format="TIFF")
+    (tmp_path / "d.tif").write_bytes(b"MM\0*" + bytes(8))  # big-endian classic TIFF header
+    for name, big in (("e.tif", "YES"), ("f.tif", "NO")):
+        with rasterio.open(
+            tmp_path / name, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8", BIGTIFF=big
+        ) as ds:
+            ds.write(np.zeros((1, 4, 4), dtype=np.uint8))
+    (tmp_path / "g.tif").write_text("not an image")
+    got = {n: file_format(tmp_path / n) for n in ("a.dat", "b.dat", "c.dat", "d.tif", "e.tif", "f.tif", "g.tif")}
+    assert got == {"a.dat": "JPEG", "b.dat": "PNG", "c.dat": "TIFF", "d.tif": "TIFF", "e.tif": "BigTIFF",
+                   "f.tif": "TIFF", "g.tif": ""}  # fmt: skip
+    assert read_tiff_tags(tmp_path / "f.tif")["ImageWidth"] == 4
+    with pytest.raises(InputError, match="e.tif: not a TIFF-based file \\(a BigTIFF"):
+        read_tiff_tags(tmp_path / "e.tif")
+    with pytest.raises(InputError, match="g.tif: not a TIFF-based file \\(no TIFF header"):
+        read_tiff_tags(tmp_path / "g.tif")
+    with pytest.raises(OSError):
+        file_format(tmp_path / "missing.jpg")
+
+
 # --- errors --------------------------------------------------------------------------------
 
 

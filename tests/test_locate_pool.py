@@ -610,3 +610,26 @@ def test_a_large_photo_is_ranked_from_an_area_averaged_copy(tiles):
     # most keypoints found again within 1.5 px
     d = np.linalg.norm(kp_b[:, None, :] - kp_g[None, :, :], axis=2).min(axis=1)
     assert np.mean(d < 1.5) > 0.6
+
+
+def test_tiles_below_the_smallest_image_are_skipped_and_named(tmp_path, refs):
+    """A sliver cut from a mosaic's edge (here 40 px high), a GeoTIFF or a plain image with a
+    sidecar, is no reference to match: the pool skips it and says so, the other tiles stay."""
+    import cv2
+
+    from cupola.locate.reference import MIN_SIDE_PX
+
+    img = half(refs["syria"].image)
+    write_geotiff(tmp_path / "a.tif", img, SYRIA_BOUNDS)
+    write_geotiff(tmp_path / "sliver.tif", img[: MIN_SIDE_PX - 24], SYRIA_BOUNDS)
+    (tmp_path / "b.jpg").write_bytes(cv2.imencode(".jpg", img[:, : MIN_SIDE_PX - 1])[1].tobytes())
+    (tmp_path / "b.bounds.json").write_text(json.dumps(dict(zip(("west", "south", "east", "north"), SYRIA_BOUNDS))))
+    listing: dict = {}
+    found, skipped = scan_tiles(tmp_path, listing)
+    assert [t.name for t in found] == ["a.tif"]
+    assert skipped == [f"b.jpg ({MIN_SIDE_PX - 1} x {img.shape[0]} px, below {MIN_SIDE_PX} px)",
+                       f"sliver.tif ({img.shape[1]} x {MIN_SIDE_PX - 24} px, below {MIN_SIDE_PX} px)"]  # fmt: skip
+    again, skipped_again = scan_tiles(tmp_path, listing)  # from the listing, without opening the files
+    assert [t.name for t in again] == ["a.tif"] and skipped_again == skipped
+    with pytest.raises(InputError, match=f"the reference is {img.shape[1]} x {MIN_SIDE_PX - 24} px"):
+        load_reference(tmp_path / "sliver.tif")

@@ -158,6 +158,9 @@ def photo_command(
             c.print(f"[yellow]{result.reason}[/] ({result.seconds:.1f} s)")
         else:
             c.print(f"[yellow]not here[/]: {result.reason} ({result.seconds:.1f} s)")
+        if pool is not None and pool.skipped:
+            n = len(pool.skipped)
+            c.print(f"skipped {n} file{'s' * (n != 1)} of the folder (see result.json pool.files_skipped)")
         for p in written:
             c.print(f"wrote {p}")
     if not result.matched:

@@ -301,16 +301,17 @@ def read_tiff_tags(path: str | os.PathLike) -> dict:
     Values are str, int, float or lists; arrays of more than 64 values are skipped. Raises
     :class:`InputError` when the file is missing or not TIFF-based.
     """
+    from cupola.io.images import file_format
     from cupola.io.limits import regular_file
 
     p = regular_file(path, "a TIFF-based file (DNG, NEF, TIFF)")
+    fmt = file_format(p)
+    if fmt != "TIFF":
+        what = "a BigTIFF, whose tags are not read here" if fmt == "BigTIFF" else "no TIFF header"
+        raise InputError(f"{p}: not a TIFF-based file ({what}), cannot read its EXIF")
     with open(p, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8 or head[:4] not in (b"II*\0", b"MM\0*"):
-            raise InputError(f"{p}: not a TIFF-based file (no TIFF header), cannot read its EXIF")
-        f.seek(0)
         buf = f.read(4 << 20)  # headers and EXIF live in the first megabytes
-    order = "<" if head[:2] == b"II" else ">"
+    order = "<" if buf[:2] == b"II" else ">"
     tags: dict = {}
     try:
         (first,) = struct.unpack_from(order + "I", buf, 4)

@@ -28,7 +28,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["PhotoInfo", "read_photo_info", "read_photo", "read_photo_full_depth"]
+__all__ = ["PhotoInfo", "read_photo_info", "read_photo", "read_photo_full_depth", "file_format"]
 
 # EXIF tag numbers (EXIF 2.32 / TIFF 6.0)
 _TAG_MAKE = 0x010F
@@ -269,12 +269,26 @@ def _check_file(path: str | os.PathLike) -> Path:
     return p
 
 
+def file_format(path: str | os.PathLike) -> str:
+    """ "JPEG", "PNG", "TIFF" (classic, 32-bit offsets), "BigTIFF" or "" from a file's first bytes
+    (its signature, whatever its name). Raises OSError when the file cannot be opened."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if head[:4] in (b"II*\0", b"MM\0*"):
+        return "TIFF"
+    if head[:4] in (b"II+\0", b"MM\0+"):
+        return "BigTIFF"
+    return ""
+
+
 def _unreadable_kind(p: Path) -> str:
     """What a file Pillow cannot identify is: a TIFF of samples Pillow does not decode as a photo
     (floating point, several bands of 32 bits), said with its sample type, or not an image."""
-    with open(p, "rb") as f:
-        magic = f.read(4)
-    if magic in (b"II*\x00", b"MM\x00*"):
+    if file_format(p) in ("TIFF", "BigTIFF"):
         try:
             import rasterio
 

@@ -11,12 +11,17 @@ from cupola.errors import InputError
 from cupola.geometry.geodesy import M_PER_DEG
 from cupola.locate import homography as hg
 from cupola.locate.localize import Localizer, LocateOptions, LocateResult
-from cupola.locate.reference import Reference, load_references, read_rgb8
+from cupola.locate.reference import Reference, check_min_size, load_references, read_rgb8
 
 RESULT_SCHEMA = "cupola.locate/1"
 
 
-read_photo_rgb = read_rgb8  # the photo is read like a plain reference image
+def read_photo_rgb(path) -> np.ndarray:
+    """The photo as 8-bit grey or RGB (read like a plain reference image); :class:`InputError` when
+    it is smaller than ``MIN_SIDE_PX`` on a side."""
+    photo = read_rgb8(path)
+    check_min_size(photo.shape[1], photo.shape[0], path, "photo")
+    return photo
 
 
 def run_locate(

@@ -68,7 +68,14 @@ from cupola.locate.localize import (
     resize,
     to_gray,
 )
-from cupola.locate.reference import IMAGE_SUFFIXES, Reference, check_bounds, file_sha256, load_reference
+from cupola.locate.reference import (
+    IMAGE_SUFFIXES,
+    MIN_SIDE_PX,
+    Reference,
+    check_bounds,
+    file_sha256,
+    load_reference,
+)
 
 SIDECAR_SUFFIX = ".bounds.json"
 DESCRIPTORS = ("aliked", "sift")
@@ -135,6 +142,7 @@ class PoolResult:
     tiles_total: int = 0
     tiles_beyond_horizon: int = 0
     timings_s: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)  # files of the folder that are not tiles, and why
 
     @property
     def matched(self) -> bool:
@@ -145,6 +153,7 @@ class PoolResult:
             "tiles_total": self.tiles_total,
             "tiles_beyond_horizon": self.tiles_beyond_horizon,
             "tiles_ranked": len(self.ranking),
+            "files_skipped": self.skipped[:50],
             "matched_tile": None if self.tile is None else self.tile.name,
             "matched_rank": next((t["rank"] for t in self.tried if t["matched"]), None),
             "ranking": self.ranking[:20],
@@ -198,6 +207,23 @@ def read_tile(path: Path, name: str | None = None) -> Tile | None:
     return Tile(path, name, bounds, size_px=size, ground_width_m=_ground_width_m(bounds))
 
 
+def _too_small(tile: Tile) -> str | None:
+    """Why a tile is below locate's smallest image (``MIN_SIDE_PX`` on a side), or None. A sidecar
+    or case tile's size is read from its image header."""
+    size = tile.size_px
+    if size is None:
+        from PIL import Image
+
+        try:
+            with Image.open(tile.path) as im:
+                size = (im.height, im.width)
+        except (OSError, ValueError):
+            return None  # unreadable: loading it says so
+    if min(size) >= MIN_SIDE_PX:
+        return None
+    return f"{tile.name} ({size[1]} x {size[0]} px, below {MIN_SIDE_PX} px)"
+
+
 def _stamp(path: Path) -> list[int]:
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns, st.st_ino]
@@ -225,32 +251,45 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
                 skipped.append(f"{case_file.name} in {p.name} (unreadable)")
                 continue
             if ref.is_file():
-                tiles.append(
-                    Tile(
-                        ref,
-                        f"{p.name}/{ref.name}",
-                        bounds,
-                        sidecar_bounds=bounds,
-                        ground_width_m=_ground_width_m(bounds),
-                    )
+                tile = Tile(
+                    ref, f"{p.name}/{ref.name}", bounds, sidecar_bounds=bounds, ground_width_m=_ground_width_m(bounds)
                 )
+                small = _too_small(tile)
+                if small:
+                    skipped.append(small)
+                else:
+                    tiles.append(tile)
             continue
         if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         known = None if listing is None else listing.get(str(p.resolve()))
         if known is not None and known[:3] == _stamp(p) and not p.with_name(p.stem + SIDECAR_SUFFIX).exists():
             bounds = tuple(known[3])
-            tiles.append(Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=_ground_width_m(bounds)))
+            tile = Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=_ground_width_m(bounds))
+            small = _too_small(tile)
+            if small:
+                skipped.append(small)
+            else:
+                tiles.append(tile)
             continue
         tile = read_tile(p)
+        small = None if tile is None else _too_small(tile)
         if tile is None:
             skipped.append(p.name)
+        elif small:
+            skipped.append(small)
+            if listing is not None and tile.sidecar_bounds is None:
+                listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
         else:
             tiles.append(tile)
             if listing is not None and tile.sidecar_bounds is None:
                 listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
     if not tiles:
-        what = f" ({len(skipped)} images without georeferencing or a {SIDECAR_SUFFIX} sidecar)" if skipped else ""
+        what = (
+            f" ({len(skipped)} images skipped: without georeferencing or a {SIDECAR_SUFFIX} sidecar, or too small)"
+            if skipped
+            else ""
+        )
         raise InputError(
             f"{folder}: folder holds no georeferenced tiles{what}; give GeoTIFFs, or images "
             f"with a NAME{SIDECAR_SUFFIX} file holding west, south, east, north"
@@ -745,6 +784,7 @@ class TilePool:
                 tiles_total=len(self.tiles),
                 tiles_beyond_horizon=beyond,
                 timings_s={"total": time.perf_counter() - t_start},
+                skipped=list(self.skipped),
             )
         if localizer is None:
             localizer = localizer_with_cache(lopts, self.cache)
@@ -809,6 +849,7 @@ class TilePool:
             out = PoolResult(res, None, None, public, tried, len(self.tiles), beyond)
         timings["total"] = time.perf_counter() - t_start
         out.timings_s = timings
+        out.skipped = list(self.skipped)
         out.result.seconds = timings["total"]
         return out
 

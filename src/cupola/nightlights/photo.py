@@ -77,15 +77,16 @@ def is_photo(path: str | os.PathLike) -> bool:
     """True for a JPEG, PNG or plain TIFF (by its first bytes and name), False for RAW files:
     NEF, DNG and other TIFF-based RAWs have their own endings, and a DNG named ``.tif`` is
     recognised by its DNGVersion tag."""
+    from cupola.io.images import file_format
+
     p = Path(path)
     try:
-        with open(p, "rb") as f:
-            head = f.read(8)
+        fmt = file_format(p)
     except OSError:
         return p.suffix.lower() in PHOTO_SUFFIXES  # the reader will say what is wrong
-    if head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n":
+    if fmt in ("JPEG", "PNG"):
         return True
-    if head[:4] in (b"II*\0", b"MM\0*"):
+    if fmt in ("TIFF", "BigTIFF"):
         if p.suffix.lower() not in (".tif", ".tiff"):
             return False
         from cupola.io.dng import read_tiff_tags
@@ -231,15 +232,10 @@ def read_photo_frame(
 
 
 def _format(p: Path) -> str:
+    from cupola.io.images import file_format
+
     try:
-        with open(p, "rb") as f:
-            head = f.read(8)
+        fmt = file_format(p)
     except OSError:
         return ""
-    if head[:3] == b"\xff\xd8\xff":
-        return "JPEG"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "PNG"
-    if head[:4] in (b"II*\0", b"MM\0*"):
-        return "TIFF"
-    return ""
+    return "TIFF" if fmt == "BigTIFF" else fmt
