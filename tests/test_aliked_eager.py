@@ -53,7 +53,15 @@ def test_deform_conv_refuses_several_offset_groups():
 def test_conv1x1_equals_conv2d():
     g = torch.Generator().manual_seed(1)
     x, w, b = torch.randn(2, 6, 5, 7, generator=g), torch.randn(3, 6, 1, 1, generator=g), torch.randn(3, generator=g)
-    assert torch.allclose(conv1x1(x, w, b), torch.nn.functional.conv2d(x, w, b), atol=1e-6)
+    expected = torch.nn.functional.conv2d(x, w, b)
+    assert torch.allclose(conv1x1(x, w, b), expected, atol=1e-6)
+    assert torch.allclose(conv1x1(x, w), torch.nn.functional.conv2d(x, w), atol=1e-6)
+    # a channels-last map (the backbone's layout): the same values, channels-last out
+    last = x.contiguous(memory_format=torch.channels_last)
+    for bias in (b, None):
+        got = conv1x1(last, w, bias)
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(got, torch.nn.functional.conv2d(x, w, bias), atol=1e-6)
 
 
 def test_backbone_maps_equal_kornias(aliked):
@@ -64,7 +72,7 @@ def test_backbone_maps_equal_kornias(aliked):
         got = backbone_maps(aliked, image)
         rgb = backbone_maps(aliked, image.expand(-1, 3, -1, -1))  # three channels take the plain route
     for e, a, r in zip(expected, got, rgb):
-        assert a.shape == e.shape
+        assert a.shape == e.shape and a.is_contiguous(memory_format=torch.channels_last)
         assert float((a - e).abs().max()) < 1e-4 * max(1.0, float(e.abs().max()))
         assert float((r - e).abs().max()) < 1e-4 * max(1.0, float(e.abs().max()))
 
