@@ -100,3 +100,21 @@ def test_bilinear_of_normalised_equals_grid_sample():
     got = bilinear_normalised_sample(grid, h, w, fetch)
     assert got.shape == expected.shape
     assert float((got - expected).abs().max()) < 1e-6
+
+
+def test_sparse_feature_map_reads_both_layouts_alike():
+    """The eager backbone's channels-last maps and an exported backbone's NCHW maps (ONNX Runtime)
+    give the same vectors, each read without copying the full-resolution map."""
+    from cupola.locate.aliked_fast import _SparseFeatureMap
+
+    g = torch.Generator().manual_seed(3)
+    maps = [torch.randn(1, c, s, s + 3, generator=g) for c, s in ((32, 40), (32, 20), (64, 5), (128, 2))]
+    last = [m.contiguous(memory_format=torch.channels_last) for m in maps]
+    ys, xs = torch.tensor([0, 5, 30, 35]), torch.tensor([0, 7, 12, 41])
+    nchw = _SparseFeatureMap(*(m[0] for m in maps), 1, 2)
+    chlast = _SparseFeatureMap(*(m[0] for m in last), 1, 2)
+    assert nchw.pixels1 is None and chlast.channels1 is None
+    assert chlast.pixels1.data_ptr() == last[0].data_ptr()
+    assert torch.equal(nchw(ys, xs), chlast(ys, xs))
+    direct = maps[0][0][:, ys + 2, xs + 1]  # x1 at the padded pixels, before the normalisation
+    assert torch.equal(nchw(ys, xs)[:32] > 0, direct > 0)
