@@ -131,7 +131,9 @@ def _aliked_models(weights: str, max_keypoints: int, threads: int):
     if any(not k.startswith("confidence_thresholds") for k in missing):
         raise InputError(f"LightGlue weights incomplete: missing {missing[:3]}")
     glue.eval()
-    return aliked, glue
+    from cupola.locate.lightglue_fast import use_fused_cross_attention
+
+    return aliked, use_fused_cross_attention(glue)
 
 
 @lru_cache(maxsize=2)
