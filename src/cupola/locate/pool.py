@@ -240,6 +240,14 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
         raise InputError(f"{folder}: not a folder of reference tiles")
     tiles: list[Tile] = []
     skipped: list[str] = []
+
+    def keep(tile: Tile) -> None:
+        small = _too_small(tile)
+        if small:
+            skipped.append(small)
+        else:
+            tiles.append(tile)
+
     for p in sorted(folder.iterdir()):
         if p.is_dir() and (p / "case.json").is_file():
             case_file = p / "case.json"
@@ -251,39 +259,30 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
                 skipped.append(f"{case_file.name} in {p.name} (unreadable)")
                 continue
             if ref.is_file():
-                tile = Tile(
-                    ref, f"{p.name}/{ref.name}", bounds, sidecar_bounds=bounds, ground_width_m=_ground_width_m(bounds)
+                keep(
+                    Tile(
+                        ref,
+                        f"{p.name}/{ref.name}",
+                        bounds,
+                        sidecar_bounds=bounds,
+                        ground_width_m=_ground_width_m(bounds),
+                    )
                 )
-                small = _too_small(tile)
-                if small:
-                    skipped.append(small)
-                else:
-                    tiles.append(tile)
             continue
         if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         known = None if listing is None else listing.get(str(p.resolve()))
         if known is not None and known[:3] == _stamp(p) and not p.with_name(p.stem + SIDECAR_SUFFIX).exists():
             bounds = tuple(known[3])
-            tile = Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=_ground_width_m(bounds))
-            small = _too_small(tile)
-            if small:
-                skipped.append(small)
-            else:
-                tiles.append(tile)
+            keep(Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=_ground_width_m(bounds)))
             continue
         tile = read_tile(p)
-        small = None if tile is None else _too_small(tile)
         if tile is None:
             skipped.append(p.name)
-        elif small:
-            skipped.append(small)
-            if listing is not None and tile.sidecar_bounds is None:
-                listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
-        else:
-            tiles.append(tile)
-            if listing is not None and tile.sidecar_bounds is None:
-                listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
+            continue
+        if listing is not None and tile.sidecar_bounds is None:
+            listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
+        keep(tile)
     if not tiles:
         what = (
             f" ({len(skipped)} images skipped: without georeferencing or a {SIDECAR_SUFFIX} sidecar, or too small)"
