@@ -270,8 +270,8 @@ def _check_file(path: str | os.PathLike) -> Path:
 
 
 def file_format(path: str | os.PathLike) -> str:
-    """ "JPEG", "PNG", "TIFF" (classic, 32-bit offsets), "BigTIFF" or "" from a file's first bytes
-    (its signature, whatever its name). Raises OSError when the file cannot be opened."""
+    """A file's format from its first bytes (its signature, whatever its name): "JPEG", "PNG",
+    "TIFF" (classic, 32-bit offsets), "BigTIFF" or "". Raises OSError when it cannot be opened."""
     with open(path, "rb") as f:
         head = f.read(8)
     if head[:3] == b"\xff\xd8\xff":
