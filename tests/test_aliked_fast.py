@@ -113,8 +113,8 @@ def test_sparse_feature_map_reads_both_layouts_alike():
     ys, xs = torch.tensor([0, 5, 30, 35]), torch.tensor([0, 7, 12, 41])
     nchw = _SparseFeatureMap(*(m[0] for m in maps), 1, 2)
     chlast = _SparseFeatureMap(*(m[0] for m in last), 1, 2)
-    assert nchw.pixels1 is None and chlast.channels1 is None
-    assert chlast.pixels1.data_ptr() == last[0].data_ptr()
+    assert not nchw.by_pixel and chlast.by_pixel
+    assert chlast.map1.data_ptr() == last[0].data_ptr() and nchw.map1.data_ptr() == maps[0].data_ptr()
     assert torch.equal(nchw(ys, xs), chlast(ys, xs))
     direct = maps[0][0][:, ys + 2, xs + 1]  # x1 at the padded pixels, before the normalisation
     assert torch.equal(nchw(ys, xs)[:32] > 0, direct > 0)

@@ -118,9 +118,8 @@ class _SparseFeatureMap:
         self.hp, self.wp = x1.shape[-2:]
         # the full-resolution map as (Hp * Wp, C1) pixels when it is channels-last (the eager
         # backbone's), else as (C1, Hp * Wp) (an exported backbone's NCHW output): a view either way
-        by_pixel = x1.permute(1, 2, 0).is_contiguous()
-        self.pixels1 = x1.permute(1, 2, 0).reshape(-1, x1.shape[0]) if by_pixel else None
-        self.channels1 = None if by_pixel else x1.reshape(x1.shape[0], -1)
+        self.by_pixel = x1.permute(1, 2, 0).is_contiguous()
+        self.map1 = x1.permute(1, 2, 0).reshape(-1, x1.shape[0]) if self.by_pixel else x1.reshape(x1.shape[0], -1)
         self.low = [x[None] for x in (x2, x3, x4)]
         self.pad_left = pad_left
         self.pad_top = pad_top
@@ -130,7 +129,7 @@ class _SparseFeatureMap:
         py = ys + self.pad_top
         px = xs + self.pad_left
         at = py * self.wp + px
-        parts = [self.channels1.index_select(1, at) if self.pixels1 is None else self.pixels1.index_select(0, at).t()]
+        parts = [self.map1.index_select(0, at).t() if self.by_pixel else self.map1.index_select(1, at)]
         gx = px.to(torch.float32) * (2.0 / max(self.wp - 1, 1)) - 1
         gy = py.to(torch.float32) * (2.0 / max(self.hp - 1, 1)) - 1
         grid = torch.stack([gx, gy], dim=1).view(1, 1, -1, 2)
