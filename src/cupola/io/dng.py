@@ -301,16 +301,16 @@ def read_tiff_tags(path: str | os.PathLike) -> dict:
     Values are str, int, float or lists; arrays of more than 64 values are skipped. Raises
     :class:`InputError` when the file is missing or not TIFF-based.
     """
-    from cupola.io.images import file_format
+    from cupola.io.images import signature_format
     from cupola.io.limits import regular_file
 
     p = regular_file(path, "a TIFF-based file (DNG, NEF, TIFF)")
-    fmt = file_format(p)
+    with open(p, "rb") as f:
+        buf = f.read(4 << 20)  # headers and EXIF live in the first megabytes
+    fmt = signature_format(buf[:8])
     if fmt != "TIFF":
         what = "a BigTIFF, whose tags are not read here" if fmt == "BigTIFF" else "no TIFF header"
         raise InputError(f"{p}: not a TIFF-based file ({what}), cannot read its EXIF")
-    with open(p, "rb") as f:
-        buf = f.read(4 << 20)  # headers and EXIF live in the first megabytes
     order = "<" if buf[:2] == b"II" else ">"
     tags: dict = {}
     try:

@@ -28,7 +28,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["PhotoInfo", "read_photo_info", "read_photo", "read_photo_full_depth", "file_format"]
+__all__ = ["PhotoInfo", "read_photo_info", "read_photo", "read_photo_full_depth", "file_format", "signature_format"]
 
 # EXIF tag numbers (EXIF 2.32 / TIFF 6.0)
 _TAG_MAKE = 0x010F
@@ -273,7 +273,11 @@ def file_format(path: str | os.PathLike) -> str:
     """A file's format from its first bytes (its signature, whatever its name): "JPEG", "PNG",
     "TIFF" (classic, 32-bit offsets), "BigTIFF" or "". Raises OSError when it cannot be opened."""
     with open(path, "rb") as f:
-        head = f.read(8)
+        return signature_format(f.read(8))
+
+
+def signature_format(head: bytes) -> str:
+    """:func:`file_format` of a file whose first bytes (at least 8 for PNG) are ``head``."""
     if head[:3] == b"\xff\xd8\xff":
         return "JPEG"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
