@@ -16,6 +16,7 @@ from cupola.simulate.locate_cases import (
     Variant,
     make_case,
     paint_clouds,
+    perspective_view,
     read_base_case,
     reframe_reference,
     suite_variants,
@@ -287,3 +288,43 @@ def test_a_large_photo_is_matched_at_the_working_size_and_mapped_back(bases):
     # match points in the big photo's pixels: they land inside it
     pts = big.match_points[0]
     assert pts[:, 0].max() > pw and (pts >= -0.5).all() and (pts[:, 0] < 3 * pw).all()
+
+
+def _edge_ratio(corners: np.ndarray) -> float:
+    """The larger ratio between opposite edges of a quadrilateral (the far edge over the near one for
+    an oblique view; its sides differ far less)."""
+    edge = [float(np.hypot(*(corners[(i + 1) % 4] - corners[i]))) for i in range(4)]
+    return max(max(edge[0], edge[2]) / min(edge[0], edge[2]), max(edge[1], edge[3]) / min(edge[1], edge[3]))
+
+
+@pytest.mark.parametrize("tilt", [0.0, 50.0])
+def test_wide_angle_oblique_view_is_located_with_its_keystone(bases, tilt):
+    """A 50-mm view (40 deg across) up to 50 deg off nadir: its far edge spans cos(30)/cos(70) = 2.5
+    times the near edge's ground. Rendered from the reference itself (geometry only: blurred,
+    re-toned, noisy, JPEG, turned a right angle), it must be accepted with the right centre and the
+    keystone of the closed form."""
+    import cv2
+
+    ref_img = bases["ISS064-E-358"].reference
+    ref = Reference(ref_img, "chile", bounds=bases["ISS064-E-358"].bounds)
+    h, w = ref_img.shape[:2]
+    centre = (0.45 * w, 0.55 * h)
+    view, corners = perspective_view(ref_img, 40.0, tilt, 30.0, 0.5, centre, out_px=512)
+    expected = np.cos(np.radians(tilt - 20.0)) / np.cos(np.radians(tilt + 20.0))
+    assert _edge_ratio(corners) == pytest.approx(expected, rel=1e-6)
+    rng = np.random.default_rng(0)
+    x = (cv2.GaussianBlur(view.astype(np.float32), (0, 0), 1.0) / 255.0) ** 0.8 * np.array([1.08, 1.0, 0.9])
+    x = np.clip(x * 255 + rng.normal(0, 4, x.shape), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(x[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 70])
+    photo = np.ascontiguousarray(np.rot90(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1], 1))
+    res = Localizer(LocateOptions(**SMALL)).locate(photo, [ref])
+    assert res.matched, res.reason
+    truth = tuple(float(v[0]) for v in ref.pixel_to_lonlat(np.array([centre[0]]), np.array([centre[1]])))
+    assert _error_km(res, truth) < 0.5  # ~2 reference pixels
+    found = np.array(res.corners_lonlat) * [np.cos(np.radians(truth[1])), 1.0]  # local, equal scales
+    assert _edge_ratio(found) == pytest.approx(expected, rel=0.05), _edge_ratio(found)
+
+
+def test_perspective_view_refuses_a_view_that_reaches_the_horizon(bases):
+    with pytest.raises(ValueError, match="horizon"):
+        perspective_view(bases["ISS064-E-358"].reference, 40.0, 70.0, 0.0, 0.5, (10.0, 10.0), out_px=64)

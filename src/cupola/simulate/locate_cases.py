@@ -313,6 +313,57 @@ def wrong_pairs(bases: list[BaseCase], *, with_focal: bool) -> list[SuiteCase]:
     return out
 
 
+def perspective_view(
+    image: np.ndarray,
+    fov_deg: float,
+    tilt_deg: float,
+    azimuth_deg: float,
+    fill: float,
+    centre_colrow: tuple[float, float],
+    out_px: int = 1024,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A pinhole camera's view of a north-up ``image`` taken as flat ground (square pixels):
+    ``fov_deg`` across the frame, its axis ``tilt_deg`` off nadir towards ``azimuth_deg`` (clockwise
+    from north; the far side at the top of the view), its height chosen so that the footprint's
+    longer extent is ``fill`` of the image's width, and the axis meeting the ground at
+    ``centre_colrow``. For geometry only: the wide-angle oblique views of the held-out span (50-mm
+    lenses, up to 50 degrees off nadir, the far edge of the footprint up to ~2.5 times as wide as the
+    near edge) need more ground than a photo holds, so the ground here is the reference itself.
+    Returns the view and its four corners' ground points (image columns, rows; top-left, top-right,
+    bottom-right, bottom-left)."""
+    import cv2
+
+    h_img, w_img = image.shape[:2]
+    t, a, half = (math.radians(x) for x in (tilt_deg, azimuth_deg, fov_deg / 2))
+    if not 0 <= tilt_deg + fov_deg / 2 < 85:
+        raise ValueError("the view must not reach the horizon (tilt + half the field < 85 degrees)")
+    along = math.tan(t + half) - math.tan(t - half)  # ground extent along the look, in heights
+    far = 2 * math.tan(half) * math.hypot(1.0, math.tan(t + half))  # the far edge's width, in heights
+    height = fill * w_img / max(along, far)
+    look = np.array([math.sin(t) * math.sin(a), math.sin(t) * math.cos(a), -math.cos(t)])  # east, north, up
+    ahead = np.array([math.sin(a), math.cos(a), 0.0])
+    up = ahead - (ahead @ look) * look
+    up /= np.linalg.norm(up)
+    right = np.cross(look, up)
+    focal = (out_px / 2) / math.tan(half)
+
+    def ground(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ray = look * focal + right * u[..., None] - up * v[..., None]
+        s = height / -ray[..., 2]
+        east = ray[..., 0] * s - math.tan(t) * height * math.sin(a)
+        north = ray[..., 1] * s - math.tan(t) * height * math.cos(a)
+        return centre_colrow[0] + east, centre_colrow[1] - north
+
+    half_px = (out_px - 1) / 2
+    u, v = np.meshgrid(np.arange(out_px) - half_px, np.arange(out_px) - half_px)
+    cols, rows = ground(u, v)
+    view = cv2.remap(image, cols.astype(np.float32), rows.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    edge = out_px / 2  # the frame's outer corners, as locate's footprint takes them
+    cu = np.array([-edge, edge, edge, -edge])
+    cv_ = np.array([-edge, -edge, edge, edge])
+    return view, np.column_stack(ground(cu, cv_))
+
+
 def build_suite(cases_dir: Path, variants: list[Variant] | None = None):
     """(true cases, wrong pairs) from a folder of apl-format cases. The filler imagery for
     re-framing is the reference of a wrong candidate (a place none of the photos shows)."""
@@ -333,6 +384,7 @@ __all__ = [
     "suite_variants",
     "build_suite",
     "make_case",
+    "perspective_view",
     "reframe_reference",
     "transform_photo",
     "read_base_case",
