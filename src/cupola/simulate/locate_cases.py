@@ -357,7 +357,9 @@ def perspective_view(
     half_px = (out_px - 1) / 2
     u, v = np.meshgrid(np.arange(out_px) - half_px, np.arange(out_px) - half_px)
     cols, rows = ground(u, v)
-    view = cv2.remap(image, cols.astype(np.float32), rows.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    view = cv2.remap(
+        image, cols.astype(np.float32), rows.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     edge = out_px / 2  # the frame's outer corners, as locate's footprint takes them
     cu = np.array([-edge, edge, edge, -edge])
     cv_ = np.array([-edge, -edge, edge, edge])
