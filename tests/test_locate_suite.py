@@ -2,7 +2,8 @@
 re-framed at 512 px (footprint 1/2 to 1/4 of it, off-centre), the photo rescaled, turned, hazed and
 JPEG-compressed, with and without the focal length; and real photos against other places'
 references, which must be rejected. The oblique-view and cloud factors are checked here as
-transforms only: at these small sizes they are not localized (see docs/locate.md)."""
+transforms only: at these small sizes they are not localized (see docs/locate.md). A wide-angle
+oblique view rendered from a reference is localized here, for its geometry (the keystone)."""
 
 from pathlib import Path
 

@@ -333,7 +333,7 @@ def perspective_view(
     bottom-right, bottom-left)."""
     import cv2
 
-    h_img, w_img = image.shape[:2]
+    w_img = image.shape[1]
     t, a, half = (math.radians(x) for x in (tilt_deg, azimuth_deg, fov_deg / 2))
     if not 0 <= tilt_deg + fov_deg / 2 < 85:
         raise ValueError("the view must not reach the horizon (tilt + half the field < 85 degrees)")
