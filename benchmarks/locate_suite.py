@@ -3,6 +3,7 @@
 Used by ``bench_locate.py``; also runnable alone to inspect or re-choose thresholds:
 
     .venv/bin/python benchmarks/locate_suite.py [--log rows.json] [--only FACTOR] [--set name=value ...]
+        [--every-wrong]
 
 (a tuple setting as comma-separated numbers: ``--set photo_ladder_px=256,512``)
 """
@@ -21,14 +22,14 @@ CASES = ROOT / "src" / "cupola" / "data" / "samples" / "apl"
 SUCCESS_KM = 5.0  # the held-out measure: centre within 5 km
 
 
-def run(options=None, only: str | None = None, log=None, verbose: bool = True) -> list[dict]:
+def run(options=None, only: str | None = None, log=None, verbose: bool = True, every_wrong: bool = False) -> list[dict]:
     from pyproj import Geod
 
     from cupola.locate.localize import Localizer, LocateOptions
     from cupola.simulate.locate_cases import build_suite
 
     base = options or LocateOptions()
-    true_cases, wrong = build_suite(CASES)
+    true_cases, wrong = build_suite(CASES, every_wrong=every_wrong)
     cases = [c for c in true_cases + wrong if only is None or c.variant.factor == only]
     g = Geod(ellps="WGS84")
     rows = []
@@ -87,6 +88,9 @@ def summary(rows: list[dict]) -> dict:
         "success_pct": 100.0 * sum(r["correct"] for r in true_rows) / max(1, len(true_rows)),
         "false_accepts": sum(r["matched"] for r in wrong_rows),
         "wrong_pairs": len(wrong_rows),
+        # how near the wrong pairs came to the acceptance (min_inliers and min_inlier_ratio)
+        "wrong_max_inliers": max((r["inliers"] for r in wrong_rows), default=0),
+        "wrong_max_ratio": max((r["ratio"] for r in wrong_rows), default=0.0),
         "median_s": float(np.median(secs)) if secs else float("nan"),
         "max_s": float(np.max(secs)) if secs else float("nan"),
         "median_true_s": float(np.median([r["seconds"] for r in true_rows])) if true_rows else float("nan"),
@@ -102,6 +106,11 @@ def main(argv):
     ap.add_argument("--log")
     ap.add_argument("--only")
     ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument(
+        "--every-wrong",
+        action="store_true",
+        help="also every varied photo against every other place's reference (207 more wrong pairs, ~10 min)",
+    )
     a = ap.parse_args(argv)
     opts = LocateOptions()
     for kv in a.set:
@@ -114,7 +123,7 @@ def main(argv):
             setattr(opts, k, tuple(int(x) if x.lstrip("-").isdigit() else float(x) for x in v.split(",")))
             continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
-    rows = run(opts, a.only, a.log)
+    rows = run(opts, a.only, a.log, every_wrong=a.every_wrong)
     s = summary(rows)
     for k, (n, m) in s["per_factor"].items():
         print(f"# {k}: {n}/{m}")

@@ -15,6 +15,7 @@ from cupola.locate.localize import Localizer, LocateOptions, remove_haze
 from cupola.locate.reference import Reference
 from cupola.simulate.locate_cases import (
     Variant,
+    build_suite,
     make_case,
     paint_clouds,
     perspective_view,
@@ -329,3 +330,21 @@ def test_wide_angle_oblique_view_is_located_with_its_keystone(bases, tilt):
 def test_perspective_view_refuses_a_view_that_reaches_the_horizon(bases):
     with pytest.raises(ValueError, match="horizon"):
         perspective_view(bases["ISS064-E-358"].reference, 40.0, 70.0, 0.0, 0.5, (10.0, 10.0), out_px=64)
+
+
+def test_every_wrong_pairs_each_varied_photo_with_every_other_place():
+    variants = [Variant("base", "base"), Variant("rotation", "90", rotation_deg=90.0)]
+    true_cases, wrong = build_suite(SAMPLES, variants, every_wrong=True)
+    _, plain = build_suite(SAMPLES, variants)
+    extra = wrong[len(plain) :]
+    places = {c.place for c in true_cases}
+    n_places = len({p.name for p in SAMPLES.iterdir() if (p / "case.json").is_file()})
+    assert len(extra) == len(true_cases) * (n_places - 1)
+    assert all(w.truth_center_lonlat is None and w.reference.name != w.place for w in extra)
+    assert {w.place for w in extra} == places
+    # each varied photo is used as it is, against each other place once
+    for c in true_cases:
+        mine = [w for w in extra if w.photo is c.photo]
+        assert sorted(w.reference.name for w in mine) == sorted(
+            p.name for p in SAMPLES.iterdir() if (p / "case.json").is_file() and p.name != c.place
+        )

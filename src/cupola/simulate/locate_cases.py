@@ -81,6 +81,7 @@ class SuiteCase:
     focal_mm: float | None
     truth_center_lonlat: tuple[float, float] | None
     truth_width_m: float | None
+    place: str = ""  # the real case the photo comes from
 
 
 def read_base_case(folder: Path) -> BaseCase:
@@ -287,6 +288,7 @@ def make_case(base: BaseCase, v: Variant, filler: np.ndarray, reference_px: int 
         base.focal_mm if v.with_focal else None,
         base.center_lonlat,
         float(width),
+        base.name,
     )
 
 
@@ -308,8 +310,24 @@ def wrong_pairs(bases: list[BaseCase], *, with_focal: bool) -> list[SuiteCase]:
                     b_photo.focal_mm if with_focal else None,
                     None,
                     None,
+                    b_photo.name,
                 )
             )
+    return out
+
+
+def wrong_variant_pairs(true_cases: list[SuiteCase], bases: list[BaseCase]) -> list[SuiteCase]:
+    """Every varied photo of the suite (each factor and level) against the whole reference of every
+    other place: a wider test of the rejection than :func:`wrong_pairs` (69 photos x 3 places here),
+    all of which must be rejected."""
+    out = []
+    for c in true_cases:
+        for b in bases:
+            if b.name == c.place:
+                continue
+            v = Variant("wrong", f"{c.variant.label} on {b.name}", with_focal=c.variant.with_focal)
+            ref = Reference(b.reference, b.name, bounds=b.bounds)
+            out.append(SuiteCase(f"{c.name} on {b.name}'s reference", v, c.photo, ref, c.focal_mm, None, None, c.place))
     return out
 
 
@@ -366,9 +384,11 @@ def perspective_view(
     return view, np.column_stack(ground(cu, cv_))
 
 
-def build_suite(cases_dir: Path, variants: list[Variant] | None = None):
+def build_suite(cases_dir: Path, variants: list[Variant] | None = None, *, every_wrong: bool = False):
     """(true cases, wrong pairs) from a folder of apl-format cases. The filler imagery for
-    re-framing is the reference of a wrong candidate (a place none of the photos shows)."""
+    re-framing is the reference of a wrong candidate (a place none of the photos shows).
+    ``every_wrong``: the wrong pairs also hold every varied photo against every other place's
+    reference (:func:`wrong_variant_pairs`)."""
     folders = sorted(p for p in Path(cases_dir).iterdir() if (p / "case.json").is_file())
     bases = [read_base_case(f) for f in folders]
     true_bases = [b for b in bases if b.inside and b.footprint_lonlat is not None]
@@ -376,6 +396,8 @@ def build_suite(cases_dir: Path, variants: list[Variant] | None = None):
     variants = variants if variants is not None else suite_variants()
     true_cases = [make_case(b, v, fillers[0]) for b in true_bases for v in variants]
     wrong = wrong_pairs(bases, with_focal=False) + wrong_pairs(bases, with_focal=True)
+    if every_wrong:
+        wrong += wrong_variant_pairs(true_cases, bases)
     return true_cases, wrong
 
 
@@ -391,4 +413,5 @@ __all__ = [
     "transform_photo",
     "read_base_case",
     "wrong_pairs",
+    "wrong_variant_pairs",
 ]
