@@ -85,7 +85,7 @@ def summary(rows: list[dict]) -> dict:
     secs = [r["seconds"] for r in rows]
     return {
         "per_factor": {k: (sum(v), len(v)) for k, v in by.items()},
-        "success_pct": 100.0 * sum(r["correct"] for r in true_rows) / max(1, len(true_rows)),
+        "success_pct": 100.0 * sum(r["correct"] for r in true_rows) / len(true_rows) if true_rows else float("nan"),
         "false_accepts": sum(r["matched"] for r in wrong_rows),
         "wrong_pairs": len(wrong_rows),
         # how near the wrong pairs came to the acceptance (min_inliers and min_inlier_ratio)
