@@ -57,6 +57,7 @@ def run(options=None, only: str | None = None, log=None, verbose: bool = True, e
             "ratio": res.inlier_ratio,
             "reason": res.reason,
             "timings_s": res.timings_s,
+            "iterations": res.iterations,  # each coregistration: inliers, ratio, outline shift, start
             "ground_width_m": res.ground_width_m,
             "truth_width_m": c.truth_width_m,
         }
