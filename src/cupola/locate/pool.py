@@ -72,6 +72,7 @@ from cupola.locate.reference import (
     IMAGE_SUFFIXES,
     MIN_SIDE_PX,
     Reference,
+    below_min_size,
     check_bounds,
     file_sha256,
     load_reference,
@@ -219,7 +220,7 @@ def _too_small(tile: Tile) -> str | None:
                 size = (im.height, im.width)
         except (OSError, ValueError):
             return None  # unreadable: loading it says so
-    if min(size) >= MIN_SIDE_PX:
+    if not below_min_size(size[1], size[0]):
         return None
     return f"{tile.name} ({size[1]} x {size[0]} px, below {MIN_SIDE_PX} px)"
 

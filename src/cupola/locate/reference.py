@@ -109,9 +109,14 @@ def check_bounds(bounds) -> tuple[float, float, float, float]:
 MIN_SIDE_PX = 64
 
 
+def below_min_size(width: int, height: int) -> bool:
+    """Whether an image of ``width`` x ``height`` px is smaller than ``MIN_SIDE_PX`` on a side."""
+    return min(width, height) < MIN_SIDE_PX
+
+
 def check_min_size(width: int, height: int, path, what: str) -> None:
     """:class:`InputError` naming ``path`` when an image is smaller than ``MIN_SIDE_PX`` on a side."""
-    if min(width, height) < MIN_SIDE_PX:
+    if below_min_size(width, height):
         raise InputError(
             f"{path}: the {what} is {width} x {height} px; locate needs at least {MIN_SIDE_PX} px on each side"
         )

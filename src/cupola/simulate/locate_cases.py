@@ -320,14 +320,14 @@ def wrong_variant_pairs(true_cases: list[SuiteCase], bases: list[BaseCase]) -> l
     """Every varied photo of the suite (each factor and level) against the whole reference of every
     other place: a wider test of the rejection than :func:`wrong_pairs` (69 photos x 3 places here),
     all of which must be rejected."""
+    refs = {b.name: Reference(b.reference, b.name, bounds=b.bounds) for b in bases}  # one per place
     out = []
     for c in true_cases:
-        for b in bases:
-            if b.name == c.place:
+        for name, ref in refs.items():
+            if name == c.place:
                 continue
-            v = Variant("wrong", f"{c.variant.label} on {b.name}", with_focal=c.variant.with_focal)
-            ref = Reference(b.reference, b.name, bounds=b.bounds)
-            out.append(SuiteCase(f"{c.name} on {b.name}'s reference", v, c.photo, ref, c.focal_mm, None, None, c.place))
+            v = Variant("wrong", f"{c.variant.label} on {name}", with_focal=c.variant.with_focal)
+            out.append(SuiteCase(f"{c.name} on {name}'s reference", v, c.photo, ref, c.focal_mm, None, None, c.place))
     return out
 
 
