@@ -37,12 +37,15 @@ Meteor frame), batch 1, one thread, p50 over 30 runs after 3 warm-up runs.
 * ``onboard_{model}_{tag}_cpu_speedup`` (``runtimes_cpu``): every installed runtime on every model
   (and ``backbone``: the graph locate's sparse ALIKED path runs, at 512 x 512), CPU time per run,
   interleaved rounds, fp32 PyTorch's median / the runtime's; tags ``ort``, ``fp16`` (ORT fp16),
-  ``int8``, ``int8s``, ``openvino``, ``ov_int8`` (NNCF); with ``..._keypoints`` for ALIKED.
+  ``int8``, ``int8s``, ``torch_bf16`` (PyTorch eager under CPU autocast, on a CPU with AMX or
+  AVX512-BF16), ``openvino``, ``ov_fp16``, ``ov_bf16``, ``ov_int8`` (NNCF); with ``..._keypoints`` for
+  ALIKED.
 * ``onboard_locate_extract_{tag}_speedup`` (``locate_extract_cpu``): locate's ALIKED feature
   extraction at 512 px with the backbone in each runtime against locate's own ``FastAliked``
   (PyTorch eager fp32, today's default), CPU time per call, interleaved.
-* ``onboard_aliked_{fp16,ov_int8}_drift`` / ``_success_unchanged``: the localization task metric
-  of ORT fp16 and OpenVINO NNCF int8 (as for int8 above), where installed.
+* ``onboard_aliked_{fp16,torch_bf16,ov_fp16,ov_bf16,ov_int8}_drift`` / ``_success_unchanged``: the
+  localization task metric of ORT fp16, PyTorch bf16, OpenVINO fp16 / bf16 and NNCF int8 (as for
+  int8 above), where installed and the CPU runs that precision.
 * ``onboard_lightglue_best_speedup`` (``lightglue_row``): LightGlue's row of the bench table (a fixed
   pair of ALIKED feature sets of the first bundled case, CPU time per run, one thread): the fastest runtime
   with the same matches as PyTorch (kornia); ``onboard_lightglue_int8_match_iou`` (dynamic int8's
@@ -107,8 +110,8 @@ def onboard() -> None:
 
     gpu = accelerator_runtimes()  # CUDA / OpenVINO GPU runtimes whose device is here (none on CI)
     rts = (
-        ("torch", "ort", "ort-fp16", "ort-int8", "ort-int8s")
-        + tuple(r for r in ("openvino", "openvino-int8") if runtime_available(r))
+        ("torch", "torch-bf16", "ort", "ort-fp16", "ort-int8", "ort-int8s")  # bf16: a row where the CPU has it
+        + tuple(r for r in ("openvino", "openvino-fp16", "openvino-bf16", "openvino-int8") if runtime_available(r))
         + gpu
     )
     res = run_bench(
@@ -833,6 +836,9 @@ def task(rts: tuple[str, ...]) -> None:
         ("ort-int8", "dyn_int8"),
         ("ort-int8s", "int8s"),
         ("ort-fp16", "fp16"),
+        ("torch-bf16", "torch_bf16"),
+        ("openvino-fp16", "ov_fp16"),
+        ("openvino-bf16", "ov_bf16"),
         ("openvino-int8", "ov_int8"),
     ):
         r = rows.get(rt, {"status": "not run"})
@@ -857,7 +863,10 @@ TAGS = (
     ("ort-fp16", "fp16"),
     ("ort-int8", "int8"),
     ("ort-int8s", "int8s"),
+    ("torch-bf16", "torch_bf16"),
     ("openvino", "openvino"),
+    ("openvino-fp16", "ov_fp16"),
+    ("openvino-bf16", "ov_bf16"),
     ("openvino-int8", "ov_int8"),
 )
 

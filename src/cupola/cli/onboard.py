@@ -32,7 +32,8 @@ def bench_command(
     runtimes: str = typer.Option(
         "default",
         "--runtimes",
-        help="Comma-separated: torch, torch-pieces (LightGlue's exported pieces in PyTorch eager), ort, ort-fp16, "
+        help="Comma-separated: torch, torch-bf16 (autocast; CPUs with AVX512-BF16 or AMX), torch-pieces (LightGlue's "
+        "exported pieces in PyTorch eager), ort, ort-fp16, "
         "ort-int8 (dynamic), ort-int8s (static), openvino, openvino-fp16, openvino-bf16, openvino-int8 (NNCF, static); "
         "on an accelerator torch-cuda, torch-cuda-fp16, ort-cuda, ort-cuda-fp16, openvino-gpu, openvino-gpu-fp16. "
         "default: torch,ort,ort-int8 and every accelerator runtime whose device is here.",

@@ -30,6 +30,7 @@ from cupola.analysis.aliked_graph import BACKBONE_OUTPUTS, backbone_module
 from cupola.errors import InputError
 from cupola.onboard.runtimes import (
     CALIBRATED,
+    EAGER,
     RUNTIMES,
     Runner,
     Unsupported,
@@ -201,7 +202,7 @@ class BackboneRuntime:
             # costs ~4 s of CPU here, more than a localization's inference)
             opset = getattr(self.module, "opset", 17)
             path = self.folder / f"backbone-{h}x{w}-opset{opset}.onnx"
-            if self.name != "torch" and not path.exists():
+            if self.name not in EAGER and not path.exists():
                 export_onnx(self.module, torch.zeros(1, 1, h, w), path, BACKBONE_OUTPUTS, opset=opset)
             if self.int8 != "default":
                 t0 = time.process_time()

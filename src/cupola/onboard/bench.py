@@ -22,7 +22,16 @@ from cupola.errors import InputError
 from cupola.onboard.faults import bitflip_trials, output_drift
 from cupola.onboard.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from cupola.onboard.networks import MODELS, Network, NetworkUnavailable, build_network
-from cupola.onboard.runtimes import CALIBRATED, RUNTIMES, Runner, Unsupported, export_onnx, prepare, runtime_available
+from cupola.onboard.runtimes import (
+    CALIBRATED,
+    EAGER,
+    RUNTIMES,
+    Runner,
+    Unsupported,
+    export_onnx,
+    prepare,
+    runtime_available,
+)
 from cupola.onboard.samples import calibration_crops, evaluation_crop
 
 __all__ = [
@@ -281,7 +290,7 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                     else:
                         row = _row(model, rt, "ok", threads)
                         try:
-                            if rt != "torch" and net.prepare is None and not onnx_path.exists():
+                            if rt not in EAGER and net.prepare is None and not onnx_path.exists():
                                 export_onnx(
                                     net.module, net.example, onnx_path, net.output_names, max(config.batches) > 1
                                 )

@@ -9,11 +9,24 @@ from pathlib import Path
 
 __all__ = ["processor_info", "library_versions"]
 
-_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "neon", "asimd")
+#: int8 (VNNI, AMX-INT8), bf16 (AVX512-BF16, AMX-BF16) and fp16 (AVX512-FP16, AMX-FP16) arithmetic; Arm SIMD
+_FLAGS = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_int8",
+    "amx_bf16",
+    "amx_fp16",
+    "neon",
+    "asimd",
+)
 
 
 def processor_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict:
-    """Platform, CPU model, logical cores and the SIMD flags that matter for int8 inference.
+    """Platform, CPU model, logical cores and the SIMD flags that matter for int8, bf16 and fp16 inference.
 
     >>> sorted(processor_info("/nonexistent"))[:3]
     ['accelerators', 'cores', 'cpu_model']

@@ -1,6 +1,7 @@
-"""Runtimes: PyTorch eager (fp32 reference), ONNX Runtime CPU fp32, fp16 and int8, OpenVINO CPU
-fp32, fp16, bf16 and int8 (NNCF post-training quantization); on an accelerator, PyTorch and ONNX
-Runtime on a CUDA GPU (fp32, fp16) and OpenVINO on its GPU device (fp32, fp16).
+"""Runtimes: PyTorch eager (fp32 reference; bf16 on a CPU with bf16 arithmetic), ONNX Runtime CPU
+fp32, fp16 and int8, OpenVINO CPU fp32, fp16, bf16 and int8 (NNCF post-training quantization); on an
+accelerator, PyTorch and ONNX Runtime on a CUDA GPU (fp32, fp16) and OpenVINO on its GPU device
+(fp32, fp16).
 
 A runtime whose library is missing is reported as ``"not installed"`` (:func:`runtime_available`),
 never raised; a precision the device does not run, or a device that is not here, raises
@@ -11,8 +12,8 @@ arrays, the load time and the size on disk of what was loaded.
 
 >>> sorted(RUNTIMES)  # doctest: +NORMALIZE_WHITESPACE
 ['openvino', 'openvino-bf16', 'openvino-fp16', 'openvino-gpu', 'openvino-gpu-fp16', 'openvino-int8', 'ort',
- 'ort-cuda', 'ort-cuda-fp16', 'ort-fp16', 'ort-int8', 'ort-int8s', 'torch', 'torch-cuda', 'torch-cuda-fp16',
- 'torch-pieces']
+ 'ort-cuda', 'ort-cuda-fp16', 'ort-fp16', 'ort-int8', 'ort-int8s', 'torch', 'torch-bf16', 'torch-cuda',
+ 'torch-cuda-fp16', 'torch-pieces']
 >>> sorted(CALIBRATED)
 ['openvino-int8', 'ort-int8s']
 """
@@ -37,11 +38,13 @@ from cupola.errors import InputError
 __all__ = [
     "ACCELERATED",
     "CALIBRATED",
+    "EAGER",
     "RUNTIMES",
     "RUNTIME_MODULES",
     "Runner",
     "Unsupported",
     "accelerator_runtimes",
+    "bf16_native",
     "runtime_available",
     "export_onnx",
     "openvino_devices",
@@ -53,6 +56,7 @@ __all__ = [
 #: runtime name -> precision
 RUNTIMES = {
     "torch": "fp32",
+    "torch-bf16": "bf16",  # PyTorch eager under CPU autocast: convolutions and matrix products in bf16
     "torch-pieces": "fp32",  # a network's exported pieces run in PyTorch eager (LightGlue only)
     "ort": "fp32",
     "ort-fp16": "fp16",
@@ -73,11 +77,14 @@ RUNTIMES = {
 ACCELERATED = frozenset(
     {"torch-cuda", "torch-cuda-fp16", "ort-cuda", "ort-cuda-fp16", "openvino-gpu", "openvino-gpu-fp16"}
 )
+#: the runtimes that run the PyTorch module itself on the CPU (no ONNX export)
+EAGER = frozenset({"torch", "torch-bf16"})
 #: the runtimes quantized on a calibration set (static int8)
 CALIBRATED = frozenset({"ort-int8s", "openvino-int8"})
 #: runtime name -> the Python module(s) it needs (tests point one at a missing module)
 RUNTIME_MODULES: dict[str, str | tuple[str, ...]] = {
     "torch": "torch",
+    "torch-bf16": "torch",
     "torch-pieces": "torch",
     "ort": "onnxruntime",
     "ort-fp16": ("onnxruntime", "onnx"),
@@ -217,6 +224,35 @@ def _torch_runner(module: Any, threads: int) -> Runner:
         return [o.numpy() for o in outs]
 
     return Runner(run, load_s, buf.getbuffer().nbytes)
+
+
+def bf16_native() -> bool:
+    """Whether this CPU has bf16 arithmetic for PyTorch's oneDNN kernels (AVX512-BF16 or AMX tiles);
+    without it PyTorch still runs bf16, emulated and slower than fp32."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, hence looked up
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def _torch_bf16_runner(module: Any, threads: int, native_only: bool = True) -> Runner:
+    """``module`` in PyTorch eager under CPU autocast to bf16 (convolutions and matrix products in
+    bf16 through oneDNN, which uses AMX where the CPU has it; the weights stay fp32 and are cast per
+    call, so the size on disk is fp32's); outputs back as float32. Raises :class:`Unsupported` on a
+    CPU without bf16 arithmetic unless ``native_only`` is False (how the tests run it anywhere)."""
+    import torch
+
+    if native_only and not bf16_native():
+        raise Unsupported("this CPU has no bf16 arithmetic (neither AVX512-BF16 nor AMX); PyTorch would emulate it")
+    runner = _torch_runner(module, threads)
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out = module(torch.from_numpy(x))
+        outs = out if isinstance(out, tuple | list) else (out,)
+        return [o.float().numpy() for o in outs]
+
+    return Runner(run, runner.load_s, runner.size_bytes)
 
 
 def _torch_device_runner(module: Any, precision: str, device: str = "cuda") -> Runner:
@@ -444,6 +480,8 @@ def prepare(
     beside it, static int8 (the :data:`CALIBRATED` runtimes) calibrated on ``calibration``)."""
     if name == "torch":
         return _torch_runner(module, threads)
+    if name == "torch-bf16":
+        return _torch_bf16_runner(module, threads)
     if name == "torch-pieces":
         raise Unsupported("torch-pieces: only for a network exported in pieces (lightglue)")
     if name == "ort":
