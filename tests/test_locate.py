@@ -115,6 +115,41 @@ def test_geotiff_reference(tmp_path, chile_ref):
     assert np.allclose(ref.pixel_to_lonlat(100.0, 200.0), chile_ref.pixel_to_lonlat(100.0, 200.0))
 
 
+def test_projected_16_bit_reference_with_nodata_is_located(tmp_path, chile_ref, localizer):
+    """A reference as satellite archives deliver it: UTM (not lon/lat), 16-bit reflectance-like
+    numbers, a fourth (near-infrared) band and a nodata wedge at a scene edge. The photo, cut from the
+    lon/lat reference, is found on it at the same ground point (pyproj maps UTM to lon/lat)."""
+    import rasterio
+    from rasterio.transform import Affine
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    h, w = chile_ref.image.shape[:2]
+    west, south, east, north = CHILE_BOUNDS
+    src_t = Affine((east - west) / w, 0.0, west, 0.0, -(north - south) / h, north)
+    utm = "EPSG:32719"
+    dst_t, dw, dh = calculate_default_transform("EPSG:4326", utm, w, h, *CHILE_BOUNDS)
+    bands = np.zeros((4, dh, dw), np.uint16)
+    for i in range(3):
+        dn = np.zeros((dh, dw), np.float32)
+        reproject(chile_ref.image[..., i].astype(np.float32) * 40 + 500, dn, src_transform=src_t,
+                  src_crs="EPSG:4326", dst_transform=dst_t, dst_crs=utm, resampling=Resampling.bilinear,
+                  dst_nodata=0)  # fmt: skip
+        bands[i] = dn.astype(np.uint16)
+    bands[3] = bands[1] // 2
+    rows, cols = np.mgrid[:dh, :dw]
+    bands[:, cols > 0.85 * dw + 0.3 * (rows - dh / 2)] = 0  # the scene's edge: nodata east of it
+    path = tmp_path / "ref_utm.tif"
+    profile = dict(driver="GTiff", width=dw, height=dh, count=4, dtype="uint16", crs=utm, transform=dst_t, nodata=0)
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(bands)
+    ref = load_reference(path)
+    assert ref.image.dtype == np.uint8 and ref.image.shape == (dh, dw, 3)
+    photo, truth = synthetic_photo(chile_ref, 90.0)
+    res = localizer.locate(photo, [ref])
+    assert res.matched, res.reason
+    assert _error_m(res, truth) < 500.0
+
+
 @pytest.mark.parametrize(
     "bounds,match",
     [
