@@ -210,6 +210,14 @@ def test_torch_bf16_runs_the_convolutions_in_bf16_and_returns_float32(aliked):
     assert 1e-4 < rel < 5e-2  # bf16 keeps 8 bits of mantissa: ~0.4 % per value, compounded by the layers
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_the_default_run_adds_torch_bf16_where_the_cpu_has_bf16(monkeypatch, native):
+    monkeypatch.setattr(runtimes, "bf16_native", lambda: native)
+    monkeypatch.setattr(runtimes, "accelerator_runtimes", lambda: ())
+    expected = ("torch", "ort", "ort-int8") + (("torch-bf16",) if native else ())
+    assert runtimes.default_runtimes() == expected
+
+
 def test_torch_bf16_says_why_on_a_cpu_without_bf16(monkeypatch):
     monkeypatch.setattr(runtimes, "bf16_native", lambda: False)
     res = run_bench(

@@ -36,7 +36,8 @@ def bench_command(
         "exported pieces in PyTorch eager), ort, ort-fp16, "
         "ort-int8 (dynamic), ort-int8s (static), openvino, openvino-fp16, openvino-bf16, openvino-int8 (NNCF, static); "
         "on an accelerator torch-cuda, torch-cuda-fp16, ort-cuda, ort-cuda-fp16, openvino-gpu, openvino-gpu-fp16. "
-        "default: torch,ort,ort-int8 and every accelerator runtime whose device is here.",
+        "default: torch,ort,ort-int8, torch-bf16 where the CPU has bf16 arithmetic (AVX512-BF16 or AMX), and every "
+        "accelerator runtime whose device is here.",
     ),
     threads: str = typer.Option(
         "1", "--threads", help="Intra-op thread counts, comma-separated: every combination is run at each."
@@ -85,10 +86,10 @@ def bench_command(
     from cupola.onboard.bench import BenchConfig, parse_counts, parse_list, run_bench
     from cupola.onboard.networks import MODELS
     from cupola.onboard.products import write_bench_products
-    from cupola.onboard.runtimes import RUNTIMES, accelerator_runtimes
+    from cupola.onboard.runtimes import RUNTIMES, default_runtimes
 
-    if runtimes.strip() == "default":  # the CPU runtimes, and the GPU ones when a GPU is here
-        runtimes = ",".join(("torch", "ort", "ort-int8", *accelerator_runtimes()))
+    if runtimes.strip() == "default":
+        runtimes = ",".join(default_runtimes())
     config = BenchConfig(
         models=parse_list(models, MODELS, "model"),
         runtimes=parse_list(runtimes, RUNTIMES, "runtime"),

@@ -45,6 +45,7 @@ __all__ = [
     "Unsupported",
     "accelerator_runtimes",
     "bf16_native",
+    "default_runtimes",
     "runtime_available",
     "export_onnx",
     "openvino_devices",
@@ -176,6 +177,14 @@ def accelerator_runtimes() -> tuple[str, ...]:
     if any(d.split(".")[0] == "GPU" for d in openvino_devices()):
         found += ["openvino-gpu", "openvino-gpu-fp16"]
     return tuple(found)
+
+
+def default_runtimes() -> tuple[str, ...]:
+    """What ``cupola onboard bench`` runs unless told: PyTorch, ONNX Runtime fp32 and dynamic int8 (no
+    optional extra, no calibration), PyTorch bf16 where the CPU has bf16 arithmetic, and every
+    accelerator runtime whose device is here."""
+    bf16 = ("torch-bf16",) if bf16_native() else ()
+    return ("torch", "ort", "ort-int8", *bf16, *accelerator_runtimes())
 
 
 def export_onnx(
