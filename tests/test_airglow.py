@@ -43,6 +43,22 @@ def test_pixel_layer_pixel_round_trip_below_a_hundredth_of_a_pixel(rpy):
     assert err.max() < 0.01
 
 
+def test_a_limb_view_alone_is_refused_with_its_reason():
+    """A narrow camera pitched 70 deg from nadir at 420 km meets the 87-km layer only at grazing
+    angles (the limb of the layer is at ~72.5 deg, a slant factor of 4 at ~67.7 deg): the grid has
+    nothing to analyse, and the error says why rather than blaming the sequence's length."""
+    from cupola.airglow.project import choose_grid
+
+    cam = _camera(120, 80, focal_px=1400.0)  # ~5 x 3 deg
+    poses = [attitude.pose_from_rpy(_state(), 0.0, 70.0, 0.0) for _ in range(3)]
+    hit = shell.rays_to_shell(cam, poses[1], np.array([59.5]), np.array([39.5]), 87e3)[1]
+    assert hit.all()  # the layer is seen ...
+    with pytest.raises(InputError, match="grazing angles .* a limb view"):
+        choose_grid(cam, poses, 87e3)  # ... but only edge-on
+    # the same camera pitched 55 deg looks down on the layer: a grid is chosen
+    assert choose_grid(cam, [attitude.pose_from_rpy(_state(), 0.0, 55.0, 0.0)] * 3, 87e3).nx >= 8
+
+
 def test_limb_rays_take_the_near_intersection_and_misses_are_flagged():
     cam = _camera()
     pose = attitude.pose_from_rpy(_state(), 0.0, 68.0, 0.0)  # the top of the frame looks above the limb

@@ -95,6 +95,12 @@ def choose_grid(
     fine_c, fine_r = np.meshgrid(np.linspace(0, camera.width_px - 1, 61), np.linspace(0, camera.height_px - 1, 41))
     p, h = rays_to_shell(camera, mid, fine_c, fine_r, height_m)
     keep = h & (slant_factor(mid.position_m, np.where(h[..., None], p, 0.0), height_m) < max_slant)
+    if not keep.any():
+        raise InputError(
+            f"the frames see the layer only at grazing angles (slant factor {max_slant:g} or more along every line of "
+            "sight: a limb view); waves are measured where the camera looks down on the layer: frames that "
+            "include a view further below the limb are needed"
+        )
     p = p[keep]
     for pose in (poses[0], poses[-1]):
         c, r = shell_to_pixels(camera, pose, p)
