@@ -150,6 +150,48 @@ def test_projected_16_bit_reference_with_nodata_is_located(tmp_path, chile_ref, 
     assert _error_m(res, truth) < 500.0
 
 
+def test_folded_contrast_is_the_same_for_a_scene_and_its_negative(chile_ref):
+    """The folded image keeps local contrast whatever its sign: a reference and its negative look
+    alike after it (correlation > 0.8), while after CLAHE alone they are opposites."""
+    from cupola.locate.localize import normalise, to_gray
+
+    g = to_gray(chile_ref.image)
+    neg = 255 - g
+
+    def corr(a, b):
+        return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+    assert corr(normalise(g), normalise(neg)) < -0.5
+    assert corr(normalise(g, "folded"), normalise(neg, "folded")) > 0.8
+    with pytest.raises(InputError, match="contrast"):
+        normalise(g, "inverted")
+
+
+def test_a_negative_photo_is_found_by_the_contrast_folded_retry(chile_ref):
+    """Contrast reversed everywhere (the photo as a negative): the search on CLAHE images finds
+    nothing; the retry on contrast-folded images finds it at the right place, and says so."""
+    photo, truth = synthetic_photo(chile_ref, 90.0, size=512)
+    opts = LocateOptions(matcher="aliked", focal_mm=207.0, diagonal_turns=False)  # a right angle: no diagonals
+    res = Localizer(opts).locate(255 - photo, [chile_ref])
+    assert res.matched, res.reason
+    # the retry runs only once the search on CLAHE images has rejected every candidate
+    assert "contrast-folded" in res.reason and "contrast-folded retry" in res.timings_s
+    assert _error_m(res, truth) < 500.0
+
+
+def test_the_contrast_retry_follows_a_search_and_not_a_pool_tile_or_a_blank_photo(chile_ref):
+    photo, _ = synthetic_photo(chile_ref, 0.0, size=384)
+    other = load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS)
+    loc = Localizer(LocateOptions(matcher="sift", focal_mm=207.0))
+    res = loc.locate(photo, [other])
+    assert not res.matched and "contrast-folded retry" in res.timings_s
+    assert "contrast-folded retry" not in loc.locate(photo, [other], contrast_retry=False).timings_s
+    blank = loc.locate(np.full((256, 256, 3), 90, np.uint8), [other])
+    assert "blank" in blank.reason and "contrast-folded retry" not in blank.timings_s
+    off = Localizer(LocateOptions(matcher="sift", focal_mm=207.0, contrast_retry=False))
+    assert "contrast-folded retry" not in off.locate(photo, [other]).timings_s
+
+
 @pytest.mark.parametrize(
     "bounds,match",
     [

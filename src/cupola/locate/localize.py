@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from cupola.errors import InputError
 from cupola.geometry.geodesy import R_MEAN_M
 from cupola.locate import homography as hg
 from cupola.locate.features import Features, make_matcher
@@ -94,6 +95,14 @@ class LocateOptions:
     # and fill: every match runs at photo_px or less, and a 24-megapixel frame otherwise spends ~8 s
     # on full-resolution preparation. Results are mapped back to the photo's own pixels. None: off
     work_px: int | None = 1024
+    # "clahe": CLAHE grey images (the search); "folded": the same, then |image - its blur over
+    # FOLD_SIGMA_PX| (local contrast whatever its sign), then CLAHE again. The folded search is the
+    # retry below; on its own it loses most photos (docs/locate.md, "Contrast reversed in places")
+    contrast: str = "clahe"
+    # when every candidate is rejected, search again on contrast-folded images: a photo whose ground
+    # is brighter than its surroundings where the reference has it darker (water or salt lakes
+    # that changed, snow, wet soil, another sensor's bands) matches in neither sign otherwise
+    contrast_retry: bool = True
 
 
 @dataclass
@@ -145,11 +154,28 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(g.astype(np.uint8))
 
 
-def normalise(gray: np.ndarray) -> np.ndarray:
-    """Local contrast normalisation (CLAHE) so sensors, seasons and haze look alike."""
+#: the blur (px, at the size the matcher sees) whose difference from the image the folded contrast keeps
+FOLD_SIGMA_PX = 2.0
+CONTRASTS = ("clahe", "folded")
+
+
+def normalise(gray: np.ndarray, contrast: str = "clahe") -> np.ndarray:
+    """Local contrast normalisation (CLAHE) so sensors, seasons and haze look alike; ``"folded"``:
+    then the absolute difference from a blur of ``FOLD_SIGMA_PX``, stretched to its 99.5th
+    percentile and equalised again: edges and texture whatever their sign, for a scene whose
+    contrast is reversed in places between the photo and the reference."""
     import cv2
 
-    return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    g = clahe.apply(gray)
+    if contrast == "clahe":
+        return g
+    if contrast != "folded":
+        raise InputError(f"`contrast` {contrast!r}: expected one of {', '.join(CONTRASTS)}")
+    f = g.astype(np.float32)
+    f = np.abs(f - cv2.GaussianBlur(f, (0, 0), FOLD_SIGMA_PX))
+    top = max(float(np.percentile(f, 99.5)), 1.0)
+    return clahe.apply(np.clip(f * (255.0 / top), 0, 255).astype(np.uint8))
 
 
 def remove_haze(img: np.ndarray, low_pct: float = 0.5) -> np.ndarray:
@@ -303,7 +329,7 @@ class Localizer:
                 return self._ref_cache[key]
         t0 = time.perf_counter()
         crop = to_gray(ref.image[r0:r1, c0:c1])
-        f = self.matcher.extract(normalise(resize(crop, sw, sh)))
+        f = self.matcher.extract(normalise(resize(crop, sw, sh), self.opts.contrast))
         self._clock.add("reference features", t0)
         if disk_key is not None:
             self.cache.put(disk_key, f)
@@ -313,8 +339,9 @@ class Localizer:
     def _ref_disk_key(self, content: str, tile, size_px: int) -> str:
         from cupola.locate.cache import feature_key
 
+        folded = () if self.opts.contrast == "clahe" else (self.opts.contrast,)  # clahe keys as before
         return feature_key(
-            content, "tile", *tile, size_px, self.matcher.name, getattr(self.matcher, "max_keypoints", 0)
+            content, "tile", *tile, size_px, self.matcher.name, getattr(self.matcher, "max_keypoints", 0), *folded
         )
 
     def _whole_reference(self, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], int]:
@@ -351,7 +378,7 @@ class Localizer:
             ph, pw = gray.shape
             s = size_px / max(ph, pw)
             sw, sh = max(8, round(pw * s)), max(8, round(ph * s))
-            small = normalise(resize(gray, sw, sh))
+            small = normalise(resize(gray, sw, sh), self.opts.contrast)
             m = ~(resize(mask.astype(np.uint8), sw, sh) > 0)
             if angle_deg % 90 == 0:
                 k = int(angle_deg // 90) % 4
@@ -488,9 +515,8 @@ class Localizer:
             if valid.mean() < 0.05:
                 history.append({"iteration": it + 1, "inliers": 0, "note": "estimate falls outside the reference"})
                 break
-            fw = self.matcher.extract(
-                normalise(warped), cv2.erode(valid.astype(np.uint8), np.ones((5, 5))) > 0, max_keypoints=keypoints
-            )
+            inside = cv2.erode(valid.astype(np.uint8), np.ones((5, 5))) > 0
+            fw = self.matcher.extract(normalise(warped, self.opts.contrast), inside, max_keypoints=keypoints)
             if keypoints is not None:
                 fw = Features(fw.keypoints[:keypoints], fw.descriptors[:keypoints], fw.shape)
             self._clock.add("coregistration features", t0)
@@ -704,7 +730,29 @@ class Localizer:
                 keep.append(r)
         return keep
 
-    def locate(self, photo: np.ndarray, references: list[Reference]) -> LocateResult:
+    def locate(self, photo: np.ndarray, references: list[Reference], contrast_retry: bool = True) -> LocateResult:
+        """Find ``photo`` on one of ``references`` (the first accepted), or say why not. With the
+        option ``contrast_retry`` (and ``contrast_retry`` here: a pool verifying tile after tile
+        passes False), a photo every candidate rejected after a real search is searched again on
+        contrast-folded images (its own localizer, its own feature caches)."""
+        res = self._locate(photo, references)
+        opts = self.opts
+        searched = res.inliers_first_pass > 0 or res.iterations or res.reason.startswith("no consistent")
+        if res.matched or not (opts.contrast_retry and contrast_retry) or opts.contrast != "clahe" or not searched:
+            return res
+        if getattr(self, "_folded", None) is None:
+            self._folded = Localizer(replace(opts, contrast="folded", contrast_retry=False))
+        again = self._folded.locate(photo, references)
+        if again.matched:
+            again.reason += " (on contrast-folded images: the photo's contrast is reversed in places)"
+            again.timings_s = {**res.timings_s, "contrast-folded retry": round(again.seconds, 3)}
+            again.seconds += res.seconds
+            return again
+        res.timings_s["contrast-folded retry"] = round(again.seconds, 3)
+        res.seconds += again.seconds
+        return res
+
+    def _locate(self, photo: np.ndarray, references: list[Reference]) -> LocateResult:
         t_start = time.perf_counter()
         opts = self.opts
         self._clock = _Clock()

@@ -816,7 +816,7 @@ class TilePool:
             tile = entry["_tile"]
             ref = tile.load()
             tv = time.perf_counter()
-            res = localizer.locate(photo, [ref])
+            res = localizer.locate(photo, [ref], contrast_retry=False)  # tile after tile: no second search
             tried.append(
                 {
                     "rank": entry["rank"],
