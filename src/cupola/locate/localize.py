@@ -306,6 +306,7 @@ class Localizer:
         self.cache = cache
         self._ref_cache: dict = {}
         self._clock = _Clock()
+        self._searched = False  # whether the last _locate reached the matching
 
     # -- features ----------------------------------------------------------------------------------
 
@@ -737,8 +738,9 @@ class Localizer:
         contrast-folded images (its own localizer, its own feature caches)."""
         res = self._locate(photo, references)
         opts = self.opts
-        searched = res.inliers_first_pass > 0 or res.iterations or res.reason.startswith("no consistent")
-        if res.matched or not (opts.contrast_retry and contrast_retry) or opts.contrast != "clahe" or not searched:
+        # self._searched: _locate reached the matching (not a blank, overcast or out-of-horizon answer)
+        wanted = opts.contrast_retry and contrast_retry and opts.contrast == "clahe"
+        if res.matched or not wanted or not self._searched:
             return res
         if getattr(self, "_folded", None) is None:
             self._folded = Localizer(replace(opts, contrast="folded", contrast_retry=False))
@@ -755,6 +757,7 @@ class Localizer:
     def _locate(self, photo: np.ndarray, references: list[Reference]) -> LocateResult:
         t_start = time.perf_counter()
         opts = self.opts
+        self._searched = False
         self._clock = _Clock()
 
         def done(res: LocateResult) -> LocateResult:
@@ -792,6 +795,7 @@ class Localizer:
                     )
                 )
         self._set_photo(photo)
+        self._searched = True
         state = {"best_fail": None, "best_coarse": 0, "verified": 0}
 
         def verify(cand: Candidate) -> LocateResult | None:
