@@ -149,11 +149,42 @@ def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
     from dataclasses import replace
 
     pool = TilePool(tiles[1], replace(FAST, top_k=2))  # memory-only cache
-    res = pool.locate(img, LocateOptions(matcher="sift"))
+    res = pool.locate(img, LocateOptions(matcher="sift", contrast_retry=False))
     assert not res.matched
     assert res.result.reason.startswith("not here") and len(res.tried) == 2
     for t in res.tried:
         assert t["tile"] in res.result.reason
+    # with the contrast retry (the default), the same two tiles are searched again on
+    # contrast-folded images, in the same order, and the answer says so
+    again = pool.locate(img, LocateOptions(matcher="sift"))
+    assert not again.matched and len(again.tried) == 4
+    assert [t["tile"] for t in again.tried[2:]] == [t["tile"] for t in res.tried]
+    assert [t.get("contrast") for t in again.tried] == [None, None, "folded", "folded"]
+    assert "none of the 2 best-ranked" in again.result.reason and "contrast-folded" in again.result.reason
+    assert "contrast-folded retry" in again.timings_s
+
+
+def test_a_negative_photo_is_found_in_a_pool_by_the_contrast_folded_retry(refs, photo, tmp_path):
+    """A photo whose contrast is reversed (here: everywhere, a negative) is found by a single
+    search only on contrast-folded images; a pool does the same over the tiles it verified."""
+    from dataclasses import replace
+
+    from pyproj import Geod
+
+    img, truth = photo
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    write_geotiff(folder / "chile.tif", half(refs["chile"].image), CHILE_BOUNDS)  # one tile: the test's time
+    pool = TilePool(folder, replace(FAST, top_k=1), cache=FeatureCache(tmp_path / "cache"))
+    opts = LocateOptions(matcher="aliked", focal_mm=207.0, diagonal_turns=False)  # a right angle: no diagonals
+    res = pool.locate(255 - img, opts)
+    assert res.matched, res.result.reason
+    assert res.tile.name == "chile.tif" and "contrast-folded" in res.result.reason
+    assert [(t["tile"], t.get("contrast"), t["matched"]) for t in res.tried] == [
+        ("chile.tif", None, False),
+        ("chile.tif", "folded", True),
+    ]
+    assert Geod(ellps="WGS84").inv(*res.result.center_lonlat, *truth)[2] < 1000.0
 
 
 def test_horizon_filter_drops_far_tiles(tiles, photo, localizer):
@@ -354,7 +385,10 @@ def test_cli_reference_dir(tiles, tmp_path, capsys, refs, photo):
     d = json.loads((out2 / "result.json").read_text())
     # --top-k 1, plus the tiles whose votes cannot be told from the leader's (at most 4 more)
     votes = [e["votes"] for e in d["pool"]["ranking"]]
-    assert not d["matched"] and len(d["pool"]["tried"]) == tied_with_leader(votes, 1, 4, 1.0) <= 5
+    first = [t for t in d["pool"]["tried"] if t.get("contrast") is None]
+    assert not d["matched"] and len(first) == tied_with_leader(votes, 1, 4, 1.0) <= 5
+    # and each searched again on contrast-folded images, listed after them
+    assert [t["tile"] for t in d["pool"]["tried"][len(first) :]] == [t["tile"] for t in first]
     assert (out2 / "matches.png").is_file()
 
 
@@ -502,7 +536,8 @@ def test_tiles_the_votes_cannot_tell_from_the_leader_are_verified_too(tiles, pho
     from cupola.locate.localize import Localizer
 
     img, _ = photo
-    opts = LocateOptions(matcher="sift", focal_mm=207.0, quick_inliers=None)
+    # no contrast-folded retry after a "not here": only the tiles of the first search are listed
+    opts = LocateOptions(matcher="sift", focal_mm=207.0, quick_inliers=None, contrast_retry=False)
     cache = FeatureCache(tmp_path / "c")
     pool = TilePool(tiles[0], replace(FAST, top_k=2, tied_extra=3), cache=cache)
     real_rank = pool.rank

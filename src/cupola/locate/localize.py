@@ -292,6 +292,9 @@ class _Clock:
 # -- the search ------------------------------------------------------------------------------------
 
 
+FOLDED_NOTE = " (on contrast-folded images: the photo's contrast is reversed in places)"
+
+
 class Localizer:
     """Reusable localizer: keeps the matcher, and reference features in memory (and in a
     :class:`~cupola.locate.cache.FeatureCache` when one is given, keyed by the file's content)."""
@@ -731,22 +734,36 @@ class Localizer:
                 keep.append(r)
         return keep
 
+    @property
+    def searched(self) -> bool:
+        """Whether the last search reached the matching (not a blank, overcast or beyond-the-horizon
+        answer): only then can a second search on contrast-folded images change the answer."""
+        return self._searched
+
+    @property
+    def retries_on_folded_contrast(self) -> bool:
+        """Whether a rejection is followed by a search on contrast-folded images (the option
+        ``contrast_retry``, on a localizer that searches CLAHE images)."""
+        return self.opts.contrast_retry and self.opts.contrast == "clahe"
+
+    def folded_localizer(self) -> Localizer:
+        """The localizer of the second search: the same options on contrast-folded images, no
+        retry of its own, the same feature cache (its entries are keyed apart)."""
+        if getattr(self, "_folded", None) is None:
+            self._folded = Localizer(replace(self.opts, contrast="folded", contrast_retry=False), cache=self.cache)
+        return self._folded
+
     def locate(self, photo: np.ndarray, references: list[Reference], contrast_retry: bool = True) -> LocateResult:
         """Find ``photo`` on one of ``references`` (the first accepted), or say why not. With the
         option ``contrast_retry`` (and ``contrast_retry`` here: a pool verifying tile after tile
-        passes False), a photo every candidate rejected after a real search is searched again on
-        contrast-folded images (its own localizer, its own feature caches)."""
+        passes False and retries the tiles itself), a photo every candidate rejected after a real
+        search is searched again on contrast-folded images (:meth:`folded_localizer`)."""
         res = self._locate(photo, references)
-        opts = self.opts
-        # self._searched: _locate reached the matching (not a blank, overcast or out-of-horizon answer)
-        wanted = opts.contrast_retry and contrast_retry and opts.contrast == "clahe"
-        if res.matched or not wanted or not self._searched:
+        if res.matched or not (contrast_retry and self.retries_on_folded_contrast) or not self._searched:
             return res
-        if getattr(self, "_folded", None) is None:
-            self._folded = Localizer(replace(opts, contrast="folded", contrast_retry=False))
-        again = self._folded.locate(photo, references)
+        again = self.folded_localizer().locate(photo, references)
         if again.matched:
-            again.reason += " (on contrast-folded images: the photo's contrast is reversed in places)"
+            again.reason += FOLDED_NOTE
             again.timings_s = {**res.timings_s, "contrast-folded retry": round(again.seconds, 3)}
             again.seconds += res.seconds
             return again

@@ -58,6 +58,7 @@ from cupola.errors import InputError
 from cupola.io.limits import read_json_bounded
 from cupola.locate.cache import FeatureCache, feature_key
 from cupola.locate.localize import (
+    FOLDED_NOTE,
     Localizer,
     LocateOptions,
     LocateResult,
@@ -812,37 +813,47 @@ class TilePool:
             clear = sorted((e for e in top if quick[e["rank"]] >= lopts.quick_inliers), key=lambda e: -quick[e["rank"]])
             top = clear + [e for e in top if quick[e["rank"]] < lopts.quick_inliers]
             timings["quick"] = time.perf_counter() - t0
+        searched = False
         for entry in top:
             tile = entry["_tile"]
             ref = tile.load()
             tv = time.perf_counter()
-            res = localizer.locate(photo, [ref], contrast_retry=False)  # tile after tile: no second search
-            tried.append(
-                {
-                    "rank": entry["rank"],
-                    "tile": tile.name,
-                    "score": entry["score"],
-                    "quick_inliers": quick.get(entry["rank"]),
-                    "matched": res.matched,
-                    "reason": res.reason,
-                    "inliers": res.inliers,
-                    "seconds": round(time.perf_counter() - tv, 3),
-                }
-            )
+            res = localizer.locate(photo, [ref], contrast_retry=False)  # the tiles are retried below, if at all
+            searched = searched or localizer.searched
+            tried.append(_tried_row(entry, tile, res, quick, tv))
             if res.matched:
                 found = (res, tile, ref)
                 break
             del ref
         timings["verify"] = time.perf_counter() - t0
+        if found is None and searched and localizer.retries_on_folded_contrast:
+            # as one photo against one reference: when every verified tile is rejected after a real
+            # search, the same tiles, in the same order, are searched again on contrast-folded images
+            t0 = time.perf_counter()
+            folded = localizer.folded_localizer()
+            for entry in top:
+                tile = entry["_tile"]
+                ref = tile.load()
+                tv = time.perf_counter()
+                res = folded.locate(photo, [ref])
+                tried.append({**_tried_row(entry, tile, res, quick, tv), "contrast": "folded"})
+                if res.matched:
+                    res.reason += FOLDED_NOTE
+                    found = (res, tile, ref)
+                    break
+                del ref
+            timings["contrast-folded retry"] = time.perf_counter() - t0
         public = [{k: v for k, v in e.items() if k != "_tile"} for e in ranking]
         if found is not None:
             res, tile, ref = found
             out = PoolResult(res, tile, ref, public, tried, len(self.tiles), beyond)
         else:
-            why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in tried)
+            first = [t for t in tried if "contrast" not in t]
+            why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in first)
+            again = " (each searched again on contrast-folded images)" if len(tried) > len(first) else ""
             res = LocateResult(
                 False,
-                f"not here: none of the {len(tried)} best-ranked of {len(tiles)} tiles was accepted ({why})",
+                f"not here: none of the {len(first)} best-ranked of {len(tiles)} tiles was accepted{again} ({why})",
                 matcher=localizer.matcher.name,
             )
             res.inliers = max((t["inliers"] for t in tried), default=0)
@@ -852,6 +863,20 @@ class TilePool:
         out.skipped = list(self.skipped)
         out.result.seconds = timings["total"]
         return out
+
+
+def _tried_row(entry: dict, tile: Tile, res: LocateResult, quick: dict, t_start: float) -> dict:
+    """One verified tile, as ``PoolResult.tried`` and ``result.json`` list it."""
+    return {
+        "rank": entry["rank"],
+        "tile": tile.name,
+        "score": entry["score"],
+        "quick_inliers": quick.get(entry["rank"]),
+        "matched": res.matched,
+        "reason": res.reason,
+        "inliers": res.inliers,
+        "seconds": round(time.perf_counter() - t_start, 3),
+    }
 
 
 def tied_with_leader(votes: list[int], top_k: int, extra: int, sigma: float) -> int:
