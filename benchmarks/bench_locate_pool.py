@@ -312,4 +312,33 @@ def pool_bench():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-BENCHMARKS = {"locate_pool": pool_bench}
+def pool_robustness():
+    """The robustness suite in pool mode (``locate_suite.run_pool``: each varied photo among ten
+    GeoTIFF tiles, its own reference, the other places and crops of them; each real photo among the
+    same tiles without its own place), against the same suite one photo against its own reference
+    (``locate_suite.run``), which a pool can at best equal."""
+    import locate_suite
+
+    single = {r["case"]: r for r in locate_suite.run(verbose=False)}
+    rows = locate_suite.run_pool(verbose=True)
+    s = locate_suite.summary(rows)
+    s1 = locate_suite.summary(list(single.values()))
+    true_rows = [r for r in rows if r["expected"]]
+    lost = [r["case"] for r in true_rows if single[r["case"]]["correct"] and not r["correct"]]
+    gained = [r["case"] for r in true_rows if r["correct"] and not single[r["case"]]["correct"]]
+    for factor, (n, m) in s["per_factor"].items():
+        print(f"# pool robustness factor {factor}: {n}/{m} (one reference: {s1['per_factor'][factor][0]})", flush=True)
+    print(f"# found alone but not in the pool: {lost}; in the pool but not alone: {gained}", flush=True)
+    not_here = [r["seconds"] for r in rows if not r["expected"]]
+    bench_line("locate_pool_robustness_success", s["success_pct"], "%", baseline=s1["success_pct"])
+    bench_line(
+        "locate_pool_robustness_false_accepts",
+        s["false_accepts"] + s["wrong_tile_accepts"],
+        "cases",
+        baseline=s1["false_accepts"],
+    )
+    bench_line("locate_pool_robustness_seconds", s["median_true_s"], "s", baseline=s1["median_true_s"])
+    bench_line("locate_pool_not_here_seconds", float(np.median(not_here)), "s", baseline=s1["median_s"])
+
+
+BENCHMARKS = {"locate_pool": pool_bench, "locate_pool_robustness": pool_robustness}
