@@ -179,6 +179,35 @@ def test_a_negative_photo_is_found_by_the_contrast_folded_retry(chile_ref):
     assert _error_m(res, truth) < 500.0
 
 
+def test_reference_features_in_memory_are_bounded_and_read_only_by_the_same_object(chile_ref):
+    """A localizer keeps the most recent REF_FEATURES_IN_MEMORY reference feature sets, not every
+    tile a long run visits; an in-memory reference (no content id) is known by id(), which Python
+    reuses for a new object once the old one is gone: its entry must not be read for another."""
+    import weakref
+
+    from cupola.locate.localize import REF_FEATURES_IN_MEMORY
+    from cupola.locate.reference import Reference
+
+    loc = Localizer(LocateOptions(matcher="sift"))
+    img = chile_ref.image[:256, :256]
+    tile = (0, 0, 256, 256)
+    alive = [Reference(np.roll(img, k, axis=1), f"r{k}") for k in range(REF_FEATURES_IN_MEMORY + 6)]
+    for ref in alive:  # kept alive, so that no two share an id()
+        loc._ref_features(ref, tile, 256)
+    assert len(loc._ref_cache) == REF_FEATURES_IN_MEMORY
+    a = Reference(img, "a")
+    b = Reference(np.ascontiguousarray(img[::-1]), "b")  # another place
+    fa, ratio = loc._ref_features(a, tile, 256)
+    # b given a's entry under its own id, as if a had been freed and its id reused
+    loc._ref_cache[(id(b), tile, 256)] = (fa, ratio, weakref.ref(a))
+    fb, _ = loc._ref_features(b, tile, 256)
+    assert fb is not fa and not np.array_equal(fb.keypoints, fa.keypoints)
+    assert loc._ref_features(b, tile, 256)[0] is fb  # the same object: read from memory
+    # a reference read from a file is known by its content, whatever object holds it
+    again = load_reference(CHILE / "reference.jpg", bounds=CHILE_BOUNDS)
+    assert loc._ref_features(chile_ref, tile, 256)[0] is loc._ref_features(again, tile, 256)[0]
+
+
 def test_the_contrast_retry_follows_a_search_and_not_a_pool_tile_or_a_blank_photo(chile_ref):
     photo, _ = synthetic_photo(chile_ref, 0.0, size=384)
     other = load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS)
@@ -190,6 +219,11 @@ def test_the_contrast_retry_follows_a_search_and_not_a_pool_tile_or_a_blank_phot
     assert "blank" in blank.reason and "contrast-folded retry" not in blank.timings_s
     off = Localizer(LocateOptions(matcher="sift", focal_mm=207.0, contrast_retry=False))
     assert "contrast-folded retry" not in off.locate(photo, [other]).timings_s
+    # the second search: folded images, its own (higher) inlier bar, no third search, the same cache
+    second = loc.folded_localizer()
+    assert second.opts.contrast == "folded" and second.opts.min_inliers == loc.opts.contrast_retry_min_inliers
+    assert loc.opts.contrast_retry_min_inliers > loc.opts.min_inliers
+    assert not second.retries_on_folded_contrast and second.cache is loc.cache and loc.folded_localizer() is second
 
 
 @pytest.mark.parametrize(
