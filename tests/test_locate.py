@@ -209,12 +209,18 @@ def test_reference_features_in_memory_are_bounded_and_read_only_by_the_same_obje
 
 
 def test_the_contrast_retry_follows_a_search_and_not_a_pool_tile_or_a_blank_photo(chile_ref):
+    from cupola.locate.reference import Reference
+
     photo, _ = synthetic_photo(chile_ref, 0.0, size=384)
     other = load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS)
     loc = Localizer(LocateOptions(matcher="sift", focal_mm=207.0))
     res = loc.locate(photo, [other])
     assert not res.matched and "contrast-folded retry" in res.timings_s
     assert "contrast-folded retry" not in loc.locate(photo, [other], contrast_retry=False).timings_s
+    # a reference smaller than the first pass's size (ref_px) is not searched on folded images
+    small = Reference(other.image[:512, :512], "small", bounds=(0.0, 0.0, 0.5, 0.5))
+    assert not loc.folded_search_allowed(small) and loc.folded_search_allowed(other)
+    assert "contrast-folded retry" not in loc.locate(photo, [small]).timings_s
     blank = loc.locate(np.full((256, 256, 3), 90, np.uint8), [other])
     assert "blank" in blank.reason and "contrast-folded retry" not in blank.timings_s
     off = Localizer(LocateOptions(matcher="sift", focal_mm=207.0, contrast_retry=False))

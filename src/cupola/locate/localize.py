@@ -769,6 +769,14 @@ class Localizer:
         ``contrast_retry``, on a localizer that searches CLAHE images)."""
         return self.opts.contrast_retry and self.opts.contrast == "clahe"
 
+    def folded_search_allowed(self, reference: Reference) -> bool:
+        """Whether ``reference`` may be searched on contrast-folded images: only one at least
+        ``ref_px`` on its long side, the size the first pass works at. On smaller ones (tiles cut
+        from a mosaic) the folded images of unrelated desert crops matched the bundled photos with
+        up to 79 inliers at ratio 0.39 (docs/locate.md, "Session 45"); on whole 1024-px references
+        the folded search's wrong pairs end with no inliers."""
+        return max(reference.shape[:2]) >= self.opts.ref_px
+
     def folded_localizer(self) -> Localizer:
         """The localizer of the second search: the same options on contrast-folded images, its own
         inlier bar (``contrast_retry_min_inliers``), no retry of its own, the same feature cache
@@ -788,7 +796,10 @@ class Localizer:
         res = self._locate(photo, references)
         if res.matched or not (contrast_retry and self.retries_on_folded_contrast) or not self._searched:
             return res
-        again = self.folded_localizer().locate(photo, references)
+        wide = [r for r in references if self.folded_search_allowed(r)]
+        if not wide:
+            return res
+        again = self.folded_localizer().locate(photo, wide)
         if again.matched:
             again.reason += FOLDED_NOTE
             again.timings_s = {**res.timings_s, "contrast-folded retry": round(again.seconds, 3)}

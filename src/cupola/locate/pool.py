@@ -828,12 +828,15 @@ class TilePool:
         timings["verify"] = time.perf_counter() - t0
         if found is None and searched and localizer.retries_on_folded_contrast:
             # as one photo against one reference: when every verified tile is rejected after a real
-            # search, the same tiles, in the same order, are searched again on contrast-folded images
+            # search, the same tiles (those at least ref_px on a side), in the same order, are
+            # searched again on contrast-folded images
             t0 = time.perf_counter()
             folded = localizer.folded_localizer()
             for entry in top:
                 tile = entry["_tile"]
                 ref = tile.load()
+                if not localizer.folded_search_allowed(ref):  # a small tile: not on folded images
+                    continue
                 tv = time.perf_counter()
                 res = folded.locate(photo, [ref])
                 tried.append({**_tried_row(entry, tile, res, quick, tv), "contrast": "folded"})
