@@ -61,17 +61,23 @@ def run(options=None, only: str | None = None, log=None, verbose: bool = True, e
             "ground_width_m": res.ground_width_m,
             "truth_width_m": c.truth_width_m,
         }
-        rows.append(row)
-        if verbose:
-            e = "" if err is None else f" err {err:.2f} km"
-            print(
-                f"# {'ok ' if ok else 'BAD'} {c.name}: {'matched' if res.matched else 'rejected'}{e}, "
-                f"{res.inliers} inl (first {res.inliers_first_pass}), {sec:.1f} s; {res.reason[:80]}",
-                flush=True,
-            )
-        if log:
-            Path(log).write_text(json.dumps(rows, indent=1, default=float))
+        what = "matched" if res.matched else "rejected"
+        what += f"{_km(err)}, {res.inliers} inl (first {res.inliers_first_pass})"
+        _keep(rows, row, f"{c.name}: {what}, {sec:.1f} s; {res.reason[:80]}", verbose, log)
     return rows
+
+
+def _km(err: float | None) -> str:
+    return "" if err is None else f" err {err:.2f} km"
+
+
+def _keep(rows: list[dict], row: dict, text: str, verbose: bool, log) -> None:
+    """Add ``row``, print it (``ok`` or ``BAD`` and ``text``) and rewrite the log with every row so far."""
+    rows.append(row)
+    if verbose:
+        print(f"# {'ok ' if row['correct'] else 'BAD'} {text}", flush=True)
+    if log:
+        Path(log).write_text(json.dumps(rows, indent=1, default=float))
 
 
 def pool_tiles(bases, seed: int = 0, n_distractors: int = 6):
@@ -184,18 +190,10 @@ def run_pool(options=None, only: str | None = None, log=None, verbose: bool = Tr
                 "reason": res.result.reason,
                 "timings_s": res.timings_s,
             }
-            rows.append(row)
             shutil.rmtree(folder)
-            if verbose:
-                e = "" if err is None else f" err {err:.2f} km"
-                what = "matched " + res.tile.name if res.matched else "not here"
-                print(
-                    f"# {'ok ' if ok else 'BAD'} {row['case']}: {what}{e}, own tile ranked {own_rank}, "
-                    f"{len(res.tried)} verified, {sec:.1f} s; {row['reason'][:70]}",
-                    flush=True,
-                )
-            if log:
-                Path(log).write_text(json.dumps(rows, indent=1, default=float))
+            what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
+            text = f"{row['case']}: {what}, own tile ranked {own_rank}, {len(res.tried)} verified, {sec:.1f} s"
+            _keep(rows, row, f"{text}; {row['reason'][:70]}", verbose, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
