@@ -853,7 +853,8 @@ class TilePool:
         else:
             first = [t for t in tried if "contrast" not in t]
             why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in first)
-            again = " (each searched again on contrast-folded images)" if len(tried) > len(first) else ""
+            n_again = len(tried) - len(first)
+            again = f" ({n_again} of them searched again on contrast-folded images)" if n_again else ""
             res = LocateResult(
                 False,
                 f"not here: none of the {len(first)} best-ranked of {len(tiles)} tiles was accepted{again} ({why})",
