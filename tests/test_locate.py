@@ -208,6 +208,26 @@ def test_reference_features_in_memory_are_bounded_and_read_only_by_the_same_obje
     assert loc._ref_features(chile_ref, tile, 256)[0] is loc._ref_features(again, tile, 256)[0]
 
 
+def test_a_small_desert_tile_of_another_place_is_not_taken():
+    """One of the pool bench's distractors: a 322-px crop of the New Mexico mosaic (re-toned by a
+    gamma of 0.83). Against it the Chilean photo found nothing in the first search, and session 44's
+    second search, on contrast-folded images, accepted it (79 inliers at ratio 0.39, 10,000 km from
+    the truth). A reference smaller than ref_px is not searched on folded images any more."""
+    import cv2
+
+    from cupola.locate.job import read_photo_rgb
+    from cupola.locate.reference import Reference
+
+    nm = load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS)
+    c0, r0, side = 366, 550, 352
+    crop = cv2.resize(nm.image[r0 : r0 + side, c0 : c0 + side], (322, 322), interpolation=cv2.INTER_AREA)
+    crop = (255.0 * (crop / 255.0) ** 0.8341).astype(np.uint8)
+    lon, lat = nm.pixel_to_lonlat(np.array([c0 - 0.5, c0 + side - 0.5]), np.array([r0 - 0.5, r0 + side - 0.5]))
+    tile = Reference(crop, "new_mexico_crop", bounds=(lon.min(), lat.min(), lon.max(), lat.max()))
+    res = Localizer(LocateOptions()).locate(read_photo_rgb(CHILE / "photo.jpg"), [tile])
+    assert not res.matched, res.reason
+
+
 def test_the_contrast_retry_follows_a_search_and_not_a_pool_tile_or_a_blank_photo(chile_ref):
     from cupola.locate.reference import Reference
 
