@@ -169,6 +169,25 @@ def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
     assert "contrast-folded retry" in again.timings_s
 
 
+def test_small_tiles_are_not_read_again_for_the_folded_search(tiles, photo, monkeypatch):
+    """After a "not here", a tile its metadata shows smaller than ref_px is skipped by the
+    contrast-folded search without being read again: each verified tile is read once."""
+    from dataclasses import replace
+
+    import cupola.locate.pool as pool_module
+
+    img, _ = photo
+    pool = TilePool(tiles[1], replace(FAST, top_k=2))
+    opts = LocateOptions(matcher="sift", quick_inliers=None)
+    pool.locate(img, opts)  # builds the index (which reads every tile once)
+    loads: list[str] = []
+    real = pool_module.Tile.load
+    monkeypatch.setattr(pool_module.Tile, "load", lambda self: loads.append(self.name) or real(self))
+    res = pool.locate(img, opts)
+    assert not res.matched and all(t.size_px is not None for t in pool.tiles)
+    assert loads == [t["tile"] for t in res.tried] and len(loads) == len(set(loads))
+
+
 def test_a_negative_photo_is_found_in_a_pool_by_the_contrast_folded_retry(refs, photo, tmp_path):
     """A photo whose contrast is reversed (here: everywhere, a negative) is found by a single
     search only on contrast-folded images; a pool does the same over the tiles it verified."""

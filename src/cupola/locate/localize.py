@@ -321,6 +321,7 @@ class Localizer:
         self._ref_cache: OrderedDict = OrderedDict()  # (content or id, tile, px) -> (features, ratio, weakref)
         self._clock = _Clock()
         self._searched = False  # whether the last _locate reached the matching
+        self._folded: Localizer | None = None  # the second search's localizer, made when first needed
 
     # -- features ----------------------------------------------------------------------------------
 
@@ -769,19 +770,21 @@ class Localizer:
         ``contrast_retry``, on a localizer that searches CLAHE images)."""
         return self.opts.contrast_retry and self.opts.contrast == "clahe"
 
-    def folded_search_allowed(self, reference: Reference) -> bool:
-        """Whether ``reference`` may be searched on contrast-folded images: only one at least
+    def folded_search_allowed(self, reference: Reference | tuple[int, int]) -> bool:
+        """Whether ``reference`` (or a reference of this (rows, cols) shape, as a pool tile's metadata
+        gives it) may be searched on contrast-folded images: only one at least
         ``ref_px`` on its long side, the size the first pass works at. On smaller ones (tiles cut
         from a mosaic) the folded images of unrelated desert crops matched the bundled photos with
         up to 79 inliers at ratio 0.39 (docs/locate.md, "Session 45"); on whole 1024-px references
         the folded search's wrong pairs end with no inliers."""
-        return max(reference.shape[:2]) >= self.opts.ref_px
+        shape = reference if isinstance(reference, tuple) else reference.shape
+        return max(shape[:2]) >= self.opts.ref_px
 
     def folded_localizer(self) -> Localizer:
         """The localizer of the second search: the same options on contrast-folded images, its own
         inlier bar (``contrast_retry_min_inliers``), no retry of its own, the same feature cache
         (its entries are keyed apart)."""
-        if getattr(self, "_folded", None) is None:
+        if self._folded is None:
             bar = max(self.opts.min_inliers, self.opts.contrast_retry_min_inliers)
             self._folded = Localizer(
                 replace(self.opts, contrast="folded", contrast_retry=False, min_inliers=bar), cache=self.cache

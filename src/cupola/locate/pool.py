@@ -834,8 +834,10 @@ class TilePool:
             folded = localizer.folded_localizer()
             for entry in top:
                 tile = entry["_tile"]
+                if tile.size_px is not None and not localizer.folded_search_allowed(tile.size_px):
+                    continue  # a small tile, known from its metadata: not read again
                 ref = tile.load()
-                if not localizer.folded_search_allowed(ref):  # a small tile: not on folded images
+                if not localizer.folded_search_allowed(ref):
                     continue
                 tv = time.perf_counter()
                 res = folded.locate(photo, [ref])
