@@ -57,7 +57,6 @@ def load_cases():
 
 def distractors(cases, n: int, size_px: int | None, seed: int):
     """``n`` (image, bounds) crops from the references, away from each labelled footprint."""
-    import cv2
 
     rng = np.random.default_rng(seed)
     made = 0
@@ -73,16 +72,24 @@ def distractors(cases, n: int, size_px: int | None, seed: int):
             iy = max(0.0, min(r0 + side, box[3]) - max(r0, box[1]))
             if ix * iy > 0.1 * (box[2] - box[0]) * (box[3] - box[1]):
                 continue
-        img = ref.image[r0 : r0 + side, c0 : c0 + side]
-        lon, lat = ref.pixel_to_lonlat(np.array([c0 - 0.5, c0 + side - 0.5]), np.array([r0 - 0.5, r0 + side - 0.5]))
-        bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-        img = np.rot90(img, int(rng.integers(4)))
+        turns = int(rng.integers(4))
         out = size_px or int(side * rng.uniform(0.6, 1.0))
-        img = cv2.resize(np.ascontiguousarray(img), (out, out), interpolation=cv2.INTER_AREA)
-        gamma = rng.uniform(0.7, 1.4)
-        img = (255.0 * (img / 255.0) ** gamma).astype(np.uint8)
-        yield np.ascontiguousarray(img), bounds
+        yield crop_tile(ref, c0, r0, side, turns, out, rng.uniform(0.7, 1.4))
         made += 1
+
+
+def crop_tile(ref, c0: int, r0: int, side: int, turns: int, out_px: int, gamma: float):
+    """(image, lon/lat bounds) of the ``side``-px square of ``ref`` at column ``c0``, row ``r0``,
+    turned by ``turns`` right angles, area-resized to ``out_px`` and re-toned by ``gamma``: a tile
+    that looks unlike the mosaic it was cut from."""
+    import cv2
+
+    img = np.rot90(ref.image[r0 : r0 + side, c0 : c0 + side], turns)
+    lon, lat = ref.pixel_to_lonlat(np.array([c0 - 0.5, c0 + side - 0.5]), np.array([r0 - 0.5, r0 + side - 0.5]))
+    bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    img = cv2.resize(np.ascontiguousarray(img), (out_px, out_px), interpolation=cv2.INTER_AREA)
+    img = (255.0 * (img / 255.0) ** gamma).astype(np.uint8)
+    return np.ascontiguousarray(img), bounds
 
 
 def make_pools(tmp: Path, cases, big: bool):

@@ -84,8 +84,8 @@ def pool_tiles(bases, seed: int = 0, n_distractors: int = 6):
     """For each place, the tiles of a pool that does not hold it: the whole references of the other
     places and ``n_distractors`` crops cut from them (30-60 % of a side, turned by right angles,
     another tone curve), as (name, image, lon/lat bounds)."""
-    import cv2
     import numpy as np
+    from bench_locate_pool import crop_tile
 
     from cupola.locate.reference import Reference
 
@@ -100,12 +100,9 @@ def pool_tiles(bases, seed: int = 0, n_distractors: int = 6):
             h, w = o.reference.shape[:2]
             side = int(rng.uniform(0.3, 0.6) * min(h, w))
             c0, r0 = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
-            lon, lat = ref.pixel_to_lonlat(np.array([c0 - 0.5, c0 + side - 0.5]), np.array([r0 - 0.5, r0 + side - 0.5]))
-            bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-            img = np.rot90(o.reference[r0 : r0 + side, c0 : c0 + side], int(rng.integers(4)))
-            img = cv2.resize(np.ascontiguousarray(img), (side, side), interpolation=cv2.INTER_AREA)
-            img = (255.0 * (img / 255.0) ** rng.uniform(0.7, 1.4)).astype(np.uint8)
-            tiles.append((f"d{i}_{o.name}", np.ascontiguousarray(img), bounds))
+            turns = int(rng.integers(4))
+            img, bounds = crop_tile(ref, c0, r0, side, turns, side, rng.uniform(0.7, 1.4))
+            tiles.append((f"d{i}_{o.name}", img, bounds))
         out[b.name] = tiles
     return out
 
