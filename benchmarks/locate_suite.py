@@ -3,7 +3,7 @@
 Used by ``bench_locate.py``; also runnable alone to inspect or re-choose thresholds:
 
     .venv/bin/python benchmarks/locate_suite.py [--log rows.json] [--only FACTOR] [--set name=value ...]
-        [--every-wrong]
+        [--every-wrong] [--pool] [--partial]
 
 (a tuple setting as comma-separated numbers: ``--set photo_ladder_px=256,512``)
 """
@@ -196,6 +196,104 @@ def run_pool(options=None, only: str | None = None, log=None, verbose: bool = Tr
     return rows
 
 
+def partial_tiles(base, rng, k: int, sides=(341, 512), overlap=(0.02, 0.6)):
+    """``k`` square tiles cut from ``base``'s own reference at its own resolution (``sides`` px), each
+    holding ``overlap`` of the labelled footprint's area and so cut through it: the neighbouring
+    tiles of a grid pool, the place right but only part of the photo's ground on them. As (image,
+    lon/lat bounds, the share of the footprint on the tile)."""
+    from bench_locate_pool import crop_tile
+    from shapely.geometry import Polygon, box
+
+    from cupola.locate.reference import Reference
+
+    ref = Reference(base.reference, base.name, bounds=base.bounds)
+    fp = Polygon(base.footprint_lonlat)
+    h, w = base.reference.shape[:2]
+    out = []
+    for _ in range(1000 * k):
+        if len(out) == k:
+            break
+        side = int(sides[int(rng.integers(len(sides)))])
+        c0, r0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+        lon, lat = ref.pixel_to_lonlat([c0 - 0.5, c0 + side - 0.5], [r0 - 0.5, r0 + side - 0.5])
+        frac = fp.intersection(box(min(lon), min(lat), max(lon), max(lat))).area / fp.area
+        if overlap[0] <= frac <= overlap[1]:
+            img, bounds = crop_tile(ref, c0, r0, side, 0, side, 1.0)
+            out.append((img, bounds, float(frac)))
+    return out
+
+
+def run_partial(
+    options=None, only: str | None = None, log=None, verbose: bool = True, per_case: int = 3, seed: int = 0
+) -> list[dict]:
+    """Each varied photo against tiles of its own place that hold only part of its footprint
+    (``partial_tiles``: 341 and 512 px at the reference's resolution, 2-60 % of the footprint), one
+    tile at a time. An accepted tile is right when the centre is within 5 km (the tile's ground
+    extended by the homography), a false accept when it is further; a rejection is neither. These
+    are the pairs a pool of adjacent grid tiles gives its verification."""
+    import numpy as np
+    from pyproj import Geod
+
+    from cupola.locate.localize import Localizer, LocateOptions
+    from cupola.locate.reference import Reference
+    from cupola.simulate.locate_cases import build_suite, read_base_case
+
+    base_opts = options or LocateOptions()
+    true_cases, _ = build_suite(CASES)
+    bases = {b.name: b for b in (read_base_case(f) for f in sorted(CASES.iterdir()) if (f / "case.json").is_file())}
+    rng = np.random.default_rng(seed)
+    g = Geod(ellps="WGS84")
+    rows = []
+    for c in true_cases:
+        tiles = partial_tiles(bases[c.place], rng, per_case)
+        if only is not None and c.variant.factor != only:
+            continue
+        loc = Localizer(replace(base_opts, focal_mm=c.focal_mm))
+        for j, (img, bounds, frac) in enumerate(tiles):
+            t0 = time.perf_counter()
+            res = loc.locate(c.photo, [Reference(img, f"part{j}", bounds=bounds)])
+            sec = time.perf_counter() - t0
+            err = g.inv(*res.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0 if res.matched else None
+            row = {
+                "case": f"{c.name} / tile {j} ({img.shape[1]} px, {frac:.0%} of the footprint)",
+                "factor": c.variant.factor,
+                "expected": False,  # neither a true case nor a wrong place: counted apart
+                "partial": True,
+                "tile_px": int(img.shape[1]),
+                "footprint_share": frac,
+                "matched": res.matched,
+                "correct": not res.matched or err <= SUCCESS_KM,
+                "right_accept": bool(res.matched and err <= SUCCESS_KM),
+                "center_error_km": err,
+                "seconds": sec,
+                "inliers_first_pass": res.inliers_first_pass,
+                "inliers": res.inliers,
+                "spread": res.inlier_spread,
+                "ratio": res.inlier_ratio,
+                "reason": res.reason,
+            }
+            what = ("matched" if res.matched else "rejected") + _km(err) + f", {res.inliers} inl"
+            _keep(rows, row, f"{row['case']}: {what} at ratio {res.inlier_ratio:.2f}, {sec:.1f} s", verbose, log)
+    return rows
+
+
+def partial_summary(rows: list[dict]) -> dict:
+    """Right accepts, false accepts (centre beyond 5 km) and how near the others came."""
+    wrong = [r for r in rows if r["matched"] and not r["right_accept"]]
+    rejected = [r for r in rows if not r["matched"]]
+    right = [r for r in rows if r["right_accept"]]
+    return {
+        "partial_tiles": len(rows),
+        "right_accepts": len(right),
+        "false_accepts": len(wrong),
+        "rejected": len(rejected),
+        "false_accept_inliers_ratio": [(r["inliers"], round(r["ratio"], 2)) for r in wrong],
+        "right_min_inliers": min((r["inliers"] for r in right), default=0),
+        "right_min_ratio": round(min((r["ratio"] for r in right), default=0.0), 2),
+        "rejected_max_inliers": max((r["inliers"] for r in rejected), default=0),
+    }
+
+
 def summary(rows: list[dict]) -> dict:
     import numpy as np
 
@@ -241,6 +339,12 @@ def main(argv):
         action="store_true",
         help="pool mode: each photo among ten GeoTIFF tiles (its own reference, the other places, crops of them)",
     )
+    ap.add_argument(
+        "--partial",
+        action="store_true",
+        help="each varied photo against 3 tiles of its own place holding 2-60%% of its footprint (~12 min)",
+    )
+    ap.add_argument("--seed", type=int, default=0, help="--partial: the seed that places the tiles")
     a = ap.parse_args(argv)
     opts = LocateOptions()
     for kv in a.set:
@@ -253,6 +357,10 @@ def main(argv):
             setattr(opts, k, tuple(int(x) if x.lstrip("-").isdigit() else float(x) for x in v.split(",")))
             continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
+    if a.partial:
+        rows = run_partial(opts, a.only, a.log, seed=a.seed)
+        print(json.dumps(partial_summary(rows)))
+        return
     if a.pool:
         rows = run_pool(opts, a.only, a.log)
     else:
