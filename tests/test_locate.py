@@ -228,6 +228,42 @@ def test_a_small_desert_tile_of_another_place_is_not_taken():
     assert not res.matched, res.reason
 
 
+def _own_tile(name: str, c0: int, r0: int, side: int):
+    """The case's photo, a ``side``-px tile of its own mosaic at (``c0``, ``r0``) at the mosaic's
+    resolution (a neighbouring tile of a grid pool), and the labelled footprint's centre."""
+    from cupola.locate.job import read_photo_rgb
+    from cupola.locate.reference import Reference
+    from cupola.simulate.locate_cases import read_base_case
+
+    base = read_base_case(SAMPLES / name)
+    ref = Reference(base.reference, name, bounds=base.bounds)
+    lon, lat = ref.pixel_to_lonlat(np.array([c0 - 0.5, c0 + side - 0.5]), np.array([r0 - 0.5, r0 + side - 0.5]))
+    img = np.ascontiguousarray(base.reference[r0 : r0 + side, c0 : c0 + side])
+    tile = Reference(img, f"{name}_tile", bounds=(lon.min(), lat.min(), lon.max(), lat.max()))
+    return read_photo_rgb(SAMPLES / name / "photo.jpg"), tile, base.center_lonlat
+
+
+def test_a_wrong_match_on_a_tile_holding_part_of_the_footprint_is_not_taken():
+    """A 341-px tile of the Crimean mosaic that holds a fifth of the photo's footprint: the photo's
+    features matched another stretch of the same coast there, and it was accepted 38 km from the
+    label (42 inliers at ratio 0.36; those inliers lie 37 km from where the whole mosaic puts them).
+    A reference smaller than ref_px now needs 30 inliers at ratio 0.5. A 512-px tile of the Syrian
+    mosaic holding a tenth of that photo's footprint is still found, its centre extended from the
+    tile within 1 km."""
+    from cupola.locate.localize import ground_distance_m
+
+    photo, tile, _ = _own_tile("ISS062-E-150758", 511, 511, 341)
+    loc = Localizer(LocateOptions())
+    res = loc.locate(photo, [tile])
+    assert not res.matched, res.reason
+    assert "smaller than 1024 px" in res.reason
+    assert loc.bars(tile) == (30, 0.5) and loc.bars((1024, 1024)) == (25, 0.3)
+    photo, tile, truth = _own_tile("ISS050-E-70536", 0, 512, 512)
+    res = loc.locate(photo, [tile])
+    assert res.matched, res.reason
+    assert ground_distance_m(*res.center_lonlat, *truth) < 1000.0
+
+
 def test_the_contrast_retry_follows_a_search_and_not_a_pool_tile_or_a_blank_photo(chile_ref):
     from cupola.locate.reference import Reference
 

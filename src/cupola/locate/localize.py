@@ -110,6 +110,13 @@ class LocateOptions:
     # folded_search_allowed), its wrong pairs seen so far keep at most 45 inliers; its true accepts
     # on the suite begin at 72 (docs/locate.md, "Session 45")
     contrast_retry_min_inliers: int = 50
+    # a reference smaller than ref_px on its long side (a tile cut from a mosaic) needs both: on such
+    # tiles of the photo's own region, holding part of its footprint, wrong placements 38 km off
+    # were accepted with 42 inliers at ratio 0.36 and with 25 at 0.62, while right placements on
+    # them had at least 39 inliers and ratio 0.57 (the partial-overlap suite, docs/locate.md,
+    # "Session 46"). Whole references keep min_inliers / min_inlier_ratio
+    small_ref_min_inliers: int = 30
+    small_ref_min_inlier_ratio: float = 0.5
 
 
 @dataclass
@@ -588,14 +595,26 @@ class Localizer:
                 break
         return h_b @ np.linalg.inv(to_full), history, last
 
-    def _passes(self, m) -> bool:
-        """The re-match's own tests of the decision (``m`` as ``coregister``'s ``last``)."""
+    def bars(self, reference: Reference | tuple[int, int]) -> tuple[int, float]:
+        """(inliers, inlier ratio) the re-match needs on ``reference`` (or a reference of this (rows,
+        cols) shape): ``min_inliers`` / ``min_inlier_ratio``, raised to ``small_ref_min_inliers`` /
+        ``small_ref_min_inlier_ratio`` on one smaller than ``ref_px`` on its long side."""
         o = self.opts
-        return m is not None and m[0] >= o.min_inliers and m[1] >= o.min_inlier_ratio and m[2] >= o.min_spread
+        shape = reference.shape if isinstance(reference, Reference) else reference
+        if max(shape[:2]) < o.ref_px:
+            return max(o.min_inliers, o.small_ref_min_inliers), max(o.min_inlier_ratio, o.small_ref_min_inlier_ratio)
+        return o.min_inliers, o.min_inlier_ratio
 
-    def _better(self, m, than) -> bool:
+    def _passes(self, m, reference: Reference) -> bool:
+        """The re-match's own tests of the decision (``m`` as ``coregister``'s ``last``)."""
+        n_min, ratio_min = self.bars(reference)
+        return m is not None and m[0] >= n_min and m[1] >= ratio_min and m[2] >= self.opts.min_spread
+
+    def _better(self, m, than, reference: Reference) -> bool:
         """One that passes before one that does not, then the one with more inliers."""
-        return m is not None and (than is None or (self._passes(m), m[0]) > (self._passes(than), than[0]))
+        if m is None:
+            return False
+        return than is None or (self._passes(m, reference), m[0]) > (self._passes(than, reference), than[0])
 
     def _coregistration(self, cand: Candidate, start: str):
         """``coregister`` with ``coreg_keypoints``; a weak re-match (fewer than
@@ -605,7 +624,7 @@ class Localizer:
         if opts.coreg_keypoints is not None and last is not None and last[0] < opts.coreg_retry_inliers:
             h_more, more, last_more = self.coregister(cand)
             history += more
-            if self._better(last_more, last):
+            if self._better(last_more, last, cand.reference):
                 h_full, last = h_more, last_more
         for m in history:
             m["start"] = start
@@ -623,7 +642,7 @@ class Localizer:
                 cand = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
                 start = "affine"
         h_full, history, last = self._coregistration(cand, start)
-        if cand.h_affine_photo_to_ref is not None and not self._passes(last):
+        if cand.h_affine_photo_to_ref is not None and not self._passes(last, ref):
             # the homography of a weak first pass can be far off away from its few points: start
             # the re-match again from the affine fit of the same matches, keep the better outcome
             alt = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
@@ -631,7 +650,7 @@ class Localizer:
             for m in more:
                 m["start"] = "affine"
             history += more
-            if self._better(last_alt, last):
+            if self._better(last_alt, last, ref):
                 h_full, last = h_alt, last_alt
         res = LocateResult(
             False,
@@ -666,10 +685,13 @@ class Localizer:
         widths = expected_widths_m(opts, ref) if opts.focal_mm else None
         res.expected_width_m = None if widths is None else float(widths[0])
         checks = []
-        if n < opts.min_inliers:
-            checks.append(f"only {n} inliers after coregistration (need {opts.min_inliers})")
-        if ratio < opts.min_inlier_ratio:
-            checks.append(f"inlier ratio {ratio:.2f} below {opts.min_inlier_ratio}")
+        n_min, ratio_min = self.bars(ref)
+        raised = (n_min, ratio_min) != (opts.min_inliers, opts.min_inlier_ratio)
+        small = f" on a reference smaller than {opts.ref_px} px" if raised else ""
+        if n < n_min:
+            checks.append(f"only {n} inliers after coregistration (need {n_min}{small})")
+        if ratio < ratio_min:
+            checks.append(f"inlier ratio {ratio:.2f} below {ratio_min}{small}")
         if spread < opts.min_spread:
             checks.append(f"inliers cover {spread:.0%} of the photo (need {opts.min_spread:.0%})")
         if not sane:
