@@ -47,15 +47,8 @@ def run(options=None, only: str | None = None, log=None, verbose: bool = True, e
             "factor": c.variant.factor,
             "label": c.variant.label,
             "expected": c.truth_center_lonlat is not None,
-            "matched": res.matched,
             "correct": bool(ok),
-            "center_error_km": err,
-            "seconds": sec,
-            "inliers_first_pass": res.inliers_first_pass,
-            "inliers": res.inliers,
-            "spread": res.inlier_spread,
-            "ratio": res.inlier_ratio,
-            "reason": res.reason,
+            **_outcome(res, err, sec),
             "timings_s": res.timings_s,
             "iterations": res.iterations,  # each coregistration: inliers, ratio, outline shift, start
             "ground_width_m": res.ground_width_m,
@@ -65,6 +58,20 @@ def run(options=None, only: str | None = None, log=None, verbose: bool = True, e
         what += f"{_km(err)}, {res.inliers} inl (first {res.inliers_first_pass})"
         _keep(rows, row, f"{c.name}: {what}, {sec:.1f} s; {res.reason[:80]}", verbose, log)
     return rows
+
+
+def _outcome(res, err: float | None, sec: float) -> dict:
+    """A row's fields from one ``Localizer.locate`` result: the answer and how near it came."""
+    return {
+        "matched": res.matched,
+        "center_error_km": err,
+        "seconds": sec,
+        "inliers_first_pass": res.inliers_first_pass,
+        "inliers": res.inliers,
+        "spread": res.inlier_spread,
+        "ratio": res.inlier_ratio,
+        "reason": res.reason,
+    }
 
 
 def _km(err: float | None) -> str:
@@ -253,7 +260,8 @@ def run_partial(
             t0 = time.perf_counter()
             res = loc.locate(c.photo, [Reference(img, f"part{j}", bounds=bounds)])
             sec = time.perf_counter() - t0
-            err = g.inv(*res.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0 if res.matched else None
+            # the centre of the last coregistration tried, accepted or not (how far a rejection was)
+            err = g.inv(*res.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0 if res.center_lonlat else None
             row = {
                 "case": f"{c.name} / tile {j} ({img.shape[1]} px, {frac:.0%} of the footprint)",
                 "factor": c.variant.factor,
@@ -261,18 +269,12 @@ def run_partial(
                 "partial": True,
                 "tile_px": int(img.shape[1]),
                 "footprint_share": frac,
-                "matched": res.matched,
-                "correct": not res.matched or err <= SUCCESS_KM,
-                "right_accept": bool(res.matched and err <= SUCCESS_KM),
-                "center_error_km": err,
-                "seconds": sec,
-                "inliers_first_pass": res.inliers_first_pass,
-                "inliers": res.inliers,
-                "spread": res.inlier_spread,
-                "ratio": res.inlier_ratio,
-                "reason": res.reason,
+                "correct": not res.matched or (err is not None and err <= SUCCESS_KM),
+                "right_accept": bool(res.matched and err is not None and err <= SUCCESS_KM),
+                **_outcome(res, err, sec),
             }
             what = ("matched" if res.matched else "rejected") + _km(err) + f", {res.inliers} inl"
+            what += "" if res.matched else f" ({res.reason[:60]})"
             _keep(rows, row, f"{row['case']}: {what} at ratio {res.inlier_ratio:.2f}, {sec:.1f} s", verbose, log)
     return rows
 
