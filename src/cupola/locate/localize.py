@@ -686,12 +686,13 @@ class Localizer:
         res.expected_width_m = None if widths is None else float(widths[0])
         checks = []
         n_min, ratio_min = self.bars(ref)
-        raised = (n_min, ratio_min) != (opts.min_inliers, opts.min_inlier_ratio)
-        small = f" on a reference smaller than {opts.ref_px} px" if raised else ""
+        small = f" on a reference smaller than {opts.ref_px} px"
         if n < n_min:
-            checks.append(f"only {n} inliers after coregistration (need {n_min}{small})")
+            why = small if n_min != opts.min_inliers else ""
+            checks.append(f"only {n} inliers after coregistration (need {n_min}{why})")
         if ratio < ratio_min:
-            checks.append(f"inlier ratio {ratio:.2f} below {ratio_min}{small}")
+            why = small if ratio_min != opts.min_inlier_ratio else ""
+            checks.append(f"inlier ratio {ratio:.2f} below {ratio_min}{why}")
         if spread < opts.min_spread:
             checks.append(f"inliers cover {spread:.0%} of the photo (need {opts.min_spread:.0%})")
         if not sane:
