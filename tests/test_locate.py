@@ -264,6 +264,25 @@ def test_a_wrong_match_on_a_tile_holding_part_of_the_footprint_is_not_taken():
     assert ground_distance_m(*res.center_lonlat, *truth) < 1000.0
 
 
+def test_a_reference_narrower_than_the_lens_footprint_is_named_in_the_rejection(chile_ref):
+    """Tiles smaller than the photo's footprint are never found (session 46: 0 of 40). With a focal
+    length the rejection says so when every reference is narrower than the ground the lens sees."""
+    from cupola.locate.localize import bounds_width_m, expected_widths_m, narrower_than_footprint
+
+    photo, _ = synthetic_photo(chile_ref, 0.0, size=384)
+    nm = load_reference(NEW_MEXICO / "reference.jpg", bounds=NEW_MEXICO_BOUNDS)
+    opts = LocateOptions(matcher="sift", focal_mm=207.0, contrast_retry=False)
+    across, sees = bounds_width_m(nm.lonlat_bounds()) / 1000, min(expected_widths_m(opts, nm)) / 1000
+    assert 20 < across < 30 and 60 < sees < 90  # the New Mexico mosaic; 420 km x 36 mm / 207 mm
+    res = Localizer(opts).locate(photo, [nm])
+    assert not res.matched
+    assert f"the reference is {across:.0f} km across, less than the {sees:.0f} km a 207 mm lens sees" in res.reason
+    # without a focal length, or with one reference wide enough, nothing is claimed
+    assert "km across" not in Localizer(LocateOptions(matcher="sift", contrast_retry=False)).locate(photo, [nm]).reason
+    assert narrower_than_footprint(opts, [nm, chile_ref]) == ""
+    assert narrower_than_footprint(opts, []) == ""
+
+
 def test_the_contrast_retry_follows_a_search_and_not_a_pool_tile_or_a_blank_photo(chile_ref):
     from cupola.locate.reference import Reference
 

@@ -279,6 +279,28 @@ def slant_range_m(ground_m: float, altitude_m: float) -> float:
     return math.sqrt(r * r + EARTH_RADIUS_M**2 - 2 * r * EARTH_RADIUS_M * math.cos(a))
 
 
+def bounds_width_m(bounds) -> float:
+    """East-west ground width (m) of a (west, south, east, north) lon/lat box at its middle latitude."""
+    west, south, east, north = bounds
+    lat = (south + north) / 2
+    return ground_distance_m(west, lat, east, lat)
+
+
+def narrower_than_footprint(opts: LocateOptions, references: list[Reference]) -> str:
+    """With a focal length, when every reference is narrower than the least ground the lens sees:
+    why nothing was found (such a tile is never found: docs/locate.md, "Session 46"), else ''."""
+    if opts.focal_mm is None or not references:
+        return ""
+    widths = [(bounds_width_m(r.lonlat_bounds()), min(expected_widths_m(opts, r))) for r in references]
+    if any(w >= need for w, need in widths):
+        return ""
+    w, need = max(widths)
+    return (
+        f"; the reference is {w / 1000:.0f} km across, less than the {need / 1000:.0f} km a "
+        f"{opts.focal_mm:g} mm lens sees: give one 2-4 times the photo's footprint"
+    )
+
+
 def expected_widths_m(opts: LocateOptions, ref: Reference) -> list[float]:
     """Hypotheses for the ground width the photo covers (m)."""
     if opts.focal_mm is None:
@@ -963,11 +985,10 @@ class Localizer:
                 return done(res)
         best_fail, best_coarse = state["best_fail"], state["best_coarse"]
         if best_fail is None:
-            return done(
-                LocateResult(
-                    False,
-                    f"no consistent matches with any candidate (best first pass: {best_coarse} inliers)",
-                    inliers_first_pass=best_coarse,
-                )
+            best_fail = LocateResult(
+                False,
+                f"no consistent matches with any candidate (best first pass: {best_coarse} inliers)",
+                inliers_first_pass=best_coarse,
             )
+        best_fail.reason += narrower_than_footprint(opts, refs)
         return done(best_fail)

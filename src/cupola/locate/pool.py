@@ -62,6 +62,7 @@ from cupola.locate.localize import (
     Localizer,
     LocateOptions,
     LocateResult,
+    bounds_width_m,
     cloud_mask,
     ground_distance_m,
     horizon_distance_m,
@@ -177,12 +178,6 @@ def _bounds_from_json(d: dict, path: Path) -> tuple[float, float, float, float]:
         raise InputError(f"{path}: {exc}") from None
 
 
-def _ground_width_m(bounds) -> float:
-    west, south, east, north = bounds
-    lat = (south + north) / 2
-    return ground_distance_m(west, lat, east, lat)
-
-
 def read_tile(path: Path, name: str | None = None) -> Tile | None:
     """A tile from an image file: bounds from its sidecar, else from its georeferencing; None when
     it has neither."""
@@ -191,7 +186,7 @@ def read_tile(path: Path, name: str | None = None) -> Tile | None:
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
     if sidecar.is_file():
         bounds = _bounds_from_json(read_json_bounded(sidecar, "a bounds file (west, south, east, north)"), sidecar)
-        return Tile(path, name, bounds, sidecar_bounds=bounds, ground_width_m=_ground_width_m(bounds))
+        return Tile(path, name, bounds, sidecar_bounds=bounds, ground_width_m=bounds_width_m(bounds))
     import rasterio
     from rasterio.warp import transform_bounds
 
@@ -206,7 +201,7 @@ def read_tile(path: Path, name: str | None = None) -> Tile | None:
             size = (ds.height, ds.width)
     except rasterio.errors.RasterioIOError:
         return None
-    return Tile(path, name, bounds, size_px=size, ground_width_m=_ground_width_m(bounds))
+    return Tile(path, name, bounds, size_px=size, ground_width_m=bounds_width_m(bounds))
 
 
 def _too_small(tile: Tile) -> str | None:
@@ -267,7 +262,7 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
                         f"{p.name}/{ref.name}",
                         bounds,
                         sidecar_bounds=bounds,
-                        ground_width_m=_ground_width_m(bounds),
+                        ground_width_m=bounds_width_m(bounds),
                     )
                 )
             continue
@@ -276,7 +271,7 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
         known = None if listing is None else listing.get(str(p.resolve()))
         if known is not None and known[:3] == _stamp(p) and not p.with_name(p.stem + SIDECAR_SUFFIX).exists():
             bounds = tuple(known[3])
-            keep(Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=_ground_width_m(bounds)))
+            keep(Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=bounds_width_m(bounds)))
             continue
         tile = read_tile(p)
         if tile is None:
