@@ -167,6 +167,11 @@ def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
     assert "none of the 2 best-ranked" in again.result.reason
     assert "2 of them searched again on contrast-folded images" in again.result.reason
     assert "contrast-folded retry" in again.timings_s
+    # with a 50-mm lens (~300 km of ground) every tile is too narrow to be found: said once, not per tile
+    wide_lens = pool.locate(img, LocateOptions(matcher="sift", contrast_retry=False, focal_mm=50.0))
+    assert not wide_lens.matched and wide_lens.result.reason.count("lens sees") == 1
+    assert "every tile verified is narrower than the 302 km a 50 mm lens sees" in wide_lens.result.reason
+    assert all("km across" not in t["reason"] for t in wide_lens.tried)
 
 
 def test_small_tiles_are_not_read_again_for_the_folded_search(tiles, photo, monkeypatch):

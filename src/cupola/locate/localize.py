@@ -836,12 +836,16 @@ class Localizer:
             )
         return self._folded
 
-    def locate(self, photo: np.ndarray, references: list[Reference], contrast_retry: bool = True) -> LocateResult:
+    def locate(
+        self, photo: np.ndarray, references: list[Reference], contrast_retry: bool = True, explain_width: bool = True
+    ) -> LocateResult:
         """Find ``photo`` on one of ``references`` (the first accepted), or say why not. With the
         option ``contrast_retry`` (and ``contrast_retry`` here: a pool verifying tile after tile
         passes False and retries the tiles itself), a photo every candidate rejected after a real
-        search is searched again on contrast-folded images (:meth:`folded_localizer`)."""
-        res = self._locate(photo, references)
+        search is searched again on contrast-folded images (:meth:`folded_localizer`). A rejection
+        says when every reference is narrower than the lens's footprint (:func:`narrower_than_footprint`;
+        ``explain_width`` False: a pool, which says it once for all its tiles)."""
+        res = self._locate(photo, references, explain_width)
         if res.matched or not (contrast_retry and self.retries_on_folded_contrast) or not self._searched:
             return res
         wide = [r for r in references if self.folded_search_allowed(r)]
@@ -857,7 +861,7 @@ class Localizer:
         res.seconds += again.seconds
         return res
 
-    def _locate(self, photo: np.ndarray, references: list[Reference]) -> LocateResult:
+    def _locate(self, photo: np.ndarray, references: list[Reference], explain_width: bool = True) -> LocateResult:
         t_start = time.perf_counter()
         opts = self.opts
         self._searched = False
@@ -990,5 +994,6 @@ class Localizer:
                 f"no consistent matches with any candidate (best first pass: {best_coarse} inliers)",
                 inliers_first_pass=best_coarse,
             )
-        best_fail.reason += narrower_than_footprint(opts, refs)
+        if explain_width:
+            best_fail.reason += narrower_than_footprint(opts, refs)
         return done(best_fail)

@@ -64,8 +64,10 @@ from cupola.locate.localize import (
     LocateResult,
     bounds_width_m,
     cloud_mask,
+    expected_widths_m,
     ground_distance_m,
     horizon_distance_m,
+    narrower_than_footprint,
     normalise,
     resize,
     to_gray,
@@ -809,11 +811,15 @@ class TilePool:
             top = clear + [e for e in top if quick[e["rank"]] < lopts.quick_inliers]
             timings["quick"] = time.perf_counter() - t0
         searched = False
+        narrow: list[float] = []  # the least ground width the lens sees, for each tile narrower than that
         for entry in top:
             tile = entry["_tile"]
             ref = tile.load()
             tv = time.perf_counter()
-            res = localizer.locate(photo, [ref], contrast_retry=False)  # the tiles are retried below, if at all
+            # the tiles are retried below, if at all
+            res = localizer.locate(photo, [ref], contrast_retry=False, explain_width=False)
+            if narrower_than_footprint(lopts, [ref]):
+                narrow.append(min(expected_widths_m(lopts, ref)))
             searched = searched or localizer.searched
             tried.append(_tried_row(entry, tile, res, quick, tv))
             if res.matched:
@@ -852,9 +858,16 @@ class TilePool:
             why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in first)
             n_again = len(tried) - len(first)
             again = f" ({n_again} of them searched again on contrast-folded images)" if n_again else ""
+            width = ""
+            if first and len(narrow) == len(first):
+                width = (
+                    f"; every tile verified is narrower than the {min(narrow) / 1000:.0f} km a "
+                    f"{lopts.focal_mm:g} mm lens sees: give tiles 2-4 times the photo's footprint"
+                )
             res = LocateResult(
                 False,
-                f"not here: none of the {len(first)} best-ranked of {len(tiles)} tiles was accepted{again} ({why})",
+                f"not here: none of the {len(first)} best-ranked of {len(tiles)} tiles was accepted{again} ({why})"
+                + width,
                 matcher=localizer.matcher.name,
             )
             res.inliers = max((t["inliers"] for t in tried), default=0)
