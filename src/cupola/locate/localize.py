@@ -116,7 +116,6 @@ class LocateOptions:
     # placements had 33, 39, 40 and then 62 or more (the partial-overlap suite, seeds 0 and 1;
     # docs/locate.md, "Session 46"). Whole references keep min_inliers / min_inlier_ratio
     small_ref_min_inliers: int = 60
-    small_ref_min_inlier_ratio: float = 0.3
 
 
 @dataclass
@@ -619,13 +618,12 @@ class Localizer:
 
     def bars(self, reference: Reference | tuple[int, int]) -> tuple[int, float]:
         """(inliers, inlier ratio) the re-match needs on ``reference`` (or a reference of this (rows,
-        cols) shape): ``min_inliers`` / ``min_inlier_ratio``, raised to ``small_ref_min_inliers`` /
-        ``small_ref_min_inlier_ratio`` on one smaller than ``ref_px`` on its long side."""
+        cols) shape): ``min_inliers`` raised to ``small_ref_min_inliers`` on one smaller than
+        ``ref_px`` on its long side, and ``min_inlier_ratio``."""
         o = self.opts
         shape = reference.shape if isinstance(reference, Reference) else reference
-        if max(shape[:2]) < o.ref_px:
-            return max(o.min_inliers, o.small_ref_min_inliers), max(o.min_inlier_ratio, o.small_ref_min_inlier_ratio)
-        return o.min_inliers, o.min_inlier_ratio
+        small = max(shape[:2]) < o.ref_px
+        return (max(o.min_inliers, o.small_ref_min_inliers) if small else o.min_inliers), o.min_inlier_ratio
 
     def _passes(self, m, reference: Reference) -> bool:
         """The re-match's own tests of the decision (``m`` as ``coregister``'s ``last``)."""
@@ -713,8 +711,7 @@ class Localizer:
             why = small if n_min != opts.min_inliers else ""
             checks.append(f"only {n} inliers after coregistration (need {n_min}{why})")
         if ratio < ratio_min:
-            why = small if ratio_min != opts.min_inlier_ratio else ""
-            checks.append(f"inlier ratio {ratio:.2f} below {ratio_min}{why}")
+            checks.append(f"inlier ratio {ratio:.2f} below {ratio_min}")
         if spread < opts.min_spread:
             checks.append(f"inliers cover {spread:.0%} of the photo (need {opts.min_spread:.0%})")
         if not sane:
