@@ -57,7 +57,6 @@ def load_cases():
 
 def distractors(cases, n: int, size_px: int | None, seed: int):
     """``n`` (image, bounds) crops from the references, away from each labelled footprint."""
-
     rng = np.random.default_rng(seed)
     made = 0
     while made < n:

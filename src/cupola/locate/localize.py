@@ -285,15 +285,22 @@ def bounds_width_m(bounds) -> float:
     return ground_distance_m(west, lat, east, lat)
 
 
+def lens_ground_beyond_m(opts: LocateOptions, ref: Reference) -> float | None:
+    """With a focal length: the least ground width (m) the lens sees when ``ref`` is narrower than
+    that (such a reference is never found: docs/locate.md, "Session 46"), else None."""
+    if opts.focal_mm is None:
+        return None
+    need = min(expected_widths_m(opts, ref))
+    return need if bounds_width_m(ref.lonlat_bounds()) < need else None
+
+
 def narrower_than_footprint(opts: LocateOptions, references: list[Reference]) -> str:
-    """With a focal length, when every reference is narrower than the least ground the lens sees:
-    why nothing was found (such a tile is never found: docs/locate.md, "Session 46"), else ''."""
-    if opts.focal_mm is None or not references:
+    """When every reference is narrower than the least ground the lens sees
+    (:func:`lens_ground_beyond_m`): why nothing was found, else ''."""
+    needs = [lens_ground_beyond_m(opts, r) for r in references]
+    if not needs or any(n is None for n in needs):
         return ""
-    widths = [(bounds_width_m(r.lonlat_bounds()), min(expected_widths_m(opts, r))) for r in references]
-    if any(w >= need for w, need in widths):
-        return ""
-    w, need = max(widths)
+    w, need = max((bounds_width_m(r.lonlat_bounds()), n) for r, n in zip(references, needs) if n is not None)
     return (
         f"; the reference is {w / 1000:.0f} km across, less than the {need / 1000:.0f} km a "
         f"{opts.focal_mm:g} mm lens sees: give one 2-4 times the photo's footprint"
@@ -621,9 +628,14 @@ class Localizer:
         cols) shape): ``min_inliers`` raised to ``small_ref_min_inliers`` on one smaller than
         ``ref_px`` on its long side, and ``min_inlier_ratio``."""
         o = self.opts
+        whole = self._at_least_ref_px(reference)
+        return (o.min_inliers if whole else max(o.min_inliers, o.small_ref_min_inliers)), o.min_inlier_ratio
+
+    def _at_least_ref_px(self, reference: Reference | tuple[int, int]) -> bool:
+        """Whether ``reference`` (or a (rows, cols) shape) is at least ``ref_px`` on its long side: a
+        whole reference at the first pass's size, not a tile cut from a mosaic."""
         shape = reference.shape if isinstance(reference, Reference) else reference
-        small = max(shape[:2]) < o.ref_px
-        return (max(o.min_inliers, o.small_ref_min_inliers) if small else o.min_inliers), o.min_inlier_ratio
+        return max(shape[:2]) >= self.opts.ref_px
 
     def _passes(self, m, reference: Reference) -> bool:
         """The re-match's own tests of the decision (``m`` as ``coregister``'s ``last``)."""
@@ -819,8 +831,7 @@ class Localizer:
         from a mosaic) the folded images of unrelated desert crops matched the bundled photos with
         up to 79 inliers at ratio 0.39 (docs/locate.md, "Session 45"); on whole 1024-px references
         the folded search's wrong pairs end with no inliers."""
-        shape = reference if isinstance(reference, tuple) else reference.shape
-        return max(shape[:2]) >= self.opts.ref_px
+        return self._at_least_ref_px(reference)
 
     def folded_localizer(self) -> Localizer:
         """The localizer of the second search: the same options on contrast-folded images, its own

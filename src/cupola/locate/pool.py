@@ -64,10 +64,9 @@ from cupola.locate.localize import (
     LocateResult,
     bounds_width_m,
     cloud_mask,
-    expected_widths_m,
     ground_distance_m,
     horizon_distance_m,
-    narrower_than_footprint,
+    lens_ground_beyond_m,
     normalise,
     resize,
     to_gray,
@@ -818,8 +817,9 @@ class TilePool:
             tv = time.perf_counter()
             # the tiles are retried below, if at all
             res = localizer.locate(photo, [ref], contrast_retry=False, explain_width=False)
-            if narrower_than_footprint(lopts, [ref]):
-                narrow.append(min(expected_widths_m(lopts, ref)))
+            need = lens_ground_beyond_m(lopts, ref)
+            if need is not None:
+                narrow.append(need)
             searched = searched or localizer.searched
             tried.append(_tried_row(entry, tile, res, quick, tv))
             if res.matched:
