@@ -3,7 +3,7 @@
 Used by ``bench_locate.py``; also runnable alone to inspect or re-choose thresholds:
 
     .venv/bin/python benchmarks/locate_suite.py [--log rows.json] [--only FACTOR] [--set name=value ...]
-        [--every-wrong] [--pool] [--partial]
+        [--every-wrong] [--pool] [--partial] [--grid N [--zoom Z]]
 
 (a tuple setting as comma-separated numbers: ``--set photo_ladder_px=256,512``)
 """
@@ -296,6 +296,148 @@ def partial_summary(rows: list[dict]) -> dict:
     }
 
 
+def grid_tiles(bases, n: int, zoom: float):
+    """Each place's mosaic cut into an ``n x n`` grid, each tile upsampled ``zoom`` times (a pool of
+    tiles finer and smaller than a photo's footprint, as a region cut into squares): as
+    {place: [(name, image, lon/lat bounds)]}."""
+    import cv2
+
+    out = {}
+    for b in bases:
+        h, w = b.reference.shape[:2]
+        west, south, east, north = b.bounds
+        tiles = []
+        for r in range(n):
+            for c in range(n):
+                r0, r1, c0, c1 = round(r * h / n), round((r + 1) * h / n), round(c * w / n), round((c + 1) * w / n)
+                img = cv2.resize(
+                    b.reference[r0:r1, c0:c1],
+                    (round((c1 - c0) * zoom), round((r1 - r0) * zoom)),
+                    interpolation=cv2.INTER_CUBIC,
+                )
+                bounds = (
+                    west + c0 / w * (east - west),
+                    north - r1 / h * (north - south),
+                    west + c1 / w * (east - west),
+                    north - r0 / h * (north - south),
+                )
+                tiles.append((f"{b.name}_r{r}c{c}", img, bounds))
+        out[b.name] = tiles
+    return out
+
+
+def run_grid(
+    options=None, only: str | None = None, log=None, verbose: bool = True, n: int = 4, zoom: float = 2.0
+) -> list[dict]:
+    """The suite against a pool of grid tiles: every bundled mosaic (the New Mexico one, which holds
+    none of the photos, included) cut into ``n x n`` tiles upsampled ``zoom`` times, so each tile is
+    smaller than a photo's footprint. Each varied photo (the framing factor left out: it varies
+    only the reference) against the whole pool: right when accepted within 5 km of the label,
+    whether on one tile or on a mosaic of adjacent tiles; a single tile's answer is what a pool
+    without mosaics would give (the row's ``by_tile``). Each base photo, with and without its focal
+    length, against the pool without its own place must be "not here"."""
+    import shutil
+    import tempfile
+
+    from pyproj import Geod
+
+    from cupola.io.geotiff import write_lonlat_geotiff
+    from cupola.locate.cache import FeatureCache
+    from cupola.locate.localize import LocateOptions
+    from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
+    from cupola.simulate.locate_cases import build_suite, read_base_case
+
+    base = options or LocateOptions()
+    true_cases, _ = build_suite(CASES)
+    bases = [read_base_case(f) for f in sorted(p for p in CASES.iterdir() if (p / "case.json").is_file())]
+    grid = grid_tiles(bases, n, zoom)
+    tmp = Path(tempfile.mkdtemp(prefix="cupola-grid-suite-"))
+    g = Geod(ellps="WGS84")
+    rows = []
+    try:
+        shared = tmp / "tiles"
+        shared.mkdir()
+        for tiles in grid.values():
+            for name, img, bounds in tiles:
+                write_lonlat_geotiff(shared / f"{name}.tif", img, bounds)
+        cache = FeatureCache(tmp / "cache")
+        jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases if c.variant.factor != "framing"]
+        jobs += [(b.photo, b.name, None, f) for b in bases for f in (None, b.focal_mm)]
+        for k, (photo, place, c, focal) in enumerate(jobs):
+            if only is not None and (c.variant.factor if c is not None else "wrong") != only:
+                continue
+            folder = shared
+            if c is None:  # the pool without the photo's own place
+                folder = tmp / f"pool{k}"
+                folder.mkdir()
+                for other, tiles in grid.items():
+                    for name, _, _ in tiles:
+                        if other != place:
+                            (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
+            opts = replace(base, focal_mm=focal)
+            loc = localizer_with_cache(opts, cache)
+            pool = TilePool(folder, PoolOptions(), cache=cache)
+            pool.build_index(localizer=loc)
+            t0 = time.perf_counter()
+            res = pool.locate(photo, opts, localizer=loc)
+            sec = time.perf_counter() - t0
+            err = None
+            if res.matched and c is not None:
+                err = g.inv(*res.result.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0
+            on_mosaic = bool(res.matched and any(t["matched"] and "mosaic" in t for t in res.tried))
+            ok = bool(err is not None and err <= SUCCESS_KM) if c is not None else not res.matched
+            row = {
+                "case": c.name
+                if c is not None
+                else f"{place} with its own place left out" + (" + focal" if focal else ""),
+                "factor": c.variant.factor if c is not None else "wrong",
+                "expected": c is not None,
+                "matched": res.matched,
+                "correct": ok,
+                "on_mosaic": on_mosaic,
+                "by_tile": bool(ok and c is not None and not on_mosaic),
+                "false_accept": bool(res.matched and not ok),
+                "center_error_km": err,
+                "verified": [t["tile"] for t in res.tried],
+                "tile_rows": [
+                    {k2: t[k2] for k2 in ("tile", "matched", "inliers") if k2 in t} | {"mosaic": "mosaic" in t}
+                    for t in res.tried
+                ],
+                "seconds": sec,
+                "inliers": res.result.inliers,
+                "ratio": res.result.inlier_ratio,
+                "reason": res.result.reason,
+                "timings_s": res.timings_s,
+            }
+            if c is None:
+                shutil.rmtree(folder)
+            what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
+            text = f"{row['case']}: {what}, {len(res.tried)} verified, {sec:.1f} s"
+            _keep(rows, row, f"{text}; {row['reason'][:70]}", verbose, log)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def grid_summary(rows: list[dict]) -> dict:
+    """Photos found (and how many a single tile found), false accepts, "not here" kept, seconds."""
+    import numpy as np
+
+    true_rows = [r for r in rows if r["expected"]]
+    wrong_rows = [r for r in rows if not r["expected"]]
+    return {
+        "photos": len(true_rows),
+        "found": sum(r["correct"] for r in true_rows),
+        "found_by_one_tile": sum(r["by_tile"] for r in true_rows),
+        "found_on_a_mosaic": sum(r["correct"] and r["on_mosaic"] for r in true_rows),
+        "false_accepts": sum(r["false_accept"] for r in rows),
+        "not_here_right": sum(r["correct"] for r in wrong_rows),
+        "not_here_queries": len(wrong_rows),
+        "median_s": float(np.median([r["seconds"] for r in rows])) if rows else float("nan"),
+        "max_s": float(np.max([r["seconds"] for r in rows])) if rows else float("nan"),
+    }
+
+
 def summary(rows: list[dict]) -> dict:
     import numpy as np
 
@@ -347,6 +489,14 @@ def main(argv):
         help="each varied photo against 3 tiles of its own place holding 2-60%% of its footprint (~12 min)",
     )
     ap.add_argument("--seed", type=int, default=0, help="--partial: the seed that places the tiles")
+    ap.add_argument(
+        "--grid",
+        type=int,
+        default=0,
+        metavar="N",
+        help="each varied photo against every mosaic cut into N x N tiles, upsampled --zoom times (~25 min at 4)",
+    )
+    ap.add_argument("--zoom", type=float, default=2.0, help="--grid: how much finer the tiles are than the mosaic")
     a = ap.parse_args(argv)
     opts = LocateOptions()
     for kv in a.set:
@@ -359,6 +509,10 @@ def main(argv):
             setattr(opts, k, tuple(int(x) if x.lstrip("-").isdigit() else float(x) for x in v.split(",")))
             continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
+    if a.grid:
+        rows = run_grid(opts, a.only, a.log, n=a.grid, zoom=a.zoom)
+        print(json.dumps(grid_summary(rows)))
+        return
     if a.partial:
         rows = run_partial(opts, a.only, a.log, seed=a.seed)
         print(json.dumps(partial_summary(rows)))

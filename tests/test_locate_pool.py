@@ -151,7 +151,11 @@ def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
     pool = TilePool(tiles[1], replace(FAST, top_k=2))  # memory-only cache
     res = pool.locate(img, LocateOptions(matcher="sift", contrast_retry=False))
     assert not res.matched
-    assert res.result.reason.startswith("not here") and len(res.tried) == 2
+    # the two best tiles, then the two mosaics of side-by-side quadrants (New Mexico's, Syria's)
+    assert res.result.reason.startswith("not here") and len(res.tried) == 4
+    assert ["mosaic" in t for t in res.tried] == [False, False, True, True]
+    assert sorted(tuple(t["mosaic"]) for t in res.tried[2:]) == [("nm_q0.tif", "nm_q1.tif"), ("sy_q0.tif", "sy_q1.tif")]
+    assert "none of the 2 best-ranked of 7 tiles was accepted, nor 2 mosaics of adjacent tiles" in res.result.reason
     for t in res.tried:
         assert t["tile"] in res.result.reason
     # with the contrast retry (the default), the same two tiles are searched again on
@@ -161,9 +165,9 @@ def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
     assert not again.matched and [t["tile"] for t in again.tried] == [t["tile"] for t in res.tried]
     assert "contrast-folded" not in again.result.reason
     again = pool.locate(img, LocateOptions(matcher="sift", ref_px=256))
-    assert not again.matched and len(again.tried) == 4
-    assert [t["tile"] for t in again.tried[2:]] == [t["tile"] for t in again.tried[:2]]
-    assert [t.get("contrast") for t in again.tried] == [None, None, "folded", "folded"]
+    assert not again.matched and len(again.tried) == 6
+    assert [t["tile"] for t in again.tried[4:]] == [t["tile"] for t in again.tried[:2]]
+    assert [t.get("contrast") for t in again.tried] == [None, None, None, None, "folded", "folded"]
     assert "none of the 2 best-ranked" in again.result.reason
     assert "2 of them searched again on contrast-folded images" in again.result.reason
     assert "contrast-folded retry" in again.timings_s
@@ -182,7 +186,7 @@ def test_small_tiles_are_not_read_again_for_the_folded_search(tiles, photo, monk
     import cupola.locate.pool as pool_module
 
     img, _ = photo
-    pool = TilePool(tiles[1], replace(FAST, top_k=2))
+    pool = TilePool(tiles[1], replace(FAST, top_k=2, mosaic_tiles=0))  # (a mosaic reads its tiles again)
     opts = LocateOptions(matcher="sift", quick_inliers=None)
     pool.locate(img, opts)  # builds the index (which reads every tile once)
     loads: list[str] = []
@@ -416,7 +420,11 @@ def test_cli_reference_dir(tiles, tmp_path, capsys, refs, photo):
     # --top-k 1, plus the tiles whose votes cannot be told from the leader's (at most 4 more)
     votes = [e["votes"] for e in d["pool"]["ranking"]]
     # (the tiles are smaller than the first pass's 1024 px: none is searched again on folded images)
-    assert not d["matched"] and len(d["pool"]["tried"]) == tied_with_leader(votes, 1, 4, 1.0) <= 5
+    tried = d["pool"]["tried"]
+    alone = [t for t in tried if "mosaic" not in t]
+    assert not d["matched"] and len(alone) == tied_with_leader(votes, 1, 4, 1.0) <= 5
+    # then the --top-k best windows of side-by-side tiles as mosaics (the fixture's quadrant pairs)
+    assert len(tried) == len(alone) + 1 and len(tried[-1]["mosaic"]) == 2
     assert (out2 / "matches.png").is_file()
 
 
@@ -567,7 +575,7 @@ def test_tiles_the_votes_cannot_tell_from_the_leader_are_verified_too(tiles, pho
     # no contrast-folded retry after a "not here": only the tiles of the first search are listed
     opts = LocateOptions(matcher="sift", focal_mm=207.0, quick_inliers=None, contrast_retry=False)
     cache = FeatureCache(tmp_path / "c")
-    pool = TilePool(tiles[0], replace(FAST, top_k=2, tied_extra=3), cache=cache)
+    pool = TilePool(tiles[0], replace(FAST, top_k=2, tied_extra=3, mosaic_tiles=0), cache=cache)
     real_rank = pool.rank
     fake_votes: list[int] = []
 

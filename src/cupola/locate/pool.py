@@ -49,6 +49,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +115,9 @@ class PoolOptions:
     # photo's own tile was left without votes (1000-tile study: own tile verified 33 of 48 at 0.9,
     # 41-42 at 0.95; the 10- and 100-tile pools keep ``vote_ratio``, where 0.95 would lose 2 of 48)
     vote_ratio_big: float = 0.95
+    # tiles on the side of a mosaic of adjacent grid tiles, verified when every tile alone was
+    # rejected (``cupola.locate.mosaic``; more with a focal length whose ground needs it); 0: none
+    mosaic_tiles: int = 3
 
 
 @dataclass
@@ -126,8 +130,11 @@ class Tile:
     sidecar_bounds: tuple[float, float, float, float] | None = None  # plain image: its --bounds
     size_px: tuple[int, int] | None = None  # (rows, cols) when known from metadata
     ground_width_m: float | None = None
+    loader: Callable[[], Reference] | None = None  # a mosaic of tiles: how to build it
 
     def load(self) -> Reference:
+        if self.loader is not None:
+            return self.loader()
         ref = load_reference(self.path, bounds=self.sidecar_bounds)
         ref.name = self.name
         return ref
@@ -207,16 +214,16 @@ def read_tile(path: Path, name: str | None = None) -> Tile | None:
 
 def _too_small(tile: Tile) -> str | None:
     """Why a tile is below locate's smallest image (``MIN_SIDE_PX`` on a side), or None. A sidecar
-    or case tile's size is read from its image header."""
-    size = tile.size_px
-    if size is None:
+    or case tile's size is read from its image header (and kept in ``tile.size_px``)."""
+    if tile.size_px is None:
         from PIL import Image
 
         try:
             with Image.open(tile.path) as im:
-                size = (im.height, im.width)
+                tile.size_px = (im.height, im.width)
         except (OSError, ValueError):
             return None  # unreadable: loading it says so
+    size = tile.size_px
     if not below_min_size(size[1], size[0]):
         return None
     return f"{tile.name} ({size[1]} x {size[0]} px, below {MIN_SIDE_PX} px)"
@@ -827,6 +834,13 @@ class TilePool:
                 break
             del ref
         timings["verify"] = time.perf_counter() - t0
+        if found is None and searched and self.opts.mosaic_tiles:
+            # a grid of tiles each smaller than the photo's ground: the windows of adjacent tiles
+            # that hold the most votes, each read as one mosaic
+            t0 = time.perf_counter()
+            found = self._verify_mosaics(photo, tiles, ranking, lopts, localizer, quick, tried)
+            if any("mosaic" in t for t in tried):
+                timings["mosaics"] = time.perf_counter() - t0
         if found is None and searched and localizer.retries_on_folded_contrast:
             # as one photo against one reference: when every verified tile is rejected after a real
             # search, the same tiles (those at least ref_px on a side), in the same order, are
@@ -854,10 +868,17 @@ class TilePool:
             res, tile, ref = found
             out = PoolResult(res, tile, ref, public, tried, len(self.tiles), beyond)
         else:
-            first = [t for t in tried if "contrast" not in t]
+            first = [t for t in tried if "contrast" not in t and "mosaic" not in t]
             why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in first)
-            n_again = len(tried) - len(first)
+            n_again = sum("contrast" in t for t in tried)
             again = f" ({n_again} of them searched again on contrast-folded images)" if n_again else ""
+            mosaics = [t for t in tried if "mosaic" in t]
+            if mosaics:
+                again += (
+                    f", nor {len(mosaics)} mosaic{'s' * (len(mosaics) != 1)} of adjacent tiles ("
+                    + "; ".join(f"{t['tile']}: {t['reason']}" for t in mosaics)
+                    + ")"
+                )
             width = ""
             if first and len(narrow) == len(first):
                 width = (
@@ -877,6 +898,63 @@ class TilePool:
         out.skipped = list(self.skipped)
         out.result.seconds = timings["total"]
         return out
+
+    def _verify_mosaics(self, photo, tiles, ranking, lopts: LocateOptions, localizer: Localizer, quick, tried):
+        """Verify the ``top_k`` windows of adjacent tiles (:mod:`cupola.locate.mosaic`) that hold
+        the most votes (or the best descriptor scores), each as one mosaic; adds their rows to
+        ``tried`` and returns (result, tile, reference) of the first accepted, else None."""
+        from cupola.locate.mosaic import grid_neighbours, mosaic_shape, read_mosaic, window_tiles, windows
+
+        boxes = [t.bounds_lonlat for t in tiles]
+        neighbours = grid_neighbours(boxes, [t.size_px for t in tiles])
+        if not any(neighbours):
+            return None
+        widths = [t.ground_width_m for t in tiles if t.ground_width_m]
+        lens_ground = (  # the least ground the lens sees: looking straight down from the station
+            lopts.altitude_m * lopts.sensor_width_mm / lopts.focal_mm if lopts.focal_mm else None
+        )
+        k = window_tiles(lens_ground, float(np.median(widths)) if widths else None, k_min=self.opts.mosaic_tiles)
+        wins = windows(boxes, neighbours, k)
+        index = {id(t): i for i, t in enumerate(tiles)}
+        entry_of = {index[id(e["_tile"])]: e for e in ranking}
+        weight = np.array([entry_of[i].get("votes", 0) for i in range(len(tiles))], float)
+        score = np.array([entry_of[i]["score"] for i in range(len(tiles))], float)
+        wins.sort(key=lambda w: (-weight[list(w.members)].sum(), -score[list(w.members)].max()))
+        content = self.content_ids(tiles)
+        ids = [content.get(t.path) for t in tiles]
+        for win in wins[: self.opts.top_k]:
+            centre = tiles[win.centre]
+            rows, cols = centre.size_px  # grid neighbours have a known size
+            pixel_deg = (
+                (centre.bounds_lonlat[2] - centre.bounds_lonlat[0]) / cols,
+                (centre.bounds_lonlat[3] - centre.bounds_lonlat[1]) / rows,
+            )
+            shape = mosaic_shape(win, pixel_deg, lopts.ref_px)
+            ref = read_mosaic(tiles, win, shape, ids)
+            tv = time.perf_counter()
+            res = localizer.locate(photo, [ref], contrast_retry=False, explain_width=False)
+            entry = entry_of[win.centre]
+            tried.append(
+                {
+                    **_tried_row(entry, _as_tile(ref, win), res, quick, tv),
+                    "mosaic": [tiles[j].name for j in win.members],
+                }
+            )
+            if res.matched:
+                return res, _as_tile(ref, win), ref
+        return None
+
+
+def _as_tile(ref: Reference, win) -> Tile:
+    """A mosaic as a pool tile (named and bounded as the mosaic, loading the mosaic read)."""
+    return Tile(
+        Path(ref.name),
+        ref.name,
+        win.bounds_lonlat,
+        size_px=ref.shape,
+        ground_width_m=bounds_width_m(win.bounds_lonlat),
+        loader=lambda: ref,
+    )
 
 
 def _tried_row(entry: dict, tile: Tile, res: LocateResult, quick: dict, t_start: float) -> dict:

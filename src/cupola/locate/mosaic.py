@@ -1,0 +1,195 @@
+"""Mosaics of adjacent pool tiles, for a photo whose footprint is larger than one tile of a grid.
+
+A pool of grid tiles (a region cut into squares, each finer or smaller than an astronaut photo's
+footprint) hands the verification tiles that hold only part of the photo's ground: a tile smaller
+than the footprint is never found (docs/locate.md, "Session 46": 0 of 40). A window of ``k x k``
+side-by-side tiles resampled onto one lon/lat grid is a reference 2-4 times the footprint again,
+the size the first pass is built for.
+
+The geometry (which tiles form a grid, which windows to read) works on lon/lat boxes and pixel
+sizes only; :func:`read_mosaic` reads a window's tiles and resamples them onto one grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+Box = tuple[float, float, float, float]  # west, south, east, north (degrees)
+
+
+@dataclass(frozen=True)
+class Window:
+    """``members`` (indices into the pool's tiles) around the tile ``centre``, and their union."""
+
+    centre: int
+    members: tuple[int, ...]
+    bounds_lonlat: Box
+
+
+def _pixel_deg(box: Box, size_px: tuple[int, int] | None) -> tuple[float, float] | None:
+    if size_px is None:
+        return None
+    rows, cols = size_px
+    return (box[2] - box[0]) / cols, (box[3] - box[1]) / rows
+
+
+def grid_neighbours(
+    boxes: list[Box], sizes_px: list[tuple[int, int] | None], edge_tol: float = 0.05, pixel_tol: float = 0.1
+) -> list[set[int]]:
+    """For each tile, the tiles beside it in a grid: the same pixel size (degrees per pixel within
+    ``pixel_tol``), the same extent (within ``pixel_tol``), the boxes meeting along one axis (gap
+    or overlap below ``edge_tol`` of the extent) and overlapping along the other by at least half
+    of it. Random crops of one image, tiles of other resolutions or overlapping copies are not
+    neighbours; diagonal tiles are reached in two steps.
+
+    >>> boxes = [(0, 0, 1, 1), (1, 0, 2, 1), (0, 1, 1, 2), (0.5, 0.5, 1.5, 1.5), (2.3, 0, 3.3, 1)]
+    >>> grid_neighbours(boxes, [(100, 100)] * 5)
+    [{1, 2}, {0}, {0}, set(), set()]
+    """
+    n = len(boxes)
+    b = np.asarray(boxes, float).reshape(n, 4)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    res = [_pixel_deg(box, s) for box, s in zip(boxes, sizes_px)]
+    out: list[set[int]] = [set() for _ in range(n)]
+    for i in range(n):
+        if res[i] is None:
+            continue
+        same = (np.abs(w - w[i]) <= pixel_tol * w[i]) & (np.abs(h - h[i]) <= pixel_tol * h[i])
+        x_overlap = np.minimum(b[:, 2], b[i, 2]) - np.maximum(b[:, 0], b[i, 0])  # < 0: a gap
+        y_overlap = np.minimum(b[:, 3], b[i, 3]) - np.maximum(b[:, 1], b[i, 1])
+        beside_x = (np.abs(x_overlap) <= edge_tol * w[i]) & (y_overlap >= 0.5 * h[i])  # east or west
+        beside_y = (np.abs(y_overlap) <= edge_tol * h[i]) & (x_overlap >= 0.5 * w[i])  # north or south
+        for j in np.flatnonzero(same & (beside_x | beside_y)):
+            rj = res[int(j)]
+            if j == i or rj is None:
+                continue
+            if abs(rj[0] - res[i][0]) <= pixel_tol * res[i][0] and abs(rj[1] - res[i][1]) <= pixel_tol * res[i][1]:
+                out[i].add(int(j))
+    return out
+
+
+def windows(boxes: list[Box], neighbours: list[set[int]], k: int) -> list[Window]:
+    """The ``k x k`` window (``k`` odd) centred on each tile that has neighbours: the tiles reached
+    from it through :func:`grid_neighbours` whose centres lie within ``(k - 1) / 2`` tile extents
+    of its own; windows holding the same tiles are given once.
+
+    >>> boxes = [(c, r, c + 1, r + 1) for r in range(3) for c in range(3)]  # a 3 x 3 grid
+    >>> nb = grid_neighbours(boxes, [(10, 10)] * 9)
+    >>> [(w.centre, len(w.members), w.bounds_lonlat) for w in windows(boxes, nb, 3)][:2]
+    [(0, 4, (0.0, 0.0, 2.0, 2.0)), (1, 6, (0.0, 0.0, 3.0, 2.0))]
+    """
+    if k < 3 or k % 2 == 0:
+        raise ValueError(f"a mosaic window is an odd number of tiles >= 3 on a side, got {k}")
+    half = (k - 1) / 2 + 0.25  # a centre this many tile extents away is in the window
+    b = np.asarray(boxes, float).reshape(len(boxes), 4)
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for i in range(len(boxes)):
+        if not neighbours[i]:
+            continue
+        inside = (np.abs(cx - cx[i]) <= half * (b[i, 2] - b[i, 0])) & (np.abs(cy - cy[i]) <= half * (b[i, 3] - b[i, 1]))
+        members = {i}
+        todo = deque([i])
+        while todo:
+            for j in neighbours[todo.popleft()]:
+                if j not in members and inside[j]:
+                    members.add(j)
+                    todo.append(j)
+        key = tuple(sorted(members))
+        if len(key) < 2 or key in seen:
+            continue
+        seen.add(key)
+        mb = np.asarray([boxes[j] for j in key], float)
+        union = (float(mb[:, 0].min()), float(mb[:, 1].min()), float(mb[:, 2].max()), float(mb[:, 3].max()))
+        out.append(Window(i, key, union))
+    return out
+
+
+def window_tiles(ground_width_m: float | None, tile_width_m: float | None, k_min: int = 3, k_max: int = 7) -> int:
+    """Tiles on a window's side: ``k_min``, or enough for three times the least ground the lens sees
+    (``ground_width_m``, when the focal length is known), odd, at most ``k_max``.
+
+    >>> window_tiles(None, 20e3), window_tiles(30e3, 20e3), window_tiles(100e3, 20e3)
+    (3, 5, 7)
+    """
+    if not ground_width_m or not tile_width_m:
+        return k_min
+    k = math.ceil(3.0 * ground_width_m / tile_width_m)
+    k += 1 - k % 2
+    return int(min(max(k, k_min), k_max))
+
+
+def mosaic_shape(window: Window, pixel_deg: tuple[float, float], long_px: int) -> tuple[int, int]:
+    """(rows, cols) of a window's mosaic: the tiles' own pixel size, taken down so that the long
+    side is at most ``long_px`` (never up).
+
+    >>> mosaic_shape(Window(0, (0, 1), (0.0, 0.0, 2.0, 1.0)), (0.01, 0.01), 1024)
+    (100, 200)
+    >>> mosaic_shape(Window(0, (0, 1), (0.0, 0.0, 2.0, 1.0)), (0.001, 0.001), 1024)
+    (512, 1024)
+    """
+    w, s, e, n = window.bounds_lonlat
+    cols, rows = (e - w) / pixel_deg[0], (n - s) / pixel_deg[1]
+    scale = min(1.0, long_px / max(cols, rows))
+    return max(1, round(rows * scale)), max(1, round(cols * scale))
+
+
+def read_mosaic(tiles, window: Window, shape: tuple[int, int], content_ids: list[str | None]):
+    """The window's tiles resampled onto one lon/lat grid of ``shape`` (rows, cols) spanning
+    ``window.bounds_lonlat``: a :class:`~cupola.locate.reference.Reference` with those bounds,
+    its content id derived from the tiles' (so its features can be cached). Each tile is read,
+    taken down by area averaging when it is finer than the mosaic, and reprojected (rasterio);
+    ground no tile covers stays black. ``tiles``: the pool's :class:`~cupola.locate.pool.Tile` s."""
+    import cv2
+    from affine import Affine
+    from rasterio.crs import CRS
+    from rasterio.transform import from_bounds
+    from rasterio.warp import Resampling, reproject
+
+    from cupola.locate.reference import Reference
+
+    rows, cols = shape
+    west, south, east, north = window.bounds_lonlat
+    dst_transform = from_bounds(west, south, east, north, cols, rows)
+    lonlat = CRS.from_epsg(4326)
+    out = np.zeros((rows, cols, 3), np.uint8)
+    for j in window.members:
+        tile = tiles[j]
+        ref = tile.load()
+        img = ref.image if ref.image.ndim == 3 else np.repeat(ref.image[:, :, None], 3, axis=2)
+        h, w = img.shape[:2]
+        if ref.bounds is not None:
+            src_transform, src_crs = from_bounds(*ref.bounds, w, h), lonlat
+        else:
+            src_transform, src_crs = ref.transform, ref.crs
+        # finer than the mosaic: area-averaged first (the reprojection then samples a like grid)
+        tw, ts, te, tn = tile.bounds_lonlat
+        want_w = max(2, round((te - tw) / (east - west) * cols))
+        want_h = max(2, round((tn - ts) / (north - south) * rows))
+        if w > 2 * want_w and h > 2 * want_h:
+            nw, nh = 2 * want_w, 2 * want_h
+            img = cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=cv2.INTER_AREA)
+            src_transform = src_transform @ Affine.scale(w / nw, h / nh)
+        del ref
+        src = np.ascontiguousarray(np.moveaxis(img, -1, 0))
+        dst = np.zeros((3, rows, cols), np.uint8)
+        cover = np.zeros((rows, cols), np.uint8)
+        common = dict(src_transform=src_transform, src_crs=src_crs, dst_transform=dst_transform, dst_crs=lonlat)
+        reproject(src, dst, resampling=Resampling.bilinear, **common)
+        reproject(np.ones(src.shape[1:], np.uint8), cover, resampling=Resampling.nearest, **common)
+        sel = cover > 0
+        out[sel] = np.moveaxis(dst, 0, -1)[sel]
+    ids = [content_ids[j] for j in window.members]
+    digest = (
+        None  # a tile without a content id (a VRT): nothing to key the mosaic's features by
+        if any(c is None for c in ids)
+        else hashlib.sha256(repr(("mosaic-1", ids, window.bounds_lonlat, shape)).encode()).hexdigest()
+    )
+    name = f"mosaic of {len(window.members)} tiles around {tiles[window.centre].name}"
+    return Reference(out, name, bounds=window.bounds_lonlat, content_id=digest)
