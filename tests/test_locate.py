@@ -264,6 +264,20 @@ def test_a_wrong_match_on_a_tile_holding_part_of_the_footprint_is_not_taken():
     assert ground_distance_m(*res.center_lonlat, *truth) < 1000.0
 
 
+def test_a_rejection_on_a_small_reference_keeps_every_reason(monkeypatch):
+    """The raised bar's note and the outline's own reason both reach the rejection (the note once
+    overwrote the outline's reason: "inlier ratio ... below 0.3;  on a reference smaller than 1024
+    px")."""
+    from cupola.locate import homography as hg
+
+    photo, tile, _ = _own_tile("ISS050-E-70536", 0, 512, 512)
+    monkeypatch.setattr(hg, "quad_is_sane", lambda corners, allow_mirror=True: (False, "a test outline"))
+    res = Localizer(LocateOptions(small_ref_min_inliers=100_000)).locate(photo, [tile])
+    assert not res.matched
+    assert "(need 100000 on a reference smaller than 1024 px)" in res.reason and "a test outline" in res.reason
+    assert res.reason.count("smaller than 1024 px") == 1
+
+
 def test_a_reference_narrower_than_the_lens_footprint_is_named_in_the_rejection(chile_ref):
     """Tiles smaller than the photo's footprint are never found (session 46: 0 of 40). With a focal
     length the rejection says so when every reference is narrower than the ground the lens sees."""

@@ -720,8 +720,8 @@ class Localizer:
         n_min, ratio_min = self.bars(ref)
         small = f" on a reference smaller than {opts.ref_px} px"
         if n < n_min:
-            why = small if n_min != opts.min_inliers else ""
-            checks.append(f"only {n} inliers after coregistration (need {n_min}{why})")
+            raised = small if n_min != opts.min_inliers else ""
+            checks.append(f"only {n} inliers after coregistration (need {n_min}{raised})")
         if ratio < ratio_min:
             checks.append(f"inlier ratio {ratio:.2f} below {ratio_min}")
         if spread < opts.min_spread:
