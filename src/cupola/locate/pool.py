@@ -39,6 +39,11 @@
    places, where chance votes are as many as true ones), up to ``tied_extra`` more tiles are
    verified: those within ``vote_band_sigma`` Poisson sigmas of the leader's votes
    (see :func:`tied_with_leader`).
+6. **Mosaics of adjacent tiles.** When every verified tile is rejected after a real search and
+   the pool holds a grid (tiles side by side at one pixel size, :mod:`cupola.locate.mosaic`), the
+   ``top_k`` windows of ``mosaic_tiles`` x ``mosaic_tiles`` adjacent tiles (more with a focal
+   length whose ground needs it) holding the most votes are each read as one mosaic and verified:
+   a photo larger than every tile of a grid is found there.
 """
 
 from __future__ import annotations
@@ -873,9 +878,10 @@ class TilePool:
             n_again = sum("contrast" in t for t in tried)
             again = f" ({n_again} of them searched again on contrast-folded images)" if n_again else ""
             mosaics = [t for t in tried if "mosaic" in t]
+            mosaic_why = ""
             if mosaics:
-                again += (
-                    f", nor {len(mosaics)} mosaic{'s' * (len(mosaics) != 1)} of adjacent tiles ("
+                mosaic_why = (
+                    f"; nor {len(mosaics)} mosaic{'s' * (len(mosaics) != 1)} of adjacent tiles ("
                     + "; ".join(f"{t['tile']}: {t['reason']}" for t in mosaics)
                     + ")"
                 )
@@ -888,6 +894,7 @@ class TilePool:
             res = LocateResult(
                 False,
                 f"not here: none of the {len(first)} best-ranked of {len(tiles)} tiles was accepted{again} ({why})"
+                + mosaic_why
                 + width,
                 matcher=localizer.matcher.name,
             )
