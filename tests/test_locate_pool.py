@@ -187,7 +187,7 @@ def test_small_tiles_are_not_read_again_for_the_folded_search(tiles, photo, monk
     import cupola.locate.pool as pool_module
 
     img, _ = photo
-    pool = TilePool(tiles[1], replace(FAST, top_k=2, mosaic_tiles=0))  # (a mosaic reads its tiles again)
+    pool = TilePool(tiles[1], replace(FAST, top_k=2, mosaic_tiles=()))  # (a mosaic reads its tiles again)
     opts = LocateOptions(matcher="sift", quick_inliers=None)
     pool.locate(img, opts)  # builds the index (which reads every tile once)
     loads: list[str] = []
@@ -576,7 +576,7 @@ def test_tiles_the_votes_cannot_tell_from_the_leader_are_verified_too(tiles, pho
     # no contrast-folded retry after a "not here": only the tiles of the first search are listed
     opts = LocateOptions(matcher="sift", focal_mm=207.0, quick_inliers=None, contrast_retry=False)
     cache = FeatureCache(tmp_path / "c")
-    pool = TilePool(tiles[0], replace(FAST, top_k=2, tied_extra=3, mosaic_tiles=0), cache=cache)
+    pool = TilePool(tiles[0], replace(FAST, top_k=2, tied_extra=3, mosaic_tiles=()), cache=cache)
     real_rank = pool.rank
     fake_votes: list[int] = []
 

@@ -57,7 +57,8 @@ def grid_neighbours(
     res = [_pixel_deg(box, s) for box, s in zip(boxes, sizes_px)]
     out: list[set[int]] = [set() for _ in range(n)]
     for i in range(n):
-        if res[i] is None:
+        ri = res[i]
+        if ri is None:
             continue
         same = (np.abs(w - w[i]) <= pixel_tol * w[i]) & (np.abs(h - h[i]) <= pixel_tol * h[i])
         x_overlap = np.minimum(b[:, 2], b[i, 2]) - np.maximum(b[:, 0], b[i, 0])  # < 0: a gap
@@ -68,7 +69,7 @@ def grid_neighbours(
             rj = res[int(j)]
             if j == i or rj is None:
                 continue
-            if abs(rj[0] - res[i][0]) <= pixel_tol * res[i][0] and abs(rj[1] - res[i][1]) <= pixel_tol * res[i][1]:
+            if abs(rj[0] - ri[0]) <= pixel_tol * ri[0] and abs(rj[1] - ri[1]) <= pixel_tol * ri[1]:
                 out[i].add(int(j))
     return out
 
@@ -109,6 +110,31 @@ def windows(boxes: list[Box], neighbours: list[set[int]], k: int) -> list[Window
         union = (float(mb[:, 0].min()), float(mb[:, 1].min()), float(mb[:, 2].max()), float(mb[:, 3].max()))
         out.append(Window(i, key, union))
     return out
+
+
+def windows_to_verify(
+    boxes: list[Box], neighbours: list[set[int]], sizes: list[int], weight: list[tuple[float, float]], top_k: int
+) -> list[Window]:
+    """The windows a pool verifies, in order: for each size in ``sizes`` (smaller first), the
+    ``top_k`` windows whose tiles hold the most ``weight`` (per tile: (votes, descriptor score);
+    windows ranked by their tiles' summed votes, then their best score). A window holding the same
+    tiles as one of a smaller size is not given again.
+
+    >>> boxes = [(c, r, c + 1, r + 1) for r in range(4) for c in range(4)]  # a 4 x 4 grid
+    >>> nb = grid_neighbours(boxes, [(10, 10)] * 16)
+    >>> weight = [(0, 0.0)] * 16
+    >>> weight[15] = (9, 0.5)  # votes in the north-east corner
+    >>> [(w.centre, len(w.members)) for w in windows_to_verify(boxes, nb, [3, 5], weight, 2)]
+    [(10, 9), (11, 6), (5, 16), (7, 12)]
+    """
+    chosen: list[Window] = []
+    seen: set[tuple[int, ...]] = set()
+    for k in sizes:
+        wins = [w for w in windows(boxes, neighbours, k) if w.members not in seen]
+        seen.update(w.members for w in wins)
+        wins.sort(key=lambda w: (-sum(weight[j][0] for j in w.members), -max(weight[j][1] for j in w.members)))
+        chosen += wins[:top_k]
+    return chosen
 
 
 def window_tiles(ground_width_m: float | None, tile_width_m: float | None, k_min: int = 3, k_max: int = 7) -> int:
@@ -168,12 +194,13 @@ def read_mosaic(tiles, window: Window, shape: tuple[int, int], content_ids: list
             src_transform, src_crs = from_bounds(*ref.bounds, w, h), lonlat
         else:
             src_transform, src_crs = ref.transform, ref.crs
-        # finer than the mosaic: area-averaged first (the reprojection then samples a like grid)
+        # finer than the mosaic: area-averaged to the mosaic's pixel size first, so the
+        # reprojection (bilinear) samples a grid like its own instead of skipping pixels
         tw, ts, te, tn = tile.bounds_lonlat
         want_w = max(2, round((te - tw) / (east - west) * cols))
         want_h = max(2, round((tn - ts) / (north - south) * rows))
-        if w > 2 * want_w and h > 2 * want_h:
-            nw, nh = 2 * want_w, 2 * want_h
+        if w > want_w or h > want_h:
+            nw, nh = min(w, want_w), min(h, want_h)
             img = cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=cv2.INTER_AREA)
             src_transform = src_transform @ Affine.scale(w / nw, h / nh)
         del ref

@@ -41,9 +41,9 @@
    (see :func:`tied_with_leader`).
 6. **Mosaics of adjacent tiles.** When every verified tile is rejected after a real search and
    the pool holds a grid (tiles side by side at one pixel size, :mod:`cupola.locate.mosaic`), the
-   ``top_k`` windows of ``mosaic_tiles`` x ``mosaic_tiles`` adjacent tiles (more with a focal
-   length whose ground needs it) holding the most votes are each read as one mosaic and verified:
-   a photo larger than every tile of a grid is found there.
+   ``top_k`` windows of 3 x 3 adjacent tiles holding the most votes, then of 5 x 5
+   (``mosaic_tiles``; with a focal length one size, from the ground the lens sees), are each read
+   as one mosaic and verified: a photo larger than every tile of a grid is found there.
 """
 
 from __future__ import annotations
@@ -120,9 +120,10 @@ class PoolOptions:
     # photo's own tile was left without votes (1000-tile study: own tile verified 33 of 48 at 0.9,
     # 41-42 at 0.95; the 10- and 100-tile pools keep ``vote_ratio``, where 0.95 would lose 2 of 48)
     vote_ratio_big: float = 0.95
-    # tiles on the side of a mosaic of adjacent grid tiles, verified when every tile alone was
-    # rejected (``cupola.locate.mosaic``; more with a focal length whose ground needs it); 0: none
-    mosaic_tiles: int = 3
+    # tiles on the side of the mosaics of adjacent grid tiles verified when every tile alone was
+    # rejected (``cupola.locate.mosaic``), each size in turn; with a focal length one size, from the
+    # ground the lens sees (at least the first); (): no mosaics
+    mosaic_tiles: tuple[int, ...] = (3, 5)
 
 
 @dataclass
@@ -910,7 +911,7 @@ class TilePool:
         """Verify the ``top_k`` windows of adjacent tiles (:mod:`cupola.locate.mosaic`) that hold
         the most votes (or the best descriptor scores), each as one mosaic; adds their rows to
         ``tried`` and returns (result, tile, reference) of the first accepted, else None."""
-        from cupola.locate.mosaic import grid_neighbours, mosaic_shape, read_mosaic, window_tiles, windows
+        from cupola.locate.mosaic import grid_neighbours, mosaic_shape, read_mosaic, window_tiles, windows_to_verify
 
         boxes = [t.bounds_lonlat for t in tiles]
         neighbours = grid_neighbours(boxes, [t.size_px for t in tiles])
@@ -920,16 +921,16 @@ class TilePool:
         lens_ground = (  # the least ground the lens sees: looking straight down from the station
             lopts.altitude_m * lopts.sensor_width_mm / lopts.focal_mm if lopts.focal_mm else None
         )
-        k = window_tiles(lens_ground, float(np.median(widths)) if widths else None, k_min=self.opts.mosaic_tiles)
-        wins = windows(boxes, neighbours, k)
+        sizes = list(self.opts.mosaic_tiles)
+        if lens_ground is not None:
+            sizes = [window_tiles(lens_ground, float(np.median(widths)) if widths else None, k_min=sizes[0])]
         index = {id(t): i for i, t in enumerate(tiles)}
         entry_of = {index[id(e["_tile"])]: e for e in ranking}
-        weight = np.array([entry_of[i].get("votes", 0) for i in range(len(tiles))], float)
-        score = np.array([entry_of[i]["score"] for i in range(len(tiles))], float)
-        wins.sort(key=lambda w: (-weight[list(w.members)].sum(), -score[list(w.members)].max()))
+        weight = [(entry_of[i].get("votes", 0), entry_of[i]["score"]) for i in range(len(tiles))]
+        chosen = windows_to_verify(boxes, neighbours, sizes, weight, self.opts.top_k)
         content = self.content_ids(tiles)
         ids = [content.get(t.path) for t in tiles]
-        for win in wins[: self.opts.top_k]:
+        for win in chosen:
             centre = tiles[win.centre]
             rows, cols = centre.size_px  # grid neighbours have a known size
             pixel_deg = (
