@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     code = _locate_pool(cupola_main, args.out / "locate-pool", outputs)
     if code != 0:
         return code
+    # a grid of tiles each smaller than the photo's footprint: found on a mosaic of adjacent tiles
+    code = _locate_grid(cupola_main, args.out / "locate-grid", outputs)
+    if code != 0:
+        return code
 
     # the ISS's own lightning imager: one real orbit of ISS LIS (../shared/data beside the repository)
     lis = Path(__file__).resolve().parents[3] / "shared" / "data" / "iss-lis-2020"
@@ -198,6 +202,45 @@ def _locate_pool(cupola_main, folder: Path, outputs: list) -> int:
     pool = json.loads((folder / "result.json").read_text())["pool"]
     tried = ", ".join(f"{t['tile'].split('/')[0]} ({'accepted' if t['matched'] else 'refused'})" for t in pool["tried"])
     print(f"tiles verified in rank order: {tried}")
+    outputs.append(folder)
+    return 0
+
+
+def _locate_grid(cupola_main, folder: Path, outputs: list) -> int:
+    """The Syrian photo against its Sentinel-2 mosaic cut into 4 x 4 GeoTIFF tiles, each resampled
+    twice finer (512 px, a quarter of the mosaic's width: less than the photo's footprint, so no
+    tile alone holds enough of it); the pool verifies the best tiles, then windows of adjacent
+    tiles read as one mosaic."""
+    import cv2
+
+    from cupola.io.geotiff import write_lonlat_geotiff
+    from cupola.locate.reference import read_rgb8
+
+    apl = sample_dir().parent / "apl"
+    case = "ISS050-E-70536"
+    b = json.loads((apl / case / "case.json").read_text())["reference_bounds"]
+    mosaic = read_rgb8(apl / case / "reference.jpg")
+    tiles = folder / "tiles"
+    tiles.mkdir(parents=True, exist_ok=True)
+    h, w = mosaic.shape[:2]
+    for r in range(4):
+        for c in range(4):
+            r0, r1, c0, c1 = h * r // 4, h * (r + 1) // 4, w * c // 4, w * (c + 1) // 4
+            tile = cv2.resize(mosaic[r0:r1, c0:c1], (2 * (c1 - c0), 2 * (r1 - r0)), interpolation=cv2.INTER_CUBIC)
+            box = (
+                b["west"] + c0 / w * (b["east"] - b["west"]),
+                b["north"] - r1 / h * (b["north"] - b["south"]),
+                b["west"] + c1 / w * (b["east"] - b["west"]),
+                b["north"] - r0 / h * (b["north"] - b["south"]),
+            )
+            write_lonlat_geotiff(tiles / f"r{r}c{c}.tif", tile, box)
+    argv = ["locate", str(apl / case / "photo.jpg"), "--reference-dir", str(tiles), "--top-k", "2"]
+    code = _run(cupola_main, [*argv, "--out", str(folder / "located")])
+    if code != 0:
+        return code
+    pool = json.loads((folder / "located" / "result.json").read_text())["pool"]
+    tried = ", ".join(f"{t['tile']} ({'accepted' if t['matched'] else 'refused'})" for t in pool["tried"])
+    print(f"verified in order: {tried}")
     outputs.append(folder)
     return 0
 
