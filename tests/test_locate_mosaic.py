@@ -64,7 +64,10 @@ def test_only_side_by_side_tiles_of_one_pixel_size_are_neighbours():
     sizes.append(None)
     boxes.append((0.0, 2.03, 1.0, 3.03))  # north of tile 2 with a 3 % gap: still a grid
     sizes.append((100, 100))
+    boxes.append((2.0, 1.0, 3.0, 2.0))  # east of tile 3 at a pixel 5 % finer: another product
+    sizes.append((105, 105))
     nb = grid_neighbours(boxes, sizes)
+    assert nb[9] == set()
     assert nb[0] == {1, 2} and nb[3] == {1, 2} and nb[8] == {2}
     assert nb[4] == set() and nb[5] == set() and nb[7] == set()
     # a copy of a grid tile (another date of the same square) sits beside the same tiles

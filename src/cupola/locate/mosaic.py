@@ -31,7 +31,9 @@ class Window:
     bounds_lonlat: Box
 
 
-def _pixel_deg(box: Box, size_px: tuple[int, int] | None) -> tuple[float, float] | None:
+def pixel_deg(box: Box, size_px: tuple[int, int] | None) -> tuple[float, float] | None:
+    """Degrees per pixel (lon, lat) of a tile of ``size_px`` (rows, cols) over ``box``; None when
+    its size is not known."""
     if size_px is None:
         return None
     rows, cols = size_px
@@ -39,7 +41,7 @@ def _pixel_deg(box: Box, size_px: tuple[int, int] | None) -> tuple[float, float]
 
 
 def grid_neighbours(
-    boxes: list[Box], sizes_px: list[tuple[int, int] | None], edge_tol: float = 0.05, pixel_tol: float = 0.1
+    boxes: list[Box], sizes_px: list[tuple[int, int] | None], edge_tol: float = 0.05, pixel_tol: float = 0.02
 ) -> list[set[int]]:
     """For each tile, the tiles beside it in a grid: the same pixel size (degrees per pixel within
     ``pixel_tol``), the same extent (within ``pixel_tol``), the boxes meeting along one axis (gap
@@ -54,7 +56,7 @@ def grid_neighbours(
     n = len(boxes)
     b = np.asarray(boxes, float).reshape(n, 4)
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-    res = [_pixel_deg(box, s) for box, s in zip(boxes, sizes_px)]
+    res = [pixel_deg(box, s) for box, s in zip(boxes, sizes_px)]
     out: list[set[int]] = [set() for _ in range(n)]
     for i in range(n):
         ri = res[i]

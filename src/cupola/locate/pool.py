@@ -911,7 +911,14 @@ class TilePool:
         """Verify the ``top_k`` windows of adjacent tiles (:mod:`cupola.locate.mosaic`) that hold
         the most votes (or the best descriptor scores), each as one mosaic; adds their rows to
         ``tried`` and returns (result, tile, reference) of the first accepted, else None."""
-        from cupola.locate.mosaic import grid_neighbours, mosaic_shape, read_mosaic, window_tiles, windows_to_verify
+        from cupola.locate.mosaic import (
+            grid_neighbours,
+            mosaic_shape,
+            pixel_deg,
+            read_mosaic,
+            window_tiles,
+            windows_to_verify,
+        )
 
         boxes = [t.bounds_lonlat for t in tiles]
         neighbours = grid_neighbours(boxes, [t.size_px for t in tiles])
@@ -932,24 +939,20 @@ class TilePool:
         ids = [content.get(t.path) for t in tiles]
         for win in chosen:
             centre = tiles[win.centre]
-            rows, cols = centre.size_px  # grid neighbours have a known size
-            pixel_deg = (
-                (centre.bounds_lonlat[2] - centre.bounds_lonlat[0]) / cols,
-                (centre.bounds_lonlat[3] - centre.bounds_lonlat[1]) / rows,
-            )
-            shape = mosaic_shape(win, pixel_deg, lopts.ref_px)
-            ref = read_mosaic(tiles, win, shape, ids)
+            step = pixel_deg(centre.bounds_lonlat, centre.size_px)
+            assert step is not None  # a window's tiles are grid neighbours: their sizes are known
+            ref = read_mosaic(tiles, win, mosaic_shape(win, step, lopts.ref_px), ids)
             tv = time.perf_counter()
             res = localizer.locate(photo, [ref], contrast_retry=False, explain_width=False)
-            entry = entry_of[win.centre]
+            tile = _as_tile(ref, win)
             tried.append(
                 {
-                    **_tried_row(entry, _as_tile(ref, win), res, quick, tv),
+                    **_tried_row(entry_of[win.centre], tile, res, quick, tv),
                     "mosaic": [tiles[j].name for j in win.members],
                 }
             )
             if res.matched:
-                return res, _as_tile(ref, win), ref
+                return res, tile, ref
         return None
 
 
