@@ -87,6 +87,64 @@ def _keep(rows: list[dict], row: dict, text: str, verbose: bool, log) -> None:
         Path(log).write_text(json.dumps(rows, indent=1, default=float))
 
 
+def base_cases():
+    """The bundled real cases (``read_base_case``), sorted by name."""
+    from cupola.simulate.locate_cases import read_base_case
+
+    return [read_base_case(f) for f in sorted(p for p in CASES.iterdir() if (p / "case.json").is_file())]
+
+
+def write_tiles(folder: Path, tile_sets) -> Path:
+    """Every (name, image, lon/lat bounds) of ``tile_sets`` (lists of them) as ``folder/NAME.tif``,
+    each name once; returns ``folder``."""
+    from cupola.io.geotiff import write_lonlat_geotiff
+
+    folder.mkdir()
+    for tiles in tile_sets:
+        for name, img, bounds in tiles:
+            f = folder / f"{name}.tif"
+            if not f.exists():
+                write_lonlat_geotiff(f, img, bounds)
+    return folder
+
+
+def _pool_answer(folder: Path, photo, c, place: str, focal, base, cache):
+    """One photo against the pool of tiles in ``folder`` (its index built first, timed apart): the
+    ``PoolResult``, the centre error (km, when accepted and ``c`` is a true case) and the row
+    fields both pool modes keep."""
+    from pyproj import Geod
+
+    from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
+
+    opts = replace(base, focal_mm=focal)
+    loc = localizer_with_cache(opts, cache)
+    pool = TilePool(folder, PoolOptions(), cache=cache)
+    t0 = time.perf_counter()
+    pool.build_index(localizer=loc)
+    t_index = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = pool.locate(photo, opts, localizer=loc)
+    sec = time.perf_counter() - t0
+    err = None
+    if res.matched and c is not None:
+        err = Geod(ellps="WGS84").inv(*res.result.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0
+    row = {
+        "case": c.name if c is not None else f"{place} with its own place left out" + (" + focal" if focal else ""),
+        "factor": c.variant.factor if c is not None else "wrong",
+        "expected": c is not None,
+        "matched": res.matched,
+        "center_error_km": err,
+        "verified": [t["tile"] for t in res.tried],
+        "seconds": sec,
+        "index_seconds": t_index,
+        "inliers": res.result.inliers,
+        "ratio": res.result.inlier_ratio,
+        "reason": res.result.reason,
+        "timings_s": res.timings_s,
+    }
+    return res, err, row
+
+
 def pool_tiles(bases, seed: int = 0, n_distractors: int = 6):
     """For each place, the tiles of a pool that does not hold it: the whole references of the other
     places and ``n_distractors`` crops cut from them (30-60 % of a side, turned by right angles,
@@ -123,29 +181,19 @@ def run_pool(options=None, only: str | None = None, log=None, verbose: bool = Tr
     import shutil
     import tempfile
 
-    from pyproj import Geod
-
     from cupola.io.geotiff import write_lonlat_geotiff
     from cupola.locate.cache import FeatureCache
     from cupola.locate.localize import LocateOptions
-    from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
-    from cupola.simulate.locate_cases import build_suite, read_base_case
+    from cupola.simulate.locate_cases import build_suite
 
     base = options or LocateOptions()
     true_cases, _ = build_suite(CASES)
-    bases = [read_base_case(f) for f in sorted(p for p in CASES.iterdir() if (p / "case.json").is_file())]
+    bases = base_cases()
     others = pool_tiles(bases)
     tmp = Path(tempfile.mkdtemp(prefix="cupola-pool-suite-"))
-    g = Geod(ellps="WGS84")
     rows = []
     try:
-        shared = tmp / "tiles"
-        shared.mkdir()
-        for tiles in others.values():
-            for name, img, bounds in tiles:
-                f = shared / f"{name}.tif"
-                if not f.exists():
-                    write_lonlat_geotiff(f, img, bounds)
+        shared = write_tiles(tmp / "tiles", others.values())
         cache = FeatureCache(tmp / "cache")
         wrong = [(b.photo, b.name, None, b.focal_mm) for b in bases] + [(b.photo, b.name, None, None) for b in bases]
         jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases] + wrong
@@ -158,45 +206,22 @@ def run_pool(options=None, only: str | None = None, log=None, verbose: bool = Tr
                 (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
             if c is not None:
                 write_lonlat_geotiff(folder / "own.tif", c.reference.image, c.reference.lonlat_bounds())
-            opts = replace(base, focal_mm=focal)
-            loc = localizer_with_cache(opts, cache)
-            pool = TilePool(folder, PoolOptions(), cache=cache)
-            t0 = time.perf_counter()
-            pool.build_index(localizer=loc)
-            t_index = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            res = pool.locate(photo, opts, localizer=loc)
-            sec = time.perf_counter() - t0
+            res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache)
             own_rank = next((r["rank"] for r in res.ranking if r["tile"] == "own.tif"), None)
-            err = None
-            if res.matched and c is not None:
-                err = g.inv(*res.result.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0
             if c is not None:
                 ok = bool(res.matched and res.tile.name == "own.tif" and err is not None and err <= SUCCESS_KM)
             else:
                 ok = not res.matched
-            row = {
-                "case": c.name
-                if c is not None
-                else f"{place} with its own place left out" + (" + focal" if focal else ""),
-                "factor": c.variant.factor if c is not None else "wrong",
-                "expected": c is not None,
-                "matched": res.matched,
-                "wrong_tile": bool(res.matched and (c is None or res.tile.name != "own.tif")),
-                "correct": ok,
-                "center_error_km": err,
-                "own_rank": own_rank,
-                "verified": [t["tile"] for t in res.tried],
-                "seconds": sec,
-                "index_seconds": t_index,
-                "inliers": res.result.inliers,
-                "ratio": res.result.inlier_ratio,
-                "reason": res.result.reason,
-                "timings_s": res.timings_s,
-            }
+            row.update(
+                correct=ok,
+                wrong_tile=bool(res.matched and (c is None or res.tile.name != "own.tif")),
+                own_rank=own_rank,
+            )
             shutil.rmtree(folder)
             what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
-            text = f"{row['case']}: {what}, own tile ranked {own_rank}, {len(res.tried)} verified, {sec:.1f} s"
+            text = (
+                f"{row['case']}: {what}, own tile ranked {own_rank}, {len(res.tried)} verified, {row['seconds']:.1f} s"
+            )
             _keep(rows, row, f"{text}; {row['reason'][:70]}", verbose, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -243,11 +268,11 @@ def run_partial(
 
     from cupola.locate.localize import Localizer, LocateOptions
     from cupola.locate.reference import Reference
-    from cupola.simulate.locate_cases import build_suite, read_base_case
+    from cupola.simulate.locate_cases import build_suite
 
     base_opts = options or LocateOptions()
     true_cases, _ = build_suite(CASES)
-    bases = {b.name: b for b in (read_base_case(f) for f in sorted(CASES.iterdir()) if (f / "case.json").is_file())}
+    bases = {b.name: b for b in base_cases()}
     rng = np.random.default_rng(seed)
     g = Geod(ellps="WGS84")
     rows = []
@@ -339,27 +364,18 @@ def run_grid(
     import shutil
     import tempfile
 
-    from pyproj import Geod
-
-    from cupola.io.geotiff import write_lonlat_geotiff
     from cupola.locate.cache import FeatureCache
     from cupola.locate.localize import LocateOptions
-    from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
-    from cupola.simulate.locate_cases import build_suite, read_base_case
+    from cupola.simulate.locate_cases import build_suite
 
     base = options or LocateOptions()
     true_cases, _ = build_suite(CASES)
-    bases = [read_base_case(f) for f in sorted(p for p in CASES.iterdir() if (p / "case.json").is_file())]
+    bases = base_cases()
     grid = grid_tiles(bases, n, zoom)
     tmp = Path(tempfile.mkdtemp(prefix="cupola-grid-suite-"))
-    g = Geod(ellps="WGS84")
     rows = []
     try:
-        shared = tmp / "tiles"
-        shared.mkdir()
-        for tiles in grid.values():
-            for name, img, bounds in tiles:
-                write_lonlat_geotiff(shared / f"{name}.tif", img, bounds)
+        shared = write_tiles(tmp / "tiles", grid.values())
         cache = FeatureCache(tmp / "cache")
         jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases if c.variant.factor != "framing"]
         jobs += [(b.photo, b.name, None, f) for b in bases for f in (None, b.focal_mm)]
@@ -374,45 +390,23 @@ def run_grid(
                     for name, _, _ in tiles:
                         if other != place:
                             (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
-            opts = replace(base, focal_mm=focal)
-            loc = localizer_with_cache(opts, cache)
-            pool = TilePool(folder, PoolOptions(), cache=cache)
-            pool.build_index(localizer=loc)
-            t0 = time.perf_counter()
-            res = pool.locate(photo, opts, localizer=loc)
-            sec = time.perf_counter() - t0
-            err = None
-            if res.matched and c is not None:
-                err = g.inv(*res.result.center_lonlat, *c.truth_center_lonlat)[2] / 1000.0
+            res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache)
             on_mosaic = bool(res.matched and any(t["matched"] and "mosaic" in t for t in res.tried))
             ok = bool(err is not None and err <= SUCCESS_KM) if c is not None else not res.matched
-            row = {
-                "case": c.name
-                if c is not None
-                else f"{place} with its own place left out" + (" + focal" if focal else ""),
-                "factor": c.variant.factor if c is not None else "wrong",
-                "expected": c is not None,
-                "matched": res.matched,
-                "correct": ok,
-                "on_mosaic": on_mosaic,
-                "by_tile": bool(ok and c is not None and not on_mosaic),
-                "false_accept": bool(res.matched and not ok),
-                "center_error_km": err,
-                "verified": [t["tile"] for t in res.tried],
-                "tile_rows": [
+            row.update(
+                correct=ok,
+                on_mosaic=on_mosaic,
+                by_tile=bool(ok and c is not None and not on_mosaic),
+                false_accept=bool(res.matched and not ok),
+                tile_rows=[
                     {k2: t[k2] for k2 in ("tile", "matched", "inliers") if k2 in t} | {"mosaic": "mosaic" in t}
                     for t in res.tried
                 ],
-                "seconds": sec,
-                "inliers": res.result.inliers,
-                "ratio": res.result.inlier_ratio,
-                "reason": res.result.reason,
-                "timings_s": res.timings_s,
-            }
+            )
             if c is None:
                 shutil.rmtree(folder)
             what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
-            text = f"{row['case']}: {what}, {len(res.tried)} verified, {sec:.1f} s"
+            text = f"{row['case']}: {what}, {len(res.tried)} verified, {row['seconds']:.1f} s"
             _keep(rows, row, f"{text}; {row['reason'][:70]}", verbose, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
