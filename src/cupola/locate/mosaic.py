@@ -46,8 +46,10 @@ def grid_neighbours(
     """For each tile, the tiles beside it in a grid: the same pixel size (degrees per pixel within
     ``pixel_tol``), the same extent (within ``pixel_tol``), the boxes meeting along one axis (gap
     or overlap below ``edge_tol`` of the extent) and overlapping along the other by at least half
-    of it. Random crops of one image, tiles of other resolutions or overlapping copies are not
-    neighbours; diagonal tiles are reached in two steps.
+    of it. Tiles of another resolution, or that overlap a tile or sit apart from it, are not its
+    neighbours; a copy of a tile (another date of the same square) sits beside the same tiles as
+    it does; crops of one image cut at one size that happen to abut count as a grid (a mosaic of
+    them is still true to the ground). Diagonal tiles are reached in two steps.
 
     >>> boxes = [(0, 0, 1, 1), (1, 0, 2, 1), (0, 1, 1, 2), (0.5, 0.5, 1.5, 1.5), (2.3, 0, 3.3, 1)]
     >>> grid_neighbours(boxes, [(100, 100)] * 5)
@@ -153,9 +155,9 @@ def window_tiles(ground_width_m: float | None, tile_width_m: float | None, k_min
     return int(min(max(k, k_min), k_max))
 
 
-def mosaic_shape(window: Window, pixel_deg: tuple[float, float], long_px: int) -> tuple[int, int]:
-    """(rows, cols) of a window's mosaic: the tiles' own pixel size, taken down so that the long
-    side is at most ``long_px`` (never up).
+def mosaic_shape(window: Window, step_deg: tuple[float, float], long_px: int) -> tuple[int, int]:
+    """(rows, cols) of a window's mosaic: the tiles' own pixel size (``step_deg``, lon and lat
+    degrees), taken down so that the long side is at most ``long_px`` (never up).
 
     >>> mosaic_shape(Window(0, (0, 1), (0.0, 0.0, 2.0, 1.0)), (0.01, 0.01), 1024)
     (100, 200)
@@ -163,7 +165,7 @@ def mosaic_shape(window: Window, pixel_deg: tuple[float, float], long_px: int) -
     (512, 1024)
     """
     w, s, e, n = window.bounds_lonlat
-    cols, rows = (e - w) / pixel_deg[0], (n - s) / pixel_deg[1]
+    cols, rows = (e - w) / step_deg[0], (n - s) / step_deg[1]
     scale = min(1.0, long_px / max(cols, rows))
     return max(1, round(rows * scale)), max(1, round(cols * scale))
 
