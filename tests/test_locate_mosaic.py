@@ -92,7 +92,7 @@ def test_windows_hold_the_tiles_within_half_a_window_of_their_centre():
     assert window_tiles(None, 10e3) == 3 and window_tiles(50e3, 10e3) == 7 and window_tiles(12e3, 10e3) == 5
 
 
-def test_a_mosaic_read_from_its_tiles_gives_back_the_image_they_were_cut_from(tmp_path):
+def test_a_mosaic_read_from_its_tiles_gives_back_the_image_they_were_cut_from(tmp_path, monkeypatch):
     """The Syrian mosaic cut into 3 x 3 tiles (GeoTIFFs, one a plain image with a bounds sidecar),
     read back as one mosaic at its own size and at half of it."""
     import cv2
@@ -127,6 +127,18 @@ def test_a_mosaic_read_from_its_tiles_gives_back_the_image_they_were_cut_from(tm
     # the content id follows the tiles' contents, and is None when one tile has none (a VRT)
     assert read_mosaic(tiles, win, (rows, cols), ["x"] + ids[1:]).content_id != whole.content_id
     assert read_mosaic(tiles, win, (rows, cols), [None] + ids[1:]).content_id is None
+    # with a memo kept across windows, a tile read once at a pixel size is not read again
+    import cupola.locate.pool as pool_module
+
+    memo: dict = {}
+    loads: list[str] = []
+    real = pool_module.Tile.load
+    monkeypatch.setattr(pool_module.Tile, "load", lambda self: loads.append(self.name) or real(self))
+    first = read_mosaic(tiles, win, (rows, cols), ids, memo)
+    again = read_mosaic(tiles, win, (rows, cols), ids, memo)
+    assert len(loads) == 9 and np.array_equal(first.image, whole.image) and np.array_equal(again.image, whole.image)
+    read_mosaic(tiles, win, (rows // 2, cols // 2), ids, memo)  # another pixel size: read again
+    assert len(loads) == 18
     # ground no tile covers stays black: a window one tile wider than the grid on the east
     wider = Window(centre, win.members, (*SYRIA_BOUNDS[:2], SYRIA_BOUNDS[2] + pixel[0] * cols / 3, SYRIA_BOUNDS[3]))
     img = read_mosaic(tiles, wider, (rows, cols + cols // 3), ids).image

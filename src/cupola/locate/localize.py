@@ -307,6 +307,12 @@ def narrower_than_footprint(opts: LocateOptions, references: list[Reference]) ->
     )
 
 
+def nadir_ground_width_m(opts: LocateOptions) -> float | None:
+    """Ground width (m) the lens sees looking straight down from ``altitude_m`` (the least it can
+    see), or None without a focal length."""
+    return opts.altitude_m * (opts.sensor_width_mm / opts.focal_mm) if opts.focal_mm else None
+
+
 def expected_widths_m(opts: LocateOptions, ref: Reference) -> list[float]:
     """Hypotheses for the ground width the photo covers (m)."""
     if opts.focal_mm is None:
@@ -318,7 +324,9 @@ def expected_widths_m(opts: LocateOptions, ref: Reference) -> list[float]:
         rng = slant_range_m(d, opts.altitude_m)
         # obliquity stretches the far side of the frame: one wider hypothesis too
         return [rng * fov, rng * fov * 1.35]
-    return [opts.altitude_m * fov * k for k in (1.0, 1.6, 2.6)]
+    nadir = nadir_ground_width_m(opts)
+    assert nadir is not None
+    return [nadir * k for k in (1.0, 1.6, 2.6)]
 
 
 class _Clock:

@@ -170,12 +170,14 @@ def mosaic_shape(window: Window, step_deg: tuple[float, float], long_px: int) ->
     return max(1, round(rows * scale)), max(1, round(cols * scale))
 
 
-def read_mosaic(tiles, window: Window, shape: tuple[int, int], content_ids: list[str | None]):
+def read_mosaic(tiles, window: Window, shape: tuple[int, int], content_ids: list[str | None], memo=None):
     """The window's tiles resampled onto one lon/lat grid of ``shape`` (rows, cols) spanning
     ``window.bounds_lonlat``: a :class:`~cupola.locate.reference.Reference` with those bounds,
     its content id derived from the tiles' (so its features can be cached). Each tile is read,
     taken down by area averaging when it is finer than the mosaic, and reprojected (rasterio);
-    ground no tile covers stays black. ``tiles``: the pool's :class:`~cupola.locate.pool.Tile` s."""
+    ground no tile covers stays black. ``tiles``: the pool's :class:`~cupola.locate.pool.Tile` s.
+    ``memo``: a dict kept across the windows of one search, so a tile that several windows share
+    at the same pixel size is read and taken down once."""
     import cv2
     from affine import Affine
     from rasterio.crs import CRS
@@ -189,26 +191,29 @@ def read_mosaic(tiles, window: Window, shape: tuple[int, int], content_ids: list
     dst_transform = from_bounds(west, south, east, north, cols, rows)
     lonlat = CRS.from_epsg(4326)
     out = np.zeros((rows, cols, 3), np.uint8)
+    memo = {} if memo is None else memo
     for j in window.members:
         tile = tiles[j]
-        ref = tile.load()
-        img = ref.image if ref.image.ndim == 3 else np.repeat(ref.image[:, :, None], 3, axis=2)
-        h, w = img.shape[:2]
-        if ref.bounds is not None:
-            src_transform, src_crs = from_bounds(*ref.bounds, w, h), lonlat
-        else:
-            src_transform, src_crs = ref.transform, ref.crs
-        # finer than the mosaic: area-averaged to the mosaic's pixel size first, so the
-        # reprojection (bilinear) samples a grid like its own instead of skipping pixels
         tw, ts, te, tn = tile.bounds_lonlat
         want_w = max(2, round((te - tw) / (east - west) * cols))
         want_h = max(2, round((tn - ts) / (north - south) * rows))
-        if w > want_w or h > want_h:
-            nw, nh = min(w, want_w), min(h, want_h)
-            img = cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=cv2.INTER_AREA)
-            src_transform = src_transform @ Affine.scale(w / nw, h / nh)
-        del ref
-        src = np.ascontiguousarray(np.moveaxis(img, -1, 0))
+        if (j, want_w, want_h) not in memo:
+            ref = tile.load()
+            img = ref.image if ref.image.ndim == 3 else np.repeat(ref.image[:, :, None], 3, axis=2)
+            h, w = img.shape[:2]
+            if ref.bounds is not None:
+                src_transform, src_crs = from_bounds(*ref.bounds, w, h), lonlat
+            else:
+                src_transform, src_crs = ref.transform, ref.crs
+            # finer than the mosaic: area-averaged to the mosaic's pixel size first, so the
+            # reprojection (bilinear) samples a grid like its own instead of skipping pixels
+            if w > want_w or h > want_h:
+                nw, nh = min(w, want_w), min(h, want_h)
+                img = cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=cv2.INTER_AREA)
+                src_transform = src_transform @ Affine.scale(w / nw, h / nh)
+            del ref
+            memo[(j, want_w, want_h)] = (np.ascontiguousarray(np.moveaxis(img, -1, 0)), src_transform, src_crs)
+        src, src_transform, src_crs = memo[(j, want_w, want_h)]
         dst = np.zeros((3, rows, cols), np.uint8)
         cover = np.zeros((rows, cols), np.uint8)
         common = dict(src_transform=src_transform, src_crs=src_crs, dst_transform=dst_transform, dst_crs=lonlat)

@@ -73,6 +73,7 @@ from cupola.locate.localize import (
     ground_distance_m,
     horizon_distance_m,
     lens_ground_beyond_m,
+    nadir_ground_width_m,
     normalise,
     resize,
     to_gray,
@@ -626,7 +627,7 @@ class TilePool:
         if not widths:
             return self.opts.photo_px
         tile_res = float(np.median(widths)) / self.opts.tile_px
-        photo_w = o.altitude_m * 1.3 * o.sensor_width_mm / o.focal_mm
+        photo_w = 1.3 * (nadir_ground_width_m(o) or 0.0)
         return int(np.clip(photo_w / tile_res, 256, 1024))
 
     def rank(self, photo: np.ndarray, tiles: list[Tile], locate_options: LocateOptions | None = None) -> list[dict]:
@@ -925,9 +926,7 @@ class TilePool:
         if not any(neighbours):
             return None
         widths = [t.ground_width_m for t in tiles if t.ground_width_m]
-        lens_ground = (  # the least ground the lens sees: looking straight down from the station
-            lopts.altitude_m * lopts.sensor_width_mm / lopts.focal_mm if lopts.focal_mm else None
-        )
+        lens_ground = nadir_ground_width_m(lopts)  # the least ground the lens sees
         sizes = list(self.opts.mosaic_tiles)
         if lens_ground is not None:
             sizes = [window_tiles(lens_ground, float(np.median(widths)) if widths else None, k_min=sizes[0])]
@@ -937,11 +936,12 @@ class TilePool:
         chosen = windows_to_verify(boxes, neighbours, sizes, weight, self.opts.top_k)
         content = self.content_ids(tiles)
         ids = [content.get(t.path) for t in tiles]
+        memo: dict = {}  # tiles read for one window, kept for the next
         for win in chosen:
             centre = tiles[win.centre]
             step = pixel_deg(centre.bounds_lonlat, centre.size_px)
             assert step is not None  # a window's tiles are grid neighbours: their sizes are known
-            ref = read_mosaic(tiles, win, mosaic_shape(win, step, lopts.ref_px), ids)
+            ref = read_mosaic(tiles, win, mosaic_shape(win, step, lopts.ref_px), ids, memo)
             tv = time.perf_counter()
             res = localizer.locate(photo, [ref], contrast_retry=False, explain_width=False)
             tile = _as_tile(ref, win)
