@@ -95,16 +95,16 @@ def base_cases():
 
 
 def write_tiles(folder: Path, tile_sets) -> Path:
-    """Every (name, image, lon/lat bounds) of ``tile_sets`` (lists of them) as ``folder/NAME.tif``,
-    each name once; returns ``folder``."""
-    from cupola.io.geotiff import write_lonlat_geotiff
+    """Every (name, image, lon/lat bounds[, CRS of the bounds]) of ``tile_sets`` (lists of them) as
+    ``folder/NAME.tif``, each name once; returns ``folder``."""
+    from cupola.io.geotiff import write_north_up_geotiff
 
     folder.mkdir()
     for tiles in tile_sets:
-        for name, img, bounds in tiles:
+        for name, img, bounds, *crs in tiles:
             f = folder / f"{name}.tif"
             if not f.exists():
-                write_lonlat_geotiff(f, img, bounds)
+                write_north_up_geotiff(f, img, bounds, crs[0] if crs else "EPSG:4326")
     return folder
 
 
@@ -321,38 +321,34 @@ def partial_summary(rows: list[dict]) -> dict:
     }
 
 
-def grid_tiles(bases, n: int, zoom: float):
+def grid_tiles(bases, n: int, zoom: float, overlap: float = 0.0, utm: bool = False):
     """Each place's mosaic cut into an ``n x n`` grid, each tile upsampled ``zoom`` times (a pool of
-    tiles finer and smaller than a photo's footprint, as a region cut into squares): as
-    {place: [(name, image, lon/lat bounds)]}."""
-    import cv2
+    tiles finer and smaller than a photo's footprint, as a region cut into squares), tiles
+    ``overlap`` of a step wider than the grid step; ``utm``: cut in the place's UTM zone, as
+    Sentinel-2's tiles are: as {place: [(name, image, bounds, CRS)]}."""
+    from cupola.simulate.locate_cases import grid_tiles as cut
+    from cupola.simulate.locate_cases import utm_crs
 
     out = {}
     for b in bases:
-        h, w = b.reference.shape[:2]
         west, south, east, north = b.bounds
-        tiles = []
-        for r in range(n):
-            for c in range(n):
-                r0, r1, c0, c1 = round(r * h / n), round((r + 1) * h / n), round(c * w / n), round((c + 1) * w / n)
-                img = cv2.resize(
-                    b.reference[r0:r1, c0:c1],
-                    (round((c1 - c0) * zoom), round((r1 - r0) * zoom)),
-                    interpolation=cv2.INTER_CUBIC,
-                )
-                bounds = (
-                    west + c0 / w * (east - west),
-                    north - r1 / h * (north - south),
-                    west + c1 / w * (east - west),
-                    north - r0 / h * (north - south),
-                )
-                tiles.append((f"{b.name}_r{r}c{c}", img, bounds))
-        out[b.name] = tiles
+        crs = utm_crs((west + east) / 2, (south + north) / 2) if utm else None
+        out[b.name] = [
+            (f"{b.name}_{name}", img, box, tile_crs)
+            for name, img, box, tile_crs in cut(b.reference, b.bounds, n, zoom, overlap, crs)
+        ]
     return out
 
 
 def run_grid(
-    options=None, only: str | None = None, log=None, verbose: bool = True, n: int = 4, zoom: float = 2.0
+    options=None,
+    only: str | None = None,
+    log=None,
+    verbose: bool = True,
+    n: int = 4,
+    zoom: float = 2.0,
+    overlap: float = 0.0,
+    utm: bool = False,
 ) -> list[dict]:
     """The suite against a pool of grid tiles: every bundled mosaic (the New Mexico one, which holds
     none of the photos, included) cut into ``n x n`` tiles upsampled ``zoom`` times, so each tile is
@@ -360,7 +356,8 @@ def run_grid(
     only the reference) against the whole pool: right when accepted within 5 km of the label,
     whether on one tile or on a mosaic of adjacent tiles; a single tile's answer is what a pool
     without mosaics would give (the row's ``by_tile``). Each base photo, with and without its focal
-    length, against the pool without its own place must be "not here"."""
+    length, against the pool without its own place must be "not here". ``overlap`` and ``utm``: the
+    tiles overlap and are cut in UTM, like Sentinel-2's (:func:`grid_tiles`)."""
     import shutil
     import tempfile
 
@@ -371,7 +368,7 @@ def run_grid(
     base = options or LocateOptions()
     true_cases, _ = build_suite(CASES)
     bases = base_cases()
-    grid = grid_tiles(bases, n, zoom)
+    grid = grid_tiles(bases, n, zoom, overlap, utm)
     tmp = Path(tempfile.mkdtemp(prefix="cupola-grid-suite-"))
     rows = []
     try:
@@ -387,7 +384,7 @@ def run_grid(
                 folder = tmp / f"pool{k}"
                 folder.mkdir()
                 for other, tiles in grid.items():
-                    for name, _, _ in tiles:
+                    for name, *_ in tiles:
                         if other != place:
                             (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
             res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache)
@@ -491,6 +488,8 @@ def main(argv):
         help="each varied photo against every mosaic cut into N x N tiles, upsampled --zoom times (~25 min at 4)",
     )
     ap.add_argument("--zoom", type=float, default=2.0, help="--grid: how much finer the tiles are than the mosaic")
+    ap.add_argument("--overlap", type=float, default=0.0, help="--grid: tiles this share of a step wider (MGRS: 0.098)")
+    ap.add_argument("--utm", action="store_true", help="--grid: cut the grid in each place's UTM zone")
     a = ap.parse_args(argv)
     opts = LocateOptions()
     for kv in a.set:
@@ -504,7 +503,7 @@ def main(argv):
             continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
     if a.grid:
-        rows = run_grid(opts, a.only, a.log, n=a.grid, zoom=a.zoom)
+        rows = run_grid(opts, a.only, a.log, n=a.grid, zoom=a.zoom, overlap=a.overlap, utm=a.utm)
         print(json.dumps(grid_summary(rows)))
         return
     if a.partial:

@@ -14,6 +14,7 @@ from cupola.io.geotiff import write_lonlat_geotiff
 from cupola.locate.mosaic import Window, grid_neighbours, mosaic_shape, read_mosaic, window_tiles, windows
 from cupola.locate.pool import scan_tiles
 from cupola.locate.reference import load_reference
+from cupola.simulate.locate_cases import grid_tiles, utm_crs
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl"
 SYRIA = SAMPLES / "ISS050-E-70536"
@@ -28,27 +29,7 @@ def grid_boxes(n: int, size: float = 1.0, x0: float = 0.0, y0: float = 0.0):
 
 def cut_grid(image: np.ndarray, bounds, n: int, zoom: float = 1.0):
     """``image`` (with lon/lat ``bounds``) cut into ``n x n`` tiles, each resized ``zoom`` times."""
-    import cv2
-
-    h, w = image.shape[:2]
-    west, south, east, north = bounds
-    out = []
-    for r in range(n):
-        for c in range(n):
-            r0, r1, c0, c1 = round(r * h / n), round((r + 1) * h / n), round(c * w / n), round((c + 1) * w / n)
-            tile = image[r0:r1, c0:c1]
-            if zoom != 1.0:
-                tile = cv2.resize(
-                    tile, (round((c1 - c0) * zoom), round((r1 - r0) * zoom)), interpolation=cv2.INTER_CUBIC
-                )
-            box = (
-                west + c0 / w * (east - west),
-                north - r1 / h * (north - south),
-                west + c1 / w * (east - west),
-                north - r0 / h * (north - south),
-            )
-            out.append((f"r{r}c{c}", np.ascontiguousarray(tile), box))
-    return out
+    return [(name, img, box) for name, img, box, _ in grid_tiles(image, bounds, n, zoom)]
 
 
 def test_only_side_by_side_tiles_of_one_pixel_size_are_neighbours():
@@ -74,11 +55,29 @@ def test_only_side_by_side_tiles_of_one_pixel_size_are_neighbours():
     assert nb[6] == {1, 2} and nb[1] == {0, 3, 6} and nb[2] == {0, 3, 6, 8}
 
 
+def test_tiles_that_overlap_like_sentinel2_tiles_are_neighbours_in_their_own_crs():
+    """MGRS tiles: 109.8 km wide at a 100 km step (8.9 % overlap) in their UTM zone; more overlap
+    is not a grid, and tiles of two zones are never neighbours."""
+    step, size = 100e3, 109.8e3
+    corners = [(5e5 + c * step, 4e6 + r * step) for r in range(2) for c in range(2)]
+    boxes = [(x, y, x + size, y + size) for x, y in corners]
+    sizes = [(10980, 10980)] * 4
+    assert grid_neighbours(boxes, sizes, crss=["EPSG:32637"] * 4) == [{1, 2}, {0, 3}, {0, 3}, {1, 2}]
+    assert grid_neighbours(boxes, sizes, crss=["EPSG:32637", "EPSG:32638", "EPSG:32637", "EPSG:32638"]) == [
+        {2},
+        {3},
+        {0},
+        {1},
+    ]
+    wide = [(w, s, w + 1.15 * step, s + 1.15 * step) for w, s, _, _ in boxes]  # 15 % overlap: not a grid
+    assert grid_neighbours(wide, sizes) == [set()] * 4
+
+
 def test_windows_hold_the_tiles_within_half_a_window_of_their_centre():
     boxes = grid_boxes(5)
     nb = grid_neighbours(boxes, [(64, 64)] * 25)
     by_centre = {w.centre: w for w in windows(boxes, nb, 3)}
-    assert len(by_centre[12].members) == 9 and by_centre[12].bounds_lonlat == (1.0, 1.0, 4.0, 4.0)
+    assert len(by_centre[12].members) == 9 and by_centre[12].bounds == (1.0, 1.0, 4.0, 4.0)
     assert len(by_centre[0].members) == 4 and len(by_centre[2].members) == 6
     five = {w.centre: w for w in windows(boxes, nb, 5)}
     assert len(five[12].members) == 25 and len(five[0].members) == 9
@@ -111,13 +110,13 @@ def test_a_mosaic_read_from_its_tiles_gives_back_the_image_they_were_cut_from(tm
     centre = next(i for i, t in enumerate(tiles) if t.name == "r1c1.png")
     assert len(nb[centre]) == 4
     win = next(w for w in windows([t.bounds_lonlat for t in tiles], nb, 3) if w.centre == centre)
-    assert len(win.members) == 9 and np.allclose(win.bounds_lonlat, SYRIA_BOUNDS)
+    assert len(win.members) == 9 and np.allclose(win.bounds, SYRIA_BOUNDS)
     rows, cols = ref.shape
     pixel = ((SYRIA_BOUNDS[2] - SYRIA_BOUNDS[0]) / cols, (SYRIA_BOUNDS[3] - SYRIA_BOUNDS[1]) / rows)
     assert mosaic_shape(win, pixel, 4096) == (rows, cols)
     ids = [f"id{i}" for i in range(9)]
     whole = read_mosaic(tiles, win, (rows, cols), ids)
-    assert whole.shape == ref.shape and whole.bounds == win.bounds_lonlat
+    assert whole.shape == ref.shape and whole.bounds == win.bounds
     diff = np.abs(whole.image.astype(int) - ref.image.astype(int))
     assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 3
     assert whole.name == "mosaic of 9 tiles around r1c1.png" and len(whole.content_id) == 64
@@ -133,7 +132,7 @@ def test_a_mosaic_read_from_its_tiles_gives_back_the_image_they_were_cut_from(tm
     memo: dict = {}
     loads: list[str] = []
     real = pool_module.Tile.load
-    monkeypatch.setattr(pool_module.Tile, "load", lambda self: loads.append(self.name) or real(self))
+    monkeypatch.setattr(pool_module.Tile, "load", lambda self, **kw: loads.append(self.name) or real(self, **kw))
     first = read_mosaic(tiles, win, (rows, cols), ids, memo)
     again = read_mosaic(tiles, win, (rows, cols), ids, memo)
     assert len(loads) == 9 and np.array_equal(first.image, whole.image) and np.array_equal(again.image, whole.image)
@@ -185,3 +184,120 @@ def test_a_photo_larger_than_every_tile_is_found_on_a_mosaic_through_the_cli(tmp
     truth = read_base_case(SYRIA).center_lonlat
     assert ground_distance_m(d["center"]["lon_deg"], d["center"]["lat_deg"], *truth) < 1000
     assert (out / "georef.tif").is_file() and (out / "footprint.geojson").is_file()
+
+
+def test_a_grid_cut_in_utm_is_read_as_one_utm_mosaic(tmp_path):
+    """The Syrian mosaic reprojected to its UTM zone and cut into 3 x 3 GeoTIFF tiles that overlap
+    by 10 % of a step, as Sentinel-2's do: the pool keeps each tile's own CRS and box, finds the
+    grid there, and the window read back is a UTM mosaic whose ground matches the source
+    mosaic's."""
+    from cupola.io.geotiff import write_north_up_geotiff
+    from cupola.locate.mosaic import pixel_step
+
+    ref = load_reference(SYRIA / "reference.jpg", bounds=SYRIA_BOUNDS)
+    crs = utm_crs(38.19, 36.39)
+    cut = grid_tiles(ref.image, SYRIA_BOUNDS, 3, overlap=0.1, crs=crs)
+    for name, img, box, tile_crs in cut:
+        assert tile_crs == crs == "EPSG:32637"
+        write_north_up_geotiff(tmp_path / f"{name}.tif", img, box, tile_crs)
+    tiles, _ = scan_tiles(tmp_path)
+    assert len(tiles) == 9 and {t.crs for t in tiles} == {crs}
+    boxes = [t.bounds_native for t in tiles]
+    sizes = [t.size_px for t in tiles]
+    nb = grid_neighbours(boxes, sizes, crss=[t.crs for t in tiles])
+    centre = next(i for i, t in enumerate(tiles) if t.name == "r1c1.tif")
+    assert len(nb[centre]) == 4
+    win = next(w for w in windows(boxes, nb, 3, [t.crs for t in tiles]) if w.centre == centre)
+    assert len(win.members) == 9 and win.crs == crs
+    shape = mosaic_shape(win, pixel_step(boxes[centre], sizes[centre]), 4096)
+    mosaic = read_mosaic(tiles, win, shape, [f"id{i}" for i in range(9)])
+    assert mosaic.crs.to_string() == crs and mosaic.bounds is None
+    # the same ground in the mosaic and in the source: sample lon/lat points well inside both
+    lon = np.linspace(38.09, 38.28, 15)
+    lat = np.linspace(36.32, 36.45, 15)
+    lon, lat = np.meshgrid(lon, lat)
+    c1, r1 = mosaic.lonlat_to_pixel(lon.ravel(), lat.ravel())
+    c0, r0 = ref.lonlat_to_pixel(lon.ravel(), lat.ravel())
+    a = mosaic.image[np.round(r1).astype(int), np.round(c1).astype(int)].astype(float).mean(axis=1)
+    b = ref.image[np.round(r0).astype(int), np.round(c0).astype(int)].astype(float).mean(axis=1)
+    assert np.corrcoef(a, b)[0, 1] > 0.9
+    west, south, east, north = win.bounds_lonlat()
+    assert west < 38.07 and east > 38.30 and south < 36.29 and north > 36.48
+
+
+def test_a_raster_finer_than_the_mosaic_is_read_smaller_by_averaging(tmp_path):
+    """``load_reference(shrink_to=...)``: a projected GeoTIFF read at a quarter of its size holds
+    the 4 x 4 block means, on a transform that maps its corners to the same ground; a plain image
+    with a sidecar, and a raster already small enough, are read whole."""
+    from cupola.io.geotiff import write_north_up_geotiff
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (240, 320, 3)).astype(np.uint8)
+    box = (500_000.0, 4_000_000.0, 503_200.0, 4_002_400.0)  # 10 m pixels in UTM 37N
+    path = write_north_up_geotiff(tmp_path / "t.tif", img, box, "EPSG:32637")
+    full = load_reference(path)
+    small = load_reference(path, shrink_to=(80, 60))
+    assert small.shape == (60, 80) and small.transform.a == 40.0 and small.transform.e == -40.0
+    blocks = img.reshape(60, 4, 80, 4, 3).astype(float).mean(axis=(1, 3))
+    assert np.abs(small.image.astype(float) - blocks).max() <= 1.0
+    assert np.allclose(small.lonlat_bounds(), full.lonlat_bounds(), atol=1e-9)
+    assert load_reference(path, shrink_to=(400, 400)).shape == (240, 320)
+
+
+def test_windows_centred_where_tiles_meet_hold_a_footprint_that_straddles_them():
+    """A 3 x 3 grid: one-tile windows on every shared edge (12) and every inner corner (4); a
+    footprint across the corner of tiles 0, 1, 3 and 4 lies whole in the corner window, in no tile
+    alone and in a 3 x 3 window only as a ninth of it; overlapping tiles (MGRS) meet in the middle
+    of their overlap."""
+    from cupola.locate.mosaic import straddle_windows, windows_to_verify
+
+    boxes = grid_boxes(3)
+    nb = grid_neighbours(boxes, [(100, 100)] * 9)
+    wins = straddle_windows(boxes, nb)
+    assert len(wins) == 16 and all(w.bounds[2] - w.bounds[0] == 1.0 for w in wins)
+    corner = next(w for w in wins if w.bounds == (0.5, 0.5, 1.5, 1.5))
+    assert corner.members == (0, 1, 3, 4) and corner.where == "across the north-east corner of"
+    footprint = (0.7, 0.75, 1.3, 1.35)  # 0.6 of a tile wide, across the corner at (1, 1)
+    inside = [w for w in wins if w.bounds[0] <= footprint[0] and w.bounds[1] <= footprint[1]]
+    inside = [w for w in inside if w.bounds[2] >= footprint[2] and w.bounds[3] >= footprint[3]]
+    assert inside == [corner]
+    # the votes fall on the four tiles under the footprint: its corner window is verified first
+    weight = [(0, 0.0)] * 9
+    for j, v in ((0, 5), (1, 6), (3, 4), (4, 7)):
+        weight[j] = (v, 0.1)
+    assert windows_to_verify(boxes, nb, [1], weight, 1)[0] == corner
+    # tiles 109.8 units wide at a 100-unit step: the east window sits in the middle of the overlap
+    mgrs = [(c * 100.0, 0.0, c * 100.0 + 109.8, 109.8) for c in range(2)]
+    (edge,) = straddle_windows(mgrs, grid_neighbours(mgrs, [(1098, 1098)] * 2))
+    assert np.allclose(edge.bounds, (104.9 - 54.9, 0.0, 104.9 + 54.9, 109.8))
+
+
+def test_a_photo_across_the_corner_of_tiles_larger_than_it_is_found_in_a_pool(tmp_path):
+    """The real Crimean photo (with its focal length) against its place re-framed on a canvas six
+    times its footprint (at the mosaic's own pixel size, unrelated imagery around it) and cut
+    into 2 x 2 tiles, the footprint across their shared corner: no tile alone is accepted (each
+    holds a quarter of it), and since the lens's ground fits twice in a tile the one-tile
+    windows come first, before any 2 x 2 mosaic (which would leave it a sixth of the mosaic);
+    the window on the corner finds it."""
+    from dataclasses import replace
+
+    from cupola.io.geotiff import write_north_up_geotiff
+    from cupola.locate.localize import LocateOptions, ground_distance_m
+    from cupola.locate.pool import PoolOptions, TilePool
+    from cupola.simulate.locate_cases import _linear_pixels, read_base_case, reframe_reference
+
+    base = read_base_case(SAMPLES / "ISS062-E-150758")
+    filler = read_base_case(SAMPLES / "ISS064-E-46242").reference  # New Mexico, not in the photo
+    px = _linear_pixels(base.footprint_lonlat, base.bounds, base.reference.shape)
+    side = round(6 * float(max(np.ptp(px[:, 0]), np.ptp(px[:, 1]))))
+    canvas, bounds = reframe_reference(base, 1 / 6, (0.5, 0.5), filler, out_px=side)
+    for name, img, box, crs in grid_tiles(canvas, bounds, 2):
+        write_north_up_geotiff(tmp_path / f"{name}.tif", img, box, crs)
+    opts = replace(LocateOptions(), focal_mm=base.focal_mm)
+    res = TilePool(tmp_path, PoolOptions(top_k=2)).locate(base.photo, opts)
+    assert res.matched, res.result.reason
+    assert res.tile.name.startswith("mosaic of 4 tiles across the north-east corner of r")
+    alone = [t for t in res.tried if "mosaic" not in t]
+    assert len(alone) >= 2 and not any(t["matched"] for t in alone)
+    assert all(" across the " in t["tile"] for t in res.tried if "mosaic" in t)
+    assert ground_distance_m(*res.result.center_lonlat, *base.center_lonlat) < 1000

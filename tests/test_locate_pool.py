@@ -151,12 +151,17 @@ def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
     pool = TilePool(tiles[1], replace(FAST, top_k=2))  # memory-only cache
     res = pool.locate(img, LocateOptions(matcher="sift", contrast_retry=False))
     assert not res.matched
-    # the two best tiles, then the two mosaics of side-by-side quadrants (New Mexico's, Syria's)
-    assert res.result.reason.startswith("not here") and len(res.tried) == 4
-    assert ["mosaic" in t for t in res.tried] == [False, False, True, True]
-    assert sorted(tuple(t["mosaic"]) for t in res.tried[2:]) == [("nm_q0.tif", "nm_q1.tif"), ("sy_q0.tif", "sy_q1.tif")]
+    # the two best tiles, then the two mosaics of side-by-side quadrants (New Mexico's, Syria's),
+    # then the two windows of one quadrant's extent across their shared edges
+    assert res.result.reason.startswith("not here") and len(res.tried) == 6
+    assert ["mosaic" in t for t in res.tried] == [False, False, True, True, True, True]
+    pairs = [("nm_q0.tif", "nm_q1.tif"), ("sy_q0.tif", "sy_q1.tif")]
+    assert sorted(tuple(t["mosaic"]) for t in res.tried[2:4]) == pairs
+    assert sorted(tuple(t["mosaic"]) for t in res.tried[4:]) == pairs
+    assert all(" tiles around " in t["tile"] for t in res.tried[2:4])
+    assert all(" tiles across the east edge of " in t["tile"] for t in res.tried[4:])
     assert "none of the 2 best-ranked of 7 tiles was accepted (" in res.result.reason
-    assert "); nor 2 mosaics of adjacent tiles (mosaic of 2 tiles around " in res.result.reason
+    assert "); nor 4 mosaics of adjacent tiles (mosaic of 2 tiles around " in res.result.reason
     for t in res.tried:
         assert t["tile"] in res.result.reason
     # with the contrast retry (the default), the same two tiles are searched again on
@@ -166,9 +171,9 @@ def test_pool_without_the_true_tile_says_not_here(tiles, photo, localizer):
     assert not again.matched and [t["tile"] for t in again.tried] == [t["tile"] for t in res.tried]
     assert "contrast-folded" not in again.result.reason
     again = pool.locate(img, LocateOptions(matcher="sift", ref_px=256))
-    assert not again.matched and len(again.tried) == 6
-    assert [t["tile"] for t in again.tried[4:]] == [t["tile"] for t in again.tried[:2]]
-    assert [t.get("contrast") for t in again.tried] == [None, None, None, None, "folded", "folded"]
+    assert not again.matched and len(again.tried) == 8
+    assert [t["tile"] for t in again.tried[6:]] == [t["tile"] for t in again.tried[:2]]
+    assert [t.get("contrast") for t in again.tried] == [None] * 6 + ["folded", "folded"]
     assert "none of the 2 best-ranked" in again.result.reason
     assert "2 of them searched again on contrast-folded images" in again.result.reason
     assert "contrast-folded retry" in again.timings_s
@@ -192,7 +197,7 @@ def test_small_tiles_are_not_read_again_for_the_folded_search(tiles, photo, monk
     pool.locate(img, opts)  # builds the index (which reads every tile once)
     loads: list[str] = []
     real = pool_module.Tile.load
-    monkeypatch.setattr(pool_module.Tile, "load", lambda self: loads.append(self.name) or real(self))
+    monkeypatch.setattr(pool_module.Tile, "load", lambda self, **kw: loads.append(self.name) or real(self, **kw))
     res = pool.locate(img, opts)
     assert not res.matched and all(t.size_px is not None for t in pool.tiles)
     assert loads == [t["tile"] for t in res.tried] and len(loads) == len(set(loads))
@@ -424,8 +429,10 @@ def test_cli_reference_dir(tiles, tmp_path, capsys, refs, photo):
     tried = d["pool"]["tried"]
     alone = [t for t in tried if "mosaic" not in t]
     assert not d["matched"] and len(alone) == tied_with_leader(votes, 1, 4, 1.0) <= 5
-    # then the --top-k best windows of side-by-side tiles as mosaics (the fixture's quadrant pairs)
-    assert len(tried) == len(alone) + 1 and len(tried[-1]["mosaic"]) == 2
+    # then the --top-k best windows of side-by-side tiles as mosaics (the fixture's quadrant pairs),
+    # and the best window of one tile's extent across their shared edge
+    assert len(tried) == len(alone) + 2 and [len(t["mosaic"]) for t in tried[-2:]] == [2, 2]
+    assert " around " in tried[-2]["tile"] and " across the east edge of " in tried[-1]["tile"]
     assert (out2 / "matches.png").is_file()
 
 

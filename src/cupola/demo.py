@@ -207,33 +207,25 @@ def _locate_pool(cupola_main, folder: Path, outputs: list) -> int:
 
 
 def _locate_grid(cupola_main, folder: Path, outputs: list) -> int:
-    """The Syrian photo against its Sentinel-2 mosaic cut into 4 x 4 GeoTIFF tiles, each resampled
-    twice finer (512 px, a quarter of the mosaic's width: less than the photo's footprint, so no
-    tile alone holds enough of it); the pool verifies the best tiles, then windows of adjacent
-    tiles read as one mosaic."""
-    import cv2
-
-    from cupola.io.geotiff import write_lonlat_geotiff
+    """The Syrian photo against its Sentinel-2 mosaic cut the way Sentinel-2 hands out a region:
+    in its UTM zone, into 4 x 4 GeoTIFF tiles that overlap by 9.8 % of a step (MGRS: 109.8 km
+    tiles at a 100 km step), each resampled twice finer (about 560 px, a quarter of the mosaic's
+    width: less than the photo's footprint, so no tile alone holds enough of it); the pool verifies
+    the best tiles, then windows of adjacent tiles read as one mosaic in that UTM zone."""
+    from cupola.io.geotiff import write_north_up_geotiff
     from cupola.locate.reference import read_rgb8
+    from cupola.simulate.locate_cases import grid_tiles, utm_crs
 
     apl = sample_dir().parent / "apl"
     case = "ISS050-E-70536"
     b = json.loads((apl / case / "case.json").read_text())["reference_bounds"]
-    mosaic = read_rgb8(apl / case / "reference.jpg")
+    bounds = (b["west"], b["south"], b["east"], b["north"])
+    crs = utm_crs((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
     tiles = folder / "tiles"
     tiles.mkdir(parents=True, exist_ok=True)
-    h, w = mosaic.shape[:2]
-    for r in range(4):
-        for c in range(4):
-            r0, r1, c0, c1 = h * r // 4, h * (r + 1) // 4, w * c // 4, w * (c + 1) // 4
-            tile = cv2.resize(mosaic[r0:r1, c0:c1], (2 * (c1 - c0), 2 * (r1 - r0)), interpolation=cv2.INTER_CUBIC)
-            box = (
-                b["west"] + c0 / w * (b["east"] - b["west"]),
-                b["north"] - r1 / h * (b["north"] - b["south"]),
-                b["west"] + c1 / w * (b["east"] - b["west"]),
-                b["north"] - r0 / h * (b["north"] - b["south"]),
-            )
-            write_lonlat_geotiff(tiles / f"r{r}c{c}.tif", tile, box)
+    for name, tile, box, tile_crs in grid_tiles(read_rgb8(apl / case / "reference.jpg"), bounds, 4, 2.0, 0.098, crs):
+        write_north_up_geotiff(tiles / f"{name}.tif", tile, box, tile_crs)
+    print(f"reference tiles: 4 x 4 in {crs}, overlapping like Sentinel-2's")
     argv = ["locate", str(apl / case / "photo.jpg"), "--reference-dir", str(tiles), "--top-k", "2"]
     code = _run(cupola_main, [*argv, "--out", str(folder / "located")])
     if code != 0:

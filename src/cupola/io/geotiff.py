@@ -493,17 +493,33 @@ def write_lonlat_geotiff(
     ...     ds.count, ds.width, ds.height, round(ds.transform.a, 3), ds.crs.to_epsg()
     (3, 6, 4, 0.1, 4326)
     """
+    return write_north_up_geotiff(path, image, bounds_lonlat, "EPSG:4326")
+
+
+def write_north_up_geotiff(
+    path: str | os.PathLike, image: np.ndarray, bounds: tuple[float, float, float, float], crs: str
+) -> Path:
+    """Write a north-up (rows, cols[, bands]) image whose edges are ``bounds`` (west, south, east,
+    north in the units of ``crs``, e.g. metres of "EPSG:32637"; pixel edges) as a deflated GeoTIFF,
+    atomically: a tile of a grid cut in that CRS.
+
+    >>> p = write_north_up_geotiff("utm.tif", np.zeros((4, 6), np.uint8), (5e5, 4e6, 5e5 + 60, 4e6 + 40), "EPSG:32637")
+    >>> import rasterio
+    >>> with rasterio.open(p) as ds:
+    ...     ds.count, ds.width, ds.height, ds.transform.a, ds.crs.to_epsg()
+    (1, 6, 4, 10.0, 32637)
+    """
     import rasterio
     from rasterio.transform import Affine
 
     a = np.asarray(image)
     bands = a[None] if a.ndim == 2 else np.moveaxis(a, -1, 0)
-    west, south, east, north = bounds_lonlat
+    west, south, east, north = bounds
     h, w = bands.shape[1:]
     transform = Affine.translation(west, north) @ Affine.scale((east - west) / w, (south - north) / h)
     path = Path(path)
     with atomic_write(path) as tmp:
         profile = {"driver": "GTiff", "width": w, "height": h, "count": bands.shape[0], "dtype": bands.dtype.name}
-        with rasterio.open(tmp, "w", crs="EPSG:4326", transform=transform, compress="deflate", **profile) as dst:
+        with rasterio.open(tmp, "w", crs=crs, transform=transform, compress="deflate", **profile) as dst:
             dst.write(bands)
     return path

@@ -41,9 +41,11 @@
    (see :func:`tied_with_leader`).
 6. **Mosaics of adjacent tiles.** When every verified tile is rejected after a real search and
    the pool holds a grid (tiles side by side at one pixel size, :mod:`cupola.locate.mosaic`), the
-   ``top_k`` windows of 3 x 3 adjacent tiles holding the most votes, then of 5 x 5
-   (``mosaic_tiles``; with a focal length one size, from the ground the lens sees), are each read
-   as one mosaic and verified: a photo larger than every tile of a grid is found there.
+   ``top_k`` windows of 3 x 3 adjacent tiles holding the most votes, then of 5 x 5, then windows
+   of one tile's extent centred where tiles meet (``mosaic_tiles``; with a focal length one
+   k x k size, from the ground the lens sees, after the one-tile windows when that ground fits
+   twice in a tile), are each read as one mosaic and verified: a photo larger than every tile of
+   a grid, or smaller but straddling their boundary, is found there.
 """
 
 from __future__ import annotations
@@ -122,9 +124,11 @@ class PoolOptions:
     # 41-42 at 0.95; the 10- and 100-tile pools keep ``vote_ratio``, where 0.95 would lose 2 of 48)
     vote_ratio_big: float = 0.95
     # tiles on the side of the mosaics of adjacent grid tiles verified when every tile alone was
-    # rejected (``cupola.locate.mosaic``), each size in turn; with a focal length one size, from the
-    # ground the lens sees (at least the first); (): no mosaics
-    mosaic_tiles: tuple[int, ...] = (3, 5)
+    # rejected (``cupola.locate.mosaic``), each size in turn; 1: windows of one tile's extent
+    # centred where tiles meet (a footprint smaller than a tile straddling their boundary). With a
+    # focal length one k x k size, from the ground the lens sees (at least the first), after the
+    # one-tile windows when the lens's ground fits twice in a tile; (): no mosaics
+    mosaic_tiles: tuple[int, ...] = (3, 5, 1)
 
 
 @dataclass
@@ -137,12 +141,16 @@ class Tile:
     sidecar_bounds: tuple[float, float, float, float] | None = None  # plain image: its --bounds
     size_px: tuple[int, int] | None = None  # (rows, cols) when known from metadata
     ground_width_m: float | None = None
+    crs: str | None = None  # the projected CRS a georeferenced tile is gridded in; None: lon/lat
+    bounds_native: tuple[float, float, float, float] | None = None  # its box in ``crs`` (metres)
     loader: Callable[[], Reference] | None = None  # a mosaic of tiles: how to build it
 
-    def load(self) -> Reference:
+    def load(self, shrink_to: tuple[int, int] | None = None) -> Reference:
+        """The tile's reference; ``shrink_to`` (cols, rows): a georeferenced raster read at most
+        that size (:func:`~cupola.locate.reference.load_reference`)."""
         if self.loader is not None:
             return self.loader()
-        ref = load_reference(self.path, bounds=self.sidecar_bounds)
+        ref = load_reference(self.path, bounds=self.sidecar_bounds, shrink_to=shrink_to)
         ref.name = self.name
         return ref
 
@@ -214,9 +222,14 @@ def read_tile(path: Path, name: str | None = None) -> Tile | None:
                 return None
             bounds = tuple(float(v) for v in transform_bounds(ds.crs, "EPSG:4326", *ds.bounds))
             size = (ds.height, ds.width)
+            # a tile cut in a projected grid (UTM, MGRS) keeps its own box: its lon/lat box is
+            # skewed and does not meet its neighbours' edge to edge (cupola.locate.mosaic)
+            projected = not ds.crs.is_geographic and ds.transform.b == 0 and ds.transform.d == 0
+            crs = ds.crs.to_string() if projected else None
+            native = tuple(float(v) for v in ds.bounds) if projected else None
     except rasterio.errors.RasterioIOError:
         return None
-    return Tile(path, name, bounds, size_px=size, ground_width_m=bounds_width_m(bounds))
+    return Tile(path, name, bounds, size_px=size, ground_width_m=bounds_width_m(bounds), crs=crs, bounds_native=native)
 
 
 def _too_small(tile: Tile) -> str | None:
@@ -284,16 +297,30 @@ def scan_tiles(folder, listing: dict | None = None) -> tuple[list[Tile], list[st
         if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         known = None if listing is None else listing.get(str(p.resolve()))
-        if known is not None and known[:3] == _stamp(p) and not p.with_name(p.stem + SIDECAR_SUFFIX).exists():
+        # an entry of a version before the tile's own CRS (5 fields) is read again
+        fresh = known is not None and len(known) == 7 and known[:3] == _stamp(p)
+        if fresh and not p.with_name(p.stem + SIDECAR_SUFFIX).exists():
             bounds = tuple(known[3])
-            keep(Tile(p, p.name, bounds, size_px=tuple(known[4]), ground_width_m=bounds_width_m(bounds)))
+            native = None if known[6] is None else tuple(known[6])
+            keep(
+                Tile(
+                    p,
+                    p.name,
+                    bounds,
+                    size_px=tuple(known[4]),
+                    ground_width_m=bounds_width_m(bounds),
+                    crs=known[5],
+                    bounds_native=native,
+                )
+            )
             continue
         tile = read_tile(p)
         if tile is None:
             skipped.append(p.name)
             continue
         if listing is not None and tile.sidecar_bounds is None:
-            listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px)]
+            native = None if tile.bounds_native is None else list(tile.bounds_native)
+            listing[str(p.resolve())] = [*_stamp(p), list(tile.bounds_lonlat), list(tile.size_px), tile.crs, native]
         keep(tile)
     if not tiles:
         what = (
@@ -915,31 +942,43 @@ class TilePool:
         from cupola.locate.mosaic import (
             grid_neighbours,
             mosaic_shape,
-            pixel_deg,
+            pixel_step,
             read_mosaic,
             window_tiles,
             windows_to_verify,
         )
 
-        boxes = [t.bounds_lonlat for t in tiles]
-        neighbours = grid_neighbours(boxes, [t.size_px for t in tiles])
+        # each tile's box in its own grid: a projected tile's in its CRS, the others' in lon/lat
+        boxes = [t.bounds_lonlat if t.crs is None or t.bounds_native is None else t.bounds_native for t in tiles]
+        crss = [t.crs if t.bounds_native is not None else None for t in tiles]
+        neighbours = grid_neighbours(boxes, [t.size_px for t in tiles], crss=crss)
         if not any(neighbours):
             return None
         widths = [t.ground_width_m for t in tiles if t.ground_width_m]
         lens_ground = nadir_ground_width_m(lopts)  # the least ground the lens sees
         sizes = list(self.opts.mosaic_tiles)
         if lens_ground is not None:
-            sizes = [window_tiles(lens_ground, float(np.median(widths)) if widths else None, k_min=sizes[0])]
+            tile_width = float(np.median(widths)) if widths else None
+            ks = [k for k in sizes if k >= 3]
+            # a footprint straddling two tiles lies whole in a one-tile window when it is at most
+            # half a tile wide; a k x k window would leave it a sixth of the mosaic or less
+            small = 1 in sizes and tile_width is not None and 2.0 * lens_ground <= tile_width
+            sizes = ([1] if small else []) + ([window_tiles(lens_ground, tile_width, k_min=ks[0])] if ks else [])
         index = {id(t): i for i, t in enumerate(tiles)}
         entry_of = {index[id(e["_tile"])]: e for e in ranking}
         weight = [(entry_of[i].get("votes", 0), entry_of[i]["score"]) for i in range(len(tiles))]
-        chosen = windows_to_verify(boxes, neighbours, sizes, weight, self.opts.top_k)
+        # a tile that alone kept as many inliers as accept a whole reference (refused for being
+        # small, or for its ratio or outline) holds part of the photo: its windows come first
+        # (in the grid suite wrong tiles kept at most 24, the photo's own tiles up to 51)
+        kept = {t["tile"]: t.get("inliers") or 0 for t in tried if "mosaic" not in t}
+        evidence = [kept.get(t.name, 0) if kept.get(t.name, 0) >= lopts.min_inliers else 0 for t in tiles]
+        chosen = windows_to_verify(boxes, neighbours, sizes, weight, self.opts.top_k, crss, evidence)
         content = self.content_ids(tiles)
         ids = [content.get(t.path) for t in tiles]
         memo: dict = {}  # tiles read for one window, kept for the next
         for win in chosen:
             centre = tiles[win.centre]
-            step = pixel_deg(centre.bounds_lonlat, centre.size_px)
+            step = pixel_step(boxes[win.centre], centre.size_px)
             assert step is not None  # a window's tiles are grid neighbours: their sizes are known
             ref = read_mosaic(tiles, win, mosaic_shape(win, step, lopts.ref_px), ids, memo)
             tv = time.perf_counter()
@@ -958,12 +997,13 @@ class TilePool:
 
 def _as_tile(ref: Reference, win) -> Tile:
     """A mosaic as a pool tile (named and bounded as the mosaic, loading the mosaic read)."""
+    bounds = win.bounds_lonlat()
     return Tile(
         Path(ref.name),
         ref.name,
-        win.bounds_lonlat,
+        bounds,
         size_px=ref.shape,
-        ground_width_m=bounds_width_m(win.bounds_lonlat),
+        ground_width_m=bounds_width_m(bounds),
         loader=lambda: ref,
     )
 

@@ -143,8 +143,12 @@ def file_sha256(path, chunk_bytes: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def load_reference(path, bounds=None) -> Reference:
-    """A reference from a georeferenced raster (GeoTIFF/VRT) or a plain image plus ``bounds``."""
+def load_reference(path, bounds=None, shrink_to: tuple[int, int] | None = None) -> Reference:
+    """A reference from a georeferenced raster (GeoTIFF/VRT) or a plain image plus ``bounds``.
+    ``shrink_to`` (cols, rows): a raster larger than that is read at most that size by averaging,
+    its transform scaled to match (GDAL reads a file's overviews or JPEG 2000 resolution levels,
+    so a mosaic of full Sentinel-2 tiles does not decode each at 10 m); a plain image is read
+    whole."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such reference file")
@@ -162,8 +166,16 @@ def load_reference(path, bounds=None) -> Reference:
 
             check_pixel_budget(ds.width, ds.height, str(path))  # before reading: no 10 GiB surprises
             check_min_size(ds.width, ds.height, path, "reference")
-            data = ds.read()
             transform, crs = ds.transform, ds.crs
+            if shrink_to is not None and (ds.width > shrink_to[0] or ds.height > shrink_to[1]):
+                from affine import Affine
+                from rasterio.enums import Resampling
+
+                cols, rows = min(ds.width, max(1, shrink_to[0])), min(ds.height, max(1, shrink_to[1]))
+                data = ds.read(out_shape=(ds.count, rows, cols), resampling=Resampling.average)
+                transform = transform @ Affine.scale(ds.width / cols, ds.height / rows)
+            else:
+                data = ds.read()
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"{path}: cannot read the reference ({exc})") from None
     if data.shape[0] >= 3:

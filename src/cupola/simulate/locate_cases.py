@@ -401,8 +401,87 @@ def build_suite(cases_dir: Path, variants: list[Variant] | None = None, *, every
     return true_cases, wrong
 
 
+def utm_crs(lon: float, lat: float) -> str:
+    """The WGS 84 UTM zone holding (lon, lat) degrees, as "EPSG:326zz" (north) or "EPSG:327zz".
+
+    >>> utm_crs(38.2, 36.4), utm_crs(-70.6, -33.4)
+    ('EPSG:32637', 'EPSG:32719')
+    """
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+def grid_tiles(
+    image: np.ndarray,
+    bounds_lonlat: tuple[float, float, float, float],
+    n: int,
+    zoom: float = 1.0,
+    overlap: float = 0.0,
+    crs: str | None = None,
+) -> list[tuple[str, np.ndarray, tuple[float, float, float, float], str]]:
+    """A north-up mosaic (linear lon/lat ``bounds_lonlat``) cut into an ``n x n`` grid of tiles, as
+    a region is handed out in squares: ``[(name "rRcC", tile image, its box, its CRS)]``, rows from
+    the north. Each tile is ``1 + overlap`` grid steps wide (Sentinel-2's MGRS tiles: 109.8 km at a
+    100-km step, ``overlap`` 0.098), and resampled ``zoom`` times (finer tiles). ``crs`` (e.g.
+    :func:`utm_crs`): the mosaic is first reprojected into that CRS (rasterio, bilinear; ground
+    outside it is black, as at a scene's edge) and the grid cut there, boxes in its metres;
+    None: the grid is cut in lon/lat."""
+    import cv2
+
+    if n < 1 or zoom <= 0 or not 0 <= overlap < 1:
+        raise ValueError(f"a grid needs n >= 1, zoom > 0 and 0 <= overlap < 1, got {n}, {zoom}, {overlap}")
+    img = image if image.ndim == 3 else image[:, :, None]
+    west, south, east, north = bounds_lonlat
+    if crs is None:
+        box, out_crs = bounds_lonlat, "EPSG:4326"
+    else:
+        from rasterio.transform import from_bounds
+        from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+        h, w = img.shape[:2]
+        dst_t, dw, dh = calculate_default_transform("EPSG:4326", crs, w, h, west, south, east, north)
+        src = np.ascontiguousarray(np.moveaxis(img, -1, 0))
+        dst = np.zeros((src.shape[0], dh, dw), src.dtype)
+        reproject(
+            src,
+            dst,
+            src_transform=from_bounds(west, south, east, north, w, h),
+            src_crs="EPSG:4326",
+            dst_transform=dst_t,
+            dst_crs=crs,
+            resampling=Resampling.bilinear,
+        )
+        img = np.moveaxis(dst, 0, -1)
+        box = (dst_t.c, dst_t.f + dst_t.e * dh, dst_t.c + dst_t.a * dw, dst_t.f)
+        out_crs = crs
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = box
+    step_c, step_r = w / (n + overlap), h / (n + overlap)  # n tiles of 1 + overlap steps fill the mosaic
+    out = []
+    for r in range(n):
+        for c in range(n):
+            c0, c1 = round(c * step_c), round((c + 1 + overlap) * step_c)
+            r0, r1 = round(r * step_r), round((r + 1 + overlap) * step_r)
+            tile = img[r0:r1, c0:c1]
+            if zoom != 1.0:
+                size = (round((c1 - c0) * zoom), round((r1 - r0) * zoom))
+                tile = cv2.resize(tile, size, interpolation=cv2.INTER_CUBIC)
+                tile = tile if tile.ndim == 3 else tile[:, :, None]
+            tile_box = (
+                x0 + c0 / w * (x1 - x0),
+                y1 - r1 / h * (y1 - y0),
+                x0 + c1 / w * (x1 - x0),
+                y1 - r0 / h * (y1 - y0),
+            )
+            tile = tile if image.ndim == 3 else tile[:, :, 0]
+            out.append((f"r{r}c{c}", np.ascontiguousarray(tile), tile_box, out_crs))
+    return out
+
+
 __all__ = [
     "Variant",
+    "grid_tiles",
+    "utm_crs",
     "BaseCase",
     "SuiteCase",
     "suite_variants",
