@@ -321,21 +321,33 @@ def partial_summary(rows: list[dict]) -> dict:
     }
 
 
-def grid_tiles(bases, n: int, zoom: float, overlap: float = 0.0, utm: bool = False):
+def grid_tiles(bases, n: int, zoom: float, overlap: float = 0.0, utm: bool = False, frame: float = 0.0):
     """Each place's mosaic cut into an ``n x n`` grid, each tile upsampled ``zoom`` times (a pool of
     tiles finer and smaller than a photo's footprint, as a region cut into squares), tiles
     ``overlap`` of a step wider than the grid step; ``utm``: cut in the place's UTM zone, as
-    Sentinel-2's tiles are: as {place: [(name, image, bounds, CRS)]}."""
-    from cupola.simulate.locate_cases import grid_tiles as cut
-    from cupola.simulate.locate_cases import utm_crs
+    Sentinel-2's tiles are; ``frame``: each place first re-framed at its mosaic's pixel size on a
+    canvas ``frame`` times its footprint, unrelated imagery around it, the footprint at the
+    canvas's centre (with ``n`` = 2: across the corner of four tiles, each ``frame / 2`` times the
+    footprint; the place that holds no photo is cut as it is): as {place: [(name, image, bounds,
+    CRS)]}."""
+    import numpy as np
 
+    from cupola.simulate.locate_cases import _linear_pixels, reframe_reference, utm_crs
+    from cupola.simulate.locate_cases import grid_tiles as cut
+
+    filler = next((b.reference for b in bases if not b.inside), None)
     out = {}
     for b in bases:
-        west, south, east, north = b.bounds
+        image, bounds = b.reference, b.bounds
+        if frame and b.footprint_lonlat is not None and filler is not None:
+            px = _linear_pixels(b.footprint_lonlat, b.bounds, b.reference.shape)
+            side = round(frame * float(max(np.ptp(px[:, 0]), np.ptp(px[:, 1]))))
+            image, bounds = reframe_reference(b, 1 / frame, (0.5, 0.5), filler, out_px=side)
+        west, south, east, north = bounds
         crs = utm_crs((west + east) / 2, (south + north) / 2) if utm else None
         out[b.name] = [
             (f"{b.name}_{name}", img, box, tile_crs)
-            for name, img, box, tile_crs in cut(b.reference, b.bounds, n, zoom, overlap, crs)
+            for name, img, box, tile_crs in cut(image, bounds, n, zoom, overlap, crs)
         ]
     return out
 
@@ -349,6 +361,7 @@ def run_grid(
     zoom: float = 2.0,
     overlap: float = 0.0,
     utm: bool = False,
+    frame: float = 0.0,
 ) -> list[dict]:
     """The suite against a pool of grid tiles: every bundled mosaic (the New Mexico one, which holds
     none of the photos, included) cut into ``n x n`` tiles upsampled ``zoom`` times, so each tile is
@@ -357,7 +370,9 @@ def run_grid(
     whether on one tile or on a mosaic of adjacent tiles; a single tile's answer is what a pool
     without mosaics would give (the row's ``by_tile``). Each base photo, with and without its focal
     length, against the pool without its own place must be "not here". ``overlap`` and ``utm``: the
-    tiles overlap and are cut in UTM, like Sentinel-2's (:func:`grid_tiles`)."""
+    tiles overlap and are cut in UTM, like Sentinel-2's; ``frame``: each place re-framed first, so
+    that tiles can be larger than the footprint (:func:`grid_tiles`), and a true photo is put to
+    its own place's tiles only (a measure of the windows, not of the ranking)."""
     import shutil
     import tempfile
 
@@ -368,7 +383,7 @@ def run_grid(
     base = options or LocateOptions()
     true_cases, _ = build_suite(CASES)
     bases = base_cases()
-    grid = grid_tiles(bases, n, zoom, overlap, utm)
+    grid = grid_tiles(bases, n, zoom, overlap, utm, frame)
     tmp = Path(tempfile.mkdtemp(prefix="cupola-grid-suite-"))
     rows = []
     try:
@@ -380,12 +395,15 @@ def run_grid(
             if only is not None and (c.variant.factor if c is not None else "wrong") != only:
                 continue
             folder = shared
-            if c is None:  # the pool without the photo's own place
+            # the pool without the photo's own place; re-framed, a true photo gets its own place's
+            # tiles alone (the canvases are mostly the same unrelated imagery, which leaves the
+            # photo's own tiles few votes among the others': the votes are not what is measured)
+            if c is None or frame:
                 folder = tmp / f"pool{k}"
                 folder.mkdir()
                 for other, tiles in grid.items():
                     for name, *_ in tiles:
-                        if other != place:
+                        if (other != place) == (c is None):
                             (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
             res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache)
             on_mosaic = bool(res.matched and any(t["matched"] and "mosaic" in t for t in res.tried))
@@ -400,7 +418,7 @@ def run_grid(
                     for t in res.tried
                 ],
             )
-            if c is None:
+            if folder != shared:
                 shutil.rmtree(folder)
             what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
             text = f"{row['case']}: {what}, {len(res.tried)} verified, {row['seconds']:.1f} s"
@@ -490,6 +508,13 @@ def main(argv):
     ap.add_argument("--zoom", type=float, default=2.0, help="--grid: how much finer the tiles are than the mosaic")
     ap.add_argument("--overlap", type=float, default=0.0, help="--grid: tiles this share of a step wider (MGRS: 0.098)")
     ap.add_argument("--utm", action="store_true", help="--grid: cut the grid in each place's UTM zone")
+    ap.add_argument(
+        "--frame",
+        type=float,
+        default=0.0,
+        help="--grid: re-frame each place on a canvas this many times its footprint first (6 with --grid 2: "
+        "tiles 3 times the footprint, which lies across their shared corner)",
+    )
     a = ap.parse_args(argv)
     opts = LocateOptions()
     for kv in a.set:
@@ -503,7 +528,7 @@ def main(argv):
             continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
     if a.grid:
-        rows = run_grid(opts, a.only, a.log, n=a.grid, zoom=a.zoom, overlap=a.overlap, utm=a.utm)
+        rows = run_grid(opts, a.only, a.log, n=a.grid, zoom=a.zoom, overlap=a.overlap, utm=a.utm, frame=a.frame)
         print(json.dumps(grid_summary(rows)))
         return
     if a.partial:

@@ -203,6 +203,31 @@ def test_small_tiles_are_not_read_again_for_the_folded_search(tiles, photo, monk
     assert loads == [t["tile"] for t in res.tried] and len(loads) == len(set(loads))
 
 
+def test_every_mosaic_is_verified_with_the_small_reference_bar(tiles, photo, monkeypatch):
+    """Mosaics are second chances over the photo's region: each is verified with at least
+    ``small_ref_min_inliers``, whatever its size; the tiles alone keep the bar of their size."""
+    from dataclasses import replace
+
+    import cupola.locate.pool as pool_module
+
+    img, _ = photo
+    seen: list[tuple[str, int]] = []
+    real = pool_module.Localizer.locate
+
+    def spy(self, photo, references, *args, **kw):
+        seen.extend((r.name, self.opts.min_inliers) for r in references)
+        return real(self, photo, references, *args, **kw)
+
+    monkeypatch.setattr(pool_module.Localizer, "locate", spy)
+    opts = LocateOptions(matcher="sift", contrast_retry=False)
+    res = TilePool(tiles[1], replace(FAST, top_k=2)).locate(img, opts)
+    assert not res.matched
+    mosaics = [bar for name, bar in seen if name.startswith("mosaic of")]
+    alone = [bar for name, bar in seen if not name.startswith("mosaic of")]
+    assert len(mosaics) == 4 and set(mosaics) == {opts.small_ref_min_inliers}
+    assert alone and set(alone) == {opts.min_inliers}
+
+
 def test_a_negative_photo_is_found_in_a_pool_by_the_contrast_folded_retry(refs, photo, tmp_path):
     """A photo whose contrast is reversed (here: everywhere, a negative) is found by a single
     search only on contrast-folded images; a pool does the same over the tiles it verified."""
