@@ -70,6 +70,7 @@ def _outcome(res, err: float | None, sec: float) -> dict:
         "inliers": res.inliers,
         "spread": res.inlier_spread,
         "ratio": res.inlier_ratio,
+        "rotation_deg": res.rotation_deg,
         "reason": res.reason,
     }
 

@@ -579,3 +579,37 @@ def test_coregistration_with_fewer_keypoints_and_its_retry(chile_ref):
     res = run(coreg_keypoints=512, coreg_retry_inliers=10**6)  # every re-match counts as weak
     assert res.matched and _error_m(res, truth) < 500.0, res.reason
     assert len(res.iterations) == 2 and max(sizes[-2]) <= 512 < max(sizes[-1])
+
+
+def test_a_candidate_found_at_a_diagonal_turn_needs_the_second_search_bar():
+    """The diagonal turns are a second search: a candidate found there needs
+    ``diagonal_min_inliers`` (50). The Crimean photo at a quarter of its size against one 2 x 2
+    tile of its place re-framed on a canvas of unrelated imagery (a quarter of its footprint in a
+    corner, the rest mirrored copies of the New Mexico mosaic) was placed 176 km off at the 315-deg
+    diagonal with 31 inliers at ratio 0.32; with the whole-reference bar it is accepted there."""
+    from dataclasses import replace
+
+    from cupola.locate.reference import Reference
+    from cupola.simulate.locate_cases import (
+        Variant,
+        _linear_pixels,
+        grid_tiles,
+        read_base_case,
+        reframe_reference,
+        transform_photo,
+    )
+
+    base = read_base_case(SAMPLES / "ISS062-E-150758")
+    filler = read_base_case(SAMPLES / "ISS064-E-46242").reference
+    px = _linear_pixels(base.footprint_lonlat, base.bounds, base.reference.shape)
+    side = round(6 * float(max(np.ptp(px[:, 0]), np.ptp(px[:, 1]))))
+    canvas, bounds = reframe_reference(base, 1 / 6, (0.5, 0.5), filler, out_px=side)
+    img, box = next((img, box) for name, img, box, _ in grid_tiles(canvas, bounds, 2) if name == "r1c0")
+    photo = transform_photo(base.photo, Variant("scale", "x0.25", photo_scale=0.25))
+    tile = Reference(img, "r1c0", bounds=box)
+    opts = LocateOptions(contrast_retry=False)
+    assert Localizer(opts).bars(tile, 315.0) == (50, 0.3) and Localizer(opts).bars(tile, 270.0) == (25, 0.3)
+    res = Localizer(opts).locate(photo, [tile])
+    assert not res.matched
+    loose = Localizer(replace(opts, diagonal_min_inliers=25)).locate(photo, [tile])
+    assert loose.matched and loose.rotation_deg == 315.0 and 25 <= loose.inliers < 50

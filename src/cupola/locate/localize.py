@@ -116,6 +116,12 @@ class LocateOptions:
     # placements had 33, 39, 40 and then 62 or more (the partial-overlap suite, seeds 0 and 1;
     # docs/locate.md, "Session 46"). Whole references keep min_inliers / min_inlier_ratio
     small_ref_min_inliers: int = 60
+    # a candidate found at a diagonal turn (searched only after every right angle failed) needs
+    # this many: the diagonals are a second search, a second chance for a wrong place too. True
+    # diagonal accepts on the suite kept 126-482 inliers (ratio 0.61-1.0); on a canvas mostly of
+    # unrelated imagery the Crimean photo at x0.25 was placed 176 km off at a diagonal with 31 at
+    # 0.32 (docs/locate.md, "Session 48")
+    diagonal_min_inliers: int = 50
 
 
 @dataclass
@@ -631,13 +637,16 @@ class Localizer:
                 break
         return h_b @ np.linalg.inv(to_full), history, last
 
-    def bars(self, reference: Reference | tuple[int, int]) -> tuple[int, float]:
+    def bars(self, reference: Reference | tuple[int, int], rotation_deg: float = 0.0) -> tuple[int, float]:
         """(inliers, inlier ratio) the re-match needs on ``reference`` (or a reference of this (rows,
         cols) shape): ``min_inliers`` raised to ``small_ref_min_inliers`` on one smaller than
-        ``ref_px`` on its long side, and ``min_inlier_ratio``."""
+        ``ref_px`` on its long side, and to ``diagonal_min_inliers`` for a candidate found with the
+        photo turned by ``rotation_deg`` off the right angles; and ``min_inlier_ratio``."""
         o = self.opts
-        whole = self._at_least_ref_px(reference)
-        return (o.min_inliers if whole else max(o.min_inliers, o.small_ref_min_inliers)), o.min_inlier_ratio
+        n = o.min_inliers if self._at_least_ref_px(reference) else max(o.min_inliers, o.small_ref_min_inliers)
+        if rotation_deg % 90.0:
+            n = max(n, o.diagonal_min_inliers)
+        return n, o.min_inlier_ratio
 
     def _at_least_ref_px(self, reference: Reference | tuple[int, int]) -> bool:
         """Whether ``reference`` (or a (rows, cols) shape) is at least ``ref_px`` on its long side: a
@@ -645,16 +654,17 @@ class Localizer:
         shape = reference.shape if isinstance(reference, Reference) else reference
         return max(shape[:2]) >= self.opts.ref_px
 
-    def _passes(self, m, reference: Reference) -> bool:
+    def _passes(self, m, reference: Reference, rotation_deg: float = 0.0) -> bool:
         """The re-match's own tests of the decision (``m`` as ``coregister``'s ``last``)."""
-        n_min, ratio_min = self.bars(reference)
+        n_min, ratio_min = self.bars(reference, rotation_deg)
         return m is not None and m[0] >= n_min and m[1] >= ratio_min and m[2] >= self.opts.min_spread
 
-    def _better(self, m, than, reference: Reference) -> bool:
+    def _better(self, m, than, reference: Reference, rotation_deg: float = 0.0) -> bool:
         """One that passes before one that does not, then the one with more inliers."""
         if m is None:
             return False
-        return than is None or (self._passes(m, reference), m[0]) > (self._passes(than, reference), than[0])
+        passes = self._passes(m, reference, rotation_deg), m[0]
+        return than is None or passes > (self._passes(than, reference, rotation_deg), than[0])
 
     def _coregistration(self, cand: Candidate, start: str):
         """``coregister`` with ``coreg_keypoints``; a weak re-match (fewer than
@@ -664,7 +674,7 @@ class Localizer:
         if opts.coreg_keypoints is not None and last is not None and last[0] < opts.coreg_retry_inliers:
             h_more, more, last_more = self.coregister(cand)
             history += more
-            if self._better(last_more, last, cand.reference):
+            if self._better(last_more, last, cand.reference, cand.rotation_deg):
                 h_full, last = h_more, last_more
         for m in history:
             m["start"] = start
@@ -682,7 +692,7 @@ class Localizer:
                 cand = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
                 start = "affine"
         h_full, history, last = self._coregistration(cand, start)
-        if cand.h_affine_photo_to_ref is not None and not self._passes(last, ref):
+        if cand.h_affine_photo_to_ref is not None and not self._passes(last, ref, cand.rotation_deg):
             # the homography of a weak first pass can be far off away from its few points: start
             # the re-match again from the affine fit of the same matches, keep the better outcome
             alt = replace(cand, h_photo_to_ref=cand.h_affine_photo_to_ref, h_affine_photo_to_ref=None)
@@ -690,7 +700,7 @@ class Localizer:
             for m in more:
                 m["start"] = "affine"
             history += more
-            if self._better(last_alt, last, ref):
+            if self._better(last_alt, last, ref, cand.rotation_deg):
                 h_full, last = h_alt, last_alt
         res = LocateResult(
             False,
@@ -725,11 +735,15 @@ class Localizer:
         widths = expected_widths_m(opts, ref) if opts.focal_mm else None
         res.expected_width_m = None if widths is None else float(widths[0])
         checks = []
-        n_min, ratio_min = self.bars(ref)
-        small = f" on a reference smaller than {opts.ref_px} px"
+        n_min, ratio_min = self.bars(ref, cand.rotation_deg)
         if n < n_min:
-            raised = small if n_min != opts.min_inliers else ""
-            checks.append(f"only {n} inliers after coregistration (need {n_min}{raised})")
+            raised = []
+            if not self._at_least_ref_px(ref) and opts.small_ref_min_inliers > opts.min_inliers:
+                raised.append(f"on a reference smaller than {opts.ref_px} px")
+            if cand.rotation_deg % 90.0 and opts.diagonal_min_inliers > opts.min_inliers:
+                raised.append(f"with the photo turned {cand.rotation_deg:g} deg, off the right angles")
+            why_more = f" {' and '.join(raised)}" if n_min != opts.min_inliers and raised else ""
+            checks.append(f"only {n} inliers after coregistration (need {n_min}{why_more})")
         if ratio < ratio_min:
             checks.append(f"inlier ratio {ratio:.2f} below {ratio_min}")
         if spread < opts.min_spread:
