@@ -344,13 +344,14 @@ def read_mosaic(tiles, window: Window, shape: tuple[int, int], content_ids: list
                 img = cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=cv2.INTER_AREA)
                 src_transform = src_transform @ Affine.scale(w / nw, h / nh)
             del ref
-            memo[(j, want_w, want_h)] = (np.ascontiguousarray(np.moveaxis(img, -1, 0)), src_transform, src_crs)
-        src, src_transform, src_crs = memo[(j, want_w, want_h)]
+            src = np.ascontiguousarray(np.moveaxis(img, -1, 0))
+            valid = src.any(axis=0).astype(np.uint8)  # a scene edge's nodata is black in every band
+            memo[(j, want_w, want_h)] = (src, valid, src_transform, src_crs)
+        src, valid, src_transform, src_crs = memo[(j, want_w, want_h)]
         dst = np.zeros((3, rows, cols), np.uint8)
         cover = np.zeros((rows, cols), np.uint8)
         common = dict(src_transform=src_transform, src_crs=src_crs, dst_transform=dst_transform, dst_crs=dst_crs)
         reproject(src, dst, resampling=Resampling.bilinear, **common)
-        valid = src.any(axis=0).astype(np.uint8)  # a scene edge's nodata is black in every band
         reproject(valid, cover, resampling=Resampling.nearest, **common)
         sel = cover > 0
         out[sel] = np.moveaxis(dst, 0, -1)[sel]
