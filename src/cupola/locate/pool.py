@@ -39,6 +39,13 @@
    places, where chance votes are as many as true ones), up to ``tied_extra`` more tiles are
    verified: those within ``vote_band_sigma`` Poisson sigmas of the leader's votes
    (see :func:`tied_with_leader`).
+   A tile much larger than a photo's footprint (a full Sentinel-2 tile, 10980 px) is also indexed
+   as windows (``split_levels``): 3 x 3 windows of half its side and 7 x 7 of a quarter, each
+   overlapping its neighbours by half. Each level's features are extracted once over the whole
+   file at the level's resolution, with their positions; a window gets the votes that land inside
+   it, and in the ratio test the same file's other levels (the same ground at another scale) are
+   passed over for the second neighbour. So a footprint a tenth of the tile wide is verified in a
+   window it fills a third or more of, at up to 4x the whole tile's resolution.
 6. **Mosaics of adjacent tiles.** When every verified tile is rejected after a real search and
    the pool holds a grid (tiles side by side at one pixel size, :mod:`cupola.locate.mosaic`), the
    ``top_k`` windows of 3 x 3 adjacent tiles holding the most votes, then of 5 x 5, then windows
@@ -88,6 +95,7 @@ from cupola.locate.reference import (
     check_bounds,
     file_sha256,
     load_reference,
+    window_content_id,
 )
 
 SIDECAR_SUFFIX = ".bounds.json"
@@ -129,6 +137,16 @@ class PoolOptions:
     # focal length one k x k size, from the ground the lens sees (at least the first), after the
     # one-tile windows when the lens's ground fits twice in a tile; (): no mosaics
     mosaic_tiles: tuple[int, ...] = (3, 5, 1)
+    # a tile longer than ``split_above_px`` (a full Sentinel-2 tile: 10980 px) is also indexed as
+    # windows: at each of ``split_levels`` levels, windows of 1/2, 1/4, ... of its side overlapping
+    # by half (3 x 3, 7 x 7, ...), none shorter than ``split_min_px``; each level's features are
+    # extracted once over the whole file at the level's resolution, and a window's votes are those
+    # that land inside it. The tile and its windows are read at most ``split_above_px`` long, so a
+    # footprint much smaller than the tile is verified in a window where it fills a third or more
+    # instead of a few dozen pixels of the whole tile read at ``ref_px``. 0: tiles are taken whole
+    split_levels: int = 2
+    split_above_px: int = 2048
+    split_min_px: int = 1024
 
 
 @dataclass
@@ -144,13 +162,40 @@ class Tile:
     crs: str | None = None  # the projected CRS a georeferenced tile is gridded in; None: lon/lat
     bounds_native: tuple[float, float, float, float] | None = None  # its box in ``crs`` (metres)
     loader: Callable[[], Reference] | None = None  # a mosaic of tiles: how to build it
+    # a big file indexed in windows (``PoolOptions.split_levels``): 0 for the whole file, 1.. for a
+    # window of that level; None for a tile taken whole
+    level: int | None = None
+    window: tuple[int, int, int, int] | None = None  # (col0, row0, col1, row1): pixels of ``path``
+    read_px: int | None = None  # a split file's tile is read at most this long (area average)
+    content_id: str | None = None  # the file's sha256, when known (not hashed again per window)
+    file_size_px: tuple[int, int] | None = None  # a split file's (rows, cols)
+
+    @property
+    def key(self) -> tuple:
+        """Identifies the tile within a pool (a file's windows share its path)."""
+        return (self.path, self.window)
+
+    def read_shape(self) -> tuple[int, int] | None:
+        """(rows, cols) of the reference :meth:`load` returns without ``shrink_to``, when known."""
+        if self.size_px is None:
+            return None
+        rows, cols = self.size_px
+        if self.read_px is not None and max(rows, cols) > self.read_px:
+            s = self.read_px / max(rows, cols)
+            return max(1, round(rows * s)), max(1, round(cols * s))
+        return rows, cols
 
     def load(self, shrink_to: tuple[int, int] | None = None) -> Reference:
         """The tile's reference; ``shrink_to`` (cols, rows): a georeferenced raster read at most
         that size (:func:`~cupola.locate.reference.load_reference`)."""
         if self.loader is not None:
             return self.loader()
-        ref = load_reference(self.path, bounds=self.sidecar_bounds, shrink_to=shrink_to)
+        if shrink_to is None and self.read_px is not None:
+            shape = self.read_shape()
+            shrink_to = None if shape is None else (shape[1], shape[0])
+        ref = load_reference(
+            self.path, bounds=self.sidecar_bounds, shrink_to=shrink_to, window=self.window, content_id=self.content_id
+        )
         ref.name = self.name
         return ref
 
@@ -352,6 +397,98 @@ def within_horizon(tiles: list[Tile], nadir_lonlat: tuple[float, float], altitud
     return keep
 
 
+def split_big_tiles(tiles: list[Tile], levels: int, above_px: int, min_px: int) -> list[Tile]:
+    """``tiles``, each longer than ``above_px`` followed by its windows (``PoolOptions.split_levels``):
+    at level L, windows 1/2**L of its width and height, overlapping by half (2**(L+1) - 1 along
+    each side), while they are at least ``min_px`` long. The big tile itself becomes level 0; every
+    tile of a split file is read at most ``above_px`` long."""
+    if levels <= 0:
+        return tiles
+    out: list[Tile] = []
+    for t in tiles:
+        size = t.size_px
+        if t.loader is not None or size is None or max(size) <= above_px:
+            out.append(t)
+            continue
+        box_of = _window_bounds(t)
+        if box_of is None:  # a rotated or sheared raster: taken whole
+            out.append(t)
+            continue
+        rows, cols = size
+        whole = replace(t, level=0, read_px=above_px, file_size_px=size)
+        out.append(whole)
+        for level in range(1, levels + 1):
+            side_c, side_r = cols / 2**level, rows / 2**level
+            if max(side_c, side_r) < min_px:
+                break
+            n = 2 ** (level + 1) - 1
+            for i in range(n):
+                for j in range(n):
+                    win = (
+                        round(j * side_c / 2),
+                        round(i * side_r / 2),
+                        round(j * side_c / 2 + side_c),
+                        round(i * side_r / 2 + side_r),
+                    )
+                    lonlat, native = box_of(win)
+                    out.append(
+                        replace(
+                            whole,
+                            name=f"{t.name}, window r{i}c{j} of {n} x {n}",
+                            bounds_lonlat=lonlat,
+                            size_px=(win[3] - win[1], win[2] - win[0]),
+                            ground_width_m=bounds_width_m(lonlat),
+                            bounds_native=native,
+                            level=level,
+                            window=win,
+                        )
+                    )
+    return out
+
+
+def in_window(xy: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+    """Which points (col, row; pixel centres) of ``xy`` (N, 2) lie in ``window`` (col0, row0,
+    col1, row1: pixel edges)."""
+    c0, r0, c1, r1 = window
+    x, y = xy[:, 0], xy[:, 1]
+    return (x >= c0 - 0.5) & (x < c1 - 0.5) & (y >= r0 - 0.5) & (y < r1 - 0.5)
+
+
+def _window_bounds(tile: Tile):
+    """A function from a window (col0, row0, col1, row1) of ``tile``'s file to its (lon/lat box,
+    box in the tile's projected CRS or None); None for a raster that is not north-up."""
+    assert tile.size_px is not None
+    rows, cols = tile.size_px
+    if tile.sidecar_bounds is not None:
+        west, south, east, north = tile.sidecar_bounds
+        dx, dy = (east - west) / cols, (north - south) / rows
+
+        def linear(win):
+            c0, r0, c1, r1 = win
+            return (west + c0 * dx, north - r1 * dy, west + c1 * dx, north - r0 * dy), None
+
+        return linear
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(tile.path) as ds:
+            transform, crs = ds.transform, ds.crs
+    if crs is None or transform.b != 0 or transform.d != 0:
+        return None
+
+    def georeferenced(win):
+        c0, r0, c1, r1 = win
+        xs, ys = (transform.c + transform.a * c for c in (c0, c1)), (transform.f + transform.e * r for r in (r0, r1))
+        (x0, x1), (y0, y1) = sorted(xs), sorted(ys)
+        box = (float(x0), float(y0), float(x1), float(y1))
+        lonlat = tuple(float(v) for v in transform_bounds(crs, "EPSG:4326", *box))
+        return lonlat, (box if tile.crs is not None else None)
+
+    return georeferenced
+
+
 # -- VLAD ------------------------------------------------------------------------------------------
 
 # x0, y0, x1, y1 as fractions: the whole tile, its quadrants, its centre half and a 3 x 3 grid
@@ -456,19 +593,24 @@ class TilePool:
             lkey = feature_key(hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest(), "listing")
             listing = self.cache.get_json(lkey) or {}
             before = json.dumps(listing, sort_keys=True)
-        self.tiles, self.skipped = scan_tiles(self.folder, listing)
+        tiles, self.skipped = scan_tiles(self.folder, listing)
         if listing is not None and json.dumps(listing, sort_keys=True) != before:
             self.cache.put_json(lkey, listing)
-        self._extractor = None
+        o = self.opts
+        self.tiles = split_big_tiles(tiles, o.split_levels, o.split_above_px, o.split_min_px)
+        self._extractors: dict[int, object] = {}
         self._centres: np.ndarray | None = None
         self._vocab_id: str | None = None
         self._content: dict[Path, str] = {}
-        self._sampled: dict[Path, tuple] = {}
-        self._descriptors: dict[Path, np.ndarray] = {}  # the tiles' regional VLADs, kept for every query
-        self._local: dict[Path, np.ndarray] = {}  # the tiles' local descriptors (float16), for the votes
-        self._stacked: tuple | None = None
-        self._photo_memo: tuple | None = None  # (tile paths, all local descriptors, owner index) of the last query
-        self._prepared: set[Path] = set()  # tiles whose matching features are known to be in the cache
+        self._sampled: dict[tuple, tuple] = {}
+        self._descriptors: dict[tuple, np.ndarray] = {}  # the tiles' regional VLADs (by Tile.key), kept for every query
+        # local descriptors (float16) for the votes, by feature set (_set_key): a tile's own, or one
+        # level of a split file's, with each feature's position in the file (pixels)
+        self._local: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._stacked: tuple | None = None  # (feature sets, all local descriptors, owner, ...) of the last query
+        self._multi_level = False  # a file of the last stacked pool has several feature sets (levels)
+        self._photo_memo: tuple | None = None
+        self._prepared: set[tuple] = set()  # tiles whose matching features are known to be in the cache
         self.index_seconds = 0.0
         self.index_computed = 0
         self.features_computed = 0  # tiles whose matching features the index computed
@@ -479,8 +621,9 @@ class TilePool:
         return feature_key(hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest(), "manifest")
 
     def content_ids(self, tiles: list[Tile]) -> dict[Path, str]:
-        todo = [t for t in tiles if t.path not in self._content]
+        todo = list({t.path: t for t in tiles if t.path not in self._content}.values())
         if not todo:
+            self._note_content(tiles)
             return self._content
         manifest = (self.cache.get_json(self._manifest_key()) if self.cache.folder is not None else None) or {}
         changed = False
@@ -497,17 +640,26 @@ class TilePool:
             changed = True
         if changed and self.cache.folder is not None:
             self.cache.put_json(self._manifest_key(), manifest)
+        self._note_content(tiles)
         return self._content
+
+    def _note_content(self, tiles: list[Tile]) -> None:
+        """Tell each tile its file's sha256, so that loading it (or a window of it) hashes nothing."""
+        for t in tiles:
+            if t.loader is None and t.path in self._content:
+                t.content_id = self._content[t.path]
 
     # -- local features for the global descriptor ---------------------------------------------------
 
-    def _extract(self, img: np.ndarray, size_px: int, k: int = 0, mask_clouds: bool = False):
+    def _extract(self, img: np.ndarray, size_px: int, k: int = 0, mask_clouds: bool = False, keypoints: int = 0):
         """(keypoints, descriptors numpy float32, shape) of an image at ``size_px`` (long side),
-        turned by ``k`` right angles."""
-        if self._extractor is None:
+        turned by ``k`` right angles; at most ``keypoints`` of them (default ``max_keypoints``)."""
+        budget = keypoints or self.opts.max_keypoints
+        if budget not in self._extractors:
             from cupola.locate.features import make_matcher
 
-            self._extractor = make_matcher(self.opts.descriptor, max_keypoints=self.opts.max_keypoints)
+            self._extractors[budget] = make_matcher(self.opts.descriptor, max_keypoints=budget)
+        extractor = self._extractors[budget]
         h, w = img.shape[:2]
         if max(h, w) > 2 * size_px:
             # a full-resolution photo: area-averaged to twice the size first, so the grey image and
@@ -527,7 +679,7 @@ class TilePool:
         if mask_clouds:
             mask = ~(resize(cloud_mask(img).astype(np.uint8), sw, sh) > 0)
             mask = np.ascontiguousarray(np.rot90(mask, k))
-        f = self._extractor.extract(np.ascontiguousarray(np.rot90(small, k)), mask)
+        f = extractor.extract(np.ascontiguousarray(np.rot90(small, k)), mask)
         desc = f.descriptors
         desc = desc.detach().cpu().numpy() if not isinstance(desc, np.ndarray) else desc
         return np.asarray(f.keypoints, np.float32), np.asarray(desc, np.float32), f.shape
@@ -539,9 +691,42 @@ class TilePool:
     def _tile_features(self, tile: Tile):
         """Local features of a tile for its descriptor (kept in memory only while the vocabulary
         is learnt, so the sampled tiles are not read twice)."""
-        if tile.path in self._sampled:
-            return self._sampled.pop(tile.path)
+        if tile.key in self._sampled:
+            return self._sampled.pop(tile.key)
         return self._extract(tile.load().image, self.opts.tile_px)
+
+    def _level_features(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+        """A split file's features at ``tile``'s level (cached): the file read at ``tile_px`` times
+        2**level on its long side with 4**level times the keypoints, so each window of the level
+        gets about what a tile of its own would; (descriptors float16, positions in the file's
+        pixels float32)."""
+        level = tile.level or 0
+        key = self._set_key(tile)
+        if key in self._local and self._local[key][1] is not None:
+            return self._local[key]  # type: ignore[return-value]
+        dkey, xkey = self._level_keys(tile)
+        desc, xy = self.cache.get_array(dkey), self.cache.get_array(xkey)
+        if desc is None or xy is None or desc.ndim != 2 or xy.shape != (len(desc), 2):
+            assert tile.size_px is not None
+            rows, cols = tile.file_size_px or tile.size_px
+            px = min(max(rows, cols), self.opts.tile_px * 2**level)
+            s = px / max(rows, cols)
+            ref = load_reference(
+                tile.path,
+                bounds=tile.sidecar_bounds,
+                shrink_to=(max(1, round(cols * s)), max(1, round(rows * s))),
+                content_id=tile.content_id,
+            )
+            kp, d, shape = self._extract(ref.image, px, keypoints=self.opts.max_keypoints * 4**level)
+            # pixel centres of the resampled image -> pixels of the file
+            xy = np.empty((len(kp), 2), np.float32)
+            xy[:, 0] = (kp[:, 0] + 0.5) * cols / shape[1] - 0.5 if len(kp) else 0
+            xy[:, 1] = (kp[:, 1] + 0.5) * rows / shape[0] - 0.5 if len(kp) else 0
+            desc = d.astype(np.float16)
+            self.cache.put_array(dkey, desc)
+            self.cache.put_array(xkey, xy)
+        self._local[key] = (np.asarray(desc), np.asarray(xy, np.float32))
+        return self._local[key]  # type: ignore[return-value]
 
     def _vocabulary(self, tiles: list[Tile]) -> np.ndarray:
         if self._centres is not None:
@@ -552,12 +737,13 @@ class TilePool:
         centres = self.cache.get_array(vkey)
         if centres is None or centres.ndim != 2:
             rng = np.random.default_rng(o.seed)
+            tiles = [t for t in tiles if t.window is None]  # a split file's windows: its whole tile stands for them
             pick = sorted(rng.choice(len(tiles), size=min(o.vocab_tiles, len(tiles)), replace=False))
             per = max(64, o.vocab_descriptors // max(len(pick), 1))
             sample = []
             for i in pick:
                 feats = self._tile_features(tiles[i])
-                self._sampled[tiles[i].path] = feats
+                self._sampled[tiles[i].key] = feats
                 desc = feats[1]
                 if len(desc) > per:
                     desc = desc[rng.choice(len(desc), per, replace=False)]
@@ -577,10 +763,11 @@ class TilePool:
         """Global descriptors of ``tiles`` (all by default) not yet in the cache; returns how many
         were computed. With ``localizer`` and a cache folder (and ``index_features``), each tile's
         whole-tile matching features are computed into the cache too, once, so that a query only
-        reads them (the quick pre-check and the verification of a tile then cost no extraction)."""
+        reads them (the quick pre-check and the verification of a tile then cost no extraction);
+        a split file's windows get theirs when first verified."""
         tiles = self.tiles if tiles is None else tiles
         t0 = time.perf_counter()
-        content = self.content_ids(tiles)
+        self.content_ids(tiles)
         centres = self._vocabulary(tiles)
         prepare = (
             localizer is not None
@@ -592,35 +779,52 @@ class TilePool:
         votes = self.opts.ranking == "votes"  # the votes need each tile's local descriptors too
         for i, t in enumerate(tiles):
             loaded: Reference | None = None
-            if t.path not in self._descriptors or (votes and t.path not in self._local):
+            if t.key not in self._descriptors or (votes and self._set_key(t) not in self._local):
                 d = self.cache.get_array(self._descriptor_key(t))
-                local = self.cache.get_array(self._local_key(t)) if votes else None
                 vlad_ok = d is not None and d.ndim == 2 and d.shape[1] == centres.size
-                local_ok = not votes or (local is not None and local.ndim == 2 and local.shape[1] == centres.shape[1])
-                if not (vlad_ok and local_ok):
-                    if t.path in self._sampled:
-                        kp, desc, shape = self._sampled.pop(t.path)
-                    else:
-                        loaded = t.load()
-                        kp, desc, shape = self._extract(loaded.image, self.opts.tile_px)
-                    d = regional_vlads(kp, desc, shape, centres)
-                    self.cache.put_array(self._descriptor_key(t), d)
-                    local = desc.astype(np.float16)
+                if t.level is not None:  # a split file: features per level, a window's VLAD from those inside it
+                    desc16, xy = self._level_features(t)
+                    if not vlad_ok:
+                        c0, r0, c1, r1 = t.window or (0, 0, t.size_px[1], t.size_px[0])  # type: ignore[index]
+                        inside = in_window(xy, (c0, r0, c1, r1))
+                        kp = xy[inside] - np.array([c0, r0], np.float32)
+                        d = regional_vlads(kp, desc16[inside].astype(np.float32), (r1 - r0, c1 - c0), centres)
+                        self.cache.put_array(self._descriptor_key(t), d)
+                        n += 1
+                    self._descriptors[t.key] = d
+                else:
+                    local = self.cache.get_array(self._local_key(t)) if votes else None
+                    local_ok = not votes or (
+                        local is not None and local.ndim == 2 and local.shape[1] == centres.shape[1]
+                    )
+                    if not (vlad_ok and local_ok):
+                        if t.key in self._sampled:
+                            kp, desc, shape = self._sampled.pop(t.key)
+                        else:
+                            loaded = t.load()
+                            kp, desc, shape = self._extract(loaded.image, self.opts.tile_px)
+                        d = regional_vlads(kp, desc, shape, centres)
+                        self.cache.put_array(self._descriptor_key(t), d)
+                        local = desc.astype(np.float16)
+                        if votes:
+                            self.cache.put_array(self._local_key(t), local)
+                        n += 1
+                    self._descriptors[t.key] = d
                     if votes:
-                        self.cache.put_array(self._local_key(t), local)
-                    n += 1
-                self._descriptors[t.path] = d
-                if votes:
-                    self._local[t.path] = local
-            if prepare and t.path not in self._prepared:
+                        assert local is not None
+                        self._local[t.key] = (local, None)
+            # a split file's windows get their matching features when first verified (dozens per
+            # file; a query verifies a few), not here
+            if prepare and t.window is None and t.key not in self._prepared:
                 assert localizer is not None
-                shape = t.size_px
-                if shape is None or not localizer.has_reference_features(content[t.path], shape):
+                shape = t.read_shape()
+                ref_id = self._reference_id(t)
+                if shape is None or not localizer.has_reference_features(ref_id, shape):
                     loaded = loaded or t.load()
                     if not localizer.has_reference_features(loaded.content_id, loaded.shape):
                         localizer.prepare_reference(loaded)
                         self.features_computed += 1
-                self._prepared.add(t.path)
+                self._prepared.add(t.key)
             if progress is not None:
                 progress(i + 1, len(tiles))
         self._sampled.clear()
@@ -629,10 +833,35 @@ class TilePool:
         return n
 
     def _descriptor_key(self, tile: Tile) -> str:
-        return feature_key(self._content[tile.path], "pool-vlad", *self._settings(), self.opts.words, self._vocab_id)
+        split = () if tile.level is None else ("level", tile.level, *(tile.window or ()), *self._level_settings(tile))
+        return feature_key(
+            self._content[tile.path], "pool-vlad", *self._settings(), self.opts.words, self._vocab_id, *split
+        )
 
     def _local_key(self, tile: Tile) -> str:
         return feature_key(self._content[tile.path], "pool-local", *self._settings())
+
+    def _level_settings(self, tile: Tile) -> tuple:
+        level = tile.level or 0
+        return (level, self.opts.tile_px * 2**level, self.opts.max_keypoints * 4**level)
+
+    def _level_keys(self, tile: Tile) -> tuple[str, str]:
+        """Cache keys of a split file's level features: descriptors, positions."""
+        c = self._content[tile.path]
+        return (
+            feature_key(c, "pool-local-level", *self._settings(), *self._level_settings(tile)),
+            feature_key(c, "pool-xy-level", *self._settings(), *self._level_settings(tile)),
+        )
+
+    @staticmethod
+    def _set_key(tile: Tile) -> tuple:
+        """The feature set a tile's votes come from: its own, or its level's of a split file."""
+        return tile.key if tile.level is None else (tile.path, "level", tile.level)
+
+    def _reference_id(self, tile: Tile) -> str | None:
+        """The content id of the reference ``tile.load()`` returns (a window's is its own)."""
+        cid = self._content.get(tile.path)
+        return window_content_id(cid, tile.window) if cid and tile.window is not None else cid
 
     # -- ranking -----------------------------------------------------------------------------------
 
@@ -650,7 +879,7 @@ class TilePool:
         o = locate_options
         if o is None or not o.focal_mm:
             return self.opts.photo_px
-        widths = [t.ground_width_m for t in tiles if t.ground_width_m]
+        widths = [t.ground_width_m for t in tiles if t.ground_width_m and t.window is None]
         if not widths:
             return self.opts.photo_px
         tile_res = float(np.median(widths)) / self.opts.tile_px
@@ -666,7 +895,7 @@ class TilePool:
         photo_px = self._photo_px(tiles, locate_options)
         votes = self._votes(photo, photo_px, tiles) if self.opts.ranking == "votes" else None
         q = self.photo_descriptors(photo, photo_px).astype(np.float32)
-        d = np.stack([self._descriptors[t.path] for t in tiles])  # (tiles, regions, dim) float16
+        d = np.stack([self._descriptors[t.key] for t in tiles])  # (tiles, regions, dim) float16
         n, r, dim = d.shape
         flat = d.reshape(n * r, dim)
         mean = flat.astype(np.float32).mean(axis=0)
@@ -717,82 +946,120 @@ class TilePool:
         that holds its nearest neighbour among all the pool's tile features, when that neighbour
         is clearly nearer than the second (``vote_ratio``, Lowe's test taken over the whole pool,
         so features common to many tiles vote for none). RootSIFT is rotation invariant: one turn;
-        ALIKED is not: a tile keeps its best of the four right-angle turns."""
-        paths = [t.path for t in tiles]
-        if self._stacked is None or self._stacked[0] != paths:
-            self._stacked = (paths, *self._stack_features(paths))
-        _, allf, owner, lists = self._stacked
+        ALIKED is not: a tile keeps its best of the four right-angle turns. A split file's window
+        gets the votes for its level's features that lie inside it; in the ratio test the same
+        file's features at another level (the same ground at another scale) are not a second."""
+        sets = list(dict.fromkeys(self._set_key(t) for t in tiles))
+        if self._stacked is None or self._stacked[0] != sets:
+            self._stacked = (sets, *self._stack_features(sets))
+        _, allf, owner, group, xy, lists = self._stacked
         best = np.zeros(len(tiles), np.int64)
         if len(allf) < 2:
             return best
+        set_of = {k: i for i, k in enumerate(sets)}
+        tile_set = np.array([set_of[self._set_key(t)] for t in tiles])
         for k in (0,) if self.opts.descriptor == "sift" else (0, 1, 2, 3):
             _, desc, _ = self._photo_features(photo, photo_px, k)
-            if len(desc):
-                best = np.maximum(best, self._votes_of(desc, allf, owner, len(tiles), lists))
+            if not len(desc):
+                continue
+            rows = self._vote_rows(desc, allf, owner, group, lists)
+            per_set = np.bincount(owner[rows], minlength=len(sets))
+            votes = per_set[tile_set]
+            for i, t in enumerate(tiles):
+                if t.window is not None:
+                    votes[i] = int(np.count_nonzero(in_window(xy[rows[owner[rows] == tile_set[i]]], t.window)))
+            best = np.maximum(best, votes)
         return best
 
-    def _stack_features(self, paths: list[Path]):
-        """All the tiles' local descriptors as unit rows (torch), the tile of each row, and, for a
-        pool above ``ivf_above`` features, an inverted file: the rows sorted by their nearest VLAD
-        word, with the unit word centres and each word's row range."""
+    def _stack_features(self, sets: list[tuple]):
+        """All the feature sets' local descriptors as unit rows (torch), the set and the file of
+        each row, each row's position in its file (NaN where not kept), and, for a pool above
+        ``ivf_above`` features, an inverted file: the rows sorted by their nearest VLAD word, with
+        the unit word centres and each word's row range."""
         import torch
 
-        feats = [self._local[p] for p in paths]
+        feats = [self._local[k][0] for k in sets]
         owner = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(feats)])
+        files = {k[0]: j for j, k in enumerate(sets)}
+        group = np.concatenate([np.full(len(f), files[k[0]], np.int32) for k, f in zip(sets, feats)])
+        xy = np.concatenate(
+            [
+                self._local[k][1] if self._local[k][1] is not None else np.full((len(f), 2), np.nan, np.float32)
+                for k, f in zip(sets, feats)
+            ]
+        ).reshape(-1, 2)
+        # a file with several feature sets (a split file's levels): the ratio test looks past them
+        self._multi_level = len(files) < len(sets)
         allf = torch.nn.functional.normalize(torch.from_numpy(np.concatenate(feats).astype(np.float32)), dim=1)
         if len(allf) <= self.opts.ivf_above or self._centres is None:
-            return allf, owner, None
+            return allf, owner, group, xy, None
         centres = torch.nn.functional.normalize(torch.from_numpy(self._centres), dim=1)
         words = torch.cat([torch.argmax(allf[i : i + 65536] @ centres.T, dim=1) for i in range(0, len(allf), 65536)])
         order = torch.argsort(words, stable=True)
         starts = np.searchsorted(words[order].numpy(), np.arange(len(centres) + 1))
-        return allf[order].contiguous(), owner[order.numpy()], (centres, starts)
+        o = order.numpy()
+        return allf[order].contiguous(), owner[o], group[o], xy[o], (centres, starts)
 
-    def _votes_of(self, desc: np.ndarray, allf, owner: np.ndarray, n_tiles: int, lists=None) -> np.ndarray:
+    # neighbours looked at for a second from another place, when a file has several feature sets
+    SECOND_SEARCH = 8
+
+    def _vote_rows(self, desc: np.ndarray, allf, owner: np.ndarray, group: np.ndarray, lists=None) -> np.ndarray:
+        """The tile-feature rows the photo's features vote for: each feature's nearest row, when
+        it passes the ratio test against the nearest row of another place (another tile, or the
+        same feature set: a split file's other levels hold the same ground at another scale)."""
         import torch
 
-        # unit vectors: the two nearest by distance are the two largest dot products
+        m = self.SECOND_SEARCH if self._multi_level else 2
+        # unit vectors: the nearest by distance are the largest dot products
         q = torch.nn.functional.normalize(torch.from_numpy(np.ascontiguousarray(desc, np.float32)), dim=1)
         if lists is None:
             best_s, best_i = [], []
             for i in range(0, len(allf), 65536):  # blocks: bounded memory for big pools
                 sims = q @ allf[i : i + 65536].T
-                v, j = torch.topk(sims, min(2, sims.shape[1]), dim=1)
+                v, j = torch.topk(sims, min(m, sims.shape[1]), dim=1)
                 best_s.append(v)
                 best_i.append(j + i)
-            v, j = torch.topk(torch.cat(best_s, 1), 2, dim=1)
+            cat_s = torch.cat(best_s, 1)
+            v, j = torch.topk(cat_s, min(m, cat_s.shape[1]), dim=1)
             who = torch.gather(torch.cat(best_i, 1), 1, j).numpy()
             v = v.numpy()
         else:
-            v, who = self._inverted_file_search(q, allf, lists)
+            v, who = self._inverted_file_search(q, allf, lists, m)
+        second = np.ones(len(v), np.int64)
+        if v.shape[1] > 2:
+            w = np.maximum(who, 0)
+            same_file = group[w[:, 1:]] == group[w[:, :1]]
+            ok_second = ~(same_file & (owner[w[:, 1:]] != owner[w[:, :1]]) & (who[:, 1:] >= 0))
+            second = np.where(ok_second.any(axis=1), 1 + np.argmax(ok_second, axis=1), v.shape[1] - 1)
         d = np.sqrt(np.maximum(2.0 - 2.0 * v, 0.0))
         ratio = self.opts.vote_ratio_big if len(allf) > self.opts.ivf_above else self.opts.vote_ratio
-        ok = (d[:, 0] < ratio * d[:, 1]) & (who[:, 0] >= 0)
-        return np.bincount(owner[who[ok, 0]], minlength=n_tiles)
+        d2 = d[np.arange(len(d)), second] if v.shape[1] > 1 else np.full(len(d), np.inf)
+        ok = (d[:, 0] < ratio * d2) & (who[:, 0] >= 0)
+        return who[ok, 0]
 
-    def _inverted_file_search(self, q, allf, lists):
-        """The two most similar tile rows of each photo feature among the rows of its
+    def _inverted_file_search(self, q, allf, lists, m: int = 2):
+        """The ``m`` most similar tile rows of each photo feature among the rows of its
         ``ivf_probe`` nearest words (approximate: a neighbour filed under another word is missed;
-        a feature with a single candidate gets similarity 0, i.e. orthogonal, as its second)."""
+        a missing neighbour gets similarity 0, i.e. orthogonal, and row -1)."""
         import torch
 
         centres, starts = lists
         probes = torch.topk(q @ centres.T, min(self.opts.ivf_probe, len(centres)), dim=1).indices
-        best_v = torch.full((len(q), 2), -2.0)  # below any cosine
-        best_i = torch.full((len(q), 2), -1, dtype=torch.int64)
+        best_v = torch.full((len(q), m), -2.0)  # below any cosine
+        best_i = torch.full((len(q), m), -1, dtype=torch.int64)
         for w in torch.unique(probes).tolist():
             lo, hi = int(starts[w]), int(starts[w + 1])
             if hi <= lo:
                 continue
             rows = torch.nonzero((probes == w).any(dim=1)).squeeze(1)
             sims = q[rows] @ allf[lo:hi].T
-            v, j = torch.topk(sims, min(2, hi - lo), dim=1)
+            v, j = torch.topk(sims, min(m, hi - lo), dim=1)
             cand_v = torch.cat([best_v[rows], v], 1)
             cand_i = torch.cat([best_i[rows], j + lo], 1)
-            top_v, top_j = torch.topk(cand_v, 2, dim=1)
+            top_v, top_j = torch.topk(cand_v, m, dim=1)
             best_v[rows] = top_v
             best_i[rows] = torch.gather(cand_i, 1, top_j)
-        best_v[:, 1] = torch.where(best_i[:, 1] < 0, torch.zeros(()), best_v[:, 1])
+        best_v[:, 1:] = torch.where(best_i[:, 1:] < 0, torch.zeros(()), best_v[:, 1:])
         return best_v.numpy(), best_i.numpy()
 
     # -- the whole search --------------------------------------------------------------------------
@@ -883,7 +1150,8 @@ class TilePool:
             folded = localizer.folded_localizer()
             for entry in top:
                 tile = entry["_tile"]
-                if tile.size_px is not None and not localizer.folded_search_allowed(tile.size_px):
+                shape = tile.read_shape()
+                if shape is not None and not localizer.folded_search_allowed(shape):
                     continue  # a small tile, known from its metadata: not read again
                 ref = tile.load()
                 if not localizer.folded_search_allowed(ref):
@@ -920,9 +1188,15 @@ class TilePool:
                     f"; every tile verified is narrower than the {min(narrow) / 1000:.0f} km a "
                     f"{lopts.focal_mm:g} mm lens sees: give tiles 2-4 times the photo's footprint"
                 )
+            n_windows = sum(t.window is not None for t in tiles)
+            of = (
+                f"{len(tiles) - n_windows} tiles and {n_windows} windows of the big ones"
+                if n_windows
+                else f"{len(tiles)} tiles"
+            )
             res = LocateResult(
                 False,
-                f"not here: none of the {len(first)} best-ranked of {len(tiles)} tiles was accepted{again} ({why})"
+                f"not here: none of the {len(first)} best-ranked of {of} was accepted{again} ({why})"
                 + mosaic_why
                 + width,
                 matcher=localizer.matcher.name,
@@ -948,6 +1222,7 @@ class TilePool:
             windows_to_verify,
         )
 
+        tiles = [t for t in tiles if t.window is None]  # a split file's windows are not grid tiles
         # each tile's box in its own grid: a projected tile's in its CRS, the others' in lon/lat
         boxes = [t.bounds_lonlat if t.crs is None or t.bounds_native is None else t.bounds_native for t in tiles]
         crss = [t.crs if t.bounds_native is not None else None for t in tiles]
@@ -965,7 +1240,7 @@ class TilePool:
             small = 1 in sizes and tile_width is not None and 2.0 * lens_ground <= tile_width
             sizes = ([1] if small else []) + ([window_tiles(lens_ground, tile_width, k_min=ks[0])] if ks else [])
         index = {id(t): i for i, t in enumerate(tiles)}
-        entry_of = {index[id(e["_tile"])]: e for e in ranking}
+        entry_of = {index[id(e["_tile"])]: e for e in ranking if id(e["_tile"]) in index}
         weight = [(entry_of[i].get("votes", 0), entry_of[i]["score"]) for i in range(len(tiles))]
         # a tile that alone kept as many inliers as accept a whole reference (refused for being
         # small, or for its ratio or outline) holds part of the photo: its windows come first

@@ -143,19 +143,39 @@ def file_sha256(path, chunk_bytes: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def load_reference(path, bounds=None, shrink_to: tuple[int, int] | None = None) -> Reference:
+def load_reference(
+    path,
+    bounds=None,
+    shrink_to: tuple[int, int] | None = None,
+    window: tuple[int, int, int, int] | None = None,
+    content_id: str | None = None,
+) -> Reference:
     """A reference from a georeferenced raster (GeoTIFF/VRT) or a plain image plus ``bounds``.
     ``shrink_to`` (cols, rows): a raster larger than that is read at most that size by averaging,
     its transform scaled to match (GDAL reads a file's overviews or JPEG 2000 resolution levels,
     so a mosaic of full Sentinel-2 tiles does not decode each at 10 m); a plain image is read
-    whole."""
+    whole, and resampled (area average) when it is larger. ``window`` (col0, row0, col1, row1),
+    pixels of the file: only that part is read, with its own transform or bounds. ``content_id``:
+    the file's sha256 when the caller knows it (a big file is not hashed again for each window);
+    a window's reference gets an id of its own, derived from the file's and the window."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such reference file")
+    cid = content_id if content_id is not None else _content_id(path)
+    if cid is not None and window is not None:
+        cid = window_content_id(cid, window)
     if bounds is not None:
         img = read_rgb8(path)
+        bounds = check_bounds(bounds)
+        if window is not None:
+            img, bounds = _crop_linear(img, bounds, window, path)
         check_min_size(img.shape[1], img.shape[0], path, "reference")
-        return Reference(img, path.name, bounds=check_bounds(bounds), content_id=_content_id(path))
+        if shrink_to is not None and (img.shape[1] > shrink_to[0] or img.shape[0] > shrink_to[1]):
+            import cv2
+
+            cols, rows = min(img.shape[1], max(1, shrink_to[0])), min(img.shape[0], max(1, shrink_to[1]))
+            img = cv2.resize(img, (cols, rows), interpolation=cv2.INTER_AREA)
+        return Reference(np.ascontiguousarray(img), path.name, bounds=bounds, content_id=cid)
     import rasterio
 
     try:
@@ -164,18 +184,25 @@ def load_reference(path, bounds=None, shrink_to: tuple[int, int] | None = None) 
                 raise InputError(f"{path}: reference has no georeferencing; give `bounds` (west, south, east, north)")
             from cupola.io.limits import check_pixel_budget
 
-            check_pixel_budget(ds.width, ds.height, str(path))  # before reading: no 10 GiB surprises
-            check_min_size(ds.width, ds.height, path, "reference")
-            transform, crs = ds.transform, ds.crs
-            if shrink_to is not None and (ds.width > shrink_to[0] or ds.height > shrink_to[1]):
+            win = None
+            width, height, transform, crs = ds.width, ds.height, ds.transform, ds.crs
+            if window is not None:
+                from rasterio.windows import Window
+
+                c0, r0, c1, r1 = _check_window(window, ds.width, ds.height, path)
+                win = Window(c0, r0, c1 - c0, r1 - r0)
+                width, height, transform = c1 - c0, r1 - r0, ds.window_transform(win)
+            check_pixel_budget(width, height, str(path))  # before reading: no 10 GiB surprises
+            check_min_size(width, height, path, "reference")
+            if shrink_to is not None and (width > shrink_to[0] or height > shrink_to[1]):
                 from affine import Affine
                 from rasterio.enums import Resampling
 
-                cols, rows = min(ds.width, max(1, shrink_to[0])), min(ds.height, max(1, shrink_to[1]))
-                data = ds.read(out_shape=(ds.count, rows, cols), resampling=Resampling.average)
-                transform = transform @ Affine.scale(ds.width / cols, ds.height / rows)
+                cols, rows = min(width, max(1, shrink_to[0])), min(height, max(1, shrink_to[1]))
+                data = ds.read(out_shape=(ds.count, rows, cols), window=win, resampling=Resampling.average)
+                transform = transform @ Affine.scale(width / cols, height / rows)
             else:
-                data = ds.read()
+                data = ds.read(window=win)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"{path}: cannot read the reference ({exc})") from None
     if data.shape[0] >= 3:
@@ -185,7 +212,32 @@ def load_reference(path, bounds=None, shrink_to: tuple[int, int] | None = None) 
     if img.dtype != np.uint8:
         lo, hi = np.nanpercentile(img, [1, 99])
         img = np.clip((img - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-    return Reference(np.ascontiguousarray(img), path.name, transform=transform, crs=crs, content_id=_content_id(path))
+    return Reference(np.ascontiguousarray(img), path.name, transform=transform, crs=crs, content_id=cid)
+
+
+def window_content_id(content_id: str, window) -> str:
+    """The cache id of a window (col0, row0, col1, row1) of a file whose sha256 is ``content_id``."""
+    import hashlib
+
+    return hashlib.sha256(f"{content_id}|window {tuple(int(v) for v in window)}".encode()).hexdigest()
+
+
+def _check_window(window, width: int, height: int, path) -> tuple[int, int, int, int]:
+    """``window`` (col0, row0, col1, row1) as ints, checked to lie within a ``width`` x ``height`` image."""
+    c0, r0, c1, r1 = (int(v) for v in window)
+    if not (0 <= c0 < c1 <= width and 0 <= r0 < r1 <= height):
+        raise InputError(f"{path}: window {window} does not lie within the image ({width} x {height} px)")
+    return c0, r0, c1, r1
+
+
+def _crop_linear(img: np.ndarray, bounds, window, path) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The ``window`` of a north-up image with linear lon/lat ``bounds``, and the window's bounds."""
+    h, w = img.shape[:2]
+    c0, r0, c1, r1 = _check_window(window, w, h, path)
+    west, south, east, north = bounds
+    dx, dy = (east - west) / w, (north - south) / h
+    box = (west + c0 * dx, north - r1 * dy, west + c1 * dx, north - r0 * dy)
+    return np.ascontiguousarray(img[r0:r1, c0:c1]), box
 
 
 def _content_id(path: Path) -> str | None:
