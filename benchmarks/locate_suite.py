@@ -109,7 +109,7 @@ def write_tiles(folder: Path, tile_sets) -> Path:
     return folder
 
 
-def _pool_answer(folder: Path, photo, c, place: str, focal, base, cache):
+def _pool_answer(folder: Path, photo, c, place: str, focal, base, cache, pool_options=None):
     """One photo against the pool of tiles in ``folder`` (its index built first, timed apart): the
     ``PoolResult``, the centre error (km, when accepted and ``c`` is a true case) and the row
     fields both pool modes keep."""
@@ -119,7 +119,7 @@ def _pool_answer(folder: Path, photo, c, place: str, focal, base, cache):
 
     opts = replace(base, focal_mm=focal)
     loc = localizer_with_cache(opts, cache)
-    pool = TilePool(folder, PoolOptions(), cache=cache)
+    pool = TilePool(folder, pool_options or PoolOptions(), cache=cache)
     t0 = time.perf_counter()
     pool.build_index(localizer=loc)
     t_index = time.perf_counter() - t0
@@ -429,6 +429,109 @@ def run_grid(
     return rows
 
 
+def big_tiles(bases, frame: float, seed: int = 0):
+    """Each place's mosaic re-framed at its own pixel size on a canvas ``frame`` times its footprint
+    (unrelated imagery around it, the footprint's centre at a random 0.2-0.8 of the canvas each
+    way): one big tile per place, as {place: (name, image, lon/lat bounds)}; the place that holds no
+    photo is kept as it is."""
+    import numpy as np
+
+    from cupola.simulate.locate_cases import _linear_pixels, reframe_reference
+
+    rng = np.random.default_rng(seed)
+    filler = next((b.reference for b in bases if not b.inside), None)
+    out = {}
+    for b in bases:
+        image, bounds = b.reference, b.bounds
+        if b.footprint_lonlat is not None and filler is not None:
+            px = _linear_pixels(b.footprint_lonlat, b.bounds, b.reference.shape)
+            side = round(frame * float(max(np.ptp(px[:, 0]), np.ptp(px[:, 1]))))
+            offset = (float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.2, 0.8)))
+            image, bounds = reframe_reference(b, 1 / frame, offset, filler, out_px=side)
+        out[b.name] = (f"{b.name}_big", image, bounds)
+    return out
+
+
+def run_big(
+    options=None, only: str | None = None, log=None, verbose: bool = True, frame: float = 8.0, pool_options=None
+) -> list[dict]:
+    """The suite against big tiles (:func:`big_tiles`: one per place, its footprint 1/``frame`` of
+    its width at the mosaic's own pixel size, so the detail is there but a whole-tile read at
+    ``ref_px`` holds the footprint in ~1024/``frame`` px). Each varied photo (the framing factor
+    left out) against the pool of every place's big tile: right when accepted within 5 km; each
+    base photo, with and without its focal length, against the pool without its own place must be
+    "not here". ``pool_options``: the pool's (``PoolOptions(split_levels=0)``, tiles taken whole,
+    is the baseline)."""
+    import shutil
+    import tempfile
+
+    from cupola.locate.cache import FeatureCache
+    from cupola.locate.localize import LocateOptions
+    from cupola.locate.pool import PoolOptions
+    from cupola.simulate.locate_cases import build_suite
+
+    base = options or LocateOptions()
+    pool_opts = pool_options or PoolOptions()
+    true_cases, _ = build_suite(CASES)
+    bases = base_cases()
+    big = big_tiles(bases, frame)
+    tmp = Path(tempfile.mkdtemp(prefix="cupola-big-suite-"))
+    rows = []
+    try:
+        shared = write_tiles(tmp / "tiles", [list(big.values())])
+        cache = FeatureCache(tmp / "cache")
+        jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases if c.variant.factor != "framing"]
+        jobs += [(b.photo, b.name, None, f) for b in bases for f in (None, b.focal_mm)]
+        for k, (photo, place, c, focal) in enumerate(jobs):
+            if only is not None and (c.variant.factor if c is not None else "wrong") != only:
+                continue
+            folder = shared
+            if c is None:  # the pool without the photo's own place
+                folder = tmp / f"pool{k}"
+                folder.mkdir()
+                for other, (name, *_) in big.items():
+                    if other != place:
+                        (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
+            res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache, pool_opts)
+            ok = bool(err is not None and err <= SUCCESS_KM) if c is not None else not res.matched
+            row.update(
+                correct=ok,
+                in_window=bool(res.matched and res.tile is not None and "window" in res.tile.name),
+                false_accept=bool(res.matched and not ok),
+            )
+            if folder != shared:
+                shutil.rmtree(folder)
+            what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
+            text = f"{row['case']}: {what}, {len(res.tried)} verified, {row['seconds']:.1f} s"
+            _keep(rows, row, f"{text}; {row['reason'][:70]}", verbose, log)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def big_summary(rows: list[dict]) -> dict:
+    """Photos found (and how many in a window), false accepts, "not here" kept, seconds."""
+    import numpy as np
+
+    true_rows = [r for r in rows if r["expected"]]
+    wrong_rows = [r for r in rows if not r["expected"]]
+    by = defaultdict(list)
+    for r in true_rows:
+        by[r["factor"]].append(r["correct"])
+    return {
+        "photos": len(true_rows),
+        "found": sum(r["correct"] for r in true_rows),
+        "found_in_a_window": sum(r["correct"] and r["in_window"] for r in true_rows),
+        "per_factor": {k: f"{sum(v)}/{len(v)}" for k, v in by.items()},
+        "false_accepts": sum(r["false_accept"] for r in rows),
+        "not_here_right": sum(r["correct"] for r in wrong_rows),
+        "not_here_queries": len(wrong_rows),
+        "median_s": float(np.median([r["seconds"] for r in rows])) if rows else float("nan"),
+        "max_s": float(np.max([r["seconds"] for r in rows])) if rows else float("nan"),
+        "index_s": float(max((r["index_seconds"] for r in rows), default=0.0)),
+    }
+
+
 def grid_summary(rows: list[dict]) -> dict:
     """Photos found (and how many a single tile found), false accepts, "not here" kept, seconds."""
     import numpy as np
@@ -516,6 +619,17 @@ def main(argv):
         help="--grid: re-frame each place on a canvas this many times its footprint first (6 with --grid 2: "
         "tiles 3 times the footprint, which lies across their shared corner)",
     )
+    ap.add_argument(
+        "--big",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="each varied photo against one big tile per place, its footprint 1/F of the tile at the mosaic's "
+        "pixel size (~15 min at 8)",
+    )
+    ap.add_argument(
+        "--pool-set", nargs="*", default=[], help="--big: PoolOptions NAME=VALUE (split_levels=0: the baseline)"
+    )
     a = ap.parse_args(argv)
     opts = LocateOptions()
     for kv in a.set:
@@ -528,6 +642,16 @@ def main(argv):
             setattr(opts, k, tuple(int(x) if x.lstrip("-").isdigit() else float(x) for x in v.split(",")))
             continue
         setattr(opts, k, type(default)(v) if default is not None else (int(v) if v.lstrip("-").isdigit() else float(v)))
+    if a.big:
+        from cupola.locate.pool import PoolOptions
+
+        pool_opts = PoolOptions()
+        for kv in a.pool_set:
+            k, v = kv.split("=")
+            setattr(pool_opts, k, type(getattr(pool_opts, k))(v))
+        rows = run_big(opts, a.only, a.log, frame=a.big, pool_options=pool_opts)
+        print(json.dumps(big_summary(rows)))
+        return
     if a.grid:
         rows = run_grid(opts, a.only, a.log, n=a.grid, zoom=a.zoom, overlap=a.overlap, utm=a.utm, frame=a.frame)
         print(json.dumps(grid_summary(rows)))
