@@ -453,15 +453,21 @@ def big_tiles(bases, frame: float, seed: int = 0):
 
 
 def run_big(
-    options=None, only: str | None = None, log=None, verbose: bool = True, frame: float = 8.0, pool_options=None
+    options=None,
+    only: str | None = None,
+    log=None,
+    verbose: bool = True,
+    frame: float = 8.0,
+    pool_options=None,
+    seed: int = 0,
 ) -> list[dict]:
     """The suite against big tiles (:func:`big_tiles`: one per place, its footprint 1/``frame`` of
     its width at the mosaic's own pixel size, so the detail is there but a whole-tile read at
     ``ref_px`` holds the footprint in ~1024/``frame`` px). Each varied photo (the framing factor
     left out) against the pool of every place's big tile: right when accepted within 5 km; each
     base photo, with and without its focal length, against the pool without its own place must be
-    "not here". ``pool_options``: the pool's (``PoolOptions(split_levels=0)``, tiles taken whole,
-    is the baseline)."""
+    "not here". ``seed`` places the footprints. ``pool_options``: the pool's
+    (``PoolOptions(split_levels=0)``, tiles taken whole, is the baseline)."""
     import shutil
     import tempfile
 
@@ -474,7 +480,7 @@ def run_big(
     pool_opts = pool_options or PoolOptions()
     true_cases, _ = build_suite(CASES)
     bases = base_cases()
-    big = big_tiles(bases, frame)
+    big = big_tiles(bases, frame, seed)
     tmp = Path(tempfile.mkdtemp(prefix="cupola-big-suite-"))
     rows = []
     try:
@@ -601,7 +607,7 @@ def main(argv):
         action="store_true",
         help="each varied photo against 3 tiles of its own place holding 2-60%% of its footprint (~12 min)",
     )
-    ap.add_argument("--seed", type=int, default=0, help="--partial: the seed that places the tiles")
+    ap.add_argument("--seed", type=int, default=0, help="--partial, --big: the seed that places the tiles")
     ap.add_argument(
         "--grid",
         type=int,
@@ -649,7 +655,7 @@ def main(argv):
         for kv in a.pool_set:
             k, v = kv.split("=")
             setattr(pool_opts, k, type(getattr(pool_opts, k))(v))
-        rows = run_big(opts, a.only, a.log, frame=a.big, pool_options=pool_opts)
+        rows = run_big(opts, a.only, a.log, frame=a.big, pool_options=pool_opts, seed=a.seed)
         print(json.dumps(big_summary(rows)))
         return
     if a.grid:

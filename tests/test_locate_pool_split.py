@@ -173,3 +173,36 @@ def test_inverted_file_votes_of_split_tiles_agree_with_the_exhaustive_search(big
 def test_in_window_takes_pixel_centres_inside_the_edges():
     xy = np.array([[-0.5, 0.0], [-0.6, 0.0], [9.4, 9.4], [9.5, 0.0], [3.0, 10.0]], np.float32)
     assert in_window(xy, (0, 0, 10, 10)).tolist() == [True, False, True, False, False]
+
+
+def test_verification_passes_over_windows_that_half_overlap_one_already_taken():
+    """Four overlapping windows of one place lead the votes: the verifications go to one of them,
+    its diagonal neighbour (a quarter shared) and the next place, the others after; a coarser
+    window holding a taken one, and tiles taken whole, are never passed over."""
+    from cupola.locate.pool import Tile, distinct_windows
+
+    def win(name, level, box, path="a.tif"):
+        return {"tile": name, "_tile": Tile(Path(path), name, (0, 0, 1, 1), level=level, window=box)}
+
+    ranking = [
+        win("r0c1", 2, (250, 0, 750, 500)),
+        win("r1c1", 2, (250, 250, 750, 750)),  # half of it under r0c1
+        win("r1c0", 2, (0, 250, 500, 750)),  # a quarter under r0c1
+        win("r0c0", 2, (0, 0, 500, 500)),  # half under r0c1
+        win("other place", 2, (0, 0, 500, 500), path="b.tif"),
+        win("level 1 holding r0c1", 1, (0, 0, 1000, 1000)),
+        {"tile": "whole", "_tile": Tile(Path("c.tif"), "whole", (0, 0, 1, 1))},
+    ]
+    names = [e["tile"] for e in distinct_windows(ranking, 4)]
+    assert names == ["r0c1", "r1c0", "other place", "level 1 holding r0c1"]
+    assert [e["tile"] for e in distinct_windows(ranking, 7)] == [
+        "r0c1",
+        "r1c0",
+        "other place",
+        "level 1 holding r0c1",
+        "whole",
+        "r1c1",
+        "r0c0",
+    ]
+    plain = [{"tile": str(i), "_tile": Tile(Path(f"{i}.tif"), str(i), (0, 0, 1, 1))} for i in range(5)]
+    assert distinct_windows(plain, 3) == plain[:3]

@@ -139,14 +139,16 @@ class PoolOptions:
     mosaic_tiles: tuple[int, ...] = (3, 5, 1)
     # a tile longer than ``split_above_px`` (a full Sentinel-2 tile: 10980 px) is also indexed as
     # windows: at each of ``split_levels`` levels, windows of 1/2, 1/4, ... of its side overlapping
-    # by half (3 x 3, 7 x 7, ...), none shorter than ``split_min_px``; each level's features are
+    # by half (3 x 3, 7 x 7, ...), none shorter than ``split_min_px`` (the photo's size in the
+    # coregistration, ``LocateOptions.photo_px``: a smaller window holds less ground detail than
+    # the photo is matched with); each level's features are
     # extracted once over the whole file at the level's resolution, and a window's votes are those
     # that land inside it. The tile and its windows are read at most ``split_above_px`` long, so a
     # footprint much smaller than the tile is verified in a window where it fills a third or more
     # instead of a few dozen pixels of the whole tile read at ``ref_px``. 0: tiles are taken whole
     split_levels: int = 2
     split_above_px: int = 2048
-    split_min_px: int = 1024
+    split_min_px: int = 512
 
 
 @dataclass
@@ -1107,7 +1109,7 @@ class TilePool:
             n_verify = tied_with_leader(
                 [e["votes"] for e in ranking], self.opts.top_k, self.opts.tied_extra, self.opts.vote_band_sigma
             )
-        top = ranking[:n_verify]
+        top = distinct_windows(ranking, n_verify)
         quick: dict[int, int] = {}
         if len(top) > 1 and localizer.cache is not None and lopts.quick_inliers is not None:
             # with the features cached, the quick stage costs ~0.1 s a tile: a tile the photo clearly
@@ -1302,6 +1304,38 @@ def _tried_row(entry: dict, tile: Tile, res: LocateResult, quick: dict, t_start:
         "inliers": res.inliers,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
+
+
+def distinct_windows(ranking: list[dict], n: int) -> list[dict]:
+    """The first ``n`` entries of ``ranking`` (dicts with the :class:`Tile` under ``"_tile"``), a
+    split file's window passed over while a window of the same file and level already taken covers
+    half of it or more: its neighbours overlap it by half, share the same votes and would spend
+    the verifications on one place (they come after the distinct ones, if any room is left).
+    Tiles taken whole are never passed over."""
+    taken: list[Tile] = []
+    later: list[dict] = []
+    out: list[dict] = []
+    for e in ranking:
+        if len(out) >= n:
+            break
+        t = e["_tile"]
+        if t.window is not None and any(
+            o.path == t.path and o.level == t.level and _covered(o.window, t.window) >= 0.5 for o in taken
+        ):
+            later.append(e)
+            continue
+        out.append(e)
+        taken.append(t)
+    return out + later[: n - len(out)]
+
+
+def _covered(a, b) -> float:
+    """The share of window ``b``'s area inside window ``a`` ((col0, row0, col1, row1); 0 for None)."""
+    if a is None or b is None:
+        return 0.0
+    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return w * h / max(1, (b[2] - b[0]) * (b[3] - b[1]))
 
 
 def tied_with_leader(votes: list[int], top_k: int, extra: int, sigma: float) -> int:
