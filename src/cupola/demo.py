@@ -112,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     code = _locate_grid(cupola_main, args.out / "locate-grid", outputs)
     if code != 0:
         return code
+    # a tile much larger than the photo's footprint (as a full Sentinel-2 tile is): found in a window
+    code = _locate_big_tile(cupola_main, args.out / "locate-big-tile", outputs)
+    if code != 0:
+        return code
 
     # the ISS's own lightning imager: one real orbit of ISS LIS (../shared/data beside the repository)
     lis = Path(__file__).resolve().parents[3] / "shared" / "data" / "iss-lis-2020"
@@ -227,6 +231,37 @@ def _locate_grid(cupola_main, folder: Path, outputs: list) -> int:
         write_north_up_geotiff(tiles / f"{name}.tif", tile, box, tile_crs)
     print(f"reference tiles: 4 x 4 in {crs}, overlapping like Sentinel-2's")
     argv = ["locate", str(apl / case / "photo.jpg"), "--reference-dir", str(tiles), "--top-k", "2"]
+    code = _run(cupola_main, [*argv, "--out", str(folder / "located")])
+    if code != 0:
+        return code
+    pool = json.loads((folder / "located" / "result.json").read_text())["pool"]
+    tried = ", ".join(f"{t['tile']} ({'accepted' if t['matched'] else 'refused'})" for t in pool["tried"])
+    print(f"verified in order: {tried}")
+    outputs.append(folder)
+    return 0
+
+
+def _locate_big_tile(cupola_main, folder: Path, outputs: list) -> int:
+    """The Chilean photo against a pool holding one big tile: its Sentinel-2 mosaic at its own pixel
+    size on a GeoTIFF eight footprints wide (4864 px; the New Mexican mosaic, mirrored, around it),
+    and the three other bundled mosaics. Read whole at 1024 px the big tile keeps the footprint in
+    ~130 px; the pool also indexes it as 3 x 3 and 7 x 7 overlapping windows and finds the photo in
+    one of them."""
+    from cupola.io.geotiff import write_north_up_geotiff
+    from cupola.simulate.locate_cases import read_base_case, reframe_reference
+
+    apl = sample_dir().parent / "apl"
+    cases = {p.name: read_base_case(p) for p in sorted(apl.iterdir()) if (p / "case.json").is_file()}
+    chile, filler = cases["ISS064-E-358"], cases["ISS064-E-46242"].reference
+    tiles = folder / "tiles"
+    tiles.mkdir(parents=True, exist_ok=True)
+    image, bounds = reframe_reference(chile, 1 / 8, (0.35, 0.6), filler, out_px=4864)
+    write_north_up_geotiff(tiles / "big_tile.tif", image, bounds, "EPSG:4326")
+    for name, case in cases.items():
+        if name != chile.name:
+            write_north_up_geotiff(tiles / f"{name}.tif", case.reference, case.bounds, "EPSG:4326")
+    print(f"reference tiles: big_tile.tif ({image.shape[1]} x {image.shape[0]} px) and 3 bundled mosaics")
+    argv = ["locate", str(apl / chile.name / "photo.jpg"), "--reference-dir", str(tiles)]
     code = _run(cupola_main, [*argv, "--out", str(folder / "located")])
     if code != 0:
         return code
