@@ -374,6 +374,35 @@ def run_grid(
     tiles overlap and are cut in UTM, like Sentinel-2's; ``frame``: each place re-framed first, so
     that tiles can be larger than the footprint (:func:`grid_tiles`), and a true photo is put to
     its own place's tiles only (a measure of the windows, not of the ranking)."""
+    bases = base_cases()
+    grid = grid_tiles(bases, n, zoom, overlap, utm, frame)
+
+    def extra(res, c, ok) -> dict:
+        on_mosaic = bool(res.matched and any(t["matched"] and "mosaic" in t for t in res.tried))
+        return {
+            "on_mosaic": on_mosaic,
+            "by_tile": bool(ok and c is not None and not on_mosaic),
+            "tile_rows": [
+                {k2: t[k2] for k2 in ("tile", "matched", "inliers") if k2 in t} | {"mosaic": "mosaic" in t}
+                for t in res.tried
+            ],
+        }
+
+    # re-framed, a true photo gets its own place's tiles alone (the canvases are mostly the same
+    # unrelated imagery, which leaves the photo's own tiles few votes among the others': the votes
+    # are not what is measured)
+    return _run_place_pools(grid, "grid", options, only, log, verbose, own_only=bool(frame), extra=extra)
+
+
+def _run_place_pools(
+    tile_sets: dict, prefix: str, options, only, log, verbose: bool, own_only: bool, extra, pool_options=None
+) -> list[dict]:
+    """Every varied photo of the suite (the framing factor left out) against a pool of the tiles of
+    ``tile_sets`` ({place: [(name, image, bounds[, CRS])]}, written once as GeoTIFFs): all of them,
+    or with ``own_only`` its own place's alone; each base photo, with and without its focal length,
+    against the tiles of the other places (must be "not here"). One feature cache for the run.
+    Rows as :func:`_pool_answer` makes them, with ``correct``, ``false_accept`` and what
+    ``extra(result, case, correct)`` adds."""
     import shutil
     import tempfile
 
@@ -384,11 +413,10 @@ def run_grid(
     base = options or LocateOptions()
     true_cases, _ = build_suite(CASES)
     bases = base_cases()
-    grid = grid_tiles(bases, n, zoom, overlap, utm, frame)
-    tmp = Path(tempfile.mkdtemp(prefix="cupola-grid-suite-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"cupola-{prefix}-suite-"))
     rows = []
     try:
-        shared = write_tiles(tmp / "tiles", grid.values())
+        shared = write_tiles(tmp / "tiles", tile_sets.values())
         cache = FeatureCache(tmp / "cache")
         jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases if c.variant.factor != "framing"]
         jobs += [(b.photo, b.name, None, f) for b in bases for f in (None, b.focal_mm)]
@@ -396,29 +424,16 @@ def run_grid(
             if only is not None and (c.variant.factor if c is not None else "wrong") != only:
                 continue
             folder = shared
-            # the pool without the photo's own place; re-framed, a true photo gets its own place's
-            # tiles alone (the canvases are mostly the same unrelated imagery, which leaves the
-            # photo's own tiles few votes among the others': the votes are not what is measured)
-            if c is None or frame:
+            if c is None or own_only:  # the other places' tiles, or (own_only) the photo's own
                 folder = tmp / f"pool{k}"
                 folder.mkdir()
-                for other, tiles in grid.items():
+                for other, tiles in tile_sets.items():
                     for name, *_ in tiles:
                         if (other != place) == (c is None):
                             (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
-            res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache)
-            on_mosaic = bool(res.matched and any(t["matched"] and "mosaic" in t for t in res.tried))
+            res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache, pool_options)
             ok = bool(err is not None and err <= SUCCESS_KM) if c is not None else not res.matched
-            row.update(
-                correct=ok,
-                on_mosaic=on_mosaic,
-                by_tile=bool(ok and c is not None and not on_mosaic),
-                false_accept=bool(res.matched and not ok),
-                tile_rows=[
-                    {k2: t[k2] for k2 in ("tile", "matched", "inliers") if k2 in t} | {"mosaic": "mosaic" in t}
-                    for t in res.tried
-                ],
-            )
+            row.update(correct=ok, false_accept=bool(res.matched and not ok), **extra(res, c, ok))
             if folder != shared:
                 shutil.rmtree(folder)
             what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
@@ -468,51 +483,16 @@ def run_big(
     base photo, with and without its focal length, against the pool without its own place must be
     "not here". ``seed`` places the footprints. ``pool_options``: the pool's
     (``PoolOptions(split_levels=0)``, tiles taken whole, is the baseline)."""
-    import shutil
-    import tempfile
-
-    from cupola.locate.cache import FeatureCache
-    from cupola.locate.localize import LocateOptions
     from cupola.locate.pool import PoolOptions
-    from cupola.simulate.locate_cases import build_suite
 
-    base = options or LocateOptions()
+    big = big_tiles(base_cases(), frame, seed)
+
+    def extra(res, c, ok) -> dict:
+        return {"in_window": bool(res.matched and res.tile is not None and "window" in res.tile.name)}
+
+    sets = {place: [tile] for place, tile in big.items()}
     pool_opts = pool_options or PoolOptions()
-    true_cases, _ = build_suite(CASES)
-    bases = base_cases()
-    big = big_tiles(bases, frame, seed)
-    tmp = Path(tempfile.mkdtemp(prefix="cupola-big-suite-"))
-    rows = []
-    try:
-        shared = write_tiles(tmp / "tiles", [list(big.values())])
-        cache = FeatureCache(tmp / "cache")
-        jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases if c.variant.factor != "framing"]
-        jobs += [(b.photo, b.name, None, f) for b in bases for f in (None, b.focal_mm)]
-        for k, (photo, place, c, focal) in enumerate(jobs):
-            if only is not None and (c.variant.factor if c is not None else "wrong") != only:
-                continue
-            folder = shared
-            if c is None:  # the pool without the photo's own place
-                folder = tmp / f"pool{k}"
-                folder.mkdir()
-                for other, (name, *_) in big.items():
-                    if other != place:
-                        (folder / f"{name}.tif").hardlink_to(shared / f"{name}.tif")
-            res, err, row = _pool_answer(folder, photo, c, place, focal, base, cache, pool_opts)
-            ok = bool(err is not None and err <= SUCCESS_KM) if c is not None else not res.matched
-            row.update(
-                correct=ok,
-                in_window=bool(res.matched and res.tile is not None and "window" in res.tile.name),
-                false_accept=bool(res.matched and not ok),
-            )
-            if folder != shared:
-                shutil.rmtree(folder)
-            what = ("matched " + res.tile.name if res.matched else "not here") + _km(err)
-            text = f"{row['case']}: {what}, {len(res.tried)} verified, {row['seconds']:.1f} s"
-            _keep(rows, row, f"{text}; {row['reason'][:70]}", verbose, log)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return rows
+    return _run_place_pools(sets, "big", options, only, log, verbose, False, extra, pool_opts)
 
 
 def big_summary(rows: list[dict]) -> dict:

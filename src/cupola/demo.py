@@ -231,6 +231,11 @@ def _locate_grid(cupola_main, folder: Path, outputs: list) -> int:
         write_north_up_geotiff(tiles / f"{name}.tif", tile, box, tile_crs)
     print(f"reference tiles: 4 x 4 in {crs}, overlapping like Sentinel-2's")
     argv = ["locate", str(apl / case / "photo.jpg"), "--reference-dir", str(tiles), "--top-k", "2"]
+    return _locate_in_pool(cupola_main, argv, folder, outputs)
+
+
+def _locate_in_pool(cupola_main, argv: list[str], folder: Path, outputs: list) -> int:
+    """``cupola ARGV --out FOLDER/located`` (a pool search), then the tiles it verified, in order."""
     code = _run(cupola_main, [*argv, "--out", str(folder / "located")])
     if code != 0:
         return code
@@ -262,14 +267,7 @@ def _locate_big_tile(cupola_main, folder: Path, outputs: list) -> int:
             write_north_up_geotiff(tiles / f"{name}.tif", case.reference, case.bounds, "EPSG:4326")
     print(f"reference tiles: big_tile.tif ({image.shape[1]} x {image.shape[0]} px) and 3 bundled mosaics")
     argv = ["locate", str(apl / chile.name / "photo.jpg"), "--reference-dir", str(tiles)]
-    code = _run(cupola_main, [*argv, "--out", str(folder / "located")])
-    if code != 0:
-        return code
-    pool = json.loads((folder / "located" / "result.json").read_text())["pool"]
-    tried = ", ".join(f"{t['tile']} ({'accepted' if t['matched'] else 'refused'})" for t in pool["tried"])
-    print(f"verified in order: {tried}")
-    outputs.append(folder)
-    return 0
+    return _locate_in_pool(cupola_main, argv, folder, outputs)
 
 
 def _nightlights_zones(cupola_main, folder: Path, outputs: list) -> int:
