@@ -206,3 +206,14 @@ def test_verification_passes_over_windows_that_half_overlap_one_already_taken():
     ]
     plain = [{"tile": str(i), "_tile": Tile(Path(f"{i}.tif"), str(i), (0, 0, 1, 1))} for i in range(5)]
     assert distinct_windows(plain, 3) == plain[:3]
+
+
+def test_a_vrt_keeps_no_cache_id_even_when_the_caller_knows_its_hash(big, tmp_path):
+    """A VRT's pixels live in other files: an id from its own bytes (as the pool's manifest has)
+    would let a cache serve features of files that changed since, so it is not taken."""
+    import rasterio.shutil
+
+    folder, *_ = big
+    rasterio.shutil.copy(folder / "canvas.tif", tmp_path / "canvas.vrt", driver="VRT")
+    assert load_reference(tmp_path / "canvas.vrt", content_id="abc", window=(0, 0, 700, 700)).content_id is None
+    assert load_reference(folder / "canvas.tif", content_id="abc").content_id == "abc"

@@ -161,7 +161,8 @@ def load_reference(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such reference file")
-    cid = content_id if content_id is not None else _content_id(path)
+    # a VRT keeps no id (its pixels live in other files, whose changes its own hash would not see)
+    cid = content_id if content_id is not None and path.suffix.lower() != ".vrt" else _content_id(path)
     if cid is not None and window is not None:
         cid = window_content_id(cid, window)
     if bounds is not None:
