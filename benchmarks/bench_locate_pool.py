@@ -350,4 +350,80 @@ def pool_robustness():
     )
 
 
-BENCHMARKS = {"locate_pool": pool_bench, "locate_pool_robustness": pool_robustness}
+def big_tile_bench():
+    """A pool holding one tile of a full Sentinel-2 tile's size: 10980 x 10980 px at 10 m in its
+    UTM zone, the Syrian mosaic (resampled to 10 m, cubic) pasted off-centre on a canvas of the
+    New Mexican mosaic (mirrored, also at 10 m), beside the three other bundled mosaics as 1024-px
+    tiles. Indexed once with a cache folder, then the Syrian photo (no focal length) queried twice
+    (the second time the verified window's matching features are cached); the baseline is the same
+    pool with big tiles taken whole (``split_levels=0``), in the same run."""
+    import cv2
+    from pyproj import Geod, Transformer
+
+    from cupola.io.geotiff import write_north_up_geotiff
+    from cupola.locate.cache import FeatureCache
+    from cupola.locate.localize import LocateOptions, ground_distance_m
+    from cupola.locate.pool import PoolOptions, TilePool, localizer_with_cache
+    from cupola.simulate.locate_cases import read_base_case, utm_crs
+
+    cases = {p.name: read_base_case(p) for p in sorted(CASES.iterdir()) if (p / "case.json").is_file()}
+    syria, nm = cases["ISS050-E-70536"], cases["ISS064-E-46242"]
+    west, south, east, north = syria.bounds
+    geod = Geod(ellps="WGS84")
+    cols = round(geod.inv(west, (south + north) / 2, east, (south + north) / 2)[2] / 10.0)
+    rows = round(geod.inv((west + east) / 2, south, (west + east) / 2, north)[2] / 10.0)
+    side = 10980
+    block = np.concatenate([nm.reference, nm.reference[:, ::-1]], axis=1)
+    block = np.concatenate([block, block[::-1]], axis=0)
+    block = cv2.resize(block, (block.shape[1] * 2, block.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
+    canvas = np.tile(block, (side // block.shape[0] + 1, side // block.shape[1] + 1, 1))[:side, :side].copy()
+    r0, c0 = 6200, 2100
+    canvas[r0 : r0 + rows, c0 : c0 + cols] = cv2.resize(syria.reference, (cols, rows), interpolation=cv2.INTER_CUBIC)
+    crs = utm_crs((west + east) / 2, (south + north) / 2)
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(west, north)
+    box = (x - c0 * 10.0, y + r0 * 10.0 - side * 10.0, x - c0 * 10.0 + side * 10.0, y + r0 * 10.0)
+    tmp = Path(tempfile.mkdtemp(prefix="cupola-big-tile-"))
+    try:
+        tiles = tmp / "tiles"
+        tiles.mkdir()
+        write_north_up_geotiff(tiles / "T_big.tif", canvas, box, crs)
+        del canvas
+        for name, c in cases.items():
+            if name != syria.name:
+                write_geotiff(tiles / f"{name}.tif", c.reference, c.bounds)
+        opts = LocateOptions()
+        out = {}
+        for label, pool_opts in (("windows", PoolOptions()), ("whole", PoolOptions(split_levels=0))):
+            cache = FeatureCache(tmp / f"cache-{label}")
+            loc = localizer_with_cache(opts, cache)
+            t0 = time.perf_counter()
+            n = len(TilePool(tiles, pool_opts, cache=cache).tiles)
+            TilePool(tiles, pool_opts, cache=cache).build_index(localizer=loc)
+            index_s = time.perf_counter() - t0
+            secs, res = [], None
+            for _ in range(2):
+                t0 = time.perf_counter()
+                res = TilePool(tiles, pool_opts, cache=cache).locate(syria.photo, opts, localizer=loc)
+                secs.append(time.perf_counter() - t0)
+            assert res is not None
+            err = ground_distance_m(*res.result.center_lonlat, *syria.center_lonlat) / 1000 if res.matched else None
+            found = bool(err is not None and err <= 2.0)
+            print(
+                f"# big tile, {label}: {n} tiles and windows, index {index_s:.1f} s, "
+                f"{'found on ' + res.tile.name if res.matched else 'not here'}"
+                f"{'' if err is None else f' ({err:.2f} km off)'}, queries {secs[0]:.1f} / {secs[1]:.1f} s",
+                flush=True,
+            )
+            out[label] = (found, index_s, secs)
+        bench_line("locate_pool_big_tile_found", int(out["windows"][0]), "cases", baseline=int(out["whole"][0]))
+        bench_line("locate_pool_big_tile_index_seconds", out["windows"][1], "s", baseline=out["whole"][1])
+        bench_line("locate_pool_big_tile_seconds", out["windows"][2][1], "s", baseline=out["whole"][2][1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+BENCHMARKS = {
+    "locate_pool": pool_bench,
+    "locate_pool_robustness": pool_robustness,
+    "locate_pool_big_tile": big_tile_bench,
+}
