@@ -129,6 +129,8 @@ def test_a_small_footprint_in_a_big_tile_is_found_in_a_window(big, tmp_path):
     res = pool.locate(photo, LocateOptions(matcher="sift"), localizer=loc)
     assert res.matched, res.result.reason
     assert "window" in res.tile.name and res.ranking[0]["tile"] == res.tile.name
+    # the answer counts tile files and windows apart: 2 files, 3 x 3 and 7 x 7 windows of the big one
+    assert (res.to_dict()["tiles_total"], res.to_dict()["windows_total"]) == (2, 9 + 49)
     assert ground_distance_m(*res.result.center_lonlat, *centre) < 2000
     # the window's votes are those that land in it: its level's votes, counted by position
     top = res.ranking[0]

@@ -212,10 +212,11 @@ class PoolResult:
     reference: Reference | None = None
     ranking: list = field(default_factory=list)  # [{"rank", "tile", "score", "rotation_deg"}] best first
     tried: list = field(default_factory=list)  # [{"rank", "tile", "matched", "reason", "seconds"}]
-    tiles_total: int = 0
+    tiles_total: int = 0  # tile files (a big file's windows are counted in windows_total)
     tiles_beyond_horizon: int = 0
     timings_s: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)  # files of the folder that are not tiles, and why
+    windows_total: int = 0  # windows of big tiles ranked beside the tiles (PoolOptions.split_levels)
 
     @property
     def matched(self) -> bool:
@@ -224,6 +225,7 @@ class PoolResult:
     def to_dict(self) -> dict:
         return {
             "tiles_total": self.tiles_total,
+            "windows_total": self.windows_total,
             "tiles_beyond_horizon": self.tiles_beyond_horizon,
             "tiles_ranked": len(self.ranking),
             "files_skipped": self.skipped[:50],
@@ -1079,16 +1081,20 @@ class TilePool:
         tiles = self.tiles
         if lopts.nadir_lonlat is not None:
             tiles = within_horizon(tiles, lopts.nadir_lonlat, lopts.altitude_m)
-        beyond = len(self.tiles) - len(tiles)
+        # tiles are counted as files; a big file's windows apart
+        n_tiles = sum(t.window is None for t in self.tiles)
+        n_windows = len(self.tiles) - n_tiles
+        beyond = n_tiles - sum(t.window is None for t in tiles)
         if not tiles:
             res = LocateResult(
                 False,
-                f"not here: all {len(self.tiles)} tiles lie beyond the ISS horizon from the "
+                f"not here: all {n_tiles} tiles lie beyond the ISS horizon from the "
                 f"given nadir point ({horizon_distance_m(lopts.altitude_m) / 1000:.0f} km)",
             )
             return PoolResult(
                 res,
-                tiles_total=len(self.tiles),
+                tiles_total=n_tiles,
+                windows_total=n_windows,
                 tiles_beyond_horizon=beyond,
                 timings_s={"total": time.perf_counter() - t_start},
                 skipped=list(self.skipped),
@@ -1170,7 +1176,7 @@ class TilePool:
         public = [{k: v for k, v in e.items() if k != "_tile"} for e in ranking]
         if found is not None:
             res, tile, ref = found
-            out = PoolResult(res, tile, ref, public, tried, len(self.tiles), beyond)
+            out = PoolResult(res, tile, ref, public, tried, n_tiles, beyond, windows_total=n_windows)
         else:
             first = [t for t in tried if "contrast" not in t and "mosaic" not in t]
             why = "; ".join(f"{t['tile']} (rank {t['rank']}): {t['reason']}" for t in first)
@@ -1204,7 +1210,7 @@ class TilePool:
                 matcher=localizer.matcher.name,
             )
             res.inliers = max((t["inliers"] for t in tried), default=0)
-            out = PoolResult(res, None, None, public, tried, len(self.tiles), beyond)
+            out = PoolResult(res, None, None, public, tried, n_tiles, beyond, windows_total=n_windows)
         timings["total"] = time.perf_counter() - t_start
         out.timings_s = timings
         out.skipped = list(self.skipped)
