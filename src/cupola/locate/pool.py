@@ -475,10 +475,13 @@ def _window_bounds(tile: Tile):
     import rasterio
     from rasterio.warp import transform_bounds
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        with rasterio.open(tile.path) as ds:
-            transform, crs = ds.transform, ds.crs
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(tile.path) as ds:
+                transform, crs = ds.transform, ds.crs
+    except rasterio.errors.RasterioIOError:
+        return None  # unreadable since it was listed: taken whole, and loading it says why
     if crs is None or transform.b != 0 or transform.d != 0:
         return None
 
@@ -969,9 +972,13 @@ class TilePool:
             rows = self._vote_rows(desc, allf, owner, group, lists)
             per_set = np.bincount(owner[rows], minlength=len(sets))
             votes = per_set[tile_set]
-            for i, t in enumerate(tiles):
-                if t.window is not None:
-                    votes[i] = int(np.count_nonzero(in_window(xy[rows[owner[rows] == tile_set[i]]], t.window)))
+            if any(t.window is not None for t in tiles):
+                voted_set, voted_xy = owner[rows], xy[rows]  # each vote's feature set and position, once
+                by_set = {k: voted_xy[voted_set == k] for k in np.unique(voted_set)}
+                empty = np.zeros((0, 2), np.float32)
+                for i, t in enumerate(tiles):
+                    if t.window is not None:
+                        votes[i] = int(np.count_nonzero(in_window(by_set.get(tile_set[i], empty), t.window)))
             best = np.maximum(best, votes)
         return best
 
