@@ -1,8 +1,8 @@
 """The robustness suite's factors as tests, on small versions of the real cases: the reference
 re-framed at 512 px (footprint 1/2 to 1/4 of it, off-centre), the photo rescaled, turned, hazed and
 JPEG-compressed, with and without the focal length; and real photos against other places'
-references, which must be rejected. The oblique-view and cloud factors are checked here as
-transforms only: at these small sizes they are not localized (see docs/locate.md). A wide-angle
+references, which must be rejected. The oblique-view, cloud and obstruction factors are checked
+here as transforms only: at these small sizes they are not localized (see docs/locate.md). A wide-angle
 oblique view rendered from a reference is localized here, for its geometry (the keystone)."""
 
 from pathlib import Path
@@ -18,6 +18,8 @@ from cupola.simulate.locate_cases import (
     build_suite,
     make_case,
     paint_clouds,
+    paint_solar_array,
+    paint_window_edge,
     perspective_view,
     read_base_case,
     reframe_reference,
@@ -102,7 +104,8 @@ def test_reframed_reference_places_the_footprint_where_asked(bases, filler):
 
 def test_suite_covers_the_factors():
     factors = {v.factor for v in suite_variants()}
-    assert {"framing", "scale", "rotation", "haze", "jpeg", "focal", "tilt", "clouds"} <= factors
+    assert {"framing", "scale", "rotation", "haze", "jpeg", "focal", "tilt", "clouds", "obstruction"} <= factors
+    assert {v.obstruction for v in suite_variants() if v.factor == "obstruction"} == {"window", "array"}
     assert max(v.tilt_deg for v in suite_variants()) >= 50  # the held-out photos: 0-50 deg
     assert max(v.cloud_fraction for v in suite_variants()) >= 0.4  # the held-out photos: 10-50 %
     fills = [v.fill for v in suite_variants() if v.factor == "framing"]
@@ -187,6 +190,31 @@ def test_painted_clouds_cover_what_is_asked_and_the_mask_finds_them(bases):
         covered = float((clouded.min(axis=2) > 225).mean() - (p.min(axis=2) > 225).mean())
         assert covered == pytest.approx(frac, abs=0.1)
         assert cloud_mask(clouded).mean() > 0.7 * frac  # the soft edges are partly transparent
+
+
+@pytest.mark.parametrize("paint", [paint_window_edge, paint_solar_array])
+def test_an_obstruction_hides_what_is_asked_and_leaves_the_rest(bases, paint):
+    """The window edge and the solar array cover the asked share of the photo (the pixels they
+    change), leave the rest as it was, come out the same for a seed, and enter from another side
+    for another seed."""
+    p = bases["ISS064-E-358"].photo
+    for frac in (0.2, 0.4):
+        out = paint(p, frac, seed=0)
+        changed = np.abs(out.astype(int) - p.astype(int)).max(axis=2) > 12
+        assert out.shape == p.shape and out.dtype == np.uint8
+        assert changed.mean() == pytest.approx(frac, abs=0.04)
+        assert np.array_equal(out, paint(p, frac, seed=0))
+    a, b = paint(p, 0.3, seed=0), paint(p, 0.3, seed=1)
+    assert (np.abs(a.astype(int) - b.astype(int)).max(axis=2) > 12).mean() > 0.1
+    # through the variant, as the suite builds it
+    v = Variant(
+        "obstruction",
+        "",
+        obstruction="window" if paint is paint_window_edge else "array",
+        obstruction_fraction=0.2,
+        obstruction_seed=0,
+    )
+    assert np.array_equal(transform_photo(p, v), paint(p, 0.2, seed=0))
 
 
 def test_fill_masked_takes_the_surrounding_tone_and_leaves_ground_alone():

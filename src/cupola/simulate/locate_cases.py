@@ -13,6 +13,9 @@ hand-labelled footprint) is varied along the factors that change in real use:
   photos' 0-50): the ground foreshortened by cos(tilt) along the look direction and a keystone
   (the far side smaller by the ratio of slant ranges across the frame);
 - clouds: soft bright cloud fields over 20 % and 45 % of the photo (the held-out photos: 10-50 %);
+- obstruction: part of the frame hidden by the station itself, as in photos taken with short
+  lenses: the dark edge of a round window, or a solar-array wing (a grid of dark cells and bright
+  bus bars, the strongest texture in the frame) over 20 % and 40 % of the photo;
 - with and without the lens focal length (the held-out photos come without one).
 
 Independent of the localizer on purpose: the transforms use plain OpenCV resampling and the labels
@@ -50,6 +53,9 @@ class Variant:
     tilt_azimuth_deg: float = 0.0  # direction of the look in the photo's frame (0 = towards its top)
     cloud_fraction: float = 0.0  # share of the photo covered by synthetic clouds
     cloud_seed: int = 0  # which random cloud field
+    obstruction: str | None = None  # "window" (the dark edge of a round window) | "array" (a solar array)
+    obstruction_fraction: float = 0.0  # share of the photo it hides
+    obstruction_seed: int = 0  # where it enters the frame
     with_focal: bool = False
 
 
@@ -122,6 +128,10 @@ def suite_variants() -> list[Variant]:
         v.append(Variant("clouds", f"clouds over {frac:.0%}", cloud_fraction=frac, cloud_seed=seed))
     for fill in (1 / 3, 1 / 8):
         v.append(Variant("focal", f"focal length given, fill 1/{round(1 / fill)}", fill=fill, with_focal=True))
+    for kind, what in (("window", "window edge"), ("array", "solar array")):
+        for frac, seed in ((0.2, 0), (0.4, 1)):
+            label = f"{what} over {frac:.0%}"
+            v.append(Variant("obstruction", label, obstruction=kind, obstruction_fraction=frac, obstruction_seed=seed))
     return v
 
 
@@ -235,8 +245,56 @@ def paint_clouds(img: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def paint_window_edge(img: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """The dark, out-of-focus edge of a round window over ``fraction`` of the image: outside a
+    circle whose centre lies off the frame's centre (towards a random side), near-black with a
+    little sensor noise, behind a soft edge with a faint lit rim."""
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(seed)
+    ang = rng.uniform(0.0, 2.0 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = w / 2 + 0.35 * max(h, w) * math.cos(ang), h / 2 + 0.35 * max(h, w) * math.sin(ang)
+    r = np.hypot(xx - cx, yy - cy)
+    edge = float(np.quantile(r, 1.0 - fraction))  # the circle that leaves ``fraction`` outside
+    soft = 0.004 * max(h, w)
+    alpha = np.clip((r - edge) / soft + 0.5, 0.0, 1.0)[..., None]
+    dark = np.array([18, 17, 20], np.float32) + 3.0 * rng.standard_normal((h, w, 1)).astype(np.float32)
+    rim = 40.0 * np.exp(-(((r - edge) / (0.75 * soft)) ** 2))[..., None]
+    out = img.astype(np.float32) * (1 - alpha) + dark * alpha + rim
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def paint_solar_array(img: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """A solar-array wing over ``fraction`` of the image: a band entering from one side at a random
+    angle (within 35 deg of the frame's axes), dark blue cells (1/30 of the frame across, twice as
+    long) between bright bus bars, shaded along its length: strong repetitive texture that matches
+    no ground."""
+    import cv2
+
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(seed)
+    t = math.radians(rng.uniform(-35.0, 35.0))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    u = (xx - w / 2) * math.cos(t) + (yy - h / 2) * math.sin(t)
+    v = -(xx - w / 2) * math.sin(t) + (yy - h / 2) * math.cos(t)
+    s = v * rng.choice([-1.0, 1.0])
+    inside = s >= np.quantile(s, 1.0 - fraction)
+    cell = max(h, w) / 30.0
+    bars = (np.mod(u, cell) < 0.08 * cell) | (np.mod(v, 2.2 * cell) < 0.11 * cell)
+    shade = 0.8 + 0.4 * (u - u.min()) / max(float(np.ptp(u)), 1.0)
+    colour = np.where(bars[..., None], np.array([190, 165, 105], np.float32), np.array([38, 42, 88], np.float32))
+    colour = colour * shade[..., None]
+    alpha = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 1.0)[..., None]
+    out = img.astype(np.float32) * (1 - alpha) + colour * alpha
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+OBSTRUCTIONS = {"window": paint_window_edge, "array": paint_solar_array}
+
+
 def transform_photo(photo: np.ndarray, v: Variant) -> np.ndarray:
-    """The photo resampled, turned, tilted, clouded, hazed and JPEG-compressed as the variant says."""
+    """The photo resampled, turned, tilted, clouded, partly hidden, hazed and JPEG-compressed as the
+    variant says."""
     import cv2
 
     img = photo
@@ -246,6 +304,8 @@ def transform_photo(photo: np.ndarray, v: Variant) -> np.ndarray:
         img = cv2.warpPerspective(img, hm, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
     if v.cloud_fraction:
         img = paint_clouds(img, v.cloud_fraction, seed=v.cloud_seed)
+    if v.obstruction is not None:
+        img = OBSTRUCTIONS[v.obstruction](img, v.obstruction_fraction, seed=v.obstruction_seed)
     if v.photo_scale != 1.0:
         h, w = img.shape[:2]
         interp = cv2.INTER_AREA if v.photo_scale < 1 else cv2.INTER_CUBIC
