@@ -16,6 +16,7 @@ from cupola.locate.reference import Reference
 from cupola.simulate.locate_cases import (
     Variant,
     build_suite,
+    edge_offset,
     make_case,
     paint_clouds,
     paint_solar_array,
@@ -106,10 +107,27 @@ def test_suite_covers_the_factors():
     factors = {v.factor for v in suite_variants()}
     assert {"framing", "scale", "rotation", "haze", "jpeg", "focal", "tilt", "clouds", "obstruction"} <= factors
     assert {v.obstruction for v in suite_variants() if v.factor == "obstruction"} == {"window", "array"}
+    assert "edge" in factors
     assert max(v.tilt_deg for v in suite_variants()) >= 50  # the held-out photos: 0-50 deg
     assert max(v.cloud_fraction for v in suite_variants()) >= 0.4  # the held-out photos: 10-50 %
     fills = [v.fill for v in suite_variants() if v.factor == "framing"]
     assert min(fills) <= 1 / 8 and max(fills) >= 1 / 2
+
+
+def test_an_edge_variant_cuts_the_footprint_by_the_asked_share(bases, filler):
+    """The edge factor's references hold the footprint but for a quarter or a half of it, beyond
+    the east or the north edge."""
+    for base, v in ((b, v) for b in bases.values() if b.inside for v in suite_variants() if v.factor == "edge"):
+        fp = base.footprint_lonlat
+        offset = edge_offset(base, v.fill, v.beyond_edge, v.beyond_share, v.offset)
+        img, (west, south, east, north) = reframe_reference(base, v.fill, offset, filler, out_px=400)
+        if v.beyond_edge == "east":
+            lo, hi, edge = fp[:, 0].min(), fp[:, 0].max(), east
+        else:
+            lo, hi, edge = fp[:, 1].min(), fp[:, 1].max(), north
+        beyond = (hi - edge) / (hi - lo)
+        assert beyond == pytest.approx(v.beyond_share, abs=0.02), v.label
+    assert sorted(v.beyond_share for v in suite_variants() if v.factor == "edge") == [0.25, 0.25, 0.5, 0.5]
 
 
 def test_photo_transforms(bases):

@@ -13,6 +13,8 @@ hand-labelled footprint) is varied along the factors that change in real use:
   photos' 0-50): the ground foreshortened by cos(tilt) along the look direction and a keystone
   (the far side smaller by the ratio of slant ranges across the frame);
 - clouds: soft bright cloud fields over 20 % and 45 % of the photo (the held-out photos: 10-50 %);
+- edge: the footprint cut by the reference's edge, a quarter or half of it beyond the east or the
+  north edge (a reference that holds only part of the photo's ground);
 - obstruction: part of the frame hidden by the station itself, as in photos taken with short
   lenses: the dark edge of a round window, or a solar-array wing (a grid of dark cells and bright
   bus bars, the strongest texture in the frame) over 20 % and 40 % of the photo;
@@ -53,6 +55,8 @@ class Variant:
     tilt_azimuth_deg: float = 0.0  # direction of the look in the photo's frame (0 = towards its top)
     cloud_fraction: float = 0.0  # share of the photo covered by synthetic clouds
     cloud_seed: int = 0  # which random cloud field
+    beyond_edge: str | None = None  # "east" | "north": the footprint cut by that edge of the reference
+    beyond_share: float = 0.0  # the share of the footprint's extent across that edge lying beyond it
     obstruction: str | None = None  # "window" (the dark edge of a round window) | "array" (a solar array)
     obstruction_fraction: float = 0.0  # share of the photo it hides
     obstruction_seed: int = 0  # where it enters the frame
@@ -128,6 +132,10 @@ def suite_variants() -> list[Variant]:
         v.append(Variant("clouds", f"clouds over {frac:.0%}", cloud_fraction=frac, cloud_seed=seed))
     for fill in (1 / 3, 1 / 8):
         v.append(Variant("focal", f"focal length given, fill 1/{round(1 / fill)}", fill=fill, with_focal=True))
+    for share in (0.25, 0.5):  # at the base fill of 1/3
+        for side in ("east", "north"):
+            label = f"{share:.0%} of the footprint beyond the {side} edge"
+            v.append(Variant("edge", label, beyond_edge=side, beyond_share=share))
     for kind, what in (("window", "window edge"), ("array", "solar array")):
         for frac, seed in ((0.2, 0), (0.4, 1)):
             label = f"{what} over {frac:.0%}"
@@ -141,6 +149,24 @@ def _linear_pixels(lonlat: np.ndarray, bounds, shape) -> np.ndarray:
     col = (lonlat[:, 0] - west) / (east - west) * w - 0.5
     row = (north - lonlat[:, 1]) / (north - south) * h - 0.5
     return np.column_stack([col, row])
+
+
+def edge_offset(
+    base: BaseCase, fill: float, edge: str, share: float, offset: tuple[float, float]
+) -> tuple[float, float]:
+    """``offset`` with its coordinate across ``edge`` ("east" or "north") moved so that ``share`` of
+    the footprint's extent across that edge lies beyond the reference re-cut at ``fill``
+    (:func:`reframe_reference`: the offset places the mean of the footprint's corners)."""
+    px = _linear_pixels(base.footprint_lonlat, base.bounds, base.reference.shape)
+    side = float(max(np.ptp(px[:, 0]), np.ptp(px[:, 1]))) / fill  # the new reference's side, pixels
+    centre = px.mean(axis=0)
+    if edge == "east":
+        lo, hi = px[:, 0].min(), px[:, 0].max()
+        return 1.0 - (hi - centre[0]) / side + share * (hi - lo) / side, offset[1]
+    if edge == "north":  # rows grow southwards: the north edge is row 0
+        lo, hi = px[:, 1].min(), px[:, 1].max()
+        return offset[0], (centre[1] - lo) / side - share * (hi - lo) / side
+    raise ValueError(f"edge must be east or north, got {edge!r}")
 
 
 def reframe_reference(
@@ -335,7 +361,8 @@ def make_case(base: BaseCase, v: Variant, filler: np.ndarray, reference_px: int 
     """One suite case: the varied photo against the re-framed reference of its own place."""
     from pyproj import Geod
 
-    image, bounds = reframe_reference(base, v.fill, v.offset, filler, out_px=reference_px)
+    offset = v.offset if v.beyond_edge is None else edge_offset(base, v.fill, v.beyond_edge, v.beyond_share, v.offset)
+    image, bounds = reframe_reference(base, v.fill, offset, filler, out_px=reference_px)
     ref = Reference(image, f"{base.name}-{v.factor}", bounds=bounds)
     fp = base.footprint_lonlat
     g = Geod(ellps="WGS84")
