@@ -561,6 +561,9 @@ def summary(rows: list[dict]) -> dict:
         "wrong_max_ratio": max((r["ratio"] or 0.0 for r in wrong_rows), default=0.0),
         # pool mode: a true photo accepted on a tile that does not hold it
         "wrong_tile_accepts": sum(r.get("wrong_tile", False) for r in true_rows),
+        # a true photo accepted on its own reference but placed beyond SUCCESS_KM: as wrong as a
+        # false accept for a user, though the reference did hold it
+        "wrong_placements": sum(bool(r["matched"] and not r["correct"]) for r in true_rows),
         "median_s": float(np.median(secs)) if secs else float("nan"),
         "max_s": float(np.max(secs)) if secs else float("nan"),
         "median_true_s": float(np.median([r["seconds"] for r in true_rows])) if true_rows else float("nan"),

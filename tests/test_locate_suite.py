@@ -60,6 +60,9 @@ VARIANTS = [
     Variant("haze", "haze", haze=0.45),
     Variant("jpeg", "jpeg", jpeg_quality=12),
     Variant("focal", "focal", with_focal=True),
+    Variant("obstruction", "array 20%", obstruction="array", obstruction_fraction=0.2, obstruction_seed=0),
+    Variant("obstruction", "window 40%", obstruction="window", obstruction_fraction=0.4, obstruction_seed=1),
+    Variant("edge", "25% beyond north", beyond_edge="north", beyond_share=0.25),
 ]
 
 
