@@ -90,6 +90,31 @@ def test_other_places_reference_rejected(bases, photo_case, ref_case):
     assert not res.matched, res.reason
 
 
+def test_a_window_edge_is_masked_and_no_longer_matches_a_coast(bases):
+    """The Crimean photo with the dark edge of a round window over 30 % of it was accepted on the
+    Chilean reference (39 inliers at ratio 0.40: the edge and its lit rim against the ground look
+    like a coast against the sea). The frame mask takes the edge, and not the bundled photos, dark
+    blue water or a solar array; with it the pair is rejected, at the default sizes."""
+    from cupola.locate.localize import frame_mask
+
+    for b in bases.values():
+        assert not frame_mask(b.photo).any(), b.name
+    p = bases["ISS062-E-150758"].photo
+    framed = paint_window_edge(p, 0.3, seed=7)
+    painted = np.abs(framed.astype(int) - p.astype(int)).max(axis=2) > 12
+    mask = frame_mask(framed)
+    assert mask[painted].mean() > 0.97 and 0.29 < mask.mean() < 0.36
+    assert not frame_mask(paint_solar_array(p, 0.3, seed=7)).any()
+    sea = p.copy()
+    sea[:, : p.shape[1] // 3] = (12, 28, 52)  # deep water by day: dark, but blue
+    assert not frame_mask(sea).any()
+    chile = bases["ISS064-E-358"]
+    # the first search accepted it (the contrast-folded retry after a rejection is not needed here)
+    opts = LocateOptions(contrast_retry=False)
+    res = Localizer(opts).locate(framed, [Reference(chile.reference, chile.name, bounds=chile.bounds)])
+    assert not res.matched, res.reason
+
+
 def test_reframed_reference_places_the_footprint_where_asked(bases, filler):
     b = bases["ISS050-E-70536"]
     for fill, off in ((1 / 2, (0.35, 0.6)), (1 / 8, (0.6, 0.4))):

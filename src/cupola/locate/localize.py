@@ -221,6 +221,34 @@ def cloud_mask(img: np.ndarray) -> np.ndarray:
     return (mx > 0.7) & (sat < 0.18)
 
 
+def frame_mask(img: np.ndarray, work_px: int = 256) -> np.ndarray:
+    """True for the dark, colourless regions that reach the photo's border (a window's frame, the
+    station's structure in shadow), widened by 1.5 % of the long side over their soft, sometimes
+    lit, edge. Such an edge against the ground is a curved high-contrast line much like a coast,
+    and matched one on a wrong reference (the suite's obstruction factor). Dark water keeps its
+    colour (a blue or green cast) and is not taken; a region under 2 % of the photo is left."""
+    import cv2
+
+    h, w = img.shape[:2]
+    if img.ndim != 3 or img.shape[2] < 3:
+        return np.zeros((h, w), bool)
+    s = min(1.0, work_px / max(h, w))
+    sw, sh = max(8, round(w * s)), max(8, round(h * s))
+    small = cv2.resize(np.ascontiguousarray(img[..., :3]), (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small.astype(np.float32) / 255.0, (0, 0), 1.0)  # sensor noise out
+    mx, mn = small.max(axis=2), small.min(axis=2)
+    dark = ((mx < 0.16) & (mx - mn < 0.06)).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    keep = [int(k) for k in edge if k != 0 and stats[k, cv2.CC_STAT_AREA] >= 0.02 * sw * sh]
+    if not keep:
+        return np.zeros((h, w), bool)
+    m = np.isin(labels, keep).astype(np.uint8)
+    r = max(1, round(0.015 * max(sw, sh)))
+    m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
 def fill_masked(gray: np.ndarray, mask: np.ndarray, sigma_frac: float, work_px: int = 512) -> np.ndarray:
     """``gray`` with the pixels under ``mask`` replaced by a normalised convolution of the others
     (a Gaussian of ``sigma_frac`` of the long side, weighted by the unmasked pixels): masked areas
@@ -779,11 +807,12 @@ class Localizer:
         if getattr(self, "_photo_digest", None) == digest:
             return
         # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
-        # the matcher sees the photo as it is (CLAHE evens out its contrast)
-        gray, clouds = to_gray(photo), cloud_mask(remove_haze(photo))
+        # the matcher sees the photo as it is (CLAHE evens out its contrast). A window's frame in view
+        # is masked and filled like cloud
+        gray, hidden = to_gray(photo), cloud_mask(remove_haze(photo)) | frame_mask(photo)
         if self.opts.cloud_fill_sigma:
-            gray = fill_masked(gray, clouds, self.opts.cloud_fill_sigma)
-        self._photo = (gray, clouds)
+            gray = fill_masked(gray, hidden, self.opts.cloud_fill_sigma)
+        self._photo = (gray, hidden)
         self._photo_cache: dict = {}
         self._photo_digest = digest
 

@@ -79,6 +79,7 @@ from cupola.locate.localize import (
     LocateResult,
     bounds_width_m,
     cloud_mask,
+    frame_mask,
     ground_distance_m,
     horizon_distance_m,
     lens_ground_beyond_m,
@@ -684,7 +685,7 @@ class TilePool:
         small = normalise(resize(gray, sw, sh)) if s < 1.0 else normalise(gray)
         mask = None
         if mask_clouds:
-            mask = ~(resize(cloud_mask(img).astype(np.uint8), sw, sh) > 0)
+            mask = ~(resize((cloud_mask(img) | frame_mask(img)).astype(np.uint8), sw, sh) > 0)
             mask = np.ascontiguousarray(np.rot90(mask, k))
         f = extractor.extract(np.ascontiguousarray(np.rot90(small, k)), mask)
         desc = f.descriptors
