@@ -808,11 +808,12 @@ class Localizer:
             return
         # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
         # the matcher sees the photo as it is (CLAHE evens out its contrast). A window's frame in view
-        # is masked and filled like cloud
-        gray, hidden = to_gray(photo), cloud_mask(remove_haze(photo)) | frame_mask(photo)
+        # carries no keypoints either, but is not filled: dark, it does not flatten the ground beside
+        # it as bright cloud does, and filling it lost cases that the mask alone keeps
+        gray, clouds = to_gray(photo), cloud_mask(remove_haze(photo))
         if self.opts.cloud_fill_sigma:
-            gray = fill_masked(gray, hidden, self.opts.cloud_fill_sigma)
-        self._photo = (gray, hidden)
+            gray = fill_masked(gray, clouds, self.opts.cloud_fill_sigma)
+        self._photo = (gray, clouds | frame_mask(photo))
         self._photo_cache: dict = {}
         self._photo_digest = digest
 
