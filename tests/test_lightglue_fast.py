@@ -11,7 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from cupola.locate.lightglue_fast import fused_cross_attention, use_fused_cross_attention  # noqa: E402
+from cupola.locate.lightglue_fast import (  # noqa: E402
+    fused_cross_attention,
+    head_scale,
+    use_fused_cross_attention,
+)
 
 CHILE = Path(__file__).resolve().parents[1] / "src" / "cupola" / "data" / "samples" / "apl" / "ISS064-E-358"
 
@@ -44,6 +48,20 @@ def test_fused_cross_attention_equals_kornias(n0, n1):
     for e, a in zip(expected, got):
         assert a.shape == e.shape
         assert float((a - e).abs().max()) < 1e-10
+
+
+def test_a_block_without_kornias_scale_gets_the_same_one():
+    # kornia 0.9 dropped CrossBlock.scale for scaled_dot_product_attention's default; the fused path
+    # and the ONNX export then take 1/sqrt(head dim), the value kornia 0.8 stores (32 / 4 heads: 8)
+    block = _kornia_block()
+    if hasattr(block, "scale"):
+        assert head_scale(block) == pytest.approx(block.scale)
+        del block.scale
+    assert head_scale(block) == pytest.approx(8**-0.5)
+    x0, x1 = torch.randn(1, 5, 32), torch.randn(1, 6, 32)
+    with torch.inference_mode():
+        for e, a in zip(_kornia_block()(x0, x1), fused_cross_attention(block, x0, x1)):
+            assert float((a - e).abs().max()) < 1e-5
 
 
 def test_a_mask_or_an_empty_side_takes_kornias_code():

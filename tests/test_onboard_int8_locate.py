@@ -52,7 +52,11 @@ def test_day_night_calibration_spans_both():
 
 def test_int8_recipe_keeps_the_localization_of_a_small_case(aliked, tmp_path):
     # the task metric on the cheapest bundled case at half size: the same success as the
-    # fp32 PyTorch backbone and a centre-error change of at most 5 %
+    # fp32 PyTorch backbone, and a centre error that moves no more than fp32 PyTorch's own moves
+    # with another draw of MAGSAC's samples (docs/onboard.md, "noise floor": up to 18.6 % and 88 m
+    # on the bundled cases). The 5 % is below that floor on one case: with the libraries
+    # of 2026-12-07 (same torch and kornia) int8 moved this case's centre by 21 m of a 243-m error
+    # (-8.8 %), and OpenCV 4.14 or ONNX Runtime 1.31 instead gave other changes of 9-10 %.
     from test_onboard_task import _half_size_case
 
     from cupola.cli.onboard_task import _summary, localize_case
@@ -67,6 +71,7 @@ def test_int8_recipe_keeps_the_localization_of_a_small_case(aliked, tmp_path):
     assert int8.exports >= 1 and any(tmp_path.glob("*-int8locate.onnx"))
     assert ref[0]["correct"] and row["success_unchanged"]
     assert got[0]["centre_error_km"] != ref[0]["centre_error_km"]  # int8 ran: its keypoints moved
-    assert abs(row["centre_error_change_pct"]) <= 5.0
+    assert abs(row["centre_error_change_pct"]) <= 18.6
+    assert row["centre_shift_km_max"] <= 0.088
     with pytest.raises(Exception, match="recipe of runtime ort-int8s"):
         BackboneRuntime("ort", backbone_module(aliked), tmp_path, int8="locate")

@@ -15,6 +15,10 @@ transpose), which ``F.scaled_dot_product_attention`` computes blockwise without 
 similarity (its CPU "flash" kernel, the one kornia's ``SelfBlock`` already uses). Each similarity
 is computed twice instead of once, which costs less than the softmaxes, the copy and the two large
 products it replaces. Only the order of the floating-point sums differs.
+
+kornia 0.9 computes its cross-attention the same way and drops ``CrossBlock.scale`` (its default
+is the same 1/sqrt(head dim)); cupola pins kornia below 0.9 (its ALIKED selects other keypoints),
+and :func:`head_scale` keeps this module and the ONNX export working on either.
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["fused_cross_attention", "use_fused_cross_attention"]
+__all__ = ["fused_cross_attention", "head_scale", "use_fused_cross_attention"]
+
+
+def head_scale(block: Any) -> float:
+    """The similarity's scale of a kornia attention block: its ``scale`` (kornia 0.8) or, where kornia
+    0.9 dropped it for ``scaled_dot_product_attention``'s default, the same 1/sqrt(head dim)."""
+    scale = getattr(block, "scale", None)
+    if scale is not None:
+        return float(scale)
+    return float(block.to_out.in_features // block.heads) ** -0.5
 
 
 def fused_cross_attention(block: Any, x0: torch.Tensor, x1: torch.Tensor, mask: torch.Tensor | None = None):
@@ -36,8 +49,9 @@ def fused_cross_attention(block: Any, x0: torch.Tensor, x1: torch.Tensor, mask: 
     qk0, qk1 = block.to_qk(x0), block.to_qk(x1)
     v0, v1 = block.to_v(x0), block.to_v(x1)
     qk0, qk1, v0, v1 = (t.unflatten(-1, (block.heads, -1)).transpose(1, 2) for t in (qk0, qk1, v0, v1))
-    m0 = F.scaled_dot_product_attention(qk0, qk1, v1, scale=block.scale)
-    m1 = F.scaled_dot_product_attention(qk1, qk0, v0, scale=block.scale)
+    scale = head_scale(block)
+    m0 = F.scaled_dot_product_attention(qk0, qk1, v1, scale=scale)
+    m1 = F.scaled_dot_product_attention(qk1, qk0, v0, scale=scale)
     m0, m1 = (block.to_out(m.transpose(1, 2).flatten(start_dim=-2)) for m in (m0, m1))
     return x0 + block.ffn(torch.cat([x0, m0], -1)), x1 + block.ffn(torch.cat([x1, m1], -1))
 

@@ -51,6 +51,8 @@ def _modules(glue: Any, fused: bool = True) -> dict[str, Any]:
     import torch
     from torch import nn
 
+    from cupola.locate.lightglue_fast import head_scale
+
     heads = int(glue.conf.num_heads)
     n_layers = int(glue.conf.n_layers)
     threshold = float(glue.conf.filter_threshold)
@@ -123,7 +125,7 @@ def _modules(glue: Any, fused: bool = True) -> dict[str, Any]:
                 t.unflatten(-1, (heads, -1)).transpose(1, 2)
                 for t in (ca.to_qk(x0), ca.to_qk(x1), ca.to_v(x0), ca.to_v(x1))
             )
-            s = ca.scale**0.5
+            s = head_scale(ca) ** 0.5
             sim = torch.matmul(qk0 * s, (qk1 * s).transpose(-1, -2))
             m0 = torch.matmul(torch.softmax(sim, dim=-1), v1)
             m1 = torch.matmul(torch.softmax(sim, dim=-2).transpose(-1, -2), v0)
