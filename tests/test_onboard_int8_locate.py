@@ -55,7 +55,7 @@ def test_int8_recipe_keeps_the_localization_of_a_small_case(aliked, tmp_path):
     # fp32 PyTorch backbone, and a centre error that moves no more than fp32 PyTorch's own moves
     # with another draw of MAGSAC's samples (docs/onboard.md, "noise floor": up to 18.6 % and 88 m
     # on the bundled cases). The 5 % is below that floor on one case: with the libraries
-    # of 2026-12-07 (same torch and kornia) int8 moved this case's centre by 21 m of a 243-m error
+    # of 2026-12-07 (same torch; kornia 0.8.3 or 0.9.2) int8 moved this case's centre by 21 m of a 243-m error
     # (-8.8 %), and OpenCV 4.14 or ONNX Runtime 1.31 instead gave other changes of 9-10 %.
     from test_onboard_task import _half_size_case
 

@@ -16,9 +16,9 @@ similarity (its CPU "flash" kernel, the one kornia's ``SelfBlock`` already uses)
 is computed twice instead of once, which costs less than the softmaxes, the copy and the two large
 products it replaces. Only the order of the floating-point sums differs.
 
-kornia 0.9 computes its cross-attention the same way and drops ``CrossBlock.scale`` (its default
-is the same 1/sqrt(head dim)); cupola pins kornia below 0.9 (its ALIKED selects other keypoints),
-and :func:`head_scale` keeps this module and the ONNX export working on either.
+kornia 0.9.2 computes its cross-attention the same way and drops ``CrossBlock.scale`` (its
+default is the same 1/sqrt(head dim)); :func:`head_scale` keeps this module and the ONNX export
+working on 0.8 and 0.9.
 """
 
 from __future__ import annotations
