@@ -297,8 +297,8 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                             calibration = None
                             if rt in CALIBRATED:
                                 calibration = net.calibration or calibration_crops(config.size_px, seed=config.seed)
-                            rss0 = rss_bytes()
                             tracked = reset_peak_rss()
+                            rss0 = rss_bytes()
                             runner = (
                                 net.prepare(rt, threads)
                                 if net.prepare is not None and rt != "torch"
@@ -308,6 +308,10 @@ def _run(config: BenchConfig, progress, example: np.ndarray | None, builders, ta
                             # the peak of loading and the batch-1 runs (before the larger batches)
                             peak = peak_rss_bytes() if tracked else None
                             if peak is not None and rss0 is not None:
+                                # Linux's resident-page counts are approximate (per-CPU or per-thread parts
+                                # folded in lazily): the mark can read a few pages below the starting size
+                                # (-0.02 MB seen); the peak of an interval is never below its start
+                                peak = max(peak, rss0)
                                 row["peak_rss_mb"] = peak / 1e6
                                 row["peak_rss_delta_mb"] = (peak - rss0) / 1e6
                             batches = config.batches if net.batchable else (1,)
