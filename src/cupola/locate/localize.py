@@ -234,7 +234,7 @@ def frame_mask(img: np.ndarray, work_px: int = 256) -> np.ndarray:
         return np.zeros((h, w), bool)
     s = min(1.0, work_px / max(h, w))
     sw, sh = max(8, round(w * s)), max(8, round(h * s))
-    small = cv2.resize(np.ascontiguousarray(img[..., :3]), (sw, sh), interpolation=cv2.INTER_AREA)
+    small = resize(np.ascontiguousarray(img[..., :3]), sw, sh)
     small = cv2.GaussianBlur(small.astype(np.float32) / 255.0, (0, 0), 1.0)  # sensor noise out
     mx, mn = small.max(axis=2), small.min(axis=2)
     dark = ((mx < 0.16) & (mx - mn < 0.06)).astype(np.uint8)

@@ -662,22 +662,18 @@ class TilePool:
     def _extract(self, img: np.ndarray, size_px: int, k: int = 0, mask_clouds: bool = False, keypoints: int = 0):
         """(keypoints, descriptors numpy float32, shape) of an image at ``size_px`` (long side),
         turned by ``k`` right angles; at most ``keypoints`` of them (default ``max_keypoints``)."""
-        budget = keypoints or self.opts.max_keypoints
-        if budget not in self._extractors:
-            from cupola.locate.features import make_matcher
+        return self._extract_prepared(self._prepare(img, size_px, mask_clouds), k, keypoints)
 
-            self._extractors[budget] = make_matcher(self.opts.descriptor, max_keypoints=budget)
-        extractor = self._extractors[budget]
+    @staticmethod
+    def _prepare(img: np.ndarray, size_px: int, mask_clouds: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the normalised grey image at ``size_px`` on its long side, the mask of its usable
+        pixels or None): what every right-angle turn of the image shares."""
         h, w = img.shape[:2]
         if max(h, w) > 2 * size_px:
             # a full-resolution photo: area-averaged to twice the size first, so the grey image and
             # the cloud mask are not computed on tens of megapixels (7 s on a 36-megapixel photo)
-            import cv2
-
             r = 2 * size_px / max(h, w)
-            img = cv2.resize(
-                np.ascontiguousarray(img), (max(8, round(w * r)), max(8, round(h * r))), interpolation=cv2.INTER_AREA
-            )
+            img = resize(np.ascontiguousarray(img), max(8, round(w * r)), max(8, round(h * r)))
         gray = to_gray(img)
         h, w = gray.shape
         s = min(1.0, size_px / max(h, w))
@@ -686,6 +682,18 @@ class TilePool:
         mask = None
         if mask_clouds:
             mask = ~(resize((cloud_mask(img) | frame_mask(img)).astype(np.uint8), sw, sh) > 0)
+        return small, mask
+
+    def _extract_prepared(self, prepared: tuple[np.ndarray, np.ndarray | None], k: int = 0, keypoints: int = 0):
+        """``_extract`` of an image ``_prepare`` made."""
+        budget = keypoints or self.opts.max_keypoints
+        if budget not in self._extractors:
+            from cupola.locate.features import make_matcher
+
+            self._extractors[budget] = make_matcher(self.opts.descriptor, max_keypoints=budget)
+        extractor = self._extractors[budget]
+        small, mask = prepared
+        if mask is not None:
             mask = np.ascontiguousarray(np.rot90(mask, k))
         f = extractor.extract(np.ascontiguousarray(np.rot90(small, k)), mask)
         desc = f.descriptors
@@ -943,10 +951,11 @@ class TilePool:
         votes and the descriptor share them."""
         key = (hashlib.sha1(np.ascontiguousarray(photo).data).hexdigest(), photo.shape, photo_px)
         if self._photo_memo is None or self._photo_memo[0] != key:
-            self._photo_memo = (key, {})
+            # the grey image and its cloud and frame masks once, for every turn
+            self._photo_memo = (key, {}, self._prepare(photo, photo_px, mask_clouds=True))
         turns = self._photo_memo[1]
         if k not in turns:
-            turns[k] = self._extract(photo, photo_px, k, mask_clouds=True)
+            turns[k] = self._extract_prepared(self._photo_memo[2], k)
         return turns[k]
 
     def _votes(self, photo: np.ndarray, photo_px: int, tiles: list[Tile]) -> np.ndarray:
