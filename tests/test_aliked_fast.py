@@ -94,10 +94,10 @@ def test_bilinear_of_normalised_equals_grid_sample():
     )
     expected = F.grid_sample(normed[None], grid.view(1, 1, -1, 2), mode="bilinear", align_corners=True)[0, :, 0]
 
-    def fetch(ys, xs):
-        return F.normalize(raw[:, ys, xs], p=2, dim=0)
+    def fetch(ys, xs):  # one vector per row
+        return F.normalize(raw[:, ys, xs], p=2, dim=0).t()
 
-    got = bilinear_normalised_sample(grid, h, w, fetch)
+    got = bilinear_normalised_sample(grid, h, w, fetch).t()
     assert got.shape == expected.shape
     assert float((got - expected).abs().max()) < 1e-6
 
@@ -117,4 +117,4 @@ def test_sparse_feature_map_reads_both_layouts_alike():
     assert chlast.map1.data_ptr() == last[0].data_ptr() and nchw.map1.data_ptr() == maps[0].data_ptr()
     assert torch.equal(nchw(ys, xs), chlast(ys, xs))
     direct = maps[0][0][:, ys + 2, xs + 1]  # x1 at the padded pixels, before the normalisation
-    assert torch.equal(nchw(ys, xs)[:32] > 0, direct > 0)
+    assert torch.equal(nchw(ys, xs)[:, :32].t() > 0, direct > 0)

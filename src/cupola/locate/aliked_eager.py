@@ -40,12 +40,26 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["backbone_maps", "conv1x1", "grid_deform_conv2d"]
+__all__ = ["backbone_blocks", "backbone_maps", "conv1x1", "grid_deform_conv2d"]
 
 # the layout every map of the backbone is kept in: oneDNN's 3x3 convolutions with few channels at full
 # resolution run 2-5x faster on channels-last maps than on NCHW ones on a CPU (one thread, 1024 px:
 # 16 -> 16 channels 121 -> 61 ms, the score head's 8 -> 4 channels 55 -> 15 ms)
 CHANNELS_LAST = torch.channels_last
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (B x C x H x W) in channels-last memory, with channels-last strides even where C is 1:
+    there a contiguous map counts as channels-last too, oneDNN takes it as NCHW and returns an NCHW
+    map, which the next layer copies (a grey 1024-px image: 88 ms for the first convolution and 53 ms
+    to copy its output, against 42 ms with the strides made explicit, on 2 CPU cores)."""
+    if x.shape[1] != 1:
+        return x.contiguous(memory_format=CHANNELS_LAST)
+    b, _, h, w = x.shape
+    if x.stride()[1:] == (1, w, 1):
+        return x
+    out = torch.empty_strided(tuple(x.shape), (h * w, 1, w, 1), dtype=x.dtype, device=x.device)
+    return out.copy_(x)
 
 
 def _folded(conv: Any, bn: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +132,7 @@ def _conv_bn(layer: Any, bn: Any, x: torch.Tensor, grey: bool = False) -> torch.
     weight, bias = _folded(layer, bn)
     if grey:  # the grey image stands for three equal channels
         weight = weight.sum(dim=1, keepdim=True)
-    x, weight = x.contiguous(memory_format=CHANNELS_LAST), weight.contiguous(memory_format=CHANNELS_LAST)
+    x, weight = channels_last(x), weight.contiguous(memory_format=CHANNELS_LAST)
     return F.conv2d(x, weight, bias, layer.stride, layer.padding, layer.dilation, layer.groups)
 
 
@@ -139,15 +153,23 @@ def _block(block: Any, x: torch.Tensor, grey: bool = False) -> torch.Tensor:
     return gate(out + identity)
 
 
-def backbone_maps(aliked: Any, image: torch.Tensor):
-    """(x1, x2, x3, x4) of kornia's ``ALIKED`` in eval mode (after ``conv1..4`` and the gate) for a
-    padded ``image`` (B x 1 x H x W grey, or B x 3 x H x W); channels-last tensors."""
+def backbone_blocks(aliked: Any, image: torch.Tensor):
+    """(b1, b2, b3, b4): the outputs of kornia's ``ALIKED`` blocks 1-4 (eval mode), before the 1x1
+    projections ``conv1..4``, for a padded ``image`` (B x 1 x H x W grey, or B x 3 x H x W);
+    channels-last tensors."""
     if aliked.training:
         raise ValueError("backbone_maps folds batch normalisation: the module must be in eval mode")
     grey = image.shape[1] == 1
-    x1 = _block(aliked.block1, image, grey=grey)
-    x2 = _block(aliked.block2, aliked.pool2(x1))
-    x3 = _block(aliked.block3, aliked.pool4(x2))
-    x4 = _block(aliked.block4, aliked.pool4(x3))
+    b1 = _block(aliked.block1, image, grey=grey)
+    b2 = _block(aliked.block2, aliked.pool2(b1))
+    b3 = _block(aliked.block3, aliked.pool4(b2))
+    b4 = _block(aliked.block4, aliked.pool4(b3))
+    return b1, b2, b3, b4
+
+
+def backbone_maps(aliked: Any, image: torch.Tensor):
+    """(x1, x2, x3, x4) of kornia's ``ALIKED`` in eval mode (after ``conv1..4`` and the gate) for a
+    padded ``image`` (B x 1 x H x W grey, or B x 3 x H x W); channels-last tensors."""
     projections = (aliked.conv1, aliked.conv2, aliked.conv3, aliked.conv4)
-    return tuple(aliked.gate(conv1x1(x, p.weight, p.bias)) for x, p in zip((x1, x2, x3, x4), projections))
+    blocks = backbone_blocks(aliked, image)
+    return tuple(aliked.gate(conv1x1(x, p.weight, p.bias)) for x, p in zip(blocks, projections))

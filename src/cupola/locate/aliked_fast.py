@@ -59,7 +59,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cupola.locate.aliked_eager import backbone_maps, conv1x1
+from cupola.locate.aliked_eager import backbone_blocks, conv1x1
 
 __all__ = ["FastAliked", "fast_aliked_features", "fast_aliked_batch", "bilinear_normalised_sample"]
 
@@ -68,7 +68,8 @@ def bilinear_normalised_sample(grid_xy: torch.Tensor, h: int, w: int, fetch) -> 
     """Bilinear ``grid_sample`` (align_corners=True, zero padding) of a map known only through ``fetch``.
 
     ``grid_xy``: (M, 2) normalised [-1, 1] coordinates (x, y) in a map of size h x w; ``fetch(ys, xs)``
-    returns the (C, K) map vectors at K integer pixels (ys, xs) inside the map.  Returns (C, M): the
+    returns the (K, C) map vectors at K integer pixels (ys, xs) inside the map, one per row.  Returns
+    (M, C): the
     sum over the 4 corner pixels of bilinear weight * vector, a corner outside the map contributing
     zero, which is what ``F.grid_sample(..., mode="bilinear", padding_mode="zeros",
     align_corners=True)`` computes.  Because ``fetch`` is applied per pixel, any per-pixel function
@@ -90,14 +91,52 @@ def bilinear_normalised_sample(grid_xy: torch.Tensor, h: int, w: int, fetch) -> 
     wts = torch.stack([(1 - tx) * (1 - ty), tx * (1 - ty), (1 - tx) * ty, tx * ty])
     inside = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
     wts = wts.masked_fill_(~inside, 0.0)
-    vec = fetch(cy.clamp_(0, h - 1).reshape(-1), cx.clamp_(0, w - 1).reshape(-1))  # (C, 4M)
+    vec = fetch(cy.clamp_(0, h - 1).reshape(-1), cx.clamp_(0, w - 1).reshape(-1))  # (4M, C)
     m = grid_xy.shape[0]
-    vec = vec.view(vec.shape[0], 4, m)
-    wts = wts.to(vec.dtype)
-    out = vec[:, 0] * wts[0]
+    vec = vec.view(4, m, vec.shape[-1])
+    wts = wts.to(vec.dtype).unsqueeze(-1)
+    out = vec[0] * wts[0]
     for k in range(1, 4):
-        out.addcmul_(vec[:, k], wts[k])
+        out.addcmul_(vec[k], wts[k])
     return out
+
+
+class _FirstLevel:
+    """ALIKED's first-level map ``x1 = gate(conv1(b1))`` of one image, computed only at the pixels
+    read: a 1x1 convolution and the gate are per pixel, so ``x1`` at a pixel is the same function of
+    ``b1`` at that pixel wherever it is evaluated. The full 32-channel map (written, gated and read
+    again: 134 MB at 1024 px) is never formed; the score head gets its 8-channel product with
+    ``Wa`` from :func:`_first_level_score`, and the descriptors read ``x1`` at N (k^2 + 4 n_pos)
+    pixels. ``b1``: (B, C, Hp, Wp); ``image``: which of the batch."""
+
+    def __init__(self, b1: torch.Tensor, conv, gate, image: int = 0) -> None:
+        self.shape = tuple(b1.shape[1:])
+        self.pixels = b1.permute(0, 2, 3, 1).reshape(-1, b1.shape[1])  # a view of a channels-last map
+        self.offset = image * b1.shape[2] * b1.shape[3]
+        self.weight = conv.weight.reshape(conv.weight.shape[0], -1).t()  # (C, C1)
+        self.bias = conv.bias
+        self.gate = gate
+
+    def __call__(self, at: torch.Tensor) -> torch.Tensor:
+        """(M, C1) ``x1`` at the flat padded pixel indices ``at``."""
+        return self.rows(self.pixels.index_select(0, at + self.offset))
+
+    def rows(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = torch.mm(pixels, self.weight) if self.bias is None else torch.addmm(self.bias, pixels, self.weight)
+        return self.gate(x)
+
+
+def _first_level_score(level: _FirstLevel, weight: torch.Tensor, batch: int, chunk: int = 32768) -> torch.Tensor:
+    """``conv1x1(x1, weight)`` for the whole batch (B, O, Hp, Wp, channels-last) without the full
+    ``x1``: ``chunk`` pixels at a time, so each block of ``x1`` is used while it is in cache (at
+    1024 px on 2 CPU cores 295 -> 141 ms for the chain of products and gate)."""
+    pixels = level.pixels
+    m = weight.reshape(weight.shape[0], -1).t()  # (C1, O)
+    out = torch.empty((pixels.shape[0], m.shape[1]), dtype=torch.result_type(pixels, m), device=pixels.device)
+    for start in range(0, pixels.shape[0], chunk):
+        torch.mm(level.rows(pixels[start : start + chunk]), m, out=out[start : start + chunk])
+    _, hp, wp = level.shape
+    return out.view(batch, hp, wp, m.shape[1]).permute(0, 3, 1, 2)
 
 
 class _SparseFeatureMap:
@@ -112,33 +151,48 @@ class _SparseFeatureMap:
     """
 
     def __init__(
-        self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor, pad_left: int, pad_top: int
+        self,
+        x1: torch.Tensor | _FirstLevel,
+        x2: torch.Tensor,
+        x3: torch.Tensor,
+        x4: torch.Tensor,
+        pad_left: int,
+        pad_top: int,
     ) -> None:
-        # x1: (C1, Hp, Wp) at full (padded) resolution; x2..x4: (C, h, w) low-resolution maps
+        # x1: (C1, Hp, Wp) at full (padded) resolution, or the first level computed where it is
+        # read (_FirstLevel); x2..x4: (C, h, w) low-resolution maps
+        self.first = None if isinstance(x1, torch.Tensor) else x1
         self.hp, self.wp = x1.shape[-2:]
         # the full-resolution map as (Hp * Wp, C1) pixels when it is channels-last (the eager
         # backbone's), else as (C1, Hp * Wp) (an exported backbone's NCHW output): a view either way
-        self.by_pixel = x1.permute(1, 2, 0).is_contiguous()
-        self.map1 = x1.permute(1, 2, 0).reshape(-1, x1.shape[0]) if self.by_pixel else x1.reshape(x1.shape[0], -1)
+        if isinstance(x1, torch.Tensor):
+            self.by_pixel = x1.permute(1, 2, 0).is_contiguous()
+            self.map1 = x1.permute(1, 2, 0).reshape(-1, x1.shape[0]) if self.by_pixel else x1.reshape(x1.shape[0], -1)
         self.low = [x[None] for x in (x2, x3, x4)]
         self.pad_left = pad_left
         self.pad_top = pad_top
 
     def __call__(self, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-        """(C, M) normalised feature vectors at unpadded integer pixels (ys, xs)."""
+        """(M, C) normalised feature vectors at unpadded integer pixels (ys, xs), one per row (a
+        row-wise norm and the concatenation of channels-last samples are several times cheaper than
+        the same on (C, M) columns: 62 -> 3 ms for the norm of 131072 vectors)."""
         py = ys + self.pad_top
         px = xs + self.pad_left
         at = py * self.wp + px
-        parts = [self.map1.index_select(0, at).t() if self.by_pixel else self.map1.index_select(1, at)]
+        if self.first is not None:
+            parts = [self.first(at)]
+        else:
+            parts = [self.map1.index_select(0, at) if self.by_pixel else self.map1.index_select(1, at).t()]
         gx = px.to(torch.float32) * (2.0 / max(self.wp - 1, 1)) - 1
         gy = py.to(torch.float32) * (2.0 / max(self.hp - 1, 1)) - 1
         grid = torch.stack([gx, gy], dim=1).view(1, 1, -1, 2)
         for x in self.low:
-            parts.append(F.grid_sample(x, grid.to(x.dtype), mode="bilinear", align_corners=True)[0, :, 0])
-        raw = torch.cat(parts, dim=0)  # (128, M)
-        # F.normalize(raw, p=2, dim=0): raw / max(|raw|, 1e-12), in place (no squared copy, no new
+            # (M, C): a view of the sample of a channels-last map
+            parts.append(F.grid_sample(x, grid.to(x.dtype), mode="bilinear", align_corners=True)[0, :, 0].t())
+        raw = torch.cat(parts, dim=1)  # (M, 128)
+        # F.normalize(raw, p=2, dim=1): raw / max(|raw|, 1e-12), in place (no squared copy, no new
         # tensor: 159 -> 144 ms for a 256-px extraction on one thread, 384 -> 355 ms at 512 px)
-        return raw.div_(torch.linalg.vector_norm(raw, dim=0, keepdim=True).clamp_min_(1e-12))
+        return raw.div_(torch.linalg.vector_norm(raw, dim=1, keepdim=True).clamp_min_(1e-12))
 
 
 def _score_and_features(aliked, image: torch.Tensor):
@@ -148,7 +202,14 @@ def _score_and_features(aliked, image: torch.Tensor):
     padder = InputPadder(image.shape[-2], image.shape[-1], 2**5)
     image = padder.pad(image)
 
-    x1, x2, x3, x4 = backbone_maps(aliked, image)  # the module's blocks, arranged for CPU inference
+    # the module's blocks, arranged for CPU inference; x2..x4 projected, x1 only where it is read
+    b1, b2, b3, b4 = backbone_blocks(aliked, image)
+    x2, x3, x4 = (
+        aliked.gate(conv1x1(x, p.weight, p.bias))
+        for x, p in zip((b2, b3, b4), (aliked.conv2, aliked.conv3, aliked.conv4))
+    )
+    batch = image.shape[0]
+    firsts = [_FirstLevel(b1, aliked.conv1, aliked.gate, i) for i in range(batch)]
 
     head = aliked.score_head
     first = head[0]
@@ -161,9 +222,9 @@ def _score_and_features(aliked, image: torch.Tensor):
     ):
         raise TypeError("score_head[0] is not a plain 1x1 convolution; the split rewrite does not apply")
     weight = first.weight
-    splits = [x.shape[1] for x in (x1, x2, x3, x4)]
+    splits = [aliked.conv1.weight.shape[0]] + [x.shape[1] for x in (x2, x3, x4)]
     wa, wb, wc, wd = torch.split(weight, splits, dim=1)
-    s = conv1x1(x1, wa)
+    s = _first_level_score(firsts[0], wa, batch)
     s.add_(aliked.upsample2(conv1x1(x2, wb)))
     s.add_(aliked.upsample8(conv1x1(x3, wc)))
     s.add_(aliked.upsample32(conv1x1(x4, wd)))
@@ -174,8 +235,27 @@ def _score_and_features(aliked, image: torch.Tensor):
     score_map = padder.unpad(torch.sigmoid(s))
 
     pad_left, pad_top = padder._pad[0], padder._pad[2]
-    maps = [_SparseFeatureMap(x1[i], x2[i], x3[i], x4[i], pad_left, pad_top) for i in range(image.shape[0])]
+    maps = [_SparseFeatureMap(firsts[i], x2[i], x3[i], x4[i], pad_left, pad_top) for i in range(batch)]
     return score_map, maps
+
+
+def _offsets(offset_conv, patch: torch.Tensor) -> torch.Tensor:
+    """(N, channels) output of SDDH's offset network on (N, C, k, k) patches: its convolutions see
+    one k x k window each, so they are matrix products over the flattened window (kornia's
+    ``Sequential(Conv2d k x k, gate, Conv2d 1x1)``; another layout runs as the module)."""
+    layers = list(offset_conv) if isinstance(offset_conv, torch.nn.Sequential) else []
+    if not (
+        len(layers) == 3
+        and all(isinstance(layers[i], torch.nn.Conv2d) for i in (0, 2))
+        and layers[0].kernel_size == tuple(patch.shape[-2:])
+        and layers[0].padding == (0, 0)
+        and layers[2].kernel_size == (1, 1)
+        and all(layer.groups == 1 for layer in (layers[0], layers[2]))
+    ):
+        return offset_conv(patch)[:, :, 0, 0]
+    first, gate, last = layers
+    out = gate(F.linear(patch.flatten(1), first.weight.flatten(1), first.bias)[:, :, None, None])
+    return F.linear(out.flatten(1), last.weight.flatten(1), last.bias)
 
 
 def _sddh_sparse(sddh, fmap: _SparseFeatureMap, h: int, w: int, kpts: torch.Tensor, dtype) -> torch.Tensor:
@@ -191,36 +271,38 @@ def _sddh_sparse(sddh, fmap: _SparseFeatureMap, h: int, w: int, kpts: torch.Tens
         index_map = torch.arange(h * w, device=kpts.device).view(1, h, w)
         idx = sddh.get_patches_func(index_map, kl, ks)  # (N, 1, ks, ks)
         idx = idx.reshape(-1)
-        patch = fmap(torch.div(idx, w, rounding_mode="floor"), idx % w)  # (C, N*ks*ks)
-        c = patch.shape[0]
-        patch = patch.view(c, n, ks, ks).permute(1, 0, 2, 3)
+        patch = fmap(torch.div(idx, w, rounding_mode="floor"), idx % w)  # (N*ks*ks, C)
+        c = patch.shape[1]
+        patch = patch.view(n, ks, ks, c).permute(0, 3, 1, 2)
     else:
         patch = fmap(kl[:, 1], kl[:, 0])
-        c = patch.shape[0]
-        patch = patch.t().reshape(n, c, 1, 1)
+        c = patch.shape[1]
+        patch = patch.reshape(n, c, 1, 1)
     patch = patch.to(dtype).contiguous()
 
-    offset = sddh.offset_conv(patch).clamp(-max_offset, max_offset)
+    offset = _offsets(sddh.offset_conv, patch).clamp(-max_offset, max_offset)
     if sddh.mask:
-        offset = offset[:, :, 0, 0].view(n, 3, sddh.n_pos).permute(0, 2, 1)
+        offset = offset.view(n, 3, sddh.n_pos).permute(0, 2, 1)
         mask_w = torch.sigmoid(offset[:, :, -1])
         offset = offset[:, :, :-1]
     else:
-        offset = offset[:, :, 0, 0].view(n, 2, sddh.n_pos).permute(0, 2, 1)
+        offset = offset.view(n, 2, sddh.n_pos).permute(0, 2, 1)
         mask_w = None
 
     pos = kptsi_wh.unsqueeze(1) + offset
     pos = 2.0 * pos / wh[None] - 1
     grid = pos.reshape(n * sddh.n_pos, 2).to(dtype)
-    feats = bilinear_normalised_sample(grid, h, w, fmap).to(dtype)  # (C, N*n_pos)
-    features = feats.view(c, n, sddh.n_pos, 1).permute(1, 0, 2, 3)  # (N, C, n_pos, 1), as in SDDH
+    feats = bilinear_normalised_sample(grid, h, w, fmap).to(dtype)  # (N*n_pos, C), keypoint-major rows
     if mask_w is not None:
-        features = torch.einsum("ncpo,np->ncpo", features, mask_w)
-    features = torch.selu_(sddh.sf_conv(features)).squeeze(-1)
-    if not sddh.conv2d:
-        descs = torch.einsum("ncp,pcd->nd", features, sddh.agg_weights)
-    else:
-        descs = sddh.convM(features.reshape(n, -1)[:, :, None, None]).squeeze(-1).squeeze(-1)
+        feats = feats * mask_w.reshape(-1, 1).to(dtype)
+    # sf_conv, a 1x1 convolution over the (N, C, n_pos, 1) samples, is one product over the sample
+    # rows (oneDNN's convolution on that shape took 6x as long on a 2-core CPU)
+    feats = torch.selu_(F.linear(feats, sddh.sf_conv.weight.flatten(1), sddh.sf_conv.bias))
+    feats = feats.view(n, sddh.n_pos, c)  # SDDH's features, as (N, n_pos, C)
+    if not sddh.conv2d:  # sum over samples and channels of agg_weights (n_pos, C, D): one product
+        descs = feats.reshape(n, -1) @ sddh.agg_weights.flatten(0, 1)
+    else:  # convM: a 1x1 convolution over the channel-major (C * n_pos) vector of each keypoint
+        descs = F.linear(feats.transpose(1, 2).reshape(n, -1), sddh.convM.weight.flatten(1), sddh.convM.bias)
     return F.normalize(descs, p=2.0, dim=1)
 
 
