@@ -118,3 +118,42 @@ def test_sparse_feature_map_reads_both_layouts_alike():
     assert torch.equal(nchw(ys, xs), chlast(ys, xs))
     direct = maps[0][0][:, ys + 2, xs + 1]  # x1 at the padded pixels, before the normalisation
     assert torch.equal(nchw(ys, xs)[:, :32].t() > 0, direct > 0)
+
+
+def test_first_level_is_x1_where_it_is_read(aliked):
+    """x1 computed at chosen pixels (descriptors) and its product with the score head's weights
+    computed in blocks (score map) equal the same from the full map of the eager backbone."""
+    from cupola.locate.aliked_eager import backbone_blocks, backbone_maps, conv1x1
+    from cupola.locate.aliked_fast import _first_level_score, _FirstLevel
+
+    img = torch.cat([_texture_image()[:, :, :96, :128], _real_image()[:, :, :96, :128]])
+    with torch.inference_mode():
+        x1 = backbone_maps(aliked, img)[0]
+        b1 = backbone_blocks(aliked, img)[0]
+        at = torch.tensor([0, 5, 129, 96 * 128 - 1])
+        for i in range(2):
+            level = _FirstLevel(b1, aliked.conv1, aliked.gate, i)
+            expected = x1[i].permute(1, 2, 0).reshape(-1, x1.shape[1])[at]
+            assert level.shape == tuple(x1.shape[1:])
+            assert float((level(at) - expected).abs().max()) < 1e-5
+        wa = aliked.score_head[0].weight[:, : x1.shape[1]]
+        got = _first_level_score(_FirstLevel(b1, aliked.conv1, aliked.gate), wa, 2, chunk=1000)
+        assert got.shape == (2, wa.shape[0], 96, 128)
+        assert float((got - conv1x1(x1, wa)).abs().max()) < 1e-5
+
+
+def test_grey_image_gets_unambiguous_channels_last_strides():
+    """A one-channel map counts as channels-last whatever its strides; the explicit ones make the
+    convolution return a channels-last map (no copy before the next layer)."""
+    from cupola.locate.aliked_eager import channels_last
+
+    x = torch.rand(2, 1, 20, 30)
+    y = channels_last(x)
+    assert y.stride() == (600, 1, 30, 1) and torch.equal(y, x)
+    assert channels_last(y) is y
+    weight = torch.rand(4, 1, 3, 3)
+    out = F.conv2d(y, weight, padding=1)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out, F.conv2d(x, weight, padding=1), atol=1e-6)
+    three = torch.rand(1, 3, 8, 8)
+    assert channels_last(three).is_contiguous(memory_format=torch.channels_last)

@@ -56,6 +56,8 @@ Usage::
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -110,7 +112,7 @@ class _FirstLevel:
     pixels. ``b1``: (B, C, Hp, Wp); ``image``: which of the batch."""
 
     def __init__(self, b1: torch.Tensor, conv, gate, image: int = 0) -> None:
-        self.shape = tuple(b1.shape[1:])
+        self.shape = (conv.weight.shape[0], *b1.shape[2:])  # x1's (C1, Hp, Wp)
         self.pixels = b1.permute(0, 2, 3, 1).reshape(-1, b1.shape[1])  # a view of a channels-last map
         self.offset = image * b1.shape[2] * b1.shape[3]
         self.weight = conv.weight.reshape(conv.weight.shape[0], -1).t()  # (C, C1)
@@ -162,7 +164,7 @@ class _SparseFeatureMap:
         # x1: (C1, Hp, Wp) at full (padded) resolution, or the first level computed where it is
         # read (_FirstLevel); x2..x4: (C, h, w) low-resolution maps
         self.first = None if isinstance(x1, torch.Tensor) else x1
-        self.hp, self.wp = x1.shape[-2:]
+        self.hp, self.wp = int(x1.shape[-2]), int(x1.shape[-1])
         # the full-resolution map as (Hp * Wp, C1) pixels when it is channels-last (the eager
         # backbone's), else as (C1, Hp * Wp) (an exported backbone's NCHW output): a view either way
         if isinstance(x1, torch.Tensor):
@@ -243,7 +245,7 @@ def _offsets(offset_conv, patch: torch.Tensor) -> torch.Tensor:
     """(N, channels) output of SDDH's offset network on (N, C, k, k) patches: its convolutions see
     one k x k window each, so they are matrix products over the flattened window (kornia's
     ``Sequential(Conv2d k x k, gate, Conv2d 1x1)``; another layout runs as the module)."""
-    layers = list(offset_conv) if isinstance(offset_conv, torch.nn.Sequential) else []
+    layers: list[Any] = list(offset_conv) if isinstance(offset_conv, torch.nn.Sequential) else []
     if not (
         len(layers) == 3
         and all(isinstance(layers[i], torch.nn.Conv2d) for i in (0, 2))
