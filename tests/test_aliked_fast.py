@@ -157,3 +157,20 @@ def test_grey_image_gets_unambiguous_channels_last_strides():
     assert torch.allclose(out, F.conv2d(x, weight, padding=1), atol=1e-6)
     three = torch.rand(1, 3, 8, 8)
     assert channels_last(three).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_sparse_map_bilinear_equals_the_sample_of_normalised_vectors():
+    """The folded interpolation (each corner's weight over its vector's norm, level by level)
+    gives what interpolating the normalised vectors gives, inside, on and outside the border."""
+    from cupola.locate.aliked_fast import _SparseFeatureMap
+
+    g = torch.Generator().manual_seed(5)
+    maps = [torch.randn(1, c, s, s + 3, generator=g) for c, s in ((32, 40), (32, 20), (64, 5), (128, 2))]
+    maps = [m.contiguous(memory_format=torch.channels_last) for m in maps]
+    fmap = _SparseFeatureMap(*(m[0] for m in maps), 1, 2)
+    h, w = 37, 40  # the unpadded size inside the 40 x 43 padded map
+    grid = torch.cat([torch.rand(300, 2, generator=g) * 2.4 - 1.2, torch.tensor([[-1.0, -1.0], [1.0, 1.0]])])
+    got = fmap.bilinear(grid, h, w)
+    expected = bilinear_normalised_sample(grid, h, w, fmap)
+    assert got.shape == expected.shape == (302, 256)
+    assert float((got - expected).abs().max()) < 1e-6
