@@ -36,7 +36,22 @@ consumer needs it:
    The ``InputPadder`` replicate padding to a multiple of 32 is applied before the backbone exactly
    as in kornia, and pixel coordinates are shifted by the left/top padding instead of unpadding.
 
-Both rewrites are exact in real arithmetic; in floating point the sums are evaluated in a
+3. **The first level where it is read.**  ``x1 = gate(conv1(b1))`` is a 1x1 convolution and a
+   pointwise gate of block 1's output ``b1``, so its value at a pixel depends on ``b1`` at that pixel
+   only.  The score head needs ``Wa x1`` (8 channels) at every pixel: computed a block of pixels at a
+   time, ``x1``'s block used while it is in cache; the descriptors need ``x1`` at the pixels in (2),
+   computed there.  The 32-channel full-resolution map is never stored.
+
+4. **The descriptor head's products.**  SDDH's ``offset_conv`` (a k x k convolution without padding
+   on each k x k patch, the gate, a 1x1 convolution), ``sf_conv`` (1x1 on each sample) and ``convM``
+   are matrix products over the flattened window, sample or keypoint (what kornia 0.9 itself does);
+   the samples stay as rows (N * n_pos, C), so ``agg_weights`` is one product too.  For the bilinear
+   samples of (2), each corner's weight is divided by the norm of that corner's 128-vector and every
+   level is interpolated in the layout it comes in (rows for ``x1``, ``grid_sample``'s columns for the
+   others): the weighted sum of normalised vectors, without forming the 4 (N * n_pos) normalised
+   vectors.
+
+All rewrites are exact in real arithmetic; in floating point the sums are evaluated in a
 different order (and the upsampled values at integer pixels come from ``F.grid_sample`` at
 ``2 P / (out - 1) - 1`` rather than from ``upsample_bilinear2d``), so the results differ from kornia's
 by rounding only: about 1e-6 in the score map and the keypoint scores, up to about 1e-4 px in the
