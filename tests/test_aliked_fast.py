@@ -174,3 +174,31 @@ def test_sparse_map_bilinear_equals_the_sample_of_normalised_vectors():
     expected = bilinear_normalised_sample(grid, h, w, fmap)
     assert got.shape == expected.shape == (302, 256)
     assert float((got - expected).abs().max()) < 1e-6
+
+
+@pytest.mark.parametrize("conv2d, mask", [(False, False), (True, False), (False, True), (True, True)])
+def test_sparse_descriptor_head_equals_kornias_sddh_in_every_variant(conv2d, mask):
+    """The descriptor head on the sparse map against kornia's SDDH on the dense normalised map, for
+    the aggregation by ``agg_weights`` or ``convM`` and with or without the sample mask (the
+    released n16 model uses the first; the others are ALIKED's other configurations)."""
+    from kornia.feature.aliked.aliked import SDDH
+
+    from cupola.locate.aliked_fast import _sddh_sparse, _SparseFeatureMap
+
+    g = torch.Generator().manual_seed(11)
+    torch.manual_seed(11)
+    sddh = SDDH(128, kernel_size=3, n_pos=8, gate=torch.nn.SELU(inplace=True), conv2d=conv2d, mask=mask).eval()
+    h, w = 64, 96
+    levels = [torch.randn(1, 32, h // s, w // s, generator=g) for s in (1, 2, 8, 32)]
+    dense = torch.cat(
+        [levels[0]] + [F.interpolate(x, size=(h, w), mode="bilinear", align_corners=True) for x in levels[1:]],
+        dim=1,
+    )
+    dense = F.normalize(dense, p=2, dim=1)
+    kpts = torch.rand(50, 2, generator=g) * 1.8 - 0.9
+    with torch.inference_mode():
+        expected = sddh(dense, [kpts])[0][0]
+        fmap = _SparseFeatureMap(*(x.contiguous(memory_format=torch.channels_last)[0] for x in levels), 0, 0)
+        got = _sddh_sparse(sddh, fmap, h, w, kpts, torch.float32)
+    assert got.shape == expected.shape == (50, 128)
+    assert float((got - expected).abs().max()) < 1e-5
