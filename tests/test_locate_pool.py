@@ -737,3 +737,25 @@ def test_tiles_below_the_smallest_image_are_skipped_and_named(tmp_path, refs):
     assert [t.name for t in again] == ["a.tif"] and skipped_again == skipped
     with pytest.raises(InputError, match=f"the reference is {img.shape[1]} x {MIN_SIDE_PX - 24} px"):
         load_reference(tmp_path / "sliver.tif")
+
+
+def test_the_photos_masks_are_computed_once_for_every_turn(tiles, photo, monkeypatch):
+    """An ALIKED pool describes the photo at four right-angle turns: the grey image and the cloud
+    and frame masks are computed once for all of them, and each turn equals the photo turned
+    first and described alone."""
+    import cupola.locate.pool as pool_module
+
+    pool = TilePool(tiles[0], FAST)
+    calls = []
+    real_cloud_mask = pool_module.cloud_mask
+    monkeypatch.setattr(pool_module, "cloud_mask", lambda img: calls.append(img.shape) or real_cloud_mask(img))
+    img = photo[0][:, 64:]  # not square, so a quarter turn changes the shape
+    turns = [pool._photo_features(img, 256, k) for k in range(4)]
+    assert len(calls) == 1
+    assert pool._photo_features(img, 256, 2) is turns[2]
+    assert turns[1][2] == turns[3][2] == turns[0][2][::-1]
+    for k in (1, 2):
+        alone = pool._extract(np.ascontiguousarray(np.rot90(img, k)), 256, mask_clouds=True)
+        assert alone[2] == turns[k][2]
+        assert abs(len(alone[0]) - len(turns[k][0])) <= 0.1 * len(alone[0])
+    assert len(calls) == 3
