@@ -137,7 +137,7 @@ def test_first_level_is_x1_where_it_is_read(aliked):
             assert level.shape == tuple(x1.shape[1:])
             assert float((level(at) - expected).abs().max()) < 1e-5
         wa = aliked.score_head[0].weight[:, : x1.shape[1]]
-        got = _first_level_score(_FirstLevel(b1, aliked.conv1, aliked.gate), wa, 2, chunk=1000)
+        got = _first_level_score(_FirstLevel(b1, aliked.conv1, aliked.gate), wa, chunk=1000)
         assert got.shape == (2, wa.shape[0], 96, 128)
         assert float((got - conv1x1(x1, wa)).abs().max()) < 1e-5
 

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["backbone_blocks", "backbone_maps", "conv1x1", "grid_deform_conv2d"]
+__all__ = ["backbone_blocks", "backbone_maps", "conv1x1", "grid_deform_conv2d", "projected"]
 
 # the layout every map of the backbone is kept in: oneDNN's 3x3 convolutions with few channels at full
 # resolution run 2-5x faster on channels-last maps than on NCHW ones on a CPU (one thread, 1024 px:
@@ -170,6 +170,10 @@ def backbone_blocks(aliked: Any, image: torch.Tensor):
 def backbone_maps(aliked: Any, image: torch.Tensor):
     """(x1, x2, x3, x4) of kornia's ``ALIKED`` in eval mode (after ``conv1..4`` and the gate) for a
     padded ``image`` (B x 1 x H x W grey, or B x 3 x H x W); channels-last tensors."""
-    projections = (aliked.conv1, aliked.conv2, aliked.conv3, aliked.conv4)
-    blocks = backbone_blocks(aliked, image)
-    return tuple(aliked.gate(conv1x1(x, p.weight, p.bias)) for x, p in zip(blocks, projections))
+    return tuple(projected(aliked, level, b) for level, b in enumerate(backbone_blocks(aliked, image), start=1))
+
+
+def projected(aliked: Any, level: int, block_out: torch.Tensor) -> torch.Tensor:
+    """``gate(conv{level}(block_out))``: the 1x1 projection of block ``level``'s output (1-4)."""
+    conv = getattr(aliked, f"conv{level}")
+    return aliked.gate(conv1x1(block_out, conv.weight, conv.bias))
