@@ -88,9 +88,38 @@ def test_blank_and_cloud_photos_are_rejected_with_reason(chile_ref, localizer):
     res = localizer.locate(blank, [chile_ref])
     assert not res.matched and "blank" in res.reason
     rng = np.random.default_rng(0)
-    cloud = np.clip(235 + rng.normal(0, 8, (512, 512, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    deck = rng.normal(0, 8, (512, 512, 1))
+    cloud = np.clip(np.array([228.0, 232.0, 240.0]) + deck, 0, 255).astype(np.uint8)  # white, a faint blue cast
     res = localizer.locate(cloud, [chile_ref])
     assert not res.matched and "cloud" in res.reason
+    # a picture without colour: only its near-white pixels count as cloud, in either form
+    grey_deck = np.clip(246 + 0.75 * deck[..., 0], 0, 255).astype(np.uint8)
+    for picture in (grey_deck, np.dstack([grey_deck] * 3)):
+        res = localizer.locate(picture, [chile_ref])
+        assert not res.matched and "cloud" in res.reason
+
+
+def test_a_grey_picture_stored_as_rgb_gets_the_masks_of_its_single_band():
+    """Clouds are bright *and* colourless, a window's frame dark *and* colourless: in a grey picture
+    every pixel is colourless, so stored as RGB (also through JPEG's chroma noise) it is judged as its
+    single band is. Before, the bright half of a grey thermal scene was taken for cloud and its dark
+    half for a window's frame. The bundled colour photos are not taken for grey."""
+    import cv2
+
+    from cupola.locate.localize import cloud_mask, colourless, frame_mask, remove_haze, to_gray
+
+    for case in (CHILE, NEW_MEXICO):
+        photo = cv2.cvtColor(cv2.imread(str(case / "photo.jpg")), cv2.COLOR_BGR2RGB)
+        assert not colourless(photo)
+        grey = to_gray(photo)
+        stored = cv2.imdecode(cv2.imencode(".jpg", np.dstack([grey] * 3), [cv2.IMWRITE_JPEG_QUALITY, 80])[1], 1)
+        assert colourless(grey) and colourless(stored)
+        assert np.array_equal(cloud_mask(np.dstack([grey] * 3)), cloud_mask(grey))
+        assert np.array_equal(cloud_mask(stored), cloud_mask(to_gray(stored)))
+        assert not frame_mask(np.dstack([grey] * 3)).any() and not frame_mask(stored).any()
+    # a grey scene whose bright half is ground: the colour test took all of it for cloud
+    ramp = np.tile(np.linspace(0, 255, 512).astype(np.uint8), (512, 1))
+    assert cloud_mask(remove_haze(np.dstack([ramp] * 3))).mean() < 0.1
 
 
 def test_prior_discards_candidates_beyond_the_horizon(chile_ref):

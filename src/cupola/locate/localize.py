@@ -211,10 +211,28 @@ def remove_haze(img: np.ndarray, low_pct: float = 0.5) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+#: a picture whose three bands differ by at most this many levels at 99 % of its pixels has no
+#: colour (a grey picture stored as RGB, JPEG's chroma noise aside)
+GREY_SPREAD_LEVELS = 3
+
+
+def colourless(img: np.ndarray) -> bool:
+    """True for a single-band image and for a grey one stored as RGB: the colour tests (clouds are
+    bright *and* colourless, a window's frame dark *and* colourless) say nothing about such a
+    picture, where every pixel is colourless, and it is judged as its single band would be."""
+    if img.ndim == 2 or img.shape[2] < 3:
+        return True
+    step = max(1, int(math.sqrt(img.shape[0] * img.shape[1] / 250_000)))  # a sample is enough
+    b = img[::step, ::step, :3].astype(np.int16)
+    return float(np.percentile(b.max(axis=2) - b.min(axis=2), 99)) <= GREY_SPREAD_LEVELS
+
+
 def cloud_mask(img: np.ndarray) -> np.ndarray:
-    """True for bright, colourless pixels (clouds, haze tops)."""
-    if img.ndim == 2:
-        return img > 235
+    """True for bright, colourless pixels (clouds, haze tops); in a picture without colour
+    (:func:`colourless`) for the near-white ones only."""
+    if colourless(img):
+        band = img if img.ndim == 2 else img[..., 0] if img.shape[2] < 3 else to_gray(img)
+        return band > 235
     f = img.astype(np.float32) / 255.0
     mx, mn = f.max(axis=2), f.min(axis=2)
     sat = (mx - mn) / np.maximum(mx, 1e-6)
@@ -226,11 +244,12 @@ def frame_mask(img: np.ndarray, work_px: int = 256) -> np.ndarray:
     station's structure in shadow), widened by 1.5 % of the long side over their soft, sometimes
     lit, edge. Such an edge against the ground is a curved high-contrast line much like a coast,
     and matched one on a wrong reference (the suite's obstruction factor). Dark water keeps its
-    colour (a blue or green cast) and is not taken; a region under 2 % of the photo is left."""
+    colour (a blue or green cast) and is not taken; a region under 2 % of the photo is left. A
+    picture without colour (:func:`colourless`: every dark region would be taken) gets none."""
     import cv2
 
     h, w = img.shape[:2]
-    if img.ndim != 3 or img.shape[2] < 3:
+    if colourless(img):
         return np.zeros((h, w), bool)
     s = min(1.0, work_px / max(h, w))
     sw, sh = max(8, round(w * s)), max(8, round(h * s))
@@ -272,6 +291,21 @@ def fill_masked(gray: np.ndarray, mask: np.ndarray, sigma_frac: float, work_px: 
     out = gray.copy()
     out[mask] = np.clip(fill[mask], 0, 255).astype(np.uint8)
     return out
+
+
+def photo_for_matching(photo: np.ndarray, cloud_fill_sigma: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(the photo's grey image as the matcher sees it, the mask of pixels that carry no keypoints):
+    what a single pair's search and a pool's ranking both start from. Hazy ground is bright and
+    pale like cloud, so the cloud mask is taken after the haze is removed; the grey image is the
+    photo as it is (CLAHE evens out its contrast later), its cloud pixels filled with the ground
+    around them (``cloud_fill_sigma``, a share of the long side; None: not filled) so that CLAHE
+    does not spend the local contrast on bright cloud. A window's frame in view carries no
+    keypoints either, but is not filled: dark, it does not flatten the ground beside it as bright
+    cloud does, and filling it lost cases that the mask alone keeps."""
+    gray, clouds = to_gray(photo), cloud_mask(remove_haze(photo))
+    if cloud_fill_sigma:
+        gray = fill_masked(gray, clouds, cloud_fill_sigma)
+    return gray, clouds | frame_mask(photo)
 
 
 def photo_quality(img: np.ndarray) -> tuple[bool, str]:
@@ -806,14 +840,7 @@ class Localizer:
         digest += str(photo.shape)
         if getattr(self, "_photo_digest", None) == digest:
             return
-        # hazy ground is bright and pale like cloud: the cloud mask is taken after the haze is removed;
-        # the matcher sees the photo as it is (CLAHE evens out its contrast). A window's frame in view
-        # carries no keypoints either, but is not filled: dark, it does not flatten the ground beside
-        # it as bright cloud does, and filling it lost cases that the mask alone keeps
-        gray, clouds = to_gray(photo), cloud_mask(remove_haze(photo))
-        if self.opts.cloud_fill_sigma:
-            gray = fill_masked(gray, clouds, self.opts.cloud_fill_sigma)
-        self._photo = (gray, clouds | frame_mask(photo))
+        self._photo = photo_for_matching(photo, self.opts.cloud_fill_sigma)
         self._photo_cache: dict = {}
         self._photo_digest = digest
 
