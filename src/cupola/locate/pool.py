@@ -681,6 +681,9 @@ class TilePool:
         small = normalise(resize(gray, sw, sh)) if s < 1.0 else normalise(gray)
         mask = None
         if mask_clouds:
+            # not the single pair's preparation (``photo_for_matching``: the cloud mask after haze
+            # removal, clouds filled): tried for the ranking in session 53, the own tile ranked lower
+            # in 8 of 12 cloud cases and the pool found 6 of them instead of 7 (docs/locate.md)
             mask = ~(resize((cloud_mask(img) | frame_mask(img)).astype(np.uint8), sw, sh) > 0)
         return small, mask
 
