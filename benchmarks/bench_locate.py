@@ -111,8 +111,8 @@ def plain_sift_pair(photo, ref):
     import cv2
     import numpy as np
 
-    p = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
-    r = cv2.cvtColor(ref.image, cv2.COLOR_RGB2GRAY)
+    p = photo if photo.ndim == 2 else cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    r = ref.image if ref.image.ndim == 2 else cv2.cvtColor(ref.image, cv2.COLOR_RGB2GRAY)
     sift = cv2.SIFT_create()
     kp, dp = sift.detectAndCompute(p, None)
     kr, dr = sift.detectAndCompute(r, None)
@@ -162,4 +162,32 @@ def robustness():
     bench_line("locate_seconds_per_case_max", s["max_s"], "s", baseline=15.0)
 
 
-BENCHMARKS = {"locate_robustness": robustness, "locate_samples": samples}
+def ecostress():
+    """The defaults on real imagery none of them was chosen on (``locate_ecostress.py``: ECOSTRESS
+    scenes of Los Angeles, a crop of one scene on a larger crop of another), plain SIFT on the same
+    pairs as the baseline."""
+    import statistics
+
+    import locate_ecostress as eco
+    from pyproj import Geod
+
+    rows = eco.run(verbose=False)
+    scenes = eco.read_scenes()
+    g = Geod(ellps="WGS84")
+    sift_ok = sift_false = 0
+    for _, _, photo, ref, truth, _ in eco.true_cases(scenes):
+        m, centre = plain_sift_pair(photo, ref)
+        sift_ok += int(m and g.inv(*centre, *truth)[2] / 1000 <= eco.SUCCESS_KM)
+    for _, photo, ref in eco.wrong_cases(scenes):
+        sift_false += int(plain_sift_pair(photo, ref)[0])
+    true = [r for r in rows if r["expected"]]
+    wrong = [r for r in rows if not r["expected"]]
+    n = max(1, len(true))
+    found = sum(r["correct"] for r in true)
+    bench_line("locate_ecostress_success", 100.0 * found / n, "%", baseline=100.0 * sift_ok / n)
+    bench_line("locate_ecostress_false_accepts", sum(r["matched"] for r in wrong), "cases", baseline=sift_false)
+    bench_line("locate_ecostress_wrong_placements", sum(r["matched"] and not r["correct"] for r in true), "cases")
+    bench_line("locate_ecostress_seconds_per_case", statistics.median(r["seconds"] for r in rows), "s", baseline=5.0)
+
+
+BENCHMARKS = {"locate_robustness": robustness, "locate_samples": samples, "locate_ecostress": ecostress}

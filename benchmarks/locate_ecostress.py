@@ -149,7 +149,7 @@ def wrong_cases(scenes: list[dict]):
     return out
 
 
-def run(log=None) -> list[dict]:
+def run(log=None, verbose: bool = True) -> list[dict]:
     from pyproj import Geod
 
     from cupola.locate.localize import Localizer, LocateOptions
@@ -168,7 +168,7 @@ def run(log=None) -> list[dict]:
         row.update(_outcome(res, err, sec))
         what = "matched" if res.matched else "rejected"
         text = f"{name}: {what}{_km(err)}, {res.inliers} inl, {sec:.1f} s; {res.reason[:70]}"
-        _keep(rows, row, text, True, log)
+        _keep(rows, row, text, verbose, log)
     for name, photo, ref in wrong_cases(scenes):
         t0 = time.perf_counter()
         res = loc.locate(photo, [ref])
@@ -176,7 +176,7 @@ def run(log=None) -> list[dict]:
         row = {"case": name, "factor": "wrong", "expected": False, "correct": not res.matched}
         row.update(_outcome(res, None, sec))
         text = f"{name}: {'ACCEPTED' if res.matched else 'rejected'}, {res.inliers} inl, {sec:.1f} s"
-        _keep(rows, row, text, True, log)
+        _keep(rows, row, text, verbose, log)
     summarise(rows)
     return rows
 
