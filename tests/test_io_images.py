@@ -143,6 +143,25 @@ def test_grey_16_bit(tmp_path, fmt):
     np.testing.assert_array_equal(pixels, a)
 
 
+@pytest.mark.parametrize("fmt", ["png", "tif"])
+def test_16_bit_rgb_keeps_its_depth_when_asked(tmp_path, fmt):
+    """Pillow reads a 16-bit RGB PNG or TIFF as 8 bits (the high byte); ``read_photo_full_depth``
+    keeps all 16 (R, G, B order), and an 8-bit RGB PNG comes back as ``read_photo`` reads it."""
+    import cv2
+
+    from cupola.io.images import read_photo_full_depth
+
+    a = np.arange(24, dtype=np.uint16).reshape(2, 4, 3) * 150 + 3  # 12-bit values in 16 bits
+    cv2.imwrite(str(tmp_path / f"c16.{fmt}"), a[..., ::-1])
+    shallow, _ = read_photo(tmp_path / f"c16.{fmt}")
+    assert shallow.dtype == np.uint8 and shallow.max() <= a.max() >> 8  # what was lost
+    deep, info = read_photo_full_depth(tmp_path / f"c16.{fmt}")
+    assert deep.dtype == np.uint16 and (info.width_px, info.height_px) == (4, 2)
+    np.testing.assert_array_equal(deep, a)
+    Image.fromarray((a >> 4).astype(np.uint8), "RGB").save(tmp_path / "c8.png")
+    np.testing.assert_array_equal(read_photo_full_depth(tmp_path / "c8.png")[0], read_photo(tmp_path / "c8.png")[0])
+
+
 def test_pixel_order_is_row_col(tmp_path):
     """pixels[row, col]: a bright pixel at col 5, row 2 reads back there."""
     a = np.zeros((4, 7), dtype=np.uint8)

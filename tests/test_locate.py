@@ -642,3 +642,25 @@ def test_a_candidate_found_at_a_diagonal_turn_needs_the_second_search_bar():
     assert not res.matched
     loose = Localizer(replace(opts, diagonal_min_inliers=25)).locate(photo, [tile])
     assert loose.matched and loose.rotation_deg == 315.0 and 25 <= loose.inliers < 50
+
+
+@pytest.mark.parametrize("fmt", ["png", "tif"])
+def test_a_16_bit_photo_fills_the_8_bits_as_its_8_bit_export_would(tmp_path, fmt):
+    """A 12-bit photo stored in a 16-bit RGB PNG or TIFF was read as its high byte (levels 0-15:
+    "photo is blank"); now it is read at full depth and full scale of the depth its values use
+    becomes 255: both read back as the 8-bit photo, and a grey 14-bit one with two hot pixels at
+    16-bit full scale as its grey image (before: 4 times darker)."""
+    import cv2
+
+    from cupola.locate.localize import to_gray
+    from cupola.locate.reference import read_rgb8
+
+    photo = cv2.imread(str(CHILE / "photo.jpg"))[:512, :512]  # BGR, as OpenCV writes it
+    cv2.imwrite(str(tmp_path / f"p12.{fmt}"), np.rint(photo * (4095 / 255)).astype(np.uint16))
+    np.testing.assert_array_equal(read_rgb8(tmp_path / f"p12.{fmt}"), photo[..., ::-1])
+    grey = to_gray(np.ascontiguousarray(photo[..., ::-1]))
+    deep = grey.astype(np.uint16) * 64
+    deep[5, 5] = deep[100, 7] = 65535
+    cv2.imwrite(str(tmp_path / "g16.png"), deep)
+    got = read_rgb8(tmp_path / "g16.png").astype(int)
+    assert np.abs(got - grey)[deep < 65535].max() <= 1

@@ -167,18 +167,21 @@ def read_photo(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInfo]:
 
 
 def read_photo_full_depth(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInfo]:
-    """:func:`read_photo`, but a colour TIFF of 16 bits per sample keeps its 16 bits.
+    """:func:`read_photo`, but a colour TIFF or PNG of 16 bits per sample keeps its 16 bits.
 
-    Pillow reads a 16-bit RGB TIFF as 8-bit RGB (the low byte lost); such files are decoded with
-    OpenCV's libtiff instead (any TIFF compression it knows), as (H, W, 3) ``uint16`` in R, G, B
-    order; every other file as :func:`read_photo` reads it. The metadata is Pillow's.
+    Pillow reads a 16-bit RGB TIFF or PNG as 8-bit RGB (the low byte lost: a 12-bit image stored in
+    16 bits keeps 4); such files are decoded with OpenCV (libtiff, libpng) instead, as (H, W, 3)
+    ``uint16`` in R, G, B order; every other file as :func:`read_photo` reads it. The metadata is
+    Pillow's.
 
     Raises:
-        InputError: as :func:`read_photo`; a 16-bit TIFF OpenCV cannot decode.
+        InputError: as :func:`read_photo`; a 16-bit TIFF or PNG OpenCV cannot decode.
     """
     p = _check_file(path)
     with _open(p) as img:
-        deep = img.format == "TIFF" and img.mode in ("RGB", "RGBA", "RGBX") and _bits_per_sample(img) > 8
+        fmt = img.format
+        colour = img.mode in ("RGB", "RGBA", "RGBX")
+        deep = colour and ((fmt == "TIFF" and _bits_per_sample(img) > 8) or (fmt == "PNG" and _png_bit_depth(p) > 8))
     if not deep:
         return read_photo(p)
     info = read_photo_info(p)
@@ -188,14 +191,21 @@ def read_photo_full_depth(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInf
     if a is None or a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint16:
         what = "nothing" if a is None else f"{a.dtype} of shape {a.shape}"
         raise InputError(
-            f"{p}: 16-bit TIFF could not be decoded as RGB (OpenCV gave {what}); expected a 16-bit RGB TIFF"
+            f"{p}: 16-bit {fmt} could not be decoded as RGB (OpenCV gave {what}); expected a 16-bit RGB {fmt}"
         )
     if a.shape[:2] != (info.height_px, info.width_px):
         raise InputError(
-            f"{p}: 16-bit TIFF decoded as {a.shape[1]}x{a.shape[0]} px, its header says "
+            f"{p}: 16-bit {fmt} decoded as {a.shape[1]}x{a.shape[0]} px, its header says "
             f"{info.width_px}x{info.height_px}; expected a complete image file"
         )
     return np.ascontiguousarray(a[..., 2::-1]), info
+
+
+def _png_bit_depth(p: Path) -> int:
+    """The bit depth of a PNG's samples, from its header (IHDR: byte 24 of the file)."""
+    with open(p, "rb") as f:
+        head = f.read(25)
+    return head[24] if len(head) == 25 and head[12:16] == b"IHDR" else 8
 
 
 def _bits_per_sample(img) -> int:

@@ -122,13 +122,24 @@ def check_min_size(width: int, height: int, path, what: str) -> None:
         )
 
 
-def read_rgb8(path) -> np.ndarray:
-    """An image file as 8-bit (grey or RGB), 16-bit images scaled by their maximum."""
-    from cupola.io.images import read_photo
+#: the share of a 16-bit image's brightest pixels left out when its bit depth is judged (hot pixels)
+WHITE_POINT_PCT = 99.99
 
-    img, _ = read_photo(Path(path))
+
+def read_rgb8(path) -> np.ndarray:
+    """An image file as 8-bit (grey or RGB). A 16-bit one (grey, or a colour PNG or TIFF read at
+    its full depth) is scaled as its 8-bit export would be: full scale of the depth its values
+    use (10, 12, 14 or 16 bits: a 12-bit image stored in 16 bits has its white at 4095) becomes
+    255. The depth is judged from the level under the brightest 0.01 % of pixels, so that a few
+    hot pixels do not darken the rest."""
+    from cupola.io.images import read_photo_full_depth
+
+    img, _ = read_photo_full_depth(Path(path))
     if img.dtype != np.uint8:
-        img = (img.astype(np.float64) / max(1, int(img.max())) * 255).astype(np.uint8)
+        step = max(1, int(np.sqrt(img.shape[0] * img.shape[1] / 1_000_000)))  # a sample is enough
+        top = float(np.percentile(img[::step, ::step], WHITE_POINT_PCT))
+        white = next(2.0**bits - 1 for bits in (8, 10, 12, 14, 16) if top <= 2.0**bits - 1)
+        img = np.clip(np.rint(img.astype(np.float32) * (255.0 / white)), 0, 255).astype(np.uint8)
     return img
 
 
