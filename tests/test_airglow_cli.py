@@ -295,3 +295,35 @@ def test_curved_waves_option_reaches_the_search(sequence, tmp_path, monkeypatch)
     plain, curved = (list(csv.DictReader((tmp_path / d / "waves.csv").open())) for d in ("plain", "curved"))
     assert len(plain) == 1 and float(plain[0]["wavelength_km"]) == pytest.approx(55.0, rel=0.05)
     assert curved == plain  # a plane wave: the circular search adds no row
+
+
+def test_16_bit_rgb_frames_keep_their_16_bits(sequence, tmp_path):
+    """A linear frame developed from RAW is often a 16-bit RGB TIFF or PNG: read with the low byte
+    lost (Pillow), a faint airglow frame kept a few levels; it is read at its full depth."""
+    import cv2
+
+    from cupola.airglow.inputs import load_request
+
+    _, folder, times, _ = sequence
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    stored = {}
+    for i, p in enumerate(sorted(folder.glob("*.png"))):
+        grey = np.asarray(Image.open(p), dtype=np.uint16)
+        name = p.name if i % 2 else p.with_suffix(".tif").name  # PNG and TIFF alternately
+        cv2.imwrite(str(rgb / name), np.dstack([grey] * 3))
+        stored[name] = grey
+    renamed = tmp_path / "times.csv"
+    renamed.write_text(_times_for(times, stored))
+    req = load_request(photos=[], frames_dir=rgb, frame_times=renamed, tle=TLE, focal_mm=14.0,
+                       sensor_mm=(35.9136, 23.9424), attitude_rpy_deg=(0.0, 0.0, 90.0))  # fmt: skip
+    assert len(req.frames) == 12
+    for name, frame in zip(req.names, req.frames, strict=True):
+        np.testing.assert_array_equal(frame, stored[name].astype(np.float32))
+
+
+def _times_for(times: Path, names: dict) -> str:
+    """The times table with each frame's name as it is in ``names`` (same stem, its own suffix)."""
+    by_stem = {Path(n).stem: n for n in names}
+    rows = list(csv.reader(times.open()))
+    return "file,time\n" + "".join(f"{by_stem[Path(f).stem]},{t}\n" for f, t in rows[1:])

@@ -282,7 +282,7 @@ def load_request(
     each frame's pose is then taken at mid-exposure, where the smeared frame is centred.
     ``dark``: a dark frame (same size and exposure, the lens capped; any linear image) subtracted
     from every frame before anything else (black level, dark current, hot pixels)."""
-    from cupola.io.images import read_photo
+    from cupola.io.images import read_photo_full_depth as read_photo  # a 16-bit RGB TIFF or PNG keeps its 16 bits
     from cupola.io.tle import TleFile
 
     check_layer_height(layer_km * 1e3)
