@@ -208,6 +208,23 @@ def test_attitude_mode(tmp_path):
     assert "geolocate" in proc.stdout  # the summary table
 
 
+def test_a_16_bit_rgb_photo_keeps_its_16_bits_in_georef_tif(tmp_path):
+    """A photo developed from RAW into a 16-bit RGB TIFF: georef.tif is uint16 and holds its
+    levels (Pillow read such a TIFF as its high byte, and the product had 8 bits)."""
+    import cv2
+    import rasterio
+
+    rgb = cv2.imread(str(PHOTO))
+    deep = rgb.astype(np.uint16) * 257
+    cv2.imwrite(str(tmp_path / "frame16.tif"), deep)
+    out = tmp_path / "deep"
+    _ok(cupola(*_geolocate(*ATTITUDE, "--quiet", "--out", out, photo=tmp_path / "frame16.tif")))
+    with rasterio.open(out / "georef.tif") as src:
+        data = src.read()
+    assert src.dtypes[0] == "uint16" and data.shape[0] >= 3
+    assert data[:3].max() > 255
+
+
 def test_look_at_mode(tmp_path):
     out = tmp_path / "look"
     proc = cupola(*_geolocate("--look-at", DEL_RIO[0], DEL_RIO[1], "--rotation", "30", "--quiet", "--out", out))

@@ -143,7 +143,7 @@ def camera_from_request(req: GeolocateRequest, width: int, height: int, info) ->
 
 def geolocate(req: GeolocateRequest) -> GeolocateResult:
     """Run the whole computation; raises :class:`InputError` on bad input, writes nothing."""
-    from cupola.io.images import read_photo
+    from cupola.io.images import read_photo_full_depth  # georef.tif keeps a 16-bit RGB photo's 16 bits
     from cupola.io.tables import read_pixels, read_tie_points
     from cupola.io.tle import element_set_at
 
@@ -153,7 +153,7 @@ def geolocate(req: GeolocateRequest) -> GeolocateResult:
             "give exactly one of `attitude_rpy_deg` (roll, pitch, yaw), `look_at` (lat, lon), `tie_points` (a file)"
         )
     notes: list[str] = []
-    image, info = read_photo(req.photo)
+    image, info = read_photo_full_depth(req.photo)
     height, width = image.shape[:2]
     cam, cam_source = camera_from_request(req, width, height, info)
     if req.distortion is not None:
