@@ -384,3 +384,19 @@ def test_training_sets_of_several_seeds_are_joined(tiny, tmp_path, capsys, monke
     _one_line_exit_2(capsys, [*argv[:5], "--data", str(root / "set"), *argv[7:], "--out", str(tmp_path / "q.pt")],
                      "twice")  # fmt: skip
     assert not (tmp_path / "q.pt").exists()
+
+
+def test_a_16_bit_image_reads_the_same_grey_or_rgb(tmp_path):
+    """``rso recover`` / ``pose`` read a 16-bit RGB PNG as its 16-bit grey twin (Pillow kept only
+    the high byte of the RGB one)."""
+    import cv2
+
+    from cupola.cli.rso import _read_image
+
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 65536, (64, 64)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "g.png"), grey)
+    cv2.imwrite(str(tmp_path / "c.png"), np.dstack([grey] * 3))
+    a, b = _read_image(tmp_path / "g.png", 64), _read_image(tmp_path / "c.png", 64)
+    np.testing.assert_array_equal(a, b)
+    assert np.allclose(a, grey / 65535.0)

@@ -273,9 +273,9 @@ def _read_image(path: Path, size_px: int):
     import numpy as np
 
     from cupola.errors import InputError
-    from cupola.io.images import read_photo
+    from cupola.io.images import read_photo_full_depth
 
-    pixels, _ = read_photo(path)
+    pixels, _ = read_photo_full_depth(path)  # a 16-bit RGB PNG or TIFF keeps its 16 bits
     a = pixels.astype(np.float32)
     if a.ndim == 3:
         a = a.mean(axis=2)
