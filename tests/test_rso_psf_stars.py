@@ -117,3 +117,17 @@ def test_synth_with_a_psf_from_stars(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "empty.fits" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_16_bit_rgb_star_image_keeps_its_16_bits(tmp_path):
+    """A linear 16-bit RGB TIFF or PNG of stars (a RAW development) is read with its 16 bits and
+    saturates at 65535, as its grey twin (Pillow kept the high byte: faint stars lost)."""
+    import cv2
+
+    img, _, _ = _star_field(1.8, 3.0, seed=7)
+    grey = np.clip(img / img.max() * 60000, 0, 65535).astype(np.uint16)
+    for name in ("s.tif", "s.png"):
+        cv2.imwrite(str(tmp_path / name), np.dstack([grey] * 3))
+        back, sat = read_star_image(tmp_path / name)
+        assert sat == 65535.0
+        np.testing.assert_allclose(back, grey.astype(float))

@@ -226,8 +226,8 @@ def estimate_psf(
 
 def read_star_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     """(grey image as float, saturation level or None) of a star image: FITS (first image HDU;
-    no saturation level unless the header has SATURATE) or any image :func:`read_photo` reads
-    (colour averaged to grey; saturation at the integer type's maximum)."""
+    no saturation level unless the header has SATURATE) or any image :func:`read_photo_full_depth`
+    reads (colour averaged to grey; saturation at the integer type's maximum)."""
     p = Path(path)
     if p.suffix.lower() in (".fits", ".fit", ".fts"):
         if not p.is_file():
@@ -243,9 +243,9 @@ def read_star_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
                 return np.asarray(hdu.data, float), (float(sat) if sat is not None else None)
         except OSError as exc:
             raise InputError(f"{p}: not a readable FITS file ({str(exc).splitlines()[0]})") from None
-    from cupola.io.images import read_photo
+    from cupola.io.images import read_photo_full_depth
 
-    pixels, _ = read_photo(p)
+    pixels, _ = read_photo_full_depth(p)  # a 16-bit RGB PNG or TIFF keeps its 16 bits
     top = float(np.iinfo(pixels.dtype).max)
     grey = pixels.astype(float).mean(axis=2) if pixels.ndim == 3 else pixels.astype(float)
     return grey, top
