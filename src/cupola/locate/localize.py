@@ -295,9 +295,10 @@ def fill_masked(gray: np.ndarray, mask: np.ndarray, sigma_frac: float, work_px: 
 
 def photo_for_matching(photo: np.ndarray, cloud_fill_sigma: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(the photo's grey image as the matcher sees it, the mask of pixels that carry no keypoints):
-    what a single pair's search and a pool's ranking both start from. Hazy ground is bright and
-    pale like cloud, so the cloud mask is taken after the haze is removed; the grey image is the
-    photo as it is (CLAHE evens out its contrast later), its cloud pixels filled with the ground
+    what a pair's search starts from (a pool's ranking prepares the photo its own way,
+    ``TilePool._prepare``: this preparation ranked worse there, docs/locate.md). Hazy ground is
+    bright and pale like cloud, so the cloud mask is taken after the haze is removed; the grey image
+    is the photo as it is (CLAHE evens out its contrast later), its cloud pixels filled with the ground
     around them (``cloud_fill_sigma``, a share of the long side; None: not filled) so that CLAHE
     does not spend the local contrast on bright cloud. A window's frame in view carries no
     keypoints either, but is not filled: dark, it does not flatten the ground beside it as bright
