@@ -90,8 +90,9 @@ def _window_km(scene: dict, west_px: float, north_px: float, width_km: float):
 
 
 def true_cases(scenes: list[dict]):
-    """(name, framing, photo RGB, Reference, truth centre lon/lat, the two scenes' doy) for every
-    ordered pair of scenes, framing and place."""
+    """(name, framing, photo, Reference, truth centre lon/lat, the two scenes' doy) for every
+    ordered pair of scenes, framing and place. The photo is grey stored as RGB (three equal bands),
+    as a grey picture exported to JPEG comes; the reference is single-band."""
     import cv2
 
     from cupola.locate.reference import Reference
@@ -116,6 +117,9 @@ def true_cases(scenes: list[dict]):
                     # the photo: the same ground square cut from the other scene, square pixels, turned
                     t = ph["transform"]
                     col_c, row_c = (lon_c - t.c) / t.a, (lat_c - t.f) / t.e
+                    # the window is placed with the reference scene's pixel size (the photo scene's
+                    # differs in the 8th digit: 5 of the 72 windows would move by a pixel at a
+                    # rounding); the truth is the window's own centre either way
                     prow, pcol, pb = _window_km(ph, col_c - photo_km / km_x / 2, row_c - photo_km / km_y / 2, photo_km)
                     side = round(photo_km / PHOTO_PX_KM)
                     photo = cv2.resize(stretch8(ph["lst"][prow, pcol]), (side, side), interpolation=cv2.INTER_AREA)
@@ -131,7 +135,7 @@ def true_cases(scenes: list[dict]):
 
 def wrong_cases(scenes: list[dict]):
     """Each scene's photo (the 3x framing, first place) against each bundled astronaut-photo
-    reference, and each bundled photo against two Los Angeles references."""
+    reference, and each bundled photo against the two clear Los Angeles references (21:06, 16:17)."""
     from cupola.locate.reference import Reference
 
     la = [c for c in true_cases(scenes) if c[1] == "3x" and "place 0.3" in c[0]]
