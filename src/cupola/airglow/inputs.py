@@ -282,7 +282,7 @@ def load_request(
     each frame's pose is then taken at mid-exposure, where the smeared frame is centred.
     ``dark``: a dark frame (same size and exposure, the lens capped; any linear image) subtracted
     from every frame before anything else (black level, dark current, hot pixels)."""
-    from cupola.io.images import read_photo_full_depth as read_photo  # a 16-bit RGB TIFF or PNG keeps its 16 bits
+    from cupola.io.images import read_photo_full_depth  # a 16-bit RGB TIFF or PNG keeps its 16 bits
     from cupola.io.tle import TleFile
 
     check_layer_height(layer_km * 1e3)
@@ -308,7 +308,7 @@ def load_request(
         raise InputError("no frames: give photos or a frames folder (`frames_dir`) with `frame_times`")
     frames, infos, times = [], [], []
     for p in photos:
-        a, info = read_photo(p)
+        a, info = read_photo_full_depth(p)
         frames.append(_grey(a))
         infos.append(info)
         if times_by_name is not None:
@@ -326,7 +326,7 @@ def load_request(
                 "frames of a sequence must have the same size"
             )
     if dark is not None:
-        da, _ = read_photo(dark)
+        da, _ = read_photo_full_depth(dark)
         dark_img = _grey(da)
         if dark_img.shape != (h, w):
             raise InputError(f"{dark}: dark frame is {dark_img.shape[1]}x{dark_img.shape[0]} px, the frames {w}x{h} px")
@@ -382,7 +382,7 @@ def load_request(
         poses = [att.pose_from_rpy(s, *rpy) for s in states]
     flat_img = None
     if flat is not None:
-        fa, _ = read_photo(flat)
+        fa, _ = read_photo_full_depth(flat)
         flat_img = _grey(fa)
         if flat_img.shape != (h, w):
             raise InputError(f"{flat}: flat field is {flat_img.shape[1]}x{flat_img.shape[0]} px, the frames {w}x{h} px")
