@@ -747,3 +747,65 @@ def test_offset_vote_and_one_to_one_assignment():
     # a precise network event beats a vague mapper group at the same Mahalanobis distance
     cost = _pair_cost(np.array([0, 0]), np.array([2.0, 1.0]), np.log(np.array([4.0, 4.0e4])))
     assert cost[0] < cost[1]
+
+
+def test_solve_reads_16bit_colour_frames_at_full_depth(simulated_sequence, tmp_path):
+    """Frames saved as 16-bit RGB PNGs (low sensor counts, as a RAW converter writes them) give
+    the same detections and pose as the same counts in grey: Pillow alone reads such files as their
+    high byte (at most 32 levels here), and the faint flashes went under the noise."""
+    cv2 = pytest.importorskip("cv2")
+    from cupola.lightning.job import LightningRequest, run
+
+    scene = simulated_sequence
+    colour = tmp_path / "frames16rgb"
+    colour.mkdir()
+    for p in sorted((scene / "frames").iterdir()):
+        g = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        assert g.dtype == np.uint16 and g.ndim == 2 and g.max() < 2**13  # the simulated sensor: low counts
+        assert cv2.imwrite(str(colour / p.name), np.dstack([g, g, g]))
+
+    def solved(frames_dir):
+        return run(
+            LightningRequest(
+                events=[scene / "events.csv"],
+                tle_path=TLE_FILE,
+                frames_dir=frames_dir,
+                frame_times=scene / "frame_times.csv",
+                focal_mm=10.5,
+                sensor_mm=(8.7, 4.89375),
+                workers=1,
+            )
+        )
+
+    grey, rgb = solved(scene / "frames"), solved(colour)
+    assert rgb.image.dtype == np.uint16 and rgb.image.ndim == 3
+    assert len(rgb.flashes) == len(grey.flashes) >= 15
+    assert rgb.solution.flash_index.size == grey.solution.flash_index.size
+    np.testing.assert_allclose(rgb.flashes.col_px, grey.flashes.col_px, atol=0.05)
+
+
+def test_solve_refuses_frames_of_two_bit_depths(simulated_sequence, tmp_path):
+    from PIL import Image
+
+    from cupola.lightning.job import LightningRequest, run
+
+    scene = simulated_sequence
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    names = sorted(p.name for p in (scene / "frames").iterdir())
+    for i, nm in enumerate(names):
+        a = np.asarray(Image.open(scene / "frames" / nm))
+        Image.fromarray(a if i == 0 else (a >> 4).astype(np.uint8)).save(mixed / nm)
+    for fast in (True, False):
+        with pytest.raises(InputError, match=r"8-bit pixels, but the first frame has 16-bit; expected one bit depth"):
+            run(
+                LightningRequest(
+                    events=[scene / "events.csv"],
+                    tle_path=TLE_FILE,
+                    frames_dir=mixed,
+                    frame_times=scene / "frame_times.csv",
+                    focal_mm=10.5,
+                    sensor_mm=(8.7, 4.89375),
+                    fast_decode=fast,
+                )
+            )

@@ -215,6 +215,29 @@ def test_command_writes_the_products(pair_files, tmp_path):
     assert d["reference"]["rmse_over_predicted"] < 1.4
 
 
+def test_command_reads_16bit_colour_photos_at_full_depth(pair_files, tmp_path):
+    """The pair as 16-bit RGB PNGs holding 10-bit counts (Pillow alone reads such a file as its high
+    byte: 4 levels) gives the heights of the 8-bit pair."""
+    cv2 = pytest.importorskip("cv2")
+    from PIL import Image
+
+    f = pair_files
+    deep = {}
+    for k in ("photo1", "photo2"):
+        g = np.asarray(Image.open(f[k])).astype(np.uint16) * 4  # 10-bit counts
+        deep[k] = tmp_path / f"{k}_16bit_rgb.png"
+        assert cv2.imwrite(str(deep[k]), np.dstack([g, g, g]))
+    medians = []
+    for p1, p2, name in ((f["photo1"], f["photo2"], "out8"), (deep["photo1"], deep["photo2"], "out16")):
+        out = tmp_path / name
+        argv = ["stereo", p1, p2, "--pose1", f["pose1"], "--pose2", f["pose2"], "--height-range-m", "-1000", "3000"]
+        assert _run_cli([*argv, "--quiet", "--out", out]) == 0
+        d = json.loads((out / "result.json").read_text())
+        medians.append((d["matching"]["valid_fraction"], d["height_m"]["median"]))
+    assert medians[1][0] == pytest.approx(medians[0][0], abs=0.02) and medians[0][0] > 0.5
+    assert medians[1][1] == pytest.approx(medians[0][1], abs=0.5)
+
+
 def _no_products(out):
     return not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".cupola-products")]
 
@@ -228,6 +251,7 @@ def _no_products(out):
         ("wrong_schema", "expected a cupola geolocate or locate result.json"),
         ("wrong_photo", "its camera is 480x320 px but the photo is"),
         ("locate_no_time", "--pose1 "),
+        ("mixed_depth", "photo2_16bit.png: 16-bit pixels, but "),
     ],
 )
 def test_command_refuses_bad_input_in_one_line(pair_files, tmp_path, capsys, case, message):
@@ -250,6 +274,9 @@ def test_command_refuses_bad_input_in_one_line(pair_files, tmp_path, capsys, cas
     elif case == "wrong_photo":
         photo2 = tmp_path / "small.png"
         Image.fromarray(np.zeros((100, 150), np.uint8)).save(photo2)
+    elif case == "mixed_depth":
+        photo2 = tmp_path / "photo2_16bit.png"
+        Image.fromarray(np.asarray(Image.open(f["photo2"])).astype(np.uint16) * 257).save(photo2)
     elif case == "locate_no_time":
         pose1 = tmp_path / "locate.json"
         pose1.write_text(json.dumps({"schema": "cupola.locate/1", "matched": True}))

@@ -28,7 +28,15 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["PhotoInfo", "read_photo_info", "read_photo", "read_photo_full_depth", "file_format", "signature_format"]
+__all__ = [
+    "PhotoInfo",
+    "bit_depth_name",
+    "read_photo_info",
+    "read_photo",
+    "read_photo_full_depth",
+    "file_format",
+    "signature_format",
+]
 
 # EXIF tag numbers (EXIF 2.32 / TIFF 6.0)
 _TAG_MAKE = 0x010F
@@ -199,6 +207,16 @@ def read_photo_full_depth(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInf
             f"{info.width_px}x{info.height_px}; expected a complete image file"
         )
     return np.ascontiguousarray(a[..., 2::-1]), info
+
+
+def bit_depth_name(dtype) -> str:
+    """How an error names the depth of pixels read here: "8-bit", "16-bit" (else the dtype).
+
+    >>> bit_depth_name(np.uint16)
+    '16-bit'
+    """
+    d = np.dtype(dtype)
+    return f"{8 * d.itemsize}-bit" if d in (np.dtype(np.uint8), np.dtype(np.uint16)) else str(d)
 
 
 def _png_bit_depth(p: Path) -> int:

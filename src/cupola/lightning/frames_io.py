@@ -19,7 +19,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["detection_scale", "reduce", "read_reduced", "read_sequence_reduced"]
+__all__ = ["check_same_depth", "detection_scale", "reduce", "read_reduced", "read_sequence_reduced"]
 
 #: keep at least this many pixels per frame for detection
 MIN_DETECTION_PIXELS = 1_000_000
@@ -52,9 +52,13 @@ def reduce(image: np.ndarray, scale: int) -> np.ndarray:
     return _grey(a)
 
 
-def read_reduced(path: Path, scale: int, full_size: tuple[int, int]) -> np.ndarray:
-    """One frame reduced by ``scale`` (see the module docstring); refuses a frame of another size."""
+def read_reduced(path: Path, scale: int, full_size: tuple[int, int], dtype=None) -> np.ndarray:
+    """One frame reduced by ``scale`` (see the module docstring); refuses a frame of another size, or
+    (with ``dtype``, the first frame's) of another bit depth. A 16-bit colour PNG or TIFF keeps its
+    16 bits (:func:`cupola.io.images.read_photo_full_depth`)."""
     from PIL import Image
+
+    from cupola.io.images import read_photo_full_depth
 
     p = Path(path)
     try:
@@ -67,16 +71,29 @@ def read_reduced(path: Path, scale: int, full_size: tuple[int, int]) -> np.ndarr
                 im.draft("RGB" if im.mode != "L" else "L", (full_size[0] // scale, full_size[1] // scale))
                 im.load()
                 a = np.asarray(im)
+                check_same_depth(p, a, dtype)
                 if a.shape[1] * scale == full_size[0] and a.shape[0] * scale == full_size[1]:
                     return _grey(a)
                 return reduce(np.asarray(im.resize(full_size)), scale)  # pragma: no cover - odd draft size
-            im.load()
-            a = np.asarray(im)
     except InputError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise InputError(f"{p}: image data is truncated or corrupt ({e}); expected a complete image file") from None
+    a, _ = read_photo_full_depth(p)
+    check_same_depth(p, a, dtype)
     return reduce(a, scale)
+
+
+def check_same_depth(path, a: np.ndarray, dtype, what: str = "the first frame") -> None:
+    """Frames (and a background) are compared in counts: refuse an image whose bit depth is not
+    ``dtype`` (None: no check), naming the file and ``what`` has that depth."""
+    from cupola.io.images import bit_depth_name
+
+    if dtype is not None and a.dtype != np.dtype(dtype):
+        raise InputError(
+            f"{path}: {bit_depth_name(a.dtype)} pixels, but {what} "
+            f"{'have' if what.endswith('s') else 'has'} {bit_depth_name(dtype)}; expected one bit depth"
+        )
 
 
 def read_sequence_reduced(
@@ -86,18 +103,19 @@ def read_sequence_reduced(
     *,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    dtype=None,
 ) -> list[np.ndarray]:
     """``read_reduced`` for every path, in order, on ``workers`` threads (default: the CPUs)."""
     k = workers if workers else min(os.cpu_count() or 1, 8)
     out: list[np.ndarray] = []
     if k <= 1:
         for i, p in enumerate(paths):
-            out.append(read_reduced(p, scale, full_size))
+            out.append(read_reduced(p, scale, full_size, dtype))
             if progress:
                 progress(i + 1, len(paths))
         return out
     with ThreadPoolExecutor(k) as ex:
-        for i, a in enumerate(ex.map(lambda p: read_reduced(p, scale, full_size), paths)):
+        for i, a in enumerate(ex.map(lambda p: read_reduced(p, scale, full_size, dtype), paths)):
             out.append(a)
             if progress:
                 progress(i + 1, len(paths))

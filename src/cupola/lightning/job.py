@@ -124,9 +124,11 @@ def _camera(req: LightningRequest, source: Path, width: int, height: int, info) 
 
 
 def run(req: LightningRequest) -> LightningResult:
-    """Detect, associate, solve; raises InputError (bad input) or NoSolutionError; writes nothing."""
-    from cupola.io.images import read_photo
+    """Detect, associate, solve; raises InputError (bad input) or NoSolutionError; writes nothing.
+    A 16-bit colour PNG or TIFF (photo, frames, background) keeps its 16 bits."""
+    from cupola.io.images import read_photo_full_depth
     from cupola.io.tle import element_set_at
+    from cupola.lightning.frames_io import check_same_depth
 
     modes = [
         m
@@ -153,7 +155,7 @@ def run(req: LightningRequest) -> LightningResult:
         if not req.exposure_s > 0:
             raise InputError(f"`exposure_s` must be positive, got {req.exposure_s:g}")
         assert req.photo is not None  # the photo mode
-        image, info = read_photo(req.photo)
+        image, info = read_photo_full_depth(req.photo)
         frames = Frames(req.time, np.array([0.0]), np.array([float(req.exposure_s)]), (Path(req.photo).name,))
         images = iter([image])
         source, name = Path(req.photo), Path(req.photo).name
@@ -163,7 +165,7 @@ def run(req: LightningRequest) -> LightningResult:
         if not Path(req.frames_dir).is_dir():
             raise InputError(f"`frames_dir` {req.frames_dir}: not a folder")
         frames = read_frame_times(req.frame_times, req.frames_dir, req.exposure_s)
-        image, info = read_photo(Path(req.frames_dir) / frames.names[0])
+        image, info = read_photo_full_depth(Path(req.frames_dir) / frames.names[0])
         if req.fast_decode and req.flashes is None:
             from cupola.lightning.frames_io import detection_scale, read_sequence_reduced, reduce
 
@@ -175,6 +177,7 @@ def run(req: LightningRequest) -> LightningResult:
                 (image.shape[1], image.shape[0]),
                 workers=req.workers,
                 progress=req.progress,
+                dtype=image.dtype,
             )
             images = iter([reduce(image, scale)] + rest)
             detect_opts = replace(req.detect, input_scale=scale, workers=req.workers)
@@ -186,12 +189,13 @@ def run(req: LightningRequest) -> LightningResult:
                 assert req.frames_dir is not None  # checked above
                 yield image
                 for nm in frames.names[1:]:
-                    img, _ = read_photo(Path(req.frames_dir) / nm)
+                    img, _ = read_photo_full_depth(Path(req.frames_dir) / nm)
                     if img.shape[:2] != image.shape[:2]:
                         raise InputError(
                             f"{Path(req.frames_dir) / nm}: {img.shape[1]}x{img.shape[0]} px, but the "
                             f"first frame is {image.shape[1]}x{image.shape[0]}"
                         )
+                    check_same_depth(Path(req.frames_dir) / nm, img, image.dtype)
                     yield img
 
             images = gen()
@@ -233,12 +237,13 @@ def run(req: LightningRequest) -> LightningResult:
     camera, cam_source = _camera(req, source, width, height, info)
     background = None
     if req.background is not None:
-        background, _ = read_photo(req.background)
+        background, _ = read_photo_full_depth(req.background)
         if background.shape[:2] != image.shape[:2]:
             raise InputError(
                 f"`background` {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
                 f"the frames are {width}x{height}"
             )
+        check_same_depth(f"`background` {req.background}", background, image.dtype, "the frames")
         if detect_opts.input_scale > 1:
             from cupola.lightning.frames_io import reduce
 

@@ -428,8 +428,9 @@ class StereoRequest:
 
 def run_stereo(req: StereoRequest) -> tuple[StereoResult, list[np.ndarray]]:
     """Read the photos and their poses, then :func:`compute_stereo`. Writes nothing.
-    Returns the result and the two photos (for the figure)."""
-    from cupola.io.images import read_photo
+    Returns the result and the two photos (for the figure). A 16-bit colour PNG or TIFF keeps its
+    16 bits; the two photos must have one bit depth (they are matched on one intensity scale)."""
+    from cupola.io.images import bit_depth_name, read_photo_full_depth
 
     notes: list[str] = []
     images, georefs, pose_sources = [], [], []
@@ -437,7 +438,12 @@ def run_stereo(req: StereoRequest) -> tuple[StereoResult, list[np.ndarray]]:
         ((req.photo1, req.pose1, req.time1, req.attitude1), (req.photo2, req.pose2, req.time2, req.attitude2)),
         start=1,
     ):
-        img, info = read_photo(photo)
+        img, info = read_photo_full_depth(photo)
+        if images and img.dtype != images[0].dtype:
+            raise InputError(
+                f"{photo}: {bit_depth_name(img.dtype)} pixels, but {req.photo1} has "
+                f"{bit_depth_name(images[0].dtype)}; expected two photos of one bit depth"
+            )
         h, w = img.shape[:2]
         geo, source = view_georeference(
             ViewSource(k, pose, t, rpy),
