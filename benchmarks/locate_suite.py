@@ -2,7 +2,7 @@
 
 Used by ``bench_locate.py``; also runnable alone to inspect or re-choose thresholds:
 
-    .venv/bin/python benchmarks/locate_suite.py [--log rows.json] [--only FACTOR] [--set name=value ...]
+    .venv/bin/python benchmarks/locate_suite.py [--log rows.json] [--only FACTOR[,FACTOR...]] [--set name=value ...]
         [--every-wrong] [--pool] [--partial] [--grid N [--zoom Z]]
 
 (a tuple setting as comma-separated numbers: ``--set photo_ladder_px=256,512``)
@@ -22,6 +22,11 @@ CASES = ROOT / "src" / "cupola" / "data" / "samples" / "apl"
 SUCCESS_KM = 5.0  # the held-out measure: centre within 5 km
 
 
+def _wanted(factor: str, only: str | None) -> bool:
+    """``--only``: one factor or several, comma-separated (None: every factor)."""
+    return only is None or factor in only.split(",")
+
+
 def run(options=None, only: str | None = None, log=None, verbose: bool = True, every_wrong: bool = False) -> list[dict]:
     from pyproj import Geod
 
@@ -30,7 +35,7 @@ def run(options=None, only: str | None = None, log=None, verbose: bool = True, e
 
     base = options or LocateOptions()
     true_cases, wrong = build_suite(CASES, every_wrong=every_wrong)
-    cases = [c for c in true_cases + wrong if only is None or c.variant.factor == only]
+    cases = [c for c in true_cases + wrong if _wanted(c.variant.factor, only)]
     g = Geod(ellps="WGS84")
     rows = []
     for c in cases:
@@ -199,7 +204,7 @@ def run_pool(options=None, only: str | None = None, log=None, verbose: bool = Tr
         wrong = [(b.photo, b.name, None, b.focal_mm) for b in bases] + [(b.photo, b.name, None, None) for b in bases]
         jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases] + wrong
         for k, (photo, place, c, focal) in enumerate(jobs):
-            if only is not None and (c.variant.factor if c is not None else "wrong") != only:
+            if not _wanted(c.variant.factor if c is not None else "wrong", only):
                 continue
             folder = tmp / f"pool{k}"
             folder.mkdir()
@@ -282,7 +287,7 @@ def run_partial(
     rows = []
     for c in true_cases:
         tiles = partial_tiles(bases[c.place], rng, per_case)
-        if only is not None and c.variant.factor != only:
+        if not _wanted(c.variant.factor, only):
             continue
         loc = Localizer(replace(base_opts, focal_mm=c.focal_mm))
         for j, (img, bounds, frac) in enumerate(tiles):
@@ -425,7 +430,7 @@ def _run_place_pools(
         jobs = [(c.photo, c.place, c, c.focal_mm) for c in true_cases if c.variant.factor not in ("framing", "edge")]
         jobs += [(b.photo, b.name, None, f) for b in bases for f in (None, b.focal_mm)]
         for k, (photo, place, c, focal) in enumerate(jobs):
-            if only is not None and (c.variant.factor if c is not None else "wrong") != only:
+            if not _wanted(c.variant.factor if c is not None else "wrong", only):
                 continue
             folder = shared
             if c is None or own_only:  # the other places' tiles, or (own_only) the photo's own

@@ -63,6 +63,8 @@ VARIANTS = [
     Variant("obstruction", "array 20%", obstruction="array", obstruction_fraction=0.2, obstruction_seed=0),
     Variant("obstruction", "window 40%", obstruction="window", obstruction_fraction=0.4, obstruction_seed=1),
     Variant("edge", "25% beyond north", beyond_edge="north", beyond_share=0.25),
+    # the window-frame test took 56 % of this dark photo two stops under for a frame (0 inliers)
+    Variant("exposure", "-2 stops", exposure_stops=-2.0),
 ]
 
 
@@ -136,6 +138,7 @@ def test_suite_covers_the_factors():
     assert {"framing", "scale", "rotation", "haze", "jpeg", "focal", "tilt", "clouds", "obstruction"} <= factors
     assert {v.obstruction for v in suite_variants() if v.factor == "obstruction"} == {"window", "array"}
     assert "edge" in factors
+    assert {"blur", "exposure", "noise", "colour"} <= factors  # the camera's own factors
     assert max(v.tilt_deg for v in suite_variants()) >= 50  # the held-out photos: 0-50 deg
     assert max(v.cloud_fraction for v in suite_variants()) >= 0.4  # the held-out photos: 10-50 %
     fills = [v.fill for v in suite_variants() if v.factor == "framing"]
@@ -261,6 +264,42 @@ def test_an_obstruction_hides_what_is_asked_and_leaves_the_rest(bases, paint):
         obstruction_seed=0,
     )
     assert np.array_equal(transform_photo(p, v), paint(p, 0.2, seed=0))
+
+
+def test_camera_effects_act_in_linear_light(bases):
+    """Exposure scales linear light by 2**stops (clipped at white), white balance scales each band
+    by its gain, blur keeps the mean, sensor noise has Poisson variance; each leaves 8 bits."""
+    from cupola.io.srgb import srgb_to_linear
+
+    p = bases["ISS064-E-358"].photo  # dark enough that one stop up clips nothing
+    lin = srgb_to_linear(p / 255.0)
+
+    def linear(v):
+        out = transform_photo(p, v)
+        assert out.dtype == np.uint8 and out.shape == p.shape
+        return srgb_to_linear(out / 255.0)
+
+    assert linear(Variant("exposure", "", exposure_stops=1.0)).mean() == pytest.approx(2 * lin.mean(), rel=0.01)
+    assert linear(Variant("exposure", "", exposure_stops=-2.0)).mean() == pytest.approx(lin.mean() / 4, rel=0.03)
+    cast = linear(Variant("colour", "", white_balance=(0.8, 1.0, 1.35))).mean(axis=(0, 1))
+    np.testing.assert_allclose(cast / lin.mean(axis=(0, 1)), [0.8, 1.0, 1.35], rtol=0.02)
+    blurred = linear(Variant("blur", "", blur_sigma_px=4.0))
+    assert blurred.mean() == pytest.approx(lin.mean(), rel=0.01) and blurred.std() < lin.std()
+    flat = np.full((256, 256, 3), 188, np.uint8)  # linear 0.5
+    noisy = srgb_to_linear(transform_photo(flat, Variant("noise", "", electrons_white=150.0)) / 255.0)
+    # Poisson: 75 electrons, sigma sqrt(75 + 3**2) = 9.2 electrons = 0.061 of white (8-bit steps aside)
+    assert noisy.mean() == pytest.approx(0.5, abs=0.01) and noisy.std() == pytest.approx(0.061, rel=0.1)
+
+
+def test_frame_mask_follows_the_exposure(bases):
+    """A photo exposed two or three stops under is not a window frame; a frame on it still is."""
+    from cupola.locate.localize import frame_mask
+
+    for b in bases.values():
+        for stops in (-2.0, -3.0):
+            assert frame_mask(transform_photo(b.photo, Variant("exposure", "", exposure_stops=stops))).mean() < 0.01
+        v = Variant("o", "", obstruction="window", obstruction_fraction=0.4, obstruction_seed=1, exposure_stops=-2.0)
+        assert frame_mask(transform_photo(b.photo, v)).mean() == pytest.approx(0.41, abs=0.03), b.name
 
 
 def test_fill_masked_takes_the_surrounding_tone_and_leaves_ground_alone():

@@ -33,6 +33,7 @@ import numpy as np
 
 from cupola.errors import InputError
 from cupola.geometry.geodesy import R_MEAN_M
+from cupola.io.srgb import linear_to_srgb, srgb_to_linear
 from cupola.locate import homography as hg
 from cupola.locate.features import Features, make_matcher
 from cupola.locate.reference import Reference
@@ -214,6 +215,8 @@ def remove_haze(img: np.ndarray, low_pct: float = 0.5) -> np.ndarray:
 #: a picture whose three bands differ by at most this many levels at 99 % of its pixels has no
 #: colour (a grey picture stored as RGB, JPEG's chroma noise aside)
 GREY_SPREAD_LEVELS = 3
+#: the window-frame test's darkness (of white, sRGB) in a normally exposed photo
+FRAME_DARK_LEVEL = 0.16
 
 
 def colourless(img: np.ndarray) -> bool:
@@ -246,7 +249,10 @@ def frame_mask(img: np.ndarray, work_px: int = 256) -> np.ndarray:
     lit, edge. Such an edge against the ground is a curved high-contrast line much like a coast,
     and matched one on a wrong reference (the suite's obstruction factor). Dark water keeps its
     colour (a blue or green cast) and is not taken; a region under 2 % of the photo is left. A
-    picture without colour (:func:`colourless`: every dark region would be taken) gets none."""
+    picture without colour (:func:`colourless`: every dark region would be taken) gets none.
+    "Dark" is below 0.16 of white, or in a darker exposure below a quarter of the photo's median
+    brightness in linear light (the frame darkens with the ground; an under-exposed photo's ground
+    is not a frame), and "colourless" shrinks with it."""
     import cv2
 
     h, w = img.shape[:2]
@@ -257,7 +263,8 @@ def frame_mask(img: np.ndarray, work_px: int = 256) -> np.ndarray:
     small = resize(np.ascontiguousarray(img[..., :3]), sw, sh)
     small = cv2.GaussianBlur(small.astype(np.float32) / 255.0, (0, 0), 1.0)  # sensor noise out
     mx, mn = small.max(axis=2), small.min(axis=2)
-    dark = ((mx < 0.16) & (mx - mn < 0.06)).astype(np.uint8)
+    level = min(FRAME_DARK_LEVEL, float(linear_to_srgb(0.25 * srgb_to_linear(float(np.median(mx))))))
+    dark = ((mx < level) & (mx - mn < 0.06 * level / FRAME_DARK_LEVEL)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     keep = [int(k) for k in edge if k != 0 and stats[k, cv2.CC_STAT_AREA] >= 0.02 * sw * sh]

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from cupola.errors import InputError
+from cupola.io.srgb import linear_to_srgb, srgb_to_linear
 from cupola.nightlights.raw import RawFrame, RawMetadata
 
 __all__ = [
@@ -59,18 +60,6 @@ TRANSFERS = ("srgb", "linear")
 #: a photo value at or above this fraction of full scale is saturated (clipped, or squeezed by the
 #: tone curve's shoulder and JPEG ringing)
 SATURATION_FRACTION = 0.98
-
-
-def srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB decoding of values in [0, 1] to linear light in [0, 1]."""
-    v = np.asarray(v, dtype=np.float64)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`srgb_to_linear` (IEC 61966-2-1 encoding), [0, 1] -> [0, 1]."""
-    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1.0 / 2.4) - 0.055)
 
 
 def is_photo(path: str | os.PathLike) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cupola.io.srgb import linear_to_srgb
 from cupola.plot.figure import new_figure, save_figure
 
 __all__ = ["display_image", "write_star_field", "write_agreement_map"]
@@ -27,8 +28,7 @@ def display_image(rgb_linear: np.ndarray, *, max_width_px: int = 1600) -> tuple[
     pos = a[a > 0]
     top = float(np.percentile(pos, 99.7)) if pos.size else 1.0
     x = np.clip(a / max(top, 1e-30), 0.0, 1.0)
-    v = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1.0 / 2.4) - 0.055)
-    return v.transpose(1, 2, 0), k
+    return linear_to_srgb(x).astype(np.float32).transpose(1, 2, 0), k
 
 
 def write_star_field(

@@ -466,9 +466,10 @@ def night_background(jpeg: str | Path) -> np.ndarray:
     Del Rio): the JPEG's sRGB curve undone; saturated pixels stay at 1."""
     from PIL import Image
 
+    from cupola.io.srgb import srgb_to_linear
+
     v = np.asarray(Image.open(jpeg).convert("RGB"), dtype=np.float64) / 255.0
-    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    return np.moveaxis(lin, -1, 0)
+    return np.moveaxis(srgb_to_linear(v), -1, 0)
 
 
 @dataclass(frozen=True)

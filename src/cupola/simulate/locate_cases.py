@@ -18,6 +18,10 @@ hand-labelled footprint) is varied along the factors that change in real use:
 - obstruction: part of the frame hidden by the station itself, as in photos taken with short
   lenses: the dark edge of a round window, or a solar-array wing (a grid of dark cells and bright
   bus bars, the strongest texture in the frame) over 20 % and 40 % of the photo;
+- the camera: optical blur (defocus, a soft window, smear: Gaussian, 2 and 4 px), exposure (two
+  stops under, one over with the highlights clipped), sensor noise (photon and read noise of a dim
+  exposure: 1000 and 150 electrons for white) and white balance (a cool and a warm cast), each
+  applied in linear light to the sRGB photo;
 - with and without the lens focal length (the held-out photos come without one).
 
 Independent of the localizer on purpose: the transforms use plain OpenCV resampling and the labels
@@ -60,6 +64,11 @@ class Variant:
     obstruction: str | None = None  # "window" (the dark edge of a round window) | "array" (a solar array)
     obstruction_fraction: float = 0.0  # share of the photo it hides
     obstruction_seed: int = 0  # where it enters the frame
+    blur_sigma_px: float = 0.0  # Gaussian blur of the photo (its pixels after resampling)
+    exposure_stops: float = 0.0  # exposure change in stops (linear light; clipped at white)
+    electrons_white: float | None = None  # sensor noise: photons collected by a white pixel
+    white_balance: tuple[float, float, float] | None = None  # linear-light gains of R, G, B
+    camera_seed: int = 0  # the noise draw
     with_focal: bool = False
 
 
@@ -140,7 +149,38 @@ def suite_variants() -> list[Variant]:
         for frac, seed in ((0.2, 0), (0.4, 1)):
             label = f"{what} over {frac:.0%}"
             v.append(Variant("obstruction", label, obstruction=kind, obstruction_fraction=frac, obstruction_seed=seed))
+    for sigma in (2.0, 4.0):
+        v.append(Variant("blur", f"blurred, sigma {sigma:g} px", blur_sigma_px=sigma))
+    for stops in (-2.0, 1.0):
+        v.append(Variant("exposure", f"exposed {stops:+g} stops", exposure_stops=stops))
+    for electrons in (1000.0, 150.0):
+        v.append(Variant("noise", f"sensor noise, {electrons:g} e- for white", electrons_white=electrons))
+    for gains, what in (((0.8, 1.0, 1.35), "cool"), ((1.3, 1.0, 0.7), "warm")):
+        v.append(Variant("colour", f"{what} white balance", white_balance=gains))
     return v
+
+
+def camera_effects(img: np.ndarray, v: Variant) -> np.ndarray:
+    """The variant's blur, exposure, sensor noise and white balance on an 8-bit sRGB photo, in
+    linear light, in the order a camera applies them (optics, exposure, sensor, processing); the
+    result clipped and quantised to 8 bits like the camera's JPEG."""
+    import cv2
+
+    from cupola.io.srgb import linear_to_srgb, srgb_to_linear
+
+    if not (v.blur_sigma_px or v.exposure_stops or v.electrons_white or v.white_balance):
+        return img
+    lin = srgb_to_linear(img.astype(np.float64) / 255.0)
+    if v.blur_sigma_px:
+        lin = cv2.GaussianBlur(lin, (0, 0), v.blur_sigma_px)
+    lin = lin * 2.0**v.exposure_stops
+    if v.electrons_white:
+        rng = np.random.default_rng(v.camera_seed)
+        e = rng.poisson(np.clip(lin, 0, 1) * v.electrons_white) + rng.normal(0.0, 3.0, lin.shape)  # 3 e- read noise
+        lin = e / v.electrons_white
+    if v.white_balance is not None:
+        lin = lin * np.asarray(v.white_balance, np.float64)
+    return np.round(linear_to_srgb(lin) * 255.0).astype(np.uint8)
 
 
 def _linear_pixels(lonlat: np.ndarray, bounds, shape) -> np.ndarray:
@@ -319,8 +359,8 @@ OBSTRUCTIONS = {"window": paint_window_edge, "array": paint_solar_array}
 
 
 def transform_photo(photo: np.ndarray, v: Variant) -> np.ndarray:
-    """The photo resampled, turned, tilted, clouded, partly hidden, hazed and JPEG-compressed as the
-    variant says."""
+    """The photo resampled, turned, tilted, clouded, partly hidden, hazed, blurred, exposed, given
+    sensor noise and a colour cast, and JPEG-compressed as the variant says."""
     import cv2
 
     img = photo
@@ -351,6 +391,7 @@ def transform_photo(photo: np.ndarray, v: Variant) -> np.ndarray:
     if v.haze:
         veil = np.array([200, 206, 218], np.float32)
         img = (img.astype(np.float32) * (1 - v.haze) + veil * v.haze).clip(0, 255).astype(np.uint8)
+    img = camera_effects(img, v)
     if v.jpeg_quality is not None:
         ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, v.jpeg_quality])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
