@@ -250,9 +250,10 @@ def frame_mask(img: np.ndarray, work_px: int = 256) -> np.ndarray:
     and matched one on a wrong reference (the suite's obstruction factor). Dark water keeps its
     colour (a blue or green cast) and is not taken; a region under 2 % of the photo is left. A
     picture without colour (:func:`colourless`: every dark region would be taken) gets none.
-    "Dark" is below 0.16 of white, or in a darker exposure below a quarter of the photo's median
-    brightness in linear light (the frame darkens with the ground; an under-exposed photo's ground
-    is not a frame), and "colourless" shrinks with it."""
+    "Dark" is below 0.16 of white, or in a darker exposure below a quarter, in linear light, of the
+    brightness that a quarter of the photo exceeds (the frame darkens with the ground; an
+    under-exposed photo's ground is not a frame; the 75th percentile is still ground when a frame
+    hides up to ~70 % of the photo), and "colourless" shrinks with it."""
     import cv2
 
     h, w = img.shape[:2]
@@ -263,7 +264,7 @@ def frame_mask(img: np.ndarray, work_px: int = 256) -> np.ndarray:
     small = resize(np.ascontiguousarray(img[..., :3]), sw, sh)
     small = cv2.GaussianBlur(small.astype(np.float32) / 255.0, (0, 0), 1.0)  # sensor noise out
     mx, mn = small.max(axis=2), small.min(axis=2)
-    level = min(FRAME_DARK_LEVEL, float(linear_to_srgb(0.25 * srgb_to_linear(float(np.median(mx))))))
+    level = min(FRAME_DARK_LEVEL, float(linear_to_srgb(0.25 * srgb_to_linear(float(np.percentile(mx, 75))))))
     dark = ((mx < level) & (mx - mn < 0.06 * level / FRAME_DARK_LEVEL)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
