@@ -139,7 +139,7 @@ def test_suite_covers_the_factors():
     assert {"framing", "scale", "rotation", "haze", "jpeg", "focal", "tilt", "clouds", "obstruction"} <= factors
     assert {v.obstruction for v in suite_variants() if v.factor == "obstruction"} == {"window", "array"}
     assert "edge" in factors
-    assert {"blur", "exposure", "noise", "colour"} <= factors  # the camera's own factors
+    assert {"blur", "vignetting", "exposure", "noise", "colour"} <= factors  # the camera's own factors
     assert max(v.tilt_deg for v in suite_variants()) >= 50  # the held-out photos: 0-50 deg
     assert max(v.cloud_fraction for v in suite_variants()) >= 0.4  # the held-out photos: 10-50 %
     fills = [v.fill for v in suite_variants() if v.factor == "framing"]
@@ -269,7 +269,8 @@ def test_an_obstruction_hides_what_is_asked_and_leaves_the_rest(bases, paint):
 
 def test_camera_effects_act_in_linear_light(bases):
     """Exposure scales linear light by 2**stops (clipped at white), white balance scales each band
-    by its gain, blur keeps the mean, sensor noise has Poisson variance; each leaves 8 bits."""
+    by its gain, blur keeps the mean, vignetting darkens the corners by its stops and not the
+    centre, sensor noise has Poisson variance; each leaves 8 bits."""
     from cupola.io.srgb import srgb_to_linear
 
     p = bases["ISS064-E-358"].photo  # dark enough that one stop up clips nothing
@@ -286,6 +287,12 @@ def test_camera_effects_act_in_linear_light(bases):
     np.testing.assert_allclose(cast / lin.mean(axis=(0, 1)), [0.8, 1.0, 1.35], rtol=0.02)
     blurred = linear(Variant("blur", "", blur_sigma_px=4.0))
     assert blurred.mean() == pytest.approx(lin.mean(), rel=0.01) and blurred.std() < lin.std()
+    vignetted = linear(Variant("vignetting", "", vignetting_stops=2.0))
+    h, w = p.shape[:2]
+    assert vignetted[h // 2 - 8 : h // 2 + 8, w // 2 - 8 : w // 2 + 8].mean() == pytest.approx(
+        lin[h // 2 - 8 : h // 2 + 8, w // 2 - 8 : w // 2 + 8].mean(), rel=0.01
+    )  # the centre keeps its light, the corners lose 2 stops
+    assert vignetted[:4, :4].mean() == pytest.approx(lin[:4, :4].mean() / 4, rel=0.1)
     flat = np.full((256, 256, 3), 188, np.uint8)  # linear 0.5
     noisy = srgb_to_linear(transform_photo(flat, Variant("noise", "", electrons_white=150.0)) / 255.0)
     # Poisson: 75 electrons, sigma sqrt(75 + 3**2) = 9.2 electrons = 0.061 of white (8-bit steps aside)

@@ -18,10 +18,10 @@ hand-labelled footprint) is varied along the factors that change in real use:
 - obstruction: part of the frame hidden by the station itself, as in photos taken with short
   lenses: the dark edge of a round window, or a solar-array wing (a grid of dark cells and bright
   bus bars, the strongest texture in the frame) over 20 % and 40 % of the photo;
-- the camera: optical blur (defocus, a soft window, smear: Gaussian, 2 and 4 px), exposure (two
-  stops under, one over with the highlights clipped), sensor noise (photon and read noise of a dim
-  exposure: 1000 and 150 electrons for white) and white balance (a cool and a warm cast), each
-  applied in linear light to the sRGB photo;
+- the camera: optical blur (defocus, a soft window, smear: Gaussian, 2 and 4 px), vignetting (the
+  corners 1 and 2 stops darker), exposure (two stops under, one over with the highlights clipped),
+  sensor noise (photon and read noise of a dim exposure: 1000 and 150 electrons for white) and white
+  balance (a cool and a warm cast), each applied in linear light to the sRGB photo;
 - with and without the lens focal length (the held-out photos come without one).
 
 Independent of the localizer on purpose: the transforms use plain OpenCV resampling and the labels
@@ -65,6 +65,7 @@ class Variant:
     obstruction_fraction: float = 0.0  # share of the photo it hides
     obstruction_seed: int = 0  # where it enters the frame
     blur_sigma_px: float = 0.0  # Gaussian blur of the photo (its pixels after resampling)
+    vignetting_stops: float = 0.0  # light lost at the frame's corners (falling off as radius squared)
     exposure_stops: float = 0.0  # exposure change in stops (linear light; clipped at white)
     electrons_white: float | None = None  # sensor noise: photons collected by a white pixel
     white_balance: tuple[float, float, float] | None = None  # linear-light gains of R, G, B
@@ -153,6 +154,8 @@ def suite_variants() -> list[Variant]:
         v.append(Variant("blur", f"blurred, sigma {sigma:g} px", blur_sigma_px=sigma))
     for stops in (-2.0, 1.0):
         v.append(Variant("exposure", f"exposed {stops:+g} stops", exposure_stops=stops))
+    for stops in (1.0, 2.0):  # a wide lens wide open: natural (cos^4) and optical vignetting
+        v.append(Variant("vignetting", f"corners {stops:g} stops darker", vignetting_stops=stops))
     for electrons in (1000.0, 150.0):
         v.append(Variant("noise", f"sensor noise, {electrons:g} e- for white", electrons_white=electrons))
     for gains, what in (((0.8, 1.0, 1.35), "cool"), ((1.3, 1.0, 0.7), "warm")):
@@ -161,18 +164,23 @@ def suite_variants() -> list[Variant]:
 
 
 def camera_effects(img: np.ndarray, v: Variant) -> np.ndarray:
-    """The variant's blur, exposure, sensor noise and white balance on an 8-bit sRGB photo, in
-    linear light, in the order a camera applies them (optics, exposure, sensor, processing); the
-    result clipped and quantised to 8 bits like the camera's JPEG."""
+    """The variant's blur, vignetting, exposure, sensor noise and white balance on an 8-bit sRGB
+    photo, in linear light, in the order a camera applies them (optics, exposure, sensor,
+    processing); the result clipped and quantised to 8 bits like the camera's JPEG."""
     import cv2
 
     from cupola.io.srgb import linear_to_srgb, srgb_to_linear
 
-    if not (v.blur_sigma_px or v.exposure_stops or v.electrons_white or v.white_balance):
+    if not (v.blur_sigma_px or v.vignetting_stops or v.exposure_stops or v.electrons_white or v.white_balance):
         return img
     lin = srgb_to_linear(img.astype(np.float64) / 255.0)
     if v.blur_sigma_px:
         lin = cv2.GaussianBlur(lin, (0, 0), v.blur_sigma_px)
+    if v.vignetting_stops:
+        h, w = lin.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w]
+        r2 = ((xx - (w - 1) / 2) ** 2 + (yy - (h - 1) / 2) ** 2) / (((w - 1) / 2) ** 2 + ((h - 1) / 2) ** 2)
+        lin = lin * (2.0 ** (-v.vignetting_stops * r2))[..., None]
     lin = lin * 2.0**v.exposure_stops
     if v.electrons_white:
         rng = np.random.default_rng(v.camera_seed)
