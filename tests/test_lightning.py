@@ -754,8 +754,6 @@ def test_solve_reads_16bit_colour_frames_at_full_depth(simulated_sequence, tmp_p
     the same detections and pose as the same counts in grey: Pillow alone reads such files as their
     high byte (at most 32 levels here), and the faint flashes went under the noise."""
     cv2 = pytest.importorskip("cv2")
-    from cupola.lightning.job import LightningRequest, run
-
     scene = simulated_sequence
     colour = tmp_path / "frames16rgb"
     colour.mkdir()
@@ -764,20 +762,7 @@ def test_solve_reads_16bit_colour_frames_at_full_depth(simulated_sequence, tmp_p
         assert g.dtype == np.uint16 and g.ndim == 2 and g.max() < 2**13  # the simulated sensor: low counts
         assert cv2.imwrite(str(colour / p.name), np.dstack([g, g, g]))
 
-    def solved(frames_dir):
-        return run(
-            LightningRequest(
-                events=[scene / "events.csv"],
-                tle_path=TLE_FILE,
-                frames_dir=frames_dir,
-                frame_times=scene / "frame_times.csv",
-                focal_mm=10.5,
-                sensor_mm=(8.7, 4.89375),
-                workers=1,
-            )
-        )
-
-    grey, rgb = solved(scene / "frames"), solved(colour)
+    grey, rgb = _solve_frames(scene, scene / "frames", workers=1), _solve_frames(scene, colour, workers=1)
     assert rgb.image.dtype == np.uint16 and rgb.image.ndim == 3
     assert len(rgb.flashes) == len(grey.flashes) >= 15
     assert rgb.solution.flash_index.size == grey.solution.flash_index.size
@@ -786,8 +771,6 @@ def test_solve_reads_16bit_colour_frames_at_full_depth(simulated_sequence, tmp_p
 
 def test_solve_refuses_frames_of_two_bit_depths(simulated_sequence, tmp_path):
     from PIL import Image
-
-    from cupola.lightning.job import LightningRequest, run
 
     scene = simulated_sequence
     mixed = tmp_path / "mixed"
@@ -798,14 +781,22 @@ def test_solve_refuses_frames_of_two_bit_depths(simulated_sequence, tmp_path):
         Image.fromarray(a if i == 0 else (a >> 4).astype(np.uint8)).save(mixed / nm)
     for fast in (True, False):
         with pytest.raises(InputError, match=r"8-bit pixels, but the first frame has 16-bit; expected one bit depth"):
-            run(
-                LightningRequest(
-                    events=[scene / "events.csv"],
-                    tle_path=TLE_FILE,
-                    frames_dir=mixed,
-                    frame_times=scene / "frame_times.csv",
-                    focal_mm=10.5,
-                    sensor_mm=(8.7, 4.89375),
-                    fast_decode=fast,
-                )
-            )
+            _solve_frames(scene, mixed, fast_decode=fast)
+
+
+def _solve_frames(scene, frames_dir, **options):
+    """``lightning solve`` in-process on a simulated scene's events and frame times, the frames
+    from ``frames_dir``, with the Meteor camera."""
+    from cupola.lightning.job import LightningRequest, run
+
+    return run(
+        LightningRequest(
+            events=[scene / "events.csv"],
+            tle_path=TLE_FILE,
+            frames_dir=frames_dir,
+            frame_times=scene / "frame_times.csv",
+            focal_mm=10.5,
+            sensor_mm=(8.7, 4.89375),
+            **options,
+        )
+    )
