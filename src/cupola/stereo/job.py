@@ -433,7 +433,8 @@ def run_stereo(req: StereoRequest) -> tuple[StereoResult, list[np.ndarray]]:
     from cupola.io.images import bit_depth_name, read_photo_full_depth
 
     notes: list[str] = []
-    images, georefs, pose_sources = [], [], []
+    images: list[np.ndarray] = []
+    georefs, pose_sources = [], []
     for k, (photo, pose, t, rpy) in enumerate(
         ((req.photo1, req.pose1, req.time1, req.attitude1), (req.photo2, req.pose2, req.time2, req.attitude2)),
         start=1,
