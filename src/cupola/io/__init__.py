@@ -1,7 +1,7 @@
-"""File formats only: photos and their EXIF, RAW and DNG, TLE files, tables (tie points, pixels),
-GeoTIFF, GeoJSON and KML, coastlines; bounded reading of inputs and all-or-nothing output
-folders. Every reader raises :class:`~cupola.errors.InputError` naming the file. Names are
-imported on first use.
+"""File formats only: photos, their EXIF and their sRGB encoding, RAW and DNG, TLE files, tables
+(tie points, pixels), GeoTIFF, GeoJSON and KML, coastlines; bounded reading of inputs and
+all-or-nothing output folders. Every reader raises :class:`~cupola.errors.InputError` naming the
+file. Names are imported on first use.
 
 >>> from cupola.io import regular_file
 >>> regular_file("no/such/file.csv", "a table")
@@ -22,6 +22,8 @@ _NAMES = {
     "PhotoInfo": "cupola.io.images",
     "read_photo_info": "cupola.io.images",
     "read_photo": "cupola.io.images",
+    "srgb_to_linear": "cupola.io.srgb",
+    "linear_to_srgb": "cupola.io.srgb",
     "TiePoints": "cupola.io.tables",
     "read_tie_points": "cupola.io.tables",
     "read_pixels": "cupola.io.tables",
