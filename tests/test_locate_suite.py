@@ -299,6 +299,17 @@ def test_camera_effects_act_in_linear_light(bases):
     assert noisy.mean() == pytest.approx(0.5, abs=0.01) and noisy.std() == pytest.approx(0.061, rel=0.1)
 
 
+def test_a_photo_too_dark_to_match_is_called_so(bases):
+    from cupola.locate.localize import photo_quality
+
+    p = bases["ISS064-E-358"].photo
+    assert photo_quality(transform_photo(p, Variant("exposure", "", exposure_stops=-4.0))) == (True, "ok")
+    ok, why = photo_quality(transform_photo(p, Variant("exposure", "", exposure_stops=-5.0)))
+    assert not ok and why.startswith("photo is too dark to match (mean grey level ")
+    ok, why = photo_quality(np.full((64, 64, 3), 128, np.uint8))
+    assert not ok and why.startswith("photo is blank")
+
+
 def test_frame_mask_follows_the_exposure(bases):
     """A photo exposed two or three stops under is not a window frame; a frame on it still is, over
     40 % or 60 % of it (when the frame is most of the photo, its median is the frame)."""

@@ -321,6 +321,11 @@ def photo_for_matching(photo: np.ndarray, cloud_fill_sigma: float | None) -> tup
 def photo_quality(img: np.ndarray) -> tuple[bool, str]:
     g = to_gray(img).astype(np.float32)
     if g.std() < 4.0:
+        if g.mean() < 32.0:  # e.g. five stops under: the ground's contrast lies in a few levels
+            return False, (
+                f"photo is too dark to match (mean grey level {g.mean():.0f} of 255, standard deviation "
+                f"{g.std():.1f}): under-exposed or taken at night"
+            )
         return False, f"photo is blank (grey-level standard deviation {g.std():.1f})"
     clouds = float(cloud_mask(img).mean())
     if clouds > 0.85:
