@@ -582,7 +582,7 @@ def main(argv):
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--log")
-    ap.add_argument("--only", help="one factor, or several comma-separated (e.g. blur,exposure); wrong: the wrong pairs")
+    ap.add_argument("--only", help="a factor, or several comma-separated (e.g. blur,exposure); wrong: the wrong pairs")
     ap.add_argument("--set", nargs="*", default=[])
     ap.add_argument(
         "--every-wrong",
