@@ -3,7 +3,9 @@
 Two entry points:
 
 - :func:`read_photo_info` reads only the header and EXIF (fast, decodes no pixels);
-- :func:`read_photo` decodes the pixels too and refuses truncated or corrupt files.
+- :func:`read_photo` decodes the pixels too and refuses truncated or corrupt files;
+- :func:`read_photo_full_depth` is :func:`read_photo` for users' images: a 16-bit colour PNG or
+  TIFF keeps its 16 bits (Pillow alone keeps their high byte).
 
 No EXIF orientation is applied: the array is exactly as stored in the file, so pixel
 coordinates (col, row), with (0, 0) the centre of the top-left pixel, refer to the stored
@@ -30,7 +32,7 @@ from cupola.errors import InputError
 
 __all__ = [
     "PhotoInfo",
-    "bit_depth_name",
+    "check_same_depth",
     "read_photo_info",
     "read_photo",
     "read_photo_full_depth",
@@ -209,12 +211,23 @@ def read_photo_full_depth(path: str | os.PathLike) -> tuple[np.ndarray, PhotoInf
     return np.ascontiguousarray(a[..., 2::-1]), info
 
 
-def bit_depth_name(dtype) -> str:
-    """How an error names the depth of pixels read here: "8-bit", "16-bit" (else the dtype).
+def check_same_depth(path, pixels: np.ndarray, dtype, what: str) -> None:
+    """Images compared in counts (a sequence's frames and its background, a stereo pair) must share
+    one bit depth: refuse ``pixels`` (read from ``path``) unless they are of ``dtype`` (None: no
+    check), naming the file and what (``what``) has that depth.
 
-    >>> bit_depth_name(np.uint16)
-    '16-bit'
+    >>> check_same_depth("b.png", np.zeros(1, np.uint8), np.uint16, "the first frame")
+    Traceback (most recent call last):
+    ...
+    cupola.errors.InputError: b.png: 8-bit pixels, but the first frame has 16-bit; expected one bit depth
     """
+    if dtype is not None and pixels.dtype != np.dtype(dtype):
+        raise InputError(
+            f"{path}: {_depth_name(pixels.dtype)} pixels, but {what} has {_depth_name(dtype)}; expected one bit depth"
+        )
+
+
+def _depth_name(dtype) -> str:
     d = np.dtype(dtype)
     return f"{8 * d.itemsize}-bit" if d in (np.dtype(np.uint8), np.dtype(np.uint16)) else str(d)
 

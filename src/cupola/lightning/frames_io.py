@@ -19,7 +19,7 @@ import numpy as np
 
 from cupola.errors import InputError
 
-__all__ = ["check_same_depth", "detection_scale", "reduce", "read_reduced", "read_sequence_reduced"]
+__all__ = ["detection_scale", "reduce", "read_reduced", "read_sequence_reduced"]
 
 #: keep at least this many pixels per frame for detection
 MIN_DETECTION_PIXELS = 1_000_000
@@ -58,7 +58,7 @@ def read_reduced(path: Path, scale: int, full_size: tuple[int, int], dtype=None)
     16 bits (:func:`cupola.io.images.read_photo_full_depth`)."""
     from PIL import Image
 
-    from cupola.io.images import read_photo_full_depth
+    from cupola.io.images import check_same_depth, read_photo_full_depth
 
     p = Path(path)
     try:
@@ -71,7 +71,7 @@ def read_reduced(path: Path, scale: int, full_size: tuple[int, int], dtype=None)
                 im.draft("RGB" if im.mode != "L" else "L", (full_size[0] // scale, full_size[1] // scale))
                 im.load()
                 a = np.asarray(im)
-                check_same_depth(p, a, dtype)
+                check_same_depth(p, a, dtype, "the first frame")
                 if a.shape[1] * scale == full_size[0] and a.shape[0] * scale == full_size[1]:
                     return _grey(a)
                 return reduce(np.asarray(im.resize(full_size)), scale)  # pragma: no cover - odd draft size
@@ -80,20 +80,8 @@ def read_reduced(path: Path, scale: int, full_size: tuple[int, int], dtype=None)
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise InputError(f"{p}: image data is truncated or corrupt ({e}); expected a complete image file") from None
     a, _ = read_photo_full_depth(p)
-    check_same_depth(p, a, dtype)
+    check_same_depth(p, a, dtype, "the first frame")
     return reduce(a, scale)
-
-
-def check_same_depth(path, a: np.ndarray, dtype, what: str = "the first frame") -> None:
-    """Frames (and a background) are compared in counts: refuse an image whose bit depth is not
-    ``dtype`` (None: no check), naming the file and ``what`` has that depth."""
-    from cupola.io.images import bit_depth_name
-
-    if dtype is not None and a.dtype != np.dtype(dtype):
-        raise InputError(
-            f"{path}: {bit_depth_name(a.dtype)} pixels, but {what} "
-            f"{'have' if what.endswith('s') else 'has'} {bit_depth_name(dtype)}; expected one bit depth"
-        )
 
 
 def read_sequence_reduced(

@@ -126,9 +126,8 @@ def _camera(req: LightningRequest, source: Path, width: int, height: int, info) 
 def run(req: LightningRequest) -> LightningResult:
     """Detect, associate, solve; raises InputError (bad input) or NoSolutionError; writes nothing.
     A 16-bit colour PNG or TIFF (photo, frames, background) keeps its 16 bits."""
-    from cupola.io.images import read_photo_full_depth
+    from cupola.io.images import check_same_depth, read_photo_full_depth
     from cupola.io.tle import element_set_at
-    from cupola.lightning.frames_io import check_same_depth
 
     modes = [
         m
@@ -195,7 +194,7 @@ def run(req: LightningRequest) -> LightningResult:
                             f"{Path(req.frames_dir) / nm}: {img.shape[1]}x{img.shape[0]} px, but the "
                             f"first frame is {image.shape[1]}x{image.shape[0]}"
                         )
-                    check_same_depth(Path(req.frames_dir) / nm, img, image.dtype)
+                    check_same_depth(Path(req.frames_dir) / nm, img, image.dtype, "the first frame")
                     yield img
 
             images = gen()
@@ -243,7 +242,7 @@ def run(req: LightningRequest) -> LightningResult:
                 f"`background` {req.background}: {background.shape[1]}x{background.shape[0]} px, but "
                 f"the frames are {width}x{height}"
             )
-        check_same_depth(f"`background` {req.background}", background, image.dtype, "the frames")
+        check_same_depth(f"`background` {req.background}", background, image.dtype, "the first frame")
         if detect_opts.input_scale > 1:
             from cupola.lightning.frames_io import reduce
 

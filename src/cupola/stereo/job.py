@@ -430,7 +430,7 @@ def run_stereo(req: StereoRequest) -> tuple[StereoResult, list[np.ndarray]]:
     """Read the photos and their poses, then :func:`compute_stereo`. Writes nothing.
     Returns the result and the two photos (for the figure). A 16-bit colour PNG or TIFF keeps its
     16 bits; the two photos must have one bit depth (they are matched on one intensity scale)."""
-    from cupola.io.images import bit_depth_name, read_photo_full_depth
+    from cupola.io.images import check_same_depth, read_photo_full_depth
 
     notes: list[str] = []
     images: list[np.ndarray] = []
@@ -440,11 +440,7 @@ def run_stereo(req: StereoRequest) -> tuple[StereoResult, list[np.ndarray]]:
         start=1,
     ):
         img, info = read_photo_full_depth(photo)
-        if images and img.dtype != images[0].dtype:
-            raise InputError(
-                f"{photo}: {bit_depth_name(img.dtype)} pixels, but {req.photo1} has "
-                f"{bit_depth_name(images[0].dtype)}; expected two photos of one bit depth"
-            )
+        check_same_depth(photo, img, images[0].dtype if images else None, str(req.photo1))
         h, w = img.shape[:2]
         geo, source = view_georeference(
             ViewSource(k, pose, t, rpy),
